@@ -1,0 +1,13 @@
+import type { Command } from 'commander';
+import type { CliContext } from '../context.ts';
+
+export interface CommandModule {
+  register(program: Command, ctx: CliContext): void;
+}
+
+/**
+ * Every subcommand module, in help order. One file per top-level command;
+ * add a line here when adding a command.
+ */
+export const commandModules: CommandModule[] = [
+];

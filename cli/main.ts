@@ -1,0 +1,66 @@
+import { Command, CommanderError } from 'commander';
+import { loadConfig, type PlumConfig } from '../core/config.ts';
+import { PlumError, toPlumError } from '../core/errors.ts';
+import { createLogger } from '../core/log.ts';
+import type { CliContext } from './context.ts';
+import { commandModules } from './commands/index.ts';
+
+export function buildProgram(ctx: CliContext): Command {
+  const program = new Command('plum')
+    .description('Perimeter exposure monitor: scan, fingerprint, remember, qualify, search and report.')
+    .version('0.1.0')
+    .showHelpAfterError('(run with --help for usage)')
+    .configureOutput({ outputError: (str, write) => write(`plum: ${str.replace(/^error: /, '')}`) })
+    .exitOverride();
+  for (const mod of commandModules) mod.register(program, ctx);
+  // Subcommands inherit the exit override so usage errors reach our handler.
+  const propagate = (cmd: Command) => {
+    cmd.exitOverride();
+    cmd.commands.forEach(propagate);
+  };
+  propagate(program);
+  return program;
+}
+
+export async function main(argv: string[]): Promise<void> {
+  const closers: Array<() => Promise<void> | void> = [];
+  let config: PlumConfig;
+  try {
+    config = loadConfig(process.env);
+  } catch (e) {
+    const err = toPlumError(e);
+    process.stderr.write(`plum: ${err.oneLine()}\n`);
+    process.exit(err.exitCode);
+  }
+  const ctx: CliContext = {
+    config,
+    log: createLogger(config.PLUM_LOG_LEVEL),
+    onClose: (fn) => closers.push(fn),
+  };
+  let exitCode = 0;
+  try {
+    await buildProgram(ctx).parseAsync(argv);
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      // Help and version are not errors; commander already printed the message otherwise.
+      exitCode = e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help' ? 0 : 2;
+    } else {
+      const err = toPlumError(e);
+      process.stderr.write(`plum: ${err.oneLine()}\n`);
+      if (err.code === 'internal' && process.env.PLUM_DEBUG) process.stderr.write(`${(e as Error).stack}\n`);
+      exitCode = err.exitCode;
+    }
+  } finally {
+    for (const close of closers.reverse()) {
+      try {
+        await close();
+      } catch {
+        // Closing must never mask the command's own outcome.
+      }
+    }
+  }
+  if (process.exitCode && exitCode === 0) exitCode = Number(process.exitCode);
+  process.exit(exitCode);
+}
+
+export { PlumError };
