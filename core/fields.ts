@@ -1,0 +1,79 @@
+/**
+ * The extracted search fields of one port document: the contract between the
+ * parser (which fills them), the store (which indexes them), the query language
+ * (which searches them) and the rules (which evaluate them). Names follow the
+ * predecessor's search fields (plum-reference.md §5).
+ *
+ * Every field is a list of strings, even when it usually holds one value, so
+ * that search, rules and indexes treat all fields alike. Values keep their
+ * original case; matching lowercases both sides. Missing data = empty list.
+ */
+export interface SearchFields {
+  ip: string[];
+  port: string[];
+  protocol: string[];
+  state: string[];
+  service_name: string[];
+  service_product: string[];
+  service_version: string[];
+  service_extrainfo: string[];
+  cpe: string[];
+  /** Every full name tied to the port: hostnames, HTTP Host/Location names, certificate CN and SANs. */
+  fqdn: string[];
+  /** Sub-domain parts of those names (the part left of the registrable domain). */
+  host: string[];
+  /** Registrable domains (Public Suffix List). */
+  domain: string[];
+  tld: string[];
+  /** Names nmap was given (hostname type="user"). */
+  fqdn_requested: string[];
+  domain_requested: string[];
+  /** PTR names. */
+  ptr: string[];
+  http_title: string[];
+  http_server: string[];
+  http_cookiename: string[];
+  http_etag: string[];
+  /** Header names, lowercased. */
+  http_header: string[];
+  /** `name: value` pairs, name lowercased, value as sent. */
+  http_headval: string[];
+  http_favicon_path: string[];
+  /** Shodan-compatible signed 32-bit murmur3, as a decimal string. */
+  http_favicon_mmhash: string[];
+  http_favicon_md5: string[];
+  http_favicon_sha256: string[];
+  x509_subject: string[];
+  x509_subject_cn: string[];
+  x509_issuer: string[];
+  x509_issuer_cn: string[];
+  x509_san: string[];
+  x509_md5: string[];
+  x509_sha1: string[];
+  x509_sha256: string[];
+  /** ISO-8601 validity bounds. */
+  x509_not_before: string[];
+  x509_not_after: string[];
+  x509_key_type: string[];
+  x509_key_bits: string[];
+  banner: string[];
+  /** ids of the NSE scripts that ran on the port. */
+  script: string[];
+}
+
+export type SearchFieldName = keyof SearchFields;
+
+export const SEARCH_FIELD_NAMES: readonly SearchFieldName[] = [
+  'ip', 'port', 'protocol', 'state', 'service_name', 'service_product', 'service_version', 'service_extrainfo',
+  'cpe', 'fqdn', 'host', 'domain', 'tld', 'fqdn_requested', 'domain_requested', 'ptr', 'http_title',
+  'http_server', 'http_cookiename', 'http_etag', 'http_header', 'http_headval', 'http_favicon_path',
+  'http_favicon_mmhash', 'http_favicon_md5', 'http_favicon_sha256', 'x509_subject', 'x509_subject_cn',
+  'x509_issuer', 'x509_issuer_cn', 'x509_san', 'x509_md5', 'x509_sha1', 'x509_sha256', 'x509_not_before',
+  'x509_not_after', 'x509_key_type', 'x509_key_bits', 'banner', 'script',
+];
+
+export function emptySearchFields(): SearchFields {
+  const f = {} as Record<SearchFieldName, string[]>;
+  for (const name of SEARCH_FIELD_NAMES) f[name] = [];
+  return f as SearchFields;
+}
