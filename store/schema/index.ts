@@ -1,0 +1,9 @@
+// The full schema: one file per table (table + relations). Add new tables here.
+export * from './targets.ts';
+export * from './scan-profiles.ts';
+export * from './runs.ts';
+export * from './jobs.ts';
+export * from './raw-results.ts';
+export * from './port-observations.ts';
+export * from './observation-events.ts';
+export * from './rules.ts';

@@ -1,0 +1,60 @@
+import { relations, sql } from 'drizzle-orm';
+import { boolean, index, inet, integer, jsonb, pgTable, text, uniqueIndex } from 'drizzle-orm/pg-core';
+import type { SearchFields } from '../../core/fields.ts';
+import { tstz } from './columns.ts';
+import { observationEvents } from './observation-events.ts';
+
+export const PORT_STATES = ['open', 'closed'] as const;
+export type PortState = (typeof PORT_STATES)[number];
+
+/**
+ * One fingerprint (hsh256) seen at one ip/protocol/port (id `obs_…`). A "slot"
+ * (ip, protocol, port) has any number of fingerprints over time; exactly one of
+ * them is `current` (the latest known state of the slot, open or closed).
+ */
+export const portObservations = pgTable('port_observations', {
+  id: text('id').primaryKey(),
+  ip: inet('ip').notNull(),
+  protocol: text('protocol').notNull(),
+  port: integer('port').notNull(),
+  hsh256: text('hsh256').notNull(),
+  fpVersion: integer('fp_version').notNull(),
+  /** Scan times (nmap's host times), never the ingest clock. */
+  firstSeen: tstz('first_seen').notNull(),
+  lastSeen: tstz('last_seen').notNull(),
+  timesSeen: integer('times_seen').notNull().default(1),
+  lastRunId: text('last_run_id'),
+  lastJobId: text('last_job_id'),
+  /** State of the slot while this row is current: closed after a `gone`. */
+  state: text('state', { enum: PORT_STATES }).notNull().default('open'),
+  current: boolean('current').notNull().default(true),
+  /** Latest scan time at which a scan covered the slot (open or not); orders out-of-order imports. */
+  checkedAt: tstz('checked_at').notNull(),
+  /** When `state` last changed. */
+  stateChangedAt: tstz('state_changed_at').notNull(),
+  doc: jsonb('doc').$type<Record<string, unknown>>().notNull(),
+  fields: jsonb('fields').$type<SearchFields>().notNull(),
+  hostnames: text('hostnames').array().notNull().default(sql`'{}'::text[]`),
+  tags: text('tags').array().notNull().default(sql`'{}'::text[]`),
+  /** Names of the rules whose tags are in `tags`. */
+  rules: text('rules').array().notNull().default(sql`'{}'::text[]`),
+  score: integer('score').notNull().default(0),
+  scoreFeatures: jsonb('score_features').$type<Record<string, unknown>>(),
+}, (t) => [
+  uniqueIndex('port_observations_fp_key').on(t.ip, t.protocol, t.port, t.hsh256),
+  uniqueIndex('port_observations_current_key').on(t.ip, t.protocol, t.port).where(sql`${t.current}`),
+  index('port_observations_current_open_idx').on(t.ip).where(sql`${t.current} and ${t.state} = 'open'`),
+  index('port_observations_port_idx').on(t.port, t.protocol),
+  index('port_observations_last_seen_idx').on(t.lastSeen),
+  index('port_observations_first_seen_idx').on(t.firstSeen),
+  index('port_observations_last_run_idx').on(t.lastRunId),
+  index('port_observations_tags_idx').using('gin', t.tags),
+  index('port_observations_fields_idx').using('gin', sql`${t.fields} jsonb_path_ops`),
+]);
+
+export const portObservationsRelations = relations(portObservations, ({ many }) => ({
+  events: many(observationEvents, { relationName: 'eventObservation' }),
+}));
+
+export type PortObservationRow = typeof portObservations.$inferSelect;
+export type NewPortObservationRow = typeof portObservations.$inferInsert;
