@@ -1,0 +1,78 @@
+import { usageError } from '../errors.ts';
+import type { ReportPeriod } from './model.ts';
+
+const UNIT_MS: Record<string, number> = {
+  m: 60_000,
+  h: 3_600_000,
+  d: 86_400_000,
+  w: 7 * 86_400_000,
+};
+
+/** Parses a duration like `30d`, `12h`, `2w`, `90m` into milliseconds. */
+export function parseDuration(text: string, what = 'duration'): number {
+  const m = /^\s*(\d+)\s*([mhdw])\s*$/i.exec(text);
+  if (!m) throw usageError(`invalid ${what} "${text}"`, 'use a number followed by m, h, d or w, e.g. 30d or 12h');
+  const n = Number(m[1]);
+  if (n <= 0) throw usageError(`invalid ${what} "${text}": must be greater than zero`, 'e.g. 7d');
+  return n * UNIT_MS[m[2]!.toLowerCase()]!;
+}
+
+/** Formats milliseconds back into the largest exact unit (7d, 36h...). */
+export function formatDuration(ms: number): string {
+  for (const unit of ['w', 'd', 'h', 'm'] as const) {
+    const size = UNIT_MS[unit]!;
+    if (ms % size === 0) return `${ms / size}${unit}`;
+  }
+  return `${Math.round(ms / 60_000)}m`;
+}
+
+/** Accepts `YYYY-MM-DD` (midnight UTC) or a full ISO-8601 date-time. */
+export function parseDate(text: string, what = 'date'): Date {
+  const t = text.trim();
+  const iso = /^\d{4}-\d{2}-\d{2}$/.test(t) ? `${t}T00:00:00Z` : t;
+  if (!/^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?$/.test(iso)) {
+    throw usageError(`invalid ${what} "${text}"`, 'use YYYY-MM-DD or an ISO-8601 date-time such as 2026-01-31T12:00:00Z');
+  }
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) throw usageError(`invalid ${what} "${text}"`, 'use YYYY-MM-DD or an ISO-8601 date-time');
+  return d;
+}
+
+export interface PeriodOptions {
+  since?: string;
+  from?: string;
+  to?: string;
+}
+
+/**
+ * Resolves `--since` or `--from/--to` into a period and the previous period of
+ * the same length. Default: the last 30 days. `--to` alone means "30 days up to
+ * that date"; `--from` alone means "from that date until now".
+ */
+export function resolvePeriod(opts: PeriodOptions, now: Date = new Date()): ReportPeriod {
+  if (opts.since && (opts.from || opts.to)) {
+    throw usageError('--since cannot be combined with --from/--to', 'use either --since 30d or --from DATE [--to DATE]');
+  }
+  let from: Date;
+  let to: Date;
+  if (opts.from || opts.to) {
+    to = opts.to ? parseDate(opts.to, '--to date') : now;
+    from = opts.from ? parseDate(opts.from, '--from date') : new Date(to.getTime() - 30 * UNIT_MS.d!);
+    // A bare --to date means "up to and including that day".
+    if (opts.to && /^\d{4}-\d{2}-\d{2}$/.test(opts.to.trim())) to = new Date(to.getTime() + UNIT_MS.d!);
+  } else {
+    const ms = parseDuration(opts.since ?? '30d', '--since duration');
+    to = now;
+    from = new Date(now.getTime() - ms);
+  }
+  if (from.getTime() >= to.getTime()) {
+    throw usageError('the period is empty: --from must be before --to', 'swap the dates or widen the period');
+  }
+  const len = to.getTime() - from.getTime();
+  return {
+    from: from.toISOString(),
+    to: to.toISOString(),
+    previousFrom: new Date(from.getTime() - len).toISOString(),
+    previousTo: from.toISOString(),
+  };
+}
