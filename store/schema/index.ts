@@ -10,3 +10,6 @@ export * from './rules.ts';
 export * from './report-definitions.ts';
 export * from './webhooks.ts';
 export * from './webhook-deliveries.ts';
+export * from './api-keys.ts';
+export * from './agents.ts';
+export * from './agent-tokens.ts';
