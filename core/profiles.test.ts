@@ -1,0 +1,70 @@
+import { describe, expect, it } from 'vitest';
+import {
+  BANNER_PROFILE, WEB_PROFILE, countPorts, cycleMs, nextDue, parseCycle, parsePortList, parseProfile,
+  parseScriptList, selectsTarget,
+} from './profiles.ts';
+
+describe('ports', () => {
+  it('sorts and merges port lists and ranges', () => {
+    expect(parsePortList('443, 80,22,8000-8010,8005-8020,81')).toEqual([
+      { from: 22, to: 22 }, { from: 80, to: 81 }, { from: 443, to: 443 }, { from: 8000, to: 8020 },
+    ]);
+    expect(countPorts('1-1024,8080')).toBe(1025);
+  });
+  it.each([['0'], ['70000'], ['80-22'], ['http'], [''], ['1,,2']])('refuses %j', (p) => {
+    expect(() => parsePortList(p)).toThrow(/port/);
+  });
+});
+
+describe('cycles', () => {
+  it('parses durations and cron expressions', () => {
+    expect(parseCycle('12h')).toEqual({ kind: 'interval', ms: 12 * 3600_000, text: '12h' });
+    expect(parseCycle('7D')).toMatchObject({ kind: 'interval', ms: 7 * 86400_000, text: '7d' });
+    expect(parseCycle('0 3 * * *')).toMatchObject({ kind: 'cron', expression: '0 3 * * *' });
+    expect(() => parseCycle('1m')).toThrow(/shorter than 5 minutes/);
+    expect(() => parseCycle('soon')).toThrow(/invalid cycle/);
+    expect(() => parseCycle('99 3 * * *')).toThrow(/invalid cron expression/);
+  });
+  it('computes the next due time', () => {
+    const now = new Date('2026-01-01T10:00:00Z');
+    expect(nextDue('12h', null, now)).toEqual(now);
+    expect(nextDue('12h', new Date('2026-01-01T01:00:00Z'), now).toISOString()).toBe('2026-01-01T13:00:00.000Z');
+    expect(nextDue('0 3 * * *', new Date('2026-01-01T03:00:00Z'), now).toISOString()).toBe('2026-01-02T03:00:00.000Z');
+    expect(cycleMs('0 */6 * * *', now)).toBe(6 * 3600_000);
+  });
+});
+
+describe('parseProfile', () => {
+  it('normalises every field and applies defaults', () => {
+    const p = parseProfile({ name: 'Web-Admin', tcpPorts: '8443,80', scripts: 'http-title, plum-favicon.nse', nmapArgs: '-T4' });
+    expect(p).toEqual({
+      name: 'web-admin', tcpPorts: '80,8443', udpPorts: undefined, scripts: ['http-title', 'plum-favicon'],
+      nmapArgs: ['-T4'], every: '12h', priority: 2, targets: 'all', hostTimeout: '40s',
+    });
+    expect(parseProfile({ name: 'dns', tcpPorts: '53', udpPorts: '53', priority: '4', targets: 'label:DMZ', every: '0 3 * * *' }))
+      .toMatchObject({ udpPorts: '53', priority: 4, targets: 'label:dmz', every: '0 3 * * *' });
+  });
+
+  it.each([
+    [{ name: 'x', tcpPorts: '99999' }, /invalid profile tcpPorts: port 99999 out of range/],
+    [{ name: 'x', tcpPorts: '80', priority: 7 }, /invalid profile priority: priority goes from 0 to 4/],
+    [{ name: 'x', tcpPorts: '80', nmapArgs: '-oX /tmp/x' }, /invalid profile nmapArgs: refused nmap argument "-oX"/],
+    [{ name: 'x', tcpPorts: '80', scripts: '../../etc/passwd' }, /invalid profile scripts: invalid NSE script name/],
+    [{ name: 'x', tcpPorts: '80', scripts: 'plum-nope' }, /unknown project script/],
+    [{ name: 'x', tcpPorts: '80', targets: 'some' }, /invalid profile targets/],
+    [{ name: 'x', tcpPorts: '80', every: 'often' }, /invalid profile every/],
+    [{ name: 'x', tcpPorts: '80', hostTimeout: 'forever' }, /invalid profile hostTimeout/],
+    [{ name: 'bad name', tcpPorts: '80' }, /invalid profile name/],
+  ])('refuses %j', (input, re) => {
+    expect(() => parseProfile(input as never)).toThrow(re);
+  });
+
+  it('ships the banner and web profiles', () => {
+    expect(BANNER_PROFILE).toMatchObject({ name: 'banner', tcpPorts: '22,80,443', scripts: ['plum-banner'] });
+    expect(WEB_PROFILE).toMatchObject({ name: 'web', tcpPorts: '80,443,8080,8443' });
+    expect(WEB_PROFILE.scripts).toEqual(expect.arrayContaining(['http-title', 'http-headers', 'plum-favicon', 'ssl-cert', 'http-server-header']));
+    expect(parseScriptList(['a', 'a', 'b'])).toEqual(['a', 'b']);
+    expect(selectsTarget('label:dmz', ['dmz'])).toBe(true);
+    expect(selectsTarget('label:dmz', ['lan'])).toBe(false);
+  });
+});

@@ -1,0 +1,234 @@
+import { CronExpressionParser } from 'cron-parser';
+import { z } from 'zod';
+import { PlumError } from './errors.ts';
+import { parseNmapArgs, validateNmapArgs } from './nmap-args.ts';
+import { parseLabel } from './targets.ts';
+
+/**
+ * Scan profiles: what to scan and how often. One zod schema validates what a
+ * user types (CLI, API) and what is stored; everything is normalised here so
+ * the planner and the runner receive clean values.
+ */
+
+// ---- ports ---------------------------------------------------------------
+
+export interface PortRange {
+  from: number;
+  to: number;
+}
+
+/** Parses `22,80,443,8000-8100` into sorted, merged ranges. */
+export function parsePortList(text: string, what = 'ports'): PortRange[] {
+  const src = String(text ?? '').trim();
+  if (!src) throw new PlumError('invalid_input', `empty ${what} list`, { hint: 'give ports like 22,80,443 or 8000-8100' });
+  const ranges: PortRange[] = [];
+  for (const raw of src.split(',')) {
+    const part = raw.trim();
+    const m = part.match(/^(\d{1,5})(?:-(\d{1,5}))?$/);
+    if (!m) {
+      throw new PlumError('invalid_input', `invalid ${what} "${part}" in "${src}"`, {
+        hint: 'give ports as numbers 1-65535 or ranges a-b, separated by commas',
+      });
+    }
+    const from = Number(m[1]);
+    const to = m[2] === undefined ? from : Number(m[2]);
+    if (from < 1 || to > 65535 || from > 65535) {
+      throw new PlumError('invalid_input', `port ${from > 65535 || from < 1 ? from : to} out of range in ${what} "${src}"`, {
+        hint: 'ports go from 1 to 65535',
+      });
+    }
+    if (to < from) throw new PlumError('invalid_input', `port range ${part} ends before it starts`, { hint: `did you mean ${to}-${from}?` });
+    ranges.push({ from, to });
+  }
+  ranges.sort((a, b) => a.from - b.from);
+  const merged: PortRange[] = [];
+  for (const r of ranges) {
+    const prev = merged[merged.length - 1];
+    if (prev && r.from <= prev.to + 1) prev.to = Math.max(prev.to, r.to);
+    else merged.push({ ...r });
+  }
+  return merged;
+}
+
+export function formatPortList(ranges: PortRange[]): string {
+  return ranges.map((r) => (r.from === r.to ? String(r.from) : `${r.from}-${r.to}`)).join(',');
+}
+
+export function countPorts(text: string | undefined): number {
+  if (!text) return 0;
+  return parsePortList(text).reduce((n, r) => n + r.to - r.from + 1, 0);
+}
+
+/** Normalised port list text (sorted, merged). */
+export function normalisePortList(text: string, what = 'ports'): string {
+  return formatPortList(parsePortList(text, what));
+}
+
+// ---- scripts -------------------------------------------------------------
+
+/** NSE script names: stock names (`http-title`) or the project's (`plum-favicon`); never paths or categories expressions. */
+const SCRIPT_NAME = /^[a-z0-9][a-z0-9_.-]{0,63}$/;
+/** The project's own NSE scripts, shipped in nse/. */
+export const PROJECT_SCRIPTS = ['plum-banner', 'plum-favicon'] as const;
+
+export function isProjectScript(name: string): boolean {
+  return (PROJECT_SCRIPTS as readonly string[]).includes(name);
+}
+
+export function parseScriptList(input: string | string[] | undefined): string[] {
+  const items = (Array.isArray(input) ? input : String(input ?? '').split(','))
+    .map((s) => s.trim().replace(/\.nse$/, ''))
+    .filter((s) => s !== '');
+  const out: string[] = [];
+  for (const s of items) {
+    if (!SCRIPT_NAME.test(s) || s.includes('..')) {
+      throw new PlumError('invalid_input', `invalid NSE script name "${s}"`, {
+        hint: 'give stock nmap script names (http-title) or project scripts (plum-banner, plum-favicon), comma-separated',
+      });
+    }
+    if (s.startsWith('plum-') && !isProjectScript(s)) {
+      throw new PlumError('invalid_input', `unknown project script "${s}"`, { hint: `project scripts are ${PROJECT_SCRIPTS.join(', ')}` });
+    }
+    if (!out.includes(s)) out.push(s);
+  }
+  return out;
+}
+
+// ---- cycle ---------------------------------------------------------------
+
+export type Cycle = { kind: 'interval'; ms: number; text: string } | { kind: 'cron'; expression: string; text: string };
+
+const UNIT_MS: Record<string, number> = { m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
+
+/** `12h`, `30m`, `7d`, `2w`, or a 5/6-field cron expression (UTC). */
+export function parseCycle(text: string): Cycle {
+  const src = String(text ?? '').trim();
+  const m = src.match(/^(\d{1,6})\s*([mhdw])$/i);
+  if (m) {
+    const ms = Number(m[1]) * UNIT_MS[m[2]!.toLowerCase()]!;
+    if (ms < 5 * 60_000) throw new PlumError('invalid_input', `cycle "${src}" is shorter than 5 minutes`, { hint: 'use at least 5m' });
+    return { kind: 'interval', ms, text: `${m[1]}${m[2]!.toLowerCase()}` };
+  }
+  if (src.split(/\s+/).length >= 5) {
+    try {
+      CronExpressionParser.parse(src, { tz: 'UTC' });
+      return { kind: 'cron', expression: src, text: src };
+    } catch (e) {
+      throw new PlumError('invalid_input', `invalid cron expression "${src}": ${(e as Error).message}`, {
+        hint: 'use 5 fields: minute hour day-of-month month day-of-week, e.g. "0 3 * * *"',
+      });
+    }
+  }
+  throw new PlumError('invalid_input', `invalid cycle "${src}"`, {
+    hint: 'use a duration like 12h, 7d, 30m, 2w or a cron expression like "0 3 * * *"',
+  });
+}
+
+/** When a profile is next due, given its last start (or never). */
+export function nextDue(cycle: Cycle | string, lastStart: Date | null, now = new Date()): Date {
+  const c = typeof cycle === 'string' ? parseCycle(cycle) : cycle;
+  if (c.kind === 'interval') return lastStart ? new Date(lastStart.getTime() + c.ms) : now;
+  const from = lastStart ?? new Date(now.getTime() - 1);
+  return CronExpressionParser.parse(c.expression, { tz: 'UTC', currentDate: from }).next().toDate();
+}
+
+/** Approximate cycle length in ms (for cron: the gap between the next two occurrences). */
+export function cycleMs(cycle: Cycle | string, now = new Date()): number {
+  const c = typeof cycle === 'string' ? parseCycle(cycle) : cycle;
+  if (c.kind === 'interval') return c.ms;
+  const it = CronExpressionParser.parse(c.expression, { tz: 'UTC', currentDate: now });
+  const a = it.next().getTime();
+  const b = it.next().getTime();
+  return b - a;
+}
+
+// ---- profile schema ------------------------------------------------------
+
+export type TargetSelection = 'all' | `label:${string}`;
+
+export function parseTargetSelection(text: string): TargetSelection {
+  const src = String(text ?? '').trim().toLowerCase();
+  if (src === 'all' || src === '') return 'all';
+  const m = src.match(/^label:(.+)$/);
+  if (!m) throw new PlumError('invalid_input', `invalid target selection "${text}"`, { hint: 'use all or label:NAME' });
+  return `label:${parseLabel(m[1]!)}`;
+}
+
+const timeValue = /^\d{1,6}(ms|s|m|h)$/;
+
+/** Wraps a PlumError thrown by a parser into a zod issue so one schema reports everything. */
+function refineWith<I, T>(fn: (v: I) => T) {
+  return (v: I, ctx: z.RefinementCtx): T => {
+    try {
+      return fn(v);
+    } catch (e) {
+      ctx.addIssue({ code: 'custom', message: e instanceof PlumError ? e.oneLine() : String(e) });
+      return z.NEVER;
+    }
+  };
+}
+
+export const PROFILE_NAME = /^[a-z0-9][a-z0-9_-]{0,62}$/;
+
+/** What a user gives (CLI flags, API body, stored row). Lists may be comma text or arrays. */
+export const profileInputSchema = z.object({
+  name: z.string().trim().toLowerCase().regex(PROFILE_NAME, 'use 1-63 lowercase letters, digits, "-" or "_", starting with a letter or digit'),
+  description: z.string().trim().max(500).optional(),
+  tcpPorts: z.string().transform(refineWith((v) => normalisePortList(v, 'TCP ports'))),
+  udpPorts: z.string().optional().nullable().transform(refineWith((v: string | null | undefined) =>
+    (v === undefined || v === null || v.trim() === '' ? undefined : normalisePortList(v, 'UDP ports')))),
+  scripts: z.union([z.string(), z.array(z.string())]).optional().transform(refineWith(parseScriptList)),
+  nmapArgs: z.union([z.string(), z.array(z.string())]).optional().transform(refineWith((v: string | string[] | undefined) =>
+    (Array.isArray(v) ? validateNmapArgs(v) : parseNmapArgs(v)))),
+  every: z.string().default('12h').transform(refineWith((x: string) => parseCycle(x).text)),
+  priority: z.coerce.number().int('priority must be a whole number').min(0, 'priority goes from 0 to 4').max(4, 'priority goes from 0 to 4').default(2),
+  targets: z.string().default('all').transform(refineWith(parseTargetSelection)),
+  hostTimeout: z.string().trim().regex(timeValue, 'host timeout is a duration like 40s, 5m').default('40s'),
+});
+
+export type ProfileInput = z.input<typeof profileInputSchema>;
+export type ScanProfile = z.output<typeof profileInputSchema>;
+
+/** Validates a profile; throws one PlumError('invalid_input') naming the field. */
+export function parseProfile(input: ProfileInput): ScanProfile {
+  const r = profileInputSchema.safeParse(input);
+  if (r.success) return r.data;
+  const issue = r.error.issues[0]!;
+  const field = issue.path.join('.') || 'profile';
+  throw new PlumError('invalid_input', `invalid profile ${field}: ${issue.message}`, {
+    hint: 'fix the value and try again; see `plum profile add --help`',
+    details: { field },
+  });
+}
+
+/** The predecessor's default "banner scan" (reference §2), with the verbosity-independent banner script. */
+export const BANNER_PROFILE: ScanProfile = parseProfile({
+  name: 'banner',
+  description: 'Banner scan: SSH, HTTP and HTTPS ports with the full service banner (the predecessor\'s default)',
+  tcpPorts: '22,80,443',
+  scripts: ['plum-banner'],
+  every: '12h',
+  priority: 2,
+  targets: 'all',
+  hostTimeout: '40s',
+});
+
+/** Web exposure: HTTP/TLS ports with title, headers, server, favicon and certificate. */
+export const WEB_PROFILE: ScanProfile = parseProfile({
+  name: 'web',
+  description: 'Web scan: HTTP/TLS ports with title, headers, server header, favicon hashes and certificate',
+  tcpPorts: '80,443,8080,8443',
+  scripts: ['http-title', 'http-headers', 'http-server-header', 'plum-favicon', 'ssl-cert'],
+  every: '1d',
+  priority: 2,
+  targets: 'all',
+  hostTimeout: '60s',
+});
+
+export const DEFAULT_PROFILES: readonly ScanProfile[] = [BANNER_PROFILE, WEB_PROFILE];
+
+/** Does a target with these labels belong to the profile's selection? */
+export function selectsTarget(selection: TargetSelection, labels: readonly string[]): boolean {
+  if (selection === 'all') return true;
+  return labels.includes(selection.slice('label:'.length));
+}

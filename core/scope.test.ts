@@ -1,0 +1,67 @@
+import { describe, expect, it } from 'vitest';
+import { PlumError } from './errors.ts';
+import { checkScope, enforceScope, type PerimeterTargets } from './scope.ts';
+import { parseTarget } from './targets.ts';
+
+const perimeter: PerimeterTargets = {
+  includes: ['127.10.0.0/24', '127.20.0.1-127.20.0.50', 'app.perimeter.test', '::1'].map(parseTarget),
+  excludes: ['127.10.0.200/29', 'secret.perimeter.test'].map(parseTarget),
+};
+const dns: Record<string, string[]> = {
+  'app.perimeter.test': ['127.30.0.1'],
+  'www.perimeter.test': ['127.10.0.5', '::1'],
+  'evil.test': ['127.99.0.1'],
+  'mixed.test': ['127.10.0.6', '127.10.0.201'],
+  'secret.perimeter.test': ['127.10.0.7'],
+};
+const resolve = async (n: string) => {
+  if (!dns[n]) throw new Error('ENOTFOUND');
+  return dns[n]!;
+};
+
+describe('checkScope', () => {
+  it('accepts targets inside the perimeter minus exclusions, names included', async () => {
+    const d = await checkScope(['127.10.0.0/25', '127.20.0.10-20', 'www.perimeter.test', 'app.perimeter.test', '127.30.0.1'], perimeter, { resolve });
+    expect(d.offending).toEqual([]);
+    expect(d.ok).toBe(true);
+    expect(d.resolved['www.perimeter.test']).toEqual(['127.10.0.5', '::1']);
+  });
+
+  it('names every offending target with the reason', async () => {
+    const d = await checkScope(
+      ['127.10.0.0/24', '127.20.0.40-127.20.0.60', 'evil.test', 'mixed.test', 'secret.perimeter.test', 'nowhere.test', 'x y'],
+      perimeter, { resolve },
+    );
+    expect(d.ok).toBe(false);
+    expect(d.offending).toEqual([
+      { target: 'x y', reason: 'invalid' },
+      { target: '127.10.0.0/24', reason: 'excluded', addresses: ['127.10.0.200/29'] },
+      { target: '127.20.0.40-127.20.0.60', reason: 'outside_perimeter', addresses: ['127.20.0.51-127.20.0.60'] },
+      { target: 'evil.test', reason: 'outside_perimeter', addresses: ['127.99.0.1'] },
+      { target: 'mixed.test', reason: 'excluded', addresses: ['127.10.0.201'] },
+      { target: 'secret.perimeter.test', reason: 'excluded' },
+      { target: 'nowhere.test', reason: 'unresolvable' },
+    ]);
+  });
+
+  it('refuses everything when the perimeter is empty', async () => {
+    const d = await checkScope(['127.0.0.1'], { includes: [], excludes: [] });
+    expect(d.ok).toBe(false);
+  });
+});
+
+describe('enforceScope', () => {
+  it('throws out_of_scope naming the offenders in one line', async () => {
+    const err = await enforceScope(['127.99.0.1', '127.10.0.1'], perimeter, { resolve }).catch((e) => e);
+    expect(err).toBeInstanceOf(PlumError);
+    expect(err.code).toBe('out_of_scope');
+    expect(err.oneLine()).toBe('refused, out of scope: 127.99.0.1 (outside the perimeter) (add the targets to the perimeter with `plum target add`, or scan only declared targets)');
+  });
+
+  it('lets an override with a reason through and records it', async () => {
+    const d = await enforceScope(['127.99.0.1'], perimeter, { resolve, override: { reason: 'incident 42', by: 'alice' }, now: new Date('2026-01-01T00:00:00Z') });
+    expect(d.ok).toBe(false);
+    expect(d.override).toEqual({ reason: 'incident 42', by: 'alice', at: '2026-01-01T00:00:00.000Z' });
+    await expect(enforceScope(['127.99.0.1'], perimeter, { resolve, override: { reason: ' ' } })).rejects.toThrow(/needs a reason/);
+  });
+});

@@ -1,0 +1,85 @@
+import { describe, expect, it } from 'vitest';
+import { PlumError } from './errors.ts';
+import {
+  findOverlaps, intervalToString, mergeIntervals, parseLabel, parseTarget, subtractIntervals, toInterval,
+  type AddressTarget,
+} from './targets.ts';
+
+const iv = (s: string) => toInterval(parseTarget(s) as AddressTarget);
+
+describe('parseTarget', () => {
+  it('parses addresses, CIDRs, ranges and names into canonical values', () => {
+    expect(parseTarget('192.0.2.1')).toMatchObject({ kind: 'ip', value: '192.0.2.1', family: 4, size: 1n });
+    expect(parseTarget(' 2001:DB8:0::1 ')).toMatchObject({ kind: 'ip', value: '2001:db8::1', family: 6 });
+    expect(parseTarget('192.0.2.0/24')).toMatchObject({ kind: 'cidr', value: '192.0.2.0/24', size: 256n });
+    expect(parseTarget('192.0.2.7/32')).toMatchObject({ kind: 'ip', value: '192.0.2.7' });
+    expect(parseTarget('2001:db8::/120')).toMatchObject({ kind: 'cidr', value: '2001:db8::/120', size: 256n });
+    expect(parseTarget('10.0.0.5-10.0.1.9')).toMatchObject({ kind: 'range', value: '10.0.0.5-10.0.1.9', size: 261n });
+    expect(parseTarget('10.0.0.5-9')).toMatchObject({ kind: 'range', value: '10.0.0.5-10.0.0.9', size: 5n });
+    expect(parseTarget('2001:db8::1-2001:db8::10')).toMatchObject({ kind: 'range', family: 6, size: 16n });
+    expect(parseTarget('WWW.Example.org.')).toEqual({ kind: 'fqdn', value: 'www.example.org' });
+    expect(parseTarget('my-host.example-1.org')).toEqual({ kind: 'fqdn', value: 'my-host.example-1.org' });
+    expect(parseTarget('cafe-bad.de')).toEqual({ kind: 'fqdn', value: 'cafe-bad.de' });
+    expect(parseTarget('localhost')).toEqual({ kind: 'fqdn', value: 'localhost' });
+  });
+
+  const refused: Array<[string, RegExp]> = [
+    ['', /empty/],
+    ['300.1.1.1', /not a valid IPv4 address/],
+    ['127.1', /not a valid IPv4 address/],
+    ['192.0.2.1/24', /host bits are set.*192\.0\.2\.0\/24/],
+    ['192.0.2.0/33', /longer than 32 bits/],
+    ['10.0.0.9-10.0.0.1', /ends before it starts/],
+    ['10.0.0.1-2001:db8::1', /mixes IPv4 and IPv6/],
+    ['10.0.0.0/7', /more than one target may hold/],
+    ['2001:db8::/64', /more than one target may hold/],
+    ['-iL', /starts with "-"/],
+    ['a b', /whitespace/],
+    ['bad_name!.org', /not an address, a range or a valid domain name/],
+    ['-foo.example.org', /starts with "-"/],
+  ];
+  it.each(refused)('refuses %j with a clear message and a hint', (input, re) => {
+    let err: unknown;
+    try {
+      parseTarget(input);
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(PlumError);
+    expect((err as PlumError).code).toBe('invalid_input');
+    expect((err as PlumError).oneLine()).toMatch(re);
+    expect((err as PlumError).hint).toBeTruthy();
+  });
+});
+
+describe('intervals', () => {
+  it('merges, subtracts and prints intervals', () => {
+    const merged = mergeIntervals([iv('10.0.0.0/25'), iv('10.0.0.128/25'), iv('10.0.2.1'), iv('2001:db8::/126')]);
+    expect(merged.map(intervalToString)).toEqual(['10.0.0.0/24', '10.0.2.1', '2001:db8::/126']);
+    const rest = subtractIntervals(merged, mergeIntervals([iv('10.0.0.10-10.0.0.20'), iv('2001:db8::')]));
+    expect(rest.map(intervalToString)).toEqual(['10.0.0.0-10.0.0.9', '10.0.0.21-10.0.0.255', '10.0.2.1', '2001:db8::1-2001:db8::3']);
+    expect(subtractIntervals([iv('10.0.0.0/24')], [iv('10.0.0.0/16')])).toEqual([]);
+  });
+});
+
+describe('findOverlaps', () => {
+  it('reports overlaps between added and existing targets without merging them', () => {
+    const existing = [parseTarget('10.0.0.0/24'), parseTarget('www.example.org'), parseTarget('192.0.2.1')];
+    const added = [parseTarget('10.0.0.128-10.0.1.5'), parseTarget('www.example.org'), parseTarget('198.51.100.1'), parseTarget('10.0.1.0/30')];
+    const o = findOverlaps(added, existing);
+    expect(o).toEqual(expect.arrayContaining([
+      { target: '10.0.0.128-10.0.1.5', overlaps: '10.0.0.0/24', shared: 128n },
+      { target: '10.0.1.0/30', overlaps: '10.0.0.128-10.0.1.5', shared: 4n },
+      { target: 'www.example.org', overlaps: 'www.example.org', shared: 1n },
+    ]));
+    expect(o).toHaveLength(3);
+    expect(findOverlaps([parseTarget('198.51.100.0/24')], existing)).toEqual([]);
+  });
+});
+
+describe('parseLabel', () => {
+  it('lowercases and validates labels', () => {
+    expect(parseLabel('DMZ')).toBe('dmz');
+    expect(() => parseLabel('a b')).toThrow(/invalid label/);
+  });
+});
