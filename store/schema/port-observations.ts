@@ -1,8 +1,11 @@
 import { relations, sql } from 'drizzle-orm';
-import { boolean, index, inet, integer, jsonb, pgTable, text, uniqueIndex } from 'drizzle-orm/pg-core';
+import { boolean, customType, index, inet, integer, jsonb, pgTable, text, uniqueIndex } from 'drizzle-orm/pg-core';
 import type { SearchFields } from '../../core/fields.ts';
 import { tstz } from './columns.ts';
 import { observationEvents } from './observation-events.ts';
+
+/** tsvector, written only by PostgreSQL (generated column for token search). */
+const tsvector = customType<{ data: string }>({ dataType: () => 'tsvector' });
 
 export const PORT_STATES = ['open', 'closed'] as const;
 export type PortState = (typeof PORT_STATES)[number];
@@ -40,6 +43,10 @@ export const portObservations = pgTable('port_observations', {
   rules: text('rules').array().notNull().default(sql`'{}'::text[]`),
   score: integer('score').notNull().default(0),
   scoreFeatures: jsonb('score_features').$type<Record<string, unknown>>(),
+  /** Search (issue 6): `searchColumns(fields).searchText` from store/search/columns.ts, filled by ingest and reindex. */
+  searchText: text('search_text').notNull().default(''),
+  /** Token search over every string of the document; generated, so it never drifts from `doc`. */
+  searchTsv: tsvector('search_tsv').generatedAlwaysAs(sql`jsonb_to_tsvector('simple'::regconfig, doc, '["string"]'::jsonb)`),
 }, (t) => [
   uniqueIndex('port_observations_fp_key').on(t.ip, t.protocol, t.port, t.hsh256),
   uniqueIndex('port_observations_current_key').on(t.ip, t.protocol, t.port).where(sql`${t.current}`),
@@ -50,6 +57,12 @@ export const portObservations = pgTable('port_observations', {
   index('port_observations_last_run_idx').on(t.lastRunId),
   index('port_observations_tags_idx').using('gin', t.tags),
   index('port_observations_fields_idx').using('gin', sql`${t.fields} jsonb_path_ops`),
+  // Search (issue 6): trigram index for exact/prefix/substring terms, inet ops for net:, tags text for tag.bg:/tag.lk:, full text.
+  index('port_observations_search_text_idx').using('gin', sql`${t.searchText} gin_trgm_ops`),
+  index('port_observations_ip_net_idx').using('gist', sql`${t.ip} inet_ops`),
+  index('port_observations_tags_text_idx').using('gin', sql`plum_tags_text(${t.tags}) gin_trgm_ops`),
+  index('port_observations_search_tsv_idx').using('gin', t.searchTsv),
+  index('port_observations_score_idx').on(t.score),
 ]);
 
 export const portObservationsRelations = relations(portObservations, ({ many }) => ({
