@@ -72,7 +72,7 @@ export function toSql(q: SQL | string, params: unknown[] = []): SQL {
     } else {
       const n = Number(parts[i]);
       if (n < 1 || n > params.length) throw new PlumError('internal', `query placeholder $${n} has no parameter`);
-      chunks.push(sql`${params[n - 1]}`);
+      chunks.push(sql`${sql.param(params[n - 1])}`);
     }
   }
   return sql.join(chunks, sql.raw(''));

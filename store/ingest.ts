@@ -1,0 +1,602 @@
+import { createHash } from 'node:crypto';
+import { gzipSync } from 'node:zlib';
+import { PlumError, toPlumError } from '../core/errors.ts';
+import type { SearchFields } from '../core/fields.ts';
+import { newId } from '../core/ids.ts';
+import type { Store, StoreSession } from './index.ts';
+import type { EventType } from './schema/observation-events.ts';
+import { canonicalIp, coverageFrom, type PortCoverage } from './scope.ts';
+
+/*
+ * Ingest: one job's parsed nmap result → port observations with history.
+ *
+ * A "slot" is (ip, protocol, port). Each distinct fingerprint (hsh256) seen at a
+ * slot is one row of port_observations; exactly one row per slot is `current`
+ * and carries the slot's state (open, or closed after a `gone`). Decisions
+ * use scan times (nmap's host times), never the ingest clock, and a scan older
+ * than what a slot already knows only widens first/last seen.
+ *
+ * Safety: hosts are ingested in batches, each batch in one transaction that
+ * first takes transaction-scoped advisory locks on its hosts (in a fixed order,
+ * so concurrent ingests wait for each other instead of deadlocking), then reads,
+ * decides and writes. Re-ingesting the same job is a no-op: rows already
+ * touched by the job are recognised by last_job_id.
+ */
+
+/** Structural subsets of A's parser types (core/nmap/types.ts): what ingest reads. */
+export interface IngestPort {
+  protocol: string;
+  port: number;
+  state: string;
+  hsh256: string;
+  fpVersion: number;
+  fields: SearchFields;
+  doc: object;
+}
+export interface IngestHost {
+  ip: string;
+  status: 'up' | 'down' | 'unknown' | string;
+  startedAt?: string;
+  endedAt?: string;
+  timedOut: boolean;
+  hostnames: { name: string; type: string }[];
+  ports: IngestPort[];
+}
+export interface IngestRunInfo {
+  startedAt?: string;
+  endedAt?: string;
+  finished?: boolean;
+  scanInfo?: { type?: string; protocol: string; services: string }[];
+}
+export interface IngestScan<H extends IngestHost = IngestHost> {
+  run: IngestRunInfo;
+  /** All hosts, or a stream of hosts (bounded memory for big files). */
+  hosts: H[] | Iterable<H> | AsyncIterable<H>;
+  /** Set by the parser when the XML was truncated or invalid after the valid hosts. */
+  error?: Error;
+}
+
+export interface JobScope {
+  /** ips, cidrs, ranges, names given to nmap. */
+  targets: string[];
+  tcpPorts: string;
+  udpPorts?: string;
+}
+
+export interface IngestInput<H extends IngestHost = IngestHost> {
+  scan: IngestScan<H>;
+  /** The job's scope; without it, the ports nmap reports in <scaninfo> count as covered. */
+  scope?: JobScope;
+  runId?: string;
+  jobId?: string;
+  profileId?: string;
+  rawXml?: Buffer;
+  /** Where the result came from (file path, agent name…), kept on import runs. */
+  source: string;
+  /** Raw XML retention in days (0 = forever); default 90. */
+  retentionDays?: number;
+  /** Parser version that produced `scan`, kept with the raw XML. */
+  parserVersion?: number;
+}
+
+export interface StoredObservation {
+  id: string;
+  ip: string;
+  protocol: string;
+  port: number;
+  hsh256: string;
+  state: 'open' | 'closed';
+  firstSeen: string;
+  lastSeen: string;
+  fields: SearchFields;
+  tags: string[];
+  score: number;
+}
+export interface StoredEvent {
+  id: string;
+  type: EventType;
+  ip: string;
+  protocol: string;
+  port: number;
+  at: string;
+  hsh256: string;
+  previousHsh256: string | null;
+  observationId: string;
+  previousObservationId: string | null;
+}
+
+export interface IngestDeps<P extends IngestPort = IngestPort> {
+  /** Tag rules (F's `tagPort`), applied to each open port. */
+  tagPort?: (p: P) => { tags: string[]; rules: string[] };
+  /** Exposure score (F's `scorePort`), given the port and its tags. */
+  scorePort?: (p: P, tags: string[]) => { score: number; features: Record<string, unknown> };
+  /** Called after each committed batch (search indexing, notifications). */
+  afterCommit?: (c: { observations: StoredObservation[]; events: StoredEvent[] }) => Promise<void>;
+  /** Hosts per transaction; default 250. */
+  batchHosts?: number;
+  /** Called after each batch with running totals. */
+  onProgress?: (s: IngestSummary) => void;
+}
+
+export interface IngestSummary {
+  runId: string;
+  jobId: string;
+  hosts: number;
+  hostsUp: number;
+  /** Open ports seen. */
+  ports: number;
+  appeared: number;
+  changed: number;
+  gone: number;
+  reappeared: number;
+  stable: number;
+  /** Sightings older than what the store already knew: they only widen first/last seen. */
+  historic: number;
+  /** Already ingested by this job: nothing changed. */
+  alreadyIngested: number;
+  errors: string[];
+}
+
+interface ExistingRow {
+  id: string;
+  ip: string;
+  protocol: string;
+  port: number;
+  hsh256: string;
+  state: 'open' | 'closed';
+  current: boolean;
+  first_seen: Date;
+  last_seen: Date;
+  checked_at: Date;
+  last_job_id: string | null;
+  times_seen: number;
+}
+
+const OPEN = 'open';
+const slotKey = (ip: string, protocol: string, port: number) => `${ip}/${protocol}/${port}`;
+const minDate = (a: Date, b: Date) => (a < b ? a : b);
+const maxDate = (a: Date, b: Date) => (a > b ? a : b);
+
+function hostTime(host: IngestHost, run: IngestRunInfo, fallback: Date): Date {
+  for (const v of [host.endedAt, host.startedAt, run.endedAt, run.startedAt]) {
+    if (v) {
+      const d = new Date(v);
+      if (!Number.isNaN(d.getTime())) return d;
+    }
+  }
+  return fallback;
+}
+
+async function* iterate<H>(hosts: H[] | Iterable<H> | AsyncIterable<H>): AsyncGenerator<H> {
+  if (Symbol.asyncIterator in (hosts as object)) yield* hosts as AsyncIterable<H>;
+  else yield* hosts as Iterable<H>;
+}
+
+const RETRYABLE_PG = new Set(['40P01', '40001']);
+async function withRetry<T>(fn: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await fn();
+    } catch (e) {
+      const code = (e as { code?: string }).code ?? ((e as { cause?: { code?: string } }).cause?.code);
+      if (attempt >= 5 || !code || !RETRYABLE_PG.has(code)) throw e;
+      await new Promise((r) => setTimeout(r, 20 * attempt));
+    }
+  }
+}
+
+/** Finds or creates the run and job the result belongs to; imports are deduplicated by XML digest. */
+async function resolveJob(store: Store, input: IngestInput, sha: string | undefined, now: Date): Promise<{ runId: string; jobId: string; sameResult: boolean }> {
+  return store.transaction(async (tx) => {
+    if (input.jobId) {
+      const [job] = await tx.query<{ id: string; run_id: string; ingested_at: Date | null; result_sha256: string | null }>(
+        'select id, run_id, ingested_at, result_sha256 from jobs where id = $1 for update', [input.jobId]);
+      if (job) {
+        if (input.runId && job.run_id !== input.runId) {
+          throw new PlumError('conflict', `job ${input.jobId} belongs to run ${job.run_id}, not ${input.runId}`);
+        }
+        return { runId: job.run_id, jobId: job.id, sameResult: Boolean(job.ingested_at && sha && job.result_sha256 === sha) };
+      }
+    }
+    if (!input.jobId && sha) {
+      // A file imported before: same digest → same import job (idempotent import).
+      const [prev] = await tx.query<{ job_id: string; run_id: string; ingested_at: Date | null }>(
+        `select r.job_id, j.run_id, j.ingested_at from raw_results r join jobs j on j.id = r.job_id join runs u on u.id = j.run_id
+         where r.sha256 = $1 and u.kind = 'import' order by r.created_at limit 1`, [sha]);
+      if (prev) return { runId: prev.run_id, jobId: prev.job_id, sameResult: Boolean(prev.ingested_at) };
+    }
+    let runId = input.runId;
+    if (runId) {
+      const [run] = await tx.query('select id from runs where id = $1', [runId]);
+      if (!run) throw new PlumError('not_found', `run ${runId} does not exist`, { hint: 'create the run before ingesting its jobs' });
+    } else {
+      runId = newId('run');
+      let profileName: string | null = null;
+      if (input.profileId) {
+        const [p] = await tx.query<{ name: string }>('select name from scan_profiles where id = $1', [input.profileId]);
+        profileName = p?.name ?? null;
+      }
+      await tx.query(
+        `insert into runs (id, kind, profile_id, profile_name, requested_by, targets, reason, started_at, status)
+         values ($1, 'import', $2, $3, 'ingest', $4::text[], $5, $6, 'running')`,
+        [runId, input.profileId ?? null, profileName, input.scope?.targets ?? [], `import of ${input.source}`, now.toISOString()]);
+    }
+    const jobId = input.jobId ?? newId('job');
+    const [{ n }] = await tx.query<{ n: number }>('select count(*) as n from jobs where run_id = $1', [runId]) as [{ n: number }];
+    await tx.query(
+      `insert into jobs (id, run_id, index, targets, tcp_ports, udp_ports, status, started_at)
+       values ($1, $2, $3, $4::text[], $5, $6, 'running', $7)`,
+      [jobId, runId, n, input.scope?.targets ?? [], input.scope?.tcpPorts ?? '', input.scope?.udpPorts ?? null, now.toISOString()]);
+    return { runId, jobId, sameResult: false };
+  });
+}
+
+async function storeRaw(store: Store, input: IngestInput, runId: string, jobId: string, sha: string, now: Date, error: string | null): Promise<void> {
+  const xml = input.rawXml!;
+  const days = input.retentionDays ?? 90;
+  const expires = days > 0 ? new Date(now.getTime() + days * 86_400_000).toISOString() : null;
+  await store.query(
+    `insert into raw_results (id, job_id, run_id, sha256, size, xml_gz, parser_version, error, expires_at)
+     values ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+     on conflict (job_id) do update set sha256 = excluded.sha256, size = excluded.size, xml_gz = excluded.xml_gz,
+       parser_version = excluded.parser_version, error = excluded.error, expires_at = excluded.expires_at`,
+    [newId('raw'), jobId, runId, sha, xml.length, gzipSync(xml), input.parserVersion ?? 1, error, expires]);
+}
+
+interface BatchCtx {
+  runId: string;
+  jobId: string;
+  coverage: PortCoverage;
+  run: IngestRunInfo;
+  now: Date;
+  deps: IngestDeps;
+}
+
+interface InsertRow {
+  id: string; ip: string; protocol: string; port: number; hsh256: string; fp_version: number;
+  first_seen: string; last_seen: string; checked_at: string; state_changed_at: string; current: boolean;
+  doc: object; fields: SearchFields; hostnames: string[]; tags: string[]; rules: string[]; score: number;
+  score_features: Record<string, unknown> | null;
+}
+interface UpdateRow {
+  id: string; first_seen: string; last_seen: string; times_seen: number; checked_at: string;
+  state: 'open' | 'closed'; state_changed_at: string | null; current: boolean; seen: boolean;
+  doc: object | null; fields: SearchFields | null; hostnames: string[] | null; tags: string[] | null; rules: string[] | null;
+  score: number | null; score_features: Record<string, unknown> | null;
+}
+
+/** Ingests one batch of hosts in one transaction. */
+async function ingestBatch(tx: StoreSession, hosts: IngestHost[], ctx: BatchCtx, summary: IngestSummary): Promise<{ observations: StoredObservation[]; events: StoredEvent[] }> {
+  const ips = [...new Set(hosts.map((h) => canonicalIp(h.ip)))].sort();
+  // Serialise concurrent ingests per host: transaction-scoped locks taken in one fixed order.
+  await tx.query(
+    `select count(pg_advisory_xact_lock(k)) from (select distinct hashtextextended(ip, 7245) as k from unnest($1::text[]) as ip order by 1) s`,
+    [ips]);
+  const hshes = [...new Set(hosts.flatMap((h) => h.ports.map((p) => p.hsh256)))];
+  const existing = await tx.query<ExistingRow>(
+    `select id, host(ip) as ip, protocol, port, hsh256, state, current, first_seen, last_seen, checked_at, last_job_id, times_seen
+     from port_observations where ip = any($1::inet[]) and (current or hsh256 = any($2::text[]))`,
+    [ips, hshes]);
+  const currentBySlot = new Map<string, ExistingRow>();
+  const byFingerprint = new Map<string, ExistingRow>();
+  const currentOpenByIp = new Map<string, ExistingRow[]>();
+  for (const r of existing) {
+    const slot = slotKey(r.ip, r.protocol, r.port);
+    byFingerprint.set(`${slot}#${r.hsh256}`, r);
+    if (r.current) {
+      currentBySlot.set(slot, r);
+      if (r.state === OPEN) {
+        if (!currentOpenByIp.has(r.ip)) currentOpenByIp.set(r.ip, []);
+        currentOpenByIp.get(r.ip)!.push(r);
+      }
+    }
+  }
+
+  const inserts: InsertRow[] = [];
+  const updates = new Map<string, UpdateRow>();
+  const demote = new Set<string>();
+  const events: StoredEvent[] = [];
+  const observations: StoredObservation[] = [];
+  const { runId, jobId, deps } = ctx;
+
+  const updateOf = (r: ExistingRow): UpdateRow => {
+    let u = updates.get(r.id);
+    if (!u) {
+      u = {
+        id: r.id, first_seen: r.first_seen.toISOString(), last_seen: r.last_seen.toISOString(), times_seen: r.times_seen,
+        checked_at: r.checked_at.toISOString(), state: r.state, state_changed_at: null, current: r.current, seen: false,
+        doc: null, fields: null, hostnames: null, tags: null, rules: null, score: null, score_features: null,
+      };
+      updates.set(r.id, u);
+    }
+    return u;
+  };
+  const event = (type: EventType, ip: string, protocol: string, port: number, at: Date, hsh256: string, observationId: string, prev?: ExistingRow) => {
+    events.push({
+      id: newId('evt'), type, ip, protocol, port, at: at.toISOString(), hsh256,
+      previousHsh256: prev?.hsh256 ?? null, observationId, previousObservationId: prev?.id ?? null,
+    });
+    summary[type]++;
+  };
+
+  for (const host of hosts) {
+    const ip = canonicalIp(host.ip);
+    const t = hostTime(host, ctx.run, ctx.now);
+    const iso = t.toISOString();
+    const answered = host.status === 'up' && !host.timedOut;
+    summary.hosts++;
+    if (answered) summary.hostsUp++;
+    const hostnames = [...new Set(host.hostnames.map((h) => h.name).filter(Boolean))];
+    const openSlots = new Set<string>();
+    // Last occurrence wins if nmap lists a port twice.
+    const openPorts = new Map<string, IngestPort>();
+    for (const p of host.ports) if (p.state === OPEN) openPorts.set(slotKey(ip, p.protocol, p.port), p);
+
+    for (const [slot, p] of openPorts) {
+      openSlots.add(slot);
+      summary.ports++;
+      const cur = currentBySlot.get(slot);
+      const same = byFingerprint.get(`${slot}#${p.hsh256}`);
+      if (same && same.last_job_id === jobId) {
+        summary.alreadyIngested++;
+        continue;
+      }
+      const tagged = deps.tagPort ? deps.tagPort(p) : { tags: [], rules: [] };
+      const scored = deps.scorePort ? deps.scorePort(p, tagged.tags) : { score: 0, features: null };
+      const historic = cur !== undefined && t < cur.checked_at;
+      const touch = (r: ExistingRow): UpdateRow => {
+        const u = updateOf(r);
+        u.first_seen = minDate(new Date(u.first_seen), t).toISOString();
+        u.last_seen = maxDate(new Date(u.last_seen), t).toISOString();
+        u.times_seen += 1;
+        u.seen = true;
+        u.doc = p.doc; u.fields = p.fields; u.hostnames = hostnames; u.tags = tagged.tags; u.rules = tagged.rules;
+        u.score = scored.score; u.score_features = scored.features;
+        return u;
+      };
+      const insert = (current: boolean): InsertRow => {
+        const row: InsertRow = {
+          id: newId('obs'), ip, protocol: p.protocol, port: p.port, hsh256: p.hsh256, fp_version: p.fpVersion,
+          first_seen: iso, last_seen: iso, checked_at: iso, state_changed_at: iso, current, doc: p.doc, fields: p.fields,
+          hostnames, tags: tagged.tags, rules: tagged.rules, score: scored.score, score_features: scored.features,
+        };
+        inserts.push(row);
+        // Later ports of the same batch (a duplicate host entry) see this row.
+        const shadow: ExistingRow = {
+          id: row.id, ip, protocol: p.protocol, port: p.port, hsh256: p.hsh256, state: 'open', current,
+          first_seen: t, last_seen: t, checked_at: t, last_job_id: jobId, times_seen: 1,
+        };
+        byFingerprint.set(`${slot}#${p.hsh256}`, shadow);
+        if (current) currentBySlot.set(slot, shadow);
+        return row;
+      };
+      const observed = (id: string, state: 'open' | 'closed', firstSeen: string, lastSeen: string) => observations.push({
+        id, ip, protocol: p.protocol, port: p.port, hsh256: p.hsh256, state, firstSeen, lastSeen, fields: p.fields,
+        tags: tagged.tags, score: scored.score,
+      });
+
+      if (historic) {
+        // Older than what the slot knows: widen first/last seen, never change the current state.
+        summary.historic++;
+        if (same) {
+          const u = touch(same);
+          // Keep the newest document: only first_seen/times move for an old sighting.
+          if (t < same.last_seen) { u.doc = null; u.fields = null; u.hostnames = null; }
+          u.checked_at = maxDate(new Date(u.checked_at), t).toISOString();
+        } else {
+          insert(false);
+        }
+        continue;
+      }
+      if (!cur && same) {
+        // A known fingerprint at a slot with no current row (should not happen): make it current again.
+        const u = touch(same);
+        u.current = true; u.state = 'open'; u.state_changed_at = iso; u.checked_at = iso;
+        same.current = true; same.state = 'open'; same.last_job_id = jobId;
+        currentBySlot.set(slot, same);
+        event('reappeared', ip, p.protocol, p.port, t, p.hsh256, same.id);
+        observed(same.id, 'open', u.first_seen, u.last_seen);
+        continue;
+      }
+      if (!cur) {
+        const row = insert(true);
+        event('appeared', ip, p.protocol, p.port, t, p.hsh256, row.id);
+        observed(row.id, 'open', iso, iso);
+        continue;
+      }
+      if (cur.hsh256 === p.hsh256) {
+        const u = touch(cur);
+        u.checked_at = iso;
+        if (cur.state !== OPEN) {
+          u.state = 'open';
+          u.state_changed_at = iso;
+          cur.state = 'open';
+          event('reappeared', ip, p.protocol, p.port, t, p.hsh256, cur.id);
+        } else {
+          summary.stable++;
+        }
+        cur.last_job_id = jobId;
+        observed(cur.id, 'open', u.first_seen, u.last_seen);
+        continue;
+      }
+      // A different fingerprint than the current one.
+      const wasOpen = cur.state === OPEN;
+      demote.add(cur.id);
+      updateOf(cur).current = false;
+      cur.current = false;
+      if (same) {
+        const u = touch(same);
+        u.current = true; u.state = 'open'; u.state_changed_at = iso; u.checked_at = iso;
+        same.current = true; same.state = 'open'; same.last_job_id = jobId;
+        currentBySlot.set(slot, same);
+        // Seen before at this slot: a port coming back is `reappeared`; an open port flipping back is a change.
+        event(wasOpen ? 'changed' : 'reappeared', ip, p.protocol, p.port, t, p.hsh256, same.id, cur);
+        observed(same.id, 'open', u.first_seen, u.last_seen);
+      } else {
+        const row = insert(true);
+        event(wasOpen ? 'changed' : 'appeared', ip, p.protocol, p.port, t, p.hsh256, row.id, wasOpen ? cur : undefined);
+        observed(row.id, 'open', iso, iso);
+      }
+    }
+
+    // gone: open before, covered by this job, host answered, not open now, and not an older scan.
+    if (!answered || ctx.coverage.empty) continue;
+    for (const r of currentOpenByIp.get(ip) ?? []) {
+      const slot = slotKey(ip, r.protocol, r.port);
+      if (openSlots.has(slot) || !r.current || r.state !== OPEN) continue;
+      if (!ctx.coverage.covers(r.protocol, r.port)) continue;
+      if (t < r.checked_at) continue;
+      const u = updateOf(r);
+      u.state = 'closed';
+      u.state_changed_at = iso;
+      u.checked_at = iso;
+      r.state = 'closed';
+      event('gone', ip, r.protocol, r.port, t, r.hsh256, r.id);
+    }
+  }
+
+  if (demote.size > 0) {
+    // First drop `current` so the one-current-row-per-slot index accepts the new current rows.
+    await tx.query('update port_observations set current = false where id = any($1::text[])', [[...demote]]);
+  }
+  if (updates.size > 0) {
+    await tx.query(
+      `update port_observations o set
+         first_seen = x.first_seen, last_seen = x.last_seen, times_seen = x.times_seen, checked_at = x.checked_at,
+         state = x.state, state_changed_at = coalesce(x.state_changed_at, o.state_changed_at), current = x.current,
+         last_run_id = case when x.seen then $2 else o.last_run_id end,
+         last_job_id = case when x.seen then $3 else o.last_job_id end,
+         doc = coalesce(x.doc, o.doc), fields = coalesce(x.fields, o.fields), hostnames = coalesce(x.hostnames, o.hostnames),
+         tags = coalesce(x.tags, o.tags), rules = coalesce(x.rules, o.rules), score = coalesce(x.score, o.score),
+         score_features = coalesce(x.score_features, o.score_features)
+       from jsonb_to_recordset($1::jsonb) as x(id text, first_seen timestamptz, last_seen timestamptz, times_seen int,
+         checked_at timestamptz, state text, state_changed_at timestamptz, current boolean, seen boolean, doc jsonb,
+         fields jsonb, hostnames text[], tags text[], rules text[], score int, score_features jsonb)
+       where o.id = x.id`,
+      [JSON.stringify([...updates.values()]), runId, jobId]);
+  }
+  if (inserts.length > 0) {
+    await tx.query(
+      `insert into port_observations (id, ip, protocol, port, hsh256, fp_version, first_seen, last_seen, times_seen,
+         last_run_id, last_job_id, state, current, checked_at, state_changed_at, doc, fields, hostnames, tags, rules, score, score_features)
+       select x.id, x.ip, x.protocol, x.port, x.hsh256, x.fp_version, x.first_seen, x.last_seen, 1, $2, $3, 'open', x.current,
+         x.checked_at, x.state_changed_at, x.doc, x.fields, x.hostnames, x.tags, x.rules, x.score, x.score_features
+       from jsonb_to_recordset($1::jsonb) as x(id text, ip inet, protocol text, port int, hsh256 text, fp_version int,
+         first_seen timestamptz, last_seen timestamptz, checked_at timestamptz, state_changed_at timestamptz, current boolean,
+         doc jsonb, fields jsonb, hostnames text[], tags text[], rules text[], score int, score_features jsonb)`,
+      [JSON.stringify(inserts), runId, jobId]);
+  }
+  if (events.length > 0) {
+    await tx.query(
+      `insert into observation_events (id, type, ip, protocol, port, at, hsh256, previous_hsh256, observation_id,
+         previous_observation_id, run_id, job_id)
+       select x.id, x.type, x.ip, x.protocol, x.port, x.at, x.hsh256, x."previousHsh256", x."observationId",
+         x."previousObservationId", $2, $3
+       from jsonb_to_recordset($1::jsonb) as x(id text, type text, ip inet, protocol text, port int, at timestamptz,
+         hsh256 text, "previousHsh256" text, "observationId" text, "previousObservationId" text)`,
+      [JSON.stringify(events), runId, jobId]);
+  }
+  return { observations, events };
+}
+
+/**
+ * Stores one job's parsed result: observations, events and the raw XML. See the
+ * header comment for the rules. Returns what happened; throws only when nothing
+ * could be stored (the result's own parse error is reported in `errors`).
+ */
+export async function ingestScanResult<H extends IngestHost>(store: Store, input: IngestInput<H>, deps: IngestDeps<H['ports'][number]> = {}): Promise<IngestSummary> {
+  const now = new Date();
+  const sha = input.rawXml ? createHash('sha256').update(input.rawXml).digest('hex') : undefined;
+  const { runId, jobId, sameResult } = await resolveJob(store, input as IngestInput, sha, now);
+  const summary: IngestSummary = {
+    runId, jobId, hosts: 0, hostsUp: 0, ports: 0, appeared: 0, changed: 0, gone: 0, reappeared: 0, stable: 0,
+    historic: 0, alreadyIngested: 0, errors: [],
+  };
+  const parseError = (e: unknown) => {
+    const err = toPlumError(e);
+    summary.errors.push(err.oneLine());
+  };
+  if (input.scan.error) parseError(input.scan.error);
+  if (sameResult) {
+    // This exact result was already stored for this job: nothing to do (ingest is idempotent).
+    for await (const host of iterate(input.scan.hosts)) {
+      summary.hosts++;
+      if (host.status === 'up' && !host.timedOut) summary.hostsUp++;
+      const open = host.ports.filter((p) => p.state === OPEN).length;
+      summary.ports += open;
+      summary.alreadyIngested += open;
+    }
+    return summary;
+  }
+  if (input.rawXml && sha && !sameResult) {
+    await storeRaw(store, input as IngestInput, runId, jobId, sha, now, input.scan.error?.message ?? null);
+  }
+  const coverage = coverageFrom(input.scope
+    ? [{ protocol: 'tcp', spec: input.scope.tcpPorts }, { protocol: 'udp', spec: input.scope.udpPorts }]
+    : (input.scan.run.scanInfo ?? []).map((s) => ({ protocol: s.protocol, spec: s.services })));
+  const ctx: BatchCtx = { runId, jobId, coverage, run: input.scan.run, now, deps: deps as IngestDeps };
+  const batchSize = deps.batchHosts ?? 250;
+  let batch: IngestHost[] = [];
+  const flush = async () => {
+    if (batch.length === 0) return;
+    const hosts = batch;
+    batch = [];
+    const before = { ...summary };
+    let committed: { observations: StoredObservation[]; events: StoredEvent[] };
+    try {
+      committed = await withRetry(() => {
+        // A retried batch starts again from the counters it started with.
+        Object.assign(summary, before, { errors: summary.errors });
+        return store.transaction((tx) => ingestBatch(tx, hosts, ctx, summary));
+      });
+    } catch (e) {
+      Object.assign(summary, before, { errors: summary.errors });
+      throw e instanceof PlumError ? e : new PlumError('database', `ingest failed: ${(e as Error).message}`, {
+        cause: e, hint: 'nothing of the failed batch was stored; fix the cause and ingest the same result again',
+      });
+    }
+    if (deps.afterCommit && (committed.observations.length || committed.events.length)) await deps.afterCommit(committed);
+    deps.onProgress?.(summary);
+  };
+  try {
+    for await (const host of iterate(input.scan.hosts)) {
+      batch.push(host);
+      if (batch.length >= batchSize) await flush();
+    }
+  } catch (e) {
+    // A streamed parse that fails part-way: keep the valid hosts, record the error.
+    if (e instanceof PlumError && (e.code === 'truncated' || e.code === 'parse_error')) parseError(e);
+    else throw e;
+  }
+  await flush();
+
+  const error = summary.errors.length ? summary.errors.join('; ') : null;
+  await store.query(
+    `update jobs set ingested_at = $2, result_sha256 = coalesce($3, result_sha256), error = $4,
+       status = case when $4::text is not null then 'partial' when status in ('queued', 'running') then 'succeeded' else status end,
+       finished_at = coalesce(finished_at, $2)
+     where id = $1`,
+    [jobId, now.toISOString(), sha ?? null, error]);
+  await store.query(
+    `update runs set status = case when $2::text is not null then 'partial' else 'succeeded' end, finished_at = $3,
+       counters = $4::jsonb
+     where id = $1 and kind = 'import'`,
+    [runId, error, now.toISOString(), JSON.stringify({
+      hosts: summary.hosts, hostsUp: summary.hostsUp, ports: summary.ports, appeared: summary.appeared, changed: summary.changed,
+      gone: summary.gone, reappeared: summary.reappeared, stable: summary.stable,
+    })]);
+  return summary;
+}
+
+/** One line for humans: what an ingest did. */
+export function formatIngestSummary(s: IngestSummary): string {
+  const parts = [
+    `${s.hosts} host${s.hosts === 1 ? '' : 's'} (${s.hostsUp} up)`, `${s.ports} open port${s.ports === 1 ? '' : 's'}`,
+    `${s.appeared} appeared`, `${s.changed} changed`, `${s.gone} gone`, `${s.reappeared} reappeared`, `${s.stable} stable`,
+  ];
+  if (s.historic) parts.push(`${s.historic} older sightings`);
+  if (s.alreadyIngested) parts.push(`${s.alreadyIngested} already ingested`);
+  let line = `ingested ${parts.join(', ')} [run ${s.runId}, job ${s.jobId}]`;
+  if (s.errors.length) line += `; the result was incomplete: ${s.errors.join('; ')} (the valid part was stored)`;
+  return line;
+}
