@@ -194,6 +194,8 @@ describe.each(storeKinds)('ingest on %s', (kind) => {
       },
     });
     expect((await obs(ip))[0]!.tags).toEqual(['product:openssh']);
+    const [st] = await t.store.query<{ search_text: string }>('select search_text from port_observations where ip = $1::inet', [ip]);
+    expect(st!.search_text).toContain('\u0001banner=ssh-2.0-openssh\u0001');
     expect(committed).toEqual([1]);
   });
 

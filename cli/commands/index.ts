@@ -1,5 +1,8 @@
 import type { Command } from 'commander';
 import type { CliContext } from '../context.ts';
+import * as history from './history.ts';
+import * as host from './host.ts';
+import * as init from './init.ts';
 
 export interface CommandModule {
   register(program: Command, ctx: CliContext): void;
@@ -10,4 +13,7 @@ export interface CommandModule {
  * add a line here when adding a command.
  */
 export const commandModules: CommandModule[] = [
+  init,
+  host,
+  history,
 ];

@@ -1,0 +1,78 @@
+import { Option, type Command } from 'commander';
+import { usageError } from '../../core/errors.ts';
+import { listEvents, type HistoryEvent } from '../../store/repos/observations.ts';
+import { EVENT_TYPES, type EventType } from '../../store/schema/observation-events.ts';
+import type { CliContext } from '../context.ts';
+import { formatOption, printJson, printTable } from '../output.ts';
+import { openCommandStore } from './init.ts';
+
+const UNITS: Record<string, number> = { m: 60_000, h: 3_600_000, d: 86_400_000, w: 7 * 86_400_000 };
+
+/** `7d`, `12h`, `30m`, `2w`, or an ISO date/time. */
+export function parseSince(text: string, now = new Date()): Date {
+  const m = /^(\d+)\s*([mhdw])$/i.exec(text.trim());
+  if (m) return new Date(now.getTime() - Number(m[1]) * UNITS[m[2]!.toLowerCase()]!);
+  if (/^\d{4}-\d{2}-\d{2}/.test(text.trim())) {
+    const d = new Date(text.trim());
+    if (!Number.isNaN(d.getTime())) return d;
+  }
+  throw usageError(`invalid --since "${text}"`, 'use a duration such as 7d, 12h, 30m, 2w, or a date such as 2026-01-31');
+}
+
+export function parseEventTypes(text: string): EventType[] {
+  const types = text.split(',').map((s) => s.trim().toLowerCase()).filter(Boolean);
+  for (const t of types) {
+    if (!(EVENT_TYPES as readonly string[]).includes(t)) {
+      throw usageError(`unknown event type "${t}"`, `use one or more of ${EVENT_TYPES.join(',')}`);
+    }
+  }
+  return types as EventType[];
+}
+
+/** JSON shape of one event (the CLI contract): ISO times, fingerprints involved. */
+export const eventJson = (e: HistoryEvent) => ({
+  id: e.id,
+  type: e.type,
+  ip: e.ip,
+  protocol: e.protocol,
+  port: e.port,
+  at: e.at.toISOString(),
+  hsh256: e.hsh256,
+  previous_hsh256: e.previous_hsh256,
+  observation_id: e.observation_id,
+  previous_observation_id: e.previous_observation_id,
+  run_id: e.run_id,
+  job_id: e.job_id,
+});
+
+export const eventRow = (e: HistoryEvent) => ({
+  at: e.at.toISOString().replace('.000Z', 'Z'),
+  type: e.type,
+  ip: e.ip,
+  port: `${e.port}/${e.protocol}`,
+  fingerprint: e.previous_hsh256 ? `${e.previous_hsh256.slice(0, 12)} → ${e.hsh256.slice(0, 12)}` : e.hsh256.slice(0, 12),
+});
+
+export function register(program: Command, ctx: CliContext): void {
+  program
+    .command('history')
+    .description('the change feed: ports that appeared, changed, went away or came back (newest first)')
+    .option('--since <when>', 'only events since a duration ago (7d, 12h) or a date', '7d')
+    .option('--event <types>', `comma-separated event types (${EVENT_TYPES.join(',')})`)
+    .option('--net <ip-or-cidr>', 'only events of these addresses')
+    .addOption(new Option('--limit <n>', 'at most this many events').default('10000'))
+    .addOption(formatOption())
+    .action(async (opts: { since: string; event?: string; net?: string; limit: string; format: 'table' | 'json' }) => {
+      const since = parseSince(opts.since);
+      const types = opts.event ? parseEventTypes(opts.event) : undefined;
+      const limit = Number(opts.limit);
+      if (!Number.isInteger(limit) || limit < 1) throw usageError(`invalid --limit "${opts.limit}"`, 'give a positive whole number');
+      if (opts.net && !/^[0-9a-f:.]+(\/\d{1,3})?$/i.test(opts.net)) {
+        throw usageError(`invalid --net "${opts.net}"`, 'give an address or a CIDR such as 192.0.2.0/24');
+      }
+      const store = await openCommandStore(ctx);
+      const events = await listEvents(store, { since, types, net: opts.net, limit });
+      if (opts.format === 'json') printJson(events.map(eventJson));
+      else printTable(events.map(eventRow), ['at', 'type', 'ip', 'port', 'fingerprint']);
+    });
+}

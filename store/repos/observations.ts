@@ -1,0 +1,113 @@
+import type { SearchFields } from '../../core/fields.ts';
+import { PlumError } from '../../core/errors.ts';
+import type { StoreSession } from '../index.ts';
+import { EVENT_TYPES, type EventType } from '../schema/observation-events.ts';
+import { canonicalIp } from '../scope.ts';
+
+/** One service of a host as `plum host` and the API show it. */
+export interface HostService {
+  id: string;
+  protocol: string;
+  port: number;
+  hsh256: string;
+  fp_version: number;
+  state: 'open' | 'closed';
+  first_seen: Date;
+  last_seen: Date;
+  times_seen: number;
+  state_changed_at: Date;
+  hostnames: string[];
+  fields: SearchFields;
+  tags: string[];
+  score: number;
+}
+
+/** One entry of the change feed. */
+export interface HistoryEvent {
+  id: string;
+  type: EventType;
+  ip: string;
+  protocol: string;
+  port: number;
+  at: Date;
+  hsh256: string;
+  previous_hsh256: string | null;
+  observation_id: string;
+  previous_observation_id: string | null;
+  run_id: string | null;
+  job_id: string | null;
+}
+
+export interface HostView {
+  ip: string;
+  first_seen: Date | null;
+  last_seen: Date | null;
+  hostnames: string[];
+  tags: string[];
+  services: HostService[];
+  events: HistoryEvent[];
+}
+
+const EVENT_COLUMNS = `id, type, host(ip) as ip, protocol, port, at, hsh256, previous_hsh256, observation_id,
+  previous_observation_id, run_id, job_id`;
+
+/**
+ * A host's current services (open, and closed ones that were open before) and
+ * its full event history, newest first. Undefined when nothing is known of it.
+ */
+export async function getHostView(store: StoreSession, ipText: string, opts: { eventLimit?: number } = {}): Promise<HostView | undefined> {
+  let ip: string;
+  try {
+    ip = canonicalIp(ipText);
+  } catch {
+    throw new PlumError('usage', `"${ipText}" is not an IP address`, { hint: 'give an IPv4 or IPv6 address, e.g. plum host 192.0.2.10' });
+  }
+  const services = await store.query<HostService>(
+    `select id, protocol, port, hsh256, fp_version, state, first_seen, last_seen, times_seen, state_changed_at, hostnames,
+       fields, tags, score
+     from port_observations where ip = $1::inet and current
+     order by state desc, protocol, port`, [ip]);
+  const events = await store.query<HistoryEvent>(
+    `select ${EVENT_COLUMNS} from observation_events where ip = $1::inet order by at desc, port limit $2`,
+    [ip, opts.eventLimit ?? 1000]);
+  const [span] = await store.query<{ first_seen: Date | null; last_seen: Date | null }>(
+    'select min(first_seen) as first_seen, max(last_seen) as last_seen from port_observations where ip = $1::inet', [ip]);
+  if (services.length === 0 && events.length === 0 && !span?.first_seen) return undefined;
+  const open = services.filter((s) => s.state === 'open');
+  return {
+    ip,
+    first_seen: span?.first_seen ?? null,
+    last_seen: span?.last_seen ?? null,
+    hostnames: [...new Set(open.flatMap((s) => s.hostnames))].sort(),
+    tags: [...new Set(open.flatMap((s) => s.tags))].sort(),
+    services,
+    events,
+  };
+}
+
+export interface HistoryQuery {
+  since?: Date;
+  until?: Date;
+  types?: EventType[];
+  /** An address or a CIDR. */
+  net?: string;
+  limit?: number;
+}
+
+/** The change feed, newest first. */
+export async function listEvents(store: StoreSession, q: HistoryQuery = {}): Promise<HistoryEvent[]> {
+  const where: string[] = [];
+  const params: unknown[] = [];
+  const add = (clause: string, value: unknown) => {
+    params.push(value);
+    where.push(clause.replace('?', `$${params.length}`));
+  };
+  if (q.since) add('at >= ?::timestamptz', q.since.toISOString());
+  if (q.until) add('at < ?::timestamptz', q.until.toISOString());
+  if (q.types && q.types.length > 0 && q.types.length < EVENT_TYPES.length) add('type = any(?::text[])', q.types);
+  if (q.net) add('ip <<= ?::inet', q.net);
+  params.push(q.limit ?? 10_000);
+  return store.query<HistoryEvent>(
+    `select ${EVENT_COLUMNS} from observation_events ${where.length ? `where ${where.join(' and ')}` : ''}
+     order by at desc, ip, port limit $${params.length}`, params);
+}
