@@ -1,0 +1,93 @@
+import { describe, expect, it } from 'vitest';
+import { PlumError } from './errors.ts';
+import { loadScoreConfig, parseScoreConfig, scoreHost, scorePort, type ScoreResult } from './score.ts';
+
+const cfg = await loadScoreConfig();
+const sum = (r: ScoreResult) => r.features.reduce((a, f) => a + f.contribution, 0);
+
+describe('scorePort', () => {
+  it('a plain web server scores low and contributions add up to the score', () => {
+    const r = scorePort({ tags: ['proto:http', 'type:web', 'product:nginx'], firstSeen: '2025-01-01T00:00:00Z', at: '2026-01-01T00:00:00Z' }, cfg);
+    expect(r.features.find((f) => f.name === 'sensitive_service')).toMatchObject({ value: 'type:web', normalized: 0.1, weight: 30, contribution: 3 });
+    expect(r.score).toBe(3);
+    expect(sum(r)).toBe(r.score);
+    expect(r.band).toBe('info');
+  });
+
+  it('a new, exposed, vulnerable database scores high with every feature explained', () => {
+    const r = scorePort({
+      tags: ['type:database', 'product:redis', 'type:management', 'vuln:backdoor', 'x509:expired', 'x509:self-signed'],
+      firstSeen: '2026-01-01T00:00:00Z',
+      changedAt: '2026-01-01T00:00:00Z',
+      at: '2026-01-01T12:00:00Z',
+    }, cfg);
+    const byName = Object.fromEntries(r.features.map((f) => [f.name, f]));
+    expect(byName.sensitive_service!.value).toBe('type:database');
+    expect(byName.management_interface!.value).toEqual(['type:management']);
+    expect(byName.vulnerability_tags!.normalized).toBe(1);
+    expect(byName.certificate_problems!.value).toEqual(['expired', 'self-signed']);
+    expect(byName.certificate_problems!.normalized).toBe(1);
+    expect(byName.newly_appeared!.value).toBe(0.5);
+    expect(r.score).toBeGreaterThanOrEqual(95);
+    expect(sum(r)).toBe(r.score);
+    expect(r.band).toBe('critical');
+    expect(r.features.reduce((a, f) => a + f.percent, 0)).toBeCloseTo(100, 0);
+  });
+
+  it('is deterministic and fades "newly appeared" linearly', () => {
+    const at = (days: number) => new Date(Date.parse('2026-01-01T00:00:00Z') + days * 86_400_000);
+    const input = (d: number) => ({ tags: ['type:cms'], firstSeen: '2026-01-01T00:00:00Z', at: at(d) });
+    expect(scorePort(input(3), cfg)).toEqual(scorePort(input(3), cfg));
+    const na = (d: number) => scorePort(input(d), cfg).features.find((f) => f.name === 'newly_appeared')!.normalized;
+    expect(na(0)).toBe(1);
+    expect(na(7)).toBe(0.5);
+    expect(na(14)).toBe(0);
+    expect(na(30)).toBe(0);
+  });
+
+  it('whole-number contributions still sum exactly with fractional features', () => {
+    for (let d = 0; d < 15; d++) {
+      const r = scorePort({ tags: ['type:vpn', 'vuln:opendir', 'x509:expiring-soon'], firstSeen: '2026-01-01', changedAt: '2026-01-02', at: new Date(Date.parse('2026-01-03') + d * 3_600_000 * 7) }, cfg);
+      expect(sum(r)).toBe(r.score);
+    }
+  });
+});
+
+describe('scoreHost', () => {
+  it('takes the strongest port per feature and counts open ports', () => {
+    const at = '2026-01-01T00:00:00Z';
+    const r = scoreHost([
+      { tags: ['type:web'], firstSeen: '2020-01-01', at },
+      { tags: ['type:database'], firstSeen: '2020-01-01', at },
+      { tags: ['type:admin-panel'], firstSeen: '2020-01-01', at },
+    ], cfg);
+    const byName = Object.fromEntries(r.features.map((f) => [f.name, f]));
+    expect(byName.sensitive_service!.value).toBe('type:database');
+    expect(byName.management_interface!.normalized).toBe(1);
+    expect(byName.open_ports!.value).toBe(3);
+    expect(byName.open_ports!.normalized).toBeCloseTo(Math.log(4) / Math.log(21), 3);
+    expect(sum(r)).toBe(r.score);
+    expect(scoreHost([], cfg)).toMatchObject({ score: 0, band: 'info' });
+  });
+});
+
+describe('score configuration', () => {
+  it('refuses weights that do not add up to 100 with the path of the problem', () => {
+    const text = `
+port: { weights: { sensitive_service: 50, management_interface: 20, vulnerability_tags: 20, certificate_problems: 10, newly_appeared: 10, recently_changed: 10 } }
+host: { weights: { sensitive_service: 25, management_interface: 15, vulnerability_tags: 20, certificate_problems: 5, newly_appeared: 10, recently_changed: 5, open_ports: 20 } }
+service_classes: {}
+management_tags: [type:management]
+vulnerability: { prefix: 'vuln:', default_weight: 0.5 }
+certificate_problems: {}
+newly_appeared_days: 7
+recently_changed_days: 7
+open_ports_saturation: 20
+bands: [{ name: info, min: 0 }]
+`;
+    expect(() => parseScoreConfig(text)).toThrow(PlumError);
+    expect(() => parseScoreConfig(text)).toThrow(/port.weights: weights must add up to 100/);
+    expect(() => parseScoreConfig(text.replace('sensitive_service: 50', 'sensitive_service: 30'))).not.toThrow();
+    expect(() => parseScoreConfig('port: [')).toThrow(/not valid YAML/);
+  });
+});
