@@ -6,7 +6,6 @@ import { newId } from '../core/ids.ts';
 import type { Store, StoreSession } from './index.ts';
 import type { EventType } from './schema/observation-events.ts';
 import { canonicalIp, coverageFrom, type PortCoverage } from './scope.ts';
-import { searchColumns } from './search/columns.ts';
 
 /*
  * Ingest: one job's parsed nmap result → port observations with history.
@@ -257,13 +256,13 @@ interface InsertRow {
   id: string; ip: string; protocol: string; port: number; hsh256: string; fp_version: number;
   first_seen: string; last_seen: string; checked_at: string; state_changed_at: string; current: boolean;
   doc: object; fields: SearchFields; hostnames: string[]; tags: string[]; rules: string[]; score: number;
-  score_features: Record<string, unknown> | null; search_text: string;
+  score_features: Record<string, unknown> | null;
 }
 interface UpdateRow {
   id: string; first_seen: string; last_seen: string; times_seen: number; checked_at: string;
   state: 'open' | 'closed'; state_changed_at: string | null; current: boolean; seen: boolean;
   doc: object | null; fields: SearchFields | null; hostnames: string[] | null; tags: string[] | null; rules: string[] | null;
-  score: number | null; score_features: Record<string, unknown> | null; search_text: string | null;
+  score: number | null; score_features: Record<string, unknown> | null;
 }
 
 /** Ingests one batch of hosts in one transaction. */
@@ -306,7 +305,7 @@ async function ingestBatch(tx: StoreSession, hosts: IngestHost[], ctx: BatchCtx,
       u = {
         id: r.id, first_seen: r.first_seen.toISOString(), last_seen: r.last_seen.toISOString(), times_seen: r.times_seen,
         checked_at: r.checked_at.toISOString(), state: r.state, state_changed_at: null, current: r.current, seen: false,
-        doc: null, fields: null, hostnames: null, tags: null, rules: null, score: null, score_features: null, search_text: null,
+        doc: null, fields: null, hostnames: null, tags: null, rules: null, score: null, score_features: null,
       };
       updates.set(r.id, u);
     }
@@ -345,7 +344,6 @@ async function ingestBatch(tx: StoreSession, hosts: IngestHost[], ctx: BatchCtx,
       const tagged = deps.tagPort ? deps.tagPort(p) : { tags: [], rules: [] };
       const scored = deps.scorePort ? deps.scorePort(p, tagged.tags) : { score: 0, features: null };
       const historic = cur !== undefined && t < cur.checked_at;
-      const searchText = () => searchColumns(p.fields, tagged.tags, p.doc).searchText;
       const touch = (r: ExistingRow): UpdateRow => {
         const u = updateOf(r);
         u.first_seen = minDate(new Date(u.first_seen), t).toISOString();
@@ -353,7 +351,7 @@ async function ingestBatch(tx: StoreSession, hosts: IngestHost[], ctx: BatchCtx,
         u.times_seen += 1;
         u.seen = true;
         u.doc = p.doc; u.fields = p.fields; u.hostnames = hostnames; u.tags = tagged.tags; u.rules = tagged.rules;
-        u.score = scored.score; u.score_features = scored.features; u.search_text = searchText();
+        u.score = scored.score; u.score_features = scored.features;
         return u;
       };
       const insert = (current: boolean): InsertRow => {
@@ -361,7 +359,6 @@ async function ingestBatch(tx: StoreSession, hosts: IngestHost[], ctx: BatchCtx,
           id: newId('obs'), ip, protocol: p.protocol, port: p.port, hsh256: p.hsh256, fp_version: p.fpVersion,
           first_seen: iso, last_seen: iso, checked_at: iso, state_changed_at: iso, current, doc: p.doc, fields: p.fields,
           hostnames, tags: tagged.tags, rules: tagged.rules, score: scored.score, score_features: scored.features,
-          search_text: searchText(),
         };
         inserts.push(row);
         // Later ports of the same batch (a duplicate host entry) see this row.
@@ -384,7 +381,7 @@ async function ingestBatch(tx: StoreSession, hosts: IngestHost[], ctx: BatchCtx,
         if (same) {
           const u = touch(same);
           // Keep the newest document: only first_seen/times move for an old sighting.
-          if (t < same.last_seen) { u.doc = null; u.fields = null; u.hostnames = null; u.search_text = null; }
+          if (t < same.last_seen) { u.doc = null; u.fields = null; u.hostnames = null; }
           u.checked_at = maxDate(new Date(u.checked_at), t).toISOString();
         } else {
           insert(false);
@@ -471,24 +468,22 @@ async function ingestBatch(tx: StoreSession, hosts: IngestHost[], ctx: BatchCtx,
          last_job_id = case when x.seen then $3 else o.last_job_id end,
          doc = coalesce(x.doc, o.doc), fields = coalesce(x.fields, o.fields), hostnames = coalesce(x.hostnames, o.hostnames),
          tags = coalesce(x.tags, o.tags), rules = coalesce(x.rules, o.rules), score = coalesce(x.score, o.score),
-         score_features = coalesce(x.score_features, o.score_features), search_text = coalesce(x.search_text, o.search_text)
+         score_features = coalesce(x.score_features, o.score_features)
        from jsonb_to_recordset($1::jsonb) as x(id text, first_seen timestamptz, last_seen timestamptz, times_seen int,
          checked_at timestamptz, state text, state_changed_at timestamptz, current boolean, seen boolean, doc jsonb,
-         fields jsonb, hostnames text[], tags text[], rules text[], score int, score_features jsonb, search_text text)
+         fields jsonb, hostnames text[], tags text[], rules text[], score int, score_features jsonb)
        where o.id = x.id`,
       [JSON.stringify([...updates.values()]), runId, jobId]);
   }
   if (inserts.length > 0) {
     await tx.query(
       `insert into port_observations (id, ip, protocol, port, hsh256, fp_version, first_seen, last_seen, times_seen,
-         last_run_id, last_job_id, state, current, checked_at, state_changed_at, doc, fields, hostnames, tags, rules, score, score_features,
-         search_text)
+         last_run_id, last_job_id, state, current, checked_at, state_changed_at, doc, fields, hostnames, tags, rules, score, score_features)
        select x.id, x.ip, x.protocol, x.port, x.hsh256, x.fp_version, x.first_seen, x.last_seen, 1, $2, $3, 'open', x.current,
-         x.checked_at, x.state_changed_at, x.doc, x.fields, x.hostnames, x.tags, x.rules, x.score, x.score_features,
-         x.search_text
+         x.checked_at, x.state_changed_at, x.doc, x.fields, x.hostnames, x.tags, x.rules, x.score, x.score_features
        from jsonb_to_recordset($1::jsonb) as x(id text, ip inet, protocol text, port int, hsh256 text, fp_version int,
          first_seen timestamptz, last_seen timestamptz, checked_at timestamptz, state_changed_at timestamptz, current boolean,
-         doc jsonb, fields jsonb, hostnames text[], tags text[], rules text[], score int, score_features jsonb, search_text text)`,
+         doc jsonb, fields jsonb, hostnames text[], tags text[], rules text[], score int, score_features jsonb)`,
       [JSON.stringify(inserts), runId, jobId]);
   }
   if (events.length > 0) {
@@ -556,7 +551,10 @@ export async function ingestScanResult<H extends IngestHost>(store: Store, input
       });
     } catch (e) {
       Object.assign(summary, before, { errors: summary.errors });
-      throw e instanceof PlumError ? e : new PlumError('database', `ingest failed: ${(e as Error).message}`, {
+      // drizzle's message repeats the whole query and its parameters: keep the server's own message.
+      const cause = (e as { cause?: unknown }).cause;
+      const msg = cause instanceof Error ? cause.message : (e as Error).message;
+      throw e instanceof PlumError ? e : new PlumError('database', `ingest failed: ${msg}`, {
         cause: e, hint: 'nothing of the failed batch was stored; fix the cause and ingest the same result again',
       });
     }
