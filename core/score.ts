@@ -26,7 +26,7 @@ const weight = z.number().min(0).max(100);
 
 function weightsSchema<K extends string>(names: readonly K[]) {
   const shape = Object.fromEntries(names.map((n) => [n, weight])) as Record<K, typeof weight>;
-  return z.strictObject(shape).refine((w) => Math.abs(Object.values<number>(w).reduce((a, b) => a + b, 0) - 100) < 1e-9, {
+  return z.strictObject(shape).refine((w) => Math.abs((Object.values(w) as number[]).reduce((a, b) => a + b, 0) - 100) < 1e-9, {
     message: 'weights must add up to 100',
   });
 }
