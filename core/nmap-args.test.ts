@@ -9,6 +9,7 @@ describe('parseNmapArgs', () => {
       ['-T4', '--max-retries', '1', '--min-rate=100', '-sV', '--version-intensity', '2', '-n', '--open'],
     );
     expect(parseNmapArgs('--script-args http.useragent=Mozilla/5.0,http.max-cache-size=1000 -e lo --host-timeout 2m')).toHaveLength(6);
+    expect(parseNmapArgs('--script-args plum-banner.timeout=2')).toHaveLength(2);
   });
 
   const refused: Array<[string, RegExp]> = [
@@ -33,6 +34,8 @@ describe('parseNmapArgs', () => {
     ['8.8.8.8', /a bare word would be scanned as a target/],
     ['-T4 example.org', /a bare word/],
     ['--script-args userdb=/etc/passwd', /invalid value/],
+    ['--script-args brute.credfile=x', /invalid value/],
+    ['--script-args http-fetch.destination=/tmp', /invalid value/],
     ['--max-retries lots', /invalid value "lots"/],
     ['--max-retries', /needs a value/],
     ['-sU', /changes the scan type/],

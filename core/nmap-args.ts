@@ -21,7 +21,7 @@ const iface: ValueCheck = (v) => /^[a-zA-Z0-9_.:-]{1,32}$/.test(v);
 const ipList: ValueCheck = (v) => /^[0-9a-fA-F:.]+(,[0-9a-fA-F:.]+)*$/.test(v);
 
 /** Script argument keys that make NSE read or write files. */
-const FILE_SCRIPT_ARG = /(file|files|filename|db|dir|directory|path|log|out|output|save|dump|creds?|list|dest|destination|root)$/i;
+const FILE_SCRIPT_ARG = /^(\w*files?|filename|\w*db|dir|directory|\w*path|log|logfile|out|output|save|dump|creds?|\w*list|dest|destination|root)$/i;
 const scriptArgs: ValueCheck = (v) => {
   if (v.length > 1024 || !/^[a-zA-Z0-9_.\-=,:/@+%]+$/.test(v)) return false;
   for (const pair of v.split(',')) {

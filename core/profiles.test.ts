@@ -51,6 +51,7 @@ describe('parseProfile', () => {
     [{ name: 'x', tcpPorts: '80', nmapArgs: '-oX /tmp/x' }, /invalid profile nmapArgs: refused nmap argument "-oX"/],
     [{ name: 'x', tcpPorts: '80', scripts: '../../etc/passwd' }, /invalid profile scripts: invalid NSE script name/],
     [{ name: 'x', tcpPorts: '80', scripts: 'plum-nope' }, /unknown project script/],
+    [{ name: 'x', tcpPorts: '80', scripts: 'http-title,vuln' }, /"vuln" is an nmap script category/],
     [{ name: 'x', tcpPorts: '80', targets: 'some' }, /invalid profile targets/],
     [{ name: 'x', tcpPorts: '80', every: 'often' }, /invalid profile every/],
     [{ name: 'x', tcpPorts: '80', hostTimeout: 'forever' }, /invalid profile hostTimeout/],

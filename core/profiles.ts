@@ -71,6 +71,10 @@ const SCRIPT_NAME = /^[a-z0-9][a-z0-9_.-]{0,63}$/;
 /** The project's own NSE scripts, shipped in nse/. */
 export const PROJECT_SCRIPTS = ['plum-banner', 'plum-favicon'] as const;
 
+/** nmap script categories: they expand to many scripts (some intrusive), so profiles name scripts one by one. */
+const SCRIPT_CATEGORIES = new Set(['all', 'auth', 'broadcast', 'brute', 'default', 'discovery', 'dos', 'exploit',
+  'external', 'fuzzer', 'intrusive', 'malware', 'safe', 'version', 'vuln']);
+
 export function isProjectScript(name: string): boolean {
   return (PROJECT_SCRIPTS as readonly string[]).includes(name);
 }
@@ -85,6 +89,9 @@ export function parseScriptList(input: string | string[] | undefined): string[] 
       throw new PlumError('invalid_input', `invalid NSE script name "${s}"`, {
         hint: 'give stock nmap script names (http-title) or project scripts (plum-banner, plum-favicon), comma-separated',
       });
+    }
+    if (SCRIPT_CATEGORIES.has(s)) {
+      throw new PlumError('invalid_input', `"${s}" is an nmap script category, not a script`, { hint: 'name the scripts one by one, e.g. http-title,ssl-cert' });
     }
     if (s.startsWith('plum-') && !isProjectScript(s)) {
       throw new PlumError('invalid_input', `unknown project script "${s}"`, { hint: `project scripts are ${PROJECT_SCRIPTS.join(', ')}` });

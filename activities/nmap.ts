@@ -1,0 +1,292 @@
+import { spawn } from 'node:child_process';
+import { lookup } from 'node:dns/promises';
+import { access, mkdtemp, readFile, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { PlumError } from '../core/errors.ts';
+import type { Logger } from '../core/log.ts';
+import { validateNmapArgs } from '../core/nmap-args.ts';
+import { isProjectScript, normalisePortList, parseScriptList } from '../core/profiles.ts';
+import { parseTarget } from '../core/targets.ts';
+
+/**
+ * The nmap runner. nmap is started with an argument array (never a shell), in
+ * its own process group so a timeout or a cancellation kills it and every
+ * child it started; XML goes to a temporary file that is read back even when
+ * the scan was interrupted (partial results are kept, the parser reports the
+ * truncation). Everything reaching nmap's command line is re-validated here,
+ * whatever the caller checked before: targets cannot look like options, extra
+ * options go through the allowlist, scripts are names or our own files.
+ */
+
+/** Directory of the project's own NSE scripts (nse/ at the repository root). */
+export const PROJECT_NSE_DIR = fileURLToPath(new URL('../nse/', import.meta.url));
+
+export interface NmapScanSpec {
+  /** nmap target expressions (addresses, CIDRs, `10.0.0.5-9`, names); the scope guard ran before. */
+  targets: string[];
+  tcpPorts: string;
+  udpPorts?: string;
+  scripts?: string[];
+  /** Validated extra options (core/nmap-args.ts). */
+  extraArgs?: string[];
+  /** nmap --host-timeout, default 40s (reference §2). */
+  hostTimeout?: string;
+  /** 'ipv6' adds -6; PlannedJob.kind can be passed as is. */
+  kind?: 'ipv4' | 'ipv6' | 'fqdn';
+  /** Kill nmap after this long; the partial XML is returned with interrupted=true. */
+  timeoutMs?: number;
+}
+
+export interface NmapProgress {
+  /** Percent of the current phase, 0-100. */
+  percent: number;
+  etaSeconds?: number;
+  /** nmap's phase name: 'Connect Scan', 'SYN Stealth Scan', 'NSE', 'Service scan'... */
+  phase: string;
+  hostsCompleted?: number;
+  hostsUp?: number;
+}
+
+export interface NmapRunOptions {
+  signal?: AbortSignal;
+  onProgress?(p: NmapProgress): void;
+}
+
+export interface NmapRunResult {
+  xml: Buffer;
+  exitCode: number | null;
+  stderr: string;
+  interrupted: boolean;
+  /** Why the run was interrupted. */
+  interruptReason?: 'timeout' | 'cancelled';
+  durationMs: number;
+  args: string[];
+}
+
+export interface NmapRunnerOptions {
+  nmapPath?: string;
+  log?: Logger;
+  /** Where the temporary XML directory is created (os.tmpdir() by default). */
+  tmpDir?: string;
+  /** Directory holding plum-*.nse; PROJECT_NSE_DIR by default. */
+  nseDir?: string;
+  /** SYN scan (-sS, needs root) instead of connect scan (-sT); default: true when running as root. */
+  privileged?: boolean;
+  /** --stats-every interval, default 2s. */
+  statsEvery?: string;
+  /** Time between SIGTERM and SIGKILL when stopping nmap. */
+  killGraceMs?: number;
+}
+
+export interface NmapRunner {
+  runNmap(spec: NmapScanSpec, opts?: NmapRunOptions): Promise<NmapRunResult>;
+  /** The exact argument list a spec produces (for logs, dry runs and tests). */
+  buildArgs(spec: NmapScanSpec, xmlPath: string): Promise<string[]>;
+  privileged: boolean;
+}
+
+const isRoot = () => typeof process.getuid === 'function' && process.getuid() === 0;
+
+/** Parses one line of nmap's --stats-every output; null when it carries no progress. */
+export function parseProgressLine(line: string, state: { hostsCompleted?: number; hostsUp?: number; phase?: string } = {}): NmapProgress | null {
+  const stats = line.match(/^Stats: [\d:]+ elapsed; (\d+) hosts? completed \((\d+) up\), \d+ undergoing (.+)$/);
+  if (stats) {
+    state.hostsCompleted = Number(stats[1]);
+    state.hostsUp = Number(stats[2]);
+    state.phase = stats[3]!.trim();
+    return null;
+  }
+  const timing = line.match(/^(.+?) Timing: About ([\d.]+)% done(?:; ETC: [\d:]+ \((\d+):(\d+):(\d+) remaining\))?/);
+  if (!timing) return null;
+  const p: NmapProgress = {
+    percent: Math.min(100, Number(timing[2])),
+    phase: timing[1]!.trim(),
+  };
+  if (timing[3] !== undefined) p.etaSeconds = Number(timing[3]) * 3600 + Number(timing[4]) * 60 + Number(timing[5]);
+  if (state.hostsCompleted !== undefined) p.hostsCompleted = state.hostsCompleted;
+  if (state.hostsUp !== undefined) p.hostsUp = state.hostsUp;
+  return p;
+}
+
+/** nmap's own error message from its stderr/stdout, in one line. */
+export function nmapMessage(text: string): string {
+  const lines = text.split('\n').map((l) => l.trim()).filter((l) => l && !/^(stack traceback:|\[C\]:|Starting Nmap|QUITTING!$)/.test(l) && !/^\/.*\.lua:\d+: in /.test(l));
+  const msg = lines.slice(0, 3).join(' / ');
+  return msg.length > 400 ? `${msg.slice(0, 397)}...` : msg || 'no message';
+}
+
+/** The system resolver used by the scope guard (all addresses of a name). */
+export async function systemResolver(name: string): Promise<string[]> {
+  const res = await lookup(name, { all: true, verbatim: true });
+  return [...new Set(res.map((r) => r.address))];
+}
+
+export function createNmapRunner(options: NmapRunnerOptions = {}): NmapRunner {
+  const nmapPath = options.nmapPath ?? 'nmap';
+  const nseDir = options.nseDir ?? PROJECT_NSE_DIR;
+  const privileged = options.privileged ?? isRoot();
+  const statsEvery = options.statsEvery ?? '2s';
+  const killGraceMs = options.killGraceMs ?? 3000;
+  const log = options.log;
+
+  async function scriptArg(scripts: string[]): Promise<string | null> {
+    const names = parseScriptList(scripts);
+    if (names.length === 0) return null;
+    const out: string[] = [];
+    for (const name of names) {
+      if (!isProjectScript(name)) {
+        out.push(name);
+        continue;
+      }
+      const file = path.join(nseDir, `${name}.nse`);
+      if (file.includes(',')) throw new PlumError('usage', `the NSE directory "${nseDir}" contains a comma`, { hint: 'move the project to a path without commas' });
+      try {
+        await access(file);
+      } catch {
+        throw new PlumError('not_found', `project NSE script ${name} not found at ${file}`, { hint: 'check that the nse/ directory is shipped next to the code' });
+      }
+      out.push(file);
+    }
+    return out.join(',');
+  }
+
+  async function buildArgs(spec: NmapScanSpec, xmlPath: string): Promise<string[]> {
+    if (!spec.targets || spec.targets.length === 0) throw new PlumError('usage', 'nothing to scan: the job has no targets', { hint: 'plan the profile again' });
+    for (const t of spec.targets) parseTarget(t); // throws on anything that is not a target
+    const tcp = spec.tcpPorts ? normalisePortList(spec.tcpPorts, 'TCP ports') : '';
+    const udp = spec.udpPorts ? normalisePortList(spec.udpPorts, 'UDP ports') : '';
+    if (!tcp && !udp) throw new PlumError('usage', 'no ports to scan', { hint: 'give TCP or UDP ports' });
+    if (udp && !privileged) {
+      throw new PlumError('usage', 'UDP scanning needs root privileges', { hint: 'run the scanning agent as root or drop the UDP ports' });
+    }
+    const extra = validateNmapArgs(spec.extraArgs ?? []);
+    const scripts = await scriptArg(spec.scripts ?? []);
+    const portSpec = udp ? [tcp ? `T:${tcp}` : '', `U:${udp}`].filter(Boolean).join(',') : tcp;
+    // Defaults of the predecessor's agent (reference §2); extra options come after and may override them.
+    return [
+      '-T3', '--host-timeout', spec.hostTimeout ?? '40s', '--max-retries', '2', '--min-hostgroup', '256', '-Pn',
+      ...(tcp ? [privileged ? '-sS' : '-sT'] : []),
+      ...(udp ? ['-sU'] : []),
+      '-p', portSpec,
+      '-oX', xmlPath, '--no-stylesheet',
+      '--stats-every', statsEvery,
+      ...(scripts ? ['--script', scripts] : []),
+      ...extra,
+      ...(spec.kind === 'ipv6' ? ['-6'] : []),
+      '--',
+      ...spec.targets,
+    ];
+  }
+
+  async function runNmap(spec: NmapScanSpec, opts: NmapRunOptions = {}): Promise<NmapRunResult> {
+    if (opts.signal?.aborted) throw new PlumError('cancelled', 'scan cancelled before nmap started');
+    const dir = await mkdtemp(path.join(options.tmpDir ?? os.tmpdir(), 'plum-nmap-'));
+    const xmlPath = path.join(dir, 'scan.xml');
+    try {
+      const args = await buildArgs(spec, xmlPath);
+      log?.debug({ args }, 'starting nmap');
+      const started = Date.now();
+      const outcome = await new Promise<{ code: number | null; stderr: string; stdout: string; reason?: 'timeout' | 'cancelled' }>((resolve, reject) => {
+        const child = spawn(nmapPath, args, { detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+        let stderr = '';
+        let stdoutTail = '';
+        let lineBuf = '';
+        let reason: 'timeout' | 'cancelled' | undefined;
+        let killTimer: NodeJS.Timeout | undefined;
+        const state: { hostsCompleted?: number; hostsUp?: number; phase?: string } = {};
+
+        const killGroup = (why: 'timeout' | 'cancelled') => {
+          if (reason || child.exitCode !== null) return;
+          reason = why;
+          log?.info({ why, pid: child.pid }, 'stopping nmap');
+          const signalGroup = (sig: NodeJS.Signals) => {
+            try {
+              // Negative pid: the whole process group nmap leads (detached spawn).
+              if (child.pid) process.kill(-child.pid, sig);
+            } catch {
+              // Already gone.
+            }
+          };
+          signalGroup('SIGTERM');
+          killTimer = setTimeout(() => signalGroup('SIGKILL'), killGraceMs);
+        };
+        const onAbort = () => killGroup('cancelled');
+        opts.signal?.addEventListener('abort', onAbort, { once: true });
+        const timeout = spec.timeoutMs ? setTimeout(() => killGroup('timeout'), spec.timeoutMs) : undefined;
+
+        child.stdout!.setEncoding('utf8');
+        child.stdout!.on('data', (chunk: string) => {
+          stdoutTail = (stdoutTail + chunk).slice(-8192);
+          lineBuf += chunk;
+          let i: number;
+          while ((i = lineBuf.indexOf('\n')) >= 0) {
+            const line = lineBuf.slice(0, i).trim();
+            lineBuf = lineBuf.slice(i + 1);
+            const p = parseProgressLine(line, state);
+            if (p && opts.onProgress) {
+              try {
+                opts.onProgress(p);
+              } catch (e) {
+                log?.warn({ err: e }, 'progress callback failed');
+              }
+            }
+          }
+        });
+        child.stderr!.setEncoding('utf8');
+        child.stderr!.on('data', (chunk: string) => {
+          if (stderr.length < 65536) stderr += chunk;
+        });
+        child.on('error', (err: NodeJS.ErrnoException) => {
+          clearTimeout(timeout);
+          clearTimeout(killTimer);
+          opts.signal?.removeEventListener('abort', onAbort);
+          if (err.code === 'ENOENT') {
+            reject(new PlumError('unavailable', `nmap not found ("${nmapPath}")`, { hint: 'install nmap or set PLUM_NMAP to its path', cause: err }));
+          } else {
+            reject(new PlumError('nmap_failed', `could not start nmap: ${err.message}`, { hint: 'check PLUM_NMAP', cause: err }));
+          }
+        });
+        child.on('close', (code) => {
+          clearTimeout(timeout);
+          clearTimeout(killTimer);
+          opts.signal?.removeEventListener('abort', onAbort);
+          resolve({ code, stderr, stdout: stdoutTail, reason });
+        });
+      });
+
+      let xml: Buffer = Buffer.alloc(0);
+      try {
+        xml = await readFile(xmlPath);
+      } catch {
+        // nmap failed before writing anything.
+      }
+      const result: NmapRunResult = {
+        xml,
+        exitCode: outcome.code,
+        stderr: outcome.stderr,
+        interrupted: outcome.reason !== undefined,
+        ...(outcome.reason ? { interruptReason: outcome.reason } : {}),
+        durationMs: Date.now() - started,
+        args,
+      };
+      if (result.interrupted) return result;
+      // nmap prints fatal errors on stderr (or stdout for NSE start-up failures) and
+      // sometimes exits 0 after "QUITTING!"; both count as failures.
+      const quit = /QUITTING!/.test(outcome.stderr) || /QUITTING!/.test(outcome.stdout);
+      if (outcome.code !== 0 || quit) {
+        const message = nmapMessage(outcome.stderr.trim() ? outcome.stderr : outcome.stdout);
+        throw new PlumError('nmap_failed', `nmap failed${outcome.code ? ` (exit ${outcome.code})` : ''}: ${message}`, {
+          hint: 'check the profile\'s scripts and nmap options',
+          details: { exitCode: outcome.code, stderr: outcome.stderr.slice(0, 4000), args },
+        });
+      }
+      return result;
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  }
+
+  return { runNmap, buildArgs, privileged };
+}
