@@ -1,0 +1,143 @@
+import { createHash } from 'node:crypto';
+import { gunzipSync } from 'node:zlib';
+import { createRoute, z } from '@hono/zod-openapi';
+import { bodyLimit } from 'hono/body-limit';
+import type { MiddlewareHandler } from 'hono';
+import { PlumError } from '../../../core/errors.ts';
+import { ingestScanResult, type IngestScan } from '../../../store/ingest.ts';
+import { expensive, requireAgent } from '../../auth.ts';
+import type { ApiEnv } from '../../context.ts';
+import { errors, jsonContent, security, typedId } from '../../schemas.ts';
+import type { RouteModule } from '../index.ts';
+import { parseUploadedXml } from './parse-upload.ts';
+
+/**
+ * The agent's claim check: an agent runs nmap for a job and PUTs the XML here.
+ * Idempotent per job: the same result again is a no-op (200, duplicate: true);
+ * a different result for a job already ingested is refused (409). Size-limited
+ * before and after gunzip, so neither a huge body nor a gzip bomb fills memory.
+ */
+const uploadLimit: MiddlewareHandler<ApiEnv> = async (c, next) => {
+  const max = c.var.deps.limits.uploadBytes;
+  return bodyLimit({
+    maxSize: max,
+    onError: () => {
+      throw new PlumError('payload_too_large', `result larger than ${max} bytes`, {
+        hint: 'gzip the XML (Content-Encoding: gzip) or split the job into smaller ones',
+      });
+    },
+  })(c, next);
+};
+
+const Summary = z.object({
+  jobId: z.string(),
+  runId: z.string(),
+  duplicate: z.boolean(),
+  sha256: z.string(),
+  hosts: z.number(),
+  hostsUp: z.number(),
+  ports: z.number(),
+  appeared: z.number(),
+  changed: z.number(),
+  gone: z.number(),
+  reappeared: z.number(),
+  stable: z.number(),
+  errors: z.array(z.string()),
+}).openapi('UploadSummary');
+
+export const route = createRoute({
+  method: 'put',
+  path: '/v1/agent/jobs/{jobId}/result',
+  tags: ['agent'],
+  summary: 'Upload a job\'s nmap XML (agent token; gzip accepted; idempotent per job)',
+  security,
+  middleware: [requireAgent(), expensive, uploadLimit] as const,
+  request: {
+    params: z.object({ jobId: typedId('job') }),
+    body: {
+      required: true,
+      description: 'nmap -oX output, optionally gzip-compressed (Content-Encoding: gzip or Content-Type: application/gzip)',
+      content: {
+        'application/xml': { schema: z.string() },
+        'application/gzip': { schema: z.string().openapi({ format: 'binary' }) },
+      },
+    },
+  },
+  responses: {
+    200: jsonContent(Summary, 'Stored and ingested (or the same result was already stored)'),
+    ...errors(400, 401, 403, 404, 409, 413, 422, 429),
+  },
+});
+
+interface JobRow { id: string; run_id: string; agent: string | null; status: string; targets: string[]; tcp_ports: string; udp_ports: string | null; ingested_at: Date | null; result_sha256: string | null }
+
+async function readXml(req: Request, inflatedMax: number): Promise<Buffer> {
+  const raw = Buffer.from(await req.arrayBuffer());
+  if (raw.length === 0) throw new PlumError('invalid_input', 'empty result body', { hint: 'send the nmap XML (-oX) as the request body' });
+  const encoding = (req.headers.get('content-encoding') ?? '').toLowerCase().trim();
+  const type = (req.headers.get('content-type') ?? '').toLowerCase();
+  const gz = encoding === 'gzip' || type.startsWith('application/gzip') || type.startsWith('application/x-gzip');
+  if (encoding && encoding !== 'gzip' && encoding !== 'identity') {
+    throw new PlumError('invalid_input', `unsupported Content-Encoding "${encoding}"`, { hint: 'send gzip or uncompressed XML' });
+  }
+  if (!gz) return raw;
+  try {
+    return gunzipSync(raw, { maxOutputLength: inflatedMax });
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE' || e instanceof RangeError) {
+      throw new PlumError('payload_too_large', `result larger than ${inflatedMax} bytes once decompressed`, {
+        hint: 'split the job into smaller ones',
+      });
+    }
+    throw new PlumError('invalid_input', 'the body is not valid gzip', { hint: 'gzip the XML, or send it uncompressed without Content-Encoding' });
+  }
+}
+
+export default {
+  register(app) {
+    app.openapi(route, async (c) => {
+      const { jobId } = c.req.valid('param');
+      const { store, limits, services, config } = c.var.deps;
+      const p = c.var.principal;
+      if (p.kind !== 'agent') throw new Error('unreachable: requireAgent sets an agent principal');
+
+      const [job] = await store.query<JobRow>(
+        'select id, run_id, agent, status, targets, tcp_ports, udp_ports, ingested_at, result_sha256 from jobs where id = $1', [jobId]);
+      if (!job) throw new PlumError('not_found', `no job ${jobId}`, { hint: 'upload results only for jobs the server handed out' });
+      if (job.agent && job.agent !== p.agent.name && job.agent !== p.agent.id) {
+        throw new PlumError('forbidden', `job ${jobId} is assigned to another agent`, { hint: 'upload with the token of the agent that ran the job' });
+      }
+      if (job.status === 'cancelled') throw new PlumError('conflict', `job ${jobId} was cancelled`, { hint: 'drop this result' });
+
+      const xml = await readXml(c.req.raw, limits.uploadInflatedBytes);
+      const sha256 = createHash('sha256').update(xml).digest('hex');
+      if (job.ingested_at && job.result_sha256 && job.result_sha256 !== sha256) {
+        throw new PlumError('conflict', `job ${jobId} already has a different result`, {
+          hint: 'a job keeps its first result; start a new run to scan again',
+          details: { storedSha256: job.result_sha256 },
+        });
+      }
+      if (!job.agent) {
+        // Claim an unassigned job for this agent; a concurrent claim by another agent loses here.
+        const claimed = await store.query<{ id: string }>(
+          'update jobs set agent = $2 where id = $1 and (agent is null or agent = $2) returning id', [jobId, p.agent.name]);
+        if (claimed.length === 0) throw new PlumError('forbidden', `job ${jobId} is assigned to another agent`, { hint: 'upload with the token of the agent that ran the job' });
+      }
+      const scan: IngestScan = await parseUploadedXml(xml);
+      const summary = await ingestScanResult(store, {
+        scan,
+        scope: { targets: job.targets, tcpPorts: job.tcp_ports, ...(job.udp_ports ? { udpPorts: job.udp_ports } : {}) },
+        runId: job.run_id,
+        jobId,
+        rawXml: xml,
+        source: `agent:${p.agent.name}`,
+        retentionDays: config.PLUM_RAW_RETENTION_DAYS,
+      }, services.ingestDeps ?? {});
+      return c.json({
+        jobId, runId: summary.runId, duplicate: Boolean(job.ingested_at) && job.result_sha256 === sha256, sha256,
+        hosts: summary.hosts, hostsUp: summary.hostsUp, ports: summary.ports, appeared: summary.appeared, changed: summary.changed,
+        gone: summary.gone, reappeared: summary.reappeared, stable: summary.stable, errors: summary.errors,
+      }, 200);
+    });
+  },
+} satisfies RouteModule;
