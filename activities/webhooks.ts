@@ -1,0 +1,241 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { toPlumError } from '../core/errors.ts';
+import { silentLogger, type Logger } from '../core/log.ts';
+import {
+  backoffMs, DELIVERY_HEADER, EVENT_HEADER, SIGNATURE_HEADER, signWebhookBody, TIMESTAMP_HEADER,
+} from '../core/report/webhook.ts';
+import type { StoreSession } from '../store/index.ts';
+import { findReportDefinition } from '../store/repos/reports.ts';
+import {
+  advanceCursor, dueDeliveries, enabledWebhooks, insertDelivery, recordAttempt,
+  type WebhookDeliveryRow, type WebhookRow,
+} from '../store/repos/webhooks.ts';
+import { compileQueryFilter, diffObservations, summarise, type ObservationRow } from './report.ts';
+
+/**
+ * Webhook delivery: new observation events (appeared/changed/reappeared by
+ * default) matching a webhook's query, or a rendered report, POSTed as JSON with
+ * an HMAC-SHA256 signature. Every attempt is recorded in webhook_deliveries;
+ * failures are retried with exponential backoff, first a few times in-process,
+ * then on later dispatches until `maxAttempts`, after which the delivery is
+ * marked failed (visible in `plum webhook list` and the API).
+ */
+
+export interface WebhookDeps {
+  fetch?: typeof fetch;
+  log?: Logger;
+  now?: Date;
+  /** Attempts made right away before leaving the delivery for a later dispatch. Default 3. */
+  immediateAttempts?: number;
+  /** Total attempts before giving up. Default 8. */
+  maxAttempts?: number;
+  baseDelayMs?: number;
+  maxDelayMs?: number;
+  timeoutMs?: number;
+  /** Events per POST. Default 500. */
+  batchSize?: number;
+}
+
+const DEFAULTS = { immediateAttempts: 3, maxAttempts: 8, baseDelayMs: 1000, maxDelayMs: 3_600_000, timeoutMs: 10_000, batchSize: 500 };
+
+async function attemptOnce(
+  hook: Pick<WebhookRow, 'url' | 'secret'>,
+  delivery: Pick<WebhookDeliveryRow, 'id' | 'kind' | 'payload'>,
+  deps: WebhookDeps,
+): Promise<{ ok: boolean; status?: number; error?: string }> {
+  const body = JSON.stringify(delivery.payload);
+  const ts = String(Math.floor(Date.now() / 1000));
+  try {
+    const res = await (deps.fetch ?? fetch)(hook.url, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        'user-agent': 'plum-webhook/1',
+        [SIGNATURE_HEADER]: signWebhookBody(hook.secret, ts, body),
+        [TIMESTAMP_HEADER]: ts,
+        [DELIVERY_HEADER]: delivery.id,
+        [EVENT_HEADER]: delivery.kind,
+      },
+      body,
+      redirect: 'manual',
+      signal: AbortSignal.timeout(deps.timeoutMs ?? DEFAULTS.timeoutMs),
+    });
+    // Drain the body so the connection can be reused.
+    await res.arrayBuffer().catch(() => undefined);
+    if (res.status >= 200 && res.status < 300) return { ok: true, status: res.status };
+    return { ok: false, status: res.status, error: `HTTP ${res.status}` };
+  } catch (e) {
+    const err = e as Error & { cause?: { code?: string } };
+    const reason = err.name === 'TimeoutError' ? 'timed out' : err.cause?.code ?? err.message;
+    return { ok: false, error: reason };
+  }
+}
+
+/**
+ * Tries a delivery now (up to `immediateAttempts`, with backoff between them);
+ * leaves it pending with a next attempt time if it still fails.
+ */
+async function tryDelivery(store: StoreSession, hook: WebhookRow, delivery: WebhookDeliveryRow, deps: WebhookDeps, immediate: number): Promise<{ ok: boolean; error?: string }> {
+  const o = { ...DEFAULTS, ...Object.fromEntries(Object.entries(deps).filter(([, v]) => v !== undefined)) } as typeof DEFAULTS & WebhookDeps;
+  let attempts = delivery.attempts;
+  let last: { ok: boolean; status?: number; error?: string } = { ok: false, error: 'not attempted' };
+  for (let i = 0; i < immediate && attempts < o.maxAttempts; i++) {
+    if (i > 0) await sleep(backoffMs(attempts, o.baseDelayMs, o.maxDelayMs));
+    last = await attemptOnce(hook, delivery, deps);
+    attempts++;
+    const at = new Date();
+    const giveUp = !last.ok && attempts >= o.maxAttempts;
+    await recordAttempt(store, delivery.id, {
+      at,
+      ok: last.ok,
+      responseStatus: last.status,
+      error: last.error,
+      give_up: giveUp,
+      nextAttemptAt: new Date(at.getTime() + backoffMs(attempts, o.baseDelayMs, o.maxDelayMs)),
+    });
+    if (last.ok) return { ok: true };
+    (deps.log ?? silentLogger).warn({ webhook: hook.name, delivery: delivery.id, attempt: attempts, error: last.error }, 'webhook delivery failed');
+    if (giveUp) break;
+  }
+  return { ok: false, error: last.error };
+}
+
+/** Queues one payload for a webhook and tries to deliver it right away. */
+export async function deliverPayload(
+  store: StoreSession,
+  hook: WebhookRow,
+  kind: 'events' | 'report',
+  payload: Record<string, unknown>,
+  eventCount: number,
+  deps: WebhookDeps = {},
+): Promise<{ ok: boolean; delivery: string; error?: string }> {
+  const delivery = await insertDelivery(store, { webhookId: hook.id, kind, payload, eventCount, now: deps.now ?? new Date() });
+  const r = await tryDelivery(store, hook, delivery, deps, deps.immediateAttempts ?? DEFAULTS.immediateAttempts);
+  return { ...r, delivery: delivery.id };
+}
+
+interface EventJoinRow {
+  id: string;
+  type: string;
+  ip: string;
+  protocol: string;
+  port: number;
+  at: Date;
+  created_at: Date;
+  hsh256: string;
+  previous_hsh256: string | null;
+  run_id: string | null;
+  observation_id: string;
+  previous_observation_id: string | null;
+}
+
+/** What a webhook receives for one event. */
+export function eventPayload(e: EventJoinRow, obs: ObservationRow | undefined, prev: ObservationRow | undefined): Record<string, unknown> {
+  return {
+    id: e.id,
+    type: e.type,
+    ip: e.ip,
+    protocol: e.protocol,
+    port: Number(e.port),
+    at: new Date(e.at).toISOString(),
+    hsh256: e.hsh256,
+    previous_hsh256: e.previous_hsh256,
+    run_id: e.run_id,
+    summary: obs ? summarise(obs.fields) : '',
+    tags: obs?.tags ?? [],
+    score: obs?.score ?? 0,
+    ...(e.type === 'changed' && obs && prev ? { changes: diffObservations(prev, obs) } : {}),
+    observation: obs ? { id: obs.id, first_seen: obs.first_seen.toISOString(), last_seen: obs.last_seen.toISOString(), fields: obs.fields } : null,
+  };
+}
+
+export interface DispatchSummary {
+  webhooks: number;
+  events: number;
+  deliveries: number;
+  failed: number;
+  retried: number;
+}
+
+const OBS_COLUMNS = `id, host(ip) as ip, protocol, port, state, current, hsh256, first_seen, last_seen, times_seen,
+  fields, tags, score, score_features, hostnames, last_run_id, last_job_id`;
+
+function toObs(r: ObservationRow): ObservationRow {
+  return { ...r, port: Number(r.port), score: Number(r.score ?? 0), first_seen: new Date(r.first_seen), last_seen: new Date(r.last_seen), tags: r.tags ?? [] };
+}
+
+/**
+ * Sends every event created since each webhook's cursor that matches its query
+ * (or its report's query) and event types, in batches; then retries pending
+ * deliveries that are due. Called after each ingest and by the scheduler tick.
+ * Idempotent: the cursor advances only after the batch is queued.
+ */
+export async function dispatchWebhookEvents(store: StoreSession, deps: WebhookDeps = {}): Promise<DispatchSummary> {
+  const now = deps.now ?? new Date();
+  const batchSize = deps.batchSize ?? DEFAULTS.batchSize;
+  const summary: DispatchSummary = { webhooks: 0, events: 0, deliveries: 0, failed: 0, retried: 0 };
+  const hooks = await enabledWebhooks(store);
+  summary.webhooks = hooks.length;
+  for (const hook of hooks) {
+    let query = hook.query;
+    if (hook.reportId) query = (await findReportDefinition(store, hook.reportId))?.query ?? '';
+    let match: (r: ObservationRow) => boolean;
+    try {
+      match = compileQueryFilter(query, now);
+    } catch (e) {
+      (deps.log ?? silentLogger).error({ webhook: hook.name, err: toPlumError(e).message }, 'webhook query is invalid; skipped');
+      continue;
+    }
+    let cursor = { at: hook.cursorAt, id: hook.cursorId };
+    for (;;) {
+      const events = await store.query<EventJoinRow>(
+        `select id, type, host(ip) as ip, protocol, port, at, created_at, hsh256, previous_hsh256, run_id, observation_id, previous_observation_id
+         from observation_events where (created_at, id) > ($1::timestamptz, $2::text) order by created_at, id limit ${batchSize}`,
+        [cursor.at, cursor.id],
+      );
+      if (events.length === 0) break;
+      const ids = [...new Set(events.flatMap((e) => [e.observation_id, ...(e.previous_observation_id ? [e.previous_observation_id] : [])]))];
+      const obsRows = await store.query<ObservationRow>(`select ${OBS_COLUMNS} from port_observations where id = any($1::text[])`, [ids]);
+      const obs = new Map(obsRows.map((r) => [r.id, toObs(r)]));
+      const selected = events.filter((e) => {
+        if (!hook.eventTypes.includes(e.type)) return false;
+        const o = obs.get(e.observation_id);
+        const p = e.previous_observation_id ? obs.get(e.previous_observation_id) : undefined;
+        return (o !== undefined && match(o)) || (p !== undefined && match(p));
+      });
+      if (selected.length) {
+        const payload = {
+          type: 'events',
+          webhook: hook.name,
+          query,
+          events: selected.map((e) => eventPayload(e, obs.get(e.observation_id), e.previous_observation_id ? obs.get(e.previous_observation_id) : undefined)),
+        };
+        const r = await deliverPayload(store, hook, 'events', payload, selected.length, deps);
+        summary.deliveries++;
+        summary.events += selected.length;
+        if (!r.ok) summary.failed++;
+      }
+      const last = events[events.length - 1]!;
+      cursor = { at: new Date(last.created_at), id: last.id };
+      await advanceCursor(store, hook.id, cursor);
+      if (events.length < batchSize) break;
+    }
+  }
+  summary.retried = await retryDueDeliveries(store, { ...deps, now });
+  return summary;
+}
+
+/** One more attempt for each pending delivery whose backoff has elapsed. */
+export async function retryDueDeliveries(store: StoreSession, deps: WebhookDeps = {}): Promise<number> {
+  const now = deps.now ?? new Date();
+  const hooks = new Map((await enabledWebhooks(store)).map((h) => [h.id, h]));
+  const due = await dueDeliveries(store, now, [...hooks.keys()]);
+  let n = 0;
+  for (const d of due) {
+    const hook = hooks.get(d.webhookId);
+    if (!hook) continue;
+    await tryDelivery(store, hook, d, deps, 1);
+    n++;
+  }
+  return n;
+}

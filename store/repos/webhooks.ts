@@ -1,0 +1,185 @@
+import { randomBytes } from 'node:crypto';
+import { and, asc, desc, eq, inArray, isNotNull, lte, or, sql } from 'drizzle-orm';
+import { PlumError, usageError } from '../../core/errors.ts';
+import { newId } from '../../core/ids.ts';
+import type { StoreSession } from '../index.ts';
+import { webhookDeliveries, type WebhookDeliveryRow } from '../schema/webhook-deliveries.ts';
+import { webhooks, type WebhookRow } from '../schema/webhooks.ts';
+
+export type { WebhookRow, WebhookDeliveryRow };
+
+export const WEBHOOK_EVENT_TYPES = ['appeared', 'changed', 'gone', 'reappeared'] as const;
+
+export function parseWebhookUrl(text: string): string {
+  let url: URL;
+  try {
+    url = new URL(text.trim());
+  } catch {
+    throw usageError(`invalid webhook URL "${text}"`, 'use a full http:// or https:// URL');
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw usageError(`webhook URL must be http(s): "${text}"`, 'use a full http:// or https:// URL');
+  return url.toString();
+}
+
+export function newWebhookSecret(): string {
+  return `whsec_${randomBytes(32).toString('base64url')}`;
+}
+
+export interface NewWebhook {
+  name: string;
+  url: string;
+  query?: string;
+  reportId?: string;
+  eventTypes?: string[];
+  secret?: string;
+}
+
+export async function createWebhook(store: StoreSession, input: NewWebhook, now = new Date()): Promise<WebhookRow> {
+  if (!/^[a-z0-9][a-z0-9_.:-]{0,99}$/i.test(input.name)) {
+    throw usageError(`invalid webhook name "${input.name}"`, 'use letters, digits, dot, colon, dash or underscore (max 100)');
+  }
+  const url = parseWebhookUrl(input.url);
+  const eventTypes = input.eventTypes ?? ['appeared', 'changed', 'reappeared'];
+  for (const t of eventTypes) {
+    if (!(WEBHOOK_EVENT_TYPES as readonly string[]).includes(t)) throw usageError(`unknown event type "${t}"`, `use ${WEBHOOK_EVENT_TYPES.join(', ')}`);
+  }
+  const dup = await store.db.select({ id: webhooks.id }).from(webhooks).where(eq(webhooks.name, input.name));
+  if (dup.length) throw new PlumError('conflict', `a webhook named "${input.name}" already exists`, { hint: `remove it with \`plum webhook rm ${input.name}\` or pick another name` });
+  const [row] = await store.db.insert(webhooks).values({
+    id: newId('hook'),
+    name: input.name,
+    url,
+    secret: input.secret ?? newWebhookSecret(),
+    query: input.query?.trim() ?? '',
+    reportId: input.reportId ?? null,
+    eventTypes,
+    // Only events created from now on are sent: a new webhook is not flooded with history.
+    cursorAt: now,
+    cursorId: '',
+    createdAt: now,
+  }).returning();
+  return row!;
+}
+
+export async function findWebhook(store: StoreSession, idOrName: string): Promise<WebhookRow | undefined> {
+  const rows = await store.db.select().from(webhooks).where(or(eq(webhooks.id, idOrName), eq(webhooks.name, idOrName)));
+  return rows[0];
+}
+
+export async function deleteWebhook(store: StoreSession, idOrName: string): Promise<WebhookRow> {
+  const row = await findWebhook(store, idOrName);
+  if (!row) throw new PlumError('not_found', `no webhook "${idOrName}"`, { hint: 'list them with `plum webhook list`' });
+  await store.db.delete(webhooks).where(eq(webhooks.id, row.id));
+  return row;
+}
+
+export async function webhooksOfReport(store: StoreSession, reportId: string): Promise<WebhookRow[]> {
+  return store.db.select().from(webhooks).where(eq(webhooks.reportId, reportId)).orderBy(asc(webhooks.name));
+}
+
+export async function enabledWebhooks(store: StoreSession): Promise<WebhookRow[]> {
+  return store.db.select().from(webhooks).where(eq(webhooks.enabled, true)).orderBy(asc(webhooks.name));
+}
+
+export interface WebhookStatus {
+  id: string;
+  name: string;
+  url: string;
+  query: string;
+  report: string | null;
+  eventTypes: string[];
+  enabled: boolean;
+  delivered: number;
+  pending: number;
+  failed: number;
+  lastDeliveryAt: string | null;
+  lastStatus: string | null;
+  lastError: string | null;
+}
+
+/** Webhooks with delivery counters and the latest delivery outcome (what `plum webhook list` and the API show). */
+export async function listWebhookStatus(store: StoreSession): Promise<WebhookStatus[]> {
+  const rows = await store.query<{
+    id: string; name: string; url: string; query: string; report: string | null; event_types: string[]; enabled: boolean;
+    delivered: number; pending: number; failed: number; last_at: Date | null; last_status: string | null; last_error: string | null;
+  }>(`
+    select w.id, w.name, w.url, w.query, r.name as report, w.event_types, w.enabled,
+      (select count(*)::int from webhook_deliveries d where d.webhook_id = w.id and d.status = 'delivered') as delivered,
+      (select count(*)::int from webhook_deliveries d where d.webhook_id = w.id and d.status = 'pending') as pending,
+      (select count(*)::int from webhook_deliveries d where d.webhook_id = w.id and d.status = 'failed') as failed,
+      l.last_at, l.status as last_status, l.error as last_error
+    from webhooks w
+    left join report_definitions r on r.id = w.report_id
+    left join lateral (
+      select coalesce(d.last_attempt_at, d.created_at) as last_at, d.status, d.error
+      from webhook_deliveries d where d.webhook_id = w.id order by d.created_at desc, d.id desc limit 1
+    ) l on true
+    order by w.name`);
+  return rows.map((r) => ({
+    id: r.id,
+    name: r.name,
+    url: r.url,
+    query: r.query,
+    report: r.report,
+    eventTypes: r.event_types,
+    enabled: r.enabled,
+    delivered: r.delivered,
+    pending: r.pending,
+    failed: r.failed,
+    lastDeliveryAt: r.last_at ? new Date(r.last_at).toISOString() : null,
+    lastStatus: r.last_status,
+    lastError: r.last_error,
+  }));
+}
+
+export async function insertDelivery(
+  store: StoreSession,
+  input: { webhookId: string; kind: 'events' | 'report'; payload: Record<string, unknown>; eventCount: number; now: Date },
+): Promise<WebhookDeliveryRow> {
+  const [row] = await store.db.insert(webhookDeliveries).values({
+    id: newId('dlv'),
+    webhookId: input.webhookId,
+    kind: input.kind,
+    payload: input.payload,
+    eventCount: input.eventCount,
+    status: 'pending',
+    nextAttemptAt: input.now,
+    createdAt: input.now,
+  }).returning();
+  return row!;
+}
+
+export async function recordAttempt(
+  store: StoreSession,
+  id: string,
+  a: { at: Date; ok: boolean; responseStatus?: number; error?: string; nextAttemptAt?: Date; give_up?: boolean },
+): Promise<void> {
+  await store.db.update(webhookDeliveries).set({
+    attempts: sql`${webhookDeliveries.attempts} + 1`,
+    lastAttemptAt: a.at,
+    responseStatus: a.responseStatus ?? null,
+    error: a.ok ? null : a.error ?? 'failed',
+    status: a.ok ? 'delivered' : a.give_up ? 'failed' : 'pending',
+    deliveredAt: a.ok ? a.at : null,
+    nextAttemptAt: a.ok || a.give_up ? null : a.nextAttemptAt ?? null,
+  }).where(eq(webhookDeliveries.id, id));
+}
+
+/** Pending deliveries whose next attempt is due, oldest first. */
+export async function dueDeliveries(store: StoreSession, now: Date, webhookIds?: string[]): Promise<WebhookDeliveryRow[]> {
+  const conds = [eq(webhookDeliveries.status, 'pending'), isNotNull(webhookDeliveries.nextAttemptAt), lte(webhookDeliveries.nextAttemptAt, now)];
+  if (webhookIds) {
+    if (webhookIds.length === 0) return [];
+    conds.push(inArray(webhookDeliveries.webhookId, webhookIds));
+  }
+  return store.db.select().from(webhookDeliveries).where(and(...conds)).orderBy(asc(webhookDeliveries.createdAt), asc(webhookDeliveries.id));
+}
+
+export async function listDeliveries(store: StoreSession, webhookId: string, limit = 20): Promise<WebhookDeliveryRow[]> {
+  return store.db.select().from(webhookDeliveries).where(eq(webhookDeliveries.webhookId, webhookId))
+    .orderBy(desc(webhookDeliveries.createdAt), desc(webhookDeliveries.id)).limit(limit);
+}
+
+export async function advanceCursor(store: StoreSession, webhookId: string, cursor: { at: Date; id: string }): Promise<void> {
+  await store.db.update(webhooks).set({ cursorAt: cursor.at, cursorId: cursor.id }).where(eq(webhooks.id, webhookId));
+}
