@@ -28,6 +28,12 @@ export const configSchema = z.object({
   PLUM_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('warn'),
   /** Days raw nmap XML is kept; 0 keeps it forever. */
   PLUM_RAW_RETENTION_DAYS: z.coerce.number().int().min(0).default(90),
+  /** Tag rules synced into the database by `plum rules apply` (default: the shipped rules/ directory). */
+  PLUM_RULES_DIR: optionalString,
+  /** Score weights and bands (default: rules/score.yaml). */
+  PLUM_SCORE_FILE: optionalString,
+  /** nmap's favicon database, a fact source for the rules. */
+  PLUM_FAVICON_DB: z.string().trim().min(1).default('/usr/share/nmap/nselib/data/favicon-db'),
   PLUM_SMTP_URL: optionalString,
   PLUM_SMTP_FROM: optionalString,
 });
