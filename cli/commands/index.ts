@@ -3,6 +3,9 @@ import type { CliContext } from '../context.ts';
 import * as history from './history.ts';
 import * as host from './host.ts';
 import * as init from './init.ts';
+import * as apikey from './apikey.ts';
+import * as agentToken from './agent-token.ts';
+import * as serve from './serve.ts';
 
 export interface CommandModule {
   register(program: Command, ctx: CliContext): void;
@@ -16,4 +19,7 @@ export const commandModules: CommandModule[] = [
   init,
   host,
   history,
+  serve,
+  apikey,
+  agentToken,
 ];

@@ -1,0 +1,39 @@
+import type { Command } from 'commander';
+import { startServer } from '../../api/server.ts';
+import { PlumError } from '../../core/errors.ts';
+import type { CliContext } from '../context.ts';
+import { info } from '../output.ts';
+import { openCommandStore } from './init.ts';
+
+function parsePort(v: string): number {
+  if (!/^\d{1,5}$/.test(v) || Number(v) > 65535) {
+    throw new PlumError('usage', `invalid --port "${v}"`, { hint: 'use a port number between 0 and 65535' });
+  }
+  return Number(v);
+}
+
+export function register(program: Command, ctx: CliContext): void {
+  program
+    .command('serve')
+    .description('run the HTTP API (docs at /docs, OpenAPI at /openapi.json); Ctrl-C stops it')
+    .option('--port <port>', 'TCP port', '8080')
+    .option('--host <host>', 'address to listen on', '127.0.0.1')
+    .action(async (opts: { port: string; host: string }) => {
+      const port = parsePort(opts.port);
+      const store = await openCommandStore(ctx);
+      const { buildServeServices } = await import('../../api/services.ts');
+      const services = await buildServeServices({ store, config: ctx.config, log: ctx.log });
+      ctx.onClose(() => services.close());
+      const server = await startServer({ store, config: ctx.config, log: ctx.log, services: services.api }, { host: opts.host, port });
+      ctx.onClose(() => server.close());
+      info(`plum: API listening on ${server.url} (docs ${server.url}/docs; ${services.mode}; database ${store.kind}${store.via === 'socket' ? ' via the holder socket' : ''})`);
+      await new Promise<void>((resolve) => {
+        const stop = () => {
+          info('plum: stopping the API');
+          resolve();
+        };
+        process.once('SIGINT', stop);
+        process.once('SIGTERM', stop);
+      });
+    });
+}
