@@ -1,6 +1,7 @@
 import ipaddr from 'ipaddr.js';
 import type { SearchFields } from '../fields.ts';
 import type { CompareOp, QueryNode, TermNode } from './ast.ts';
+import { foldCase } from './fold.ts';
 import { getField } from './registry.ts';
 
 /** What a term can look at: one port document. */
@@ -78,9 +79,9 @@ function ipMatches(entry: string, value: string): boolean {
   return addr.kind() === v.kind() && addr.toNormalizedString() === v.toNormalizedString();
 }
 
-/** String matching as SQL does it: lowercase both sides, then equality, prefix or substring. */
-function textMatches(entry: string, term: TermNode, value: string): boolean {
-  const e = entry.toLowerCase();
+/** String matching as SQL does it: fold the case of both sides (foldCase), then equality, prefix or substring. */
+function textMatches(entry: string, term: TermNode, value: string, fold = true): boolean {
+  const e = fold ? foldCase(entry) : entry;
   if (term.header !== undefined) {
     // http_headval entries are "name: value"; the header part must match whole.
     const head = `${term.header}: `;
@@ -96,7 +97,8 @@ function matchTerm(term: TermNode, doc: MatchDoc, now: Date): boolean {
   const src = spec.source;
   switch (src.kind) {
     case 'tags':
-      return doc.tags.some((t) => term.values.some((v) => textMatches(t, term, v)));
+      // Tags are stored lowercased by the rules and compared as stored (the SQL side uses the tags column as is).
+      return doc.tags.some((t) => term.values.some((v) => textMatches(t, term, v, false)));
     case 'score': {
       if (doc.score === null || doc.score === undefined) return false;
       return term.values.some((v) => compareBounds(doc.score!, term.op, intBounds(v)));

@@ -5,6 +5,7 @@
  */
 export { parseQuery } from './parse.ts';
 export { tokenize, MAX_QUERY_LENGTH } from './tokenize.ts';
+export { foldCase, FOLD_FROM, FOLD_TO } from './fold.ts';
 export {
   FIELD_REGISTRY, FIELD_NAMES, TIME_FIELDS, getField,
   type FieldSpec, type FieldType, type MatchMode, type FieldSource,

@@ -1,5 +1,6 @@
 import ipaddr from 'ipaddr.js';
 import type { CompareOp, QueryNode, TermNode } from './ast.ts';
+import { foldCase } from './fold.ts';
 import { FIELD_NAMES, getField, type FieldSpec, type MatchMode } from './registry.ts';
 import { syntaxError, tokenize, type Token, type WordChar } from './tokenize.ts';
 
@@ -198,7 +199,7 @@ function parseTerm(word: Word): QueryNode {
       throw syntaxError('http_headval needs <header>:<value>', valuePos, 'write http_headval:server:nginx or http_headval:server.lk:nginx');
     }
     const hParts = splitUnquoted(valueChars.slice(0, colon), '.');
-    header = textOf(hParts[0]!).trim().toLowerCase();
+    header = foldCase(textOf(hParts[0]!).trim());
     if (!header) throw syntaxError('empty header name', valuePos, 'write http_headval:<header>:<value>');
     const hm = parseModifiers(hParts.slice(1).map(textOf), valueChars[0]!.pos, spec, 'http_headval');
     if (hm.mode !== 'exact') {
@@ -251,7 +252,7 @@ const DATE_RE = /^\d{4}-\d{2}-\d{2}$/;
 const TS_RE = /^\d{4}-\d{2}-\d{2}[t ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(z|[+-]\d{2}:?\d{2})?$/;
 
 function normaliseValue(spec: FieldSpec, mode: MatchMode, raw: string, pos: number): string {
-  const v = raw.toLowerCase();
+  const v = foldCase(raw);
   if (spec.type === 'cidr') {
     if (mode !== 'exact') return v;
     try {

@@ -32,7 +32,8 @@ describe('field registry', () => {
     }
     expect(FIELD_REGISTRY.get('port')!.type).toBe('integer');
     expect(FIELD_REGISTRY.get('net')!.type).toBe('cidr');
-    expect(FIELD_REGISTRY.get('http_favicon_md5')!.type).toBe('exact');
+    expect(FIELD_REGISTRY.get('http_favicon_md5')!.type).toBe('prefix');
+    expect(FIELD_REGISTRY.get('protocol')!.type).toBe('exact');
     expect(FIELD_REGISTRY.get('since')!.type).toBe('date');
     expect(FIELD_REGISTRY.get('http_title')!.type).toBe('substring');
   });
@@ -120,6 +121,7 @@ describe('parseQuery', () => {
     expect(syntaxPos('http_title>3').message).toContain('does not take comparisons');
     expect(syntaxPos('port.lk:80').message).toContain('does not take .lk');
     expect(syntaxPos('http_favicon_md5.lk:ab').message).toContain('does not take .lk');
+    expect(syntaxPos('protocol.bg:t').message).toContain('does not take .bg');
     expect(syntaxPos('http_title.xx:a').message).toContain("unknown modifier '.xx'");
     expect(syntaxPos('http_headval:server').message).toContain('<header>:<value>');
     expect(syntaxPos('last_seen:yesterday').message).toContain('not a date');
@@ -209,6 +211,7 @@ describe('matchFields', () => {
   it('matches tags exactly or by prefix', () => {
     expect(m('tag:vuln:opendir')).toBe(true);
     expect(m('tag:VULN:OPENDIR')).toBe(true);
+    expect(m('http_title.lk:ÉCOLE', doc({ http_title: ['Bienvenue à l\'école'] }))).toBe(true);
     expect(m('tag:vuln')).toBe(false);
     expect(m('tag.bg:vuln:')).toBe(true);
     expect(m('tag.lk:nginx')).toBe(true);

@@ -40,11 +40,11 @@ export interface FieldSpec {
 
 const ALL: readonly MatchMode[] = ['exact', 'prefix', 'substring'];
 
-const EXACT_FIELDS = new Set<SearchFieldName>([
-  'protocol', 'state', 'http_favicon_mmhash', 'http_favicon_md5', 'http_favicon_sha256', 'x509_md5', 'x509_sha1',
-  'x509_sha256', 'x509_key_type',
+const EXACT_FIELDS = new Set<SearchFieldName>(['protocol', 'state', 'http_favicon_mmhash', 'x509_key_type']);
+/** Hashes take a prefix (a hash pasted in part); names of things take one too. */
+const PREFIX_FIELDS = new Set<SearchFieldName>([
+  'cpe', 'script', 'http_header', 'http_favicon_md5', 'http_favicon_sha256', 'x509_md5', 'x509_sha1', 'x509_sha256',
 ]);
-const PREFIX_FIELDS = new Set<SearchFieldName>(['cpe', 'script', 'http_header']);
 
 const DESCRIPTIONS: Partial<Record<SearchFieldName, string>> = {
   ip: 'address of the port (an IP, or a CIDR to match inside it)',

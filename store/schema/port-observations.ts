@@ -43,8 +43,8 @@ export const portObservations = pgTable('port_observations', {
   rules: text('rules').array().notNull().default(sql`'{}'::text[]`),
   score: integer('score').notNull().default(0),
   scoreFeatures: jsonb('score_features').$type<Record<string, unknown>>(),
-  /** Search (issue 6): `searchColumns(fields).searchText` from store/search/columns.ts, filled by ingest and reindex. */
-  searchText: text('search_text').notNull().default(''),
+  /** Search (issue 6): `plum_search_text(fields)` (migration 0006), the same text as store/search/columns.ts computes. */
+  searchText: text('search_text').generatedAlwaysAs(sql`plum_search_text(fields)`),
   /** Token search over every string of the document; generated, so it never drifts from `doc`. */
   searchTsv: tsvector('search_tsv').generatedAlwaysAs(sql`jsonb_to_tsvector('simple'::regconfig, doc, '["string"]'::jsonb)`),
 }, (t) => [
@@ -58,7 +58,7 @@ export const portObservations = pgTable('port_observations', {
   index('port_observations_tags_idx').using('gin', t.tags),
   index('port_observations_fields_idx').using('gin', sql`${t.fields} jsonb_path_ops`),
   // Search (issue 6): trigram index for exact/prefix/substring terms, inet ops for net:, tags text for tag.bg:/tag.lk:, full text.
-  index('port_observations_search_text_idx').using('gin', sql`${t.searchText} gin_trgm_ops`),
+  index('port_observations_search_text_trgm_idx').using('gin', sql`${t.searchText} gin_trgm_ops`),
   index('port_observations_ip_net_idx').using('gist', sql`${t.ip} inet_ops`),
   index('port_observations_tags_text_idx').using('gin', sql`plum_tags_text(${t.tags}) gin_trgm_ops`),
   index('port_observations_search_tsv_idx').using('gin', t.searchTsv),

@@ -1,4 +1,5 @@
 import { SEARCH_FIELD_NAMES, type SearchFields } from '../../core/fields.ts';
+import { foldCase } from '../../core/query/fold.ts';
 
 /**
  * Separator of the search text. XML 1.0 cannot carry U+0001, so no value parsed
@@ -7,18 +8,17 @@ import { SEARCH_FIELD_NAMES, type SearchFields } from '../../core/fields.ts';
 export const SEP = '\u0001';
 
 /**
- * The search columns of one port observation, computed in JavaScript (not in SQL)
- * so that lowercasing is the very same as the query language's, whatever the
- * database's locale:
+ * The search columns of one port observation, as the database computes them
+ * (generated column `search_text = plum_search_text(fields)`, migration 0006,
+ * using the frozen case folding of core/query/fold.ts). Ingest does not need to
+ * call this: it is the JavaScript reference a test compares with the database.
  * - `searchText`: every SearchFields value as `␁field=value` (lowercased), then a
  *   final `␁`. A trigram GIN index serves exact, prefix and substring terms with
  *   regular expressions anchored on `␁field=`, so a term never matches across
  *   two values or two fields.
  *
- * Ingest stores it in port_observations.search_text; `plum search reindex`
- * recomputes it for stored rows. (`search_tsv` for token search is a generated
- * column over the whole document, and tags are searched from the tags column, so
- * re-tagging never has to touch these.)
+ * `search_tsv` (token search) is also generated, over the whole document, and
+ * tags are searched from the tags column, so no writer has to fill anything.
  */
 export function searchColumns(fields: SearchFields, _tags: string[] = [], _doc?: unknown): { searchText: string } {
   const parts: string[] = [];
@@ -27,7 +27,7 @@ export function searchColumns(fields: SearchFields, _tags: string[] = [], _doc?:
     if (!values) continue;
     for (const v of values) {
       if (typeof v !== 'string') continue;
-      parts.push(`${SEP}${name}=${v.toLowerCase().replaceAll(SEP, ' ')}`);
+      parts.push(`${SEP}${name}=${foldCase(v.replaceAll(SEP, ' '))}`);
     }
   }
   return { searchText: `${parts.join('')}${SEP}` };

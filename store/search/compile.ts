@@ -1,0 +1,183 @@
+import { sql, type SQL } from 'drizzle-orm';
+import type { QueryNode, TermNode } from '../../core/query/ast.ts';
+import { dateBounds, sinceCutoff } from '../../core/query/evaluate.ts';
+import { getField } from '../../core/query/registry.ts';
+import { SEP } from './columns.ts';
+
+/**
+ * Compiles a query tree into a SQL condition on `port_observations` (alias
+ * `po`). It is the SQL twin of `matchFields` (core/query/evaluate.ts); a test
+ * runs one corpus through both on both drivers and requires identical results.
+ *
+ * - text terms: a regular expression over `search_text` (`␁field=value␁...`,
+ *   case-folded by plum_fold, trigram GIN index): exact `␁f=v␁`, prefix `␁f=v`,
+ *   substring `␁f=[^␁]*v`. pg_trgm extracts trigrams from the pattern, so the
+ *   index narrows the rows before the regex is checked (no scan of every value).
+ * - `ip`/`net`: inet equality and `<<=` (GiST inet_ops index).
+ * - `port`, `score`: integer columns; `tag`: the tags array (GIN) or
+ *   plum_tags_text(tags) for prefix/substring (trigram index).
+ * - dates: timestamps computed once in JavaScript (dateBounds, sinceCutoff) so
+ *   both engines compare against the same instants.
+ */
+export interface CompileOptions {
+  now: Date;
+  /** Table alias; default `po`. */
+  alias?: string;
+}
+
+/** Escapes a literal for a PostgreSQL ARE: a backslash before any non-alphanumeric character is literal. */
+export function regexEscape(s: string): string {
+  return s.replace(/[^\p{L}\p{N} ]/gu, (c) => (c === SEP ? ' ' : `\\${c}`));
+}
+
+function textPattern(term: TermNode, name: string, values: string[]): string {
+  const alt = values.map(regexEscape);
+  const body = alt.length === 1 ? alt[0]! : `(?:${alt.join('|')})`;
+  const head = term.header !== undefined ? `${regexEscape(term.header)}: ` : '';
+  const start = `${SEP}${name}=${head}`;
+  switch (term.mode) {
+    case 'exact':
+      return `${start}${body}${SEP}`;
+    case 'prefix':
+      return `${start}${body}`;
+    case 'substring':
+      return `${start}[^${SEP}]*${body}`;
+  }
+}
+
+function tagPattern(term: TermNode): string {
+  const alt = term.values.map(regexEscape);
+  const body = alt.length === 1 ? alt[0]! : `(?:${alt.join('|')})`;
+  return term.mode === 'prefix' ? `${SEP}${body}` : `${SEP}[^${SEP}]*${body}`;
+}
+
+const CMP: Record<TermNode['op'], string> = { eq: '=', gt: '>', gte: '>=', lt: '<', lte: '<=' };
+
+function intCompare(col: SQL, term: TermNode): SQL {
+  if (term.op === 'eq') {
+    return term.values.length === 1
+      ? sql`${col} = ${Number(term.values[0])}`
+      : sql`${col} in (${sql.join(term.values.map((v) => sql`${Number(v)}`), sql`, `)})`;
+  }
+  return sql`${col} ${sql.raw(CMP[term.op])} ${Number(term.values[0])}`;
+}
+
+function timeCompare(col: SQL, term: TermNode): SQL {
+  const parts = term.values.map((v) => {
+    const b = dateBounds(v);
+    const start = new Date(b.start).toISOString();
+    const end = new Date(b.end).toISOString();
+    switch (term.op) {
+      case 'eq':
+        return sql`(${col} >= ${start}::timestamptz and ${col} < ${end}::timestamptz)`;
+      case 'gt':
+        return sql`${col} >= ${end}::timestamptz`;
+      case 'gte':
+        return sql`${col} >= ${start}::timestamptz`;
+      case 'lt':
+        return sql`${col} < ${start}::timestamptz`;
+      case 'lte':
+        return sql`${col} < ${end}::timestamptz`;
+    }
+  });
+  return parts.length === 1 ? parts[0]! : sql`(${sql.join(parts, sql` or `)})`;
+}
+
+function compileTerm(term: TermNode, opts: CompileOptions): SQL {
+  const a = opts.alias ?? 'po';
+  const col = (name: string) => sql.raw(`${a}.${name}`);
+  const spec = getField(term.field)!;
+  const src = spec.source;
+  switch (src.kind) {
+    case 'tags':
+      if (term.mode === 'exact') {
+        const arr = sql`array[${sql.join(term.values.map((v) => sql`${v}`), sql`, `)}]::text[]`;
+        return term.values.length === 1 ? sql`${col('tags')} @> ${arr}` : sql`${col('tags')} && ${arr}`;
+      }
+      return sql`plum_tags_text(${col('tags')}) ~ ${tagPattern(term)}`;
+    case 'score':
+      return intCompare(col('score'), term);
+    case 'first_seen':
+      return timeCompare(col('first_seen'), term);
+    case 'last_seen':
+      return timeCompare(col('last_seen'), term);
+    case 'since': {
+      const cut = Math.min(...term.values.map((v) => sinceCutoff(v, opts.now)));
+      return sql`${col('last_seen')} >= ${new Date(cut).toISOString()}::timestamptz`;
+    }
+    case 'after': {
+      const cut = Math.min(...term.values.map((v) => dateBounds(v).start));
+      return sql`${col('last_seen')} >= ${new Date(cut).toISOString()}::timestamptz`;
+    }
+    case 'before': {
+      const cut = Math.max(...term.values.map((v) => dateBounds(v).start));
+      return sql`${col('first_seen')} < ${new Date(cut).toISOString()}::timestamptz`;
+    }
+    case 'fields': {
+      if (src.name === 'port') return intCompare(col('port'), term);
+      if (spec.type === 'integer') {
+        // Integer compare over a jsonb list (x509_key_bits): non-numbers never match.
+        const v = sql.raw('v');
+        const num = sql`(case when ${v} ~ '^\\s*[0-9]{1,10}\\s*$' then trim(${v})::bigint end)`;
+        return sql`exists (select 1 from jsonb_array_elements_text(${col('fields')} -> ${src.name}) as x(v) where ${intCompare(num, term)})`;
+      }
+      if (spec.type === 'cidr' && term.mode === 'exact') {
+        const parts = term.values.map((v) => (v.includes('/') ? sql`${col('ip')} <<= ${v}::inet` : sql`${col('ip')} = ${v}::inet`));
+        return parts.length === 1 ? parts[0]! : sql`(${sql.join(parts, sql` or `)})`;
+      }
+      return sql`${col('search_text')} ~ ${textPattern(term, src.name, term.values)}`;
+    }
+  }
+}
+
+/** The WHERE condition for one port document matching the tree. */
+export function compileWhere(node: QueryNode, opts: CompileOptions): SQL {
+  switch (node.type) {
+    case 'term':
+      return compileTerm(node, opts);
+    case 'not':
+      return sql`not (${compileWhere(node.child, opts)})`;
+    case 'and':
+      return sql`(${sql.join(node.children.map((c) => compileWhere(c, opts)), sql` and `)})`;
+    case 'or':
+      return sql`(${sql.join(node.children.map((c) => compileWhere(c, opts)), sql` or `)})`;
+  }
+}
+
+/** Rows searched: current open ports, or every observation (history) when the query is about time. */
+export function scopeWhere(scope: 'current' | 'history', alias = 'po'): SQL {
+  return scope === 'current' ? sql.raw(`(${alias}.current and ${alias}.state = 'open')`) : sql.raw('true');
+}
+
+/**
+ * Host mode (`--by host`): a SQL set of IPs whose in-scope ports satisfy the tree
+ * with each term matched by any port (the twin of `matchHost`).
+ */
+export function compileHostSet(node: QueryNode, opts: CompileOptions, scope: 'current' | 'history'): SQL {
+  const all = sql`select h.ip from port_observations h where ${scopeWhere(scope, 'h')}`;
+  const hostOpts = { ...opts, alias: 'h' };
+  const rec = (n: QueryNode): SQL => {
+    switch (n.type) {
+      case 'term':
+        return sql`select h.ip from port_observations h where ${scopeWhere(scope, 'h')} and ${compileTerm(n, hostOpts)}`;
+      case 'not':
+        return sql`(${all}) except (${rec(n.child)})`;
+      case 'and':
+        return sql.join(n.children.map((c) => sql`(${rec(c)})`), sql` intersect `);
+      case 'or':
+        return sql.join(n.children.map((c) => sql`(${rec(c)})`), sql` union `);
+    }
+  };
+  return rec(node);
+}
+
+/** Terms under an even number of NOTs: the ports that made a host match, shown in host mode. */
+export function positiveTerms(node: QueryNode, negated = false, out: TermNode[] = []): TermNode[] {
+  if (node.type === 'term') {
+    if (!negated) out.push(node);
+  } else if (node.type === 'not') positiveTerms(node.child, !negated, out);
+  else for (const c of node.children) positiveTerms(c, negated, out);
+  return out;
+}
+
+export { compileTerm };

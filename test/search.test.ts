@@ -1,0 +1,160 @@
+import fs from 'node:fs';
+import { sql } from 'drizzle-orm';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FOLD_FROM, FOLD_TO, matchFields, matchHost, parseQuery, usesTime } from '../core/query/index.ts';
+import { PlumError } from '../core/errors.ts';
+import { searchColumns, SEP } from '../store/search/columns.ts';
+import { compileWhere, scopeWhere } from '../store/search/compile.ts';
+import { searchPorts } from '../store/search/index.ts';
+import { storeKinds, openTestStore, type TestStore } from './helpers/db.ts';
+import { buildCorpus, insertCorpus, QUERY_CORPUS, type CorpusDoc } from './search-corpus.ts';
+
+const NOW = new Date('2024-03-05T00:00:00Z');
+const docs = buildCorpus();
+
+const inScope = (d: CorpusDoc, history: boolean) => history || (d.current && d.state === 'open');
+
+function expectedIds(q: string): string[] {
+  const tree = parseQuery(q);
+  const history = usesTime(tree);
+  return docs.filter((d) => inScope(d, history) && matchFields(tree, d, NOW)).map((d) => d.id).sort();
+}
+
+function expectedHosts(q: string): string[] {
+  const tree = parseQuery(q);
+  const history = usesTime(tree);
+  const byIp = new Map<string, CorpusDoc[]>();
+  for (const d of docs) if (inScope(d, history)) byIp.set(d.ip, [...(byIp.get(d.ip) ?? []), d]);
+  return [...byIp].filter(([, ports]) => matchHost(tree, ports, NOW)).map(([ip]) => ip).sort();
+}
+
+it('keeps the SQL case folding identical to the JavaScript one', () => {
+  const migration = fs.readFileSync(new URL('../store/migrations/0006_search_fold.sql', import.meta.url), 'utf8');
+  expect(migration).toContain(`translate(v, '${FOLD_FROM}', '${FOLD_TO}')`);
+});
+
+describe.each(storeKinds)('search on %s', (kind) => {
+  let t: TestStore;
+  beforeAll(async () => {
+    t = await openTestStore(kind);
+    await insertCorpus(t.store, docs);
+  }, 120_000);
+  afterAll(async () => {
+    await t?.cleanup();
+  });
+
+  it('stores the search text the JavaScript reference computes', async () => {
+    const rows = await t.store.query<{ id: string; search_text: string }>('select id, search_text from port_observations order by id');
+    expect(rows).toHaveLength(docs.length);
+    const entries = (s: string) => s.split(SEP).filter(Boolean).sort();
+    for (const r of rows) {
+      const d = docs.find((x) => x.id === r.id)!;
+      expect(entries(r.search_text)).toEqual(entries(searchColumns(d.fields).searchText));
+    }
+  });
+
+  it('agrees with matchFields on every query of the corpus', async () => {
+    let nonEmpty = 0;
+    for (const q of QUERY_CORPUS) {
+      const tree = parseQuery(q);
+      const scope = usesTime(tree) ? 'history' : 'current';
+      const rows = await t.store.query<{ id: string }>(
+        sql`select po.id from port_observations po where ${scopeWhere(scope)} and ${compileWhere(tree, { now: NOW })} order by po.id`,
+      );
+      const expected = expectedIds(q);
+      if (expected.length) nonEmpty++;
+      expect({ q, ids: rows.map((r) => r.id) }).toEqual({ q, ids: expected });
+    }
+    // The corpus must actually select things, not agree on emptiness.
+    expect(nonEmpty).toBeGreaterThan(QUERY_CORPUS.length * 0.8);
+  });
+
+  it('groups results by IP with the matching ports, first/last seen and tags', async () => {
+    for (const q of QUERY_CORPUS) {
+      const res = await searchPorts(t.store, q, { now: NOW, limit: 1000 });
+      const ids = res.hosts.flatMap((h) => h.ports.map((p) => p.id)).sort();
+      expect({ q, ids }).toEqual({ q, ids: expectedIds(q) });
+      for (const h of res.hosts) {
+        const mine = docs.filter((d) => h.ports.some((p) => p.id === d.id));
+        expect(mine.every((d) => d.ip === h.ip)).toBe(true);
+        expect(h.last_seen).toBe(new Date(Math.max(...mine.map((d) => Date.parse(d.lastSeen)))).toISOString());
+        expect(h.first_seen).toBe(new Date(Math.min(...mine.map((d) => Date.parse(d.firstSeen)))).toISOString());
+      }
+      // Sorted by last_seen, newest first.
+      const keys = res.hosts.map((h) => h.last_seen);
+      expect([...keys].sort().reverse()).toEqual(keys);
+    }
+    const r = await searchPorts(t.store, 'tag:vuln:opendir', { now: NOW });
+    expect(r.hosts.map((h) => h.ip)).toEqual(['203.0.113.4', '192.0.2.10']);
+    expect(r.hosts[1]!.ports).toEqual([expect.objectContaining({ protocol: 'tcp', port: 443, hsh256: expect.any(String), tags: ['vuln:opendir', 'product:nginx'] })]);
+  });
+
+  it('matches terms across ports of one host in host mode, as matchHost does', async () => {
+    for (const q of QUERY_CORPUS) {
+      const res = await searchPorts(t.store, q, { now: NOW, by: 'host', limit: 1000 });
+      expect({ q, ips: res.hosts.map((h) => h.ip).sort() }).toEqual({ q, ips: expectedHosts(q) });
+    }
+    const res = await searchPorts(t.store, 'port:22 http_title.lk:backup', { now: NOW, by: 'host' });
+    expect(res.hosts.map((h) => h.ip)).toEqual(['192.0.2.10']);
+    expect(res.hosts[0]!.ports.map((p) => p.port)).toEqual([22, 443]);
+    expect((await searchPorts(t.store, 'port:22 http_title.lk:backup', { now: NOW })).hosts).toEqual([]);
+  });
+
+  it('pages with a stable cursor, each IP once, in last_seen order', async () => {
+    for (const by of ['port', 'host'] as const) {
+      for (const sort of ['last_seen', 'score'] as const) {
+        const all = await searchPorts(t.store, 'NOT port:0', { now: NOW, by, sort, limit: 1000 });
+        expect(all.nextCursor).toBeUndefined();
+        const seen: string[] = [];
+        let cursor: string | undefined;
+        let pages = 0;
+        do {
+          const page = await searchPorts(t.store, 'NOT port:0', { now: NOW, by, sort, limit: 2, cursor });
+          seen.push(...page.hosts.map((h) => h.ip));
+          cursor = page.nextCursor;
+          pages++;
+        } while (cursor && pages < 50);
+        expect(seen).toEqual(all.hosts.map((h) => h.ip));
+        expect(new Set(seen).size).toBe(seen.length);
+        expect(pages).toBeGreaterThan(3);
+      }
+    }
+    const byScore = await searchPorts(t.store, 'NOT port:0', { now: NOW, sort: 'score' });
+    expect(byScore.hosts[0]!.ip).toBe('198.51.100.7');
+  });
+
+  it('refuses a cursor of another query and a bad limit', async () => {
+    const page = await searchPorts(t.store, 'NOT port:0', { now: NOW, limit: 1 });
+    await expect(searchPorts(t.store, 'port:22', { now: NOW, limit: 1, cursor: page.nextCursor })).rejects.toThrow(/another query/);
+    await expect(searchPorts(t.store, 'port:22', { cursor: 'garbage!' })).rejects.toThrow(/invalid cursor/);
+    await expect(searchPorts(t.store, 'port:22', { limit: 0 })).rejects.toBeInstanceOf(PlumError);
+    await expect(searchPorts(t.store, 'port:22 (', {})).rejects.toMatchObject({ code: 'syntax', details: { position: 9 } });
+  });
+
+  it('runs token search over whole documents with web-search syntax', async () => {
+    const ips = async (q: string) => (await searchPorts(t.store, q, { token: true, now: NOW })).hosts.map((h) => h.ip).sort();
+    expect(await ips('dovecot')).toEqual(['198.51.100.8']);
+    expect(await ips('openssh debian')).toEqual(['192.0.2.10']);
+    expect(await ips('openssh -debian')).toEqual(['192.0.2.11']);
+    expect(await ips('"dovecot ready" OR vsftpd')).toEqual(['198.51.100.8', '203.0.113.1']);
+    await expect(searchPorts(t.store, '!!!', { token: true })).rejects.toThrow(/nothing to search/);
+  });
+
+  it('serves prefix, substring and net terms from indexes (EXPLAIN)', async () => {
+    const plan = async (q: string) => {
+      const tree = parseQuery(q);
+      const where = compileWhere(tree, { now: NOW });
+      return t.store.transaction(async (tx) => {
+        await tx.query('set local enable_seqscan = off');
+        const rows = await tx.query<{ 'QUERY PLAN': string }>(sql`explain select po.id from port_observations po where ${where}`);
+        return rows.map((r) => Object.values(r)[0]).join('\n');
+      });
+    };
+    expect(await plan('http_server.lk:nginx')).toContain('port_observations_search_text_trgm_idx');
+    expect(await plan('http_title.bg:"index of"')).toContain('port_observations_search_text_trgm_idx');
+    expect(await plan('x509_san.lk:example')).toContain('port_observations_search_text_trgm_idx');
+    expect(await plan('net:198.51.0.0/16')).toContain('port_observations_ip_net_idx');
+    expect(await plan('tag.bg:vendor:')).toContain('port_observations_tags_text_idx');
+    expect(await plan('tag:vendor:fortinet')).toContain('port_observations_tags_idx');
+  });
+});
