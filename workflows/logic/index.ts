@@ -1,0 +1,2 @@
+export * from './scan-run.ts';
+export type * from './types.ts';

@@ -1,0 +1,155 @@
+/*
+ * Types shared by the workflow logic, the Temporal bindings, the embedded
+ * runner and the activities. Type-only: nothing here has a runtime value, so
+ * workflows/ can import it without pulling side effects into the sandbox.
+ *
+ * Payload rule (claim check): nothing that grows with the size of a scan result
+ * crosses an activity boundary. Activities exchange ids, counters and job specs
+ * (a job holds at most 256 addresses or names), never XML or observations.
+ */
+
+/** What a run scans: a stored profile (scheduled or manual) or an urgent investigation. */
+export type RunRequest =
+  | {
+      kind: 'profile';
+      profile: string;
+      /** Business id, `profile:<name>:<scheduled time>`; also the idempotency key of planRun. */
+      workflowId: string;
+      scheduledFor?: string;
+      requestedBy: string;
+      scopeOverrideReason?: string;
+    }
+  | {
+      kind: 'investigation';
+      /** `inv_…`; the workflow id is `investigation:<id>`. */
+      investigationId: string;
+      workflowId: string;
+      targets: string[];
+      tcpPorts: string;
+      udpPorts?: string;
+      scripts?: string[];
+      reason?: string;
+      requestedBy: string;
+      scopeOverrideReason?: string;
+    };
+
+/** What planRun stored: the run row and its jobs (ids by index, fetched later in pages). */
+export interface PlannedRun {
+  runId: string;
+  kind: 'profile' | 'investigation';
+  profile?: string;
+  /** 0 (background) … 4 (urgent). */
+  priority: number;
+  jobCount: number;
+  addressCount: number;
+  targetCount: number;
+  /** True when planRun found the run already created by an earlier attempt. */
+  resumed: boolean;
+}
+
+/** Everything an agent needs to scan one job: small by construction (≤ 256 addresses). */
+export interface JobSpec {
+  runId: string;
+  jobId: string;
+  index: number;
+  kind: 'ipv4' | 'ipv6' | 'fqdn';
+  targets: string[];
+  addressCount: number;
+  tcpPorts: string;
+  udpPorts?: string;
+  scripts: string[];
+  extraArgs: string[];
+  hostTimeout: string;
+  priority: number;
+  /** Set when the job was already ingested by an earlier execution (continue-as-new, restart). */
+  done?: boolean;
+}
+
+/** What runNmapJob returns: ids and digests only; the XML went to the server by claim check. */
+export interface NmapJobResult {
+  runId: string;
+  jobId: string;
+  sha256: string;
+  /** Uncompressed XML size in bytes. */
+  size: number;
+  exitCode: number | null;
+  interrupted: boolean;
+  durationMs: number;
+  /** `stored`: written to raw_results by an in-process runner; `uploaded`: PUT to the server by an agent. */
+  delivery: 'stored' | 'uploaded';
+}
+
+export type JobStatus = 'succeeded' | 'partial' | 'failed';
+
+export interface JobOutcome {
+  jobId: string;
+  index: number;
+  status: JobStatus;
+  hosts: number;
+  hostsUp: number;
+  ports: number;
+  appeared: number;
+  changed: number;
+  gone: number;
+  reappeared: number;
+  error?: string;
+}
+
+export interface RunCounters {
+  jobs: number;
+  jobsDone: number;
+  jobsFailed: number;
+  jobsPartial: number;
+  hosts: number;
+  hostsUp: number;
+  ports: number;
+  appeared: number;
+  changed: number;
+  gone: number;
+  reappeared: number;
+}
+
+export type RunStatus = 'succeeded' | 'partial' | 'failed' | 'cancelled';
+
+export interface RunSummary {
+  runId: string;
+  workflowId: string;
+  kind: 'profile' | 'investigation';
+  profile?: string;
+  status: RunStatus;
+  counters: RunCounters;
+  errors: string[];
+}
+
+/** The activities the workflow logic calls. Implemented by activities/index.ts. */
+export interface ScanActivities {
+  /** Checks scope, plans jobs and stores the run and its jobs; idempotent per workflowId. */
+  planRun(req: RunRequest): Promise<PlannedRun>;
+  /** A page of job specs in index order. */
+  getJobSpecs(input: { runId: string; fromIndex: number; count: number }): Promise<JobSpec[]>;
+  /** Runs nmap for one job (heartbeating progress) and hands the XML to the server; returns ids only. */
+  runNmapJob(spec: JobSpec): Promise<NmapJobResult>;
+  /** Parses and ingests a job's stored result (idempotent: a job already ingested is only counted). */
+  ingestJob(input: { runId: string; jobId: string }): Promise<JobOutcome>;
+  /** Marks a job failed after its retries are spent. */
+  failJob(input: { runId: string; jobId: string; error: string }): Promise<void>;
+  /** Closes the run with its status and counters. */
+  finishRun(input: { runId: string; status: RunStatus; counters: RunCounters; errors: string[] }): Promise<void>;
+}
+
+/** Progress the logic reports (Temporal: memo/sink; embedded: progress bars). */
+export type RunEvent =
+  | { type: 'planned'; plan: PlannedRun }
+  | { type: 'job-started'; spec: JobSpec }
+  | { type: 'job-finished'; outcome: JobOutcome }
+  | { type: 'finished'; summary: RunSummary };
+
+/** State carried across continue-as-new: enough to resume a run without replaying its past. */
+export interface RunState {
+  request: RunRequest;
+  plan?: PlannedRun;
+  /** Index of the first job this execution still has to handle. */
+  nextIndex: number;
+  counters: RunCounters;
+  errors: string[];
+}

@@ -1,0 +1,55 @@
+import type { ActivityOptions, RetryPolicy } from '@temporalio/common';
+
+/*
+ * Activity options of the Temporal bindings. Pure data (no side effects), so
+ * both workflows/ and the client code (schedules, `plum run --temporal`) use it.
+ */
+
+/**
+ * PlumError codes whose cause is the input: retrying cannot help, so Temporal
+ * must not retry them. Activities throw ApplicationFailure with `type` set to
+ * the PlumError code (activities/index.ts); this list is the safety net.
+ * Kept equal to the codes for which `PlumError.retryable` is false (tested).
+ */
+export const NON_RETRYABLE_ERROR_TYPES = [
+  'usage', 'invalid_input', 'syntax', 'not_found', 'conflict', 'out_of_scope', 'unsafe_argument',
+  'parse_error', 'unauthorized', 'forbidden', 'payload_too_large', 'cancelled',
+] as const;
+
+const retry = (maximumAttempts: number): RetryPolicy => ({
+  initialInterval: '10s',
+  backoffCoefficient: 2,
+  maximumInterval: '10m',
+  maximumAttempts,
+  nonRetryableErrorTypes: [...NON_RETRYABLE_ERROR_TYPES],
+});
+
+/** Server-side activities (plan, ingest, bookkeeping): short, retried on database hiccups. */
+export const SERVER_ACTIVITY_OPTIONS: ActivityOptions = {
+  startToCloseTimeout: '15m',
+  retry: retry(10),
+};
+
+/**
+ * The nmap activity, run by agents. The heartbeat timeout is what detects a
+ * lost agent: nmap reports progress every 2 s and the activity heartbeats at
+ * least every 20 s, so 2 minutes without one means the agent is gone and the
+ * job is retried on another agent.
+ */
+export const NMAP_ACTIVITY_OPTIONS: ActivityOptions = {
+  startToCloseTimeout: '8h',
+  heartbeatTimeout: '2m',
+  retry: retry(4),
+};
+
+/** Search attributes a Temporal namespace must define for Plum (see deploy/README.md). */
+export const SEARCH_ATTRIBUTES = {
+  PlumRunKind: 'KEYWORD',
+  PlumProfile: 'KEYWORD',
+  PlumPriority: 'INT',
+  PlumJobCount: 'INT',
+  PlumAddressCount: 'INT',
+} as const;
+
+export const DEFAULT_SCAN_TASK_QUEUE = 'plum-scan';
+export const DEFAULT_SERVER_TASK_QUEUE = 'plum-server';

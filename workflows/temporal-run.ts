@@ -1,0 +1,80 @@
+import {
+  CancellationScope, continueAsNew, defineQuery, isCancellation, proxyActivities, proxySinks, setHandler,
+  upsertMemo, upsertSearchAttributes, workflowInfo, type Sinks,
+} from '@temporalio/workflow';
+import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
+import { DEFAULT_LIMITS, executeScanRun, priorityKey, type RunLimits } from './logic/scan-run.ts';
+import type { JobSpec, RunCounters, RunEvent, RunState, RunSummary, ScanActivities } from './logic/types.ts';
+import { DEFAULT_SCAN_TASK_QUEUE, NMAP_ACTIVITY_OPTIONS, SERVER_ACTIVITY_OPTIONS } from './options.ts';
+
+/*
+ * The Temporal binding of the shared run logic (workflows/logic/scan-run.ts).
+ * Thin on purpose: it maps RunEnv onto proxyActivities, Temporal cancellation,
+ * continue-as-new, search attributes, memo and sinks. Activities are seen only
+ * as types.
+ */
+
+export interface ScanWorkflowInput {
+  state: RunState;
+  /** Task queue the agents poll; default `plum-scan`. */
+  scanTaskQueue?: string;
+  limits?: Partial<RunLimits>;
+}
+
+/** Sinks let tests (replay) and the worker's logger observe progress without side effects in the workflow. */
+export interface PlumSinks extends Sinks {
+  progress: { event(e: RunEvent): void };
+}
+
+export const progressQuery = defineQuery<{ runId?: string; nextIndex: number; counters: RunCounters }>('progress');
+
+export const SA_RUN_KIND = defineSearchAttributeKey('PlumRunKind', SearchAttributeType.KEYWORD);
+export const SA_PROFILE = defineSearchAttributeKey('PlumProfile', SearchAttributeType.KEYWORD);
+export const SA_PRIORITY = defineSearchAttributeKey('PlumPriority', SearchAttributeType.INT);
+export const SA_JOB_COUNT = defineSearchAttributeKey('PlumJobCount', SearchAttributeType.INT);
+export const SA_ADDRESS_COUNT = defineSearchAttributeKey('PlumAddressCount', SearchAttributeType.INT);
+
+const server = proxyActivities<ScanActivities>(SERVER_ACTIVITY_OPTIONS);
+const { progress } = proxySinks<PlumSinks>();
+
+export async function runOnTemporal(input: ScanWorkflowInput): Promise<RunSummary> {
+  const info = workflowInfo();
+  const state = input.state;
+  // Schedules choose the workflow id (and scheduled time): the request takes them from Temporal.
+  if (!state.request.workflowId) state.request.workflowId = info.workflowId;
+  setHandler(progressQuery, () => ({ runId: state.plan?.runId, nextIndex: state.nextIndex, counters: state.counters }));
+
+  const scanQueue = input.scanTaskQueue ?? DEFAULT_SCAN_TASK_QUEUE;
+  const nmapProxies = new Map<number, ScanActivities['runNmapJob']>();
+  const nmapFor = (priority: number) => {
+    const key = priorityKey(priority);
+    let fn = nmapProxies.get(key);
+    if (!fn) {
+      // Per-priority proxies: an urgent investigation overtakes background cycles on the agents' queue.
+      fn = proxyActivities<ScanActivities>({ ...NMAP_ACTIVITY_OPTIONS, taskQueue: scanQueue, priority: { priorityKey: key } }).runNmapJob;
+      nmapProxies.set(key, fn);
+    }
+    return fn;
+  };
+  const limits: RunLimits = { ...DEFAULT_LIMITS, ...input.limits };
+
+  const step = await executeScanRun({
+    activities: server,
+    runNmapJob: (spec: JobSpec, priority: number) => nmapFor(priority)(spec),
+    isCancellation,
+    nonCancellable: (fn) => CancellationScope.nonCancellable(fn),
+    report(e) {
+      if (e.type === 'planned') {
+        upsertSearchAttributes([
+          { key: SA_JOB_COUNT, value: e.plan.jobCount },
+          { key: SA_ADDRESS_COUNT, value: e.plan.addressCount },
+        ]);
+        upsertMemo({ runId: e.plan.runId, jobs: e.plan.jobCount, addresses: e.plan.addressCount, targets: e.plan.targetCount });
+      }
+      progress.event(e);
+    },
+  }, state, limits);
+  if (step.done) return step.summary;
+  // Keep the history small on huge runs: the next execution starts from the carried state.
+  return continueAsNew<(i: ScanWorkflowInput) => Promise<RunSummary>>({ ...input, state: step.state });
+}
