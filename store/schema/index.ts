@@ -7,6 +7,8 @@ export * from './raw-results.ts';
 export * from './port-observations.ts';
 export * from './observation-events.ts';
 export * from './rules.ts';
+export * from './rule-applications.ts';
+export * from './host-scores.ts';
 export * from './report-definitions.ts';
 export * from './webhooks.ts';
 export * from './webhook-deliveries.ts';

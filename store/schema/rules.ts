@@ -1,5 +1,5 @@
 import { relations, sql } from 'drizzle-orm';
-import { boolean, pgTable, text, uniqueIndex } from 'drizzle-orm/pg-core';
+import { boolean, jsonb, pgTable, text, uniqueIndex } from 'drizzle-orm/pg-core';
 import { tstz } from './columns.ts';
 
 /** Tagging rules as imported from rules/*.yaml (id `rule_…`). */
@@ -15,6 +15,13 @@ export const rules = pgTable('rules', {
   /** File it came from, when imported from disk. */
   source: text('source'),
   enabled: boolean('enabled').notNull().default(true),
+  /** info|low|medium|high|critical (core/rules/schema.ts). */
+  severity: text('severity'),
+  references: text('references').array().notNull().default(sql`'{}'::text[]`),
+  /** The rule's test documents: { match: [...], no_match: [...] }. */
+  tests: jsonb('tests').$type<{ match: unknown[]; no_match: unknown[] }>(),
+  /** SHA-256 of what decides the rule's effect (query, tags, enabled): compared by `plum rules apply`. */
+  hash: text('hash').notNull().default(''),
   createdAt: tstz('created_at').notNull().defaultNow(),
   updatedAt: tstz('updated_at').notNull().defaultNow(),
 }, (t) => [uniqueIndex('rules_name_key').on(t.name)]);
