@@ -135,7 +135,7 @@ export async function* exportRecords(store: StoreSession, opts: { query?: string
   const now = opts.now ?? new Date();
   const match = compileQueryFilter(opts.query, now);
   const rows = opts.period
-    ? scanObservations(store, `first_seen < $1 and last_seen >= $2`, [new Date(opts.period.to), new Date(opts.period.from)], opts.batchSize)
+    ? scanObservations(store, `first_seen < $1::timestamptz and last_seen >= $2::timestamptz`, [opts.period.to, opts.period.from], opts.batchSize)
     : scanObservations(store, `current and state = 'open'`, [], opts.batchSize);
   for await (const r of rows) if (match(r)) yield toExportRecord(r);
 }
@@ -284,8 +284,8 @@ interface EventRow {
 async function loadEvents(store: StoreSession, from: string, to: string): Promise<EventRow[]> {
   const rows = await store.query<EventRow>(
     `select id, type, host(ip) as ip, protocol, port, at, observation_id, previous_observation_id
-     from observation_events where at >= $1 and at < $2 order by at, id`,
-    [new Date(from), new Date(to)],
+     from observation_events where at >= $1::timestamptz and at < $2::timestamptz order by at, id`,
+    [new Date(from).toISOString(), new Date(to).toISOString()],
   );
   return rows.map((r) => ({ ...r, port: Number(r.port), at: new Date(r.at) }));
 }
@@ -323,7 +323,7 @@ export async function buildReportModel(store: StoreSession, opts: ReportOptions)
   const runIds = new Set<string>();
 
   // One pass over every observation overlapping [previousFrom, to).
-  for await (const r of scanObservations(store, `first_seen < $1 and last_seen >= $2`, [new Date(p.to), new Date(p.previousFrom)])) {
+  for await (const r of scanObservations(store, `first_seen < $1::timestamptz and last_seen >= $2::timestamptz`, [p.to, p.previousFrom])) {
     if (!match(r)) continue;
     const fs = r.first_seen.getTime();
     const ls = r.last_seen.getTime();
@@ -445,8 +445,8 @@ export async function buildReportModel(store: StoreSession, opts: ReportOptions)
   // Coverage: runs that finished in the period, and those that did not complete.
   const runRows = await store.query<{ status: string; n: number; last: Date | null }>(
     `select status, count(*)::int as n, max(coalesce(finished_at, started_at)) as last from runs
-     where coalesce(finished_at, started_at, created_at) >= $1 and coalesce(finished_at, started_at, created_at) < $2 group by status`,
-    [new Date(p.from), new Date(p.to)],
+     where coalesce(finished_at, started_at, created_at) >= $1::timestamptz and coalesce(finished_at, started_at, created_at) < $2::timestamptz group by status`,
+    [p.from, p.to],
   );
   const notes: string[] = [];
   let runs = 0;

@@ -121,7 +121,8 @@ interface EventJoinRow {
   protocol: string;
   port: number;
   at: Date;
-  created_at: Date;
+  /** Text, to keep PostgreSQL's microseconds in the cursor (a JS Date would truncate them). */
+  created_at: string;
   hsh256: string;
   previous_hsh256: string | null;
   run_id: string | null;
@@ -186,11 +187,13 @@ export async function dispatchWebhookEvents(store: StoreSession, deps: WebhookDe
       (deps.log ?? silentLogger).error({ webhook: hook.name, err: toPlumError(e).message }, 'webhook query is invalid; skipped');
       continue;
     }
-    let cursor = { at: hook.cursorAt, id: hook.cursorId };
+    // Read the cursor as text: drizzle's Date would drop PostgreSQL's microseconds and resend the last event.
+    const [cur] = await store.query<{ at: string; id: string }>('select cursor_at::text as at, cursor_id as id from webhooks where id = $1', [hook.id]);
+    let cursor = cur ?? { at: hook.cursorAt.toISOString(), id: hook.cursorId };
     for (;;) {
       const events = await store.query<EventJoinRow>(
-        `select id, type, host(ip) as ip, protocol, port, at, created_at, hsh256, previous_hsh256, run_id, observation_id, previous_observation_id
-         from observation_events where (created_at, id) > ($1::timestamptz, $2::text) order by created_at, id limit ${batchSize}`,
+        `select id, type, host(ip) as ip, protocol, port, at, created_at::text as created_at, hsh256, previous_hsh256, run_id, observation_id, previous_observation_id
+         from observation_events where (created_at, id) > ($1::text::timestamptz, $2::text) order by created_at, id limit ${batchSize}`,
         [cursor.at, cursor.id],
       );
       if (events.length === 0) break;
@@ -216,7 +219,7 @@ export async function dispatchWebhookEvents(store: StoreSession, deps: WebhookDe
         if (!r.ok) summary.failed++;
       }
       const last = events[events.length - 1]!;
-      cursor = { at: new Date(last.created_at), id: last.id };
+      cursor = { at: last.created_at, id: last.id };
       await advanceCursor(store, hook.id, cursor);
       if (events.length < batchSize) break;
     }

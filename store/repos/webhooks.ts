@@ -180,6 +180,10 @@ export async function listDeliveries(store: StoreSession, webhookId: string, lim
     .orderBy(desc(webhookDeliveries.createdAt), desc(webhookDeliveries.id)).limit(limit);
 }
 
-export async function advanceCursor(store: StoreSession, webhookId: string, cursor: { at: Date; id: string }): Promise<void> {
-  await store.db.update(webhooks).set({ cursorAt: cursor.at, cursorId: cursor.id }).where(eq(webhooks.id, webhookId));
+/**
+ * `at` is PostgreSQL timestamp text (microseconds kept), as read from observation_events.created_at::text;
+ * bound as text because postgres.js would round a timestamptz parameter through a JS Date (milliseconds).
+ */
+export async function advanceCursor(store: StoreSession, webhookId: string, cursor: { at: string; id: string }): Promise<void> {
+  await store.query('update webhooks set cursor_at = $1::text::timestamptz, cursor_id = $2 where id = $3', [cursor.at, cursor.id, webhookId]);
 }
