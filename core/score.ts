@@ -134,11 +134,12 @@ type Raw = { value: FeatureScore['value']; normalized: number };
 /** The per-port feature values (before weighting). */
 export function portFeatureValues(input: PortScoreInput, cfg: ScoreConfig): Record<PortFeature, Raw> {
   const tags = input.tags;
+  // Highest level wins; on a tie, the class listed first in score.yaml.
   let best: string | null = null;
   let bestLevel = 0;
-  for (const t of tags) {
-    const level = cfg.service_classes[t];
-    if (level !== undefined && (level > bestLevel || (level === bestLevel && best !== null && t < best))) {
+  const has = new Set(tags);
+  for (const [t, level] of Object.entries(cfg.service_classes)) {
+    if (level > bestLevel && has.has(t)) {
       best = t;
       bestLevel = level;
     }

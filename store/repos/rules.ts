@@ -1,0 +1,442 @@
+import { createHash } from 'node:crypto';
+import canonicalize from 'canonicalize';
+import { PlumError } from '../../core/errors.ts';
+import { newId } from '../../core/ids.ts';
+import type { SearchFields } from '../../core/fields.ts';
+import { compileRules, createPortTagger, evaluateRules, type Evaluation, type RuleSet } from '../../core/rules/engine.ts';
+import type { FaviconDb } from '../../core/rules/favicon-db.ts';
+import { importLegacyRules, validateRule, type ImportProblem } from '../../core/rules/import.ts';
+import { BUILTIN_RULES_DIR, loadRuleFiles } from '../../core/rules/load.ts';
+import { compareVersions, ruleHash, type Rule, type RuleTestDoc, type Severity } from '../../core/rules/schema.ts';
+import { scoreHost, scorePort, type PortScoreInput, type ScoreConfig, type ScoreResult } from '../../core/score.ts';
+import type { Store, StoreSession } from '../index.ts';
+import { canonicalIp } from '../scope.ts';
+
+/* ------------------------------------------------------------------ rules table */
+
+interface RuleDbRow {
+  name: string; description: string | null; query: string; tags: string[]; version: string; source: string | null;
+  enabled: boolean; severity: string | null; references: string[]; tests: { match: RuleTestDoc[]; no_match: RuleTestDoc[] } | null;
+  hash: string;
+}
+
+function rowToRule(r: RuleDbRow): Rule {
+  return {
+    name: r.name,
+    description: r.description ?? '',
+    query: r.query,
+    tags: r.tags,
+    version: r.version,
+    severity: (r.severity ?? undefined) as Severity | undefined,
+    references: r.references ?? [],
+    enabled: r.enabled,
+    tests: r.tests ?? undefined,
+    source: r.source ?? 'db',
+    hash: r.hash || ruleHash(r),
+  };
+}
+
+export async function listStoredRules(s: StoreSession): Promise<Rule[]> {
+  const rows = await s.query<RuleDbRow>(
+    `select name, description, query, tags, version, source, enabled, severity, "references", tests, hash from rules order by name`);
+  return rows.map(rowToRule);
+}
+
+export async function getStoredRule(s: StoreSession, name: string): Promise<Rule | undefined> {
+  const rows = await s.query<RuleDbRow>(
+    `select name, description, query, tags, version, source, enabled, severity, "references", tests, hash from rules where name = $1`,
+    [name]);
+  return rows[0] ? rowToRule(rows[0]) : undefined;
+}
+
+async function writeRules(s: StoreSession, rules: Rule[]): Promise<void> {
+  if (rules.length === 0) return;
+  const rows = rules.map((r) => ({
+    id: newId('rule'), name: r.name, description: r.description, query: r.query, tags: r.tags, version: r.version,
+    source: r.source, enabled: r.enabled, severity: r.severity ?? null, references: r.references, tests: r.tests ?? null,
+    hash: r.hash,
+  }));
+  await s.query(
+    `insert into rules (id, name, description, query, tags, version, source, enabled, severity, "references", tests, hash)
+     select x.id, x.name, x.description, x.query, x.tags, x.version, x.source, x.enabled, x.severity, x."references", x.tests, x.hash
+     from jsonb_to_recordset($1::jsonb) as x(id text, name text, description text, query text, tags text[], version text,
+       source text, enabled boolean, severity text, "references" text[], tests jsonb, hash text)
+     on conflict (name) do update set description = excluded.description, query = excluded.query, tags = excluded.tags,
+       version = excluded.version, source = excluded.source, enabled = excluded.enabled, severity = excluded.severity,
+       "references" = excluded."references", tests = excluded.tests, hash = excluded.hash, updated_at = now()`,
+    [JSON.stringify(rows)]);
+}
+
+export interface RuleMergeResult {
+  imported: string[];
+  updated: string[];
+  skipped: ImportProblem[];
+  invalid: ImportProblem[];
+}
+
+/**
+ * Merges rules into the rules table: unknown names are imported, a newer
+ * version replaces the stored rule, an older or equal version is skipped
+ * (`replaceSameVersion`: an equal version with different content replaces it,
+ * for the rules directory a user edits in place). The resulting rule set must
+ * compile (no tag cycles); a rule that would close a cycle is reported invalid.
+ * Everything is written in one transaction, or nothing.
+ */
+export async function mergeRules(store: Store, incoming: Rule[], opts: { replaceSameVersion?: boolean; fileOf?: (r: Rule) => string } = {}): Promise<RuleMergeResult> {
+  const fileOf = opts.fileOf ?? ((r: Rule) => r.source);
+  return store.transaction(async (tx) => {
+    await tx.query('select pg_advisory_xact_lock(hashtextextended($1, 0))', ['plum:rules']);
+    const existing = new Map((await listStoredRules(tx)).map((r) => [r.name, r]));
+    const result: RuleMergeResult = { imported: [], updated: [], skipped: [], invalid: [] };
+    let writes: Rule[] = [];
+    for (const r of incoming) {
+      const old = existing.get(r.name);
+      if (!old) {
+        writes.push(r);
+        continue;
+      }
+      const cmp = compareVersions(r.version, old.version);
+      const sameContent = old.hash === r.hash && old.description === r.description
+        && canonicalize(old.tests ?? null) === canonicalize(r.tests ?? null) && old.severity === r.severity;
+      if (cmp > 0 || (cmp === 0 && opts.replaceSameVersion && !sameContent)) writes.push(r);
+      else {
+        result.skipped.push({
+          file: fileOf(r),
+          reason: cmp === 0 ? `${r.name} version ${r.version} is already stored` : `${r.name}: stored version ${old.version} is newer than ${r.version}`,
+        });
+      }
+    }
+    // Refuse rules that would make the stored set uncompilable (tag cycles), one at a time.
+    for (;;) {
+      const merged = new Map(existing);
+      for (const r of writes) merged.set(r.name, r);
+      try {
+        compileRules([...merged.values()]);
+        break;
+      } catch (e) {
+        const involved = ((e as PlumError).details?.rules as string[] | undefined) ?? [];
+        const culprit = writes.find((r) => involved.includes(r.name));
+        if (!culprit) throw e;
+        result.invalid.push({ file: fileOf(culprit), reason: (e as PlumError).message });
+        writes = writes.filter((r) => r !== culprit);
+      }
+    }
+    await writeRules(tx, writes);
+    for (const r of writes) (existing.has(r.name) ? result.updated : result.imported).push(r.name);
+    return result;
+  });
+}
+
+/** `plum rules import DIR`: the predecessor's rule files (or Plum's), newest version wins. */
+export async function importRulesDir(store: Store, dir: string): Promise<RuleMergeResult> {
+  const legacy = await importLegacyRules(dir);
+  const rel = new Map(legacy.rules.map((r) => [r, relativeTo(dir, r.source)]));
+  const merged = await mergeRules(store, legacy.rules, { fileOf: (r) => rel.get(r) ?? r.source });
+  return { ...merged, skipped: [...legacy.superseded, ...merged.skipped], invalid: [...legacy.invalid, ...merged.invalid] };
+}
+
+function relativeTo(dir: string, file: string): string {
+  const d = dir.endsWith('/') ? dir : `${dir}/`;
+  return file.startsWith(d) ? file.slice(d.length) : file;
+}
+
+/**
+ * Brings the rules directory (PLUM_RULES_DIR or the shipped rules/) into the
+ * database: new and edited rules are written, the rest is left alone. The
+ * directory is data we ship and the user edits, so an invalid file stops with its name.
+ */
+export async function syncRulesDir(store: Store, dir = BUILTIN_RULES_DIR): Promise<RuleMergeResult> {
+  const rules = await loadRuleFiles(dir);
+  for (const r of rules) {
+    const why = validateRule(r);
+    if (why) throw new PlumError('invalid_input', `${r.source}: ${why}`, { hint: 'fix or remove the rule file' });
+  }
+  const shortSource = rules.map((r) => ({ ...r, source: relativeTo(dir, r.source) === r.source ? r.source : `rules/${relativeTo(dir, r.source)}` }));
+  return mergeRules(store, dir === BUILTIN_RULES_DIR ? shortSource : rules, { replaceSameVersion: true });
+}
+
+export async function setRuleEnabled(store: Store, name: string, enabled: boolean): Promise<void> {
+  const rule = await getStoredRule(store, name);
+  if (!rule) throw new PlumError('not_found', `no rule named ${name}`, { hint: 'list rules with `plum rules list`' });
+  await store.query('update rules set enabled = $2, hash = $3, updated_at = now() where name = $1',
+    [name, enabled, ruleHash({ ...rule, enabled })]);
+}
+
+/** The stored rules, compiled (loads the shipped rules first if the table is still empty). */
+export async function loadStoredRuleSet(store: Store, opts: { favicons?: FaviconDb; rulesDir?: string } = {}): Promise<RuleSet> {
+  let rules = await listStoredRules(store);
+  if (rules.length === 0) {
+    await syncRulesDir(store, opts.rulesDir ?? BUILTIN_RULES_DIR);
+    rules = await listStoredRules(store);
+  }
+  return compileRules(rules, { favicons: opts.favicons });
+}
+
+/* ------------------------------------------------------------------ scoring and re-tagging */
+
+interface ObsRow {
+  id: string; ip: string; protocol: string; port: number; hsh256: string; current: boolean; state: string;
+  first_seen: Date; last_seen: Date; tags: string[]; rules: string[]; score: number;
+  score_features: Record<string, unknown> | null; fields: SearchFields | null; slot_first: Date; changed_at: Date | null;
+}
+
+/** Observations of one ip ($1 inet) or of many ($1 inet[]), with the slot's first sighting and the last change. */
+function selectObsSql(withFields: boolean, oneIp = false): string {
+  const cond = oneIp ? '= $1::inet' : '= any($1::inet[])';
+  return `select o.id, host(o.ip) as ip, o.protocol, o.port, o.hsh256, o.current, o.state, o.first_seen, o.last_seen,
+      o.tags, o.rules, o.score, o.score_features, ${withFields ? 'o.fields' : 'null::jsonb as fields'},
+      min(o.first_seen) over (partition by o.ip, o.protocol, o.port) as slot_first, c.changed_at
+    from port_observations o
+    left join (select observation_id, max(at) as changed_at from observation_events
+               where ip ${cond} and type = 'changed' group by observation_id) c on c.observation_id = o.id
+    where o.ip ${cond}`;
+}
+
+const portInput = (r: Pick<ObsRow, 'tags' | 'slot_first' | 'changed_at' | 'last_seen'>, tags = r.tags): PortScoreInput => ({
+  tags, firstSeen: r.slot_first, changedAt: r.changed_at, at: r.last_seen,
+});
+
+/** What is stored in port_observations.score_features. */
+export const storedFeatures = (s: ScoreResult) => ({ band: s.band, features: s.features });
+
+interface BatchContext {
+  set: RuleSet;
+  score: ScoreConfig;
+  /** Rules to run again; undefined: tags stay as stored (only scores are recomputed). */
+  affected?: ReadonlySet<string>;
+}
+
+export interface BatchOutcome {
+  documents: number;
+  retagged: number;
+  rescored: number;
+  hosts: number;
+}
+
+/**
+ * Re-tags (affected rules only) and re-scores every observation of `ips`, then
+ * the host scores of those ips. One transaction; only rows that change are written.
+ */
+async function processIps(tx: StoreSession, ips: string[], ctx: BatchContext): Promise<BatchOutcome> {
+  const out: BatchOutcome = { documents: 0, retagged: 0, rescored: 0, hosts: 0 };
+  if (ips.length === 0) return out;
+  const retag = ctx.affected !== undefined;
+  const rows = await tx.query<ObsRow>(selectObsSql(retag), [ips]);
+  const updates: { id: string; tags: string[]; rules: string[]; score: number; score_features: unknown }[] = [];
+  const openByIp = new Map<string, PortScoreInput[]>(ips.map((ip) => [ip, []]));
+  for (const r of rows) {
+    out.documents++;
+    let ev: Evaluation = { tags: r.tags, rules: r.rules };
+    if (retag && r.fields) {
+      ev = evaluateRules(ctx.set, r.fields, {
+        at: r.last_seen,
+        only: ctx.affected,
+        keepRules: r.rules.filter((n) => !ctx.affected!.has(n)),
+      });
+    }
+    const tagsChanged = ev.tags.length !== r.tags.length || ev.tags.some((t, i) => t !== r.tags[i])
+      || ev.rules.length !== r.rules.length || ev.rules.some((t, i) => t !== r.rules[i]);
+    const s = scorePort(portInput(r, ev.tags), ctx.score);
+    const sf = storedFeatures(s);
+    const scoreChanged = s.score !== r.score || canonicalize(sf) !== canonicalize(r.score_features);
+    if (tagsChanged || scoreChanged) {
+      updates.push({ id: r.id, tags: ev.tags, rules: ev.rules, score: s.score, score_features: sf });
+      if (tagsChanged) out.retagged++;
+      if (scoreChanged) out.rescored++;
+    }
+    if (r.current && r.state === 'open') openByIp.get(r.ip)?.push(portInput(r, ev.tags));
+  }
+  if (updates.length > 0) {
+    await tx.query(
+      `update port_observations o set tags = x.tags, rules = x.rules, score = x.score, score_features = x.score_features
+       from jsonb_to_recordset($1::jsonb) as x(id text, tags text[], rules text[], score int, score_features jsonb)
+       where o.id = x.id`,
+      [JSON.stringify(updates)]);
+  }
+  const hostRows: { ip: string; score: number; band: string; features: unknown; open_ports: number }[] = [];
+  const noPorts: string[] = [];
+  for (const [ip, ports] of openByIp) {
+    if (ports.length === 0) {
+      noPorts.push(ip);
+      continue;
+    }
+    const h = scoreHost(ports, ctx.score);
+    hostRows.push({ ip, score: h.score, band: h.band, features: h.features, open_ports: ports.length });
+  }
+  if (hostRows.length > 0) {
+    await tx.query(
+      `insert into host_scores (ip, score, band, features, open_ports, computed_at)
+       select x.ip::inet, x.score, x.band, x.features, x.open_ports, now()
+       from jsonb_to_recordset($1::jsonb) as x(ip text, score int, band text, features jsonb, open_ports int)
+       on conflict (ip) do update set score = excluded.score, band = excluded.band, features = excluded.features,
+         open_ports = excluded.open_ports, computed_at = excluded.computed_at`,
+      [JSON.stringify(hostRows)]);
+  }
+  if (noPorts.length > 0) await tx.query('delete from host_scores where ip = any($1::inet[])', [noPorts]);
+  out.hosts = hostRows.length;
+  return out;
+}
+
+/** Recomputes port and host scores of these ips from stored tags and history (after an ingest). */
+export async function rescoreIps(store: Store, ips: string[], ctx: { set: RuleSet; score: ScoreConfig }): Promise<BatchOutcome> {
+  const unique = [...new Set(ips.map(canonicalIp))].sort();
+  const total: BatchOutcome = { documents: 0, retagged: 0, rescored: 0, hosts: 0 };
+  for (let i = 0; i < unique.length; i += 500) {
+    const part = await store.transaction((tx) => processIps(tx, unique.slice(i, i + 500), { set: ctx.set, score: ctx.score }));
+    addOutcome(total, part);
+  }
+  return total;
+}
+
+function addOutcome(a: BatchOutcome, b: BatchOutcome): void {
+  a.documents += b.documents;
+  a.retagged += b.retagged;
+  a.rescored += b.rescored;
+  a.hosts += b.hosts;
+}
+
+/**
+ * What ingest needs from the rules (IngestDeps): tags at ingest, then the
+ * scores of the touched hosts once the batch is committed (a score needs the
+ * slot's history: when it first appeared, when it last changed).
+ */
+export function createRuleIngestDeps(store: Store, ctx: { set: RuleSet; score: ScoreConfig; now?: () => Date }) {
+  const tagPort = createPortTagger(ctx.set, { now: ctx.now });
+  return {
+    tagPort,
+    afterCommit: async (c: { observations: { ip: string }[]; events: { ip: string }[] }) => {
+      const ips = [...c.observations.map((o) => o.ip), ...c.events.map((e) => e.ip)];
+      if (ips.length > 0) await rescoreIps(store, ips, ctx);
+    },
+  };
+}
+
+/* ------------------------------------------------------------------ apply */
+
+export const FACTS_KEY = '@facts';
+export const SCORE_KEY = '@score';
+/** Bumped when the fact tags (core/rules/facts.ts) change meaning. */
+export const FACTS_VERSION = 1;
+
+const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
+
+export function factsHash(favicons?: FaviconDb): string {
+  const entries = favicons ? [...favicons.entries.values()].map((e) => `${e.md5}=${e.tags.join(',')}`).sort() : [];
+  return sha256(`${FACTS_VERSION}\n${entries.join('\n')}`);
+}
+
+export const scoreHash = (cfg: ScoreConfig) => sha256(canonicalize(cfg) ?? '');
+
+export interface ApplyPlan {
+  /** Rules new or changed since the last apply. */
+  changed: string[];
+  /** Rules applied before and now gone or disabled. */
+  removed: string[];
+  /** Rules that run again: changed ones and those reading their tags. */
+  affected: string[];
+  factsChanged: boolean;
+  scoreChanged: boolean;
+}
+
+export interface ApplySummary extends ApplyPlan, BatchOutcome {
+  ips: number;
+  durationMs: number;
+}
+
+export async function planApply(store: StoreSession, set: RuleSet, cfg: ScoreConfig, opts: { force?: boolean } = {}): Promise<ApplyPlan> {
+  const applied = new Map((await store.query<{ name: string; hash: string }>('select name, hash from rule_applications')).map((r) => [r.name, r.hash]));
+  const factsChanged = opts.force === true || applied.get(FACTS_KEY) !== factsHash(set.favicons);
+  const scoreChanged = opts.force === true || applied.get(SCORE_KEY) !== scoreHash(cfg);
+  const changed = set.rules.filter((r) => factsChanged || applied.get(r.name) !== r.hash).map((r) => r.name);
+  const removed = [...applied.keys()].filter((n) => !n.startsWith('@') && !set.byName.has(n)).sort();
+  const affected = new Set(changed);
+  // A removed rule's tags are gone: every rule reading tags must look again.
+  if (removed.length > 0) for (const r of set.rules) if (/\btag(\.[a-z]+)?[:<>]/i.test(r.query)) affected.add(r.name);
+  // Rules reading an affected rule's tags are affected too (the set is in dependency order).
+  for (const r of set.rules) if (r.dependsOn.some((d) => affected.has(d))) affected.add(r.name);
+  return { changed, removed, affected: set.rules.filter((r) => affected.has(r.name)).map((r) => r.name), factsChanged, scoreChanged };
+}
+
+/**
+ * `plum rules apply`: re-tags the stored documents from their stored fields
+ * (never re-parsing raw XML) with the rules changed since the last apply (and
+ * those reading their tags), and recomputes port and host scores. Works host by
+ * host in ip order, one transaction per batch; the applied rule hashes are
+ * recorded at the end, so an interrupted apply simply runs again.
+ */
+export async function applyRules(store: Store, set: RuleSet, cfg: ScoreConfig, opts: {
+  force?: boolean;
+  batchIps?: number;
+  onProgress?: (p: { ips: number; documents: number }) => void;
+} = {}): Promise<ApplySummary> {
+  const started = Date.now();
+  const plan = await planApply(store, set, cfg, opts);
+  const summary: ApplySummary = { ...plan, ips: 0, documents: 0, retagged: 0, rescored: 0, hosts: 0, durationMs: 0 };
+  const retag = plan.affected.length > 0 || plan.removed.length > 0;
+  if (retag || plan.scoreChanged) {
+    const ctx: BatchContext = { set, score: cfg, affected: retag ? new Set(plan.affected) : undefined };
+    const batch = opts.batchIps ?? 2000;
+    let after: string | null = null;
+    for (;;) {
+      const ips: string[] = (await store.query<{ ip: string }>(
+        after === null
+          ? 'select host(ip) as ip from port_observations group by ip order by ip limit $1'
+          : 'select host(ip) as ip from port_observations where ip > $2::inet group by ip order by ip limit $1',
+        after === null ? [batch] : [batch, after])).map((r) => r.ip);
+      if (ips.length === 0) break;
+      const part = await store.transaction((tx) => processIps(tx, ips, ctx));
+      addOutcome(summary, part);
+      summary.ips += ips.length;
+      after = ips[ips.length - 1]!;
+      opts.onProgress?.({ ips: summary.ips, documents: summary.documents });
+    }
+  }
+  await store.transaction(async (tx) => {
+    await tx.query('delete from rule_applications');
+    const rows = [
+      ...set.rules.map((r) => ({ name: r.name, hash: r.hash })),
+      { name: FACTS_KEY, hash: factsHash(set.favicons) },
+      { name: SCORE_KEY, hash: scoreHash(cfg) },
+    ];
+    await tx.query(
+      `insert into rule_applications (name, hash, applied_at)
+       select x.name, x.hash, now() from jsonb_to_recordset($1::jsonb) as x(name text, hash text)`,
+      [JSON.stringify(rows)]);
+  });
+  summary.durationMs = Date.now() - started;
+  return summary;
+}
+
+/* ------------------------------------------------------------------ explain */
+
+export interface PortExplanation extends ScoreResult {
+  protocol: string;
+  port: number;
+  hsh256: string;
+  tags: string[];
+}
+
+export interface HostExplanation extends ScoreResult {
+  ip: string;
+  ports: PortExplanation[];
+}
+
+/**
+ * The score of a host and of each of its open ports, computed from the stored
+ * tags and history with the given configuration (what apply and ingest store).
+ */
+export async function explainHost(store: StoreSession, ip: string, cfg: ScoreConfig): Promise<HostExplanation> {
+  const canon = canonicalIp(ip);
+  const rows = await store.query<ObsRow>(
+    `select * from (${selectObsSql(false, true)}) q where current and state = 'open' order by protocol, port`,
+    [canon]);
+  if (rows.length === 0) {
+    const known = await store.query<{ n: number }>('select count(*)::int as n from port_observations where ip = $1::inet', [canon]);
+    if ((known[0]?.n ?? 0) === 0) {
+      throw new PlumError('not_found', `no observation of ${canon}`, { hint: 'scan or ingest it first, or check the address with `plum search ip:' + canon + '`' });
+    }
+  }
+  const ports = rows.map((r) => ({ protocol: r.protocol, port: r.port, hsh256: r.hsh256, tags: r.tags, ...scorePort(portInput(r), cfg) }));
+  const host = scoreHost(rows.map((r) => portInput(r)), cfg);
+  return { ip: canon, ...host, ports };
+}

@@ -1,0 +1,167 @@
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { emptySearchFields, type SearchFields } from '../core/fields.ts';
+import { loadFaviconDb, type FaviconDb } from '../core/rules/favicon-db.ts';
+import { compileRules } from '../core/rules/engine.ts';
+import { loadScoreConfig, type ScoreConfig } from '../core/score.ts';
+import { ingestScanResult, type IngestPort } from '../store/ingest.ts';
+import {
+  applyRules, createRuleIngestDeps, explainHost, importRulesDir, listStoredRules, loadStoredRuleSet, syncRulesDir,
+} from '../store/repos/rules.ts';
+import { host, scan } from './helpers/scan.ts';
+import { openTestStore, storeKinds, type TestStore } from './helpers/db.ts';
+
+function svc(portNo: number, f: Partial<SearchFields>): IngestPort {
+  const fields = { ...emptySearchFields(), port: [String(portNo)], protocol: ['tcp'], state: ['open'], ...f };
+  return { protocol: 'tcp', port: portNo, state: 'open', hsh256: `h${portNo}-${JSON.stringify(f).length}-${Object.values(f).flat().join('|')}`, fpVersion: 1, fields, doc: { f } };
+}
+
+let favicons: FaviconDb;
+let cfg: ScoreConfig;
+let tmp: string;
+
+beforeAll(async () => {
+  favicons = await loadFaviconDb();
+  cfg = await loadScoreConfig();
+  tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'plum-rules-'));
+});
+afterAll(async () => {
+  await fs.rm(tmp, { recursive: true, force: true });
+});
+
+async function writeRules(dir: string, files: Record<string, string>): Promise<string> {
+  const d = path.join(tmp, dir);
+  await fs.mkdir(d, { recursive: true });
+  for (const [name, text] of Object.entries(files)) {
+    await fs.mkdir(path.dirname(path.join(d, name)), { recursive: true });
+    await fs.writeFile(path.join(d, name), text);
+  }
+  return d;
+}
+
+describe.each(storeKinds)('rules in the store (%s)', (kind) => {
+  let t: TestStore;
+  beforeAll(async () => {
+    t = await openTestStore(kind);
+  });
+  afterAll(async () => {
+    await t?.cleanup();
+  });
+
+  it('tags at ingest, scores after commit, and explains a host with contributions adding up', async () => {
+    const set = await loadStoredRuleSet(t.store, { favicons });
+    expect(set.rules.length).toBeGreaterThanOrEqual(60);
+    const deps = createRuleIngestDeps(t.store, { set, score: cfg });
+    await ingestScanResult(t.store, {
+      source: 'test',
+      scan: scan([
+        host('127.0.0.10', '2026-01-10T00:00:00Z', [
+          svc(22, { banner: ['SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3'] }),
+          svc(6379, { service_name: ['redis'] }),
+          svc(10000, { http_server: ['MiniServ/2.021'], http_title: ['Login to Webmin'] }),
+        ]),
+        host('127.0.0.11', '2026-01-10T00:00:00Z', [svc(80, { http_server: ['nginx/1.24.0'], http_title: ['Welcome to nginx!'] })]),
+      ], '22,80,6379,10000'),
+    }, deps);
+    const rows = await t.store.query<{ port: number; tags: string[]; rules: string[]; score: number; score_features: { band: string } }>(
+      `select port, tags, rules, score, score_features from port_observations where ip = '127.0.0.10' order by port`);
+    expect(rows.map((r) => r.port)).toEqual([22, 6379, 10000]);
+    expect(rows[0]!.tags).toEqual(expect.arrayContaining(['product:openssh', 'os:debian', 'proto:ssh']));
+    expect(rows[1]!.rules).toEqual(expect.arrayContaining(['db-redis', 'exposure-database']));
+    expect(rows[2]!.tags).toEqual(expect.arrayContaining(['product:webmin', 'exposure:management-interface']));
+    // Scores were filled after commit from history: just appeared → newly_appeared is full.
+    for (const r of rows) expect(r.score).toBeGreaterThan(0);
+    expect(rows[1]!.score).toBeGreaterThan(rows[0]!.score);
+
+    const ex = await explainHost(t.store, '127.0.0.10', cfg);
+    expect(ex.ports).toHaveLength(3);
+    expect(ex.features.reduce((a, f) => a + f.contribution, 0)).toBe(ex.score);
+    expect(ex.features.find((f) => f.name === 'open_ports')!.value).toBe(3);
+    expect(ex.features.find((f) => f.name === 'sensitive_service')!.value).toBe('type:database');
+    const hs = await t.store.query<{ score: number; band: string; open_ports: number }>(`select score, band, open_ports from host_scores where ip = '127.0.0.10'`);
+    expect(hs[0]).toEqual({ score: ex.score, band: ex.band, open_ports: 3 });
+    await expect(explainHost(t.store, '127.0.0.99', cfg)).rejects.toThrow(/no observation of 127.0.0.99/);
+  });
+
+  it('apply is incremental: only changed rules re-run, and removed rules lose their tags', async () => {
+    let set = await loadStoredRuleSet(t.store, { favicons });
+    const first = await applyRules(t.store, set, cfg);
+    // Nothing was applied before: every rule counts as changed, but ingest already tagged with them.
+    expect(first.changed.length).toBe(set.rules.length);
+    expect(first.retagged).toBe(0);
+    const again = await applyRules(t.store, set, cfg);
+    expect(again).toMatchObject({ changed: [], removed: [], affected: [], documents: 0, retagged: 0 });
+
+    // Change one rule in the database: a new tag for nginx.
+    const dir = await writeRules('incr', {
+      'web-nginx.yaml': `description: nginx web server\nquery: http_server.bg:nginx\ntags: [product:nginx, type:web-server, team:web]\nversion: '2030-01-01'\n`,
+    });
+    const res = await importRulesDir(t.store, dir);
+    expect(res).toMatchObject({ imported: [], updated: ['web-nginx'], invalid: [] });
+    set = compileRules(await listStoredRules(t.store), { favicons });
+    const third = await applyRules(t.store, set, cfg);
+    expect(third.changed).toEqual(['web-nginx']);
+    expect(third.affected).toEqual(['web-nginx']);
+    expect(third.retagged).toBe(1);
+    const nginx = await t.store.query<{ tags: string[] }>(`select tags from port_observations where ip = '127.0.0.11'`);
+    expect(nginx[0]!.tags).toContain('team:web');
+
+    // Disable the redis rule: its tags and the dependent exposure tag go away.
+    await t.store.query(`update rules set enabled = false, hash = 'disabled' where name = 'db-redis'`);
+    set = compileRules(await listStoredRules(t.store), { favicons });
+    const fourth = await applyRules(t.store, set, cfg);
+    expect(fourth.removed).toEqual(['db-redis']);
+    expect(fourth.affected).toContain('exposure-database');
+    const redis = await t.store.query<{ tags: string[]; rules: string[]; score: number }>(`select tags, rules, score from port_observations where port = 6379`);
+    expect(redis[0]!.rules).not.toContain('db-redis');
+    expect(redis[0]!.tags).not.toContain('exposure:database-reachable');
+    expect(redis[0]!.tags).not.toContain('product:redis');
+  });
+
+  it('import reports imported, updated, skipped and invalid with reasons, and keeps the newest version', async () => {
+    const dir = await writeRules('legacy', {
+      'gitlab.yaml': `description: GitLab\nquery: http_title.lk:gitlab\ntags: [Product:GitLab]\nversion: 1633024800\n`,
+      'old/gitlab.yaml': `description: GitLab old\nquery: http_title:gitlab\ntags: [product:gitlab]\nversion: 1600000000\n`,
+      'unknown-field.yaml': `description: bad\nquery: http_nothing:foo\ntags: [x:y]\nversion: 1\n`,
+      'bad-port.yaml': `description: bad\nquery: port:70000\ntags: [x:y]\nversion: 1\n`,
+      'bad-proto.yaml': `description: bad\nquery: protocol:tpc port:80\ntags: [x:y]\nversion: 1\n`,
+      'bad-md5.yaml': `description: bad\nquery: http_favicon_md5:nothex\ntags: [x:y]\nversion: 1\n`,
+      'since.yaml': `description: bad\nquery: port:22 since:7\ntags: [x:y]\nversion: 1\n`,
+      'notyaml.yaml': `description: [unclosed\n`,
+      'no-tags.yaml': `description: no tags\nquery: port:22\nversion: 1\n`,
+      'web-nginx.yaml': `description: older nginx\nquery: http_server:nginx\ntags: [product:nginx]\nversion: '2020-01-01'\n`,
+      'cycle-a.yaml': `description: a\nquery: tag:zz:b\ntags: [zz:a]\nversion: 1\n`,
+      'cycle-b.yaml': `description: b\nquery: tag:zz:a\ntags: [zz:b]\nversion: 1\n`,
+    });
+    const res = await importRulesDir(t.store, dir);
+    expect(res.imported).toEqual(expect.arrayContaining(['gitlab']));
+    const invalid = Object.fromEntries(res.invalid.map((i) => [i.file, i.reason]));
+    expect(invalid['unknown-field.yaml']).toMatch(/unknown field/i);
+    expect(invalid['bad-port.yaml']).toMatch(/70000/);
+    expect(invalid['bad-proto.yaml']).toMatch(/never match.*protocol/);
+    expect(invalid['bad-md5.yaml']).toMatch(/never match.*MD5/);
+    expect(invalid['since.yaml']).toMatch(/since/);
+    expect(invalid['notyaml.yaml']).toMatch(/YAML/);
+    expect(invalid['no-tags.yaml']).toMatch(/tags/);
+    expect(Object.keys(invalid).filter((f) => f.startsWith('cycle-'))).toHaveLength(1);
+    expect(res.skipped.map((s) => s.file)).toEqual(expect.arrayContaining(['old/gitlab.yaml', 'web-nginx.yaml']));
+    const gitlab = (await listStoredRules(t.store)).find((r) => r.name === 'gitlab')!;
+    expect(gitlab).toMatchObject({ version: '1633024800', tags: ['product:gitlab'], query: 'http_title.lk:gitlab' });
+    // Importing the same directory again changes nothing.
+    const again = await importRulesDir(t.store, dir);
+    expect(again.imported).toEqual([]);
+    expect(again.updated).toEqual([]);
+  });
+
+  it('syncing the rules directory picks up edits made in place', async () => {
+    const dir = await writeRules('sync', {
+      'a.yaml': `description: a\nquery: port:1\ntags: [t:a]\nversion: 1\ntests: { match: [{port: '1'}], no_match: [{port: '2'}] }\n`,
+    });
+    expect((await syncRulesDir(t.store, dir)).imported).toEqual(['a']);
+    await fs.writeFile(path.join(dir, 'a.yaml'), `description: a\nquery: port:1,3\ntags: [t:a]\nversion: 1\n`);
+    expect((await syncRulesDir(t.store, dir)).updated).toEqual(['a']);
+    expect((await syncRulesDir(t.store, dir)).skipped).toHaveLength(1);
+  });
+});
