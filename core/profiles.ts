@@ -169,7 +169,11 @@ function refineWith<I, T>(fn: (v: I) => T) {
     try {
       return fn(v);
     } catch (e) {
-      ctx.addIssue({ code: 'custom', message: e instanceof PlumError ? e.oneLine() : String(e) });
+      ctx.addIssue({
+        code: 'custom',
+        message: e instanceof Error ? e.message : String(e),
+        ...(e instanceof PlumError && e.hint ? { params: { hint: e.hint } } : {}),
+      });
       return z.NEVER;
     }
   };
@@ -202,8 +206,9 @@ export function parseProfile(input: ProfileInput): ScanProfile {
   if (r.success) return r.data;
   const issue = r.error.issues[0]!;
   const field = issue.path.join('.') || 'profile';
+  const inner = (issue as { params?: { hint?: unknown } }).params?.hint;
   throw new PlumError('invalid_input', `invalid profile ${field}: ${issue.message}`, {
-    hint: 'fix the value and try again; see `plum profile add --help`',
+    hint: typeof inner === 'string' ? inner : 'fix the value and try again; see `plum profile add --help`',
     details: { field },
   });
 }

@@ -1,8 +1,13 @@
 import type { Command } from 'commander';
 import type { CliContext } from '../context.ts';
 import * as history from './history.ts';
+import * as search from './search.ts';
+import * as query from './query.ts';
 import * as host from './host.ts';
 import * as init from './init.ts';
+import * as target from './target.ts';
+import * as profile from './profile.ts';
+import * as plan from './plan.ts';
 import * as apikey from './apikey.ts';
 import * as agentToken from './agent-token.ts';
 import * as serve from './serve.ts';
@@ -17,8 +22,13 @@ export interface CommandModule {
  */
 export const commandModules: CommandModule[] = [
   init,
+  target,
+  profile,
+  plan,
   host,
   history,
+  search,
+  query,
   serve,
   apikey,
   agentToken,

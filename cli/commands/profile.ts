@@ -1,0 +1,157 @@
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import type { Command } from 'commander';
+import { cycleMs, isProjectScript, type ProfileInput } from '../../core/profiles.ts';
+import { formatDuration } from '../../core/plan.ts';
+import {
+  getProfile, listProfiles, removeProfile, saveProfile, setProfileEnabled, type StoredProfile,
+} from '../../store/repos/profiles.ts';
+import type { CliContext } from '../context.ts';
+import { formatOption, info, printJson, printTable } from '../output.ts';
+import { openCommandStore } from './init.ts';
+
+export const profileJson = (p: StoredProfile) => ({
+  id: p.id,
+  name: p.name,
+  description: p.description ?? null,
+  tcp_ports: p.tcpPorts,
+  udp_ports: p.udpPorts ?? null,
+  scripts: p.scripts,
+  nmap_args: p.nmapArgs,
+  every: p.every,
+  priority: p.priority,
+  targets: p.targets,
+  host_timeout: p.hostTimeout,
+  enabled: p.enabled,
+  builtin: p.builtin,
+  created_at: p.createdAt,
+  updated_at: p.updatedAt,
+});
+
+/** Stock script names not found in the local nmap installation (agents elsewhere may differ: a warning only). */
+function unknownStockScripts(scripts: string[]): string[] {
+  const dirs = ['/usr/share/nmap/scripts', '/usr/local/share/nmap/scripts', '/opt/homebrew/share/nmap/scripts'].filter((d) => existsSync(d));
+  if (dirs.length === 0) return [];
+  return scripts.filter((s) => !isProjectScript(s) && !dirs.some((d) => existsSync(path.join(d, `${s}.nse`))));
+}
+
+interface AddOpts {
+  ports: string;
+  udpPorts?: string;
+  scripts?: string;
+  nmapArgs?: string;
+  every: string;
+  priority: string;
+  targets: string;
+  hostTimeout: string;
+  description?: string;
+  replace: boolean;
+  format: string;
+}
+
+export function register(program: Command, ctx: CliContext): void {
+  const profile = program.command('profile').description('scan profiles: ports, scripts, nmap options, cycle, priority, target selection');
+
+  profile
+    .command('add')
+    .description('add a scan profile (or change one with --replace)')
+    .argument('<name>', 'profile name: lowercase letters, digits, "-" or "_"')
+    .requiredOption('--ports <list>', 'TCP ports: 22,80,443 or ranges 8000-8100')
+    .option('--udp-ports <list>', 'UDP ports (needs a root agent)')
+    .option('--scripts <list>', 'NSE scripts, comma-separated: stock names (http-title) or plum-banner, plum-favicon')
+    .option('--nmap-args <args>', 'extra nmap options, e.g. "-T4 --max-retries 1" (checked; no output, port, script or target options)')
+    .option('--every <cycle>', 'cycle: 12h, 7d, 30m or a cron expression like "0 3 * * *" (UTC)', '12h')
+    .option('--priority <0-4>', '0 background, 1 low, 2 normal, 3 high, 4 urgent', '2')
+    .option('--targets <selection>', 'all, or label:NAME', 'all')
+    .option('--host-timeout <time>', 'nmap --host-timeout per host', '40s')
+    .option('--description <text>', 'what the profile is for')
+    .option('--replace', 'replace an existing profile of that name', false)
+    .addOption(formatOption())
+    .action(async (name: string, opts: AddOpts) => {
+      const input: ProfileInput = {
+        name,
+        tcpPorts: opts.ports,
+        udpPorts: opts.udpPorts,
+        scripts: opts.scripts,
+        nmapArgs: opts.nmapArgs,
+        every: opts.every,
+        priority: opts.priority,
+        targets: opts.targets,
+        hostTimeout: opts.hostTimeout,
+        ...(opts.description ? { description: opts.description } : {}),
+      };
+      const store = await openCommandStore(ctx);
+      const saved = await saveProfile(store, input, { replace: opts.replace });
+      const missing = unknownStockScripts(saved.scripts);
+      if (opts.format === 'json') printJson(profileJson(saved));
+      else info(`profile ${saved.name} saved: ports ${saved.tcpPorts}${saved.udpPorts ? ` udp ${saved.udpPorts}` : ''}, every ${saved.every}, priority ${saved.priority}, targets ${saved.targets}`);
+      if (missing.length) info(`warning: script${missing.length > 1 ? 's' : ''} ${missing.join(', ')} not found in the local nmap installation; agents without ${missing.length > 1 ? 'them' : 'it'} will fail`);
+    });
+
+  profile
+    .command('list')
+    .description('list scan profiles (the built-in banner and web profiles included)')
+    .addOption(formatOption())
+    .action(async (opts: { format: string }) => {
+      const store = await openCommandStore(ctx);
+      const list = await listProfiles(store);
+      if (opts.format === 'json') {
+        printJson(list.map(profileJson));
+        return;
+      }
+      printTable(list.map((p) => ({
+        name: p.name, ports: p.tcpPorts + (p.udpPorts ? ` U:${p.udpPorts}` : ''), scripts: p.scripts, every: p.every,
+        priority: p.priority, targets: p.targets, enabled: p.enabled ? 'yes' : 'no',
+      })), ['name', 'ports', 'every', 'priority', 'targets', 'enabled', 'scripts']);
+    });
+
+  profile
+    .command('show')
+    .description('show one profile')
+    .argument('<name>', 'profile name or id')
+    .addOption(formatOption())
+    .action(async (name: string, opts: { format: string }) => {
+      const store = await openCommandStore(ctx);
+      const p = await getProfile(store, name);
+      if (opts.format === 'json') {
+        printJson(profileJson(p));
+        return;
+      }
+      const lines = [
+        `name:         ${p.name}${p.builtin ? ' (built-in)' : ''}${p.enabled ? '' : ' (disabled)'}`,
+        ...(p.description ? [`description:  ${p.description}`] : []),
+        `tcp ports:    ${p.tcpPorts}`,
+        ...(p.udpPorts ? [`udp ports:    ${p.udpPorts}`] : []),
+        `scripts:      ${p.scripts.join(', ') || '(none)'}`,
+        `nmap args:    ${p.nmapArgs.join(' ') || '(none)'}`,
+        `every:        ${p.every} (about ${formatDuration(cycleMs(p.every) / 1000)})`,
+        `priority:     ${p.priority}`,
+        `targets:      ${p.targets}`,
+        `host timeout: ${p.hostTimeout}`,
+        `id:           ${p.id}`,
+      ];
+      process.stdout.write(`${lines.join('\n')}\n`);
+    });
+
+  profile
+    .command('rm')
+    .description('remove a profile (built-in profiles are disabled instead); past runs keep its name')
+    .argument('<name>', 'profile name or id')
+    .action(async (name: string) => {
+      const store = await openCommandStore(ctx);
+      const p = await removeProfile(store, name);
+      info(p.removed ? `profile ${p.name} removed` : `profile ${p.name} is built in: disabled instead (plum profile enable ${p.name} to undo)`);
+    });
+
+  for (const [cmd, enabled] of [['enable', true], ['disable', false]] as const) {
+    profile
+      .command(cmd)
+      .description(`${cmd} a profile (disabled profiles are never scheduled)`)
+      .argument('<name>', 'profile name or id')
+      .action(async (name: string) => {
+        const store = await openCommandStore(ctx);
+        const p = await setProfileEnabled(store, name, enabled);
+        info(`profile ${p.name} ${enabled ? 'enabled' : 'disabled'}`);
+      });
+  }
+}

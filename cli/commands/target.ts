@@ -1,0 +1,68 @@
+import type { Command } from 'commander';
+import { addTargets, listTargets, removeTargets, type TargetInfo } from '../../store/repos/targets.ts';
+import type { CliContext } from '../context.ts';
+import { formatOption, info, printJson, printTable } from '../output.ts';
+import { openCommandStore } from './init.ts';
+
+const collect = (v: string, prev: string[]) => [...prev, ...v.split(',').map((s) => s.trim()).filter(Boolean)];
+
+const targetJson = (t: TargetInfo) => ({
+  id: t.id, value: t.value, kind: t.kind, exclude: t.exclude, labels: t.labels, size: t.size, note: t.note, created_at: t.createdAt,
+});
+
+export function register(program: Command, ctx: CliContext): void {
+  const target = program.command('target').description('declare the perimeter: addresses, CIDR ranges, ranges a-b, domain names, exclusions');
+
+  target
+    .command('add')
+    .description('declare targets (or exclusions with --exclude); all values are checked before anything is saved')
+    .argument('<value...>', 'IPv4/IPv6 address, CIDR (192.0.2.0/24), range (192.0.2.10-192.0.2.20 or 192.0.2.10-20) or FQDN')
+    .option('--exclude', 'declare exclusions: never scanned, even when another target covers them', false)
+    .option('--label <label>', 'label (repeatable or comma-separated); profiles can select targets by label', collect, [] as string[])
+    .option('--note <text>', 'free-text note')
+    .addOption(formatOption())
+    .action(async (values: string[], opts: { exclude: boolean; label: string[]; note?: string; format: string }) => {
+      const store = await openCommandStore(ctx);
+      const r = await addTargets(store, values, { exclude: opts.exclude, labels: opts.label, note: opts.note });
+      const overlaps = r.overlaps.map((o) => ({ target: o.target, overlaps: o.overlaps, shared: Number(o.shared) }));
+      if (opts.format === 'json') {
+        printJson({ added: r.added.map(targetJson), unchanged: r.unchanged.map(targetJson), overlaps });
+        return;
+      }
+      const what = opts.exclude ? 'exclusion' : 'target';
+      const addresses = r.added.reduce((n, t) => n + (t.kind === 'fqdn' ? 0 : t.size), 0);
+      const names = r.added.filter((t) => t.kind === 'fqdn').length;
+      info(`added ${r.added.length} ${what}${r.added.length === 1 ? '' : 's'} (${addresses} addresses, ${names} names)` +
+        (r.unchanged.length ? `; ${r.unchanged.length} already declared` : ''));
+      for (const o of overlaps) {
+        info(`note: ${o.target} overlaps ${o.overlaps} (${o.shared} shared ${o.shared === 1 && o.target === o.overlaps ? 'name' : 'addresses'}); both are kept, planning scans each address once`);
+      }
+    });
+
+  target
+    .command('list')
+    .description('list declared targets and exclusions')
+    .option('--label <label>', 'only targets with this label')
+    .addOption(formatOption())
+    .action(async (opts: { label?: string; format: string }) => {
+      const store = await openCommandStore(ctx);
+      const list = await listTargets(store, { label: opts.label });
+      if (opts.format === 'json') {
+        printJson(list.map(targetJson));
+        return;
+      }
+      printTable(list.map((t) => ({ ...t, type: t.exclude ? 'exclude' : 'include' })), ['value', 'kind', 'type', 'size', 'labels', 'id']);
+    });
+
+  target
+    .command('rm')
+    .description('remove targets or exclusions (by value or id); all must exist, else nothing is removed')
+    .argument('<value...>', 'value as listed, or id tgt_…')
+    .addOption(formatOption())
+    .action(async (values: string[], opts: { format: string }) => {
+      const store = await openCommandStore(ctx);
+      const removed = await removeTargets(store, values);
+      if (opts.format === 'json') printJson({ removed: removed.map(targetJson) });
+      else info(`removed ${removed.length} target${removed.length === 1 ? '' : 's'}: ${removed.map((t) => t.value).join(', ')}`);
+    });
+}
