@@ -3,8 +3,6 @@ import type { CliContext } from '../context.ts';
 import * as history from './history.ts';
 import * as search from './search.ts';
 import * as query from './query.ts';
-import * as search from './search.ts';
-import * as query from './query.ts';
 import * as host from './host.ts';
 import * as init from './init.ts';
 import * as target from './target.ts';
@@ -29,8 +27,6 @@ export const commandModules: CommandModule[] = [
   plan,
   host,
   history,
-  search,
-  query,
   search,
   query,
   serve,
