@@ -15,6 +15,7 @@ import { PlumError } from '../core/errors.ts';
 import { silentLogger, type Logger } from '../core/log.ts';
 import { acquireHomeLock, type HomeLock } from './lock.ts';
 import { normaliseRows } from './rows.ts';
+import { shareStore } from './socket.ts';
 import * as schema from './schema/index.ts';
 
 export { schema };
@@ -54,6 +55,11 @@ export interface OpenStoreOptions {
   lockWaitMs?: number;
   /** PGlite: reach a holder that shares its database over a socket instead of failing. Default true. */
   useHolderSocket?: boolean;
+  /**
+   * PGlite: share the database with other plum commands over $PLUM_HOME/plum.sock
+   * for as long as this store is open (long-running commands: serve, scheduler, worker).
+   */
+  share?: boolean;
 }
 
 export const MIGRATIONS_DIR = fileURLToPath(new URL('./migrations', import.meta.url));
@@ -164,13 +170,17 @@ async function openPglite(config: PlumConfig, opts: OpenStoreOptions, log: Logge
     await migratePglite(db as never, { migrationsFolder: MIGRATIONS_DIR });
     log.debug({ dir }, 'store opened (pglite)');
     const instance = pg;
-    return makeStore('pglite', db, async () => {
+    let shared: Awaited<ReturnType<typeof shareStore>>;
+    const store = makeStore('pglite', db, async () => {
       try {
+        await shared?.close();
         await instance.close();
       } finally {
         lock.release();
       }
     }, { pglite: pg, lock, via: 'direct' });
+    if (opts.share) shared = await shareStore(store, config.home, log);
+    return store;
   } catch (e) {
     await pg?.close().catch(() => {});
     lock.release();
