@@ -10,8 +10,8 @@ import { routeModules } from './routes/index.ts';
 
 export const API_VERSION = '0.1.0';
 
-/** Routes with their own, larger, body limit (agent result uploads). */
-const OWN_BODY_LIMIT = /^\/v1\/agent\/jobs\/[^/]+\/result$/;
+/** Routes with their own, larger, body limit (agent result uploads, bulk target import). */
+const OWN_BODY_LIMIT = /^\/v1\/(agent\/jobs\/[^/]+\/result|targets\/import)$/;
 
 /**
  * The HTTP API. Every route module registers one operation (createRoute +

@@ -34,6 +34,8 @@ export function toApiError(e: unknown): { err: PlumError; internal: boolean } {
     if (e.code === 'internal' || e.code === 'database') {
       return { err: new PlumError(e.code, e.code === 'database' ? 'database error' : 'internal error', { hint: 'retry later; the server log has the details' }), internal: true };
     }
+    // The CLI's usage errors are plain bad input over HTTP.
+    if (e.code === 'usage') return { err: new PlumError('invalid_input', e.message, { hint: e.hint, details: e.details }), internal: false };
     return { err: e, internal: false };
   }
   if (e instanceof HTTPException) {

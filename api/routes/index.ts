@@ -9,6 +9,20 @@ import listApiKeys from './apikeys/list.ts';
 import revokeApiKey from './apikeys/revoke.ts';
 import eventStream from './events/stream.ts';
 import health from './meta/health.ts';
+import createProfile from './profiles/create.ts';
+import deleteProfile from './profiles/delete.ts';
+import getProfile from './profiles/get.ts';
+import listProfiles from './profiles/list.ts';
+import replaceProfile from './profiles/replace.ts';
+import createTargets from './targets/create.ts';
+import deleteTarget from './targets/delete.ts';
+import getTarget from './targets/get.ts';
+import importTargets from './targets/import.ts';
+import listTargets from './targets/list.ts';
+import updateTarget from './targets/update.ts';
+import getHost from './hosts/get.ts';
+import listHistory from './history/list.ts';
+import search from './search/search.ts';
 
 /** One module per operation; each registers its createRoute + handler. */
 export interface RouteModule {
@@ -17,6 +31,20 @@ export interface RouteModule {
 
 export const routeModules: RouteModule[] = [
   health,
+  listTargets,
+  createTargets,
+  importTargets,
+  getTarget,
+  updateTarget,
+  deleteTarget,
+  listProfiles,
+  getProfile,
+  createProfile,
+  replaceProfile,
+  deleteProfile,
+  search,
+  getHost,
+  listHistory,
   eventStream,
   listAgents,
   createAgentToken,

@@ -1,0 +1,65 @@
+import { createRoute, z } from '@hono/zod-openapi';
+import { PlumError } from '../../../core/errors.ts';
+import { parseTarget } from '../../../core/targets.ts';
+import { listEvents } from '../../../store/repos/observations.ts';
+import type { EventType } from '../../../store/schema/observation-events.ts';
+import { requireRole } from '../../auth.ts';
+import { errors, jsonContent, security } from '../../schemas.ts';
+import type { RouteModule } from '../index.ts';
+import { EventSchema, eventJson } from './schemas.ts';
+
+const UNITS: Record<string, number> = { m: 60_000, h: 3_600_000, d: 86_400_000, w: 7 * 86_400_000 };
+const Time = z.string().regex(/^(\d{1,5}[mhdw]|\d{4}-\d{2}-\d{2}([T ][0-9:.]+(Z|[+-]\d{2}:?\d{2})?)?)$/, 'must be a duration like 7d, 12h, 30m, 2w or an ISO date');
+
+function toDate(v: string | undefined, now: Date): Date | undefined {
+  if (v === undefined) return undefined;
+  const m = /^(\d+)([mhdw])$/.exec(v);
+  const d = m ? new Date(now.getTime() - Number(m[1]) * UNITS[m[2]!]!) : new Date(v);
+  if (Number.isNaN(d.getTime())) throw new PlumError('invalid_input', `invalid date "${v}"`, { hint: 'use 7d, 12h or an ISO date such as 2026-01-31' });
+  return d;
+}
+
+export const route = createRoute({
+  method: 'get',
+  path: '/v1/history',
+  tags: ['history'],
+  summary: 'The change feed (appeared, changed, gone, reappeared), by period, event type and network; newest first',
+  security,
+  middleware: [requireRole('viewer')] as const,
+  request: {
+    query: z.object({
+      since: Time.optional(),
+      until: Time.optional(),
+      types: z.string().regex(/^(appeared|changed|gone|reappeared)(,(appeared|changed|gone|reappeared))*$/, 'must be a comma-separated list of appeared, changed, gone, reappeared').optional(),
+      net: z.string().max(64).optional().openapi({ description: 'an address or CIDR' }),
+      limit: z.coerce.number().int().min(1).max(10_000).default(1000),
+    }),
+  },
+  responses: { 200: jsonContent(z.object({ items: z.array(EventSchema) }), 'Events'), ...errors(400, 401, 403) },
+});
+
+export default {
+  register(app) {
+    app.openapi(route, async (c) => {
+      const q = c.req.valid('query');
+      const now = new Date();
+      let net: string | undefined;
+      if (q.net !== undefined) {
+        let t;
+        try {
+          t = parseTarget(q.net);
+        } catch {
+          t = undefined;
+        }
+        if (!t || (t.kind !== 'ip' && t.kind !== 'cidr')) {
+          throw new PlumError('invalid_input', `invalid query field "net": "${q.net}" is not an address or CIDR`, { hint: 'e.g. net=192.0.2.0/24' });
+        }
+        net = t.value;
+      }
+      const items = await listEvents(c.var.deps.store, {
+        since: toDate(q.since, now), until: toDate(q.until, now), types: q.types?.split(',') as EventType[] | undefined, net, limit: q.limit,
+      });
+      return c.json({ items: items.map(eventJson) }, 200);
+    });
+  },
+} satisfies RouteModule;
