@@ -11,6 +11,11 @@ import * as plan from './plan.ts';
 import * as apikey from './apikey.ts';
 import * as agentToken from './agent-token.ts';
 import * as serve from './serve.ts';
+import * as report from './report.ts';
+import * as exportCmd from './export.ts';
+import * as webhook from './webhook.ts';
+import * as rules from './rules.ts';
+import * as explain from './explain.ts';
 
 export interface CommandModule {
   register(program: Command, ctx: CliContext): void;
@@ -29,6 +34,11 @@ export const commandModules: CommandModule[] = [
   history,
   search,
   query,
+  report,
+  exportCmd,
+  webhook,
+  rules,
+  explain,
   serve,
   apikey,
   agentToken,

@@ -4,11 +4,14 @@ import { PlumError } from '../../core/errors.ts';
 import { newId } from '../../core/ids.ts';
 import type { SearchFields } from '../../core/fields.ts';
 import { compileRules, createPortTagger, evaluateRules, type Evaluation, type RuleSet } from '../../core/rules/engine.ts';
-import type { FaviconDb } from '../../core/rules/favicon-db.ts';
+import type { PlumConfig } from '../../core/config.ts';
+import { loadFaviconDb, type FaviconDb } from '../../core/rules/favicon-db.ts';
 import { importLegacyRules, validateRule, type ImportProblem } from '../../core/rules/import.ts';
 import { BUILTIN_RULES_DIR, loadRuleFiles } from '../../core/rules/load.ts';
 import { compareVersions, ruleHash, type Rule, type RuleTestDoc, type Severity } from '../../core/rules/schema.ts';
-import { scoreHost, scorePort, type PortScoreInput, type ScoreConfig, type ScoreResult } from '../../core/score.ts';
+import {
+  DEFAULT_SCORE_FILE, loadScoreConfig, scoreHost, scorePort, type PortScoreInput, type ScoreConfig, type ScoreResult,
+} from '../../core/score.ts';
 import type { Store, StoreSession } from '../index.ts';
 import { canonicalIp } from '../scope.ts';
 
@@ -170,6 +173,27 @@ export async function loadStoredRuleSet(store: Store, opts: { favicons?: Favicon
     rules = await listStoredRules(store);
   }
   return compileRules(rules, { favicons: opts.favicons });
+}
+
+export interface RuleContext {
+  set: RuleSet;
+  score: ScoreConfig;
+  favicons: FaviconDb;
+  rulesDir: string;
+}
+
+/**
+ * Everything rule evaluation needs, from the configuration: nmap's favicon
+ * database, the score file, and the stored rules (the rules directory is
+ * synced first when `sync` is set, as `plum rules apply` does).
+ */
+export async function openRuleContext(store: Store, config: PlumConfig, opts: { sync?: boolean } = {}): Promise<RuleContext & { synced?: RuleMergeResult }> {
+  const rulesDir = config.PLUM_RULES_DIR ?? BUILTIN_RULES_DIR;
+  const favicons = await loadFaviconDb(config.PLUM_FAVICON_DB);
+  const score = await loadScoreConfig(config.PLUM_SCORE_FILE ?? DEFAULT_SCORE_FILE);
+  const synced = opts.sync ? await syncRulesDir(store, rulesDir) : undefined;
+  const set = await loadStoredRuleSet(store, { favicons, rulesDir });
+  return { set, score, favicons, rulesDir, synced };
 }
 
 /* ------------------------------------------------------------------ scoring and re-tagging */
@@ -439,4 +463,13 @@ export async function explainHost(store: StoreSession, ip: string, cfg: ScoreCon
   const ports = rows.map((r) => ({ protocol: r.protocol, port: r.port, hsh256: r.hsh256, tags: r.tags, ...scorePort(portInput(r), cfg) }));
   const host = scoreHost(rows.map((r) => portInput(r)), cfg);
   return { ip: canon, ...host, ports };
+}
+
+/** Current open port documents of one ip, for `plum rules test RULE IP`. */
+export async function hostDocuments(store: StoreSession, ip: string): Promise<{ protocol: string; port: number; hsh256: string; fields: SearchFields; tags: string[]; last_seen: Date }[]> {
+  const canon = canonicalIp(ip);
+  return store.query(
+    `select protocol, port, hsh256, fields, tags, last_seen from port_observations
+     where ip = $1::inet and current and state = 'open' order by protocol, port`,
+    [canon]);
 }
