@@ -23,6 +23,9 @@ import updateTarget from './targets/update.ts';
 import getHost from './hosts/get.ts';
 import listHistory from './history/list.ts';
 import search from './search/search.ts';
+import getRule from './rules/get.ts';
+import listRules from './rules/list.ts';
+import testRules from './rules/test.ts';
 
 /** One module per operation; each registers its createRoute + handler. */
 export interface RouteModule {
@@ -45,6 +48,9 @@ export const routeModules: RouteModule[] = [
   search,
   getHost,
   listHistory,
+  listRules,
+  testRules,
+  getRule,
   eventStream,
   listAgents,
   createAgentToken,
