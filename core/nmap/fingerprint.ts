@@ -1,0 +1,107 @@
+import { createHash } from 'node:crypto';
+import canonicalize from 'canonicalize';
+import type { HostDocument, PortDocument } from './types.ts';
+import { normalizeScript, normalizeServiceFp, type VolatileList } from './volatile.ts';
+
+/*
+ * hsh256: Plum's fingerprint of a port document and of a host document.
+ *
+ * Input = the document with times and network-path values removed (the
+ * `exclude` lists of volatile.yaml), volatile values replaced by fixed markers,
+ * scripts put in a stable order; serialised as RFC 8785 canonical JSON
+ * (`canonicalize`), hashed with SHA-256. The same service seen again gives the
+ * same hash; any real change (title, certificate, version, banner, scripts)
+ * gives another one.
+ *
+ * A port fingerprint covers the port only (not the IP or hostnames), so the
+ * same service on two addresses has the same fingerprint.
+ */
+
+/** Version of the algorithm above; bump when its output changes. */
+export const FP_ALGORITHM = 1;
+
+/**
+ * The fingerprint version recorded with every document: algorithm × 1000 +
+ * volatile list version, so a change of either is visible in stored data.
+ */
+export function fingerprintVersion(list: VolatileList): number {
+  return FP_ALGORITHM * 1000 + list.version;
+}
+
+/** fp_version with the shipped volatile list (version 1): 1001. */
+export const FP_VERSION = 1001;
+
+function sha256(text: string): string {
+  return createHash('sha256').update(text, 'utf8').digest('hex');
+}
+
+function canonical(value: unknown): string {
+  return canonicalize(value) ?? 'null';
+}
+
+/** Deletes a dotted path from a (cloned) object. */
+function dropPath(obj: Record<string, unknown>, path: readonly string[]): void {
+  let cur: unknown = obj;
+  for (let i = 0; i < path.length - 1; i++) {
+    if (!cur || typeof cur !== 'object') return;
+    cur = (cur as Record<string, unknown>)[path[i]!];
+  }
+  if (cur && typeof cur === 'object') delete (cur as Record<string, unknown>)[path[path.length - 1]!];
+}
+
+function scriptsInput(scripts: PortDocument['scripts'], list: VolatileList): unknown[] {
+  // The set of scripts matters, not the order nmap printed them in.
+  return scripts
+    .map((s) => normalizeScript(s, list))
+    .map((s) => ({ s, key: `${s.id as string}\u0000${canonical(s)}` }))
+    .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))
+    .map((x) => x.s);
+}
+
+/** What a port fingerprint is computed over (exported for `plum parse --explain`-style debugging and tests). */
+export function portFingerprintInput(doc: PortDocument, list: VolatileList): Record<string, unknown> {
+  const input: Record<string, unknown> = {
+    protocol: doc.protocol,
+    portid: doc.portid,
+    state: { ...doc.state },
+    scripts: scriptsInput(doc.scripts, list),
+  };
+  if (doc.service) {
+    const svc: Record<string, unknown> = { ...doc.service };
+    if (typeof svc.servicefp === 'string') svc.servicefp = normalizeServiceFp(svc.servicefp, list);
+    input.service = svc;
+  }
+  if (doc.owner !== undefined) input.owner = doc.owner;
+  for (const p of list.exclude.port) dropPath(input, p);
+  return input;
+}
+
+export function portFingerprint(doc: PortDocument, list: VolatileList): string {
+  return sha256(canonical(portFingerprintInput(doc, list)));
+}
+
+export function hostFingerprintInput(doc: HostDocument, list: VolatileList): Record<string, unknown> {
+  const ports = doc.ports
+    .map((p) => portFingerprintInput(p, list))
+    .sort((a, b) => (a.protocol as string).localeCompare(b.protocol as string) || Number(a.portid) - Number(b.portid));
+  const input: Record<string, unknown> = {
+    addr: doc.addr,
+    addresses: [...doc.addresses].sort((a, b) => (a.addr < b.addr ? -1 : a.addr > b.addr ? 1 : 0)),
+    hostnames: [...doc.hostnames].sort((a, b) => (`${a.type} ${a.name}` < `${b.type} ${b.name}` ? -1 : 1)),
+    status: { ...doc.status },
+    starttime: doc.starttime,
+    endtime: doc.endtime,
+    ports,
+    extraports: doc.extraports,
+    hostscripts: scriptsInput(doc.hostscripts, list),
+    extra: { ...doc.extra },
+  };
+  if (doc.os) input.os = doc.os;
+  if (doc.timedout !== undefined) input.timedout = doc.timedout;
+  for (const p of list.exclude.host) dropPath(input, p);
+  return JSON.parse(JSON.stringify(input)) as Record<string, unknown>;
+}
+
+export function hostFingerprint(doc: HostDocument, list: VolatileList): string {
+  return sha256(canonical(hostFingerprintInput(doc, list)));
+}

@@ -1,0 +1,204 @@
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+import { PlumError } from '../errors.ts';
+
+/*
+ * The volatile list (rules/fingerprint/volatile.yaml): values that change
+ * between two scans of an unchanged service. Loaded and compiled once; the
+ * normalisation functions below are pure (same text + same list → same result)
+ * and only ever touch the copy that is hashed, never the stored document.
+ */
+
+export const DEFAULT_VOLATILE_PATH = fileURLToPath(new URL('../../rules/fingerprint/volatile.yaml', import.meta.url));
+
+const patternSchema = z.object({
+  name: z.string().min(1),
+  regex: z.string().min(1),
+  marker: z.string(),
+  flags: z.string().regex(/^[gimsuy]*$/).optional(),
+});
+
+export const volatileFileSchema = z.object({
+  version: z.number().int().min(1).max(999),
+  headers: z.array(z.string().min(1)).default([]),
+  header_patterns: z.array(z.string().min(1)).default([]),
+  cookies: z.boolean().default(true),
+  patterns: z.array(patternSchema).default([]),
+  scripts: z.record(z.string(), z.union([z.literal('*'), z.array(z.string())])).default({}),
+  exclude: z.object({
+    port: z.array(z.string()).default([]),
+    host: z.array(z.string()).default([]),
+  }).default({ port: [], host: [] }),
+});
+export type VolatileFile = z.infer<typeof volatileFileSchema>;
+
+export interface VolatileList {
+  version: number;
+  headers: ReadonlySet<string>;
+  headerPatterns: readonly RegExp[];
+  cookies: boolean;
+  patterns: readonly { name: string; re: RegExp; marker: string }[];
+  /** script id → '*' (whole script) or lowercased keys. */
+  scripts: ReadonlyMap<string, '*' | ReadonlySet<string>>;
+  exclude: { port: readonly string[][]; host: readonly string[][] };
+}
+
+export function compileVolatileList(file: unknown, source = 'volatile list'): VolatileList {
+  const r = volatileFileSchema.safeParse(file);
+  if (!r.success) {
+    const issue = r.error.issues[0]!;
+    throw new PlumError('invalid_input', `${source}: ${issue.path.join('.') || '(root)'}: ${issue.message}`, {
+      hint: 'fix the file; see the comments at the top of rules/fingerprint/volatile.yaml',
+    });
+  }
+  const f = r.data;
+  const compile = (src: string, flags: string, what: string): RegExp => {
+    try {
+      return new RegExp(src, flags);
+    } catch (e) {
+      throw new PlumError('invalid_input', `${source}: invalid regular expression in ${what}: ${(e as Error).message}`, {
+        hint: 'fix the regular expression (JavaScript syntax)',
+      });
+    }
+  };
+  return {
+    version: f.version,
+    headers: new Set(f.headers.map((h) => h.toLowerCase())),
+    headerPatterns: f.header_patterns.map((p) => compile(`^(?:${p})$`, 'i', `header_patterns (${p})`)),
+    cookies: f.cookies,
+    patterns: f.patterns.map((p) => ({ name: p.name, re: compile(p.regex, p.flags ?? 'gi', `patterns.${p.name}`), marker: p.marker })),
+    scripts: new Map(Object.entries(f.scripts).map(([id, v]) => [id, v === '*' ? '*' : new Set(v.map((k) => k.toLowerCase()))])),
+    exclude: { port: f.exclude.port.map((p) => p.split('.')), host: f.exclude.host.map((p) => p.split('.')) },
+  };
+}
+
+export function loadVolatileList(path: string = DEFAULT_VOLATILE_PATH): VolatileList {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new PlumError('not_found', `cannot read the volatile list ${path}: ${(e as Error).message}`, {
+      hint: 'restore rules/fingerprint/volatile.yaml or point to a readable file',
+      cause: e,
+    });
+  }
+  let data: unknown;
+  try {
+    data = parseYaml(text);
+  } catch (e) {
+    throw new PlumError('invalid_input', `${path}: invalid YAML: ${(e as Error).message.split('\n')[0]}`, {
+      hint: 'fix the YAML syntax',
+    });
+  }
+  return compileVolatileList(data, path);
+}
+
+let cachedDefault: VolatileList | undefined;
+/** The shipped list, loaded once. */
+export function defaultVolatileList(): VolatileList {
+  return (cachedDefault ??= loadVolatileList());
+}
+
+// ---------------------------------------------------------------------------
+// Pure normalisation
+
+export const MARK = {
+  volatile: '[VOLATILE]',
+  cookie: '[COOKIE]',
+  date: '[DATE]',
+} as const;
+
+/*
+ * A "Name: value" line, at the start of a real line or after a line break
+ * that nmap escaped in banners and service fingerprints (\x0d\x0a, \0d\0a, \r\n).
+ */
+const ESC_EOL = String.raw`\\x0d|\\x0a|\\0d|\\0a|\\r|\\n`;
+const HEADER_LINE_RE = new RegExp(
+  String.raw`(^|(?<=\\x0a|\\0a|\\n))([ \t]*)([A-Za-z][A-Za-z0-9_.-]*)([ \t]*:[ \t]*)((?:(?!${ESC_EOL})[^\r\n])*)`,
+  'gm',
+);
+
+function isVolatileHeader(lname: string, list: VolatileList, extra?: ReadonlySet<string>): boolean {
+  if (list.headers.has(lname) || extra?.has(lname)) return true;
+  for (const re of list.headerPatterns) if (re.test(lname)) return true;
+  return false;
+}
+
+/** `name=value; Path=/; Expires=…; Max-Age=…` → `name=[COOKIE]; Path=/; Expires=[DATE]; Max-Age=[VOLATILE]`. */
+export function normalizeCookie(value: string): string {
+  const parts = value.split(';');
+  return parts.map((part, i) => {
+    const eq = part.indexOf('=');
+    if (eq < 0) return part;
+    const name = part.slice(0, eq);
+    const lname = name.trim().toLowerCase();
+    if (i === 0) return `${name}=${MARK.cookie}`;
+    if (lname === 'expires') return `${name}=${MARK.date}`;
+    if (lname === 'max-age') return `${name}=${MARK.volatile}`;
+    return part;
+  }).join(';');
+}
+
+/**
+ * Replaces volatile values in one text (header lines, cookies, then the text
+ * patterns). `extraKeys` are script-specific keys whose "key: value" lines are volatile.
+ */
+export function normalizeText(text: string, list: VolatileList, extraKeys?: ReadonlySet<string>): string {
+  if (text === '') return text;
+  let out = text;
+  if (out.includes(':')) {
+    out = out.replace(HEADER_LINE_RE, (all, start: string, indent: string, name: string, sep: string, value: string) => {
+      if (value === '') return all;
+      const lname = name.toLowerCase();
+      if (list.cookies && (lname === 'set-cookie' || lname === 'set-cookie2')) return `${start}${indent}${name}${sep}${normalizeCookie(value)}`;
+      if (isVolatileHeader(lname, list, extraKeys)) return `${start}${indent}${name}${sep}${MARK.volatile}`;
+      return all;
+    });
+  }
+  for (const p of list.patterns) {
+    p.re.lastIndex = 0;
+    out = out.replace(p.re, p.marker);
+  }
+  return out;
+}
+
+/** Normalises every string of a script's data (not `id`). Returns a new value. */
+export function normalizeScriptValue(value: unknown, list: VolatileList, keys: ReadonlySet<string> | undefined, key?: string): unknown {
+  if (typeof value === 'string') {
+    if (key !== undefined && keys?.has(key.toLowerCase())) return MARK.volatile;
+    return normalizeText(value, list, keys);
+  }
+  if (Array.isArray(value)) return value.map((v) => normalizeScriptValue(v, list, keys));
+  if (value && typeof value === 'object') {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value)) out[k] = normalizeScriptValue(v, list, keys, k);
+    return out;
+  }
+  return value;
+}
+
+/** stock banner.nse truncates according to nmap's verbosity; this prefix is the same at every verbosity. */
+export const BANNER_STABLE_PREFIX = 60;
+
+/** A script as it enters the fingerprint: volatile values replaced by markers. */
+export function normalizeScript(script: { id: string; output: string; [k: string]: unknown }, list: VolatileList): Record<string, unknown> {
+  const rule = list.scripts.get(script.id);
+  if (rule === '*') return { id: script.id, output: MARK.volatile };
+  const out = normalizeScriptValue(script, list, rule) as Record<string, unknown>;
+  out.id = script.id;
+  if (script.id === 'banner' && typeof out.output === 'string') {
+    out.output = out.output.replace(/\.\.\.$/, '').slice(0, BANNER_STABLE_PREFIX);
+  }
+  return out;
+}
+
+/** nmap's service fingerprint: drop its clock fields, then normalise the probe responses like a banner. */
+export function normalizeServiceFp(fp: string, list: VolatileList): string {
+  // nmap wraps the fingerprint in "SF:" lines at a fixed width, which can split a header: join first.
+  const joined = fp.replace(/\r?\nSF:/g, '');
+  const stripped = joined.replace(/%D=[\d/]+%Time=[0-9A-Fa-f]+/g, '%D=[DATE]%Time=[DATE]');
+  const unescaped = stripped.replace(/\\x20/g, ' ');
+  return normalizeText(unescaped, list);
+}
