@@ -56,6 +56,19 @@ export interface IngestScan<H extends IngestHost = IngestHost> {
   error?: Error;
 }
 
+/** Adapts a streamed parse (core/nmap/parse.ts parseNmapStream) whose run info and error fill in while it is read. */
+export function scanFromStream<H extends IngestHost>(stream: AsyncIterable<H> & { readonly run: IngestRunInfo; readonly error?: Error }): IngestScan<H> {
+  return {
+    get run() {
+      return stream.run;
+    },
+    hosts: stream,
+    get error() {
+      return stream.error;
+    },
+  };
+}
+
 export interface JobScope {
   /** ips, cidrs, ranges, names given to nmap. */
   targets: string[];
@@ -246,7 +259,8 @@ async function storeRaw(store: Store, input: IngestInput, runId: string, jobId: 
 interface BatchCtx {
   runId: string;
   jobId: string;
-  coverage: PortCoverage;
+  /** Lazy: a streamed scan knows its <scaninfo> only once reading has started. */
+  readonly coverage: PortCoverage;
   run: IngestRunInfo;
   now: Date;
   deps: IngestDeps;
@@ -516,6 +530,7 @@ export async function ingestScanResult<H extends IngestHost>(store: Store, input
     const err = toPlumError(e);
     summary.errors.push(err.oneLine());
   };
+  const seenError = input.scan.error;
   if (input.scan.error) parseError(input.scan.error);
   if (sameResult) {
     // This exact result was already stored for this job: nothing to do (ingest is idempotent).
@@ -531,10 +546,20 @@ export async function ingestScanResult<H extends IngestHost>(store: Store, input
   if (input.rawXml && sha && !sameResult) {
     await storeRaw(store, input as IngestInput, runId, jobId, sha, now, input.scan.error?.message ?? null);
   }
-  const coverage = coverageFrom(input.scope
-    ? [{ protocol: 'tcp', spec: input.scope.tcpPorts }, { protocol: 'udp', spec: input.scope.udpPorts }]
-    : (input.scan.run.scanInfo ?? []).map((s) => ({ protocol: s.protocol, spec: s.services })));
-  const ctx: BatchCtx = { runId, jobId, coverage, run: input.scan.run, now, deps: deps as IngestDeps };
+  let coverage: PortCoverage | undefined;
+  const scanRef = input.scan;
+  const ctx: BatchCtx = {
+    runId, jobId, now, deps: deps as IngestDeps,
+    get run() {
+      return scanRef.run;
+    },
+    get coverage() {
+      coverage ??= coverageFrom(input.scope
+        ? [{ protocol: 'tcp', spec: input.scope.tcpPorts }, { protocol: 'udp', spec: input.scope.udpPorts }]
+        : (scanRef.run.scanInfo ?? []).map((s) => ({ protocol: s.protocol, spec: s.services })));
+      return coverage;
+    },
+  };
   const batchSize = deps.batchHosts ?? 250;
   let batch: IngestHost[] = [];
   const flush = async () => {
@@ -572,6 +597,11 @@ export async function ingestScanResult<H extends IngestHost>(store: Store, input
     else throw e;
   }
   await flush();
+  // A streamed parse reports truncation once it has ended.
+  if (input.scan.error && !seenError) {
+    parseError(input.scan.error);
+    if (input.rawXml) await store.query('update raw_results set error = $2 where job_id = $1', [jobId, input.scan.error.message]);
+  }
 
   const error = summary.errors.length ? summary.errors.join('; ') : null;
   await store.query(

@@ -4,6 +4,7 @@ import * as history from './history.ts';
 import * as search from './search.ts';
 import * as query from './query.ts';
 import * as host from './host.ts';
+import * as ingest from './ingest.ts';
 import * as init from './init.ts';
 import * as target from './target.ts';
 import * as profile from './profile.ts';
@@ -30,6 +31,7 @@ export const commandModules: CommandModule[] = [
   target,
   profile,
   plan,
+  ingest,
   host,
   history,
   search,

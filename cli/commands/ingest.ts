@@ -1,0 +1,62 @@
+import fs from 'node:fs';
+import type { Command } from 'commander';
+import { PlumError } from '../../core/errors.ts';
+import { parseNmapStream, PARSER_VERSION } from '../../core/nmap/parse.ts';
+import { formatIngestSummary, ingestScanResult, scanFromStream, type IngestSummary } from '../../store/ingest.ts';
+import type { CliContext } from '../context.ts';
+import { info } from '../output.ts';
+import { openCommandStore } from './init.ts';
+
+/** Raw XML above this size is ingested but not kept (the database is no place for huge blobs). */
+const MAX_RAW_BYTES = 256 * 1024 * 1024;
+
+function readXml(file: string): Buffer {
+  try {
+    const st = fs.statSync(file);
+    if (st.isDirectory()) throw new PlumError('invalid_input', `${file} is a directory`, { hint: 'give an nmap XML file (nmap -oX)' });
+    return fs.readFileSync(file);
+  } catch (e) {
+    if (e instanceof PlumError) throw e;
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') throw new PlumError('not_found', `no such file: ${file}`, { hint: 'check the path' });
+    throw new PlumError('invalid_input', `cannot read ${file}: ${(e as Error).message}`, { hint: 'check the file permissions' });
+  }
+}
+
+export function register(program: Command, ctx: CliContext): void {
+  program
+    .command('ingest')
+    .description('import an nmap XML file (old scans, other tools\' nmap output) into the history')
+    .argument('<file>', 'nmap XML output (nmap -oX)')
+    .option('--profile <name>', 'attach the import to this scan profile')
+    .action(async (file: string, opts: { profile?: string }) => {
+      const xml = readXml(file);
+      const store = await openCommandStore(ctx);
+      let profileId: string | undefined;
+      if (opts.profile) {
+        const [p] = await store.query<{ id: string }>('select id from scan_profiles where name = $1', [opts.profile]);
+        if (!p) throw new PlumError('not_found', `no scan profile named "${opts.profile}"`, { hint: 'list them with plum profile list' });
+        profileId = p.id;
+      }
+      const scan = scanFromStream(parseNmapStream([xml], { source: file }));
+      const started = Date.now();
+      let lastReport = started;
+      const onProgress = (s: IngestSummary) => {
+        const now = Date.now();
+        if (now - lastReport >= 1000 && process.stderr.isTTY) {
+          lastReport = now;
+          process.stderr.write(`\rplum: ${s.hosts} hosts, ${s.ports} open ports stored…`);
+        }
+      };
+      let summary: IngestSummary;
+      try {
+        summary = await ingestScanResult(store, {
+          scan, source: file, profileId, rawXml: xml.length <= MAX_RAW_BYTES ? xml : undefined,
+          retentionDays: ctx.config.PLUM_RAW_RETENTION_DAYS, parserVersion: PARSER_VERSION,
+        }, { onProgress });
+      } finally {
+        if (lastReport !== started) process.stderr.write('\n');
+      }
+      info(`plum: ${formatIngestSummary(summary)}`);
+    });
+}
