@@ -1,4 +1,5 @@
 import fs from 'node:fs/promises';
+import nodemailer from 'nodemailer';
 import path from 'node:path';
 import type { PlumConfig } from '../core/config.ts';
 import { PlumError, toPlumError } from '../core/errors.ts';
@@ -513,6 +514,8 @@ export interface ReportDeps {
   sendMail?: (msg: { to: string; subject: string; text: string; attachmentName: string }) => Promise<void>;
   /** Retry tuning for webhook deliveries (tests shorten it). */
   webhook?: Partial<WebhookDeps>;
+  /** Score weights for host scores (rules/score.yaml). */
+  scoreConfig?: ScoreConfig;
 }
 
 export interface DeliveryOutcome {
@@ -570,6 +573,7 @@ export async function runReportDefinition(deps: ReportDeps, idOrName: string, op
     period,
     hostLimit: def.hostLimit,
     now,
+    scoreConfig: deps.scoreConfig,
   });
   const markdown = renderReportMarkdown(model);
   if (opts.preview) return { definition: def, model, markdown, deliveries: [], status: 'preview' };
@@ -621,6 +625,30 @@ export async function runReportDefinition(deps: ReportDeps, idOrName: string, op
     nextRunAt: new Date(next),
   });
   return { definition: def, model, markdown, deliveries, status };
+}
+
+/**
+ * E-mail delivery through PLUM_SMTP_URL (smtp://user:pass@host:port or smtps://…);
+ * undefined when SMTP is not configured. The report goes as the text body and as
+ * a Markdown attachment.
+ */
+export function createSmtpMailer(config: Pick<PlumConfig, 'PLUM_SMTP_URL' | 'PLUM_SMTP_FROM'>): ReportDeps['sendMail'] {
+  if (!config.PLUM_SMTP_URL) return undefined;
+  const transport = nodemailer.createTransport(config.PLUM_SMTP_URL);
+  const from = config.PLUM_SMTP_FROM ?? 'plum@localhost';
+  return async (msg) => {
+    try {
+      await transport.sendMail({
+        from,
+        to: msg.to,
+        subject: msg.subject,
+        text: msg.text,
+        attachments: [{ filename: msg.attachmentName, content: msg.text, contentType: 'text/markdown; charset=utf-8' }],
+      });
+    } catch (e) {
+      throw new PlumError('unavailable', `e-mail to ${msg.to} failed: ${(e as Error).message}`, { cause: e, hint: 'check PLUM_SMTP_URL and that the SMTP server accepts the sender and recipient' });
+    }
+  };
 }
 
 /** Runs every due report definition once (the embedded scheduler's tick). */

@@ -65,8 +65,9 @@ async function attemptOnce(
     if (res.status >= 200 && res.status < 300) return { ok: true, status: res.status };
     return { ok: false, status: res.status, error: `HTTP ${res.status}` };
   } catch (e) {
-    const err = e as Error & { cause?: { code?: string } };
-    const reason = err.name === 'TimeoutError' ? 'timed out' : err.cause?.code ?? err.message;
+    const err = e as Error & { cause?: { code?: string; message?: string; errors?: Array<{ code?: string }> } };
+    const reason = err.name === 'TimeoutError' ? `timed out after ${deps.timeoutMs ?? DEFAULTS.timeoutMs} ms`
+      : err.cause?.code ?? err.cause?.errors?.[0]?.code ?? err.cause?.message ?? err.message;
     return { ok: false, error: reason };
   }
 }
