@@ -1,25 +1,19 @@
 import { PlumError } from '../../../core/errors.ts';
-import type { IngestScan } from '../../../store/ingest.ts';
+import { parseNmapString } from '../../../core/nmap/parse.ts';
+import type { ParsedScan } from '../../../core/nmap/types.ts';
 
 /**
- * Parses an uploaded result with A's parser (core/nmap/parse.ts). Loaded lazily
- * so the API still serves every other route while the parser module is absent.
+ * Parses an uploaded job result with A's parser. A job holds at most a few
+ * hundred addresses, so the whole-string parser is fine here; bulk imports
+ * stream instead. A result with no usable host and a parse error is refused
+ * (422) rather than stored as an empty scan.
  */
-export async function parseUploadedXml(xml: Buffer): Promise<IngestScan> {
-  const modulePath = '../../../core/nmap/parse.ts';
-  let mod: { parseNmapString(xml: string): IngestScan & { error?: PlumError } };
-  try {
-    mod = await import(modulePath);
-  } catch (e) {
-    throw new PlumError('unavailable', 'the nmap parser is not available in this build', { cause: e, hint: 'retry the upload later' });
-  }
-  const scan = mod.parseNmapString(xml.toString('utf8'));
-  if (scan.error && isEmpty(scan.hosts)) {
-    throw new PlumError('parse_error', `the result is not usable nmap XML: ${scan.error.message}`, { hint: 'upload the file nmap wrote with -oX, unmodified' });
+export function parseUploadedXml(xml: Buffer): ParsedScan {
+  const scan = parseNmapString(xml.toString('utf8'), { source: 'upload' });
+  if (scan.error && scan.hosts.length === 0 && !scan.run.finished) {
+    throw new PlumError('parse_error', `the result is not usable nmap XML: ${scan.error.message}`, {
+      hint: 'upload the file nmap wrote with -oX, unmodified',
+    });
   }
   return scan;
-}
-
-function isEmpty(hosts: IngestScan['hosts']): boolean {
-  return Array.isArray(hosts) && hosts.length === 0;
 }

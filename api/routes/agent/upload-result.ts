@@ -4,7 +4,7 @@ import { createRoute, z } from '@hono/zod-openapi';
 import { bodyLimit } from 'hono/body-limit';
 import type { MiddlewareHandler } from 'hono';
 import { PlumError } from '../../../core/errors.ts';
-import { ingestScanResult, type IngestScan } from '../../../store/ingest.ts';
+import { ingestScanResult } from '../../../store/ingest.ts';
 import { expensive, requireAgent } from '../../auth.ts';
 import type { ApiEnv } from '../../context.ts';
 import { errors, jsonContent, security, typedId } from '../../schemas.ts';
@@ -123,7 +123,7 @@ export default {
           'update jobs set agent = $2 where id = $1 and (agent is null or agent = $2) returning id', [jobId, p.agent.name]);
         if (claimed.length === 0) throw new PlumError('forbidden', `job ${jobId} is assigned to another agent`, { hint: 'upload with the token of the agent that ran the job' });
       }
-      const scan: IngestScan = await parseUploadedXml(xml);
+      const scan = parseUploadedXml(xml);
       const summary = await ingestScanResult(store, {
         scan,
         scope: { targets: job.targets, tcpPorts: job.tcp_ports, ...(job.udp_ports ? { udpPorts: job.udp_ports } : {}) },

@@ -1,0 +1,110 @@
+import net from 'node:net';
+import { gzipSync } from 'node:zlib';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createNmapRunner } from '../../activities/nmap.ts';
+import { newId } from '../../core/ids.ts';
+import { jobs } from '../../store/schema/jobs.ts';
+import { runs } from '../../store/schema/runs.ts';
+import { storeKinds } from '../helpers/db.ts';
+import { expectError, startTestApi, type TestApi } from './helpers.ts';
+
+/** A real nmap result: one banner service on a loopback address, scanned once for the whole file. */
+const IP = '127.0.8.1';
+let xml: Buffer;
+let servicePort: number;
+let server: net.Server;
+
+beforeAll(async () => {
+  server = net.createServer((s) => {
+    s.end('SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3\r\n');
+  });
+  await new Promise<void>((resolve) => server.listen(0, IP, resolve));
+  servicePort = (server.address() as net.AddressInfo).port;
+  const runner = createNmapRunner();
+  const r = await runner.runNmap({ targets: [IP], tcpPorts: String(servicePort), scripts: ['plum-banner'], hostTimeout: '30s' });
+  expect(r.exitCode).toBe(0);
+  xml = r.xml;
+}, 120_000);
+
+afterAll(async () => {
+  await new Promise((resolve) => server?.close(resolve));
+});
+
+describe.each(storeKinds)('agent result upload (%s)', (kind) => {
+  let api: TestApi;
+  beforeAll(async () => {
+    api = await startTestApi(kind, { limits: { uploadBytes: 256 * 1024, uploadInflatedBytes: 1024 * 1024 } });
+  }, 60_000);
+  afterAll(async () => {
+    await api?.close();
+  });
+
+  /** A run with one job, as the orchestration would create it; `agent` assigns it. */
+  async function makeJob(agent: string | null = null): Promise<{ runId: string; jobId: string }> {
+    const runId = newId('run');
+    const jobId = newId('job');
+    await api.store.db.insert(runs).values({ id: runId, kind: 'investigation', targets: [IP], status: 'running' });
+    await api.store.db.insert(jobs).values({ id: jobId, runId, index: 0, targets: [IP], tcpPorts: String(servicePort), status: 'running', agent });
+    return { runId, jobId };
+  }
+
+  const put = (jobId: string, body: Buffer | string, token: string, headers: Record<string, string> = {}) =>
+    api.call(`/v1/agent/jobs/${jobId}/result`, { method: 'PUT', auth: token, body, headers: { 'content-type': 'application/xml', ...headers } });
+
+  it('stores and ingests a gzip upload once; the same result again is a no-op', async () => {
+    const { runId, jobId } = await makeJob('agent-a');
+    const res = await put(jobId, gzipSync(xml), api.agents.a.token, { 'content-encoding': 'gzip' });
+    const body = await res.json() as { runId: string; duplicate: boolean; hosts: number; ports: number; appeared: number };
+    expect(res.status, JSON.stringify(body)).toBe(200);
+    expect(body).toMatchObject({ runId, duplicate: false, hosts: 1, ports: 1, appeared: 1 });
+
+    const again = await (await put(jobId, xml, api.agents.a.token)).json() as { duplicate: boolean; appeared: number };
+    expect(again).toMatchObject({ duplicate: true, appeared: 0 });
+
+    const [raw] = await api.store.query<{ n: number }>('select count(*)::int as n from raw_results where job_id = $1', [jobId]);
+    expect(raw!.n).toBe(1);
+    const [job] = await api.store.query<{ status: string; ingested_at: Date | null }>('select status, ingested_at from jobs where id = $1', [jobId]);
+    expect(job!.ingested_at).toBeInstanceOf(Date);
+    const host = await (await api.call(`/v1/hosts/${IP}`, { auth: api.keys.viewer })).json() as { services: { port: number; fields: { banner: string[] } }[] };
+    expect(host.services.map((s) => s.port)).toContain(servicePort);
+    expect(host.services.find((s) => s.port === servicePort)!.fields.banner[0]).toMatch(/^SSH-2\.0-OpenSSH_9\.2p1/);
+  });
+
+  it('claims an unassigned job for the uploading agent; another agent\'s token is then refused', async () => {
+    const { jobId } = await makeJob(null);
+    expect((await put(jobId, xml, api.agents.a.token)).status).toBe(200);
+    await expectError(await put(jobId, xml, api.agents.b.token), 403, 'forbidden', `job ${jobId} is assigned to another agent`);
+  });
+
+  it('refuses a different result for a job already ingested', async () => {
+    const { jobId } = await makeJob('agent-a');
+    expect((await put(jobId, xml, api.agents.a.token)).status).toBe(200);
+    const other = Buffer.from(xml.toString('utf8').replace('</nmaprun>', '<!-- changed --></nmaprun>'));
+    await expectError(await put(jobId, other, api.agents.a.token), 409, 'conflict', `job ${jobId} already has a different result`);
+  });
+
+  it('security: no token, API key, revoked token, another agent\'s token', async () => {
+    const { jobId } = await makeJob('agent-a');
+    await expectError(await api.call(`/v1/agent/jobs/${jobId}/result`, { method: 'PUT', body: xml }), 401, 'unauthorized', 'missing agent token');
+    await expectError(await put(jobId, xml, api.keys.admin), 403, 'forbidden', 'this route needs an agent token, not an API key');
+    await expectError(await put(jobId, xml, api.agents.revokedToken), 401, 'unauthorized', 'agent token revoked');
+    await expectError(await put(jobId, xml, api.agents.b.token), 403, 'forbidden', `job ${jobId} is assigned to another agent`);
+    const [job] = await api.store.query<{ ingested_at: Date | null }>('select ingested_at from jobs where id = $1', [jobId]);
+    expect(job!.ingested_at).toBeNull();
+  });
+
+  it('bad input: too large (413), gzip bomb (413), bad gzip, empty, not nmap XML, unknown job, bad id', async () => {
+    const { jobId } = await makeJob('agent-a');
+    await expectError(await put(jobId, Buffer.alloc(300 * 1024, 'a'), api.agents.a.token), 413, 'payload_too_large', 'result larger than 262144 bytes');
+    await expectError(await put(jobId, gzipSync(Buffer.alloc(2 * 1024 * 1024, ' ')), api.agents.a.token, { 'content-encoding': 'gzip' }),
+      413, 'payload_too_large', 'result larger than 1048576 bytes once decompressed');
+    await expectError(await put(jobId, Buffer.from('not gzip'), api.agents.a.token, { 'content-encoding': 'gzip' }), 400, 'invalid_input', 'the body is not valid gzip');
+    await expectError(await put(jobId, Buffer.alloc(0), api.agents.a.token), 400, 'invalid_input', 'empty result body');
+    await expectError(await put(jobId, Buffer.from(xml), api.agents.a.token, { 'content-encoding': 'br' }), 400, 'invalid_input', 'unsupported Content-Encoding "br"');
+    await expectError(await put(jobId, '<html>hello</html>', api.agents.a.token), 422, 'parse_error', 'this is not nmap XML: no <nmaprun> element at the start');
+    await expectError(await put('job_01jd0000000000000000000000', xml, api.agents.a.token), 404, 'not_found', 'no job job_01jd0000000000000000000000');
+    await expectError(await put('nope', xml, api.agents.a.token), 400, 'invalid_input', 'invalid path field "jobId": must be a job_… id');
+    const [job] = await api.store.query<{ ingested_at: Date | null }>('select ingested_at from jobs where id = $1', [jobId]);
+    expect(job!.ingested_at).toBeNull();
+  });
+});
