@@ -3,7 +3,7 @@ import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FOLD_FROM, FOLD_TO, matchFields, matchHost, parseQuery, usesTime } from '../core/query/index.ts';
 import { PlumError } from '../core/errors.ts';
-import { searchColumns, SEP } from '../store/search/columns.ts';
+import { fieldText, HOT_FIELDS, searchColumns, SEP } from '../store/search/columns.ts';
 import { compileWhere, scopeWhere } from '../store/search/compile.ts';
 import { searchPorts } from '../store/search/index.ts';
 import { storeKinds, openTestStore, type TestStore } from './helpers/db.ts';
@@ -50,6 +50,12 @@ describe.each(storeKinds)('search on %s', (kind) => {
     for (const r of rows) {
       const d = docs.find((x) => x.id === r.id)!;
       expect(entries(r.search_text)).toEqual(entries(searchColumns(d.fields).searchText));
+    }
+    const cols = [...HOT_FIELDS].map((f) => `s_${f}`).join(', ');
+    const hot = await t.store.query<Record<string, string>>(`select id, ${cols} from port_observations order by id`);
+    for (const r of hot) {
+      const d = docs.find((x) => x.id === r.id)!;
+      for (const f of HOT_FIELDS) expect(r[`s_${f}`]).toBe(fieldText(d.fields[f as keyof typeof d.fields]));
     }
   });
 
@@ -150,9 +156,12 @@ describe.each(storeKinds)('search on %s', (kind) => {
         return rows.map((r) => Object.values(r)[0]).join('\n');
       });
     };
-    expect(await plan('http_server.lk:nginx')).toContain('port_observations_search_text_trgm_idx');
-    expect(await plan('http_title.bg:"index of"')).toContain('port_observations_search_text_trgm_idx');
-    expect(await plan('x509_san.lk:example')).toContain('port_observations_search_text_trgm_idx');
+    expect(await plan('http_server.lk:nginx')).toContain('port_observations_s_http_server_trgm_idx');
+    expect(await plan('http_title.bg:"index of"')).toContain('port_observations_s_http_title_trgm_idx');
+    expect(await plan('x509_san.lk:example')).toContain('port_observations_s_x509_san_trgm_idx');
+    expect(await plan('http_headval:server.lk:nginx')).toContain('port_observations_s_http_headval_trgm_idx');
+    expect(await plan('http_cookiename.lk:sess')).toContain('port_observations_search_text_trgm_idx');
+    expect(await plan('ptr.bg:mail')).toContain('port_observations_search_text_trgm_idx');
     expect(await plan('net:198.51.0.0/16')).toContain('port_observations_ip_net_idx');
     expect(await plan('tag.bg:vendor:')).toContain('port_observations_tags_text_idx');
     expect(await plan('tag:vendor:fortinet')).toContain('port_observations_tags_idx');

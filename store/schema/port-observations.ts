@@ -7,6 +7,13 @@ import { observationEvents } from './observation-events.ts';
 /** tsvector, written only by PostgreSQL (generated column for token search). */
 const tsvector = customType<{ data: string }>({ dataType: () => 'tsvector' });
 
+/**
+ * Search (issue 6): fields searched often enough to get their own folded text
+ * column (`plum_field_text`, migration 0009) and trigram index. Kept in step
+ * with HOT_FIELDS in store/search/columns.ts.
+ */
+const fieldText = (field: string) => text(`s_${field}`).generatedAlwaysAs(sql.raw(`plum_field_text(fields, '${field}')`));
+
 export const PORT_STATES = ['open', 'closed'] as const;
 export type PortState = (typeof PORT_STATES)[number];
 
@@ -47,6 +54,17 @@ export const portObservations = pgTable('port_observations', {
   searchText: text('search_text').generatedAlwaysAs(sql`plum_search_text(fields)`),
   /** Token search over every string of the document; generated, so it never drifts from `doc`. */
   searchTsv: tsvector('search_tsv').generatedAlwaysAs(sql`jsonb_to_tsvector('simple'::regconfig, doc, '["string"]'::jsonb)`),
+  sHttpTitle: fieldText('http_title'),
+  sHttpServer: fieldText('http_server'),
+  sHttpHeadval: fieldText('http_headval'),
+  sBanner: fieldText('banner'),
+  sX509San: fieldText('x509_san'),
+  sX509Subject: fieldText('x509_subject'),
+  sX509Issuer: fieldText('x509_issuer'),
+  sFqdn: fieldText('fqdn'),
+  sDomain: fieldText('domain'),
+  sServiceProduct: fieldText('service_product'),
+  sHttpFaviconMmhash: fieldText('http_favicon_mmhash'),
 }, (t) => [
   uniqueIndex('port_observations_fp_key').on(t.ip, t.protocol, t.port, t.hsh256),
   uniqueIndex('port_observations_current_key').on(t.ip, t.protocol, t.port).where(sql`${t.current}`),
@@ -63,6 +81,8 @@ export const portObservations = pgTable('port_observations', {
   index('port_observations_tags_text_idx').using('gin', sql`plum_tags_text(${t.tags}) gin_trgm_ops`),
   index('port_observations_search_tsv_idx').using('gin', t.searchTsv),
   index('port_observations_score_idx').on(t.score),
+  ...(['sHttpTitle', 'sHttpServer', 'sHttpHeadval', 'sBanner', 'sX509San', 'sX509Subject', 'sX509Issuer', 'sFqdn', 'sDomain', 'sServiceProduct', 'sHttpFaviconMmhash'] as const)
+    .map((c) => index(`port_observations_${t[c].name}_trgm_idx`).using('gin', sql`${t[c]} gin_trgm_ops`)),
 ]);
 
 export const portObservationsRelations = relations(portObservations, ({ many }) => ({

@@ -8,6 +8,21 @@ import { foldCase } from '../../core/query/fold.ts';
 export const SEP = '\u0001';
 
 /**
+ * Fields with their own folded text column `s_<field>` (plum_field_text, trigram
+ * index): searched by LIKE, cheaper than the regular expression over search_text
+ * that serves the other fields. Kept in step with store/schema/port-observations.ts.
+ */
+export const HOT_FIELDS: ReadonlySet<string> = new Set([
+  'http_title', 'http_server', 'http_headval', 'banner', 'x509_san', 'x509_subject', 'x509_issuer', 'fqdn', 'domain',
+  'service_product', 'http_favicon_mmhash',
+]);
+
+/** The `s_<field>` column text for one field, as plum_field_text computes it. */
+export function fieldText(values: string[]): string {
+  return `${SEP}${values.map((v) => foldCase(v.replaceAll(SEP, ' '))).join(SEP)}${SEP}`;
+}
+
+/**
  * The search columns of one port observation, as the database computes them
  * (generated column `search_text = plum_search_text(fields)`, migration 0006,
  * using the frozen case folding of core/query/fold.ts). Ingest does not need to

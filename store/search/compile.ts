@@ -2,7 +2,7 @@ import { sql, type SQL } from 'drizzle-orm';
 import type { QueryNode, TermNode } from '../../core/query/ast.ts';
 import { dateBounds, sinceCutoff } from '../../core/query/evaluate.ts';
 import { getField } from '../../core/query/registry.ts';
-import { SEP } from './columns.ts';
+import { HOT_FIELDS, SEP } from './columns.ts';
 
 /**
  * Compiles a query tree into a SQL condition on `port_observations` (alias
@@ -49,6 +49,34 @@ function tagPattern(term: TermNode): string {
   const alt = term.values.map(regexEscape);
   const body = alt.length === 1 ? alt[0]! : `(?:${alt.join('|')})`;
   return term.mode === 'prefix' ? `${SEP}${body}` : `${SEP}[^${SEP}]*${body}`;
+}
+
+/** Escapes a literal for LIKE (backslash is the default escape character). */
+export function likeEscape(s: string): string {
+  return s.replace(/[\\%_]/g, (c) => `\\${c}`).replaceAll(SEP, ' ');
+}
+
+/**
+ * A hot field's own column holds `␁v1␁v2␁`. LIKE patterns with no `␁` between
+ * wildcards cannot span two values: `%v%` (substring), `%␁v%` (prefix),
+ * `%␁v␁%` (exact). A header-scoped substring (`http_headval:server.lk:x`) adds a
+ * regular expression, on this short column only.
+ */
+function hotFieldMatch(column: SQL, term: TermNode): SQL {
+  const head = term.header !== undefined ? `${term.header}: ` : '';
+  const parts = term.values.map((v) => {
+    const e = likeEscape(v);
+    switch (term.mode) {
+      case 'exact':
+        return sql`${column} like ${`%${SEP}${likeEscape(head)}${e}${SEP}%`}`;
+      case 'prefix':
+        return sql`${column} like ${`%${SEP}${likeEscape(head)}${e}%`}`;
+      case 'substring':
+        if (!head) return sql`${column} like ${`%${e}%`}`;
+        return sql`(${column} like ${`%${e}%`} and ${column} ~ ${`${SEP}${regexEscape(head)}[^${SEP}]*${regexEscape(v)}`})`;
+    }
+  });
+  return parts.length === 1 ? parts[0]! : sql`(${sql.join(parts, sql` or `)})`;
 }
 
 const CMP: Record<TermNode['op'], string> = { eq: '=', gt: '>', gte: '>=', lt: '<', lte: '<=' };
@@ -125,6 +153,7 @@ function compileTerm(term: TermNode, opts: CompileOptions): SQL {
         const parts = term.values.map((v) => (v.includes('/') ? sql`${col('ip')} <<= ${v}::inet` : sql`${col('ip')} = ${v}::inet`));
         return parts.length === 1 ? parts[0]! : sql`(${sql.join(parts, sql` or `)})`;
       }
+      if (HOT_FIELDS.has(src.name)) return hotFieldMatch(col(`s_${src.name}`), term);
       return sql`${col('search_text')} ~ ${textPattern(term, src.name, term.values)}`;
     }
   }
