@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { jobScope, planJobs, summarisePlan } from './plan.ts';
+import { jobScope, planJobs, summarisePlan, type PlanTarget } from './plan.ts';
 import { parseProfile } from './profiles.ts';
-import { parseTarget } from './targets.ts';
+import {
+  bigIntToAddress, countAddresses, mergeIntervals, parseTarget, subtractIntervals, toInterval, type AddressTarget,
+} from './targets.ts';
 
 const profile = parseProfile({ name: 'p', tcpPorts: '22,80,443', scripts: 'plum-banner', nmapArgs: '-T4' });
 
@@ -42,6 +44,29 @@ describe('planJobs', () => {
     ]);
     expect(jobs[0]!.targets).toEqual(['127.1.0.0-99', '127.1.0.200-255']);
     expect(jobs[1]!.targets).not.toContain('h5.example.org');
+  });
+
+  it('plans exactly the included minus excluded addresses (random IPv4 cross-check)', () => {
+    let seed = 1;
+    const rand = () => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648);
+    for (let round = 0; round < 20; round++) {
+      const list: PlanTarget[] = [];
+      for (let i = 0; i < 40; i++) {
+        const a = 0x7f000000 + Math.floor(rand() * 4000);
+        const b = a + Math.floor(rand() * (rand() < 0.2 ? 700 : 20));
+        const text = `${bigIntToAddress(BigInt(a), 4)}-${bigIntToAddress(BigInt(b), 4)}`;
+        list.push({ value: text, exclude: rand() < 0.25 });
+      }
+      const inc = mergeIntervals(list.filter((t) => !t.exclude).map((t) => toInterval(parseTarget(t.value as string) as AddressTarget)));
+      const exc = mergeIntervals(list.filter((t) => t.exclude).map((t) => toInterval(parseTarget(t.value as string) as AddressTarget)));
+      const expected = countAddresses(subtractIntervals(inc, exc));
+      const jobs = planJobs(profile, list);
+      const planned = jobs.flatMap((j) => j.targets.map((t) => toInterval(parseTarget(t) as AddressTarget)));
+      expect(BigInt(jobs.reduce((n, j) => n + j.addressCount, 0))).toBe(expected);
+      expect(countAddresses(mergeIntervals(planned))).toBe(expected);
+      expect(subtractIntervals(mergeIntervals(planned), subtractIntervals(inc, exc))).toEqual([]);
+      expect(jobs.every((j) => j.addressCount <= 256)).toBe(true);
+    }
   });
 
   it('covers IPv6 ranges with CIDR blocks', () => {

@@ -9,7 +9,9 @@ const iv = (s: string) => toInterval(parseTarget(s) as AddressTarget);
 
 describe('parseTarget', () => {
   it('parses addresses, CIDRs, ranges and names into canonical values', () => {
-    expect(parseTarget('192.0.2.1')).toMatchObject({ kind: 'ip', value: '192.0.2.1', family: 4, size: 1n });
+    expect(parseTarget('192.0.2.1')).toMatchObject({ kind: 'ip', value: '192.0.2.1', family: 4, size: 1n, first: 3221225985n });
+    expect(parseTarget('255.255.255.255')).toMatchObject({ first: 4294967295n });
+    expect(parseTarget('0.0.0.0')).toMatchObject({ first: 0n });
     expect(parseTarget(' 2001:DB8:0::1 ')).toMatchObject({ kind: 'ip', value: '2001:db8::1', family: 6 });
     expect(parseTarget('192.0.2.0/24')).toMatchObject({ kind: 'cidr', value: '192.0.2.0/24', size: 256n });
     expect(parseTarget('192.0.2.7/32')).toMatchObject({ kind: 'ip', value: '192.0.2.7' });
@@ -27,6 +29,8 @@ describe('parseTarget', () => {
     ['', /empty/],
     ['300.1.1.1', /not a valid IPv4 address/],
     ['127.1', /not a valid IPv4 address/],
+    ['010.0.0.1', /not a valid IPv4 address/],
+    ['1.2.3.256', /not a valid IPv4 address/],
     ['192.0.2.1/24', /host bits are set.*192\.0\.2\.0\/24/],
     ['192.0.2.0/33', /longer than 32 bits/],
     ['10.0.0.9-10.0.0.1', /ends before it starts/],
