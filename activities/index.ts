@@ -1,0 +1,430 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { createHash } from 'node:crypto';
+import { gunzipSync, gzipSync } from 'node:zlib';
+import { Context } from '@temporalio/activity';
+import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
+import { PlumError, toPlumError } from '../core/errors.ts';
+import { newId } from '../core/ids.ts';
+import type { Logger } from '../core/log.ts';
+import { planJobs, type PlannedJob, type PlanTarget } from '../core/plan.ts';
+import { parseProfile, type ScanProfile } from '../core/profiles.ts';
+import { enforceScope, type Resolver } from '../core/scope.ts';
+import { parseTarget } from '../core/targets.ts';
+import type { Store } from '../store/index.ts';
+import { ingestScanResult, type IngestDeps, type IngestScan, type IngestSummary } from '../store/ingest.ts';
+import { getProfile } from '../store/repos/profiles.ts';
+import { loadPerimeter, loadPlanTargets } from '../store/repos/targets.ts';
+import type {
+  JobOutcome, JobSpec, NmapJobResult, PlannedRun, RunRequest, ScanActivities,
+} from '../workflows/logic/types.ts';
+import type { NmapProgress, NmapRunner } from './nmap.ts';
+
+/*
+ * The activities: every side effect of a scan run, behind one factory with
+ * injected dependencies. The same functions run under a Temporal worker
+ * (wrapped by `toTemporalActivities`, which maps PlumError to retryable or
+ * non-retryable failures) and in-process under the embedded runner.
+ *
+ * Idempotency: planRun is keyed by the workflow id (a retried or restarted
+ * planRun finds its run); runNmapJob may run twice for one job (a lost agent),
+ * and the result sink keeps one result per job; ingestJob does nothing for a
+ * job already ingested. Cancellation: runNmapJob passes the activity's abort
+ * signal to the nmap runner, which kills nmap's process group.
+ */
+
+/** Heartbeat/cancellation of the activity being executed, whoever executes it. */
+export interface ActivityCtx {
+  heartbeat(details?: unknown): void;
+  signal: AbortSignal;
+  attempt: number;
+}
+
+/** The embedded runner runs each activity inside one of these (no Temporal Context there). */
+export const embeddedActivityContext = new AsyncLocalStorage<ActivityCtx>();
+
+function currentCtx(): ActivityCtx {
+  const local = embeddedActivityContext.getStore();
+  if (local) return local;
+  try {
+    const c = Context.current();
+    return { heartbeat: (d) => c.heartbeat(d), signal: c.cancellationSignal, attempt: c.info.attempt };
+  } catch {
+    // Called directly (a script, a test): no heartbeats, never cancelled.
+    return { heartbeat() {}, signal: new AbortController().signal, attempt: 1 };
+  }
+}
+
+/** Where runNmapJob hands a job's XML: the server database, or the server's upload route (agents). */
+export interface ResultSink {
+  deliver(spec: JobSpec, xml: Buffer, sha256: string): Promise<{ delivery: 'stored' | 'uploaded' }>;
+}
+
+export interface ActivityDeps {
+  log: Logger;
+  /** Server side (embedded runner, server worker); agents have none. */
+  store?: Store;
+  /** Scan side (embedded runner, agents). */
+  nmap?: NmapRunner;
+  /** Default: store raw results in `store` (in-process). Agents pass `httpResultSink`. */
+  resultSink?: ResultSink;
+  /** nmap XML → parsed scan (A's parser); injected so the server can pin a parser version. */
+  parseXml?: (xml: Buffer) => IngestScan | Promise<IngestScan>;
+  parserVersion?: number;
+  /** Tag rules and scores applied at ingest (F's createRuleIngestDeps). */
+  ingestDeps?: IngestDeps;
+  /** Name resolution for the scope guard (names in targets). */
+  resolve?: Resolver;
+  retentionDays?: number;
+  /** Who runs nmap, recorded on the job (agent name or `embedded`). */
+  runnerName?: string;
+  /** Heartbeat at least this often while nmap runs, even without progress lines. */
+  heartbeatEveryMs?: number;
+  /** Per-job nmap wall-clock limit (partial results kept). */
+  jobTimeoutMs?: number;
+  now?: () => Date;
+}
+
+/** Progress details heartbeated by runNmapJob (visible in the Temporal UI as heartbeat details). */
+export interface JobHeartbeat {
+  jobId: string;
+  index: number;
+  phase: string;
+  percent: number;
+  etaSeconds?: number;
+}
+
+const need = <T>(v: T | undefined, what: string): T => {
+  if (v === undefined) throw new PlumError('internal', `this worker has no ${what}`, { hint: `run this activity on a worker configured with ${what}` });
+  return v;
+};
+
+/** The default sink: the result goes into raw_results, where ingestJob finds it. */
+export function storeResultSink(store: Store, opts: { retentionDays?: number; parserVersion?: number; now?: () => Date } = {}): ResultSink {
+  return {
+    async deliver(spec, xml, sha256) {
+      const now = (opts.now ?? (() => new Date()))();
+      const days = opts.retentionDays ?? 90;
+      const expires = days > 0 ? new Date(now.getTime() + days * 86_400_000).toISOString() : null;
+      // One result per job: a second delivery (a retried attempt) replaces the first until the job is ingested.
+      await store.query(
+        `insert into raw_results (id, job_id, run_id, sha256, size, xml_gz, parser_version, expires_at)
+         select $1, $2, $3, $4, $5, $6, $7, $8
+         where not exists (select 1 from jobs where id = $2 and ingested_at is not null)
+         on conflict (job_id) do update set sha256 = excluded.sha256, size = excluded.size, xml_gz = excluded.xml_gz, expires_at = excluded.expires_at`,
+        [newId('raw'), spec.jobId, spec.runId, sha256, xml.length, gzipSync(xml), opts.parserVersion ?? 1, expires]);
+      return { delivery: 'stored' };
+    },
+  };
+}
+
+/** Agents: PUT the gzip'd XML to the server's upload route with the agent token (claim check). */
+export function httpResultSink(opts: { serverUrl: string; token: string; fetchImpl?: typeof fetch }): ResultSink {
+  const base = opts.serverUrl.replace(/\/+$/, '');
+  return {
+    async deliver(spec, xml) {
+      const res = await (opts.fetchImpl ?? fetch)(`${base}/v1/agent/jobs/${encodeURIComponent(spec.jobId)}/result`, {
+        method: 'PUT',
+        headers: { authorization: `Bearer ${opts.token}`, 'content-type': 'application/xml', 'content-encoding': 'gzip' },
+        body: gzipSync(xml),
+      });
+      if (!res.ok) {
+        let message = `${res.status} ${res.statusText}`;
+        let code: string | undefined;
+        try {
+          const body = await res.json() as { error?: { code?: string; message?: string } };
+          if (body.error?.message) message = body.error.message;
+          code = body.error?.code;
+        } catch {
+          // Not our JSON error body: keep the status line.
+        }
+        const known = code && ['conflict', 'forbidden', 'unauthorized', 'not_found', 'payload_too_large', 'invalid_input', 'parse_error'].includes(code);
+        throw new PlumError(known ? code as 'conflict' : 'unavailable', `uploading the result of ${spec.jobId} failed: ${message}`, {
+          hint: known ? 'check the agent token and the job' : 'the server is unreachable or busy; the upload is retried',
+        });
+      }
+      return { delivery: 'uploaded' };
+    },
+  };
+}
+
+async function defaultParse(xml: Buffer): Promise<IngestScan> {
+  const { parseNmapString } = await import('../core/nmap/parse.ts');
+  return parseNmapString(xml.toString('utf8')) as unknown as IngestScan;
+}
+
+function jobKind(targets: string[]): JobSpec['kind'] {
+  const first = targets[0] ?? '';
+  try {
+    const t = parseTarget(first.replace(/-\d+$/, ''));
+    if (t.kind === 'fqdn') return 'fqdn';
+    return first.includes(':') ? 'ipv6' : 'ipv4';
+  } catch {
+    return first.includes(':') ? 'ipv6' : 'ipv4';
+  }
+}
+
+interface RunMeta { priority: number; hostTimeout: string; jobCount: number; addressCount: number; targetCount: number; profile?: string }
+
+export function createActivities(deps: ActivityDeps): ScanActivities {
+  const now = deps.now ?? (() => new Date());
+  const log = deps.log;
+  const parseXml = deps.parseXml ?? defaultParse;
+
+  async function existingRun(store: Store, workflowId: string): Promise<PlannedRun | undefined> {
+    const [row] = await store.query<{ id: string; kind: 'profile' | 'investigation'; profile_name: string | null; progress: RunMeta }>(
+      'select id, kind, profile_name, progress from runs where workflow_id = $1', [workflowId]);
+    if (!row) return undefined;
+    const m = row.progress;
+    return {
+      runId: row.id, kind: row.kind, ...(row.profile_name ? { profile: row.profile_name } : {}), priority: m.priority,
+      jobCount: m.jobCount, addressCount: m.addressCount, targetCount: m.targetCount, resumed: true,
+    };
+  }
+
+  async function planRun(req: RunRequest): Promise<PlannedRun> {
+    const store = need(deps.store, 'database');
+    if (!req.workflowId) throw new PlumError('invalid_input', 'a run needs a workflow id', { hint: 'start runs through the embedded runner or a workflow' });
+    const found = await existingRun(store, req.workflowId);
+    if (found) return found;
+
+    const perimeter = await loadPerimeter(store);
+    const excludes: PlanTarget[] = perimeter.excludes.map((t) => ({ value: t, exclude: true }));
+    let profile: ScanProfile;
+    let profileId: string | null = null;
+    let planTargets: PlanTarget[];
+    let requested: string[];
+    if (req.kind === 'profile') {
+      const stored = await getProfile(store, req.profile);
+      profile = stored;
+      profileId = stored.id;
+      planTargets = await loadPlanTargets(store);
+      requested = [];
+    } else {
+      if (req.targets.length === 0) throw new PlumError('usage', 'an investigation needs at least one target', { hint: 'name the addresses, ranges or names to scan' });
+      profile = parseProfile({
+        name: 'investigation', tcpPorts: req.tcpPorts, udpPorts: req.udpPorts ?? null, scripts: req.scripts ?? [], priority: 4,
+      });
+      requested = req.targets;
+      planTargets = [...req.targets.map((v) => ({ value: parseTarget(v) })), ...excludes];
+    }
+    // The scope guard runs before anything is stored or scanned: investigations check every requested
+    // target, profile runs check their names (addresses are planned from the perimeter itself).
+    const planned = planJobs(profile, planTargets);
+    const names = [...new Set(planned.filter((j) => j.kind === 'fqdn').flatMap((j) => j.targets))];
+    const toCheck = req.kind === 'investigation' ? requested : names;
+    const decision = toCheck.length > 0
+      ? await enforceScope(toCheck, perimeter, {
+        resolve: deps.resolve,
+        ...(req.scopeOverrideReason ? { override: { reason: req.scopeOverrideReason, by: req.requestedBy } } : {}),
+      })
+      : undefined;
+    if (planned.length === 0) {
+      throw new PlumError('invalid_input', req.kind === 'profile'
+        ? `profile ${profile.name} selects no targets`
+        : 'nothing left to scan once exclusions are applied', {
+        hint: req.kind === 'profile' ? 'add targets with `plum target add VALUE`' : 'check the targets against `plum target list`',
+      });
+    }
+
+    const runId = newId('run');
+    const at = now().toISOString();
+    const meta: RunMeta = {
+      priority: profile.priority, hostTimeout: profile.hostTimeout, jobCount: planned.length,
+      addressCount: planned.reduce((n, j) => n + j.addressCount, 0),
+      targetCount: req.kind === 'investigation' ? requested.length : planTargets.filter((t) => !t.exclude).length,
+      ...(req.kind === 'profile' ? { profile: profile.name } : {}),
+    };
+    await store.transaction(async (tx) => {
+      await tx.query(
+        `insert into runs (id, kind, profile_id, profile_name, requested_by, targets, reason, scheduled_for, started_at, status,
+           scope_override, scope_override_reason, progress, workflow_id)
+         values ($1, $2, $3, $4, $5, $6::text[], $7, $8, $9, 'running', $10, $11, $12::jsonb, $13)`,
+        [runId, req.kind, profileId, req.kind === 'profile' ? profile.name : null, req.requestedBy, requested,
+          req.kind === 'investigation' ? req.reason ?? null : null, req.kind === 'profile' ? req.scheduledFor ?? null : null, at,
+          Boolean(decision?.override), decision?.override?.reason ?? null, JSON.stringify(meta), req.workflowId]);
+      // Jobs go in as one statement per 1,000 so an 8,000-job plan is stored in a few round trips.
+      for (let i = 0; i < planned.length; i += 1000) {
+        const rows = planned.slice(i, i + 1000).map((j: PlannedJob) => ({
+          id: newId('job'), index: j.index, targets: j.targets, address_count: j.addressCount, tcp_ports: j.tcpPorts,
+          udp_ports: j.udpPorts ?? null, scripts: j.scripts, nmap_args: j.extraArgs,
+        }));
+        await tx.query(
+          `insert into jobs (id, run_id, index, targets, address_count, tcp_ports, udp_ports, scripts, nmap_args, status)
+           select x.id, $2, x.index, array(select jsonb_array_elements_text(x.targets)), x.address_count, x.tcp_ports, x.udp_ports,
+             array(select jsonb_array_elements_text(x.scripts)), array(select jsonb_array_elements_text(x.nmap_args)), 'queued'
+           from jsonb_to_recordset($1::jsonb) as x(id text, index int, targets jsonb, address_count int, tcp_ports text, udp_ports text,
+             scripts jsonb, nmap_args jsonb)`,
+          [JSON.stringify(rows), runId]);
+      }
+    });
+    log.info({ runId, workflowId: req.workflowId, jobs: meta.jobCount, addresses: meta.addressCount }, 'run planned');
+    return {
+      runId, kind: req.kind, ...(meta.profile ? { profile: meta.profile } : {}), priority: meta.priority,
+      jobCount: meta.jobCount, addressCount: meta.addressCount, targetCount: meta.targetCount, resumed: false,
+    };
+  }
+
+  async function getJobSpecs(input: { runId: string; fromIndex: number; count: number }): Promise<JobSpec[]> {
+    const store = need(deps.store, 'database');
+    const [run] = await store.query<{ progress: RunMeta }>('select progress from runs where id = $1', [input.runId]);
+    if (!run) throw new PlumError('not_found', `run ${input.runId} does not exist`);
+    const rows = await store.query<{
+      id: string; index: number; targets: string[]; address_count: number; tcp_ports: string; udp_ports: string | null;
+      scripts: string[]; nmap_args: string[]; ingested_at: unknown; status: string;
+    }>(
+      `select id, index, targets, address_count, tcp_ports, udp_ports, scripts, nmap_args, ingested_at, status from jobs
+       where run_id = $1 and index >= $2 and index < $3 order by index`,
+      [input.runId, input.fromIndex, input.fromIndex + input.count]);
+    return rows.map((r) => ({
+      runId: input.runId, jobId: r.id, index: r.index, kind: jobKind(r.targets), targets: r.targets, addressCount: r.address_count,
+      tcpPorts: r.tcp_ports, ...(r.udp_ports ? { udpPorts: r.udp_ports } : {}), scripts: r.scripts, extraArgs: r.nmap_args,
+      hostTimeout: run.progress.hostTimeout ?? '40s', priority: run.progress.priority ?? 2,
+      ...(r.ingested_at ? { done: true } : {}),
+    }));
+  }
+
+  async function runNmapJob(spec: JobSpec): Promise<NmapJobResult> {
+    const nmap = need(deps.nmap, 'nmap runner');
+    const ctx = currentCtx();
+    const beat = (p: Partial<NmapProgress> & { phase: string; percent: number }) => {
+      const hb: JobHeartbeat = { jobId: spec.jobId, index: spec.index, phase: p.phase, percent: p.percent, ...(p.etaSeconds !== undefined ? { etaSeconds: p.etaSeconds } : {}) };
+      ctx.heartbeat(hb);
+    };
+    beat({ phase: 'starting', percent: 0 });
+    if (deps.store) {
+      await deps.store.query(
+        `update jobs set status = 'running', started_at = coalesce(started_at, $2), attempts = attempts + 1, agent = coalesce($3, agent)
+         where id = $1 and ingested_at is null`,
+        [spec.jobId, now().toISOString(), deps.runnerName ?? null]);
+    }
+    // Heartbeat even when nmap prints nothing for a while (long service probes), so only a dead worker times out.
+    let last: JobHeartbeat | undefined;
+    const timer = setInterval(() => ctx.heartbeat(last ?? { jobId: spec.jobId, index: spec.index, phase: 'scanning', percent: 0 }), deps.heartbeatEveryMs ?? 20_000);
+    let result;
+    try {
+      result = await nmap.runNmap({
+        targets: spec.targets, tcpPorts: spec.tcpPorts, ...(spec.udpPorts ? { udpPorts: spec.udpPorts } : {}), scripts: spec.scripts,
+        extraArgs: spec.extraArgs, hostTimeout: spec.hostTimeout, kind: spec.kind, ...(deps.jobTimeoutMs ? { timeoutMs: deps.jobTimeoutMs } : {}),
+      }, {
+        signal: ctx.signal,
+        onProgress(p) {
+          last = { jobId: spec.jobId, index: spec.index, phase: p.phase, percent: p.percent, ...(p.etaSeconds !== undefined ? { etaSeconds: p.etaSeconds } : {}) };
+          ctx.heartbeat(last);
+        },
+      });
+    } finally {
+      clearInterval(timer);
+    }
+    if (result.interrupted && result.interruptReason === 'cancelled') {
+      throw new PlumError('cancelled', `job ${spec.index} was cancelled; nmap was stopped`, { hint: 'start a new run to scan again' });
+    }
+    if (!result.interrupted && result.exitCode !== 0 && !/<host[\s>]/.test(result.xml.toString('utf8'))) {
+      const { nmapMessage } = await import('./nmap.ts');
+      throw new PlumError('nmap_failed', `nmap failed on job ${spec.index} (exit ${result.exitCode}): ${nmapMessage(result.stderr)}`, {
+        hint: 'check the targets and options of the profile; the job is retried',
+      });
+    }
+    const sha256 = createHash('sha256').update(result.xml).digest('hex');
+    const sink = deps.resultSink ?? storeResultSink(need(deps.store, 'database or result sink'), { retentionDays: deps.retentionDays, parserVersion: deps.parserVersion, now });
+    const { delivery } = await sink.deliver(spec, result.xml, sha256);
+    beat({ phase: 'delivered', percent: 100 });
+    return {
+      runId: spec.runId, jobId: spec.jobId, sha256, size: result.xml.length, exitCode: result.exitCode, interrupted: result.interrupted,
+      durationMs: result.durationMs, delivery,
+    };
+  }
+
+  async function ingestJob(input: { runId: string; jobId: string }): Promise<JobOutcome> {
+    const store = need(deps.store, 'database');
+    const [job] = await store.query<{
+      id: string; run_id: string; index: number; targets: string[]; tcp_ports: string; udp_ports: string | null; address_count: number;
+      ingested_at: unknown; error: string | null; progress: { ingest?: JobOutcome };
+    }>('select id, run_id, index, targets, tcp_ports, udp_ports, address_count, ingested_at, error, progress from jobs where id = $1', [input.jobId]);
+    if (!job || job.run_id !== input.runId) throw new PlumError('not_found', `job ${input.jobId} of run ${input.runId} does not exist`);
+    if (job.ingested_at) {
+      if (job.progress?.ingest) return job.progress.ingest;
+      return countStored(store, job);
+    }
+    const [raw] = await store.query<{ xml_gz: Uint8Array }>('select xml_gz from raw_results where job_id = $1', [input.jobId]);
+    if (!raw) throw new PlumError('not_found', `no result was delivered for job ${job.index}`, { hint: 'the nmap activity must complete before ingest' });
+    const xml = gunzipSync(Buffer.from(raw.xml_gz));
+    const scan = await parseXml(xml);
+    const summary: IngestSummary = await ingestScanResult(store, {
+      scan,
+      scope: { targets: job.targets, tcpPorts: job.tcp_ports, ...(job.udp_ports ? { udpPorts: job.udp_ports } : {}) },
+      runId: input.runId, jobId: input.jobId, rawXml: xml, source: deps.runnerName ?? 'run',
+      ...(deps.retentionDays !== undefined ? { retentionDays: deps.retentionDays } : {}),
+      ...(deps.parserVersion !== undefined ? { parserVersion: deps.parserVersion } : {}),
+    }, deps.ingestDeps ?? {});
+    const outcome: JobOutcome = {
+      jobId: job.id, index: job.index, status: summary.errors.length ? 'partial' : 'succeeded',
+      hosts: summary.hosts, hostsUp: summary.hostsUp, ports: summary.ports, appeared: summary.appeared, changed: summary.changed,
+      gone: summary.gone, reappeared: summary.reappeared, ...(summary.errors.length ? { error: summary.errors.join('; ') } : {}),
+    };
+    await store.query(`update jobs set progress = progress || jsonb_build_object('ingest', $2::jsonb) where id = $1`, [job.id, JSON.stringify(outcome)]);
+    return outcome;
+  }
+
+  /** A job ingested elsewhere (an agent's upload): count what it stored. */
+  async function countStored(store: Store, job: { id: string; index: number; address_count: number; error: string | null }): Promise<JobOutcome> {
+    const events = await store.query<{ type: string; n: number }>('select type, count(*)::int as n from observation_events where job_id = $1 group by type', [job.id]);
+    const by = Object.fromEntries(events.map((e) => [e.type, Number(e.n)]));
+    const [open] = await store.query<{ ports: number; hosts: number }>(
+      `select count(*)::int as ports, count(distinct ip)::int as hosts from port_observations where last_job_id = $1 and state = 'open'`, [job.id]);
+    return {
+      jobId: job.id, index: job.index, status: job.error ? 'partial' : 'succeeded', hosts: job.address_count, hostsUp: Number(open?.hosts ?? 0),
+      ports: Number(open?.ports ?? 0), appeared: by.appeared ?? 0, changed: by.changed ?? 0, gone: by.gone ?? 0, reappeared: by.reappeared ?? 0,
+      ...(job.error ? { error: job.error } : {}),
+    };
+  }
+
+  async function failJob(input: { runId: string; jobId: string; error: string }): Promise<void> {
+    const store = need(deps.store, 'database');
+    await store.query(
+      `update jobs set status = 'failed', error = $3, finished_at = $4 where id = $1 and run_id = $2 and ingested_at is null`,
+      [input.jobId, input.runId, input.error.slice(0, 2000), now().toISOString()]);
+  }
+
+  async function finishRun(input: { runId: string; status: string; counters: object; errors: string[] }): Promise<void> {
+    const store = need(deps.store, 'database');
+    await store.query(
+      `update runs set status = $2, finished_at = $3, counters = $4::jsonb, error = $5 where id = $1`,
+      [input.runId, input.status, now().toISOString(), JSON.stringify(input.counters), input.errors.length ? input.errors.join('; ').slice(0, 4000) : null]);
+    if (input.status === 'cancelled') {
+      await store.query(`update jobs set status = 'cancelled', finished_at = $2 where run_id = $1 and status in ('queued', 'running')`, [input.runId, now().toISOString()]);
+    }
+  }
+
+  return { planRun, getJobSpecs, runNmapJob, ingestJob, failJob, finishRun };
+}
+
+/**
+ * The Temporal face of the activities: PlumErrors become ApplicationFailures
+ * whose type is the error code and whose retryability follows the code
+ * (invalid input fails at once; a lost database or agent is retried), and a
+ * cancelled activity reports a cancellation.
+ */
+export function toTemporalActivities<T extends object>(acts: T): T {
+  const out: Record<string, unknown> = {};
+  for (const [name, fn] of Object.entries(acts)) {
+    if (typeof fn !== 'function') continue;
+    out[name] = async (...args: unknown[]) => {
+      try {
+        return await (fn as (...a: unknown[]) => Promise<unknown>)(...args);
+      } catch (e) {
+        throw toActivityFailure(e);
+      }
+    };
+  }
+  return out as T;
+}
+
+export function toActivityFailure(e: unknown): Error {
+  if (e instanceof ApplicationFailure || e instanceof CancelledFailure) return e;
+  const err = toPlumError(e);
+  if (err.code === 'cancelled') return new CancelledFailure(err.oneLine());
+  return ApplicationFailure.create({
+    message: err.oneLine(), type: err.code, nonRetryable: !err.retryable, cause: err,
+    ...(err.details ? { details: [err.details] } : {}),
+  });
+}
