@@ -15,3 +15,4 @@ export * from './webhook-deliveries.ts';
 export * from './api-keys.ts';
 export * from './agents.ts';
 export * from './agent-tokens.ts';
+export * from './schedule-state.ts';
