@@ -7,7 +7,9 @@ import { createNmapRunner, parseProgressLine, type NmapProgress, type NmapRunRes
 import { PlumError } from '../core/errors.ts';
 import { planJobs } from '../core/plan.ts';
 import { BANNER_PROFILE, WEB_PROFILE, parseProfile } from '../core/profiles.ts';
-import { FTP_BANNER, HTTP_SERVER_HEADER, SMTP_BANNER, SSH_BANNER, startPerimeter, type Perimeter } from './perimeter/index.ts';
+import {
+  FTP_BANNER, HTTP_SERVER_HEADER, SMTP_BANNER, SSH_BANNER, TELNET_BANNER, startPerimeter, type Perimeter,
+} from './perimeter/index.ts';
 
 /**
  * Real nmap against the loopback test perimeter. nmap is slow, so one scan
@@ -73,7 +75,7 @@ beforeAll(async () => {
     scripts: [...new Set([...BANNER_PROFILE.scripts, ...WEB_PROFILE.scripts])],
     nmapArgs: '--script-args plum-banner.timeout=2',
   });
-  const jobs = planJobs(profile, [{ value: `${perimeter.prefix}.1-5` }]);
+  const jobs = planJobs(profile, [{ value: `${perimeter.prefix}.1-6` }]);
   expect(jobs).toHaveLength(1);
   shared = await runner.runNmap({ ...jobs[0]!, timeoutMs: 90_000 }, { onProgress: (p) => sharedProgress.push(p) });
 });
@@ -89,7 +91,7 @@ describe('the nmap runner on the loopback perimeter', () => {
     const a = shared.args;
     expect(a.slice(0, 10)).toEqual(['-T3', '--host-timeout', '40s', '--max-retries', '2', '--min-hostgroup', '256', '-Pn', runner.privileged ? '-sS' : '-sT', '-p']);
     expect(a).toContain('--no-stylesheet');
-    expect(a[a.indexOf('--') + 1]).toBe(`${perimeter.prefix}.1-5`);
+    expect(a[a.indexOf('--') + 1]).toBe(`${perimeter.prefix}.1-6`);
     expect(a[a.indexOf('--script') + 1]).toMatch(/\/nse\/plum-banner\.nse,.*http-title/);
     expect(shared.xml.toString('utf8')).toMatch(/<\/nmaprun>\s*$/);
   });
@@ -102,6 +104,18 @@ describe('the nmap runner on the loopback perimeter', () => {
     expect(elems(portOf(hosts, s('smtp').ip, s('smtp').port), 'plum-banner')).toEqual({ banner: SMTP_BANNER });
     const script = portOf(hosts, s('ssh').ip, s('ssh').port)!.script!.find((x) => x['@_id'] === 'plum-banner')!;
     expect(script['@_output']).toBe(SSH_BANNER);
+    // Longer than the stock banner script's truncation (63/135 characters), kept whole.
+    expect(TELNET_BANNER.length).toBeGreaterThan(135);
+    expect(elems(portOf(hosts, s('telnet').ip, s('telnet').port), 'plum-banner')).toEqual({ banner: TELNET_BANNER });
+  });
+
+  it('gives the same banner whatever nmap\'s verbosity, and scans names as given', async () => {
+    const t = perimeter.service('telnet');
+    const r = await runner.runNmap({ targets: [t.ip, 'localhost'], tcpPorts: String(t.port), scripts: ['plum-banner'], extraArgs: ['-vv'] });
+    expect(r.args).toContain('-vv');
+    expect(elems(portOf(hostsOf(r.xml), t.ip, t.port), 'plum-banner')).toEqual({ banner: TELNET_BANNER });
+    // A name target is handed to nmap as a name, which records it as the requested hostname.
+    expect(r.xml.toString('utf8')).toContain('<hostname name="localhost" type="user"/>');
   });
 
   it('hashes the favicon like Shodan (mmh3 cross-checked), with md5 and sha256', () => {

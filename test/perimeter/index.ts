@@ -16,7 +16,7 @@ import { promisify } from 'node:util';
  * Each perimeter takes its own /24 inside 127.0.0.0/8 (random unless given),
  * so several test files or helpers can run perimeters at once without port clashes.
  */
-export type ServiceKind = 'http' | 'https' | 'ssh' | 'ftp' | 'smtp';
+export type ServiceKind = 'http' | 'https' | 'ssh' | 'ftp' | 'smtp' | 'telnet';
 
 export interface PerimeterService {
   name: string;
@@ -28,7 +28,7 @@ export interface PerimeterService {
 export interface PerimeterOptions {
   /** First three octets, e.g. `127.77.3`; must be inside 127.0.0.0/8. Random by default. */
   prefix?: string;
-  /** Standard ports (80, 443, 22, 21, 25) — needs root; default: standard when root, else 8080/8443/2222/2121/2525. */
+  /** Standard ports (80, 443, 22, 21, 25, 23) — needs root; default: standard when root, else 8080/8443/2222/2121/2525/2323. */
   standardPorts?: boolean;
   /** Initial HTML title of the web services. */
   title?: string;
@@ -59,6 +59,11 @@ export const HTTP_SERVER_HEADER = 'nginx/1.18.0 (Ubuntu)';
 export const SSH_BANNER = 'SSH-2.0-OpenSSH_8.9p1 Ubuntu-3ubuntu0.6';
 export const FTP_BANNER = '220 (vsFTPd 3.0.5)';
 export const SMTP_BANNER = `220 mail.${PERIMETER_DOMAIN} ESMTP Postfix (Ubuntu)`;
+/** A router-style login banner longer than nmap's stock banner truncation (63/135 characters). */
+export const TELNET_BANNER_RAW = '\r\n\r\nUser Access Verification\r\n\r\nWARNING: Unauthorized access to this device is prohibited. ' +
+  'All activity is logged and monitored by the Plum test perimeter operations team.\r\n\r\nUsername: ';
+/** What plum-banner reports for it: CR LF as LF, surrounding white space trimmed. */
+export const TELNET_BANNER = TELNET_BANNER_RAW.replace(/\r\n/g, '\n').trim();
 
 const run = promisify(execFile);
 
@@ -138,6 +143,7 @@ export async function startPerimeter(opts: PerimeterOptions = {}): Promise<Perim
     { name: 'ssh', ip: `${prefix}.3`, port: port(22, 2222), kind: 'ssh' },
     { name: 'ftp', ip: `${prefix}.4`, port: port(21, 2121), kind: 'ftp' },
     { name: 'smtp', ip: `${prefix}.5`, port: port(25, 2525), kind: 'smtp' },
+    { name: 'telnet', ip: `${prefix}.6`, port: port(23, 2323), kind: 'telnet' },
   ];
   const httpsIp = services[1]!.ip;
   const sans = [`DNS:${PERIMETER_DOMAIN}`, `DNS:www.${PERIMETER_DOMAIN}`, `IP:${httpsIp}`];
@@ -224,6 +230,13 @@ export async function startPerimeter(opts: PerimeterOptions = {}): Promise<Perim
           sock.write(`${SSH_BANNER}\r\n`);
           // A client identification line gets the (truncated) protocol error a real server would send.
           sock.on('data', () => sock.end('Invalid SSH identification string.\r\n'));
+        });
+      case 'telnet':
+        return net.createServer((sock) => {
+          sock.on('error', () => {});
+          sock.setTimeout(10_000, () => sock.destroy());
+          sock.write(TELNET_BANNER_RAW);
+          sock.on('data', () => sock.end('\r\n% Authentication failed\r\n'));
         });
       case 'ftp':
         return lineServer(FTP_BANNER, (line) => {
