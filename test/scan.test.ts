@@ -5,6 +5,7 @@ import murmurhash from 'murmurhash3js-revisited';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createNmapRunner, parseProgressLine, type NmapProgress, type NmapRunResult } from '../activities/nmap.ts';
 import { PlumError } from '../core/errors.ts';
+import { parseNmapString } from '../core/nmap/parse.ts';
 import { planJobs } from '../core/plan.ts';
 import { BANNER_PROFILE, WEB_PROFILE, parseProfile } from '../core/profiles.ts';
 import {
@@ -150,6 +151,23 @@ describe('the nmap runner on the loopback perimeter', () => {
     expect(sans).toContain(`IP Address:${https.ip}`);
     expect(cert['@_output']).toContain(`Subject Alternative Name: ${sans}`);
     expect(cert['@_output']).toContain('commonName=perimeter.plum.test');
+  });
+
+  it('produces XML the parser maps into search fields (favicon, banner, title, certificate)', () => {
+    const scan = parseNmapString(shared.xml.toString('utf8'));
+    expect(scan.error).toBeUndefined();
+    const port = (name: string) => {
+      const s = perimeter.service(name);
+      return scan.hosts.find((h) => h.ip === s.ip)!.ports.find((p) => p.port === s.port)!;
+    };
+    const web = port('http').fields;
+    expect(web.http_favicon_mmhash).toEqual([shodanHash(perimeter.favicon)]);
+    expect(web.http_favicon_path).toEqual([perimeter.faviconPath]);
+    expect(web.http_title).toEqual([perimeter.title()]);
+    expect(web.http_server).toEqual([HTTP_SERVER_HEADER]);
+    expect(port('https').fields.x509_san).toEqual(expect.arrayContaining(['perimeter.plum.test', 'www.perimeter.plum.test']));
+    expect(port('ssh').fields.banner).toEqual([SSH_BANNER]);
+    expect(port('telnet').fields.banner).toEqual([TELNET_BANNER]);
   });
 
   it('reports scan progress parsed from --stats-every', () => {
