@@ -6,6 +6,7 @@ import * as query from './query.ts';
 import * as host from './host.ts';
 import * as ingest from './ingest.ts';
 import * as init from './init.ts';
+import * as parse from './parse.ts';
 import * as target from './target.ts';
 import * as profile from './profile.ts';
 import * as plan from './plan.ts';
@@ -28,6 +29,7 @@ export interface CommandModule {
  */
 export const commandModules: CommandModule[] = [
   init,
+  parse,
   target,
   profile,
   plan,
