@@ -63,6 +63,8 @@ describe.each(storeKinds)('rules in the store (%s)', (kind) => {
           svc(10000, { http_server: ['MiniServ/2.021'], http_title: ['Login to Webmin'] }),
         ]),
         host('127.0.0.11', '2026-01-10T00:00:00Z', [svc(80, { http_server: ['nginx/1.24.0'], http_title: ['Welcome to nginx!'] })]),
+        // Sorts before .10 as an address but after .11 as text: apply must page by address.
+        host('127.0.0.9', '2026-01-10T00:00:00Z', [svc(21, { banner: ['220 (vsFTPd 3.0.3)'] })]),
       ], '22,80,6379,10000'),
     }, deps);
     const rows = await t.store.query<{ port: number; tags: string[]; rules: string[]; score: number; score_features: { band: string } }>(
@@ -93,6 +95,9 @@ describe.each(storeKinds)('rules in the store (%s)', (kind) => {
     expect(first.retagged).toBe(0);
     const again = await applyRules(t.store, set, cfg);
     expect(again).toMatchObject({ changed: [], removed: [], affected: [], documents: 0, retagged: 0 });
+    // A forced apply visits every document exactly once, whatever the batch size.
+    const forced = await applyRules(t.store, set, cfg, { force: true, batchIps: 1 });
+    expect(forced).toMatchObject({ documents: 5, ips: 3, retagged: 0, rescored: 0, hosts: 3 });
 
     // Change one rule in the database: a new tag for nginx.
     const dir = await writeRules('incr', {

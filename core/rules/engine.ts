@@ -163,26 +163,29 @@ export interface EvaluateOptions {
 export function evaluateRules(set: RuleSet, fields: SearchFields, opts: EvaluateOptions): Evaluation {
   const tags = factTags(fields, { favicons: set.favicons, at: opts.at });
   for (const t of opts.extraTags ?? []) if (!tags.includes(t)) tags.push(t);
-  const matched: string[] = [];
+  const kept = new Set<string>();
   for (const name of opts.keepRules ?? []) {
     const r = set.byName.get(name);
     if (!r) continue;
-    matched.push(name);
+    kept.add(name);
     for (const t of r.tags) if (!tags.includes(t)) tags.push(t);
   }
   const doc = { fields, tags };
+  // Walk the set in its (dependency) order so `rules` comes out in that order.
+  const matched: string[] = [];
   for (const r of set.rules) {
+    if (kept.has(r.name)) {
+      matched.push(r.name);
+      continue;
+    }
     if (opts.only && !opts.only.has(r.name)) continue;
-    if (matched.includes(r.name)) continue;
     if (r.guard && !r.guard.some((f) => (fields[f]?.length ?? 0) > 0)) continue;
     if (matchFields(r.node, doc)) {
       matched.push(r.name);
       for (const t of r.tags) if (!tags.includes(t)) tags.push(t);
     }
   }
-  const order = new Map(set.rules.map((r, i) => [r.name, i]));
-  matched.sort((a, b) => order.get(a)! - order.get(b)!);
-  return { tags: [...tags].sort(), rules: matched };
+  return { tags: tags.sort(), rules: matched };
 }
 
 /**

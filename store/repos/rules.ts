@@ -404,8 +404,9 @@ export async function applyRules(store: Store, set: RuleSet, cfg: ScoreConfig, o
     for (;;) {
       const ips: string[] = (await store.query<{ ip: string }>(
         after === null
-          ? 'select host(ip) as ip from port_observations group by ip order by ip limit $1'
-          : 'select host(ip) as ip from port_observations where ip > $2::inet group by ip order by ip limit $1',
+          // Qualified: a bare `order by ip` would sort by the text output column, not by inet.
+          ? 'select host(p.ip) as ip from port_observations p group by p.ip order by p.ip limit $1'
+          : 'select host(p.ip) as ip from port_observations p where p.ip > $2::inet group by p.ip order by p.ip limit $1',
         after === null ? [batch] : [batch, after])).map((r) => r.ip);
       if (ips.length === 0) break;
       const part = await store.transaction((tx) => processIps(tx, ips, ctx));
