@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { PlumError } from '../../core/errors.ts';
 import { parseNmapStream, PARSER_VERSION } from '../../core/nmap/parse.ts';
 import { formatIngestSummary, ingestScanResult, scanFromStream, type IngestSummary } from '../../store/ingest.ts';
+import { createRuleIngestDeps, openRuleContext } from '../../store/repos/rules.ts';
 import type { CliContext } from '../context.ts';
 import { info } from '../output.ts';
 import { openCommandStore } from './init.ts';
@@ -38,6 +39,9 @@ export function register(program: Command, ctx: CliContext): void {
         if (!p) throw new PlumError('not_found', `no scan profile named "${opts.profile}"`, { hint: 'list them with plum profile list' });
         profileId = p.id;
       }
+      // Tag rules at ingest, scores once each batch is committed (issue 7).
+      const rules = await openRuleContext(store, ctx.config);
+      const ruleDeps = createRuleIngestDeps(store, { set: rules.set, score: rules.score });
       const scan = scanFromStream(parseNmapStream([xml], { source: file }));
       const started = Date.now();
       let lastReport = started;
@@ -53,7 +57,7 @@ export function register(program: Command, ctx: CliContext): void {
         summary = await ingestScanResult(store, {
           scan, source: file, profileId, rawXml: xml.length <= MAX_RAW_BYTES ? xml : undefined,
           retentionDays: ctx.config.PLUM_RAW_RETENTION_DAYS, parserVersion: PARSER_VERSION,
-        }, { onProgress });
+        }, { onProgress, ...ruleDeps });
       } finally {
         if (lastReport !== started) process.stderr.write('\n');
       }
