@@ -25,6 +25,7 @@ export const volatileFileSchema = z.object({
   headers: z.array(z.string().min(1)).default([]),
   header_patterns: z.array(z.string().min(1)).default([]),
   cookies: z.boolean().default(true),
+  keep_headers: z.array(z.string().min(1)).default([]),
   patterns: z.array(patternSchema).default([]),
   scripts: z.record(z.string(), z.union([z.literal('*'), z.array(z.string())])).default({}),
   exclude: z.object({
@@ -39,6 +40,8 @@ export interface VolatileList {
   headers: ReadonlySet<string>;
   headerPatterns: readonly RegExp[];
   cookies: boolean;
+  /** Headers whose values are meaningful dates or ids: never touched by the patterns. */
+  keepHeaders: ReadonlySet<string>;
   patterns: readonly { name: string; re: RegExp; marker: string }[];
   /** script id → '*' (whole script) or lowercased keys. */
   scripts: ReadonlyMap<string, '*' | ReadonlySet<string>>;
@@ -68,6 +71,7 @@ export function compileVolatileList(file: unknown, source = 'volatile list'): Vo
     headers: new Set(f.headers.map((h) => h.toLowerCase())),
     headerPatterns: f.header_patterns.map((p) => compile(`^(?:${p})$`, 'i', `header_patterns (${p})`)),
     cookies: f.cookies,
+    keepHeaders: new Set(f.keep_headers.map((h) => h.toLowerCase())),
     patterns: f.patterns.map((p) => ({ name: p.name, re: compile(p.regex, p.flags ?? 'gi', `patterns.${p.name}`), marker: p.marker })),
     scripts: new Map(Object.entries(f.scripts).map(([id, v]) => [id, v === '*' ? '*' : new Set(v.map((k) => k.toLowerCase()))])),
     exclude: { port: f.exclude.port.map((p) => p.split('.')), host: f.exclude.host.map((p) => p.split('.')) },
@@ -148,10 +152,16 @@ export function normalizeCookie(value: string): string {
 export function normalizeText(text: string, list: VolatileList, extraKeys?: ReadonlySet<string>): string {
   if (text === '') return text;
   let out = text;
+  const kept: string[] = [];
   if (out.includes(':')) {
     out = out.replace(HEADER_LINE_RE, (all, start: string, indent: string, name: string, sep: string, value: string) => {
       if (value === '') return all;
       const lname = name.toLowerCase();
+      if (list.keepHeaders.has(lname)) {
+        // Shield the value from the patterns below; restored afterwards.
+        kept.push(value);
+        return `${start}${indent}${name}${sep}\u0000${kept.length - 1}\u0000`;
+      }
       if (list.cookies && (lname === 'set-cookie' || lname === 'set-cookie2')) return `${start}${indent}${name}${sep}${normalizeCookie(value)}`;
       if (isVolatileHeader(lname, list, extraKeys)) return `${start}${indent}${name}${sep}${MARK.volatile}`;
       return all;
@@ -161,6 +171,7 @@ export function normalizeText(text: string, list: VolatileList, extraKeys?: Read
     p.re.lastIndex = 0;
     out = out.replace(p.re, p.marker);
   }
+  if (kept.length) out = out.replace(/\u0000(\d+)\u0000/g, (_m, i: string) => kept[Number(i)] ?? '');
   return out;
 }
 

@@ -1,0 +1,141 @@
+import { describe, expect, it } from 'vitest';
+import { PlumError } from '../errors.ts';
+import { fingerprintVersion, hostFingerprint, portFingerprint } from './fingerprint.ts';
+import type { HostDocument, PortDocument, ScriptDocument } from './types.ts';
+import { compileVolatileList, defaultVolatileList, normalizeText } from './volatile.ts';
+
+const list = defaultVolatileList();
+
+function headers(lines: string[]): ScriptDocument {
+  return { id: 'http-headers', output: `\n${lines.map((l) => `  ${l}`).join('\n')}\n  \n  (Request type: GET)\n` };
+}
+
+interface Variant {
+  date?: string; cookie?: string; requestId?: string; etag?: string; nonce?: string; title?: string;
+  server?: string; banner?: string; cert?: string; extraScript?: boolean; lastModified?: string; uuid?: string;
+}
+
+function port(v: Variant = {}): PortDocument {
+  const scripts: ScriptDocument[] = [
+    headers([
+      `Date: ${v.date ?? 'Mon, 23 Nov 2026 10:00:00 GMT'}`,
+      `Server: ${v.server ?? 'nginx/1.24.0'}`,
+      `Set-Cookie: PHPSESSID=${v.cookie ?? 'abc123'}; path=/; expires=${v.date ?? 'Mon, 23 Nov 2026 10:00:00 GMT'}; Max-Age=3600; HttpOnly`,
+      `X-Request-Id: ${v.requestId ?? '4f1c2d'}`,
+      `traceparent: 00-${v.requestId ?? '4f1c2d'}0000000000000000000000000-00f067aa0ba902b7-01`,
+      `X-Correlation-ID: ${v.requestId ?? 'corr-1'}`,
+      `ETag: "${v.etag ?? '5f3a-1b'}"`,
+      `Age: ${v.requestId ? '17' : '3'}`,
+      `X-Cache: ${v.requestId ? 'HIT' : 'MISS'}`,
+      `Server-Timing: total;dur=${v.requestId ? '12.5' : '3'}`,
+      `X-Varnish: ${v.requestId ? '32770 3' : '98'}`,
+      `Report-To: {"group":"default","max_age":31536000,"endpoints":[{"url":"https://r.example/${v.requestId ?? 'x'}"}]}`,
+      `NEL: {"report_to":"default","max_age":${v.requestId ? 1 : 2}}`,
+      `Content-Security-Policy: script-src 'self' 'nonce-${v.nonce ?? 'r4nd0m'}'`,
+      `Last-Modified: ${v.lastModified ?? 'Fri, 04 Jan 2013 14:51:16 GMT'}`,
+      `X-Build: ${v.uuid ?? '04a843ac-a0e7-4b62-8abb-6495dbb70833'}`,
+    ]),
+    { id: 'http-title', output: v.title ?? 'Welcome', title: v.title ?? 'Welcome' },
+    { id: 'banner', output: v.banner ?? `220 mail.example.org ESMTP Postfix; ${v.date ?? 'Mon, 23 Nov 2026 10:00:00 +0100'}` },
+    { id: 'ssl-cert', output: `Subject: commonName=${v.cert ?? 'www.example.org'}`, subject: { commonName: v.cert ?? 'www.example.org' } },
+  ];
+  if (v.extraScript) scripts.push({ id: 'http-methods', output: 'GET HEAD POST OPTIONS' });
+  return {
+    protocol: 'tcp',
+    portid: '443',
+    state: { state: 'open', reason: 'syn-ack', reason_ttl: '64' },
+    service: { name: 'https', product: 'nginx', version: '1.24.0', method: 'probed', conf: '10' },
+    scripts,
+  };
+}
+
+const fp = (v: Variant = {}) => portFingerprint(port(v), list);
+
+describe('hsh256: the same service seen twice gives the same fingerprint', () => {
+  const base = fp();
+  it('with other cookies (values of any length)', () => expect(fp({ cookie: 'zzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzz' })).toBe(base));
+  it('with other dates (headers, cookie expiry, SMTP banner)', () => expect(fp({ date: 'Tue, 5 May 2026 08:09:10 GMT' })).toBe(base));
+  it('with other request ids, trace ids, cache and timing headers, Report-To/NEL', () => expect(fp({ requestId: '9d9d9d9d9d9d9d9d9d' })).toBe(base));
+  it('with other ETags (of another length)', () => expect(fp({ etag: 'W/"abcdef0123456789-long"' })).toBe(base));
+  it('with other CSP nonces (of another length)', () => expect(fp({ nonce: 'Zm9vYmFyYmF6cXV4LTEyMzQ1Njc4OTA=' })).toBe(base));
+  it('with other UUIDs, in upper case too', () => expect(fp({ uuid: 'F47AC10B-58CC-4372-A567-0E02B2C3D479' })).toBe(base));
+  it('whatever the scan times, TTL and script order', () => {
+    const p = port();
+    p.state.reason_ttl = '52';
+    p.scripts.reverse();
+    expect(portFingerprint(p, list)).toBe(base);
+  });
+  it('whatever the verbosity of the stock banner script (63 vs 135 characters)', () => {
+    const long = '220 mail.example.org ESMTP Postfix (Debian/GNU) ready for mail, please be nice to this server and its admins';
+    expect(fp({ banner: `${long.slice(0, 60)}...` })).toBe(fp({ banner: long.slice(0, 132) }));
+  });
+});
+
+describe('hsh256: a real change gives another fingerprint', () => {
+  const base = fp();
+  it('changed title', () => expect(fp({ title: 'Welcome!' })).not.toBe(base));
+  it('changed certificate', () => expect(fp({ cert: 'mail.example.org' })).not.toBe(base));
+  it('changed server version', () => expect(fp({ server: 'nginx/1.25.3' })).not.toBe(base));
+  it('changed banner', () => expect(fp({ banner: '220 mail.example.org ESMTP Exim 4.96' })).not.toBe(base));
+  it('changed set of scripts', () => expect(fp({ extraScript: true })).not.toBe(base));
+  it('changed Last-Modified (a meaningful date)', () => expect(fp({ lastModified: 'Sat, 05 Jan 2013 14:51:16 GMT' })).not.toBe(base));
+  it('changed service product in the port table', () => {
+    const p = port();
+    p.service!.version = '1.25.0';
+    expect(portFingerprint(p, list)).not.toBe(base);
+  });
+});
+
+describe('volatile normalisation', () => {
+  it('uses fixed markers, never same-length masks', () => {
+    const a = normalizeText('ETag: "1"\nX-Request-Id: a\nSet-Cookie: s=1; expires=Mon, 23 Nov 2026 10:00:00 GMT', list);
+    const b = normalizeText('ETag: "1234567890"\nX-Request-Id: abcdefghijkl\nSet-Cookie: s=1234567890; expires=Thu, 01 Jan 2026 00:00:00 GMT', list);
+    expect(a).toBe(b);
+    expect(a).toBe('ETag: [VOLATILE]\nX-Request-Id: [VOLATILE]\nSet-Cookie: s=[COOKIE]; expires=[DATE]');
+  });
+  it('masks header lines inside banners with escaped line ends', () => {
+    expect(normalizeText('HTTP/1.1 400 Bad Request\\x0d\\x0aDate: Mon, 04 May 2026 20:40:27 GMT\\x0d\\x0aServer: x', list)).toBe(
+      'HTTP/1.1 400 Bad Request\\x0d\\x0aDate: [VOLATILE]\\x0d\\x0aServer: x',
+    );
+  });
+  it('masks RFC 850 and asctime dates', () => {
+    expect(normalizeText('at Sunday, 06-Nov-94 08:49:37 GMT and Sun Nov  6 08:49:37 1994', list)).toBe('at [DATE] and [DATE]');
+  });
+  it('masks a whole clock script and listed keys of others', () => {
+    const p = port();
+    const a = { ...p, scripts: [{ id: 'ssl-date', output: '2026-11-23T10:00:00+00:00; 0s from scanner time.' }] };
+    const b = { ...p, scripts: [{ id: 'ssl-date', output: '2026-11-23T11:00:00+00:00; +1s from scanner time.' }] };
+    expect(portFingerprint(a, list)).toBe(portFingerprint(b, list));
+    const ntlm = (t: string): PortDocument => ({ ...p, scripts: [{ id: 'rdp-ntlm-info', output: `\n  Target_Name: CORP\n  System_Time: ${t}`, Target_Name: 'CORP', System_Time: t }] });
+    expect(portFingerprint(ntlm('2026-11-23T10:00:00+00:00'), list)).toBe(portFingerprint(ntlm('2026-11-24T10:00:00+00:00'), list));
+  });
+  it('is extensible: a header added to the list is masked', () => {
+    const custom = compileVolatileList({ version: 7, headers: ['X-My-Node'] });
+    expect(normalizeText('X-My-Node: web-3', custom)).toBe('X-My-Node: [VOLATILE]');
+    expect(normalizeText('X-My-Node: web-3', list)).toBe('X-My-Node: web-3');
+    expect(fingerprintVersion(custom)).toBe(1007);
+  });
+  it('refuses an invalid list with a clear error', () => {
+    expect(() => compileVolatileList({ version: 1, patterns: [{ name: 'bad', regex: '(', marker: 'x' }] })).toThrow(PlumError);
+    expect(() => compileVolatileList({ headers: [] })).toThrow(/version/);
+  });
+});
+
+describe('host fingerprint', () => {
+  const host = (ports: PortDocument[], start = '1700000000'): HostDocument => ({
+    addr: '127.0.0.9',
+    addresses: [{ addr: '127.0.0.9', addrtype: 'ipv4' }],
+    hostnames: [{ name: 'a.example.org', type: 'user' }],
+    status: { state: 'up', reason: 'user-set', reason_ttl: '0' },
+    starttime: start,
+    endtime: String(Number(start) + 10),
+    ports,
+    extraports: [],
+    hostscripts: [],
+    extra: { times: [{ srtt: String(Number(start) % 97) }] },
+  });
+  it('ignores times and volatile port values, follows real changes', () => {
+    expect(hostFingerprint(host([port()]), list)).toBe(hostFingerprint(host([port({ cookie: 'other', requestId: 'zz' })], '1800000000'), list));
+    expect(hostFingerprint(host([port()]), list)).not.toBe(hostFingerprint(host([port({ title: 'Other' })]), list));
+  });
+});
