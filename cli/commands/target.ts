@@ -1,8 +1,17 @@
+import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
+import { PlumError } from '../../core/errors.ts';
+import { parseTarget } from '../../core/targets.ts';
 import { addTargets, listTargets, removeTargets, type TargetInfo } from '../../store/repos/targets.ts';
 import type { CliContext } from '../context.ts';
 import { formatOption, info, printJson, printTable } from '../output.ts';
 import { openCommandStore } from './init.ts';
+
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const c of process.stdin) chunks.push(c as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}
 
 const collect = (v: string, prev: string[]) => [...prev, ...v.split(',').map((s) => s.trim()).filter(Boolean)];
 
@@ -16,12 +25,35 @@ export function register(program: Command, ctx: CliContext): void {
   target
     .command('add')
     .description('declare targets (or exclusions with --exclude); all values are checked before anything is saved')
-    .argument('<value...>', 'IPv4/IPv6 address, CIDR (192.0.2.0/24), range (192.0.2.10-192.0.2.20 or 192.0.2.10-20) or FQDN')
+    .argument('[value...]', 'IPv4/IPv6 address, CIDR (192.0.2.0/24), range (192.0.2.10-192.0.2.20 or 192.0.2.10-20) or FQDN')
+    .option('--file <path>', 'read targets from a file, one per line ("#" starts a comment); "-" reads standard input')
     .option('--exclude', 'declare exclusions: never scanned, even when another target covers them', false)
     .option('--label <label>', 'label (repeatable or comma-separated); profiles can select targets by label', collect, [] as string[])
     .option('--note <text>', 'free-text note')
     .addOption(formatOption())
-    .action(async (values: string[], opts: { exclude: boolean; label: string[]; note?: string; format: string }) => {
+    .action(async (args: string[], opts: { exclude: boolean; label: string[]; note?: string; format: string; file?: string }) => {
+      const values = [...args];
+      if (opts.file) {
+        let text: string;
+        try {
+          text = opts.file === '-' ? await readStdin() : await readFile(opts.file, 'utf8');
+        } catch (e) {
+          throw new PlumError('invalid_input', `cannot read ${opts.file}: ${(e as Error).message}`, { hint: 'check the path' });
+        }
+        const lines = text.split(/\r?\n/);
+        for (let i = 0; i < lines.length; i++) {
+          const v = lines[i]!.replace(/#.*/, '').trim();
+          if (!v) continue;
+          try {
+            parseTarget(v);
+          } catch (e) {
+            const err = e as PlumError;
+            throw new PlumError(err.code, `${opts.file === '-' ? 'stdin' : opts.file}:${i + 1}: ${err.message}`, { hint: err.hint });
+          }
+          values.push(v);
+        }
+      }
+      if (values.length === 0) throw new PlumError('usage', 'no target given', { hint: 'give values as arguments or with --file' });
       const store = await openCommandStore(ctx);
       const r = await addTargets(store, values, { exclude: opts.exclude, labels: opts.label, note: opts.note });
       const overlaps = r.overlaps.map((o) => ({ target: o.target, overlaps: o.overlaps, shared: Number(o.shared) }));
