@@ -593,7 +593,9 @@ export async function ingestScanResult<H extends IngestHost>(store: Store, input
     }
   } catch (e) {
     // A streamed parse that fails part-way: keep the valid hosts, record the error.
-    if (e instanceof PlumError && (e.code === 'truncated' || e.code === 'parse_error')) parseError(e);
+    // Input that is not nmap XML at all (nothing read) is an error of the caller, not a partial result.
+    const partial = summary.hosts > 0 || batch.length > 0;
+    if (e instanceof PlumError && partial && (e.code === 'truncated' || e.code === 'parse_error')) parseError(e);
     else throw e;
   }
   await flush();

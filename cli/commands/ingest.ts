@@ -32,6 +32,11 @@ export function register(program: Command, ctx: CliContext): void {
     .option('--profile <name>', 'attach the import to this scan profile')
     .action(async (file: string, opts: { profile?: string }) => {
       const xml = readXml(file);
+      // Refuse what is clearly not nmap XML before anything is written.
+      const head = xml.subarray(0, 64 * 1024).toString('utf8');
+      if (!head.includes('<nmaprun')) {
+        throw new PlumError('parse_error', `${file} is not nmap XML (no <nmaprun> element)`, { hint: 'give the file nmap wrote with -oX' });
+      }
       const store = await openCommandStore(ctx);
       let profileId: string | undefined;
       if (opts.profile) {

@@ -1,0 +1,100 @@
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openStore } from '../store/index.ts';
+import { makeTestConfig, storeKinds } from './helpers/db.ts';
+
+const ROOT = path.resolve(import.meta.dirname, '..');
+const CIRCL = '/work/shared/fixtures/nmap/circl.xml';
+
+function plum(args: string[], env: Record<string, string>): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [path.join(ROOT, 'bin', 'plum.mjs'), ...args], { env: { ...process.env, ...env }, cwd: ROOT });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
+  });
+}
+
+describe.each(storeKinds)('plum ingest / host / history on %s', (kind) => {
+  let env: Record<string, string>;
+  let drop: () => Promise<void>;
+  let home: string;
+  beforeAll(async () => {
+    const t = await makeTestConfig(kind);
+    drop = t.drop;
+    home = t.config.home;
+    env = { PLUM_HOME: t.config.home, PLUM_DATABASE_URL: t.config.PLUM_DATABASE_URL ?? '' };
+  });
+  afterAll(async () => {
+    await drop?.();
+  });
+
+  it('imports a file, then shows the host and the change feed as JSON', async () => {
+    const ing = await plum(['ingest', CIRCL], env);
+    expect(ing.code, ing.stderr).toBe(0);
+    expect(ing.stdout).toBe('');
+    expect(ing.stderr.trim().split('\n')).toHaveLength(1);
+    expect(ing.stderr).toMatch(/^plum: ingested 1 host \(1 up\), 2 open ports, 2 appeared, 0 changed, 0 gone, 0 reappeared, 0 stable/);
+
+    const host = await plum(['host', '185.194.93.14', '--format', 'json'], env);
+    expect(host.code, host.stderr).toBe(0);
+    const h = JSON.parse(host.stdout);
+    expect(h.ip).toBe('185.194.93.14');
+    expect(h.services.map((s: { port: number }) => s.port)).toEqual([80, 443]);
+    for (const s of h.services) {
+      expect(Object.keys(s)).toEqual(expect.arrayContaining(['protocol', 'port', 'hsh256', 'first_seen', 'last_seen', 'state', 'fields', 'tags']));
+      expect(s).toMatchObject({ protocol: 'tcp', state: 'open', first_seen: '2025-09-17T07:06:57.000Z', last_seen: '2025-09-17T07:06:57.000Z' });
+      expect(s.hsh256).toMatch(/^[0-9a-f]{64}$/);
+    }
+    expect(h.services[1].fields.http_title[0]).toContain('CIRCL');
+    expect(h.events.map((e: { type: string; port: number }) => [e.type, e.port])).toEqual([['appeared', 80], ['appeared', 443]]);
+
+    const hist = await plum(['history', '--since', '2025-01-01', '--format', 'json'], env);
+    expect(hist.code, hist.stderr).toBe(0);
+    const events = JSON.parse(hist.stdout);
+    expect(events).toHaveLength(2);
+    for (const e of events) {
+      expect(e).toMatchObject({ type: 'appeared', ip: '185.194.93.14', protocol: 'tcp', at: '2025-09-17T07:06:57.000Z', previous_hsh256: null });
+      expect(e.hsh256).toEqual(h.services.find((s: { port: number }) => s.port === e.port).hsh256);
+    }
+    const none = await plum(['history', '--since', '2025-01-01', '--event', 'gone,changed', '--format', 'json'], env);
+    expect(JSON.parse(none.stdout)).toEqual([]);
+    // The default window (7 days) does not reach back to 2025.
+    expect(JSON.parse((await plum(['history', '--format', 'json'], env)).stdout)).toEqual([]);
+
+    const table = await plum(['host', '185.194.93.14'], env);
+    expect(table.stdout).toMatch(/443\/tcp\s+open\s+2025-09-17T07:06:57Z/);
+    // Re-importing the same file changes nothing.
+    const again = await plum(['ingest', CIRCL], env);
+    expect(again.stderr).toMatch(/0 appeared, 0 changed, 0 gone, 0 reappeared, 0 stable, 2 already ingested/);
+  });
+
+  it('refuses bad input with one line and writes nothing', async () => {
+    const notXml = path.join(home, 'notes.txt');
+    fs.writeFileSync(notXml, 'hello, not a scan\n');
+    const cases: Array<[string[], number, RegExp]> = [
+      [['ingest', notXml], 1, /is not nmap XML/],
+      [['ingest', path.join(home, 'missing.xml')], 1, /no such file/],
+      [['ingest', CIRCL, '--profile', 'nope'], 1, /no scan profile named "nope"/],
+      [['history', '--event', 'vanished'], 2, /unknown event type "vanished"/],
+      [['history', '--since', 'yesterday'], 2, /invalid --since/],
+      [['host', '999.1.1.1'], 2, /is not an IP address/],
+      [['host', '127.77.0.1', '--format', 'json'], 1, /nothing is known about 127\.77\.0\.1/],
+    ];
+    for (const [args, code, message] of cases) {
+      const r = await plum(args, env);
+      expect(r.code, `${args.join(' ')}: ${r.stderr}`).toBe(code);
+      expect(r.stdout).toBe('');
+      expect(r.stderr.trim().split('\n')).toHaveLength(1);
+      expect(r.stderr).toMatch(message);
+    }
+    const store = await openStore((await import('../core/config.ts')).loadConfig(env));
+    const runs = await store.query<{ n: number }>('select count(*) as n from runs');
+    await store.close();
+    expect(runs[0]!.n).toBe(1); // only the successful import of the first test
+  });
+});

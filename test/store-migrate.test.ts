@@ -1,0 +1,88 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { PGlite } from '@electric-sql/pglite';
+import { pg_trgm } from '@electric-sql/pglite/contrib/pg_trgm';
+import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
+import { migrate as migratePglite } from 'drizzle-orm/pglite/migrator';
+import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js';
+import { migrate as migratePostgres } from 'drizzle-orm/postgres-js/migrator';
+import postgres from 'postgres';
+import { afterEach, describe, expect, it } from 'vitest';
+import { MIGRATIONS_DIR, openStore, pgliteDir } from '../store/index.ts';
+import { makeTestConfig, storeKinds } from './helpers/db.ts';
+
+/** A copy of the migrations folder that stops after the first `n` migrations (an older Plum). */
+function olderMigrations(n: number): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'plum-mig-'));
+  const journal = JSON.parse(fs.readFileSync(path.join(MIGRATIONS_DIR, 'meta', '_journal.json'), 'utf8'));
+  journal.entries = journal.entries.slice(0, n);
+  fs.mkdirSync(path.join(dir, 'meta'));
+  fs.writeFileSync(path.join(dir, 'meta', '_journal.json'), JSON.stringify(journal));
+  for (const e of journal.entries) fs.copyFileSync(path.join(MIGRATIONS_DIR, `${e.tag}.sql`), path.join(dir, `${e.tag}.sql`));
+  return dir;
+}
+
+// Data an old version wrote, using only columns of the first schema migration.
+const OLD_DATA = [
+  "insert into runs (id, kind, status) values ('run_old', 'import', 'succeeded')",
+  "insert into jobs (id, run_id, index, tcp_ports) values ('job_old', 'run_old', 0, '22')",
+  `insert into port_observations (id, ip, protocol, port, hsh256, fp_version, first_seen, last_seen, checked_at, state_changed_at, doc, fields)
+   values ('obs_old', '127.9.0.1', 'tcp', 22, 'aa', 1, '2025-01-01T00:00:00Z', '2025-02-01T00:00:00Z', '2025-02-01T00:00:00Z',
+     '2025-01-01T00:00:00Z', '{"portid":"22","banner":"SSH-2.0-old"}', '{"banner":["SSH-2.0-old"],"port":["22"]}')`,
+  `insert into observation_events (id, type, ip, protocol, port, at, hsh256, observation_id)
+   values ('evt_old', 'appeared', '127.9.0.1', 'tcp', 22, '2025-01-01T00:00:00Z', 'aa', 'obs_old')`,
+];
+
+describe.each(storeKinds)('upgrade in place on %s', (kind) => {
+  const cleanups: Array<() => Promise<void> | void> = [];
+  afterEach(async () => {
+    for (const c of cleanups.splice(0).reverse()) await c();
+  });
+
+  it('applies later migrations to a database of the first version without losing data', async () => {
+    const { config, drop } = await makeTestConfig(kind);
+    cleanups.push(drop);
+    const old = olderMigrations(2); // pg_trgm + the first store schema
+    cleanups.push(() => fs.rmSync(old, { recursive: true, force: true }));
+    const total = JSON.parse(fs.readFileSync(path.join(MIGRATIONS_DIR, 'meta', '_journal.json'), 'utf8')).entries.length;
+    expect(total).toBeGreaterThan(2);
+
+    if (kind === 'pglite') {
+      fs.mkdirSync(config.home, { recursive: true });
+      const pg = await PGlite.create(pgliteDir(config), { extensions: { pg_trgm } });
+      await migratePglite(drizzlePglite(pg), { migrationsFolder: old });
+      for (const q of OLD_DATA) await pg.query(q);
+      await pg.close();
+    } else {
+      const client = postgres(config.PLUM_DATABASE_URL!, { max: 1, onnotice: () => {} });
+      await migratePostgres(drizzlePostgres(client), { migrationsFolder: old });
+      for (const q of OLD_DATA) await client.unsafe(q);
+      await client.end();
+    }
+
+    const store = await openStore(config);
+    try {
+      const [applied] = await store.query<{ n: number }>('select count(*) as n from drizzle.__drizzle_migrations');
+      expect(applied!.n).toBe(total);
+      const [obs] = await store.query<Record<string, unknown>>(
+        "select id, host(ip) as ip, hsh256, first_seen, last_seen, times_seen, tags, fields from port_observations where id = 'obs_old'");
+      expect(obs).toMatchObject({
+        id: 'obs_old', ip: '127.9.0.1', hsh256: 'aa', first_seen: new Date('2025-01-01T00:00:00Z'),
+        last_seen: new Date('2025-02-01T00:00:00Z'), times_seen: 1, tags: [], fields: { banner: ['SSH-2.0-old'], port: ['22'] },
+      });
+      const [ev] = await store.query<{ n: number }>("select count(*) as n from observation_events where observation_id = 'obs_old'");
+      expect(ev!.n).toBe(1);
+      const [job] = await store.query<{ run_id: string }>("select run_id from jobs where id = 'job_old'");
+      expect(job!.run_id).toBe('run_old');
+      // Opening again applies nothing twice.
+      await store.close();
+      const again = await openStore(config);
+      const [n2] = await again.query<{ n: number }>('select count(*) as n from drizzle.__drizzle_migrations');
+      expect(n2!.n).toBe(total);
+      await again.close();
+    } finally {
+      await store.close();
+    }
+  });
+});
