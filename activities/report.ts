@@ -16,7 +16,9 @@ import {
 } from '../core/report/model.ts';
 import { formatDuration, parseDuration, resolvePeriod, type PeriodOptions } from '../core/report/period.ts';
 import { scoreHost, type ScoreConfig, type ScoreResult } from '../core/score.ts';
+import { sql, type SQL } from 'drizzle-orm';
 import type { Store, StoreSession } from '../store/index.ts';
+import { compileWhere } from '../store/search/compile.ts';
 import {
   getReportDefinition, markReportRun, dueReportDefinitions, parseDestination, type ReportDefinitionRow,
 } from '../store/repos/reports.ts';
@@ -52,22 +54,20 @@ export interface ObservationRow {
   last_job_id: string | null;
 }
 
-const OBS_COLUMNS = `id, host(ip) as ip, protocol, port, state, current, hsh256, first_seen, last_seen, times_seen,
-  fields, tags, score, score_features, hostnames, last_run_id, last_job_id`;
+// Times as epoch milliseconds: parsing timestamp text into Dates row by row dominated large reports.
+const OBS_COLUMNS = `po.id, host(po.ip) as ip, po.protocol, po.port, po.state, po.current, po.hsh256,
+  (extract(epoch from po.first_seen) * 1000)::float8 as first_ms, (extract(epoch from po.last_seen) * 1000)::float8 as last_ms, po.times_seen,
+  po.fields, po.tags, po.score, po.score_features, po.hostnames, po.last_run_id, po.last_job_id`;
 
-/** Keyset-paginated scan of port_observations (`where` uses $1…; the cursor is appended). Bounded memory. */
-export async function* scanObservations(
-  store: StoreSession,
-  where: string,
-  params: unknown[],
-  batchSize = 5000,
-): AsyncGenerator<ObservationRow> {
+/**
+ * Keyset-paginated scan of port_observations (alias `po`) where `where` holds.
+ * Bounded memory: one page of rows at a time.
+ */
+export async function* scanObservations(store: StoreSession, where: SQL, batchSize = 5000): AsyncGenerator<ObservationRow> {
   let cursor = '';
-  const n = params.length;
   for (;;) {
-    const rows = await store.query<ObservationRow>(
-      `select ${OBS_COLUMNS} from port_observations where (${where}) and id > $${n + 1} order by id limit ${batchSize}`,
-      [...params, cursor],
+    const rows = await store.query<RawObservationRow>(
+      sql`select ${sql.raw(OBS_COLUMNS)} from port_observations po where (${where}) and po.id > ${cursor} order by po.id limit ${sql.raw(String(batchSize))}`,
     );
     for (const r of rows) yield normaliseRow(r);
     if (rows.length < batchSize) return;
@@ -75,19 +75,48 @@ export async function* scanObservations(
   }
 }
 
-function normaliseRow(r: ObservationRow): ObservationRow {
+/**
+ * The query as SQL (E's compiler, the tested twin of matchFields) so only
+ * matching rows leave the database; '' = everything.
+ */
+export function queryWhere(query: string | undefined, now: Date): SQL {
+  const text = query?.trim() ?? '';
+  return text ? compileWhere(parseQuery(text), { now, alias: 'po' }) : sql`true`;
+}
+
+/** Observations overlapping [from, to). */
+const overlapWhere = (from: string, to: string): SQL => sql`po.first_seen < ${to}::text::timestamptz and po.last_seen >= ${from}::text::timestamptz`;
+
+const FIELD_NAMES = Object.keys(emptySearchFields()) as Array<keyof SearchFields>;
+
+type RawObservationRow = Omit<ObservationRow, 'first_seen' | 'last_seen'> & { first_ms: number; last_ms: number };
+
+/** Rows as read by OBS_COLUMNS → ObservationRow (every search field present, times as Dates). */
+export function normaliseRow(raw: RawObservationRow): ObservationRow {
+  const fields = (raw.fields ?? {}) as SearchFields;
+  for (const k of FIELD_NAMES) if (fields[k] === undefined) fields[k] = [];
   return {
-    ...r,
-    port: Number(r.port),
-    times_seen: Number(r.times_seen),
-    score: Number(r.score ?? 0),
-    first_seen: new Date(r.first_seen),
-    last_seen: new Date(r.last_seen),
-    fields: { ...emptySearchFields(), ...(r.fields ?? {}) },
-    tags: r.tags ?? [],
-    hostnames: r.hostnames ?? [],
+    id: raw.id,
+    ip: raw.ip,
+    protocol: raw.protocol,
+    port: Number(raw.port),
+    state: raw.state,
+    current: raw.current,
+    hsh256: raw.hsh256,
+    first_seen: new Date(Number(raw.first_ms)),
+    last_seen: new Date(Number(raw.last_ms)),
+    times_seen: Number(raw.times_seen),
+    fields,
+    tags: raw.tags ?? [],
+    score: Number(raw.score ?? 0),
+    score_features: raw.score_features,
+    hostnames: raw.hostnames ?? [],
+    last_run_id: raw.last_run_id,
+    last_job_id: raw.last_job_id,
   };
 }
+
+export { OBS_COLUMNS };
 
 /** Parses the query once; '' matches everything. Syntax errors surface as PlumError 'syntax' (exit 2). */
 export function compileQueryFilter(query: string | undefined, now: Date): (r: ObservationRow) => boolean {
@@ -134,11 +163,9 @@ export interface ExportOptions extends PeriodOptions {
  */
 export async function* exportRecords(store: StoreSession, opts: { query?: string; period?: ReportPeriod; now?: Date; batchSize?: number }): AsyncGenerator<ExportRecord> {
   const now = opts.now ?? new Date();
-  const match = compileQueryFilter(opts.query, now);
-  const rows = opts.period
-    ? scanObservations(store, `first_seen < $1::timestamptz and last_seen >= $2::timestamptz`, [opts.period.to, opts.period.from], opts.batchSize)
-    : scanObservations(store, `current and state = 'open'`, [], opts.batchSize);
-  for await (const r of rows) if (match(r)) yield toExportRecord(r);
+  const q = queryWhere(opts.query, now);
+  const scope = opts.period ? overlapWhere(opts.period.from, opts.period.to) : sql`po.current and po.state = 'open'`;
+  for await (const r of scanObservations(store, sql`${scope} and ${q}`, opts.batchSize)) yield toExportRecord(r);
 }
 
 /**
@@ -296,7 +323,7 @@ async function loadObservationsById(store: StoreSession, ids: string[]): Promise
   const unique = [...new Set(ids)];
   for (let i = 0; i < unique.length; i += 1000) {
     const chunk = unique.slice(i, i + 1000);
-    const rows = await store.query<ObservationRow>(`select ${OBS_COLUMNS} from port_observations where id = any($1::text[])`, [chunk]);
+    const rows = await store.query<RawObservationRow>(`select ${OBS_COLUMNS} from port_observations po where po.id = any($1::text[])`, [chunk]);
     for (const r of rows) out.set(r.id, normaliseRow(r));
   }
   return out;
@@ -307,6 +334,7 @@ export async function buildReportModel(store: StoreSession, opts: ReportOptions)
   const now = opts.now ?? new Date();
   const p = opts.period;
   const match = compileQueryFilter(opts.query, now);
+  const where = queryWhere(opts.query, now);
   const from = new Date(p.from).getTime();
   const to = new Date(p.to).getTime();
   const prevFrom = new Date(p.previousFrom).getTime();
@@ -324,8 +352,7 @@ export async function buildReportModel(store: StoreSession, opts: ReportOptions)
   const runIds = new Set<string>();
 
   // One pass over every observation overlapping [previousFrom, to).
-  for await (const r of scanObservations(store, `first_seen < $1::timestamptz and last_seen >= $2::timestamptz`, [p.to, p.previousFrom])) {
-    if (!match(r)) continue;
+  for await (const r of scanObservations(store, sql`${overlapWhere(p.previousFrom, p.to)} and ${where}`)) {
     const fs = r.first_seen.getTime();
     const ls = r.last_seen.getTime();
     const inCur = fs < to && ls >= from;

@@ -10,7 +10,7 @@ import {
   advanceCursor, dueDeliveries, enabledWebhooks, insertDelivery, recordAttempt,
   type WebhookDeliveryRow, type WebhookRow,
 } from '../store/repos/webhooks.ts';
-import { compileQueryFilter, diffObservations, summarise, type ObservationRow } from './report.ts';
+import { compileQueryFilter, diffObservations, normaliseRow, OBS_COLUMNS, summarise, type ObservationRow } from './report.ts';
 
 /**
  * Webhook delivery: new observation events (appeared/changed/reappeared by
@@ -159,12 +159,6 @@ export interface DispatchSummary {
   retried: number;
 }
 
-const OBS_COLUMNS = `id, host(ip) as ip, protocol, port, state, current, hsh256, first_seen, last_seen, times_seen,
-  fields, tags, score, score_features, hostnames, last_run_id, last_job_id`;
-
-function toObs(r: ObservationRow): ObservationRow {
-  return { ...r, port: Number(r.port), score: Number(r.score ?? 0), first_seen: new Date(r.first_seen), last_seen: new Date(r.last_seen), tags: r.tags ?? [] };
-}
 
 /**
  * Sends every event created since each webhook's cursor that matches its query
@@ -199,8 +193,8 @@ export async function dispatchWebhookEvents(store: StoreSession, deps: WebhookDe
       );
       if (events.length === 0) break;
       const ids = [...new Set(events.flatMap((e) => [e.observation_id, ...(e.previous_observation_id ? [e.previous_observation_id] : [])]))];
-      const obsRows = await store.query<ObservationRow>(`select ${OBS_COLUMNS} from port_observations where id = any($1::text[])`, [ids]);
-      const obs = new Map(obsRows.map((r) => [r.id, toObs(r)]));
+      const obsRows = await store.query<Parameters<typeof normaliseRow>[0]>(`select ${OBS_COLUMNS} from port_observations po where po.id = any($1::text[])`, [ids]);
+      const obs = new Map(obsRows.map((r) => [r.id, normaliseRow(r)]));
       const selected = events.filter((e) => {
         if (!hook.eventTypes.includes(e.type)) return false;
         const o = obs.get(e.observation_id);
