@@ -31,6 +31,11 @@ function expectedHosts(q: string): string[] {
 it('keeps the SQL case folding identical to the JavaScript one', () => {
   const migration = fs.readFileSync(new URL('../store/migrations/0006_search_fold.sql', import.meta.url), 'utf8');
   expect(migration).toContain(`translate(v, '${FOLD_FROM}', '${FOLD_TO}')`);
+  // 0012 replaces it with C-collation lower() for A-Z plus the rest of the same table.
+  expect(FOLD_FROM.slice(0, 26)).toBe('ABCDEFGHIJKLMNOPQRSTUVWXYZ');
+  expect(FOLD_TO.slice(0, 26)).toBe('abcdefghijklmnopqrstuvwxyz');
+  const fast = fs.readFileSync(new URL('../store/migrations/0012_search_fold_fast.sql', import.meta.url), 'utf8');
+  expect(fast).toContain(`translate(lower(v COLLATE "C"), '${FOLD_FROM.slice(26)}', '${FOLD_TO.slice(26)}')`);
 });
 
 describe.each(storeKinds)('search on %s', (kind) => {
