@@ -81,6 +81,8 @@ export interface ActivityDeps {
   heartbeatEveryMs?: number;
   /** Per-job nmap wall-clock limit (partial results kept). */
   jobTimeoutMs?: number;
+  /** Addresses per job (planner default 256); smaller in tests and benchmarks. */
+  maxJobSize?: number;
   now?: () => Date;
 }
 
@@ -209,7 +211,7 @@ export function createActivities(deps: ActivityDeps): ScanActivities {
     }
     // The scope guard runs before anything is stored or scanned: investigations check every requested
     // target, profile runs check their names (addresses are planned from the perimeter itself).
-    const planned = planJobs(profile, planTargets);
+    const planned = planJobs(profile, planTargets, deps.maxJobSize ? { maxPerJob: deps.maxJobSize } : {});
     const names = [...new Set(planned.filter((j) => j.kind === 'fqdn').flatMap((j) => j.targets))];
     const toCheck = req.kind === 'investigation' ? requested : names;
     const decision = toCheck.length > 0

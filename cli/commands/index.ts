@@ -18,6 +18,8 @@ import * as exportCmd from './export.ts';
 import * as webhook from './webhook.ts';
 import * as rules from './rules.ts';
 import * as explain from './explain.ts';
+import * as run from './run.ts';
+import * as investigate from './investigate.ts';
 
 export interface CommandModule {
   register(program: Command, ctx: CliContext): void;
@@ -33,6 +35,8 @@ export const commandModules: CommandModule[] = [
   target,
   profile,
   plan,
+  run,
+  investigate,
   ingest,
   host,
   history,

@@ -1,0 +1,140 @@
+import type { PlumConfig } from '../core/config.ts';
+import { PlumError, toPlumError } from '../core/errors.ts';
+import { newId } from '../core/ids.ts';
+import type { Logger } from '../core/log.ts';
+import type { Resolver } from '../core/scope.ts';
+import { createActivities, embeddedActivityContext, type ActivityCtx, type JobHeartbeat } from '../activities/index.ts';
+import { createNmapRunner, systemResolver, type NmapRunner } from '../activities/nmap.ts';
+import type { Store } from '../store/index.ts';
+import type { IngestDeps } from '../store/ingest.ts';
+import { createRuleIngestDeps, openRuleContext } from '../store/repos/rules.ts';
+import { DEFAULT_LIMITS, executeScanRun, initialState, workflowIdFor, type RunLimits } from '../workflows/logic/scan-run.ts';
+import type { JobSpec, NmapJobResult, RunEvent, RunRequest, RunSummary } from '../workflows/logic/types.ts';
+
+/*
+ * The embedded runner: the same run logic Temporal executes
+ * (workflows/logic/scan-run.ts), bound to direct activity calls in this
+ * process. Jobs run with a concurrency limit; each nmap activity runs inside an
+ * activity context whose heartbeats feed the progress display and whose abort
+ * signal (Ctrl-C, a cancelled run) kills nmap.
+ */
+
+export interface EmbeddedDeps {
+  store: Store;
+  config: PlumConfig;
+  log: Logger;
+  nmap?: NmapRunner;
+  /** Tag rules and scores at ingest; default: the stored rules and the score file. */
+  ingestDeps?: IngestDeps;
+  resolve?: Resolver;
+  /** Jobs in flight (default 4). */
+  maxInFlight?: number;
+  /** Attempts of a job whose nmap run failed for a retryable reason (default 2). */
+  nmapAttempts?: number;
+  jobTimeoutMs?: number;
+  /** Addresses per job (default 256). */
+  maxJobSize?: number;
+  /** Aborting cancels the run: nmap is killed, the run is recorded as cancelled. */
+  signal?: AbortSignal;
+  onEvent?(e: RunEvent): void;
+  onJobProgress?(hb: JobHeartbeat): void;
+}
+
+/** Rules and scores for ingest, as the rest of Plum applies them. */
+export async function defaultIngestDeps(store: Store, config: PlumConfig): Promise<IngestDeps> {
+  const ctx = await openRuleContext(store, config);
+  return createRuleIngestDeps(store, ctx) as IngestDeps;
+}
+
+const isCancelled = (e: unknown) => e instanceof PlumError && e.code === 'cancelled';
+
+/** Runs one request (profile or investigation) to the end in this process. */
+export async function runEmbedded(deps: EmbeddedDeps, request: RunRequest, limits: Partial<RunLimits> = {}): Promise<RunSummary> {
+  const nmap = deps.nmap ?? createNmapRunner({ nmapPath: deps.config.PLUM_NMAP, log: deps.log });
+  const ingestDeps = deps.ingestDeps ?? await defaultIngestDeps(deps.store, deps.config);
+  const acts = createActivities({
+    log: deps.log, store: deps.store, nmap, ingestDeps, resolve: deps.resolve ?? systemResolver,
+    retentionDays: deps.config.PLUM_RAW_RETENTION_DAYS, runnerName: 'embedded',
+    ...(deps.jobTimeoutMs ? { jobTimeoutMs: deps.jobTimeoutMs } : {}),
+    ...(deps.maxJobSize ? { maxJobSize: deps.maxJobSize } : {}),
+  });
+  const signal = deps.signal ?? new AbortController().signal;
+  const attempts = Math.max(1, deps.nmapAttempts ?? 2);
+
+  const runNmapJob = async (spec: JobSpec): Promise<NmapJobResult> => {
+    for (let attempt = 1; ; attempt++) {
+      if (signal.aborted) throw new PlumError('cancelled', 'run cancelled', { hint: 'start the run again to finish it' });
+      const ctx: ActivityCtx = {
+        heartbeat: (d) => {
+          if (d && typeof d === 'object' && 'jobId' in d) deps.onJobProgress?.(d as JobHeartbeat);
+        },
+        signal,
+        attempt,
+      };
+      try {
+        return await embeddedActivityContext.run(ctx, () => acts.runNmapJob(spec));
+      } catch (e) {
+        const err = toPlumError(e);
+        if (err.code === 'cancelled' || !err.retryable || attempt >= attempts) throw err;
+        deps.log.warn({ jobId: spec.jobId, attempt, err: err.message }, 'nmap job failed, retrying');
+      }
+    }
+  };
+
+  let state = initialState(request);
+  for (;;) {
+    const step = await executeScanRun({
+      activities: acts,
+      runNmapJob,
+      isCancellation: isCancelled,
+      nonCancellable: (fn) => fn(),
+      report: (e) => deps.onEvent?.(e),
+    }, state, { ...DEFAULT_LIMITS, maxInFlight: deps.maxInFlight ?? 4, jobsPerExecution: Number.POSITIVE_INFINITY, ...limits });
+    if (step.done) return step.summary;
+    state = step.state;
+  }
+}
+
+export interface ProfileRunOptions {
+  /** The cycle slot this run is for (scheduler); default now. */
+  scheduledFor?: Date;
+  requestedBy?: string;
+  scopeOverrideReason?: string;
+}
+
+export function profileRequest(profile: string, opts: ProfileRunOptions = {}): RunRequest {
+  const scheduledFor = (opts.scheduledFor ?? new Date()).toISOString();
+  return {
+    kind: 'profile', profile, scheduledFor, requestedBy: opts.requestedBy ?? 'cli',
+    workflowId: workflowIdFor({ kind: 'profile', profile, scheduledFor }),
+    ...(opts.scopeOverrideReason ? { scopeOverrideReason: opts.scopeOverrideReason } : {}),
+  };
+}
+
+export async function runProfileEmbedded(deps: EmbeddedDeps, profile: string, opts: ProfileRunOptions = {}): Promise<RunSummary> {
+  return runEmbedded(deps, profileRequest(profile, opts));
+}
+
+export interface InvestigationInput {
+  targets: string[];
+  tcpPorts: string;
+  udpPorts?: string;
+  scripts?: string[];
+  reason?: string;
+  requestedBy?: string;
+  scopeOverrideReason?: string;
+}
+
+export function investigationRequest(input: InvestigationInput): RunRequest & { kind: 'investigation' } {
+  const investigationId = newId('inv');
+  return {
+    kind: 'investigation', investigationId, workflowId: workflowIdFor({ kind: 'investigation', investigationId }),
+    targets: input.targets, tcpPorts: input.tcpPorts, ...(input.udpPorts ? { udpPorts: input.udpPorts } : {}),
+    ...(input.scripts?.length ? { scripts: input.scripts } : {}), ...(input.reason ? { reason: input.reason } : {}),
+    requestedBy: input.requestedBy ?? 'cli', ...(input.scopeOverrideReason ? { scopeOverrideReason: input.scopeOverrideReason } : {}),
+  };
+}
+
+export async function runInvestigationEmbedded(deps: EmbeddedDeps, input: InvestigationInput): Promise<RunSummary> {
+  return runEmbedded(deps, investigationRequest(input));
+}

@@ -1,0 +1,78 @@
+import cliProgress from 'cli-progress';
+import type { JobHeartbeat } from '../activities/index.ts';
+import type { RunEvent } from '../workflows/logic/types.ts';
+
+/*
+ * What a person sees while an embedded run works: one bar for the run (jobs
+ * done) and one bar per job in flight with nmap's phase, percent and ETA. On a
+ * terminal the bars redraw in place on stderr; elsewhere (CI, pipes) one line
+ * per job keeps logs readable. stdout stays free for --format json.
+ */
+export interface ProgressDisplay {
+  onEvent(e: RunEvent): void;
+  onJobProgress(hb: JobHeartbeat): void;
+  stop(): void;
+}
+
+export function createProgressDisplay(opts: { stream?: NodeJS.WriteStream; label?: string; tty?: boolean } = {}): ProgressDisplay {
+  const stream = opts.stream ?? process.stderr;
+  const tty = opts.tty ?? Boolean(stream.isTTY);
+  const label = opts.label ?? 'run';
+  let total = 0;
+  let done = 0;
+  const line = (s: string) => stream.write(`${s}\n`);
+  if (!tty) {
+    return {
+      onEvent(e) {
+        if (e.type === 'planned') {
+          total = e.plan.jobCount;
+          line(`${label}: ${e.plan.jobCount} job${e.plan.jobCount === 1 ? '' : 's'} over ${e.plan.addressCount} address${e.plan.addressCount === 1 ? '' : 'es'}${e.plan.resumed ? ' (resumed)' : ''}`);
+        } else if (e.type === 'job-finished') {
+          done++;
+          const o = e.outcome;
+          line(`${label}: job ${o.index + 1}/${total} ${o.status}: ${o.hostsUp} host${o.hostsUp === 1 ? '' : 's'} up, ${o.ports} open port${o.ports === 1 ? '' : 's'}, ${o.appeared} appeared, ${o.changed} changed, ${o.gone} gone${o.error ? ` (${o.error})` : ''}`);
+        }
+      },
+      onJobProgress() {},
+      stop() {},
+    };
+  }
+  const multi = new cliProgress.MultiBar({
+    stream,
+    hideCursor: true,
+    clearOnComplete: false,
+    format: ' {name} [{bar}] {percentage}% | {info}',
+    barsize: 24,
+  }, cliProgress.Presets.shades_classic);
+  let runBar: cliProgress.SingleBar | undefined;
+  const jobBars = new Map<string, cliProgress.SingleBar>();
+  return {
+    onEvent(e) {
+      if (e.type === 'planned') {
+        total = e.plan.jobCount;
+        runBar = multi.create(Math.max(1, total), 0, { name: label.padEnd(12).slice(0, 12), info: `0/${total} jobs` });
+      } else if (e.type === 'job-started') {
+        const targets = e.spec.targets.length > 2 ? `${e.spec.targets.slice(0, 2).join(' ')} …` : e.spec.targets.join(' ');
+        jobBars.set(e.spec.jobId, multi.create(100, 0, { name: `job ${e.spec.index + 1}`.padEnd(12), info: `${targets} starting` }));
+      } else if (e.type === 'job-finished') {
+        done++;
+        const bar = jobBars.get(e.outcome.jobId);
+        if (bar) {
+          multi.remove(bar);
+          jobBars.delete(e.outcome.jobId);
+        }
+        runBar?.update(done, { info: `${done}/${total} jobs` });
+      } else if (e.type === 'finished') {
+        runBar?.update(total, { info: `${e.summary.status}` });
+      }
+    },
+    onJobProgress(hb) {
+      const bar = jobBars.get(hb.jobId);
+      if (!bar) return;
+      bar.update(Math.round(hb.percent), { info: `${hb.phase}${hb.etaSeconds !== undefined ? `, about ${hb.etaSeconds}s left` : ''}` });
+    },
+    stop() {
+      multi.stop();
+    },
+  };
+}
