@@ -1,6 +1,9 @@
 import type { PlumConfig } from '../core/config.ts';
+import { PlumError, toPlumError } from '../core/errors.ts';
 import type { Logger } from '../core/log.ts';
 import type { Store } from '../store/index.ts';
+import type { IngestDeps } from '../store/ingest.ts';
+import { defaultIngestDeps, investigationRequest, runEmbedded, type EmbeddedDeps } from '../workers/embedded.ts';
 import type { ApiServices } from './context.ts';
 
 export interface ServeServices {
@@ -10,12 +13,133 @@ export interface ServeServices {
   close(): Promise<void>;
 }
 
+type InvestigationInput = Parameters<NonNullable<ApiServices['startInvestigation']>>[0];
+
+/**
+ * Embedded mode: investigations run in this process through D's embedded
+ * runner (the same run logic Temporal executes). The route gets the run id as
+ * soon as the run is planned; the scan continues in the background. Each run
+ * has an AbortController so `cancelRun` kills its nmap processes.
+ */
+export function embeddedServices(deps: Omit<EmbeddedDeps, 'signal' | 'onEvent'>): { api: ApiServices; close(): Promise<void>; running: Map<string, Promise<unknown>> } {
+  const controllers = new Map<string, AbortController>();
+  const running = new Map<string, Promise<unknown>>();
+  let ingestDeps: Promise<IngestDeps> | undefined;
+  const api: ApiServices = {
+    async startInvestigation(input: InvestigationInput) {
+      ingestDeps ??= deps.ingestDeps ? Promise.resolve(deps.ingestDeps) : defaultIngestDeps(deps.store, deps.config);
+      const ctrl = new AbortController();
+      const request = investigationRequest({ ...input, tcpPorts: input.tcpPorts ?? '1-1024' });
+      let planned!: (runId: string) => void;
+      let failed!: (e: unknown) => void;
+      const runId = new Promise<string>((resolve, reject) => {
+        planned = resolve;
+        failed = reject;
+      });
+      const done = (async () => runEmbedded({
+        ...deps,
+        ingestDeps: await ingestDeps!,
+        signal: ctrl.signal,
+        onEvent: (e) => {
+          if (e.type === 'planned') {
+            controllers.set(e.plan.runId, ctrl);
+            planned(e.plan.runId);
+          }
+        },
+      }, request))();
+      done.then(
+        (summary) => deps.log.info({ runId: summary.runId, status: summary.status }, 'investigation finished'),
+        (e) => {
+          failed(e);
+          deps.log.warn({ err: toPlumError(e).message, workflowId: request.workflowId }, 'investigation failed');
+        },
+      ).finally(async () => {
+        const id = await runId.catch(() => undefined);
+        if (id) {
+          controllers.delete(id);
+          running.delete(id);
+        }
+      });
+      const id = await runId;
+      running.set(id, done.catch(() => undefined));
+      return { runId: id };
+    },
+    async cancelRun(runId: string) {
+      const ctrl = controllers.get(runId);
+      if (!ctrl) {
+        throw new PlumError('conflict', `run ${runId} is not running in this server`, {
+          hint: 'cancel it from the process that runs it (the plum command or Temporal)',
+        });
+      }
+      ctrl.abort();
+      // Wait for the runner to record the cancellation (nmap killed, run marked cancelled).
+      await running.get(runId);
+    },
+  };
+  return {
+    api,
+    running,
+    async close() {
+      for (const c of controllers.values()) c.abort();
+      await Promise.allSettled([...running.values()]);
+    },
+  };
+}
+
+/**
+ * Distributed mode (LIVE-SERVER CODE: needs a Temporal frontend, which cannot
+ * run on the project's machines; kept thin over D's Temporal client). The
+ * investigation starts as a workflow; the API never scans. The run row is
+ * written by the workflow's planRun activity, so the route waits briefly for it.
+ */
+async function temporalServices(deps: { store: Store; config: PlumConfig; log: Logger }): Promise<{ api: ApiServices; close(): Promise<void> }> {
+  const { connectTemporal } = await import('../workers/temporal-client.ts');
+  const { initialState } = await import('../workflows/logic/scan-run.ts');
+  const { SA_RUN_KIND } = await import('../workflows/temporal-run.ts');
+  const { client, close } = await connectTemporal(deps.config);
+  const waitForRun = async (workflowId: string): Promise<string> => {
+    for (let i = 0; i < 100; i++) {
+      const [row] = await deps.store.query<{ id: string }>('select id from runs where workflow_id = $1', [workflowId]);
+      if (row) return row.id;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    throw new PlumError('timeout', `the investigation workflow ${workflowId} started but did not plan its run within 10 s`, {
+      hint: 'check that a plum worker is running (plum worker) and look the workflow up in the Temporal UI',
+    });
+  };
+  return {
+    api: {
+      async startInvestigation(input) {
+        const request = investigationRequest({ ...input, tcpPorts: input.tcpPorts ?? '1-1024' });
+        await client.workflow.start('investigationWorkflow', {
+          taskQueue: deps.config.PLUM_TEMPORAL_TASK_QUEUE,
+          workflowId: request.workflowId,
+          args: [{ state: initialState(request), scanTaskQueue: deps.config.PLUM_TEMPORAL_SCAN_QUEUE }],
+          typedSearchAttributes: [{ key: SA_RUN_KIND, value: 'investigation' }],
+          memo: { targets: request.targets.slice(0, 50), reason: request.reason ?? '' },
+        });
+        return { runId: await waitForRun(request.workflowId) };
+      },
+      async cancelRun(runId) {
+        const [row] = await deps.store.query<{ workflow_id: string | null }>('select workflow_id from runs where id = $1', [runId]);
+        if (!row?.workflow_id) throw new PlumError('conflict', `run ${runId} has no workflow to cancel`);
+        await client.workflow.getHandle(row.workflow_id).cancel();
+      },
+    },
+    close,
+  };
+}
+
 /**
  * What `plum serve` plugs into the routes. Without PLUM_TEMPORAL_ADDRESS the
- * same process runs the embedded scheduler and runner; with it, runs start as
- * Temporal workflows and this process never scans.
+ * same process runs the embedded runner; with it, runs start as Temporal
+ * workflows and this process never scans.
  */
 export async function buildServeServices(deps: { store: Store; config: PlumConfig; log: Logger }): Promise<ServeServices> {
-  const mode = deps.config.PLUM_TEMPORAL_ADDRESS ? `Temporal at ${deps.config.PLUM_TEMPORAL_ADDRESS}` : 'embedded runner';
-  return { api: {}, mode, close: async () => {} };
+  if (deps.config.PLUM_TEMPORAL_ADDRESS) {
+    const t = await temporalServices(deps);
+    return { api: t.api, mode: `runs on Temporal at ${deps.config.PLUM_TEMPORAL_ADDRESS}`, close: t.close };
+  }
+  const e = embeddedServices(deps);
+  return { api: e.api, mode: 'embedded runner', close: e.close };
 }

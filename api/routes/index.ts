@@ -23,6 +23,12 @@ import updateTarget from './targets/update.ts';
 import getHost from './hosts/get.ts';
 import listHistory from './history/list.ts';
 import search from './search/search.ts';
+import cancelRun from './runs/cancel.ts';
+import getRun from './runs/get.ts';
+import listRuns from './runs/list.ts';
+import createInvestigation from './investigations/create.ts';
+import getInvestigation from './investigations/get.ts';
+import investigationReport from './investigations/report.ts';
 import getRule from './rules/get.ts';
 import listRules from './rules/list.ts';
 import testRules from './rules/test.ts';
@@ -45,6 +51,12 @@ export const routeModules: RouteModule[] = [
   createProfile,
   replaceProfile,
   deleteProfile,
+  listRuns,
+  getRun,
+  cancelRun,
+  createInvestigation,
+  getInvestigation,
+  investigationReport,
   search,
   getHost,
   listHistory,

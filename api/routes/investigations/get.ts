@@ -1,0 +1,63 @@
+import { createRoute, z } from '@hono/zod-openapi';
+import { requireRole } from '../../auth.ts';
+import { errors, jsonContent, security } from '../../schemas.ts';
+import type { RouteModule } from '../index.ts';
+import { EventSchema, eventJson } from '../history/schemas.ts';
+import { JobSchema, RunIdParam, RunSchema, jobCounts, jobJson, loadJobs, loadRun, runJson } from '../runs/schemas.ts';
+import type { HistoryEvent } from '../../../store/repos/observations.ts';
+
+const Result = z.object({
+  ip: z.string(), protocol: z.string(), port: z.number(), state: z.string(), hsh256: z.string(), tags: z.array(z.string()), score: z.number(),
+  firstSeen: z.string(), lastSeen: z.string(), service: z.string().nullable(), product: z.string().nullable(), title: z.string().nullable(), banner: z.string().nullable(),
+});
+
+export const route = createRoute({
+  method: 'get',
+  path: '/v1/investigations/{id}',
+  tags: ['investigations'],
+  summary: 'An investigation: status, progress, jobs, the services it found and the changes it caused',
+  security,
+  middleware: [requireRole('viewer')] as const,
+  request: { params: RunIdParam },
+  responses: {
+    200: jsonContent(z.object({
+      investigation: RunSchema, jobCounts: z.record(z.string(), z.number()), jobs: z.array(JobSchema),
+      results: z.array(Result), events: z.array(EventSchema), reportUrl: z.string(),
+    }), 'The investigation'),
+    ...errors(400, 401, 403, 404),
+  },
+});
+
+interface ObsRow {
+  ip: string; protocol: string; port: number; state: string; hsh256: string; tags: string[]; score: number; first_seen: Date; last_seen: Date;
+  service: string | null; product: string | null; title: string | null; banner: string | null;
+}
+
+export default {
+  register(app) {
+    app.openapi(route, async (c) => {
+      const { id } = c.req.valid('param');
+      const { store } = c.var.deps;
+      const run = await loadRun(store, id, 'investigation');
+      const results = await store.query<ObsRow>(
+        `select host(ip) as ip, protocol, port, state, hsh256, tags, score, first_seen, last_seen,
+                fields->'service_name'->>0 as service, fields->'service_product'->>0 as product,
+                fields->'http_title'->>0 as title, left(fields->'banner'->>0, 500) as banner
+           from port_observations where last_run_id = $1 and current order by ip, protocol, port limit 10000`, [id]);
+      const events = await store.query<HistoryEvent>(
+        `select id, type, host(ip) as ip, protocol, port, at, hsh256, previous_hsh256, observation_id, previous_observation_id, run_id, job_id
+           from observation_events where run_id = $1 order by at, ip, port limit 10000`, [id]);
+      return c.json({
+        investigation: runJson(run),
+        jobCounts: await jobCounts(store, id),
+        jobs: (await loadJobs(store, id)).map(jobJson),
+        results: results.map((r) => ({
+          ip: r.ip, protocol: r.protocol, port: r.port, state: r.state, hsh256: r.hsh256, tags: r.tags, score: r.score,
+          firstSeen: r.first_seen.toISOString(), lastSeen: r.last_seen.toISOString(), service: r.service, product: r.product, title: r.title, banner: r.banner,
+        })),
+        events: events.map(eventJson),
+        reportUrl: `/v1/investigations/${id}/report`,
+      }, 200);
+    });
+  },
+} satisfies RouteModule;
