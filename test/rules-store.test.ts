@@ -160,6 +160,22 @@ describe.each(storeKinds)('rules in the store (%s)', (kind) => {
     expect(again.updated).toEqual([]);
   });
 
+  it('judges certificates of an old scan at its scan time, not at the ingest clock', async () => {
+    const set = await loadStoredRuleSet(t.store, { favicons });
+    const cert = { x509_subject: ['CN=old.example.org'], x509_issuer: ['CN=CA'], x509_not_before: ['2019-01-01T00:00:00Z'], x509_not_after: ['2021-01-01T00:00:00Z'] };
+    await ingestScanResult(t.store, {
+      source: 'old',
+      scan: scan([
+        host('127.0.1.1', '2020-06-01T00:00:00Z', [svc(443, cert)]),
+        host('127.0.1.2', '2022-06-01T00:00:00Z', [svc(443, cert)]),
+      ], '443'),
+    }, createRuleIngestDeps(t.store, { set, score: cfg }));
+    const rows = await t.store.query<{ ip: string; tags: string[] }>(`select host(ip) as ip, tags from port_observations where ip << '127.0.1.0/24' order by ip`);
+    expect(rows[0]!.tags).not.toContain('x509:expired');
+    expect(rows[0]!.tags).not.toContain('vuln:tls-expired');
+    expect(rows[1]!.tags).toEqual(expect.arrayContaining(['x509:expired', 'vuln:tls-expired']));
+  });
+
   it('syncing the rules directory picks up edits made in place', async () => {
     const dir = await writeRules('sync', {
       'a.yaml': `description: a\nquery: port:1\ntags: [t:a]\nversion: 1\ntests: { match: [{port: '1'}], no_match: [{port: '2'}] }\n`,

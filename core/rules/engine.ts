@@ -145,6 +145,24 @@ export function compileRules(rules: readonly Rule[], opts: { favicons?: FaviconD
   return { rules: compiled, byName: new Map(compiled.map((r) => [r.name, r])), favicons: opts.favicons };
 }
 
+/** Fact tags that depend on the time a document is judged at (certificate validity). */
+export const TIME_FACT_TAGS = ['x509:expired', 'x509:expiring-soon', 'x509:not-yet-valid'] as const;
+
+/**
+ * Rules whose result can depend on the judging time: those reading a
+ * time-dependent fact tag, and the rules reading their tags in turn.
+ */
+export function timeDependentRules(set: RuleSet): Set<string> {
+  const out = new Set<string>();
+  for (const r of set.rules) {
+    const reads = collectTerms(r.node).filter((t) => t.field === 'tag');
+    if (reads.some((t) => TIME_FACT_TAGS.some((tag) => tagTermMatches(t, tag))) || r.dependsOn.some((d) => out.has(d))) {
+      out.add(r.name);
+    }
+  }
+  return out;
+}
+
 export interface EvaluateOptions {
   /** The scan time the document is judged at (certificate validity). */
   at: Date;

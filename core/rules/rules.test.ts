@@ -4,6 +4,19 @@ import { BUILTIN_RULES_DIR, loadRuleFiles, loadRules } from './load.ts';
 import { runRuleTests } from './testing.ts';
 
 describe('shipped rules', () => {
+  it('cover every category of the issue', async () => {
+    const tags = new Set((await loadRuleFiles(BUILTIN_RULES_DIR)).flatMap((r) => r.tags));
+    for (const t of [
+      'proto:ssh', 'os:debian', 'os:ubuntu', 'proto:telnet', 'proto:rdp', 'proto:vnc', 'proto:ftp', 'proto:smtp', 'proto:imap',
+      'proto:pop3', 'product:mysql', 'product:mariadb', 'product:postgresql', 'product:mongodb', 'product:redis',
+      'product:elasticsearch', 'product:memcached', 'vendor:fortinet', 'product:globalprotect', 'product:anyconnect',
+      'product:netscaler', 'vendor:ivanti', 'vendor:sonicwall', 'vendor:sophos', 'vendor:watchguard', 'vendor:checkpoint',
+      'product:idrac', 'product:ilo', 'proto:ipmi', 'product:webmin', 'product:phpmyadmin', 'product:jenkins',
+      'product:kubernetes', 'product:docker', 'type:cms', 'type:web-server', 'lang:php', 'vuln:opendir', 'vuln:phpinfo',
+      'vuln:default-page', 'vuln:tls-expired', 'vuln:tls-self-signed', 'vuln:tls-weak-key',
+    ]) expect(tags.has(t), t).toBe(true);
+  });
+
   it('load, compile, and every rule passes its own test cases', async () => {
     const favicons = await loadFaviconDb();
     const set = await loadRules(BUILTIN_RULES_DIR, { favicons });
@@ -17,6 +30,7 @@ describe('shipped rules', () => {
   it('every rule file has at least one match and one no_match case', async () => {
     const rules = await loadRuleFiles(BUILTIN_RULES_DIR);
     for (const r of rules) {
+      expect(r.source.endsWith(`/${r.name}.yaml`), `${r.source} holds rule ${r.name}`).toBe(true);
       expect(r.tests?.match.length, r.name).toBeGreaterThan(0);
       expect(r.tests?.no_match.length, r.name).toBeGreaterThan(0);
     }

@@ -3,7 +3,9 @@ import canonicalize from 'canonicalize';
 import { PlumError } from '../../core/errors.ts';
 import { newId } from '../../core/ids.ts';
 import type { SearchFields } from '../../core/fields.ts';
-import { compileRules, createPortTagger, evaluateRules, type Evaluation, type RuleSet } from '../../core/rules/engine.ts';
+import {
+  compileRules, createPortTagger, evaluateRules, timeDependentRules, type Evaluation, type RuleSet,
+} from '../../core/rules/engine.ts';
 import type { PlumConfig } from '../../core/config.ts';
 import { loadFaviconDb, type FaviconDb } from '../../core/rules/favicon-db.ts';
 import { importLegacyRules, validateRule, type ImportProblem } from '../../core/rules/import.ts';
@@ -301,12 +303,17 @@ async function processIps(tx: StoreSession, ips: string[], ctx: BatchContext): P
   return out;
 }
 
-/** Recomputes port and host scores of these ips from stored tags and history (after an ingest). */
+/**
+ * After an ingest: recomputes port and host scores of these ips from stored
+ * tags and history, and re-judges certificate dates at each document's scan
+ * time (ingest tags at the wall clock, which is wrong for an old scan).
+ */
 export async function rescoreIps(store: Store, ips: string[], ctx: { set: RuleSet; score: ScoreConfig }): Promise<BatchOutcome> {
   const unique = [...new Set(ips.map(canonicalIp))].sort();
   const total: BatchOutcome = { documents: 0, retagged: 0, rescored: 0, hosts: 0 };
+  const affected = timeDependentRules(ctx.set);
   for (let i = 0; i < unique.length; i += 500) {
-    const part = await store.transaction((tx) => processIps(tx, unique.slice(i, i + 500), { set: ctx.set, score: ctx.score }));
+    const part = await store.transaction((tx) => processIps(tx, unique.slice(i, i + 500), { set: ctx.set, score: ctx.score, affected }));
     addOutcome(total, part);
   }
   return total;
