@@ -214,7 +214,8 @@ export function extractFields(host: HostDocument, port: PortDocument): SearchFie
         favicon(acc, s);
         break;
       case 'banner':
-        acc.add('banner', s.output);
+        // nmap wraps long banners with literal newlines (real ones are escaped).
+        acc.add('banner', s.output.replace(/\n/g, ''));
         break;
       case 'plum-banner':
         acc.add('banner', str(s.banner) ?? s.output);

@@ -193,6 +193,15 @@ export function normalizeScriptValue(value: unknown, list: VolatileList, keys: R
 /** stock banner.nse truncates according to nmap's verbosity; this prefix is the same at every verbosity. */
 export const BANNER_STABLE_PREFIX = 60;
 
+/**
+ * The part of a stock `banner` output that does not depend on verbosity:
+ * nmap wraps it with literal newlines (real ones are escaped as \x0A) and cuts
+ * it at 63 or 135 characters with "...".
+ */
+export function stableBanner(output: string): string {
+  return output.replace(/\n/g, '').replace(/\.\.\.$/, '').slice(0, BANNER_STABLE_PREFIX);
+}
+
 /** A script as it enters the fingerprint: volatile values replaced by markers. */
 export function normalizeScript(script: { id: string; output: string; [k: string]: unknown }, list: VolatileList): Record<string, unknown> {
   const rule = list.scripts.get(script.id);
@@ -200,7 +209,7 @@ export function normalizeScript(script: { id: string; output: string; [k: string
   const out = normalizeScriptValue(script, list, rule) as Record<string, unknown>;
   out.id = script.id;
   if (script.id === 'banner' && typeof out.output === 'string') {
-    out.output = out.output.replace(/\.\.\.$/, '').slice(0, BANNER_STABLE_PREFIX);
+    out.output = stableBanner(out.output);
   }
   return out;
 }
