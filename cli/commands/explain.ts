@@ -6,10 +6,17 @@ import type { CliContext } from '../context.ts';
 import { formatOption, printJson, renderTable } from '../output.ts';
 import { openCommandStore } from './init.ts';
 
-const fmtValue = (v: FeatureScore['value']) => (v === null ? '-' : Array.isArray(v) ? (v.length ? v.join(' ') : '-') : String(v));
+const fmtValue = (f: FeatureScore) => {
+  const v = f.value;
+  if (v === null) return '-';
+  if (Array.isArray(v)) return v.length ? v.join(' ') : '-';
+  if (f.name === 'newly_appeared' || f.name === 'recently_changed') return `${v} days ago`;
+  if (f.name === 'open_ports') return `${v} open`;
+  return String(v);
+};
 
 const featureRows = (features: FeatureScore[]) => features.map((f) => ({
-  feature: f.name, value: fmtValue(f.value), normalized: f.normalized.toFixed(3), weight: f.weight,
+  feature: f.name, value: fmtValue(f), normalized: f.normalized.toFixed(3), weight: f.weight,
   contribution: f.contribution, share: `${f.percent.toFixed(1)}%`,
 }));
 
