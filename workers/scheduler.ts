@@ -1,0 +1,175 @@
+import { CronExpressionParser } from 'cron-parser';
+import { toPlumError } from '../core/errors.ts';
+import type { Logger } from '../core/log.ts';
+import { nextDue, parseCycle } from '../core/profiles.ts';
+import type { Store } from '../store/index.ts';
+import { listProfiles, type StoredProfile } from '../store/repos/profiles.ts';
+import type { RunRequest, RunSummary } from '../workflows/logic/types.ts';
+import { profileRequest } from './embedded.ts';
+
+/*
+ * The embedded scheduler: runs each enabled profile once per cycle while
+ * `plum serve` or `plum scheduler` runs, without Temporal.
+ *
+ * Restart safety: the scheduler claims a cycle slot in schedule_state
+ * (compare-and-set on the previous slot) before starting its run, and the
+ * run's workflow id is derived from the slot (`profile:<name>:<slot>`).
+ * After a restart a claimed slot whose run is missing or unfinished is
+ * resumed under the same id — planRun finds the run and jobs already ingested
+ * are not scanned again — so a restart neither skips nor doubles a run.
+ * Overlap policy: skip (a profile's next slot waits while its run is in
+ * flight). Catch-up is bounded: after a long stop only the latest missed slot
+ * runs; the skipped ones are recorded.
+ */
+
+export interface SchedulerDeps {
+  store: Store;
+  log: Logger;
+  /** Runs a request to its end (the embedded runner). */
+  startRun(request: RunRequest): Promise<RunSummary>;
+  now?: () => Date;
+}
+
+export type TickAction = 'started' | 'resumed' | 'running' | 'not-due' | 'claimed-elsewhere';
+
+export interface TickResult {
+  profile: string;
+  action: TickAction;
+  workflowId?: string;
+  /** The slot started or resumed, or the next due time. */
+  slot?: string;
+  /** Missed slots skipped by the bounded catch-up. */
+  skipped?: string[];
+}
+
+interface StateRow { last_scheduled_for: Date | null; last_workflow_id: string | null }
+
+const MAX_RECORDED_SKIPS = 20;
+
+/** The latest cycle slot at or before `now`, starting from the first due slot; and the slots skipped to get there. */
+export function latestSlot(cycleText: string, due: Date, now: Date): { slot: Date; skipped: Date[] } {
+  const cycle = parseCycle(cycleText);
+  const skipped: Date[] = [];
+  if (cycle.kind === 'interval') {
+    const k = Math.max(0, Math.floor((now.getTime() - due.getTime()) / cycle.ms));
+    for (let i = Math.max(0, k - MAX_RECORDED_SKIPS); i < k; i++) skipped.push(new Date(due.getTime() + i * cycle.ms));
+    return { slot: new Date(due.getTime() + k * cycle.ms), skipped };
+  }
+  let slot = due;
+  const it = CronExpressionParser.parse(cycle.expression, { tz: 'UTC', currentDate: due });
+  for (let i = 0; i < 100_000; i++) {
+    const next = it.next().toDate();
+    if (next.getTime() > now.getTime()) break;
+    skipped.push(slot);
+    if (skipped.length > MAX_RECORDED_SKIPS) skipped.shift();
+    slot = next;
+  }
+  return { slot, skipped };
+}
+
+export function createEmbeddedScheduler(deps: SchedulerDeps) {
+  const now = deps.now ?? (() => new Date());
+  const running = new Map<string, Promise<void>>();
+  /** Slots whose run failed before it was even created (e.g. no targets): not retried by this process. */
+  const failed = new Set<string>();
+
+  function launch(profile: StoredProfile, request: RunRequest): void {
+    const p = deps.startRun(request).then(async (summary) => {
+      await deps.store.query('update schedule_state set last_run_id = $2, updated_at = now() where profile_id = $1 and last_workflow_id = $3',
+        [profile.id, summary.runId, request.workflowId]);
+      deps.log.info({ profile: profile.name, runId: summary.runId, status: summary.status }, 'scheduled run finished');
+    }, (e: unknown) => {
+      failed.add(request.workflowId);
+      deps.log.error({ profile: profile.name, workflowId: request.workflowId, err: toPlumError(e).oneLine() }, 'scheduled run failed');
+    }).finally(() => running.delete(profile.id));
+    running.set(profile.id, p);
+  }
+
+  async function lastStart(profile: StoredProfile): Promise<Date | null> {
+    // Manual runs count: `plum run` followed by the scheduler does not scan twice in a row.
+    const [r] = await deps.store.query<{ at: Date | null }>(
+      `select max(coalesce(scheduled_for, started_at)) as at from runs where profile_id = $1 and kind = 'profile'`, [profile.id]);
+    return r?.at ? new Date(r.at) : null;
+  }
+
+  async function tickProfile(profile: StoredProfile, at: Date): Promise<TickResult> {
+    if (running.has(profile.id)) return { profile: profile.name, action: 'running' };
+    const [state] = await deps.store.query<StateRow>(
+      'select last_scheduled_for, last_workflow_id from schedule_state where profile_id = $1', [profile.id]);
+    const last = state?.last_scheduled_for ? new Date(state.last_scheduled_for) : null;
+
+    // A claimed slot whose run never finished (the process stopped): resume it under the same id.
+    if (state?.last_workflow_id && last && !failed.has(state.last_workflow_id)) {
+      const [run] = await deps.store.query<{ status: string }>('select status from runs where workflow_id = $1', [state.last_workflow_id]);
+      const unfinished = run ? run.status === 'running' || run.status === 'queued' : nextDue(profile.every, last, at).getTime() > at.getTime();
+      if (unfinished) {
+        launch(profile, profileRequest(profile.name, { scheduledFor: last, requestedBy: 'scheduler' }));
+        return { profile: profile.name, action: 'resumed', workflowId: state.last_workflow_id, slot: last.toISOString() };
+      }
+    }
+
+    const due = nextDue(profile.every, last ?? await lastStart(profile), at);
+    if (due.getTime() > at.getTime()) return { profile: profile.name, action: 'not-due', slot: due.toISOString() };
+    const { slot, skipped } = latestSlot(profile.every, due, at);
+    const request = profileRequest(profile.name, { scheduledFor: slot, requestedBy: 'scheduler' });
+    const claimed = await deps.store.query(
+      `insert into schedule_state (profile_id, last_scheduled_for, last_workflow_id, skipped_slots, updated_at)
+       values ($1, $2, $3, $4::text[], now())
+       on conflict (profile_id) do update set last_scheduled_for = excluded.last_scheduled_for, last_workflow_id = excluded.last_workflow_id,
+         skipped_slots = excluded.skipped_slots, last_run_id = null, updated_at = now()
+       where schedule_state.last_scheduled_for is not distinct from $5
+       returning profile_id`,
+      [profile.id, slot.toISOString(), request.workflowId, skipped.map((d) => d.toISOString()), last ? last.toISOString() : null]);
+    if (claimed.length === 0) return { profile: profile.name, action: 'claimed-elsewhere' };
+    if (skipped.length) deps.log.warn({ profile: profile.name, skipped: skipped.length }, 'missed cycle slots skipped (bounded catch-up)');
+    launch(profile, request);
+    return {
+      profile: profile.name, action: 'started', workflowId: request.workflowId, slot: slot.toISOString(),
+      ...(skipped.length ? { skipped: skipped.map((d) => d.toISOString()) } : {}),
+    };
+  }
+
+  /** One pass over the enabled profiles: starts what is due. */
+  async function tick(): Promise<TickResult[]> {
+    const at = now();
+    const out: TickResult[] = [];
+    for (const profile of await listProfiles(deps.store)) {
+      if (!profile.enabled) continue;
+      try {
+        out.push(await tickProfile(profile, at));
+      } catch (e) {
+        deps.log.error({ profile: profile.name, err: toPlumError(e).oneLine() }, 'scheduling failed');
+      }
+    }
+    return out;
+  }
+
+  /** Waits for every run this scheduler started. */
+  async function idle(): Promise<void> {
+    while (running.size > 0) await Promise.all([...running.values()]);
+  }
+
+  /** Ticks every `intervalMs` until stopped; stopping waits for the runs in flight. */
+  function start(intervalMs = 30_000, onTick?: (r: TickResult[]) => void): { stop(): Promise<void> } {
+    let timer: NodeJS.Timeout | undefined;
+    let stopped = false;
+    const loop = async () => {
+      if (stopped) return;
+      try {
+        onTick?.(await tick());
+      } finally {
+        if (!stopped) timer = setTimeout(loop, intervalMs);
+      }
+    };
+    void loop();
+    return {
+      async stop() {
+        stopped = true;
+        if (timer) clearTimeout(timer);
+        await idle();
+      },
+    };
+  }
+
+  return { tick, idle, start, running };
+}
