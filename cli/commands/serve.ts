@@ -3,7 +3,7 @@ import { startServer } from '../../api/server.ts';
 import { PlumError } from '../../core/errors.ts';
 import type { CliContext } from '../context.ts';
 import { info } from '../output.ts';
-import { openCommandStore } from './init.ts';
+import { openStore } from '../../store/index.ts';
 
 function parsePort(v: string): number {
   if (!/^\d{1,5}$/.test(v) || Number(v) > 65535) {
@@ -20,7 +20,10 @@ export function register(program: Command, ctx: CliContext): void {
     .option('--host <host>', 'address to listen on', '127.0.0.1')
     .action(async (opts: { port: string; host: string }) => {
       const port = parsePort(opts.port);
-      const store = await openCommandStore(ctx);
+      // A long-running holder of the embedded database shares it over $PLUM_HOME/plum.sock,
+      // so other plum commands keep working while the API runs.
+      const store = await openStore(ctx.config, { log: ctx.log, share: true });
+      ctx.onClose(() => store.close());
       const { buildServeServices } = await import('../../api/services.ts');
       const services = await buildServeServices({ store, config: ctx.config, log: ctx.log });
       ctx.onClose(() => services.close());
