@@ -108,13 +108,19 @@ class HostSplitter {
           if (buf.length - pos > this.maxHostBytes) {
             throw new PlumError('parse_error', `a <host> element starting at line ${line} is larger than ${this.maxHostBytes} bytes`, {
               hint: 'this is not a file nmap writes; check the input, or raise maxHostBytes if it is genuine',
-              details: { line, column: 1 },
+              details: { line, column: 1, reason: 'size' },
             });
           }
           this.searchFrom = Math.max(pos, buf.length - 7);
           break;
         }
         const end = idx + 7;
+        if (end - pos > this.maxHostBytes) {
+          throw new PlumError('parse_error', `a <host> element starting at line ${line} is larger than ${this.maxHostBytes} bytes`, {
+            hint: 'this is not a file nmap writes; check the input, or raise maxHostBytes if it is genuine',
+            details: { line, column: 1, reason: 'size' },
+          });
+        }
         const xml = buf.slice(pos, end);
         out.push({ kind: 'host', xml, line });
         line += countNewlines(xml);
@@ -289,12 +295,21 @@ function checkBetween(piece: string, line: number): void {
     }
     body = body.slice(0, close);
   }
-  if (!/[<>&]/.test(body)) {
-    if (body.trim() !== '') {
-      const pos = positionIn(piece, line, body.search(/\S/));
-      throw invalidXml('text outside any element', pos.line, pos.column);
+  // Text outside any element (tags only are allowed between hosts).
+  for (let i = 0; i < body.length; ) {
+    const c = body.charCodeAt(i);
+    if (c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09) {
+      i++;
+      continue;
     }
-    return;
+    if (c === 0x3c) {
+      const gt = body.indexOf('>', i);
+      if (gt < 0) break; // unfinished tag: the validator below reports it
+      i = gt + 1;
+      continue;
+    }
+    const pos = positionIn(piece, line, i);
+    throw invalidXml('text outside any element', pos.line, pos.column);
   }
   const r = XMLValidator.validate(`<x>${body}</x>`);
   if (r !== true) {
@@ -384,6 +399,11 @@ function portDoc(node: FxNode): PortDocument {
   return doc;
 }
 
+function osClass(c: FxNode): OsMatch['osclass'][number] {
+  const cpe = kids(c, 'cpe').map(text);
+  return cpe.length ? { ...attrs(c), cpe } : { ...attrs(c) };
+}
+
 const HANDLED_HOST_CHILDREN = new Set(['$', '#text', 'status', 'address', 'hostnames', 'ports', 'hostscript', 'os']);
 
 function hostDoc(node: FxNode): HostDocument {
@@ -435,14 +455,17 @@ function hostDoc(node: FxNode): HostDocument {
           ...x,
           name: x.name ?? '',
           accuracy: x.accuracy ?? '',
-          osclass: kids(m, 'osclass').map((c) => {
-            const cpe = kids(c, 'cpe').map(text);
-            return cpe.length ? { ...attrs(c), cpe } : { ...attrs(c) };
-          }),
+          osclass: kids(m, 'osclass').map(osClass),
         };
       }),
       osfingerprint: kids(os, 'osfingerprint').map((f) => attrs(f).fingerprint ?? ''),
     };
+    const osclass = kids(os, 'osclass').map(osClass);
+    if (osclass.length) doc.os.osclass = osclass;
+    for (const [k, v] of Object.entries(os)) {
+      if (['$', '#text', 'portused', 'osmatch', 'osclass', 'osfingerprint'].includes(k) || !Array.isArray(v)) continue;
+      (doc.os.extra ??= {})[k] = (v as FxNode[]).map(genericNode);
+    }
   }
   for (const [k, v] of Object.entries(node)) {
     if (HANDLED_HOST_CHILDREN.has(k) || !Array.isArray(v)) continue;
@@ -516,6 +539,8 @@ class HostReader {
   private readonly splitter: HostSplitter;
   private first = true;
   private sawHost = false;
+  /** "<nmaprun" seen but not its whole start tag (a file cut in its prolog). */
+  private sawRootStart = false;
   private stopped = false;
   constructor(
     readonly st: RunState,
@@ -544,6 +569,13 @@ class HostReader {
     });
     if (this.stopped) return;
     this.stopped = true;
+    if (!this.st.sawRoot && this.sawRootStart) {
+      this.onError(new PlumError('truncated', 'the nmap XML is truncated in its header, before any host', {
+        hint: 'nmap was probably killed while writing; rescan',
+        details: { line: 1, column: 1 },
+      }));
+      return;
+    }
     if (!this.st.sawRoot) {
       throw new PlumError('parse_error', 'this is not nmap XML: the input is empty or has no <nmaprun> element', {
         hint: 'give the file nmap wrote with -oX',
@@ -567,7 +599,7 @@ class HostReader {
       }
     } catch (e) {
       // Invalid XML after a valid start keeps what came before; hostile input never does.
-      if (e instanceof PlumError && e.code === 'parse_error' && e.details?.reason !== 'dtd' && this.st.sawRoot) {
+      if (e instanceof PlumError && e.code === 'parse_error' && e.details?.reason !== 'dtd' && e.details?.reason !== 'size' && this.st.sawRoot) {
         this.stopped = true;
         this.onError(e);
         return;
@@ -579,7 +611,8 @@ class HostReader {
   private piece(p: Piece): FxNode | undefined {
     if (p.kind === 'between') {
       scanBetween(p.xml, p.line, this.st, this.first);
-      if (this.first && !this.st.sawRoot && /<\w/.test(p.xml)) {
+      if (!this.st.sawRoot && /<nmaprun\b/.test(p.xml)) this.sawRootStart = true;
+      if (this.first && !this.st.sawRoot && !this.sawRootStart && /<\w/.test(p.xml)) {
         throw new PlumError('parse_error', 'this is not nmap XML: no <nmaprun> element at the start', {
           hint: 'give the file nmap wrote with -oX',
           details: { line: p.line, column: 1 },

@@ -122,7 +122,15 @@ export interface HostDocument {
   ports: PortDocument[];
   extraports: ExtraPorts[];
   hostscripts: ScriptDocument[];
-  os?: { portused: { [attr: string]: string }[]; osmatch: OsMatch[]; osfingerprint: string[] };
+  os?: {
+    portused: { [attr: string]: string }[];
+    osmatch: OsMatch[];
+    /** nmap < 6 lists osclass next to osmatch instead of inside it. */
+    osclass?: OsMatch['osclass'];
+    osfingerprint: string[];
+    /** Any other child of <os>. */
+    extra?: Record<string, XmlNode[]>;
+  };
   /** Any other child of <host> (uptime, distance, tcpsequence, trace, times, smurf...), kept generically. */
   extra: Record<string, XmlNode[]>;
 }
