@@ -100,7 +100,7 @@ describe('nmap XML → documents', () => {
     const [h] = parseNmapString(fixture('circl.xml')).hosts as [ParsedHost];
     for (const p of h.ports) {
       expect(Object.keys(p.fields).sort()).toEqual([...SEARCH_FIELD_NAMES].sort());
-      for (const v of Object.values(p.fields)) expect(v.every((x) => typeof x === 'string')).toBe(true);
+      for (const v of Object.values(p.fields)) expect((v as unknown[]).every((x) => typeof x === 'string')).toBe(true);
     }
     const https = h.ports.find((p) => p.port === 443)!.fields;
     expect(https).toMatchObject({
