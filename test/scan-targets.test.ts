@@ -102,6 +102,10 @@ describe('the target, profile and plan commands', () => {
       const add = await cli(env, 'target', 'add', '127.44.0.0/23', '127.44.0.5', '--label', 'lab', '--format', 'json');
       expect(add.code).toBe(0);
       expect(JSON.parse(add.stdout).overlaps).toEqual([{ target: '127.44.0.5', overlaps: '127.44.0.0/23', shared: 1 }]);
+      if (kind === 'pglite') {
+        const list = JSON.parse((await cli(env, 'target', 'list', '--format', 'json')).stdout);
+        expect(list.map((x: { value: string; labels: string[] }) => [x.value, x.labels])).toEqual([['127.44.0.0/23', ['lab']], ['127.44.0.5', ['lab']]]);
+      }
 
       const prof = await cli(env, 'profile', 'add', 'lab', '--ports', '22,80', '--scripts', 'plum-banner', '--nmap-args', '-T4 --max-retries 1', '--every', '6h', '--priority', '3', '--targets', 'label:lab');
       expect(prof.code, prof.stderr).toBe(0);
@@ -129,5 +133,5 @@ describe('the target, profile and plan commands', () => {
     } finally {
       await drop();
     }
-  });
+  }, 300_000); // each CLI start opens the database: seconds apiece on a loaded 2-core machine
 });
