@@ -8,7 +8,7 @@ import { compileRules } from '../core/rules/engine.ts';
 import { loadScoreConfig, type ScoreConfig } from '../core/score.ts';
 import { ingestScanResult, type IngestPort } from '../store/ingest.ts';
 import {
-  applyRules, createRuleIngestDeps, explainHost, importRulesDir, listStoredRules, loadStoredRuleSet, syncRulesDir,
+  applyRules, createRuleIngestDeps, explainHost, importRulesDir, listStoredRules, loadStoredRuleSet, setRuleEnabled, syncRulesDir,
 } from '../store/repos/rules.ts';
 import { host, scan } from './helpers/scan.ts';
 import { openTestStore, storeKinds, type TestStore } from './helpers/db.ts';
@@ -113,8 +113,11 @@ describe.each(storeKinds)('rules in the store (%s)', (kind) => {
     const nginx = await t.store.query<{ tags: string[] }>(`select tags from port_observations where ip = '127.0.0.11'`);
     expect(nginx[0]!.tags).toContain('team:web');
 
-    // Disable the redis rule: its tags and the dependent exposure tag go away.
-    await t.store.query(`update rules set enabled = false, hash = 'disabled' where name = 'db-redis'`);
+    // Disable the redis rule: its tags and the dependent exposure tag go away; a sync of the
+    // shipped directory keeps it disabled.
+    await setRuleEnabled(t.store, 'db-redis', false);
+    const synced = await syncRulesDir(t.store);
+    expect(synced.updated).not.toContain('db-redis');
     set = compileRules(await listStoredRules(t.store), { favicons });
     const fourth = await applyRules(t.store, set, cfg);
     expect(fourth.removed).toEqual(['db-redis']);

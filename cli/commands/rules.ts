@@ -8,7 +8,7 @@ import { validateRule } from '../../core/rules/import.ts';
 import { runRuleTests, type RuleTestReport } from '../../core/rules/testing.ts';
 import type { Rule } from '../../core/rules/schema.ts';
 import {
-  applyRules, getStoredRule, hostDocuments, importRulesDir, listStoredRules, openRuleContext,
+  applyRules, getStoredRule, hostDocuments, importRulesDir, listStoredRules, openRuleContext, setRuleEnabled,
 } from '../../store/repos/rules.ts';
 import type { CliContext } from '../context.ts';
 import { formatOption, info, printJson, printTable } from '../output.ts';
@@ -152,6 +152,19 @@ export function register(program: Command, ctx: CliContext): void {
           + `${summary.scoreChanged ? ', score configuration changed' : ''}; ${summary.documents} documents on ${summary.ips} hosts,`
           + ` ${summary.retagged} re-tagged, ${summary.rescored} re-scored, ${summary.hosts} host scores in ${(summary.durationMs / 1000).toFixed(1)} s`);
     });
+
+  for (const [cmd, enabled] of [['enable', true], ['disable', false]] as const) {
+    rules
+      .command(cmd)
+      .description(`${cmd} a rule (kept across syncs of the rules directory); run \`plum rules apply\` afterwards`)
+      .argument('<name>', 'rule name')
+      .action(async (name: string) => {
+        const store = await openCommandStore(ctx);
+        await openRuleContext(store, ctx.config);
+        await setRuleEnabled(store, name, enabled);
+        info(`rules: ${name} ${enabled ? 'enabled' : 'disabled'} (run \`plum rules apply\` to update stored tags)`);
+      });
+  }
 
   rules
     .command('import')

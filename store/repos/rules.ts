@@ -87,15 +87,23 @@ export interface RuleMergeResult {
  * compile (no tag cycles); a rule that would close a cycle is reported invalid.
  * Everything is written in one transaction, or nothing.
  */
-export async function mergeRules(store: Store, incoming: Rule[], opts: { replaceSameVersion?: boolean; fileOf?: (r: Rule) => string } = {}): Promise<RuleMergeResult> {
+export async function mergeRules(store: Store, incoming: Rule[], opts: {
+  replaceSameVersion?: boolean;
+  /** Keep the stored enabled/disabled state of known rules (`plum rules disable` survives a sync). */
+  keepEnabled?: boolean;
+  fileOf?: (r: Rule) => string;
+} = {}): Promise<RuleMergeResult> {
   const fileOf = opts.fileOf ?? ((r: Rule) => r.source);
   return store.transaction(async (tx) => {
     await tx.query('select pg_advisory_xact_lock(hashtextextended($1, 0))', ['plum:rules']);
     const existing = new Map((await listStoredRules(tx)).map((r) => [r.name, r]));
     const result: RuleMergeResult = { imported: [], updated: [], skipped: [], invalid: [] };
     let writes: Rule[] = [];
-    for (const r of incoming) {
-      const old = existing.get(r.name);
+    for (const given of incoming) {
+      const old = existing.get(given.name);
+      const r = old && opts.keepEnabled && old.enabled !== given.enabled
+        ? { ...given, enabled: old.enabled, hash: ruleHash({ ...given, enabled: old.enabled }) }
+        : given;
       if (!old) {
         writes.push(r);
         continue;
@@ -157,7 +165,7 @@ export async function syncRulesDir(store: Store, dir = BUILTIN_RULES_DIR): Promi
     if (why) throw new PlumError('invalid_input', `${r.source}: ${why}`, { hint: 'fix or remove the rule file' });
   }
   const shortSource = rules.map((r) => ({ ...r, source: relativeTo(dir, r.source) === r.source ? r.source : `rules/${relativeTo(dir, r.source)}` }));
-  return mergeRules(store, dir === BUILTIN_RULES_DIR ? shortSource : rules, { replaceSameVersion: true });
+  return mergeRules(store, dir === BUILTIN_RULES_DIR ? shortSource : rules, { replaceSameVersion: true, keepEnabled: true });
 }
 
 export async function setRuleEnabled(store: Store, name: string, enabled: boolean): Promise<void> {
