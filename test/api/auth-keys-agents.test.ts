@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { routeModules } from '../../api/routes/index.ts';
 import { storeKinds } from '../helpers/db.ts';
 import { expectError, expectSecured, startTestApi, type TestApi } from './helpers.ts';
 
@@ -120,4 +121,22 @@ describe.each(storeKinds)('API keys, agents, errors (%s)', (kind) => {
     expect(page.status).toBe(200);
     expect(await page.text()).toContain('/openapi.json');
   });
+});
+
+describe('OpenAPI document', () => {
+  it('declares bearer security and the 401/403 error responses on every protected operation', async () => {
+    const api = await startTestApi('pglite');
+    try {
+      const doc = await (await api.call('/openapi.json')).json() as { paths: Record<string, Record<string, { security?: unknown[]; responses: Record<string, unknown> }>> };
+      const ops = Object.entries(doc.paths).flatMap(([p, methods]) => Object.entries(methods).map(([m, op]) => ({ id: `${m.toUpperCase()} ${p}`, op })));
+      expect(ops.length).toBe(routeModules.length);
+      for (const { id, op } of ops) {
+        if (id === 'GET /v1/health') continue;
+        expect(op.security, id).toEqual([{ bearer: [] }]);
+        expect(Object.keys(op.responses), id).toEqual(expect.arrayContaining(['401', '403']));
+      }
+    } finally {
+      await api.close();
+    }
+  }, 60_000);
 });
