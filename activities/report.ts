@@ -60,18 +60,21 @@ const OBS_COLUMNS = `po.id, host(po.ip) as ip, po.protocol, po.port, po.state, p
   po.fields, po.tags, po.score, po.score_features, po.hostnames, po.last_run_id, po.last_job_id`;
 
 /**
- * Keyset-paginated scan of port_observations (alias `po`) where `where` holds.
- * Bounded memory: one page of rows at a time.
+ * Scan of port_observations (alias `po`) where `where` holds, in id order.
+ * Two phases: the matching ids first (one narrow sorted read), then the rows by
+ * primary key in pages. Keyset pages over the full rows made the database
+ * re-sort the whole match for every page (quadratic on large reports); this
+ * stays linear on both drivers and never holds more than one page of rows.
  */
 export async function* scanObservations(store: StoreSession, where: SQL, batchSize = 5000): AsyncGenerator<ObservationRow> {
-  let cursor = '';
-  for (;;) {
+  const ids = (await store.query<{ id: string }>(sql`select po.id from port_observations po where ${where} order by po.id`)).map((r) => r.id);
+  for (let i = 0; i < ids.length; i += batchSize) {
+    const page = ids.slice(i, i + batchSize);
     const rows = await store.query<RawObservationRow>(
-      sql`select ${sql.raw(OBS_COLUMNS)} from port_observations po where (${where}) and po.id > ${cursor} order by po.id limit ${sql.raw(String(batchSize))}`,
+      `select ${OBS_COLUMNS} from port_observations po where po.id = any($1::text[]) order by po.id`,
+      [page],
     );
     for (const r of rows) yield normaliseRow(r);
-    if (rows.length < batchSize) return;
-    cursor = rows[rows.length - 1]!.id;
   }
 }
 
@@ -293,6 +296,7 @@ export function explainScore(score: number, features: Record<string, unknown> | 
 
 const HOSTLIKE = /^(?=.{1,253}$)[a-z0-9_*]([a-z0-9_-]*[a-z0-9])?(\.[a-z0-9_]([a-z0-9_-]*[a-z0-9])?)+\.?$/i;
 
+/** Sortable text for an address (computed once per host, not in the comparator). */
 function ipSortKey(ip: string): string {
   if (ip.includes(':')) return `6${ip}`;
   return `4${ip.split('.').map((p) => p.padStart(3, '0')).join('.')}`;
@@ -445,7 +449,8 @@ export async function buildReportModel(store: StoreSession, opts: ReportOptions)
       lastSeen: new Date(Math.max(...rows.map((r) => r.last_seen.getTime()))).toISOString(),
     });
   }
-  hostList.sort((a, b) => b.score - a.score || b.services.length - a.services.length || (ipSortKey(a.ip) < ipSortKey(b.ip) ? -1 : 1));
+  const ipKeys = new Map(hostList.map((h) => [h.ip, ipSortKey(h.ip)]));
+  hostList.sort((a, b) => b.score - a.score || b.services.length - a.services.length || (ipKeys.get(a.ip)! < ipKeys.get(b.ip)! ? -1 : 1));
   const limit = opts.hostLimit ?? 0;
   const shownHosts = limit > 0 ? hostList.slice(0, limit) : hostList;
 

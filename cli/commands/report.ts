@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { Option } from 'commander';
 import { PlumError, usageError } from '../../core/errors.ts';
 import { parseQuery } from '../../core/query/index.ts';
+import { resolvePeriod } from '../../core/report/period.ts';
 import { loadScoreConfig, type ScoreConfig } from '../../core/score.ts';
 import {
   createSmtpMailer, generateReport, runReportDefinition, writeReportFile, type ReportDeps,
@@ -73,13 +74,15 @@ export function register(program: Command, ctx: CliContext): void {
     .option('--host-limit <n>', 'list at most N hosts (highest scores first); 0 = all', '0')
     .addOption(new Option('--format <format>', 'markdown, or json for the report model').choices(['markdown', 'json']).default('markdown'))
     .action(async (opts: { query?: string; since?: string; from?: string; to?: string; out?: string; title?: string; hostLimit?: string; format: string }) => {
+      // Validate everything before touching the database or printing progress.
       const hostLimit = parseHostLimit(opts.hostLimit);
       if (opts.query?.trim()) parseQuery(opts.query);
+      const period = resolvePeriod({ since: opts.since, from: opts.from, to: opts.to });
       const store = await openCommandStore(ctx);
       const started = Date.now();
       info('plum: building the report…');
       const { model, markdown } = await generateReport(store, {
-        query: opts.query, since: opts.since, from: opts.from, to: opts.to, title: opts.title, hostLimit,
+        query: opts.query, period, title: opts.title, hostLimit,
         scoreConfig: await scoreConfigOrUndefined(ctx),
       });
       const text = opts.format === 'json' ? `${JSON.stringify(model, null, 2)}\n` : markdown;

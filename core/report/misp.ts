@@ -1,5 +1,4 @@
 import { createHash, randomUUID } from 'node:crypto';
-import ipaddr from 'ipaddr.js';
 import type { ExportRecord } from '../export/record.ts';
 
 /**
@@ -72,7 +71,8 @@ const unix = (iso: string): string => String(Math.floor(new Date(iso).getTime() 
 const isoMicro = (iso: string): string => new Date(iso).toISOString();
 
 const HOSTNAME_RE = /^(?=.{1,253}$)([a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9])?)(\.[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9])?)+\.?$/i;
-const isHostname = (s: string): boolean => HOSTNAME_RE.test(s) && !ipaddr.isValid(s);
+// IPv6 literals fail HOSTNAME_RE (colons); dotted quads are excluded here (ipaddr.js parsing was a hot spot).
+const isHostname = (s: string): boolean => HOSTNAME_RE.test(s) && !/^\d+(\.\d+){3}\.?$/.test(s);
 const isHex = (s: string, len: number): boolean => s.length === len && /^[0-9a-f]+$/i.test(s);
 const cleanHex = (s: string): string => s.replace(/[:\s]/g, '').toLowerCase();
 
