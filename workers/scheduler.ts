@@ -101,7 +101,8 @@ export function createEmbeddedScheduler(deps: SchedulerDeps) {
     // A claimed slot whose run never finished (the process stopped): resume it under the same id.
     if (state?.last_workflow_id && last && !failed.has(state.last_workflow_id)) {
       const [run] = await deps.store.query<{ status: string }>('select status from runs where workflow_id = $1', [state.last_workflow_id]);
-      const unfinished = run ? run.status === 'running' || run.status === 'queued' : nextDue(profile.every, last, at).getTime() > at.getTime();
+      // A run cancelled by a scheduler shutdown (Ctrl-C, SIGTERM) is unfinished too: its slot still has to be scanned.
+      const unfinished = run ? ['running', 'queued', 'cancelled'].includes(run.status) : nextDue(profile.every, last, at).getTime() > at.getTime();
       if (unfinished) {
         launch(profile, profileRequest(profile.name, { scheduledFor: last, requestedBy: 'scheduler' }));
         return { profile: profile.name, action: 'resumed', workflowId: state.last_workflow_id, slot: last.toISOString() };

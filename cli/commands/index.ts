@@ -20,6 +20,10 @@ import * as rules from './rules.ts';
 import * as explain from './explain.ts';
 import * as run from './run.ts';
 import * as investigate from './investigate.ts';
+import * as worker from './worker.ts';
+import * as agent from './agent.ts';
+import * as schedule from './schedule.ts';
+import * as scheduler from './scheduler.ts';
 
 export interface CommandModule {
   register(program: Command, ctx: CliContext): void;
@@ -48,6 +52,10 @@ export const commandModules: CommandModule[] = [
   rules,
   explain,
   serve,
+  scheduler,
+  schedule,
+  worker,
+  agent,
   apikey,
   agentToken,
 ];

@@ -1,0 +1,47 @@
+import type { Command } from 'commander';
+import { defaultIngestDeps, runEmbedded } from '../../workers/embedded.ts';
+import { createEmbeddedScheduler } from '../../workers/scheduler.ts';
+import type { CliContext } from '../context.ts';
+import { info } from '../output.ts';
+import { summaryLine } from './run.ts';
+import { openCommandStore } from './init.ts';
+
+export function register(program: Command, ctx: CliContext): void {
+  program
+    .command('scheduler')
+    .description('run each enabled profile once per cycle, in this process (embedded mode; schedule state is kept in the database)')
+    .option('--interval <seconds>', 'how often to look for due profiles', '30')
+    .option('--concurrency <n>', 'jobs in flight per run', '4')
+    .option('--once', 'start what is due, wait for it, and exit')
+    .action(async (opts: { interval: string; concurrency: string; once?: boolean }) => {
+      const store = await openCommandStore(ctx);
+      const ingestDeps = await defaultIngestDeps(store, ctx.config);
+      const ac = new AbortController();
+      const scheduler = createEmbeddedScheduler({
+        store, log: ctx.log,
+        startRun: async (request) => {
+          info(`plum: starting ${request.workflowId}`);
+          const summary = await runEmbedded({ store, config: ctx.config, log: ctx.log, ingestDeps, maxInFlight: Number(opts.concurrency) || 4, signal: ac.signal }, request);
+          info(`plum: ${summaryLine(summary)}`);
+          return summary;
+        },
+      });
+      if (opts.once) {
+        const results = await scheduler.tick();
+        for (const r of results) info(`plum: ${r.profile}: ${r.action}${r.slot ? ` (${r.slot})` : ''}${r.skipped ? `, ${r.skipped.length} missed slot(s) skipped` : ''}`);
+        await scheduler.idle();
+        return;
+      }
+      const handle = scheduler.start(Math.max(5, Number(opts.interval) || 30) * 1000);
+      info('plum: scheduler running; Ctrl-C stops it (runs in flight are cancelled and resumed at the next start)');
+      await new Promise<void>((resolve) => {
+        const stop = () => {
+          ac.abort();
+          resolve();
+        };
+        process.once('SIGINT', stop);
+        process.once('SIGTERM', stop);
+      });
+      await handle.stop();
+    });
+}

@@ -1,0 +1,88 @@
+/*
+ * LIVE-SERVER CODE — the agent worker connects to a Temporal frontend and to
+ * the Plum server's upload route; not exercised by the test suite (no Temporal
+ * server on the project's machines). Its activity is runNmapJob from
+ * createActivities with the HTTP result sink (activity tests cover the
+ * activity; the upload route has its own API tests). See deploy/README.md.
+ *
+ * An agent needs the Temporal address, a task queue and its agent token —
+ * never database credentials: results travel by claim check (PUT to the
+ * server, ids through Temporal).
+ */
+import os from 'node:os';
+import { NativeConnection, Worker } from '@temporalio/worker';
+import { PlumError } from '../core/errors.ts';
+import type { Logger } from '../core/log.ts';
+import { createActivities, httpResultSink, toTemporalActivities } from '../activities/index.ts';
+import { createNmapRunner } from '../activities/nmap.ts';
+import { inScanWindow, msUntilWindowChange, type ScanWindow } from './scan-hours.ts';
+
+export interface AgentOptions {
+  temporalAddress: string;
+  namespace: string;
+  taskQueue: string;
+  concurrency: number;
+  scanHours?: ScanWindow;
+  serverUrl: string;
+  token: string;
+  nmapPath: string;
+  log: Logger;
+  signal: AbortSignal;
+  name?: string;
+}
+
+async function heartbeatServer(opts: AgentOptions, body: { currentJobId?: string | null }): Promise<void> {
+  try {
+    await fetch(`${opts.serverUrl.replace(/\/+$/, '')}/v1/agent/heartbeat`, {
+      method: 'POST', headers: { authorization: `Bearer ${opts.token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ version: '0.1.0', ...body }),
+    });
+  } catch (e) {
+    opts.log.warn({ err: (e as Error).message }, 'agent heartbeat to the server failed');
+  }
+}
+
+export async function runAgent(opts: AgentOptions): Promise<void> {
+  const connection = await NativeConnection.connect({ address: opts.temporalAddress }).catch((e: Error) => {
+    throw new PlumError('unavailable', `cannot reach Temporal at ${opts.temporalAddress}: ${e.message}`, { hint: 'check --temporal-address' });
+  });
+  const acts = toTemporalActivities(createActivities({
+    log: opts.log, nmap: createNmapRunner({ nmapPath: opts.nmapPath, log: opts.log }),
+    resultSink: httpResultSink({ serverUrl: opts.serverUrl, token: opts.token }), runnerName: opts.name ?? os.hostname(),
+  }));
+  const beat = setInterval(() => void heartbeatServer(opts, {}), 60_000);
+  void heartbeatServer(opts, {});
+  try {
+    while (!opts.signal.aborted) {
+      const now = new Date();
+      if (opts.scanHours && !inScanWindow(opts.scanHours, now)) {
+        const wait = msUntilWindowChange(opts.scanHours, now);
+        opts.log.info({ minutes: Math.round(wait / 60_000) }, 'outside the scan hours: waiting');
+        await sleep(wait, opts.signal);
+        continue;
+      }
+      const worker = await Worker.create({
+        connection, namespace: opts.namespace, taskQueue: opts.taskQueue,
+        activities: { runNmapJob: acts.runNmapJob }, maxConcurrentActivityTaskExecutions: opts.concurrency,
+        // A job still running when the window closes is allowed to finish.
+        shutdownGraceTime: '8h',
+      });
+      const windowEnd = opts.scanHours ? msUntilWindowChange(opts.scanHours, now) : Number.POSITIVE_INFINITY;
+      await worker.runUntil(sleep(windowEnd, opts.signal));
+    }
+  } finally {
+    clearInterval(beat);
+    await connection.close();
+  }
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    const t = Number.isFinite(ms) ? setTimeout(resolve, Math.min(ms, 2 ** 31 - 1)) : undefined;
+    signal.addEventListener('abort', () => {
+      if (t) clearTimeout(t);
+      resolve();
+    }, { once: true });
+  });
+}

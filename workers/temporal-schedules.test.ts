@@ -1,0 +1,44 @@
+import { ScheduleOverlapPolicy } from '@temporalio/client';
+import { describe, expect, it } from 'vitest';
+import { parseProfile } from '../core/profiles.ts';
+import type { StoredProfile } from '../store/repos/profiles.ts';
+import type { ScanWorkflowInput } from '../workflows/temporal-run.ts';
+import { desiredSchedule, SCHEDULE_PREFIX } from './temporal-schedules.ts';
+
+const config = { PLUM_TEMPORAL_TASK_QUEUE: 'plum-server', PLUM_TEMPORAL_SCAN_QUEUE: 'plum-scan' };
+const stored = (input: Parameters<typeof parseProfile>[0], enabled = true): StoredProfile => ({
+  ...parseProfile(input), id: 'prof_x', enabled, builtin: false, createdAt: '', updatedAt: '',
+});
+
+describe('desiredSchedule', () => {
+  it('builds an interval schedule with overlap skip, a bounded catch-up window and the run workflow as action', () => {
+    const d = desiredSchedule(stored({ name: 'banner', tcpPorts: '22,80', every: '12h', priority: 3 }), config);
+    expect(d.scheduleId).toBe(`${SCHEDULE_PREFIX}banner`);
+    expect(d.options.spec).toEqual({ intervals: [{ every: 12 * 3_600_000 }] });
+    expect(d.options.policies).toEqual({ overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: 12 * 3_600_000 });
+    expect(d.options.action).toMatchObject({ type: 'startWorkflow', workflowType: 'scanProfileWorkflow', taskQueue: 'plum-server', workflowId: 'profile:banner' });
+    const input = d.options.action.args![0] as ScanWorkflowInput;
+    expect(input.scanTaskQueue).toBe('plum-scan');
+    expect(input.state.request).toEqual({ kind: 'profile', profile: 'banner', workflowId: '', requestedBy: 'schedule' });
+    expect(d.paused).toBe(false);
+  });
+
+  it('uses cron expressions as they are, caps catch-up at one day, pauses disabled profiles', () => {
+    const d = desiredSchedule(stored({ name: 'weekly', tcpPorts: '443', every: '0 3 * * 1' }, false), config);
+    expect(d.options.spec).toEqual({ cronExpressions: ['0 3 * * 1'] });
+    expect(d.options.policies!.catchupWindow).toBe(86_400_000);
+    expect(d.paused).toBe(true);
+    expect(d.options.state).toMatchObject({ paused: true });
+  });
+
+  it('has a digest that changes with what matters and only with it (idempotent sync)', () => {
+    const a = desiredSchedule(stored({ name: 'web', tcpPorts: '80', every: '1d' }), config);
+    const same = desiredSchedule(stored({ name: 'web', tcpPorts: '80', every: '1d', description: 'only a description' }), config);
+    const other = desiredSchedule(stored({ name: 'web', tcpPorts: '80', every: '2d' }), config);
+    const prio = desiredSchedule(stored({ name: 'web', tcpPorts: '80', every: '1d', priority: 4 }), config);
+    expect(same.digest).toBe(a.digest);
+    expect(other.digest).not.toBe(a.digest);
+    expect(prio.digest).not.toBe(a.digest);
+    expect(a.options.memo).toEqual({ plumDigest: a.digest });
+  });
+});

@@ -1,0 +1,126 @@
+import { createHash } from 'node:crypto';
+import { ScheduleNotFoundError, ScheduleOverlapPolicy, type Client, type ScheduleOptions } from '@temporalio/client';
+import type { PlumConfig } from '../core/config.ts';
+import { cycleMs, parseCycle } from '../core/profiles.ts';
+import type { StoredProfile } from '../store/repos/profiles.ts';
+import { initialState } from '../workflows/logic/scan-run.ts';
+import type { RunRequest } from '../workflows/logic/types.ts';
+import { SA_PRIORITY, SA_PROFILE, SA_RUN_KIND, type ScanWorkflowInput } from '../workflows/temporal-run.ts';
+
+/*
+ * Temporal Schedules, one per profile. `desiredSchedule` is pure (unit-tested);
+ * `syncSchedules` / `listSchedules` are LIVE-SERVER CODE (need a Temporal
+ * frontend; see deploy/README.md).
+ *
+ * Sync is idempotent: each schedule carries a digest of what it was built
+ * from in its memo, and is updated only when the digest differs. Overlap
+ * policy is skip; the catch-up window is bounded (one cycle, at most a day),
+ * so a server outage does not replay a backlog of scans.
+ */
+
+export const SCHEDULE_PREFIX = 'plum-profile:';
+const DAY_MS = 86_400_000;
+
+export interface DesiredSchedule {
+  scheduleId: string;
+  digest: string;
+  paused: boolean;
+  options: ScheduleOptions;
+}
+
+export function desiredSchedule(profile: StoredProfile, config: Pick<PlumConfig, 'PLUM_TEMPORAL_TASK_QUEUE' | 'PLUM_TEMPORAL_SCAN_QUEUE'>): DesiredSchedule {
+  const cycle = parseCycle(profile.every);
+  const request: RunRequest = { kind: 'profile', profile: profile.name, workflowId: '', requestedBy: 'schedule' };
+  const input: ScanWorkflowInput = { state: initialState(request), scanTaskQueue: config.PLUM_TEMPORAL_SCAN_QUEUE };
+  const catchupMs = Math.min(cycleMs(cycle), DAY_MS);
+  const spec = cycle.kind === 'interval' ? { intervals: [{ every: cycle.ms }] } : { cronExpressions: [cycle.expression] };
+  const digest = createHash('sha256').update(JSON.stringify({ spec, input, catchupMs, q: config.PLUM_TEMPORAL_TASK_QUEUE, p: profile.priority })).digest('hex').slice(0, 16);
+  const scheduleId = `${SCHEDULE_PREFIX}${profile.name}`;
+  return {
+    scheduleId,
+    digest,
+    paused: !profile.enabled,
+    options: {
+      scheduleId,
+      spec,
+      action: {
+        type: 'startWorkflow',
+        workflowType: 'scanProfileWorkflow',
+        taskQueue: config.PLUM_TEMPORAL_TASK_QUEUE,
+        // Temporal appends the scheduled time: `profile:<name>-<time>`.
+        workflowId: `profile:${profile.name}`,
+        args: [input],
+        typedSearchAttributes: [
+          { key: SA_RUN_KIND, value: 'profile' },
+          { key: SA_PROFILE, value: profile.name },
+          { key: SA_PRIORITY, value: profile.priority },
+        ],
+        memo: { profile: profile.name, priority: profile.priority },
+      },
+      policies: { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: catchupMs },
+      state: { paused: !profile.enabled, note: profile.enabled ? 'synced by plum' : 'profile disabled' },
+      memo: { plumDigest: digest },
+    },
+  };
+}
+
+export interface SyncResult {
+  schedule: string;
+  action: 'created' | 'updated' | 'paused' | 'unpaused' | 'unchanged' | 'deleted';
+}
+
+/** LIVE-SERVER CODE. Makes the namespace's plum schedules match the profiles. */
+export async function syncSchedules(client: Client, profiles: StoredProfile[], config: PlumConfig, opts: { dryRun?: boolean } = {}): Promise<SyncResult[]> {
+  const out: SyncResult[] = [];
+  const wanted = new Map(profiles.map((p) => { const d = desiredSchedule(p, config); return [d.scheduleId, d]; }));
+  for (const d of wanted.values()) {
+    const handle = client.schedule.getHandle(d.scheduleId);
+    let current;
+    try {
+      current = await handle.describe();
+    } catch (e) {
+      if (!(e instanceof ScheduleNotFoundError)) throw e;
+    }
+    if (!current) {
+      if (!opts.dryRun) await client.schedule.create(d.options);
+      out.push({ schedule: d.scheduleId, action: 'created' });
+      continue;
+    }
+    const digest = await current.memo?.plumDigest;
+    if (digest !== d.digest) {
+      if (!opts.dryRun) {
+        await handle.update(() => ({
+          spec: d.options.spec, action: d.options.action, policies: d.options.policies, state: d.options.state,
+        }) as never);
+      }
+      out.push({ schedule: d.scheduleId, action: 'updated' });
+    } else if (current.state.paused !== d.paused) {
+      if (!opts.dryRun) await (d.paused ? handle.pause('profile disabled') : handle.unpause('profile enabled'));
+      out.push({ schedule: d.scheduleId, action: d.paused ? 'paused' : 'unpaused' });
+    } else {
+      out.push({ schedule: d.scheduleId, action: 'unchanged' });
+    }
+  }
+  for await (const s of client.schedule.list()) {
+    if (s.scheduleId.startsWith(SCHEDULE_PREFIX) && !wanted.has(s.scheduleId)) {
+      if (!opts.dryRun) await client.schedule.getHandle(s.scheduleId).delete();
+      out.push({ schedule: s.scheduleId, action: 'deleted' });
+    }
+  }
+  return out;
+}
+
+/** LIVE-SERVER CODE. The plum schedules of the namespace. */
+export async function listSchedules(client: Client): Promise<{ schedule: string; paused: boolean; next: string | null; recent: string | null }[]> {
+  const out = [];
+  for await (const s of client.schedule.list()) {
+    if (!s.scheduleId.startsWith(SCHEDULE_PREFIX)) continue;
+    out.push({
+      schedule: s.scheduleId,
+      paused: s.state.paused,
+      next: s.info?.nextActionTimes?.[0]?.toISOString() ?? null,
+      recent: s.info?.recentActions?.at(-1)?.scheduledAt?.toISOString() ?? null,
+    });
+  }
+  return out;
+}
