@@ -136,19 +136,24 @@ function sslCert(acc: Acc, s: ScriptDocument): void {
       if (m[1] === 'DNS') addName(acc, v);
     }
   }
-  // Hashes nmap does not print (sha256 in older nmap) come from the PEM.
+  // Hashes nmap does not print (sha256 in nmap < 7.94) come from the PEM's DER bytes.
   const pem = str(s.pem);
   if (pem) {
-    try {
-      const cert = new X509Certificate(pem);
-      const der = cert.raw;
+    const b64 = /-----BEGIN CERTIFICATE-----([A-Za-z0-9+/=\s]+)-----END CERTIFICATE-----/.exec(pem)?.[1];
+    const der = b64 ? Buffer.from(b64.replace(/\s+/g, ''), 'base64') : undefined;
+    if (der && der.length > 0) {
       acc.add('x509_md5', createHash('md5').update(der).digest('hex'));
       acc.add('x509_sha1', createHash('sha1').update(der).digest('hex'));
       acc.add('x509_sha256', createHash('sha256').update(der).digest('hex'));
-      if (!subject) acc.add('x509_subject', cert.subject.split('\n').join(', '));
-      if (!issuer) acc.add('x509_issuer', cert.issuer.split('\n').join(', '));
-    } catch {
-      // A PEM that does not parse is kept in the document; no fields from it.
+    }
+    if ((!subject || !issuer) && der) {
+      try {
+        const cert = new X509Certificate(der);
+        if (!subject) acc.add('x509_subject', cert.subject.split('\n').join(', '));
+        if (!issuer) acc.add('x509_issuer', cert.issuer.split('\n').join(', '));
+      } catch {
+        // A PEM that does not parse is kept in the document; no fields from it.
+      }
     }
   }
 }

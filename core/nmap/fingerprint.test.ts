@@ -139,3 +139,24 @@ describe('host fingerprint', () => {
     expect(hostFingerprint(host([port()]), list)).not.toBe(hostFingerprint(host([port({ title: 'Other' })]), list));
   });
 });
+
+describe('canonical JSON', () => {
+  it('is byte-identical to the canonicalize package (RFC 8785) on real documents', async () => {
+    const { default: canonicalize } = await import('canonicalize');
+    const { readFileSync } = await import('node:fs');
+    const { parseNmapString } = await import('./parse.ts');
+    const { canonicalJson, hostFingerprintInput, portFingerprintInput } = await import('./fingerprint.ts');
+    let n = 0;
+    for (const f of ['circl.xml', 'libnmap-1_os_banner_scripts.xml', 'loopback-https.xml', 'loopback-telnet.xml', 'loopback-volatile-web.xml']) {
+      for (const h of parseNmapString(readFileSync(new URL(`../../test/fixtures/nmap/${f}`, import.meta.url), 'utf8')).hosts) {
+        for (const v of [h.doc, hostFingerprintInput(h.doc, list), ...h.ports.map((p) => portFingerprintInput(p.doc, list)), h.ports.map((p) => p.fields)]) {
+          expect(canonicalJson(v)).toBe(canonicalize(v));
+          n++;
+        }
+      }
+    }
+    const odd = { b: [1, 2.5, -0, 1e21, 'é\u2028\u0000"'], a: { '\u00e9': 1, z: null, 'A': true, '😀': 'x', '\uff61': 2 } };
+    expect(canonicalJson(odd)).toBe(canonicalize(odd));
+    expect(n).toBeGreaterThan(10);
+  });
+});

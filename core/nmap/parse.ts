@@ -501,7 +501,7 @@ export function buildHost(node: FxNode, opts: ParseOptions, volatile: VolatileLi
     addresses: doc.addresses,
     hostnames: doc.hostnames,
     timedOut: doc.timedout === 'true',
-    hsh256: hostFingerprint(doc, volatile),
+    hsh256: hostFingerprint(doc, volatile, ports.map((p) => p.hsh256)),
     fpVersion: fingerprintVersion(volatile),
     doc,
     ports,
@@ -509,13 +509,22 @@ export function buildHost(node: FxNode, opts: ParseOptions, volatile: VolatileLi
 }
 
 /** Parses and validates one host element (with its line in the file). */
-export function parseHostElement(xml: string, line: number): FxNode {
+/** Refuses DTDs and checks well-formedness of one host element (errors carry the file position). */
+export function checkHostElement(xml: string, line: number): void {
   refuseDtd(xml, line, false);
   validateFragment(xml, line);
-  const parsed = xmlParser.parse(xml) as { host?: FxNode[] };
-  const node = parsed.host?.[0];
-  if (!node) throw invalidXml('expected a <host> element', line, 1);
-  return node;
+}
+
+/** Hosts parsed per XML parser call, by size. */
+const BATCH_BYTES = 256 * 1024;
+
+/** Parses already-checked host elements in one call. */
+function* parseHostBatch(xmls: string[]): Generator<FxNode> {
+  if (xmls.length === 0) return;
+  const parsed = xmlParser.parse(xmls.length === 1 ? xmls[0]! : `<batch>${xmls.join('')}</batch>`) as { host?: FxNode[]; batch?: FxNode[] };
+  const nodes = xmls.length === 1 ? parsed.host : kids(parsed.batch?.[0], 'host');
+  if (!nodes || nodes.length !== xmls.length) throw new PlumError('internal', `parsed ${nodes?.length ?? 0} hosts out of ${xmls.length}`);
+  yield* nodes;
 }
 
 // ---------------------------------------------------------------------------
@@ -592,14 +601,27 @@ class HostReader {
   }
 
   private *guard(pieces: () => Piece[]): Generator<FxNode> {
+    // Valid host elements are parsed together (one XML parser call per batch):
+    // the parser's fixed cost per call dominates small hosts.
+    const batch: string[] = [];
+    let batchBytes = 0;
     try {
       for (const p of pieces()) {
-        const node = this.piece(p);
-        if (node) yield node;
+        const xml = this.piece(p);
+        if (xml === undefined) continue;
+        batch.push(xml);
+        batchBytes += xml.length;
+        if (batchBytes >= BATCH_BYTES) {
+          yield* parseHostBatch(batch);
+          batch.length = 0;
+          batchBytes = 0;
+        }
       }
+      yield* parseHostBatch(batch);
     } catch (e) {
       // Invalid XML after a valid start keeps what came before; hostile input never does.
       if (e instanceof PlumError && e.code === 'parse_error' && e.details?.reason !== 'dtd' && e.details?.reason !== 'size' && this.st.sawRoot) {
+        yield* parseHostBatch(batch);
         this.stopped = true;
         this.onError(e);
         return;
@@ -608,7 +630,8 @@ class HostReader {
     }
   }
 
-  private piece(p: Piece): FxNode | undefined {
+  /** Checks one piece; returns the text of a valid host element. */
+  private piece(p: Piece): string | undefined {
     if (p.kind === 'between') {
       scanBetween(p.xml, p.line, this.st, this.first);
       if (!this.st.sawRoot && /<nmaprun\b/.test(p.xml)) this.sawRootStart = true;
@@ -629,7 +652,8 @@ class HostReader {
     }
     this.first = false;
     this.sawHost = true;
-    return parseHostElement(p.xml, p.line);
+    checkHostElement(p.xml, p.line);
+    return p.xml;
   }
 }
 

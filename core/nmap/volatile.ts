@@ -43,6 +43,8 @@ export interface VolatileList {
   /** Headers whose values are meaningful dates or ids: never touched by the patterns. */
   keepHeaders: ReadonlySet<string>;
   patterns: readonly { name: string; re: RegExp; marker: string }[];
+  /** All patterns in one regex: most strings match none, and are then scanned once instead of once per pattern. */
+  anyPattern?: RegExp;
   /** script id → '*' (whole script) or lowercased keys. */
   scripts: ReadonlyMap<string, '*' | ReadonlySet<string>>;
   exclude: { port: readonly string[][]; host: readonly string[][] };
@@ -73,6 +75,10 @@ export function compileVolatileList(file: unknown, source = 'volatile list'): Vo
     cookies: f.cookies,
     keepHeaders: new Set(f.keep_headers.map((h) => h.toLowerCase())),
     patterns: f.patterns.map((p) => ({ name: p.name, re: compile(p.regex, p.flags ?? 'gi', `patterns.${p.name}`), marker: p.marker })),
+    // Only when every pattern has the same case rule (else a prefilter could miss a match).
+    anyPattern: f.patterns.length && f.patterns.every((p) => (p.flags ?? 'gi').includes('i'))
+      ? compile(f.patterns.map((p) => `(?:${p.regex})`).join('|'), 'i', 'patterns')
+      : undefined,
     scripts: new Map(Object.entries(f.scripts).map(([id, v]) => [id, v === '*' ? '*' : new Set(v.map((k) => k.toLowerCase()))])),
     exclude: { port: f.exclude.port.map((p) => p.split('.')), host: f.exclude.host.map((p) => p.split('.')) },
   };
@@ -167,9 +173,11 @@ export function normalizeText(text: string, list: VolatileList, extraKeys?: Read
       return all;
     });
   }
-  for (const p of list.patterns) {
-    p.re.lastIndex = 0;
-    out = out.replace(p.re, p.marker);
+  if (list.anyPattern === undefined || list.anyPattern.test(out)) {
+    for (const p of list.patterns) {
+      p.re.lastIndex = 0;
+      out = out.replace(p.re, p.marker);
+    }
   }
   if (kept.length) out = out.replace(/\u0000(\d+)\u0000/g, (_m, i: string) => kept[Number(i)] ?? '');
   return out;
