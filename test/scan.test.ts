@@ -239,6 +239,30 @@ describe('the nmap runner on the loopback perimeter', () => {
     expect(err.message).toMatch(/'no-such-script-xyz' did not match a category, filename, or directory/);
   });
 
+  it('builds UDP and IPv6 arguments, and refuses UDP without root', async () => {
+    const root = createNmapRunner({ privileged: true });
+    const args = await root.buildArgs({ targets: ['2001:db8::1'], tcpPorts: '443,22', udpPorts: '161,53', kind: 'ipv6', hostTimeout: '90s' }, '/tmp/x.xml');
+    expect(args).toEqual(['-T3', '--host-timeout', '90s', '--max-retries', '2', '--min-hostgroup', '256', '-Pn', '-sS', '-sU',
+      '-p', 'T:22,443,U:53,161', '-oX', '/tmp/x.xml', '--no-stylesheet', '--stats-every', '2s', '-6', '--', '2001:db8::1']);
+    const plain = createNmapRunner({ privileged: false });
+    await expect(plain.buildArgs({ targets: ['127.0.0.1'], tcpPorts: '80', udpPorts: '53' }, '/tmp/x.xml')).rejects.toThrow(/UDP scanning needs root/);
+  });
+
+  it('scans UDP when root (and refuses otherwise)', async () => {
+    const s = perimeter.service('smtp');
+    const spec = { targets: [s.ip], tcpPorts: String(s.port), udpPorts: '5353' };
+    if (!runner.privileged) {
+      await expect(runner.runNmap(spec)).rejects.toThrow(/UDP scanning needs root/);
+      return;
+    }
+    // Nothing listens on UDP: the kernel answers "port unreachable", so nmap says closed.
+    const r = await runner.runNmap(spec);
+    expect(r.args).toContain('-sU');
+    const hosts = hostsOf(r.xml);
+    const udp = hosts[0]!.ports!.port!.find((p) => p['@_protocol'] === 'udp');
+    expect(udp?.state['@_state']).toBe('closed');
+  });
+
   it('refuses unsafe specs before starting nmap', async () => {
     const bad = [
       { targets: ['-iL/etc/passwd'], tcpPorts: '80' },
