@@ -45,6 +45,9 @@ describe('parseNmapArgs', () => {
     ['-D RND:10', /spoofs/],
     ['--interactive', /not an allowed option/],
     ['--open=yes', /takes no value/],
+    ['-e -iR', /needs a value, not the option "-iR"/],
+    ['-oX-', /output files|not an allowed option/],
+    ['-nPn', /not an allowed option/],
   ];
   it.each(refused)('refuses %j', (text, re) => {
     let err: unknown;

@@ -146,6 +146,7 @@ export function validateNmapArgs(tokens: string[]): string[] {
       if (v === undefined) throw unsafe(token, 'needs a value');
       i++;
     }
+    if (v.startsWith('-')) throw unsafe(`${token} ${v}`, `needs a value, not the option "${v}"`);
     if (!check(v)) throw unsafe(`${token}${value === undefined ? ` ${v}` : ''}`, `invalid value "${v}"`);
   }
   return tokens;
