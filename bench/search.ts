@@ -7,7 +7,7 @@
  *
  *   npx tsx bench/search.ts                        # PostgreSQL server, 2,000,000 documents
  *   npx tsx bench/search.ts --driver pglite --size 200000
- *   options: --size N, --runs N (default 15), --keep (reuse a populated bench database), --drop (remove it afterwards)
+ *   options: --size N, --runs N (default 15), --keep (reuse or resume a bench database), --drop (remove it afterwards), --workers N
  *
  * PostgreSQL: database `plum_bench_search` on PLUM_TEST_PG_URL's server (default
  * postgres://postgres@127.0.0.1:5432/test). PGlite: a directory under the OS temp dir.
@@ -171,14 +171,31 @@ async function populate(store: Store): Promise<void> {
   const t0 = Date.now();
   log(`bench: generating ${size.toLocaleString('en')} port documents (${driver})...`);
   // Secondary indexes are dropped during the load and rebuilt from their own definitions (faster than row by row).
-  const defs = await store.query<{ name: string; def: string }>(`select indexname as name, indexdef as def from pg_indexes
-    where tablename = 'port_observations' and indexdef not like 'CREATE UNIQUE%'`);
+  // The definitions are kept in a side table so that a resumed load (--keep) still rebuilds them.
+  await store.query('create table if not exists bench_index_defs (name text primary key, def text not null)');
+  await store.query(`insert into bench_index_defs select indexname, indexdef from pg_indexes
+    where tablename = 'port_observations' and indexdef not like 'CREATE UNIQUE%' on conflict do nothing`);
+  const defs = await store.query<{ name: string; def: string }>('select name, def from bench_index_defs order by name');
   for (const d of defs) await store.query(`drop index if exists ${d.name}`);
-  const chunk = driver === 'pglite' ? 20_000 : 100_000;
+  const chunk = driver === 'pglite' ? 20_000 : 50_000;
+  // Chunks are deterministic (ids obs_bench<n>), so an interrupted load resumes where it stopped (--keep);
+  // on PostgreSQL a few chunks run at once on separate connections.
+  const starts: number[] = [];
   for (let from = 0; from < size; from += chunk) {
-    await store.query(chunkSql(from, Math.min(size, from + chunk)));
-    log(`  ${Math.min(size, from + chunk).toLocaleString('en')} rows (${((Date.now() - t0) / 1000).toFixed(0)} s)`);
+    const [done] = await store.query<{ ok: boolean }>(`select exists(select 1 from port_observations where id = 'obs_bench${String(from).padStart(9, '0')}') as ok`);
+    if (!done?.ok) starts.push(from);
   }
+  let loaded = (size - starts.length * chunk);
+  const workers = driver === 'pglite' ? 1 : Number(arg('workers', '3'));
+  const next = async (): Promise<void> => {
+    const from = starts.shift();
+    if (from === undefined) return;
+    await store.query(chunkSql(from, Math.min(size, from + chunk)));
+    loaded += Math.min(size, from + chunk) - from;
+    log(`  ${loaded.toLocaleString('en')} rows (${((Date.now() - t0) / 1000).toFixed(0)} s)`);
+    return next();
+  };
+  await Promise.all(Array.from({ length: workers }, next));
   log('bench: building search indexes...');
   const t1 = Date.now();
   await store.query(`set maintenance_work_mem = '1GB'`).catch(() => {});
@@ -234,8 +251,8 @@ async function main(): Promise<void> {
   const { store, fresh, cleanup } = await open();
   try {
     const [c] = await store.query<{ n: number }>('select count(*)::int as n from port_observations');
-    if (fresh || (c?.n ?? 0) !== size) {
-      if (!fresh) await store.query('truncate port_observations cascade');
+    const [ix] = await store.query<{ n: number }>(`select count(*)::int as n from pg_indexes where tablename = 'port_observations' and indexname = 'port_observations_search_text_trgm_idx'`);
+    if (fresh || (c?.n ?? 0) !== size || !ix?.n) {
       await populate(store);
     } else log(`bench: reusing ${c!.n.toLocaleString('en')} documents`);
     const [sz] = await store.query<{ s: string }>(`select pg_size_pretty(pg_total_relation_size('port_observations')) as s`);

@@ -172,3 +172,69 @@ describe.each(storeKinds)('search on %s', (kind) => {
     expect(await plan('tag:vendor:fortinet')).toContain('port_observations_tags_idx');
   });
 });
+
+/** Queries built from the values of really parsed and ingested nmap results. */
+function queriesFromValues(rows: { fields: Record<string, string[]> }[]): string[] {
+  const q = (v: string) => `"${v.replace(/(["\\])/g, '\\$1')}"`;
+  const out = new Set<string>();
+  const add = (query: string) => {
+    if (!query.includes('""')) out.add(query);
+  };
+  const fields = ['http_title', 'http_server', 'banner', 'service_name', 'service_product', 'service_version', 'fqdn', 'domain', 'host',
+    'x509_san', 'x509_subject', 'x509_issuer_cn', 'cpe', 'script', 'ptr', 'http_header', 'tld', 'fqdn_requested', 'x509_sha256'];
+  for (const r of rows) {
+    for (const f of fields) {
+      for (const v of (r.fields[f] ?? []).slice(0, 2)) {
+        if (!v.trim()) continue;
+        add(`${f}:${q(v)}`);
+        add(`${f}:${q(v.toUpperCase())}`);
+        if (f !== 'x509_sha256' && f !== 'cpe' && f !== 'script' && f !== 'http_header') add(`${f}.lk:${q(v.slice(1, 6))}`);
+        add(`${f}.bg:${q(v.slice(0, 4))}`);
+      }
+    }
+    for (const hv of (r.fields.http_headval ?? []).slice(0, 3)) {
+      const i = hv.indexOf(': ');
+      if (i <= 0 || !hv.slice(i + 2).trim()) continue;
+      const name = hv.slice(0, i);
+      const value = hv.slice(i + 2);
+      add(`http_headval:${q(name)}:${q(value)}`);
+      add(`http_headval:${q(name)}.lk:${q(value.slice(1, 5))}`);
+      add(`NOT http_headval:${q(name)}.bg:${q(value.slice(0, 3))}`);
+    }
+  }
+  return [...out];
+}
+
+describe.each(storeKinds)('search over ingested nmap results on %s', (kind) => {
+  let t: TestStore;
+  beforeAll(async () => {
+    t = await openTestStore(kind);
+    const { parseNmapString } = await import('../core/nmap/parse.ts');
+    const { ingestScanResult } = await import('../store/ingest.ts');
+    for (const f of ['circl.xml', 'libnmap-1_os_banner_scripts.xml', 'libnmap-2_hosts_version.xml', 'libnmap-os_scan6.xml']) {
+      const xml = fs.readFileSync(new URL(`./fixtures/nmap/${f}`, import.meta.url), 'utf8');
+      await ingestScanResult(t.store, { scan: parseNmapString(xml), source: f });
+    }
+  }, 120_000);
+  afterAll(async () => {
+    await t?.cleanup();
+  });
+
+  it('agrees with matchFields on queries made from the stored values', async () => {
+    const rows = await t.store.query<{ id: string; fields: CorpusDoc['fields']; tags: string[]; score: number; first_seen: Date; last_seen: Date }>(
+      'select id, fields, tags, score, first_seen, last_seen from port_observations order by id',
+    );
+    expect(rows.length).toBeGreaterThan(10);
+    const queries = queriesFromValues(rows as unknown as { fields: Record<string, string[]> }[]);
+    expect(queries.length).toBeGreaterThan(100);
+    let nonEmpty = 0;
+    for (const q of queries) {
+      const tree = parseQuery(q);
+      const got = await t.store.query<{ id: string }>(sql`select po.id from port_observations po where ${compileWhere(tree, { now: NOW })} order by po.id`);
+      const want = rows.filter((r) => matchFields(tree, { fields: r.fields, tags: r.tags, score: r.score, firstSeen: r.first_seen, lastSeen: r.last_seen }, NOW)).map((r) => r.id);
+      if (want.length) nonEmpty++;
+      expect({ q, ids: got.map((r) => r.id) }).toEqual({ q, ids: want });
+    }
+    expect(nonEmpty).toBeGreaterThan(queries.length * 0.9);
+  });
+});
