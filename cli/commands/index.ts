@@ -21,6 +21,7 @@ import * as explain from './explain.ts';
 import * as run from './run.ts';
 import * as investigate from './investigate.ts';
 import * as worker from './worker.ts';
+import * as demo from './demo.ts';
 import * as agent from './agent.ts';
 import * as schedule from './schedule.ts';
 import * as scheduler from './scheduler.ts';
@@ -34,6 +35,7 @@ export interface CommandModule {
  * add a line here when adding a command.
  */
 export const commandModules: CommandModule[] = [
+  demo,
   init,
   parse,
   target,
