@@ -23,7 +23,7 @@ import {
   getReportDefinition, markReportRun, dueReportDefinitions, parseDestination, type ReportDefinitionRow,
 } from '../store/repos/reports.ts';
 import { webhooksOfReport } from '../store/repos/webhooks.ts';
-import { deliverPayload, type WebhookDeps } from './webhooks.ts';
+import { deliverPayload, dispatchWebhookEvents, type WebhookDeps } from './webhooks.ts';
 
 /**
  * Reports and exports over the store: one pass over the observations that
@@ -697,4 +697,31 @@ export async function runDueReports(deps: ReportDeps, now = new Date()): Promise
     }
   }
   return out;
+}
+
+/**
+ * Activity factory for the runners (D): the embedded scheduler and a Temporal
+ * schedule call these; results are small and serialisable (no report text).
+ * Delivery failures are not thrown (they are recorded and retried with
+ * backoff); an unknown definition is a non-retryable PlumError ('not_found').
+ */
+export function createReportActivities(deps: ReportDeps) {
+  const summary = (r: ReportRunResult) => ({
+    report: r.definition.name,
+    status: r.status,
+    period: { from: r.model.period.from, to: r.model.period.to },
+    totals: r.model.totals,
+    deliveries: r.deliveries,
+  });
+  return {
+    async runReportDefinition(id: string) {
+      return summary(await runReportDefinition(deps, id));
+    },
+    async runDueReports() {
+      return (await runDueReports(deps)).map(summary);
+    },
+    async dispatchWebhookEvents() {
+      return dispatchWebhookEvents(deps.store, { log: deps.log, ...deps.webhook });
+    },
+  };
 }

@@ -27,11 +27,14 @@ const NOW = new Date('2026-03-08T00:00:00Z');
 
 const mb = () => `${Math.round(process.memoryUsage().rss / 1048576)} MB rss`;
 
+/** Wall time, and this process's CPU time (the machine is shared: CPU time is the steadier figure; PGlite runs in-process, a PostgreSQL server does not). */
 async function timed<T>(label: string, fn: () => Promise<T>): Promise<{ value: T; ms: number }> {
   const t0 = performance.now();
+  const c0 = process.cpuUsage();
   const value = await fn();
   const ms = performance.now() - t0;
-  console.log(`${label.padEnd(44)} ${(ms / 1000).toFixed(2).padStart(7)} s   ${mb()}`);
+  const c = process.cpuUsage(c0);
+  console.log(`${label.padEnd(40)} ${(ms / 1000).toFixed(2).padStart(7)} s wall ${((c.user + c.system) / 1e6).toFixed(2).padStart(7)} s cpu   ${mb()}`);
   return { value, ms };
 }
 
@@ -94,7 +97,7 @@ async function main(): Promise<void> {
     env = { ...env, PLUM_DATABASE_URL: u.toString() };
   }
   const store = await openStore(loadConfig(env));
-  console.log(`report benchmark: ${HOSTS} hosts on ${store.kind} (${os.cpus().length} cores)`);
+  console.log(`report benchmark: ${HOSTS} hosts on ${store.kind} (${os.cpus().length} cores, load average ${os.loadavg()[0]!.toFixed(1)})`);
   try {
     await timed('generate data in the database', () => generate(store));
     const [{ n }] = await store.query<{ n: number }>('select count(*)::int as n from port_observations');

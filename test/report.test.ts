@@ -12,7 +12,7 @@ import { validateMispEvent, type MispFacts } from '../core/report/misp-validate.
 import { resolvePeriod } from '../core/report/period.ts';
 import { verifyWebhookSignature } from '../core/report/webhook.ts';
 import { loadScoreConfig } from '../core/score.ts';
-import { buildReportModel, exportObservations, runDueReports, runReportDefinition } from '../activities/report.ts';
+import { buildReportModel, createReportActivities, exportObservations, runDueReports, runReportDefinition } from '../activities/report.ts';
 import { dispatchWebhookEvents, retryDueDeliveries } from '../activities/webhooks.ts';
 import { ingestScanResult, type IngestHost, type IngestPort } from '../store/ingest.ts';
 import { createReportDefinition, deleteReportDefinition, listReportDefinitions } from '../store/repos/reports.ts';
@@ -216,6 +216,12 @@ describe.each(storeKinds)('reports and exports on %s', (kind) => {
       const due = await runDueReports({ store: t.store }, later);
       expect(due.map((r) => r.definition.name)).toEqual(['weekly-web']);
       expect(await fs.readdir(dir)).toHaveLength(2);
+      // The activity the runners register: same code path, small serialisable result.
+      const acts = createReportActivities({ store: t.store });
+      const a = await acts.runReportDefinition('weekly-web');
+      expect(a).toMatchObject({ report: 'weekly-web', status: 'ok' });
+      expect(a.deliveries).toHaveLength(2);
+      await expect(acts.runReportDefinition('nope')).rejects.toMatchObject({ code: 'not_found' });
       await deleteReportDefinition(t.store, 'weekly-web');
       expect(await listReportDefinitions(t.store)).toEqual([]);
     } finally {
