@@ -36,9 +36,11 @@ function templates(): string[] {
 
 async function synthesise(file: string, bytes: number): Promise<{ hosts: number; bytes: number }> {
   const all = templates();
-  // Weight towards hosts with open ports and scripts, as a real perimeter scan result would be.
+  // A perimeter result as the agents keep it: hosts with open ports (and their
+  // scripts), plus one host in ten without any (down, or all filtered).
   const rich = all.filter((h) => h.includes('state="open"'));
-  const pool = [...rich, ...rich, ...rich, ...all];
+  const poor = all.filter((h) => !h.includes('state="open"')).slice(0, Math.max(1, Math.ceil(rich.length / 9)));
+  const pool = [...rich, ...poor];
   const out = createWriteStream(file);
   const write = (s: string) => (out.write(s) ? Promise.resolve() : new Promise<void>((r) => out.once('drain', () => r())));
   await write('<?xml version="1.0" encoding="UTF-8"?>\n<!DOCTYPE nmaprun>\n<nmaprun scanner="nmap" args="nmap -Pn -p 22,80,443 synthetic" start="1700000000" startstr="x" version="7.93" xmloutputversion="1.05">\n<scaninfo type="connect" protocol="tcp" numservices="3" services="22,80,443"/>\n<verbose level="0"/>\n<debugging level="0"/>\n');
