@@ -105,6 +105,13 @@ describe('the target, profile and plan commands', () => {
       if (kind === 'pglite') {
         const list = JSON.parse((await cli(env, 'target', 'list', '--format', 'json')).stdout);
         expect(list.map((x: { value: string; labels: string[] }) => [x.value, x.labels])).toEqual([['127.44.0.0/23', ['lab']], ['127.44.0.5', ['lab']]]);
+        const check = await cli(env, 'target', 'check', '127.44.1.9', '127.99.0.1', '--format', 'json');
+        expect(check.code).toBe(1);
+        expect(JSON.parse(check.stdout)).toEqual({ ok: false, targets: [
+          { target: '127.44.1.9', in_scope: true, reason: null, addresses: null },
+          { target: '127.99.0.1', in_scope: false, reason: 'outside_perimeter', addresses: ['127.99.0.1'] },
+        ] });
+        expect(check.stderr).toBe('plum: out of scope: 127.99.0.1 (outside the perimeter)\n');
       }
 
       const prof = await cli(env, 'profile', 'add', 'lab', '--ports', '22,80', '--scripts', 'plum-banner', '--nmap-args', '-T4 --max-retries 1', '--every', '6h', '--priority', '3', '--targets', 'label:lab');

@@ -2,7 +2,9 @@ import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { PlumError } from '../../core/errors.ts';
 import { parseTarget } from '../../core/targets.ts';
-import { addTargets, listTargets, removeTargets, type TargetInfo } from '../../store/repos/targets.ts';
+import { checkScope, describeOffenders } from '../../core/scope.ts';
+import { systemResolver } from '../../activities/nmap.ts';
+import { addTargets, listTargets, loadPerimeter, removeTargets, type TargetInfo } from '../../store/repos/targets.ts';
 import type { CliContext } from '../context.ts';
 import { formatOption, info, printJson, printTable } from '../output.ts';
 import { openCommandStore } from './init.ts';
@@ -84,6 +86,38 @@ export function register(program: Command, ctx: CliContext): void {
         return;
       }
       printTable(list.map((t) => ({ ...t, type: t.exclude ? 'exclude' : 'include' })), ['value', 'kind', 'type', 'size', 'labels', 'id']);
+    });
+
+  target
+    .command('check')
+    .description('check whether targets are inside the perimeter (minus exclusions), as the scope guard does before a scan; names are resolved')
+    .argument('<value...>', 'addresses, ranges or names to check')
+    .addOption(formatOption())
+    .action(async (values: string[], opts: { format: string }) => {
+      const store = await openCommandStore(ctx);
+      const decision = await checkScope(values, await loadPerimeter(store), { resolve: systemResolver });
+      const bad = new Map(decision.offending.map((o) => [o.target, o]));
+      const rows = values.map((v) => {
+        let key = v;
+        try {
+          key = parseTarget(v).value;
+        } catch {
+          // Reported as invalid under its own spelling.
+        }
+        const o = bad.get(key) ?? bad.get(v);
+        return {
+          target: key,
+          in_scope: !o,
+          reason: o?.reason ?? null,
+          addresses: o?.addresses ?? decision.resolved[key] ?? null,
+        };
+      });
+      if (opts.format === 'json') printJson({ ok: decision.ok, targets: rows });
+      else printTable(rows.map((r) => ({ ...r, in_scope: r.in_scope ? 'yes' : 'NO', reason: r.reason ?? '' })), ['target', 'in_scope', 'reason', 'addresses']);
+      if (!decision.ok) {
+        info(`plum: out of scope: ${describeOffenders(decision.offending)}`);
+        process.exitCode = 1;
+      }
     });
 
   target
