@@ -4,6 +4,9 @@ import type { Logger } from '../core/log.ts';
 import type { Store } from '../store/index.ts';
 import type { IngestDeps } from '../store/ingest.ts';
 import { defaultIngestDeps, investigationRequest, runEmbedded, type EmbeddedDeps } from '../workers/embedded.ts';
+import { createEmbeddedScheduler } from '../workers/scheduler.ts';
+import type { RunRequest, RunSummary } from '../workflows/logic/types.ts';
+import { listProfiles } from '../store/repos/profiles.ts';
 import type { ApiServices } from './context.ts';
 
 export interface ServeServices {
@@ -16,53 +19,69 @@ export interface ServeServices {
 type InvestigationInput = Parameters<NonNullable<ApiServices['startInvestigation']>>[0];
 
 /**
- * Embedded mode: investigations run in this process through D's embedded
- * runner (the same run logic Temporal executes). The route gets the run id as
- * soon as the run is planned; the scan continues in the background. Each run
- * has an AbortController so `cancelRun` kills its nmap processes.
+ * Embedded mode: investigations and scheduled profile runs execute in this
+ * process through D's embedded runner (the same run logic Temporal executes).
+ * The investigation route gets the run id as soon as the run is planned; the
+ * scan continues in the background. Every run has its own AbortController, so
+ * `cancelRun` kills that run's nmap processes and nothing else.
  */
-export function embeddedServices(deps: Omit<EmbeddedDeps, 'signal' | 'onEvent'>): { api: ApiServices; close(): Promise<void>; running: Map<string, Promise<unknown>> } {
+export function embeddedServices(deps: Omit<EmbeddedDeps, 'signal' | 'onEvent'> & { schedulerIntervalMs?: number }): {
+  api: ApiServices; close(): Promise<void>; running: Map<string, Promise<unknown>>;
+} {
   const controllers = new Map<string, AbortController>();
   const running = new Map<string, Promise<unknown>>();
   let ingestDeps: Promise<IngestDeps> | undefined;
+  let closing = false;
+
+  /** Starts a run in the background; resolves with its run id once planned, rejects if planning fails. */
+  function launch(request: RunRequest): { runId: Promise<string>; done: Promise<RunSummary> } {
+    ingestDeps ??= deps.ingestDeps ? Promise.resolve(deps.ingestDeps) : defaultIngestDeps(deps.store, deps.config);
+    const ctrl = new AbortController();
+    let planned!: (runId: string) => void;
+    let failed!: (e: unknown) => void;
+    const runId = new Promise<string>((resolve, reject) => {
+      planned = resolve;
+      failed = reject;
+    });
+    runId.catch(() => undefined);
+    const done = (async () => runEmbedded({
+      ...deps,
+      ingestDeps: await ingestDeps!,
+      signal: ctrl.signal,
+      onEvent: (e) => {
+        if (e.type === 'planned') {
+          controllers.set(e.plan.runId, ctrl);
+          running.set(e.plan.runId, done.catch(() => undefined));
+          planned(e.plan.runId);
+        }
+      },
+    }, request))();
+    done.then(
+      (summary) => deps.log.info({ runId: summary.runId, status: summary.status }, 'run finished'),
+      (e) => {
+        failed(e);
+        deps.log.warn({ err: toPlumError(e).message, workflowId: request.workflowId }, 'run failed');
+      },
+    ).finally(async () => {
+      const id = await runId.catch(() => undefined);
+      if (id) {
+        controllers.delete(id);
+        running.delete(id);
+      }
+    });
+    return { runId, done };
+  }
+
+  const scheduler = deps.schedulerIntervalMs
+    ? createEmbeddedScheduler({ store: deps.store, log: deps.log, startRun: (request) => launch(request).done })
+    : undefined;
+  const ticking = scheduler?.start(deps.schedulerIntervalMs);
+
   const api: ApiServices = {
     async startInvestigation(input: InvestigationInput) {
-      ingestDeps ??= deps.ingestDeps ? Promise.resolve(deps.ingestDeps) : defaultIngestDeps(deps.store, deps.config);
-      const ctrl = new AbortController();
-      const request = investigationRequest({ ...input, tcpPorts: input.tcpPorts ?? '1-1024' });
-      let planned!: (runId: string) => void;
-      let failed!: (e: unknown) => void;
-      const runId = new Promise<string>((resolve, reject) => {
-        planned = resolve;
-        failed = reject;
-      });
-      const done = (async () => runEmbedded({
-        ...deps,
-        ingestDeps: await ingestDeps!,
-        signal: ctrl.signal,
-        onEvent: (e) => {
-          if (e.type === 'planned') {
-            controllers.set(e.plan.runId, ctrl);
-            planned(e.plan.runId);
-          }
-        },
-      }, request))();
-      done.then(
-        (summary) => deps.log.info({ runId: summary.runId, status: summary.status }, 'investigation finished'),
-        (e) => {
-          failed(e);
-          deps.log.warn({ err: toPlumError(e).message, workflowId: request.workflowId }, 'investigation failed');
-        },
-      ).finally(async () => {
-        const id = await runId.catch(() => undefined);
-        if (id) {
-          controllers.delete(id);
-          running.delete(id);
-        }
-      });
-      const id = await runId;
-      running.set(id, done.catch(() => undefined));
-      return { runId: id };
+      if (closing) throw new PlumError('unavailable', 'the server is stopping', { hint: 'retry once it is back' });
+      const { runId } = launch(investigationRequest({ ...input, tcpPorts: input.tcpPorts ?? '1-1024' }));
+      return { runId: await runId };
     },
     async cancelRun(runId: string) {
       const ctrl = controllers.get(runId);
@@ -75,12 +94,20 @@ export function embeddedServices(deps: Omit<EmbeddedDeps, 'signal' | 'onEvent'>)
       // Wait for the runner to record the cancellation (nmap killed, run marked cancelled).
       await running.get(runId);
     },
+    ...(scheduler ? {
+      // The scheduler reads the profiles on every tick; a tick now applies a change at once.
+      profileChanged: async () => {
+        void scheduler.tick().catch((e) => deps.log.warn({ err: toPlumError(e).message }, 'scheduler tick failed'));
+      },
+    } : {}),
   };
   return {
     api,
     running,
     async close() {
+      closing = true;
       for (const c of controllers.values()) c.abort();
+      await ticking?.stop();
       await Promise.allSettled([...running.values()]);
     },
   };
@@ -96,6 +123,7 @@ async function temporalServices(deps: { store: Store; config: PlumConfig; log: L
   const { connectTemporal } = await import('../workers/temporal-client.ts');
   const { initialState } = await import('../workflows/logic/scan-run.ts');
   const { SA_RUN_KIND } = await import('../workflows/temporal-run.ts');
+  const { syncSchedules } = await import('../workers/temporal-schedules.ts');
   const { client, close } = await connectTemporal(deps.config);
   const waitForRun = async (workflowId: string): Promise<string> => {
     for (let i = 0; i < 100; i++) {
@@ -125,6 +153,10 @@ async function temporalServices(deps: { store: Store; config: PlumConfig; log: L
         if (!row?.workflow_id) throw new PlumError('conflict', `run ${runId} has no workflow to cancel`);
         await client.workflow.getHandle(row.workflow_id).cancel();
       },
+      // One Temporal schedule per profile: make them match the stored profiles.
+      async profileChanged() {
+        await syncSchedules(client, await listProfiles(deps.store), deps.config);
+      },
     },
     close,
   };
@@ -135,11 +167,15 @@ async function temporalServices(deps: { store: Store; config: PlumConfig; log: L
  * same process runs the embedded runner; with it, runs start as Temporal
  * workflows and this process never scans.
  */
-export async function buildServeServices(deps: { store: Store; config: PlumConfig; log: Logger }): Promise<ServeServices> {
+export async function buildServeServices(deps: { store: Store; config: PlumConfig; log: Logger; schedulerIntervalMs?: number }): Promise<ServeServices> {
   if (deps.config.PLUM_TEMPORAL_ADDRESS) {
     const t = await temporalServices(deps);
     return { api: t.api, mode: `runs on Temporal at ${deps.config.PLUM_TEMPORAL_ADDRESS}`, close: t.close };
   }
   const e = embeddedServices(deps);
-  return { api: e.api, mode: 'embedded runner', close: e.close };
+  return {
+    api: e.api,
+    mode: deps.schedulerIntervalMs ? `embedded runner and scheduler (every ${Math.round(deps.schedulerIntervalMs / 1000)} s)` : 'embedded runner, scheduler off',
+    close: e.close,
+  };
 }

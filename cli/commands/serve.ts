@@ -18,14 +18,22 @@ export function register(program: Command, ctx: CliContext): void {
     .description('run the HTTP API (docs at /docs, OpenAPI at /openapi.json); Ctrl-C stops it')
     .option('--port <port>', 'TCP port', '8080')
     .option('--host <host>', 'address to listen on', '127.0.0.1')
-    .action(async (opts: { port: string; host: string }) => {
+    .option('--no-scheduler', 'embedded mode: do not run the profiles\' schedules in this process')
+    .option('--scheduler-interval <seconds>', 'embedded mode: how often to look for due profiles', '30')
+    .action(async (opts: { port: string; host: string; scheduler: boolean; schedulerInterval: string }) => {
       const port = parsePort(opts.port);
+      const interval = Number(opts.schedulerInterval);
+      if (!Number.isInteger(interval) || interval < 1 || interval > 86_400) {
+        throw new PlumError('usage', `invalid --scheduler-interval "${opts.schedulerInterval}"`, { hint: 'use a whole number of seconds from 1 to 86400' });
+      }
       // A long-running holder of the embedded database shares it over $PLUM_HOME/plum.sock,
       // so other plum commands keep working while the API runs.
       const store = await openStore(ctx.config, { log: ctx.log, share: true });
       ctx.onClose(() => store.close());
       const { buildServeServices } = await import('../../api/services.ts');
-      const services = await buildServeServices({ store, config: ctx.config, log: ctx.log });
+      const services = await buildServeServices({
+        store, config: ctx.config, log: ctx.log, schedulerIntervalMs: opts.scheduler ? interval * 1000 : undefined,
+      });
       ctx.onClose(() => services.close());
       const server = await startServer({ store, config: ctx.config, log: ctx.log, services: services.api }, { host: opts.host, port });
       ctx.onClose(() => server.close());

@@ -1,5 +1,5 @@
 import net from 'node:net';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished as after } from 'vitest';
 import { embeddedServices } from '../../api/services.ts';
 import { silentLogger } from '../../core/log.ts';
 import { addTargets } from '../../store/repos/targets.ts';
@@ -100,7 +100,15 @@ describe.each(storeKinds)('runs and investigations (%s)', (kind) => {
   });
 
   it('cancels a running investigation', async () => {
-    const res = await api.call('/v1/investigations', { method: 'POST', auth: api.keys.operator, json: { targets: ['127.0.10.0/28'], ports: '1-65535' } });
+    // A service that accepts and stays silent keeps plum-banner waiting (5 s), so the run is still going when the cancel lands.
+    const silent = net.createServer(() => {});
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.10.2', resolve));
+    const silentPort = (silent.address() as net.AddressInfo).port;
+    after(() => new Promise<void>((resolve) => silent.close(() => resolve())));
+    const res = await api.call('/v1/investigations', {
+      method: 'POST', auth: api.keys.operator, json: { targets: ['127.0.10.0/28'], ports: `1-65535`, scripts: ['plum-banner'] },
+    });
+    expect(silentPort).toBeGreaterThan(0);
     expect(res.status).toBe(202);
     const { id } = await res.json() as { id: string };
     const cancel = await api.call(`/v1/runs/${id}/cancel`, { method: 'POST', auth: api.keys.operator });
