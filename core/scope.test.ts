@@ -44,6 +44,24 @@ describe('checkScope', () => {
     ]);
   });
 
+  it('resolves declared names only when a requested name needs them', async () => {
+    const calls: string[] = [];
+    const counting = async (n: string) => {
+      calls.push(n);
+      return resolve(n);
+    };
+    await checkScope(['127.10.0.1', '127.20.0.5'], perimeter, { resolve: counting });
+    expect(calls).toEqual([]);
+    await checkScope(['www.perimeter.test'], perimeter, { resolve: counting });
+    expect(calls).toEqual(['www.perimeter.test']);
+    calls.length = 0;
+    // A name pointing at a declared name's address is allowed, found by resolving the declared names.
+    dns['alias.test'] = ['127.30.0.1'];
+    const d = await checkScope(['alias.test'], perimeter, { resolve: counting });
+    expect(d.ok).toBe(true);
+    expect(calls).toEqual(['alias.test', 'app.perimeter.test']);
+  });
+
   it('refuses everything when the perimeter is empty', async () => {
     const d = await checkScope(['127.0.0.1'], { includes: [], excludes: [] });
     expect(d.ok).toBe(false);

@@ -56,6 +56,18 @@ export interface ScopeOptions {
   now?: Date;
 }
 
+/** Resolves names with at most 16 lookups in flight (the resolver's thread pool is small). */
+async function resolveEach(names: string[], resolve: Resolver | undefined, into: Record<string, string[]>): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < names.length) {
+      const n = names[next++]!;
+      into[n] = await resolveAll(n, resolve);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(16, names.length) }, worker));
+}
+
 async function resolveAll(name: string, resolve: Resolver | undefined): Promise<string[]> {
   if (!resolve) {
     throw new PlumError('internal', `no resolver given to check the name ${name}`, {
@@ -119,19 +131,22 @@ export async function checkScope(
     }
   }
 
-  // Declared names count with their current addresses; only resolve those needed.
-  const requestedNames = parsed.filter((t) => t.kind === 'fqdn').map((t) => t.value);
-  const needNames = requestedNames.length > 0;
-  if (needNames || declaredNames.size > 0) {
-    const toResolve = new Set<string>([...requestedNames, ...(needNames ? declaredNames : [])]);
-    await Promise.all([...toResolve].map(async (n) => {
-      resolved[n] = await resolveAll(n, opts.resolve);
-    }));
-    if (needNames) for (const n of declaredNames) includeIvs.push(...addressIntervals(resolved[n] ?? []));
-  }
+  // Requested names are resolved; a requested name that is declared brings its own addresses.
+  const requestedNames = [...new Set(parsed.filter((t) => t.kind === 'fqdn').map((t) => t.value))];
+  await resolveEach(requestedNames, opts.resolve, resolved);
+  for (const n of requestedNames) if (declaredNames.has(n)) includeIvs.push(...addressIntervals(resolved[n] ?? []));
 
   const excluded = mergeIntervals(excludeIvs);
-  const allowed = subtractIntervals(mergeIntervals(includeIvs), excluded);
+  let allowed = subtractIntervals(mergeIntervals(includeIvs), excluded);
+  // Other declared names are resolved only when a requested name points outside the
+  // declared ranges (it may share an address with a declared name): no DNS storm otherwise.
+  const uncovered = requestedNames.some((n) => subtractIntervals(mergeIntervals(addressIntervals(resolved[n] ?? [])), allowed).length > 0);
+  if (uncovered) {
+    const others = [...declaredNames].filter((n) => !(n in resolved));
+    await resolveEach(others, opts.resolve, resolved);
+    for (const n of others) includeIvs.push(...addressIntervals(resolved[n] ?? []));
+    allowed = subtractIntervals(mergeIntervals(includeIvs), excluded);
+  }
 
   const judge = (target: string, ivs: Interval[]): ScopeOffender | null => {
     const outside = subtractIntervals(mergeIntervals(ivs), allowed);
