@@ -179,25 +179,36 @@ export function scopeWhere(scope: 'current' | 'history', alias = 'po'): SQL {
 }
 
 /**
- * Host mode (`--by host`): a SQL set of IPs whose in-scope ports satisfy the tree
- * with each term matched by any port (the twin of `matchHost`).
+ * Host mode (`--by host`): a condition on the host of row `ipRef` that holds
+ * when its in-scope ports satisfy the tree with each term matched by any port
+ * (the twin of `matchHost`). Each term is an EXISTS on the same IP, which the
+ * planner can turn into index-driven semi-joins starting from the most
+ * selective term, instead of materialising one IP set per term.
  */
-export function compileHostSet(node: QueryNode, opts: CompileOptions, scope: 'current' | 'history'): SQL {
-  const all = sql`select h.ip from port_observations h where ${scopeWhere(scope, 'h')}`;
-  const hostOpts = { ...opts, alias: 'h' };
-  const rec = (n: QueryNode): SQL => {
-    switch (n.type) {
-      case 'term':
-        return sql`select h.ip from port_observations h where ${scopeWhere(scope, 'h')} and ${compileTerm(n, hostOpts)}`;
+export function compileHostCond(node: QueryNode, opts: CompileOptions, scope: 'current' | 'history', ipRef = 'po.ip'): SQL {
+  let n = 0;
+  const rec = (x: QueryNode): SQL => {
+    switch (x.type) {
+      case 'term': {
+        const alias = `h${++n}`;
+        return sql`exists (select 1 from port_observations ${sql.raw(alias)} where ${sql.raw(`${alias}.ip`)} = ${sql.raw(ipRef)} and ${scopeWhere(scope, alias)} and ${compileTerm(x, { ...opts, alias })})`;
+      }
       case 'not':
-        return sql`(${all}) except (${rec(n.child)})`;
+        return sql`not (${rec(x.child)})`;
       case 'and':
-        return sql.join(n.children.map((c) => sql`(${rec(c)})`), sql` intersect `);
+        return sql`(${sql.join(x.children.map(rec), sql` and `)})`;
       case 'or':
-        return sql.join(n.children.map((c) => sql`(${rec(c)})`), sql` union `);
+        return sql`(${sql.join(x.children.map(rec), sql` or `)})`;
     }
   };
   return rec(node);
+}
+
+/** True when the tree has a NOT (then a matching host may have no port matching a positive term). */
+export function hasNegation(node: QueryNode): boolean {
+  if (node.type === 'term') return false;
+  if (node.type === 'not') return true;
+  return node.children.some(hasNegation);
 }
 
 /** Terms under an even number of NOTs: the ports that made a host match, shown in host mode. */

@@ -6,7 +6,7 @@ import { queryToString } from '../../core/query/ast.ts';
 import { usesTime } from '../../core/query/evaluate.ts';
 import { parseQuery } from '../../core/query/parse.ts';
 import type { StoreSession } from '../index.ts';
-import { compileHostSet, compileWhere, positiveTerms, scopeWhere, compileTerm } from './compile.ts';
+import { compileHostCond, compileTerm, compileWhere, hasNegation, positiveTerms, scopeWhere } from './compile.ts';
 
 export type SearchBy = 'port' | 'host';
 export type SearchSort = 'last_seen' | 'score';
@@ -139,14 +139,17 @@ export async function searchPorts(store: StoreSession, query: string | QueryNode
   const meta = { query: text, mode: 'structured' as const, by, scope, sort, backend: 'postgres' };
 
   if (by === 'host') {
-    const hostSet = compileHostSet(tree, { now }, scope);
+    const hostCond = compileHostCond(tree, { now }, scope);
     const pos = positiveTerms(tree);
     const anyPositive = (alias: string) => sql.join(pos.map((t) => compileTerm(t, { now, alias })), sql` or `);
-    // Ports shown: those matching a positive term; a host that matched through negative terms only shows all its ports.
-    const shown = pos.length
-      ? sql`((${anyPositive('po')}) or not exists (select 1 from port_observations q where q.ip = po.ip and ${scopeWhere(scope, 'q')} and (${anyPositive('q')})))`
-      : sql.raw('true');
-    const cond = sql`${scopeWhere(scope)} and po.ip in (${hostSet}) and ${shown}`;
+    // Ports shown: those matching a positive term. Only with a NOT can a host match with none of those;
+    // it then shows all its ports.
+    const shown = !pos.length
+      ? sql.raw('true')
+      : hasNegation(tree)
+        ? sql`((${anyPositive('po')}) or not exists (select 1 from port_observations q where q.ip = po.ip and ${scopeWhere(scope, 'q')} and (${anyPositive('q')})))`
+        : sql`(${anyPositive('po')})`;
+    const cond = sql`${scopeWhere(scope)} and ${shown} and ${hostCond}`;
     const page = await pageByGroup(store, cond, sort, limit, cursor);
     return finish(meta, store, cond, page, h, limit);
   }
