@@ -86,3 +86,22 @@ export async function expectSecured(api: TestApi, method: string, path: string, 
     await expectError(await api.call(path, init(api.keys[r])), 403, 'forbidden', `this route needs the ${role} role (the key has ${r})`);
   }
 }
+
+/** A second server over the same test store (other services), sharing its keys; close() only stops the server. */
+export async function startTestApiOn(base: TestApi, services: ApiServices): Promise<Pick<TestApi, 'call' | 'close' | 'server'>> {
+  const server = await startServer({ store: base.store, config: base.config, services }, { host: '127.0.0.1', port: 0 });
+  return {
+    server,
+    call(path, init = {}) {
+      const headers = new Headers(init.headers);
+      if (init.auth) headers.set('authorization', `Bearer ${init.auth}`);
+      let body = init.body;
+      if (init.json !== undefined) {
+        headers.set('content-type', 'application/json');
+        body = JSON.stringify(init.json);
+      }
+      return fetch(`${server.url}${path}`, { ...init, headers, body });
+    },
+    close: () => server.close(),
+  };
+}

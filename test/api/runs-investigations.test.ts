@@ -4,7 +4,7 @@ import { embeddedServices } from '../../api/services.ts';
 import { silentLogger } from '../../core/log.ts';
 import { addTargets } from '../../store/repos/targets.ts';
 import { storeKinds } from '../helpers/db.ts';
-import { expectError, expectSecured, startTestApi, type TestApi } from './helpers.ts';
+import { expectError, expectSecured, startTestApi, startTestApiOn, type TestApi } from './helpers.ts';
 
 /** A banner service on a loopback address inside the declared perimeter. */
 const IP = '127.0.10.1';
@@ -150,6 +150,27 @@ describe.each(storeKinds)('runs and investigations (%s)', (kind) => {
     await expectSecured(api, 'GET', '/v1/investigations/run_01jd0000000000000000000000', 'viewer');
     await expectSecured(api, 'GET', '/v1/investigations/run_01jd0000000000000000000000/report', 'viewer');
   });
+
+  it('with the embedded scheduler, creating a profile over the API schedules it at once', async () => {
+    const sched = embeddedServices({ store: api.store, config: api.config, log: silentLogger, schedulerIntervalMs: 3_600_000 });
+    const local = await startTestApiOn(api, sched.api);
+    try {
+      const res = await local.call('/v1/profiles', { method: 'POST', auth: api.keys.operator, json: { name: 'lab-ssh', tcpPorts: String(servicePort), scripts: ['plum-banner'], every: '1d' } });
+      expect(res.status).toBe(201);
+      const deadline = Date.now() + 60_000;
+      let run: { status: string; profile: string | null } | undefined;
+      while (Date.now() < deadline) {
+        const list = await (await local.call('/v1/runs?kind=profile&profile=lab-ssh', { auth: api.keys.viewer })).json() as { items: { status: string; profile: string | null }[] };
+        run = list.items[0];
+        if (run && !['queued', 'running'].includes(run.status)) break;
+        await new Promise((r) => setTimeout(r, 250));
+      }
+      expect(run).toMatchObject({ profile: 'lab-ssh', status: 'succeeded' });
+    } finally {
+      await local.close();
+      await sched.close();
+    }
+  }, 90_000);
 
   it('without a runner the server says so (503) instead of pretending', async () => {
     const bare = await startTestApi(kind);
