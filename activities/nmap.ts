@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { lookup } from 'node:dns/promises';
 import { access, mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
@@ -7,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { PlumError } from '../core/errors.ts';
 import type { Logger } from '../core/log.ts';
 import { validateNmapArgs } from '../core/nmap-args.ts';
-import { isProjectScript, normalisePortList, parseScriptList } from '../core/profiles.ts';
+import { PROJECT_SCRIPTS, isProjectScript, normalisePortList, parseScriptList } from '../core/profiles.ts';
 import { parseTarget } from '../core/targets.ts';
 
 /**
@@ -115,6 +116,18 @@ export function nmapMessage(text: string): string {
   const lines = text.split('\n').map((l) => l.trim()).filter((l) => l && !/^(stack traceback:|\[C\]:|Starting Nmap|QUITTING!$)/.test(l) && !/^\/.*\.lua:\d+: in /.test(l));
   const msg = lines.slice(0, 3).join(' / ');
   return msg.length > 400 ? `${msg.slice(0, 397)}...` : msg || 'no message';
+}
+
+/**
+ * SHA-256 of each project NSE script, so an agent can report (and a server
+ * check) which script versions produced a result.
+ */
+export async function projectScriptDigests(nseDir = PROJECT_NSE_DIR): Promise<Record<string, string>> {
+  const out: Record<string, string> = {};
+  for (const name of PROJECT_SCRIPTS) {
+    out[name] = createHash('sha256').update(await readFile(path.join(nseDir, `${name}.nse`))).digest('hex');
+  }
+  return out;
 }
 
 /** The system resolver used by the scope guard (all addresses of a name). */

@@ -3,7 +3,7 @@ import { createHash, X509Certificate } from 'node:crypto';
 import { XMLParser } from 'fast-xml-parser';
 import murmurhash from 'murmurhash3js-revisited';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createNmapRunner, parseProgressLine, type NmapProgress, type NmapRunResult } from '../activities/nmap.ts';
+import { createNmapRunner, parseProgressLine, projectScriptDigests, type NmapProgress, type NmapRunResult } from '../activities/nmap.ts';
 import { PlumError } from '../core/errors.ts';
 import { parseNmapString } from '../core/nmap/parse.ts';
 import { planJobs } from '../core/plan.ts';
@@ -237,6 +237,12 @@ describe('the nmap runner on the loopback perimeter', () => {
     expect(err).toBeInstanceOf(PlumError);
     expect(err.code).toBe('nmap_failed');
     expect(err.message).toMatch(/'no-such-script-xyz' did not match a category, filename, or directory/);
+  });
+
+  it('fingerprints the project scripts it ships', async () => {
+    const d = await projectScriptDigests();
+    expect(Object.keys(d)).toEqual(['plum-banner', 'plum-favicon']);
+    for (const v of Object.values(d)) expect(v).toMatch(/^[0-9a-f]{64}$/);
   });
 
   it('builds UDP and IPv6 arguments, and refuses UDP without root', async () => {
