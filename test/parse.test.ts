@@ -96,6 +96,19 @@ describe('nmap XML → documents', () => {
     expect(p.fields.script).toEqual(['ssh-hostkey', 'weird']);
   });
 
+  it('takes http_title from the title elem, or from the output of older nmap, never from a "no title" message', () => {
+    const port = (n: number, script: string) => `<port protocol="tcp" portid="${n}"><state state="open" reason="syn-ack"/>${script}</port>`;
+    const xml = HEAD + host('127.0.0.1',
+      port(80, '<script id="http-title" output="Index of /"><elem key="title">Index of /</elem></script>') +
+      port(81, '<script id="http-title" output="Old style title"/>') +
+      port(82, '<script id="http-title" output="Site doesn&apos;t have a title (text/html)."/>') +
+      port(83, '<script id="http-title" output="Did not follow redirect to https://www.example.org/"><elem key="redirect_url">https://www.example.org/</elem></script>'),
+    ) + TAIL;
+    const ports = parseNmapString(xml).hosts[0]!.ports;
+    expect(ports.map((p) => p.fields.http_title)).toEqual([['Index of /'], ['Old style title'], [], []]);
+    expect(ports[3]!.fields.fqdn).toContain('www.example.org');
+  });
+
   it('extracts every search field as a list of strings (circl.xml)', () => {
     const [h] = parseNmapString(fixture('circl.xml')).hosts as [ParsedHost];
     for (const p of h.ports) {

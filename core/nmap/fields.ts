@@ -199,6 +199,10 @@ export function extractFields(host: HostDocument, port: PortDocument): SearchFie
       case 'http-title': {
         const t = str(s.title);
         if (t !== undefined) acc.add('http_title', t);
+        // nmap < 6 printed the title only as output, without elems.
+        else if (!s.elems && !/^(Site doesn't have a title|Did not follow redirect|Requested resource was)/.test(s.output)) {
+          acc.add('http_title', s.output.split('\n')[0]);
+        }
         const redirect = str(s.redirect_url);
         if (redirect) {
           const h = hostOfUrl(redirect);
