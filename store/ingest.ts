@@ -163,10 +163,16 @@ interface ExistingRow {
   checked_at: Date;
   last_job_id: string | null;
   times_seen: number;
+  tags: string[];
+  rules: string[];
+  hostnames: string[];
+  score: number;
 }
 
 const OPEN = 'open';
 const slotKey = (ip: string, protocol: string, port: number) => `${ip}/${protocol}/${port}`;
+const sameList = (a: readonly string[] | null | undefined, b: readonly string[]) =>
+  (a ?? []).length === b.length && b.every((v, i) => a![i] === v);
 const minDate = (a: Date, b: Date) => (a < b ? a : b);
 const maxDate = (a: Date, b: Date) => (a > b ? a : b);
 
@@ -275,7 +281,7 @@ interface InsertRow {
 interface UpdateRow {
   id: string; first_seen: string; last_seen: string; times_seen: number; checked_at: string;
   state: 'open' | 'closed'; state_changed_at: string | null; current: boolean; seen: boolean;
-  doc: object | null; fields: SearchFields | null; hostnames: string[] | null; tags: string[] | null; rules: string[] | null;
+  hostnames: string[] | null; tags: string[] | null; rules: string[] | null;
   score: number | null; score_features: Record<string, unknown> | null;
 }
 
@@ -288,7 +294,8 @@ async function ingestBatch(tx: StoreSession, hosts: IngestHost[], ctx: BatchCtx,
     [ips]);
   const hshes = [...new Set(hosts.flatMap((h) => h.ports.map((p) => p.hsh256)))];
   const existing = await tx.query<ExistingRow>(
-    `select id, host(ip) as ip, protocol, port, hsh256, state, current, first_seen, last_seen, checked_at, last_job_id, times_seen
+    `select id, host(ip) as ip, protocol, port, hsh256, state, current, first_seen, last_seen, checked_at, last_job_id, times_seen,
+       tags, rules, hostnames, score
      from port_observations where ip = any($1::inet[]) and (current or hsh256 = any($2::text[]))`,
     [ips, hshes]);
   const currentBySlot = new Map<string, ExistingRow>();
@@ -313,13 +320,15 @@ async function ingestBatch(tx: StoreSession, hosts: IngestHost[], ctx: BatchCtx,
   const observations: StoredObservation[] = [];
   const { runId, jobId, deps } = ctx;
 
+  const original = new Map<string, { state: string; current: boolean }>();
   const updateOf = (r: ExistingRow): UpdateRow => {
     let u = updates.get(r.id);
     if (!u) {
+      original.set(r.id, { state: r.state, current: r.current });
       u = {
         id: r.id, first_seen: r.first_seen.toISOString(), last_seen: r.last_seen.toISOString(), times_seen: r.times_seen,
         checked_at: r.checked_at.toISOString(), state: r.state, state_changed_at: null, current: r.current, seen: false,
-        doc: null, fields: null, hostnames: null, tags: null, rules: null, score: null, score_features: null,
+        hostnames: null, tags: null, rules: null, score: null, score_features: null,
       };
       updates.set(r.id, u);
     }
@@ -364,8 +373,15 @@ async function ingestBatch(tx: StoreSession, hosts: IngestHost[], ctx: BatchCtx,
         u.last_seen = maxDate(new Date(u.last_seen), t).toISOString();
         u.times_seen += 1;
         u.seen = true;
-        u.doc = p.doc; u.fields = p.fields; u.hostnames = hostnames; u.tags = tagged.tags; u.rules = tagged.rules;
-        u.score = scored.score; u.score_features = scored.features;
+        // Same fingerprint, same document: rewrite only what can differ (names, tags of newer rules, score), and
+        // only when it did, so a stable sighting stays a small (HOT) update.
+        if (!sameList(r.hostnames, hostnames)) u.hostnames = hostnames;
+        if (!sameList(r.tags, tagged.tags) || !sameList(r.rules, tagged.rules)) {
+          u.tags = tagged.tags; u.rules = tagged.rules;
+        }
+        if (deps.scorePort && r.score !== scored.score) {
+          u.score = scored.score; u.score_features = scored.features;
+        }
         return u;
       };
       const insert = (current: boolean): InsertRow => {
@@ -378,7 +394,7 @@ async function ingestBatch(tx: StoreSession, hosts: IngestHost[], ctx: BatchCtx,
         // Later ports of the same batch (a duplicate host entry) see this row.
         const shadow: ExistingRow = {
           id: row.id, ip, protocol: p.protocol, port: p.port, hsh256: p.hsh256, state: 'open', current,
-          first_seen: t, last_seen: t, checked_at: t, last_job_id: jobId, times_seen: 1,
+          first_seen: t, last_seen: t, checked_at: t, last_job_id: jobId, times_seen: 1, tags: tagged.tags, rules: tagged.rules, hostnames, score: scored.score,
         };
         byFingerprint.set(`${slot}#${p.hsh256}`, shadow);
         if (current) currentBySlot.set(slot, shadow);
@@ -395,7 +411,7 @@ async function ingestBatch(tx: StoreSession, hosts: IngestHost[], ctx: BatchCtx,
         if (same) {
           const u = touch(same);
           // Keep the newest document: only first_seen/times move for an old sighting.
-          if (t < same.last_seen) { u.doc = null; u.fields = null; u.hostnames = null; }
+          if (t < same.last_seen) u.hostnames = null;
           u.checked_at = maxDate(new Date(u.checked_at), t).toISOString();
         } else {
           insert(false);
@@ -474,20 +490,43 @@ async function ingestBatch(tx: StoreSession, hosts: IngestHost[], ctx: BatchCtx,
     await tx.query('update port_observations set current = false where id = any($1::text[])', [[...demote]]);
   }
   if (updates.size > 0) {
-    await tx.query(
-      `update port_observations o set
-         first_seen = x.first_seen, last_seen = x.last_seen, times_seen = x.times_seen, checked_at = x.checked_at,
-         state = x.state, state_changed_at = coalesce(x.state_changed_at, o.state_changed_at), current = x.current,
-         last_run_id = case when x.seen then $2 else o.last_run_id end,
-         last_job_id = case when x.seen then $3 else o.last_job_id end,
-         doc = coalesce(x.doc, o.doc), fields = coalesce(x.fields, o.fields), hostnames = coalesce(x.hostnames, o.hostnames),
-         tags = coalesce(x.tags, o.tags), rules = coalesce(x.rules, o.rules), score = coalesce(x.score, o.score),
-         score_features = coalesce(x.score_features, o.score_features)
-       from jsonb_to_recordset($1::jsonb) as x(id text, first_seen timestamptz, last_seen timestamptz, times_seen int,
-         checked_at timestamptz, state text, state_changed_at timestamptz, current boolean, seen boolean, doc jsonb,
-         fields jsonb, hostnames text[], tags text[], rules text[], score int, score_features jsonb)
-       where o.id = x.id`,
-      [JSON.stringify([...updates.values()]), runId, jobId]);
+    // Most updates are plain sightings (last/first seen, times, last run/job): send those as arrays through a
+    // narrow statement; the rest (state, current, names, tags, score) through the full one.
+    const lean: UpdateRow[] = [];
+    const full: UpdateRow[] = [];
+    for (const u of updates.values()) {
+      const o = original.get(u.id)!;
+      const plain = u.seen && u.state === o.state && u.current === o.current && u.state_changed_at === null
+        && u.hostnames === null && u.tags === null && u.rules === null && u.score === null;
+      (plain ? lean : full).push(u);
+    }
+    if (lean.length > 0) {
+      // Times travel as text[] (drizzle hands timestamp arrays to postgres.js unserialised).
+      await tx.query(
+        `update port_observations o set first_seen = x.first_seen, last_seen = x.last_seen, times_seen = x.times_seen,
+           checked_at = x.checked_at, last_run_id = $6, last_job_id = $7
+         from unnest($1::text[], $2::text[]::timestamptz[], $3::text[]::timestamptz[], $4::int[], $5::text[]::timestamptz[])
+           as x(id, first_seen, last_seen, times_seen, checked_at)
+         where o.id = x.id`,
+        [lean.map((u) => u.id), lean.map((u) => u.first_seen), lean.map((u) => u.last_seen), lean.map((u) => u.times_seen),
+          lean.map((u) => u.checked_at), runId, jobId]);
+    }
+    if (full.length > 0) {
+      await tx.query(
+        `update port_observations o set
+           first_seen = x.first_seen, last_seen = x.last_seen, times_seen = x.times_seen, checked_at = x.checked_at,
+           state = x.state, state_changed_at = coalesce(x.state_changed_at, o.state_changed_at), current = x.current,
+           last_run_id = case when x.seen then $2 else o.last_run_id end,
+           last_job_id = case when x.seen then $3 else o.last_job_id end,
+           hostnames = coalesce(x.hostnames, o.hostnames),
+           tags = coalesce(x.tags, o.tags), rules = coalesce(x.rules, o.rules), score = coalesce(x.score, o.score),
+           score_features = coalesce(x.score_features, o.score_features)
+         from jsonb_to_recordset($1::jsonb) as x(id text, first_seen timestamptz, last_seen timestamptz, times_seen int,
+           checked_at timestamptz, state text, state_changed_at timestamptz, current boolean, seen boolean,
+           hostnames text[], tags text[], rules text[], score int, score_features jsonb)
+         where o.id = x.id`,
+        [JSON.stringify(full), runId, jobId]);
+    }
   }
   if (inserts.length > 0) {
     await tx.query(

@@ -1,0 +1,165 @@
+/**
+ * End-to-end ingest benchmark: synthetic nmap XML (built from the real port
+ * elements of shared/fixtures/nmap) → streaming parser → fingerprint →
+ * ingestScanResult → PostgreSQL and PGlite. Three passes over the same hosts:
+ * all new, all stable, 10% changed. Prints observations/s per pass and the
+ * database size.
+ *
+ *   npx tsx bench/ingest.ts [--obs 1000000] [--drivers postgres,pglite] [--batch 500] [--preparse]
+ *
+ * PostgreSQL: a scratch database is created on PLUM_BENCH_PG_URL
+ * (default postgres://postgres@127.0.0.1:5432/test) and dropped afterwards.
+ * The addresses are synthetic data in 127.0.0.0/8; nothing is scanned.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import postgres from 'postgres';
+import { loadConfig } from '../core/config.ts';
+import { parseNmapStream } from '../core/nmap/parse.ts';
+import { ingestScanResult, scanFromStream, type IngestSummary } from '../store/ingest.ts';
+import { openStore } from '../store/index.ts';
+
+const FIXTURES = process.env.PLUM_FIXTURES ?? '/work/shared/fixtures/nmap';
+
+function arg(name: string, fallback: string): string {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 && process.argv[i + 1] ? process.argv[i + 1]! : fallback;
+}
+
+const TOTAL_OBS = Number(arg('obs', '1000000'));
+const DRIVERS = arg('drivers', 'postgres,pglite').split(',');
+const BATCH = Number(arg('batch', '500'));
+/** Parse each pass into memory first and time the store alone (ingest without the parser). */
+const PREPARSE = process.argv.includes('--preparse');
+const PORTS_PER_HOST = 4;
+const HOSTS = Math.ceil(TOTAL_OBS / PORTS_PER_HOST);
+const HOSTS_PER_CHUNK = 500;
+
+/** Real open <port> elements by port number, from every fixture. */
+function loadTemplates(): Map<string, string[]> {
+  const byPort = new Map<string, string[]>();
+  for (const f of fs.readdirSync(FIXTURES).filter((n) => n.endsWith('.xml'))) {
+    const xml = fs.readFileSync(path.join(FIXTURES, f), 'utf8');
+    for (const m of xml.matchAll(/<port protocol="tcp" portid="(\d+)">[\s\S]*?<\/port>/g)) {
+      if (!/<state state="open"/.test(m[0])) continue;
+      if (!byPort.has(m[1]!)) byPort.set(m[1]!, []);
+      byPort.get(m[1]!)!.push(m[0]);
+    }
+  }
+  return byPort;
+}
+
+const templates = loadTemplates();
+const portIds = [...templates.keys()].sort((a, b) => Number(a) - Number(b));
+if (portIds.length < PORTS_PER_HOST) throw new Error(`need ${PORTS_PER_HOST} distinct open ports in ${FIXTURES}`);
+
+const ipOf = (i: number) => `127.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`;
+/** Deterministic ~10% selection of (host, port) pairs for the "changed" pass. */
+const changes = (i: number, k: number) => ((i * 2654435761 + k * 40503) >>> 0) % 10 === 0;
+
+function hostXml(i: number, t: number, changedPass: boolean): string {
+  const ports: string[] = [];
+  for (let k = 0; k < PORTS_PER_HOST; k++) {
+    const id = portIds[(i + k * 3) % portIds.length]!;
+    const variants = templates.get(id)!;
+    let p = variants[i % variants.length]!;
+    if (changedPass && changes(i, k)) p = p.replace(/<\/port>$/, '<script id="banner" output="plum bench: changed"/></port>');
+    ports.push(p);
+  }
+  return `<host starttime="${t}" endtime="${t + 10}"><status state="up" reason="syn-ack" reason_ttl="0"/>\n`
+    + `<address addr="${ipOf(i)}" addrtype="ipv4"/>\n<hostnames>\n</hostnames>\n<ports>${ports.join('\n')}\n</ports>\n<times srtt="100" rttvar="50" to="100000"/>\n</host>\n`;
+}
+
+async function* scanXml(t: number, changedPass: boolean): AsyncGenerator<string> {
+  const services = [...portIds].join(',');
+  yield `<?xml version="1.0" encoding="UTF-8"?>\n<nmaprun scanner="nmap" args="nmap -Pn -p ${services}" start="${t}" version="7.93" xmloutputversion="1.05">\n`
+    + `<scaninfo type="connect" protocol="tcp" numservices="${portIds.length}" services="${services}"/>\n`;
+  for (let start = 0; start < HOSTS; start += HOSTS_PER_CHUNK) {
+    const parts: string[] = [];
+    for (let i = start; i < Math.min(HOSTS, start + HOSTS_PER_CHUNK); i++) parts.push(hostXml(i, t, changedPass));
+    yield parts.join('');
+  }
+  yield `<runstats><finished time="${t + 20}" timestr="" elapsed="20" exit="success"/><hosts up="${HOSTS}" down="0" total="${HOSTS}"/></runstats>\n</nmaprun>\n`;
+}
+
+const dirSize = (dir: string): number => {
+  let n = 0;
+  for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+    const p = path.join(dir, e.name);
+    n += e.isDirectory() ? dirSize(p) : fs.statSync(p).size;
+  }
+  return n;
+};
+const mb = (b: number) => `${(b / 1024 / 1024).toFixed(0)} MB`;
+
+async function parseOnly(): Promise<number> {
+  const t0 = performance.now();
+  let ports = 0;
+  for await (const h of parseNmapStream(scanXml(1_700_000_000, false))) ports += h.ports.length;
+  const s = (performance.now() - t0) / 1000;
+  console.log(`parse only (XML → fingerprinted ports, no database): ${ports} ports in ${s.toFixed(1)} s = ${Math.round(ports / s)} obs/s`);
+  return ports;
+}
+
+async function benchDriver(driver: string): Promise<void> {
+  const home = fs.mkdtempSync(path.join(os.tmpdir(), 'plum-bench-'));
+  let dbName: string | undefined;
+  const admin = process.env.PLUM_BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+  const env: Record<string, string> = { PLUM_HOME: home };
+  if (driver === 'postgres') {
+    dbName = `plum_bench_${process.pid}`;
+    const a = postgres(admin, { max: 1, onnotice: () => {} });
+    await a.unsafe(`drop database if exists "${dbName}"`);
+    await a.unsafe(`create database "${dbName}"`);
+    await a.end();
+    const u = new URL(admin);
+    u.pathname = `/${dbName}`;
+    env.PLUM_DATABASE_URL = u.toString();
+  }
+  const store = await openStore(loadConfig(env));
+  console.log(`\n== ${driver}${PREPARSE ? ' (store only: parsed beforehand)' : ' (end to end: XML → stored)'}: ${HOSTS} hosts × ${PORTS_PER_HOST} ports = ${HOSTS * PORTS_PER_HOST} observations per pass, ${BATCH} hosts per transaction`);
+  try {
+    const passes: Array<[string, number, boolean]> = [['1 new', 1_700_000_000, false], ['2 stable', 1_700_086_400, false], ['3 10% changed', 1_700_172_800, true]];
+    for (const [name, t, changed] of passes) {
+      let scan = scanFromStream(parseNmapStream(scanXml(t, changed)));
+      if (PREPARSE) {
+        const hosts = [];
+        for await (const h of scan.hosts) hosts.push(h);
+        scan = { run: scan.run, hosts };
+      }
+      const t0 = performance.now();
+      let last = t0;
+      const s: IngestSummary = await ingestScanResult(store, { scan, source: `bench ${name}` }, {
+        batchHosts: BATCH,
+        onProgress: (p) => {
+          const now = performance.now();
+          if (now - last > 10_000) {
+            last = now;
+            process.stderr.write(`  … ${p.ports} obs, ${Math.round(p.ports / ((now - t0) / 1000))} obs/s\n`);
+          }
+        },
+      });
+      const secs = (performance.now() - t0) / 1000;
+      console.log(`pass ${name.padEnd(14)} ${String(s.ports).padStart(8)} obs in ${secs.toFixed(1).padStart(6)} s = ${String(Math.round(s.ports / secs)).padStart(6)} obs/s `
+        + `(appeared ${s.appeared}, stable ${s.stable}, changed ${s.changed}, gone ${s.gone})`);
+    }
+    const [size] = await store.query<{ db: number; obs: number; rows: number; events: number }>(
+      `select pg_database_size(current_database()) as db, pg_total_relation_size('port_observations') as obs,
+         (select count(*) from port_observations) as rows, (select count(*) from observation_events) as events`);
+    console.log(`database size ${mb(size!.db)} (port_observations with indexes ${mb(size!.obs)}; ${size!.rows} observation rows, ${size!.events} events)`
+      + (driver === 'pglite' ? `; PGlite directory ${mb(dirSize(path.join(home, 'db')))}` : ''));
+  } finally {
+    await store.close();
+    if (dbName && !process.argv.includes('--keep')) {
+      const a = postgres(admin, { max: 1, onnotice: () => {} });
+      await a.unsafe(`drop database if exists "${dbName}" with (force)`);
+      await a.end();
+    }
+    fs.rmSync(home, { recursive: true, force: true });
+  }
+}
+
+console.log(`plum ingest benchmark: ${os.cpus().length} cores, node ${process.version}, ${portIds.length} real port templates`);
+if (!PREPARSE) await parseOnly();
+for (const d of DRIVERS) await benchDriver(d);
