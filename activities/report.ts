@@ -419,6 +419,7 @@ export async function buildReportModel(store: StoreSession, opts: ReportOptions)
         score: r.score,
         firstSeen: r.first_seen.toISOString(),
         lastSeen: r.last_seen.toISOString(),
+        ...(r.current && r.state === 'closed' ? { closed: true } : {}),
       };
     });
     const requested = new Set<string>();

@@ -134,6 +134,7 @@ describe.each(storeKinds)('reports and exports on %s', (kind) => {
     expect(h1.names.ptr).toEqual(['h1.example.test']);
     expect(h1.names.certificate).toEqual(['portal.example.test', 'vpn.example.test']);
     expect(h1.services.map((s) => s.port)).toEqual([22, 80, 443]);
+    expect(h1.services.every((s) => !s.closed)).toBe(true);
     expect(h1.tags).toEqual(['type:vpn', 'vendor:fortinet', 'vuln:opendir']);
     expect(h1.scoreExplanation).toMatch(/\+\d+/);
     expect(model.tagCounts.find((x) => x.tag === 'vuln:opendir')).toEqual({ tag: 'vuln:opendir', hosts: 2, ports: 2 });

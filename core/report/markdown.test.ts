@@ -96,7 +96,7 @@ describe('renderReportMarkdown', () => {
       },
       {
         ip: '127.0.0.2', score: 10, scoreExplanation: 'ssh (+10)', tags: [], names: { requested: [], ptr: [], certificate: [] },
-        services: [{ protocol: 'tcp', port: 22, tags: [], firstSeen: '2026-03-02T00:00:00Z', lastSeen: '2026-03-07T00:00:00Z' }],
+        services: [{ protocol: 'tcp', port: 22, tags: [], firstSeen: '2026-03-02T00:00:00Z', lastSeen: '2026-03-07T00:00:00Z', closed: true }],
         firstSeen: '2026-03-02T00:00:00Z', lastSeen: '2026-03-07T00:00:00Z',
       },
     ];
@@ -119,6 +119,7 @@ describe('renderReportMarkdown', () => {
     expect(md).toContain('- Names: requested www.example.test; PTR host1.example.test; certificate example.test');
     expect(md).toContain('| 443/tcp | https nginx 1.25 | Index of / · nginx | vuln:opendir | 80 | 2026-02-01 | 2026-03-07 |');
     expect(md).toContain('…and 3 more hosts');
+    expect(md).toContain('| 22/tcp (gone) | — | — | — | — | 2026-03-02 | 2026-03-07 |');
     expect(md).toContain('| `vuln:opendir` | 1 | 1 |');
     expect(md).toContain('1 scan run (2 jobs)');
     expect(md).toContain('- one run was interrupted');

@@ -29,6 +29,8 @@ export interface ReportService {
   score?: number;
   firstSeen: string;
   lastSeen: string;
+  /** The port was found closed by a later scan (it went away during or after the period). */
+  closed?: boolean;
 }
 
 export interface ReportHostNames {
