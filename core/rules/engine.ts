@@ -79,7 +79,7 @@ export function parseRuleQuery(rule: Pick<Rule, 'name' | 'query' | 'source'>): Q
 }
 
 /** Terms that make no sense in a tag rule: time windows and the score are properties of history, not of a document. */
-const RULE_FORBIDDEN_FIELDS = new Set(['since', 'after', 'before', 'first_seen', 'last_seen', 'score']);
+export const RULE_FORBIDDEN_FIELDS: ReadonlySet<string> = new Set(['since', 'after', 'before', 'first_seen', 'last_seen', 'score']);
 
 /**
  * Parses every rule's query, links `tag:` terms to the rules that produce such

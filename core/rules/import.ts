@@ -1,8 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { PlumError } from '../errors.ts';
-import type { QueryNode, TermNode } from '../query/ast.ts';
-import { parseRuleQuery } from './engine.ts';
+import { collectTerms, type QueryNode, type TermNode } from '../query/ast.ts';
+import { parseRuleQuery, RULE_FORBIDDEN_FIELDS } from './engine.ts';
 import { listRuleFiles, parseRuleText } from './load.ts';
 import { compareVersions, type Rule } from './schema.ts';
 
@@ -23,7 +23,6 @@ export interface LegacyImport {
 const HEX = (n: number) => new RegExp(`^[0-9a-f]{${n}}$`);
 const PROTOCOLS = new Set(['tcp', 'udp', 'sctp', 'ip']);
 const STATES = new Set(['open', 'closed', 'filtered', 'unfiltered', 'open|filtered', 'closed|filtered']);
-const RULE_FORBIDDEN = new Set(['since', 'after', 'before', 'first_seen', 'last_seen', 'score']);
 
 /** Why one value of a term can never be found in a document, or undefined if it can. */
 function impossibleValue(term: TermNode, v: string): string | undefined {
@@ -93,14 +92,8 @@ export function validateRule(rule: Rule): string | undefined {
   } catch (e) {
     return (e as PlumError).message.replace(/^rule \S+ \([^)]*\): /, '');
   }
-  const stack: QueryNode[] = [node];
-  while (stack.length) {
-    const n = stack.pop()!;
-    if (n.type === 'term') {
-      if (RULE_FORBIDDEN.has(n.field)) return `"${n.field}" cannot be used in a rule (rules judge one document, not history)`;
-    } else if (n.type === 'not') stack.push(n.child);
-    else stack.push(...n.children);
-  }
+  const timeTerm = collectTerms(node).find((t) => RULE_FORBIDDEN_FIELDS.has(t.field));
+  if (timeTerm) return `"${timeTerm.field}" cannot be used in a rule (rules judge one document, not history)`;
   const never = neverMatches(node);
   return never ? `the query can never match: ${never}` : undefined;
 }
