@@ -171,12 +171,6 @@ async function populate(store: Store): Promise<void> {
   const t0 = Date.now();
   log(`bench: generating ${size.toLocaleString('en')} port documents (${driver})...`);
   // Secondary indexes are dropped during the load and rebuilt from their own definitions (faster than row by row).
-  // The definitions are kept in a side table so that a resumed load (--keep) still rebuilds them.
-  await store.query('create table if not exists bench_index_defs (name text primary key, def text not null)');
-  await store.query(`insert into bench_index_defs select indexname, indexdef from pg_indexes
-    where tablename = 'port_observations' and indexdef not like 'CREATE UNIQUE%' on conflict do nothing`);
-  const defs = await store.query<{ name: string; def: string }>('select name, def from bench_index_defs order by name');
-  for (const d of defs) await store.query(`drop index if exists ${d.name}`);
   const chunk = driver === 'pglite' ? 20_000 : 50_000;
   // Chunks are deterministic (ids obs_bench<n>), so an interrupted load resumes where it stopped (--keep);
   // on PostgreSQL a few chunks run at once on separate connections.
@@ -185,6 +179,12 @@ async function populate(store: Store): Promise<void> {
     const [done] = await store.query<{ ok: boolean }>(`select exists(select 1 from port_observations where id = 'obs_bench${String(from).padStart(9, '0')}') as ok`);
     if (!done?.ok) starts.push(from);
   }
+  // The definitions are kept in a side table so that a resumed load (--keep) still rebuilds them.
+  await store.query('create table if not exists bench_index_defs (name text primary key, def text not null)');
+  await store.query(`insert into bench_index_defs select indexname, indexdef from pg_indexes
+    where tablename = 'port_observations' and indexdef not like 'CREATE UNIQUE%' on conflict do nothing`);
+  const defs = await store.query<{ name: string; def: string }>('select name, def from bench_index_defs order by name');
+  if (starts.length) for (const d of defs) await store.query(`drop index if exists ${d.name}`);
   let loaded = (size - starts.length * chunk);
   const workers = driver === 'pglite' ? 1 : Number(arg('workers', '3'));
   const next = async (): Promise<void> => {
@@ -198,10 +198,16 @@ async function populate(store: Store): Promise<void> {
   await Promise.all(Array.from({ length: workers }, next));
   log('bench: building search indexes...');
   const t1 = Date.now();
-  await store.query(`set maintenance_work_mem = '1GB'`).catch(() => {});
+  const present = new Set((await store.query<{ n: string }>(`select indexname as n from pg_indexes where tablename = 'port_observations'`)).map((r) => r.n));
   for (const d of defs) {
+    if (present.has(d.name)) continue;
     const t = Date.now();
-    await store.query(d.def);
+    // One transaction, so the setting applies on the connection that builds the index.
+    // PGlite is a 32-bit WebAssembly build: a large maintenance_work_mem makes GIN builds run out of memory.
+    await store.transaction(async (tx) => {
+      await tx.query(`set local maintenance_work_mem = '${driver === 'pglite' ? '128MB' : '1GB'}'`);
+      await tx.query(d.def);
+    });
     log(`  ${d.name} (${((Date.now() - t) / 1000).toFixed(0)} s)`);
   }
   await store.query('analyze port_observations');
@@ -251,8 +257,7 @@ async function main(): Promise<void> {
   const { store, fresh, cleanup } = await open();
   try {
     const [c] = await store.query<{ n: number }>('select count(*)::int as n from port_observations');
-    const [ix] = await store.query<{ n: number }>(`select count(*)::int as n from pg_indexes where tablename = 'port_observations' and indexname = 'port_observations_search_text_trgm_idx'`);
-    if (fresh || (c?.n ?? 0) !== size || !ix?.n) {
+    if (fresh || (c?.n ?? 0) !== size || flag('keep')) {
       await populate(store);
     } else log(`bench: reusing ${c!.n.toLocaleString('en')} documents`);
     const [sz] = await store.query<{ s: string }>(`select pg_size_pretty(pg_total_relation_size('port_observations')) as s`);
