@@ -168,13 +168,15 @@ async function temporalServices(deps: { store: Store; config: PlumConfig; log: L
  * workflows and this process never scans.
  */
 export async function buildServeServices(deps: { store: Store; config: PlumConfig; log: Logger; schedulerIntervalMs?: number }): Promise<ServeServices> {
+  // Agent uploads are tagged and scored like every other ingest.
+  const ingestDeps = await defaultIngestDeps(deps.store, deps.config);
   if (deps.config.PLUM_TEMPORAL_ADDRESS) {
     const t = await temporalServices(deps);
-    return { api: t.api, mode: `runs on Temporal at ${deps.config.PLUM_TEMPORAL_ADDRESS}`, close: t.close };
+    return { api: { ...t.api, ingestDeps }, mode: `runs on Temporal at ${deps.config.PLUM_TEMPORAL_ADDRESS}`, close: t.close };
   }
-  const e = embeddedServices(deps);
+  const e = embeddedServices({ ...deps, ingestDeps });
   return {
-    api: e.api,
+    api: { ...e.api, ingestDeps },
     mode: deps.schedulerIntervalMs ? `embedded runner and scheduler (every ${Math.round(deps.schedulerIntervalMs / 1000)} s)` : 'embedded runner, scheduler off',
     close: e.close,
   };

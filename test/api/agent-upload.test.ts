@@ -1,6 +1,7 @@
 import net from 'node:net';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { httpResultSink } from '../../activities/index.ts';
 import { createNmapRunner } from '../../activities/nmap.ts';
 import { newId } from '../../core/ids.ts';
 import { jobs } from '../../store/schema/jobs.ts';
@@ -68,6 +69,19 @@ describe.each(storeKinds)('agent result upload (%s)', (kind) => {
     const host = await (await api.call(`/v1/hosts/${IP}`, { auth: api.keys.viewer })).json() as { services: { port: number; fields: { banner: string[] } }[] };
     expect(host.services.map((s) => s.port)).toContain(servicePort);
     expect(host.services.find((s) => s.port === servicePort)!.fields.banner[0]).toMatch(/^SSH-2\.0-OpenSSH_9\.2p1/);
+  });
+
+  it('the agent\'s own result sink (activities/index.ts httpResultSink) delivers through this route', async () => {
+    const { jobId } = await makeJob(null);
+    const sink = httpResultSink({ serverUrl: api.server.url, token: api.agents.b.token });
+    const spec = { jobId } as Parameters<typeof sink.deliver>[0];
+    expect(await sink.deliver(spec, xml, '')).toEqual({ delivery: 'uploaded' });
+    const [job] = await api.store.query<{ agent: string | null; ingested_at: Date | null }>('select agent, ingested_at from jobs where id = $1', [jobId]);
+    expect(job!.agent).toBe('agent-b');
+    expect(job!.ingested_at).toBeInstanceOf(Date);
+    // Another agent's sink is refused with the server's message.
+    const other = httpResultSink({ serverUrl: api.server.url, token: api.agents.a.token });
+    await expect(other.deliver(spec, xml, '')).rejects.toThrow(`uploading the result of ${jobId} failed: job ${jobId} is assigned to another agent`);
   });
 
   it('claims an unassigned job for the uploading agent; another agent\'s token is then refused', async () => {

@@ -117,12 +117,6 @@ export default {
           details: { storedSha256: job.result_sha256 },
         });
       }
-      if (!job.agent) {
-        // Claim an unassigned job for this agent; a concurrent claim by another agent loses here.
-        const claimed = await store.query<{ id: string }>(
-          'update jobs set agent = $2 where id = $1 and (agent is null or agent = $2) returning id', [jobId, p.agent.name]);
-        if (claimed.length === 0) throw new PlumError('forbidden', `job ${jobId} is assigned to another agent`, { hint: 'upload with the token of the agent that ran the job' });
-      }
       const scan = parseUploadedXml(xml);
       const summary = await ingestScanResult(store, {
         scan,
@@ -133,6 +127,9 @@ export default {
         source: `agent:${p.agent.name}`,
         retentionDays: config.PLUM_RAW_RETENTION_DAYS,
       }, services.ingestDeps ?? {});
+      // The job now belongs to the agent that delivered it: another agent's upload is refused from here on.
+      // Claiming only after a successful ingest lets a retried job land on another agent when the first one died.
+      if (!job.agent) await store.query('update jobs set agent = $2 where id = $1 and agent is null', [jobId, p.agent.name]);
       return c.json({
         jobId, runId: summary.runId, duplicate: Boolean(job.ingested_at) && job.result_sha256 === sha256, sha256,
         hosts: summary.hosts, hostsUp: summary.hostsUp, ports: summary.ports, appeared: summary.appeared, changed: summary.changed,
