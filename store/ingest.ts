@@ -219,9 +219,11 @@ async function resolveJob(store: Store, input: IngestInput, sha: string | undefi
     }
     if (!input.jobId && sha) {
       // A file imported before: same digest → same import job (idempotent import).
+      // The job's digest survives raw XML retention; the raw row covers an import interrupted before its end.
       const [prev] = await tx.query<{ job_id: string; run_id: string; ingested_at: Date | null }>(
-        `select r.job_id, j.run_id, j.ingested_at from raw_results r join jobs j on j.id = r.job_id join runs u on u.id = j.run_id
-         where r.sha256 = $1 and u.kind = 'import' order by r.created_at limit 1`, [sha]);
+        `select j.id as job_id, j.run_id, j.ingested_at from jobs j join runs u on u.id = j.run_id
+         where u.kind = 'import' and (j.result_sha256 = $1 or j.id in (select job_id from raw_results where sha256 = $1))
+         order by j.created_at limit 1`, [sha]);
       if (prev) return { runId: prev.run_id, jobId: prev.job_id, sameResult: Boolean(prev.ingested_at) };
     }
     let runId = input.runId;

@@ -2,6 +2,7 @@ import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PlumError } from '../core/errors.ts';
 import { ingestScanResult } from '../store/ingest.ts';
+import { getRawXml, purgeExpiredRawResults } from '../store/repos/raw-results.ts';
 import { openTestStore, storeKinds, type TestStore } from './helpers/db.ts';
 import { host, port, scan } from './helpers/scan.ts';
 
@@ -119,6 +120,14 @@ describe.each(storeKinds)('ingest on %s', (kind) => {
     expect(raw).toHaveLength(1);
     expect(gunzipSync(raw[0]!.xml_gz).toString()).toBe(rawXml.toString());
     expect(raw[0]!.size).toBe(rawXml.length);
+    expect((await getRawXml(t.store, a.jobId))!.xml.toString()).toBe(rawXml.toString());
+    // Retention: kept 90 days by default, then purged; the observations stay.
+    expect(await purgeExpiredRawResults(t.store, new Date(Date.now() + 89 * 86_400_000))).toBe(0);
+    expect(await purgeExpiredRawResults(t.store, new Date(Date.now() + 91 * 86_400_000))).toBeGreaterThanOrEqual(1);
+    expect(await getRawXml(t.store, a.jobId)).toBeUndefined();
+    expect(await obs(ip)).toHaveLength(1);
+    // Still recognised after its raw XML is gone.
+    expect(await ingestScanResult(t.store, input)).toMatchObject({ jobId: a.jobId, appeared: 0, stable: 0, alreadyIngested: 1 });
     const [job] = await t.store.query<{ status: string; ingested_at: Date }>('select status, ingested_at from jobs where id = $1', [a.jobId]);
     expect(job!.status).toBe('succeeded');
     expect(job!.ingested_at).toBeInstanceOf(Date);
