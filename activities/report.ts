@@ -66,15 +66,17 @@ const OBS_COLUMNS = `po.id, host(po.ip) as ip, po.protocol, po.port, po.state, p
  * re-sort the whole match for every page (quadratic on large reports); this
  * stays linear on both drivers and never holds more than one page of rows.
  */
-export async function* scanObservations(store: StoreSession, where: SQL, batchSize = 5000): AsyncGenerator<ObservationRow> {
+export async function* scanObservations(store: StoreSession, where: SQL, batchSize = 5000, columns = OBS_COLUMNS): AsyncGenerator<ObservationRow> {
   const ids = (await store.query<{ id: string }>(sql`select po.id from port_observations po where ${where} order by po.id`)).map((r) => r.id);
   for (let i = 0; i < ids.length; i += batchSize) {
     const page = ids.slice(i, i + batchSize);
     const rows = await store.query<RawObservationRow>(
-      `select ${OBS_COLUMNS} from port_observations po where po.id = any($1::text[]) order by po.id`,
+      `select ${columns} from port_observations po where po.id = any($1::text[]) order by po.id`,
       [page],
     );
-    for (const r of rows) yield normaliseRow(r);
+    // Projected column sets (REPORT_COLUMNS) already carry every field they read.
+    const fill = columns === OBS_COLUMNS;
+    for (const r of rows) yield normaliseRow(r, fill);
   }
 }
 
@@ -95,9 +97,9 @@ const FIELD_NAMES = Object.keys(emptySearchFields()) as Array<keyof SearchFields
 type RawObservationRow = Omit<ObservationRow, 'first_seen' | 'last_seen'> & { first_ms: number; last_ms: number };
 
 /** Rows as read by OBS_COLUMNS → ObservationRow (every search field present, times as Dates). */
-export function normaliseRow(raw: RawObservationRow): ObservationRow {
+export function normaliseRow(raw: RawObservationRow, fill = true): ObservationRow {
   const fields = (raw.fields ?? {}) as SearchFields;
-  for (const k of FIELD_NAMES) if (fields[k] === undefined) fields[k] = [];
+  if (fill) for (const k of FIELD_NAMES) if (fields[k] === undefined) fields[k] = [];
   return {
     id: raw.id,
     ip: raw.ip,
@@ -120,6 +122,15 @@ export function normaliseRow(raw: RawObservationRow): ObservationRow {
 }
 
 export { OBS_COLUMNS };
+
+/** The search fields the report's hosts section shows: only these leave the database (real documents carry many more, e.g. every header). */
+const REPORT_FIELDS = ['service_name', 'service_product', 'service_version', 'http_title', 'http_server', 'fqdn_requested', 'ptr', 'x509_subject_cn', 'x509_san'];
+
+/** Columns for the report scan: projected fields, no raw score features (read when explaining a port score). */
+const REPORT_COLUMNS = `po.id, host(po.ip) as ip, po.protocol, po.port, po.state, po.current, '' as hsh256,
+  (extract(epoch from po.first_seen) * 1000)::float8 as first_ms, (extract(epoch from po.last_seen) * 1000)::float8 as last_ms, 0 as times_seen,
+  jsonb_build_object(${REPORT_FIELDS.map((f) => `'${f}', coalesce(po.fields->'${f}', '[]'::jsonb)`).join(', ')}) as fields,
+  po.tags, po.score, null::jsonb as score_features, '{}'::text[] as hostnames, po.last_run_id, po.last_job_id`;
 
 /** Parses the query once; '' matches everything. Syntax errors surface as PlumError 'syntax' (exit 2). */
 export function compileQueryFilter(query: string | undefined, now: Date): (r: ObservationRow) => boolean {
@@ -356,7 +367,7 @@ export async function buildReportModel(store: StoreSession, opts: ReportOptions)
   const runIds = new Set<string>();
 
   // One pass over every observation overlapping [previousFrom, to).
-  for await (const r of scanObservations(store, sql`${overlapWhere(p.previousFrom, p.to)} and ${where}`)) {
+  for await (const r of scanObservations(store, sql`${overlapWhere(p.previousFrom, p.to)} and ${where}`, 5000, REPORT_COLUMNS)) {
     const fs = r.first_seen.getTime();
     const ls = r.last_seen.getTime();
     const inCur = fs < to && ls >= from;
@@ -403,6 +414,7 @@ export async function buildReportModel(store: StoreSession, opts: ReportOptions)
 
   // Hosts, highest score first.
   const hostList: ReportHost[] = [];
+  const topPortOf = new Map<string, string>();
   for (const [ip, h] of hosts) {
     const rows = [...h.services.values()].sort((a, b) => a.port - b.port || a.protocol.localeCompare(b.protocol));
     let top: ObservationRow | undefined;
@@ -433,7 +445,9 @@ export async function buildReportModel(store: StoreSession, opts: ReportOptions)
     // F's host score when the weights are known; otherwise the highest port score
     // (the device is as exposed as its most exposed service).
     let score = top?.score ?? 0;
-    let scoreExplanation = top ? `${top.port}/${top.protocol}: ${explainScore(score, top.score_features)}` : 'no open port';
+    // Filled below from the top port's stored score features (read only for the hosts shown).
+    let scoreExplanation = top ? `${top.port}/${top.protocol}` : 'no open port';
+    if (top && !opts.scoreConfig) topPortOf.set(ip, top.id);
     if (opts.scoreConfig && rows.length) {
       const res = scoreHost(rows.map((r) => ({ tags: r.tags, firstSeen: r.first_seen, at: r.last_seen })), opts.scoreConfig);
       score = res.score;
@@ -454,6 +468,19 @@ export async function buildReportModel(store: StoreSession, opts: ReportOptions)
   hostList.sort((a, b) => b.score - a.score || b.services.length - a.services.length || (ipKeys.get(a.ip)! < ipKeys.get(b.ip)! ? -1 : 1));
   const limit = opts.hostLimit ?? 0;
   const shownHosts = limit > 0 ? hostList.slice(0, limit) : hostList;
+  if (topPortOf.size) {
+    const wanted = shownHosts.map((h) => topPortOf.get(h.ip)).filter((id): id is string => !!id);
+    const features = new Map<string, Record<string, unknown> | null>();
+    for (let i = 0; i < wanted.length; i += 5000) {
+      const rows = await store.query<{ id: string; score_features: Record<string, unknown> | null }>(
+        'select id, score_features from port_observations where id = any($1::text[])', [wanted.slice(i, i + 5000)]);
+      for (const r of rows) features.set(r.id, r.score_features);
+    }
+    for (const h of shownHosts) {
+      const id = topPortOf.get(h.ip);
+      if (id) h.scoreExplanation = `${h.scoreExplanation}: ${explainScore(h.score, features.get(id))}`;
+    }
+  }
 
   // Changes in the period, and counts in the previous period.
   const events = await loadEvents(store, p.from, p.to);
