@@ -57,7 +57,11 @@ export function requireAgent(): MiddlewareHandler<ApiEnv> {
     }
     const hit = await authenticateAgentToken(c.var.deps.store, secret);
     if (!hit) throw new PlumError('unauthorized', 'invalid agent token', { hint: 'check the token, or issue one with `plum agent-token create`' });
-    if ('revoked' in hit) throw new PlumError('unauthorized', 'agent token revoked', { hint: 'issue a new token with `plum agent-token create`' });
+    if ('revoked' in hit) {
+      throw hit.agentDisabled
+        ? new PlumError('unauthorized', 'agent disabled', { hint: 'an admin can enable it again with PATCH /v1/agents/{id}' })
+        : new PlumError('unauthorized', 'agent token revoked', { hint: 'issue a new token with `plum agent-token create`' });
+    }
     c.set('principal', { kind: 'agent', agent: hit.agent, tokenId: hit.tokenId, name: `agent:${hit.agent.name}` });
     await next();
   };

@@ -3,6 +3,8 @@ import uploadResult from './agent/upload-result.ts';
 import agentHeartbeat from './agent/heartbeat.ts';
 import createAgentToken from './agents/create-token.ts';
 import listAgents from './agents/list.ts';
+import listAgentTokens from './agents/list-tokens.ts';
+import updateAgent from './agents/update.ts';
 import revokeAgentToken from './agents/revoke-token.ts';
 import createApiKey from './apikeys/create.ts';
 import listApiKeys from './apikeys/list.ts';
@@ -65,6 +67,8 @@ export const routeModules: RouteModule[] = [
   getRule,
   eventStream,
   listAgents,
+  listAgentTokens,
+  updateAgent,
   createAgentToken,
   revokeAgentToken,
   agentHeartbeat,

@@ -129,14 +129,14 @@ export async function revokeAgentToken(store: StoreSession, id: string): Promise
 export async function authenticateAgentToken(
   store: StoreSession,
   presented: string,
-): Promise<{ agent: AgentInfo; tokenId: string } | { revoked: true } | undefined> {
+): Promise<{ agent: AgentInfo; tokenId: string } | { revoked: true; agentDisabled: boolean } | undefined> {
   if (!presented.startsWith(AGENT_TOKEN_PREFIX) || presented.length > 200) return undefined;
   const hash = sha256Hex(presented);
   const [hit] = await store.db.select({ token: agentTokens, agent: agents }).from(agentTokens)
     .innerJoin(agents, eq(agents.id, agentTokens.agentId))
     .where(eq(agentTokens.hash, hash));
   if (!hit || !timingSafeEqual(Buffer.from(hit.token.hash), Buffer.from(hash))) return undefined;
-  if (hit.token.revokedAt || hit.agent.disabledAt) return { revoked: true };
+  if (hit.token.revokedAt || hit.agent.disabledAt) return { revoked: true, agentDisabled: !hit.token.revokedAt };
   if (!hit.token.lastUsedAt || Date.now() - hit.token.lastUsedAt.getTime() > 60_000) {
     await store.db.update(agentTokens).set({ lastUsedAt: new Date() }).where(eq(agentTokens.id, hit.token.id));
   }
@@ -156,4 +156,12 @@ export async function recordHeartbeat(
   }).where(eq(agents.id, agentId)).returning();
   if (!row) throw new PlumError('not_found', `no agent ${agentId}`);
   return agentInfo(row);
+}
+
+/** Disables (tokens refused) or re-enables an agent; by id or name. */
+export async function setAgentDisabled(store: StoreSession, idOrName: string, disabled: boolean): Promise<AgentInfo> {
+  const agent = await getAgent(store, idOrName);
+  const [row] = await store.db.update(agents).set({ disabledAt: disabled ? (agent.disabledAt ? new Date(agent.disabledAt) : new Date()) : null })
+    .where(eq(agents.id, agent.id)).returning();
+  return agentInfo(row!);
 }

@@ -97,6 +97,27 @@ describe.each(storeKinds)('API keys, agents, errors (%s)', (kind) => {
     await expectError(await api.call('/v1/agent/heartbeat', { method: 'POST', auth: t.token, json: {} }), 401, 'unauthorized', 'agent token revoked');
   });
 
+  it('lists agent tokens (admin) and disables/enables an agent', async () => {
+    const tokens = await (await api.call('/v1/agents/tokens?revoked=true', { auth: api.keys.admin })).json() as { items: { agentId: string; revokedAt: string | null }[] };
+    expect(tokens.items.filter((t) => t.agentId === api.agents.a.id)).toHaveLength(2);
+    expect(JSON.stringify(tokens)).not.toContain(api.agents.a.token);
+    const live = await (await api.call('/v1/agents/tokens', { auth: api.keys.admin })).json() as { items: { revokedAt: string | null }[] };
+    expect(live.items.every((t) => t.revokedAt === null)).toBe(true);
+
+    const off = await api.call(`/v1/agents/${api.agents.b.id}`, { method: 'PATCH', auth: api.keys.admin, json: { disabled: true } });
+    expect(((await off.json()) as { agent: { disabledAt: string | null } }).agent.disabledAt).toMatch(/^\d{4}-/);
+    await expectError(await api.call('/v1/agent/heartbeat', { method: 'POST', auth: api.agents.b.token, json: {} }), 401, 'unauthorized', 'agent disabled');
+    await api.call(`/v1/agents/${api.agents.b.id}`, { method: 'PATCH', auth: api.keys.admin, json: { disabled: false } });
+    expect((await api.call('/v1/agent/heartbeat', { method: 'POST', auth: api.agents.b.token, json: {} })).status).toBe(200);
+
+    await expectError(await api.call(`/v1/agents/${api.agents.b.id}`, { method: 'PATCH', auth: api.keys.admin, json: { disabled: 'yes' } }), 400, 'invalid_input',
+      'invalid body field "disabled": Invalid input: expected boolean, received string');
+    await expectError(await api.call('/v1/agents/agent_01jd0000000000000000000000', { method: 'PATCH', auth: api.keys.admin, json: { disabled: true } }), 404, 'not_found',
+      'no agent agent_01jd0000000000000000000000');
+    await expectSecured(api, 'GET', '/v1/agents/tokens', 'admin');
+    await expectSecured(api, 'PATCH', `/v1/agents/${api.agents.b.id}`, 'admin', { disabled: true });
+  });
+
   it('agent routes refuse API keys, missing and revoked tokens', async () => {
     await expectError(await api.call('/v1/agent/heartbeat', { method: 'POST', json: {} }), 401, 'unauthorized', 'missing agent token');
     await expectError(await api.call('/v1/agent/heartbeat', { method: 'POST', auth: api.keys.admin, json: {} }), 403, 'forbidden',
