@@ -627,10 +627,18 @@ export async function ingestScanResult<H extends IngestHost>(store: Store, input
     if (deps.afterCommit && (committed.observations.length || committed.events.length)) await deps.afterCommit(committed);
     deps.onProgress?.(summary);
   };
+  // One batch in the database while the next is parsed: the parser (this process) and the database
+  // (its own process) work at the same time. Batches still commit one after the other, in order.
+  let inFlight: Promise<void> | undefined;
+  const dispatch = async () => {
+    if (inFlight) await inFlight;
+    inFlight = flush();
+    inFlight.catch(() => {}); // surfaced by the next dispatch or the final await
+  };
   try {
     for await (const host of iterate(input.scan.hosts)) {
       batch.push(host);
-      if (batch.length >= batchSize) await flush();
+      if (batch.length >= batchSize) await dispatch();
     }
   } catch (e) {
     // A streamed parse that fails part-way: keep the valid hosts, record the error.
@@ -639,7 +647,8 @@ export async function ingestScanResult<H extends IngestHost>(store: Store, input
     if (e instanceof PlumError && partial && (e.code === 'truncated' || e.code === 'parse_error')) parseError(e);
     else throw e;
   }
-  await flush();
+  await dispatch();
+  await inFlight;
   // A streamed parse reports truncation once it has ended.
   if (input.scan.error && !seenError) {
     parseError(input.scan.error);
