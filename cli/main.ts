@@ -3,16 +3,16 @@ import { loadConfig, type PlumConfig } from '../core/config.ts';
 import { PlumError, toPlumError } from '../core/errors.ts';
 import { createLogger } from '../core/log.ts';
 import type { CliContext } from './context.ts';
-import { commandModules } from './commands/index.ts';
+import { registerCommands } from './commands/index.ts';
 
-export function buildProgram(ctx: CliContext): Command {
+export async function buildProgram(ctx: CliContext, args: string[] = []): Promise<Command> {
   const program = new Command('plum')
     .description('Perimeter exposure monitor: scan, fingerprint, remember, qualify, search and report.')
     .version('0.1.0')
     .showHelpAfterError('(run with --help for usage)')
     .configureOutput({ outputError: (str, write) => write(`plum: ${str.replace(/^error: /, '')}`) })
     .exitOverride();
-  for (const mod of commandModules) mod.register(program, ctx);
+  await registerCommands(program, ctx, args);
   // Subcommands inherit the exit override so usage errors reach our handler.
   const propagate = (cmd: Command) => {
     cmd.exitOverride();
@@ -39,7 +39,7 @@ export async function main(argv: string[]): Promise<void> {
   };
   let exitCode = 0;
   try {
-    await buildProgram(ctx).parseAsync(argv);
+    await (await buildProgram(ctx, argv.slice(2))).parseAsync(argv);
   } catch (e) {
     if (e instanceof CommanderError) {
       // Help and version are not errors; commander already printed the message otherwise.
