@@ -43,7 +43,16 @@ export async function writeChunks(chunks: AsyncIterable<string>, out?: string): 
     for await (const c of chunks) {
       if (closed) break;
       bytes += Buffer.byteLength(c);
-      if (!process.stdout.write(c)) await Promise.race([once(process.stdout, 'drain'), once(process.stdout, 'close')]);
+      if (!process.stdout.write(c)) {
+        // Resolve on drain, close or error (a reader that went away is not a failure of the export).
+        await new Promise<void>((resolve) => {
+          const done = () => {
+            process.stdout.off('drain', done).off('close', done).off('error', done);
+            resolve();
+          };
+          process.stdout.on('drain', done).on('close', done).on('error', done);
+        });
+      }
     }
   } finally {
     process.stdout.off('error', onError);
