@@ -35,7 +35,7 @@ describe.each(storeKinds)('agent result upload (%s)', (kind) => {
   let api: TestApi;
   beforeAll(async () => {
     api = await startTestApi(kind, { limits: { uploadBytes: 256 * 1024, uploadInflatedBytes: 1024 * 1024 } });
-  }, 60_000);
+  }, 180_000);
   afterAll(async () => {
     await api?.close();
   });

@@ -7,7 +7,7 @@ describe.each(storeKinds)('API keys, agents, errors (%s)', (kind) => {
   let api: TestApi;
   beforeAll(async () => {
     api = await startTestApi(kind);
-  }, 60_000);
+  }, 180_000);
   afterAll(async () => {
     await api?.close();
   });
@@ -159,5 +159,5 @@ describe('OpenAPI document', () => {
     } finally {
       await api.close();
     }
-  }, 60_000);
+  }, 180_000);
 });

@@ -80,5 +80,5 @@ describe.each(storeKinds)('plum serve / apikey / agent-token CLI (%s)', (kind) =
     } finally {
       await drop();
     }
-  }, 60_000);
+  }, 180_000);
 });

@@ -43,7 +43,7 @@ describe.each(storeKinds)('SSE events (%s)', (kind) => {
   let api: TestApi;
   beforeAll(async () => {
     api = await startTestApi(kind, { limits: { ssePollMs: 100 } });
-  }, 60_000);
+  }, 180_000);
   afterAll(async () => {
     await api?.close();
   });
@@ -73,7 +73,7 @@ describe.each(storeKinds)('SSE events (%s)', (kind) => {
     const again = await readSse(resumed, (all) => all.length >= 2, 5000);
     expect(again.map((m) => (JSON.parse(m.data) as { type: string }).type).sort()).toEqual(['changed', 'gone']);
     expect(again.map((m) => m.id)).not.toContain(first.id);
-  }, 60_000);
+  }, 180_000);
 
   it.each([
     ['/v1/events?types=born', 'invalid query field "types": must be a comma-separated list of appeared, changed, gone, reappeared'],

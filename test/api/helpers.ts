@@ -88,8 +88,8 @@ export async function expectSecured(api: TestApi, method: string, path: string, 
 }
 
 /** A second server over the same test store (other services), sharing its keys; close() only stops the server. */
-export async function startTestApiOn(base: TestApi, services: ApiServices): Promise<Pick<TestApi, 'call' | 'close' | 'server'>> {
-  const server = await startServer({ store: base.store, config: base.config, services }, { host: '127.0.0.1', port: 0 });
+export async function startTestApiOn(base: TestApi, services: ApiServices, limits?: Partial<ApiLimits>): Promise<Pick<TestApi, 'call' | 'close' | 'server'>> {
+  const server = await startServer({ store: base.store, config: base.config, services, limits }, { host: '127.0.0.1', port: 0 });
   return {
     server,
     call(path, init = {}) {

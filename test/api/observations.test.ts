@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ingestScanResult } from '../../store/ingest.ts';
 import { storeKinds } from '../helpers/db.ts';
 import { host, port, scan } from '../helpers/scan.ts';
-import { expectError, expectSecured, startTestApi, type TestApi } from './helpers.ts';
+import { expectError, expectSecured, startTestApi, startTestApiOn, type TestApi } from './helpers.ts';
 
 /** Hosts, history and search over data stored by the real ingest. */
 describe.each(storeKinds)('hosts, history, search (%s)', (kind) => {
@@ -19,7 +19,7 @@ describe.each(storeKinds)('hosts, history, search (%s)', (kind) => {
       host('127.0.5.1', t1, [port(22, 'SSH-2.0-OpenSSH_9.6p1 Debian-4'), port(80, 'nginx')]),
       host('127.0.5.2', t1, []),
     ]) });
-  }, 60_000);
+  }, 180_000);
   afterAll(async () => {
     await api?.close();
   });
@@ -110,7 +110,7 @@ describe.each(storeKinds)('hosts, history, search (%s)', (kind) => {
     await expectSecured(api, 'GET', '/v1/hosts/127.0.5.1', 'viewer');
     await expectSecured(api, 'GET', '/v1/history', 'viewer');
     await expectSecured(api, 'GET', '/v1/search?q=port:22', 'viewer');
-    const limited = await startTestApi(kind, { limits: { expensivePerMinute: 2 } });
+    const limited = { ...(await startTestApiOn(api, {}, { expensivePerMinute: 2 })), keys: api.keys };
     try {
       for (let i = 0; i < 2; i++) expect((await limited.call('/v1/search?q=port:22', { auth: limited.keys.viewer })).status).toBe(200);
       await expectError(await limited.call('/v1/search?q=port:22', { auth: limited.keys.viewer }), 429, 'rate_limited', 'too many requests: at most 2 a minute on this route');
@@ -119,5 +119,5 @@ describe.each(storeKinds)('hosts, history, search (%s)', (kind) => {
     } finally {
       await limited.close();
     }
-  }, 60_000);
+  }, 180_000);
 });

@@ -9,7 +9,7 @@ describe.each(storeKinds)('rules (%s)', (kind) => {
   beforeAll(async () => {
     api = await startTestApi(kind);
     await ingestScanResult(api.store, { source: 'test', scan: scan([host('127.0.6.1', new Date().toISOString(), [port(22, 'SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3')])]) });
-  }, 60_000);
+  }, 180_000);
   afterAll(async () => {
     await api?.close();
   });

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { storeKinds } from '../helpers/db.ts';
-import { expectError, expectSecured, startTestApi, type TestApi } from './helpers.ts';
+import { expectError, expectSecured, startTestApi, startTestApiOn, type TestApi } from './helpers.ts';
 
 interface Target { id: string; value: string; kind: string; labels: string[]; exclude: boolean; note: string | null }
 
@@ -8,7 +8,7 @@ describe.each(storeKinds)('targets and profiles (%s)', (kind) => {
   let api: TestApi;
   beforeAll(async () => {
     api = await startTestApi(kind);
-  }, 60_000);
+  }, 180_000);
   afterAll(async () => {
     await api?.close();
   });
@@ -101,7 +101,7 @@ describe.each(storeKinds)('targets and profiles (%s)', (kind) => {
 
   it('profiles: built-ins listed; create, replace, disable, delete; schedule hook called on each change', async () => {
     const changed: string[] = [];
-    const local = await startTestApi(kind, { services: { profileChanged: async (id) => { changed.push(id); } } });
+    const local = { ...(await startTestApiOn(api, { profileChanged: async (id) => { changed.push(id); } })), keys: api.keys };
     try {
       const list = await (await local.call('/v1/profiles', { auth: local.keys.viewer })).json() as { items: { name: string }[] };
       expect(list.items.map((p) => p.name)).toEqual(['banner', 'web']);
@@ -122,7 +122,7 @@ describe.each(storeKinds)('targets and profiles (%s)', (kind) => {
     } finally {
       await local.close();
     }
-  }, 60_000);
+  }, 180_000);
 
   it.each([
     [{ name: 'Bad Name!', tcpPorts: '22' }, /^invalid profile name: /],
