@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
 import { sql, type SQL } from 'drizzle-orm';
 import { PlumError } from '../../core/errors.ts';
-import type { QueryNode } from '../../core/query/ast.ts';
+import type { QueryNode, TermNode } from '../../core/query/ast.ts';
+import { getField } from '../../core/query/registry.ts';
 import { queryToString } from '../../core/query/ast.ts';
 import { usesTime } from '../../core/query/evaluate.ts';
 import { parseQuery } from '../../core/query/parse.ts';
@@ -149,7 +150,12 @@ export async function searchPorts(store: StoreSession, query: string | QueryNode
       : hasNegation(tree)
         ? sql`((${anyPositive('po')}) or not exists (select 1 from port_observations q where q.ip = po.ip and ${scopeWhere(scope, 'q')} and (${anyPositive('q')})))`
         : sql`(${anyPositive('po')})`;
-    const cond = sql`${scopeWhere(scope)} and ${shown} and ${hostCond}`;
+    // Drive the host set from one selective conjunct when the query is an AND (or one term): every
+    // matching host has a port matching it, so the planner starts from its index instead of all rows.
+    const driver = pickDriver(tree);
+    const cond = driver
+      ? sql`${scopeWhere(scope)} and ${shown} and po.ip in (select d.ip from port_observations d where ${scopeWhere(scope, 'd')} and ${compileTerm(driver, { now, alias: 'd' })} and ${compileHostCond(tree, { now }, scope, 'd.ip')})`
+      : sql`${scopeWhere(scope)} and ${shown} and ${hostCond}`;
     const page = await pageByGroup(store, cond, sort, limit, cursor);
     return finish(meta, store, cond, page, h, limit);
   }
@@ -157,6 +163,21 @@ export async function searchPorts(store: StoreSession, query: string | QueryNode
   const cond = sql`${scopeWhere(scope)} and ${compileWhere(tree, { now })}`;
   const page = await pageByPort(store, cond, sort, limit, cursor);
   return finish(meta, store, cond, page, h, limit);
+}
+
+/** How narrow a term usually is: text terms (trigram indexes) first, then tags and networks; numbers and dates last. */
+function driverRank(t: TermNode): number {
+  const spec = getField(t.field)!;
+  if (spec.source.kind === 'fields' && spec.type !== 'integer' && spec.type !== 'cidr') return 0;
+  if (spec.source.kind === 'tags') return 1;
+  if (spec.type === 'cidr') return 2;
+  return 3;
+}
+
+function pickDriver(tree: QueryNode): TermNode | undefined {
+  const conjuncts = tree.type === 'and' ? tree.children : [tree];
+  const terms = conjuncts.filter((c): c is TermNode => c.type === 'term');
+  return terms.sort((a, b) => driverRank(a) - driverRank(b))[0];
 }
 
 function hashOf(parts: string[]): string {
