@@ -227,6 +227,9 @@ export function createNmapRunner(options: NmapRunnerOptions = {}): NmapRunner {
         };
         const onAbort = () => killGroup('cancelled');
         opts.signal?.addEventListener('abort', onAbort, { once: true });
+        // An abort that arrived while the temp dir and arguments were prepared
+        // fired no event: honour it now, or the scan would run to its end.
+        if (opts.signal?.aborted) onAbort();
         const timeout = spec.timeoutMs ? setTimeout(() => killGroup('timeout'), spec.timeoutMs) : undefined;
 
         child.stdout!.setEncoding('utf8');

@@ -219,6 +219,22 @@ describe('the nmap runner on the loopback perimeter', () => {
     expect(stillRunning(r.args[r.args.indexOf('-oX') + 1]!)).toBe(false);
   });
 
+  it('honours a cancellation that arrives while the scan is being prepared', async () => {
+    const http = perimeter.service('http');
+    const ac = new AbortController();
+    const p = runner.runNmap(
+      { targets: [http.ip], tcpPorts: String(http.port), scripts: ['plum-banner'], extraArgs: ['--script-args', 'plum-banner.timeout=60'] },
+      { signal: ac.signal },
+    );
+    // runNmap has passed its first check and is awaiting its temp dir and arguments.
+    ac.abort();
+    const r = await p;
+    expect(r.interrupted).toBe(true);
+    expect(r.interruptReason).toBe('cancelled');
+    expect(r.durationMs).toBeLessThan(15_000);
+    expect(stillRunning(r.args[r.args.indexOf('-oX') + 1]!)).toBe(false);
+  });
+
   it('kills nmap at the job timeout', async () => {
     const http = perimeter.service('http');
     const r = await runner.runNmap({
