@@ -1,0 +1,1 @@
+CREATE INDEX "port_observations_last_seen_idx" ON "port_observations" USING btree ("last_seen");
