@@ -20,7 +20,7 @@ import { parseNmapStream } from '../core/nmap/parse.ts';
 import { ingestScanResult, scanFromStream, type IngestSummary } from '../store/ingest.ts';
 import { openStore } from '../store/index.ts';
 
-const FIXTURES = process.env.PLUM_FIXTURES ?? '/work/shared/fixtures/nmap';
+const FIXTURES = process.env.PLUM_FIXTURES ?? new URL('../test/fixtures/nmap', import.meta.url).pathname;
 
 function arg(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);

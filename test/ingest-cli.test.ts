@@ -6,7 +6,7 @@ import { openStore } from '../store/index.ts';
 import { makeTestConfig, storeKinds } from './helpers/db.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
-const CIRCL = '/work/shared/fixtures/nmap/circl.xml';
+const CIRCL = new URL('./fixtures/nmap/circl.xml', import.meta.url).pathname;
 
 function plum(args: string[], env: Record<string, string>): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {

@@ -6,7 +6,7 @@ import { openTestStore, storeKinds, type TestStore } from './helpers/db.ts';
 
 // Successive scans of one real host, made by editing the real nmap output of
 // shared/fixtures/nmap/circl.xml the way the service would change.
-const CIRCL = fs.readFileSync('/work/shared/fixtures/nmap/circl.xml', 'utf8');
+const CIRCL = fs.readFileSync(new URL('./fixtures/nmap/circl.xml', import.meta.url), 'utf8');
 const IP = '185.194.93.14';
 const START = 1758092798;
 
@@ -69,7 +69,7 @@ describe.each(storeKinds)('ingest of real nmap XML on %s', (kind) => {
   });
 
   it('keeps the valid hosts of a truncated file, its raw XML and the error on the job', async () => {
-    const two = fs.readFileSync('/work/shared/fixtures/nmap/libnmap-2_hosts_version.xml', 'utf8');
+    const two = fs.readFileSync(new URL('./fixtures/nmap/libnmap-2_hosts_version.xml', import.meta.url), 'utf8');
     // Cut inside the second <host>.
     const cut = two.slice(0, two.indexOf('<address addr="74.207.244.221"'));
     const stream = parseNmapStream([cut]);
