@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import type { ChangeCounts } from '../core/counts.ts';
 import { gzipSync } from 'node:zlib';
 import { PlumError, toPlumError } from '../core/errors.ts';
 import type { SearchFields } from '../core/fields.ts';
@@ -131,17 +132,9 @@ export interface IngestDeps<P extends IngestPort = IngestPort> {
   onProgress?: (s: IngestSummary) => void;
 }
 
-export interface IngestSummary {
+export interface IngestSummary extends ChangeCounts {
   runId: string;
   jobId: string;
-  hosts: number;
-  hostsUp: number;
-  /** Open ports seen. */
-  ports: number;
-  appeared: number;
-  changed: number;
-  gone: number;
-  reappeared: number;
   stable: number;
   /** Sightings older than what the store already knew: they only widen first/last seen. */
   historic: number;

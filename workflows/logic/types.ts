@@ -7,6 +7,7 @@
  * crosses an activity boundary. Activities exchange ids, counters and job specs
  * (a job holds at most 256 addresses or names), never XML or observations.
  */
+import type { ChangeCounts } from '../../core/counts.ts';
 
 /** What a run scans: a stored profile (scheduled or manual) or an urgent investigation. */
 export type RunRequest =
@@ -81,32 +82,18 @@ export interface NmapJobResult {
 
 export type JobStatus = 'succeeded' | 'partial' | 'failed';
 
-export interface JobOutcome {
+export interface JobOutcome extends ChangeCounts {
   jobId: string;
   index: number;
   status: JobStatus;
-  hosts: number;
-  hostsUp: number;
-  ports: number;
-  appeared: number;
-  changed: number;
-  gone: number;
-  reappeared: number;
   error?: string;
 }
 
-export interface RunCounters {
+export interface RunCounters extends ChangeCounts {
   jobs: number;
   jobsDone: number;
   jobsFailed: number;
   jobsPartial: number;
-  hosts: number;
-  hostsUp: number;
-  ports: number;
-  appeared: number;
-  changed: number;
-  gone: number;
-  reappeared: number;
 }
 
 export type RunStatus = 'succeeded' | 'partial' | 'failed' | 'cancelled';
