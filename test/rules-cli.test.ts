@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -6,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createNmapRunner } from '../activities/nmap.ts';
 import { planJobs } from '../core/plan.ts';
 import { BANNER_PROFILE, WEB_PROFILE, parseProfile } from '../core/profiles.ts';
+import { runPlum } from './helpers/cli.ts';
 import { makeTestConfig, storeKinds } from './helpers/db.ts';
 import { startPerimeter, type Perimeter } from './perimeter/index.ts';
 
@@ -14,18 +14,8 @@ import { startPerimeter, type Perimeter } from './perimeter/index.ts';
  * XML goes through `plum ingest` (rules tag at ingest, scores after commit),
  * then `plum rules ...` and `plum explain` are run as a user would.
  */
-const ROOT = path.resolve(import.meta.dirname, '..');
 
-function plum(args: string[], env: Record<string, string>): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [path.join(ROOT, 'bin', 'plum.mjs'), ...args], { env: { ...process.env, ...env }, cwd: ROOT });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
-  });
-}
+const plum = (args: string[], env: Record<string, string>) => runPlum(args, env);
 
 let perimeter: Perimeter;
 let tmp: string;
