@@ -40,12 +40,30 @@ function sha256(text: string): string {
  * times faster: keys sorted by UTF-16 code units, strings and numbers as
  * ECMAScript JSON.stringify writes them, undefined members skipped.
  */
+/** Already-canonical JSON text, written as is (internal: avoids serialising a script twice). */
+class RawJson {
+  constructor(readonly json: string) {}
+}
+
+/** JSON.stringify of object keys, cached (the same few keys recur in every document). */
+const keyCache = new Map<string, string>();
+function jsonKey(k: string): string {
+  let s = keyCache.get(k);
+  if (s === undefined) {
+    s = JSON.stringify(k);
+    if (keyCache.size < 50_000) keyCache.set(k, s);
+  }
+  return s;
+}
+
 export function canonicalJson(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value);
   if (value === null || typeof value !== 'object') {
     if (value === undefined || typeof value === 'function' || typeof value === 'symbol') return 'null';
     if (typeof value === 'number' && !Number.isFinite(value)) throw new TypeError('non-finite number in canonical JSON');
     return JSON.stringify(value);
   }
+  if (value instanceof RawJson) return value.json;
   if (Array.isArray(value)) {
     let out = '[';
     for (let i = 0; i < value.length; i++) out += (i ? ',' : '') + canonicalJson(value[i]);
@@ -58,7 +76,7 @@ export function canonicalJson(value: unknown): string {
   for (const k of keys) {
     const v = obj[k];
     if (v === undefined || typeof v === 'function' || typeof v === 'symbol') continue;
-    out += `${first ? '' : ','}${JSON.stringify(k)}:${canonicalJson(v)}`;
+    out += `${first ? '' : ','}${jsonKey(k)}:${canonicalJson(v)}`;
     first = false;
   }
   return `${out}}`;
@@ -76,22 +94,29 @@ function dropPath(obj: Record<string, unknown>, path: readonly string[]): void {
   if (cur && typeof cur === 'object') delete (cur as Record<string, unknown>)[path[path.length - 1]!];
 }
 
-function scriptsInput(scripts: PortDocument['scripts'], list: VolatileList): unknown[] {
+function scriptsInput(scripts: PortDocument['scripts'], list: VolatileList, raw = false): unknown[] {
   // The set of scripts matters, not the order nmap printed them in.
+  if (scripts.length === 0) return [];
   return scripts
     .map((s) => normalizeScript(s, list))
-    .map((s) => ({ s, key: `${s.id as string}\u0000${canonical(s)}` }))
+    .map((s) => {
+      const json = canonical(s);
+      return { s: raw ? new RawJson(json) : s, key: `${s.id as string}\u0000${json}` };
+    })
     .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))
     .map((x) => x.s);
 }
 
+/** Whether an exclude list reaches into a script list (then scripts must stay plain objects). */
+const touches = (paths: readonly string[][], key: string): boolean => paths.some((p) => p[0] === key && p.length > 1);
+
 /** What a port fingerprint is computed over (exported for `plum parse --explain`-style debugging and tests). */
-export function portFingerprintInput(doc: PortDocument, list: VolatileList): Record<string, unknown> {
+export function portFingerprintInput(doc: PortDocument, list: VolatileList, raw = false): Record<string, unknown> {
   const input: Record<string, unknown> = {
     protocol: doc.protocol,
     portid: doc.portid,
     state: { ...doc.state },
-    scripts: scriptsInput(doc.scripts, list),
+    scripts: scriptsInput(doc.scripts, list, raw && !touches(list.exclude.port, 'scripts')),
   };
   if (doc.service) {
     const svc: Record<string, unknown> = { ...doc.service };
@@ -104,7 +129,7 @@ export function portFingerprintInput(doc: PortDocument, list: VolatileList): Rec
 }
 
 export function portFingerprint(doc: PortDocument, list: VolatileList): string {
-  return sha256(canonical(portFingerprintInput(doc, list)));
+  return sha256(canonical(portFingerprintInput(doc, list, true)));
 }
 
 /**
@@ -113,7 +138,7 @@ export function portFingerprint(doc: PortDocument, list: VolatileList): string {
  * one of its ports does, or when host-level data (names, addresses, OS, host
  * scripts) does.
  */
-export function hostFingerprintInput(doc: HostDocument, list: VolatileList, portHashes?: readonly string[]): Record<string, unknown> {
+export function hostFingerprintInput(doc: HostDocument, list: VolatileList, portHashes?: readonly string[], raw = false): Record<string, unknown> {
   const hashes = portHashes ?? doc.ports.map((p) => portFingerprint(p, list));
   const ports = doc.ports
     .map((p, i) => `${p.protocol}/${p.portid} ${hashes[i]}`)
@@ -125,7 +150,7 @@ export function hostFingerprintInput(doc: HostDocument, list: VolatileList, port
     status: { ...doc.status },
     ports,
     extraports: doc.extraports,
-    hostscripts: scriptsInput(doc.hostscripts, list),
+    hostscripts: scriptsInput(doc.hostscripts, list, raw && !touches(list.exclude.host, 'hostscripts')),
     extra: { ...doc.extra },
   };
   if (doc.starttime !== undefined) input.starttime = doc.starttime;
@@ -137,5 +162,5 @@ export function hostFingerprintInput(doc: HostDocument, list: VolatileList, port
 }
 
 export function hostFingerprint(doc: HostDocument, list: VolatileList, portHashes?: readonly string[]): string {
-  return sha256(canonical(hostFingerprintInput(doc, list, portHashes)));
+  return sha256(canonical(hostFingerprintInput(doc, list, portHashes, true)));
 }

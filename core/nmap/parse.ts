@@ -210,7 +210,98 @@ function invalidXml(msg: string, line: number, column: number): PlumError {
   });
 }
 
+const isWs = (c: number): boolean => c === 32 || c === 10 || c === 9 || c === 13;
+/** [A-Za-z_]: a subset of the XML (and XMLValidator) name start characters. */
+const isNameStart = (c: number): boolean => (c >= 97 && c <= 122) || (c >= 65 && c <= 90) || c === 95;
+/** [A-Za-z0-9_.-]: a subset of the XML name characters. */
+const isNameChar = (c: number): boolean => isNameStart(c) || (c >= 48 && c <= 57) || c === 45 || c === 46;
+/** After a '&' in text: what XMLValidator accepts as a reference (stricter: at least one digit). */
+const ENTITY_REF = /(?:\w{1,20}|#\d+|#x[0-9a-fA-F]+);/y;
+
+/**
+ * A fast, conservative well-formedness check of one element: true only for
+ * text that XMLValidator accepts too (a strict subset: plain tags, quoted
+ * attributes without duplicates, balanced and matching end tags, valid
+ * references in text, one root). Anything else — comments, CDATA, PIs, unusual
+ * names or spacing, real errors — returns false, and the validator then decides
+ * (and gives the positioned error).
+ */
+export function quickWellFormed(xml: string): boolean {
+  const n = xml.length;
+  const stack: string[] = [];
+  let i = 0;
+  let rootClosed = false;
+  let amp = -2; // next '&' at or after some position (-1: none left); -2: not searched yet
+  while (i < n) {
+    if (rootClosed || xml.charCodeAt(i) !== 60 /* < */) return false;
+    let c = xml.charCodeAt(i + 1);
+    if (c === 47 /* / */) {
+      const gt = xml.indexOf('>', i + 2);
+      if (gt < 0 || stack.length === 0 || stack.pop() !== xml.slice(i + 2, gt)) return false;
+      if (stack.length === 0) rootClosed = true;
+      i = gt + 1;
+    } else {
+      if (!isNameStart(c)) return false;
+      let j = i + 2;
+      while (isNameChar(xml.charCodeAt(j))) j++;
+      const name = xml.slice(i + 1, j);
+      let attrNames: string[] | undefined;
+      for (;;) {
+        c = xml.charCodeAt(j);
+        if (c === 62 /* > */) {
+          stack.push(name);
+          j++;
+          break;
+        }
+        if (c === 47 /* / */) {
+          if (xml.charCodeAt(j + 1) !== 62) return false;
+          if (stack.length === 0) rootClosed = true;
+          j += 2;
+          break;
+        }
+        if (!isWs(c)) return false;
+        while (isWs(xml.charCodeAt(j))) j++;
+        c = xml.charCodeAt(j);
+        if (c === 62 || c === 47) continue;
+        if (!isNameStart(c)) return false;
+        const ns = j++;
+        while (isNameChar(xml.charCodeAt(j))) j++;
+        const an = xml.slice(ns, j);
+        while (isWs(xml.charCodeAt(j))) j++;
+        if (xml.charCodeAt(j) !== 61 /* = */) return false;
+        j++;
+        while (isWs(xml.charCodeAt(j))) j++;
+        const q = xml.charCodeAt(j);
+        if (q !== 34 && q !== 39) return false;
+        const close = xml.indexOf(q === 34 ? '"' : "'", j + 1);
+        if (close < 0) return false;
+        j = close + 1;
+        if (attrNames === undefined) attrNames = [an];
+        else if (attrNames.includes(an)) return false;
+        else attrNames.push(an);
+      }
+      i = j;
+    }
+    // Text up to the next tag.
+    const lt = xml.indexOf('<', i);
+    const end = lt < 0 ? n : lt;
+    if (rootClosed) {
+      for (let k = i; k < end; k++) if (!isWs(xml.charCodeAt(k))) return false;
+    } else {
+      if (amp !== -1 && amp < i) amp = xml.indexOf('&', i);
+      while (amp >= 0 && amp < end) {
+        ENTITY_REF.lastIndex = amp + 1;
+        if (!ENTITY_REF.test(xml)) return false;
+        amp = xml.indexOf('&', ENTITY_REF.lastIndex);
+      }
+    }
+    i = end;
+  }
+  return rootClosed;
+}
+
 function validateFragment(xml: string, startLine: number): void {
+  if (quickWellFormed(xml)) return;
   const r = XMLValidator.validate(xml, { allowBooleanAttributes: false });
   if (r !== true) {
     const line = startLine + r.err.line - 1;
@@ -738,7 +829,7 @@ export async function parseNmapFile(path: string, opts: ParseOptions = {}): Prom
 
 /** A read stream with a clear error when the file cannot be opened. */
 export function openXmlFile(path: string): AsyncIterable<Buffer> {
-  const stream = createReadStream(path, { highWaterMark: 256 * 1024 });
+  const stream = createReadStream(path, { highWaterMark: 64 * 1024 });
   return {
     async *[Symbol.asyncIterator]() {
       try {
