@@ -16,16 +16,13 @@ const table = (v: ScriptValue | undefined): ScriptTable | undefined =>
 
 class Acc {
   readonly f: SearchFields = emptySearchFields();
-  private readonly seen = new Map<keyof SearchFields, Set<string>>();
   add(name: keyof SearchFields, value: string | undefined | null): void {
     if (value === undefined || value === null) return;
     const v = value.trim();
     if (v === '') return;
-    let s = this.seen.get(name);
-    if (!s) this.seen.set(name, (s = new Set()));
-    if (s.has(v)) return;
-    s.add(v);
-    this.f[name].push(v);
+    // Lists are short (a few values): a scan beats a Set per field.
+    const list = this.f[name];
+    if (!list.includes(v)) list.push(v);
   }
 }
 

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import * as crypto from 'node:crypto';
 import type { HostDocument, PortDocument } from './types.ts';
 import { normalizeScript, normalizeServiceFp, type VolatileList } from './volatile.ts';
 
@@ -30,8 +30,12 @@ export function fingerprintVersion(list: VolatileList): number {
 /** fp_version with the shipped volatile list (version 1): 1001. */
 export const FP_VERSION = 1001;
 
+/** One-shot crypto.hash (Node ≥ 20.12) is much cheaper than a Hash object per call. */
+const oneShot = (crypto as { hash?: (alg: string, data: string, enc: 'hex') => string }).hash;
+
 function sha256(text: string): string {
-  return createHash('sha256').update(text, 'utf8').digest('hex');
+  if (oneShot) return oneShot('sha256', text, 'hex');
+  return crypto.createHash('sha256').update(text, 'utf8').digest('hex');
 }
 
 /**

@@ -192,7 +192,8 @@ export function normalizeScriptValue(value: unknown, list: VolatileList, keys: R
   if (Array.isArray(value)) return value.map((v) => normalizeScriptValue(v, list, keys));
   if (value && typeof value === 'object') {
     const out: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(value)) out[k] = normalizeScriptValue(v, list, keys, k);
+    const obj = value as Record<string, unknown>;
+    for (const k of Object.keys(obj)) out[k] = normalizeScriptValue(obj[k], list, keys, k);
     return out;
   }
   return value;
