@@ -38,12 +38,6 @@ function sha256(text: string): string {
   return crypto.createHash('sha256').update(text, 'utf8').digest('hex');
 }
 
-/**
- * RFC 8785 (JCS) canonical JSON. Equivalent to the `canonicalize` package for
- * our documents (checked by fingerprint.test.ts on real fixtures) but several
- * times faster: keys sorted by UTF-16 code units, strings and numbers as
- * ECMAScript JSON.stringify writes them, undefined members skipped.
- */
 /** Already-canonical JSON text, written as is (internal: avoids serialising a script twice). */
 class RawJson {
   constructor(readonly json: string) {}
@@ -60,6 +54,12 @@ function jsonKey(k: string): string {
   return s;
 }
 
+/**
+ * RFC 8785 (JCS) canonical JSON. Equivalent to the `canonicalize` package for
+ * our documents (checked by fingerprint.test.ts on real fixtures) but several
+ * times faster: keys sorted by UTF-16 code units, strings and numbers as
+ * ECMAScript JSON.stringify writes them, undefined members skipped.
+ */
 export function canonicalJson(value: unknown): string {
   if (typeof value === 'string') return JSON.stringify(value);
   if (value === null || typeof value !== 'object') {
@@ -69,21 +69,24 @@ export function canonicalJson(value: unknown): string {
   }
   if (value instanceof RawJson) return value.json;
   if (Array.isArray(value)) {
-    let out = '[';
-    for (let i = 0; i < value.length; i++) out += (i ? ',' : '') + canonicalJson(value[i]);
-    return `${out}]`;
+    const n = value.length;
+    if (n === 0) return '[]';
+    let out = '[' + canonicalJson(value[0]);
+    for (let i = 1; i < n; i++) out += ',' + canonicalJson(value[i]);
+    return out + ']';
   }
   const obj = value as Record<string, unknown>;
-  const keys = Object.keys(obj).sort();
+  const keys = Object.keys(obj);
+  if (keys.length > 1) keys.sort();
   let out = '{';
-  let first = true;
-  for (const k of keys) {
+  for (let i = 0; i < keys.length; i++) {
+    const k = keys[i]!;
     const v = obj[k];
     if (v === undefined || typeof v === 'function' || typeof v === 'symbol') continue;
-    out += `${first ? '' : ','}${jsonKey(k)}:${canonicalJson(v)}`;
-    first = false;
+    if (out.length > 1) out += ',';
+    out += jsonKey(k) + ':' + canonicalJson(v);
   }
-  return `${out}}`;
+  return out + '}';
 }
 
 const canonical = canonicalJson;
