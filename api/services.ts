@@ -5,6 +5,7 @@ import type { Store } from '../store/index.ts';
 import type { IngestDeps } from '../store/ingest.ts';
 import { defaultIngestDeps, investigationRequest, runEmbedded, type EmbeddedDeps } from '../workers/embedded.ts';
 import { createEmbeddedScheduler } from '../workers/scheduler.ts';
+import { createSmtpMailer } from '../activities/report.ts';
 import type { RunRequest, RunSummary } from '../workflows/logic/types.ts';
 import { listProfiles } from '../store/repos/profiles.ts';
 import type { ApiServices } from './context.ts';
@@ -73,7 +74,11 @@ export function embeddedServices(deps: Omit<EmbeddedDeps, 'signal' | 'onEvent'> 
   }
 
   const scheduler = deps.schedulerIntervalMs
-    ? createEmbeddedScheduler({ store: deps.store, log: deps.log, startRun: (request) => launch(request).done })
+    ? createEmbeddedScheduler({
+      store: deps.store, log: deps.log, startRun: (request) => launch(request).done,
+      // Due reports and webhook events on the same tick (errors are logged, never stop the profiles).
+      reports: { config: deps.config, sendMail: createSmtpMailer(deps.config) },
+    })
     : undefined;
   const ticking = scheduler?.start(deps.schedulerIntervalMs);
 

@@ -1,3 +1,4 @@
+import { createSmtpMailer } from '../activities/report.ts';
 import { PlumError, toPlumError } from '../core/errors.ts';
 import type { RunRequest } from '../workflows/logic/types.ts';
 import { investigationRequest, runEmbedded, type EmbeddedDeps, type InvestigationInput } from './embedded.ts';
@@ -47,6 +48,7 @@ export function createEmbeddedServices(deps: Omit<EmbeddedDeps, 'signal' | 'onEv
     scheduler: createEmbeddedScheduler({
       store: deps.store, log: deps.log,
       startRun: (request) => runEmbedded(deps, request),
+      reports: { config: deps.config, sendMail: createSmtpMailer(deps.config) },
     }),
     startRun,
   };

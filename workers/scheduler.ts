@@ -2,6 +2,8 @@ import { CronExpressionParser } from 'cron-parser';
 import { toPlumError } from '../core/errors.ts';
 import type { Logger } from '../core/log.ts';
 import { nextDue, parseCycle } from '../core/profiles.ts';
+import { runDueReports, type ReportDeps } from '../activities/report.ts';
+import { dispatchWebhookEvents, retryDueDeliveries } from '../activities/webhooks.ts';
 import type { Store } from '../store/index.ts';
 import { listProfiles, type StoredProfile } from '../store/repos/profiles.ts';
 import type { RunRequest, RunSummary } from '../workflows/logic/types.ts';
@@ -28,6 +30,20 @@ export interface SchedulerDeps {
   /** Runs a request to its end (the embedded runner). */
   startRun(request: RunRequest): Promise<RunSummary>;
   now?: () => Date;
+  /**
+   * What due report definitions and webhook deliveries need besides the store
+   * and the logger (config, mailer, score weights, fetch, retry tuning). Every
+   * tick runs due reports and dispatches / retries webhooks after the profiles.
+   */
+  reports?: Omit<ReportDeps, 'store' | 'log'>;
+}
+
+/** What the report and webhook part of a tick did (errors are logged, never thrown). */
+export interface HousekeepingResult {
+  reports: { report: string; status: string }[];
+  webhookDeliveries: number;
+  retried: number;
+  errors: string[];
 }
 
 export type TickAction = 'started' | 'resumed' | 'running' | 'not-due' | 'claimed-elsewhere';
@@ -130,11 +146,58 @@ export function createEmbeddedScheduler(deps: SchedulerDeps) {
     };
   }
 
-  /** One pass over the enabled profiles: starts what is due. */
+  let lastHousekeeping: HousekeepingResult | undefined;
+
+  /**
+   * Due report definitions (the same runReportDefinition path as a preview)
+   * and webhook dispatch / retries. Each step's failure is logged and recorded;
+   * none of them stops the others or the profile scheduling.
+   */
+  async function housekeeping(at: Date): Promise<HousekeepingResult> {
+    const r: HousekeepingResult = { reports: [], webhookDeliveries: 0, retried: 0, errors: [] };
+    const fail = (what: string, e: unknown) => {
+      const msg = toPlumError(e).oneLine();
+      r.errors.push(`${what}: ${msg}`);
+      deps.log.error({ err: msg }, `scheduler: ${what} failed`);
+    };
+    const extra = deps.reports ?? {};
+    const hookDeps = { fetch: extra.fetch, log: deps.log, now: at, ...extra.webhook };
+    try {
+      const done = await runDueReports({ ...extra, store: deps.store, log: deps.log }, at);
+      r.reports = done.map((x) => ({ report: x.definition.name, status: x.status }));
+      for (const x of r.reports) deps.log.info(x, 'scheduled report run');
+    } catch (e) {
+      fail('due reports', e);
+    }
+    try {
+      // Dispatch ends with the due retries.
+      const d = await dispatchWebhookEvents(deps.store, hookDeps);
+      r.webhookDeliveries = d.deliveries;
+      r.retried = d.retried;
+    } catch (e) {
+      fail('webhook dispatch', e);
+      // Pending deliveries are still retried when dispatching new events failed.
+      try {
+        r.retried = await retryDueDeliveries(deps.store, hookDeps);
+      } catch (e2) {
+        fail('webhook retries', e2);
+      }
+    }
+    lastHousekeeping = r;
+    return r;
+  }
+
+  /** One pass over the enabled profiles: starts what is due; then due reports and webhooks. */
   async function tick(): Promise<TickResult[]> {
     const at = now();
     const out: TickResult[] = [];
-    for (const profile of await listProfiles(deps.store)) {
+    let profiles: StoredProfile[] = [];
+    try {
+      profiles = await listProfiles(deps.store);
+    } catch (e) {
+      deps.log.error({ err: toPlumError(e).oneLine() }, 'listing profiles failed');
+    }
+    for (const profile of profiles) {
       if (!profile.enabled) continue;
       try {
         out.push(await tickProfile(profile, at));
@@ -142,6 +205,7 @@ export function createEmbeddedScheduler(deps: SchedulerDeps) {
         deps.log.error({ profile: profile.name, err: toPlumError(e).oneLine() }, 'scheduling failed');
       }
     }
+    await housekeeping(at);
     return out;
   }
 
@@ -172,5 +236,5 @@ export function createEmbeddedScheduler(deps: SchedulerDeps) {
     };
   }
 
-  return { tick, idle, start, running };
+  return { tick, idle, start, running, housekeeping, lastHousekeeping: () => lastHousekeeping };
 }

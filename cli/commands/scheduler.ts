@@ -5,6 +5,7 @@ import type { CliContext } from '../context.ts';
 import { info } from '../output.ts';
 import { summaryLine } from './run.ts';
 import { openCommandStore } from './init.ts';
+import { reportDeps } from './report.ts';
 
 export function register(program: Command, ctx: CliContext): void {
   program
@@ -17,8 +18,10 @@ export function register(program: Command, ctx: CliContext): void {
       const store = await openCommandStore(ctx);
       const ingestDeps = await defaultIngestDeps(store, ctx.config);
       const ac = new AbortController();
+      // Due report definitions and webhook events run on the same tick as the profiles.
+      const { store: _store, log: _log, ...reports } = await reportDeps(ctx, store);
       const scheduler = createEmbeddedScheduler({
-        store, log: ctx.log,
+        store, log: ctx.log, reports,
         startRun: async (request) => {
           info(`plum: starting ${request.workflowId}`);
           const summary = await runEmbedded({ store, config: ctx.config, log: ctx.log, ingestDeps, maxInFlight: Number(opts.concurrency) || 4, signal: ac.signal }, request);
@@ -29,6 +32,10 @@ export function register(program: Command, ctx: CliContext): void {
       if (opts.once) {
         const results = await scheduler.tick();
         for (const r of results) info(`plum: ${r.profile}: ${r.action}${r.slot ? ` (${r.slot})` : ''}${r.skipped ? `, ${r.skipped.length} missed slot(s) skipped` : ''}`);
+        const h = scheduler.lastHousekeeping();
+        for (const r of h?.reports ?? []) info(`plum: report ${r.report}: ${r.status}`);
+        if (h?.webhookDeliveries) info(`plum: ${h.webhookDeliveries} webhook deliver${h.webhookDeliveries === 1 ? 'y' : 'ies'} sent`);
+        for (const err of h?.errors ?? []) info(`plum: ${err}`);
         await scheduler.idle();
         return;
       }
