@@ -8,6 +8,7 @@ import { createEmbeddedScheduler } from '../workers/scheduler.ts';
 import { createSmtpMailer } from '../activities/report.ts';
 import type { RunRequest, RunSummary } from '../workflows/logic/types.ts';
 import { listProfiles } from '../store/repos/profiles.ts';
+import { listReportDefinitions } from '../store/repos/reports.ts';
 import type { ApiServices } from './context.ts';
 
 export interface ServeServices {
@@ -160,7 +161,7 @@ async function temporalServices(deps: { store: Store; config: PlumConfig; log: L
       },
       // One Temporal schedule per profile: make them match the stored profiles.
       async profileChanged() {
-        await syncSchedules(client, await listProfiles(deps.store), deps.config);
+        await syncSchedules(client, await listProfiles(deps.store), deps.config, { reports: await listReportDefinitions(deps.store) });
       },
     },
     close,

@@ -148,12 +148,22 @@ export function createEmbeddedScheduler(deps: SchedulerDeps) {
 
   let lastHousekeeping: HousekeepingResult | undefined;
 
+  let housekeepingInFlight: Promise<HousekeepingResult> | undefined;
+
+  /** Single flight: a tick that overlaps another (e.g. profileChanged) does not run a report or dispatch twice. */
+  function housekeeping(at: Date): Promise<HousekeepingResult> {
+    housekeepingInFlight ??= runHousekeeping(at).finally(() => {
+      housekeepingInFlight = undefined;
+    });
+    return housekeepingInFlight;
+  }
+
   /**
    * Due report definitions (the same runReportDefinition path as a preview)
    * and webhook dispatch / retries. Each step's failure is logged and recorded;
    * none of them stops the others or the profile scheduling.
    */
-  async function housekeeping(at: Date): Promise<HousekeepingResult> {
+  async function runHousekeeping(at: Date): Promise<HousekeepingResult> {
     const r: HousekeepingResult = { reports: [], webhookDeliveries: 0, retried: 0, errors: [] };
     const fail = (what: string, e: unknown) => {
       const msg = toPlumError(e).oneLine();

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { parseProfile } from '../core/profiles.ts';
 import type { StoredProfile } from '../store/repos/profiles.ts';
 import type { ScanWorkflowInput } from '../workflows/temporal-run.ts';
-import { desiredSchedule, SCHEDULE_PREFIX } from './temporal-schedules.ts';
+import { desiredReportSchedule, desiredSchedule, REPORT_SCHEDULE_PREFIX, SCHEDULE_PREFIX } from './temporal-schedules.ts';
 
 const config = { PLUM_TEMPORAL_TASK_QUEUE: 'plum-server', PLUM_TEMPORAL_SCAN_QUEUE: 'plum-scan' };
 const stored = (input: Parameters<typeof parseProfile>[0], enabled = true): StoredProfile => ({
@@ -40,5 +40,29 @@ describe('desiredSchedule', () => {
     expect(other.digest).not.toBe(a.digest);
     expect(prio.digest).not.toBe(a.digest);
     expect(a.options.memo).toEqual({ plumDigest: a.digest });
+  });
+});
+
+describe('desiredReportSchedule', () => {
+  it('builds one schedule per report definition running reportWorkflow at its cadence, overlap skip, bounded catch-up', () => {
+    const d = desiredReportSchedule({ name: 'weekly-web', every: '7d', enabled: true }, config);
+    expect(d.scheduleId).toBe(`${REPORT_SCHEDULE_PREFIX}weekly-web`);
+    expect(d.scheduleId).toBe('plum-report:weekly-web');
+    expect(d.options.spec).toEqual({ intervals: [{ every: 7 * 86_400_000 }] });
+    expect(d.options.policies).toEqual({ overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: 86_400_000 });
+    expect(d.options.action).toMatchObject({ type: 'startWorkflow', workflowType: 'reportWorkflow', taskQueue: 'plum-server', workflowId: 'report:weekly-web', args: [{ report: 'weekly-web' }] });
+    expect(d.paused).toBe(false);
+    expect(d.options.memo).toEqual({ plumDigest: d.digest });
+  });
+
+  it('pauses disabled definitions and changes its digest only with what matters', () => {
+    const a = desiredReportSchedule({ name: 'daily', every: '1d', enabled: true }, config);
+    const off = desiredReportSchedule({ name: 'daily', every: '1d', enabled: false }, config);
+    const other = desiredReportSchedule({ name: 'daily', every: '2d', enabled: true }, config);
+    expect(off.paused).toBe(true);
+    expect(off.options.state).toMatchObject({ paused: true });
+    expect(off.digest).toBe(a.digest);
+    expect(other.digest).not.toBe(a.digest);
+    expect(desiredReportSchedule({ name: 'hourly', every: '2h', enabled: true }, config).options.policies!.catchupWindow).toBe(2 * 3_600_000);
   });
 });

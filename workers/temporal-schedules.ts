@@ -2,13 +2,17 @@ import { createHash } from 'node:crypto';
 import { ScheduleNotFoundError, ScheduleOverlapPolicy, type Client, type ScheduleOptions } from '@temporalio/client';
 import type { PlumConfig } from '../core/config.ts';
 import { cycleMs, parseCycle } from '../core/profiles.ts';
+import { parseDuration } from '../core/report/period.ts';
 import type { StoredProfile } from '../store/repos/profiles.ts';
+import type { ReportDefinitionRow } from '../store/repos/reports.ts';
+import type { ReportWorkflowInput } from '../workflows/report.ts';
 import { initialState } from '../workflows/logic/scan-run.ts';
 import type { RunRequest } from '../workflows/logic/types.ts';
 import { SA_PRIORITY, SA_PROFILE, SA_RUN_KIND, type ScanWorkflowInput } from '../workflows/temporal-run.ts';
 
 /*
- * Temporal Schedules, one per profile. `desiredSchedule` is pure (unit-tested);
+ * Temporal Schedules, one per profile (`plum-profile:<name>`) and one per
+ * report definition (`plum-report:<name>`, running reportWorkflow). `desiredSchedule` is pure (unit-tested);
  * `syncSchedules` / `listSchedules` are LIVE-SERVER CODE (need a Temporal
  * frontend; see deploy/README.md).
  *
@@ -19,6 +23,7 @@ import { SA_PRIORITY, SA_PROFILE, SA_RUN_KIND, type ScanWorkflowInput } from '..
  */
 
 export const SCHEDULE_PREFIX = 'plum-profile:';
+export const REPORT_SCHEDULE_PREFIX = 'plum-report:';
 const DAY_MS = 86_400_000;
 
 export interface DesiredSchedule {
@@ -64,15 +69,57 @@ export function desiredSchedule(profile: StoredProfile, config: Pick<PlumConfig,
   };
 }
 
+/** The schedule of a report definition: every `every` (interval), overlap skip, catch-up at most one cadence or a day. */
+export function desiredReportSchedule(def: Pick<ReportDefinitionRow, 'name' | 'every' | 'enabled'>, config: Pick<PlumConfig, 'PLUM_TEMPORAL_TASK_QUEUE'>): DesiredSchedule {
+  const everyMs = parseDuration(def.every, 'report cadence');
+  const input: ReportWorkflowInput = { report: def.name };
+  const catchupMs = Math.min(everyMs, DAY_MS);
+  const spec = { intervals: [{ every: everyMs }] };
+  const digest = createHash('sha256').update(JSON.stringify({ spec, input, catchupMs, q: config.PLUM_TEMPORAL_TASK_QUEUE })).digest('hex').slice(0, 16);
+  const scheduleId = `${REPORT_SCHEDULE_PREFIX}${def.name}`;
+  return {
+    scheduleId,
+    digest,
+    paused: !def.enabled,
+    options: {
+      scheduleId,
+      spec,
+      action: {
+        type: 'startWorkflow',
+        workflowType: 'reportWorkflow',
+        taskQueue: config.PLUM_TEMPORAL_TASK_QUEUE,
+        // Temporal appends the scheduled time: `report:<name>-<time>`.
+        workflowId: `report:${def.name}`,
+        args: [input],
+        memo: { report: def.name },
+      },
+      policies: { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: catchupMs },
+      state: { paused: !def.enabled, note: def.enabled ? 'synced by plum' : 'report disabled' },
+      memo: { plumDigest: digest },
+    },
+  };
+}
+
 export interface SyncResult {
   schedule: string;
   action: 'created' | 'updated' | 'paused' | 'unpaused' | 'unchanged' | 'deleted';
 }
 
-/** LIVE-SERVER CODE. Makes the namespace's plum schedules match the profiles. */
-export async function syncSchedules(client: Client, profiles: StoredProfile[], config: PlumConfig, opts: { dryRun?: boolean } = {}): Promise<SyncResult[]> {
+/**
+ * LIVE-SERVER CODE. Makes the namespace's plum schedules match the profiles
+ * and, when `opts.reports` is given, the report definitions (schedules of
+ * removed definitions are deleted only then).
+ */
+export async function syncSchedules(
+  client: Client, profiles: StoredProfile[], config: PlumConfig, opts: { dryRun?: boolean; reports?: ReportDefinitionRow[] } = {},
+): Promise<SyncResult[]> {
   const out: SyncResult[] = [];
   const wanted = new Map(profiles.map((p) => { const d = desiredSchedule(p, config); return [d.scheduleId, d]; }));
+  for (const def of opts.reports ?? []) {
+    const d = desiredReportSchedule(def, config);
+    wanted.set(d.scheduleId, d);
+  }
+  const what = (d: DesiredSchedule) => (d.scheduleId.startsWith(REPORT_SCHEDULE_PREFIX) ? 'report' : 'profile');
   for (const d of wanted.values()) {
     const handle = client.schedule.getHandle(d.scheduleId);
     let current;
@@ -95,14 +142,15 @@ export async function syncSchedules(client: Client, profiles: StoredProfile[], c
       }
       out.push({ schedule: d.scheduleId, action: 'updated' });
     } else if (current.state.paused !== d.paused) {
-      if (!opts.dryRun) await (d.paused ? handle.pause('profile disabled') : handle.unpause('profile enabled'));
+      if (!opts.dryRun) await (d.paused ? handle.pause(`${what(d)} disabled`) : handle.unpause(`${what(d)} enabled`));
       out.push({ schedule: d.scheduleId, action: d.paused ? 'paused' : 'unpaused' });
     } else {
       out.push({ schedule: d.scheduleId, action: 'unchanged' });
     }
   }
+  const owned = (id: string) => id.startsWith(SCHEDULE_PREFIX) || (opts.reports !== undefined && id.startsWith(REPORT_SCHEDULE_PREFIX));
   for await (const s of client.schedule.list()) {
-    if (s.scheduleId.startsWith(SCHEDULE_PREFIX) && !wanted.has(s.scheduleId)) {
+    if (owned(s.scheduleId) && !wanted.has(s.scheduleId)) {
       if (!opts.dryRun) await client.schedule.getHandle(s.scheduleId).delete();
       out.push({ schedule: s.scheduleId, action: 'deleted' });
     }
@@ -114,7 +162,7 @@ export async function syncSchedules(client: Client, profiles: StoredProfile[], c
 export async function listSchedules(client: Client): Promise<{ schedule: string; paused: boolean; next: string | null; recent: string | null }[]> {
   const out = [];
   for await (const s of client.schedule.list()) {
-    if (!s.scheduleId.startsWith(SCHEDULE_PREFIX)) continue;
+    if (!s.scheduleId.startsWith(SCHEDULE_PREFIX) && !s.scheduleId.startsWith(REPORT_SCHEDULE_PREFIX)) continue;
     out.push({
       schedule: s.scheduleId,
       paused: s.state.paused,

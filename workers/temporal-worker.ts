@@ -11,6 +11,8 @@ import { PlumError } from '../core/errors.ts';
 import type { Logger } from '../core/log.ts';
 import { createActivities, toTemporalActivities } from '../activities/index.ts';
 import { createNmapRunner, systemResolver } from '../activities/nmap.ts';
+import { createReportActivities, createSmtpMailer } from '../activities/report.ts';
+import { loadScoreConfig } from '../core/score.ts';
 import type { Store } from '../store/index.ts';
 import { defaultIngestDeps } from './embedded.ts';
 
@@ -27,7 +29,7 @@ async function connect(address: string | undefined): Promise<NativeConnection> {
 
 /**
  * The server worker: runs the workflows and the server activities (plan,
- * ingest, bookkeeping) on PLUM_TEMPORAL_TASK_QUEUE. With `scanToo`, it also
+ * ingest, bookkeeping, report definitions) on PLUM_TEMPORAL_TASK_QUEUE. With `scanToo`, it also
  * polls the scan queue and runs nmap itself (a one-host deployment).
  */
 export async function runServerWorker(opts: { config: PlumConfig; store: Store; log: Logger; signal: AbortSignal; scanToo?: boolean; concurrency?: number }): Promise<void> {
@@ -39,9 +41,15 @@ export async function runServerWorker(opts: { config: PlumConfig; store: Store; 
     const activities = toTemporalActivities(createActivities({
       log, store, nmap, ingestDeps, resolve: systemResolver, retentionDays: config.PLUM_RAW_RETENTION_DAYS, runnerName: 'server',
     }));
+    // reportWorkflow's activities: the same runReportDefinition as the embedded scheduler and a preview.
+    const scoreConfig = await loadScoreConfig().catch((e: unknown) => {
+      log.warn({ err: (e as Error).message }, 'score weights unavailable; host score = highest port score');
+      return undefined;
+    });
+    const reportActivities = toTemporalActivities(createReportActivities({ store, config, log, sendMail: createSmtpMailer(config), scoreConfig }));
     const server = await Worker.create({
       connection, namespace: config.PLUM_TEMPORAL_NAMESPACE, taskQueue: config.PLUM_TEMPORAL_TASK_QUEUE,
-      workflowsPath: WORKFLOWS_PATH, activities,
+      workflowsPath: WORKFLOWS_PATH, activities: { ...activities, ...reportActivities },
     });
     const workers = [server];
     if (opts.scanToo) {

@@ -4,3 +4,4 @@
  */
 export { scanProfileWorkflow } from './scan-profile.ts';
 export { investigationWorkflow } from './investigation.ts';
+export { reportWorkflow } from './report.ts';

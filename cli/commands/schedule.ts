@@ -1,24 +1,26 @@
 import type { Command } from 'commander';
 import { listProfiles } from '../../store/repos/profiles.ts';
+import { listReportDefinitions } from '../../store/repos/reports.ts';
 import type { CliContext } from '../context.ts';
 import { formatOption, info, printJson, printTable } from '../output.ts';
 import { openCommandStore } from './init.ts';
 
 export function register(program: Command, ctx: CliContext): void {
-  const schedule = program.command('schedule').description('Temporal Schedules, one per profile (needs PLUM_TEMPORAL_ADDRESS)');
+  const schedule = program.command('schedule').description('Temporal Schedules, one per profile and one per report definition (needs PLUM_TEMPORAL_ADDRESS)');
   schedule
     .command('sync')
-    .description('create, update, pause and delete Temporal Schedules to match the profiles (idempotent; overlap skip; bounded catch-up)')
+    .description('create, update, pause and delete Temporal Schedules to match the profiles and report definitions (idempotent; overlap skip; bounded catch-up)')
     .option('--dry-run', 'show what would change without changing anything')
     .addOption(formatOption())
     .action(async (opts: { dryRun?: boolean; format: string }) => {
       const store = await openCommandStore(ctx);
       const profiles = await listProfiles(store);
+      const reports = await listReportDefinitions(store);
       const { connectTemporal } = await import('../../workers/temporal-client.ts');
       const { syncSchedules } = await import('../../workers/temporal-schedules.ts');
       const { client, close } = await connectTemporal(ctx.config);
       ctx.onClose(close);
-      const results = await syncSchedules(client, profiles, ctx.config, { dryRun: opts.dryRun });
+      const results = await syncSchedules(client, profiles, ctx.config, { dryRun: opts.dryRun, reports });
       if (opts.format === 'json') printJson(results);
       else {
         printTable(results as unknown as Record<string, unknown>[], ['schedule', 'action']);

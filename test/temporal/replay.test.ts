@@ -4,6 +4,7 @@ import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { initialState } from '../../workflows/logic/scan-run.ts';
 import type { JobOutcome, JobSpec, NmapJobResult, PlannedRun, RunEvent, RunRequest, RunSummary } from '../../workflows/logic/types.ts';
 import type { ScanWorkflowInput } from '../../workflows/temporal-run.ts';
+import type { ReportWorkflowInput } from '../../workflows/report.ts';
 import { HistoryBuilder, heartbeatTimeoutFailure } from './history.ts';
 
 /*
@@ -236,5 +237,31 @@ describe('replay: investigationWorkflow', () => {
     expect(nmap.priorityKey).toBe(1);
     const summary = (events.at(-1) as { type: 'finished'; summary: RunSummary }).summary;
     expect(summary).toMatchObject({ kind: 'investigation', workflowId, status: 'succeeded', counters: { appeared: 2, ports: 2 } });
+  }, 60_000);
+});
+
+describe('replay: reportWorkflow', () => {
+  it('runs the report definition through one server activity and completes with its summary', async () => {
+    const workflowId = 'report:weekly-web-2026-11-23T00:00:00Z';
+    const input: ReportWorkflowInput = { report: 'weekly-web' };
+    const result = { report: 'weekly-web', status: 'ok', period: { from: '2026-11-16T00:00:00.000Z', to: '2026-11-23T00:00:00.000Z' }, totals: {}, deliveries: [] };
+    const h = new HistoryBuilder({ workflowType: 'reportWorkflow', workflowId, taskQueue: SERVER_QUEUE, input: [input] });
+    h.workflowTask();
+    const seq = h.scheduleActivity('runReportDefinition', server);
+    h.completeActivity(seq, result).workflowTask();
+    h.completeWorkflow(result);
+
+    await replay(h);
+    // On the workflow's own (server) task queue, with the definition's name only.
+    expect(activities).toEqual([expect.objectContaining({ type: 'runReportDefinition', taskQueue: undefined, args: ['weekly-web'] })]);
+  }, 60_000);
+
+  it('fails replay when the history does not run the report activity', async () => {
+    const workflowId = 'report:weekly-web-2026-11-24T00:00:00Z';
+    const h = new HistoryBuilder({ workflowType: 'reportWorkflow', workflowId, taskQueue: SERVER_QUEUE, input: [{ report: 'weekly-web' }] });
+    h.workflowTask();
+    h.upsertMemo({ report: 'weekly-web' });
+    h.completeWorkflow(null);
+    await expect(replay(h)).rejects.toThrow(/[Nn]ondeterminis|DeterminismViolation/);
   }, 60_000);
 });
