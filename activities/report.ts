@@ -20,7 +20,7 @@ import { sql, type SQL } from 'drizzle-orm';
 import type { Store, StoreSession } from '../store/index.ts';
 import { compileWhere } from '../store/search/compile.ts';
 import {
-  getReportDefinition, markReportRun, dueReportDefinitions, parseDestination, type ReportDefinitionRow,
+  getReportDefinition, markReportRun, dueReportDefinitions, claimDueReport, parseDestination, type ReportDefinitionRow,
 } from '../store/repos/reports.ts';
 import { webhooksOfReport } from '../store/repos/webhooks.ts';
 import { deliverPayload, dispatchWebhookEvents, type WebhookDeps } from './webhooks.ts';
@@ -674,15 +674,11 @@ export async function runReportDefinition(deps: ReportDeps, idOrName: string, op
   }
   const failed = deliveries.filter((d) => !d.ok).length;
   const status = failed === 0 ? 'ok' : failed === deliveries.length ? 'failed' : 'partial';
-  const everyMs = parseDuration(def.every, 'report cadence');
-  // Next run: the next multiple of the cadence after now, anchored on the previous schedule (no drift, no burst after downtime).
-  let next = def.nextRunAt ? def.nextRunAt.getTime() : now.getTime();
-  while (next <= now.getTime()) next += everyMs;
   await markReportRun(deps.store, def.id, {
     at: now,
     status,
     error: failed ? deliveries.filter((d) => !d.ok).map((d) => `${d.destination}: ${d.detail}`).join('; ') : undefined,
-    nextRunAt: new Date(next),
+    nextRunAt: nextReportRun(def.nextRunAt ?? now, def.every, now),
   });
   return { definition: def, model, markdown, deliveries, status };
 }
@@ -711,17 +707,28 @@ export function createSmtpMailer(config: Pick<PlumConfig, 'PLUM_SMTP_URL' | 'PLU
   };
 }
 
+/** Next run: the next multiple of the cadence after now, anchored on the previous schedule (no drift, no burst after downtime). */
+function nextReportRun(previous: Date, every: string, now: Date): Date {
+  const everyMs = parseDuration(every, 'report cadence');
+  let next = previous.getTime();
+  while (next <= now.getTime()) next += everyMs;
+  return new Date(next);
+}
+
 /** Runs every due report definition once (the embedded scheduler's tick). */
 export async function runDueReports(deps: ReportDeps, now = new Date()): Promise<ReportRunResult[]> {
   const due = await dueReportDefinitions(deps.store, now);
   const out: ReportRunResult[] = [];
   for (const def of due) {
+    // Claim the slot first (compare-and-set on next_run_at): another scheduler on the same
+    // database that polled the same definition then finds it claimed and skips it.
+    if (!def.nextRunAt || !(await claimDueReport(deps.store, def.id, def.nextRunAt, nextReportRun(def.nextRunAt, def.every, now)))) continue;
     try {
       out.push(await runReportDefinition(deps, def.id, { now }));
     } catch (e) {
       const err = toPlumError(e);
       (deps.log ?? silentLogger).error({ report: def.name, err: err.message }, 'scheduled report failed');
-      await markReportRun(deps.store, def.id, { at: now, status: 'failed', error: err.oneLine(), nextRunAt: new Date(now.getTime() + parseDuration(def.every)) });
+      await markReportRun(deps.store, def.id, { at: now, status: 'failed', error: err.oneLine(), nextRunAt: nextReportRun(def.nextRunAt, def.every, now) });
     }
   }
   return out;

@@ -101,6 +101,16 @@ describe.each(storeKinds)('scheduler tick runs reports and webhooks on %s', (kin
     expect(started).toEqual([]);
   });
 
+  it('two schedulers on the same database deliver a due report once', async () => {
+    await createReportDefinition(t.store, { name: 'twice', every: '1d', destinations: [`dir:${dir}/twice`] }, T0);
+    await fs.mkdir(path.join(dir, 'twice'));
+    clock = at(24.5);
+    // plum serve and plum scheduler polling at the same moment: both see the definition due.
+    await Promise.all([scheduler().tick(), scheduler().tick()]);
+    expect(await fs.readdir(path.join(dir, 'twice'))).toHaveLength(1);
+    expect(await getReportDefinition(t.store, 'twice')).toMatchObject({ lastStatus: 'ok', nextRunAt: at(48) });
+  });
+
   it('sends new events to a webhook on the next tick, once', async () => {
     const rx = await receiver();
     try {

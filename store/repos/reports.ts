@@ -121,6 +121,18 @@ export async function markReportRun(
   }).where(eq(reportDefinitions.id, id));
 }
 
+/**
+ * Claims a due run for this process: moves next_run_at from `dueAt` to `next`
+ * only if no other process (plum serve, plum scheduler) did it first, so a due
+ * report is delivered once however many schedulers share the database.
+ */
+export async function claimDueReport(store: StoreSession, id: string, dueAt: Date, next: Date): Promise<boolean> {
+  const rows = await store.db.update(reportDefinitions).set({ nextRunAt: next })
+    .where(and(eq(reportDefinitions.id, id), eq(reportDefinitions.nextRunAt, dueAt)))
+    .returning({ id: reportDefinitions.id });
+  return rows.length === 1;
+}
+
 /** Enabled definitions whose next run is due (the embedded scheduler's poll). */
 export async function dueReportDefinitions(store: StoreSession, now: Date): Promise<ReportDefinitionRow[]> {
   return store.db.select().from(reportDefinitions)
