@@ -8,6 +8,7 @@
  * (a job holds at most 256 addresses or names), never XML or observations.
  */
 import type { ChangeCounts } from '../../core/counts.ts';
+import type { PlannedJob } from '../../core/plan.ts';
 
 /** What a run scans: a stored profile (scheduled or manual) or an urgent investigation. */
 export type RunRequest =
@@ -49,19 +50,9 @@ export interface PlannedRun {
 }
 
 /** Everything an agent needs to scan one job: small by construction (≤ 256 addresses). */
-export interface JobSpec {
+export interface JobSpec extends Omit<PlannedJob, 'profile'> {
   runId: string;
   jobId: string;
-  index: number;
-  kind: 'ipv4' | 'ipv6' | 'fqdn';
-  targets: string[];
-  addressCount: number;
-  tcpPorts: string;
-  udpPorts?: string;
-  scripts: string[];
-  extraArgs: string[];
-  hostTimeout: string;
-  priority: number;
   /** Set when the job was already ingested by an earlier execution (continue-as-new, restart). */
   done?: boolean;
 }
