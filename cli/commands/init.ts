@@ -4,8 +4,12 @@ import type { CliContext } from '../context.ts';
 import { info } from '../output.ts';
 
 /** Opens the store for a command and closes it when the command ends. */
-export async function openCommandStore(ctx: CliContext): Promise<Store> {
-  const store = await openStore(ctx.config, { log: ctx.log });
+/**
+ * Opens the store for a command. `share`: a long-running process (scheduler)
+ * serves the embedded database over $PLUM_HOME/plum.sock so other commands keep working.
+ */
+export async function openCommandStore(ctx: CliContext, opts: { share?: boolean } = {}): Promise<Store> {
+  const store = await openStore(ctx.config, { log: ctx.log, ...(opts.share ? { share: true } : {}) });
   ctx.onClose(() => store.close());
   return store;
 }

@@ -40,20 +40,25 @@ export async function startTestApi(
       b: { token: b.token, name: b.agent.name, id: b.agent.id },
       revokedToken: ra.token,
     },
-    call(path, init = {}) {
-      const headers = new Headers(init.headers);
-      if (init.auth) headers.set('authorization', `Bearer ${init.auth}`);
-      let body = init.body;
-      if (init.json !== undefined) {
-        headers.set('content-type', 'application/json');
-        body = JSON.stringify(init.json);
-      }
-      return fetch(`${server.url}${path}`, { ...init, headers, body });
-    },
+    call: clientOf(server),
     async close() {
       await server.close();
       await ts.cleanup();
     },
+  };
+}
+
+/** A fetch for one server: `auth` becomes a Bearer header, `json` a JSON body. */
+function clientOf(server: RunningServer): TestApi['call'] {
+  return (path, init = {}) => {
+    const headers = new Headers(init.headers);
+    if (init.auth) headers.set('authorization', `Bearer ${init.auth}`);
+    let body = init.body;
+    if (init.json !== undefined) {
+      headers.set('content-type', 'application/json');
+      body = JSON.stringify(init.json);
+    }
+    return fetch(`${server.url}${path}`, { ...init, headers, body });
   };
 }
 
@@ -92,16 +97,7 @@ export async function startTestApiOn(base: TestApi, services: ApiServices, limit
   const server = await startServer({ store: base.store, config: base.config, services, limits }, { host: '127.0.0.1', port: 0 });
   return {
     server,
-    call(path, init = {}) {
-      const headers = new Headers(init.headers);
-      if (init.auth) headers.set('authorization', `Bearer ${init.auth}`);
-      let body = init.body;
-      if (init.json !== undefined) {
-        headers.set('content-type', 'application/json');
-        body = JSON.stringify(init.json);
-      }
-      return fetch(`${server.url}${path}`, { ...init, headers, body });
-    },
+    call: clientOf(server),
     close: () => server.close(),
   };
 }
