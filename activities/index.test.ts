@@ -88,7 +88,7 @@ describe.each(storeKinds)('activities on %s', (kind) => {
     const outcome = await acts.ingestJob({ runId: plan.runId, jobId: spec!.jobId });
     expect(outcome).toMatchObject({ status: 'succeeded', hostsUp: 1, ports: 1, appeared: 1 });
     expect(await acts.ingestJob({ runId: plan.runId, jobId: spec!.jobId })).toEqual(outcome);
-    const [obs] = await t.store.query<{ n: number }>('select count(*)::int as n from port_observations where last_job_id = $1', [spec!.jobId]);
+    const [obs] = await t.store.query<{ n: number }>('select count(*)::int as n from port_observations join observation_sightings using (id) where last_job_id = $1', [spec!.jobId]);
     expect(Number(obs!.n)).toBe(1);
   }, 60_000);
 

@@ -372,7 +372,7 @@ export function createActivities(deps: ActivityDeps): ScanActivities {
     const events = await store.query<{ type: string; n: number }>('select type, count(*)::int as n from observation_events where job_id = $1 group by type', [job.id]);
     const by = Object.fromEntries(events.map((e) => [e.type, Number(e.n)]));
     const [open] = await store.query<{ ports: number; hosts: number }>(
-      `select count(*)::int as ports, count(distinct ip)::int as hosts from port_observations where last_job_id = $1 and state = 'open'`, [job.id]);
+      `select count(*)::int as ports, count(distinct ip)::int as hosts from port_observations join observation_sightings using (id) where last_job_id = $1 and state = 'open'`, [job.id]);
     return {
       jobId: job.id, index: job.index, status: job.error ? 'partial' : 'succeeded', hosts: job.address_count, hostsUp: Number(open?.hosts ?? 0),
       ports: Number(open?.ports ?? 0), appeared: by.appeared ?? 0, changed: by.changed ?? 0, gone: by.gone ?? 0, reappeared: by.reappeared ?? 0,

@@ -18,7 +18,7 @@ import { formatDuration, parseDuration, resolvePeriod, type PeriodOptions } from
 import { scoreHost, type ScoreConfig, type ScoreResult } from '../core/score.ts';
 import { sql, type SQL } from 'drizzle-orm';
 import type { Store, StoreSession } from '../store/index.ts';
-import { compileWhere } from '../store/search/compile.ts';
+import { compileWhere, observationsFrom } from '../store/search/compile.ts';
 import {
   getReportDefinition, markReportRun, dueReportDefinitions, claimDueReport, parseDestination, type ReportDefinitionRow,
 } from '../store/repos/reports.ts';
@@ -54,10 +54,13 @@ export interface ObservationRow {
   last_job_id: string | null;
 }
 
+/** What OBS_COLUMNS reads from: port_observations `po` with its sightings `po_s`. */
+const OBS_FROM = 'port_observations po join observation_sightings po_s on po_s.id = po.id';
+
 // Times as epoch milliseconds: parsing timestamp text into Dates row by row dominated large reports.
 const OBS_COLUMNS = `po.id, host(po.ip) as ip, po.protocol, po.port, po.state, po.current, po.hsh256,
-  (extract(epoch from po.first_seen) * 1000)::float8 as first_ms, (extract(epoch from po.last_seen) * 1000)::float8 as last_ms, po.times_seen,
-  po.fields, po.tags, po.score, po.score_features, po.hostnames, po.last_run_id, po.last_job_id`;
+  (extract(epoch from po.first_seen) * 1000)::float8 as first_ms, (extract(epoch from po_s.last_seen) * 1000)::float8 as last_ms, po_s.times_seen,
+  po.fields, po.tags, po.score, po.score_features, po.hostnames, po_s.last_run_id, po_s.last_job_id`;
 
 /**
  * Scan of port_observations (alias `po`) where `where` holds, in id order.
@@ -67,11 +70,11 @@ const OBS_COLUMNS = `po.id, host(po.ip) as ip, po.protocol, po.port, po.state, p
  * stays linear on both drivers and never holds more than one page of rows.
  */
 export async function* scanObservations(store: StoreSession, where: SQL, batchSize = 5000, columns = OBS_COLUMNS): AsyncGenerator<ObservationRow> {
-  const ids = (await store.query<{ id: string }>(sql`select po.id from port_observations po where ${where} order by po.id`)).map((r) => r.id);
+  const ids = (await store.query<{ id: string }>(sql`select po.id from ${observationsFrom('po')} where ${where} order by po.id`)).map((r) => r.id);
   for (let i = 0; i < ids.length; i += batchSize) {
     const page = ids.slice(i, i + batchSize);
     const rows = await store.query<RawObservationRow>(
-      `select ${columns} from port_observations po where po.id = any($1::text[]) order by po.id`,
+      `select ${columns} from ${OBS_FROM} where po.id = any($1::text[]) order by po.id`,
       [page],
     );
     // Projected column sets (REPORT_COLUMNS) already carry every field they read.
@@ -90,7 +93,7 @@ export function queryWhere(query: string | undefined, now: Date): SQL {
 }
 
 /** Observations overlapping [from, to). */
-const overlapWhere = (from: string, to: string): SQL => sql`po.first_seen < ${to}::text::timestamptz and po.last_seen >= ${from}::text::timestamptz`;
+const overlapWhere = (from: string, to: string): SQL => sql`po.first_seen < ${to}::text::timestamptz and po_s.last_seen >= ${from}::text::timestamptz`;
 
 const FIELD_NAMES = Object.keys(emptySearchFields()) as Array<keyof SearchFields>;
 
@@ -121,16 +124,16 @@ export function normaliseRow(raw: RawObservationRow, fill = true): ObservationRo
   };
 }
 
-export { OBS_COLUMNS };
+export { OBS_COLUMNS, OBS_FROM };
 
 /** The search fields the report's hosts section shows: only these leave the database (real documents carry many more, e.g. every header). */
 const REPORT_FIELDS = ['service_name', 'service_product', 'service_version', 'http_title', 'http_server', 'fqdn_requested', 'ptr', 'x509_subject_cn', 'x509_san'];
 
 /** Columns for the report scan: projected fields, no raw score features (read when explaining a port score). */
 const REPORT_COLUMNS = `po.id, host(po.ip) as ip, po.protocol, po.port, po.state, po.current, '' as hsh256,
-  (extract(epoch from po.first_seen) * 1000)::float8 as first_ms, (extract(epoch from po.last_seen) * 1000)::float8 as last_ms, 0 as times_seen,
+  (extract(epoch from po.first_seen) * 1000)::float8 as first_ms, (extract(epoch from po_s.last_seen) * 1000)::float8 as last_ms, 0 as times_seen,
   jsonb_build_object(${REPORT_FIELDS.map((f) => `'${f}', coalesce(po.fields->'${f}', '[]'::jsonb)`).join(', ')}) as fields,
-  po.tags, po.score, null::jsonb as score_features, '{}'::text[] as hostnames, po.last_run_id, po.last_job_id`;
+  po.tags, po.score, null::jsonb as score_features, '{}'::text[] as hostnames, po_s.last_run_id, po_s.last_job_id`;
 
 /** Parses the query once; '' matches everything. Syntax errors surface as PlumError 'syntax' (exit 2). */
 export function compileQueryFilter(query: string | undefined, now: Date): (r: ObservationRow) => boolean {
@@ -338,7 +341,7 @@ async function loadObservationsById(store: StoreSession, ids: string[]): Promise
   const unique = [...new Set(ids)];
   for (let i = 0; i < unique.length; i += 1000) {
     const chunk = unique.slice(i, i + 1000);
-    const rows = await store.query<RawObservationRow>(`select ${OBS_COLUMNS} from port_observations po where po.id = any($1::text[])`, [chunk]);
+    const rows = await store.query<RawObservationRow>(`select ${OBS_COLUMNS} from ${OBS_FROM} where po.id = any($1::text[])`, [chunk]);
     for (const r of rows) out.set(r.id, normaliseRow(r));
   }
   return out;

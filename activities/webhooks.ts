@@ -10,7 +10,7 @@ import {
   advanceCursor, dueDeliveries, enabledWebhooks, insertDelivery, recordAttempt,
   type WebhookDeliveryRow, type WebhookRow,
 } from '../store/repos/webhooks.ts';
-import { compileQueryFilter, diffObservations, normaliseRow, OBS_COLUMNS, summarise, type ObservationRow } from './report.ts';
+import { compileQueryFilter, diffObservations, normaliseRow, OBS_COLUMNS, OBS_FROM, summarise, type ObservationRow } from './report.ts';
 
 /**
  * Webhook delivery: new observation events (appeared/changed/reappeared by
@@ -193,7 +193,7 @@ export async function dispatchWebhookEvents(store: StoreSession, deps: WebhookDe
       );
       if (events.length === 0) break;
       const ids = [...new Set(events.flatMap((e) => [e.observation_id, ...(e.previous_observation_id ? [e.previous_observation_id] : [])]))];
-      const obsRows = await store.query<Parameters<typeof normaliseRow>[0]>(`select ${OBS_COLUMNS} from port_observations po where po.id = any($1::text[])`, [ids]);
+      const obsRows = await store.query<Parameters<typeof normaliseRow>[0]>(`select ${OBS_COLUMNS} from ${OBS_FROM} where po.id = any($1::text[])`, [ids]);
       const obs = new Map(obsRows.map((r) => [r.id, normaliseRow(r)]));
       const selected = events.filter((e) => {
         if (!hook.eventTypes.includes(e.type)) return false;

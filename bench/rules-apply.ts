@@ -22,6 +22,7 @@ import { ruleHash } from '../core/rules/schema.ts';
 import { loadScoreConfig } from '../core/score.ts';
 import { openStore } from '../store/index.ts';
 import { applyRules } from '../store/repos/rules.ts';
+import { insertObservationsSql } from './lib/observations.ts';
 
 const N = Number(process.env.BENCH_DOCS ?? 1_000_000);
 const KIND = (process.env.BENCH_STORE ?? 'postgres') as 'postgres' | 'pglite';
@@ -80,16 +81,16 @@ async function main(): Promise<void> {
       // Document g is slot g%4 of host g/4; the template is picked by a hash of the host in that slot's group.
       await store.query(
         `with t as (select * from jsonb_to_recordset($3::jsonb) as x(k int, "group" int, port int, fields jsonb)),
-              g as (select g, g % 4 as slot, ('127.0.0.0'::inet + (g / 4)) as ip from generate_series($1::int, $2::int) g)
-         insert into port_observations (id, ip, protocol, port, hsh256, fp_version, first_seen, last_seen, checked_at,
-           state_changed_at, doc, fields)
+              g as (select g, g % 4 as slot, ('127.0.0.0'::inet + (g / 4)) as ip from generate_series($1::int, $2::int) g),
+         ${insertObservationsSql(['id', 'ip', 'protocol', 'port', 'hsh256', 'fp_version', 'first_seen', 'last_seen', 'checked_at',
+           'state_changed_at', 'doc', 'fields'], `
          select 'obs_bench_' || g.g, g.ip, 'tcp', t.port, md5(g.g::text), 1,
            timestamptz '2026-01-01' - ((g.g % 40) * interval '1 day'), timestamptz '2026-01-01', timestamptz '2026-01-01',
            timestamptz '2026-01-01', '{}'::jsonb,
            (select jsonb_object_agg(f, '[]'::jsonb) from unnest($4::text[]) f) || t.fields
              || jsonb_build_object('ip', jsonb_build_array(host(g.ip)), 'port', jsonb_build_array(t.port::text),
                                    'protocol', '["tcp"]'::jsonb, 'state', '["open"]'::jsonb)
-         from g join t on t.k = ($5::int[])[g.slot * 8 + 1 + (abs(hashint4(g.g / 4)) % (array_length(($5::int[]), 1) / 4))]`,
+         from g join t on t.k = ($5::int[])[g.slot * 8 + 1 + (abs(hashint4(g.g / 4)) % (array_length(($5::int[]), 1) / 4))]`)}`,
         [start, end, JSON.stringify(templates), (await import('../core/fields.ts')).SEARCH_FIELD_NAMES,
           perGroup.flatMap((ks) => Array.from({ length: 8 }, (_, i) => ks[i % ks.length]!))]);
       if (process.stderr.isTTY) process.stderr.write(`\rloading: ${fmt(end + 1)}`);

@@ -19,6 +19,7 @@ import postgres from 'postgres';
 import { loadConfig } from '../core/config.ts';
 import { openStore, type Store } from '../store/index.ts';
 import { searchPorts, type SearchOptions } from '../store/search/index.ts';
+import { insertObservationsSql } from './lib/observations.ts';
 
 const argv = process.argv.slice(2);
 const arg = (name: string, dflt: string) => {
@@ -142,8 +143,8 @@ f as (
         'script', jsonb_build_array('http-title','http-headers','http-favicon'))
     end || jsonb_build_object('ip', jsonb_build_array(ip), 'port', jsonb_build_array(port::text), 'protocol', jsonb_build_array(case when port = 53 then 'udp' else 'tcp' end), 'state', jsonb_build_array('open')) as fields
   from e
-)
-insert into port_observations (id, ip, protocol, port, hsh256, fp_version, first_seen, last_seen, times_seen, state, current, checked_at, state_changed_at, doc, fields, tags, score)
+),
+${insertObservationsSql(['id', 'ip', 'protocol', 'port', 'hsh256', 'fp_version', 'first_seen', 'last_seen', 'times_seen', 'state', 'current', 'checked_at', 'state_changed_at', 'doc', 'fields', 'tags', 'score'], `
 select 'obs_bench' || lpad(n::text, 9, '0'), ip::inet, case when port = 53 then 'udp' else 'tcp' end, port, md5(n::text) || md5((n + 1)::text), 1,
   now() - ((30 + r1 % 400) || ' days')::interval, now() - ((r2 % 43200) || ' minutes')::interval, 1 + r3 % 50, 'open', true,
   now() - ((r2 % 43200) || ' minutes')::interval, now() - ((30 + r1 % 400) || ' days')::interval,
@@ -164,7 +165,7 @@ select 'obs_bench' || lpad(n::text, 9, '0'), ip::inet, case when port = 53 then 
     case when kind in ('mysql','postgresql') then 'type:database' when kind = 'telnet' then 'proto:telnet' end
   ], null),
   (case when kind in ('mysql','postgresql','telnet') then 60 else 0 end + case when ttl like 'Index of%' and kind = 'http' then 30 else 0 end + (r1 % 30))::int
-from f`;
+from f`)}`;
 }
 
 async function populate(store: Store): Promise<void> {
@@ -211,6 +212,7 @@ async function populate(store: Store): Promise<void> {
     log(`  ${d.name} (${((Date.now() - t) / 1000).toFixed(0)} s)`);
   }
   await store.query('analyze port_observations');
+  await store.query('analyze observation_sightings');
   log(`bench: generated in ${((t1 - t0) / 1000).toFixed(0)} s, indexed in ${((Date.now() - t1) / 1000).toFixed(0)} s`);
 }
 

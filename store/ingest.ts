@@ -291,7 +291,8 @@ async function ingestBatch(tx: StoreSession, hosts: IngestHost[], ctx: BatchCtx,
   const existing = await tx.query<ExistingRow>(
     `select id, host(ip) as ip, protocol, port, hsh256, state, current, first_seen, last_seen, checked_at, last_job_id, times_seen,
        tags, rules, hostnames, score
-     from port_observations where ip = any($1::inet[]) and (current or hsh256 = any($2::text[]))`,
+     from port_observations join observation_sightings using (id)
+     where ip = any($1::inet[]) and (current or hsh256 = any($2::text[]))`,
     [ips, hshes]);
   const currentBySlot = new Map<string, ExistingRow>();
   const byFingerprint = new Map<string, ExistingRow>();
@@ -315,11 +316,11 @@ async function ingestBatch(tx: StoreSession, hosts: IngestHost[], ctx: BatchCtx,
   const observations: StoredObservation[] = [];
   const { runId, jobId, deps } = ctx;
 
-  const original = new Map<string, { state: string; current: boolean }>();
+  const original = new Map<string, { state: string; current: boolean; firstSeen: string; checkedAt: string }>();
   const updateOf = (r: ExistingRow): UpdateRow => {
     let u = updates.get(r.id);
     if (!u) {
-      original.set(r.id, { state: r.state, current: r.current });
+      original.set(r.id, { state: r.state, current: r.current, firstSeen: r.first_seen.toISOString(), checkedAt: r.checked_at.toISOString() });
       u = {
         id: r.id, first_seen: r.first_seen.toISOString(), last_seen: r.last_seen.toISOString(), times_seen: r.times_seen,
         checked_at: r.checked_at.toISOString(), state: r.state, state_changed_at: null, current: r.current, seen: false,
@@ -485,54 +486,61 @@ async function ingestBatch(tx: StoreSession, hosts: IngestHost[], ctx: BatchCtx,
     await tx.query('update port_observations set current = false where id = any($1::text[])', [[...demote]]);
   }
   if (updates.size > 0) {
-    // Most updates are plain sightings (last/first seen, times, last run/job): send those as arrays through a
-    // narrow statement; the rest (state, current, names, tags, score) through the full one.
-    const lean: UpdateRow[] = [];
-    const full: UpdateRow[] = [];
+    // Two narrow writes instead of one wide one: what a sighting moves (last seen, times, checked, last run/job)
+    // goes to observation_sightings; the document row is rewritten only for the few updates that change it
+    // (first_seen of an older scan, state, current, names, tags, score). A stable pass thus never touches
+    // port_observations and its search indexes (see store/schema/observation-sightings.ts).
+    const sightings: UpdateRow[] = [];
+    const docs: UpdateRow[] = [];
     for (const u of updates.values()) {
       const o = original.get(u.id)!;
-      const plain = u.seen && u.state === o.state && u.current === o.current && u.state_changed_at === null
-        && u.hostnames === null && u.tags === null && u.rules === null && u.score === null;
-      (plain ? lean : full).push(u);
+      if (u.seen || u.checked_at !== o.checkedAt) sightings.push(u);
+      if (u.first_seen !== o.firstSeen || u.state !== o.state || u.current !== o.current || u.state_changed_at !== null
+        || u.hostnames !== null || u.tags !== null || u.rules !== null || u.score !== null) docs.push(u);
     }
-    if (lean.length > 0) {
-      // Times travel as text[] (drizzle hands timestamp arrays to postgres.js unserialised).
+    if (sightings.length > 0) {
+      // Times and flags travel as text[] (drizzle hands timestamp and boolean arrays to postgres.js unserialised).
       await tx.query(
-        `update port_observations o set first_seen = x.first_seen, last_seen = x.last_seen, times_seen = x.times_seen,
-           checked_at = x.checked_at, last_run_id = $6, last_job_id = $7
-         from unnest($1::text[], $2::text[]::timestamptz[], $3::text[]::timestamptz[], $4::int[], $5::text[]::timestamptz[])
-           as x(id, first_seen, last_seen, times_seen, checked_at)
-         where o.id = x.id`,
-        [lean.map((u) => u.id), lean.map((u) => u.first_seen), lean.map((u) => u.last_seen), lean.map((u) => u.times_seen),
-          lean.map((u) => u.checked_at), runId, jobId]);
+        `update observation_sightings s set last_seen = x.last_seen, times_seen = x.times_seen, checked_at = x.checked_at,
+           last_run_id = case when x.seen then $6 else s.last_run_id end,
+           last_job_id = case when x.seen then $7 else s.last_job_id end
+         from unnest($1::text[], $2::text[]::timestamptz[], $3::int[], $4::text[]::timestamptz[], $5::text[]::bool[])
+           as x(id, last_seen, times_seen, checked_at, seen)
+         where s.id = x.id`,
+        [sightings.map((u) => u.id), sightings.map((u) => u.last_seen), sightings.map((u) => u.times_seen),
+          sightings.map((u) => u.checked_at), sightings.map((u) => (u.seen ? 't' : 'f')), runId, jobId]);
     }
-    if (full.length > 0) {
+    if (docs.length > 0) {
       await tx.query(
         `update port_observations o set
-           first_seen = x.first_seen, last_seen = x.last_seen, times_seen = x.times_seen, checked_at = x.checked_at,
-           state = x.state, state_changed_at = coalesce(x.state_changed_at, o.state_changed_at), current = x.current,
-           last_run_id = case when x.seen then $2 else o.last_run_id end,
-           last_job_id = case when x.seen then $3 else o.last_job_id end,
-           hostnames = coalesce(x.hostnames, o.hostnames),
+           first_seen = x.first_seen, state = x.state, state_changed_at = coalesce(x.state_changed_at, o.state_changed_at),
+           current = x.current, hostnames = coalesce(x.hostnames, o.hostnames),
            tags = coalesce(x.tags, o.tags), rules = coalesce(x.rules, o.rules), score = coalesce(x.score, o.score),
            score_features = coalesce(x.score_features, o.score_features)
-         from jsonb_to_recordset($1::jsonb) as x(id text, first_seen timestamptz, last_seen timestamptz, times_seen int,
-           checked_at timestamptz, state text, state_changed_at timestamptz, current boolean, seen boolean,
-           hostnames text[], tags text[], rules text[], score int, score_features jsonb)
+         from jsonb_to_recordset($1::jsonb) as x(id text, first_seen timestamptz, state text, state_changed_at timestamptz,
+           current boolean, hostnames text[], tags text[], rules text[], score int, score_features jsonb)
          where o.id = x.id`,
-        [JSON.stringify(full), runId, jobId]);
+        [JSON.stringify(docs.map((u) => ({
+          id: u.id, first_seen: u.first_seen, state: u.state, state_changed_at: u.state_changed_at, current: u.current,
+          hostnames: u.hostnames, tags: u.tags, rules: u.rules, score: u.score, score_features: u.score_features,
+        })))]);
     }
   }
   if (inserts.length > 0) {
     await tx.query(
-      `insert into port_observations (id, ip, protocol, port, hsh256, fp_version, first_seen, last_seen, times_seen,
-         last_run_id, last_job_id, state, current, checked_at, state_changed_at, doc, fields, hostnames, tags, rules, score, score_features)
-       select x.id, x.ip, x.protocol, x.port, x.hsh256, x.fp_version, x.first_seen, x.last_seen, 1, $2, $3, 'open', x.current,
-         x.checked_at, x.state_changed_at, x.doc, x.fields, x.hostnames, x.tags, x.rules, x.score, x.score_features
+      `insert into port_observations (id, ip, protocol, port, hsh256, fp_version, first_seen,
+         state, current, state_changed_at, doc, fields, hostnames, tags, rules, score, score_features)
+       select x.id, x.ip, x.protocol, x.port, x.hsh256, x.fp_version, x.first_seen, 'open', x.current,
+         x.state_changed_at, x.doc, x.fields, x.hostnames, x.tags, x.rules, x.score, x.score_features
        from jsonb_to_recordset($1::jsonb) as x(id text, ip inet, protocol text, port int, hsh256 text, fp_version int,
-         first_seen timestamptz, last_seen timestamptz, checked_at timestamptz, state_changed_at timestamptz, current boolean,
+         first_seen timestamptz, state_changed_at timestamptz, current boolean,
          doc jsonb, fields jsonb, hostnames text[], tags text[], rules text[], score int, score_features jsonb)`,
-      [JSON.stringify(inserts), runId, jobId]);
+      [JSON.stringify(inserts)]);
+    await tx.query(
+      `insert into observation_sightings (id, last_seen, times_seen, checked_at, last_run_id, last_job_id)
+       select id, last_seen, 1, checked_at, $4, $5
+       from unnest($1::text[], $2::text[]::timestamptz[], $3::text[]::timestamptz[]) as x(id, last_seen, checked_at)`,
+      [inserts.map((r) => r.id), inserts.map((r) => r.last_seen), inserts.map((r) => r.checked_at), runId, jobId]);
   }
   if (events.length > 0) {
     await tx.query(

@@ -54,7 +54,7 @@ describe.each(storeKinds)('history of the live loopback perimeter on %s', (kind)
       "select fields->'http_title' as t from port_observations where ip = $1::inet and current", [http.ip]);
     expect(title!.t).toEqual(['Under maintenance']);
     const [ssh5] = await t.store.query<{ times_seen: number; state: string }>(
-      'select times_seen, state from port_observations where ip = $1::inet and current', [ssh.ip]);
+      'select times_seen, state from port_observations join observation_sightings using (id) where ip = $1::inet and current', [ssh.ip]);
     expect(ssh5).toEqual({ times_seen: 5, state: 'open' });
   });
 });

@@ -58,7 +58,7 @@ describe.each(storeKinds)('ingest of real nmap XML on %s', (kind) => {
     expect(ev[2]!.previous_hsh256).toBe(p443!.hsh256);
     expect(ev[4]!.hsh256).toBe(p443!.hsh256);
     const [row80] = await t.store.query<{ hsh256: string; first_seen: Date; last_seen: Date; times_seen: number }>(
-      "select hsh256, first_seen, last_seen, times_seen from port_observations where ip = $1::inet and port = 80", [IP]);
+      "select hsh256, first_seen, last_seen, times_seen from port_observations join observation_sightings using (id) where ip = $1::inet and port = 80", [IP]);
     // The silent (down) scan is not a sighting.
     expect(row80).toEqual({ hsh256: p80!.hsh256, first_seen: new Date(iso(0)), last_seen: new Date(iso(60)), times_seen: 5 });
     // The stored document and search fields are the parser's.

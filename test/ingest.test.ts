@@ -24,7 +24,7 @@ describe.each(storeKinds)('ingest on %s', (kind) => {
     await t?.cleanup();
   });
   const obs = (ip: string) => t.store.query<Obs>(
-    'select id, host(ip) as ip, protocol, port, hsh256, state, current, first_seen, last_seen, times_seen, tags, last_job_id from port_observations where ip = $1::inet order by port, first_seen', [ip]);
+    'select id, host(ip) as ip, protocol, port, hsh256, state, current, first_seen, last_seen, times_seen, tags, last_job_id from port_observations join observation_sightings using (id) where ip = $1::inet order by port, first_seen', [ip]);
   const evts = (ip: string) => t.store.query<Evt>(
     'select type, host(ip) as ip, port, at, hsh256, previous_hsh256, observation_id, previous_observation_id, job_id from observation_events where ip = $1::inet order by at, port', [ip]);
   const ingest = (hosts: ReturnType<typeof host>[], extra: { services?: string; tcpPorts?: string; jobId?: string } = {}) => ingestScanResult(t.store, {
@@ -219,7 +219,7 @@ describe.each(storeKinds)('ingest on %s', (kind) => {
     expect(results.reduce((n, r) => n + r.appeared, 0)).toBe(80);
     const [agg] = await t.store.query<{ rows: number; slots: number; seen: number; minf: Date; maxl: Date }>(
       `select count(*) as rows, count(distinct (ip, port)) as slots, sum(times_seen)::int8 as seen, min(first_seen) as minf, max(last_seen) as maxl
-       from port_observations where ip << '127.1.9.0/24'::inet`);
+       from port_observations join observation_sightings using (id) where ip << '127.1.9.0/24'::inet`);
     expect(agg).toEqual({ rows: 80, slots: 80, seen: 240, minf: new Date(T1), maxl: new Date(T2) });
     const [ev] = await t.store.query<{ n: number }>(`select count(*) as n from observation_events where ip << '127.1.9.0/24'::inet`);
     expect(ev!.n).toBe(80);

@@ -97,9 +97,12 @@ export function buildCorpus(): CorpusDoc[] {
 export async function insertCorpus(store: StoreSession, docs: CorpusDoc[]): Promise<void> {
   for (const d of docs) {
     await store.query(
-      `insert into port_observations (id, ip, protocol, port, hsh256, fp_version, first_seen, last_seen, checked_at, state_changed_at,
-         state, current, doc, fields, tags, score)
-       values ($1, $2::inet, $3, $4, $5, 1, $6::timestamptz, $7::timestamptz, $7::timestamptz, $6::timestamptz, $8, $9, $10::jsonb, $11::jsonb, $12::text[], $13)`,
+      `with o as (
+         insert into port_observations (id, ip, protocol, port, hsh256, fp_version, first_seen, state_changed_at,
+           state, current, doc, fields, tags, score)
+         values ($1, $2::inet, $3, $4, $5, 1, $6::timestamptz, $6::timestamptz, $8, $9, $10::jsonb, $11::jsonb, $12::text[], $13)
+         returning id)
+       insert into observation_sightings (id, last_seen, checked_at) select id, $7::timestamptz, $7::timestamptz from o`,
       [d.id, d.ip, d.protocol, d.port, d.hsh256, d.firstSeen, d.lastSeen, d.state, d.current,
         JSON.stringify({ protocol: d.protocol, portid: String(d.port), service: { name: d.fields.service_name[0] ?? '' }, scripts: d.fields.banner.map((b) => ({ id: 'banner', output: b })), title: d.fields.http_title }),
         JSON.stringify(d.fields), `{${d.tags.map((t) => `"${t}"`).join(',')}}`, d.score],

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FOLD_FROM, FOLD_TO, matchFields, matchHost, parseQuery, usesTime } from '../core/query/index.ts';
 import { PlumError } from '../core/errors.ts';
 import { fieldText, HOT_FIELDS, searchColumns, SEP } from '../store/search/columns.ts';
-import { compileWhere, scopeWhere } from '../store/search/compile.ts';
+import { compileWhere, observationsFrom, scopeWhere } from '../store/search/compile.ts';
 import { searchPorts } from '../store/search/index.ts';
 import { storeKinds, openTestStore, type TestStore } from './helpers/db.ts';
 import { buildCorpus, insertCorpus, QUERY_CORPUS, type CorpusDoc } from './search-corpus.ts';
@@ -70,7 +70,7 @@ describe.each(storeKinds)('search on %s', (kind) => {
       const tree = parseQuery(q);
       const scope = usesTime(tree) ? 'history' : 'current';
       const rows = await t.store.query<{ id: string }>(
-        sql`select po.id from port_observations po where ${scopeWhere(scope)} and ${compileWhere(tree, { now: NOW })} order by po.id`,
+        sql`select po.id from ${observationsFrom()} where ${scopeWhere(scope)} and ${compileWhere(tree, { now: NOW })} order by po.id`,
       );
       const expected = expectedIds(q);
       if (expected.length) nonEmpty++;
@@ -222,7 +222,7 @@ describe.each(storeKinds)('search over ingested nmap results on %s', (kind) => {
 
   it('agrees with matchFields on queries made from the stored values', async () => {
     const rows = await t.store.query<{ id: string; fields: CorpusDoc['fields']; tags: string[]; score: number; first_seen: Date; last_seen: Date }>(
-      'select id, fields, tags, score, first_seen, last_seen from port_observations order by id',
+      'select id, fields, tags, score, first_seen, last_seen from port_observations join observation_sightings using (id) order by id',
     );
     expect(rows.length).toBeGreaterThan(10);
     const queries = queriesFromValues(rows as unknown as { fields: Record<string, string[]> }[]);
@@ -230,7 +230,7 @@ describe.each(storeKinds)('search over ingested nmap results on %s', (kind) => {
     let nonEmpty = 0;
     for (const q of queries) {
       const tree = parseQuery(q);
-      const got = await t.store.query<{ id: string }>(sql`select po.id from port_observations po where ${compileWhere(tree, { now: NOW })} order by po.id`);
+      const got = await t.store.query<{ id: string }>(sql`select po.id from ${observationsFrom()} where ${compileWhere(tree, { now: NOW })} order by po.id`);
       const want = rows.filter((r) => matchFields(tree, { fields: r.fields, tags: r.tags, score: r.score, firstSeen: r.first_seen, lastSeen: r.last_seen }, NOW)).map((r) => r.id);
       if (want.length) nonEmpty++;
       expect({ q, ids: got.map((r) => r.id) }).toEqual({ q, ids: want });

@@ -66,7 +66,7 @@ describe.each(storeKinds)('upgrade in place on %s', (kind) => {
       const [applied] = await store.query<{ n: number }>('select count(*) as n from drizzle.__drizzle_migrations');
       expect(applied!.n).toBe(total);
       const [obs] = await store.query<Record<string, unknown>>(
-        "select id, host(ip) as ip, hsh256, first_seen, last_seen, times_seen, tags, fields from port_observations where id = 'obs_old'");
+        "select id, host(ip) as ip, hsh256, first_seen, last_seen, times_seen, tags, fields from port_observations join observation_sightings using (id) where id = 'obs_old'");
       expect(obs).toMatchObject({
         id: 'obs_old', ip: '127.9.0.1', hsh256: 'aa', first_seen: new Date('2025-01-01T00:00:00Z'),
         last_seen: new Date('2025-02-01T00:00:00Z'), times_seen: 1, tags: [], fields: { banner: ['SSH-2.0-old'], port: ['22'] },

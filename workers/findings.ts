@@ -30,8 +30,8 @@ export async function runFindings(store: StoreSession, runId: string, limit = 50
     `select host(o.ip) as ip, o.protocol, o.port, o.fields, o.tags, o.score, o.first_seen,
        (select e.type from observation_events e where e.observation_id = o.id and e.run_id = $1 and e.type <> 'gone'
         order by e.at desc limit 1) as event
-     from port_observations o
-     where o.last_run_id = $1 and o.current and o.state = 'open'
+     from port_observations o join observation_sightings s on s.id = o.id
+     where s.last_run_id = $1 and o.current and o.state = 'open'
      order by (select count(*) from observation_events e where e.observation_id = o.id and e.run_id = $1) desc, o.score desc, o.ip, o.port
      limit $2`,
     [runId, limit]);

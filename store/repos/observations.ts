@@ -65,13 +65,13 @@ export async function getHostView(store: StoreSession, ipText: string, opts: { e
   const services = await store.query<HostService>(
     `select id, protocol, port, hsh256, fp_version, state, first_seen, last_seen, times_seen, state_changed_at, hostnames,
        fields, tags, score
-     from port_observations where ip = $1::inet and current
+     from port_observations join observation_sightings using (id) where ip = $1::inet and current
      order by state desc, protocol, port`, [ip]);
   const events = await store.query<HistoryEvent>(
     `select ${EVENT_COLUMNS} from observation_events where ip = $1::inet order by at desc, port limit $2`,
     [ip, opts.eventLimit ?? 1000]);
   const [span] = await store.query<{ first_seen: Date | null; last_seen: Date | null }>(
-    'select min(first_seen) as first_seen, max(last_seen) as last_seen from port_observations where ip = $1::inet', [ip]);
+    'select min(first_seen) as first_seen, max(last_seen) as last_seen from port_observations join observation_sightings using (id) where ip = $1::inet', [ip]);
   if (services.length === 0 && events.length === 0 && !span?.first_seen) return undefined;
   const open = services.filter((s) => s.state === 'open');
   return {

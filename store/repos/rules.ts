@@ -217,10 +217,11 @@ interface ObsRow {
 /** Observations of one ip ($1 inet) or of many ($1 inet[]), with the slot's first sighting and the last change. */
 function selectObsSql(withFields: boolean, oneIp = false): string {
   const cond = oneIp ? '= $1::inet' : '= any($1::inet[])';
-  return `select o.id, host(o.ip) as ip, o.protocol, o.port, o.hsh256, o.current, o.state, o.first_seen, o.last_seen,
+  return `select o.id, host(o.ip) as ip, o.protocol, o.port, o.hsh256, o.current, o.state, o.first_seen, s.last_seen,
       o.tags, o.rules, o.score, o.score_features, ${withFields ? 'o.fields' : 'null::jsonb as fields'},
       min(o.first_seen) over (partition by o.ip, o.protocol, o.port) as slot_first, c.changed_at
     from port_observations o
+    join observation_sightings s on s.id = o.id
     left join (select observation_id, max(at) as changed_at from observation_events
                where ip ${cond} and type = 'changed' group by observation_id) c on c.observation_id = o.id
     where o.ip ${cond}`;
@@ -485,7 +486,7 @@ export async function explainHost(store: StoreSession, ip: string, cfg: ScoreCon
 export async function hostDocuments(store: StoreSession, ip: string): Promise<{ protocol: string; port: number; hsh256: string; fields: SearchFields; tags: string[]; last_seen: Date }[]> {
   const canon = canonicalIp(ip);
   return store.query(
-    `select protocol, port, hsh256, fields, tags, last_seen from port_observations
+    `select protocol, port, hsh256, fields, tags, last_seen from port_observations join observation_sightings using (id)
      where ip = $1::inet and current and state = 'open' order by protocol, port`,
     [canon]);
 }

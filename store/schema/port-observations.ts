@@ -3,6 +3,7 @@ import { boolean, customType, index, inet, integer, jsonb, pgTable, text, unique
 import type { SearchFields } from '../../core/fields.ts';
 import { tstz } from './columns.ts';
 import { observationEvents } from './observation-events.ts';
+import { observationSightings } from './observation-sightings.ts';
 
 /** tsvector, written only by PostgreSQL (generated column for token search). */
 const tsvector = customType<{ data: string }>({ dataType: () => 'tsvector' });
@@ -29,17 +30,14 @@ export const portObservations = pgTable('port_observations', {
   port: integer('port').notNull(),
   hsh256: text('hsh256').notNull(),
   fpVersion: integer('fp_version').notNull(),
-  /** Scan times (nmap's host times), never the ingest clock. */
+  /**
+   * Scan time (nmap's host times, never the ingest clock) of the first sighting. What each sighting
+   * changes (last_seen, times_seen, checked_at, last run/job) is in observation_sightings (same id).
+   */
   firstSeen: tstz('first_seen').notNull(),
-  lastSeen: tstz('last_seen').notNull(),
-  timesSeen: integer('times_seen').notNull().default(1),
-  lastRunId: text('last_run_id'),
-  lastJobId: text('last_job_id'),
   /** State of the slot while this row is current: closed after a `gone`. */
   state: text('state', { enum: PORT_STATES }).notNull().default('open'),
   current: boolean('current').notNull().default(true),
-  /** Latest scan time at which a scan covered the slot (open or not); orders out-of-order imports. */
-  checkedAt: tstz('checked_at').notNull(),
   /** When `state` last changed. */
   stateChangedAt: tstz('state_changed_at').notNull(),
   doc: jsonb('doc').$type<Record<string, unknown>>().notNull(),
@@ -70,11 +68,6 @@ export const portObservations = pgTable('port_observations', {
   uniqueIndex('port_observations_current_key').on(t.ip, t.protocol, t.port).where(sql`${t.current}`),
   index('port_observations_current_open_idx').on(t.ip).where(sql`${t.current} and ${t.state} = 'open'`),
   index('port_observations_port_idx').on(t.port, t.protocol),
-  // Only last_seen of the columns a sighting updates is indexed: search pages by it (newest first) and,
-  // without it, a broad query sorts every match (0.5-1 s at 1M documents instead of < 100 ms). The price:
-  // a stable sighting is no longer a HOT update (see README, performance). first/last run, times_seen and
-  // first_seen stay unindexed; time-range history queries use observation_events(at).
-  index('port_observations_last_seen_idx').on(t.lastSeen),
   index('port_observations_tags_idx').using('gin', t.tags),
   index('port_observations_fields_idx').using('gin', sql`${t.fields} jsonb_path_ops`),
   // Search (issue 6): trigram index for exact/prefix/substring terms, inet ops for net:, tags text for tag.bg:/tag.lk:, full text.
@@ -87,8 +80,9 @@ export const portObservations = pgTable('port_observations', {
     .map((c) => index(`port_observations_${t[c].name}_trgm_idx`).using('gin', sql`${t[c]} gin_trgm_ops`)),
 ]);
 
-export const portObservationsRelations = relations(portObservations, ({ many }) => ({
+export const portObservationsRelations = relations(portObservations, ({ many, one }) => ({
   events: many(observationEvents, { relationName: 'eventObservation' }),
+  sighting: one(observationSightings, { fields: [portObservations.id], references: [observationSightings.id] }),
 }));
 
 export type PortObservationRow = typeof portObservations.$inferSelect;

@@ -6,7 +6,7 @@ import { HOT_FIELDS, SEP } from './columns.ts';
 
 /**
  * Compiles a query tree into a SQL condition on `port_observations` (alias
- * `po`). It is the SQL twin of `matchFields` (core/query/evaluate.ts); a test
+ * `po`, read through observationsFrom so that time terms see last_seen). It is the SQL twin of `matchFields` (core/query/evaluate.ts); a test
  * runs one corpus through both on both drivers and requires identical results.
  *
  * - text terms: a regular expression over `search_text` (`␁field=value␁...`,
@@ -19,6 +19,20 @@ import { HOT_FIELDS, SEP } from './columns.ts';
  * - dates: timestamps computed once in JavaScript (dateBounds, sinceCutoff) so
  *   both engines compare against the same instants.
  */
+/**
+ * `port_observations` as alias `a` with its sighting columns (last_seen, times_seen, checked_at, last run/job:
+ * store/schema/observation-sightings.ts) as alias `a_s`. Every query that compiles terms for alias `a` reads
+ * from this. A left join by default: PostgreSQL drops it when the query reads nothing of `a_s`, and turns it
+ * into an inner join when a condition needs `a_s`. `inner` lets the planner walk `a_s`'s last_seen index
+ * first (paging newest first).
+ */
+export function observationsFrom(a = 'po', join: 'left' | 'inner' = 'left'): SQL {
+  return sql.raw(`port_observations ${a} ${join} join observation_sightings ${a}_s on ${a}_s.id = ${a}.id`);
+}
+
+/** The SQL reference of a sighting column for alias `a` (see observationsFrom). */
+export const sightingCol = (a: string, name: 'last_seen' | 'times_seen' | 'checked_at' | 'last_run_id' | 'last_job_id') => `${a}_s.${name}`;
+
 export interface CompileOptions {
   now: Date;
   /** Table alias; default `po`. */
@@ -114,6 +128,7 @@ function timeCompare(col: SQL, term: TermNode): SQL {
 function compileTerm(term: TermNode, opts: CompileOptions): SQL {
   const a = opts.alias ?? 'po';
   const col = (name: string) => sql.raw(`${a}.${name}`);
+  const lastSeen = sql.raw(sightingCol(a, 'last_seen'));
   const spec = getField(term.field)!;
   const src = spec.source;
   switch (src.kind) {
@@ -128,14 +143,14 @@ function compileTerm(term: TermNode, opts: CompileOptions): SQL {
     case 'first_seen':
       return timeCompare(col('first_seen'), term);
     case 'last_seen':
-      return timeCompare(col('last_seen'), term);
+      return timeCompare(lastSeen, term);
     case 'since': {
       const cut = Math.min(...term.values.map((v) => sinceCutoff(v, opts.now)));
-      return sql`${col('last_seen')} >= ${new Date(cut).toISOString()}::timestamptz`;
+      return sql`${lastSeen} >= ${new Date(cut).toISOString()}::timestamptz`;
     }
     case 'after': {
       const cut = Math.min(...term.values.map((v) => dateBounds(v).start));
-      return sql`${col('last_seen')} >= ${new Date(cut).toISOString()}::timestamptz`;
+      return sql`${lastSeen} >= ${new Date(cut).toISOString()}::timestamptz`;
     }
     case 'before': {
       const cut = Math.max(...term.values.map((v) => dateBounds(v).start));
@@ -191,7 +206,7 @@ export function compileHostCond(node: QueryNode, opts: CompileOptions, scope: 'c
     switch (x.type) {
       case 'term': {
         const alias = `h${++n}`;
-        return sql`exists (select 1 from port_observations ${sql.raw(alias)} where ${sql.raw(`${alias}.ip`)} = ${sql.raw(ipRef)} and ${scopeWhere(scope, alias)} and ${compileTerm(x, { ...opts, alias })})`;
+        return sql`exists (select 1 from ${observationsFrom(alias)} where ${sql.raw(`${alias}.ip`)} = ${sql.raw(ipRef)} and ${scopeWhere(scope, alias)} and ${compileTerm(x, { ...opts, alias })})`;
       }
       case 'not':
         return sql`not (${rec(x.child)})`;

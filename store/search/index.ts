@@ -7,7 +7,7 @@ import { queryToString } from '../../core/query/ast.ts';
 import { usesTime } from '../../core/query/evaluate.ts';
 import { parseQuery } from '../../core/query/parse.ts';
 import type { StoreSession } from '../index.ts';
-import { compileHostCond, compileTerm, compileWhere, hasNegation, positiveTerms, scopeWhere } from './compile.ts';
+import { compileHostCond, compileTerm, compileWhere, hasNegation, observationsFrom, positiveTerms, scopeWhere, sightingCol } from './compile.ts';
 
 export type SearchBy = 'port' | 'host';
 export type SearchSort = 'last_seen' | 'score';
@@ -148,13 +148,13 @@ export async function searchPorts(store: StoreSession, query: string | QueryNode
     const shown = !pos.length
       ? sql.raw('true')
       : hasNegation(tree)
-        ? sql`((${anyPositive('po')}) or not exists (select 1 from port_observations q where q.ip = po.ip and ${scopeWhere(scope, 'q')} and (${anyPositive('q')})))`
+        ? sql`((${anyPositive('po')}) or not exists (select 1 from ${observationsFrom('q')} where q.ip = po.ip and ${scopeWhere(scope, 'q')} and (${anyPositive('q')})))`
         : sql`(${anyPositive('po')})`;
     // Drive the host set from one selective conjunct when the query is an AND (or one term): every
     // matching host has a port matching it, so the planner starts from its index instead of all rows.
     const driver = pickDriver(tree);
     const cond = driver
-      ? sql`${scopeWhere(scope)} and ${shown} and po.ip in (select d.ip from port_observations d where ${scopeWhere(scope, 'd')} and ${compileTerm(driver, { now, alias: 'd' })} and ${compileHostCond(tree, { now }, scope, 'd.ip')})`
+      ? sql`${scopeWhere(scope)} and ${shown} and po.ip in (select d.ip from ${observationsFrom('d')} where ${scopeWhere(scope, 'd')} and ${compileTerm(driver, { now, alias: 'd' })} and ${compileHostCond(tree, { now }, scope, 'd.ip')})`
       : sql`${scopeWhere(scope)} and ${shown} and ${hostCond}`;
     const page = await pageByGroup(store, cond, sort, limit, cursor);
     return finish(meta, store, cond, page, h, limit);
@@ -194,8 +194,12 @@ interface Page {
   more: boolean;
 }
 
-const sortCol = (sort: SearchSort, alias = 'po') => sql.raw(`${alias}.${sort}`);
-const keyText = (sort: SearchSort, alias = 'po') => sql.raw(KEY_TEXT[sort].replace('%s', `${alias}.${sort}`));
+/** The sort column: last_seen lives with the sightings (observationsFrom's `po_s`), score on the document row. */
+const sortRef = (sort: SearchSort, alias = 'po') => (sort === 'last_seen' ? sightingCol(alias, 'last_seen') : `${alias}.${sort}`);
+const sortCol = (sort: SearchSort, alias = 'po') => sql.raw(sortRef(sort, alias));
+const keyText = (sort: SearchSort, alias = 'po') => sql.raw(KEY_TEXT[sort].replace('%s', sortRef(sort, alias)));
+/** Paging newest first walks the last_seen index of the sightings: an inner join lets the planner start there. */
+const fromFor = (sort: SearchSort) => observationsFrom('po', sort === 'last_seen' ? 'inner' : 'left');
 const keyCast = (sort: SearchSort) => sql.raw(KEY_CAST[sort]);
 
 /**
@@ -219,7 +223,7 @@ async function pageByPort(store: StoreSession, cond: SQL, sort: SearchSort, limi
       ? sql` and (${col} < ${last.k}::${cast} or (${col} = ${last.k}::${cast} and (po.ip > ${last.ip}::inet or (po.ip = ${last.ip}::inet and po.id > ${last.id}))))`
       : sql``;
     const rows = await store.query<{ ip: string; k: string; id: string }>(sql`
-      select host(po.ip) as ip, ${keyText(sort)} as k, po.id from port_observations po
+      select host(po.ip) as ip, ${keyText(sort)} as k, po.id from ${fromFor(sort)}
       where ${cond}${afterCursor}${afterRow}
       order by ${col} desc, po.ip, po.id limit ${chunk}`);
     const fresh: IpKey[] = [];
@@ -231,7 +235,7 @@ async function pageByPort(store: StoreSession, cond: SQL, sort: SearchSort, limi
     let valid = fresh;
     if (cursor && fresh.length) {
       const earlier = await store.query<{ ip: string }>(sql`
-        select distinct host(po.ip) as ip from port_observations po
+        select distinct host(po.ip) as ip from ${fromFor(sort)}
         where ${cond} and po.ip in (${sql.join(fresh.map((f) => sql`${f.ip}::inet`), sql`, `)})
           and (${col} > ${cursor.k}::${cast} or (${col} = ${cursor.k}::${cast} and po.ip <= ${cursor.ip}::inet))`);
       const drop = new Set(earlier.map((e) => e.ip));
@@ -251,11 +255,11 @@ async function pageByPort(store: StoreSession, cond: SQL, sort: SearchSort, limi
 /** Host mode paging: group the matching rows by IP (key = best sort value of its shown ports). */
 async function pageByGroup(store: StoreSession, cond: SQL, sort: SearchSort, limit: number, cursor?: Cursor): Promise<Page> {
   const cast = keyCast(sort);
-  const agg = sql.raw(`max(po.${sort})`);
+  const agg = sql.raw(`max(${sortRef(sort)})`);
   const having = cursor ? sql` having (${agg} < ${cursor.k}::${cast} or (${agg} = ${cursor.k}::${cast} and po.ip > ${cursor.ip}::inet))` : sql``;
-  const keyExpr = sql.raw(KEY_TEXT[sort].replace('%s', `max(po.${sort})`));
+  const keyExpr = sql.raw(KEY_TEXT[sort].replace('%s', `max(${sortRef(sort)})`));
   const rows = await store.query<IpKey>(sql`
-    select host(po.ip) as ip, ${keyExpr} as k from port_observations po where ${cond}
+    select host(po.ip) as ip, ${keyExpr} as k from ${observationsFrom('po')} where ${cond}
     group by po.ip${having} order by ${agg} desc, po.ip limit ${limit + 1}`);
   return { keys: rows.slice(0, limit), more: rows.length > limit };
 }
@@ -289,12 +293,12 @@ async function finish(
 async function loadHosts(store: StoreSession, cond: SQL, ips: string[], onlyIds?: Set<string>): Promise<HostHit[]> {
   if (ips.length === 0) return [];
   const rows = await store.query<PortRow>(sql`
-    select po.id, host(po.ip) as ip, po.protocol, po.port, po.state, po.hsh256, po.tags, po.score, po.first_seen, po.last_seen,
+    select po.id, host(po.ip) as ip, po.protocol, po.port, po.state, po.hsh256, po.tags, po.score, po.first_seen, po_s.last_seen,
            po.fields -> 'service_name' ->> 0 as service, po.fields -> 'service_product' ->> 0 as product,
            po.fields -> 'http_title' ->> 0 as title
-    from port_observations po
+    from ${observationsFrom('po')}
     where ${cond} and po.ip in (${sql.join(ips.map((ip) => sql`${ip}::inet`), sql`, `)})
-    order by po.ip, po.port, po.protocol, po.last_seen desc`);
+    order by po.ip, po.port, po.protocol, po_s.last_seen desc`);
   const byIp = new Map<string, PortRow[]>();
   for (const r of rows) {
     if (onlyIds && !onlyIds.has(r.id)) continue;
@@ -344,7 +348,7 @@ async function tokenViaBackend(
     if (res.ids.length < batch) exhausted = true;
     if (res.ids.length === 0) break;
     const rows = await store.query<{ id: string; ip: string }>(sql`
-      select po.id, host(po.ip) as ip from port_observations po
+      select po.id, host(po.ip) as ip from ${observationsFrom('po')}
       where ${scopeWhere('current')} and po.id in (${sql.join(res.ids.map((i) => sql`${i}`), sql`, `)})`);
     const ipOf = new Map(rows.map((r) => [r.id, r.ip]));
     let consumed = 0;

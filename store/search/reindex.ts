@@ -43,7 +43,7 @@ export async function reindexSearch(store: StoreSession, opts: ReindexOptions = 
   for (;;) {
     const rows = await store.query<{
       id: string; ip: string; protocol: string; port: number; first_seen: Date; last_seen: Date; fields: SearchFields; tags: string[]; score: number;
-    }>(sql`select id, host(ip) as ip, protocol, port, first_seen, last_seen, fields, tags, score from port_observations
+    }>(sql`select id, host(ip) as ip, protocol, port, first_seen, last_seen, fields, tags, score from port_observations join observation_sightings using (id)
            where current and state = 'open' and id > ${after} order by id limit ${batch}`);
     if (rows.length === 0) break;
     await meili.upsert(rows.map((r) => ({

@@ -43,7 +43,7 @@ export default {
         `select host(ip) as ip, protocol, port, state, hsh256, tags, score, first_seen, last_seen,
                 fields->'service_name'->>0 as service, fields->'service_product'->>0 as product,
                 fields->'http_title'->>0 as title, left(fields->'banner'->>0, 500) as banner
-           from port_observations where last_run_id = $1 and current order by ip, protocol, port limit 10000`, [id]);
+           from port_observations join observation_sightings using (id) where last_run_id = $1 and current order by ip, protocol, port limit 10000`, [id]);
       const events = await store.query<HistoryEvent>(
         `select id, type, host(ip) as ip, protocol, port, at, hsh256, previous_hsh256, observation_id, previous_observation_id, run_id, job_id
            from observation_events where run_id = $1 order by at, ip, port limit 10000`, [id]);

@@ -50,7 +50,7 @@ export default {
       const { store } = c.var.deps;
       const run = await loadRun(store, id, 'investigation');
       // Ranges and names: the addresses the run actually touched.
-      const touched = await store.query<{ ip: string }>('select distinct host(ip) as ip from port_observations where last_run_id = $1 limit 1000', [id]);
+      const touched = await store.query<{ ip: string }>('select distinct host(ip) as ip from port_observations join observation_sightings using (id) where last_run_id = $1 limit 1000', [id]);
       const query = targetQuery(run.targets, touched.map((r) => r.ip)) || 'ip:0.0.0.0/32';
       const now = new Date();
       const { model, markdown } = await generateReport(store, {
