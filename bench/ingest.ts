@@ -5,7 +5,8 @@
  * all new, all stable, 10% changed. Prints observations/s per pass and the
  * database size.
  *
- *   npx tsx bench/ingest.ts [--obs 1000000] [--drivers postgres,pglite] [--batch 500] [--preparse]
+ *   npx tsx bench/ingest.ts [--obs 1000000] [--drivers postgres,pglite] [--batch 500] [--preparse] [--keep]
+ *   npx tsx bench/ingest.ts --obs 50000 --dump FILE.xml   (writes the first pass's XML and stops)
  *
  * PostgreSQL: a scratch database is created on PLUM_BENCH_PG_URL
  * (default postgres://postgres@127.0.0.1:5432/test) and dropped afterwards.
@@ -160,6 +161,15 @@ async function benchDriver(driver: string): Promise<void> {
   }
 }
 
+const dump = arg('dump', '');
+if (dump) {
+  // The first pass's XML, for profiling or for `plum ingest` by hand.
+  const out = fs.createWriteStream(dump);
+  for await (const part of scanXml(1_700_000_000, false)) if (!out.write(part)) await new Promise<void>((r) => out.once('drain', () => r()));
+  await new Promise<void>((r) => out.end(() => r()));
+  console.log(`wrote ${dump}`);
+  process.exit(0);
+}
 console.log(`plum ingest benchmark: ${os.cpus().length} cores, node ${process.version}, ${portIds.length} real port templates`);
 if (!PREPARSE) await parseOnly();
 for (const d of DRIVERS) await benchDriver(d);

@@ -166,8 +166,6 @@ const OPEN = 'open';
 const slotKey = (ip: string, protocol: string, port: number) => `${ip}/${protocol}/${port}`;
 const sameList = (a: readonly string[] | null | undefined, b: readonly string[]) =>
   (a ?? []).length === b.length && b.every((v, i) => a![i] === v);
-const minDate = (a: Date, b: Date) => (a < b ? a : b);
-const maxDate = (a: Date, b: Date) => (a > b ? a : b);
 
 function hostTime(host: IngestHost, run: IngestRunInfo, fallback: Date): Date {
   for (const v of [host.endedAt, host.startedAt, run.endedAt, run.startedAt]) {
@@ -289,11 +287,22 @@ async function ingestBatch(tx: StoreSession, hosts: IngestHost[], ctx: BatchCtx,
     [ips]);
   const hshes = [...new Set(hosts.flatMap((h) => h.ports.map((p) => p.hsh256)))];
   const existing = await tx.query<ExistingRow>(
-    `select id, host(ip) as ip, protocol, port, hsh256, state, current, first_seen, last_seen, checked_at, last_job_id, times_seen,
-       tags, rules, hostnames, score
-     from port_observations join observation_sightings using (id)
-     where ip = any($1::inet[]) and (current or hsh256 = any($2::text[]))`,
+    `select id, host(ip) as ip, protocol, port, hsh256, state, current, first_seen, tags, rules, hostnames, score
+     from port_observations where ip = any($1::inet[]) and (current or hsh256 = any($2::text[]))`,
     [ips, hshes]);
+  if (existing.length > 0) {
+    // The sighting columns by primary key, in a second query: joined in the first, the planner may hash-join
+    // the whole sightings table for a batch of a few thousand rows.
+    const seen = await tx.query<Pick<ExistingRow, 'id' | 'last_seen' | 'checked_at' | 'last_job_id' | 'times_seen'>>(
+      'select id, last_seen, checked_at, last_job_id, times_seen from observation_sightings where id = any($1::text[])',
+      [existing.map((r) => r.id)]);
+    const byId = new Map(seen.map((r) => [r.id, r]));
+    for (const r of existing) {
+      const x = byId.get(r.id);
+      if (!x) throw new PlumError('database', `observation ${r.id} has no sightings row`, { hint: 'the database is inconsistent; restore it from a backup' });
+      r.last_seen = x.last_seen; r.checked_at = x.checked_at; r.last_job_id = x.last_job_id; r.times_seen = x.times_seen;
+    }
+  }
   const currentBySlot = new Map<string, ExistingRow>();
   const byFingerprint = new Map<string, ExistingRow>();
   const currentOpenByIp = new Map<string, ExistingRow[]>();
@@ -365,8 +374,9 @@ async function ingestBatch(tx: StoreSession, hosts: IngestHost[], ctx: BatchCtx,
       const historic = cur !== undefined && t < cur.checked_at;
       const touch = (r: ExistingRow): UpdateRow => {
         const u = updateOf(r);
-        u.first_seen = minDate(new Date(u.first_seen), t).toISOString();
-        u.last_seen = maxDate(new Date(u.last_seen), t).toISOString();
+        // Every time here is Date#toISOString text (one fixed format): text order is time order.
+        if (iso < u.first_seen) u.first_seen = iso;
+        if (iso > u.last_seen) u.last_seen = iso;
         u.times_seen += 1;
         u.seen = true;
         // Same fingerprint, same document: rewrite only what can differ (names, tags of newer rules, score), and
@@ -408,7 +418,7 @@ async function ingestBatch(tx: StoreSession, hosts: IngestHost[], ctx: BatchCtx,
           const u = touch(same);
           // Keep the newest document: only first_seen/times move for an old sighting.
           if (t < same.last_seen) u.hostnames = null;
-          u.checked_at = maxDate(new Date(u.checked_at), t).toISOString();
+          if (iso > u.checked_at) u.checked_at = iso;
         } else {
           insert(false);
         }
