@@ -5,7 +5,8 @@
  * all new, all stable, 10% changed. Prints observations/s per pass and the
  * database size.
  *
- *   npx tsx bench/ingest.ts [--obs 1000000] [--drivers postgres,pglite] [--batch 500] [--preparse] [--keep]
+ *   npx tsx bench/ingest.ts [--obs 1000000] [--drivers postgres,pglite] [--batch 500] [--preparse] [--rules] [--keep]
+ *   (--rules: tag rules and scores at ingest, as `plum ingest` runs them; without it, the store alone)
  *   npx tsx bench/ingest.ts --obs 50000 --dump FILE.xml   (writes the first pass's XML and stops)
  *
  * PostgreSQL: a scratch database is created on PLUM_BENCH_PG_URL
@@ -20,6 +21,7 @@ import { loadConfig } from '../core/config.ts';
 import { parseNmapStream } from '../core/nmap/parse.ts';
 import { ingestScanResult, scanFromStream, type IngestSummary } from '../store/ingest.ts';
 import { openStore } from '../store/index.ts';
+import { createRuleIngestDeps, openRuleContext } from '../store/repos/rules.ts';
 
 const FIXTURES = process.env.PLUM_FIXTURES ?? new URL('../test/fixtures/nmap', import.meta.url).pathname;
 
@@ -33,6 +35,8 @@ const DRIVERS = arg('drivers', 'postgres,pglite').split(',');
 const BATCH = Number(arg('batch', '500'));
 /** Parse each pass into memory first and time the store alone (ingest without the parser). */
 const PREPARSE = process.argv.includes('--preparse');
+/** Tag rules and scores at ingest, as `plum ingest` and the scan activities run it (rules/ as shipped). */
+const RULES = process.argv.includes('--rules');
 const PORTS_PER_HOST = 4;
 const HOSTS = Math.ceil(TOTAL_OBS / PORTS_PER_HOST);
 const HOSTS_PER_CHUNK = 500;
@@ -118,8 +122,10 @@ async function benchDriver(driver: string): Promise<void> {
     u.pathname = `/${dbName}`;
     env.PLUM_DATABASE_URL = u.toString();
   }
-  const store = await openStore(loadConfig(env));
-  console.log(`\n== ${driver}${PREPARSE ? ' (store only: parsed beforehand)' : ' (end to end: XML → stored)'}: ${HOSTS} hosts × ${PORTS_PER_HOST} ports = ${HOSTS * PORTS_PER_HOST} observations per pass, ${BATCH} hosts per transaction`);
+  const config = loadConfig(env);
+  const store = await openStore(config);
+  const ruleDeps = RULES ? createRuleIngestDeps(store, await openRuleContext(store, config)) : {};
+  console.log(`\n== ${driver}${PREPARSE ? ' (store only: parsed beforehand)' : ' (end to end: XML → stored)'}${RULES ? ', with tag rules and scores' : ''}: ${HOSTS} hosts × ${PORTS_PER_HOST} ports = ${HOSTS * PORTS_PER_HOST} observations per pass, ${BATCH} hosts per transaction`);
   try {
     const passes: Array<[string, number, boolean]> = [['1 new', 1_700_000_000, false], ['2 stable', 1_700_086_400, false], ['3 10% changed', 1_700_172_800, true]];
     for (const [name, t, changed] of passes) {
@@ -132,6 +138,7 @@ async function benchDriver(driver: string): Promise<void> {
       const t0 = performance.now();
       let last = t0;
       const s: IngestSummary = await ingestScanResult(store, { scan, source: `bench ${name}` }, {
+        ...ruleDeps,
         batchHosts: BATCH,
         onProgress: (p) => {
           const now = performance.now();
