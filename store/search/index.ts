@@ -29,6 +29,11 @@ export interface SearchOptions {
   now?: Date;
   /** Token search served elsewhere (Meilisearch): returns matching observation ids in rank order. */
   tokenBackend?: TokenBackend;
+  /**
+   * Sightings read by the first window of a newest-first walk (default: 1500, see newestFirst). Tuning only;
+   * the results do not depend on it (tests set it small so that small data takes every path).
+   */
+  walkWindow?: number;
 }
 
 export interface TokenBackend {
@@ -115,6 +120,9 @@ export async function searchPorts(store: StoreSession, query: string | QueryNode
   if (!Number.isInteger(limit) || limit < 1 || limit > MAX_LIMIT) {
     throw new PlumError('usage', `--limit must be a whole number from 1 to ${MAX_LIMIT}`, { hint: 'page with --cursor for more' });
   }
+  if (opts.walkWindow !== undefined && (!Number.isInteger(opts.walkWindow) || opts.walkWindow < 1)) {
+    throw new PlumError('usage', 'walkWindow must be a positive whole number');
+  }
   const by = opts.by ?? 'port';
   const sort = opts.sort ?? 'last_seen';
   const now = opts.now ?? new Date();
@@ -128,7 +136,7 @@ export async function searchPorts(store: StoreSession, query: string | QueryNode
     const probe = await store.query<{ ok: boolean }>(sql`select numnode(websearch_to_tsquery('simple', ${q})) > 0 as ok`);
     if (!probe[0]?.ok) throw new PlumError('usage', `nothing to search for in '${q}'`, { hint: 'give words or numbers (punctuation alone is ignored)' });
     const cond = sql`${scopeWhere('current')} and po.search_tsv @@ websearch_to_tsquery('simple', ${q})`;
-    const page = await pageByPort(store, cond, sort, limit, cursor);
+    const page = await pageByPort(store, cond, sort, limit, cursor, opts.walkWindow);
     return finish({ query: q, mode: 'token', by: 'port', scope: 'current', sort, backend: 'postgres' }, store, cond, page, h, limit);
   }
 
@@ -153,15 +161,20 @@ export async function searchPorts(store: StoreSession, query: string | QueryNode
     // Drive the host set from one selective conjunct when the query is an AND (or one term): every
     // matching host has a port matching it, so the planner starts from its index instead of all rows.
     const driver = pickDriver(tree);
+    // The driver row itself satisfies the driver's own EXISTS, so only the other conjuncts are checked on its host.
+    const rest = driver && tree.type === 'and' ? tree.children.filter((c) => c !== driver) : [];
+    const restCond = rest.length ? sql` and ${compileHostCond(rest.length === 1 ? rest[0]! : { type: 'and', children: rest }, { now }, scope, 'd.ip')}` : sql``;
     const cond = driver
-      ? sql`${scopeWhere(scope)} and ${shown} and po.ip in (select d.ip from ${observationsFrom('d')} where ${scopeWhere(scope, 'd')} and ${compileTerm(driver, { now, alias: 'd' })} and ${compileHostCond(tree, { now }, scope, 'd.ip')})`
+      ? sql`${scopeWhere(scope)} and ${shown} and po.ip in (select d.ip from ${observationsFrom('d')} where ${scopeWhere(scope, 'd')} and ${compileTerm(driver, { now, alias: 'd' })}${restCond})`
       : sql`${scopeWhere(scope)} and ${shown} and ${hostCond}`;
-    const page = await pageByGroup(store, cond, sort, limit, cursor);
-    return finish(meta, store, cond, page, h, limit);
+    // Same paging as port mode over the ports shown: a host's key is the newest (best) of them.
+    const page = await pageByPort(store, cond, sort, limit, cursor, opts.walkWindow);
+    // The page's hosts already satisfy the host condition: loading their ports needs only the shown ones.
+    return finish(meta, store, sql`${scopeWhere(scope)} and ${shown}`, page, h, limit);
   }
 
   const cond = sql`${scopeWhere(scope)} and ${compileWhere(tree, { now })}`;
-  const page = await pageByPort(store, cond, sort, limit, cursor);
+  const page = await pageByPort(store, cond, sort, limit, cursor, opts.walkWindow);
   return finish(meta, store, cond, page, h, limit);
 }
 
@@ -203,12 +216,14 @@ const fromFor = (sort: SearchSort) => observationsFrom('po', sort === 'last_seen
 const keyCast = (sort: SearchSort) => sql.raw(KEY_CAST[sort]);
 
 /**
- * Port mode paging: walk matching rows in (sort key desc, ip, id) order and keep
- * the first row of each IP (its best key) until `limit + 1` IPs are found, so a
+ * Paging: walk matching rows in (sort key desc, ip, id) order and keep the
+ * first row of each IP (its best key) until `limit + 1` IPs are found, so a
  * broad query stops early instead of grouping every match. An IP is shown once:
- * on later pages, candidates that had a row before the cursor are dropped.
+ * on later pages, candidates that had a row before the cursor are dropped. Port
+ * mode passes the per-port condition; host mode the condition on the ports it
+ * shows (a host's key is the best key of those, as a group-by would give).
  */
-async function pageByPort(store: StoreSession, cond: SQL, sort: SearchSort, limit: number, cursor?: Cursor): Promise<Page> {
+async function pageByPort(store: StoreSession, cond: SQL, sort: SearchSort, limit: number, cursor?: Cursor, firstWindow = FIRST_WINDOW): Promise<Page> {
   const col = sortCol(sort);
   const cast = keyCast(sort);
   const afterCursor = cursor
@@ -216,16 +231,17 @@ async function pageByPort(store: StoreSession, cond: SQL, sort: SearchSort, limi
     : sql``;
   const keys: IpKey[] = [];
   const seen = new Set<string>();
-  let chunk = Math.min(limit * 4 + 16, 5000);
-  let last: { k: string; ip: string; id: string } | undefined;
+  // Most IPs have one matching port: ask for a little more than a page, then double (the walk resumes where it stopped).
+  let chunk = Math.min(limit + 16, 5000);
+  let last: Row | undefined;
+  const next = sort === 'last_seen'
+    ? newestFirst(store, cond, afterCursor, cursor, firstWindow)
+    : async (after: Row | undefined, n: number) => store.query<Row>(sql`
+        select host(po.ip) as ip, ${keyText(sort)} as k, po.id from ${fromFor(sort)}
+        where ${cond}${afterCursor}${afterRowSql(sort, after)}
+        order by ${col} desc, po.ip, po.id limit ${n}`);
   for (;;) {
-    const afterRow = last
-      ? sql` and (${col} < ${last.k}::${cast} or (${col} = ${last.k}::${cast} and (po.ip > ${last.ip}::inet or (po.ip = ${last.ip}::inet and po.id > ${last.id}))))`
-      : sql``;
-    const rows = await store.query<{ ip: string; k: string; id: string }>(sql`
-      select host(po.ip) as ip, ${keyText(sort)} as k, po.id from ${fromFor(sort)}
-      where ${cond}${afterCursor}${afterRow}
-      order by ${col} desc, po.ip, po.id limit ${chunk}`);
+    const rows = await next(last, chunk);
     const fresh: IpKey[] = [];
     for (const r of rows) {
       if (seen.has(r.ip)) continue;
@@ -246,22 +262,111 @@ async function pageByPort(store: StoreSession, cond: SQL, sort: SearchSort, limi
       if (keys.length > limit) return { keys: keys.slice(0, limit), more: true };
     }
     if (rows.length < chunk) return { keys, more: false };
-    const r = rows[rows.length - 1]!;
-    last = { k: r.k, ip: r.ip, id: r.id };
+    last = rows[rows.length - 1]!;
     chunk = Math.min(chunk * 2, 20000);
   }
 }
 
-/** Host mode paging: group the matching rows by IP (key = best sort value of its shown ports). */
-async function pageByGroup(store: StoreSession, cond: SQL, sort: SearchSort, limit: number, cursor?: Cursor): Promise<Page> {
+interface Row {
+  ip: string;
+  k: string;
+  id: string;
+}
+
+/** Rows strictly after `after` in (sort key desc, ip, id) order. */
+function afterRowSql(sort: SearchSort, after: Row | undefined): SQL {
+  if (!after) return sql``;
+  const col = sortCol(sort);
   const cast = keyCast(sort);
-  const agg = sql.raw(`max(${sortRef(sort)})`);
-  const having = cursor ? sql` having (${agg} < ${cursor.k}::${cast} or (${agg} = ${cursor.k}::${cast} and po.ip > ${cursor.ip}::inet))` : sql``;
-  const keyExpr = sql.raw(KEY_TEXT[sort].replace('%s', `max(${sortRef(sort)})`));
-  const rows = await store.query<IpKey>(sql`
-    select host(po.ip) as ip, ${keyExpr} as k from ${observationsFrom('po')} where ${cond}
-    group by po.ip${having} order by ${agg} desc, po.ip limit ${limit + 1}`);
-  return { keys: rows.slice(0, limit), more: rows.length > limit };
+  return sql` and (${col} < ${after.k}::${cast} or (${col} = ${after.k}::${cast} and (po.ip > ${after.ip}::inet or (po.ip = ${after.ip}::inet and po.id > ${after.id}))))`;
+}
+
+/** First window of the newest-first walk, in sightings; later windows are sized from the match rate seen. */
+const FIRST_WINDOW = 1500;
+const MAX_WINDOW = 1_000_000;
+
+/**
+ * Newest-first rows for pageByPort. last_seen lives in observation_sightings, so
+ * ordering by it needs the join, and the planner's choice between its two plans
+ * went wrong both ways at 2,000,000 documents (bench/search.ts: p95 up to
+ * 0.7 s in port mode, 4.5 s in host mode): walking the last_seen index (cost ∝
+ * rows walked = wanted / match rate) is right for broad conditions, matching
+ * first and looking up each match's last_seen (cost ∝ matches) for narrow ones;
+ * misestimated regex/tsquery/semi-join selectivity picked the walk for narrow
+ * queries, and a hash join over every sighting for middle ones.
+ *
+ * So the choice is made here from a measured rate: walk a window of the newest
+ * sightings (cut at a last_seen value so ties stay whole). Whatever matches in
+ * it is exact: every row outside is older. If the window did not yield enough rows, either walk a larger
+ * window sized from the rate seen, or, when the matches left are fewer than the
+ * rows such a walk would read, fetch all remaining matches (last_seen looked up
+ * per match through an un-flattenable lateral subquery, so no hash join over the
+ * whole sightings table) and sort them.
+ */
+function newestFirst(store: StoreSession, cond: SQL, afterCursor: SQL, cursor: Cursor | undefined, firstWindow: number): (after: Row | undefined, n: number) => Promise<Row[]> {
+  const sort: SearchSort = 'last_seen';
+  let window = firstWindow;
+  let walked = 0;
+  let found = 0;
+  let matchFirst = false;
+  /** Every matching row with last_seen >= below (after the current position) has been returned. */
+  let below: string | undefined;
+  let total: number | undefined;
+  return async (after, n) => {
+    const out: Row[] = [];
+    for (;;) {
+      const want = n - out.length;
+      const belowSql = below !== undefined ? sql` and po_s.last_seen < ${below}::timestamptz` : sql``;
+      if (matchFirst) {
+        const rows = await store.query<Row>(sql`
+          select host(po.ip) as ip, ${keyText(sort)} as k, po.id
+          from port_observations po cross join lateral (select s.* from observation_sightings s where s.id = po.id offset 0) po_s
+          where ${cond}${afterCursor}${afterRowSql(sort, after)}${belowSql}
+          order by po_s.last_seen desc, po.ip, po.id limit ${want}`);
+        return out.concat(rows);
+      }
+      // The window's top: below (exclusive), else the position (inclusive).
+      const top = below !== undefined ? sql`s.last_seen < ${below}::timestamptz`
+        : after ? sql`s.last_seen <= ${after.k}::timestamptz`
+          : cursor ? sql`s.last_seen <= ${cursor.k}::timestamptz` : sql`true`;
+      // Its bottom: the last_seen of the window-th sighting (an index-only scan); every sighting at that instant is
+      // inside, so whatever matches in the window precedes everything outside.
+      const [cut] = await store.query<{ k: string }>(sql`
+        select ${sql.raw(KEY_TEXT.last_seen.replace('%s', 's.last_seen'))} as k from observation_sightings s where ${top}
+        order by s.last_seen desc offset ${window - 1} limit 1`);
+      // The window is walked: its sightings by the last_seen index, each document by its primary key (the lateral
+      // subquery cannot be flattened, so the planner cannot trade this bounded walk for matching everything first).
+      const rows = await store.query<Row>(sql`
+        select host(po.ip) as ip, ${keyText(sort)} as k, po.id
+        from (select s.* from observation_sightings s where ${top}${cut ? sql` and s.last_seen >= ${cut.k}::timestamptz` : sql``}) po_s
+          cross join lateral (select p.* from port_observations p where p.id = po_s.id offset 0) po
+        where ${cond}${afterCursor}${afterRowSql(sort, after)}
+        order by po_s.last_seen desc, po.ip, po.id limit ${want}`);
+      out.push(...rows);
+      walked += window;
+      found += rows.length;
+      if (!cut) return out; // the window reached the oldest sighting
+      if (rows.length === want) {
+        // Full: the next call starts from its last row (keeping the window size).
+        below = undefined;
+        return out;
+      }
+      below = cut.k;
+      if (total === undefined) {
+        // The planner's row count; before any analyze (PGlite has no autovacuum), one from the table's size
+        // (a sighting row takes about 100 bytes).
+        const [t] = await store.query<{ n: number }>(sql`
+          select (case when reltuples > 0 then reltuples else pg_relation_size(oid) / 100.0 end)::float8 as n
+          from pg_class where oid = 'observation_sightings'::regclass`);
+        total = Number(t?.n ?? 0);
+      }
+      const rate = Math.max(found, 0.5) / walked;
+      const toWalk = (n - out.length) / rate;
+      const left = rate * Math.max(total - walked, 0);
+      if (toWalk > left) matchFirst = true;
+      else window = Math.min(MAX_WINDOW, Math.max(firstWindow, Math.ceil(toWalk * 1.25)));
+    }
+  };
 }
 
 interface PortRow {
