@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { PlumError } from '../core/errors.ts';
 import { parseNmapStream } from '../core/nmap/parse.ts';
-import { liveParseThreads } from '../core/nmap/parse-pool.ts';
+import { liveParseThreads, readyParseThreads } from '../core/nmap/parse-pool.ts';
 import type { ParsedHost, ParseOptions } from '../core/nmap/types.ts';
 
 /*
@@ -44,8 +44,22 @@ const errorShape = (e: unknown) => {
   return { code: p.code, message: p.message, details: p.details };
 };
 
+/**
+ * The default mode: this thread parses until a thread is ready, then shares
+ * the batches with the threads. The input pauses after its first chunks until
+ * a thread is ready, so that every run mixes both (deterministically).
+ */
+async function* mixedChunks(xml: string): AsyncGenerator<Buffer> {
+  let n = 0;
+  for (const c of chunks(xml)) {
+    if (n++ === 6) while (readyParseThreads() === 0) await new Promise((r) => setTimeout(r, 10));
+    yield c;
+  }
+}
+const MIXED: ParseOptions = { workers: 2, parallelMinBytes: 0 };
+
 async function outcome(xml: string, opts: ParseOptions): Promise<Outcome> {
-  const stream = parseNmapStream(chunks(xml), opts);
+  const stream = parseNmapStream(opts === MIXED ? mixedChunks(xml) : chunks(xml), opts);
   const hosts: ParsedHost[] = [];
   let thrown: Outcome['thrown'];
   try {
@@ -62,18 +76,20 @@ async function outcome(xml: string, opts: ParseOptions): Promise<Outcome> {
   };
 }
 
-async function expectSame(xml: string, extra: ParseOptions = {}): Promise<Outcome> {
+async function expectSame(xml: string, extra: ParseOptions = {}, modes: ParseOptions[] = [PARALLEL]): Promise<Outcome> {
   const seq = await outcome(xml, { ...SEQUENTIAL, ...extra });
-  const par = await outcome(xml, { ...PARALLEL, ...extra });
   expect(seq.threads).toBe(0);
-  expect(par.threads).toBeGreaterThan(0);
-  expect(par.hosts.length).toBe(seq.hosts.length);
-  // Host by host first: a difference is reported where it is.
-  for (let i = 0; i < seq.hosts.length; i++) expect(par.hosts[i], `host ${i}`).toStrictEqual(seq.hosts[i]);
-  expect(par.run).toStrictEqual(seq.run);
-  expect(par.error).toStrictEqual(seq.error);
-  expect(par.thrown).toStrictEqual(seq.thrown);
-  expect(liveParseThreads()).toBe(0);
+  for (const mode of modes) {
+    const par = await outcome(xml, mode === MIXED ? MIXED : { ...mode, ...extra });
+    expect(par.threads).toBeGreaterThan(0);
+    expect(par.hosts.length).toBe(seq.hosts.length);
+    // Host by host first: a difference is reported where it is.
+    for (let i = 0; i < seq.hosts.length; i++) expect(par.hosts[i], `host ${i}`).toStrictEqual(seq.hosts[i]);
+    expect(par.run).toStrictEqual(seq.run);
+    expect(par.error).toStrictEqual(seq.error);
+    expect(par.thrown).toStrictEqual(seq.thrown);
+    expect(liveParseThreads()).toBe(0);
+  }
   return seq;
 }
 
@@ -107,7 +123,7 @@ describe('parallel parse = in-thread parse', () => {
   });
 
   it('a multi-megabyte scan: every host, in order, on both threads', async () => {
-    const seq = await expectSame(big.xml);
+    const seq = await expectSame(big.xml, {}, [PARALLEL, MIXED]);
     expect(seq.hosts.length).toBe(big.hosts);
     expect(seq.error).toBeUndefined();
     expect(seq.hosts[1234]!.ip).toBe('127.0.4.210');
@@ -122,7 +138,7 @@ describe('parallel parse = in-thread parse', () => {
 
   it('a truncated file: every complete host, then the same truncated error', async () => {
     const cut = big.xml.slice(0, Math.floor(big.xml.length * 0.7));
-    const seq = await expectSame(cut);
+    const seq = await expectSame(cut, {}, [PARALLEL, MIXED]);
     expect(seq.error?.code).toBe('truncated');
     expect(seq.hosts.length).toBeGreaterThan(500);
     expect(seq.hosts.length).toBeLessThan(big.hosts);
@@ -131,7 +147,7 @@ describe('parallel parse = in-thread parse', () => {
   it('invalid XML in the middle: the hosts before it, the same positioned error, and run information up to there only', async () => {
     const at = big.xml.indexOf('<host', Math.floor(big.xml.length / 2));
     const bad = big.xml.slice(0, at) + '<host><status state="up"></host>\n' + big.xml.slice(at);
-    const seq = await expectSame(bad);
+    const seq = await expectSame(bad, {}, [PARALLEL, MIXED]);
     expect(seq.error?.code).toBe('parse_error');
     expect(seq.error?.details).toMatchObject({ line: expect.any(Number), column: expect.any(Number) });
     expect((seq.error?.details as { line: number }).line).toBe(bad.slice(0, at).split('\n').length);
@@ -142,7 +158,7 @@ describe('parallel parse = in-thread parse', () => {
   it('a DTD inside a host in the middle: refused the same way (thrown, after the hosts before it)', async () => {
     const at = big.xml.indexOf('<host', Math.floor(big.xml.length / 3));
     const bad = big.xml.slice(0, at) + '<host><!ENTITY x "y"><status state="up"/></host>\n' + big.xml.slice(at);
-    const seq = await expectSame(bad);
+    const seq = await expectSame(bad, {}, [PARALLEL, MIXED]);
     expect(seq.thrown?.code).toBe('parse_error');
     expect(seq.thrown?.details).toMatchObject({ reason: 'dtd' });
     expect(seq.hosts.length).toBeGreaterThan(0);

@@ -83,9 +83,15 @@ export function unpackHost(h: ParsedHost): ParsedHost {
   return h;
 }
 
+/** Batches in flight per thread before the caller keeps batches for itself. */
+const PER_THREAD = 2;
+
 /** Parse threads alive in this process (all pools): lets tests prove that none outlives its stream. */
 const live = new Set<Worker>();
 export const liveParseThreads = (): number => live.size;
+let readyCount = 0;
+/** Parse threads (all pools) that have loaded their code and not exited. */
+export const readyParseThreads = (): number => readyCount;
 
 /** The pool could not run a batch (a thread failed to start or died): the caller parses it in its own thread. */
 export class PoolFailure extends Error {}
@@ -117,6 +123,8 @@ export class ParsePool {
       worker.on('error', (e) => this.fail(new PoolFailure(`a parse thread failed: ${e.message}`, { cause: e })));
       worker.on('exit', (code) => {
         live.delete(worker);
+        if (slot.ready) readyCount--;
+        slot.ready = false;
         if (!this.closing) this.fail(new PoolFailure(`a parse thread exited (code ${code})`));
       });
       this.slots.push(slot);
@@ -139,6 +147,14 @@ export class ParsePool {
    */
   get ready(): boolean {
     return !this.failure && !this.closing && this.slots.some((s) => s.ready);
+  }
+
+  /**
+   * Whether a ready thread has fewer than PER_THREAD batches: one being parsed
+   * and one waiting, so it never idles between messages; more would only wait.
+   */
+  get hasRoom(): boolean {
+    return this.ready && this.slots.some((s) => s.ready && s.inFlight < PER_THREAD);
   }
 
   /** Parses one batch on the least busy thread. Rejects with PoolFailure when the pool cannot. */
@@ -165,6 +181,7 @@ export class ParsePool {
   private reply(slot: Slot, m: BatchReply): void {
     if ('ready' in m) {
       slot.ready = true;
+      readyCount++;
       // unref() before the thread is up does not cover its message ports (measured: a
       // dropped stream kept the process alive); say it again now that it is.
       if (slot.inFlight === 0) slot.worker.unref();
@@ -196,6 +213,8 @@ export class ParsePool {
     await Promise.all(this.slots.map(async (s) => {
       await s.worker.terminate();
       live.delete(s.worker);
+      if (s.ready) readyCount--;
+      s.ready = false;
     }));
   }
 }

@@ -527,21 +527,44 @@ async function* streamHosts(
 ): AsyncGenerator<ParsedHost> {
   const workers = opts.workers === undefined || opts.workers === 'auto' ? autoWorkers() : Math.max(0, Math.floor(opts.workers));
   const minBytes = opts.parallelMinBytes ?? PARALLEL_MIN_BYTES;
+  const waitForThreads = opts.waitForThreads === true;
   const steps = new HostSteps(opts.maxHostBytes, workers > 0 ? POOL_BATCH_BYTES : HOST_BATCH_BYTES);
   const delivery = new Delivery(st, onError);
   const build = (n: FxNode) => buildParsedHost(n, opts, volatile);
+
   /*
-   * Steps wait here in input order. A batch sent to a worker carries the
-   * promise of its result; a batch parsed in this thread is parsed when it
-   * reaches the head (so nothing is parsed ahead of an error). At most
-   * `ahead` batches are queued: memory stays bounded whatever the input size,
-   * and reading pauses while the consumer is slower than the parse
-   * (backpressure reaches the file stream through the iterator).
+   * Steps wait in `queue`, in input order, and are delivered from its head.
+   * A batch either goes to a thread (its entry holds the promise of the
+   * result) or is parsed by this thread: while the head waits for a thread,
+   * this thread parses the next batch it kept for itself, so both cores work
+   * and the batches it parses cost no copy between threads. A batch parsed
+   * ahead of its turn only holds its result (or what it threw) until its turn:
+   * what an error means is decided at delivery, in order, as in-thread.
+   *
+   * At most `ahead` batches are queued: memory stays bounded whatever the
+   * input size, and reading pauses while the consumer is slower than the
+   * parse (backpressure reaches the file stream through the iterator).
    */
-  const queue: { step: Step; result?: Promise<BatchResult<ParsedHost>> }[] = [];
+  interface Entry {
+    step: Step;
+    /** From a thread. */
+    result?: Promise<BatchResult<ParsedHost>>;
+    settled?: boolean;
+    /** Parsed by this thread. */
+    done?: { r: BatchResult<ParsedHost> } | { thrown: unknown };
+  }
+  const queue: Entry[] = [];
   let queuedBatches = 0;
   let pool: ParsePool | undefined;
   let hostBytes = 0;
+  const parseHere = (e: Entry): void => {
+    const step = e.step as Extract<Step, { kind: 'hosts' }>;
+    try {
+      e.done = { r: runHostBatch(step.xmls, step.lines, build) };
+    } catch (err) {
+      e.done = { thrown: err };
+    }
+  };
   const enqueue = (list: Step[]): void => {
     for (const step of list) {
       if (step.kind !== 'hosts') {
@@ -550,9 +573,13 @@ async function* streamHosts(
       }
       hostBytes += step.bytes;
       if (!pool && workers > 0 && hostBytes >= minBytes) pool = new ParsePool(workers, { openOnly: opts.openOnly === true, volatile });
-      // Until a thread is ready (or if the pool failed), this thread parses the batch itself at its turn.
-      const usePool = pool !== undefined && !pool.failed && (pool.ready || opts.waitForThreads === true);
-      queue.push(usePool ? { step, result: pool!.run(step.xmls, step.lines) } : { step });
+      const entry: Entry = { step };
+      // To a thread when one has room; else (threads busy, still starting, or failed) this thread keeps it.
+      if (pool && !pool.failed && (waitForThreads || pool.hasRoom)) {
+        entry.result = pool.run(step.xmls, step.lines);
+        entry.result.then(() => (entry.settled = true), () => (entry.settled = true));
+      }
+      queue.push(entry);
       queuedBatches++;
     }
   };
@@ -561,36 +588,51 @@ async function* streamHosts(
     : (input as Iterable<Buffer | string>)[Symbol.iterator]();
   const decoder = new StringDecoder('utf8');
   let inputDone = false;
+  const read = async (): Promise<void> => {
+    let next: IteratorResult<Buffer | string>;
+    try {
+      next = await iterator.next();
+    } catch (e) {
+      // A read error takes its place in the order: the hosts before it are still delivered.
+      inputDone = true;
+      const out: Step[] = [];
+      steps.fail(e, out);
+      enqueue(out);
+      return;
+    }
+    if (next.done) {
+      inputDone = true;
+      const rest = decoder.end();
+      if (rest) enqueue(steps.push(rest, false));
+      enqueue(steps.end());
+      return;
+    }
+    const chunk = next.value;
+    const text = typeof chunk === 'string' ? chunk : decoder.write(chunk);
+    // Threads get full batches; in-thread, hosts go out at the end of every chunk as before.
+    if (text) enqueue(steps.push(text, !pool));
+  };
   try {
     for (;;) {
-      // Read ahead while the pool has room (in-thread: one batch at a time).
-      const ahead = pool ? 2 * workers + 1 : 1;
-      while (!inputDone && queuedBatches < ahead) {
-        let next: IteratorResult<Buffer | string>;
-        try {
-          next = await iterator.next();
-        } catch (e) {
-          // A read error takes its place in the order: the hosts before it are still delivered.
-          inputDone = true;
-          const out: Step[] = [];
-          steps.fail(e, out);
-          enqueue(out);
-          break;
-        }
-        if (next.done) {
-          inputDone = true;
-          const rest = decoder.end();
-          if (rest) enqueue(steps.push(rest, false));
-          enqueue(steps.end());
-          break;
-        }
-        const chunk = next.value;
-        const text = typeof chunk === 'string' ? chunk : decoder.write(chunk);
-        // Workers get full batches; in-thread, hosts go out at the end of every chunk as before.
-        if (text) enqueue(steps.push(text, !pool));
-      }
-      const head = queue.shift();
+      // Read ahead: in-thread one batch at a time; with threads, enough to keep them and this thread busy.
+      const ahead = pool ? 2 * workers + 2 : 1;
+      while (!inputDone && queuedBatches < ahead) await read();
+      const head = queue[0];
       if (!head) break;
+      if (head.result && !head.settled) {
+        // Work while the head is on a thread: parse the next batch kept here, or read more.
+        const mine = queue.find((e) => e.step.kind === 'hosts' && !e.result && !e.done);
+        if (mine) {
+          parseHere(mine);
+          continue;
+        }
+        if (!inputDone && queuedBatches < ahead + workers) {
+          await read();
+          continue;
+        }
+        await head.result.catch(() => undefined);
+      }
+      queue.shift();
       const step = head.step;
       if (step.kind !== 'hosts') {
         delivery.other(step);
@@ -598,12 +640,19 @@ async function* streamHosts(
         queuedBatches--;
         delivery.hosts(step);
         let r: BatchResult<ParsedHost>;
-        try {
-          r = head.result ? await head.result : runHostBatch(step.xmls, step.lines, build);
-        } catch (e) {
-          // A thread that could not start or died: the batch is parsed here instead (same code, same result).
-          if (!(e instanceof PoolFailure)) throw e;
-          r = runHostBatch(step.xmls, step.lines, build);
+        if (head.result) {
+          try {
+            r = await head.result;
+          } catch (e) {
+            // A thread that could not start or died: the batch is parsed here instead (same code, same result).
+            if (!(e instanceof PoolFailure)) throw e;
+            r = runHostBatch(step.xmls, step.lines, build);
+          }
+        } else {
+          if (!head.done) parseHere(head);
+          const done = head.done!;
+          if ('thrown' in done) throw done.thrown;
+          r = done.r;
         }
         for (const h of r.items) yield h;
         if (r.error !== undefined) delivery.failed(r.error);
