@@ -14,15 +14,11 @@ const opts = { openOnly: init.openOnly };
 const port = parentPort!;
 
 port.on('message', (m: BatchRequest) => {
-  let reply: BatchReply;
-  try {
-    const r = runHostBatch(m.xmls, m.lines, (n) => buildParsedHost(n, opts, init.volatile));
-    const hosts = r.items.map(packHost);
-    // A bad host element is data (the caller decides, in input order, what it means).
-    reply = r.error === undefined ? { id: m.id, hosts } : { id: m.id, hosts, error: toWire(r.error) };
-  } catch (e) {
-    reply = { id: m.id, fatal: toWire(e) };
-  }
+  const r = runHostBatch(m.xmls, m.lines, (n) => buildParsedHost(n, opts, init.volatile));
+  // A bad host element, or what the parser threw, is data: the caller decides, in input order, what it means.
+  const reply: BatchReply = { id: m.id, hosts: r.items.map(packHost) };
+  if (r.error !== undefined) reply.error = toWire(r.error);
+  if (r.thrown !== undefined) reply.thrown = toWire(r.thrown);
   port.postMessage(reply);
 });
 

@@ -39,8 +39,7 @@ export interface BatchRequest {
 export type BatchReply =
   /** Sent once, when the thread has loaded its code. */
   | { ready: true }
-  | { id: number; hosts: ParsedHost[]; error?: WireError }
-  | { id: number; fatal: WireError };
+  | { id: number; hosts: ParsedHost[]; error?: WireError; thrown?: WireError };
 
 /** An error as it crosses the thread boundary (structured clone keeps neither the class nor our fields). */
 export type WireError =
@@ -192,8 +191,10 @@ export class ParsePool {
     this.pending.delete(m.id);
     slot.used = true;
     if (--slot.inFlight === 0) slot.worker.unref();
-    if ('fatal' in m) p.reject(fromWire(m.fatal));
-    else p.resolve(m.error === undefined ? { items: m.hosts.map(unpackHost) } : { items: m.hosts.map(unpackHost), error: fromWire(m.error) });
+    const r: BatchResult<ParsedHost> = { items: m.hosts.map(unpackHost) };
+    if (m.error) r.error = fromWire(m.error);
+    if (m.thrown) r.thrown = fromWire(m.thrown);
+    p.resolve(r);
   }
 
   private fail(e: PoolFailure): void {

@@ -4,7 +4,7 @@ import { StringDecoder } from 'node:string_decoder';
 import { XMLValidator } from 'fast-xml-parser';
 import { PlumError } from '../errors.ts';
 import {
-  BATCH_BYTES as HOST_BATCH_BYTES, buildParsedHost, countNewlines, epochToIso, invalidXml, positionIn, refuseDtd, runHostBatch,
+  BATCH_BYTES as HOST_BATCH_BYTES, buildParsedHost, countNewlines, epochToIso, hostBatchItems, invalidXml, positionIn, refuseDtd, runHostBatch,
   type BatchResult, type FxNode,
 } from './host.ts';
 import { ParsePool, PoolFailure } from './parse-pool.ts';
@@ -12,7 +12,7 @@ import type { NmapRunInfo, ParsedHost, ParsedScan, ParseOptions } from './types.
 import { defaultVolatileList, type VolatileList } from './volatile.ts';
 
 export {
-  BATCH_BYTES, buildHost, buildParsedHost, checkHostElement, quickWellFormed, runHostBatch, type BatchResult,
+  BATCH_BYTES, buildHost, buildParsedHost, checkHostElement, hostBatchItems, quickWellFormed, runHostBatch, type BatchResult,
 } from './host.ts';
 
 /*
@@ -455,9 +455,8 @@ class HostReader {
         continue;
       }
       this.delivery.hosts(step);
-      const r = runHostBatch(step.xmls, step.lines, (n) => n);
-      yield* r.items;
-      if (r.error !== undefined) this.delivery.failed(r.error);
+      const error: unknown = yield* hostBatchItems(step.xmls, step.lines, (n) => n);
+      if (error !== undefined) this.delivery.failed(error);
     }
   }
 }
@@ -550,8 +549,8 @@ async function* streamHosts(
     /** From a thread. */
     result?: Promise<BatchResult<ParsedHost>>;
     settled?: boolean;
-    /** Parsed by this thread. */
-    done?: { r: BatchResult<ParsedHost> } | { thrown: unknown };
+    /** Parsed by this thread ahead of its turn. */
+    done?: BatchResult<ParsedHost>;
   }
   const queue: Entry[] = [];
   let queuedBatches = 0;
@@ -559,11 +558,7 @@ async function* streamHosts(
   let hostBytes = 0;
   const parseHere = (e: Entry): void => {
     const step = e.step as Extract<Step, { kind: 'hosts' }>;
-    try {
-      e.done = { r: runHostBatch(step.xmls, step.lines, build) };
-    } catch (err) {
-      e.done = { thrown: err };
-    }
+    e.done = runHostBatch(step.xmls, step.lines, build);
   };
   const enqueue = (list: Step[]): void => {
     for (const step of list) {
@@ -639,23 +634,32 @@ async function* streamHosts(
       } else {
         queuedBatches--;
         delivery.hosts(step);
-        let r: BatchResult<ParsedHost>;
+        let r: BatchResult<ParsedHost> | undefined = head.done;
         if (head.result) {
           try {
             r = await head.result;
           } catch (e) {
             // A thread that could not start or died: the batch is parsed here instead (same code, same result).
             if (!(e instanceof PoolFailure)) throw e;
-            r = runHostBatch(step.xmls, step.lines, build);
           }
-        } else {
-          if (!head.done) parseHere(head);
-          const done = head.done!;
-          if ('thrown' in done) throw done.thrown;
-          r = done.r;
         }
-        for (const h of r.items) yield h;
-        if (r.error !== undefined) delivery.failed(r.error);
+        let error: unknown;
+        if (r) {
+          for (const h of r.items) yield h;
+          if (r.thrown !== undefined) throw r.thrown;
+          error = r.error;
+        } else {
+          // Its turn, not parsed yet: build each host as the consumer asks for it.
+          const it = hostBatchItems(step.xmls, step.lines, build);
+          for (let n = it.next(); ; n = it.next()) {
+            if (n.done) {
+              error = n.value;
+              break;
+            }
+            yield n.value;
+          }
+        }
+        if (error !== undefined) delivery.failed(error);
       }
       if (delivery.stopped) break;
     }
