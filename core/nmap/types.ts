@@ -178,10 +178,10 @@ export interface ParseOptions {
   /** Where the input came from (file path), used in error messages. */
   source?: string;
   /**
-   * Worker threads for parseNmapStream: 'auto' (default: two on a machine with
-   * two cores or more, none on one) or a number (0 = parse in the calling
-   * thread). Output is the same either way; threads start only once the input
-   * is large enough (`parallelMinBytes`).
+   * Worker threads for parseNmapStream: 'auto' (default: cores − 1, at most
+   * two, none on one core; the calling thread parses too) or a number (0 =
+   * parse in the calling thread only). Output is the same either way; threads
+   * start only once the input is large enough (`parallelMinBytes`).
    */
   workers?: 'auto' | number;
   /** Host text read before worker threads start (default 2 MiB): small inputs never pay for starting them. */
