@@ -625,6 +625,9 @@ async function* streamHosts(
         const mine = queue.find((e) => e.step.kind === 'hosts' && !e.result && !e.done);
         if (mine) {
           parseHere(mine);
+          // Let the threads' replies in: they are events, which promise-only turns never reach;
+          // without this a thread waited for this thread's next read before it got more work.
+          await new Promise<void>((r) => setImmediate(r));
           continue;
         }
         if (!inputDone && queuedBatches < ahead + workers) {
