@@ -4,7 +4,7 @@ import { StringDecoder } from 'node:string_decoder';
 import { XMLValidator } from 'fast-xml-parser';
 import { PlumError } from '../errors.ts';
 import {
-  BATCH_BYTES as HOST_BATCH_BYTES, buildParsedHost, countNewlines, epochToIso, hostBatchItems, invalidXml, positionIn, refuseDtd, runHostBatch,
+  BATCH_BYTES as HOST_BATCH_BYTES, buildParsedHost, countNewlines, epochToIso, hostBatchItems, invalidXml, positionIn, refuseDtd,
   type BatchResult, type FxNode,
 } from './host.ts';
 import { ParsePool, PoolFailure } from './parse-pool.ts';
@@ -241,7 +241,7 @@ function checkBetween(piece: string, line: number): void {
 // parse and the worker pool (parse-pool.ts), and both give the same output:
 //   1. HostSteps (main thread): splits the text into an ordered list of steps:
 //      text between hosts, batches of host elements, a failure, the end.
-//   2. runHostBatch (main thread or a worker): checks, parses and builds one
+//   2. hostBatchItems / runHostBatch (main thread or a worker): checks, parses and builds one
 //      batch of host elements; stops at the first bad one and returns it.
 //   3. Delivery (main thread): consumes the steps strictly in input order,
 //      updates the run information and decides what an error means (stop and
@@ -256,6 +256,9 @@ export type Step =
   | { kind: 'fail'; error: unknown }
   | { kind: 'end'; partial?: { line: number } };
 
+
+/** XML whitespace only (not JavaScript's \s, which also matches spaces XML calls text). */
+const XML_SPACE_ONLY = /^[ \t\r\n]*$/;
 
 /** Splits pushed text into steps; consecutive host elements are grouped into batches of about `batchBytes`. */
 export class HostSteps {
@@ -306,6 +309,11 @@ export class HostSteps {
   private add(pieces: Piece[], out: Step[]): void {
     for (const p of pieces) {
       if (p.kind === 'between') {
+        // The newline nmap writes after each host: XML whitespace between elements carries
+        // no run information and is always valid, so delivering it changes nothing. Left
+        // out, it does not close the batch (else every host was a batch of its own: one
+        // parser call, one message and one validator call per host).
+        if (XML_SPACE_ONLY.test(p.xml)) continue;
         // Text between hosts is delivered after the hosts before it: close the batch.
         this.close(out);
         out.push({ kind: 'between', xml: p.xml, line: p.line });
@@ -524,7 +532,7 @@ export function autoWorkers(): number {
 /** Below this much host text, threads cost more to start than they save. */
 const PARALLEL_MIN_BYTES = 2 * 1024 * 1024;
 /** Host text per message to a worker. */
-const POOL_BATCH_BYTES = 256 * 1024;
+const POOL_BATCH_BYTES = 64 * 1024;
 
 async function* streamHosts(
   input: Input, opts: ParseOptions, volatile: VolatileList, st: RunState,
@@ -539,12 +547,14 @@ async function* streamHosts(
 
   /*
    * Steps wait in `queue`, in input order, and are delivered from its head.
-   * A batch either goes to a thread (its entry holds the promise of the
-   * result) or is parsed by this thread: while the head waits for a thread,
-   * this thread parses the next batch it kept for itself, so both cores work
-   * and the batches it parses cost no copy between threads. A batch parsed
-   * ahead of its turn only holds its result (or what it threw) until its turn:
-   * what an error means is decided at delivery, in order, as in-thread.
+   * A batch goes to a thread when one has room (its entry holds the promise of
+   * the result); otherwise this thread parses it when its turn comes, host by
+   * host as the consumer asks. So while this thread parses and delivers its
+   * batches, the threads parse the next ones; the batches kept here cost no
+   * copy between threads, and their hosts die young. (Parsing kept batches
+   * ahead of their turn, while waiting for a thread, measured more CPU and
+   * memory: whole batches of hosts then outlive the young generation.)
+   * What an error means is decided at delivery, in order, as in-thread.
    *
    * At most `ahead` batches are queued: memory stays bounded whatever the
    * input size, and reading pauses while the consumer is slower than the
@@ -554,18 +564,11 @@ async function* streamHosts(
     step: Step;
     /** From a thread. */
     result?: Promise<BatchResult<ParsedHost>>;
-    settled?: boolean;
-    /** Parsed by this thread ahead of its turn. */
-    done?: BatchResult<ParsedHost>;
   }
   const queue: Entry[] = [];
   let queuedBatches = 0;
   let pool: ParsePool | undefined;
   let hostBytes = 0;
-  const parseHere = (e: Entry): void => {
-    const step = e.step as Extract<Step, { kind: 'hosts' }>;
-    e.done = runHostBatch(step.xmls, step.lines, build);
-  };
   const enqueue = (list: Step[]): void => {
     for (const step of list) {
       if (step.kind !== 'hosts') {
@@ -578,7 +581,6 @@ async function* streamHosts(
       // To a thread when one has room; else (threads busy, still starting, or failed) this thread keeps it.
       if (pool && !pool.failed && (waitForThreads || pool.hasRoom)) {
         entry.result = pool.run(step.xmls, step.lines);
-        entry.result.then(() => (entry.settled = true), () => (entry.settled = true));
       }
       queue.push(entry);
       queuedBatches++;
@@ -618,32 +620,15 @@ async function* streamHosts(
       // Read ahead: in-thread one batch at a time; with threads, enough to keep them and this thread busy.
       const ahead = pool ? 2 * workers + 2 : 1;
       while (!inputDone && queuedBatches < ahead) await read();
-      const head = queue[0];
+      const head = queue.shift();
       if (!head) break;
-      if (head.result && !head.settled) {
-        // Work while the head is on a thread: parse the next batch kept here, or read more.
-        const mine = queue.find((e) => e.step.kind === 'hosts' && !e.result && !e.done);
-        if (mine) {
-          parseHere(mine);
-          // Let the threads' replies in: they are events, which promise-only turns never reach;
-          // without this a thread waited for this thread's next read before it got more work.
-          await new Promise<void>((r) => setImmediate(r));
-          continue;
-        }
-        if (!inputDone && queuedBatches < ahead + workers) {
-          await read();
-          continue;
-        }
-        await head.result.catch(() => undefined);
-      }
-      queue.shift();
       const step = head.step;
       if (step.kind !== 'hosts') {
         delivery.other(step);
       } else {
         queuedBatches--;
         delivery.hosts(step);
-        let r: BatchResult<ParsedHost> | undefined = head.done;
+        let r: BatchResult<ParsedHost> | undefined;
         if (head.result) {
           try {
             r = await head.result;
