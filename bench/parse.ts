@@ -4,8 +4,9 @@
  *
  *   npx tsx bench/parse.ts [--mb 60] [--keep] [--sequential | --workers N]
  *
- * Default: parseNmapStream's default mode (worker threads, `workers: 'auto'`);
- * --sequential parses in the calling thread, for comparison. Prints MB/s,
+ * Default: parseNmapStream's default mode (`workers: 'auto'`: worker threads
+ * when a core is idle); --sequential parses in the calling thread and
+ * --workers N forces N threads, for comparison. Prints MB/s,
  * hosts/s, ports/s, CPU time (process.cpuUsage counts every thread) and peak
  * RSS (threads share the process RSS: sampled every 20 ms, and the kernel's
  * max RSS). Goal (issue #2): ≥ 26 MB/s, ≥ 2,600 hosts/s, peak RSS < 200 MB
@@ -23,7 +24,8 @@ const targetMb = mbArg >= 0 ? Number(args[mbArg + 1]) : 60;
 const keep = args.includes('--keep');
 const workersArg = args.indexOf('--workers');
 const workers: 'auto' | number = args.includes('--sequential') ? 0 : workersArg >= 0 ? Number(args[workersArg + 1]) : 'auto';
-const mode = workers === 0 ? 'sequential (in-thread)' : `worker threads (${workers === 'auto' ? `auto: ${autoWorkers()}` : workers})`;
+const resolved = workers === 'auto' ? autoWorkers() : workers;
+const mode = `${workers === 'auto' ? 'default (auto)' : `--workers ${workers}`}: ${resolved === 0 ? 'in-thread' : `${resolved} worker thread${resolved > 1 ? 's' : ''} + the main thread`}`;
 if (!Number.isFinite(targetMb) || targetMb <= 0 || (typeof workers === 'number' && !(workers >= 0))) {
   process.stderr.write('usage: npx tsx bench/parse.ts [--mb N] [--keep] [--sequential | --workers N]\n');
   process.exit(2);

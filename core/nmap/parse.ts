@@ -1,5 +1,5 @@
 import { createReadStream } from 'node:fs';
-import { availableParallelism, cpus } from 'node:os';
+import { availableParallelism, cpus, loadavg } from 'node:os';
 import { StringDecoder } from 'node:string_decoder';
 import { XMLValidator } from 'fast-xml-parser';
 import { PlumError } from '../errors.ts';
@@ -518,15 +518,18 @@ export function parseNmapStream(input: Input, opts: ParseOptions = {}): NmapHost
 }
 
 /**
- * How many worker threads `workers: 'auto'` means: one per core but the
+ * How many worker threads `workers: 'auto'` means: one per idle core but the
  * calling thread's (which splits the input and parses the batches the threads
- * have no room for), two at most; none on one core. On the 2-core build
- * machine that is one thread: two measured slower (three busy threads on two
- * cores, more copies between threads) and used ~80 MB more memory.
+ * have no room for), two at most. A thread costs ~40% more CPU in all (copies
+ * between threads, a second heap) and ~60 MB of memory, so it only pays off on
+ * a core nobody else uses: measured on the 2-core build machine, at load ≈ 3–5
+ * one thread was no faster than none, at load ≈ 2–3 up to 1.3× faster. Idle
+ * cores = cores − 1-minute load average; none on one core.
  */
 export function autoWorkers(): number {
   const cores = typeof availableParallelism === 'function' ? availableParallelism() : cpus().length;
-  return Math.max(0, Math.min(2, cores - 1));
+  const idle = Math.floor(cores - loadavg()[0]);
+  return Math.max(0, Math.min(2, cores - 1, idle));
 }
 
 /** Below this much host text, threads cost more to start than they save. */

@@ -178,10 +178,12 @@ export interface ParseOptions {
   /** Where the input came from (file path), used in error messages. */
   source?: string;
   /**
-   * Worker threads for parseNmapStream: 'auto' (default: cores − 1, at most
-   * two, none on one core; the calling thread parses too) or a number (0 =
-   * parse in the calling thread only). Output is the same either way; threads
-   * start only once the input is large enough (`parallelMinBytes`).
+   * Worker threads for parseNmapStream: 'auto' (default: one per idle core
+   * but the caller's, at most two; none on one core or a busy machine — see
+   * autoWorkers) or a number (0 = parse in the calling thread only; the
+   * calling thread parses too when there are threads). Output is the same
+   * either way; threads start only once the input is large enough
+   * (`parallelMinBytes`).
    */
   workers?: 'auto' | number;
   /** Host text read before worker threads start (default 2 MiB): small inputs never pay for starting them. */
