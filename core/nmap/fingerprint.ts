@@ -1,6 +1,7 @@
 import * as crypto from 'node:crypto';
 import type { HostDocument, PortDocument } from './types.ts';
-import { normalizeScript, normalizeServiceFp, type VolatileList } from './volatile.ts';
+import { normalizeScript, normalizeServiceFp } from './normalize.ts';
+import type { VolatileList } from './volatile.ts';
 
 /*
  * hsh256: Plum's fingerprint of a port document and of a host document.

@@ -1,14 +1,19 @@
 import { createReadStream } from 'node:fs';
+import { availableParallelism, cpus, loadavg } from 'node:os';
 import { StringDecoder } from 'node:string_decoder';
-import { XMLParser, XMLValidator } from 'fast-xml-parser';
+import { XMLValidator } from 'fast-xml-parser';
 import { PlumError } from '../errors.ts';
-import { extractFields } from './fields.ts';
-import { fingerprintVersion, hostFingerprint, portFingerprint } from './fingerprint.ts';
-import type {
-  AddressEntry, ExtraPorts, HostDocument, HostnameEntry, NmapRunInfo, OsMatch, ParsedHost, ParsedPort,
-  ParsedScan, ParseOptions, PortDocument, ScriptDocument, ScriptTable, ScriptValue, ServiceDocument, XmlNode,
-} from './types.ts';
+import {
+  BATCH_BYTES as HOST_BATCH_BYTES, buildParsedHost, countNewlines, epochToIso, hostBatchItems, invalidXml, positionIn, refuseDtd,
+  type BatchResult, type FxNode,
+} from './host.ts';
+import { ParsePool, PoolFailure } from './parse-pool.ts';
+import type { NmapRunInfo, ParsedHost, ParsedScan, ParseOptions } from './types.ts';
 import { defaultVolatileList, type VolatileList } from './volatile.ts';
+
+export {
+  BATCH_BYTES, buildHost, buildParsedHost, checkHostElement, hostBatchItems, quickWellFormed, runHostBatch, type BatchResult,
+} from './host.ts';
 
 /*
  * nmap XML → our documents, host by host.
@@ -30,44 +35,8 @@ const DEFAULT_MAX_HOST_BYTES = 64 * 1024 * 1024;
 /** Text between hosts is flushed once it grows past this (bounded memory). */
 const INTERSTITIAL_FLUSH = 1024 * 1024;
 
-const xmlParser = new XMLParser({
-  ignoreAttributes: false,
-  attributeNamePrefix: '',
-  attributesGroupName: '$',
-  htmlEntities: true,
-  processEntities: true,
-  parseTagValue: false,
-  parseAttributeValue: false,
-  trimValues: false,
-  alwaysCreateTextNode: true,
-  textNodeName: '#text',
-  isArray: (_name: string, _jpath: unknown, _isLeaf: boolean, isAttr: boolean) => !isAttr,
-  // No jPath strings for the callbacks: building them per tag costs more than the callback.
-  jPath: false,
-});
-
-/** A fast-xml-parser node with our options: attributes under `$`, every child a list. */
-interface FxNode {
-  $?: Record<string, string>;
-  '#text'?: string;
-  [child: string]: FxNode[] | Record<string, string> | string | undefined;
-}
-
-const kids = (n: FxNode | undefined, name: string): FxNode[] => (n?.[name] as FxNode[] | undefined) ?? [];
-const kid = (n: FxNode | undefined, name: string): FxNode | undefined => kids(n, name)[0];
-const attrs = (n: FxNode | undefined): Record<string, string> => n?.$ ?? {};
-const text = (n: FxNode | undefined): string => (n?.['#text'] as string | undefined) ?? '';
-
-function epochToIso(v: string | undefined): string | undefined {
-  if (!v || !/^\d+$/.test(v)) return undefined;
-  const d = new Date(Number(v) * 1000);
-  return Number.isNaN(d.getTime()) ? undefined : d.toISOString();
-}
-
 // ---------------------------------------------------------------------------
 // Splitting the input into host elements
-
-interface Position { line: number; column: number }
 
 type Piece =
   | { kind: 'host'; xml: string; line: number }
@@ -160,152 +129,6 @@ class HostSplitter {
     this.searchFrom = Math.max(0, this.searchFrom - pos);
     this.bufLine = line;
     return out;
-  }
-}
-
-function countNewlines(s: string): number {
-  let n = 0;
-  let i = s.indexOf('\n');
-  while (i >= 0) {
-    n++;
-    i = s.indexOf('\n', i + 1);
-  }
-  return n;
-}
-
-function positionIn(xml: string, startLine: number, offset: number): Position {
-  const before = xml.slice(0, offset);
-  const nl = before.lastIndexOf('\n');
-  return { line: startLine + countNewlines(before), column: offset - nl };
-}
-
-// ---------------------------------------------------------------------------
-// Hostile constructs
-
-const DOCTYPE_RE = /<!DOCTYPE\b([^>[]*)(\[)?/i;
-
-function refuseDtd(xml: string, startLine: number, allowBareDoctype: boolean): void {
-  if (!xml.includes('<!')) return;
-  const idx = xml.search(/<!(DOCTYPE|ENTITY|ELEMENT|ATTLIST|NOTATION)\b/i);
-  if (idx < 0) return;
-  const pos = positionIn(xml, startLine, idx);
-  const m = DOCTYPE_RE.exec(xml.slice(idx));
-  const bare = m && !m[2] && !/\b(SYSTEM|PUBLIC)\b/i.test(m[1] ?? '');
-  if (allowBareDoctype && bare && idx === xml.search(/<!DOCTYPE\b/i)) {
-    // `<!DOCTYPE nmaprun>` is what nmap writes: no subset, no external id. Check the rest.
-    const after = idx + m[0].length;
-    refuseDtd(xml.slice(after), pos.line + countNewlines(m[0]), false);
-    return;
-  }
-  throw new PlumError('parse_error', `refused: the XML declares a DTD or entities at line ${pos.line}, column ${pos.column}; nmap never writes one (external entities and entity expansion are not allowed)`, {
-    hint: 'parse the file nmap wrote with -oX, unmodified',
-    details: { line: pos.line, column: pos.column, reason: 'dtd' },
-  });
-}
-
-function invalidXml(msg: string, line: number, column: number): PlumError {
-  return new PlumError('parse_error', `invalid XML at line ${line}, column ${column}: ${msg}`, {
-    hint: 'check that this is an nmap -oX file; every complete host before this point was parsed',
-    details: { line, column },
-  });
-}
-
-const isWs = (c: number): boolean => c === 32 || c === 10 || c === 9 || c === 13;
-/** [A-Za-z_]: a subset of the XML (and XMLValidator) name start characters. */
-const isNameStart = (c: number): boolean => (c >= 97 && c <= 122) || (c >= 65 && c <= 90) || c === 95;
-/** [A-Za-z0-9_.-]: a subset of the XML name characters. */
-const isNameChar = (c: number): boolean => isNameStart(c) || (c >= 48 && c <= 57) || c === 45 || c === 46;
-/** After a '&' in text: what XMLValidator accepts as a reference (stricter: at least one digit). */
-const ENTITY_REF = /(?:\w{1,20}|#\d+|#x[0-9a-fA-F]+);/y;
-
-/**
- * A fast, conservative well-formedness check of one element: true only for
- * text that XMLValidator accepts too (a strict subset: plain tags, quoted
- * attributes without duplicates, balanced and matching end tags, valid
- * references in text, one root). Anything else — comments, CDATA, PIs, unusual
- * names or spacing, real errors — returns false, and the validator then decides
- * (and gives the positioned error).
- */
-export function quickWellFormed(xml: string): boolean {
-  const n = xml.length;
-  const stack: string[] = [];
-  let i = 0;
-  let rootClosed = false;
-  let amp = -2; // next '&' at or after some position (-1: none left); -2: not searched yet
-  while (i < n) {
-    if (rootClosed || xml.charCodeAt(i) !== 60 /* < */) return false;
-    let c = xml.charCodeAt(i + 1);
-    if (c === 47 /* / */) {
-      const gt = xml.indexOf('>', i + 2);
-      if (gt < 0 || stack.length === 0 || stack.pop() !== xml.slice(i + 2, gt)) return false;
-      if (stack.length === 0) rootClosed = true;
-      i = gt + 1;
-    } else {
-      if (!isNameStart(c)) return false;
-      let j = i + 2;
-      while (isNameChar(xml.charCodeAt(j))) j++;
-      const name = xml.slice(i + 1, j);
-      let attrNames: string[] | undefined;
-      for (;;) {
-        c = xml.charCodeAt(j);
-        if (c === 62 /* > */) {
-          stack.push(name);
-          j++;
-          break;
-        }
-        if (c === 47 /* / */) {
-          if (xml.charCodeAt(j + 1) !== 62) return false;
-          if (stack.length === 0) rootClosed = true;
-          j += 2;
-          break;
-        }
-        if (!isWs(c)) return false;
-        while (isWs(xml.charCodeAt(j))) j++;
-        c = xml.charCodeAt(j);
-        if (c === 62 || c === 47) continue;
-        if (!isNameStart(c)) return false;
-        const ns = j++;
-        while (isNameChar(xml.charCodeAt(j))) j++;
-        const an = xml.slice(ns, j);
-        while (isWs(xml.charCodeAt(j))) j++;
-        if (xml.charCodeAt(j) !== 61 /* = */) return false;
-        j++;
-        while (isWs(xml.charCodeAt(j))) j++;
-        const q = xml.charCodeAt(j);
-        if (q !== 34 && q !== 39) return false;
-        const close = xml.indexOf(q === 34 ? '"' : "'", j + 1);
-        if (close < 0) return false;
-        j = close + 1;
-        if (attrNames === undefined) attrNames = [an];
-        else if (attrNames.includes(an)) return false;
-        else attrNames.push(an);
-      }
-      i = j;
-    }
-    // Text up to the next tag.
-    const lt = xml.indexOf('<', i);
-    const end = lt < 0 ? n : lt;
-    if (rootClosed) {
-      for (let k = i; k < end; k++) if (!isWs(xml.charCodeAt(k))) return false;
-    } else {
-      if (amp !== -1 && amp < i) amp = xml.indexOf('&', i);
-      while (amp >= 0 && amp < end) {
-        ENTITY_REF.lastIndex = amp + 1;
-        if (!ENTITY_REF.test(xml)) return false;
-        amp = xml.indexOf('&', ENTITY_REF.lastIndex);
-      }
-    }
-    i = end;
-  }
-  return rootClosed;
-}
-
-function validateFragment(xml: string, startLine: number): void {
-  if (quickWellFormed(xml)) return;
-  const r = XMLValidator.validate(xml, { allowBooleanAttributes: false });
-  if (r !== true) {
-    const line = startLine + r.err.line - 1;
-    throw invalidXml(r.err.msg, line, r.err.col);
   }
 }
 
@@ -412,264 +235,157 @@ function checkBetween(piece: string, line: number): void {
 }
 
 // ---------------------------------------------------------------------------
-// Host element → documents
+// The pipeline: text → ordered steps → delivered hosts
+//
+// Reading is split in three parts so that the same code serves the in-thread
+// parse and the worker pool (parse-pool.ts), and both give the same output:
+//   1. HostSteps (main thread): splits the text into an ordered list of steps:
+//      text between hosts, batches of host elements, a failure, the end.
+//   2. hostBatchItems / runHostBatch (main thread or a worker): checks, parses and builds one
+//      batch of host elements; stops at the first bad one and returns it.
+//   3. Delivery (main thread): consumes the steps strictly in input order,
+//      updates the run information and decides what an error means (stop and
+//      report it, or throw). Nothing after a step is looked at before the step
+//      is delivered, so a worker that is ahead never changes what is reported.
 
-const RESERVED_SCRIPT = new Set(['id', 'output', 'elems', 'tables']);
-const RESERVED_TABLE = new Set(['elems', 'tables']);
+/** One unit of the ordered pipeline. */
+export type Step =
+  | { kind: 'between'; xml: string; line: number }
+  | { kind: 'hosts'; xmls: string[]; lines: number[]; bytes: number }
+  /** The splitter refused the input here (e.g. a host larger than maxHostBytes), or reading it failed. */
+  | { kind: 'fail'; error: unknown }
+  | { kind: 'end'; partial?: { line: number } };
 
-/** Keys already seen twice in a table: their value is a list of every occurrence. */
-const duplicated = new WeakMap<ScriptTable, Set<string>>();
 
-function putKeyed(target: ScriptTable, key: string, value: ScriptValue, reserved: Set<string>): void {
-  const k = reserved.has(key) || key.startsWith('key:') ? `key:${key}` : key;
-  const prev = target[k];
-  if (prev === undefined) {
-    target[k] = value;
-    return;
-  }
-  let dups = duplicated.get(target);
-  if (dups?.has(k)) {
-    (prev as ScriptValue[]).push(value);
-    return;
-  }
-  if (!dups) duplicated.set(target, (dups = new Set()));
-  dups.add(k);
-  target[k] = [prev, value];
-}
+/** XML whitespace only (not JavaScript's \s, which also matches spaces XML calls text). */
+const XML_SPACE_ONLY = /^[ \t\r\n]*$/;
 
-function fillTable(target: ScriptTable, node: FxNode, reserved: Set<string>): void {
-  for (const e of kids(node, 'elem')) {
-    const key = attrs(e).key;
-    const v = text(e);
-    if (key) putKeyed(target, key, v, reserved);
-    else (target.elems ??= []).push(v);
-  }
-  for (const t of kids(node, 'table')) {
-    const sub: ScriptTable = {};
-    fillTable(sub, t, RESERVED_TABLE);
-    const key = attrs(t).key;
-    if (key) putKeyed(target, key, sub, reserved);
-    else (target.tables ??= []).push(sub);
-  }
-}
-
-function scriptDoc(node: FxNode): ScriptDocument {
-  const a = attrs(node);
-  const doc: ScriptDocument = { id: a.id ?? '', output: a.output ?? '' };
-  fillTable(doc, node, RESERVED_SCRIPT);
-  return doc;
-}
-
-function genericNode(node: FxNode): XmlNode {
-  const out: XmlNode = { ...attrs(node) };
-  const t = text(node);
-  if (t.trim() !== '') out.text = t;
-  for (const [k, v] of Object.entries(node)) {
-    if (k === '$' || k === '#text' || !Array.isArray(v)) continue;
-    out[k in out ? `child:${k}` : k] = (v as FxNode[]).map(genericNode);
-  }
-  return out;
-}
-
-function portDoc(node: FxNode): PortDocument {
-  const a = attrs(node);
-  const st = attrs(kid(node, 'state'));
-  const doc: PortDocument = {
-    protocol: a.protocol ?? '',
-    portid: a.portid ?? '',
-    state: { ...st, state: st.state ?? 'unknown' },
-    scripts: kids(node, 'script').map(scriptDoc),
-  };
-  const svc = kid(node, 'service');
-  if (svc) {
-    const s: ServiceDocument = { ...attrs(svc) };
-    const cpe = kids(svc, 'cpe').map(text);
-    if (cpe.length) s.cpe = cpe;
-    doc.service = s;
-  }
-  const owner = attrs(kid(node, 'owner')).name;
-  if (owner !== undefined) doc.owner = owner;
-  return doc;
-}
-
-function osClass(c: FxNode): OsMatch['osclass'][number] {
-  const cpe = kids(c, 'cpe').map(text);
-  return cpe.length ? { ...attrs(c), cpe } : { ...attrs(c) };
-}
-
-const HANDLED_HOST_CHILDREN = new Set(['$', '#text', 'status', 'address', 'hostnames', 'ports', 'hostscript', 'os']);
-
-function hostDoc(node: FxNode): HostDocument {
-  const a = attrs(node);
-  const addresses: AddressEntry[] = kids(node, 'address').map((n) => {
-    const x = attrs(n);
-    const e: AddressEntry = { addr: x.addr ?? '', addrtype: x.addrtype ?? '' };
-    if (x.vendor !== undefined) e.vendor = x.vendor;
-    return e;
-  });
-  const ip = addresses.find((x) => x.addrtype === 'ipv4' || x.addrtype === 'ipv6')?.addr ?? addresses[0]?.addr ?? '';
-  const hostnames: HostnameEntry[] = kids(kid(node, 'hostnames'), 'hostname').map((n) => {
-    const x = attrs(n);
-    return { name: x.name ?? '', type: x.type ?? '' };
-  });
-  const st = attrs(kid(node, 'status'));
-  const portsNode = kid(node, 'ports');
-  const extraports: ExtraPorts[] = kids(portsNode, 'extraports').map((n) => {
-    const x = attrs(n);
-    return {
-      state: x.state ?? '',
-      count: x.count ?? '',
-      reasons: kids(n, 'extrareasons').map((r) => {
-        const y = attrs(r);
-        return { ...y, reason: y.reason ?? '', count: y.count ?? '' };
-      }),
-    };
-  });
-  const doc: HostDocument = {
-    addr: ip,
-    addresses,
-    hostnames,
-    status: { ...st, state: st.state ?? 'unknown' },
-    ports: kids(portsNode, 'port').map(portDoc),
-    extraports,
-    hostscripts: kids(kid(node, 'hostscript'), 'script').map(scriptDoc),
-    extra: {},
-  };
-  if (a.starttime !== undefined) doc.starttime = a.starttime;
-  if (a.endtime !== undefined) doc.endtime = a.endtime;
-  if (a.timedout !== undefined) doc.timedout = a.timedout;
-  const os = kid(node, 'os');
-  if (os) {
-    doc.os = {
-      portused: kids(os, 'portused').map(attrs),
-      osmatch: kids(os, 'osmatch').map((m): OsMatch => {
-        const x = attrs(m);
-        return {
-          ...x,
-          name: x.name ?? '',
-          accuracy: x.accuracy ?? '',
-          osclass: kids(m, 'osclass').map(osClass),
-        };
-      }),
-      osfingerprint: kids(os, 'osfingerprint').map((f) => attrs(f).fingerprint ?? ''),
-    };
-    const osclass = kids(os, 'osclass').map(osClass);
-    if (osclass.length) doc.os.osclass = osclass;
-    for (const [k, v] of Object.entries(os)) {
-      if (['$', '#text', 'portused', 'osmatch', 'osclass', 'osfingerprint'].includes(k) || !Array.isArray(v)) continue;
-      (doc.os.extra ??= {})[k] = (v as FxNode[]).map(genericNode);
-    }
-  }
-  for (const [k, v] of Object.entries(node)) {
-    if (HANDLED_HOST_CHILDREN.has(k) || !Array.isArray(v)) continue;
-    doc.extra[k] = (v as FxNode[]).map(genericNode);
-  }
-  return doc;
-}
-
-function statusOf(s: string): 'up' | 'down' | 'unknown' {
-  return s === 'up' || s === 'down' ? s : 'unknown';
-}
-
-/** Builds a ParsedHost (documents, fields, fingerprints) from one <host> element. */
-export function buildHost(node: FxNode, opts: ParseOptions, volatile: VolatileList): ParsedHost {
-  const doc = hostDoc(node);
-  if (opts.openOnly) doc.ports = doc.ports.filter((p) => p.state.state === 'open');
-  const ports: ParsedPort[] = doc.ports.map((p) => ({
-    ip: doc.addr,
-    protocol: p.protocol,
-    port: Number(p.portid),
-    state: p.state.state,
-    hsh256: portFingerprint(p, volatile),
-    fpVersion: fingerprintVersion(volatile),
-    fields: extractFields(doc, p),
-    doc: p,
-  }));
-  return {
-    ip: doc.addr,
-    status: statusOf(doc.status.state),
-    statusReason: doc.status.reason ?? '',
-    startedAt: epochToIso(doc.starttime),
-    endedAt: epochToIso(doc.endtime),
-    addresses: doc.addresses,
-    hostnames: doc.hostnames,
-    timedOut: doc.timedout === 'true',
-    hsh256: hostFingerprint(doc, volatile, ports.map((p) => p.hsh256)),
-    fpVersion: fingerprintVersion(volatile),
-    doc,
-    ports,
-  };
-}
-
-/** Parses and validates one host element (with its line in the file). */
-/** Refuses DTDs and checks well-formedness of one host element (errors carry the file position). */
-export function checkHostElement(xml: string, line: number): void {
-  refuseDtd(xml, line, false);
-  validateFragment(xml, line);
-}
-
-/** Hosts parsed per XML parser call, by size. */
-const BATCH_BYTES = 64 * 1024;
-
-/** Parses already-checked host elements in one call. */
-function* parseHostBatch(xmls: string[]): Generator<FxNode> {
-  if (xmls.length === 0) return;
-  const parsed = xmlParser.parse(xmls.length === 1 ? xmls[0]! : `<batch>${xmls.join('')}</batch>`) as { host?: FxNode[]; batch?: FxNode[] };
-  const nodes = xmls.length === 1 ? parsed.host : kids(parsed.batch?.[0], 'host');
-  if (!nodes || nodes.length !== xmls.length) throw new PlumError('internal', `parsed ${nodes?.length ?? 0} hosts out of ${xmls.length}`);
-  yield* nodes;
-}
-
-// ---------------------------------------------------------------------------
-// Public API
-
-/** Hosts of one scan as they are parsed; `run` fills in as the input is read, `error` is set at the end. */
-export interface NmapHostStream extends AsyncIterable<ParsedHost> {
-  readonly run: NmapRunInfo;
-  /** Truncation or invalid XML after the valid hosts; set once iteration has ended. */
-  readonly error?: PlumError;
-}
-
-type Input = NodeJS.ReadableStream | AsyncIterable<Buffer | string> | Iterable<Buffer | string>;
-
-/**
- * Turns text chunks into raw host nodes. Throws PlumError for hostile input
- * and for input that is not nmap XML at all; reports truncation or invalid
- * XML after some hosts through `onError`, having yielded every complete host.
- */
-class HostReader {
+/** Splits pushed text into steps; consecutive host elements are grouped into batches of about `batchBytes`. */
+export class HostSteps {
   private readonly splitter: HostSplitter;
-  private first = true;
-  private sawHost = false;
-  /** "<nmaprun" seen but not its whole start tag (a file cut in its prolog). */
-  private sawRootStart = false;
-  private stopped = false;
-  constructor(
-    readonly st: RunState,
-    private readonly onError: (e: PlumError) => void,
-    maxHostBytes = DEFAULT_MAX_HOST_BYTES,
-  ) {
+  private pending: Extract<Step, { kind: 'hosts' }> | undefined;
+  private failed = false;
+  constructor(maxHostBytes = DEFAULT_MAX_HOST_BYTES, private readonly batchBytes = HOST_BATCH_BYTES) {
     this.splitter = new HostSplitter(maxHostBytes);
   }
 
-  get done(): boolean {
-    return this.stopped;
+  /** `flush`: close the current batch at the end of this text (prompt delivery of slowly written input). */
+  push(chunk: string, flush = true): Step[] {
+    const out: Step[] = [];
+    if (this.failed) return out;
+    try {
+      this.add(this.splitter.push(chunk), out);
+    } catch (e) {
+      this.fail(e, out);
+      return out;
+    }
+    if (flush) this.close(out);
+    return out;
   }
 
-  *feed(chunk: string): Generator<FxNode> {
-    if (this.stopped) return;
-    yield* this.guard(() => this.splitter.push(chunk));
+  end(): Step[] {
+    const out: Step[] = [];
+    if (this.failed) return out;
+    let end: ReturnType<HostSplitter['end']>;
+    try {
+      end = this.splitter.end();
+    } catch (e) {
+      this.fail(e, out);
+      return out;
+    }
+    this.add(end.pieces, out);
+    this.close(out);
+    out.push(end.partialHost ? { kind: 'end', partial: { line: end.partialHost.line } } : { kind: 'end' });
+    return out;
   }
 
-  *finish(): Generator<FxNode> {
-    if (this.stopped) return;
-    let partial: { line: number } | undefined;
-    yield* this.guard(() => {
-      const end = this.splitter.end();
-      partial = end.partialHost;
-      return end.pieces;
-    });
-    if (this.stopped) return;
+  /** A failure at this point of the input (the steps before it stay valid). */
+  fail(error: unknown, out: Step[]): void {
+    this.close(out);
+    out.push({ kind: 'fail', error });
+    this.failed = true;
+  }
+
+  private add(pieces: Piece[], out: Step[]): void {
+    for (const p of pieces) {
+      if (p.kind === 'between') {
+        // The newline nmap writes after each host: XML whitespace between elements carries
+        // no run information and is always valid, so delivering it changes nothing. Left
+        // out, it does not close the batch (else every host was a batch of its own: one
+        // parser call, one message and one validator call per host).
+        if (XML_SPACE_ONLY.test(p.xml)) continue;
+        // Text between hosts is delivered after the hosts before it: close the batch.
+        this.close(out);
+        out.push({ kind: 'between', xml: p.xml, line: p.line });
+        continue;
+      }
+      const b = (this.pending ??= { kind: 'hosts', xmls: [], lines: [], bytes: 0 });
+      b.xmls.push(p.xml);
+      b.lines.push(p.line);
+      b.bytes += p.xml.length;
+      if (b.bytes >= this.batchBytes) this.close(out);
+    }
+  }
+
+  private close(out: Step[]): void {
+    if (this.pending) out.push(this.pending);
+    this.pending = undefined;
+  }
+}
+
+
+/**
+ * Consumes steps in input order: run information, the checks that need it
+ * (is this nmap XML at all?), and what an error means. Throws PlumError for
+ * hostile input and for input that is not nmap XML; reports truncation or
+ * invalid XML after a valid start through `onError` and stops.
+ */
+export class Delivery {
+  private first = true;
+  /** "<nmaprun" seen but not its whole start tag (a file cut in its prolog). */
+  private sawRootStart = false;
+  stopped = false;
+  constructor(readonly st: RunState, private readonly onError: (e: PlumError) => void) {}
+
+  between(step: Extract<Step, { kind: 'between' }>): void {
+    try {
+      scanBetween(step.xml, step.line, this.st, this.first);
+      if (!this.st.sawRoot && /<nmaprun\b/.test(step.xml)) this.sawRootStart = true;
+      if (this.first && !this.st.sawRoot && !this.sawRootStart && /<\w/.test(step.xml)) {
+        throw new PlumError('parse_error', 'this is not nmap XML: no <nmaprun> element at the start', {
+          hint: 'give the file nmap wrote with -oX',
+          details: { line: step.line, column: 1 },
+        });
+      }
+    } catch (e) {
+      this.failed(e);
+      return;
+    }
+    if (this.st.sawRoot) this.first = false;
+  }
+
+  /** Before the hosts of a batch are handed out (throws when no <nmaprun> came first). */
+  hosts(step: Extract<Step, { kind: 'hosts' }>): void {
+    if (!this.st.sawRoot) {
+      throw new PlumError('parse_error', 'this is not nmap XML: <host> before any <nmaprun> element', {
+        hint: 'give the file nmap wrote with -oX',
+        details: { line: step.lines[0] ?? 1, column: 1 },
+      });
+    }
+    this.first = false;
+  }
+
+  /** An error at this point: invalid XML after a valid start keeps what came before; hostile input never does. */
+  failed(e: unknown): void {
+    if (e instanceof PlumError && e.code === 'parse_error' && e.details?.reason !== 'dtd' && e.details?.reason !== 'size' && this.st.sawRoot) {
+      this.stopped = true;
+      this.onError(e);
+      return;
+    }
+    throw e;
+  }
+
+  end(step: Extract<Step, { kind: 'end' }>): void {
     this.stopped = true;
     if (!this.st.sawRoot && this.sawRootStart) {
       this.onError(new PlumError('truncated', 'the nmap XML is truncated in its header, before any host', {
@@ -684,69 +400,72 @@ class HostReader {
         details: { line: 1, column: 1 },
       });
     }
-    if (partial || !this.st.sawEnd) {
-      const where = partial ? ` inside the <host> element that starts at line ${partial.line}` : '';
+    if (step.partial || !this.st.sawEnd) {
+      const where = step.partial ? ` inside the <host> element that starts at line ${step.partial.line}` : '';
       this.onError(new PlumError('truncated', `the nmap XML is truncated${where}: the file ends before </nmaprun>`, {
         hint: 'nmap was probably killed while writing; every complete host was kept, rescan to get the rest',
-        details: partial ? { line: partial.line, column: 1 } : {},
+        details: step.partial ? { line: step.partial.line, column: 1 } : {},
       }));
     }
   }
 
-  private *guard(pieces: () => Piece[]): Generator<FxNode> {
-    // Valid host elements are parsed together (one XML parser call per batch):
-    // the parser's fixed cost per call dominates small hosts.
-    const batch: string[] = [];
-    let batchBytes = 0;
-    try {
-      for (const p of pieces()) {
-        const xml = this.piece(p);
-        if (xml === undefined) continue;
-        batch.push(xml);
-        batchBytes += xml.length;
-        if (batchBytes >= BATCH_BYTES) {
-          yield* parseHostBatch(batch);
-          batch.length = 0;
-          batchBytes = 0;
-        }
-      }
-      yield* parseHostBatch(batch);
-    } catch (e) {
-      // Invalid XML after a valid start keeps what came before; hostile input never does.
-      if (e instanceof PlumError && e.code === 'parse_error' && e.details?.reason !== 'dtd' && e.details?.reason !== 'size' && this.st.sawRoot) {
-        yield* parseHostBatch(batch);
-        this.stopped = true;
-        this.onError(e);
-        return;
-      }
-      throw e;
-    }
+  /** Delivers the steps that need no host work (everything but 'hosts'). */
+  other(step: Exclude<Step, { kind: 'hosts' }>): void {
+    if (step.kind === 'between') this.between(step);
+    else if (step.kind === 'fail') this.failed(step.error);
+    else this.end(step);
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Public API
+
+/** Hosts of one scan as they are parsed; `run` fills in as the input is read, `error` is set at the end. */
+export interface NmapHostStream extends AsyncIterable<ParsedHost> {
+  readonly run: NmapRunInfo;
+  /** Truncation or invalid XML after the valid hosts; set once iteration has ended. */
+  readonly error?: PlumError;
+  /** Worker threads that parsed part of the input (0: all of it was parsed in the calling thread); set once iteration has ended. */
+  readonly threads: number;
+}
+
+type Input = NodeJS.ReadableStream | AsyncIterable<Buffer | string> | Iterable<Buffer | string>;
+
+/**
+ * Turns text chunks into raw host nodes, in the calling thread (used by the
+ * compat converter). Same pipeline and same errors as parseNmapStream.
+ */
+class HostReader {
+  private readonly steps: HostSteps;
+  private readonly delivery: Delivery;
+  constructor(readonly st: RunState, onError: (e: PlumError) => void, maxHostBytes = DEFAULT_MAX_HOST_BYTES) {
+    this.steps = new HostSteps(maxHostBytes);
+    this.delivery = new Delivery(st, onError);
   }
 
-  /** Checks one piece; returns the text of a valid host element. */
-  private piece(p: Piece): string | undefined {
-    if (p.kind === 'between') {
-      scanBetween(p.xml, p.line, this.st, this.first);
-      if (!this.st.sawRoot && /<nmaprun\b/.test(p.xml)) this.sawRootStart = true;
-      if (this.first && !this.st.sawRoot && !this.sawRootStart && /<\w/.test(p.xml)) {
-        throw new PlumError('parse_error', 'this is not nmap XML: no <nmaprun> element at the start', {
-          hint: 'give the file nmap wrote with -oX',
-          details: { line: p.line, column: 1 },
-        });
+  get done(): boolean {
+    return this.delivery.stopped;
+  }
+
+  *feed(chunk: string): Generator<FxNode> {
+    yield* this.deliver(this.steps.push(chunk));
+  }
+
+  *finish(): Generator<FxNode> {
+    yield* this.deliver(this.steps.end());
+  }
+
+  private *deliver(steps: Step[]): Generator<FxNode> {
+    for (const step of steps) {
+      if (this.delivery.stopped) return;
+      if (step.kind !== 'hosts') {
+        this.delivery.other(step);
+        continue;
       }
-      if (this.st.sawRoot) this.first = false;
-      return undefined;
+      this.delivery.hosts(step);
+      const error: unknown = yield* hostBatchItems(step.xmls, step.lines, (n) => n);
+      if (error !== undefined) this.delivery.failed(error);
     }
-    if (!this.st.sawRoot) {
-      throw new PlumError('parse_error', 'this is not nmap XML: <host> before any <nmaprun> element', {
-        hint: 'give the file nmap wrote with -oX',
-        details: { line: p.line, column: 1 },
-      });
-    }
-    this.first = false;
-    this.sawHost = true;
-    checkHostElement(p.xml, p.line);
-    return p.xml;
   }
 }
 
@@ -763,12 +482,6 @@ export async function* iterateHostNodes(input: Input, reader: HostReader): Async
   yield* reader.finish();
 }
 
-/** Raw host nodes from a string. */
-export function* iterateHostNodesSync(xml: string, reader: HostReader): Generator<FxNode> {
-  yield* reader.feed(xml);
-  yield* reader.finish();
-}
-
 export const newRunState = (): RunState => ({ run: emptyRun(), sawRoot: false, sawEnd: false });
 export { HostReader };
 
@@ -777,11 +490,16 @@ export { HostReader };
  * entities) and input that is not nmap XML at all throw a PlumError; a file
  * that is truncated or becomes invalid after some hosts yields those hosts and
  * then sets `error`.
+ *
+ * Large inputs are parsed on worker threads (`opts.workers`, parse-pool.ts);
+ * the hosts, run information and errors are the same as in-thread, in the
+ * same order.
  */
 export function parseNmapStream(input: Input, opts: ParseOptions = {}): NmapHostStream {
   const st = newRunState();
   const volatile = opts.volatile ?? defaultVolatileList();
   let error: PlumError | undefined;
+  let threads = 0;
   const stream: NmapHostStream = {
     get run() {
       return st.run;
@@ -789,16 +507,171 @@ export function parseNmapStream(input: Input, opts: ParseOptions = {}): NmapHost
     get error() {
       return error;
     },
-    async *[Symbol.asyncIterator]() {
-      const reader = new HostReader(st, (e) => (error = e), opts.maxHostBytes);
-      for await (const node of iterateHostNodes(input, reader)) {
-        const host = buildHost(node, opts, volatile);
-        if (opts.openOnly && !host.ports.some((p) => p.state === 'open')) continue;
-        yield host;
-      }
+    get threads() {
+      return threads;
+    },
+    [Symbol.asyncIterator]() {
+      return streamHosts(input, opts, volatile, st, (e) => (error = e), (n) => (threads = n));
     },
   };
   return stream;
+}
+
+/**
+ * How many worker threads `workers: 'auto'` means: one per idle core but the
+ * calling thread's (which splits the input and parses the batches the threads
+ * have no room for), two at most. A thread costs ~40% more CPU in all (copies
+ * between threads, a second heap) and ~60 MB of memory, so it only pays off on
+ * a core nobody else uses: measured on the 2-core build machine, at load ≈ 3–5
+ * one thread was no faster than none, at load ≈ 2–3 up to 1.3× faster. Idle
+ * cores = cores − 1-minute load average; none on one core.
+ */
+export function autoWorkers(): number {
+  const cores = typeof availableParallelism === 'function' ? availableParallelism() : cpus().length;
+  const idle = Math.floor(cores - loadavg()[0]);
+  return Math.max(0, Math.min(2, cores - 1, idle));
+}
+
+/** Below this much host text, threads cost more to start than they save. */
+const PARALLEL_MIN_BYTES = 2 * 1024 * 1024;
+/** Host text per message to a worker. */
+const POOL_BATCH_BYTES = 64 * 1024;
+
+async function* streamHosts(
+  input: Input, opts: ParseOptions, volatile: VolatileList, st: RunState,
+  onError: (e: PlumError) => void, onThreads: (n: number) => void,
+): AsyncGenerator<ParsedHost> {
+  const workers = opts.workers === undefined || opts.workers === 'auto' ? autoWorkers() : Math.max(0, Math.floor(opts.workers));
+  const minBytes = opts.parallelMinBytes ?? PARALLEL_MIN_BYTES;
+  const waitForThreads = opts.waitForThreads === true;
+  const steps = new HostSteps(opts.maxHostBytes, workers > 0 ? POOL_BATCH_BYTES : HOST_BATCH_BYTES);
+  const delivery = new Delivery(st, onError);
+  const build = (n: FxNode) => buildParsedHost(n, opts, volatile);
+
+  /*
+   * Steps wait in `queue`, in input order, and are delivered from its head.
+   * A batch goes to a thread when one has room (its entry holds the promise of
+   * the result); otherwise this thread parses it when its turn comes, host by
+   * host as the consumer asks. So while this thread parses and delivers its
+   * batches, the threads parse the next ones; the batches kept here cost no
+   * copy between threads, and their hosts die young. (Parsing kept batches
+   * ahead of their turn, while waiting for a thread, measured more CPU and
+   * memory: whole batches of hosts then outlive the young generation.)
+   * What an error means is decided at delivery, in order, as in-thread.
+   *
+   * At most `ahead` batches are queued: memory stays bounded whatever the
+   * input size, and reading pauses while the consumer is slower than the
+   * parse (backpressure reaches the file stream through the iterator).
+   */
+  interface Entry {
+    step: Step;
+    /** From a thread. */
+    result?: Promise<BatchResult<ParsedHost>>;
+  }
+  const queue: Entry[] = [];
+  let queuedBatches = 0;
+  let pool: ParsePool | undefined;
+  let hostBytes = 0;
+  const enqueue = (list: Step[]): void => {
+    for (const step of list) {
+      if (step.kind !== 'hosts') {
+        queue.push({ step });
+        continue;
+      }
+      hostBytes += step.bytes;
+      if (!pool && workers > 0 && hostBytes >= minBytes) pool = new ParsePool(workers, { openOnly: opts.openOnly === true, volatile });
+      const entry: Entry = { step };
+      // To a thread when one has room; else (threads busy, still starting, or failed) this thread keeps it.
+      if (pool && !pool.failed && (waitForThreads || pool.hasRoom)) {
+        entry.result = pool.run(step.xmls, step.lines);
+      }
+      queue.push(entry);
+      queuedBatches++;
+    }
+  };
+  const iterator = isAsyncIterable(input)
+    ? (input as AsyncIterable<Buffer | string>)[Symbol.asyncIterator]()
+    : (input as Iterable<Buffer | string>)[Symbol.iterator]();
+  const decoder = new StringDecoder('utf8');
+  let inputDone = false;
+  const read = async (): Promise<void> => {
+    let next: IteratorResult<Buffer | string>;
+    try {
+      next = await iterator.next();
+    } catch (e) {
+      // A read error takes its place in the order: the hosts before it are still delivered.
+      inputDone = true;
+      const out: Step[] = [];
+      steps.fail(e, out);
+      enqueue(out);
+      return;
+    }
+    if (next.done) {
+      inputDone = true;
+      const rest = decoder.end();
+      if (rest) enqueue(steps.push(rest, false));
+      enqueue(steps.end());
+      return;
+    }
+    const chunk = next.value;
+    const text = typeof chunk === 'string' ? chunk : decoder.write(chunk);
+    // Threads get full batches; in-thread, hosts go out at the end of every chunk as before.
+    if (text) enqueue(steps.push(text, !pool));
+  };
+  try {
+    for (;;) {
+      // Read ahead: in-thread one batch at a time; with threads, enough to keep them and this thread busy.
+      const ahead = pool ? 2 * workers + 2 : 1;
+      while (!inputDone && queuedBatches < ahead) await read();
+      const head = queue.shift();
+      if (!head) break;
+      const step = head.step;
+      if (step.kind !== 'hosts') {
+        delivery.other(step);
+      } else {
+        queuedBatches--;
+        delivery.hosts(step);
+        let r: BatchResult<ParsedHost> | undefined;
+        if (head.result) {
+          try {
+            r = await head.result;
+          } catch (e) {
+            // A thread that could not start or died: the batch is parsed here instead (same code, same result).
+            if (!(e instanceof PoolFailure)) throw e;
+          }
+        }
+        let error: unknown;
+        if (r) {
+          for (const h of r.items) yield h;
+          if (r.thrown !== undefined) throw r.thrown;
+          error = r.error;
+        } else {
+          // Its turn, not parsed yet: build each host as the consumer asks for it.
+          const it = hostBatchItems(step.xmls, step.lines, build);
+          for (let n = it.next(); ; n = it.next()) {
+            if (n.done) {
+              error = n.value;
+              break;
+            }
+            yield n.value;
+          }
+        }
+        if (error !== undefined) delivery.failed(error);
+      }
+      if (delivery.stopped) break;
+    }
+  } finally {
+    // Also on an early break or a throw: no worker outlives the iteration, and the file is closed.
+    if (pool) {
+      onThreads(pool.threadsUsed);
+      await pool.close();
+    }
+    if (!inputDone) await iterator.return?.();
+  }
+}
+
+function isAsyncIterable(x: unknown): boolean {
+  return x !== null && typeof x === 'object' && Symbol.asyncIterator in x;
 }
 
 async function collect(stream: NmapHostStream): Promise<ParsedScan> {
@@ -814,10 +687,15 @@ export function parseNmapString(xml: string, opts: ParseOptions = {}): ParsedSca
   let error: PlumError | undefined;
   const hosts: ParsedHost[] = [];
   const reader = new HostReader(st, (e) => (error = e), opts.maxHostBytes);
-  for (const node of iterateHostNodesSync(xml, reader)) {
-    const host = buildHost(node, opts, volatile);
-    if (opts.openOnly && !host.ports.some((p) => p.state === 'open')) continue;
-    hosts.push(host);
+  for (const node of reader.feed(xml)) {
+    const host = buildParsedHost(node, opts, volatile);
+    if (host) hosts.push(host);
+  }
+  if (!reader.done) {
+    for (const node of reader.finish()) {
+      const host = buildParsedHost(node, opts, volatile);
+      if (host) hosts.push(host);
+    }
   }
   return error ? { run: st.run, hosts, error } : { run: st.run, hosts };
 }

@@ -177,4 +177,21 @@ export interface ParseOptions {
   volatile?: import('./volatile.ts').VolatileList;
   /** Where the input came from (file path), used in error messages. */
   source?: string;
+  /**
+   * Worker threads for parseNmapStream: 'auto' (default: one per idle core
+   * but the caller's, at most two; none on one core or a busy machine — see
+   * autoWorkers) or a number (0 = parse in the calling thread only; the
+   * calling thread parses too when there are threads). Output is the same
+   * either way; threads start only once the input is large enough
+   * (`parallelMinBytes`).
+   */
+  workers?: 'auto' | number;
+  /** Host text read before worker threads start (default 2 MiB): small inputs never pay for starting them. */
+  parallelMinBytes?: number;
+  /**
+   * Send every batch to the threads, waiting for them to start, instead of
+   * parsing in the calling thread meanwhile (tests, and benchmarks of the
+   * threads alone). Default false.
+   */
+  waitForThreads?: boolean;
 }

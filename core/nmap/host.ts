@@ -1,0 +1,475 @@
+import { XMLParser, XMLValidator } from 'fast-xml-parser';
+import { PlumError } from '../errors.ts';
+import { extractFields } from './fields.ts';
+import { fingerprintVersion, hostFingerprint, portFingerprint } from './fingerprint.ts';
+import type {
+  AddressEntry, ExtraPorts, HostDocument, HostnameEntry, OsMatch, ParsedHost, ParsedPort,
+  ParseOptions, PortDocument, ScriptDocument, ScriptTable, ScriptValue, ServiceDocument, XmlNode,
+} from './types.ts';
+import type { VolatileList } from './volatile.ts';
+
+/*
+ * One <host> element → ParsedHost: the checks (DTD refusal, well-formedness),
+ * fast-xml-parser, our documents, fields and fingerprints. Everything here is
+ * per host and pure, so it runs unchanged in the calling thread (parse.ts) and
+ * in the parse threads (workers/parse-thread.ts). It does not import the
+ * volatile list loader (YAML, zod): a thread receives the compiled list, and
+ * starts faster without them.
+ */
+
+const xmlParser = new XMLParser({
+  ignoreAttributes: false,
+  attributeNamePrefix: '',
+  attributesGroupName: '$',
+  htmlEntities: true,
+  processEntities: true,
+  parseTagValue: false,
+  parseAttributeValue: false,
+  trimValues: false,
+  alwaysCreateTextNode: true,
+  textNodeName: '#text',
+  isArray: (_name: string, _jpath: unknown, _isLeaf: boolean, isAttr: boolean) => !isAttr,
+  // No jPath strings for the callbacks: building them per tag costs more than the callback.
+  jPath: false,
+});
+
+/** A fast-xml-parser node with our options: attributes under `$`, every child a list. */
+export interface FxNode {
+  $?: Record<string, string>;
+  '#text'?: string;
+  [child: string]: FxNode[] | Record<string, string> | string | undefined;
+}
+
+export const kids = (n: FxNode | undefined, name: string): FxNode[] => (n?.[name] as FxNode[] | undefined) ?? [];
+const kid = (n: FxNode | undefined, name: string): FxNode | undefined => kids(n, name)[0];
+const attrs = (n: FxNode | undefined): Record<string, string> => n?.$ ?? {};
+const text = (n: FxNode | undefined): string => (n?.['#text'] as string | undefined) ?? '';
+
+export function epochToIso(v: string | undefined): string | undefined {
+  if (!v || !/^\d+$/.test(v)) return undefined;
+  const d = new Date(Number(v) * 1000);
+  return Number.isNaN(d.getTime()) ? undefined : d.toISOString();
+}
+
+export function countNewlines(s: string): number {
+  let n = 0;
+  let i = s.indexOf('\n');
+  while (i >= 0) {
+    n++;
+    i = s.indexOf('\n', i + 1);
+  }
+  return n;
+}
+
+export interface Position { line: number; column: number }
+
+export function positionIn(xml: string, startLine: number, offset: number): Position {
+  const before = xml.slice(0, offset);
+  const nl = before.lastIndexOf('\n');
+  return { line: startLine + countNewlines(before), column: offset - nl };
+}
+
+// ---------------------------------------------------------------------------
+// Hostile constructs
+
+const DOCTYPE_RE = /<!DOCTYPE\b([^>[]*)(\[)?/i;
+
+export function refuseDtd(xml: string, startLine: number, allowBareDoctype: boolean): void {
+  if (!xml.includes('<!')) return;
+  const idx = xml.search(/<!(DOCTYPE|ENTITY|ELEMENT|ATTLIST|NOTATION)\b/i);
+  if (idx < 0) return;
+  const pos = positionIn(xml, startLine, idx);
+  const m = DOCTYPE_RE.exec(xml.slice(idx));
+  const bare = m && !m[2] && !/\b(SYSTEM|PUBLIC)\b/i.test(m[1] ?? '');
+  if (allowBareDoctype && bare && idx === xml.search(/<!DOCTYPE\b/i)) {
+    // `<!DOCTYPE nmaprun>` is what nmap writes: no subset, no external id. Check the rest.
+    const after = idx + m[0].length;
+    refuseDtd(xml.slice(after), pos.line + countNewlines(m[0]), false);
+    return;
+  }
+  throw new PlumError('parse_error', `refused: the XML declares a DTD or entities at line ${pos.line}, column ${pos.column}; nmap never writes one (external entities and entity expansion are not allowed)`, {
+    hint: 'parse the file nmap wrote with -oX, unmodified',
+    details: { line: pos.line, column: pos.column, reason: 'dtd' },
+  });
+}
+
+export function invalidXml(msg: string, line: number, column: number): PlumError {
+  return new PlumError('parse_error', `invalid XML at line ${line}, column ${column}: ${msg}`, {
+    hint: 'check that this is an nmap -oX file; every complete host before this point was parsed',
+    details: { line, column },
+  });
+}
+
+const isWs = (c: number): boolean => c === 32 || c === 10 || c === 9 || c === 13;
+/** [A-Za-z_]: a subset of the XML (and XMLValidator) name start characters. */
+const isNameStart = (c: number): boolean => (c >= 97 && c <= 122) || (c >= 65 && c <= 90) || c === 95;
+/** [A-Za-z0-9_.-]: a subset of the XML name characters. */
+const isNameChar = (c: number): boolean => isNameStart(c) || (c >= 48 && c <= 57) || c === 45 || c === 46;
+/** After a '&' in text: what XMLValidator accepts as a reference (stricter: at least one digit). */
+const ENTITY_REF = /(?:\w{1,20}|#\d+|#x[0-9a-fA-F]+);/y;
+
+/**
+ * A fast, conservative well-formedness check of one element: true only for
+ * text that XMLValidator accepts too (a strict subset: plain tags, quoted
+ * attributes without duplicates, balanced and matching end tags, valid
+ * references in text, one root). Anything else — comments, CDATA, PIs, unusual
+ * names or spacing, real errors — returns false, and the validator then decides
+ * (and gives the positioned error).
+ */
+export function quickWellFormed(xml: string): boolean {
+  const n = xml.length;
+  const stack: string[] = [];
+  let i = 0;
+  let rootClosed = false;
+  let amp = -2; // next '&' at or after some position (-1: none left); -2: not searched yet
+  while (i < n) {
+    if (rootClosed || xml.charCodeAt(i) !== 60 /* < */) return false;
+    let c = xml.charCodeAt(i + 1);
+    if (c === 47 /* / */) {
+      const gt = xml.indexOf('>', i + 2);
+      if (gt < 0 || stack.length === 0 || stack.pop() !== xml.slice(i + 2, gt)) return false;
+      if (stack.length === 0) rootClosed = true;
+      i = gt + 1;
+    } else {
+      if (!isNameStart(c)) return false;
+      let j = i + 2;
+      while (isNameChar(xml.charCodeAt(j))) j++;
+      const name = xml.slice(i + 1, j);
+      let attrNames: string[] | undefined;
+      for (;;) {
+        c = xml.charCodeAt(j);
+        if (c === 62 /* > */) {
+          stack.push(name);
+          j++;
+          break;
+        }
+        if (c === 47 /* / */) {
+          if (xml.charCodeAt(j + 1) !== 62) return false;
+          if (stack.length === 0) rootClosed = true;
+          j += 2;
+          break;
+        }
+        if (!isWs(c)) return false;
+        while (isWs(xml.charCodeAt(j))) j++;
+        c = xml.charCodeAt(j);
+        if (c === 62 || c === 47) continue;
+        if (!isNameStart(c)) return false;
+        const ns = j++;
+        while (isNameChar(xml.charCodeAt(j))) j++;
+        const an = xml.slice(ns, j);
+        while (isWs(xml.charCodeAt(j))) j++;
+        if (xml.charCodeAt(j) !== 61 /* = */) return false;
+        j++;
+        while (isWs(xml.charCodeAt(j))) j++;
+        const q = xml.charCodeAt(j);
+        if (q !== 34 && q !== 39) return false;
+        const close = xml.indexOf(q === 34 ? '"' : "'", j + 1);
+        if (close < 0) return false;
+        j = close + 1;
+        if (attrNames === undefined) attrNames = [an];
+        else if (attrNames.includes(an)) return false;
+        else attrNames.push(an);
+      }
+      i = j;
+    }
+    // Text up to the next tag.
+    const lt = xml.indexOf('<', i);
+    const end = lt < 0 ? n : lt;
+    if (rootClosed) {
+      for (let k = i; k < end; k++) if (!isWs(xml.charCodeAt(k))) return false;
+    } else {
+      if (amp !== -1 && amp < i) amp = xml.indexOf('&', i);
+      while (amp >= 0 && amp < end) {
+        ENTITY_REF.lastIndex = amp + 1;
+        if (!ENTITY_REF.test(xml)) return false;
+        amp = xml.indexOf('&', ENTITY_REF.lastIndex);
+      }
+    }
+    i = end;
+  }
+  return rootClosed;
+}
+
+function validateFragment(xml: string, startLine: number): void {
+  if (quickWellFormed(xml)) return;
+  const r = XMLValidator.validate(xml, { allowBooleanAttributes: false });
+  if (r !== true) {
+    const line = startLine + r.err.line - 1;
+    throw invalidXml(r.err.msg, line, r.err.col);
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Host element → documents
+
+const RESERVED_SCRIPT = new Set(['id', 'output', 'elems', 'tables']);
+const RESERVED_TABLE = new Set(['elems', 'tables']);
+
+/** Keys already seen twice in a table: their value is a list of every occurrence. */
+const duplicated = new WeakMap<ScriptTable, Set<string>>();
+
+function putKeyed(target: ScriptTable, key: string, value: ScriptValue, reserved: Set<string>): void {
+  const k = reserved.has(key) || key.startsWith('key:') ? `key:${key}` : key;
+  const prev = target[k];
+  if (prev === undefined) {
+    target[k] = value;
+    return;
+  }
+  let dups = duplicated.get(target);
+  if (dups?.has(k)) {
+    (prev as ScriptValue[]).push(value);
+    return;
+  }
+  if (!dups) duplicated.set(target, (dups = new Set()));
+  dups.add(k);
+  target[k] = [prev, value];
+}
+
+function fillTable(target: ScriptTable, node: FxNode, reserved: Set<string>): void {
+  for (const e of kids(node, 'elem')) {
+    const key = attrs(e).key;
+    const v = text(e);
+    if (key) putKeyed(target, key, v, reserved);
+    else (target.elems ??= []).push(v);
+  }
+  for (const t of kids(node, 'table')) {
+    const sub: ScriptTable = {};
+    fillTable(sub, t, RESERVED_TABLE);
+    const key = attrs(t).key;
+    if (key) putKeyed(target, key, sub, reserved);
+    else (target.tables ??= []).push(sub);
+  }
+}
+
+function scriptDoc(node: FxNode): ScriptDocument {
+  const a = attrs(node);
+  const doc: ScriptDocument = { id: a.id ?? '', output: a.output ?? '' };
+  fillTable(doc, node, RESERVED_SCRIPT);
+  return doc;
+}
+
+function genericNode(node: FxNode): XmlNode {
+  const out: XmlNode = { ...attrs(node) };
+  const t = text(node);
+  if (t.trim() !== '') out.text = t;
+  for (const [k, v] of Object.entries(node)) {
+    if (k === '$' || k === '#text' || !Array.isArray(v)) continue;
+    out[k in out ? `child:${k}` : k] = (v as FxNode[]).map(genericNode);
+  }
+  return out;
+}
+
+function portDoc(node: FxNode): PortDocument {
+  const a = attrs(node);
+  const st = attrs(kid(node, 'state'));
+  const doc: PortDocument = {
+    protocol: a.protocol ?? '',
+    portid: a.portid ?? '',
+    state: { ...st, state: st.state ?? 'unknown' },
+    scripts: kids(node, 'script').map(scriptDoc),
+  };
+  const svc = kid(node, 'service');
+  if (svc) {
+    const s: ServiceDocument = { ...attrs(svc) };
+    const cpe = kids(svc, 'cpe').map(text);
+    if (cpe.length) s.cpe = cpe;
+    doc.service = s;
+  }
+  const owner = attrs(kid(node, 'owner')).name;
+  if (owner !== undefined) doc.owner = owner;
+  return doc;
+}
+
+function osClass(c: FxNode): OsMatch['osclass'][number] {
+  const cpe = kids(c, 'cpe').map(text);
+  return cpe.length ? { ...attrs(c), cpe } : { ...attrs(c) };
+}
+
+const HANDLED_HOST_CHILDREN = new Set(['$', '#text', 'status', 'address', 'hostnames', 'ports', 'hostscript', 'os']);
+
+function hostDoc(node: FxNode): HostDocument {
+  const a = attrs(node);
+  const addresses: AddressEntry[] = kids(node, 'address').map((n) => {
+    const x = attrs(n);
+    const e: AddressEntry = { addr: x.addr ?? '', addrtype: x.addrtype ?? '' };
+    if (x.vendor !== undefined) e.vendor = x.vendor;
+    return e;
+  });
+  const ip = addresses.find((x) => x.addrtype === 'ipv4' || x.addrtype === 'ipv6')?.addr ?? addresses[0]?.addr ?? '';
+  const hostnames: HostnameEntry[] = kids(kid(node, 'hostnames'), 'hostname').map((n) => {
+    const x = attrs(n);
+    return { name: x.name ?? '', type: x.type ?? '' };
+  });
+  const st = attrs(kid(node, 'status'));
+  const portsNode = kid(node, 'ports');
+  const extraports: ExtraPorts[] = kids(portsNode, 'extraports').map((n) => {
+    const x = attrs(n);
+    return {
+      state: x.state ?? '',
+      count: x.count ?? '',
+      reasons: kids(n, 'extrareasons').map((r) => {
+        const y = attrs(r);
+        return { ...y, reason: y.reason ?? '', count: y.count ?? '' };
+      }),
+    };
+  });
+  const doc: HostDocument = {
+    addr: ip,
+    addresses,
+    hostnames,
+    status: { ...st, state: st.state ?? 'unknown' },
+    ports: kids(portsNode, 'port').map(portDoc),
+    extraports,
+    hostscripts: kids(kid(node, 'hostscript'), 'script').map(scriptDoc),
+    extra: {},
+  };
+  if (a.starttime !== undefined) doc.starttime = a.starttime;
+  if (a.endtime !== undefined) doc.endtime = a.endtime;
+  if (a.timedout !== undefined) doc.timedout = a.timedout;
+  const os = kid(node, 'os');
+  if (os) {
+    doc.os = {
+      portused: kids(os, 'portused').map(attrs),
+      osmatch: kids(os, 'osmatch').map((m): OsMatch => {
+        const x = attrs(m);
+        return {
+          ...x,
+          name: x.name ?? '',
+          accuracy: x.accuracy ?? '',
+          osclass: kids(m, 'osclass').map(osClass),
+        };
+      }),
+      osfingerprint: kids(os, 'osfingerprint').map((f) => attrs(f).fingerprint ?? ''),
+    };
+    const osclass = kids(os, 'osclass').map(osClass);
+    if (osclass.length) doc.os.osclass = osclass;
+    for (const [k, v] of Object.entries(os)) {
+      if (['$', '#text', 'portused', 'osmatch', 'osclass', 'osfingerprint'].includes(k) || !Array.isArray(v)) continue;
+      (doc.os.extra ??= {})[k] = (v as FxNode[]).map(genericNode);
+    }
+  }
+  for (const [k, v] of Object.entries(node)) {
+    if (HANDLED_HOST_CHILDREN.has(k) || !Array.isArray(v)) continue;
+    doc.extra[k] = (v as FxNode[]).map(genericNode);
+  }
+  return doc;
+}
+
+function statusOf(s: string): 'up' | 'down' | 'unknown' {
+  return s === 'up' || s === 'down' ? s : 'unknown';
+}
+
+/** Builds a ParsedHost (documents, fields, fingerprints) from one <host> element. */
+export function buildHost(node: FxNode, opts: ParseOptions, volatile: VolatileList): ParsedHost {
+  const doc = hostDoc(node);
+  if (opts.openOnly) doc.ports = doc.ports.filter((p) => p.state.state === 'open');
+  const ports: ParsedPort[] = doc.ports.map((p) => ({
+    ip: doc.addr,
+    protocol: p.protocol,
+    port: Number(p.portid),
+    state: p.state.state,
+    hsh256: portFingerprint(p, volatile),
+    fpVersion: fingerprintVersion(volatile),
+    fields: extractFields(doc, p),
+    doc: p,
+  }));
+  return {
+    ip: doc.addr,
+    status: statusOf(doc.status.state),
+    statusReason: doc.status.reason ?? '',
+    startedAt: epochToIso(doc.starttime),
+    endedAt: epochToIso(doc.endtime),
+    addresses: doc.addresses,
+    hostnames: doc.hostnames,
+    timedOut: doc.timedout === 'true',
+    hsh256: hostFingerprint(doc, volatile, ports.map((p) => p.hsh256)),
+    fpVersion: fingerprintVersion(volatile),
+    doc,
+    ports,
+  };
+}
+
+/** Refuses DTDs and checks well-formedness of one host element (errors carry the file position). */
+export function checkHostElement(xml: string, line: number): void {
+  refuseDtd(xml, line, false);
+  validateFragment(xml, line);
+}
+
+// ---------------------------------------------------------------------------
+// Batches of host elements
+
+/** Host elements handed to the XML parser at once, by size (the parser's fixed cost per call dominates small hosts). */
+export const BATCH_BYTES = 64 * 1024;
+
+/** What one batch gave: the items of its valid hosts, in order, and what stopped it. */
+export interface BatchResult<T> {
+  items: T[];
+  /** The first host element that failed its checks (DTD, invalid XML): hosts after it were not parsed. */
+  error?: unknown;
+  /** What the parser or the builder threw (not a verdict on the input): rethrown as is, after `items`. */
+  thrown?: unknown;
+}
+
+/**
+ * Checks, parses and builds one batch of host elements, one item at a time;
+ * returns the check error, if any. Pure: the same batch gives the same items
+ * on any thread. The checks stop at the first bad element; the valid ones
+ * before it are parsed BATCH_BYTES at a time, one XML parser call each.
+ * In-thread, items are built only as the consumer asks for them, so each
+ * host dies young (measured: building a whole batch first raised peak RSS by
+ * ~40 MB, the hosts surviving into the old generation).
+ */
+export function* hostBatchItems<T>(xmls: readonly string[], lines: readonly number[], build: (node: FxNode) => T | undefined): Generator<T, unknown> {
+  let error: unknown;
+  let valid = xmls.length;
+  for (let i = 0; i < xmls.length; i++) {
+    try {
+      checkHostElement(xmls[i]!, lines[i]!);
+    } catch (e) {
+      error = e;
+      valid = i;
+      break;
+    }
+  }
+  for (let start = 0; start < valid; ) {
+    let end = start;
+    let bytes = 0;
+    while (end < valid && bytes < BATCH_BYTES) bytes += xmls[end++]!.length;
+    for (const node of parseHostNodes(xmls.slice(start, end))) {
+      const item = build(node);
+      if (item !== undefined) yield item;
+    }
+    start = end;
+  }
+  return error;
+}
+
+/** hostBatchItems, all at once (for a batch parsed on a thread, or ahead of its turn). */
+export function runHostBatch<T>(xmls: readonly string[], lines: readonly number[], build: (node: FxNode) => T | undefined): BatchResult<T> {
+  const items: T[] = [];
+  const it = hostBatchItems(xmls, lines, build);
+  try {
+    for (let r = it.next(); ; r = it.next()) {
+      if (r.done) return r.value === undefined ? { items } : { items, error: r.value };
+      items.push(r.value);
+    }
+  } catch (e) {
+    return { items, thrown: e };
+  }
+}
+
+/** Parses already-checked host elements in one call. */
+function parseHostNodes(xmls: string[]): FxNode[] {
+  if (xmls.length === 0) return [];
+  const parsed = xmlParser.parse(xmls.length === 1 ? xmls[0]! : `<batch>${xmls.join('')}</batch>`) as { host?: FxNode[]; batch?: FxNode[] };
+  const nodes = xmls.length === 1 ? parsed.host : kids(parsed.batch?.[0], 'host');
+  if (!nodes || nodes.length !== xmls.length) throw new PlumError('internal', `parsed ${nodes?.length ?? 0} hosts out of ${xmls.length}`);
+  return nodes;
+}
+
+/** A ParsedHost from one host node, or undefined when `openOnly` drops it. */
+export function buildParsedHost(node: FxNode, opts: ParseOptions, volatile: VolatileList): ParsedHost | undefined {
+  const host = buildHost(node, opts, volatile);
+  if (opts.openOnly && !host.ports.some((p) => p.state === 'open')) return undefined;
+  return host;
+}
