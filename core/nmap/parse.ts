@@ -1,5 +1,5 @@
 import { createReadStream } from 'node:fs';
-import { availableParallelism, cpus, loadavg } from 'node:os';
+import { availableParallelism, cpus } from 'node:os';
 import { StringDecoder } from 'node:string_decoder';
 import { XMLValidator } from 'fast-xml-parser';
 import { PlumError } from '../errors.ts';
@@ -518,18 +518,17 @@ export function parseNmapStream(input: Input, opts: ParseOptions = {}): NmapHost
 }
 
 /**
- * How many worker threads `workers: 'auto'` means: one per idle core but the
- * calling thread's (which splits the input and parses the batches the threads
- * have no room for), two at most. A thread costs ~40% more CPU in all (copies
- * between threads, a second heap) and ~60 MB of memory, so it only pays off on
- * a core nobody else uses: measured on the 2-core build machine, at load ≈ 3–5
- * one thread was no faster than none, at load ≈ 2–3 up to 1.3× faster. Idle
- * cores = cores − 1-minute load average; none on one core.
+ * How many worker threads `workers: 'auto'` means: none below four cores, then
+ * one per core beyond two (the calling thread's and the database's), two at most.
+ * A thread costs ~40% more CPU in all (copies between threads, a second heap)
+ * and ~60 MB of memory. On the 2-core build machine one thread made a lone parse
+ * up to 1.3× faster when the other core was idle, but peak RSS rose to 211–231 MB
+ * (over the 200 MB budget), and during ingest the other core is PostgreSQL's.
+ * Not based on the load average, so the same machine always parses the same way.
  */
 export function autoWorkers(): number {
   const cores = typeof availableParallelism === 'function' ? availableParallelism() : cpus().length;
-  const idle = Math.floor(cores - loadavg()[0]);
-  return Math.max(0, Math.min(2, cores - 1, idle));
+  return cores < 4 ? 0 : Math.min(2, cores - 2);
 }
 
 /** Below this much host text, threads cost more to start than they save. */

@@ -178,9 +178,8 @@ export interface ParseOptions {
   /** Where the input came from (file path), used in error messages. */
   source?: string;
   /**
-   * Worker threads for parseNmapStream: 'auto' (default: one per idle core
-   * but the caller's, at most two; none on one core or a busy machine — see
-   * autoWorkers) or a number (0 = parse in the calling thread only; the
+   * Worker threads for parseNmapStream: 'auto' (default: one per core beyond
+   * two, at most two; none below four cores — see autoWorkers) or a number (0 = parse in the calling thread only; the
    * calling thread parses too when there are threads). Output is the same
    * either way; threads start only once the input is large enough
    * (`parallelMinBytes`).
