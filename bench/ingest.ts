@@ -8,6 +8,7 @@
  *   npx tsx bench/ingest.ts [--obs 1000000] [--drivers postgres,pglite] [--batch 500] [--preparse] [--rules] [--keep]
  *   (--rules: tag rules and scores at ingest, as `plum ingest` runs them; without it, the store alone)
  *   npx tsx bench/ingest.ts --obs 50000 --dump FILE.xml   (writes the first pass's XML and stops)
+ *   npx tsx bench/ingest.ts --drivers postgres --db plum_bench_NNN --passes 2,3   (reuses a database kept with --keep)
  *
  * PostgreSQL: a scratch database is created on PLUM_BENCH_PG_URL
  * (default postgres://postgres@127.0.0.1:5432/test) and dropped afterwards.
@@ -35,6 +36,10 @@ const DRIVERS = arg('drivers', 'postgres,pglite').split(',');
 const BATCH = Number(arg('batch', '500'));
 /** Parse each pass into memory first and time the store alone (ingest without the parser). */
 const PREPARSE = process.argv.includes('--preparse');
+/** Runs only these passes (e.g. `--passes 2,3` with `--db` on a database a first pass filled and `--keep` kept). */
+const PASSES = arg('passes', '1,2,3').split(',').map(Number);
+/** An existing PostgreSQL bench database to reuse (never dropped). */
+const REUSE_DB = arg('db', '');
 /** Tag rules and scores at ingest, as `plum ingest` and the scan activities run it (rules/ as shipped). */
 const RULES = process.argv.includes('--rules');
 const PORTS_PER_HOST = 4;
@@ -113,11 +118,13 @@ async function benchDriver(driver: string): Promise<void> {
   const admin = process.env.PLUM_BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
   const env: Record<string, string> = { PLUM_HOME: home };
   if (driver === 'postgres') {
-    dbName = `plum_bench_${process.pid}`;
-    const a = postgres(admin, { max: 1, onnotice: () => {} });
-    await a.unsafe(`drop database if exists "${dbName}"`);
-    await a.unsafe(`create database "${dbName}"`);
-    await a.end();
+    dbName = REUSE_DB || `plum_bench_${process.pid}`;
+    if (!REUSE_DB) {
+      const a = postgres(admin, { max: 1, onnotice: () => {} });
+      await a.unsafe(`drop database if exists "${dbName}"`);
+      await a.unsafe(`create database "${dbName}"`);
+      await a.end();
+    }
     const u = new URL(admin);
     u.pathname = `/${dbName}`;
     env.PLUM_DATABASE_URL = u.toString();
@@ -128,7 +135,7 @@ async function benchDriver(driver: string): Promise<void> {
   console.log(`\n== ${driver}${PREPARSE ? ' (store only: parsed beforehand)' : ' (end to end: XML → stored)'}${RULES ? ', with tag rules and scores' : ''}: ${HOSTS} hosts × ${PORTS_PER_HOST} ports = ${HOSTS * PORTS_PER_HOST} observations per pass, ${BATCH} hosts per transaction`);
   try {
     const passes: Array<[string, number, boolean]> = [['1 new', 1_700_000_000, false], ['2 stable', 1_700_086_400, false], ['3 10% changed', 1_700_172_800, true]];
-    for (const [name, t, changed] of passes) {
+    for (const [name, t, changed] of passes.filter((_, i) => PASSES.includes(i + 1))) {
       let scan = scanFromStream(parseNmapStream(scanXml(t, changed)));
       if (PREPARSE) {
         const hosts = [];
@@ -159,7 +166,7 @@ async function benchDriver(driver: string): Promise<void> {
       + (driver === 'pglite' ? `; PGlite directory ${mb(dirSize(path.join(home, 'db')))}` : ''));
   } finally {
     await store.close();
-    if (dbName && !process.argv.includes('--keep')) {
+    if (dbName && !REUSE_DB && !process.argv.includes('--keep')) {
       const a = postgres(admin, { max: 1, onnotice: () => {} });
       await a.unsafe(`drop database if exists "${dbName}" with (force)`);
       await a.end();

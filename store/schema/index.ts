@@ -17,3 +17,4 @@ export * from './api-keys.ts';
 export * from './agents.ts';
 export * from './agent-tokens.ts';
 export * from './schedule-state.ts';
+export * from './table-maintenance.ts';
