@@ -45,7 +45,7 @@ export async function noteObservationWrites(store: Store, rows: number): Promise
   if (rows <= 0 || (await serverMaintains(store))) return false;
   const [t] = await store.query<{ n: number }>(
     `select greatest(reltuples, 0)::float8 as n from pg_class where oid = 'observation_sightings'::regclass`);
-  const threshold = Math.max(MIN_ROWS, FRACTION * Number(t?.n ?? 0));
+  const threshold = Math.ceil(Math.max(MIN_ROWS, FRACTION * Number(t?.n ?? 0)));
   // Count, and claim the run in the same statement (compare-and-set): one writer runs it, the others go on.
   const [claimed] = await store.query<{ pending: number }>(
     `insert into table_maintenance (table_name, pending_rows) values ($1, $2)
