@@ -18,7 +18,7 @@ import { formatDuration, parseDuration, resolvePeriod, type PeriodOptions } from
 import { scoreHost, type ScoreConfig, type ScoreResult } from '../core/score.ts';
 import { sql, type SQL } from 'drizzle-orm';
 import type { Store, StoreSession } from '../store/index.ts';
-import { compileWhere, observationsFrom } from '../store/search/compile.ts';
+import { compileWhere, observationsFrom, observationsFromText } from '../store/search/compile.ts';
 import {
   getReportDefinition, markReportRun, dueReportDefinitions, claimDueReport, parseDestination, type ReportDefinitionRow,
 } from '../store/repos/reports.ts';
@@ -55,7 +55,7 @@ export interface ObservationRow {
 }
 
 /** What OBS_COLUMNS reads from: port_observations `po` with its sightings `po_s`. */
-const OBS_FROM = 'port_observations po join observation_sightings po_s on po_s.id = po.id';
+const OBS_FROM = observationsFromText('po', 'inner');
 
 // Times as epoch milliseconds: parsing timestamp text into Dates row by row dominated large reports.
 const OBS_COLUMNS = `po.id, host(po.ip) as ip, po.protocol, po.port, po.state, po.current, po.hsh256,

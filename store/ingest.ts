@@ -5,7 +5,7 @@ import { PlumError, toPlumError } from '../core/errors.ts';
 import type { SearchFields } from '../core/fields.ts';
 import { newId } from '../core/ids.ts';
 import type { Store, StoreSession } from './index.ts';
-import { noteObservationWrites } from './maintenance.ts';
+import { MAINTENANCE_MIN_ROWS, noteObservationWrites } from './maintenance.ts';
 import type { EventType } from './schema/observation-events.ts';
 import { canonicalIp, coverageFrom, type PortCoverage } from './scope.ts';
 
@@ -344,10 +344,12 @@ async function ingestBatch(tx: StoreSession, hosts: IngestHost[], ctx: BatchCtx,
   const updateOf = (r: ExistingRow): UpdateRow => {
     let u = updates.get(r.id);
     if (!u) {
-      original.set(r.id, { state: r.state, current: r.current, firstSeen: r.first_seen.toISOString(), checkedAt: r.checked_at.toISOString() });
+      const firstSeen = r.first_seen.toISOString();
+      const checkedAt = r.checked_at.toISOString();
+      original.set(r.id, { state: r.state, current: r.current, firstSeen, checkedAt });
       u = {
-        id: r.id, first_seen: r.first_seen.toISOString(), last_seen: r.last_seen.toISOString(), times_seen: r.times_seen,
-        checked_at: r.checked_at.toISOString(), state: r.state, state_changed_at: null, current: r.current, seen: false,
+        id: r.id, first_seen: firstSeen, last_seen: r.last_seen.toISOString(), times_seen: r.times_seen,
+        checked_at: checkedAt, state: r.state, state_changed_at: null, current: r.current, seen: false,
         hostnames: null, tags: null, rules: null, score: null, score_features: null,
       };
       updates.set(r.id, u);
@@ -628,6 +630,12 @@ export async function ingestScanResult<H extends IngestHost>(store: Store, input
     },
   };
   const batchSize = deps.batchHosts ?? 250;
+  let unnoted = 0;
+  const noteWrites = async () => {
+    const rows = unnoted;
+    unnoted = 0;
+    await noteObservationWrites(store, rows);
+  };
   let batch: IngestHost[] = [];
   const flush = async () => {
     if (batch.length === 0) return;
@@ -651,9 +659,11 @@ export async function ingestScanResult<H extends IngestHost>(store: Store, input
       });
     }
     if (deps.afterCommit && (committed.observations.length || committed.events.length)) await deps.afterCommit(committed);
-    // Statistics and vacuum where nothing else keeps them (PGlite, a server without autovacuum): a large
-    // first import is analysed while it runs, so its later batches already get index plans.
-    await noteObservationWrites(store, committed.observations.length + committed.events.length);
+    // Statistics and vacuum where nothing else keeps them (PGlite, a server without autovacuum): reported every
+    // MAINTENANCE_MIN_ROWS rows, so a large first import is analysed while it runs and its later batches get index
+    // plans; the rest is reported once the ingest ends.
+    unnoted += committed.observations.length + committed.events.length;
+    if (unnoted >= MAINTENANCE_MIN_ROWS) await noteWrites();
     deps.onProgress?.(summary);
   };
   // One batch in the database while the next is parsed: the parser (this process) and the database
@@ -678,6 +688,7 @@ export async function ingestScanResult<H extends IngestHost>(store: Store, input
   }
   await dispatch();
   await inFlight;
+  await noteWrites();
   // A streamed parse reports truncation once it has ended.
   if (input.scan.error && !seenError) {
     parseError(input.scan.error);

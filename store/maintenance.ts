@@ -18,8 +18,8 @@ const STEPS = [
   'analyze observation_events',
 ];
 const GROUP = 'observations';
-/** Rows written before maintenance is considered at all. */
-const MIN_ROWS = 5_000;
+/** Rows written before maintenance is considered at all (writers may batch their reports up to this). */
+export const MAINTENANCE_MIN_ROWS = 5_000;
 /** Fraction of the table written since the last maintenance that triggers it (autovacuum's analyze default). */
 const FRACTION = 0.1;
 
@@ -43,15 +43,15 @@ async function serverMaintains(store: Store): Promise<boolean> {
  */
 export async function noteObservationWrites(store: Store, rows: number): Promise<boolean> {
   if (rows <= 0 || (await serverMaintains(store))) return false;
-  const [t] = await store.query<{ n: number }>(
-    `select greatest(reltuples, 0)::float8 as n from pg_class where oid = 'observation_sightings'::regclass`);
-  const threshold = Math.ceil(Math.max(MIN_ROWS, FRACTION * Number(t?.n ?? 0)));
-  // Count, and claim the run in the same statement (compare-and-set): one writer runs it, the others go on.
-  const [claimed] = await store.query<{ pending: number }>(
+  // Count the rows, and read the table's size (as of its last analysis) in the same statement.
+  const [counted] = await store.query<{ pending: number; size: number }>(
     `insert into table_maintenance (table_name, pending_rows) values ($1, $2)
      on conflict (table_name) do update set pending_rows = table_maintenance.pending_rows + excluded.pending_rows
-     returning pending_rows as pending`, [GROUP, rows]);
-  if (Number(claimed?.pending ?? 0) < threshold) return false;
+     returning pending_rows as pending,
+       (select greatest(reltuples, 0)::float8 from pg_class where oid = 'observation_sightings'::regclass) as size`, [GROUP, rows]);
+  const threshold = Math.ceil(Math.max(MAINTENANCE_MIN_ROWS, FRACTION * Number(counted?.size ?? 0)));
+  if (Number(counted?.pending ?? 0) < threshold) return false;
+  // Claim the run (compare-and-set): one writer runs it, the others go on.
   const [won] = await store.query(
     `update table_maintenance set pending_rows = 0, last_run_at = now() where table_name = $1 and pending_rows >= $2 returning 1`,
     [GROUP, threshold]);

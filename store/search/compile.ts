@@ -6,7 +6,8 @@ import { HOT_FIELDS, SEP } from './columns.ts';
 
 /**
  * Compiles a query tree into a SQL condition on `port_observations` (alias
- * `po`, read through observationsFrom so that time terms see last_seen). It is the SQL twin of `matchFields` (core/query/evaluate.ts); a test
+ * `po`, read through observationsFrom so that time terms see last_seen). It
+ * is the SQL twin of `matchFields` (core/query/evaluate.ts); a test
  * runs one corpus through both on both drivers and requires identical results.
  *
  * - text terms: a regular expression over `search_text` (`␁field=value␁...`,
@@ -19,25 +20,28 @@ import { HOT_FIELDS, SEP } from './columns.ts';
  * - dates: timestamps computed once in JavaScript (dateBounds, sinceCutoff) so
  *   both engines compare against the same instants.
  */
-/**
- * `port_observations` as alias `a` with its sighting columns (last_seen, times_seen, checked_at, last run/job:
- * store/schema/observation-sightings.ts) as alias `a_s`. Every query that compiles terms for alias `a` reads
- * from this. A left join by default: PostgreSQL drops it when the query reads nothing of `a_s`, and turns it
- * into an inner join when a condition needs `a_s`. `inner` lets the planner walk `a_s`'s last_seen index
- * first (paging newest first).
- */
-export function observationsFrom(a = 'po', join: 'left' | 'inner' = 'left'): SQL {
-  return sql.raw(`port_observations ${a} ${join} join observation_sightings ${a}_s on ${a}_s.id = ${a}.id`);
-}
-
-/** The SQL reference of a sighting column for alias `a` (see observationsFrom). */
-export const sightingCol = (a: string, name: 'last_seen' | 'times_seen' | 'checked_at' | 'last_run_id' | 'last_job_id') => `${a}_s.${name}`;
-
 export interface CompileOptions {
   now: Date;
   /** Table alias; default `po`. */
   alias?: string;
 }
+
+/**
+ * `port_observations` as alias `a` with its sighting columns (last_seen, times_seen, checked_at, last run/job:
+ * store/schema/observation-sightings.ts) as alias `a_s`. Every query that compiles terms for alias `a` reads
+ * from this. A left join by default: PostgreSQL drops it when the query reads nothing of `a_s`, and turns it
+ * into an inner join when a condition needs `a_s`. `inner` lets the planner walk `a_s`'s last_seen index
+ * first (paging newest first). Text, for queries written as strings with $n parameters.
+ */
+export function observationsFromText(a = 'po', join: 'left' | 'inner' = 'left'): string {
+  return `port_observations ${a} ${join} join observation_sightings ${a}_s on ${a}_s.id = ${a}.id`;
+}
+
+/** observationsFromText as a drizzle SQL fragment. */
+export const observationsFrom = (a = 'po', join: 'left' | 'inner' = 'left'): SQL => sql.raw(observationsFromText(a, join));
+
+/** The SQL reference of a sighting column for alias `a` (see observationsFrom). */
+export const sightingCol = (a: string, name: 'last_seen' | 'times_seen' | 'checked_at' | 'last_run_id' | 'last_job_id') => `${a}_s.${name}`;
 
 /** Escapes a literal for a PostgreSQL ARE: a backslash before any non-alphanumeric character is literal. */
 export function regexEscape(s: string): string {
