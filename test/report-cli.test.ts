@@ -137,7 +137,13 @@ describe.each(storeKinds)('plum report / export / webhook CLI on %s', (kind) => 
       expect(run.code).toBe(0);
       const files = await fs.readdir(dir);
       expect(files).toHaveLength(1);
-      expect(await fs.readFile(path.join(dir, files[0]!), 'utf8')).toBe(preview.stdout);
+      // Same report as the preview; only the minute it was made at may have ticked between the two commands.
+      const delivered = await fs.readFile(path.join(dir, files[0]!), 'utf8');
+      const STAMP = /\d{4}-\d{2}-\d{2} \d{2}:\d{2} UTC/g;
+      expect(delivered.replace(STAMP, '<t>')).toBe(preview.stdout.replace(STAMP, '<t>'));
+      const minute = (s: string) => Date.parse(s.match(/Generated: (\S+ \S+) UTC/)![1]!.replace(' ', 'T') + 'Z');
+      expect(minute(delivered) - minute(preview.stdout)).toBeGreaterThanOrEqual(0);
+      expect(minute(delivered) - minute(preview.stdout)).toBeLessThanOrEqual(60_000);
       expect(smtp.messages).toHaveLength(1);
       expect(smtp.messages[0]!.to).toEqual(['soc@example.test']);
       expect(smtp.messages[0]!.raw).toContain('Subject: Plum report daily');
