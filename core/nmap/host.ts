@@ -1,6 +1,7 @@
 import { XMLParser, XMLValidator } from 'fast-xml-parser';
 import { PlumError } from '../errors.ts';
 import { extractFields } from './fields.ts';
+import { parseXmlSubset } from './xml-subset.ts';
 import { fingerprintVersion, hostFingerprint, portFingerprint } from './fingerprint.ts';
 import type {
   AddressEntry, ExtraPorts, HostDocument, HostnameEntry, OsMatch, ParsedHost, ParsedPort,
@@ -17,7 +18,8 @@ import type { VolatileList } from './volatile.ts';
  * starts faster without them.
  */
 
-const xmlParser = new XMLParser({
+/** fast-xml-parser's options: the reference the fast path (xml-subset.ts) is tested against. */
+export const XML_PARSER_OPTIONS = {
   ignoreAttributes: false,
   attributeNamePrefix: '',
   attributesGroupName: '$',
@@ -31,7 +33,8 @@ const xmlParser = new XMLParser({
   isArray: (_name: string, _jpath: unknown, _isLeaf: boolean, isAttr: boolean) => !isAttr,
   // No jPath strings for the callbacks: building them per tag costs more than the callback.
   jPath: false,
-});
+} as const;
+const xmlParser = new XMLParser(XML_PARSER_OPTIONS);
 
 /** A fast-xml-parser node with our options: attributes under `$`, every child a list. */
 export interface FxNode {
@@ -100,98 +103,7 @@ export function invalidXml(msg: string, line: number, column: number): PlumError
   });
 }
 
-const isWs = (c: number): boolean => c === 32 || c === 10 || c === 9 || c === 13;
-/** [A-Za-z_]: a subset of the XML (and XMLValidator) name start characters. */
-const isNameStart = (c: number): boolean => (c >= 97 && c <= 122) || (c >= 65 && c <= 90) || c === 95;
-/** [A-Za-z0-9_.-]: a subset of the XML name characters. */
-const isNameChar = (c: number): boolean => isNameStart(c) || (c >= 48 && c <= 57) || c === 45 || c === 46;
-/** After a '&' in text: what XMLValidator accepts as a reference (stricter: at least one digit). */
-const ENTITY_REF = /(?:\w{1,20}|#\d+|#x[0-9a-fA-F]+);/y;
-
-/**
- * A fast, conservative well-formedness check of one element: true only for
- * text that XMLValidator accepts too (a strict subset: plain tags, quoted
- * attributes without duplicates, balanced and matching end tags, valid
- * references in text, one root). Anything else — comments, CDATA, PIs, unusual
- * names or spacing, real errors — returns false, and the validator then decides
- * (and gives the positioned error).
- */
-export function quickWellFormed(xml: string): boolean {
-  const n = xml.length;
-  const stack: string[] = [];
-  let i = 0;
-  let rootClosed = false;
-  let amp = -2; // next '&' at or after some position (-1: none left); -2: not searched yet
-  while (i < n) {
-    if (rootClosed || xml.charCodeAt(i) !== 60 /* < */) return false;
-    let c = xml.charCodeAt(i + 1);
-    if (c === 47 /* / */) {
-      const gt = xml.indexOf('>', i + 2);
-      if (gt < 0 || stack.length === 0 || stack.pop() !== xml.slice(i + 2, gt)) return false;
-      if (stack.length === 0) rootClosed = true;
-      i = gt + 1;
-    } else {
-      if (!isNameStart(c)) return false;
-      let j = i + 2;
-      while (isNameChar(xml.charCodeAt(j))) j++;
-      const name = xml.slice(i + 1, j);
-      let attrNames: string[] | undefined;
-      for (;;) {
-        c = xml.charCodeAt(j);
-        if (c === 62 /* > */) {
-          stack.push(name);
-          j++;
-          break;
-        }
-        if (c === 47 /* / */) {
-          if (xml.charCodeAt(j + 1) !== 62) return false;
-          if (stack.length === 0) rootClosed = true;
-          j += 2;
-          break;
-        }
-        if (!isWs(c)) return false;
-        while (isWs(xml.charCodeAt(j))) j++;
-        c = xml.charCodeAt(j);
-        if (c === 62 || c === 47) continue;
-        if (!isNameStart(c)) return false;
-        const ns = j++;
-        while (isNameChar(xml.charCodeAt(j))) j++;
-        const an = xml.slice(ns, j);
-        while (isWs(xml.charCodeAt(j))) j++;
-        if (xml.charCodeAt(j) !== 61 /* = */) return false;
-        j++;
-        while (isWs(xml.charCodeAt(j))) j++;
-        const q = xml.charCodeAt(j);
-        if (q !== 34 && q !== 39) return false;
-        const close = xml.indexOf(q === 34 ? '"' : "'", j + 1);
-        if (close < 0) return false;
-        j = close + 1;
-        if (attrNames === undefined) attrNames = [an];
-        else if (attrNames.includes(an)) return false;
-        else attrNames.push(an);
-      }
-      i = j;
-    }
-    // Text up to the next tag.
-    const lt = xml.indexOf('<', i);
-    const end = lt < 0 ? n : lt;
-    if (rootClosed) {
-      for (let k = i; k < end; k++) if (!isWs(xml.charCodeAt(k))) return false;
-    } else {
-      if (amp !== -1 && amp < i) amp = xml.indexOf('&', i);
-      while (amp >= 0 && amp < end) {
-        ENTITY_REF.lastIndex = amp + 1;
-        if (!ENTITY_REF.test(xml)) return false;
-        amp = xml.indexOf('&', ENTITY_REF.lastIndex);
-      }
-    }
-    i = end;
-  }
-  return rootClosed;
-}
-
 function validateFragment(xml: string, startLine: number): void {
-  if (quickWellFormed(xml)) return;
   const r = XMLValidator.validate(xml, { allowBooleanAttributes: false });
   if (r !== true) {
     const line = startLine + r.err.line - 1;
@@ -389,16 +301,25 @@ export function buildHost(node: FxNode, opts: ParseOptions, volatile: VolatileLi
   };
 }
 
-/** Refuses DTDs and checks well-formedness of one host element (errors carry the file position). */
-export function checkHostElement(xml: string, line: number): void {
+/**
+ * One host element's node: refuses DTDs, then the fast path (xml-subset.ts:
+ * checks and builds in one pass) or, outside its subset, XMLValidator (a
+ * positioned error) and fast-xml-parser. Errors carry the file position.
+ */
+export function parseHostElement(xml: string, line: number): FxNode {
   refuseDtd(xml, line, false);
+  const fast = parseXmlSubset(xml);
+  if (fast !== undefined) return fast;
   validateFragment(xml, line);
+  const nodes = (xmlParser.parse(xml) as { host?: FxNode[] }).host;
+  if (nodes?.length !== 1) throw new PlumError('internal', `parsed ${nodes?.length ?? 0} host elements out of 1`);
+  return nodes[0]!;
 }
 
 // ---------------------------------------------------------------------------
 // Batches of host elements
 
-/** Host elements handed to the XML parser at once, by size (the parser's fixed cost per call dominates small hosts). */
+/** Host elements per batch, by size (one message to a parse thread, one step in-thread). */
 export const BATCH_BYTES = 64 * 1024;
 
 /** What one batch gave: the items of its valid hosts, in order, and what stopped it. */
@@ -412,36 +333,26 @@ export interface BatchResult<T> {
 
 /**
  * Checks, parses and builds one batch of host elements, one item at a time;
- * returns the check error, if any. Pure: the same batch gives the same items
- * on any thread. The checks stop at the first bad element; the valid ones
- * before it are parsed BATCH_BYTES at a time, one XML parser call each.
- * In-thread, items are built only as the consumer asks for them, so each
- * host dies young (measured: building a whole batch first raised peak RSS by
- * ~40 MB, the hosts surviving into the old generation).
+ * returns the check error, if any: the hosts before the first bad element are
+ * yielded, the ones after it are not parsed. Pure: the same batch gives the
+ * same items on any thread. In-thread, items are built only as the consumer
+ * asks for them, so each host dies young (measured: building a whole batch
+ * first raised peak RSS by ~40 MB, the hosts surviving into the old
+ * generation).
  */
 export function* hostBatchItems<T>(xmls: readonly string[], lines: readonly number[], build: (node: FxNode) => T | undefined): Generator<T, unknown> {
-  let error: unknown;
-  let valid = xmls.length;
   for (let i = 0; i < xmls.length; i++) {
+    let node: FxNode;
     try {
-      checkHostElement(xmls[i]!, lines[i]!);
+      node = parseHostElement(xmls[i]!, lines[i]!);
     } catch (e) {
-      error = e;
-      valid = i;
-      break;
+      if (e instanceof PlumError && e.code === 'parse_error') return e;
+      throw e;
     }
+    const item = build(node);
+    if (item !== undefined) yield item;
   }
-  for (let start = 0; start < valid; ) {
-    let end = start;
-    let bytes = 0;
-    while (end < valid && bytes < BATCH_BYTES) bytes += xmls[end++]!.length;
-    for (const node of parseHostNodes(xmls.slice(start, end))) {
-      const item = build(node);
-      if (item !== undefined) yield item;
-    }
-    start = end;
-  }
-  return error;
+  return undefined;
 }
 
 /** hostBatchItems, all at once (for a batch parsed on a thread, or ahead of its turn). */
@@ -456,15 +367,6 @@ export function runHostBatch<T>(xmls: readonly string[], lines: readonly number[
   } catch (e) {
     return { items, thrown: e };
   }
-}
-
-/** Parses already-checked host elements in one call. */
-function parseHostNodes(xmls: string[]): FxNode[] {
-  if (xmls.length === 0) return [];
-  const parsed = xmlParser.parse(xmls.length === 1 ? xmls[0]! : `<batch>${xmls.join('')}</batch>`) as { host?: FxNode[]; batch?: FxNode[] };
-  const nodes = xmls.length === 1 ? parsed.host : kids(parsed.batch?.[0], 'host');
-  if (!nodes || nodes.length !== xmls.length) throw new PlumError('internal', `parsed ${nodes?.length ?? 0} hosts out of ${xmls.length}`);
-  return nodes;
 }
 
 /** A ParsedHost from one host node, or undefined when `openOnly` drops it. */

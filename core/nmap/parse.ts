@@ -12,7 +12,7 @@ import type { NmapRunInfo, ParsedHost, ParsedScan, ParseOptions } from './types.
 import { defaultVolatileList, type VolatileList } from './volatile.ts';
 
 export {
-  BATCH_BYTES, buildHost, buildParsedHost, checkHostElement, hostBatchItems, quickWellFormed, runHostBatch, type BatchResult,
+  BATCH_BYTES, buildHost, buildParsedHost, hostBatchItems, parseHostElement, runHostBatch, type BatchResult,
 } from './host.ts';
 
 /*
