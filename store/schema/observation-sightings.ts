@@ -25,8 +25,11 @@ export const observationSightings = pgTable('observation_sightings', {
   lastRunId: text('last_run_id'),
   lastJobId: text('last_job_id'),
 }, (t) => [
-  // Search pages by last_seen (newest first); a run's findings and investigations select by last run.
-  index('observation_sightings_last_seen_idx').on(t.lastSeen),
+  // Search pages by last_seen (newest first): with the id in the index the walk over the newest sightings is
+  // an index-only scan (bench/search.ts at 2M: the window's sightings cost ~2 ms instead of ~80). The primary
+  // key also carries last_seen (INCLUDE, migration 0018: drizzle cannot declare it), so a search that matches
+  // first reads each match's last_seen from the key alone. A run's findings and investigations select by last run.
+  index('observation_sightings_last_seen_id_idx').on(t.lastSeen, t.id),
   index('observation_sightings_last_run_idx').on(t.lastRunId),
 ]);
 
