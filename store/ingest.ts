@@ -127,7 +127,7 @@ export interface IngestDeps<P extends IngestPort = IngestPort> {
   scorePort?: (p: P, tags: string[]) => { score: number; features: Record<string, unknown> };
   /** Called after each committed batch (search indexing, notifications). */
   afterCommit?: (c: { observations: StoredObservation[]; events: StoredEvent[] }) => Promise<void>;
-  /** Hosts per transaction; default 250. */
+  /** Hosts per transaction; default DEFAULT_BATCH_HOSTS. */
   batchHosts?: number;
   /** Called after each batch with running totals. */
   onProgress?: (s: IngestSummary) => void;
@@ -164,6 +164,12 @@ interface ExistingRow {
 }
 
 const OPEN = 'open';
+/**
+ * Hosts per transaction. bench/ingest.ts at 1M observations on PostgreSQL: 500 hosts (≈ 2,000 ports) gave
+ * 2,202/s new and 15,016/s stable, 250 gave 1,903/s and 12,735/s (fixed costs per batch: round trips,
+ * commit). A batch's advisory locks are held for one transaction (well under a second).
+ */
+const DEFAULT_BATCH_HOSTS = 500;
 const slotKey = (ip: string, protocol: string, port: number) => `${ip}/${protocol}/${port}`;
 const sameList = (a: readonly string[] | null | undefined, b: readonly string[]) =>
   (a ?? []).length === b.length && b.every((v, i) => a![i] === v);
@@ -628,7 +634,7 @@ export async function ingestScanResult<H extends IngestHost>(store: Store, input
       return coverage;
     },
   };
-  const batchSize = deps.batchHosts ?? 250;
+  const batchSize = deps.batchHosts ?? DEFAULT_BATCH_HOSTS;
   let unnoted = 0;
   const noteWrites = async () => {
     const rows = unnoted;
