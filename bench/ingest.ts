@@ -49,6 +49,10 @@ const REUSE_DB = arg('db', '');
 const RULES = process.argv.includes('--rules');
 /** Parse threads (parseNmapStream's `workers`): default 'auto', as `plum ingest` runs. */
 const PARSE_WORKERS: number | 'auto' = arg('parse-workers', 'auto') === 'auto' ? 'auto' : Number(arg('parse-workers', '0'));
+if (PARSE_WORKERS !== 'auto' && !(Number.isInteger(PARSE_WORKERS) && PARSE_WORKERS >= 0)) {
+  console.error('--parse-workers: auto or a whole number of threads (0 = in-thread)');
+  process.exit(2);
+}
 const PORTS_PER_HOST = 4;
 const HOSTS = Math.ceil(TOTAL_OBS / PORTS_PER_HOST);
 const HOSTS_PER_CHUNK = 500;

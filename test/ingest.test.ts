@@ -193,6 +193,22 @@ describe.each(storeKinds)('ingest on %s', (kind) => {
     expect(rows.map((r) => [r.port, r.times_seen, r.last_seen.toISOString()])).toEqual([[22, 1, T1]]);
   });
 
+  it('stops with a clear error, storing nothing, when an observation has lost its sightings row', async () => {
+    const ip = '127.1.7.2';
+    const a = port(22, 'A');
+    const b = port(22, 'B');
+    await ingest([host(ip, T1, [a])]);
+    await ingest([host(ip, T2, [b])]); // a is now an earlier, not current, fingerprint of the slot
+    const [cur, old] = [(await obs(ip)).find((r) => r.hsh256 === b.hsh256)!, (await obs(ip)).find((r) => r.hsh256 === a.hsh256)!];
+    // The earlier fingerprint's row (read only when the current one differs), then the current row.
+    await t.store.query('delete from observation_sightings where id = $1', [old.id]);
+    await expect(ingest([host(ip, T3, [a])])).rejects.toMatchObject({ code: 'database', message: `observation ${old.id} has no sightings row` });
+    await t.store.query('delete from observation_sightings where id = $1', [cur.id]);
+    await expect(ingest([host(ip, T3, [b])])).rejects.toMatchObject({ code: 'database', message: `observation ${cur.id} has no sightings row` });
+    const events = await evts(ip);
+    expect(events.map((e) => e.type)).toEqual(['appeared', 'changed']);
+  });
+
   it('stores tags from the tag rules and reports committed batches', async () => {
     const ip = '127.1.8.1';
     const committed: number[] = [];
