@@ -5,7 +5,7 @@ import { PlumError, toPlumError } from '../core/errors.ts';
 import type { SearchFields } from '../core/fields.ts';
 import { newId } from '../core/ids.ts';
 import type { Store, StoreSession } from './index.ts';
-import { MAINTENANCE_MIN_ROWS, noteObservationWrites } from './maintenance.ts';
+import { MAINTENANCE_MIN_ROWS, noteObservationWrites, totalWrites, type TableWrites } from './maintenance.ts';
 import type { EventType } from './schema/observation-events.ts';
 import { canonicalIp, coverageFrom, type PortCoverage } from './scope.ts';
 
@@ -286,7 +286,14 @@ interface UpdateRow {
 }
 
 /** Ingests one batch of hosts in one transaction. */
-async function ingestBatch(tx: StoreSession, hosts: IngestHost[], ctx: BatchCtx, summary: IngestSummary): Promise<{ observations: StoredObservation[]; events: StoredEvent[] }> {
+/** What one committed batch stored. */
+interface BatchResult {
+  observations: StoredObservation[];
+  events: StoredEvent[];
+  writes: Required<TableWrites>;
+}
+
+async function ingestBatch(tx: StoreSession, hosts: IngestHost[], ctx: BatchCtx, summary: IngestSummary): Promise<BatchResult> {
   const ips = [...new Set(hosts.map((h) => canonicalIp(h.ip)))].sort();
   // Serialise concurrent ingests per host: transaction-scoped locks taken in one fixed order.
   await tx.query(
@@ -517,6 +524,8 @@ async function ingestBatch(tx: StoreSession, hosts: IngestHost[], ctx: BatchCtx,
     // First drop `current` so the one-current-row-per-slot index accepts the new current rows.
     await tx.query('update port_observations set current = false where id = any($1::text[])', [[...demote]]);
   }
+  // Rows written per table, for the maintenance of databases without autovacuum (store/maintenance.ts).
+  const writes = { observation_sightings: 0, port_observations: demote.size, observation_events: events.length };
   if (updates.size > 0) {
     // Two narrow writes instead of one wide one: what a sighting moves (last seen, times, checked, last run/job)
     // goes to observation_sightings; the document row is rewritten only for the few updates that change it
@@ -530,6 +539,8 @@ async function ingestBatch(tx: StoreSession, hosts: IngestHost[], ctx: BatchCtx,
       if (u.first_seen !== o.firstSeen || u.state !== o.state || u.current !== o.current || u.state_changed_at !== null
         || u.hostnames !== null || u.tags !== null || u.rules !== null || u.score !== null) docs.push(u);
     }
+    writes.observation_sightings += sightings.length;
+    writes.port_observations += docs.length;
     if (sightings.length > 0) {
       // Times and flags travel as text[] (drizzle hands timestamp and boolean arrays to postgres.js unserialised).
       await tx.query(
@@ -559,6 +570,8 @@ async function ingestBatch(tx: StoreSession, hosts: IngestHost[], ctx: BatchCtx,
     }
   }
   if (inserts.length > 0) {
+    writes.observation_sightings += inserts.length;
+    writes.port_observations += inserts.length;
     await tx.query(
       `insert into port_observations (id, ip, protocol, port, hsh256, fp_version, first_seen,
          state, current, state_changed_at, doc, fields, hostnames, tags, rules, score, score_features)
@@ -584,7 +597,7 @@ async function ingestBatch(tx: StoreSession, hosts: IngestHost[], ctx: BatchCtx,
          hsh256 text, "previousHsh256" text, "observationId" text, "previousObservationId" text)`,
       [JSON.stringify(events), runId, jobId]);
   }
-  return { observations, events };
+  return { observations, events, writes };
 }
 
 /**
@@ -635,11 +648,11 @@ export async function ingestScanResult<H extends IngestHost>(store: Store, input
     },
   };
   const batchSize = deps.batchHosts ?? DEFAULT_BATCH_HOSTS;
-  let unnoted = 0;
+  let unnoted: Required<TableWrites> = { observation_sightings: 0, port_observations: 0, observation_events: 0 };
   const noteWrites = async () => {
-    const rows = unnoted;
-    unnoted = 0;
-    await noteObservationWrites(store, rows);
+    const writes = unnoted;
+    unnoted = { observation_sightings: 0, port_observations: 0, observation_events: 0 };
+    await noteObservationWrites(store, writes);
   };
   let batch: IngestHost[] = [];
   const flush = async () => {
@@ -647,7 +660,7 @@ export async function ingestScanResult<H extends IngestHost>(store: Store, input
     const hosts = batch;
     batch = [];
     const before = { ...summary };
-    let committed: { observations: StoredObservation[]; events: StoredEvent[] };
+    let committed: BatchResult;
     try {
       committed = await withRetry(() => {
         // A retried batch starts again from the counters it started with.
@@ -667,8 +680,8 @@ export async function ingestScanResult<H extends IngestHost>(store: Store, input
     // Statistics and vacuum where nothing else keeps them (PGlite, a server without autovacuum): reported every
     // MAINTENANCE_MIN_ROWS rows, so a large first import is analysed while it runs and its later batches get index
     // plans; the rest is reported once the ingest ends.
-    unnoted += committed.observations.length + committed.events.length;
-    if (unnoted >= MAINTENANCE_MIN_ROWS) await noteWrites();
+    for (const t of Object.keys(unnoted) as (keyof typeof unnoted)[]) unnoted[t] += committed.writes[t];
+    if (totalWrites(unnoted) >= MAINTENANCE_MIN_ROWS) await noteWrites();
     deps.onProgress?.(summary);
   };
   // One batch in the database while the next is parsed: the parser (this process) and the database

@@ -6,21 +6,33 @@ import type { Store } from './index.ts';
  * project's CI server does). Without statistics the planner takes a
  * million-row table for an empty one (a seq scan per ingest batch and per
  * search), and without vacuum every stable sighting leaves a dead row in
- * observation_sightings. Writers report how many rows they wrote
- * (table_maintenance, so small ingests from any process add up); once that
- * reaches a tenth of the table, one of them runs the maintenance.
+ * observation_sightings. Writers report how many rows they wrote to each
+ * table (table_maintenance, so small ingests from any process add up); once
+ * that reaches a tenth of a table, one of them maintains that table, as
+ * autovacuum decides per table.
+ *
+ * Per table, not per group: a stable pass rewrites every sighting but no
+ * document row, and analysing the wide port_observations table after each
+ * tenth of the sightings (≈1.5 s a time at 200,000 rows) took half of a stable
+ * 200,000-observation ingest (bench/ingest.ts).
  */
 
-/** What runs, in order. The wide port_observations table is only analysed: a vacuum would read all of it, and its rows are rarely updated (state, tags, score). */
-const STEPS = [
-  'vacuum (analyze) observation_sightings',
-  'analyze port_observations',
-  'analyze observation_events',
-];
-const GROUP = 'observations';
-/** Rows written before maintenance is considered at all (writers may batch their reports up to this). */
+/** The tables Plum maintains, and what maintaining each one runs. */
+export const MAINTAINED = {
+  /** Narrow, rewritten by every sighting: vacuumed so its dead rows are reused and its index-only scans stay index-only. */
+  observation_sightings: 'vacuum (analyze) observation_sightings',
+  /** Wide, rarely updated (state, current, tags, score): analysed only (a vacuum would read all of it). */
+  port_observations: 'analyze port_observations',
+  /** Append-only. */
+  observation_events: 'analyze observation_events',
+} as const;
+export type MaintainedTable = keyof typeof MAINTAINED;
+/** Rows written to each maintained table. */
+export type TableWrites = Partial<Record<MaintainedTable, number>>;
+
+/** Rows written to a table before its maintenance is considered at all (writers may batch their reports up to this). */
 export const MAINTENANCE_MIN_ROWS = 5_000;
-/** Fraction of the table written since the last maintenance that triggers it (autovacuum's analyze default). */
+/** Fraction of the table written since its last maintenance that triggers it (autovacuum's analyze default). */
 const FRACTION = 0.1;
 
 const autovacuumOn = new WeakMap<Store, boolean>();
@@ -37,25 +49,41 @@ async function serverMaintains(store: Store): Promise<boolean> {
   return on;
 }
 
+/** Total rows of a writes report. */
+export function totalWrites(w: TableWrites): number {
+  let n = 0;
+  for (const t of Object.keys(MAINTAINED) as MaintainedTable[]) n += w[t] ?? 0;
+  return n;
+}
+
 /**
- * Records `rows` written to the observation tables and, when enough has
- * accumulated, runs VACUUM/ANALYZE (outside any transaction). Returns whether it ran.
+ * Records the rows written to each observation table and, for every table
+ * where enough has accumulated, runs its VACUUM/ANALYZE (outside any
+ * transaction). Returns the tables it maintained.
  */
-export async function noteObservationWrites(store: Store, rows: number): Promise<boolean> {
-  if (rows <= 0 || (await serverMaintains(store))) return false;
-  // Count the rows, and read the table's size (as of its last analysis) in the same statement.
-  const [counted] = await store.query<{ pending: number; size: number }>(
-    `insert into table_maintenance (table_name, pending_rows) values ($1, $2)
+export async function noteObservationWrites(store: Store, writes: TableWrites): Promise<MaintainedTable[]> {
+  const tables = (Object.keys(MAINTAINED) as MaintainedTable[]).filter((t) => (writes[t] ?? 0) > 0);
+  if (tables.length === 0 || (await serverMaintains(store))) return [];
+  // Count the rows, and read each table's size (as of its last analysis), in one statement.
+  const counted = await store.query<{ table_name: MaintainedTable; pending: number; size: number }>(
+    `insert into table_maintenance (table_name, pending_rows)
+       select * from unnest($1::text[], $2::bigint[])
      on conflict (table_name) do update set pending_rows = table_maintenance.pending_rows + excluded.pending_rows
-     returning pending_rows as pending,
-       (select greatest(reltuples, 0)::float8 from pg_class where oid = 'observation_sightings'::regclass) as size`, [GROUP, rows]);
-  const threshold = Math.ceil(Math.max(MAINTENANCE_MIN_ROWS, FRACTION * Number(counted?.size ?? 0)));
-  if (Number(counted?.pending ?? 0) < threshold) return false;
-  // Claim the run (compare-and-set): one writer runs it, the others go on.
-  const [won] = await store.query(
-    `update table_maintenance set pending_rows = 0, last_run_at = now() where table_name = $1 and pending_rows >= $2 returning 1`,
-    [GROUP, threshold]);
-  if (!won) return false;
-  for (const step of STEPS) await store.query(step);
-  return true;
+     returning table_name, pending_rows as pending,
+       (select greatest(reltuples, 0)::float8 from pg_class where oid = table_name::regclass) as size`,
+    [tables, tables.map((t) => writes[t]!)]);
+  const ran: MaintainedTable[] = [];
+  for (const t of tables) {
+    const row = counted.find((r) => r.table_name === t);
+    const threshold = Math.ceil(Math.max(MAINTENANCE_MIN_ROWS, FRACTION * Number(row?.size ?? 0)));
+    if (Number(row?.pending ?? 0) < threshold) continue;
+    // Claim the run (compare-and-set): one writer runs it, the others go on.
+    const [won] = await store.query(
+      `update table_maintenance set pending_rows = 0, last_run_at = now() where table_name = $1 and pending_rows >= $2 returning 1`,
+      [t, threshold]);
+    if (!won) continue;
+    await store.query(MAINTAINED[t]);
+    ran.push(t);
+  }
+  return ran;
 }
