@@ -10,11 +10,14 @@
  *   npx tsx bench/ingest.ts --obs 50000 --dump FILE.xml   (writes the first pass's XML and stops)
  *   npx tsx bench/ingest.ts --drivers postgres --db plum_bench_NNN --passes 2,3   (reuses a database kept with --keep)
  *   npx tsx bench/ingest.ts --drivers postgres --db plum_bench_NNN --passes 4   (pass 3's content again, all stable: repeatable)
+ *   (--node-defaults: node's default young generation; by default the bench runs node as the `plum`
+ *   command and the systemd units do, with --max-semi-space-size=64, re-starting itself if needed)
  *
  * PostgreSQL: a scratch database is created on PLUM_BENCH_PG_URL
  * (default postgres://postgres@127.0.0.1:5432/test) and dropped afterwards.
  * The addresses are synthetic data in 127.0.0.0/8; nothing is scanned.
  */
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -24,6 +27,13 @@ import { parseNmapStream } from '../core/nmap/parse.ts';
 import { ingestScanResult, scanFromStream, type IngestSummary } from '../store/ingest.ts';
 import { openStore } from '../store/index.ts';
 import { createRuleIngestDeps, openRuleContext } from '../store/repos/rules.ts';
+
+// Run node as `plum` runs it (bin/plum.mjs, deploy/systemd): the figures are the command's.
+const YOUNG = '--max-semi-space-size=64';
+if (!process.argv.includes('--node-defaults') && !process.execArgv.some((a) => a.startsWith('--max-semi-space-size'))) {
+  const child = spawnSync(process.execPath, [YOUNG, ...process.execArgv, ...process.argv.slice(1)], { stdio: 'inherit' });
+  process.exit(child.status ?? 1);
+}
 
 const FIXTURES = process.env.PLUM_FIXTURES ?? new URL('../test/fixtures/nmap', import.meta.url).pathname;
 
@@ -197,6 +207,6 @@ if (dump) {
   console.log(`wrote ${dump}`);
   process.exit(0);
 }
-console.log(`plum ingest benchmark: ${os.cpus().length} cores, node ${process.version}, ${portIds.length} real port templates`);
+console.log(`plum ingest benchmark: ${os.cpus().length} cores, node ${process.version} ${process.execArgv.find((a) => a.startsWith('--max-semi-space-size')) ?? '(default young generation)'}, ${portIds.length} real port templates`);
 if (!PREPARSE) await parseOnly();
 for (const d of DRIVERS) await benchDriver(d);
