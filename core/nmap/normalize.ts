@@ -25,10 +25,27 @@ const HEADER_LINE_RE = new RegExp(
   'gm',
 );
 
+/*
+ * Whether the list names a header as volatile, remembered per header name: the same few names recur in
+ * every HTTP response, and testing each against every header pattern (`(x-)?.*request-?id`, …) was most
+ * of the time spent on http-headers outputs. Bounded, since names come from the scanned servers.
+ */
+const listedVerdicts = new WeakMap<VolatileList, Map<string, boolean>>();
+const MAX_REMEMBERED_NAMES = 10_000;
+
+function listedVolatile(lname: string, list: VolatileList): boolean {
+  let verdicts = listedVerdicts.get(list);
+  if (!verdicts) listedVerdicts.set(list, (verdicts = new Map()));
+  let v = verdicts.get(lname);
+  if (v === undefined) {
+    v = list.headers.has(lname) || list.headerPatterns.some((re) => re.test(lname));
+    if (verdicts.size < MAX_REMEMBERED_NAMES) verdicts.set(lname, v);
+  }
+  return v;
+}
+
 function isVolatileHeader(lname: string, list: VolatileList, extra?: ReadonlySet<string>): boolean {
-  if (list.headers.has(lname) || extra?.has(lname)) return true;
-  for (const re of list.headerPatterns) if (re.test(lname)) return true;
-  return false;
+  return listedVolatile(lname, list) || extra?.has(lname) === true;
 }
 
 /** `name=value; Path=/; Expires=…; Max-Age=…` → `name=[COOKIE]; Path=/; Expires=[DATE]; Max-Age=[VOLATILE]`. */
