@@ -45,6 +45,16 @@ describe('scorePort', () => {
     expect(na(30)).toBe(0);
   });
 
+  it('gives an old port the same features at every later sighting (its stored score does not move)', () => {
+    const at = (days: number) => new Date(Date.parse('2026-01-01T00:00:00Z') + days * 86_400_000);
+    const input = (d: number) => ({ tags: ['type:web'], firstSeen: '2026-01-01T00:00:00Z', changedAt: '2026-01-02T00:00:00Z', at: at(d) });
+    const feature = (d: number, name: string) => scorePort(input(d), cfg).features.find((f) => f.name === name)!;
+    expect(feature(3, 'newly_appeared').value).toBe(3);
+    expect(feature(14, 'newly_appeared')).toEqual({ ...feature(14, 'newly_appeared'), value: null, normalized: 0 });
+    expect(feature(8, 'recently_changed').value).toBe(null);
+    expect(scorePort(input(15), cfg)).toEqual(scorePort(input(400), cfg));
+  });
+
   it('whole-number contributions still sum exactly with fractional features', () => {
     for (let d = 0; d < 15; d++) {
       const r = scorePort({ tags: ['type:vpn', 'vuln:opendir', 'x509:expiring-soon'], firstSeen: '2026-01-01', changedAt: '2026-01-02', at: new Date(Date.parse('2026-01-03') + d * 3_600_000 * 7) }, cfg);

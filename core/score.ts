@@ -126,6 +126,10 @@ function fade(since: string | Date | null | undefined, at: string | Date, days: 
   const a = ms(at);
   if (Number.isNaN(t) || Number.isNaN(a)) return { value: null, normalized: 0 };
   const age = Math.max(0, (a - t) / DAY);
+  // Past the window the feature no longer counts, and its value stops moving (null): the stored score of an
+  // old, unchanged port is then the same at every sighting, and a stable ingest with rules leaves its wide
+  // port_observations row alone (with the age as value, every sighting rewrote every row, forever).
+  if (age >= days) return { value: null, normalized: 0 };
   return { value: round1(age), normalized: round3(Math.max(0, 1 - age / days)) };
 }
 

@@ -188,4 +188,25 @@ describe.each(storeKinds)('rules in the store (%s)', (kind) => {
     expect((await syncRulesDir(t.store, dir)).updated).toEqual(['a']);
     expect((await syncRulesDir(t.store, dir)).skipped).toHaveLength(1);
   });
+
+  it('a stable sighting of an old port, with rules, leaves its document row alone (the stored score no longer moves)', async () => {
+    const set = await loadStoredRuleSet(t.store, { favicons });
+    const deps = createRuleIngestDeps(t.store, { set, score: cfg });
+    const seen = (at: string) => ingestScanResult(t.store, {
+      source: 'test', scan: scan([host('127.0.0.40', at, [svc(8080, { http_server: ['nginx/1.24.0'], http_title: ['Old page'] })])], '8080'),
+    }, deps);
+    const row = async () => (await t.store.query<{ xmin: string; score_features: unknown }>(
+      `select xmin::text as xmin, score_features from port_observations where ip = '127.0.0.40'`))[0]!;
+    await seen('2026-01-01T00:00:00Z');
+    // Within the window the "newly appeared" feature fades, so the score is rewritten with each sighting.
+    await seen('2026-01-05T00:00:00Z');
+    // Past it, once more (the value becomes null), then never again.
+    await seen('2026-03-01T00:00:00Z');
+    const old = await row();
+    for (const at of ['2026-03-02T00:00:00Z', '2026-06-01T00:00:00Z']) {
+      const s = await seen(at);
+      expect(s.stable).toBe(1);
+      expect(await row()).toEqual(old);
+    }
+  });
 });
