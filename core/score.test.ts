@@ -50,7 +50,7 @@ describe('scorePort', () => {
     const input = (d: number) => ({ tags: ['type:web'], firstSeen: '2026-01-01T00:00:00Z', changedAt: '2026-01-02T00:00:00Z', at: at(d) });
     const feature = (d: number, name: string) => scorePort(input(d), cfg).features.find((f) => f.name === name)!;
     expect(feature(3, 'newly_appeared').value).toBe(3);
-    expect(feature(14, 'newly_appeared')).toEqual({ ...feature(14, 'newly_appeared'), value: null, normalized: 0 });
+    expect(feature(14, 'newly_appeared')).toMatchObject({ value: null, normalized: 0, contribution: 0 });
     expect(feature(8, 'recently_changed').value).toBe(null);
     expect(scorePort(input(15), cfg)).toEqual(scorePort(input(400), cfg));
   });

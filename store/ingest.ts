@@ -5,7 +5,7 @@ import { PlumError, toPlumError } from '../core/errors.ts';
 import type { SearchFields } from '../core/fields.ts';
 import { newId } from '../core/ids.ts';
 import type { Store, StoreSession } from './index.ts';
-import { MAINTENANCE_MIN_ROWS, noteObservationWrites, totalWrites, type TableWrites } from './maintenance.ts';
+import { addWrites, MAINTENANCE_MIN_ROWS, noteObservationWrites, type TableWrites } from './maintenance.ts';
 import type { EventType } from './schema/observation-events.ts';
 import { canonicalIp, coverageFrom, type PortCoverage } from './scope.ts';
 
@@ -285,7 +285,6 @@ interface UpdateRow {
   score: number | null; score_features: Record<string, unknown> | null;
 }
 
-/** Ingests one batch of hosts in one transaction. */
 /** What one committed batch stored. */
 interface BatchResult {
   observations: StoredObservation[];
@@ -293,6 +292,7 @@ interface BatchResult {
   writes: Required<TableWrites>;
 }
 
+/** Ingests one batch of hosts in one transaction. */
 async function ingestBatch(tx: StoreSession, hosts: IngestHost[], ctx: BatchCtx, summary: IngestSummary): Promise<BatchResult> {
   const ips = [...new Set(hosts.map((h) => canonicalIp(h.ip)))].sort();
   // Serialise concurrent ingests per host: transaction-scoped locks taken in one fixed order.
@@ -648,10 +648,10 @@ export async function ingestScanResult<H extends IngestHost>(store: Store, input
     },
   };
   const batchSize = deps.batchHosts ?? DEFAULT_BATCH_HOSTS;
-  let unnoted: Required<TableWrites> = { observation_sightings: 0, port_observations: 0, observation_events: 0 };
+  let unnoted: TableWrites = {};
   const noteWrites = async () => {
     const writes = unnoted;
-    unnoted = { observation_sightings: 0, port_observations: 0, observation_events: 0 };
+    unnoted = {};
     await noteObservationWrites(store, writes);
   };
   /*
@@ -697,8 +697,7 @@ export async function ingestScanResult<H extends IngestHost>(store: Store, input
     // Statistics and vacuum where nothing else keeps them (PGlite, a server without autovacuum): reported every
     // MAINTENANCE_MIN_ROWS rows, so a large first import is analysed while it runs and its later batches get index
     // plans; the rest is reported once the ingest ends.
-    for (const t of Object.keys(unnoted) as (keyof typeof unnoted)[]) unnoted[t] += committed.writes[t];
-    if (totalWrites(unnoted) >= MAINTENANCE_MIN_ROWS) maintainBeside();
+    if (addWrites(unnoted, committed.writes) >= MAINTENANCE_MIN_ROWS) maintainBeside();
     deps.onProgress?.(summary);
   };
   // One batch in the database while the next is parsed: the parser (this process) and the database

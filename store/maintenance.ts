@@ -18,7 +18,7 @@ import type { Store } from './index.ts';
  */
 
 /** The tables Plum maintains, and what maintaining each one runs. */
-export const MAINTAINED = {
+const MAINTAINED = {
   /** Narrow, rewritten by every sighting: vacuumed so its dead rows are reused and its index-only scans stay index-only. */
   observation_sightings: 'vacuum (analyze) observation_sightings',
   /** Wide, rarely updated (state, current, tags, score): analysed only (a vacuum would read all of it). */
@@ -49,11 +49,13 @@ async function serverMaintains(store: Store): Promise<boolean> {
   return on;
 }
 
-/** Total rows of a writes report. */
-export function totalWrites(w: TableWrites): number {
-  let n = 0;
-  for (const t of Object.keys(MAINTAINED) as MaintainedTable[]) n += w[t] ?? 0;
-  return n;
+const TABLES = Object.keys(MAINTAINED) as MaintainedTable[];
+
+/** Adds `more` to `into` (a writer's running count between reports); returns the total rows counted in `into`. */
+export function addWrites(into: TableWrites, more: TableWrites): number {
+  let total = 0;
+  for (const t of TABLES) total += into[t] = (into[t] ?? 0) + (more[t] ?? 0);
+  return total;
 }
 
 /**
@@ -62,7 +64,7 @@ export function totalWrites(w: TableWrites): number {
  * transaction). Returns the tables it maintained.
  */
 export async function noteObservationWrites(store: Store, writes: TableWrites): Promise<MaintainedTable[]> {
-  const tables = (Object.keys(MAINTAINED) as MaintainedTable[]).filter((t) => (writes[t] ?? 0) > 0);
+  const tables = TABLES.filter((t) => (writes[t] ?? 0) > 0);
   if (tables.length === 0 || (await serverMaintains(store))) return [];
   // Count the rows, and read each table's size (as of its last analysis), in one statement.
   const counted = await store.query<{ table_name: MaintainedTable; pending: number; size: number }>(

@@ -50,4 +50,20 @@ describe.each(storeKinds)('table maintenance on %s', (kind) => {
     expect(after.port_observations!.pending).toBe(first.port_observations!.pending + 1);
     expect(await noteObservationWrites(t.store, {})).toEqual([]);
   });
+
+  it('runs beside the batches: a maintenance failure stops the ingest at its end, with every batch committed', async () => {
+    if (await serverMaintains()) return;
+    // A real failure: the bookkeeping table is gone while the ingest runs.
+    await t.store.query('alter table table_maintenance rename to table_maintenance_away');
+    try {
+      const moved = Array.from({ length: 12 }, (_, h) => host(`127.3.1.${h + 1}`, '2026-01-01T00:00:00Z',
+        Array.from({ length: 500 }, (_, p) => port(1000 + p, `other ${h}/${p}`))));
+      await expect(ingestScanResult(t.store, { scan: scan(moved, '1000-1499'), source: 'maintenance failure' }, { batchHosts: 2 }))
+        .rejects.toThrow(/table_maintenance/);
+      const [n] = await t.store.query<{ n: number }>(`select count(*)::int as n from port_observations where ip << '127.3.1.0/24'`);
+      expect(n!.n).toBe(6_000);
+    } finally {
+      await t.store.query('alter table table_maintenance_away rename to table_maintenance');
+    }
+  });
 });
