@@ -140,6 +140,34 @@ describe('host fingerprint', () => {
   });
 });
 
+describe('exclude paths', () => {
+  it('drop values from what is hashed, never from the document', () => {
+    const custom = compileVolatileList({
+      version: 7,
+      exclude: { port: ['state.reason_ttl', 'service.extrainfo', 'scripts.0.output'], host: ['os.osfingerprint', 'extra.times'] },
+    });
+    const a = port();
+    a.service = { name: 'http', product: 'nginx', extrainfo: 'one' };
+    const b = port();
+    b.service = { name: 'http', product: 'nginx', extrainfo: 'two' };
+    b.state.reason_ttl = '12';
+    expect(portFingerprint(a, custom)).toBe(portFingerprint(b, custom));
+    expect(portFingerprint(a, list)).not.toBe(portFingerprint(b, list));
+    expect(a.service.extrainfo).toBe('one');
+    expect(b.state.reason_ttl).toBe('12');
+    expect(typeof a.scripts[0]!.output).toBe('string');
+    const h = (fp: string): HostDocument => ({
+      addr: '127.0.0.9', addresses: [], hostnames: [], status: { state: 'up' }, ports: [a], extraports: [], hostscripts: [],
+      extra: { times: [{ srtt: fp }] }, os: { portused: [], osmatch: [], osfingerprint: [fp] },
+    });
+    const h1 = h('OS:SCAN(V=7.93)');
+    expect(hostFingerprint(h1, custom)).toBe(hostFingerprint(h('OS:SCAN(V=7.94)'), custom));
+    expect(hostFingerprint(h1, list)).not.toBe(hostFingerprint(h('OS:SCAN(V=7.94)'), list));
+    expect(h1.os!.osfingerprint).toEqual(['OS:SCAN(V=7.93)']);
+    expect(h1.extra.times).toEqual([{ srtt: 'OS:SCAN(V=7.93)' }]);
+  });
+});
+
 describe('canonical JSON', () => {
   it('is byte-identical to the canonicalize package (RFC 8785) on real documents', async () => {
     const { default: canonicalize } = await import('canonicalize');

@@ -69,37 +69,99 @@ export function canonicalJson(value: unknown): string {
     return JSON.stringify(value);
   }
   if (value instanceof RawJson) return value.json;
+  // Strings (most values) are written inline: a call per leaf was a visible share of the fingerprint.
   if (Array.isArray(value)) {
     const n = value.length;
     if (n === 0) return '[]';
-    let out = '[' + canonicalJson(value[0]);
-    for (let i = 1; i < n; i++) out += ',' + canonicalJson(value[i]);
+    let out = '[';
+    for (let i = 0; i < n; i++) {
+      const v: unknown = value[i];
+      if (i > 0) out += ',';
+      out += typeof v === 'string' ? JSON.stringify(v) : canonicalJson(v);
+    }
     return out + ']';
   }
   const obj = value as Record<string, unknown>;
   const keys = Object.keys(obj);
-  if (keys.length > 1) keys.sort();
+  const n = keys.length;
+  if (n > 1) {
+    // Documents often hold their keys in order already: checking is cheaper than sorting.
+    for (let i = 1; i < n; i++) {
+      if (keys[i - 1]! > keys[i]!) {
+        keys.sort();
+        break;
+      }
+    }
+  }
   let out = '{';
-  for (let i = 0; i < keys.length; i++) {
+  let first = true;
+  for (let i = 0; i < n; i++) {
     const k = keys[i]!;
     const v = obj[k];
-    if (v === undefined || typeof v === 'function' || typeof v === 'symbol') continue;
-    if (out.length > 1) out += ',';
-    out += jsonKey(k) + ':' + canonicalJson(v);
+    let json: string;
+    if (typeof v === 'string') json = JSON.stringify(v);
+    else if (v === undefined || typeof v === 'function' || typeof v === 'symbol') continue;
+    else json = canonicalJson(v);
+    out += (first ? '' : ',') + jsonKey(k) + ':' + json;
+    first = false;
   }
   return out + '}';
 }
 
 const canonical = canonicalJson;
 
-/** Deletes a dotted path from a (cloned) object. */
-function dropPath(obj: Record<string, unknown>, path: readonly string[]): void {
-  let cur: unknown = obj;
-  for (let i = 0; i < path.length - 1; i++) {
-    if (!cur || typeof cur !== 'object') return;
-    cur = (cur as Record<string, unknown>)[path[i]!];
+/** The exclude paths of volatile.yaml as a tree: key → its subtree, or `true` for a key dropped whole. */
+type PathTree = Map<string, PathTree | true>;
+const pathTrees = new WeakMap<readonly string[][], PathTree>();
+
+function pathTree(paths: readonly string[][]): PathTree {
+  let tree = pathTrees.get(paths);
+  if (tree) return tree;
+  tree = new Map();
+  for (const path of paths) {
+    let cur = tree;
+    for (let i = 0; i < path.length; i++) {
+      const k = path[i]!;
+      if (i === path.length - 1) {
+        cur.set(k, true);
+        break;
+      }
+      const next = cur.get(k);
+      if (next === true) break; // an ancestor is dropped whole
+      if (next === undefined) cur.set(k, (cur = new Map()));
+      else cur = next;
+    }
   }
-  if (cur && typeof cur === 'object') delete (cur as Record<string, unknown>)[path[path.length - 1]!];
+  pathTrees.set(paths, tree);
+  return tree;
+}
+
+/**
+ * A copy of `value` without the tree's paths (only what lies on a path is
+ * copied; the document itself is never touched). Built key by key rather than
+ * copied and `delete`d: deleting turns an object into a slow dictionary, which
+ * the canonical JSON then had to read.
+ */
+function without(value: unknown, tree: PathTree): unknown {
+  if (value === null || typeof value !== 'object' || value instanceof RawJson) return value;
+  if (Array.isArray(value)) {
+    const out: unknown[] = value.slice();
+    for (const [k, sub] of tree) {
+      if (!(k in out)) continue;
+      const i = k as unknown as number;
+      if (sub === true) delete out[i];
+      else out[i] = without(out[i], sub);
+    }
+    return out;
+  }
+  const obj = value as Record<string, unknown>;
+  const out: Record<string, unknown> = {};
+  for (const k of Object.keys(obj)) {
+    const sub = tree.get(k);
+    if (sub === true) continue;
+    out[k] = sub === undefined ? obj[k] : without(obj[k], sub);
+  }
+  return out;
 }
 
 function scriptsInput(scripts: PortDocument['scripts'], list: VolatileList, raw = false): unknown[] {
@@ -123,7 +185,7 @@ export function portFingerprintInput(doc: PortDocument, list: VolatileList, raw 
   const input: Record<string, unknown> = {
     protocol: doc.protocol,
     portid: doc.portid,
-    state: { ...doc.state },
+    state: doc.state,
     scripts: scriptsInput(doc.scripts, list, raw && !touches(list.exclude.port, 'scripts')),
   };
   if (doc.service) {
@@ -132,8 +194,8 @@ export function portFingerprintInput(doc: PortDocument, list: VolatileList, raw 
     input.service = svc;
   }
   if (doc.owner !== undefined) input.owner = doc.owner;
-  for (const p of list.exclude.port) dropPath(input, p);
-  return input;
+  const drop = pathTree(list.exclude.port);
+  return drop.size ? (without(input, drop) as Record<string, unknown>) : input;
 }
 
 export function portFingerprint(doc: PortDocument, list: VolatileList): string {
@@ -155,18 +217,18 @@ export function hostFingerprintInput(doc: HostDocument, list: VolatileList, port
     addr: doc.addr,
     addresses: [...doc.addresses].sort((a, b) => (a.addr < b.addr ? -1 : a.addr > b.addr ? 1 : 0)),
     hostnames: [...doc.hostnames].sort((a, b) => (`${a.type} ${a.name}` < `${b.type} ${b.name}` ? -1 : 1)),
-    status: { ...doc.status },
+    status: doc.status,
     ports,
     extraports: doc.extraports,
     hostscripts: scriptsInput(doc.hostscripts, list, raw && !touches(list.exclude.host, 'hostscripts')),
-    extra: { ...doc.extra },
+    extra: doc.extra,
   };
   if (doc.starttime !== undefined) input.starttime = doc.starttime;
   if (doc.endtime !== undefined) input.endtime = doc.endtime;
   if (doc.os) input.os = doc.os;
   if (doc.timedout !== undefined) input.timedout = doc.timedout;
-  for (const p of list.exclude.host) dropPath(input, p);
-  return input;
+  const drop = pathTree(list.exclude.host);
+  return drop.size ? (without(input, drop) as Record<string, unknown>) : input;
 }
 
 export function hostFingerprint(doc: HostDocument, list: VolatileList, portHashes?: readonly string[]): string {

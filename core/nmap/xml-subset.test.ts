@@ -46,6 +46,7 @@ describe('parseXmlSubset', () => {
     ['CRLF line ends (normalised first, as fast-xml-parser does)', `<host a="x\r\ny">a\r\nb\rc<e/>\r\n</host>`],
     ['character references to CR, LF, TAB and beyond the BMP', `<host a="&#9;&#xA;&#xd;">&#13;&#10;&#x1F600;&#xFFFE;&#x80;</host>`],
     ['trailing whitespace after the root', `<host/>\n  `],
+    ['names that start like inherited ones, and one-letter names', `<host protocol="tcp" constructorX="1" __x="2" v="3"><toStringy/><p/><prototypes/><_/></host>`],
   ];
   for (const [name, xml] of inSubset) {
     it(`in the subset: ${name}`, () => {
@@ -66,6 +67,7 @@ describe('parseXmlSubset', () => {
     ['names it refuses or renames', `<host><__proto__/></host>`],
     ['inherited names', `<host><toString/></host>`],
     ['attributes named like them', `<host constructor="1"/>`],
+    ['every other inherited name', `<host><valueOf/><isPrototypeOf/><__lookupGetter__/><propertyIsEnumerable/><hasOwnProperty/><prototype/></host>`],
     ['duplicate attributes', `<host a="1" a="2"/>`],
     ['an unquoted attribute', `<host a=1/>`],
     ['< in an attribute', `<host a="<"/>`],

@@ -15,18 +15,46 @@ import type { FxNode } from './host.ts';
  * cannot depend on which path built them.
  */
 
-const isWs = (c: number): boolean => c === 32 || c === 10 || c === 9 || c === 13;
+/*
+ * Character classes as lookup tables (index: a UTF-16 code unit below 128;
+ * anything else, NaN past the end included, reads undefined = no). The
+ * equivalent small predicate functions were not inlined into the scanner
+ * below and showed as a tenth of the parse profile.
+ */
+const WS = new Uint8Array(128);
+for (const c of [32, 10, 9, 13]) WS[c] = 1;
 /** [A-Za-z_]: a subset of the XML (and XMLValidator) name start characters. */
-const isNameStart = (c: number): boolean => (c >= 97 && c <= 122) || (c >= 65 && c <= 90) || c === 95;
+const NAME_START = new Uint8Array(128);
 /** [A-Za-z0-9_.-]: a subset of the XML name characters. */
-const isNameChar = (c: number): boolean => isNameStart(c) || (c >= 48 && c <= 57) || c === 45 || c === 46;
+const NAME_CHAR = new Uint8Array(128);
+for (let c = 0; c < 128; c++) {
+  const start = (c >= 97 && c <= 122) || (c >= 65 && c <= 90) || c === 95;
+  NAME_START[c] = start ? 1 : 0;
+  NAME_CHAR[c] = start || (c >= 48 && c <= 57) || c === 45 || c === 46 ? 1 : 0;
+}
 
 /**
  * Names fast-xml-parser refuses (`__proto__`, `constructor`, `prototype`) or
  * renames (`hasOwnProperty` → `__hasOwnProperty`...), and anything else an
- * object inherits: left to it, so its behaviour stays the only one.
+ * object inherits: left to it, so its behaviour stays the only one. Taken
+ * from Object.prototype when this module loads. A table of their first two
+ * characters answers for most names without reading the name as a string (a
+ * lookup per element and attribute name was a visible share of the parse).
  */
-const isSpecialName = (name: string): boolean => name in Object.prototype || name === 'prototype';
+const SPECIAL_NAMES = new Set([...Object.getOwnPropertyNames(Object.prototype), 'prototype']);
+const SPECIAL_PREFIX = new Uint8Array(128 * 128);
+for (const name of SPECIAL_NAMES) {
+  const a = name.charCodeAt(0);
+  const b = name.charCodeAt(1);
+  if (a < 128 && b < 128) SPECIAL_PREFIX[a * 128 + b] = 1;
+  // Names outside ASCII never reach the check: NAME_START and NAME_CHAR are ASCII-only.
+}
+/** `name` = s.slice(from, to), an ASCII name of 1+ characters. */
+function isSpecialName(s: string, from: number, name: string): boolean {
+  const b = s.charCodeAt(from + 1);
+  if (b >= 128 || SPECIAL_PREFIX[s.charCodeAt(from) * 128 + b] !== 1) return false;
+  return SPECIAL_NAMES.has(name);
+}
 
 const PREDEFINED = new Map([['lt', '<'], ['gt', '>'], ['amp', '&'], ['apos', "'"], ['quot', '"']]);
 
@@ -109,11 +137,11 @@ export function parseXmlSubset(input: string): FxNode | undefined {
       else root = node;
       i = gt + 1;
     } else {
-      if (!isNameStart(c)) return undefined;
+      if (NAME_START[c] !== 1) return undefined;
       let j = i + 2;
-      while (isNameChar(xml.charCodeAt(j))) j++;
+      while (NAME_CHAR[xml.charCodeAt(j)] === 1) j++;
       const name = xml.slice(i + 1, j);
-      if (isSpecialName(name)) return undefined;
+      if (isSpecialName(xml, i + 1, name)) return undefined;
       let attrs: Record<string, string> | undefined;
       let selfClosing = false;
       for (;;) {
@@ -128,18 +156,18 @@ export function parseXmlSubset(input: string): FxNode | undefined {
           j += 2;
           break;
         }
-        if (!isWs(c)) return undefined;
-        while (isWs(xml.charCodeAt(j))) j++;
+        if (WS[c] !== 1) return undefined;
+        while (WS[xml.charCodeAt(j)] === 1) j++;
         c = xml.charCodeAt(j);
         if (c === 62 || c === 47) continue;
-        if (!isNameStart(c)) return undefined;
+        if (NAME_START[c] !== 1) return undefined;
         const ns = j++;
-        while (isNameChar(xml.charCodeAt(j))) j++;
+        while (NAME_CHAR[xml.charCodeAt(j)] === 1) j++;
         const an = xml.slice(ns, j);
-        while (isWs(xml.charCodeAt(j))) j++;
+        while (WS[xml.charCodeAt(j)] === 1) j++;
         if (xml.charCodeAt(j) !== 61 /* = */) return undefined;
         j++;
-        while (isWs(xml.charCodeAt(j))) j++;
+        while (WS[xml.charCodeAt(j)] === 1) j++;
         const q = xml.charCodeAt(j);
         if (q !== 34 && q !== 39) return undefined;
         const end = xml.indexOf(q === 34 ? '"' : "'", j + 1);
@@ -148,7 +176,7 @@ export function parseXmlSubset(input: string): FxNode | undefined {
         if (lt >= 0 && lt < end) return undefined;
         if (amp !== -1 && amp <= j) amp = xml.indexOf('&', j + 1);
         const value = amp >= 0 && amp < end ? decode(xml, j + 1, end, amp) : xml.slice(j + 1, end);
-        if (value === undefined || isSpecialName(an)) return undefined;
+        if (value === undefined || isSpecialName(xml, ns, an)) return undefined;
         if (attrs === undefined) attrs = {};
         else if (Object.hasOwn(attrs, an)) return undefined;
         attrs[an] = value;
@@ -171,7 +199,7 @@ export function parseXmlSubset(input: string): FxNode | undefined {
     if (end > i) {
       const top = stack[stack.length - 1];
       if (top === undefined) {
-        for (let k = i; k < end; k++) if (!isWs(xml.charCodeAt(k))) return undefined;
+        for (let k = i; k < end; k++) if (WS[xml.charCodeAt(k)] !== 1) return undefined;
       } else {
         if (amp !== -1 && amp < i) amp = xml.indexOf('&', i);
         const t = amp >= 0 && amp < end ? decode(xml, i, end, amp) : xml.slice(i, end);
