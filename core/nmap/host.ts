@@ -48,10 +48,20 @@ const kid = (n: FxNode | undefined, name: string): FxNode | undefined => kids(n,
 const attrs = (n: FxNode | undefined): Record<string, string> => n?.$ ?? {};
 const text = (n: FxNode | undefined): string => (n?.['#text'] as string | undefined) ?? '';
 
+/** Recent conversions: the hosts of one scan share a few start and end times (cleared when full). */
+const isoOfEpoch = new Map<string, string | undefined>();
+
 export function epochToIso(v: string | undefined): string | undefined {
-  if (!v || !/^\d+$/.test(v)) return undefined;
-  const d = new Date(Number(v) * 1000);
-  return Number.isNaN(d.getTime()) ? undefined : d.toISOString();
+  if (!v) return undefined;
+  if (isoOfEpoch.has(v)) return isoOfEpoch.get(v);
+  let iso: string | undefined;
+  if (/^\d+$/.test(v)) {
+    const d = new Date(Number(v) * 1000);
+    iso = Number.isNaN(d.getTime()) ? undefined : d.toISOString();
+  }
+  if (isoOfEpoch.size >= 4096) isoOfEpoch.clear();
+  isoOfEpoch.set(v, iso);
+  return iso;
 }
 
 export function countNewlines(s: string): number {
@@ -307,9 +317,11 @@ export function buildHost(node: FxNode, opts: ParseOptions, volatile: VolatileLi
  * positioned error) and fast-xml-parser. Errors carry the file position.
  */
 export function parseHostElement(xml: string, line: number): FxNode {
-  refuseDtd(xml, line, false);
+  // The fast path accepts no `<!` at all (it steps aside on any declaration), so
+  // the DTD check, a scan of the whole element, is needed only after it declines.
   const fast = parseXmlSubset(xml);
   if (fast !== undefined) return fast;
+  refuseDtd(xml, line, false);
   validateFragment(xml, line);
   const nodes = (xmlParser.parse(xml) as { host?: FxNode[] }).host;
   if (nodes?.length !== 1) throw new PlumError('internal', `parsed ${nodes?.length ?? 0} host elements out of 1`);
