@@ -168,6 +168,35 @@ describe('exclude paths', () => {
   });
 });
 
+describe('normalizedScriptJson', () => {
+  it('is canonicalJson(normalizeScript(s)) for every script of the fixtures and odd shapes, with any script rule', async () => {
+    const { readFileSync, readdirSync } = await import('node:fs');
+    const { parseNmapString } = await import('./parse.ts');
+    const { canonicalJson, normalizedScriptJson } = await import('./fingerprint.ts');
+    const { normalizeScript } = await import('./volatile.ts');
+    const dir = new URL('../../test/fixtures/nmap/', import.meta.url);
+    const scripts: ScriptDocument[] = [];
+    for (const f of readdirSync(dir).filter((n) => n.endsWith('.xml'))) {
+      for (const h of parseNmapString(readFileSync(new URL(f, dir), 'utf8')).hosts) {
+        scripts.push(...h.doc.hostscripts, ...h.ports.flatMap((p) => p.doc.scripts));
+      }
+    }
+    const ids = [...new Set(scripts.map((s) => s.id))];
+    expect(ids.length).toBeGreaterThanOrEqual(10);
+    scripts.push(
+      { id: 'banner', output: `220 ${'x'.repeat(80)} Mon, 23 Nov 2026 10:00:00 GMT...` },
+      { id: 'odd', output: 'o', b: undefined, a: ['x', undefined, { Z: 'Date: Mon, 23 Nov 2026 10:00:00 GMT', y: [] }], c: {}, d: 'Token: abc' } as unknown as ScriptDocument,
+    );
+    const ruled = compileVolatileList({
+      version: 2,
+      scripts: { [ids[0]!]: '*', [ids[1]!]: ['output'], [ids[2]!]: ['key', 'Fingerprint', 'bits'], banner: ['output'], odd: ['d', 'z', 'token'] },
+    });
+    for (const l of [list, ruled]) {
+      for (const s of scripts) expect(normalizedScriptJson(s, l), s.id).toBe(canonicalJson(normalizeScript(s, l)));
+    }
+  });
+});
+
 describe('canonical JSON', () => {
   it('is byte-identical to the canonicalize package (RFC 8785) on real documents', async () => {
     const { default: canonicalize } = await import('canonicalize');

@@ -1,6 +1,6 @@
 import * as crypto from 'node:crypto';
 import type { HostDocument, PortDocument } from './types.ts';
-import { normalizeScript, normalizeServiceFp } from './normalize.ts';
+import { MARK, normalizeScript, normalizeServiceFp, normalizeText, stableBanner } from './normalize.ts';
 import type { VolatileList } from './volatile.ts';
 
 /*
@@ -164,17 +164,72 @@ function without(value: unknown, tree: PathTree): unknown {
   return out;
 }
 
+/**
+ * canonicalJson(normalizeScriptValue(value, list, keys, key)) without building
+ * the normalised copy (equivalence tested in fingerprint.test.ts): the copy was
+ * most of the allocation of a port fingerprint.
+ */
+function normalizedJson(value: unknown, list: VolatileList, keys: ReadonlySet<string> | undefined, key?: string): string {
+  if (typeof value === 'string') {
+    if (key !== undefined && keys?.has(key.toLowerCase())) return JSON.stringify(MARK.volatile);
+    return JSON.stringify(normalizeText(value, list, keys));
+  }
+  if (value === null || typeof value !== 'object') return canonicalJson(value);
+  if (Array.isArray(value)) {
+    const n = value.length;
+    if (n === 0) return '[]';
+    let out = '[';
+    for (let i = 0; i < n; i++) out += (i > 0 ? ',' : '') + normalizedJson(value[i], list, keys);
+    return out + ']';
+  }
+  const obj = value as Record<string, unknown>;
+  const names = Object.keys(obj).sort();
+  let out = '{';
+  let first = true;
+  for (const k of names) {
+    const v = obj[k];
+    if (v === undefined || typeof v === 'function' || typeof v === 'symbol') continue;
+    out += (first ? '' : ',') + jsonKey(k) + ':' + normalizedJson(v, list, keys, k);
+    first = false;
+  }
+  return out + '}';
+}
+
+/** canonicalJson(normalizeScript(script, list)), without the copy (see normalizedJson). */
+export function normalizedScriptJson(script: PortDocument['scripts'][number], list: VolatileList): string {
+  const rule = list.scripts.get(script.id);
+  if (rule === '*') return `{"id":${JSON.stringify(script.id)},"output":${JSON.stringify(MARK.volatile)}}`;
+  const names = Object.keys(script);
+  if (!Object.hasOwn(script, 'id')) names.push('id'); // normalizeScript always sets it
+  names.sort();
+  let out = '{';
+  let first = true;
+  for (const k of names) {
+    let json: string;
+    if (k === 'id') json = canonicalJson(script.id);
+    else {
+      const v = script[k];
+      if (v === undefined || typeof v === 'function' || typeof v === 'symbol') continue;
+      if (k === 'output' && script.id === 'banner' && typeof v === 'string') {
+        json = JSON.stringify(stableBanner(rule?.has('output') ? MARK.volatile : normalizeText(v, list, rule)));
+      } else json = normalizedJson(v, list, rule, k);
+    }
+    out += (first ? '' : ',') + jsonKey(k) + ':' + json;
+    first = false;
+  }
+  return out + '}';
+}
+
 function scriptsInput(scripts: PortDocument['scripts'], list: VolatileList, raw = false): unknown[] {
   // The set of scripts matters, not the order nmap printed them in.
   if (scripts.length === 0) return [];
-  return scripts
-    .map((s) => normalizeScript(s, list))
-    .map((s) => {
-      const json = canonical(s);
-      return { s: raw ? new RawJson(json) : s, key: `${s.id as string}\u0000${json}` };
+  const keyed = raw
+    ? scripts.map((s) => {
+      const json = normalizedScriptJson(s, list);
+      return { s: new RawJson(json) as unknown, key: `${s.id}\u0000${json}` };
     })
-    .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))
-    .map((x) => x.s);
+    : scripts.map((s) => normalizeScript(s, list)).map((s) => ({ s: s as unknown, key: `${s.id as string}\u0000${canonical(s)}` }));
+  return keyed.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0)).map((x) => x.s);
 }
 
 /** Whether an exclude list reaches into a script list (then scripts must stay plain objects). */
