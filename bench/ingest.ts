@@ -10,6 +10,7 @@
  *   npx tsx bench/ingest.ts --obs 50000 --dump FILE.xml   (writes the first pass's XML and stops)
  *   npx tsx bench/ingest.ts --drivers postgres --db plum_bench_NNN --passes 2,3   (reuses a database kept with --keep)
  *   npx tsx bench/ingest.ts --drivers postgres --db plum_bench_NNN --passes 4   (pass 3's content again, all stable: repeatable)
+ *   (--no-parse-only: skip the parse-only figure printed first, e.g. when profiling one pass)
  *   (--node-defaults: node's default young generation; by default the bench runs node as the `plum`
  *   command and the systemd units do, with --max-semi-space-size=64, re-starting itself if needed)
  *
@@ -208,5 +209,5 @@ if (dump) {
   process.exit(0);
 }
 console.log(`plum ingest benchmark: ${os.cpus().length} cores, node ${process.version} ${process.execArgv.find((a) => a.startsWith('--max-semi-space-size')) ?? '(default young generation)'}, ${portIds.length} real port templates`);
-if (!PREPARSE) await parseOnly();
+if (!PREPARSE && !process.argv.includes('--no-parse-only')) await parseOnly();
 for (const d of DRIVERS) await benchDriver(d);

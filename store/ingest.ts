@@ -294,7 +294,8 @@ interface BatchResult {
 
 /** Ingests one batch of hosts in one transaction. */
 async function ingestBatch(tx: StoreSession, hosts: IngestHost[], ctx: BatchCtx, summary: IngestSummary): Promise<BatchResult> {
-  const ips = [...new Set(hosts.map((h) => canonicalIp(h.ip)))].sort();
+  const hostIps = hosts.map((h) => canonicalIp(h.ip));
+  const ips = [...new Set(hostIps)].sort();
   // Serialise concurrent ingests per host: transaction-scoped locks taken in one fixed order.
   await tx.query(
     `select count(pg_advisory_xact_lock(k)) from (select distinct hashtextextended(ip, 7245) as k from unnest($1::text[]) as ip order by 1) s`,
@@ -305,9 +306,9 @@ async function ingestBatch(tx: StoreSession, hosts: IngestHost[], ctx: BatchCtx,
   // made btree probe every ip × hsh256 pair of the batch (≈ 1,000,000 descents for 500 hosts), ~1 s per batch.
   // (Both need statistics to be planned as index probes: see store/maintenance.ts.)
   const keys: [string, string, number, string][] = [];
-  for (const h of hosts) {
-    const ip = canonicalIp(h.ip);
-    for (const p of h.ports) if (p.state === OPEN) keys.push([ip, p.protocol, p.port, p.hsh256]);
+  for (let i = 0; i < hosts.length; i++) {
+    const ip = hostIps[i]!;
+    for (const p of hosts[i]!.ports) if (p.state === OPEN) keys.push([ip, p.protocol, p.port, p.hsh256]);
   }
   // Each row's sighting columns come from observation_sightings by primary key, through a lateral subquery the
   // planner cannot flatten (joined plainly, it may hash-join the whole sightings table for a few thousand rows).
@@ -376,8 +377,9 @@ async function ingestBatch(tx: StoreSession, hosts: IngestHost[], ctx: BatchCtx,
     summary[type]++;
   };
 
-  for (const host of hosts) {
-    const ip = canonicalIp(host.ip);
+  for (let hostIndex = 0; hostIndex < hosts.length; hostIndex++) {
+    const host = hosts[hostIndex]!;
+    const ip = hostIps[hostIndex]!;
     const t = hostTime(host, ctx.run, ctx.now);
     const iso = t.toISOString();
     const answered = host.status === 'up' && !host.timedOut;

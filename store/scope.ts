@@ -68,7 +68,12 @@ export function coverageFrom(parts: Array<{ protocol: string; spec: string | und
 }
 
 /** The address as PostgreSQL prints an inet host, so keys built in JS match rows read back. */
+/** A dotted quad already in canonical form (no leading zeros, each part ≤ 255): returned as it is. */
+const CANONICAL_IPV4 = /^(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$/;
+
 export function canonicalIp(ip: string): string {
+  // Nearly every address nmap writes; ipaddr's parse was a visible share of an ingest's bookkeeping.
+  if (CANONICAL_IPV4.test(ip)) return ip;
   try {
     const a = ipaddr.parse(ip);
     if (a.kind() === 'ipv6') {

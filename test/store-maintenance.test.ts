@@ -22,7 +22,7 @@ describe.each(storeKinds)('table maintenance on %s', (kind) => {
   const hosts = (at: string) => Array.from({ length: 12 }, (_, h) => host(`127.3.0.${h + 1}`, at,
     Array.from({ length: 500 }, (_, p) => port(1000 + p, `svc ${h}/${p}`))));
 
-  it('maintains each observation table once a tenth of it was written, across calls, and only that table', async () => {
+  it('maintains each observation table once its share of it was written, across calls, and only that table', async () => {
     expect(await reltuples('observation_sightings')).toBe(-1); // never analysed
     // First import: every table gets 6,000 rows, reported batch by batch, and each is maintained while it runs.
     await ingestScanResult(t.store, { scan: scan(hosts('2026-01-01T00:00:00Z'), '1000-1499'), source: 'maintenance' }, { batchHosts: 2 });

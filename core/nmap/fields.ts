@@ -1,7 +1,7 @@
 import * as crypto from 'node:crypto';
 import { X509Certificate } from 'node:crypto';
 import { parse as parseDomain } from 'tldts';
-import { emptySearchFields, type SearchFields } from '../fields.ts';
+import { compactSearchFields, type SearchFields } from '../fields.ts';
 import type { HostDocument, PortDocument, ScriptDocument, ScriptTable, ScriptValue } from './types.ts';
 
 /*
@@ -16,14 +16,16 @@ const table = (v: ScriptValue | undefined): ScriptTable | undefined =>
   v && typeof v === 'object' && !Array.isArray(v) ? (v as ScriptTable) : undefined;
 
 class Acc {
-  readonly f: SearchFields = emptySearchFields();
+  readonly f: SearchFields = compactSearchFields();
   add(name: keyof SearchFields, value: string | undefined | null): void {
     if (value === undefined || value === null) return;
     const v = value.trim();
     if (v === '') return;
-    // Lists are short (a few values): a scan beats a Set per field.
     const list = this.f[name];
-    if (!list.includes(v)) list.push(v);
+    // Empty: the shared frozen list, replaced by a list of exactly one value (most fields get one).
+    if (list.length === 0) this.f[name] = [v];
+    // Lists are short (a few values): a scan beats a Set per field.
+    else if (!list.includes(v)) list.push(v);
   }
 }
 
