@@ -224,6 +224,53 @@ describe.each(storeKinds)('ingest on %s', (kind) => {
     expect(committed).toEqual([1]);
   });
 
+  it('stores a plain stable sighting in one statement, and leaves every other case to the full decision', async () => {
+    const ip = '127.1.20.1';
+    const ssh = port(22, 'SSH-2.0-OpenSSH_9.2');
+    const web = port(80, 'nginx title A');
+    await ingest([host(ip, T1, [ssh, web])]);
+    const seen: Array<{ port: number; firstSeen: string; lastSeen: string }> = [];
+    const record = { afterCommit: async (c: { observations: Array<{ port: number; firstSeen: string; lastSeen: string }> }) => {
+      seen.push(...c.observations.map((o) => ({ port: o.port, firstSeen: o.firstSeen, lastSeen: o.lastSeen })));
+    } };
+    // Plain stable: sightings move, the document row does not (its xmin stays).
+    const xmin = async () => (await t.store.query<{ x: string }>('select xmin::text as x from port_observations where ip = $1::inet order by port', [ip])).map((r) => r.x);
+    const before = await xmin();
+    const s2 = await ingestScanResult(t.store, { scan: scan([host(ip, T2, [ssh, web])]), source: 'test' }, record);
+    expect(s2).toMatchObject({ stable: 2, appeared: 0, alreadyIngested: 0 });
+    expect(await xmin()).toEqual(before);
+    expect(seen).toEqual([{ port: 22, firstSeen: T1, lastSeen: T2 }, { port: 80, firstSeen: T1, lastSeen: T2 }]);
+    let rows = await obs(ip);
+    expect(rows.map((r) => [r.port, r.last_seen.toISOString(), r.times_seen, r.last_job_id === rows[0]!.last_job_id])).toEqual([[22, T2, 2, true], [80, T2, 2, true]]);
+    // New names for the host: still stable, and the document row takes the names.
+    const renamed = { ...host(ip, T3, [ssh, web]), hostnames: [{ name: 'renamed.example.test', type: 'PTR' }] };
+    expect(await ingestScanResult(t.store, { scan: scan([renamed]), source: 'test' })).toMatchObject({ stable: 2 });
+    const names = await t.store.query<{ hostnames: string[] }>('select hostnames from port_observations where ip = $1::inet and current', [ip]);
+    expect(names.map((r) => r.hostnames)).toEqual([['renamed.example.test'], ['renamed.example.test']]);
+    // The same host twice in one batch: one sighting, the second entry already ingested.
+    const twice = { ...host(ip, T4, [ssh, web]), hostnames: renamed.hostnames };
+    expect(await ingestScanResult(t.store, { scan: scan([twice, twice]), source: 'test' })).toMatchObject({ stable: 2, alreadyIngested: 2 });
+    rows = await obs(ip);
+    expect(rows.map((r) => [r.port, r.last_seen.toISOString(), r.times_seen])).toEqual([[22, T4, 4], [80, T4, 4]]);
+    // An older scan of the same fingerprints: historic, first seen moves back, last seen stays.
+    const old = { ...host(ip, '2026-02-01T10:00:00.000Z', [ssh, web]), hostnames: renamed.hostnames };
+    expect(await ingestScanResult(t.store, { scan: scan([old]), source: 'test' })).toMatchObject({ stable: 0, historic: 2 });
+    rows = await obs(ip);
+    expect(rows.map((r) => [r.port, r.first_seen.toISOString(), r.last_seen.toISOString(), r.times_seen]))
+      .toEqual([[22, '2026-02-01T10:00:00.000Z', T4, 5], [80, '2026-02-01T10:00:00.000Z', T4, 5]]);
+    // A scan between first and last seen: historic too; the slot's checked time stays the newest.
+    const mid = { ...host(ip, '2026-03-02T22:00:00.000Z', [ssh, web]), hostnames: renamed.hostnames };
+    expect(await ingestScanResult(t.store, { scan: scan([mid]), source: 'test' })).toMatchObject({ stable: 0, historic: 2 });
+    const checked = await t.store.query<{ checked_at: Date; times_seen: number }>(
+      'select checked_at, times_seen from observation_sightings join port_observations using (id) where ip = $1::inet order by port', [ip]);
+    expect(checked.map((r) => [r.checked_at.toISOString(), r.times_seen])).toEqual([[T4, 6], [T4, 6]]);
+    // New tags from the rules: stable, and the document row takes them.
+    const tagPort = () => ({ tags: ['t:new'], rules: ['r'] });
+    expect(await ingestScanResult(t.store, { scan: scan([{ ...host(ip, T5, [ssh, web]), hostnames: renamed.hostnames }]), source: 'test' }, { tagPort }))
+      .toMatchObject({ stable: 2 });
+    expect((await obs(ip)).map((r) => r.tags)).toEqual([['t:new'], ['t:new']]);
+  });
+
   it('neither duplicates nor loses updates under concurrent ingests of the same hosts', async () => {
     const hosts = (at: string) => Array.from({ length: 40 }, (_, i) => host(`127.1.9.${i + 1}`, at, [port(22, `s${i}`), port(80, `w${i}`)]));
     // Two jobs with the same findings, and a third with the same hosts at another time, all at once.
