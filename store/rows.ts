@@ -18,6 +18,13 @@ function digit(s: string, i: number): number {
   return c >= 0 && c <= 9 ? c : -1;
 }
 
+/** The two-digit number at s[i], or -1. */
+function twoDigits(s: string, i: number): number {
+  const a = digit(s, i);
+  const b = digit(s, i + 1);
+  return a < 0 || b < 0 ? -1 : a * 10 + b;
+}
+
 /**
  * `YYYY-MM-DD HH:MM:SS[.f…]+00`, what a server in UTC (and PGlite) writes for
  * timestamptz, read without a regular expression or Date's string parser:
@@ -46,12 +53,7 @@ function utcTimestamp(v: string): Date | undefined {
     if (d < 0) return undefined;
     y = y * 10 + d;
   }
-  const two = (i: number): number => {
-    const a = digit(v, i);
-    const b = digit(v, i + 1);
-    return a < 0 || b < 0 ? -1 : a * 10 + b;
-  };
-  const mo = two(5), da = two(8), h = two(11), mi = two(14), se = two(17);
+  const mo = twoDigits(v, 5), da = twoDigits(v, 8), h = twoDigits(v, 11), mi = twoDigits(v, 14), se = twoDigits(v, 17);
   // Date.UTC reads years 0-99 as 1900-1999: such dates (and anything out of range) go the general way.
   if (y < 100 || mo < 1 || mo > 12 || da < 1 || da > 31 || h < 0 || h > 23 || mi < 0 || mi > 59 || se < 0 || se > 59) return undefined;
   const t = Date.UTC(y, mo - 1, da, h, mi, se, ms);
