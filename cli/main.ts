@@ -38,6 +38,15 @@ export async function main(argv: string[]): Promise<void> {
     onClose: (fn) => closers.push(fn),
   };
   let exitCode = 0;
+  // `plum history --format json | head` closes the pipe early: not an error. Stop quietly (exit 0),
+  // closing the store first, instead of dying on an unhandled EPIPE with a stack trace.
+  let piped = false;
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code !== 'EPIPE') throw e;
+    if (piped) return;
+    piped = true;
+    void Promise.allSettled([...closers].reverse().map((close) => close())).then(() => process.exit(0));
+  });
   try {
     await (await buildProgram(ctx, argv.slice(2))).parseAsync(argv);
   } catch (e) {

@@ -68,3 +68,24 @@ describe('plum parse', () => {
     expect(plum(['parse', '--hosts', '--validate', fx('circl.xml')]).code).toBe(2);
   }, 60_000);
 });
+
+describe('plum output into a pipe closed early (`plum … | head`)', () => {
+  it('stops quietly with exit 0, for any command (handled once in cli/main.ts)', async () => {
+    const { spawn } = await import('node:child_process');
+    const child = spawn(process.execPath, [path.join(root, 'bin/plum.mjs'), 'parse', '--hosts', fx('libnmap-os_scan6.xml')], {
+      env: { ...process.env, PLUM_HOME: path.join(tmp, 'home') }, stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr.on('data', (d) => (stderr += d));
+    let first = 0;
+    // Read one chunk, then close our end, as `head -c` does: the rest of the output (> 64 KB) hits a closed pipe.
+    child.stdout.once('data', (d: Buffer) => {
+      first = d.length;
+      child.stdout.destroy();
+    });
+    const code = await new Promise<number | null>((resolve) => child.on('close', (c) => resolve(c)));
+    expect(first).toBeGreaterThan(0);
+    expect(stderr).toBe('');
+    expect(code).toBe(0);
+  });
+});

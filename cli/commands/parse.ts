@@ -210,11 +210,6 @@ Output (one JSON object per line):
   --compat nmap2json   upstream host documents, serialised like Python json.dumps
 A truncated or invalid file prints every complete host, then the error on stderr (exit 1).`)
     .action(async (file: string, opts: ParseOpts) => {
-      // `plum parse big.xml | head` closes the pipe early: that is not an error.
-      process.stdout.on('error', (e: NodeJS.ErrnoException) => {
-        if (e.code === 'EPIPE') process.exit(0);
-        throw e;
-      });
       const modes = [opts.hosts, opts.validate, opts.compat].filter(Boolean).length;
       if (modes > 1) throw usageError('--hosts, --validate and --compat cannot be combined', 'pick one output mode');
       if (opts.compat && opts.volatile) throw usageError('--volatile does not apply to --compat nmap2json', 'the upstream algorithm has a fixed list');
