@@ -42,8 +42,8 @@ export async function main(argv: string[]): Promise<void> {
   // closing the store first, instead of dying on an unhandled EPIPE with a stack trace.
   let piped = false;
   process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+    if (piped) return; // later errors of a closed pipe
     if (e.code !== 'EPIPE') throw e;
-    if (piped) return;
     piped = true;
     void Promise.allSettled([...closers].reverse().map((close) => close())).then(() => process.exit(0));
   });

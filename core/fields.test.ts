@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { emptySearchFields, SEARCH_FIELD_NAMES } from './fields.ts';
+import { compactSearchFields, emptySearchFields, SEARCH_FIELD_NAMES } from './fields.ts';
 
 describe('emptySearchFields', () => {
   it('has every field, in SEARCH_FIELD_NAMES order, each a new empty list', () => {
@@ -10,5 +10,22 @@ describe('emptySearchFields', () => {
       expect(a[k]).toEqual([]);
       expect(a[k]).not.toBe(b[k]);
     }
+  });
+});
+
+describe('compactSearchFields', () => {
+  it('has every field, in SEARCH_FIELD_NAMES order, all sharing one frozen empty list that refuses a push', () => {
+    const a = compactSearchFields();
+    const b = compactSearchFields();
+    expect(Object.keys(a)).toEqual([...SEARCH_FIELD_NAMES]);
+    expect(a).not.toBe(b);
+    for (const k of SEARCH_FIELD_NAMES) {
+      expect(a[k]).toEqual([]);
+      expect(a[k]).toBe(b[k]);
+      expect(Object.isFrozen(a[k])).toBe(true);
+    }
+    expect(() => a.ip.push('127.0.0.1')).toThrow(TypeError);
+    a.ip = ['127.0.0.1'];
+    expect(b.ip).toEqual([]);
   });
 });

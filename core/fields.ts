@@ -75,24 +75,8 @@ export const SEARCH_FIELD_NAMES: readonly SearchFieldName[] = [
 /**
  * One object literal (keys in SEARCH_FIELD_NAMES order, checked by
  * core/fields.test.ts): V8 gives it one fixed shape, where adding 40 keys in a
- * loop cost ~30 times more. It runs once per port parsed.
+ * loop cost ~30 times more. (The parser builds compactSearchFields() below.)
  */
-/** The one empty list that compactSearchFields() shares between fields; frozen, so a push fails loudly. */
-const NO_VALUES = Object.freeze([]) as unknown as string[];
-
-/**
- * Every field, each the same frozen empty list, to be replaced (not pushed
- * into) when a value comes: what the parser builds. A parsed port keeps 40
- * lists, most of them empty; a new empty list each cost more memory than the
- * rest of the port, and ingest holds a whole batch of ports (measured: 4.3 →
- * ~2 KB per retained port, and the young-generation GC time with it).
- */
-export function compactSearchFields(): SearchFields {
-  // A copy of one literal: a fast object. Built key by key, 40 keys make a dictionary (larger than the lists saved).
-  return { ...COMPACT };
-}
-const COMPACT: SearchFields = Object.fromEntries(Object.keys(emptySearchFields()).map((k) => [k, NO_VALUES])) as unknown as SearchFields;
-
 export function emptySearchFields(): SearchFields {
   return {
     ip: [], port: [], protocol: [], state: [], service_name: [], service_product: [], service_version: [],
@@ -104,3 +88,19 @@ export function emptySearchFields(): SearchFields {
     x509_key_type: [], x509_key_bits: [], banner: [], script: [],
   };
 }
+
+/** The one empty list that compactSearchFields() shares between fields; frozen, so a push fails loudly. */
+const NO_VALUES = Object.freeze([]) as unknown as string[];
+
+/**
+ * Every field, each the same frozen empty list, to be replaced (not pushed
+ * into) when a value comes: what the parser builds. A parsed port keeps 40
+ * lists, most of them empty; a new empty list each cost more memory than the
+ * rest of the port, and ingest holds a whole batch of ports (measured: 4.3 →
+ * ~2 KB per retained port, and the young-generation GC time with it).
+ */
+export function compactSearchFields(): SearchFields {
+  // A copy of one object: a fast object. Built key by key, 40 keys make a dictionary (larger than the lists saved).
+  return { ...COMPACT };
+}
+const COMPACT = Object.fromEntries(SEARCH_FIELD_NAMES.map((k) => [k, NO_VALUES])) as unknown as SearchFields;

@@ -12,7 +12,7 @@ import { openCommandStore } from './init.ts';
 /**
  * Writes chunks to stdout (or a file written to a temp name and renamed at the
  * end, so a failed export never leaves half a file), honouring backpressure.
- * A closed pipe (`| head`) ends the export quietly.
+ * A closed pipe (`| head`) ends the export quietly (cli/main.ts).
  */
 export async function writeChunks(chunks: AsyncIterable<string>, out?: string): Promise<number> {
   let bytes = 0;
@@ -34,28 +34,19 @@ export async function writeChunks(chunks: AsyncIterable<string>, out?: string): 
     }
     return bytes;
   }
-  let closed = false;
-  const onError = (e: NodeJS.ErrnoException) => {
-    if (e.code === 'EPIPE') closed = true;
-  };
-  process.stdout.on('error', onError);
-  try {
-    for await (const c of chunks) {
-      if (closed) break;
-      bytes += Buffer.byteLength(c);
-      if (!process.stdout.write(c)) {
-        // Resolve on drain, close or error (a reader that went away is not a failure of the export).
-        await new Promise<void>((resolve) => {
-          const done = () => {
-            process.stdout.off('drain', done).off('close', done).off('error', done);
-            resolve();
-          };
-          process.stdout.on('drain', done).on('close', done).on('error', done);
-        });
-      }
+  // A reader that went away (EPIPE) is not a failure of the export: cli/main.ts ends every command quietly then.
+  for await (const c of chunks) {
+    bytes += Buffer.byteLength(c);
+    if (!process.stdout.write(c)) {
+      // Resolve on drain, close or error.
+      await new Promise<void>((resolve) => {
+        const done = () => {
+          process.stdout.off('drain', done).off('close', done).off('error', done);
+          resolve();
+        };
+        process.stdout.on('drain', done).on('close', done).on('error', done);
+      });
     }
-  } finally {
-    process.stdout.off('error', onError);
   }
   return bytes;
 }

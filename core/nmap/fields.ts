@@ -1,7 +1,7 @@
-import * as crypto from 'node:crypto';
 import { X509Certificate } from 'node:crypto';
 import { parse as parseDomain } from 'tldts';
 import { compactSearchFields, type SearchFields } from '../fields.ts';
+import { digestHex } from './fingerprint.ts';
 import type { HostDocument, PortDocument, ScriptDocument, ScriptTable, ScriptValue } from './types.ts';
 
 /*
@@ -103,12 +103,6 @@ function isoDate(v: string | undefined): string | undefined {
   const s = /Z|[+-]\d{2}:?\d{2}$/.test(v) ? v : `${v}Z`;
   const d = new Date(s);
   return Number.isNaN(d.getTime()) ? undefined : d.toISOString();
-}
-
-/** One-shot crypto.hash (Node ≥ 20.12) when present: cheaper than a Hash object. */
-const oneShot = (crypto as { hash?: (alg: string, data: Buffer, enc: 'hex') => string }).hash;
-function digestHex(alg: 'md5' | 'sha1' | 'sha256', data: Buffer): string {
-  return oneShot ? oneShot(alg, data, 'hex') : crypto.createHash(alg).update(data).digest('hex');
 }
 
 function sslCert(acc: Acc, s: ScriptDocument): void {

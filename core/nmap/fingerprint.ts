@@ -32,12 +32,15 @@ export function fingerprintVersion(list: VolatileList): number {
 export const FP_VERSION = 1001;
 
 /** One-shot crypto.hash (Node ≥ 20.12) is much cheaper than a Hash object per call. */
-const oneShot = (crypto as { hash?: (alg: string, data: string, enc: 'hex') => string }).hash;
+const oneShot = (crypto as { hash?: (alg: string, data: string | Buffer, enc: 'hex') => string }).hash;
 
-function sha256(text: string): string {
-  if (oneShot) return oneShot('sha256', text, 'hex');
-  return crypto.createHash('sha256').update(text, 'utf8').digest('hex');
+/** Hex digest of text (UTF-8) or bytes; used for fingerprints and for certificate hashes (fields.ts). */
+export function digestHex(alg: 'md5' | 'sha1' | 'sha256', data: string | Buffer): string {
+  if (oneShot) return oneShot(alg, data, 'hex');
+  return crypto.createHash(alg).update(data).digest('hex');
 }
+
+const sha256 = (text: string): string => digestHex('sha256', text);
 
 /** Already-canonical JSON text, written as is (internal: avoids serialising a script twice). */
 class RawJson {

@@ -1,6 +1,6 @@
 import { Worker } from 'node:worker_threads';
 import { PlumError, type ErrorCode } from '../errors.ts';
-import { emptySearchFields, type SearchFields } from '../fields.ts';
+import { compactSearchFields, type SearchFields } from '../fields.ts';
 import type { BatchResult } from './host.ts';
 import type { ParsedHost } from './types.ts';
 import type { VolatileList } from './volatile.ts';
@@ -63,7 +63,8 @@ export function fromWire(w: WireError): Error {
 /*
  * Every port carries 40 search-field lists, most of them empty; cloning them
  * costs more than rebuilding them. They travel as the non-empty lists only
- * and are rebuilt with emptySearchFields() (same keys, same order).
+ * and are rebuilt with compactSearchFields() (same keys, same order, same
+ * shared empty list as a host parsed in-thread).
  */
 export function packHost(h: ParsedHost): ParsedHost {
   for (const p of h.ports) {
@@ -78,7 +79,7 @@ export function packHost(h: ParsedHost): ParsedHost {
 }
 
 export function unpackHost(h: ParsedHost): ParsedHost {
-  for (const p of h.ports) p.fields = Object.assign(emptySearchFields(), p.fields);
+  for (const p of h.ports) p.fields = Object.assign(compactSearchFields(), p.fields);
   return h;
 }
 
