@@ -57,6 +57,11 @@ async function serverMaintains(store: Store): Promise<boolean> {
 
 const TABLES = Object.keys(MAINTAINED) as MaintainedTable[];
 
+/** Rows written to `table` (of `size` rows as last analysed) that trigger its maintenance. */
+export function maintenanceThreshold(table: MaintainedTable, size: number): number {
+  return Math.ceil(Math.max(MAINTENANCE_MIN_ROWS, MAINTAINED[table].fraction * size));
+}
+
 /** Adds `more` to `into` (a writer's running count between reports); returns the total rows counted in `into`. */
 export function addWrites(into: TableWrites, more: TableWrites): number {
   let total = 0;
@@ -83,7 +88,7 @@ export async function noteObservationWrites(store: Store, writes: TableWrites): 
   const ran: MaintainedTable[] = [];
   for (const t of tables) {
     const row = counted.find((r) => r.table_name === t);
-    const threshold = Math.ceil(Math.max(MAINTENANCE_MIN_ROWS, MAINTAINED[t].fraction * Number(row?.size ?? 0)));
+    const threshold = maintenanceThreshold(t, Number(row?.size ?? 0));
     if (Number(row?.pending ?? 0) < threshold) continue;
     // Claim the run (compare-and-set): one writer runs it, the others go on.
     const [won] = await store.query(
