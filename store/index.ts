@@ -31,7 +31,18 @@ export interface StoreSession {
    * Date, int8 as number, bytea as Buffer, json(b) parsed, arrays as arrays.
    * A string may use $1, $2… placeholders bound to `params`.
    */
-  query<T = Record<string, unknown>>(q: SQL | string, params?: unknown[]): Promise<T[]>;
+  query<T = Record<string, unknown>>(q: SQL | string, params?: unknown[], opts?: QueryOptions): Promise<T[]>;
+}
+
+export interface QueryOptions {
+  /**
+   * The text is fixed and runs again and again (the ingest's statements, once per batch): on a PostgreSQL
+   * server it is prepared once per connection, so later runs skip the round trip that asks the server for the
+   * parameter types, the parsing and, once the server settles on a generic plan, the planning. Never for text
+   * built per call: every distinct text would stay prepared on its connection. Ignored by PGlite (one process,
+   * no round trips) and through a holder's socket.
+   */
+  prepare?: boolean;
 }
 
 export interface Store extends StoreSession {
@@ -84,25 +95,35 @@ export function toSql(q: SQL | string, params: unknown[] = []): SQL {
   return sql.join(chunks, sql.raw(''));
 }
 
-function session(kind: StoreKind, db: PlumDb): StoreSession {
+/** A PostgreSQL server connection pool, or one of its transactions: what runs prepared statements. */
+type ServerClient = postgres.Sql | postgres.TransactionSql;
+
+function session(kind: StoreKind, db: PlumDb, server?: ServerClient): StoreSession {
   return {
     kind,
     db,
-    async query<T>(q: SQL | string, params?: unknown[]): Promise<T[]> {
-      const result = await db.execute(toSql(q, params));
+    async query<T>(q: SQL | string, params?: unknown[], opts?: QueryOptions): Promise<T[]> {
+      // Same parameters drizzle would send (sql.param values go to postgres.js unchanged), as a named statement.
+      const result = server && opts?.prepare && typeof q === 'string'
+        ? await server.unsafe(q, (params ?? []) as postgres.ParameterOrJSON<never>[], { prepare: true })
+        : await db.execute(toSql(q, params));
       return normaliseRows(result) as T[];
     },
   };
 }
 
-function makeStore(kind: StoreKind, db: PlumDb, close: () => Promise<void>, extra: Partial<Store> = {}): Store {
-  const base = session(kind, db);
+function makeStore(kind: StoreKind, db: PlumDb, close: () => Promise<void>, extra: Partial<Store> = {}, server?: postgres.Sql): Store {
+  const base = session(kind, db, server);
   let closed = false;
   return {
     ...base,
     via: 'direct',
     ...extra,
-    transaction: (fn) => db.transaction((tx) => fn(session(kind, tx as unknown as PlumDb))),
+    // On a server, statements are prepared on the transaction's own connection: the postgres.js transaction
+    // drizzle's transaction runs on (its session's client; without one, statements simply stay unprepared).
+    transaction: server
+      ? (fn) => db.transaction((tx) => fn(session(kind, tx as unknown as PlumDb, (tx as unknown as { session?: { client?: ServerClient } }).session?.client)))
+      : (fn) => db.transaction((tx) => fn(session(kind, tx as unknown as PlumDb))),
     async close() {
       if (closed) return;
       closed = true;
@@ -141,7 +162,7 @@ async function openPostgres(url: string, log: Logger): Promise<Store> {
   const client = postgres(url, { max: 8, onnotice: () => {}, connect_timeout: 10, types: { int8: INT8_AS_NUMBER } });
   const db = drizzlePostgres(client, { schema }) as unknown as PlumDb;
   log.debug({ url: redacted }, 'store opened (postgres)');
-  return makeStore('postgres', db, () => client.end({ timeout: 5 }), { via: 'server' });
+  return makeStore('postgres', db, () => client.end({ timeout: 5 }), { via: 'server' }, client);
 }
 
 /** int8 as a JS number: counts and sums stay far below 2^53. */

@@ -295,6 +295,9 @@ interface BatchResult {
 }
 
 /** Ingests one batch of hosts in one transaction. */
+/** Every statement of a batch has fixed text and runs once per batch: prepared on a server (store/index.ts). */
+const PREPARED = { prepare: true } as const;
+
 async function ingestBatch(tx: StoreSession, hosts: IngestHost[], ctx: BatchCtx, summary: IngestSummary): Promise<BatchResult> {
   const hostIps = hosts.map((h) => canonicalIp(h.ip));
   const ips = [...new Set(hostIps)].sort();
@@ -304,7 +307,7 @@ async function ingestBatch(tx: StoreSession, hosts: IngestHost[], ctx: BatchCtx,
   await tx.query(
     `select set_config('jit', 'off', true), count(pg_advisory_xact_lock(k))
      from (select distinct hashtextextended(ip, 7245) as k from unnest($1::text[]) as ip order by 1) s`,
-    [ips]);
+    [ips], PREPARED);
   const { runId, jobId, deps } = ctx;
   // Each host's time, names and open ports (last occurrence wins if nmap lists a port twice), and each open
   // port's tags and score: decided once, used by the stable fast path below and by the full decision after it.
@@ -375,7 +378,7 @@ async function ingestBatch(tx: StoreSession, hosts: IngestHost[], ctx: BatchCtx,
      select null, c.id, c.ip, c.protocol, c.port, c.hsh256, c.state, c.current, c.first_seen, c.tags, c.rules,
        c.hostnames, c.score, c.last_seen, c.checked_at, c.last_job_id, c.times_seen
      from c where not exists (select 1 from m where m.id = c.id)`,
-    [JSON.stringify(fastInput), ips, jobId, runId]);
+    [JSON.stringify(fastInput), ips, jobId, runId], PREPARED);
   const existing: ExistingRow[] = [];
   let fastCount = 0;
   for (const r of current) {
@@ -396,7 +399,7 @@ async function ingestBatch(tx: StoreSession, hosts: IngestHost[], ctx: BatchCtx,
       `unnest($1::text[]::inet[], $2::text[], $3::int[], $4::text[]) as k(ip, protocol, port, hsh256)
        cross join lateral (select * from port_observations p
          where p.ip = k.ip and p.protocol = k.protocol and p.port = k.port and p.hsh256 = k.hsh256 and not p.current) r`),
-    [other.map((k) => k[0]), other.map((k) => k[1]), other.map((k) => k[2]), other.map((k) => k[3])]));
+    [other.map((k) => k[0]), other.map((k) => k[1]), other.map((k) => k[2]), other.map((k) => k[3])], PREPARED));
   }
   const orphan = existing.find((r) => r.last_seen === null);
   if (orphan) throw new PlumError('database', `observation ${orphan.id} has no sightings row`, { hint: 'the database is inconsistent; restore it from a backup' });
@@ -591,7 +594,7 @@ async function ingestBatch(tx: StoreSession, hosts: IngestHost[], ctx: BatchCtx,
 
   if (demote.size > 0) {
     // First drop `current` so the one-current-row-per-slot index accepts the new current rows.
-    await tx.query('update port_observations set current = false where id = any($1::text[])', [[...demote]]);
+    await tx.query('update port_observations set current = false where id = any($1::text[])', [[...demote]], PREPARED);
   }
   // Rows written per table, for the maintenance of databases without autovacuum (store/maintenance.ts).
   const writes = { observation_sightings: fastCount, port_observations: demote.size, observation_events: events.length };
@@ -620,7 +623,7 @@ async function ingestBatch(tx: StoreSession, hosts: IngestHost[], ctx: BatchCtx,
            as x(id, last_seen, times_seen, checked_at, seen)
          where s.id = x.id`,
         [sightings.map((u) => u.id), sightings.map((u) => u.last_seen), sightings.map((u) => u.times_seen),
-          sightings.map((u) => u.checked_at), sightings.map((u) => (u.seen ? 't' : 'f')), runId, jobId]);
+          sightings.map((u) => u.checked_at), sightings.map((u) => (u.seen ? 't' : 'f')), runId, jobId], PREPARED);
     }
     if (docs.length > 0) {
       await tx.query(
@@ -635,7 +638,7 @@ async function ingestBatch(tx: StoreSession, hosts: IngestHost[], ctx: BatchCtx,
         [JSON.stringify(docs.map((u) => ({
           id: u.id, first_seen: u.first_seen, state: u.state, state_changed_at: u.state_changed_at, current: u.current,
           hostnames: u.hostnames, tags: u.tags, rules: u.rules, score: u.score, score_features: u.score_features,
-        })))]);
+        })))], PREPARED);
     }
   }
   if (inserts.length > 0) {
@@ -649,12 +652,12 @@ async function ingestBatch(tx: StoreSession, hosts: IngestHost[], ctx: BatchCtx,
        from jsonb_to_recordset($1::jsonb) as x(id text, ip inet, protocol text, port int, hsh256 text, fp_version int,
          first_seen timestamptz, state_changed_at timestamptz, current boolean,
          doc jsonb, fields jsonb, hostnames text[], tags text[], rules text[], score int, score_features jsonb)`,
-      [JSON.stringify(inserts)]);
+      [JSON.stringify(inserts)], PREPARED);
     await tx.query(
       `insert into observation_sightings (id, last_seen, times_seen, checked_at, last_run_id, last_job_id)
        select id, last_seen, 1, checked_at, $4, $5
        from unnest($1::text[], $2::text[]::timestamptz[], $3::text[]::timestamptz[]) as x(id, last_seen, checked_at)`,
-      [inserts.map((r) => r.id), inserts.map((r) => r.last_seen), inserts.map((r) => r.checked_at), runId, jobId]);
+      [inserts.map((r) => r.id), inserts.map((r) => r.last_seen), inserts.map((r) => r.checked_at), runId, jobId], PREPARED);
   }
   if (events.length > 0) {
     await tx.query(
@@ -664,7 +667,7 @@ async function ingestBatch(tx: StoreSession, hosts: IngestHost[], ctx: BatchCtx,
          x."previousObservationId", $2, $3
        from jsonb_to_recordset($1::jsonb) as x(id text, type text, ip inet, protocol text, port int, at timestamptz,
          hsh256 text, "previousHsh256" text, "observationId" text, "previousObservationId" text)`,
-      [JSON.stringify(events), runId, jobId]);
+      [JSON.stringify(events), runId, jobId], PREPARED);
   }
   return { observations, events, writes };
 }

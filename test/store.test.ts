@@ -38,6 +38,25 @@ describe.each(storeKinds)('store on %s', (kind) => {
     expect(counted).toEqual([{ n: 3 }]);
   });
 
+  it('runs prepared statements (the ingest\'s) with the same rows, prepared on a server only', async () => {
+    const text = "select $1::timestamptz as at, $2::int8 as big, $3::text[] as arr, $4::jsonb as doc, $5::text::jsonb as raw, null::text as nothing /* plum-prepared-test */";
+    const at = new Date('2026-01-02T03:04:05.678Z');
+    const params = [at.toISOString(), 42, ['a', 'b"c'], JSON.stringify({ k: [1] }), JSON.stringify({ k: 2 })];
+    const expected = [{ at, big: 42, arr: ['a', 'b"c'], doc: { k: [1] }, raw: { k: 2 }, nothing: null }];
+    expect(await t.store.query(text, params)).toEqual(expected);
+    const prepared = await t.store.transaction(async (tx) => {
+      // Twice on the same connection: the second run uses the statement the first one prepared.
+      const first = await tx.query(text, params, { prepare: true });
+      const second = await tx.query(text, params, { prepare: true });
+      const statements = await tx.query<{ n: number }>(
+        "select count(*) as n from pg_prepared_statements where statement like '%plum-prepared-test%' and statement not like '%pg_prepared_statements%'");
+      return { first, second, n: statements[0]!.n };
+    });
+    expect(prepared.first).toEqual(expected);
+    expect(prepared.second).toEqual(expected);
+    expect(prepared.n).toBe(kind === 'postgres' ? 1 : 0);
+  });
+
   it('types drizzle queries and rolls back a failed transaction', async () => {
     const id = newId('run');
     expect(hasPrefix(id, 'run')).toBe(true);
