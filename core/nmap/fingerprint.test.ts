@@ -1,8 +1,14 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { parse as parseYaml } from 'yaml';
 import { PlumError } from '../errors.ts';
 import { fingerprintVersion, hostFingerprint, portFingerprint } from './fingerprint.ts';
 import type { HostDocument, PortDocument, ScriptDocument } from './types.ts';
-import { compileVolatileList, defaultVolatileList, normalizeText } from './volatile.ts';
+import { compileVolatileList, DEFAULT_VOLATILE_PATH, defaultVolatileList, normalizeText } from './volatile.ts';
+
+const FIXTURES = fileURLToPath(new URL('../../test/fixtures/nmap/', import.meta.url));
 
 const list = defaultVolatileList();
 
@@ -115,6 +121,28 @@ describe('volatile normalisation', () => {
     expect(normalizeText('X-My-Node: web-3', list)).toBe('X-My-Node: web-3');
     expect(fingerprintVersion(custom)).toBe(1007);
   });
+  it('prefilters agree with their patterns, so they never change which texts are normalised', () => {
+    const file = parseYaml(readFileSync(DEFAULT_VOLATILE_PATH, 'utf8')) as { patterns: { name: string; regex: string; flags?: string; prefilter?: string }[] };
+    const withPrefilter = file.patterns.filter((p) => p.prefilter);
+    expect(withPrefilter.map((p) => p.name)).toContain('uuid');
+    const u = 'f47ac10b-58cc-4372-a567-0e02b2c3d479';
+    const texts = [
+      u, u.toUpperCase(), `id=${u};`, `x${u}`, `${u}x`, `_${u}`, `${u}_`, `-${u}-`, u.slice(1), `0${u}`, `${u}0`,
+      u.replace('-', ''), u.replace(/-/g, ':'), `${u.slice(0, 13)} ${u}`, `${u.slice(0, 9)}${u}`, 'a-b-c-d-e', '--------',
+      `g${u.slice(1)}`, `${u.slice(0, 8)}-${u}`, `é${u}`, `${u}\n${u.toUpperCase()}`, '', '-',
+      // Every string of the real fixtures' scripts and banners.
+      ...readdirSync(FIXTURES).filter((f) => f.endsWith('.xml')).flatMap((f) => [...readFileSync(path.join(FIXTURES, f), 'utf8').matchAll(/(?:output|value)="([^"]*)"|>([^<]+)</g)].map((m) => m[1] ?? m[2] ?? '')),
+    ];
+    for (const p of withPrefilter) {
+      const flags = (p.flags ?? 'gi').replace('g', '');
+      const full = new RegExp(p.regex, flags);
+      const pre = new RegExp(p.prefilter!, flags);
+      for (const t of texts) expect(pre.test(t), `${p.name} on ${JSON.stringify(t.slice(0, 80))}`).toBe(full.test(t));
+    }
+    // And the combined test of the shipped list agrees with the patterns themselves.
+    for (const t of texts) expect(list.anyPattern!.test(t)).toBe(list.patterns.some((p) => new RegExp(p.re.source, 'i').test(t)));
+  });
+
   it('refuses an invalid list with a clear error', () => {
     expect(() => compileVolatileList({ version: 1, patterns: [{ name: 'bad', regex: '(', marker: 'x' }] })).toThrow(PlumError);
     expect(() => compileVolatileList({ headers: [] })).toThrow(/version/);

@@ -18,6 +18,11 @@ const patternSchema = z.object({
   regex: z.string().min(1),
   marker: z.string(),
   flags: z.string().regex(/^[gimsuy]*$/).optional(),
+  /**
+   * A cheaper regex that matches a text exactly when `regex` does (never changes which texts are normalised, so
+   * never a fingerprint): used only in the combined test that lets most texts skip the patterns.
+   */
+  prefilter: z.string().min(1).optional(),
 });
 
 export const volatileFileSchema = z.object({
@@ -77,7 +82,7 @@ export function compileVolatileList(file: unknown, source = 'volatile list'): Vo
     patterns: f.patterns.map((p) => ({ name: p.name, re: compile(p.regex, p.flags ?? 'gi', `patterns.${p.name}`), marker: p.marker })),
     // Only when every pattern has the same case rule (else a prefilter could miss a match).
     anyPattern: f.patterns.length && f.patterns.every((p) => (p.flags ?? 'gi').includes('i'))
-      ? compile(f.patterns.map((p) => `(?:${p.regex})`).join('|'), 'i', 'patterns')
+      ? compile(f.patterns.map((p) => `(?:${p.prefilter ?? p.regex})`).join('|'), 'i', 'patterns (or their prefilters)')
       : undefined,
     scripts: new Map(Object.entries(f.scripts).map(([id, v]) => [id, v === '*' ? '*' : new Set(v.map((k) => k.toLowerCase()))])),
     exclude: { port: f.exclude.port.map((p) => p.split('.')), host: f.exclude.host.map((p) => p.split('.')) },
