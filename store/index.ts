@@ -37,8 +37,9 @@ export interface StoreSession {
 export interface QueryOptions {
   /**
    * The text is fixed and runs again and again (the ingest's statements, once per batch): on a PostgreSQL
-   * server it is prepared once per connection, so later runs skip the round trip that asks the server for the
-   * parameter types, the parsing and, once the server settles on a generic plan, the planning. Never for text
+   * server it is prepared once per connection, so later runs skip the round trip in which postgres.js asks the
+   * server for the parameter types, and the server's parsing (the plan is still made per run with the run's
+   * values unless the server prefers a generic one: plan_cache_mode). Never for text
    * built per call: every distinct text would stay prepared on its connection. Ignored by PGlite (one process,
    * no round trips) and through a holder's socket.
    */
