@@ -113,6 +113,9 @@ function session(kind: StoreKind, db: PlumDb, server?: ServerClient): StoreSessi
   };
 }
 
+/** The postgres.js transaction under a drizzle postgres-js transaction (drizzle keeps it as its session's client). */
+const serverClientOf = (tx: unknown): ServerClient | undefined => (tx as { session?: { client?: ServerClient } }).session?.client;
+
 function makeStore(kind: StoreKind, db: PlumDb, close: () => Promise<void>, extra: Partial<Store> = {}, server?: postgres.Sql): Store {
   const base = session(kind, db, server);
   let closed = false;
@@ -122,9 +125,7 @@ function makeStore(kind: StoreKind, db: PlumDb, close: () => Promise<void>, extr
     ...extra,
     // On a server, statements are prepared on the transaction's own connection: the postgres.js transaction
     // drizzle's transaction runs on (its session's client; without one, statements simply stay unprepared).
-    transaction: server
-      ? (fn) => db.transaction((tx) => fn(session(kind, tx as unknown as PlumDb, (tx as unknown as { session?: { client?: ServerClient } }).session?.client)))
-      : (fn) => db.transaction((tx) => fn(session(kind, tx as unknown as PlumDb))),
+    transaction: (fn) => db.transaction((tx) => fn(session(kind, tx as unknown as PlumDb, server && serverClientOf(tx)))),
     async close() {
       if (closed) return;
       closed = true;

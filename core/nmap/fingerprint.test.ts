@@ -146,6 +146,8 @@ describe('volatile normalisation', () => {
   it('refuses an invalid list with a clear error', () => {
     expect(() => compileVolatileList({ version: 1, patterns: [{ name: 'bad', regex: '(', marker: 'x' }] })).toThrow(PlumError);
     expect(() => compileVolatileList({ headers: [] })).toThrow(/version/);
+    expect(() => compileVolatileList({ version: 1, patterns: [{ name: 'id', regex: 'a', marker: 'x', prefilter: '(' }] }))
+      .toThrow(/patterns\.id\.prefilter/);
   });
 });
 

@@ -79,10 +79,14 @@ export function compileVolatileList(file: unknown, source = 'volatile list'): Vo
     headerPatterns: f.header_patterns.map((p) => compile(`^(?:${p})$`, 'i', `header_patterns (${p})`)),
     cookies: f.cookies,
     keepHeaders: new Set(f.keep_headers.map((h) => h.toLowerCase())),
-    patterns: f.patterns.map((p) => ({ name: p.name, re: compile(p.regex, p.flags ?? 'gi', `patterns.${p.name}`), marker: p.marker })),
+    patterns: f.patterns.map((p) => {
+      // A prefilter is checked on its own first, so an invalid one is named in the error.
+      if (p.prefilter !== undefined) compile(p.prefilter, 'i', `patterns.${p.name}.prefilter`);
+      return { name: p.name, re: compile(p.regex, p.flags ?? 'gi', `patterns.${p.name}`), marker: p.marker };
+    }),
     // Only when every pattern has the same case rule (else a prefilter could miss a match).
     anyPattern: f.patterns.length && f.patterns.every((p) => (p.flags ?? 'gi').includes('i'))
-      ? compile(f.patterns.map((p) => `(?:${p.prefilter ?? p.regex})`).join('|'), 'i', 'patterns (or their prefilters)')
+      ? compile(f.patterns.map((p) => `(?:${p.prefilter ?? p.regex})`).join('|'), 'i', 'patterns')
       : undefined,
     scripts: new Map(Object.entries(f.scripts).map(([id, v]) => [id, v === '*' ? '*' : new Set(v.map((k) => k.toLowerCase()))])),
     exclude: { port: f.exclude.port.map((p) => p.split('.')), host: f.exclude.host.map((p) => p.split('.')) },
