@@ -247,3 +247,46 @@ describe('canonical JSON', () => {
     expect(n).toBeGreaterThan(10);
   });
 });
+
+describe('allocation-free sorts of the fingerprint', () => {
+  it('sortKeys orders as Array#sort does: short and long lists, in order, reversed, non-ASCII and surrogates', async () => {
+    const { sortKeys } = await import('./fingerprint.ts');
+    const pool = ['a', 'B', 'b', 'aa', 'a-b', 'a_b', '', 'é', 'e\u0301', '😀', '\uff61', 'Z', 'z9', 'z10', 'id', 'output', '#text', '$'];
+    let seed = 7;
+    const rand = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+    for (const n of [0, 1, 2, 3, 8, 47, 48, 49, 200]) {
+      for (let trial = 0; trial < 20; trial++) {
+        const keys = Array.from({ length: n }, (_, i) => `${pool[Math.floor(rand() * pool.length)]}${i % 3 === 0 ? i : ''}`);
+        const expected = [...keys].sort();
+        expect(sortKeys([...keys])).toEqual(expected);
+        expect(sortKeys([...expected])).toEqual(expected);
+        expect(sortKeys([...expected].reverse())).toEqual(expected);
+      }
+    }
+  });
+
+  it('scripts enter the fingerprint ordered as by the key `${id}\\0${json}`, whatever their order and with shared or prefix ids', async () => {
+    const { portFingerprintInput, portFingerprint } = await import('./fingerprint.ts');
+    const scripts = [
+      { id: 'http-title', output: 'B' }, { id: 'http', output: 'x' }, { id: 'http-title', output: 'A' },
+      { id: 'ssl-cert', output: 'c', elems: { subject: 's' } }, { id: 'http-title', output: 'A', extra: 'e' }, { id: 'banner', output: 'b' },
+    ] as unknown as ScriptDocument[];
+    const doc = (s: ScriptDocument[]): PortDocument => ({ protocol: 'tcp', portid: '80', state: { state: 'open' }, scripts: s } as unknown as PortDocument);
+    const jsons = (s: ScriptDocument[]) => (portFingerprintInput(doc(s), list, true).scripts as { json: string }[]).map((r) => r.json);
+    const order = jsons(scripts);
+    const byKey = [...order].sort((a, b) => {
+      const ka = `${(JSON.parse(a) as { id: string }).id}\u0000${a}`;
+      const kb = `${(JSON.parse(b) as { id: string }).id}\u0000${b}`;
+      return ka < kb ? -1 : ka > kb ? 1 : 0;
+    });
+    expect(order).toEqual(byKey);
+    expect(order.map((j) => (JSON.parse(j) as { id: string }).id)).toEqual(['banner', 'http', 'http-title', 'http-title', 'http-title', 'ssl-cert']);
+    const hash = portFingerprint(doc(scripts), list);
+    for (const shuffled of [[...scripts].reverse(), [...scripts.slice(3), ...scripts.slice(0, 3)]]) expect(portFingerprint(doc(shuffled), list)).toBe(hash);
+    // 60 scripts take Array#sort's path: same order rule.
+    const many = Array.from({ length: 60 }, (_, i) => ({ id: `s${(i * 37) % 60}`, output: String(i % 7) })) as unknown as ScriptDocument[];
+    const manyOrder = jsons(many).map((j) => (JSON.parse(j) as { id: string }).id);
+    expect(manyOrder).toEqual(many.map((s) => s.id).sort());
+    expect(portFingerprint(doc([...many].reverse()), list)).toBe(portFingerprint(doc(many), list));
+  });
+});

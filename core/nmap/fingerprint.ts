@@ -59,6 +59,41 @@ function jsonKey(k: string): string {
 }
 
 /**
+ * Sorts a short list in place. Array#sort allocates its work arrays on every
+ * call, and the fingerprint sorts the keys of most objects it writes: those
+ * arrays were almost a quarter of everything a parse allocated (sampling heap
+ * profile of bench/ingest.ts's parse), so of the young-generation collections,
+ * each of which copies the ingest's batch in flight. Insertion sort allocates
+ * nothing and, on lists already in order (most documents), only compares
+ * neighbours. Long lists (hostile input) still go to Array#sort: no n².
+ */
+function sortSmall<T>(list: T[], before: (a: T, b: T) => boolean, sortLong: () => void): T[] {
+  const n = list.length;
+  if (n > 48) {
+    sortLong();
+    return list;
+  }
+  for (let i = 1; i < n; i++) {
+    const x = list[i]!;
+    let j = i - 1;
+    if (!before(x, list[j]!)) continue;
+    while (j >= 0 && before(x, list[j]!)) {
+      list[j + 1] = list[j]!;
+      j--;
+    }
+    list[j + 1] = x;
+  }
+  return list;
+}
+
+const keyBefore = (a: string, b: string): boolean => a < b;
+
+/** Sorts a key list in place by UTF-16 code units, as `sort()` does (see sortSmall). */
+export function sortKeys(keys: string[]): string[] {
+  return sortSmall(keys, keyBefore, () => keys.sort());
+}
+
+/**
  * RFC 8785 (JCS) canonical JSON. Equivalent to the `canonicalize` package for
  * our documents (checked by fingerprint.test.ts on real fixtures) but several
  * times faster: keys sorted by UTF-16 code units, strings and numbers as
@@ -87,15 +122,8 @@ export function canonicalJson(value: unknown): string {
   const obj = value as Record<string, unknown>;
   const keys = Object.keys(obj);
   const n = keys.length;
-  if (n > 1) {
-    // Documents often hold their keys in order already: checking is cheaper than sorting.
-    for (let i = 1; i < n; i++) {
-      if (keys[i - 1]! > keys[i]!) {
-        keys.sort();
-        break;
-      }
-    }
-  }
+  // Documents often hold their keys in order already: insertion sort then only compares neighbours.
+  if (n > 1) sortKeys(keys);
   let out = '{';
   let first = true;
   for (let i = 0; i < n; i++) {
@@ -186,7 +214,7 @@ function normalizedJson(value: unknown, list: VolatileList, keys: ReadonlySet<st
     return out + ']';
   }
   const obj = value as Record<string, unknown>;
-  const names = Object.keys(obj).sort();
+  const names = sortKeys(Object.keys(obj));
   let out = '{';
   let first = true;
   for (const k of names) {
@@ -204,7 +232,7 @@ export function normalizedScriptJson(script: PortDocument['scripts'][number], li
   if (rule === '*') return `{"id":${JSON.stringify(script.id)},"output":${JSON.stringify(MARK.volatile)}}`;
   const names = Object.keys(script);
   if (!Object.hasOwn(script, 'id')) names.push('id'); // normalizeScript always sets it
-  names.sort();
+  sortKeys(names);
   let out = '{';
   let first = true;
   for (const k of names) {
@@ -226,14 +254,23 @@ export function normalizedScriptJson(script: PortDocument['scripts'][number], li
 function scriptsInput(scripts: PortDocument['scripts'], list: VolatileList, raw = false): unknown[] {
   // The set of scripts matters, not the order nmap printed them in.
   if (scripts.length === 0) return [];
-  const keyed = raw
+  const keyed: KeyedScript[] = raw
     ? scripts.map((s) => {
       const json = normalizedScriptJson(s, list);
-      return { s: new RawJson(json) as unknown, key: `${s.id}\u0000${json}` };
+      return { s: new RawJson(json), id: s.id, json };
     })
-    : scripts.map((s) => normalizeScript(s, list)).map((s) => ({ s: s as unknown, key: `${s.id as string}\u0000${canonical(s)}` }));
-  return keyed.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0)).map((x) => x.s);
+    : scripts.map((s) => normalizeScript(s, list)).map((s) => ({ s, id: s.id as string, json: canonical(s) }));
+  return sortSmall(keyed, scriptBefore, () => keyed.sort((a, b) => (scriptBefore(a, b) ? -1 : scriptBefore(b, a) ? 1 : 0))).map((x) => x.s);
 }
+
+interface KeyedScript { s: unknown; id: string; json: string }
+/**
+ * By id, then by the script's canonical JSON: the order of the key `${id}\0${json}` (XML cannot hold U+0000, so
+ * no id contains it and an id that is a prefix of another sorts first either way), without building the key —
+ * comparing built keys flattened a copy of every script's JSON. Scripts of one port rarely share an id, so the
+ * JSON is seldom compared at all.
+ */
+const scriptBefore = (a: KeyedScript, b: KeyedScript): boolean => (a.id !== b.id ? a.id < b.id : a.json < b.json);
 
 /** Whether an exclude list reaches into a script list (then scripts must stay plain objects). */
 const touches = (paths: readonly string[][], key: string): boolean => paths.some((p) => p[0] === key && p.length > 1);
@@ -266,15 +303,24 @@ export function portFingerprint(doc: PortDocument, list: VolatileList): string {
  * one of its ports does, or when host-level data (names, addresses, OS, host
  * scripts) does.
  */
+const addressBefore = (a: HostDocument['addresses'][number], b: HostDocument['addresses'][number]): boolean => a.addr < b.addr;
+const hostnameBefore = (a: HostDocument['hostnames'][number], b: HostDocument['hostnames'][number]): boolean =>
+  `${a.type} ${a.name}` < `${b.type} ${b.name}`;
+/** A sorted copy (sortSmall; stable, as Array#sort). */
+function sortCopy<T>(list: readonly T[], before: (a: T, b: T) => boolean): T[] {
+  const copy = list.slice();
+  return sortSmall(copy, before, () => copy.sort((a, b) => (before(a, b) ? -1 : before(b, a) ? 1 : 0)));
+}
+
 export function hostFingerprintInput(doc: HostDocument, list: VolatileList, portHashes?: readonly string[], raw = false): Record<string, unknown> {
   const hashes = portHashes ?? doc.ports.map((p) => portFingerprint(p, list));
   const ports = doc.ports
-    .map((p, i) => `${p.protocol}/${p.portid} ${hashes[i]}`)
-    .sort();
+    .map((p, i) => `${p.protocol}/${p.portid} ${hashes[i]}`);
+  sortKeys(ports);
   const input: Record<string, unknown> = {
     addr: doc.addr,
-    addresses: [...doc.addresses].sort((a, b) => (a.addr < b.addr ? -1 : a.addr > b.addr ? 1 : 0)),
-    hostnames: [...doc.hostnames].sort((a, b) => (`${a.type} ${a.name}` < `${b.type} ${b.name}` ? -1 : 1)),
+    addresses: sortCopy(doc.addresses, addressBefore),
+    hostnames: sortCopy(doc.hostnames, hostnameBefore),
     status: doc.status,
     ports,
     extraports: doc.extraports,
