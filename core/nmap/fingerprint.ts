@@ -67,12 +67,9 @@ function jsonKey(k: string): string {
  * nothing and, on lists already in order (most documents), only compares
  * neighbours. Long lists (hostile input) still go to Array#sort: no n².
  */
-function sortSmall<T>(list: T[], before: (a: T, b: T) => boolean, sortLong: () => void): T[] {
+function sortSmall<T>(list: T[], before: (a: T, b: T) => boolean): T[] {
   const n = list.length;
-  if (n > 48) {
-    sortLong();
-    return list;
-  }
+  if (n > 48) return list.sort((a, b) => (before(a, b) ? -1 : before(b, a) ? 1 : 0));
   for (let i = 1; i < n; i++) {
     const x = list[i]!;
     let j = i - 1;
@@ -86,11 +83,11 @@ function sortSmall<T>(list: T[], before: (a: T, b: T) => boolean, sortLong: () =
   return list;
 }
 
-const keyBefore = (a: string, b: string): boolean => a < b;
+const stringBefore = (a: string, b: string): boolean => a < b;
 
-/** Sorts a key list in place by UTF-16 code units, as `sort()` does (see sortSmall). */
-export function sortKeys(keys: string[]): string[] {
-  return sortSmall(keys, keyBefore, () => keys.sort());
+/** Sorts strings in place by UTF-16 code units, as `sort()` does (see sortSmall). */
+export function sortStrings(list: string[]): string[] {
+  return sortSmall(list, stringBefore);
 }
 
 /**
@@ -123,7 +120,7 @@ export function canonicalJson(value: unknown): string {
   const keys = Object.keys(obj);
   const n = keys.length;
   // Documents often hold their keys in order already: insertion sort then only compares neighbours.
-  if (n > 1) sortKeys(keys);
+  sortStrings(keys);
   let out = '{';
   let first = true;
   for (let i = 0; i < n; i++) {
@@ -214,7 +211,7 @@ function normalizedJson(value: unknown, list: VolatileList, keys: ReadonlySet<st
     return out + ']';
   }
   const obj = value as Record<string, unknown>;
-  const names = sortKeys(Object.keys(obj));
+  const names = sortStrings(Object.keys(obj));
   let out = '{';
   let first = true;
   for (const k of names) {
@@ -232,7 +229,7 @@ export function normalizedScriptJson(script: PortDocument['scripts'][number], li
   if (rule === '*') return `{"id":${JSON.stringify(script.id)},"output":${JSON.stringify(MARK.volatile)}}`;
   const names = Object.keys(script);
   if (!Object.hasOwn(script, 'id')) names.push('id'); // normalizeScript always sets it
-  sortKeys(names);
+  sortStrings(names);
   let out = '{';
   let first = true;
   for (const k of names) {
@@ -260,7 +257,7 @@ function scriptsInput(scripts: PortDocument['scripts'], list: VolatileList, raw 
       return { s: new RawJson(json), id: s.id, json };
     })
     : scripts.map((s) => normalizeScript(s, list)).map((s) => ({ s, id: s.id as string, json: canonical(s) }));
-  return sortSmall(keyed, scriptBefore, () => keyed.sort((a, b) => (scriptBefore(a, b) ? -1 : scriptBefore(b, a) ? 1 : 0))).map((x) => x.s);
+  return sortSmall(keyed, scriptBefore).map((x) => x.s);
 }
 
 interface KeyedScript { s: unknown; id: string; json: string }
@@ -297,30 +294,25 @@ export function portFingerprint(doc: PortDocument, list: VolatileList): string {
   return sha256(canonical(portFingerprintInput(doc, list, true)));
 }
 
+const addressBefore = (a: HostDocument['addresses'][number], b: HostDocument['addresses'][number]): boolean => a.addr < b.addr;
+const hostnameBefore = (a: HostDocument['hostnames'][number], b: HostDocument['hostnames'][number]): boolean =>
+  `${a.type} ${a.name}` < `${b.type} ${b.name}`;
+
 /**
  * What a host fingerprint is computed over. Ports enter through their own
  * fingerprints (computed once, in `portHashes`), so a host changes exactly when
  * one of its ports does, or when host-level data (names, addresses, OS, host
  * scripts) does.
  */
-const addressBefore = (a: HostDocument['addresses'][number], b: HostDocument['addresses'][number]): boolean => a.addr < b.addr;
-const hostnameBefore = (a: HostDocument['hostnames'][number], b: HostDocument['hostnames'][number]): boolean =>
-  `${a.type} ${a.name}` < `${b.type} ${b.name}`;
-/** A sorted copy (sortSmall; stable, as Array#sort). */
-function sortCopy<T>(list: readonly T[], before: (a: T, b: T) => boolean): T[] {
-  const copy = list.slice();
-  return sortSmall(copy, before, () => copy.sort((a, b) => (before(a, b) ? -1 : before(b, a) ? 1 : 0)));
-}
-
 export function hostFingerprintInput(doc: HostDocument, list: VolatileList, portHashes?: readonly string[], raw = false): Record<string, unknown> {
   const hashes = portHashes ?? doc.ports.map((p) => portFingerprint(p, list));
   const ports = doc.ports
     .map((p, i) => `${p.protocol}/${p.portid} ${hashes[i]}`);
-  sortKeys(ports);
+  sortStrings(ports);
   const input: Record<string, unknown> = {
     addr: doc.addr,
-    addresses: sortCopy(doc.addresses, addressBefore),
-    hostnames: sortCopy(doc.hostnames, hostnameBefore),
+    addresses: sortSmall(doc.addresses.slice(), addressBefore),
+    hostnames: sortSmall(doc.hostnames.slice(), hostnameBefore),
     status: doc.status,
     ports,
     extraports: doc.extraports,
