@@ -306,9 +306,7 @@ const hostnameBefore = (a: HostDocument['hostnames'][number], b: HostDocument['h
  */
 export function hostFingerprintInput(doc: HostDocument, list: VolatileList, portHashes?: readonly string[], raw = false): Record<string, unknown> {
   const hashes = portHashes ?? doc.ports.map((p) => portFingerprint(p, list));
-  const ports = doc.ports
-    .map((p, i) => `${p.protocol}/${p.portid} ${hashes[i]}`);
-  sortStrings(ports);
+  const ports = sortStrings(doc.ports.map((p, i) => `${p.protocol}/${p.portid} ${hashes[i]}`));
   const input: Record<string, unknown> = {
     addr: doc.addr,
     addresses: sortSmall(doc.addresses.slice(), addressBefore),
