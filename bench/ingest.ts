@@ -13,6 +13,8 @@
  *   npx tsx bench/ingest.ts --drivers postgres --db plum_bench_NNN --passes 2,3   (reuses a database kept with --keep)
  *   npx tsx bench/ingest.ts --drivers postgres --db plum_bench_NNN --passes 4   (pass 3's content again, all stable: repeatable)
  *   (--no-parse-only: skip the parse-only figure printed first, e.g. when profiling one pass)
+ *   (--eager-docs: parse keeping every document, the parser's default, instead of on demand as `plum ingest`
+ *   does: for A/B runs of core/nmap/host.ts DocumentsOnDemand)
  *   (--node-defaults: node's default young generation; by default the bench runs node as the `plum`
  *   command and the systemd units do, with --max-semi-space-size=64, re-starting itself if needed)
  *
@@ -30,6 +32,25 @@ import { openXmlFile, parseNmapStream } from '../core/nmap/parse.ts';
 import { ingestScanResult, scanFromStream, type IngestSummary } from '../store/ingest.ts';
 import { openStore } from '../store/index.ts';
 import { createRuleIngestDeps, openRuleContext } from '../store/repos/rules.ts';
+
+// A mistyped flag (or --help) must not start a quarter-hour run with the defaults.
+{
+  const valued = new Set(['obs', 'drivers', 'batch', 'passes', 'db', 'parse-workers', 'dump']);
+  const flags = new Set(['preparse', 'rules', 'keep', 'no-parse-only', 'node-defaults', 'eager-docs']);
+  const argv = process.argv.slice(2);
+  for (let i = 0; i < argv.length; i++) {
+    const name = argv[i]!.startsWith('--') ? argv[i]!.slice(2) : '';
+    if (name === 'help') {
+      console.log(fs.readFileSync(new URL(import.meta.url), 'utf8').split('\n */')[0]!.replace(/^\/\*\*\n/, '').replace(/^ \* ?/gm, ''));
+      process.exit(0);
+    }
+    if (valued.has(name) && argv[i + 1] !== undefined) i++;
+    else if (!flags.has(name)) {
+      console.error(`bench/ingest.ts: unknown or incomplete argument "${argv[i]}"; see --help`);
+      process.exit(2);
+    }
+  }
+}
 
 // Run node as `plum` runs it (bin/plum.mjs, deploy/systemd): the figures are the command's.
 const YOUNG = '--max-semi-space-size=64';
@@ -60,6 +81,8 @@ if (PASSES.some((p) => ![1, 2, 3, 4].includes(p))) {
 const REUSE_DB = arg('db', '');
 /** Tag rules and scores at ingest, as `plum ingest` and the scan activities run it (rules/ as shipped). */
 const RULES = process.argv.includes('--rules');
+/** `--eager-docs`: parse keeping every document (the parser's default) instead of on demand as `plum ingest` does; for A/B runs. */
+const EAGER_DOCS = process.argv.includes('--eager-docs');
 /** Parse threads (parseNmapStream's `workers`): default 'auto', as `plum ingest` runs. */
 const PARSE_WORKERS: number | 'auto' = arg('parse-workers', 'auto') === 'auto' ? 'auto' : Number(arg('parse-workers', '0'));
 if (PARSE_WORKERS !== 'auto' && !(Number.isInteger(PARSE_WORKERS) && PARSE_WORKERS >= 0)) {
@@ -186,7 +209,7 @@ async function benchDriver(driver: string): Promise<void> {
       ['4 stable', 1_700_259_200, true]];
     for (const [name, t, changed] of passes.filter((_, i) => PASSES.includes(i + 1))) {
       const file = await passFile(t, changed);
-      let scan = scanFromStream(parseNmapStream(openXmlFile(file), { workers: PARSE_WORKERS }));
+      let scan = scanFromStream(parseNmapStream(openXmlFile(file), { workers: PARSE_WORKERS, documentsOnDemand: !EAGER_DOCS, fieldsOnDemand: !EAGER_DOCS && !RULES }));
       if (PREPARSE) {
         const hosts = [];
         for await (const h of scan.hosts) hosts.push(h);

@@ -144,6 +144,32 @@ export interface IngestSummary extends ChangeCounts {
   errors: string[];
 }
 
+/**
+ * A StoredObservation that reads its fields from the parsed port only when a
+ * consumer does (a getter): a parse with fields on demand (core/nmap/types.ts
+ * `fieldsOnDemand`) extracts them then, so a stable sighting nobody indexes
+ * never pays for them.
+ */
+class PortObservation implements StoredObservation {
+  readonly protocol: string;
+  readonly port: number;
+  readonly hsh256: string;
+  readonly #parsed: IngestPort;
+  constructor(
+    readonly id: string, readonly ip: string, parsed: IngestPort, readonly state: 'open' | 'closed',
+    readonly firstSeen: string, readonly lastSeen: string, readonly tags: string[], readonly score: number,
+  ) {
+    this.protocol = parsed.protocol;
+    this.port = parsed.port;
+    this.hsh256 = parsed.hsh256;
+    this.#parsed = parsed;
+  }
+
+  get fields(): SearchFields {
+    return this.#parsed.fields;
+  }
+}
+
 interface ExistingRow {
   id: string;
   ip: string;
@@ -460,10 +486,7 @@ async function ingestBatch(tx: StoreSession, hosts: IngestHost[], ctx: BatchCtx,
       if (fast) {
         // Stored by the fast path above.
         summary.stable++;
-        observations.push({
-          id: fast.id, ip, protocol: p.protocol, port: p.port, hsh256: p.hsh256, state: 'open', firstSeen: fast.firstSeen,
-          lastSeen: fast.lastSeen, fields: p.fields, tags: tagged.tags, score: scored.score,
-        });
+        observations.push(new PortObservation(fast.id, ip, p, 'open', fast.firstSeen, fast.lastSeen, tagged.tags, scored.score));
         continue;
       }
       const cur = currentBySlot.get(slot);
@@ -507,10 +530,8 @@ async function ingestBatch(tx: StoreSession, hosts: IngestHost[], ctx: BatchCtx,
         if (current) currentBySlot.set(slot, shadow);
         return row;
       };
-      const observed = (id: string, state: 'open' | 'closed', firstSeen: string, lastSeen: string) => observations.push({
-        id, ip, protocol: p.protocol, port: p.port, hsh256: p.hsh256, state, firstSeen, lastSeen, fields: p.fields,
-        tags: tagged.tags, score: scored.score,
-      });
+      const observed = (id: string, state: 'open' | 'closed', firstSeen: string, lastSeen: string) =>
+        observations.push(new PortObservation(id, ip, p, state, firstSeen, lastSeen, tagged.tags, scored.score));
 
       if (historic) {
         // Older than what the slot knows: widen first/last seen, never change the current state.

@@ -47,7 +47,8 @@ export function register(program: Command, ctx: CliContext): void {
       // Tag rules at ingest, scores once each batch is committed (issue 7).
       const rules = await openRuleContext(store, ctx.config);
       const ruleDeps = createRuleIngestDeps(store, { set: rules.set, score: rules.score });
-      const scan = scanFromStream(parseNmapStream([xml], { source: file }));
+      // Documents on demand: a batch of stable sightings stores none (core/nmap/host.ts DocumentsOnDemand).
+      const scan = scanFromStream(parseNmapStream([xml], { source: file, documentsOnDemand: true }));
       const started = Date.now();
       let lastReport = started;
       const onProgress = (s: IngestSummary) => {

@@ -1,5 +1,6 @@
 import { XMLParser, XMLValidator } from 'fast-xml-parser';
 import { PlumError } from '../errors.ts';
+import type { SearchFields } from '../fields.ts';
 import { extractFields } from './fields.ts';
 import { parseXmlSubset } from './xml-subset.ts';
 import { fingerprintVersion, hostFingerprint, portFingerprint } from './fingerprint.ts';
@@ -281,21 +282,28 @@ function statusOf(s: string): 'up' | 'down' | 'unknown' {
   return s === 'up' || s === 'down' ? s : 'unknown';
 }
 
+/** Where a host's documents are rebuilt from when they were not kept (`ParseOptions.documentsOnDemand`). */
+export interface HostSource {
+  xml: string;
+  line: number;
+}
+
 /** Builds a ParsedHost (documents, fields, fingerprints) from one <host> element. */
-export function buildHost(node: FxNode, opts: ParseOptions, volatile: VolatileList): ParsedHost {
+export function buildHost(node: FxNode, opts: ParseOptions, volatile: VolatileList, source?: HostSource): ParsedHost {
   const doc = hostDoc(node);
   if (opts.openOnly) doc.ports = doc.ports.filter((p) => p.state.state === 'open');
-  const ports: ParsedPort[] = doc.ports.map((p) => ({
-    ip: doc.addr,
-    protocol: p.protocol,
-    port: Number(p.portid),
-    state: p.state.state,
-    hsh256: portFingerprint(p, volatile),
-    fpVersion: fingerprintVersion(volatile),
-    fields: extractFields(doc, p),
-    doc: p,
-  }));
-  return {
+  const fpVersion = fingerprintVersion(volatile);
+  const onDemand = opts.documentsOnDemand === true && source !== undefined ? new DocumentsOnDemand(source, opts.openOnly === true) : undefined;
+  const fieldsOnDemand = onDemand !== undefined && opts.fieldsOnDemand === true;
+  const ports: ParsedPort[] = doc.ports.map((p, i) => {
+    const hsh256 = portFingerprint(p, volatile);
+    const port = Number(p.portid);
+    return onDemand
+      ? new PortWithDocumentOnDemand(doc.addr, p.protocol, port, p.state.state, hsh256, fpVersion,
+        fieldsOnDemand ? undefined : extractFields(doc, p), onDemand, i)
+      : { ip: doc.addr, protocol: p.protocol, port, state: p.state.state, hsh256, fpVersion, fields: extractFields(doc, p), doc: p };
+  });
+  const host: Omit<ParsedHost, 'doc'> = {
     ip: doc.addr,
     status: statusOf(doc.status.state),
     statusReason: doc.status.reason ?? '',
@@ -305,10 +313,84 @@ export function buildHost(node: FxNode, opts: ParseOptions, volatile: VolatileLi
     hostnames: doc.hostnames,
     timedOut: doc.timedout === 'true',
     hsh256: hostFingerprint(doc, volatile, ports.map((p) => p.hsh256)),
-    fpVersion: fingerprintVersion(volatile),
-    doc,
+    fpVersion,
     ports,
   };
+  return onDemand ? new HostWithDocumentOnDemand(host, onDemand) : { ...host, doc };
+}
+
+/**
+ * A host's documents, dropped once fingerprinted and rebuilt from its XML text
+ * on first use. Why: a consumer holding a batch of hosts (ingest: 500 per
+ * transaction) kept every document alive across several young-generation
+ * collections, so they were copied into the old generation for nothing — a
+ * stable ingest pass reads no document at all (bench/ingest.ts, 1M ports:
+ * 2.2 GB promoted). The text is a slice of the chunk it came in (a fraction
+ * of the documents' size). Rebuilding is the same pure function of the same
+ * text, so it gives the documents the fingerprints were computed from.
+ */
+class DocumentsOnDemand {
+  #source: HostSource | undefined;
+  #doc: HostDocument | undefined;
+  constructor(source: HostSource, private readonly openOnly: boolean) {
+    this.#source = source;
+  }
+
+  host(): HostDocument {
+    if (this.#doc === undefined) {
+      const doc = hostDoc(parseHostElement(this.#source!.xml, this.#source!.line));
+      if (this.openOnly) doc.ports = doc.ports.filter((p) => p.state.state === 'open');
+      this.#doc = doc;
+      this.#source = undefined;
+    }
+    return this.#doc;
+  }
+}
+
+/** A ParsedHost whose `doc` is rebuilt on first read (a getter, like its ports'). */
+class HostWithDocumentOnDemand implements ParsedHost {
+  readonly ip: string; readonly status: ParsedHost['status']; readonly statusReason: string;
+  readonly startedAt: string | undefined; readonly endedAt: string | undefined;
+  readonly addresses: ParsedHost['addresses']; readonly hostnames: ParsedHost['hostnames'];
+  readonly timedOut: boolean; readonly hsh256: string; readonly fpVersion: number; readonly ports: ParsedPort[];
+  readonly #documents: DocumentsOnDemand;
+  constructor(h: Omit<ParsedHost, 'doc'>, documents: DocumentsOnDemand) {
+    this.ip = h.ip; this.status = h.status; this.statusReason = h.statusReason;
+    this.startedAt = h.startedAt; this.endedAt = h.endedAt; this.addresses = h.addresses; this.hostnames = h.hostnames;
+    this.timedOut = h.timedOut; this.hsh256 = h.hsh256; this.fpVersion = h.fpVersion; this.ports = h.ports;
+    this.#documents = documents;
+  }
+
+  get doc(): HostDocument {
+    return this.#documents.host();
+  }
+}
+
+/**
+ * A ParsedPort whose `doc` is rebuilt on first read, and its `fields` too when
+ * they were left on demand (getters: absent from JSON.stringify and spreads).
+ */
+class PortWithDocumentOnDemand implements ParsedPort {
+  readonly #documents: DocumentsOnDemand;
+  readonly #index: number;
+  #fields: SearchFields | undefined;
+  constructor(
+    readonly ip: string, readonly protocol: string, readonly port: number, readonly state: string,
+    readonly hsh256: string, readonly fpVersion: number, fields: SearchFields | undefined,
+    documents: DocumentsOnDemand, index: number,
+  ) {
+    this.#fields = fields;
+    this.#documents = documents;
+    this.#index = index;
+  }
+
+  get doc(): PortDocument {
+    return this.#documents.host().ports[this.#index]!;
+  }
+
+  get fields(): SearchFields {
+    return (this.#fields ??= extractFields(this.#documents.host(), this.doc));
+  }
 }
 
 /**
@@ -352,7 +434,7 @@ export interface BatchResult<T> {
  * first raised peak RSS by ~40 MB, the hosts surviving into the old
  * generation).
  */
-export function* hostBatchItems<T>(xmls: readonly string[], lines: readonly number[], build: (node: FxNode) => T | undefined): Generator<T, unknown> {
+export function* hostBatchItems<T>(xmls: readonly string[], lines: readonly number[], build: (node: FxNode, source: HostSource) => T | undefined): Generator<T, unknown> {
   for (let i = 0; i < xmls.length; i++) {
     let node: FxNode;
     try {
@@ -361,14 +443,14 @@ export function* hostBatchItems<T>(xmls: readonly string[], lines: readonly numb
       if (e instanceof PlumError && e.code === 'parse_error') return e;
       throw e;
     }
-    const item = build(node);
+    const item = build(node, { xml: xmls[i]!, line: lines[i]! });
     if (item !== undefined) yield item;
   }
   return undefined;
 }
 
 /** hostBatchItems, all at once (for a batch parsed on a thread, or ahead of its turn). */
-export function runHostBatch<T>(xmls: readonly string[], lines: readonly number[], build: (node: FxNode) => T | undefined): BatchResult<T> {
+export function runHostBatch<T>(xmls: readonly string[], lines: readonly number[], build: (node: FxNode, source: HostSource) => T | undefined): BatchResult<T> {
   const items: T[] = [];
   const it = hostBatchItems(xmls, lines, build);
   try {
@@ -382,8 +464,8 @@ export function runHostBatch<T>(xmls: readonly string[], lines: readonly number[
 }
 
 /** A ParsedHost from one host node, or undefined when `openOnly` drops it. */
-export function buildParsedHost(node: FxNode, opts: ParseOptions, volatile: VolatileList): ParsedHost | undefined {
-  const host = buildHost(node, opts, volatile);
+export function buildParsedHost(node: FxNode, opts: ParseOptions, volatile: VolatileList, source?: HostSource): ParsedHost | undefined {
+  const host = buildHost(node, opts, volatile, source);
   if (opts.openOnly && !host.ports.some((p) => p.state === 'open')) return undefined;
   return host;
 }

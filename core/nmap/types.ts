@@ -193,4 +193,21 @@ export interface ParseOptions {
    * threads alone). Default false.
    */
   waitForThreads?: boolean;
+  /**
+   * Drop each host's and port's document once fingerprinted and its fields
+   * extracted, and rebuild it from the host's XML text when `doc` is first
+   * read (a getter on the port: absent from JSON.stringify and spreads). For
+   * consumers that hold many hosts and read few documents: ingest, where a
+   * stable sighting stores no document. Hosts parsed by worker threads keep
+   * their documents (they are copied between threads anyway). Default false.
+   */
+  documentsOnDemand?: boolean;
+  /**
+   * With `documentsOnDemand`: extract a port's search fields only when
+   * `fields` is first read (from the rebuilt documents), not while parsing.
+   * For consumers that read no fields at arrival (ingest without tag rules);
+   * one that reads them for every port (tag rules) would parse every host
+   * twice. Default false.
+   */
+  fieldsOnDemand?: boolean;
 }
