@@ -63,6 +63,20 @@ describe.each(storeKinds)('plum ingest / host / history on %s', (kind) => {
     expect(again.stderr).toMatch(/0 appeared, 0 changed, 0 gone, 0 reappeared, 0 stable, 2 already ingested/);
   });
 
+  it('stores the parser\'s documents and fields (parsed with documents on demand, rebuilt for the new rows)', async () => {
+    const { parseNmapString } = await import('../core/nmap/parse.ts');
+    const parsed = parseNmapString(fs.readFileSync(CIRCL, 'utf8')).hosts.flatMap((h) => h.ports.filter((p) => p.state === 'open'));
+    const store = await openStore((await import('../core/config.ts')).loadConfig(env));
+    try {
+      const rows = await store.query<{ port: number; hsh256: string; doc: unknown; fields: unknown }>(
+        'select port, hsh256, doc, fields from port_observations order by port');
+      expect(rows.map((r) => r.port)).toEqual([80, 443]);
+      expect(rows).toEqual(parsed.map((p) => ({ port: p.port, hsh256: p.hsh256, doc: p.doc, fields: p.fields })));
+    } finally {
+      await store.close();
+    }
+  });
+
   it('refuses bad input with one line and writes nothing', async () => {
     const notXml = path.join(home, 'notes.txt');
     fs.writeFileSync(notXml, 'hello, not a scan\n');

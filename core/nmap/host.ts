@@ -303,7 +303,7 @@ export function buildHost(node: FxNode, opts: ParseOptions, volatile: VolatileLi
         fieldsOnDemand ? undefined : extractFields(doc, p), onDemand, i)
       : { ip: doc.addr, protocol: p.protocol, port, state: p.state.state, hsh256, fpVersion, fields: extractFields(doc, p), doc: p };
   });
-  const host: Omit<ParsedHost, 'doc'> = {
+  const host: ParsedHost = {
     ip: doc.addr,
     status: statusOf(doc.status.state),
     statusReason: doc.status.reason ?? '',
@@ -314,9 +314,11 @@ export function buildHost(node: FxNode, opts: ParseOptions, volatile: VolatileLi
     timedOut: doc.timedout === 'true',
     hsh256: hostFingerprint(doc, volatile, ports.map((p) => p.hsh256)),
     fpVersion,
+    doc,
     ports,
   };
-  return onDemand ? new HostWithDocumentOnDemand(host, onDemand) : { ...host, doc };
+  // On demand: the class copies everything but `doc` (this literal then dies young).
+  return onDemand ? new HostWithDocumentOnDemand(host, onDemand) : host;
 }
 
 /**
@@ -354,7 +356,7 @@ class HostWithDocumentOnDemand implements ParsedHost {
   readonly addresses: ParsedHost['addresses']; readonly hostnames: ParsedHost['hostnames'];
   readonly timedOut: boolean; readonly hsh256: string; readonly fpVersion: number; readonly ports: ParsedPort[];
   readonly #documents: DocumentsOnDemand;
-  constructor(h: Omit<ParsedHost, 'doc'>, documents: DocumentsOnDemand) {
+  constructor(h: ParsedHost, documents: DocumentsOnDemand) {
     this.ip = h.ip; this.status = h.status; this.statusReason = h.statusReason;
     this.startedAt = h.startedAt; this.endedAt = h.endedAt; this.addresses = h.addresses; this.hostnames = h.hostnames;
     this.timedOut = h.timedOut; this.hsh256 = h.hsh256; this.fpVersion = h.fpVersion; this.ports = h.ports;
