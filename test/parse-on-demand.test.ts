@@ -58,6 +58,16 @@ describe('documents on demand', () => {
     });
   }
 
+  it('gives the same on parse threads (whose hosts keep their documents: they are copied between threads anyway)', async () => {
+    for (const file of fixtureFiles) {
+      const xml = readFileSync(fixtures + file, 'utf8');
+      const eager = await parse(xml, {});
+      const threads = await parse(xml, { workers: 2, parallelMinBytes: 0, waitForThreads: true, documentsOnDemand: true, fieldsOnDemand: true });
+      expect(threads.map(facts), file).toEqual(eager.map(facts));
+      expect(threads.map((h) => h.doc), file).toEqual(eager.map((h) => h.doc));
+    }
+  });
+
   it('keeps no document until one is read', async () => {
     const xml = readFileSync(fixtures + 'loopback-volatile-web.xml', 'utf8');
     const [host] = await parse(xml, { documentsOnDemand: true });
