@@ -25,6 +25,7 @@
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
+import { parseArgs } from 'node:util';
 import path from 'node:path';
 import postgres from 'postgres';
 import { loadConfig } from '../core/config.ts';
@@ -33,58 +34,57 @@ import { ingestScanResult, scanFromStream, type IngestSummary } from '../store/i
 import { openStore } from '../store/index.ts';
 import { createRuleIngestDeps, openRuleContext } from '../store/repos/rules.ts';
 
-// A mistyped flag (or --help) must not start a quarter-hour run with the defaults.
-{
-  const valued = new Set(['obs', 'drivers', 'batch', 'passes', 'db', 'parse-workers', 'dump']);
-  const flags = new Set(['preparse', 'rules', 'keep', 'no-parse-only', 'node-defaults', 'eager-docs']);
-  const argv = process.argv.slice(2);
-  for (let i = 0; i < argv.length; i++) {
-    const name = argv[i]!.startsWith('--') ? argv[i]!.slice(2) : '';
-    if (name === 'help') {
-      console.log(fs.readFileSync(new URL(import.meta.url), 'utf8').split('\n */')[0]!.replace(/^\/\*\*\n/, '').replace(/^ \* ?/gm, ''));
-      process.exit(0);
-    }
-    if (valued.has(name) && argv[i + 1] !== undefined) i++;
-    else if (!flags.has(name)) {
-      console.error(`bench/ingest.ts: unknown or incomplete argument "${argv[i]}"; see --help`);
-      process.exit(2);
-    }
+// One strict parse of the flags: a mistyped one (or --help) must not start a quarter-hour run with the defaults.
+const flag = (fallback?: string) => ({ type: 'string' as const, default: fallback });
+const { values: opt } = (() => {
+  try {
+    return parseArgs({
+      options: {
+        obs: flag('1000000'), drivers: flag('postgres,pglite'), batch: flag('500'), passes: flag('1,2,3'), db: flag(''),
+        'parse-workers': flag('auto'), dump: flag(''),
+        preparse: { type: 'boolean' }, rules: { type: 'boolean' }, keep: { type: 'boolean' }, 'no-parse-only': { type: 'boolean' },
+        'node-defaults': { type: 'boolean' }, 'eager-docs': { type: 'boolean' }, help: { type: 'boolean' },
+      },
+    });
+  } catch (e) {
+    console.error(`bench/ingest.ts: ${(e as Error).message.split('. ')[0]}; see --help`);
+    process.exit(2);
   }
+})();
+if (opt.help) {
+  // The usage is this file's header comment.
+  console.log(fs.readFileSync(new URL(import.meta.url), 'utf8').split('\n */')[0]!.replace(/^\/\*\*\n/, '').replace(/^ \* ?/gm, ''));
+  process.exit(0);
 }
 
 // Run node as `plum` runs it (bin/plum.mjs, deploy/systemd): the figures are the command's.
 const YOUNG = '--max-semi-space-size=64';
-if (!process.argv.includes('--node-defaults') && !process.execArgv.some((a) => a.startsWith('--max-semi-space-size'))) {
+if (!opt['node-defaults'] && !process.execArgv.some((a) => a.startsWith('--max-semi-space-size'))) {
   const child = spawnSync(process.execPath, [YOUNG, ...process.execArgv, ...process.argv.slice(1)], { stdio: 'inherit' });
   process.exit(child.status ?? 1);
 }
 
 const FIXTURES = process.env.PLUM_FIXTURES ?? new URL('../test/fixtures/nmap', import.meta.url).pathname;
 
-function arg(name: string, fallback: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 && process.argv[i + 1] ? process.argv[i + 1]! : fallback;
-}
-
-const TOTAL_OBS = Number(arg('obs', '1000000'));
-const DRIVERS = arg('drivers', 'postgres,pglite').split(',');
-const BATCH = Number(arg('batch', '500'));
+const TOTAL_OBS = Number(opt.obs);
+const DRIVERS = opt.drivers!.split(',');
+const BATCH = Number(opt.batch);
 /** Parse each pass into memory first and time the store alone (ingest without the parser). */
-const PREPARSE = process.argv.includes('--preparse');
+const PREPARSE = opt.preparse === true;
 /** Runs only these passes (e.g. `--passes 2,3` with `--db` on a database a first pass filled and `--keep` kept). */
-const PASSES = arg('passes', '1,2,3').split(',').map(Number);
+const PASSES = opt.passes!.split(',').map(Number);
 if (PASSES.some((p) => ![1, 2, 3, 4].includes(p))) {
   console.error('--passes: a comma list of 1 (new), 2 (stable), 3 (10% changed), 4 (pass 3 again, stable)');
   process.exit(2);
 }
 /** An existing PostgreSQL bench database to reuse (never dropped). */
-const REUSE_DB = arg('db', '');
+const REUSE_DB = opt.db!;
 /** Tag rules and scores at ingest, as `plum ingest` and the scan activities run it (rules/ as shipped). */
-const RULES = process.argv.includes('--rules');
+const RULES = opt.rules === true;
 /** `--eager-docs`: parse keeping every document (the parser's default) instead of on demand as `plum ingest` does; for A/B runs. */
-const EAGER_DOCS = process.argv.includes('--eager-docs');
+const EAGER_DOCS = opt['eager-docs'] === true;
 /** Parse threads (parseNmapStream's `workers`): default 'auto', as `plum ingest` runs. */
-const PARSE_WORKERS: number | 'auto' = arg('parse-workers', 'auto') === 'auto' ? 'auto' : Number(arg('parse-workers', '0'));
+const PARSE_WORKERS: number | 'auto' = opt['parse-workers'] === 'auto' ? 'auto' : Number(opt['parse-workers']);
 if (PARSE_WORKERS !== 'auto' && !(Number.isInteger(PARSE_WORKERS) && PARSE_WORKERS >= 0)) {
   console.error('--parse-workers: auto or a whole number of threads (0 = in-thread)');
   process.exit(2);
@@ -239,7 +239,7 @@ async function benchDriver(driver: string): Promise<void> {
       + (driver === 'pglite' ? `; PGlite directory ${mb(dirSize(path.join(home, 'db')))}` : ''));
   } finally {
     await store.close();
-    if (dbName && !REUSE_DB && !process.argv.includes('--keep')) {
+    if (dbName && !REUSE_DB && !opt.keep) {
       const a = postgres(admin, { max: 1, onnotice: () => {} });
       await a.unsafe(`drop database if exists "${dbName}" with (force)`);
       await a.end();
@@ -248,7 +248,7 @@ async function benchDriver(driver: string): Promise<void> {
   }
 }
 
-const dump = arg('dump', '');
+const dump = opt.dump!;
 if (dump) {
   // The first pass's XML, for profiling or for `plum ingest` by hand.
   await writeXml(dump, 1_700_000_000, false);
@@ -256,5 +256,5 @@ if (dump) {
   process.exit(0);
 }
 console.log(`plum ingest benchmark: ${os.cpus().length} cores, node ${process.version} ${process.execArgv.find((a) => a.startsWith('--max-semi-space-size')) ?? '(default young generation)'}, ${portIds.length} real port templates`);
-if (!PREPARSE && !process.argv.includes('--no-parse-only')) await parseOnly();
+if (!PREPARSE && !opt['no-parse-only']) await parseOnly();
 for (const d of DRIVERS) await benchDriver(d);

@@ -282,18 +282,22 @@ function statusOf(s: string): 'up' | 'down' | 'unknown' {
   return s === 'up' || s === 'down' ? s : 'unknown';
 }
 
-/** Where a host's documents are rebuilt from when they were not kept (`ParseOptions.documentsOnDemand`). */
-export interface HostSource {
-  xml: string;
-  line: number;
+/** A node's host document, with only its open ports when `openOnly`: the parse's, and a rebuild's on demand. */
+function hostDocOf(node: FxNode, openOnly: boolean | undefined): HostDocument {
+  const doc = hostDoc(node);
+  if (openOnly) doc.ports = doc.ports.filter((p) => p.state.state === 'open');
+  return doc;
 }
 
-/** Builds a ParsedHost (documents, fields, fingerprints) from one <host> element. */
-export function buildHost(node: FxNode, opts: ParseOptions, volatile: VolatileList, source?: HostSource): ParsedHost {
-  const doc = hostDoc(node);
-  if (opts.openOnly) doc.ports = doc.ports.filter((p) => p.state.state === 'open');
+/**
+ * Builds a ParsedHost (documents, fields, fingerprints) from one <host> element.
+ * `xml` and `line` (the element's text and first line) are kept instead of the
+ * documents when `opts.documentsOnDemand`.
+ */
+export function buildHost(node: FxNode, opts: ParseOptions, volatile: VolatileList, xml?: string, line = 1): ParsedHost {
+  const doc = hostDocOf(node, opts.openOnly);
   const fpVersion = fingerprintVersion(volatile);
-  const onDemand = opts.documentsOnDemand === true && source !== undefined ? new DocumentsOnDemand(source, opts.openOnly === true) : undefined;
+  const onDemand = opts.documentsOnDemand === true && xml !== undefined ? new DocumentsOnDemand(xml, line, opts.openOnly === true) : undefined;
   const fieldsOnDemand = onDemand !== undefined && opts.fieldsOnDemand === true;
   const ports: ParsedPort[] = doc.ports.map((p, i) => {
     const hsh256 = portFingerprint(p, volatile);
@@ -317,8 +321,10 @@ export function buildHost(node: FxNode, opts: ParseOptions, volatile: VolatileLi
     doc,
     ports,
   };
-  // On demand: the class copies everything but `doc` (this literal then dies young).
-  return onDemand ? new HostWithDocumentOnDemand(host, onDemand) : host;
+  if (!onDemand) return host;
+  // Everything but the document (this literal then dies young).
+  const { doc: _dropped, ...facts } = host;
+  return new HostWithDocumentOnDemand(facts, onDemand);
 }
 
 /**
@@ -334,34 +340,28 @@ export function buildHost(node: FxNode, opts: ParseOptions, volatile: VolatileLi
  * fingerprints were computed from.
  */
 class DocumentsOnDemand {
-  #source: HostSource | undefined;
-  #doc: HostDocument | undefined;
-  constructor(source: HostSource, private readonly openOnly: boolean) {
-    this.#source = source;
+  /** The element's text until the rebuild, then the rebuilt document. */
+  #kept: { xml: string; line: number } | HostDocument;
+  readonly #openOnly: boolean;
+  constructor(xml: string, line: number, openOnly: boolean) {
+    this.#kept = { xml, line };
+    this.#openOnly = openOnly;
   }
 
   host(): HostDocument {
-    if (this.#doc === undefined) {
-      const doc = hostDoc(parseHostElement(this.#source!.xml, this.#source!.line));
-      if (this.openOnly) doc.ports = doc.ports.filter((p) => p.state.state === 'open');
-      this.#doc = doc;
-      this.#source = undefined;
-    }
-    return this.#doc;
+    const k = this.#kept;
+    if ('xml' in k) this.#kept = hostDocOf(parseHostElement(k.xml, k.line), this.#openOnly);
+    return this.#kept as HostDocument;
   }
 }
 
+// Gives the class below the host's other properties, which its constructor copies.
+interface HostWithDocumentOnDemand extends Omit<ParsedHost, 'doc'> {}
 /** A ParsedHost whose `doc` is rebuilt on first read (a getter, like its ports'). */
-class HostWithDocumentOnDemand implements ParsedHost {
-  readonly ip: string; readonly status: ParsedHost['status']; readonly statusReason: string;
-  readonly startedAt: string | undefined; readonly endedAt: string | undefined;
-  readonly addresses: ParsedHost['addresses']; readonly hostnames: ParsedHost['hostnames'];
-  readonly timedOut: boolean; readonly hsh256: string; readonly fpVersion: number; readonly ports: ParsedPort[];
+class HostWithDocumentOnDemand {
   readonly #documents: DocumentsOnDemand;
-  constructor(h: ParsedHost, documents: DocumentsOnDemand) {
-    this.ip = h.ip; this.status = h.status; this.statusReason = h.statusReason;
-    this.startedAt = h.startedAt; this.endedAt = h.endedAt; this.addresses = h.addresses; this.hostnames = h.hostnames;
-    this.timedOut = h.timedOut; this.hsh256 = h.hsh256; this.fpVersion = h.fpVersion; this.ports = h.ports;
+  constructor(facts: Omit<ParsedHost, 'doc'>, documents: DocumentsOnDemand) {
+    Object.assign(this, facts);
     this.#documents = documents;
   }
 
@@ -438,7 +438,7 @@ export interface BatchResult<T> {
  * first raised peak RSS by ~40 MB, the hosts surviving into the old
  * generation).
  */
-export function* hostBatchItems<T>(xmls: readonly string[], lines: readonly number[], build: (node: FxNode, source: HostSource) => T | undefined): Generator<T, unknown> {
+export function* hostBatchItems<T>(xmls: readonly string[], lines: readonly number[], build: (node: FxNode, xml: string, line: number) => T | undefined): Generator<T, unknown> {
   for (let i = 0; i < xmls.length; i++) {
     let node: FxNode;
     try {
@@ -447,14 +447,14 @@ export function* hostBatchItems<T>(xmls: readonly string[], lines: readonly numb
       if (e instanceof PlumError && e.code === 'parse_error') return e;
       throw e;
     }
-    const item = build(node, { xml: xmls[i]!, line: lines[i]! });
+    const item = build(node, xmls[i]!, lines[i]!);
     if (item !== undefined) yield item;
   }
   return undefined;
 }
 
 /** hostBatchItems, all at once (for a batch parsed on a thread, or ahead of its turn). */
-export function runHostBatch<T>(xmls: readonly string[], lines: readonly number[], build: (node: FxNode, source: HostSource) => T | undefined): BatchResult<T> {
+export function runHostBatch<T>(xmls: readonly string[], lines: readonly number[], build: (node: FxNode, xml: string, line: number) => T | undefined): BatchResult<T> {
   const items: T[] = [];
   const it = hostBatchItems(xmls, lines, build);
   try {
@@ -468,8 +468,8 @@ export function runHostBatch<T>(xmls: readonly string[], lines: readonly number[
 }
 
 /** A ParsedHost from one host node, or undefined when `openOnly` drops it. */
-export function buildParsedHost(node: FxNode, opts: ParseOptions, volatile: VolatileList, source?: HostSource): ParsedHost | undefined {
-  const host = buildHost(node, opts, volatile, source);
+export function buildParsedHost(node: FxNode, opts: ParseOptions, volatile: VolatileList, xml?: string, line?: number): ParsedHost | undefined {
+  const host = buildHost(node, opts, volatile, xml, line);
   if (opts.openOnly && !host.ports.some((p) => p.state === 'open')) return undefined;
   return host;
 }

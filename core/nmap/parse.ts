@@ -4,7 +4,7 @@ import { StringDecoder } from 'node:string_decoder';
 import { XMLValidator } from 'fast-xml-parser';
 import { PlumError } from '../errors.ts';
 import {
-  BATCH_BYTES as HOST_BATCH_BYTES, buildParsedHost, type HostSource, countNewlines, epochToIso, hostBatchItems, invalidXml, positionIn, refuseDtd,
+  BATCH_BYTES as HOST_BATCH_BYTES, buildParsedHost, countNewlines, epochToIso, hostBatchItems, invalidXml, positionIn, refuseDtd,
   type BatchResult, type FxNode,
 } from './host.ts';
 import { ParsePool, PoolFailure } from './parse-pool.ts';
@@ -545,7 +545,7 @@ async function* streamHosts(
   const waitForThreads = opts.waitForThreads === true;
   const steps = new HostSteps(opts.maxHostBytes, workers > 0 ? POOL_BATCH_BYTES : HOST_BATCH_BYTES);
   const delivery = new Delivery(st, onError);
-  const build = (n: FxNode, source: HostSource) => buildParsedHost(n, opts, volatile, source);
+  const build = (n: FxNode, xml: string, line: number) => buildParsedHost(n, opts, volatile, xml, line);
 
   /*
    * Steps wait in `queue`, in input order, and are delivered from its head.

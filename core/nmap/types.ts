@@ -198,8 +198,10 @@ export interface ParseOptions {
    * extracted, and rebuild it from the host's XML text when `doc` is first
    * read (a getter on the port: absent from JSON.stringify and spreads). For
    * consumers that hold many hosts and read few documents: ingest, where a
-   * stable sighting stores no document. Hosts parsed by worker threads keep
-   * their documents (they are copied between threads anyway). Default false.
+   * stable sighting stores no document. Streamed parses only
+   * (parseNmapStream: parseNmapString keeps no text per host); hosts parsed
+   * by worker threads keep their documents (they are copied between threads
+   * anyway). Default false.
    */
   documentsOnDemand?: boolean;
   /**
