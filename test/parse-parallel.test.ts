@@ -183,11 +183,12 @@ describe('parallel parse = in-thread parse', () => {
     expect(liveParseThreads()).toBe(0);
   });
 
-  it('a process that breaks out of the loop, or drops the iterator, exits by itself', () => {
+  it('a process that breaks out of the loop, drops the iterator, or ends while threads start, exits by itself and runs its code after the loop', () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'plum-parse-parallel-'));
     try {
       const file = path.join(dir, 'scan.xml');
       writeFileSync(file, big.xml);
+      const small = path.join(root, 'test/fixtures/nmap/libnmap-2_hosts_version.xml');
       const script = path.join(dir, 'consumer.mts');
       const parse = pathToImport(path.join(root, 'core/nmap/parse.ts'));
       writeFileSync(script, `
@@ -202,12 +203,19 @@ for (const opts of [{ workers: 2, parallelMinBytes: 0 }, { workers: 2, parallelM
   const first = await it.next();
   out.push(n, first.value.ip);
 }
+// To the end of a small file while the threads are still starting, the consumer having held this thread
+// meanwhile (their 'ready' unread): the loop must end and the code after it run.
+let all = 0;
+for await (const h of parseNmapStream(openXmlFile(${JSON.stringify(small)}), { workers: 2, parallelMinBytes: 0 })) {
+  if (all++ === 0) for (const t = Date.now(); Date.now() - t < 1500;);
+}
+out.push(all);
 console.log(out.join(' '));
 `);
       const r = spawnSync(process.execPath, ['--import', 'tsx', script], { cwd: root, encoding: 'utf8', timeout: 60_000 });
       expect(r.error, 'the process did not exit by itself').toBeUndefined();
       expect(r.stderr).toBe('');
-      expect(r.stdout.trim()).toBe('300 127.0.0.0 300 127.0.0.0');
+      expect(r.stdout.trim()).toBe('300 127.0.0.0 300 127.0.0.0 2');
       expect(r.status).toBe(0);
     } finally {
       rmSync(dir, { recursive: true, force: true });

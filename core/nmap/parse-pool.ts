@@ -214,11 +214,19 @@ export class ParsePool {
     this.closing = true;
     for (const p of this.pending.values()) p.reject(new PoolFailure('the parse pool is closed'));
     this.pending.clear();
-    await Promise.all(this.slots.map(async (s) => {
-      await s.worker.terminate();
-      live.delete(s.worker);
-      if (s.ready) readyCount--;
-      s.ready = false;
-    }));
+    // The event loop is held open until every thread has exited: an unref'd thread does not hold it, and with
+    // nothing else pending the process exited inside this await (exit code 13, the caller's code after its
+    // loop never ran) when threads were still starting — worker.ref() then did not hold it either (measured).
+    const holdOpen = setInterval(() => {}, 60_000);
+    try {
+      await Promise.all(this.slots.map(async (s) => {
+        await s.worker.terminate();
+        live.delete(s.worker);
+        if (s.ready) readyCount--;
+        s.ready = false;
+      }));
+    } finally {
+      clearInterval(holdOpen);
+    }
   }
 }
