@@ -1,8 +1,11 @@
-import { readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { createWriteStream, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { PlumError } from '../core/errors.ts';
 import { SEARCH_FIELD_NAMES } from '../core/fields.ts';
-import { parseNmapFile, parseNmapStream, parseNmapString } from '../core/nmap/parse.ts';
+import { openXmlFile, parseNmapFile, parseNmapStream, parseNmapString } from '../core/nmap/parse.ts';
 import type { ParsedHost } from '../core/nmap/types.ts';
 
 const fixture = (name: string) => readFileSync(new URL(`./fixtures/nmap/${name}`, import.meta.url), 'utf8');
@@ -189,6 +192,69 @@ describe('streaming', () => {
     for await (const h of parseNmapStream(chunks)) hosts.push(h);
     expect(hosts[0]!.ports[0]!.fields.http_title).toEqual(['Café — ünïcode 😀']);
     expect(hosts[0]!.ports[0]!.doc.scripts[0]!.output).toBe('Café — ünïcode 😀');
+  });
+});
+
+describe('openXmlFile', () => {
+  const tmp = () => mkdtempSync(path.join(tmpdir(), 'plum-open-xml-'));
+  // Many hosts: a file of many 64 KB chunks.
+  const many = (n: number) => HEAD + Array.from({ length: n }, (_, i) => host(`127.0.${i >> 8}.${i & 255}`,
+    '<port protocol="tcp" portid="80"><state state="open" reason="syn-ack"/><service name="http" product="nginx"/></port>')).join('') + TAIL;
+  const bytesOf = async (chunks: AsyncIterable<Buffer>) => {
+    const all: Buffer[] = [];
+    for await (const c of chunks) all.push(Buffer.from(c));
+    return Buffer.concat(all);
+  };
+
+  it('reads a regular file and a FIFO byte for byte', async () => {
+    const dir = tmp();
+    try {
+      const xml = many(2000);
+      const file = path.join(dir, 'scan.xml');
+      writeFileSync(file, xml);
+      expect(Buffer.byteLength(xml)).toBeGreaterThan(4 * 64 * 1024);
+      expect((await bytesOf(openXmlFile(file))).toString()).toBe(xml);
+      // A FIFO (as `plum parse <(nmap …)` gives) is read as a stream: its writer runs in this process's event
+      // loop here, so a read that held the thread would never see the bytes.
+      const fifo = path.join(dir, 'scan.fifo');
+      execFileSync('mkfifo', [fifo]);
+      const writer = new Promise<void>((resolve, reject) => createWriteStream(fifo).on('error', reject).end(xml, () => resolve()));
+      const [read] = await Promise.all([bytesOf(openXmlFile(fifo)), writer]);
+      expect(read.toString()).toBe(xml);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('lets timers run while a large file is parsed, and closes the file on an early break', async () => {
+    const dir = tmp();
+    try {
+      const file = path.join(dir, 'scan.xml');
+      writeFileSync(file, many(8000));
+      let ticks = 0;
+      const timer = setInterval(() => ticks++, 1);
+      let ticksHalfway = -1;
+      let n = 0;
+      try {
+        for await (const _h of parseNmapStream(openXmlFile(file), { workers: 0 })) if (++n === 4000) ticksHalfway = ticks;
+      } finally {
+        clearInterval(timer);
+      }
+      expect(n).toBe(8000);
+      // Without a turn of the event loop now and then, the whole parse would run before any timer.
+      expect(ticksHalfway).toBeGreaterThan(0);
+      const fds = () => readdirSync('/proc/self/fd').length;
+      const before = fds();
+      for await (const _h of parseNmapStream(openXmlFile(file), { workers: 0 })) break;
+      expect(fds()).toBe(before);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('a directory or a missing file: a clear error', async () => {
+    await expect(bytesOf(openXmlFile(tmpdir()))).rejects.toMatchObject({ code: 'invalid_input', message: expect.stringMatching(/is a directory/) });
+    await expect(bytesOf(openXmlFile('/nonexistent/scan.xml'))).rejects.toMatchObject({ code: 'not_found', message: 'no such file: /nonexistent/scan.xml' });
   });
 });
 

@@ -1,4 +1,4 @@
-import { createReadStream } from 'node:fs';
+import { closeSync, createReadStream, openSync, readSync, statSync } from 'node:fs';
 import { availableParallelism, cpus } from 'node:os';
 import { StringDecoder } from 'node:string_decoder';
 import { XMLValidator } from 'fast-xml-parser';
@@ -704,19 +704,69 @@ export async function parseNmapFile(path: string, opts: ParseOptions = {}): Prom
   return collect(parseNmapStream(openXmlFile(path), { source: path, ...opts }));
 }
 
-/** A read stream with a clear error when the file cannot be opened. */
+/** Bytes per read of openXmlFile: one host batch (HostSteps) per chunk in-thread. */
+const READ_BYTES = 64 * 1024;
+
+/** Our error for a file that cannot be read (the code of a failed open or read). */
+function readError(path: string, e: unknown): unknown {
+  const code = (e as NodeJS.ErrnoException).code;
+  if (code === 'ENOENT') return new PlumError('not_found', `no such file: ${path}`, { hint: 'check the path', cause: e });
+  if (code === 'EISDIR') return new PlumError('invalid_input', `${path} is a directory`, { hint: 'give an nmap XML file', cause: e });
+  if (code === 'EACCES') return new PlumError('invalid_input', `cannot read ${path}: permission denied`, { hint: 'check the file permissions', cause: e });
+  return e;
+}
+
+/**
+ * A file's bytes, chunk by chunk. A regular file is read with synchronous
+ * reads: an asynchronous read per chunk went to libuv's thread pool and back,
+ * and the parse waited for every one (60 MB bench: 293 ms of a 2.1 s parse
+ * spent awaiting the next chunk, 71 ms now; a read takes ~20 µs from the page
+ * cache, against ~2 ms of parsing per chunk, which holds the thread anyway).
+ * Anything else (a pipe, a FIFO, a directory) is read as a stream, so the
+ * event loop is never held waiting for a writer such as nmap.
+ */
 export function openXmlFile(path: string): AsyncIterable<Buffer> {
-  const stream = createReadStream(path, { highWaterMark: 64 * 1024 });
   return {
     async *[Symbol.asyncIterator]() {
+      let regular: boolean;
       try {
-        for await (const chunk of stream) yield chunk as Buffer;
+        regular = statSync(path).isFile();
       } catch (e) {
-        const code = (e as NodeJS.ErrnoException).code;
-        if (code === 'ENOENT') throw new PlumError('not_found', `no such file: ${path}`, { hint: 'check the path', cause: e });
-        if (code === 'EISDIR') throw new PlumError('invalid_input', `${path} is a directory`, { hint: 'give an nmap XML file', cause: e });
-        if (code === 'EACCES') throw new PlumError('invalid_input', `cannot read ${path}: permission denied`, { hint: 'check the file permissions', cause: e });
-        throw e;
+        throw readError(path, e);
+      }
+      if (!regular) {
+        try {
+          for await (const chunk of createReadStream(path, { highWaterMark: READ_BYTES })) yield chunk as Buffer;
+        } catch (e) {
+          throw readError(path, e);
+        }
+        return;
+      }
+      let fd: number;
+      try {
+        fd = openSync(path, 'r');
+      } catch (e) {
+        throw readError(path, e);
+      }
+      try {
+        for (let chunks = 1; ; chunks++) {
+          // A new buffer per chunk: a consumer may keep the chunks it was given.
+          const buf = Buffer.allocUnsafe(READ_BYTES);
+          let n: number;
+          try {
+            n = readSync(fd, buf, 0, READ_BYTES, null);
+          } catch (e) {
+            throw readError(path, e);
+          }
+          if (n === 0) return;
+          yield n === READ_BYTES ? buf : buf.subarray(0, n);
+          // A turn of the event loop every 512 KB (~15 ms of parsing), as the asynchronous reads gave: without it
+          // a whole file's parse would run in microtasks, and nothing else (timers, heartbeats, HTTP requests,
+          // messages from the parse threads) would run until it ends. Every chunk: measured ~0.2 ms a turn.
+          if (chunks % 8 === 0) await new Promise<void>((resolve) => setImmediate(resolve));
+        }
+      } finally {
+        closeSync(fd);
       }
     },
   };
