@@ -356,4 +356,31 @@ describe('hostile input', () => {
     const e = errorOf(() => parseNmapString(big, { maxHostBytes: 1000 }));
     expect(e.message).toMatch(/larger than 1000 bytes/);
   });
+
+  it('flushes long blank text between hosts, and bounds an element between hosts that never ends', async () => {
+    const chunksOf = (text: string) => {
+      const buf = Buffer.from(text);
+      const out: Buffer[] = [];
+      for (let i = 0; i < buf.length; i += 64 * 1024) out.push(buf.subarray(i, i + 64 * 1024));
+      return out;
+    };
+    const parse = async (text: string, maxHostBytes?: number) => {
+      const stream = parseNmapStream(chunksOf(text), { maxHostBytes, workers: 0 });
+      const ips: string[] = [];
+      try {
+        for await (const h of stream) ips.push(h.ip);
+      } catch (e) {
+        return { ips, error: e as PlumError };
+      }
+      return { ips, error: stream.error };
+    };
+    // 8 MB of blank lines (no tag in them) between two hosts: both hosts, no error, the lines counted.
+    const blank = await parse(HEAD + host('127.0.0.1') + '\n'.repeat(8 * 1024 * 1024) + host('127.0.0.2', '', '<bad') + TAIL);
+    expect(blank.ips).toEqual(['127.0.0.1']);
+    expect(blank.error?.details?.line).toBeGreaterThan(8 * 1024 * 1024);
+    // A tag opened between hosts and never closed: refused past maxHostBytes with its line, not kept growing.
+    const open = await parse(HEAD + host('127.0.0.1') + '<foo ' + ' '.repeat(3 * 1024 * 1024) + TAIL, 2 * 1024 * 1024);
+    expect(open.ips).toEqual(['127.0.0.1']);
+    expect(open.error?.message).toMatch(/an element starting at line \d+ is larger than 2097152 bytes/);
+  });
 });

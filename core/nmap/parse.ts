@@ -102,16 +102,29 @@ class HostSplitter {
         this.hostStart.lastIndex = pos;
         const m = this.hostStart.exec(buf);
         if (!m) {
-          // Keep a possible partial "<host" at the end; flush long stretches of other text.
+          // Keep a possible partial "<host" at the end. Text without a tag start is flushed at once (a long
+          // blank stretch kept and searched again at every chunk was quadratic, and grew past V8's 512 MB
+          // string limit); other text once it is long, up to its last complete tag; a tag this long is not
+          // one nmap writes.
           const keep = final ? buf.length : Math.max(pos, buf.length - 6);
-          if (final || keep - pos > INTERSTITIAL_FLUSH) {
-            const cut = final ? keep : buf.lastIndexOf('>', keep - 1) + 1;
-            if (cut > pos) {
-              const xml = buf.slice(pos, cut);
-              out.push({ kind: 'between', xml, line });
-              line += countNewlines(xml);
-              pos = cut;
+          const lt = buf.indexOf('<', pos);
+          let cut = pos;
+          if (final || lt < 0 || lt >= keep) cut = keep;
+          else if (keep - pos > INTERSTITIAL_FLUSH) {
+            cut = Math.max(lt, buf.lastIndexOf('>', keep - 1) + 1);
+            if (cut === lt && keep - lt > this.maxHostBytes) {
+              const at = line + countNewlines(buf.slice(pos, lt));
+              throw new PlumError('parse_error', `an element starting at line ${at} is larger than ${this.maxHostBytes} bytes`, {
+                hint: 'this is not a file nmap writes; check the input',
+                details: { line: at, column: 1, reason: 'size' },
+              });
             }
+          }
+          if (cut > pos) {
+            const xml = buf.slice(pos, cut);
+            out.push({ kind: 'between', xml, line });
+            line += countNewlines(xml);
+            pos = cut;
           }
           break;
         }
