@@ -86,6 +86,11 @@ export interface IngestInput<H extends IngestHost = IngestHost> {
   jobId?: string;
   profileId?: string;
   rawXml?: Buffer;
+  /**
+   * SHA-256 (hex) of a result too large to keep (no `rawXml`): a repeated import of it is still
+   * recognised and changes nothing. With `rawXml`, its own digest is used.
+   */
+  resultSha256?: string;
   /** Where the result came from (file path, agent name…), kept on import runs. */
   source: string;
   /** Raw XML retention in days (0 = forever); default 90. */
@@ -700,7 +705,7 @@ async function ingestBatch(tx: StoreSession, hosts: IngestHost[], ctx: BatchCtx,
  */
 export async function ingestScanResult<H extends IngestHost>(store: Store, input: IngestInput<H>, deps: IngestDeps<H['ports'][number]> = {}): Promise<IngestSummary> {
   const now = new Date();
-  const sha = input.rawXml ? createHash('sha256').update(input.rawXml).digest('hex') : undefined;
+  const sha = input.rawXml ? createHash('sha256').update(input.rawXml).digest('hex') : input.resultSha256;
   const { runId, jobId, sameResult } = await resolveJob(store, input as IngestInput, sha, now);
   const summary: IngestSummary = {
     runId, jobId, hosts: 0, hostsUp: 0, ports: 0, appeared: 0, changed: 0, gone: 0, reappeared: 0, stable: 0,

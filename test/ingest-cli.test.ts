@@ -1,6 +1,9 @@
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readXmlInput } from '../cli/commands/ingest.ts';
 import { openStore } from '../store/index.ts';
 import { runPlum } from './helpers/cli.ts';
 import { makeTestConfig, storeKinds } from './helpers/db.ts';
@@ -8,6 +11,59 @@ import { makeTestConfig, storeKinds } from './helpers/db.ts';
 const CIRCL = new URL('./fixtures/nmap/circl.xml', import.meta.url).pathname;
 
 const plum = (args: string[], env: Record<string, string>) => runPlum(args, env);
+
+/*
+ * A real nmap result larger than the largest JavaScript string (V8: 2^29 - 24 characters): circl.xml with
+ * 600 MB of spaces after its host (valid XML, nothing for the parser to build). Written once, in 1 MB
+ * writes, for both stores.
+ */
+const BIG_DIR = fs.mkdtempSync(path.join(os.tmpdir(), 'plum-ingest-big-'));
+let bigFile: { path: string; sha256: string } | undefined;
+function bigResult(): { path: string; sha256: string } {
+  if (bigFile) return bigFile;
+  const xml = fs.readFileSync(CIRCL, 'utf8');
+  const cut = xml.indexOf('<runstats>');
+  const file = path.join(BIG_DIR, 'big.xml');
+  const fd = fs.openSync(file, 'w');
+  const digest = createHash('sha256');
+  const write = (b: Buffer) => {
+    fs.writeSync(fd, b);
+    digest.update(b);
+  };
+  write(Buffer.from(xml.slice(0, cut)));
+  const blank = Buffer.alloc(1024 * 1024, ' ');
+  for (let i = 0; i < 600; i++) write(blank);
+  write(Buffer.from(xml.slice(cut)));
+  fs.closeSync(fd);
+  return (bigFile = { path: file, sha256: digest.digest('hex') });
+}
+afterAll(() => fs.rmSync(BIG_DIR, { recursive: true, force: true }));
+
+describe('readXmlInput (plum ingest\'s reading)', () => {
+  const bytes = async (chunks: Iterable<Buffer> | AsyncIterable<Buffer>) => {
+    const all: Buffer[] = [];
+    for await (const c of chunks) all.push(Buffer.from(c));
+    return { n: all.length, buf: Buffer.concat(all) };
+  };
+  it('keeps a file up to the raw limit and hands it to the parser in chunks; streams a larger one with its digest', async () => {
+    const file = path.join(BIG_DIR, 'small.xml');
+    const xml = fs.readFileSync(CIRCL, 'utf8') + ' '.repeat(200 * 1024);
+    fs.writeFileSync(file, xml);
+    const kept = readXmlInput(file);
+    expect(kept.raw?.toString()).toBe(xml);
+    expect(kept.sha256).toBeUndefined();
+    const keptChunks = await bytes(kept.chunks);
+    expect(keptChunks.buf.toString()).toBe(xml);
+    // Chunks, not one string for the whole file.
+    expect(keptChunks.n).toBeGreaterThan(3);
+    expect(kept.head).toBe(xml.slice(0, 64 * 1024));
+    const streamed = readXmlInput(file, 100 * 1024);
+    expect(streamed.raw).toBeUndefined();
+    expect(streamed.sha256).toBe(createHash('sha256').update(xml).digest('hex'));
+    expect(streamed.head).toBe(xml.slice(0, 64 * 1024));
+    expect((await bytes(streamed.chunks)).buf.toString()).toBe(xml);
+  });
+});
 
 describe.each(storeKinds)('plum ingest / host / history on %s', (kind) => {
   let env: Record<string, string>;
@@ -101,4 +157,24 @@ describe.each(storeKinds)('plum ingest / host / history on %s', (kind) => {
     await store.close();
     expect(runs[0]!.n).toBe(1); // only the successful import of the first test
   });
+
+  it('imports a result larger than a JavaScript string (600 MB): streamed, not kept, a repeat changes nothing', async () => {
+    const big = bigResult();
+    const ing = await plum(['ingest', big.path], env);
+    expect(ing.code, ing.stderr).toBe(0);
+    expect(ing.stderr).toMatch(/^plum: ingested 1 host \(1 up\), 2 open ports/);
+    const jobId = /job (job_[0-9A-Za-z]+)/.exec(ing.stderr)?.[1];
+    expect(jobId).toBeDefined();
+    const store = await openStore((await import('../core/config.ts')).loadConfig(env));
+    try {
+      expect(await store.query('select job_id from raw_results where job_id = $1', [jobId])).toEqual([]);
+      expect(await store.query('select result_sha256 from jobs where id = $1', [jobId])).toEqual([{ result_sha256: big.sha256 }]);
+    } finally {
+      await store.close();
+    }
+    const again = await plum(['ingest', big.path], env);
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.stderr).toMatch(/0 appeared, 0 changed, 0 gone, 0 reappeared, 0 stable, 2 already ingested/);
+    expect(again.stderr).toContain(`job ${jobId}`);
+  }, 120_000);
 });
