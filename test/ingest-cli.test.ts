@@ -62,6 +62,12 @@ describe('readXmlInput (plum ingest\'s reading)', () => {
     expect(streamed.sha256).toBe(createHash('sha256').update(xml).digest('hex'));
     expect(streamed.head).toBe(xml.slice(0, 64 * 1024));
     expect((await bytes(streamed.chunks)).buf.toString()).toBe(xml);
+    // A large file that is not nmap XML is not read past its head (the caller refuses it on the head).
+    const other = path.join(BIG_DIR, 'other.txt');
+    fs.writeFileSync(other, 'x'.repeat(200 * 1024));
+    const refused = readXmlInput(other, 100 * 1024);
+    expect(refused.head).toBe('x'.repeat(64 * 1024));
+    expect(refused.sha256).toBeUndefined();
   });
 });
 

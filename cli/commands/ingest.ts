@@ -39,12 +39,11 @@ export function readXmlInput(file: string, maxRawBytes = MAX_RAW_BYTES): XmlInpu
       const fd = fs.openSync(file, 'r');
       try {
         const buf = Buffer.allocUnsafe(1024 * 1024);
+        const head = buf.subarray(0, fs.readSync(fd, buf, 0, CHUNK_BYTES, 0)).toString('utf8');
+        // Not nmap XML: refused by the caller on its head, without reading the rest.
+        if (!head.includes('<nmaprun')) return { head, chunks: [], raw: undefined };
         const digest = createHash('sha256');
-        let head = '';
-        for (let n: number; (n = fs.readSync(fd, buf, 0, buf.length, null)) > 0;) {
-          if (!head) head = buf.subarray(0, Math.min(n, CHUNK_BYTES)).toString('utf8');
-          digest.update(buf.subarray(0, n));
-        }
+        for (let n: number; (n = fs.readSync(fd, buf, 0, buf.length, null)) > 0;) digest.update(buf.subarray(0, n));
         return { head, chunks: openXmlFile(file), raw: undefined, sha256: digest.digest('hex') };
       } finally {
         fs.closeSync(fd);
