@@ -12,6 +12,9 @@ timing is only reported for code that computes what upstream computes.
 
   python3 bench/predecessor/nmap2json.py FILE.xml [--open-only]    -> one summary JSON line
   python3 bench/predecessor/nmap2json.py --check golden.json DIR    -> exit 1 on any mismatch
+  python3 bench/predecessor/nmap2json.py --hashes FILE.xml [--open-only]
+      -> one JSON line per host: addr, hsh256, ports {protocol/portid: hsh256} (compared with
+         core/nmap/compat.ts on every fixture by test/predecessor-baseline.test.ts)
 """
 import hashlib
 import json
@@ -218,6 +221,10 @@ def documents(path, open_only=False):
             yield d
 
 
+def hashes(d):
+    return {"addr": d["addr"], "hsh256": d["hsh256"], "ports": {f"{p['protocol']}/{p['portid']}": p["hsh256"] for p in d["ports"]}}
+
+
 def check(golden_path, folder):
     golden = json.load(open(golden_path))["files"]
     bad = 0
@@ -225,7 +232,7 @@ def check(golden_path, folder):
         for mode, hosts in modes.items():
             got = list(documents(os.path.join(folder, name), mode == "open_only"))
             want = [(g["addr"], g["hsh256"], g.get("ports")) for g in hosts]
-            have = [(d["addr"], d["hsh256"], {f"{p['protocol']}/{p['portid']}": p["hsh256"] for p in d["ports"]}) for d in got]
+            have = [tuple(hashes(d).values()) for d in got]
             for i, (w, g) in enumerate(zip(want, have)):
                 if w[0] != g[0] or w[1] != g[1] or (w[2] is not None and w[2] != g[2]):
                     bad += 1
@@ -241,8 +248,12 @@ def main(argv):
         bad = check(argv[1], argv[2])
         print(json.dumps({"golden_mismatches": bad}))
         return 1 if bad else 0
-    if len(argv) not in (1, 2) or (len(argv) == 2 and argv[1] != "--open-only"):
-        print(__doc__.strip().splitlines()[-2].strip(), file=sys.stderr)
+    if len(argv) in (2, 3) and argv[0] == "--hashes" and argv[2:] in ([], ["--open-only"]):
+        for d in documents(argv[1], len(argv) == 3):
+            print(json.dumps(hashes(d)))
+        return 0
+    if len(argv) not in (1, 2) or argv[0].startswith("--") or argv[1:] not in ([], ["--open-only"]):
+        print("usage: python3 bench/predecessor/nmap2json.py FILE.xml [--open-only] | --hashes FILE.xml [--open-only] | --check GOLDEN DIR", file=sys.stderr)
         return 2
     started, cpu = time.perf_counter(), time.process_time()
     hosts = ports = 0
