@@ -115,8 +115,19 @@ describe.each(storeKinds)('plum ingest / host / history on %s', (kind) => {
     }
     const none = await plum(['history', '--since', '2025-01-01', '--event', 'gone,changed', '--format', 'json'], env);
     expect(JSON.parse(none.stdout)).toEqual([]);
-    // The default window (7 days) does not reach back to 2025.
-    expect(JSON.parse((await plum(['history', '--format', 'json'], env)).stdout)).toEqual([]);
+    // The default window (7 days) does not reach back to 2025: the output stays an empty array, and standard
+    // error says where the events are.
+    const recent = await plum(['history', '--format', 'json'], env);
+    expect(JSON.parse(recent.stdout)).toEqual([]);
+    expect(recent.stderr).toMatch(/no events since .*; the newest matching event is from 2025-09-17 .*use --since 2025-09-17 or --since all\n$/);
+    expect((await plum(['history', '--event', 'gone'], env)).stderr).not.toMatch(/newest matching event/);
+    const all = await plum(['history', '--since', 'all', '--format', 'json'], env);
+    expect(JSON.parse(all.stdout)).toEqual(events);
+    expect(all.stderr).toBe('');
+    const cut = await plum(['history', '--since', 'all', '--limit', '1', '--format', 'json'], env);
+    expect(JSON.parse(cut.stdout)).toEqual(events.slice(0, 1));
+    expect(cut.stderr).toMatch(/showing the newest 1 events; raise --limit/);
+    expect((await plum(['history', '--since', 'all', '--limit', '2'], env)).stderr).not.toMatch(/raise --limit/);
 
     const table = await plum(['host', '185.194.93.14'], env);
     expect(table.stdout).toMatch(/443\/tcp\s+open\s+2025-09-17T07:06:57Z/);

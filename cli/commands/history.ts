@@ -3,20 +3,21 @@ import { usageError } from '../../core/errors.ts';
 import { listEvents, type HistoryEvent } from '../../store/repos/observations.ts';
 import { EVENT_TYPES, type EventType } from '../../store/schema/observation-events.ts';
 import type { CliContext } from '../context.ts';
-import { formatOption, printJson, printTable } from '../output.ts';
+import { formatOption, info, printJson, printTable } from '../output.ts';
 import { openCommandStore } from './init.ts';
 
 const UNITS: Record<string, number> = { m: 60_000, h: 3_600_000, d: 86_400_000, w: 7 * 86_400_000 };
 
-/** `7d`, `12h`, `30m`, `2w`, or an ISO date/time. */
+/** `7d`, `12h`, `30m`, `2w`, an ISO date/time, or `all`. */
 export function parseSince(text: string, now = new Date()): Date {
+  if (text.trim().toLowerCase() === 'all') return new Date(0);
   const m = /^(\d+)\s*([mhdw])$/i.exec(text.trim());
   if (m) return new Date(now.getTime() - Number(m[1]) * UNITS[m[2]!.toLowerCase()]!);
   if (/^\d{4}-\d{2}-\d{2}/.test(text.trim())) {
     const d = new Date(text.trim());
     if (!Number.isNaN(d.getTime())) return d;
   }
-  throw usageError(`invalid --since "${text}"`, 'use a duration such as 7d, 12h, 30m, 2w, or a date such as 2026-01-31');
+  throw usageError(`invalid --since "${text}"`, 'use a duration such as 7d, 12h, 30m, 2w, a date such as 2026-01-31, or all');
 }
 
 export function parseEventTypes(text: string): EventType[] {
@@ -57,7 +58,7 @@ export function register(program: Command, ctx: CliContext): void {
   program
     .command('history')
     .description('the change feed: ports that appeared, changed, went away or came back (newest first)')
-    .option('--since <when>', 'only events since a duration ago (7d, 12h) or a date', '7d')
+    .option('--since <when>', 'only events since a duration ago (7d, 12h), a date, or all; events carry the scan\'s time, not the import\'s', '7d')
     .option('--event <types>', `comma-separated event types (${EVENT_TYPES.join(',')})`)
     .option('--net <ip-or-cidr>', 'only events of these addresses')
     .addOption(new Option('--limit <n>', 'at most this many events').default('10000'))
@@ -71,8 +72,21 @@ export function register(program: Command, ctx: CliContext): void {
         throw usageError(`invalid --net "${opts.net}"`, 'give an address or a CIDR such as 192.0.2.0/24');
       }
       const store = await openCommandStore(ctx);
-      const events = await listEvents(store, { since, types, net: opts.net, limit });
+      // One more than asked, to know whether the limit cut the feed.
+      const events = await listEvents(store, { since, types, net: opts.net, limit: limit + 1 });
+      const cut = events.length > limit;
+      if (cut) events.length = limit;
       if (opts.format === 'json') printJson(events.map(eventJson));
       else printTable(events.map(eventRow), ['at', 'type', 'ip', 'port', 'fingerprint']);
+      // Messages go to standard error, so `--format json` output stays a plain array.
+      if (cut) info(`plum: showing the newest ${limit} events; raise --limit or narrow --since/--event/--net for more`);
+      if (events.length === 0 && since.getTime() > 0) {
+        // Events carry nmap's scan times: an imported older scan lies outside the default window.
+        const [older] = await listEvents(store, { types, net: opts.net, limit: 1 });
+        if (older) {
+          const day = older.at.toISOString().slice(0, 10);
+          info(`plum: no events since ${since.toISOString().slice(0, 19)}Z; the newest matching event is from ${day} (events carry the scan's time): use --since ${day} or --since all`);
+        }
+      }
     });
 }
