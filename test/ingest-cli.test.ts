@@ -175,6 +175,55 @@ describe.each(storeKinds)('plum ingest / host / history on %s', (kind) => {
     expect(runs[0]!.n).toBe(1); // only the successful import of the first test
   });
 
+  it('gives back the nmap XML stored with a job, byte for byte, with its ingest error (plum raw)', async () => {
+    // A truncated result: the complete host is stored, the job keeps the whole file and the error.
+    const xml = fs.readFileSync(new URL('./fixtures/nmap/libnmap-2_hosts_version.xml', import.meta.url));
+    const cutAt = xml.indexOf('</host>') + 2000;
+    const truncated = path.join(home, 'truncated.xml');
+    fs.writeFileSync(truncated, xml.subarray(0, cutAt));
+    const ing = await plum(['ingest', truncated], env);
+    expect(ing.code, ing.stderr).toBe(0);
+    const jobId = /job (job_[0-9A-Za-z]+)/.exec(ing.stderr)?.[1];
+    expect(jobId).toBeDefined();
+
+    const toStdout = await plum(['raw', jobId!], env);
+    expect(toStdout.code, toStdout.stderr).toBe(0);
+    expect(toStdout.stdout).toBe(xml.subarray(0, cutAt).toString('utf8')); // an ASCII file: the bytes, compared below from a file
+    const sha = createHash('sha256').update(xml.subarray(0, cutAt)).digest('hex');
+    expect(toStdout.stderr).toMatch(new RegExp(`^plum: job ${jobId}: ${cutAt} bytes of nmap XML \\(sha256 ${sha}, parser version \\d+\\); ingest error: .*truncated`));
+
+    const out = path.join(home, 'back.xml');
+    const toFile = await plum(['raw', jobId!, '--out', out], env);
+    expect(toFile.code, toFile.stderr).toBe(0);
+    expect(toFile.stdout).toBe('');
+    expect(Buffer.compare(fs.readFileSync(out), xml.subarray(0, cutAt))).toBe(0);
+
+    const cases: Array<[string[], number, RegExp]> = [
+      [['raw', 'run_01m90p0jjnesp88df8wfz6nmp5'], 2, /is not a job id/],
+      [['raw', 'job_01m90p0jjqesp88dfps3ph648w'], 1, /no job job_01m90p0jjqesp88dfps3ph648w/],
+      [['raw', jobId!, '--out', path.join(home, 'missing-dir', 'x.xml')], 1, /cannot write .*missing-dir/],
+    ];
+    for (const [args, code, message] of cases) {
+      const r = await plum(args, env);
+      expect(r.code, `${args.join(' ')}: ${r.stderr}`).toBe(code);
+      expect(r.stdout).toBe('');
+      expect(r.stderr.trim().split('\n')).toHaveLength(1);
+      expect(r.stderr).toMatch(message);
+    }
+    expect(fs.readdirSync(home).filter((f) => f.includes('.tmp'))).toEqual([]);
+
+    // Past its retention the XML is gone, and the message says why.
+    const store = await openStore((await import('../core/config.ts')).loadConfig(env));
+    try {
+      await store.query('delete from raw_results where job_id = $1', [jobId]);
+    } finally {
+      await store.close();
+    }
+    const gone = await plum(['raw', jobId!], env);
+    expect(gone.code).toBe(1);
+    expect(gone.stderr).toMatch(/no nmap XML is stored for job .*PLUM_RAW_RETENTION_DAYS/);
+  });
+
   it('imports a result larger than a JavaScript string (600 MB): streamed, not kept, a repeat changes nothing', async () => {
     const big = bigResult();
     const ing = await plum(['ingest', big.path], env);

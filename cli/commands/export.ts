@@ -14,11 +14,11 @@ import { openCommandStore } from './init.ts';
  * end, so a failed export never leaves half a file), honouring backpressure.
  * A closed pipe (`| head`) ends the export quietly (cli/main.ts).
  */
-export async function writeChunks(chunks: AsyncIterable<string>, out?: string): Promise<number> {
+export async function writeChunks(chunks: AsyncIterable<string | Uint8Array> | Iterable<string | Uint8Array>, out?: string): Promise<number> {
   let bytes = 0;
   if (out) {
     const tmp = `${out}.${process.pid}.tmp`;
-    const stream = fs.createWriteStream(tmp, { encoding: 'utf8' });
+    const stream = fs.createWriteStream(tmp);
     try {
       for await (const c of chunks) {
         bytes += Buffer.byteLength(c);

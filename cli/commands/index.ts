@@ -29,6 +29,7 @@ export const commandEntries: CommandEntry[] = [
   { name: 'ingest', summary: 'import an existing nmap XML file', load: () => import('./ingest.ts') },
   { name: 'host', summary: "a host's current services, fingerprints, tags and history", load: () => import('./host.ts') },
   { name: 'history', summary: 'the change feed: appeared, changed, gone, reappeared', load: () => import('./history.ts') },
+  { name: 'raw', summary: 'the nmap XML stored with a job, byte for byte', load: () => import('./raw.ts') },
   { name: 'search', summary: 'structured or token search over port documents', load: () => import('./search.ts') },
   { name: 'query', summary: 'check and explain a search query', load: () => import('./query.ts') },
   { name: 'report', summary: 'Markdown reports on any query and period; stored report definitions', load: () => import('./report.ts') },

@@ -1,0 +1,43 @@
+import { createHash } from 'node:crypto';
+import type { Command } from 'commander';
+import { hasPrefix } from '../../core/ids.ts';
+import { notFound, PlumError, usageError } from '../../core/errors.ts';
+import { getRawXml } from '../../store/repos/raw-results.ts';
+import type { CliContext } from '../context.ts';
+import { info } from '../output.ts';
+import { writeChunks } from './export.ts';
+import { openCommandStore } from './init.ts';
+
+/*
+ * The nmap XML stored with a job (raw_results), byte for byte: to look at what
+ * a scan or an import really returned (a job marked with a parse error keeps
+ * its XML for this), to feed it to other tools, or to re-import it elsewhere.
+ */
+export function register(program: Command, ctx: CliContext): void {
+  program
+    .command('raw')
+    .description("the nmap XML stored with a job, byte for byte, to standard output or a file (kept PLUM_RAW_RETENTION_DAYS; not kept for imports over 256 MB)")
+    .argument('<job-id>', 'a job id (job_…): plum ingest prints it; plum host IP --format json lists it with each event')
+    .option('--out <file>', 'write to a file instead of standard output (written whole or not at all)')
+    .action(async (jobId: string, opts: { out?: string }) => {
+      if (!hasPrefix(jobId, 'job')) {
+        throw usageError(`"${jobId}" is not a job id`, 'job ids start with job_: plum ingest prints them, and plum host IP --format json lists them with each event');
+      }
+      const store = await openCommandStore(ctx);
+      const raw = await getRawXml(store, jobId);
+      if (!raw) {
+        const [job] = await store.query<{ id: string }>('select id from jobs where id = $1', [jobId]);
+        if (!job) throw notFound(`no job ${jobId}`, 'check the id: plum ingest prints it, and plum host IP --format json lists it with each event');
+        throw notFound(`no nmap XML is stored for job ${jobId}`,
+          'it is dropped after PLUM_RAW_RETENTION_DAYS, and never kept for files over 256 MB imported with plum ingest');
+      }
+      // The digest was taken from the bytes nmap wrote, before compression: a mismatch is a damaged database, not a result.
+      const sha256 = createHash('sha256').update(raw.xml).digest('hex');
+      if (sha256 !== raw.sha256) {
+        throw new PlumError('internal', `the XML stored for job ${jobId} does not match its SHA-256 (stored ${raw.sha256.slice(0, 12)}…, read ${sha256.slice(0, 12)}…)`,
+          { hint: 'the database is damaged: restore it from a backup' });
+      }
+      await writeChunks([raw.xml], opts.out);
+      info(`plum: job ${jobId}: ${raw.xml.length} bytes of nmap XML (sha256 ${sha256}, parser version ${raw.parserVersion})${raw.error ? `; ingest error: ${raw.error}` : ''}${opts.out ? `, written to ${opts.out}` : ''}`);
+    });
+}
