@@ -175,8 +175,10 @@ describe.each(storeKinds)('plum ingest / host / history on %s', (kind) => {
     expect(runs[0]!.n).toBe(1); // only the successful import of the first test
   });
 
-  it('gives back the nmap XML stored with a job, byte for byte, with its ingest error (plum raw)', async () => {
-    // A truncated result: the complete host is stored, the job keeps the whole file and the error.
+  it('lists the runs and shows a run\'s jobs (plum runs); gives back the nmap XML stored with a job, byte for byte, with its ingest error (plum raw)', async () => {
+    // A successful import (the first test's, or this one if it runs alone), then a truncated result: its
+    // complete host is stored, the job keeps the whole file and the error.
+    expect((await plum(['ingest', CIRCL], env)).code).toBe(0);
     const xml = fs.readFileSync(new URL('./fixtures/nmap/libnmap-2_hosts_version.xml', import.meta.url));
     const cutAt = xml.indexOf('</host>') + 2000;
     const truncated = path.join(home, 'truncated.xml');
@@ -212,6 +214,43 @@ describe.each(storeKinds)('plum ingest / host / history on %s', (kind) => {
     }
     expect(fs.readdirSync(home).filter((f) => f.includes('.tmp'))).toEqual([]);
 
+    // plum runs: the import is listed with its counters; with its id, its job and the job's error.
+    const runId = /run (run_[0-9A-Za-z]+)/.exec(ing.stderr)?.[1];
+    const list = await plum(['runs', '--format', 'json'], env);
+    expect(list.code, list.stderr).toBe(0);
+    const runs = JSON.parse(list.stdout) as { id: string; kind: string; status: string; counters: Record<string, number> }[];
+    expect(runs[0]).toMatchObject({ id: runId, kind: 'import', status: 'partial', counters: { hosts: 1, appeared: 5, gone: 0 } }); // newest first
+    expect(runs.slice(1).map((r) => [r.kind, r.status])).toContainEqual(['import', 'succeeded']);
+    const succeeded = JSON.parse((await plum(['runs', '--status', 'succeeded', '--format', 'json'], env)).stdout) as typeof runs;
+    expect(succeeded.map((r) => r.id)).toEqual(runs.filter((r) => r.status === 'succeeded').map((r) => r.id));
+    expect(succeeded.length).toBeGreaterThan(0);
+    const cut = await plum(['runs', '--limit', '1', '--format', 'json'], env);
+    expect(JSON.parse(cut.stdout).map((r: { id: string }) => r.id)).toEqual([runId]);
+    expect(cut.stderr).toMatch(/showing the newest 1 runs; raise --limit/);
+    const shown = await plum(['runs', runId!, '--format', 'json'], env);
+    expect(shown.code, shown.stderr).toBe(0);
+    const one = JSON.parse(shown.stdout);
+    expect(one.run).toEqual(runs[0]);
+    expect(one.jobCounts).toEqual({ partial: 1 });
+    expect(one.jobs).toHaveLength(1);
+    expect(one.jobs[0]).toMatchObject({ id: jobId, status: 'partial', error: expect.stringMatching(/truncated/) });
+    const table = await plum(['runs', runId!], env);
+    expect(table.stdout).toMatch(new RegExp(`^${runId}  import  partial\\n`));
+    expect(table.stdout).toMatch(new RegExp(`\\n${jobId}\\s+partial\\s+.*truncated`));
+    expect(table.stderr).toMatch(/plum raw JOB_ID/);
+    for (const [args, code, message] of [
+      [['runs', jobId!], 2, /is not a run id/],
+      [['runs', 'run_01m90p0jjnesp88df8wfz6nmp5'], 1, /no run run_01m90p0jjnesp88df8wfz6nmp5 \(list runs with plum runs\)/],
+      [['runs', runId!, '--status', 'failed'], 2, /filter the list of runs/],
+      [['runs', '--limit', '0'], 2, /invalid --limit "0"/],
+    ] as Array<[string[], number, RegExp]>) {
+      const r = await plum(args, env);
+      expect(r.code, `${args.join(' ')}: ${r.stderr}`).toBe(code);
+      expect(r.stdout).toBe('');
+      expect(r.stderr.trim().split('\n')).toHaveLength(1);
+      expect(r.stderr).toMatch(message);
+    }
+
     // Past its retention the XML is gone, and the message says why.
     const store = await openStore((await import('../core/config.ts')).loadConfig(env));
     try {
@@ -222,7 +261,7 @@ describe.each(storeKinds)('plum ingest / host / history on %s', (kind) => {
     const gone = await plum(['raw', jobId!], env);
     expect(gone.code).toBe(1);
     expect(gone.stderr).toMatch(/no nmap XML is stored for job .*PLUM_RAW_RETENTION_DAYS/);
-  });
+  }, 240_000); // about twenty plum processes, each opening the database
 
   it('imports a result larger than a JavaScript string (600 MB): streamed, not kept, a repeat changes nothing', async () => {
     const big = bigResult();

@@ -26,6 +26,7 @@ export const commandEntries: CommandEntry[] = [
   { name: 'plan', summary: 'show the jobs a profile run would make, without scanning', load: () => import('./plan.ts') },
   { name: 'run', summary: 'run a scan profile now', load: () => import('./run.ts') },
   { name: 'investigate', summary: 'urgent one-off scan of targets inside the perimeter', load: () => import('./investigate.ts') },
+  { name: 'runs', summary: 'runs and imports with their counters; a run\'s jobs and errors', load: () => import('./runs.ts') },
   { name: 'ingest', summary: 'import an existing nmap XML file', load: () => import('./ingest.ts') },
   { name: 'host', summary: "a host's current services, fingerprints, tags and history", load: () => import('./host.ts') },
   { name: 'history', summary: 'the change feed: appeared, changed, gone, reappeared', load: () => import('./history.ts') },

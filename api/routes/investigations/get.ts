@@ -3,7 +3,8 @@ import { requireRole } from '../../auth.ts';
 import { errors, jsonContent, security } from '../../schemas.ts';
 import type { RouteModule } from '../index.ts';
 import { EventSchema, eventJson } from '../history/schemas.ts';
-import { JobSchema, RunIdParam, RunSchema, jobCounts, jobJson, loadJobs, loadRun, runJson } from '../runs/schemas.ts';
+import { jobCounts, jobJson, listJobs, runJson } from '../../../store/repos/runs.ts';
+import { JobSchema, RunIdParam, RunSchema, loadRun } from '../runs/schemas.ts';
 import type { HistoryEvent } from '../../../store/repos/observations.ts';
 
 const Result = z.object({
@@ -50,7 +51,7 @@ export default {
       return c.json({
         investigation: runJson(run),
         jobCounts: await jobCounts(store, id),
-        jobs: (await loadJobs(store, id)).map(jobJson),
+        jobs: (await listJobs(store, id)).map(jobJson),
         results: results.map((r) => ({
           ip: r.ip, protocol: r.protocol, port: r.port, state: r.state, hsh256: r.hsh256, tags: r.tags, score: r.score,
           firstSeen: r.first_seen.toISOString(), lastSeen: r.last_seen.toISOString(), service: r.service, product: r.product, title: r.title, banner: r.banner,

@@ -3,7 +3,8 @@ import { PlumError } from '../../../core/errors.ts';
 import { requireRole } from '../../auth.ts';
 import { errors, jsonContent, security } from '../../schemas.ts';
 import type { RouteModule } from '../index.ts';
-import { RunIdParam, RunSchema, loadRun, runJson } from './schemas.ts';
+import { runJson } from '../../../store/repos/runs.ts';
+import { RunIdParam, RunSchema, loadRun } from './schemas.ts';
 
 export const route = createRoute({
   method: 'post',

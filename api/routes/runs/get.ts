@@ -2,7 +2,8 @@ import { createRoute, z } from '@hono/zod-openapi';
 import { requireRole } from '../../auth.ts';
 import { errors, jsonContent, security } from '../../schemas.ts';
 import type { RouteModule } from '../index.ts';
-import { JobSchema, RunIdParam, RunSchema, jobCounts, jobJson, loadJobs, loadRun, runJson } from './schemas.ts';
+import { jobCounts, jobJson, listJobs, runJson } from '../../../store/repos/runs.ts';
+import { JobSchema, RunIdParam, RunSchema, loadRun } from './schemas.ts';
 
 export const route = createRoute({
   method: 'get',
@@ -24,7 +25,7 @@ export default {
       const { id } = c.req.valid('param');
       const { store } = c.var.deps;
       const run = await loadRun(store, id);
-      return c.json({ run: runJson(run), jobCounts: await jobCounts(store, id), jobs: (await loadJobs(store, id)).map(jobJson) }, 200);
+      return c.json({ run: runJson(run), jobCounts: await jobCounts(store, id), jobs: (await listJobs(store, id)).map(jobJson) }, 200);
     });
   },
 } satisfies RouteModule;

@@ -1,0 +1,81 @@
+import type { StoreSession } from '../index.ts';
+
+/**
+ * Runs and their jobs as the API (GET /v1/runs…) and the CLI (`plum runs`)
+ * show them: one query and one JSON shape for both.
+ */
+export const RUN_KINDS = ['profile', 'investigation', 'import'] as const;
+export type RunKind = (typeof RUN_KINDS)[number];
+export const RUN_STATUSES = ['queued', 'running', 'succeeded', 'failed', 'cancelled', 'partial'] as const;
+
+export interface RunRow {
+  id: string; kind: RunKind; profile_id: string | null; profile_name: string | null; requested_by: string | null;
+  targets: string[]; reason: string | null; status: string; scheduled_for: Date | null; started_at: Date | null; finished_at: Date | null;
+  created_at: Date; counters: Record<string, number>; progress: Record<string, unknown>; scope_override: boolean; workflow_id: string | null; error: string | null;
+}
+export interface JobRow {
+  id: string; index: number; targets: string[]; address_count: number; tcp_ports: string; udp_ports: string | null; scripts: string[];
+  status: string; attempts: number; agent: string | null; started_at: Date | null; finished_at: Date | null; ingested_at: Date | null;
+  error: string | null; progress: Record<string, unknown>;
+}
+
+const iso = (d: Date | null) => d?.toISOString() ?? null;
+
+const RUN_COLUMNS = `id, kind, profile_id, profile_name, requested_by, targets, reason, status, scheduled_for, started_at, finished_at,
+  created_at, counters, progress, scope_override, workflow_id, error`;
+
+export const runJson = (r: RunRow) => ({
+  id: r.id, kind: r.kind, profileId: r.profile_id, profile: r.profile_name, requestedBy: r.requested_by, targets: r.targets, reason: r.reason,
+  status: r.status, scheduledFor: iso(r.scheduled_for), startedAt: iso(r.started_at), finishedAt: iso(r.finished_at), createdAt: r.created_at.toISOString(),
+  counters: r.counters ?? {}, progress: r.progress ?? {}, scopeOverride: r.scope_override, workflowId: r.workflow_id, error: r.error,
+});
+
+export const jobJson = (j: JobRow) => ({
+  id: j.id, index: j.index, targets: j.targets, addressCount: j.address_count, tcpPorts: j.tcp_ports, udpPorts: j.udp_ports, scripts: j.scripts,
+  status: j.status, attempts: j.attempts, agent: j.agent, startedAt: iso(j.started_at), finishedAt: iso(j.finished_at), ingestedAt: iso(j.ingested_at),
+  error: j.error, progress: j.progress ?? {},
+});
+
+export async function getRun(store: StoreSession, id: string): Promise<RunRow | undefined> {
+  const [run] = await store.query<RunRow>(`select ${RUN_COLUMNS} from runs where id = $1`, [id]);
+  return run;
+}
+
+export interface RunListQuery {
+  kind?: RunKind;
+  status?: string;
+  profile?: string;
+  limit: number;
+  /** The last id of the previous page. */
+  cursor?: string;
+}
+
+/** Newest first; `more` tells whether another page follows. */
+export async function listRuns(store: StoreSession, q: RunListQuery): Promise<{ items: RunRow[]; more: boolean }> {
+  const where: string[] = [];
+  const params: unknown[] = [];
+  const add = (clause: string, v: unknown) => {
+    params.push(v);
+    where.push(clause.replace('?', `$${params.length}`));
+  };
+  if (q.kind) add('kind = ?', q.kind);
+  if (q.status) add('status = ?', q.status);
+  if (q.profile) add('profile_name = ?', q.profile);
+  // Run ids are time-sorted (UUIDv7 typeids): the last id of a page is the cursor.
+  if (q.cursor) add('id < ?', q.cursor);
+  params.push(q.limit + 1);
+  const rows = await store.query<RunRow>(
+    `select ${RUN_COLUMNS} from runs ${where.length ? `where ${where.join(' and ')}` : ''} order by id desc limit $${params.length}`, params);
+  return { items: rows.slice(0, q.limit), more: rows.length > q.limit };
+}
+
+export async function listJobs(store: StoreSession, runId: string, limit = 1000): Promise<JobRow[]> {
+  return store.query<JobRow>(
+    `select id, index, targets, address_count, tcp_ports, udp_ports, scripts, status, attempts, agent, started_at, finished_at, ingested_at, error, progress
+       from jobs where run_id = $1 order by index limit $2`, [runId, limit]);
+}
+
+export async function jobCounts(store: StoreSession, runId: string): Promise<Record<string, number>> {
+  const rows = await store.query<{ status: string; n: number }>('select status, count(*)::int as n from jobs where run_id = $1 group by status', [runId]);
+  return Object.fromEntries(rows.map((r) => [r.status, r.n]));
+}
