@@ -17,17 +17,17 @@ export function register(program: Command, ctx: CliContext): void {
   program
     .command('raw')
     .description("the nmap XML stored with a job, byte for byte, to standard output or a file (kept PLUM_RAW_RETENTION_DAYS; not kept for imports over 256 MB)")
-    .argument('<job-id>', 'a job id (job_…): plum ingest prints it; plum host IP --format json lists it with each event')
+    .argument('<job-id>', 'a job id (job_…): plum runs RUN_ID lists a run\'s jobs; plum ingest prints the job it made')
     .option('--out <file>', 'write to a file instead of standard output (written whole or not at all)')
     .action(async (jobId: string, opts: { out?: string }) => {
       if (!hasPrefix(jobId, 'job')) {
-        throw usageError(`"${jobId}" is not a job id`, 'job ids start with job_: plum ingest prints them, and plum host IP --format json lists them with each event');
+        throw usageError(`"${jobId}" is not a job id`, 'job ids start with job_: plum runs RUN_ID lists a run\'s jobs, and plum ingest prints the job it made');
       }
       const store = await openCommandStore(ctx);
       const raw = await getRawXml(store, jobId);
       if (!raw) {
         const [job] = await store.query<{ id: string }>('select id from jobs where id = $1', [jobId]);
-        if (!job) throw notFound(`no job ${jobId}`, 'check the id: plum ingest prints it, and plum host IP --format json lists it with each event');
+        if (!job) throw notFound(`no job ${jobId}`, 'check the id: plum runs RUN_ID lists a run\'s jobs');
         throw notFound(`no nmap XML is stored for job ${jobId}`,
           'it is dropped after PLUM_RAW_RETENTION_DAYS, and never kept for files over 256 MB imported with plum ingest');
       }
