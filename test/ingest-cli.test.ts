@@ -12,6 +12,17 @@ const CIRCL = new URL('./fixtures/nmap/circl.xml', import.meta.url).pathname;
 
 const plum = (args: string[], env: Record<string, string>) => runPlum(args, env);
 
+/** Each command fails with its exit code and one line on standard error that matches, and prints nothing on standard output. */
+async function expectOneLineErrors(cases: Array<[string[], number, RegExp]>, env: Record<string, string>): Promise<void> {
+  for (const [args, code, message] of cases) {
+      const r = await plum(args, env);
+      expect(r.code, `${args.join(' ')}: ${r.stderr}`).toBe(code);
+      expect(r.stdout).toBe('');
+      expect(r.stderr.trim().split('\n')).toHaveLength(1);
+      expect(r.stderr).toMatch(message);
+    }
+}
+
 /*
  * A real nmap result larger than the largest JavaScript string (V8: 2^29 - 24 characters): circl.xml with
  * 600 MB of spaces after its host (valid XML, nothing for the parser to build). Written once, in 1 MB
@@ -162,13 +173,7 @@ describe.each(storeKinds)('plum ingest / host / history on %s', (kind) => {
       [['host', '999.1.1.1'], 2, /is not an IP address/],
       [['host', '127.77.0.1', '--format', 'json'], 1, /nothing is known about 127\.77\.0\.1/],
     ];
-    for (const [args, code, message] of cases) {
-      const r = await plum(args, env);
-      expect(r.code, `${args.join(' ')}: ${r.stderr}`).toBe(code);
-      expect(r.stdout).toBe('');
-      expect(r.stderr.trim().split('\n')).toHaveLength(1);
-      expect(r.stderr).toMatch(message);
-    }
+    await expectOneLineErrors(cases, env);
     const store = await openStore((await import('../core/config.ts')).loadConfig(env));
     const runs = await store.query<{ n: number }>('select count(*) as n from runs');
     await store.close();
@@ -205,13 +210,7 @@ describe.each(storeKinds)('plum ingest / host / history on %s', (kind) => {
       [['raw', 'job_01m90p0jjqesp88dfps3ph648w'], 1, /no job job_01m90p0jjqesp88dfps3ph648w/],
       [['raw', jobId!, '--out', path.join(home, 'missing-dir', 'x.xml')], 1, /cannot write .*missing-dir/],
     ];
-    for (const [args, code, message] of cases) {
-      const r = await plum(args, env);
-      expect(r.code, `${args.join(' ')}: ${r.stderr}`).toBe(code);
-      expect(r.stdout).toBe('');
-      expect(r.stderr.trim().split('\n')).toHaveLength(1);
-      expect(r.stderr).toMatch(message);
-    }
+    await expectOneLineErrors(cases, env);
     expect(fs.readdirSync(home).filter((f) => f.includes('.tmp'))).toEqual([]);
 
     // plum runs: the import is listed with its counters; with its id, its job and the job's error.
@@ -238,18 +237,12 @@ describe.each(storeKinds)('plum ingest / host / history on %s', (kind) => {
     expect(table.stdout).toMatch(new RegExp(`^${runId}  import  partial\\n`));
     expect(table.stdout).toMatch(new RegExp(`\\n${jobId}\\s+partial\\s+.*truncated`));
     expect(table.stderr).toMatch(/plum raw JOB_ID/);
-    for (const [args, code, message] of [
+    await expectOneLineErrors([
       [['runs', jobId!], 2, /is not a run id/],
       [['runs', 'run_01m90p0jjnesp88df8wfz6nmp5'], 1, /no run run_01m90p0jjnesp88df8wfz6nmp5 \(list runs with plum runs\)/],
       [['runs', runId!, '--status', 'failed'], 2, /filter the list of runs/],
       [['runs', '--limit', '0'], 2, /invalid --limit "0"/],
-    ] as Array<[string[], number, RegExp]>) {
-      const r = await plum(args, env);
-      expect(r.code, `${args.join(' ')}: ${r.stderr}`).toBe(code);
-      expect(r.stdout).toBe('');
-      expect(r.stderr.trim().split('\n')).toHaveLength(1);
-      expect(r.stderr).toMatch(message);
-    }
+    ], env);
 
     // Past its retention the XML is gone, and the message says why.
     const store = await openStore((await import('../core/config.ts')).loadConfig(env));
