@@ -180,6 +180,58 @@ describe.each(storeKinds)('plum ingest / host / history on %s', (kind) => {
     expect(runs[0]!.n).toBe(1); // only the successful import of the first test
   });
 
+  it('imports several files in the order of their scans, after checking them all', async () => {
+    // Two scans of one host, eleven days apart, the title changed in between; named newest first.
+    const xml = fs.readFileSync(CIRCL, 'utf8').replaceAll('185.194.93.14', '127.66.0.1');
+    const older = xml.replace('start="1758092798"', 'start="1757142398"').replace('starttime="1758092798" endtime="1758092817"', 'starttime="1757142398" endtime="1757142417"');
+    const newer = xml.replace('CIRCL -&#45; Computer', 'Maintenance -&#45; Computer');
+    expect(older).not.toBe(xml);
+    expect(newer).not.toBe(xml);
+    const [olderFile, newerFile, notXml] = ['older.xml', 'newer.xml', 'notes-2.txt'].map((f) => path.join(home, f)) as [string, string, string];
+    fs.writeFileSync(olderFile, older);
+    fs.writeFileSync(newerFile, newer);
+    fs.writeFileSync(notXml, 'not a scan\n');
+    const runCount = async () => {
+      const store = await openStore((await import('../core/config.ts')).loadConfig(env));
+      try {
+        return (await store.query<{ n: number }>('select count(*)::int as n from runs'))[0]!.n;
+      } finally {
+        await store.close();
+      }
+    };
+
+    // A bad file anywhere in the list: nothing is imported.
+    const before = await runCount();
+    await expectOneLineErrors([
+      [['ingest', newerFile, olderFile, notXml], 1, /notes-2\.txt is not nmap XML/],
+      [['ingest', newerFile, path.join(home, 'missing.xml')], 1, /no such file: .*missing\.xml/],
+      [['ingest', newerFile, home], 1, /is not a regular file/],
+    ], env);
+    expect(await runCount()).toBe(before);
+
+    const ing = await plum(['ingest', newerFile, olderFile], env);
+    expect(ing.code, ing.stderr).toBe(0);
+    const lines = ing.stderr.trim().split('\n');
+    expect(lines).toHaveLength(3);
+    expect(lines[0]).toMatch(/^plum: \[1\/2\] .*older\.xml: ingested 1 host \(1 up\), 2 open ports, 2 appeared, 0 changed/);
+    expect(lines[1]).toMatch(/^plum: \[2\/2\] .*newer\.xml: ingested 1 host \(1 up\), 2 open ports, 0 appeared, 1 changed, 0 gone, 0 reappeared, 1 stable/);
+    expect(lines[2]).toBe('plum: imported 2 files in scan order: 2 hosts, 4 open ports, 2 appeared, 1 changed, 0 gone, 0 reappeared, 1 stable');
+    expect(await runCount()).toBe(before + 2);
+    // In the order given, the older scan would only widen first/last seen: no `changed` at all.
+    const hist = await plum(['history', '--since', 'all', '--net', '127.66.0.1/32', '--format', 'json'], env);
+    expect(JSON.parse(hist.stdout).map((e: { type: string; port: number; at: string }) => [e.type, e.port, e.at])).toEqual([
+      ['changed', 443, '2025-09-17T07:06:57.000Z'],
+      ['appeared', 80, '2025-09-06T07:06:57.000Z'],
+      ['appeared', 443, '2025-09-06T07:06:57.000Z'],
+    ]);
+
+    // Run again: every file is recognised and nothing changes.
+    const again = await plum(['ingest', olderFile, newerFile], env);
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.stderr.match(/2 already ingested/g)).toHaveLength(2);
+    expect(again.stderr).toMatch(/imported 2 files in scan order: .* 0 appeared, 0 changed, 0 gone, 0 reappeared, 0 stable\n$/);
+  }, 240_000);
+
   it('lists the runs and shows a run\'s jobs (plum runs); gives back the nmap XML stored with a job, byte for byte, with its ingest error (plum raw)', async () => {
     // A successful import (the first test's, or this one if it runs alone), then a truncated result: its
     // complete host is stored, the job keeps the whole file and the error.

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import type { Command } from 'commander';
-import { PlumError } from '../../core/errors.ts';
+import { PlumError, toPlumError } from '../../core/errors.ts';
 import { openXmlFile, parseNmapStream, PARSER_VERSION } from '../../core/nmap/parse.ts';
 import { formatIngestSummary, ingestScanResult, scanFromStream, type IngestSummary } from '../../store/ingest.ts';
 import { createRuleIngestDeps, openRuleContext } from '../../store/repos/rules.ts';
@@ -52,11 +52,47 @@ export function readXmlInput(file: string, maxRawBytes = MAX_RAW_BYTES): XmlInpu
     const raw = fs.readFileSync(file);
     return { head: raw.subarray(0, CHUNK_BYTES).toString('utf8'), chunks: chunkViews(raw), raw };
   } catch (e) {
-    if (e instanceof PlumError) throw e;
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') throw new PlumError('not_found', `no such file: ${file}`, { hint: 'check the path' });
-    throw new PlumError('invalid_input', `cannot read ${file}: ${(e as Error).message}`, { hint: 'check the file permissions' });
+    throw readError(file, e);
   }
+}
+
+function readError(file: string, e: unknown): PlumError {
+  if (e instanceof PlumError) return e;
+  const code = (e as NodeJS.ErrnoException).code;
+  if (code === 'ENOENT') return new PlumError('not_found', `no such file: ${file}`, { hint: 'check the path' });
+  return new PlumError('invalid_input', `cannot read ${file}: ${(e as Error).message}`, { hint: 'check the file permissions' });
+}
+
+const notNmapXml = (file: string) => new PlumError('parse_error', `${file} is not nmap XML (no <nmaprun> element)`, { hint: 'give the file nmap wrote with -oX' });
+
+/**
+ * Several files: each is checked on its head before any is imported (a typo in
+ * the tenth name must not leave nine imports behind it), and they are imported
+ * in the order of their scans (nmaprun's start time), so the history's events
+ * follow the scans whatever order the shell listed the files in. Files without
+ * a start time keep their place after the dated ones.
+ */
+export function orderByScanStart(files: string[]): string[] {
+  const dated = files.map((file, i) => {
+    let head: string;
+    try {
+      const st = fs.statSync(file);
+      if (!st.isFile()) throw new PlumError('invalid_input', `${file} is not a regular file`, { hint: 'import a pipe or a directory\'s files one by one, or list the files themselves' });
+      const fd = fs.openSync(file, 'r');
+      try {
+        const buf = Buffer.alloc(CHUNK_BYTES);
+        head = buf.subarray(0, fs.readSync(fd, buf, 0, CHUNK_BYTES, 0)).toString('utf8');
+      } finally {
+        fs.closeSync(fd);
+      }
+    } catch (e) {
+      throw readError(file, e);
+    }
+    if (!head.includes('<nmaprun')) throw notNmapXml(file);
+    const start = /<nmaprun\b[^>]*?\sstart="(\d+)"/.exec(head)?.[1];
+    return { file, i, start: start === undefined ? Number.POSITIVE_INFINITY : Number(start) };
+  });
+  return dated.sort((a, b) => a.start - b.start || a.i - b.i).map((d) => d.file);
 }
 
 function* chunkViews(buf: Buffer): Generator<Buffer> {
@@ -66,15 +102,14 @@ function* chunkViews(buf: Buffer): Generator<Buffer> {
 export function register(program: Command, ctx: CliContext): void {
   program
     .command('ingest')
-    .description('import an nmap XML file (old scans, other tools\' nmap output) into the history')
-    .argument('<file>', 'nmap XML output (nmap -oX)')
-    .option('--profile <name>', 'attach the import to this scan profile')
-    .action(async (file: string, opts: { profile?: string }) => {
-      const { head, chunks, raw, sha256 } = readXmlInput(file);
-      // Refuse what is clearly not nmap XML before anything is written.
-      if (!head.includes('<nmaprun')) {
-        throw new PlumError('parse_error', `${file} is not nmap XML (no <nmaprun> element)`, { hint: 'give the file nmap wrote with -oX' });
-      }
+    .description('import nmap XML files (old scans, other tools\' nmap output) into the history; several files are imported in the order of their scans')
+    .argument('<files...>', 'nmap XML output (nmap -oX), one file or several')
+    .option('--profile <name>', 'attach the imports to this scan profile')
+    .action(async (files: string[], opts: { profile?: string }) => {
+      // One file (a pipe too) is read as before the store opens; several are checked on their heads first.
+      const single = files.length === 1 ? readXmlInput(files[0]!) : undefined;
+      if (single && !single.head.includes('<nmaprun')) throw notNmapXml(files[0]!);
+      const ordered = single ? files : orderByScanStart(files);
       const store = await openCommandStore(ctx);
       let profileId: string | undefined;
       if (opts.profile) {
@@ -85,26 +120,51 @@ export function register(program: Command, ctx: CliContext): void {
       // Tag rules at ingest, scores once each batch is committed (issue 7).
       const rules = await openRuleContext(store, ctx.config);
       const ruleDeps = createRuleIngestDeps(store, { set: rules.set, score: rules.score });
-      // Documents on demand: a batch of stable sightings stores none (core/nmap/host.ts DocumentsOnDemand).
-      const scan = scanFromStream(parseNmapStream(chunks, { source: file, documentsOnDemand: true }));
-      const started = Date.now();
-      let lastReport = started;
-      const onProgress = (s: IngestSummary) => {
-        const now = Date.now();
-        if (now - lastReport >= 1000 && process.stderr.isTTY) {
-          lastReport = now;
-          process.stderr.write(`\rplum: ${s.hosts} hosts, ${s.ports} open ports stored…`);
+      const total = { files: 0, hosts: 0, ports: 0, appeared: 0, changed: 0, gone: 0, reappeared: 0, stable: 0, incomplete: 0 };
+      for (const [i, file] of ordered.entries()) {
+        const label = ordered.length > 1 ? `[${i + 1}/${ordered.length}] ${file}: ` : '';
+        let summary: IngestSummary;
+        try {
+          summary = await importFile(file, label, single ?? readXmlInput(file));
+        } catch (e) {
+          if (i === 0) throw e;
+          const err = toPlumError(e);
+          throw new PlumError(err.code, `${file}: ${err.message}`, {
+            cause: e, hint: `${i} of ${ordered.length} files were imported before it; run the same command again to import the rest (imported files are recognised and skipped)`,
+          });
         }
-      };
-      let summary: IngestSummary;
-      try {
-        summary = await ingestScanResult(store, {
-          scan, source: file, profileId, rawXml: raw, resultSha256: sha256,
-          retentionDays: ctx.config.PLUM_RAW_RETENTION_DAYS, parserVersion: PARSER_VERSION,
-        }, { onProgress, ...ruleDeps });
-      } finally {
-        if (lastReport !== started) process.stderr.write('\n');
+        info(`plum: ${label}${formatIngestSummary(summary)}`);
+        total.files++;
+        for (const k of ['hosts', 'ports', 'appeared', 'changed', 'gone', 'reappeared', 'stable'] as const) total[k] += summary[k];
+        if (summary.errors.length) total.incomplete++;
       }
-      info(`plum: ${formatIngestSummary(summary)}`);
+      if (ordered.length > 1) {
+        info(`plum: imported ${total.files} files in scan order: ${total.hosts} hosts, ${total.ports} open ports, ${total.appeared} appeared, ${total.changed} changed, `
+          + `${total.gone} gone, ${total.reappeared} reappeared, ${total.stable} stable${total.incomplete ? `; ${total.incomplete} incomplete (see above)` : ''}`);
+      }
+
+      async function importFile(file: string, label: string, { head, chunks, raw, sha256 }: XmlInput): Promise<IngestSummary> {
+        // Refuse what is clearly not nmap XML before anything is written (a file changed since it was checked).
+        if (!head.includes('<nmaprun')) throw notNmapXml(file);
+        // Documents on demand: a batch of stable sightings stores none (core/nmap/host.ts DocumentsOnDemand).
+        const scan = scanFromStream(parseNmapStream(chunks, { source: file, documentsOnDemand: true }));
+        const started = Date.now();
+        let lastReport = started;
+        const onProgress = (s: IngestSummary) => {
+          const now = Date.now();
+          if (now - lastReport >= 1000 && process.stderr.isTTY) {
+            lastReport = now;
+            process.stderr.write(`\rplum: ${label}${s.hosts} hosts, ${s.ports} open ports stored…`);
+          }
+        };
+        try {
+          return await ingestScanResult(store, {
+            scan, source: file, profileId, rawXml: raw, resultSha256: sha256,
+            retentionDays: ctx.config.PLUM_RAW_RETENTION_DAYS, parserVersion: PARSER_VERSION,
+          }, { onProgress, ...ruleDeps });
+        } finally {
+          if (lastReport !== started) process.stderr.write('\n');
+        }
+      }
     });
 }
