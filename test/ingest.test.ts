@@ -2,7 +2,7 @@ import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PlumError } from '../core/errors.ts';
 import { ingestScanResult } from '../store/ingest.ts';
-import { getRawXml, purgeExpiredRawResults } from '../store/repos/raw-results.ts';
+import { getJobRawXml, getRawXml, purgeExpiredRawResults } from '../store/repos/raw-results.ts';
 import { openTestStore, storeKinds, type TestStore } from './helpers/db.ts';
 import { host, port, scan } from './helpers/scan.ts';
 
@@ -121,10 +121,17 @@ describe.each(storeKinds)('ingest on %s', (kind) => {
     expect(gunzipSync(raw[0]!.xml_gz).toString()).toBe(rawXml.toString());
     expect(raw[0]!.size).toBe(rawXml.length);
     expect((await getRawXml(t.store, a.jobId))!.xml.toString()).toBe(rawXml.toString());
+    expect(await getJobRawXml(t.store, a.jobId)).toMatchObject({ found: 'xml', xml: rawXml, sha256: raw[0]!.sha256 });
+    expect(await getJobRawXml(t.store, 'job_01jd0000000000000000000000')).toEqual({ found: 'no-job' });
+    // Bytes that no longer match their digest are a damaged database, never handed out as the scan's result.
+    await t.store.query('update raw_results set sha256 = $1 where job_id = $2', ['0'.repeat(64), a.jobId]);
+    await expect(getJobRawXml(t.store, a.jobId)).rejects.toThrow(/does not match its SHA-256/);
+    await t.store.query('update raw_results set sha256 = $1 where job_id = $2', [raw[0]!.sha256, a.jobId]);
     // Retention: kept 90 days by default, then purged; the observations stay.
     expect(await purgeExpiredRawResults(t.store, new Date(Date.now() + 89 * 86_400_000))).toBe(0);
     expect(await purgeExpiredRawResults(t.store, new Date(Date.now() + 91 * 86_400_000))).toBeGreaterThanOrEqual(1);
     expect(await getRawXml(t.store, a.jobId)).toBeUndefined();
+    expect(await getJobRawXml(t.store, a.jobId)).toEqual({ found: 'not-kept' });
     expect(await obs(ip)).toHaveLength(1);
     // Still recognised after its raw XML is gone.
     expect(await ingestScanResult(t.store, input)).toMatchObject({ jobId: a.jobId, appeared: 0, stable: 0, alreadyIngested: 1 });

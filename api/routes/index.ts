@@ -28,6 +28,7 @@ import search from './search/search.ts';
 import cancelRun from './runs/cancel.ts';
 import getRun from './runs/get.ts';
 import listRuns from './runs/list.ts';
+import jobRawXml from './jobs/raw.ts';
 import createInvestigation from './investigations/create.ts';
 import getInvestigation from './investigations/get.ts';
 import investigationReport from './investigations/report.ts';
@@ -56,6 +57,7 @@ export const routeModules: RouteModule[] = [
   listRuns,
   getRun,
   cancelRun,
+  jobRawXml,
   createInvestigation,
   getInvestigation,
   investigationReport,

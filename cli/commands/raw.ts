@@ -1,8 +1,7 @@
-import { createHash } from 'node:crypto';
 import type { Command } from 'commander';
 import { hasPrefix } from '../../core/ids.ts';
-import { notFound, PlumError, usageError } from '../../core/errors.ts';
-import { getRawXml } from '../../store/repos/raw-results.ts';
+import { notFound, usageError } from '../../core/errors.ts';
+import { getJobRawXml } from '../../store/repos/raw-results.ts';
 import type { CliContext } from '../context.ts';
 import { info } from '../output.ts';
 import { writeChunks } from './export.ts';
@@ -24,20 +23,13 @@ export function register(program: Command, ctx: CliContext): void {
         throw usageError(`"${jobId}" is not a job id`, 'job ids start with job_: plum runs RUN_ID lists a run\'s jobs, and plum ingest prints the job it made');
       }
       const store = await openCommandStore(ctx);
-      const raw = await getRawXml(store, jobId);
-      if (!raw) {
-        const [job] = await store.query<{ id: string }>('select id from jobs where id = $1', [jobId]);
-        if (!job) throw notFound(`no job ${jobId}`, 'check the id: plum runs RUN_ID lists a run\'s jobs');
+      const raw = await getJobRawXml(store, jobId);
+      if (raw.found === 'no-job') throw notFound(`no job ${jobId}`, 'check the id: plum runs RUN_ID lists a run\'s jobs');
+      if (raw.found === 'not-kept') {
         throw notFound(`no nmap XML is stored for job ${jobId}`,
           'it is dropped after PLUM_RAW_RETENTION_DAYS, and never kept for files over 256 MB imported with plum ingest');
       }
-      // The digest was taken from the bytes nmap wrote, before compression: a mismatch is a damaged database, not a result.
-      const sha256 = createHash('sha256').update(raw.xml).digest('hex');
-      if (sha256 !== raw.sha256) {
-        throw new PlumError('internal', `the XML stored for job ${jobId} does not match its SHA-256 (stored ${raw.sha256.slice(0, 12)}…, read ${sha256.slice(0, 12)}…)`,
-          { hint: 'the database is damaged: restore it from a backup' });
-      }
       await writeChunks([raw.xml], opts.out);
-      info(`plum: job ${jobId}: ${raw.xml.length} bytes of nmap XML (sha256 ${sha256}, parser version ${raw.parserVersion})${raw.error ? `; ingest error: ${raw.error}` : ''}${opts.out ? `, written to ${opts.out}` : ''}`);
+      info(`plum: job ${jobId}: ${raw.xml.length} bytes of nmap XML (sha256 ${raw.sha256}, parser version ${raw.parserVersion})${raw.error ? `; ingest error: ${raw.error}` : ''}${opts.out ? `, written to ${opts.out}` : ''}`);
     });
 }

@@ -1,4 +1,6 @@
+import { createHash } from 'node:crypto';
 import { gunzipSync } from 'node:zlib';
+import { PlumError } from '../../core/errors.ts';
 import type { StoreSession } from '../index.ts';
 
 /** The nmap XML stored for a job (uncompressed), to re-ingest it with a newer parser or to export it. */
@@ -7,6 +9,31 @@ export async function getRawXml(store: StoreSession, jobId: string): Promise<{ x
     'select xml_gz, sha256, parser_version, error from raw_results where job_id = $1', [jobId]);
   if (!row) return undefined;
   return { xml: gunzipSync(row.xml_gz), sha256: row.sha256, parserVersion: row.parser_version, error: row.error };
+}
+
+export type JobRawXml =
+  | { found: 'xml'; xml: Buffer; sha256: string; parserVersion: number; error: string | null }
+  | { found: 'no-job' }
+  /** The job exists but its XML is not stored: past retention, or a file too large to keep. */
+  | { found: 'not-kept' };
+
+/**
+ * A job's stored XML for `plum raw` and GET /v1/jobs/{id}/raw, checked against
+ * the digest taken from the bytes nmap wrote (before compression): a mismatch
+ * is a damaged database, never a result to hand out.
+ */
+export async function getJobRawXml(store: StoreSession, jobId: string): Promise<JobRawXml> {
+  const raw = await getRawXml(store, jobId);
+  if (!raw) {
+    const [job] = await store.query<{ id: string }>('select id from jobs where id = $1', [jobId]);
+    return { found: job ? 'not-kept' : 'no-job' };
+  }
+  const sha256 = createHash('sha256').update(raw.xml).digest('hex');
+  if (sha256 !== raw.sha256) {
+    throw new PlumError('internal', `the XML stored for job ${jobId} does not match its SHA-256 (stored ${raw.sha256.slice(0, 12)}…, read ${sha256.slice(0, 12)}…)`,
+      { hint: 'the database is damaged: restore it from a backup' });
+  }
+  return { found: 'xml', ...raw };
 }
 
 /**

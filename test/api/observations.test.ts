@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ingestScanResult } from '../../store/ingest.ts';
 import { storeKinds } from '../helpers/db.ts';
@@ -104,6 +105,30 @@ describe.each(storeKinds)('hosts, history, search (%s)', (kind) => {
   ])('GET /v1/search?%s is refused', async (qs, status, code, message) => {
     const err = await expectError(await api.call(`/v1/search?${qs}`, { auth: api.keys.viewer }), status, code, message);
     if (code === 'syntax') expect((err as { details?: { position?: number } }).details?.position).toBeTypeOf('number');
+  });
+
+  it('GET /v1/jobs/{id}/raw gives back the XML stored with a job, byte for byte, with its digest and ingest error', async () => {
+    // A truncated result keeps its whole file and the error (store/ingest.ts).
+    const xml = Buffer.from(`<?xml version="1.0"?><nmaprun scanner="nmap" start="1700000000"><host starttime="1700000000" endtime="1700000001"><status state="up"/><address addr="127.0.5.9" addrtype="ipv4"/><ports><port protocol="tcp" portid="22"><state state="open" reason="syn-ack"/></port></ports></host><host><status st`);
+    const { parseNmapStream } = await import('../../core/nmap/parse.ts');
+    const { scanFromStream } = await import('../../store/ingest.ts');
+    const s = await ingestScanResult(api.store, { source: 'truncated.xml', rawXml: xml, scan: scanFromStream(parseNmapStream([xml], { source: 'truncated.xml' })) });
+    expect(s.errors).toHaveLength(1);
+    const res = await api.call(`/v1/jobs/${s.jobId}/raw`, { auth: api.keys.viewer });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toBe('application/xml');
+    expect(Buffer.compare(Buffer.from(await res.arrayBuffer()), xml)).toBe(0);
+    expect(res.headers.get('x-plum-sha256')).toBe(createHash('sha256').update(xml).digest('hex'));
+    expect(res.headers.get('x-plum-parser-version')).toMatch(/^\d+$/);
+    const ingestError = decodeURIComponent(res.headers.get('x-plum-ingest-error')!);
+    expect(ingestError).toMatch(/^the nmap XML is truncated inside the <host> element/);
+    expect(s.errors[0]!.startsWith(ingestError)).toBe(true); // the summary adds what to do next
+
+    await expectError(await api.call('/v1/jobs/abc/raw', { auth: api.keys.viewer }), 400, 'invalid_input', 'invalid path field "id": must be a job_… id');
+    await expectError(await api.call('/v1/jobs/job_01jd0000000000000000000000/raw', { auth: api.keys.viewer }), 404, 'not_found', 'no job job_01jd0000000000000000000000');
+    await api.store.query('delete from raw_results where job_id = $1', [s.jobId]);
+    await expectError(await api.call(`/v1/jobs/${s.jobId}/raw`, { auth: api.keys.viewer }), 404, 'not_found', `no nmap XML is stored for job ${s.jobId}`);
+    await expectSecured(api, 'GET', `/v1/jobs/${s.jobId}/raw`, 'viewer');
   });
 
   it('host, history and search need a viewer key; search is rate limited', async () => {
