@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readXmlInput } from '../cli/commands/ingest.ts';
+import { readStdinInput, readXmlInput } from '../cli/commands/ingest.ts';
 import { openStore } from '../store/index.ts';
 import { runPlum } from './helpers/cli.ts';
 import { makeTestConfig, storeKinds } from './helpers/db.ts';
@@ -79,6 +79,22 @@ describe('readXmlInput (plum ingest\'s reading)', () => {
     const refused = readXmlInput(other, 100 * 1024);
     expect(refused.head).toBe('x'.repeat(64 * 1024));
     expect(refused.sha256).toBeUndefined();
+  });
+});
+
+describe('readStdinInput (plum ingest -)', () => {
+  async function* pieces(n: number, size: number) {
+    for (let i = 0; i < n; i++) yield Buffer.alloc(size, i % 2 ? 'b' : 'a');
+  }
+  it('keeps standard input whole as the raw XML, handed to the parser in chunks; refuses more than the limit', async () => {
+    const got = await readStdinInput(pieces(5, 40 * 1024), 1024 * 1024);
+    expect(got.raw!.length).toBe(200 * 1024);
+    expect(got.head.length).toBe(64 * 1024);
+    const chunks: Buffer[] = [];
+    for await (const c of got.chunks) chunks.push(c);
+    expect(Buffer.concat(chunks).equals(got.raw!)).toBe(true);
+    expect(chunks.length).toBeGreaterThan(1);
+    await expect(readStdinInput(pieces(5, 256 * 1024), 1024 * 1024)).rejects.toThrow(/^standard input is over 1 MB$/);
   });
 });
 
@@ -178,6 +194,27 @@ describe.each(storeKinds)('plum ingest / host / history on %s', (kind) => {
     const runs = await store.query<{ n: number }>('select count(*) as n from runs');
     await store.close();
     expect(runs[0]!.n).toBe(1); // only the successful import of the first test
+  });
+
+  it('imports nmap XML from standard input (plum ingest -), kept like a file: a repeat changes nothing', async () => {
+    const xml = fs.readFileSync(CIRCL, 'utf8').replaceAll('185.194.93.14', '127.66.0.2');
+    const first = await runPlum(['ingest', '-'], env, xml);
+    expect(first.code, first.stderr).toBe(0);
+    expect(first.stderr).toMatch(/^plum: ingested 1 host \(1 up\), 2 open ports, 2 appeared/);
+    const jobId = /job (job_[0-9A-Za-z]+)/.exec(first.stderr)?.[1];
+    const again = await runPlum(['ingest', '-'], env, xml);
+    expect(again.stderr).toMatch(/0 appeared, 0 changed, 0 gone, 0 reappeared, 0 stable, 2 already ingested/);
+    expect(again.stderr).toContain(`job ${jobId}`);
+    expect((await plum(['raw', jobId!], env)).stdout).toBe(xml);
+    for (const [args, input, code, message] of [
+      [['ingest', '-', CIRCL], xml, 2, /'-' \(standard input\) cannot be combined with files/],
+      [['ingest', '-'], 'hello\n', 1, /^plum: standard input is not nmap XML/],
+    ] as Array<[string[], string, number, RegExp]>) {
+      const r = await runPlum(args, env, input);
+      expect(r.code, r.stderr).toBe(code);
+      expect(r.stderr.trim().split('\n')).toHaveLength(1);
+      expect(r.stderr).toMatch(message);
+    }
   });
 
   it('imports several files in the order of their scans, after checking them all', async () => {

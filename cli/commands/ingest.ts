@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import type { Command } from 'commander';
-import { PlumError, toPlumError } from '../../core/errors.ts';
+import { PlumError, toPlumError, usageError } from '../../core/errors.ts';
 import { openXmlFile, parseNmapStream, PARSER_VERSION } from '../../core/nmap/parse.ts';
 import { formatIngestSummary, ingestScanResult, scanFromStream, type IngestSummary } from '../../store/ingest.ts';
 import { createRuleIngestDeps, openRuleContext } from '../../store/repos/rules.ts';
@@ -56,6 +56,26 @@ export function readXmlInput(file: string, maxRawBytes = MAX_RAW_BYTES): XmlInpu
   }
 }
 
+/**
+ * `-`: nmap XML from standard input (`nmap … -oX - | plum ingest -`), read
+ * whole, as a file up to the raw limit is, and kept as the job's raw XML (its
+ * digest makes a repeated import a no-op). More than the limit is refused: a
+ * file of any size is streamed, a pipe cannot be read twice for its digest.
+ */
+export async function readStdinInput(stdin: AsyncIterable<Buffer>, maxRawBytes = MAX_RAW_BYTES): Promise<XmlInput> {
+  const parts: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of stdin) {
+    size += chunk.length;
+    if (size > maxRawBytes) {
+      throw new PlumError('invalid_input', `standard input is over ${Math.round(maxRawBytes / 1024 / 1024)} MB`, { hint: 'write it to a file and give its path: files of any size are streamed' });
+    }
+    parts.push(chunk);
+  }
+  const raw = Buffer.concat(parts);
+  return { head: raw.subarray(0, CHUNK_BYTES).toString('utf8'), chunks: chunkViews(raw), raw };
+}
+
 function readError(file: string, e: unknown): PlumError {
   if (e instanceof PlumError) return e;
   const code = (e as NodeJS.ErrnoException).code;
@@ -63,7 +83,7 @@ function readError(file: string, e: unknown): PlumError {
   return new PlumError('invalid_input', `cannot read ${file}: ${(e as Error).message}`, { hint: 'check the file permissions' });
 }
 
-const notNmapXml = (file: string) => new PlumError('parse_error', `${file} is not nmap XML (no <nmaprun> element)`, { hint: 'give the file nmap wrote with -oX' });
+const notNmapXml = (file: string) => new PlumError('parse_error', `${file === '-' ? 'standard input' : file} is not nmap XML (no <nmaprun> element)`, { hint: 'give the file nmap wrote with -oX' });
 
 /**
  * Several files: each is checked on its head before any is imported (a typo in
@@ -103,11 +123,13 @@ export function register(program: Command, ctx: CliContext): void {
   program
     .command('ingest')
     .description('import nmap XML files (old scans, other tools\' nmap output) into the history; several files are imported in the order of their scans')
-    .argument('<files...>', 'nmap XML output (nmap -oX), one file or several')
+    .argument('<files...>', 'nmap XML output (nmap -oX), one file or several, or - for standard input')
     .option('--profile <name>', 'attach the imports to this scan profile')
     .action(async (files: string[], opts: { profile?: string }) => {
+      if (files.includes('-') && files.length > 1) throw usageError("'-' (standard input) cannot be combined with files", 'import the files and standard input in separate commands');
+      if (files[0] === '-' && process.stdin.isTTY) throw usageError("'-' reads nmap XML from standard input", 'pipe it in: nmap … -oX - | plum ingest -');
       // One file (a pipe too) is read as before the store opens; several are checked on their heads first.
-      const single = files.length === 1 ? readXmlInput(files[0]!) : undefined;
+      const single = files.length > 1 ? undefined : files[0] === '-' ? await readStdinInput(process.stdin) : readXmlInput(files[0]!);
       if (single && !single.head.includes('<nmaprun')) throw notNmapXml(files[0]!);
       const ordered = single ? files : orderByScanStart(files);
       const store = await openCommandStore(ctx);
@@ -147,7 +169,8 @@ export function register(program: Command, ctx: CliContext): void {
         // Refuse what is clearly not nmap XML before anything is written (a file changed since it was checked).
         if (!head.includes('<nmaprun')) throw notNmapXml(file);
         // Documents on demand: a batch of stable sightings stores none (core/nmap/host.ts DocumentsOnDemand).
-        const scan = scanFromStream(parseNmapStream(chunks, { source: file, documentsOnDemand: true }));
+        const source = file === '-' ? 'standard input' : file;
+        const scan = scanFromStream(parseNmapStream(chunks, { source, documentsOnDemand: true }));
         const started = Date.now();
         let lastReport = started;
         const onProgress = (s: IngestSummary) => {
@@ -159,7 +182,7 @@ export function register(program: Command, ctx: CliContext): void {
         };
         try {
           return await ingestScanResult(store, {
-            scan, source: file, profileId, rawXml: raw, resultSha256: sha256,
+            scan, source, profileId, rawXml: raw, resultSha256: sha256,
             retentionDays: ctx.config.PLUM_RAW_RETENTION_DAYS, parserVersion: PARSER_VERSION,
           }, { onProgress, ...ruleDeps });
         } finally {
