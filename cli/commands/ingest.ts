@@ -38,10 +38,10 @@ export function readXmlInput(file: string, maxRawBytes = MAX_RAW_BYTES): XmlInpu
     if (st.isFile() && st.size > maxRawBytes) {
       const fd = fs.openSync(file, 'r');
       try {
-        const buf = Buffer.allocUnsafe(1024 * 1024);
-        const head = buf.subarray(0, fs.readSync(fd, buf, 0, CHUNK_BYTES, 0)).toString('utf8');
+        const head = readHead(fd);
         // Not nmap XML: refused by the caller on its head, without reading the rest.
         if (!head.includes('<nmaprun')) return { head, chunks: [], raw: undefined };
+        const buf = Buffer.allocUnsafe(1024 * 1024);
         const digest = createHash('sha256');
         for (let n: number; (n = fs.readSync(fd, buf, 0, buf.length, null)) > 0;) digest.update(buf.subarray(0, n));
         return { head, chunks: openXmlFile(file), raw: undefined, sha256: digest.digest('hex') };
@@ -76,6 +76,12 @@ export async function readStdinInput(stdin: AsyncIterable<Buffer>, maxRawBytes =
   return { head: raw.subarray(0, CHUNK_BYTES).toString('utf8'), chunks: chunkViews(raw), raw };
 }
 
+/** The first bytes of an open file, as text: enough to find `<nmaprun` and its start time. */
+function readHead(fd: number): string {
+  const buf = Buffer.alloc(CHUNK_BYTES);
+  return buf.subarray(0, fs.readSync(fd, buf, 0, CHUNK_BYTES, 0)).toString('utf8');
+}
+
 function readError(file: string, e: unknown): PlumError {
   if (e instanceof PlumError) return e;
   const code = (e as NodeJS.ErrnoException).code;
@@ -100,8 +106,7 @@ export function orderByScanStart(files: string[]): string[] {
       if (!st.isFile()) throw new PlumError('invalid_input', `${file} is not a regular file`, { hint: 'import a pipe or a directory\'s files one by one, or list the files themselves' });
       const fd = fs.openSync(file, 'r');
       try {
-        const buf = Buffer.alloc(CHUNK_BYTES);
-        head = buf.subarray(0, fs.readSync(fd, buf, 0, CHUNK_BYTES, 0)).toString('utf8');
+        head = readHead(fd);
       } finally {
         fs.closeSync(fd);
       }
