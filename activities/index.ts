@@ -67,10 +67,10 @@ export interface ActivityDeps {
   nmap?: NmapRunner;
   /** Default: store raw results in `store` (in-process). Agents pass `httpResultSink`. */
   resultSink?: ResultSink;
-  /** nmap XML → parsed scan (A's parser); injected so the server can pin a parser version. */
+  /** nmap XML → parsed scan (core/nmap); injected so the server can pin a parser version. */
   parseXml?: (xml: Buffer) => IngestScan | Promise<IngestScan>;
   parserVersion?: number;
-  /** Tag rules and scores applied at ingest (F's createRuleIngestDeps). */
+  /** Tag rules and scores applied at ingest (createRuleIngestDeps). */
   ingestDeps?: IngestDeps;
   /** Name resolution for the scope guard (names in targets). */
   resolve?: Resolver;

@@ -84,7 +84,7 @@ export async function* scanObservations(store: StoreSession, where: SQL, batchSi
 }
 
 /**
- * The query as SQL (E's compiler, the tested twin of matchFields) so only
+ * The query as SQL (the SQL compiler, the tested twin of matchFields) so only
  * matching rows leave the database; '' = everything.
  */
 export function queryWhere(query: string | undefined, now: Date): SQL {
@@ -215,11 +215,11 @@ export interface ReportOptions {
   /** Max hosts listed (0 = all). */
   hostLimit?: number;
   now?: Date;
-  /** Score weights (rules/score.yaml): host scores then come from F's scoreHost; else the highest port score. */
+  /** Score weights (rules/score.yaml): host scores then come from scoreHost; else the highest port score. */
   scoreConfig?: ScoreConfig;
 }
 
-/** One line from F's host score: the features that contribute most, with their values. */
+/** One line from the host score: the features that contribute most, with their values. */
 export function explainScoreResult(r: ScoreResult): string {
   const parts = r.features
     .filter((f) => f.contribution > 0)
@@ -445,7 +445,7 @@ export async function buildReportModel(store: StoreSession, opts: ReportOptions)
       r.fields.ptr.forEach((n) => ptr.add(n));
       [...r.fields.x509_subject_cn, ...r.fields.x509_san].filter((n) => HOSTLIKE.test(n)).forEach((n) => cert.add(n.toLowerCase()));
     }
-    // F's host score when the weights are known; otherwise the highest port score
+    // the host score (scoreHost) when the weights are known; otherwise the highest port score
     // (the device is as exposed as its most exposed service).
     let score = top?.score ?? 0;
     // Filled below from the top port's stored score features (read only for the hosts shown).

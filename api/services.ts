@@ -22,7 +22,7 @@ type InvestigationInput = Parameters<NonNullable<ApiServices['startInvestigation
 
 /**
  * Embedded mode: investigations and scheduled profile runs execute in this
- * process through D's embedded runner (the same run logic Temporal executes).
+ * process through the embedded runner (the same run logic Temporal executes).
  * The investigation route gets the run id as soon as the run is planned; the
  * scan continues in the background. Every run has its own AbortController, so
  * `cancelRun` kills that run's nmap processes and nothing else.

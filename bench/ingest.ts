@@ -1,6 +1,6 @@
 /**
  * End-to-end ingest benchmark: synthetic nmap XML (built from the real port
- * elements of shared/fixtures/nmap, written to a temporary file before each
+ * elements of test/fixtures/nmap, written to a temporary file before each
  * pass, untimed) → the file read and parsed as a stream → fingerprint →
  * ingestScanResult → PostgreSQL and PGlite, as `plum ingest FILE.xml` runs.
  * Three passes over the same hosts:

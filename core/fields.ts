@@ -2,7 +2,7 @@
  * The extracted search fields of one port document: the contract between the
  * parser (which fills them), the store (which indexes them), the query language
  * (which searches them) and the rules (which evaluate them). Names follow the
- * predecessor's search fields (plum-reference.md §5).
+ * predecessor's search fields.
  *
  * Every field is a list of strings, even when it usually holds one value, so
  * that search, rules and indexes treat all fields alike. Values keep their

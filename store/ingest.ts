@@ -25,7 +25,7 @@ import { canonicalIp, coverageFrom, type PortCoverage } from './scope.ts';
  * touched by the job are recognised by last_job_id.
  */
 
-/** Structural subsets of A's parser types (core/nmap/types.ts): what ingest reads. */
+/** Structural subsets of the parser's types (core/nmap/types.ts): what ingest reads. */
 export interface IngestPort {
   protocol: string;
   port: number;

@@ -5,7 +5,7 @@ import { ingestScanResult, scanFromStream } from '../store/ingest.ts';
 import { openTestStore, storeKinds, type TestStore } from './helpers/db.ts';
 
 // Successive scans of one real host, made by editing the real nmap output of
-// shared/fixtures/nmap/circl.xml the way the service would change.
+// test/fixtures/nmap/circl.xml the way the service would change.
 const CIRCL = fs.readFileSync(new URL('./fixtures/nmap/circl.xml', import.meta.url), 'utf8');
 const IP = '185.194.93.14';
 const START = 1758092798;

@@ -17,7 +17,7 @@ const keywordOf = (t: Token | undefined): 'AND' | 'OR' | 'NOT' | undefined => {
 };
 
 /**
- * Parses the structured query language (plum-reference.md §5, without its
+ * Parses the structured query language (the predecessor's query language, without its
  * defects): `field[.modifier]:value` terms, implicit AND, `AND`/`OR`/`NOT`
  * (case-insensitive) with precedence NOT > AND > OR, parentheses, comma lists
  * as OR of values, shell quoting. Throws PlumError code 'syntax' whose

@@ -3,7 +3,7 @@ import { parseNmapString } from '../../../core/nmap/parse.ts';
 import type { ParsedScan } from '../../../core/nmap/types.ts';
 
 /**
- * Parses an uploaded job result with A's parser. A job holds at most a few
+ * Parses an uploaded job result with the nmap parser (core/nmap). A job holds at most a few
  * hundred addresses, so the whole-string parser is fine here; bulk imports
  * stream instead. A result with no usable host and a parse error is refused
  * (422) rather than stored as an empty scan.
