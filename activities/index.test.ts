@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '../core/log.ts';
 import { addTargets } from '../store/repos/targets.ts';
 import { openTestStore, storeKinds, type TestStore } from '../test/helpers/db.ts';
-import { startPerimeter, type Perimeter } from '../test/perimeter/index.ts';
+import { startPerimeter, type Perimeter } from '../demo/perimeter/index.ts';
 import { NON_RETRYABLE_ERROR_TYPES } from '../workflows/options.ts';
 import { PlumError, type ErrorCode } from '../core/errors.ts';
 import type { NmapJobResult } from '../workflows/logic/types.ts';

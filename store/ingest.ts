@@ -7,7 +7,7 @@ import { newId } from '../core/ids.ts';
 import type { Store, StoreSession } from './index.ts';
 import { addWrites, MAINTENANCE_MIN_ROWS, noteObservationWrites, type TableWrites } from './maintenance.ts';
 import type { EventType } from './schema/observation-events.ts';
-import { canonicalIp, coverageFrom, type PortCoverage } from './scope.ts';
+import { canonicalIp, coverageFrom, type PortCoverage } from '../core/coverage.ts';
 
 /*
  * Ingest: one job's parsed nmap result → port observations with history.

@@ -3,7 +3,7 @@ import { createNmapRunner } from '../activities/nmap.ts';
 import { parseNmapString } from '../core/nmap/parse.ts';
 import { ingestScanResult, type IngestSummary } from '../store/ingest.ts';
 import { openTestStore, storeKinds, type TestStore } from './helpers/db.ts';
-import { startPerimeter, type Perimeter } from './perimeter/index.ts';
+import { startPerimeter, type Perimeter } from '../demo/perimeter/index.ts';
 
 // Successive real nmap scans of the loopback perimeter (127.0.0.0/8 only), each ingested as one job.
 describe.each(storeKinds)('history of the live loopback perimeter on %s', (kind) => {

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startPerimeter, type Perimeter } from './perimeter/index.ts';
+import { startPerimeter, type Perimeter } from '../demo/perimeter/index.ts';
 
 /*
  * The run/investigate/demo commands as a user calls them: the real CLI in a

@@ -7,7 +7,7 @@ import { defaultIngestDeps, runEmbedded } from '../workers/embedded.ts';
 import { createEmbeddedScheduler, latestSlot } from '../workers/scheduler.ts';
 import type { RunRequest } from '../workflows/logic/types.ts';
 import { openTestStore, storeKinds, type TestStore } from './helpers/db.ts';
-import { startPerimeter, type Perimeter } from './perimeter/index.ts';
+import { startPerimeter, type Perimeter } from '../demo/perimeter/index.ts';
 
 /*
  * The embedded scheduler over a real database and real scans of the loopback

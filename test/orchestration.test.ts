@@ -7,10 +7,10 @@ import { saveProfile } from '../store/repos/profiles.ts';
 import { addTargets } from '../store/repos/targets.ts';
 import { profileRequest, runEmbedded, runInvestigationEmbedded, type EmbeddedDeps } from '../workers/embedded.ts';
 import { createEmbeddedServices } from '../workers/embedded-services.ts';
-import { runFindings } from '../workers/findings.ts';
+import { runFindings } from '../cli/findings.ts';
 import type { RunEvent } from '../workflows/logic/types.ts';
 import { openTestStore, storeKinds, type TestStore } from './helpers/db.ts';
-import { startPerimeter, type Perimeter } from './perimeter/index.ts';
+import { startPerimeter, type Perimeter } from '../demo/perimeter/index.ts';
 
 /*
  * The shared workflow logic end to end through the embedded runner: real

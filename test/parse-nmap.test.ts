@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseNmapString } from '../core/nmap/parse.ts';
 import type { ParsedPort } from '../core/nmap/types.ts';
-import { SMTP_BANNER, SSH_BANNER, TELNET_BANNER } from './perimeter/index.ts';
+import { SMTP_BANNER, SSH_BANNER, TELNET_BANNER } from '../demo/perimeter/index.ts';
 import { nmapLoopback, scanEach, startLab, type LoopbackLab } from './fixtures/nmap/capture.ts';
 
 /*

@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { SMTPServer } from 'smtp-server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { emptySearchFields, type SearchFields } from '../core/fields.ts';
-import { validateMispEvent, type MispFacts } from '../core/report/misp-validate.ts';
+import { validateMispEvent, type MispFacts } from './helpers/misp-validate.ts';
 import { ingestScanResult, type IngestHost, type IngestPort } from '../store/ingest.ts';
 import { openTestStore, storeKinds, type TestStore } from './helpers/db.ts';
 

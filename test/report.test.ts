@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { emptySearchFields, type SearchFields } from '../core/fields.ts';
 import { renderReportMarkdown } from '../core/report/markdown.ts';
-import { validateMispEvent, type MispFacts } from '../core/report/misp-validate.ts';
+import { validateMispEvent, type MispFacts } from './helpers/misp-validate.ts';
 import { resolvePeriod } from '../core/report/period.ts';
 import { verifyWebhookSignature } from '../core/report/webhook.ts';
 import { loadScoreConfig } from '../core/score.ts';

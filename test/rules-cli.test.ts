@@ -7,7 +7,7 @@ import { planJobs } from '../core/plan.ts';
 import { BANNER_PROFILE, WEB_PROFILE, parseProfile } from '../core/profiles.ts';
 import { runPlum } from './helpers/cli.ts';
 import { makeTestConfig, storeKinds } from './helpers/db.ts';
-import { startPerimeter, type Perimeter } from './perimeter/index.ts';
+import { startPerimeter, type Perimeter } from '../demo/perimeter/index.ts';
 
 /**
  * End to end on real components: real nmap scans the loopback perimeter, the

@@ -1,7 +1,7 @@
 import net from 'node:net';
 import tls from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FTP_BANNER, HTTP_SERVER_HEADER, SMTP_BANNER, SSH_BANNER, startPerimeter, type Perimeter } from './perimeter/index.ts';
+import { FTP_BANNER, HTTP_SERVER_HEADER, SMTP_BANNER, SSH_BANNER, startPerimeter, type Perimeter } from '../demo/perimeter/index.ts';
 
 /** The loopback perimeter itself, spoken to with plain Node clients (no nmap). */
 

@@ -10,7 +10,7 @@ import { planJobs } from '../core/plan.ts';
 import { BANNER_PROFILE, WEB_PROFILE, parseProfile } from '../core/profiles.ts';
 import {
   FTP_BANNER, HTTP_SERVER_HEADER, SMTP_BANNER, SSH_BANNER, TELNET_BANNER, startPerimeter, type Perimeter,
-} from './perimeter/index.ts';
+} from '../demo/perimeter/index.ts';
 
 /**
  * Real nmap against the loopback test perimeter. nmap is slow, so one scan

@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { emptySearchFields } from '../fields.ts';
 import type { ExportRecord } from '../export/record.ts';
 import { buildMispEvent, createMispEventWriter, derivedUuid, MISP_TEMPLATES, toMispTag } from './misp.ts';
-import { validateMispEvent, type MispFacts } from './misp-validate.ts';
+import { validateMispEvent, type MispFacts } from '../../test/helpers/misp-validate.ts';
 
 const FIX = fileURLToPath(new URL('../../test/fixtures/misp/', import.meta.url));
 const readJson = (p: string) => JSON.parse(fs.readFileSync(path.join(FIX, p), 'utf8'));

@@ -2,7 +2,7 @@ import type { SearchFields } from '../../core/fields.ts';
 import { PlumError } from '../../core/errors.ts';
 import type { StoreSession } from '../index.ts';
 import { EVENT_TYPES, type EventType } from '../schema/observation-events.ts';
-import { canonicalIp } from '../scope.ts';
+import { canonicalIp } from '../../core/coverage.ts';
 
 /** One service of a host as `plum host` and the API show it. */
 export interface HostService {

@@ -15,7 +15,7 @@ import {
   DEFAULT_SCORE_FILE, loadScoreConfig, scoreHost, scorePort, type PortScoreInput, type ScoreConfig, type ScoreResult,
 } from '../../core/score.ts';
 import type { Store, StoreSession } from '../index.ts';
-import { canonicalIp } from '../scope.ts';
+import { canonicalIp } from '../../core/coverage.ts';
 
 /* ------------------------------------------------------------------ rules table */
 

@@ -1,6 +1,6 @@
 import ipaddr from 'ipaddr.js';
 import { describe, expect, it } from 'vitest';
-import { canonicalIp } from './scope.ts';
+import { canonicalIp } from './coverage.ts';
 
 describe('canonicalIp', () => {
   it('returns canonical dotted quads unchanged, as ipaddr.js writes them', () => {

@@ -1,6 +1,6 @@
 /**
  * Starts the loopback test perimeter by hand:
- *   npx tsx test/perimeter/cli.ts [--prefix 127.77.3] [--title "My title"] [--high-ports]
+ *   npx tsx demo/perimeter/cli.ts [--prefix 127.77.3] [--title "My title"] [--high-ports]
  * Prints the services (JSON with --json) and runs until Ctrl-C.
  */
 import { parseArgs } from 'node:util';

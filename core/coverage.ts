@@ -1,5 +1,5 @@
 import ipaddr from 'ipaddr.js';
-import { PlumError } from '../core/errors.ts';
+import { PlumError } from './errors.ts';
 
 /**
  * The ports a job covered, per protocol. Only covered ports can be declared

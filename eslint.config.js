@@ -1,0 +1,90 @@
+// ESLint: promise hygiene everywhere, and the layering as import rules.
+//   core/       pure domain logic: imports no other layer (its rule-file loaders read files; nothing else does I/O)
+//   store/      database access: core/ only
+//   workflows/  deterministic orchestration: Temporal's workflow packages, other layers as types only
+//   everything  never imports test/
+import tseslint from 'typescript-eslint';
+import { builtinModules } from 'node:module';
+
+const layer = (name) => [`../${name}/*`, `../../${name}/*`, `../../../${name}/*`, `../${name}/**`, `../../${name}/**`, `../../../${name}/**`];
+const noTestImports = { group: layer('test'), message: 'product code never imports test/: move what it needs next to the code that uses it' };
+
+/** Files of core/ allowed to read files: loaders of the rule data users edit, and the XML file reader. */
+const coreFileReaders = ['core/rules/favicon-db.ts', 'core/rules/import.ts', 'core/rules/load.ts', 'core/score.ts', 'core/nmap/volatile.ts', 'core/nmap/parse.ts', 'core/nmap/parse-pool.ts'];
+
+export default tseslint.config(
+  { ignores: ['node_modules/**', '.plum/**', 'store/migrations/**', '**/*.mjs', '**/*.js', 'nse/**'] },
+  {
+    files: ['**/*.ts'],
+    languageOptions: {
+      parser: tseslint.parser,
+      parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname },
+    },
+    plugins: { '@typescript-eslint': tseslint.plugin },
+    rules: {
+      '@typescript-eslint/no-floating-promises': 'error',
+      'no-restricted-imports': ['error', { patterns: [noTestImports] }],
+    },
+  },
+  {
+    files: ['**/*.test.ts', 'test/**', 'bench/**'],
+    rules: { 'no-restricted-imports': 'off' },
+  },
+  {
+    files: ['core/**/*.ts'],
+    ignores: ['core/**/*.test.ts'],
+    rules: {
+      'no-restricted-imports': ['error', {
+        patterns: [
+          noTestImports,
+          { group: ['store', 'activities', 'workflows', 'workers', 'api', 'cli'].flatMap(layer), message: 'core/ is the innermost layer: it imports no other layer' },
+          { group: ['node:net', 'node:http', 'node:https', 'node:child_process', 'node:dns', 'node:dgram', 'node:tls'], message: 'core/ does no network or process I/O' },
+        ],
+      }],
+    },
+  },
+  {
+    files: ['core/**/*.ts'],
+    ignores: ['core/**/*.test.ts', ...coreFileReaders],
+    rules: {
+      'no-restricted-imports': ['error', {
+        patterns: [
+          noTestImports,
+          { group: ['store', 'activities', 'workflows', 'workers', 'api', 'cli'].flatMap(layer), message: 'core/ is the innermost layer: it imports no other layer' },
+          { group: ['node:fs', 'node:fs/promises', 'node:net', 'node:http', 'node:https', 'node:child_process', 'node:dns', 'node:dgram', 'node:tls', 'node:worker_threads'], message: 'core/ is pure: read files in the loader modules listed in eslint.config.js, or outside core/' },
+        ],
+      }],
+    },
+  },
+  {
+    files: ['store/**/*.ts'],
+    ignores: ['store/**/*.test.ts'],
+    rules: {
+      'no-restricted-imports': ['error', {
+        patterns: [noTestImports, { group: ['activities', 'workflows', 'workers', 'api', 'cli'].flatMap(layer), message: 'store/ builds on core/ only' }],
+      }],
+    },
+  },
+  {
+    // Temporal replays workflow code: it must be deterministic and free of side effects.
+    files: ['workflows/**/*.ts'],
+    ignores: ['workflows/**/*.test.ts'],
+    rules: {
+      '@typescript-eslint/no-restricted-imports': ['error', {
+        paths: builtinModules.flatMap((m) => [m, `node:${m}`]).map((name) => ({ name, message: 'no Node built-ins in workflows/ (Temporal replays workflow code)' })),
+        patterns: [
+          { group: ['../*', '!../workflows/*', '../../*', '!../../workflows/*'], allowTypeImports: true, message: 'workflows/ sees other layers as types only (`import type`)' },
+          { regex: '^(?![./]|@temporalio/(workflow|common)$)', message: 'only @temporalio/workflow and @temporalio/common are workflow-safe packages' },
+        ],
+      }],
+      'no-restricted-globals': ['error', ...['process', 'crypto', 'performance', 'setTimeout', 'setInterval', 'setImmediate', 'require'].map((name) => ({ name, message: `${name} is not deterministic or not available in workflows/` }))],
+      'no-restricted-syntax': ['error',
+        { selector: 'ImportExpression', message: 'no dynamic import() in workflows/' },
+        { selector: "CallExpression[callee.object.name='Date'][callee.property.name='now']", message: 'Date.now() is not deterministic: use workflow time' },
+        { selector: "NewExpression[callee.name='Date'][arguments.length=0]", message: 'new Date() without arguments is not deterministic' },
+        { selector: "CallExpression[callee.object.name='Math'][callee.property.name='random']", message: 'Math.random() is not deterministic' },
+        { selector: 'ImportDeclaration[specifiers.length=0][importKind!="type"]', message: 'no side-effecting imports in workflows/' },
+      ],
+    },
+  },
+);
