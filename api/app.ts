@@ -7,8 +7,9 @@ import { silentLogger } from '../core/log.ts';
 import { DEFAULT_LIMITS, type ApiApp, type ApiDeps, type ApiEnv, type ResolvedDeps } from './context.ts';
 import { respondError, toApiError, validationError } from './errors.ts';
 import { routeModules } from './routes/index.ts';
+import { PLUM_VERSION } from '../core/version.ts';
 
-export const API_VERSION = '0.1.0';
+export const API_VERSION = PLUM_VERSION;
 
 /** Routes with their own, larger, body limit (agent result uploads, bulk target import). */
 const OWN_BODY_LIMIT = /^\/v1\/(agent\/jobs\/[^/]+\/result|targets\/import)$/;

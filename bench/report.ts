@@ -17,7 +17,7 @@ import postgres from 'postgres';
 import { loadConfig } from '../core/config.ts';
 import { renderReportMarkdown } from '../core/report/markdown.ts';
 import { resolvePeriod } from '../core/report/period.ts';
-import { loadScoreConfig } from '../core/score.ts';
+import { DEFAULT_SCORE_FILE, loadScoreConfig } from '../core/score.ts';
 import { buildReportModel, exportObservations } from '../activities/report.ts';
 import { openStore, type Store } from '../store/index.ts';
 import { insertObservationsSql } from './lib/observations.ts';
@@ -104,7 +104,7 @@ async function main(): Promise<void> {
     const [{ n }] = await store.query<{ n: number }>('select count(*)::int as n from port_observations');
     console.log(`  ${n} observations`);
     const period = resolvePeriod({ since: '7d' }, NOW);
-    const scoreConfig = await loadScoreConfig();
+    const scoreConfig = await loadScoreConfig(DEFAULT_SCORE_FILE);
     const { value: model, ms: modelMs } = await timed('build report model (all hosts)', () => buildReportModel(store, { period, now: NOW, scoreConfig }));
     const { value: md, ms: renderMs } = await timed('render Markdown (all hosts)', async () => renderReportMarkdown(model));
     console.log(`  ${model.totals.hosts} hosts, ${model.totals.ports} ports, ${model.changes.changed.length} changed, ${model.changes.appeared.length} appeared, ${model.changes.gone.length} gone; ${(md.length / 1048576).toFixed(1)} MB of Markdown`);

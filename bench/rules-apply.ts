@@ -19,7 +19,7 @@ import { compileRules } from '../core/rules/engine.ts';
 import { loadFaviconDb } from '../core/rules/favicon-db.ts';
 import { BUILTIN_RULES_DIR, loadRuleFiles } from '../core/rules/load.ts';
 import { ruleHash } from '../core/rules/schema.ts';
-import { loadScoreConfig } from '../core/score.ts';
+import { DEFAULT_SCORE_FILE, loadScoreConfig } from '../core/score.ts';
 import { openStore } from '../store/index.ts';
 import { applyRules } from '../store/repos/rules.ts';
 import { insertObservationsSql } from './lib/observations.ts';
@@ -104,7 +104,7 @@ async function main(): Promise<void> {
     const favicons = await loadFaviconDb(config.PLUM_FAVICON_DB);
     const rules = await loadRuleFiles(BUILTIN_RULES_DIR);
     let set = compileRules(rules, { favicons });
-    let cfg = await loadScoreConfig();
+    let cfg = await loadScoreConfig(DEFAULT_SCORE_FILE);
     const progress = (p: { documents: number }) => {
       if (process.stderr.isTTY) process.stderr.write(`\rapplying: ${fmt(p.documents)}`);
     };

@@ -4,11 +4,12 @@ import { PlumError, toPlumError } from '../core/errors.ts';
 import { createLogger } from '../core/log.ts';
 import type { CliContext } from './context.ts';
 import { registerCommands } from './commands/index.ts';
+import { PLUM_VERSION } from '../core/version.ts';
 
 export async function buildProgram(ctx: CliContext, args: string[] = []): Promise<Command> {
   const program = new Command('plum')
     .description('Perimeter exposure monitor: scan, fingerprint, remember, qualify, search and report.')
-    .version('0.1.0')
+    .version(PLUM_VERSION)
     .showHelpAfterError('(run with --help for usage)')
     .configureOutput({ outputError: (str, write) => write(`plum: ${str.replace(/^error: /, '')}`) })
     .exitOverride();

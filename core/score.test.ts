@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { PlumError } from './errors.ts';
-import { loadScoreConfig, parseScoreConfig, scoreHost, scorePort, type ScoreResult } from './score.ts';
+import { DEFAULT_SCORE_FILE, loadScoreConfig, parseScoreConfig, scoreHost, scorePort, type ScoreResult } from './score.ts';
 
-const cfg = await loadScoreConfig();
+const cfg = await loadScoreConfig(DEFAULT_SCORE_FILE);
 const sum = (r: ScoreResult) => r.features.reduce((a, f) => a + f.contribution, 0);
 
 describe('scorePort', () => {

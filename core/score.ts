@@ -73,7 +73,13 @@ export function parseScoreConfig(text: string, file = 'score.yaml'): ScoreConfig
   return { ...parsed.data, bands: [...parsed.data.bands].sort((a, b) => b.min - a.min) };
 }
 
-export async function loadScoreConfig(file = DEFAULT_SCORE_FILE): Promise<ScoreConfig> {
+/** The score weights file a configuration names: PLUM_SCORE_FILE, else rules/score.yaml. */
+export function scoreFileOf(config: { PLUM_SCORE_FILE?: string | undefined }): string {
+  return config.PLUM_SCORE_FILE ?? DEFAULT_SCORE_FILE;
+}
+
+/** Reads and checks a score weights file; callers pass scoreFileOf(config) so PLUM_SCORE_FILE is honoured everywhere. */
+export async function loadScoreConfig(file: string): Promise<ScoreConfig> {
   let text: string;
   try {
     text = await readFile(file, 'utf8');

@@ -11,7 +11,7 @@ import { renderReportMarkdown } from '../core/report/markdown.ts';
 import { validateMispEvent, type MispFacts } from './helpers/misp-validate.ts';
 import { resolvePeriod } from '../core/report/period.ts';
 import { verifyWebhookSignature } from '../core/report/webhook.ts';
-import { loadScoreConfig } from '../core/score.ts';
+import { DEFAULT_SCORE_FILE, loadScoreConfig } from '../core/score.ts';
 import { buildReportModel, createReportActivities, exportObservations, runDueReports, runReportDefinition } from '../activities/report.ts';
 import { dispatchWebhookEvents, retryDueDeliveries } from '../activities/webhooks.ts';
 import { ingestScanResult, type IngestHost, type IngestPort } from '../store/ingest.ts';
@@ -110,7 +110,7 @@ describe.each(storeKinds)('reports and exports on %s', (kind) => {
   });
 
   it('builds every section: totals, ports, changes vs the previous period, hosts by score, tags', async () => {
-    const scoreConfig = await loadScoreConfig();
+    const scoreConfig = await loadScoreConfig(DEFAULT_SCORE_FILE);
     const model = await buildReportModel(t.store, { period: PERIOD, now: NOW, scoreConfig });
     // The replaced 443 fingerprint was last seen before the period: 6 observations, not 7.
     expect(model.totals).toEqual({ hosts: 3, ports: 6, observations: 6 });

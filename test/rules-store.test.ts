@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { emptySearchFields, type SearchFields } from '../core/fields.ts';
 import { loadFaviconDb, type FaviconDb } from '../core/rules/favicon-db.ts';
 import { compileRules } from '../core/rules/engine.ts';
-import { loadScoreConfig, type ScoreConfig } from '../core/score.ts';
+import { DEFAULT_SCORE_FILE, loadScoreConfig, type ScoreConfig } from '../core/score.ts';
 import { ingestScanResult, type IngestPort } from '../store/ingest.ts';
 import {
   applyRules, createRuleIngestDeps, explainHost, importRulesDir, listStoredRules, loadStoredRuleSet, setRuleEnabled, syncRulesDir,
@@ -24,7 +24,7 @@ let tmp: string;
 
 beforeAll(async () => {
   favicons = await loadFaviconDb();
-  cfg = await loadScoreConfig();
+  cfg = await loadScoreConfig(DEFAULT_SCORE_FILE);
   tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'plum-rules-'));
 });
 afterAll(async () => {

@@ -16,6 +16,7 @@ import type { Logger } from '../core/log.ts';
 import { createActivities, httpResultSink, toTemporalActivities } from '../activities/index.ts';
 import { createNmapRunner } from '../activities/nmap.ts';
 import { inScanWindow, msUntilWindowChange, type ScanWindow } from './scan-hours.ts';
+import { PLUM_VERSION } from '../core/version.ts';
 
 export interface AgentOptions {
   temporalAddress: string;
@@ -35,7 +36,7 @@ async function heartbeatServer(opts: AgentOptions, body: { currentJobId?: string
   try {
     await fetch(`${opts.serverUrl.replace(/\/+$/, '')}/v1/agent/heartbeat`, {
       method: 'POST', headers: { authorization: `Bearer ${opts.token}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ version: '0.1.0', ...body }),
+      body: JSON.stringify({ version: PLUM_VERSION, ...body }),
     });
   } catch (e) {
     opts.log.warn({ err: (e as Error).message }, 'agent heartbeat to the server failed');

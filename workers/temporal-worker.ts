@@ -12,7 +12,7 @@ import type { Logger } from '../core/log.ts';
 import { createActivities, toTemporalActivities } from '../activities/index.ts';
 import { createNmapRunner, systemResolver } from '../activities/nmap.ts';
 import { createReportActivities, createSmtpMailer } from '../activities/report.ts';
-import { loadScoreConfig } from '../core/score.ts';
+import { loadScoreConfig, scoreFileOf } from '../core/score.ts';
 import type { Store } from '../store/index.ts';
 import { defaultIngestDeps } from './embedded.ts';
 
@@ -42,7 +42,7 @@ export async function runServerWorker(opts: { config: PlumConfig; store: Store; 
       log, store, nmap, ingestDeps, resolve: systemResolver, retentionDays: config.PLUM_RAW_RETENTION_DAYS, runnerName: 'server',
     }));
     // reportWorkflow's activities: the same runReportDefinition as the embedded scheduler and a preview.
-    const scoreConfig = await loadScoreConfig().catch((e: unknown) => {
+    const scoreConfig = await loadScoreConfig(scoreFileOf(config)).catch((e: unknown) => {
       log.warn({ err: (e as Error).message }, 'score weights unavailable; host score = highest port score');
       return undefined;
     });

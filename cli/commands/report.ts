@@ -3,7 +3,7 @@ import { Option } from 'commander';
 import { PlumError, usageError } from '../../core/errors.ts';
 import { parseQuery } from '../../core/query/index.ts';
 import { resolvePeriod } from '../../core/report/period.ts';
-import { loadScoreConfig, type ScoreConfig } from '../../core/score.ts';
+import { loadScoreConfig, scoreFileOf, type ScoreConfig } from '../../core/score.ts';
 import {
   createSmtpMailer, generateReport, runReportDefinition, writeReportFile, type ReportDeps,
 } from '../../activities/report.ts';
@@ -43,7 +43,7 @@ function parseHostLimit(v: string | undefined): number {
 /** Score weights for host scores; a broken score file must not block a report. */
 async function scoreConfigOrUndefined(ctx: CliContext): Promise<ScoreConfig | undefined> {
   try {
-    return await loadScoreConfig();
+    return await loadScoreConfig(scoreFileOf(ctx.config));
   } catch (e) {
     ctx.log.warn({ err: (e as Error).message }, 'score weights unavailable; host score = highest port score');
     return undefined;

@@ -12,7 +12,7 @@ import { importLegacyRules, validateRule, type ImportProblem } from '../../core/
 import { BUILTIN_RULES_DIR, loadRuleFiles } from '../../core/rules/load.ts';
 import { compareVersions, ruleHash, type Rule, type RuleTestDoc, type Severity } from '../../core/rules/schema.ts';
 import {
-  DEFAULT_SCORE_FILE, loadScoreConfig, scoreHost, scorePort, type PortScoreInput, type ScoreConfig, type ScoreResult,
+  loadScoreConfig, scoreFileOf, scoreHost, scorePort, type PortScoreInput, type ScoreConfig, type ScoreResult,
 } from '../../core/score.ts';
 import type { Store, StoreSession } from '../index.ts';
 import { canonicalIp } from '../../core/coverage.ts';
@@ -200,7 +200,7 @@ export interface RuleContext {
 export async function openRuleContext(store: Store, config: PlumConfig, opts: { sync?: boolean } = {}): Promise<RuleContext & { synced?: RuleMergeResult }> {
   const rulesDir = config.PLUM_RULES_DIR ?? BUILTIN_RULES_DIR;
   const favicons = await loadFaviconDb(config.PLUM_FAVICON_DB);
-  const score = await loadScoreConfig(config.PLUM_SCORE_FILE ?? DEFAULT_SCORE_FILE);
+  const score = await loadScoreConfig(scoreFileOf(config));
   const synced = opts.sync ? await syncRulesDir(store, rulesDir) : undefined;
   const set = await loadStoredRuleSet(store, { favicons, rulesDir });
   return { set, score, favicons, rulesDir, synced };

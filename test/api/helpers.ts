@@ -1,4 +1,5 @@
 import { expect } from 'vitest';
+import type { PlumConfig } from '../../core/config.ts';
 import type { ApiLimits, ApiServices } from '../../api/context.ts';
 import { startServer, type RunningServer } from '../../api/server.ts';
 import { createAgentToken, revokeAgentToken } from '../../store/repos/agents.ts';
@@ -93,8 +94,10 @@ export async function expectSecured(api: TestApi, method: string, path: string, 
 }
 
 /** A second server over the same test store (other services), sharing its keys; close() only stops the server. */
-export async function startTestApiOn(base: TestApi, services: ApiServices, limits?: Partial<ApiLimits>): Promise<Pick<TestApi, 'call' | 'close' | 'server'>> {
-  const server = await startServer({ store: base.store, config: base.config, services, limits }, { host: '127.0.0.1', port: 0 });
+export async function startTestApiOn(
+  base: TestApi, services: ApiServices | undefined, limits?: Partial<ApiLimits>, config: PlumConfig = base.config,
+): Promise<Pick<TestApi, 'call' | 'close' | 'server'>> {
+  const server = await startServer({ store: base.store, config, services, limits }, { host: '127.0.0.1', port: 0 });
   return {
     server,
     call: clientOf(server),

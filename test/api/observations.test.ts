@@ -1,5 +1,9 @@
 import { createHash } from 'node:crypto';
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DEFAULT_SCORE_FILE } from '../../core/score.ts';
 import { ingestScanResult } from '../../store/ingest.ts';
 import { storeKinds } from '../helpers/db.ts';
 import { host, port, scan } from '../helpers/scan.ts';
@@ -38,6 +42,26 @@ describe.each(storeKinds)('hosts, history, search (%s)', (kind) => {
     expect(h.history.map((e) => `${e.type}:${e.port}`).sort()).toEqual(['appeared:22', 'appeared:80', 'changed:22']);
     expect(h.score.features.map((f) => f.name)).toContain('open_ports');
     expect(h.score.features.reduce((a, f) => a + f.contribution, 0)).toBeCloseTo(h.score.score, 0);
+  });
+
+  it('GET /v1/hosts/{ip} scores with the weights PLUM_SCORE_FILE names', async () => {
+    const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'plum-score-'));
+    const file = path.join(dir, 'score.yaml');
+    const weights = (await fs.readFile(DEFAULT_SCORE_FILE, 'utf8'))
+      .replace(/^(host:\n  weights:\n)([\s\S]*?)(\n\n)/m, (_m, head: string, body: string, tail: string) =>
+        head + body.replace(/: \d+/g, ': 0').replace('open_ports: 0', 'open_ports: 100') + tail);
+    await fs.writeFile(file, weights);
+    const custom = await startTestApiOn(api, undefined, undefined, { ...api.config, PLUM_SCORE_FILE: file });
+    try {
+      const score = async (call: TestApi['call']) => ((await (await call('/v1/hosts/127.0.5.1', { auth: api.keys.viewer })).json()) as {
+        score: { features: { name: string; weight: number }[] };
+      }).score.features.find((f) => f.name === 'open_ports')!.weight;
+      expect(await score(custom.call)).toBe(100);
+      expect(await score(api.call)).toBe(20);
+    } finally {
+      await custom.close();
+      await fs.rm(dir, { recursive: true, force: true });
+    }
   });
 
   it.each([

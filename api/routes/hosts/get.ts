@@ -1,6 +1,6 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { PlumError } from '../../../core/errors.ts';
-import { loadScoreConfig, scoreHost, type ScoreConfig } from '../../../core/score.ts';
+import { loadScoreConfig, scoreFileOf, scoreHost, type ScoreConfig } from '../../../core/score.ts';
 import { getHostView, type HistoryEvent, type HostService } from '../../../store/repos/observations.ts';
 import { requireRole } from '../../auth.ts';
 import { errors, jsonContent, security } from '../../schemas.ts';
@@ -46,7 +46,8 @@ export const route = createRoute({
   responses: { 200: jsonContent(Host, 'The host'), ...errors(400, 401, 403, 404) },
 });
 
-let scoreConfig: Promise<ScoreConfig> | undefined;
+/** Score weights by file, read once per file (servers in one process may name different files). */
+const scoreConfigs = new Map<string, Promise<ScoreConfig>>();
 
 export default {
   register(app) {
@@ -65,9 +66,10 @@ export default {
         const k = `${e.protocol}/${e.port}`;
         if (e.type === 'changed' && !lastChange.has(k)) lastChange.set(k, e.at);
       }
-      scoreConfig ??= loadScoreConfig();
-      const cfg = await scoreConfig.catch((e) => {
-        scoreConfig = undefined;
+      const scoreFile = scoreFileOf(c.var.deps.config);
+      if (!scoreConfigs.has(scoreFile)) scoreConfigs.set(scoreFile, loadScoreConfig(scoreFile));
+      const cfg = await scoreConfigs.get(scoreFile)!.catch((e) => {
+        scoreConfigs.delete(scoreFile);
         throw e;
       });
       const score = scoreHost(open.map((s) => ({

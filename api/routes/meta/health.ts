@@ -1,6 +1,7 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import type { RouteModule } from '../index.ts';
 import { jsonContent } from '../../schemas.ts';
+import { PLUM_VERSION } from '../../../core/version.ts';
 
 const Health = z.object({
   status: z.literal('ok'),
@@ -21,7 +22,7 @@ export default {
     app.openapi(route, async (c) => {
       const { store } = c.var.deps;
       await store.query('select 1');
-      return c.json({ status: 'ok' as const, database: store.kind, version: '0.1.0' }, 200);
+      return c.json({ status: 'ok' as const, database: store.kind, version: PLUM_VERSION }, 200);
     });
   },
 } satisfies RouteModule;
