@@ -14,7 +14,8 @@ import {
   CHANGE_TYPES, emptyChanges, zeroChangeCounts,
   type ChangeType, type FieldChange, type ReportChange, type ReportHost, type ReportModel, type ReportPeriod, type ReportService,
 } from '../core/report/model.ts';
-import { formatDuration, parseDuration, resolvePeriod, type PeriodOptions } from '../core/report/period.ts';
+import { formatDuration, parseDuration } from '../core/duration.ts';
+import { resolvePeriod, type PeriodOptions } from '../core/report/period.ts';
 import { scoreHost, type ScoreConfig, type ScoreResult } from '../core/score.ts';
 import { sql, type SQL } from 'drizzle-orm';
 import type { Store, StoreSession } from '../store/index.ts';

@@ -1,6 +1,7 @@
 import { CronExpressionParser } from 'cron-parser';
 import { z } from 'zod';
 import { PlumError } from './errors.ts';
+import { isDuration, parseDuration } from './duration.ts';
 import { parseNmapArgs, validateNmapArgs } from './nmap-args.ts';
 import { parseLabel } from './targets.ts';
 
@@ -105,16 +106,13 @@ export function parseScriptList(input: string | string[] | undefined): string[] 
 
 export type Cycle = { kind: 'interval'; ms: number; text: string } | { kind: 'cron'; expression: string; text: string };
 
-const UNIT_MS: Record<string, number> = { m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
-
 /** `12h`, `30m`, `7d`, `2w`, or a 5/6-field cron expression (UTC). */
 export function parseCycle(text: string): Cycle {
   const src = String(text ?? '').trim();
-  const m = src.match(/^(\d{1,6})\s*([mhdw])$/i);
-  if (m) {
-    const ms = Number(m[1]) * UNIT_MS[m[2]!.toLowerCase()]!;
+  if (isDuration(src)) {
+    const ms = parseDuration(src, 'cycle');
     if (ms < 5 * 60_000) throw new PlumError('invalid_input', `cycle "${src}" is shorter than 5 minutes`, { hint: 'use at least 5m' });
-    return { kind: 'interval', ms, text: `${m[1]}${m[2]!.toLowerCase()}` };
+    return { kind: 'interval', ms, text: src.replace(/\s+/g, '').toLowerCase() };
   }
   if (src.split(/\s+/).length >= 5) {
     try {

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { ScheduleNotFoundError, ScheduleOverlapPolicy, type Client, type ScheduleOptions } from '@temporalio/client';
 import type { PlumConfig } from '../core/config.ts';
 import { cycleMs, parseCycle } from '../core/profiles.ts';
-import { parseDuration } from '../core/report/period.ts';
+import { parseDuration } from '../core/duration.ts';
 import type { StoredProfile } from '../store/repos/profiles.ts';
 import type { ReportDefinitionRow } from '../store/repos/reports.ts';
 import type { ReportWorkflowInput } from '../workflows/report.ts';

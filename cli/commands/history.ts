@@ -1,24 +1,11 @@
 import { Option, type Command } from 'commander';
+import { parseSince } from '../../core/duration.ts';
 import { usageError } from '../../core/errors.ts';
 import { listEvents, type HistoryEvent } from '../../store/repos/observations.ts';
 import { EVENT_TYPES, type EventType } from '../../store/schema/observation-events.ts';
 import type { CliContext } from '../context.ts';
 import { formatOption, info, printJson, printTable } from '../output.ts';
 import { openCommandStore } from './init.ts';
-
-const UNITS: Record<string, number> = { m: 60_000, h: 3_600_000, d: 86_400_000, w: 7 * 86_400_000 };
-
-/** `7d`, `12h`, `30m`, `2w`, an ISO date/time, or `all`. */
-export function parseSince(text: string, now = new Date()): Date {
-  if (text.trim().toLowerCase() === 'all') return new Date(0);
-  const m = /^(\d+)\s*([mhdw])$/i.exec(text.trim());
-  if (m) return new Date(now.getTime() - Number(m[1]) * UNITS[m[2]!.toLowerCase()]!);
-  if (/^\d{4}-\d{2}-\d{2}/.test(text.trim())) {
-    const d = new Date(text.trim());
-    if (!Number.isNaN(d.getTime())) return d;
-  }
-  throw usageError(`invalid --since "${text}"`, 'use a duration such as 7d, 12h, 30m, 2w, a date such as 2026-01-31, or all');
-}
 
 export function parseEventTypes(text: string): EventType[] {
   const types = text.split(',').map((s) => s.trim().toLowerCase()).filter(Boolean);
@@ -64,7 +51,7 @@ export function register(program: Command, ctx: CliContext): void {
     .addOption(new Option('--limit <n>', 'at most this many events').default('10000'))
     .addOption(formatOption())
     .action(async (opts: { since: string; event?: string; net?: string; limit: string; format: 'table' | 'json' }) => {
-      const since = parseSince(opts.since);
+      const since = parseSince(opts.since, new Date());
       const types = opts.event ? parseEventTypes(opts.event) : undefined;
       const limit = Number(opts.limit);
       if (!Number.isInteger(limit) || limit < 1) throw usageError(`invalid --limit "${opts.limit}"`, 'give a positive whole number');

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { renderReportMarkdown, mdEscape, mdCode } from './markdown.ts';
 import { emptyChanges, zeroChangeCounts, type ReportModel } from './model.ts';
-import { resolvePeriod, parseDuration, formatDuration } from './period.ts';
+import { formatDuration, parseDuration } from '../duration.ts';
+import { resolvePeriod } from './period.ts';
 import { PlumError } from '../errors.ts';
 
 const period = resolvePeriod({ since: '7d' }, new Date('2026-03-08T00:00:00Z'));

@@ -1,42 +1,6 @@
+import { UNIT_MS, parseDate, parseDuration } from '../duration.ts';
 import { usageError } from '../errors.ts';
 import type { ReportPeriod } from './model.ts';
-
-const UNIT_MS: Record<string, number> = {
-  m: 60_000,
-  h: 3_600_000,
-  d: 86_400_000,
-  w: 7 * 86_400_000,
-};
-
-/** Parses a duration like `30d`, `12h`, `2w`, `90m` into milliseconds. */
-export function parseDuration(text: string, what = 'duration'): number {
-  const m = /^\s*(\d+)\s*([mhdw])\s*$/i.exec(text);
-  if (!m) throw usageError(`invalid ${what} "${text}"`, 'use a number followed by m, h, d or w, e.g. 30d or 12h');
-  const n = Number(m[1]);
-  if (n <= 0) throw usageError(`invalid ${what} "${text}": must be greater than zero`, 'e.g. 7d');
-  return n * UNIT_MS[m[2]!.toLowerCase()]!;
-}
-
-/** Formats milliseconds back into the largest exact unit (7d, 36h...). */
-export function formatDuration(ms: number): string {
-  for (const unit of ['w', 'd', 'h', 'm'] as const) {
-    const size = UNIT_MS[unit]!;
-    if (ms % size === 0) return `${ms / size}${unit}`;
-  }
-  return `${Math.round(ms / 60_000)}m`;
-}
-
-/** Accepts `YYYY-MM-DD` (midnight UTC) or a full ISO-8601 date-time. */
-export function parseDate(text: string, what = 'date'): Date {
-  const t = text.trim();
-  const iso = /^\d{4}-\d{2}-\d{2}$/.test(t) ? `${t}T00:00:00Z` : t;
-  if (!/^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?$/.test(iso)) {
-    throw usageError(`invalid ${what} "${text}"`, 'use YYYY-MM-DD or an ISO-8601 date-time such as 2026-01-31T12:00:00Z');
-  }
-  const d = new Date(iso);
-  if (Number.isNaN(d.getTime())) throw usageError(`invalid ${what} "${text}"`, 'use YYYY-MM-DD or an ISO-8601 date-time');
-  return d;
-}
 
 export interface PeriodOptions {
   since?: string;
@@ -57,9 +21,9 @@ export function resolvePeriod(opts: PeriodOptions, now: Date = new Date()): Repo
   let to: Date;
   if (opts.from || opts.to) {
     to = opts.to ? parseDate(opts.to, '--to date') : now;
-    from = opts.from ? parseDate(opts.from, '--from date') : new Date(to.getTime() - 30 * UNIT_MS.d!);
+    from = opts.from ? parseDate(opts.from, '--from date') : new Date(to.getTime() - 30 * UNIT_MS.d);
     // A bare --to date means "up to and including that day".
-    if (opts.to && /^\d{4}-\d{2}-\d{2}$/.test(opts.to.trim())) to = new Date(to.getTime() + UNIT_MS.d!);
+    if (opts.to && /^\d{4}-\d{2}-\d{2}$/.test(opts.to.trim())) to = new Date(to.getTime() + UNIT_MS.d);
   } else {
     const ms = parseDuration(opts.since ?? '30d', '--since duration');
     to = now;

@@ -1,7 +1,7 @@
 import { and, asc, eq, lte, or } from 'drizzle-orm';
 import { PlumError, usageError } from '../../core/errors.ts';
 import { newId } from '../../core/ids.ts';
-import { parseDuration } from '../../core/report/period.ts';
+import { parseDuration } from '../../core/duration.ts';
 import type { StoreSession } from '../index.ts';
 import { reportDefinitions, type ReportDefinitionRow } from '../schema/report-definitions.ts';
 

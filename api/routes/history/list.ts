@@ -1,4 +1,5 @@
 import { createRoute, z } from '@hono/zod-openapi';
+import { parseSince } from '../../../core/duration.ts';
 import { PlumError } from '../../../core/errors.ts';
 import { parseTarget } from '../../../core/targets.ts';
 import { listEvents } from '../../../store/repos/observations.ts';
@@ -8,16 +9,8 @@ import { errors, jsonContent, security } from '../../schemas.ts';
 import type { RouteModule } from '../index.ts';
 import { EventSchema, eventJson } from './schemas.ts';
 
-const UNITS: Record<string, number> = { m: 60_000, h: 3_600_000, d: 86_400_000, w: 7 * 86_400_000 };
 const Time = z.string().regex(/^(\d{1,5}[mhdw]|\d{4}-\d{2}-\d{2}([T ][0-9:.]+(Z|[+-]\d{2}:?\d{2})?)?)$/, 'must be a duration like 7d, 12h, 30m, 2w or an ISO date');
 
-function toDate(v: string | undefined, now: Date): Date | undefined {
-  if (v === undefined) return undefined;
-  const m = /^(\d+)([mhdw])$/.exec(v);
-  const d = m ? new Date(now.getTime() - Number(m[1]) * UNITS[m[2]!]!) : new Date(v);
-  if (Number.isNaN(d.getTime())) throw new PlumError('invalid_input', `invalid date "${v}"`, { hint: 'use 7d, 12h or an ISO date such as 2026-01-31' });
-  return d;
-}
 
 export const route = createRoute({
   method: 'get',
@@ -57,7 +50,7 @@ export default {
         net = t.value;
       }
       const items = await listEvents(c.var.deps.store, {
-        since: toDate(q.since, now), until: toDate(q.until, now), types: q.types?.split(',') as EventType[] | undefined, net, limit: q.limit,
+        since: q.since === undefined ? undefined : parseSince(q.since, now, 'since'), until: q.until === undefined ? undefined : parseSince(q.until, now, 'until'), types: q.types?.split(',') as EventType[] | undefined, net, limit: q.limit,
       });
       return c.json({ items: items.map(eventJson) }, 200);
     });
