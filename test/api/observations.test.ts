@@ -97,6 +97,10 @@ describe.each(storeKinds)('hosts, history, search (%s)', (kind) => {
     expect(r.mode).toBe('structured');
     expect(r.hosts.map((h) => h.ip)).toEqual(['127.0.5.1']);
     expect(r.hosts[0]!.ports.map((p) => p.port)).toEqual([22]);
+    // One naming convention on the API: camelCase keys, here as on every other route.
+    expect(Object.keys(r.hosts[0]!).sort()).toEqual(['firstSeen', 'ip', 'lastSeen', 'ports', 'score', 'tags']);
+    expect(Object.keys(r.hosts[0]!.ports[0]!).filter((k) => /_/.test(k))).toEqual([]);
+    expect(r.hosts[0]!.ports[0]).toMatchObject({ firstSeen: expect.any(String), lastSeen: expect.any(String) });
 
     const perPort = await (await api.call(`/v1/search?q=${encodeURIComponent('port:22 port:80')}`, { auth: api.keys.viewer })).json() as { hosts: unknown[] };
     expect(perPort.hosts).toEqual([]);
@@ -116,8 +120,9 @@ describe.each(storeKinds)('hosts, history, search (%s)', (kind) => {
 
     const nd = await api.call(`/v1/search?format=ndjson&q=${encodeURIComponent('port:80')}`, { auth: api.keys.viewer });
     expect(nd.headers.get('content-type')).toMatch(/application\/x-ndjson/);
-    const lines = (await nd.text()).trim().split('\n').map((l) => JSON.parse(l) as { ip: string });
+    const lines = (await nd.text()).trim().split('\n').map((l) => JSON.parse(l) as { ip: string; lastSeen: string });
     expect(lines.map((l) => l.ip)).toEqual(['127.0.5.1']);
+    expect(lines[0]!.lastSeen).toEqual(expect.any(String));
   });
 
   it.each([

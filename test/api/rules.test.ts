@@ -21,9 +21,11 @@ describe.each(storeKinds)('rules (%s)', (kind) => {
     const cms = await (await api.call('/v1/rules?tag=type:cms', { auth: api.keys.viewer })).json() as { items: { name: string; tags: string[] }[] };
     expect(cms.items.length).toBeGreaterThan(0);
     expect(cms.items.every((r) => r.tags.includes('type:cms'))).toBe(true);
-    const one = await (await api.call('/v1/rules/cms-wordpress', { auth: api.keys.viewer })).json() as { rule: { query: string; tags: string[]; tests: { match: unknown[] } } };
+    const one = await (await api.call('/v1/rules/cms-wordpress', { auth: api.keys.viewer })).json() as { rule: { query: string; tags: string[]; tests: { match: unknown[]; noMatch: unknown[] } } };
     expect(one.rule.tags).toContain('product:wordpress');
     expect(one.rule.tests.match.length).toBeGreaterThan(0);
+    expect(one.rule.tests.noMatch.length).toBeGreaterThan(0);
+    expect(Object.keys(one.rule.tests).sort()).toEqual(['match', 'noMatch']);
   });
 
   it('runs rule test cases, for all rules and for one', async () => {

@@ -12,14 +12,14 @@ export const RuleSchema = z.object({
   severity: z.string().nullable(),
   references: z.array(z.string()),
   enabled: z.boolean(),
-  tests: z.object({ match: z.array(TestDoc), no_match: z.array(TestDoc) }).nullable(),
+  tests: z.object({ match: z.array(TestDoc), noMatch: z.array(TestDoc) }).nullable().openapi({ description: 'the rule file\'s test cases (`tests: {match, no_match}` in YAML)' }),
   source: z.string(),
   hash: z.string(),
 }).openapi('Rule');
 
 export const ruleJson = (r: Rule) => ({
   name: r.name, description: r.description, query: r.query, tags: r.tags, version: r.version, severity: r.severity ?? null,
-  references: r.references, enabled: r.enabled, tests: (r.tests ?? null) as { match: Record<string, string[]>[]; no_match: Record<string, string[]>[] } | null,
+  references: r.references, enabled: r.enabled, tests: r.tests ? { match: r.tests.match ?? [], noMatch: r.tests.no_match ?? [] } : null,
   source: r.source, hash: r.hash,
 });
 

@@ -1,12 +1,12 @@
 import { createRoute, z } from '@hono/zod-openapi';
-import { searchPorts } from '../../../store/search/index.ts';
+import { searchPorts, type HostHit } from '../../../store/search/index.ts';
 import { expensive, requireRole } from '../../auth.ts';
 import { errors, jsonContent, security } from '../../schemas.ts';
 import type { RouteModule } from '../index.ts';
 
 const PortHit = z.object({
   id: z.string(), protocol: z.string(), port: z.number(), state: z.string(), hsh256: z.string(), tags: z.array(z.string()),
-  score: z.number(), first_seen: z.string(), last_seen: z.string(),
+  score: z.number(), firstSeen: z.string(), lastSeen: z.string(),
   service: z.string().optional(), product: z.string().optional(), title: z.string().optional(),
 });
 const Result = z.object({
@@ -16,9 +16,19 @@ const Result = z.object({
   scope: z.enum(['current', 'history']),
   sort: z.enum(['last_seen', 'score']),
   backend: z.string(),
-  hosts: z.array(z.object({ ip: z.string(), first_seen: z.string(), last_seen: z.string(), score: z.number(), tags: z.array(z.string()), ports: z.array(PortHit) })),
+  hosts: z.array(z.object({ ip: z.string(), firstSeen: z.string(), lastSeen: z.string(), score: z.number(), tags: z.array(z.string()), ports: z.array(PortHit) })),
   nextCursor: z.string().optional(),
 }).openapi('SearchResult');
+
+/** The API speaks camelCase; the store's hits are shared with the CLI's JSON, which speaks snake_case. */
+function hostJson({ first_seen, last_seen, ports, ...host }: HostHit) {
+  return {
+    ...host,
+    firstSeen: first_seen,
+    lastSeen: last_seen,
+    ports: ports.map(({ first_seen: firstSeen, last_seen: lastSeen, ...port }) => ({ ...port, firstSeen, lastSeen })),
+  };
+}
 
 export const route = createRoute({
   method: 'get',
@@ -57,11 +67,11 @@ export default {
         token: q.mode === 'token', by: q.by, scope: q.scope, sort: q.sort, limit: q.limit, cursor: q.cursor,
       });
       if (q.format === 'ndjson') {
-        const lines = result.hosts.map((h) => JSON.stringify(h));
+        const lines = result.hosts.map((h) => JSON.stringify(hostJson(h)));
         if (result.nextCursor) lines.push(JSON.stringify({ nextCursor: result.nextCursor }));
         return c.body(lines.length ? `${lines.join('\n')}\n` : '', 200, { 'content-type': 'application/x-ndjson' }) as never;
       }
-      return c.json(result, 200);
+      return c.json({ ...result, hosts: result.hosts.map(hostJson) }, 200);
     });
   },
 } satisfies RouteModule;
