@@ -1,4 +1,5 @@
 import { PlumError } from './errors.ts';
+import { judgeScriptArgs, shippedScriptArgAllowlist } from './nmap/script-args.ts';
 
 /**
  * Extra nmap options of a profile, tokenised without a shell and checked
@@ -18,18 +19,6 @@ const int = (min: number, max: number): ValueCheck => (v) => /^\d{1,9}$/.test(v)
 const num: ValueCheck = (v) => /^\d{1,9}(\.\d{1,6})?$/.test(v);
 const time: ValueCheck = (v) => /^\d{1,9}(\.\d{1,3})?(ms|s|m|h)?$/.test(v);
 const iface: ValueCheck = (v) => /^[a-zA-Z0-9_.:-]{1,32}$/.test(v);
-const ipList: ValueCheck = (v) => /^[0-9a-fA-F:.]+(,[0-9a-fA-F:.]+)*$/.test(v);
-
-/** Script argument keys that make NSE read or write files. */
-const FILE_SCRIPT_ARG = /^(\w*files?|filename|\w*db|dir|directory|\w*path|log|logfile|out|output|save|dump|creds?|\w*list|dest|destination|root)$/i;
-const scriptArgs: ValueCheck = (v) => {
-  if (v.length > 1024 || !/^[a-zA-Z0-9_.\-=,:/@+%]+$/.test(v)) return false;
-  for (const pair of v.split(',')) {
-    const key = pair.split('=')[0]!;
-    if (!key || key.split(/[._-]/).some((part) => FILE_SCRIPT_ARG.test(part))) return false;
-  }
-  return true;
-};
 
 /** Flags allowed without a value. */
 const FLAGS = new Set([
@@ -57,14 +46,12 @@ const VALUED: Record<string, ValueCheck> = {
   '--min-rtt-timeout': time,
   '--max-rtt-timeout': time,
   '--version-intensity': int(0, 9),
-  '--script-args': scriptArgs,
   '--data-length': int(0, 1400),
   '--ttl': int(1, 255),
   '--source-port': int(1, 65535),
   '-g': int(1, 65535),
   '--mtu': int(8, 65528),
   '--max-os-tries': int(1, 50),
-  '--dns-servers': ipList,
   '-e': iface,
   '--stats-every': time,
 };
@@ -77,6 +64,7 @@ const REFUSED: Array<[RegExp, string]> = [
   [/^--?(script|script-updatedb|script-help|script-trace)$|^-s?C$|^-A$/, 'chooses scripts; set them with --scripts on the profile'],
   [/^--?(script-args-file|datadir|servicedb|versiondb|proxies|proxy|resume)$/, 'reads files or redirects traffic'],
   [/^-S$|^-D$|^--?(spoof-mac)$/, 'spoofs addresses'],
+  [/^--?dns-servers?$/, 'sends DNS lookups to a server of the caller\'s choosing; the system resolver is used'],
   [/^-s[LnUOYZAWMNFXI]/, 'changes the scan type; Plum picks it'],
   [/^-6$/, 'is chosen by Plum from the targets'],
 ];
@@ -135,6 +123,13 @@ export function validateNmapArgs(tokens: string[]): string[] {
     if (/^-d[0-9]?$/.test(token)) continue;
     if (names.some((n) => FLAGS.has(n))) {
       if (value !== undefined) throw unsafe(token, 'takes no value');
+      continue;
+    }
+    if (names.includes('--script-args')) {
+      const v = value ?? tokens[++i];
+      if (v === undefined) throw unsafe(token, 'needs a value');
+      const verdict = judgeScriptArgs(v, shippedScriptArgAllowlist());
+      if (!verdict.ok) throw unsafe(`--script-args ${verdict.arg}`, verdict.reason);
       continue;
     }
     const name = names.find((n) => VALUED[n]);
