@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { PlumError } from '../core/errors.ts';
 import type { Logger } from '../core/log.ts';
 import { validateNmapArgs } from '../core/nmap-args.ts';
+import { installedScriptDb } from '../core/nmap/script-db.ts';
 import { PROJECT_SCRIPTS, isProjectScript, normalisePortList, parseScriptList } from '../core/profiles.ts';
 import { parseTarget } from '../core/targets.ts';
 
@@ -150,6 +151,10 @@ export function createNmapRunner(options: NmapRunnerOptions = {}): NmapRunner {
     const out: string[] = [];
     for (const name of names) {
       if (!isProjectScript(name)) {
+        // Known to the installed nmap, or nmap would look for a file or directory of that name.
+        if (!installedScriptDb().has(name)) {
+          throw new PlumError('invalid_input', `unknown NSE script "${name}": not a script of the installed nmap`, { hint: 'check the profile\'s scripts' });
+        }
         out.push(name);
         continue;
       }

@@ -38,7 +38,7 @@ describe('parseProfile', () => {
   it('normalises every field and applies defaults', () => {
     const p = parseProfile({ name: 'Web-Admin', tcpPorts: '8443,80', scripts: 'http-title, plum-favicon.nse', nmapArgs: '-T4' });
     expect(p).toEqual({
-      name: 'web-admin', tcpPorts: '80,8443', udpPorts: undefined, scripts: ['http-title', 'plum-favicon'],
+      name: 'web-admin', tcpPorts: '80,8443', udpPorts: undefined, scripts: ['http-title', 'plum-favicon'], allowScripts: [],
       nmapArgs: ['-T4'], every: '12h', priority: 2, targets: 'all', hostTimeout: '40s',
     });
     expect(parseProfile({ name: 'dns', tcpPorts: '53', udpPorts: '53', priority: '4', targets: 'label:DMZ', every: '0 3 * * *' }))

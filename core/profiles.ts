@@ -2,6 +2,7 @@ import { CronExpressionParser } from 'cron-parser';
 import { z } from 'zod';
 import { PlumError } from './errors.ts';
 import { parseNmapArgs, validateNmapArgs } from './nmap-args.ts';
+import { installedScriptDb, judgeScripts, type ScriptDb } from './nmap/script-db.ts';
 import { parseLabel } from './targets.ts';
 
 /**
@@ -101,6 +102,27 @@ export function parseScriptList(input: string | string[] | undefined): string[] 
   return out;
 }
 
+/**
+ * Refuses scripts the installed nmap does not know, and scripts in a refused
+ * category (broadcast, external, dos, exploit, brute, intrusive) that an admin
+ * did not allow by name. Runs where scripts enter (profile save, investigations)
+ * and, for known-ness, in the runner; not when a stored profile is read, so a
+ * server without nmap can still list profiles.
+ */
+export function enforceScriptPolicy(scripts: readonly string[], allowed: readonly string[] = [], db: ScriptDb = installedScriptDb()): void {
+  const verdict = judgeScripts(scripts.filter((s) => !isProjectScript(s)), db, allowed);
+  if (verdict.ok) return;
+  if (verdict.unknown) {
+    throw new PlumError('invalid_input', `unknown NSE script "${verdict.script}": it ${verdict.reason}`, {
+      hint: 'check the name against `nmap --script-help NAME`; project scripts are plum-banner, plum-favicon',
+    });
+  }
+  throw new PlumError('unsafe_argument', `refused NSE script "${verdict.script}": it ${verdict.reason}`, {
+    hint: 'scripts that broadcast, contact third parties or attack targets need an admin: plum profile add ... --allow-script NAME',
+    details: { script: verdict.script },
+  });
+}
+
 // ---- cycle ---------------------------------------------------------------
 
 export type Cycle = { kind: 'interval'; ms: number; text: string } | { kind: 'cron'; expression: string; text: string };
@@ -189,6 +211,8 @@ export const profileInputSchema = z.object({
   udpPorts: z.string().optional().nullable().transform(refineWith((v: string | null | undefined) =>
     (v === undefined || v === null || v.trim() === '' ? undefined : normalisePortList(v, 'UDP ports')))),
   scripts: z.union([z.string(), z.array(z.string())]).optional().transform(refineWith(parseScriptList)),
+  /** Scripts of refused categories an admin allowed for this profile (by name). */
+  allowScripts: z.union([z.string(), z.array(z.string())]).optional().transform(refineWith(parseScriptList)),
   nmapArgs: z.union([z.string(), z.array(z.string())]).optional().transform(refineWith((v: string | string[] | undefined) =>
     (Array.isArray(v) ? validateNmapArgs(v) : parseNmapArgs(v)))),
   every: z.string().default('12h').transform(refineWith((x: string) => parseCycle(x).text)),
