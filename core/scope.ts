@@ -228,3 +228,45 @@ export async function enforceScope(
     details: { offending: decision.offending },
   });
 }
+
+/** A canonical address key so `127.0.0.1` and `::ffff:127.0.0.1` compare equal (see pinnedKey). */
+function addressKey(a: string): string | undefined {
+  try {
+    const t = parseTarget(a);
+    if (!isAddressTarget(t)) return undefined;
+    return intervalToString(toInterval(t));
+  } catch {
+    return undefined;
+  }
+}
+
+export interface NameRecheck {
+  /** Targets to scan: addresses unchanged, names whose current addresses were all checked when the run was planned. */
+  keep: string[];
+  /** Names dropped because they now resolve (also) elsewhere, or no longer resolve. */
+  dropped: Array<{ name: string; addresses: string[] }>;
+}
+
+/**
+ * Right before nmap starts (pure): a name is scanned only if every address it
+ * resolves to now was among the addresses the scope guard checked when the run
+ * was planned, possibly hours earlier. Names without a pinned entry (runs
+ * planned before pinning existed) are kept as they are.
+ */
+export function recheckNames(targets: readonly string[], pinned: Readonly<Record<string, readonly string[]>>, current: Readonly<Record<string, readonly string[]>>): NameRecheck {
+  const keep: string[] = [];
+  const dropped: NameRecheck['dropped'] = [];
+  for (const t of targets) {
+    const checked = pinned[t];
+    if (!checked) {
+      keep.push(t);
+      continue;
+    }
+    const allowed = new Set(checked.map(addressKey).filter((k): k is string => k !== undefined));
+    const now = current[t] ?? [];
+    const outside = now.filter((a) => { const k = addressKey(a); return k === undefined || !allowed.has(k); });
+    if (now.length === 0 || outside.length > 0) dropped.push({ name: t, addresses: outside.slice(0, 10) });
+    else keep.push(t);
+  }
+  return { keep, dropped };
+}
