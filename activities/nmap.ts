@@ -7,7 +7,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { PlumError } from '../core/errors.ts';
 import type { Logger } from '../core/log.ts';
-import { validateNmapArgs } from '../core/nmap-args.ts';
+import { validateHostTimeout, validateNmapArgs } from '../core/nmap-args.ts';
 import { installedScriptDb } from '../core/nmap/script-db.ts';
 import { PROJECT_SCRIPTS, isProjectScript, normalisePortList, parseScriptList } from '../core/profiles.ts';
 import { parseTarget } from '../core/targets.ts';
@@ -180,11 +180,12 @@ export function createNmapRunner(options: NmapRunnerOptions = {}): NmapRunner {
       throw new PlumError('usage', 'UDP scanning needs root privileges', { hint: 'run the scanning agent as root or drop the UDP ports' });
     }
     const extra = validateNmapArgs(spec.extraArgs ?? []);
+    const hostTimeout = validateHostTimeout(spec.hostTimeout ?? '40s');
     const scripts = await scriptArg(spec.scripts ?? []);
     const portSpec = udp ? [tcp ? `T:${tcp}` : '', `U:${udp}`].filter(Boolean).join(',') : tcp;
     // Defaults of the predecessor's agent (reference §2); extra options come after and may override them.
     return [
-      '-T3', '--host-timeout', spec.hostTimeout ?? '40s', '--max-retries', '2', '--min-hostgroup', '256', '-Pn',
+      '-T3', '--host-timeout', hostTimeout, '--max-retries', '2', '--min-hostgroup', '256', '-Pn',
       ...(tcp ? [privileged ? '-sS' : '-sT'] : []),
       ...(udp ? ['-sU'] : []),
       '-p', portSpec,

@@ -13,11 +13,37 @@ const SHELL_META = /[;&|`$()<>\\'"*?{}[\]!#~^\n\r\t\0\x0b\x0c]/;
 // eslint-disable-next-line no-control-regex
 const CONTROL = /[\x00-\x1f\x7f]/;
 
-type ValueCheck = (v: string) => boolean;
+/** True, or what the value should be. */
+type ValueCheck = (v: string) => boolean | string;
 
 const int = (min: number, max: number): ValueCheck => (v) => /^\d{1,9}$/.test(v) && +v >= min && +v <= max;
 const num: ValueCheck = (v) => /^\d{1,9}(\.\d{1,6})?$/.test(v);
-const time: ValueCheck = (v) => /^\d{1,9}(\.\d{1,3})?(ms|s|m|h)?$/.test(v);
+const time: ValueCheck = (v) => nmapTimeMs(v) !== undefined;
+
+/** nmap's time values: seconds, or a number with ms, s, m or h. Milliseconds, or undefined when not a time. */
+export function nmapTimeMs(v: string): number | undefined {
+  const m = /^(\d{1,9}(?:\.\d{1,3})?)(ms|s|m|h)?$/.exec(v);
+  if (!m) return undefined;
+  return Number(m[1]) * { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[(m[2] ?? 's') as 'ms' | 's' | 'm' | 'h'];
+}
+
+const timeBetween = (minMs: number, maxMs: number, want: string): ValueCheck => (v) => {
+  const ms = nmapTimeMs(v);
+  return (ms !== undefined && ms >= minMs && ms <= maxMs) || want;
+};
+
+/**
+ * --host-timeout, however it arrives (the profile field, --nmap-args, a job):
+ * 0 would switch the timeout off, letting one host hold a job for ever.
+ */
+export const hostTimeoutCheck = timeBetween(1000, 24 * 3_600_000, 'a duration from 1s to 24h, e.g. 40s or 5m');
+
+/** Validates a --host-timeout value; throws PlumError('invalid_input') saying what is expected. */
+export function validateHostTimeout(v: string): string {
+  const verdict = hostTimeoutCheck(v);
+  if (verdict === true) return v;
+  throw new PlumError('invalid_input', `invalid host timeout "${v}": needs ${verdict}`, { hint: 'nmap\'s --host-timeout 0 would disable the timeout' });
+}
 const iface: ValueCheck = (v) => /^[a-zA-Z0-9_.:-]{1,32}$/.test(v);
 
 /** Flags allowed without a value. */
@@ -32,8 +58,8 @@ const FLAGS = new Set([
 /** Options taking one value (next token or `--name=value`). */
 const VALUED: Record<string, ValueCheck> = {
   '--max-retries': int(0, 50),
-  '--host-timeout': time,
-  '--script-timeout': time,
+  '--host-timeout': hostTimeoutCheck,
+  '--script-timeout': timeBetween(1000, 24 * 3_600_000, 'a duration from 1s to 24h'),
   '--min-rate': num,
   '--max-rate': num,
   '--min-hostgroup': int(1, 4096),
@@ -142,7 +168,8 @@ export function validateNmapArgs(tokens: string[]): string[] {
       i++;
     }
     if (v.startsWith('-')) throw unsafe(`${token} ${v}`, `needs a value, not the option "${v}"`);
-    if (!check(v)) throw unsafe(`${token}${value === undefined ? ` ${v}` : ''}`, `invalid value "${v}"`);
+    const verdict = check(v);
+    if (verdict !== true) throw unsafe(`${token}${value === undefined ? ` ${v}` : ''}`, `invalid value "${v}"${typeof verdict === 'string' ? `: needs ${verdict}` : ''}`);
   }
   return tokens;
 }

@@ -1,7 +1,7 @@
 import { CronExpressionParser } from 'cron-parser';
 import { z } from 'zod';
 import { PlumError } from './errors.ts';
-import { parseNmapArgs, validateNmapArgs } from './nmap-args.ts';
+import { parseNmapArgs, validateHostTimeout, validateNmapArgs } from './nmap-args.ts';
 import { installedScriptDb, judgeScripts, type ScriptDb } from './nmap/script-db.ts';
 import { parseLabel } from './targets.ts';
 
@@ -128,6 +128,24 @@ export function enforceScriptPolicy(scripts: readonly string[], allowed: readonl
 export type Cycle = { kind: 'interval'; ms: number; text: string } | { kind: 'cron'; expression: string; text: string };
 
 const UNIT_MS: Record<string, number> = { m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
+const MIN_CYCLE_MS = 5 * 60_000;
+
+/**
+ * The shortest time between two firings of a 5-field cron expression. Minute and hour fields repeat
+ * daily, so two days of firings (at most 2,880) hold the shortest gap, the wrap at midnight included.
+ */
+function shortestCronGapMs(expression: string): number {
+  const it = CronExpressionParser.parse(expression, { tz: 'UTC', currentDate: new Date(Date.UTC(2026, 0, 1)) });
+  let prev = it.next().getTime();
+  let shortest = Number.POSITIVE_INFINITY;
+  for (let i = 0; i < 2880 && it.hasNext(); i++) {
+    const t = it.next().getTime();
+    shortest = Math.min(shortest, t - prev);
+    if (shortest < MIN_CYCLE_MS) break;
+    prev = t;
+  }
+  return shortest;
+}
 
 /** `12h`, `30m`, `7d`, `2w`, or a 5/6-field cron expression (UTC). */
 export function parseCycle(text: string): Cycle {
@@ -135,18 +153,29 @@ export function parseCycle(text: string): Cycle {
   const m = src.match(/^(\d{1,6})\s*([mhdw])$/i);
   if (m) {
     const ms = Number(m[1]) * UNIT_MS[m[2]!.toLowerCase()]!;
-    if (ms < 5 * 60_000) throw new PlumError('invalid_input', `cycle "${src}" is shorter than 5 minutes`, { hint: 'use at least 5m' });
+    if (ms < MIN_CYCLE_MS) throw new PlumError('invalid_input', `cycle "${src}" is shorter than 5 minutes`, { hint: 'use at least 5m' });
     return { kind: 'interval', ms, text: `${m[1]}${m[2]!.toLowerCase()}` };
   }
-  if (src.split(/\s+/).length >= 5) {
+  const fields = src.split(/\s+/).length;
+  if (fields > 5) {
+    throw new PlumError('invalid_input', `cron expression "${src}" has ${fields} fields`, {
+      hint: 'use 5 fields: minute hour day-of-month month day-of-week, e.g. "0 3 * * *" (no seconds field)',
+    });
+  }
+  if (fields === 5) {
+    let gap: number;
     try {
-      CronExpressionParser.parse(src, { tz: 'UTC' });
-      return { kind: 'cron', expression: src, text: src };
+      gap = shortestCronGapMs(src);
     } catch (e) {
       throw new PlumError('invalid_input', `invalid cron expression "${src}": ${(e as Error).message}`, {
         hint: 'use 5 fields: minute hour day-of-month month day-of-week, e.g. "0 3 * * *"',
       });
     }
+    // The same floor as a duration: a cron firing every minute is as much load as a 1m cycle.
+    if (gap < MIN_CYCLE_MS) {
+      throw new PlumError('invalid_input', `cron expression "${src}" fires ${gap / 60_000} minute${gap === 60_000 ? '' : 's'} apart`, { hint: 'scans may start at most every 5 minutes, e.g. "*/5 * * * *"' });
+    }
+    return { kind: 'cron', expression: src, text: src };
   }
   throw new PlumError('invalid_input', `invalid cycle "${src}"`, {
     hint: 'use a duration like 12h, 7d, 30m, 2w or a cron expression like "0 3 * * *"',
@@ -183,8 +212,6 @@ export function parseTargetSelection(text: string): TargetSelection {
   return `label:${parseLabel(m[1]!)}`;
 }
 
-const timeValue = /^\d{1,6}(ms|s|m|h)$/;
-
 /** Wraps a PlumError thrown by a parser into a zod issue so one schema reports everything. */
 function refineWith<I, T>(fn: (v: I) => T) {
   return (v: I, ctx: z.RefinementCtx): T => {
@@ -218,7 +245,7 @@ export const profileInputSchema = z.object({
   every: z.string().default('12h').transform(refineWith((x: string) => parseCycle(x).text)),
   priority: z.coerce.number().int('priority must be a whole number').min(0, 'priority goes from 0 to 4').max(4, 'priority goes from 0 to 4').default(2),
   targets: z.string().default('all').transform(refineWith(parseTargetSelection)),
-  hostTimeout: z.string().trim().regex(timeValue, 'host timeout is a duration like 40s, 5m').default('40s'),
+  hostTimeout: z.string().trim().default('40s').transform(refineWith(validateHostTimeout)),
 });
 
 export type ProfileInput = z.input<typeof profileInputSchema>;
