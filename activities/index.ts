@@ -57,6 +57,8 @@ function currentCtx(): ActivityCtx {
 /** Where runNmapJob hands a job's XML: the server database, or the server's upload route (agents). */
 export interface ResultSink {
   deliver(spec: JobSpec, xml: Buffer, sha256: string): Promise<{ delivery: 'stored' | 'uploaded' }>;
+  /** Claims the job for this runner before nmap starts (agents: only the claimer may upload). */
+  claim?(spec: JobSpec): Promise<void>;
 }
 
 export interface ActivityDeps {
@@ -120,30 +122,39 @@ export function storeResultSink(store: Store, opts: { retentionDays?: number; pa
 }
 
 /** Agents: PUT the gzip'd XML to the server's upload route with the agent token (claim check). */
+/** The server's error body as a PlumError; codes caused by the request are kept (not retried), others are `unavailable`. */
+async function uploadError(res: Response, what: string): Promise<PlumError> {
+  let message = `${res.status} ${res.statusText}`;
+  let code: string | undefined;
+  try {
+    const body = await res.json() as { error?: { code?: string; message?: string } };
+    if (body.error?.message) message = body.error.message;
+    code = body.error?.code;
+  } catch {
+    // Not our JSON error body: keep the status line.
+  }
+  const known = code && ['conflict', 'forbidden', 'unauthorized', 'not_found', 'payload_too_large', 'invalid_input', 'parse_error', 'out_of_scope'].includes(code);
+  return new PlumError(known ? code as 'conflict' : 'unavailable', `${what}: ${message}`, {
+    hint: known ? 'check the agent token and the job' : 'the server is unreachable or busy; the request is retried',
+  });
+}
+
 export function httpResultSink(opts: { serverUrl: string; token: string; fetchImpl?: typeof fetch }): ResultSink {
   const base = opts.serverUrl.replace(/\/+$/, '');
   return {
+    async claim(spec) {
+      const res = await (opts.fetchImpl ?? fetch)(`${base}/v1/agent/jobs/${encodeURIComponent(spec.jobId)}/claim`, {
+        method: 'POST', headers: { authorization: `Bearer ${opts.token}` },
+      });
+      if (!res.ok) throw await uploadError(res, `claiming ${spec.jobId} failed`);
+    },
     async deliver(spec, xml) {
       const res = await (opts.fetchImpl ?? fetch)(`${base}/v1/agent/jobs/${encodeURIComponent(spec.jobId)}/result`, {
         method: 'PUT',
         headers: { authorization: `Bearer ${opts.token}`, 'content-type': 'application/xml', 'content-encoding': 'gzip' },
         body: gzipSync(xml),
       });
-      if (!res.ok) {
-        let message = `${res.status} ${res.statusText}`;
-        let code: string | undefined;
-        try {
-          const body = await res.json() as { error?: { code?: string; message?: string } };
-          if (body.error?.message) message = body.error.message;
-          code = body.error?.code;
-        } catch {
-          // Not our JSON error body: keep the status line.
-        }
-        const known = code && ['conflict', 'forbidden', 'unauthorized', 'not_found', 'payload_too_large', 'invalid_input', 'parse_error'].includes(code);
-        throw new PlumError(known ? code as 'conflict' : 'unavailable', `uploading the result of ${spec.jobId} failed: ${message}`, {
-          hint: known ? 'check the agent token and the job' : 'the server is unreachable or busy; the upload is retried',
-        });
-      }
+      if (!res.ok) throw await uploadError(res, `uploading the result of ${spec.jobId} failed`);
       return { delivery: 'uploaded' };
     },
   };
@@ -321,6 +332,7 @@ export function createActivities(deps: ActivityDeps): ScanActivities {
     };
     beat({ phase: 'starting', percent: 0 });
     const targets = await recheckPinned(spec);
+    await deps.resultSink?.claim?.(spec);
     if (deps.store) {
       await deps.store.query(
         `update jobs set status = 'running', started_at = coalesce(started_at, $2), attempts = attempts + 1, agent = coalesce($3, agent)

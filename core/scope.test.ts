@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { PlumError } from './errors.ts';
-import { checkScope, enforceScope, recheckNames, type PerimeterTargets } from './scope.ts';
+import { checkScope, enforceScope, hostsOutsideJob, recheckNames, type PerimeterTargets } from './scope.ts';
 import { parseTarget } from './targets.ts';
 
 const perimeter: PerimeterTargets = {
@@ -120,5 +120,23 @@ describe('IPv4-mapped IPv6 addresses are their IPv4 address', () => {
     expect((await checkScope(['::ffff:127.10.0.5', '::ffff:127.20.0.1-::ffff:127.20.0.9'], perimeter, { resolve })).ok).toBe(true);
     const mapped = async (n: string) => (n === 'm.test' ? ['::ffff:127.10.0.202'] : resolve(n));
     expect((await checkScope(['m.test'], perimeter, { resolve: mapped })).offending).toEqual([{ target: 'm.test', reason: 'excluded', addresses: ['127.10.0.202'] }]);
+  });
+});
+
+describe('hostsOutsideJob (uploads may only describe the job)', () => {
+  const h = (ip: string, user?: string) => ({ ip, hostnames: user ? [{ name: user, type: 'user' }] : [] });
+  it.each([
+    ['address target', [h('127.0.0.1')], ['127.0.0.1'], {}, []],
+    ['inside a CIDR target', [h('127.0.0.9')], ['127.0.0.0/28'], {}, []],
+    ['inside a range, mapped form', [h('::ffff:127.0.0.3')], ['127.0.0.1-127.0.0.5'], {}, []],
+    ['outside every target', [h('127.0.0.1'), h('127.0.9.9'), h('192.0.2.1'), h('127.0.9.9')], ['127.0.0.1'], {}, ['127.0.9.9', '192.0.2.1']],
+    ['a name at a checked address', [h('127.0.0.7')], ['www.test'], { 'www.test': ['127.0.0.7'] }, []],
+    ['a name elsewhere than checked', [h('127.0.0.8', 'www.test')], ['www.test'], { 'www.test': ['127.0.0.7'] }, ['127.0.0.8']],
+    ['an unpinned name reported under its own name', [h('127.0.0.8', 'www.test')], ['www.test'], {}, []],
+    ['an unpinned name, host under another name', [h('127.0.0.8', 'evil.test')], ['www.test'], {}, ['127.0.0.8']],
+    ['a PTR name does not count', [{ ip: '127.0.0.8', hostnames: [{ name: 'www.test', type: 'PTR' }] }], ['www.test'], {}, ['127.0.0.8']],
+    ['not an address', [h('garbage')], ['127.0.0.1'], {}, ['garbage']],
+  ] as const)('%s', (_what, hosts, targets, pinned, outside) => {
+    expect(hostsOutsideJob(hosts as never, targets as never, pinned as never)).toEqual(outside);
   });
 });

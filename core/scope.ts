@@ -270,3 +270,39 @@ export function recheckNames(targets: readonly string[], pinned: Readonly<Record
   }
   return { keep, dropped };
 }
+
+/**
+ * The hosts of a job result that lie outside the job (pure): an address is
+ * inside when one of the job's address targets covers it, or when one of the
+ * job's names was checked at that address (`pinned`). For a name planned before
+ * pinning existed, a host nmap reports under that name (hostname type "user")
+ * is inside. Returns the offending addresses, in input order, without repeats.
+ */
+export function hostsOutsideJob(
+  hosts: ReadonlyArray<{ ip: string; hostnames?: ReadonlyArray<{ name: string; type: string }> }>,
+  jobTargets: readonly string[],
+  pinned: Readonly<Record<string, readonly string[]>> = {},
+): string[] {
+  const ivs: Interval[] = [];
+  const unpinnedNames = new Set<string>();
+  for (const value of jobTargets) {
+    let t: ParsedTarget;
+    try {
+      t = parseTarget(value);
+    } catch {
+      continue;
+    }
+    if (isAddressTarget(t)) ivs.push(toInterval(t));
+    else if (pinned[t.value]) ivs.push(...addressIntervals([...pinned[t.value]!]));
+    else unpinnedNames.add(t.value);
+  }
+  const allowed = mergeIntervals(ivs);
+  const out: string[] = [];
+  for (const h of hosts) {
+    const own = addressIntervals([h.ip]);
+    const inside = own.length > 0 && subtractIntervals(mergeIntervals(own), allowed).length === 0;
+    const named = (h.hostnames ?? []).some((n) => n.type === 'user' && unpinnedNames.has(n.name.toLowerCase()));
+    if (!inside && !named && !out.includes(h.ip)) out.push(h.ip);
+  }
+  return out;
+}
