@@ -8,7 +8,7 @@ import { newId } from '../core/ids.ts';
 import type { Logger } from '../core/log.ts';
 import { planJobs, type PlannedJob, type PlanTarget } from '../core/plan.ts';
 import { parseProfile, type ScanProfile } from '../core/profiles.ts';
-import { enforceScope, type Resolver } from '../core/scope.ts';
+import { enforceScope, recheckNames, type Resolver } from '../core/scope.ts';
 import { parseTarget } from '../core/targets.ts';
 import type { Store } from '../store/index.ts';
 import { ingestScanResult, type IngestDeps, type IngestScan, type IngestSummary } from '../store/ingest.ts';
@@ -57,6 +57,8 @@ function currentCtx(): ActivityCtx {
 /** Where runNmapJob hands a job's XML: the server database, or the server's upload route (agents). */
 export interface ResultSink {
   deliver(spec: JobSpec, xml: Buffer, sha256: string): Promise<{ delivery: 'stored' | 'uploaded' }>;
+  /** Claims the job for this runner before nmap starts (agents: only the claimer may upload). */
+  claim?(spec: JobSpec): Promise<void>;
 }
 
 export interface ActivityDeps {
@@ -120,30 +122,39 @@ export function storeResultSink(store: Store, opts: { retentionDays?: number; pa
 }
 
 /** Agents: PUT the gzip'd XML to the server's upload route with the agent token (claim check). */
+/** The server's error body as a PlumError; codes caused by the request are kept (not retried), others are `unavailable`. */
+async function uploadError(res: Response, what: string): Promise<PlumError> {
+  let message = `${res.status} ${res.statusText}`;
+  let code: string | undefined;
+  try {
+    const body = await res.json() as { error?: { code?: string; message?: string } };
+    if (body.error?.message) message = body.error.message;
+    code = body.error?.code;
+  } catch {
+    // Not our JSON error body: keep the status line.
+  }
+  const known = code && ['conflict', 'forbidden', 'unauthorized', 'not_found', 'payload_too_large', 'invalid_input', 'parse_error', 'out_of_scope'].includes(code);
+  return new PlumError(known ? code as 'conflict' : 'unavailable', `${what}: ${message}`, {
+    hint: known ? 'check the agent token and the job' : 'the server is unreachable or busy; the request is retried',
+  });
+}
+
 export function httpResultSink(opts: { serverUrl: string; token: string; fetchImpl?: typeof fetch }): ResultSink {
   const base = opts.serverUrl.replace(/\/+$/, '');
   return {
+    async claim(spec) {
+      const res = await (opts.fetchImpl ?? fetch)(`${base}/v1/agent/jobs/${encodeURIComponent(spec.jobId)}/claim`, {
+        method: 'POST', headers: { authorization: `Bearer ${opts.token}` },
+      });
+      if (!res.ok) throw await uploadError(res, `claiming ${spec.jobId} failed`);
+    },
     async deliver(spec, xml) {
       const res = await (opts.fetchImpl ?? fetch)(`${base}/v1/agent/jobs/${encodeURIComponent(spec.jobId)}/result`, {
         method: 'PUT',
         headers: { authorization: `Bearer ${opts.token}`, 'content-type': 'application/xml', 'content-encoding': 'gzip' },
         body: gzipSync(xml),
       });
-      if (!res.ok) {
-        let message = `${res.status} ${res.statusText}`;
-        let code: string | undefined;
-        try {
-          const body = await res.json() as { error?: { code?: string; message?: string } };
-          if (body.error?.message) message = body.error.message;
-          code = body.error?.code;
-        } catch {
-          // Not our JSON error body: keep the status line.
-        }
-        const known = code && ['conflict', 'forbidden', 'unauthorized', 'not_found', 'payload_too_large', 'invalid_input', 'parse_error'].includes(code);
-        throw new PlumError(known ? code as 'conflict' : 'unavailable', `uploading the result of ${spec.jobId} failed: ${message}`, {
-          hint: known ? 'check the agent token and the job' : 'the server is unreachable or busy; the upload is retried',
-        });
-      }
+      if (!res.ok) throw await uploadError(res, `uploading the result of ${spec.jobId} failed`);
       return { delivery: 'uploaded' };
     },
   };
@@ -165,7 +176,11 @@ function jobKind(targets: string[]): JobSpec['kind'] {
   }
 }
 
-interface RunMeta { priority: number; hostTimeout: string; jobCount: number; addressCount: number; targetCount: number; profile?: string }
+interface RunMeta {
+  priority: number; hostTimeout: string; jobCount: number; addressCount: number; targetCount: number; profile?: string;
+  /** Addresses each scanned name resolved to when the scope guard checked it. */
+  pinned?: Record<string, string[]>;
+}
 
 export function createActivities(deps: ActivityDeps): ScanActivities {
   const now = deps.now ?? (() => new Date());
@@ -235,6 +250,7 @@ export function createActivities(deps: ActivityDeps): ScanActivities {
       addressCount: planned.reduce((n, j) => n + j.addressCount, 0),
       targetCount: req.kind === 'investigation' ? requested.length : planTargets.filter((t) => !t.exclude).length,
       ...(req.kind === 'profile' ? { profile: profile.name } : {}),
+      ...(decision ? { pinned: decision.resolved } : {}),
     };
     await store.transaction(async (tx) => {
       await tx.query(
@@ -282,7 +298,29 @@ export function createActivities(deps: ActivityDeps): ScanActivities {
       tcpPorts: r.tcp_ports, ...(r.udp_ports ? { udpPorts: r.udp_ports } : {}), scripts: r.scripts, extraArgs: r.nmap_args,
       hostTimeout: run.progress.hostTimeout ?? '40s', priority: run.progress.priority ?? 2,
       ...(r.ingested_at ? { done: true } : {}),
+      ...(run.progress.pinned ? { pinned: Object.fromEntries(r.targets.filter((t) => run.progress.pinned![t]).map((t) => [t, run.progress.pinned![t]!])) } : {}),
     }));
+  }
+
+  /**
+   * Names were checked when the run was planned, maybe hours ago: resolve them again now and scan only
+   * those still at checked addresses. nmap resolves once more a moment later; the upload and ingest
+   * refuse hosts outside the job's targets and checked addresses, so a change in that window is not stored.
+   */
+  async function recheckPinned(spec: JobSpec): Promise<string[]> {
+    if (!spec.pinned || Object.keys(spec.pinned).length === 0) return spec.targets;
+    const resolve = deps.resolve ?? (await import('./nmap.ts')).systemResolver;
+    const current: Record<string, string[]> = {};
+    for (const name of Object.keys(spec.pinned)) current[name] = await resolve(name).catch(() => []);
+    const { keep, dropped } = recheckNames(spec.targets, spec.pinned, current);
+    if (dropped.length > 0) log?.warn({ jobId: spec.jobId, dropped }, 'names moved outside the addresses checked at planning: not scanned');
+    if (keep.length === 0) {
+      throw new PlumError('out_of_scope', `job ${spec.index}: ${dropped.map((d) => `${d.name}${d.addresses.length ? ` now at ${d.addresses.slice(0, 3).join(', ')}` : ' no longer resolves'}`).join('; ')}; nothing left to scan`, {
+        hint: 'the names changed since the run was planned; check them against the perimeter and start a new run',
+        details: { dropped },
+      });
+    }
+    return keep;
   }
 
   async function runNmapJob(spec: JobSpec): Promise<NmapJobResult> {
@@ -293,6 +331,8 @@ export function createActivities(deps: ActivityDeps): ScanActivities {
       ctx.heartbeat(hb);
     };
     beat({ phase: 'starting', percent: 0 });
+    const targets = await recheckPinned(spec);
+    await deps.resultSink?.claim?.(spec);
     if (deps.store) {
       await deps.store.query(
         `update jobs set status = 'running', started_at = coalesce(started_at, $2), attempts = attempts + 1, agent = coalesce($3, agent)
@@ -305,7 +345,7 @@ export function createActivities(deps: ActivityDeps): ScanActivities {
     let result;
     try {
       result = await nmap.runNmap({
-        targets: spec.targets, tcpPorts: spec.tcpPorts, ...(spec.udpPorts ? { udpPorts: spec.udpPorts } : {}), scripts: spec.scripts,
+        targets, tcpPorts: spec.tcpPorts, ...(spec.udpPorts ? { udpPorts: spec.udpPorts } : {}), scripts: spec.scripts,
         extraArgs: spec.extraArgs, hostTimeout: spec.hostTimeout, kind: spec.kind, ...(deps.jobTimeoutMs ? { timeoutMs: deps.jobTimeoutMs } : {}),
       }, {
         signal: ctx.signal,

@@ -7,7 +7,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { PlumError } from '../core/errors.ts';
 import type { Logger } from '../core/log.ts';
-import { validateNmapArgs } from '../core/nmap-args.ts';
+import { validateHostTimeout, validateNmapArgs } from '../core/nmap-args.ts';
+import { installedScriptDb } from '../core/nmap/script-db.ts';
 import { PROJECT_SCRIPTS, isProjectScript, normalisePortList, parseScriptList } from '../core/profiles.ts';
 import { parseTarget } from '../core/targets.ts';
 
@@ -150,6 +151,10 @@ export function createNmapRunner(options: NmapRunnerOptions = {}): NmapRunner {
     const out: string[] = [];
     for (const name of names) {
       if (!isProjectScript(name)) {
+        // Known to the installed nmap, or nmap would look for a file or directory of that name.
+        if (!installedScriptDb().has(name)) {
+          throw new PlumError('invalid_input', `unknown NSE script "${name}": not a script of the installed nmap`, { hint: 'check the profile\'s scripts' });
+        }
         out.push(name);
         continue;
       }
@@ -175,11 +180,12 @@ export function createNmapRunner(options: NmapRunnerOptions = {}): NmapRunner {
       throw new PlumError('usage', 'UDP scanning needs root privileges', { hint: 'run the scanning agent as root or drop the UDP ports' });
     }
     const extra = validateNmapArgs(spec.extraArgs ?? []);
+    const hostTimeout = validateHostTimeout(spec.hostTimeout ?? '40s');
     const scripts = await scriptArg(spec.scripts ?? []);
     const portSpec = udp ? [tcp ? `T:${tcp}` : '', `U:${udp}`].filter(Boolean).join(',') : tcp;
     // Defaults of the predecessor's agent (reference §2); extra options come after and may override them.
     return [
-      '-T3', '--host-timeout', spec.hostTimeout ?? '40s', '--max-retries', '2', '--min-hostgroup', '256', '-Pn',
+      '-T3', '--host-timeout', hostTimeout, '--max-retries', '2', '--min-hostgroup', '256', '-Pn',
       ...(tcp ? [privileged ? '-sS' : '-sT'] : []),
       ...(udp ? ['-sU'] : []),
       '-p', portSpec,

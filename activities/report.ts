@@ -663,7 +663,7 @@ export async function runReportDefinition(deps: ReportDeps, idOrName: string, op
           changes: Object.fromEntries(CHANGE_TYPES.map((t) => [t, model.changes[t].length])),
           markdown,
         };
-        const r = await deliverPayload(deps.store, hook, 'report', payload, 0, { fetch: deps.fetch, log, now, ...deps.webhook });
+        const r = await deliverPayload(deps.store, hook, 'report', payload, 0, { fetch: deps.fetch, log, now, allowPrivate: deps.config?.PLUM_WEBHOOK_ALLOW_PRIVATE, ...deps.webhook });
         deliveries.push({ destination: d, ok: r.ok, detail: r.ok ? `delivered (${r.delivery})` : `failed: ${r.error} (will retry, ${r.delivery})` });
       } else {
         if (!deps.sendMail) throw new PlumError('unavailable', 'e-mail delivery needs PLUM_SMTP_URL', { hint: 'set PLUM_SMTP_URL (and PLUM_SMTP_FROM) or use a dir: or webhook: destination' });
@@ -760,7 +760,7 @@ export function createReportActivities(deps: ReportDeps) {
       return (await runDueReports(deps)).map(summary);
     },
     async dispatchWebhookEvents() {
-      return dispatchWebhookEvents(deps.store, { log: deps.log, ...deps.webhook });
+      return dispatchWebhookEvents(deps.store, { log: deps.log, allowPrivate: deps.config?.PLUM_WEBHOOK_ALLOW_PRIVATE, ...deps.webhook });
     },
   };
 }

@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { toPlumError } from '../core/errors.ts';
 import { silentLogger, type Logger } from '../core/log.ts';
+import { assertPublicDestination } from '../core/report/webhook-destination.ts';
 import {
   backoffMs, DELIVERY_HEADER, EVENT_HEADER, SIGNATURE_HEADER, signWebhookBody, TIMESTAMP_HEADER,
 } from '../core/report/webhook.ts';
@@ -34,6 +35,10 @@ export interface WebhookDeps {
   timeoutMs?: number;
   /** Events per POST. Default 500. */
   batchSize?: number;
+  /** PLUM_WEBHOOK_ALLOW_PRIVATE: deliveries may reach loopback, link-local and private addresses. */
+  allowPrivate?: boolean;
+  /** Resolves a webhook host before each delivery (the system resolver by default). */
+  resolve?: (host: string) => Promise<string[]>;
 }
 
 const DEFAULTS = { immediateAttempts: 3, maxAttempts: 8, baseDelayMs: 1000, maxDelayMs: 3_600_000, timeoutMs: 10_000, batchSize: 500 };
@@ -45,6 +50,12 @@ async function attemptOnce(
 ): Promise<{ ok: boolean; status?: number; error?: string }> {
   const body = JSON.stringify(delivery.payload);
   const ts = String(Math.floor(Date.now() / 1000));
+  try {
+    // Checked again at each delivery, after resolution: the name may have moved to a private address since creation.
+    await assertPublicDestination(hook.url, { allowPrivate: deps.allowPrivate, ...(deps.resolve ? { resolve: deps.resolve } : {}) });
+  } catch (e) {
+    return { ok: false, error: toPlumError(e).message };
+  }
   try {
     const res = await (deps.fetch ?? fetch)(hook.url, {
       method: 'POST',

@@ -33,9 +33,6 @@ describe('parseNmapArgs', () => {
     ['--resume /tmp/x', /output files|reads files/],
     ['8.8.8.8', /a bare word would be scanned as a target/],
     ['-T4 example.org', /a bare word/],
-    ['--script-args userdb=/etc/passwd', /invalid value/],
-    ['--script-args brute.credfile=x', /invalid value/],
-    ['--script-args http-fetch.destination=/tmp', /invalid value/],
     ['--max-retries lots', /invalid value "lots"/],
     ['--max-retries', /needs a value/],
     ['-sU', /changes the scan type/],
@@ -60,5 +57,49 @@ describe('parseNmapArgs', () => {
     expect((err as PlumError).code).toBe('unsafe_argument');
     expect((err as PlumError).message).toMatch(re);
     expect((err as PlumError).oneLine()).not.toContain('\n');
+  });
+});
+
+describe('--script-args allowlist (rules/nmap/script-args.yaml)', () => {
+  const refused: Array<[string, RegExp]> = [
+    // Issue #31: these made a run scan addresses outside the perimeter and send a local file's lines away.
+    ['--script-args newtargets,targets-xml.iX=/tmp/hosts.xml', /"--script-args newtargets": adds scan targets/],
+    ['--script-args targets-xml.iX=/tmp/hosts.xml', /adds scan targets/],
+    ['--script-args=max-newtargets=5', /adds scan targets/],
+    ['--script-args targets-sniffer.timeout=5', /adds scan targets/],
+    ['--script-args oraclesids=/etc/passwd', /"--script-args oraclesids": names a file/],
+    ['--script-args userdb=/etc/passwd', /names a file/],
+    ['--script-args brute.credfile=x', /names a file/],
+    ['--script-args http-fetch.destination=/tmp', /names a file/],
+    ['--script-args ssh-hostkey.known-hosts=/root/.ssh/known_hosts', /names a file/],
+    ['--script-args smbusername=admin', /not an allowed script argument/],
+    ['--script-args http.useragent', /needs a value/],
+    ['--script-args plum-banner.max=0', /needs a whole number 1-65536/],
+    ['--script-args ssh_hostkey=md5', /needs one of bubble/],
+    ['--script-args http-title.url=http://192.0.2.1/', /needs a url-path/],
+    ['--script-args http-title.url=/../etc', /needs a url-path/],
+    ['--script-args {newtargets}', /shell metacharacter|characters outside/],
+    ['--script-args', /needs a value/],
+  ];
+  it.each(refused)('refuses %j', (text, re) => {
+    let err: unknown;
+    try {
+      parseNmapArgs(text);
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(PlumError);
+    expect((err as PlumError).code).toBe('unsafe_argument');
+    expect((err as PlumError).message).toMatch(re);
+  });
+
+  it('accepts listed arguments with values of their type', () => {
+    expect(parseNmapArgs('--script-args http.useragent=Mozilla/5.0,http-title.url=/login,ssh_hostkey=sha256,tls.servername=www.example.org'))
+      .toEqual(['--script-args', 'http.useragent=Mozilla/5.0,http-title.url=/login,ssh_hostkey=sha256,tls.servername=www.example.org']);
+  });
+
+  it('refuses --dns-servers, which sends lookups to any server', () => {
+    expect(() => parseNmapArgs('--dns-servers 127.0.0.53')).toThrow(/sends DNS lookups/);
+    expect(() => parseNmapArgs('-dns-servers=127.0.0.53')).toThrow(/sends DNS lookups/);
   });
 });

@@ -1,4 +1,5 @@
 import { PlumError } from './errors.ts';
+import { judgeScriptArgs, shippedScriptArgAllowlist } from './nmap/script-args.ts';
 
 /**
  * Extra nmap options of a profile, tokenised without a shell and checked
@@ -12,24 +13,38 @@ const SHELL_META = /[;&|`$()<>\\'"*?{}[\]!#~^\n\r\t\0\x0b\x0c]/;
 // eslint-disable-next-line no-control-regex
 const CONTROL = /[\x00-\x1f\x7f]/;
 
-type ValueCheck = (v: string) => boolean;
+/** True, or what the value should be. */
+type ValueCheck = (v: string) => boolean | string;
 
 const int = (min: number, max: number): ValueCheck => (v) => /^\d{1,9}$/.test(v) && +v >= min && +v <= max;
 const num: ValueCheck = (v) => /^\d{1,9}(\.\d{1,6})?$/.test(v);
-const time: ValueCheck = (v) => /^\d{1,9}(\.\d{1,3})?(ms|s|m|h)?$/.test(v);
-const iface: ValueCheck = (v) => /^[a-zA-Z0-9_.:-]{1,32}$/.test(v);
-const ipList: ValueCheck = (v) => /^[0-9a-fA-F:.]+(,[0-9a-fA-F:.]+)*$/.test(v);
+const time: ValueCheck = (v) => nmapTimeMs(v) !== undefined;
 
-/** Script argument keys that make NSE read or write files. */
-const FILE_SCRIPT_ARG = /^(\w*files?|filename|\w*db|dir|directory|\w*path|log|logfile|out|output|save|dump|creds?|\w*list|dest|destination|root)$/i;
-const scriptArgs: ValueCheck = (v) => {
-  if (v.length > 1024 || !/^[a-zA-Z0-9_.\-=,:/@+%]+$/.test(v)) return false;
-  for (const pair of v.split(',')) {
-    const key = pair.split('=')[0]!;
-    if (!key || key.split(/[._-]/).some((part) => FILE_SCRIPT_ARG.test(part))) return false;
-  }
-  return true;
+/** nmap's time values: seconds, or a number with ms, s, m or h. Milliseconds, or undefined when not a time. */
+export function nmapTimeMs(v: string): number | undefined {
+  const m = /^(\d{1,9}(?:\.\d{1,3})?)(ms|s|m|h)?$/.exec(v);
+  if (!m) return undefined;
+  return Number(m[1]) * { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[(m[2] ?? 's') as 'ms' | 's' | 'm' | 'h'];
+}
+
+const timeBetween = (minMs: number, maxMs: number, want: string): ValueCheck => (v) => {
+  const ms = nmapTimeMs(v);
+  return (ms !== undefined && ms >= minMs && ms <= maxMs) || want;
 };
+
+/**
+ * --host-timeout, however it arrives (the profile field, --nmap-args, a job):
+ * 0 would switch the timeout off, letting one host hold a job for ever.
+ */
+export const hostTimeoutCheck = timeBetween(1000, 24 * 3_600_000, 'a duration from 1s to 24h, e.g. 40s or 5m');
+
+/** Validates a --host-timeout value; throws PlumError('invalid_input') saying what is expected. */
+export function validateHostTimeout(v: string): string {
+  const verdict = hostTimeoutCheck(v);
+  if (verdict === true) return v;
+  throw new PlumError('invalid_input', `invalid host timeout "${v}": needs ${verdict}`, { hint: 'nmap\'s --host-timeout 0 would disable the timeout' });
+}
+const iface: ValueCheck = (v) => /^[a-zA-Z0-9_.:-]{1,32}$/.test(v);
 
 /** Flags allowed without a value. */
 const FLAGS = new Set([
@@ -43,8 +58,8 @@ const FLAGS = new Set([
 /** Options taking one value (next token or `--name=value`). */
 const VALUED: Record<string, ValueCheck> = {
   '--max-retries': int(0, 50),
-  '--host-timeout': time,
-  '--script-timeout': time,
+  '--host-timeout': hostTimeoutCheck,
+  '--script-timeout': timeBetween(1000, 24 * 3_600_000, 'a duration from 1s to 24h'),
   '--min-rate': num,
   '--max-rate': num,
   '--min-hostgroup': int(1, 4096),
@@ -57,14 +72,12 @@ const VALUED: Record<string, ValueCheck> = {
   '--min-rtt-timeout': time,
   '--max-rtt-timeout': time,
   '--version-intensity': int(0, 9),
-  '--script-args': scriptArgs,
   '--data-length': int(0, 1400),
   '--ttl': int(1, 255),
   '--source-port': int(1, 65535),
   '-g': int(1, 65535),
   '--mtu': int(8, 65528),
   '--max-os-tries': int(1, 50),
-  '--dns-servers': ipList,
   '-e': iface,
   '--stats-every': time,
 };
@@ -77,6 +90,7 @@ const REFUSED: Array<[RegExp, string]> = [
   [/^--?(script|script-updatedb|script-help|script-trace)$|^-s?C$|^-A$/, 'chooses scripts; set them with --scripts on the profile'],
   [/^--?(script-args-file|datadir|servicedb|versiondb|proxies|proxy|resume)$/, 'reads files or redirects traffic'],
   [/^-S$|^-D$|^--?(spoof-mac)$/, 'spoofs addresses'],
+  [/^--?dns-servers?$/, 'sends DNS lookups to a server of the caller\'s choosing; the system resolver is used'],
   [/^-s[LnUOYZAWMNFXI]/, 'changes the scan type; Plum picks it'],
   [/^-6$/, 'is chosen by Plum from the targets'],
 ];
@@ -137,6 +151,13 @@ export function validateNmapArgs(tokens: string[]): string[] {
       if (value !== undefined) throw unsafe(token, 'takes no value');
       continue;
     }
+    if (names.includes('--script-args')) {
+      const v = value ?? tokens[++i];
+      if (v === undefined) throw unsafe(token, 'needs a value');
+      const verdict = judgeScriptArgs(v, shippedScriptArgAllowlist());
+      if (!verdict.ok) throw unsafe(`--script-args ${verdict.arg}`, verdict.reason);
+      continue;
+    }
     const name = names.find((n) => VALUED[n]);
     const check = name ? VALUED[name] : undefined;
     if (!check) throw unsafe(token, 'is not an allowed option');
@@ -147,7 +168,8 @@ export function validateNmapArgs(tokens: string[]): string[] {
       i++;
     }
     if (v.startsWith('-')) throw unsafe(`${token} ${v}`, `needs a value, not the option "${v}"`);
-    if (!check(v)) throw unsafe(`${token}${value === undefined ? ` ${v}` : ''}`, `invalid value "${v}"`);
+    const verdict = check(v);
+    if (verdict !== true) throw unsafe(`${token}${value === undefined ? ` ${v}` : ''}`, `invalid value "${v}"${typeof verdict === 'string' ? `: needs ${verdict}` : ''}`);
   }
   return tokens;
 }

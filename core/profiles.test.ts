@@ -38,7 +38,7 @@ describe('parseProfile', () => {
   it('normalises every field and applies defaults', () => {
     const p = parseProfile({ name: 'Web-Admin', tcpPorts: '8443,80', scripts: 'http-title, plum-favicon.nse', nmapArgs: '-T4' });
     expect(p).toEqual({
-      name: 'web-admin', tcpPorts: '80,8443', udpPorts: undefined, scripts: ['http-title', 'plum-favicon'],
+      name: 'web-admin', tcpPorts: '80,8443', udpPorts: undefined, scripts: ['http-title', 'plum-favicon'], allowScripts: [],
       nmapArgs: ['-T4'], every: '12h', priority: 2, targets: 'all', hostTimeout: '40s',
     });
     expect(parseProfile({ name: 'dns', tcpPorts: '53', udpPorts: '53', priority: '4', targets: 'label:DMZ', every: '0 3 * * *' }))
@@ -67,5 +67,34 @@ describe('parseProfile', () => {
     expect(parseScriptList(['a', 'a', 'b'])).toEqual(['a', 'b']);
     expect(selectsTarget('label:dmz', ['dmz'])).toBe(true);
     expect(selectsTarget('label:dmz', ['lan'])).toBe(false);
+  });
+});
+
+describe('one validator per value, however it arrives (issue #31)', () => {
+  it.each(['0', '0s', '500ms', '25h', 'forever'])('--host-timeout %s is refused as the profile field and in --nmap-args', (v) => {
+    expect(() => parseProfile({ name: 'x', tcpPorts: '80', hostTimeout: v })).toThrow(/invalid profile hostTimeout: invalid host timeout/);
+    expect(() => parseProfile({ name: 'x', tcpPorts: '80', nmapArgs: `--host-timeout ${v}` })).toThrow(/invalid profile nmapArgs: refused nmap argument "--host-timeout/);
+    expect(() => parseProfile({ name: 'x', tcpPorts: '80', nmapArgs: `--host-timeout=${v}` })).toThrow(/refused nmap argument/);
+  });
+
+  it.each(['1s', '40s', '40', '5m', '24h'])('--host-timeout %s is accepted both ways', (v) => {
+    expect(parseProfile({ name: 'x', tcpPorts: '80', hostTimeout: v, nmapArgs: `--host-timeout ${v}` }).hostTimeout).toBe(v);
+  });
+
+  it.each([
+    ['* * * * * *', /has 6 fields/],
+    ['*/1 * * * * *', /has 6 fields/],
+    ['* * * * *', /fires 1 minute apart/],
+    ['*/4 * * * *', /fires 4 minutes apart/],
+    ['0,1 3 * * *', /fires 1 minute apart/],
+    ['2,58 * * * *', /fires 4 minutes apart/],
+    ['0 3 * * * 2026', /has 6 fields/],
+  ])('cron %j is refused', (every, re) => {
+    expect(() => parseCycle(every)).toThrow(re);
+    expect(() => parseProfile({ name: 'x', tcpPorts: '80', every })).toThrow(re);
+  });
+
+  it.each(['*/5 * * * *', '0 3 * * *', '0 */6 * * 1-5', '0 0 1 * *'])('cron %j is accepted', (every) => {
+    expect(parseCycle(every)).toMatchObject({ kind: 'cron', expression: every });
   });
 });

@@ -2,7 +2,8 @@ import { CronExpressionParser } from 'cron-parser';
 import { z } from 'zod';
 import { PlumError } from './errors.ts';
 import { isDuration, parseDuration } from './duration.ts';
-import { parseNmapArgs, validateNmapArgs } from './nmap-args.ts';
+import { parseNmapArgs, validateHostTimeout, validateNmapArgs } from './nmap-args.ts';
+import { installedScriptDb, judgeScripts, type ScriptDb } from './nmap/script-db.ts';
 import { parseLabel } from './targets.ts';
 
 /**
@@ -102,27 +103,78 @@ export function parseScriptList(input: string | string[] | undefined): string[] 
   return out;
 }
 
+/**
+ * Refuses scripts the installed nmap does not know, and scripts in a refused
+ * category (broadcast, external, dos, exploit, brute, intrusive) that an admin
+ * did not allow by name. Runs where scripts enter (profile save, investigations)
+ * and, for known-ness, in the runner; not when a stored profile is read, so a
+ * server without nmap can still list profiles.
+ */
+export function enforceScriptPolicy(scripts: readonly string[], allowed: readonly string[] = [], db: ScriptDb = installedScriptDb()): void {
+  const verdict = judgeScripts(scripts.filter((s) => !isProjectScript(s)), db, allowed);
+  if (verdict.ok) return;
+  if (verdict.unknown) {
+    throw new PlumError('invalid_input', `unknown NSE script "${verdict.script}": it ${verdict.reason}`, {
+      hint: 'check the name against `nmap --script-help NAME`; project scripts are plum-banner, plum-favicon',
+    });
+  }
+  throw new PlumError('unsafe_argument', `refused NSE script "${verdict.script}": it ${verdict.reason}`, {
+    hint: 'scripts that broadcast, contact third parties or attack targets need an admin: plum profile add ... --allow-script NAME',
+    details: { script: verdict.script },
+  });
+}
+
 // ---- cycle ---------------------------------------------------------------
 
 export type Cycle = { kind: 'interval'; ms: number; text: string } | { kind: 'cron'; expression: string; text: string };
 
-/** `12h`, `30m`, `7d`, `2w`, or a 5/6-field cron expression (UTC). */
+const MIN_CYCLE_MS = 5 * 60_000;
+
+/**
+ * The shortest time between two firings of a 5-field cron expression. Minute and hour fields repeat
+ * daily, so two days of firings (at most 2,880) hold the shortest gap, the wrap at midnight included.
+ */
+function shortestCronGapMs(expression: string): number {
+  const it = CronExpressionParser.parse(expression, { tz: 'UTC', currentDate: new Date(Date.UTC(2026, 0, 1)) });
+  let prev = it.next().getTime();
+  let shortest = Number.POSITIVE_INFINITY;
+  for (let i = 0; i < 2880 && it.hasNext(); i++) {
+    const t = it.next().getTime();
+    shortest = Math.min(shortest, t - prev);
+    if (shortest < MIN_CYCLE_MS) break;
+    prev = t;
+  }
+  return shortest;
+}
+
+/** `12h`, `30m`, `7d`, `2w`, or a 5-field cron expression (UTC) firing at most every 5 minutes. */
 export function parseCycle(text: string): Cycle {
   const src = String(text ?? '').trim();
   if (isDuration(src)) {
     const ms = parseDuration(src, 'cycle');
-    if (ms < 5 * 60_000) throw new PlumError('invalid_input', `cycle "${src}" is shorter than 5 minutes`, { hint: 'use at least 5m' });
+    if (ms < MIN_CYCLE_MS) throw new PlumError('invalid_input', `cycle "${src}" is shorter than 5 minutes`, { hint: 'use at least 5m' });
     return { kind: 'interval', ms, text: src.replace(/\s+/g, '').toLowerCase() };
   }
-  if (src.split(/\s+/).length >= 5) {
+  const fields = src.split(/\s+/).length;
+  if (fields > 5) {
+    throw new PlumError('invalid_input', `cron expression "${src}" has ${fields} fields`, {
+      hint: 'use 5 fields: minute hour day-of-month month day-of-week, e.g. "0 3 * * *" (no seconds field)',
+    });
+  }
+  if (fields === 5) {
+    let gap: number;
     try {
-      CronExpressionParser.parse(src, { tz: 'UTC' });
-      return { kind: 'cron', expression: src, text: src };
+      gap = shortestCronGapMs(src);
     } catch (e) {
       throw new PlumError('invalid_input', `invalid cron expression "${src}": ${(e as Error).message}`, {
         hint: 'use 5 fields: minute hour day-of-month month day-of-week, e.g. "0 3 * * *"',
       });
     }
+    // The same floor as a duration: a cron firing every minute is as much load as a 1m cycle.
+    if (gap < MIN_CYCLE_MS) {
+      throw new PlumError('invalid_input', `cron expression "${src}" fires ${gap / 60_000} minute${gap === 60_000 ? '' : 's'} apart`, { hint: 'scans may start at most every 5 minutes, e.g. "*/5 * * * *"' });
+    }
+    return { kind: 'cron', expression: src, text: src };
   }
   throw new PlumError('invalid_input', `invalid cycle "${src}"`, {
     hint: 'use a duration like 12h, 7d, 30m, 2w or a cron expression like "0 3 * * *"',
@@ -159,8 +211,6 @@ export function parseTargetSelection(text: string): TargetSelection {
   return `label:${parseLabel(m[1]!)}`;
 }
 
-const timeValue = /^\d{1,6}(ms|s|m|h)$/;
-
 /** Wraps a PlumError thrown by a parser into a zod issue so one schema reports everything. */
 function refineWith<I, T>(fn: (v: I) => T) {
   return (v: I, ctx: z.RefinementCtx): T => {
@@ -187,12 +237,14 @@ export const profileInputSchema = z.object({
   udpPorts: z.string().optional().nullable().transform(refineWith((v: string | null | undefined) =>
     (v === undefined || v === null || v.trim() === '' ? undefined : normalisePortList(v, 'UDP ports')))),
   scripts: z.union([z.string(), z.array(z.string())]).optional().transform(refineWith(parseScriptList)),
+  /** Scripts of refused categories an admin allowed for this profile (by name). */
+  allowScripts: z.union([z.string(), z.array(z.string())]).optional().transform(refineWith(parseScriptList)),
   nmapArgs: z.union([z.string(), z.array(z.string())]).optional().transform(refineWith((v: string | string[] | undefined) =>
     (Array.isArray(v) ? validateNmapArgs(v) : parseNmapArgs(v)))),
   every: z.string().default('12h').transform(refineWith((x: string) => parseCycle(x).text)),
   priority: z.coerce.number().int('priority must be a whole number').min(0, 'priority goes from 0 to 4').max(4, 'priority goes from 0 to 4').default(2),
   targets: z.string().default('all').transform(refineWith(parseTargetSelection)),
-  hostTimeout: z.string().trim().regex(timeValue, 'host timeout is a duration like 40s, 5m').default('40s'),
+  hostTimeout: z.string().trim().default('40s').transform(refineWith(validateHostTimeout)),
 });
 
 export type ProfileInput = z.input<typeof profileInputSchema>;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { PlumError } from './errors.ts';
-import { checkScope, enforceScope, type PerimeterTargets } from './scope.ts';
+import { checkScope, enforceScope, hostsOutsideJob, recheckNames, type PerimeterTargets } from './scope.ts';
 import { parseTarget } from './targets.ts';
 
 const perimeter: PerimeterTargets = {
@@ -81,5 +81,62 @@ describe('enforceScope', () => {
     expect(d.ok).toBe(false);
     expect(d.override).toEqual({ reason: 'incident 42', by: 'alice', at: '2026-01-01T00:00:00.000Z' });
     await expect(enforceScope(['127.99.0.1'], perimeter, { resolve, override: { reason: ' ' } })).rejects.toThrow(/needs a reason/);
+  });
+});
+
+describe('recheckNames (right before nmap starts)', () => {
+  it.each([
+    ['unchanged', { a: ['127.0.0.1'] }, { a: ['127.0.0.1'] }, ['a'], []],
+    ['same address in its mapped form', { a: ['127.0.0.1'] }, { a: ['::ffff:127.0.0.1'] }, ['a'], []],
+    ['moved', { a: ['127.0.0.1'] }, { a: ['192.0.2.1'] }, [], [{ name: 'a', addresses: ['192.0.2.1'] }]],
+    ['one extra address', { a: ['127.0.0.1'] }, { a: ['127.0.0.1', '192.0.2.1'] }, [], [{ name: 'a', addresses: ['192.0.2.1'] }]],
+    ['fewer addresses', { a: ['127.0.0.1', '127.0.0.2'] }, { a: ['127.0.0.2'] }, ['a'], []],
+    ['no longer resolves', { a: ['127.0.0.1'] }, {}, [], [{ name: 'a', addresses: [] }]],
+    ['not pinned (older run)', {}, { a: ['192.0.2.1'] }, ['a'], []],
+  ] as const)('%s', (_what, pinned, current, keep, dropped) => {
+    expect(recheckNames(['a'], pinned as never, current as never)).toEqual({ keep, dropped });
+  });
+
+  it('keeps addresses and unaffected names in order', () => {
+    expect(recheckNames(['127.0.0.1', 'a', 'b'], { a: ['127.0.0.1'], b: ['127.0.0.2'] }, { a: ['127.0.0.1'], b: ['10.0.0.1'] }).keep).toEqual(['127.0.0.1', 'a']);
+  });
+});
+
+describe('IPv4-mapped IPv6 addresses are their IPv4 address', () => {
+  // Issue #31: an IPv4 exclusion did not exclude its ::ffff: form.
+  it.each([
+    ['::ffff:127.10.0.201', 'excluded'],
+    ['::ffff:7f0a:c9', 'excluded'],
+    ['::ffff:127.10.0.200/125', 'excluded'],
+    ['::ffff:127.10.0.199-::ffff:127.10.0.201', 'excluded'],
+    ['::ffff:127.99.0.1', 'outside_perimeter'],
+  ])('%s is refused as %s', async (target, reason) => {
+    const d = await checkScope([target], perimeter, { resolve });
+    expect(d.ok).toBe(false);
+    expect(d.offending[0]).toMatchObject({ reason });
+  });
+
+  it('an in-scope IPv4 address is in scope in its mapped form, and a name resolving to a mapped address is judged as IPv4', async () => {
+    expect((await checkScope(['::ffff:127.10.0.5', '::ffff:127.20.0.1-::ffff:127.20.0.9'], perimeter, { resolve })).ok).toBe(true);
+    const mapped = async (n: string) => (n === 'm.test' ? ['::ffff:127.10.0.202'] : resolve(n));
+    expect((await checkScope(['m.test'], perimeter, { resolve: mapped })).offending).toEqual([{ target: 'm.test', reason: 'excluded', addresses: ['127.10.0.202'] }]);
+  });
+});
+
+describe('hostsOutsideJob (uploads may only describe the job)', () => {
+  const h = (ip: string, user?: string) => ({ ip, hostnames: user ? [{ name: user, type: 'user' }] : [] });
+  it.each([
+    ['address target', [h('127.0.0.1')], ['127.0.0.1'], {}, []],
+    ['inside a CIDR target', [h('127.0.0.9')], ['127.0.0.0/28'], {}, []],
+    ['inside a range, mapped form', [h('::ffff:127.0.0.3')], ['127.0.0.1-127.0.0.5'], {}, []],
+    ['outside every target', [h('127.0.0.1'), h('127.0.9.9'), h('192.0.2.1'), h('127.0.9.9')], ['127.0.0.1'], {}, ['127.0.9.9', '192.0.2.1']],
+    ['a name at a checked address', [h('127.0.0.7')], ['www.test'], { 'www.test': ['127.0.0.7'] }, []],
+    ['a name elsewhere than checked', [h('127.0.0.8', 'www.test')], ['www.test'], { 'www.test': ['127.0.0.7'] }, ['127.0.0.8']],
+    ['an unpinned name reported under its own name', [h('127.0.0.8', 'www.test')], ['www.test'], {}, []],
+    ['an unpinned name, host under another name', [h('127.0.0.8', 'evil.test')], ['www.test'], {}, ['127.0.0.8']],
+    ['a PTR name does not count', [{ ip: '127.0.0.8', hostnames: [{ name: 'www.test', type: 'PTR' }] }], ['www.test'], {}, ['127.0.0.8']],
+    ['not an address', [h('garbage')], ['127.0.0.1'], {}, ['garbage']],
+  ] as const)('%s', (_what, hosts, targets, pinned, outside) => {
+    expect(hostsOutsideJob(hosts as never, targets as never, pinned as never)).toEqual(outside);
   });
 });

@@ -228,3 +228,81 @@ export async function enforceScope(
     details: { offending: decision.offending },
   });
 }
+
+/** A canonical address key so `127.0.0.1` and `::ffff:127.0.0.1` compare equal (see pinnedKey). */
+function addressKey(a: string): string | undefined {
+  try {
+    const t = parseTarget(a);
+    if (!isAddressTarget(t)) return undefined;
+    return intervalToString(toInterval(t));
+  } catch {
+    return undefined;
+  }
+}
+
+export interface NameRecheck {
+  /** Targets to scan: addresses unchanged, names whose current addresses were all checked when the run was planned. */
+  keep: string[];
+  /** Names dropped because they now resolve (also) elsewhere, or no longer resolve. */
+  dropped: Array<{ name: string; addresses: string[] }>;
+}
+
+/**
+ * Right before nmap starts (pure): a name is scanned only if every address it
+ * resolves to now was among the addresses the scope guard checked when the run
+ * was planned, possibly hours earlier. Names without a pinned entry (runs
+ * planned before pinning existed) are kept as they are.
+ */
+export function recheckNames(targets: readonly string[], pinned: Readonly<Record<string, readonly string[]>>, current: Readonly<Record<string, readonly string[]>>): NameRecheck {
+  const keep: string[] = [];
+  const dropped: NameRecheck['dropped'] = [];
+  for (const t of targets) {
+    const checked = pinned[t];
+    if (!checked) {
+      keep.push(t);
+      continue;
+    }
+    const allowed = new Set(checked.map(addressKey).filter((k): k is string => k !== undefined));
+    const now = current[t] ?? [];
+    const outside = now.filter((a) => { const k = addressKey(a); return k === undefined || !allowed.has(k); });
+    if (now.length === 0 || outside.length > 0) dropped.push({ name: t, addresses: outside.slice(0, 10) });
+    else keep.push(t);
+  }
+  return { keep, dropped };
+}
+
+/**
+ * The hosts of a job result that lie outside the job (pure): an address is
+ * inside when one of the job's address targets covers it, or when one of the
+ * job's names was checked at that address (`pinned`). For a name planned before
+ * pinning existed, a host nmap reports under that name (hostname type "user")
+ * is inside. Returns the offending addresses, in input order, without repeats.
+ */
+export function hostsOutsideJob(
+  hosts: ReadonlyArray<{ ip: string; hostnames?: ReadonlyArray<{ name: string; type: string }> }>,
+  jobTargets: readonly string[],
+  pinned: Readonly<Record<string, readonly string[]>> = {},
+): string[] {
+  const ivs: Interval[] = [];
+  const unpinnedNames = new Set<string>();
+  for (const value of jobTargets) {
+    let t: ParsedTarget;
+    try {
+      t = parseTarget(value);
+    } catch {
+      continue;
+    }
+    if (isAddressTarget(t)) ivs.push(toInterval(t));
+    else if (pinned[t.value]) ivs.push(...addressIntervals([...pinned[t.value]!]));
+    else unpinnedNames.add(t.value);
+  }
+  const allowed = mergeIntervals(ivs);
+  const out: string[] = [];
+  for (const h of hosts) {
+    const own = addressIntervals([h.ip]);
+    const inside = own.length > 0 && subtractIntervals(mergeIntervals(own), allowed).length === 0;
+    const named = (h.hostnames ?? []).some((n) => n.type === 'user' && unpinnedNames.has(n.name.toLowerCase()));
+    if (!inside && !named && !out.includes(h.ip)) out.push(h.ip);
+  }
+  return out;
+}

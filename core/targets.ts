@@ -85,6 +85,9 @@ function parseAddress(text: string): ipaddr.IPv4 | ipaddr.IPv6 | null {
   if (text.includes(':') && ipaddr.IPv6.isValid(text)) {
     const a = ipaddr.IPv6.parse(text);
     if (a.zoneId) return null;
+    // ::ffff:a.b.c.d is the IPv4 address a.b.c.d (the kernel sends to it over IPv4): one address, one
+    // form, so an IPv4 exclusion also excludes its mapped form and scope checks cannot be side-stepped.
+    if (a.isIPv4MappedAddress()) return a.toIPv4Address();
     return a;
   }
   return null;
@@ -137,7 +140,12 @@ function parseCidr(value: string): AddressTarget {
   }
   const family = familyOf(addr);
   const bits = bitsOf(family);
-  const prefix = Number(lenText);
+  let prefix = Number(lenText);
+  // A mapped range (::ffff:10.0.0.0/104) is the IPv4 range 10.0.0.0/8; its prefix counts from bit 96.
+  if (family === 4 && addrText!.includes(':')) {
+    if (prefix < 96) throw bad(value, 'reaches outside the IPv4-mapped range ::ffff:0:0/96', 'give the IPv4 range instead');
+    prefix -= 96;
+  }
   if (prefix > bits) throw bad(value, `prefix /${prefix} is longer than ${bits} bits`, `use a prefix between 0 and ${bits}`);
   const hostBits = BigInt(bits - prefix);
   const size = 1n << hostBits;

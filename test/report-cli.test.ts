@@ -62,7 +62,7 @@ describe.each(storeKinds)('plum report / export / webhook CLI on %s', (kind) => 
 
   beforeAll(async () => {
     t = await openTestStore(kind);
-    env = { PLUM_HOME: t.config.home, ...(t.config.PLUM_DATABASE_URL ? { PLUM_DATABASE_URL: t.config.PLUM_DATABASE_URL } : {}) };
+    env = { PLUM_HOME: t.config.home, PLUM_WEBHOOK_ALLOW_PRIVATE: '1', ...(t.config.PLUM_DATABASE_URL ? { PLUM_DATABASE_URL: t.config.PLUM_DATABASE_URL } : {}) };
     facts = {
       core: await readJson('core-format.json'),
       types: await readJson('describe-types.json'),

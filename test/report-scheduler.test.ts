@@ -114,7 +114,8 @@ describe.each(storeKinds)('scheduler tick runs reports and webhooks on %s', (kin
   it('sends new events to a webhook on the next tick, once', async () => {
     const rx = await receiver();
     try {
-      const hook = await createWebhook(t.store, { name: 'all-http', url: rx.url, query: 'port:8080' });
+      // The receiver listens on loopback: a destination only an admin may allow (PLUM_WEBHOOK_ALLOW_PRIVATE).
+      const hook = await createWebhook(t.store, { name: 'all-http', url: rx.url, query: 'port:8080' }, new Date(), { allowPrivate: true });
       await ingestScanResult(t.store, {
         scan: { run: { startedAt: '2026-11-23T10:00:00Z', endedAt: '2026-11-23T10:00:00Z', finished: true }, hosts: [{
           ip: '127.0.0.9', status: 'up', startedAt: '2026-11-23T10:00:00Z', endedAt: '2026-11-23T10:00:00Z', timedOut: false, hostnames: [],
@@ -123,7 +124,7 @@ describe.each(storeKinds)('scheduler tick runs reports and webhooks on %s', (kin
         scope: { targets: ['127.0.0.9'], tcpPorts: '80,8080' }, source: 'test-sched',
       });
       clock = new Date();
-      const s = scheduler({ webhook: { baseDelayMs: 10 } });
+      const s = scheduler({ webhook: { baseDelayMs: 10, allowPrivate: true } });
       await s.tick();
       expect(s.lastHousekeeping()).toMatchObject({ webhookDeliveries: 1, errors: [] });
       expect(rx.requests).toHaveLength(1);

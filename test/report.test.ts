@@ -19,6 +19,9 @@ import { createReportDefinition, deleteReportDefinition, listReportDefinitions }
 import { createWebhook, listDeliveries, listWebhookStatus } from '../store/repos/webhooks.ts';
 import { openTestStore, storeKinds, type TestStore } from './helpers/db.ts';
 
+/** The test receivers listen on loopback, a destination only an admin may allow (PLUM_WEBHOOK_ALLOW_PRIVATE). */
+const LOOPBACK_RECEIVER = { allowPrivate: true } as const;
+
 const FIX = fileURLToPath(new URL('./fixtures/misp/', import.meta.url));
 const readJson = async (p: string) => JSON.parse(await fs.readFile(path.join(FIX, p), 'utf8'));
 
@@ -192,13 +195,13 @@ describe.each(storeKinds)('reports and exports on %s', (kind) => {
     const rx = await receiver();
     try {
       const def = await createReportDefinition(t.store, { name: 'weekly-web', query: 'port:443 OR port:8080', every: '7d', destinations: [`dir:${dir}`, `webhook:${rx.url}`] }, NOW);
-      const hook = await createWebhook(t.store, { name: 'weekly-web:webhook', url: rx.url, reportId: def.id }, NOW);
+      const hook = await createWebhook(t.store, { name: 'weekly-web:webhook', url: rx.url, reportId: def.id }, NOW, LOOPBACK_RECEIVER);
       await expect(createReportDefinition(t.store, { name: 'weekly-web', every: '7d' })).rejects.toMatchObject({ code: 'conflict' });
       await expect(createReportDefinition(t.store, { name: 'x', every: '7d', destinations: ['ftp:nope'] })).rejects.toThrow(/invalid destination/);
       expect((await listReportDefinitions(t.store)).map((d) => d.name)).toEqual(['weekly-web']);
 
-      const preview = await runReportDefinition({ store: t.store }, 'weekly-web', { preview: true, now: NOW });
-      const run = await runReportDefinition({ store: t.store }, def.id, { now: NOW });
+      const preview = await runReportDefinition({ store: t.store, webhook: LOOPBACK_RECEIVER }, 'weekly-web', { preview: true, now: NOW });
+      const run = await runReportDefinition({ store: t.store, webhook: LOOPBACK_RECEIVER }, def.id, { now: NOW });
       expect(run.status).toBe('ok');
       expect(run.markdown).toBe(preview.markdown);
       const files = await fs.readdir(dir);
@@ -212,13 +215,13 @@ describe.each(storeKinds)('reports and exports on %s', (kind) => {
       expect(JSON.parse(req.body)).toMatchObject({ type: 'report', report: 'weekly-web', markdown: preview.markdown });
 
       // Scheduled: not due until next_run_at.
-      expect(await runDueReports({ store: t.store }, NOW)).toEqual([]);
+      expect(await runDueReports({ store: t.store, webhook: LOOPBACK_RECEIVER }, NOW)).toEqual([]);
       const later = new Date(NOW.getTime() + 7 * 86_400_000 + 1000);
-      const due = await runDueReports({ store: t.store }, later);
+      const due = await runDueReports({ store: t.store, webhook: LOOPBACK_RECEIVER }, later);
       expect(due.map((r) => r.definition.name)).toEqual(['weekly-web']);
       expect(await fs.readdir(dir)).toHaveLength(2);
       // The activity the runners register: same code path, small serialisable result.
-      const acts = createReportActivities({ store: t.store });
+      const acts = createReportActivities({ store: t.store, webhook: LOOPBACK_RECEIVER });
       const a = await acts.runReportDefinition('weekly-web');
       expect(a).toMatchObject({ report: 'weekly-web', status: 'ok' });
       expect(a.deliveries).toHaveLength(2);
@@ -234,14 +237,14 @@ describe.each(storeKinds)('reports and exports on %s', (kind) => {
   it('sends new matching events to webhooks, signed, and retries failures with backoff', async () => {
     const rx = await receiver();
     try {
-      const hook = await createWebhook(t.store, { name: 'jenkins', url: rx.url, query: 'port:8080 OR port:22' });
+      const hook = await createWebhook(t.store, { name: 'jenkins', url: rx.url, query: 'port:8080 OR port:22' }, new Date(), LOOPBACK_RECEIVER);
       // A new scan after the webhook exists: .3:22 goes away (not sent by default), .2:8080 changes, .3 gets 8080.
       const alt2 = port(8080, { service_name: ['http-proxy'], http_title: ['Jenkins 2'] });
       await scan(t.store, '2026-03-07T10:00:00Z', [
         host('127.0.0.2', '2026-03-07T10:00:00Z', [http80, alt2]),
         host('127.0.0.3', '2026-03-07T10:00:00Z', [alt]),
       ], 'd');
-      const s = await dispatchWebhookEvents(t.store, { baseDelayMs: 10 });
+      const s = await dispatchWebhookEvents(t.store, { ...LOOPBACK_RECEIVER, baseDelayMs: 10 });
       expect(s.deliveries).toBe(1);
       const body = JSON.parse(rx.requests[0]!.body);
       expect(body.type).toBe('events');
@@ -250,19 +253,19 @@ describe.each(storeKinds)('reports and exports on %s', (kind) => {
       expect(changed.changes).toContainEqual({ label: 'title', old: ['Jenkins'], new: ['Jenkins 2'] });
       expect(verifyWebhookSignature(hook.secret, { signature: rx.requests[0]!.headers['x-plum-signature'] as string, timestamp: rx.requests[0]!.headers['x-plum-timestamp'] as string }, rx.requests[0]!.body)).toBe(true);
       // Idempotent: nothing new, nothing sent.
-      expect((await dispatchWebhookEvents(t.store, { baseDelayMs: 10 })).deliveries).toBe(0);
+      expect((await dispatchWebhookEvents(t.store, { ...LOOPBACK_RECEIVER, baseDelayMs: 10 })).deliveries).toBe(0);
 
       // Receiver failing: 3 immediate attempts with backoff, then pending; later retries; failure visible.
       rx.setStatus(500);
       await scan(t.store, '2026-03-07T12:00:00Z', [host('127.0.0.3', '2026-03-07T12:00:00Z', [alt, ssh])], 'e');
       const before = rx.requests.length;
-      const f = await dispatchWebhookEvents(t.store, { baseDelayMs: 10, maxAttempts: 4 });
+      const f = await dispatchWebhookEvents(t.store, { ...LOOPBACK_RECEIVER, baseDelayMs: 10, maxAttempts: 4 });
       expect(f.failed).toBe(1);
       expect(rx.requests.length - before).toBe(3);
       let status = (await listWebhookStatus(t.store)).find((w) => w.name === 'jenkins')!;
       expect(status).toMatchObject({ delivered: 1, pending: 1, failed: 0, lastStatus: 'pending', lastError: 'HTTP 500' });
       // The 4th (last) attempt, once its backoff elapsed, gives up: the delivery is marked failed.
-      await retryDueDeliveries(t.store, { now: new Date(Date.now() + 60_000), baseDelayMs: 10, maxAttempts: 4 });
+      await retryDueDeliveries(t.store, { ...LOOPBACK_RECEIVER, now: new Date(Date.now() + 60_000), baseDelayMs: 10, maxAttempts: 4 });
       status = (await listWebhookStatus(t.store)).find((w) => w.name === 'jenkins')!;
       expect(status).toMatchObject({ delivered: 1, pending: 0, failed: 1, lastStatus: 'failed' });
       const [last] = await listDeliveries(t.store, hook.id, 1);

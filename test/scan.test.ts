@@ -1,5 +1,8 @@
 import { execFileSync } from 'node:child_process';
 import { createHash, X509Certificate } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { XMLParser } from 'fast-xml-parser';
 import murmurhash from 'murmurhash3js-revisited';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -249,10 +252,24 @@ describe('the nmap runner on the loopback perimeter', () => {
 
   it('reports nmap\'s own message when it fails', async () => {
     const http = perimeter.service('http');
-    const err = await runner.runNmap({ targets: [http.ip], tcpPorts: String(http.port), scripts: ['no-such-script-xyz'] }).catch((e) => e);
+    // A broken project script: the runner passes it on (unknown stock names are refused before nmap starts).
+    const nseDir = mkdtempSync(path.join(os.tmpdir(), 'plum-nse-'));
+    writeFileSync(path.join(nseDir, 'plum-banner.nse'), 'this is not lua =\n');
+    try {
+      const broken = createNmapRunner({ nseDir });
+      const err = await broken.runNmap({ targets: [http.ip], tcpPorts: String(http.port), scripts: ['plum-banner'] }).catch((e) => e);
+      expect(err).toBeInstanceOf(PlumError);
+      expect(err.code).toBe('nmap_failed');
+      expect(err.message).toMatch(/nmap failed.*plum-banner\.nse/);
+    } finally {
+      rmSync(nseDir, { recursive: true, force: true });
+    }
+  });
+
+  it('refuses a script the installed nmap does not know before starting nmap', async () => {
+    const err = await createNmapRunner({ nmapPath: '/nonexistent/nmap' }).runNmap({ targets: ['127.0.0.1'], tcpPorts: '80', scripts: ['no-such-script-xyz'] }).catch((e) => e);
     expect(err).toBeInstanceOf(PlumError);
-    expect(err.code).toBe('nmap_failed');
-    expect(err.message).toMatch(/'no-such-script-xyz' did not match a category, filename, or directory/);
+    expect(err.message).toBe('unknown NSE script "no-such-script-xyz": not a script of the installed nmap');
   });
 
   it('fingerprints the project scripts it ships', async () => {

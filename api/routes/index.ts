@@ -1,5 +1,6 @@
 import type { ApiApp } from '../context.ts';
 import uploadResult from './agent/upload-result.ts';
+import claimJob from './agent/claim-job.ts';
 import agentHeartbeat from './agent/heartbeat.ts';
 import createAgentToken from './agents/create-token.ts';
 import listAgents from './agents/list.ts';
@@ -74,6 +75,7 @@ export const routeModules: RouteModule[] = [
   createAgentToken,
   revokeAgentToken,
   agentHeartbeat,
+  claimJob,
   uploadResult,
   listApiKeys,
   createApiKey,

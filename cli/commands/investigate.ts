@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { PlumError } from '../../core/errors.ts';
-import { normalisePortList, parseScriptList } from '../../core/profiles.ts';
+import { enforceScriptPolicy, normalisePortList, parseScriptList } from '../../core/profiles.ts';
 import { parseTarget } from '../../core/targets.ts';
 import { investigationRequest } from '../../workers/embedded.ts';
 import type { CliContext } from '../context.ts';
@@ -30,6 +30,7 @@ export function register(program: Command, ctx: CliContext): void {
       const tcpPorts = normalisePortList(opts.ports, 'TCP ports');
       const udpPorts = opts.udpPorts ? normalisePortList(opts.udpPorts, 'UDP ports') : undefined;
       const scripts = opts.scripts ? parseScriptList(opts.scripts) : [];
+      enforceScriptPolicy(scripts);
       if (opts.scopeOverride !== undefined && !opts.scopeOverride.trim()) throw new PlumError('usage', '--scope-override needs a reason');
       const request = investigationRequest({
         targets, tcpPorts, ...(udpPorts ? { udpPorts } : {}), scripts, ...(opts.reason ? { reason: opts.reason } : {}),

@@ -1,7 +1,5 @@
-import { existsSync } from 'node:fs';
-import path from 'node:path';
 import type { Command } from 'commander';
-import { cycleMs, isProjectScript, type ProfileInput } from '../../core/profiles.ts';
+import { cycleMs, type ProfileInput } from '../../core/profiles.ts';
 import { formatDuration } from '../../core/plan.ts';
 import {
   getProfile, listProfiles, removeProfile, saveProfile, setProfileEnabled, type StoredProfile,
@@ -17,6 +15,7 @@ export const profileJson = (p: StoredProfile) => ({
   tcp_ports: p.tcpPorts,
   udp_ports: p.udpPorts ?? null,
   scripts: p.scripts,
+  allow_scripts: p.allowScripts,
   nmap_args: p.nmapArgs,
   every: p.every,
   priority: p.priority,
@@ -28,17 +27,11 @@ export const profileJson = (p: StoredProfile) => ({
   updated_at: p.updatedAt,
 });
 
-/** Stock script names not found in the local nmap installation (agents elsewhere may differ: a warning only). */
-function unknownStockScripts(scripts: string[]): string[] {
-  const dirs = ['/usr/share/nmap/scripts', '/usr/local/share/nmap/scripts', '/opt/homebrew/share/nmap/scripts'].filter((d) => existsSync(d));
-  if (dirs.length === 0) return [];
-  return scripts.filter((s) => !isProjectScript(s) && !dirs.some((d) => existsSync(path.join(d, `${s}.nse`))));
-}
-
 interface AddOpts {
   ports: string;
   udpPorts?: string;
   scripts?: string;
+  allowScript: string[];
   nmapArgs?: string;
   every: string;
   priority: string;
@@ -59,6 +52,8 @@ export function register(program: Command, ctx: CliContext): void {
     .requiredOption('--ports <list>', 'TCP ports: 22,80,443 or ranges 8000-8100')
     .option('--udp-ports <list>', 'UDP ports (needs a root agent)')
     .option('--scripts <list>', 'NSE scripts, comma-separated: stock names (http-title) or plum-banner, plum-favicon')
+    .option('--allow-script <name>', 'allow a script of a refused category (broadcast, external, dos, exploit, brute, intrusive) for this profile; repeatable',
+      (v: string, acc: string[]) => [...acc, v], [] as string[])
     .option('--nmap-args <args>', 'extra nmap options, e.g. "-T4 --max-retries 1" (checked; no output, port, script or target options)')
     .option('--every <cycle>', 'cycle: 12h, 7d, 30m or a cron expression like "0 3 * * *" (UTC)', '12h')
     .option('--priority <0-4>', '0 background, 1 low, 2 normal, 3 high, 4 urgent', '2')
@@ -73,6 +68,7 @@ export function register(program: Command, ctx: CliContext): void {
         tcpPorts: opts.ports,
         udpPorts: opts.udpPorts,
         scripts: opts.scripts,
+        allowScripts: opts.allowScript,
         nmapArgs: opts.nmapArgs,
         every: opts.every,
         priority: opts.priority,
@@ -82,10 +78,8 @@ export function register(program: Command, ctx: CliContext): void {
       };
       const store = await openCommandStore(ctx);
       const saved = await saveProfile(store, input, { replace: opts.replace });
-      const missing = unknownStockScripts(saved.scripts);
       if (opts.format === 'json') printJson(profileJson(saved));
       else info(`profile ${saved.name} saved: ports ${saved.tcpPorts}${saved.udpPorts ? ` udp ${saved.udpPorts}` : ''}, every ${saved.every}, priority ${saved.priority}, targets ${saved.targets}`);
-      if (missing.length) info(`warning: script${missing.length > 1 ? 's' : ''} ${missing.join(', ')} not found in the local nmap installation; agents without ${missing.length > 1 ? 'them' : 'it'} will fail`);
     });
 
   profile

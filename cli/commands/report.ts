@@ -122,7 +122,7 @@ export function register(program: Command, ctx: CliContext): void {
         let i = 0;
         for (const d of destinations) {
           if (d.kind !== 'webhook') continue;
-          hooks.push(await createWebhook(tx, { name: `${name}:webhook${i ? `-${i}` : ''}`, url: d.url, reportId: def.id }));
+          hooks.push(await createWebhook(tx, { name: `${name}:webhook${i ? `-${i}` : ''}`, url: d.url, reportId: def.id }, new Date(), { allowPrivate: ctx.config.PLUM_WEBHOOK_ALLOW_PRIVATE }));
           i++;
         }
         return { def, hooks };

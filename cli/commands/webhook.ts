@@ -31,7 +31,7 @@ export function register(program: Command, ctx: CliContext): void {
       const reportId = opts.report ? (await getReportDefinition(store, opts.report)).id : undefined;
       const hook = await createWebhook(store, {
         name, url: opts.url, query: opts.query, reportId, eventTypes: opts.events.split(',').map((s) => s.trim()).filter(Boolean),
-      });
+      }, new Date(), { allowPrivate: ctx.config.PLUM_WEBHOOK_ALLOW_PRIVATE });
       if (opts.format === 'json') {
         printJson({ id: hook.id, name: hook.name, url: hook.url, query: hook.query, event_types: hook.eventTypes, secret: hook.secret });
         return;
@@ -86,7 +86,7 @@ export function register(program: Command, ctx: CliContext): void {
     .addOption(formatOption())
     .action(async (opts: { format: string }) => {
       const store = await openCommandStore(ctx);
-      const s = await dispatchWebhookEvents(store, { log: ctx.log });
+      const s = await dispatchWebhookEvents(store, { log: ctx.log, allowPrivate: ctx.config.PLUM_WEBHOOK_ALLOW_PRIVATE });
       if (opts.format === 'json') printJson(s);
       else info(`plum: ${s.events} events in ${s.deliveries} deliveries to ${s.webhooks} webhooks; ${s.failed} failed (will retry); ${s.retried} retries`);
       if (s.failed > 0) process.exitCode = 1;
@@ -100,7 +100,7 @@ export function register(program: Command, ctx: CliContext): void {
       const store = await openCommandStore(ctx);
       const hook = await findWebhook(store, name);
       if (!hook) throw new PlumError('not_found', `no webhook "${name}"`, { hint: 'list them with `plum webhook list`' });
-      const r = await deliverPayload(store, hook, 'events', { type: 'test', webhook: hook.name, events: [] }, 0, { log: ctx.log, immediateAttempts: 1 });
+      const r = await deliverPayload(store, hook, 'events', { type: 'test', webhook: hook.name, events: [] }, 0, { log: ctx.log, immediateAttempts: 1, allowPrivate: ctx.config.PLUM_WEBHOOK_ALLOW_PRIVATE });
       if (!r.ok) throw new PlumError('unavailable', `test delivery to ${hook.url} failed: ${r.error}`, { hint: 'check the URL and that the receiver answers 2xx; it will be retried with backoff' });
       info(`plum: test delivery ${r.delivery} accepted by ${hook.url}`);
     });

@@ -53,12 +53,18 @@ const tokenInfo = (r: AgentTokenRow): AgentTokenInfo => ({
   revokedAt: r.revokedAt?.toISOString() ?? null,
 });
 
+/** Names the server's own runners record on the jobs they run: an agent with one could upload their results. */
+const RESERVED_AGENT_NAMES = new Set(['embedded', 'server']);
+
 export function validateAgentName(name: string): string {
   const n = name.trim();
   if (!NAME_RE.test(n)) {
     throw new PlumError('invalid_input', `invalid agent name "${name}"`, {
       hint: 'use 1-63 letters, digits, dots, dashes or underscores, starting with a letter or digit',
     });
+  }
+  if (RESERVED_AGENT_NAMES.has(n.toLowerCase())) {
+    throw new PlumError('invalid_input', `the agent name "${n}" is reserved for the server's own runner`, { hint: 'choose another name, e.g. the agent host\'s name' });
   }
   return n.toLowerCase();
 }

@@ -1,7 +1,7 @@
 import { asc, eq } from 'drizzle-orm';
 import { PlumError } from '../../core/errors.ts';
 import { newId } from '../../core/ids.ts';
-import { DEFAULT_PROFILES, parseProfile, type ProfileInput, type ScanProfile } from '../../core/profiles.ts';
+import { DEFAULT_PROFILES, enforceScriptPolicy, parseProfile, type ProfileInput, type ScanProfile } from '../../core/profiles.ts';
 import type { StoreSession } from '../index.ts';
 import { scanProfiles, type ScanProfileRow } from '../schema/scan-profiles.ts';
 
@@ -27,6 +27,7 @@ function fromRow(r: ScanProfileRow): StoredProfile {
     tcpPorts: r.tcpPorts,
     udpPorts: r.udpPorts,
     scripts: r.scripts,
+    allowScripts: r.allowScripts,
     nmapArgs: r.nmapArgs,
     every: r.cycle,
     priority: r.priority,
@@ -50,6 +51,7 @@ function toRow(p: ScanProfile) {
     tcpPorts: p.tcpPorts,
     udpPorts: p.udpPorts ?? null,
     scripts: p.scripts,
+    allowScripts: p.allowScripts,
     nmapArgs: p.nmapArgs,
     cycle: p.every,
     priority: p.priority,
@@ -68,6 +70,7 @@ export async function ensureDefaultProfiles(store: StoreSession): Promise<void> 
 /** Adds a profile; with `replace`, updates the existing one of that name instead of refusing. */
 export async function saveProfile(store: StoreSession, input: ProfileInput | ScanProfile, opts: { replace?: boolean } = {}): Promise<StoredProfile> {
   const p = parseProfile(input as ProfileInput);
+  enforceScriptPolicy(p.scripts, p.allowScripts);
   await ensureDefaultProfiles(store);
   const [existing] = await store.db.select().from(scanProfiles).where(eq(scanProfiles.name, p.name));
   if (existing && !opts.replace) {

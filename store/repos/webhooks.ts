@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { and, asc, desc, eq, inArray, isNotNull, lte, or, sql } from 'drizzle-orm';
 import { PlumError, usageError } from '../../core/errors.ts';
 import { newId } from '../../core/ids.ts';
+import { assertPublicDestination, type DestinationOptions } from '../../core/report/webhook-destination.ts';
 import type { StoreSession } from '../index.ts';
 import { webhookDeliveries, type WebhookDeliveryRow } from '../schema/webhook-deliveries.ts';
 import { webhooks, type WebhookRow } from '../schema/webhooks.ts';
@@ -34,11 +35,12 @@ export interface NewWebhook {
   secret?: string;
 }
 
-export async function createWebhook(store: StoreSession, input: NewWebhook, now = new Date()): Promise<WebhookRow> {
+export async function createWebhook(store: StoreSession, input: NewWebhook, now = new Date(), destination: DestinationOptions = {}): Promise<WebhookRow> {
   if (!/^[a-z0-9][a-z0-9_.:-]{0,99}$/i.test(input.name)) {
     throw usageError(`invalid webhook name "${input.name}"`, 'use letters, digits, dot, colon, dash or underscore (max 100)');
   }
   const url = parseWebhookUrl(input.url);
+  await assertPublicDestination(url, destination);
   const eventTypes = input.eventTypes ?? ['appeared', 'changed', 'reappeared'];
   for (const t of eventTypes) {
     if (!(WEBHOOK_EVENT_TYPES as readonly string[]).includes(t)) throw usageError(`unknown event type "${t}"`, `use ${WEBHOOK_EVENT_TYPES.join(', ')}`);

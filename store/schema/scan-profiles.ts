@@ -12,6 +12,8 @@ export const scanProfiles = pgTable('scan_profiles', {
   tcpPorts: text('tcp_ports').notNull().default(''),
   udpPorts: text('udp_ports'),
   scripts: text('scripts').array().notNull().default(sql`'{}'::text[]`),
+  /** Scripts of refused categories (broadcast, external, dos, exploit, brute, intrusive) an admin allowed by name. */
+  allowScripts: text('allow_scripts').array().notNull().default(sql`'{}'::text[]`),
   /** Extra nmap arguments, already tokenised and validated. */
   nmapArgs: text('nmap_args').array().notNull().default(sql`'{}'::text[]`),
   /** Time between two scans of the same target, e.g. `12h`. */

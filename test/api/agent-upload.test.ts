@@ -71,23 +71,70 @@ describe.each(storeKinds)('agent result upload (%s)', (kind) => {
     expect(host.services.find((s) => s.port === servicePort)!.fields.banner[0]).toMatch(/^SSH-2\.0-OpenSSH_9\.2p1/);
   });
 
-  it('the agent\'s own result sink (activities/index.ts httpResultSink) delivers through this route', async () => {
+  it('the agent\'s own result sink (activities/index.ts httpResultSink) claims the job and delivers through this route', async () => {
     const { jobId } = await makeJob(null);
     const sink = httpResultSink({ serverUrl: api.server.url, token: api.agents.b.token });
     const spec = { jobId } as Parameters<typeof sink.deliver>[0];
+    await sink.claim!(spec);
     expect(await sink.deliver(spec, xml, '')).toEqual({ delivery: 'uploaded' });
     const [job] = await api.store.query<{ agent: string | null; ingested_at: Date | null }>('select agent, ingested_at from jobs where id = $1', [jobId]);
     expect(job!.agent).toBe('agent-b');
     expect(job!.ingested_at).toBeInstanceOf(Date);
     // Another agent's sink is refused with the server's message.
     const other = httpResultSink({ serverUrl: api.server.url, token: api.agents.a.token });
+    await expect(other.claim!(spec)).rejects.toThrow(`claiming ${jobId} failed: job ${jobId} is assigned to another agent`);
     await expect(other.deliver(spec, xml, '')).rejects.toThrow(`uploading the result of ${jobId} failed: job ${jobId} is assigned to another agent`);
   });
 
-  it('claims an unassigned job for the uploading agent; another agent\'s token is then refused', async () => {
+  it('a job is claimed by exactly one agent when it starts; an unclaimed job\'s result is refused', async () => {
     const { jobId } = await makeJob(null);
-    expect((await put(jobId, xml, api.agents.a.token)).status).toBe(200);
+    const claim = (token: string) => api.call(`/v1/agent/jobs/${jobId}/claim`, { method: 'POST', auth: token });
+    // Issue #31: any agent token could upload for an unclaimed job, and the honest agent was then refused.
+    await expectError(await put(jobId, xml, api.agents.b.token), 409, 'conflict', `job ${jobId} was not claimed by this agent`);
+    const first = await claim(api.agents.a.token);
+    expect(first.status).toBe(200);
+    expect(await first.json()).toMatchObject({ jobId, agent: 'agent-a' });
+    expect((await claim(api.agents.a.token)).status).toBe(200);
+    await expectError(await claim(api.agents.b.token), 403, 'forbidden', `job ${jobId} is assigned to another agent`);
     await expectError(await put(jobId, xml, api.agents.b.token), 403, 'forbidden', `job ${jobId} is assigned to another agent`);
+    expect((await put(jobId, xml, api.agents.a.token)).status).toBe(200);
+  });
+
+  it('a job whose agent stopped heartbeating can be taken over; an ingested one cannot', async () => {
+    const { jobId } = await makeJob('agent-a');
+    const claim = (token: string) => api.call(`/v1/agent/jobs/${jobId}/claim`, { method: 'POST', auth: token });
+    await api.store.query(`update agents set last_heartbeat_at = now() where name = 'agent-a'`);
+    await expectError(await claim(api.agents.b.token), 403, 'forbidden');
+    await api.store.query(`update agents set last_heartbeat_at = now() - interval '10 minutes' where name = 'agent-a'`);
+    expect((await claim(api.agents.b.token)).status).toBe(200);
+    expect((await put(jobId, xml, api.agents.b.token)).status).toBe(200);
+    await api.store.query(`update agents set last_heartbeat_at = now() - interval '10 minutes' where name = 'agent-b'`);
+    await expectError(await claim(api.agents.a.token), 403, 'forbidden');
+    await api.store.query('update agents set last_heartbeat_at = null');
+  });
+
+  it('refuses a result holding hosts outside the job (nothing stored or scored) and logs it', async () => {
+    const { jobId } = await makeJob('agent-a');
+    const text = xml.toString('utf8');
+    const hostBlock = text.slice(text.indexOf('<host'), text.indexOf('</host>') + '</host>'.length);
+    const forged = (ip: string) => hostBlock.split(IP).join(ip);
+    for (const extra of ['127.0.9.9', '192.0.2.77']) {
+      const body = text.replace('</host>', `</host>\n${forged(extra)}`);
+      await expectError(await put(jobId, body, api.agents.a.token), 422, 'out_of_scope', `the result of ${jobId} holds 1 host outside the job: ${extra}`);
+    }
+    await expectError(await put(jobId, text.split(IP).join('192.0.2.78'), api.agents.a.token), 422, 'out_of_scope', /192\.0\.2\.78/);
+    const [stored] = await api.store.query<{ n: number }>(`select count(*)::int as n from port_observations where ip in ('127.0.9.9', '192.0.2.77', '192.0.2.78')`);
+    expect(stored!.n).toBe(0);
+    const [job] = await api.store.query<{ ingested_at: Date | null }>('select ingested_at from jobs where id = $1', [jobId]);
+    expect(job!.ingested_at).toBeNull();
+    // The job's own result is still accepted afterwards.
+    expect((await put(jobId, xml, api.agents.a.token)).status).toBe(200);
+  });
+
+  it('agent names of the server\'s own runners are reserved', async () => {
+    for (const agent of ['embedded', 'server', 'Server']) {
+      await expectError(await api.call('/v1/agents/tokens', { method: 'POST', auth: api.keys.admin, json: { agent } }), 400, 'invalid_input', /is reserved for the server's own runner/);
+    }
   });
 
   it('refuses a different result for a job already ingested', async () => {

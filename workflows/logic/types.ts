@@ -55,6 +55,8 @@ export interface JobSpec extends Omit<PlannedJob, 'profile'> {
   jobId: string;
   /** Set when the job was already ingested by an earlier execution (continue-as-new, restart). */
   done?: boolean;
+  /** The addresses each name of the job was checked at when the run was planned (re-checked before nmap starts). */
+  pinned?: Record<string, string[]>;
 }
 
 /** What runNmapJob returns: ids and digests only; the XML went to the server by claim check. */

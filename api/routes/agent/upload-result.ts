@@ -4,7 +4,9 @@ import { createRoute, z } from '@hono/zod-openapi';
 import { bodyLimit } from 'hono/body-limit';
 import type { MiddlewareHandler } from 'hono';
 import { PlumError } from '../../../core/errors.ts';
+import { hostsOutsideJob } from '../../../core/scope.ts';
 import { ingestScanResult } from '../../../store/ingest.ts';
+import { pinnedAddresses } from '../../../store/repos/jobs.ts';
 import { expensive, requireAgent } from '../../auth.ts';
 import type { ApiEnv } from '../../context.ts';
 import { errors, jsonContent, security, typedId } from '../../schemas.ts';
@@ -16,6 +18,9 @@ import { parseUploadedXml } from './parse-upload.ts';
  * Idempotent per job: the same result again is a no-op (200, duplicate: true);
  * a different result for a job already ingested is refused (409). Size-limited
  * before and after gunzip, so neither a huge body nor a gzip bomb fills memory.
+ * Only the agent that claimed the job may upload (POST .../claim when it
+ * starts), and only hosts among the job's targets (or the addresses its names
+ * were checked at) are accepted.
  */
 const uploadLimit: MiddlewareHandler<ApiEnv> = async (c, next) => {
   const max = c.var.deps.limits.uploadBytes;
@@ -104,7 +109,10 @@ export default {
       const [job] = await store.query<JobRow>(
         'select id, run_id, agent, status, targets, tcp_ports, udp_ports, ingested_at, result_sha256 from jobs where id = $1', [jobId]);
       if (!job) throw new PlumError('not_found', `no job ${jobId}`, { hint: 'upload results only for jobs the server handed out' });
-      if (job.agent && job.agent !== p.agent.name && job.agent !== p.agent.id) {
+      if (!job.agent) {
+        throw new PlumError('conflict', `job ${jobId} was not claimed by this agent`, { hint: `claim the job before running it: POST /v1/agent/jobs/${jobId}/claim` });
+      }
+      if (job.agent !== p.agent.name) {
         throw new PlumError('forbidden', `job ${jobId} is assigned to another agent`, { hint: 'upload with the token of the agent that ran the job' });
       }
       if (job.status === 'cancelled') throw new PlumError('conflict', `job ${jobId} was cancelled`, { hint: 'drop this result' });
@@ -118,6 +126,15 @@ export default {
         });
       }
       const scan = parseUploadedXml(xml);
+      // A result may only describe the job's own targets: a forged host is refused, not stored and scored.
+      const outside = hostsOutsideJob(scan.hosts, job.targets, await pinnedAddresses(store, job.run_id));
+      if (outside.length > 0) {
+        c.var.deps.log?.warn({ jobId, agent: p.agent.name, outside: outside.slice(0, 20) }, 'refused an upload with hosts outside the job');
+        throw new PlumError('out_of_scope', `the result of ${jobId} holds ${outside.length} host${outside.length > 1 ? 's' : ''} outside the job: ${outside.slice(0, 5).join(', ')}${outside.length > 5 ? ', …' : ''}`, {
+          hint: 'upload the unmodified nmap XML of this job only',
+          details: { outside: outside.slice(0, 100) },
+        });
+      }
       const summary = await ingestScanResult(store, {
         scan,
         scope: { targets: job.targets, tcpPorts: job.tcp_ports, ...(job.udp_ports ? { udpPorts: job.udp_ports } : {}) },
@@ -127,9 +144,6 @@ export default {
         source: `agent:${p.agent.name}`,
         retentionDays: config.PLUM_RAW_RETENTION_DAYS,
       }, services.ingestDeps ?? {});
-      // The job now belongs to the agent that delivered it: another agent's upload is refused from here on.
-      // Claiming only after a successful ingest lets a retried job land on another agent when the first one died.
-      if (!job.agent) await store.query('update jobs set agent = $2 where id = $1 and agent is null', [jobId, p.agent.name]);
       return c.json({
         jobId, runId: summary.runId, duplicate: Boolean(job.ingested_at) && job.result_sha256 === sha256, sha256,
         hosts: summary.hosts, hostsUp: summary.hostsUp, ports: summary.ports, appeared: summary.appeared, changed: summary.changed,

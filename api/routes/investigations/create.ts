@@ -1,7 +1,7 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { systemResolver } from '../../../activities/nmap.ts';
 import { PlumError } from '../../../core/errors.ts';
-import { normalisePortList, parseScriptList } from '../../../core/profiles.ts';
+import { enforceScriptPolicy, normalisePortList, parseScriptList } from '../../../core/profiles.ts';
 import { enforceScope } from '../../../core/scope.ts';
 import { loadPerimeter } from '../../../store/repos/targets.ts';
 import { expensive, requireRole } from '../../auth.ts';
@@ -40,6 +40,7 @@ export default {
       const tcpPorts = normalisePortList(b.ports, 'ports');
       const udpPorts = b.udpPorts ? normalisePortList(b.udpPorts, 'UDP ports') : undefined;
       const scripts = parseScriptList(b.scripts);
+      enforceScriptPolicy(scripts);
       // The scope guard runs here so the caller gets the 422 at once; the runner checks again before scanning.
       await enforceScope(b.targets, await loadPerimeter(store), { resolve: systemResolver });
       if (!services.startInvestigation) {

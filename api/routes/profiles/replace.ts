@@ -4,7 +4,7 @@ import { getProfile, saveProfile, setProfileEnabled } from '../../../store/repos
 import { requireRole } from '../../auth.ts';
 import { errors, jsonBody, jsonContent, security } from '../../schemas.ts';
 import type { RouteModule } from '../index.ts';
-import { ProfileBody, ProfileParam, ProfileSchema } from './schemas.ts';
+import { ProfileBody, ProfileParam, ProfileSchema, requireAdminForAllowance } from './schemas.ts';
 
 export const route = createRoute({
   method: 'put',
@@ -14,7 +14,7 @@ export const route = createRoute({
   security,
   middleware: [requireRole('operator')] as const,
   request: { params: ProfileParam, body: jsonBody(ProfileBody.partial({ name: true }).openapi('ReplaceProfile')) },
-  responses: { 200: jsonContent(z.object({ profile: ProfileSchema }), 'Replaced'), ...errors(400, 401, 403, 404, 413) },
+  responses: { 200: jsonContent(z.object({ profile: ProfileSchema }), 'Replaced'), ...errors(400, 401, 403, 404, 413, 422, 503) },
 });
 
 export default {
@@ -29,7 +29,10 @@ export default {
           hint: 'a profile cannot be renamed: create a new one and delete the old one',
         });
       }
-      let profile = await saveProfile(store, { ...input, name: current.name }, { replace: true });
+      // An operator's replace keeps the allowances an admin gave; only an admin can add to them.
+      requireAdminForAllowance(c.var.principal, input.allowScripts, current.allowScripts);
+      const allowScripts = input.allowScripts ?? current.allowScripts;
+      let profile = await saveProfile(store, { ...input, allowScripts, name: current.name }, { replace: true });
       if (enabled !== undefined && enabled !== profile.enabled) profile = await setProfileEnabled(store, profile.id, enabled);
       await services.profileChanged?.(profile.id);
       return c.json({ profile }, 200);

@@ -1,4 +1,7 @@
 import { z } from '@hono/zod-openapi';
+import { PlumError } from '../../../core/errors.ts';
+import { parseScriptList } from '../../../core/profiles.ts';
+import type { Principal } from '../../context.ts';
 
 export const ProfileSchema = z.object({
   id: z.string(),
@@ -7,6 +10,7 @@ export const ProfileSchema = z.object({
   tcpPorts: z.string(),
   udpPorts: z.string().optional(),
   scripts: z.array(z.string()),
+  allowScripts: z.array(z.string()).openapi({ description: 'Scripts of refused categories (broadcast, external, dos, exploit, brute, intrusive) an admin allowed for this profile' }),
   nmapArgs: z.array(z.string()),
   every: z.string(),
   priority: z.number(),
@@ -25,6 +29,8 @@ export const ProfileBody = z.object({
   tcpPorts: z.string().min(1).max(10_000),
   udpPorts: z.string().max(10_000).nullable().optional(),
   scripts: z.union([z.string().max(2000), z.array(z.string().max(200)).max(100)]).optional(),
+  allowScripts: z.union([z.string().max(2000), z.array(z.string().max(200)).max(100)]).optional()
+    .openapi({ description: 'Allow these scripts although their category is refused; needs the admin role' }),
   nmapArgs: z.union([z.string().max(2000), z.array(z.string().max(200)).max(100)]).optional(),
   every: z.string().max(100).optional(),
   priority: z.number().int().min(0).max(4).optional(),
@@ -37,3 +43,13 @@ export const ProfileParam = z.object({
   name: z.string().regex(/^([a-z0-9][a-z0-9_-]{0,62}|prof_[0-9a-z]{26})$/, 'must be a profile name or prof_… id').openapi({ param: { name: 'name', in: 'path' } }),
 });
 
+
+/** Allowing a script of a refused category is an admin decision (API keys below admin get 403). */
+export function requireAdminForAllowance(principal: Principal, requested: string | string[] | undefined, current: readonly string[] = []): void {
+  const added = parseScriptList(requested).filter((s) => !current.includes(s));
+  if (added.length === 0) return;
+  if (principal.kind === 'key' && principal.role === 'admin') return;
+  throw new PlumError('forbidden', `allowing script${added.length > 1 ? 's' : ''} ${added.join(', ')} needs the admin role`, {
+    hint: 'ask an admin to set allowScripts on the profile',
+  });
+}

@@ -1,0 +1,36 @@
+import { createRoute, z } from '@hono/zod-openapi';
+import { claimJob } from '../../../store/repos/jobs.ts';
+import { requireAgent } from '../../auth.ts';
+import { errors, jsonContent, security, typedId } from '../../schemas.ts';
+import type { RouteModule } from '../index.ts';
+
+/**
+ * An agent claims a job when it starts it: from then on only that agent may
+ * upload the job's result. Idempotent for the same agent (a retried activity
+ * claims again); another agent is refused with 403.
+ */
+export const route = createRoute({
+  method: 'post',
+  path: '/v1/agent/jobs/{jobId}/claim',
+  tags: ['agent'],
+  summary: 'Claim a job before running it (agent token; idempotent; another agent\'s job is refused)',
+  security,
+  middleware: [requireAgent()] as const,
+  request: { params: z.object({ jobId: typedId('job') }) },
+  responses: {
+    200: jsonContent(z.object({ jobId: z.string(), runId: z.string(), agent: z.string() }).openapi('JobClaim'), 'Claimed by this agent'),
+    ...errors(400, 401, 403, 404, 409),
+  },
+});
+
+export default {
+  register(app) {
+    app.openapi(route, async (c) => {
+      const { jobId } = c.req.valid('param');
+      const p = c.var.principal;
+      if (p.kind !== 'agent') throw new Error('unreachable: requireAgent sets an agent principal');
+      const job = await claimJob(c.var.deps.store, jobId, p.agent.name);
+      return c.json({ jobId: job.id, runId: job.runId, agent: job.agent }, 200);
+    });
+  },
+} satisfies RouteModule;

@@ -1,0 +1,66 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createActivities } from '../../activities/index.ts';
+import { createNmapRunner } from '../../activities/nmap.ts';
+import { PlumError } from '../../core/errors.ts';
+import { silentLogger } from '../../core/log.ts';
+import { addTargets } from '../../store/repos/targets.ts';
+import { openTestStore, storeKinds, type TestStore } from '../helpers/db.ts';
+
+/**
+ * Issue #31: a name was checked when the run was planned and resolved again
+ * by nmap, possibly hours later. The activity that runs nmap resolves it again
+ * and scans it only if it still points at the addresses that were checked.
+ * nmap's path does not exist: reaching it fails with `unavailable`, which
+ * proves the check let the job through; a refusal comes before.
+ */
+describe.each(storeKinds)('names are checked again right before nmap starts (%s)', (kind) => {
+  let t: TestStore;
+  const dns: Record<string, string[]> = {};
+  beforeAll(async () => {
+    t = await openTestStore(kind);
+    await addTargets(t.store, ['127.0.0.0/30', 'www.plum.test', 'api.plum.test']);
+  }, 120_000);
+  afterAll(async () => {
+    await t?.cleanup();
+  });
+
+  const acts = () => createActivities({
+    log: silentLogger, store: t.store, nmap: createNmapRunner({ nmapPath: '/nonexistent/nmap-must-not-start' }),
+    resolve: async (name) => dns[name] ?? [],
+  });
+
+  async function planned(workflowId: string) {
+    const a = acts();
+    const plan = await a.planRun({ kind: 'investigation', investigationId: 'inv_x', workflowId, targets: ['www.plum.test', 'api.plum.test'], tcpPorts: '80', requestedBy: 'test' });
+    const [spec] = await a.getJobSpecs({ runId: plan.runId, fromIndex: 0, count: 1 });
+    return { a, spec: spec! };
+  }
+
+  it('records the checked addresses with the job', async () => {
+    dns['www.plum.test'] = ['127.0.0.1'];
+    dns['api.plum.test'] = ['127.0.0.2'];
+    const { spec } = await planned(`investigation:pin-${kind}`);
+    expect(spec.pinned).toEqual({ 'www.plum.test': ['127.0.0.1'], 'api.plum.test': ['127.0.0.2'] });
+  });
+
+  it('refuses to scan when every name moved elsewhere since planning', async () => {
+    dns['www.plum.test'] = ['127.0.0.1'];
+    dns['api.plum.test'] = ['127.0.0.2'];
+    const { a, spec } = await planned(`investigation:moved-${kind}`);
+    dns['www.plum.test'] = ['192.0.2.10'];
+    dns['api.plum.test'] = [];
+    const err = await a.runNmapJob(spec).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(PlumError);
+    expect((err as PlumError).code).toBe('out_of_scope');
+    expect((err as PlumError).message).toBe('job 0: api.plum.test no longer resolves; www.plum.test now at 192.0.2.10; nothing left to scan');
+  });
+
+  it('goes on to nmap when the names still point where they were checked', async () => {
+    dns['www.plum.test'] = ['127.0.0.1'];
+    dns['api.plum.test'] = ['127.0.0.2'];
+    const { a, spec } = await planned(`investigation:same-${kind}`);
+    dns['api.plum.test'] = ['192.0.2.10'];
+    const err = await a.runNmapJob(spec).catch((e: unknown) => e);
+    expect((err as PlumError).code).toBe('unavailable');
+  });
+});
