@@ -18,6 +18,9 @@ export interface ApiLimits {
   /** SSE: how often the event feed looks for new rows (ms), and keep-alive comments (ms). */
   ssePollMs: number;
   sseKeepAliveMs: number;
+  /** SSE: open event streams allowed per API key, and on the whole server (429 beyond). */
+  sseStreamsPerKey: number;
+  sseStreamsTotal: number;
 }
 
 export const DEFAULT_LIMITS: ApiLimits = {
@@ -27,6 +30,8 @@ export const DEFAULT_LIMITS: ApiLimits = {
   expensivePerMinute: 60,
   ssePollMs: 1000,
   sseKeepAliveMs: 15_000,
+  sseStreamsPerKey: 8,
+  sseStreamsTotal: 64,
 };
 
 /**

@@ -13,6 +13,7 @@ import postgres from 'postgres';
 import type { PlumConfig } from '../core/config.ts';
 import { PlumError } from '../core/errors.ts';
 import { silentLogger, type Logger } from '../core/log.ts';
+import { secureHome, withPrivateUmask } from './home-permissions.ts';
 import { acquireHomeLock, type HomeLock } from './lock.ts';
 import { normaliseRows } from './rows.ts';
 import { shareStore } from './socket.ts';
@@ -177,7 +178,7 @@ const INT8_AS_NUMBER = {
 
 async function openPglite(config: PlumConfig, opts: OpenStoreOptions, log: Logger): Promise<Store> {
   const dir = pgliteDir(config);
-  fs.mkdirSync(config.home, { recursive: true });
+  secureHome(config.home);
   const lock = await acquireHomeLock(config.home, { waitMs: opts.lockWaitMs ?? 5000, useSocket: opts.useHolderSocket ?? true });
   if (lock.kind === 'socket') {
     // Another plum process holds the database and shares it: talk to it as to a server.
@@ -188,9 +189,13 @@ async function openPglite(config: PlumConfig, opts: OpenStoreOptions, log: Logge
   }
   let pg: PGlite | undefined;
   try {
-    pg = await PGlite.create(dir, { extensions: { pg_trgm }, parsers: { 20: (v: string) => Number(v) } });
-    const db = drizzlePglite(pg, { schema }) as unknown as PlumDb;
-    await migratePglite(db as never, { migrationsFolder: MIGRATIONS_DIR });
+    const db = await withPrivateUmask(async () => {
+      pg = await PGlite.create(dir, { extensions: { pg_trgm }, parsers: { 20: (v: string) => Number(v) } });
+      const created = drizzlePglite(pg, { schema }) as unknown as PlumDb;
+      await migratePglite(created as never, { migrationsFolder: MIGRATIONS_DIR });
+      return created;
+    });
+    if (!pg) throw new Error('PGlite did not start');
     log.debug({ dir }, 'store opened (pglite)');
     const instance = pg;
     let shared: Awaited<ReturnType<typeof shareStore>>;
@@ -198,6 +203,8 @@ async function openPglite(config: PlumConfig, opts: OpenStoreOptions, log: Logge
       try {
         await shared?.close();
         await instance.close();
+        // Files PGlite wrote while open (relation cache, new relations) get the home's modes too.
+        secureHome(config.home);
       } finally {
         lock.release();
       }

@@ -41,8 +41,15 @@ export interface IngestHost {
   startedAt?: string;
   endedAt?: string;
   timedOut: boolean;
+  /** Ports the parser dropped past its per-host limit: reported in the summary's errors. */
+  portsOmitted?: number;
   hostnames: { name: string; type: string }[];
   ports: IngestPort[];
+}
+/** What the summary says of a host cut at the parser's per-host port limit. */
+function portsOmittedMessage(host: IngestHost): string {
+  return `host ${host.ip} listed ${host.ports.length + host.portsOmitted!} ports; only the first ${host.ports.length} were kept `
+    + '(a host answering on every port is usually a tarpit or a firewall; scan it with fewer ports to see the rest)';
 }
 export interface IngestRunInfo {
   startedAt?: string;
@@ -809,6 +816,7 @@ export async function ingestScanResult<H extends IngestHost>(store: Store, input
   try {
     let yieldedAt = performance.now();
     for await (const host of iterate(input.scan.hosts)) {
+      if (host.portsOmitted) summary.errors.push(portsOmittedMessage(host));
       batch.push(host);
       if (batch.length >= batchSize) {
         await dispatch();

@@ -43,20 +43,51 @@ export function readLock(home: string): LockInfo | undefined {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+const guardPath = (home: string) => path.join(home, 'plum.lock.takeover');
+
+/**
+ * Removes the lock file if, while this process holds the takeover guard, it
+ * still names a dead process. The guard is created exclusively; one left by a
+ * process that died while holding it (a few system calls long) is removed
+ * once its owner is gone.
+ */
+function removeStaleLock(home: string): void {
+  const guard = guardPath(home);
+  try {
+    fs.writeFileSync(guard, String(process.pid), { flag: 'wx', mode: 0o600 });
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+    let owner = NaN;
+    try {
+      owner = Number(fs.readFileSync(guard, 'utf8'));
+    } catch {
+      return; // released meanwhile
+    }
+    if (Number.isInteger(owner) && owner > 0 && !alive(owner)) fs.rmSync(guard, { force: true });
+    return;
+  }
+  try {
+    const holder = readLock(home);
+    if (holder && holder.pid !== process.pid && !alive(holder.pid)) fs.rmSync(lockPath(home), { force: true });
+  } finally {
+    fs.rmSync(guard, { force: true });
+  }
+}
+
 export async function acquireHomeLock(home: string, opts: { waitMs: number; useSocket: boolean }): Promise<HomeLock> {
   const file = lockPath(home);
   const deadline = Date.now() + opts.waitMs;
   for (;;) {
     const info: LockInfo = { pid: process.pid, startedAt: new Date().toISOString(), command: process.argv.slice(2, 4).join(' ') };
     try {
-      fs.writeFileSync(file, JSON.stringify(info), { flag: 'wx' });
+      fs.writeFileSync(file, JSON.stringify(info), { flag: 'wx', mode: 0o600 });
       let current = info;
       return {
         kind: 'held',
         path: file,
         advertiseSocket(socketPath) {
           current = { ...current, socket: socketPath };
-          fs.writeFileSync(file, JSON.stringify(current));
+          fs.writeFileSync(file, JSON.stringify(current), { mode: 0o600 });
         },
         release() {
           // Only remove our own lock (never one a successor took after us).
@@ -75,8 +106,11 @@ export async function acquireHomeLock(home: string, opts: { waitMs: number; useS
       continue;
     }
     if (holder.pid !== process.pid && !alive(holder.pid)) {
-      // A crashed holder: its lock is stale. Remove it only if it is still the same stale lock.
-      if (readLock(home)?.pid === holder.pid) fs.rmSync(file, { force: true });
+      // A crashed holder: its lock is stale. Only one process at a time may remove it (the takeover guard),
+      // and it looks again once it holds the guard: two processes that both saw the stale lock would
+      // otherwise each remove "it", the second removing the lock the first had just taken.
+      removeStaleLock(home);
+      await sleep(1 + Math.random() * 5);
       continue;
     }
     if (opts.useSocket && holder.socket && holder.pid !== process.pid && fs.existsSync(holder.socket)) {

@@ -1,5 +1,6 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { openStore } from '../store/index.ts';
@@ -117,4 +118,46 @@ describe('the embedded database lock', () => {
     await s.close();
     expect(fs.existsSync(lockPath(config.home))).toBe(false);
   });
+});
+
+describe('taking over a stale home lock', () => {
+  it('gives it to exactly one of four processes racing for it (100 trials)', async () => {
+    const TRIALS = 100;
+    const RACERS = 4;
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'plum-lock-race-'));
+    try {
+      // A stale lock: it names a process that has exited.
+      const deadPid = spawnSync(process.execPath, ['-e', '0']).pid!;
+      for (let i = 0; i < TRIALS; i++) {
+        fs.mkdirSync(path.join(dir, `home-${i}`));
+        fs.writeFileSync(lockPath(path.join(dir, `home-${i}`)), JSON.stringify({ pid: deadPid, startedAt: new Date().toISOString() }));
+      }
+      const racers = Array.from({ length: RACERS }, () => spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'test', 'helpers', 'lock-racer.ts'), dir, String(TRIALS)], { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'] }));
+      const exited = racers.map((r) => new Promise<void>((resolve) => r.once('exit', () => resolve())));
+      const holders: number[] = [];
+      try {
+        for (let i = 0; i < TRIALS; i++) {
+          fs.writeFileSync(path.join(dir, `go-${i}`), '');
+          const deadline = Date.now() + 30_000;
+          let results: string[] = [];
+          while (Date.now() < deadline) {
+            results = fs.readdirSync(dir).filter((f) => f.startsWith(`res-${i}-`) && !f.endsWith('.tmp'));
+            if (results.length === RACERS) break;
+            await new Promise((r) => setTimeout(r, 5));
+          }
+          expect(results, `trial ${i}`).toHaveLength(RACERS);
+          const outcomes = results.map((f) => fs.readFileSync(path.join(dir, f), 'utf8'));
+          expect(outcomes.filter((o) => o !== 'held' && o !== 'locked'), `trial ${i}`).toEqual([]);
+          holders.push(outcomes.filter((o) => o === 'held').length);
+          fs.writeFileSync(path.join(dir, `done-${i}`), '');
+        }
+      } finally {
+        for (const r of racers) r.kill('SIGKILL');
+        await Promise.all(exited);
+      }
+      expect(holders.filter((n) => n !== 1).length, `trials without exactly one holder: ${holders.map((n, i) => n !== 1 ? `${i}:${n}` : '').filter(Boolean).join(' ')}`).toBe(0);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  }, 300_000);
 });

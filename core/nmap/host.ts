@@ -282,10 +282,24 @@ function statusOf(s: string): 'up' | 'down' | 'unknown' {
   return s === 'up' || s === 'down' ? s : 'unknown';
 }
 
+/**
+ * Most ports one host may report; the rest are dropped and counted
+ * (`portsOmitted`). A host listing thousands of ports is almost always a
+ * tarpit or a middlebox answering on every port, not thousands of services,
+ * and every stored port costs memory through ingest, tagging and scoring
+ * (measured: a host of 60,000 ports took `plum ingest` to 2.6 GB; one of
+ * 8,192 to 0.9 GB).
+ */
+export const MAX_PORTS_PER_HOST = 8192;
+
 /** A node's host document, with only its open ports when `openOnly`: the parse's, and a rebuild's on demand. */
 function hostDocOf(node: FxNode, openOnly: boolean | undefined): HostDocument {
   const doc = hostDoc(node);
   if (openOnly) doc.ports = doc.ports.filter((p) => p.state.state === 'open');
+  if (doc.ports.length > MAX_PORTS_PER_HOST) {
+    doc.portsOmitted = doc.ports.length - MAX_PORTS_PER_HOST;
+    doc.ports.length = MAX_PORTS_PER_HOST;
+  }
   return doc;
 }
 
@@ -315,7 +329,9 @@ export function buildHost(node: FxNode, opts: ParseOptions, volatile: VolatileLi
     endedAt: epochToIso(doc.endtime),
     addresses: doc.addresses,
     hostnames: doc.hostnames,
-    timedOut: doc.timedout === 'true',
+    // A cut host is like one nmap gave up on: its ports past the cut are unknown, never "gone".
+    timedOut: doc.timedout === 'true' || doc.portsOmitted !== undefined,
+    ...(doc.portsOmitted !== undefined ? { portsOmitted: doc.portsOmitted } : {}),
     hsh256: hostFingerprint(doc, volatile, ports.map((p) => p.hsh256)),
     fpVersion,
     doc,

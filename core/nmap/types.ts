@@ -120,6 +120,8 @@ export interface HostDocument {
   /** hosts that hit --host-timeout have no ports and timedout="true". */
   timedout?: string;
   ports: PortDocument[];
+  /** Ports the host listed beyond MAX_PORTS_PER_HOST, dropped by the parser (absent when none were). */
+  portsOmitted?: number;
   extraports: ExtraPorts[];
   hostscripts: ScriptDocument[];
   os?: {
@@ -154,7 +156,10 @@ export interface ParsedHost {
   endedAt?: string;
   addresses: AddressEntry[];
   hostnames: HostnameEntry[];
+  /** Also true when ports were omitted (MAX_PORTS_PER_HOST): what is missing is unknown, not gone. */
   timedOut: boolean;
+  /** Ports the host listed beyond MAX_PORTS_PER_HOST (absent when none were dropped). */
+  portsOmitted?: number;
   hsh256: string;
   fpVersion: number;
   doc: HostDocument;

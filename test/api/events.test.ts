@@ -4,40 +4,8 @@ import { ingestScanResult } from '../../store/ingest.ts';
 import { runs } from '../../store/schema/runs.ts';
 import { storeKinds } from '../helpers/db.ts';
 import { host, port, scan } from '../helpers/scan.ts';
-import { expectError, expectSecured, startTestApi, type TestApi } from './helpers.ts';
-
-interface SseMessage { id?: string; event?: string; data: string }
-
-/** Reads SSE messages from a live response until `stop` says enough or the timeout passes. */
-async function readSse(res: Response, stop: (all: SseMessage[]) => boolean, timeoutMs = 15_000): Promise<SseMessage[]> {
-  const reader = res.body!.getReader();
-  const decoder = new TextDecoder();
-  const out: SseMessage[] = [];
-  let buf = '';
-  const deadline = Date.now() + timeoutMs;
-  try {
-    while (Date.now() < deadline && !stop(out)) {
-      const chunk = await Promise.race([reader.read(), new Promise<null>((r) => setTimeout(() => r(null), deadline - Date.now()))]);
-      if (!chunk || chunk.done) break;
-      buf += decoder.decode(chunk.value, { stream: true });
-      let i;
-      while ((i = buf.indexOf('\n\n')) >= 0) {
-        const block = buf.slice(0, i);
-        buf = buf.slice(i + 2);
-        const msg: SseMessage = { data: '' };
-        for (const line of block.split('\n')) {
-          if (line.startsWith('id: ')) msg.id = line.slice(4);
-          else if (line.startsWith('event: ')) msg.event = line.slice(7);
-          else if (line.startsWith('data: ')) msg.data += line.slice(6);
-        }
-        if (msg.event) out.push(msg);
-      }
-    }
-  } finally {
-    await reader.cancel().catch(() => {});
-  }
-  return out;
-}
+import { expectError, expectSecured, startTestApi, startTestApiOn, type TestApi } from './helpers.ts';
+import { readSse } from './sse.ts';
 
 describe.each(storeKinds)('SSE events (%s)', (kind) => {
   let api: TestApi;
@@ -85,6 +53,44 @@ describe.each(storeKinds)('SSE events (%s)', (kind) => {
 
   it('refuses a malformed Last-Event-ID', async () => {
     await expectError(await api.call('/v1/events', { auth: api.keys.viewer, headers: { 'last-event-id': 'garbage' } }), 400, 'invalid_input', 'Last-Event-ID is not an evt_… id');
+  });
+
+  it('caps open streams per key and per server with a 429 that says so; a closed stream frees its slot', async () => {
+    const capped = await startTestApiOn(api, {}, { ssePollMs: 100, sseStreamsPerKey: 2, sseStreamsTotal: 3 });
+    const open: Response[] = [];
+    try {
+      for (let i = 0; i < 2; i++) open.push(await capped.call('/v1/events?runs=false', { auth: api.keys.viewer }));
+      expect(open.map((r) => r.status)).toEqual([200, 200]);
+      await expectError(await capped.call('/v1/events', { auth: api.keys.viewer }), 429, 'rate_limited', 'too many open event streams for this API key: at most 2');
+      open.push(await capped.call('/v1/events?runs=false', { auth: api.keys.operator }));
+      expect(open[2]!.status).toBe(200);
+      await expectError(await capped.call('/v1/events', { auth: api.keys.admin }), 429, 'rate_limited', 'too many open event streams on this server: at most 3');
+
+      await open.shift()!.body!.cancel();
+      let again: Response | undefined;
+      for (let i = 0; i < 50 && again?.status !== 200; i++) {
+        await again?.body?.cancel();
+        await new Promise((r) => setTimeout(r, 100));
+        again = await capped.call('/v1/events?runs=false', { auth: api.keys.viewer });
+      }
+      expect(again!.status).toBe(200);
+      open.push(again!);
+    } finally {
+      for (const r of open) await r.body?.cancel().catch(() => {});
+      await capped.close();
+    }
+  }, 60_000);
+
+  it('rate-limits heavy history reads per key (429 with what to do)', async () => {
+    const limited = await startTestApiOn(api, {}, { expensivePerMinute: 2 });
+    try {
+      for (let i = 0; i < 2; i++) expect((await limited.call('/v1/history?since=99999d&limit=10000', { auth: api.keys.viewer })).status).toBe(200);
+      await expectError(await limited.call('/v1/history?since=99999d&limit=10000', { auth: api.keys.viewer }), 429, 'rate_limited', 'too many requests: at most 2 a minute on this route');
+      // Another key has its own budget.
+      expect((await limited.call('/v1/history?since=1d', { auth: api.keys.operator })).status).toBe(200);
+    } finally {
+      await limited.close();
+    }
   });
 
   it('needs a viewer key', async () => {

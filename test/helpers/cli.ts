@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 
 export const ROOT = path.resolve(import.meta.dirname, '..', '..');
@@ -10,9 +10,10 @@ export interface CliResult {
 }
 
 /** Runs the real `plum` command (bin/plum.mjs) as a user would, with extra environment and optional stdin. */
-export function runPlum(args: string[], env: Record<string, string> = {}, input?: string): Promise<CliResult> {
+export function runPlum(args: string[], env: Record<string, string> = {}, input?: string, onSpawn?: (child: ChildProcess) => void): Promise<CliResult> {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [path.join(ROOT, 'bin', 'plum.mjs'), ...args], { env: { ...process.env, ...env }, cwd: ROOT });
+    onSpawn?.(child);
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));

@@ -1,20 +1,33 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { streamSSE } from 'hono/streaming';
 import { PlumError } from '../../../core/errors.ts';
+import type { Store } from '../../../store/index.ts';
 import { EVENT_TYPES } from '../../../store/schema/observation-events.ts';
 import { requireRole } from '../../auth.ts';
 import { errors, security } from '../../schemas.ts';
 import type { RouteModule } from '../index.ts';
+import { eventIdFloor, eventIdTime } from './cursor.ts';
+import { streamSlotsOf } from './streams.ts';
 
 /**
  * Server-Sent Events: observation events (appeared/changed/gone/reappeared) and
  * run progress. The feed reads the database, not an in-process bus, so it shows
  * what every process writes (embedded runner, Temporal workers, `plum import`).
  *
- * Ordering: event ids are generated before their transaction commits, so two
- * concurrent ingests can commit out of id order. The feed therefore re-reads a
- * trailing window (REORDER_WINDOW_MS) and drops ids it already sent: delivery is
- * at-least-once on reconnect (Last-Event-ID), never silently lossy within the window.
+ * Paging: the event id (a UUIDv7 typeid, time-ordered, the primary key) is the
+ * cursor: each poll reads events with an id strictly after the last one sent, a
+ * page at a time, and yields to the event loop between pages, so a burst of
+ * events cannot pin a poll in place or starve other requests.
+ *
+ * Late commits: ids are made before their transaction commits, so two concurrent
+ * ingests can commit out of id order. When the feed has caught up, it counts the
+ * events in a trailing window (REORDER_WINDOW_MS of id time) and, only if there
+ * are more than it sent, pages through the window for the missing ones. Delivery
+ * is at-least-once on reconnect (Last-Event-ID re-reads the window before it),
+ * never silently lossy within the window.
+ *
+ * Each API key may hold `sseStreamsPerKey` streams and the server `sseStreamsTotal`;
+ * beyond that the request is refused with 429.
  */
 const REORDER_WINDOW_MS = 10_000;
 const BATCH = 500;
@@ -36,66 +49,105 @@ export const route = createRoute({
   request: { query: Query },
   responses: {
     200: { description: 'An event stream', content: { 'text/event-stream': { schema: z.string() } } },
-    ...errors(400, 401, 403),
+    ...errors(400, 401, 403, 429),
   },
 });
 
 interface EventRow {
   id: string; type: string; ip: string; protocol: string; port: number; at: Date; hsh256: string;
-  previous_hsh256: string | null; observation_id: string; run_id: string | null; job_id: string | null; created_at: Date;
+  previous_hsh256: string | null; observation_id: string; run_id: string | null; job_id: string | null;
 }
 interface RunRow { id: string; kind: string; status: string; progress: unknown; counters: unknown; profile_name: string | null }
+
+const EVENT_COLUMNS = 'id, type, host(ip) as ip, protocol, port, at, hsh256, previous_hsh256, observation_id, run_id, job_id';
+
+/** One page of events with after < id <= upTo (upTo optional), in id order. */
+function eventPage(store: Store, types: string, after: string, upTo?: string): Promise<EventRow[]> {
+  return upTo === undefined
+    ? store.query<EventRow>(`select ${EVENT_COLUMNS} from observation_events where id > $1 and type = any($2::text[]) order by id limit ${BATCH}`, [after, types])
+    : store.query<EventRow>(`select ${EVENT_COLUMNS} from observation_events where id > $1 and id <= $3 and type = any($2::text[]) order by id limit ${BATCH}`, [after, types, upTo]);
+}
+
+/** Lets other requests (and signals) run between pages even when every await resolves at once (PGlite). */
+const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 export default {
   register(app) {
     app.openapi(route, async (c) => {
       const q = c.req.valid('query');
-      const { store, limits, log } = c.var.deps;
-      const types = q.types ? q.types.split(',') : [...EVENT_TYPES];
+      const deps = c.var.deps;
+      const { store, limits, log } = deps;
+      const types = `{${(q.types ? q.types.split(',') : [...EVENT_TYPES]).join(',')}}`;
       const lastEventId = c.req.header('last-event-id');
-      let cursor: Date;
-      const seen = new Map<string, number>();
-      if (lastEventId && /^evt_[0-9a-z]{26}$/.test(lastEventId)) {
-        const [row] = await store.query<{ created_at: Date }>('select created_at from observation_events where id = $1', [lastEventId]);
-        cursor = row?.created_at ?? new Date();
-        seen.set(lastEventId, cursor.getTime());
-      } else if (q.since) {
-        cursor = new Date(q.since);
+      /** Every event with an id after `cursor` is still to send. */
+      let cursor: string;
+      /** Nothing before this id is sent (the start asked for); none on resume, which re-reads the window. */
+      let floor = '';
+      /** Ids sent within the reorder window, so a re-read does not send them twice. */
+      const seen = new Set<string>();
+      if (lastEventId !== undefined) {
+        let valid = /^evt_[0-9a-z]{26}$/.test(lastEventId);
+        if (valid) {
+          try {
+            eventIdTime(lastEventId);
+          } catch {
+            valid = false;
+          }
+        }
+        if (!valid) throw new PlumError('invalid_input', 'Last-Event-ID is not an evt_… id', { hint: 'reconnect without Last-Event-ID' });
+        cursor = lastEventId;
+        seen.add(lastEventId);
       } else {
-        const [row] = await store.query<{ now: Date }>('select now() as now');
-        cursor = row!.now;
+        cursor = floor = eventIdFloor(q.since ? new Date(q.since).getTime() : Date.now());
       }
-      if (lastEventId && !seen.size) {
-        throw new PlumError('invalid_input', 'Last-Event-ID is not an evt_… id', { hint: 'reconnect without Last-Event-ID' });
-      }
+      const release = streamSlotsOf(deps, limits).acquire(c.var.principal.name);
       const runState = new Map<string, string>();
 
       return streamSSE(c, async (stream) => {
+        stream.onAbort(release);
         let lastWrite = Date.now();
-        while (!stream.aborted && !stream.closed) {
-          try {
-            const from = new Date(cursor.getTime() - REORDER_WINDOW_MS);
-            const rows = await store.query<EventRow>(
-              `select id, type, host(ip) as ip, protocol, port, at, hsh256, previous_hsh256, observation_id, run_id, job_id, created_at
-                 from observation_events where created_at >= $1 and type = any($2::text[])
-                 order by created_at, id limit ${BATCH}`,
-              [from.toISOString(), `{${types.join(',')}}`]);
+        const send = async (r: EventRow) => {
+          seen.add(r.id);
+          await stream.writeSSE({
+            id: r.id,
+            event: 'observation',
+            data: JSON.stringify({
+              id: r.id, type: r.type, ip: r.ip, protocol: r.protocol, port: r.port, at: r.at.toISOString(), hsh256: r.hsh256,
+              previousHsh256: r.previous_hsh256, observationId: r.observation_id, runId: r.run_id, jobId: r.job_id,
+            }),
+          });
+          lastWrite = Date.now();
+        };
+        /** Sends what committed late inside the window behind the cursor, if anything did. */
+        const sendLateCommits = async () => {
+          const windowStart = eventIdFloor(eventIdTime(cursor) - REORDER_WINDOW_MS);
+          const from = windowStart > floor ? windowStart : floor;
+          for (const id of seen) if (id < from) seen.delete(id);
+          const [row] = await store.query<{ n: number }>(
+            'select count(*)::int as n from observation_events where id >= $1 and id <= $2 and type = any($3::text[])', [from, cursor, types]);
+          if ((row?.n ?? 0) <= seen.size) return;
+          let after = from < cursor ? from : cursor;
+          for (;;) {
+            const page = await eventPage(store, types, after, cursor);
+            for (const r of page) if (!seen.has(r.id)) await send(r);
+            if (page.length < BATCH || stream.aborted) return;
+            after = page[page.length - 1]!.id;
+            await yieldToEventLoop();
+          }
+        };
+        try {
+          while (!stream.aborted && !stream.closed) {
+            const rows = await eventPage(store, types, cursor);
             for (const r of rows) {
-              if (seen.has(r.id)) continue;
-              seen.set(r.id, r.created_at.getTime());
-              if (r.created_at > cursor) cursor = r.created_at;
-              await stream.writeSSE({
-                id: r.id,
-                event: 'observation',
-                data: JSON.stringify({
-                  id: r.id, type: r.type, ip: r.ip, protocol: r.protocol, port: r.port, at: r.at.toISOString(), hsh256: r.hsh256,
-                  previousHsh256: r.previous_hsh256, observationId: r.observation_id, runId: r.run_id, jobId: r.job_id,
-                }),
-              });
-              lastWrite = Date.now();
+              if (!seen.has(r.id)) await send(r);
+              cursor = r.id;
             }
-            const horizon = cursor.getTime() - REORDER_WINDOW_MS;
-            for (const [id, t] of seen) if (t < horizon) seen.delete(id);
+            if (rows.length === BATCH) {
+              // More are waiting: read on at once, but let the rest of the server run first.
+              await yieldToEventLoop();
+              continue;
+            }
+            await sendLateCommits();
 
             if (q.runs === 'true') {
               const runs = await store.query<RunRow>(
@@ -114,13 +166,13 @@ export default {
               await stream.write(': keep-alive\n\n');
               lastWrite = Date.now();
             }
-            // A full batch means more are waiting: read again at once.
-            if (rows.length < BATCH) await stream.sleep(limits.ssePollMs);
-          } catch (e) {
-            log.warn({ err: e }, 'event stream poll failed');
-            await stream.writeSSE({ event: 'error', data: JSON.stringify({ code: 'unavailable', message: 'event feed interrupted; reconnect with Last-Event-ID' }) });
-            return;
+            await stream.sleep(limits.ssePollMs);
           }
+        } catch (e) {
+          log.warn({ err: e }, 'event stream poll failed');
+          await stream.writeSSE({ event: 'error', data: JSON.stringify({ code: 'unavailable', message: 'event feed interrupted; reconnect with Last-Event-ID' }) }).catch(() => {});
+        } finally {
+          release();
         }
       }) as never;
     });

@@ -4,7 +4,7 @@ import { PlumError } from '../../../core/errors.ts';
 import { parseTarget } from '../../../core/targets.ts';
 import { listEvents } from '../../../store/repos/observations.ts';
 import type { EventType } from '../../../store/schema/observation-events.ts';
-import { requireRole } from '../../auth.ts';
+import { expensive, requireRole } from '../../auth.ts';
 import { errors, jsonContent, security } from '../../schemas.ts';
 import type { RouteModule } from '../index.ts';
 import { EventSchema, eventJson } from './schemas.ts';
@@ -18,7 +18,8 @@ export const route = createRoute({
   tags: ['history'],
   summary: 'The change feed (appeared, changed, gone, reappeared), by period, event type and network; newest first',
   security,
-  middleware: [requireRole('viewer')] as const,
+  // Up to 10,000 events over any period: rate-limited like the other heavy reads.
+  middleware: [requireRole('viewer'), expensive] as const,
   request: {
     query: z.object({
       since: Time.optional(),
@@ -28,7 +29,7 @@ export const route = createRoute({
       limit: z.coerce.number().int().min(1).max(10_000).default(1000),
     }),
   },
-  responses: { 200: jsonContent(z.object({ items: z.array(EventSchema) }), 'Events'), ...errors(400, 401, 403) },
+  responses: { 200: jsonContent(z.object({ items: z.array(EventSchema) }), 'Events'), ...errors(400, 401, 403, 429) },
 });
 
 export default {
