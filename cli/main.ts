@@ -2,6 +2,7 @@ import { Command, CommanderError } from 'commander';
 import { loadConfig, type PlumConfig } from '../core/config.ts';
 import { PlumError, toPlumError } from '../core/errors.ts';
 import { createLogger } from '../core/log.ts';
+import { flushStdio } from './output.ts';
 import type { CliContext } from './context.ts';
 import { registerCommands } from './commands/index.ts';
 import { PLUM_VERSION } from '../core/version.ts';
@@ -31,6 +32,7 @@ export async function main(argv: string[]): Promise<void> {
   } catch (e) {
     const err = toPlumError(e);
     process.stderr.write(`plum: ${err.oneLine()}\n`);
+    await flushStdio();
     process.exit(err.exitCode);
   }
   const ctx: CliContext = {
@@ -70,6 +72,8 @@ export async function main(argv: string[]): Promise<void> {
     }
   }
   if (process.exitCode && exitCode === 0) exitCode = Number(process.exitCode);
+  // Output queued for a slow reader (a pipe) is written before the process ends.
+  await flushStdio();
   process.exit(exitCode);
 }
 

@@ -231,7 +231,12 @@ export function createEmbeddedScheduler(deps: SchedulerDeps) {
     const loop = async () => {
       if (stopped) return;
       try {
-        onTick?.(await tick());
+        // Not `onTick?.(await tick())`: optional chaining skips evaluating the argument when there is no onTick.
+        const results = await tick();
+        deps.log.debug({ results, next: new Date(now().getTime() + intervalMs).toISOString() }, 'scheduler tick');
+        onTick?.(results);
+      } catch (e) {
+        deps.log.error({ err: toPlumError(e).oneLine() }, 'scheduler tick failed');
       } finally {
         if (!stopped) timer = setTimeout(loop, intervalMs);
       }

@@ -6,7 +6,7 @@ import { PlumError } from '../../core/errors.ts';
 import { EXPORT_FORMATS } from '../../core/export/stream.ts';
 import { exportObservations } from '../../activities/report.ts';
 import type { CliContext } from '../context.ts';
-import { info } from '../output.ts';
+import { info, writeOut } from '../output.ts';
 import { openCommandStore } from './init.ts';
 
 /**
@@ -37,16 +37,7 @@ export async function writeChunks(chunks: AsyncIterable<string | Uint8Array> | I
   // A reader that went away (EPIPE) is not a failure of the export: cli/main.ts ends every command quietly then.
   for await (const c of chunks) {
     bytes += Buffer.byteLength(c);
-    if (!process.stdout.write(c)) {
-      // Resolve on drain, close or error.
-      await new Promise<void>((resolve) => {
-        const done = () => {
-          process.stdout.off('drain', done).off('close', done).off('error', done);
-          resolve();
-        };
-        process.stdout.on('drain', done).on('close', done).on('error', done);
-      });
-    }
+    await writeOut(c);
   }
   return bytes;
 }

@@ -6,7 +6,7 @@ import { openXmlFile, parseNmapStream } from '../../core/nmap/parse.ts';
 import type { ParsedHost } from '../../core/nmap/types.ts';
 import { loadVolatileList } from '../../core/nmap/volatile.ts';
 import type { CliContext } from '../context.ts';
-import { printJson } from '../output.ts';
+import { printJson, writeOut } from '../output.ts';
 
 /*
  * `plum parse`: nmap XML → JSON lines on stdout (nothing is stored). Messages
@@ -69,8 +69,9 @@ function startProgress(size: number | undefined, counter: { bytes: number }): ()
   };
 }
 
-function write(line: string): void {
-  process.stdout.write(`${line}\n`);
+/** One output line; waits while a slow reader's pipe is full so a large file is not buffered whole in memory. */
+function write(line: string): Promise<void> {
+  return writeOut(`${line}\n`);
 }
 
 function hostLine(h: ParsedHost): string {
@@ -95,7 +96,7 @@ async function runCompat(file: string, opts: ParseOpts): Promise<void> {
   const stop = startProgress(size, counter);
   let error: PlumError | undefined;
   try {
-    for await (const h of nmap2jsonStream(stream, { openOnly: opts.openOnly, onError: (e) => (error = e) })) write(h.json);
+    for await (const h of nmap2jsonStream(stream, { openOnly: opts.openOnly, onError: (e) => (error = e) })) await write(h.json);
   } finally {
     stop();
   }
@@ -148,10 +149,10 @@ async function runParse(file: string, opts: ParseOpts): Promise<void> {
         }
         for (const s of h.doc.hostscripts) summary.scripts[s.id] = (summary.scripts[s.id] ?? 0) + 1;
       } else if (opts.hosts) {
-        write(hostLine(h));
+        await write(hostLine(h));
       } else {
         for (const p of h.ports) {
-          write(JSON.stringify({ ip: p.ip, protocol: p.protocol, port: p.port, hsh256: p.hsh256, fp_version: p.fpVersion, fields: p.fields, doc: p.doc }));
+          await write(JSON.stringify({ ip: p.ip, protocol: p.protocol, port: p.port, hsh256: p.hsh256, fp_version: p.fpVersion, fields: p.fields, doc: p.doc }));
         }
       }
     }

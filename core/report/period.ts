@@ -40,3 +40,32 @@ export function resolvePeriod(opts: PeriodOptions, now: Date = new Date()): Repo
     previousTo: from.toISOString(),
   };
 }
+
+/**
+ * The period of one run's report (an investigation's): from its start through
+ * its end (now while it runs), widened to include every scan time it recorded.
+ * Scan times are nmap's whole seconds, so a scan that began in the same second
+ * as the run is stamped up to a second before the run's recorded start: the
+ * period starts at the earlier of the two, on a whole second.
+ */
+export function runPeriod(
+  run: { startedAt: Date; finishedAt?: Date | null },
+  scans: { first?: Date | null; last?: Date | null },
+  now: Date = new Date(),
+): ReportPeriod {
+  const SECOND = 1000;
+  let from = run.startedAt.getTime();
+  if (scans.first) from = Math.min(from, scans.first.getTime());
+  from = Math.floor(from / SECOND) * SECOND;
+  // `to` is exclusive: one second past the last scan time.
+  let to = (run.finishedAt ?? now).getTime();
+  if (scans.last) to = Math.max(to, scans.last.getTime() + SECOND);
+  to = Math.max(to, from + SECOND);
+  const len = to - from;
+  return {
+    from: new Date(from).toISOString(),
+    to: new Date(to).toISOString(),
+    previousFrom: new Date(from - len).toISOString(),
+    previousTo: new Date(from).toISOString(),
+  };
+}

@@ -6,14 +6,41 @@
 import { parseArgs } from 'node:util';
 import { startPerimeter } from './index.ts';
 
-const { values } = parseArgs({
-  options: {
-    prefix: { type: 'string' },
-    title: { type: 'string' },
-    'high-ports': { type: 'boolean', default: false },
-    json: { type: 'boolean', default: false },
-  },
-});
+const USAGE = `Usage: npx tsx test/perimeter/cli.ts [options]
+
+Starts the loopback test perimeter (SSH, HTTP, HTTPS, … services on 127.x addresses)
+and runs until Ctrl-C.
+
+Options:
+  --prefix <a.b.c>  the /24 inside 127.0.0.0/8, e.g. 127.77.3 (default: a random one)
+  --title <text>    the HTTP page title
+  --high-ports      listen on high ports (8080, …) even as root (standard ports need root)
+  --json            print the services as JSON on standard output
+  -h, --help        show this help
+`;
+
+function parseOptions() {
+  try {
+    return parseArgs({
+      options: {
+        prefix: { type: 'string' },
+        title: { type: 'string' },
+        'high-ports': { type: 'boolean', default: false },
+        json: { type: 'boolean', default: false },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+    }).values;
+  } catch (e) {
+    process.stderr.write(`perimeter: ${(e as Error).message}\n\n${USAGE}`);
+    process.exit(2);
+  }
+}
+
+const values = parseOptions();
+if (values.help) {
+  process.stdout.write(USAGE);
+  process.exit(0);
+}
 
 try {
   const perimeter = await startPerimeter({

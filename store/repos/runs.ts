@@ -79,3 +79,13 @@ export async function jobCounts(store: StoreSession, runId: string): Promise<Rec
   const rows = await store.query<{ status: string; n: number }>('select status, count(*)::int as n from jobs where run_id = $1 group by status', [runId]);
   return Object.fromEntries(rows.map((r) => [r.status, r.n]));
 }
+
+/** The earliest and latest scan times (nmap's host times) recorded by a run: its events and the sightings it refreshed last. */
+export async function runScanTimes(store: StoreSession, runId: string): Promise<{ first: Date | null; last: Date | null }> {
+  const [r] = await store.query<{ first: Date | null; last: Date | null }>(
+    `select min(t) as first, max(t) as last from (
+       select at as t from observation_events where run_id = $1
+       union all select checked_at as t from observation_sightings where last_run_id = $1
+     ) s`, [runId]);
+  return { first: r?.first ? new Date(r.first) : null, last: r?.last ? new Date(r.last) : null };
+}

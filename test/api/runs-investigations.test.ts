@@ -57,6 +57,9 @@ describe.each(storeKinds)('runs and investigations (%s)', (kind) => {
   }
 
   it('POST /v1/investigations returns an id at once; GET shows status, results, events; the report renders', async () => {
+    // Start just after a second begins: nmap's scan times are whole seconds, so the scan is then
+    // stamped before the run's recorded start (the report's period must still include it).
+    await new Promise((res) => setTimeout(res, 1000 - (Date.now() % 1000) + 20));
     const res = await api.call('/v1/investigations', {
       method: 'POST', auth: api.keys.operator, json: { targets: [IP], ports: String(servicePort), scripts: ['plum-banner'], reason: 'incident 42' },
     });
@@ -84,6 +87,14 @@ describe.each(storeKinds)('runs and investigations (%s)', (kind) => {
     const md = (await report.text()).replace(/\\_/g, '_');
     expect(md).toContain(`Investigation ${started.id}`);
     expect(md).toContain(IP);
+    // The period covers the run: what it found is in this period, not in the previous one.
+    const model = await (await api.call(`/v1/investigations/${started.id}/report?format=json`, { auth: api.keys.viewer })).json() as {
+      period: { from: string; to: string }; totals: { hosts: number; ports: number }; changes: Record<string, { port: number }[]>;
+      hosts: { firstSeen: string }[];
+    };
+    expect(model.totals).toMatchObject({ hosts: 1, ports: 1 });
+    expect(model.changes.appeared!.map((c) => c.port)).toEqual([servicePort]);
+    expect(new Date(model.period.from).getTime()).toBeLessThanOrEqual(new Date(model.hosts[0]!.firstSeen).getTime());
 
     await expectError(await api.call(`/v1/runs/${started.id}/cancel`, { method: 'POST', auth: api.keys.operator }), 409, 'conflict', `run ${started.id} is already succeeded`);
   }, 180_000);

@@ -1,6 +1,8 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { generateReport } from '../../../activities/report.ts';
+import { runPeriod } from '../../../core/report/period.ts';
 import { parseTarget } from '../../../core/targets.ts';
+import { runScanTimes } from '../../../store/repos/runs.ts';
 import { expensive, requireRole } from '../../auth.ts';
 import { errors, security } from '../../schemas.ts';
 import type { RouteModule } from '../index.ts';
@@ -10,7 +12,7 @@ export const route = createRoute({
   method: 'get',
   path: '/v1/investigations/{id}/report',
   tags: ['investigations'],
-  summary: 'The investigation\'s Markdown report (its targets, from its start until now)',
+  summary: 'The investigation\'s Markdown report (its targets, from its start through its end, or now while it runs)',
   security,
   middleware: [requireRole('viewer'), expensive] as const,
   request: {
@@ -53,12 +55,12 @@ export default {
       const touched = await store.query<{ ip: string }>('select distinct host(ip) as ip from port_observations join observation_sightings using (id) where last_run_id = $1 limit 1000', [id]);
       const query = targetQuery(run.targets, touched.map((r) => r.ip)) || 'ip:0.0.0.0/32';
       const now = new Date();
+      const period = runPeriod({ startedAt: run.started_at ?? run.created_at, finishedAt: run.finished_at }, await runScanTimes(store, id), now);
       const { model, markdown } = await generateReport(store, {
         title: `Investigation ${id}`,
         description: run.reason ?? `Urgent investigation of ${run.targets.slice(0, 5).join(', ')}${run.targets.length > 5 ? '…' : ''}`,
         query,
-        from: run.created_at.toISOString(),
-        to: now.toISOString(),
+        period,
         now,
       });
       if (format === 'json') return c.json(model as unknown as Record<string, unknown>, 200);
