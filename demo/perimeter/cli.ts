@@ -6,7 +6,7 @@
 import { parseArgs } from 'node:util';
 import { startPerimeter } from './index.ts';
 
-const USAGE = `Usage: npx tsx test/perimeter/cli.ts [options]
+const USAGE = `Usage: npx tsx demo/perimeter/cli.ts [options]
 
 Starts the loopback test perimeter (SSH, HTTP, HTTPS, … services on 127.x addresses)
 and runs until Ctrl-C.
