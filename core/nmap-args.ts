@@ -10,7 +10,6 @@ import { judgeScriptArgs, shippedScriptArgAllowlist } from './nmap/script-args.t
  */
 
 const SHELL_META = /[;&|`$()<>\\'"*?{}[\]!#~^\n\r\t\0\x0b\x0c]/;
-// eslint-disable-next-line no-control-regex
 const CONTROL = /[\x00-\x1f\x7f]/;
 
 /** True, or what the value should be. */
