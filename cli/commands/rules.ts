@@ -177,11 +177,12 @@ export function register(program: Command, ctx: CliContext): void {
       const res = await importRulesDir(store, dir);
       const out = { imported: res.imported.length, updated: res.updated.length, skipped: res.skipped.length, invalid: res.invalid };
       if (opts.format === 'json') {
-        printJson({ ...out, imported_rules: res.imported, updated_rules: res.updated, skipped_files: res.skipped });
+        printJson({ ...out, imported_rules: res.imported, updated_rules: res.updated, skipped_files: res.skipped, notes: res.notes ?? [] });
         return;
       }
       for (const i of res.invalid) info(`invalid: ${i.file}: ${i.reason}`);
       for (const i of res.skipped) info(`skipped: ${i.file}: ${i.reason}`);
+      for (const i of res.notes ?? []) info(`rewritten: ${i.file}: ${i.reason}`);
       info(`rules: ${out.imported} imported, ${out.updated} updated, ${out.skipped} skipped, ${res.invalid.length} invalid`
         + (out.imported + out.updated > 0 ? ' (run `plum rules apply` to re-tag stored documents)' : ''));
     });

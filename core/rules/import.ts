@@ -3,7 +3,8 @@ import path from 'node:path';
 import { PlumError } from '../errors.ts';
 import { collectTerms, type QueryNode, type TermNode } from '../query/ast.ts';
 import { parseRuleQuery, RULE_FORBIDDEN_FIELDS } from './engine.ts';
-import { listRuleFiles, parseRuleText } from './load.ts';
+import { rewriteLegacyRule } from './legacy.ts';
+import { listRuleFiles, parseRuleYaml, ruleFromObject } from './load.ts';
 import { compareVersions, type Rule } from './schema.ts';
 
 export interface ImportProblem {
@@ -18,6 +19,8 @@ export interface LegacyImport {
   superseded: ImportProblem[];
   /** Files that cannot be used, with the reason (bad YAML, unknown field, a query that can never match...). */
   invalid: ImportProblem[];
+  /** Predecessor rules rewritten to keep their meaning in Plum's terms: what was rewritten, per file. */
+  notes: ImportProblem[];
 }
 
 const HEX = (n: number) => new RegExp(`^[0-9a-f]{${n}}$`);
@@ -100,20 +103,31 @@ export function validateRule(rule: Rule): string | undefined {
 
 /**
  * Reads the predecessor's rule files (YAML with description, query, tags,
- * version; Plum's own format is accepted too) from `dir` and its sub-folders.
+ * version; Plum's own format, with `tests`, is accepted too) from `dir` and its
+ * sub-folders. A predecessor rule's query and tags are read with the
+ * predecessor's meaning (legacy.ts) and each rewrite is noted.
  * Names come from `name:` or the file name; when several files hold the same
  * rule, the newest version wins. Nothing is stored here: the caller compares
  * with what it has.
  */
 export async function importLegacyRules(dir: string): Promise<LegacyImport> {
   const files = await listRuleFiles(dir, { recursive: true });
-  const out: LegacyImport = { rules: [], superseded: [], invalid: [] };
+  const out: LegacyImport = { rules: [], superseded: [], invalid: [], notes: [] };
   const byName = new Map<string, Rule>();
   for (const file of files) {
     const rel = path.relative(dir, file) || path.basename(file);
     let rule: Rule;
+    const notes: string[] = [];
     try {
-      rule = parseRuleText(await readFile(file, 'utf8'), file);
+      const raw = parseRuleYaml(await readFile(file, 'utf8'), file);
+      let rewrite;
+      try {
+        rewrite = rewriteLegacyRule(raw);
+      } catch (e) {
+        throw new PlumError('invalid_input', `${file}: query: ${(e as Error).message}`);
+      }
+      if (rewrite) notes.push(...rewrite.notes);
+      rule = ruleFromObject(rewrite ? { ...raw, query: rewrite.query, tags: rewrite.tags } : raw, file);
     } catch (e) {
       const msg = e instanceof PlumError ? e.message : String(e);
       out.invalid.push({ file: rel, reason: msg.startsWith(`${file}: `) ? msg.slice(file.length + 2) : msg });
@@ -133,6 +147,7 @@ export async function importLegacyRules(dir: string): Promise<LegacyImport> {
       out.superseded.push({ file: path.relative(dir, prev.source), reason: `older than version ${rule.version} of ${rule.name} in ${rel}` });
     }
     byName.set(rule.name, rule);
+    for (const reason of notes) out.notes.push({ file: rel, reason });
   }
   out.rules = [...byName.values()].sort((a, b) => a.name.localeCompare(b.name));
   return out;

@@ -28,6 +28,11 @@ export function ruleNameFromFile(file: string): string {
 
 /** Parses one rule file's text; throws a one-line PlumError naming the file and the first problem. */
 export function parseRuleText(text: string, file: string): Rule {
+  return ruleFromObject(parseRuleYaml(text, file), file);
+}
+
+/** A rule file's YAML as a mapping; throws a one-line PlumError naming the file. */
+export function parseRuleYaml(text: string, file: string): Record<string, unknown> {
   let raw: unknown;
   try {
     raw = parseYaml(text, { prettyErrors: false });
@@ -41,6 +46,11 @@ export function parseRuleText(text: string, file: string): Rule {
       hint: 'give description, query, tags and version',
     });
   }
+  return raw as Record<string, unknown>;
+}
+
+/** A rule from a parsed rule file; throws a one-line PlumError naming the file and the first problem. */
+export function ruleFromObject(raw: Record<string, unknown>, file: string): Rule {
   const parsed = ruleFileSchema.safeParse(raw);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import canonicalize from 'canonicalize';
 import { z } from 'zod';
 import { SEARCH_FIELD_NAMES, type SearchFieldName, type SearchFields } from '../fields.ts';
+import { compactTime } from './legacy.ts';
 
 /**
  * The format of one rule file (rules/<name>.yaml). Tags are `namespace:value`,
@@ -99,14 +100,20 @@ export function toRule(file: RuleFile, name: string, source: string): Rule {
   };
 }
 
-/** Compares two version strings: numbers numerically, ISO dates by time, otherwise text. */
+/** A version as a time: ISO dates and date-times, and the predecessor's compact form (`20260520T133458Z`). */
+function versionTime(s: string): number {
+  const t = Date.parse(s);
+  return Number.isNaN(t) ? compactTime(s) : t;
+}
+
+/** Compares two version strings: numbers numerically, dates by time (ISO or compact), otherwise text. */
 export function compareVersions(a: string, b: string): number {
   const num = (s: string) => (/^\d+(\.\d+)?$/.test(s.trim()) ? Number(s) : NaN);
   const na = num(a);
   const nb = num(b);
   if (!Number.isNaN(na) && !Number.isNaN(nb)) return Math.sign(na - nb);
-  const da = Date.parse(a);
-  const db = Date.parse(b);
+  const da = versionTime(a);
+  const db = versionTime(b);
   if (!Number.isNaN(da) && !Number.isNaN(db)) return Math.sign(da - db);
   return a < b ? -1 : a > b ? 1 : 0;
 }

@@ -77,6 +77,8 @@ export interface RuleMergeResult {
   updated: string[];
   skipped: ImportProblem[];
   invalid: ImportProblem[];
+  /** Predecessor rules rewritten to keep their meaning (importRules only). */
+  notes?: ImportProblem[];
 }
 
 /**
@@ -145,7 +147,7 @@ export async function importRulesDir(store: Store, dir: string): Promise<RuleMer
   const legacy = await importLegacyRules(dir);
   const rel = new Map(legacy.rules.map((r) => [r, relativeTo(dir, r.source)]));
   const merged = await mergeRules(store, legacy.rules, { fileOf: (r) => rel.get(r) ?? r.source });
-  return { ...merged, skipped: [...legacy.superseded, ...merged.skipped], invalid: [...legacy.invalid, ...merged.invalid] };
+  return { ...merged, skipped: [...legacy.superseded, ...merged.skipped], invalid: [...legacy.invalid, ...merged.invalid], notes: legacy.notes };
 }
 
 function relativeTo(dir: string, file: string): string {
