@@ -2,6 +2,7 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
+import { chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../core/config.ts';
 import { openStore, type Store } from '../store/index.ts';
@@ -9,6 +10,7 @@ import { runPlum, type CliResult } from './helpers/cli.ts';
 import { makeTestConfig } from './helpers/db.ts';
 import { startPlum, type PlumProcess } from './helpers/plum-process.ts';
 import { freePort, startTemporalDevServer, type TemporalDevServer } from './helpers/temporal-server.ts';
+import { makeTestPki, startTlsProxy, TLS_SERVER_NAME } from './helpers/tls-proxy.ts';
 import { startPerimeter, type Perimeter } from './perimeter/index.ts';
 
 /*
@@ -40,6 +42,8 @@ let tokenDir: string;
 let connection: Connection;
 let client: Client;
 let ports: string;
+/** Workflow id of the first `plum run lo --temporal`. */
+let loWorkflowId: string;
 
 async function plum(args: string[], extra: Record<string, string> = {}): Promise<CliResult> {
   return runPlum(args, { ...env, ...extra });
@@ -126,7 +130,7 @@ async function runFacts(s: Store, runId: string) {
 }
 
 beforeAll(async () => {
-  temporal = await startTemporalDevServer({ headless: true });
+  temporal = await startTemporalDevServer();
   perimeter = await startPerimeter();
   const made = await makeTestConfig('postgres');
   drop = made.drop;
@@ -141,11 +145,13 @@ beforeAll(async () => {
 
   ports = perimeter.services.map((s) => s.port).join(',');
   await ok(['target', 'add', `${perimeter.prefix}.1-6`, '--label', 'perim']);
-  await ok(['target', 'add', `${perimeter.prefix}.200`, '--label', 'slow']);
+  const ssh = perimeter.service('ssh');
+  await ok(['target', 'add', ssh.ip, '--label', 'slow']);
   await ok(['profile', 'add', 'lo', '--ports', ports, '--scripts', 'plum-banner', '--targets', 'label:perim', '--every', '7d',
     '--nmap-args', '--script-args plum-banner.timeout=2']);
   // About 10 s of nmap on one address: a job that is really in flight when a test interferes.
-  await ok(['profile', 'add', 'slow', '--ports', '1-20', '--targets', 'label:slow', '--every', '7d', '--nmap-args', '--scan-delay 500ms --max-retries 0']);
+  await ok(['profile', 'add', 'slow', '--ports', ssh.port <= 22 ? '1-22' : `1-20,${ssh.port}`, '--targets', 'label:slow', '--every', '7d',
+    '--nmap-args', '--scan-delay 500ms --max-retries 0']);
   for (const name of ['a1', 'a2']) {
     const token = await ok(['agent-token', 'create', '--agent', name]);
     await fs.writeFile(path.join(tokenDir, `${name}.token`), token, { mode: 0o600 });
@@ -190,6 +196,7 @@ describe('plum run --temporal on a real Temporal server', () => {
 
     expect(t.status).toBe('succeeded');
     expect(t.workflow_id).toMatch(/^profile:lo:/);
+    loWorkflowId = t.workflow_id;
     expect(t.counters).toMatchObject({ jobs: 3, jobsDone: 3, jobsFailed: 0, ports: perimeter.services.length, appeared: perimeter.services.length });
     expect(t.counters).toEqual(e.counters);
     const key = (f: RunDoc['findings'][number]) => `${f.ip} ${f.port}/${f.protocol} ${f.event} ${f.service} ${f.tags.join(',')} ${f.score}`;
@@ -225,4 +232,296 @@ describe('plum run --temporal on a real Temporal server', () => {
     // The workers logged no errors (a missing sink, a failed task).
     expect(worker.output()).not.toMatch(/"level":50|\[ERROR\]/);
   }, 240_000);
+});
+
+type SyncRow = { schedule: string; action: string };
+
+describe('plum schedule sync on a real Temporal server', () => {
+  it('creates, updates, pauses, unpauses and deletes Schedules; a second sync changes nothing; a triggered Schedule runs the profile', async () => {
+    const sync = async () => (JSON.parse(await ok(['schedule', 'sync', '--format', 'json'])) as SyncRow[])
+      .filter((r) => r.schedule.startsWith('plum-profile:'))
+      .sort((a, b) => a.schedule.localeCompare(b.schedule));
+    await ok(['profile', 'add', 'tmp', '--ports', '22', '--targets', 'label:perim', '--every', '7d']);
+    expect(await sync()).toEqual(['banner', 'lo', 'slow', 'tmp', 'web'].map((n) => ({ schedule: `plum-profile:${n}`, action: 'created' })));
+    expect((await sync()).every((r) => r.action === 'unchanged')).toBe(true);
+
+    const tmp = client.schedule.getHandle('plum-profile:tmp');
+    const every = async () => (await tmp.describe()).spec.intervals?.map((i) => Number(i.every));
+    expect(await every()).toEqual([7 * 86_400_000]);
+    await ok(['profile', 'add', 'tmp', '--ports', '22', '--targets', 'label:perim', '--every', '3d', '--replace']);
+    expect((await sync()).filter((r) => r.action !== 'unchanged')).toEqual([{ schedule: 'plum-profile:tmp', action: 'updated' }]);
+    // Updated once, then stable: the next sync compares against the new digest.
+    expect((await sync()).every((r) => r.action === 'unchanged')).toBe(true);
+    expect(await every()).toEqual([3 * 86_400_000]);
+
+    await ok(['profile', 'disable', 'tmp']);
+    expect((await sync()).filter((r) => r.action !== 'unchanged')).toEqual([{ schedule: 'plum-profile:tmp', action: 'paused' }]);
+    expect((await tmp.describe()).state.paused).toBe(true);
+    await ok(['profile', 'enable', 'tmp']);
+    expect((await sync()).filter((r) => r.action !== 'unchanged')).toEqual([{ schedule: 'plum-profile:tmp', action: 'unpaused' }]);
+    expect((await tmp.describe()).state.paused).toBe(false);
+
+    await ok(['profile', 'rm', 'tmp']);
+    expect((await sync()).filter((r) => r.action !== 'unchanged')).toEqual([{ schedule: 'plum-profile:tmp', action: 'deleted' }]);
+    await expect(tmp.describe()).rejects.toThrow(/not found/i);
+    expect((await sync()).every((r) => r.action === 'unchanged')).toBe(true);
+
+    const list = JSON.parse(await ok(['schedule', 'list', '--format', 'json'])) as { schedule: string; paused: boolean; next: string | null }[];
+    expect(list.map((r) => r.schedule).filter((n) => n.startsWith('plum-profile:')).sort()).toEqual(['banner', 'lo', 'slow', 'web'].map((n) => `plum-profile:${n}`));
+    expect(list.every((r) => r.next && !Number.isNaN(Date.parse(r.next)))).toBe(true);
+
+    // Triggered on the server: the Schedule starts scanProfileWorkflow, which runs the profile to the end.
+    const before = Date.now();
+    await client.schedule.getHandle('plum-profile:lo').trigger();
+    const run = await until('the scheduled run of lo', async () => {
+      const [r] = await store.query<{ id: string; status: string; workflow_id: string; requested_by: string; counters: Record<string, number> }>(
+        `select id, status, workflow_id, requested_by, counters from runs where profile_name = 'lo' and requested_by = 'schedule' and created_at >= $1`,
+        [new Date(before - 1000).toISOString()]);
+      return r && r.status !== 'running' ? r : undefined;
+    }, 90_000, 500);
+    expect(run.status).toBe('succeeded');
+    expect(run.workflow_id).toMatch(/^profile:lo-/);
+    expect(run.counters).toMatchObject({ jobs: 3, jobsDone: 3, ports: perimeter.services.length, appeared: 0 });
+  }, 240_000);
+});
+
+describe('investigations through the API on a real Temporal server', () => {
+  it('POST starts investigationWorkflow; GET shows progress while it runs, then the results and the report', async () => {
+    const started = await api('POST', '/v1/investigations', {
+      targets: [`${perimeter.prefix}.1-6`], ports, scripts: ['plum-banner'], reason: 'live test',
+    });
+    expect(started.status, started.text).toBe(202);
+    const id = started.json.id as string;
+    expect(id).toMatch(/^run_/);
+    const seen: { status: string; done: number }[] = [];
+    const final = await until('the investigation to finish', async () => {
+      const r = await api('GET', `/v1/investigations/${id}`);
+      expect(r.status, r.text).toBe(200);
+      const done = (r.json.jobCounts.succeeded ?? 0) as number;
+      seen.push({ status: r.json.investigation.status, done });
+      return r.json.investigation.status !== 'running' ? r.json : undefined;
+    }, 90_000, 100);
+    // Progress while it ran: the run was running with fewer than all of its 3 jobs done.
+    expect(seen.some((x) => x.status === 'running' && x.done < 3)).toBe(true);
+    expect(final.investigation.status).toBe('succeeded');
+    expect(final.investigation.counters).toMatchObject({ jobs: 3, jobsDone: 3, ports: perimeter.services.length });
+    expect(final.results.map((r: { ip: string; port: number }) => `${r.ip}:${r.port}`).sort())
+      .toEqual(perimeter.services.map((x) => `${x.ip}:${x.port}`).sort());
+    expect(final.results.find((r: { port: number; ip: string }) => r.ip === perimeter.service('ssh').ip).banner).toMatch(/OpenSSH/);
+
+    const report = await api('GET', `/v1/investigations/${id}/report`);
+    expect(report.status).toBe(200);
+    expect(report.text).toContain(`# Investigation ${id.replace('_', '\\_')}`);
+    expect(report.text).toContain(perimeter.service('ssh').ip);
+
+    const [row] = await store.query<{ workflow_id: string }>('select workflow_id from runs where id = $1', [id]);
+    const described = await client.workflow.getHandle(row!.workflow_id).describe();
+    expect(described.type).toBe('investigationWorkflow');
+    expect(described.searchAttributes).toMatchObject({ PlumRunKind: ['investigation'], PlumPriority: [4] });
+  }, 180_000);
+});
+
+describe('plum investigate --temporal', () => {
+  it('starts investigationWorkflow, follows it and prints the same document as an embedded investigation', async () => {
+    const ssh = perimeter.service('ssh');
+    const r = await plum(['investigate', ssh.ip, '--ports', String(ssh.port), '--scripts', 'plum-banner', '--temporal', '--all', '--format', 'json']);
+    expect(r.code, r.stderr).toBe(0);
+    const doc = JSON.parse(r.stdout) as RunDoc & { kind: string };
+    expect(doc.kind).toBe('investigation');
+    expect(doc.workflow_id).toMatch(/^investigation:inv_/);
+    expect(doc.status).toBe('succeeded');
+    expect(doc.counters).toMatchObject({ jobs: 1, jobsDone: 1, ports: 1 });
+    expect(doc.findings).toHaveLength(1);
+    expect(doc.findings[0]).toMatchObject({ ip: ssh.ip, port: ssh.port, event: null });
+    expect(doc.findings[0]!.service).toMatch(/OpenSSH/);
+  }, 120_000);
+});
+
+describe('faults on a real Temporal server: nothing lost, nothing counted twice', () => {
+  const sshSlot = () => `${perimeter.service('ssh').ip}:${perimeter.service('ssh').port}`;
+
+  async function slowRun(): Promise<{ result: Promise<CliResult> }> {
+    return { result: plum(['run', 'slow', '--temporal', '--format', 'json']) };
+  }
+
+  async function expectOneCleanSlowRun(r: CliResult): Promise<RunDoc> {
+    expect(r.code, r.stderr).toBe(0);
+    const doc = JSON.parse(r.stdout) as RunDoc;
+    expect(doc.status).toBe('succeeded');
+    expect(doc.counters).toMatchObject({ jobs: 1, jobsDone: 1, jobsFailed: 0, hostsUp: 1, ports: 1 });
+    const facts = await runFacts(store, doc.run_id);
+    expect(facts.obs.map((o) => `${o.ip}:${o.port}`)).toEqual([sshSlot()]);
+    expect(facts.run).toMatchObject({ status: 'succeeded', counters: doc.counters });
+    const jobs = await store.query<{ status: string; ingested_at: Date | null }>('select status, ingested_at from jobs where run_id = $1', [doc.run_id]);
+    expect(jobs).toHaveLength(1);
+    expect(jobs[0]!.status).toBe('succeeded');
+    return doc;
+  }
+
+  it('an agent SIGKILLed mid-job: the job is retried on the other agent after the heartbeat timeout and the run completes', async () => {
+    const { result } = await slowRun();
+    const mid = await agentMidJob();
+    for (const pid of mid.nmap) process.kill(pid, 'SIGKILL');
+    await mid.agent.kill();
+    const other = [...agents.keys()].find((n) => n !== mid.name)!;
+    const doc = await expectOneCleanSlowRun(await result);
+    const [job] = await store.query<{ agent: string }>('select agent from jobs where run_id = $1', [doc.run_id]);
+    expect(job!.agent).toBe(other);
+    // The killed agent never delivered: one result, one set of sightings.
+    const [raw] = await store.query<{ n: number }>('select count(*)::int as n from raw_results where run_id = $1', [doc.run_id]);
+    expect(raw!.n).toBe(1);
+    startAgent(mid.name);
+  }, 180_000);
+
+  it('the server worker SIGKILLed mid-run and restarted: the workflow resumes and completes', async () => {
+    const { result } = await slowRun();
+    await agentMidJob();
+    await worker.kill();
+    worker = startWorker();
+    await expectOneCleanSlowRun(await result);
+  }, 180_000);
+
+  it('a run cancelled from the API: nmap\'s process on the agent is killed and the run is recorded cancelled', async () => {
+    const { result } = await slowRun();
+    const mid = await agentMidJob();
+    const [run] = await store.query<{ id: string }>(`select id from runs where profile_name = 'slow' and status = 'running'`);
+    const asked = Date.now();
+    const cancelled = await api('POST', `/v1/runs/${run!.id}/cancel`);
+    expect(cancelled.status, cancelled.text).toBe(202);
+    const alive = (pid: number) => {
+      try {
+        process.kill(pid, 0);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    await until('nmap to be stopped', () => mid.nmap.every((pid) => !alive(pid)), 20_000, 100);
+    // Stopped by the cancellation (within a heartbeat or two), long before its ~10 s scan would have ended.
+    expect(Date.now() - asked).toBeLessThan(6000);
+    expect(mid.agent.exited()).toBe(false);
+    const r = await result;
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(/^plum: workflow profile:slow:\S+ was cancelled/m);
+    const row = await until('the run to be recorded cancelled', async () => {
+      const [x] = await store.query<{ status: string }>('select status from runs where id = $1', [run!.id]);
+      return x?.status === 'cancelled' ? x : undefined;
+    }, 20_000);
+    expect(row.status).toBe('cancelled');
+    const jobs = await store.query<{ status: string; ingested_at: Date | null }>('select status, ingested_at from jobs where run_id = $1', [run!.id]);
+    expect(jobs.map((j) => [j.status, j.ingested_at])).toEqual([['cancelled', null]]);
+  }, 180_000);
+});
+
+describe('plum agent --check', () => {
+  it('passes against the running deployment', async () => {
+    const r = await runPlum(['agent', '--check', '--temporal-address', temporal.address, '--server', apiUrl, '--token-file', path.join(tokenDir, 'a1.token')], agentEnv);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/^plum: agent check passed/);
+  }, 60_000);
+
+  it('prints one line per problem and exits non-zero: bad token, nmap missing, Temporal unreachable; then the Plum server unreachable', async () => {
+    const bad = path.join(tokenDir, 'bad.token');
+    await fs.writeFile(bad, 'plum_a_not-a-real-token', { mode: 0o600 });
+    const deadPort = await freePort();
+    const r = await runPlum(['agent', '--check', '--temporal-address', `127.0.0.1:${deadPort}`, '--server', apiUrl, '--token-file', bad],
+      { ...agentEnv, PLUM_NMAP: '/nonexistent/nmap' });
+    expect(r.code).toBe(1);
+    const lines = r.stderr.trim().split('\n');
+    expect(lines).toHaveLength(3);
+    expect(lines.find((l) => /refused the agent token \(401\)/.test(l))).toBeTruthy();
+    expect(lines.find((l) => /nmap not usable at "\/nonexistent\/nmap": not found/.test(l))).toBeTruthy();
+    expect(lines.find((l) => new RegExp(`Temporal unreachable at 127\\.0\\.0\\.1:${deadPort}`).test(l))).toBeTruthy();
+
+    const down = await runPlum(['agent', '--check', '--temporal-address', temporal.address, '--server', `http://127.0.0.1:${deadPort}`, '--token-file', bad], agentEnv);
+    expect(down.code).toBe(1);
+    expect(down.stderr.trim().split('\n')).toEqual([expect.stringMatching(/^plum: Plum server unreachable at http:\/\/127\.0\.0\.1:\d+: ECONNREFUSED/)]);
+  }, 60_000);
+});
+
+describe('TLS settings for Temporal', () => {
+  it('a TLS connection to the plain-text dev server fails with one clear line, from the client and from an agent', async () => {
+    const r = await plum(['schedule', 'list'], { PLUM_TEMPORAL_TLS: 'true' });
+    expect(r.code).toBe(1);
+    // Node's own deprecation notice (grpc-js sends the IP address as the TLS server name) is not ours.
+    expect(r.stderr.trim().split('\n').filter((l) => !/^\((node:\d+|Use `node)/.test(l))).toHaveLength(1);
+    expect(r.stderr).toMatch(new RegExp(`^plum: cannot reach Temporal at ${temporal.address.replace(/\./g, '\\.')} over TLS: .*PLUM_TEMPORAL_TLS_CA`, 'm'));
+
+    const a = await runPlum(['agent', '--temporal-address', temporal.address, '--server', apiUrl, '--token-file', path.join(tokenDir, 'a1.token')],
+      { ...agentEnv, PLUM_TEMPORAL_TLS: '1' });
+    expect(a.code).toBe(1);
+    expect(a.stderr).toMatch(/^plum: cannot reach Temporal at \S+ over TLS: /m);
+  }, 60_000);
+
+  it('connects through a TLS front with a private CA, a server name and a client certificate (mTLS): client, agent check, agent worker', async () => {
+    const pki = await makeTestPki(path.join(tokenDir, 'pki'));
+    const proxy = await startTlsProxy(pki, temporal.address);
+    const token = path.join(tokenDir, 'a1.token');
+    try {
+      const tlsEnv = {
+        PLUM_TEMPORAL_ADDRESS: proxy.address, PLUM_TEMPORAL_TLS_CA: pki.caPem, PLUM_TEMPORAL_TLS_CERT: pki.clientPem,
+        PLUM_TEMPORAL_TLS_KEY: pki.clientKey, PLUM_TEMPORAL_TLS_SERVER_NAME: TLS_SERVER_NAME,
+      };
+      const list = await plum(['schedule', 'list', '--format', 'json'], tlsEnv);
+      expect(list.code, list.stderr).toBe(0);
+      const plain = await plum(['schedule', 'list', '--format', 'json']);
+      const names = (out: string) => (JSON.parse(out) as { schedule: string }[]).map((r) => r.schedule).sort();
+      expect(names(list.stdout)).toEqual(names(plain.stdout));
+      // Without the client certificate the front refuses the handshake.
+      const noCert = await plum(['schedule', 'list'], { ...tlsEnv, PLUM_TEMPORAL_TLS_CERT: '', PLUM_TEMPORAL_TLS_KEY: '' });
+      expect(noCert.code).toBe(1);
+      expect(noCert.stderr).toMatch(/^plum: cannot reach Temporal at \S+ over TLS: /m);
+
+      const check = await runPlum(['agent', '--check', '--server', apiUrl, '--token-file', token], { ...agentEnv, ...tlsEnv });
+      expect(check.code, check.stderr).toBe(0);
+      // The agent's worker uses the SDK's native connection: over the same mTLS it starts polling.
+      const agent = startPlum('agent over TLS', ['agent', '--server', apiUrl, '--token-file', token, '--name', 'a1'], { ...agentEnv, ...tlsEnv, PLUM_LOG_LEVEL: 'info' });
+      try {
+        await agent.waitFor(/"state":"RUNNING"/, 60_000);
+      } finally {
+        await agent.stop(5000);
+      }
+    } finally {
+      await proxy.close();
+    }
+  }, 120_000);
+
+  it('refuses incomplete or unreadable TLS settings before connecting', async () => {
+    const half = await plum(['schedule', 'list'], { PLUM_TEMPORAL_TLS_CERT: '/etc/hostname' });
+    expect(half.code).toBe(2);
+    expect(half.stderr.trim()).toMatch(/^plum: invalid PLUM_TEMPORAL_TLS_KEY: a client certificate needs both/);
+    const missing = await plum(['schedule', 'list'], { PLUM_TEMPORAL_TLS_CA: '/nonexistent/ca.pem' });
+    expect(missing.code).toBe(2);
+    expect(missing.stderr.trim()).toMatch(/^plum: cannot read PLUM_TEMPORAL_TLS_CA \/nonexistent\/ca\.pem: ENOENT/);
+  }, 60_000);
+});
+
+describe('the Temporal UI', () => {
+  const CHROMIUM = '/usr/bin/chromium';
+
+  it('lists a profile\'s workflows for a PlumProfile search-attribute query', async () => {
+    await fs.access(CHROMIUM).catch(() => {
+      throw new Error(`${CHROMIUM} is missing: apt-get install -y chromium (.ci/run installs it)`);
+    });
+    expect(loWorkflowId).toBeTruthy();
+    const browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'],
+    });
+    try {
+      const page = await browser.newPage();
+      const query = encodeURIComponent('PlumProfile = "lo"');
+      await page.goto(`${temporal.uiUrl}/namespaces/default/workflows?query=${query}`);
+      // The list shows the run started with plum run lo --temporal (and the Schedule's), never another profile's.
+      await page.getByText(loWorkflowId).first().waitFor({ timeout: 30_000 });
+      expect(await page.getByText('profile:slow:').count()).toBe(0);
+
+      const other = encodeURIComponent('PlumProfile = "slow"');
+      await page.goto(`${temporal.uiUrl}/namespaces/default/workflows?query=${other}`);
+      await page.getByText(/profile:slow:/).first().waitFor({ timeout: 30_000 });
+      expect(await page.getByText(loWorkflowId).count()).toBe(0);
+    } finally {
+      await browser.close();
+    }
+  }, 120_000);
 });

@@ -41,6 +41,9 @@ describe('desiredSchedule', () => {
     expect(other.digest).not.toBe(a.digest);
     expect(prio.digest).not.toBe(a.digest);
     expect(a.options.memo).toEqual({ plumDigest: a.digest });
+    // An update cannot change a schedule's memo, so the digest the next sync compares rides on the action.
+    expect(a.options.action.memo).toMatchObject({ plumDigest: a.digest });
+    expect(other.options.action.memo).toMatchObject({ plumDigest: other.digest });
   });
 
   it('carries the deployment\'s nmap timing and continue-as-new threshold in the input, and only when they differ from the defaults', () => {
@@ -69,6 +72,7 @@ describe('desiredReportSchedule', () => {
     expect(d.options.action).toMatchObject({ type: 'startWorkflow', workflowType: 'reportWorkflow', taskQueue: 'plum-server', workflowId: 'report:weekly-web', args: [{ report: 'weekly-web' }] });
     expect(d.paused).toBe(false);
     expect(d.options.memo).toEqual({ plumDigest: d.digest });
+    expect(d.options.action.memo).toEqual({ report: 'weekly-web', plumDigest: d.digest });
   });
 
   it('pauses disabled definitions and changes its digest only with what matters', () => {

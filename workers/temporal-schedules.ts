@@ -17,7 +17,8 @@ import { scanWorkflowInput, type WorkflowInputConfig } from './temporal-input.ts
  * real dev server in test/temporal-live.test.ts).
  *
  * Sync is idempotent: each schedule carries a digest of what it was built
- * from in its memo, and is updated only when the digest differs. Overlap
+ * from in its action's memo (which an update replaces; the schedule's own memo
+ * is fixed at creation), and is updated only when the digest differs. Overlap
  * policy is skip; the catch-up window is bounded (one cycle, at most a day),
  * so a server outage does not replay a backlog of scans.
  */
@@ -60,7 +61,8 @@ export function desiredSchedule(profile: StoredProfile, config: Pick<PlumConfig,
           { key: SA_PROFILE, value: profile.name },
           { key: SA_PRIORITY, value: profile.priority },
         ],
-        memo: { profile: profile.name, priority: profile.priority },
+        // The digest also rides on the action: a schedule's own memo cannot be changed by an update.
+        memo: { profile: profile.name, priority: profile.priority, plumDigest: digest },
       },
       policies: { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: catchupMs },
       state: { paused: !profile.enabled, note: profile.enabled ? 'synced by plum' : 'profile disabled' },
@@ -91,7 +93,7 @@ export function desiredReportSchedule(def: Pick<ReportDefinitionRow, 'name' | 'e
         // Temporal appends the scheduled time: `report:<name>-<time>`.
         workflowId: `report:${def.name}`,
         args: [input],
-        memo: { report: def.name },
+        memo: { report: def.name, plumDigest: digest },
       },
       policies: { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: catchupMs },
       state: { paused: !def.enabled, note: def.enabled ? 'synced by plum' : 'report disabled' },
@@ -133,7 +135,8 @@ export async function syncSchedules(
       out.push({ schedule: d.scheduleId, action: 'created' });
       continue;
     }
-    const digest = await current.memo?.plumDigest;
+    // The action's copy is current after an update; the schedule memo only holds the digest it was created with.
+    const digest = (current.action as { memo?: Record<string, unknown> }).memo?.plumDigest ?? await current.memo?.plumDigest;
     if (digest !== d.digest) {
       if (!opts.dryRun) {
         await handle.update(() => ({
