@@ -67,7 +67,7 @@ async function waitReady(address: string, child: ChildProcess, output: () => str
 }
 
 /** Starts an in-memory dev server (with the UI unless `headless`) and waits until its frontend answers. */
-export async function startTemporalDevServer(opts: { headless?: boolean; timeoutMs?: number } = {}): Promise<TemporalDevServer> {
+export async function startTemporalDevServer(opts: { headless?: boolean; timeoutMs?: number; bin?: string } = {}): Promise<TemporalDevServer> {
   const port = await freePort();
   const uiPort = await freePort();
   const args = [
@@ -76,7 +76,7 @@ export async function startTemporalDevServer(opts: { headless?: boolean; timeout
     ...searchAttributeFlags(),
   ];
   // Its own process group, so stop() ends the server and anything it started.
-  const child = spawn('temporal', args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  const child = spawn(opts.bin ?? 'temporal', args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   let out = '';
   child.stdout!.on('data', (d) => { out = (out + d).slice(-20_000); });
   child.stderr!.on('data', (d) => { out = (out + d).slice(-20_000); });
