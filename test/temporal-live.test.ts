@@ -285,6 +285,26 @@ describe('plum schedule sync on a real Temporal server', () => {
   }, 240_000);
 });
 
+describe('report definitions as Temporal Schedules', () => {
+  it('plum schedule sync creates plum-report:NAME; triggered on the server, reportWorkflow writes the report', async () => {
+    const out = await fs.mkdtemp(path.join(tokenDir, 'reports-'));
+    await ok(['report', 'add', 'weekly-lo', '--every', '7d', '--query', `net:${perimeter.prefix}.0/24`, '--to', `dir:${out}`]);
+    const synced = JSON.parse(await ok(['schedule', 'sync', '--format', 'json'])) as SyncRow[];
+    expect(synced.filter((r) => r.action !== 'unchanged')).toEqual([{ schedule: 'plum-report:weekly-lo', action: 'created' }]);
+    await client.schedule.getHandle('plum-report:weekly-lo').trigger();
+    const def = await until('the scheduled report to run', async () => {
+      const [d] = await store.query<{ last_status: string | null; last_error: string | null }>(
+        `select last_status, last_error from report_definitions where name = 'weekly-lo'`);
+      return d?.last_status ? d : undefined;
+    }, 60_000, 500);
+    expect(def).toEqual({ last_status: 'ok', last_error: null });
+    const files = await fs.readdir(out);
+    expect(files.length).toBeGreaterThan(0);
+    const markdown = await fs.readFile(path.join(out, files.find((f) => f.endsWith('.md'))!), 'utf8');
+    expect(markdown).toContain(perimeter.service('ssh').ip);
+  }, 120_000);
+});
+
 describe('investigations through the API on a real Temporal server', () => {
   it('POST starts investigationWorkflow; GET shows progress while it runs, then the results and the report', async () => {
     const started = await api('POST', '/v1/investigations', {
