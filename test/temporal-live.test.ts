@@ -357,6 +357,25 @@ describe('plum investigate --temporal', () => {
   }, 120_000);
 });
 
+describe('one host: plum worker --scan-too', () => {
+  it('runs the workflows and nmap in one worker on its own queues, results stored directly', async () => {
+    const solo = { PLUM_TEMPORAL_TASK_QUEUE: 'plum-server-solo', PLUM_TEMPORAL_SCAN_QUEUE: 'plum-scan-solo' };
+    const single = startPlum('worker --scan-too', ['worker', '--scan-too', '--concurrency', '2'], { ...env, ...solo });
+    try {
+      const r = await plum(['run', 'lo', '--temporal', '--format', 'json'], solo);
+      expect(r.code, r.stderr).toBe(0);
+      const doc = JSON.parse(r.stdout) as RunDoc;
+      expect(doc.status).toBe('succeeded');
+      expect(doc.counters).toMatchObject({ jobs: 3, jobsDone: 3, jobsFailed: 0, ports: perimeter.services.length, hostsUp: perimeter.services.length });
+      const jobs = await store.query<{ status: string; agent: string; attempts: number }>('select status, agent, attempts from jobs where run_id = $1', [doc.run_id]);
+      expect(jobs.map((j) => [j.status, j.agent, j.attempts])).toEqual([['succeeded', 'server', 1], ['succeeded', 'server', 1], ['succeeded', 'server', 1]]);
+      expect(single.output()).not.toMatch(/"level":50|\[ERROR\]/);
+    } finally {
+      await single.stop(5000);
+    }
+  }, 180_000);
+});
+
 describe('faults on a real Temporal server: nothing lost, nothing counted twice', () => {
   const sshSlot = () => `${perimeter.service('ssh').ip}:${perimeter.service('ssh').port}`;
 
