@@ -37,6 +37,8 @@ export interface ActivityCtx {
   heartbeat(details?: unknown): void;
   signal: AbortSignal;
   attempt: number;
+  /** The activity's heartbeat timeout (Temporal), when it has one. */
+  heartbeatTimeoutMs?: number;
 }
 
 /** The embedded runner runs each activity inside one of these (no Temporal Context there). */
@@ -47,7 +49,10 @@ function currentCtx(): ActivityCtx {
   if (local) return local;
   try {
     const c = Context.current();
-    return { heartbeat: (d) => c.heartbeat(d), signal: c.cancellationSignal, attempt: c.info.attempt };
+    return {
+      heartbeat: (d) => c.heartbeat(d), signal: c.cancellationSignal, attempt: c.info.attempt,
+      ...(c.info.heartbeatTimeoutMs ? { heartbeatTimeoutMs: c.info.heartbeatTimeoutMs } : {}),
+    };
   } catch {
     // Called directly (a script, a test): no heartbeats, never cancelled.
     return { heartbeat() {}, signal: new AbortController().signal, attempt: 1 };
@@ -339,9 +344,11 @@ export function createActivities(deps: ActivityDeps): ScanActivities {
          where id = $1 and ingested_at is null`,
         [spec.jobId, now().toISOString(), deps.runnerName ?? null]);
     }
-    // Heartbeat even when nmap prints nothing for a while (long service probes), so only a dead worker times out.
+    // Heartbeat even when nmap prints nothing for a while (long service probes), so only a dead worker times out;
+    // a third of the heartbeat timeout leaves room for a late beat (and delivers a cancellation soon).
     let last: JobHeartbeat | undefined;
-    const timer = setInterval(() => ctx.heartbeat(last ?? { jobId: spec.jobId, index: spec.index, phase: 'scanning', percent: 0 }), deps.heartbeatEveryMs ?? 20_000);
+    const every = deps.heartbeatEveryMs ?? Math.max(200, Math.min(20_000, Math.floor((ctx.heartbeatTimeoutMs ?? 60_000) / 3)));
+    const timer = setInterval(() => ctx.heartbeat(last ?? { jobId: spec.jobId, index: spec.index, phase: 'scanning', percent: 0 }), every);
     let result;
     try {
       result = await nmap.runNmap({
@@ -407,17 +414,41 @@ export function createActivities(deps: ActivityDeps): ScanActivities {
     return outcome;
   }
 
-  /** A job ingested elsewhere (an agent's upload): count what it stored. */
+  /**
+   * A job ingested elsewhere (an agent's upload through the API): the same
+   * counts ingestJob would have returned — hosts, hosts up and open ports from
+   * the stored result, changes from the job's events — kept on the job so a
+   * repeat returns them unchanged.
+   */
   async function countStored(store: Store, job: { id: string; index: number; address_count: number; error: string | null }): Promise<JobOutcome> {
     const events = await store.query<{ type: string; n: number }>('select type, count(*)::int as n from observation_events where job_id = $1 group by type', [job.id]);
     const by = Object.fromEntries(events.map((e) => [e.type, Number(e.n)]));
-    const [open] = await store.query<{ ports: number; hosts: number }>(
-      `select count(*)::int as ports, count(distinct ip)::int as hosts from port_observations join observation_sightings using (id) where last_job_id = $1 and state = 'open'`, [job.id]);
-    return {
-      jobId: job.id, index: job.index, status: job.error ? 'partial' : 'succeeded', hosts: job.address_count, hostsUp: Number(open?.hosts ?? 0),
-      ports: Number(open?.ports ?? 0), appeared: by.appeared ?? 0, changed: by.changed ?? 0, gone: by.gone ?? 0, reappeared: by.reappeared ?? 0,
+    const [raw] = await store.query<{ xml_gz: Uint8Array }>('select xml_gz from raw_results where job_id = $1', [job.id]);
+    let hosts = 0;
+    let hostsUp = 0;
+    let ports = 0;
+    if (raw) {
+      const scan = await parseXml(gunzipSync(Buffer.from(raw.xml_gz)));
+      for await (const host of scan.hosts) {
+        hosts++;
+        if (host.status === 'up' && !host.timedOut) hostsUp++;
+        ports += host.ports.filter((p) => p.state === 'open').length;
+      }
+    } else {
+      // The raw result expired: what is still current for this job.
+      const [open] = await store.query<{ ports: number; hosts: number }>(
+        `select count(*)::int as ports, count(distinct ip)::int as hosts from port_observations join observation_sightings using (id) where last_job_id = $1 and state = 'open'`, [job.id]);
+      hosts = job.address_count;
+      hostsUp = Number(open?.hosts ?? 0);
+      ports = Number(open?.ports ?? 0);
+    }
+    const outcome: JobOutcome = {
+      jobId: job.id, index: job.index, status: job.error ? 'partial' : 'succeeded', hosts, hostsUp, ports,
+      appeared: by.appeared ?? 0, changed: by.changed ?? 0, gone: by.gone ?? 0, reappeared: by.reappeared ?? 0,
       ...(job.error ? { error: job.error } : {}),
     };
+    await store.query(`update jobs set progress = progress || jsonb_build_object('ingest', $2::jsonb) where id = $1`, [job.id, JSON.stringify(outcome)]);
+    return outcome;
   }
 
   async function failJob(input: { runId: string; jobId: string; error: string }): Promise<void> {

@@ -120,15 +120,13 @@ export function embeddedServices(deps: Omit<EmbeddedDeps, 'signal' | 'onEvent'> 
 }
 
 /**
- * Distributed mode (LIVE-SERVER CODE: needs a Temporal frontend, which cannot
- * run on the project's machines; kept thin over D's Temporal client). The
+ * Distributed mode (tested against a real dev server in
+ * test/temporal-live.test.ts; kept thin over the Temporal client). The
  * investigation starts as a workflow; the API never scans. The run row is
  * written by the workflow's planRun activity, so the route waits briefly for it.
  */
 async function temporalServices(deps: { store: Store; config: PlumConfig; log: Logger }): Promise<{ api: ApiServices; close(): Promise<void> }> {
-  const { connectTemporal } = await import('../workers/temporal-client.ts');
-  const { initialState } = await import('../workflows/logic/scan-run.ts');
-  const { SA_RUN_KIND } = await import('../workflows/temporal-run.ts');
+  const { connectTemporal, startRunWorkflow } = await import('../workers/temporal-client.ts');
   const { syncSchedules } = await import('../workers/temporal-schedules.ts');
   const { client, close } = await connectTemporal(deps.config);
   const waitForRun = async (workflowId: string): Promise<string> => {
@@ -145,13 +143,7 @@ async function temporalServices(deps: { store: Store; config: PlumConfig; log: L
     api: {
       async startInvestigation(input) {
         const request = investigationRequest({ ...input, tcpPorts: input.tcpPorts ?? '1-1024' });
-        await client.workflow.start('investigationWorkflow', {
-          taskQueue: deps.config.PLUM_TEMPORAL_TASK_QUEUE,
-          workflowId: request.workflowId,
-          args: [{ state: initialState(request), scanTaskQueue: deps.config.PLUM_TEMPORAL_SCAN_QUEUE }],
-          typedSearchAttributes: [{ key: SA_RUN_KIND, value: 'investigation' }],
-          memo: { targets: request.targets.slice(0, 50), reason: request.reason ?? '' },
-        });
+        await startRunWorkflow(client, deps.config, request, { priority: 4 });
         return { runId: await waitForRun(request.workflowId) };
       },
       async cancelRun(runId) {

@@ -9,6 +9,9 @@ import { PlumError } from './errors.ts';
  */
 const optionalString = z.string().trim().min(1).optional().or(z.literal('').transform(() => undefined));
 
+/** A Temporal duration such as 500ms, 30s, 2m or 1h. */
+const temporalDuration = z.string().trim().regex(/^\d+(ms|s|m|h)$/, { message: 'must be a duration such as 500ms, 30s, 2m or 1h' });
+
 export const configSchema = z.object({
   PLUM_HOME: z.string().trim().min(1).default('./.plum'),
   /** postgres://... — when set, the server driver is used instead of embedded PGlite. */
@@ -24,6 +27,25 @@ export const configSchema = z.object({
   PLUM_TEMPORAL_NAMESPACE: z.string().trim().min(1).default('default'),
   PLUM_TEMPORAL_TASK_QUEUE: z.string().trim().min(1).default('plum-server'),
   PLUM_TEMPORAL_SCAN_QUEUE: z.string().trim().min(1).default('plum-scan'),
+  /** Time without a heartbeat after which an nmap job counts as lost and is retried on another agent. */
+  PLUM_TEMPORAL_HEARTBEAT_TIMEOUT: temporalDuration.default('2m'),
+  /** First wait before a failed or lost nmap job is retried (doubling up to 10 minutes). */
+  PLUM_TEMPORAL_RETRY_INTERVAL: temporalDuration.default('10s'),
+  /** Jobs one workflow execution handles before continuing as new (keeps histories small). */
+  PLUM_TEMPORAL_JOBS_PER_EXECUTION: z.coerce.number().int().min(1).max(10_000).default(500),
+  /** TLS to the Temporal frontend: on by itself (system CAs), implied by any of the files below. */
+  PLUM_TEMPORAL_TLS: z.enum(['', 'true', 'false', '1', '0']).default('').transform((v) => v === 'true' || v === '1'),
+  /** PEM file of the CA that signed the frontend's certificate (default: the system CAs). */
+  PLUM_TEMPORAL_TLS_CA: optionalString,
+  /** PEM files of the client certificate and key (mTLS). */
+  PLUM_TEMPORAL_TLS_CERT: optionalString,
+  PLUM_TEMPORAL_TLS_KEY: optionalString,
+  /** Name to verify the frontend's certificate against, when it differs from the address's host. */
+  PLUM_TEMPORAL_TLS_SERVER_NAME: optionalString,
+  /** API key sent to the frontend (Temporal Cloud); implies TLS. */
+  PLUM_TEMPORAL_API_KEY: optionalString,
+  /** Addresses per nmap job (the planner's upper bound, 256); smaller jobs spread a small range over more agents. */
+  PLUM_JOB_SIZE: z.coerce.number().int().min(1).max(256).default(256),
   PLUM_NMAP: z.string().trim().min(1).default('nmap'),
   PLUM_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('warn'),
   /** Days raw nmap XML is kept; 0 keeps it forever. */
@@ -56,6 +78,13 @@ export function loadConfig(env: Record<string, string | undefined>, cwd = proces
     const name = String(issue.path[0] ?? 'configuration');
     throw new PlumError('usage', `invalid ${name}: ${issue.message}`, {
       hint: `fix or unset ${name} in the environment`,
+    });
+  }
+  const d = parsed.data;
+  if (Boolean(d.PLUM_TEMPORAL_TLS_CERT) !== Boolean(d.PLUM_TEMPORAL_TLS_KEY)) {
+    const missing = d.PLUM_TEMPORAL_TLS_CERT ? 'PLUM_TEMPORAL_TLS_KEY' : 'PLUM_TEMPORAL_TLS_CERT';
+    throw new PlumError('usage', `invalid ${missing}: a client certificate needs both PLUM_TEMPORAL_TLS_CERT and PLUM_TEMPORAL_TLS_KEY`, {
+      hint: `set ${missing} to the PEM file, or unset both for TLS without a client certificate`,
     });
   }
   return { ...parsed.data, home: path.resolve(cwd, parsed.data.PLUM_HOME) };

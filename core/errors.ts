@@ -49,6 +49,11 @@ const HTTP_STATUS: Record<ErrorCode, number> = {
   internal: 500,
 };
 
+/** True for a string that is one of the codes (e.g. the type of a Temporal ApplicationFailure). */
+export function isErrorCode(v: string): v is ErrorCode {
+  return Object.hasOwn(HTTP_STATUS, v);
+}
+
 /** Codes whose cause is the input itself: retrying cannot help. */
 const NON_RETRYABLE: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
   'usage', 'invalid_input', 'syntax', 'not_found', 'conflict', 'out_of_scope', 'unsafe_argument',

@@ -1,24 +1,26 @@
 /*
- * LIVE-SERVER CODE — the agent worker connects to a Temporal frontend and to
- * the Plum server's upload route; not exercised by the test suite (no Temporal
- * server on the project's machines). Its activity is runNmapJob from
- * createActivities with the HTTP result sink (activity tests cover the
- * activity; the upload route has its own API tests). See deploy/README.md.
+ * The agent worker: connects to a Temporal frontend and to the Plum server's
+ * upload route (tested against a real dev server in
+ * test/temporal-live.test.ts). Its activity is runNmapJob from
+ * createActivities with the HTTP result sink.
  *
  * An agent needs the Temporal address, a task queue and its agent token —
  * never database credentials: results travel by claim check (PUT to the
  * server, ids through Temporal).
  */
 import os from 'node:os';
-import { NativeConnection, Worker } from '@temporalio/worker';
-import { PlumError } from '../core/errors.ts';
+import { Worker } from '@temporalio/worker';
+import type { PlumConfig } from '../core/config.ts';
 import type { Logger } from '../core/log.ts';
 import { createActivities, httpResultSink, toTemporalActivities } from '../activities/index.ts';
 import { createNmapRunner } from '../activities/nmap.ts';
 import { inScanWindow, msUntilWindowChange, type ScanWindow } from './scan-hours.ts';
+import { connectWorker } from './temporal-runtime.ts';
 import { PLUM_VERSION } from '../core/version.ts';
 
 export interface AgentOptions {
+  /** Connection settings (TLS, API key) and the log level. */
+  config: PlumConfig;
   temporalAddress: string;
   namespace: string;
   taskQueue: string;
@@ -44,9 +46,7 @@ async function heartbeatServer(opts: AgentOptions, body: { currentJobId?: string
 }
 
 export async function runAgent(opts: AgentOptions): Promise<void> {
-  const connection = await NativeConnection.connect({ address: opts.temporalAddress }).catch((e: Error) => {
-    throw new PlumError('unavailable', `cannot reach Temporal at ${opts.temporalAddress}: ${e.message}`, { hint: 'check --temporal-address' });
-  });
+  const connection = await connectWorker(opts.config, opts.log, opts.temporalAddress);
   const acts = toTemporalActivities(createActivities({
     log: opts.log, nmap: createNmapRunner({ nmapPath: opts.nmapPath, log: opts.log }),
     resultSink: httpResultSink({ serverUrl: opts.serverUrl, token: opts.token }), runnerName: opts.name ?? os.hostname(),

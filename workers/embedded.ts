@@ -32,7 +32,7 @@ export interface EmbeddedDeps {
   /** Attempts of a job whose nmap run failed for a retryable reason (default 2). */
   nmapAttempts?: number;
   jobTimeoutMs?: number;
-  /** Addresses per job (default 256). */
+  /** Addresses per job (default PLUM_JOB_SIZE, 256). */
   maxJobSize?: number;
   /** Aborting cancels the run: nmap is killed, the run is recorded as cancelled. */
   signal?: AbortSignal;
@@ -56,7 +56,7 @@ export async function runEmbedded(deps: EmbeddedDeps, request: RunRequest, limit
     log: deps.log, store: deps.store, nmap, ingestDeps, resolve: deps.resolve ?? systemResolver,
     retentionDays: deps.config.PLUM_RAW_RETENTION_DAYS, runnerName: 'embedded',
     ...(deps.jobTimeoutMs ? { jobTimeoutMs: deps.jobTimeoutMs } : {}),
-    ...(deps.maxJobSize ? { maxJobSize: deps.maxJobSize } : {}),
+    maxJobSize: deps.maxJobSize ?? deps.config.PLUM_JOB_SIZE,
   });
   const signal = deps.signal ?? new AbortController().signal;
   const attempts = Math.max(1, deps.nmapAttempts ?? 2);

@@ -1,11 +1,12 @@
 import { ScheduleOverlapPolicy } from '@temporalio/client';
 import { describe, expect, it } from 'vitest';
+import { loadConfig } from '../core/config.ts';
 import { parseProfile } from '../core/profiles.ts';
 import type { StoredProfile } from '../store/repos/profiles.ts';
 import type { ScanWorkflowInput } from '../workflows/temporal-run.ts';
 import { desiredReportSchedule, desiredSchedule, REPORT_SCHEDULE_PREFIX, SCHEDULE_PREFIX } from './temporal-schedules.ts';
 
-const config = { PLUM_TEMPORAL_TASK_QUEUE: 'plum-server', PLUM_TEMPORAL_SCAN_QUEUE: 'plum-scan' };
+const config = loadConfig({});
 const stored = (input: Parameters<typeof parseProfile>[0], enabled = true): StoredProfile => ({
   ...parseProfile(input), id: 'prof_x', enabled, builtin: false, createdAt: '', updatedAt: '',
 });
@@ -40,6 +41,24 @@ describe('desiredSchedule', () => {
     expect(other.digest).not.toBe(a.digest);
     expect(prio.digest).not.toBe(a.digest);
     expect(a.options.memo).toEqual({ plumDigest: a.digest });
+    // An update cannot change a schedule's memo, so the digest the next sync compares rides on the action.
+    expect(a.options.action.memo).toMatchObject({ plumDigest: a.digest });
+    expect(other.options.action.memo).toMatchObject({ plumDigest: other.digest });
+  });
+
+  it('carries the deployment\'s nmap timing and continue-as-new threshold in the input, and only when they differ from the defaults', () => {
+    const profile = stored({ name: 'web', tcpPorts: '80', every: '1d' });
+    const plain = desiredSchedule(profile, config);
+    const plainInput = plain.options.action.args![0] as ScanWorkflowInput;
+    expect(plainInput.nmapTiming).toBeUndefined();
+    expect(plainInput.limits).toBeUndefined();
+    const tuned = desiredSchedule(profile, loadConfig({
+      PLUM_TEMPORAL_HEARTBEAT_TIMEOUT: '5s', PLUM_TEMPORAL_RETRY_INTERVAL: '1s', PLUM_TEMPORAL_JOBS_PER_EXECUTION: '3',
+    }));
+    const tunedInput = tuned.options.action.args![0] as ScanWorkflowInput;
+    expect(tunedInput.nmapTiming).toEqual({ heartbeatTimeout: '5s', retryInitialInterval: '1s' });
+    expect(tunedInput.limits).toEqual({ jobsPerExecution: 3 });
+    expect(tuned.digest).not.toBe(plain.digest);
   });
 });
 
@@ -53,6 +72,7 @@ describe('desiredReportSchedule', () => {
     expect(d.options.action).toMatchObject({ type: 'startWorkflow', workflowType: 'reportWorkflow', taskQueue: 'plum-server', workflowId: 'report:weekly-web', args: [{ report: 'weekly-web' }] });
     expect(d.paused).toBe(false);
     expect(d.options.memo).toEqual({ plumDigest: d.digest });
+    expect(d.options.action.memo).toEqual({ report: 'weekly-web', plumDigest: d.digest });
   });
 
   it('pauses disabled definitions and changes its digest only with what matters', () => {

@@ -6,18 +6,19 @@ import { parseDuration } from '../core/duration.ts';
 import type { StoredProfile } from '../store/repos/profiles.ts';
 import type { ReportDefinitionRow } from '../store/repos/reports.ts';
 import type { ReportWorkflowInput } from '../workflows/report.ts';
-import { initialState } from '../workflows/logic/scan-run.ts';
 import type { RunRequest } from '../workflows/logic/types.ts';
 import { SA_PRIORITY, SA_PROFILE, SA_RUN_KIND, type ScanWorkflowInput } from '../workflows/temporal-run.ts';
+import { scanWorkflowInput, type WorkflowInputConfig } from './temporal-input.ts';
 
 /*
  * Temporal Schedules, one per profile (`plum-profile:<name>`) and one per
  * report definition (`plum-report:<name>`, running reportWorkflow). `desiredSchedule` is pure (unit-tested);
- * `syncSchedules` / `listSchedules` are LIVE-SERVER CODE (need a Temporal
- * frontend; see deploy/README.md).
+ * `syncSchedules` / `listSchedules` need a Temporal frontend (tested against a
+ * real dev server in test/temporal-live.test.ts).
  *
  * Sync is idempotent: each schedule carries a digest of what it was built
- * from in its memo, and is updated only when the digest differs. Overlap
+ * from in its action's memo (which an update replaces; the schedule's own memo
+ * is fixed at creation), and is updated only when the digest differs. Overlap
  * policy is skip; the catch-up window is bounded (one cycle, at most a day),
  * so a server outage does not replay a backlog of scans.
  */
@@ -33,10 +34,10 @@ export interface DesiredSchedule {
   options: ScheduleOptions;
 }
 
-export function desiredSchedule(profile: StoredProfile, config: Pick<PlumConfig, 'PLUM_TEMPORAL_TASK_QUEUE' | 'PLUM_TEMPORAL_SCAN_QUEUE'>): DesiredSchedule {
+export function desiredSchedule(profile: StoredProfile, config: Pick<PlumConfig, 'PLUM_TEMPORAL_TASK_QUEUE'> & WorkflowInputConfig): DesiredSchedule {
   const cycle = parseCycle(profile.every);
   const request: RunRequest = { kind: 'profile', profile: profile.name, workflowId: '', requestedBy: 'schedule' };
-  const input: ScanWorkflowInput = { state: initialState(request), scanTaskQueue: config.PLUM_TEMPORAL_SCAN_QUEUE };
+  const input: ScanWorkflowInput = scanWorkflowInput(config, request);
   const catchupMs = Math.min(cycleMs(cycle), DAY_MS);
   const spec = cycle.kind === 'interval' ? { intervals: [{ every: cycle.ms }] } : { cronExpressions: [cycle.expression] };
   const digest = createHash('sha256').update(JSON.stringify({ spec, input, catchupMs, q: config.PLUM_TEMPORAL_TASK_QUEUE, p: profile.priority })).digest('hex').slice(0, 16);
@@ -60,7 +61,8 @@ export function desiredSchedule(profile: StoredProfile, config: Pick<PlumConfig,
           { key: SA_PROFILE, value: profile.name },
           { key: SA_PRIORITY, value: profile.priority },
         ],
-        memo: { profile: profile.name, priority: profile.priority },
+        // The digest also rides on the action: a schedule's own memo cannot be changed by an update.
+        memo: { profile: profile.name, priority: profile.priority, plumDigest: digest },
       },
       policies: { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: catchupMs },
       state: { paused: !profile.enabled, note: profile.enabled ? 'synced by plum' : 'profile disabled' },
@@ -91,7 +93,7 @@ export function desiredReportSchedule(def: Pick<ReportDefinitionRow, 'name' | 'e
         // Temporal appends the scheduled time: `report:<name>-<time>`.
         workflowId: `report:${def.name}`,
         args: [input],
-        memo: { report: def.name },
+        memo: { report: def.name, plumDigest: digest },
       },
       policies: { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: catchupMs },
       state: { paused: !def.enabled, note: def.enabled ? 'synced by plum' : 'report disabled' },
@@ -106,7 +108,7 @@ export interface SyncResult {
 }
 
 /**
- * LIVE-SERVER CODE. Makes the namespace's plum schedules match the profiles
+ * Makes the namespace's plum schedules match the profiles
  * and, when `opts.reports` is given, the report definitions (schedules of
  * removed definitions are deleted only then).
  */
@@ -133,7 +135,8 @@ export async function syncSchedules(
       out.push({ schedule: d.scheduleId, action: 'created' });
       continue;
     }
-    const digest = await current.memo?.plumDigest;
+    // The action's copy is current after an update; the schedule memo only holds the digest it was created with.
+    const digest = (current.action as { memo?: Record<string, unknown> }).memo?.plumDigest ?? await current.memo?.plumDigest;
     if (digest !== d.digest) {
       if (!opts.dryRun) {
         await handle.update(() => ({
@@ -158,7 +161,7 @@ export async function syncSchedules(
   return out;
 }
 
-/** LIVE-SERVER CODE. The plum schedules of the namespace. */
+/** The plum schedules of the namespace. */
 export async function listSchedules(client: Client): Promise<{ schedule: string; paused: boolean; next: string | null; recent: string | null }[]> {
   const out = [];
   for await (const s of client.schedule.list()) {

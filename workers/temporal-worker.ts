@@ -1,30 +1,39 @@
 /*
- * LIVE-SERVER CODE — connects to a Temporal frontend; not exercised by the
- * test suite (no Temporal server on the project's machines). What it runs is:
- * workflows/ (bundle, lint and replay tests) and createActivities (activity
- * and end-to-end tests). See deploy/README.md for a run against a real server.
+ * The server worker: connects to a Temporal frontend (tested against a real
+ * dev server in test/temporal-live.test.ts). It runs workflows/ (also covered
+ * by the bundle, lint and replay tests) and createActivities.
  */
 import { fileURLToPath } from 'node:url';
-import { NativeConnection, Worker } from '@temporalio/worker';
+import { Worker, type InjectedSinks } from '@temporalio/worker';
 import type { PlumConfig } from '../core/config.ts';
-import { PlumError } from '../core/errors.ts';
 import type { Logger } from '../core/log.ts';
 import { createActivities, toTemporalActivities } from '../activities/index.ts';
 import { createNmapRunner, systemResolver } from '../activities/nmap.ts';
 import { createReportActivities, createSmtpMailer } from '../activities/report.ts';
 import { loadScoreConfig, scoreFileOf } from '../core/score.ts';
 import type { Store } from '../store/index.ts';
+import type { RunEvent } from '../workflows/logic/types.ts';
+import type { PlumSinks } from '../workflows/temporal-run.ts';
 import { defaultIngestDeps } from './embedded.ts';
+import { connectWorker } from './temporal-runtime.ts';
 
 export const WORKFLOWS_PATH = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
 
-async function connect(address: string | undefined): Promise<NativeConnection> {
-  if (!address) throw new PlumError('usage', 'no Temporal address', { hint: 'set PLUM_TEMPORAL_ADDRESS=HOST:PORT or pass --temporal-address' });
-  try {
-    return await NativeConnection.connect({ address });
-  } catch (e) {
-    throw new PlumError('unavailable', `cannot reach Temporal at ${address}: ${(e as Error).message}`, { hint: 'check the address and that the frontend runs' });
-  }
+/** Run events the workflows report through the `progress` sink, logged by the worker (never during replay). */
+function progressSinks(log: Logger): InjectedSinks<PlumSinks> {
+  return {
+    progress: {
+      event: {
+        fn(info, e: RunEvent) {
+          const at = { workflowId: info.workflowId, event: e.type };
+          if (e.type === 'planned') log.info({ ...at, runId: e.plan.runId, jobs: e.plan.jobCount }, 'run planned');
+          else if (e.type === 'job-finished') log.debug({ ...at, job: e.outcome.index, status: e.outcome.status }, 'job finished');
+          else if (e.type === 'finished') log.info({ ...at, runId: e.summary.runId, status: e.summary.status }, 'run finished');
+        },
+        callDuringReplay: false,
+      },
+    },
+  };
 }
 
 /**
@@ -34,12 +43,13 @@ async function connect(address: string | undefined): Promise<NativeConnection> {
  */
 export async function runServerWorker(opts: { config: PlumConfig; store: Store; log: Logger; signal: AbortSignal; scanToo?: boolean; concurrency?: number }): Promise<void> {
   const { config, store, log } = opts;
-  const connection = await connect(config.PLUM_TEMPORAL_ADDRESS);
+  const connection = await connectWorker(config, log);
   try {
     const ingestDeps = await defaultIngestDeps(store, config);
     const nmap = createNmapRunner({ nmapPath: config.PLUM_NMAP, log });
     const activities = toTemporalActivities(createActivities({
       log, store, nmap, ingestDeps, resolve: systemResolver, retentionDays: config.PLUM_RAW_RETENTION_DAYS, runnerName: 'server',
+      maxJobSize: config.PLUM_JOB_SIZE,
     }));
     // reportWorkflow's activities: the same runReportDefinition as the embedded scheduler and a preview.
     const scoreConfig = await loadScoreConfig(scoreFileOf(config)).catch((e: unknown) => {
@@ -49,7 +59,7 @@ export async function runServerWorker(opts: { config: PlumConfig; store: Store; 
     const reportActivities = toTemporalActivities(createReportActivities({ store, config, log, sendMail: createSmtpMailer(config), scoreConfig }));
     const server = await Worker.create({
       connection, namespace: config.PLUM_TEMPORAL_NAMESPACE, taskQueue: config.PLUM_TEMPORAL_TASK_QUEUE,
-      workflowsPath: WORKFLOWS_PATH, activities: { ...activities, ...reportActivities },
+      workflowsPath: WORKFLOWS_PATH, activities: { ...activities, ...reportActivities }, sinks: progressSinks(log),
     });
     const workers = [server];
     if (opts.scanToo) {

@@ -42,6 +42,23 @@ export const NMAP_ACTIVITY_OPTIONS: ActivityOptions = {
   retry: retry(4),
 };
 
+/** Deployment overrides of the nmap activity's timing (config PLUM_TEMPORAL_HEARTBEAT_TIMEOUT, _RETRY_INTERVAL). */
+export interface NmapTimingOverrides {
+  /** e.g. `2m`: how long without a heartbeat before the job counts as lost. */
+  heartbeatTimeout?: string;
+  /** e.g. `10s`: first wait before a retry. */
+  retryInitialInterval?: string;
+}
+
+/** The nmap activity's options with the deployment's overrides applied. */
+export function nmapActivityOptions(overrides: NmapTimingOverrides = {}): ActivityOptions {
+  return {
+    ...NMAP_ACTIVITY_OPTIONS,
+    ...(overrides.heartbeatTimeout ? { heartbeatTimeout: overrides.heartbeatTimeout as ActivityOptions['heartbeatTimeout'] } : {}),
+    retry: { ...NMAP_ACTIVITY_OPTIONS.retry, ...(overrides.retryInitialInterval ? { initialInterval: overrides.retryInitialInterval as RetryPolicy['initialInterval'] } : {}) },
+  };
+}
+
 /** Search attributes a Temporal namespace must define for Plum (see deploy/README.md). */
 export const SEARCH_ATTRIBUTES = {
   PlumRunKind: 'KEYWORD',

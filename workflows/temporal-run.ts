@@ -1,11 +1,11 @@
 import {
-  CancellationScope, continueAsNew, defineQuery, isCancellation, proxyActivities, proxySinks, setHandler,
+  CancellationScope, defineQuery, makeContinueAsNewFunc, isCancellation, proxyActivities, proxySinks, setHandler,
   upsertMemo, upsertSearchAttributes, workflowInfo, type Sinks,
 } from '@temporalio/workflow';
 import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
 import { DEFAULT_LIMITS, executeScanRun, priorityKey, type RunLimits } from './logic/scan-run.ts';
 import type { JobSpec, RunCounters, RunEvent, RunState, RunSummary, ScanActivities } from './logic/types.ts';
-import { DEFAULT_SCAN_TASK_QUEUE, NMAP_ACTIVITY_OPTIONS, SERVER_ACTIVITY_OPTIONS } from './options.ts';
+import { DEFAULT_SCAN_TASK_QUEUE, nmapActivityOptions, SERVER_ACTIVITY_OPTIONS, type NmapTimingOverrides } from './options.ts';
 
 /*
  * The Temporal binding of the shared run logic (workflows/logic/scan-run.ts).
@@ -19,6 +19,8 @@ export interface ScanWorkflowInput {
   /** Task queue the agents poll; default `plum-scan`. */
   scanTaskQueue?: string;
   limits?: Partial<RunLimits>;
+  /** The deployment's heartbeat timeout and retry interval of the nmap activity (default: NMAP_ACTIVITY_OPTIONS). */
+  nmapTiming?: NmapTimingOverrides;
 }
 
 /** Sinks let tests (replay) and the worker's logger observe progress without side effects in the workflow. */
@@ -51,7 +53,7 @@ export async function runOnTemporal(input: ScanWorkflowInput): Promise<RunSummar
     let fn = nmapProxies.get(key);
     if (!fn) {
       // Per-priority proxies: an urgent investigation overtakes background cycles on the agents' queue.
-      fn = proxyActivities<ScanActivities>({ ...NMAP_ACTIVITY_OPTIONS, taskQueue: scanQueue, priority: { priorityKey: key } }).runNmapJob;
+      fn = proxyActivities<ScanActivities>({ ...nmapActivityOptions(input.nmapTiming), taskQueue: scanQueue, priority: { priorityKey: key } }).runNmapJob;
       nmapProxies.set(key, fn);
     }
     return fn;
@@ -76,5 +78,7 @@ export async function runOnTemporal(input: ScanWorkflowInput): Promise<RunSummar
   }, state, limits);
   if (step.done) return step.summary;
   // Keep the history small on huge runs: the next execution starts from the carried state.
-  return continueAsNew<(i: ScanWorkflowInput) => Promise<RunSummary>>({ ...input, state: step.state });
+  // The memo upserted at planning is carried explicitly (a new execution starts from the memo it was started with).
+  const next = makeContinueAsNewFunc<(i: ScanWorkflowInput) => Promise<RunSummary>>({ memo: workflowInfo().memo ?? {} });
+  return next({ ...input, state: step.state });
 }

@@ -4,9 +4,9 @@ import { enforceScriptPolicy, normalisePortList, parseScriptList } from '../../c
 import { parseTarget } from '../../core/targets.ts';
 import { investigationRequest } from '../../workers/embedded.ts';
 import type { CliContext } from '../context.ts';
-import { formatOption, info, printJson } from '../output.ts';
+import { formatOption, info } from '../output.ts';
 import { openCommandStore } from './init.ts';
-import { concurrencyOption, printRunResult, runWithProgress, summaryLine } from './run.ts';
+import { concurrencyOption, followOnTemporal, printRunResult, printTemporalResult, runWithProgress } from './run.ts';
 
 export function register(program: Command, ctx: CliContext): void {
   program
@@ -37,11 +37,9 @@ export function register(program: Command, ctx: CliContext): void {
         requestedBy: 'cli', ...(opts.scopeOverride ? { scopeOverrideReason: opts.scopeOverride } : {}),
       });
       if (opts.temporal) {
-        const { runOnTemporalServer } = await import('../../workers/temporal-client.ts');
         info(`plum: starting ${request.workflowId} on Temporal`);
-        const summary = await runOnTemporalServer(ctx.config, request, { priority: 4 });
-        if (opts.format === 'json') printJson(summary);
-        else info(summaryLine(summary));
+        const summary = await followOnTemporal(ctx, request, { priority: 4 });
+        await printTemporalResult(ctx, summary, opts.format, { all: opts.all });
         return;
       }
       const store = await openCommandStore(ctx);

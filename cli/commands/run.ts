@@ -5,7 +5,7 @@ import type { Store } from '../../store/index.ts';
 import { profileRequest, runEmbedded, type EmbeddedDeps } from '../../workers/embedded.ts';
 import { runFindings, runGone, type RunFinding } from '../findings.ts';
 import { createProgressDisplay } from '../progress.ts';
-import type { RunRequest, RunSummary } from '../../workflows/logic/types.ts';
+import type { RunCounters, RunRequest, RunSummary } from '../../workflows/logic/types.ts';
 import type { CliContext } from '../context.ts';
 import { formatOption, info, printJson, printTable } from '../output.ts';
 import { openCommandStore } from './init.ts';
@@ -78,6 +78,37 @@ export async function printRunResult(store: Store, summary: RunSummary, format: 
   if (summary.status === 'cancelled') process.exitCode = 130;
 }
 
+/** Starts a run's workflow on Temporal and follows it; Ctrl-C cancels the workflow (the agents stop nmap). */
+export async function followOnTemporal(ctx: CliContext, request: RunRequest, opts: { priority?: number; onProgress?(p: { counters: RunCounters; nextIndex: number }): void } = {}): Promise<RunSummary> {
+  const { runOnTemporalServer } = await import('../../workers/temporal-client.ts');
+  const ac = new AbortController();
+  const onSigint = () => {
+    info('plum: cancelling the workflow (the agents stop nmap)…');
+    ac.abort();
+  };
+  process.once('SIGINT', onSigint);
+  try {
+    return await runOnTemporalServer(ctx.config, request, { ...opts, signal: ac.signal });
+  } finally {
+    process.removeListener('SIGINT', onSigint);
+  }
+}
+
+/**
+ * A finished Temporal run: with the server database configured, the same
+ * output as a run in this process (findings and what changed); otherwise the
+ * summary the workflow returned.
+ */
+export async function printTemporalResult(ctx: CliContext, summary: RunSummary, format: string, opts: { all?: boolean } = {}): Promise<void> {
+  if (ctx.config.PLUM_DATABASE_URL) {
+    await printRunResult(await openCommandStore(ctx), summary, format, opts);
+    return;
+  }
+  if (format === 'json') printJson(summary);
+  else info(summaryLine(summary));
+  if (summary.status === 'failed') process.exitCode = 1;
+}
+
 export function register(program: Command, ctx: CliContext): void {
   program
     .command('run')
@@ -89,14 +120,12 @@ export function register(program: Command, ctx: CliContext): void {
     .option('--scope-override <reason>', 'let names that resolve outside the perimeter through, recording the reason with the run')
     .action(async (name: string, opts: { format: string; concurrency: string; temporal?: boolean; scopeOverride?: string }) => {
       if (opts.temporal) {
-        const { runOnTemporalServer } = await import('../../workers/temporal-client.ts');
         const request = profileRequest(name, { requestedBy: 'cli', ...(opts.scopeOverride ? { scopeOverrideReason: opts.scopeOverride } : {}) });
         info(`plum: starting ${request.workflowId} on Temporal; follow it in the Temporal UI too`);
-        const summary = await runOnTemporalServer(ctx.config, request, {
+        const summary = await followOnTemporal(ctx, request, {
           onProgress: (p) => info(`plum: ${p.counters.jobsDone}/${p.counters.jobs} jobs done, ${p.counters.ports} open ports`),
         });
-        if (opts.format === 'json') printJson(summary);
-        else info(summaryLine(summary));
+        await printTemporalResult(ctx, summary, opts.format);
         return;
       }
       const store = await openCommandStore(ctx);
