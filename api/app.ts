@@ -6,6 +6,7 @@ import { PlumError } from '../core/errors.ts';
 import { silentLogger } from '../core/log.ts';
 import { DEFAULT_LIMITS, type ApiApp, type ApiDeps, type ApiEnv, type ResolvedDeps } from './context.ts';
 import { respondError, toApiError, validationError } from './errors.ts';
+import { inputGuard } from './input-guard.ts';
 import { routeModules } from './routes/index.ts';
 
 export const API_VERSION = '0.1.0';
@@ -49,6 +50,8 @@ export function createApp(deps: ApiDeps): ApiApp {
       },
     })(c, next);
   });
+
+  app.use('/v1/*', inputGuard);
 
   app.onError((e, c) => {
     const { err, internal } = toApiError(e);
