@@ -51,7 +51,7 @@ export function createApp(deps: ApiDeps): ApiApp {
     })(c, next);
   });
 
-  app.use('/v1/*', inputGuard);
+  app.use('/v1/*', inputGuard(OWN_BODY_LIMIT));
 
   app.onError((e, c) => {
     const { err, internal } = toApiError(e);

@@ -46,14 +46,15 @@ export function jsonDepth(text: string, limit = JSON_MAX_DEPTH): number {
   return max;
 }
 
-export const inputGuard: MiddlewareHandler<ApiEnv> = async (c, next) => {
+/** `ownLimit`: paths whose routes enforce their own body limit; their bodies are not read here. */
+export const inputGuard = (ownLimit: RegExp): MiddlewareHandler<ApiEnv> => async (c, next) => {
   if (hasNul(decodedUrl(c.req.url))) {
     throw new PlumError('invalid_input', 'the URL holds a NUL character', { hint: 'remove NUL (\\u0000) characters from the path and parameters' });
   }
   const type = (c.req.header('content-type') ?? '').toLowerCase();
   // JSON bodies only: they are all under the API's JSON body limit, read before this. Routes with their
   // own, larger limits (target import, result upload) take text/plain or XML and check it themselves.
-  if (type.startsWith('application/json')) {
+  if (type.startsWith('application/json') && !ownLimit.test(c.req.path)) {
     const text = await c.req.text();
     if (hasNul(text)) throw new PlumError('invalid_input', 'the request body holds a NUL character', { hint: 'remove NUL (\\u0000) characters from text fields' });
     if (jsonDepth(text) > JSON_MAX_DEPTH) {
