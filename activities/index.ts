@@ -185,6 +185,8 @@ interface RunMeta {
   priority: number; hostTimeout: string; jobCount: number; addressCount: number; targetCount: number; profile?: string;
   /** Addresses each scanned name resolved to when the scope guard checked it. */
   pinned?: Record<string, string[]>;
+  /** Scripts of refused categories an admin allowed on the profile (the runner checks scripts again). */
+  allowScripts?: string[];
 }
 
 export function createActivities(deps: ActivityDeps): ScanActivities {
@@ -256,6 +258,7 @@ export function createActivities(deps: ActivityDeps): ScanActivities {
       targetCount: req.kind === 'investigation' ? requested.length : planTargets.filter((t) => !t.exclude).length,
       ...(req.kind === 'profile' ? { profile: profile.name } : {}),
       ...(decision ? { pinned: decision.resolved } : {}),
+      ...(profile.allowScripts.length ? { allowScripts: profile.allowScripts } : {}),
     };
     await store.transaction(async (tx) => {
       await tx.query(
@@ -303,6 +306,7 @@ export function createActivities(deps: ActivityDeps): ScanActivities {
       tcpPorts: r.tcp_ports, ...(r.udp_ports ? { udpPorts: r.udp_ports } : {}), scripts: r.scripts, extraArgs: r.nmap_args,
       hostTimeout: run.progress.hostTimeout ?? '40s', priority: run.progress.priority ?? 2,
       ...(r.ingested_at ? { done: true } : {}),
+      ...(run.progress.allowScripts ? { allowScripts: run.progress.allowScripts } : {}),
       ...(run.progress.pinned ? { pinned: Object.fromEntries(r.targets.filter((t) => run.progress.pinned![t]).map((t) => [t, run.progress.pinned![t]!])) } : {}),
     }));
   }
@@ -353,6 +357,7 @@ export function createActivities(deps: ActivityDeps): ScanActivities {
     try {
       result = await nmap.runNmap({
         targets, tcpPorts: spec.tcpPorts, ...(spec.udpPorts ? { udpPorts: spec.udpPorts } : {}), scripts: spec.scripts,
+        ...(spec.allowScripts ? { allowScripts: spec.allowScripts } : {}),
         extraArgs: spec.extraArgs, hostTimeout: spec.hostTimeout, kind: spec.kind, ...(deps.jobTimeoutMs ? { timeoutMs: deps.jobTimeoutMs } : {}),
       }, {
         signal: ctx.signal,

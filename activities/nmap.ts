@@ -8,8 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { PlumError } from '../core/errors.ts';
 import type { Logger } from '../core/log.ts';
 import { validateHostTimeout, validateNmapArgs } from '../core/nmap-args.ts';
-import { installedScriptDb } from '../core/nmap/script-db.ts';
-import { PROJECT_SCRIPTS, isProjectScript, normalisePortList, parseScriptList } from '../core/profiles.ts';
+import { PROJECT_SCRIPTS, enforceScriptPolicy, isProjectScript, normalisePortList, parseScriptList } from '../core/profiles.ts';
 import { parseTarget } from '../core/targets.ts';
 
 /**
@@ -31,6 +30,8 @@ export interface NmapScanSpec {
   tcpPorts: string;
   udpPorts?: string;
   scripts?: string[];
+  /** Scripts of refused categories an admin allowed (core/nmap/script-db.ts); others are refused here too. */
+  allowScripts?: string[];
   /** Validated extra options (core/nmap-args.ts). */
   extraArgs?: string[];
   /** nmap --host-timeout, default 40s (reference §2). */
@@ -145,16 +146,14 @@ export function createNmapRunner(options: NmapRunnerOptions = {}): NmapRunner {
   const killGraceMs = options.killGraceMs ?? 3000;
   const log = options.log;
 
-  async function scriptArg(scripts: string[]): Promise<string | null> {
+  async function scriptArg(scripts: string[], allowScripts: string[]): Promise<string | null> {
     const names = parseScriptList(scripts);
+    // The same policy as where scripts enter (profiles, investigations): a job handed to an agent is judged again.
+    enforceScriptPolicy(names, allowScripts);
     if (names.length === 0) return null;
     const out: string[] = [];
     for (const name of names) {
       if (!isProjectScript(name)) {
-        // Known to the installed nmap, or nmap would look for a file or directory of that name.
-        if (!installedScriptDb().has(name)) {
-          throw new PlumError('invalid_input', `unknown NSE script "${name}": not a script of the installed nmap`, { hint: 'check the profile\'s scripts' });
-        }
         out.push(name);
         continue;
       }
@@ -181,7 +180,7 @@ export function createNmapRunner(options: NmapRunnerOptions = {}): NmapRunner {
     }
     const extra = validateNmapArgs(spec.extraArgs ?? []);
     const hostTimeout = validateHostTimeout(spec.hostTimeout ?? '40s');
-    const scripts = await scriptArg(spec.scripts ?? []);
+    const scripts = await scriptArg(spec.scripts ?? [], spec.allowScripts ?? []);
     const portSpec = udp ? [tcp ? `T:${tcp}` : '', `U:${udp}`].filter(Boolean).join(',') : tcp;
     // Defaults of the predecessor's agent (reference §2); extra options come after and may override them.
     return [

@@ -6,6 +6,7 @@ import { PlumError } from '../core/errors.ts';
 import { silentLogger } from '../core/log.ts';
 import { DEFAULT_LIMITS, type ApiApp, type ApiDeps, type ApiEnv, type ResolvedDeps } from './context.ts';
 import { respondError, toApiError, validationError } from './errors.ts';
+import { inputGuard } from './input-guard.ts';
 import { routeModules } from './routes/index.ts';
 import { PLUM_VERSION } from '../core/version.ts';
 
@@ -50,6 +51,8 @@ export function createApp(deps: ApiDeps): ApiApp {
       },
     })(c, next);
   });
+
+  app.use('/v1/*', inputGuard(OWN_BODY_LIMIT));
 
   app.onError((e, c) => {
     const { err, internal } = toApiError(e);

@@ -58,6 +58,8 @@ export const configSchema = z.object({
   PLUM_FAVICON_DB: z.string().trim().min(1).default('/usr/share/nmap/nselib/data/favicon-db'),
   /** Webhooks may POST to loopback, link-local and private addresses (refused by default: core/report/webhook-destination.ts). */
   PLUM_WEBHOOK_ALLOW_PRIVATE: z.enum(['', '0', '1', 'false', 'true']).optional().transform((v) => v === '1' || v === 'true'),
+  /** Requests a minute per key on the expensive API routes (search, investigations, uploads). */
+  PLUM_API_EXPENSIVE_PER_MINUTE: z.coerce.number().int().min(1).default(60),
   PLUM_SMTP_URL: optionalString,
   PLUM_SMTP_FROM: optionalString,
 });

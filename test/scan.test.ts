@@ -269,7 +269,7 @@ describe('the nmap runner on the loopback perimeter', () => {
   it('refuses a script the installed nmap does not know before starting nmap', async () => {
     const err = await createNmapRunner({ nmapPath: '/nonexistent/nmap' }).runNmap({ targets: ['127.0.0.1'], tcpPorts: '80', scripts: ['no-such-script-xyz'] }).catch((e) => e);
     expect(err).toBeInstanceOf(PlumError);
-    expect(err.message).toBe('unknown NSE script "no-such-script-xyz": not a script of the installed nmap');
+    expect(err.message).toBe('unknown NSE script "no-such-script-xyz": it is not a script of the installed nmap');
   });
 
   it('fingerprints the project scripts it ships', async () => {

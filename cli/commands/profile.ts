@@ -117,6 +117,7 @@ export function register(program: Command, ctx: CliContext): void {
         `tcp ports:    ${p.tcpPorts}`,
         ...(p.udpPorts ? [`udp ports:    ${p.udpPorts}`] : []),
         `scripts:      ${p.scripts.join(', ') || '(none)'}`,
+        ...(p.allowScripts.length ? [`allowed:      ${p.allowScripts.join(', ')} (refused categories, allowed by an admin)`] : []),
         `nmap args:    ${p.nmapArgs.join(' ') || '(none)'}`,
         `every:        ${p.every} (about ${formatDuration(cycleMs(p.every) / 1000)})`,
         `priority:     ${p.priority}`,

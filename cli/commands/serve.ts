@@ -35,7 +35,9 @@ export function register(program: Command, ctx: CliContext): void {
         store, config: ctx.config, log: ctx.log, schedulerIntervalMs: opts.scheduler ? interval * 1000 : undefined,
       });
       ctx.onClose(() => services.close());
-      const server = await startServer({ store, config: ctx.config, log: ctx.log, services: services.api }, { host: opts.host, port });
+      const server = await startServer({
+        store, config: ctx.config, log: ctx.log, services: services.api, limits: { expensivePerMinute: ctx.config.PLUM_API_EXPENSIVE_PER_MINUTE },
+      }, { host: opts.host, port });
       ctx.onClose(() => server.close());
       info(`plum: API listening on ${server.url} (docs ${server.url}/docs; ${services.mode}; database ${store.kind}${store.via === 'socket' ? ' via the holder socket' : ''})`);
       await new Promise<void>((resolve) => {

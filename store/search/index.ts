@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { sql, type SQL } from 'drizzle-orm';
+import ipaddr from 'ipaddr.js';
 import { PlumError } from '../../core/errors.ts';
 import type { QueryNode, TermNode } from '../../core/query/ast.ts';
 import { getField } from '../../core/query/registry.ts';
@@ -94,17 +95,45 @@ function encodeCursor(c: Cursor): string {
   return Buffer.from(JSON.stringify(c)).toString('base64url');
 }
 
-function decodeCursor(s: string, h: string): Cursor {
+const CURSOR_KEY: Record<SearchSort | 'backend', RegExp> = {
+  last_seen: /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/,
+  score: /^-?\d{1,9}$/,
+  backend: /^[A-Za-z0-9_-]{0,200000}$/,
+};
+const validIp = (ip: string) => /^[0-9a-fA-F.:]{2,45}$/.test(ip) && (ipaddr.IPv4.isValidFourPartDecimal(ip) || (ip.includes(':') && ipaddr.IPv6.isValid(ip)));
+/** A calendar time JavaScript and PostgreSQL read alike (no 31 February). */
+const realTimestamp = (k: string) => {
+  const t = Date.parse(k);
+  return !Number.isNaN(t) && new Date(t).toISOString().slice(0, 19) === k.slice(0, 19);
+};
+
+/**
+ * A cursor is opaque to clients but may be hand-made: every field is checked
+ * here (the sort key's form, the address, the offset), so a forged one is a
+ * 400, never a failed cast in SQL.
+ */
+function decodeCursor(s: string, h: string, key: SearchSort | 'backend'): Cursor {
+  const invalid = () => new PlumError('usage', 'invalid cursor', { hint: 'pass the nextCursor value of the previous page unchanged' });
   let c: Cursor;
   try {
     c = JSON.parse(Buffer.from(s, 'base64url').toString('utf8')) as Cursor;
   } catch {
-    throw new PlumError('usage', 'invalid cursor', { hint: 'pass the nextCursor value of the previous page unchanged' });
+    throw invalid();
   }
-  if (!c || typeof c.k !== 'string' || typeof c.ip !== 'string' || typeof c.h !== 'string') {
-    throw new PlumError('usage', 'invalid cursor', { hint: 'pass the nextCursor value of the previous page unchanged' });
-  }
+  if (!c || typeof c !== 'object' || typeof c.k !== 'string' || typeof c.ip !== 'string' || typeof c.h !== 'string') throw invalid();
   if (c.h !== h) throw new PlumError('usage', 'this cursor belongs to another query', { hint: 'repeat the same query and options with the cursor, or drop --cursor' });
+  if (!CURSOR_KEY[key].test(c.k)) throw invalid();
+  if (key === 'backend') {
+    if (c.ip !== '' || !Number.isSafeInteger(c.o) || c.o! < 0) throw invalid();
+    try {
+      const seen = JSON.parse(Buffer.from(c.k, 'base64url').toString() || '[]') as unknown;
+      if (!Array.isArray(seen) || !seen.every((x) => typeof x === 'string')) throw invalid();
+    } catch {
+      throw invalid();
+    }
+  } else if (!validIp(c.ip) || (key === 'last_seen' && !realTimestamp(c.k)) || c.o !== undefined) {
+    throw invalid();
+  }
   return c;
 }
 
@@ -113,6 +142,25 @@ const KEY_TEXT: Record<SearchSort, string> = {
   score: '%s::text',
 };
 const KEY_CAST: Record<SearchSort, string> = { last_seen: 'timestamptz', score: 'int' };
+
+const MAX_TOKEN_QUERY_CHARS = 1000;
+const MAX_TOKEN_QUERY_WORDS = 64;
+
+/**
+ * Bounds a token (websearch) query before PostgreSQL sees it: every `-` is a
+ * NOT nested in the previous one, and a few hundred of them overflow the
+ * tsquery stack. A run of dashes becomes one; length and words are capped.
+ */
+export function normaliseTokenQuery(text: string): string {
+  const q = text.replace(/(?:-\s*){2,}/g, '-').trim();
+  if (q.length > MAX_TOKEN_QUERY_CHARS) {
+    throw new PlumError('usage', `token query longer than ${MAX_TOKEN_QUERY_CHARS} characters`, { hint: 'search for fewer words' });
+  }
+  if (q.split(/\s+/).length > MAX_TOKEN_QUERY_WORDS) {
+    throw new PlumError('usage', `token query of more than ${MAX_TOKEN_QUERY_WORDS} words`, { hint: 'search for fewer words' });
+  }
+  return q;
+}
 
 /** Parses (or accepts) a query and runs it. Syntax errors are PlumError 'syntax'. */
 export async function searchPorts(store: StoreSession, query: string | QueryNode, opts: SearchOptions = {}): Promise<SearchResult> {
@@ -128,10 +176,10 @@ export async function searchPorts(store: StoreSession, query: string | QueryNode
   const now = opts.now ?? new Date();
 
   if (opts.token) {
-    const q = typeof query === 'string' ? query.trim() : queryToString(query);
+    const q = normaliseTokenQuery(typeof query === 'string' ? query : queryToString(query));
     if (!q) throw new PlumError('usage', 'empty token query', { hint: 'give words to search for, e.g. plum search --token "openssh debian"' });
     const h = hashOf(['token', q, sort, opts.tokenBackend?.name ?? 'pg']);
-    const cursor = opts.cursor ? decodeCursor(opts.cursor, h) : undefined;
+    const cursor = opts.cursor ? decodeCursor(opts.cursor, h, opts.tokenBackend ? 'backend' : sort) : undefined;
     if (opts.tokenBackend) return tokenViaBackend(store, q, opts.tokenBackend, limit, h, cursor, sort);
     const probe = await store.query<{ ok: boolean }>(sql`select numnode(websearch_to_tsquery('simple', ${q})) > 0 as ok`);
     if (!probe[0]?.ok) throw new PlumError('usage', `nothing to search for in '${q}'`, { hint: 'give words or numbers (punctuation alone is ignored)' });
@@ -144,7 +192,7 @@ export async function searchPorts(store: StoreSession, query: string | QueryNode
   const text = queryToString(tree);
   const scope: SearchScope = opts.scope ?? (usesTime(tree) ? 'history' : 'current');
   const h = hashOf(['structured', text, by, sort, scope, by === 'port' && !usesTime(tree) ? '' : now.toISOString().slice(0, 13)]);
-  const cursor = opts.cursor ? decodeCursor(opts.cursor, h) : undefined;
+  const cursor = opts.cursor ? decodeCursor(opts.cursor, h, sort) : undefined;
   const meta = { query: text, mode: 'structured' as const, by, scope, sort, backend: 'postgres' };
 
   if (by === 'host') {

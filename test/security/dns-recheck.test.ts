@@ -3,6 +3,7 @@ import { createActivities } from '../../activities/index.ts';
 import { createNmapRunner } from '../../activities/nmap.ts';
 import { PlumError } from '../../core/errors.ts';
 import { silentLogger } from '../../core/log.ts';
+import { saveProfile } from '../../store/repos/profiles.ts';
 import { addTargets } from '../../store/repos/targets.ts';
 import { openTestStore, storeKinds, type TestStore } from '../helpers/db.ts';
 
@@ -53,6 +54,22 @@ describe.each(storeKinds)('names are checked again right before nmap starts (%s)
     expect(err).toBeInstanceOf(PlumError);
     expect((err as PlumError).code).toBe('out_of_scope');
     expect((err as PlumError).message).toBe('job 0: api.plum.test no longer resolves; www.plum.test now at 192.0.2.10; nothing left to scan');
+  });
+
+  it('an admin\'s script allowance travels with the profile\'s jobs to the runner', async () => {
+    dns['www.plum.test'] = ['127.0.0.1'];
+    dns['api.plum.test'] = ['127.0.0.2'];
+    await saveProfile(t.store, { name: 'slow', tcpPorts: '80', scripts: ['http-slowloris'], allowScripts: ['http-slowloris'] });
+    const a = acts();
+    const plan = await a.planRun({ kind: 'profile', profile: 'slow', workflowId: `profile:slow:${kind}`, requestedBy: 'test' });
+    const specs = await a.getJobSpecs({ runId: plan.runId, fromIndex: 0, count: 10 });
+    expect(specs.length).toBeGreaterThan(0);
+    for (const spec of specs) expect(spec.allowScripts).toEqual(['http-slowloris']);
+    // Allowed: the runner lets the job reach nmap (which does not exist here).
+    expect(((await a.runNmapJob(specs[0]!).catch((e: unknown) => e)) as PlumError).code).toBe('unavailable');
+    // Without the allowance the runner refuses before nmap.
+    const { allowScripts: _dropped, ...bare } = specs[0]!;
+    expect(((await a.runNmapJob(bare).catch((e: unknown) => e)) as PlumError).code).toBe('unsafe_argument');
   });
 
   it('goes on to nmap when the names still point where they were checked', async () => {

@@ -30,3 +30,17 @@ describe('NSE arguments cannot reach outside the perimeter', () => {
     expect(() => parseProfile({ name: 'x', tcpPorts: '22', nmapArgs: extraArgs.join(' ') })).toThrow(/invalid profile nmapArgs: refused nmap argument/);
   });
 });
+
+describe('the runner judges scripts again (a job handed to an agent)', () => {
+  const runner = createNmapRunner({ nmapPath: '/nonexistent/nmap-must-not-start' });
+  it('refuses a script of a refused category that was not allowed', async () => {
+    const err = await runner.runNmap({ targets: ['127.0.0.1'], tcpPorts: '80', scripts: ['http-title', 'http-slowloris'] }).catch((e: unknown) => e);
+    expect((err as PlumError).code).toBe('unsafe_argument');
+    expect((err as PlumError).message).toMatch(/refused NSE script "http-slowloris"/);
+  });
+
+  it('lets it through when the job carries the admin\'s allowance (nmap is then started)', async () => {
+    const err = await runner.runNmap({ targets: ['127.0.0.1'], tcpPorts: '80', scripts: ['http-slowloris'], allowScripts: ['http-slowloris'] }).catch((e: unknown) => e);
+    expect((err as PlumError).code).toBe('unavailable');
+  });
+});

@@ -27,5 +27,7 @@ describe('plum profile add: NSE script policy', () => {
     const ok = await plum(['profile', 'add', 'slow', '--ports', '80', '--scripts', 'http-slowloris', '--allow-script', 'http-slowloris', '--format', 'json']);
     expect(ok.code, ok.stderr).toBe(0);
     expect(JSON.parse(ok.stdout)).toMatchObject({ scripts: ['http-slowloris'], allow_scripts: ['http-slowloris'] });
+    const shown = await plum(['profile', 'show', 'slow']);
+    expect(shown.stdout + shown.stderr).toMatch(/allowed: +http-slowloris \(refused categories, allowed by an admin\)/);
   }, 60_000);
 });

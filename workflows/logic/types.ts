@@ -57,6 +57,8 @@ export interface JobSpec extends Omit<PlannedJob, 'profile'> {
   done?: boolean;
   /** The addresses each name of the job was checked at when the run was planned (re-checked before nmap starts). */
   pinned?: Record<string, string[]>;
+  /** Scripts of refused categories an admin allowed on the profile. */
+  allowScripts?: string[];
 }
 
 /** What runNmapJob returns: ids and digests only; the XML went to the server by claim check. */
