@@ -6,6 +6,7 @@ import type { SearchFields } from '../core/fields.ts';
 import { newId } from '../core/ids.ts';
 import type { Store, StoreSession } from './index.ts';
 import { addWrites, MAINTENANCE_MIN_ROWS, noteObservationWrites, type TableWrites } from './maintenance.ts';
+import { LastListingWins, portsOmittedMessage } from './ingest-hosts.ts';
 import type { EventType } from './schema/observation-events.ts';
 import { canonicalIp, coverageFrom, type PortCoverage } from './scope.ts';
 
@@ -45,11 +46,6 @@ export interface IngestHost {
   portsOmitted?: number;
   hostnames: { name: string; type: string }[];
   ports: IngestPort[];
-}
-/** What the summary says of a host cut at the parser's per-host port limit. */
-function portsOmittedMessage(host: IngestHost): string {
-  return `host ${host.ip} listed ${host.ports.length + host.portsOmitted!} ports; only the first ${host.ports.length} were kept `
-    + '(a host answering on every port is usually a tarpit or a firewall; scan it with fewer ports to see the rest)';
 }
 export interface IngestRunInfo {
   startedAt?: string;
@@ -154,6 +150,8 @@ export interface IngestSummary extends ChangeCounts {
   /** Already ingested by this job: nothing changed. */
   alreadyIngested: number;
   errors: string[];
+  /** What was stored differently from how the result lists it (a host listed twice). */
+  warnings: string[];
 }
 
 /**
@@ -716,7 +714,7 @@ export async function ingestScanResult<H extends IngestHost>(store: Store, input
   const { runId, jobId, sameResult } = await resolveJob(store, input as IngestInput, sha, now);
   const summary: IngestSummary = {
     runId, jobId, hosts: 0, hostsUp: 0, ports: 0, appeared: 0, changed: 0, gone: 0, reappeared: 0, stable: 0,
-    historic: 0, alreadyIngested: 0, errors: [],
+    historic: 0, alreadyIngested: 0, errors: [], warnings: [],
   };
   const parseError = (e: unknown) => {
     const err = toPlumError(e);
@@ -777,10 +775,12 @@ export async function ingestScanResult<H extends IngestHost>(store: Store, input
     });
   };
   let batch: IngestHost[] = [];
+  const listings = new LastListingWins();
   const flush = async () => {
     if (batch.length === 0) return;
     const hosts = batch;
     batch = [];
+    listings.newBatch();
     const before = { ...summary };
     let committed: BatchResult;
     try {
@@ -817,7 +817,7 @@ export async function ingestScanResult<H extends IngestHost>(store: Store, input
     let yieldedAt = performance.now();
     for await (const host of iterate(input.scan.hosts)) {
       if (host.portsOmitted) summary.errors.push(portsOmittedMessage(host));
-      batch.push(host);
+      listings.add(batch, host);
       if (batch.length >= batchSize) {
         await dispatch();
       } else if (inFlight && performance.now() - yieldedAt > 1) {
@@ -839,6 +839,7 @@ export async function ingestScanResult<H extends IngestHost>(store: Store, input
       throw e;
     }
   }
+  summary.warnings.push(...listings.warnings());
   try {
     await dispatch();
     await inFlight;
@@ -880,6 +881,7 @@ export function formatIngestSummary(s: IngestSummary): string {
   if (s.historic) parts.push(`${s.historic} older sightings`);
   if (s.alreadyIngested) parts.push(`${s.alreadyIngested} already ingested`);
   let line = `ingested ${parts.join(', ')} [run ${s.runId}, job ${s.jobId}]`;
+  if (s.warnings?.length) line += `; note: ${s.warnings.join('; ')}`;
   if (s.errors.length) line += `; the result was incomplete: ${s.errors.join('; ')} (the valid part was stored)`;
   return line;
 }
