@@ -133,6 +133,8 @@ export interface IngestDeps<P extends IngestPort = IngestPort> {
   tagPort?: (p: P) => { tags: string[]; rules: string[] };
   /** Exposure score (F's `scorePort`), given the port and its tags. */
   scorePort?: (p: P, tags: string[]) => { score: number; features: Record<string, unknown> };
+  /** Called in each batch's transaction, before it commits (work owed for the batch, recorded with it). */
+  beforeCommit?: (tx: StoreSession, c: { observations: StoredObservation[]; events: StoredEvent[] }) => Promise<void>;
   /** Called after each committed batch (search indexing, notifications). */
   afterCommit?: (c: { observations: StoredObservation[]; events: StoredEvent[] }) => Promise<void>;
   /** Hosts per transaction; default DEFAULT_BATCH_HOSTS. */
@@ -787,7 +789,11 @@ export async function ingestScanResult<H extends IngestHost>(store: Store, input
       committed = await withRetry(() => {
         // A retried batch starts again from the counters it started with.
         Object.assign(summary, before, { errors: summary.errors });
-        return store.transaction((tx) => ingestBatch(tx, hosts, ctx, summary));
+        return store.transaction(async (tx) => {
+          const batchResult = await ingestBatch(tx, hosts, ctx, summary);
+          if (deps.beforeCommit && (batchResult.observations.length || batchResult.events.length)) await deps.beforeCommit(tx, batchResult);
+          return batchResult;
+        });
       });
     } catch (e) {
       Object.assign(summary, before, { errors: summary.errors });
