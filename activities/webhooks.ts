@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import { readBoundedBody } from '../core/bounded-body.ts';
 import { toPlumError } from '../core/errors.ts';
 import { silentLogger, type Logger } from '../core/log.ts';
 import { assertPublicDestination } from '../core/report/webhook-destination.ts';
@@ -41,6 +42,9 @@ export interface WebhookDeps {
   resolve?: (host: string) => Promise<string[]>;
 }
 
+/** How much of a receiver's answer is read: its status is all a delivery needs. */
+const RESPONSE_READ_BYTES = 4096;
+
 const DEFAULTS = { immediateAttempts: 3, maxAttempts: 8, baseDelayMs: 1000, maxDelayMs: 3_600_000, timeoutMs: 10_000, batchSize: 500 };
 
 async function attemptOnce(
@@ -71,8 +75,8 @@ async function attemptOnce(
       redirect: 'manual',
       signal: AbortSignal.timeout(deps.timeoutMs ?? DEFAULTS.timeoutMs),
     });
-    // Drain the body so the connection can be reused.
-    await res.arrayBuffer().catch(() => undefined);
+    // Read a few KB of the answer (enough to reuse a connection after a short one), never the whole of it.
+    await readBoundedBody(res, RESPONSE_READ_BYTES);
     if (res.status >= 200 && res.status < 300) return { ok: true, status: res.status };
     return { ok: false, status: res.status, error: `HTTP ${res.status}` };
   } catch (e) {

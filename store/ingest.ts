@@ -6,6 +6,7 @@ import type { SearchFields } from '../core/fields.ts';
 import { newId } from '../core/ids.ts';
 import type { Store, StoreSession } from './index.ts';
 import { addWrites, MAINTENANCE_MIN_ROWS, noteObservationWrites, type TableWrites } from './maintenance.ts';
+import { LastListingWins, portsOmittedMessage } from './ingest-hosts.ts';
 import type { EventType } from './schema/observation-events.ts';
 import { canonicalIp, coverageFrom, type PortCoverage } from '../core/coverage.ts';
 
@@ -45,11 +46,6 @@ export interface IngestHost {
   portsOmitted?: number;
   hostnames: { name: string; type: string }[];
   ports: IngestPort[];
-}
-/** What the summary says of a host cut at the parser's per-host port limit. */
-function portsOmittedMessage(host: IngestHost): string {
-  return `host ${host.ip} listed ${host.ports.length + host.portsOmitted!} ports; only the first ${host.ports.length} were kept `
-    + '(a host answering on every port is usually a tarpit or a firewall; scan it with fewer ports to see the rest)';
 }
 export interface IngestRunInfo {
   startedAt?: string;
@@ -137,6 +133,8 @@ export interface IngestDeps<P extends IngestPort = IngestPort> {
   tagPort?: (p: P) => { tags: string[]; rules: string[] };
   /** Exposure score (F's `scorePort`), given the port and its tags. */
   scorePort?: (p: P, tags: string[]) => { score: number; features: Record<string, unknown> };
+  /** Called in each batch's transaction, before it commits (work owed for the batch, recorded with it). */
+  beforeCommit?: (tx: StoreSession, c: { observations: StoredObservation[]; events: StoredEvent[] }) => Promise<void>;
   /** Called after each committed batch (search indexing, notifications). */
   afterCommit?: (c: { observations: StoredObservation[]; events: StoredEvent[] }) => Promise<void>;
   /** Hosts per transaction; default DEFAULT_BATCH_HOSTS. */
@@ -154,6 +152,8 @@ export interface IngestSummary extends ChangeCounts {
   /** Already ingested by this job: nothing changed. */
   alreadyIngested: number;
   errors: string[];
+  /** What was stored differently from how the result lists it (a host listed twice). */
+  warnings: string[];
 }
 
 /**
@@ -716,7 +716,7 @@ export async function ingestScanResult<H extends IngestHost>(store: Store, input
   const { runId, jobId, sameResult } = await resolveJob(store, input as IngestInput, sha, now);
   const summary: IngestSummary = {
     runId, jobId, hosts: 0, hostsUp: 0, ports: 0, appeared: 0, changed: 0, gone: 0, reappeared: 0, stable: 0,
-    historic: 0, alreadyIngested: 0, errors: [],
+    historic: 0, alreadyIngested: 0, errors: [], warnings: [],
   };
   const parseError = (e: unknown) => {
     const err = toPlumError(e);
@@ -777,17 +777,23 @@ export async function ingestScanResult<H extends IngestHost>(store: Store, input
     });
   };
   let batch: IngestHost[] = [];
+  const listings = new LastListingWins();
   const flush = async () => {
     if (batch.length === 0) return;
     const hosts = batch;
     batch = [];
+    listings.newBatch();
     const before = { ...summary };
     let committed: BatchResult;
     try {
       committed = await withRetry(() => {
         // A retried batch starts again from the counters it started with.
         Object.assign(summary, before, { errors: summary.errors });
-        return store.transaction((tx) => ingestBatch(tx, hosts, ctx, summary));
+        return store.transaction(async (tx) => {
+          const batchResult = await ingestBatch(tx, hosts, ctx, summary);
+          if (deps.beforeCommit && (batchResult.observations.length || batchResult.events.length)) await deps.beforeCommit(tx, batchResult);
+          return batchResult;
+        });
       });
     } catch (e) {
       Object.assign(summary, before, { errors: summary.errors });
@@ -817,7 +823,7 @@ export async function ingestScanResult<H extends IngestHost>(store: Store, input
     let yieldedAt = performance.now();
     for await (const host of iterate(input.scan.hosts)) {
       if (host.portsOmitted) summary.errors.push(portsOmittedMessage(host));
-      batch.push(host);
+      listings.add(batch, host);
       if (batch.length >= batchSize) {
         await dispatch();
       } else if (inFlight && performance.now() - yieldedAt > 1) {
@@ -839,6 +845,7 @@ export async function ingestScanResult<H extends IngestHost>(store: Store, input
       throw e;
     }
   }
+  summary.warnings.push(...listings.warnings());
   try {
     await dispatch();
     await inFlight;
@@ -880,6 +887,7 @@ export function formatIngestSummary(s: IngestSummary): string {
   if (s.historic) parts.push(`${s.historic} older sightings`);
   if (s.alreadyIngested) parts.push(`${s.alreadyIngested} already ingested`);
   let line = `ingested ${parts.join(', ')} [run ${s.runId}, job ${s.jobId}]`;
+  if (s.warnings?.length) line += `; note: ${s.warnings.join('; ')}`;
   if (s.errors.length) line += `; the result was incomplete: ${s.errors.join('; ')} (the valid part was stored)`;
   return line;
 }

@@ -30,6 +30,31 @@ describe('ports per host (parser limit)', () => {
   });
 });
 
+describe('a 100 MB value (attribute) in a host', () => {
+  it('is refused as soon as it passes 16 MB, in bounded memory and time (plum parse, a child process)', async () => {
+    // The loopback-ssh.xml fixture with its banner attribute grown to 100 MB, written as a stream.
+    const fixture = fs.readFileSync(path.join(import.meta.dirname, 'fixtures', 'nmap', 'loopback-ssh.xml'), 'utf8');
+    const at = fixture.indexOf('<script id="banner" output="') + '<script id="banner" output="'.length;
+    const file = path.join(DIR, 'huge-value.xml');
+    const fd = fs.openSync(file, 'w');
+    fs.writeSync(fd, fixture.slice(0, at));
+    const mb = Buffer.alloc(1024 * 1024, 'A');
+    for (let i = 0; i < 100; i++) fs.writeSync(fd, mb);
+    fs.writeSync(fd, fixture.slice(at));
+    fs.closeSync(fd);
+
+    let rss: ReturnType<typeof followPeakRss> | undefined;
+    const t0 = Date.now();
+    const r = await runPlum(['parse', file], {}, undefined, (child) => (rss = followPeakRss(child)));
+    const took = Date.now() - t0;
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/a value in the <host> element starting at line 8 is longer than 16777216 characters/);
+    expect(rss!.peak()).toBeGreaterThan(0);
+    expect(rss!.peak()).toBeLessThan(400 * 1024 * 1024);
+    expect(took).toBeLessThan(20_000);
+  }, 120_000);
+});
+
 describe.each(storeKinds)('plum ingest of a host with 100,000 ports (%s)', (kind) => {
   let env: Record<string, string>;
   let drop: () => Promise<void>;

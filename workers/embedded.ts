@@ -7,7 +7,8 @@ import { createActivities, embeddedActivityContext, type ActivityCtx, type JobHe
 import { createNmapRunner, systemResolver, type NmapRunner } from '../activities/nmap.ts';
 import type { Store } from '../store/index.ts';
 import type { IngestDeps } from '../store/ingest.ts';
-import { createRuleIngestDeps, openRuleContext } from '../store/repos/rules.ts';
+import { finishPendingRescores } from '../store/repos/pending-rescores.ts';
+import { createRuleIngestDeps, openRuleContext, rescoreIps } from '../store/repos/rules.ts';
 import { DEFAULT_LIMITS, executeScanRun, initialState, workflowIdFor, type RunLimits } from '../workflows/logic/scan-run.ts';
 import type { JobSpec, NmapJobResult, RunEvent, RunRequest, RunSummary } from '../workflows/logic/types.ts';
 
@@ -43,6 +44,8 @@ export interface EmbeddedDeps {
 /** Rules and scores for ingest, as the rest of Plum applies them. */
 export async function defaultIngestDeps(store: Store, config: PlumConfig): Promise<IngestDeps> {
   const ctx = await openRuleContext(store, config);
+  // Scores an interrupted ingest left owed are finished before new results arrive.
+  await finishPendingRescores(store, (ips) => rescoreIps(store, ips, ctx));
   return createRuleIngestDeps(store, ctx) as IngestDeps;
 }
 

@@ -4,7 +4,8 @@ import type { Command } from 'commander';
 import { PlumError, toPlumError, usageError } from '../../core/errors.ts';
 import { openXmlFile, parseNmapStream, PARSER_VERSION } from '../../core/nmap/parse.ts';
 import { formatIngestSummary, ingestScanResult, scanFromStream, type IngestSummary } from '../../store/ingest.ts';
-import { createRuleIngestDeps, openRuleContext } from '../../store/repos/rules.ts';
+import { finishPendingRescores } from '../../store/repos/pending-rescores.ts';
+import { createRuleIngestDeps, openRuleContext, rescoreIps } from '../../store/repos/rules.ts';
 import type { CliContext } from '../context.ts';
 import { info } from '../output.ts';
 import { openCommandStore } from './init.ts';
@@ -147,6 +148,8 @@ export function register(program: Command, ctx: CliContext): void {
       // Tag rules at ingest, scores once each batch is committed (issue 7).
       const rules = await openRuleContext(store, ctx.config);
       const ruleDeps = createRuleIngestDeps(store, { set: rules.set, score: rules.score });
+      const owed = await finishPendingRescores(store, (ips) => rescoreIps(store, ips, rules));
+      if (owed) info(`plum: scored ${owed} host${owed === 1 ? '' : 's'} an interrupted import had left unscored`);
       const total = { files: 0, hosts: 0, ports: 0, appeared: 0, changed: 0, gone: 0, reappeared: 0, stable: 0, incomplete: 0 };
       for (const [i, file] of ordered.entries()) {
         const label = ordered.length > 1 ? `[${i + 1}/${ordered.length}] ${file}: ` : '';

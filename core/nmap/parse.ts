@@ -32,6 +32,15 @@ export {
 export const PARSER_VERSION = 1;
 
 const DEFAULT_MAX_HOST_BYTES = 64 * 1024 * 1024;
+/** Longest attribute value or text in a host: nmap's largest script outputs are a few MB. */
+const MAX_VALUE_CHARS = 16 * 1024 * 1024;
+
+function hostTooLarge(line: number, max: number): PlumError {
+  return new PlumError('parse_error', `a <host> element starting at line ${line} is larger than ${max} bytes`, {
+    hint: 'this is not a file nmap writes; check the input, or raise maxHostBytes if it is genuine',
+    details: { line, column: 1, reason: 'size' },
+  });
+}
 /** Text between hosts is flushed once it grows past this (bounded memory). */
 const INTERSTITIAL_FLUSH = 1024 * 1024;
 
@@ -55,13 +64,54 @@ class HostSplitter {
   private readonly hostStart = /<host[\s>/]/g;
   constructor(private readonly maxHostBytes: number) {}
 
+  /**
+   * Text of an unfinished host read after `buf`, kept as parts: appending to
+   * one string and searching it again at each chunk copied the whole host
+   * every time (a 100 MB value took 1.4 GB and 100 s to refuse).
+   */
+  private pending: string[] = [];
+  private pendingChars = 0;
+  /** The last characters of the unfinished host (a '</host>' split between chunks). */
+  private tail = '';
+  /** Characters since the last '<': the value (attribute or text) being read. */
+  private valueChars = 0;
+
   push(chunk: string): Piece[] {
+    if (this.inHost) {
+      const probe = (this.pending.length ? this.tail : this.buf.slice(-6)) + chunk;
+      if (!probe.includes('</host>')) {
+        this.pendingChars += chunk.length;
+        const lt = chunk.lastIndexOf('<');
+        this.valueChars = lt < 0 ? this.valueChars + chunk.length : chunk.length - lt - 1;
+        if (this.buf.length + this.pendingChars > this.maxHostBytes) throw hostTooLarge(this.bufLine, this.maxHostBytes);
+        if (this.valueChars > MAX_VALUE_CHARS) {
+          throw new PlumError('parse_error', `a value in the <host> element starting at line ${this.bufLine} is longer than ${MAX_VALUE_CHARS} characters`, {
+            hint: 'this is not a file nmap writes; check the input',
+            details: { line: this.bufLine, column: 1, reason: 'size' },
+          });
+        }
+        this.pending.push(chunk);
+        this.tail = probe.slice(-6);
+        return [];
+      }
+      if (this.pending.length) {
+        this.buf += this.pending.join('');
+        this.pending = [];
+        this.pendingChars = 0;
+      }
+    }
+    this.valueChars = 0;
     this.buf += chunk;
     return this.drain(false);
   }
 
   /** Whatever is left when the input ends. */
   end(): { pieces: Piece[]; partialHost?: { line: number; bytes: number } } {
+    if (this.pending.length) {
+      this.buf += this.pending.join('');
+      this.pending = [];
+      this.pendingChars = 0;
+    }
     const pieces = this.drain(true);
     if (this.inHost) return { pieces, partialHost: { line: this.bufLine, bytes: this.buf.length } };
     return { pieces };
@@ -87,10 +137,7 @@ class HostSplitter {
         }
         const end = idx + 7;
         if (end - pos > this.maxHostBytes) {
-          throw new PlumError('parse_error', `a <host> element starting at line ${line} is larger than ${this.maxHostBytes} bytes`, {
-            hint: 'this is not a file nmap writes; check the input, or raise maxHostBytes if it is genuine',
-            details: { line, column: 1, reason: 'size' },
-          });
+          throw hostTooLarge(line, this.maxHostBytes);
         }
         const xml = buf.slice(pos, end);
         out.push({ kind: 'host', xml, line });

@@ -16,6 +16,7 @@ import {
 } from '../../core/score.ts';
 import type { Store, StoreSession } from '../index.ts';
 import { canonicalIp } from '../../core/coverage.ts';
+import { clearRescores, queueRescores } from './pending-rescores.ts';
 
 /* ------------------------------------------------------------------ rules table */
 
@@ -344,11 +345,21 @@ function addOutcome(a: BatchOutcome, b: BatchOutcome): void {
  */
 export function createRuleIngestDeps(store: Store, ctx: { set: RuleSet; score: ScoreConfig; now?: () => Date }) {
   const tagPort = createPortTagger(ctx.set, { now: ctx.now });
+  const touched = (c: { observations: { ip: string }[]; events: { ip: string }[] }) => [...c.observations.map((o) => o.ip), ...c.events.map((e) => e.ip)];
+  // Batches commit one after the other: the time the last one queued its hosts is what its rescoring clears.
+  let queuedAt = new Date(0);
   return {
     tagPort,
+    // Owed scores are recorded with the batch, so a process killed before rescoring leaves them to the next ingest.
+    beforeCommit: async (tx: StoreSession, c: { observations: { ip: string }[]; events: { ip: string }[] }) => {
+      queuedAt = new Date();
+      await queueRescores(tx, touched(c), queuedAt);
+    },
     afterCommit: async (c: { observations: { ip: string }[]; events: { ip: string }[] }) => {
-      const ips = [...c.observations.map((o) => o.ip), ...c.events.map((e) => e.ip)];
-      if (ips.length > 0) await rescoreIps(store, ips, ctx);
+      const ips = touched(c);
+      if (ips.length === 0) return;
+      await rescoreIps(store, ips, ctx);
+      await clearRescores(store, ips, queuedAt);
     },
   };
 }

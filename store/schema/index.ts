@@ -18,3 +18,4 @@ export * from './agents.ts';
 export * from './agent-tokens.ts';
 export * from './schedule-state.ts';
 export * from './table-maintenance.ts';
+export * from './pending-rescores.ts';

@@ -1,5 +1,5 @@
 import net from 'node:net';
-import { gzipSync } from 'node:zlib';
+import { createGzip, gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { httpResultSink } from '../../activities/index.ts';
 import { createNmapRunner } from '../../activities/nmap.ts';
@@ -7,7 +7,7 @@ import { newId } from '../../core/ids.ts';
 import { jobs } from '../../store/schema/jobs.ts';
 import { runs } from '../../store/schema/runs.ts';
 import { storeKinds } from '../helpers/db.ts';
-import { expectError, startTestApi, type TestApi } from './helpers.ts';
+import { expectError, startTestApi, startTestApiOn, type TestApi } from './helpers.ts';
 
 /** A real nmap result: one banner service on a loopback address, scanned once for the whole file. */
 const IP = '127.0.8.1';
@@ -30,6 +30,18 @@ beforeAll(async () => {
 afterAll(async () => {
   await new Promise((resolve) => server?.close(resolve));
 });
+
+/** gzip of `times` copies of `block`, made as a stream so the test never holds the inflated bytes. */
+async function gzipRepeated(block: Buffer, times: number): Promise<Buffer> {
+  const gz = createGzip({ level: 9 });
+  const out: Buffer[] = [];
+  gz.on('data', (c: Buffer) => out.push(c));
+  const done = new Promise((resolve) => gz.on('end', resolve));
+  for (let i = 0; i < times; i++) if (!gz.write(block)) await new Promise((r) => gz.once('drain', r));
+  gz.end();
+  await done;
+  return Buffer.concat(out);
+}
 
 describe.each(storeKinds)('agent result upload (%s)', (kind) => {
   let api: TestApi;
@@ -168,4 +180,22 @@ describe.each(storeKinds)('agent result upload (%s)', (kind) => {
     const [job] = await api.store.query<{ ingested_at: Date | null }>('select ingested_at from jobs where id = $1', [jobId]);
     expect(job!.ingested_at).toBeNull();
   });
+
+  it('a gzip bomb under the default limits is refused after a few MB, not after inflating to the cap', async () => {
+    const roomy = await startTestApiOn(api, {}, { uploadBytes: 64 * 1024 * 1024 });
+    try {
+      const { jobId } = await makeJob('agent-a');
+      // 600 MB of one byte: about 600 KB compressed, over the default 512 MB cap once inflated.
+      const bomb = await gzipRepeated(Buffer.alloc(1024 * 1024, '<'), 600);
+      const before = process.memoryUsage().rss;
+      let peak = before;
+      const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 5);
+      const res = await roomy.call(`/v1/agent/jobs/${jobId}/result`, { method: 'PUT', auth: api.agents.a.token, body: bomb, headers: { 'content-type': 'application/xml', 'content-encoding': 'gzip' } });
+      clearInterval(sampler);
+      expect(peak - before).toBeLessThan(150 * 1024 * 1024);
+      await expectError(res, 413, 'payload_too_large', `result inflates to more than 100 times its compressed size (${bomb.length} bytes): refused as a gzip bomb`);
+    } finally {
+      await roomy.close();
+    }
+  }, 60_000);
 });

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { gunzipSync } from 'node:zlib';
+import { createGunzip } from 'node:zlib';
 import { createRoute, z } from '@hono/zod-openapi';
 import { bodyLimit } from 'hono/body-limit';
 import type { MiddlewareHandler } from 'hono';
@@ -86,16 +86,42 @@ async function readXml(req: Request, inflatedMax: number): Promise<Buffer> {
     throw new PlumError('invalid_input', `unsupported Content-Encoding "${encoding}"`, { hint: 'send gzip or uncompressed XML' });
   }
   if (!gz) return raw;
+  return gunzipBounded(raw, inflatedMax);
+}
+
+/**
+ * nmap XML compresses about 10 to 40 times; a gzip bomb about 1,000 times. A
+ * body is refused as soon as it inflates past this many times its compressed
+ * size (beyond a small floor), so a bomb costs a few MB, not the whole cap.
+ */
+const MAX_INFLATE_RATIO = 100;
+const RATIO_FLOOR_BYTES = 16 * 1024 * 1024;
+
+/** Gunzips as a stream, stopping at the first chunk past the limit (not after inflating up to it). */
+async function gunzipBounded(raw: Buffer, inflatedMax: number): Promise<Buffer> {
+  const limit = Math.min(inflatedMax, Math.max(RATIO_FLOOR_BYTES, raw.length * MAX_INFLATE_RATIO));
+  const gunzip = createGunzip();
+  const chunks: Buffer[] = [];
+  let total = 0;
   try {
-    return gunzipSync(raw, { maxOutputLength: inflatedMax });
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE' || e instanceof RangeError) {
-      throw new PlumError('payload_too_large', `result larger than ${inflatedMax} bytes once decompressed`, {
-        hint: 'split the job into smaller ones',
-      });
+    gunzip.end(raw);
+    for await (const chunk of gunzip as AsyncIterable<Buffer>) {
+      total += chunk.length;
+      if (total > limit) {
+        gunzip.destroy();
+        throw new PlumError('payload_too_large', limit === inflatedMax
+          ? `result larger than ${inflatedMax} bytes once decompressed`
+          : `result inflates to more than ${MAX_INFLATE_RATIO} times its compressed size (${raw.length} bytes): refused as a gzip bomb`, {
+          hint: 'split the job into smaller ones, or send the XML uncompressed',
+        });
+      }
+      chunks.push(chunk);
     }
+  } catch (e) {
+    if (e instanceof PlumError) throw e;
     throw new PlumError('invalid_input', 'the body is not valid gzip', { hint: 'gzip the XML, or send it uncompressed without Content-Encoding' });
   }
+  return Buffer.concat(chunks, total);
 }
 
 export default {
