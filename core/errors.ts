@@ -89,8 +89,9 @@ export class PlumError extends Error {
     return !NON_RETRYABLE.has(this.code);
   }
 
-  /** Exit code for the CLI: 2 for usage and syntax errors, 1 otherwise. */
+  /** Exit code for the CLI: 2 for usage and syntax errors, 130 for a cancelled run (as after Ctrl-C), 1 otherwise. */
   get exitCode(): number {
+    if (this.code === 'cancelled') return 130;
     return this.code === 'usage' || this.code === 'syntax' ? 2 : 1;
   }
 

@@ -1,4 +1,4 @@
-import { typeid } from 'typeid-js';
+import { TypeID, typeid } from 'typeid-js';
 
 /** Type prefixes of every id Plum hands out, so an id says what it names. */
 export type IdPrefix =
@@ -12,4 +12,14 @@ export function newId(prefix: IdPrefix): string {
 
 export function hasPrefix(id: string, prefix: IdPrefix): boolean {
   return id.startsWith(`${prefix}_`);
+}
+
+/** When an id was made (its UUIDv7 timestamp); undefined for a string that is not a Plum id. */
+export function idTime(id: string): Date | undefined {
+  try {
+    const hex = TypeID.fromString(id).toUUID().replace(/-/g, '');
+    return new Date(parseInt(hex.slice(0, 12), 16));
+  } catch {
+    return undefined;
+  }
 }

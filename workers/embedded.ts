@@ -9,6 +9,8 @@ import type { Store } from '../store/index.ts';
 import type { IngestDeps } from '../store/ingest.ts';
 import { finishPendingRescores } from '../store/repos/pending-rescores.ts';
 import { createRuleIngestDeps, openRuleContext, rescoreIps } from '../store/repos/rules.ts';
+import { cancelRequested, claimRun } from '../store/repos/run-owners.ts';
+import { thisProcess } from './run-owner.ts';
 import { DEFAULT_LIMITS, executeScanRun, initialState, workflowIdFor, type RunLimits } from '../workflows/logic/scan-run.ts';
 import type { JobSpec, NmapJobResult, RunEvent, RunRequest, RunSummary } from '../workflows/logic/types.ts';
 
@@ -39,6 +41,8 @@ export interface EmbeddedDeps {
   signal?: AbortSignal;
   onEvent?(e: RunEvent): void;
   onJobProgress?(hb: JobHeartbeat): void;
+  /** How often a running run checks for a `plum runs cancel` request (default 1000 ms). */
+  cancelPollMs?: number;
 }
 
 /** Rules and scores for ingest, as the rest of Plum applies them. */
@@ -61,8 +65,24 @@ export async function runEmbedded(deps: EmbeddedDeps, request: RunRequest, limit
     ...(deps.jobTimeoutMs ? { jobTimeoutMs: deps.jobTimeoutMs } : {}),
     maxJobSize: deps.maxJobSize ?? deps.config.PLUM_JOB_SIZE,
   });
-  const signal = deps.signal ?? new AbortController().signal;
+  // Cancelled by the caller (Ctrl-C, the API) or by `plum runs cancel` through the database.
+  const cancel = new AbortController();
+  const signal = deps.signal ? AbortSignal.any([deps.signal, cancel.signal]) : cancel.signal;
   const attempts = Math.max(1, deps.nmapAttempts ?? 2);
+  let poll: NodeJS.Timeout | undefined;
+  const planRun = acts.planRun;
+  acts.planRun = async (req) => {
+    const planned = await planRun(req);
+    // Recorded so that a later plum process can tell this run from one whose process is gone.
+    await claimRun(deps.store, planned.runId, thisProcess());
+    poll ??= setInterval(() => {
+      cancelRequested(deps.store, planned.runId).then((yes) => {
+        if (yes) cancel.abort();
+      }, (e: unknown) => deps.log.debug({ err: toPlumError(e).message }, 'checking for a cancel request failed'));
+    }, deps.cancelPollMs ?? 1000);
+    poll.unref();
+    return planned;
+  };
 
   const runNmapJob = async (spec: JobSpec): Promise<NmapJobResult> => {
     for (let attempt = 1; ; attempt++) {
@@ -85,6 +105,13 @@ export async function runEmbedded(deps: EmbeddedDeps, request: RunRequest, limit
   };
 
   let state = initialState(request);
+  try {
+    return await runSteps();
+  } finally {
+    clearInterval(poll);
+  }
+
+  async function runSteps(): Promise<RunSummary> {
   for (;;) {
     const step = await executeScanRun({
       activities: acts,
@@ -95,6 +122,7 @@ export async function runEmbedded(deps: EmbeddedDeps, request: RunRequest, limit
     }, state, { ...DEFAULT_LIMITS, maxInFlight: deps.maxInFlight ?? 4, jobsPerExecution: Number.POSITIVE_INFINITY, ...limits });
     if (step.done) return step.summary;
     state = step.state;
+  }
   }
 }
 

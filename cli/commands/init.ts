@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { openStore, pgliteDir, type Store } from '../../store/index.ts';
 import type { CliContext } from '../context.ts';
+import { recoverInterruptedRuns } from '../../workers/run-owner.ts';
 import { info } from '../output.ts';
 
 /** Opens the store for a command and closes it when the command ends. */
@@ -11,7 +12,18 @@ import { info } from '../output.ts';
 export async function openCommandStore(ctx: CliContext, opts: { share?: boolean } = {}): Promise<Store> {
   const store = await openStore(ctx.config, { log: ctx.log, ...(opts.share ? { share: true } : {}) });
   ctx.onClose(() => store.close());
+  await recoverRuns(ctx, store);
   return store;
+}
+
+/** Runs left active by a process that is gone (killed, crashed) end as interrupted when any plum command opens the store. */
+export async function recoverRuns(ctx: CliContext, store: Store): Promise<void> {
+  try {
+    for (const id of await recoverInterruptedRuns(store, ctx.log)) info(`plum: run ${id} was left running by a process that is gone: marked as interrupted (cancelled)`);
+  } catch (e) {
+    // Recovery must never stop the command itself (e.g. a read-only role).
+    ctx.log.warn({ err: (e as Error).message }, 'recovering interrupted runs failed');
+  }
 }
 
 export function register(program: Command, ctx: CliContext): void {

@@ -8,7 +8,7 @@ import { validateRule } from '../../core/rules/import.ts';
 import { runRuleTests, type RuleTestReport } from '../../core/rules/testing.ts';
 import type { Rule } from '../../core/rules/schema.ts';
 import {
-  applyRules, getStoredRule, hostDocuments, importRulesDir, listStoredRules, openRuleContext, setRuleEnabled,
+  applyRules, getStoredRule, hostDocuments, importRulesDir, listStoredRules, openRuleContext, removeRule, setRuleEnabled,
 } from '../../store/repos/rules.ts';
 import type { CliContext } from '../context.ts';
 import { formatOption, info, printJson, printTable } from '../output.ts';
@@ -133,7 +133,9 @@ export function register(program: Command, ctx: CliContext): void {
       const store = await openCommandStore(ctx);
       const rc = await openRuleContext(store, ctx.config, { sync: true });
       const s = rc.synced!;
-      if (s.imported.length || s.updated.length) info(`rules: ${s.imported.length} new, ${s.updated.length} updated from ${rc.rulesDir}`);
+      if (s.imported.length || s.updated.length || s.removed.length) {
+        info(`rules: ${s.imported.length} new, ${s.updated.length} updated${s.removed.length ? `, ${s.removed.length} removed (${s.removed.join(', ')}: file gone)` : ''} from ${rc.rulesDir}`);
+      }
       const tty = process.stderr.isTTY;
       const summary = await applyRules(store, rc.set, rc.score, {
         force: opts.force,
@@ -165,6 +167,17 @@ export function register(program: Command, ctx: CliContext): void {
         info(`rules: ${name} ${enabled ? 'enabled' : 'disabled'} (run \`plum rules apply\` to update stored tags)`);
       });
   }
+
+  rules
+    .command('rm')
+    .description('delete a rule (one imported, or whose file is gone); run `plum rules apply` afterwards to drop its tags')
+    .argument('<name>', 'rule name')
+    .action(async (name: string) => {
+      const store = await openCommandStore(ctx);
+      await openRuleContext(store, ctx.config);
+      await removeRule(store, name, ctx.config.PLUM_RULES_DIR ?? undefined);
+      info(`rules: ${name} removed (run \`plum rules apply\` to update stored tags)`);
+    });
 
   rules
     .command('import')

@@ -19,15 +19,24 @@ export function concurrencyOption(): Option {
   });
 }
 
+const STOP_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+
 /** Runs a request in this process with progress on stderr; Ctrl-C cancels (nmap is killed, the run is recorded as cancelled). */
 export async function runWithProgress(ctx: CliContext, store: Store, request: RunRequest, opts: { concurrency?: number; label: string; quiet?: boolean } & Partial<EmbeddedDeps>): Promise<RunSummary> {
   const display = opts.quiet ? undefined : createProgressDisplay({ label: opts.label });
   const ac = new AbortController();
-  const onSigint = () => {
+  // Every stop signal cancels, and a repeated one must not kill the process before the run is recorded
+  // as cancelled: a wrapper (npx, npm exec) forwards the terminal's Ctrl-C, so the process gets SIGINT
+  // twice, and a `once` listener let the second one end it with the run left running.
+  const onSignal = () => {
+    if (ac.signal.aborted) {
+      info('plum: still cancelling the run…');
+      return;
+    }
     info('plum: cancelling the run (nmap is being stopped)…');
     ac.abort();
   };
-  process.once('SIGINT', onSigint);
+  for (const sig of STOP_SIGNALS) process.on(sig, onSignal);
   try {
     return await runEmbedded({
       store, config: ctx.config, log: ctx.log, maxInFlight: opts.concurrency ?? 4, signal: ac.signal,
@@ -36,7 +45,7 @@ export async function runWithProgress(ctx: CliContext, store: Store, request: Ru
       onJobProgress: (hb) => display?.onJobProgress(hb),
     }, request);
   } finally {
-    process.removeListener('SIGINT', onSigint);
+    for (const sig of STOP_SIGNALS) process.removeListener(sig, onSignal);
     display?.stop();
   }
 }

@@ -1,7 +1,11 @@
 import { Option, type Command } from 'commander';
-import { hasPrefix } from '../../core/ids.ts';
-import { notFound, usageError } from '../../core/errors.ts';
+import { hasPrefix, idTime } from '../../core/ids.ts';
+import { PlumError, notFound, usageError } from '../../core/errors.ts';
+import { markInterrupted, requestCancel, type RunOwner } from '../../store/repos/run-owners.ts';
+import { ownerState } from '../../workers/run-owner.ts';
 import { RUN_KINDS, RUN_STATUSES, getRun, jobCounts, jobJson, listJobs, listRuns, runJson, type JobRow, type RunRow } from '../../store/repos/runs.ts';
+import type { Store } from '../../store/index.ts';
+import { readLock } from '../../store/lock.ts';
 import type { CliContext } from '../context.ts';
 import { formatOption, info, printJson, printTable } from '../output.ts';
 import { openCommandStore } from './init.ts';
@@ -31,8 +35,98 @@ const jobRow = (j: JobRow) => ({
   error: j.error ?? '',
 });
 
+/** How long `plum runs cancel` waits for the owning process to record the cancellation. */
+const CANCEL_WAIT_MS = 30_000;
+
+/**
+ * `plum runs cancel RUN_ID`: an embedded run whose process is gone is marked
+ * at once; a live one is asked through the database (its process polls) and
+ * the command waits until it has stopped nmap and recorded the end.
+ */
+async function cancelRun(ctx: CliContext, runId: string, opts: { wait: boolean }): Promise<void> {
+  if (!hasPrefix(runId, 'run')) throw usageError(`"${runId}" is not a run id`, 'run ids start with run_: list them with plum runs --status running');
+  let store: Store;
+  try {
+    store = await openCommandStore(ctx);
+  } catch (e) {
+    // PGlite held by `plum run`/`investigate`/`ingest` (they do not share the database): the run is that process's.
+    if (!(e instanceof PlumError && e.code === 'locked')) throw e;
+    const reopened = await interruptHolder(ctx, runId, opts.wait);
+    if (!reopened) return;
+    const run = await getRun(reopened, runId);
+    if (!run) throw notFound(`no run ${runId}`, 'list runs with plum runs');
+    info(`plum: run ${runId} ${run.status}`);
+    return;
+  }
+  const run = await getRun(store, runId);
+  if (!run) throw notFound(`no run ${runId}`, 'list runs with plum runs --status running');
+  if (!['queued', 'running'].includes(run.status)) {
+    throw new PlumError('conflict', `run ${runId} is already ${run.status}`, { hint: 'only queued or running runs can be cancelled' });
+  }
+  const owner = (run.progress as { owner?: RunOwner }).owner;
+  if (!owner) {
+    throw new PlumError('conflict', `run ${runId} is not run by a plum process (a Temporal run)`, {
+      hint: `cancel it through the server: POST /v1/runs/${runId}/cancel`,
+    });
+  }
+  if (ownerState(owner) === 'gone') {
+    await markInterrupted(store, runId, `cancelled: the process that ran it (pid ${owner.pid} on ${owner.host}) was already gone`, new Date());
+    info(`plum: run ${runId} cancelled (its process, pid ${owner.pid}, was already gone)`);
+    return;
+  }
+  await requestCancel(store, runId, new Date());
+  info(`plum: asked pid ${owner.pid} on ${owner.host} to cancel run ${runId}`);
+  if (!opts.wait) return;
+  const deadline = Date.now() + CANCEL_WAIT_MS;
+  for (;;) {
+    const now = await getRun(store, runId);
+    if (now && !['queued', 'running'].includes(now.status)) {
+      info(`plum: run ${runId} ${now.status}`);
+      return;
+    }
+    if (Date.now() > deadline) {
+      throw new PlumError('timeout', `run ${runId} is still ${now?.status ?? 'running'} after ${CANCEL_WAIT_MS / 1000} s`, {
+        hint: `its process (pid ${owner.pid} on ${owner.host}) has been asked to stop; check again with plum runs ${runId}`,
+      });
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+/**
+ * The embedded database is held by the process running the run: Ctrl-C it
+ * (SIGINT: it stops nmap and records the run as cancelled), wait until it has
+ * let the database go, and open it.
+ */
+async function interruptHolder(ctx: CliContext, runId: string, wait: boolean): Promise<Store | undefined> {
+  const holder = readLock(ctx.config.home);
+  if (!holder || !/\b(run|investigate|ingest)\b/.test(holder.command ?? '')) {
+    throw new PlumError('locked', `the embedded database in ${ctx.config.home} is in use by ${holder ? `pid ${holder.pid} (${holder.command ?? 'plum'})` : 'another process'}`, {
+      hint: 'cancel the run from the process that runs it (Ctrl-C), or try again when it has finished',
+    });
+  }
+  // Run ids are time-sorted: a run made before the holder started is not its run (a typo must not stop it).
+  const made = idTime(runId);
+  if (!made || made.getTime() < new Date(holder.startedAt).getTime() - 1000) {
+    throw new PlumError('locked', `run ${runId} is not the run of pid ${holder.pid} (${holder.command}), which holds the embedded database`, {
+      hint: 'check the run id; a run left running by a process that is gone is marked as interrupted once the database is free',
+    });
+  }
+  process.kill(holder.pid, 'SIGINT');
+  info(`plum: sent Ctrl-C (SIGINT) to pid ${holder.pid} (${holder.command}) to cancel run ${runId}`);
+  if (!wait) return undefined;
+  const deadline = Date.now() + CANCEL_WAIT_MS;
+  for (;;) {
+    try {
+      return await openCommandStore(ctx);
+    } catch (e) {
+      if (!(e instanceof PlumError && e.code === 'locked') || Date.now() > deadline) throw e;
+    }
+  }
+}
+
 export function register(program: Command, ctx: CliContext): void {
-  program
+  const runs = program
     .command('runs')
     .description('scan runs and imports, newest first, with their counters; with a run id, that run and its jobs (status, scope, errors)')
     .argument('[run-id]', 'a run id (run_…): show this run and its jobs')
@@ -70,4 +164,11 @@ export function register(program: Command, ctx: CliContext): void {
       else printTable(items.map(runRow), ['id', 'kind', 'profile', 'status', 'started', 'finished', 'hosts', 'ports', 'events']);
       if (more) info(`plum: showing the newest ${limit} runs; raise --limit or filter with --kind, --status or --profile for more`);
     });
+
+  runs
+    .command('cancel')
+    .description('cancel a queued or running run: its process stops nmap and records it as cancelled (a run whose process is gone is marked at once)')
+    .argument('<run-id>', 'the run id (run_…)')
+    .option('--no-wait', 'do not wait for the run to stop')
+    .action((runId: string, opts: { wait: boolean }) => cancelRun(ctx, runId, opts));
 }

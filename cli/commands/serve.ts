@@ -4,6 +4,7 @@ import { PlumError } from '../../core/errors.ts';
 import type { CliContext } from '../context.ts';
 import { info } from '../output.ts';
 import { openStore } from '../../store/index.ts';
+import { recoverRuns } from './init.ts';
 
 function parsePort(v: string): number {
   if (!/^\d{1,5}$/.test(v) || Number(v) > 65535) {
@@ -30,6 +31,7 @@ export function register(program: Command, ctx: CliContext): void {
       // so other plum commands keep working while the API runs.
       const store = await openStore(ctx.config, { log: ctx.log, share: true });
       ctx.onClose(() => store.close());
+      await recoverRuns(ctx, store);
       const { buildServeServices } = await import('../../api/services.ts');
       const services = await buildServeServices({
         store, config: ctx.config, log: ctx.log, schedulerIntervalMs: opts.scheduler ? interval * 1000 : undefined,
