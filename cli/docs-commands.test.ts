@@ -125,11 +125,32 @@ for (const entry of commandEntries) {
   };
   program.commands.forEach((c) => walk(c, ''));
 }
+/** Whether a span gives a command an argument (a word that is neither an option nor an option's value). */
+async function hasArgument(text: string): Promise<boolean> {
+  const words = text.split(/\s+/);
+  const program = await programFor(words[0]!);
+  const { cmds, rest } = resolve(program, words);
+  if (program.commands.length === 0) return false;
+  const options = cmds[0]!.options;
+  for (let i = 0; i < rest.length; i++) {
+    const w = rest[i]!;
+    if (!w.startsWith('-')) return true;
+    const o = options.find((x) => x.long === w.split('=')[0] || x.short === w);
+    if (o && (o.required || o.optional) && !w.includes('=')) i++;
+  }
+  return false;
+}
+
 /**
- * Inline spans with nothing to stand for (no placeholder or optional part) are
- * run as commands, unless they only name a command (`plum ingest`, a mention).
+ * Inline spans with nothing to stand for (no placeholder or optional part) that
+ * give a command an argument are run as commands; `plum ingest` or
+ * `plum agent --check` in a sentence name a command or a mode, and only their
+ * options are checked.
  */
-const concreteSynopses = synopses.filter((c) => /^[a-z]/.test(c.text) && isConcrete(c.text) && !commandPaths.has(c.text));
+const concreteSynopses: DocCommand[] = [];
+for (const c of synopses) {
+  if (/^[a-z]/.test(c.text) && isConcrete(c.text) && !commandPaths.has(c.text) && await hasArgument(c.text)) concreteSynopses.push(c);
+}
 
 describe('documented commands', () => {
   it('finds commands to check in the README and docs/', () => {
@@ -138,7 +159,11 @@ describe('documented commands', () => {
   });
 
   it.each([...runnable, ...concreteSynopses].map((c) => [`${c.file}:${c.line} plum ${c.text}`, c] as const))('%s parses as the CLI parses it', async (_label, c) => {
-    const words = shellQuote.parse(c.text).map((w) => (typeof w === 'string' ? w : ''));
+    // The command's own words: up to the first shell operator (`&`, `>`, `|`...).
+    // A glob (`scans/*.xml`) is a word the shell expands.
+    const parsed = shellQuote.parse(c.text).map((w) => (typeof w === 'object' && 'op' in w && w.op === 'glob' ? w.pattern : w));
+    const end = parsed.findIndex((w) => typeof w !== 'string');
+    const words = (end < 0 ? parsed : parsed.slice(0, end)) as string[];
     const program = await programFor(words[0]!);
     expect(program.commands.length, `unknown command "${words[0]}"`).toBe(1);
     try {
