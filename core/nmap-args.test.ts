@@ -2,6 +2,21 @@ import { describe, expect, it } from 'vitest';
 import { PlumError } from './errors.ts';
 import { parseNmapArgs } from './nmap-args.ts';
 
+
+/** parseNmapArgs refuses the text with one line matching `re`, as an unsafe argument. */
+function expectRefused(text: string, re: RegExp): void {
+  let err: unknown;
+  try {
+    parseNmapArgs(text);
+  } catch (e) {
+    err = e;
+  }
+  expect(err).toBeInstanceOf(PlumError);
+  expect((err as PlumError).code).toBe('unsafe_argument');
+  expect((err as PlumError).message).toMatch(re);
+  expect((err as PlumError).oneLine()).not.toContain('\n');
+}
+
 describe('parseNmapArgs', () => {
   it('accepts timing, retry, rate, version and script-argument options', () => {
     expect(parseNmapArgs('')).toEqual([]);
@@ -46,18 +61,7 @@ describe('parseNmapArgs', () => {
     ['-oX-', /output files|not an allowed option/],
     ['-nPn', /not an allowed option/],
   ];
-  it.each(refused)('refuses %j', (text, re) => {
-    let err: unknown;
-    try {
-      parseNmapArgs(text);
-    } catch (e) {
-      err = e;
-    }
-    expect(err).toBeInstanceOf(PlumError);
-    expect((err as PlumError).code).toBe('unsafe_argument');
-    expect((err as PlumError).message).toMatch(re);
-    expect((err as PlumError).oneLine()).not.toContain('\n');
-  });
+  it.each(refused)('refuses %j', (text, re) => expectRefused(text, re));
 });
 
 describe('--script-args allowlist (rules/nmap/script-args.yaml)', () => {
@@ -81,17 +85,7 @@ describe('--script-args allowlist (rules/nmap/script-args.yaml)', () => {
     ['--script-args {newtargets}', /shell metacharacter|characters outside/],
     ['--script-args', /needs a value/],
   ];
-  it.each(refused)('refuses %j', (text, re) => {
-    let err: unknown;
-    try {
-      parseNmapArgs(text);
-    } catch (e) {
-      err = e;
-    }
-    expect(err).toBeInstanceOf(PlumError);
-    expect((err as PlumError).code).toBe('unsafe_argument');
-    expect((err as PlumError).message).toMatch(re);
-  });
+  it.each(refused)('refuses %j', (text, re) => expectRefused(text, re));
 
   it('accepts listed arguments with values of their type', () => {
     expect(parseNmapArgs('--script-args http.useragent=Mozilla/5.0,http-title.url=/login,ssh_hostkey=sha256,tls.servername=www.example.org'))

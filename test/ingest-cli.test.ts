@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readStdinInput, readXmlInput } from '../cli/commands/ingest.ts';
 import { openStore } from '../store/index.ts';
 import { runPlum } from './helpers/cli.ts';
-import { makeTestConfig, storeKinds } from './helpers/db.ts';
+import { makeTestConfig, storeKinds, cliEnvOf } from './helpers/db.ts';
 
 const CIRCL = new URL('./fixtures/nmap/circl.xml', import.meta.url).pathname;
 
@@ -106,7 +106,7 @@ describe.each(storeKinds)('plum ingest / host / history on %s', (kind) => {
     const t = await makeTestConfig(kind);
     drop = t.drop;
     home = t.config.home;
-    env = { PLUM_HOME: t.config.home, PLUM_DATABASE_URL: t.config.PLUM_DATABASE_URL ?? '' };
+    env = cliEnvOf(t.config);
   });
   afterAll(async () => {
     await drop?.();

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { openStore } from '../store/index.ts';
 import { ROOT, runPlum } from './helpers/cli.ts';
-import { makeTestConfig, storeKinds } from './helpers/db.ts';
+import { makeTestConfig, storeKinds, cliEnvOf } from './helpers/db.ts';
 import { writeNmapXml } from './helpers/nmap-xml.ts';
 
 const FIXTURES = path.join(ROOT, 'test', 'fixtures', 'nmap');
@@ -32,7 +32,7 @@ describe.each(storeKinds)('plum ingest killed with SIGKILL mid-import (%s)', (ki
     for (const delayMs of [3000, 5000, 8000, 12_000, 17_000]) {
       const { config, drop } = await makeTestConfig(kind);
       try {
-        const env = { PLUM_HOME: config.home, PLUM_DATABASE_URL: config.PLUM_DATABASE_URL ?? '' };
+        const env = cliEnvOf(config);
         // Created and migrated first, so the kill lands in the import itself.
         expect((await runPlum(['ingest', path.join(FIXTURES, 'loopback-ssh.xml')], env)).code).toBe(0);
         const big = writeNmapXml(path.join(config.home, 'big.xml'), { hosts: 1500, ports: 2 });

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MAX_PORTS_PER_HOST } from '../core/nmap/host.ts';
 import { parseNmapString } from '../core/nmap/parse.ts';
 import { runPlum } from './helpers/cli.ts';
-import { makeTestConfig, storeKinds } from './helpers/db.ts';
+import { makeTestConfig, storeKinds, cliEnvOf } from './helpers/db.ts';
 import { writeNmapXml } from './helpers/nmap-xml.ts';
 import { followPeakRss } from './helpers/rss.ts';
 
@@ -61,7 +61,7 @@ describe.each(storeKinds)('plum ingest of a host with 100,000 ports (%s)', (kind
   beforeAll(async () => {
     const t = await makeTestConfig(kind);
     drop = t.drop;
-    env = { PLUM_HOME: t.config.home, PLUM_DATABASE_URL: t.config.PLUM_DATABASE_URL ?? '' };
+    env = cliEnvOf(t.config);
   });
   afterAll(() => drop?.());
 

@@ -6,7 +6,7 @@ import { createNmapRunner } from '../activities/nmap.ts';
 import { planJobs } from '../core/plan.ts';
 import { BANNER_PROFILE, WEB_PROFILE, parseProfile } from '../core/profiles.ts';
 import { runPlum } from './helpers/cli.ts';
-import { makeTestConfig, storeKinds } from './helpers/db.ts';
+import { makeTestConfig, storeKinds, cliEnvOf } from './helpers/db.ts';
 import { startPerimeter, type Perimeter } from '../demo/perimeter/index.ts';
 
 /**
@@ -60,7 +60,7 @@ describe.each(storeKinds)('plum rules and plum explain on %s', (kind) => {
   beforeAll(async () => {
     const t = await makeTestConfig(kind);
     drop = t.drop;
-    env = { PLUM_HOME: t.config.home, PLUM_DATABASE_URL: t.config.PLUM_DATABASE_URL ?? '' };
+    env = cliEnvOf(t.config);
     const ing = await plum(['ingest', xmlFile], env);
     expect(ing.code, ing.stderr).toBe(0);
   }, 120_000);

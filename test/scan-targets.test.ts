@@ -9,7 +9,7 @@ import { PlumError } from '../core/errors.ts';
 import type { Store } from '../store/index.ts';
 import { getProfile, listProfiles, removeProfile, saveProfile } from '../store/repos/profiles.ts';
 import { addTargets, listTargets, loadPerimeter, loadPlanTargets, removeTargets } from '../store/repos/targets.ts';
-import { makeTestConfig, openTestStore, storeKinds, type TestStore } from './helpers/db.ts';
+import { makeTestConfig, openTestStore, storeKinds, type TestStore, cliEnvOf } from './helpers/db.ts';
 
 const run = promisify(execFile);
 
@@ -97,7 +97,7 @@ describe('the target, profile and plan commands', () => {
 
   it.each(storeKinds)('declare, plan and refuse on %s', async (kind) => {
     const { config, drop } = await makeTestConfig(kind);
-    const env = { ...process.env, PLUM_HOME: config.home, PLUM_DATABASE_URL: config.PLUM_DATABASE_URL ?? '' };
+    const env = { ...process.env, ...cliEnvOf(config) };
     try {
       const add = await cli(env, 'target', 'add', '127.44.0.0/23', '127.44.0.5', '--label', 'lab', '--format', 'json');
       expect(add.code).toBe(0);

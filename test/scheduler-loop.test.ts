@@ -5,6 +5,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ROOT, runPlum } from './helpers/cli.ts';
 import { makeTestConfig, storeKinds } from './helpers/db.ts';
+import { freePort } from './helpers/net.ts';
 
 /*
  * The long-running scheduler loop over real time, as a user runs it: `plum
@@ -36,12 +37,6 @@ async function service() {
   const server = net.createServer((s) => s.end());
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   return { port: (server.address() as AddressInfo).port, close: () => new Promise<void>((r) => server.close(() => r())) };
-}
-
-async function freePort(): Promise<number> {
-  const s = await service();
-  await s.close();
-  return s.port;
 }
 
 function waitFor(what: string, check: () => boolean, log: () => string, ms = 120_000): Promise<void> {

@@ -9,7 +9,8 @@ import { openStore, type Store } from '../store/index.ts';
 import { runPlum, type CliResult } from './helpers/cli.ts';
 import { makeTestConfig } from './helpers/db.ts';
 import { startPlum, type PlumProcess } from './helpers/plum-process.ts';
-import { freePort, startTemporalDevServer, type TemporalDevServer } from './helpers/temporal-server.ts';
+import { freePort } from './helpers/net.ts';
+import { startTemporalDevServer, type TemporalDevServer } from './helpers/temporal-server.ts';
 import { makeTestPki, startTlsProxy, TLS_SERVER_NAME } from './helpers/tls-proxy.ts';
 import { startPerimeter, type Perimeter } from '../demo/perimeter/index.ts';
 

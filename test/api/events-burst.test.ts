@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runPlum } from '../helpers/cli.ts';
-import { makeTestConfig, storeKinds } from '../helpers/db.ts';
+import { makeTestConfig, storeKinds, cliEnvOf } from '../helpers/db.ts';
 import { writeNmapXml } from '../helpers/nmap-xml.ts';
 import { startServe, type ServeProcess } from '../helpers/serve.ts';
 import { readSse } from './sse.ts';
@@ -28,7 +28,7 @@ describe.each(storeKinds)('the event feed under a burst, in a real plum serve (%
   beforeAll(async () => {
     const t = await makeTestConfig(kind);
     drop = t.drop;
-    env = { PLUM_HOME: t.config.home, PLUM_DATABASE_URL: t.config.PLUM_DATABASE_URL ?? '', PLUM_LOG_LEVEL: 'warn' };
+    env = { ...cliEnvOf(t.config), PLUM_LOG_LEVEL: 'warn' };
     const k = await runPlum(['apikey', 'create', '--role', 'viewer', '--name', 'burst'], env);
     expect(k.code, k.stderr).toBe(0);
     key = k.stdout.trim();

@@ -1,10 +1,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROOT, runPlum } from '../helpers/cli.ts';
 import { makeTestConfig } from '../helpers/db.ts';
+import { freePort } from '../helpers/net.ts';
 
 /**
  * Property-based fuzzing of the whole HTTP API from its own OpenAPI document
@@ -21,17 +21,6 @@ import { makeTestConfig } from '../helpers/db.ts';
  */
 const SCHEMATHESIS = process.env.PLUM_SCHEMATHESIS ?? 'schemathesis';
 const EXAMPLES_PER_OPERATION = '15';
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 function run(cmd: string, args: string[], timeoutMs: number): Promise<{ code: number | null; output: string }> {
   return new Promise((resolve) => {

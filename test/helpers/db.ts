@@ -20,6 +20,11 @@ export interface TestStore {
 }
 
 /** A fresh temporary $PLUM_HOME, and for `postgres` a fresh database named after it. */
+/** The environment a `plum` child process needs to open the same store. */
+export function cliEnvOf(config: PlumConfig): Record<string, string> {
+  return { PLUM_HOME: config.home, PLUM_DATABASE_URL: config.PLUM_DATABASE_URL ?? '' };
+}
+
 export async function makeTestConfig(kind: StoreKindName, env: Record<string, string> = {}): Promise<{ config: PlumConfig; drop(): Promise<void> }> {
   const home = await fs.mkdtemp(path.join(os.tmpdir(), 'plum-test-'));
   if (kind === 'pglite') {

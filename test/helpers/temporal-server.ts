@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import net from 'node:net';
 import { Connection } from '@temporalio/client';
 import { SEARCH_ATTRIBUTES } from '../../workflows/options.ts';
+import { freePort } from './net.ts';
 
 /*
  * A real Temporal server for integration tests: `temporal server start-dev`
@@ -25,18 +25,6 @@ export interface TemporalDevServer {
   /** Server output so far (for failure messages). */
   output(): string;
   stop(): Promise<void>;
-}
-
-/** A TCP port that was free a moment ago on 127.0.0.1. */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 function searchAttributeFlags(): string[] {
