@@ -23,6 +23,7 @@ import { compileWhere, observationsFrom, observationsFromText } from '../store/s
 import {
   getReportDefinition, markReportRun, dueReportDefinitions, claimDueReport, parseDestination, type ReportDefinitionRow,
 } from '../store/repos/reports.ts';
+import { hostScoreInputs } from '../store/repos/host-score.ts';
 import { webhooksOfReport } from '../store/repos/webhooks.ts';
 import { deliverPayload, dispatchWebhookEvents, type WebhookDeps } from './webhooks.ts';
 
@@ -452,11 +453,6 @@ export async function buildReportModel(store: StoreSession, opts: ReportOptions)
     // Filled below from the top port's stored score features (read only for the hosts shown).
     let scoreExplanation = top ? `${top.port}/${top.protocol}` : 'no open port';
     if (top && !opts.scoreConfig) topPortOf.set(ip, top.id);
-    if (opts.scoreConfig && rows.length) {
-      const res = scoreHost(rows.map((r) => ({ tags: r.tags, firstSeen: r.first_seen, at: r.last_seen })), opts.scoreConfig);
-      score = res.score;
-      scoreExplanation = explainScoreResult(res);
-    }
     hostList.push({
       ip,
       score,
@@ -467,6 +463,15 @@ export async function buildReportModel(store: StoreSession, opts: ReportOptions)
       firstSeen: new Date(Math.min(...rows.map((r) => r.first_seen.getTime()))).toISOString(),
       lastSeen: new Date(Math.max(...rows.map((r) => r.last_seen.getTime()))).toISOString(),
     });
+  }
+  if (opts.scoreConfig && hostList.length) {
+    // The same inputs and function as `plum explain` (store/repos/host-score.ts): the two never disagree.
+    const inputs = await hostScoreInputs(store, hostList.map((h) => h.ip));
+    for (const h of hostList) {
+      const res = scoreHost(inputs.get(h.ip) ?? [], opts.scoreConfig);
+      h.score = res.score;
+      h.scoreExplanation = explainScoreResult(res);
+    }
   }
   const ipKeys = new Map(hostList.map((h) => [h.ip, ipSortKey(h.ip)]));
   hostList.sort((a, b) => b.score - a.score || b.services.length - a.services.length || (ipKeys.get(a.ip)! < ipKeys.get(b.ip)! ? -1 : 1));

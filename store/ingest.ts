@@ -3,6 +3,7 @@ import type { ChangeCounts } from '../core/counts.ts';
 import { gzipSync } from 'node:zlib';
 import { PlumError, toPlumError } from '../core/errors.ts';
 import type { SearchFields } from '../core/fields.ts';
+import { decideSighting } from '../core/history/decide.ts';
 import { newId } from '../core/ids.ts';
 import type { Store, StoreSession } from './index.ts';
 import { addWrites, MAINTENANCE_MIN_ROWS, noteObservationWrites, type TableWrites } from './maintenance.ts';
@@ -545,67 +546,78 @@ async function ingestBatch(tx: StoreSession, hosts: IngestHost[], ctx: BatchCtx,
       const observed = (id: string, state: 'open' | 'closed', firstSeen: string, lastSeen: string) =>
         observations.push(new PortObservation(id, ip, p, state, firstSeen, lastSeen, tagged.tags, scored.score));
 
-      if (historic) {
-        // Older than what the slot knows: widen first/last seen, never change the current state.
-        summary.historic++;
-        if (same) {
-          const u = touch(same);
-          // Keep the newest document: only first_seen/times move for an old sighting.
-          if (t < same.last_seen) u.hostnames = null;
-          if (iso > u.checked_at) u.checked_at = iso;
-        } else {
-          insert(false);
+      const decision = decideSighting({
+        historic, known: Boolean(same), hsh256: p.hsh256,
+        ...(cur ? { current: { hsh256: cur.hsh256, open: cur.state === OPEN } } : {}),
+      });
+      switch (decision.action) {
+        case 'historic': {
+          // Older than what the slot knows: widen first/last seen, never change the current state.
+          summary.historic++;
+          if (same) {
+            const u = touch(same);
+            // Keep the newest document: only first_seen/times move for an old sighting.
+            if (t < same.last_seen) u.hostnames = null;
+            if (iso > u.checked_at) u.checked_at = iso;
+          } else {
+            insert(false);
+          }
+          break;
         }
-        continue;
-      }
-      if (!cur && same) {
-        // A known fingerprint at a slot with no current row (should not happen): make it current again.
-        const u = touch(same);
-        u.current = true; u.state = 'open'; u.state_changed_at = iso; u.checked_at = iso;
-        same.current = true; same.state = 'open'; same.last_job_id = jobId;
-        currentBySlot.set(slot, same);
-        event('reappeared', ip, p.protocol, p.port, t, p.hsh256, same.id);
-        observed(same.id, 'open', u.first_seen, u.last_seen);
-        continue;
-      }
-      if (!cur) {
-        const row = insert(true);
-        event('appeared', ip, p.protocol, p.port, t, p.hsh256, row.id);
-        observed(row.id, 'open', iso, iso);
-        continue;
-      }
-      if (cur.hsh256 === p.hsh256) {
-        const u = touch(cur);
-        u.checked_at = iso;
-        if (cur.state !== OPEN) {
-          u.state = 'open';
-          u.state_changed_at = iso;
-          cur.state = 'open';
-          event('reappeared', ip, p.protocol, p.port, t, p.hsh256, cur.id);
-        } else {
-          summary.stable++;
+        case 'restore': {
+          // A known fingerprint at a slot with no current row (should not happen): make it current again.
+          const known = same!;
+          const u = touch(known);
+          u.current = true; u.state = 'open'; u.state_changed_at = iso; u.checked_at = iso;
+          known.current = true; known.state = 'open'; known.last_job_id = jobId;
+          currentBySlot.set(slot, known);
+          for (const type of decision.events) event(type, ip, p.protocol, p.port, t, p.hsh256, known.id);
+          observed(known.id, 'open', u.first_seen, u.last_seen);
+          break;
         }
-        cur.last_job_id = jobId;
-        observed(cur.id, 'open', u.first_seen, u.last_seen);
-        continue;
-      }
-      // A different fingerprint than the current one.
-      const wasOpen = cur.state === OPEN;
-      demote.add(cur.id);
-      updateOf(cur).current = false;
-      cur.current = false;
-      if (same) {
-        const u = touch(same);
-        u.current = true; u.state = 'open'; u.state_changed_at = iso; u.checked_at = iso;
-        same.current = true; same.state = 'open'; same.last_job_id = jobId;
-        currentBySlot.set(slot, same);
-        // Seen before at this slot: a port coming back is `reappeared`; an open port flipping back is a change.
-        event(wasOpen ? 'changed' : 'reappeared', ip, p.protocol, p.port, t, p.hsh256, same.id, cur);
-        observed(same.id, 'open', u.first_seen, u.last_seen);
-      } else {
-        const row = insert(true);
-        event(wasOpen ? 'changed' : 'appeared', ip, p.protocol, p.port, t, p.hsh256, row.id, wasOpen ? cur : undefined);
-        observed(row.id, 'open', iso, iso);
+        case 'insert': {
+          const row = insert(true);
+          for (const type of decision.events) event(type, ip, p.protocol, p.port, t, p.hsh256, row.id);
+          observed(row.id, 'open', iso, iso);
+          break;
+        }
+        case 'touch-current': {
+          const now = cur!;
+          const u = touch(now);
+          u.checked_at = iso;
+          if (now.state !== OPEN) {
+            u.state = 'open';
+            u.state_changed_at = iso;
+            now.state = 'open';
+          }
+          if (decision.events.length === 0) summary.stable++;
+          for (const type of decision.events) event(type, ip, p.protocol, p.port, t, p.hsh256, now.id);
+          now.last_job_id = jobId;
+          observed(now.id, 'open', u.first_seen, u.last_seen);
+          break;
+        }
+        case 'switch-to-known':
+        case 'switch-to-new': {
+          // A different fingerprint than the current one.
+          const previous = cur!;
+          demote.add(previous.id);
+          updateOf(previous).current = false;
+          previous.current = false;
+          if (decision.action === 'switch-to-known') {
+            const known = same!;
+            const u = touch(known);
+            u.current = true; u.state = 'open'; u.state_changed_at = iso; u.checked_at = iso;
+            known.current = true; known.state = 'open'; known.last_job_id = jobId;
+            currentBySlot.set(slot, known);
+            for (const type of decision.events) event(type, ip, p.protocol, p.port, t, p.hsh256, known.id, previous);
+            observed(known.id, 'open', u.first_seen, u.last_seen);
+          } else {
+            const row = insert(true);
+            for (const type of decision.events) event(type, ip, p.protocol, p.port, t, p.hsh256, row.id, previous);
+            observed(row.id, 'open', iso, iso);
+          }
+          break;
+        }
       }
     }
 

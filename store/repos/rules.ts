@@ -18,6 +18,7 @@ import type { Store, StoreSession } from '../index.ts';
 import { canonicalIp } from '../../core/coverage.ts';
 import { clearRescores, queueRescores } from './pending-rescores.ts';
 
+import { portInput, selectObsSql, type ObsRow } from './host-score.ts';
 import { listStoredRules, syncRulesDir, type RuleMergeResult } from './rule-table.ts';
 
 export {
@@ -56,29 +57,6 @@ export async function openRuleContext(store: Store, config: PlumConfig, opts: { 
 }
 
 /* ------------------------------------------------------------------ scoring and re-tagging */
-
-interface ObsRow {
-  id: string; ip: string; protocol: string; port: number; hsh256: string; current: boolean; state: string;
-  first_seen: Date; last_seen: Date; tags: string[]; rules: string[]; score: number;
-  score_features: Record<string, unknown> | null; fields: SearchFields | null; slot_first: Date; changed_at: Date | null;
-}
-
-/** Observations of one ip ($1 inet) or of many ($1 inet[]), with the slot's first sighting and the last change. */
-function selectObsSql(withFields: boolean, oneIp = false): string {
-  const cond = oneIp ? '= $1::inet' : '= any($1::inet[])';
-  return `select o.id, host(o.ip) as ip, o.protocol, o.port, o.hsh256, o.current, o.state, o.first_seen, s.last_seen,
-      o.tags, o.rules, o.score, o.score_features, ${withFields ? 'o.fields' : 'null::jsonb as fields'},
-      min(o.first_seen) over (partition by o.ip, o.protocol, o.port) as slot_first, c.changed_at
-    from port_observations o
-    join observation_sightings s on s.id = o.id
-    left join (select observation_id, max(at) as changed_at from observation_events
-               where ip ${cond} and type = 'changed' group by observation_id) c on c.observation_id = o.id
-    where o.ip ${cond}`;
-}
-
-const portInput = (r: Pick<ObsRow, 'tags' | 'slot_first' | 'changed_at' | 'last_seen'>, tags = r.tags): PortScoreInput => ({
-  tags, firstSeen: r.slot_first, changedAt: r.changed_at, at: r.last_seen,
-});
 
 /** What is stored in port_observations.score_features. */
 export const storedFeatures = (s: ScoreResult) => ({ band: s.band, features: s.features });
