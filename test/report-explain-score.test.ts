@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateReport } from '../activities/report.ts';
 import { emptySearchFields, type SearchFields } from '../core/fields.ts';
-import { loadScoreConfig } from '../core/score.ts';
+import { DEFAULT_SCORE_FILE, loadScoreConfig } from '../core/score.ts';
 import { ingestScanResult, type IngestPort } from '../store/ingest.ts';
 import { createRuleIngestDeps, explainHost, loadStoredRuleSet } from '../store/repos/rules.ts';
 import { host, scan } from './helpers/scan.ts';
@@ -28,7 +28,7 @@ describe.each(storeKinds)('report and explain give one host score (%s)', (kind) 
   });
 
   it('a port changed yesterday counts the same in both', async () => {
-    const cfg = await loadScoreConfig();
+    const cfg = await loadScoreConfig(DEFAULT_SCORE_FILE);
     const deps = createRuleIngestDeps(t.store, { set: await loadStoredRuleSet(t.store), score: cfg });
     const day = 86_400_000;
     const now = Date.now();

@@ -1,7 +1,7 @@
 import type { SearchFields } from '../../core/fields.ts';
 import type { PortScoreInput } from '../../core/score.ts';
 import type { StoreSession } from '../index.ts';
-import { canonicalIp } from '../scope.ts';
+import { canonicalIp } from '../../core/coverage.ts';
 
 /*
  * What a host score is computed from, read one way for every reader: the
