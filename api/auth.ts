@@ -1,4 +1,5 @@
 import type { MiddlewareHandler } from 'hono';
+import { article } from '../core/plural.ts';
 import { rateLimiter } from 'hono-rate-limiter';
 import { PlumError } from '../core/errors.ts';
 import { authenticateAgentToken } from '../store/repos/agents.ts';
@@ -37,7 +38,7 @@ export function requireRole(role: ApiKeyRole): MiddlewareHandler<ApiEnv> {
     if (key.revokedAt) throw new PlumError('unauthorized', 'API key revoked', { hint: 'create a new key with `plum apikey create`' });
     if (RANK[key.role] < RANK[role]) {
       throw new PlumError('forbidden', `this route needs the ${role} role (the key has ${key.role})`, {
-        hint: `ask an admin for a ${role} key`,
+        hint: `ask an admin for ${article(role)} key`,
       });
     }
     c.set('principal', { kind: 'key', key, role: key.role, name: `key:${key.id}` });

@@ -1,4 +1,5 @@
 import cliProgress from 'cli-progress';
+import { counted } from '../core/plural.ts';
 import type { JobHeartbeat } from '../activities/index.ts';
 import type { RunEvent } from '../workflows/logic/types.ts';
 
@@ -50,7 +51,7 @@ export function createProgressDisplay(opts: { stream?: NodeJS.WriteStream; label
     onEvent(e) {
       if (e.type === 'planned') {
         total = e.plan.jobCount;
-        runBar = multi.create(Math.max(1, total), 0, { name: label.padEnd(12).slice(0, 12), info: `0/${total} jobs` });
+        runBar = multi.create(Math.max(1, total), 0, { name: label.padEnd(12).slice(0, 12), info: `0/${counted(total, 'job')}` });
       } else if (e.type === 'job-started') {
         const targets = e.spec.targets.length > 2 ? `${e.spec.targets.slice(0, 2).join(' ')} …` : e.spec.targets.join(' ');
         jobBars.set(e.spec.jobId, multi.create(100, 0, { name: `job ${e.spec.index + 1}`.padEnd(12), info: `${targets} starting` }));
@@ -61,7 +62,7 @@ export function createProgressDisplay(opts: { stream?: NodeJS.WriteStream; label
           multi.remove(bar);
           jobBars.delete(e.outcome.jobId);
         }
-        runBar?.update(done, { info: `${done}/${total} jobs` });
+        runBar?.update(done, { info: `${done}/${counted(total, 'job')}` });
       } else if (e.type === 'finished') {
         runBar?.update(total, { info: `${e.summary.status}` });
       }

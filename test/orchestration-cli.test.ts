@@ -5,6 +5,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { plumCommand } from '../cli/invocation.ts';
 import { startPerimeter, type Perimeter } from '../demo/perimeter/index.ts';
 
 /*
@@ -97,7 +98,10 @@ describe('plum demo', () => {
       // The rescan saw the changed title, and the search finds it.
       expect(r.stderr).toMatch(/\[6\][\s\S]*profile web run run_\S+ succeeded: .*[1-9]\d* changed/);
       expect(r.stderr).toMatch(/\[7\][\s\S]*Under maintenance[\s\S]*\[8\]/);
-      expect(r.stderr).toMatch(/plum run banner/);
+      // The closing hints say what this user must type (`npx plum` unless plum is on the PATH).
+      const cmd = plumCommand(process.env.PATH);
+      expect(r.stderr).toContain(`    ${cmd} run banner && ${cmd} run web`);
+      expect(r.stderr).toContain(`    ${cmd} search 'port:443' ; ${cmd} history`);
       // Its own database, never the user's.
       await expect(fs.stat(path.join(demoHome, 'demo'))).resolves.toBeTruthy();
     } finally {

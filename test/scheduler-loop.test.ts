@@ -64,6 +64,8 @@ describe.each(modes)('the scheduler loop of plum $command starts a due profile a
     const { config, drop } = await makeTestConfig(kind);
     const env: Record<string, string> = {
       PLUM_HOME: config.home, PLUM_LOG_LEVEL: 'debug',
+      // The receiver listens on loopback, which webhook destinations refuse unless allowed.
+      PLUM_WEBHOOK_ALLOW_PRIVATE: '1',
       ...(config.PLUM_DATABASE_URL ? { PLUM_DATABASE_URL: config.PLUM_DATABASE_URL } : {}),
     };
     const rx = await receiver();

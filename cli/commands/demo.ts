@@ -2,6 +2,7 @@ import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { Command } from 'commander';
 import type { PlumConfig } from '../../core/config.ts';
+import { plumCommand } from '../invocation.ts';
 import { openStore, type Store } from '../../store/index.ts';
 import { getHostView, listEvents } from '../../store/repos/observations.ts';
 import { getProfile, saveProfile } from '../../store/repos/profiles.ts';
@@ -90,16 +91,18 @@ export async function runDemo(ctx: CliContext): Promise<void> {
       })), ['port', 'state', 'score', 'seen', 'tags', 'service']));
     }
 
+    // What to type: `npx plum` unless plum is on the PATH.
+    const plum = plumCommand();
     say(10, 'Done. To explore this demo database: ');
     show(`    export PLUM_HOME=${config.home}`);
-    show(`    plum search 'port:443' ; plum history ; plum host ${httpIp} ; plum report`);
+    show(`    ${plum} search 'port:443' ; ${plum} history ; ${plum} host ${httpIp} ; ${plum} report`);
     show('\nOn your own perimeter (only scan what you are allowed to scan):');
-    show('    plum init');
-    show('    plum target add <your-cidr> <your-domain>         # your ranges and names');
-    show('    plum plan banner                                   # jobs and duration, scans nothing');
-    show('    plum run banner && plum run web                    # scan now');
-    show('    plum scheduler                                     # keep scanning every cycle');
-    show('    plum search \'tag:proto:http http_title.lk:login\'  # find what to look at first');
+    show(`    ${plum} init`);
+    show(`    ${plum} target add <your-cidr> <your-domain>         # your ranges and names`);
+    show(`    ${plum} plan banner                                   # jobs and duration, scans nothing`);
+    show(`    ${plum} run banner && ${plum} run web                    # scan now`);
+    show(`    ${plum} scheduler                                     # keep scanning every cycle`);
+    show(`    ${plum} search 'tag:proto:http http_title.lk:login'  # find what to look at first`);
   } finally {
     await store?.close();
     // The demo database is kept so the commands printed above work; only the perimeter stops.

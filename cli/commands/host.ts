@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { notFound } from '../../core/errors.ts';
+import { getHostScore } from '../../store/repos/host-score.ts';
 import { getHostView, type HostService } from '../../store/repos/observations.ts';
 import type { CliContext } from '../context.ts';
 import { formatOption, info, printJson, renderTable } from '../output.ts';
@@ -42,6 +43,7 @@ export function register(program: Command, ctx: CliContext): void {
       const store = await openCommandStore(ctx);
       const view = await getHostView(store, ip);
       if (!view) throw notFound(`nothing is known about ${ip}`, 'scan it or import a scan with plum ingest FILE.xml');
+      const hostScore = await getHostScore(store, view.ip);
       if (opts.format === 'json') {
         printJson({
           ip: view.ip,
@@ -49,6 +51,7 @@ export function register(program: Command, ctx: CliContext): void {
           last_seen: view.last_seen?.toISOString() ?? null,
           hostnames: view.hostnames,
           tags: view.tags,
+          score: hostScore ?? null,
           services: view.services.map(serviceJson),
           events: view.events.map(eventJson),
         });
@@ -57,6 +60,7 @@ export function register(program: Command, ctx: CliContext): void {
       const out: string[] = [];
       out.push(`${view.ip}${view.hostnames.length ? ` (${view.hostnames.join(', ')})` : ''}`);
       if (view.tags.length) out.push(`tags: ${view.tags.join(' ')}`);
+      if (hostScore) out.push(`score: ${hostScore.score} (${hostScore.band}; plum explain ${view.ip} says why)`);
       out.push('');
       out.push(view.services.length ? renderTable(view.services.map((s) => ({
         port: `${s.port}/${s.protocol}`, state: s.state, first_seen: s.first_seen.toISOString().replace('.000Z', 'Z'),

@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { counted } from '../../core/plural.ts';
 import { countPorts } from '../../core/profiles.ts';
 import { formatDuration, planJobs, summarisePlan } from '../../core/plan.ts';
 import { getProfile } from '../../store/repos/profiles.ts';
@@ -41,8 +42,8 @@ export function register(program: Command, ctx: CliContext): void {
         job: j.index, kind: j.kind, units: j.addressCount, probes: j.addressCount * ports,
         targets: j.targets.length > 4 ? `${j.targets.slice(0, 4).join(' ')} … (+${j.targets.length - 4})` : j.targets.join(' '),
       })), ['job', 'kind', 'units', 'probes', 'targets']);
-      if (jobs.length > limit) info(`… and ${jobs.length - limit} more jobs (--limit N or --format json to see all)`);
-      info(`profile ${profile.name}: ${summary.jobs} jobs, ${summary.addresses} addresses, ${summary.names} names, ${summary.probes} port probes; ` +
+      if (jobs.length > limit) info(`… and ${counted(jobs.length - limit, 'more job')} (--limit N or --format json to see all)`);
+      info(`profile ${profile.name}: ${counted(summary.jobs, 'job')}, ${counted(summary.addresses, 'address', 'addresses')}, ${counted(summary.names, 'name')}, ${counted(summary.probes, 'port probe')}; ` +
         `ports ${profile.tcpPorts}${profile.udpPorts ? ` U:${profile.udpPorts}` : ''}, scripts ${profile.scripts.join(',') || 'none'}`);
       info(`estimated duration with one agent: about ${formatDuration(summary.estimatedSeconds)} (at most ${formatDuration(summary.worstCaseSeconds)} if every host times out)`);
     });

@@ -33,8 +33,12 @@ export function queryFromArgs(args: string[]): string {
 
 const dq = (s: string) => `"${s.replace(/(["\\])/g, '\\$1')}"`;
 
+/** An odd number of unescaped double quotes: the user opened a quote and did not close it (not the shell's doing). */
+const unbalancedDoubleQuote = (s: string) => ((s.replace(/\\./g, '').match(/"/g)?.length ?? 0) % 2) === 1;
+
 function requoteArg(arg: string): string {
-  if (!/[\s"'()\\]/.test(arg)) return arg;
+  // An unterminated double quote is reported with its position, never turned into a literal character.
+  if (!/[\s"'()\\]/.test(arg) || unbalancedDoubleQuote(arg)) return arg;
   const m = /^([A-Za-z_][\w.]*)(:[<>]=?|[<>]=?|:)(.*)$/s.exec(arg);
   if (!m) return dq(arg);
   const [, field, op, value] = m;

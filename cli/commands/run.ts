@@ -1,4 +1,5 @@
 import { Option, type Command } from 'commander';
+import { counted } from '../../core/plural.ts';
 import { PlumError } from '../../core/errors.ts';
 import { getProfile } from '../../store/repos/profiles.ts';
 import type { Store } from '../../store/index.ts';
@@ -132,7 +133,7 @@ export function register(program: Command, ctx: CliContext): void {
         const request = profileRequest(name, { requestedBy: 'cli', ...(opts.scopeOverride ? { scopeOverrideReason: opts.scopeOverride } : {}) });
         info(`plum: starting ${request.workflowId} on Temporal; follow it in the Temporal UI too`);
         const summary = await followOnTemporal(ctx, request, {
-          onProgress: (p) => info(`plum: ${p.counters.jobsDone}/${p.counters.jobs} jobs done, ${p.counters.ports} open ports`),
+          onProgress: (p) => info(`plum: ${p.counters.jobsDone}/${counted(p.counters.jobs, 'job')} done, ${counted(p.counters.ports, 'open port')}`),
         });
         await printTemporalResult(ctx, summary, opts.format);
         return;

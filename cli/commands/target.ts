@@ -1,4 +1,5 @@
 import { readFile } from 'node:fs/promises';
+import { counted } from '../../core/plural.ts';
 import type { Command } from 'commander';
 import { PlumError } from '../../core/errors.ts';
 import { parseTarget } from '../../core/targets.ts';
@@ -66,10 +67,10 @@ export function register(program: Command, ctx: CliContext): void {
       const what = opts.exclude ? 'exclusion' : 'target';
       const addresses = r.added.reduce((n, t) => n + (t.kind === 'fqdn' ? 0 : t.size), 0);
       const names = r.added.filter((t) => t.kind === 'fqdn').length;
-      info(`added ${r.added.length} ${what}${r.added.length === 1 ? '' : 's'} (${addresses} addresses, ${names} names)` +
+      info(`added ${counted(r.added.length, what)} (${counted(addresses, 'address', 'addresses')}, ${counted(names, 'name')})` +
         (r.unchanged.length ? `; ${r.unchanged.length} already declared` : ''));
       for (const o of overlaps) {
-        info(`note: ${o.target} overlaps ${o.overlaps} (${o.shared} shared ${o.shared === 1 && o.target === o.overlaps ? 'name' : 'addresses'}); both are kept, planning scans each address once`);
+        info(`note: ${o.target} overlaps ${o.overlaps} (${o.shared === 1 && o.target === o.overlaps ? '1 shared name' : counted(o.shared, 'shared address', 'shared addresses')}); both are kept, planning scans each address once`);
       }
     });
 

@@ -47,3 +47,9 @@ export async function hostScoreInputs(store: StoreSession, ips: string[], batch 
   }
   return out;
 }
+
+/** A host's stored score (kept by ingest and `plum rules apply`), if it has open ports. */
+export async function getHostScore(store: StoreSession, ip: string): Promise<{ score: number; band: string } | undefined> {
+  const [r] = await store.query<{ score: number; band: string }>('select score, band from host_scores where ip = $1::inet', [canonicalIp(ip)]);
+  return r ? { score: Number(r.score), band: r.band } : undefined;
+}
