@@ -7,6 +7,7 @@ import { decideSighting } from '../core/history/decide.ts';
 import { newId } from '../core/ids.ts';
 import type { Store, StoreSession } from './index.ts';
 import { addWrites, MAINTENANCE_MIN_ROWS, noteObservationWrites, type TableWrites } from './maintenance.ts';
+import { importRunCounters } from './import-counters.ts';
 import { LastListingWins, portsOmittedMessage } from './ingest-hosts.ts';
 import type { EventType } from './schema/observation-events.ts';
 import { canonicalIp, coverageFrom, type PortCoverage } from '../core/coverage.ts';
@@ -883,10 +884,7 @@ export async function ingestScanResult<H extends IngestHost>(store: Store, input
     `update runs set status = case when $2::text is not null then 'partial' else 'succeeded' end, finished_at = $3,
        counters = $4::jsonb
      where id = $1 and kind = 'import'`,
-    [runId, error, now.toISOString(), JSON.stringify({
-      hosts: summary.hosts, hostsUp: summary.hostsUp, ports: summary.ports, appeared: summary.appeared, changed: summary.changed,
-      gone: summary.gone, reappeared: summary.reappeared, stable: summary.stable,
-    })]);
+    [runId, error, now.toISOString(), JSON.stringify(await importRunCounters(store, runId, summary))]);
   return summary;
 }
 
