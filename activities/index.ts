@@ -63,7 +63,7 @@ function currentCtx(): ActivityCtx {
 export interface ResultSink {
   deliver(spec: JobSpec, xml: Buffer, sha256: string): Promise<{ delivery: 'stored' | 'uploaded' }>;
   /** Claims the job for this runner before nmap starts (agents: only the claimer may upload). */
-  claim?(spec: JobSpec): Promise<void>;
+  claim?(spec: JobSpec, attempt: number): Promise<void>;
 }
 
 export interface ActivityDeps {
@@ -147,8 +147,8 @@ async function uploadError(res: Response, what: string): Promise<PlumError> {
 export function httpResultSink(opts: { serverUrl: string; token: string; fetchImpl?: typeof fetch }): ResultSink {
   const base = opts.serverUrl.replace(/\/+$/, '');
   return {
-    async claim(spec) {
-      const res = await (opts.fetchImpl ?? fetch)(`${base}/v1/agent/jobs/${encodeURIComponent(spec.jobId)}/claim`, {
+    async claim(spec, attempt) {
+      const res = await (opts.fetchImpl ?? fetch)(`${base}/v1/agent/jobs/${encodeURIComponent(spec.jobId)}/claim?attempt=${attempt}`, {
         method: 'POST', headers: { authorization: `Bearer ${opts.token}` },
       });
       if (!res.ok) throw await uploadError(res, `claiming ${spec.jobId} failed`);
@@ -341,7 +341,7 @@ export function createActivities(deps: ActivityDeps): ScanActivities {
     };
     beat({ phase: 'starting', percent: 0 });
     const targets = await recheckPinned(spec);
-    await deps.resultSink?.claim?.(spec);
+    await deps.resultSink?.claim?.(spec, ctx.attempt);
     if (deps.store) {
       await deps.store.query(
         `update jobs set status = 'running', started_at = coalesce(started_at, $2), attempts = attempts + 1, agent = coalesce($3, agent)

@@ -16,14 +16,17 @@ export interface ClaimedJob {
  * Claims a job for an agent (idempotent for the same agent). Refused when
  * another live agent or runner holds it (403), or the job was cancelled (409).
  */
-export async function claimJob(store: StoreSession, jobId: string, agentName: string): Promise<ClaimedJob> {
+export async function claimJob(store: StoreSession, jobId: string, agentName: string, attempt = 1): Promise<ClaimedJob> {
   const [row] = await store.query<{ id: string; run_id: string; agent: string; targets: string[] }>(
     `update jobs set agent = $2, status = case when status = 'queued' then 'running' else status end,
-       started_at = coalesce(started_at, now())
+       started_at = coalesce(started_at, now()), attempts = greatest(attempts, $3)
      where id = $1 and status <> 'cancelled' and (agent is null or agent = $2
-       -- A job whose agent stopped heartbeating can be taken over (Temporal retries it elsewhere), never an ingested one.
+       -- Temporal starts a later attempt only once the earlier one failed or missed its heartbeat timeout, and
+       -- may start it on another agent: a later attempt's claim supersedes the earlier one. Never an ingested job.
+       or (ingested_at is null and attempts > 0 and $3 > attempts)
+       -- A job whose agent stopped heartbeating can be taken over, never an ingested one.
        or (ingested_at is null and exists (select 1 from agents a where a.name = jobs.agent and a.last_heartbeat_at < now() - interval '5 minutes')))
-     returning id, run_id, agent, targets`, [jobId, agentName]);
+     returning id, run_id, agent, targets`, [jobId, agentName, attempt]);
   if (row) return { id: row.id, runId: row.run_id, agent: row.agent, targets: row.targets };
   const [job] = await store.query<{ agent: string | null; status: string }>('select agent, status from jobs where id = $1', [jobId]);
   if (!job) throw new PlumError('not_found', `no job ${jobId}`, { hint: 'claim only jobs the server handed out' });

@@ -87,14 +87,14 @@ describe.each(storeKinds)('agent result upload (%s)', (kind) => {
     const { jobId } = await makeJob(null);
     const sink = httpResultSink({ serverUrl: api.server.url, token: api.agents.b.token });
     const spec = { jobId } as Parameters<typeof sink.deliver>[0];
-    await sink.claim!(spec);
+    await sink.claim!(spec, 1);
     expect(await sink.deliver(spec, xml, '')).toEqual({ delivery: 'uploaded' });
     const [job] = await api.store.query<{ agent: string | null; ingested_at: Date | null }>('select agent, ingested_at from jobs where id = $1', [jobId]);
     expect(job!.agent).toBe('agent-b');
     expect(job!.ingested_at).toBeInstanceOf(Date);
     // Another agent's sink is refused with the server's message.
     const other = httpResultSink({ serverUrl: api.server.url, token: api.agents.a.token });
-    await expect(other.claim!(spec)).rejects.toThrow(`claiming ${jobId} failed: job ${jobId} is assigned to another agent`);
+    await expect(other.claim!(spec, 1)).rejects.toThrow(`claiming ${jobId} failed: job ${jobId} is assigned to another agent`);
     await expect(other.deliver(spec, xml, '')).rejects.toThrow(`uploading the result of ${jobId} failed: job ${jobId} is assigned to another agent`);
   });
 
@@ -110,6 +110,23 @@ describe.each(storeKinds)('agent result upload (%s)', (kind) => {
     await expectError(await claim(api.agents.b.token), 403, 'forbidden', `job ${jobId} is assigned to another agent`);
     await expectError(await put(jobId, xml, api.agents.b.token), 403, 'forbidden', `job ${jobId} is assigned to another agent`);
     expect((await put(jobId, xml, api.agents.a.token)).status).toBe(200);
+  });
+
+  it('a later Temporal attempt on another agent supersedes the lost attempt\'s claim; an ingested job never moves', async () => {
+    const { jobId } = await makeJob(null);
+    const claim = (token: string, attempt: number) => api.call(`/v1/agent/jobs/${jobId}/claim?attempt=${attempt}`, { method: 'POST', auth: token });
+    await api.store.query(`update agents set last_heartbeat_at = now()`);
+    expect((await claim(api.agents.a.token, 1)).status).toBe(200);
+    // The same attempt from another agent is refused; the next attempt (agent-a was lost mid-job) is not.
+    await expectError(await claim(api.agents.b.token, 1), 403, 'forbidden', `job ${jobId} is assigned to another agent`);
+    expect((await claim(api.agents.b.token, 2)).status).toBe(200);
+    // The lost attempt can no longer upload or claim back with its old attempt.
+    await expectError(await put(jobId, xml, api.agents.a.token), 403, 'forbidden');
+    await expectError(await claim(api.agents.a.token, 1), 403, 'forbidden');
+    expect((await put(jobId, xml, api.agents.b.token)).status).toBe(200);
+    await expectError(await claim(api.agents.a.token, 3), 403, 'forbidden');
+    await expectError(await api.call(`/v1/agent/jobs/${jobId}/claim?attempt=0`, { method: 'POST', auth: api.agents.a.token }), 400, 'invalid_input');
+    await api.store.query('update agents set last_heartbeat_at = null');
   });
 
   it('a job whose agent stopped heartbeating can be taken over; an ingested one cannot', async () => {

@@ -7,7 +7,8 @@ import type { RouteModule } from '../index.ts';
 /**
  * An agent claims a job when it starts it: from then on only that agent may
  * upload the job's result. Idempotent for the same agent (a retried activity
- * claims again); another agent is refused with 403.
+ * claims again); another agent is refused with 403, unless it runs a later
+ * Temporal attempt of the job (the earlier attempt was lost).
  */
 export const route = createRoute({
   method: 'post',
@@ -16,7 +17,12 @@ export const route = createRoute({
   summary: 'Claim a job before running it (agent token; idempotent; another agent\'s job is refused)',
   security,
   middleware: [requireAgent()] as const,
-  request: { params: z.object({ jobId: typedId('job') }) },
+  request: {
+    params: z.object({ jobId: typedId('job') }),
+    query: z.object({
+      attempt: z.coerce.number().int().min(1).max(1000).default(1).openapi({ description: 'the Temporal attempt running the job: a later attempt (a retry after a lost agent) supersedes an earlier claim' }),
+    }),
+  },
   responses: {
     200: jsonContent(z.object({ jobId: z.string(), runId: z.string(), agent: z.string() }).openapi('JobClaim'), 'Claimed by this agent'),
     ...errors(400, 401, 403, 404, 409),
@@ -29,7 +35,8 @@ export default {
       const { jobId } = c.req.valid('param');
       const p = c.var.principal;
       if (p.kind !== 'agent') throw new Error('unreachable: requireAgent sets an agent principal');
-      const job = await claimJob(c.var.deps.store, jobId, p.agent.name);
+      const { attempt } = c.req.valid('query');
+      const job = await claimJob(c.var.deps.store, jobId, p.agent.name, attempt);
       return c.json({ jobId: job.id, runId: job.runId, agent: job.agent }, 200);
     });
   },
