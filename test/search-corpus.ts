@@ -104,7 +104,7 @@ export async function insertCorpus(store: StoreSession, docs: CorpusDoc[]): Prom
          returning id)
        insert into observation_sightings (id, last_seen, checked_at) select id, $7::timestamptz, $7::timestamptz from o`,
       [d.id, d.ip, d.protocol, d.port, d.hsh256, d.firstSeen, d.lastSeen, d.state, d.current,
-        JSON.stringify({ protocol: d.protocol, portid: String(d.port), service: { name: d.fields.service_name[0] ?? '' }, scripts: d.fields.banner.map((b) => ({ id: 'banner', output: b })), title: d.fields.http_title }),
+        JSON.stringify({ protocol: d.protocol, portid: String(d.port), service: { name: d.fields.service_name[0] ?? '' }, scripts: d.fields.banner.map((b) => ({ id: 'banner', output: b })), title: d.fields.http_title, server: d.fields.http_server }),
         JSON.stringify(d.fields), `{${d.tags.map((t) => `"${t}"`).join(',')}}`, d.score],
     );
   }

@@ -191,6 +191,21 @@ describe.each(storeKinds)('search on %s', (kind) => {
     await expect(searchPorts(t.store, '!!!', { token: true })).rejects.toThrow(/nothing to search/);
   });
 
+  it('finds a product, a version and the two together inside a versioned token', async () => {
+    const ips = async (q: string) => (await searchPorts(t.store, q, { token: true, now: NOW })).hosts.map((h) => h.ip).sort();
+    const nginxHosts = ['192.0.2.10', '2001:db8::5'];
+    expect(await ips('nginx/1.18.0')).toEqual(nginxHosts);
+    expect(await ips('nginx')).toEqual(nginxHosts);
+    expect(await ips('1.18.0')).toEqual(nginxHosts);
+    expect(await ips('"nginx 1.18.0"')).toEqual(nginxHosts);
+    expect(await ips('apache/2.4.57')).toEqual(['198.51.100.9']);
+    expect(await ips('2.4.57')).toEqual(['198.51.100.9']);
+    expect(await ips('apache')).toEqual(['198.51.100.9', '203.0.113.4']);
+    // The parts stay a phrase: another product's version next to nginx does not match.
+    expect(await ips('nginx/2.4.57')).toEqual([]);
+    expect(await ips('nginx -nginx/1.18.0')).toEqual([]);
+  });
+
   it('serves prefix, substring and net terms from indexes (EXPLAIN)', async () => {
     const plan = async (q: string) => {
       const tree = parseQuery(q);

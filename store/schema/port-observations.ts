@@ -50,8 +50,13 @@ export const portObservations = pgTable('port_observations', {
   scoreFeatures: jsonb('score_features').$type<Record<string, unknown>>(),
   /** Search (issue 6): `plum_search_text(fields)` (migration 0006), the same text as store/search/columns.ts computes. */
   searchText: text('search_text').generatedAlwaysAs(sql`plum_search_text(fields)`),
-  /** Token search over every string of the document; generated, so it never drifts from `doc`. */
-  searchTsv: tsvector('search_tsv').generatedAlwaysAs(sql`jsonb_to_tsvector('simple'::regconfig, doc, '["string"]'::jsonb)`),
+  /**
+   * Token search over every string of the document; generated, so it never drifts from `doc`. Slashes become
+   * spaces first: PostgreSQL's parser keeps `nginx/1.22.1` as one path lexeme, which neither `nginx` nor
+   * `1.22.1` would match (normaliseTokenQuery turns such a query word into the matching phrase). A slash
+   * occurs only inside JSON strings, so the translated text is still the same document.
+   */
+  searchTsv: tsvector('search_tsv').generatedAlwaysAs(sql`jsonb_to_tsvector('simple'::regconfig, translate(doc::text, '/', ' ')::jsonb, '["string"]'::jsonb)`),
   sHttpTitle: fieldText('http_title'),
   sHttpServer: fieldText('http_server'),
   sHttpHeadval: fieldText('http_headval'),

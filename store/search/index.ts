@@ -152,7 +152,7 @@ const MAX_TOKEN_QUERY_WORDS = 64;
  * tsquery stack. A run of dashes becomes one; length and words are capped.
  */
 export function normaliseTokenQuery(text: string): string {
-  const q = text.replace(/(?:-\s*){2,}/g, '-').trim();
+  const q = splitPaths(text.replace(/(?:-\s*){2,}/g, '-')).trim();
   if (q.length > MAX_TOKEN_QUERY_CHARS) {
     throw new PlumError('usage', `token query longer than ${MAX_TOKEN_QUERY_CHARS} characters`, { hint: 'search for fewer words' });
   }
@@ -160,6 +160,21 @@ export function normaliseTokenQuery(text: string): string {
     throw new PlumError('usage', `token query of more than ${MAX_TOKEN_QUERY_WORDS} words`, { hint: 'search for fewer words' });
   }
   return q;
+}
+
+/**
+ * The document's token vector reads every `/` as a space (schema: `search_tsv`), so a query must too: an
+ * unquoted word with a slash becomes the phrase of its parts (`nginx/1.22.1` → `"nginx 1.22.1"`, its parts
+ * adjacent as in the document), and a slash inside quotes becomes a space.
+ */
+function splitPaths(text: string): string {
+  return text.replace(/"[^"]*"?|[^\s"]+/g, (part) => {
+    if (!part.includes('/')) return part;
+    if (part.startsWith('"')) return part.replaceAll('/', ' ');
+    const negated = part.startsWith('-');
+    const words = (negated ? part.slice(1) : part).split('/').filter(Boolean).join(' ');
+    return words ? `${negated ? '-' : ''}"${words}"` : ' ';
+  });
 }
 
 /** Parses (or accepts) a query and runs it. Syntax errors are PlumError 'syntax'. */
