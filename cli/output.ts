@@ -62,17 +62,6 @@ export function info(message: string): void {
   process.stderr.write(`${message}\n`);
 }
 
-const csvCell = (v: unknown): string => {
-  const s = v === null || v === undefined ? '' : typeof v === 'object' ? JSON.stringify(v) : String(v);
-  return /[",\n\r]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
-};
-
-export function toCsv(rows: Record<string, unknown>[], columns: string[]): string {
-  const lines = [columns.join(',')];
-  for (const row of rows) lines.push(columns.map((c) => csvCell(row[c])).join(','));
-  return `${lines.join('\n')}\n`;
-}
-
 /** A plain aligned text table; the last column is never padded. */
 export function renderTable(rows: Record<string, unknown>[], columns: string[], headers: string[] = columns): string {
   const cells = rows.map((r) => columns.map((c) => {

@@ -84,9 +84,16 @@ describe.each(storeKinds)('plum search on %s', (kind) => {
     expect(ips2).toHaveLength(2);
     expect(ips2.some((ip: string) => ips1.includes(ip))).toBe(false);
 
+    // CSV is the export's: same columns, order, list separator and rows.
     const csv = plum(env, ['search', 'port:22', '--format', 'csv']);
-    expect(csv.out.split('\n')[0]).toBe('ip,port,protocol,state,hsh256,tags,score,first_seen,last_seen,service,product,title');
-    expect(csv.out.trim().split('\n')).toHaveLength(3);
+    const exported = plum(env, ['export', '--format', 'csv', '--query', 'port:22']);
+    expect(csv.code).toBe(0);
+    const lines = (text: string) => text.trim().split('\r\n');
+    expect(lines(csv.out)[0]).toBe(lines(exported.out)[0]);
+    expect(lines(csv.out)[0]).toMatch(/^ip,protocol,port,state,first_seen,last_seen,times_seen,score,tags,service_name,/);
+    expect(lines(csv.out)).toHaveLength(3);
+    expect(lines(csv.out).slice(1).sort()).toEqual(lines(exported.out).slice(1).sort());
+    expect(csv.out).toContain('product:openssh|os:debian');
 
     const host = plum(env, ['search', '--by', 'host', 'port:22', 'http_title.lk:backup', '--format', 'json']);
     expect(JSON.parse(host.out).map((h: { ip: string }) => h.ip)).toEqual(['192.0.2.10']);

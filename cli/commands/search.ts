@@ -1,10 +1,15 @@
 import { Option, type Command } from 'commander';
+import { sql } from 'drizzle-orm';
+import { scanObservations, toExportRecord } from '../../activities/report.ts';
 import { isPlumError, usageError } from '../../core/errors.ts';
+import type { ExportRecord } from '../../core/export/record.ts';
+import { csvHeader, csvRow } from '../../core/export/stream.ts';
+import type { StoreSession } from '../../store/index.ts';
 import { searchPorts, type HostHit, type SearchResult } from '../../store/search/index.ts';
 import { meiliFromConfig } from '../../store/search/meili.ts';
 import { reindexSearch } from '../../store/search/reindex.ts';
 import type { CliContext } from '../context.ts';
-import { formatOption, info, printJson, printJsonLine, printTable, toCsv } from '../output.ts';
+import { formatOption, info, printJson, printJsonLine, printTable, writeOut } from '../output.ts';
 import { openCommandStore } from './init.ts';
 import { caretBlock, queryFromArgs } from './query.ts';
 
@@ -35,14 +40,20 @@ function tableRows(hosts: HostHit[]): Record<string, unknown>[] {
   });
 }
 
-function csvRows(hosts: HostHit[]): Record<string, unknown>[] {
-  return hosts.flatMap((h) => h.ports.map((p) => ({
-    ip: h.ip, port: p.port, protocol: p.protocol, state: p.state, hsh256: p.hsh256, tags: p.tags.join(' '), score: p.score,
-    first_seen: p.first_seen, last_seen: p.last_seen, service: p.service ?? '', product: p.product ?? '', title: p.title ?? '',
-  })));
+/**
+ * CSV rows are the export's (`plum export --format csv`): the same columns, order, list separator and
+ * formula neutralisation, one row per matching port, in the order of the results.
+ */
+async function csvText(store: StoreSession, hosts: HostHit[]): Promise<string> {
+  const ids = hosts.flatMap((h) => h.ports.map((p) => p.id));
+  const byId = new Map<string, ExportRecord>();
+  if (ids.length > 0) {
+    for await (const r of scanObservations(store, sql`po.id in ${ids}`)) byId.set(r.id, toExportRecord(r));
+  }
+  return csvHeader() + ids.map((id) => byId.get(id)).filter((r) => r !== undefined).map(csvRow).join('');
 }
 
-function print(res: SearchResult, format: SearchCliOptions['format']): void {
+async function print(store: StoreSession, res: SearchResult, format: SearchCliOptions['format']): Promise<void> {
   switch (format) {
     case 'json':
       printJson(res.hosts);
@@ -51,7 +62,7 @@ function print(res: SearchResult, format: SearchCliOptions['format']): void {
       for (const h of res.hosts) printJsonLine(h);
       break;
     case 'csv':
-      process.stdout.write(toCsv(csvRows(res.hosts), ['ip', 'port', 'protocol', 'state', 'hsh256', 'tags', 'score', 'first_seen', 'last_seen', 'service', 'product', 'title']));
+      await writeOut(await csvText(store, res.hosts));
       break;
     default:
       printTable(tableRows(res.hosts), ['ip', 'last_seen', 'ports', 'score', 'tags', 'what']);
@@ -92,7 +103,7 @@ export function register(program: Command, ctx: CliContext): void {
         by: opts.by, token: opts.token, limit, cursor: opts.cursor, sort: opts.sort,
         scope: opts.history ? 'history' : undefined, tokenBackend: meili?.backend,
       });
-      print(res, opts.format);
+      await print(store, res, opts.format);
     });
 
   search
