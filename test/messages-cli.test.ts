@@ -1,3 +1,6 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runPlum } from './helpers/cli.ts';
 import { makeTestConfig, storeKinds } from './helpers/db.ts';
@@ -19,6 +22,33 @@ describe.each(storeKinds)('counts in CLI messages (%s)', (kind) => {
       expect(plan.stderr).toMatch(/profile banner: 1 job, 2 addresses, 0 names, 6 port probes;/);
     } finally {
       await drop();
+    }
+  }, 120_000);
+});
+
+describe('commands run outside a Plum home', () => {
+  it('a read says where it looked and creates nothing; a write creates the home', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'plum-nohome-'));
+    const home = path.join(dir, '.plum');
+    const env = { PLUM_HOME: home, PLUM_DATABASE_URL: '' };
+    try {
+      for (const args of [['search', 'port:22'], ['host', '127.0.0.1'], ['history'], ['runs'], ['rules', 'list'], ['target', 'list'], ['export']]) {
+        const r = await runPlum(args, env);
+        expect(r.code, `${args.join(' ')}: ${r.stderr}`).toBe(1);
+        expect(r.stdout).toBe('');
+        expect(r.stderr.trim().split('\n')).toHaveLength(1);
+        expect(r.stderr).toContain(`no Plum home at ${home}`);
+        expect(r.stderr).toMatch(/set PLUM_HOME to that home's path, or create one here with `(npx )?plum init`/);
+        expect(fs.existsSync(home), args.join(' ')).toBe(false);
+      }
+      const add = await runPlum(['target', 'add', '127.0.92.1'], env);
+      expect(add.code, add.stderr).toBe(0);
+      expect(fs.existsSync(path.join(home, 'db'))).toBe(true);
+      const list = await runPlum(['target', 'list'], env);
+      expect(list.code, list.stderr).toBe(0);
+      expect(list.stdout).toContain('127.0.92.1');
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
     }
   }, 120_000);
 });

@@ -14,7 +14,7 @@ export function register(program: Command, ctx: CliContext): void {
     .requiredOption('--agent <name>', 'agent name (letters, digits, dots, dashes, underscores)')
     .option('--label <label>', 'label of a new agent (repeatable)', collect, [] as string[])
     .action(async (opts: { agent: string; label: string[] }) => {
-      const store = await openCommandStore(ctx);
+      const store = await openCommandStore(ctx, { create: true });
       const { token, agent, info: t } = await createAgentToken(store, { agent: opts.agent, labels: opts.label });
       process.stdout.write(`${token}\n`);
       info(`plum: token ${t.id} issued for agent ${agent.name} (${agent.id})`);

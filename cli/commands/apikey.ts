@@ -14,7 +14,7 @@ export function register(program: Command, ctx: CliContext): void {
     .option('--name <name>', 'what the key is for (shown in listings)')
     .action(async (opts: { role: string; name?: string }) => {
       const role = parseRole(opts.role);
-      const store = await openCommandStore(ctx);
+      const store = await openCommandStore(ctx, { create: true });
       const { key, info: k } = await createApiKey(store, { role, name: opts.name, createdBy: 'cli' });
       process.stdout.write(`${key}\n`);
       info(`plum: created ${k.role} key ${k.id} (${k.name}); send it as "Authorization: Bearer <key>"`);

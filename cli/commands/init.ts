@@ -1,19 +1,38 @@
+import fs from 'node:fs';
 import type { Command } from 'commander';
+import { PlumError } from '../../core/errors.ts';
 import { openStore, pgliteDir, type Store } from '../../store/index.ts';
 import type { CliContext } from '../context.ts';
 import { recoverInterruptedRuns } from '../../workers/run-owner.ts';
+import { plumCommand } from '../invocation.ts';
 import { info } from '../output.ts';
 
-/** Opens the store for a command and closes it when the command ends. */
-/**
- * Opens the store for a command. `share`: a long-running process (scheduler)
- * serves the embedded database over $PLUM_HOME/plum.sock so other commands keep working.
- */
-export async function openCommandStore(ctx: CliContext, opts: { share?: boolean } = {}): Promise<Store> {
+export interface CommandStoreOptions {
+  /** A long-running process (scheduler) serves the embedded database over $PLUM_HOME/plum.sock so other commands keep working. */
+  share?: boolean;
+  /**
+   * The command stores something of its own (a target, a scan), so it may create the embedded database.
+   * Without it, a missing $PLUM_HOME is an error: a read run in the wrong directory must not leave an
+   * empty `.plum` behind and answer "nothing to show".
+   */
+  create?: boolean;
+}
+
+/** Opens the store for a command; it is closed when the command ends. */
+export async function openCommandStore(ctx: CliContext, opts: CommandStoreOptions = {}): Promise<Store> {
+  if (!opts.create) requireHome(ctx);
   const store = await openStore(ctx.config, { log: ctx.log, ...(opts.share ? { share: true } : {}) });
   ctx.onClose(() => store.close());
   await recoverRuns(ctx, store);
   return store;
+}
+
+function requireHome(ctx: CliContext): void {
+  if (ctx.config.PLUM_DATABASE_URL || fs.existsSync(pgliteDir(ctx.config))) return;
+  const cmd = plumCommand();
+  throw new PlumError('not_found', `no Plum home at ${ctx.config.home}`, {
+    hint: `run it where you ran \`${cmd} init\`, set PLUM_HOME to that home's path, or create one here with \`${cmd} init\``,
+  });
 }
 
 /** Runs left active by a process that is gone (killed, crashed) end as interrupted when any plum command opens the store. */
@@ -31,7 +50,7 @@ export function register(program: Command, ctx: CliContext): void {
     .command('init')
     .description('create $PLUM_HOME and the database (or upgrade it in place) by applying pending migrations')
     .action(async () => {
-      const store = await openCommandStore(ctx);
+      const store = await openCommandStore(ctx, { create: true });
       const [m] = await store.query<{ n: number }>('select count(*) as n from drizzle.__drizzle_migrations');
       const where = store.kind === 'postgres'
         ? 'the PostgreSQL database of PLUM_DATABASE_URL'

@@ -42,7 +42,7 @@ export function register(program: Command, ctx: CliContext): void {
         await printTemporalResult(ctx, summary, opts.format, { all: opts.all });
         return;
       }
-      const store = await openCommandStore(ctx);
+      const store = await openCommandStore(ctx, { create: true });
       const summary = await runWithProgress(ctx, store, request, { concurrency: Number(opts.concurrency), label: 'investigate' });
       await printRunResult(store, summary, opts.format, { all: opts.all });
     });

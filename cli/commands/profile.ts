@@ -76,7 +76,7 @@ export function register(program: Command, ctx: CliContext): void {
         hostTimeout: opts.hostTimeout,
         ...(opts.description ? { description: opts.description } : {}),
       };
-      const store = await openCommandStore(ctx);
+      const store = await openCommandStore(ctx, { create: true });
       const saved = await saveProfile(store, input, { replace: opts.replace });
       if (opts.format === 'json') printJson(profileJson(saved));
       else info(`profile ${saved.name} saved: ports ${saved.tcpPorts}${saved.udpPorts ? ` udp ${saved.udpPorts}` : ''}, every ${saved.every}, priority ${saved.priority}, targets ${saved.targets}`);

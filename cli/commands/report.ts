@@ -111,7 +111,7 @@ export function register(program: Command, ctx: CliContext): void {
       if (destinations.some((d) => d.kind === 'mailto') && !ctx.config.PLUM_SMTP_URL) {
         info('plum: note: mailto: recipients need PLUM_SMTP_URL set when the report runs');
       }
-      const store = await openCommandStore(ctx);
+      const store = await openCommandStore(ctx, { create: true });
       const { def, hooks } = await store.transaction(async (tx) => {
         const def = await createReportDefinition(tx, {
           name, query: opts.query, every: opts.every, period: opts.period, destinations: opts.to,

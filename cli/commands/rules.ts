@@ -130,7 +130,7 @@ export function register(program: Command, ctx: CliContext): void {
     .option('--force', 're-run every rule and recompute every score')
     .addOption(formatOption())
     .action(async (opts: Fmt & { force?: boolean }) => {
-      const store = await openCommandStore(ctx);
+      const store = await openCommandStore(ctx, { create: true });
       const rc = await openRuleContext(store, ctx.config, { sync: true });
       const s = rc.synced!;
       if (s.imported.length || s.updated.length || s.removed.length) {
@@ -185,7 +185,7 @@ export function register(program: Command, ctx: CliContext): void {
     .argument('<dir>', 'directory of rule files (searched recursively)')
     .addOption(formatOption())
     .action(async (dir: string, opts: Fmt) => {
-      const store = await openCommandStore(ctx);
+      const store = await openCommandStore(ctx, { create: true });
       await openRuleContext(store, ctx.config);
       const res = await importRulesDir(store, dir);
       const out = { imported: res.imported.length, updated: res.updated.length, skipped: res.skipped.length, invalid: res.invalid };

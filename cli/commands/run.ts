@@ -111,7 +111,7 @@ export async function followOnTemporal(ctx: CliContext, request: RunRequest, opt
  */
 export async function printTemporalResult(ctx: CliContext, summary: RunSummary, format: string, opts: { all?: boolean } = {}): Promise<void> {
   if (ctx.config.PLUM_DATABASE_URL) {
-    await printRunResult(await openCommandStore(ctx), summary, format, opts);
+    await printRunResult(await openCommandStore(ctx, { create: true }), summary, format, opts);
     return;
   }
   if (format === 'json') printJson(summary);
@@ -138,7 +138,7 @@ export function register(program: Command, ctx: CliContext): void {
         await printTemporalResult(ctx, summary, opts.format);
         return;
       }
-      const store = await openCommandStore(ctx);
+      const store = await openCommandStore(ctx, { create: true });
       const profile = await getProfile(store, name);
       const request = profileRequest(profile.name, { requestedBy: 'cli', ...(opts.scopeOverride ? { scopeOverrideReason: opts.scopeOverride } : {}) });
       const summary = await runWithProgress(ctx, store, request, { concurrency: Number(opts.concurrency), label: profile.name });

@@ -15,7 +15,7 @@ export function register(program: Command, ctx: CliContext): void {
     .option('--concurrency <n>', 'jobs in flight per run', '4')
     .option('--once', 'start what is due, wait for it, and exit')
     .action(async (opts: { interval: string; concurrency: string; once?: boolean }) => {
-      const store = await openCommandStore(ctx, { share: !opts.once });
+      const store = await openCommandStore(ctx, { share: !opts.once, create: true });
       const ingestDeps = await defaultIngestDeps(store, ctx.config);
       const ac = new AbortController();
       // Due report definitions and webhook events run on the same tick as the profiles.

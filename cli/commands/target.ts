@@ -57,7 +57,7 @@ export function register(program: Command, ctx: CliContext): void {
         }
       }
       if (values.length === 0) throw new PlumError('usage', 'no target given', { hint: 'give values as arguments or with --file' });
-      const store = await openCommandStore(ctx);
+      const store = await openCommandStore(ctx, { create: true });
       const r = await addTargets(store, values, { exclude: opts.exclude, labels: opts.label, note: opts.note });
       const overlaps = r.overlaps.map((o) => ({ target: o.target, overlaps: o.overlaps, shared: Number(o.shared) }));
       if (opts.format === 'json') {

@@ -27,7 +27,7 @@ export function register(program: Command, ctx: CliContext): void {
     .action(async (name: string, opts: { url: string; query: string; report?: string; events: string; format: string }) => {
       if (opts.query.trim()) parseQuery(opts.query);
       if (opts.report && opts.query.trim()) throw new PlumError('usage', '--report and --query cannot be combined', { hint: 'a report webhook uses the report query' });
-      const store = await openCommandStore(ctx);
+      const store = await openCommandStore(ctx, { create: true });
       const reportId = opts.report ? (await getReportDefinition(store, opts.report)).id : undefined;
       const hook = await createWebhook(store, {
         name, url: opts.url, query: opts.query, reportId, eventTypes: opts.events.split(',').map((s) => s.trim()).filter(Boolean),

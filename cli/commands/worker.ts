@@ -11,7 +11,7 @@ export function register(program: Command, ctx: CliContext): void {
     .option('--concurrency <n>', 'nmap jobs at once with --scan-too', '2')
     .action(async (opts: { scanToo?: boolean; concurrency: string }) => {
       const { runServerWorker } = await import('../../workers/temporal-worker.ts');
-      const store = await openCommandStore(ctx);
+      const store = await openCommandStore(ctx, { create: true });
       const ac = new AbortController();
       const stop = () => ac.abort();
       process.once('SIGINT', stop);
