@@ -10,6 +10,7 @@ import { addWrites, MAINTENANCE_MIN_ROWS, noteObservationWrites, type TableWrite
 import { importRunCounters } from './import-counters.ts';
 import { LastListingWins, portsOmittedMessage } from './ingest-hosts.ts';
 import type { EventType } from './schema/observation-events.ts';
+import type { RunOwner } from './repos/run-owners.ts';
 import { canonicalIp, coverageFrom, type PortCoverage } from '../core/coverage.ts';
 
 /*
@@ -102,6 +103,8 @@ export interface IngestInput<H extends IngestHost = IngestHost> {
   retentionDays?: number;
   /** Parser version that produced `scan`, kept with the raw XML. */
   parserVersion?: number;
+  /** The process importing: recorded on a new import run, so a run left behind by a crash is recovered. */
+  owner?: RunOwner;
 }
 
 export interface StoredObservation {
@@ -278,9 +281,10 @@ async function resolveJob(store: Store, input: IngestInput, sha: string | undefi
         profileName = p?.name ?? null;
       }
       await tx.query(
-        `insert into runs (id, kind, profile_id, profile_name, requested_by, targets, reason, started_at, status)
-         values ($1, 'import', $2, $3, 'ingest', $4::text[], $5, $6, 'running')`,
-        [runId, input.profileId ?? null, profileName, input.scope?.targets ?? [], `import of ${input.source}`, now.toISOString()]);
+        `insert into runs (id, kind, profile_id, profile_name, requested_by, targets, reason, started_at, status, progress)
+         values ($1, 'import', $2, $3, 'ingest', $4::text[], $5, $6, 'running', $7::jsonb)`,
+        [runId, input.profileId ?? null, profileName, input.scope?.targets ?? [], `import of ${input.source}`, now.toISOString(),
+          JSON.stringify(input.owner ? { owner: input.owner } : {})]);
     }
     const jobId = input.jobId ?? newId('job');
     const [{ n }] = await tx.query<{ n: number }>('select count(*) as n from jobs where run_id = $1', [runId]) as [{ n: number }];
@@ -874,12 +878,15 @@ export async function ingestScanResult<H extends IngestHost>(store: Store, input
   }
 
   const error = summary.errors.length ? summary.errors.join('; ') : null;
+  // Warnings (what was stored differently from how the result lists it) stay with the job: `plum runs RUN_ID`
+  // and the API show them after the importing process has printed them.
   await store.query(
     `update jobs set ingested_at = $2, result_sha256 = coalesce($3, result_sha256), error = $4,
        status = case when $4::text is not null then 'partial' when status in ('queued', 'running') then 'succeeded' else status end,
-       finished_at = coalesce(finished_at, $2)
+       finished_at = coalesce(finished_at, $2),
+       progress = case when $5::jsonb is null then progress - 'warnings' else progress || jsonb_build_object('warnings', $5::jsonb) end
      where id = $1`,
-    [jobId, now.toISOString(), sha ?? null, error]);
+    [jobId, now.toISOString(), sha ?? null, error, summary.warnings.length ? JSON.stringify(summary.warnings) : null]);
   await store.query(
     `update runs set status = case when $2::text is not null then 'partial' else 'succeeded' end, finished_at = $3,
        counters = $4::jsonb

@@ -77,6 +77,9 @@ describe.each(storeKinds)('plum ingest killed with SIGKILL mid-import (%s)', (ki
         const next = await runPlum(['ingest', path.join(FIXTURES, 'loopback-http.xml')], env);
         expect(next.code, next.stderr).toBe(0);
         expect(next.stderr).toMatch(new RegExp(`^plum: scored ${after.pending.length} hosts? an interrupted import had left unscored`, 'm'));
+        // The killed import's run is not left `running`: its recorded process is gone.
+        const interrupted = /^plum: run (run_\w+) was left running by a process that is gone: marked as interrupted/m.exec(next.stderr);
+        expect(interrupted, next.stderr).not.toBeNull();
         const healed = await scoreState(config);
         expect(healed.unscored).toEqual([]);
         expect(healed.pending).toEqual([]);
@@ -89,7 +92,9 @@ describe.each(storeKinds)('plum ingest killed with SIGKILL mid-import (%s)', (ki
         const runId = /\[run (run_\w+),/.exec(resumed.stderr)![1]!;
         const store = await openStore(config);
         try {
-          const [run] = await store.query<{ counters: Record<string, number> }>('select counters from runs where id = $1', [runId]);
+          expect(runId).toBe(interrupted![1]);
+          const [run] = await store.query<{ counters: Record<string, number>; status: string }>('select counters, status from runs where id = $1', [runId]);
+          expect(run!.status).toBe('succeeded');
           expect(run!.counters).toMatchObject({ hosts: 1500, ports: 3000, appeared: 3000, changed: 0, gone: 0, reappeared: 0, stable: 0 });
         } finally {
           await store.close();

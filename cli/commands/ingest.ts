@@ -9,6 +9,7 @@ import { createRuleIngestDeps, openRuleContext, rescoreIps } from '../../store/r
 import type { CliContext } from '../context.ts';
 import { info } from '../output.ts';
 import { openCommandStore } from './init.ts';
+import { thisProcess } from '../../workers/run-owner.ts';
 
 /** Raw XML above this size is ingested but not kept (the database is no place for huge blobs). */
 const MAX_RAW_BYTES = 256 * 1024 * 1024;
@@ -138,7 +139,7 @@ export function register(program: Command, ctx: CliContext): void {
       const single = files.length > 1 ? undefined : files[0] === '-' ? await readStdinInput(process.stdin) : readXmlInput(files[0]!);
       if (single && !single.head.includes('<nmaprun')) throw notNmapXml(files[0]!);
       const ordered = single ? files : orderByScanStart(files);
-      const store = await openCommandStore(ctx);
+      const store = await openCommandStore(ctx, { create: true });
       let profileId: string | undefined;
       if (opts.profile) {
         const [p] = await store.query<{ id: string }>('select id from scan_profiles where name = $1', [opts.profile]);
@@ -191,7 +192,7 @@ export function register(program: Command, ctx: CliContext): void {
         try {
           return await ingestScanResult(store, {
             scan, source, profileId, rawXml: raw, resultSha256: sha256,
-            retentionDays: ctx.config.PLUM_RAW_RETENTION_DAYS, parserVersion: PARSER_VERSION,
+            retentionDays: ctx.config.PLUM_RAW_RETENTION_DAYS, parserVersion: PARSER_VERSION, owner: thisProcess(),
           }, { onProgress, ...ruleDeps });
         } finally {
           if (lastReport !== started) process.stderr.write('\n');

@@ -35,6 +35,12 @@ const jobRow = (j: JobRow) => ({
   error: j.error ?? '',
 });
 
+/** What the job's ingest stored differently from how its result lists it (store/ingest.ts). */
+const jobWarnings = (j: JobRow): string[] => {
+  const w = (j.progress as { warnings?: unknown }).warnings;
+  return Array.isArray(w) ? w.filter((x): x is string => typeof x === 'string') : [];
+};
+
 /** How long `plum runs cancel` waits for the owning process to record the cancellation. */
 const CANCEL_WAIT_MS = 30_000;
 
@@ -155,6 +161,9 @@ export function register(program: Command, ctx: CliContext): void {
           + `${r.hosts} hosts, ${r.ports} open ports; events ${r.events} (+appeared ~changed -gone ↺reappeared)\n`
           + (run.reason ? `reason: ${run.reason}\n` : '') + (run.error ? `error: ${run.error}\n` : '') + '\n');
         printTable(jobs.map(jobRow), ['id', 'status', 'targets', 'ports', 'finished', 'error']);
+        for (const j of jobs) {
+          for (const w of jobWarnings(j)) process.stdout.write(`note: ${j.id}: ${w}\n`);
+        }
         if (jobs.some((j) => j.error)) info('plum: plum raw JOB_ID gives back the nmap XML a job returned');
         return;
       }

@@ -69,7 +69,7 @@ describe.each(storeKinds)('agent result upload (%s)', (kind) => {
     const res = await put(jobId, gzipSync(xml), api.agents.a.token, { 'content-encoding': 'gzip' });
     const body = await res.json() as { runId: string; duplicate: boolean; hosts: number; ports: number; appeared: number };
     expect(res.status, JSON.stringify(body)).toBe(200);
-    expect(body).toMatchObject({ runId, duplicate: false, hosts: 1, ports: 1, appeared: 1 });
+    expect(body).toMatchObject({ runId, duplicate: false, hosts: 1, ports: 1, appeared: 1, warnings: [] });
 
     const again = await (await put(jobId, xml, api.agents.a.token)).json() as { duplicate: boolean; appeared: number };
     expect(again).toMatchObject({ duplicate: true, appeared: 0 });

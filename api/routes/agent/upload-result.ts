@@ -48,6 +48,8 @@ const Summary = z.object({
   reappeared: z.number(),
   stable: z.number(),
   errors: z.array(z.string()),
+  /** What was stored differently from how the XML lists it (a host listed twice, ports nmap omitted). */
+  warnings: z.array(z.string()),
 }).openapi('UploadSummary');
 
 export const route = createRoute({
@@ -174,6 +176,7 @@ export default {
         jobId, runId: summary.runId, duplicate: Boolean(job.ingested_at) && job.result_sha256 === sha256, sha256,
         hosts: summary.hosts, hostsUp: summary.hostsUp, ports: summary.ports, appeared: summary.appeared, changed: summary.changed,
         gone: summary.gone, reappeared: summary.reappeared, stable: summary.stable, errors: summary.errors,
+        warnings: summary.warnings,
       }, 200);
     });
   },
