@@ -13,7 +13,11 @@ export interface PortCoverage {
 
 type Ranges = Array<[number, number]>;
 
-/** Parses an nmap port list (`22,80,443`, `1-1024`, `-`, `T:22,U:53`) into ranges per protocol. */
+/**
+ * Parses an nmap port list (`22,80,443`, `1-1024`, `-`, `T:22,U:53`) into ranges per protocol: nmap's
+ * grammar, as its XML reports what it scanned. A profile's ports are user input, validated more strictly
+ * by core/profiles.ts parsePortList.
+ */
 export function parsePortSpec(spec: string, defaultProtocol: 'tcp' | 'udp' = 'tcp'): Map<string, Ranges> {
   const out = new Map<string, Ranges>();
   let proto: string = defaultProtocol;

@@ -19,7 +19,11 @@ export interface PortRange {
   to: number;
 }
 
-/** Parses `22,80,443,8000-8100` into sorted, merged ranges. */
+/**
+ * Parses `22,80,443,8000-8100` into sorted, merged ranges: what a user may give a profile, so strict (ports
+ * 1-65535, bounded ranges, no protocol prefix). nmap's own port lists, read back from its XML, have a wider
+ * grammar (`T:`/`U:` prefixes, open ranges, port 0): core/coverage.ts parsePortSpec reads those.
+ */
 export function parsePortList(text: string, what = 'ports'): PortRange[] {
   const src = String(text ?? '').trim();
   if (!src) throw new PlumError('invalid_input', `empty ${what} list`, { hint: 'give ports like 22,80,443 or 8000-8100' });
