@@ -22,7 +22,7 @@ class PortObservation implements StoredObservation {
   readonly hsh256: string;
   readonly #parsed: IngestPort;
   constructor(
-    readonly id: string, readonly ip: string, parsed: IngestPort, readonly state: 'open' | 'closed',
+    readonly id: string, readonly ip: string, readonly view: string, parsed: IngestPort, readonly state: 'open' | 'closed',
     readonly firstSeen: string, readonly lastSeen: string, readonly tags: string[], readonly score: number,
   ) {
     this.protocol = parsed.protocol;
@@ -37,14 +37,14 @@ class PortObservation implements StoredObservation {
 }
 
 export interface InsertRow {
-  id: string; ip: string; protocol: string; port: number; hsh256: string; fp_version: number;
-  first_seen: string; last_seen: string; checked_at: string; state_changed_at: string; current: boolean;
+  id: string; ip: string; protocol: string; port: number; hsh256: string; fp_version: number; view: string;
+  first_seen: string; last_seen: string; checked_at: string; state_changed_at: string; current: boolean; view_head: boolean;
   doc: object; fields: SearchFields; hostnames: string[]; tags: string[]; rules: string[]; score: number;
   score_features: Record<string, unknown> | null;
 }
 export interface UpdateRow {
   id: string; first_seen: string; last_seen: string; times_seen: number; checked_at: string;
-  state: 'open' | 'closed'; state_changed_at: string | null; current: boolean; seen: boolean;
+  state: 'open' | 'closed'; state_changed_at: string | null; current: boolean; view_head: boolean; seen: boolean;
   hostnames: string[] | null; tags: string[] | null; rules: string[] | null;
   score: number | null; score_features: Record<string, unknown> | null;
 }
@@ -54,9 +54,10 @@ export interface BatchDecision {
   inserts: InsertRow[];
   updates: Map<string, UpdateRow>;
   /** Each updated row's values as read, to tell the sightings write from the document write. */
-  original: Map<string, { state: string; current: boolean; firstSeen: string; checkedAt: string }>;
-  /** Rows that stop being current. */
+  original: Map<string, { state: string; current: boolean; viewHead: boolean; firstSeen: string; checkedAt: string }>;
+  /** Rows that stop being current, and rows that stop being their view's head: cleared before the new ones are set. */
   demote: Set<string>;
+  demoteHeads: Set<string>;
   events: StoredEvent[];
   observations: StoredObservation[];
 }
@@ -67,12 +68,18 @@ const sameList = (a: readonly string[] | null | undefined, b: readonly string[])
 /** Decides every sighting and `gone` of a batch from what readBatch read; counts them in `summary`. */
 export function decideBatch({ plans, existing }: BatchRead, ctx: BatchCtx, summary: IngestSummary): BatchDecision {
   const { jobId, deps } = ctx;
+  const view = ctx.view;
   const currentBySlot = new Map<string, ExistingRow>();
+  /** This view's rows by slot and fingerprint, and its head at each slot. */
   const byFingerprint = new Map<string, ExistingRow>();
+  const headBySlot = new Map<string, ExistingRow>();
   const currentOpenByIp = new Map<string, ExistingRow[]>();
   for (const r of existing) {
     const slot = slotKey(r.ip, r.protocol, r.port);
-    byFingerprint.set(`${slot}#${r.hsh256}`, r);
+    if (r.view === view) {
+      byFingerprint.set(`${slot}#${r.hsh256}`, r);
+      if (r.view_head) headBySlot.set(slot, r);
+    }
     if (r.current) {
       currentBySlot.set(slot, r);
       if (r.state === OPEN) {
@@ -85,19 +92,20 @@ export function decideBatch({ plans, existing }: BatchRead, ctx: BatchCtx, summa
   const inserts: InsertRow[] = [];
   const updates = new Map<string, UpdateRow>();
   const demote = new Set<string>();
+  const demoteHeads = new Set<string>();
   const events: StoredEvent[] = [];
   const observations: StoredObservation[] = [];
 
-  const original = new Map<string, { state: string; current: boolean; firstSeen: string; checkedAt: string }>();
+  const original: BatchDecision['original'] = new Map();
   const updateOf = (r: ExistingRow): UpdateRow => {
     let u = updates.get(r.id);
     if (!u) {
       const firstSeen = r.first_seen.toISOString();
       const checkedAt = r.checked_at.toISOString();
-      original.set(r.id, { state: r.state, current: r.current, firstSeen, checkedAt });
+      original.set(r.id, { state: r.state, current: r.current, viewHead: r.view_head, firstSeen, checkedAt });
       u = {
         id: r.id, first_seen: firstSeen, last_seen: r.last_seen.toISOString(), times_seen: r.times_seen,
-        checked_at: checkedAt, state: r.state, state_changed_at: null, current: r.current, seen: false,
+        checked_at: checkedAt, state: r.state, state_changed_at: null, current: r.current, view_head: r.view_head, seen: false,
         hostnames: null, tags: null, rules: null, score: null, score_features: null,
       };
       updates.set(r.id, u);
@@ -124,10 +132,11 @@ export function decideBatch({ plans, existing }: BatchRead, ctx: BatchCtx, summa
       if (fast) {
         // Stored by the fast path above.
         summary.stable++;
-        observations.push(new PortObservation(fast.id, ip, p, 'open', fast.firstSeen, fast.lastSeen, tagged.tags, scored.score));
+        observations.push(new PortObservation(fast.id, ip, view, p, 'open', fast.firstSeen, fast.lastSeen, tagged.tags, scored.score));
         continue;
       }
       const cur = currentBySlot.get(slot);
+      const head = headBySlot.get(slot);
       const same = byFingerprint.get(`${slot}#${p.hsh256}`);
       if (same && same.last_job_id === jobId) {
         summary.alreadyIngested++;
@@ -154,26 +163,50 @@ export function decideBatch({ plans, existing }: BatchRead, ctx: BatchCtx, summa
       };
       const insert = (current: boolean): InsertRow => {
         const row: InsertRow = {
-          id: newId('obs'), ip, protocol: p.protocol, port: p.port, hsh256: p.hsh256, fp_version: p.fpVersion,
-          first_seen: iso, last_seen: iso, checked_at: iso, state_changed_at: iso, current, doc: p.doc, fields: p.fields,
+          id: newId('obs'), ip, protocol: p.protocol, port: p.port, hsh256: p.hsh256, fp_version: p.fpVersion, view,
+          first_seen: iso, last_seen: iso, checked_at: iso, state_changed_at: iso, current, view_head: current, doc: p.doc, fields: p.fields,
           hostnames, tags: tagged.tags, rules: tagged.rules, score: scored.score, score_features: scored.features,
         };
         inserts.push(row);
         // Later ports of the same batch (a duplicate host entry) see this row.
         const shadow: ExistingRow = {
-          id: row.id, ip, protocol: p.protocol, port: p.port, hsh256: p.hsh256, state: 'open', current,
+          id: row.id, ip, protocol: p.protocol, port: p.port, hsh256: p.hsh256, view, state: 'open', current, view_head: current,
           first_seen: t, last_seen: t, checked_at: t, last_job_id: jobId, times_seen: 1, tags: tagged.tags, rules: tagged.rules, hostnames, score: scored.score,
         };
         byFingerprint.set(`${slot}#${p.hsh256}`, shadow);
-        if (current) currentBySlot.set(slot, shadow);
+        if (current) {
+          currentBySlot.set(slot, shadow);
+          headBySlot.set(slot, shadow);
+        }
         return row;
       };
+      /** `target` becomes the slot's current row and its view's head: the rows that were stop being so. */
+      const promote = (target: ExistingRow | undefined) => {
+        if (cur && cur.id !== target?.id && cur.current) {
+          demote.add(cur.id);
+          updateOf(cur).current = false;
+          cur.current = false;
+        }
+        if (head && head.id !== target?.id && head.view_head) {
+          demoteHeads.add(head.id);
+          updateOf(head).view_head = false;
+          head.view_head = false;
+        }
+        if (target) {
+          const u = updateOf(target);
+          u.current = true; u.view_head = true;
+          target.current = true; target.view_head = true;
+          currentBySlot.set(slot, target);
+          headBySlot.set(slot, target);
+        }
+      };
       const observed = (id: string, state: 'open' | 'closed', firstSeen: string, lastSeen: string) =>
-        observations.push(new PortObservation(id, ip, p, state, firstSeen, lastSeen, tagged.tags, scored.score));
+        observations.push(new PortObservation(id, ip, view, p, state, firstSeen, lastSeen, tagged.tags, scored.score));
 
       const decision = decideSighting({
         historic, known: Boolean(same), hsh256: p.hsh256,
-        ...(cur ? { current: { hsh256: cur.hsh256, open: cur.state === OPEN } } : {}),
+        ...(cur ? { current: { hsh256: cur.hsh256, open: cur.state === OPEN, viewHead: cur.view === view && cur.view_head } } : {}),
+        ...(head ? { viewHead: { hsh256: head.hsh256 } } : {}),
       });
       switch (decision.action) {
         case 'historic': {
@@ -193,9 +226,9 @@ export function decideBatch({ plans, existing }: BatchRead, ctx: BatchCtx, summa
           // A known fingerprint at a slot with no current row (should not happen): make it current again.
           const known = same!;
           const u = touch(known);
-          u.current = true; u.state = 'open'; u.state_changed_at = iso; u.checked_at = iso;
-          known.current = true; known.state = 'open'; known.last_job_id = jobId;
-          currentBySlot.set(slot, known);
+          promote(known);
+          u.state = 'open'; u.state_changed_at = iso; u.checked_at = iso;
+          known.state = 'open'; known.last_job_id = jobId;
           for (const type of decision.events) event(type, ip, p.protocol, p.port, t, p.hsh256, known.id);
           observed(known.id, 'open', u.first_seen, u.last_seen);
           break;
@@ -223,22 +256,21 @@ export function decideBatch({ plans, existing }: BatchRead, ctx: BatchCtx, summa
         }
         case 'switch-to-known':
         case 'switch-to-new': {
-          // A different fingerprint than the current one.
-          const previous = cur!;
-          demote.add(previous.id);
-          updateOf(previous).current = false;
-          previous.current = false;
+          // Another row than the current one becomes current: another fingerprint, or another view's. A change is
+          // recorded against this view's previous fingerprint; a reappearance against the row that went.
+          const previous = (type: EventType) => (type === 'changed' ? head ?? cur : cur);
           if (decision.action === 'switch-to-known') {
             const known = same!;
             const u = touch(known);
-            u.current = true; u.state = 'open'; u.state_changed_at = iso; u.checked_at = iso;
-            known.current = true; known.state = 'open'; known.last_job_id = jobId;
-            currentBySlot.set(slot, known);
-            for (const type of decision.events) event(type, ip, p.protocol, p.port, t, p.hsh256, known.id, previous);
+            promote(known);
+            u.state = 'open'; u.state_changed_at = iso; u.checked_at = iso;
+            known.state = 'open'; known.last_job_id = jobId;
+            for (const type of decision.events) event(type, ip, p.protocol, p.port, t, p.hsh256, known.id, previous(type));
             observed(known.id, 'open', u.first_seen, u.last_seen);
           } else {
+            promote(undefined);
             const row = insert(true);
-            for (const type of decision.events) event(type, ip, p.protocol, p.port, t, p.hsh256, row.id, previous);
+            for (const type of decision.events) event(type, ip, p.protocol, p.port, t, p.hsh256, row.id, previous(type));
             observed(row.id, 'open', iso, iso);
           }
           break;
@@ -261,5 +293,5 @@ export function decideBatch({ plans, existing }: BatchRead, ctx: BatchCtx, summa
       event('gone', ip, r.protocol, r.port, t, r.hsh256, r.id);
     }
   }
-  return { inserts, updates, original, demote, events, observations };
+  return { inserts, updates, original, demote, demoteHeads, events, observations };
 }

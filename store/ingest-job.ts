@@ -1,5 +1,6 @@
 import { gzipSync } from 'node:zlib';
 import { PlumError } from '../core/errors.ts';
+import { viewOfJob } from '../core/history/view.ts';
 import { newId } from '../core/ids.ts';
 import type { Store } from './index.ts';
 import type { IngestInput } from './ingest-types.ts';
@@ -8,16 +9,28 @@ import type { IngestInput } from './ingest-types.ts';
 
 
 /** Finds or creates the run and job the result belongs to; imports are deduplicated by XML digest. */
-export async function resolveJob(store: Store, input: IngestInput, sha: string | undefined, now: Date): Promise<{ runId: string; jobId: string; sameResult: boolean }> {
+export interface ResolvedJob {
+  runId: string;
+  jobId: string;
+  sameResult: boolean;
+  /** A scan job's view, from its scripts and nmap options (an import's comes from the result). */
+  jobView?: string;
+}
+
+export async function resolveJob(store: Store, input: IngestInput, sha: string | undefined, now: Date): Promise<ResolvedJob> {
   return store.transaction(async (tx) => {
     if (input.jobId) {
-      const [job] = await tx.query<{ id: string; run_id: string; ingested_at: Date | null; result_sha256: string | null }>(
-        'select id, run_id, ingested_at, result_sha256 from jobs where id = $1 for update', [input.jobId]);
+      const [job] = await tx.query<{ id: string; run_id: string; ingested_at: Date | null; result_sha256: string | null; scripts: string[]; nmap_args: string[]; kind: string }>(
+        `select j.id, j.run_id, j.ingested_at, j.result_sha256, j.scripts, j.nmap_args, u.kind
+         from jobs j join runs u on u.id = j.run_id where j.id = $1 for update of j`, [input.jobId]);
       if (job) {
         if (input.runId && job.run_id !== input.runId) {
           throw new PlumError('conflict', `job ${input.jobId} belongs to run ${job.run_id}, not ${input.runId}`);
         }
-        return { runId: job.run_id, jobId: job.id, sameResult: Boolean(job.ingested_at && sha && job.result_sha256 === sha) };
+        return {
+          runId: job.run_id, jobId: job.id, sameResult: Boolean(job.ingested_at && sha && job.result_sha256 === sha),
+          ...(job.kind !== 'import' ? { jobView: viewOfJob(job.scripts ?? [], job.nmap_args ?? []) } : {}),
+        };
       }
     }
     if (!input.jobId && sha) {

@@ -16,8 +16,11 @@ export interface ExistingRow {
   protocol: string;
   port: number;
   hsh256: string;
+  view: string;
   state: 'open' | 'closed';
   current: boolean;
+  /** The latest fingerprint of its view at the slot. */
+  view_head: boolean;
   first_seen: Date;
   last_seen: Date;
   checked_at: Date;
@@ -41,6 +44,8 @@ export interface BatchCtx {
   jobId: string;
   /** Lazy: a streamed scan knows its <scaninfo> only once reading has started. */
   readonly coverage: PortCoverage;
+  /** Lazy too: an import's view comes from nmap's command line in the result (core/history/view.ts). */
+  readonly view: string;
   run: IngestRunInfo;
   now: Date;
   deps: IngestDeps;
@@ -139,8 +144,8 @@ export async function readBatch(tx: StoreSession, hosts: IngestHost[], ctx: Batc
   // (Both need statistics to be planned as index probes: see store/maintenance.ts.)
   // Each row's sighting columns come from observation_sightings by primary key, through a lateral subquery the
   // planner cannot flatten (joined plainly, it may hash-join the whole sightings table for a few thousand rows).
-  const withSightings = (rows: string) => `select r.id, host(r.ip) as ip, r.protocol, r.port, r.hsh256, r.state, r.current,
-       r.first_seen, r.tags, r.rules, r.hostnames, r.score, s.last_seen, s.checked_at, s.last_job_id, s.times_seen
+  const withSightings = (rows: string) => `select r.id, host(r.ip) as ip, r.protocol, r.port, r.hsh256, r.view, r.state, r.current,
+       r.view_head, r.first_seen, r.tags, r.rules, r.hostnames, r.score, s.last_seen, s.checked_at, s.last_job_id, s.times_seen
      from ${rows} left join lateral (select last_seen, checked_at, last_job_id, times_seen from observation_sightings s
        where s.id = r.id offset 0) s on true`;
   const current = await tx.query<ExistingRow & { fast: number | null }>(
@@ -149,22 +154,22 @@ export async function readBatch(tx: StoreSession, hosts: IngestHost[], ctx: Batc
        t timestamptz, hostnames text[], tags text[], rules text[], score int)),
      m as (select c.id, x.i, x.t, c.first_seen from c join x
        on c.ip = host(x.ip) and c.protocol = x.protocol and c.port = x.port
-       where c.hsh256 = x.hsh256 and c.state = 'open' and x.t >= c.checked_at and x.t >= c.first_seen
+       where c.hsh256 = x.hsh256 and c.view = $5 and c.state = 'open' and x.t >= c.checked_at and x.t >= c.first_seen
          and c.last_job_id is distinct from $3 and c.hostnames = x.hostnames and c.tags = x.tags and c.rules = x.rules
          and (x.score is null or c.score = x.score)),
      u as (update observation_sightings s set last_seen = greatest(s.last_seen, m.t), times_seen = s.times_seen + 1,
          checked_at = m.t, last_run_id = $4, last_job_id = $3
        from m where s.id = m.id returning m.i, s.id, m.first_seen, s.last_seen)
      select u.i as fast, u.id, null::text as ip, null::text as protocol, null::int as port, null::text as hsh256,
-       null::text as state, null::boolean as current, u.first_seen, null::text[] as tags, null::text[] as rules,
+       null::text as view, null::text as state, null::boolean as current, null::boolean as view_head, u.first_seen, null::text[] as tags, null::text[] as rules,
        null::text[] as hostnames, null::int as score, u.last_seen, null::timestamptz as checked_at,
        null::text as last_job_id, null::int as times_seen
      from u
      union all
-     select null, c.id, c.ip, c.protocol, c.port, c.hsh256, c.state, c.current, c.first_seen, c.tags, c.rules,
+     select null, c.id, c.ip, c.protocol, c.port, c.hsh256, c.view, c.state, c.current, c.view_head, c.first_seen, c.tags, c.rules,
        c.hostnames, c.score, c.last_seen, c.checked_at, c.last_job_id, c.times_seen
      from c where not exists (select 1 from m where m.id = c.id)`,
-    [JSON.stringify(fastInput), ips, jobId, runId], PREPARED);
+    [JSON.stringify(fastInput), ips, jobId, runId, ctx.view], PREPARED);
   const existing: ExistingRow[] = [];
   let fastCount = 0;
   for (const r of current) {
@@ -176,16 +181,21 @@ export async function readBatch(tx: StoreSession, hosts: IngestHost[], ctx: Batc
   }
   const keys: [string, string, number, string][] = [];
   for (const plan of plans) for (const x of plan.ports) if (!x.fast) keys.push([plan.ip, x.p.protocol, x.p.port, x.p.hsh256]);
-  // Earlier rows of a fingerprint are needed only where it is not the current one (changed, reappeared, older
-  // scans): none in a stable pass, which then skips this query.
-  const currentHash = new Map(existing.map((r) => [slotKey(r.ip, r.protocol, r.port), r.hsh256]));
-  const other = keys.filter((k) => currentHash.get(slotKey(k[0], k[1], k[2])) !== k[3]);
+  // Earlier rows of a fingerprint, and the head of this batch's view, are needed only where the current row is not
+  // this fingerprint in this view (changed, another view, reappeared, older scans): none in a stable pass, which
+  // then skips this query. The view is the ingest's: one per result.
+  const currentRow = new Map(existing.filter((r) => r.current).map((r) => [slotKey(r.ip, r.protocol, r.port), r]));
+  const other = keys.filter((k) => {
+    const c = currentRow.get(slotKey(k[0], k[1], k[2]));
+    return !c || c.hsh256 !== k[3] || c.view !== ctx.view;
+  });
   if (other.length > 0) {
     existing.push(...await tx.query<ExistingRow>(withSightings(
       `unnest($1::text[]::inet[], $2::text[], $3::int[], $4::text[]) as k(ip, protocol, port, hsh256)
        cross join lateral (select * from port_observations p
-         where p.ip = k.ip and p.protocol = k.protocol and p.port = k.port and p.hsh256 = k.hsh256 and not p.current) r`),
-    [other.map((k) => k[0]), other.map((k) => k[1]), other.map((k) => k[2]), other.map((k) => k[3])], PREPARED));
+         where p.ip = k.ip and p.protocol = k.protocol and p.port = k.port and p.view = $5
+           and (p.hsh256 = k.hsh256 or p.view_head) and not p.current) r`),
+    [other.map((k) => k[0]), other.map((k) => k[1]), other.map((k) => k[2]), other.map((k) => k[3]), ctx.view], PREPARED));
   }
   const orphan = existing.find((r) => r.last_seen === null);
   if (orphan) throw new PlumError('database', `observation ${orphan.id} has no sightings row`, { hint: 'the database is inconsistent; restore it from a backup' });

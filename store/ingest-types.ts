@@ -26,6 +26,8 @@ export interface IngestHost {
   ports: IngestPort[];
 }
 export interface IngestRunInfo {
+  /** nmap's command line (`<nmaprun args>`): an imported result's view (core/history/view.ts). */
+  args?: string;
   startedAt?: string;
   endedAt?: string;
   finished?: boolean;
@@ -78,6 +80,11 @@ export interface IngestInput<H extends IngestHost = IngestHost> {
   retentionDays?: number;
   /** Parser version that produced `scan`, kept with the raw XML. */
   parserVersion?: number;
+  /**
+   * The scan settings the result was taken with (core/history/view.ts). Default: the job's scripts and nmap
+   * options for a scan job, else nmap's own command line in the result.
+   */
+  view?: string;
 }
 
 export interface StoredObservation {
@@ -86,6 +93,8 @@ export interface StoredObservation {
   protocol: string;
   port: number;
   hsh256: string;
+  /** The view that took this fingerprint (core/history/view.ts). */
+  view: string;
   state: 'open' | 'closed';
   firstSeen: string;
   lastSeen: string;

@@ -10,13 +10,18 @@ import { PREPARED, type BatchCtx } from './ingest-read.ts';
 /** Writes a batch's decision; returns the rows written per table (for store/maintenance.ts). */
 export async function writeBatch(tx: StoreSession, d: BatchDecision, ctx: BatchCtx, fastCount: number): Promise<Required<TableWrites>> {
   const { runId, jobId } = ctx;
-  const { inserts, updates, original, demote, events } = d;
-  if (demote.size > 0) {
-    // First drop `current` so the one-current-row-per-slot index accepts the new current rows.
-    await tx.query('update port_observations set current = false where id = any($1::text[])', [[...demote]], PREPARED);
+  const { inserts, updates, original, demote, demoteHeads, events } = d;
+  if (demote.size > 0 || demoteHeads.size > 0) {
+    // First drop `current` and `view_head` so the one-current-row-per-slot and one-head-per-view indexes accept
+    // the new ones.
+    await tx.query(
+      `update port_observations set current = current and not (id = any($1::text[])),
+         view_head = view_head and not (id = any($2::text[]))
+       where id = any($1::text[]) or id = any($2::text[])`,
+      [[...demote], [...demoteHeads]], PREPARED);
   }
   // Rows written per table, for the maintenance of databases without autovacuum (store/maintenance.ts).
-  const writes = { observation_sightings: fastCount, port_observations: demote.size, observation_events: events.length };
+  const writes = { observation_sightings: fastCount, port_observations: new Set([...demote, ...demoteHeads]).size, observation_events: events.length };
   if (updates.size > 0) {
     // Two narrow writes instead of one wide one: what a sighting moves (last seen, times, checked, last run/job)
     // goes to observation_sightings; the document row is rewritten only for the few updates that change it
@@ -27,7 +32,8 @@ export async function writeBatch(tx: StoreSession, d: BatchDecision, ctx: BatchC
     for (const u of updates.values()) {
       const o = original.get(u.id)!;
       if (u.seen || u.checked_at !== o.checkedAt) sightings.push(u);
-      if (u.first_seen !== o.firstSeen || u.state !== o.state || u.current !== o.current || u.state_changed_at !== null
+      if (u.first_seen !== o.firstSeen || u.state !== o.state || u.current !== o.current || u.view_head !== o.viewHead
+        || u.state_changed_at !== null
         || u.hostnames !== null || u.tags !== null || u.rules !== null || u.score !== null) docs.push(u);
     }
     writes.observation_sightings += sightings.length;
@@ -48,14 +54,14 @@ export async function writeBatch(tx: StoreSession, d: BatchDecision, ctx: BatchC
       await tx.query(
         `update port_observations o set
            first_seen = x.first_seen, state = x.state, state_changed_at = coalesce(x.state_changed_at, o.state_changed_at),
-           current = x.current, hostnames = coalesce(x.hostnames, o.hostnames),
+           current = x.current, view_head = x.view_head, hostnames = coalesce(x.hostnames, o.hostnames),
            tags = coalesce(x.tags, o.tags), rules = coalesce(x.rules, o.rules), score = coalesce(x.score, o.score),
            score_features = coalesce(x.score_features, o.score_features)
          from jsonb_to_recordset($1::jsonb) as x(id text, first_seen timestamptz, state text, state_changed_at timestamptz,
-           current boolean, hostnames text[], tags text[], rules text[], score int, score_features jsonb)
+           current boolean, view_head boolean, hostnames text[], tags text[], rules text[], score int, score_features jsonb)
          where o.id = x.id`,
         [JSON.stringify(docs.map((u) => ({
-          id: u.id, first_seen: u.first_seen, state: u.state, state_changed_at: u.state_changed_at, current: u.current,
+          id: u.id, first_seen: u.first_seen, state: u.state, state_changed_at: u.state_changed_at, current: u.current, view_head: u.view_head,
           hostnames: u.hostnames, tags: u.tags, rules: u.rules, score: u.score, score_features: u.score_features,
         })))], PREPARED);
     }
@@ -64,12 +70,12 @@ export async function writeBatch(tx: StoreSession, d: BatchDecision, ctx: BatchC
     writes.observation_sightings += inserts.length;
     writes.port_observations += inserts.length;
     await tx.query(
-      `insert into port_observations (id, ip, protocol, port, hsh256, fp_version, first_seen,
-         state, current, state_changed_at, doc, fields, hostnames, tags, rules, score, score_features)
-       select x.id, x.ip, x.protocol, x.port, x.hsh256, x.fp_version, x.first_seen, 'open', x.current,
+      `insert into port_observations (id, ip, protocol, port, hsh256, fp_version, view, first_seen,
+         state, current, view_head, state_changed_at, doc, fields, hostnames, tags, rules, score, score_features)
+       select x.id, x.ip, x.protocol, x.port, x.hsh256, x.fp_version, x.view, x.first_seen, 'open', x.current, x.view_head,
          x.state_changed_at, x.doc, x.fields, x.hostnames, x.tags, x.rules, x.score, x.score_features
-       from jsonb_to_recordset($1::jsonb) as x(id text, ip inet, protocol text, port int, hsh256 text, fp_version int,
-         first_seen timestamptz, state_changed_at timestamptz, current boolean,
+       from jsonb_to_recordset($1::jsonb) as x(id text, ip inet, protocol text, port int, hsh256 text, fp_version int, view text,
+         first_seen timestamptz, state_changed_at timestamptz, current boolean, view_head boolean,
          doc jsonb, fields jsonb, hostnames text[], tags text[], rules text[], score int, score_features jsonb)`,
       [JSON.stringify(inserts)], PREPARED);
     await tx.query(

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { coverageFrom, type PortCoverage } from '../core/coverage.ts';
 import { PlumError, toPlumError } from '../core/errors.ts';
+import { viewFromNmapCommand } from '../core/history/view.ts';
 import type { Store, StoreSession } from './index.ts';
 import { addWrites, MAINTENANCE_MIN_ROWS, noteObservationWrites, type TableWrites } from './maintenance.ts';
 import { importRunCounters } from './import-counters.ts';
@@ -33,8 +34,11 @@ export interface IngestDeps<P extends IngestPort = IngestPort> {
  * Ingest: one job's parsed nmap result → port observations with history.
  *
  * A "slot" is (ip, protocol, port). Each distinct fingerprint (hsh256) seen at a
- * slot is one row of port_observations; exactly one row per slot is `current`
- * and carries the slot's state (open, or closed after a `gone`). Decisions
+ * slot in a view (the scan's scripts and service detection: core/history/view.ts)
+ * is one row of port_observations; exactly one row per slot is `current` and
+ * carries the slot's state (open, or closed after a `gone`), and one row per slot
+ * and view is its `view_head`, what that view's next fingerprint is compared with
+ * (core/history/decide.ts). Decisions
  * use scan times (nmap's host times), never the ingest clock, and a scan older
  * than what a slot already knows only widens first/last seen.
  *
@@ -97,7 +101,7 @@ async function ingestBatch(tx: StoreSession, hosts: IngestHost[], ctx: BatchCtx,
 export async function ingestScanResult<H extends IngestHost>(store: Store, input: IngestInput<H>, deps: IngestDeps<H['ports'][number]> = {}): Promise<IngestSummary> {
   const now = new Date();
   const sha = input.rawXml ? createHash('sha256').update(input.rawXml).digest('hex') : input.resultSha256;
-  const { runId, jobId, sameResult } = await resolveJob(store, input as IngestInput, sha, now);
+  const { runId, jobId, sameResult, jobView } = await resolveJob(store, input as IngestInput, sha, now);
   const summary: IngestSummary = {
     runId, jobId, hosts: 0, hostsUp: 0, ports: 0, appeared: 0, changed: 0, gone: 0, reappeared: 0, stable: 0,
     historic: 0, alreadyIngested: 0, errors: [], warnings: [],
@@ -123,6 +127,7 @@ export async function ingestScanResult<H extends IngestHost>(store: Store, input
     await storeRaw(store, input as IngestInput, runId, jobId, sha, now, input.scan.error?.message ?? null);
   }
   let coverage: PortCoverage | undefined;
+  let view: string | undefined;
   const scanRef = input.scan;
   const ctx: BatchCtx = {
     runId, jobId, now, deps: deps as IngestDeps,
@@ -134,6 +139,10 @@ export async function ingestScanResult<H extends IngestHost>(store: Store, input
         ? [{ protocol: 'tcp', spec: input.scope.tcpPorts }, { protocol: 'udp', spec: input.scope.udpPorts }]
         : (scanRef.run.scanInfo ?? []).map((s) => ({ protocol: s.protocol, spec: s.services })));
       return coverage;
+    },
+    get view() {
+      view ??= input.view ?? jobView ?? viewFromNmapCommand(scanRef.run.args);
+      return view;
     },
   };
   const batchSize = deps.batchHosts ?? DEFAULT_BATCH_HOSTS;
