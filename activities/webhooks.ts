@@ -12,7 +12,8 @@ import {
   advanceCursor, dueDeliveries, enabledWebhooks, insertDelivery, recordAttempt,
   type WebhookDeliveryRow, type WebhookRow,
 } from '../store/repos/webhooks.ts';
-import { compileQueryFilter, diffObservations, normaliseRow, OBS_COLUMNS, OBS_FROM, summarise, type ObservationRow } from './report.ts';
+import { compileQueryFilter, normaliseRow, OBS_COLUMNS, OBS_FROM, type ObservationRow } from './observation-rows.ts';
+import { diffObservations, summarise } from './report-model.ts';
 
 /**
  * Webhook delivery: new observation events (appeared/changed/reappeared by

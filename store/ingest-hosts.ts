@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { IngestHost } from './ingest.ts';
+import type { IngestHost } from './ingest-types.ts';
 
 /**
  * Hosts as they arrive from the parser, before they are batched.

@@ -9,6 +9,7 @@ import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js';
 import { migrate as migratePostgres } from 'drizzle-orm/postgres-js/migrator';
 import postgres from 'postgres';
 import { afterEach, describe, expect, it } from 'vitest';
+import { UNKNOWN_VIEW, viewOfJob } from '../core/history/view.ts';
 import { MIGRATIONS_DIR, openStore, pgliteDir } from '../store/index.ts';
 import { makeTestConfig, storeKinds } from './helpers/db.ts';
 
@@ -34,32 +35,77 @@ const OLD_DATA = [
    values ('evt_old', 'appeared', '127.9.0.1', 'tcp', 22, '2025-01-01T00:00:00Z', 'aa', 'obs_old')`,
 ];
 
+// Data of the version before views (migration 0021): a banner and a web fingerprint of one port, seen by
+// profile jobs (the web one current), and a port seen only by an import.
+const BEFORE_VIEWS = [
+  "insert into runs (id, kind, status) values ('run_b', 'profile', 'succeeded'), ('run_w', 'profile', 'succeeded'), ('run_i', 'import', 'succeeded')",
+  `insert into jobs (id, run_id, index, tcp_ports, scripts, nmap_args) values
+     ('job_b', 'run_b', 0, '80', '{plum-banner}', '{}'), ('job_w', 'run_w', 0, '80', '{ssl-cert,http-title}', '{-sV,-T4}'),
+     ('job_i', 'run_i', 0, '22', '{}', '{}')`,
+  `insert into port_observations (id, ip, protocol, port, hsh256, fp_version, first_seen, state_changed_at, current, doc, fields) values
+     ('obs_b', '127.9.0.2', 'tcp', 80, 'bb', 1, '2025-01-01T00:00:00Z', '2025-01-01T00:00:00Z', false, '{}', '{}'),
+     ('obs_w', '127.9.0.2', 'tcp', 80, 'ww', 1, '2025-01-02T00:00:00Z', '2025-01-02T00:00:00Z', true, '{}', '{}'),
+     ('obs_i', '127.9.0.2', 'tcp', 22, 'ii', 1, '2025-01-01T00:00:00Z', '2025-01-01T00:00:00Z', true, '{}', '{}')`,
+  `insert into observation_sightings (id, last_seen, times_seen, checked_at, last_run_id, last_job_id) values
+     ('obs_b', '2025-01-03T00:00:00Z', 2, '2025-01-03T00:00:00Z', 'run_b', 'job_b'),
+     ('obs_w', '2025-01-04T00:00:00Z', 2, '2025-01-04T00:00:00Z', 'run_w', 'job_w'),
+     ('obs_i', '2025-01-04T00:00:00Z', 1, '2025-01-04T00:00:00Z', 'run_i', 'job_i')`,
+  `insert into observation_events (id, type, ip, protocol, port, at, hsh256, previous_hsh256, observation_id, previous_observation_id)
+     values ('evt_c', 'changed', '127.9.0.2', 'tcp', 80, '2025-01-02T00:00:00Z', 'ww', 'bb', 'obs_w', 'obs_b')`,
+];
+
+/** A database at the first `n` migrations holding `data` (as an older Plum wrote it). */
+async function olderDatabase(kind: (typeof storeKinds)[number], n: number, data: string[], cleanups: Array<() => Promise<void> | void>) {
+  const { config, drop } = await makeTestConfig(kind);
+  cleanups.push(drop);
+  const old = olderMigrations(n);
+  cleanups.push(() => fs.rmSync(old, { recursive: true, force: true }));
+  if (kind === 'pglite') {
+    fs.mkdirSync(config.home, { recursive: true });
+    const pg = await PGlite.create(pgliteDir(config), { extensions: { pg_trgm } });
+    await migratePglite(drizzlePglite(pg), { migrationsFolder: old });
+    for (const q of data) await pg.query(q);
+    await pg.close();
+  } else {
+    const client = postgres(config.PLUM_DATABASE_URL!, { max: 1, onnotice: () => {} });
+    await migratePostgres(drizzlePostgres(client), { migrationsFolder: old });
+    for (const q of data) await client.unsafe(q);
+    await client.end();
+  }
+  return config;
+}
+
 describe.each(storeKinds)('upgrade in place on %s', (kind) => {
   const cleanups: Array<() => Promise<void> | void> = [];
   afterEach(async () => {
     for (const c of cleanups.splice(0).reverse()) await c();
   });
 
+  it('gives existing observations the view of their job, one head per view, and rewrites no event', async () => {
+    const journal = JSON.parse(fs.readFileSync(path.join(MIGRATIONS_DIR, 'meta', '_journal.json'), 'utf8'));
+    const before = journal.entries.findIndex((e: { tag: string }) => e.tag.endsWith('_observation_views'));
+    expect(before).toBeGreaterThan(0);
+    const store = await openStore(await olderDatabase(kind, before, BEFORE_VIEWS, cleanups));
+    try {
+      const rows = await store.query<{ id: string; view: string; current: boolean; view_head: boolean }>(
+        'select id, view, current, view_head from port_observations order by id');
+      expect(rows).toEqual([
+        { id: 'obs_b', view: viewOfJob(['plum-banner'], []), current: false, view_head: true },
+        { id: 'obs_i', view: UNKNOWN_VIEW, current: true, view_head: true },
+        { id: 'obs_w', view: viewOfJob(['ssl-cert', 'http-title'], ['-sV', '-T4']), current: true, view_head: true },
+      ]);
+      expect(rows[2]!.view).toBe('script:http-title,ssl-cert sV');
+      const events = await store.query<Record<string, unknown>>('select id, type, hsh256, previous_hsh256, observation_id, previous_observation_id from observation_events');
+      expect(events).toEqual([{ id: 'evt_c', type: 'changed', hsh256: 'ww', previous_hsh256: 'bb', observation_id: 'obs_w', previous_observation_id: 'obs_b' }]);
+    } finally {
+      await store.close();
+    }
+  });
+
   it('applies later migrations to a database of the first version without losing data', async () => {
-    const { config, drop } = await makeTestConfig(kind);
-    cleanups.push(drop);
-    const old = olderMigrations(2); // pg_trgm + the first store schema
-    cleanups.push(() => fs.rmSync(old, { recursive: true, force: true }));
     const total = JSON.parse(fs.readFileSync(path.join(MIGRATIONS_DIR, 'meta', '_journal.json'), 'utf8')).entries.length;
     expect(total).toBeGreaterThan(2);
-
-    if (kind === 'pglite') {
-      fs.mkdirSync(config.home, { recursive: true });
-      const pg = await PGlite.create(pgliteDir(config), { extensions: { pg_trgm } });
-      await migratePglite(drizzlePglite(pg), { migrationsFolder: old });
-      for (const q of OLD_DATA) await pg.query(q);
-      await pg.close();
-    } else {
-      const client = postgres(config.PLUM_DATABASE_URL!, { max: 1, onnotice: () => {} });
-      await migratePostgres(drizzlePostgres(client), { migrationsFolder: old });
-      for (const q of OLD_DATA) await client.unsafe(q);
-      await client.end();
-    }
+    const config = await olderDatabase(kind, 2, OLD_DATA, cleanups); // pg_trgm + the first store schema
 
     const store = await openStore(config);
     try {

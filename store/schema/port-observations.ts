@@ -19,9 +19,12 @@ export const PORT_STATES = ['open', 'closed'] as const;
 export type PortState = (typeof PORT_STATES)[number];
 
 /**
- * One fingerprint (hsh256) seen at one ip/protocol/port (id `obs_…`). A "slot"
+ * One fingerprint (hsh256) seen at one ip/protocol/port in one view (id `obs_…`). A "slot"
  * (ip, protocol, port) has any number of fingerprints over time; exactly one of
- * them is `current` (the latest known state of the slot, open or closed).
+ * them is `current` (the latest known state of the slot, open or closed, and its latest
+ * document). Each view of the slot (core/history/view.ts: the scan's scripts and service
+ * detection) has one `view_head`: the fingerprint that view saw last, the one its next
+ * sighting is compared with.
  */
 export const portObservations = pgTable('port_observations', {
   id: text('id').primaryKey(),
@@ -30,6 +33,10 @@ export const portObservations = pgTable('port_observations', {
   port: integer('port').notNull(),
   hsh256: text('hsh256').notNull(),
   fpVersion: integer('fp_version').notNull(),
+  /** The scan settings that produced this fingerprint (core/history/view.ts). */
+  view: text('view').notNull().default('unknown'),
+  /** The latest fingerprint of this view at the slot: what the view's next sighting is compared with. */
+  viewHead: boolean('view_head').notNull().default(false),
   /**
    * Scan time (nmap's host times, never the ingest clock) of the first sighting. What each sighting
    * changes (last_seen, times_seen, checked_at, last run/job) is in observation_sightings (same id).
@@ -69,8 +76,9 @@ export const portObservations = pgTable('port_observations', {
   sServiceProduct: fieldText('service_product'),
   sHttpFaviconMmhash: fieldText('http_favicon_mmhash'),
 }, (t) => [
-  uniqueIndex('port_observations_fp_key').on(t.ip, t.protocol, t.port, t.hsh256),
+  uniqueIndex('port_observations_fp_key').on(t.ip, t.protocol, t.port, t.view, t.hsh256),
   uniqueIndex('port_observations_current_key').on(t.ip, t.protocol, t.port).where(sql`${t.current}`),
+  uniqueIndex('port_observations_view_head_key').on(t.ip, t.protocol, t.port, t.view).where(sql`${t.viewHead}`),
   index('port_observations_current_open_idx').on(t.ip).where(sql`${t.current} and ${t.state} = 'open'`),
   index('port_observations_port_idx').on(t.port, t.protocol),
   index('port_observations_tags_idx').using('gin', t.tags),

@@ -1,0 +1,203 @@
+import { canonicalIp, type PortCoverage } from '../core/coverage.ts';
+import { PlumError } from '../core/errors.ts';
+import type { StoreSession } from './index.ts';
+import type { IngestDeps } from './ingest.ts';
+import type { IngestHost, IngestPort, IngestRunInfo } from './ingest-types.ts';
+
+/*
+ * A batch's read: it locks its hosts, plans each host's open ports (time, names, tags, score), stores the
+ * stable sightings on the fast path, and reads every other row the decision (store/ingest-decide.ts) needs.
+ */
+
+/** A row of port_observations with its sightings columns, as a batch reads it. */
+export interface ExistingRow {
+  id: string;
+  ip: string;
+  protocol: string;
+  port: number;
+  hsh256: string;
+  view: string;
+  state: 'open' | 'closed';
+  current: boolean;
+  /** The latest fingerprint of its view at the slot. */
+  view_head: boolean;
+  first_seen: Date;
+  last_seen: Date;
+  checked_at: Date;
+  last_job_id: string | null;
+  times_seen: number;
+  tags: string[];
+  rules: string[];
+  hostnames: string[];
+  score: number;
+}
+
+export const OPEN = 'open';
+/** A port the stable fast path stored: its row and its first/last seen after the sighting. */
+export interface FastRow { id: string; firstSeen: string; lastSeen: string }
+export const slotKey = (ip: string, protocol: string, port: number) => `${ip}/${protocol}/${port}`;
+/** Every statement of a batch has fixed text and runs once per batch: prepared on a server (store/index.ts). */
+export const PREPARED = { prepare: true } as const;
+
+export interface BatchCtx {
+  runId: string;
+  jobId: string;
+  /** Lazy: a streamed scan knows its <scaninfo> only once reading has started. */
+  readonly coverage: PortCoverage;
+  /** Lazy too: an import's view comes from nmap's command line in the result (core/history/view.ts). */
+  readonly view: string;
+  run: IngestRunInfo;
+  now: Date;
+  deps: IngestDeps;
+}
+
+function hostTime(host: IngestHost, run: IngestRunInfo, fallback: Date): Date {
+  for (const v of [host.endedAt, host.startedAt, run.endedAt, run.startedAt]) {
+    if (v) {
+      const d = new Date(v);
+      if (!Number.isNaN(d.getTime())) return d;
+    }
+  }
+  return fallback;
+}
+
+/** One open port of a host as the batch plans it. */
+export interface PortPlan {
+  slot: string;
+  p: IngestPort;
+  tagged: { tags: string[]; rules: string[] };
+  scored: { score: number; features: Record<string, unknown> | null };
+  /** Set when the stable fast path stored the sighting. */
+  fast: FastRow | undefined;
+}
+/** One host of the batch: its scan time, names and open ports. */
+export interface HostPlan {
+  host: IngestHost;
+  ip: string;
+  t: Date;
+  iso: string;
+  hostnames: string[];
+  ports: PortPlan[];
+}
+
+export interface BatchRead {
+  plans: HostPlan[];
+  /** The rows the decision needs (not those the fast path stored). */
+  existing: ExistingRow[];
+  /** Sightings the fast path stored. */
+  fastCount: number;
+}
+
+/** Locks the batch's hosts, plans them, runs the stable fast path and reads the rows the decision needs. */
+export async function readBatch(tx: StoreSession, hosts: IngestHost[], ctx: BatchCtx): Promise<BatchRead> {
+  const hostIps = hosts.map((h) => canonicalIp(h.ip));
+  const ips = [...new Set(hostIps)].sort();
+  // Serialise concurrent ingests per host: transaction-scoped locks taken in one fixed order. In the same round
+  // trip, JIT off for this transaction: a batch's reads are estimated just above jit_above_cost, and compiling
+  // them took 6-30 ms per batch on a server (PostgreSQL's default jit = on) to save nothing on 2,000 rows.
+  await tx.query(
+    `select set_config('jit', 'off', true), count(pg_advisory_xact_lock(k))
+     from (select distinct hashtextextended(ip, 7245) as k from unnest($1::text[]) as ip order by 1) s`,
+    [ips], PREPARED);
+  const { runId, jobId, deps } = ctx;
+  // Each host's time, names and open ports (last occurrence wins if nmap lists a port twice), and each open
+  // port's tags and score: decided once, used by the stable fast path below and by the full decision after it.
+  const plans = hosts.map((host, i): HostPlan => {
+    const ip = hostIps[i]!;
+    const t = hostTime(host, ctx.run, ctx.now);
+    const openPorts = new Map<string, IngestPort>();
+    for (const p of host.ports) if (p.state === OPEN) openPorts.set(slotKey(ip, p.protocol, p.port), p);
+    const ports = [...openPorts].map(([slot, p]): PortPlan => {
+      const tagged = deps.tagPort ? deps.tagPort(p) : { tags: [] as string[], rules: [] as string[] };
+      const scored = deps.scorePort ? deps.scorePort(p, tagged.tags) : { score: 0, features: null };
+      return { slot, p, tagged, scored, fast: undefined };
+    });
+    return { host, ip, t, iso: t.toISOString(), hostnames: [...new Set(host.hostnames.map((h) => h.name).filter(Boolean))], ports };
+  });
+  /*
+   * Stable fast path: a port seen again with the current fingerprint of its slot, open, by a newer scan and
+   * another job, with the same names, tags and score, only moves its sightings row (last seen, times, checked,
+   * last run/job). The database decides and writes those in the statement that reads the hosts' current rows,
+   * and returns only the rows the full decision below still needs (everything else about these hosts).
+   * Most of a stable pass thus never travels to this process and back (bench/ingest.ts stable pass: the rows,
+   * their conversion and the per-port bookkeeping were about a fifth of the main thread). A slot listed twice in
+   * the batch takes the full path (its occurrences must see each other).
+   */
+  const slotCount = new Map<string, number>();
+  for (const plan of plans) for (const x of plan.ports) slotCount.set(x.slot, (slotCount.get(x.slot) ?? 0) + 1);
+  const candidates: PortPlan[] = [];
+  const fastInput: unknown[] = [];
+  for (const plan of plans) {
+    for (const x of plan.ports) {
+      if (slotCount.get(x.slot) !== 1) continue;
+      fastInput.push({
+        i: candidates.length, ip: plan.ip, protocol: x.p.protocol, port: x.p.port, hsh256: x.p.hsh256, t: plan.iso,
+        hostnames: plan.hostnames, tags: x.tagged.tags, rules: x.tagged.rules, score: deps.scorePort ? x.scored.score : null,
+      });
+      candidates.push(x);
+    }
+  }
+  // The rows a decision needs: every current row of these hosts (their slots' state, for changed/gone), and
+  // the earlier rows of exactly the fingerprints seen now at their slots (for reappeared and older scans).
+  // Two queries, each with its own index: one condition `ip = any(…) and (current or hsh256 = any(…))`
+  // made btree probe every ip × hsh256 pair of the batch (≈ 1,000,000 descents for 500 hosts), ~1 s per batch.
+  // (Both need statistics to be planned as index probes: see store/maintenance.ts.)
+  // Each row's sighting columns come from observation_sightings by primary key, through a lateral subquery the
+  // planner cannot flatten (joined plainly, it may hash-join the whole sightings table for a few thousand rows).
+  const withSightings = (rows: string) => `select r.id, host(r.ip) as ip, r.protocol, r.port, r.hsh256, r.view, r.state, r.current,
+       r.view_head, r.first_seen, r.tags, r.rules, r.hostnames, r.score, s.last_seen, s.checked_at, s.last_job_id, s.times_seen
+     from ${rows} left join lateral (select last_seen, checked_at, last_job_id, times_seen from observation_sightings s
+       where s.id = r.id offset 0) s on true`;
+  const current = await tx.query<ExistingRow & { fast: number | null }>(
+    `with c as materialized (${withSightings('(select * from port_observations where ip = any($2::inet[]) and current) r')}),
+     x as (select * from jsonb_to_recordset($1::jsonb) as x(i int, ip inet, protocol text, port int, hsh256 text,
+       t timestamptz, hostnames text[], tags text[], rules text[], score int)),
+     m as (select c.id, x.i, x.t, c.first_seen from c join x
+       on c.ip = host(x.ip) and c.protocol = x.protocol and c.port = x.port
+       where c.hsh256 = x.hsh256 and c.view = $5 and c.state = 'open' and x.t >= c.checked_at and x.t >= c.first_seen
+         and c.last_job_id is distinct from $3 and c.hostnames = x.hostnames and c.tags = x.tags and c.rules = x.rules
+         and (x.score is null or c.score = x.score)),
+     u as (update observation_sightings s set last_seen = greatest(s.last_seen, m.t), times_seen = s.times_seen + 1,
+         checked_at = m.t, last_run_id = $4, last_job_id = $3
+       from m where s.id = m.id returning m.i, s.id, m.first_seen, s.last_seen)
+     select u.i as fast, u.id, null::text as ip, null::text as protocol, null::int as port, null::text as hsh256,
+       null::text as view, null::text as state, null::boolean as current, null::boolean as view_head, u.first_seen, null::text[] as tags, null::text[] as rules,
+       null::text[] as hostnames, null::int as score, u.last_seen, null::timestamptz as checked_at,
+       null::text as last_job_id, null::int as times_seen
+     from u
+     union all
+     select null, c.id, c.ip, c.protocol, c.port, c.hsh256, c.view, c.state, c.current, c.view_head, c.first_seen, c.tags, c.rules,
+       c.hostnames, c.score, c.last_seen, c.checked_at, c.last_job_id, c.times_seen
+     from c where not exists (select 1 from m where m.id = c.id)`,
+    [JSON.stringify(fastInput), ips, jobId, runId, ctx.view], PREPARED);
+  const existing: ExistingRow[] = [];
+  let fastCount = 0;
+  for (const r of current) {
+    if (r.fast === null) existing.push(r);
+    else {
+      candidates[r.fast]!.fast = { id: r.id, firstSeen: r.first_seen.toISOString(), lastSeen: r.last_seen.toISOString() };
+      fastCount++;
+    }
+  }
+  const keys: [string, string, number, string][] = [];
+  for (const plan of plans) for (const x of plan.ports) if (!x.fast) keys.push([plan.ip, x.p.protocol, x.p.port, x.p.hsh256]);
+  // Earlier rows of a fingerprint, and the head of this batch's view, are needed only where the current row is not
+  // this fingerprint in this view (changed, another view, reappeared, older scans): none in a stable pass, which
+  // then skips this query. The view is the ingest's: one per result.
+  const currentRow = new Map(existing.filter((r) => r.current).map((r) => [slotKey(r.ip, r.protocol, r.port), r]));
+  const other = keys.filter((k) => {
+    const c = currentRow.get(slotKey(k[0], k[1], k[2]));
+    return !c || c.hsh256 !== k[3] || c.view !== ctx.view;
+  });
+  if (other.length > 0) {
+    existing.push(...await tx.query<ExistingRow>(withSightings(
+      `unnest($1::text[]::inet[], $2::text[], $3::int[], $4::text[]) as k(ip, protocol, port, hsh256)
+       cross join lateral (select * from port_observations p
+         where p.ip = k.ip and p.protocol = k.protocol and p.port = k.port and p.view = $5
+           and (p.hsh256 = k.hsh256 or p.view_head) and not p.current) r`),
+    [other.map((k) => k[0]), other.map((k) => k[1]), other.map((k) => k[2]), other.map((k) => k[3]), ctx.view], PREPARED));
+  }
+  const orphan = existing.find((r) => r.last_seen === null);
+  if (orphan) throw new PlumError('database', `observation ${orphan.id} has no sightings row`, { hint: 'the database is inconsistent; restore it from a backup' });
+  return { plans, existing, fastCount };
+}
