@@ -9,6 +9,7 @@ import { respondError, toApiError, validationError } from './errors.ts';
 import { inputGuard } from './input-guard.ts';
 import { routeModules } from './routes/index.ts';
 import { PLUM_VERSION } from '../core/version.ts';
+import { registerMcpRoute } from '../mcp/http.ts';
 
 export const API_VERSION = PLUM_VERSION;
 
@@ -69,6 +70,7 @@ export function createApp(deps: ApiDeps): ApiApp {
     description: 'An API key from `plum apikey create --role viewer|operator|admin`, or an agent token on /v1/agent routes.',
   });
   for (const mod of routeModules) mod.register(app);
+  registerMcpRoute(app, resolved);
 
   app.doc31('/openapi.json', {
     openapi: '3.1.0',

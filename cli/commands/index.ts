@@ -38,6 +38,7 @@ export const commandEntries: CommandEntry[] = [
   { name: 'webhook', summary: 'webhooks that receive new events, signed with HMAC', load: () => import('./webhook.ts') },
   { name: 'rules', summary: 'tagging rules: list, show, test, apply, import', load: () => import('./rules.ts') },
   { name: 'explain', summary: "explain a host's exposure score", load: () => import('./explain.ts') },
+  { name: 'mcp', summary: 'the MCP server for an LLM assistant, on standard input/output', load: () => import('./mcp.ts') },
   { name: 'serve', summary: 'run the HTTP API (and, embedded, the scheduler and runner)', load: () => import('./serve.ts') },
   { name: 'scheduler', summary: 'run each enabled profile once per cycle (embedded mode)', load: () => import('./scheduler.ts') },
   { name: 'schedule', summary: 'Temporal Schedules, one per profile', load: () => import('./schedule.ts') },
