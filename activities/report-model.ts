@@ -279,7 +279,7 @@ export async function buildReportModel(store: StoreSession, opts: ReportOptions)
   }
   if (opts.scoreConfig && hostList.length) {
     // The same inputs and function as `plum explain` (store/repos/host-score.ts): the two never disagree.
-    const inputs = await hostScoreInputs(store, hostList.map((h) => h.ip));
+    const inputs = await hostScoreInputs(store, hostList.map((h) => h.ip), now);
     for (const h of hostList) {
       const res = scoreHost(inputs.get(h.ip) ?? [], opts.scoreConfig);
       h.score = res.score;

@@ -1,3 +1,5 @@
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { readBoundedBody } from '../core/bounded-body.ts';
 import { toPlumError } from '../core/errors.ts';
@@ -6,11 +8,11 @@ import { assertPublicDestination } from '../core/report/webhook-destination.ts';
 import {
   backoffMs, DELIVERY_HEADER, EVENT_HEADER, SIGNATURE_HEADER, signWebhookBody, TIMESTAMP_HEADER,
 } from '../core/report/webhook.ts';
-import type { StoreSession } from '../store/index.ts';
+import type { Store, StoreSession } from '../store/index.ts';
 import { findReportDefinition } from '../store/repos/reports.ts';
 import {
-  advanceCursor, dueDeliveries, enabledWebhooks, insertDelivery, recordAttempt,
-  type WebhookDeliveryRow, type WebhookRow,
+  advanceCursor, claimWebhookSender, enabledWebhooks, eventsHeldBack, insertDelivery, lockWebhookQueue, oldestPendingDelivery, recordAttempt,
+  releaseWebhookSender, type WebhookDeliveryRow, type WebhookRow,
 } from '../store/repos/webhooks.ts';
 import { compileQueryFilter, normaliseRow, OBS_COLUMNS, OBS_FROM, type ObservationRow } from './observation-rows.ts';
 import { diffObservations, summarise } from './report-model.ts';
@@ -22,6 +24,17 @@ import { diffObservations, summarise } from './report-model.ts';
  * failures are retried with exponential backoff, first a few times in-process,
  * then on later dispatches until `maxAttempts`, after which the delivery is
  * marked failed (visible in `plum webhook list` and the API).
+ *
+ * Exactly once per event, in order, with several processes dispatching:
+ * - Queueing: events are read in (transaction id, event id) order, and only those
+ *   of transactions that have finished, so an ingest that commits late is never
+ *   left behind the cursor. The delivery row and the cursor move are one
+ *   transaction, under a per-webhook advisory lock.
+ * - Sending: one process at a time holds a webhook's sender lease and sends its
+ *   deliveries oldest first; a delivery waiting for a retry holds back the later
+ *   ones, so a receiver sees each host's events in order. Every attempt carries
+ *   the delivery id (X-Plum-Delivery): a process that dies between a receiver's
+ *   200 and recording it resends that delivery once, under the same id.
  */
 
 export interface WebhookDeps {
@@ -89,11 +102,11 @@ async function attemptOnce(
 }
 
 /**
- * Tries a delivery now (up to `immediateAttempts`, with backoff between them);
+ * Tries a delivery now (up to `immediate` times, with backoff between them);
  * leaves it pending with a next attempt time if it still fails.
  */
-async function tryDelivery(store: StoreSession, hook: WebhookRow, delivery: WebhookDeliveryRow, deps: WebhookDeps, immediate: number): Promise<{ ok: boolean; error?: string }> {
-  const o = { ...DEFAULTS, ...Object.fromEntries(Object.entries(deps).filter(([, v]) => v !== undefined)) } as typeof DEFAULTS & WebhookDeps;
+async function tryDelivery(store: StoreSession, hook: WebhookRow, delivery: WebhookDeliveryRow, deps: WebhookDeps, immediate: number): Promise<{ ok: boolean; gaveUp: boolean; error?: string }> {
+  const o = options(deps);
   let attempts = delivery.attempts;
   let last: { ok: boolean; status?: number; error?: string } = { ok: false, error: 'not attempted' };
   for (let i = 0; i < immediate && attempts < o.maxAttempts; i++) {
@@ -110,12 +123,25 @@ async function tryDelivery(store: StoreSession, hook: WebhookRow, delivery: Webh
       give_up: giveUp,
       nextAttemptAt: new Date(at.getTime() + backoffMs(attempts, o.baseDelayMs, o.maxDelayMs)),
     });
-    if (last.ok) return { ok: true };
+    if (last.ok) return { ok: true, gaveUp: false };
     (deps.log ?? silentLogger).warn({ webhook: hook.name, delivery: delivery.id, attempt: attempts, error: last.error }, 'webhook delivery failed');
-    if (giveUp) break;
+    if (giveUp) return { ok: false, gaveUp: true, error: last.error };
   }
-  return { ok: false, error: last.error };
+  return { ok: false, gaveUp: attempts >= o.maxAttempts, error: last.error };
 }
+
+function options(deps: WebhookDeps): typeof DEFAULTS & WebhookDeps {
+  return { ...DEFAULTS, ...Object.fromEntries(Object.entries(deps).filter(([, v]) => v !== undefined)) } as typeof DEFAULTS & WebhookDeps;
+}
+
+/** Long enough for one delivery's immediate attempts: the sender lease is renewed before each delivery. */
+function senderLeaseMs(deps: WebhookDeps): number {
+  const o = options(deps);
+  return o.immediateAttempts * (o.timeoutMs + backoffMs(o.immediateAttempts, o.baseDelayMs, o.maxDelayMs, () => 1)) + 30_000;
+}
+
+/** Who holds a sender lease: one sending pass (two in one process, say a dispatcher and a scheduler tick, are two senders). */
+const newSenderId = () => `${hostname()}:${process.pid}:${randomUUID()}`;
 
 /** Queues one payload for a webhook and tries to deliver it right away. */
 export async function deliverPayload(
@@ -126,9 +152,13 @@ export async function deliverPayload(
   eventCount: number,
   deps: WebhookDeps = {},
 ): Promise<{ ok: boolean; delivery: string; error?: string }> {
-  const delivery = await insertDelivery(store, { webhookId: hook.id, kind, payload, eventCount, now: deps.now ?? new Date() });
+  const now = deps.now ?? new Date();
+  // Reserved for this caller while it tries: a dispatcher in another process takes it only if this one dies.
+  const delivery = await insertDelivery(store, {
+    webhookId: hook.id, kind, payload, eventCount, now, firstAttemptAt: new Date(now.getTime() + senderLeaseMs(deps)),
+  });
   const r = await tryDelivery(store, hook, delivery, deps, deps.immediateAttempts ?? DEFAULTS.immediateAttempts);
-  return { ...r, delivery: delivery.id };
+  return { ok: r.ok, delivery: delivery.id, ...(r.error !== undefined && !r.ok ? { error: r.error } : {}) };
 }
 
 interface EventJoinRow {
@@ -169,47 +199,39 @@ export function eventPayload(e: EventJoinRow, obs: ObservationRow | undefined, p
 
 export interface DispatchSummary {
   webhooks: number;
+  /** Events queued, and the deliveries that carry them. */
   events: number;
   deliveries: number;
+  /** Deliveries sent for the first time that failed (left pending for a retry, or given up). */
   failed: number;
+  /** Attempts made on deliveries that had failed before. */
   retried: number;
+  /** Webhooks with events written by transactions still in progress: a dispatch shortly after queues them. */
+  waiting: number;
 }
 
+const EVENT_COLUMNS = `id, type, host(ip) as ip, protocol, port, at, created_at::text as created_at, hsh256, previous_hsh256,
+  run_id, observation_id, previous_observation_id, tx`;
 
-/**
- * Sends every event created since each webhook's cursor that matches its query
- * (or its report's query) and event types, in batches; then retries pending
- * deliveries that are due. Called after each ingest and by the scheduler tick.
- * Idempotent: the cursor advances only after the batch is queued.
- */
-export async function dispatchWebhookEvents(store: StoreSession, deps: WebhookDeps = {}): Promise<DispatchSummary> {
-  const now = deps.now ?? new Date();
+/** Queues the events committed since a webhook's cursor that it wants, a batch per transaction. */
+async function queueEvents(store: Store, hook: WebhookRow, query: string, match: (r: ObservationRow) => boolean, deps: WebhookDeps, now: Date): Promise<{ events: number; deliveries: number; waiting: boolean }> {
   const batchSize = deps.batchSize ?? DEFAULTS.batchSize;
-  const summary: DispatchSummary = { webhooks: 0, events: 0, deliveries: 0, failed: 0, retried: 0 };
-  const hooks = await enabledWebhooks(store);
-  summary.webhooks = hooks.length;
-  for (const hook of hooks) {
-    let query = hook.query;
-    if (hook.reportId) query = (await findReportDefinition(store, hook.reportId))?.query ?? '';
-    let match: (r: ObservationRow) => boolean;
-    try {
-      match = compileQueryFilter(query, now);
-    } catch (e) {
-      (deps.log ?? silentLogger).error({ webhook: hook.name, err: toPlumError(e).message }, 'webhook query is invalid; skipped');
-      continue;
-    }
-    // Read the cursor as text: drizzle's Date would drop PostgreSQL's microseconds and resend the last event.
-    const [cur] = await store.query<{ at: string; id: string }>('select cursor_at::text as at, cursor_id as id from webhooks where id = $1', [hook.id]);
-    let cursor = cur ?? { at: hook.cursorAt.toISOString(), id: hook.cursorId };
-    for (;;) {
-      const events = await store.query<EventJoinRow>(
-        `select id, type, host(ip) as ip, protocol, port, at, created_at::text as created_at, hsh256, previous_hsh256, run_id, observation_id, previous_observation_id
-         from observation_events where (created_at, id) > ($1::text::timestamptz, $2::text) order by created_at, id limit ${batchSize}`,
-        [cursor.at, cursor.id],
+  const out = { events: 0, deliveries: 0, waiting: false };
+  for (;;) {
+    const more = await store.transaction(async (tx) => {
+      const cursor = await lockWebhookQueue(tx, hook.id);
+      if (!cursor) return false;
+      const events = await tx.query<EventJoinRow & { tx: number }>(
+        `select ${EVENT_COLUMNS} from observation_events
+          where tx < $1 and (tx, id) > ($2::bigint, $3::text) order by tx, id limit ${batchSize}`,
+        [cursor.settledBelow, cursor.tx, cursor.id],
       );
-      if (events.length === 0) break;
+      if (events.length === 0) {
+        out.waiting = await eventsHeldBack(tx, cursor);
+        return false;
+      }
       const ids = [...new Set(events.flatMap((e) => [e.observation_id, ...(e.previous_observation_id ? [e.previous_observation_id] : [])]))];
-      const obsRows = await store.query<Parameters<typeof normaliseRow>[0]>(`select ${OBS_COLUMNS} from ${OBS_FROM} where po.id = any($1::text[])`, [ids]);
+      const obsRows = await tx.query<Parameters<typeof normaliseRow>[0]>(`select ${OBS_COLUMNS} from ${OBS_FROM} where po.id = any($1::text[])`, [ids]);
       const obs = new Map(obsRows.map((r) => [r.id, normaliseRow(r)]));
       const selected = events.filter((e) => {
         if (!hook.eventTypes.includes(e.type)) return false;
@@ -224,32 +246,83 @@ export async function dispatchWebhookEvents(store: StoreSession, deps: WebhookDe
           query,
           events: selected.map((e) => eventPayload(e, obs.get(e.observation_id), e.previous_observation_id ? obs.get(e.previous_observation_id) : undefined)),
         };
-        const r = await deliverPayload(store, hook, 'events', payload, selected.length, deps);
-        summary.deliveries++;
-        summary.events += selected.length;
-        if (!r.ok) summary.failed++;
+        await insertDelivery(tx, { webhookId: hook.id, kind: 'events', payload, eventCount: selected.length, now });
+        out.deliveries++;
+        out.events += selected.length;
       }
       const last = events[events.length - 1]!;
-      cursor = { at: last.created_at, id: last.id };
-      await advanceCursor(store, hook.id, cursor);
-      if (events.length < batchSize) break;
-    }
+      await advanceCursor(tx, hook.id, { tx: Number(last.tx), id: last.id });
+      return events.length === batchSize;
+    });
+    if (!more) return out;
   }
-  summary.retried = await retryDueDeliveries(store, { ...deps, now });
+}
+
+/**
+ * Sends a webhook's due deliveries, oldest first, while this process holds its
+ * sender lease; stops at the first one left pending (it holds back the later ones).
+ */
+async function sendDue(store: StoreSession, hook: WebhookRow, deps: WebhookDeps, now: Date): Promise<{ failed: number; retried: number }> {
+  const out = { failed: 0, retried: 0 };
+  const leaseMs = senderLeaseMs(deps);
+  const sender = newSenderId();
+  if (!await claimWebhookSender(store, hook.id, sender, leaseMs)) return out;
+  try {
+    for (;;) {
+      const head = await oldestPendingDelivery(store, hook.id);
+      if (!head?.nextAttemptAt || head.nextAttemptAt.getTime() > now.getTime()) break;
+      const first = head.attempts === 0;
+      const r = await tryDelivery(store, hook, head, deps, first ? deps.immediateAttempts ?? DEFAULTS.immediateAttempts : 1);
+      if (first && !r.ok) out.failed++;
+      if (!first) out.retried++;
+      if (!r.ok && !r.gaveUp) break;
+      if (!await claimWebhookSender(store, hook.id, sender, leaseMs)) break;
+    }
+  } finally {
+    await releaseWebhookSender(store, hook.id, sender);
+  }
+  return out;
+}
+
+/**
+ * Queues every event committed since each webhook's cursor that matches its
+ * query (or its report's query) and event types, in batches; then sends the
+ * deliveries that are due, per webhook in order. Run by the webhook dispatcher
+ * as soon as events commit (workers/webhook-dispatcher.ts), by the scheduler
+ * tick, and by `plum webhook dispatch`; any number of them may run at once.
+ */
+export async function dispatchWebhookEvents(store: Store, deps: WebhookDeps = {}): Promise<DispatchSummary> {
+  const now = deps.now ?? new Date();
+  const summary: DispatchSummary = { webhooks: 0, events: 0, deliveries: 0, failed: 0, retried: 0, waiting: 0 };
+  const hooks = await enabledWebhooks(store);
+  summary.webhooks = hooks.length;
+  for (const hook of hooks) {
+    let query = hook.query;
+    if (hook.reportId) query = (await findReportDefinition(store, hook.reportId))?.query ?? '';
+    let match: (r: ObservationRow) => boolean;
+    try {
+      match = compileQueryFilter(query, now);
+    } catch (e) {
+      (deps.log ?? silentLogger).error({ webhook: hook.name, err: toPlumError(e).message }, 'webhook query is invalid; skipped');
+      continue;
+    }
+    const q = await queueEvents(store, hook, query, match, deps, now);
+    summary.events += q.events;
+    summary.deliveries += q.deliveries;
+    if (q.waiting) summary.waiting++;
+  }
+  for (const hook of hooks) {
+    const r = await sendDue(store, hook, deps, now);
+    summary.failed += r.failed;
+    summary.retried += r.retried;
+  }
   return summary;
 }
 
-/** One more attempt for each pending delivery whose backoff has elapsed. */
+/** Sends the pending deliveries that are due (a retry each for those that failed before); returns the retries made. */
 export async function retryDueDeliveries(store: StoreSession, deps: WebhookDeps = {}): Promise<number> {
   const now = deps.now ?? new Date();
-  const hooks = new Map((await enabledWebhooks(store)).map((h) => [h.id, h]));
-  const due = await dueDeliveries(store, now, [...hooks.keys()]);
   let n = 0;
-  for (const d of due) {
-    const hook = hooks.get(d.webhookId);
-    if (!hook) continue;
-    await tryDelivery(store, hook, d, deps, 1);
-    n++;
-  }
+  for (const hook of await enabledWebhooks(store)) n += (await sendDue(store, hook, deps, now)).retried;
   return n;
 }

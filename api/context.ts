@@ -63,6 +63,8 @@ export interface ApiDeps {
   log?: Logger;
   limits?: Partial<ApiLimits>;
   services?: ApiServices;
+  /** Wakes event streams when events commit (without it they poll every ssePollMs). */
+  events?: import('../store/events-signal.ts').EventsSignal;
 }
 
 /** Who made the request, once authenticated. */

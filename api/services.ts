@@ -5,6 +5,8 @@ import type { Store } from '../store/index.ts';
 import type { IngestDeps } from '../store/ingest.ts';
 import { defaultIngestDeps, investigationRequest, runEmbedded, type EmbeddedDeps } from '../workers/embedded.ts';
 import { createEmbeddedScheduler } from '../workers/scheduler.ts';
+import { startWebhookDispatcher } from '../workers/webhook-dispatcher.ts';
+import type { EventsSignal } from '../store/events-signal.ts';
 import { createSmtpMailer } from '../activities/report.ts';
 import type { RunRequest, RunSummary } from '../workflows/logic/types.ts';
 import { listProfiles } from '../store/repos/profiles.ts';
@@ -165,17 +167,28 @@ async function temporalServices(deps: { store: Store; config: PlumConfig; log: L
  * same process runs the embedded runner; with it, runs start as Temporal
  * workflows and this process never scans.
  */
-export async function buildServeServices(deps: { store: Store; config: PlumConfig; log: Logger; schedulerIntervalMs?: number }): Promise<ServeServices> {
+export async function buildServeServices(deps: {
+  store: Store; config: PlumConfig; log: Logger; schedulerIntervalMs?: number;
+  /** When given, webhook deliveries leave as soon as events commit (both modes). */
+  events?: EventsSignal;
+}): Promise<ServeServices> {
   // Agent uploads are tagged and scored like every other ingest.
   const ingestDeps = await defaultIngestDeps(deps.store, deps.config);
+  const dispatcher = deps.events
+    ? startWebhookDispatcher({ store: deps.store, log: deps.log, events: deps.events, webhook: { allowPrivate: deps.config.PLUM_WEBHOOK_ALLOW_PRIVATE } })
+    : undefined;
+  const withDispatcher = (close: () => Promise<void>) => async () => {
+    await close();
+    await dispatcher?.stop();
+  };
   if (deps.config.PLUM_TEMPORAL_ADDRESS) {
     const t = await temporalServices(deps);
-    return { api: { ...t.api, ingestDeps }, mode: `runs on Temporal at ${deps.config.PLUM_TEMPORAL_ADDRESS}`, close: t.close };
+    return { api: { ...t.api, ingestDeps }, mode: `runs on Temporal at ${deps.config.PLUM_TEMPORAL_ADDRESS}`, close: withDispatcher(t.close) };
   }
   const e = embeddedServices({ ...deps, ingestDeps });
   return {
     api: { ...e.api, ingestDeps },
     mode: deps.schedulerIntervalMs ? `embedded runner and scheduler (every ${Math.round(deps.schedulerIntervalMs / 1000)} s)` : 'embedded runner, scheduler off',
-    close: e.close,
+    close: withDispatcher(e.close),
   };
 }

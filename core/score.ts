@@ -113,11 +113,14 @@ export interface ScoreResult {
 /** What a port's score looks at. Times are ISO strings or Dates. */
 export interface PortScoreInput {
   tags: readonly string[];
-  /** When the slot (ip/protocol/port) first appeared. */
+  /** When the slot (ip/protocol/port) first appeared: scan time. */
   firstSeen?: string | Date | null;
-  /** When the slot's fingerprint last changed (a `changed` event), if ever. */
+  /** When the slot's fingerprint last changed (a `changed` event), if ever: scan time. */
   changedAt?: string | Date | null;
-  /** The time judged at: the observation's last_seen for stored scores. */
+  /**
+   * The time judged at: now, when the score is computed. Not the observation's last_seen: an old scan
+   * imported today would then be judged at its own time and look new.
+   */
   at: string | Date;
 }
 

@@ -57,7 +57,16 @@ export interface Store extends StoreSession {
   pglite?: PGlite;
   /** PGlite only: the lock held on $PLUM_HOME. */
   lock?: HomeLock;
+  /**
+   * Calls `onNotify` each time a transaction that sent a notification on `channel` commits, in this process
+   * or another (LISTEN on a PostgreSQL server; in-process with PGlite, which also sees its socket clients'
+   * commits). Absent through a holder's socket: such a process polls instead. Resolves with the unlisten.
+   */
+  listen?: (channel: string, onNotify: () => void) => Promise<() => Promise<void>>;
 }
+
+/** Sent by a trigger when observation events commit (store/migrations: plum_notify_events). */
+export const EVENTS_CHANNEL = 'plum_events';
 
 export interface OpenStoreOptions {
   log?: Logger;
@@ -165,7 +174,12 @@ async function openPostgres(url: string, log: Logger): Promise<Store> {
   const client = postgres(url, { max: 8, onnotice: () => {}, connect_timeout: 10, types: { int8: INT8_AS_NUMBER } });
   const db = drizzlePostgres(client, { schema }) as unknown as PlumDb;
   log.debug({ url: redacted }, 'store opened (postgres)');
-  return makeStore('postgres', db, () => client.end({ timeout: 5 }), { via: 'server' }, client);
+  // postgres.js keeps one extra connection for LISTEN and listens again after it reconnects.
+  const listen = async (channel: string, onNotify: () => void) => {
+    const { unlisten } = await client.listen(channel, () => onNotify());
+    return unlisten;
+  };
+  return makeStore('postgres', db, () => client.end({ timeout: 5 }), { via: 'server', listen }, client);
 }
 
 /** int8 as a JS number: counts and sums stay far below 2^53. */
@@ -208,7 +222,13 @@ async function openPglite(config: PlumConfig, opts: OpenStoreOptions, log: Logge
       } finally {
         lock.release();
       }
-    }, { pglite: pg, lock, via: 'direct' });
+    }, {
+      pglite: pg, lock, via: 'direct',
+      listen: async (channel, onNotify) => {
+        const unlisten = await instance.listen(channel, () => onNotify());
+        return () => unlisten();
+      },
+    });
     if (opts.share) shared = await shareStore(store, config.home, log);
     return store;
   } catch (e) {

@@ -17,6 +17,7 @@ import { createNmapRunner } from '../activities/nmap.ts';
 import { inScanWindow, msUntilWindowChange, type ScanWindow } from './scan-hours.ts';
 import { connectWorker } from './temporal-runtime.ts';
 import { PLUM_VERSION } from '../core/version.ts';
+import { urgentQueueOf } from '../workflows/options.ts';
 
 export interface AgentOptions {
   /** Connection settings (TLS, API key) and the log level. */
@@ -25,6 +26,8 @@ export interface AgentOptions {
   namespace: string;
   taskQueue: string;
   concurrency: number;
+  /** Slots reserved for urgent work (investigations) on the taskQueue's urgent queue; 0: none. Default 1. */
+  urgentSlots?: number;
   scanHours?: ScanWindow;
   serverUrl: string;
   token: string;
@@ -62,14 +65,18 @@ export async function runAgent(opts: AgentOptions): Promise<void> {
         await sleep(wait, opts.signal);
         continue;
       }
-      const worker = await Worker.create({
-        connection, namespace: opts.namespace, taskQueue: opts.taskQueue,
-        activities: { runNmapJob: acts.runNmapJob }, maxConcurrentActivityTaskExecutions: opts.concurrency,
+      const workerFor = (taskQueue: string, slots: number) => Worker.create({
+        connection, namespace: opts.namespace, taskQueue,
+        activities: { runNmapJob: acts.runNmapJob }, maxConcurrentActivityTaskExecutions: slots,
         // A job still running when the window closes is allowed to finish.
         shutdownGraceTime: '8h',
       });
+      // The urgent queue has a worker of its own: its slot stays free while profile runs fill the others.
+      const urgentSlots = opts.urgentSlots ?? 1;
+      const workers = [await workerFor(opts.taskQueue, opts.concurrency), ...(urgentSlots > 0 ? [await workerFor(urgentQueueOf(opts.taskQueue), urgentSlots)] : [])];
       const windowEnd = opts.scanHours ? msUntilWindowChange(opts.scanHours, now) : Number.POSITIVE_INFINITY;
-      await worker.runUntil(sleep(windowEnd, opts.signal));
+      const until = sleep(windowEnd, opts.signal);
+      await Promise.all(workers.map((w) => w.runUntil(until)));
     }
   } finally {
     clearInterval(beat);

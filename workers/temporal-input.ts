@@ -1,7 +1,7 @@
 import type { PlumConfig } from '../core/config.ts';
 import { DEFAULT_LIMITS, initialState } from '../workflows/logic/scan-run.ts';
 import type { RunRequest } from '../workflows/logic/types.ts';
-import { NMAP_ACTIVITY_OPTIONS, type NmapTimingOverrides } from '../workflows/options.ts';
+import { NMAP_ACTIVITY_OPTIONS, urgentQueueOf, type NmapTimingOverrides } from '../workflows/options.ts';
 import type { ScanWorkflowInput } from '../workflows/temporal-run.ts';
 
 export type WorkflowInputConfig = Pick<PlumConfig,
@@ -12,7 +12,7 @@ export type WorkflowInputConfig = Pick<PlumConfig,
  * --temporal`, the API, the Schedules): the deployment's scan queue, timing
  * and continue-as-new threshold travel in the input, so the workflow stays
  * deterministic and a Schedule's digest changes when they do. Values equal to
- * the defaults are left out.
+ * the defaults are left out. Investigations name the urgent queue too.
  */
 export function scanWorkflowInput(config: WorkflowInputConfig, request: RunRequest): ScanWorkflowInput {
   const nmapTiming: NmapTimingOverrides = {
@@ -23,6 +23,8 @@ export function scanWorkflowInput(config: WorkflowInputConfig, request: RunReque
   return {
     state: initialState(request),
     scanTaskQueue: config.PLUM_TEMPORAL_SCAN_QUEUE,
+    // An investigation's jobs take the agents' reserved slot: they never wait behind a busy profile run.
+    ...(request.kind === 'investigation' ? { urgentScanTaskQueue: urgentQueueOf(config.PLUM_TEMPORAL_SCAN_QUEUE) } : {}),
     ...(perExecution !== DEFAULT_LIMITS.jobsPerExecution ? { limits: { jobsPerExecution: perExecution } } : {}),
     ...(Object.keys(nmapTiming).length ? { nmapTiming } : {}),
   };

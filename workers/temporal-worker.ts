@@ -14,6 +14,7 @@ import { loadScoreConfig, scoreFileOf } from '../core/score.ts';
 import type { Store } from '../store/index.ts';
 import type { RunEvent } from '../workflows/logic/types.ts';
 import type { PlumSinks } from '../workflows/temporal-run.ts';
+import { urgentQueueOf } from '../workflows/options.ts';
 import { defaultIngestDeps } from './embedded.ts';
 import { connectWorker } from './temporal-runtime.ts';
 
@@ -63,10 +64,13 @@ export async function runServerWorker(opts: { config: PlumConfig; store: Store; 
     });
     const workers = [server];
     if (opts.scanToo) {
-      workers.push(await Worker.create({
-        connection, namespace: config.PLUM_TEMPORAL_NAMESPACE, taskQueue: config.PLUM_TEMPORAL_SCAN_QUEUE,
-        activities: { runNmapJob: activities.runNmapJob }, maxConcurrentActivityTaskExecutions: opts.concurrency ?? 2,
-      }));
+      // Like an agent: the scan queue, and one slot of its own for investigations.
+      for (const [taskQueue, slots] of [[config.PLUM_TEMPORAL_SCAN_QUEUE, opts.concurrency ?? 2], [urgentQueueOf(config.PLUM_TEMPORAL_SCAN_QUEUE), 1]] as const) {
+        workers.push(await Worker.create({
+          connection, namespace: config.PLUM_TEMPORAL_NAMESPACE, taskQueue,
+          activities: { runNmapJob: activities.runNmapJob }, maxConcurrentActivityTaskExecutions: slots,
+        }));
+      }
     }
     log.info({ taskQueue: config.PLUM_TEMPORAL_TASK_QUEUE, scanToo: Boolean(opts.scanToo) }, 'server worker running');
     const stop = new Promise<void>((resolve) => opts.signal.addEventListener('abort', () => resolve(), { once: true }));

@@ -69,4 +69,11 @@ export const SEARCH_ATTRIBUTES = {
 } as const;
 
 export const DEFAULT_SCAN_TASK_QUEUE = 'plum-scan';
+
+/**
+ * The task queue of urgent work (investigations) next to a scan queue. Every agent polls it with a slot of
+ * its own that background profile runs cannot take, so an investigation's nmap starts at once even while
+ * all the normal slots are busy.
+ */
+export const urgentQueueOf = (scanQueue: string) => `${scanQueue}-urgent`;
 export const DEFAULT_SERVER_TASK_QUEUE = 'plum-server';

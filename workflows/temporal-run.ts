@@ -18,6 +18,11 @@ export interface ScanWorkflowInput {
   state: RunState;
   /** Task queue the agents poll; default `plum-scan`. */
   scanTaskQueue?: string;
+  /**
+   * When set (investigations), the nmap jobs go to this queue instead: the agents' reserved urgent slot
+   * (options.ts urgentQueueOf). Absent from histories written before it existed, which replay unchanged.
+   */
+  urgentScanTaskQueue?: string;
   limits?: Partial<RunLimits>;
   /** The deployment's heartbeat timeout and retry interval of the nmap activity (default: NMAP_ACTIVITY_OPTIONS). */
   nmapTiming?: NmapTimingOverrides;
@@ -46,7 +51,7 @@ export async function runOnTemporal(input: ScanWorkflowInput): Promise<RunSummar
   if (!state.request.workflowId) state.request.workflowId = info.workflowId;
   setHandler(progressQuery, () => ({ runId: state.plan?.runId, nextIndex: state.nextIndex, counters: state.counters }));
 
-  const scanQueue = input.scanTaskQueue ?? DEFAULT_SCAN_TASK_QUEUE;
+  const scanQueue = input.urgentScanTaskQueue ?? input.scanTaskQueue ?? DEFAULT_SCAN_TASK_QUEUE;
   const nmapProxies = new Map<number, ScanActivities['runNmapJob']>();
   const nmapFor = (priority: number) => {
     const key = priorityKey(priority);

@@ -1,6 +1,8 @@
 import type { Command } from 'commander';
 import { defaultIngestDeps, runEmbedded } from '../../workers/embedded.ts';
 import { createEmbeddedScheduler } from '../../workers/scheduler.ts';
+import { startWebhookDispatcher } from '../../workers/webhook-dispatcher.ts';
+import { listenForEvents } from '../../store/events-signal.ts';
 import type { CliContext } from '../context.ts';
 import { info } from '../output.ts';
 import { summaryLine } from './run.ts';
@@ -40,6 +42,9 @@ export function register(program: Command, ctx: CliContext): void {
         return;
       }
       const handle = scheduler.start(Math.max(5, Number(opts.interval) || 30) * 1000);
+      // Webhook events leave when they commit, not at the next tick.
+      const events = await listenForEvents(store, ctx.log);
+      const dispatcher = startWebhookDispatcher({ store, log: ctx.log, events, webhook: { allowPrivate: ctx.config.PLUM_WEBHOOK_ALLOW_PRIVATE } });
       info('plum: scheduler running; Ctrl-C stops it (runs in flight are cancelled and resumed at the next start)');
       await new Promise<void>((resolve) => {
         const stop = () => {
@@ -50,5 +55,7 @@ export function register(program: Command, ctx: CliContext): void {
         process.once('SIGTERM', stop);
       });
       await handle.stop();
+      await dispatcher.stop();
+      await events.close();
     });
 }

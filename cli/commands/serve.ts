@@ -3,6 +3,7 @@ import { startServer } from '../../api/server.ts';
 import { PlumError } from '../../core/errors.ts';
 import type { CliContext } from '../context.ts';
 import { info } from '../output.ts';
+import { listenForEvents } from '../../store/events-signal.ts';
 import { openStore } from '../../store/index.ts';
 import { recoverRuns } from './init.ts';
 
@@ -32,13 +33,16 @@ export function register(program: Command, ctx: CliContext): void {
       const store = await openStore(ctx.config, { log: ctx.log, share: true });
       ctx.onClose(() => store.close());
       await recoverRuns(ctx, store);
+      // Webhook deliveries and event streams wake when events commit, in this process or another.
+      const events = await listenForEvents(store, ctx.log);
+      ctx.onClose(() => events.close());
       const { buildServeServices } = await import('../../api/services.ts');
       const services = await buildServeServices({
-        store, config: ctx.config, log: ctx.log, schedulerIntervalMs: opts.scheduler ? interval * 1000 : undefined,
+        store, config: ctx.config, log: ctx.log, events, schedulerIntervalMs: opts.scheduler ? interval * 1000 : undefined,
       });
       ctx.onClose(() => services.close());
       const server = await startServer({
-        store, config: ctx.config, log: ctx.log, services: services.api, limits: { expensivePerMinute: ctx.config.PLUM_API_EXPENSIVE_PER_MINUTE },
+        store, config: ctx.config, log: ctx.log, services: services.api, events, limits: { expensivePerMinute: ctx.config.PLUM_API_EXPENSIVE_PER_MINUTE },
       }, { host: opts.host, port });
       ctx.onClose(() => server.close());
       info(`plum: API listening on ${server.url} (docs ${server.url}/docs; ${services.mode}; database ${store.kind}${store.via === 'socket' ? ' via the holder socket' : ''})`);

@@ -29,12 +29,17 @@ export function selectObsSql(withFields: boolean, oneIp = false): string {
     where o.ip ${cond}`;
 }
 
-export const portInput = (r: Pick<ObsRow, 'tags' | 'slot_first' | 'changed_at' | 'last_seen'>, tags = r.tags): PortScoreInput => ({
-  tags, firstSeen: r.slot_first, changedAt: r.changed_at, at: r.last_seen,
+/**
+ * `at` is when the score is judged, the wall clock of whoever computes it (ingest's rescoring, rules apply,
+ * explain, a report): first sighting and last change are scan times, so a port found by a scan of 2013 that
+ * is imported today is years old, not new.
+ */
+export const portInput = (r: Pick<ObsRow, 'tags' | 'slot_first' | 'changed_at'>, at: Date, tags = r.tags): PortScoreInput => ({
+  tags, firstSeen: r.slot_first, changedAt: r.changed_at, at,
 });
 
 /** The score inputs of each host's current open ports (hosts without one are absent), in batches. */
-export async function hostScoreInputs(store: StoreSession, ips: string[], batch = 2000): Promise<Map<string, PortScoreInput[]>> {
+export async function hostScoreInputs(store: StoreSession, ips: string[], at: Date, batch = 2000): Promise<Map<string, PortScoreInput[]>> {
   const out = new Map<string, PortScoreInput[]>();
   for (let i = 0; i < ips.length; i += batch) {
     const part = ips.slice(i, i + batch).map((ip) => canonicalIp(ip));
@@ -42,7 +47,7 @@ export async function hostScoreInputs(store: StoreSession, ips: string[], batch 
     for (const r of rows) {
       let list = out.get(r.ip);
       if (!list) out.set(r.ip, (list = []));
-      list.push(portInput(r));
+      list.push(portInput(r, at));
     }
   }
   return out;

@@ -66,6 +66,8 @@ interface BatchContext {
   score: ScoreConfig;
   /** Rules to run again; undefined: tags stay as stored (only scores are recomputed). */
   affected?: ReadonlySet<string>;
+  /** When scores are judged (host-score.ts portInput). */
+  now?: () => Date;
 }
 
 export interface BatchOutcome {
@@ -86,6 +88,7 @@ async function processIps(tx: StoreSession, ips: string[], ctx: BatchContext): P
   const rows = await tx.query<ObsRow>(selectObsSql(retag), [ips]);
   const updates: { id: string; tags: string[]; rules: string[]; score: number; score_features: unknown }[] = [];
   const openByIp = new Map<string, PortScoreInput[]>(ips.map((ip) => [ip, []]));
+  const at = ctx.now?.() ?? new Date();
   for (const r of rows) {
     out.documents++;
     let ev: Evaluation = { tags: r.tags, rules: r.rules };
@@ -98,7 +101,7 @@ async function processIps(tx: StoreSession, ips: string[], ctx: BatchContext): P
     }
     const tagsChanged = ev.tags.length !== r.tags.length || ev.tags.some((t, i) => t !== r.tags[i])
       || ev.rules.length !== r.rules.length || ev.rules.some((t, i) => t !== r.rules[i]);
-    const s = scorePort(portInput(r, ev.tags), ctx.score);
+    const s = scorePort(portInput(r, at, ev.tags), ctx.score);
     const sf = storedFeatures(s);
     const scoreChanged = s.score !== r.score || canonicalize(sf) !== canonicalize(r.score_features);
     if (tagsChanged || scoreChanged) {
@@ -106,7 +109,7 @@ async function processIps(tx: StoreSession, ips: string[], ctx: BatchContext): P
       if (tagsChanged) out.retagged++;
       if (scoreChanged) out.rescored++;
     }
-    if (r.current && r.state === 'open') openByIp.get(r.ip)?.push(portInput(r, ev.tags));
+    if (r.current && r.state === 'open') openByIp.get(r.ip)?.push(portInput(r, at, ev.tags));
   }
   if (updates.length > 0) {
     await tx.query(
@@ -144,12 +147,12 @@ async function processIps(tx: StoreSession, ips: string[], ctx: BatchContext): P
  * tags and history, and re-judges certificate dates at each document's scan
  * time (ingest tags at the wall clock, which is wrong for an old scan).
  */
-export async function rescoreIps(store: Store, ips: string[], ctx: { set: RuleSet; score: ScoreConfig }): Promise<BatchOutcome> {
+export async function rescoreIps(store: Store, ips: string[], ctx: { set: RuleSet; score: ScoreConfig; now?: () => Date }): Promise<BatchOutcome> {
   const unique = [...new Set(ips.map(canonicalIp))].sort();
   const total: BatchOutcome = { documents: 0, retagged: 0, rescored: 0, hosts: 0 };
   const affected = timeDependentRules(ctx.set);
   for (let i = 0; i < unique.length; i += 500) {
-    const part = await store.transaction((tx) => processIps(tx, unique.slice(i, i + 500), { set: ctx.set, score: ctx.score, affected }));
+    const part = await store.transaction((tx) => processIps(tx, unique.slice(i, i + 500), { set: ctx.set, score: ctx.score, affected, now: ctx.now }));
     addOutcome(total, part);
   }
   return total;
@@ -303,7 +306,7 @@ export interface HostExplanation extends ScoreResult {
  * The score of a host and of each of its open ports, computed from the stored
  * tags and history with the given configuration (what apply and ingest store).
  */
-export async function explainHost(store: StoreSession, ip: string, cfg: ScoreConfig): Promise<HostExplanation> {
+export async function explainHost(store: StoreSession, ip: string, cfg: ScoreConfig, at = new Date()): Promise<HostExplanation> {
   const canon = canonicalIp(ip);
   const rows = await store.query<ObsRow>(
     `select * from (${selectObsSql(false, true)}) q where current and state = 'open' order by protocol, port`,
@@ -314,8 +317,8 @@ export async function explainHost(store: StoreSession, ip: string, cfg: ScoreCon
       throw new PlumError('not_found', `no observation of ${canon}`, { hint: 'scan or ingest it first, or check the address with `plum search ip:' + canon + '`' });
     }
   }
-  const ports = rows.map((r) => ({ protocol: r.protocol, port: r.port, hsh256: r.hsh256, tags: r.tags, ...scorePort(portInput(r), cfg) }));
-  const host = scoreHost(rows.map((r) => portInput(r)), cfg);
+  const ports = rows.map((r) => ({ protocol: r.protocol, port: r.port, hsh256: r.hsh256, tags: r.tags, ...scorePort(portInput(r, at), cfg) }));
+  const host = scoreHost(rows.map((r) => portInput(r, at)), cfg);
   return { ip: canon, ...host, ports };
 }
 

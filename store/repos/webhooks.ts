@@ -26,6 +26,19 @@ export function newWebhookSecret(): string {
   return `whsec_${randomBytes(32).toString('base64url')}`;
 }
 
+/**
+ * The transaction id below which every transaction of this database has finished: events written by
+ * transactions under it can no longer appear behind a cursor. The snapshot's in-progress ids of other
+ * databases on the same server (pg_stat_activity) do not hold it back; an id whose database cannot be
+ * seen does (the safe side).
+ */
+const SETTLED_BELOW = `(select coalesce(
+    (select min(x::text::bigint) from pg_snapshot_xip(cur.snap) as x where not exists (
+      select 1 from pg_stat_activity a
+       where a.backend_xid::text::bigint = x::text::bigint % 4294967296 and a.datname is distinct from current_database())),
+    pg_snapshot_xmax(cur.snap)::text::bigint)
+  from (select pg_current_snapshot() as snap) cur)`;
+
 export interface NewWebhook {
   name: string;
   url: string;
@@ -55,8 +68,10 @@ export async function createWebhook(store: StoreSession, input: NewWebhook, now 
     query: input.query?.trim() ?? '',
     reportId: input.reportId ?? null,
     eventTypes,
-    // Only events created from now on are sent: a new webhook is not flooded with history.
+    // Only events committed from now on are sent: a new webhook is not flooded with history.
+    // Every transaction below the settled bound has finished, so its events are history.
     cursorAt: now,
+    cursorTx: sql.raw(SETTLED_BELOW),
     cursorId: '',
     createdAt: now,
   }).returning();
@@ -136,7 +151,11 @@ export async function listWebhookStatus(store: StoreSession): Promise<WebhookSta
 
 export async function insertDelivery(
   store: StoreSession,
-  input: { webhookId: string; kind: 'events' | 'report'; payload: Record<string, unknown>; eventCount: number; now: Date },
+  input: {
+    webhookId: string; kind: 'events' | 'report'; payload: Record<string, unknown>; eventCount: number; now: Date;
+    /** When another dispatcher may first try it (default `now`): a delivery the caller tries at once is reserved for it. */
+    firstAttemptAt?: Date;
+  },
 ): Promise<WebhookDeliveryRow> {
   const [row] = await store.db.insert(webhookDeliveries).values({
     id: newId('dlv'),
@@ -145,8 +164,11 @@ export async function insertDelivery(
     payload: input.payload,
     eventCount: input.eventCount,
     status: 'pending',
-    nextAttemptAt: input.now,
-    createdAt: input.now,
+    nextAttemptAt: input.firstAttemptAt ?? input.now,
+    // Strictly after the webhook's previous delivery (microseconds): deliveries go out in created_at order,
+    // and two queued in the same millisecond must not fall back on their random ids.
+    createdAt: sql`greatest(${input.now.toISOString()}::timestamptz,
+      (select max(d.created_at) + interval '1 microsecond' from webhook_deliveries d where d.webhook_id = ${input.webhookId}))`,
   }).returning();
   return row!;
 }
@@ -167,25 +189,62 @@ export async function recordAttempt(
   }).where(eq(webhookDeliveries.id, id));
 }
 
-/** Pending deliveries whose next attempt is due, oldest first. */
-export async function dueDeliveries(store: StoreSession, now: Date, webhookIds?: string[]): Promise<WebhookDeliveryRow[]> {
-  const conds = [eq(webhookDeliveries.status, 'pending'), isNotNull(webhookDeliveries.nextAttemptAt), lte(webhookDeliveries.nextAttemptAt, now)];
-  if (webhookIds) {
-    if (webhookIds.length === 0) return [];
-    conds.push(inArray(webhookDeliveries.webhookId, webhookIds));
-  }
-  return store.db.select().from(webhookDeliveries).where(and(...conds)).orderBy(asc(webhookDeliveries.createdAt), asc(webhookDeliveries.id));
-}
-
 export async function listDeliveries(store: StoreSession, webhookId: string, limit = 20): Promise<WebhookDeliveryRow[]> {
   return store.db.select().from(webhookDeliveries).where(eq(webhookDeliveries.webhookId, webhookId))
     .orderBy(desc(webhookDeliveries.createdAt), desc(webhookDeliveries.id)).limit(limit);
 }
 
+/** A webhook's oldest pending delivery: the only one that may be sent (deliveries of a webhook leave in order). */
+export async function oldestPendingDelivery(store: StoreSession, webhookId: string): Promise<WebhookDeliveryRow | undefined> {
+  const [row] = await store.db.select().from(webhookDeliveries)
+    .where(and(eq(webhookDeliveries.webhookId, webhookId), eq(webhookDeliveries.status, 'pending')))
+    .orderBy(asc(webhookDeliveries.createdAt), asc(webhookDeliveries.id)).limit(1);
+  return row;
+}
+
+/** When the next pending delivery of any enabled webhook is due (null: none pending). */
+export async function nextPendingAttemptAt(store: StoreSession): Promise<Date | null> {
+  const [row] = await store.query<{ at: Date | null }>(
+    `select min(d.next_attempt_at) as at from webhook_deliveries d join webhooks w on w.id = d.webhook_id
+      where d.status = 'pending' and w.enabled`);
+  return row?.at ? new Date(row.at) : null;
+}
+
 /**
- * `at` is PostgreSQL timestamp text (microseconds kept), as read from observation_events.created_at::text;
- * bound as text because postgres.js would round a timestamptz parameter through a JS Date (milliseconds).
+ * Becomes the one sender of a webhook's deliveries for `leaseMs` (or extends it): false while another
+ * process holds an unexpired lease. A sender that dies is replaced once its lease runs out.
  */
-export async function advanceCursor(store: StoreSession, webhookId: string, cursor: { at: string; id: string }): Promise<void> {
-  await store.query('update webhooks set cursor_at = $1::text::timestamptz, cursor_id = $2 where id = $3', [cursor.at, cursor.id, webhookId]);
+export async function claimWebhookSender(store: StoreSession, webhookId: string, senderId: string, leaseMs: number): Promise<boolean> {
+  const rows = await store.query(
+    `update webhooks set sender_id = $2, sender_until = now() + ($3::text || ' milliseconds')::interval
+      where id = $1 and (sender_id is null or sender_id = $2 or sender_until < now()) returning id`,
+    [webhookId, senderId, String(Math.ceil(leaseMs))]);
+  return rows.length > 0;
+}
+
+export async function releaseWebhookSender(store: StoreSession, webhookId: string, senderId: string): Promise<void> {
+  await store.query('update webhooks set sender_id = null, sender_until = null where id = $1 and sender_id = $2', [webhookId, senderId]);
+}
+
+/**
+ * In a transaction: waits for any other process queueing this webhook's events (a transaction-scoped advisory
+ * lock, which assigns no transaction id), then reads its cursor and the settled bound (SETTLED_BELOW).
+ */
+export async function lockWebhookQueue(tx: StoreSession, webhookId: string): Promise<{ tx: number; id: string; settledBelow: number } | undefined> {
+  await tx.query(`select pg_advisory_xact_lock(hashtextextended('plum.webhook_queue:' || $1, 0))`, [webhookId]);
+  const [row] = await tx.query<{ tx: number; id: string; settled_below: number }>(
+    `select cursor_tx as tx, cursor_id as id, ${SETTLED_BELOW} as settled_below from webhooks where id = $1`, [webhookId]);
+  return row ? { tx: Number(row.tx), id: row.id, settledBelow: Number(row.settled_below) } : undefined;
+}
+
+/** Whether events after a cursor wait for a transaction still in progress (the dispatcher looks again shortly). */
+export async function eventsHeldBack(store: StoreSession, cursor: { tx: number; id: string; settledBelow: number }): Promise<boolean> {
+  const rows = await store.query('select 1 from observation_events where tx >= $1 and (tx, id) > ($2::bigint, $3::text) limit 1',
+    [cursor.settledBelow, cursor.tx, cursor.id]);
+  return rows.length > 0;
+}
+
+/** Moves a webhook's cursor past an event (observation_events (tx, id) order). */
+export async function advanceCursor(store: StoreSession, webhookId: string, cursor: { tx: number; id: string }): Promise<void> {
+  await store.query('update webhooks set cursor_tx = $1, cursor_id = $2 where id = $3', [cursor.tx, cursor.id, webhookId]);
 }

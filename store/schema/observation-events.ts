@@ -1,5 +1,5 @@
-import { relations } from 'drizzle-orm';
-import { index, inet, integer, pgTable, text } from 'drizzle-orm/pg-core';
+import { relations, sql } from 'drizzle-orm';
+import { bigint, index, inet, integer, pgTable, text } from 'drizzle-orm/pg-core';
 import { tstz } from './columns.ts';
 import { portObservations } from './port-observations.ts';
 
@@ -23,12 +23,19 @@ export const observationEvents = pgTable('observation_events', {
   runId: text('run_id'),
   jobId: text('job_id'),
   createdAt: tstz('created_at').notNull().defaultNow(),
+  /**
+   * The id of the transaction that wrote the event. Webhook dispatch reads only
+   * events of finished transactions (below the snapshot's xmin) in (tx, id)
+   * order, so an ingest that commits after a later-started one is never skipped.
+   */
+  tx: bigint('tx', { mode: 'number' }).notNull().default(sql`(pg_current_xact_id()::text)::bigint`),
 }, (t) => [
   index('observation_events_at_idx').on(t.at),
   index('observation_events_ip_at_idx').on(t.ip, t.at),
   index('observation_events_type_at_idx').on(t.type, t.at),
   index('observation_events_observation_idx').on(t.observationId),
   index('observation_events_run_idx').on(t.runId),
+  index('observation_events_tx_idx').on(t.tx, t.id),
 ]);
 
 export const observationEventsRelations = relations(observationEvents, ({ one }) => ({

@@ -1,5 +1,5 @@
 import { relations, sql } from 'drizzle-orm';
-import { boolean, pgTable, text, uniqueIndex } from 'drizzle-orm/pg-core';
+import { bigint, boolean, pgTable, text, uniqueIndex } from 'drizzle-orm/pg-core';
 import { tstz } from './columns.ts';
 import { reportDefinitions } from './report-definitions.ts';
 import { webhookDeliveries } from './webhook-deliveries.ts';
@@ -18,9 +18,14 @@ export const webhooks = pgTable('webhooks', {
   reportId: text('report_id').references(() => reportDefinitions.id, { onDelete: 'cascade' }),
   eventTypes: text('event_types').array().notNull().default(sql`'{appeared,changed,reappeared}'::text[]`),
   enabled: boolean('enabled').notNull().default(true),
-  /** Events created at or before this instant (and id <= cursorId) were already queued. */
+  /** Superseded by cursorTx (kept so an older plum reading the table still works). */
   cursorAt: tstz('cursor_at').notNull().defaultNow(),
+  /** Events at or before (cursorTx, cursorId), in observation_events (tx, id) order, were already queued. */
+  cursorTx: bigint('cursor_tx', { mode: 'number' }).notNull().default(0),
   cursorId: text('cursor_id').notNull().default(''),
+  /** The process sending this webhook's deliveries (one at a time, in order) and until when it holds that role. */
+  senderId: text('sender_id'),
+  senderUntil: tstz('sender_until'),
   createdAt: tstz('created_at').notNull().defaultNow(),
 }, (t) => [uniqueIndex('webhooks_name_key').on(t.name)]);
 

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { newId } from '../../core/ids.ts';
+import { listenForEvents } from '../../store/events-signal.ts';
 import { ingestScanResult } from '../../store/ingest.ts';
 import { runs } from '../../store/schema/runs.ts';
 import { storeKinds } from '../helpers/db.ts';
@@ -42,6 +43,30 @@ describe.each(storeKinds)('SSE events (%s)', (kind) => {
     expect(again.map((m) => (JSON.parse(m.data) as { type: string }).type).sort()).toEqual(['changed', 'gone']);
     expect(again.map((m) => m.id)).not.toContain(first.id);
   }, 180_000);
+
+  it('sends an event as soon as its ingest commits, long before the next poll', async () => {
+    const events = await listenForEvents(api.store);
+    // A poll a minute apart: only the commit signal can bring the event within the bound.
+    const woken = await startTestApiOn(api, {}, { ssePollMs: 60_000 }, api.config, events);
+    try {
+      const res = await woken.call('/v1/events?runs=false', { auth: api.keys.viewer });
+      expect(res.status).toBe(200);
+      let committed = 0;
+      const writer = (async () => {
+        await new Promise((r) => setTimeout(r, 500));
+        await ingestScanResult(api.store, { source: 'test', scan: scan([host('127.0.9.7', new Date().toISOString(), [port(443, 'tls')])]) });
+        committed = Date.now();
+      })();
+      const msgs = await readSse(res, (all) => all.some((m) => m.event === 'observation'), 10_000);
+      const arrived = Date.now();
+      await writer;
+      expect(msgs.filter((m) => m.event === 'observation').map((m) => JSON.parse(m.data).ip)).toEqual(['127.0.9.7']);
+      expect(arrived - committed).toBeLessThan(3000);
+    } finally {
+      await woken.close();
+      await events.close();
+    }
+  });
 
   it.each([
     ['/v1/events?types=born', 'invalid query field "types": must be a comma-separated list of appeared, changed, gone, reappeared'],

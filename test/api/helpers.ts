@@ -1,3 +1,4 @@
+import type { EventsSignal } from '../../store/events-signal.ts';
 import { expect } from 'vitest';
 import type { PlumConfig } from '../../core/config.ts';
 import type { ApiLimits, ApiServices } from '../../api/context.ts';
@@ -96,8 +97,9 @@ export async function expectSecured(api: TestApi, method: string, path: string, 
 /** A second server over the same test store (other services), sharing its keys; close() only stops the server. */
 export async function startTestApiOn(
   base: TestApi, services: ApiServices | undefined, limits?: Partial<ApiLimits>, config: PlumConfig = base.config,
+  events?: EventsSignal,
 ): Promise<Pick<TestApi, 'call' | 'close' | 'server'>> {
-  const server = await startServer({ store: base.store, config, services, limits }, { host: '127.0.0.1', port: 0 });
+  const server = await startServer({ store: base.store, config, services, limits, events }, { host: '127.0.0.1', port: 0 });
   return {
     server,
     call: clientOf(server),

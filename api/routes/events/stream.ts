@@ -26,6 +26,10 @@ import { streamSlotsOf } from './streams.ts';
  * is at-least-once on reconnect (Last-Event-ID re-reads the window before it),
  * never silently lossy within the window.
  *
+ * Waking: with the server's events signal (LISTEN), a poll runs as soon as
+ * events commit in any process; ssePollMs remains the fallback and the pace of
+ * run progress.
+ *
  * Each API key may hold `sseStreamsPerKey` streams and the server `sseStreamsTotal`;
  * beyond that the request is refused with 429.
  */
@@ -105,6 +109,8 @@ export default {
 
       return streamSSE(c, async (stream) => {
         stream.onAbort(release);
+        const closed = new AbortController();
+        stream.onAbort(() => closed.abort());
         let lastWrite = Date.now();
         const send = async (r: EventRow) => {
           seen.add(r.id);
@@ -166,7 +172,9 @@ export default {
               await stream.write(': keep-alive\n\n');
               lastWrite = Date.now();
             }
-            await stream.sleep(limits.ssePollMs);
+            // Woken by the commit of new events; the poll interval stays as the fallback (and for run progress).
+            if (deps.events) await deps.events.wait(limits.ssePollMs, closed.signal);
+            else await stream.sleep(limits.ssePollMs);
           }
         } catch (e) {
           log.warn({ err: e }, 'event stream poll failed');
