@@ -8,10 +8,11 @@ import { newId } from '../core/ids.ts';
 import type { Logger } from '../core/log.ts';
 import { planJobs, type PlannedJob, type PlanTarget } from '../core/plan.ts';
 import { parseProfile, type ScanProfile } from '../core/profiles.ts';
-import { enforceScope, recheckNames, type Resolver } from '../core/scope.ts';
+import { enforceScope, hostsOutsideJob, recheckNames, type Resolver } from '../core/scope.ts';
 import { parseTarget } from '../core/targets.ts';
 import type { Store } from '../store/index.ts';
-import { ingestScanResult, type IngestDeps, type IngestScan, type IngestSummary } from '../store/ingest.ts';
+import { ingestScanResult, type IngestDeps, type IngestHost, type IngestScan, type IngestSummary } from '../store/ingest.ts';
+import { pinnedAddresses } from '../store/repos/jobs.ts';
 import { getProfile } from '../store/repos/profiles.ts';
 import { loadPerimeter, loadPlanTargets } from '../store/repos/targets.ts';
 import type {
@@ -188,6 +189,28 @@ interface RunMeta {
   /** Scripts of refused categories an admin allowed on the profile (the runner checks scripts again). */
   allowScripts?: string[];
 }
+
+/**
+ * A job's result without the hosts outside the job: its address targets and the addresses its names were checked
+ * at. nmap resolves names again itself, so a name moved between the scope guard's last lookup and nmap's own
+ * reaches another address; what nmap found there is not stored (agents' uploads are refused for it at the API).
+ */
+async function withinJob(scan: IngestScan, targets: readonly string[], pinned: Record<string, string[]>): Promise<{ scan: IngestScan; outside: string[] }> {
+  const hosts: IngestHost[] = [];
+  for await (const h of scan.hosts) hosts.push(h);
+  const outside = hostsOutsideJob(hosts, targets, pinned);
+  if (outside.length === 0) return { scan: { ...withRun(scan), hosts }, outside };
+  const drop = new Set(outside);
+  return { scan: { ...withRun(scan), hosts: hosts.filter((h) => !drop.has(h.ip)) }, outside };
+}
+
+/** The scan's run info and error, read after its hosts (a streamed parse fills them in as it goes). */
+function withRun(scan: IngestScan): Omit<IngestScan, 'hosts'> {
+  return { run: scan.run, ...(scan.error ? { error: scan.error } : {}) };
+}
+
+const outsideMessage = (ips: string[]) =>
+  `${ips.length} host${ips.length === 1 ? '' : 's'} outside the job's targets and checked addresses not stored (a name moved before nmap resolved it): ${ips.slice(0, 10).join(', ')}${ips.length > 10 ? ', …' : ''}`;
 
 export function createActivities(deps: ActivityDeps): ScanActivities {
   const now = deps.now ?? (() => new Date());
@@ -402,7 +425,8 @@ export function createActivities(deps: ActivityDeps): ScanActivities {
     const [raw] = await store.query<{ xml_gz: Uint8Array }>('select xml_gz from raw_results where job_id = $1', [input.jobId]);
     if (!raw) throw new PlumError('not_found', `no result was delivered for job ${job.index}`, { hint: 'the nmap activity must complete before ingest' });
     const xml = gunzipSync(Buffer.from(raw.xml_gz));
-    const scan = await parseXml(xml);
+    const { scan, outside } = await withinJob(await parseXml(xml), job.targets, await pinnedAddresses(store, job.run_id));
+    if (outside.length > 0) log.warn({ jobId: job.id, outside: outside.slice(0, 20) }, 'hosts outside the job were not stored');
     const summary: IngestSummary = await ingestScanResult(store, {
       scan,
       scope: { targets: job.targets, tcpPorts: job.tcp_ports, ...(job.udp_ports ? { udpPorts: job.udp_ports } : {}) },
@@ -410,11 +434,15 @@ export function createActivities(deps: ActivityDeps): ScanActivities {
       ...(deps.retentionDays !== undefined ? { retentionDays: deps.retentionDays } : {}),
       ...(deps.parserVersion !== undefined ? { parserVersion: deps.parserVersion } : {}),
     }, deps.ingestDeps ?? {});
+    const errors = [...summary.errors, ...(outside.length > 0 ? [outsideMessage(outside)] : [])];
     const outcome: JobOutcome = {
-      jobId: job.id, index: job.index, status: summary.errors.length ? 'partial' : 'succeeded',
+      jobId: job.id, index: job.index, status: errors.length ? 'partial' : 'succeeded',
       hosts: summary.hosts, hostsUp: summary.hostsUp, ports: summary.ports, appeared: summary.appeared, changed: summary.changed,
-      gone: summary.gone, reappeared: summary.reappeared, ...(summary.errors.length ? { error: summary.errors.join('; ') } : {}),
+      gone: summary.gone, reappeared: summary.reappeared, ...(errors.length ? { error: errors.join('; ') } : {}),
     };
+    if (outside.length > 0) {
+      await store.query(`update jobs set status = 'partial', error = $2 where id = $1`, [job.id, errors.join('; ')]);
+    }
     await store.query(`update jobs set progress = progress || jsonb_build_object('ingest', $2::jsonb) where id = $1`, [job.id, JSON.stringify(outcome)]);
     return outcome;
   }

@@ -1,5 +1,7 @@
+import fs from 'node:fs';
+import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createActivities } from '../../activities/index.ts';
+import { createActivities, storeResultSink } from '../../activities/index.ts';
 import { createNmapRunner } from '../../activities/nmap.ts';
 import { PlumError } from '../../core/errors.ts';
 import { silentLogger } from '../../core/log.ts';
@@ -70,6 +72,25 @@ describe.each(storeKinds)('names are checked again right before nmap starts (%s)
     // Without the allowance the runner refuses before nmap.
     const { allowScripts: _dropped, ...bare } = specs[0]!;
     expect(((await a.runNmapJob(bare).catch((e: unknown) => e)) as PlumError).code).toBe('unsafe_argument');
+  });
+
+  it('does not store what nmap found at an address outside the job (a name moved before nmap resolved it)', async () => {
+    dns['www.plum.test'] = ['127.0.0.1'];
+    dns['api.plum.test'] = ['127.0.0.2'];
+    const { a, spec } = await planned(`investigation:moved-late-${kind}`);
+    // nmap's own lookup of api.plum.test answered 127.0.0.3: inside the perimeter, outside what the job checked.
+    const fixture = fs.readFileSync(new URL('../fixtures/nmap/loopback-http.xml', import.meta.url), 'utf8');
+    const host = fixture.slice(fixture.indexOf('<host '), fixture.indexOf('</host>') + '</host>\n'.length);
+    const end = fixture.indexOf('</host>') + '</host>\n'.length;
+    const xml = Buffer.from(fixture.slice(0, end).replaceAll('127.176.69.1', '127.0.0.1') + host.replaceAll('127.176.69.1', '127.0.0.3') + fixture.slice(end));
+    await storeResultSink(t.store).deliver(spec, xml, createHash('sha256').update(xml).digest('hex'));
+    const outcome = await a.ingestJob({ runId: spec.runId, jobId: spec.jobId });
+    expect(outcome.status).toBe('partial');
+    expect(outcome.error).toMatch(/^1 host outside the job's targets and checked addresses not stored \(a name moved before nmap resolved it\): 127\.0\.0\.3$/);
+    const stored = await t.store.query<{ ip: string }>('select distinct host(ip) as ip from port_observations order by 1');
+    expect(stored.map((r) => r.ip)).toEqual(['127.0.0.1']);
+    const [job] = await t.store.query<{ status: string; error: string }>('select status, error from jobs where id = $1', [spec.jobId]);
+    expect(job).toMatchObject({ status: 'partial', error: outcome.error });
   });
 
   it('goes on to nmap when the names still point where they were checked', async () => {
