@@ -11,7 +11,8 @@ import { ingestScanResult, type IngestPort } from '../store/ingest.ts';
 import { createWebhook, deleteWebhook, listDeliveries, listWebhookStatus } from '../store/repos/webhooks.ts';
 import { startWebhookDispatcher } from '../workers/webhook-dispatcher.ts';
 import { runPlum } from './helpers/cli.ts';
-import { cliEnvOf, openTestStore, storeKinds, type TestStore } from './helpers/db.ts';
+import { startServe } from './helpers/serve.ts';
+import { cliEnvOf, makeTestConfig, openTestStore, storeKinds, type TestStore } from './helpers/db.ts';
 
 /*
  * Alert latency: a webhook delivery leaves as soon as the batch that made its
@@ -26,6 +27,7 @@ const HOUR = 3_600_000;
 const BOUND_MS = 3000;
 const LOOPBACK = { allowPrivate: true } as const;
 const HTTP_XML = fileURLToPath(new URL('./fixtures/nmap/loopback-http.xml', import.meta.url));
+const HTTPS_XML = fileURLToPath(new URL('./fixtures/nmap/loopback-https.xml', import.meta.url));
 
 interface Received { at: number; delivery: string; events: Array<{ id: string; type: string; ip: string; port: number; at: string; hsh256: string }> }
 
@@ -235,4 +237,40 @@ describe('webhook deliveries across processes on postgres', () => {
       await rx.close();
     }
   });
+});
+
+// `plum serve` as it runs: on PostgreSQL, woken by LISTEN/NOTIFY; embedded, the holder of PGlite sees the
+// commits its socket clients (here `plum ingest`) make.
+describe.each(storeKinds)('plum serve sends webhooks when another process ingests (%s)', (kind) => {
+  let made: Awaited<ReturnType<typeof makeTestConfig>>;
+  beforeAll(async () => {
+    made = await makeTestConfig(kind);
+  }, 60_000);
+  afterAll(async () => {
+    await made?.drop();
+  });
+
+  it('plum serve (scheduler off) delivers what another process\'s `plum ingest` committed, within the bound', async () => {
+    const rx = await receiver();
+    const env = { ...cliEnvOf(made.config), PLUM_WEBHOOK_ALLOW_PRIVATE: '1', PLUM_LOG_LEVEL: 'warn' };
+    const add = await runPlum(['webhook', 'add', 'served', '--url', rx.url], env);
+    expect(add.code, add.stderr).toBe(0);
+    const serve = await startServe(env);
+    try {
+      let exitedAt = 0;
+      const ingest = runPlum(['ingest', HTTPS_XML], env).then((r) => {
+        exitedAt = Date.now();
+        return r;
+      });
+      await rx.waitForEvents(1, 60_000);
+      const r = await ingest;
+      expect(r.code, r.stderr).toBe(0);
+      expect(rx.requests[0]!.at - exitedAt).toBeLessThan(BOUND_MS);
+      expect(rx.events().map((e) => `${e.type} ${e.ip}:${e.port}`)).toEqual(['appeared 127.176.69.2:443']);
+    } finally {
+      await serve.stop();
+      await runPlum(['webhook', 'rm', 'served'], env);
+      await rx.close();
+    }
+  }, 120_000);
 });
