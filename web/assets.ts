@@ -61,6 +61,8 @@ export async function assetRef(name: AssetName): Promise<{ src: string; integrit
 }
 
 export function registerAssets(web: Hono<WebEnv>): void {
+  // Browsers ask for it on every page; no icon is better than a 404 in every console.
+  web.get('/favicon.ico', (c) => c.body(null, 204, { 'cache-control': 'public, max-age=86400' }));
   web.get('/assets/:hash/:name', async (c) => {
     const name = c.req.param('name');
     if (!Object.hasOwn(SOURCES, name)) throw new PlumError('not_found', `no asset ${name}`);
