@@ -1,5 +1,7 @@
 import type { MiddlewareHandler } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
+import { rateLimiter } from 'hono-rate-limiter';
+import type { ResolvedDeps } from '../api/context.ts';
 import { PlumError } from '../core/errors.ts';
 import type { ApiKeyRole } from '../store/repos/apikeys.ts';
 import type { WebEnv } from './context.ts';
@@ -29,3 +31,30 @@ type Mw = MiddlewareHandler<WebEnv>;
 export function guard(role: ApiKeyRole, opts: { bodyBytes?: number } = {}): [Mw, Mw, Mw, Mw] {
   return [pageHeaders, formLimit(opts.bodyBytes ?? 1024 * 1024), loadSession(), requireUser(role)];
 }
+
+const limiters = new WeakMap<ResolvedDeps, Mw>();
+
+/**
+ * The API's limit on expensive reads (search, export), per web user: at most
+ * `limits.expensivePerMinute` a minute. Goes after guard() (it needs the user).
+ */
+export const expensivePage: Mw = async (c, next) => {
+  if (!c.req.query('q')) return next(); // the empty search form costs nothing
+  const deps = c.var.deps;
+  let limiter = limiters.get(deps);
+  if (!limiter) {
+    limiter = rateLimiter<WebEnv>({
+      windowMs: 60_000,
+      limit: deps.limits.expensivePerMinute,
+      standardHeaders: 'draft-6',
+      keyGenerator: (ctx) => `user:${ctx.var.user.name} ${ctx.req.routePath}`,
+      handler: () => {
+        throw new PlumError('rate_limited', `too many searches: at most ${deps.limits.expensivePerMinute} a minute`, {
+          hint: 'wait a minute, or page through the results instead of repeating the search',
+        });
+      },
+    });
+    limiters.set(deps, limiter);
+  }
+  return limiter(c, next);
+};

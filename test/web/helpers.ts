@@ -1,5 +1,5 @@
 import { expect } from 'vitest';
-import type { ApiServices } from '../../api/context.ts';
+import type { ApiLimits, ApiServices } from '../../api/context.ts';
 import { createUser } from '../../store/repos/users.ts';
 import { startTestApi, type TestApi } from '../api/helpers.ts';
 import type { StoreKindName } from '../helpers/db.ts';
@@ -7,7 +7,7 @@ import type { StoreKindName } from '../helpers/db.ts';
 export const PASSWORDS = { viewer: 'viewer password 1', operator: 'operator password 1', admin: 'admin password 1' } as const;
 
 /** A real server (API + web) over a test store, with one web user per role (named after the role). */
-export async function startTestWeb(kind: StoreKindName, opts: { services?: ApiServices } = {}): Promise<TestApi> {
+export async function startTestWeb(kind: StoreKindName, opts: { services?: ApiServices; limits?: Partial<ApiLimits> } = {}): Promise<TestApi> {
   const api = await startTestApi(kind, opts);
   for (const role of ['viewer', 'operator', 'admin'] as const) await createUser(api.store, { name: role, role, password: PASSWORDS[role] });
   return api;

@@ -3,7 +3,7 @@ import { ingestScanResult } from '../../store/ingest.ts';
 import { addTargets } from '../../store/repos/targets.ts';
 import { host, port, scan } from '../helpers/scan.ts';
 import { storeKinds } from '../helpers/db.ts';
-import type { TestApi } from '../api/helpers.ts';
+import { startTestApiOn, type TestApi } from '../api/helpers.ts';
 import { loginAs, startTestWeb, WebClient } from './helpers.ts';
 
 const HOSTILE_IP = '127.0.66.1';
@@ -222,6 +222,25 @@ describe.each(storeKinds)('web interface over HTTP (%s)', (kind) => {
       const host = await (await viewer.get(`/hosts/${HOSTILE_IP}`)).text();
       expect(host).toContain('&lt;script&gt;alert(1)&lt;/script&gt;');
       expect(host).toContain('&lt;img src=x onerror=alert(2)&gt;');
+    });
+
+    it('security: searches are rate-limited per user, as the API limits them per key', async () => {
+      const strict = await startTestApiOn(api, undefined, { expensivePerMinute: 2 });
+      try {
+        const v = new WebClient(strict.server.url);
+        v.cookies = new Map(viewer.cookies);
+        expect((await v.get('/search?q=port%3A1')).status).toBe(200);
+        expect((await v.get('/search/export?q=port%3A1&format=json')).status).toBe(200);
+        expect((await v.get('/search?q=port%3A2')).status).toBe(200);
+        const third = await v.get('/search?q=port%3A3');
+        expect(third.status).toBe(429);
+        expect(await third.text()).toContain('too many searches: at most 2 a minute');
+        const o = new WebClient(strict.server.url);
+        o.cookies = new Map(operator.cookies);
+        expect((await o.get('/search?q=port%3A1')).status).toBe(200);
+      } finally {
+        await strict.close();
+      }
     });
 
     it('completion proposes fields and values', async () => {

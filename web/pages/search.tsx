@@ -9,7 +9,7 @@ import { FIELD_NAMES, getField } from '../../core/query/registry.ts';
 import { searchPorts, type SearchResult } from '../../store/search/index.ts';
 import { suggestTags, suggestValues } from '../../store/repos/suggest.ts';
 import type { WebEnv } from '../context.ts';
-import { guard } from '../guard.ts';
+import { expensivePage, guard } from '../guard.ts';
 import { NextPage, render, Tags, When } from '../layout.tsx';
 
 /** Which result column shows which query field, for highlighting. */
@@ -92,7 +92,7 @@ function Choice({ name, value, current, label }: { name: string; value: string; 
 }
 
 export function registerSearch(web: Hono<WebEnv>): void {
-  web.get('/search', ...guard('viewer'), async (c) => {
+  web.get('/search', ...guard('viewer'), expensivePage, async (c) => {
     const q = (c.req.query('q') ?? '').slice(0, 4000);
     const mode = c.req.query('mode') === 'token' ? 'token' : 'structured';
     const by = c.req.query('by') === 'host' ? 'host' : 'port';
@@ -170,7 +170,7 @@ export function registerSearch(web: Hono<WebEnv>): void {
   });
 
   /** The current query exported through the same exporter as `plum export` (streamed). */
-  web.get('/search/export', ...guard('viewer'), async (c) => {
+  web.get('/search/export', ...guard('viewer'), expensivePage, async (c) => {
     const q = (c.req.query('q') ?? '').slice(0, 4000);
     const format = c.req.query('format') ?? 'json';
     if (!(EXPORT_FORMATS as readonly string[]).includes(format)) {
