@@ -1,7 +1,7 @@
 import type { Hono } from 'hono';
 import { nextDue } from '../../core/profiles.ts';
 import { listRuns } from '../../store/repos/runs.ts';
-import { loadOverview, profileCoverage } from '../../store/repos/overview.ts';
+import { loadOverview, profileCoverage, TOP_SAMPLE } from '../../store/repos/overview.ts';
 import type { WebEnv } from '../context.ts';
 import { guard } from '../guard.ts';
 import { render, When } from '../layout.tsx';
@@ -41,10 +41,12 @@ export function registerOverview(web: Hono<WebEnv>): void {
         <div class="columns">
           <section>
             <h2>Top tags</h2>
+            <p class="muted">Among the {TOP_SAMPLE.toLocaleString('en')} most recently found open ports.</p>
             <ul class="counts">{o.topTags.map((t) => <li><a href={q(`tag:"${t.tag}"`)}>{t.tag}</a> <span>{t.ports}</span></li>)}</ul>
           </section>
           <section>
             <h2>Top services</h2>
+            <p class="muted">Among the {TOP_SAMPLE.toLocaleString('en')} most recently found open ports.</p>
             <ul class="counts">{o.topServices.map((s) => <li><a href={q(`service_name:"${s.service}"`)}>{s.service}</a> <span>{s.ports}</span></li>)}</ul>
           </section>
         </div>
