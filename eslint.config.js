@@ -15,7 +15,7 @@ const coreFileReaders = ['core/rules/favicon-db.ts', 'core/rules/import.ts', 'co
 export default tseslint.config(
   { ignores: ['node_modules/**', '.plum/**', 'store/migrations/**', '**/*.mjs', '**/*.js', 'nse/**'] },
   {
-    files: ['**/*.ts'],
+    files: ['**/*.ts', '**/*.tsx'],
     languageOptions: {
       parser: tseslint.parser,
       parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname },

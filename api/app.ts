@@ -1,5 +1,4 @@
 import { OpenAPIHono } from '@hono/zod-openapi';
-import { Scalar } from '@scalar/hono-api-reference';
 import { bodyLimit } from 'hono/body-limit';
 import { requestId } from 'hono/request-id';
 import { PlumError } from '../core/errors.ts';
@@ -10,6 +9,7 @@ import { inputGuard } from './input-guard.ts';
 import { routeModules } from './routes/index.ts';
 import { PLUM_VERSION } from '../core/version.ts';
 import { registerMcpRoute } from '../mcp/http.ts';
+import { createWeb } from '../web/index.tsx';
 
 export const API_VERSION = PLUM_VERSION;
 
@@ -39,7 +39,8 @@ export function createApp(deps: ApiDeps): ApiApp {
     c.set('deps', resolved);
     await next();
     c.header('X-Content-Type-Options', 'nosniff');
-    c.header('Cache-Control', 'no-store');
+    // Static assets set their own long cache; everything else is never cached.
+    if (!c.res.headers.has('Cache-Control')) c.header('Cache-Control', 'no-store');
   });
   app.use('/v1/*', async (c, next) => {
     if (OWN_BODY_LIMIT.test(c.req.path)) return next();
@@ -81,6 +82,7 @@ export function createApp(deps: ApiDeps): ApiApp {
     },
     servers: [{ url: '/' }],
   });
-  app.get('/docs', Scalar({ url: '/openapi.json', pageTitle: 'Plum API' }));
+  // The web interface and the API reference at /docs (assets served from the package, no CDN).
+  app.route('/', createWeb(resolved));
   return app;
 }

@@ -8,6 +8,11 @@ import type { ApiEnv, ResolvedDeps } from './context.ts';
 
 const RANK: Record<ApiKeyRole, number> = { viewer: 1, operator: 2, admin: 3 };
 
+/** The one role order, shared by API keys and web users: admin ⊃ operator ⊃ viewer. */
+export function roleAtLeast(have: ApiKeyRole, need: ApiKeyRole): boolean {
+  return RANK[have] >= RANK[need];
+}
+
 function bearer(header: string | undefined): string | undefined {
   if (!header) return undefined;
   const m = /^Bearer\s+(\S+)\s*$/i.exec(header);
@@ -36,7 +41,7 @@ export function requireRole(role: ApiKeyRole): MiddlewareHandler<ApiEnv> {
     const key = await authenticateApiKey(c.var.deps.store, secret);
     if (!key) throw new PlumError('unauthorized', 'invalid API key', { hint: 'check the key, or create one with `plum apikey create`' });
     if (key.revokedAt) throw new PlumError('unauthorized', 'API key revoked', { hint: 'create a new key with `plum apikey create`' });
-    if (RANK[key.role] < RANK[role]) {
+    if (!roleAtLeast(key.role, role)) {
       throw new PlumError('forbidden', `this route needs the ${role} role (the key has ${key.role})`, {
         hint: `ask an admin for ${article(role)} key`,
       });

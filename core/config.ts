@@ -62,6 +62,10 @@ export const configSchema = z.object({
   PLUM_API_EXPENSIVE_PER_MINUTE: z.coerce.number().int().min(1).default(60),
   PLUM_SMTP_URL: optionalString,
   PLUM_SMTP_FROM: optionalString,
+  /** Web session cookies carry Secure: `auto` when the request came over HTTPS (or X-Forwarded-Proto says so). */
+  PLUM_WEB_SECURE_COOKIES: z.enum(['auto', 'always', 'never']).default('auto'),
+  /** Base URL of the Temporal UI, for links from a run's page (distributed mode). */
+  PLUM_TEMPORAL_UI_URL: optionalString.refine((v) => v === undefined || /^https?:\/\//.test(v), { message: 'must be an http(s) URL' }),
 });
 
 export type PlumConfigInput = z.input<typeof configSchema>;

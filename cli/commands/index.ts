@@ -45,6 +45,7 @@ export const commandEntries: CommandEntry[] = [
   { name: 'worker', summary: 'the Temporal server-side worker', load: () => import('./worker.ts') },
   { name: 'agent', summary: 'a Temporal scanning agent', load: () => import('./agent.ts') },
   { name: 'apikey', summary: 'manage HTTP API keys', load: () => import('./apikey.ts') },
+  { name: 'user', summary: 'web interface accounts: add, passwd, role, unlock, list, rm', load: () => import('./user.ts') },
   { name: 'agent-token', summary: 'manage agent tokens', load: () => import('./agent-token.ts') },
 ];
 

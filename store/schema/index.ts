@@ -19,3 +19,5 @@ export * from './agent-tokens.ts';
 export * from './schedule-state.ts';
 export * from './table-maintenance.ts';
 export * from './pending-rescores.ts';
+export * from './users.ts';
+export * from './web-sessions.ts';

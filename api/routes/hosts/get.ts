@@ -1,11 +1,9 @@
 import { createRoute, z } from '@hono/zod-openapi';
-import { PlumError } from '../../../core/errors.ts';
-import { loadScoreConfig, scoreFileOf, scoreHost, type ScoreConfig } from '../../../core/score.ts';
-import { getHostView, type HistoryEvent, type HostService } from '../../../store/repos/observations.ts';
+import { hostDetail } from '../../views/host.ts';
 import { requireRole } from '../../auth.ts';
 import { errors, jsonContent, security } from '../../schemas.ts';
 import type { RouteModule } from '../index.ts';
-import { EventSchema, eventJson } from '../history/schemas.ts';
+import { EventSchema } from '../history/schemas.ts';
 
 const Feature = z.object({
   name: z.string(),
@@ -46,51 +44,12 @@ export const route = createRoute({
   responses: { 200: jsonContent(Host, 'The host'), ...errors(400, 401, 403, 404) },
 });
 
-/** Score weights by file, read once per file (servers in one process may name different files). */
-const scoreConfigs = new Map<string, Promise<ScoreConfig>>();
-
 export default {
   register(app) {
     app.openapi(route, async (c) => {
       const { ip } = c.req.valid('param');
       const { events } = c.req.valid('query');
-      const { store } = c.var.deps;
-      const view = await getHostView(store, ip, { eventLimit: events });
-      if (!view) throw new PlumError('not_found', `nothing is known about ${ip}`, { hint: 'scan it, or import a scan that covers it' });
-      const feats = await store.query<{ id: string; score_features: Record<string, unknown> | null }>(
-        'select id, score_features from port_observations where ip = $1::inet and current', [view.ip]);
-      const featuresOf = new Map(feats.map((f) => [f.id, f.score_features]));
-      const open = view.services.filter((s) => s.state === 'open');
-      const lastChange = new Map<string, Date>();
-      for (const e of view.events as HistoryEvent[]) {
-        const k = `${e.protocol}/${e.port}`;
-        if (e.type === 'changed' && !lastChange.has(k)) lastChange.set(k, e.at);
-      }
-      const scoreFile = scoreFileOf(c.var.deps.config);
-      if (!scoreConfigs.has(scoreFile)) scoreConfigs.set(scoreFile, loadScoreConfig(scoreFile));
-      const cfg = await scoreConfigs.get(scoreFile)!.catch((e) => {
-        scoreConfigs.delete(scoreFile);
-        throw e;
-      });
-      const score = scoreHost(open.map((s) => ({
-        tags: s.tags, firstSeen: s.first_seen, changedAt: lastChange.get(`${s.protocol}/${s.port}`) ?? null, at: s.last_seen,
-      })), cfg);
-      const svc = (s: HostService) => ({
-        id: s.id, protocol: s.protocol, port: s.port, state: s.state, hsh256: s.hsh256, fpVersion: s.fp_version,
-        firstSeen: s.first_seen.toISOString(), lastSeen: s.last_seen.toISOString(), timesSeen: s.times_seen,
-        stateChangedAt: s.state_changed_at.toISOString(), hostnames: s.hostnames, fields: s.fields as unknown as Record<string, string[]>,
-        tags: s.tags, score: s.score, scoreFeatures: featuresOf.get(s.id) ?? null,
-      });
-      return c.json({
-        ip: view.ip,
-        firstSeen: view.first_seen?.toISOString() ?? null,
-        lastSeen: view.last_seen?.toISOString() ?? null,
-        hostnames: view.hostnames,
-        tags: view.tags,
-        score,
-        services: view.services.map(svc),
-        history: view.events.map(eventJson),
-      }, 200);
+      return c.json(await hostDetail(c.var.deps, ip, { events }), 200);
     });
   },
 } satisfies RouteModule;

@@ -1,9 +1,5 @@
 import { createRoute, z } from '@hono/zod-openapi';
-import { systemResolver } from '../../../activities/nmap.ts';
-import { PlumError } from '../../../core/errors.ts';
-import { enforceScriptPolicy, normalisePortList, parseScriptList } from '../../../core/profiles.ts';
-import { enforceScope } from '../../../core/scope.ts';
-import { loadPerimeter } from '../../../store/repos/targets.ts';
+import { startInvestigation } from '../../views/investigations.ts';
 import { expensive, requireRole } from '../../auth.ts';
 import { errors, jsonBody, jsonContent, security } from '../../schemas.ts';
 import type { RouteModule } from '../index.ts';
@@ -35,22 +31,7 @@ export default {
   register(app) {
     app.openapi(route, async (c) => {
       const b = c.req.valid('json');
-      const { store, services } = c.var.deps;
-      const p = c.var.principal;
-      const tcpPorts = normalisePortList(b.ports, 'ports');
-      const udpPorts = b.udpPorts ? normalisePortList(b.udpPorts, 'UDP ports') : undefined;
-      const scripts = parseScriptList(b.scripts);
-      enforceScriptPolicy(scripts);
-      // The scope guard runs here so the caller gets the 422 at once; the runner checks again before scanning.
-      await enforceScope(b.targets, await loadPerimeter(store), { resolve: systemResolver });
-      if (!services.startInvestigation) {
-        throw new PlumError('unavailable', 'this server cannot start investigations', {
-          hint: 'run `plum serve` (embedded runner) or configure PLUM_TEMPORAL_ADDRESS',
-        });
-      }
-      const { runId } = await services.startInvestigation({
-        targets: b.targets, tcpPorts, udpPorts, scripts, reason: b.reason, requestedBy: p.name,
-      });
+      const { runId } = await startInvestigation(c.var.deps, b, c.var.principal.name);
       return c.json({
         id: runId, status: 'queued' as const,
         links: { self: `/v1/investigations/${runId}`, report: `/v1/investigations/${runId}/report`, events: '/v1/events' },

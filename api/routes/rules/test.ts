@@ -1,8 +1,8 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { PlumError } from '../../../core/errors.ts';
-import { evaluateRules } from '../../../core/rules/engine.ts';
 import { runRuleTests } from '../../../core/rules/testing.ts';
-import { hostDocuments, openRuleContext } from '../../../store/repos/rules.ts';
+import { openRuleContext } from '../../../store/repos/rules.ts';
+import { testRuleOnHost } from '../../views/rules.ts';
 import { expensive, requireRole } from '../../auth.ts';
 import { errors, jsonBody, jsonContent, security } from '../../schemas.ts';
 import type { RouteModule } from '../index.ts';
@@ -54,19 +54,7 @@ export default {
           failures: r.failures.map((f) => ({ rule: f.rule, source: f.source, kind: f.kind, index: f.index, tags: f.tags })),
         }, 200);
       }
-      let docs;
-      try {
-        docs = await hostDocuments(store, b.ip);
-      } catch (e) {
-        if (e instanceof PlumError) throw e;
-        throw new PlumError('invalid_input', `invalid body field "ip": "${b.ip}" is not an IP address`);
-      }
-      if (docs.length === 0) throw new PlumError('not_found', `no current open port stored for ${b.ip}`, { hint: 'scan or ingest the host first' });
-      const ports = docs.map((d) => {
-        const ev = evaluateRules(rc.set, d.fields, { at: d.last_seen });
-        return { protocol: d.protocol, port: d.port, hsh256: d.hsh256, matches: ev.rules.includes(b.rule!), tags: ev.tags, storedTags: d.tags };
-      });
-      return c.json({ rule: b.rule!, ip: b.ip, ports }, 200);
+      return c.json(await testRuleOnHost(store, rc, b.rule!, b.ip), 200);
     });
   },
 } satisfies RouteModule;

@@ -1,5 +1,5 @@
 import { createRoute, z } from '@hono/zod-openapi';
-import { PlumError } from '../../../core/errors.ts';
+import { cancelRun } from '../../views/investigations.ts';
 import { requireRole } from '../../auth.ts';
 import { errors, jsonContent, security } from '../../schemas.ts';
 import type { RouteModule } from '../index.ts';
@@ -22,14 +22,7 @@ export default {
     app.openapi(route, async (c) => {
       const { id } = c.req.valid('param');
       const { store, services } = c.var.deps;
-      const run = await loadRun(store, id);
-      if (!['queued', 'running'].includes(run.status)) {
-        throw new PlumError('conflict', `run ${id} is already ${run.status}`, { hint: 'only queued or running runs can be cancelled' });
-      }
-      if (!services.cancelRun) {
-        throw new PlumError('unavailable', 'this server cannot cancel runs', { hint: 'cancel from the process running it (plum serve or the Temporal UI)' });
-      }
-      await services.cancelRun(id);
+      await cancelRun({ services }, await loadRun(store, id));
       return c.json({ run: runJson(await loadRun(store, id)) }, 202);
     });
   },

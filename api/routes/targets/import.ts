@@ -1,14 +1,12 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { bodyLimit } from 'hono/body-limit';
 import { PlumError } from '../../../core/errors.ts';
-import { parseTarget } from '../../../core/targets.ts';
-import { addTargets } from '../../../store/repos/targets.ts';
+import { importTargetList } from '../../views/targets.ts';
 import { expensive, requireRole } from '../../auth.ts';
 import { errors, jsonContent, security } from '../../schemas.ts';
 import type { RouteModule } from '../index.ts';
 import { Label, OverlapSchema, TargetSchema, overlapJson } from './schemas.ts';
 
-const MAX_LINES = 100_000;
 const MAX_BYTES = 16 * 1024 * 1024;
 
 const importLimit = bodyLimit({
@@ -51,35 +49,9 @@ export default {
       if (!/^text\/plain\b/i.test(type)) {
         throw new PlumError('invalid_input', 'send the targets as text/plain, one per line', { hint: 'set Content-Type: text/plain' });
       }
-      const lines = (await c.req.text()).split(/\r?\n/);
-      if (lines.length > MAX_LINES) throw new PlumError('payload_too_large', `more than ${MAX_LINES} lines`, { hint: 'import in several batches' });
-      const invalid: { line: number; value: string; error: string }[] = [];
-      const duplicate: { line: number; value: string }[] = [];
-      const firstLine = new Map<string, number>();
-      const values: string[] = [];
-      lines.forEach((raw, i) => {
-        const value = raw.replace(/#.*$/, '').trim();
-        if (!value) return;
-        try {
-          const canonical = parseTarget(value).value;
-          if (firstLine.has(canonical)) {
-            duplicate.push({ line: i + 1, value });
-            return;
-          }
-          firstLine.set(canonical, i + 1);
-          values.push(value);
-        } catch (e) {
-          invalid.push({ line: i + 1, value: value.slice(0, 300), error: e instanceof PlumError ? e.message : String(e) });
-        }
-      });
-      if (values.length === 0) {
-        return c.json({ accepted: [], duplicate, invalid, overlaps: [] }, 200);
-      }
       const labels = q.label === undefined ? [] : Array.isArray(q.label) ? q.label : [q.label];
-      const r = await addTargets(c.var.deps.store, values, { exclude: q.exclude === 'true', labels });
-      for (const t of r.unchanged) duplicate.push({ line: firstLine.get(t.value) ?? 0, value: t.value });
-      duplicate.sort((a, b) => a.line - b.line);
-      return c.json({ accepted: r.added, duplicate, invalid, overlaps: r.overlaps.map(overlapJson) }, 200);
+      const r = await importTargetList(c.var.deps.store, await c.req.text(), { exclude: q.exclude === 'true', labels });
+      return c.json({ ...r, overlaps: r.overlaps.map(overlapJson) }, 200);
     });
   },
 } satisfies RouteModule;

@@ -1,0 +1,21 @@
+import type { ResolvedDeps } from '../api/context.ts';
+import type { UserInfo, WebSession } from '../store/repos/users.ts';
+
+/** How long a web session lives without use (sliding). */
+export const SESSION_TTL_MS = 8 * 60 * 60_000;
+
+export interface WebOptions {
+  /** Secure cookies: 'auto' sets them when the request came over HTTPS (directly or via X-Forwarded-Proto). */
+  secureCookies: 'auto' | 'always' | 'never';
+  /** Link base of the Temporal UI (distributed mode), for a run's workflow. */
+  temporalUi?: string;
+}
+
+export interface WebEnv {
+  Variables: {
+    requestId: string;
+    deps: ResolvedDeps;
+    session?: WebSession;
+    user: UserInfo;
+  };
+}

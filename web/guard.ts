@@ -1,0 +1,60 @@
+import type { MiddlewareHandler } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import { rateLimiter } from 'hono-rate-limiter';
+import type { ResolvedDeps } from '../api/context.ts';
+import { PlumError } from '../core/errors.ts';
+import type { ApiKeyRole } from '../store/repos/apikeys.ts';
+import type { WebEnv } from './context.ts';
+import { PAGE_CSP, loadSession, requireUser } from './security.ts';
+
+/** Headers of every page; set per route (the web app shares its router with the API). */
+export const pageHeaders: MiddlewareHandler<WebEnv> = async (c, next) => {
+  await next();
+  c.header('Content-Security-Policy', PAGE_CSP);
+  c.header('X-Frame-Options', 'DENY');
+  c.header('Referrer-Policy', 'same-origin');
+  c.header('Cross-Origin-Opener-Policy', 'same-origin');
+};
+
+const formLimit = (bytes: number): MiddlewareHandler<WebEnv> => bodyLimit({
+  maxSize: bytes,
+  onError: () => {
+    throw new PlumError('payload_too_large', `form larger than ${bytes} bytes`, { hint: 'send less at once (e.g. import targets in several batches)' });
+  },
+});
+
+/**
+ * What every page and form action goes through: page headers, the session,
+ * the role check (the API's role order), and on posts the CSRF token.
+ */
+type Mw = MiddlewareHandler<WebEnv>;
+export function guard(role: ApiKeyRole, opts: { bodyBytes?: number } = {}): [Mw, Mw, Mw, Mw] {
+  return [pageHeaders, formLimit(opts.bodyBytes ?? 1024 * 1024), loadSession(), requireUser(role)];
+}
+
+const limiters = new WeakMap<ResolvedDeps, Mw>();
+
+/**
+ * The API's limit on expensive reads (search, export), per web user: at most
+ * `limits.expensivePerMinute` a minute. Goes after guard() (it needs the user).
+ */
+export const expensivePage: Mw = async (c, next) => {
+  if (!c.req.query('q')) return next(); // the empty search form costs nothing
+  const deps = c.var.deps;
+  let limiter = limiters.get(deps);
+  if (!limiter) {
+    limiter = rateLimiter<WebEnv>({
+      windowMs: 60_000,
+      limit: deps.limits.expensivePerMinute,
+      standardHeaders: 'draft-6',
+      keyGenerator: (ctx) => `user:${ctx.var.user.name} ${ctx.req.routePath}`,
+      handler: () => {
+        throw new PlumError('rate_limited', `too many searches: at most ${deps.limits.expensivePerMinute} a minute`, {
+          hint: 'wait a minute, or page through the results instead of repeating the search',
+        });
+      },
+    });
+    limiters.set(deps, limiter);
+  }
+  return limiter(c, next);
+};

@@ -1,0 +1,186 @@
+import type { Context, Hono } from 'hono';
+import { stream } from 'hono/streaming';
+import { exportObservations } from '../../activities/report.ts';
+import { PlumError } from '../../core/errors.ts';
+import { EXPORT_FORMATS } from '../../core/export/stream.ts';
+import { parseQuery } from '../../core/query/index.ts';
+import { collectTerms, type TermNode } from '../../core/query/ast.ts';
+import { FIELD_NAMES, getField } from '../../core/query/registry.ts';
+import { searchPorts, type SearchResult } from '../../store/search/index.ts';
+import { suggestTags, suggestValues } from '../../store/repos/suggest.ts';
+import type { WebEnv } from '../context.ts';
+import { expensivePage, guard } from '../guard.ts';
+import { NextPage, render, Tags, When } from '../layout.tsx';
+
+/** Which result column shows which query field, for highlighting. */
+const COLUMN_FIELDS: Record<'port' | 'service' | 'product' | 'title' | 'tags', string[]> = {
+  port: ['port'],
+  service: ['service_name'],
+  product: ['service_product', 'cpe'],
+  title: ['http_title'],
+  tags: ['tag'],
+};
+
+/** `text` with every occurrence of the query's values for `fields` in <mark> (pieces are escaped by JSX). */
+export function Highlight({ text, terms, fields }: { text: string | number | undefined; terms: TermNode[]; fields: string[] }) {
+  const s = text === undefined ? '' : String(text);
+  const needles = terms.filter((t) => fields.includes(t.field) && t.op === 'eq').flatMap((t) => t.values).filter((v) => v.length > 0);
+  if (!s || needles.length === 0) return <>{s}</>;
+  const lower = s.toLowerCase();
+  const parts: (string | { mark: string })[] = [];
+  let i = 0;
+  while (i < s.length) {
+    let best: { at: number; len: number } | undefined;
+    for (const n of needles) {
+      const at = lower.indexOf(n, i);
+      if (at >= 0 && (!best || at < best.at || (at === best.at && n.length > best.len))) best = { at, len: n.length };
+    }
+    if (!best) break;
+    if (best.at > i) parts.push(s.slice(i, best.at));
+    parts.push({ mark: s.slice(best.at, best.at + best.len) });
+    i = best.at + best.len;
+  }
+  if (i < s.length) parts.push(s.slice(i));
+  return <>{parts.map((p) => (typeof p === 'string' ? p : <mark>{p.mark}</mark>))}</>;
+}
+
+function QueryError({ q, err }: { q: string; err: PlumError }) {
+  const pos = typeof err.details?.position === 'number' ? err.details.position : undefined;
+  return (
+    <div class="query-error" role="alert">
+      <p><strong>Syntax error</strong>{pos !== undefined ? ` at position ${pos}` : ''}: {err.message}</p>
+      {pos !== undefined ? (
+        <pre aria-hidden="true"><code>{q}{'\n'}{' '.repeat(Math.min(pos, q.length))}^</code></pre>
+      ) : null}
+      {err.hint ? <p>{err.hint}</p> : null}
+    </div>
+  );
+}
+
+function Results({ c, r, terms }: { c: Context<WebEnv>; r: SearchResult; terms: TermNode[] }) {
+  if (r.hosts.length === 0) return <p>No match.</p>;
+  return (
+    <>
+      {r.hosts.map((h) => (
+        <section class="host-hit" aria-label={`host ${h.ip}`}>
+          <h2><a href={`/hosts/${h.ip}`}>{h.ip}</a> <span class="score">score {h.score}</span></h2>
+          <Tags tags={h.tags} />
+          <table>
+            <thead><tr><th scope="col">Port</th><th scope="col">Service</th><th scope="col">Product</th><th scope="col">Title</th><th scope="col">Tags</th><th scope="col">Last seen</th></tr></thead>
+            <tbody>
+              {h.ports.map((p) => (
+                <tr>
+                  <td><Highlight text={p.port} terms={terms} fields={COLUMN_FIELDS.port} />/{p.protocol}</td>
+                  <td><Highlight text={p.service} terms={terms} fields={COLUMN_FIELDS.service} /></td>
+                  <td><Highlight text={p.product} terms={terms} fields={COLUMN_FIELDS.product} /></td>
+                  <td><Highlight text={p.title} terms={terms} fields={COLUMN_FIELDS.title} /></td>
+                  <td>{p.tags.map((t, i) => <>{i ? ', ' : ''}<Highlight text={t} terms={terms} fields={COLUMN_FIELDS.tags} /></>)}</td>
+                  <td><When at={p.last_seen} /></td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </section>
+      ))}
+      <NextPage c={c} cursor={r.nextCursor} />
+    </>
+  );
+}
+
+function Choice({ name, value, current, label }: { name: string; value: string; current: string; label: string }) {
+  return <option value={value} selected={value === current}>{label}{name ? '' : ''}</option>;
+}
+
+export function registerSearch(web: Hono<WebEnv>): void {
+  web.get('/search', ...guard('viewer'), expensivePage, async (c) => {
+    const q = (c.req.query('q') ?? '').slice(0, 4000);
+    const mode = c.req.query('mode') === 'token' ? 'token' : 'structured';
+    const by = c.req.query('by') === 'host' ? 'host' : 'port';
+    const sort = c.req.query('sort') === 'score' ? 'score' : 'last_seen';
+    const cursor = c.req.query('cursor');
+    let error: PlumError | undefined;
+    let result: SearchResult | undefined;
+    let terms: TermNode[] = [];
+    if (q.trim()) {
+      try {
+        if (mode === 'structured') terms = collectTerms(parseQuery(q));
+        result = await searchPorts(c.var.deps.store, q, { token: mode === 'token', by, sort, limit: 50, cursor: cursor || undefined });
+      } catch (e) {
+        if (!(e instanceof PlumError) || !['syntax', 'invalid_input', 'usage'].includes(e.code)) throw e;
+        error = e;
+      }
+    }
+    const exportHref = (format: string) => `/search/export?${new URLSearchParams({ q, format })}`;
+    return render(c, 'Search', (
+      <>
+        <form method="get" action="/search" class="search" role="search">
+          <label for="q">Query</label>
+          <input id="q" name="q" value={q} list="q-options" autocomplete="off" spellcheck={false} aria-describedby="q-help"
+            aria-invalid={error ? 'true' : undefined}
+            hx-get="/search/complete" hx-trigger="input changed delay:250ms" hx-target="#q-options" hx-swap="innerHTML" hx-include="this" />
+          <datalist id="q-options"></datalist>
+          <label for="mode">Mode</label>
+          <select id="mode" name="mode">
+            <Choice name="" value="structured" current={mode} label="structured" />
+            <Choice name="" value="token" current={mode} label="free text" />
+          </select>
+          <label for="by">Match</label>
+          <select id="by" name="by">
+            <Choice name="" value="port" current={by} label="all terms on one port" />
+            <Choice name="" value="host" current={by} label="terms across a host" />
+          </select>
+          <label for="sort">Sort</label>
+          <select id="sort" name="sort">
+            <Choice name="" value="last_seen" current={sort} label="last seen" />
+            <Choice name="" value="score" current={sort} label="score" />
+          </select>
+          <button type="submit">Search</button>
+        </form>
+        <p id="q-help" class="muted">Examples: <code>port:443 http_server.lk:nginx</code>, <code>tag:admin-interface since:7</code>, <code>net:127.0.0.0/8 NOT port:22</code>. <a href="/docs">API</a></p>
+        {error ? <QueryError q={q} err={error} /> : null}
+        {result ? (
+          <>
+            <p class="export">Export this query:{' '}
+              {EXPORT_FORMATS.map((f, i) => <>{i ? ' · ' : ''}<a href={exportHref(f)} download>{f.toUpperCase()}</a></>)}
+            </p>
+            <Results c={c} r={result} terms={terms} />
+          </>
+        ) : null}
+      </>
+    ), error ? 400 : 200);
+  });
+
+  /** Options for the search box's datalist: the query with its last word completed. */
+  web.get('/search/complete', ...guard('viewer'), async (c) => {
+    const q = (c.req.query('q') ?? '').slice(0, 4000);
+    const m = /(^|\s)(\S*)$/.exec(q)!;
+    const head = q.slice(0, q.length - m[2]!.length);
+    const word = m[2]!;
+    const { store } = c.var.deps;
+    let options: string[] = [];
+    const fv = /^([a-z0-9_]+)(\.[a-z]+)?:("?)(.*)$/.exec(word);
+    if (!fv) {
+      options = FIELD_NAMES.filter((f) => f.startsWith(word.toLowerCase())).slice(0, 15).map((f) => `${head}${f}:`);
+    } else if (getField(fv[1]!)) {
+      const [, field, mod = '', , prefix = ''] = fv;
+      const values = field === 'tag' ? await suggestTags(store, prefix) : await suggestValues(store, field!, prefix);
+      options = values.map((v) => `${head}${field}${mod}:${/[\s"()]/.test(v) ? JSON.stringify(v) : v}`);
+    }
+    return c.html(options.map((o) => <option value={o}></option>).join(''));
+  });
+
+  /** The current query exported through the same exporter as `plum export` (streamed). */
+  web.get('/search/export', ...guard('viewer'), expensivePage, async (c) => {
+    const q = (c.req.query('q') ?? '').slice(0, 4000);
+    const format = c.req.query('format') ?? 'json';
+    if (!(EXPORT_FORMATS as readonly string[]).includes(format)) {
+      throw new PlumError('invalid_input', `unknown export format "${format}"`, { hint: `use one of ${EXPORT_FORMATS.join(', ')}` });
+    }
+    const { chunks, contentType } = exportObservations(c.var.deps.store, { format, query: q.trim() || undefined });
+    c.header('content-type', contentType);
+    c.header('content-disposition', `attachment; filename="plum-export.${format === 'misp' ? 'misp.json' : format}"`);
+    return stream(c, async (s) => {
+      for await (const chunk of chunks) await s.write(chunk);
+    });
+  });
+}
