@@ -19,3 +19,6 @@ export * from './agent-tokens.ts';
 export * from './schedule-state.ts';
 export * from './table-maintenance.ts';
 export * from './pending-rescores.ts';
+export * from './legacy-agent-keys.ts';
+export * from './legacy-agents.ts';
+export * from './legacy-dispatch.ts';
