@@ -10,6 +10,7 @@ import type { IngestDeps } from '../store/ingest.ts';
 import { finishPendingRescores } from '../store/repos/pending-rescores.ts';
 import { createRuleIngestDeps, openRuleContext, rescoreIps } from '../store/repos/rules.ts';
 import { cancelRequested, claimRun } from '../store/repos/run-owners.ts';
+import { legacyAgentsReady, runJobOnLegacyAgent } from './legacy-handoff.ts';
 import { thisProcess } from './run-owner.ts';
 import { DEFAULT_LIMITS, executeScanRun, initialState, workflowIdFor, type RunLimits } from '../workflows/logic/scan-run.ts';
 import type { JobSpec, NmapJobResult, RunEvent, RunRequest, RunSummary } from '../workflows/logic/types.ts';
@@ -43,6 +44,8 @@ export interface EmbeddedDeps {
   onJobProgress?(hb: JobHeartbeat): void;
   /** How often a running run checks for a `plum runs cancel` request (default 1000 ms). */
   cancelPollMs?: number;
+  /** How often a job handed to a legacy agent is checked for its result (default 1000 ms). */
+  legacyPollMs?: number;
 }
 
 /** Rules and scores for ingest, as the rest of Plum applies them. */
@@ -85,6 +88,9 @@ export async function runEmbedded(deps: EmbeddedDeps, request: RunRequest, limit
   };
 
   const runNmapJob = async (spec: JobSpec): Promise<NmapJobResult> => {
+    const handoff = { store: deps.store, timeoutSeconds: deps.config.PLUM_LEGACY_JOB_TIMEOUT, signal, ...(deps.legacyPollMs ? { pollMs: deps.legacyPollMs } : {}) };
+    // The predecessor's agents scan TCP only (§2): a job with UDP ports stays here.
+    if (deps.config.PLUM_LEGACY_BOT_API && !spec.udpPorts && await legacyAgentsReady(handoff)) return runJobOnLegacyAgent(spec, handoff);
     for (let attempt = 1; ; attempt++) {
       if (signal.aborted) throw new PlumError('cancelled', 'run cancelled', { hint: 'start the run again to finish it' });
       const ctx: ActivityCtx = {

@@ -2,6 +2,9 @@ import type { ApiApp } from '../context.ts';
 import uploadResult from './agent/upload-result.ts';
 import claimJob from './agent/claim-job.ts';
 import agentHeartbeat from './agent/heartbeat.ts';
+import botBeacon from './bot-api/beacon.ts';
+import botGetJob from './bot-api/getjob.ts';
+import botSndJob from './bot-api/sndjob.ts';
 import createAgentToken from './agents/create-token.ts';
 import listAgents from './agents/list.ts';
 import listAgentTokens from './agents/list-tokens.ts';
@@ -77,6 +80,9 @@ export const routeModules: RouteModule[] = [
   agentHeartbeat,
   claimJob,
   uploadResult,
+  botBeacon,
+  botGetJob,
+  botSndJob,
   listApiKeys,
   createApiKey,
   revokeApiKey,

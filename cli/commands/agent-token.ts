@@ -1,4 +1,6 @@
 import type { Command } from 'commander';
+import { usageError } from '../../core/errors.ts';
+import { createLegacyKey } from '../../store/repos/legacy-agents.ts';
 import { createAgentToken, getAgent, listAgentTokens, listAgents, revokeAgentToken } from '../../store/repos/agents.ts';
 import type { CliContext } from '../context.ts';
 import { formatOption, info, printJson, printTable } from '../output.ts';
@@ -11,9 +13,20 @@ export function register(program: Command, ctx: CliContext): void {
 
   cmd.command('create')
     .description('issue a token for an agent (registering it when new) and print it alone on standard output')
-    .requiredOption('--agent <name>', 'agent name (letters, digits, dots, dashes, underscores)')
+    .option('--agent <name>', 'agent name (letters, digits, dots, dashes, underscores)')
     .option('--label <label>', 'label of a new agent (repeatable)', collect, [] as string[])
-    .action(async (opts: { agent: string; label: string[] }) => {
+    .option('--legacy', "a key in the predecessor's 80-character format, for its agents (/bot_api, PLUM_LEGACY_BOT_API)")
+    .option('--note <text>', 'with --legacy: what the key is for (e.g. the agents\' site)')
+    .action(async (opts: { agent?: string; label: string[]; legacy?: boolean; note?: string }) => {
+      if (opts.legacy) {
+        if (opts.agent || opts.label.length) throw usageError('--legacy keys belong to no named agent', 'drop --agent and --label; each predecessor agent registers itself by its UID on its first beacon');
+        const store = await openCommandStore(ctx, { create: true });
+        const { id, key } = await createLegacyKey(store, opts.note);
+        process.stdout.write(`${key}\n`);
+        info(`plum: legacy agent key ${id} created; give it to the predecessor's agents as AGENT_KEY${ctx.config.PLUM_LEGACY_BOT_API ? '' : ' (and set PLUM_LEGACY_BOT_API=1 on the server)'}`);
+        return;
+      }
+      if (!opts.agent) throw usageError("required option '--agent <name>' not specified", 'name the agent, or create a key for the predecessor\'s agents with --legacy');
       const store = await openCommandStore(ctx, { create: true });
       const { token, agent, info: t } = await createAgentToken(store, { agent: opts.agent, labels: opts.label });
       process.stdout.write(`${token}\n`);

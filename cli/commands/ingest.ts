@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { PlumError, toPlumError, usageError } from '../../core/errors.ts';
 import { openXmlFile, parseNmapStream, PARSER_VERSION } from '../../core/nmap/parse.ts';
 import { formatIngestSummary, ingestScanResult, scanFromStream, type IngestSummary } from '../../store/ingest.ts';
@@ -8,6 +8,7 @@ import { finishPendingRescores } from '../../store/repos/pending-rescores.ts';
 import { createRuleIngestDeps, openRuleContext, rescoreIps } from '../../store/repos/rules.ts';
 import type { CliContext } from '../context.ts';
 import { info } from '../output.ts';
+import { ingestNmap2json } from './ingest-nmap2json.ts';
 import { openCommandStore } from './init.ts';
 import { thisProcess } from '../../workers/run-owner.ts';
 
@@ -130,9 +131,11 @@ export function register(program: Command, ctx: CliContext): void {
   program
     .command('ingest')
     .description('import nmap XML files (old scans, other tools\' nmap output) into the history; several files are imported in the order of their scans')
-    .argument('<files...>', 'nmap XML output (nmap -oX), one file or several, or - for standard input')
+    .argument('<files...>', 'nmap XML output (nmap -oX), one file or several, or - for standard input; with --format nmap2json, files or directories')
     .option('--profile <name>', 'attach the imports to this scan profile')
-    .action(async (files: string[], opts: { profile?: string }) => {
+    .addOption(new Option('--format <format>', "what the files hold: nmap XML, or the predecessor's nmap2json documents (stored results, search exports)").choices(['xml', 'nmap2json']).default('xml'))
+    .action(async (files: string[], opts: { profile?: string; format: 'xml' | 'nmap2json' }) => {
+      if (opts.format === 'nmap2json') return ingestNmap2json(ctx, files, opts);
       if (files.includes('-') && files.length > 1) throw usageError("'-' (standard input) cannot be combined with files", 'import the files and standard input in separate commands');
       if (files[0] === '-' && process.stdin.isTTY) throw usageError("'-' reads nmap XML from standard input", 'pipe it in: nmap … -oX - | plum ingest -');
       // One file (a pipe too) is read as before the store opens; several are checked on their heads first.

@@ -21,3 +21,6 @@ export * from './table-maintenance.ts';
 export * from './pending-rescores.ts';
 export * from './users.ts';
 export * from './web-sessions.ts';
+export * from './legacy-agent-keys.ts';
+export * from './legacy-agents.ts';
+export * from './legacy-dispatch.ts';

@@ -1,0 +1,220 @@
+import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import fs from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { serve, type ServerType } from '@hono/node-server';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PROJECT_NSE_DIR } from '../../activities/nmap.ts';
+import { createApp } from '../../api/app.ts';
+import { loadConfig } from '../../core/config.ts';
+import { silentLogger } from '../../core/log.ts';
+import { nmap2jsonStream } from '../../core/nmap/compat.ts';
+import { openXmlFile } from '../../core/nmap/parse.ts';
+import { startPerimeter, type Perimeter } from '../../demo/perimeter/index.ts';
+import { createLegacyKey } from '../../store/repos/legacy-agents.ts';
+import { addTargets } from '../../store/repos/targets.ts';
+import { runInvestigationEmbedded, type EmbeddedDeps } from '../../workers/embedded.ts';
+import type { RunSummary } from '../../workflows/logic/types.ts';
+import { openStore } from '../../store/index.ts';
+import { runPlum } from '../helpers/cli.ts';
+import { cliEnvOf, makeTestConfig, storeKinds, type TestStore } from '../helpers/db.ts';
+
+/*
+ * The predecessor's agent protocol (plum-reference.md §8) spoken by a client
+ * written here as its Python agents speak it: JSON bodies with and without a
+ * JSON content type, the same identity fields, real nmap on the loopback
+ * perimeter with §2's defaults, and the result converted to nmap2json by our
+ * compat output (core/nmap/compat.ts). The jobs come from a real embedded run.
+ */
+const run = promisify(execFile);
+const JOB_TIMEOUT_SECONDS = 3;
+
+interface Agent {
+  uid: string;
+  key: string;
+  post(op: 'beacon' | 'getjob' | 'sndjob', extra?: Record<string, unknown>, opts?: { contentType?: string; body?: string }): Promise<{ status: number; body: any }>;
+}
+
+describe.each(storeKinds)('/bot_api (%s)', (kind) => {
+  let t: TestStore;
+  let perimeter: Perimeter;
+  let server: ServerType;
+  let base: string;
+  let key: string;
+  let created: { code: number; stdout: string; stderr: string };
+  const work = fs.mkdtempSync(path.join(os.tmpdir(), 'plum-bot-api-'));
+
+  const agent = (uid: string, agentKey = key): Agent => ({
+    uid,
+    key: agentKey,
+    async post(op, extra = {}, opts = {}) {
+      const body = opts.body ?? JSON.stringify({
+        UID: uid, DEVICE_MODEL: 'CPython 3.12.3', AGENT_VERSION: '1.4.0', SYSTEM_VERSION: 'Linux 6.14.0-27-generic', EXT_IP: '127.0.0.1', AGENT_KEY: agentKey, ...extra,
+      });
+      const res = await fetch(`${base}/bot_api/${op}`, { method: 'POST', body, headers: opts.contentType ? { 'content-type': opts.contentType } : {} });
+      return { status: res.status, body: await res.json() };
+    },
+  });
+
+  /** What a predecessor agent does with a job: nmap with §2's defaults, nmap2json of the open ports, RESULT as a JSON string. */
+  async function scan(job: { job: string; nmap_ports: string[]; nmap_nse: string[]; nse_scripts: { name: string; content_b64?: string }[] }): Promise<string> {
+    const dir = fs.mkdtempSync(path.join(work, 'job-'));
+    for (const s of job.nse_scripts) if (s.content_b64) fs.writeFileSync(path.join(dir, s.name), Buffer.from(s.content_b64, 'base64'));
+    const targets = job.job.split(',');
+    for (const target of targets) expect(target).toMatch(/^127\./);
+    const scripts = job.nmap_nse.map((s) => (s.endsWith('.nse') ? path.join(dir, s) : s));
+    const xml = path.join(dir, 'out.xml');
+    await run('nmap', ['-T3', '--host-timeout', '40s', '--max-retries', '2', '-Pn', '-sT', '-p', job.nmap_ports.join(','), '-oX', xml, '--no-stylesheet',
+      ...(scripts.length ? ['--script', scripts.join(',')] : []), ...targets]);
+    const docs: string[] = [];
+    for await (const h of nmap2jsonStream(openXmlFile(xml), { openOnly: true, onError: (e) => { throw e; } })) docs.push(h.json);
+    return `[${docs.join(', ')}]`;
+  }
+
+  async function nextJob(a: Agent, extra: Record<string, unknown> = {}, deadline = Date.now() + 60_000) {
+    for (;;) {
+      const r = await a.post('getjob', extra);
+      expect(r.status).toBe(200);
+      if (r.body.message.job) return r.body.message;
+      if (Date.now() > deadline) throw new Error('no job was offered');
+      await new Promise((res) => setTimeout(res, 200));
+    }
+  }
+
+  function investigate(targets: string[], ports: string): Promise<RunSummary> {
+    const deps: EmbeddedDeps = { store: t.store, config: t.config, log: silentLogger, legacyPollMs: 100 };
+    return runInvestigationEmbedded(deps, { targets, tcpPorts: ports, scripts: ['plum-banner'], reason: 'legacy agents' });
+  }
+
+  beforeAll(async () => {
+    perimeter = await startPerimeter();
+    const made = await makeTestConfig(kind, { PLUM_LEGACY_BOT_API: '1', PLUM_LEGACY_JOB_TIMEOUT: String(JOB_TIMEOUT_SECONDS) });
+    // The key as an operator makes it, before the server's store is open.
+    created = await runPlum(['agent-token', 'create', '--legacy', '--note', 'site A'], cliEnvOf(made.config));
+    key = created.stdout.trim();
+    const store = await openStore(made.config);
+    t = { store, config: made.config, cleanup: async () => { await store.close(); await made.drop(); } };
+    await addTargets(t.store, [`${perimeter.prefix}.1-6`]);
+    const app = createApp({ store: t.store, config: t.config });
+    server = await new Promise<ServerType>((resolve) => {
+      const s = serve({ fetch: app.fetch, hostname: '127.0.0.1', port: 0 }, () => resolve(s));
+    });
+    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  }, 240_000);
+  afterAll(async () => {
+    await new Promise((r) => server?.close(r));
+    await perimeter?.close();
+    await t?.cleanup();
+    fs.rmSync(work, { recursive: true, force: true });
+  });
+
+  it('plum agent-token create --legacy prints an 80-character key, stored only salted and hashed', async () => {
+    expect(created.code, created.stderr).toBe(0);
+    expect(key).toMatch(/^[A-Za-z0-9]{80}$/);
+    expect(created.stderr).toMatch(/legacy agent key lkey_\w+ created/);
+    const rows = await t.store.query<Record<string, unknown>>('select * from legacy_agent_keys');
+    expect(rows).toHaveLength(1);
+    expect(rows[0]).toMatchObject({ key_index: key.slice(0, 16), note: 'site A', hash: expect.stringMatching(/^[0-9a-f]{64}$/) });
+    expect(JSON.stringify(rows)).not.toContain(key.slice(16));
+    // Another key gets another salt: the same key would not give the same hash twice.
+    const other = await createLegacyKey(t.store);
+    const [a, b] = await t.store.query<{ salt: string }>('select salt from legacy_agent_keys order by created_at');
+    expect(a!.salt).not.toBe(b!.salt);
+    expect(other.key).not.toBe(key);
+    const bad = await runPlum(['agent-token', 'create', '--legacy', '--agent', 'x'], cliEnvOf(t.config));
+    expect(bad.code).toBe(2);
+    expect(bad.stderr.trim().split('\n')).toHaveLength(1);
+  });
+
+  it('is off unless PLUM_LEGACY_BOT_API is set', async () => {
+    const off = createApp({ store: t.store, config: loadConfig({ PLUM_HOME: t.config.home }) });
+    const res = await off.request('/bot_api/beacon', { method: 'POST', body: '{}' });
+    expect(res.status).toBe(404);
+  });
+
+  it('full cycle: beacon, getjob, real nmap, sndjob, and the run records what the agent saw', async () => {
+    const a = agent('0b6f3c52-2f7e-4d59-9a7c-4c1e1f7e0a01');
+    expect(await a.post('beacon', {}, { contentType: 'text/plain' })).toEqual({ status: 200, body: { message: 'ready' } });
+    expect(await a.post('getjob')).toEqual({ status: 200, body: { message: { message: 'ready', job: '' } } });
+    const ssh = perimeter.service('ssh');
+    const http = perimeter.service('http');
+    const running = investigate([ssh.ip, http.ip], `${ssh.port},${http.port}`);
+    const job = await nextJob(a);
+    expect(job).toMatchObject({ message: 'ready', job_uid: expect.stringMatching(/^[0-9a-f-]{36}$/), nmap_nse: ['plum-banner.nse'] });
+    expect(job.job.split(',').sort()).toEqual([ssh.ip, http.ip].sort());
+    expect(job.nmap_ports.sort()).toEqual([String(ssh.port), String(http.port)].sort());
+    expect(job.nse_scripts).toEqual([{ name: 'plum-banner.nse', hash: expect.stringMatching(/^[0-9a-f]{64}$/), content_b64: expect.any(String) }]);
+    const result = await scan(job);
+    const sent = await a.post('sndjob', { JOB_UID: job.job_uid, RESULT: result }, { contentType: 'application/json' });
+    expect(sent).toEqual({ status: 200, body: { message: 'ready' } });
+    const summary = await running;
+    expect(summary).toMatchObject({ status: 'succeeded', counters: { jobs: 1, jobsDone: 1 } });
+    const rows = await t.store.query<{ ip: string; port: number; banner: string[] }>(
+      `select host(ip) as ip, port, fields->'banner' as banner from port_observations where current order by ip, port`);
+    expect(rows.map((r) => `${r.ip}:${r.port}`)).toEqual([`${http.ip}:${http.port}`, `${ssh.ip}:${ssh.port}`].sort());
+    expect(rows.find((r) => r.port === ssh.port)!.banner.join(' ')).toMatch(/SSH-2\.0-OpenSSH/);
+    // The same result again: an idempotent 200, nothing new.
+    const events = await t.store.query('select id from observation_events');
+    expect(await a.post('sndjob', { JOB_UID: job.job_uid, RESULT: result })).toEqual({ status: 200, body: { message: 'ready' } });
+    expect(await t.store.query('select id from observation_events')).toEqual(events);
+  }, 300_000);
+
+  it('answers every error code of §8', async () => {
+    const a = agent('0b6f3c52-2f7e-4d59-9a7c-4c1e1f7e0a02');
+    const b = agent('0b6f3c52-2f7e-4d59-9a7c-4c1e1f7e0a03');
+    const stranger = agent('0b6f3c52-2f7e-4d59-9a7c-4c1e1f7e0a04');
+    expect((await a.post('beacon', {}, { body: 'not json' })).status).toBe(400);
+    expect(await a.post('beacon', { UID: 'short' })).toEqual({ status: 400, body: { message: expect.stringMatching(/^Invalid input: UID/) } });
+    expect(await a.post('beacon', { AGENT_KEY: 'x'.repeat(79) })).toEqual({ status: 400, body: { message: expect.stringMatching(/^Invalid input: AGENT_KEY/) } });
+    expect(await a.post('beacon', { AGENT_KEY: `${key.slice(0, 16)}${'x'.repeat(64)}` })).toEqual({ status: 403, body: { message: 'forbidden' } });
+    expect(await stranger.post('getjob')).toEqual({ status: 403, body: { message: 'forbidden' } });
+    await a.post('beacon');
+    await b.post('beacon');
+    const ftp = perimeter.service('ftp');
+    const running = investigate([ftp.ip], String(ftp.port));
+    // The agent has the current plum-banner.nse cached: its hash only, no content (a cache hit).
+    const banner = createHash('sha256').update(fs.readFileSync(path.join(PROJECT_NSE_DIR, 'plum-banner.nse'))).digest('hex');
+    const job = await nextJob(a, { NSE_HASHES: { 'plum-banner.nse': banner } });
+    expect(job.nse_scripts).toEqual([{ name: 'plum-banner.nse', hash: banner }]);
+    // 429: a result less than a second after the job started.
+    expect(await a.post('sndjob', { JOB_UID: job.job_uid, RESULT: '[]' })).toEqual({ status: 429, body: { message: expect.any(String) } });
+    expect(await a.post('sndjob', { JOB_UID: job.job_uid })).toEqual({ status: 400, body: { message: expect.stringMatching(/^Invalid input: RESULT/) } });
+    expect(await a.post('sndjob', { JOB_UID: '0b6f3c52-0000-7000-8000-000000000000', RESULT: '[]' })).toEqual({ status: 404, body: { message: 'unknown job' } });
+    expect(await b.post('sndjob', { JOB_UID: job.job_uid, RESULT: '[]' })).toEqual({ status: 403, body: { message: 'job assigned to another agent' } });
+    expect(await stranger.post('sndjob', { JOB_UID: job.job_uid, RESULT: '[]' })).toEqual({ status: 403, body: { message: 'forbidden' } });
+    const result = await scan({ ...job, nse_scripts: [{ name: 'plum-banner.nse', content_b64: fs.readFileSync(path.join(PROJECT_NSE_DIR, 'plum-banner.nse')).toString('base64') }] });
+    expect(await a.post('sndjob', { JOB_UID: job.job_uid, RESULT: '[{"hostnames": []}]' })).toEqual({ status: 400, body: { message: expect.stringMatching(/^Invalid input: RESULT: host document 1 has no addr/) } });
+    expect((await a.post('sndjob', { JOB_UID: job.job_uid, RESULT: result })).status).toBe(200);
+    expect(await running).toMatchObject({ status: 'succeeded' });
+    // 409: a job that is not active (cancelled).
+    // Settled as soon as it ends (the run stops waiting once its job is cancelled, perhaps before the assertion below).
+    const cancelled = investigate([ftp.ip], String(ftp.port)).then((s) => s.status, (e: unknown) => String(e));
+    const next = await nextJob(a);
+    await t.store.query(`update jobs set status = 'cancelled' where id = (select id from jobs where agent = $1 and ingested_at is null)`, [`legacy:${a.uid}`]);
+    expect(await a.post('sndjob', { JOB_UID: next.job_uid, RESULT: '[]' })).toEqual({ status: 409, body: { message: 'job is not active' } });
+    // The run waiting for it stops waiting.
+    expect(await cancelled).not.toBe('succeeded');
+  }, 300_000);
+
+  it('releases a silent agent\'s job after the timeout; another agent runs it; the silent one is then refused', async () => {
+    const silent = agent('0b6f3c52-2f7e-4d59-9a7c-4c1e1f7e0a05');
+    const other = agent('0b6f3c52-2f7e-4d59-9a7c-4c1e1f7e0a06');
+    await silent.post('beacon');
+    await other.post('beacon');
+    const smtp = perimeter.service('smtp');
+    const running = investigate([smtp.ip], String(smtp.port));
+    const job = await nextJob(silent);
+    expect((await other.post('getjob')).body.message.job).toBe('');
+    await new Promise((r) => setTimeout(r, (JOB_TIMEOUT_SECONDS + 1) * 1000));
+    const again = await nextJob(other);
+    expect(again.job_uid).toBe(job.job_uid);
+    expect((await other.post('sndjob', { JOB_UID: again.job_uid, RESULT: await scan(again) })).status).toBe(200);
+    expect(await running).toMatchObject({ status: 'succeeded', counters: { jobsDone: 1 } });
+    expect(await silent.post('sndjob', { JOB_UID: job.job_uid, RESULT: '[]' })).toEqual({ status: 403, body: { message: 'job assigned to another agent' } });
+    const [row] = await t.store.query<{ agent: string; released: string }>(`select agent, progress->>'released' as released from jobs where agent = $1`, [`legacy:${other.uid}`]);
+    expect(row).toEqual({ agent: `legacy:${other.uid}`, released: '1' });
+  }, 300_000);
+});
