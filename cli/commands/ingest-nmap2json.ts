@@ -72,7 +72,7 @@ export function checkNmap2jsonFiles(files: string[]): CheckedFile[] {
 export async function ingestNmap2json(ctx: CliContext, paths: string[], opts: { profile?: string }): Promise<void> {
   if (paths.includes('-')) throw usageError('--format nmap2json reads files and directories, not standard input', 'write the documents to a file and give its path');
   const files = checkNmap2jsonFiles(nmap2jsonFiles(paths));
-  const store = await openCommandStore(ctx);
+  const store = await openCommandStore(ctx, { create: true });
   let profileId: string | undefined;
   if (opts.profile) {
     const [p] = await store.query<{ id: string }>('select id from scan_profiles where name = $1', [opts.profile]);
