@@ -1,5 +1,6 @@
 import { sql } from 'drizzle-orm';
 import type { SearchFields } from '../core/fields.ts';
+import { DIFF_LABELS, type FieldDiff } from '../core/history/diff.ts';
 import { renderReportMarkdown } from '../core/report/markdown.ts';
 import {
   emptyChanges, zeroChangeCounts,
@@ -140,11 +141,12 @@ interface EventRow {
   at: Date;
   observation_id: string;
   previous_observation_id: string | null;
+  changes: FieldDiff[] | null;
 }
 
 async function loadEvents(store: StoreSession, from: string, to: string): Promise<EventRow[]> {
   const rows = await store.query<EventRow>(
-    `select id, type, host(ip) as ip, protocol, port, at, observation_id, previous_observation_id
+    `select id, type, host(ip) as ip, protocol, port, at, observation_id, previous_observation_id, changes
      from observation_events where at >= $1::timestamptz and at < $2::timestamptz order by at, id`,
     [new Date(from).toISOString(), new Date(to).toISOString()],
   );
@@ -319,7 +321,14 @@ export async function buildReportModel(store: StoreSession, opts: ReportOptions)
     const o = obsById.get(e.observation_id)!;
     const po = e.previous_observation_id ? obsById.get(e.previous_observation_id) : undefined;
     const c: ReportChange = { type: e.type, ip: e.ip, protocol: e.protocol, port: e.port, at: e.at.toISOString(), summary: summarise(o.fields) || undefined };
-    if (e.type === 'changed') c.fields = po ? diffObservations(po, o) : [];
+    // What ingest stored (volatile values aside), and the tags rules gave each row; events stored before ingest
+    // kept diffs: computed from both rows.
+    if (e.type === 'changed') {
+      const computed = po ? diffObservations(po, o) : [];
+      c.fields = e.changes
+        ? [...e.changes.map((d) => ({ label: DIFF_LABELS[d.field] ?? d.field, old: d.old, new: d.new })), ...computed.filter((f) => f.label === 'tags')]
+        : computed;
+    }
     changes[e.type].push(c);
   }
   const previousChangeCounts = zeroChangeCounts();

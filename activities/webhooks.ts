@@ -14,6 +14,7 @@ import {
 } from '../store/repos/webhooks.ts';
 import { compileQueryFilter, normaliseRow, OBS_COLUMNS, OBS_FROM, type ObservationRow } from './observation-rows.ts';
 import { diffObservations, summarise } from './report-model.ts';
+import type { FieldDiff } from '../core/history/diff.ts';
 
 /**
  * Webhook delivery: new observation events (appeared/changed/reappeared by
@@ -145,6 +146,7 @@ interface EventJoinRow {
   run_id: string | null;
   observation_id: string;
   previous_observation_id: string | null;
+  changes: FieldDiff[] | null;
 }
 
 /** What a webhook receives for one event. */
@@ -163,6 +165,7 @@ export function eventPayload(e: EventJoinRow, obs: ObservationRow | undefined, p
     tags: obs?.tags ?? [],
     score: obs?.score ?? 0,
     ...(e.type === 'changed' && obs && prev ? { changes: diffObservations(prev, obs) } : {}),
+    ...(e.changes ? { field_changes: e.changes } : {}),
     observation: obs ? { id: obs.id, first_seen: obs.first_seen.toISOString(), last_seen: obs.last_seen.toISOString(), fields: obs.fields } : null,
   };
 }
@@ -203,7 +206,7 @@ export async function dispatchWebhookEvents(store: StoreSession, deps: WebhookDe
     let cursor = cur ?? { at: hook.cursorAt.toISOString(), id: hook.cursorId };
     for (;;) {
       const events = await store.query<EventJoinRow>(
-        `select id, type, host(ip) as ip, protocol, port, at, created_at::text as created_at, hsh256, previous_hsh256, run_id, observation_id, previous_observation_id
+        `select id, type, host(ip) as ip, protocol, port, at, created_at::text as created_at, hsh256, previous_hsh256, run_id, observation_id, previous_observation_id, changes
          from observation_events where (created_at, id) > ($1::text::timestamptz, $2::text) order by created_at, id limit ${batchSize}`,
         [cursor.at, cursor.id],
       );

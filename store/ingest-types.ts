@@ -1,5 +1,6 @@
 import type { ChangeCounts } from '../core/counts.ts';
 import type { SearchFields } from '../core/fields.ts';
+import type { FieldDiff } from '../core/history/diff.ts';
 import type { EventType } from './schema/observation-events.ts';
 
 /** What ingest takes and gives: the parsed scan, the job it belongs to, the hooks, the summary. */
@@ -113,6 +114,8 @@ export interface StoredEvent {
   previousHsh256: string | null;
   observationId: string;
   previousObservationId: string | null;
+  /** changed: what changed, field by field (core/history/diff.ts). */
+  changes?: FieldDiff[];
 }
 
 export interface IngestSummary extends ChangeCounts {
