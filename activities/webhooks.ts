@@ -15,6 +15,8 @@ import {
 import { compileQueryFilter, normaliseRow, OBS_COLUMNS, OBS_FROM, type ObservationRow } from './observation-rows.ts';
 import { diffObservations, summarise } from './report-model.ts';
 import type { FieldDiff } from '../core/history/diff.ts';
+import { DEFAULT_FLAPPING, parseFlapping, type FlappingRule } from '../core/history/flapping.ts';
+import { flappingSql } from '../store/repos/flapping.ts';
 
 /**
  * Webhook delivery: new observation events (appeared/changed/reappeared by
@@ -40,6 +42,8 @@ export interface WebhookDeps {
   batchSize?: number;
   /** PLUM_WEBHOOK_ALLOW_PRIVATE: deliveries may reach loopback, link-local and private addresses. */
   allowPrivate?: boolean;
+  /** PLUM_FLAPPING: a flapping port's gone/reappeared events are not sent one by one (default 3/7d). */
+  flapping?: FlappingRule;
   /** Resolves a webhook host before each delivery (the system resolver by default). */
   resolve?: (host: string) => Promise<string[]>;
 }
@@ -147,6 +151,7 @@ interface EventJoinRow {
   observation_id: string;
   previous_observation_id: string | null;
   changes: FieldDiff[] | null;
+  flapping: boolean;
 }
 
 /** What a webhook receives for one event. */
@@ -206,8 +211,9 @@ export async function dispatchWebhookEvents(store: StoreSession, deps: WebhookDe
     let cursor = cur ?? { at: hook.cursorAt.toISOString(), id: hook.cursorId };
     for (;;) {
       const events = await store.query<EventJoinRow>(
-        `select id, type, host(ip) as ip, protocol, port, at, created_at::text as created_at, hsh256, previous_hsh256, run_id, observation_id, previous_observation_id, changes
-         from observation_events where (created_at, id) > ($1::text::timestamptz, $2::text) order by created_at, id limit ${batchSize}`,
+        `select e.id, e.type, host(e.ip) as ip, e.protocol, e.port, e.at, e.created_at::text as created_at, e.hsh256, e.previous_hsh256, e.run_id,
+           e.observation_id, e.previous_observation_id, e.changes, ${flappingSql('e', deps.flapping ?? parseFlapping(DEFAULT_FLAPPING))} as flapping
+         from observation_events e where (e.created_at, e.id) > ($1::text::timestamptz, $2::text) order by e.created_at, e.id limit ${batchSize}`,
         [cursor.at, cursor.id],
       );
       if (events.length === 0) break;
@@ -215,7 +221,7 @@ export async function dispatchWebhookEvents(store: StoreSession, deps: WebhookDe
       const obsRows = await store.query<Parameters<typeof normaliseRow>[0]>(`select ${OBS_COLUMNS} from ${OBS_FROM} where po.id = any($1::text[])`, [ids]);
       const obs = new Map(obsRows.map((r) => [r.id, normaliseRow(r)]));
       const selected = events.filter((e) => {
-        if (!hook.eventTypes.includes(e.type)) return false;
+        if (!hook.eventTypes.includes(e.type) || e.flapping) return false;
         const o = obs.get(e.observation_id);
         const p = e.previous_observation_id ? obs.get(e.previous_observation_id) : undefined;
         return (o !== undefined && match(o)) || (p !== undefined && match(p));

@@ -1,3 +1,4 @@
+import { DEFAULT_FLAPPING, parseFlapping } from './history/flapping.ts';
 import path from 'node:path';
 import { z } from 'zod';
 import { PlumError } from './errors.ts';
@@ -62,6 +63,15 @@ export const configSchema = z.object({
   PLUM_API_EXPENSIVE_PER_MINUTE: z.coerce.number().int().min(1).default(60),
   PLUM_SMTP_URL: optionalString,
   PLUM_SMTP_FROM: optionalString,
+  /** When a port counts as flapping: COUNT/WINDOW, that many `gone` within the window (core/history/flapping.ts). */
+  PLUM_FLAPPING: z.string().default(DEFAULT_FLAPPING).transform((v, ctx) => {
+    try {
+      return parseFlapping(v);
+    } catch (e) {
+      ctx.addIssue({ code: 'custom', message: (e as Error).message });
+      return z.NEVER;
+    }
+  }),
 });
 
 export type PlumConfigInput = z.input<typeof configSchema>;
