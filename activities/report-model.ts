@@ -1,5 +1,8 @@
 import { sql } from 'drizzle-orm';
 import type { SearchFields } from '../core/fields.ts';
+import { DIFF_LABELS, type FieldDiff } from '../core/history/diff.ts';
+import { DEFAULT_FLAPPING, parseFlapping, type FlappingRule } from '../core/history/flapping.ts';
+import { flappingSql } from '../store/repos/flapping.ts';
 import { renderReportMarkdown } from '../core/report/markdown.ts';
 import {
   emptyChanges, zeroChangeCounts,
@@ -32,6 +35,8 @@ export interface ReportOptions {
   now?: Date;
   /** Score weights (rules/score.yaml): host scores then come from scoreHost; else the highest port score. */
   scoreConfig?: ScoreConfig;
+  /** PLUM_FLAPPING (default 3/7d). */
+  flapping?: FlappingRule;
 }
 
 /** One line from the host score: the features that contribute most, with their values. */
@@ -140,12 +145,16 @@ interface EventRow {
   at: Date;
   observation_id: string;
   previous_observation_id: string | null;
+  changes: FieldDiff[] | null;
+  /** A gone/reappeared of a flapping port (PLUM_FLAPPING): folded into one line per port. */
+  flapping: boolean;
 }
 
-async function loadEvents(store: StoreSession, from: string, to: string): Promise<EventRow[]> {
+async function loadEvents(store: StoreSession, from: string, to: string, flapping: FlappingRule): Promise<EventRow[]> {
   const rows = await store.query<EventRow>(
-    `select id, type, host(ip) as ip, protocol, port, at, observation_id, previous_observation_id
-     from observation_events where at >= $1::timestamptz and at < $2::timestamptz order by at, id`,
+    `select e.id, e.type, host(e.ip) as ip, e.protocol, e.port, e.at, e.observation_id, e.previous_observation_id, e.changes,
+       ${flappingSql('e', flapping)} as flapping
+     from observation_events e where e.at >= $1::timestamptz and e.at < $2::timestamptz order by e.at, e.id`,
     [new Date(from).toISOString(), new Date(to).toISOString()],
   );
   return rows.map((r) => ({ ...r, port: Number(r.port), at: new Date(r.at) }));
@@ -305,8 +314,9 @@ export async function buildReportModel(store: StoreSession, opts: ReportOptions)
   }
 
   // Changes in the period, and counts in the previous period.
-  const events = await loadEvents(store, p.from, p.to);
-  const prevEvents = await loadEvents(store, p.previousFrom, p.previousTo);
+  const flapping = opts.flapping ?? parseFlapping(DEFAULT_FLAPPING);
+  const events = await loadEvents(store, p.from, p.to, flapping);
+  const prevEvents = await loadEvents(store, p.previousFrom, p.previousTo, flapping);
   const obsById = await loadObservationsById(store, [...events, ...prevEvents].flatMap((e) => [e.observation_id, ...(e.previous_observation_id ? [e.previous_observation_id] : [])]));
   const eventMatches = (e: EventRow) => {
     const o = obsById.get(e.observation_id);
@@ -314,12 +324,34 @@ export async function buildReportModel(store: StoreSession, opts: ReportOptions)
     return (o !== undefined && match(o)) || (po !== undefined && match(po));
   };
   const changes = emptyChanges();
+  // A flapping port's gone/reappeared events: one line per port, under `gone`, with how often it went and came back.
+  const flaps = new Map<string, { c: ReportChange; gone: number; back: number }>();
   for (const e of events) {
     if (!eventMatches(e)) continue;
+    if (e.flapping) {
+      const key = `${e.ip}/${e.protocol}/${e.port}`;
+      let f = flaps.get(key);
+      if (!f) {
+        f = { c: { type: 'gone', ip: e.ip, protocol: e.protocol, port: e.port, at: e.at.toISOString() }, gone: 0, back: 0 };
+        flaps.set(key, f);
+        changes.gone.push(f.c);
+      }
+      if (e.type === 'gone') f.gone++;
+      else f.back++;
+      f.c.summary = `flapping: went away ${f.gone} and came back ${f.back} time${f.back === 1 ? '' : 's'} in the period`;
+      continue;
+    }
     const o = obsById.get(e.observation_id)!;
     const po = e.previous_observation_id ? obsById.get(e.previous_observation_id) : undefined;
     const c: ReportChange = { type: e.type, ip: e.ip, protocol: e.protocol, port: e.port, at: e.at.toISOString(), summary: summarise(o.fields) || undefined };
-    if (e.type === 'changed') c.fields = po ? diffObservations(po, o) : [];
+    // What ingest stored (volatile values aside), and the tags rules gave each row; events stored before ingest
+    // kept diffs: computed from both rows.
+    if (e.type === 'changed') {
+      const computed = po ? diffObservations(po, o) : [];
+      c.fields = e.changes
+        ? [...e.changes.map((d) => ({ label: DIFF_LABELS[d.field] ?? d.field, old: d.old, new: d.new })), ...computed.filter((f) => f.label === 'tags')]
+        : computed;
+    }
     changes[e.type].push(c);
   }
   const previousChangeCounts = zeroChangeCounts();

@@ -96,6 +96,7 @@ export async function runReportDefinition(deps: ReportDeps, idOrName: string, op
     hostLimit: def.hostLimit,
     now,
     scoreConfig: deps.scoreConfig,
+    ...(deps.config ? { flapping: deps.config.PLUM_FLAPPING } : {}),
   });
   const markdown = renderReportMarkdown(model);
   if (opts.preview) return { definition: def, model, markdown, deliveries: [], status: 'preview' };
@@ -218,7 +219,7 @@ export function createReportActivities(deps: ReportDeps) {
       return (await runDueReports(deps)).map(summary);
     },
     async dispatchWebhookEvents() {
-      return dispatchWebhookEvents(deps.store, { log: deps.log, allowPrivate: deps.config?.PLUM_WEBHOOK_ALLOW_PRIVATE, ...deps.webhook });
+      return dispatchWebhookEvents(deps.store, { log: deps.log, allowPrivate: deps.config?.PLUM_WEBHOOK_ALLOW_PRIVATE, flapping: deps.config?.PLUM_FLAPPING, ...deps.webhook });
     },
   };
 }

@@ -15,6 +15,9 @@ import {
   releaseWebhookSender, type WebhookDeliveryRow, type WebhookRow,
 } from '../store/repos/webhooks.ts';
 import { compileQueryFilter, normaliseRow, OBS_COLUMNS, OBS_FROM, type ObservationRow } from './observation-rows.ts';
+import type { FieldDiff } from '../core/history/diff.ts';
+import { DEFAULT_FLAPPING, parseFlapping, type FlappingRule } from '../core/history/flapping.ts';
+import { flappingSql } from '../store/repos/flapping.ts';
 import { diffObservations, summarise } from './report-model.ts';
 
 /**
@@ -52,6 +55,8 @@ export interface WebhookDeps {
   batchSize?: number;
   /** PLUM_WEBHOOK_ALLOW_PRIVATE: deliveries may reach loopback, link-local and private addresses. */
   allowPrivate?: boolean;
+  /** PLUM_FLAPPING: a flapping port's gone/reappeared events are not sent one by one (default 3/7d). */
+  flapping?: FlappingRule;
   /** Resolves a webhook host before each delivery (the system resolver by default). */
   resolve?: (host: string) => Promise<string[]>;
 }
@@ -175,6 +180,8 @@ interface EventJoinRow {
   run_id: string | null;
   observation_id: string;
   previous_observation_id: string | null;
+  changes: FieldDiff[] | null;
+  flapping: boolean;
 }
 
 /** What a webhook receives for one event. */
@@ -193,6 +200,7 @@ export function eventPayload(e: EventJoinRow, obs: ObservationRow | undefined, p
     tags: obs?.tags ?? [],
     score: obs?.score ?? 0,
     ...(e.type === 'changed' && obs && prev ? { changes: diffObservations(prev, obs) } : {}),
+    ...(e.changes ? { field_changes: e.changes } : {}),
     observation: obs ? { id: obs.id, first_seen: obs.first_seen.toISOString(), last_seen: obs.last_seen.toISOString(), fields: obs.fields } : null,
   };
 }
@@ -210,8 +218,8 @@ export interface DispatchSummary {
   waiting: number;
 }
 
-const EVENT_COLUMNS = `id, type, host(ip) as ip, protocol, port, at, created_at::text as created_at, hsh256, previous_hsh256,
-  run_id, observation_id, previous_observation_id, tx`;
+const EVENT_COLUMNS = `e.id, e.type, host(e.ip) as ip, e.protocol, e.port, e.at, e.created_at::text as created_at, e.hsh256, e.previous_hsh256,
+  e.run_id, e.observation_id, e.previous_observation_id, e.changes, e.tx`;
 
 /** Queues the events committed since a webhook's cursor that it wants, a batch per transaction. */
 async function queueEvents(store: Store, hook: WebhookRow, query: string, match: (r: ObservationRow) => boolean, deps: WebhookDeps, now: Date): Promise<{ events: number; deliveries: number; waiting: boolean }> {
@@ -222,8 +230,8 @@ async function queueEvents(store: Store, hook: WebhookRow, query: string, match:
       const cursor = await lockWebhookQueue(tx, hook.id);
       if (!cursor) return false;
       const events = await tx.query<EventJoinRow & { tx: number }>(
-        `select ${EVENT_COLUMNS} from observation_events
-          where tx < $1 and (tx, id) > ($2::bigint, $3::text) order by tx, id limit ${batchSize}`,
+        `select ${EVENT_COLUMNS}, ${flappingSql('e', deps.flapping ?? parseFlapping(DEFAULT_FLAPPING))} as flapping from observation_events e
+          where e.tx < $1 and (e.tx, e.id) > ($2::bigint, $3::text) order by e.tx, e.id limit ${batchSize}`,
         [cursor.settledBelow, cursor.tx, cursor.id],
       );
       if (events.length === 0) {
@@ -234,7 +242,7 @@ async function queueEvents(store: Store, hook: WebhookRow, query: string, match:
       const obsRows = await tx.query<Parameters<typeof normaliseRow>[0]>(`select ${OBS_COLUMNS} from ${OBS_FROM} where po.id = any($1::text[])`, [ids]);
       const obs = new Map(obsRows.map((r) => [r.id, normaliseRow(r)]));
       const selected = events.filter((e) => {
-        if (!hook.eventTypes.includes(e.type)) return false;
+        if (!hook.eventTypes.includes(e.type) || e.flapping) return false;
         const o = obs.get(e.observation_id);
         const p = e.previous_observation_id ? obs.get(e.previous_observation_id) : undefined;
         return (o !== undefined && match(o)) || (p !== undefined && match(p));

@@ -175,7 +175,7 @@ export async function buildServeServices(deps: {
   // Agent uploads are tagged and scored like every other ingest.
   const ingestDeps = await defaultIngestDeps(deps.store, deps.config);
   const dispatcher = deps.events
-    ? startWebhookDispatcher({ store: deps.store, log: deps.log, events: deps.events, webhook: { allowPrivate: deps.config.PLUM_WEBHOOK_ALLOW_PRIVATE } })
+    ? startWebhookDispatcher({ store: deps.store, log: deps.log, events: deps.events, webhook: { allowPrivate: deps.config.PLUM_WEBHOOK_ALLOW_PRIVATE, flapping: deps.config.PLUM_FLAPPING } })
     : undefined;
   const withDispatcher = (close: () => Promise<void>) => async () => {
     await close();

@@ -1,3 +1,4 @@
+import { DEFAULT_FLAPPING, parseFlapping } from './history/flapping.ts';
 import path from 'node:path';
 import { z } from 'zod';
 import { PlumError } from './errors.ts';
@@ -70,6 +71,15 @@ export const configSchema = z.object({
   PLUM_WEB_SECURE_COOKIES: z.enum(['auto', 'always', 'never']).default('auto'),
   /** Base URL of the Temporal UI, for links from a run's page (distributed mode). */
   PLUM_TEMPORAL_UI_URL: optionalString.refine((v) => v === undefined || /^https?:\/\//.test(v), { message: 'must be an http(s) URL' }),
+  /** When a port counts as flapping: COUNT/WINDOW, that many `gone` within the window (core/history/flapping.ts). */
+  PLUM_FLAPPING: z.string().default(DEFAULT_FLAPPING).transform((v, ctx) => {
+    try {
+      return parseFlapping(v);
+    } catch (e) {
+      ctx.addIssue({ code: 'custom', message: (e as Error).message });
+      return z.NEVER;
+    }
+  }),
 });
 
 export type PlumConfigInput = z.input<typeof configSchema>;

@@ -59,6 +59,8 @@ export interface BatchDecision {
   demote: Set<string>;
   demoteHeads: Set<string>;
   events: StoredEvent[];
+  /** Each `changed` event's new port: its fields are diffed with the previous row's (store/ingest-diffs.ts). */
+  changedPorts: Map<StoredEvent, IngestPort>;
   observations: StoredObservation[];
 }
 
@@ -94,6 +96,7 @@ export function decideBatch({ plans, existing }: BatchRead, ctx: BatchCtx, summa
   const demote = new Set<string>();
   const demoteHeads = new Set<string>();
   const events: StoredEvent[] = [];
+  const changedPorts = new Map<StoredEvent, IngestPort>();
   const observations: StoredObservation[] = [];
 
   const original: BatchDecision['original'] = new Map();
@@ -112,11 +115,13 @@ export function decideBatch({ plans, existing }: BatchRead, ctx: BatchCtx, summa
     }
     return u;
   };
-  const event = (type: EventType, ip: string, protocol: string, port: number, at: Date, hsh256: string, observationId: string, prev?: ExistingRow) => {
-    events.push({
+  const event = (type: EventType, ip: string, protocol: string, port: number, at: Date, hsh256: string, observationId: string, prev?: ExistingRow, parsed?: IngestPort) => {
+    const e: StoredEvent = {
       id: newId('evt'), type, ip, protocol, port, at: at.toISOString(), hsh256,
       previousHsh256: prev?.hsh256 ?? null, observationId, previousObservationId: prev?.id ?? null,
-    });
+    };
+    events.push(e);
+    if (type === 'changed' && parsed && prev) changedPorts.set(e, parsed);
     summary[type]++;
   };
 
@@ -265,12 +270,12 @@ export function decideBatch({ plans, existing }: BatchRead, ctx: BatchCtx, summa
             promote(known);
             u.state = 'open'; u.state_changed_at = iso; u.checked_at = iso;
             known.state = 'open'; known.last_job_id = jobId;
-            for (const type of decision.events) event(type, ip, p.protocol, p.port, t, p.hsh256, known.id, previous(type));
+            for (const type of decision.events) event(type, ip, p.protocol, p.port, t, p.hsh256, known.id, previous(type), p);
             observed(known.id, 'open', u.first_seen, u.last_seen);
           } else {
             promote(undefined);
             const row = insert(true);
-            for (const type of decision.events) event(type, ip, p.protocol, p.port, t, p.hsh256, row.id, previous(type));
+            for (const type of decision.events) event(type, ip, p.protocol, p.port, t, p.hsh256, row.id, previous(type), p);
             observed(row.id, 'open', iso, iso);
           }
           break;
@@ -293,5 +298,5 @@ export function decideBatch({ plans, existing }: BatchRead, ctx: BatchCtx, summa
       event('gone', ip, r.protocol, r.port, t, r.hsh256, r.id);
     }
   }
-  return { inserts, updates, original, demote, demoteHeads, events, observations };
+  return { inserts, updates, original, demote, demoteHeads, events, changedPorts, observations };
 }

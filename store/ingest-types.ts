@@ -1,5 +1,6 @@
 import type { ChangeCounts } from '../core/counts.ts';
 import type { SearchFields } from '../core/fields.ts';
+import type { FieldDiff } from '../core/history/diff.ts';
 import type { EventType } from './schema/observation-events.ts';
 import type { RunOwner } from './repos/run-owners.ts';
 
@@ -116,6 +117,8 @@ export interface StoredEvent {
   previousHsh256: string | null;
   observationId: string;
   previousObservationId: string | null;
+  /** changed: what changed, field by field (core/history/diff.ts). */
+  changes?: FieldDiff[];
 }
 
 export interface IngestSummary extends ChangeCounts {

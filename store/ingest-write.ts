@@ -87,11 +87,11 @@ export async function writeBatch(tx: StoreSession, d: BatchDecision, ctx: BatchC
   if (events.length > 0) {
     await tx.query(
       `insert into observation_events (id, type, ip, protocol, port, at, hsh256, previous_hsh256, observation_id,
-         previous_observation_id, run_id, job_id)
+         previous_observation_id, run_id, job_id, changes)
        select x.id, x.type, x.ip, x.protocol, x.port, x.at, x.hsh256, x."previousHsh256", x."observationId",
-         x."previousObservationId", $2, $3
+         x."previousObservationId", $2, $3, x.changes
        from jsonb_to_recordset($1::jsonb) as x(id text, type text, ip inet, protocol text, port int, at timestamptz,
-         hsh256 text, "previousHsh256" text, "observationId" text, "previousObservationId" text)`,
+         hsh256 text, "previousHsh256" text, "observationId" text, "previousObservationId" text, changes jsonb)`,
       [JSON.stringify(events), runId, jobId], PREPARED);
   }
   return writes;

@@ -10,6 +10,7 @@ import { resolveJob, storeRaw } from './ingest-job.ts';
 import { OPEN, readBatch, type BatchCtx } from './ingest-read.ts';
 import { decideBatch } from './ingest-decide.ts';
 import { writeBatch } from './ingest-write.ts';
+import { diffChangedEvents } from './ingest-diffs.ts';
 import type { IngestPort, IngestHost, IngestInput, IngestSummary, StoredEvent, StoredObservation } from './ingest-types.ts';
 
 export * from './ingest-types.ts';
@@ -89,6 +90,7 @@ interface BatchResult {
 async function ingestBatch(tx: StoreSession, hosts: IngestHost[], ctx: BatchCtx, summary: IngestSummary): Promise<BatchResult> {
   const read = await readBatch(tx, hosts, ctx);
   const decision = decideBatch(read, ctx, summary);
+  await diffChangedEvents(tx, decision);
   const writes = await writeBatch(tx, decision, ctx, read.fastCount);
   return { observations: decision.observations, events: decision.events, writes };
 }

@@ -3,7 +3,11 @@ import { createNmapRunner } from '../activities/nmap.ts';
 import { viewOfJob } from '../core/history/view.ts';
 import { parseNmapString } from '../core/nmap/parse.ts';
 import { BANNER_PROFILE, WEB_PROFILE, type ScanProfile } from '../core/profiles.ts';
+import { generateReport } from '../activities/report.ts';
+import { eventJson as apiEventJson } from '../api/routes/history/schemas.ts';
+import { eventJson as cliEventJson, eventRow } from '../cli/commands/history.ts';
 import { ingestScanResult, type IngestSummary } from '../store/ingest.ts';
+import { listEvents } from '../store/repos/observations.ts';
 import { openTestStore, storeKinds, type TestStore } from './helpers/db.ts';
 import { startPerimeter, type Perimeter } from '../demo/perimeter/index.ts';
 
@@ -61,5 +65,16 @@ describe.each(storeKinds)('observations per view on the live loopback perimeter 
     expect(changed).toEqual([{ port: perimeter.service('http').port, view: webView, previous_view: webView }]);
     expect(await scanWith(BANNER_PROFILE)).toMatchObject({ ports: 2, changed: 0, appeared: 0, gone: 0, reappeared: 0 });
     expect(await changedEvents()).toHaveLength(1);
+
+    // What changed, field by field: the title only (the headers' dates and lengths are never listed).
+    const title = [{ field: 'http_title', old: ['Welcome'], new: ['Under maintenance'] }];
+    const [event] = await listEvents(t.store, { types: ['changed'] });
+    expect(event!.changes).toEqual(title);
+    expect(apiEventJson(event!).changes).toEqual(title);
+    expect(cliEventJson(event!).changes).toEqual(title);
+    expect(eventRow(event!).changes).toBe('http_title: Welcome → Under maintenance');
+    const { model, markdown } = await generateReport(t.store, { since: '1d' });
+    expect(model.changes.changed.map((c) => c.fields)).toEqual([[{ label: 'title', old: ['Welcome'], new: ['Under maintenance'] }]]);
+    expect(markdown).toContain('Under maintenance');
   });
 });

@@ -171,7 +171,7 @@ export function createEmbeddedScheduler(deps: SchedulerDeps) {
       deps.log.error({ err: msg }, `scheduler: ${what} failed`);
     };
     const extra = deps.reports ?? {};
-    const hookDeps = { fetch: extra.fetch, log: deps.log, now: at, allowPrivate: extra.config?.PLUM_WEBHOOK_ALLOW_PRIVATE, ...extra.webhook };
+    const hookDeps = { fetch: extra.fetch, log: deps.log, now: at, allowPrivate: extra.config?.PLUM_WEBHOOK_ALLOW_PRIVATE, flapping: extra.config?.PLUM_FLAPPING, ...extra.webhook };
     try {
       const done = await runDueReports({ ...extra, store: deps.store, log: deps.log }, at);
       r.reports = done.map((x) => ({ report: x.definition.name, status: x.status }));

@@ -1,3 +1,4 @@
+import type { FieldDiff } from '../../core/history/diff.ts';
 import { Option, type Command } from 'commander';
 import { parseSince } from '../../core/duration.ts';
 import { usageError } from '../../core/errors.ts';
@@ -31,7 +32,17 @@ export const eventJson = (e: HistoryEvent) => ({
   previous_observation_id: e.previous_observation_id,
   run_id: e.run_id,
   job_id: e.job_id,
+  changes: e.changes ?? null,
 });
+
+/** `http_title: Welcome → Under maintenance; banner: … → …` (values cut to stay on one line). */
+export function formatChanges(changes: readonly FieldDiff[] | null | undefined): string {
+  const show = (v: string[]) => {
+    const text = v.length ? v.join(', ') : '(none)';
+    return text.length > 40 ? `${text.slice(0, 39)}…` : text;
+  };
+  return (changes ?? []).map((c) => `${c.field}: ${show(c.old)} → ${show(c.new)}`).join('; ');
+}
 
 export const eventRow = (e: HistoryEvent) => ({
   at: e.at.toISOString().replace('.000Z', 'Z'),
@@ -39,6 +50,7 @@ export const eventRow = (e: HistoryEvent) => ({
   ip: e.ip,
   port: `${e.port}/${e.protocol}`,
   fingerprint: e.previous_hsh256 ? `${e.previous_hsh256.slice(0, 12)} → ${e.hsh256.slice(0, 12)}` : e.hsh256.slice(0, 12),
+  changes: formatChanges(e.changes),
 });
 
 export function register(program: Command, ctx: CliContext): void {
@@ -64,7 +76,7 @@ export function register(program: Command, ctx: CliContext): void {
       const cut = events.length > limit;
       if (cut) events.length = limit;
       if (opts.format === 'json') printJson(events.map(eventJson));
-      else printTable(events.map(eventRow), ['at', 'type', 'ip', 'port', 'fingerprint']);
+      else printTable(events.map(eventRow), ['at', 'type', 'ip', 'port', 'fingerprint', 'changes']);
       // Messages go to standard error, so `--format json` output stays a plain array.
       if (cut) info(`plum: showing the newest ${limit} events; raise --limit or narrow --since/--event/--net for more`);
       if (events.length === 0 && since.getTime() > 0) {

@@ -69,7 +69,7 @@ export function register(program: Command, ctx: CliContext): void {
       })), ['port', 'state', 'first_seen', 'last_seen', 'hsh256', 'tags', 'service']).trimEnd() : '(no current services)');
       out.push('');
       out.push('history:');
-      out.push(view.events.length ? renderTable(view.events.map(eventRow), ['at', 'type', 'port', 'fingerprint']).trimEnd() : '(no events)');
+      out.push(view.events.length ? renderTable(view.events.map(eventRow), ['at', 'type', 'port', 'fingerprint', 'changes']).trimEnd() : '(no events)');
       process.stdout.write(`${out.join('\n')}\n`);
       if (view.services.length === 0) info(`plum: ${view.ip} has no current services`);
     });

@@ -83,7 +83,7 @@ export function register(program: Command, ctx: CliContext): void {
       info('plum: building the report…');
       const { model, markdown } = await generateReport(store, {
         query: opts.query, period, title: opts.title, hostLimit,
-        scoreConfig: await scoreConfigOrUndefined(ctx),
+        scoreConfig: await scoreConfigOrUndefined(ctx), flapping: ctx.config.PLUM_FLAPPING,
       });
       const text = opts.format === 'json' ? `${JSON.stringify(model, null, 2)}\n` : markdown;
       if (opts.out) {

@@ -44,7 +44,7 @@ export function register(program: Command, ctx: CliContext): void {
       const handle = scheduler.start(Math.max(5, Number(opts.interval) || 30) * 1000);
       // Webhook events leave when they commit, not at the next tick.
       const events = await listenForEvents(store, ctx.log);
-      const dispatcher = startWebhookDispatcher({ store, log: ctx.log, events, webhook: { allowPrivate: ctx.config.PLUM_WEBHOOK_ALLOW_PRIVATE } });
+      const dispatcher = startWebhookDispatcher({ store, log: ctx.log, events, webhook: { allowPrivate: ctx.config.PLUM_WEBHOOK_ALLOW_PRIVATE, flapping: ctx.config.PLUM_FLAPPING } });
       info('plum: scheduler running; Ctrl-C stops it (runs in flight are cancelled and resumed at the next start)');
       await new Promise<void>((resolve) => {
         const stop = () => {

@@ -86,7 +86,7 @@ export function register(program: Command, ctx: CliContext): void {
     .addOption(formatOption())
     .action(async (opts: { format: string }) => {
       const store = await openCommandStore(ctx);
-      const s = await dispatchWebhookEvents(store, { log: ctx.log, allowPrivate: ctx.config.PLUM_WEBHOOK_ALLOW_PRIVATE });
+      const s = await dispatchWebhookEvents(store, { log: ctx.log, allowPrivate: ctx.config.PLUM_WEBHOOK_ALLOW_PRIVATE, flapping: ctx.config.PLUM_FLAPPING });
       if (opts.format === 'json') printJson(s);
       else info(`plum: ${s.events} events in ${s.deliveries} deliveries to ${s.webhooks} webhooks; ${s.failed} failed (will retry); ${s.retried} retries`);
       if (s.failed > 0) process.exitCode = 1;

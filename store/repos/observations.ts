@@ -1,3 +1,4 @@
+import type { FieldDiff } from '../../core/history/diff.ts';
 import type { SearchFields } from '../../core/fields.ts';
 import { PlumError } from '../../core/errors.ts';
 import type { StoreSession } from '../index.ts';
@@ -36,6 +37,8 @@ export interface HistoryEvent {
   previous_observation_id: string | null;
   run_id: string | null;
   job_id: string | null;
+  /** changed: what changed, field by field (core/history/diff.ts); null for other events and older changes. */
+  changes: FieldDiff[] | null;
 }
 
 export interface HostView {
@@ -49,7 +52,7 @@ export interface HostView {
 }
 
 const EVENT_COLUMNS = `id, type, host(ip) as ip, protocol, port, at, hsh256, previous_hsh256, observation_id,
-  previous_observation_id, run_id, job_id`;
+  previous_observation_id, run_id, job_id, changes`;
 
 /**
  * A host's current services (open, and closed ones that were open before) and

@@ -1,5 +1,6 @@
 import { relations, sql } from 'drizzle-orm';
-import { bigint, index, inet, integer, pgTable, text } from 'drizzle-orm/pg-core';
+import { bigint, index, inet, integer, jsonb, pgTable, text } from 'drizzle-orm/pg-core';
+import type { FieldDiff } from '../../core/history/diff.ts';
 import { tstz } from './columns.ts';
 import { portObservations } from './port-observations.ts';
 
@@ -20,6 +21,8 @@ export const observationEvents = pgTable('observation_events', {
   previousHsh256: text('previous_hsh256'),
   observationId: text('observation_id').notNull().references(() => portObservations.id, { onDelete: 'cascade' }),
   previousObservationId: text('previous_observation_id').references(() => portObservations.id, { onDelete: 'set null' }),
+  /** changed: what changed, field by field, volatile values aside (core/history/diff.ts); null for other events. */
+  changes: jsonb('changes').$type<FieldDiff[]>(),
   runId: text('run_id'),
   jobId: text('job_id'),
   createdAt: tstz('created_at').notNull().defaultNow(),

@@ -46,7 +46,7 @@ export default {
                 fields->'http_title'->>0 as title, left(fields->'banner'->>0, 500) as banner
            from port_observations join observation_sightings using (id) where last_run_id = $1 and current order by ip, protocol, port limit 10000`, [id]);
       const events = await store.query<HistoryEvent>(
-        `select id, type, host(ip) as ip, protocol, port, at, hsh256, previous_hsh256, observation_id, previous_observation_id, run_id, job_id
+        `select id, type, host(ip) as ip, protocol, port, at, hsh256, previous_hsh256, observation_id, previous_observation_id, run_id, job_id, changes
            from observation_events where run_id = $1 order by at, ip, port limit 10000`, [id]);
       return c.json({
         investigation: runJson(run),

@@ -1,0 +1,29 @@
+import { describe, expect, it } from 'vitest';
+import { emptySearchFields, type SearchFields } from '../fields.ts';
+import { defaultVolatileList } from '../nmap/volatile.ts';
+import { diffFields, type FieldDiff } from './diff.ts';
+
+const fields = (f: Partial<SearchFields>): SearchFields => ({ ...emptySearchFields(), ...f });
+const volatile = defaultVolatileList();
+
+describe('diffFields: what a changed event lists', () => {
+  it.each<[string, Partial<SearchFields>, Partial<SearchFields>, FieldDiff[]]>([
+    ['a new page title', { http_title: ['Welcome'] }, { http_title: ['Under maintenance'] }, [{ field: 'http_title', old: ['Welcome'], new: ['Under maintenance'] }]],
+    ['a renewed certificate: fingerprint and expiry', { x509_sha256: ['aa'], x509_not_after: ['2026-01-01T00:00:00Z'] }, { x509_sha256: ['bb'], x509_not_after: ['2027-01-01T00:00:00Z'] },
+      [{ field: 'x509_sha256', old: ['aa'], new: ['bb'] }, { field: 'x509_not_after', old: ['2026-01-01T00:00:00Z'], new: ['2027-01-01T00:00:00Z'] }]],
+    ['a new server version and banner', { http_server: ['nginx/1.18.0'], banner: ['SSH-2.0-OpenSSH_8.9'] }, { http_server: ['nginx/1.24.0'], banner: ['SSH-2.0-OpenSSH_9.6'] },
+      [{ field: 'http_server', old: ['nginx/1.18.0'], new: ['nginx/1.24.0'] }, { field: 'banner', old: ['SSH-2.0-OpenSSH_8.9'], new: ['SSH-2.0-OpenSSH_9.6'] }]],
+    ['order and repeats of values are no change', { x509_san: ['b.example', 'a.example', 'a.example'] }, { x509_san: ['a.example', 'b.example'] }, []],
+    ['a field that appears', {}, { http_title: ['Login'] }, [{ field: 'http_title', old: [], new: ['Login'] }]],
+    ['fields outside the list (header values) are never listed', { http_headval: ['date: Mon, 01 Jan 2026 00:00:00 GMT'] }, { http_headval: ['date: Tue, 02 Jan 2026 00:00:00 GMT'] }, []],
+  ])('%s', (_case, before, after, expected) => {
+    expect(diffFields(fields(before), fields(after), volatile)).toEqual(expected);
+  });
+
+  it('a value that differs only where it is volatile is not listed', () => {
+    const at = (d: string) => `220 mail.example ESMTP Postfix ${d}`;
+    const before = fields({ banner: [at('Mon, 01 Jan 2026 10:00:00 +0000')] });
+    const after = fields({ banner: [at('Tue, 02 Jan 2026 11:30:00 +0000')] });
+    expect(diffFields(before, after, volatile)).toEqual([]);
+  });
+});

@@ -1,0 +1,1 @@
+ALTER TABLE "observation_events" ADD COLUMN "changes" jsonb;
