@@ -32,6 +32,7 @@ import { loadConfig } from '../core/config.ts';
 import { openXmlFile, parseNmapStream } from '../core/nmap/parse.ts';
 import { ingestScanResult, scanFromStream, type IngestSummary } from '../store/ingest.ts';
 import { openStore } from '../store/index.ts';
+import { freshBenchDatabase } from './lib/database.ts';
 import { createRuleIngestDeps, openRuleContext } from '../store/repos/rules.ts';
 
 // One strict parse of the flags: a mistyped one (or --help) must not start a quarter-hour run with the defaults.
@@ -189,15 +190,13 @@ async function benchDriver(driver: string): Promise<void> {
   const env: Record<string, string> = { PLUM_HOME: home };
   if (driver === 'postgres') {
     dbName = REUSE_DB || `plum_bench_${process.pid}`;
-    if (!REUSE_DB) {
-      const a = postgres(admin, { max: 1, onnotice: () => {} });
-      await a.unsafe(`drop database if exists "${dbName}"`);
-      await a.unsafe(`create database "${dbName}"`);
-      await a.end();
+    if (REUSE_DB) {
+      const u = new URL(admin);
+      u.pathname = `/${dbName}`;
+      env.PLUM_DATABASE_URL = u.toString();
+    } else {
+      env.PLUM_DATABASE_URL = await freshBenchDatabase(admin, dbName);
     }
-    const u = new URL(admin);
-    u.pathname = `/${dbName}`;
-    env.PLUM_DATABASE_URL = u.toString();
   }
   const config = loadConfig(env);
   const store = await openStore(config);

@@ -23,6 +23,7 @@ import { loadConfig } from '../core/config.ts';
 import { emptySearchFields } from '../core/fields.ts';
 import { ingestScanResult, type IngestHost, type IngestPort } from '../store/ingest.ts';
 import { openStore } from '../store/index.ts';
+import { freshBenchDatabase } from './lib/database.ts';
 
 const { values: opt } = parseArgs({
   options: {
@@ -69,13 +70,7 @@ async function month(mode: 'views' | 'single'): Promise<void> {
   const env: Record<string, string> = { PLUM_HOME: home };
   const dbName = `plum_noise_${process.pid}`;
   if (opt.driver === 'postgres') {
-    const a = postgres(admin, { max: 1, onnotice: () => {} });
-    await a.unsafe(`drop database if exists "${dbName}"`);
-    await a.unsafe(`create database "${dbName}"`);
-    await a.end();
-    const u = new URL(admin);
-    u.pathname = `/${dbName}`;
-    env.PLUM_DATABASE_URL = u.toString();
+    env.PLUM_DATABASE_URL = await freshBenchDatabase(admin, dbName);
   }
   const store = await openStore(loadConfig(env));
   const rnd = random(Number(opt.seed));

@@ -5,11 +5,9 @@ import { PlumError, toPlumError, usageError } from '../../core/errors.ts';
 import { legacyHostOf } from '../../core/nmap2json/map.ts';
 import { listingRounds, readNmap2jsonText, scanTimeOf } from '../../core/nmap2json/read.ts';
 import { formatIngestSummary, ingestScanResult, type IngestSummary } from '../../store/ingest.ts';
-import { finishPendingRescores } from '../../store/repos/pending-rescores.ts';
-import { createRuleIngestDeps, openRuleContext, rescoreIps } from '../../store/repos/rules.ts';
 import type { CliContext } from '../context.ts';
 import { info } from '../output.ts';
-import { openCommandStore } from './init.ts';
+import { openImportContext } from '../import-context.ts';
 
 /*
  * `plum ingest --format nmap2json FILE|DIR…`: the predecessor's stored results
@@ -72,17 +70,7 @@ export function checkNmap2jsonFiles(files: string[]): CheckedFile[] {
 export async function ingestNmap2json(ctx: CliContext, paths: string[], opts: { profile?: string }): Promise<void> {
   if (paths.includes('-')) throw usageError('--format nmap2json reads files and directories, not standard input', 'write the documents to a file and give its path');
   const files = checkNmap2jsonFiles(nmap2jsonFiles(paths));
-  const store = await openCommandStore(ctx, { create: true });
-  let profileId: string | undefined;
-  if (opts.profile) {
-    const [p] = await store.query<{ id: string }>('select id from scan_profiles where name = $1', [opts.profile]);
-    if (!p) throw new PlumError('not_found', `no scan profile named "${opts.profile}"`, { hint: 'list them with plum profile list' });
-    profileId = p.id;
-  }
-  const rules = await openRuleContext(store, ctx.config);
-  const ruleDeps = createRuleIngestDeps(store, { set: rules.set, score: rules.score });
-  const owed = await finishPendingRescores(store, (ips) => rescoreIps(store, ips, rules));
-  if (owed) info(`plum: scored ${owed} host${owed === 1 ? '' : 's'} an interrupted import had left unscored`);
+  const { store, profileId, ruleDeps, owner } = await openImportContext(ctx, opts.profile);
   const total = { files: 0, hosts: 0, ports: 0, appeared: 0, changed: 0, reappeared: 0, stable: 0, already: 0 };
   for (const [i, { file, sha256 }] of files.entries()) {
     const label = files.length > 1 ? `[${i + 1}/${files.length}] ${file}: ` : `${file}: `;
@@ -98,7 +86,7 @@ export async function ingestNmap2json(ctx: CliContext, paths: string[], opts: { 
         const summary: IngestSummary = await ingestScanResult(store, {
           // No scan info and no scope: the documents cannot tell what was covered, so nothing is `gone`.
           scan: { run: {}, hosts },
-          source: file, profileId, resultSha256: digest,
+          source: file, profileId, resultSha256: digest, owner,
         }, ruleDeps);
         info(`plum: ${label}${rounds.length > 1 ? `(listing ${k + 1} of ${rounds.length}) ` : ''}${formatIngestSummary(summary)}`);
         total.hosts += summary.hosts;

@@ -4,13 +4,10 @@ import { Option, type Command } from 'commander';
 import { PlumError, toPlumError, usageError } from '../../core/errors.ts';
 import { openXmlFile, parseNmapStream, PARSER_VERSION } from '../../core/nmap/parse.ts';
 import { formatIngestSummary, ingestScanResult, scanFromStream, type IngestSummary } from '../../store/ingest.ts';
-import { finishPendingRescores } from '../../store/repos/pending-rescores.ts';
-import { createRuleIngestDeps, openRuleContext, rescoreIps } from '../../store/repos/rules.ts';
 import type { CliContext } from '../context.ts';
 import { info } from '../output.ts';
 import { ingestNmap2json } from './ingest-nmap2json.ts';
-import { openCommandStore } from './init.ts';
-import { thisProcess } from '../../workers/run-owner.ts';
+import { openImportContext } from '../import-context.ts';
 
 /** Raw XML above this size is ingested but not kept (the database is no place for huge blobs). */
 const MAX_RAW_BYTES = 256 * 1024 * 1024;
@@ -142,18 +139,7 @@ export function register(program: Command, ctx: CliContext): void {
       const single = files.length > 1 ? undefined : files[0] === '-' ? await readStdinInput(process.stdin) : readXmlInput(files[0]!);
       if (single && !single.head.includes('<nmaprun')) throw notNmapXml(files[0]!);
       const ordered = single ? files : orderByScanStart(files);
-      const store = await openCommandStore(ctx, { create: true });
-      let profileId: string | undefined;
-      if (opts.profile) {
-        const [p] = await store.query<{ id: string }>('select id from scan_profiles where name = $1', [opts.profile]);
-        if (!p) throw new PlumError('not_found', `no scan profile named "${opts.profile}"`, { hint: 'list them with plum profile list' });
-        profileId = p.id;
-      }
-      // Tag rules at ingest, scores once each batch is committed (issue 7).
-      const rules = await openRuleContext(store, ctx.config);
-      const ruleDeps = createRuleIngestDeps(store, { set: rules.set, score: rules.score });
-      const owed = await finishPendingRescores(store, (ips) => rescoreIps(store, ips, rules));
-      if (owed) info(`plum: scored ${owed} host${owed === 1 ? '' : 's'} an interrupted import had left unscored`);
+      const { store, profileId, ruleDeps, owner } = await openImportContext(ctx, opts.profile);
       const total = { files: 0, hosts: 0, ports: 0, appeared: 0, changed: 0, gone: 0, reappeared: 0, stable: 0, incomplete: 0 };
       for (const [i, file] of ordered.entries()) {
         const label = ordered.length > 1 ? `[${i + 1}/${ordered.length}] ${file}: ` : '';
@@ -195,7 +181,7 @@ export function register(program: Command, ctx: CliContext): void {
         try {
           return await ingestScanResult(store, {
             scan, source, profileId, rawXml: raw, resultSha256: sha256,
-            retentionDays: ctx.config.PLUM_RAW_RETENTION_DAYS, parserVersion: PARSER_VERSION, owner: thisProcess(),
+            retentionDays: ctx.config.PLUM_RAW_RETENTION_DAYS, parserVersion: PARSER_VERSION, owner,
           }, { onProgress, ...ruleDeps });
         } finally {
           if (lastReport !== started) process.stderr.write('\n');
