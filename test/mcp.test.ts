@@ -1,10 +1,13 @@
 import fs from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { embeddedServices } from '../api/services.ts';
+import { silentLogger } from '../core/log.ts';
 import { parseNmapString } from '../core/nmap/parse.ts';
 import { capText, MAX_TOOL_TEXT, UNTRUSTED_NOTE } from '../mcp/server.ts';
 import { ingestScanResult } from '../store/ingest.ts';
@@ -42,12 +45,31 @@ it('caps a tool\'s text and says how to get the rest', () => {
   expect(cut).toMatch(new RegExp(`\\[cut at ${MAX_TOOL_TEXT} characters of ${MAX_TOOL_TEXT + 10}: ask for fewer\\]$`));
 });
 
+/** A banner service inside the perimeter, for investigations started over MCP. */
+const BANNER_IP = '127.176.71.1';
+let bannerServer: net.Server;
+let bannerPort: number;
+beforeAll(async () => {
+  bannerServer = net.createServer((c) => c.end('SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3\r\n'));
+  await new Promise<void>((resolve) => bannerServer.listen(0, BANNER_IP, resolve));
+  bannerPort = (bannerServer.address() as net.AddressInfo).port;
+});
+afterAll(async () => {
+  await new Promise((resolve) => bannerServer?.close(resolve));
+});
+
 describe.each(storeKinds)('MCP over streamable HTTP under plum serve (%s)', (kind) => {
   let api: TestApi;
   let viewer: Client;
   let operator: Client;
+  let services: ReturnType<typeof embeddedServices> | undefined;
   beforeAll(async () => {
-    api = await startTestApi(kind);
+    // The embedded runner of `plum serve`, over the test's own store (created once the store is open).
+    api = await startTestApi(kind, {
+      services: { startInvestigation: (i) => services!.api.startInvestigation!(i), cancelRun: (id) => services!.api.cancelRun!(id) },
+    });
+    services = embeddedServices({ store: api.store, config: api.config, log: silentLogger, maxInFlight: 1 });
+    await addTargets(api.store, ['127.176.71.0/28']);
     await ingestScanResult(api.store, { scan: parseNmapString(HTTP_XML), source: 'fixture' });
     await ingestScanResult(api.store, { scan: parseNmapString(HOSTILE_XML), source: 'hostile' });
     await addTargets(api.store, ['127.176.69.0/24']);
@@ -57,6 +79,7 @@ describe.each(storeKinds)('MCP over streamable HTTP under plum serve (%s)', (kin
   afterAll(async () => {
     await viewer?.close();
     await operator?.close();
+    await services?.close();
     await api?.close();
   });
 
@@ -72,7 +95,7 @@ describe.each(storeKinds)('MCP over streamable HTTP under plum serve (%s)', (kin
     const reference = await viewer.readResource({ uri: 'plum://docs/query-language' });
     expect((reference.contents[0] as { text: string }).text).toMatch(/^# Plum's query language\n\n### Search[\s\S]*`http_title` \(substring/);
     const perimeter = JSON.parse(((await viewer.readResource({ uri: 'plum://perimeter' })).contents[0] as { text: string }).text);
-    expect(perimeter.items.map((t: { value: string }) => t.value)).toEqual(['127.176.69.0/24']);
+    expect(perimeter.items.map((t: { value: string }) => t.value).sort()).toEqual(['127.176.69.0/24', '127.176.71.0/28']);
     const prompts = (await viewer.listPrompts()).prompts.map((p) => p.name).sort();
     expect(prompts).toEqual(['triage-host', 'weekly-changes', 'what-exposes']);
     const triage = await viewer.getPrompt({ name: 'triage-host', arguments: { ip: IP } });
@@ -117,6 +140,23 @@ describe.each(storeKinds)('MCP over streamable HTTP under plum serve (%s)', (kin
     expect(text).toMatch(/\[cut at 24000 characters of \d+: ask for fewer events\]$/);
     expect(text.length).toBeLessThan(MAX_TOOL_TEXT + UNTRUSTED_NOTE.length + 200);
   });
+
+  it('an operator investigates and follows the run to its report; runs shows its job', async () => {
+    const started = await tool(operator, 'investigate', { targets: [BANNER_IP], ports: String(bannerPort), scripts: ['plum-banner'], reason: 'mcp check' });
+    expect(started.isError, textOf(started)).toBeFalsy();
+    const runId = /"id": "(run_\w+)"/.exec(textOf(started))![1]!;
+    let followed = '';
+    for (const deadline = Date.now() + 90_000; Date.now() < deadline;) {
+      followed = textOf(await tool(viewer, 'investigation', { run_id: runId }));
+      if (!/"status": "(queued|running)"/.test(followed)) break;
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    expect(followed).toContain('"status": "succeeded"');
+    expect(followed.replace(/\\_/g, '_')).toContain(`Investigation ${runId}`);
+    expect(followed).toContain(BANNER_IP);
+    const run = JSON.parse(textOf(await tool(viewer, 'runs', { run_id: runId })).slice(UNTRUSTED_NOTE.length));
+    expect(run.jobs.map((j: { targets: string[] }) => j.targets)).toEqual([[BANNER_IP]]);
+  }, 180_000);
 
   it('bad input: positioned syntax errors, unknown hosts, invalid arguments', async () => {
     const explained = await tool(viewer, 'explain_query', { query: 'port:22 (tag:a' });
