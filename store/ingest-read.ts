@@ -94,7 +94,7 @@ export async function readBatch(tx: StoreSession, hosts: IngestHost[], ctx: Batc
   const ips = [...new Set(hostIps)].sort();
   // Serialise concurrent ingests per host: transaction-scoped locks taken in one fixed order. In the same round
   // trip, JIT off for this transaction: a batch's reads are estimated just above jit_above_cost, and compiling
-  // them took 6-30 ms per batch on a server (PostgreSQL's default jit = on) to save nothing on 2,000 rows.
+  // them (PostgreSQL's default jit = on) costs more per batch than it can save on a batch's rows.
   await tx.query(
     `select set_config('jit', 'off', true), count(pg_advisory_xact_lock(k))
      from (select distinct hashtextextended(ip, 7245) as k from unnest($1::text[]) as ip order by 1) s`,
@@ -119,8 +119,8 @@ export async function readBatch(tx: StoreSession, hosts: IngestHost[], ctx: Batc
    * another job, with the same names, tags and score, only moves its sightings row (last seen, times, checked,
    * last run/job). The database decides and writes those in the statement that reads the hosts' current rows,
    * and returns only the rows the full decision below still needs (everything else about these hosts).
-   * Most of a stable pass thus never travels to this process and back (bench/ingest.ts stable pass: the rows,
-   * their conversion and the per-port bookkeeping were about a fifth of the main thread). A slot listed twice in
+   * Most of a stable pass thus never travels to this process and back (the rows, their conversion and the
+   * per-port bookkeeping were a large share of the main thread: bench/HISTORY.md). A slot listed twice in
    * the batch takes the full path (its occurrences must see each other).
    */
   const slotCount = new Map<string, number>();
@@ -140,7 +140,7 @@ export async function readBatch(tx: StoreSession, hosts: IngestHost[], ctx: Batc
   // The rows a decision needs: every current row of these hosts (their slots' state, for changed/gone), and
   // the earlier rows of exactly the fingerprints seen now at their slots (for reappeared and older scans).
   // Two queries, each with its own index: one condition `ip = any(…) and (current or hsh256 = any(…))`
-  // made btree probe every ip × hsh256 pair of the batch (≈ 1,000,000 descents for 500 hosts), ~1 s per batch.
+  // made btree probe every ip × hsh256 pair of the batch (quadratic in the batch's size).
   // (Both need statistics to be planned as index probes: see store/maintenance.ts.)
   // Each row's sighting columns come from observation_sightings by primary key, through a lateral subquery the
   // planner cannot flatten (joined plainly, it may hash-join the whole sightings table for a few thousand rows).

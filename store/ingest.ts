@@ -55,9 +55,8 @@ export interface IngestDeps<P extends IngestPort = IngestPort> {
  */
 
 /**
- * Hosts per transaction. bench/ingest.ts at 1M observations on PostgreSQL: 500 hosts (≈ 2,000 ports) gave
- * 2,202/s new and 15,016/s stable, 250 gave 1,903/s and 12,735/s (fixed costs per batch: round trips,
- * commit). A batch's advisory locks are held for one transaction (well under a second).
+ * Hosts per transaction: large enough that a batch's fixed costs (round trips, commit) stay small, small enough
+ * that its advisory locks are held briefly (bench/ingest.ts compared sizes: bench/HISTORY.md).
  */
 const DEFAULT_BATCH_HOSTS = 500;
 

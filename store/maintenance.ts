@@ -13,8 +13,8 @@ import type { Store } from './index.ts';
  *
  * Per table, not per group: a stable pass rewrites every sighting but no
  * document row, and analysing the wide port_observations table after each
- * tenth of the sightings (≈1.5 s a time at 200,000 rows) took half of a stable
- * 200,000-observation ingest (bench/ingest.ts).
+ * tenth of the sightings took a large share of a stable ingest (bench/ingest.ts,
+ * bench/HISTORY.md).
  */
 
 /**
@@ -25,8 +25,8 @@ import type { Store } from './index.ts';
 const MAINTAINED = {
   /**
    * Narrow, rewritten by every sighting: vacuumed so its dead rows are reused and its index-only scans stay
-   * index-only. At a fifth, as autovacuum would: at a tenth, a stable 1,000,000-observation pass ran nine
-   * vacuums (9.5 s of a 2-core machine's CPU beside the ingest) for a table that then stays under 1.2× its size.
+   * index-only. At a fifth, as autovacuum would: at a tenth, a large stable pass ran many vacuums, each costing
+   * CPU beside the ingest, for a table that stays only a little larger at a fifth.
    */
   observation_sightings: { sql: 'vacuum (analyze) observation_sightings', fraction: 0.2 },
   /** Wide, rarely updated (state, current, tags, score): analysed only (a vacuum would read all of it). */

@@ -112,8 +112,8 @@ export class ParsePool {
 
   constructor(size: number, init: ThreadInit) {
     for (let i = 0; i < size; i++) {
-      // V8's default heap limits: a smaller young generation (8 MB) saved ~20 MB of RSS but
-      // measured 21% of the thread's time in GC instead of 6%.
+      // V8's default heap limits: a smaller young generation saved some memory but made the thread spend
+      // several times as long in GC.
       const worker = new Worker(THREAD_URL, { workerData: init });
       const slot: Slot = { worker, inFlight: 0, ready: false, used: false };
       live.add(worker);

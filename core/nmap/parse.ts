@@ -580,10 +580,10 @@ export function parseNmapStream(input: Input, opts: ParseOptions = {}): NmapHost
 /**
  * How many worker threads `workers: 'auto'` means: none below four cores, then
  * one per core beyond two (the calling thread's and the database's), two at most.
- * A thread costs ~40% more CPU in all (copies between threads, a second heap)
- * and ~60 MB of memory. On the 2-core build machine one thread made a lone parse
- * up to 1.3× faster when the other core was idle, but peak RSS rose to 211–231 MB
- * (over the 200 MB budget), and during ingest the other core is PostgreSQL's.
+ * A thread costs more CPU in all (copies between threads, a second heap) and
+ * tens of MB of memory. On two cores one thread sped up a lone parse only when
+ * the other core was idle, and took peak memory over the 200 MB budget; during
+ * ingest the other core is PostgreSQL's.
  * Not based on the load average, so the same machine always parses the same way.
  */
 export function autoWorkers(): number {
@@ -779,9 +779,9 @@ function readError(path: string, e: unknown): unknown {
 /**
  * A file's bytes, chunk by chunk. A regular file is read with synchronous
  * reads: an asynchronous read per chunk went to libuv's thread pool and back,
- * and the parse waited for every one (60 MB bench: 293 ms of a 2.1 s parse
- * spent awaiting the next chunk, 71 ms now; a read takes ~20 µs from the page
- * cache, against ~2 ms of parsing per chunk, which holds the thread anyway).
+ * and the parse waited for every one (bench/parse.ts measured the wait); a
+ * read from the page cache is short against the parsing of a chunk, which holds
+ * the thread anyway.
  * Anything else (a pipe, a FIFO, a directory) is read as a stream, so the
  * event loop is never held waiting for a writer such as nmap.
  */
@@ -820,9 +820,9 @@ export function openXmlFile(path: string): AsyncIterable<Buffer> {
           }
           if (n === 0) return;
           yield n === READ_BYTES ? buf : buf.subarray(0, n);
-          // A turn of the event loop every 512 KB (~15 ms of parsing), as the asynchronous reads gave: without it
-          // a whole file's parse would run in microtasks, and nothing else (timers, heartbeats, HTTP requests,
-          // messages from the parse threads) would run until it ends. Every chunk: measured ~0.2 ms a turn.
+          // A turn of the event loop every 512 KB, as the asynchronous reads gave: without it a whole file's
+          // parse would run in microtasks, and nothing else (timers, heartbeats, HTTP requests, messages from the
+          // parse threads) would run until it ends. A turn every chunk cost more than it bought.
           if (chunks % 8 === 0) await new Promise<void>((resolve) => setImmediate(resolve));
         }
       } finally {

@@ -11,9 +11,10 @@ import { portObservations } from './port-observations.ts';
  * Why a separate table: a stable sighting (same fingerprint seen again) only
  * moves last_seen, times_seen, checked_at and the last run/job. On the wide,
  * heavily indexed port_observations row (document, 11 trigram columns, full
- * text) every such update wrote a new row version into every index: about
- * 4,000 sightings/s. Here it touches three small btrees (≈ 17× cheaper per row),
- * and the document row is only rewritten when its state, tags or score change.
+ * text) every such update wrote a new row version into every index. Here it
+ * touches three small btrees (an order of magnitude cheaper per row: figures in
+ * bench/HISTORY.md), and the document row is only rewritten when its state, tags
+ * or score change.
  */
 export const observationSightings = pgTable('observation_sightings', {
   id: text('id').primaryKey().references(() => portObservations.id, { onDelete: 'cascade' }),
@@ -26,7 +27,7 @@ export const observationSightings = pgTable('observation_sightings', {
   lastJobId: text('last_job_id'),
 }, (t) => [
   // Search pages by last_seen (newest first): with the id in the index the walk over the newest sightings is
-  // an index-only scan (bench/search.ts at 2M: the window's sightings cost ~2 ms instead of ~80). The primary
+  // an index-only scan instead of a heap visit per sighting (bench/search.ts measures it). The primary
   // key also carries last_seen (INCLUDE, migration 0018: drizzle cannot declare it), so a search that matches
   // first reads each match's last_seen from the key alone. A run's findings and investigations select by last run.
   index('observation_sightings_last_seen_id_idx').on(t.lastSeen, t.id),

@@ -365,10 +365,10 @@ const MAX_WINDOW = 1_000_000;
  * matches left are fewer than the rows such a walk would read, fetch all
  * remaining matches (last_seen looked up per match through an un-flattenable
  * lateral subquery, so no hash join over the whole sightings table) and sort
- * them. Per row the two cost the same order at 2M documents (≈ 9–16 µs per
- * walked sighting, 12–25 µs per match); weighting them 1:2.5 made the middle
+ * them. Per row the two cost the same order (a walked sighting against a
+ * looked-up match: bench/search.ts); weighting the match higher made the middle
  * of the range slower, so they are weighted equally. The worst case is a
- * condition matching about sqrt(page × documents) rows (≈ 10,000 at 2M).
+ * condition matching about sqrt(page × documents) rows.
  */
 function newestFirst(store: StoreSession, cond: SQL, afterCursor: SQL, cursor: Cursor | undefined, firstWindow: number): (after: Row | undefined, n: number) => Promise<Row[]> {
   const sort: SearchSort = 'last_seen';
