@@ -140,6 +140,12 @@ describe.each(storeKinds)('plum ingest / host / history on %s', (kind) => {
       expect(e).toMatchObject({ type: 'appeared', ip: '185.194.93.14', protocol: 'tcp', at: '2025-09-17T07:06:57.000Z', previous_hsh256: null });
       expect(e.hsh256).toEqual(h.services.find((s: { port: number }) => s.port === e.port).hsh256);
     }
+    // The feed as an export: NDJSON (the JSON's objects, one a line) and CSV (one event a line).
+    const nd = await plum(['history', '--since', '2025-01-01', '--format', 'ndjson'], env);
+    expect(nd.stdout.trim().split('\n').map((l) => JSON.parse(l))).toEqual(events);
+    const csv = (await plum(['history', '--since', '2025-01-01', '--format', 'csv'], env)).stdout.trim().split('\r\n');
+    expect(csv[0]).toBe('at,type,ip,protocol,port,hsh256,previous_hsh256,changes,run_id,observation_id');
+    expect(csv.slice(1).map((l) => l.split(',').slice(1, 5).join(' '))).toEqual(events.map((e: { port: number }) => `appeared 185.194.93.14 tcp ${e.port}`));
     const none = await plum(['history', '--since', '2025-01-01', '--event', 'gone,changed', '--format', 'json'], env);
     expect(JSON.parse(none.stdout)).toEqual([]);
     // The default window (7 days) does not reach back to 2025: the output stays an empty array, and standard

@@ -5,7 +5,8 @@ import { usageError } from '../../core/errors.ts';
 import { listEvents, type HistoryEvent } from '../../store/repos/observations.ts';
 import { EVENT_TYPES, type EventType } from '../../store/schema/observation-events.ts';
 import type { CliContext } from '../context.ts';
-import { formatOption, info, printJson, printTable } from '../output.ts';
+import { csvLine } from '../../core/export/stream.ts';
+import { formatOption, info, printJson, printJsonLine, printTable, writeOut } from '../output.ts';
 import { openCommandStore } from './init.ts';
 
 export function parseEventTypes(text: string): EventType[] {
@@ -53,6 +54,16 @@ export const eventRow = (e: HistoryEvent) => ({
   changes: formatChanges(e.changes),
 });
 
+/** The CSV of the feed: one event a line, its field-level changes as one cell (`field: old → new; …`, uncut). */
+const CSV_EVENT_COLUMNS = ['at', 'type', 'ip', 'protocol', 'port', 'hsh256', 'previous_hsh256', 'changes', 'run_id', 'observation_id'] as const;
+export function eventsCsv(events: HistoryEvent[]): string {
+  const full = (c: FieldDiff) => `${c.field}: ${c.old.join(', ') || '(none)'} → ${c.new.join(', ') || '(none)'}`;
+  return csvLine(CSV_EVENT_COLUMNS) + events.map((e) => csvLine([
+    e.at.toISOString(), e.type, e.ip, e.protocol, String(e.port), e.hsh256, e.previous_hsh256 ?? '',
+    (e.changes ?? []).map(full).join('; '), e.run_id ?? '', e.observation_id,
+  ])).join('');
+}
+
 export function register(program: Command, ctx: CliContext): void {
   program
     .command('history')
@@ -61,8 +72,8 @@ export function register(program: Command, ctx: CliContext): void {
     .option('--event <types>', `comma-separated event types (${EVENT_TYPES.join(',')})`)
     .option('--net <ip-or-cidr>', 'only events of these addresses')
     .addOption(new Option('--limit <n>', 'at most this many events').default('10000'))
-    .addOption(formatOption())
-    .action(async (opts: { since: string; event?: string; net?: string; limit: string; format: 'table' | 'json' }) => {
+    .addOption(formatOption(['table', 'json', 'ndjson', 'csv']))
+    .action(async (opts: { since: string; event?: string; net?: string; limit: string; format: 'table' | 'json' | 'ndjson' | 'csv' }) => {
       const since = parseSince(opts.since, new Date());
       const types = opts.event ? parseEventTypes(opts.event) : undefined;
       const limit = Number(opts.limit);
@@ -76,6 +87,8 @@ export function register(program: Command, ctx: CliContext): void {
       const cut = events.length > limit;
       if (cut) events.length = limit;
       if (opts.format === 'json') printJson(events.map(eventJson));
+      else if (opts.format === 'ndjson') for (const e of events) printJsonLine(eventJson(e));
+      else if (opts.format === 'csv') await writeOut(eventsCsv(events));
       else printTable(events.map(eventRow), ['at', 'type', 'ip', 'port', 'fingerprint', 'changes']);
       // Messages go to standard error, so `--format json` output stays a plain array.
       if (cut) info(`plum: showing the newest ${limit} events; raise --limit or narrow --since/--event/--net for more`);

@@ -43,6 +43,11 @@ const csvCell = (s: string): string => {
   return /[",\n\r]/.test(safe) ? `"${safe.replace(/"/g, '""')}"` : safe;
 };
 
+/** One CSV line (CRLF) of the given cells, quoted and formula-neutralised like the export's rows. */
+export function csvLine(cells: readonly string[]): string {
+  return `${cells.map(csvCell).join(',')}\r\n`;
+}
+
 export function csvHeader(): string {
   return `${CSV_COLUMNS.join(',')}\r\n`;
 }
