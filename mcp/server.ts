@@ -117,11 +117,12 @@ export function createPlumMcpServer(deps: PlumMcpDeps): McpServer {
       until: z.string().max(40).optional(),
       types: z.array(z.enum(['appeared', 'changed', 'gone', 'reappeared'])).max(4).optional(),
       net: z.string().max(64).optional().describe('an address or CIDR'),
+      tag: z.string().min(1).max(200).optional().describe('only services carrying this tag (see the fields tool for tags)'),
       limit: limit(1000, 100),
     },
     annotations: readOnly,
   }, async (a) => answer(await call('GET', `/v1/history${queryString({
-    since: a.since, until: a.until, types: a.types?.join(','), net: a.net, limit: a.limit,
+    since: a.since, until: a.until, types: a.types?.join(','), net: a.net, tag: a.tag, limit: a.limit,
   })}`)));
 
   server.registerTool('runs', {

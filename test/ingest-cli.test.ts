@@ -146,6 +146,13 @@ describe.each(storeKinds)('plum ingest / host / history on %s', (kind) => {
     const csv = (await plum(['history', '--since', '2025-01-01', '--format', 'csv'], env)).stdout.trim().split('\r\n');
     expect(csv[0]).toBe('at,type,ip,protocol,port,hsh256,previous_hsh256,changes,run_id,observation_id');
     expect(csv.slice(1).map((l) => l.split(',').slice(1, 5).join(' '))).toEqual(events.map((e: { port: number }) => `appeared 185.194.93.14 tcp ${e.port}`));
+    // By tag: the events of the services carrying it, and none for an unknown tag.
+    const tag = h.services[1].tags[0] as string;
+    expect(tag).toBeTruthy();
+    const tagged = JSON.parse((await plum(['history', '--since', '2025-01-01', '--tag', tag, '--format', 'json'], env)).stdout);
+    const carrying = h.services.filter((s: { tags: string[] }) => s.tags.includes(tag)).map((s: { port: number }) => s.port);
+    expect(tagged.map((e: { port: number }) => e.port).sort()).toEqual(carrying.sort());
+    expect(JSON.parse((await plum(['history', '--since', '2025-01-01', '--tag', 'no:such-tag', '--format', 'json'], env)).stdout)).toEqual([]);
     const none = await plum(['history', '--since', '2025-01-01', '--event', 'gone,changed', '--format', 'json'], env);
     expect(JSON.parse(none.stdout)).toEqual([]);
     // The default window (7 days) does not reach back to 2025: the output stays an empty array, and standard
@@ -167,7 +174,7 @@ describe.each(storeKinds)('plum ingest / host / history on %s', (kind) => {
     // Re-importing the same file changes nothing.
     const again = await plum(['ingest', CIRCL], env);
     expect(again.stderr).toMatch(/0 appeared, 0 changed, 0 gone, 0 reappeared, 0 stable, 2 already ingested/);
-  });
+  }, 240_000);
 
   it('stores the parser\'s documents and fields (parsed with documents on demand, rebuilt for the new rows)', async () => {
     const { parseNmapString } = await import('../core/nmap/parse.ts');

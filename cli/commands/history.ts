@@ -71,9 +71,10 @@ export function register(program: Command, ctx: CliContext): void {
     .option('--since <when>', 'only events since a duration ago (7d, 12h), a date, or all; events carry the scan\'s time, not the import\'s', '7d')
     .option('--event <types>', `comma-separated event types (${EVENT_TYPES.join(',')})`)
     .option('--net <ip-or-cidr>', 'only events of these addresses')
+    .option('--tag <tag>', 'only events of services carrying this tag (e.g. product:nginx)')
     .addOption(new Option('--limit <n>', 'at most this many events').default('10000'))
     .addOption(formatOption(['table', 'json', 'ndjson', 'csv']))
-    .action(async (opts: { since: string; event?: string; net?: string; limit: string; format: 'table' | 'json' | 'ndjson' | 'csv' }) => {
+    .action(async (opts: { since: string; event?: string; net?: string; tag?: string; limit: string; format: 'table' | 'json' | 'ndjson' | 'csv' }) => {
       const since = parseSince(opts.since, new Date());
       const types = opts.event ? parseEventTypes(opts.event) : undefined;
       const limit = Number(opts.limit);
@@ -83,7 +84,7 @@ export function register(program: Command, ctx: CliContext): void {
       }
       const store = await openCommandStore(ctx);
       // One more than asked, to know whether the limit cut the feed.
-      const events = await listEvents(store, { since, types, net: opts.net, limit: limit + 1 });
+      const events = await listEvents(store, { since, types, net: opts.net, tag: opts.tag, limit: limit + 1 });
       const cut = events.length > limit;
       if (cut) events.length = limit;
       if (opts.format === 'json') printJson(events.map(eventJson));
@@ -94,7 +95,7 @@ export function register(program: Command, ctx: CliContext): void {
       if (cut) info(`plum: showing the newest ${limit} events; raise --limit or narrow --since/--event/--net for more`);
       if (events.length === 0 && since.getTime() > 0) {
         // Events carry nmap's scan times: an imported older scan lies outside the default window.
-        const [older] = await listEvents(store, { types, net: opts.net, limit: 1 });
+        const [older] = await listEvents(store, { types, net: opts.net, tag: opts.tag, limit: 1 });
         if (older) {
           const day = older.at.toISOString().slice(0, 10);
           info(`plum: no events since ${since.toISOString().slice(0, 19)}Z; the newest matching event is from ${day} (events carry the scan's time): use --since ${day} or --since all`);

@@ -81,6 +81,12 @@ describe.each(storeKinds)('hosts, history, search (%s)', (kind) => {
     expect(gone.items.map((e) => e.type)).toEqual(['gone']);
     const recent = await (await api.call('/v1/history?since=2d', { auth: api.keys.viewer })).json() as { items: unknown[] };
     expect(recent.items).toHaveLength(2);
+    // By tag: the events of the services that carry it.
+    await api.store.query(`update port_observations set tags = array['team:test'] where host(ip) = '127.0.5.2'`);
+    const tagged = await (await api.call('/v1/history?since=7d&tag=team:test', { auth: api.keys.viewer })).json() as { items: { type: string; ip: string }[] };
+    expect(tagged.items.map((e) => `${e.type}:${e.ip}`).sort()).toEqual(['appeared:127.0.5.2', 'gone:127.0.5.2']);
+    const none = await (await api.call('/v1/history?since=7d&tag=team:none', { auth: api.keys.viewer })).json() as { items: unknown[] };
+    expect(none.items).toEqual([]);
   });
 
   it.each([

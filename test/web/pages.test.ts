@@ -101,7 +101,7 @@ describe.each(storeKinds)('web interface over HTTP (%s)', (kind) => {
   });
 
   describe('pages', () => {
-    const pages = ['/', '/search', '/search?q=port%3A443', '/changes', '/runs', '/perimeter', '/rules', '/reports', `/hosts/${HOSTILE_IP}`, '/perimeter/profiles/banner'];
+    const pages = ['/', '/search', '/search?q=port%3A443', '/changes', '/changes?tag=product%3Anginx&since=30d', '/runs', '/perimeter', '/rules', '/reports', `/hosts/${HOSTILE_IP}`, '/perimeter/profiles/banner'];
     it.each(pages)('happy: %s renders for a viewer with the strict CSP', async (path) => {
       const res = await viewer.get(path);
       expect(res.status, path).toBe(200);

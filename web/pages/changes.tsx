@@ -19,6 +19,7 @@ export function registerChanges(web: Hono<WebEnv>): void {
     const types = c.req.queries('types')?.flatMap((t) => t.split(',')).filter((t): t is EventType => (EVENT_TYPES as readonly string[]).includes(t)) ?? [];
     const since = PERIODS.includes(c.req.query('since') ?? '') ? c.req.query('since')! : '7d';
     const netText = (c.req.query('net') ?? '').trim();
+    const tag = (c.req.query('tag') ?? '').trim().slice(0, 200);
     const untilText = c.req.query('until');
     let net: string | undefined;
     if (netText) {
@@ -32,7 +33,7 @@ export function registerChanges(web: Hono<WebEnv>): void {
     }
     const until = untilText && !Number.isNaN(Date.parse(untilText)) ? new Date(untilText) : undefined;
     const rows = await listEvents(c.var.deps.store, {
-      since: parseSince(since, now, 'since'), until, types: types.length ? types : undefined, net, limit: PAGE + 1,
+      since: parseSince(since, now, 'since'), until, types: types.length ? types : undefined, net, ...(tag ? { tag } : {}), limit: PAGE + 1,
     });
     const more = rows.length > PAGE;
     const items = rows.slice(0, PAGE).map((e) => ({ ...eventJson(e), changes: (e as { changes?: FieldChange[] }).changes }));
@@ -49,6 +50,8 @@ export function registerChanges(web: Hono<WebEnv>): void {
           </fieldset>
           <label for="net">Network</label>
           <input id="net" name="net" value={netText} placeholder="192.0.2.0/24" />
+          <label for="tag">Tag</label>
+          <input id="tag" name="tag" value={tag} placeholder="product:nginx" />
           <label for="since">Period</label>
           <select id="since" name="since">{PERIODS.map((p) => <option value={p} selected={p === since}>last {p}</option>)}</select>
           <button type="submit">Filter</button>

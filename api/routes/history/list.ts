@@ -16,7 +16,7 @@ export const route = createRoute({
   method: 'get',
   path: '/v1/history',
   tags: ['history'],
-  summary: 'The change feed (appeared, changed, gone, reappeared), by period, event type and network; newest first',
+  summary: 'The change feed (appeared, changed, gone, reappeared), by period, event type, network and tag; newest first',
   security,
   // Up to 10,000 events over any period: rate-limited like the other heavy reads.
   middleware: [requireRole('viewer'), expensive] as const,
@@ -26,6 +26,7 @@ export const route = createRoute({
       until: Time.optional(),
       types: z.string().regex(/^(appeared|changed|gone|reappeared)(,(appeared|changed|gone|reappeared))*$/, 'must be a comma-separated list of appeared, changed, gone, reappeared').optional(),
       net: z.string().max(64).optional().openapi({ description: 'an address or CIDR' }),
+      tag: z.string().min(1).max(200).optional().openapi({ description: 'only events of services carrying this tag', example: 'product:nginx' }),
       limit: z.coerce.number().int().min(1).max(10_000).default(1000),
     }),
   },
@@ -51,7 +52,7 @@ export default {
         net = t.value;
       }
       const items = await listEvents(c.var.deps.store, {
-        since: q.since === undefined ? undefined : parseSince(q.since, now, 'since'), until: q.until === undefined ? undefined : parseSince(q.until, now, 'until'), types: q.types?.split(',') as EventType[] | undefined, net, limit: q.limit,
+        since: q.since === undefined ? undefined : parseSince(q.since, now, 'since'), until: q.until === undefined ? undefined : parseSince(q.until, now, 'until'), types: q.types?.split(',') as EventType[] | undefined, net, tag: q.tag, limit: q.limit,
       });
       return c.json({ items: items.map(eventJson) }, 200);
     });
