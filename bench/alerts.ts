@@ -1,5 +1,5 @@
 /**
- * Alert latency benchmark (issue 22): the time from an ingest commit to a
+ * Alert latency benchmark: the time from an ingest commit to a
  * webhook receiver on 127.0.0.1 getting the event, with the webhook dispatcher
  * of a long-running process (workers/webhook-dispatcher.ts) sleeping an hour
  * between passes: only the commit signal (LISTEN/NOTIFY on PostgreSQL, PGlite's

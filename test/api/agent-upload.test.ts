@@ -101,7 +101,7 @@ describe.each(storeKinds)('agent result upload (%s)', (kind) => {
   it('a job is claimed by exactly one agent when it starts; an unclaimed job\'s result is refused', async () => {
     const { jobId } = await makeJob(null);
     const claim = (token: string) => api.call(`/v1/agent/jobs/${jobId}/claim`, { method: 'POST', auth: token });
-    // Issue #31: any agent token could upload for an unclaimed job, and the honest agent was then refused.
+    // Any agent token could once upload for an unclaimed job, and the honest agent was then refused.
     await expectError(await put(jobId, xml, api.agents.b.token), 409, 'conflict', `job ${jobId} was not claimed by this agent`);
     const first = await claim(api.agents.a.token);
     expect(first.status).toBe(200);

@@ -10,7 +10,7 @@ import { addTargets } from '../../store/repos/targets.ts';
 import { openTestStore, storeKinds, type TestStore } from '../helpers/db.ts';
 
 /**
- * Issue #31: a name was checked when the run was planned and resolved again
+ * A name was checked when the run was planned and resolved again
  * by nmap, possibly hours later. The activity that runs nmap resolves it again
  * and scans it only if it still points at the addresses that were checked.
  * nmap's path does not exist: reaching it fails with `unavailable`, which
