@@ -1,4 +1,4 @@
-import type { MiddlewareHandler } from 'hono';
+import type { Context, MiddlewareHandler } from 'hono';
 import { article } from '../core/plural.ts';
 import { rateLimiter } from 'hono-rate-limiter';
 import { PlumError } from '../core/errors.ts';
@@ -98,3 +98,11 @@ export const expensive: MiddlewareHandler<ApiEnv> = async (c, next) => {
   }
   return limiter(c, next);
 };
+
+/**
+ * `expensive` only for the requests `isHeavy` picks, so that the cheap common case of a route
+ * (a host page with its recent events) is not limited while its heavy form is.
+ */
+export function expensiveWhen(isHeavy: (c: Context<ApiEnv>) => boolean): MiddlewareHandler<ApiEnv> {
+  return async (c, next) => (isHeavy(c) ? expensive(c, next) : next());
+}

@@ -118,6 +118,19 @@ describe.each(storeKinds)('SSE events (%s)', (kind) => {
     }
   });
 
+  it('rate-limits a host page only when it asks for more than the default events', async () => {
+    const limited = await startTestApiOn(api, {}, { expensivePerMinute: 2 });
+    try {
+      // The common page (default events, or fewer) is never limited.
+      for (let i = 0; i < 4; i++) expect((await limited.call('/v1/hosts/127.0.0.1', { auth: api.keys.viewer })).status).not.toBe(429);
+      expect((await limited.call('/v1/hosts/127.0.0.1?events=1000', { auth: api.keys.viewer })).status).not.toBe(429);
+      for (let i = 0; i < 2; i++) expect((await limited.call('/v1/hosts/127.0.0.1?events=10000', { auth: api.keys.viewer })).status).not.toBe(429);
+      await expectError(await limited.call('/v1/hosts/127.0.0.1?events=10000', { auth: api.keys.viewer }), 429, 'rate_limited', 'too many requests: at most 2 a minute on this route');
+    } finally {
+      await limited.close();
+    }
+  });
+
   it('needs a viewer key', async () => {
     await expectSecured(api, 'GET', '/v1/events?types=born', 'viewer');
   });

@@ -1,6 +1,6 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { hostDetail } from '../../views/host.ts';
-import { requireRole } from '../../auth.ts';
+import { expensiveWhen, requireRole } from '../../auth.ts';
 import { errors, jsonContent, security } from '../../schemas.ts';
 import type { RouteModule } from '../index.ts';
 import { EventSchema } from '../history/schemas.ts';
@@ -30,16 +30,21 @@ const Host = z.object({
   history: z.array(EventSchema),
 }).openapi('Host');
 
+const DEFAULT_EVENTS = 1000;
+
+/** More than the default number of events is a heavy read (up to 10,000 events): rate-limited like history. */
+const heavyHistory = expensiveWhen((c) => Number(c.req.query('events') ?? DEFAULT_EVENTS) > DEFAULT_EVENTS);
+
 export const route = createRoute({
   method: 'get',
   path: '/v1/hosts/{ip}',
   tags: ['hosts'],
   summary: 'A host: current services, history and score explanation',
   security,
-  middleware: [requireRole('viewer')] as const,
+  middleware: [requireRole('viewer'), heavyHistory] as const,
   request: {
     params: z.object({ ip: z.string().min(2).max(45).regex(/^[0-9a-fA-F:.]+$/, 'must be an IPv4 or IPv6 address').openapi({ param: { name: 'ip', in: 'path' } }) }),
-    query: z.object({ events: z.coerce.number().int().min(0).max(10_000).default(1000).openapi({ description: 'most recent events to return' }) }),
+    query: z.object({ events: z.coerce.number().int().min(0).max(10_000).default(DEFAULT_EVENTS).openapi({ description: `most recent events to return; more than ${DEFAULT_EVENTS} counts against the rate limit of heavy reads` }) }),
   },
   responses: { 200: jsonContent(Host, 'The host'), ...errors(400, 401, 403, 404) },
 });
