@@ -4,12 +4,12 @@ import { lookup } from 'node:dns/promises';
 import { access, mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { PlumError } from '../core/errors.ts';
 import type { Logger } from '../core/log.ts';
 import { validateHostTimeout, validateNmapArgs } from '../core/nmap-args.ts';
 import { PROJECT_SCRIPTS, enforceScriptPolicy, isProjectScript, normalisePortList, parseScriptList } from '../core/profiles.ts';
 import { parseTarget } from '../core/targets.ts';
+import { projectPath } from '../core/project-root.ts';
 
 /**
  * The nmap runner. nmap is started with an argument array (never a shell), in
@@ -22,7 +22,7 @@ import { parseTarget } from '../core/targets.ts';
  */
 
 /** Directory of the project's own NSE scripts (nse/ at the repository root). */
-export const PROJECT_NSE_DIR = fileURLToPath(new URL('../nse/', import.meta.url));
+export const PROJECT_NSE_DIR = `${projectPath('nse')}/`;
 
 export interface NmapScanSpec {
   /** nmap target expressions (addresses, CIDRs, `10.0.0.5-9`, names); the scope guard ran before. */

@@ -1,8 +1,8 @@
 import { readFile } from 'node:fs/promises';
-import { fileURLToPath } from 'node:url';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { PlumError } from './errors.ts';
+import { projectPath } from './project-root.ts';
 
 /**
  * The exposure score: a deterministic weighted sum of named features, each
@@ -11,7 +11,7 @@ import { PlumError } from './errors.ts';
  * exactly to the score, so `plum explain` can show where every point comes from.
  */
 
-export const DEFAULT_SCORE_FILE = fileURLToPath(new URL('../rules/score.yaml', import.meta.url));
+export const DEFAULT_SCORE_FILE = projectPath('rules', 'score.yaml');
 
 export const PORT_FEATURES = [
   'sensitive_service', 'management_interface', 'vulnerability_tags', 'certificate_problems', 'newly_appeared',

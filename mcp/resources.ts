@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import type { ApiCall } from './api-call.ts';
 import { FIELD_REGISTRY } from '../core/query/index.ts';
+import { projectPath } from '../core/project-root.ts';
 
 /** The query language's fields: name, type, match modes and what they hold. */
 export function fieldCatalogue(): { name: string; type: string; modes: readonly string[]; description: string }[] {
@@ -9,7 +10,7 @@ export function fieldCatalogue(): { name: string; type: string; modes: readonly 
 }
 
 /** The search section of docs/usage.md: the query language as users read it, one source for both. */
-const USAGE = new URL('../docs/usage.md', import.meta.url);
+const USAGE = projectPath('docs', 'usage.md');
 
 export function queryLanguageReference(): string {
   const text = fs.readFileSync(USAGE, 'utf8');

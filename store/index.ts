@@ -1,6 +1,5 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { PGlite } from '@electric-sql/pglite';
 import { pg_trgm } from '@electric-sql/pglite/contrib/pg_trgm';
 import { sql, SQL } from 'drizzle-orm';
@@ -18,6 +17,7 @@ import { acquireHomeLock, type HomeLock } from './lock.ts';
 import { normaliseRows } from './rows.ts';
 import { shareStore } from './socket.ts';
 import * as schema from './schema/index.ts';
+import { projectPath } from '../core/project-root.ts';
 
 export { schema };
 export type StoreKind = 'pglite' | 'postgres';
@@ -84,7 +84,7 @@ export interface OpenStoreOptions {
   share?: boolean;
 }
 
-export const MIGRATIONS_DIR = fileURLToPath(new URL('./migrations', import.meta.url));
+export const MIGRATIONS_DIR = projectPath('store', 'migrations');
 /** Where the embedded database lives inside $PLUM_HOME. */
 export const pgliteDir = (config: PlumConfig) => path.join(config.home, 'db');
 

@@ -2,13 +2,13 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { Hono } from 'hono';
 import { PlumError } from '../core/errors.ts';
+import { projectPath } from '../core/project-root.ts';
 import type { WebEnv } from './context.ts';
 
 const require = createRequire(import.meta.url);
-const here = path.dirname(fileURLToPath(import.meta.url));
+const here = projectPath('web');
 
 /**
  * Every script and style the pages load, served from the package itself (no

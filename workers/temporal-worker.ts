@@ -3,7 +3,6 @@
  * dev server in test/temporal-live.test.ts). It runs workflows/ (also covered
  * by the bundle, lint and replay tests) and createActivities.
  */
-import { fileURLToPath } from 'node:url';
 import { Worker, type InjectedSinks } from '@temporalio/worker';
 import type { PlumConfig } from '../core/config.ts';
 import type { Logger } from '../core/log.ts';
@@ -17,8 +16,9 @@ import type { PlumSinks } from '../workflows/temporal-run.ts';
 import { urgentQueueOf } from '../workflows/options.ts';
 import { defaultIngestDeps } from './embedded.ts';
 import { connectWorker } from './temporal-runtime.ts';
+import { projectPath } from '../core/project-root.ts';
 
-export const WORKFLOWS_PATH = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
+export const WORKFLOWS_PATH = projectPath('workflows', 'index.ts');
 
 /** Run events the workflows report through the `progress` sink, logged by the worker (never during replay). */
 function progressSinks(log: Logger): InjectedSinks<PlumSinks> {

@@ -1,9 +1,11 @@
+import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { PlumError, type ErrorCode } from '../errors.ts';
 import { compactSearchFields, type SearchFields } from '../fields.ts';
 import type { BatchResult } from './host.ts';
 import type { ParsedHost } from './types.ts';
 import type { VolatileList } from './volatile.ts';
+import { projectPath } from '../project-root.ts';
 
 /*
  * The worker-thread pool behind parseNmapStream: the one runtime piece of
@@ -22,7 +24,7 @@ import type { VolatileList } from './volatile.ts';
  */
 
 /** Thread entry: a small .mjs that loads the TypeScript thread code through tsx when needed. */
-const THREAD_URL = new URL('../../workers/parse-thread.mjs', import.meta.url);
+const THREAD_URL = pathToFileURL(projectPath('workers', 'parse-thread.mjs'));
 
 export interface ThreadInit {
   openOnly: boolean;

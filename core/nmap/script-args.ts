@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
+import { projectPath } from '../project-root.ts';
 
 /**
  * NSE script arguments (`--script-args k=v,k2=v2`) checked against an
@@ -11,7 +11,7 @@ import { z } from 'zod';
  * Only listed arguments pass, and their values must fit their type.
  */
 
-export const SCRIPT_ARGS_FILE = fileURLToPath(new URL('../../rules/nmap/script-args.yaml', import.meta.url));
+export const SCRIPT_ARGS_FILE = projectPath('rules', 'nmap', 'script-args.yaml');
 
 const specSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('int'), min: z.number().int(), max: z.number().int() }).strict(),

@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { PlumError } from '../errors.ts';
+import { projectPath } from '../project-root.ts';
 
 /*
  * The volatile list (rules/fingerprint/volatile.yaml): values that change
@@ -11,7 +11,7 @@ import { PlumError } from '../errors.ts';
  * and only ever touch the copy that is hashed, never the stored document.
  */
 
-export const DEFAULT_VOLATILE_PATH = fileURLToPath(new URL('../../rules/fingerprint/volatile.yaml', import.meta.url));
+export const DEFAULT_VOLATILE_PATH = projectPath('rules', 'fingerprint', 'volatile.yaml');
 
 const patternSchema = z.object({
   name: z.string().min(1),

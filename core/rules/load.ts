@@ -1,14 +1,14 @@
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parse as parseYaml } from 'yaml';
 import { PlumError } from '../errors.ts';
 import { compileRules, type RuleSet } from './engine.ts';
 import type { FaviconDb } from './favicon-db.ts';
 import { RULE_NAME_RE, ruleFileSchema, toRule, type Rule } from './schema.ts';
+import { projectPath } from '../project-root.ts';
 
 /** The rules shipped with Plum (`rules/` at the repository root). */
-export const BUILTIN_RULES_DIR = fileURLToPath(new URL('../../rules/', import.meta.url));
+export const BUILTIN_RULES_DIR = `${projectPath('rules')}/`;
 
 /** Files in a rules directory that are not rules. */
 const NOT_RULES = new Set(['score.yaml', 'score.yml']);
