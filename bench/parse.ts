@@ -1,43 +1,43 @@
 /*
- * Parse + fingerprint throughput on a synthetic nmap XML built from real host
- * templates (the fixtures in test/fixtures/nmap, real nmap output).
+ * `plum parse` against the predecessor's own parser (`nmap2json`, installed from the Python
+ * package index), end to end as users run them: each command reads the same synthetic nmap XML
+ * file and writes its JSON to /dev/null, in turns (Plum, nmap2json, Plum, …), and the medians of
+ * wall time, CPU time and peak memory (the kernel's accounting of each child: bench/lib/rusage.py)
+ * are compared.
  *
- *   npx tsx bench/parse.ts [--mb 60] [--keep] [--sequential | --workers N] [--no-baseline]
+ *   python3 -m venv /tmp/n2j && /tmp/n2j/bin/pip install nmap2json==2610.1
+ *   npx tsx bench/parse.ts --python /tmp/n2j/bin/python [--shape rich|mixed|both] [--runs 5] [--mb 60] [--hosts 5000] [--keep]
  *
- * Default: parseNmapStream's default mode (`workers: 'auto'`: worker threads
- * when a core is idle); --sequential parses in the calling thread and
- * --workers N forces N threads, for comparison. Prints MB/s,
- * hosts/s, ports/s, CPU time (process.cpuUsage counts every thread) and peak
- * RSS (threads share the process RSS: sampled every 20 ms, and the kernel's
- * max RSS).
+ * Shapes, both built from real nmap output (test/fixtures/nmap), one distinct address per host:
+ * - rich: copies of the host in circl.xml (`nmap -A`: three ports, nine scripts, a TLS
+ *   certificate, about 10 KB a host), the predecessor's own kind of data;
+ * - mixed: every fixture host with open ports, plus one host in ten without any.
  *
- * Goal (issue #2): at least 2x the predecessor's Python parser, peak RSS
- * < 200 MB whatever the file size. The issue quotes the predecessor at
- * ≈13 MB/s and ≈1,300 hosts/s (so ≥ 26 MB/s, ≥ 2,600 hosts/s); those figures
- * come from other files and another day of a machine whose speed varies by
- * tens of percent. So the bench also times the predecessor's algorithm on the
- * same file right after (bench/predecessor/nmap2json.py: Python with
- * ElementTree as upstream, checked first against the golden hsh256 vectors)
- * and prints the measured ratio. --no-baseline skips it.
+ * Plum runs as `bin/plum.mjs parse FILE` (the bundle in dist/: run `npm run build` first, the
+ * bench refuses a stale one), nmap2json as `python -m nmap2json -i FILE` (full mode: every host
+ * and port, as `plum parse` prints them). Goal: Plum at least 2× as fast as nmap2json on every
+ * shape, under 200 MB peak memory.
  */
+import { execFileSync } from 'node:child_process';
 import { createWriteStream, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import { execFileSync } from 'node:child_process';
-import { autoWorkers, openXmlFile, parseNmapStream } from '../core/nmap/parse.ts';
+// @ts-expect-error: plain JavaScript module of the entry point, without types
+import { bundleIsFresh } from '../bin/bundle.mjs';
 
-const usage = 'usage: npx tsx bench/parse.ts [--mb N] [--keep] [--sequential | --workers N] [--no-baseline]';
+const usage = 'usage: npx tsx bench/parse.ts [--python PATH] [--shape rich|mixed|both] [--runs N] [--mb N] [--hosts N] [--keep]';
 const cli = (() => {
   try {
     return parseArgs({
       options: {
+        python: { type: 'string', default: 'python3' },
+        shape: { type: 'string', default: 'both' },
+        runs: { type: 'string', default: '5' },
         mb: { type: 'string', default: '60' },
+        hosts: { type: 'string', default: '5000' },
         keep: { type: 'boolean', default: false },
-        sequential: { type: 'boolean', default: false },
-        workers: { type: 'string' },
-        'no-baseline': { type: 'boolean', default: false },
         help: { type: 'boolean', default: false },
       },
     }).values;
@@ -50,16 +50,27 @@ if (cli.help) {
   process.stdout.write(`${usage}\n`);
   process.exit(0);
 }
+const runs = Number(cli.runs);
 const targetMb = Number(cli.mb);
-const keep = cli.keep;
-const workers: 'auto' | number = cli.sequential ? 0 : cli.workers !== undefined ? Number(cli.workers) : 'auto';
-if (!Number.isFinite(targetMb) || targetMb <= 0 || (typeof workers === 'number' && !(Number.isInteger(workers) && workers >= 0))) {
-  process.stderr.write(`--mb takes a positive number and --workers a whole number ≥ 0\n${usage}\n`);
+const richHosts = Number(cli.hosts);
+const shapes = cli.shape === 'both' ? ['rich', 'mixed'] : [cli.shape];
+if (!Number.isInteger(runs) || runs < 1 || !(targetMb > 0) || !Number.isInteger(richHosts) || richHosts < 1 || !shapes.every((s) => s === 'rich' || s === 'mixed')) {
+  process.stderr.write(`--runs and --hosts take whole numbers ≥ 1, --mb a positive number, --shape rich, mixed or both\n${usage}\n`);
   process.exit(2);
 }
-const resolved = workers === 'auto' ? autoWorkers() : workers;
-const mode = `${workers === 'auto' ? 'default (auto)' : `--workers ${workers}`}: ${resolved === 0 ? 'in-thread' : `${resolved} worker thread${resolved > 1 ? 's' : ''} + the main thread`}`;
-const loadAtStart = loadavg();
+const root = fileURLToPath(new URL('../', import.meta.url));
+if (!(bundleIsFresh as (r: URL) => boolean)(pathToFileURL(root))) {
+  process.stderr.write('dist/ is missing or older than the sources: run `npm run build` first (the bench times the bundled plum users run)\n');
+  process.exit(2);
+}
+const peerVersion = (() => {
+  try {
+    return execFileSync(cli.python, ['-c', 'import importlib.metadata as m; print(m.version("nmap2json"))'], { encoding: 'utf8' }).trim();
+  } catch {
+    process.stderr.write(`${cli.python} cannot import nmap2json: python3 -m venv /tmp/n2j && /tmp/n2j/bin/pip install nmap2json==2610.1, then --python /tmp/n2j/bin/python\n`);
+    process.exit(2);
+  }
+})();
 
 const fixtures = fileURLToPath(new URL('../test/fixtures/nmap/', import.meta.url));
 
@@ -73,19 +84,16 @@ function templates(): string[] {
   return out;
 }
 
-async function synthesise(file: string, bytes: number): Promise<{ hosts: number; bytes: number }> {
-  const all = templates();
-  // A perimeter result as the agents keep it: hosts with open ports (and their
-  // scripts), plus one host in ten without any (down, or all filtered).
-  const rich = all.filter((h) => h.includes('state="open"'));
-  const poor = all.filter((h) => !h.includes('state="open"')).slice(0, Math.max(1, Math.ceil(rich.length / 9)));
-  const pool = [...rich, ...poor];
+const NMAP_HEAD = '<?xml version="1.0" encoding="UTF-8"?>\n<!DOCTYPE nmaprun>\n<nmaprun scanner="nmap" args="nmap -Pn -A -p 22,80,443 synthetic" start="1700000000" startstr="x" version="7.93" xmloutputversion="1.05">\n<scaninfo type="connect" protocol="tcp" numservices="3" services="22,80,443"/>\n<verbose level="0"/>\n<debugging level="0"/>\n';
+
+/** Writes hosts from `pool` in turn, each with its own address, until `done` says so. */
+async function synthesise(file: string, pool: string[], done: (hosts: number, bytes: number) => boolean): Promise<{ hosts: number; bytes: number }> {
   const out = createWriteStream(file);
   const write = (s: string) => (out.write(s) ? Promise.resolve() : new Promise<void>((r) => out.once('drain', () => r())));
-  await write('<?xml version="1.0" encoding="UTF-8"?>\n<!DOCTYPE nmaprun>\n<nmaprun scanner="nmap" args="nmap -Pn -p 22,80,443 synthetic" start="1700000000" startstr="x" version="7.93" xmloutputversion="1.05">\n<scaninfo type="connect" protocol="tcp" numservices="3" services="22,80,443"/>\n<verbose level="0"/>\n<debugging level="0"/>\n');
+  await write(NMAP_HEAD);
   let written = 0;
   let n = 0;
-  while (written < bytes) {
+  while (!done(n, written)) {
     const t = pool[n % pool.length]!;
     // A distinct address per host (text only: nothing is scanned).
     const ip = `127.${(n >> 16) & 255}.${(n >> 8) & 255}.${n & 255}`;
@@ -93,101 +101,64 @@ async function synthesise(file: string, bytes: number): Promise<{ hosts: number;
     await write(h);
     written += Buffer.byteLength(h);
     n++;
-    if (n % 5000 === 0) await write(`<taskprogress task="Connect Scan" time="1700000001" percent="${(50).toFixed(2)}" remaining="1" etc="1700000002"/>\n`);
   }
   await write(`<runstats><finished time="1700003600" timestr="x" summary="x" elapsed="3600" exit="success"/><hosts up="${n}" down="0" total="${n}"/></runstats>\n</nmaprun>\n`);
   await new Promise<void>((r) => out.end(() => r()));
   return { hosts: n, bytes: statSync(file).size };
 }
 
-interface BaselineFigures { hosts: number; ports: number; seconds: number; cpu_seconds: number; mb_per_s: number; hosts_per_s: number; peak_rss_mb: number }
-
-/**
- * Times bench/predecessor/nmap2json.py on the file, after checking that it
- * computes upstream's hsh256 values on the golden vectors (a baseline that
- * computed something else would make the ratio meaningless).
- */
-function predecessorBaseline(xmlFile: string): BaselineFigures {
-  const script = fileURLToPath(new URL('./predecessor/nmap2json.py', import.meta.url));
-  const run = (args: string[]) => {
-    try {
-      return execFileSync('python3', [script, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
-    } catch (e) {
-      const err = e as NodeJS.ErrnoException & { status?: number };
-      if (err.code === 'ENOENT') throw new Error('python3 is needed for the predecessor baseline: install it (apt-get install -y python3) or run with --no-baseline');
-      throw new Error(`bench/predecessor/nmap2json.py ${args[0]} failed (exit ${err.status}); see its message above`);
-    }
-  };
-  run(['--check', path.join(fixtures, 'golden-nmap2json.json'), fixtures]);
-  process.stderr.write('timing the predecessor\'s algorithm on the same file…\n');
-  return JSON.parse(run([xmlFile])) as BaselineFigures;
+function poolOf(shape: string): string[] {
+  const all = templates();
+  if (shape === 'rich') return [all.find((h) => h.includes('185.194.93.14'))!];
+  const rich = all.filter((h) => h.includes('state="open"'));
+  const poor = all.filter((h) => !h.includes('state="open"')).slice(0, Math.max(1, Math.ceil(rich.length / 9)));
+  return [...rich, ...poor];
 }
 
+interface Usage { exit: number; wall_s: number; cpu_s: number; max_rss_mb: number }
+const rusage = path.join(root, 'bench', 'lib', 'rusage.py');
+const measure = (cmd: string[]): Usage => JSON.parse(execFileSync('python3', [rusage, ...cmd], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] })) as Usage;
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+};
+
 const dir = mkdtempSync(path.join(tmpdir(), 'plum-bench-'));
-const file = path.join(dir, 'synthetic.xml');
+const load = loadavg();
 try {
-  process.stderr.write(`synthesising ${targetMb} MB of nmap XML from ${templates().length} real host templates…\n`);
-  const made = await synthesise(file, targetMb * 1024 * 1024);
-  if (global.gc) global.gc();
-  const rssBefore = process.memoryUsage().rss;
-  let peak = rssBefore;
-  const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 20);
-  const started = process.hrtime.bigint();
-  const cpuStart = process.cpuUsage();
-  let hosts = 0;
-  let ports = 0;
-  let lastReport = Date.now();
-  const stream = parseNmapStream(openXmlFile(file), { workers });
-  for await (const h of stream) {
-    hosts++;
-    ports += h.ports.length;
-    if ((hosts & 1023) === 0) {
-      peak = Math.max(peak, process.memoryUsage().rss);
-      if (Date.now() - lastReport > 2000 && process.stderr.isTTY) {
-        process.stderr.write(`\r${hosts} hosts…`);
-        lastReport = Date.now();
-      }
+  const results = [];
+  for (const shape of shapes) {
+    const file = path.join(dir, `${shape}.xml`);
+    const made = shape === 'rich'
+      ? await synthesise(file, poolOf(shape), (n) => n >= richHosts)
+      : await synthesise(file, poolOf(shape), (_n, bytes) => bytes >= targetMb * 1024 * 1024);
+    const mb = made.bytes / 1024 / 1024;
+    process.stderr.write(`${shape}: ${mb.toFixed(1)} MB, ${made.hosts} hosts; ${runs} runs each, in turns…\n`);
+    const plum: Usage[] = [];
+    const peer: Usage[] = [];
+    for (let i = 0; i < runs; i++) {
+      plum.push(measure([path.join(root, 'bin', 'plum.mjs'), 'parse', file]));
+      peer.push(measure([cli.python, '-m', 'nmap2json', '-i', file]));
+      if (plum.at(-1)!.exit !== 0 || peer.at(-1)!.exit !== 0) throw new Error(`a run failed: plum exit ${plum.at(-1)!.exit}, nmap2json exit ${peer.at(-1)!.exit}`);
     }
+    const sum = (us: Usage[]) => ({ wall_s: median(us.map((u) => u.wall_s)), cpu_s: median(us.map((u) => u.cpu_s)), max_rss_mb: Math.max(...us.map((u) => u.max_rss_mb)) });
+    const p = sum(plum);
+    const q = sum(peer);
+    const r = {
+      shape, file_mb: Number(mb.toFixed(1)), hosts: made.hosts, runs,
+      plum: { ...p, mb_per_s: Number((mb / p.wall_s).toFixed(1)), hosts_per_s: Math.round(made.hosts / p.wall_s) },
+      nmap2json: { version: peerVersion, ...q, mb_per_s: Number((mb / q.wall_s).toFixed(1)) },
+      ratio_wall: Number((q.wall_s / p.wall_s).toFixed(2)),
+      ratio_cpu: Number((q.cpu_s / p.cpu_s).toFixed(2)),
+      all_runs: { plum, nmap2json: peer },
+    };
+    results.push(r);
+    console.log(JSON.stringify(r));
+    const met = r.ratio_wall >= 2 && p.max_rss_mb < 200;
+    console.log(`${shape} (${r.file_mb} MB, ${made.hosts} hosts): plum ${p.wall_s} s wall, ${p.cpu_s} s CPU, peak ${p.max_rss_mb} MB; nmap2json ${peerVersion} ${q.wall_s} s wall, ${q.cpu_s} s CPU, peak ${q.max_rss_mb} MB → ${r.ratio_wall}× (wall), ${r.ratio_cpu}× (CPU); goal ≥ 2× and < 200 MB: ${met ? 'met' : 'NOT met'}`);
   }
-  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-  const cpuUsed = process.cpuUsage(cpuStart);
-  const cpu = cpuUsed.user + cpuUsed.system;
-  clearInterval(sampler);
-  peak = Math.max(peak, process.memoryUsage().rss);
-  if (stream.error) throw stream.error;
-  if (hosts !== made.hosts) throw new Error(`parsed ${hosts} hosts, wrote ${made.hosts}`);
-  const mb = made.bytes / 1024 / 1024;
-  const maxRssMb = process.resourceUsage().maxRSS / 1024;
-  const figures = {
-    file_mb: Number(mb.toFixed(1)),
-    hosts,
-    ports,
-    seconds: Number(seconds.toFixed(2)),
-    mb_per_s: Number((mb / seconds).toFixed(1)),
-    hosts_per_s: Math.round(hosts / seconds),
-    ports_per_s: Math.round(ports / seconds),
-    rss_before_parse_mb: Number((rssBefore / 1024 / 1024).toFixed(0)),
-    peak_rss_mb: Number((peak / 1024 / 1024).toFixed(0)),
-    cpu_seconds: Number((cpu / 1e6).toFixed(2)),
-    mb_per_cpu_s: Number((mb / (cpu / 1e6)).toFixed(1)),
-    max_rss_mb_process: Number(maxRssMb.toFixed(0)),
-    mode,
-    threads_used: stream.threads,
-    load_at_start: loadAtStart.map((x) => Number(x.toFixed(2))),
-  };
-  process.stderr.write('\r');
-  console.log(JSON.stringify(figures));
-  const memoryOk = figures.peak_rss_mb < 200;
-  const statedOk = figures.mb_per_s >= 26 && figures.hosts_per_s >= 2600;
-  console.log(`${mode}; load average at start ${loadAtStart.map((x) => x.toFixed(1)).join(' ')}, at end ${loadavg().map((x) => x.toFixed(1)).join(' ')} on ${cpus().length} CPUs; ${figures.cpu_seconds} CPU-seconds, ${figures.mb_per_cpu_s} MB per CPU-second`);
-  console.log(`parse+fingerprint: ${figures.mb_per_s} MB/s, ${figures.hosts_per_s} hosts/s, ${figures.ports_per_s} ports/s, peak RSS ${figures.peak_rss_mb} MB (process max ${figures.max_rss_mb_process} MB) on ${figures.file_mb} MB / ${hosts} hosts — against the issue's quoted figures (≥26 MB/s, ≥2,600 hosts/s, <200 MB): ${statedOk && memoryOk ? 'met' : 'NOT met'}`);
-  if (!cli['no-baseline']) {
-    const base = predecessorBaseline(file);
-    const ratio = base.seconds / seconds;
-    console.log(JSON.stringify({ predecessor: base, ratio: Number(ratio.toFixed(2)) }));
-    console.log(`predecessor's algorithm (Python, ElementTree) on the same file just after: ${base.mb_per_s} MB/s, ${base.hosts_per_s} hosts/s, peak RSS ${base.peak_rss_mb} MB → Plum is ${ratio.toFixed(2)}× as fast — goal (≥2× the predecessor, <200 MB): ${ratio >= 2 && memoryOk ? 'met' : 'NOT met'}`);
-  }
+  console.log(`load average at start ${load.map((x) => x.toFixed(1)).join(' ')}, at end ${loadavg().map((x) => x.toFixed(1)).join(' ')} on ${cpus().length} CPUs (medians of ${runs} runs; compare only figures taken on a quiet machine)`);
 } finally {
-  if (keep) process.stderr.write(`kept ${file}\n`);
+  if (cli.keep) process.stderr.write(`kept ${dir}\n`);
   else rmSync(dir, { recursive: true, force: true });
 }

@@ -35,9 +35,9 @@ describe('plum parse', () => {
     expect(lines(r.out).map((h) => h.ip)).toEqual(['127.0.0.1', '74.207.244.221']);
   }, 60_000);
 
-  it('--compat nmap2json --open-only prints the upstream documents and hashes', () => {
+  it('--compat nmap2json@2605 --open-only prints the upstream documents and hashes', () => {
     const golden = JSON.parse(readFileSync(fx('golden-nmap2json.json'), 'utf8'));
-    const r = plum(['parse', '--compat', 'nmap2json', '--open-only', fx('libnmap-os_scan6.xml')]);
+    const r = plum(['parse', '--compat', 'nmap2json@2605', '--open-only', fx('libnmap-os_scan6.xml')]);
     expect(r.code).toBe(0);
     expect(lines(r.out).map((h) => ({ addr: h.addr, hsh256: h.hsh256 }))).toEqual(golden.files['libnmap-os_scan6.xml'].open_only);
     expect(r.out.split('\n')[0]).toMatch(/^\{"addr": "192\.168\.1\.1", "endtime": /);

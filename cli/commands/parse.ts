@@ -1,7 +1,7 @@
 import { statSync } from 'node:fs';
 import { Option, type Command } from 'commander';
 import { PlumError, usageError } from '../../core/errors.ts';
-import { nmap2jsonStream } from '../../core/nmap/compat.ts';
+import { nmap2jsonStream, type Nmap2jsonRelease } from '../../core/nmap/compat.ts';
 import { openXmlFile, parseNmapStream } from '../../core/nmap/parse.ts';
 import type { ParsedHost } from '../../core/nmap/types.ts';
 import { loadVolatileList } from '../../core/nmap/volatile.ts';
@@ -14,10 +14,15 @@ import { printJson, writeOut } from '../output.ts';
  * prints every complete host first, then exits 1.
  */
 
+/** The predecessor's formats `--compat` reproduces: its current release by default, or an older one's hashes. */
+const COMPAT_RELEASE = { nmap2json: '2610', 'nmap2json@2610': '2610', 'nmap2json@2605': '2605' } as const satisfies Record<string, Nmap2jsonRelease>;
+type CompatFormat = keyof typeof COMPAT_RELEASE;
+const COMPAT_FORMATS = Object.keys(COMPAT_RELEASE);
+
 interface ParseOpts {
   hosts?: boolean;
   validate?: boolean;
-  compat?: 'nmap2json';
+  compat?: CompatFormat;
   openOnly?: boolean;
   volatile?: string;
   format: 'table' | 'json';
@@ -96,7 +101,8 @@ async function runCompat(file: string, opts: ParseOpts): Promise<void> {
   const stop = startProgress(size, counter);
   let error: PlumError | undefined;
   try {
-    for await (const h of nmap2jsonStream(stream, { openOnly: opts.openOnly, onError: (e) => (error = e) })) await write(h.json);
+    const release = COMPAT_RELEASE[opts.compat ?? 'nmap2json'];
+    for await (const h of nmap2jsonStream(stream, { openOnly: opts.openOnly, release, onError: (e) => (error = e) })) await write(h.json);
   } finally {
     stop();
   }
@@ -200,7 +206,7 @@ export function register(program: Command, _ctx: CliContext): void {
     .argument('<file>', 'nmap XML file (nmap -oX), or - for standard input')
     .option('--hosts', 'print host documents instead of port documents')
     .option('--validate', 'only check the file and print a summary (hosts up/down, ports, scripts seen, errors)')
-    .addOption(new Option('--compat <format>', "print the predecessor's documents and hsh256 values byte for byte").choices(['nmap2json']))
+    .addOption(new Option('--compat <format>', "print the predecessor's documents and hsh256 values byte for byte (nmap2json = its release 2610.1; @2605 = 2605.0 and earlier)").choices(COMPAT_FORMATS))
     .option('--open-only', "keep only open ports and hosts with an open port (the agents' mode)")
     .option('--volatile <file>', 'volatile list for the fingerprint (default: rules/fingerprint/volatile.yaml)')
     .addOption(new Option('--format <format>', 'summary format for --validate').choices(['table', 'json']).default('table'))
@@ -209,6 +215,7 @@ Output (one JSON object per line):
   default       {ip, protocol, port, hsh256, fp_version, fields, doc} per port
   --hosts       {ip, status, hsh256, fp_version, hostnames, addresses, ports, doc} per host
   --compat nmap2json   upstream host documents, serialised like Python json.dumps
+                       (hsh256 as nmap2json 2610.1 computes it; nmap2json@2605 for 2605.0 and earlier)
 A truncated or invalid file prints every complete host, then the error on stderr (exit 1).`)
     .action(async (file: string, opts: ParseOpts) => {
       const modes = [opts.hosts, opts.validate, opts.compat].filter(Boolean).length;

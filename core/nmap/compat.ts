@@ -3,9 +3,10 @@ import type { PlumError } from '../errors.ts';
 import { HostReader, iterateHostNodes, newRunState, type FxNode } from './parse.ts';
 
 /*
- * Compatibility with the predecessor's nmap2json (version acab4f2): the same
- * host documents and the same hsh256 values, byte for byte, so existing data
- * can be compared and migrated. This reproduces upstream behaviour on purpose,
+ * Compatibility with the predecessor's nmap2json: the same host documents and
+ * the same hsh256 values, byte for byte, so existing data can be compared and
+ * migrated. Its releases differ in how they mask volatile values before
+ * hashing (`Nmap2jsonRelease`); the documents are the same. This reproduces upstream behaviour on purpose,
  * including its known defects (dropped CPEs/OS/host scripts, keyless tables
  * overwriting each other, same-length masks); Plum's own documents and
  * fingerprint (parse.ts, fingerprint.ts) do not have them.
@@ -154,13 +155,24 @@ function convertExtensions(o: Py): void {
 }
 
 // ---------------------------------------------------------------------------
-// smarthash (acab4f2)
+// smarthash
 
-const HEADERS_TOCLEAN = [
+/**
+ * Which upstream release's masking to reproduce: `2610` is nmap2json 2610.1 (the release on the
+ * Python package index today), `2605` is 2605.0 and earlier (revision acab4f2, whose golden
+ * vectors are in test/fixtures/nmap). 2610 masks HTTP `Date:` headers and SMTP greeting dates
+ * (also in banners) with `[DATE]` instead of same-length `X` runs over any RFC 1123 date, masks
+ * dates in cookie expiries, and masks `Connection-Id`.
+ */
+export type Nmap2jsonRelease = '2610' | '2605';
+export const NMAP2JSON_RELEASES: readonly Nmap2jsonRelease[] = ['2610', '2605'];
+
+const HEADERS_TOCLEAN_2605 = [
   'CF-Ray', 'content-security-policy-report-only', 'ETag', 'request-id', 'Via', 'www-authenticate', 'X-Amz-Cf-Id',
   'x-amz-id-2', 'x-amz-request-id', 'x-gitlab-meta', 'x-iplb-instance', 'x-iplb-request-id', 'x-ntap-sg-trace-id',
   'x-request-id', 'x-runtime', 'X-GitHub-Request-Id', 'X-Fastly-Request-ID',
 ];
+const HEADERS_TOCLEAN_2610 = ['CF-Ray', 'Connection-Id', ...HEADERS_TOCLEAN_2605.slice(1)];
 const SMART_HASH_SCRIPTS = ['http-headers', 'http-security-headers'];
 
 const reEscape = (s: string) => s.replace(/[.*+?^${}()|[\]\\/-]/g, '\\$&');
@@ -170,20 +182,45 @@ const PY_BOL = '(?:(?<![\\s\\S])|(?<=\\n))';
 const PY_EOS = '(?=\\n?(?![\\s\\S]))';
 
 const maskSameLength = (m: string) => Array.from(m, (c) => (c !== ' ' ? 'X' : ' ')).join('');
-const DATE_RE = /(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d{2}[- ](?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[- ]\d{4} \d{2}:\d{2}:\d{2} [A-Z]{2,4}/g;
+const DATE_RE_2605 = /(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d{2}[- ](?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[- ]\d{4} \d{2}:\d{2}:\d{2} [A-Z]{2,4}/g;
 const UID_RE = /(?:[a-f0-9]{8}-(?:[a-f0-9]{4}-){3}[a-f0-9]{12})/g;
 const NONCE_RE = /nonce[-=]"?([a-zA-Z0-9_\-+]+)/g;
 const CORR_RE = /(correlation_id"[:]"([a-zA-Z0-9_\-+]+))/g;
 const COOKIE_RE = new RegExp(`(Set-Cookie:\\s*[^=]+)=([^;]+)(;[^\\n]*|${PY_EOS})`, 'gi');
-const HEADER_RES = HEADERS_TOCLEAN.map((h) => ({
+const headerRes = (names: string[]) => names.map((h) => ({
   lower: h.toLowerCase(),
   present: new RegExp(`${PY_BOL}\\s*${reEscape(h)}\\s*:`, 'i'),
   value: new RegExp(`(${PY_BOL}\\s*${reEscape(h)}\\s*:\\s*)([^\\n]+)`, 'gi'),
 }));
+const HEADER_RES = { '2605': headerRes(HEADERS_TOCLEAN_2605), '2610': headerRes(HEADERS_TOCLEAN_2610) } as const;
 
-function anonymiseHeaders(text: string): string {
+/*
+ * 2610's dates, in Python `re` terms: `\d` and `\w` of a str pattern are Unicode (decimal digits;
+ * letters, digits and `_`), and IGNORECASE folds like JavaScript's `iu`; `^` without MULTILINE is
+ * the start of the text only.
+ */
+const PY_D = '\\p{Nd}';
+const PY_W = '[\\p{L}\\p{N}_]';
+const DAY = '(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun)';
+const MONTH = '(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)';
+const DATE_2610 = `${DAY},[ \\t]+(?:${PY_D}{1,2}[- ]${MONTH}[- ]${PY_D}{4}|${MONTH}[ \\t]+${PY_D}{1,2}[ \\t]+${PY_D}{4})`
+  + `[ \\t]+${PY_D}{2}:${PY_D}{2}:${PY_D}{2}[ \\t]+(?:[+-]${PY_D}{4}|[A-Z]{2,4})`;
+const NOT_AFTER_DATE = `(?![\\p{L}\\p{N}_+-])`;
+const PY_WORD_START = `(?:(?<!${PY_W})(?=${PY_W}))`;
+const DATE_RE_2610 = new RegExp(`${PY_WORD_START}${DATE_2610}${NOT_AFTER_DATE}`, 'giu');
+const LINE_START = '(?:^|[\\r\\n]|\\\\(?:x)?0[ad]|\\\\[rn])';
+const HEADER_DATE_RE = new RegExp(`(${LINE_START}[ \\t]*Date:[ \\t]*)(${DATE_2610})${NOT_AFTER_DATE}`, 'giu');
+const SMTP_DATE_RE = new RegExp(`(${LINE_START}220[^\\r\\n]*?;[ \\t]*)(${DATE_2610})${NOT_AFTER_DATE}`, 'giu');
+const COOKIE_EXPIRY_RE = new RegExp(`(${PY_WORD_START}expires=)([^;\\r\\n]*)`, 'giu');
+
+/** 2610's volatile_dates: protocol clocks (HTTP Date headers, SMTP greetings), not certificate dates. */
+function volatileDates(text: string): string {
+  return text.replace(HEADER_DATE_RE, (_all, lead: string) => `${lead}[DATE]`).replace(SMTP_DATE_RE, (_all, lead: string) => `${lead}[DATE]`);
+}
+
+function anonymiseHeaders(text: string, release: Nmap2jsonRelease): string {
   let t = text;
-  for (const h of HEADER_RES) {
+  for (const h of HEADER_RES[release]) {
     if (h.present.test(t)) {
       if (h.lower.startsWith('content-security-policy') || h.lower.startsWith('www-authenticate')) {
         t = t.replace(NONCE_RE, maskSameLength);
@@ -198,10 +235,12 @@ function anonymiseHeaders(text: string): string {
   return t;
 }
 
-function cleanOutput(out: string): string {
-  let t = out.replace(DATE_RE, maskSameLength).replace(UID_RE, maskSameLength);
-  t = t.replace(COOKIE_RE, (_all, key: string, _value: string, suffix: string | undefined) => `${key}=[REDACTED]${suffix ?? ''}`);
-  return anonymiseHeaders(t);
+const anonymiseCookies = (t: string) => t.replace(COOKIE_RE, (_all, key: string, _value: string, suffix: string | undefined) => `${key}=[REDACTED]${suffix ?? ''}`);
+
+function cleanOutput(out: string, release: Nmap2jsonRelease): string {
+  if (release === '2605') return anonymiseHeaders(anonymiseCookies(out.replace(DATE_RE_2605, maskSameLength).replace(UID_RE, maskSameLength)), release);
+  const cleaned = anonymiseHeaders(anonymiseCookies(volatileDates(out).replace(UID_RE, maskSameLength)), release);
+  return cleaned.replace(COOKIE_EXPIRY_RE, (_all, key: string, value: string) => key + value.replace(DATE_RE_2610, '[DATE]'));
 }
 
 function filterKeys(o: Py, exclude: ReadonlySet<string>): Py {
@@ -214,12 +253,14 @@ function filterKeys(o: Py, exclude: ReadonlySet<string>): Py {
   return o;
 }
 
-function masterClean(r: PyDict): PyDict {
+function masterClean(r: PyDict, release: Nmap2jsonRelease): PyDict {
   for (const port of (r.ports as PyDict[] | undefined) ?? []) {
     const scripts = port.scripts as PyDict[] | undefined;
     if (!scripts?.length) continue;
     for (const item of scripts) {
-      if (SMART_HASH_SCRIPTS.includes(item.id as string) && typeof item.output === 'string') item.output = cleanOutput(item.output);
+      if (typeof item.output !== 'string') continue;
+      if (SMART_HASH_SCRIPTS.includes(item.id as string)) item.output = cleanOutput(item.output, release);
+      else if (release === '2610' && item.id === 'banner') item.output = volatileDates(item.output);
     }
   }
   return r;
@@ -228,14 +269,14 @@ function masterClean(r: PyDict): PyDict {
 const sha256 = (s: string) => createHash('sha256').update(s, 'utf8').digest('hex');
 
 /** Upstream port_smart_hash. */
-export function compatPortHash(port: PyDict): string {
-  const filtered = masterClean(filterKeys({ ports: [port] }, new Set(['hsh256'])) as PyDict);
+export function compatPortHash(port: PyDict, release: Nmap2jsonRelease = '2610'): string {
+  const filtered = masterClean(filterKeys({ ports: [port] }, new Set(['hsh256'])) as PyDict, release);
   return sha256(pyJsonDumps((filtered.ports as Py[])[0]!));
 }
 
 /** Upstream headers_smart_hash(host, exclude_keys=[starttime, endtime, hsh256]). */
-export function compatHostHash(host: PyDict): string {
-  const filtered = masterClean(filterKeys(host, new Set(['starttime', 'endtime', 'hsh256'])) as PyDict);
+export function compatHostHash(host: PyDict, release: Nmap2jsonRelease = '2610'): string {
+  const filtered = masterClean(filterKeys(host, new Set(['starttime', 'endtime', 'hsh256'])) as PyDict, release);
   return sha256(pyJsonDumps(filtered));
 }
 
@@ -253,7 +294,8 @@ export interface CompatHost {
  * One <host> as upstream nmap2json documents it. `openOnly` = the agents'
  * mode (wipe_notopen + wipe_deadhost): returns null for a host without open ports.
  */
-export function nmap2jsonHost(host: FxNode, opts: { openOnly?: boolean } = {}): CompatHost | null {
+export function nmap2jsonHost(host: FxNode, opts: { openOnly?: boolean; release?: Nmap2jsonRelease } = {}): CompatHost | null {
+  const release = opts.release ?? '2610';
   const h = host.$ ?? {};
   let data: PyDict = {
     addr: null,
@@ -281,7 +323,7 @@ export function nmap2jsonHost(host: FxNode, opts: { openOnly?: boolean } = {}): 
   data = sortDict(data) as PyDict;
   // Each port carries its own fingerprint, right after portid (as upstream stores it).
   data.ports = (data.ports as PyDict[]).map((p) => {
-    const hash = compatPortHash(p);
+    const hash = compatPortHash(p, release);
     const out: PyDict = {};
     for (const [k, v] of Object.entries(p)) {
       out[k] = v;
@@ -290,7 +332,7 @@ export function nmap2jsonHost(host: FxNode, opts: { openOnly?: boolean } = {}): 
     if (!('hsh256' in out)) out.hsh256 = hash;
     return out;
   });
-  data.hsh256 = compatHostHash(data);
+  data.hsh256 = compatHostHash(data, release);
   return { doc: data, json: pyJsonDumps(data), hsh256: data.hsh256, hostReply };
 }
 
@@ -300,7 +342,7 @@ export function nmap2jsonHost(host: FxNode, opts: { openOnly?: boolean } = {}): 
  */
 export async function* nmap2jsonStream(
   input: Parameters<typeof iterateHostNodes>[0],
-  opts: { openOnly?: boolean; onError: (e: PlumError) => void },
+  opts: { openOnly?: boolean; release?: Nmap2jsonRelease; onError: (e: PlumError) => void },
 ): AsyncGenerator<CompatHost> {
   const reader = new HostReader(newRunState(), opts.onError);
   for await (const node of iterateHostNodes(input, reader)) {
