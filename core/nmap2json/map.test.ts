@@ -10,7 +10,7 @@ import { checkHostDocument, legacyHostOf } from './map.ts';
  * The mapping is proved against our own parser on real nmap XML: each fixture
  * is converted to the predecessor's documents by the compat mode (core/nmap/compat.ts,
  * checked byte for byte against the predecessor's golden hsh256 values and its
- * Python code in test/predecessor-baseline.test.ts), read back as JSON, mapped,
+ * installed package in test/predecessor-nmap2json.test.ts), read back as JSON, mapped,
  * and compared port by port with what our parser gives for the same XML.
  */
 const fixtures = fileURLToPath(new URL('../../test/fixtures/nmap/', import.meta.url));
