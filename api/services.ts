@@ -48,12 +48,14 @@ export function embeddedServices(deps: Omit<EmbeddedDeps, 'signal' | 'onEvent'> 
       failed = reject;
     });
     runId.catch(() => undefined);
+    let wasPlanned = false;
     const done = (async () => runEmbedded({
       ...deps,
       ingestDeps: await ingestDeps!,
       signal: ctrl.signal,
       onEvent: (e) => {
         if (e.type === 'planned') {
+          wasPlanned = true;
           controllers.set(e.plan.runId, ctrl);
           running.set(e.plan.runId, done.catch(() => undefined));
           planned(e.plan.runId);
@@ -64,7 +66,9 @@ export function embeddedServices(deps: Omit<EmbeddedDeps, 'signal' | 'onEvent'> 
       (summary) => deps.log.info({ runId: summary.runId, status: summary.status }, 'run finished'),
       (e) => {
         failed(e);
-        deps.log.warn({ err: toPlumError(e).message, workflowId: request.workflowId }, 'run failed');
+        // A run refused before it was planned (no targets, out of scope) is its caller's error to report:
+        // the API answers it, the scheduler logs it. One that failed later has no one else to tell.
+        deps.log[wasPlanned ? 'warn' : 'debug']({ err: toPlumError(e).message, workflowId: request.workflowId }, 'run failed');
       },
     ).finally(async () => {
       const id = await runId.catch(() => undefined);

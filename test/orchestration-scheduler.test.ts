@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { silentLogger } from '../core/log.ts';
+import { createLogger, silentLogger } from '../core/log.ts';
 import { createNmapRunner } from '../activities/nmap.ts';
 import { saveProfile, setProfileEnabled } from '../store/repos/profiles.ts';
 import { addTargets } from '../store/repos/targets.ts';
@@ -29,6 +29,34 @@ describe('latestSlot', () => {
     expect(c.slot).toEqual(at(24 * 3 + 3));
     expect(c.skipped).toEqual([at(3), at(27), at(51)]);
   });
+});
+
+describe.each(storeKinds)('a fresh install on %s (default profiles, no targets yet)', (kind) => {
+  it('skips the profiles\' slots with an info line, not an error, and does not retry them in this process', async () => {
+    const t = await openTestStore(kind);
+    try {
+      const lines: { level: number; msg: string }[] = [];
+      const log = createLogger('info', 'plum', { write: (l: string) => void lines.push(JSON.parse(l) as { level: number; msg: string }) });
+      const s = createEmbeddedScheduler({
+        store: t.store, log, now: () => T0,
+        startRun: (request) => runEmbedded({ store: t.store, config: t.config, log: silentLogger, nmap: createNmapRunner({ killGraceMs: 500 }) }, request),
+      });
+      const first = await s.tick();
+      expect(first.map((r) => r.action).sort()).toEqual(['started', 'started']);
+      await s.idle();
+      const skipped = lines.filter((l) => l.msg.startsWith('scheduled run skipped: profile '));
+      expect(skipped.map((l) => l.msg).sort()).toEqual([
+        'scheduled run skipped: profile banner selects no targets (add targets with `plum target add VALUE`)',
+        'scheduled run skipped: profile web selects no targets (add targets with `plum target add VALUE`)',
+      ]);
+      expect(skipped.every((l) => l.level === 30)).toBe(true);
+      expect(lines.filter((l) => l.level >= 50)).toEqual([]);
+      // The same slot is not tried again by this process.
+      expect((await s.tick()).map((r) => r.action)).not.toContain('started');
+    } finally {
+      await t.cleanup();
+    }
+  }, 60_000);
 });
 
 let perimeter: Perimeter;

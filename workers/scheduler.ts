@@ -6,6 +6,7 @@ import { runDueReports, type ReportDeps } from '../activities/report.ts';
 import { dispatchWebhookEvents, retryDueDeliveries } from '../activities/webhooks.ts';
 import type { Store } from '../store/index.ts';
 import { listProfiles, type StoredProfile } from '../store/repos/profiles.ts';
+import { claimScheduleSlot, lastProfileRunStart, recordScheduledRun, runStatusOfWorkflow, scheduleStateOf } from '../store/repos/schedule-state.ts';
 import type { RunRequest, RunSummary } from '../workflows/logic/types.ts';
 import { profileRequest } from './embedded.ts';
 
@@ -58,8 +59,6 @@ export interface TickResult {
   skipped?: string[];
 }
 
-interface StateRow { last_scheduled_for: Date | null; last_workflow_id: string | null }
-
 const MAX_RECORDED_SKIPS = 20;
 
 /** The latest cycle slot at or before `now`, starting from the first due slot; and the slots skipped to get there. */
@@ -91,53 +90,41 @@ export function createEmbeddedScheduler(deps: SchedulerDeps) {
 
   function launch(profile: StoredProfile, request: RunRequest): void {
     const p = deps.startRun(request).then(async (summary) => {
-      await deps.store.query('update schedule_state set last_run_id = $2, updated_at = now() where profile_id = $1 and last_workflow_id = $3',
-        [profile.id, summary.runId, request.workflowId]);
+      await recordScheduledRun(deps.store, profile.id, request.workflowId, summary.runId);
       deps.log.info({ profile: profile.name, runId: summary.runId, status: summary.status }, 'scheduled run finished');
     }, (e: unknown) => {
       failed.add(request.workflowId);
-      deps.log.error({ profile: profile.name, workflowId: request.workflowId, err: toPlumError(e).oneLine() }, 'scheduled run failed');
+      const err = toPlumError(e);
+      // A profile with nothing to scan yet (a fresh install's default profiles) is not a failure to alert on.
+      if (err.code === 'invalid_input' && /selects no targets/.test(err.message)) {
+        deps.log.info({ profile: profile.name, workflowId: request.workflowId }, `scheduled run skipped: ${err.oneLine()}`);
+      } else deps.log.error({ profile: profile.name, workflowId: request.workflowId, err: err.oneLine() }, 'scheduled run failed');
     }).finally(() => running.delete(profile.id));
     running.set(profile.id, p);
   }
 
-  async function lastStart(profile: StoredProfile): Promise<Date | null> {
-    // Manual runs count: `plum run` followed by the scheduler does not scan twice in a row.
-    const [r] = await deps.store.query<{ at: Date | null }>(
-      `select max(coalesce(scheduled_for, started_at)) as at from runs where profile_id = $1 and kind = 'profile'`, [profile.id]);
-    return r?.at ? new Date(r.at) : null;
-  }
-
   async function tickProfile(profile: StoredProfile, at: Date): Promise<TickResult> {
     if (running.has(profile.id)) return { profile: profile.name, action: 'running' };
-    const [state] = await deps.store.query<StateRow>(
-      'select last_scheduled_for, last_workflow_id from schedule_state where profile_id = $1', [profile.id]);
-    const last = state?.last_scheduled_for ? new Date(state.last_scheduled_for) : null;
+    const state = await scheduleStateOf(deps.store, profile.id);
+    const last = state?.lastScheduledFor ?? null;
 
     // A claimed slot whose run never finished (the process stopped): resume it under the same id.
-    if (state?.last_workflow_id && last && !failed.has(state.last_workflow_id)) {
-      const [run] = await deps.store.query<{ status: string }>('select status from runs where workflow_id = $1', [state.last_workflow_id]);
+    if (state?.lastWorkflowId && last && !failed.has(state.lastWorkflowId)) {
+      const status = await runStatusOfWorkflow(deps.store, state.lastWorkflowId);
       // A run cancelled by a scheduler shutdown (Ctrl-C, SIGTERM) is unfinished too: its slot still has to be scanned.
-      const unfinished = run ? ['running', 'queued', 'cancelled'].includes(run.status) : nextDue(profile.every, last, at).getTime() > at.getTime();
+      const unfinished = status ? ['running', 'queued', 'cancelled'].includes(status) : nextDue(profile.every, last, at).getTime() > at.getTime();
       if (unfinished) {
         launch(profile, profileRequest(profile.name, { scheduledFor: last, requestedBy: 'scheduler' }));
-        return { profile: profile.name, action: 'resumed', workflowId: state.last_workflow_id, slot: last.toISOString() };
+        return { profile: profile.name, action: 'resumed', workflowId: state.lastWorkflowId, slot: last.toISOString() };
       }
     }
 
-    const due = nextDue(profile.every, last ?? await lastStart(profile), at);
+    const due = nextDue(profile.every, last ?? await lastProfileRunStart(deps.store, profile.id), at);
     if (due.getTime() > at.getTime()) return { profile: profile.name, action: 'not-due', slot: due.toISOString() };
     const { slot, skipped } = latestSlot(profile.every, due, at);
     const request = profileRequest(profile.name, { scheduledFor: slot, requestedBy: 'scheduler' });
-    const claimed = await deps.store.query(
-      `insert into schedule_state (profile_id, last_scheduled_for, last_workflow_id, skipped_slots, updated_at)
-       values ($1, $2, $3, $4::text[], now())
-       on conflict (profile_id) do update set last_scheduled_for = excluded.last_scheduled_for, last_workflow_id = excluded.last_workflow_id,
-         skipped_slots = excluded.skipped_slots, last_run_id = null, updated_at = now()
-       where schedule_state.last_scheduled_for is not distinct from $5
-       returning profile_id`,
-      [profile.id, slot.toISOString(), request.workflowId, skipped.map((d) => d.toISOString()), last ? last.toISOString() : null]);
-    if (claimed.length === 0) return { profile: profile.name, action: 'claimed-elsewhere' };
+    const claimed = await claimScheduleSlot(deps.store, { profileId: profile.id, slot, workflowId: request.workflowId, skipped, previous: last });
+    if (!claimed) return { profile: profile.name, action: 'claimed-elsewhere' };
     if (skipped.length) deps.log.warn({ profile: profile.name, skipped: skipped.length }, 'missed cycle slots skipped (bounded catch-up)');
     launch(profile, request);
     return {
