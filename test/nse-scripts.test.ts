@@ -188,7 +188,7 @@ describe('plum nse', () => {
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
-  it('adds, lists and removes a script; refuses a stock name or a non-.nse file with one line', async () => {
+  it('adds, lists and removes scripts; refuses a stock name, a non-.nse file, or a batch with one bad file, with one line', async () => {
     const env = cliEnvOf(made.config);
     const file = path.join(dir, 'Site-Check.nse');
     fs.writeFileSync(file, script('cli-marker'));
@@ -206,6 +206,21 @@ describe('plum nse', () => {
     const notNse = await runPlum(['nse', 'add', lua], env);
     expect(notNse.code).toBe(2);
     expect(notNse.stderr).toMatch(/check\.lua is not a \.nse file/);
+
+    // Several files in one transaction: one refused file (no categories) and none is added.
+    const good = path.join(dir, 'site-two.nse');
+    fs.writeFileSync(good, script('two'));
+    const bad = path.join(dir, 'site-three.nse');
+    fs.writeFileSync(bad, 'action = function() return 1 end\n');
+    const some = await runPlum(['nse', 'add', good, bad], env);
+    expect(some.code).toBe(1);
+    expect(some.stderr.trim().split('\n')[0]).toMatch(/^plum: NSE script site-three declares no categories/);
+    fs.writeFileSync(bad, script('three'));
+    const both = await runPlum(['nse', 'add', good, bad], env);
+    expect(both.code, both.stderr).toBe(0);
+    expect(JSON.parse((await runPlum(['nse', 'list', '--format', 'json'], env)).stdout).map((s: { name: string }) => s.name)).toEqual(['site-check', 'site-three', 'site-two']);
+    expect((await runPlum(['nse', 'add', good, bad, '--name', 'x'], env)).code).toBe(2);
+    for (const name of ['site-two', 'site-three']) expect((await runPlum(['nse', 'rm', name], env)).code).toBe(0);
 
     const rm = await runPlum(['nse', 'rm', 'site-check'], env);
     expect(rm.code, rm.stderr).toBe(0);

@@ -33,19 +33,35 @@ export function register(program: Command, ctx: CliContext): void {
   const cmd = program.command('nse').description('custom NSE scripts that profiles may name (stored with their SHA-256, shipped to agents by hash)');
 
   cmd.command('add')
-    .description('add a custom NSE script (a .nse Lua file declaring its categories), or change one with --replace')
-    .argument('<file>', 'the .nse file')
-    .option('--name <name>', 'the name profiles use (default: the file name without .nse); must not be a script nmap ships')
-    .option('--replace', 'replace the content of an existing script of that name (it gets a new SHA-256; the next runs use it)', false)
+    .description('add custom NSE scripts (.nse Lua files declaring their categories), or change them with --replace; all or none are stored')
+    .argument('<files...>', 'the .nse files (e.g. the predecessor\'s scripts: DIR/*.nse)')
+    .option('--name <name>', 'with one file: the name profiles use (default: the file name without .nse); must not be a script nmap ships')
+    .option('--replace', 'replace the content of existing scripts of those names (a new SHA-256; the next runs use it)', false)
     .addOption(formatOption())
-    .action(async (file: string, opts: { name?: string; replace: boolean; format: string }) => {
-      const fromFile = scriptNameOfFile(file);
-      if (!fromFile) throw usageError(`${file} is not a .nse file`, 'give the NSE script\'s .nse file (rename it if needed)');
-      const content = await readScriptFile(file);
+    .action(async (files: string[], opts: { name?: string; replace: boolean; format: string }) => {
+      if (opts.name && files.length > 1) throw usageError('--name renames one script, but several files were given', 'add the scripts to rename one by one');
+      const inputs: Array<{ name: string; content: Buffer }> = [];
+      for (const file of files) {
+        const fromFile = scriptNameOfFile(file);
+        if (!fromFile) throw usageError(`${file} is not a .nse file`, 'give the NSE script\'s .nse file (rename it if needed)');
+        const name = opts.name ?? fromFile;
+        if (inputs.some((i) => i.name === name)) throw usageError(`two files give the script name ${name}`, 'add one of them with --name');
+        inputs.push({ name, content: await readScriptFile(file) });
+      }
       const store = await openCommandStore(ctx, { create: true });
-      const { replaced, ...s } = await addNseScript(store, { name: opts.name ?? fromFile, content, by: 'cli' }, { replace: opts.replace });
-      if (opts.format === 'json') printJson(nseJson(s));
-      else info(`NSE script ${s.name} ${replaced ? 'replaced' : 'added'}: sha256 ${s.sha256}, categories ${s.categories.join(', ')}, ${s.size} bytes`);
+      // One transaction: a refused script (bad categories, a clash) leaves none of the others half-added.
+      const saved = await store.transaction(async (tx) => {
+        const out = [];
+        for (const input of inputs) out.push(await addNseScript(tx, { ...input, by: 'cli' }, { replace: opts.replace }));
+        return out;
+      });
+      if (opts.format === 'json') {
+        printJson(saved.map(({ replaced: _replaced, ...s }) => nseJson(s)));
+        return;
+      }
+      for (const { replaced, ...s } of saved) {
+        info(`NSE script ${s.name} ${replaced ? 'replaced' : 'added'}: sha256 ${s.sha256}, categories ${s.categories.join(', ')}, ${s.size} bytes`);
+      }
     });
 
   cmd.command('list')
