@@ -32,7 +32,7 @@ export const legacyAgentsReady = (o: Pick<HandoffOptions, 'store' | 'timeoutSeco
 export async function runJobOnLegacyAgent(spec: JobSpec, o: HandoffOptions): Promise<NmapJobResult> {
   const started = Date.now();
   // The checks Plum's runner makes before starting nmap: the agent runs whatever it is given.
-  legacyJobParams({ ...spec, scripts: spec.scripts, allowScripts: spec.allowScripts ?? [], customScripts: spec.customScripts ?? [] }, installedScriptDb());
+  legacyJobParams({ ...spec, scripts: spec.scripts, allowScripts: spec.allowScripts ?? [], customScripts: spec.customScripts ?? [] }, () => installedScriptDb());
   await offerJobToLegacyAgents(o.store, spec.jobId);
   o.onWaiting?.(spec);
   for (;;) {

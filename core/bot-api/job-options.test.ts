@@ -18,7 +18,7 @@ describe('options of a job for a predecessor agent', () => {
     ['a custom script judged by its categories', { scripts: ['site-x'], customScripts: [{ name: 'site-x', sha256: 'a'.repeat(64), categories: ['safe'] }], extraArgs: [] }, ''],
   ];
   it.each(cases)('%s', (_what, job, want) => {
-    expect(legacyJobParams(job, db)).toBe(want);
+    expect(legacyJobParams(job, () => db)).toBe(want);
   });
 
   const refused: Array<[string, Parameters<typeof legacyJobParams>[0], RegExp]> = [
@@ -31,13 +31,24 @@ describe('options of a job for a predecessor agent', () => {
     ['host timeout 0', { scripts: [], extraArgs: [], hostTimeout: '0' }, /invalid host timeout/],
   ];
   it.each(refused)('refuses %s', (_what, job, re) => {
-    expect(() => legacyJobParams(job, db)).toThrow(re);
+    expect(() => legacyJobParams(job, () => db)).toThrow(re);
   });
 });
 
 describe('quoting for the agent\'s shlex', () => {
   it('sends validated tokens unquoted, and never a token the agent would split differently', () => {
-    expect(legacyJobParams({ scripts: [], extraArgs: ['--script-args', 'plum-banner.timeout=2,plum-banner.max=64'] }, db)).toBe('--script-args plum-banner.timeout=2,plum-banner.max=64');
-    expect(() => legacyJobParams({ scripts: [], extraArgs: ['--script-args=a=1 b=2'] }, db)).toThrow(/spaces are not allowed/);
+    expect(legacyJobParams({ scripts: [], extraArgs: ['--script-args', 'plum-banner.timeout=2,plum-banner.max=64'] }, () => db)).toBe('--script-args plum-banner.timeout=2,plum-banner.max=64');
+    expect(() => legacyJobParams({ scripts: [], extraArgs: ['--script-args=a=1 b=2'] }, () => db)).toThrow(/spaces are not allowed/);
+  });
+});
+
+describe('a server without nmap', () => {
+  const noNmap = () => {
+    throw new Error('nmap\'s script.db was not found');
+  };
+  it('hands out jobs with only Plum\'s or custom scripts without reading nmap\'s catalogue', () => {
+    expect(legacyJobParams({ scripts: ['plum-banner'], extraArgs: ['-T4'] }, noNmap)).toBe('-T4');
+    expect(legacyJobParams({ scripts: ['site-x'], customScripts: [{ name: 'site-x', sha256: 'a'.repeat(64), categories: ['safe'] }], extraArgs: [] }, noNmap)).toBe('');
+    expect(() => legacyJobParams({ scripts: ['http-title'], extraArgs: [] }, noNmap)).toThrow(/script\.db was not found/);
   });
 });

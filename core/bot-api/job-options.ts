@@ -2,7 +2,7 @@ import { PlumError } from '../errors.ts';
 import { validateHostTimeout, validateNmapArgs } from '../nmap-args.ts';
 import { withCustomScripts, type CustomScriptRef } from '../nmap/custom-scripts.ts';
 import type { ScriptDb } from '../nmap/script-db.ts';
-import { enforceScriptPolicy, parseScriptList } from '../profiles.ts';
+import { enforceScriptPolicy, isProjectScript, parseScriptList } from '../profiles.ts';
 
 /*
  * What a job handed to a predecessor agent may ask of its nmap: the same
@@ -31,10 +31,16 @@ export interface LegacyJobInput {
  */
 const shlexQuote = (t: string) => (/^[\w@%+=:,./-]+$/.test(t) ? t : `'${t.replace(/'/g, `'"'"'`)}'`);
 
-/** Checks a job's scripts and options (throws PlumError like the runner) and returns its `nmap_additional_params`. */
-export function legacyJobParams(job: LegacyJobInput, db: ScriptDb): string {
+/**
+ * Checks a job's scripts and options (throws PlumError like the runner) and returns its
+ * `nmap_additional_params`. nmap's catalogue is read only for stock script names: a server whose
+ * agents do the scanning may have no nmap, and jobs with only Plum's or custom scripts need none.
+ */
+export function legacyJobParams(job: LegacyJobInput, catalogue: () => ScriptDb): string {
   const scripts = parseScriptList([...job.scripts]);
-  enforceScriptPolicy(scripts, job.allowScripts ?? [], withCustomScripts(db, job.customScripts));
+  const custom = new Set((job.customScripts ?? []).map((c) => c.name));
+  const stock = scripts.filter((s) => !isProjectScript(s) && !custom.has(s));
+  enforceScriptPolicy(scripts, job.allowScripts ?? [], withCustomScripts(stock.length ? catalogue() : new Map(), job.customScripts));
   const tokens = validateNmapArgs([...job.extraArgs]);
   const hostTimeout = validateHostTimeout(job.hostTimeout ?? AGENT_HOST_TIMEOUT);
   const setsTimeout = tokens.some((t) => /^--?host-timeout(=|$)/.test(t));

@@ -64,7 +64,7 @@ export default {
         let nseScripts: NseFile[];
         try {
           scripts = parseScriptList(job.scripts);
-          params = legacyJobParams({ ...job, extraArgs: job.nmapArgs }, installedScriptDb());
+          params = legacyJobParams({ ...job, extraArgs: job.nmapArgs }, () => installedScriptDb());
           nseScripts = await scriptFiles(store, job, scripts, body.NSE_HASHES);
         } catch (e) {
           if (!(e instanceof PlumError)) throw e;
