@@ -10,10 +10,12 @@ import { planJobs, type PlannedJob, type PlanTarget } from '../core/plan.ts';
 import { parseProfile, type ScanProfile } from '../core/profiles.ts';
 import { enforceScope, hostsOutsideJob, recheckNames, type Resolver } from '../core/scope.ts';
 import { parseTarget } from '../core/targets.ts';
+import type { CustomScriptRef } from '../core/nmap/custom-scripts.ts';
 import type { Store } from '../store/index.ts';
 import { ingestScanResult, type IngestDeps, type IngestHost, type IngestScan, type IngestSummary } from '../store/ingest.ts';
 import { pinnedAddresses } from '../store/repos/jobs.ts';
 import { getProfile } from '../store/repos/profiles.ts';
+import { customScriptRefs } from '../store/repos/nse-scripts.ts';
 import { loadPerimeter, loadPlanTargets } from '../store/repos/targets.ts';
 import type {
   JobOutcome, JobSpec, NmapJobResult, PlannedRun, RunRequest, ScanActivities,
@@ -188,6 +190,8 @@ interface RunMeta {
   pinned?: Record<string, string[]>;
   /** Scripts of refused categories an admin allowed on the profile (the runner checks scripts again). */
   allowScripts?: string[];
+  /** The custom scripts the run uses, with the content hash they had when it was planned. */
+  customScripts?: CustomScriptRef[];
 }
 
 /**
@@ -273,6 +277,7 @@ export function createActivities(deps: ActivityDeps): ScanActivities {
       });
     }
 
+    const customScripts = await customScriptRefs(store, profile.scripts);
     const runId = newId('run');
     const at = now().toISOString();
     const meta: RunMeta = {
@@ -282,6 +287,7 @@ export function createActivities(deps: ActivityDeps): ScanActivities {
       ...(req.kind === 'profile' ? { profile: profile.name } : {}),
       ...(decision ? { pinned: decision.resolved } : {}),
       ...(profile.allowScripts.length ? { allowScripts: profile.allowScripts } : {}),
+      ...(customScripts.length ? { customScripts } : {}),
     };
     await store.transaction(async (tx) => {
       await tx.query(
@@ -330,6 +336,7 @@ export function createActivities(deps: ActivityDeps): ScanActivities {
       hostTimeout: run.progress.hostTimeout ?? '40s', priority: run.progress.priority ?? 2,
       ...(r.ingested_at ? { done: true } : {}),
       ...(run.progress.allowScripts ? { allowScripts: run.progress.allowScripts } : {}),
+      ...(run.progress.customScripts ? { customScripts: run.progress.customScripts } : {}),
       ...(run.progress.pinned ? { pinned: Object.fromEntries(r.targets.filter((t) => run.progress.pinned![t]).map((t) => [t, run.progress.pinned![t]!])) } : {}),
     }));
   }
@@ -381,6 +388,7 @@ export function createActivities(deps: ActivityDeps): ScanActivities {
       result = await nmap.runNmap({
         targets, tcpPorts: spec.tcpPorts, ...(spec.udpPorts ? { udpPorts: spec.udpPorts } : {}), scripts: spec.scripts,
         ...(spec.allowScripts ? { allowScripts: spec.allowScripts } : {}),
+        ...(spec.customScripts ? { customScripts: spec.customScripts } : {}),
         extraArgs: spec.extraArgs, hostTimeout: spec.hostTimeout, kind: spec.kind, ...(deps.jobTimeoutMs ? { timeoutMs: deps.jobTimeoutMs } : {}),
       }, {
         signal: ctx.signal,

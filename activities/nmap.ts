@@ -1,12 +1,14 @@
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { lookup } from 'node:dns/promises';
-import { access, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { access, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { PlumError } from '../core/errors.ts';
 import type { Logger } from '../core/log.ts';
 import { validateHostTimeout, validateNmapArgs } from '../core/nmap-args.ts';
+import { sha256Hex, withCustomScripts, type CustomScriptRef } from '../core/nmap/custom-scripts.ts';
+import { installedScriptDb } from '../core/nmap/script-db.ts';
 import { PROJECT_SCRIPTS, enforceScriptPolicy, isProjectScript, normalisePortList, parseScriptList } from '../core/profiles.ts';
 import { parseTarget } from '../core/targets.ts';
 import { projectPath } from '../core/project-root.ts';
@@ -32,6 +34,8 @@ export interface NmapScanSpec {
   scripts?: string[];
   /** Scripts of refused categories an admin allowed (core/nmap/script-db.ts); others are refused here too. */
   allowScripts?: string[];
+  /** The custom scripts among `scripts` (`plum nse add`), by content hash: fetched from the runner's scriptSource. */
+  customScripts?: CustomScriptRef[];
   /** Validated extra options (core/nmap-args.ts). */
   extraArgs?: string[];
   /** nmap --host-timeout, default 40s (reference §2). */
@@ -81,6 +85,12 @@ export interface NmapRunnerOptions {
   statsEvery?: string;
   /** Time between SIGTERM and SIGKILL when stopping nmap. */
   killGraceMs?: number;
+  /**
+   * Where custom scripts' content comes from (the database in-process, the server for agents). The
+   * runner checks the SHA-256 of what it returns whatever the source, and writes the script into the
+   * scan's private directory (0700), from where nmap runs it by path.
+   */
+  scriptSource?: (ref: CustomScriptRef) => Promise<Uint8Array>;
 }
 
 export interface NmapRunner {
@@ -138,6 +148,9 @@ export async function systemResolver(name: string): Promise<string[]> {
   return [...new Set(res.map((r) => r.address))];
 }
 
+/** The custom scripts of a scan live next to its XML, in the scan's private temporary directory. */
+const customScriptDir = (xmlPath: string) => path.join(path.dirname(xmlPath), 'nse');
+
 export function createNmapRunner(options: NmapRunnerOptions = {}): NmapRunner {
   const nmapPath = options.nmapPath ?? 'nmap';
   const nseDir = options.nseDir ?? PROJECT_NSE_DIR;
@@ -146,13 +159,20 @@ export function createNmapRunner(options: NmapRunnerOptions = {}): NmapRunner {
   const killGraceMs = options.killGraceMs ?? 3000;
   const log = options.log;
 
-  async function scriptArg(scripts: string[], allowScripts: string[]): Promise<string | null> {
+  async function scriptArg(scripts: string[], allowScripts: string[], custom: CustomScriptRef[], customDir: string): Promise<string | null> {
     const names = parseScriptList(scripts);
     // The same policy as where scripts enter (profiles, investigations): a job handed to an agent is judged again.
-    enforceScriptPolicy(names, allowScripts);
+    const customNames = new Set(custom.map((c) => c.name));
+    enforceScriptPolicy(names, allowScripts, withCustomScripts(installedScriptDb(), custom.filter((c) => names.includes(c.name))));
     if (names.length === 0) return null;
     const out: string[] = [];
     for (const name of names) {
+      if (customNames.has(name)) {
+        const file = path.join(customDir, `${name}.nse`);
+        if (file.includes(',')) throw new PlumError('usage', `the temporary directory "${customDir}" contains a comma`, { hint: 'set TMPDIR to a path without commas' });
+        out.push(file);
+        continue;
+      }
       if (!isProjectScript(name)) {
         out.push(name);
         continue;
@@ -180,7 +200,7 @@ export function createNmapRunner(options: NmapRunnerOptions = {}): NmapRunner {
     }
     const extra = validateNmapArgs(spec.extraArgs ?? []);
     const hostTimeout = validateHostTimeout(spec.hostTimeout ?? '40s');
-    const scripts = await scriptArg(spec.scripts ?? [], spec.allowScripts ?? []);
+    const scripts = await scriptArg(spec.scripts ?? [], spec.allowScripts ?? [], spec.customScripts ?? [], customScriptDir(xmlPath));
     const portSpec = udp ? [tcp ? `T:${tcp}` : '', `U:${udp}`].filter(Boolean).join(',') : tcp;
     // Defaults of the predecessor's agent (reference §2); extra options come after and may override them.
     return [
@@ -198,11 +218,36 @@ export function createNmapRunner(options: NmapRunnerOptions = {}): NmapRunner {
     ];
   }
 
+  /** Writes the job's custom scripts where buildArgs points nmap, after checking each against its hash. */
+  async function materialiseCustomScripts(spec: NmapScanSpec, xmlPath: string): Promise<void> {
+    const wanted = (spec.customScripts ?? []).filter((c) => (spec.scripts ?? []).some((s) => s.replace(/\.nse$/, '') === c.name));
+    if (wanted.length === 0) return;
+    if (!options.scriptSource) {
+      throw new PlumError('unavailable', `this runner cannot fetch custom NSE scripts (${wanted.map((c) => c.name).join(', ')})`, {
+        hint: 'run the job on a runner with a script source (plum serve, plum worker or plum agent)',
+      });
+    }
+    const dir = customScriptDir(xmlPath);
+    await mkdir(dir, { mode: 0o700 });
+    for (const ref of wanted) {
+      const content = await options.scriptSource(ref);
+      const actual = sha256Hex(content);
+      if (actual !== ref.sha256) {
+        throw new PlumError('unsafe_argument', `custom NSE script ${ref.name}: its content has sha256 ${actual.slice(0, 12)}…, the job expects ${ref.sha256.slice(0, 12)}…; refused`, {
+          hint: 'the script was altered on its way or in the store; check the server and start a new run',
+        });
+      }
+      await writeFile(path.join(dir, `${ref.name}.nse`), content, { mode: 0o600, flag: 'wx' });
+    }
+  }
+
   async function runNmap(spec: NmapScanSpec, opts: NmapRunOptions = {}): Promise<NmapRunResult> {
     if (opts.signal?.aborted) throw new PlumError('cancelled', 'scan cancelled before nmap started');
+    // mkdtemp creates the directory 0700: the XML and the custom scripts stay private to this user.
     const dir = await mkdtemp(path.join(options.tmpDir ?? os.tmpdir(), 'plum-nmap-'));
     const xmlPath = path.join(dir, 'scan.xml');
     try {
+      await materialiseCustomScripts(spec, xmlPath);
       const args = await buildArgs(spec, xmlPath);
       log?.debug({ args }, 'starting nmap');
       const started = Date.now();

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { PlumError } from './errors.ts';
 import { isDuration, parseDuration } from './duration.ts';
 import { parseNmapArgs, validateHostTimeout, validateNmapArgs } from './nmap-args.ts';
-import { installedScriptDb, judgeScripts, type ScriptDb } from './nmap/script-db.ts';
+import { NMAP_SCRIPT_CATEGORIES, installedScriptDb, judgeScripts, type ScriptDb } from './nmap/script-db.ts';
 import { parseLabel } from './targets.ts';
 
 /**
@@ -78,8 +78,7 @@ const SCRIPT_NAME = /^[a-z0-9][a-z0-9_.-]{0,63}$/;
 export const PROJECT_SCRIPTS = ['plum-banner', 'plum-favicon'] as const;
 
 /** nmap script categories: they expand to many scripts (some intrusive), so profiles name scripts one by one. */
-const SCRIPT_CATEGORIES = new Set(['all', 'auth', 'broadcast', 'brute', 'default', 'discovery', 'dos', 'exploit',
-  'external', 'fuzzer', 'intrusive', 'malware', 'safe', 'version', 'vuln']);
+const SCRIPT_CATEGORIES = new Set(['all', ...NMAP_SCRIPT_CATEGORIES]);
 
 export function isProjectScript(name: string): boolean {
   return (PROJECT_SCRIPTS as readonly string[]).includes(name);
@@ -93,7 +92,7 @@ export function parseScriptList(input: string | string[] | undefined): string[] 
   for (const s of items) {
     if (!SCRIPT_NAME.test(s) || s.includes('..')) {
       throw new PlumError('invalid_input', `invalid NSE script name "${s}"`, {
-        hint: 'give stock nmap script names (http-title) or project scripts (plum-banner, plum-favicon), comma-separated',
+        hint: 'give stock nmap script names (http-title), project scripts (plum-banner, plum-favicon) or custom ones (plum nse list), comma-separated',
       });
     }
     if (SCRIPT_CATEGORIES.has(s)) {
@@ -112,14 +111,16 @@ export function parseScriptList(input: string | string[] | undefined): string[] 
  * category (broadcast, external, dos, exploit, brute, intrusive) that an admin
  * did not allow by name. Runs where scripts enter (profile save, investigations)
  * and, for known-ness, in the runner; not when a stored profile is read, so a
- * server without nmap can still list profiles.
+ * server without nmap can still list profiles. Custom scripts (`plum nse add`)
+ * are judged by the categories they declare: pass `db` with them added
+ * (core/nmap/custom-scripts.ts withCustomScripts).
  */
 export function enforceScriptPolicy(scripts: readonly string[], allowed: readonly string[] = [], db: ScriptDb = installedScriptDb()): void {
   const verdict = judgeScripts(scripts.filter((s) => !isProjectScript(s)), db, allowed);
   if (verdict.ok) return;
   if (verdict.unknown) {
     throw new PlumError('invalid_input', `unknown NSE script "${verdict.script}": it ${verdict.reason}`, {
-      hint: 'check the name against `nmap --script-help NAME`; project scripts are plum-banner, plum-favicon',
+      hint: 'check the name against `nmap --script-help NAME` or `plum nse list`; project scripts are plum-banner, plum-favicon',
     });
   }
   throw new PlumError('unsafe_argument', `refused NSE script "${verdict.script}": it ${verdict.reason}`, {

@@ -14,6 +14,7 @@ import type { PlumConfig } from '../core/config.ts';
 import type { Logger } from '../core/log.ts';
 import { createActivities, httpResultSink, toTemporalActivities } from '../activities/index.ts';
 import { createNmapRunner } from '../activities/nmap.ts';
+import { httpScriptSource } from '../activities/nse-source.ts';
 import { inScanWindow, msUntilWindowChange, type ScanWindow } from './scan-hours.ts';
 import { connectWorker } from './temporal-runtime.ts';
 import { PLUM_VERSION } from '../core/version.ts';
@@ -51,7 +52,8 @@ async function heartbeatServer(opts: AgentOptions, body: { currentJobId?: string
 export async function runAgent(opts: AgentOptions): Promise<void> {
   const connection = await connectWorker(opts.config, opts.log, opts.temporalAddress);
   const acts = toTemporalActivities(createActivities({
-    log: opts.log, nmap: createNmapRunner({ nmapPath: opts.nmapPath, log: opts.log }),
+    log: opts.log,
+    nmap: createNmapRunner({ nmapPath: opts.nmapPath, log: opts.log, scriptSource: httpScriptSource({ serverUrl: opts.serverUrl, token: opts.token }) }),
     resultSink: httpResultSink({ serverUrl: opts.serverUrl, token: opts.token }), runnerName: opts.name ?? os.hostname(),
   }));
   const beat = setInterval(() => void heartbeatServer(opts, {}), 60_000);

@@ -5,6 +5,7 @@ import type { Logger } from '../core/log.ts';
 import type { Resolver } from '../core/scope.ts';
 import { createActivities, embeddedActivityContext, type ActivityCtx, type JobHeartbeat } from '../activities/index.ts';
 import { createNmapRunner, systemResolver, type NmapRunner } from '../activities/nmap.ts';
+import { storeScriptSource } from '../store/repos/nse-scripts.ts';
 import type { Store } from '../store/index.ts';
 import type { IngestDeps } from '../store/ingest.ts';
 import { finishPendingRescores } from '../store/repos/pending-rescores.ts';
@@ -60,7 +61,7 @@ const isCancelled = (e: unknown) => e instanceof PlumError && e.code === 'cancel
 
 /** Runs one request (profile or investigation) to the end in this process. */
 export async function runEmbedded(deps: EmbeddedDeps, request: RunRequest, limits: Partial<RunLimits> = {}): Promise<RunSummary> {
-  const nmap = deps.nmap ?? createNmapRunner({ nmapPath: deps.config.PLUM_NMAP, log: deps.log });
+  const nmap = deps.nmap ?? createNmapRunner({ nmapPath: deps.config.PLUM_NMAP, log: deps.log, scriptSource: storeScriptSource(deps.store) });
   const ingestDeps = deps.ingestDeps ?? await defaultIngestDeps(deps.store, deps.config);
   const acts = createActivities({
     log: deps.log, store: deps.store, nmap, ingestDeps, resolve: deps.resolve ?? systemResolver,

@@ -1,5 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import { legacyJobParams } from '../core/bot-api/job-options.ts';
 import { PlumError } from '../core/errors.ts';
+import { installedScriptDb } from '../core/nmap/script-db.ts';
 import type { Store } from '../store/index.ts';
 import { legacyAgentsActive, offerJobToLegacyAgents } from '../store/repos/legacy-agents.ts';
 import type { JobSpec, NmapJobResult } from '../workflows/logic/types.ts';
@@ -29,17 +31,22 @@ export const legacyAgentsReady = (o: Pick<HandoffOptions, 'store' | 'timeoutSeco
 /** Offers the job and waits until a legacy agent's result for it is stored. */
 export async function runJobOnLegacyAgent(spec: JobSpec, o: HandoffOptions): Promise<NmapJobResult> {
   const started = Date.now();
+  // The checks Plum's runner makes before starting nmap: the agent runs whatever it is given.
+  legacyJobParams({ ...spec, scripts: spec.scripts, allowScripts: spec.allowScripts ?? [], customScripts: spec.customScripts ?? [] }, () => installedScriptDb());
   await offerJobToLegacyAgents(o.store, spec.jobId);
   o.onWaiting?.(spec);
   for (;;) {
-    const [job] = await o.store.query<{ status: string; ingested_at: Date | null; result_sha256: string | null }>(
-      'select status, ingested_at, result_sha256 from jobs where id = $1', [spec.jobId]);
+    const [job] = await o.store.query<{ status: string; ingested_at: Date | null; result_sha256: string | null; error: string | null }>(
+      'select status, ingested_at, result_sha256, error from jobs where id = $1', [spec.jobId]);
     if (!job) throw new PlumError('not_found', `job ${spec.jobId} no longer exists`);
     if (job.ingested_at) {
       return {
         runId: spec.runId, jobId: spec.jobId, sha256: job.result_sha256 ?? '', size: 0, exitCode: 0, interrupted: false,
         durationMs: Date.now() - started, delivery: 'uploaded',
       };
+    }
+    if (job.status === 'failed') {
+      throw new PlumError('unsafe_argument', `job ${spec.index} could not be handed to a legacy agent: ${job.error ?? 'refused'}`, { hint: 'fix the profile and start a new run' });
     }
     if (job.status === 'cancelled') throw new PlumError('cancelled', `job ${spec.index} was cancelled`, { hint: 'start a new run to scan again' });
     try {

@@ -8,6 +8,7 @@ import type { PlumConfig } from '../core/config.ts';
 import type { Logger } from '../core/log.ts';
 import { createActivities, toTemporalActivities } from '../activities/index.ts';
 import { createNmapRunner, systemResolver } from '../activities/nmap.ts';
+import { storeScriptSource } from '../store/repos/nse-scripts.ts';
 import { createReportActivities, createSmtpMailer } from '../activities/report.ts';
 import { loadScoreConfig, scoreFileOf } from '../core/score.ts';
 import type { Store } from '../store/index.ts';
@@ -47,7 +48,7 @@ export async function runServerWorker(opts: { config: PlumConfig; store: Store; 
   const connection = await connectWorker(config, log);
   try {
     const ingestDeps = await defaultIngestDeps(store, config);
-    const nmap = createNmapRunner({ nmapPath: config.PLUM_NMAP, log });
+    const nmap = createNmapRunner({ nmapPath: config.PLUM_NMAP, log, scriptSource: storeScriptSource(store) });
     const activities = toTemporalActivities(createActivities({
       log, store, nmap, ingestDeps, resolve: systemResolver, retentionDays: config.PLUM_RAW_RETENTION_DAYS, runnerName: 'server',
       maxJobSize: config.PLUM_JOB_SIZE,

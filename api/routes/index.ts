@@ -2,6 +2,10 @@ import type { ApiApp } from '../context.ts';
 import uploadResult from './agent/upload-result.ts';
 import claimJob from './agent/claim-job.ts';
 import agentHeartbeat from './agent/heartbeat.ts';
+import agentNseScript from './agent/nse-script.ts';
+import addNseScript from './nse-scripts/add.ts';
+import deleteNseScript from './nse-scripts/delete.ts';
+import listNseScripts from './nse-scripts/list.ts';
 import botBeacon from './bot-api/beacon.ts';
 import botGetJob from './bot-api/getjob.ts';
 import botSndJob from './bot-api/sndjob.ts';
@@ -78,6 +82,10 @@ export const routeModules: RouteModule[] = [
   createAgentToken,
   revokeAgentToken,
   agentHeartbeat,
+  agentNseScript,
+  listNseScripts,
+  addNseScript,
+  deleteNseScript,
   claimJob,
   uploadResult,
   botBeacon,

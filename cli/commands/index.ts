@@ -23,6 +23,7 @@ export const commandEntries: CommandEntry[] = [
   { name: 'parse', summary: 'parse nmap XML into port or host documents with their fingerprints', load: () => import('./parse.ts') },
   { name: 'target', summary: 'declare the perimeter: addresses, ranges, names, exclusions', load: () => import('./target.ts') },
   { name: 'profile', summary: 'scan profiles: ports, scripts, nmap options, cycle, priority', load: () => import('./profile.ts') },
+  { name: 'nse', summary: 'custom NSE scripts: add, list, rm', load: () => import('./nse.ts') },
   { name: 'plan', summary: 'show the jobs a profile run would make, without scanning', load: () => import('./plan.ts') },
   { name: 'run', summary: 'run a scan profile now', load: () => import('./run.ts') },
   { name: 'investigate', summary: 'urgent one-off scan of targets inside the perimeter', load: () => import('./investigate.ts') },

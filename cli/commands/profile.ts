@@ -51,7 +51,7 @@ export function register(program: Command, ctx: CliContext): void {
     .argument('<name>', 'profile name: lowercase letters, digits, "-" or "_"')
     .requiredOption('--ports <list>', 'TCP ports: 22,80,443 or ranges 8000-8100')
     .option('--udp-ports <list>', 'UDP ports (needs a root agent)')
-    .option('--scripts <list>', 'NSE scripts, comma-separated: stock names (http-title) or plum-banner, plum-favicon')
+    .option('--scripts <list>', 'NSE scripts, comma-separated: stock names (http-title), plum-banner, plum-favicon, or custom ones (plum nse list)')
     .option('--allow-script <name>', 'allow a script of a refused category (broadcast, external, dos, exploit, brute, intrusive) for this profile; repeatable',
       (v: string, acc: string[]) => [...acc, v], [] as string[])
     .option('--nmap-args <args>', 'extra nmap options, e.g. "-T4 --max-retries 1" (checked; no output, port, script or target options)')

@@ -13,6 +13,10 @@ import { PlumError } from '../errors.ts';
 
 export type ScriptDb = ReadonlyMap<string, readonly string[]>;
 
+/** nmap's script categories (a custom script declares some of them; a profile may not name one). */
+export const NMAP_SCRIPT_CATEGORIES: readonly string[] = ['auth', 'broadcast', 'brute', 'default', 'discovery', 'dos', 'exploit',
+  'external', 'fuzzer', 'intrusive', 'malware', 'safe', 'version', 'vuln'];
+
 /** Categories a scan may not run without an admin's explicit allowance. */
 export const REFUSED_CATEGORIES: readonly string[] = ['broadcast', 'external', 'dos', 'exploit', 'brute', 'intrusive'];
 

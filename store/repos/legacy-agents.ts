@@ -3,6 +3,7 @@ import { TypeID } from 'typeid-js';
 import { pickPriority } from '../../core/bot-api/round-robin.ts';
 import { PlumError } from '../../core/errors.ts';
 import { newId } from '../../core/ids.ts';
+import type { CustomScriptRef } from '../../core/nmap/custom-scripts.ts';
 import type { Store, StoreSession } from '../index.ts';
 import { sha256Hex } from './apikeys.ts';
 
@@ -93,6 +94,11 @@ export function jobIdOfUid(uid: string): string | undefined {
   }
 }
 
+/** A claimed job that cannot be handed out (its options fail the runner's checks): failed, with the reason. */
+export async function failLegacyJob(store: StoreSession, jobId: string, error: string): Promise<void> {
+  await store.query(`update jobs set status = 'failed', error = $2, finished_at = now() where id = $1 and ingested_at is null`, [jobId, error]);
+}
+
 /** Marks a planned job as waiting for a legacy agent (the run's executor then waits for its result). */
 export async function offerJobToLegacyAgents(store: StoreSession, jobId: string): Promise<void> {
   await store.query(
@@ -106,6 +112,11 @@ export interface LegacyJob {
   targets: string[];
   tcpPorts: string;
   scripts: string[];
+  nmapArgs: string[];
+  /** From the run: the profile's host timeout, its allowed scripts and its custom scripts' hashes. */
+  hostTimeout?: string;
+  allowScripts: string[];
+  customScripts: CustomScriptRef[];
 }
 
 /**
@@ -128,16 +139,22 @@ export async function claimLegacyJob(store: Store, uid: string, timeoutSeconds: 
     await tx.query(`insert into legacy_dispatch (id) values ('default') on conflict (id) do nothing`);
     const [state] = await tx.query<{ weights: Record<string, number> }>(`select weights from legacy_dispatch where id = 'default' for update`);
     const pick = pickPriority(state?.weights ?? {}, queues.map((q) => Number(q.priority)))!;
-    const [job] = await tx.query<{ id: string; run_id: string; targets: string[]; tcp_ports: string; scripts: string[] }>(
+    const [job] = await tx.query<{ id: string; run_id: string; targets: string[]; tcp_ports: string; scripts: string[]; nmap_args: string[] }>(
       `update jobs set status = 'running', agent = $1, started_at = now(), attempts = attempts + 1
        where id = (select j.id from jobs j join runs r on r.id = j.run_id
          where j.progress->>'executor' = 'legacy' and j.status = 'queued' and j.agent is null
            and coalesce((r.progress->>'priority')::int, 2) = $2
          order by j.created_at, j.index limit 1 for update of j skip locked)
-       returning id, run_id, targets, tcp_ports, scripts`, [legacyAgentName(uid), pick.priority]);
+       returning id, run_id, targets, tcp_ports, scripts, nmap_args`, [legacyAgentName(uid), pick.priority]);
     if (!job) return undefined;
     await tx.query(`update legacy_dispatch set weights = $1::jsonb, updated_at = now() where id = 'default'`, [JSON.stringify(pick.state)]);
-    return { id: job.id, runId: job.run_id, targets: job.targets, tcpPorts: job.tcp_ports, scripts: job.scripts };
+    const [run] = await tx.query<{ progress: { hostTimeout?: string; allowScripts?: string[]; customScripts?: CustomScriptRef[] } }>(
+      'select progress from runs where id = $1', [job.run_id]);
+    const meta = run?.progress ?? {};
+    return {
+      id: job.id, runId: job.run_id, targets: job.targets, tcpPorts: job.tcp_ports, scripts: job.scripts, nmapArgs: job.nmap_args ?? [],
+      ...(meta.hostTimeout ? { hostTimeout: meta.hostTimeout } : {}), allowScripts: meta.allowScripts ?? [], customScripts: meta.customScripts ?? [],
+    };
   });
 }
 

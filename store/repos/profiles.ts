@@ -3,6 +3,7 @@ import { PlumError } from '../../core/errors.ts';
 import { newId } from '../../core/ids.ts';
 import { DEFAULT_PROFILES, enforceScriptPolicy, parseProfile, type ProfileInput, type ScanProfile } from '../../core/profiles.ts';
 import type { StoreSession } from '../index.ts';
+import { scriptDbFor } from './nse-scripts.ts';
 import { scanProfiles, type ScanProfileRow } from '../schema/scan-profiles.ts';
 
 /**
@@ -70,7 +71,7 @@ export async function ensureDefaultProfiles(store: StoreSession): Promise<void> 
 /** Adds a profile; with `replace`, updates the existing one of that name instead of refusing. */
 export async function saveProfile(store: StoreSession, input: ProfileInput | ScanProfile, opts: { replace?: boolean } = {}): Promise<StoredProfile> {
   const p = parseProfile(input as ProfileInput);
-  enforceScriptPolicy(p.scripts, p.allowScripts);
+  enforceScriptPolicy(p.scripts, p.allowScripts, await scriptDbFor(store, p.scripts));
   await ensureDefaultProfiles(store);
   const [existing] = await store.db.select().from(scanProfiles).where(eq(scanProfiles.name, p.name));
   if (existing && !opts.replace) {

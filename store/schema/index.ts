@@ -24,3 +24,4 @@ export * from './web-sessions.ts';
 export * from './legacy-agent-keys.ts';
 export * from './legacy-agents.ts';
 export * from './legacy-dispatch.ts';
+export * from './nse-scripts.ts';

@@ -16,7 +16,9 @@ import { openXmlFile } from '../../core/nmap/parse.ts';
 import { startPerimeter, type Perimeter } from '../../demo/perimeter/index.ts';
 import { createLegacyKey } from '../../store/repos/legacy-agents.ts';
 import { addTargets } from '../../store/repos/targets.ts';
-import { runInvestigationEmbedded, type EmbeddedDeps } from '../../workers/embedded.ts';
+import { profileRequest, runEmbedded, runInvestigationEmbedded, type EmbeddedDeps } from '../../workers/embedded.ts';
+import { addNseScript } from '../../store/repos/nse-scripts.ts';
+import { saveProfile } from '../../store/repos/profiles.ts';
 import type { RunSummary } from '../../workflows/logic/types.ts';
 import { openStore } from '../../store/index.ts';
 import { runPlum } from '../helpers/cli.ts';
@@ -60,7 +62,7 @@ describe.each(storeKinds)('/bot_api (%s)', (kind) => {
   });
 
   /** What a predecessor agent does with a job: nmap with §2's defaults, nmap2json of the open ports, RESULT as a JSON string. */
-  async function scan(job: { job: string; nmap_ports: string[]; nmap_nse: string[]; nse_scripts: { name: string; content_b64?: string }[] }): Promise<string> {
+  async function scan(job: { job: string; nmap_ports: string[]; nmap_nse: string[]; nse_scripts: { name: string; content_b64?: string }[]; nmap_additional_params?: string }): Promise<string> {
     const dir = fs.mkdtempSync(path.join(work, 'job-'));
     for (const s of job.nse_scripts) if (s.content_b64) fs.writeFileSync(path.join(dir, s.name), Buffer.from(s.content_b64, 'base64'));
     const targets = job.job.split(',');
@@ -68,7 +70,9 @@ describe.each(storeKinds)('/bot_api (%s)', (kind) => {
     const scripts = job.nmap_nse.map((s) => (s.endsWith('.nse') ? path.join(dir, s) : s));
     const xml = path.join(dir, 'out.xml');
     await run('nmap', ['-T3', '--host-timeout', '40s', '--max-retries', '2', '-Pn', '-sT', '-p', job.nmap_ports.join(','), '-oX', xml, '--no-stylesheet',
-      ...(scripts.length ? ['--script', scripts.join(',')] : []), ...targets]);
+      ...(scripts.length ? ['--script', scripts.join(',')] : []),
+      // The agent splits the string like a shell (shlex); Plum sends only plain, space-separated tokens.
+      ...(job.nmap_additional_params ? job.nmap_additional_params.split(' ') : []), ...targets]);
     const docs: string[] = [];
     for await (const h of nmap2jsonStream(openXmlFile(xml), { openOnly: true, onError: (e) => { throw e; } })) docs.push(h.json);
     return `[${docs.join(', ')}]`;
@@ -225,5 +229,42 @@ describe.each(storeKinds)('/bot_api (%s)', (kind) => {
     expect(await silent.post('sndjob', { JOB_UID: job.job_uid, RESULT: '[]' })).toEqual({ status: 403, body: { message: 'job assigned to another agent' } });
     const [row] = await t.store.query<{ agent: string; released: string }>(`select agent, progress->>'released' as released from jobs where agent = $1`, [`legacy:${other.uid}`]);
     expect(row).toEqual({ agent: `legacy:${other.uid}`, released: '1' });
+  }, 300_000);
+  it('gets the profile\'s extra nmap options and custom scripts in its job format; a job failing the checks is failed, not sent', async () => {
+    const a = agent('0b6f3c52-2f7e-4d59-9a7c-4c1e1f7e0a07');
+    await a.post('beacon');
+    const telnet = perimeter.service('telnet');
+    const lua = 'categories = {"safe"}\nportrule = function(host, port) return port.state == "open" end\naction = function(host, port) return "legacy-marker" end\n';
+    const custom = await addNseScript(t.store, { name: 'site-legacy', content: lua });
+    await saveProfile(t.store, {
+      name: 'legacy-opts', tcpPorts: String(telnet.port), scripts: 'plum-banner,site-legacy', hostTimeout: '30s',
+      nmapArgs: '--script-args plum-banner.timeout=2 --max-retries 1',
+    });
+    const deps: EmbeddedDeps = { store: t.store, config: t.config, log: silentLogger, legacyPollMs: 100 };
+    const running = runEmbedded(deps, profileRequest('legacy-opts', { requestedBy: 'test' }));
+    const job = await nextJob(a, { NSE_HASHES: { 'site-legacy.nse': 'f'.repeat(64) } });
+    const claimedAt = Date.now();
+    expect(job.nmap_additional_params).toBe('--host-timeout 30s --script-args plum-banner.timeout=2 --max-retries 1');
+    expect(job.nmap_nse).toEqual(['plum-banner.nse', 'site-legacy.nse']);
+    expect(job.nse_scripts[1]).toEqual({ name: 'site-legacy.nse', hash: custom.sha256, content_b64: Buffer.from(lua).toString('base64') });
+    const result = await scan(job);
+    expect(result).toContain('legacy-marker');
+    await new Promise((r) => setTimeout(r, Math.max(0, claimedAt + 1200 - Date.now())));
+    expect((await a.post('sndjob', { JOB_UID: job.job_uid, RESULT: result })).status).toBe(200);
+    expect(await running).toMatchObject({ status: 'succeeded' });
+
+    // A stored job whose options would no longer pass the runner's checks (a hand-edited row) is never handed out.
+    const second = runEmbedded(deps, profileRequest('legacy-opts', { requestedBy: 'test', scheduledFor: new Date(Date.now() + 60_000) }));
+    let offered: { id: string } | undefined;
+    for (const deadline = Date.now() + 60_000; !offered && Date.now() < deadline; await new Promise((r) => setTimeout(r, 100))) {
+      [offered] = await t.store.query<{ id: string }>(`select id from jobs where progress->>'executor' = 'legacy' and status = 'queued' and agent is null`);
+    }
+    await t.store.query(`update jobs set nmap_args = '{-oN,/tmp/plum-legacy-out}' where id = $1`, [offered!.id]);
+    expect(await a.post('getjob')).toEqual({ status: 200, body: { message: { message: 'ready', job: '' } } });
+    const [failed] = await t.store.query<{ status: string; error: string }>('select status, error from jobs where id = $1', [offered!.id]);
+    expect(failed).toEqual({ status: 'failed', error: expect.stringMatching(/refused nmap argument "-oN": writes or controls output files/) });
+    const summary = await second;
+    expect(summary.status).not.toBe('succeeded');
+    expect(summary.errors.join(' ')).toMatch(/could not be handed to a legacy agent: refused nmap argument "-oN"/);
   }, 300_000);
 });

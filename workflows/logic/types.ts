@@ -59,6 +59,8 @@ export interface JobSpec extends Omit<PlannedJob, 'profile'> {
   pinned?: Record<string, string[]>;
   /** Scripts of refused categories an admin allowed on the profile. */
   allowScripts?: string[];
+  /** Custom NSE scripts of the job (`plum nse add`) by content hash: runners fetch and check them. */
+  customScripts?: Array<{ name: string; sha256: string; categories: string[] }>;
 }
 
 /** What runNmapJob returns: ids and digests only; the XML went to the server by claim check. */
