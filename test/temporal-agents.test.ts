@@ -1,0 +1,121 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { NMAP_ACTIVITY_ID_PATCH } from '../workflows/options.ts';
+import type { PlumProcess } from './helpers/plum-process.ts';
+import { nmapChildren, startDeployment, until, type Deployment } from './helpers/distributed.ts';
+
+/*
+ * Agents against a real Temporal dev server (test/helpers/distributed.ts):
+ * which agent may claim a job (the one Temporal dispatched it to).
+ */
+
+let d: Deployment;
+const agents = new Map<string, PlumProcess>();
+
+interface JobRow { id: string; run_id: string; workflow_id: string; agent: string | null; status: string; attempts: number }
+
+/** The job's nmap activity as Temporal shows it among the workflow's pending activities (undefined once done). */
+async function nmapActivity(job: JobRow) {
+  const res = await d.client.workflowService.describeWorkflowExecution({ namespace: 'default', execution: { workflowId: job.workflow_id } });
+  return res.pendingActivities?.find((a) => a.activityId === `nmap:${job.id}`);
+}
+
+async function claim(agent: string, jobId: string, attempt: number): Promise<{ status: number; json: any }> {
+  const res = await fetch(`${d.apiUrl}/v1/agent/jobs/${jobId}/claim?attempt=${attempt}`, {
+    method: 'POST', headers: { authorization: `Bearer ${await d.token(agent)}` },
+  });
+  return { status: res.status, json: await res.json() };
+}
+
+/** The job of the profile's run in progress (one job per run here). */
+async function runningJob(profile: string, where = 'true'): Promise<JobRow> {
+  return until(`the job of ${profile}`, async () => {
+    const [j] = await d.store.query<JobRow>(
+      `select j.id, j.run_id, r.workflow_id, j.agent, j.status, j.attempts from jobs j join runs r on r.id = j.run_id
+        where r.profile_name = $1 and r.status = 'running' and ${where}`, [profile]);
+    return j;
+  }, 60_000, 100);
+}
+
+beforeAll(async () => {
+  d = await startDeployment({ agents: ['a1', 'a2'] });
+  const ssh = d.perimeter.service('ssh');
+  await d.ok(['target', 'add', ssh.ip, '--label', 'slow']);
+  // About 10 s of nmap on one address: a job that is really in flight when the test interferes.
+  await d.ok(['profile', 'add', 'slow', '--ports', ssh.port <= 22 ? '1-22' : `1-20,${ssh.port}`, '--targets', 'label:slow', '--every', '7d',
+    '--nmap-args', '--scan-delay 500ms --max-retries 0']);
+  for (const name of ['a1', 'a2']) agents.set(name, d.startAgent(name));
+}, 240_000);
+
+afterAll(async () => {
+  await d?.close();
+});
+
+describe('a job claim is bound to the agent Temporal dispatched the job to', () => {
+  it('nobody claims a job still waiting on Temporal for an agent; the agent Temporal hands it to does', async () => {
+    // No agent polls this queue yet: the job's nmap activity stays scheduled.
+    const unpolled = { PLUM_TEMPORAL_SCAN_QUEUE: 'plum-scan-unpolled' };
+    const result = d.plum(['run', 'slow', '--temporal', '--format', 'json'], unpolled);
+    const job = await runningJob('slow');
+    const pending = await until('the job\'s nmap activity on Temporal', () => nmapActivity(job));
+    expect(pending.activityType?.name).toBe('runNmapJob');
+    for (const attempt of [1, 2]) {
+      const r = await claim('a2', job.id, attempt);
+      expect(r.status, JSON.stringify(r.json)).toBe(409);
+      expect(r.json.error.message).toBe(`job ${job.id} is waiting for an agent on Temporal, not running`);
+    }
+    const [row] = await d.store.query<{ agent: string | null; status: string }>('select agent, status from jobs where id = $1', [job.id]);
+    expect(row).toEqual({ agent: null, status: 'queued' });
+
+    const taker = d.startAgent('a1', { args: ['--task-queue', unpolled.PLUM_TEMPORAL_SCAN_QUEUE, '--urgent-slots', '0'] });
+    try {
+      const r = await result;
+      expect(r.code, r.stderr).toBe(0);
+      expect(JSON.parse(r.stdout)).toMatchObject({ status: 'succeeded', counters: { jobs: 1, jobsDone: 1, ports: 1 } });
+      const [done] = await d.store.query<{ agent: string; status: string; attempts: number }>('select agent, status, attempts from jobs where id = $1', [job.id]);
+      expect(done).toEqual({ agent: 'a1', status: 'succeeded', attempts: 1 });
+    } finally {
+      await taker.stop(5000);
+    }
+  }, 180_000);
+
+  it('another agent\'s token can neither claim nor supersede a job running on an agent, nor upload for it; the run completes', async () => {
+    const result = d.plum(['run', 'slow', '--temporal', '--format', 'json']);
+    const mid = await until('an agent running nmap', () => [...agents].find(([, a]) => nmapChildren(a).length > 0), 60_000, 100);
+    const [runner] = mid;
+    const other = runner === 'a1' ? 'a2' : 'a1';
+    const job = await runningJob('slow', `j.agent = '${runner}'`);
+    const refusal = `job ${job.id} runs on agent ${runner} according to Temporal, not on agent ${other}`;
+
+    // The same attempt, and a later one (which used to supersede the claim): both refused.
+    for (const attempt of [1, 2]) {
+      const r = await claim(other, job.id, attempt);
+      expect(r.status, JSON.stringify(r.json)).toBe(403);
+      expect(r.json.error).toMatchObject({ code: 'forbidden', message: refusal });
+    }
+    // The runner itself cannot claim an attempt Temporal is not running.
+    const wrongAttempt = await claim(runner, job.id, 3);
+    expect(wrongAttempt.status).toBe(409);
+    expect(wrongAttempt.json.error.message).toBe(`job ${job.id} runs attempt 1 on Temporal, not attempt 3`);
+    // So a forged result is refused too: the job is still the runner's.
+    const forged = await fetch(`${d.apiUrl}/v1/agent/jobs/${job.id}/result`, {
+      method: 'PUT', headers: { authorization: `Bearer ${await d.token(other)}`, 'content-type': 'application/xml' }, body: '<nmaprun></nmaprun>',
+    });
+    expect(forged.status).toBe(403);
+
+    const r = await result;
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ status: 'succeeded', counters: { jobs: 1, jobsDone: 1, jobsFailed: 0, ports: 1 } });
+    const [done] = await d.store.query<{ agent: string; attempts: number }>('select agent, attempts from jobs where id = $1', [job.id]);
+    expect(done).toEqual({ agent: runner, attempts: 1 });
+    const [raw] = await d.store.query<{ n: number }>('select count(*)::int as n from raw_results where job_id = $1', [job.id]);
+    expect(raw!.n).toBe(1);
+    // The real history records the patch marker as test/temporal/history.ts builds it, and the job-derived activity id.
+    const events = (await d.client.workflow.getHandle(job.workflow_id).fetchHistory()).events ?? [];
+    const marker = events.find((e) => e.markerRecordedEventAttributes?.markerName === 'core_patch')!.markerRecordedEventAttributes!;
+    expect(JSON.parse(Buffer.from(marker.details!['patch-data']!.payloads![0]!.data!).toString())).toEqual({ id: NMAP_ACTIVITY_ID_PATCH, deprecated: false });
+    expect(events.filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'runNmapJob')
+      .map((e) => e.activityTaskScheduledEventAttributes!.activityId)).toEqual([`nmap:${job.id}`]);
+    // Each refusal is logged by the server, once per claim.
+    expect(d.serve.output().match(/refused a job claim Temporal did not dispatch to this agent/g)).toHaveLength(5);
+  }, 180_000);
+});
