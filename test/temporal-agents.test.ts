@@ -5,7 +5,8 @@ import { nmapChildren, startDeployment, until, type Deployment } from './helpers
 
 /*
  * Agents against a real Temporal dev server (test/helpers/distributed.ts):
- * which agent may claim a job (the one Temporal dispatched it to).
+ * which agent may claim a job (the one Temporal dispatched it to), and when an
+ * agent takes jobs (--scan-hours).
  */
 
 let d: Deployment;
@@ -13,11 +14,15 @@ const agents = new Map<string, PlumProcess>();
 
 interface JobRow { id: string; run_id: string; workflow_id: string; agent: string | null; status: string; attempts: number }
 
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
 /** The job's nmap activity as Temporal shows it among the workflow's pending activities (undefined once done). */
 async function nmapActivity(job: JobRow) {
   const res = await d.client.workflowService.describeWorkflowExecution({ namespace: 'default', execution: { workflowId: job.workflow_id } });
   return res.pendingActivities?.find((a) => a.activityId === `nmap:${job.id}`);
 }
+
+const SCHEDULED = 1; // PENDING_ACTIVITY_STATE_SCHEDULED
 
 async function claim(agent: string, jobId: string, attempt: number): Promise<{ status: number; json: any }> {
   const res = await fetch(`${d.apiUrl}/v1/agent/jobs/${jobId}/claim?attempt=${attempt}`, {
@@ -43,6 +48,8 @@ beforeAll(async () => {
   // About 10 s of nmap on one address: a job that is really in flight when the test interferes.
   await d.ok(['profile', 'add', 'slow', '--ports', ssh.port <= 22 ? '1-22' : `1-20,${ssh.port}`, '--targets', 'label:slow', '--every', '7d',
     '--nmap-args', '--scan-delay 500ms --max-retries 0']);
+  // One address, one port: a job of a second or so.
+  await d.ok(['profile', 'add', 'quick', '--ports', String(ssh.port), '--targets', 'label:slow', '--every', '7d']);
   for (const name of ['a1', 'a2']) agents.set(name, d.startAgent(name));
 }, 240_000);
 
@@ -117,5 +124,114 @@ describe('a job claim is bound to the agent Temporal dispatched the job to', () 
       .map((e) => e.activityTaskScheduledEventAttributes!.activityId)).toEqual([`nmap:${job.id}`]);
     // Each refusal is logged by the server, once per claim.
     expect(d.serve.output().match(/refused a job claim Temporal did not dispatch to this agent/g)).toHaveLength(5);
+  }, 180_000);
+});
+
+describe('--scan-hours on live agents', () => {
+  /** START-END of `span` hours from `from` (UTC hours, wrapping). */
+  const hours = (from: number, span: number) => `${from % 24}-${(from + span) % 24 || 24}`;
+
+  it('an agent whose window excludes now leaves the job scheduled; an agent whose window includes now takes it', async () => {
+    const queue = 'plum-scan-hours';
+    const h = new Date().getUTCHours();
+    // Both stay true for at least an hour, whatever the minute.
+    const closed = hours(h + 2, 2);
+    const open = hours(h, 2);
+    const night = d.startAgent('a1', { args: ['--task-queue', queue, '--urgent-slots', '0', '--scan-hours', closed], env: { PLUM_LOG_LEVEL: 'info' } });
+    await night.waitFor(/outside the scan hours: waiting/);
+    const result = d.plum(['run', 'quick', '--temporal', '--format', 'json'], { PLUM_TEMPORAL_SCAN_QUEUE: queue });
+    const job = await runningJob('quick');
+    await until('the job\'s nmap activity on Temporal', () => nmapActivity(job));
+    await sleep(5000);
+    expect((await nmapActivity(job))?.state).toBe(SCHEDULED);
+    expect(nmapChildren(night)).toEqual([]);
+
+    const day = d.startAgent('a2', { args: ['--task-queue', queue, '--urgent-slots', '0', '--scan-hours', open] });
+    try {
+      const r = await result;
+      expect(r.code, r.stderr).toBe(0);
+      expect(JSON.parse(r.stdout)).toMatchObject({ status: 'succeeded', counters: { jobs: 1, jobsDone: 1, ports: 1 } });
+      const [done] = await d.store.query<{ agent: string }>('select agent from jobs where id = $1', [job.id]);
+      expect(done!.agent).toBe('a2');
+    } finally {
+      await Promise.all([night.stop(5000), day.stop(5000)]);
+    }
+  }, 180_000);
+
+  /** An agent in this process whose clock reads `fakeNow` at start (then runs at real speed). */
+  async function agentWithClock(queue: string, window: string, fakeNow: Date) {
+    const [{ runAgent }, { parseScanHours }, { loadConfig }, { createLogger }] = await Promise.all([
+      import('../workers/agent.ts'), import('../workers/scan-hours.ts'), import('../core/config.ts'), import('../core/log.ts'),
+    ]);
+    const lines: string[] = [];
+    const log = createLogger('info', 'agent', { write: (m: string) => void lines.push(m) });
+    const offset = fakeNow.getTime() - Date.now();
+    const ac = new AbortController();
+    const config = loadConfig({ ...d.agentEnv, PLUM_TEMPORAL_SCAN_QUEUE: queue });
+    const running = runAgent({
+      config, temporalAddress: d.temporal.address, namespace: 'default', taskQueue: queue, concurrency: 1, urgentSlots: 0,
+      scanHours: parseScanHours(window), serverUrl: d.apiUrl, token: await d.token('a1'), nmapPath: config.PLUM_NMAP, log, signal: ac.signal,
+      now: () => new Date(Date.now() + offset),
+    });
+    return { lines, stop: async () => { ac.abort(); await running; } };
+  }
+
+  const at = (hh: number, mm: number, ss: number) => {
+    const t = new Date();
+    t.setUTCHours(hh, mm, ss, 0);
+    return t;
+  };
+  const eventMs = (e: { eventTime?: { seconds?: unknown; nanos?: number | null } | null }) =>
+    Number(e.eventTime!.seconds) * 1000 + Math.floor((e.eventTime!.nanos ?? 0) / 1e6);
+
+  it('a window that opens later: the agent takes the waiting job when it opens', async () => {
+    const queue = 'plum-scan-later';
+    const result = d.plum(['run', 'quick', '--temporal', '--format', 'json'], { PLUM_TEMPORAL_SCAN_QUEUE: queue });
+    const job = await runningJob('quick');
+    await until('the job\'s nmap activity on Temporal', () => nmapActivity(job));
+    // 02:59:55 on the agent's clock, window 03-04 UTC: it opens 5 s from now.
+    const startedAt = Date.now();
+    const agent = await agentWithClock(queue, '3-4', at(2, 59, 55));
+    try {
+      await sleep(3000);
+      expect((await nmapActivity(job))?.state).toBe(SCHEDULED);
+      const r = await result;
+      expect(r.code, r.stderr).toBe(0);
+      expect(JSON.parse(r.stdout)).toMatchObject({ status: 'succeeded', counters: { jobs: 1, jobsDone: 1, ports: 1 } });
+      const events = (await d.client.workflow.getHandle(job.workflow_id).fetchHistory()).events ?? [];
+      const started = events.find((e) => e.activityTaskStartedEventAttributes && events.find((s) => String(s.eventId) === String(e.activityTaskStartedEventAttributes!.scheduledEventId))
+        ?.activityTaskScheduledEventAttributes?.activityId === `nmap:${job.id}`)!;
+      expect(eventMs(started) - startedAt).toBeGreaterThanOrEqual(4500);
+      expect(agent.lines.join('')).toMatch(/outside the scan hours: waiting/);
+    } finally {
+      await agent.stop();
+    }
+  }, 180_000);
+
+  it('a window that closes while a job runs: the job is finished, the next job waits for the next window', async () => {
+    const queue = 'plum-scan-closing';
+    const result = d.plum(['run', 'slow', '--temporal', '--format', 'json'], { PLUM_TEMPORAL_SCAN_QUEUE: queue });
+    const job = await runningJob('slow');
+    await until('the job\'s nmap activity on Temporal', () => nmapActivity(job));
+    // 03:59:56 on the agent's clock, window 03-04 UTC: open now, it closes 4 s from now, while the 10-s job runs.
+    const agent = await agentWithClock(queue, '3-4', at(3, 59, 56));
+    try {
+      const r = await result;
+      expect(r.code, r.stderr).toBe(0);
+      expect(JSON.parse(r.stdout)).toMatchObject({ status: 'succeeded', counters: { jobs: 1, jobsDone: 1, jobsFailed: 0, ports: 1 } });
+      const [done] = await d.store.query<{ agent: string; attempts: number }>('select agent, attempts from jobs where id = $1', [job.id]);
+      expect(done).toEqual({ agent: 'a1', attempts: 1 });
+      await until('the agent to wait for its next window', () => /outside the scan hours: waiting/.test(agent.lines.join('')), 20_000);
+
+      const next = d.plum(['run', 'quick', '--temporal', '--format', 'json'], { PLUM_TEMPORAL_SCAN_QUEUE: queue });
+      const nextJob = await runningJob('quick');
+      await until('the next job\'s nmap activity on Temporal', () => nmapActivity(nextJob));
+      await sleep(3000);
+      expect((await nmapActivity(nextJob))?.state).toBe(SCHEDULED);
+      await d.client.workflow.getHandle(nextJob.workflow_id).cancel();
+      expect((await next).stderr).toMatch(/was cancelled/);
+    } finally {
+      await agent.stop();
+    }
   }, 180_000);
 });

@@ -37,6 +37,8 @@ export interface AgentOptions {
   log: Logger;
   signal: AbortSignal;
   name?: string;
+  /** The clock the scan window is read from (tests shift it to open or close the window in seconds). */
+  now?: () => Date;
 }
 
 function postHeartbeat(opts: AgentOptions, body: { currentJobId?: string | null }): Promise<Response> {
@@ -103,7 +105,7 @@ export async function runAgent(opts: AgentOptions): Promise<void> {
   const beat = setInterval(() => void heartbeatServer(opts, {}), 60_000);
   try {
     while (!opts.signal.aborted) {
-      const now = new Date();
+      const now = opts.now?.() ?? new Date();
       if (opts.scanHours && !inScanWindow(opts.scanHours, now)) {
         const wait = msUntilWindowChange(opts.scanHours, now);
         opts.log.info({ minutes: Math.round(wait / 60_000) }, 'outside the scan hours: waiting');
