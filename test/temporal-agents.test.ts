@@ -1,12 +1,16 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import path from 'node:path';
 import { NMAP_ACTIVITY_ID_PATCH } from '../workflows/options.ts';
+import { startGrpcFront } from './helpers/grpc-front.ts';
+import { startPlum } from './helpers/plum-process.ts';
+import { makeTestPki, TLS_SERVER_NAME } from './helpers/tls-proxy.ts';
 import type { PlumProcess } from './helpers/plum-process.ts';
 import { nmapChildren, startDeployment, until, type Deployment } from './helpers/distributed.ts';
 
 /*
  * Agents against a real Temporal dev server (test/helpers/distributed.ts):
  * which agent may claim a job (the one Temporal dispatched it to), and when an
- * agent takes jobs (--scan-hours).
+ * agent takes jobs (--scan-hours), and the API key every process sends.
  */
 
 let d: Deployment;
@@ -234,4 +238,57 @@ describe('--scan-hours on live agents', () => {
       await agent.stop();
     }
   }, 180_000);
+});
+
+describe('PLUM_TEMPORAL_API_KEY', () => {
+  const KEY = 'plum-test-key-9f2c';
+
+  it('a client, a server worker and an agent send `authorization: Bearer KEY` on every call, over TLS', async () => {
+    const pki = await makeTestPki(path.join(d.tokenDir, 'pki-key'));
+    const front = await startGrpcFront(pki, d.temporal.address);
+    const viaFront = {
+      PLUM_TEMPORAL_ADDRESS: front.address, PLUM_TEMPORAL_API_KEY: KEY, PLUM_TEMPORAL_TLS_CA: pki.caPem, PLUM_TEMPORAL_TLS_SERVER_NAME: TLS_SERVER_NAME,
+      // Queues of their own: only the processes under test pick up this run.
+      PLUM_TEMPORAL_TASK_QUEUE: 'plum-server-key', PLUM_TEMPORAL_SCAN_QUEUE: 'plum-scan-key',
+    };
+    const worker = startPlum('worker with key', ['worker'], { ...d.env, ...viaFront });
+    const agent = d.startAgent('a1', { args: ['--task-queue', viaFront.PLUM_TEMPORAL_SCAN_QUEUE, '--urgent-slots', '0'], env: viaFront });
+    try {
+      const check = await d.plum(['agent', '--check', '--server', d.apiUrl, '--token-file', d.tokenFile('a1')], { ...d.agentEnv, ...viaFront });
+      expect(check.code, check.stderr).toBe(0);
+      const r = await d.plum(['run', 'quick', '--temporal', '--format', 'json'], viaFront);
+      expect(r.code, r.stderr).toBe(0);
+      expect(JSON.parse(r.stdout)).toMatchObject({ status: 'succeeded', counters: { jobs: 1, jobsDone: 1, ports: 1 } });
+    } finally {
+      await Promise.all([worker.stop(5000), agent.stop(5000)]);
+      await front.close();
+    }
+    const methods = new Set(front.calls.map((c) => c.path.slice(c.path.lastIndexOf('/') + 1)));
+    // The client (start, result), the agent check, the server worker (workflow tasks) and the agent (activity tasks).
+    for (const m of ['StartWorkflowExecution', 'GetWorkflowExecutionHistory', 'DescribeNamespace', 'PollWorkflowTaskQueue', 'RespondWorkflowTaskCompleted',
+      'PollActivityTaskQueue', 'RespondActivityTaskCompleted']) expect(methods, m).toContain(m);
+    expect(front.calls.filter((c) => c.authorization !== `Bearer ${KEY}`)).toEqual([]);
+  }, 180_000);
+
+  it('a frontend that refuses the key: one line saying to check PLUM_TEMPORAL_API_KEY, from plum agent --check and plum worker', async () => {
+    const pki = await makeTestPki(path.join(d.tokenDir, 'pki-refuse'));
+    const front = await startGrpcFront(pki, d.temporal.address, { requireKey: KEY });
+    const wrong = { PLUM_TEMPORAL_ADDRESS: front.address, PLUM_TEMPORAL_API_KEY: 'not-the-key', PLUM_TEMPORAL_TLS_CA: pki.caPem, PLUM_TEMPORAL_TLS_SERVER_NAME: TLS_SERVER_NAME };
+    try {
+      const check = await d.plum(['agent', '--check', '--server', d.apiUrl, '--token-file', d.tokenFile('a1')], { ...d.agentEnv, ...wrong });
+      expect(check.code).toBe(1);
+      expect(check.stderr.trim().split('\n')).toEqual([expect.stringMatching(
+        new RegExp(`^plum: Temporal at ${front.address} refused the API key \\(UNAUTHENTICATED: invalid API key\\): check PLUM_TEMPORAL_API_KEY`))]);
+      const worker = await d.plum(['worker'], wrong);
+      expect(worker.code).not.toBe(0);
+      const lines = worker.stderr.trim().split('\n').filter((l) => !/^\((node:\d+|Use `node)/.test(l));
+      expect(lines, worker.stderr).toEqual([expect.stringMatching(/^plum: worker on /), expect.stringMatching(
+        new RegExp(`^plum: Temporal at ${front.address} refused the API key \\(UNAUTHENTICATED: invalid API key\\) \\(check PLUM_TEMPORAL_API_KEY`))]);
+      // With the right key the same front lets the check through.
+      const right = await d.plum(['agent', '--check', '--server', d.apiUrl, '--token-file', d.tokenFile('a1')], { ...d.agentEnv, ...wrong, PLUM_TEMPORAL_API_KEY: KEY });
+      expect(right.code, right.stderr).toBe(0);
+    } finally {
+      await front.close();
+    }
+  }, 120_000);
 });
