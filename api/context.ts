@@ -53,6 +53,11 @@ export interface ApiServices {
   cancelRun?: (runId: string) => Promise<void>;
   /** Called after a profile is created, changed or deleted, so its schedule follows. */
   profileChanged?: (profileId: string) => Promise<void>;
+  /**
+   * Distributed mode: refuses (throws) an agent's claim of a job that Temporal did not dispatch to it, at that
+   * attempt. Absent in embedded mode, where the claim rules of store/repos/jobs.ts alone apply.
+   */
+  verifyJobClaim?: (claim: { jobId: string; workflowId: string | null; agent: string; attempt: number }) => Promise<void>;
   /** Ingest options used for agent uploads (tag rules, score, search indexing). */
   ingestDeps?: import('../store/ingest.ts').IngestDeps;
 }

@@ -134,6 +134,7 @@ export function embeddedServices(deps: Omit<EmbeddedDeps, 'signal' | 'onEvent'> 
 async function temporalServices(deps: { store: Store; config: PlumConfig; log: Logger }): Promise<{ api: ApiServices; close(): Promise<void> }> {
   const { connectTemporal, startRunWorkflow } = await import('../workers/temporal-client.ts');
   const { syncSchedules } = await import('../workers/temporal-schedules.ts');
+  const { verifyJobClaimOnTemporal } = await import('../workers/job-claims.ts');
   const { client, close } = await connectTemporal(deps.config);
   const waitForRun = async (workflowId: string): Promise<string> => {
     for (let i = 0; i < 100; i++) {
@@ -157,6 +158,7 @@ async function temporalServices(deps: { store: Store; config: PlumConfig; log: L
         if (!row?.workflow_id) throw new PlumError('conflict', `run ${runId} has no workflow to cancel`);
         await client.workflow.getHandle(row.workflow_id).cancel();
       },
+      verifyJobClaim: (claim) => verifyJobClaimOnTemporal(client, deps.config.PLUM_TEMPORAL_NAMESPACE, claim),
       // One Temporal schedule per profile: make them match the stored profiles.
       async profileChanged() {
         await syncSchedules(client, await listProfiles(deps.store), deps.config, { reports: await listReportDefinitions(deps.store) });

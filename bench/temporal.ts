@@ -1,11 +1,12 @@
 /*
  * Distributed-mode benchmark on a real Temporal server (temporal server start-dev):
  *   npx tsx bench/temporal.ts [--jobs 24] [--investigations 8]
+ *   npx tsx bench/temporal.ts --realistic [--jobs 4] [--job-size 64] [--runs 3]
  *
  * The deployment of test/temporal-live.test.ts: plum serve, plum worker, two
- * plum agents (concurrency 1 each), PostgreSQL, the loopback perimeter; jobs of
- * one address each, no scripts.
+ * plum agents (concurrency 1 each), PostgreSQL, the loopback perimeter.
  *
+ * Default mode, jobs of one address each, no scripts:
  * 1. A profile run of --jobs jobs: wall time, jobs per minute through the two
  *    agents, and per job the orchestration overhead (runNmapJob scheduled ->
  *    ingestJob completed, minus nmap's own time as the agent measured it).
@@ -13,11 +14,23 @@
  *    investigations through POST /v1/investigations, one after the other; the
  *    time from the POST to their nmap activity starting on an agent (p50, p95).
  *
+ * --realistic: jobs of --job-size loopback addresses (32-256) with service
+ * detection (-sV) on the perimeter's services, so nmap runs seconds per job.
+ * --jobs loopback perimeters are started, one /24 each; each job covers
+ * --job-size addresses of one of them (its 6 services among them). The
+ * profile runs --runs times; per job: nmap's own elapsed time (the XML's
+ * runstats, <finished elapsed=…>) against the job's wall time from its
+ * dispatch to an agent (runNmapJob started) to ingested (ingestJob
+ * completed); the overhead (wall − nmap) as a share of nmap's time, median
+ * and p95 over every job of every run, and jobs per minute through the two
+ * agents per run. The goal: overhead under 5% of nmap's own time.
+ *
  * Prints `uptime` before and after: figures taken on a loaded machine are not comparable.
  */
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import { gunzipSync } from 'node:zlib';
 import { parseArgs } from 'node:util';
 import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
 import { defaultPayloadConverter } from '@temporalio/common';
@@ -27,10 +40,20 @@ import { startPlum, type PlumProcess } from '../test/helpers/plum-process.ts';
 import { startTemporalDevServer } from '../test/helpers/temporal-server.ts';
 import { startPerimeter } from '../demo/perimeter/index.ts';
 
-const { values } = parseArgs({ options: { jobs: { type: 'string', default: '24' }, investigations: { type: 'string', default: '8' } } });
-const jobs = Number(values.jobs);
+const { values } = parseArgs({
+  options: {
+    jobs: { type: 'string' }, investigations: { type: 'string', default: '8' },
+    realistic: { type: 'boolean', default: false }, 'job-size': { type: 'string', default: '64' }, runs: { type: 'string', default: '3' },
+  },
+});
+const realistic = values.realistic;
+const jobs = Number(values.jobs ?? (realistic ? '4' : '24'));
 const investigations = Number(values.investigations);
-if (!Number.isInteger(jobs) || jobs < 2 || jobs > 250) throw new Error('--jobs must be 2-250');
+const jobSize = Number(values['job-size']);
+const runs = Number(values.runs);
+if (!Number.isInteger(jobs) || jobs < (realistic ? 1 : 2) || jobs > (realistic ? 32 : 250)) throw new Error(realistic ? '--jobs must be 1-32 with --realistic' : '--jobs must be 2-250');
+if (realistic && (!Number.isInteger(jobSize) || jobSize < 32 || jobSize > 256)) throw new Error('--job-size must be 32-256');
+if (realistic && (!Number.isInteger(runs) || runs < 1 || runs > 20)) throw new Error('--runs must be 1-20');
 
 type HistoryEvent = NonNullable<Awaited<ReturnType<WorkflowHandle['fetchHistory']>>['events']>[number];
 const ms = (t: HistoryEvent['eventTime']) => Number(t!.seconds) * 1000 + Math.floor((t!.nanos ?? 0) / 1e6);
@@ -41,13 +64,15 @@ const pct = (xs: number[], p: number) => {
 const fmt = (x: number) => `${Math.round(x)} ms`;
 const uptime = () => execFileSync('uptime', { encoding: 'utf8' }).trim();
 
-console.log(`Plum distributed-mode benchmark (real Temporal dev server)\nbefore: ${uptime()}`);
+console.log(`Plum distributed-mode benchmark (real Temporal dev server)${realistic ? `, realistic jobs: ${jobs} x ${jobSize} addresses, -sV, ${runs} runs` : ''}\nbefore: ${uptime()}`);
 const server = await startTemporalDevServer({ headless: true });
 const perimeter = await startPerimeter();
+// --realistic: one more perimeter (its own /24 and 6 services) per further job.
+const extraPerimeters = realistic ? await Promise.all(Array.from({ length: jobs - 1 }, () => startPerimeter())) : [];
 const made = await makeTestConfig('postgres');
 const env = {
   PLUM_HOME: made.config.home, PLUM_DATABASE_URL: made.config.PLUM_DATABASE_URL!, PLUM_TEMPORAL_ADDRESS: server.address,
-  PLUM_LOG_LEVEL: 'warn', PLUM_JOB_SIZE: '1',
+  PLUM_LOG_LEVEL: 'warn', PLUM_JOB_SIZE: realistic ? String(jobSize) : '1',
 };
 const agentEnv = { ...env, PLUM_DATABASE_URL: '', PLUM_HOME: path.join(made.config.home, 'agent') };
 const procs: PlumProcess[] = [];
@@ -60,8 +85,13 @@ try {
     return r.stdout.trim();
   };
   const ports = perimeter.services.map((s) => s.port).join(',');
-  // --jobs addresses of the perimeter's /24 (6 of them with services), one job each.
-  await ok(['target', 'add', `${perimeter.prefix}.1-${jobs}`]);
+  if (realistic) {
+    for (const p of [perimeter, ...extraPerimeters]) await ok(['target', 'add', `${p.prefix}.1-${jobSize}`, '--label', 'realistic']);
+    await ok(['profile', 'add', 'realistic', '--ports', ports, '--targets', 'label:realistic', '--every', '7d', '--nmap-args', '-sV']);
+  } else {
+    // --jobs addresses of the perimeter's /24 (6 of them with services), one job each.
+    await ok(['target', 'add', `${perimeter.prefix}.1-${jobs}`]);
+  }
   await ok(['profile', 'add', 'bench', '--ports', ports, '--every', '7d', '--nmap-args', '-T4']);
   // The background run: the same jobs, each held about 2 s by nmap, so both agents stay busy meanwhile.
   await ok(['profile', 'add', 'background', '--ports', ports, '--every', '7d', '--nmap-args', '--scan-delay 300ms --max-retries 0']);
@@ -87,6 +117,98 @@ try {
     return out;
   };
 
+  if (realistic) {
+    await realisticRuns(ok, history, made.config.PLUM_DATABASE_URL!);
+  } else {
+    await latencyRuns(ok, history, api, key);
+  }
+} finally {
+  await Promise.allSettled(procs.map((p) => p.stop(5000)));
+  await connection.close();
+  await server.stop();
+  await Promise.allSettled([perimeter, ...extraPerimeters].map((p) => p.close()));
+  await made.drop();
+  console.log(`\nafter: ${uptime()}`);
+}
+
+type Ok = (args: string[]) => Promise<string>;
+type HistoryOf = (workflowId: string) => Promise<HistoryEvent[]>;
+
+/** nmap's own elapsed time (ms) per job of a run, from the runstats of the XML the agents uploaded. */
+async function nmapElapsedByJob(url: string, runId: string): Promise<Map<string, number>> {
+  const { default: postgres } = await import('postgres');
+  const sql = postgres(url, { max: 1, onnotice: () => {} });
+  try {
+    const rows = await sql<{ job_id: string; xml_gz: Buffer }[]>`select job_id, xml_gz from raw_results where run_id = ${runId}`;
+    const out = new Map<string, number>();
+    for (const r of rows) {
+      const elapsed = /<finished [^>]*elapsed="([\d.]+)"/.exec(gunzipSync(r.xml_gz).toString('utf8'))?.[1];
+      if (elapsed) out.set(r.job_id, Number(elapsed) * 1000);
+    }
+    return out;
+  } finally {
+    await sql.end({ timeout: 5 });
+  }
+}
+
+/** Per job of a run: queued (scheduled -> started on an agent) and dispatched -> ingested (started -> ingestJob completed), from the history. */
+function jobTimes(events: HistoryEvent[]): Map<string, { queuedMs: number; wallMs: number }> {
+  const scheduled = new Map<string, { type: string; at: number; jobId?: string }>();
+  const started = new Map<string, number>();
+  const out = new Map<string, { queuedMs: number; wallMs: number }>();
+  for (const e of events) {
+    if (e.activityTaskScheduledEventAttributes) {
+      const a = e.activityTaskScheduledEventAttributes;
+      const input = defaultPayloadConverter.fromPayload(a.input!.payloads![0]!) as { jobId?: string };
+      scheduled.set(String(e.eventId), { type: a.activityType!.name!, at: ms(e.eventTime), jobId: input?.jobId });
+    } else if (e.activityTaskStartedEventAttributes) {
+      const s = scheduled.get(String(e.activityTaskStartedEventAttributes.scheduledEventId));
+      if (s?.type === 'runNmapJob' && s.jobId) {
+        started.set(s.jobId, ms(e.eventTime));
+        out.set(s.jobId, { queuedMs: ms(e.eventTime) - s.at, wallMs: Number.NaN });
+      }
+    } else if (e.activityTaskCompletedEventAttributes) {
+      const s = scheduled.get(String(e.activityTaskCompletedEventAttributes.scheduledEventId));
+      const at = s?.jobId ? started.get(s.jobId) : undefined;
+      if (s?.type === 'ingestJob' && at !== undefined) out.get(s.jobId!)!.wallMs = ms(e.eventTime) - at;
+    }
+  }
+  return out;
+}
+
+async function realisticRuns(ok: Ok, history: HistoryOf, url: string): Promise<void> {
+  const overheadPct: number[] = [];
+  const overheadMs: number[] = [];
+  const nmapMs: number[] = [];
+  const queuedMs: number[] = [];
+  const perMinute: number[] = [];
+  for (let r = 1; r <= runs; r++) {
+    const t0 = Date.now();
+    const run = JSON.parse(await ok(['run', 'realistic', '--temporal', '--format', 'json'])) as { run_id: string; workflow_id: string; counters: { jobsDone: number; jobsFailed: number } };
+    const wall = Date.now() - t0;
+    const times = jobTimes(await history(run.workflow_id));
+    const nmap = await nmapElapsedByJob(url, run.run_id);
+    for (const [jobId, t] of times) {
+      const n = nmap.get(jobId);
+      if (n === undefined || Number.isNaN(t.wallMs)) continue;
+      nmapMs.push(n);
+      queuedMs.push(t.queuedMs);
+      overheadMs.push(t.wallMs - n);
+      overheadPct.push(((t.wallMs - n) / n) * 100);
+    }
+    perMinute.push(run.counters.jobsDone / (wall / 60_000));
+    console.log(`   run ${r}: ${run.counters.jobsDone} jobs (${run.counters.jobsFailed} failed) in ${fmt(wall)}: ${perMinute.at(-1)!.toFixed(1)} jobs/minute`);
+  }
+  const pctFmt = (x: number) => `${x.toFixed(1)}%`;
+  console.log(`\nrealistic: ${overheadPct.length} jobs of ${jobSize} loopback addresses (-sV on 6 services each), ${runs} runs, 2 agents x 1`);
+  console.log(`   nmap's own time per job (runstats): p50 ${fmt(pct(nmapMs, 50))}, p95 ${fmt(pct(nmapMs, 95))}`);
+  console.log(`   dispatched -> ingested, minus nmap: p50 ${fmt(pct(overheadMs, 50))}, p95 ${fmt(pct(overheadMs, 95))}`);
+  console.log(`   overhead as a share of nmap's time: median ${pctFmt(pct(overheadPct, 50))}, p95 ${pctFmt(pct(overheadPct, 95))} (goal: under 5%)`);
+  console.log(`   waiting for a free agent (scheduled -> started): p50 ${fmt(pct(queuedMs, 50))}, p95 ${fmt(pct(queuedMs, 95))}`);
+  console.log(`   throughput: ${perMinute.map((x) => x.toFixed(1)).join(', ')} jobs/minute per run (median ${pct(perMinute, 50).toFixed(1)})`);
+}
+
+async function latencyRuns(ok: Ok, history: HistoryOf, api: string, key: string): Promise<void> {
   // 1. Throughput and overhead per job.
   const t0 = Date.now();
   const run = JSON.parse(await ok(['run', 'bench', '--temporal', '--format', 'json'])) as { workflow_id: string; counters: { jobs: number; jobsDone: number } };
@@ -146,13 +268,6 @@ try {
   const bg = await background;
   console.log(`\n2. ${latencies.length} investigations, ${duringBackground} of them while a ${jobs}-job background run (about 2 s of nmap per job) kept both agents busy${bg.code === 0 ? '' : ` (background failed: ${bg.stderr})`}`);
   console.log(`   POST /v1/investigations -> nmap activity started on an agent: p50 ${fmt(pct(latencies, 50))}, p95 ${fmt(pct(latencies, 95))}`);
-} finally {
-  await Promise.allSettled(procs.map((p) => p.stop(5000)));
-  await connection.close();
-  await server.stop();
-  await perimeter.close();
-  await made.drop();
-  console.log(`\nafter: ${uptime()}`);
 }
 
 /** The investigation id (inv_…) of a run, from the server database. */

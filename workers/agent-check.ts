@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process';
 import { Connection } from '@temporalio/client';
 import type { PlumConfig } from '../core/config.ts';
-import { temporalConnectOptions } from './temporal-connection.ts';
+import { temporalConnectOptions, temporalCredentialsRefusal, temporalRefusal } from './temporal-connection.ts';
 
 /*
  * `plum agent --check`: everything an agent needs, checked once, one line per
@@ -58,6 +58,11 @@ async function checkTemporal(input: AgentCheckInput): Promise<string[]> {
   try {
     connection = await Connection.connect({ ...temporalConnectOptions(input.config, input.temporalAddress), connectTimeout: input.timeoutMs ?? 5000 });
   } catch (e) {
+    const refusal = temporalCredentialsRefusal(e);
+    if (refusal) {
+      const { message, hint } = temporalRefusal(input.config, input.temporalAddress, refusal);
+      return [`${message}: ${hint}`];
+    }
     return [`Temporal unreachable at ${input.temporalAddress}: ${oneLine(e)} (check --temporal-address, TLS settings, and that the frontend runs)`];
   }
   try {

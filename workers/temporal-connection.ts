@@ -61,8 +61,43 @@ export function temporalConnectOptions(config: TemporalConnectionConfig, address
   return opts;
 }
 
+const GRPC_REFUSALS: Record<number, string> = { 16: 'UNAUTHENTICATED', 7: 'PERMISSION_DENIED' };
+const NATIVE_REFUSALS: Record<string, string> = {
+  'The request does not have valid authentication credentials': 'UNAUTHENTICATED',
+  'The caller does not have permission to execute the specified operation': 'PERMISSION_DENIED',
+};
+
+/**
+ * `STATUS: detail` when the frontend refused the connection's credentials (gRPC UNAUTHENTICATED or
+ * PERMISSION_DENIED) anywhere in the error's cause chain, else undefined. The SDK wraps the refusal
+ * of its first call in "Failed to connect to Temporal server".
+ */
+export function temporalCredentialsRefusal(e: unknown): string | undefined {
+  for (let err = e as { code?: unknown; details?: unknown; message?: unknown; cause?: unknown } | undefined, depth = 0; err && depth < 5; err = err.cause as typeof err, depth++) {
+    const status = typeof err.code === 'number' ? GRPC_REFUSALS[err.code] : undefined;
+    if (status) return `${status}: ${String(err.details ?? err.message ?? '').split('\n')[0]!.trim()}`;
+    // The native (Rust) connection of workers gives the status as its description: `code: '…', message: "…"`.
+    const m = /code: '([^']*)', message: "([^"]*)"/.exec(String(err.message ?? ''));
+    const native = m ? NATIVE_REFUSALS[m[1]!] : undefined;
+    if (native) return `${native}: ${m![2]}`;
+  }
+  return undefined;
+}
+
+/** What to say about a refused API key or client certificate, and what to check. */
+export function temporalRefusal(config: TemporalConnectionConfig, address: string, refusal: string): { message: string; hint: string } {
+  return config.PLUM_TEMPORAL_API_KEY
+    ? { message: `Temporal at ${address} refused the API key (${refusal})`, hint: 'check PLUM_TEMPORAL_API_KEY: a key of this namespace, not expired or revoked' }
+    : { message: `Temporal at ${address} refused the connection (${refusal})`, hint: 'check its credentials: PLUM_TEMPORAL_TLS_CERT / _KEY, or PLUM_TEMPORAL_API_KEY' };
+}
+
 /** One line for a failed connection, saying what to check. */
 export function temporalConnectError(config: TemporalConnectionConfig, address: string, e: unknown): PlumError {
+  const refusal = temporalCredentialsRefusal(e);
+  if (refusal) {
+    const { message, hint } = temporalRefusal(config, address, refusal);
+    return new PlumError('unauthorized', message, { hint });
+  }
   const raw = ((e as Error)?.message ?? String(e)).split('\n')[0]!.trim();
   const tls = temporalUsesTls(config);
   return new PlumError('unavailable', `cannot reach Temporal at ${address}${tls ? ' over TLS' : ''}: ${raw}`, {

@@ -71,6 +71,18 @@ export const SEARCH_ATTRIBUTES = {
 export const DEFAULT_SCAN_TASK_QUEUE = 'plum-scan';
 
 /**
+ * Patch id (workflow `patched()`) under which a job's nmap activity is scheduled with an activity id derived
+ * from its job id. Histories written before it keep the SDK's sequence numbers and replay unchanged.
+ */
+export const NMAP_ACTIVITY_ID_PATCH = 'nmap-activity-id-from-job';
+
+/**
+ * Activity id of a job's nmap activity: the server finds the job's activity among the workflow's pending
+ * activities by it, to check that an agent claiming the job is the worker Temporal dispatched it to.
+ */
+export const nmapActivityId = (jobId: string) => `nmap:${jobId}`;
+
+/**
  * The task queue of urgent work (investigations) next to a scan queue. Every agent polls it with a slot of
  * its own that background profile runs cannot take, so an investigation's nmap starts at once even while
  * all the normal slots are busy.

@@ -1,11 +1,13 @@
 import {
-  CancellationScope, defineQuery, makeContinueAsNewFunc, isCancellation, proxyActivities, proxySinks, setHandler,
+  CancellationScope, defineQuery, makeContinueAsNewFunc, isCancellation, patched, proxyActivities, proxySinks, setHandler,
   upsertMemo, upsertSearchAttributes, workflowInfo, type Sinks,
 } from '@temporalio/workflow';
 import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
 import { DEFAULT_LIMITS, executeScanRun, priorityKey, type RunLimits } from './logic/scan-run.ts';
 import type { JobSpec, RunCounters, RunEvent, RunState, RunSummary, ScanActivities } from './logic/types.ts';
-import { DEFAULT_SCAN_TASK_QUEUE, nmapActivityOptions, SERVER_ACTIVITY_OPTIONS, type NmapTimingOverrides } from './options.ts';
+import {
+  DEFAULT_SCAN_TASK_QUEUE, NMAP_ACTIVITY_ID_PATCH, nmapActivityId, nmapActivityOptions, SERVER_ACTIVITY_OPTIONS, type NmapTimingOverrides,
+} from './options.ts';
 
 /*
  * The Temporal binding of the shared run logic (workflows/logic/scan-run.ts).
@@ -52,22 +54,27 @@ export async function runOnTemporal(input: ScanWorkflowInput): Promise<RunSummar
   setHandler(progressQuery, () => ({ runId: state.plan?.runId, nextIndex: state.nextIndex, counters: state.counters }));
 
   const scanQueue = input.urgentScanTaskQueue ?? input.scanTaskQueue ?? DEFAULT_SCAN_TASK_QUEUE;
-  const nmapProxies = new Map<number, ScanActivities['runNmapJob']>();
-  const nmapFor = (priority: number) => {
-    const key = priorityKey(priority);
-    let fn = nmapProxies.get(key);
-    if (!fn) {
-      // Per-priority proxies: an urgent investigation overtakes background cycles on the agents' queue.
-      fn = proxyActivities<ScanActivities>({ ...nmapActivityOptions(input.nmapTiming), taskQueue: scanQueue, priority: { priorityKey: key } }).runNmapJob;
-      nmapProxies.set(key, fn);
+  // Per-priority options: an urgent investigation overtakes background cycles on the agents' queue.
+  const nmapOptions = (priority: number) => ({ ...nmapActivityOptions(input.nmapTiming), taskQueue: scanQueue, priority: { priorityKey: priorityKey(priority) } });
+  const legacyProxies = new Map<number, ScanActivities['runNmapJob']>();
+  const runNmapJob = (spec: JobSpec, priority: number) => {
+    // The job's activity id names the job, so a claim can be checked against what Temporal dispatched.
+    if (patched(NMAP_ACTIVITY_ID_PATCH)) {
+      return proxyActivities<ScanActivities>({ ...nmapOptions(priority), activityId: nmapActivityId(spec.jobId) }).runNmapJob(spec);
     }
-    return fn;
+    const key = priorityKey(priority);
+    let fn = legacyProxies.get(key);
+    if (!fn) {
+      fn = proxyActivities<ScanActivities>(nmapOptions(priority)).runNmapJob;
+      legacyProxies.set(key, fn);
+    }
+    return fn(spec);
   };
   const limits: RunLimits = { ...DEFAULT_LIMITS, ...input.limits };
 
   const step = await executeScanRun({
     activities: server,
-    runNmapJob: (spec: JobSpec, priority: number) => nmapFor(priority)(spec),
+    runNmapJob,
     isCancellation,
     nonCancellable: (fn) => CancellationScope.nonCancellable(fn),
     report(e) {

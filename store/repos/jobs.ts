@@ -34,6 +34,12 @@ export async function claimJob(store: StoreSession, jobId: string, agentName: st
   throw new PlumError('forbidden', `job ${jobId} is assigned to another agent`, { hint: 'each job runs on the agent that claimed it first' });
 }
 
+/** The workflow id of a job's run (null for a run without one); undefined when there is no such job. */
+export async function jobWorkflowId(store: StoreSession, jobId: string): Promise<{ workflowId: string | null } | undefined> {
+  const [row] = await store.query<{ workflow_id: string | null }>('select r.workflow_id from jobs j join runs r on r.id = j.run_id where j.id = $1', [jobId]);
+  return row ? { workflowId: row.workflow_id } : undefined;
+}
+
 /** The addresses each name of a job's run was checked at when the run was planned (core/scope.ts pinning). */
 export async function pinnedAddresses(store: StoreSession, runId: string): Promise<Record<string, string[]>> {
   const [row] = await store.query<{ pinned: Record<string, string[]> | null }>(`select progress->'pinned' as pinned from runs where id = $1`, [runId]);

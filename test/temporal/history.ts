@@ -41,6 +41,8 @@ export interface ScheduleOptions {
   startToCloseTimeout?: string;
   heartbeatTimeout?: string;
   priorityKey?: number;
+  /** The activity id the workflow chose (default: the SDK's sequence number). */
+  activityId?: string;
 }
 
 export class HistoryBuilder {
@@ -105,7 +107,7 @@ export class HistoryBuilder {
   scheduleActivity(type: string, opts: ScheduleOptions): number {
     const seq = ++this.activitySeq;
     const scheduledId = this.add('EVENT_TYPE_ACTIVITY_TASK_SCHEDULED', 'activityTaskScheduledEventAttributes', {
-      activityId: String(seq),
+      activityId: opts.activityId ?? String(seq),
       activityType: { name: type },
       taskQueue: { name: opts.taskQueue, kind: 'TASK_QUEUE_KIND_NORMAL' },
       header: {},
@@ -160,6 +162,15 @@ export class HistoryBuilder {
     this.add('EVENT_TYPE_ACTIVITY_TASK_TIMED_OUT', 'activityTaskTimedOutEventAttributes', {
       failure: { message: `activity ${timeoutType === 'TIMEOUT_TYPE_HEARTBEAT' ? 'Heartbeat' : 'StartToClose'} timeout`, source: 'Server', timeoutFailureInfo: { timeoutType } },
       scheduledEventId: String(scheduledId), startedEventId: String(startedId), retryState: 'RETRY_STATE_MAXIMUM_ATTEMPTS_REACHED',
+    });
+    return this;
+  }
+
+  /** The marker a first `patched(patchId)` call records: sdk-core's `core_patch` marker, as a real server's history holds it. */
+  patchMarker(patchId: string): this {
+    this.add('EVENT_TYPE_MARKER_RECORDED', 'markerRecordedEventAttributes', {
+      markerName: 'core_patch', details: { 'patch-data': { payloads: [jsonPayload({ id: patchId, deprecated: false })] } },
+      workflowTaskCompletedEventId: String(this.lastCompleted),
     });
     return this;
   }

@@ -8,7 +8,7 @@ import { proxySinks, type ActivityInput, type ContinueAsNewInput, type Next, typ
  */
 export interface RecorderSinks extends Sinks {
   recorder: {
-    activity(a: { type: string; taskQueue?: string; priorityKey?: number; heartbeatTimeout?: unknown; args: unknown[] }): void;
+    activity(a: { type: string; activityId?: string; taskQueue?: string; priorityKey?: number; heartbeatTimeout?: unknown; args: unknown[] }): void;
     continued(args: unknown[]): void;
   };
 }
@@ -19,6 +19,7 @@ class RecordActivities implements WorkflowOutboundCallsInterceptor {
   scheduleActivity(input: ActivityInput, next: Next<WorkflowOutboundCallsInterceptor, 'scheduleActivity'>): Promise<unknown> {
     recorder.activity({
       type: input.activityType,
+      activityId: input.options.activityId,
       taskQueue: input.options.taskQueue,
       priorityKey: input.options.priority?.priorityKey,
       heartbeatTimeout: input.options.heartbeatTimeout,

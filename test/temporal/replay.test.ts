@@ -5,6 +5,7 @@ import { initialState } from '../../workflows/logic/scan-run.ts';
 import type { JobOutcome, JobSpec, NmapJobResult, PlannedRun, RunEvent, RunRequest, RunSummary } from '../../workflows/logic/types.ts';
 import type { ScanWorkflowInput } from '../../workflows/temporal-run.ts';
 import type { ReportWorkflowInput } from '../../workflows/report.ts';
+import { NMAP_ACTIVITY_ID_PATCH } from '../../workflows/options.ts';
 import { HistoryBuilder, heartbeatTimeoutFailure } from './history.ts';
 
 /*
@@ -23,7 +24,7 @@ const quiet = { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error() 
 
 let bundle: WorkflowBundleWithSourceMap;
 let events: RunEvent[];
-let activities: { type: string; taskQueue?: string; priorityKey?: number; args: unknown[] }[];
+let activities: { type: string; activityId?: string; taskQueue?: string; priorityKey?: number; args: unknown[] }[];
 let continued: unknown[][];
 
 beforeAll(async () => {
@@ -108,6 +109,8 @@ describe('replay: scanProfileWorkflow', () => {
       'planRun@plum-server', 'getJobSpecs@plum-server', 'runNmapJob@plum-scan/p3', 'runNmapJob@plum-scan/p3', 'ingestJob@plum-server',
       'runNmapJob@plum-scan/p3', 'ingestJob@plum-server', 'ingestJob@plum-server', 'finishRun@plum-server',
     ]);
+    // Written before job-derived activity ids: the SDK's sequence numbers are kept on replay.
+    expect(activities.filter((a) => a.type === 'runNmapJob').map((a) => a.activityId)).toEqual([undefined, undefined, undefined]);
     // Only ids and specs cross the activity boundary (claim check).
     expect(activities[2]!.args).toEqual([specs[0]]);
     expect(activities[4]!.args).toEqual([{ runId: p.runId, jobId: specs[0]!.jobId }]);
@@ -118,6 +121,37 @@ describe('replay: scanProfileWorkflow', () => {
     const summary = (events.at(-1) as { type: 'finished'; summary: RunSummary }).summary;
     expect(events.map((e) => e.type)).toEqual(['planned', 'job-started', 'job-started', 'job-finished', 'job-started', 'job-finished', 'job-finished', 'finished']);
     expect(summary).toMatchObject({ runId: p.runId, workflowId, status: 'partial', profile: 'banner' });
+  }, 60_000);
+
+  it('names each job\'s nmap activity after its job once the patch marker is recorded, so a claim can be checked against it', async () => {
+    const workflowId = 'profile:banner:2026-11-23T14:00:00Z';
+    const input: ScanWorkflowInput = { state: initialState(profileRequest(workflowId)), limits: { maxInFlight: 2 } };
+    const p = plan({ jobCount: 2, addressCount: 512 });
+    const specs = [0, 1].map((i) => spec(i, p));
+    const h = new HistoryBuilder({ workflowType: 'scanProfileWorkflow', workflowId, taskQueue: SERVER_QUEUE, input: [input] });
+    opening(h, p, specs);
+    // The first patched() call records the marker (once), just before the first job's activity is scheduled.
+    h.patchMarker(NMAP_ACTIVITY_ID_PATCH);
+    const n0 = h.scheduleActivity('runNmapJob', { ...nmapOpts(3), activityId: `nmap:${specs[0]!.jobId}` });
+    const n1 = h.scheduleActivity('runNmapJob', { ...nmapOpts(3), activityId: `nmap:${specs[1]!.jobId}` });
+    h.completeActivity(n0, nmapResult(specs[0]!)).workflowTask();
+    const i0 = h.scheduleActivity('ingestJob', server);
+    h.completeActivity(n1, nmapResult(specs[1]!), { attempt: 2, lastFailure: heartbeatTimeoutFailure() }).workflowTask();
+    const i1 = h.scheduleActivity('ingestJob', server);
+    h.completeActivity(i0, outcome(specs[0]!)).workflowTask();
+    h.completeActivity(i1, outcome(specs[1]!)).workflowTask();
+    const fin = h.scheduleActivity('finishRun', server);
+    h.completeActivity(fin, null).workflowTask();
+    h.completeWorkflow({});
+
+    await replay(h);
+
+    const nmap = activities.filter((a) => a.type === 'runNmapJob');
+    expect(nmap.map((a) => a.activityId)).toEqual([`nmap:${specs[0]!.jobId}`, `nmap:${specs[1]!.jobId}`]);
+    expect(nmap.map((a) => a.args)).toEqual([[specs[0]], [specs[1]]]);
+    expect(activities.find((a) => a.type === 'ingestJob')!.activityId).toBeUndefined();
+    const summary = (events.at(-1) as { type: 'finished'; summary: RunSummary }).summary;
+    expect(summary).toMatchObject({ status: 'succeeded', counters: { jobs: 2, jobsDone: 2 } });
   }, 60_000);
 
   it('fails replay when the history does not match the code (determinism is really checked)', async () => {
