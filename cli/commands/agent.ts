@@ -16,7 +16,7 @@ export function register(program: Command, ctx: CliContext): void {
     .option('--scan-hours <start-end>', 'only take jobs between these UTC hours, e.g. 22-06')
     .requiredOption('--server <url>', 'the Plum server (plum serve) that receives results')
     .requiredOption('--token-file <path>', 'file holding the agent token from `plum agent-token create`')
-    .option('--name <name>', 'name recorded on the jobs this agent runs')
+    .option('--name <name>', "a name for this agent's own logs (runner name); jobs are claimed and recorded as its token's agent, and a warning says when the two differ")
     .option('--check', 'check the Plum server, the token, nmap and Temporal, print one line per problem, and exit (non-zero on a problem)')
     .action(async (opts: {
       temporalAddress?: string; taskQueue: string; concurrency: string; urgentSlots: string; scanHours?: string; server: string; tokenFile: string; name?: string; check?: boolean;
