@@ -115,8 +115,12 @@ export function parseScriptList(input: string | string[] | undefined): string[] 
  * are judged by the categories they declare: pass `db` with them added
  * (core/nmap/custom-scripts.ts withCustomScripts).
  */
-export function enforceScriptPolicy(scripts: readonly string[], allowed: readonly string[] = [], db: ScriptDb = installedScriptDb()): void {
-  const verdict = judgeScripts(scripts.filter((s) => !isProjectScript(s)), db, allowed);
+export function enforceScriptPolicy(scripts: readonly string[], allowed: readonly string[] = [], db?: ScriptDb): void {
+  const judged = scripts.filter((s) => !isProjectScript(s));
+  // nmap's catalogue is read only when there is a script to judge: a server without nmap (distributed
+  // mode: nmap runs on the agents) still saves profiles without scripts or with Plum's own.
+  if (judged.length === 0) return;
+  const verdict = judgeScripts(judged, db ?? installedScriptDb(), allowed);
   if (verdict.ok) return;
   if (verdict.unknown) {
     throw new PlumError('invalid_input', `unknown NSE script "${verdict.script}": it ${verdict.reason}`, {
