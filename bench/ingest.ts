@@ -9,6 +9,9 @@
  *
  *   npx tsx bench/ingest.ts [--obs 1000000] [--drivers postgres,pglite] [--batch 500] [--preparse] [--rules] [--keep]
  *   (--parse-workers N: parse threads, default auto as `plum ingest`; --rules: tag rules and scores at ingest, as `plum ingest` runs them; without it, the store alone)
+ *   (--young, with --rules: scores judged an hour after each pass's scan, as in a monitor's first two weeks, when
+ *   every port is newly appeared and its score decays from sighting to sighting; without it they are judged at the
+ *   wall clock, years after the synthetic scans, when no score moves any more)
  *   npx tsx bench/ingest.ts --obs 50000 --dump FILE.xml   (writes the first pass's XML and stops)
  *   npx tsx bench/ingest.ts --drivers postgres --db plum_bench_NNN --passes 2,3   (reuses a database kept with --keep)
  *   npx tsx bench/ingest.ts --drivers postgres --db plum_bench_NNN --passes 4   (pass 3's content again, all stable: repeatable)
@@ -43,7 +46,7 @@ const { values: opt } = (() => {
       options: {
         obs: flag('1000000'), drivers: flag('postgres,pglite'), batch: flag('500'), passes: flag('1,2,3'), db: flag(''),
         'parse-workers': flag('auto'), dump: flag(''),
-        preparse: { type: 'boolean' }, rules: { type: 'boolean' }, keep: { type: 'boolean' }, 'no-parse-only': { type: 'boolean' },
+        preparse: { type: 'boolean' }, rules: { type: 'boolean' }, young: { type: 'boolean' }, keep: { type: 'boolean' }, 'no-parse-only': { type: 'boolean' },
         'node-defaults': { type: 'boolean' }, 'eager-docs': { type: 'boolean' }, help: { type: 'boolean' },
       },
     });
@@ -82,6 +85,12 @@ if (PASSES.some((p) => ![1, 2, 3, 4].includes(p))) {
 const REUSE_DB = opt.db!;
 /** Tag rules and scores at ingest, as `plum ingest` and the scan activities run it (rules/ as shipped). */
 const RULES = opt.rules === true;
+/** `--young`: scores judged just after each pass's scan time (see the header), not at the wall clock. */
+const YOUNG_MONITOR = opt.young === true;
+if (YOUNG_MONITOR && !RULES) {
+  console.error('--young judges scores: it needs --rules');
+  process.exit(2);
+}
 /** `--eager-docs`: parse keeping every document (the parser's default) instead of on demand as `plum ingest` does; for A/B runs. */
 const EAGER_DOCS = opt['eager-docs'] === true;
 /** Parse threads (parseNmapStream's `workers`): default 'auto', as `plum ingest` runs. */
@@ -200,14 +209,17 @@ async function benchDriver(driver: string): Promise<void> {
   }
   const config = loadConfig(env);
   const store = await openStore(config);
-  const ruleDeps = RULES ? createRuleIngestDeps(store, await openRuleContext(store, config)) : {};
-  console.log(`\n== ${driver}${PREPARSE ? ' (store only: parsed beforehand)' : ' (end to end: XML → stored)'}${RULES ? ', with tag rules and scores' : ''}: ${HOSTS} hosts × ${PORTS_PER_HOST} ports = ${HOSTS * PORTS_PER_HOST} observations per pass, ${BATCH} hosts per transaction`);
+  // The time scores are judged at: an hour after the current pass's scan with --young, else the wall clock.
+  let judgedAt: Date | undefined;
+  const ruleDeps = RULES ? createRuleIngestDeps(store, { ...await openRuleContext(store, config), now: () => judgedAt ?? new Date() }) : {};
+  console.log(`\n== ${driver}${PREPARSE ? ' (store only: parsed beforehand)' : ' (end to end: XML → stored)'}${RULES ? `, with tag rules and scores${YOUNG_MONITOR ? ' judged just after each scan' : ''}` : ''}: ${HOSTS} hosts × ${PORTS_PER_HOST} ports = ${HOSTS * PORTS_PER_HOST} observations per pass, ${BATCH} hosts per transaction`);
   try {
     const passes: Array<[string, number, boolean]> = [['1 new', 1_700_000_000, false], ['2 stable', 1_700_086_400, false], ['3 10% changed', 1_700_172_800, true],
       // Not run by default: pass 3's content a day later, all stable; repeatable on a kept database (`--db … --passes 4`).
       ['4 stable', 1_700_259_200, true]];
     for (const [name, t, changed] of passes.filter((_, i) => PASSES.includes(i + 1))) {
       const file = await passFile(t, changed);
+      if (YOUNG_MONITOR) judgedAt = new Date((t + 3600) * 1000);
       let scan = scanFromStream(parseNmapStream(openXmlFile(file), { workers: PARSE_WORKERS, documentsOnDemand: !EAGER_DOCS, fieldsOnDemand: !EAGER_DOCS && !RULES }));
       if (PREPARSE) {
         const hosts = [];

@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { PlumError } from './errors.ts';
-import { DEFAULT_SCORE_FILE, loadScoreConfig, parseScoreConfig, scoreHost, scorePort, type ScoreResult } from './score.ts';
+import {
+  DEFAULT_SCORE_FILE, loadScoreConfig, parseScoreConfig, portFeatureValues, scoreHost, scorePort, type ScoreResult,
+} from './score.ts';
 
 const cfg = await loadScoreConfig(DEFAULT_SCORE_FILE);
 const sum = (r: ScoreResult) => r.features.reduce((a, f) => a + f.contribution, 0);
@@ -60,6 +62,35 @@ describe('scorePort', () => {
       const r = scorePort({ tags: ['type:vpn', 'vuln:opendir', 'x509:expiring-soon'], firstSeen: '2026-01-01', changedAt: '2026-01-02', at: new Date(Date.parse('2026-01-03') + d * 3_600_000 * 7) }, cfg);
       expect(sum(r)).toBe(r.score);
     }
+  });
+});
+
+describe('the decaying features (newly appeared over 14 days, recently changed over 7)', () => {
+  const base = Date.parse('2026-01-01T00:00:00Z');
+  const after = (hours: number) => new Date(base + hours * 3_600_000).toISOString();
+  // since: hours after the base (null: never); at: hours after the base; expected value (days) and normalized.
+  const cases: [string, 'newly_appeared' | 'recently_changed', number | null, number, number | null, number][] = [
+    ['at the moment it appeared', 'newly_appeared', 0, 0, 0, 1],
+    ['an hour later', 'newly_appeared', 0, 1, 0, 0.997],
+    ['a day later', 'newly_appeared', 0, 24, 1, 0.929],
+    ['half way', 'newly_appeared', 0, 7 * 24, 7, 0.5],
+    ['just inside the window', 'newly_appeared', 0, 14 * 24 - 1, 14, 0.003],
+    ['at the end of the window', 'newly_appeared', 0, 14 * 24, null, 0],
+    ['long after', 'newly_appeared', 0, 400 * 24, null, 0],
+    ['judged before it appeared (an older scan imported late)', 'newly_appeared', 48, 0, 0, 1],
+    ['never changed', 'recently_changed', null, 24, null, 0],
+    ['changed a day ago', 'recently_changed', 0, 24, 1, 0.857],
+    ['changed at the end of its window', 'recently_changed', 0, 7 * 24, null, 0],
+  ];
+  it.each(cases)('%s (%s)', (_label, name, since, at, value, normalized) => {
+    const input = name === 'newly_appeared'
+      ? { tags: [], firstSeen: since === null ? null : after(since), at: after(at) }
+      : { tags: [], changedAt: since === null ? null : after(since), at: after(at) };
+    expect(portFeatureValues(input, cfg)[name]).toEqual({ value, normalized });
+  });
+
+  it('an unreadable date counts as never', () => {
+    expect(portFeatureValues({ tags: [], firstSeen: 'not a date', at: after(1) }, cfg).newly_appeared).toEqual({ value: null, normalized: 0 });
   });
 });
 

@@ -1,5 +1,5 @@
 import type { SearchFields } from '../../core/fields.ts';
-import type { PortScoreInput } from '../../core/score.ts';
+import { scoreHost, type PortScoreInput, type ScoreConfig } from '../../core/score.ts';
 import type { StoreSession } from '../index.ts';
 import { canonicalIp } from '../../core/coverage.ts';
 
@@ -16,11 +16,24 @@ export interface ObsRow {
   score_features: Record<string, unknown> | null; fields: SearchFields | null; slot_first: Date; changed_at: Date | null;
 }
 
-/** Observations of one ip ($1 inet) or of many ($1 inet[]), with the slot's first sighting and the last change. */
-export function selectObsSql(withFields: boolean, oneIp = false): string {
+/**
+ * The documents whose fact tags depend on the time they are judged at (core/rules/facts.ts: certificate
+ * dates). Any other document tags the same at every time, so time-dependent rules give it what it stores.
+ */
+const HAS_CERT_DATES = `(coalesce(o.fields -> 'x509_not_after', '[]') <> '[]' or coalesce(o.fields -> 'x509_not_before', '[]') <> '[]')`;
+
+/**
+ * Observations of one ip ($1 inet) or of many ($1 inet[]), with the slot's first sighting and the last change.
+ * `fields`: read every document's fields, none, only those of the ids in $2 (text[]), or only those with
+ * certificate dates.
+ */
+export function selectObsSql(withFields: boolean | 'listed' | 'dated', oneIp = false): string {
   const cond = oneIp ? '= $1::inet' : '= any($1::inet[])';
+  const fields = withFields === 'listed' ? 'case when o.id = any($2::text[]) then o.fields end as fields'
+    : withFields === 'dated' ? `case when ${HAS_CERT_DATES} then o.fields end as fields`
+      : withFields ? 'o.fields' : 'null::jsonb as fields';
   return `select o.id, host(o.ip) as ip, o.protocol, o.port, o.hsh256, o.current, o.state, o.first_seen, s.last_seen,
-      o.tags, o.rules, o.score, o.score_features, ${withFields ? 'o.fields' : 'null::jsonb as fields'},
+      o.tags, o.rules, o.score, o.score_features, ${fields},
       min(o.first_seen) over (partition by o.ip, o.protocol, o.port) as slot_first, c.changed_at
     from port_observations o
     join observation_sightings s on s.id = o.id
@@ -57,4 +70,34 @@ export async function hostScoreInputs(store: StoreSession, ips: string[], at: Da
 export async function getHostScore(store: StoreSession, ip: string): Promise<{ score: number; band: string } | undefined> {
   const [r] = await store.query<{ score: number; band: string }>('select score, band from host_scores where ip = $1::inet', [canonicalIp(ip)]);
   return r ? { score: Number(r.score), band: r.band } : undefined;
+}
+
+/**
+ * Stores the host score of each ip from its current open ports' inputs (an ip without any loses its score).
+ * Rows whose score, band, port count and features are unchanged are not rewritten. Returns the hosts scored.
+ */
+export async function writeHostScores(tx: StoreSession, openByIp: ReadonlyMap<string, PortScoreInput[]>, cfg: ScoreConfig): Promise<number> {
+  const hostRows: { ip: string; score: number; band: string; features: unknown; open_ports: number }[] = [];
+  const noPorts: string[] = [];
+  for (const [ip, ports] of openByIp) {
+    if (ports.length === 0) {
+      noPorts.push(ip);
+      continue;
+    }
+    const h = scoreHost(ports, cfg);
+    hostRows.push({ ip, score: h.score, band: h.band, features: h.features, open_ports: ports.length });
+  }
+  if (hostRows.length > 0) {
+    await tx.query(
+      `insert into host_scores (ip, score, band, features, open_ports, computed_at)
+       select x.ip::inet, x.score, x.band, x.features, x.open_ports, now()
+       from jsonb_to_recordset($1::jsonb) as x(ip text, score int, band text, features jsonb, open_ports int)
+       on conflict (ip) do update set score = excluded.score, band = excluded.band, features = excluded.features,
+         open_ports = excluded.open_ports, computed_at = excluded.computed_at
+       where (host_scores.score, host_scores.band, host_scores.open_ports, host_scores.features)
+         is distinct from (excluded.score, excluded.band, excluded.open_ports, excluded.features)`,
+      [JSON.stringify(hostRows)]);
+  }
+  if (noPorts.length > 0) await tx.query('delete from host_scores where ip = any($1::inet[])', [noPorts]);
+  return hostRows.length;
 }

@@ -17,8 +17,8 @@ import {
 import type { Store, StoreSession } from '../index.ts';
 import { canonicalIp } from '../../core/coverage.ts';
 import { clearRescores, queueRescores } from './pending-rescores.ts';
-
-import { portInput, selectObsSql, type ObsRow } from './host-score.ts';
+import { candidateCondition, candidatesByIp } from './rule-candidates.ts';
+import { portInput, selectObsSql, writeHostScores, type ObsRow } from './host-score.ts';
 import { listStoredRules, syncRulesDir, type RuleMergeResult } from './rule-table.ts';
 
 export {
@@ -68,6 +68,8 @@ interface BatchContext {
   affected?: ReadonlySet<string>;
   /** When scores are judged (host-score.ts portInput). */
   now?: () => Date;
+  /** Re-tag only these documents (rule-candidates.ts), or only those with certificate dates; undefined: all. */
+  candidates?: readonly string[] | 'dated';
 }
 
 export interface BatchOutcome {
@@ -85,7 +87,9 @@ async function processIps(tx: StoreSession, ips: string[], ctx: BatchContext): P
   const out: BatchOutcome = { documents: 0, retagged: 0, rescored: 0, hosts: 0 };
   if (ips.length === 0) return out;
   const retag = ctx.affected !== undefined;
-  const rows = await tx.query<ObsRow>(selectObsSql(retag), [ips]);
+  const rows = ctx.candidates === undefined || !retag ? await tx.query<ObsRow>(selectObsSql(retag), [ips])
+    : ctx.candidates === 'dated' ? await tx.query<ObsRow>(selectObsSql('dated'), [ips])
+      : await tx.query<ObsRow>(selectObsSql('listed'), [ips, ctx.candidates]);
   const updates: { id: string; tags: string[]; rules: string[]; score: number; score_features: unknown }[] = [];
   const openByIp = new Map<string, PortScoreInput[]>(ips.map((ip) => [ip, []]));
   const at = ctx.now?.() ?? new Date();
@@ -118,27 +122,7 @@ async function processIps(tx: StoreSession, ips: string[], ctx: BatchContext): P
        where o.id = x.id`,
       [JSON.stringify(updates)]);
   }
-  const hostRows: { ip: string; score: number; band: string; features: unknown; open_ports: number }[] = [];
-  const noPorts: string[] = [];
-  for (const [ip, ports] of openByIp) {
-    if (ports.length === 0) {
-      noPorts.push(ip);
-      continue;
-    }
-    const h = scoreHost(ports, ctx.score);
-    hostRows.push({ ip, score: h.score, band: h.band, features: h.features, open_ports: ports.length });
-  }
-  if (hostRows.length > 0) {
-    await tx.query(
-      `insert into host_scores (ip, score, band, features, open_ports, computed_at)
-       select x.ip::inet, x.score, x.band, x.features, x.open_ports, now()
-       from jsonb_to_recordset($1::jsonb) as x(ip text, score int, band text, features jsonb, open_ports int)
-       on conflict (ip) do update set score = excluded.score, band = excluded.band, features = excluded.features,
-         open_ports = excluded.open_ports, computed_at = excluded.computed_at`,
-      [JSON.stringify(hostRows)]);
-  }
-  if (noPorts.length > 0) await tx.query('delete from host_scores where ip = any($1::inet[])', [noPorts]);
-  out.hosts = hostRows.length;
+  out.hosts = await writeHostScores(tx, openByIp, ctx.score);
   return out;
 }
 
@@ -152,7 +136,8 @@ export async function rescoreIps(store: Store, ips: string[], ctx: { set: RuleSe
   const total: BatchOutcome = { documents: 0, retagged: 0, rescored: 0, hosts: 0 };
   const affected = timeDependentRules(ctx.set);
   for (let i = 0; i < unique.length; i += 500) {
-    const part = await store.transaction((tx) => processIps(tx, unique.slice(i, i + 500), { set: ctx.set, score: ctx.score, affected, now: ctx.now }));
+    // Only certificate dates make a document's tags depend on time: the other documents' fields stay unread.
+    const part = await store.transaction((tx) => processIps(tx, unique.slice(i, i + 500), { set: ctx.set, score: ctx.score, affected, now: ctx.now, candidates: 'dated' }));
     addOutcome(total, part);
   }
   return total;
@@ -253,9 +238,21 @@ export async function applyRules(store: Store, set: RuleSet, cfg: ScoreConfig, o
   const plan = await planApply(store, set, cfg, opts);
   const summary: ApplySummary = { ...plan, ips: 0, documents: 0, retagged: 0, rescored: 0, hosts: 0, durationMs: 0 };
   const retag = plan.affected.length > 0 || plan.removed.length > 0;
-  if (retag || plan.scoreChanged) {
+  const batch = opts.batchIps ?? 2000;
+  // A few rules edited, weights unchanged: only the hosts of documents those rules matched or match now.
+  const narrow = retag && !plan.scoreChanged && !opts.force ? candidateCondition(set, plan.affected, plan.removed) : undefined;
+  if (narrow) {
+    const byIp = await candidatesByIp(store, narrow);
+    const ips = [...byIp.keys()];
+    for (let i = 0; i < ips.length; i += batch) {
+      const part = ips.slice(i, i + batch);
+      const ctx: BatchContext = { set, score: cfg, affected: new Set(plan.affected), candidates: part.flatMap((ip) => byIp.get(ip)!) };
+      addOutcome(summary, await store.transaction((tx) => processIps(tx, part, ctx)));
+      summary.ips += part.length;
+      opts.onProgress?.({ ips: summary.ips, documents: summary.documents });
+    }
+  } else if (retag || plan.scoreChanged) {
     const ctx: BatchContext = { set, score: cfg, affected: retag ? new Set(plan.affected) : undefined };
-    const batch = opts.batchIps ?? 2000;
     let after: string | null = null;
     for (;;) {
       const ips: string[] = (await store.query<{ ip: string }>(
