@@ -106,6 +106,35 @@ describe.each(storeKinds)('custom NSE scripts on %s', (kind) => {
   });
 });
 
+describe.each(storeKinds)('plum investigate with a custom script on %s', (kind) => {
+  it('runs it: judged by its declared categories, its output stored with the run', async () => {
+    const { config, drop } = await makeTestConfig(kind);
+    try {
+      const env = cliEnvOf(config);
+      const ssh = perimeter.services.find((x) => x.name === 'ssh')!;
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'plum-nse-inv-'));
+      const file = path.join(dir, 'site-probe.nse');
+      fs.writeFileSync(file, script('custom-probe-v1'));
+      for (const args of [['init'], ['nse', 'add', file], ['target', 'add', ssh.ip]]) {
+        const r = await runPlum(args, env);
+        expect(r.code, `${args.join(' ')}: ${r.stderr}`).toBe(0);
+      }
+      const inv = await runPlum(['investigate', ssh.ip, '--ports', String(ssh.port), '--scripts', 'site-probe', '--all', '--format', 'json'], env);
+      expect(inv.code, inv.stderr).toBe(0);
+      const found = await runPlum(['search', 'script:site-probe', '--format', 'json'], env);
+      expect(found.code, found.stderr).toBe(0);
+      expect(found.stdout).toContain(ssh.ip);
+      // An unknown name is still refused, with one line, before anything is scanned.
+      const unknown = await runPlum(['investigate', ssh.ip, '--ports', String(ssh.port), '--scripts', 'site-nope'], env);
+      expect(unknown.code).not.toBe(0);
+      expect(unknown.stderr.trim().split('\n')[0]).toMatch(/^plum: unknown NSE script "site-nope"/);
+      fs.rmSync(dir, { recursive: true, force: true });
+    } finally {
+      await drop();
+    }
+  }, 180_000);
+});
+
 describe('a runner fetching custom scripts by hash', () => {
   const content = script('agent-marker');
   const ref = { name: 'site-agent', sha256: sha256Hex(content), categories: ['safe'] };

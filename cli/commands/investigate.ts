@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { PlumError } from '../../core/errors.ts';
 import { enforceScriptPolicy, normalisePortList, parseScriptList } from '../../core/profiles.ts';
+import { scriptDbFor } from '../../store/repos/nse-scripts.ts';
 import { parseTarget } from '../../core/targets.ts';
 import { investigationRequest } from '../../workers/embedded.ts';
 import type { CliContext } from '../context.ts';
@@ -30,7 +31,8 @@ export function register(program: Command, ctx: CliContext): void {
       const tcpPorts = normalisePortList(opts.ports, 'TCP ports');
       const udpPorts = opts.udpPorts ? normalisePortList(opts.udpPorts, 'UDP ports') : undefined;
       const scripts = opts.scripts ? parseScriptList(opts.scripts) : [];
-      enforceScriptPolicy(scripts);
+      // On Temporal the worker judges custom scripts when it plans; here, before anything starts.
+      if (opts.temporal) enforceScriptPolicy(scripts);
       if (opts.scopeOverride !== undefined && !opts.scopeOverride.trim()) throw new PlumError('usage', '--scope-override needs a reason');
       const request = investigationRequest({
         targets, tcpPorts, ...(udpPorts ? { udpPorts } : {}), scripts, ...(opts.reason ? { reason: opts.reason } : {}),
@@ -43,6 +45,8 @@ export function register(program: Command, ctx: CliContext): void {
         return;
       }
       const store = await openCommandStore(ctx, { create: true });
+      // Stock, Plum's and custom scripts (plum nse add), judged before the run is created.
+      enforceScriptPolicy(scripts, [], await scriptDbFor(store, scripts));
       const summary = await runWithProgress(ctx, store, request, { concurrency: Number(opts.concurrency), label: 'investigate' });
       await printRunResult(store, summary, opts.format, { all: opts.all });
     });
