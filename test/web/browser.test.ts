@@ -251,9 +251,15 @@ describe.each(storeKinds)('the web interface in Chromium (%s)', (kind) => {
       if (/Content Security Policy|Refused to/i.test(m.text())) docsCsp.push(m.text());
     });
     await page.goto(`${api.server.url}/docs`);
-    // Scalar renders the operations of /openapi.json (summaries from the route modules).
+    // Swagger UI renders the operations of /openapi.json (summaries from the route modules).
     await page.getByText('Liveness and database reachability', { exact: false }).first().waitFor({ timeout: 30_000 });
-    await page.getByText('investigations').first().waitFor();
+    await page.locator('.opblock-tag', { hasText: 'investigations' }).first().waitFor();
+    expect(await page.locator('.opblock').count()).toBeGreaterThan(20);
+    // An operation opens with its parameters, from the document.
+    await page.locator('.opblock-summary', { hasText: '/v1/health' }).first().click();
+    await page.locator('.opblock-body').first().waitFor();
+    await expectAccessible(page, 'API reference');
+    await shot(page, 'docs');
     expect(docsCsp).toEqual([]);
     await context.close();
   }, 60_000);
