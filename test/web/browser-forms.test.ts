@@ -10,11 +10,11 @@ import { expectAccessible, launchChromium, loginInBrowser, type PageProblems } f
 import { startTestWeb } from './helpers.ts';
 
 /**
- * The operator forms of the search page (save as a report or a webhook),
- * driven in Chromium: happy path, a refused value shown in the form, and what
- * a viewer can neither see nor forge.
+ * The operator forms of the search page (save as a report or a webhook) and
+ * of the rules page (import), driven in Chromium: happy path, a refused value
+ * shown in the page, and what a viewer can neither see nor forge.
  */
-describe.each(storeKinds)('search page forms in Chromium (%s)', (kind) => {
+describe.each(storeKinds)('search and rules page forms in Chromium (%s)', (kind) => {
   let api: TestApi;
   let browser: Browser;
   const problems: PageProblems = { dialogs: [], csp: [], errors: [] };
@@ -75,6 +75,48 @@ describe.each(storeKinds)('search page forms in Chromium (%s)', (kind) => {
     });
     expect(res.status()).toBe(403);
     expect(await findReportDefinition(api.store, 'viewer-forged')).toBeUndefined();
+    await context.close();
+  }, 90_000);
+
+  it('rules, happy: an operator uploads a rule file and reads the import report', async () => {
+    const { context, page } = await loginInBrowser(browser, api.server.url, 'operator', problems);
+    await page.goto(`${api.server.url}/rules`);
+    await expectAccessible(page, 'rules with the import form');
+    await page.getByLabel(/^Rule files/).setInputFiles([
+      { name: 'browser-gitlab.yaml', mimeType: 'application/yaml', buffer: Buffer.from("description: GitLab\nquery: http_title.lk:gitlab\ntags: [product:gitlab]\nversion: '2026-01-01'\n") },
+    ]);
+    await page.getByRole('button', { name: 'Import the rules', exact: true }).click();
+    await page.getByText('1 imported, 0 updated, 0 skipped, 0 invalid.').waitFor();
+    await page.getByRole('link', { name: 'browser-gitlab' }).first().click();
+    await page.getByRole('heading', { level: 1, name: 'Rule browser-gitlab' }).waitFor();
+    await context.close();
+  }, 90_000);
+
+  it('rules, bad input: an invalid file is listed with its reason in the import report', async () => {
+    const { context, page } = await loginInBrowser(browser, api.server.url, 'operator', problems);
+    await page.goto(`${api.server.url}/rules`);
+    await page.getByLabel(/^Rule files/).setInputFiles([
+      { name: 'impossible.yaml', mimeType: 'application/yaml', buffer: Buffer.from('description: bad\nquery: port:70000\ntags: [x:y]\nversion: 1\n') },
+    ]);
+    await page.getByRole('button', { name: 'Import the rules', exact: true }).click();
+    await page.getByText('0 imported, 0 updated, 0 skipped, 1 invalid.').waitFor();
+    const row = page.getByRole('row', { name: /impossible\.yaml/ });
+    expect(await row.innerText()).toMatch(/invalid\s+port 70000 is out of range/);
+    await expectAccessible(page, 'rules import report');
+    await context.close();
+  }, 90_000);
+
+  it('rules, security: a viewer sees no import form, and a forged upload with the viewer\'s own token is refused 403', async () => {
+    const { context, page } = await loginInBrowser(browser, api.server.url, 'viewer', problems);
+    await page.goto(`${api.server.url}/rules`);
+    await page.getByRole('heading', { level: 1, name: 'Rules' }).waitFor();
+    expect(await page.getByLabel(/^Rule files/).count()).toBe(0);
+    const token = await page.locator('input[name="_csrf"]').first().inputValue();
+    const res = await page.request.post(`${api.server.url}/rules/import`, {
+      multipart: { _csrf: token, files: { name: 'viewer.yaml', mimeType: 'application/yaml', buffer: Buffer.from('description: v\nquery: port:1\ntags: [x:v]\nversion: 1\n') } },
+      headers: { origin: api.server.url }, maxRedirects: 0,
+    });
+    expect(res.status()).toBe(403);
     await context.close();
   }, 90_000);
 
