@@ -20,12 +20,11 @@ const SOURCES: Record<string, { file: () => string; type: string }> = {
   'plum.css': { file: () => path.join(here, 'static', 'plum.css'), type: 'text/css; charset=utf-8' },
   'plum.js': { file: () => path.join(here, 'static', 'plum.js'), type: 'text/javascript; charset=utf-8' },
   'docs.js': { file: () => path.join(here, 'static', 'docs.js'), type: 'text/javascript; charset=utf-8' },
+  'docs.css': { file: () => path.join(here, 'static', 'docs.css'), type: 'text/css; charset=utf-8' },
   'htmx.min.js': { file: () => require.resolve('htmx.org/dist/htmx.min.js'), type: 'text/javascript; charset=utf-8' },
-  // The package exports only its ESM entry; the standalone browser bundle sits beside it.
-  'scalar.js': {
-    file: () => path.join(path.dirname(require.resolve('@scalar/api-reference')), 'browser', 'standalone.js'),
-    type: 'text/javascript; charset=utf-8',
-  },
+  // The API reference: Swagger UI's prebuilt browser bundle and its stylesheet (no dependencies at run time).
+  'swagger-ui.js': { file: () => require.resolve('swagger-ui-dist/swagger-ui-bundle.js'), type: 'text/javascript; charset=utf-8' },
+  'swagger-ui.css': { file: () => require.resolve('swagger-ui-dist/swagger-ui.css'), type: 'text/css; charset=utf-8' },
 };
 export type AssetName = keyof typeof SOURCES;
 

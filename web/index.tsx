@@ -2,6 +2,7 @@ import { Hono } from 'hono';
 import type { ResolvedDeps } from '../api/context.ts';
 import { toApiError } from '../api/errors.ts';
 import { registerAssets } from './assets.ts';
+import { temporalUiBase } from './temporal-link.ts';
 import type { WebEnv, WebOptions } from './context.ts';
 import { render } from './layout.tsx';
 import { registerAuth } from './pages/login.tsx';
@@ -31,7 +32,7 @@ export function createWeb(deps: ResolvedDeps, opts: CreateWebOptions = {}): Hono
   const web = new Hono<WebEnv>();
   const options: WebOptions = {
     secureCookies: deps.config.PLUM_WEB_SECURE_COOKIES ?? 'auto',
-    temporalUi: deps.config.PLUM_TEMPORAL_UI_URL,
+    temporalUi: temporalUiBase(deps.config),
   };
 
   web.onError(async (e, c) => {

@@ -10,7 +10,8 @@ import {
 import {
   createReportDefinition, deleteReportDefinition, listReportDefinitions, parseDestination, type ReportDefinitionRow,
 } from '../../store/repos/reports.ts';
-import { createWebhook, webhooksOfReport } from '../../store/repos/webhooks.ts';
+import { webhooksOfReport } from '../../store/repos/webhooks.ts';
+import { saveReport } from '../../api/views/reports.ts';
 import type { Store } from '../../store/index.ts';
 import type { CliContext } from '../context.ts';
 import { formatOption, info, printJson, printTable } from '../output.ts';
@@ -112,21 +113,10 @@ export function register(program: Command, ctx: CliContext): void {
         info('plum: note: mailto: recipients need PLUM_SMTP_URL set when the report runs');
       }
       const store = await openCommandStore(ctx, { create: true });
-      const { def, hooks } = await store.transaction(async (tx) => {
-        const def = await createReportDefinition(tx, {
-          name, query: opts.query, every: opts.every, period: opts.period, destinations: opts.to,
-          description: opts.description, hostLimit: parseHostLimit(opts.hostLimit),
-        });
-        // A webhook recipient is a webhook tied to the report: it gets the report and the report query's new events.
-        const hooks = [];
-        let i = 0;
-        for (const d of destinations) {
-          if (d.kind !== 'webhook') continue;
-          hooks.push(await createWebhook(tx, { name: `${name}:webhook${i ? `-${i}` : ''}`, url: d.url, reportId: def.id }, new Date(), { allowPrivate: ctx.config.PLUM_WEBHOOK_ALLOW_PRIVATE }));
-          i++;
-        }
-        return { def, hooks };
-      });
+      const { def, hooks } = await saveReport(store, {
+        name, query: opts.query, every: opts.every, period: opts.period, destinations: opts.to,
+        description: opts.description, hostLimit: parseHostLimit(opts.hostLimit),
+      }, { allowPrivate: ctx.config.PLUM_WEBHOOK_ALLOW_PRIVATE, allowDirectories: true });
       if (opts.format === 'json') {
         printJson({ ...defJson(def), webhooks: hooks.map((h) => ({ id: h.id, name: h.name, url: h.url, secret: h.secret })) });
         return;

@@ -2,9 +2,9 @@ import type { Command } from 'commander';
 import { PlumError } from '../../core/errors.ts';
 import { parseQuery } from '../../core/query/index.ts';
 import { deliverPayload, dispatchWebhookEvents } from '../../activities/webhooks.ts';
-import { getReportDefinition } from '../../store/repos/reports.ts';
+import { saveWebhook } from '../../api/views/reports.ts';
 import {
-  createWebhook, deleteWebhook, findWebhook, listDeliveries, listWebhookStatus, WEBHOOK_EVENT_TYPES,
+  deleteWebhook, findWebhook, listDeliveries, listWebhookStatus, WEBHOOK_EVENT_TYPES,
 } from '../../store/repos/webhooks.ts';
 import type { CliContext } from '../context.ts';
 import { formatOption, info, printJson, printTable } from '../output.ts';
@@ -28,10 +28,9 @@ export function register(program: Command, ctx: CliContext): void {
       if (opts.query.trim()) parseQuery(opts.query);
       if (opts.report && opts.query.trim()) throw new PlumError('usage', '--report and --query cannot be combined', { hint: 'a report webhook uses the report query' });
       const store = await openCommandStore(ctx, { create: true });
-      const reportId = opts.report ? (await getReportDefinition(store, opts.report)).id : undefined;
-      const hook = await createWebhook(store, {
-        name, url: opts.url, query: opts.query, reportId, eventTypes: opts.events.split(',').map((s) => s.trim()).filter(Boolean),
-      }, new Date(), { allowPrivate: ctx.config.PLUM_WEBHOOK_ALLOW_PRIVATE });
+      const hook = await saveWebhook(store, {
+        name, url: opts.url, query: opts.query, report: opts.report, eventTypes: opts.events.split(',').map((s) => s.trim()).filter(Boolean),
+      }, { allowPrivate: ctx.config.PLUM_WEBHOOK_ALLOW_PRIVATE });
       if (opts.format === 'json') {
         printJson({ id: hook.id, name: hook.name, url: hook.url, query: hook.query, event_types: hook.eventTypes, secret: hook.secret });
         return;

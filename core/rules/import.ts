@@ -101,25 +101,51 @@ export function validateRule(rule: Rule): string | undefined {
   return never ? `the query can never match: ${never}` : undefined;
 }
 
+/** One rule file's text, named as the import report should name it. */
+export interface RuleText {
+  /** Name in the report (path relative to the imported directory, or an uploaded file's name). */
+  name: string;
+  text: string;
+}
+
 /**
  * Reads the predecessor's rule files (YAML with description, query, tags,
  * version; Plum's own format, with `tests`, is accepted too) from `dir` and its
- * sub-folders. A predecessor rule's query and tags are read with the
- * predecessor's meaning (legacy.ts) and each rewrite is noted.
- * Names come from `name:` or the file name; when several files hold the same
- * rule, the newest version wins. Nothing is stored here: the caller compares
- * with what it has.
+ * sub-folders: see importRuleTexts.
  */
 export async function importLegacyRules(dir: string): Promise<LegacyImport> {
   const files = await listRuleFiles(dir, { recursive: true });
+  const texts: RuleText[] = [];
+  const unreadable: ImportProblem[] = [];
+  for (const file of files) {
+    const name = path.relative(dir, file) || path.basename(file);
+    try {
+      texts.push({ name, text: await readFile(file, 'utf8') });
+    } catch (e) {
+      unreadable.push({ file: name, reason: (e as Error).message });
+    }
+  }
+  const out = importRuleTexts(texts);
+  out.invalid.unshift(...unreadable);
+  return out;
+}
+
+/**
+ * Rule files' texts in the predecessor's format (or Plum's) checked one by one
+ * (`plum rules import` and the web rules page). A predecessor rule's query and
+ * tags are read with the predecessor's meaning (legacy.ts) and each rewrite is
+ * noted. Names come from `name:` or the file name; when several files hold the
+ * same rule, the newest version wins. A rule's source is its file's name.
+ * Nothing is stored here: the caller compares with what it has.
+ */
+export function importRuleTexts(texts: RuleText[]): LegacyImport {
   const out: LegacyImport = { rules: [], superseded: [], invalid: [], notes: [] };
   const byName = new Map<string, Rule>();
-  for (const file of files) {
-    const rel = path.relative(dir, file) || path.basename(file);
+  for (const { name: file, text } of texts) {
     let rule: Rule;
     const notes: string[] = [];
     try {
-      const raw = parseRuleYaml(await readFile(file, 'utf8'), file);
+      const raw = parseRuleYaml(text, file);
       let rewrite;
       try {
         rewrite = rewriteLegacyRule(raw);
@@ -130,24 +156,24 @@ export async function importLegacyRules(dir: string): Promise<LegacyImport> {
       rule = ruleFromObject(rewrite ? { ...raw, query: rewrite.query, tags: rewrite.tags } : raw, file);
     } catch (e) {
       const msg = e instanceof PlumError ? e.message : String(e);
-      out.invalid.push({ file: rel, reason: msg.startsWith(`${file}: `) ? msg.slice(file.length + 2) : msg });
+      out.invalid.push({ file, reason: msg.startsWith(`${file}: `) ? msg.slice(file.length + 2) : msg });
       continue;
     }
     const why = validateRule(rule);
     if (why) {
-      out.invalid.push({ file: rel, reason: why });
+      out.invalid.push({ file, reason: why });
       continue;
     }
     const prev = byName.get(rule.name);
     if (prev && compareVersions(prev.version, rule.version) >= 0) {
-      out.superseded.push({ file: rel, reason: `older than or same as version ${prev.version} of ${rule.name} in ${path.relative(dir, prev.source)}` });
+      out.superseded.push({ file, reason: `older than or same as version ${prev.version} of ${rule.name} in ${prev.source}` });
       continue;
     }
     if (prev) {
-      out.superseded.push({ file: path.relative(dir, prev.source), reason: `older than version ${rule.version} of ${rule.name} in ${rel}` });
+      out.superseded.push({ file: prev.source, reason: `older than version ${rule.version} of ${rule.name} in ${file}` });
     }
     byName.set(rule.name, rule);
-    for (const reason of notes) out.notes.push({ file: rel, reason });
+    for (const reason of notes) out.notes.push({ file, reason });
   }
   out.rules = [...byName.values()].sort((a, b) => a.name.localeCompare(b.name));
   return out;

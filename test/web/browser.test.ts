@@ -1,9 +1,8 @@
 import fs from 'node:fs/promises';
-import { createRequire } from 'node:module';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { embeddedServices } from '../../api/services.ts';
 import { silentLogger } from '../../core/log.ts';
@@ -14,34 +13,14 @@ import type { TestApi } from '../api/helpers.ts';
 import { storeKinds } from '../helpers/db.ts';
 import { host, port, scan } from '../helpers/scan.ts';
 import { PASSWORDS, startTestWeb } from './helpers.ts';
+import { expectAccessible, launchChromium } from './browser-helpers.ts';
 
-const CHROMIUM = '/usr/bin/chromium';
 const ROOT = path.resolve(import.meta.dirname, '..', '..');
 /** Screenshots go to a temporary directory; PLUM_WEB_SCREENSHOTS=1 refreshes the ones docs/ and the README show. */
 const SCREENSHOTS = process.env.PLUM_WEB_SCREENSHOTS === '1' ? path.join(ROOT, 'docs', 'screenshots') : path.join(os.tmpdir(), 'plum-web-screenshots');
-const AXE = await fs.readFile(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
-
 const SCRIPT_TITLE = '<script>alert(1)</script>';
 const IMG_BANNER = '<img src=x onerror=alert(2)>';
 const SVG_CERT = '"><svg onload=alert(3)>';
-
-interface AxeViolation { id: string; impact: string | null; help: string; nodes: { target: string[] }[] }
-
-/**
- * axe-core from node_modules, evaluated through the DevTools protocol (the
- * page's CSP forbids injected scripts, rightly); serious and critical
- * violations fail the test.
- */
-async function expectAccessible(page: Page, what: string): Promise<void> {
-  await page.evaluate(AXE);
-  const violations = await page.evaluate(async () => {
-    const g = globalThis as unknown as { axe: { run(ctx: unknown, opts: unknown): Promise<{ violations: AxeViolation[] }> }; document: unknown };
-    return (await g.axe.run(g.document, { resultTypes: ['violations'] })).violations;
-  });
-  const bad = violations.filter((v) => v.impact === 'serious' || v.impact === 'critical')
-    .map((v) => `${v.id} (${v.impact}): ${v.help} at ${v.nodes.slice(0, 3).map((n) => n.target.join(' ')).join(', ')}`);
-  expect(bad, `${what}: accessibility`).toEqual([]);
-}
 
 describe.each(storeKinds)('the web interface in Chromium (%s)', (kind) => {
   let api: TestApi;
@@ -60,9 +39,6 @@ describe.each(storeKinds)('the web interface in Chromium (%s)', (kind) => {
   const shots = kind === 'pglite'; // one set of screenshots is enough
 
   beforeAll(async () => {
-    await fs.access(CHROMIUM).catch(() => {
-      throw new Error(`${CHROMIUM} is missing: apt-get install -y chromium (.ci/run installs it)`);
-    });
     // The loopback perimeter, its web title a script; and a banner service that sends markup.
     perimeter = await startPerimeter({ title: SCRIPT_TITLE });
     bannerIp = `${perimeter.prefix}.200`;
@@ -84,10 +60,7 @@ describe.each(storeKinds)('the web interface in Chromium (%s)', (kind) => {
     await ingestScanResult(api.store, { source: 'test', scan: scan([host(`${perimeter.prefix}.201`, new Date().toISOString(), [certPort])]) });
 
     await fs.mkdir(SCREENSHOTS, { recursive: true });
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'],
-    });
+    browser = await launchChromium();
   }, 240_000);
 
   afterAll(async () => {
@@ -251,9 +224,15 @@ describe.each(storeKinds)('the web interface in Chromium (%s)', (kind) => {
       if (/Content Security Policy|Refused to/i.test(m.text())) docsCsp.push(m.text());
     });
     await page.goto(`${api.server.url}/docs`);
-    // Scalar renders the operations of /openapi.json (summaries from the route modules).
+    // Swagger UI renders the operations of /openapi.json (summaries from the route modules).
     await page.getByText('Liveness and database reachability', { exact: false }).first().waitFor({ timeout: 30_000 });
-    await page.getByText('investigations').first().waitFor();
+    await page.locator('.opblock-tag', { hasText: 'investigations' }).first().waitFor();
+    expect(await page.locator('.opblock').count()).toBeGreaterThan(20);
+    // An operation opens with its parameters, from the document.
+    await page.locator('.opblock-summary', { hasText: '/v1/health' }).first().click();
+    await page.locator('.opblock-body').first().waitFor();
+    await expectAccessible(page, 'API reference');
+    await shot(page, 'docs');
     expect(docsCsp).toEqual([]);
     await context.close();
   }, 60_000);

@@ -49,6 +49,18 @@ export class WebClient {
     return res;
   }
 
+  /** Posts files as multipart/form-data (the browser's file upload), with this session's CSRF token unless `csrf` is false. */
+  async postFiles(path: string, files: { name: string; text: string | Uint8Array }[], opts: { field?: string; csrf?: boolean; headers?: Record<string, string> } = {}): Promise<Response> {
+    const body = new FormData();
+    if (opts.csrf !== false) body.set('_csrf', this.csrf);
+    for (const f of files) body.append(opts.field ?? 'files', new Blob([f.text]), f.name);
+    const res = await fetch(`${this.base}${path}`, {
+      method: 'POST', redirect: 'manual', body, headers: { accept: 'text/html', cookie: this.cookieHeader(), ...opts.headers },
+    });
+    this.remember(res);
+    return res;
+  }
+
   /** Posts with this session's CSRF token. */
   postForm(path: string, form: Record<string, string>, headers: Record<string, string> = {}): Promise<Response> {
     return this.post(path, { _csrf: this.csrf, ...form }, headers);

@@ -269,11 +269,16 @@ describe.each(storeKinds)('web interface over HTTP (%s)', (kind) => {
       const html = await res.text();
       expect(res.status).toBe(200);
       expect(html).not.toMatch(/https?:\/\//);
-      const src = /<script src="(\/assets\/[0-9a-f]{16}\/scalar\.js)"/.exec(html)![1]!;
+      const src = /<script src="(\/assets\/[0-9a-f]{16}\/swagger-ui\.js)"/.exec(html)![1]!;
       const bundle = await fetch(`${api.server.url}${src}`);
       expect(bundle.status).toBe(200);
       expect((await bundle.arrayBuffer()).byteLength).toBeGreaterThan(1_000_000);
+      const css = /<link rel="stylesheet" href="(\/assets\/[0-9a-f]{16}\/swagger-ui\.css)"/.exec(html)![1]!;
+      expect((await fetch(`${api.server.url}${css}`)).headers.get('content-type')).toMatch(/^text\/css/);
+      // Every script is a file of this server: no inline script on the page.
+      expect(html.match(/<script\b[^>]*>/g)!.every((tag) => / src="\/assets\//.test(tag))).toBe(true);
       expect(res.headers.get('content-security-policy')).toContain("script-src 'self'");
+      expect(res.headers.get('content-security-policy')).not.toMatch(/unsafe/);
     });
   });
 });

@@ -1,56 +1,112 @@
-import type { Hono } from 'hono';
+import type { Context, Hono } from 'hono';
 import { roleAtLeast } from '../../api/auth.ts';
-import { testRuleOnHost } from '../../api/views/rules.ts';
+import { importRuleUploads, testRuleOnHost } from '../../api/views/rules.ts';
 import { PlumError } from '../../core/errors.ts';
 import { BUILTIN_RULES_DIR } from '../../core/rules/load.ts';
-import { getStoredRule, listStoredRules, openRuleContext, setRuleEnabled, syncRulesDir } from '../../store/repos/rules.ts';
+import { getStoredRule, listStoredRules, openRuleContext, setRuleEnabled, syncRulesDir, type RuleMergeResult } from '../../store/repos/rules.ts';
 import type { WebEnv } from '../context.ts';
 import { guard } from '../guard.ts';
-import { PostForm, render } from '../layout.tsx';
+import { Csrf, PostForm, render } from '../layout.tsx';
 
 const RULE_NAME = /^[a-z0-9][a-z0-9_.-]{0,99}$/;
 
-export function registerRules(web: Hono<WebEnv>): void {
-  web.get('/rules', ...guard('viewer'), async (c) => {
-    const { store, config } = c.var.deps;
-    let rules = await listStoredRules(store);
-    // As GET /v1/rules: the shipped rules are loaded on first use.
-    if (rules.length === 0) {
-      await syncRulesDir(store, config.PLUM_RULES_DIR ?? BUILTIN_RULES_DIR);
-      rules = await listStoredRules(store);
-    }
-    const filter = (c.req.query('filter') ?? '').trim().toLowerCase();
-    const state = c.req.query('state');
-    const shown = rules.filter((r) => (!filter || r.name.includes(filter) || r.tags.some((t) => t.includes(filter)) || r.query.toLowerCase().includes(filter))
-      && (state !== 'enabled' || r.enabled) && (state !== 'disabled' || !r.enabled));
-    return render(c, 'Rules', (
-      <>
-        <form method="get" action="/rules" class="filters">
-          <label for="filter">Name, tag or query</label>
-          <input id="filter" name="filter" value={filter} />
-          <label for="state">State</label>
-          <select id="state" name="state">
-            <option value="">any</option>
-            <option value="enabled" selected={state === 'enabled'}>enabled</option>
-            <option value="disabled" selected={state === 'disabled'}>disabled</option>
-          </select>
-          <button type="submit">Filter</button>
-        </form>
+function ImportReport({ r }: { r: RuleMergeResult }) {
+  const problems = [...r.invalid.map((p) => ({ ...p, kind: 'invalid' })), ...r.skipped.map((p) => ({ ...p, kind: 'skipped' })), ...(r.notes ?? []).map((p) => ({ ...p, kind: 'rewritten' }))];
+  return (
+    <section class="import-report" aria-label="Import report">
+      <h2>Import report</h2>
+      <p role="status">{r.imported.length} imported, {r.updated.length} updated, {r.skipped.length} skipped, {r.invalid.length} invalid.
+        {r.imported.length + r.updated.length ? ' Stored tags change at the next `plum rules apply` or scan.' : ''}</p>
+      {r.imported.length + r.updated.length ? <p>Accepted: {[...r.imported, ...r.updated].map((n, i) => <>{i ? ', ' : ''}<a href={`/rules/${n}`}>{n}</a></>)}</p> : null}
+      {problems.length ? (
         <table>
-          <caption>{shown.length} of {rules.length} rules</caption>
-          <thead><tr><th scope="col">Rule</th><th scope="col">Severity</th><th scope="col">Tags</th><th scope="col">Query</th><th scope="col">Enabled</th></tr></thead>
-          <tbody>
-            {shown.map((r) => (
-              <tr>
-                <td><a href={`/rules/${r.name}`}>{r.name}</a></td><td>{r.severity ?? ''}</td><td>{r.tags.join(', ')}</td>
-                <td><code>{r.query}</code> <a href={`/search?q=${encodeURIComponent(r.query)}`}>preview<span class="visually-hidden"> what {r.name} tags</span></a></td>
-                <td>{r.enabled ? 'yes' : 'no'}</td>
-              </tr>
-            ))}
-          </tbody>
+          <caption>Files not imported as they were</caption>
+          <thead><tr><th scope="col">File</th><th scope="col">Outcome</th><th scope="col">Reason</th></tr></thead>
+          <tbody>{problems.map((p) => <tr><td>{p.file}</td><td>{p.kind}</td><td>{p.reason}</td></tr>)}</tbody>
         </table>
-      </>
-    ));
+      ) : null}
+    </section>
+  );
+}
+
+/** Upload of rule files (multipart, with the CSRF token as a field), for operators. */
+function ImportForm({ c, message }: { c: Context<WebEnv>; message?: string }) {
+  return (
+    <form method="post" action="/rules/import" enctype="multipart/form-data" class="stacked">
+      <h2>Import rules</h2>
+      {message ? <p class="flash error" role="alert">{message}</p> : null}
+      <Csrf c={c} />
+      <label for="rule-files">Rule files (YAML, as <code>plum rules import</code> reads them: description, query, tags, version; the newest version wins)</label>
+      <input id="rule-files" name="files" type="file" accept=".yaml,.yml" multiple required />
+      <button type="submit">Import the rules</button>
+    </form>
+  );
+}
+
+/** The stored rules; as GET /v1/rules, the shipped rules are loaded on first use (before an import too, as `plum rules import` does). */
+async function storedRules(c: Context<WebEnv>) {
+  const { store, config } = c.var.deps;
+  const rules = await listStoredRules(store);
+  if (rules.length > 0) return rules;
+  await syncRulesDir(store, config.PLUM_RULES_DIR ?? BUILTIN_RULES_DIR);
+  return listStoredRules(store);
+}
+
+async function rulesPage(c: Context<WebEnv>, importResult?: RuleMergeResult, importError?: string) {
+  const rules = await storedRules(c);
+  const filter = (c.req.query('filter') ?? '').trim().toLowerCase();
+  const state = c.req.query('state');
+  const shown = rules.filter((r) => (!filter || r.name.includes(filter) || r.tags.some((t) => t.includes(filter)) || r.query.toLowerCase().includes(filter))
+    && (state !== 'enabled' || r.enabled) && (state !== 'disabled' || !r.enabled));
+  return render(c, 'Rules', (
+    <>
+      {importResult ? <ImportReport r={importResult} /> : null}
+      <form method="get" action="/rules" class="filters">
+        <label for="filter">Name, tag or query</label>
+        <input id="filter" name="filter" value={filter} />
+        <label for="state">State</label>
+        <select id="state" name="state">
+          <option value="">any</option>
+          <option value="enabled" selected={state === 'enabled'}>enabled</option>
+          <option value="disabled" selected={state === 'disabled'}>disabled</option>
+        </select>
+        <button type="submit">Filter</button>
+      </form>
+      <table>
+        <caption>{shown.length} of {rules.length} rules</caption>
+        <thead><tr><th scope="col">Rule</th><th scope="col">Severity</th><th scope="col">Tags</th><th scope="col">Query</th><th scope="col">Enabled</th></tr></thead>
+        <tbody>
+          {shown.map((r) => (
+            <tr>
+              <td><a href={`/rules/${r.name}`}>{r.name}</a></td><td>{r.severity ?? ''}</td><td>{r.tags.join(', ')}</td>
+              <td><code>{r.query}</code> <a href={`/search?q=${encodeURIComponent(r.query)}`}>preview<span class="visually-hidden"> what {r.name} tags</span></a></td>
+              <td>{r.enabled ? 'yes' : 'no'}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+      {roleAtLeast(c.var.user.role, 'operator') ? <ImportForm c={c} message={importError} /> : null}
+    </>
+  ), importError ? 422 : 200);
+}
+
+export function registerRules(web: Hono<WebEnv>): void {
+  web.get('/rules', ...guard('viewer'), (c) => rulesPage(c));
+
+  web.post('/rules/import', ...guard('operator', { bodyBytes: 16 * 1024 * 1024 }), async (c) => {
+    const form = await c.req.parseBody({ all: true });
+    const sent = form.files === undefined ? [] : Array.isArray(form.files) ? form.files : [form.files];
+    // An empty file input still sends one part with no name and no bytes.
+    const files = sent.filter((f): f is File => typeof f !== 'string' && (f.name !== '' || f.size > 0));
+    let result: RuleMergeResult;
+    await storedRules(c);
+    try {
+      result = await importRuleUploads(c.var.deps.store, await Promise.all(files.map(async (f) => ({ name: f.name, bytes: new Uint8Array(await f.arrayBuffer()) }))));
+    } catch (e) {
+      if (!(e instanceof PlumError) || !['invalid_input', 'payload_too_large'].includes(e.code)) throw e;
+      return rulesPage(c, undefined, e.message);
+    }
+    return rulesPage(c, result);
   });
 
   web.get('/rules/:name', ...guard('viewer'), async (c) => {

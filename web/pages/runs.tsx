@@ -5,6 +5,7 @@ import { roleAtLeast } from '../../api/auth.ts';
 import { cancelRun, startInvestigation } from '../../api/views/investigations.ts';
 import { streamSlotsOf } from '../../api/routes/events/streams.ts';
 import { getRun, jobCounts, listJobs, listRuns, RUN_KINDS, RUN_STATUSES, runJson, type RunKind, type RunRow } from '../../store/repos/runs.ts';
+import { temporalWorkflowUrl } from '../temporal-link.ts';
 import type { WebEnv, WebOptions } from '../context.ts';
 import { guard } from '../guard.ts';
 import { NextPage, PostForm, render, When } from '../layout.tsx';
@@ -64,12 +65,15 @@ export function registerRuns(web: Hono<WebEnv>, opts: WebOptions): void {
           <button type="submit">Filter</button>
         </form>
         <table>
-          <thead><tr><th scope="col">Run</th><th scope="col">Kind</th><th scope="col">Profile / reason</th><th scope="col">Status</th><th scope="col">Created</th><th scope="col">Finished</th></tr></thead>
+          <thead><tr><th scope="col">Run</th><th scope="col">Kind</th><th scope="col">Profile / reason</th><th scope="col">Status</th><th scope="col">Created</th><th scope="col">Finished</th>{opts.temporalUi ? <th scope="col">Temporal</th> : null}</tr></thead>
           <tbody>
-            {items.length === 0 ? <tr><td colspan={6}>No run.</td></tr> : items.map((r) => (
+            {items.length === 0 ? <tr><td colspan={opts.temporalUi ? 7 : 6}>No run.</td></tr> : items.map((r) => (
               <tr>
                 <td><a href={`/runs/${r.id}`}>{r.id}</a></td><td>{r.kind}</td><td>{r.profile_name ?? r.reason ?? ''}</td>
                 <td>{progressText(r)}</td><td><When at={r.created_at} /></td><td><When at={r.finished_at} /></td>
+                {opts.temporalUi ? (
+                  <td>{r.workflow_id ? <a href={temporalWorkflowUrl(opts.temporalUi, c.var.deps.config.PLUM_TEMPORAL_NAMESPACE, r.workflow_id)} rel="noopener noreferrer">workflow<span class="visually-hidden"> of {r.id}</span></a> : ''}</td>
+                ) : null}
               </tr>
             ))}
           </tbody>
@@ -84,7 +88,7 @@ export function registerRuns(web: Hono<WebEnv>, opts: WebOptions): void {
     const [jobs, counts] = await Promise.all([listJobs(c.var.deps.store, run.id, 500), jobCounts(c.var.deps.store, run.id)]);
     const live = !FINISHED.has(run.status);
     const temporalLink = opts.temporalUi && run.workflow_id
-      ? `${opts.temporalUi.replace(/\/$/, '')}/namespaces/${encodeURIComponent(c.var.deps.config.PLUM_TEMPORAL_NAMESPACE)}/workflows/${encodeURIComponent(run.workflow_id)}`
+      ? temporalWorkflowUrl(opts.temporalUi, c.var.deps.config.PLUM_TEMPORAL_NAMESPACE, run.workflow_id)
       : undefined;
     return render(c, `Run ${run.id}`, (
       <>

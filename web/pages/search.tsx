@@ -10,7 +10,11 @@ import { searchPorts, type SearchResult } from '../../store/search/index.ts';
 import { suggestTags, suggestValues } from '../../store/repos/suggest.ts';
 import type { WebEnv } from '../context.ts';
 import { expensivePage, guard } from '../guard.ts';
-import { NextPage, render, Tags, When } from '../layout.tsx';
+import { NextPage, PostForm, render, Tags, When } from '../layout.tsx';
+import { roleAtLeast } from '../../api/auth.ts';
+import { saveReport, saveWebhook } from '../../api/views/reports.ts';
+import { WEBHOOK_EVENT_TYPES } from '../../store/repos/webhooks.ts';
+import { reportsPage } from './reports.tsx';
 
 /** Which result column shows which query field, for highlighting. */
 const COLUMN_FIELDS: Record<'port' | 'service' | 'product' | 'title' | 'tags', string[]> = {
@@ -91,63 +95,160 @@ function Choice({ name, value, current, label }: { name: string; value: string; 
   return <option value={value} selected={value === current}>{label}{name ? '' : ''}</option>;
 }
 
-export function registerSearch(web: Hono<WebEnv>): void {
-  web.get('/search', ...guard('viewer'), expensivePage, async (c) => {
-    const q = (c.req.query('q') ?? '').slice(0, 4000);
-    const mode = c.req.query('mode') === 'token' ? 'token' : 'structured';
-    const by = c.req.query('by') === 'host' ? 'host' : 'port';
-    const sort = c.req.query('sort') === 'score' ? 'score' : 'last_seen';
-    const cursor = c.req.query('cursor');
-    let error: PlumError | undefined;
-    let result: SearchResult | undefined;
-    let terms: TermNode[] = [];
-    if (q.trim()) {
-      try {
-        if (mode === 'structured') terms = collectTerms(parseQuery(q));
-        result = await searchPorts(c.var.deps.store, q, { token: mode === 'token', by, sort, limit: 50, cursor: cursor || undefined });
-      } catch (e) {
-        if (!(e instanceof PlumError) || !['syntax', 'invalid_input', 'usage'].includes(e.code)) throw e;
-        error = e;
-      }
+interface SearchParams { q: string; mode: 'structured' | 'token'; by: 'port' | 'host'; sort: 'last_seen' | 'score'; cursor?: string }
+
+function searchParams(get: (k: string) => string | undefined): SearchParams {
+  return {
+    q: (get('q') ?? '').slice(0, 4000),
+    mode: get('mode') === 'token' ? 'token' : 'structured',
+    by: get('by') === 'host' ? 'host' : 'port',
+    sort: get('sort') === 'score' ? 'score' : 'last_seen',
+    cursor: get('cursor') || undefined,
+  };
+}
+
+/** What a refused save form showed: its kind, the one-line error and the values to put back. */
+interface SaveAttempt { kind: 'report' | 'webhook'; message: string; values: Record<string, string> }
+
+async function searchPage(c: Context<WebEnv>, p: SearchParams, save?: SaveAttempt) {
+  const { q, mode, by, sort, cursor } = p;
+  let error: PlumError | undefined;
+  let result: SearchResult | undefined;
+  let terms: TermNode[] = [];
+  if (q.trim()) {
+    try {
+      if (mode === 'structured') terms = collectTerms(parseQuery(q));
+      result = await searchPorts(c.var.deps.store, q, { token: mode === 'token', by, sort, limit: 50, cursor });
+    } catch (e) {
+      if (!(e instanceof PlumError) || !['syntax', 'invalid_input', 'usage'].includes(e.code)) throw e;
+      error = e;
     }
-    const exportHref = (format: string) => `/search/export?${new URLSearchParams({ q, format })}`;
-    return render(c, 'Search', (
-      <>
-        <form method="get" action="/search" class="search" role="search">
-          <label for="q">Query</label>
-          <input id="q" name="q" value={q} list="q-options" autocomplete="off" spellcheck={false} aria-describedby="q-help"
-            aria-invalid={error ? 'true' : undefined}
-            hx-get="/search/complete" hx-trigger="input changed delay:250ms" hx-target="#q-options" hx-swap="innerHTML" hx-include="this" />
-          <datalist id="q-options"></datalist>
-          <label for="mode">Mode</label>
-          <select id="mode" name="mode">
-            <Choice name="" value="structured" current={mode} label="structured" />
-            <Choice name="" value="token" current={mode} label="free text" />
-          </select>
-          <label for="by">Match</label>
-          <select id="by" name="by">
-            <Choice name="" value="port" current={by} label="all terms on one port" />
-            <Choice name="" value="host" current={by} label="terms across a host" />
-          </select>
-          <label for="sort">Sort</label>
-          <select id="sort" name="sort">
-            <Choice name="" value="last_seen" current={sort} label="last seen" />
-            <Choice name="" value="score" current={sort} label="score" />
-          </select>
-          <button type="submit">Search</button>
-        </form>
-        <p id="q-help" class="muted">Examples: <code>port:443 http_server.lk:nginx</code>, <code>tag:admin-interface since:7</code>, <code>net:127.0.0.0/8 NOT port:22</code>. <a href="/docs">API</a></p>
-        {error ? <QueryError q={q} err={error} /> : null}
-        {result ? (
-          <>
-            <p class="export">Export this query:{' '}
-              {EXPORT_FORMATS.map((f, i) => <>{i ? ' · ' : ''}<a href={exportHref(f)} download>{f.toUpperCase()}</a></>)}
-            </p>
-            <Results c={c} r={result} terms={terms} />
-          </>
-        ) : null}
-      </>
-    ), error ? 400 : 200);
+  }
+  const exportHref = (format: string) => `/search/export?${new URLSearchParams({ q, format })}`;
+  // Reports and webhooks take structured queries; saving them is an operator's action, as in the CLI.
+  const canSave = result !== undefined && mode === 'structured' && roleAtLeast(c.var.user.role, 'operator');
+  return render(c, 'Search', (
+    <>
+      <form method="get" action="/search" class="search" role="search">
+        <label for="q">Query</label>
+        <input id="q" name="q" value={q} list="q-options" autocomplete="off" spellcheck={false} aria-describedby="q-help"
+          aria-invalid={error ? 'true' : undefined}
+          hx-get="/search/complete" hx-trigger="input changed delay:250ms" hx-target="#q-options" hx-swap="innerHTML" hx-include="this" />
+        <datalist id="q-options"></datalist>
+        <label for="mode">Mode</label>
+        <select id="mode" name="mode">
+          <Choice name="" value="structured" current={mode} label="structured" />
+          <Choice name="" value="token" current={mode} label="free text" />
+        </select>
+        <label for="by">Match</label>
+        <select id="by" name="by">
+          <Choice name="" value="port" current={by} label="all terms on one port" />
+          <Choice name="" value="host" current={by} label="terms across a host" />
+        </select>
+        <label for="sort">Sort</label>
+        <select id="sort" name="sort">
+          <Choice name="" value="last_seen" current={sort} label="last seen" />
+          <Choice name="" value="score" current={sort} label="score" />
+        </select>
+        <button type="submit">Search</button>
+      </form>
+      <p id="q-help" class="muted">Examples: <code>port:443 http_server.lk:nginx</code>, <code>tag:admin-interface since:7</code>, <code>net:127.0.0.0/8 NOT port:22</code>. <a href="/docs">API</a></p>
+      {error ? <QueryError q={q} err={error} /> : null}
+      {result ? (
+        <>
+          <p class="export">Export this query:{' '}
+            {EXPORT_FORMATS.map((f, i) => <>{i ? ' · ' : ''}<a href={exportHref(f)} download>{f.toUpperCase()}</a></>)}
+          </p>
+          {canSave ? <SaveQuery c={c} p={p} save={save} /> : null}
+          <Results c={c} r={result} terms={terms} />
+        </>
+      ) : null}
+    </>
+  ), error ? 400 : save ? 422 : 200);
+}
+
+/** The forms that store the current query as a scheduled report or a webhook (operators). */
+function SaveQuery({ c, p, save }: { c: Context<WebEnv>; p: SearchParams; save?: SaveAttempt }) {
+  const v = (kind: SaveAttempt['kind'], k: string, dflt = '') => (save?.kind === kind ? save.values[k] ?? dflt : dflt);
+  const failed = (kind: SaveAttempt['kind']) => (save?.kind === kind ? <p class="flash error" role="alert">{save.message}</p> : null);
+  const events = new Set((v('webhook', 'events', 'appeared,changed,reappeared')).split(','));
+  const hidden = <><input type="hidden" name="q" value={p.q} /><input type="hidden" name="by" value={p.by} /><input type="hidden" name="sort" value={p.sort} /></>;
+  return (
+    <details class="save-query" open={save ? true : undefined}>
+      <summary>Save this query as a report or a webhook</summary>
+      <div class="columns">
+        <PostForm c={c} action="/search/save/report" class="stacked">
+          <h2>Scheduled report</h2>
+          {failed('report')}
+          {hidden}
+          <label for="r-name">Report name</label>
+          <input id="r-name" name="name" required value={v('report', 'name')} />
+          <label for="r-every">Every (e.g. 1d, 7d)</label>
+          <input id="r-every" name="every" required value={v('report', 'every', '7d')} />
+          <label for="r-recipients">Recipients, one per line: webhook:URL or mailto:ADDRESS (none: preview only)</label>
+          <textarea id="r-recipients" name="recipients" rows={3}>{v('report', 'recipients')}</textarea>
+          <label for="r-description">Description</label>
+          <input id="r-description" name="description" value={v('report', 'description')} />
+          <button type="submit">Save the report</button>
+        </PostForm>
+        <PostForm c={c} action="/search/save/webhook" class="stacked">
+          <h2>Webhook</h2>
+          {failed('webhook')}
+          {hidden}
+          <label for="w-name">Webhook name</label>
+          <input id="w-name" name="name" required value={v('webhook', 'name')} />
+          <label for="w-url">URL receiving the events (http or https)</label>
+          <input id="w-url" name="url" type="url" required value={v('webhook', 'url')} />
+          <fieldset>
+            <legend>Events</legend>
+            {WEBHOOK_EVENT_TYPES.map((t) => <label><input type="checkbox" name="events" value={t} checked={events.has(t)} /> {t}</label>)}
+          </fieldset>
+          <button type="submit">Save the webhook</button>
+        </PostForm>
+      </div>
+    </details>
+  );
+}
+
+/** Errors of a save form shown in the form: bad values, a taken name, a refused destination. */
+const SAVE_ERRORS = ['syntax', 'invalid_input', 'usage', 'conflict', 'not_found', 'forbidden'];
+
+export function registerSearch(web: Hono<WebEnv>): void {
+  web.get('/search', ...guard('viewer'), expensivePage, (c) => searchPage(c, searchParams((k) => c.req.query(k))));
+
+  web.post('/search/save/report', ...guard('operator'), async (c) => {
+    const form = await c.req.parseBody();
+    const text = (k: string) => (typeof form[k] === 'string' ? (form[k] as string).trim() : '');
+    const p = searchParams((k) => text(k) || undefined);
+    const values = { name: text('name'), every: text('every'), recipients: text('recipients'), description: text('description') };
+    try {
+      const { def, hooks } = await saveReport(c.var.deps.store, {
+        name: values.name, query: p.q, every: values.every, destinations: values.recipients.split(/\r?\n/),
+        description: values.description || undefined,
+      }, { allowPrivate: c.var.deps.config.PLUM_WEBHOOK_ALLOW_PRIVATE });
+      return reportsPage(c, { message: `Report ${def.name} saved; first run ${def.nextRunAt?.toISOString().slice(0, 16).replace('T', ' ')} UTC.`, hooks });
+    } catch (e) {
+      if (!(e instanceof PlumError) || !SAVE_ERRORS.includes(e.code)) throw e;
+      return searchPage(c, p, { kind: 'report', message: e.message, values });
+    }
+  });
+
+  web.post('/search/save/webhook', ...guard('operator'), async (c) => {
+    const form = await c.req.parseBody({ all: true });
+    const text = (k: string) => (typeof form[k] === 'string' ? (form[k] as string).trim() : '');
+    const p = searchParams((k) => text(k) || undefined);
+    const raw = form.events;
+    const events = (Array.isArray(raw) ? raw : raw === undefined ? [] : [raw]).filter((e): e is string => typeof e === 'string');
+    const values = { name: text('name'), url: text('url'), events: events.join(',') };
+    try {
+      if (events.length === 0) throw new PlumError('invalid_input', 'choose at least one event type', { hint: 'tick appeared, changed, gone or reappeared' });
+      const hook = await saveWebhook(c.var.deps.store, { name: values.name, url: values.url, query: p.q, eventTypes: events },
+        { allowPrivate: c.var.deps.config.PLUM_WEBHOOK_ALLOW_PRIVATE });
+      return reportsPage(c, { message: `Webhook ${hook.name} saved.`, hooks: [hook] });
+    } catch (e) {
+      if (!(e instanceof PlumError) || !SAVE_ERRORS.includes(e.code)) throw e;
+      return searchPage(c, p, { kind: 'webhook', message: e.message, values });
+    }
   });
 
   /** Options for the search box's datalist: the query with its last word completed. */
