@@ -1,6 +1,7 @@
 import { systemResolver } from '../../activities/nmap.ts';
 import { PlumError } from '../../core/errors.ts';
 import { enforceScriptPolicy, normalisePortList, parseScriptList } from '../../core/profiles.ts';
+import { scriptDbFor } from '../../store/repos/nse-scripts.ts';
 import { enforceScope } from '../../core/scope.ts';
 import type { RunRow } from '../../store/repos/runs.ts';
 import { loadPerimeter } from '../../store/repos/targets.ts';
@@ -23,7 +24,8 @@ export async function startInvestigation(deps: Pick<ResolvedDeps, 'store' | 'ser
   const tcpPorts = normalisePortList(input.ports, 'ports');
   const udpPorts = input.udpPorts ? normalisePortList(input.udpPorts, 'UDP ports') : undefined;
   const scripts = parseScriptList(input.scripts);
-  enforceScriptPolicy(scripts);
+  // Stock, Plum's and custom scripts (plum nse add), each judged by its categories.
+  enforceScriptPolicy(scripts, [], await scriptDbFor(deps.store, scripts));
   await enforceScope(input.targets, await loadPerimeter(deps.store), { resolve: systemResolver });
   if (!deps.services.startInvestigation) {
     throw new PlumError('unavailable', 'this server cannot start investigations', {
