@@ -57,20 +57,6 @@ describe.each(storeKinds)('runs and investigations (%s)', (kind) => {
     }
   }
 
-  it('POST /v1/investigations runs a custom NSE script (plum nse add), judged by its declared categories', async () => {
-    const lua = (categories: string) => `categories = {${categories}}\nportrule = function(host, port) return true end\naction = function(host, port) return "site-inv-output" end\n`;
-    await addNseScript(api.store, { name: 'site-inv', content: lua('"safe"') });
-    await addNseScript(api.store, { name: 'site-inv-brute', content: lua('"brute"') });
-    const res = await api.call('/v1/investigations', { method: 'POST', auth: api.keys.operator, json: { targets: [IP], ports: String(servicePort), scripts: ['site-inv'] } });
-    const started = await res.json() as { id: string };
-    expect(res.status, JSON.stringify(started)).toBe(202);
-    expect((await waitDone(started.id)).investigation.status).toBe('succeeded');
-    const [run] = await api.store.query<{ progress: { customScripts?: { name: string }[] } }>('select progress from runs where id = $1', [started.id]);
-    expect(run!.progress.customScripts?.map((c) => c.name)).toEqual(['site-inv']);
-    await expectError(await api.call('/v1/investigations', { method: 'POST', auth: api.keys.operator, json: { targets: [IP], ports: String(servicePort), scripts: ['site-inv-brute'] } }),
-      422, 'unsafe_argument', /^refused NSE script "site-inv-brute": it is in the brute category/);
-  }, 120_000);
-
   it('POST /v1/investigations returns an id at once; GET shows status, results, events; the report renders', async () => {
     // Start just after a second begins: nmap's scan times are whole seconds, so the scan is then
     // stamped before the run's recorded start (the report's period must still include it).
@@ -113,6 +99,20 @@ describe.each(storeKinds)('runs and investigations (%s)', (kind) => {
 
     await expectError(await api.call(`/v1/runs/${started.id}/cancel`, { method: 'POST', auth: api.keys.operator }), 409, 'conflict', `run ${started.id} is already succeeded`);
   }, 180_000);
+
+  it('POST /v1/investigations runs a custom NSE script (plum nse add), judged by its declared categories', async () => {
+    const lua = (categories: string) => `categories = {${categories}}\nportrule = function(host, port) return true end\naction = function(host, port) return "site-inv-output" end\n`;
+    await addNseScript(api.store, { name: 'site-inv', content: lua('"safe"') });
+    await addNseScript(api.store, { name: 'site-inv-brute', content: lua('"brute"') });
+    const res = await api.call('/v1/investigations', { method: 'POST', auth: api.keys.operator, json: { targets: [IP], ports: String(servicePort), scripts: ['site-inv'] } });
+    const started = await res.json() as { id: string };
+    expect(res.status, JSON.stringify(started)).toBe(202);
+    expect((await waitDone(started.id)).investigation.status).toBe('succeeded');
+    const [run] = await api.store.query<{ progress: { customScripts?: { name: string }[] } }>('select progress from runs where id = $1', [started.id]);
+    expect(run!.progress.customScripts?.map((c) => c.name)).toEqual(['site-inv']);
+    await expectError(await api.call('/v1/investigations', { method: 'POST', auth: api.keys.operator, json: { targets: [IP], ports: String(servicePort), scripts: ['site-inv-brute'] } }),
+      422, 'unsafe_argument', /^refused NSE script "site-inv-brute": it is in the brute category/);
+  }, 120_000);
 
   it('refuses targets outside the perimeter with 422, naming them, and starts nothing', async () => {
     const before = await (await api.call('/v1/runs', { auth: api.keys.viewer })).json() as { items: unknown[] };
