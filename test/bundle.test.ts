@@ -16,13 +16,18 @@ describe('the bundled `plum` (scripts/build.mjs, run by npm ci and npm test)', (
   });
 
   it('prints exactly what the TypeScript sources print', async () => {
+    // A home of its own: `rules list` reads the shipped rules through a store.
+    const home = mkdtempSync(path.join(os.tmpdir(), 'plum-bundle-home-'));
+    const env = { PLUM_HOME: home, PLUM_DATABASE_URL: '' };
+    expect((await runPlum(['init'], env)).code).toBe(0);
     for (const args of [['--version'], ['parse', fixture], ['parse', '--hosts', fixture], ['parse', '--compat', 'nmap2json', fixture], ['rules', 'list', '--format', 'json']]) {
-      const bundled = await runPlum(args);
-      const source = await runPlum(args, { PLUM_FROM_SOURCE: '1' });
+      const bundled = await runPlum(args, env);
+      const source = await runPlum(args, { ...env, PLUM_FROM_SOURCE: '1' });
       expect(bundled.code, `${args.join(' ')}: ${bundled.stderr}`).toBe(0);
       expect(bundled.stdout.length).toBeGreaterThan(4);
       expect(bundled.stdout).toBe(source.stdout);
     }
+    rmSync(home, { recursive: true, force: true });
   }, 120_000);
 
   it('an unknown option fails the same way in both', async () => {
