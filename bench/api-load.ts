@@ -23,45 +23,30 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
-import { parseArgs } from 'node:util';
+import { fileURLToPath } from 'node:url';
 import { loadConfig } from '../core/config.ts';
 import { openStore } from '../store/index.ts';
 import { createApiKey, revokeApiKey } from '../store/repos/apikeys.ts';
-// @ts-expect-error: plain JavaScript module of the entry point, without types
-import { bundleIsFresh } from '../bin/bundle.mjs';
+import { parseArgs } from 'node:util';
+import { benchArgs, requireFreshBundle, usageExit } from './lib/cli.ts';
 
 const usage = 'usage: npx tsx bench/api-load.ts [--duration S] [--search-connections N] [--host-connections N] [--runs N] [--db URL]';
 const admin = new URL(process.env.PLUM_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test');
 admin.pathname = '/plum_bench_search';
-const cli = (() => {
-  try {
-    return parseArgs({
-      options: {
-        duration: { type: 'string', default: '30' },
-        'search-connections': { type: 'string', default: '8' },
-        'host-connections': { type: 'string', default: '16' },
-        runs: { type: 'string', default: '3' },
-        db: { type: 'string', default: admin.toString() },
-        help: { type: 'boolean', default: false },
-      },
-    }).values;
-  } catch (e) {
-    process.stderr.write(`${(e as Error).message}\n${usage}\n`);
-    process.exit(2);
-  }
-})();
-if (cli.help) {
-  process.stdout.write(`${usage}\n`);
-  process.exit(0);
-}
+const cli = benchArgs(usage, () => parseArgs({ options: {
+  duration: { type: 'string', default: '30' },
+  'search-connections': { type: 'string', default: '8' },
+  'host-connections': { type: 'string', default: '16' },
+  runs: { type: 'string', default: '3' },
+  db: { type: 'string', default: admin.toString() },
+  help: { type: 'boolean', default: false },
+} }).values);
 const duration = Number(cli.duration);
 const runs = Number(cli.runs);
 const searchConnections = Number(cli['search-connections']);
 const hostConnections = Number(cli['host-connections']);
 if (![duration, runs, searchConnections, hostConnections].every((n) => Number.isInteger(n) && n >= 1)) {
-  process.stderr.write(`--duration, --runs and the connection counts take whole numbers ≥ 1\n${usage}\n`);
-  process.exit(2);
+  usageExit('--duration, --runs and the connection counts take whole numbers ≥ 1', usage);
 }
 const root = fileURLToPath(new URL('../', import.meta.url));
 const log = (m: string) => process.stderr.write(`${m}\n`);
@@ -75,7 +60,7 @@ try {
   // wrk --version exits 1 after printing its version; only a missing binary is an error.
   if ((e as NodeJS.ErrnoException).code === 'ENOENT') fail('wrk is not installed: apt-get install -y wrk');
 }
-if (!(bundleIsFresh as (r: URL) => boolean)(pathToFileURL(root))) fail('dist/ is missing or older than the sources: run `npm run build` first');
+requireFreshBundle(root);
 
 const store = await openStore(loadConfig({ ...process.env, PLUM_DATABASE_URL: cli.db }));
 const [{ n }] = await store.query<{ n: number }>('select count(*)::int as n from port_observations') as [{ n: number }];

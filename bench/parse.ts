@@ -22,47 +22,29 @@ import { execFileSync } from 'node:child_process';
 import { createWriteStream, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-// @ts-expect-error: plain JavaScript module of the entry point, without types
-import { bundleIsFresh } from '../bin/bundle.mjs';
+import { benchArgs, requireFreshBundle, usageExit } from './lib/cli.ts';
 
 const usage = 'usage: npx tsx bench/parse.ts [--python PATH] [--shape rich|mixed|both] [--runs N] [--mb N] [--hosts N] [--keep]';
-const cli = (() => {
-  try {
-    return parseArgs({
-      options: {
-        python: { type: 'string', default: 'python3' },
-        shape: { type: 'string', default: 'both' },
-        runs: { type: 'string', default: '5' },
-        mb: { type: 'string', default: '60' },
-        hosts: { type: 'string', default: '5000' },
-        keep: { type: 'boolean', default: false },
-        help: { type: 'boolean', default: false },
-      },
-    }).values;
-  } catch (e) {
-    process.stderr.write(`${(e as Error).message}\n${usage}\n`);
-    process.exit(2);
-  }
-})();
-if (cli.help) {
-  process.stdout.write(`${usage}\n`);
-  process.exit(0);
-}
+const cli = benchArgs(usage, () => parseArgs({ options: {
+  python: { type: 'string', default: 'python3' },
+  shape: { type: 'string', default: 'both' },
+  runs: { type: 'string', default: '5' },
+  mb: { type: 'string', default: '60' },
+  hosts: { type: 'string', default: '5000' },
+  keep: { type: 'boolean', default: false },
+  help: { type: 'boolean', default: false },
+} }).values);
 const runs = Number(cli.runs);
 const targetMb = Number(cli.mb);
 const richHosts = Number(cli.hosts);
 const shapes = cli.shape === 'both' ? ['rich', 'mixed'] : [cli.shape];
 if (!Number.isInteger(runs) || runs < 1 || !(targetMb > 0) || !Number.isInteger(richHosts) || richHosts < 1 || !shapes.every((s) => s === 'rich' || s === 'mixed')) {
-  process.stderr.write(`--runs and --hosts take whole numbers ≥ 1, --mb a positive number, --shape rich, mixed or both\n${usage}\n`);
-  process.exit(2);
+  usageExit('--runs and --hosts take whole numbers ≥ 1, --mb a positive number, --shape rich, mixed or both', usage);
 }
 const root = fileURLToPath(new URL('../', import.meta.url));
-if (!(bundleIsFresh as (r: URL) => boolean)(pathToFileURL(root))) {
-  process.stderr.write('dist/ is missing or older than the sources: run `npm run build` first (the bench times the bundled plum users run)\n');
-  process.exit(2);
-}
+requireFreshBundle(root);
 const peerVersion = (() => {
   try {
     return execFileSync(cli.python, ['-c', 'import importlib.metadata as m; print(m.version("nmap2json"))'], { encoding: 'utf8' }).trim();

@@ -13,6 +13,7 @@ import { freePort } from './helpers/net.ts';
 import { startTemporalDevServer, type TemporalDevServer } from './helpers/temporal-server.ts';
 import { makeTestPki, startTlsProxy, TLS_SERVER_NAME } from './helpers/tls-proxy.ts';
 import { startPerimeter, type Perimeter } from '../demo/perimeter/index.ts';
+import { until } from './helpers/distributed.ts';
 
 /*
  * Distributed mode against a real Temporal server (`temporal server
@@ -93,15 +94,6 @@ function nmapChildren(agent: PlumProcess): number[] {
   }
 }
 
-async function until<T>(what: string, fn: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 60_000, everyMs = 200): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
-}
 
 /** The agent whose nmap is running a job now. */
 async function agentMidJob(): Promise<{ name: string; agent: PlumProcess; nmap: number[] }> {
