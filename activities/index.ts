@@ -274,6 +274,7 @@ export function createActivities(deps: ActivityDeps): ScanActivities {
         ? `profile ${profile.name} selects no targets`
         : 'nothing left to scan once exclusions are applied', {
         hint: req.kind === 'profile' ? 'add targets with `plum target add VALUE`' : 'check the targets against `plum target list`',
+        details: { reason: 'no_targets' },
       });
     }
 

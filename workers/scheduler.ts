@@ -96,7 +96,7 @@ export function createEmbeddedScheduler(deps: SchedulerDeps) {
       failed.add(request.workflowId);
       const err = toPlumError(e);
       // A profile with nothing to scan yet (a fresh install's default profiles) is not a failure to alert on.
-      if (err.code === 'invalid_input' && /selects no targets/.test(err.message)) {
+      if (err.details?.reason === 'no_targets') {
         deps.log.info({ profile: profile.name, workflowId: request.workflowId }, `scheduled run skipped: ${err.oneLine()}`);
       } else deps.log.error({ profile: profile.name, workflowId: request.workflowId, err: err.oneLine() }, 'scheduled run failed');
     }).finally(() => running.delete(profile.id));
