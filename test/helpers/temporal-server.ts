@@ -56,6 +56,18 @@ async function waitReady(address: string, child: ChildProcess, output: () => str
 
 /** Starts an in-memory dev server (with the UI unless `headless`) and waits until its frontend answers. */
 export async function startTemporalDevServer(opts: { headless?: boolean; timeoutMs?: number; bin?: string } = {}): Promise<TemporalDevServer> {
+  // The dev server also binds ports next to its frontend's, which a free-port probe cannot reserve: when
+  // another process took one meanwhile it exits at start, and a second choice of ports starts it.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startOnce(opts);
+    } catch (e) {
+      if (attempt >= 3 || !/exited with/.test((e as Error).message)) throw e;
+    }
+  }
+}
+
+async function startOnce(opts: { headless?: boolean; timeoutMs?: number; bin?: string }): Promise<TemporalDevServer> {
   const port = await freePort();
   const uiPort = await freePort();
   const args = [
