@@ -5,7 +5,7 @@ import type { ReportPeriod } from '../core/report/model.ts';
 import type { MispEventOptions } from '../core/report/misp.ts';
 import { resolvePeriod, type PeriodOptions } from '../core/report/period.ts';
 import type { StoreSession } from '../store/index.ts';
-import { compileQueryFilter, overlapWhere, queryWhere, scanObservations, type ObservationRow } from './observation-rows.ts';
+import { compileQueryFilter, overlapWhere, queryWhere, scanObservations, type ObservationRow } from '../store/repos/observation-rows.ts';
 
 /** Exports (`plum export`, the HTTP API): matching observations as JSON, CSV, NDJSON or MISP, streamed. */
 

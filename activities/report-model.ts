@@ -2,7 +2,6 @@ import { sql } from 'drizzle-orm';
 import type { SearchFields } from '../core/fields.ts';
 import { DIFF_LABELS, type FieldDiff } from '../core/history/diff.ts';
 import { DEFAULT_FLAPPING, parseFlapping, type FlappingRule } from '../core/history/flapping.ts';
-import { flappingSql } from '../store/repos/flapping.ts';
 import { renderReportMarkdown } from '../core/report/markdown.ts';
 import {
   emptyChanges, zeroChangeCounts,
@@ -12,10 +11,12 @@ import { resolvePeriod, type PeriodOptions } from '../core/report/period.ts';
 import { scoreHost, type ScoreConfig, type ScoreResult } from '../core/score.ts';
 import type { StoreSession } from '../store/index.ts';
 import { hostScoreInputs } from '../store/repos/host-score.ts';
+import { runStatusInPeriod } from '../store/repos/runs.ts';
+import { eventsInPeriod, type StoredEvent } from '../store/repos/observation-events.ts';
 import {
-  compileQueryFilter, normaliseRow, OBS_COLUMNS, OBS_FROM, overlapWhere, queryWhere, REPORT_COLUMNS, scanObservations,
-  type ObservationRow, type RawObservationRow,
-} from './observation-rows.ts';
+  compileQueryFilter, observationRowsById, overlapWhere, queryWhere, REPORT_COLUMNS, scanObservations, scoreFeaturesById,
+  type ObservationRow,
+} from '../store/repos/observation-rows.ts';
 
 /**
  * Reports and exports over the store: one pass over the observations that
@@ -136,40 +137,7 @@ function ipSortKey(ip: string): string {
   return `4${ip.split('.').map((p) => p.padStart(3, '0')).join('.')}`;
 }
 
-interface EventRow {
-  id: string;
-  type: ChangeType;
-  ip: string;
-  protocol: string;
-  port: number;
-  at: Date;
-  observation_id: string;
-  previous_observation_id: string | null;
-  changes: FieldDiff[] | null;
-  /** A gone/reappeared of a flapping port (PLUM_FLAPPING): folded into one line per port. */
-  flapping: boolean;
-}
-
-async function loadEvents(store: StoreSession, from: string, to: string, flapping: FlappingRule): Promise<EventRow[]> {
-  const rows = await store.query<EventRow>(
-    `select e.id, e.type, host(e.ip) as ip, e.protocol, e.port, e.at, e.observation_id, e.previous_observation_id, e.changes,
-       ${flappingSql('e', flapping)} as flapping
-     from observation_events e where e.at >= $1::timestamptz and e.at < $2::timestamptz order by e.at, e.id`,
-    [new Date(from).toISOString(), new Date(to).toISOString()],
-  );
-  return rows.map((r) => ({ ...r, port: Number(r.port), at: new Date(r.at) }));
-}
-
-async function loadObservationsById(store: StoreSession, ids: string[]): Promise<Map<string, ObservationRow>> {
-  const out = new Map<string, ObservationRow>();
-  const unique = [...new Set(ids)];
-  for (let i = 0; i < unique.length; i += 1000) {
-    const chunk = unique.slice(i, i + 1000);
-    const rows = await store.query<RawObservationRow>(`select ${OBS_COLUMNS} from ${OBS_FROM} where po.id = any($1::text[])`, [chunk]);
-    for (const r of rows) out.set(r.id, normaliseRow(r));
-  }
-  return out;
-}
+type EventRow = StoredEvent;
 
 /** Builds the report model for a query and period (and the previous period of the same length). */
 export async function buildReportModel(store: StoreSession, opts: ReportOptions): Promise<ReportModel> {
@@ -301,12 +269,7 @@ export async function buildReportModel(store: StoreSession, opts: ReportOptions)
   const shownHosts = limit > 0 ? hostList.slice(0, limit) : hostList;
   if (topPortOf.size) {
     const wanted = shownHosts.map((h) => topPortOf.get(h.ip)).filter((id): id is string => !!id);
-    const features = new Map<string, Record<string, unknown> | null>();
-    for (let i = 0; i < wanted.length; i += 5000) {
-      const rows = await store.query<{ id: string; score_features: Record<string, unknown> | null }>(
-        'select id, score_features from port_observations where id = any($1::text[])', [wanted.slice(i, i + 5000)]);
-      for (const r of rows) features.set(r.id, r.score_features);
-    }
+    const features = await scoreFeaturesById(store, wanted);
     for (const h of shownHosts) {
       const id = topPortOf.get(h.ip);
       if (id) h.scoreExplanation = `${h.scoreExplanation}: ${explainScore(h.score, features.get(id))}`;
@@ -315,9 +278,9 @@ export async function buildReportModel(store: StoreSession, opts: ReportOptions)
 
   // Changes in the period, and counts in the previous period.
   const flapping = opts.flapping ?? parseFlapping(DEFAULT_FLAPPING);
-  const events = await loadEvents(store, p.from, p.to, flapping);
-  const prevEvents = await loadEvents(store, p.previousFrom, p.previousTo, flapping);
-  const obsById = await loadObservationsById(store, [...events, ...prevEvents].flatMap((e) => [e.observation_id, ...(e.previous_observation_id ? [e.previous_observation_id] : [])]));
+  const events = await eventsInPeriod(store, new Date(p.from), new Date(p.to), flapping);
+  const prevEvents = await eventsInPeriod(store, new Date(p.previousFrom), new Date(p.previousTo), flapping);
+  const obsById = await observationRowsById(store, [...events, ...prevEvents].flatMap((e) => [e.observation_id, ...(e.previous_observation_id ? [e.previous_observation_id] : [])]));
   const eventMatches = (e: EventRow) => {
     const o = obsById.get(e.observation_id);
     const po = e.previous_observation_id ? obsById.get(e.previous_observation_id) : undefined;
@@ -358,11 +321,7 @@ export async function buildReportModel(store: StoreSession, opts: ReportOptions)
   for (const e of prevEvents) if (eventMatches(e)) previousChangeCounts[e.type]++;
 
   // Coverage: runs that finished in the period, and those that did not complete.
-  const runRows = await store.query<{ status: string; n: number; last: Date | null }>(
-    `select status, count(*)::int as n, max(coalesce(finished_at, started_at)) as last from runs
-     where coalesce(finished_at, started_at, created_at) >= $1::timestamptz and coalesce(finished_at, started_at, created_at) < $2::timestamptz group by status`,
-    [p.from, p.to],
-  );
+  const runRows = await runStatusInPeriod(store, p.from, p.to);
   const notes: string[] = [];
   let runs = 0;
   let lastScan: number | undefined;

@@ -17,13 +17,13 @@ import { webhooksOfReport } from '../store/repos/webhooks.ts';
 import { deliverPayload, dispatchWebhookEvents, type WebhookDeps } from './webhooks.ts';
 import { buildReportModel } from './report-model.ts';
 
-export * from './observation-rows.ts';
+export * from '../store/repos/observation-rows.ts';
 export * from './export.ts';
 export * from './report-model.ts';
 
 /*
  * Report definitions: the one code path for preview and scheduled runs, and their delivery (directory, webhook,
- * e-mail). The report model is built in report-model.ts, exports in export.ts, rows read in observation-rows.ts.
+ * e-mail). The report model is built in report-model.ts, exports in export.ts, rows read in store/repos/observation-rows.ts.
  */
 
 export interface ReportDeps {

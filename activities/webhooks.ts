@@ -14,10 +14,10 @@ import {
   advanceCursor, claimWebhookSender, enabledWebhooks, eventsHeldBack, insertDelivery, lockWebhookQueue, oldestPendingDelivery, recordAttempt,
   releaseWebhookSender, type WebhookDeliveryRow, type WebhookRow,
 } from '../store/repos/webhooks.ts';
-import { compileQueryFilter, normaliseRow, OBS_COLUMNS, OBS_FROM, type ObservationRow } from './observation-rows.ts';
+import { eventsAfterCursor, type StoredEvent } from '../store/repos/observation-events.ts';
+import { compileQueryFilter, observationRowsById, type ObservationRow } from '../store/repos/observation-rows.ts';
 import type { FieldDiff } from '../core/history/diff.ts';
 import { DEFAULT_FLAPPING, parseFlapping, type FlappingRule } from '../core/history/flapping.ts';
-import { flappingSql } from '../store/repos/flapping.ts';
 import { diffObservations, summarise } from './report-model.ts';
 
 /**
@@ -166,26 +166,8 @@ export async function deliverPayload(
   return { ok: r.ok, delivery: delivery.id, ...(r.error !== undefined && !r.ok ? { error: r.error } : {}) };
 }
 
-interface EventJoinRow {
-  id: string;
-  type: string;
-  ip: string;
-  protocol: string;
-  port: number;
-  at: Date;
-  /** Text, to keep PostgreSQL's microseconds in the cursor (a JS Date would truncate them). */
-  created_at: string;
-  hsh256: string;
-  previous_hsh256: string | null;
-  run_id: string | null;
-  observation_id: string;
-  previous_observation_id: string | null;
-  changes: FieldDiff[] | null;
-  flapping: boolean;
-}
-
 /** What a webhook receives for one event. */
-export function eventPayload(e: EventJoinRow, obs: ObservationRow | undefined, prev: ObservationRow | undefined): Record<string, unknown> {
+export function eventPayload(e: StoredEvent, obs: ObservationRow | undefined, prev: ObservationRow | undefined): Record<string, unknown> {
   return {
     id: e.id,
     type: e.type,
@@ -218,9 +200,6 @@ export interface DispatchSummary {
   waiting: number;
 }
 
-const EVENT_COLUMNS = `e.id, e.type, host(e.ip) as ip, e.protocol, e.port, e.at, e.created_at::text as created_at, e.hsh256, e.previous_hsh256,
-  e.run_id, e.observation_id, e.previous_observation_id, e.changes, e.tx`;
-
 /** Queues the events committed since a webhook's cursor that it wants, a batch per transaction. */
 async function queueEvents(store: Store, hook: WebhookRow, query: string, match: (r: ObservationRow) => boolean, deps: WebhookDeps, now: Date): Promise<{ events: number; deliveries: number; waiting: boolean }> {
   const batchSize = deps.batchSize ?? DEFAULTS.batchSize;
@@ -229,18 +208,12 @@ async function queueEvents(store: Store, hook: WebhookRow, query: string, match:
     const more = await store.transaction(async (tx) => {
       const cursor = await lockWebhookQueue(tx, hook.id);
       if (!cursor) return false;
-      const events = await tx.query<EventJoinRow & { tx: number }>(
-        `select ${EVENT_COLUMNS}, ${flappingSql('e', deps.flapping ?? parseFlapping(DEFAULT_FLAPPING))} as flapping from observation_events e
-          where e.tx < $1 and (e.tx, e.id) > ($2::bigint, $3::text) order by e.tx, e.id limit ${batchSize}`,
-        [cursor.settledBelow, cursor.tx, cursor.id],
-      );
+      const events = await eventsAfterCursor(tx, cursor, deps.flapping ?? parseFlapping(DEFAULT_FLAPPING), batchSize);
       if (events.length === 0) {
         out.waiting = await eventsHeldBack(tx, cursor);
         return false;
       }
-      const ids = [...new Set(events.flatMap((e) => [e.observation_id, ...(e.previous_observation_id ? [e.previous_observation_id] : [])]))];
-      const obsRows = await tx.query<Parameters<typeof normaliseRow>[0]>(`select ${OBS_COLUMNS} from ${OBS_FROM} where po.id = any($1::text[])`, [ids]);
-      const obs = new Map(obsRows.map((r) => [r.id, normaliseRow(r)]));
+      const obs = await observationRowsById(tx, events.flatMap((e) => [e.observation_id, ...(e.previous_observation_id ? [e.previous_observation_id] : [])]));
       const selected = events.filter((e) => {
         if (!hook.eventTypes.includes(e.type) || e.flapping) return false;
         const o = obs.get(e.observation_id);

@@ -89,3 +89,13 @@ export async function runScanTimes(store: StoreSession, runId: string): Promise<
      ) s`, [runId]);
   return { first: r?.first ? new Date(r.first) : null, last: r?.last ? new Date(r.last) : null };
 }
+
+/** Runs active in [from, to) by status: how many, and the latest start or end among them (a report's coverage). */
+export async function runStatusInPeriod(store: StoreSession, from: string, to: string): Promise<Array<{ status: string; n: number; last: Date | null }>> {
+  const rows = await store.query<{ status: string; n: number; last: Date | null }>(
+    `select status, count(*)::int as n, max(coalesce(finished_at, started_at)) as last from runs
+     where coalesce(finished_at, started_at, created_at) >= $1::timestamptz and coalesce(finished_at, started_at, created_at) < $2::timestamptz group by status`,
+    [from, to],
+  );
+  return rows.map((r) => ({ status: r.status, n: Number(r.n), last: r.last ? new Date(r.last) : null }));
+}

@@ -1,8 +1,8 @@
 import { sql, type SQL } from 'drizzle-orm';
-import { emptySearchFields, type SearchFields } from '../core/fields.ts';
-import { matchFields, parseQuery, type QueryNode } from '../core/query/index.ts';
-import type { StoreSession } from '../store/index.ts';
-import { compileWhere, observationsFrom, observationsFromText } from '../store/search/compile.ts';
+import { emptySearchFields, type SearchFields } from '../../core/fields.ts';
+import { matchFields, parseQuery, type QueryNode } from '../../core/query/index.ts';
+import type { StoreSession } from '../index.ts';
+import { compileWhere, observationsFrom, observationsFromText } from '../search/compile.ts';
 
 /** Observations as reports, exports and webhooks read them: columns, scans by query and period, row mapping. */
 
@@ -56,6 +56,28 @@ export async function* scanObservations(store: StoreSession, where: SQL, batchSi
   }
 }
 
+/** Rows by id (OBS_COLUMNS), in pages of `pageSize` ids; ids repeated or unknown are skipped. */
+export async function observationRowsById(store: StoreSession, ids: readonly string[], pageSize = 1000): Promise<Map<string, ObservationRow>> {
+  const out = new Map<string, ObservationRow>();
+  const unique = [...new Set(ids)];
+  for (let i = 0; i < unique.length; i += pageSize) {
+    const rows = await store.query<RawObservationRow>(`select ${OBS_COLUMNS} from ${OBS_FROM} where po.id = any($1::text[])`, [unique.slice(i, i + pageSize)]);
+    for (const r of rows) out.set(r.id, normaliseRow(r));
+  }
+  return out;
+}
+
+/** The stored score features of these observations (a report explains its hosts' top ports with them). */
+export async function scoreFeaturesById(store: StoreSession, ids: readonly string[], pageSize = 5000): Promise<Map<string, Record<string, unknown> | null>> {
+  const out = new Map<string, Record<string, unknown> | null>();
+  for (let i = 0; i < ids.length; i += pageSize) {
+    const rows = await store.query<{ id: string; score_features: Record<string, unknown> | null }>(
+      'select id, score_features from port_observations where id = any($1::text[])', [ids.slice(i, i + pageSize)]);
+    for (const r of rows) out.set(r.id, r.score_features);
+  }
+  return out;
+}
+
 /**
  * The query as SQL (the SQL compiler, the tested twin of matchFields) so only
  * matching rows leave the database; '' = everything.
@@ -96,8 +118,6 @@ export function normaliseRow(raw: RawObservationRow, fill = true): ObservationRo
     last_job_id: raw.last_job_id,
   };
 }
-
-export { OBS_COLUMNS, OBS_FROM };
 
 /** The search fields the report's hosts section shows: only these leave the database (real documents carry many more, e.g. every header). */
 const REPORT_FIELDS = ['service_name', 'service_product', 'service_version', 'http_title', 'http_server', 'fqdn_requested', 'ptr', 'x509_subject_cn', 'x509_san'];
