@@ -7,6 +7,8 @@ import { formatIngestSummary, ingestScanResult, scanFromStream, type IngestSumma
 import type { CliContext } from '../context.ts';
 import { info } from '../output.ts';
 import { ingestNmap2json } from './ingest-nmap2json.ts';
+import { headOf, ingestMasscan } from './ingest-masscan.ts';
+import { detectMasscanFormat } from '../../core/masscan/read.ts';
 import { openImportContext } from '../import-context.ts';
 
 /** Raw XML above this size is ingested but not kept (the database is no place for huge blobs). */
@@ -89,7 +91,19 @@ function readError(file: string, e: unknown): PlumError {
   return new PlumError('invalid_input', `cannot read ${file}: ${(e as Error).message}`, { hint: 'check the file permissions' });
 }
 
-const notNmapXml = (file: string) => new PlumError('parse_error', `${file === '-' ? 'standard input' : file} is not nmap XML (no <nmaprun> element)`, { hint: 'give the file nmap wrote with -oX' });
+const notNmapXml = (file: string, head = '') => new PlumError('parse_error', `${file === '-' ? 'standard input' : file} is not nmap XML (no <nmaprun> element)`, {
+  hint: detectMasscanFormat(head) ? 'it looks like masscan output: add --format masscan' : 'give the file nmap wrote with -oX',
+});
+
+/** Whether the files are masscan's XML (nmap's format, written by masscan): all of them or none, else a usage error. */
+function masscanXmlFiles(files: string[]): boolean {
+  if (files.includes('-')) return false;
+  const masscan = files.filter((f) => detectMasscanFormat(headOf(f)) === 'xml');
+  if (masscan.length > 0 && masscan.length < files.length) {
+    throw usageError(`${masscan[0]} was written by masscan, other files by nmap`, 'import masscan\'s files and nmap\'s in separate commands');
+  }
+  return masscan.length > 0;
+}
 
 /**
  * Several files: each is checked on its head before any is imported (a typo in
@@ -113,7 +127,7 @@ export function orderByScanStart(files: string[]): string[] {
     } catch (e) {
       throw readError(file, e);
     }
-    if (!head.includes('<nmaprun')) throw notNmapXml(file);
+    if (!head.includes('<nmaprun')) throw notNmapXml(file, head);
     const start = /<nmaprun\b[^>]*?\sstart="(\d+)"/.exec(head)?.[1];
     return { file, i, start: start === undefined ? Number.POSITIVE_INFINITY : Number(start) };
   });
@@ -128,16 +142,17 @@ export function register(program: Command, ctx: CliContext): void {
   program
     .command('ingest')
     .description('import nmap XML files (old scans, other tools\' nmap output) into the history; several files are imported in the order of their scans')
-    .argument('<files...>', 'nmap XML output (nmap -oX), one file or several, or - for standard input; with --format nmap2json, files or directories')
+    .argument('<files...>', 'nmap XML output (nmap -oX), one file or several, or - for standard input; with --format nmap2json, files or directories; with --format masscan, files')
     .option('--profile <name>', 'attach the imports to this scan profile')
-    .addOption(new Option('--format <format>', "what the files hold: nmap XML, or the predecessor's nmap2json documents (stored results, search exports)").choices(['xml', 'nmap2json']).default('xml'))
-    .action(async (files: string[], opts: { profile?: string; format: 'xml' | 'nmap2json' }) => {
+    .addOption(new Option('--format <format>', "what the files hold: nmap XML, the predecessor's nmap2json documents (stored results, search exports), or masscan output (-oX, -oJ, -oD; masscan's -oX is also recognised without it)").choices(['xml', 'nmap2json', 'masscan']).default('xml'))
+    .action(async (files: string[], opts: { profile?: string; format: 'xml' | 'nmap2json' | 'masscan' }) => {
       if (opts.format === 'nmap2json') return ingestNmap2json(ctx, files, opts);
+      if (opts.format === 'masscan' || masscanXmlFiles(files)) return ingestMasscan(ctx, files, opts);
       if (files.includes('-') && files.length > 1) throw usageError("'-' (standard input) cannot be combined with files", 'import the files and standard input in separate commands');
       if (files[0] === '-' && process.stdin.isTTY) throw usageError("'-' reads nmap XML from standard input", 'pipe it in: nmap … -oX - | plum ingest -');
       // One file (a pipe too) is read as before the store opens; several are checked on their heads first.
       const single = files.length > 1 ? undefined : files[0] === '-' ? await readStdinInput(process.stdin) : readXmlInput(files[0]!);
-      if (single && !single.head.includes('<nmaprun')) throw notNmapXml(files[0]!);
+      if (single && !single.head.includes('<nmaprun')) throw notNmapXml(files[0]!, single.head);
       const ordered = single ? files : orderByScanStart(files);
       const { store, profileId, ruleDeps, owner } = await openImportContext(ctx, opts.profile);
       const total = { files: 0, hosts: 0, ports: 0, appeared: 0, changed: 0, gone: 0, reappeared: 0, stable: 0, incomplete: 0 };
@@ -165,7 +180,7 @@ export function register(program: Command, ctx: CliContext): void {
 
       async function importFile(file: string, label: string, { head, chunks, raw, sha256 }: XmlInput): Promise<IngestSummary> {
         // Refuse what is clearly not nmap XML before anything is written (a file changed since it was checked).
-        if (!head.includes('<nmaprun')) throw notNmapXml(file);
+        if (!head.includes('<nmaprun')) throw notNmapXml(file, head);
         // Documents on demand: a batch of stable sightings stores none (core/nmap/host.ts DocumentsOnDemand).
         const source = file === '-' ? 'standard input' : file;
         const scan = scanFromStream(parseNmapStream(chunks, { source, documentsOnDemand: true }));

@@ -54,6 +54,17 @@ function hostOfUrl(u: string): string | undefined {
   }
 }
 
+/**
+ * A banner masscan grabbed (core/masscan/hosts.ts): the page title, the HTTP response's headers, a
+ * certificate (base64, not a banner an analyst reads), or a protocol's greeting.
+ */
+function masscanBanner(acc: Acc, name: string, text: string): void {
+  if (name === 'title') acc.add('http_title', text);
+  else if (name === 'http') addHeaders(acc, headerLines(text));
+  // http.server repeats the Server headers that `http` holds, run together; X509 is DER in base64.
+  else if (name !== 'http.server' && !name.startsWith('X509')) acc.add('banner', text.replace(/[\r\n]+$/, ''));
+}
+
 /** "Name: value" lines of http-headers output (indented, one per line). */
 function headerLines(output: string): { name: string; value: string }[] {
   const out: { name: string; value: string }[] = [];
@@ -227,6 +238,8 @@ export function extractFields(host: HostDocument, port: PortDocument): SearchFie
       case 'plum-banner':
         acc.add('banner', str(s.banner) ?? s.output);
         break;
+      default:
+        if (s.id.startsWith('masscan:')) masscanBanner(acc, s.id.slice('masscan:'.length), s.output);
     }
   }
   return acc.f;

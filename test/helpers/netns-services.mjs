@@ -1,0 +1,18 @@
+// Test services for test/helpers/netns.ts, run inside the services' namespace: an SSH-style greeting on
+// 22 and a web page whose title is the first argument on 80, on every address of the namespace.
+import http from 'node:http';
+import net from 'node:net';
+
+const title = process.argv[2] ?? 'plum test';
+const ssh = net.createServer((s) => s.end('SSH-2.0-OpenSSH_9.2p1 Debian-2\r\n'));
+const web = http.createServer((req, res) => {
+  const body = `<html><head><title>${title}</title></head><body>plum</body></html>`;
+  // Connection: close, so no scan's connection outlives the scan waiting for the server.
+  res.writeHead(200, { 'Content-Type': 'text/html', Server: 'plum-test/1.0', 'Content-Length': Buffer.byteLength(body), Connection: 'close' });
+  res.end(body);
+});
+let listening = 0;
+const ready = () => { if (++listening === 2) process.stdout.write('ready\n'); };
+ssh.listen(22, '0.0.0.0', ready);
+web.listen(80, '0.0.0.0', ready);
+process.on('SIGTERM', () => { ssh.close(); web.close(); process.exit(0); });
