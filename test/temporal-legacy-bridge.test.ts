@@ -103,14 +103,20 @@ describe('the bridge to the predecessor\'s agents on Temporal', () => {
     const http = d.perimeter.service('http');
     expect(job.job.split(',').sort()).toEqual([ssh.ip, http.ip].sort());
     const jobId = jobIdOfUid(job.job_uid)!;
-    const [row] = await d.store.query<{ token: Buffer; agent: string; status: string }>('select legacy_task_token as token, agent, status from jobs where id = $1', [jobId]);
+    const [row] = await d.store.query<{ token: Buffer; agent: string; status: string; run_id: string }>(
+      'select legacy_task_token as token, agent, status, run_id from jobs where id = $1', [jobId]);
     expect(row).toMatchObject({ agent: agentName(a), status: 'running' });
-    // The token completes the activity for whoever holds it: never in the answer, nor in the server's logs.
+    // The token completes the activity for whoever holds it: never in the getjob answer, the API or the server's logs.
     const token = Buffer.from(row!.token);
     expect(token.length).toBeGreaterThan(16);
     const answer = JSON.stringify(job);
+    const runRes = await fetch(`${d.apiUrl}/v1/runs/${row!.run_id}`, { headers: { authorization: `Bearer ${d.apiKey}` } });
+    const runDoc = await runRes.text();
+    expect(runRes.status, runDoc).toBe(200);
+    expect(runDoc).toContain(jobId);
     for (const form of [token.toString('base64'), token.toString('hex'), token.toString('base64url')]) {
       expect(answer).not.toContain(form.slice(0, 24));
+      expect(runDoc).not.toContain(form.slice(0, 24));
       expect(d.serve.output()).not.toContain(form.slice(0, 24));
     }
     expect(Object.keys(job).sort()).toEqual(['job', 'job_uid', 'message', 'nmap_nse', 'nmap_ports', 'nse_scripts']);
