@@ -93,6 +93,8 @@ export interface ActivityDeps {
   jobTimeoutMs?: number;
   /** Addresses per job (planner default 256); smaller in tests and benchmarks. */
   maxJobSize?: number;
+  /** Temporal server worker with PLUM_LEGACY_BOT_API: runs it plans route each job (PlannedRun.legacyBridge). */
+  legacyBridge?: boolean;
   now?: () => Date;
 }
 
@@ -192,6 +194,8 @@ interface RunMeta {
   allowScripts?: string[];
   /** The custom scripts the run uses, with the content hash they had when it was planned. */
   customScripts?: CustomScriptRef[];
+  /** Planned by a worker bridging to the predecessor's agents: the workflow routes each job. */
+  legacyBridge?: boolean;
 }
 
 /**
@@ -228,7 +232,7 @@ export function createActivities(deps: ActivityDeps): ScanActivities {
     const m = row.progress;
     return {
       runId: row.id, kind: row.kind, ...(row.profile_name ? { profile: row.profile_name } : {}), priority: m.priority,
-      jobCount: m.jobCount, addressCount: m.addressCount, targetCount: m.targetCount, resumed: true,
+      jobCount: m.jobCount, addressCount: m.addressCount, targetCount: m.targetCount, resumed: true, ...(m.legacyBridge ? { legacyBridge: true } : {}),
     };
   }
 
@@ -289,6 +293,7 @@ export function createActivities(deps: ActivityDeps): ScanActivities {
       ...(decision ? { pinned: decision.resolved } : {}),
       ...(profile.allowScripts.length ? { allowScripts: profile.allowScripts } : {}),
       ...(customScripts.length ? { customScripts } : {}),
+      ...(deps.legacyBridge ? { legacyBridge: true } : {}),
     };
     await store.transaction(async (tx) => {
       await tx.query(
@@ -317,6 +322,7 @@ export function createActivities(deps: ActivityDeps): ScanActivities {
     return {
       runId, kind: req.kind, ...(meta.profile ? { profile: meta.profile } : {}), priority: meta.priority,
       jobCount: meta.jobCount, addressCount: meta.addressCount, targetCount: meta.targetCount, resumed: false,
+      ...(meta.legacyBridge ? { legacyBridge: true } : {}),
     };
   }
 

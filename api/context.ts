@@ -58,6 +58,8 @@ export interface ApiServices {
    * attempt. Absent in embedded mode, where the claim rules of store/repos/jobs.ts alone apply.
    */
   verifyJobClaim?: (claim: { jobId: string; workflowId: string | null; agent: string; attempt: number }) => Promise<void>;
+  /** Distributed mode with PLUM_LEGACY_BOT_API: the bridge holding the predecessor agents' jobs' attempts. */
+  legacyBridge?: import('../workers/legacy-bridge.ts').LegacyBridgeHooks;
   /** Ingest options used for agent uploads (tag rules, score, search indexing). */
   ingestDeps?: import('../store/ingest.ts').IngestDeps;
 }

@@ -136,6 +136,10 @@ async function temporalServices(deps: { store: Store; config: PlumConfig; log: L
   const { syncSchedules } = await import('../workers/temporal-schedules.ts');
   const { verifyJobClaimOnTemporal } = await import('../workers/job-claims.ts');
   const { client, close } = await connectTemporal(deps.config);
+  // The predecessor's agents get jobs the workflows route to them through this process's bridge.
+  const bridge = deps.config.PLUM_LEGACY_BOT_API
+    ? await (await import('../workers/legacy-bridge.ts')).startLegacyBridge({ ...deps, client })
+    : undefined;
   const waitForRun = async (workflowId: string): Promise<string> => {
     for (let i = 0; i < 100; i++) {
       const [row] = await deps.store.query<{ id: string }>('select id from runs where workflow_id = $1', [workflowId]);
@@ -159,12 +163,16 @@ async function temporalServices(deps: { store: Store; config: PlumConfig; log: L
         await client.workflow.getHandle(row.workflow_id).cancel();
       },
       verifyJobClaim: (claim) => verifyJobClaimOnTemporal(client, deps.config.PLUM_TEMPORAL_NAMESPACE, claim),
+      ...(bridge ? { legacyBridge: bridge } : {}),
       // One Temporal schedule per profile: make them match the stored profiles.
       async profileChanged() {
         await syncSchedules(client, await listProfiles(deps.store), deps.config, { reports: await listReportDefinitions(deps.store) });
       },
     },
-    close,
+    async close() {
+      await bridge?.close();
+      await close();
+    },
   };
 }
 

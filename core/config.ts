@@ -63,8 +63,10 @@ export const configSchema = z.object({
   PLUM_API_EXPENSIVE_PER_MINUTE: z.coerce.number().int().min(1).default(60),
   /** The predecessor's agent protocol (/bot_api/beacon, getjob, sndjob): off unless set. */
   PLUM_LEGACY_BOT_API: z.enum(['', '0', '1', 'false', 'true']).optional().transform((v) => v === '1' || v === 'true'),
-  /** Seconds a predecessor agent may hold a job without sending its result before the job is offered again. */
+  /** Seconds a predecessor agent may hold a job without sending its result before the job is offered again (on Temporal: the attempt's start-to-close timeout). */
   PLUM_LEGACY_JOB_TIMEOUT: z.coerce.number().int().min(1).default(7200),
+  /** Distributed mode: seconds between the legacy bridge's heartbeats of the jobs it holds (how soon a cancellation reaches them). */
+  PLUM_LEGACY_BRIDGE_HEARTBEAT: z.coerce.number().int().min(1).max(3600).default(30),
   PLUM_SMTP_URL: optionalString,
   PLUM_SMTP_FROM: optionalString,
   /** Web session cookies carry Secure: `auto` when the request came over HTTPS (or X-Forwarded-Proto says so). */

@@ -9,6 +9,7 @@ import type { Logger } from '../core/log.ts';
 import { createActivities, toTemporalActivities } from '../activities/index.ts';
 import { createNmapRunner, systemResolver } from '../activities/nmap.ts';
 import { storeScriptSource } from '../store/repos/nse-scripts.ts';
+import { createLegacyRouteActivities } from '../activities/legacy-bridge.ts';
 import { createReportActivities, createSmtpMailer } from '../activities/report.ts';
 import { loadScoreConfig, scoreFileOf } from '../core/score.ts';
 import type { Store } from '../store/index.ts';
@@ -51,8 +52,10 @@ export async function runServerWorker(opts: { config: PlumConfig; store: Store; 
     const nmap = createNmapRunner({ nmapPath: config.PLUM_NMAP, log, scriptSource: storeScriptSource(store) });
     const activities = toTemporalActivities(createActivities({
       log, store, nmap, ingestDeps, resolve: systemResolver, retentionDays: config.PLUM_RAW_RETENTION_DAYS, runnerName: 'server',
-      maxJobSize: config.PLUM_JOB_SIZE,
+      maxJobSize: config.PLUM_JOB_SIZE, legacyBridge: config.PLUM_LEGACY_BOT_API,
     }));
+    // Bridged runs ask where each job goes (the predecessor's agents or Plum's).
+    const routeActivities = toTemporalActivities(createLegacyRouteActivities({ store, timeoutSeconds: config.PLUM_LEGACY_JOB_TIMEOUT }));
     // reportWorkflow's activities: the same runReportDefinition as the embedded scheduler and a preview.
     const scoreConfig = await loadScoreConfig(scoreFileOf(config)).catch((e: unknown) => {
       log.warn({ err: (e as Error).message }, 'score weights unavailable; host score = highest port score');
@@ -61,7 +64,7 @@ export async function runServerWorker(opts: { config: PlumConfig; store: Store; 
     const reportActivities = toTemporalActivities(createReportActivities({ store, config, log, sendMail: createSmtpMailer(config), scoreConfig }));
     const server = await Worker.create({
       connection, namespace: config.PLUM_TEMPORAL_NAMESPACE, taskQueue: config.PLUM_TEMPORAL_TASK_QUEUE,
-      workflowsPath: WORKFLOWS_PATH, activities: { ...activities, ...reportActivities }, sinks: progressSinks(log),
+      workflowsPath: WORKFLOWS_PATH, activities: { ...activities, ...routeActivities, ...reportActivities }, sinks: progressSinks(log),
     });
     const workers = [server];
     if (opts.scanToo) {

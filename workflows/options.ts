@@ -59,6 +59,25 @@ export function nmapActivityOptions(overrides: NmapTimingOverrides = {}): Activi
   };
 }
 
+/**
+ * The nmap activity of a job handed to the predecessor's agents (through the bridge in `plum serve`). They
+ * are silent while they scan, so there is no heartbeat timeout: the attempt's start-to-close timeout
+ * (PLUM_LEGACY_JOB_TIMEOUT) is what detects a silent agent, and Temporal retries the job.
+ */
+export function legacyNmapActivityOptions(timeoutSeconds: number, overrides: NmapTimingOverrides = {}): ActivityOptions {
+  const { heartbeatTimeout: _none, ...options } = nmapActivityOptions(overrides);
+  return { ...options, startToCloseTimeout: `${Math.max(1, Math.trunc(timeoutSeconds))}s` };
+}
+
+/** The task queue the legacy bridge polls, next to a scan queue. */
+export const legacyQueueOf = (scanQueue: string) => `${scanQueue}-legacy`;
+
+/**
+ * Patch id under which a bridged run (PlannedRun.legacyBridge) asks routeNmapJob where each TCP job goes
+ * before scheduling it. Histories written before it never route and replay unchanged.
+ */
+export const LEGACY_BRIDGE_PATCH = 'legacy-bridge-routing';
+
 /** Search attributes a Temporal namespace must define for Plum (see deploy/README.md). */
 export const SEARCH_ATTRIBUTES = {
   PlumRunKind: 'KEYWORD',

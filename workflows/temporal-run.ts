@@ -4,9 +4,10 @@ import {
 } from '@temporalio/workflow';
 import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
 import { DEFAULT_LIMITS, executeScanRun, priorityKey, type RunLimits } from './logic/scan-run.ts';
-import type { JobSpec, RunCounters, RunEvent, RunState, RunSummary, ScanActivities } from './logic/types.ts';
+import type { JobSpec, LegacyRouteActivities, RunCounters, RunEvent, RunState, RunSummary, ScanActivities } from './logic/types.ts';
 import {
-  DEFAULT_SCAN_TASK_QUEUE, NMAP_ACTIVITY_ID_PATCH, nmapActivityId, nmapActivityOptions, SERVER_ACTIVITY_OPTIONS, type NmapTimingOverrides,
+  DEFAULT_SCAN_TASK_QUEUE, LEGACY_BRIDGE_PATCH, legacyNmapActivityOptions, legacyQueueOf, NMAP_ACTIVITY_ID_PATCH, nmapActivityId,
+  nmapActivityOptions, SERVER_ACTIVITY_OPTIONS, type NmapTimingOverrides,
 } from './options.ts';
 
 /*
@@ -44,6 +45,7 @@ export const SA_JOB_COUNT = defineSearchAttributeKey('PlumJobCount', SearchAttri
 export const SA_ADDRESS_COUNT = defineSearchAttributeKey('PlumAddressCount', SearchAttributeType.INT);
 
 const server = proxyActivities<ScanActivities>(SERVER_ACTIVITY_OPTIONS);
+const bridge = proxyActivities<LegacyRouteActivities>(SERVER_ACTIVITY_OPTIONS);
 const { progress } = proxySinks<PlumSinks>();
 
 export async function runOnTemporal(input: ScanWorkflowInput): Promise<RunSummary> {
@@ -57,9 +59,19 @@ export async function runOnTemporal(input: ScanWorkflowInput): Promise<RunSummar
   // Per-priority options: an urgent investigation overtakes background cycles on the agents' queue.
   const nmapOptions = (priority: number) => ({ ...nmapActivityOptions(input.nmapTiming), taskQueue: scanQueue, priority: { priorityKey: priorityKey(priority) } });
   const legacyProxies = new Map<number, ScanActivities['runNmapJob']>();
-  const runNmapJob = (spec: JobSpec, priority: number) => {
+  const runNmapJob = async (spec: JobSpec, priority: number) => {
     // The job's activity id names the job, so a claim can be checked against what Temporal dispatched.
     if (patched(NMAP_ACTIVITY_ID_PATCH)) {
+      // A bridged run asks, job by job, whether a predecessor agent takes it (they scan TCP only).
+      if (state.plan?.legacyBridge && !spec.udpPorts && patched(LEGACY_BRIDGE_PATCH)) {
+        const route = await bridge.routeNmapJob({ runId: spec.runId, jobId: spec.jobId });
+        if (route.legacy) {
+          return proxyActivities<ScanActivities>({
+            ...legacyNmapActivityOptions(route.timeoutSeconds, input.nmapTiming), taskQueue: legacyQueueOf(input.scanTaskQueue ?? DEFAULT_SCAN_TASK_QUEUE),
+            priority: { priorityKey: priorityKey(priority) }, activityId: nmapActivityId(spec.jobId),
+          }).runNmapJob(spec);
+        }
+      }
       return proxyActivities<ScanActivities>({ ...nmapOptions(priority), activityId: nmapActivityId(spec.jobId) }).runNmapJob(spec);
     }
     const key = priorityKey(priority);

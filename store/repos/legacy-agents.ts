@@ -120,7 +120,14 @@ export interface LegacyJob {
 }
 
 /**
- * Releases the jobs whose legacy agent has been silent past the timeout, then
+ * A job routed by the Temporal bridge is claimable once the bridge holds its activity's token (so a result
+ * always has an attempt to complete); the embedded runner's offers have no bridge mark.
+ */
+const HELD = `(j.progress->>'bridge' is null or j.legacy_task_token is not null)`;
+
+/**
+ * Releases the jobs whose legacy agent has been silent past the timeout (on Temporal, the activity's
+ * start-to-close timeout does it: a new attempt resets the claim, store/repos/legacy-bridge.ts), then
  * claims one waiting job for this agent: the priority by weighted round-robin
  * over the non-empty queues (state kept in legacy_dispatch), the oldest job of
  * that priority, locked so two agents never get the same one.
@@ -131,10 +138,10 @@ export async function claimLegacyJob(store: Store, uid: string, timeoutSeconds: 
       `update jobs set status = 'queued', agent = null,
          progress = progress || jsonb_build_object('released', coalesce((progress->>'released')::int, 0) + 1)
        where progress->>'executor' = 'legacy' and status = 'running' and ingested_at is null and agent like 'legacy:%'
-         and started_at < now() - make_interval(secs => $1)`, [timeoutSeconds]);
+         and progress->>'bridge' is null and started_at < now() - make_interval(secs => $1)`, [timeoutSeconds]);
     const queues = await tx.query<{ priority: number }>(
       `select distinct coalesce((r.progress->>'priority')::int, 2) as priority from jobs j join runs r on r.id = j.run_id
-       where j.progress->>'executor' = 'legacy' and j.status = 'queued' and j.agent is null`);
+       where j.progress->>'executor' = 'legacy' and j.status = 'queued' and j.agent is null and ${HELD}`);
     if (queues.length === 0) return undefined;
     await tx.query(`insert into legacy_dispatch (id) values ('default') on conflict (id) do nothing`);
     const [state] = await tx.query<{ weights: Record<string, number> }>(`select weights from legacy_dispatch where id = 'default' for update`);
@@ -142,7 +149,7 @@ export async function claimLegacyJob(store: Store, uid: string, timeoutSeconds: 
     const [job] = await tx.query<{ id: string; run_id: string; targets: string[]; tcp_ports: string; scripts: string[]; nmap_args: string[] }>(
       `update jobs set status = 'running', agent = $1, started_at = now(), attempts = attempts + 1
        where id = (select j.id from jobs j join runs r on r.id = j.run_id
-         where j.progress->>'executor' = 'legacy' and j.status = 'queued' and j.agent is null
+         where j.progress->>'executor' = 'legacy' and j.status = 'queued' and j.agent is null and ${HELD}
            and coalesce((r.progress->>'priority')::int, 2) = $2
          order by j.created_at, j.index limit 1 for update of j skip locked)
        returning id, run_id, targets, tcp_ports, scripts, nmap_args`, [legacyAgentName(uid), pick.priority]);

@@ -1,6 +1,6 @@
 import { relations, sql } from 'drizzle-orm';
 import { index, integer, jsonb, pgTable, text, uniqueIndex } from 'drizzle-orm/pg-core';
-import { tstz } from './columns.ts';
+import { bytea, tstz } from './columns.ts';
 import { rawResults } from './raw-results.ts';
 import { runs } from './runs.ts';
 
@@ -28,6 +28,14 @@ export const jobs = pgTable('jobs', {
   /** SHA-256 of the raw XML that was ingested. */
   resultSha256: text('result_sha256'),
   error: text('error'),
+  /**
+   * Distributed mode: the task token of the nmap activity attempt the legacy bridge holds for this job
+   * (workers/legacy-bridge.ts). It completes that activity for whoever has it, so it never leaves the
+   * database: no API answer, getjob answer or log line carries it.
+   */
+  legacyTaskToken: bytea('legacy_task_token'),
+  /** The Temporal attempt whose token is stored: a later attempt resets the claim, an older one changes nothing. */
+  legacyAttempt: integer('legacy_attempt'),
   progress: jsonb('progress').$type<Record<string, unknown>>().notNull().default({}),
   createdAt: tstz('created_at').notNull().defaultNow(),
 }, (t) => [

@@ -1,18 +1,14 @@
-import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { serve, type ServerType } from '@hono/node-server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PROJECT_NSE_DIR } from '../../activities/nmap.ts';
 import { createApp } from '../../api/app.ts';
 import { loadConfig } from '../../core/config.ts';
 import { silentLogger } from '../../core/log.ts';
-import { nmap2jsonStream } from '../../core/nmap/compat.ts';
-import { openXmlFile } from '../../core/nmap/parse.ts';
 import { startPerimeter, type Perimeter } from '../../demo/perimeter/index.ts';
 import { createLegacyKey } from '../../store/repos/legacy-agents.ts';
 import { addTargets } from '../../store/repos/targets.ts';
@@ -22,23 +18,16 @@ import { saveProfile } from '../../store/repos/profiles.ts';
 import type { RunSummary } from '../../workflows/logic/types.ts';
 import { openStore } from '../../store/index.ts';
 import { runPlum } from '../helpers/cli.ts';
+import { legacyAgent, nextLegacyJob, scanAsLegacyAgent, type LegacyAgent, type LegacyJob } from '../helpers/legacy-agent.ts';
 import { cliEnvOf, makeTestConfig, storeKinds, type TestStore } from '../helpers/db.ts';
 
 /*
- * The predecessor's agent protocol (plum-reference.md §8) spoken by a client
- * written here as its Python agents speak it: JSON bodies with and without a
- * JSON content type, the same identity fields, real nmap on the loopback
- * perimeter with §2's defaults, and the result converted to nmap2json by our
- * compat output (core/nmap/compat.ts). The jobs come from a real embedded run.
+ * The predecessor's agent protocol (plum-reference.md §8) spoken by the client
+ * of test/helpers/legacy-agent.ts, as its Python agents speak it (real nmap on
+ * the loopback perimeter, nmap2json results). The jobs come from a real
+ * embedded run; test/temporal-legacy-bridge.test.ts covers Temporal.
  */
-const run = promisify(execFile);
 const JOB_TIMEOUT_SECONDS = 3;
-
-interface Agent {
-  uid: string;
-  key: string;
-  post(op: 'beacon' | 'getjob' | 'sndjob', extra?: Record<string, unknown>, opts?: { contentType?: string; body?: string }): Promise<{ status: number; body: any }>;
-}
 
 describe.each(storeKinds)('/bot_api (%s)', (kind) => {
   let t: TestStore;
@@ -49,44 +38,9 @@ describe.each(storeKinds)('/bot_api (%s)', (kind) => {
   let created: { code: number; stdout: string; stderr: string };
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'plum-bot-api-'));
 
-  const agent = (uid: string, agentKey = key): Agent => ({
-    uid,
-    key: agentKey,
-    async post(op, extra = {}, opts = {}) {
-      const body = opts.body ?? JSON.stringify({
-        UID: uid, DEVICE_MODEL: 'CPython 3.12.3', AGENT_VERSION: '1.4.0', SYSTEM_VERSION: 'Linux 6.14.0-27-generic', EXT_IP: '127.0.0.1', AGENT_KEY: agentKey, ...extra,
-      });
-      const res = await fetch(`${base}/bot_api/${op}`, { method: 'POST', body, headers: opts.contentType ? { 'content-type': opts.contentType } : {} });
-      return { status: res.status, body: await res.json() };
-    },
-  });
-
-  /** What a predecessor agent does with a job: nmap with §2's defaults, nmap2json of the open ports, RESULT as a JSON string. */
-  async function scan(job: { job: string; nmap_ports: string[]; nmap_nse: string[]; nse_scripts: { name: string; content_b64?: string }[]; nmap_additional_params?: string }): Promise<string> {
-    const dir = fs.mkdtempSync(path.join(work, 'job-'));
-    for (const s of job.nse_scripts) if (s.content_b64) fs.writeFileSync(path.join(dir, s.name), Buffer.from(s.content_b64, 'base64'));
-    const targets = job.job.split(',');
-    for (const target of targets) expect(target).toMatch(/^127\./);
-    const scripts = job.nmap_nse.map((s) => (s.endsWith('.nse') ? path.join(dir, s) : s));
-    const xml = path.join(dir, 'out.xml');
-    await run('nmap', ['-T3', '--host-timeout', '40s', '--max-retries', '2', '-Pn', '-sT', '-p', job.nmap_ports.join(','), '-oX', xml, '--no-stylesheet',
-      ...(scripts.length ? ['--script', scripts.join(',')] : []),
-      // The agent splits the string like a shell (shlex); Plum sends only plain, space-separated tokens.
-      ...(job.nmap_additional_params ? job.nmap_additional_params.split(' ') : []), ...targets]);
-    const docs: string[] = [];
-    for await (const h of nmap2jsonStream(openXmlFile(xml), { openOnly: true, onError: (e) => { throw e; } })) docs.push(h.json);
-    return `[${docs.join(', ')}]`;
-  }
-
-  async function nextJob(a: Agent, extra: Record<string, unknown> = {}, deadline = Date.now() + 60_000) {
-    for (;;) {
-      const r = await a.post('getjob', extra);
-      expect(r.status).toBe(200);
-      if (r.body.message.job) return r.body.message;
-      if (Date.now() > deadline) throw new Error('no job was offered');
-      await new Promise((res) => setTimeout(res, 200));
-    }
-  }
+  const agent = (uid: string, agentKey = key): LegacyAgent => legacyAgent(() => base, uid, () => agentKey);
+  const scan = (job: LegacyJob) => scanAsLegacyAgent(job, work);
+  const nextJob = nextLegacyJob;
 
   function investigate(targets: string[], ports: string): Promise<RunSummary> {
     const deps: EmbeddedDeps = { store: t.store, config: t.config, log: silentLogger, legacyPollMs: 100 };

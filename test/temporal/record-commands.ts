@@ -8,7 +8,7 @@ import { proxySinks, type ActivityInput, type ContinueAsNewInput, type Next, typ
  */
 export interface RecorderSinks extends Sinks {
   recorder: {
-    activity(a: { type: string; activityId?: string; taskQueue?: string; priorityKey?: number; heartbeatTimeout?: unknown; args: unknown[] }): void;
+    activity(a: { type: string; activityId?: string; taskQueue?: string; priorityKey?: number; heartbeatTimeout?: unknown; startToCloseTimeout?: unknown; args: unknown[] }): void;
     continued(args: unknown[]): void;
   };
 }
@@ -23,6 +23,7 @@ class RecordActivities implements WorkflowOutboundCallsInterceptor {
       taskQueue: input.options.taskQueue,
       priorityKey: input.options.priority?.priorityKey,
       heartbeatTimeout: input.options.heartbeatTimeout,
+      startToCloseTimeout: input.options.startToCloseTimeout,
       args: input.args,
     });
     return next(input);

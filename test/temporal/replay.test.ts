@@ -5,7 +5,7 @@ import { initialState } from '../../workflows/logic/scan-run.ts';
 import type { JobOutcome, JobSpec, NmapJobResult, PlannedRun, RunEvent, RunRequest, RunSummary } from '../../workflows/logic/types.ts';
 import type { ScanWorkflowInput } from '../../workflows/temporal-run.ts';
 import type { ReportWorkflowInput } from '../../workflows/report.ts';
-import { NMAP_ACTIVITY_ID_PATCH } from '../../workflows/options.ts';
+import { LEGACY_BRIDGE_PATCH, NMAP_ACTIVITY_ID_PATCH } from '../../workflows/options.ts';
 import { HistoryBuilder, heartbeatTimeoutFailure } from './history.ts';
 
 /*
@@ -24,7 +24,7 @@ const quiet = { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error() 
 
 let bundle: WorkflowBundleWithSourceMap;
 let events: RunEvent[];
-let activities: { type: string; activityId?: string; taskQueue?: string; priorityKey?: number; args: unknown[] }[];
+let activities: { type: string; activityId?: string; taskQueue?: string; priorityKey?: number; heartbeatTimeout?: unknown; startToCloseTimeout?: unknown; args: unknown[] }[];
 let continued: unknown[][];
 
 beforeAll(async () => {
@@ -297,5 +297,100 @@ describe('replay: reportWorkflow', () => {
     h.upsertMemo({ report: 'weekly-web' });
     h.completeWorkflow(null);
     await expect(replay(h)).rejects.toThrow(/[Nn]ondeterminis|DeterminismViolation/);
+  }, 60_000);
+});
+
+describe('replay: a run bridged to the predecessor\'s agents', () => {
+  const legacyOpts = (jobId: string) => ({ taskQueue: `${SCAN_QUEUE}-legacy`, startToCloseTimeout: '6s', priorityKey: 3, activityId: `nmap:${jobId}` });
+
+  it('routes each TCP job, sends one to the legacy queue without a heartbeat timeout and the other to the scan queue', async () => {
+    const workflowId = 'profile:banner:2026-12-06T10:00:00Z';
+    const input: ScanWorkflowInput = { state: initialState(profileRequest(workflowId)), limits: { maxInFlight: 2 } };
+    const p = plan({ jobCount: 2, addressCount: 512, legacyBridge: true });
+    const specs = [0, 1].map((i) => spec(i, p));
+    const h = new HistoryBuilder({ workflowType: 'scanProfileWorkflow', workflowId, taskQueue: SERVER_QUEUE, input: [input] });
+    opening(h, p, specs);
+    h.patchMarker(NMAP_ACTIVITY_ID_PATCH).patchMarker(LEGACY_BRIDGE_PATCH);
+    const r0 = h.scheduleActivity('routeNmapJob', server);
+    const r1 = h.scheduleActivity('routeNmapJob', server);
+    h.completeActivity(r0, { legacy: true, timeoutSeconds: 6 }).completeActivity(r1, { legacy: false, timeoutSeconds: 6 }).workflowTask();
+    const n0 = h.scheduleActivity('runNmapJob', legacyOpts(specs[0]!.jobId));
+    const n1 = h.scheduleActivity('runNmapJob', { ...nmapOpts(3), activityId: `nmap:${specs[1]!.jobId}` });
+    // The legacy attempt 1 timed out (a silent agent); attempt 2 was completed by another agent's result.
+    h.completeActivity(n0, nmapResult(specs[0]!), { attempt: 2, lastFailure: { message: 'activity StartToClose timeout', timeoutFailureInfo: { timeoutType: 'TIMEOUT_TYPE_START_TO_CLOSE' } } });
+    h.completeActivity(n1, nmapResult(specs[1]!)).workflowTask();
+    const i0 = h.scheduleActivity('ingestJob', server);
+    const i1 = h.scheduleActivity('ingestJob', server);
+    h.completeActivity(i0, outcome(specs[0]!)).completeActivity(i1, outcome(specs[1]!)).workflowTask();
+    const fin = h.scheduleActivity('finishRun', server);
+    h.completeActivity(fin, null).workflowTask();
+    h.completeWorkflow({});
+
+    await replay(h);
+
+    expect(activities.map((a) => `${a.type}@${a.taskQueue ?? SERVER_QUEUE}`)).toEqual([
+      'planRun@plum-server', 'getJobSpecs@plum-server', 'routeNmapJob@plum-server', 'routeNmapJob@plum-server',
+      'runNmapJob@plum-scan-legacy', 'runNmapJob@plum-scan', 'ingestJob@plum-server', 'ingestJob@plum-server', 'finishRun@plum-server',
+    ]);
+    expect(activities[2]!.args).toEqual([{ runId: p.runId, jobId: specs[0]!.jobId }]);
+    const [legacy, agents] = activities.filter((a) => a.type === 'runNmapJob');
+    expect(legacy).toMatchObject({ activityId: `nmap:${specs[0]!.jobId}`, priorityKey: 3, heartbeatTimeout: undefined, startToCloseTimeout: '6s', args: [specs[0]] });
+    expect(agents).toMatchObject({ activityId: `nmap:${specs[1]!.jobId}`, heartbeatTimeout: '2m', startToCloseTimeout: '8h' });
+    expect((events.at(-1) as { type: 'finished'; summary: RunSummary }).summary).toMatchObject({ status: 'succeeded', counters: { jobs: 2, jobsDone: 2 } });
+  }, 60_000);
+
+  it('never routes a job with UDP ports: the predecessor\'s agents scan TCP only', async () => {
+    const workflowId = 'profile:banner:2026-12-06T11:00:00Z';
+    const input: ScanWorkflowInput = { state: initialState(profileRequest(workflowId)) };
+    const p = plan({ jobCount: 1, addressCount: 256, legacyBridge: true });
+    const specs = [{ ...spec(0, p), udpPorts: '53,161' }];
+    const h = new HistoryBuilder({ workflowType: 'scanProfileWorkflow', workflowId, taskQueue: SERVER_QUEUE, input: [input] });
+    opening(h, p, specs);
+    h.patchMarker(NMAP_ACTIVITY_ID_PATCH);
+    const n0 = h.scheduleActivity('runNmapJob', { ...nmapOpts(3), activityId: `nmap:${specs[0]!.jobId}` });
+    h.completeActivity(n0, nmapResult(specs[0]!)).workflowTask();
+    const i0 = h.scheduleActivity('ingestJob', server);
+    h.completeActivity(i0, outcome(specs[0]!)).workflowTask();
+    const fin = h.scheduleActivity('finishRun', server);
+    h.completeActivity(fin, null).workflowTask();
+    h.completeWorkflow({});
+
+    await replay(h);
+
+    expect(activities.map((a) => `${a.type}@${a.taskQueue ?? SERVER_QUEUE}`)).toEqual([
+      'planRun@plum-server', 'getJobSpecs@plum-server', 'runNmapJob@plum-scan', 'ingestJob@plum-server', 'finishRun@plum-server',
+    ]);
+  }, 60_000);
+
+  it('replays a bridged run whose first job was scheduled before the routing patch, and routes the jobs after it', async () => {
+    // A worker without the bridge scheduled job 0; the upgraded worker that took over routes job 1.
+    const workflowId = 'profile:banner:2026-12-06T12:00:00Z';
+    const input: ScanWorkflowInput = { state: initialState(profileRequest(workflowId)), limits: { maxInFlight: 1 } };
+    const p = plan({ jobCount: 2, addressCount: 512, legacyBridge: true });
+    const specs = [0, 1].map((i) => spec(i, p));
+    const h = new HistoryBuilder({ workflowType: 'scanProfileWorkflow', workflowId, taskQueue: SERVER_QUEUE, input: [input] });
+    opening(h, p, specs);
+    h.patchMarker(NMAP_ACTIVITY_ID_PATCH);
+    const n0 = h.scheduleActivity('runNmapJob', { ...nmapOpts(3), activityId: `nmap:${specs[0]!.jobId}` });
+    h.completeActivity(n0, nmapResult(specs[0]!)).workflowTask();
+    const i0 = h.scheduleActivity('ingestJob', server);
+    h.completeActivity(i0, outcome(specs[0]!)).workflowTask();
+    h.patchMarker(LEGACY_BRIDGE_PATCH);
+    const r1 = h.scheduleActivity('routeNmapJob', server);
+    h.completeActivity(r1, { legacy: true, timeoutSeconds: 6 }).workflowTask();
+    const n1 = h.scheduleActivity('runNmapJob', legacyOpts(specs[1]!.jobId));
+    h.completeActivity(n1, nmapResult(specs[1]!)).workflowTask();
+    const i1 = h.scheduleActivity('ingestJob', server);
+    h.completeActivity(i1, outcome(specs[1]!)).workflowTask();
+    const fin = h.scheduleActivity('finishRun', server);
+    h.completeActivity(fin, null).workflowTask();
+    h.completeWorkflow({});
+
+    await replay(h);
+
+    expect(activities.map((a) => `${a.type}@${a.taskQueue ?? SERVER_QUEUE}`)).toEqual([
+      'planRun@plum-server', 'getJobSpecs@plum-server', 'runNmapJob@plum-scan', 'ingestJob@plum-server',
+      'routeNmapJob@plum-server', 'runNmapJob@plum-scan-legacy', 'ingestJob@plum-server', 'finishRun@plum-server',
+    ]);
   }, 60_000);
 });

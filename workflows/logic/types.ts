@@ -47,6 +47,11 @@ export interface PlannedRun {
   targetCount: number;
   /** True when planRun found the run already created by an earlier attempt. */
   resumed: boolean;
+  /**
+   * Distributed mode with the predecessor's agents (PLUM_LEGACY_BOT_API on the worker that planned the run):
+   * each TCP job is routed to them or to Plum's agents when it is scheduled (LegacyRouteActivities).
+   */
+  legacyBridge?: boolean;
 }
 
 /** Everything an agent needs to scan one job: small by construction (≤ 256 addresses). */
@@ -136,4 +141,17 @@ export interface RunState {
   nextIndex: number;
   counters: RunCounters;
   errors: string[];
+}
+
+/** Where a job of a bridged run goes (core/bot-api/bridge-route.ts); implemented by activities/legacy-bridge.ts. */
+export interface LegacyRoute {
+  /** True: the legacy queue (the bridge hands the job to a predecessor agent); false: the scan queue. */
+  legacy: boolean;
+  /** PLUM_LEGACY_JOB_TIMEOUT: the start-to-close timeout of a legacy attempt (a silent agent's job is retried). */
+  timeoutSeconds: number;
+}
+
+export interface LegacyRouteActivities {
+  /** Decides a job's executor and, for the predecessor's agents, marks the job waiting for them. */
+  routeNmapJob(input: { runId: string; jobId: string }): Promise<LegacyRoute>;
 }

@@ -12,6 +12,7 @@ export default {
       const keyId = await keyOf(c, body);
       if (!keyId) return forbidden(c);
       await beaconLegacyAgent(c.var.deps.store, keyId, identityOf(body));
+      c.var.deps.services?.legacyBridge?.touch();
       return c.json({ message: 'ready' }, 200);
     });
   },

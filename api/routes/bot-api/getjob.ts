@@ -56,6 +56,8 @@ export default {
       const { store, config } = c.var.deps;
       const keyId = await keyOf(c, body);
       if (!keyId || !await knownLegacyAgent(store, keyId, body.UID.toLowerCase())) return forbidden(c);
+      const bridge = c.var.deps.services?.legacyBridge;
+      bridge?.touch();
       for (;;) {
         const job = await claimLegacyJob(store, body.UID.toLowerCase(), config.PLUM_LEGACY_JOB_TIMEOUT);
         if (!job) return c.json({ message: { message: 'ready', job: '' } }, 200);
@@ -68,8 +70,10 @@ export default {
           nseScripts = await scriptFiles(store, job, scripts, body.NSE_HASHES);
         } catch (e) {
           if (!(e instanceof PlumError)) throw e;
-          // The run waiting for this job sees it failed (workers/legacy-handoff.ts); the agent gets the next one.
+          // The run waiting for this job sees it failed (workers/legacy-handoff.ts, or the bridge's attempt fails); the agent gets the next one.
           await failLegacyJob(store, job.id, e.message);
+          // On Temporal, the attempt the bridge holds fails too (not retried: the same checks would fail again).
+          await bridge?.jobRefused(job.id, e.message);
           continue;
         }
         const custom = new Set(job.customScripts.map((s) => s.name));
