@@ -6,6 +6,7 @@ import { silentLogger } from '../core/log.ts';
 import { DEFAULT_LIMITS, type ApiApp, type ApiDeps, type ApiEnv, type ResolvedDeps } from './context.ts';
 import { respondError, toApiError, validationError } from './errors.ts';
 import { inputGuard } from './input-guard.ts';
+import { observeRequests } from './metrics.ts';
 import { routeModules } from './routes/index.ts';
 import { PLUM_VERSION } from '../core/version.ts';
 import { registerMcpRoute } from '../mcp/http.ts';
@@ -42,6 +43,7 @@ export function createApp(deps: ApiDeps): ApiApp {
     // Static assets set their own long cache; everything else is never cached.
     if (!c.res.headers.has('Cache-Control')) c.header('Cache-Control', 'no-store');
   });
+  app.use('*', observeRequests);
   app.use('/v1/*', async (c, next) => {
     if (OWN_BODY_LIMIT.test(c.req.path)) return next();
     return bodyLimit({

@@ -7,14 +7,17 @@ import type { CliContext } from './context.ts';
 import { registerCommands } from './commands/index.ts';
 import { PLUM_VERSION } from '../core/version.ts';
 
-export async function buildProgram(ctx: CliContext, args: string[] = []): Promise<Command> {
+/** Registers the commands a program offers: every command (`plum`), or only the agent (the single-file agent). */
+export type RegisterCommands = (program: Command, ctx: CliContext, args: string[]) => Promise<void>;
+
+export async function buildProgram(ctx: CliContext, args: string[] = [], register: RegisterCommands = registerCommands): Promise<Command> {
   const program = new Command('plum')
     .description('Perimeter exposure monitor: scan, fingerprint, remember, qualify, search and report.')
     .version(PLUM_VERSION)
     .showHelpAfterError('(run with --help for usage)')
     .configureOutput({ outputError: (str, write) => write(`plum: ${str.replace(/^error: /, '')}`) })
     .exitOverride();
-  await registerCommands(program, ctx, args);
+  await register(program, ctx, args);
   // Subcommands inherit the exit override so usage errors reach our handler.
   const propagate = (cmd: Command) => {
     cmd.exitOverride();
@@ -24,7 +27,7 @@ export async function buildProgram(ctx: CliContext, args: string[] = []): Promis
   return program;
 }
 
-export async function main(argv: string[]): Promise<void> {
+export async function main(argv: string[], register: RegisterCommands = registerCommands): Promise<void> {
   const closers: Array<() => Promise<void> | void> = [];
   let config: PlumConfig;
   try {
@@ -51,7 +54,7 @@ export async function main(argv: string[]): Promise<void> {
     void Promise.allSettled([...closers].reverse().map((close) => close())).then(() => process.exit(0));
   });
   try {
-    await (await buildProgram(ctx, argv.slice(2))).parseAsync(argv);
+    await (await buildProgram(ctx, argv.slice(2), register)).parseAsync(argv);
   } catch (e) {
     if (e instanceof CommanderError) {
       // Help and version are not errors; commander already printed the message otherwise.

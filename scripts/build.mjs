@@ -10,7 +10,10 @@
 // lazily loaded: `import()` of a command module becomes a chunk of its own. Packages stay
 // external (node_modules), and so does workflows/ (Temporal bundles it itself).
 //
+// With --agent, it builds the single-file agent instead (scripts/build-agent.mjs): dist-agent/plum-agent.mjs.
+//
 //   node scripts/build.mjs [--outdir DIR]
+//   node scripts/build.mjs --agent [--outdir DIR] [--agent-targets x86_64-unknown-linux-gnu,aarch64-unknown-linux-gnu]
 import { build } from 'esbuild';
 import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -18,7 +21,15 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 
 const root = fileURLToPath(new URL('../', import.meta.url));
-const { values } = parseArgs({ options: { outdir: { type: 'string', default: path.join(root, 'dist') } } });
+const { values } = parseArgs({
+  options: { outdir: { type: 'string' }, agent: { type: 'boolean', default: false }, 'agent-targets': { type: 'string' } },
+});
+if (values.agent) {
+  const { buildAgent } = await import('./build-agent.mjs');
+  await buildAgent({ root, outdir: path.resolve(values.outdir ?? path.join(root, 'dist-agent')), targets: values['agent-targets']?.split(',') });
+  process.exit(0);
+}
+values.outdir ??= path.join(root, 'dist');
 const outdir = path.resolve(values.outdir);
 // Built beside the target and renamed into place: a `plum` starting meanwhile sees the old bundle or
 // the new one, never half of one.

@@ -16,6 +16,7 @@ import { secureHome, withPrivateUmask } from './home-permissions.ts';
 import { acquireHomeLock, type HomeLock } from './lock.ts';
 import { normaliseRows } from './rows.ts';
 import { shareStore } from './socket.ts';
+import { assertNotNewer, readDatabaseSchema, readJournal, type RunSql } from './schema-version.ts';
 import * as schema from './schema/index.ts';
 import { projectPath } from '../core/project-root.ts';
 
@@ -155,6 +156,11 @@ function databaseError(e: unknown, where: string): PlumError {
   });
 }
 
+/** Refuses a database a newer Plum migrated (store/schema-version.ts); before migrating, which would not notice. */
+async function refuseNewerSchema(run: RunSql, where: string): Promise<void> {
+  assertNotNewer(await readDatabaseSchema(run), readJournal(MIGRATIONS_DIR), where);
+}
+
 /** Sorted, stable key for the migration advisory lock (two processes migrating at once wait for each other). */
 const MIGRATION_LOCK_KEY = 7_245_310_991;
 
@@ -164,6 +170,7 @@ async function openPostgres(url: string, log: Logger): Promise<Store> {
   const migrator = postgres(url, { max: 1, onnotice: () => {}, connect_timeout: 10 });
   try {
     await migrator`select pg_advisory_lock(${MIGRATION_LOCK_KEY})`;
+    await refuseNewerSchema((text) => migrator.unsafe(text), `the PostgreSQL database ${redacted}`);
     await migratePostgres(drizzlePostgres(migrator, { schema }), { migrationsFolder: MIGRATIONS_DIR });
     await migrator`select pg_advisory_unlock(${MIGRATION_LOCK_KEY})`;
   } catch (e) {
@@ -197,6 +204,12 @@ async function openPglite(config: PlumConfig, opts: OpenStoreOptions, log: Logge
   if (lock.kind === 'socket') {
     // Another plum process holds the database and shares it: talk to it as to a server.
     const client = postgres({ path: lock.socketPath, max: 1, onnotice: () => {}, connect_timeout: 10, types: { int8: INT8_AS_NUMBER }, username: 'postgres', database: 'template1' });
+    try {
+      await refuseNewerSchema((text) => client.unsafe(text), `the embedded database in ${dir}`);
+    } catch (e) {
+      await client.end({ timeout: 1 }).catch(() => {});
+      throw databaseError(e, `embedded ${dir} through plum process ${lock.holderPid}`);
+    }
     const db = drizzlePostgres(client, { schema }) as unknown as PlumDb;
     log.debug({ holder: lock.holderPid }, 'store opened through the holder socket');
     return makeStore('pglite', db, () => client.end({ timeout: 5 }), { via: 'socket' });
@@ -205,6 +218,8 @@ async function openPglite(config: PlumConfig, opts: OpenStoreOptions, log: Logge
   try {
     const db = await withPrivateUmask(async () => {
       pg = await PGlite.create(dir, { extensions: { pg_trgm }, parsers: { 20: (v: string) => Number(v) } });
+      const instance = pg;
+      await refuseNewerSchema(async (text) => (await instance.query<Record<string, unknown>>(text)).rows, `the embedded database in ${dir}`);
       const created = drizzlePglite(pg, { schema }) as unknown as PlumDb;
       await migratePglite(created as never, { migrationsFolder: MIGRATIONS_DIR });
       return created;

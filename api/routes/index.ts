@@ -19,6 +19,9 @@ import listApiKeys from './apikeys/list.ts';
 import revokeApiKey from './apikeys/revoke.ts';
 import eventStream from './events/stream.ts';
 import health from './meta/health.ts';
+import healthz from './meta/healthz.ts';
+import metrics from './meta/metrics.ts';
+import readyz from './meta/readyz.ts';
 import createProfile from './profiles/create.ts';
 import deleteProfile from './profiles/delete.ts';
 import getProfile from './profiles/get.ts';
@@ -51,6 +54,9 @@ export interface RouteModule {
 
 export const routeModules: RouteModule[] = [
   health,
+  healthz,
+  readyz,
+  metrics,
   listTargets,
   createTargets,
   importTargets,

@@ -161,7 +161,8 @@ describe('OpenAPI document', () => {
       expect(ops.length).toBe(routeModules.length - 3);
       expect(Object.keys(doc.paths).some((p) => p.startsWith('/bot_api'))).toBe(false);
       for (const { id, op } of ops) {
-        if (id === 'GET /v1/health') continue;
+        // Health and readiness probes are open (they answer states only); /metrics is protected like any read.
+        if (['GET /v1/health', 'GET /healthz', 'GET /readyz'].includes(id)) continue;
         expect(op.security, id).toEqual([{ bearer: [] }]);
         expect(Object.keys(op.responses), id).toEqual(expect.arrayContaining(['401', '403']));
       }
