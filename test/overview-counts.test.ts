@@ -53,6 +53,19 @@ describe.each(storeKinds)('overview counts agree with a direct count (%s)', (kin
     expect(await overviewCounts(t)).toEqual(direct);
   });
 
+  it('bands, top tags and top services are those of the direct queries', async () => {
+    const o = await loadOverview(t.store);
+    expect(o.bands.length).toBeGreaterThan(0);
+    expect(o.bands).toEqual(await t.store.query(
+      'select band, count(*)::int as hosts from host_scores where open_ports > 0 group by band order by min(score) desc'));
+    const open = "(select tags, fields from port_observations where current and state = 'open' order by id desc limit 20000) p";
+    expect(o.topTags).toEqual(await t.store.query(
+      `select t as tag, count(*)::int as ports from ${open}, unnest(p.tags) as t group by t order by count(*) desc, t limit 10`));
+    expect(o.topServices.length).toBeGreaterThan(0);
+    expect(o.topServices).toEqual(await t.store.query(
+      `select coalesce(p.fields->'service_name'->>0, '(unknown)') as service, count(*)::int as ports from ${open} group by 1 order by count(*) desc, 1 limit 10`));
+  });
+
   it('while hosts are still owed their rescoring (a process killed between commit and rescore)', async () => {
     // The batch commits with its hosts queued, but the rescoring after the commit never runs.
     const killed = { ...deps, afterCommit: async () => undefined };
