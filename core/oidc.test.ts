@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { loadConfig } from './config.ts';
 import { accountNameOf, claimValues, parseRoleMap, roleFromClaims } from './oidc.ts';
 
 describe('parseRoleMap', () => {
@@ -57,5 +58,33 @@ describe('accountNameOf', () => {
     [{ preferred_username: 'x'.repeat(100) }, 'x'.repeat(64)],
   ])('%j is named %s', (claims, name) => {
     expect(accountNameOf(claims)).toBe(name);
+  });
+});
+
+describe('single sign-on configuration (loadConfig)', () => {
+  const full = {
+    PLUM_OIDC_ISSUER: 'https://idp.example.org', PLUM_OIDC_CLIENT_ID: 'plum', PLUM_OIDC_CLIENT_SECRET: 's3cret',
+    PLUM_OIDC_REDIRECT_URL: 'https://plum.example.org/login/oidc/callback', PLUM_OIDC_ROLES: 'soc=viewer',
+  };
+
+  it('reads a complete configuration, the mapping parsed', () => {
+    const c = loadConfig(full);
+    expect(c.PLUM_OIDC_ROLES).toEqual([{ value: 'soc', role: 'viewer' }]);
+    expect(c.PLUM_OIDC_ROLE_CLAIM).toBe('groups');
+    expect(c.PLUM_WEB_LOCAL_LOGIN).toBe(true);
+    expect(loadConfig({}).PLUM_OIDC_ISSUER).toBeUndefined();
+  });
+
+  it.each([
+    [{ PLUM_OIDC_CLIENT_ID: '' }, 'invalid PLUM_OIDC_CLIENT_ID: single sign-on (PLUM_OIDC_ISSUER) needs PLUM_OIDC_CLIENT_ID'],
+    [{ PLUM_OIDC_ROLES: '' }, 'invalid PLUM_OIDC_ROLES: single sign-on (PLUM_OIDC_ISSUER) needs PLUM_OIDC_ROLES'],
+    [{ PLUM_OIDC_CLIENT_SECRET: '' }, 'single sign-on (PLUM_OIDC_ISSUER) needs PLUM_OIDC_CLIENT_SECRET or PLUM_OIDC_CLIENT_SECRET_FILE'],
+    [{ PLUM_OIDC_CLIENT_SECRET_FILE: '/run/secret' }, 'set it or PLUM_OIDC_CLIENT_SECRET_FILE, not both'],
+    [{ PLUM_OIDC_ROLES: 'soc=root' }, 'invalid PLUM_OIDC_ROLES: invalid PLUM_OIDC_ROLES entry "soc=root"'],
+    [{ PLUM_OIDC_REDIRECT_URL: 'https://plum.example.org/callback' }, 'invalid PLUM_OIDC_REDIRECT_URL: must be this server\'s URL ending in /login/oidc/callback'],
+    [{ PLUM_OIDC_ISSUER: 'idp.example.org' }, 'invalid PLUM_OIDC_ISSUER: must be an http(s) URL'],
+    [{ PLUM_OIDC_ISSUER: '', PLUM_WEB_LOCAL_LOGIN: 'false' }, 'local logins cannot be disabled without single sign-on'],
+  ])('refuses %j with one line naming the variable', (over, message) => {
+    expect(() => loadConfig({ ...full, ...over })).toThrow(message);
   });
 });
