@@ -142,6 +142,19 @@ describe.each(storeKinds)('single sign-on through OpenID Connect (%s)', (kind) =
     expect(await res2.text()).toContain('invalid_grant');
   });
 
+  it('bad input: a provider that cannot be reached gives a one-line 503 on the login page, and local logins still work', async () => {
+    const down = await startSsoWeb(kind, { PLUM_OIDC_ISSUER: 'http://127.0.0.1:9' });
+    try {
+      const res = await fetch(`${down.url}/login/oidc`, { redirect: 'manual', headers: { accept: 'text/html' } });
+      expect(res.status).toBe(503);
+      expect(await res.text()).toContain('the single sign-on provider http://127.0.0.1:9 cannot be reached');
+      const local = await loginAs({ ...down.api, server: { ...down.api.server, url: down.url } }, 'viewer');
+      expect(local.res.status).toBe(303);
+    } finally {
+      await down.close();
+    }
+  }, 240_000);
+
   it('security: with local logins disabled, the page has no password form and a password post is refused', async () => {
     const only = await startSsoWeb(kind, { PLUM_WEB_LOCAL_LOGIN: 'false' });
     try {
