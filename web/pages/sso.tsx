@@ -14,7 +14,7 @@ const PENDING_COOKIE = 'plum_oidc';
 const PENDING_PATH = '/login/oidc';
 
 function readPending(raw: string | undefined): PendingLogin | undefined {
-  if (!raw || raw.length > 2000) return undefined;
+  if (!raw || raw.length > 4000) return undefined;
   try {
     const p = JSON.parse(Buffer.from(raw, 'base64url').toString('utf8')) as Partial<PendingLogin>;
     if ([p.state, p.nonce, p.verifier, p.next].every((v) => typeof v === 'string' && v.length > 0)) {
