@@ -41,6 +41,13 @@ describe.each(storeKinds)('single sign-on through OpenID Connect (%s)', (kind) =
     expect(alice?.role).toBe('admin');
   });
 
+  it('happy: the longest page path a login may return to survives the trip to the provider', async () => {
+    const next = `/search?q=${'a'.repeat(1980)}`;
+    const { res } = await ssoLogin(sso, 'alice', next);
+    expect(res.status).toBe(200);
+    expect(await res.text()).toContain(`content="0;url=${next}"`);
+  });
+
   it('happy: each login applies the role mapping again (highest role of the matching groups)', async () => {
     const { client: carol } = await ssoLogin(sso, 'carol');
     expect(await (await carol.get(`${sso.url}/`)).text()).toContain('<span>carol (operator)</span>');
