@@ -2,6 +2,7 @@ import { DEFAULT_FLAPPING, parseFlapping } from './history/flapping.ts';
 import path from 'node:path';
 import { z } from 'zod';
 import { PlumError } from './errors.ts';
+import { checkOidcConfig, parseRoleMap } from './oidc.ts';
 
 /**
  * The one configuration schema. It is parsed once at start-up (cli/main.ts,
@@ -71,6 +72,33 @@ export const configSchema = z.object({
   PLUM_SMTP_FROM: optionalString,
   /** Web session cookies carry Secure: `auto` when the request came over HTTPS (or X-Forwarded-Proto says so). */
   PLUM_WEB_SECURE_COOKIES: z.enum(['auto', 'always', 'never']).default('auto'),
+  /** Single sign-on (docs/web.md): the OpenID Connect issuer, discovered at ISSUER/.well-known/openid-configuration. */
+  PLUM_OIDC_ISSUER: optionalString.refine((v) => v === undefined || /^https?:\/\//.test(v), { message: 'must be an http(s) URL' }),
+  PLUM_OIDC_CLIENT_ID: optionalString,
+  /** The client secret, or a file holding it (PLUM_OIDC_CLIENT_SECRET_FILE, read when the web starts). */
+  PLUM_OIDC_CLIENT_SECRET: optionalString,
+  PLUM_OIDC_CLIENT_SECRET_FILE: optionalString,
+  /** Where the provider sends the browser back: this server's public URL + /login/oidc/callback. */
+  PLUM_OIDC_REDIRECT_URL: optionalString.refine((v) => v === undefined || /^https?:\/\/[^/]+\/(.*\/)?login\/oidc\/callback$/.test(v), {
+    message: 'must be this server\'s URL ending in /login/oidc/callback',
+  }),
+  PLUM_OIDC_SCOPES: z.string().trim().min(1).default('openid profile email'),
+  /** The claim (a dotted path) whose values PLUM_OIDC_ROLES maps to roles. */
+  PLUM_OIDC_ROLE_CLAIM: z.string().trim().min(1).default('groups'),
+  /** VALUE=ROLE pairs, e.g. plum-admins=admin,soc=viewer; an identity matching none is refused. */
+  PLUM_OIDC_ROLES: optionalString.transform((v, ctx) => {
+    if (v === undefined) return undefined;
+    try {
+      return parseRoleMap(v);
+    } catch (e) {
+      ctx.addIssue({ code: 'custom', message: (e as Error).message });
+      return z.NEVER;
+    }
+  }),
+  /** The provider's name on the login page's button ("Sign in with …"). */
+  PLUM_OIDC_NAME: z.string().trim().min(1).max(60).default('single sign-on'),
+  /** Local accounts (name and password) on the login page; `false` leaves single sign-on only. */
+  PLUM_WEB_LOCAL_LOGIN: z.enum(['', '0', '1', 'false', 'true']).optional().transform((v) => !(v === '0' || v === 'false')),
   /** Base URL of the Temporal UI, for links from a run's page (distributed mode). */
   PLUM_TEMPORAL_UI_URL: optionalString.refine((v) => v === undefined || /^https?:\/\//.test(v), { message: 'must be an http(s) URL' }),
   /** When a port counts as flapping: COUNT/WINDOW, that many `gone` within the window (core/history/flapping.ts). */
@@ -109,5 +137,6 @@ export function loadConfig(env: Record<string, string | undefined>, cwd = proces
       hint: `set ${missing} to the PEM file, or unset both for TLS without a client certificate`,
     });
   }
+  checkOidcConfig(d);
   return { ...parsed.data, home: path.resolve(cwd, parsed.data.PLUM_HOME) };
 }

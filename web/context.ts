@@ -9,6 +9,10 @@ export interface WebOptions {
   secureCookies: 'auto' | 'always' | 'never';
   /** Link base of the Temporal UI (distributed mode), for a run's workflow. */
   temporalUi?: string;
+  /** Name and password logins (PLUM_WEB_LOCAL_LOGIN). */
+  localLogin: boolean;
+  /** Single sign-on, when configured (web/oidc.ts). */
+  sso?: import('./oidc.ts').OidcRelyingParty;
 }
 
 export interface WebEnv {

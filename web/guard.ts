@@ -34,20 +34,17 @@ export function guard(role: ApiKeyRole, opts: { bodyBytes?: number } = {}): [Mw,
 
 const limiters = new WeakMap<ResolvedDeps, Mw>();
 
-/**
- * The API's limit on expensive reads (search, export), per web user: at most
- * `limits.expensivePerMinute` a minute. Goes after guard() (it needs the user).
- */
-export const expensivePage: Mw = async (c, next) => {
-  if (!c.req.query('q')) return next(); // the empty search form costs nothing
-  const deps = c.var.deps;
+/** Routes that spend another route's budget: a refused save form re-runs the search it was posted from. */
+const BUDGET_OF: Record<string, string> = { '/search/save/report': '/search', '/search/save/webhook': '/search' };
+
+function expensiveLimiter(deps: ResolvedDeps): Mw {
   let limiter = limiters.get(deps);
   if (!limiter) {
     limiter = rateLimiter<WebEnv>({
       windowMs: 60_000,
       limit: deps.limits.expensivePerMinute,
       standardHeaders: 'draft-6',
-      keyGenerator: (ctx) => `user:${ctx.var.user.name} ${ctx.req.routePath}`,
+      keyGenerator: (ctx) => `user:${ctx.var.user.name} ${BUDGET_OF[ctx.req.routePath] ?? ctx.req.routePath}`,
       handler: () => {
         throw new PlumError('rate_limited', `too many searches: at most ${deps.limits.expensivePerMinute} a minute`, {
           hint: 'wait a minute, or page through the results instead of repeating the search',
@@ -56,5 +53,29 @@ export const expensivePage: Mw = async (c, next) => {
     });
     limiters.set(deps, limiter);
   }
-  return limiter(c, next);
+  return limiter;
+}
+
+/**
+ * The API's limit on expensive reads (search, export), per web user: at most
+ * `limits.expensivePerMinute` a minute. Goes after guard() (it needs the user).
+ */
+export const expensivePage: Mw = async (c, next) => {
+  if (!c.req.query('q')) return next(); // the empty search form costs nothing
+  return expensiveLimiter(c.var.deps)(c, next);
 };
+
+/**
+ * Runs `work` (a search made by a form post, whose query is in the body) within
+ * the same per-user budget as the page it came from; throws rate_limited past it.
+ */
+export async function withinSearchBudget<T>(c: Parameters<Mw>[0], work: () => Promise<T>): Promise<T> {
+  let out: T | undefined;
+  let ran = false;
+  await expensiveLimiter(c.var.deps)(c, async () => {
+    out = await work();
+    ran = true;
+  });
+  if (!ran) throw new PlumError('rate_limited', 'too many searches', { hint: 'wait a minute' });
+  return out as T;
+}

@@ -6,6 +6,8 @@ import { temporalUiBase } from './temporal-link.ts';
 import type { WebEnv, WebOptions } from './context.ts';
 import { render } from './layout.tsx';
 import { registerAuth } from './pages/login.tsx';
+import { registerSso } from './pages/sso.tsx';
+import { createRelyingParty } from './oidc.ts';
 import { registerDocs } from './pages/docs.tsx';
 import { registerOverview } from './pages/overview.tsx';
 import { registerSearch } from './pages/search.tsx';
@@ -33,6 +35,8 @@ export function createWeb(deps: ResolvedDeps, opts: CreateWebOptions = {}): Hono
   const options: WebOptions = {
     secureCookies: deps.config.PLUM_WEB_SECURE_COOKIES ?? 'auto',
     temporalUi: temporalUiBase(deps.config),
+    localLogin: deps.config.PLUM_WEB_LOCAL_LOGIN,
+    sso: createRelyingParty(deps.config),
   };
 
   web.onError(async (e, c) => {
@@ -54,6 +58,7 @@ export function createWeb(deps: ResolvedDeps, opts: CreateWebOptions = {}): Hono
   registerAssets(web);
   registerDocs(web);
   registerAuth(web, options, opts.lockout);
+  registerSso(web, options);
   registerOverview(web);
   registerSearch(web);
   registerHost(web);

@@ -47,7 +47,8 @@ export function Flash({ c }: { c: Context<WebEnv> }) {
  * same-origin scripts (with SRI). No inline script or style anywhere: the CSP
  * forbids them.
  */
-export async function render(c: Context<WebEnv>, title: string, body: Child, status: 200 | 400 | 403 | 404 | 409 | 422 | 429 | 500 | 503 = 200) {
+export async function render(c: Context<WebEnv>, title: string, body: Child, status: 200 | 400 | 403 | 404 | 409 | 422 | 429 | 500 | 503 = 200,
+  opts: { refreshTo?: string } = {}) {
   const [css, htmx, js] = await Promise.all([assetRef('plum.css'), assetRef('htmx.min.js'), assetRef('plum.js')]);
   const user = c.var.session?.user;
   const path = new URL(c.req.url).pathname;
@@ -59,6 +60,7 @@ export async function render(c: Context<WebEnv>, title: string, body: Child, sta
           <meta charset="utf-8" />
           <meta name="viewport" content="width=device-width, initial-scale=1" />
           <meta name="htmx-config" content='{"includeIndicatorStyles":false,"allowEval":false,"allowScriptTags":false,"selfRequestsOnly":true}' />
+          {opts.refreshTo ? <meta http-equiv="refresh" content={`0;url=${opts.refreshTo}`} /> : null}
           <title>{`${title} · Plum`}</title>
           <link rel="stylesheet" href={css.src} integrity={css.integrity} />
           <script src={htmx.src} integrity={htmx.integrity} defer></script>

@@ -185,3 +185,33 @@ export async function findWebSession(store: Store | StoreSession, secret: string
 export async function deleteWebSession(store: Store | StoreSession, secret: string): Promise<void> {
   await store.db.delete(webSessions).where(eq(webSessions.id, sha256Hex(secret)));
 }
+
+/** The password hash of single sign-on accounts: no password matches it (core/passwords.ts verifyPassword). */
+export const NO_PASSWORD = 'oidc$';
+
+/**
+ * The account of a single sign-on identity (`subject`: ISSUER SUBJECT), created on its first login with the
+ * name it asks for (or that name with a suffix from its subject, when a local account already has it), and
+ * given the role its claims map to on every login. A changed role ends the account's other sessions.
+ */
+export async function upsertOidcUser(store: StoreSession, input: { subject: string; name: string; role: UserRole }, now = new Date()): Promise<UserInfo> {
+  const [row] = await store.db.select().from(users).where(eq(users.oidcSubject, input.subject));
+  if (row) {
+    const [updated] = await store.db.update(users).set({ role: input.role, lastLoginAt: now }).where(eq(users.id, row.id)).returning();
+    if (row.role !== input.role) await store.db.delete(webSessions).where(eq(webSessions.userId, row.id));
+    return info(updated!);
+  }
+  let name = checkUserName(input.name);
+  const [taken] = await store.db.select({ id: users.id }).from(users).where(eq(users.name, name));
+  if (taken) name = `${name.slice(0, 56)}-${sha256Hex(input.subject).slice(0, 7)}`;
+  await store.db.insert(users).values({ id: newId('usr'), name, role: input.role, passwordHash: NO_PASSWORD, oidcSubject: input.subject, lastLoginAt: now })
+    .onConflictDoNothing({ target: users.oidcSubject });
+  const [created] = await store.db.select().from(users).where(eq(users.oidcSubject, input.subject));
+  return info(created!);
+}
+
+/** Ends the sessions of a single sign-on identity whose claims no longer map to a role. */
+export async function endOidcUserSessions(store: StoreSession, subject: string): Promise<void> {
+  const [row] = await store.db.select({ id: users.id }).from(users).where(eq(users.oidcSubject, subject));
+  if (row) await store.db.delete(webSessions).where(eq(webSessions.userId, row.id));
+}

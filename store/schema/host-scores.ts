@@ -14,7 +14,11 @@ export const hostScores = pgTable('host_scores', {
   features: jsonb('features').$type<unknown[]>().notNull(),
   openPorts: integer('open_ports').notNull(),
   computedAt: tstz('computed_at').notNull().defaultNow(),
-}, (t) => [index('host_scores_score_idx').on(t.score)]);
+}, (t) => [
+  index('host_scores_score_idx').on(t.score),
+  /** The overview's counts and bands (store/repos/overview.ts) as an index-only scan: the rows carry wide features. */
+  index('host_scores_band_idx').on(t.band, t.score, t.openPorts),
+]);
 
 export const hostScoresRelations = relations(hostScores, () => ({}));
 

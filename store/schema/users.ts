@@ -19,8 +19,14 @@ export const users = pgTable('users', {
   createdAt: tstz('created_at').notNull().defaultNow(),
   passwordChangedAt: tstz('password_changed_at').notNull().defaultNow(),
   lastLoginAt: tstz('last_login_at'),
+  /**
+   * The single sign-on identity (`ISSUER SUBJECT`) of an account created by an OpenID Connect login
+   * (web/oidc.ts); such an account has no password (password_hash `oidc$`, which no password matches).
+   */
+  oidcSubject: text('oidc_subject'),
 }, (t) => [
   uniqueIndex('users_name_key').on(t.name),
+  uniqueIndex('users_oidc_subject_key').on(t.oidcSubject),
 ]);
 
 export const usersRelations = relations(users, () => ({}));

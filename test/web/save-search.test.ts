@@ -4,8 +4,8 @@ import { findReportDefinition, listReportDefinitions } from '../../store/repos/r
 import { deleteWebhook, findWebhook, listWebhookStatus } from '../../store/repos/webhooks.ts';
 import { storeKinds } from '../helpers/db.ts';
 import { host, port, scan } from '../helpers/scan.ts';
-import type { TestApi } from '../api/helpers.ts';
-import { loginAs, startTestWeb, type WebClient } from './helpers.ts';
+import { startTestApiOn, type TestApi } from '../api/helpers.ts';
+import { loginAs, startTestWeb, WebClient } from './helpers.ts';
 
 /** A public address literal: the destination check accepts it without DNS; nothing is ever sent to it (the webhook is removed at once). */
 const PUBLIC_HOOK = 'https://203.0.114.7/plum-hook';
@@ -120,6 +120,25 @@ describe.each(storeKinds)('saving a search as a report or a webhook (%s)', (kind
     expect(foreign.status).toBe(403);
     expect(await findReportDefinition(api.store, 'forged')).toBeUndefined();
     expect(await findWebhook(api.store, 'forged')).toBeUndefined();
+  });
+
+  it('security: a refused save form re-runs its search within the user\'s search limit', async () => {
+    const strict = await startTestApiOn(api, undefined, { expensivePerMinute: 2 });
+    try {
+      const o = new WebClient(strict.server.url);
+      o.cookies = new Map(operator.cookies);
+      o.csrf = operator.csrf;
+      expect((await o.get(`/search?q=${encodeURIComponent(Q)}`)).status).toBe(200);
+      const refused = { ...SEARCH, name: 'no spaces allowed', url: PUBLIC_HOOK, events: 'appeared' };
+      expect((await o.postForm('/search/save/webhook', refused)).status).toBe(422);
+      const third = await o.postForm('/search/save/webhook', refused);
+      expect(third.status).toBe(429);
+      expect(await third.text()).toContain('too many searches: at most 2 a minute');
+      // The page shares that budget: the next search is refused too.
+      expect((await o.get(`/search?q=${encodeURIComponent(Q)}`)).status).toBe(429);
+    } finally {
+      await strict.close();
+    }
   });
 
   it('security: a query and names with markup are escaped on the search and reports pages', async () => {

@@ -13,24 +13,31 @@ export function safeNext(next: unknown): string {
   return typeof next === 'string' && /^\/(?![/\\])[\x21-\x7e]*$/.test(next) && next.length < 2000 ? next : '/';
 }
 
-function LoginForm({ token, next, name, message }: { token: string; next: string; name?: string; message?: string }) {
+function LoginForm({ token, next, name, message, opts }: { token: string; next: string; name?: string; message?: string; opts: WebOptions }) {
   return (
-    <form method="post" action="/login" class="login">
+    <>
       {message ? <p class="flash error" role="alert">{message}</p> : null}
-      <input type="hidden" name="_csrf" value={token} />
-      <input type="hidden" name="next" value={next} />
-      <label for="login-name">Name</label>
-      <input id="login-name" name="name" autocomplete="username" required value={name ?? ''} />
-      <label for="login-password">Password</label>
-      <input id="login-password" name="password" type="password" autocomplete="current-password" required />
-      <button type="submit">Log in</button>
-    </form>
+      {opts.sso ? (
+        <p class="sso"><a class="button" href={`/login/oidc?${new URLSearchParams({ next })}`}>Sign in with {opts.sso.label}</a></p>
+      ) : null}
+      {opts.localLogin ? (
+        <form method="post" action="/login" class="login">
+          <input type="hidden" name="_csrf" value={token} />
+          <input type="hidden" name="next" value={next} />
+          <label for="login-name">Name</label>
+          <input id="login-name" name="name" autocomplete="username" required value={name ?? ''} />
+          <label for="login-password">Password</label>
+          <input id="login-password" name="password" type="password" autocomplete="current-password" required />
+          <button type="submit">Log in</button>
+        </form>
+      ) : null}
+    </>
   );
 }
 
-async function loginPage(c: Context<WebEnv>, opts: WebOptions, state: { next: string; name?: string; message?: string }, status: 200 | 400 | 403 | 429 = 200) {
-  const token = issueLoginCsrf(c, opts);
-  return render(c, 'Log in', <LoginForm token={token} {...state} />, status);
+export async function loginPage(c: Context<WebEnv>, opts: WebOptions, state: { next: string; name?: string; message?: string }, status: 200 | 400 | 403 | 429 | 503 = 200) {
+  const token = opts.localLogin ? issueLoginCsrf(c, opts) : '';
+  return render(c, 'Log in', <LoginForm token={token} opts={opts} {...state} />, status);
 }
 
 export function registerAuth(web: Hono<WebEnv>, opts: WebOptions, lockout?: LockoutPolicy): void {
@@ -46,6 +53,9 @@ export function registerAuth(web: Hono<WebEnv>, opts: WebOptions, lockout?: Lock
     const next = safeNext(form.next);
     const name = typeof form.name === 'string' ? form.name.trim() : '';
     const password = typeof form.password === 'string' ? form.password : '';
+    if (!opts.localLogin) {
+      return loginPage(c, opts, { next, message: `Local accounts are disabled here: sign in with ${opts.sso?.label ?? 'single sign-on'}.` }, 403);
+    }
     if (!sameToken(typeof form._csrf === 'string' ? form._csrf : undefined, getCookie(c, LOGIN_CSRF_COOKIE))) {
       return loginPage(c, opts, { next, name, message: 'The form expired or did not come from this page: log in again.' }, 403);
     }

@@ -9,7 +9,7 @@ import { FIELD_NAMES, getField } from '../../core/query/registry.ts';
 import { searchPorts, type SearchResult } from '../../store/search/index.ts';
 import { suggestTags, suggestValues } from '../../store/repos/suggest.ts';
 import type { WebEnv } from '../context.ts';
-import { expensivePage, guard } from '../guard.ts';
+import { expensivePage, guard, withinSearchBudget } from '../guard.ts';
 import { NextPage, PostForm, render, Tags, When } from '../layout.tsx';
 import { roleAtLeast } from '../../api/auth.ts';
 import { saveReport, saveWebhook } from '../../api/views/reports.ts';
@@ -213,6 +213,11 @@ function SaveQuery({ c, p, save }: { c: Context<WebEnv>; p: SearchParams; save?:
 /** Errors of a save form shown in the form: bad values, a taken name, a refused destination. */
 const SAVE_ERRORS = ['syntax', 'invalid_input', 'usage', 'conflict', 'not_found', 'forbidden'];
 
+/** A refused save form shows its search again: that search counts against the user's search limit like the page's. */
+function refusedSave(c: Context<WebEnv>, p: SearchParams, save: SaveAttempt) {
+  return p.q.trim() ? withinSearchBudget(c, () => searchPage(c, p, save)) : searchPage(c, p, save);
+}
+
 export function registerSearch(web: Hono<WebEnv>): void {
   web.get('/search', ...guard('viewer'), expensivePage, (c) => searchPage(c, searchParams((k) => c.req.query(k))));
 
@@ -229,7 +234,7 @@ export function registerSearch(web: Hono<WebEnv>): void {
       return reportsPage(c, { message: `Report ${def.name} saved; first run ${def.nextRunAt?.toISOString().slice(0, 16).replace('T', ' ')} UTC.`, hooks });
     } catch (e) {
       if (!(e instanceof PlumError) || !SAVE_ERRORS.includes(e.code)) throw e;
-      return searchPage(c, p, { kind: 'report', message: e.message, values });
+      return refusedSave(c, p, { kind: 'report', message: e.message, values });
     }
   });
 
@@ -247,7 +252,7 @@ export function registerSearch(web: Hono<WebEnv>): void {
       return reportsPage(c, { message: `Webhook ${hook.name} saved.`, hooks: [hook] });
     } catch (e) {
       if (!(e instanceof PlumError) || !SAVE_ERRORS.includes(e.code)) throw e;
-      return searchPage(c, p, { kind: 'webhook', message: e.message, values });
+      return refusedSave(c, p, { kind: 'webhook', message: e.message, values });
     }
   });
 

@@ -1,0 +1,1 @@
+CREATE INDEX "host_scores_band_idx" ON "host_scores" USING btree ("band","score","open_ports");
