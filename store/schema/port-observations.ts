@@ -50,6 +50,7 @@ export const portObservations = pgTable('port_observations', {
   doc: jsonb('doc').$type<Record<string, unknown>>().notNull(),
   fields: jsonb('fields').$type<SearchFields>().notNull(),
   hostnames: text('hostnames').array().notNull().default(sql`'{}'::text[]`),
+  /** Searched through observation_tags, a copy kept in step by a trigger (store/schema/observation-tags.ts). */
   tags: text('tags').array().notNull().default(sql`'{}'::text[]`),
   /** Names of the rules whose tags are in `tags`. */
   rules: text('rules').array().notNull().default(sql`'{}'::text[]`),
@@ -81,12 +82,11 @@ export const portObservations = pgTable('port_observations', {
   uniqueIndex('port_observations_view_head_key').on(t.ip, t.protocol, t.port, t.view).where(sql`${t.viewHead}`),
   index('port_observations_current_open_idx').on(t.ip).where(sql`${t.current} and ${t.state} = 'open'`),
   index('port_observations_port_idx').on(t.port, t.protocol),
-  index('port_observations_tags_idx').using('gin', t.tags),
   index('port_observations_fields_idx').using('gin', sql`${t.fields} jsonb_path_ops`),
-  // Search (issue 6): trigram index for exact/prefix/substring terms, inet ops for net:, tags text for tag.bg:/tag.lk:, full text.
+  // Search (issue 6): trigram index for exact/prefix/substring terms, inet ops for net:, full text.
+  // The tag indexes are on observation_tags (store/schema/observation-tags.ts), so re-tagging stays a HOT update.
   index('port_observations_search_text_trgm_idx').using('gin', sql`${t.searchText} gin_trgm_ops`),
   index('port_observations_ip_net_idx').using('gist', sql`${t.ip} inet_ops`),
-  index('port_observations_tags_text_idx').using('gin', sql`plum_tags_text(${t.tags}) gin_trgm_ops`),
   index('port_observations_search_tsv_idx').using('gin', t.searchTsv),
   index('port_observations_score_idx').on(t.score),
   ...(['sHttpTitle', 'sHttpServer', 'sHttpHeadval', 'sBanner', 'sX509San', 'sX509Subject', 'sX509Issuer', 'sFqdn', 'sDomain', 'sServiceProduct', 'sHttpFaviconMmhash'] as const)
