@@ -31,9 +31,10 @@ const MAINTAINED = {
   observation_sightings: { sql: 'vacuum (analyze) observation_sightings', fraction: 0.2 },
   /**
    * Wide, rarely updated (state, current, tags, score): analysed only (a vacuum would read all of it). Its
-   * narrow copy of the tags (observation_tags, written by a trigger with it) is analysed with it.
+   * narrow copies of the tags and scores (observation_tags, observation_scores: written by triggers with it)
+   * are analysed with it.
    */
-  port_observations: { sql: 'analyze port_observations, observation_tags', fraction: 0.1 },
+  port_observations: { sql: 'analyze port_observations, observation_tags, observation_scores', fraction: 0.1 },
   /** Append-only. */
   observation_events: { sql: 'analyze observation_events', fraction: 0.1 },
 } as const;

@@ -5,8 +5,8 @@ import { openTestStore, storeKinds, type TestStore } from './helpers/db.ts';
 import { host, port, scan } from './helpers/scan.ts';
 
 /**
- * observation_tags (migration 0028) holds the tag indexes that search's `tag:` terms use; a trigger on
- * port_observations keeps it in step with every writer of `tags`, on both drivers.
+ * observation_tags and observation_scores (migrations 0028, 0029) hold the tag and score indexes that search
+ * uses; triggers on port_observations keep them in step with every writer, on both drivers.
  */
 describe.each(storeKinds)('observation_tags on %s', (kind) => {
   let t: TestStore;
@@ -43,10 +43,29 @@ describe.each(storeKinds)('observation_tags on %s', (kind) => {
     expect(await tagSearch('tag:svc:ssh')).toEqual([]);
   });
 
+  it('keeps a copy of every score, which search sorts and filters by', async () => {
+    const scores = async () => (await t.store.query<{ port: number; score: number }>(
+      `select po.port, os.score from observation_scores os join port_observations po using (id) order by po.port`)).map((r) => [r.port, r.score]);
+    expect(await scores()).toEqual([[22, 0], [80, 7], [443, 0]]);
+    await t.store.query(`update port_observations set score = 40 where port = 443`);
+    await t.store.query(`update port_observations set tags = array['x:y'] where port = 443`);
+    expect(await scores()).toEqual([[22, 0], [80, 7], [443, 40]]);
+    await ingestScanResult(t.store, { scan: scan([host('127.4.0.2', '2026-01-01T00:00:00Z', [port(22, 'other ssh')])]), source: 'scores' });
+    const byScore = async () => (await searchPorts(t.store, 'port:22,80,443', { sort: 'score', limit: 50 })).hosts.map((h) => h.ip);
+    await t.store.query(`update port_observations set score = 20 where ip = '127.4.0.2'`);
+    expect(await byScore()).toEqual(['127.4.0.1', '127.4.0.2']);
+    await t.store.query(`update port_observations set score = 50 where ip = '127.4.0.2'`);
+    expect(await byScore()).toEqual(['127.4.0.2', '127.4.0.1']);
+    expect(await tagSearch('score>=7')).toEqual([22, 80, 443]);
+    expect(await tagSearch('score>=7 and score<50')).toEqual([80, 443]);
+    expect(await tagSearch('not score>0')).toEqual([22]);
+  });
+
   it('goes with its document', async () => {
     await t.store.query(`delete from observation_sightings where id in (select id from port_observations where port = 80)`);
     await t.store.query(`delete from observation_events where observation_id in (select id from port_observations where port = 80)`);
     await t.store.query(`delete from port_observations where port = 80`);
-    expect(await t.store.query(`select * from observation_tags`)).toEqual([]);
+    expect(await t.store.query(`select * from observation_tags`)).toEqual([{ id: expect.any(String), tags: ['x:y'] }]);
+    expect((await t.store.query<{ n: number }>(`select count(*)::int as n from observation_scores`))[0]!.n).toBe(3);
   });
 });

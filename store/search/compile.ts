@@ -15,7 +15,7 @@ import { HOT_FIELDS, SEP } from './columns.ts';
  *   substring `␁f=[^␁]*v`. pg_trgm extracts trigrams from the pattern, so the
  *   index narrows the rows before the regex is checked (no scan of every value).
  * - `ip`/`net`: inet equality and `<<=` (GiST inet_ops index).
- * - `port`, `score`: integer columns; `tag`: the document's row in observation_tags (a narrow copy of
+ * - `port`: integer column; `score`: the document's row in observation_scores (indexed copy); `tag`: the document's row in observation_tags (a narrow copy of
  *   `tags`, so that re-tagging leaves the wide row's indexes alone): the tags array (GIN) or
  *   plum_tags_text(tags) for prefix/substring (trigram index).
  * - dates: timestamps computed once in JavaScript (dateBounds, sinceCutoff) so
@@ -150,8 +150,11 @@ function compileTerm(term: TermNode, opts: CompileOptions): SQL {
       }
       return sql`exists (select 1 from observation_tags ${t} where ${t}.id = ${col('id')} and ${match})`;
     }
-    case 'score':
-      return intCompare(col('score'), term);
+    case 'score': {
+      // The score's index is on observation_scores (a row per document, same score).
+      const sc = sql.raw(`${a}_sct`);
+      return sql`exists (select 1 from observation_scores ${sc} where ${sc}.id = ${col('id')} and ${intCompare(sql`${sc}.score`, term)})`;
+    }
     case 'first_seen':
       return timeCompare(col('first_seen'), term);
     case 'last_seen':
