@@ -18,6 +18,8 @@
  *   (--no-parse-only: skip the parse-only figure printed first, e.g. when profiling one pass)
  *   (--eager-docs: parse keeping every document, the parser's default, instead of on demand as `plum ingest`
  *   does: for A/B runs of core/nmap/host.ts DocumentsOnDemand)
+ *   (--lazy-fields, with --rules: search fields on demand, as without rules, instead of extracted while
+ *   parsing as `plum ingest` does: a stable pass whose stored tags follow the rules reads no fields; for A/B runs)
  *   (--node-defaults: node's default young generation; by default the bench runs node as the `plum`
  *   command and the systemd units do, with --max-semi-space-size=64, re-starting itself if needed)
  *
@@ -47,7 +49,7 @@ const { values: opt } = (() => {
         obs: flag('1000000'), drivers: flag('postgres,pglite'), batch: flag('500'), passes: flag('1,2,3'), db: flag(''),
         'parse-workers': flag('auto'), dump: flag(''),
         preparse: { type: 'boolean' }, rules: { type: 'boolean' }, young: { type: 'boolean' }, keep: { type: 'boolean' }, 'no-parse-only': { type: 'boolean' },
-        'node-defaults': { type: 'boolean' }, 'eager-docs': { type: 'boolean' }, help: { type: 'boolean' },
+        'node-defaults': { type: 'boolean' }, 'eager-docs': { type: 'boolean' }, 'lazy-fields': { type: 'boolean' }, help: { type: 'boolean' },
       },
     });
   } catch (e) {
@@ -93,6 +95,8 @@ if (YOUNG_MONITOR && !RULES) {
 }
 /** `--eager-docs`: parse keeping every document (the parser's default) instead of on demand as `plum ingest` does; for A/B runs. */
 const EAGER_DOCS = opt['eager-docs'] === true;
+/** `--lazy-fields`, with --rules: fields on demand as without rules (a stable pass with lazy tagging reads none); for A/B runs. */
+const LAZY_FIELDS = opt['lazy-fields'] === true;
 /** Parse threads (parseNmapStream's `workers`): default 'auto', as `plum ingest` runs. */
 const PARSE_WORKERS: number | 'auto' = opt['parse-workers'] === 'auto' ? 'auto' : Number(opt['parse-workers']);
 if (PARSE_WORKERS !== 'auto' && !(Number.isInteger(PARSE_WORKERS) && PARSE_WORKERS >= 0)) {
@@ -220,7 +224,7 @@ async function benchDriver(driver: string): Promise<void> {
     for (const [name, t, changed] of passes.filter((_, i) => PASSES.includes(i + 1))) {
       const file = await passFile(t, changed);
       if (YOUNG_MONITOR) judgedAt = new Date((t + 3600) * 1000);
-      let scan = scanFromStream(parseNmapStream(openXmlFile(file), { workers: PARSE_WORKERS, documentsOnDemand: !EAGER_DOCS, fieldsOnDemand: !EAGER_DOCS && !RULES }));
+      let scan = scanFromStream(parseNmapStream(openXmlFile(file), { workers: PARSE_WORKERS, documentsOnDemand: !EAGER_DOCS, fieldsOnDemand: !EAGER_DOCS && (!RULES || LAZY_FIELDS) }));
       if (PREPARSE) {
         const hosts = [];
         for await (const h of scan.hosts) hosts.push(h);

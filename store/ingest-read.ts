@@ -35,6 +35,7 @@ export interface ExistingRow {
 export const OPEN = 'open';
 /** A port the stable fast path stored: its row and its first/last seen after the sighting. */
 export interface FastRow { id: string; firstSeen: string; lastSeen: string }
+const UNTAGGED = { tags: [] as string[], rules: [] as string[] };
 export const slotKey = (ip: string, protocol: string, port: number) => `${ip}/${protocol}/${port}`;
 /** Every statement of a batch has fixed text and runs once per batch: prepared on a server (store/index.ts). */
 export const PREPARED = { prepare: true } as const;
@@ -65,6 +66,7 @@ function hostTime(host: IngestHost, run: IngestRunInfo, fallback: Date): Date {
 export interface PortPlan {
   slot: string;
   p: IngestPort;
+  /** The port's tags: the rules' (or, for a stable sighting whose stored tags follow the rules, the stored ones). */
   tagged: { tags: string[]; rules: string[] };
   scored: { score: number; features: Record<string, unknown> | null };
   /** Set when the stable fast path stored the sighting. */
@@ -100,6 +102,14 @@ export async function readBatch(tx: StoreSession, hosts: IngestHost[], ctx: Batc
      from (select distinct hashtextextended(ip, 7245) as k from unnest($1::text[]) as ip order by 1) s`,
     [ips], PREPARED);
   const { runId, jobId, deps } = ctx;
+  // When the stored tags follow the rules (store/repos/tagged-state.ts), a stable sighting keeps its stored tags:
+  // the rules run only on the ports that leave the fast path below (most of a stable pass never reads its fields).
+  const lazyTags = deps.tagPort !== undefined && deps.scorePort === undefined && deps.storedTagsFollow !== undefined
+    && await deps.storedTagsFollow(tx);
+  const judge = (x: PortPlan) => {
+    x.tagged = deps.tagPort ? deps.tagPort(x.p) : UNTAGGED;
+    x.scored = deps.scorePort ? deps.scorePort(x.p, x.tagged.tags) : { score: 0, features: null };
+  };
   // Each host's time, names and open ports (last occurrence wins if nmap lists a port twice), and each open
   // port's tags and score: decided once, used by the stable fast path below and by the full decision after it.
   const plans = hosts.map((host, i): HostPlan => {
@@ -108,9 +118,9 @@ export async function readBatch(tx: StoreSession, hosts: IngestHost[], ctx: Batc
     const openPorts = new Map<string, IngestPort>();
     for (const p of host.ports) if (p.state === OPEN) openPorts.set(slotKey(ip, p.protocol, p.port), p);
     const ports = [...openPorts].map(([slot, p]): PortPlan => {
-      const tagged = deps.tagPort ? deps.tagPort(p) : { tags: [] as string[], rules: [] as string[] };
-      const scored = deps.scorePort ? deps.scorePort(p, tagged.tags) : { score: 0, features: null };
-      return { slot, p, tagged, scored, fast: undefined };
+      const x: PortPlan = { slot, p, tagged: UNTAGGED, scored: { score: 0, features: null }, fast: undefined };
+      if (!lazyTags) judge(x);
+      return x;
     });
     return { host, ip, t, iso: t.toISOString(), hostnames: [...new Set(host.hostnames.map((h) => h.name).filter(Boolean))], ports };
   });
@@ -132,7 +142,8 @@ export async function readBatch(tx: StoreSession, hosts: IngestHost[], ctx: Batc
       if (slotCount.get(x.slot) !== 1) continue;
       fastInput.push({
         i: candidates.length, ip: plan.ip, protocol: x.p.protocol, port: x.p.port, hsh256: x.p.hsh256, t: plan.iso,
-        hostnames: plan.hostnames, tags: x.tagged.tags, rules: x.tagged.rules, score: deps.scorePort ? x.scored.score : null,
+        hostnames: plan.hostnames, tags: lazyTags ? null : x.tagged.tags, rules: lazyTags ? null : x.tagged.rules,
+        score: deps.scorePort ? x.scored.score : null,
       });
       candidates.push(x);
     }
@@ -152,16 +163,16 @@ export async function readBatch(tx: StoreSession, hosts: IngestHost[], ctx: Batc
     `with c as materialized (${withSightings('(select * from port_observations where ip = any($2::inet[]) and current) r')}),
      x as (select * from jsonb_to_recordset($1::jsonb) as x(i int, ip inet, protocol text, port int, hsh256 text,
        t timestamptz, hostnames text[], tags text[], rules text[], score int)),
-     m as (select c.id, x.i, x.t, c.first_seen from c join x
+     m as (select c.id, x.i, x.t, c.first_seen, c.tags, c.rules from c join x
        on c.ip = host(x.ip) and c.protocol = x.protocol and c.port = x.port
        where c.hsh256 = x.hsh256 and c.view = $5 and c.state = 'open' and x.t >= c.checked_at and x.t >= c.first_seen
-         and c.last_job_id is distinct from $3 and c.hostnames = x.hostnames and c.tags = x.tags and c.rules = x.rules
-         and (x.score is null or c.score = x.score)),
+         and c.last_job_id is distinct from $3 and c.hostnames = x.hostnames
+         and (x.tags is null or (c.tags = x.tags and c.rules = x.rules)) and (x.score is null or c.score = x.score)),
      u as (update observation_sightings s set last_seen = greatest(s.last_seen, m.t), times_seen = s.times_seen + 1,
          checked_at = m.t, last_run_id = $4, last_job_id = $3
-       from m where s.id = m.id returning m.i, s.id, m.first_seen, s.last_seen)
+       from m where s.id = m.id returning m.i, s.id, m.first_seen, s.last_seen, m.tags, m.rules)
      select u.i as fast, u.id, null::text as ip, null::text as protocol, null::int as port, null::text as hsh256,
-       null::text as view, null::text as state, null::boolean as current, null::boolean as view_head, u.first_seen, null::text[] as tags, null::text[] as rules,
+       null::text as view, null::text as state, null::boolean as current, null::boolean as view_head, u.first_seen, u.tags, u.rules,
        null::text[] as hostnames, null::int as score, u.last_seen, null::timestamptz as checked_at,
        null::text as last_job_id, null::int as times_seen
      from u
@@ -175,10 +186,13 @@ export async function readBatch(tx: StoreSession, hosts: IngestHost[], ctx: Batc
   for (const r of current) {
     if (r.fast === null) existing.push(r);
     else {
-      candidates[r.fast]!.fast = { id: r.id, firstSeen: r.first_seen.toISOString(), lastSeen: r.last_seen.toISOString() };
+      const x = candidates[r.fast]!;
+      x.fast = { id: r.id, firstSeen: r.first_seen.toISOString(), lastSeen: r.last_seen.toISOString() };
+      if (lazyTags) x.tagged = { tags: r.tags, rules: r.rules };
       fastCount++;
     }
   }
+  if (lazyTags) for (const plan of plans) for (const x of plan.ports) if (!x.fast) judge(x);
   const keys: [string, string, number, string][] = [];
   for (const plan of plans) for (const x of plan.ports) if (!x.fast) keys.push([plan.ip, x.p.protocol, x.p.port, x.p.hsh256]);
   // Earlier rows of a fingerprint, and the head of this batch's view, are needed only where the current row is not

@@ -19,6 +19,11 @@ export { formatIngestSummary } from './ingest-summary.ts';
 export interface IngestDeps<P extends IngestPort = IngestPort> {
   /** Tag rules (F's `tagPort`), applied to each open port. */
   tagPort?: (p: P) => { tags: string[]; rules: string[] };
+  /**
+   * Whether the stored tags follow `tagPort`'s rules (store/repos/tagged-state.ts), asked once per batch: then a
+   * stable sighting keeps its stored tags and only the other ports are tagged. Only without `scorePort`.
+   */
+  storedTagsFollow?: (tx: StoreSession) => Promise<boolean>;
   /** Exposure score (F's `scorePort`), given the port and its tags. */
   scorePort?: (p: P, tags: string[]) => { score: number; features: Record<string, unknown> };
   /** Called in each batch's transaction, before it commits (work owed for the batch, recorded with it). */

@@ -29,8 +29,12 @@ const MAINTAINED = {
    * CPU beside the ingest, for a table that stays only a little larger at a fifth.
    */
   observation_sightings: { sql: 'vacuum (analyze) observation_sightings', fraction: 0.2 },
-  /** Wide, rarely updated (state, current, tags, score): analysed only (a vacuum would read all of it). */
-  port_observations: { sql: 'analyze port_observations', fraction: 0.1 },
+  /**
+   * Wide, rarely updated (state, current, tags, score): analysed only (a vacuum would read all of it). Its
+   * narrow copies of the tags and scores (observation_tags, observation_scores: written by triggers with it)
+   * are analysed with it.
+   */
+  port_observations: { sql: 'analyze port_observations, observation_tags, observation_scores', fraction: 0.1 },
   /** Append-only. */
   observation_events: { sql: 'analyze observation_events', fraction: 0.1 },
 } as const;

@@ -223,8 +223,8 @@ describe.each(storeKinds)('search on %s', (kind) => {
     expect(await plan('http_cookiename.lk:sess')).toContain('port_observations_search_text_trgm_idx');
     expect(await plan('ptr.bg:mail')).toContain('port_observations_search_text_trgm_idx');
     expect(await plan('net:198.51.0.0/16')).toContain('port_observations_ip_net_idx');
-    expect(await plan('tag.bg:vendor:')).toContain('port_observations_tags_text_idx');
-    expect(await plan('tag:vendor:fortinet')).toContain('port_observations_tags_idx');
+    expect(await plan('tag.bg:vendor:')).toContain('observation_tags_tags_text_idx');
+    expect(await plan('tag:vendor:fortinet')).toContain('observation_tags_tags_idx');
   });
 });
 

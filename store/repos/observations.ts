@@ -111,7 +111,7 @@ export async function listEvents(store: StoreSession, q: HistoryQuery = {}): Pro
   if (q.until) add('at < ?::timestamptz', q.until.toISOString());
   if (q.types && q.types.length > 0 && q.types.length < EVENT_TYPES.length) add('type = any(?::text[])', q.types);
   if (q.net) add('ip <<= ?::inet', q.net);
-  if (q.tag) add('exists (select 1 from port_observations o where o.id = observation_events.observation_id and o.tags @> array[?::text])', q.tag);
+  if (q.tag) add('exists (select 1 from observation_tags t where t.id = observation_events.observation_id and t.tags @> array[?::text])', q.tag);
   params.push(q.limit ?? 10_000);
   return store.query<HistoryEvent>(
     `select ${EVENT_COLUMNS} from observation_events ${where.length ? `where ${where.join(' and ')}` : ''}

@@ -20,6 +20,7 @@ import { clearRescores, queueRescores } from './pending-rescores.ts';
 import { candidateCondition, candidatesByIp } from './rule-candidates.ts';
 import { portInput, selectObsSql, writeHostScores, type ObsRow } from './host-score.ts';
 import { listStoredRules, syncRulesDir, type RuleMergeResult } from './rule-table.ts';
+import { storedTagsFollow, TAGGED_KEY, taggedSetHash } from './tagged-state.ts';
 
 export {
   getStoredRule, importRulesDir, listStoredRules, mergeRules, removeRule, setRuleEnabled, syncRulesDir, type RuleMergeResult,
@@ -160,8 +161,10 @@ export function createRuleIngestDeps(store: Store, ctx: { set: RuleSet; score: S
   const touched = (c: { observations: { ip: string }[]; events: { ip: string }[] }) => [...c.observations.map((o) => o.ip), ...c.events.map((e) => e.ip)];
   // Batches commit one after the other: the time the last one queued its hosts is what its rescoring clears.
   let queuedAt = new Date(0);
+  const tagging = taggedSetHash(ctx.set, factsHash(ctx.set.favicons));
   return {
     tagPort,
+    storedTagsFollow: (tx: StoreSession) => storedTagsFollow(tx, tagging),
     // Owed scores are recorded with the batch, so a process killed before rescoring leaves them to the next ingest.
     beforeCommit: async (tx: StoreSession, c: { observations: { ip: string }[]; events: { ip: string }[] }) => {
       queuedAt = new Date();
@@ -275,6 +278,8 @@ export async function applyRules(store: Store, set: RuleSet, cfg: ScoreConfig, o
       ...set.rules.map((r) => ({ name: r.name, hash: r.hash })),
       { name: FACTS_KEY, hash: factsHash(set.favicons) },
       { name: SCORE_KEY, hash: scoreHash(cfg) },
+      // Every document now follows this set: ingest may keep a stable sighting's stored tags (tagged-state.ts).
+      { name: TAGGED_KEY, hash: taggedSetHash(set, factsHash(set.favicons)) },
     ];
     await tx.query(
       `insert into rule_applications (name, hash, applied_at)

@@ -6,6 +6,8 @@ export * from './jobs.ts';
 export * from './raw-results.ts';
 export * from './port-observations.ts';
 export * from './observation-sightings.ts';
+export * from './observation-tags.ts';
+export * from './observation-scores.ts';
 export * from './observation-events.ts';
 export * from './rules.ts';
 export * from './rule-applications.ts';

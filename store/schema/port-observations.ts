@@ -50,9 +50,11 @@ export const portObservations = pgTable('port_observations', {
   doc: jsonb('doc').$type<Record<string, unknown>>().notNull(),
   fields: jsonb('fields').$type<SearchFields>().notNull(),
   hostnames: text('hostnames').array().notNull().default(sql`'{}'::text[]`),
+  /** Searched through observation_tags, a copy kept in step by a trigger (store/schema/observation-tags.ts). */
   tags: text('tags').array().notNull().default(sql`'{}'::text[]`),
   /** Names of the rules whose tags are in `tags`. */
   rules: text('rules').array().notNull().default(sql`'{}'::text[]`),
+  /** Sorted by through observation_scores, a copy kept in step by a trigger (store/schema/observation-scores.ts). */
   score: integer('score').notNull().default(0),
   scoreFeatures: jsonb('score_features').$type<Record<string, unknown>>(),
   /** Search (issue 6): `plum_search_text(fields)` (migration 0006), the same text as store/search/columns.ts computes. */
@@ -81,14 +83,13 @@ export const portObservations = pgTable('port_observations', {
   uniqueIndex('port_observations_view_head_key').on(t.ip, t.protocol, t.port, t.view).where(sql`${t.viewHead}`),
   index('port_observations_current_open_idx').on(t.ip).where(sql`${t.current} and ${t.state} = 'open'`),
   index('port_observations_port_idx').on(t.port, t.protocol),
-  index('port_observations_tags_idx').using('gin', t.tags),
   index('port_observations_fields_idx').using('gin', sql`${t.fields} jsonb_path_ops`),
-  // Search (issue 6): trigram index for exact/prefix/substring terms, inet ops for net:, tags text for tag.bg:/tag.lk:, full text.
+  // Search (issue 6): trigram index for exact/prefix/substring terms, inet ops for net:, full text.
+  // The tag indexes are on observation_tags, the score index on observation_scores (store/schema/observation-*.ts),
+  // so re-tagging and re-scoring stay HOT updates.
   index('port_observations_search_text_trgm_idx').using('gin', sql`${t.searchText} gin_trgm_ops`),
   index('port_observations_ip_net_idx').using('gist', sql`${t.ip} inet_ops`),
-  index('port_observations_tags_text_idx').using('gin', sql`plum_tags_text(${t.tags}) gin_trgm_ops`),
   index('port_observations_search_tsv_idx').using('gin', t.searchTsv),
-  index('port_observations_score_idx').on(t.score),
   ...(['sHttpTitle', 'sHttpServer', 'sHttpHeadval', 'sBanner', 'sX509San', 'sX509Subject', 'sX509Issuer', 'sFqdn', 'sDomain', 'sServiceProduct', 'sHttpFaviconMmhash'] as const)
     .map((c) => index(`port_observations_${t[c].name}_trgm_idx`).using('gin', sql`${t[c]} gin_trgm_ops`)),
 ]);

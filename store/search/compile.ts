@@ -15,7 +15,8 @@ import { HOT_FIELDS, SEP } from './columns.ts';
  *   substring `␁f=[^␁]*v`. pg_trgm extracts trigrams from the pattern, so the
  *   index narrows the rows before the regex is checked (no scan of every value).
  * - `ip`/`net`: inet equality and `<<=` (GiST inet_ops index).
- * - `port`, `score`: integer columns; `tag`: the tags array (GIN) or
+ * - `port`: integer column; `score`: the document's row in observation_scores (indexed copy); `tag`: the document's row in observation_tags (a narrow copy of
+ *   `tags`, so that re-tagging leaves the wide row's indexes alone): the tags array (GIN) or
  *   plum_tags_text(tags) for prefix/substring (trigram index).
  * - dates: timestamps computed once in JavaScript (dateBounds, sinceCutoff) so
  *   both engines compare against the same instants.
@@ -136,14 +137,24 @@ function compileTerm(term: TermNode, opts: CompileOptions): SQL {
   const spec = getField(term.field)!;
   const src = spec.source;
   switch (src.kind) {
-    case 'tags':
+    case 'tags': {
+      // The tag indexes are on observation_tags (a row per tagged document): an untagged document has no row
+      // there, and matches no tag term, as in matchFields.
+      const t = sql.raw(`${a}_t`);
+      let match: SQL;
       if (term.mode === 'exact') {
         const arr = sql`array[${sql.join(term.values.map((v) => sql`${v}`), sql`, `)}]::text[]`;
-        return term.values.length === 1 ? sql`${col('tags')} @> ${arr}` : sql`${col('tags')} && ${arr}`;
+        match = term.values.length === 1 ? sql`${t}.tags @> ${arr}` : sql`${t}.tags && ${arr}`;
+      } else {
+        match = sql`plum_tags_text(${t}.tags) ~ ${tagPattern(term)}`;
       }
-      return sql`plum_tags_text(${col('tags')}) ~ ${tagPattern(term)}`;
-    case 'score':
-      return intCompare(col('score'), term);
+      return sql`exists (select 1 from observation_tags ${t} where ${t}.id = ${col('id')} and ${match})`;
+    }
+    case 'score': {
+      // The score's index is on observation_scores (a row per document, same score).
+      const sc = sql.raw(`${a}_sct`);
+      return sql`exists (select 1 from observation_scores ${sc} where ${sc}.id = ${col('id')} and ${intCompare(sql`${sc}.score`, term)})`;
+    }
     case 'first_seen':
       return timeCompare(col('first_seen'), term);
     case 'last_seen':

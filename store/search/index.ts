@@ -270,12 +270,17 @@ interface Page {
   more: boolean;
 }
 
-/** The sort column: last_seen lives with the sightings (observationsFrom's `po_s`), score on the document row. */
-const sortRef = (sort: SearchSort, alias = 'po') => (sort === 'last_seen' ? sightingCol(alias, 'last_seen') : `${alias}.${sort}`);
+/**
+ * The sort column: last_seen lives with the sightings (observationsFrom's `po_s`), the score's indexed copy in
+ * observation_scores (`po_sc`, joined by fromFor).
+ */
+const sortRef = (sort: SearchSort, alias = 'po') => (sort === 'last_seen' ? sightingCol(alias, 'last_seen') : `${alias}_sc.score`);
 const sortCol = (sort: SearchSort, alias = 'po') => sql.raw(sortRef(sort, alias));
 const keyText = (sort: SearchSort, alias = 'po') => sql.raw(KEY_TEXT[sort].replace('%s', sortRef(sort, alias)));
-/** Paging newest first walks the last_seen index of the sightings: an inner join lets the planner start there. */
-const fromFor = (sort: SearchSort) => observationsFrom('po', sort === 'last_seen' ? 'inner' : 'left');
+/** Paging newest first walks the last_seen index of the sightings: an inner join lets the planner start there; by score, observation_scores' index. */
+const fromFor = (sort: SearchSort) => (sort === 'last_seen'
+  ? observationsFrom('po', 'inner')
+  : sql`${observationsFrom('po', 'left')} join observation_scores po_sc on po_sc.id = po.id`);
 const keyCast = (sort: SearchSort) => sql.raw(KEY_CAST[sort]);
 
 /**

@@ -1,0 +1,22 @@
+import { relations } from 'drizzle-orm';
+import { index, integer, pgTable, text } from 'drizzle-orm/pg-core';
+import { portObservations } from './port-observations.ts';
+
+/**
+ * The score of every port observation (same `id`), where search's sort by score walks its index (issue 26).
+ *
+ * Why a separate table: `port_observations.score` stays the column every writer and reader uses, but an index
+ * on it made every score change (a first apply, a weights edit, ingest's rescoring) a non-HOT update of the
+ * wide row, with a new entry in each of its indexes. A trigger on port_observations (migration 0029) keeps
+ * this copy in step: one row per observation.
+ */
+export const observationScores = pgTable('observation_scores', {
+  id: text('id').primaryKey().references(() => portObservations.id, { onDelete: 'cascade' }),
+  score: integer('score').notNull(),
+}, (t) => [index('observation_scores_score_idx').on(t.score)]);
+
+export const observationScoresRelations = relations(observationScores, ({ one }) => ({
+  observation: one(portObservations, { fields: [observationScores.id], references: [portObservations.id] }),
+}));
+
+export type ObservationScoresRow = typeof observationScores.$inferSelect;

@@ -1,0 +1,85 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { emptySearchFields, type SearchFields } from '../core/fields.ts';
+import { compileRules, type RuleSet } from '../core/rules/engine.ts';
+import { loadFaviconDb, type FaviconDb } from '../core/rules/favicon-db.ts';
+import { ruleHash } from '../core/rules/schema.ts';
+import { DEFAULT_SCORE_FILE, loadScoreConfig, type ScoreConfig } from '../core/score.ts';
+import { ingestScanResult, type IngestPort } from '../store/ingest.ts';
+import { applyRules, createRuleIngestDeps, listStoredRules, loadStoredRuleSet } from '../store/repos/rules.ts';
+import { TAGGED_KEY } from '../store/repos/tagged-state.ts';
+import { openTestStore, storeKinds, type TestStore } from './helpers/db.ts';
+import { host, scan } from './helpers/scan.ts';
+
+function svc(portNo: number, f: Partial<SearchFields>): IngestPort {
+  const fields = { ...emptySearchFields(), port: [String(portNo)], protocol: ['tcp'], state: ['open'], ...f };
+  return { protocol: 'tcp', port: portNo, state: 'open', hsh256: `h${portNo}-${Object.values(f).flat().join('|')}`, fpVersion: 1, fields, doc: { f } };
+}
+
+/**
+ * Ingest with rules (issue 26): while the stored tags follow the rules (store/repos/tagged-state.ts), a stable
+ * sighting keeps its stored tags and the rules run only on the ports that leave the stable fast path.
+ */
+describe.each(storeKinds)('ingest with rules, stable sightings (%s)', (kind) => {
+  let t: TestStore;
+  let favicons: FaviconDb;
+  let cfg: ScoreConfig;
+  beforeAll(async () => {
+    t = await openTestStore(kind);
+    favicons = await loadFaviconDb();
+    cfg = await loadScoreConfig(DEFAULT_SCORE_FILE);
+  });
+  afterAll(() => t.cleanup());
+
+  const nginx = svc(80, { http_server: ['nginx/1.24.0'], http_title: ['Welcome to nginx!'] });
+  const redis = svc(6379, { service_name: ['redis'] });
+  /** Ingests one host at `at` with `set`, counting the ports the rules were evaluated on. */
+  const ingest = async (set: RuleSet, at: string, ports: IngestPort[]) => {
+    const deps = createRuleIngestDeps(t.store, { set, score: cfg });
+    const tagged: number[] = [];
+    const summary = await ingestScanResult(t.store, { source: 'test', scan: scan([host('127.0.5.1', at, ports)], '80,6379,8080') }, {
+      ...deps, tagPort: (p) => {
+        tagged.push(p.port);
+        return deps.tagPort(p);
+      },
+    });
+    return { summary, tagged: tagged.sort((a, b) => a - b) };
+  };
+  const tagsOf = async (port: number) => (await t.store.query<{ tags: string[] }>(
+    `select tags from port_observations where ip = '127.0.5.1' and port = $1 and current`, [port]))[0]!.tags;
+  const marker = async () => (await t.store.query<{ hash: string }>('select hash from rule_applications where name = $1', [TAGGED_KEY]))[0]?.hash;
+
+  it('tags only the ports that are not stable sightings, keeping the stored tags of the others', async () => {
+    const set = await loadStoredRuleSet(t.store, { favicons });
+    // An empty store: whatever it will hold follows these rules.
+    const first = await ingest(set, '2026-01-01T00:00:00Z', [nginx, redis]);
+    expect(first.tagged).toEqual([80, 6379]);
+    expect(await marker()).toMatch(/^[0-9a-f]{64}$/);
+    expect(await tagsOf(80)).toContain('product:nginx');
+    const second = await ingest(set, '2026-01-02T00:00:00Z', [nginx, redis, svc(8080, { http_server: ['nginx'] })]);
+    expect(second.summary).toMatchObject({ stable: 2, appeared: 1 });
+    expect(second.tagged).toEqual([8080]);
+    expect(await tagsOf(80)).toContain('product:nginx');
+    expect(await tagsOf(8080)).toContain('product:nginx');
+  });
+
+  it('tags every port again while a rule edit awaits `plum rules apply`, then trusts the applied tags', async () => {
+    const rules = await listStoredRules(t.store);
+    const edited = rules.map((r) => (r.name === 'web-nginx' ? { ...r, tags: [...r.tags, 'team:web'], hash: ruleHash({ ...r, tags: [...r.tags, 'team:web'] }) } : r));
+    const set = compileRules(edited, { favicons });
+    const pending = await ingest(set, '2026-01-03T00:00:00Z', [nginx, redis]);
+    // The stored tags follow the old rules: the stable port is tagged with the new ones, as before this path existed.
+    expect(pending.tagged).toEqual([80, 6379]);
+    expect(await tagsOf(80)).toContain('team:web');
+    expect(await marker()).toBeUndefined();
+    // Still mixed (8080 has the old tags) until an apply: the next ingest with the same rules tags again.
+    expect((await ingest(set, '2026-01-04T00:00:00Z', [nginx, redis])).tagged).toEqual([80, 6379]);
+    await applyRules(t.store, set, cfg);
+    expect(await marker()).toMatch(/^[0-9a-f]{64}$/);
+    // The apply re-tagged the port gone since 01-03 too.
+    expect(await tagsOf(8080)).toContain('team:web');
+    const applied = await ingest(set, '2026-01-05T00:00:00Z', [nginx, redis]);
+    expect(applied.summary).toMatchObject({ stable: 2 });
+    expect(applied.tagged).toEqual([]);
+    expect(await tagsOf(80)).toContain('team:web');
+  });
+});

@@ -1,0 +1,71 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ingestScanResult } from '../store/ingest.ts';
+import { searchPorts } from '../store/search/index.ts';
+import { openTestStore, storeKinds, type TestStore } from './helpers/db.ts';
+import { host, port, scan } from './helpers/scan.ts';
+
+/**
+ * observation_tags and observation_scores (migrations 0028, 0029) hold the tag and score indexes that search
+ * uses; triggers on port_observations keep them in step with every writer, on both drivers.
+ */
+describe.each(storeKinds)('observation_tags on %s', (kind) => {
+  let t: TestStore;
+  beforeAll(async () => {
+    t = await openTestStore(kind);
+  });
+  afterAll(() => t.cleanup());
+
+  const copies = async () => Object.fromEntries((await t.store.query<{ port: number; tags: string[] }>(
+    `select po.port, ot.tags from observation_tags ot join port_observations po using (id) order by po.port`)).map((r) => [r.port, r.tags]));
+  const tagSearch = async (q: string) => (await searchPorts(t.store, q, { limit: 50 })).hosts.flatMap((h) => h.ports.map((p) => p.port)).sort((a, b) => a - b);
+
+  it('copies the tags of tagged documents when ingest inserts them, and none for untagged ones', async () => {
+    const tagPort = (p: { port: number }) => (p.port === 22 ? { tags: ['svc:ssh', 'exposure:remote-access'], rules: ['ssh'] } : { tags: [], rules: [] });
+    await ingestScanResult(t.store, { scan: scan([host('127.4.0.1', '2026-01-01T00:00:00Z', [port(22, 'ssh'), port(80, 'web'), port(443, 'tls')])]), source: 'tags' },
+      { tagPort });
+    expect(await copies()).toEqual({ 22: ['svc:ssh', 'exposure:remote-access'] });
+    expect(await tagSearch('tag:svc:ssh')).toEqual([22]);
+    expect(await tagSearch('tag.bg:exposure:')).toEqual([22]);
+  });
+
+  it('follows updates of tags: changed, added, emptied', async () => {
+    await t.store.query(`update port_observations set tags = array['svc:ssh'] where port = 22`);
+    await t.store.query(`update port_observations set tags = array['svc:web', 'vendor:nginx'] where port = 80`);
+    expect(await copies()).toEqual({ 22: ['svc:ssh'], 80: ['svc:web', 'vendor:nginx'] });
+    expect(await tagSearch('tag.bg:exposure:')).toEqual([]);
+    expect(await tagSearch('tag.lk:nginx')).toEqual([80]);
+    expect(await tagSearch('tag:svc:ssh or tag:svc:web')).toEqual([22, 80]);
+    expect(await tagSearch('not tag:svc:ssh')).toEqual([80, 443]);
+    await t.store.query(`update port_observations set tags = '{}' where port = 22`);
+    // An update of other columns leaves the copy alone.
+    await t.store.query(`update port_observations set score = 7 where port = 80`);
+    expect(await copies()).toEqual({ 80: ['svc:web', 'vendor:nginx'] });
+    expect(await tagSearch('tag:svc:ssh')).toEqual([]);
+  });
+
+  it('keeps a copy of every score, which search sorts and filters by', async () => {
+    const scores = async () => (await t.store.query<{ port: number; score: number }>(
+      `select po.port, os.score from observation_scores os join port_observations po using (id) order by po.port`)).map((r) => [r.port, r.score]);
+    expect(await scores()).toEqual([[22, 0], [80, 7], [443, 0]]);
+    await t.store.query(`update port_observations set score = 40 where port = 443`);
+    await t.store.query(`update port_observations set tags = array['x:y'] where port = 443`);
+    expect(await scores()).toEqual([[22, 0], [80, 7], [443, 40]]);
+    await ingestScanResult(t.store, { scan: scan([host('127.4.0.2', '2026-01-01T00:00:00Z', [port(22, 'other ssh')])]), source: 'scores' });
+    const byScore = async () => (await searchPorts(t.store, 'port:22,80,443', { sort: 'score', limit: 50 })).hosts.map((h) => h.ip);
+    await t.store.query(`update port_observations set score = 20 where ip = '127.4.0.2'`);
+    expect(await byScore()).toEqual(['127.4.0.1', '127.4.0.2']);
+    await t.store.query(`update port_observations set score = 50 where ip = '127.4.0.2'`);
+    expect(await byScore()).toEqual(['127.4.0.2', '127.4.0.1']);
+    expect(await tagSearch('score>=7')).toEqual([22, 80, 443]);
+    expect(await tagSearch('score>=7 and score<50')).toEqual([80, 443]);
+    expect(await tagSearch('not score>0')).toEqual([22]);
+  });
+
+  it('goes with its document', async () => {
+    await t.store.query(`delete from observation_sightings where id in (select id from port_observations where port = 80)`);
+    await t.store.query(`delete from observation_events where observation_id in (select id from port_observations where port = 80)`);
+    await t.store.query(`delete from port_observations where port = 80`);
+    expect(await t.store.query(`select * from observation_tags`)).toEqual([{ id: expect.any(String), tags: ['x:y'] }]);
+    expect((await t.store.query<{ n: number }>(`select count(*)::int as n from observation_scores`))[0]!.n).toBe(3);
+  });
+});
