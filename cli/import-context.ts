@@ -1,4 +1,4 @@
-import { PlumError } from '../core/errors.ts';
+import { PlumError, toPlumError } from '../core/errors.ts';
 import type { Store } from '../store/index.ts';
 import type { RunOwner } from '../store/repos/run-owners.ts';
 import { finishPendingRescores } from '../store/repos/pending-rescores.ts';
@@ -35,4 +35,17 @@ export async function openImportContext(ctx: CliContext, profile: string | undef
   const owed = await finishPendingRescores(store, (ips) => rescoreIps(store, ips, rules));
   if (owed) info(`plum: scored ${owed} host${owed === 1 ? '' : 's'} an interrupted import had left unscored`);
   return { store, ...(profileId ? { profileId } : {}), ruleDeps, owner: thisProcess() };
+}
+
+/**
+ * The error of a file that failed after `done` of `total` files were imported: named with its file, and
+ * saying that running the command again imports the rest (imported files are recognised by their digest).
+ * The first file's error is left as it is.
+ */
+export function laterFileFailed(e: unknown, file: string, done: number, total: number): unknown {
+  if (done === 0) return e;
+  const err = toPlumError(e);
+  return new PlumError(err.code, `${file}: ${err.message}`, {
+    cause: e, hint: `${done} of ${total} files were imported before it; run the same command again to import the rest (imported files are recognised and skipped)`,
+  });
 }

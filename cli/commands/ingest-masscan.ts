@@ -1,12 +1,12 @@
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import readline from 'node:readline';
-import { PlumError, toPlumError, usageError } from '../../core/errors.ts';
+import { PlumError, usageError } from '../../core/errors.ts';
 import { MasscanHosts } from '../../core/masscan/hosts.ts';
 import { detectMasscanFormat, masscanRecordsOfLine, type MasscanRecord } from '../../core/masscan/read.ts';
 import { formatIngestSummary, ingestScanResult, type IngestSummary } from '../../store/ingest.ts';
 import type { CliContext } from '../context.ts';
-import { openImportContext } from '../import-context.ts';
+import { laterFileFailed, openImportContext } from '../import-context.ts';
 import { info } from '../output.ts';
 
 /*
@@ -99,11 +99,7 @@ export async function ingestMasscan(ctx: CliContext, files: string[], opts: { pr
       info(`plum: ${label}${formatIngestSummary(summary)}`);
       for (const k of ['hosts', 'ports', 'appeared', 'changed', 'reappeared', 'stable'] as const) total[k] += summary[k];
     } catch (e) {
-      if (i === 0) throw e;
-      const err = toPlumError(e);
-      throw new PlumError(err.code, `${file}: ${err.message}`, {
-        cause: e, hint: `${i} of ${checked.length} files were imported before it; run the same command again to import the rest (imported files are recognised and skipped)`,
-      });
+      throw laterFileFailed(e, file, i, checked.length);
     }
   }
   if (checked.length > 1) {

@@ -1,13 +1,13 @@
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { PlumError, toPlumError, usageError } from '../../core/errors.ts';
+import { PlumError, usageError } from '../../core/errors.ts';
 import { legacyHostOf } from '../../core/nmap2json/map.ts';
 import { listingRounds, readNmap2jsonText, scanTimeOf } from '../../core/nmap2json/read.ts';
 import { formatIngestSummary, ingestScanResult, type IngestSummary } from '../../store/ingest.ts';
 import type { CliContext } from '../context.ts';
 import { info } from '../output.ts';
-import { openImportContext } from '../import-context.ts';
+import { laterFileFailed, openImportContext } from '../import-context.ts';
 
 /*
  * `plum ingest --format nmap2json FILE|DIR…`: the predecessor's stored results
@@ -99,11 +99,7 @@ export async function ingestNmap2json(ctx: CliContext, paths: string[], opts: { 
       }
       total.files++;
     } catch (e) {
-      if (i === 0) throw e;
-      const err = toPlumError(e);
-      throw new PlumError(err.code, `${file}: ${err.message}`, {
-        cause: e, hint: `${i} of ${files.length} files were imported before it; run the same command again to import the rest (imported files are recognised and skipped)`,
-      });
+      throw laterFileFailed(e, file, i, files.length);
     }
   }
   if (files.length > 1) {

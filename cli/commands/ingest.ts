@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import { Option, type Command } from 'commander';
-import { PlumError, toPlumError, usageError } from '../../core/errors.ts';
+import { PlumError, usageError } from '../../core/errors.ts';
 import { openXmlFile, parseNmapStream, PARSER_VERSION } from '../../core/nmap/parse.ts';
 import { formatIngestSummary, ingestScanResult, scanFromStream, type IngestSummary } from '../../store/ingest.ts';
 import type { CliContext } from '../context.ts';
@@ -9,7 +9,7 @@ import { info } from '../output.ts';
 import { ingestNmap2json } from './ingest-nmap2json.ts';
 import { headOf, ingestMasscan } from './ingest-masscan.ts';
 import { detectMasscanFormat } from '../../core/masscan/read.ts';
-import { openImportContext } from '../import-context.ts';
+import { laterFileFailed, openImportContext } from '../import-context.ts';
 
 /** Raw XML above this size is ingested but not kept (the database is no place for huge blobs). */
 const MAX_RAW_BYTES = 256 * 1024 * 1024;
@@ -162,11 +162,7 @@ export function register(program: Command, ctx: CliContext): void {
         try {
           summary = await importFile(file, label, single ?? readXmlInput(file));
         } catch (e) {
-          if (i === 0) throw e;
-          const err = toPlumError(e);
-          throw new PlumError(err.code, `${file}: ${err.message}`, {
-            cause: e, hint: `${i} of ${ordered.length} files were imported before it; run the same command again to import the rest (imported files are recognised and skipped)`,
-          });
+          throw laterFileFailed(e, file, i, ordered.length);
         }
         info(`plum: ${label}${formatIngestSummary(summary)}`);
         total.files++;
