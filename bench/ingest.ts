@@ -15,6 +15,7 @@
  *   npx tsx bench/ingest.ts --obs 50000 --dump FILE.xml   (writes the first pass's XML and stops)
  *   npx tsx bench/ingest.ts --drivers postgres --db plum_bench_NNN --passes 2,3   (reuses a database kept with --keep)
  *   npx tsx bench/ingest.ts --drivers postgres --db plum_bench_NNN --passes 4   (pass 3's content again, all stable: repeatable)
+ *   npx tsx bench/ingest.ts --drivers postgres --db plum_bench_NNN --passes 5; … --passes 6   (two profiles alternating: history per view)
  *   (--no-parse-only: skip the parse-only figure printed first, e.g. when profiling one pass)
  *   (--eager-docs: parse keeping every document, the parser's default, instead of on demand as `plum ingest`
  *   does: for A/B runs of core/nmap/host.ts DocumentsOnDemand)
@@ -79,8 +80,8 @@ const BATCH = Number(opt.batch);
 const PREPARSE = opt.preparse === true;
 /** Runs only these passes (e.g. `--passes 2,3` with `--db` on a database a first pass filled and `--keep` kept). */
 const PASSES = opt.passes!.split(',').map(Number);
-if (PASSES.some((p) => ![1, 2, 3, 4].includes(p))) {
-  console.error('--passes: a comma list of 1 (new), 2 (stable), 3 (10% changed), 4 (pass 3 again, stable)');
+if (PASSES.some((p) => ![1, 2, 3, 4, 5, 6].includes(p))) {
+  console.error('--passes: a comma list of 1 (new), 2 (stable), 3 (10% changed), 4 (pass 3 again, stable), 5 (pass 4 through another view), 6 (then the first view again)');
   process.exit(2);
 }
 /** An existing PostgreSQL bench database to reuse (never dropped). */
@@ -142,9 +143,13 @@ function hostXml(i: number, t: number, changedPass: boolean): string {
     + `<address addr="${ipOf(i)}" addrtype="ipv4"/>\n<hostnames>\n</hostnames>\n<ports>${ports.join('\n')}\n</ports>\n<times srtt="100" rttvar="50" to="100000"/>\n</host>\n`;
 }
 
-async function* scanXml(t: number, changedPass: boolean): AsyncGenerator<string> {
+/** nmap's options in the XML's `args`: they decide the result's view (core/history/view.ts); passes 5 and 6 alternate two. */
+const VIEW_OPTIONS = { plain: '-Pn', banner: '-Pn --script banner' } as const;
+type ViewName = keyof typeof VIEW_OPTIONS;
+
+async function* scanXml(t: number, changedPass: boolean, view: ViewName = 'plain'): AsyncGenerator<string> {
   const services = [...portIds].join(',');
-  yield `<?xml version="1.0" encoding="UTF-8"?>\n<nmaprun scanner="nmap" args="nmap -Pn -p ${services}" start="${t}" version="7.93" xmloutputversion="1.05">\n`
+  yield `<?xml version="1.0" encoding="UTF-8"?>\n<nmaprun scanner="nmap" args="nmap ${VIEW_OPTIONS[view]} -p ${services}" start="${t}" version="7.93" xmloutputversion="1.05">\n`
     + `<scaninfo type="connect" protocol="tcp" numservices="${portIds.length}" services="${services}"/>\n`;
   for (let start = 0; start < HOSTS; start += HOSTS_PER_CHUNK) {
     const parts: string[] = [];
@@ -155,9 +160,9 @@ async function* scanXml(t: number, changedPass: boolean): AsyncGenerator<string>
 }
 
 /** Writes one pass's XML to a file (not timed): the passes then read it as `plum ingest FILE.xml` does. */
-async function writeXml(file: string, t: number, changedPass: boolean): Promise<void> {
+async function writeXml(file: string, t: number, changedPass: boolean, view: ViewName = 'plain'): Promise<void> {
   const out = fs.createWriteStream(file);
-  for await (const part of scanXml(t, changedPass)) if (!out.write(part)) await new Promise<void>((r) => out.once('drain', () => r()));
+  for await (const part of scanXml(t, changedPass, view)) if (!out.write(part)) await new Promise<void>((r) => out.once('drain', () => r()));
   await new Promise<void>((r, j) => out.end((e?: Error | null) => (e ? j(e) : r())));
 }
 const xmlDir = fs.mkdtempSync(path.join(os.tmpdir(), 'plum-bench-xml-'));
@@ -175,12 +180,12 @@ const mb = (b: number) => `${(b / 1024 / 1024).toFixed(0)} MB`;
 
 /** The pass's XML file, written once per process. */
 const passFiles = new Map<string, string>();
-async function passFile(t: number, changedPass: boolean): Promise<string> {
-  const key = `${t}-${changedPass}`;
+async function passFile(t: number, changedPass: boolean, view: ViewName = 'plain'): Promise<string> {
+  const key = `${t}-${changedPass}-${view}`;
   let file = passFiles.get(key);
   if (!file) {
     file = path.join(xmlDir, `pass-${key}.xml`);
-    await writeXml(file, t, changedPass);
+    await writeXml(file, t, changedPass, view);
     passFiles.set(key, file);
   }
   return file;
@@ -218,11 +223,16 @@ async function benchDriver(driver: string): Promise<void> {
   const ruleDeps = RULES ? createRuleIngestDeps(store, { ...await openRuleContext(store, config), now: () => judgedAt ?? new Date() }) : {};
   console.log(`\n== ${driver}${PREPARSE ? ' (store only: parsed beforehand)' : ' (end to end: XML → stored)'}${RULES ? `, with tag rules and scores${YOUNG_MONITOR ? ' judged just after each scan' : ''}` : ''}: ${HOSTS} hosts × ${PORTS_PER_HOST} ports = ${HOSTS * PORTS_PER_HOST} observations per pass, ${BATCH} hosts per transaction`);
   try {
-    const passes: Array<[string, number, boolean]> = [['1 new', 1_700_000_000, false], ['2 stable', 1_700_086_400, false], ['3 10% changed', 1_700_172_800, true],
+    const passes: Array<[string, number, boolean, ViewName?]> = [['1 new', 1_700_000_000, false], ['2 stable', 1_700_086_400, false], ['3 10% changed', 1_700_172_800, true],
       // Not run by default: pass 3's content a day later, all stable; repeatable on a kept database (`--db … --passes 4`).
-      ['4 stable', 1_700_259_200, true]];
-    for (const [name, t, changed] of passes.filter((_, i) => PASSES.includes(i + 1))) {
-      const file = await passFile(t, changed);
+      ['4 stable', 1_700_259_200, true],
+      // Not run by default: two profiles alternating on the same services (history per view). Pass 5 sees pass 4's
+      // content a day later through another view (nmap's args name a script: the first sighting in that view); pass 6
+      // a day after it through the first view again. Repeating `--passes 5` and `--passes 6` on a kept database
+      // alternates the two stable paths.
+      ['5 other view', 1_700_345_600, true, 'banner'], ['6 first view', 1_700_432_000, true, 'plain']];
+    for (const [name, t, changed, view] of passes.filter((_, i) => PASSES.includes(i + 1))) {
+      const file = await passFile(t, changed, view);
       if (YOUNG_MONITOR) judgedAt = new Date((t + 3600) * 1000);
       let scan = scanFromStream(parseNmapStream(openXmlFile(file), { workers: PARSE_WORKERS, documentsOnDemand: !EAGER_DOCS, fieldsOnDemand: !EAGER_DOCS && (!RULES || LAZY_FIELDS) }));
       if (PREPARSE) {
@@ -245,7 +255,7 @@ async function benchDriver(driver: string): Promise<void> {
       });
       const secs = (performance.now() - t0) / 1000;
       console.log(`pass ${name.padEnd(14)} ${String(s.ports).padStart(8)} obs in ${secs.toFixed(1).padStart(6)} s = ${String(Math.round(s.ports / secs)).padStart(6)} obs/s `
-        + `(appeared ${s.appeared}, stable ${s.stable}, changed ${s.changed}, gone ${s.gone})`);
+        + `(appeared ${s.appeared}, stable ${s.stable}, changed ${s.changed}, gone ${s.gone}${s.historic ? `, older ${s.historic}` : ''}${s.alreadyIngested ? `, already ingested ${s.alreadyIngested}` : ''})`);
     }
     const [size] = await store.query<{ db: number; obs: number; rows: number; events: number }>(
       `select pg_database_size(current_database()) as db, pg_total_relation_size('port_observations') as obs,

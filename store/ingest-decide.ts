@@ -264,6 +264,8 @@ export function decideBatch({ plans, existing }: BatchRead, ctx: BatchCtx, summa
           // Another row than the current one becomes current: another fingerprint, or another view's. A change is
           // recorded against this view's previous fingerprint; a reappearance against the row that went.
           const previous = (type: EventType) => (type === 'changed' ? head ?? cur : cur);
+          // No event: the same service seen through another view (profiles alternating) is a stable sighting.
+          if (decision.events.length === 0) summary.stable++;
           if (decision.action === 'switch-to-known') {
             const known = same!;
             const u = touch(known);
