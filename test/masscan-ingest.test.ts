@@ -15,12 +15,19 @@ let net: TestNet;
 let dir: string;
 let scans = 0;
 
+/** The page title the test services serve now. */
+let title = '';
+const serve = async (t: string) => {
+  title = t;
+  await net.startServices(t);
+};
+
 /**
- * One masscan scan of the test services with banners. Banner grabbing is best effort (masscan runs its own
- * TCP stack and gives up on a slow answer), so a scan that missed a page title is taken again, from a new
- * source address (the services' kernel still holds the previous scan's connections).
+ * One masscan scan of the test services with banners. Banner grabbing is best effort (masscan runs its own TCP
+ * stack and gives up on a slow answer, and on this veth pair it sometimes misses the web pages for a while), so a
+ * scan that missed a page title is taken again after restarting the services, from a new source address.
  */
-function masscan(format: 'X' | 'J' | 'D', expectBanners = true): string {
+async function masscan(format: 'X' | 'J' | 'D', expectBanners = true): Promise<string> {
   for (let attempt = 1; ; attempt++) {
     const file = path.join(dir, `scan-${++scans}.${format}`);
     const finished = net.tryRun('scan', 'masscan', [
@@ -30,8 +37,9 @@ function masscan(format: 'X' | 'J' | 'D', expectBanners = true): string {
     ], 60_000);
     const text = fs.readFileSync(file, 'utf8');
     const titles = (text.match(/"?title"?/g) ?? []).length;
-    if (finished && (titles >= net.serviceIps.length || !expectBanners)) return file;
-    if (attempt === 3) throw new Error(`masscan ${finished ? `found ${titles} page titles of ${net.serviceIps.length}` : 'did not finish'} in three attempts`);
+    if (finished && (!expectBanners || titles >= net.serviceIps.length)) return file;
+    if (attempt === 4) throw new Error(`masscan ${finished ? `found ${titles} page titles of ${net.serviceIps.length}` : 'did not finish'} in four attempts`);
+    if (expectBanners) await serve(title);
   }
 }
 
@@ -62,8 +70,8 @@ describe.each(storeKinds)('plum ingest of masscan output (%s)', (kind) => {
   const events = async () => JSON.parse((await plum('history', '--since', 'all', '--format', 'json')).stdout) as Array<Record<string, unknown>>;
 
   it('imports a scan\'s ports with their banners, merges masscan\'s lines per port, and repeats nothing', async () => {
-    await net.startServices('plum masscan one');
-    const file = masscan('X');
+    await serve('plum masscan one');
+    const file = await masscan('X');
     const r = await plum('ingest', file);
     expect(r.stderr).toMatch(/2 hosts \(2 up\), 4 open ports, 4 appeared, 0 changed, 0 gone/);
     const found = await plum('search', 'http_title:"plum masscan one"', '--format', 'json');
@@ -74,10 +82,17 @@ describe.each(storeKinds)('plum ingest of masscan output (%s)', (kind) => {
   }, 120_000);
 
   it('a later scan of the same services (another format, another Date header) is stable; a new title is one change per port', async () => {
-    const same = await plum('ingest', '--format', 'masscan', masscan('D'));
+    const later = await masscan('D');
+    const same = await plum('ingest', '--format', 'masscan', later);
     expect(same.stderr).toMatch(/0 appeared, 0 changed, 0 gone, 0 reappeared, 4 stable/);
-    await net.startServices('plum masscan two');
-    const changed = await plum('ingest', '--format', 'masscan', masscan('J'));
+    // The same scan had masscan missed the SSH greetings (banner grabbing is best effort): no change either.
+    const missed = path.join(dir, 'missed-ssh.D');
+    fs.writeFileSync(missed, fs.readFileSync(later, 'utf8').split('\n').filter((l) => !/"port":22,.*"rec_type":"banner"/.test(l)).join('\n'));
+    expect(fs.readFileSync(missed, 'utf8')).not.toMatch(/SSH-2\.0/);
+    const r = await plum('ingest', '--format', 'masscan', missed);
+    expect(r.stderr).toMatch(/2 hosts \(2 up\), 4 open ports, 0 appeared, 0 changed, 0 gone, 0 reappeared, 4 stable/);
+    await serve('plum masscan two');
+    const changed = await plum('ingest', '--format', 'masscan', await masscan('J'));
     expect(changed.stderr).toMatch(/0 appeared, 2 changed, 0 gone, 0 reappeared, 2 stable/);
     const diffs = (await events()).filter((e) => e.type === 'changed');
     expect(diffs).toHaveLength(2);
@@ -87,7 +102,7 @@ describe.each(storeKinds)('plum ingest of masscan output (%s)', (kind) => {
 
   it('a scan that found nothing declares nothing gone (masscan lists only what answered)', async () => {
     await net.stopServices();
-    const file = masscan('X', false);
+    const file = await masscan('X', false);
     // masscan leaves the file empty: nothing says it is masscan's but the format named.
     const r = await plum('ingest', '--format', 'masscan', file);
     expect(r.stderr).toMatch(/0 hosts/);

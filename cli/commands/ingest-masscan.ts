@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import readline from 'node:readline';
 import { PlumError, usageError } from '../../core/errors.ts';
-import { MasscanHosts } from '../../core/masscan/hosts.ts';
+import { MASSCAN_BANNERS_VIEW, MASSCAN_VIEW, MasscanHosts } from '../../core/masscan/hosts.ts';
 import { detectMasscanFormat, masscanRecordsOfLine, type MasscanRecord } from '../../core/masscan/read.ts';
 import { formatIngestSummary, ingestScanResult, type IngestSummary } from '../../store/ingest.ts';
 import type { CliContext } from '../context.ts';
@@ -21,6 +21,13 @@ import { info } from '../output.ts';
  */
 
 interface CheckedFile { file: string; sha256: string; first: number; records: number }
+
+/** Two imports of one file as one: counts added, the first's run and job named. */
+function addSummaries(a: IngestSummary, b: IngestSummary): IngestSummary {
+  const sum = { ...a, errors: [...a.errors, ...b.errors], warnings: [...(a.warnings ?? []), ...(b.warnings ?? [])] };
+  for (const k of ['hosts', 'hostsUp', 'ports', 'appeared', 'changed', 'gone', 'reappeared', 'stable', 'historic', 'alreadyIngested'] as const) sum[k] = a[k] + b[k];
+  return sum;
+}
 
 /** A file's first bytes (its format is told from them). */
 export function headOf(file: string): string {
@@ -91,11 +98,21 @@ export async function ingestMasscan(ctx: CliContext, files: string[], opts: { pr
       const read = await readMasscanFile(file, (r) => hosts.add(r));
       if (read.sha256 !== sha256) throw new PlumError('conflict', `${file} changed while it was being imported`, { hint: 'run the same command again' });
       const iso = (t: number | undefined) => (t === undefined ? undefined : new Date(t * 1000).toISOString());
-      const summary: IngestSummary = await ingestScanResult(store, {
-        // No scan info and no scope: masscan lists only what answered, so nothing is `gone`.
-        scan: { run: { startedAt: iso(hosts.first), endedAt: iso(hosts.last), finished: true }, hosts: hosts.toHosts() },
-        source: file, profileId, resultSha256: sha256, owner, view: hosts.view,
-      }, ruleDeps);
+      // One import job per view (ports with banners, ports without: core/masscan/hosts.ts), each recognised by
+      // its own digest; a file of no port is still recorded, as one empty import.
+      const views = hosts.views();
+      let summary: IngestSummary | undefined;
+      for (const view of views.length ? views : [MASSCAN_VIEW] as const) {
+        const part = await ingestScanResult(store, {
+          // No scan info and no scope: masscan lists only what answered, so nothing is `gone`.
+          scan: { run: { startedAt: iso(hosts.first), endedAt: iso(hosts.last), finished: true }, hosts: hosts.toHosts(undefined, view) },
+          source: file, profileId, owner, view,
+          resultSha256: view === MASSCAN_BANNERS_VIEW ? sha256 : createHash('sha256').update(`${sha256} ${view}`).digest('hex'),
+        }, ruleDeps);
+        summary = summary ? addSummaries(summary, part) : part;
+      }
+      // A host with ports of both views was counted by both imports.
+      summary = { ...summary!, hosts: hosts.size, hostsUp: hosts.size };
       info(`plum: ${label}${formatIngestSummary(summary)}`);
       for (const k of ['hosts', 'ports', 'appeared', 'changed', 'reappeared', 'stable'] as const) total[k] += summary[k];
     } catch (e) {

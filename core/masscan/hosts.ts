@@ -19,9 +19,14 @@ import type { MasscanRecord } from './read.ts';
 /** Banner names that are not a protocol's name. */
 const NOT_A_SERVICE = new Set(['title', 'http.server', 'X509', 'X509CA', 'ssl']);
 
-/** The view of an imported masscan result: its fingerprints are comparable only with other masscan results (core/history/view.ts). */
-export const MASSCAN_VIEW = 'masscan';
-export const MASSCAN_BANNERS_VIEW = 'masscan banners';
+/**
+ * The views of an imported masscan result (core/history/view.ts): its fingerprints are compared only with other
+ * masscan results. Banner grabbing is best effort (masscan gives up on a slow answer), so a port whose banners
+ * were not grabbed this time is a sighting in the plain view, never a change of its banners.
+ */
+export const MASSCAN_VIEW = 'masscan' as const;
+export const MASSCAN_BANNERS_VIEW = 'masscan banners' as const;
+export type MasscanView = typeof MASSCAN_VIEW | typeof MASSCAN_BANNERS_VIEW;
 
 interface SlotAcc {
   protocol: string;
@@ -49,7 +54,7 @@ export interface MasscanHost {
 /** Folds records into hosts, in any order (banners arrive after their port's status line). */
 export class MasscanHosts {
   private readonly hosts = new Map<string, HostAcc>();
-  /** Whether any banner was read: the result's view says so. */
+  /** Whether any banner was read. */
   banners = false;
   records = 0;
   first: number | undefined;
@@ -76,20 +81,41 @@ export class MasscanHosts {
     }
   }
 
+  /** The views this result's ports fall in (none for a result without ports). */
+  views(): MasscanView[] {
+    let plain = false;
+    let banners = false;
+    for (const h of this.hosts.values()) {
+      for (const slot of h.slots.values()) {
+        if (slot.banners.size > 0) banners = true;
+        else plain = true;
+      }
+    }
+    const out: MasscanView[] = [];
+    if (plain) out.push(MASSCAN_VIEW);
+    if (banners) out.push(MASSCAN_BANNERS_VIEW);
+    return out;
+  }
+
   get size(): number {
     return this.hosts.size;
   }
 
-  /** The view every port of this result is stored under. */
-  get view(): string {
-    return this.banners ? MASSCAN_BANNERS_VIEW : MASSCAN_VIEW;
+  /** The view a port is stored under: with banners or without. */
+  static viewOf(doc: PortDocument): MasscanView {
+    return doc.scripts.length > 0 ? MASSCAN_BANNERS_VIEW : MASSCAN_VIEW;
   }
 
-  /** The hosts, addresses and ports in a stable order; pure for the records added. */
-  *toHosts(volatile: VolatileList = defaultVolatileList()): Generator<MasscanHost> {
+  /**
+   * The hosts with their ports of one view (all ports without `view`), addresses and ports in a stable order;
+   * pure for the records added. A host without a port of that view is left out.
+   */
+  *toHosts(volatile: VolatileList = defaultVolatileList(), view?: MasscanView): Generator<MasscanHost> {
     const fpVersion = fingerprintVersion(volatile);
     for (const [ip, h] of this.hosts) {
-      const docs = [...h.slots.values()].sort((a, b) => (a.protocol < b.protocol ? -1 : a.protocol > b.protocol ? 1 : a.port - b.port)).map(portDocOf);
+      const docs = [...h.slots.values()].sort((a, b) => (a.protocol < b.protocol ? -1 : a.protocol > b.protocol ? 1 : a.port - b.port)).map(portDocOf)
+        .filter((d) => view === undefined || MasscanHosts.viewOf(d) === view);
+      if (docs.length === 0) continue;
       const host: HostDocument = {
         addr: ip, addresses: [], hostnames: [], status: { state: 'up' }, ports: docs, extraports: [], hostscripts: [], extra: {},
       };

@@ -27,7 +27,9 @@ describe('masscan output (real files of one scan of two hosts, written with -oX,
   it('merges a port\'s status and banner lines into one port with its fields', () => {
     const { hosts, acc } = hostsOf('banners.ndjson');
     expect(hosts.map((h) => h.ip).sort()).toEqual(['198.18.0.2', '198.18.0.3']);
-    expect(acc.view).toBe(MASSCAN_BANNERS_VIEW);
+    expect(acc.banners).toBe(true);
+    expect([...acc.toHosts(undefined, MASSCAN_VIEW)]).toEqual([]);
+    expect([...acc.toHosts(undefined, MASSCAN_BANNERS_VIEW)]).toEqual(hosts);
     const h = hosts.find((x) => x.ip === '198.18.0.2')!;
     expect(h.ports.map((p) => p.port)).toEqual([22, 80, 8080]);
     const [ssh, web, listing] = h.ports;
@@ -53,12 +55,15 @@ describe('masscan output (real files of one scan of two hosts, written with -oX,
     expect(dates.size).toBeGreaterThan(1);
   });
 
-  it('a port without banners has the plain masscan view and no service', () => {
+  it('a port without banners has no service and the plain masscan view; a host keeps each port in its view', () => {
     const acc = new MasscanHosts();
     acc.add({ ip: '198.18.0.9', protocol: 'tcp', port: 443, time: 1796564657, status: { state: 'open', reason: 'syn-ack', ttl: '64' } });
-    const [h] = [...acc.toHosts()];
-    expect(acc.view).toBe(MASSCAN_VIEW);
-    expect(h!.ports[0]!.doc).toEqual({ protocol: 'tcp', portid: '443', state: { state: 'open' }, scripts: [] });
+    acc.add({ ip: '198.18.0.9', protocol: 'tcp', port: 22, time: 1796564657, banner: { name: 'ssh', text: 'SSH-2.0-x' } });
+    const plain = [...acc.toHosts(undefined, MASSCAN_VIEW)];
+    expect(plain.map((h) => h.ports.map((p) => p.port))).toEqual([[443]]);
+    expect(plain[0]!.ports[0]!.doc).toEqual({ protocol: 'tcp', portid: '443', state: { state: 'open' }, scripts: [] });
+    expect(MasscanHosts.viewOf(plain[0]!.ports[0]!.doc)).toBe(MASSCAN_VIEW);
+    expect([...acc.toHosts(undefined, MASSCAN_BANNERS_VIEW)].map((h) => h.ports.map((p) => p.port))).toEqual([[22]]);
   });
 
   it.each<[MasscanFormat, string, RegExp]>([

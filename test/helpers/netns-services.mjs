@@ -4,12 +4,14 @@ import http from 'node:http';
 import net from 'node:net';
 
 const title = process.argv[2] ?? 'plum test';
-const ssh = net.createServer((s) => s.end('SSH-2.0-OpenSSH_9.2p1 Debian-2\r\n'));
+const ssh = net.createServer((s) => s.write('SSH-2.0-OpenSSH_9.2p1 Debian-2\r\n', () => s.resetAndDestroy()));
 const web = http.createServer((req, res) => {
   const body = `<html><head><title>${title}</title></head><body>plum</body></html>`;
   // Connection: close, so no scan's connection outlives the scan waiting for the server.
   res.writeHead(200, { 'Content-Type': 'text/html', Server: 'plum-test/1.0', 'Content-Length': Buffer.byteLength(body), Connection: 'close' });
-  res.end(body);
+  // Reset once the page is out: a scanner's own TCP stack (masscan's) leaves without closing, and a socket
+  // waiting for it would linger and slow the next scan.
+  res.end(body, () => req.socket.resetAndDestroy());
 });
 let listening = 0;
 const ready = () => { if (++listening === 2) process.stdout.write('ready\n'); };
