@@ -56,12 +56,10 @@ export class MasscanHosts {
   private readonly hosts = new Map<string, HostAcc>();
   /** Whether any banner was read. */
   banners = false;
-  records = 0;
   first: number | undefined;
   last: number | undefined;
 
   add(r: MasscanRecord): void {
-    this.records++;
     let h = this.hosts.get(r.ip);
     if (!h) this.hosts.set(r.ip, (h = { first: undefined, last: undefined, slots: new Map() }));
     if (r.time !== undefined) {

@@ -168,7 +168,3 @@ export function masscanRecordsOfLine(format: MasscanFormat, line: string, where:
   return READERS[format](line.trim(), where);
 }
 
-/** The scan's start time from an XML file's head (`<nmaprun start>`), if any. */
-export function masscanXmlStart(head: string): number | undefined {
-  return timeOf(/<nmaprun\b[^>]*?\sstart="(\d+)"/.exec(head)?.[1]);
-}
