@@ -131,7 +131,9 @@ export async function readBatch(tx: StoreSession, hosts: IngestHost[], ctx: Batc
    * and returns only the rows the full decision below still needs (everything else about these hosts).
    * Most of a stable pass thus never travels to this process and back (the rows, their conversion and the
    * per-port bookkeeping were a large share of the main thread: bench/HISTORY.md). A slot listed twice in
-   * the batch takes the full path (its occurrences must see each other).
+   * the batch takes the full path (its occurrences must see each other). A fast row's stored tags come back only
+   * when this batch did not run the rules (`tags` null in its input): otherwise they are already known here, and
+   * each stable port would carry two arrays back for nothing.
    */
   const slotCount = new Map<string, number>();
   for (const plan of plans) for (const x of plan.ports) slotCount.set(x.slot, (slotCount.get(x.slot) ?? 0) + 1);
@@ -163,7 +165,8 @@ export async function readBatch(tx: StoreSession, hosts: IngestHost[], ctx: Batc
     `with c as materialized (${withSightings('(select * from port_observations where ip = any($2::inet[]) and current) r')}),
      x as (select * from jsonb_to_recordset($1::jsonb) as x(i int, ip inet, protocol text, port int, hsh256 text,
        t timestamptz, hostnames text[], tags text[], rules text[], score int)),
-     m as (select c.id, x.i, x.t, c.first_seen, c.tags, c.rules from c join x
+     m as (select c.id, x.i, x.t, c.first_seen, case when x.tags is null then c.tags end as tags,
+         case when x.tags is null then c.rules end as rules from c join x
        on c.ip = host(x.ip) and c.protocol = x.protocol and c.port = x.port
        where c.hsh256 = x.hsh256 and c.view = $5 and c.state = 'open' and x.t >= c.checked_at and x.t >= c.first_seen
          and c.last_job_id is distinct from $3 and c.hostnames = x.hostnames
