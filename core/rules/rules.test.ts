@@ -2,6 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { loadFaviconDb } from './favicon-db.ts';
 import { BUILTIN_RULES_DIR, loadRuleFiles, loadRules } from './load.ts';
 import { runRuleTests } from './testing.ts';
+import { canonicalJson } from '../nmap/fingerprint.ts';
+import { DEFAULT_SCORE_FILE, loadScoreConfig } from '../score.ts';
 
 describe('shipped rules', () => {
   it('cover every category of the issue', async () => {
@@ -34,5 +36,21 @@ describe('shipped rules', () => {
       expect(r.tests?.match.length, r.name).toBeGreaterThan(0);
       expect(r.tests?.no_match.length, r.name).toBeGreaterThan(0);
     }
+  });
+});
+
+describe('stored hashes', () => {
+  // Rule and score hashes are stored (rule_applications): the canonical JSON they hash must not change between
+  // releases, or every database would re-apply all rules after an upgrade. RFC 8785 is the reference.
+  it('rule bodies and score weights serialise exactly as RFC 8785 (the canonicalize package)', async () => {
+    const { default: canonicalize } = await import('canonicalize');
+    const rules = await loadRuleFiles(BUILTIN_RULES_DIR);
+    for (const r of rules) {
+      const body = { query: r.query, tags: [...r.tags].sort(), enabled: r.enabled !== false };
+      expect(canonicalJson(body), r.name).toBe(canonicalize(body));
+      expect(canonicalJson(r.tests ?? null), r.name).toBe(canonicalize(r.tests ?? null));
+    }
+    const score = await loadScoreConfig(DEFAULT_SCORE_FILE);
+    expect(canonicalJson(score)).toBe(canonicalize(score));
   });
 });

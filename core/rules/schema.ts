@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import canonicalize from 'canonicalize';
+import { canonicalJson } from '../nmap/fingerprint.ts';
 import { z } from 'zod';
 import { SEARCH_FIELD_NAMES, type SearchFieldName, type SearchFields } from '../fields.ts';
 import { compactTime } from './legacy.ts';
@@ -78,7 +78,7 @@ export interface Rule {
  * and tests do not change any stored tag, so editing them does not trigger a re-apply.
  */
 export function ruleHash(r: Pick<Rule, 'query' | 'tags' | 'enabled'>): string {
-  const body = canonicalize({ query: r.query, tags: [...r.tags].sort(), enabled: r.enabled }) ?? '';
+  const body = canonicalJson({ query: r.query, tags: [...r.tags].sort(), enabled: r.enabled });
   return createHash('sha256').update(body).digest('hex');
 }
 

@@ -1,4 +1,4 @@
-import canonicalize from 'canonicalize';
+import { canonicalJson } from '../../core/nmap/fingerprint.ts';
 import { PlumError } from '../../core/errors.ts';
 import { newId } from '../../core/ids.ts';
 import { compileRules } from '../../core/rules/engine.ts';
@@ -110,7 +110,7 @@ export async function mergeRules(store: Store, incoming: Rule[], opts: {
       }
       const cmp = compareVersions(r.version, old.version);
       const sameContent = old.hash === r.hash && old.description === r.description
-        && canonicalize(old.tests ?? null) === canonicalize(r.tests ?? null) && old.severity === r.severity;
+        && canonicalJson(old.tests ?? null) === canonicalJson(r.tests ?? null) && old.severity === r.severity;
       if (cmp > 0 || (cmp === 0 && opts.replaceSameVersion && !sameContent)) writes.push(r);
       else {
         result.skipped.push({

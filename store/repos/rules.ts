@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import canonicalize from 'canonicalize';
+import { canonicalJson } from '../../core/nmap/fingerprint.ts';
 import { PlumError } from '../../core/errors.ts';
 import { newId } from '../../core/ids.ts';
 import type { SearchFields } from '../../core/fields.ts';
@@ -108,7 +108,7 @@ async function processIps(tx: StoreSession, ips: string[], ctx: BatchContext): P
       || ev.rules.length !== r.rules.length || ev.rules.some((t, i) => t !== r.rules[i]);
     const s = scorePort(portInput(r, at, ev.tags), ctx.score);
     const sf = storedFeatures(s);
-    const scoreChanged = s.score !== r.score || canonicalize(sf) !== canonicalize(r.score_features);
+    const scoreChanged = s.score !== r.score || canonicalJson(sf) !== canonicalJson(r.score_features);
     if (tagsChanged || scoreChanged) {
       updates.push({ id: r.id, tags: ev.tags, rules: ev.rules, score: s.score, score_features: sf });
       if (tagsChanged) out.retagged++;
@@ -193,7 +193,7 @@ export function factsHash(favicons?: FaviconDb): string {
   return sha256(`${FACTS_VERSION}\n${entries.join('\n')}`);
 }
 
-export const scoreHash = (cfg: ScoreConfig) => sha256(canonicalize(cfg) ?? '');
+export const scoreHash = (cfg: ScoreConfig) => sha256(canonicalJson(cfg));
 
 export interface ApplyPlan {
   /** Rules new or changed since the last apply. */
