@@ -24,6 +24,7 @@ class PortObservation implements StoredObservation {
   constructor(
     readonly id: string, readonly ip: string, readonly view: string, parsed: IngestPort, readonly state: 'open' | 'closed',
     readonly firstSeen: string, readonly lastSeen: string, readonly tags: string[], readonly score: number,
+    readonly settled = false,
   ) {
     this.protocol = parsed.protocol;
     this.port = parsed.port;
@@ -137,7 +138,7 @@ export function decideBatch({ plans, existing }: BatchRead, ctx: BatchCtx, summa
       if (fast) {
         // Stored by the fast path above.
         summary.stable++;
-        observations.push(new PortObservation(fast.id, ip, view, p, 'open', fast.firstSeen, fast.lastSeen, tagged.tags, scored.score));
+        observations.push(new PortObservation(fast.id, ip, view, p, 'open', fast.firstSeen, fast.lastSeen, tagged.tags, scored.score, true));
         continue;
       }
       const cur = currentBySlot.get(slot);

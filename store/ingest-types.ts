@@ -105,6 +105,11 @@ export interface StoredObservation {
   fields: SearchFields;
   tags: string[];
   score: number;
+  /**
+   * A stable sighting that moved only its sightings row (the stable fast path): its document, tags, state and
+   * history are as they were, so nothing about its score changed but what time does.
+   */
+  readonly settled?: boolean;
 }
 export interface StoredEvent {
   id: string;

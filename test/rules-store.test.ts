@@ -8,8 +8,10 @@ import { compileRules } from '../core/rules/engine.ts';
 import { DEFAULT_SCORE_FILE, loadScoreConfig, type ScoreConfig } from '../core/score.ts';
 import { ingestScanResult, type IngestPort } from '../store/ingest.ts';
 import {
-  applyRules, createRuleIngestDeps, explainHost, importRulesDir, listStoredRules, loadStoredRuleSet, setRuleEnabled, syncRulesDir,
+  applyRules, createRuleIngestDeps, explainHost, importRulesDir, listStoredRules, loadStoredRuleSet, SCORE_KEY, scoreHash, setRuleEnabled,
+  syncRulesDir,
 } from '../store/repos/rules.ts';
+import { hostsJudgedByTime } from '../store/repos/host-score.ts';
 import { host, scan } from './helpers/scan.ts';
 import { openTestStore, storeKinds, type TestStore } from './helpers/db.ts';
 
@@ -187,6 +189,37 @@ describe.each(storeKinds)('rules in the store (%s)', (kind) => {
     await fs.writeFile(path.join(dir, 'a.yaml'), `description: a\nquery: port:1,3\ntags: [t:a]\nversion: 1\n`);
     expect((await syncRulesDir(t.store, dir)).updated).toEqual(['a']);
     expect((await syncRulesDir(t.store, dir)).skipped).toHaveLength(1);
+  });
+
+  it('after a stable pass, rescores only the hosts whose tags or scores move with time', async () => {
+    const set = await loadStoredRuleSet(t.store, { favicons });
+    let now = new Date('2026-06-02T00:00:00Z');
+    const deps = createRuleIngestDeps(t.store, { set, score: cfg, now: () => now });
+    const cert = { x509_subject: ['CN=a.example.org'], x509_issuer: ['CN=CA'], x509_not_before: ['2025-01-01T00:00:00Z'], x509_not_after: ['2027-01-01T00:00:00Z'] };
+    const web = { http_server: ['nginx/1.24.0'], http_title: ['A page'] };
+    const [oldWeb, dated, young] = ['127.0.2.1', '127.0.2.2', '127.0.2.3'];
+    const seen = (ip: string, at: string, port: IngestPort) => ingestScanResult(t.store, {
+      source: 'test', scan: scan([host(ip, at, [port])], String(port.port)),
+    }, deps);
+    await seen(oldWeb!, '2026-01-01T00:00:00Z', svc(8080, web));
+    await seen(dated!, '2026-01-01T00:00:00Z', svc(443, cert));
+    await seen(young!, '2026-06-01T00:00:00Z', svc(8081, web));
+    await t.store.query(`insert into rule_applications (name, hash, applied_at) values ($1, $2, now())
+      on conflict (name) do update set hash = excluded.hash`, [SCORE_KEY, scoreHash(cfg)]);
+    // Past both windows and without certificate dates, a host's stored judgement cannot move until a scan changes it.
+    expect((await hostsJudgedByTime(t.store, [oldWeb!, dated!, young!], SCORE_KEY, scoreHash(cfg))).sort()).toEqual([dated, young]);
+    // Scores stored under other weights are all owed.
+    expect((await hostsJudgedByTime(t.store, [oldWeb!, dated!, young!], SCORE_KEY, 'other weights')).sort()).toEqual([oldWeb, dated, young]);
+
+    // A sighting that changes nothing still rescores a host whose score fades: past its window, newly-appeared is null.
+    const fading = async () => (await t.store.query<{ v: unknown }>(
+      `select f -> 'value' as v from port_observations o, jsonb_array_elements(o.score_features -> 'features') f
+       where o.ip = $1::inet and f ->> 'name' = 'newly_appeared'`, [young]))[0]!.v;
+    await expect(fading()).resolves.not.toBeNull();
+    now = new Date('2026-07-01T00:00:00Z');
+    const s = await seen(young!, '2026-06-30T00:00:00Z', svc(8081, web));
+    expect(s.stable).toBe(1);
+    expect(await fading()).toBeNull();
   });
 
   it('a stable sighting of an old port, with rules, leaves its document row alone (the stored score no longer moves)', async () => {

@@ -23,6 +23,24 @@ export interface ObsRow {
 const HAS_CERT_DATES = `(coalesce(o.fields -> 'x509_not_after', '[]') <> '[]' or coalesce(o.fields -> 'x509_not_before', '[]') <> '[]')`;
 
 /**
+ * Of these hosts, those whose stored tags or scores could differ from what they would be judged now although no
+ * scan changed them: a document with certificate dates (its tags follow the time), a port score still inside
+ * the newly-appeared or recently-changed window (core/score.ts `fade`: past it the value is null and stops
+ * moving), a port never scored, or any port when the stored scores follow other weights than `scoreHash`
+ * (rule_applications under `scoreKey`, written by `plum rules apply`). A window cannot reopen without an event
+ * (a new fingerprint or a change), and an event has its host rescored anyway.
+ */
+export async function hostsJudgedByTime(tx: StoreSession, ips: string[], scoreKey: string, scoreHash: string): Promise<string[]> {
+  const rows = await tx.query<{ ip: string }>(
+    `select host(o.ip) as ip from port_observations o
+     where o.ip = any($1::inet[]) and ((select hash from rule_applications where name = $2) is distinct from $3
+       or o.score_features is null or ${HAS_CERT_DATES}
+       or o.score_features @? '$.features[*] ? ((@.name == "newly_appeared" || @.name == "recently_changed") && @.value != null)')
+     group by o.ip`, [ips.map(canonicalIp), scoreKey, scoreHash]);
+  return rows.map((r) => r.ip);
+}
+
+/**
  * Observations of one ip ($1 inet) or of many ($1 inet[]), with the slot's first sighting and the last change.
  * `fields`: read every document's fields, none, only those of the ids in $2 (text[]), or only those with
  * certificate dates.

@@ -18,7 +18,7 @@ import type { Store, StoreSession } from '../index.ts';
 import { canonicalIp } from '../../core/coverage.ts';
 import { clearRescores, queueRescores } from './pending-rescores.ts';
 import { candidateCondition, candidatesByIp } from './rule-candidates.ts';
-import { portInput, selectObsSql, writeHostScores, type ObsRow } from './host-score.ts';
+import { hostsJudgedByTime, portInput, selectObsSql, writeHostScores, type ObsRow } from './host-score.ts';
 import { listStoredRules, syncRulesDir, type RuleMergeResult } from './rule-table.ts';
 import { storedTagsFollow, TAGGED_KEY, taggedSetHash } from './tagged-state.ts';
 
@@ -158,23 +158,36 @@ function addOutcome(a: BatchOutcome, b: BatchOutcome): void {
  */
 export function createRuleIngestDeps(store: Store, ctx: { set: RuleSet; score: ScoreConfig; now?: () => Date }) {
   const tagPort = createPortTagger(ctx.set, { now: ctx.now });
-  const touched = (c: { observations: { ip: string }[]; events: { ip: string }[] }) => [...c.observations.map((o) => o.ip), ...c.events.map((e) => e.ip)];
+  type Committed = { observations: { ip: string; settled?: boolean }[]; events: { ip: string }[] };
+  const touched = (c: Committed) => [...c.observations.map((o) => o.ip), ...c.events.map((e) => e.ip)];
   // Batches commit one after the other: the time the last one queued its hosts is what its rescoring clears.
   let queuedAt = new Date(0);
   const tagging = taggedSetHash(ctx.set, factsHash(ctx.set.favicons));
+  const weights = scoreHash(ctx.score);
+  /**
+   * The hosts whose scores this batch may have moved: those with an event or a port off the stable fast path,
+   * and, of the hosts whose every port was only sighted again, those whose scores move with time. Rescoring
+   * every host of a stable pass read and recomputed all their documents to write nothing.
+   */
+  const toRescore = async (c: Committed): Promise<string[]> => {
+    const moved = new Set([...c.events.map((e) => e.ip), ...c.observations.filter((o) => !o.settled).map((o) => o.ip)]);
+    const settled = [...new Set(c.observations.filter((o) => o.settled && !moved.has(o.ip)).map((o) => o.ip))];
+    return settled.length === 0 ? [...moved] : [...moved, ...await hostsJudgedByTime(store, settled, SCORE_KEY, weights)];
+  };
   return {
     tagPort,
-    storedTagsFollow: (tx: StoreSession) => storedTagsFollow(tx, tagging),
+    storedTagsFollow: (tx: StoreSession) => storedTagsFollow(tx, tagging, [{ name: SCORE_KEY, hash: weights }]),
     // Owed scores are recorded with the batch, so a process killed before rescoring leaves them to the next ingest.
-    beforeCommit: async (tx: StoreSession, c: { observations: { ip: string }[]; events: { ip: string }[] }) => {
+    beforeCommit: async (tx: StoreSession, c: Committed) => {
       queuedAt = new Date();
       await queueRescores(tx, touched(c), queuedAt);
     },
-    afterCommit: async (c: { observations: { ip: string }[]; events: { ip: string }[] }) => {
-      const ips = touched(c);
-      if (ips.length === 0) return;
-      await rescoreIps(store, ips, ctx);
-      await clearRescores(store, ips, queuedAt);
+    afterCommit: async (c: Committed) => {
+      const all = touched(c);
+      if (all.length === 0) return;
+      const ips = await toRescore(c);
+      if (ips.length > 0) await rescoreIps(store, ips, ctx);
+      await clearRescores(store, all, queuedAt);
     },
   };
 }

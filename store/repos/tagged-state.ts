@@ -25,17 +25,21 @@ export function taggedSetHash(set: RuleSet, facts: string): string {
 
 /**
  * True when the stored tags follow the rule set of hash `hash` (see above); records it for an empty store and
- * forgets a different one. Runs in the caller's transaction (an ingest batch).
+ * forgets a different one. Runs in the caller's transaction (an ingest batch). `alsoEmpty`: other applications
+ * an empty store follows by definition (the score weights: every score it will hold is computed by this ingest),
+ * recorded with it.
  */
-export async function storedTagsFollow(tx: StoreSession, hash: string): Promise<boolean> {
+export async function storedTagsFollow(tx: StoreSession, hash: string, alsoEmpty: { name: string; hash: string }[] = []): Promise<boolean> {
   const [row] = await tx.query<{ hash: string | null; empty: boolean }>(
     `select (select hash from rule_applications where name = $1) as hash,
        not exists (select 1 from port_observations) as empty`, [TAGGED_KEY]);
   if (row?.hash === hash) return true;
   if (row?.empty) {
+    const entries = [{ name: TAGGED_KEY, hash }, ...alsoEmpty];
     await tx.query(
-      `insert into rule_applications (name, hash, applied_at) values ($1, $2, now())
-       on conflict (name) do update set hash = excluded.hash, applied_at = excluded.applied_at`, [TAGGED_KEY, hash]);
+      `insert into rule_applications (name, hash, applied_at) select name, hash, now() from unnest($1::text[], $2::text[]) as x(name, hash)
+       on conflict (name) do update set hash = excluded.hash, applied_at = excluded.applied_at`,
+      [entries.map((e) => e.name), entries.map((e) => e.hash)]);
     return true;
   }
   if (row?.hash != null) await tx.query('delete from rule_applications where name = $1', [TAGGED_KEY]);
