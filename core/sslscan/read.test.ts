@@ -80,6 +80,14 @@ describe('readSslscan on real sslscan output', () => {
 });
 
 describe('readSslscan on the runner output', () => {
+  it('the captured output of a run (two TLS servers and a closed port)', () => {
+    const r = readSslscan(fixture('runner.xml'));
+    expect(r).toMatchObject({ view: 'sslscan', finished: true });
+    expect(r.error).toBeUndefined();
+    expect(r.hosts.map((h) => [h.ip, h.timedOut, h.ports.map((p) => p.port)])).toEqual([['127.0.0.1', false, [44311, 44313]]]);
+    expect(r.hosts[0]!.ports.map((p) => p.fields.x509_subject_cn[0])).toEqual(['tls.plum.test', 'old.plum.test']);
+  });
+
   it('each target is a port of its host; a target that ran without a test leaves the port out (gone)', () => {
     const r = readSslscan(wrap([{ port: 44301, file: 'modern.xml' }, { port: 44303, file: 'legacy.xml' }, { port: 44309, file: 'closed.xml' }]));
     expect(r.finished).toBe(true);
