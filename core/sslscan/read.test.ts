@@ -59,6 +59,10 @@ describe('readSslscan on real sslscan output', () => {
     expect(p!.doc.scripts[0]!.output).toBe('no SSL/TLS protocol');
   });
 
+  it('anything else is an error, with no host', () => {
+    expect(readSslscan('<nmaprun></nmaprun>')).toMatchObject({ hosts: [], finished: false, error: expect.stringMatching(/^not sslscan output/) });
+  });
+
   it('a bare document with only a connection error has no host', () => {
     expect(readSslscan(fixture('closed.xml')).hosts).toEqual([]);
   });

@@ -273,6 +273,9 @@ export function readSslscan(output: Buffer | string, job: Pick<ScannerJob, 'opti
       });
     }
     if (opened > closed) finished = false;
+  } else if (!/<document\b/.test(s)) {
+    finished = false;
+    errors.push('not sslscan output: give the TLS runner\'s output or a file sslscan wrote with --xml');
   } else {
     const { tests, truncated, error } = sslTests(s);
     if (error) errors.push(error);
