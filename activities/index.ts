@@ -418,7 +418,7 @@ export function createActivities(deps: ActivityDeps): ScanActivities {
       clearInterval(timer);
     }
     if (result.interrupted && result.interruptReason === 'cancelled') {
-      throw new PlumError('cancelled', `job ${spec.index} was cancelled; nmap was stopped`, { hint: 'start a new run to scan again' });
+      throw new PlumError('cancelled', `job ${spec.index} was cancelled; ${other?.name ?? 'nmap'} was stopped`, { hint: 'start a new run to scan again' });
     }
     if (!other && !result.interrupted && result.exitCode !== 0 && !/<host[\s>]/.test(result.xml.toString('utf8'))) {
       const { nmapMessage } = await import('./nmap.ts');
