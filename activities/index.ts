@@ -20,7 +20,10 @@ import { loadPerimeter, loadPlanTargets } from '../store/repos/targets.ts';
 import type {
   JobOutcome, JobSpec, NmapJobResult, PlannedRun, RunRequest, ScanActivities,
 } from '../workflows/logic/types.ts';
+import type { Scanner, ScannerName } from '../core/scanner/contract.ts';
+import { readScannerOutput } from '../core/scanner/result.ts';
 import type { NmapProgress, NmapRunner } from './nmap.ts';
+import { runScannerJob } from './scanner-job.ts';
 
 /*
  * The activities: every side effect of a scan run, behind one factory with
@@ -75,6 +78,8 @@ export interface ActivityDeps {
   store?: Store;
   /** Scan side (embedded runner, agents). */
   nmap?: NmapRunner;
+  /** The other scanners this side runs (core/scanner/contract.ts), by name: jobs of profiles that chose them. */
+  scanners?: Partial<Record<ScannerName, Scanner>>;
   /** Default: store raw results in `store` (in-process). Agents pass `httpResultSink`. */
   resultSink?: ResultSink;
   /** nmap XML → parsed scan (core/nmap); injected so the server can pin a parser version. */
@@ -196,6 +201,8 @@ interface RunMeta {
   customScripts?: CustomScriptRef[];
   /** Planned by a worker bridging to the predecessor's agents: the workflow routes each job. */
   legacyBridge?: boolean;
+  /** The profile's scanner when it is not nmap. */
+  scanner?: ScannerName;
 }
 
 /**
@@ -294,6 +301,7 @@ export function createActivities(deps: ActivityDeps): ScanActivities {
       ...(profile.allowScripts.length ? { allowScripts: profile.allowScripts } : {}),
       ...(customScripts.length ? { customScripts } : {}),
       ...(deps.legacyBridge ? { legacyBridge: true } : {}),
+      ...(profile.scanner !== 'nmap' ? { scanner: profile.scanner } : {}),
     };
     await store.transaction(async (tx) => {
       await tx.query(
@@ -344,6 +352,7 @@ export function createActivities(deps: ActivityDeps): ScanActivities {
       ...(r.ingested_at ? { done: true } : {}),
       ...(run.progress.allowScripts ? { allowScripts: run.progress.allowScripts } : {}),
       ...(run.progress.customScripts ? { customScripts: run.progress.customScripts } : {}),
+      ...(run.progress.scanner ? { scanner: run.progress.scanner } : {}),
       ...(run.progress.pinned ? { pinned: Object.fromEntries(r.targets.filter((t) => run.progress.pinned![t]).map((t) => [t, run.progress.pinned![t]!])) } : {}),
     }));
   }
@@ -370,7 +379,9 @@ export function createActivities(deps: ActivityDeps): ScanActivities {
   }
 
   async function runNmapJob(spec: JobSpec): Promise<NmapJobResult> {
-    const nmap = need(deps.nmap, 'nmap runner');
+    // One activity for every scanner (its name is in recorded workflow histories); the job says which runs.
+    const other = spec.scanner && spec.scanner !== 'nmap' ? need(deps.scanners?.[spec.scanner], `${spec.scanner} runner`) : undefined;
+    const nmap = other ? undefined : need(deps.nmap, 'nmap runner');
     const ctx = currentCtx();
     const beat = (p: Partial<NmapProgress> & { phase: string; percent: number }) => {
       const hb: JobHeartbeat = { jobId: spec.jobId, index: spec.index, phase: p.phase, percent: p.percent, ...(p.etaSeconds !== undefined ? { etaSeconds: p.etaSeconds } : {}) };
@@ -391,26 +402,25 @@ export function createActivities(deps: ActivityDeps): ScanActivities {
     const every = deps.heartbeatEveryMs ?? Math.max(200, Math.min(20_000, Math.floor((ctx.heartbeatTimeoutMs ?? 60_000) / 3)));
     const timer = setInterval(() => ctx.heartbeat(last ?? { jobId: spec.jobId, index: spec.index, phase: 'scanning', percent: 0 }), every);
     let result;
+    const onProgress = (p: Partial<NmapProgress> & { phase: string; percent: number }) => {
+      last = { jobId: spec.jobId, index: spec.index, phase: p.phase, percent: p.percent, ...(p.etaSeconds !== undefined ? { etaSeconds: p.etaSeconds } : {}) };
+      ctx.heartbeat(last);
+    };
     try {
-      result = await nmap.runNmap({
+      if (other) result = await runScannerJob(other, spec, targets, { signal: ctx.signal, onProgress, ...(deps.jobTimeoutMs ? { timeoutMs: deps.jobTimeoutMs } : {}) });
+      else result = await nmap!.runNmap({
         targets, tcpPorts: spec.tcpPorts, ...(spec.udpPorts ? { udpPorts: spec.udpPorts } : {}), scripts: spec.scripts,
         ...(spec.allowScripts ? { allowScripts: spec.allowScripts } : {}),
         ...(spec.customScripts ? { customScripts: spec.customScripts } : {}),
         extraArgs: spec.extraArgs, hostTimeout: spec.hostTimeout, kind: spec.kind, ...(deps.jobTimeoutMs ? { timeoutMs: deps.jobTimeoutMs } : {}),
-      }, {
-        signal: ctx.signal,
-        onProgress(p) {
-          last = { jobId: spec.jobId, index: spec.index, phase: p.phase, percent: p.percent, ...(p.etaSeconds !== undefined ? { etaSeconds: p.etaSeconds } : {}) };
-          ctx.heartbeat(last);
-        },
-      });
+      }, { signal: ctx.signal, onProgress });
     } finally {
       clearInterval(timer);
     }
     if (result.interrupted && result.interruptReason === 'cancelled') {
-      throw new PlumError('cancelled', `job ${spec.index} was cancelled; nmap was stopped`, { hint: 'start a new run to scan again' });
+      throw new PlumError('cancelled', `job ${spec.index} was cancelled; ${other?.name ?? 'nmap'} was stopped`, { hint: 'start a new run to scan again' });
     }
-    if (!result.interrupted && result.exitCode !== 0 && !/<host[\s>]/.test(result.xml.toString('utf8'))) {
+    if (!other && !result.interrupted && result.exitCode !== 0 && !/<host[\s>]/.test(result.xml.toString('utf8'))) {
       const { nmapMessage } = await import('./nmap.ts');
       throw new PlumError('nmap_failed', `nmap failed on job ${spec.index} (exit ${result.exitCode}): ${nmapMessage(result.stderr)}`, {
         hint: 'check the targets and options of the profile; the job is retried',
@@ -430,22 +440,26 @@ export function createActivities(deps: ActivityDeps): ScanActivities {
     const store = need(deps.store, 'database');
     const [job] = await store.query<{
       id: string; run_id: string; index: number; targets: string[]; tcp_ports: string; udp_ports: string | null; address_count: number;
-      ingested_at: unknown; error: string | null; progress: { ingest?: JobOutcome };
-    }>('select id, run_id, index, targets, tcp_ports, udp_ports, address_count, ingested_at, error, progress from jobs where id = $1', [input.jobId]);
+      ingested_at: unknown; error: string | null; progress: { ingest?: JobOutcome }; scanner: string | null;
+    }>(`select id, run_id, index, targets, tcp_ports, udp_ports, address_count, ingested_at, error, progress,
+          (select r.progress->>'scanner' from runs r where r.id = jobs.run_id) as scanner from jobs where id = $1`, [input.jobId]);
     if (!job || job.run_id !== input.runId) throw new PlumError('not_found', `job ${input.jobId} of run ${input.runId} does not exist`);
+    // A scanner other than nmap: its own reader, and the view its fingerprints are compared in.
+    const readResult = async (xml: Buffer) => readScannerOutput(job.scanner, xml) ?? { scan: await parseXml(xml), view: undefined };
     if (job.ingested_at) {
       if (job.progress?.ingest) return job.progress.ingest;
-      return countStored(store, job);
+      return countStored(store, job, readResult);
     }
     const [raw] = await store.query<{ xml_gz: Uint8Array }>('select xml_gz from raw_results where job_id = $1', [input.jobId]);
     if (!raw) throw new PlumError('not_found', `no result was delivered for job ${job.index}`, { hint: 'the nmap activity must complete before ingest' });
     const xml = gunzipSync(Buffer.from(raw.xml_gz));
-    const { scan, outside } = await withinJob(await parseXml(xml), job.targets, await pinnedAddresses(store, job.run_id));
+    const read = await readResult(xml);
+    const { scan, outside } = await withinJob(read.scan, job.targets, await pinnedAddresses(store, job.run_id));
     if (outside.length > 0) log.warn({ jobId: job.id, outside: outside.slice(0, 20) }, 'hosts outside the job were not stored');
     const summary: IngestSummary = await ingestScanResult(store, {
       scan,
       scope: { targets: job.targets, tcpPorts: job.tcp_ports, ...(job.udp_ports ? { udpPorts: job.udp_ports } : {}) },
-      runId: input.runId, jobId: input.jobId, rawXml: xml, source: deps.runnerName ?? 'run',
+      runId: input.runId, jobId: input.jobId, rawXml: xml, source: deps.runnerName ?? 'run', ...(read.view ? { view: read.view } : {}),
       ...(deps.retentionDays !== undefined ? { retentionDays: deps.retentionDays } : {}),
       ...(deps.parserVersion !== undefined ? { parserVersion: deps.parserVersion } : {}),
     }, deps.ingestDeps ?? {});
@@ -468,7 +482,8 @@ export function createActivities(deps: ActivityDeps): ScanActivities {
    * the stored result, changes from the job's events — kept on the job so a
    * repeat returns them unchanged.
    */
-  async function countStored(store: Store, job: { id: string; index: number; address_count: number; error: string | null }): Promise<JobOutcome> {
+  async function countStored(store: Store, job: { id: string; index: number; address_count: number; error: string | null },
+    readResult: (xml: Buffer) => Promise<{ scan: IngestScan }>): Promise<JobOutcome> {
     const events = await store.query<{ type: string; n: number }>('select type, count(*)::int as n from observation_events where job_id = $1 group by type', [job.id]);
     const by = Object.fromEntries(events.map((e) => [e.type, Number(e.n)]));
     const [raw] = await store.query<{ xml_gz: Uint8Array }>('select xml_gz from raw_results where job_id = $1', [job.id]);
@@ -476,7 +491,7 @@ export function createActivities(deps: ActivityDeps): ScanActivities {
     let hostsUp = 0;
     let ports = 0;
     if (raw) {
-      const scan = await parseXml(gunzipSync(Buffer.from(raw.xml_gz)));
+      const { scan } = await readResult(gunzipSync(Buffer.from(raw.xml_gz)));
       for await (const host of scan.hosts) {
         hosts++;
         if (host.status === 'up' && !host.timedOut) hostsUp++;

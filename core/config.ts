@@ -49,6 +49,8 @@ export const configSchema = z.object({
   /** Addresses per nmap job (the planner's upper bound, 256); smaller jobs spread a small range over more agents. */
   PLUM_JOB_SIZE: z.coerce.number().int().min(1).max(256).default(256),
   PLUM_NMAP: z.string().trim().min(1).default('nmap'),
+  /** The TLS scanner's program (profiles with scanner sslscan). */
+  PLUM_SSLSCAN: z.string().trim().min(1).default('sslscan'),
   PLUM_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('warn'),
   /** Days raw nmap XML is kept; 0 keeps it forever. */
   PLUM_RAW_RETENTION_DAYS: z.coerce.number().int().min(0).default(90),

@@ -56,6 +56,16 @@ export interface SearchFields {
   x509_not_after: string[];
   x509_key_type: string[];
   x509_key_bits: string[];
+  /** Signature algorithm of the certificate (sha256WithRSAEncryption). */
+  x509_sig_alg: string[];
+  /** Enabled SSL/TLS protocols (SSLv2 … TLSv1.3), from the TLS scanner (sslscan). */
+  tls_protocol: string[];
+  /** Accepted cipher suites, OpenSSL's names. */
+  tls_cipher: string[];
+  /** Key exchange groups the server accepts (x25519, secp256r1 …). */
+  tls_group: string[];
+  /** Weaknesses: `protocol:TLSv1.0`, `cipher:<name>`, `dh:<bits>`, `heartbleed`, `renegotiation:insecure`, `compression`, `signature:<alg>`. */
+  tls_weak: string[];
   banner: string[];
   /** ids of the NSE scripts that ran on the port. */
   script: string[];
@@ -69,7 +79,8 @@ export const SEARCH_FIELD_NAMES: readonly SearchFieldName[] = [
   'http_server', 'http_cookiename', 'http_etag', 'http_header', 'http_headval', 'http_favicon_path',
   'http_favicon_mmhash', 'http_favicon_md5', 'http_favicon_sha256', 'x509_subject', 'x509_subject_cn',
   'x509_issuer', 'x509_issuer_cn', 'x509_san', 'x509_md5', 'x509_sha1', 'x509_sha256', 'x509_not_before',
-  'x509_not_after', 'x509_key_type', 'x509_key_bits', 'banner', 'script',
+  'x509_not_after', 'x509_key_type', 'x509_key_bits', 'x509_sig_alg', 'tls_protocol', 'tls_cipher', 'tls_group',
+  'tls_weak', 'banner', 'script',
 ];
 
 /**
@@ -85,7 +96,8 @@ export function emptySearchFields(): SearchFields {
     http_header: [], http_headval: [], http_favicon_path: [], http_favicon_mmhash: [], http_favicon_md5: [],
     http_favicon_sha256: [], x509_subject: [], x509_subject_cn: [], x509_issuer: [], x509_issuer_cn: [],
     x509_san: [], x509_md5: [], x509_sha1: [], x509_sha256: [], x509_not_before: [], x509_not_after: [],
-    x509_key_type: [], x509_key_bits: [], banner: [], script: [],
+    x509_key_type: [], x509_key_bits: [], x509_sig_alg: [], tls_protocol: [], tls_cipher: [], tls_group: [], tls_weak: [],
+    banner: [], script: [],
   };
 }
 

@@ -39,7 +39,7 @@ describe('parseProfile', () => {
     const p = parseProfile({ name: 'Web-Admin', tcpPorts: '8443,80', scripts: 'http-title, plum-favicon.nse', nmapArgs: '-T4' });
     expect(p).toEqual({
       name: 'web-admin', tcpPorts: '80,8443', udpPorts: undefined, scripts: ['http-title', 'plum-favicon'], allowScripts: [],
-      nmapArgs: ['-T4'], every: '12h', priority: 2, targets: 'all', hostTimeout: '40s',
+      nmapArgs: ['-T4'], every: '12h', priority: 2, targets: 'all', hostTimeout: '40s', scanner: 'nmap',
     });
     expect(parseProfile({ name: 'dns', tcpPorts: '53', udpPorts: '53', priority: '4', targets: 'label:DMZ', every: '0 3 * * *' }))
       .toMatchObject({ udpPorts: '53', priority: 4, targets: 'label:dmz', every: '0 3 * * *' });
@@ -56,8 +56,16 @@ describe('parseProfile', () => {
     [{ name: 'x', tcpPorts: '80', every: 'often' }, /invalid profile every/],
     [{ name: 'x', tcpPorts: '80', hostTimeout: 'forever' }, /invalid profile hostTimeout/],
     [{ name: 'bad name', tcpPorts: '80' }, /invalid profile name/],
+    [{ name: 'x', tcpPorts: '443', scanner: 'zmap' }, /invalid profile scanner: unknown scanner "zmap"/],
+    [{ name: 'x', tcpPorts: '443', scanner: 'sslscan', scripts: 'ssl-cert' }, /^invalid profile scripts: a TLS profile \(scanner sslscan\) takes no scripts$/],
+    [{ name: 'x', tcpPorts: '443', scanner: 'sslscan', nmapArgs: '-T4' }, /^invalid profile nmapArgs: a TLS profile \(scanner sslscan\) takes no nmapArgs$/],
+    [{ name: 'x', tcpPorts: '443', scanner: 'sslscan', udpPorts: '443' }, /takes no udpPorts/],
   ])('refuses %j', (input, re) => {
     expect(() => parseProfile(input as never)).toThrow(re);
+  });
+
+  it('a TLS profile: scanner sslscan, names given in any case', () => {
+    expect(parseProfile({ name: 'tls', tcpPorts: '443,8443', scanner: ' SSLscan ' })).toMatchObject({ scanner: 'sslscan', scripts: [], nmapArgs: [] });
   });
 
   it('ships the banner and web profiles', () => {

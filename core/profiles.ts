@@ -238,6 +238,27 @@ function refineWith<I, T>(fn: (v: I) => T) {
 
 export const PROFILE_NAME = /^[a-z0-9][a-z0-9_-]{0,62}$/;
 
+/** The scanners a profile may choose. */
+export const PROFILE_SCANNERS = ['nmap', 'sslscan'] as const;
+export type ProfileScanner = typeof PROFILE_SCANNERS[number];
+
+function parseScanner(name: string): ProfileScanner {
+  if ((PROFILE_SCANNERS as readonly string[]).includes(name)) return name as ProfileScanner;
+  throw new PlumError('invalid_input', `unknown scanner "${name}"`, { hint: `use ${PROFILE_SCANNERS.join(' or ')}` });
+}
+
+/** What only nmap takes: refused on a TLS profile, with the field named. */
+function checkScanner(p: z.output<typeof profileInputSchema>): void {
+  if (p.scanner !== 'sslscan') return;
+  const bad = ([['scripts', p.scripts.length > 0], ['allowScripts', p.allowScripts.length > 0], ['nmapArgs', p.nmapArgs.length > 0], ['udpPorts', Boolean(p.udpPorts)]] as const)
+    .filter(([, set]) => set).map(([name]) => name);
+  if (bad.length === 0) return;
+  throw new PlumError('invalid_input', `invalid profile ${bad[0]}: a TLS profile (scanner sslscan) takes no ${bad.join(', ')}`, {
+    hint: 'drop them, or use scanner nmap (the ssl-cert and ssl-enum-ciphers scripts) for this profile',
+    details: { field: bad[0] },
+  });
+}
+
 /** What a user gives (CLI flags, API body, stored row). Lists may be comma text or arrays. */
 export const profileInputSchema = z.object({
   name: z.string().trim().toLowerCase().regex(PROFILE_NAME, 'use 1-63 lowercase letters, digits, "-" or "_", starting with a letter or digit'),
@@ -254,6 +275,8 @@ export const profileInputSchema = z.object({
   priority: z.coerce.number().int('priority must be a whole number').min(0, 'priority goes from 0 to 4').max(4, 'priority goes from 0 to 4').default(2),
   targets: z.string().default('all').transform(refineWith(parseTargetSelection)),
   hostTimeout: z.string().trim().default('40s').transform(refineWith(validateHostTimeout)),
+  /** The scanner that runs the profile (core/scanner/contract.ts): nmap, or sslscan, the TLS scanner. */
+  scanner: z.string().trim().toLowerCase().default('nmap').transform(refineWith(parseScanner)),
 });
 
 export type ProfileInput = z.input<typeof profileInputSchema>;
@@ -262,7 +285,10 @@ export type ScanProfile = z.output<typeof profileInputSchema>;
 /** Validates a profile; throws one PlumError('invalid_input') naming the field. */
 export function parseProfile(input: ProfileInput): ScanProfile {
   const r = profileInputSchema.safeParse(input);
-  if (r.success) return r.data;
+  if (r.success) {
+    checkScanner(r.data);
+    return r.data;
+  }
   const issue = r.error.issues[0]!;
   const field = issue.path.join('.') || 'profile';
   const inner = (issue as { params?: { hint?: unknown } }).params?.hint;

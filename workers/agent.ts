@@ -14,7 +14,8 @@ import type { PlumConfig } from '../core/config.ts';
 import { PlumError } from '../core/errors.ts';
 import type { Logger } from '../core/log.ts';
 import { createActivities, httpResultSink, toTemporalActivities } from '../activities/index.ts';
-import { createNmapRunner } from '../activities/nmap.ts';
+import { createNmapRunner, systemResolver } from '../activities/nmap.ts';
+import { createSslscanScanner } from '../activities/sslscan.ts';
 import { httpScriptSource } from '../activities/nse-source.ts';
 import { agentWorkerIdentity } from './job-claims.ts';
 import { inScanWindow, msUntilWindowChange, type ScanWindow } from './scan-hours.ts';
@@ -102,6 +103,7 @@ export async function runAgent(opts: AgentOptions): Promise<void> {
   const acts = toTemporalActivities(createActivities({
     log: opts.log,
     nmap: createNmapRunner({ nmapPath: opts.nmapPath, log: opts.log, scriptSource: httpScriptSource({ serverUrl: opts.serverUrl, token: opts.token }) }),
+    scanners: { sslscan: createSslscanScanner({ sslscanPath: opts.config.PLUM_SSLSCAN, log: opts.log, resolve: systemResolver }) },
     resultSink: httpResultSink({ serverUrl: opts.serverUrl, token: opts.token }), runnerName: opts.name ?? os.hostname(),
   }));
   const beat = setInterval(() => void heartbeatServer(opts, {}), 60_000);

@@ -5,6 +5,7 @@ import type { Logger } from '../core/log.ts';
 import type { Resolver } from '../core/scope.ts';
 import { createActivities, embeddedActivityContext, type ActivityCtx, type JobHeartbeat } from '../activities/index.ts';
 import { createNmapRunner, systemResolver, type NmapRunner } from '../activities/nmap.ts';
+import { createSslscanScanner } from '../activities/sslscan.ts';
 import { storeScriptSource } from '../store/repos/nse-scripts.ts';
 import type { Store } from '../store/index.ts';
 import type { IngestDeps } from '../store/ingest.ts';
@@ -65,6 +66,7 @@ export async function runEmbedded(deps: EmbeddedDeps, request: RunRequest, limit
   const ingestDeps = deps.ingestDeps ?? await defaultIngestDeps(deps.store, deps.config);
   const acts = createActivities({
     log: deps.log, store: deps.store, nmap, ingestDeps, resolve: deps.resolve ?? systemResolver,
+    scanners: { sslscan: createSslscanScanner({ sslscanPath: deps.config.PLUM_SSLSCAN, log: deps.log, resolve: deps.resolve ?? systemResolver }) },
     retentionDays: deps.config.PLUM_RAW_RETENTION_DAYS, runnerName: 'embedded',
     ...(deps.jobTimeoutMs ? { jobTimeoutMs: deps.jobTimeoutMs } : {}),
     maxJobSize: deps.maxJobSize ?? deps.config.PLUM_JOB_SIZE,

@@ -8,6 +8,7 @@ import type { PlumConfig } from '../core/config.ts';
 import type { Logger } from '../core/log.ts';
 import { createActivities, toTemporalActivities } from '../activities/index.ts';
 import { createNmapRunner, systemResolver } from '../activities/nmap.ts';
+import { createSslscanScanner } from '../activities/sslscan.ts';
 import { storeScriptSource } from '../store/repos/nse-scripts.ts';
 import { createLegacyRouteActivities } from '../activities/legacy-bridge.ts';
 import { createReportActivities, createSmtpMailer } from '../activities/report.ts';
@@ -51,7 +52,8 @@ export async function runServerWorker(opts: { config: PlumConfig; store: Store; 
     const ingestDeps = await defaultIngestDeps(store, config);
     const nmap = createNmapRunner({ nmapPath: config.PLUM_NMAP, log, scriptSource: storeScriptSource(store) });
     const activities = toTemporalActivities(createActivities({
-      log, store, nmap, ingestDeps, resolve: systemResolver, retentionDays: config.PLUM_RAW_RETENTION_DAYS, runnerName: 'server',
+      log, store, nmap, scanners: { sslscan: createSslscanScanner({ sslscanPath: config.PLUM_SSLSCAN, log, resolve: systemResolver }) },
+      ingestDeps, resolve: systemResolver, retentionDays: config.PLUM_RAW_RETENTION_DAYS, runnerName: 'server',
       maxJobSize: config.PLUM_JOB_SIZE, legacyBridge: config.PLUM_LEGACY_BOT_API,
     }));
     // Bridged runs ask where each job goes (the predecessor's agents or Plum's).

@@ -21,6 +21,7 @@ export const profileJson = (p: StoredProfile) => ({
   priority: p.priority,
   targets: p.targets,
   host_timeout: p.hostTimeout,
+  scanner: p.scanner,
   enabled: p.enabled,
   builtin: p.builtin,
   created_at: p.createdAt,
@@ -37,6 +38,7 @@ interface AddOpts {
   priority: string;
   targets: string;
   hostTimeout: string;
+  scanner: string;
   description?: string;
   replace: boolean;
   format: string;
@@ -59,6 +61,7 @@ export function register(program: Command, ctx: CliContext): void {
     .option('--priority <0-4>', '0 background, 1 low, 2 normal, 3 high, 4 urgent', '2')
     .option('--targets <selection>', 'all, or label:NAME', 'all')
     .option('--host-timeout <time>', 'nmap --host-timeout per host', '40s')
+    .option('--scanner <name>', 'nmap, or sslscan: the TLS scanner (protocols, ciphers, certificate; no scripts or nmap options)', 'nmap')
     .option('--description <text>', 'what the profile is for')
     .option('--replace', 'replace an existing profile of that name', false)
     .addOption(formatOption())
@@ -74,12 +77,13 @@ export function register(program: Command, ctx: CliContext): void {
         priority: opts.priority,
         targets: opts.targets,
         hostTimeout: opts.hostTimeout,
+        scanner: opts.scanner,
         ...(opts.description ? { description: opts.description } : {}),
       };
       const store = await openCommandStore(ctx, { create: true });
       const saved = await saveProfile(store, input, { replace: opts.replace });
       if (opts.format === 'json') printJson(profileJson(saved));
-      else info(`profile ${saved.name} saved: ports ${saved.tcpPorts}${saved.udpPorts ? ` udp ${saved.udpPorts}` : ''}, every ${saved.every}, priority ${saved.priority}, targets ${saved.targets}`);
+      else info(`profile ${saved.name} saved${saved.scanner !== 'nmap' ? ` (scanner ${saved.scanner})` : ''}: ports ${saved.tcpPorts}${saved.udpPorts ? ` udp ${saved.udpPorts}` : ''}, every ${saved.every}, priority ${saved.priority}, targets ${saved.targets}`);
     });
 
   profile
@@ -123,6 +127,7 @@ export function register(program: Command, ctx: CliContext): void {
         `priority:     ${p.priority}`,
         `targets:      ${p.targets}`,
         `host timeout: ${p.hostTimeout}`,
+        `scanner:      ${p.scanner}`,
         `id:           ${p.id}`,
       ];
       process.stdout.write(`${lines.join('\n')}\n`);

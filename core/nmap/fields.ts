@@ -2,6 +2,7 @@ import { X509Certificate } from 'node:crypto';
 import { parse as parseDomain } from 'tldts';
 import { compactSearchFields, type SearchFields } from '../fields.ts';
 import { digestHex } from './fingerprint.ts';
+import { sslscanFields } from '../sslscan/fields.ts';
 import type { HostDocument, PortDocument, ScriptDocument, ScriptTable, ScriptValue } from './types.ts';
 
 /*
@@ -225,6 +226,10 @@ export function extractFields(host: HostDocument, port: PortDocument): SearchFie
         break;
       case 'ssl-cert':
         sslCert(acc, s);
+        break;
+      case 'sslscan':
+        // The TLS scanner's document (core/sslscan/read.ts), not an NSE script.
+        sslscanFields(s, (name, value) => acc.add(name, value), (name) => addName(acc, name));
         break;
       case 'http-favicon':
       case 'plum-favicon':

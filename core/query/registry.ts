@@ -40,10 +40,10 @@ export interface FieldSpec {
 
 const ALL: readonly MatchMode[] = ['exact', 'prefix', 'substring'];
 
-const EXACT_FIELDS = new Set<SearchFieldName>(['protocol', 'state', 'http_favicon_mmhash', 'x509_key_type']);
+const EXACT_FIELDS = new Set<SearchFieldName>(['protocol', 'state', 'http_favicon_mmhash', 'x509_key_type', 'tls_protocol']);
 /** Hashes take a prefix (a hash pasted in part); names of things take one too. */
 const PREFIX_FIELDS = new Set<SearchFieldName>([
-  'cpe', 'script', 'http_header', 'http_favicon_md5', 'http_favicon_sha256', 'x509_md5', 'x509_sha1', 'x509_sha256',
+  'cpe', 'script', 'http_header', 'http_favicon_md5', 'http_favicon_sha256', 'x509_md5', 'x509_sha1', 'x509_sha256', 'tls_weak',
 ]);
 
 const DESCRIPTIONS: Partial<Record<SearchFieldName, string>> = {
@@ -58,6 +58,11 @@ const DESCRIPTIONS: Partial<Record<SearchFieldName, string>> = {
   http_headval: 'http_headval:<header>[.lk|.bg]:<value>, a header value',
   http_favicon_mmhash: 'Shodan-style murmur3 of the favicon (signed 32-bit)',
   banner: 'service banner',
+  x509_sig_alg: 'certificate signature algorithm (sha256WithRSAEncryption)',
+  tls_protocol: 'an enabled SSL/TLS protocol, TLS scanner (tls_protocol:TLSv1.0)',
+  tls_cipher: 'an accepted cipher suite, OpenSSL name (tls_cipher.lk:CBC)',
+  tls_group: 'a key exchange group the server accepts (x25519)',
+  tls_weak: 'a TLS weakness: protocol:<name>, cipher:<name>, dh:<bits>, heartbleed, renegotiation:insecure, compression, signature:<alg>',
 };
 
 function fieldSpec(name: SearchFieldName): FieldSpec {

@@ -23,6 +23,8 @@ export const scanProfiles = pgTable('scan_profiles', {
   /** Which targets the profile applies to: `all` or a label selector. */
   targetSelector: text('target_selector').notNull().default('all'),
   hostTimeout: text('host_timeout').notNull().default('40s'),
+  /** The scanner that runs the profile's jobs: `nmap` or `sslscan` (the TLS scanner: core/scanner/contract.ts). */
+  scanner: text('scanner').notNull().default('nmap'),
   enabled: boolean('enabled').notNull().default(true),
   createdAt: tstz('created_at').notNull().defaultNow(),
   updatedAt: tstz('updated_at').notNull().defaultNow(),

@@ -134,6 +134,26 @@ describe.each(storeKinds)('targets and profiles (%s)', (kind) => {
     await expectError(await api.call('/v1/profiles', { method: 'POST', auth: api.keys.operator, json }), 400, 'invalid_input', message);
   });
 
+  it('a TLS profile: scanner sslscan is stored, shown, and kept by a PUT that does not name it', async () => {
+    const res = await api.call('/v1/profiles', { method: 'POST', auth: api.keys.operator, json: { name: 'tls', tcpPorts: '443,8443', scanner: 'sslscan' } });
+    expect(res.status).toBe(201);
+    expect(((await res.json()) as { profile: object }).profile).toMatchObject({ name: 'tls', scanner: 'sslscan', scripts: [], nmapArgs: [] });
+    const put = await api.call('/v1/profiles/tls', { method: 'PUT', auth: api.keys.operator, json: { tcpPorts: '443' } });
+    expect(((await put.json()) as { profile: object }).profile).toMatchObject({ tcpPorts: '443', scanner: 'sslscan' });
+    const banner = await (await api.call('/v1/profiles/banner', { auth: api.keys.viewer })).json() as { profile: { scanner: string } };
+    expect(banner.profile.scanner).toBe('nmap');
+    expect((await api.call('/v1/profiles/tls', { method: 'DELETE', auth: api.keys.operator })).status).toBe(200);
+  });
+
+  it.each([
+    [{ name: 'x', tcpPorts: '443', scanner: 'zmap' }, 'invalid profile scanner: unknown scanner "zmap"'],
+    [{ name: 'x', tcpPorts: '443', scanner: 'sslscan', scripts: 'ssl-cert' }, 'invalid profile scripts: a TLS profile (scanner sslscan) takes no scripts'],
+    [{ name: 'x', tcpPorts: '443', scanner: 'sslscan', nmapArgs: '-T4' }, 'invalid profile nmapArgs: a TLS profile (scanner sslscan) takes no nmapArgs'],
+  ])('POST /v1/profiles refuses the scanner field %j', async (json, message) => {
+    await expectError(await api.call('/v1/profiles', { method: 'POST', auth: api.keys.operator, json }), 400, 'invalid_input', message);
+    await expectError(await api.call('/v1/profiles/x', { auth: api.keys.viewer }), 404, 'not_found');
+  });
+
   it('PUT cannot rename a profile', async () => {
     await expectError(await api.call('/v1/profiles/banner', { method: 'PUT', auth: api.keys.operator, json: { name: 'other', tcpPorts: '22' } }), 400, 'invalid_input',
       'the body names profile other, the path banner');

@@ -146,6 +146,16 @@ describe.each(storeKinds)('web interface over HTTP (%s)', (kind) => {
       expect(await (await operator.get('/perimeter')).text()).toContain('127.0.9.9');
     });
 
+    it('happy: an operator creates a TLS profile; the nmap scripts field prefilled on the form is not its own', async () => {
+      const res = await operator.postForm('/perimeter/profiles', {
+        name: 'web-tls', tcpPorts: '443', scanner: 'sslscan', scripts: 'plum-banner', every: '1d', priority: '2', targets: 'all', hostTimeout: '40s',
+      });
+      expect(res.status, await res.clone().text()).toBe(303);
+      const form = await (await operator.get('/perimeter/profiles/web-tls')).text();
+      expect(form).toMatch(/<option value="sslscan" selected/);
+      expect(await (await operator.get('/perimeter')).text()).toMatch(/web-tls<\/a><\/td><td>sslscan<\/td>/);
+    });
+
     it('security: a missing or wrong CSRF token is refused and changes nothing', async () => {
       const missing = await operator.post('/perimeter/targets', { value: '127.0.9.10' });
       expect(missing.status).toBe(403);

@@ -43,7 +43,7 @@ export function Timeline({ events }: { events: HostEvent[] }) {
   );
 }
 
-const CERT_FIELDS = ['x509_subject', 'x509_subject_cn', 'x509_issuer', 'x509_issuer_cn', 'x509_san', 'x509_not_before', 'x509_not_after', 'x509_key_type', 'x509_key_bits', 'x509_sha256'];
+const CERT_FIELDS = ['x509_subject', 'x509_subject_cn', 'x509_issuer', 'x509_issuer_cn', 'x509_san', 'x509_not_before', 'x509_not_after', 'x509_key_type', 'x509_key_bits', 'x509_sig_alg', 'x509_sha256'];
 
 function Service({ s }: { s: HostDetail['services'][number] }) {
   const fields = Object.entries(s.fields).filter(([k, v]) => v.length > 0 && !['ip', 'port', 'protocol', 'state'].includes(k) && !CERT_FIELDS.includes(k));

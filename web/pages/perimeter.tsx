@@ -98,11 +98,11 @@ async function perimeterPage(c: Context<WebEnv>, extra?: { report?: TargetImport
       <section>
         <h2>Profiles</h2>
         <table>
-          <thead><tr><th scope="col">Profile</th><th scope="col">TCP ports</th><th scope="col">Scripts</th><th scope="col">Cycle</th><th scope="col">Targets</th><th scope="col">Enabled</th></tr></thead>
+          <thead><tr><th scope="col">Profile</th><th scope="col">Scanner</th><th scope="col">TCP ports</th><th scope="col">Scripts</th><th scope="col">Cycle</th><th scope="col">Targets</th><th scope="col">Enabled</th></tr></thead>
           <tbody>
             {profiles.map((p) => (
               <tr>
-                <td><a href={`/perimeter/profiles/${p.name}`}>{p.name}</a></td><td>{p.tcpPorts}</td><td>{p.scripts.join(', ')}</td>
+                <td><a href={`/perimeter/profiles/${p.name}`}>{p.name}</a></td><td>{p.scanner}</td><td>{p.tcpPorts}</td><td>{p.scripts.join(', ')}</td>
                 <td>{p.every}</td><td>{p.targets}</td><td>{p.enabled ? 'yes' : 'no'}</td>
               </tr>
             ))}
@@ -138,7 +138,12 @@ function ProfileForm({ c, p, message, isNew }: { c: Context<WebEnv>; p: Partial<
       <input id="p-tcp" name="tcpPorts" required value={p.tcpPorts ?? ''} />
       <label for="p-udp">UDP ports</label>
       <input id="p-udp" name="udpPorts" value={p.udpPorts ?? ''} />
-      <label for="p-scripts">Scripts</label>
+      <label for="p-scanner">Scanner</label>
+      <select id="p-scanner" name="scanner">
+        <option value="nmap" selected={(p.scanner ?? 'nmap') === 'nmap'}>nmap</option>
+        <option value="sslscan" selected={p.scanner === 'sslscan'}>sslscan: TLS protocols, ciphers and certificate</option>
+      </select>
+      <label for="p-scripts">Scripts (nmap only)</label>
       <input id="p-scripts" name="scripts" value={(p.scripts ?? ['plum-banner']).join(',')} />
       <label for="p-every">Cycle (e.g. 12h, 1d, or a cron expression)</label>
       <input id="p-every" name="every" required value={p.every ?? '12h'} />
@@ -154,15 +159,19 @@ function ProfileForm({ c, p, message, isNew }: { c: Context<WebEnv>; p: Partial<
 }
 
 function profileInput(form: Form, name: string, current?: StoredProfile) {
+  const scanner = field(form, 'scanner') || current?.scanner || 'nmap';
+  // A TLS profile runs no nmap scripts: the scripts field (prefilled for nmap) is not its own.
+  const tls = scanner === 'sslscan';
   return {
+    scanner,
     name,
     description: field(form, 'description') || undefined,
     tcpPorts: field(form, 'tcpPorts'),
     udpPorts: field(form, 'udpPorts') || null,
-    scripts: field(form, 'scripts'),
+    scripts: tls ? '' : field(form, 'scripts'),
     // Script allowances and raw nmap options are kept as they are: the API (admin) and the CLI set them.
-    allowScripts: current?.allowScripts ?? [],
-    nmapArgs: current?.nmapArgs ?? [],
+    allowScripts: tls ? [] : current?.allowScripts ?? [],
+    nmapArgs: tls ? [] : current?.nmapArgs ?? [],
     every: field(form, 'every') || '12h',
     priority: field(form, 'priority') || '2',
     targets: field(form, 'targets') || 'all',

@@ -9,6 +9,7 @@
  */
 import type { ChangeCounts } from '../../core/counts.ts';
 import type { PlannedJob } from '../../core/plan.ts';
+import type { ScannerName } from '../../core/scanner/contract.ts';
 
 /** What a run scans: a stored profile (scheduled or manual) or an urgent investigation. */
 export type RunRequest =
@@ -66,6 +67,8 @@ export interface JobSpec extends Omit<PlannedJob, 'profile'> {
   allowScripts?: string[];
   /** Custom NSE scripts of the job (`plum nse add`) by content hash: runners fetch and check them. */
   customScripts?: Array<{ name: string; sha256: string; categories: string[] }>;
+  /** The profile's scanner when it is not nmap (runNmapJob dispatches on it: activities/scanner-job.ts). */
+  scanner?: ScannerName;
 }
 
 /** What runNmapJob returns: ids and digests only; the XML went to the server by claim check. */

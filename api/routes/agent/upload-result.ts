@@ -12,6 +12,7 @@ import type { ApiEnv } from '../../context.ts';
 import { errors, jsonContent, security, typedId } from '../../schemas.ts';
 import type { RouteModule } from '../index.ts';
 import { parseUploadedXml } from './parse-upload.ts';
+import { readScannerOutput } from '../../../core/scanner/result.ts';
 
 /**
  * The agent's claim check: an agent runs nmap for a job and PUTs the XML here.
@@ -76,7 +77,10 @@ export const route = createRoute({
   },
 });
 
-interface JobRow { id: string; run_id: string; agent: string | null; status: string; targets: string[]; tcp_ports: string; udp_ports: string | null; ingested_at: Date | null; result_sha256: string | null }
+interface JobRow {
+  id: string; run_id: string; agent: string | null; status: string; targets: string[]; tcp_ports: string; udp_ports: string | null; ingested_at: Date | null;
+  result_sha256: string | null; scanner: string | null;
+}
 
 async function readXml(req: Request, inflatedMax: number): Promise<Buffer> {
   const raw = Buffer.from(await req.arrayBuffer());
@@ -135,7 +139,8 @@ export default {
       if (p.kind !== 'agent') throw new Error('unreachable: requireAgent sets an agent principal');
 
       const [job] = await store.query<JobRow>(
-        'select id, run_id, agent, status, targets, tcp_ports, udp_ports, ingested_at, result_sha256 from jobs where id = $1', [jobId]);
+        `select id, run_id, agent, status, targets, tcp_ports, udp_ports, ingested_at, result_sha256,
+           (select r.progress->>'scanner' from runs r where r.id = jobs.run_id) as scanner from jobs where id = $1`, [jobId]);
       if (!job) throw new PlumError('not_found', `no job ${jobId}`, { hint: 'upload results only for jobs the server handed out' });
       if (!job.agent) {
         throw new PlumError('conflict', `job ${jobId} was not claimed by this agent`, { hint: `claim the job before running it: POST /v1/agent/jobs/${jobId}/claim` });
@@ -153,7 +158,12 @@ export default {
           details: { storedSha256: job.result_sha256 },
         });
       }
-      const scan = parseUploadedXml(xml);
+      // A job of a TLS profile (or another scanner's) is read with that scanner's reader, in its view.
+      const other = readScannerOutput(job.scanner, xml);
+      if (other?.scan.error && other.scan.hosts.length === 0 && !other.scan.run.finished) {
+        throw new PlumError('parse_error', `the result is not usable ${job.scanner} output: ${other.scan.error.message}`, { hint: 'upload the output the agent\'s runner wrote, unmodified' });
+      }
+      const scan = other?.scan ?? parseUploadedXml(xml);
       // A result may only describe the job's own targets: a forged host is refused, not stored and scored.
       const outside = hostsOutsideJob(scan.hosts, job.targets, await pinnedAddresses(store, job.run_id));
       if (outside.length > 0) {
@@ -170,6 +180,7 @@ export default {
         jobId,
         rawXml: xml,
         source: `agent:${p.agent.name}`,
+        ...(other ? { view: other.view } : {}),
         retentionDays: config.PLUM_RAW_RETENTION_DAYS,
       }, services.ingestDeps ?? {});
       return c.json({

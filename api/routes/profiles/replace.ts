@@ -32,7 +32,8 @@ export default {
       // An operator's replace keeps the allowances an admin gave; only an admin can add to them.
       requireAdminForAllowance(c.var.principal, input.allowScripts, current.allowScripts);
       const allowScripts = input.allowScripts ?? current.allowScripts;
-      let profile = await saveProfile(store, { ...input, allowScripts, name: current.name }, { replace: true });
+      // The scanner stays unless the body names one: a replace of a TLS profile's ports keeps it a TLS profile.
+      let profile = await saveProfile(store, { ...input, allowScripts, scanner: input.scanner ?? current.scanner, name: current.name }, { replace: true });
       if (enabled !== undefined && enabled !== profile.enabled) profile = await setProfileEnabled(store, profile.id, enabled);
       await services.profileChanged?.(profile.id);
       return c.json({ profile }, 200);

@@ -16,6 +16,7 @@ export const ProfileSchema = z.object({
   priority: z.number(),
   targets: z.string(),
   hostTimeout: z.string(),
+  scanner: z.enum(['nmap', 'sslscan']).openapi({ description: 'The scanner that runs the profile: nmap, or sslscan (the TLS scanner)' }),
   enabled: z.boolean(),
   builtin: z.boolean(),
   createdAt: z.string(),
@@ -36,6 +37,7 @@ export const ProfileBody = z.object({
   priority: z.number().int().min(0).max(4).optional(),
   targets: z.string().max(200).optional(),
   hostTimeout: z.string().max(20).optional(),
+  scanner: z.string().max(20).optional().openapi({ description: 'nmap (default) or sslscan, the TLS scanner; a TLS profile takes no scripts, nmapArgs or UDP ports' }),
   enabled: z.boolean().optional(),
 }).strict();
 

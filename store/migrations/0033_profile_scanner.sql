@@ -1,0 +1,1 @@
+ALTER TABLE "scan_profiles" ADD COLUMN "scanner" text DEFAULT 'nmap' NOT NULL;
