@@ -11,6 +11,7 @@ import { createSmtpMailer } from '../activities/report.ts';
 import type { RunRequest, RunSummary } from '../workflows/logic/types.ts';
 import { listProfiles } from '../store/repos/profiles.ts';
 import { listReportDefinitions } from '../store/repos/reports.ts';
+import { runIdOfWorkflow, workflowIdOfRun } from '../store/repos/runs.ts';
 import type { ApiServices } from './context.ts';
 
 export interface ServeServices {
@@ -142,8 +143,8 @@ async function temporalServices(deps: { store: Store; config: PlumConfig; log: L
     : undefined;
   const waitForRun = async (workflowId: string): Promise<string> => {
     for (let i = 0; i < 100; i++) {
-      const [row] = await deps.store.query<{ id: string }>('select id from runs where workflow_id = $1', [workflowId]);
-      if (row) return row.id;
+      const runId = await runIdOfWorkflow(deps.store, workflowId);
+      if (runId) return runId;
       await new Promise((r) => setTimeout(r, 100));
     }
     throw new PlumError('timeout', `the investigation workflow ${workflowId} started but did not plan its run within 10 s`, {
@@ -158,9 +159,9 @@ async function temporalServices(deps: { store: Store; config: PlumConfig; log: L
         return { runId: await waitForRun(request.workflowId) };
       },
       async cancelRun(runId) {
-        const [row] = await deps.store.query<{ workflow_id: string | null }>('select workflow_id from runs where id = $1', [runId]);
-        if (!row?.workflow_id) throw new PlumError('conflict', `run ${runId} has no workflow to cancel`);
-        await client.workflow.getHandle(row.workflow_id).cancel();
+        const workflowId = await workflowIdOfRun(deps.store, runId);
+        if (!workflowId) throw new PlumError('conflict', `run ${runId} has no workflow to cancel`);
+        await client.workflow.getHandle(workflowId).cancel();
       },
       verifyJobClaim: (claim) => verifyJobClaimOnTemporal(client, deps.config.PLUM_TEMPORAL_NAMESPACE, claim),
       ...(bridge ? { legacyBridge: bridge } : {}),
