@@ -2,6 +2,7 @@ import type { FieldDiff } from '../../core/history/diff.ts';
 import type { SearchFields } from '../../core/fields.ts';
 import { PlumError } from '../../core/errors.ts';
 import type { StoreSession } from '../index.ts';
+import type { ObservationRow } from './observation-rows.ts';
 import { EVENT_TYPES, type EventType } from '../schema/observation-events.ts';
 import { canonicalIp } from '../../core/coverage.ts';
 
@@ -124,10 +125,9 @@ export async function eventsOfRun(store: StoreSession, runId: string): Promise<H
 }
 
 /** A current service a run saw last, with the search fields an investigation shows. */
-export interface RunService {
-  ip: string; protocol: string; port: number; state: string; hsh256: string; tags: string[]; score: number; first_seen: Date; last_seen: Date;
+export type RunService = Pick<ObservationRow, 'ip' | 'protocol' | 'port' | 'state' | 'hsh256' | 'tags' | 'score' | 'first_seen' | 'last_seen'> & {
   service: string | null; product: string | null; title: string | null; banner: string | null;
-}
+};
 
 /** The current services a run saw last, by address and port (at most 10,000). */
 export async function currentServicesOfRun(store: StoreSession, runId: string): Promise<RunService[]> {
@@ -152,9 +152,7 @@ export async function openCountsOfJob(store: StoreSession, jobId: string): Promi
 }
 
 /** A current open service a run saw last, with the latest appeared/reappeared/changed event the run recorded for it. */
-export interface RunOpenService {
-  ip: string; protocol: string; port: number; fields: SearchFields; tags: string[]; score: number; first_seen: Date; event: string | null;
-}
+export type RunOpenService = Pick<ObservationRow, 'ip' | 'protocol' | 'port' | 'fields' | 'tags' | 'score' | 'first_seen'> & { event: string | null };
 
 /** The current open services a run saw last: those it changed most first, then by score. */
 export async function openServicesOfRun(store: StoreSession, runId: string, limit = 500): Promise<RunOpenService[]> {
