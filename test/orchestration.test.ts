@@ -6,7 +6,7 @@ import type { JobHeartbeat } from '../activities/index.ts';
 import { saveProfile } from '../store/repos/profiles.ts';
 import { addTargets } from '../store/repos/targets.ts';
 import { profileRequest, runEmbedded, runInvestigationEmbedded, type EmbeddedDeps } from '../workers/embedded.ts';
-import { embeddedServices } from '../api/services.ts';
+import { embeddedServices } from '../workers/serve-services.ts';
 import { runFindings } from '../cli/findings.ts';
 import type { RunEvent } from '../workflows/logic/types.ts';
 import { openTestStore, storeKinds, type TestStore } from './helpers/db.ts';
