@@ -2,6 +2,7 @@
 //   core/       pure domain logic: imports no other layer (its rule-file loaders read files; nothing else does I/O)
 //   store/      database access: core/ only
 //   workflows/  deterministic orchestration: Temporal's workflow packages, other layers as types only
+//   api/, web/, mcp/  serve requests: workers/ (what runs scans) only as types, handed in as ApiServices
 //   everything  never imports test/
 //   SQL         only in store/: elsewhere a query is a named, typed function of store/repos/ (one file per table)
 import tseslint from 'typescript-eslint';
@@ -86,6 +87,18 @@ export default tseslint.config(
     rules: {
       'no-restricted-imports': ['error', {
         patterns: [noTestImports, { group: ['activities', 'workflows', 'workers', 'api', 'cli'].flatMap(layer), message: 'store/ builds on core/ only' }],
+      }],
+    },
+  },
+  {
+    files: ['api/**/*.ts', 'web/**/*.ts', 'web/**/*.tsx', 'mcp/**/*.ts'],
+    ignores: ['**/*.test.ts'],
+    rules: {
+      '@typescript-eslint/no-restricted-imports': ['error', {
+        patterns: [{
+          group: layer('workers'), allowTypeImports: true,
+          message: 'the request layers see workers/ as types only: what runs scans and schedules reaches them as ApiServices (workers/serve-services.ts)',
+        }],
       }],
     },
   },

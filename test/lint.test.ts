@@ -109,4 +109,16 @@ describe('eslint.config.js', () => {
     expect(await problems('cli/commands/x.ts', lines)).toEqual(refused);
     expect(await problems('store/repos/x.ts', lines)).toEqual([]);
   });
+
+  it('lets api/, web/ and mcp/ see workers/ only as types', async () => {
+    for (const file of ['api/routes/x.ts', 'web/pages/x.ts', 'mcp/x.ts']) {
+      expect(await problems(file, [
+        "import { runEmbedded } from '../workers/embedded.ts';",
+        "import { startWebhookDispatcher } from '../../workers/webhook-dispatcher.ts';",
+        "import type { LegacyBridgeHooks } from '../workers/legacy-bridge.ts';",
+        'export const x = [runEmbedded, startWebhookDispatcher];',
+        'export type Y = LegacyBridgeHooks;',
+      ]), file).toEqual(['1: @typescript-eslint/no-restricted-imports', '2: @typescript-eslint/no-restricted-imports']);
+    }
+  });
 });
