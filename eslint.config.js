@@ -2,7 +2,9 @@
 //   core/       pure domain logic: imports no other layer (its rule-file loaders read files; nothing else does I/O)
 //   store/      database access: core/ only
 //   workflows/  deterministic orchestration: Temporal's workflow packages, other layers as types only
+//   api/, web/, mcp/  serve requests: workers/ (what runs scans) only as types, handed in as ApiServices
 //   everything  never imports test/
+//   SQL         only in store/: elsewhere a query is a named, typed function of store/repos/ (one file per table)
 import tseslint from 'typescript-eslint';
 import { builtinModules } from 'node:module';
 
@@ -11,6 +13,24 @@ const noTestImports = { group: layer('test'), message: 'product code never impor
 
 /** Files of core/ allowed to read files: loaders of the rule data users edit, and the XML file reader. */
 const coreFileReaders = ['core/rules/favicon-db.ts', 'core/rules/import.ts', 'core/rules/load.ts', 'core/score.ts', 'core/nmap/volatile.ts', 'core/nmap/parse.ts', 'core/nmap/parse-pool.ts', 'core/nmap/script-args.ts', 'core/nmap/script-db.ts'];
+
+/**
+ * Raw SQL outside store/: a query method called on a store handle (store, tx, o.store…) or with SQL text,
+ * drizzle's sql`…` and its query builder (store.db), and drizzle-orm itself. Syntax only, so a store handle under
+ * another name with a computed text would pass; the SQL-text selectors catch the usual shapes of that.
+ */
+const sqlVerb = '/^\\s*(select|insert|update|delete|with|lock|truncate)\\s/i';
+const rawSqlMessage = 'SQL lives in store/: add a function named for what it answers to store/repos/<table>.ts and call it';
+const noRawSql = [
+  "CallExpression[callee.property.name=/^(query|unsafe|execute)$/][callee.object.name=/^(store|tx|db|session|client)$/]",
+  "CallExpression[callee.property.name=/^(query|unsafe|execute)$/][callee.object.property.name=/^(store|db)$/]",
+  `CallExpression[callee.property.name=/^(query|unsafe|execute)$/] > Literal.arguments[value=${sqlVerb}]`,
+  `CallExpression[callee.property.name=/^(query|unsafe|execute)$/] > TemplateLiteral.arguments > TemplateElement.quasis:first-child[value.raw=${sqlVerb}]`,
+  "MemberExpression[property.name='db'][object.name=/^(store|tx)$/]",
+  "MemberExpression[property.name='db'][object.property.name='store']",
+  "TaggedTemplateExpression[tag.name='sql']",
+  "ImportDeclaration[source.value=/^drizzle-orm/][importKind!='type']",
+].map((selector) => ({ selector, message: rawSqlMessage }));
 
 export default tseslint.config(
   { ignores: ['node_modules/**', '.plum/**', 'store/migrations/**', '**/*.mjs', '**/*.js', 'nse/**'] },
@@ -29,6 +49,11 @@ export default tseslint.config(
   {
     files: ['**/*.test.ts', 'test/**', 'bench/**'],
     rules: { 'no-restricted-imports': 'off' },
+  },
+  {
+    files: ['**/*.ts', '**/*.tsx'],
+    ignores: ['store/**', 'test/**', 'bench/**', '**/*.test.ts', 'workflows/**'],
+    rules: { 'no-restricted-syntax': ['error', ...noRawSql] },
   },
   {
     files: ['core/**/*.ts'],
@@ -62,6 +87,18 @@ export default tseslint.config(
     rules: {
       'no-restricted-imports': ['error', {
         patterns: [noTestImports, { group: ['activities', 'workflows', 'workers', 'api', 'cli'].flatMap(layer), message: 'store/ builds on core/ only' }],
+      }],
+    },
+  },
+  {
+    files: ['api/**/*.ts', 'web/**/*.ts', 'web/**/*.tsx', 'mcp/**/*.ts'],
+    ignores: ['**/*.test.ts'],
+    rules: {
+      '@typescript-eslint/no-restricted-imports': ['error', {
+        patterns: [{
+          group: layer('workers'), allowTypeImports: true,
+          message: 'the request layers see workers/ as types only: what runs scans and schedules reaches them as ApiServices (workers/serve-services.ts)',
+        }],
       }],
     },
   },

@@ -1,11 +1,10 @@
-import { sql } from 'drizzle-orm';
 import type { ExportRecord } from '../core/export/record.ts';
 import { exportChunks, EXPORT_CONTENT_TYPES, parseExportFormat, type ExportFormat } from '../core/export/stream.ts';
 import type { ReportPeriod } from '../core/report/model.ts';
 import type { MispEventOptions } from '../core/report/misp.ts';
 import { resolvePeriod, type PeriodOptions } from '../core/report/period.ts';
 import type { StoreSession } from '../store/index.ts';
-import { compileQueryFilter, overlapWhere, queryWhere, scanObservations, type ObservationRow } from '../store/repos/observation-rows.ts';
+import { compileQueryFilter, queryWhere, scanMatching, type ObservationRow } from '../store/repos/observation-rows.ts';
 
 /** Exports (`plum export`, the HTTP API): matching observations as JSON, CSV, NDJSON or MISP, streamed. */
 
@@ -43,9 +42,10 @@ export interface ExportOptions extends PeriodOptions {
  */
 export async function* exportRecords(store: StoreSession, opts: { query?: string; period?: ReportPeriod; now?: Date; batchSize?: number }): AsyncGenerator<ExportRecord> {
   const now = opts.now ?? new Date();
-  const q = queryWhere(opts.query, now);
-  const scope = opts.period ? overlapWhere(opts.period.from, opts.period.to) : sql`po.current and po.state = 'open'`;
-  for await (const r of scanObservations(store, sql`${scope} and ${q}`, opts.batchSize)) yield toExportRecord(r);
+  const scan = scanMatching(store, queryWhere(opts.query, now), {
+    ...(opts.period ? { overlapping: opts.period } : {}), ...(opts.batchSize ? { batchSize: opts.batchSize } : {}),
+  });
+  for await (const r of scan) yield toExportRecord(r);
 }
 
 /**

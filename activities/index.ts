@@ -13,7 +13,13 @@ import { parseTarget } from '../core/targets.ts';
 import type { CustomScriptRef } from '../core/nmap/custom-scripts.ts';
 import type { Store } from '../store/index.ts';
 import { ingestScanResult, type IngestDeps, type IngestHost, type IngestScan, type IngestSummary } from '../store/ingest.ts';
-import { pinnedAddresses } from '../store/repos/jobs.ts';
+import {
+  cancelOpenJobs, insertQueuedJobs, jobsInIndexRange, jobToIngest, markJobFailed, markJobPartial, markJobRunning, pinnedAddresses, recordIngestOutcome,
+} from '../store/repos/jobs.ts';
+import { eventCountsOfJob } from '../store/repos/observation-events.ts';
+import { openCountsOfJob } from '../store/repos/observations.ts';
+import { rawXmlGz, storeDeliveredResult } from '../store/repos/raw-results.ts';
+import { insertScanRun, recordRunEnd, runOfWorkflow, runProgress } from '../store/repos/runs.ts';
 import { getProfile } from '../store/repos/profiles.ts';
 import { customScriptRefs } from '../store/repos/nse-scripts.ts';
 import { loadPerimeter, loadPlanTargets } from '../store/repos/targets.ts';
@@ -124,13 +130,10 @@ export function storeResultSink(store: Store, opts: { retentionDays?: number; pa
       const now = (opts.now ?? (() => new Date()))();
       const days = opts.retentionDays ?? 90;
       const expires = days > 0 ? new Date(now.getTime() + days * 86_400_000).toISOString() : null;
-      // One result per job: a second delivery (a retried attempt) replaces the first until the job is ingested.
-      await store.query(
-        `insert into raw_results (id, job_id, run_id, sha256, size, xml_gz, parser_version, expires_at)
-         select $1, $2, $3, $4, $5, $6, $7, $8
-         where not exists (select 1 from jobs where id = $2 and ingested_at is not null)
-         on conflict (job_id) do update set sha256 = excluded.sha256, size = excluded.size, xml_gz = excluded.xml_gz, expires_at = excluded.expires_at`,
-        [newId('raw'), spec.jobId, spec.runId, sha256, xml.length, gzipSync(xml), opts.parserVersion ?? 1, expires]);
+      await storeDeliveredResult(store, {
+        id: newId('raw'), jobId: spec.jobId, runId: spec.runId, sha256, size: xml.length, xmlGz: gzipSync(xml),
+        parserVersion: opts.parserVersion ?? 1, expiresAt: expires,
+      });
       return { delivery: 'stored' };
     },
   };
@@ -233,8 +236,7 @@ export function createActivities(deps: ActivityDeps): ScanActivities {
   const parseXml = deps.parseXml ?? defaultParse;
 
   async function existingRun(store: Store, workflowId: string): Promise<PlannedRun | undefined> {
-    const [row] = await store.query<{ id: string; kind: 'profile' | 'investigation'; profile_name: string | null; progress: RunMeta }>(
-      'select id, kind, profile_name, progress from runs where workflow_id = $1', [workflowId]);
+    const row = await runOfWorkflow<RunMeta>(store, workflowId);
     if (!row) return undefined;
     const m = row.progress;
     return {
@@ -304,27 +306,16 @@ export function createActivities(deps: ActivityDeps): ScanActivities {
       ...(profile.scanner !== 'nmap' ? { scanner: profile.scanner } : {}),
     };
     await store.transaction(async (tx) => {
-      await tx.query(
-        `insert into runs (id, kind, profile_id, profile_name, requested_by, targets, reason, scheduled_for, started_at, status,
-           scope_override, scope_override_reason, progress, workflow_id)
-         values ($1, $2, $3, $4, $5, $6::text[], $7, $8, $9, 'running', $10, $11, $12::jsonb, $13)`,
-        [runId, req.kind, profileId, req.kind === 'profile' ? profile.name : null, req.requestedBy, requested,
-          req.kind === 'investigation' ? req.reason ?? null : null, req.kind === 'profile' ? req.scheduledFor ?? null : null, at,
-          Boolean(decision?.override), decision?.override?.reason ?? null, JSON.stringify(meta), req.workflowId]);
-      // Jobs go in as one statement per 1,000 so an 8,000-job plan is stored in a few round trips.
-      for (let i = 0; i < planned.length; i += 1000) {
-        const rows = planned.slice(i, i + 1000).map((j: PlannedJob) => ({
-          id: newId('job'), index: j.index, targets: j.targets, address_count: j.addressCount, tcp_ports: j.tcpPorts,
-          udp_ports: j.udpPorts ?? null, scripts: j.scripts, nmap_args: j.extraArgs,
-        }));
-        await tx.query(
-          `insert into jobs (id, run_id, index, targets, address_count, tcp_ports, udp_ports, scripts, nmap_args, status)
-           select x.id, $2, x.index, array(select jsonb_array_elements_text(x.targets)), x.address_count, x.tcp_ports, x.udp_ports,
-             array(select jsonb_array_elements_text(x.scripts)), array(select jsonb_array_elements_text(x.nmap_args)), 'queued'
-           from jsonb_to_recordset($1::jsonb) as x(id text, index int, targets jsonb, address_count int, tcp_ports text, udp_ports text,
-             scripts jsonb, nmap_args jsonb)`,
-          [JSON.stringify(rows), runId]);
-      }
+      await insertScanRun(tx, {
+        id: runId, kind: req.kind, profileId, profileName: req.kind === 'profile' ? profile.name : null, requestedBy: req.requestedBy,
+        targets: requested, reason: req.kind === 'investigation' ? req.reason ?? null : null,
+        scheduledFor: req.kind === 'profile' ? req.scheduledFor ?? null : null, startedAt: at,
+        scopeOverride: Boolean(decision?.override), scopeOverrideReason: decision?.override?.reason ?? null, progress: meta, workflowId: req.workflowId,
+      });
+      await insertQueuedJobs(tx, runId, planned.map((j: PlannedJob) => ({
+        id: newId('job'), index: j.index, targets: j.targets, address_count: j.addressCount, tcp_ports: j.tcpPorts,
+        udp_ports: j.udpPorts ?? null, scripts: j.scripts, nmap_args: j.extraArgs,
+      })));
     });
     log.info({ runId, workflowId: req.workflowId, jobs: meta.jobCount, addresses: meta.addressCount }, 'run planned');
     return {
@@ -336,24 +327,18 @@ export function createActivities(deps: ActivityDeps): ScanActivities {
 
   async function getJobSpecs(input: { runId: string; fromIndex: number; count: number }): Promise<JobSpec[]> {
     const store = need(deps.store, 'database');
-    const [run] = await store.query<{ progress: RunMeta }>('select progress from runs where id = $1', [input.runId]);
-    if (!run) throw new PlumError('not_found', `run ${input.runId} does not exist`);
-    const rows = await store.query<{
-      id: string; index: number; targets: string[]; address_count: number; tcp_ports: string; udp_ports: string | null;
-      scripts: string[]; nmap_args: string[]; ingested_at: unknown; status: string;
-    }>(
-      `select id, index, targets, address_count, tcp_ports, udp_ports, scripts, nmap_args, ingested_at, status from jobs
-       where run_id = $1 and index >= $2 and index < $3 order by index`,
-      [input.runId, input.fromIndex, input.fromIndex + input.count]);
+    const progress = await runProgress<RunMeta>(store, input.runId);
+    if (!progress) throw new PlumError('not_found', `run ${input.runId} does not exist`);
+    const rows = await jobsInIndexRange(store, input.runId, input.fromIndex, input.count);
     return rows.map((r) => ({
       runId: input.runId, jobId: r.id, index: r.index, kind: jobKind(r.targets), targets: r.targets, addressCount: r.address_count,
       tcpPorts: r.tcp_ports, ...(r.udp_ports ? { udpPorts: r.udp_ports } : {}), scripts: r.scripts, extraArgs: r.nmap_args,
-      hostTimeout: run.progress.hostTimeout ?? '40s', priority: run.progress.priority ?? 2,
+      hostTimeout: progress.hostTimeout ?? '40s', priority: progress.priority ?? 2,
       ...(r.ingested_at ? { done: true } : {}),
-      ...(run.progress.allowScripts ? { allowScripts: run.progress.allowScripts } : {}),
-      ...(run.progress.customScripts ? { customScripts: run.progress.customScripts } : {}),
-      ...(run.progress.scanner ? { scanner: run.progress.scanner } : {}),
-      ...(run.progress.pinned ? { pinned: Object.fromEntries(r.targets.filter((t) => run.progress.pinned![t]).map((t) => [t, run.progress.pinned![t]!])) } : {}),
+      ...(progress.allowScripts ? { allowScripts: progress.allowScripts } : {}),
+      ...(progress.customScripts ? { customScripts: progress.customScripts } : {}),
+      ...(progress.scanner ? { scanner: progress.scanner } : {}),
+      ...(progress.pinned ? { pinned: Object.fromEntries(r.targets.filter((t) => progress.pinned![t]).map((t) => [t, progress.pinned![t]!])) } : {}),
     }));
   }
 
@@ -391,10 +376,7 @@ export function createActivities(deps: ActivityDeps): ScanActivities {
     const targets = await recheckPinned(spec);
     await deps.resultSink?.claim?.(spec, ctx.attempt);
     if (deps.store) {
-      await deps.store.query(
-        `update jobs set status = 'running', started_at = coalesce(started_at, $2), attempts = attempts + 1, agent = coalesce($3, agent)
-         where id = $1 and ingested_at is null`,
-        [spec.jobId, now().toISOString(), deps.runnerName ?? null]);
+      await markJobRunning(deps.store, spec.jobId, now(), deps.runnerName ?? null);
     }
     // Heartbeat even when nmap prints nothing for a while (long service probes), so only a dead worker times out;
     // a third of the heartbeat timeout leaves room for a late beat (and delivers a cancellation soon).
@@ -438,21 +420,17 @@ export function createActivities(deps: ActivityDeps): ScanActivities {
 
   async function ingestJob(input: { runId: string; jobId: string }): Promise<JobOutcome> {
     const store = need(deps.store, 'database');
-    const [job] = await store.query<{
-      id: string; run_id: string; index: number; targets: string[]; tcp_ports: string; udp_ports: string | null; address_count: number;
-      ingested_at: unknown; error: string | null; progress: { ingest?: JobOutcome }; scanner: string | null;
-    }>(`select id, run_id, index, targets, tcp_ports, udp_ports, address_count, ingested_at, error, progress,
-          (select r.progress->>'scanner' from runs r where r.id = jobs.run_id) as scanner from jobs where id = $1`, [input.jobId]);
+    const job = await jobToIngest(store, input.jobId);
     if (!job || job.run_id !== input.runId) throw new PlumError('not_found', `job ${input.jobId} of run ${input.runId} does not exist`);
     // A scanner other than nmap: its own reader, and the view its fingerprints are compared in.
     const readResult = async (xml: Buffer) => readScannerOutput(job.scanner, xml) ?? { scan: await parseXml(xml), view: undefined };
     if (job.ingested_at) {
-      if (job.progress?.ingest) return job.progress.ingest;
+      if (job.progress?.ingest) return job.progress.ingest as JobOutcome;
       return countStored(store, job, readResult);
     }
-    const [raw] = await store.query<{ xml_gz: Uint8Array }>('select xml_gz from raw_results where job_id = $1', [input.jobId]);
-    if (!raw) throw new PlumError('not_found', `no result was delivered for job ${job.index}`, { hint: 'the nmap activity must complete before ingest' });
-    const xml = gunzipSync(Buffer.from(raw.xml_gz));
+    const xmlGz = await rawXmlGz(store, input.jobId);
+    if (!xmlGz) throw new PlumError('not_found', `no result was delivered for job ${job.index}`, { hint: 'the nmap activity must complete before ingest' });
+    const xml = gunzipSync(Buffer.from(xmlGz));
     const read = await readResult(xml);
     const { scan, outside } = await withinJob(read.scan, job.targets, await pinnedAddresses(store, job.run_id));
     if (outside.length > 0) log.warn({ jobId: job.id, outside: outside.slice(0, 20) }, 'hosts outside the job were not stored');
@@ -470,9 +448,9 @@ export function createActivities(deps: ActivityDeps): ScanActivities {
       gone: summary.gone, reappeared: summary.reappeared, ...(errors.length ? { error: errors.join('; ') } : {}),
     };
     if (outside.length > 0) {
-      await store.query(`update jobs set status = 'partial', error = $2 where id = $1`, [job.id, errors.join('; ')]);
+      await markJobPartial(store, job.id, errors.join('; '));
     }
-    await store.query(`update jobs set progress = progress || jsonb_build_object('ingest', $2::jsonb) where id = $1`, [job.id, JSON.stringify(outcome)]);
+    await recordIngestOutcome(store, job.id, outcome);
     return outcome;
   }
 
@@ -484,14 +462,13 @@ export function createActivities(deps: ActivityDeps): ScanActivities {
    */
   async function countStored(store: Store, job: { id: string; index: number; address_count: number; error: string | null },
     readResult: (xml: Buffer) => Promise<{ scan: IngestScan }>): Promise<JobOutcome> {
-    const events = await store.query<{ type: string; n: number }>('select type, count(*)::int as n from observation_events where job_id = $1 group by type', [job.id]);
-    const by = Object.fromEntries(events.map((e) => [e.type, Number(e.n)]));
-    const [raw] = await store.query<{ xml_gz: Uint8Array }>('select xml_gz from raw_results where job_id = $1', [job.id]);
+    const by = await eventCountsOfJob(store, job.id);
+    const xmlGz = await rawXmlGz(store, job.id);
     let hosts = 0;
     let hostsUp = 0;
     let ports = 0;
-    if (raw) {
-      const { scan } = await readResult(gunzipSync(Buffer.from(raw.xml_gz)));
+    if (xmlGz) {
+      const { scan } = await readResult(gunzipSync(Buffer.from(xmlGz)));
       for await (const host of scan.hosts) {
         hosts++;
         if (host.status === 'up' && !host.timedOut) hostsUp++;
@@ -499,36 +476,29 @@ export function createActivities(deps: ActivityDeps): ScanActivities {
       }
     } else {
       // The raw result expired: what is still current for this job.
-      const [open] = await store.query<{ ports: number; hosts: number }>(
-        `select count(*)::int as ports, count(distinct ip)::int as hosts from port_observations join observation_sightings using (id) where last_job_id = $1 and state = 'open'`, [job.id]);
+      const open = await openCountsOfJob(store, job.id);
       hosts = job.address_count;
-      hostsUp = Number(open?.hosts ?? 0);
-      ports = Number(open?.ports ?? 0);
+      hostsUp = open.hosts;
+      ports = open.ports;
     }
     const outcome: JobOutcome = {
       jobId: job.id, index: job.index, status: job.error ? 'partial' : 'succeeded', hosts, hostsUp, ports,
       appeared: by.appeared ?? 0, changed: by.changed ?? 0, gone: by.gone ?? 0, reappeared: by.reappeared ?? 0,
       ...(job.error ? { error: job.error } : {}),
     };
-    await store.query(`update jobs set progress = progress || jsonb_build_object('ingest', $2::jsonb) where id = $1`, [job.id, JSON.stringify(outcome)]);
+    await recordIngestOutcome(store, job.id, outcome);
     return outcome;
   }
 
   async function failJob(input: { runId: string; jobId: string; error: string }): Promise<void> {
     const store = need(deps.store, 'database');
-    await store.query(
-      `update jobs set status = 'failed', error = $3, finished_at = $4 where id = $1 and run_id = $2 and ingested_at is null`,
-      [input.jobId, input.runId, input.error.slice(0, 2000), now().toISOString()]);
+    await markJobFailed(store, input.runId, input.jobId, input.error, now());
   }
 
   async function finishRun(input: { runId: string; status: string; counters: object; errors: string[] }): Promise<void> {
     const store = need(deps.store, 'database');
-    await store.query(
-      `update runs set status = $2, finished_at = $3, counters = $4::jsonb, error = $5 where id = $1`,
-      [input.runId, input.status, now().toISOString(), JSON.stringify(input.counters), input.errors.length ? input.errors.join('; ').slice(0, 4000) : null]);
-    if (input.status === 'cancelled') {
-      await store.query(`update jobs set status = 'cancelled', finished_at = $2 where run_id = $1 and status in ('queued', 'running')`, [input.runId, now().toISOString()]);
-    }
+    await recordRunEnd(store, input.runId, { status: input.status, at: now(), counters: input.counters, errors: input.errors });
+    if (input.status === 'cancelled') await cancelOpenJobs(store, input.runId, now());
   }
 
   return { planRun, getJobSpecs, runNmapJob, ingestJob, failJob, finishRun };

@@ -1,4 +1,3 @@
-import { sql } from 'drizzle-orm';
 import type { SearchFields } from '../core/fields.ts';
 import { DIFF_LABELS, type FieldDiff } from '../core/history/diff.ts';
 import { DEFAULT_FLAPPING, parseFlapping, type FlappingRule } from '../core/history/flapping.ts';
@@ -14,7 +13,7 @@ import { hostScoreInputs } from '../store/repos/host-score.ts';
 import { runStatusInPeriod } from '../store/repos/runs.ts';
 import { eventsInPeriod, type StoredEvent } from '../store/repos/observation-events.ts';
 import {
-  compileQueryFilter, observationRowsById, overlapWhere, queryWhere, REPORT_COLUMNS, scanObservations, scoreFeaturesById,
+  compileQueryFilter, observationRowsById, queryWhere, REPORT_COLUMNS, scanMatching, scoreFeaturesById,
   type ObservationRow,
 } from '../store/repos/observation-rows.ts';
 
@@ -162,7 +161,7 @@ export async function buildReportModel(store: StoreSession, opts: ReportOptions)
   const runIds = new Set<string>();
 
   // One pass over every observation overlapping [previousFrom, to).
-  for await (const r of scanObservations(store, sql`${overlapWhere(p.previousFrom, p.to)} and ${where}`, 5000, REPORT_COLUMNS)) {
+  for await (const r of scanMatching(store, where, { overlapping: { from: p.previousFrom, to: p.to }, columns: REPORT_COLUMNS })) {
     const fs = r.first_seen.getTime();
     const ls = r.last_seen.getTime();
     const inCur = fs < to && ls >= from;

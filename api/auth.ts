@@ -1,4 +1,4 @@
-import type { Context, MiddlewareHandler } from 'hono';
+import type { Context, Env, MiddlewareHandler } from 'hono';
 import { article } from '../core/plural.ts';
 import { rateLimiter } from 'hono-rate-limiter';
 import { PlumError } from '../core/errors.ts';
@@ -73,6 +73,29 @@ export function requireAgent(): MiddlewareHandler<ApiEnv> {
   };
 }
 
+/**
+ * The budget of expensive reads: at most `limits.expensivePerMinute` requests a minute per key, one limiter per
+ * server (its deps) kept in `cache`. The API and the web pages differ only in the key and the refusal.
+ */
+export function expensiveLimiterOf<E extends Env>(
+  cache: WeakMap<ResolvedDeps, MiddlewareHandler<E>>, deps: ResolvedDeps, keyGenerator: (c: Context<E>) => string, refusal: () => PlumError,
+): MiddlewareHandler<E> {
+  let limiter = cache.get(deps);
+  if (!limiter) {
+    limiter = rateLimiter<E>({
+      windowMs: 60_000,
+      limit: deps.limits.expensivePerMinute,
+      standardHeaders: 'draft-6',
+      keyGenerator,
+      handler: () => {
+        throw refusal();
+      },
+    });
+    cache.set(deps, limiter);
+  }
+  return limiter;
+}
+
 const limiters = new WeakMap<ResolvedDeps, MiddlewareHandler<ApiEnv>>();
 
 /**
@@ -81,21 +104,10 @@ const limiters = new WeakMap<ResolvedDeps, MiddlewareHandler<ApiEnv>>();
  */
 export const expensive: MiddlewareHandler<ApiEnv> = async (c, next) => {
   const deps = c.var.deps;
-  let limiter = limiters.get(deps);
-  if (!limiter) {
-    limiter = rateLimiter<ApiEnv>({
-      windowMs: 60_000,
-      limit: deps.limits.expensivePerMinute,
-      standardHeaders: 'draft-6',
-      keyGenerator: (ctx) => `${ctx.var.principal?.name ?? 'anonymous'} ${ctx.req.method} ${ctx.req.routePath}`,
-      handler: () => {
-        throw new PlumError('rate_limited', `too many requests: at most ${deps.limits.expensivePerMinute} a minute on this route`, {
-          hint: 'wait a minute, or page through results instead of repeating the request',
-        });
-      },
-    });
-    limiters.set(deps, limiter);
-  }
+  const limiter = expensiveLimiterOf<ApiEnv>(limiters, deps, (ctx) => `${ctx.var.principal?.name ?? 'anonymous'} ${ctx.req.method} ${ctx.req.routePath}`,
+    () => new PlumError('rate_limited', `too many requests: at most ${deps.limits.expensivePerMinute} a minute on this route`, {
+      hint: 'wait a minute, or page through results instead of repeating the request',
+    }));
   return limiter(c, next);
 };
 

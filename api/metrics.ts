@@ -1,6 +1,9 @@
 import type { MiddlewareHandler } from 'hono';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { ApiEnv, ResolvedDeps } from './context.ts';
+import { jobsByStatus, queuedJobCount } from '../store/repos/jobs.ts';
+import { runCounterTotals, runsByStatus } from '../store/repos/runs.ts';
+import { pendingDeliveryCount } from '../store/repos/webhooks.ts';
 
 /*
  * Prometheus metrics of GET /metrics. Two sources:
@@ -36,39 +39,34 @@ export function apiMetrics(deps: ResolvedDeps): ApiMetrics {
   const store = deps.store;
   collectDefaultMetrics({ register: registry, prefix: 'plum_' });
 
-  const countBy = async (sql: string) => new Map((await store.query<{ k: string; n: number }>(sql)).map((r) => [r.k, Number(r.n)]));
   new Gauge({
     name: 'plum_runs', help: 'Runs and imports by status', labelNames: ['status'], registers: [registry],
     async collect() {
       this.reset();
-      for (const [k, n] of await countBy('select status as k, count(*)::int as n from runs group by status')) this.set({ status: k }, n);
+      for (const [k, n] of await runsByStatus(store)) this.set({ status: k }, n);
     },
   });
   new Gauge({
     name: 'plum_jobs', help: 'Jobs by state', labelNames: ['state'], registers: [registry],
     async collect() {
       this.reset();
-      for (const [k, n] of await countBy('select status as k, count(*)::int as n from jobs group by status')) this.set({ state: k }, n);
+      for (const [k, n] of await jobsByStatus(store)) this.set({ state: k }, n);
     },
   });
   new Gauge({
     name: 'plum_job_queue_depth', help: 'Jobs planned and waiting for a scanner (status queued)', registers: [registry],
     async collect() {
-      const [r] = await store.query<{ n: number }>("select count(*)::int as n from jobs where status = 'queued'");
-      this.set(Number(r?.n ?? 0));
+      this.set(await queuedJobCount(store));
     },
   });
   new Gauge({
     name: 'plum_webhook_backlog', help: 'Webhook deliveries waiting to be sent or retried (status pending)', registers: [registry],
     async collect() {
-      const [r] = await store.query<{ n: number }>("select count(*)::int as n from webhook_deliveries where status = 'pending'");
-      this.set(Number(r?.n ?? 0));
+      this.set(await pendingDeliveryCount(store));
     },
   });
   // Counters set from the database at each scrape: monotonic as long as runs are kept, which they are.
-  const sums = [...INGEST_COUNTERS.map(([k]) => k), ...CHANGE_TYPES]
-    .map((k) => `coalesce(sum((counters->>'${k}')::bigint), 0)::bigint as "${k}"`).join(', ');
-  const ingestTotals = async () => (await store.query<Record<string, number>>(`select ${sums} from runs`))[0] ?? {};
+  const ingestTotals = () => runCounterTotals(store, [...INGEST_COUNTERS.map(([k]) => k), ...CHANGE_TYPES]);
   for (const [key, name, help] of INGEST_COUNTERS) {
     new Counter({
       name, help, registers: [registry],

@@ -1,4 +1,5 @@
 import type { ResolvedDeps } from './context.ts';
+import { databaseAnswers } from '../store/health.ts';
 
 /*
  * /readyz: whether this process can do its work now. Each dependency it is configured with gets one probe,
@@ -18,7 +19,7 @@ export const READINESS_TIMEOUT_MS = 2000;
 /** The probes of this server's configuration: always the database; Temporal and Meilisearch when configured. */
 export function readinessChecks(deps: ResolvedDeps): ReadinessCheck[] {
   const { config, store } = deps;
-  const checks: ReadinessCheck[] = [{ name: 'database', run: async () => void (await store.query('select 1')) }];
+  const checks: ReadinessCheck[] = [{ name: 'database', run: () => databaseAnswers(store) }];
   if (config.PLUM_TEMPORAL_ADDRESS) {
     checks.push({
       name: 'temporal',

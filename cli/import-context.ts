@@ -2,6 +2,7 @@ import { PlumError, toPlumError } from '../core/errors.ts';
 import type { Store } from '../store/index.ts';
 import type { RunOwner } from '../store/repos/run-owners.ts';
 import { finishPendingRescores } from '../store/repos/pending-rescores.ts';
+import { profileIdByName } from '../store/repos/profiles.ts';
 import { createRuleIngestDeps, openRuleContext, rescoreIps } from '../store/repos/rules.ts';
 import { thisProcess } from '../workers/run-owner.ts';
 import { openCommandStore } from './commands/init.ts';
@@ -26,9 +27,8 @@ export async function openImportContext(ctx: CliContext, profile: string | undef
   const store = await openCommandStore(ctx, { create: true });
   let profileId: string | undefined;
   if (profile) {
-    const [p] = await store.query<{ id: string }>('select id from scan_profiles where name = $1', [profile]);
-    if (!p) throw new PlumError('not_found', `no scan profile named "${profile}"`, { hint: 'list them with plum profile list' });
-    profileId = p.id;
+    profileId = await profileIdByName(store, profile);
+    if (!profileId) throw new PlumError('not_found', `no scan profile named "${profile}"`, { hint: 'list them with plum profile list' });
   }
   const rules = await openRuleContext(store, ctx.config);
   const ruleDeps = createRuleIngestDeps(store, { set: rules.set, score: rules.score });

@@ -5,7 +5,7 @@ export type { Logger };
 /**
  * How much of one value a log line carries. A log line is for a person: an
  * error that repeats a whole query and its parameters (a batch of 100,000
- * ports) once made a 294 MB line; long strings, big arrays and objects and
+ * ports) once made a line of hundreds of megabytes; long strings, big arrays and objects and
  * deep nesting are cut, with a note of how much was left out.
  */
 export const LOG_LIMITS = { stringChars: 4096, arrayItems: 50, objectKeys: 100, depth: 6, messageChars: 4096 };

@@ -83,4 +83,11 @@ describe('planJobs', () => {
     expect(s.worstCaseSeconds).toBeGreaterThanOrEqual(s.estimatedSeconds);
     expect(jobScope(jobs[0]!)).toEqual({ targets: ['10.0.0.0/24'], tcpPorts: '22,80,443' });
   });
+
+  it.each([
+    ['1500ms', 5], ['90', 93], ['90s', 93], ['2m', 123], ['1.5h', 5403],
+  ])('bounds the worst case of one job by its host timeout %s (nmap\'s time units) plus start-up', (hostTimeout, worst) => {
+    const p = parseProfile({ name: 'p', tcpPorts: '22', hostTimeout });
+    expect(summarisePlan(p, planJobs(p, [{ value: '10.0.0.1' }])).worstCaseSeconds).toBe(worst);
+  });
 });

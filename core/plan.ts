@@ -1,3 +1,4 @@
+import { nmapTimeMs } from './nmap-args.ts';
 import { countPorts, selectsTarget, type ScanProfile } from './profiles.ts';
 import {
   bigIntToAddress, isAddressTarget, mergeIntervals, parseTarget, subtractIntervals, toInterval,
@@ -256,14 +257,6 @@ export interface PlanSummary {
   worstCaseSeconds: number;
 }
 
-export function timeToSeconds(text: string): number {
-  const m = String(text).match(/^(\d+(?:\.\d+)?)(ms|s|m|h)?$/);
-  if (!m) return 0;
-  const n = Number(m[1]);
-  const unit = m[2] ?? 's';
-  return unit === 'ms' ? n / 1000 : unit === 'm' ? n * 60 : unit === 'h' ? n * 3600 : n;
-}
-
 /**
  * Duration model (deliberately simple, stated in the README): nmap -T3 with
  * --min-hostgroup 256 scans a job's hosts in parallel; a job costs a fixed
@@ -273,7 +266,7 @@ export function timeToSeconds(text: string): number {
  */
 export function summarisePlan(profile: ScanProfile, jobs: readonly PlannedJob[]): PlanSummary {
   const ports = countPorts(profile.tcpPorts) + countPorts(profile.udpPorts);
-  const hostTimeout = timeToSeconds(profile.hostTimeout) || 40;
+  const hostTimeout = (nmapTimeMs(profile.hostTimeout) ?? 0) / 1000 || 40;
   let addresses = 0;
   let names = 0;
   let probes = 0;

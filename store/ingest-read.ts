@@ -3,6 +3,7 @@ import { PlumError } from '../core/errors.ts';
 import type { StoreSession } from './index.ts';
 import type { IngestDeps } from './ingest.ts';
 import type { IngestHost, IngestPort, IngestRunInfo } from './ingest-types.ts';
+import type { ObservationRow } from './repos/observation-rows.ts';
 
 /*
  * A batch's read: it locks its hosts, plans each host's open ports (time, names, tags, score), stores the
@@ -10,27 +11,16 @@ import type { IngestHost, IngestPort, IngestRunInfo } from './ingest-types.ts';
  */
 
 /** A row of port_observations with its sightings columns, as a batch reads it. */
-export interface ExistingRow {
-  id: string;
-  ip: string;
-  protocol: string;
-  port: number;
-  hsh256: string;
+export type ExistingRow = Pick<ObservationRow,
+  'id' | 'ip' | 'protocol' | 'port' | 'hsh256' | 'current' | 'first_seen' | 'last_seen' | 'last_job_id' | 'times_seen' | 'tags' | 'hostnames' | 'score'
+> & {
   view: string;
   state: 'open' | 'closed';
-  current: boolean;
   /** The latest fingerprint of its view at the slot. */
   view_head: boolean;
-  first_seen: Date;
-  last_seen: Date;
   checked_at: Date;
-  last_job_id: string | null;
-  times_seen: number;
-  tags: string[];
   rules: string[];
-  hostnames: string[];
-  score: number;
-}
+};
 
 export const OPEN = 'open';
 /** A port the stable fast path stored: its row and its first/last seen after the sighting. */

@@ -228,7 +228,7 @@ export async function ingestScanResult<H extends IngestHost>(store: Store, input
       } else if (inFlight && performance.now() - yieldedAt > 1) {
         // The parser's await on each host is a microtask: without a turn of the event loop, the batch in flight
         // would not see its query results until this loop blocks, and the two would take turns instead of
-        // overlapping (bench/ingest.ts stable pass at 1M: 73 of 104 s spent waiting for it; with the turn: 20 s).
+        // overlapping (bench/ingest.ts's stable pass spent most of its time waiting without this turn).
         await new Promise<void>((resolve) => setImmediate(resolve));
         yieldedAt = performance.now();
       }

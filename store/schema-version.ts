@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { PlumError } from '../core/errors.ts';
 import { PLUM_VERSION } from '../core/version.ts';
+import type { StoreSession } from './index.ts';
 
 /*
  * The schema version of a database is what drizzle's migrator records in drizzle.__drizzle_migrations:
@@ -55,4 +56,9 @@ export function assertNotNewer(db: DatabaseSchema, journal: JournalEntry[], wher
     hint: 'run the newer plum (never downgrade a migrated database), or restore a backup taken before the upgrade',
     details: { databaseSchema: db.applied, binarySchema: journal.length },
   });
+}
+
+/** How many migrations the database has applied (0 for an empty one). */
+export async function appliedMigrationCount(store: StoreSession): Promise<number> {
+  return (await readDatabaseSchema((text) => store.query(text))).applied;
 }

@@ -87,4 +87,38 @@ describe('eslint.config.js', () => {
       'export const x = startPerimeter;',
     ])).toEqual(['1: no-restricted-imports']);
   });
+
+  it('keeps SQL in store/: a store handle\'s query, SQL text, drizzle\'s sql and query builder are refused elsewhere', async () => {
+    const lines = [
+      "import { sql } from 'drizzle-orm';",
+      "import type { SQL } from 'drizzle-orm';",
+      'export async function f(store: any, o: any, session: any, other: any, c: any, fragment: SQL) {',
+      "  await store.query('select 1');",
+      "  await o.store.query('x');",
+      '  await other.query(`update jobs set status = ${1} where id = $1`);',
+      "  await other.unsafe('delete from jobs');",
+      '  await store.db.select();',
+      '  const q = sql`select 1`;',
+      "  const p = c.req.query('q');",
+      '  await session.transaction(async () => undefined);',
+      '  return [q, p, fragment];',
+      '}',
+    ];
+    const refused = ['1: no-restricted-syntax', '4: no-restricted-syntax', '5: no-restricted-syntax', '6: no-restricted-syntax', '7: no-restricted-syntax', '8: no-restricted-syntax', '9: no-restricted-syntax'];
+    expect(await problems('api/routes/x.ts', lines)).toEqual(refused);
+    expect(await problems('cli/commands/x.ts', lines)).toEqual(refused);
+    expect(await problems('store/repos/x.ts', lines)).toEqual([]);
+  });
+
+  it('lets api/, web/ and mcp/ see workers/ only as types', async () => {
+    for (const file of ['api/routes/x.ts', 'web/pages/x.ts', 'mcp/x.ts']) {
+      expect(await problems(file, [
+        "import { runEmbedded } from '../workers/embedded.ts';",
+        "import { startWebhookDispatcher } from '../../workers/webhook-dispatcher.ts';",
+        "import type { LegacyBridgeHooks } from '../workers/legacy-bridge.ts';",
+        'export const x = [runEmbedded, startWebhookDispatcher];',
+        'export type Y = LegacyBridgeHooks;',
+      ]), file).toEqual(['1: @typescript-eslint/no-restricted-imports', '2: @typescript-eslint/no-restricted-imports']);
+    }
+  });
 });

@@ -6,7 +6,7 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { embeddedServices } from '../api/services.ts';
+import { embeddedServices } from '../workers/serve-services.ts';
 import { silentLogger } from '../core/log.ts';
 import { parseNmapString } from '../core/nmap/parse.ts';
 import { capText, MAX_TOOL_TEXT, UNTRUSTED_NOTE } from '../mcp/server.ts';

@@ -6,7 +6,7 @@ import type { JobHeartbeat } from '../activities/index.ts';
 import { saveProfile } from '../store/repos/profiles.ts';
 import { addTargets } from '../store/repos/targets.ts';
 import { profileRequest, runEmbedded, runInvestigationEmbedded, type EmbeddedDeps } from '../workers/embedded.ts';
-import { createEmbeddedServices } from '../workers/embedded-services.ts';
+import { embeddedServices } from '../workers/serve-services.ts';
 import { runFindings } from '../cli/findings.ts';
 import type { RunEvent } from '../workflows/logic/types.ts';
 import { openTestStore, storeKinds, type TestStore } from './helpers/db.ts';
@@ -169,23 +169,24 @@ describe.each(storeKinds)('embedded runs on %s', (kind) => {
   }, 60_000);
 
   it('serves investigations in the background for the API: run id at once, refusals reject, cancellation stops nmap', async () => {
-    const services = createEmbeddedServices({ store: t.store, config: t.config, log: silentLogger, nmap });
-    await expect(services.startInvestigation({ targets: ['127.250.9.9'], tcpPorts: '22', requestedBy: 'api' })).rejects.toMatchObject({ code: 'out_of_scope' });
-    const http = perimeter.service('http');
-    const t0 = Date.now();
-    const { runId, done } = await services.startRun({
-      kind: 'investigation', investigationId: 'inv_bg', workflowId: `investigation:bg-${kind}`, targets: [http.ip], tcpPorts: String(http.port),
-      scripts: ['plum-banner'], requestedBy: 'api',
-    });
-    expect(runId).toMatch(/^run_/);
-    const [running] = await t.store.query<{ status: string }>('select status from runs where id = $1', [runId]);
-    expect(running!.status).toBe('running');
-    await new Promise((r) => setTimeout(r, 700));
-    await services.cancelRun(runId);
-    await done;
-    expect(Date.now() - t0).toBeLessThan(4_500);
-    const [after] = await t.store.query<{ status: string }>('select status from runs where id = $1', [runId]);
-    expect(after!.status).toBe('cancelled');
-    await expect(services.cancelRun(runId)).rejects.toMatchObject({ code: 'not_found' });
+    const services = embeddedServices({ store: t.store, config: t.config, log: silentLogger, nmap });
+    try {
+      await expect(services.api.startInvestigation!({ targets: ['127.250.9.9'], tcpPorts: '22', requestedBy: 'api' })).rejects.toMatchObject({ code: 'out_of_scope' });
+      const http = perimeter.service('http');
+      const t0 = Date.now();
+      const { runId } = await services.api.startInvestigation!({ targets: [http.ip], tcpPorts: String(http.port), scripts: ['plum-banner'], requestedBy: 'api' });
+      expect(runId).toMatch(/^run_/);
+      const [running] = await t.store.query<{ status: string }>('select status from runs where id = $1', [runId]);
+      expect(running!.status).toBe('running');
+      await new Promise((r) => setTimeout(r, 700));
+      // Resolves once the runner has recorded the cancellation (nmap killed).
+      await services.api.cancelRun!(runId);
+      expect(Date.now() - t0).toBeLessThan(4_500);
+      const [after] = await t.store.query<{ status: string }>('select status from runs where id = $1', [runId]);
+      expect(after!.status).toBe('cancelled');
+      await expect(services.api.cancelRun!(runId)).rejects.toMatchObject({ code: 'conflict' });
+    } finally {
+      await services.close();
+    }
   }, 60_000);
 });

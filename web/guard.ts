@@ -1,6 +1,6 @@
 import type { MiddlewareHandler } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
-import { rateLimiter } from 'hono-rate-limiter';
+import { expensiveLimiterOf } from '../api/auth.ts';
 import type { ResolvedDeps } from '../api/context.ts';
 import { PlumError } from '../core/errors.ts';
 import type { ApiKeyRole } from '../store/repos/apikeys.ts';
@@ -38,22 +38,10 @@ const limiters = new WeakMap<ResolvedDeps, Mw>();
 const BUDGET_OF: Record<string, string> = { '/search/save/report': '/search', '/search/save/webhook': '/search' };
 
 function expensiveLimiter(deps: ResolvedDeps): Mw {
-  let limiter = limiters.get(deps);
-  if (!limiter) {
-    limiter = rateLimiter<WebEnv>({
-      windowMs: 60_000,
-      limit: deps.limits.expensivePerMinute,
-      standardHeaders: 'draft-6',
-      keyGenerator: (ctx) => `user:${ctx.var.user.name} ${BUDGET_OF[ctx.req.routePath] ?? ctx.req.routePath}`,
-      handler: () => {
-        throw new PlumError('rate_limited', `too many searches: at most ${deps.limits.expensivePerMinute} a minute`, {
-          hint: 'wait a minute, or page through the results instead of repeating the search',
-        });
-      },
-    });
-    limiters.set(deps, limiter);
-  }
-  return limiter;
+  return expensiveLimiterOf<WebEnv>(limiters, deps, (ctx) => `user:${ctx.var.user.name} ${BUDGET_OF[ctx.req.routePath] ?? ctx.req.routePath}`,
+    () => new PlumError('rate_limited', `too many searches: at most ${deps.limits.expensivePerMinute} a minute`, {
+      hint: 'wait a minute, or page through the results instead of repeating the search',
+    }));
 }
 
 /**

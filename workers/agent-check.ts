@@ -1,6 +1,7 @@
 import { execFile } from 'node:child_process';
 import { Connection } from '@temporalio/client';
 import type { PlumConfig } from '../core/config.ts';
+import { PLUM_VERSION } from '../core/version.ts';
 import { temporalConnectOptions, temporalCredentialsRefusal, temporalRefusal } from './temporal-connection.ts';
 
 /*
@@ -27,7 +28,7 @@ async function checkServer(input: AgentCheckInput): Promise<string[]> {
     res = await fetch(url, {
       method: 'POST', signal: AbortSignal.timeout(input.timeoutMs ?? 5000),
       headers: { authorization: `Bearer ${input.token}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ version: '0.1.0' }),
+      body: JSON.stringify({ version: PLUM_VERSION }),
     });
   } catch (e) {
     const cause = (e as { cause?: { code?: string } }).cause?.code;

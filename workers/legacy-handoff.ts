@@ -3,6 +3,7 @@ import { legacyJobParams } from '../core/bot-api/job-options.ts';
 import { PlumError } from '../core/errors.ts';
 import { installedScriptDb } from '../core/nmap/script-db.ts';
 import type { Store } from '../store/index.ts';
+import { handedOffJobState } from '../store/repos/jobs.ts';
 import { legacyAgentsActive, offerJobToLegacyAgents } from '../store/repos/legacy-agents.ts';
 import type { JobSpec, NmapJobResult } from '../workflows/logic/types.ts';
 
@@ -36,8 +37,7 @@ export async function runJobOnLegacyAgent(spec: JobSpec, o: HandoffOptions): Pro
   await offerJobToLegacyAgents(o.store, spec.jobId);
   o.onWaiting?.(spec);
   for (;;) {
-    const [job] = await o.store.query<{ status: string; ingested_at: Date | null; result_sha256: string | null; error: string | null }>(
-      'select status, ingested_at, result_sha256, error from jobs where id = $1', [spec.jobId]);
+    const job = await handedOffJobState(o.store, spec.jobId);
     if (!job) throw new PlumError('not_found', `job ${spec.jobId} no longer exists`);
     if (job.ingested_at) {
       return {

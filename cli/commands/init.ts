@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import type { Command } from 'commander';
 import { PlumError } from '../../core/errors.ts';
 import { openStore, pgliteDir, type Store } from '../../store/index.ts';
+import { appliedMigrationCount } from '../../store/schema-version.ts';
 import type { CliContext } from '../context.ts';
 import { recoverInterruptedRuns } from '../../workers/run-owner.ts';
 import { plumCommand } from '../invocation.ts';
@@ -51,10 +52,10 @@ export function register(program: Command, ctx: CliContext): void {
     .description('create $PLUM_HOME and the database (or upgrade it in place) by applying pending migrations')
     .action(async () => {
       const store = await openCommandStore(ctx, { create: true });
-      const [m] = await store.query<{ n: number }>('select count(*) as n from drizzle.__drizzle_migrations');
+      const applied = await appliedMigrationCount(store);
       const where = store.kind === 'postgres'
         ? 'the PostgreSQL database of PLUM_DATABASE_URL'
         : `the embedded database in ${pgliteDir(ctx.config)}`;
-      info(`plum: ${where} is ready (${m?.n ?? 0} migrations applied)`);
+      info(`plum: ${where} is ready (${applied} migrations applied)`);
     });
 }

@@ -37,7 +37,7 @@ export function register(program: Command, ctx: CliContext): void {
       const info = await authenticateApiKey(store, key);
       if (!info) throw new PlumError('unauthorized', `the key in ${opts.keyFile} is not a valid API key`, { hint: 'create one with `plum apikey create`' });
       if (info.revokedAt) throw new PlumError('unauthorized', `the key in ${opts.keyFile} is revoked`, { hint: 'create a new one with `plum apikey create`' });
-      const { buildServeServices } = await import('../../api/services.ts');
+      const { buildServeServices } = await import('../../workers/serve-services.ts');
       const services = await buildServeServices({ store, config: ctx.config, log: ctx.log });
       ctx.onClose(() => services.close());
       const app = createApp({ store, config: ctx.config, log: ctx.log, services: services.api });

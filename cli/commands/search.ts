@@ -1,10 +1,10 @@
 import { Option, type Command } from 'commander';
-import { sql } from 'drizzle-orm';
-import { scanObservations, toExportRecord } from '../../activities/report.ts';
+import { toExportRecord } from '../../activities/report.ts';
 import { isPlumError, usageError } from '../../core/errors.ts';
 import type { ExportRecord } from '../../core/export/record.ts';
 import { csvHeader, csvRow } from '../../core/export/stream.ts';
 import type { StoreSession } from '../../store/index.ts';
+import { observationRowsById } from '../../store/repos/observation-rows.ts';
 import { searchPorts, type HostHit, type SearchResult } from '../../store/search/index.ts';
 import { meiliFromConfig } from '../../store/search/meili.ts';
 import { reindexSearch } from '../../store/search/reindex.ts';
@@ -47,9 +47,7 @@ function tableRows(hosts: HostHit[]): Record<string, unknown>[] {
 async function csvText(store: StoreSession, hosts: HostHit[]): Promise<string> {
   const ids = hosts.flatMap((h) => h.ports.map((p) => p.id));
   const byId = new Map<string, ExportRecord>();
-  if (ids.length > 0) {
-    for await (const r of scanObservations(store, sql`po.id in ${ids}`)) byId.set(r.id, toExportRecord(r));
-  }
+  for (const [id, r] of await observationRowsById(store, ids)) byId.set(id, toExportRecord(r));
   return csvHeader() + ids.map((id) => byId.get(id)).filter((r) => r !== undefined).map(csvRow).join('');
 }
 

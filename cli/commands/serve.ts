@@ -36,7 +36,7 @@ export function register(program: Command, ctx: CliContext): void {
       // Webhook deliveries and event streams wake when events commit, in this process or another.
       const events = await listenForEvents(store, ctx.log);
       ctx.onClose(() => events.close());
-      const { buildServeServices } = await import('../../api/services.ts');
+      const { buildServeServices } = await import('../../workers/serve-services.ts');
       const services = await buildServeServices({
         store, config: ctx.config, log: ctx.log, events, schedulerIntervalMs: opts.scheduler ? interval * 1000 : undefined,
       });

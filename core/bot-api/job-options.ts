@@ -13,7 +13,7 @@ import { enforceScriptPolicy, isProjectScript, parseScriptList } from '../profil
  * the same name; it refuses more than 4096 characters.
  */
 
-/** The predecessor agent's own --host-timeout (plum-reference.md §2): sent only when the profile differs. */
+/** The predecessor agent's own --host-timeout (docs/migration.md, "Agents"): sent only when the profile differs. */
 const AGENT_HOST_TIMEOUT = '40s';
 const AGENT_PARAMS_MAX = 4096;
 

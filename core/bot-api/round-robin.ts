@@ -1,6 +1,6 @@
 /*
  * Which priority queue the next legacy-agent job comes from: smooth weighted
- * round-robin over the non-empty queues (plum-reference.md §1, §8), weights
+ * round-robin over the non-empty queues (docs/migration.md, "Agents"), weights
  * 4 → 50, 3 → 20, 2 → 15, 1 → 10, 0 → 5. Pure: the state (each queue's
  * current weight) goes in and comes out, so the caller keeps it in the
  * database, not in process memory (the predecessor lost it on restart).

@@ -287,8 +287,8 @@ function statusOf(s: string): 'up' | 'down' | 'unknown' {
  * (`portsOmitted`). A host listing thousands of ports is almost always a
  * tarpit or a middlebox answering on every port, not thousands of services,
  * and every stored port costs memory through ingest, tagging and scoring
- * (measured: a host of 60,000 ports took `plum ingest` to 2.6 GB; one of
- * 8,192 to 0.9 GB).
+ * (a host of tens of thousands of ports took `plum ingest` to gigabytes;
+ * bench/ingest.ts measures it).
  */
 export const MAX_PORTS_PER_HOST = 8192;
 
@@ -348,9 +348,8 @@ export function buildHost(node: FxNode, opts: ParseOptions, volatile: VolatileLi
  * on first use. Why: a consumer holding a batch of hosts (ingest: 500 per
  * transaction) kept every document alive across several young-generation
  * collections, so they were copied into the old generation for nothing — a
- * stable ingest pass reads no document at all. bench/ingest.ts, 1M-port
- * stable pass: 3.0 GB promoted with documents and fields kept, 2.7 with
- * documents on demand, 1.7 with fields on demand too. The text is a slice of
+ * stable ingest pass reads no document at all (bench/ingest.ts's stable pass
+ * promotes far less with documents and fields built on demand). The text is a slice of
  * the chunk it came in (a fraction of the documents' size). Rebuilding is the
  * same pure function of the same text, so it gives the documents the
  * fingerprints were computed from.
@@ -450,9 +449,8 @@ export interface BatchResult<T> {
  * returns the check error, if any: the hosts before the first bad element are
  * yielded, the ones after it are not parsed. Pure: the same batch gives the
  * same items on any thread. In-thread, items are built only as the consumer
- * asks for them, so each host dies young (measured: building a whole batch
- * first raised peak RSS by ~40 MB, the hosts surviving into the old
- * generation).
+ * asks for them, so each host dies young (building a whole batch first
+ * raised peak memory: the hosts survived into the old generation).
  */
 export function* hostBatchItems<T>(xmls: readonly string[], lines: readonly number[], build: (node: FxNode, xml: string, line: number) => T | undefined): Generator<T, unknown> {
   for (let i = 0; i < xmls.length; i++) {

@@ -7,7 +7,7 @@ import type { HostDocument, HostnameEntry, ParsedPort, PortDocument, PortState, 
 import { defaultVolatileList, type VolatileList } from '../nmap/volatile.ts';
 
 /*
- * The predecessor's host documents (nmap2json, plum-reference.md §3) → our own
+ * The predecessor's host documents (nmap2json; docs/migration.md, "History") → our own
  * port documents, fields and fingerprints, as our parser builds them from the
  * nmap XML (core/nmap/host.ts): the same `doc`, the same `fields`
  * (core/nmap/fields.ts) and so the same Plum hsh256, for every port whose

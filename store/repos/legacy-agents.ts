@@ -8,7 +8,7 @@ import type { Store, StoreSession } from '../index.ts';
 import { sha256Hex } from './apikeys.ts';
 
 /*
- * The predecessor's agents (plum-reference.md §8): their keys, their
+ * The predecessor's agents (docs/migration.md, "Agents"): their keys, their
  * registrations, and the jobs handed to them. A job is offered to them by the
  * run that planned it (the same plan and scope guard as every other run):
  * `offerJobToLegacyAgents` marks it queued for them, `claimLegacyJob` hands it

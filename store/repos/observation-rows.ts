@@ -90,6 +90,17 @@ export function queryWhere(query: string | undefined, now: Date): SQL {
 /** Observations overlapping [from, to). */
 export const overlapWhere = (from: string, to: string): SQL => sql`po.first_seen < ${to}::text::timestamptz and po_s.last_seen >= ${from}::text::timestamptz`;
 
+/**
+ * Observations where `where` (queryWhere) holds: those overlapping the period when one is given, else the
+ * current open ports; in id order (scanObservations).
+ */
+export function scanMatching(
+  store: StoreSession, where: SQL, opts: { overlapping?: { from: string; to: string }; batchSize?: number; columns?: string } = {},
+): AsyncGenerator<ObservationRow> {
+  const scope = opts.overlapping ? overlapWhere(opts.overlapping.from, opts.overlapping.to) : sql`po.current and po.state = 'open'`;
+  return scanObservations(store, sql`${scope} and ${where}`, opts.batchSize, opts.columns);
+}
+
 const FIELD_NAMES = Object.keys(emptySearchFields()) as Array<keyof SearchFields>;
 
 export type RawObservationRow = Omit<ObservationRow, 'first_seen' | 'last_seen'> & { first_ms: number; last_ms: number };

@@ -2,6 +2,7 @@ import type { FieldDiff } from '../../core/history/diff.ts';
 import type { SearchFields } from '../../core/fields.ts';
 import { PlumError } from '../../core/errors.ts';
 import type { StoreSession } from '../index.ts';
+import type { ObservationRow } from './observation-rows.ts';
 import { EVENT_TYPES, type EventType } from '../schema/observation-events.ts';
 import { canonicalIp } from '../../core/coverage.ts';
 
@@ -116,4 +117,52 @@ export async function listEvents(store: StoreSession, q: HistoryQuery = {}): Pro
   return store.query<HistoryEvent>(
     `select ${EVENT_COLUMNS} from observation_events ${where.length ? `where ${where.join(' and ')}` : ''}
      order by at desc, ip, port limit $${params.length}`, params);
+}
+
+/** The events a run recorded, in time order (at most 10,000). */
+export async function eventsOfRun(store: StoreSession, runId: string): Promise<HistoryEvent[]> {
+  return store.query<HistoryEvent>(`select ${EVENT_COLUMNS} from observation_events where run_id = $1 order by at, ip, port limit 10000`, [runId]);
+}
+
+/** A current service a run saw last, with the search fields an investigation shows. */
+export type RunService = Pick<ObservationRow, 'ip' | 'protocol' | 'port' | 'state' | 'hsh256' | 'tags' | 'score' | 'first_seen' | 'last_seen'> & {
+  service: string | null; product: string | null; title: string | null; banner: string | null;
+};
+
+/** The current services a run saw last, by address and port (at most 10,000). */
+export async function currentServicesOfRun(store: StoreSession, runId: string): Promise<RunService[]> {
+  return store.query<RunService>(
+    `select host(ip) as ip, protocol, port, state, hsh256, tags, score, first_seen, last_seen,
+            fields->'service_name'->>0 as service, fields->'service_product'->>0 as product,
+            fields->'http_title'->>0 as title, left(fields->'banner'->>0, 500) as banner
+       from port_observations join observation_sightings using (id) where last_run_id = $1 and current order by ip, protocol, port limit 10000`, [runId]);
+}
+
+/** Up to 1,000 addresses whose services a run saw last. */
+export async function addressesSeenLastByRun(store: StoreSession, runId: string): Promise<string[]> {
+  const rows = await store.query<{ ip: string }>('select distinct host(ip) as ip from port_observations join observation_sightings using (id) where last_run_id = $1 limit 1000', [runId]);
+  return rows.map((r) => r.ip);
+}
+
+/** Open ports a job saw last, and on how many hosts. */
+export async function openCountsOfJob(store: StoreSession, jobId: string): Promise<{ ports: number; hosts: number }> {
+  const [open] = await store.query<{ ports: number; hosts: number }>(
+    `select count(*)::int as ports, count(distinct ip)::int as hosts from port_observations join observation_sightings using (id) where last_job_id = $1 and state = 'open'`, [jobId]);
+  return { ports: Number(open?.ports ?? 0), hosts: Number(open?.hosts ?? 0) };
+}
+
+/** A current open service a run saw last, with the latest appeared/reappeared/changed event the run recorded for it. */
+export type RunOpenService = Pick<ObservationRow, 'ip' | 'protocol' | 'port' | 'fields' | 'tags' | 'score' | 'first_seen'> & { event: string | null };
+
+/** The current open services a run saw last: those it changed most first, then by score. */
+export async function openServicesOfRun(store: StoreSession, runId: string, limit = 500): Promise<RunOpenService[]> {
+  return store.query<RunOpenService>(
+    `select host(o.ip) as ip, o.protocol, o.port, o.fields, o.tags, o.score, o.first_seen,
+       (select e.type from observation_events e where e.observation_id = o.id and e.run_id = $1 and e.type <> 'gone'
+        order by e.at desc limit 1) as event
+     from port_observations o join observation_sightings s on s.id = o.id
+     where s.last_run_id = $1 and o.current and o.state = 'open'
+     order by (select count(*) from observation_events e where e.observation_id = o.id and e.run_id = $1) desc, o.score desc, o.ip, o.port
+     limit $2`,
+    [runId, limit]);
 }

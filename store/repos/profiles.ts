@@ -126,3 +126,9 @@ export async function setProfileEnabled(store: StoreSession, nameOrId: string, e
   const [row] = await store.db.update(scanProfiles).set({ enabled, updatedAt: new Date() }).where(eq(scanProfiles.id, p.id)).returning();
   return fromRow(row!);
 }
+
+/** The id of the profile with exactly this name; undefined when there is none. */
+export async function profileIdByName(store: StoreSession, name: string): Promise<string | undefined> {
+  const [p] = await store.query<{ id: string }>('select id from scan_profiles where name = $1', [name]);
+  return p?.id;
+}

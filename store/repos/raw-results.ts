@@ -45,3 +45,29 @@ export async function purgeExpiredRawResults(store: StoreSession, now = new Date
     'delete from raw_results where expires_at is not null and expires_at <= $1::timestamptz returning id', [now.toISOString()]);
   return rows.length;
 }
+
+/** A job's nmap XML as delivered, before it is ingested. */
+export interface DeliveredResult {
+  id: string; jobId: string; runId: string; sha256: string; size: number; xmlGz: Buffer; parserVersion: number;
+  /** null: kept forever. */
+  expiresAt: string | null;
+}
+
+/**
+ * Stores a job's result: one per job, a second delivery (a retried attempt) replaces the first until the job
+ * is ingested; nothing is stored for a job already ingested.
+ */
+export async function storeDeliveredResult(store: StoreSession, r: DeliveredResult): Promise<void> {
+  await store.query(
+    `insert into raw_results (id, job_id, run_id, sha256, size, xml_gz, parser_version, expires_at)
+     select $1, $2, $3, $4, $5, $6, $7, $8
+     where not exists (select 1 from jobs where id = $2 and ingested_at is not null)
+     on conflict (job_id) do update set sha256 = excluded.sha256, size = excluded.size, xml_gz = excluded.xml_gz, expires_at = excluded.expires_at`,
+    [r.id, r.jobId, r.runId, r.sha256, r.size, r.xmlGz, r.parserVersion, r.expiresAt]);
+}
+
+/** A job's stored XML, still compressed; undefined when none is kept. */
+export async function rawXmlGz(store: StoreSession, jobId: string): Promise<Uint8Array | undefined> {
+  const [raw] = await store.query<{ xml_gz: Uint8Array }>('select xml_gz from raw_results where job_id = $1', [jobId]);
+  return raw?.xml_gz;
+}

@@ -99,3 +99,79 @@ export async function runStatusInPeriod(store: StoreSession, from: string, to: s
   );
   return rows.map((r) => ({ status: r.status, n: Number(r.n), last: r.last ? new Date(r.last) : null }));
 }
+
+/**
+ * The run a workflow planned, with its plan (progress); undefined when the workflow has not planned one yet.
+ * Only scan runs have a workflow (imports do not).
+ */
+export async function runOfWorkflow<P = Record<string, unknown>>(
+  store: StoreSession, workflowId: string,
+): Promise<{ id: string; kind: Exclude<RunKind, 'import'>; profile_name: string | null; progress: P } | undefined> {
+  const [row] = await store.query<{ id: string; kind: Exclude<RunKind, 'import'>; profile_name: string | null; progress: P }>(
+    'select id, kind, profile_name, progress from runs where workflow_id = $1', [workflowId]);
+  return row;
+}
+
+/** The id of the run a workflow planned; undefined until it has planned one. */
+export async function runIdOfWorkflow(store: StoreSession, workflowId: string): Promise<string | undefined> {
+  const [row] = await store.query<{ id: string }>('select id from runs where workflow_id = $1', [workflowId]);
+  return row?.id;
+}
+
+/** The workflow id of a run: undefined when there is no such run, null when it runs without a workflow. */
+export async function workflowIdOfRun(store: StoreSession, runId: string): Promise<string | null | undefined> {
+  const [row] = await store.query<{ workflow_id: string | null }>('select workflow_id from runs where id = $1', [runId]);
+  return row ? row.workflow_id : undefined;
+}
+
+/** A run's plan (the progress column written when it was planned); undefined when there is no such run. */
+export async function runProgress<P = Record<string, unknown>>(store: StoreSession, runId: string): Promise<P | undefined> {
+  const [run] = await store.query<{ progress: P }>('select progress from runs where id = $1', [runId]);
+  return run?.progress;
+}
+
+/** A planned scan run, stored as running. */
+export interface NewScanRun {
+  id: string; kind: 'profile' | 'investigation'; profileId: string | null; profileName: string | null; requestedBy: string | null;
+  targets: string[]; reason: string | null; scheduledFor: string | null; startedAt: string; scopeOverride: boolean;
+  scopeOverrideReason: string | null; progress: object; workflowId: string;
+}
+export async function insertScanRun(tx: StoreSession, r: NewScanRun): Promise<void> {
+  await tx.query(
+    `insert into runs (id, kind, profile_id, profile_name, requested_by, targets, reason, scheduled_for, started_at, status,
+       scope_override, scope_override_reason, progress, workflow_id)
+     values ($1, $2, $3, $4, $5, $6::text[], $7, $8, $9, 'running', $10, $11, $12::jsonb, $13)`,
+    [r.id, r.kind, r.profileId, r.profileName, r.requestedBy, r.targets, r.reason, r.scheduledFor, r.startedAt,
+      r.scopeOverride, r.scopeOverrideReason, JSON.stringify(r.progress), r.workflowId]);
+}
+
+/** Records how a run ended: its status, counters and errors (joined, cut to 4,000 characters; null for none). */
+export async function recordRunEnd(
+  store: StoreSession, runId: string, end: { status: string; at: Date; counters: object; errors: readonly string[] },
+): Promise<void> {
+  await store.query(
+    `update runs set status = $2, finished_at = $3, counters = $4::jsonb, error = $5 where id = $1`,
+    [runId, end.status, end.at.toISOString(), JSON.stringify(end.counters), end.errors.length ? end.errors.join('; ').slice(0, 4000) : null]);
+}
+
+/** Runs (and imports) by status, for the metrics endpoint. */
+export async function runsByStatus(store: StoreSession): Promise<Map<string, number>> {
+  const rows = await store.query<{ k: string; n: number }>('select status as k, count(*)::int as n from runs group by status');
+  return new Map(rows.map((r) => [r.k, Number(r.n)]));
+}
+
+/** The sums over all runs of the named counters (a missing counter counts 0). */
+export async function runCounterTotals(store: StoreSession, keys: readonly string[]): Promise<Record<string, number>> {
+  const sums = keys.map((k) => `coalesce(sum((counters->>'${k.replace(/'/g, "''")}')::bigint), 0)::bigint as "${k.replace(/"/g, '""')}"`).join(', ');
+  return (await store.query<Record<string, number>>(`select ${sums} from runs`))[0] ?? {};
+}
+
+/** Runs the event feed reports on: queued or running, or finished within two minutes; oldest first, at most 200. */
+export async function recentRunStates(
+  store: StoreSession,
+): Promise<Array<{ id: string; kind: string; status: string; progress: unknown; counters: unknown; profile_name: string | null }>> {
+  return store.query(
+    `select id, kind, status, progress, counters, profile_name from runs
+      where status in ('queued', 'running') or finished_at > now() - interval '2 minutes'
+      order by created_at limit 200`);
+}

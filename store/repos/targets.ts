@@ -124,6 +124,12 @@ export async function addTargets(store: Store, values: string[], opts: AddTarget
   return { added, unchanged, overlaps };
 }
 
+/** Sets a target's labels and/or note; false when there is no target with this id. */
+export async function updateTargetMeta(store: StoreSession, id: string, set: { labels?: string[]; note?: string | null }): Promise<boolean> {
+  const updated = await store.db.update(targets).set(set).where(eq(targets.id, id)).returning({ id: targets.id });
+  return updated.length > 0;
+}
+
 export interface ListTargetsOptions {
   label?: string;
   exclude?: boolean;

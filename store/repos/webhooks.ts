@@ -248,3 +248,9 @@ export async function eventsHeldBack(store: StoreSession, cursor: { tx: number; 
 export async function advanceCursor(store: StoreSession, webhookId: string, cursor: { tx: number; id: string }): Promise<void> {
   await store.query('update webhooks set cursor_tx = $1, cursor_id = $2 where id = $3', [cursor.tx, cursor.id, webhookId]);
 }
+
+/** How many deliveries wait to be sent or retried (status pending). */
+export async function pendingDeliveryCount(store: StoreSession): Promise<number> {
+  const [r] = await store.query<{ n: number }>("select count(*)::int as n from webhook_deliveries where status = 'pending'");
+  return Number(r?.n ?? 0);
+}

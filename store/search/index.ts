@@ -8,6 +8,7 @@ import { queryToString } from '../../core/query/ast.ts';
 import { usesTime } from '../../core/query/evaluate.ts';
 import { parseQuery } from '../../core/query/parse.ts';
 import type { StoreSession } from '../index.ts';
+import type { ObservationRow } from '../repos/observation-rows.ts';
 import { compileHostCond, compileTerm, compileWhere, hasNegation, observationsFrom, positiveTerms, scopeWhere, sightingCol } from './compile.ts';
 
 export type SearchBy = 'port' | 'host';
@@ -441,21 +442,11 @@ function newestFirst(store: StoreSession, cond: SQL, afterCursor: SQL, cursor: C
   };
 }
 
-interface PortRow {
-  id: string;
-  ip: string;
-  protocol: string;
-  port: number;
-  state: string;
-  hsh256: string;
-  tags: string[];
-  score: number;
-  first_seen: Date;
-  last_seen: Date;
+type PortRow = Pick<ObservationRow, 'id' | 'ip' | 'protocol' | 'port' | 'state' | 'hsh256' | 'tags' | 'score' | 'first_seen' | 'last_seen'> & {
   service: string | null;
   product: string | null;
   title: string | null;
-}
+};
 
 async function finish(
   meta: Omit<SearchResult, 'hosts' | 'nextCursor'>, store: StoreSession, cond: SQL, page: Page, h: string, _limit: number,

@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm';
-import type { SearchFields } from '../../core/fields.ts';
+import type { ObservationRow } from '../repos/observation-rows.ts';
 import type { StoreSession } from '../index.ts';
 import type { MeiliIndexer } from './meili.ts';
 
@@ -41,9 +41,7 @@ export async function reindexSearch(store: StoreSession, opts: ReindexOptions = 
   let done = 0;
   let after = '';
   for (;;) {
-    const rows = await store.query<{
-      id: string; ip: string; protocol: string; port: number; first_seen: Date; last_seen: Date; fields: SearchFields; tags: string[]; score: number;
-    }>(sql`select id, host(ip) as ip, protocol, port, first_seen, last_seen, fields, tags, score from port_observations join observation_sightings using (id)
+    const rows = await store.query<Pick<ObservationRow, 'id' | 'ip' | 'protocol' | 'port' | 'first_seen' | 'last_seen' | 'fields' | 'tags' | 'score'>>(sql`select id, host(ip) as ip, protocol, port, first_seen, last_seen, fields, tags, score from port_observations join observation_sightings using (id)
            where current and state = 'open' and id > ${after} order by id limit ${batch}`);
     if (rows.length === 0) break;
     await meili.upsert(rows.map((r) => ({

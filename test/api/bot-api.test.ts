@@ -22,7 +22,7 @@ import { legacyAgent, nextLegacyJob, scanAsLegacyAgent, type LegacyAgent, type L
 import { cliEnvOf, makeTestConfig, storeKinds, type TestStore } from '../helpers/db.ts';
 
 /*
- * The predecessor's agent protocol (plum-reference.md §8) spoken by the client
+ * The predecessor's agent protocol (docs/migration.md, "Agents") spoken by the client
  * of test/helpers/legacy-agent.ts, as its Python agents speak it (real nmap on
  * the loopback perimeter, nmap2json results). The jobs come from a real
  * embedded run; test/temporal-legacy-bridge.test.ts covers Temporal.

@@ -1,6 +1,6 @@
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { embeddedServices } from '../../api/services.ts';
+import { embeddedServices } from '../../workers/serve-services.ts';
 import { silentLogger } from '../../core/log.ts';
 import { addNseScript } from '../../store/repos/nse-scripts.ts';
 import { addTargets, removeTargets } from '../../store/repos/targets.ts';

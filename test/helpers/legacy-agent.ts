@@ -7,7 +7,7 @@ import { nmap2jsonStream } from '../../core/nmap/compat.ts';
 import { openXmlFile } from '../../core/nmap/parse.ts';
 
 /*
- * A client of the predecessor's agent protocol (plum-reference.md §8) written
+ * A client of the predecessor's agent protocol (docs/migration.md, "Agents") written
  * as its Python agents speak it: JSON bodies with or without a JSON content
  * type, the same identity fields, real nmap on the loopback perimeter with
  * §2's defaults, and the result converted to nmap2json by our compat output

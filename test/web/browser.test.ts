@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { embeddedServices } from '../../api/services.ts';
+import { embeddedServices } from '../../workers/serve-services.ts';
 import { silentLogger } from '../../core/log.ts';
 import { startPerimeter, type Perimeter } from '../../demo/perimeter/index.ts';
 import { ingestScanResult } from '../../store/ingest.ts';

@@ -6,7 +6,7 @@ import type { MiddlewareHandler } from 'hono';
 import { PlumError } from '../../../core/errors.ts';
 import { hostsOutsideJob } from '../../../core/scope.ts';
 import { ingestScanResult } from '../../../store/ingest.ts';
-import { pinnedAddresses } from '../../../store/repos/jobs.ts';
+import { jobForUpload, pinnedAddresses } from '../../../store/repos/jobs.ts';
 import { expensive, requireAgent } from '../../auth.ts';
 import type { ApiEnv } from '../../context.ts';
 import { errors, jsonContent, security, typedId } from '../../schemas.ts';
@@ -77,10 +77,6 @@ export const route = createRoute({
   },
 });
 
-interface JobRow {
-  id: string; run_id: string; agent: string | null; status: string; targets: string[]; tcp_ports: string; udp_ports: string | null; ingested_at: Date | null;
-  result_sha256: string | null; scanner: string | null;
-}
 
 async function readXml(req: Request, inflatedMax: number): Promise<Buffer> {
   const raw = Buffer.from(await req.arrayBuffer());
@@ -138,9 +134,7 @@ export default {
       const p = c.var.principal;
       if (p.kind !== 'agent') throw new Error('unreachable: requireAgent sets an agent principal');
 
-      const [job] = await store.query<JobRow>(
-        `select id, run_id, agent, status, targets, tcp_ports, udp_ports, ingested_at, result_sha256,
-           (select r.progress->>'scanner' from runs r where r.id = jobs.run_id) as scanner from jobs where id = $1`, [jobId]);
+      const job = await jobForUpload(store, jobId);
       if (!job) throw new PlumError('not_found', `no job ${jobId}`, { hint: 'upload results only for jobs the server handed out' });
       if (!job.agent) {
         throw new PlumError('conflict', `job ${jobId} was not claimed by this agent`, { hint: `claim the job before running it: POST /v1/agent/jobs/${jobId}/claim` });

@@ -5,7 +5,7 @@ import type { ApiEnv } from '../../context.ts';
 import { checkLegacyKey, LEGACY_KEY_LENGTH, type LegacyIdentity } from '../../../store/repos/legacy-agents.ts';
 
 /*
- * What every /bot_api request carries (plum-reference.md §8), read from a JSON
+ * What every /bot_api request carries (docs/migration.md, "Agents"), read from a JSON
  * body whatever its content type says, and the answers in the predecessor's
  * shape: `{"message": …}` with its status codes, not Plum's error envelope.
  */

@@ -2,6 +2,8 @@ import { createRoute, z } from '@hono/zod-openapi';
 import { streamSSE } from 'hono/streaming';
 import { PlumError } from '../../../core/errors.ts';
 import type { Store } from '../../../store/index.ts';
+import { feedEventCount, feedEventPage, type FeedEvent } from '../../../store/repos/observation-events.ts';
+import { recentRunStates } from '../../../store/repos/runs.ts';
 import { EVENT_TYPES } from '../../../store/schema/observation-events.ts';
 import { requireRole } from '../../auth.ts';
 import { errors, security } from '../../schemas.ts';
@@ -57,20 +59,8 @@ export const route = createRoute({
   },
 });
 
-interface EventRow {
-  id: string; type: string; ip: string; protocol: string; port: number; at: Date; hsh256: string;
-  previous_hsh256: string | null; observation_id: string; run_id: string | null; job_id: string | null;
-}
-interface RunRow { id: string; kind: string; status: string; progress: unknown; counters: unknown; profile_name: string | null }
-
-const EVENT_COLUMNS = 'id, type, host(ip) as ip, protocol, port, at, hsh256, previous_hsh256, observation_id, run_id, job_id';
-
 /** One page of events with after < id <= upTo (upTo optional), in id order. */
-function eventPage(store: Store, types: string, after: string, upTo?: string): Promise<EventRow[]> {
-  return upTo === undefined
-    ? store.query<EventRow>(`select ${EVENT_COLUMNS} from observation_events where id > $1 and type = any($2::text[]) order by id limit ${BATCH}`, [after, types])
-    : store.query<EventRow>(`select ${EVENT_COLUMNS} from observation_events where id > $1 and id <= $3 and type = any($2::text[]) order by id limit ${BATCH}`, [after, types, upTo]);
-}
+const eventPage = (store: Store, types: string, after: string, upTo?: string): Promise<FeedEvent[]> => feedEventPage(store, types, BATCH, after, upTo);
 
 /** Lets other requests (and signals) run between pages even when every await resolves at once (PGlite). */
 const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
@@ -112,7 +102,7 @@ export default {
         const closed = new AbortController();
         stream.onAbort(() => closed.abort());
         let lastWrite = Date.now();
-        const send = async (r: EventRow) => {
+        const send = async (r: FeedEvent) => {
           seen.add(r.id);
           await stream.writeSSE({
             id: r.id,
@@ -129,9 +119,7 @@ export default {
           const windowStart = eventIdFloor(eventIdTime(cursor) - REORDER_WINDOW_MS);
           const from = windowStart > floor ? windowStart : floor;
           for (const id of seen) if (id < from) seen.delete(id);
-          const [row] = await store.query<{ n: number }>(
-            'select count(*)::int as n from observation_events where id >= $1 and id <= $2 and type = any($3::text[])', [from, cursor, types]);
-          if ((row?.n ?? 0) <= seen.size) return;
+          if (await feedEventCount(store, types, from, cursor) <= seen.size) return;
           let after = from < cursor ? from : cursor;
           for (;;) {
             const page = await eventPage(store, types, after, cursor);
@@ -156,10 +144,7 @@ export default {
             await sendLateCommits();
 
             if (q.runs === 'true') {
-              const runs = await store.query<RunRow>(
-                `select id, kind, status, progress, counters, profile_name from runs
-                  where status in ('queued', 'running') or finished_at > now() - interval '2 minutes'
-                  order by created_at limit 200`);
+              const runs = await recentRunStates(store);
               for (const r of runs) {
                 const data = JSON.stringify({ id: r.id, kind: r.kind, profile: r.profile_name, status: r.status, progress: r.progress, counters: r.counters });
                 if (runState.get(r.id) === data) continue;

@@ -5,7 +5,7 @@ import type { RouteModule } from '../index.ts';
 import { EventSchema, eventJson } from '../history/schemas.ts';
 import { jobCounts, jobJson, listJobs, runJson } from '../../../store/repos/runs.ts';
 import { JobSchema, RunIdParam, RunSchema, loadRun } from '../runs/schemas.ts';
-import type { HistoryEvent } from '../../../store/repos/observations.ts';
+import { currentServicesOfRun, eventsOfRun } from '../../../store/repos/observations.ts';
 
 const Result = z.object({
   ip: z.string(), protocol: z.string(), port: z.number(), state: z.string(), hsh256: z.string(), tags: z.array(z.string()), score: z.number(),
@@ -29,25 +29,14 @@ export const route = createRoute({
   },
 });
 
-interface ObsRow {
-  ip: string; protocol: string; port: number; state: string; hsh256: string; tags: string[]; score: number; first_seen: Date; last_seen: Date;
-  service: string | null; product: string | null; title: string | null; banner: string | null;
-}
-
 export default {
   register(app) {
     app.openapi(route, async (c) => {
       const { id } = c.req.valid('param');
       const { store } = c.var.deps;
       const run = await loadRun(store, id, 'investigation');
-      const results = await store.query<ObsRow>(
-        `select host(ip) as ip, protocol, port, state, hsh256, tags, score, first_seen, last_seen,
-                fields->'service_name'->>0 as service, fields->'service_product'->>0 as product,
-                fields->'http_title'->>0 as title, left(fields->'banner'->>0, 500) as banner
-           from port_observations join observation_sightings using (id) where last_run_id = $1 and current order by ip, protocol, port limit 10000`, [id]);
-      const events = await store.query<HistoryEvent>(
-        `select id, type, host(ip) as ip, protocol, port, at, hsh256, previous_hsh256, observation_id, previous_observation_id, run_id, job_id, changes
-           from observation_events where run_id = $1 order by at, ip, port limit 10000`, [id]);
+      const results = await currentServicesOfRun(store, id);
+      const events = await eventsOfRun(store, id);
       return c.json({
         investigation: runJson(run),
         jobCounts: await jobCounts(store, id),

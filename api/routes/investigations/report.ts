@@ -2,6 +2,7 @@ import { createRoute, z } from '@hono/zod-openapi';
 import { generateReport } from '../../../activities/report.ts';
 import { runPeriod } from '../../../core/report/period.ts';
 import { parseTarget } from '../../../core/targets.ts';
+import { addressesSeenLastByRun } from '../../../store/repos/observations.ts';
 import { runScanTimes } from '../../../store/repos/runs.ts';
 import { expensive, requireRole } from '../../auth.ts';
 import { errors, security } from '../../schemas.ts';
@@ -52,8 +53,7 @@ export default {
       const { store } = c.var.deps;
       const run = await loadRun(store, id, 'investigation');
       // Ranges and names: the addresses the run actually touched.
-      const touched = await store.query<{ ip: string }>('select distinct host(ip) as ip from port_observations join observation_sightings using (id) where last_run_id = $1 limit 1000', [id]);
-      const query = targetQuery(run.targets, touched.map((r) => r.ip)) || 'ip:0.0.0.0/32';
+      const query = targetQuery(run.targets, await addressesSeenLastByRun(store, id)) || 'ip:0.0.0.0/32';
       const now = new Date();
       const period = runPeriod({ startedAt: run.started_at ?? run.created_at, finishedAt: run.finished_at }, await runScanTimes(store, id), now);
       const { model, markdown } = await generateReport(store, {

@@ -2,6 +2,7 @@ import { createRoute, z } from '@hono/zod-openapi';
 import type { RouteModule } from '../index.ts';
 import { jsonContent } from '../../schemas.ts';
 import { PLUM_VERSION } from '../../../core/version.ts';
+import { databaseAnswers } from '../../../store/health.ts';
 
 const Health = z.object({
   status: z.literal('ok'),
@@ -21,7 +22,7 @@ export default {
   register(app) {
     app.openapi(route, async (c) => {
       const { store } = c.var.deps;
-      await store.query('select 1');
+      await databaseAnswers(store);
       return c.json({ status: 'ok' as const, database: store.kind, version: PLUM_VERSION }, 200);
     });
   },

@@ -1,9 +1,7 @@
 import { createRoute, z } from '@hono/zod-openapi';
-import { eq } from 'drizzle-orm';
 import { PlumError } from '../../../core/errors.ts';
 import { parseLabel } from '../../../core/targets.ts';
-import { listTargets } from '../../../store/repos/targets.ts';
-import { targets } from '../../../store/schema/targets.ts';
+import { listTargets, updateTargetMeta } from '../../../store/repos/targets.ts';
 import { requireRole } from '../../auth.ts';
 import { errors, jsonBody, jsonContent, security } from '../../schemas.ts';
 import type { RouteModule } from '../index.ts';
@@ -34,8 +32,7 @@ export default {
       const set: { labels?: string[]; note?: string | null } = {};
       if (b.labels) set.labels = [...new Set(b.labels.map(parseLabel))];
       if (b.note !== undefined) set.note = b.note;
-      const updated = await store.db.update(targets).set(set).where(eq(targets.id, id)).returning({ id: targets.id });
-      if (updated.length === 0) throw new PlumError('not_found', `no target ${id}`, { hint: 'list targets with GET /v1/targets' });
+      if (!(await updateTargetMeta(store, id, set))) throw new PlumError('not_found', `no target ${id}`, { hint: 'list targets with GET /v1/targets' });
       const target = (await listTargets(store)).find((t) => t.id === id)!;
       return c.json({ target }, 200);
     });

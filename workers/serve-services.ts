@@ -3,15 +3,16 @@ import { PlumError, toPlumError } from '../core/errors.ts';
 import type { Logger } from '../core/log.ts';
 import type { Store } from '../store/index.ts';
 import type { IngestDeps } from '../store/ingest.ts';
-import { defaultIngestDeps, investigationRequest, runEmbedded, type EmbeddedDeps } from '../workers/embedded.ts';
-import { createEmbeddedScheduler } from '../workers/scheduler.ts';
-import { startWebhookDispatcher } from '../workers/webhook-dispatcher.ts';
+import { defaultIngestDeps, investigationRequest, runEmbedded, type EmbeddedDeps } from './embedded.ts';
+import { createEmbeddedScheduler } from './scheduler.ts';
+import { startWebhookDispatcher } from './webhook-dispatcher.ts';
 import type { EventsSignal } from '../store/events-signal.ts';
 import { createSmtpMailer } from '../activities/report.ts';
 import type { RunRequest, RunSummary } from '../workflows/logic/types.ts';
 import { listProfiles } from '../store/repos/profiles.ts';
 import { listReportDefinitions } from '../store/repos/reports.ts';
-import type { ApiServices } from './context.ts';
+import { runIdOfWorkflow, workflowIdOfRun } from '../store/repos/runs.ts';
+import type { ApiServices } from '../api/context.ts';
 
 export interface ServeServices {
   api: ApiServices;
@@ -132,18 +133,18 @@ export function embeddedServices(deps: Omit<EmbeddedDeps, 'signal' | 'onEvent'> 
  * written by the workflow's planRun activity, so the route waits briefly for it.
  */
 async function temporalServices(deps: { store: Store; config: PlumConfig; log: Logger }): Promise<{ api: ApiServices; close(): Promise<void> }> {
-  const { connectTemporal, startRunWorkflow } = await import('../workers/temporal-client.ts');
-  const { syncSchedules } = await import('../workers/temporal-schedules.ts');
-  const { verifyJobClaimOnTemporal } = await import('../workers/job-claims.ts');
+  const { connectTemporal, startRunWorkflow } = await import('./temporal-client.ts');
+  const { syncSchedules } = await import('./temporal-schedules.ts');
+  const { verifyJobClaimOnTemporal } = await import('./job-claims.ts');
   const { client, close } = await connectTemporal(deps.config);
   // The predecessor's agents get jobs the workflows route to them through this process's bridge.
   const bridge = deps.config.PLUM_LEGACY_BOT_API
-    ? await (await import('../workers/legacy-bridge.ts')).startLegacyBridge({ ...deps, client })
+    ? await (await import('./legacy-bridge.ts')).startLegacyBridge({ ...deps, client })
     : undefined;
   const waitForRun = async (workflowId: string): Promise<string> => {
     for (let i = 0; i < 100; i++) {
-      const [row] = await deps.store.query<{ id: string }>('select id from runs where workflow_id = $1', [workflowId]);
-      if (row) return row.id;
+      const runId = await runIdOfWorkflow(deps.store, workflowId);
+      if (runId) return runId;
       await new Promise((r) => setTimeout(r, 100));
     }
     throw new PlumError('timeout', `the investigation workflow ${workflowId} started but did not plan its run within 10 s`, {
@@ -158,9 +159,9 @@ async function temporalServices(deps: { store: Store; config: PlumConfig; log: L
         return { runId: await waitForRun(request.workflowId) };
       },
       async cancelRun(runId) {
-        const [row] = await deps.store.query<{ workflow_id: string | null }>('select workflow_id from runs where id = $1', [runId]);
-        if (!row?.workflow_id) throw new PlumError('conflict', `run ${runId} has no workflow to cancel`);
-        await client.workflow.getHandle(row.workflow_id).cancel();
+        const workflowId = await workflowIdOfRun(deps.store, runId);
+        if (!workflowId) throw new PlumError('conflict', `run ${runId} has no workflow to cancel`);
+        await client.workflow.getHandle(workflowId).cancel();
       },
       verifyJobClaim: (claim) => verifyJobClaimOnTemporal(client, deps.config.PLUM_TEMPORAL_NAMESPACE, claim),
       ...(bridge ? { legacyBridge: bridge } : {}),
