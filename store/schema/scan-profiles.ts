@@ -23,6 +23,8 @@ export const scanProfiles = pgTable('scan_profiles', {
   /** Which targets the profile applies to: `all` or a label selector. */
   targetSelector: text('target_selector').notNull().default('all'),
   hostTimeout: text('host_timeout').notNull().default('40s'),
+  /** A trigger profile's query (core/query): it scans what the query newly matches instead of targets on a cycle. */
+  trigger: text('trigger'),
   enabled: boolean('enabled').notNull().default(true),
   createdAt: tstz('created_at').notNull().defaultNow(),
   updatedAt: tstz('updated_at').notNull().defaultNow(),
