@@ -21,6 +21,8 @@ import type {
   JobOutcome, JobSpec, NmapJobResult, PlannedRun, RunRequest, ScanActivities,
 } from '../workflows/logic/types.ts';
 import type { NmapProgress, NmapRunner } from './nmap.ts';
+import { planTriggerRun, type RunOrigin } from './trigger-plan.ts';
+import { linkFiringsToRun } from '../store/repos/trigger-firings.ts';
 
 /*
  * The activities: every side effect of a scan run, behind one factory with
@@ -196,6 +198,8 @@ interface RunMeta {
   customScripts?: CustomScriptRef[];
   /** Planned by a worker bridging to the predecessor's agents: the workflow routes each job. */
   legacyBridge?: boolean;
+  /** A triggered run: the finding that started it. */
+  origin?: RunOrigin;
 }
 
 /**
@@ -226,7 +230,7 @@ export function createActivities(deps: ActivityDeps): ScanActivities {
   const parseXml = deps.parseXml ?? defaultParse;
 
   async function existingRun(store: Store, workflowId: string): Promise<PlannedRun | undefined> {
-    const [row] = await store.query<{ id: string; kind: 'profile' | 'investigation'; profile_name: string | null; progress: RunMeta }>(
+    const [row] = await store.query<{ id: string; kind: PlannedRun['kind']; profile_name: string | null; progress: RunMeta }>(
       'select id, kind, profile_name, progress from runs where workflow_id = $1', [workflowId]);
     if (!row) return undefined;
     const m = row.progress;
@@ -248,12 +252,24 @@ export function createActivities(deps: ActivityDeps): ScanActivities {
     let profileId: string | null = null;
     let planTargets: PlanTarget[];
     let requested: string[];
+    let triggered: Awaited<ReturnType<typeof planTriggerRun>> | undefined;
     if (req.kind === 'profile') {
       const stored = await getProfile(store, req.profile);
+      if (stored.trigger) {
+        throw new PlumError('invalid_input', `profile ${stored.name} is a trigger profile: it scans what its query matches, not targets`, {
+          hint: 'its runs start from new findings (`plum runs --kind trigger`); for a scan of targets use another profile',
+        });
+      }
       profile = stored;
       profileId = stored.id;
       planTargets = await loadPlanTargets(store);
       requested = [];
+    } else if (req.kind === 'trigger') {
+      triggered = await planTriggerRun(store, req, excludes, deps.maxJobSize);
+      profile = triggered.profile;
+      profileId = triggered.profile.id;
+      requested = triggered.requested;
+      planTargets = [];
     } else {
       if (req.targets.length === 0) throw new PlumError('usage', 'an investigation needs at least one target', { hint: 'name the addresses, ranges or names to scan' });
       profile = parseProfile({
@@ -264,9 +280,9 @@ export function createActivities(deps: ActivityDeps): ScanActivities {
     }
     // The scope guard runs before anything is stored or scanned: investigations check every requested
     // target, profile runs check their names (addresses are planned from the perimeter itself).
-    const planned = planJobs(profile, planTargets, deps.maxJobSize ? { maxPerJob: deps.maxJobSize } : {});
+    const planned = triggered?.planned ?? planJobs(profile, planTargets, deps.maxJobSize ? { maxPerJob: deps.maxJobSize } : {});
     const names = [...new Set(planned.filter((j) => j.kind === 'fqdn').flatMap((j) => j.targets))];
-    const toCheck = req.kind === 'investigation' ? requested : names;
+    const toCheck = req.kind === 'profile' ? names : requested;
     const decision = toCheck.length > 0
       ? await enforceScope(toCheck, perimeter, {
         resolve: deps.resolve,
@@ -288,8 +304,9 @@ export function createActivities(deps: ActivityDeps): ScanActivities {
     const meta: RunMeta = {
       priority: profile.priority, hostTimeout: profile.hostTimeout, jobCount: planned.length,
       addressCount: planned.reduce((n, j) => n + j.addressCount, 0),
-      targetCount: req.kind === 'investigation' ? requested.length : planTargets.filter((t) => !t.exclude).length,
-      ...(req.kind === 'profile' ? { profile: profile.name } : {}),
+      targetCount: req.kind === 'profile' ? planTargets.filter((t) => !t.exclude).length : requested.length,
+      ...(req.kind !== 'investigation' ? { profile: profile.name } : {}),
+      ...(triggered ? { origin: triggered.origin } : {}),
       ...(decision ? { pinned: decision.resolved } : {}),
       ...(profile.allowScripts.length ? { allowScripts: profile.allowScripts } : {}),
       ...(customScripts.length ? { customScripts } : {}),
@@ -300,9 +317,10 @@ export function createActivities(deps: ActivityDeps): ScanActivities {
         `insert into runs (id, kind, profile_id, profile_name, requested_by, targets, reason, scheduled_for, started_at, status,
            scope_override, scope_override_reason, progress, workflow_id)
          values ($1, $2, $3, $4, $5, $6::text[], $7, $8, $9, 'running', $10, $11, $12::jsonb, $13)`,
-        [runId, req.kind, profileId, req.kind === 'profile' ? profile.name : null, req.requestedBy, requested,
-          req.kind === 'investigation' ? req.reason ?? null : null, req.kind === 'profile' ? req.scheduledFor ?? null : null, at,
+        [runId, req.kind, profileId, req.kind !== 'investigation' ? profile.name : null, req.requestedBy, requested,
+          req.kind === 'investigation' ? req.reason ?? null : triggered?.reason ?? null, req.kind === 'profile' ? req.scheduledFor ?? null : null, at,
           Boolean(decision?.override), decision?.override?.reason ?? null, JSON.stringify(meta), req.workflowId]);
+      if (triggered) await linkFiringsToRun(tx, req.workflowId, runId);
       // Jobs go in as one statement per 1,000 so an 8,000-job plan is stored in a few round trips.
       for (let i = 0; i < planned.length; i += 1000) {
         const rows = planned.slice(i, i + 1000).map((j: PlannedJob) => ({
