@@ -292,7 +292,7 @@ export function parseProfile(input: ProfileInput): ScanProfile {
       const v = input[field];
       if (v === undefined || v === null || v === '') continue;
       throw new PlumError('invalid_input', `invalid profile ${field}: a trigger profile has no ${what}`, {
-        hint: `remove ${flag} (${field} in the API), or drop --trigger for a scheduled profile`, details: { field },
+        hint: `remove ${flag} (the API's ${field}), or drop the trigger for a scheduled profile`, details: { field },
       });
     }
   }
