@@ -30,6 +30,8 @@ import type { Scanner, ScannerName } from '../core/scanner/contract.ts';
 import { readScannerOutput } from '../core/scanner/result.ts';
 import type { NmapProgress, NmapRunner } from './nmap.ts';
 import { runScannerJob } from './scanner-job.ts';
+import { planTriggerRun, type RunOrigin } from './trigger-plan.ts';
+import { linkFiringsToRun } from '../store/repos/trigger-firings.ts';
 
 /*
  * The activities: every side effect of a scan run, behind one factory with
@@ -206,6 +208,8 @@ interface RunMeta {
   legacyBridge?: boolean;
   /** The profile's scanner when it is not nmap. */
   scanner?: ScannerName;
+  /** A triggered run: the finding that started it. */
+  origin?: RunOrigin;
 }
 
 /**
@@ -257,12 +261,24 @@ export function createActivities(deps: ActivityDeps): ScanActivities {
     let profileId: string | null = null;
     let planTargets: PlanTarget[];
     let requested: string[];
+    let triggered: Awaited<ReturnType<typeof planTriggerRun>> | undefined;
     if (req.kind === 'profile') {
       const stored = await getProfile(store, req.profile);
+      if (stored.trigger) {
+        throw new PlumError('invalid_input', `profile ${stored.name} is a trigger profile: it scans what its query matches, not targets`, {
+          hint: 'its runs start from new findings (`plum runs --kind trigger`); for a scan of targets use another profile',
+        });
+      }
       profile = stored;
       profileId = stored.id;
       planTargets = await loadPlanTargets(store);
       requested = [];
+    } else if (req.kind === 'trigger') {
+      triggered = await planTriggerRun(store, req, excludes, deps.maxJobSize);
+      profile = triggered.profile;
+      profileId = triggered.profile.id;
+      requested = triggered.requested;
+      planTargets = [];
     } else {
       if (req.targets.length === 0) throw new PlumError('usage', 'an investigation needs at least one target', { hint: 'name the addresses, ranges or names to scan' });
       profile = parseProfile({
@@ -273,9 +289,9 @@ export function createActivities(deps: ActivityDeps): ScanActivities {
     }
     // The scope guard runs before anything is stored or scanned: investigations check every requested
     // target, profile runs check their names (addresses are planned from the perimeter itself).
-    const planned = planJobs(profile, planTargets, deps.maxJobSize ? { maxPerJob: deps.maxJobSize } : {});
+    const planned = triggered?.planned ?? planJobs(profile, planTargets, deps.maxJobSize ? { maxPerJob: deps.maxJobSize } : {});
     const names = [...new Set(planned.filter((j) => j.kind === 'fqdn').flatMap((j) => j.targets))];
-    const toCheck = req.kind === 'investigation' ? requested : names;
+    const toCheck = req.kind === 'profile' ? names : requested;
     const decision = toCheck.length > 0
       ? await enforceScope(toCheck, perimeter, {
         resolve: deps.resolve,
@@ -297,8 +313,9 @@ export function createActivities(deps: ActivityDeps): ScanActivities {
     const meta: RunMeta = {
       priority: profile.priority, hostTimeout: profile.hostTimeout, jobCount: planned.length,
       addressCount: planned.reduce((n, j) => n + j.addressCount, 0),
-      targetCount: req.kind === 'investigation' ? requested.length : planTargets.filter((t) => !t.exclude).length,
-      ...(req.kind === 'profile' ? { profile: profile.name } : {}),
+      targetCount: req.kind === 'profile' ? planTargets.filter((t) => !t.exclude).length : requested.length,
+      ...(req.kind !== 'investigation' ? { profile: profile.name } : {}),
+      ...(triggered ? { origin: triggered.origin } : {}),
       ...(decision ? { pinned: decision.resolved } : {}),
       ...(profile.allowScripts.length ? { allowScripts: profile.allowScripts } : {}),
       ...(customScripts.length ? { customScripts } : {}),
@@ -307,11 +324,12 @@ export function createActivities(deps: ActivityDeps): ScanActivities {
     };
     await store.transaction(async (tx) => {
       await insertScanRun(tx, {
-        id: runId, kind: req.kind, profileId, profileName: req.kind === 'profile' ? profile.name : null, requestedBy: req.requestedBy,
-        targets: requested, reason: req.kind === 'investigation' ? req.reason ?? null : null,
+        id: runId, kind: req.kind, profileId, profileName: req.kind !== 'investigation' ? profile.name : null, requestedBy: req.requestedBy,
+        targets: requested, reason: req.kind === 'investigation' ? req.reason ?? null : triggered?.reason ?? null,
         scheduledFor: req.kind === 'profile' ? req.scheduledFor ?? null : null, startedAt: at,
         scopeOverride: Boolean(decision?.override), scopeOverrideReason: decision?.override?.reason ?? null, progress: meta, workflowId: req.workflowId,
       });
+      if (triggered) await linkFiringsToRun(tx, req.workflowId, runId);
       await insertQueuedJobs(tx, runId, planned.map((j: PlannedJob) => ({
         id: newId('job'), index: j.index, targets: j.targets, address_count: j.addressCount, tcp_ports: j.tcpPorts,
         udp_ports: j.udpPorts ?? null, scripts: j.scripts, nmap_args: j.extraArgs,

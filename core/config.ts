@@ -54,6 +54,8 @@ export const configSchema = z.object({
   PLUM_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('warn'),
   /** Days raw nmap XML is kept; 0 keeps it forever. */
   PLUM_RAW_RETENTION_DAYS: z.coerce.number().int().min(0).default(90),
+  /** Runs a trigger profile may start per hour (its rolling last hour); firings beyond wait for the next, never dropped. */
+  PLUM_TRIGGER_RUNS_PER_HOUR: z.coerce.number().int().min(1).max(3600).default(6),
   /** Tag rules synced into the database by `plum rules apply` (default: the shipped rules/ directory). */
   PLUM_RULES_DIR: optionalString,
   /** Score weights and bands (default: rules/score.yaml). */

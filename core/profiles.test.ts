@@ -106,3 +106,30 @@ describe('one validator per value, however it arrives (issue #31)', () => {
     expect(parseCycle(every)).toMatchObject({ kind: 'cron', expression: every });
   });
 });
+
+describe('trigger profiles', () => {
+  it('keep the query, with no ports, schedule or targets of their own', () => {
+    const p = parseProfile({ name: 'ls', trigger: ' http_title.lk:"index of" ', scripts: 'http-ls' });
+    expect(p).toMatchObject({ name: 'ls', trigger: 'http_title.lk:"index of"', tcpPorts: '', scripts: ['http-ls'] });
+    expect(parseProfile({ name: 'x', tcpPorts: '80', trigger: '' }).trigger).toBeUndefined();
+  });
+
+  it('refuses a query the search parser refuses, in one line with its position', () => {
+    expect(() => parseProfile({ name: 'ls', trigger: 'http_title.lk:"index of" AND (port:80' }))
+      .toThrow(/^invalid profile trigger: unclosed parenthesis at position 29$/);
+    expect(() => parseProfile({ name: 'ls', trigger: 'port:80 nosuchfield:x' })).toThrow(/^invalid profile trigger: unknown field 'nosuchfield' at position 8$/);
+  });
+
+  it.each([
+    [{ every: '1d' }, /invalid profile every: a trigger profile has no schedule/],
+    [{ targets: 'label:dmz' }, /invalid profile targets: a trigger profile has no target selection/],
+    [{ tcpPorts: '80' }, /invalid profile tcpPorts: a trigger profile has no ports/],
+    [{ udpPorts: '53' }, /invalid profile udpPorts: a trigger profile has no ports/],
+  ])('refuses %j beside a trigger', (extra, re) => {
+    expect(() => parseProfile({ name: 'ls', trigger: 'port:80', ...extra })).toThrow(re);
+  });
+
+  it('still requires ports of a profile without a trigger', () => {
+    expect(() => parseProfile({ name: 'x' })).toThrow(/^invalid profile tcpPorts: empty TCP ports list$/);
+  });
+});

@@ -4,6 +4,7 @@ import { PlumError } from './errors.ts';
 import { isDuration, parseDuration } from './duration.ts';
 import { parseNmapArgs, validateHostTimeout, validateNmapArgs } from './nmap-args.ts';
 import { NMAP_SCRIPT_CATEGORIES, installedScriptDb, judgeScripts, type ScriptDb } from './nmap/script-db.ts';
+import { parseQuery } from './query/parse.ts';
 import { parseLabel } from './targets.ts';
 
 /**
@@ -236,6 +237,16 @@ function refineWith<I, T>(fn: (v: I) => T) {
   };
 }
 
+/**
+ * A trigger query (the language of `plum search`): checked with the real parser so a typo is refused when the
+ * profile is saved (its position in the message), not discovered at the first ingest.
+ */
+export function parseTrigger(text: string | null | undefined): string | undefined {
+  if (text === undefined || text === null || text.trim() === '') return undefined;
+  parseQuery(text);
+  return text.trim();
+}
+
 export const PROFILE_NAME = /^[a-z0-9][a-z0-9_-]{0,62}$/;
 
 /** The scanners a profile may choose. */
@@ -263,7 +274,8 @@ function checkScanner(p: z.output<typeof profileInputSchema>): void {
 export const profileInputSchema = z.object({
   name: z.string().trim().toLowerCase().regex(PROFILE_NAME, 'use 1-63 lowercase letters, digits, "-" or "_", starting with a letter or digit'),
   description: z.string().trim().max(500).optional(),
-  tcpPorts: z.string().transform(refineWith((v) => normalisePortList(v, 'TCP ports'))),
+  /** Empty only on a trigger profile (its runs scan the port of each finding); parseProfile requires ports otherwise. */
+  tcpPorts: z.string().default('').transform(refineWith((v) => (v === '' ? '' : normalisePortList(v, 'TCP ports')))),
   udpPorts: z.string().optional().nullable().transform(refineWith((v: string | null | undefined) =>
     (v === undefined || v === null || v.trim() === '' ? undefined : normalisePortList(v, 'UDP ports')))),
   scripts: z.union([z.string(), z.array(z.string())]).optional().transform(refineWith(parseScriptList)),
@@ -277,16 +289,45 @@ export const profileInputSchema = z.object({
   hostTimeout: z.string().trim().default('40s').transform(refineWith(validateHostTimeout)),
   /** The scanner that runs the profile (core/scanner/contract.ts): nmap, or sslscan, the TLS scanner. */
   scanner: z.string().trim().toLowerCase().default('nmap').transform(refineWith(parseScanner)),
+  /**
+   * A trigger profile scans what its query newly matches after each ingest (store/triggers.ts), instead of
+   * targets on a cycle: it has no schedule, no target selection and no ports of its own.
+   */
+  trigger: z.string().max(2000).optional().nullable().transform(refineWith(parseTrigger)),
 });
 
 export type ProfileInput = z.input<typeof profileInputSchema>;
 export type ScanProfile = z.output<typeof profileInputSchema>;
 
 /** Validates a profile; throws one PlumError('invalid_input') naming the field. */
+/** What a trigger profile refuses, with the option that sets it. */
+const NOT_ON_TRIGGER = [
+  ['every', '--every', 'schedule: it runs when its query matches a new finding'],
+  ['targets', '--targets', 'target selection: it scans the address of each finding'],
+  ['tcpPorts', '--ports', 'ports: it scans the port of each finding'],
+  ['udpPorts', '--udp-ports', 'ports: it scans the port of each finding'],
+] as const;
+
 export function parseProfile(input: ProfileInput): ScanProfile {
+  const hasTrigger = typeof input.trigger === 'string' && input.trigger.trim() !== '';
+  if (hasTrigger) {
+    for (const [field, flag, what] of NOT_ON_TRIGGER) {
+      const v = input[field];
+      if (v === undefined || v === null || v === '') continue;
+      throw new PlumError('invalid_input', `invalid profile ${field}: a trigger profile has no ${what}`, {
+        hint: `remove ${flag} (the API's ${field}), or drop the trigger for a scheduled profile`, details: { field },
+      });
+    }
+  }
   const r = profileInputSchema.safeParse(input);
   if (r.success) {
     checkScanner(r.data);
+    if (!r.data.trigger && r.data.tcpPorts === '') {
+      throw new PlumError('invalid_input', 'invalid profile tcpPorts: empty TCP ports list', {
+        hint: 'give ports like 22,80,443 or 8000-8100, or a --trigger query for a profile that scans what a query finds',
+        details: { field: 'tcpPorts' },
+      });
+    }
     return r.data;
   }
   const issue = r.error.issues[0]!;

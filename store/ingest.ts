@@ -11,6 +11,7 @@ import { OPEN, readBatch, type BatchCtx } from './ingest-read.ts';
 import { decideBatch } from './ingest-decide.ts';
 import { writeBatch } from './ingest-write.ts';
 import { diffChangedEvents } from './ingest-diffs.ts';
+import { loadTriggers, recordFirings } from './triggers.ts';
 import type { IngestPort, IngestHost, IngestInput, IngestSummary, StoredEvent, StoredObservation } from './ingest-types.ts';
 
 export * from './ingest-types.ts';
@@ -132,6 +133,8 @@ export async function ingestScanResult<H extends IngestHost>(store: Store, input
   if (input.rawXml && sha && !sameResult) {
     await storeRaw(store, input as IngestInput, runId, jobId, sha, now, input.scan.error?.message ?? null);
   }
+  // Trigger profiles' firings are recorded with the batch that made their findings new (store/triggers.ts).
+  const triggers = await loadTriggers(store, runId);
   let coverage: PortCoverage | undefined;
   let view: string | undefined;
   const scanRef = input.scan;
@@ -190,6 +193,7 @@ export async function ingestScanResult<H extends IngestHost>(store: Store, input
         Object.assign(summary, before, { errors: summary.errors });
         return store.transaction(async (tx) => {
           const batchResult = await ingestBatch(tx, hosts, ctx, summary);
+          await recordFirings(tx, triggers, batchResult.events, now);
           if (deps.beforeCommit && (batchResult.observations.length || batchResult.events.length)) await deps.beforeCommit(tx, batchResult);
           return batchResult;
         });

@@ -195,7 +195,8 @@ export function createEmbeddedScheduler(deps: SchedulerDeps) {
       deps.log.error({ err: toPlumError(e).oneLine() }, 'listing profiles failed');
     }
     for (const profile of profiles) {
-      if (!profile.enabled) continue;
+      // A trigger profile runs from its firings (dispatchTriggerFirings below), never on a cycle.
+      if (!profile.enabled || profile.trigger) continue;
       try {
         out.push(await tickProfile(profile, at));
       } catch (e) {

@@ -6,6 +6,8 @@ import type { IngestDeps } from '../store/ingest.ts';
 import { defaultIngestDeps, investigationRequest, runEmbedded, type EmbeddedDeps } from './embedded.ts';
 import { createEmbeddedScheduler } from './scheduler.ts';
 import { startWebhookDispatcher } from './webhook-dispatcher.ts';
+import { alreadyStarted, startTriggerDispatcher } from './trigger-dispatcher.ts';
+import { systemResolver } from '../activities/nmap.ts';
 import type { EventsSignal } from '../store/events-signal.ts';
 import { createSmtpMailer } from '../activities/report.ts';
 import type { RunRequest, RunSummary } from '../workflows/logic/types.ts';
@@ -32,6 +34,8 @@ type InvestigationInput = Parameters<NonNullable<ApiServices['startInvestigation
  */
 export function embeddedServices(deps: Omit<EmbeddedDeps, 'signal' | 'onEvent'> & { schedulerIntervalMs?: number }): {
   api: ApiServices; close(): Promise<void>; running: Map<string, Promise<unknown>>;
+  /** Starts a run in the background; resolves with its run id once planned (triggered runs: workers/trigger-dispatcher.ts). */
+  startRun(request: RunRequest): Promise<string>;
 } {
   const controllers = new Map<string, AbortController>();
   const running = new Map<string, Promise<unknown>>();
@@ -117,6 +121,10 @@ export function embeddedServices(deps: Omit<EmbeddedDeps, 'signal' | 'onEvent'> 
   return {
     api,
     running,
+    startRun(request) {
+      if (closing) return Promise.reject(new PlumError('unavailable', 'the server is stopping', { hint: 'the run starts at the next start' }));
+      return launch(request).runId;
+    },
     async close() {
       closing = true;
       for (const c of controllers.values()) c.abort();
@@ -132,7 +140,9 @@ export function embeddedServices(deps: Omit<EmbeddedDeps, 'signal' | 'onEvent'> 
  * investigation starts as a workflow; the API never scans. The run row is
  * written by the workflow's planRun activity, so the route waits briefly for it.
  */
-async function temporalServices(deps: { store: Store; config: PlumConfig; log: Logger }): Promise<{ api: ApiServices; close(): Promise<void> }> {
+async function temporalServices(deps: { store: Store; config: PlumConfig; log: Logger }): Promise<{
+  api: ApiServices; close(): Promise<void>; startRun(request: RunRequest): Promise<void>;
+}> {
   const { connectTemporal, startRunWorkflow } = await import('./temporal-client.ts');
   const { syncSchedules } = await import('./temporal-schedules.ts');
   const { verifyJobClaimOnTemporal } = await import('./job-claims.ts');
@@ -170,11 +180,30 @@ async function temporalServices(deps: { store: Store; config: PlumConfig; log: L
         await syncSchedules(client, await listProfiles(deps.store), deps.config, { reports: await listReportDefinitions(deps.store) });
       },
     },
+    // A triggered run's workflow id is its claim's: a second start of the same claim is refused by Temporal.
+    async startRun(request) {
+      try {
+        await startRunWorkflow(client, deps.config, request);
+      } catch (e) {
+        throw alreadyStarted(e) ?? e;
+      }
+    },
     async close() {
       await bridge?.close();
       await close();
     },
   };
+}
+
+/** Firings of trigger profiles become runs (workers/trigger-dispatcher.ts), woken by each commit of new events. */
+function triggerDispatcher(deps: { store: Store; config: PlumConfig; log: Logger; events?: EventsSignal }, start: (request: RunRequest) => Promise<unknown>) {
+  return startTriggerDispatcher({
+    store: deps.store, log: deps.log, perHour: deps.config.PLUM_TRIGGER_RUNS_PER_HOUR, resolve: systemResolver,
+    ...(deps.events ? { events: deps.events } : {}),
+    start: async (request) => {
+      await start(request);
+    },
+  });
 }
 
 /**
@@ -198,12 +227,24 @@ export async function buildServeServices(deps: {
   };
   if (deps.config.PLUM_TEMPORAL_ADDRESS) {
     const t = await temporalServices(deps);
-    return { api: { ...t.api, ingestDeps }, mode: `runs on Temporal at ${deps.config.PLUM_TEMPORAL_ADDRESS}`, close: withDispatcher(t.close) };
+    const triggers = triggerDispatcher(deps, t.startRun);
+    return {
+      api: { ...t.api, ingestDeps }, mode: `runs on Temporal at ${deps.config.PLUM_TEMPORAL_ADDRESS}`,
+      close: withDispatcher(async () => {
+        await triggers.stop();
+        await t.close();
+      }),
+    };
   }
   const e = embeddedServices({ ...deps, ingestDeps });
+  // Triggered runs are scheduling: they start in the process that runs the scheduler.
+  const triggers = deps.schedulerIntervalMs ? triggerDispatcher(deps, e.startRun) : undefined;
   return {
     api: { ...e.api, ingestDeps },
     mode: deps.schedulerIntervalMs ? `embedded runner and scheduler (every ${Math.round(deps.schedulerIntervalMs / 1000)} s)` : 'embedded runner, scheduler off',
-    close: withDispatcher(e.close),
+    close: withDispatcher(async () => {
+      await triggers?.stop();
+      await e.close();
+    }),
   };
 }

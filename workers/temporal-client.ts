@@ -28,14 +28,15 @@ export async function connectTemporal(config: PlumConfig, address = config.PLUM_
 export function runSearchAttributes(request: RunRequest, priority?: number): SearchAttributePair[] {
   return [
     { key: SA_RUN_KIND, value: request.kind },
-    ...(request.kind === 'profile' ? [{ key: SA_PROFILE, value: request.profile }] : []),
+    ...(request.kind !== 'investigation' ? [{ key: SA_PROFILE, value: request.profile }] : []),
     ...(priority !== undefined ? [{ key: SA_PRIORITY, value: priority }] : []),
   ];
 }
 
 /** Starts a run's workflow (profile or investigation) and returns its handle. */
 export async function startRunWorkflow(client: Client, config: PlumConfig, request: RunRequest, opts: { priority?: number } = {}) {
-  return client.workflow.start(request.kind === 'profile' ? 'scanProfileWorkflow' : 'investigationWorkflow', {
+  // A triggered run is a run of its (trigger) profile: the same workflow type, its own id and kind.
+  return client.workflow.start(request.kind === 'investigation' ? 'investigationWorkflow' : 'scanProfileWorkflow', {
     taskQueue: config.PLUM_TEMPORAL_TASK_QUEUE,
     workflowId: request.workflowId,
     args: [scanWorkflowInput(config, request)],

@@ -116,7 +116,8 @@ export async function syncSchedules(
   client: Client, profiles: StoredProfile[], config: PlumConfig, opts: { dryRun?: boolean; reports?: ReportDefinitionRow[] } = {},
 ): Promise<SyncResult[]> {
   const out: SyncResult[] = [];
-  const wanted = new Map(profiles.map((p) => { const d = desiredSchedule(p, config); return [d.scheduleId, d]; }));
+  // A trigger profile has no schedule: its runs start from its firings (workers/trigger-dispatcher.ts).
+  const wanted = new Map(profiles.filter((p) => !p.trigger).map((p) => { const d = desiredSchedule(p, config); return [d.scheduleId, d]; }));
   for (const def of opts.reports ?? []) {
     const d = desiredReportSchedule(def, config);
     wanted.set(d.scheduleId, d);

@@ -17,9 +17,10 @@ export const profileJson = (p: StoredProfile) => ({
   scripts: p.scripts,
   allow_scripts: p.allowScripts,
   nmap_args: p.nmapArgs,
-  every: p.every,
+  every: p.trigger ? null : p.every,
   priority: p.priority,
-  targets: p.targets,
+  targets: p.trigger ? null : p.targets,
+  trigger: p.trigger ?? null,
   host_timeout: p.hostTimeout,
   scanner: p.scanner,
   enabled: p.enabled,
@@ -29,14 +30,15 @@ export const profileJson = (p: StoredProfile) => ({
 });
 
 interface AddOpts {
-  ports: string;
+  ports?: string;
   udpPorts?: string;
   scripts?: string;
   allowScript: string[];
   nmapArgs?: string;
-  every: string;
+  every?: string;
   priority: string;
-  targets: string;
+  targets?: string;
+  trigger?: string;
   hostTimeout: string;
   scanner: string;
   description?: string;
@@ -51,15 +53,16 @@ export function register(program: Command, ctx: CliContext): void {
     .command('add')
     .description('add a scan profile (or change one with --replace)')
     .argument('<name>', 'profile name: lowercase letters, digits, "-" or "_"')
-    .requiredOption('--ports <list>', 'TCP ports: 22,80,443 or ranges 8000-8100')
+    .option('--ports <list>', 'TCP ports: 22,80,443 or ranges 8000-8100 (required unless --trigger)')
     .option('--udp-ports <list>', 'UDP ports (needs a root agent)')
     .option('--scripts <list>', 'NSE scripts, comma-separated: stock names (http-title), plum-banner, plum-favicon, or custom ones (plum nse list)')
     .option('--allow-script <name>', 'allow a script of a refused category (broadcast, external, dos, exploit, brute, intrusive) for this profile; repeatable',
       (v: string, acc: string[]) => [...acc, v], [] as string[])
     .option('--nmap-args <args>', 'extra nmap options, e.g. "-T4 --max-retries 1" (checked; no output, port, script or target options)')
-    .option('--every <cycle>', 'cycle: 12h, 7d, 30m or a cron expression like "0 3 * * *" (UTC)', '12h')
+    .option('--every <cycle>', 'cycle: 12h, 7d, 30m or a cron expression like "0 3 * * *" (UTC); default 12h')
     .option('--priority <0-4>', '0 background, 1 low, 2 normal, 3 high, 4 urgent', '2')
-    .option('--targets <selection>', 'all, or label:NAME', 'all')
+    .option('--targets <selection>', 'all, or label:NAME; default all')
+    .option('--trigger <query>', 'a search query (plum search): scan, with this profile\'s scripts, each service a new finding makes match it (no --ports, --every or --targets)')
     .option('--host-timeout <time>', 'nmap --host-timeout per host', '40s')
     .option('--scanner <name>', 'nmap, or sslscan: the TLS scanner (protocols, ciphers, certificate; no scripts or nmap options)', 'nmap')
     .option('--description <text>', 'what the profile is for')
@@ -76,6 +79,7 @@ export function register(program: Command, ctx: CliContext): void {
         every: opts.every,
         priority: opts.priority,
         targets: opts.targets,
+        trigger: opts.trigger,
         hostTimeout: opts.hostTimeout,
         scanner: opts.scanner,
         ...(opts.description ? { description: opts.description } : {}),
@@ -83,6 +87,7 @@ export function register(program: Command, ctx: CliContext): void {
       const store = await openCommandStore(ctx, { create: true });
       const saved = await saveProfile(store, input, { replace: opts.replace });
       if (opts.format === 'json') printJson(profileJson(saved));
+      else if (saved.trigger) info(`profile ${saved.name} saved: scans what \`${saved.trigger}\` newly matches, scripts ${saved.scripts.join(',') || '(none)'}, priority ${saved.priority}`);
       else info(`profile ${saved.name} saved${saved.scanner !== 'nmap' ? ` (scanner ${saved.scanner})` : ''}: ports ${saved.tcpPorts}${saved.udpPorts ? ` udp ${saved.udpPorts}` : ''}, every ${saved.every}, priority ${saved.priority}, targets ${saved.targets}`);
     });
 
@@ -98,8 +103,9 @@ export function register(program: Command, ctx: CliContext): void {
         return;
       }
       printTable(list.map((p) => ({
-        name: p.name, ports: p.tcpPorts + (p.udpPorts ? ` U:${p.udpPorts}` : ''), scripts: p.scripts, every: p.every,
-        priority: p.priority, targets: p.targets, enabled: p.enabled ? 'yes' : 'no',
+        name: p.name, ports: p.trigger ? '(finding)' : p.tcpPorts + (p.udpPorts ? ` U:${p.udpPorts}` : ''), scripts: p.scripts,
+        every: p.trigger ? `trigger: ${p.trigger}` : p.every,
+        priority: p.priority, targets: p.trigger ? '(finding)' : p.targets, enabled: p.enabled ? 'yes' : 'no',
       })), ['name', 'ports', 'every', 'priority', 'targets', 'enabled', 'scripts']);
     });
 
@@ -118,14 +124,14 @@ export function register(program: Command, ctx: CliContext): void {
       const lines = [
         `name:         ${p.name}${p.builtin ? ' (built-in)' : ''}${p.enabled ? '' : ' (disabled)'}`,
         ...(p.description ? [`description:  ${p.description}`] : []),
-        `tcp ports:    ${p.tcpPorts}`,
+        ...(p.trigger ? [`trigger:      ${p.trigger} (scans the address and port of each new finding it matches)`] : [`tcp ports:    ${p.tcpPorts}`]),
         ...(p.udpPorts ? [`udp ports:    ${p.udpPorts}`] : []),
         `scripts:      ${p.scripts.join(', ') || '(none)'}`,
         ...(p.allowScripts.length ? [`allowed:      ${p.allowScripts.join(', ')} (refused categories, allowed by an admin)`] : []),
         `nmap args:    ${p.nmapArgs.join(' ') || '(none)'}`,
-        `every:        ${p.every} (about ${formatDuration(cycleMs(p.every) / 1000)})`,
+        ...(p.trigger ? [] : [`every:        ${p.every} (about ${formatDuration(cycleMs(p.every) / 1000)})`]),
         `priority:     ${p.priority}`,
-        `targets:      ${p.targets}`,
+        ...(p.trigger ? [] : [`targets:      ${p.targets}`]),
         `host timeout: ${p.hostTimeout}`,
         `scanner:      ${p.scanner}`,
         `id:           ${p.id}`,

@@ -3,7 +3,7 @@ import { hasPrefix, idTime } from '../../core/ids.ts';
 import { PlumError, notFound, usageError } from '../../core/errors.ts';
 import { markInterrupted, requestCancel, type RunOwner } from '../../store/repos/run-owners.ts';
 import { ownerState } from '../../workers/run-owner.ts';
-import { RUN_KINDS, RUN_STATUSES, getRun, jobCounts, jobJson, listJobs, listRuns, runJson, type JobRow, type RunRow } from '../../store/repos/runs.ts';
+import { RUN_KINDS, RUN_STATUSES, getRun, jobCounts, jobJson, listJobs, listRuns, runJson, runOrigin, type JobRow, type RunRow } from '../../store/repos/runs.ts';
 import type { Store } from '../../store/index.ts';
 import { readLock } from '../../store/lock.ts';
 import type { CliContext } from '../context.ts';
@@ -131,6 +131,14 @@ async function interruptHolder(ctx: CliContext, runId: string, wait: boolean): P
   }
 }
 
+/** A triggered run's origin: the query and the finding that fired it. */
+function originLines(run: RunRow): string {
+  const o = runOrigin(run);
+  if (!o) return '';
+  const more = o.firings > 1 ? ` (and ${o.firings - 1} more finding${o.firings === 2 ? '' : 's'})` : '';
+  return `triggered by: ${o.query}\nfinding:      ${o.ip} ${o.protocol}/${o.port} observation ${o.observationId} (firing ${o.firingId})${more}\n`;
+}
+
 export function register(program: Command, ctx: CliContext): void {
   const runs = program
     .command('runs')
@@ -159,7 +167,7 @@ export function register(program: Command, ctx: CliContext): void {
         process.stdout.write(`${run.id}  ${run.kind}${run.profile_name ? ` ${run.profile_name}` : ''}  ${run.status}\n`
           + `started ${r.started || '-'}  finished ${r.finished || '-'}${run.requested_by ? `  requested by ${run.requested_by}` : ''}\n`
           + `${r.hosts} hosts, ${r.ports} open ports; events ${r.events} (+appeared ~changed -gone ↺reappeared)\n`
-          + (run.reason ? `reason: ${run.reason}\n` : '') + (run.error ? `error: ${run.error}\n` : '') + '\n');
+          + (run.reason && run.kind !== 'trigger' ? `reason: ${run.reason}\n` : '') + originLines(run) + (run.error ? `error: ${run.error}\n` : '') + '\n');
         printTable(jobs.map(jobRow), ['id', 'status', 'targets', 'ports', 'finished', 'error']);
         for (const j of jobs) {
           for (const w of jobWarnings(j)) process.stdout.write(`note: ${j.id}: ${w}\n`);

@@ -2,6 +2,9 @@ import type { Command } from 'commander';
 import { defaultIngestDeps, runEmbedded } from '../../workers/embedded.ts';
 import { createEmbeddedScheduler } from '../../workers/scheduler.ts';
 import { startWebhookDispatcher } from '../../workers/webhook-dispatcher.ts';
+import { startTriggerDispatcher } from '../../workers/trigger-dispatcher.ts';
+import { systemResolver } from '../../activities/nmap.ts';
+import type { RunRequest } from '../../workflows/logic/types.ts';
 import { listenForEvents } from '../../store/events-signal.ts';
 import type { CliContext } from '../context.ts';
 import { info } from '../output.ts';
@@ -31,7 +34,26 @@ export function register(program: Command, ctx: CliContext): void {
           return summary;
         },
       });
+      // Triggered runs (trigger profiles' firings) start in the background: resolved once planned.
+      const triggered = new Set<Promise<unknown>>();
+      const startTriggered = (request: RunRequest) => new Promise<void>((resolve, reject) => {
+        info(`plum: starting ${request.workflowId}`);
+        const done = runEmbedded({
+          store, config: ctx.config, log: ctx.log, ingestDeps, maxInFlight: Number(opts.concurrency) || 4, signal: ac.signal,
+          onEvent: (e) => {
+            if (e.type === 'planned') resolve();
+          },
+        }, request).then((summary) => info(`plum: ${summaryLine(summary)}`), reject);
+        triggered.add(done);
+        void done.finally(() => triggered.delete(done));
+      });
+      const triggers = (events?: Parameters<typeof startTriggerDispatcher>[0]['events']) => startTriggerDispatcher({
+        store, log: ctx.log, perHour: ctx.config.PLUM_TRIGGER_RUNS_PER_HOUR, resolve: systemResolver, start: startTriggered, ...(events ? { events } : {}),
+      });
       if (opts.once) {
+        const once = triggers();
+        await once.pass();
+        await once.stop();
         const results = await scheduler.tick();
         for (const r of results) info(`plum: ${r.profile}: ${r.action}${r.slot ? ` (${r.slot})` : ''}${r.skipped ? `, ${r.skipped.length} missed slot(s) skipped` : ''}`);
         const h = scheduler.lastHousekeeping();
@@ -39,12 +61,14 @@ export function register(program: Command, ctx: CliContext): void {
         if (h?.webhookDeliveries) info(`plum: ${h.webhookDeliveries} webhook deliver${h.webhookDeliveries === 1 ? 'y' : 'ies'} sent`);
         for (const err of h?.errors ?? []) info(`plum: ${err}`);
         await scheduler.idle();
+        while (triggered.size > 0) await Promise.allSettled([...triggered]);
         return;
       }
       const handle = scheduler.start(Math.max(5, Number(opts.interval) || 30) * 1000);
       // Webhook events leave when they commit, not at the next tick.
       const events = await listenForEvents(store, ctx.log);
       const dispatcher = startWebhookDispatcher({ store, log: ctx.log, events, webhook: { allowPrivate: ctx.config.PLUM_WEBHOOK_ALLOW_PRIVATE, flapping: ctx.config.PLUM_FLAPPING } });
+      const triggerDispatcher = triggers(events);
       info('plum: scheduler running; Ctrl-C stops it (runs in flight are cancelled and resumed at the next start)');
       await new Promise<void>((resolve) => {
         const stop = () => {
@@ -55,6 +79,8 @@ export function register(program: Command, ctx: CliContext): void {
         process.once('SIGTERM', stop);
       });
       await handle.stop();
+      await triggerDispatcher.stop();
+      await Promise.allSettled([...triggered]);
       await dispatcher.stop();
       await events.close();
     });

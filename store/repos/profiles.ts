@@ -25,14 +25,14 @@ function fromRow(r: ScanProfileRow): StoredProfile {
   const p = parseProfile({
     name: r.name,
     ...(r.description ? { description: r.description } : {}),
-    tcpPorts: r.tcpPorts,
-    udpPorts: r.udpPorts,
+    // A trigger profile's schedule, targets and ports columns keep their defaults and mean nothing.
+    ...(r.trigger ? { trigger: r.trigger } : {
+      tcpPorts: r.tcpPorts, udpPorts: r.udpPorts, every: r.cycle, targets: r.targetSelector,
+    }),
     scripts: r.scripts,
     allowScripts: r.allowScripts,
     nmapArgs: r.nmapArgs,
-    every: r.cycle,
     priority: r.priority,
-    targets: r.targetSelector,
     hostTimeout: r.hostTimeout,
     scanner: r.scanner as ScanProfile['scanner'],
   });
@@ -60,6 +60,7 @@ function toRow(p: ScanProfile) {
     targetSelector: p.targets,
     hostTimeout: p.hostTimeout,
     scanner: p.scanner,
+    trigger: p.trigger ?? null,
   };
 }
 

@@ -4,7 +4,7 @@ import type { StoreSession } from '../index.ts';
  * Runs and their jobs as the API (GET /v1/runs…) and the CLI (`plum runs`)
  * show them: one query and one JSON shape for both.
  */
-export const RUN_KINDS = ['profile', 'investigation', 'import'] as const;
+export const RUN_KINDS = ['profile', 'investigation', 'import', 'trigger'] as const;
 export type RunKind = (typeof RUN_KINDS)[number];
 export const RUN_STATUSES = ['queued', 'running', 'succeeded', 'failed', 'cancelled', 'partial'] as const;
 
@@ -28,7 +28,17 @@ export const runJson = (r: RunRow) => ({
   id: r.id, kind: r.kind, profileId: r.profile_id, profile: r.profile_name, requestedBy: r.requested_by, targets: r.targets, reason: r.reason,
   status: r.status, scheduledFor: iso(r.scheduled_for), startedAt: iso(r.started_at), finishedAt: iso(r.finished_at), createdAt: r.created_at.toISOString(),
   counters: r.counters ?? {}, progress: r.progress ?? {}, scopeOverride: r.scope_override, workflowId: r.workflow_id, error: r.error,
+  origin: runOrigin(r),
 });
+
+/** A triggered run's origin (activities/trigger-plan.ts RunOrigin, kept in its progress when planned); null for other runs. */
+export interface RunOriginJson {
+  query: string; firingId: string; observationId: string; ip: string; protocol: string; port: number; hsh256: string; firings: number;
+}
+export function runOrigin(r: Pick<RunRow, 'kind' | 'progress'>): RunOriginJson | null {
+  const o = r.kind === 'trigger' ? (r.progress ?? {}).origin : undefined;
+  return o && typeof o === 'object' ? o as RunOriginJson : null;
+}
 
 export const jobJson = (j: JobRow) => ({
   id: j.id, index: j.index, targets: j.targets, addressCount: j.address_count, tcpPorts: j.tcp_ports, udpPorts: j.udp_ports, scripts: j.scripts,
@@ -132,7 +142,7 @@ export async function runProgress<P = Record<string, unknown>>(store: StoreSessi
 
 /** A planned scan run, stored as running. */
 export interface NewScanRun {
-  id: string; kind: 'profile' | 'investigation'; profileId: string | null; profileName: string | null; requestedBy: string | null;
+  id: string; kind: Exclude<RunKind, 'import'>; profileId: string | null; profileName: string | null; requestedBy: string | null;
   targets: string[]; reason: string | null; scheduledFor: string | null; startedAt: string; scopeOverride: boolean;
   scopeOverrideReason: string | null; progress: object; workflowId: string;
 }

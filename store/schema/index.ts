@@ -27,3 +27,4 @@ export * from './legacy-agent-keys.ts';
 export * from './legacy-agents.ts';
 export * from './legacy-dispatch.ts';
 export * from './nse-scripts.ts';
+export * from './trigger-firings.ts';

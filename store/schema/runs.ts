@@ -4,7 +4,7 @@ import { tstz } from './columns.ts';
 import { jobs } from './jobs.ts';
 import { scanProfiles } from './scan-profiles.ts';
 
-export const RUN_KINDS = ['profile', 'investigation', 'import'] as const;
+export const RUN_KINDS = ['profile', 'investigation', 'import', 'trigger'] as const;
 export const RUN_STATUSES = ['queued', 'running', 'succeeded', 'failed', 'cancelled', 'partial'] as const;
 export type RunKind = (typeof RUN_KINDS)[number];
 export type RunStatus = (typeof RUN_STATUSES)[number];

@@ -25,6 +25,8 @@ export const scanProfiles = pgTable('scan_profiles', {
   hostTimeout: text('host_timeout').notNull().default('40s'),
   /** The scanner that runs the profile's jobs: `nmap` or `sslscan` (the TLS scanner: core/scanner/contract.ts). */
   scanner: text('scanner').notNull().default('nmap'),
+  /** A trigger profile's query (core/query): it scans what the query newly matches instead of targets on a cycle. */
+  trigger: text('trigger'),
   enabled: boolean('enabled').notNull().default(true),
   createdAt: tstz('created_at').notNull().defaultNow(),
   updatedAt: tstz('updated_at').notNull().defaultNow(),

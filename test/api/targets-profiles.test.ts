@@ -129,7 +129,10 @@ describe.each(storeKinds)('targets and profiles (%s)', (kind) => {
     [{ name: 'x', tcpPorts: '99999' }, /^invalid profile tcpPorts: /],
     [{ name: 'x', tcpPorts: '22', nmapArgs: '-oN /tmp/x' }, /^invalid profile nmapArgs: /],
     [{ name: 'x', tcpPorts: '22', priority: 9 }, 'invalid body field "priority": Too big: expected number to be <=4'],
-    [{ name: 'x' }, 'invalid body field "tcpPorts": Invalid input: expected string, received undefined'],
+    [{ name: 'x' }, 'invalid profile tcpPorts: empty TCP ports list'],
+    [{ name: 'x', trigger: 'http_title.lk:"index of" AND (port:80' }, 'invalid profile trigger: unclosed parenthesis at position 29'],
+    [{ name: 'x', trigger: 'port:80', every: '1d' }, 'invalid profile every: a trigger profile has no schedule: it runs when its query matches a new finding'],
+    [{ name: 'x', trigger: 'port:80', tcpPorts: '80' }, 'invalid profile tcpPorts: a trigger profile has no ports: it scans the port of each finding'],
   ])('POST /v1/profiles refuses %j', async (json, message) => {
     await expectError(await api.call('/v1/profiles', { method: 'POST', auth: api.keys.operator, json }), 400, 'invalid_input', message);
   });
@@ -152,6 +155,22 @@ describe.each(storeKinds)('targets and profiles (%s)', (kind) => {
   ])('POST /v1/profiles refuses the scanner field %j', async (json, message) => {
     await expectError(await api.call('/v1/profiles', { method: 'POST', auth: api.keys.operator, json }), 400, 'invalid_input', message);
     await expectError(await api.call('/v1/profiles/x', { auth: api.keys.viewer }), 404, 'not_found');
+  });
+
+  it('trigger profiles: created with their query and no ports, schedule or targets; only by an operator', async () => {
+    await expectSecured(api, 'POST', '/v1/profiles', 'operator', { name: 'listing-sec', trigger: 'http_title.lk:"index of"' });
+    const res = await api.call('/v1/profiles', { method: 'POST', auth: api.keys.operator, json: { name: 'listing', trigger: 'http_title.lk:"index of"', scripts: 'http-ls' } });
+    expect(res.status).toBe(201);
+    const p = ((await res.json()) as { profile: Record<string, unknown> }).profile;
+    expect(p).toMatchObject({ name: 'listing', trigger: 'http_title.lk:"index of"', tcpPorts: '', scripts: ['http-ls'] });
+    const shown = (await (await api.call('/v1/profiles/listing', { auth: api.keys.viewer })).json()) as { profile: Record<string, unknown> };
+    expect(shown.profile.trigger).toBe('http_title.lk:"index of"');
+    // Replacing it keeps it a trigger profile only when the body says so; a scheduled profile needs ports again.
+    await expectError(await api.call('/v1/profiles/listing', { method: 'PUT', auth: api.keys.operator, json: { trigger: 'port:80 (' } }), 400, 'invalid_input',
+      'invalid profile trigger: query ends where a term was expected at position 9');
+    const put = await api.call('/v1/profiles/listing', { method: 'PUT', auth: api.keys.operator, json: { trigger: 'tag:svc:web', scripts: 'http-title' } });
+    expect(((await put.json()) as { profile: object }).profile).toMatchObject({ trigger: 'tag:svc:web', scripts: ['http-title'] });
+    expect((await api.call('/v1/profiles/listing', { method: 'DELETE', auth: api.keys.operator })).status).toBe(200);
   });
 
   it('PUT cannot rename a profile', async () => {

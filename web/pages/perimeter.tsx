@@ -102,8 +102,8 @@ async function perimeterPage(c: Context<WebEnv>, extra?: { report?: TargetImport
           <tbody>
             {profiles.map((p) => (
               <tr>
-                <td><a href={`/perimeter/profiles/${p.name}`}>{p.name}</a></td><td>{p.scanner}</td><td>{p.tcpPorts}</td><td>{p.scripts.join(', ')}</td>
-                <td>{p.every}</td><td>{p.targets}</td><td>{p.enabled ? 'yes' : 'no'}</td>
+                <td><a href={`/perimeter/profiles/${p.name}`}>{p.name}</a></td><td>{p.scanner}</td><td>{p.trigger ? 'the finding\'s' : p.tcpPorts}</td><td>{p.scripts.join(', ')}</td>
+                <td>{p.trigger ? <>trigger: <code>{p.trigger}</code></> : p.every}</td><td>{p.trigger ? 'the finding\'s' : p.targets}</td><td>{p.enabled ? 'yes' : 'no'}</td>
               </tr>
             ))}
           </tbody>
@@ -134,8 +134,10 @@ function ProfileForm({ c, p, message, isNew }: { c: Context<WebEnv>; p: Partial<
       {isNew ? <><label for="p-name">Name</label><input id="p-name" name="name" required value={p.name ?? ''} /></> : null}
       <label for="p-description">Description</label>
       <input id="p-description" name="description" value={p.description ?? ''} />
-      <label for="p-tcp">TCP ports</label>
-      <input id="p-tcp" name="tcpPorts" required value={p.tcpPorts ?? ''} />
+      <label for="p-trigger">Trigger query (instead of ports, cycle and targets: scans each service a new finding makes match it)</label>
+      <input id="p-trigger" name="trigger" value={p.trigger ?? ''} placeholder='http_title.lk:"index of"' />
+      <label for="p-tcp">TCP ports (required unless a trigger is given)</label>
+      <input id="p-tcp" name="tcpPorts" value={p.tcpPorts ?? ''} />
       <label for="p-udp">UDP ports</label>
       <input id="p-udp" name="udpPorts" value={p.udpPorts ?? ''} />
       <label for="p-scanner">Scanner</label>
@@ -146,11 +148,11 @@ function ProfileForm({ c, p, message, isNew }: { c: Context<WebEnv>; p: Partial<
       <label for="p-scripts">Scripts (nmap only)</label>
       <input id="p-scripts" name="scripts" value={(p.scripts ?? ['plum-banner']).join(',')} />
       <label for="p-every">Cycle (e.g. 12h, 1d, or a cron expression)</label>
-      <input id="p-every" name="every" required value={p.every ?? '12h'} />
+      <input id="p-every" name="every" value={p.trigger ? '' : p.every ?? '12h'} />
       <label for="p-priority">Priority (0-4)</label>
       <input id="p-priority" name="priority" type="number" min={0} max={4} value={String(p.priority ?? 2)} />
       <label for="p-targets">Targets (all, or label:NAME)</label>
-      <input id="p-targets" name="targets" value={p.targets ?? 'all'} />
+      <input id="p-targets" name="targets" value={p.trigger ? '' : p.targets ?? 'all'} />
       <label for="p-timeout">Host timeout</label>
       <input id="p-timeout" name="hostTimeout" value={p.hostTimeout ?? '40s'} />
       <button type="submit">Save</button>
@@ -162,6 +164,24 @@ function profileInput(form: Form, name: string, current?: StoredProfile) {
   const scanner = field(form, 'scanner') || current?.scanner || 'nmap';
   // A TLS profile runs no nmap scripts: the scripts field (prefilled for nmap) is not its own.
   const tls = scanner === 'sslscan';
+  const trigger = field(form, 'trigger');
+  // A trigger profile has no ports, cycle or targets: what the form leaves empty is not sent (typed values are, and are refused).
+  if (trigger) {
+    return {
+      name,
+      description: field(form, 'description') || undefined,
+      trigger,
+      ...(field(form, 'tcpPorts') ? { tcpPorts: field(form, 'tcpPorts') } : {}),
+      ...(field(form, 'udpPorts') ? { udpPorts: field(form, 'udpPorts') } : {}),
+      ...(field(form, 'every') ? { every: field(form, 'every') } : {}),
+      ...(field(form, 'targets') ? { targets: field(form, 'targets') } : {}),
+      scripts: field(form, 'scripts'),
+      allowScripts: current?.allowScripts ?? [],
+      nmapArgs: current?.nmapArgs ?? [],
+      priority: field(form, 'priority') || '2',
+      hostTimeout: field(form, 'hostTimeout') || '40s',
+    };
+  }
   return {
     scanner,
     name,

@@ -4,7 +4,7 @@ import { PlumError } from '../../core/errors.ts';
 import { roleAtLeast } from '../../api/auth.ts';
 import { cancelRun, startInvestigation } from '../../api/views/investigations.ts';
 import { streamSlotsOf } from '../../api/routes/events/streams.ts';
-import { getRun, jobCounts, listJobs, listRuns, RUN_KINDS, RUN_STATUSES, runJson, type RunKind, type RunRow } from '../../store/repos/runs.ts';
+import { getRun, jobCounts, listJobs, listRuns, RUN_KINDS, RUN_STATUSES, runJson, runOrigin, type RunKind, type RunRow } from '../../store/repos/runs.ts';
 import { temporalWorkflowUrl } from '../temporal-link.ts';
 import type { WebEnv, WebOptions } from '../context.ts';
 import { guard } from '../guard.ts';
@@ -87,6 +87,7 @@ export function registerRuns(web: Hono<WebEnv>, opts: WebOptions): void {
     const run = await loadRunOr404(c, c.req.param('id'));
     const [jobs, counts] = await Promise.all([listJobs(c.var.deps.store, run.id, 500), jobCounts(c.var.deps.store, run.id)]);
     const live = !FINISHED.has(run.status);
+    const origin = runOrigin(run);
     const temporalLink = opts.temporalUi && run.workflow_id
       ? temporalWorkflowUrl(opts.temporalUi, c.var.deps.config.PLUM_TEMPORAL_NAMESPACE, run.workflow_id)
       : undefined;
@@ -95,8 +96,14 @@ export function registerRuns(web: Hono<WebEnv>, opts: WebOptions): void {
         <p>
           {run.kind}{run.profile_name ? <> of profile <a href={`/perimeter/profiles/${run.profile_name}`}>{run.profile_name}</a></> : null}
           {run.requested_by ? <> · requested by {run.requested_by}</> : null}
-          {run.reason ? <> · {run.reason}</> : null}
+          {run.reason && !origin ? <> · {run.reason}</> : null}
         </p>
+        {origin ? (
+          <p id="run-origin">
+            Triggered by <code>{origin.query}</code> on <a href={`/hosts/${origin.ip}`}>{origin.ip}</a> {origin.port}/{origin.protocol} (observation {origin.observationId})
+            {origin.firings > 1 ? <> and {origin.firings - 1} more finding{origin.firings === 2 ? '' : 's'}</> : null}
+          </p>
+        ) : null}
         <p>
           Status: <output id="run-progress" data-run-events={live ? `/runs/${run.id}/progress` : undefined} aria-live="polite">{progressText(run)}</output>
         </p>

@@ -11,7 +11,7 @@ import type { ChangeCounts } from '../../core/counts.ts';
 import type { PlannedJob } from '../../core/plan.ts';
 import type { ScannerName } from '../../core/scanner/contract.ts';
 
-/** What a run scans: a stored profile (scheduled or manual) or an urgent investigation. */
+/** What a run scans: a stored profile (scheduled or manual), an urgent investigation, or a trigger profile's firings. */
 export type RunRequest =
   | {
       kind: 'profile';
@@ -34,12 +34,24 @@ export type RunRequest =
       reason?: string;
       requestedBy: string;
       scopeOverrideReason?: string;
+    }
+  | {
+      kind: 'trigger';
+      /** The trigger profile whose claimed firings the run scans (each on its own address and port). */
+      profile: string;
+      /** `trigger:<profile>:<first firing id>`: the firings claimed under it are what the run scans (store/repos/trigger-firings.ts). */
+      workflowId: string;
+      requestedBy: string;
+      /** Never: what a finding triggers stays inside the perimeter. */
+      scopeOverrideReason?: undefined;
     };
+
+export type RunKindOfRequest = RunRequest['kind'];
 
 /** What planRun stored: the run row and its jobs (ids by index, fetched later in pages). */
 export interface PlannedRun {
   runId: string;
-  kind: 'profile' | 'investigation';
+  kind: RunKindOfRequest;
   profile?: string;
   /** 0 (background) … 4 (urgent). */
   priority: number;
@@ -106,7 +118,7 @@ export type RunStatus = 'succeeded' | 'partial' | 'failed' | 'cancelled';
 export interface RunSummary {
   runId: string;
   workflowId: string;
-  kind: 'profile' | 'investigation';
+  kind: RunKindOfRequest;
   profile?: string;
   status: RunStatus;
   counters: RunCounters;

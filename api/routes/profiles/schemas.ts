@@ -17,6 +17,7 @@ export const ProfileSchema = z.object({
   targets: z.string(),
   hostTimeout: z.string(),
   scanner: z.enum(['nmap', 'sslscan']).openapi({ description: 'The scanner that runs the profile: nmap, or sslscan (the TLS scanner)' }),
+  trigger: z.string().optional().openapi({ description: 'A trigger profile\'s query: it scans each service a new finding makes match it; its tcpPorts is empty and every/targets do not apply' }),
   enabled: z.boolean(),
   builtin: z.boolean(),
   createdAt: z.string(),
@@ -27,7 +28,7 @@ export const ProfileSchema = z.object({
 export const ProfileBody = z.object({
   name: z.string().min(1).max(63),
   description: z.string().max(500).optional(),
-  tcpPorts: z.string().min(1).max(10_000),
+  tcpPorts: z.string().min(1).max(10_000).optional().openapi({ description: 'Required unless trigger is given' }),
   udpPorts: z.string().max(10_000).nullable().optional(),
   scripts: z.union([z.string().max(2000), z.array(z.string().max(200)).max(100)]).optional(),
   allowScripts: z.union([z.string().max(2000), z.array(z.string().max(200)).max(100)]).optional()
@@ -38,6 +39,8 @@ export const ProfileBody = z.object({
   targets: z.string().max(200).optional(),
   hostTimeout: z.string().max(20).optional(),
   scanner: z.string().max(20).optional().openapi({ description: 'nmap (default) or sslscan, the TLS scanner; a TLS profile takes no scripts, nmapArgs or UDP ports' }),
+  trigger: z.string().max(2000).nullable().optional()
+    .openapi({ description: 'A search query (the language of /v1/search): the profile scans, once per fingerprint, each service a new finding makes match it; no tcpPorts, every or targets then' }),
   enabled: z.boolean().optional(),
 }).strict();
 

@@ -22,6 +22,10 @@ export const RunSchema = z.object({
   scopeOverride: z.boolean(),
   workflowId: z.string().nullable(),
   error: z.string().nullable(),
+  origin: z.object({
+    query: z.string(), firingId: z.string(), observationId: z.string(), ip: z.string(), protocol: z.string(), port: z.number(),
+    hsh256: z.string(), firings: z.number(),
+  }).nullable().openapi({ description: 'A triggered run (kind trigger): the trigger query and the finding that fired first; firings counts those the run scans' }),
 }).openapi('Run');
 
 export const JobSchema = z.object({
