@@ -236,6 +236,15 @@ function refineWith<I, T>(fn: (v: I) => T) {
   };
 }
 
+/** Fastest scouting rate a profile may ask for; each scanner also has its own maximum (PLUM_MASSCAN_MAX_RATE). */
+export const MAX_SCOUT_RATE = 10_000_000;
+
+export const scoutingSchema = z.object({
+  rate: z.coerce.number().int('the scouting rate must be a whole number of packets a second')
+    .min(1, 'the scouting rate is at least 1 packet a second').max(MAX_SCOUT_RATE, `the scouting rate is at most ${MAX_SCOUT_RATE} packets a second`),
+}).strict();
+export type Scouting = z.output<typeof scoutingSchema>;
+
 export const PROFILE_NAME = /^[a-z0-9][a-z0-9_-]{0,62}$/;
 
 /** What a user gives (CLI flags, API body, stored row). Lists may be comma text or arrays. */
@@ -254,6 +263,11 @@ export const profileInputSchema = z.object({
   priority: z.coerce.number().int('priority must be a whole number').min(0, 'priority goes from 0 to 4').max(4, 'priority goes from 0 to 4').default(2),
   targets: z.string().default('all').transform(refineWith(parseTargetSelection)),
   hostTimeout: z.string().trim().default('40s').transform(refineWith(validateHostTimeout)),
+  /**
+   * Two-stage profile: masscan first sweeps the targets × TCP ports at `rate` packets a second, then nmap
+   * scans, with the profile's scripts, only the (address, port) pairs that answered. null: nmap alone.
+   */
+  scouting: scoutingSchema.nullable().optional().transform((v) => v ?? null),
 });
 
 export type ProfileInput = z.input<typeof profileInputSchema>;
@@ -262,6 +276,12 @@ export type ScanProfile = z.output<typeof profileInputSchema>;
 /** Validates a profile; throws one PlumError('invalid_input') naming the field. */
 export function parseProfile(input: ProfileInput): ScanProfile {
   const r = profileInputSchema.safeParse(input);
+  if (r.success && r.data.scouting && r.data.udpPorts) {
+    // masscan's UDP probes need a payload per protocol and miss most services: scouting is TCP only.
+    throw new PlumError('invalid_input', 'invalid profile scouting: a scouting profile scans TCP ports only', {
+      hint: 'drop the UDP ports, or scan them in a profile without scouting', details: { field: 'scouting' },
+    });
+  }
   if (r.success) return r.data;
   const issue = r.error.issues[0]!;
   const field = issue.path.join('.') || 'profile';

@@ -21,6 +21,7 @@ export const profileJson = (p: StoredProfile) => ({
   priority: p.priority,
   targets: p.targets,
   host_timeout: p.hostTimeout,
+  scouting: p.scouting,
   enabled: p.enabled,
   builtin: p.builtin,
   created_at: p.createdAt,
@@ -37,6 +38,7 @@ interface AddOpts {
   priority: string;
   targets: string;
   hostTimeout: string;
+  scoutRate?: string;
   description?: string;
   replace: boolean;
   format: string;
@@ -59,6 +61,7 @@ export function register(program: Command, ctx: CliContext): void {
     .option('--priority <0-4>', '0 background, 1 low, 2 normal, 3 high, 4 urgent', '2')
     .option('--targets <selection>', 'all, or label:NAME', 'all')
     .option('--host-timeout <time>', 'nmap --host-timeout per host', '40s')
+    .option('--scout-rate <pps>', 'two-stage profile: masscan sweeps the targets × TCP ports first at this many packets a second, then nmap scans only what answered')
     .option('--description <text>', 'what the profile is for')
     .option('--replace', 'replace an existing profile of that name', false)
     .addOption(formatOption())
@@ -74,12 +77,13 @@ export function register(program: Command, ctx: CliContext): void {
         priority: opts.priority,
         targets: opts.targets,
         hostTimeout: opts.hostTimeout,
+        ...(opts.scoutRate !== undefined ? { scouting: { rate: opts.scoutRate } } : {}),
         ...(opts.description ? { description: opts.description } : {}),
       };
       const store = await openCommandStore(ctx, { create: true });
       const saved = await saveProfile(store, input, { replace: opts.replace });
       if (opts.format === 'json') printJson(profileJson(saved));
-      else info(`profile ${saved.name} saved: ports ${saved.tcpPorts}${saved.udpPorts ? ` udp ${saved.udpPorts}` : ''}, every ${saved.every}, priority ${saved.priority}, targets ${saved.targets}`);
+      else info(`profile ${saved.name} saved: ports ${saved.tcpPorts}${saved.udpPorts ? ` udp ${saved.udpPorts}` : ''}${saved.scouting ? `, scouting at ${saved.scouting.rate} packets/s` : ''}, every ${saved.every}, priority ${saved.priority}, targets ${saved.targets}`);
     });
 
   profile
@@ -123,6 +127,7 @@ export function register(program: Command, ctx: CliContext): void {
         `priority:     ${p.priority}`,
         `targets:      ${p.targets}`,
         `host timeout: ${p.hostTimeout}`,
+        ...(p.scouting ? [`scouting:     masscan at ${p.scouting.rate} packets/s, then nmap on what answered`] : []),
         `id:           ${p.id}`,
       ];
       process.stdout.write(`${lines.join('\n')}\n`);

@@ -34,6 +34,7 @@ function fromRow(r: ScanProfileRow): StoredProfile {
     priority: r.priority,
     targets: r.targetSelector,
     hostTimeout: r.hostTimeout,
+    scouting: r.scouting ?? null,
   });
   return {
     ...p,
@@ -58,6 +59,7 @@ function toRow(p: ScanProfile) {
     priority: p.priority,
     targetSelector: p.targets,
     hostTimeout: p.hostTimeout,
+    scouting: p.scouting,
   };
 }
 

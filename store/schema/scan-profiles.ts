@@ -1,5 +1,5 @@
 import { relations, sql } from 'drizzle-orm';
-import { boolean, integer, pgTable, text, uniqueIndex } from 'drizzle-orm/pg-core';
+import { boolean, integer, jsonb, pgTable, text, uniqueIndex } from 'drizzle-orm/pg-core';
 import { tstz } from './columns.ts';
 import { runs } from './runs.ts';
 
@@ -23,6 +23,8 @@ export const scanProfiles = pgTable('scan_profiles', {
   /** Which targets the profile applies to: `all` or a label selector. */
   targetSelector: text('target_selector').notNull().default('all'),
   hostTimeout: text('host_timeout').notNull().default('40s'),
+  /** Two-stage profile: `{ rate }` of the masscan scouting stage (core/profiles.ts), null for nmap alone. */
+  scouting: jsonb('scouting').$type<{ rate: number }>(),
   enabled: boolean('enabled').notNull().default(true),
   createdAt: tstz('created_at').notNull().defaultNow(),
   updatedAt: tstz('updated_at').notNull().defaultNow(),

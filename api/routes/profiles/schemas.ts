@@ -16,6 +16,8 @@ export const ProfileSchema = z.object({
   priority: z.number(),
   targets: z.string(),
   hostTimeout: z.string(),
+  scouting: z.object({ rate: z.number() }).nullable()
+    .openapi({ description: 'Two-stage profile: masscan sweeps the targets at `rate` packets a second, then nmap scans what answered; null for nmap alone' }),
   enabled: z.boolean(),
   builtin: z.boolean(),
   createdAt: z.string(),
@@ -36,6 +38,8 @@ export const ProfileBody = z.object({
   priority: z.number().int().min(0).max(4).optional(),
   targets: z.string().max(200).optional(),
   hostTimeout: z.string().max(20).optional(),
+  scouting: z.object({ rate: z.number().int().min(1).max(10_000_000) }).strict().nullable().optional()
+    .openapi({ description: 'Two-stage profile: `{ rate }` of the masscan scouting stage in packets a second; null or absent for nmap alone' }),
   enabled: z.boolean().optional(),
 }).strict();
 
