@@ -21,6 +21,8 @@ import type {
   JobOutcome, JobSpec, NmapJobResult, PlannedRun, RunRequest, ScanActivities,
 } from '../workflows/logic/types.ts';
 import type { NmapProgress, NmapRunner } from './nmap.ts';
+import type { Scanner } from '../core/scanner/contract.ts';
+import { createScoutActivities, type ScoutingMeta } from './scouting.ts';
 
 /*
  * The activities: every side effect of a scan run, behind one factory with
@@ -75,6 +77,10 @@ export interface ActivityDeps {
   store?: Store;
   /** Scan side (embedded runner, agents). */
   nmap?: NmapRunner;
+  /** masscan, for the scouting jobs of two-stage profiles (activities/masscan.ts). */
+  masscan?: Scanner;
+  /** Addresses per scouting job (PLUM_SCOUT_JOB_SIZE). */
+  scoutJobSize?: number;
   /** Default: store raw results in `store` (in-process). Agents pass `httpResultSink`. */
   resultSink?: ResultSink;
   /** nmap XML → parsed scan (core/nmap); injected so the server can pin a parser version. */
@@ -196,6 +202,12 @@ interface RunMeta {
   customScripts?: CustomScriptRef[];
   /** Planned by a worker bridging to the predecessor's agents: the workflow routes each job. */
   legacyBridge?: boolean;
+  /** A two-stage run: the masscan rate, and the profile's scripts and options for the nmap stage. */
+  scouting?: ScoutingMeta;
+  /** Jobs [0, scoutJobs) are scouting jobs. */
+  scoutJobs?: number;
+  /** Set once the nmap stage of a two-stage run is planned (store/repos/scouting.ts). */
+  scanStage?: boolean;
 }
 
 /**
@@ -233,6 +245,7 @@ export function createActivities(deps: ActivityDeps): ScanActivities {
     return {
       runId: row.id, kind: row.kind, ...(row.profile_name ? { profile: row.profile_name } : {}), priority: m.priority,
       jobCount: m.jobCount, addressCount: m.addressCount, targetCount: m.targetCount, resumed: true, ...(m.legacyBridge ? { legacyBridge: true } : {}),
+      ...(m.scoutJobs ? { scoutJobs: m.scoutJobs } : {}),
     };
   }
 
@@ -264,7 +277,16 @@ export function createActivities(deps: ActivityDeps): ScanActivities {
     }
     // The scope guard runs before anything is stored or scanned: investigations check every requested
     // target, profile runs check their names (addresses are planned from the perimeter itself).
-    const planned = planJobs(profile, planTargets, deps.maxJobSize ? { maxPerJob: deps.maxJobSize } : {});
+    let planned = planJobs(profile, planTargets, deps.maxJobSize ? { maxPerJob: deps.maxJobSize } : {});
+    // A two-stage profile sweeps its addresses with masscan first, in larger jobs; names go to nmap directly.
+    const scouting = req.kind === 'profile' && profile.scouting ? profile.scouting : undefined;
+    let scoutJobs = 0;
+    if (scouting) {
+      const sweeps = planJobs(profile, planTargets, { maxPerJob: deps.scoutJobSize ?? 4096 }).filter((j) => j.kind !== 'fqdn')
+        .map((j) => ({ ...j, scripts: [], extraArgs: [] }));
+      scoutJobs = sweeps.length;
+      planned = [...sweeps, ...planned.filter((j) => j.kind === 'fqdn')].map((j, index) => ({ ...j, index }));
+    }
     const names = [...new Set(planned.filter((j) => j.kind === 'fqdn').flatMap((j) => j.targets))];
     const toCheck = req.kind === 'investigation' ? requested : names;
     const decision = toCheck.length > 0
@@ -294,6 +316,7 @@ export function createActivities(deps: ActivityDeps): ScanActivities {
       ...(profile.allowScripts.length ? { allowScripts: profile.allowScripts } : {}),
       ...(customScripts.length ? { customScripts } : {}),
       ...(deps.legacyBridge ? { legacyBridge: true } : {}),
+      ...(scouting ? { scouting: { rate: scouting.rate, scripts: [...profile.scripts], nmapArgs: [...profile.nmapArgs] }, scoutJobs } : {}),
     };
     await store.transaction(async (tx) => {
       await tx.query(
@@ -307,14 +330,14 @@ export function createActivities(deps: ActivityDeps): ScanActivities {
       for (let i = 0; i < planned.length; i += 1000) {
         const rows = planned.slice(i, i + 1000).map((j: PlannedJob) => ({
           id: newId('job'), index: j.index, targets: j.targets, address_count: j.addressCount, tcp_ports: j.tcpPorts,
-          udp_ports: j.udpPorts ?? null, scripts: j.scripts, nmap_args: j.extraArgs,
+          udp_ports: j.udpPorts ?? null, scripts: j.scripts, nmap_args: j.extraArgs, stage: j.index < scoutJobs ? 'scout' : 'scan',
         }));
         await tx.query(
-          `insert into jobs (id, run_id, index, targets, address_count, tcp_ports, udp_ports, scripts, nmap_args, status)
+          `insert into jobs (id, run_id, index, targets, address_count, tcp_ports, udp_ports, scripts, nmap_args, status, stage)
            select x.id, $2, x.index, array(select jsonb_array_elements_text(x.targets)), x.address_count, x.tcp_ports, x.udp_ports,
-             array(select jsonb_array_elements_text(x.scripts)), array(select jsonb_array_elements_text(x.nmap_args)), 'queued'
+             array(select jsonb_array_elements_text(x.scripts)), array(select jsonb_array_elements_text(x.nmap_args)), 'queued', x.stage
            from jsonb_to_recordset($1::jsonb) as x(id text, index int, targets jsonb, address_count int, tcp_ports text, udp_ports text,
-             scripts jsonb, nmap_args jsonb)`,
+             scripts jsonb, nmap_args jsonb, stage text)`,
           [JSON.stringify(rows), runId]);
       }
     });
@@ -323,6 +346,7 @@ export function createActivities(deps: ActivityDeps): ScanActivities {
       runId, kind: req.kind, ...(meta.profile ? { profile: meta.profile } : {}), priority: meta.priority,
       jobCount: meta.jobCount, addressCount: meta.addressCount, targetCount: meta.targetCount, resumed: false,
       ...(meta.legacyBridge ? { legacyBridge: true } : {}),
+      ...(scoutJobs ? { scoutJobs } : {}),
     };
   }
 
@@ -332,9 +356,9 @@ export function createActivities(deps: ActivityDeps): ScanActivities {
     if (!run) throw new PlumError('not_found', `run ${input.runId} does not exist`);
     const rows = await store.query<{
       id: string; index: number; targets: string[]; address_count: number; tcp_ports: string; udp_ports: string | null;
-      scripts: string[]; nmap_args: string[]; ingested_at: unknown; status: string;
+      scripts: string[]; nmap_args: string[]; ingested_at: unknown; status: string; stage: string;
     }>(
-      `select id, index, targets, address_count, tcp_ports, udp_ports, scripts, nmap_args, ingested_at, status from jobs
+      `select id, index, targets, address_count, tcp_ports, udp_ports, scripts, nmap_args, ingested_at, status, stage from jobs
        where run_id = $1 and index >= $2 and index < $3 order by index`,
       [input.runId, input.fromIndex, input.fromIndex + input.count]);
     return rows.map((r) => ({
@@ -342,6 +366,7 @@ export function createActivities(deps: ActivityDeps): ScanActivities {
       tcpPorts: r.tcp_ports, ...(r.udp_ports ? { udpPorts: r.udp_ports } : {}), scripts: r.scripts, extraArgs: r.nmap_args,
       hostTimeout: run.progress.hostTimeout ?? '40s', priority: run.progress.priority ?? 2,
       ...(r.ingested_at ? { done: true } : {}),
+      ...(r.stage === 'scout' && run.progress.scouting ? { scout: { rate: run.progress.scouting.rate } } : {}),
       ...(run.progress.allowScripts ? { allowScripts: run.progress.allowScripts } : {}),
       ...(run.progress.customScripts ? { customScripts: run.progress.customScripts } : {}),
       ...(run.progress.pinned ? { pinned: Object.fromEntries(r.targets.filter((t) => run.progress.pinned![t]).map((t) => [t, run.progress.pinned![t]!])) } : {}),
@@ -426,17 +451,18 @@ export function createActivities(deps: ActivityDeps): ScanActivities {
     };
   }
 
-  async function ingestJob(input: { runId: string; jobId: string }): Promise<JobOutcome> {
+  async function ingestJob(input: { runId: string; jobId: string; interrupted?: boolean }): Promise<JobOutcome> {
     const store = need(deps.store, 'database');
     const [job] = await store.query<{
       id: string; run_id: string; index: number; targets: string[]; tcp_ports: string; udp_ports: string | null; address_count: number;
-      ingested_at: unknown; error: string | null; progress: { ingest?: JobOutcome };
-    }>('select id, run_id, index, targets, tcp_ports, udp_ports, address_count, ingested_at, error, progress from jobs where id = $1', [input.jobId]);
+      ingested_at: unknown; error: string | null; progress: { ingest?: JobOutcome }; stage: string;
+    }>('select id, run_id, index, targets, tcp_ports, udp_ports, address_count, ingested_at, error, progress, stage from jobs where id = $1', [input.jobId]);
     if (!job || job.run_id !== input.runId) throw new PlumError('not_found', `job ${input.jobId} of run ${input.runId} does not exist`);
     if (job.ingested_at) {
       if (job.progress?.ingest) return job.progress.ingest;
       return countStored(store, job);
     }
+    if (job.stage === 'scout') return scout.ingestScoutJob(job, input.interrupted ?? false);
     const [raw] = await store.query<{ xml_gz: Uint8Array }>('select xml_gz from raw_results where job_id = $1', [input.jobId]);
     if (!raw) throw new PlumError('not_found', `no result was delivered for job ${job.index}`, { hint: 'the nmap activity must complete before ingest' });
     const xml = gunzipSync(Buffer.from(raw.xml_gz));
@@ -516,7 +542,16 @@ export function createActivities(deps: ActivityDeps): ScanActivities {
     }
   }
 
-  return { planRun, getJobSpecs, runNmapJob, ingestJob, failJob, finishRun };
+  const scout = createScoutActivities({
+    log, now, ctx: currentCtx, ...(deps.store ? { store: deps.store } : {}), ...(deps.masscan ? { masscan: deps.masscan } : {}),
+    ...(deps.ingestDeps ? { ingestDeps: deps.ingestDeps } : {}), ...(deps.runnerName ? { runnerName: deps.runnerName } : {}),
+    ...(deps.retentionDays !== undefined ? { retentionDays: deps.retentionDays } : {}), ...(deps.jobTimeoutMs ? { jobTimeoutMs: deps.jobTimeoutMs } : {}),
+    ...(deps.heartbeatEveryMs ? { heartbeatEveryMs: deps.heartbeatEveryMs } : {}), ...(deps.maxJobSize ? { maxJobSize: deps.maxJobSize } : {}),
+    sink: () => deps.resultSink ?? storeResultSink(need(deps.store, 'database or result sink'), { retentionDays: deps.retentionDays, parserVersion: deps.parserVersion, now }),
+  });
+  return {
+    planRun, getJobSpecs, runNmapJob, ingestJob, failJob, finishRun, runScoutJob: scout.runScoutJob, planScanStage: scout.planScanStage,
+  };
 }
 
 /**

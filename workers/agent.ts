@@ -10,10 +10,11 @@
  */
 import os from 'node:os';
 import { Worker } from '@temporalio/worker';
-import type { PlumConfig } from '../core/config.ts';
+import { masscanSettingsOf, type PlumConfig } from '../core/config.ts';
 import { PlumError } from '../core/errors.ts';
 import type { Logger } from '../core/log.ts';
 import { createActivities, httpResultSink, toTemporalActivities } from '../activities/index.ts';
+import { createMasscanScanner } from '../activities/masscan.ts';
 import { createNmapRunner } from '../activities/nmap.ts';
 import { httpScriptSource } from '../activities/nse-source.ts';
 import { agentWorkerIdentity } from './job-claims.ts';
@@ -102,6 +103,8 @@ export async function runAgent(opts: AgentOptions): Promise<void> {
   const acts = toTemporalActivities(createActivities({
     log: opts.log,
     nmap: createNmapRunner({ nmapPath: opts.nmapPath, log: opts.log, scriptSource: httpScriptSource({ serverUrl: opts.serverUrl, token: opts.token }) }),
+    // Scouting jobs of two-stage profiles: masscan with this agent's network settings (PLUM_MASSCAN_*).
+    masscan: createMasscanScanner({ masscanPath: opts.config.PLUM_MASSCAN, settings: masscanSettingsOf(opts.config), log: opts.log }),
     resultSink: httpResultSink({ serverUrl: opts.serverUrl, token: opts.token }), runnerName: opts.name ?? os.hostname(),
   }));
   const beat = setInterval(() => void heartbeatServer(opts, {}), 60_000);

@@ -4,9 +4,10 @@
  * by the bundle, lint and replay tests) and createActivities.
  */
 import { Worker, type InjectedSinks } from '@temporalio/worker';
-import type { PlumConfig } from '../core/config.ts';
+import { masscanSettingsOf, type PlumConfig } from '../core/config.ts';
 import type { Logger } from '../core/log.ts';
 import { createActivities, toTemporalActivities } from '../activities/index.ts';
+import { createMasscanScanner } from '../activities/masscan.ts';
 import { createNmapRunner, systemResolver } from '../activities/nmap.ts';
 import { storeScriptSource } from '../store/repos/nse-scripts.ts';
 import { createLegacyRouteActivities } from '../activities/legacy-bridge.ts';
@@ -52,7 +53,8 @@ export async function runServerWorker(opts: { config: PlumConfig; store: Store; 
     const nmap = createNmapRunner({ nmapPath: config.PLUM_NMAP, log, scriptSource: storeScriptSource(store) });
     const activities = toTemporalActivities(createActivities({
       log, store, nmap, ingestDeps, resolve: systemResolver, retentionDays: config.PLUM_RAW_RETENTION_DAYS, runnerName: 'server',
-      maxJobSize: config.PLUM_JOB_SIZE, legacyBridge: config.PLUM_LEGACY_BOT_API,
+      maxJobSize: config.PLUM_JOB_SIZE, legacyBridge: config.PLUM_LEGACY_BOT_API, scoutJobSize: config.PLUM_SCOUT_JOB_SIZE,
+      masscan: createMasscanScanner({ masscanPath: config.PLUM_MASSCAN, settings: masscanSettingsOf(config), log }),
     }));
     // Bridged runs ask where each job goes (the predecessor's agents or Plum's).
     const routeActivities = toTemporalActivities(createLegacyRouteActivities({ store, timeoutSeconds: config.PLUM_LEGACY_JOB_TIMEOUT }));

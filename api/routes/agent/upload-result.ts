@@ -12,6 +12,9 @@ import type { ApiEnv } from '../../context.ts';
 import { errors, jsonContent, security, typedId } from '../../schemas.ts';
 import type { RouteModule } from '../index.ts';
 import { parseUploadedXml } from './parse-upload.ts';
+import { storeResultSink } from '../../../activities/index.ts';
+import { readMasscanOutput } from '../../../core/masscan/result.ts';
+import type { JobSpec } from '../../../workflows/logic/types.ts';
 
 /**
  * The agent's claim check: an agent runs nmap for a job and PUTs the XML here.
@@ -76,7 +79,7 @@ export const route = createRoute({
   },
 });
 
-interface JobRow { id: string; run_id: string; agent: string | null; status: string; targets: string[]; tcp_ports: string; udp_ports: string | null; ingested_at: Date | null; result_sha256: string | null }
+interface JobRow { id: string; run_id: string; agent: string | null; status: string; targets: string[]; tcp_ports: string; udp_ports: string | null; ingested_at: Date | null; result_sha256: string | null; stage: string }
 
 async function readXml(req: Request, inflatedMax: number): Promise<Buffer> {
   const raw = Buffer.from(await req.arrayBuffer());
@@ -135,7 +138,7 @@ export default {
       if (p.kind !== 'agent') throw new Error('unreachable: requireAgent sets an agent principal');
 
       const [job] = await store.query<JobRow>(
-        'select id, run_id, agent, status, targets, tcp_ports, udp_ports, ingested_at, result_sha256 from jobs where id = $1', [jobId]);
+        'select id, run_id, agent, status, targets, tcp_ports, udp_ports, ingested_at, result_sha256, stage from jobs where id = $1', [jobId]);
       if (!job) throw new PlumError('not_found', `no job ${jobId}`, { hint: 'upload results only for jobs the server handed out' });
       if (!job.agent) {
         throw new PlumError('conflict', `job ${jobId} was not claimed by this agent`, { hint: `claim the job before running it: POST /v1/agent/jobs/${jobId}/claim` });
@@ -152,6 +155,21 @@ export default {
           hint: 'a job keeps its first result; start a new run to scan again',
           details: { storedSha256: job.result_sha256 },
         });
+      }
+      if (job.stage === 'scout') {
+        // A scouting job's masscan output is ingested by its run (ingestJob), which knows whether masscan was stopped
+        // early (then nothing is gone): here it is checked and kept.
+        const outside = hostsOutsideJob(readMasscanOutput(xml).hosts, job.targets, {});
+        if (outside.length > 0) {
+          throw new PlumError('out_of_scope', `the result of ${jobId} holds ${outside.length} host${outside.length > 1 ? 's' : ''} outside the job: ${outside.slice(0, 5).join(', ')}`, {
+            hint: 'upload the unmodified masscan output of this job only',
+          });
+        }
+        await storeResultSink(store, { retentionDays: config.PLUM_RAW_RETENTION_DAYS }).deliver({ jobId, runId: job.run_id } as JobSpec, xml, sha256);
+        return c.json({
+          jobId, runId: job.run_id, duplicate: Boolean(job.ingested_at), sha256, hosts: 0, hostsUp: 0, ports: 0, appeared: 0, changed: 0,
+          gone: 0, reappeared: 0, stable: 0, errors: [], warnings: [],
+        }, 200);
       }
       const scan = parseUploadedXml(xml);
       // A result may only describe the job's own targets: a forged host is refused, not stored and scored.
