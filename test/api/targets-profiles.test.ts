@@ -130,9 +130,21 @@ describe.each(storeKinds)('targets and profiles (%s)', (kind) => {
     [{ name: 'x', tcpPorts: '22', nmapArgs: '-oN /tmp/x' }, /^invalid profile nmapArgs: /],
     [{ name: 'x', tcpPorts: '22', priority: 9 }, 'invalid body field "priority": Too big: expected number to be <=4'],
     [{ name: 'x' }, 'invalid body field "tcpPorts": Invalid input: expected string, received undefined'],
+    [{ name: 'x', tcpPorts: '22', scouting: { rate: 0 } }, /^invalid body field "scouting.rate"/],
+    [{ name: 'x', tcpPorts: '22', scouting: { rate: 10, extra: '--echo' } }, /^invalid body field "scouting"/],
+    [{ name: 'x', tcpPorts: '22', udpPorts: '53', scouting: { rate: 10 } }, /^invalid profile scouting: a scouting profile scans TCP ports only/],
   ])('POST /v1/profiles refuses %j', async (json, message) => {
     await expectError(await api.call('/v1/profiles', { method: 'POST', auth: api.keys.operator, json }), 400, 'invalid_input', message);
   });
+
+  it('a profile\'s scouting stage is created, shown, and removed by a replace without it', async () => {
+    const res = await api.call('/v1/profiles', { method: 'POST', auth: api.keys.operator, json: { name: 'wide', tcpPorts: '22,80', scouting: { rate: 5000 } } });
+    expect(res.status).toBe(201);
+    expect(((await res.json()) as { profile: object }).profile).toMatchObject({ name: 'wide', scouting: { rate: 5000 } });
+    const put = await api.call('/v1/profiles/wide', { method: 'PUT', auth: api.keys.operator, json: { tcpPorts: '22,80' } });
+    expect(((await put.json()) as { profile: object }).profile).toMatchObject({ name: 'wide', scouting: null });
+    await expectSecured(api, 'POST', '/v1/profiles', 'operator', { name: 'wide2', tcpPorts: '22', scouting: { rate: 10 } });
+  }, 60_000);
 
   it('PUT cannot rename a profile', async () => {
     await expectError(await api.call('/v1/profiles/banner', { method: 'PUT', auth: api.keys.operator, json: { name: 'other', tcpPorts: '22' } }), 400, 'invalid_input',
