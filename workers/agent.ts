@@ -1,7 +1,7 @@
 /*
  * The agent worker: connects to a Temporal frontend and to the Plum server's
  * upload route (tested against a real dev server in
- * test/temporal-live.test.ts). Its activity is runNmapJob from
+ * test/temporal-live.test.ts). Its activities are runNmapJob (and runScoutJob, masscan) from
  * createActivities with the HTTP result sink.
  *
  * An agent needs the Temporal address, a task queue and its agent token —
@@ -119,7 +119,7 @@ export async function runAgent(opts: AgentOptions): Promise<void> {
       }
       const workerFor = (taskQueue: string, slots: number) => Worker.create({
         connection, namespace: opts.namespace, taskQueue, identity,
-        activities: { runNmapJob: acts.runNmapJob }, maxConcurrentActivityTaskExecutions: slots,
+        activities: { runNmapJob: acts.runNmapJob, runScoutJob: acts.runScoutJob }, maxConcurrentActivityTaskExecutions: slots,
         // A job still running when the window closes is allowed to finish.
         shutdownGraceTime: '8h',
       });

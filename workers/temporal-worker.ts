@@ -74,7 +74,7 @@ export async function runServerWorker(opts: { config: PlumConfig; store: Store; 
       for (const [taskQueue, slots] of [[config.PLUM_TEMPORAL_SCAN_QUEUE, opts.concurrency ?? 2], [urgentQueueOf(config.PLUM_TEMPORAL_SCAN_QUEUE), 1]] as const) {
         workers.push(await Worker.create({
           connection, namespace: config.PLUM_TEMPORAL_NAMESPACE, taskQueue,
-          activities: { runNmapJob: activities.runNmapJob }, maxConcurrentActivityTaskExecutions: slots,
+          activities: { runNmapJob: activities.runNmapJob, runScoutJob: activities.runScoutJob }, maxConcurrentActivityTaskExecutions: slots,
         }));
       }
     }
