@@ -139,7 +139,7 @@ describe.each(storeKinds)('activities on %s', (kind) => {
 describe('error mapping', () => {
   it('makes exactly the non-retryable PlumError codes non-retryable, in the workflow retry policy too', () => {
     const codes: ErrorCode[] = ['usage', 'invalid_input', 'syntax', 'not_found', 'conflict', 'out_of_scope', 'unsafe_argument', 'parse_error',
-      'truncated', 'database', 'locked', 'nmap_failed', 'timeout', 'unauthorized', 'forbidden', 'payload_too_large', 'rate_limited', 'unavailable', 'internal'];
+      'truncated', 'database', 'locked', 'nmap_failed', 'scanner_failed', 'timeout', 'unauthorized', 'forbidden', 'payload_too_large', 'rate_limited', 'unavailable', 'internal'];
     for (const code of codes) {
       const f = toActivityFailure(new PlumError(code, 'x')) as ApplicationFailure;
       expect(f.type).toBe(code);

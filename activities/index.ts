@@ -32,6 +32,7 @@ import type { NmapProgress, NmapRunner } from './nmap.ts';
 import { runScannerJob } from './scanner-job.ts';
 import { planTriggerRun, type RunOrigin } from './trigger-plan.ts';
 import { linkFiringsToRun } from '../store/repos/trigger-firings.ts';
+import { createScoutActivities, type ScoutingMeta } from './scouting.ts';
 
 /*
  * The activities: every side effect of a scan run, behind one factory with
@@ -88,6 +89,10 @@ export interface ActivityDeps {
   nmap?: NmapRunner;
   /** The other scanners this side runs (core/scanner/contract.ts), by name: jobs of profiles that chose them. */
   scanners?: Partial<Record<ScannerName, Scanner>>;
+  /** masscan, for the scouting jobs of two-stage profiles (activities/masscan.ts). */
+  masscan?: Scanner;
+  /** Addresses per scouting job (PLUM_SCOUT_JOB_SIZE). */
+  scoutJobSize?: number;
   /** Default: store raw results in `store` (in-process). Agents pass `httpResultSink`. */
   resultSink?: ResultSink;
   /** nmap XML → parsed scan (core/nmap); injected so the server can pin a parser version. */
@@ -210,6 +215,12 @@ interface RunMeta {
   scanner?: ScannerName;
   /** A triggered run: the finding that started it. */
   origin?: RunOrigin;
+  /** A two-stage run: the masscan rate, and the profile's scripts and options for the nmap stage. */
+  scouting?: ScoutingMeta;
+  /** Jobs [0, scoutJobs) are scouting jobs. */
+  scoutJobs?: number;
+  /** Set once the nmap stage of a two-stage run is planned (store/repos/scouting.ts). */
+  scanStage?: boolean;
 }
 
 /**
@@ -246,6 +257,7 @@ export function createActivities(deps: ActivityDeps): ScanActivities {
     return {
       runId: row.id, kind: row.kind, ...(row.profile_name ? { profile: row.profile_name } : {}), priority: m.priority,
       jobCount: m.jobCount, addressCount: m.addressCount, targetCount: m.targetCount, resumed: true, ...(m.legacyBridge ? { legacyBridge: true } : {}),
+      ...(m.scoutJobs ? { scoutJobs: m.scoutJobs } : {}),
     };
   }
 
@@ -289,7 +301,16 @@ export function createActivities(deps: ActivityDeps): ScanActivities {
     }
     // The scope guard runs before anything is stored or scanned: investigations check every requested
     // target, profile runs check their names (addresses are planned from the perimeter itself).
-    const planned = triggered?.planned ?? planJobs(profile, planTargets, deps.maxJobSize ? { maxPerJob: deps.maxJobSize } : {});
+    let planned = triggered?.planned ?? planJobs(profile, planTargets, deps.maxJobSize ? { maxPerJob: deps.maxJobSize } : {});
+    // A two-stage profile sweeps its addresses with masscan first, in larger jobs; names go to nmap directly.
+    const scouting = req.kind === 'profile' && profile.scouting ? profile.scouting : undefined;
+    let scoutJobs = 0;
+    if (scouting) {
+      const sweeps = planJobs(profile, planTargets, { maxPerJob: deps.scoutJobSize ?? 4096 }).filter((j) => j.kind !== 'fqdn')
+        .map((j) => ({ ...j, scripts: [], extraArgs: [] }));
+      scoutJobs = sweeps.length;
+      planned = [...sweeps, ...planned.filter((j) => j.kind === 'fqdn')].map((j, index) => ({ ...j, index }));
+    }
     const names = [...new Set(planned.filter((j) => j.kind === 'fqdn').flatMap((j) => j.targets))];
     const toCheck = req.kind === 'profile' ? names : requested;
     const decision = toCheck.length > 0
@@ -321,6 +342,7 @@ export function createActivities(deps: ActivityDeps): ScanActivities {
       ...(customScripts.length ? { customScripts } : {}),
       ...(deps.legacyBridge ? { legacyBridge: true } : {}),
       ...(profile.scanner !== 'nmap' ? { scanner: profile.scanner } : {}),
+      ...(scouting ? { scouting: { rate: scouting.rate, scripts: [...profile.scripts], nmapArgs: [...profile.nmapArgs] }, scoutJobs } : {}),
     };
     await store.transaction(async (tx) => {
       await insertScanRun(tx, {
@@ -332,7 +354,7 @@ export function createActivities(deps: ActivityDeps): ScanActivities {
       if (triggered) await linkFiringsToRun(tx, req.workflowId, runId);
       await insertQueuedJobs(tx, runId, planned.map((j: PlannedJob) => ({
         id: newId('job'), index: j.index, targets: j.targets, address_count: j.addressCount, tcp_ports: j.tcpPorts,
-        udp_ports: j.udpPorts ?? null, scripts: j.scripts, nmap_args: j.extraArgs,
+        udp_ports: j.udpPorts ?? null, scripts: j.scripts, nmap_args: j.extraArgs, stage: j.index < scoutJobs ? 'scout' : 'scan',
       })));
     });
     log.info({ runId, workflowId: req.workflowId, jobs: meta.jobCount, addresses: meta.addressCount }, 'run planned');
@@ -340,6 +362,7 @@ export function createActivities(deps: ActivityDeps): ScanActivities {
       runId, kind: req.kind, ...(meta.profile ? { profile: meta.profile } : {}), priority: meta.priority,
       jobCount: meta.jobCount, addressCount: meta.addressCount, targetCount: meta.targetCount, resumed: false,
       ...(meta.legacyBridge ? { legacyBridge: true } : {}),
+      ...(scoutJobs ? { scoutJobs } : {}),
     };
   }
 
@@ -353,6 +376,7 @@ export function createActivities(deps: ActivityDeps): ScanActivities {
       tcpPorts: r.tcp_ports, ...(r.udp_ports ? { udpPorts: r.udp_ports } : {}), scripts: r.scripts, extraArgs: r.nmap_args,
       hostTimeout: progress.hostTimeout ?? '40s', priority: progress.priority ?? 2,
       ...(r.ingested_at ? { done: true } : {}),
+      ...(r.stage === 'scout' && progress.scouting ? { scout: { rate: progress.scouting.rate } } : {}),
       ...(progress.allowScripts ? { allowScripts: progress.allowScripts } : {}),
       ...(progress.customScripts ? { customScripts: progress.customScripts } : {}),
       ...(progress.scanner ? { scanner: progress.scanner } : {}),
@@ -436,7 +460,7 @@ export function createActivities(deps: ActivityDeps): ScanActivities {
     };
   }
 
-  async function ingestJob(input: { runId: string; jobId: string }): Promise<JobOutcome> {
+  async function ingestJob(input: { runId: string; jobId: string; interrupted?: boolean }): Promise<JobOutcome> {
     const store = need(deps.store, 'database');
     const job = await jobToIngest(store, input.jobId);
     if (!job || job.run_id !== input.runId) throw new PlumError('not_found', `job ${input.jobId} of run ${input.runId} does not exist`);
@@ -446,6 +470,7 @@ export function createActivities(deps: ActivityDeps): ScanActivities {
       if (job.progress?.ingest) return job.progress.ingest as JobOutcome;
       return countStored(store, job, readResult);
     }
+    if (job.stage === 'scout') return scout.ingestScoutJob(job, input.interrupted ?? false);
     const xmlGz = await rawXmlGz(store, input.jobId);
     if (!xmlGz) throw new PlumError('not_found', `no result was delivered for job ${job.index}`, { hint: 'the nmap activity must complete before ingest' });
     const xml = gunzipSync(Buffer.from(xmlGz));
@@ -519,7 +544,16 @@ export function createActivities(deps: ActivityDeps): ScanActivities {
     if (input.status === 'cancelled') await cancelOpenJobs(store, input.runId, now());
   }
 
-  return { planRun, getJobSpecs, runNmapJob, ingestJob, failJob, finishRun };
+  const scout = createScoutActivities({
+    log, now, ctx: currentCtx, ...(deps.store ? { store: deps.store } : {}), ...(deps.masscan ? { masscan: deps.masscan } : {}),
+    ...(deps.ingestDeps ? { ingestDeps: deps.ingestDeps } : {}), ...(deps.runnerName ? { runnerName: deps.runnerName } : {}),
+    ...(deps.retentionDays !== undefined ? { retentionDays: deps.retentionDays } : {}), ...(deps.jobTimeoutMs ? { jobTimeoutMs: deps.jobTimeoutMs } : {}),
+    ...(deps.heartbeatEveryMs ? { heartbeatEveryMs: deps.heartbeatEveryMs } : {}), ...(deps.maxJobSize ? { maxJobSize: deps.maxJobSize } : {}),
+    sink: () => deps.resultSink ?? storeResultSink(need(deps.store, 'database or result sink'), { retentionDays: deps.retentionDays, parserVersion: deps.parserVersion, now }),
+  });
+  return {
+    planRun, getJobSpecs, runNmapJob, ingestJob, failJob, finishRun, runScoutJob: scout.runScoutJob, planScanStage: scout.planScanStage,
+  };
 }
 
 /**

@@ -189,8 +189,8 @@ export function createSslscanScanner(options: SslscanRunnerOptions = {}): Scanne
         done();
         reject(err.code === 'ENOENT'
           ? new PlumError('unavailable', `sslscan not found ("${sslscanPath}")`, { hint: 'install sslscan (apt-get install sslscan) or set PLUM_SSLSCAN to its path', cause: err })
-          // The scanner-failure code all scanners share (retryable: another attempt may start it).
-          : new PlumError('nmap_failed', `could not start sslscan: ${err.message}`, { hint: 'check PLUM_SSLSCAN', cause: err }));
+          // A scanner's own failure (retryable: another attempt may start it); nmap's are nmap_failed.
+          : new PlumError('scanner_failed', `could not start sslscan: ${err.message}`, { hint: 'check PLUM_SSLSCAN', cause: err }));
       });
       child.on('close', (code) => {
         done();

@@ -27,7 +27,12 @@ export function createProgressDisplay(opts: { stream?: NodeJS.WriteStream; label
       onEvent(e) {
         if (e.type === 'planned') {
           total = e.plan.jobCount;
-          line(`${label}: ${e.plan.jobCount} job${e.plan.jobCount === 1 ? '' : 's'} over ${e.plan.addressCount} address${e.plan.addressCount === 1 ? '' : 'es'}${e.plan.resumed ? ' (resumed)' : ''}`);
+          line(`${label}: ${e.plan.jobCount} job${e.plan.jobCount === 1 ? '' : 's'} over ${e.plan.addressCount} address${e.plan.addressCount === 1 ? '' : 'es'}${e.plan.resumed ? ' (resumed)' : ''}`
+            + `${e.plan.scoutJobs ? `, ${counted(e.plan.scoutJobs, 'scouting job')} (masscan) first` : ''}`);
+        } else if (e.type === 'stage') {
+          const added = e.plan.jobCount - total;
+          total = e.plan.jobCount;
+          line(`${label}: scouting done: ${counted(added, 'nmap job')} on what answered`);
         } else if (e.type === 'job-finished') {
           done++;
           const o = e.outcome;
@@ -51,10 +56,15 @@ export function createProgressDisplay(opts: { stream?: NodeJS.WriteStream; label
     onEvent(e) {
       if (e.type === 'planned') {
         total = e.plan.jobCount;
-        runBar = multi.create(Math.max(1, total), 0, { name: label.padEnd(12).slice(0, 12), info: `0/${counted(total, 'job')}` });
+        runBar = multi.create(Math.max(1, total), 0, { name: label.padEnd(12).slice(0, 12), info: `0/${counted(total, 'job')}${e.plan.scoutJobs ? ', scouting' : ''}` });
+      } else if (e.type === 'stage') {
+        // The nmap stage of a two-stage run: its jobs join the run's total.
+        total = e.plan.jobCount;
+        runBar?.setTotal(Math.max(1, total));
+        runBar?.update(done, { info: `${done}/${counted(total, 'job')}, nmap on what answered` });
       } else if (e.type === 'job-started') {
         const targets = e.spec.targets.length > 2 ? `${e.spec.targets.slice(0, 2).join(' ')} …` : e.spec.targets.join(' ');
-        jobBars.set(e.spec.jobId, multi.create(100, 0, { name: `job ${e.spec.index + 1}`.padEnd(12), info: `${targets} starting` }));
+        jobBars.set(e.spec.jobId, multi.create(100, 0, { name: `${e.spec.scout ? 'scout' : 'job'} ${e.spec.index + 1}`.padEnd(12), info: `${targets} starting` }));
       } else if (e.type === 'job-finished') {
         done++;
         const bar = jobBars.get(e.outcome.jobId);

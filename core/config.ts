@@ -51,6 +51,18 @@ export const configSchema = z.object({
   PLUM_NMAP: z.string().trim().min(1).default('nmap'),
   /** The TLS scanner's program (profiles with scanner sslscan). */
   PLUM_SSLSCAN: z.string().trim().min(1).default('sslscan'),
+  /** masscan, the scouting stage of two-stage profiles (on the agents, or in-process when embedded). */
+  PLUM_MASSCAN: z.string().trim().min(1).default('masscan'),
+  /** Packets a second a scouting job may send at most; a profile asking for more is refused when the job starts. */
+  PLUM_MASSCAN_MAX_RATE: z.coerce.number().int().min(1).max(10_000_000).default(10_000),
+  /** The interface, router MAC and source address masscan sends from (default: masscan's choice from the default route). */
+  PLUM_MASSCAN_INTERFACE: optionalString,
+  PLUM_MASSCAN_ROUTER_MAC: optionalString.refine((v) => v === undefined || /^[0-9a-fA-F]{2}([:-][0-9a-fA-F]{2}){5}$/.test(v), { message: 'must be a MAC address such as 02:00:00:00:00:01' }),
+  PLUM_MASSCAN_SOURCE_IP: optionalString,
+  /** Seconds masscan waits for late answers after its last probe. */
+  PLUM_MASSCAN_WAIT: z.coerce.number().int().min(0).max(60).default(5),
+  /** Addresses per scouting job (masscan sweeps large blocks at once; the nmap stage is cut by PLUM_JOB_SIZE). */
+  PLUM_SCOUT_JOB_SIZE: z.coerce.number().int().min(1).max(65_536).default(4096),
   PLUM_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('warn'),
   /** Days raw nmap XML is kept; 0 keeps it forever. */
   PLUM_RAW_RETENTION_DAYS: z.coerce.number().int().min(0).default(90),
@@ -143,4 +155,15 @@ export function loadConfig(env: Record<string, string | undefined>, cwd = proces
   }
   checkOidcConfig(d);
   return { ...parsed.data, home: path.resolve(cwd, parsed.data.PLUM_HOME) };
+}
+
+/** masscan's settings (core/masscan/args.ts) from the configuration. */
+export function masscanSettingsOf(config: PlumConfig): { maxRate: number; waitSeconds: number; interface?: string; routerMac?: string; sourceIp?: string } {
+  return {
+    maxRate: config.PLUM_MASSCAN_MAX_RATE,
+    waitSeconds: config.PLUM_MASSCAN_WAIT,
+    ...(config.PLUM_MASSCAN_INTERFACE ? { interface: config.PLUM_MASSCAN_INTERFACE } : {}),
+    ...(config.PLUM_MASSCAN_ROUTER_MAC ? { routerMac: config.PLUM_MASSCAN_ROUTER_MAC } : {}),
+    ...(config.PLUM_MASSCAN_SOURCE_IP ? { sourceIp: config.PLUM_MASSCAN_SOURCE_IP } : {}),
+  };
 }

@@ -17,6 +17,8 @@ export type ErrorCode =
   | 'database'
   | 'locked'
   | 'nmap_failed'
+  /** A scanner other than nmap (masscan…) failed. */
+  | 'scanner_failed'
   | 'timeout'
   | 'cancelled'
   | 'unauthorized'
@@ -39,6 +41,7 @@ const HTTP_STATUS: Record<ErrorCode, number> = {
   database: 500,
   locked: 503,
   nmap_failed: 502,
+  scanner_failed: 502,
   timeout: 504,
   cancelled: 499,
   unauthorized: 401,

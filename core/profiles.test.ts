@@ -39,8 +39,9 @@ describe('parseProfile', () => {
     const p = parseProfile({ name: 'Web-Admin', tcpPorts: '8443,80', scripts: 'http-title, plum-favicon.nse', nmapArgs: '-T4' });
     expect(p).toEqual({
       name: 'web-admin', tcpPorts: '80,8443', udpPorts: undefined, scripts: ['http-title', 'plum-favicon'], allowScripts: [],
-      nmapArgs: ['-T4'], every: '12h', priority: 2, targets: 'all', hostTimeout: '40s', scanner: 'nmap',
+      nmapArgs: ['-T4'], every: '12h', priority: 2, targets: 'all', hostTimeout: '40s', scanner: 'nmap', scouting: null,
     });
+    expect(parseProfile({ name: 'wide', tcpPorts: '22,80', scouting: { rate: '5000' } as never }).scouting).toEqual({ rate: 5000 });
     expect(parseProfile({ name: 'dns', tcpPorts: '53', udpPorts: '53', priority: '4', targets: 'label:DMZ', every: '0 3 * * *' }))
       .toMatchObject({ udpPorts: '53', priority: 4, targets: 'label:dmz', every: '0 3 * * *' });
   });
@@ -60,6 +61,10 @@ describe('parseProfile', () => {
     [{ name: 'x', tcpPorts: '443', scanner: 'sslscan', scripts: 'ssl-cert' }, /^invalid profile scripts: a TLS profile \(scanner sslscan\) takes no scripts$/],
     [{ name: 'x', tcpPorts: '443', scanner: 'sslscan', nmapArgs: '-T4' }, /^invalid profile nmapArgs: a TLS profile \(scanner sslscan\) takes no nmapArgs$/],
     [{ name: 'x', tcpPorts: '443', scanner: 'sslscan', udpPorts: '443' }, /takes no udpPorts/],
+    [{ name: 'x', tcpPorts: '80', scouting: { rate: 0 } }, /invalid profile scouting.rate: the scouting rate is at least 1/],
+    [{ name: 'x', tcpPorts: '80', scouting: { rate: 2.5 } }, /invalid profile scouting.rate: the scouting rate must be a whole number/],
+    [{ name: 'x', tcpPorts: '80', scouting: { rate: 10, banners: true } }, /invalid profile scouting/],
+    [{ name: 'x', tcpPorts: '80', udpPorts: '53', scouting: { rate: 10 } }, /a scouting profile scans TCP ports only/],
   ])('refuses %j', (input, re) => {
     expect(() => parseProfile(input as never)).toThrow(re);
   });

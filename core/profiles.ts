@@ -246,6 +246,14 @@ export function parseTrigger(text: string | null | undefined): string | undefine
   parseQuery(text);
   return text.trim();
 }
+/** Fastest scouting rate a profile may ask for; each scanner also has its own maximum (PLUM_MASSCAN_MAX_RATE). */
+export const MAX_SCOUT_RATE = 10_000_000;
+
+export const scoutingSchema = z.object({
+  rate: z.coerce.number().int('the scouting rate must be a whole number of packets a second')
+    .min(1, 'the scouting rate is at least 1 packet a second').max(MAX_SCOUT_RATE, `the scouting rate is at most ${MAX_SCOUT_RATE} packets a second`),
+}).strict();
+export type Scouting = z.output<typeof scoutingSchema>;
 
 export const PROFILE_NAME = /^[a-z0-9][a-z0-9_-]{0,62}$/;
 
@@ -294,6 +302,11 @@ export const profileInputSchema = z.object({
    * targets on a cycle: it has no schedule, no target selection and no ports of its own.
    */
   trigger: z.string().max(2000).optional().nullable().transform(refineWith(parseTrigger)),
+  /**
+   * Two-stage profile: masscan first sweeps the targets × TCP ports at `rate` packets a second, then nmap
+   * scans, with the profile's scripts, only the (address, port) pairs that answered. null: nmap alone.
+   */
+  scouting: scoutingSchema.nullable().optional().transform((v) => v ?? null),
 });
 
 export type ProfileInput = z.input<typeof profileInputSchema>;
@@ -320,6 +333,18 @@ export function parseProfile(input: ProfileInput): ScanProfile {
     }
   }
   const r = profileInputSchema.safeParse(input);
+  if (r.success && r.data.scouting && r.data.udpPorts) {
+    // masscan's UDP probes need a payload per protocol and miss most services: scouting is TCP only.
+    throw new PlumError('invalid_input', 'invalid profile scouting: a scouting profile scans TCP ports only', {
+      hint: 'drop the UDP ports, or scan them in a profile without scouting', details: { field: 'scouting' },
+    });
+  }
+  if (r.success && r.data.scouting && (r.data.scanner !== 'nmap' || r.data.trigger)) {
+    // The scouting stage hands nmap what answered; a TLS profile or a trigger profile has no nmap stage of that kind.
+    throw new PlumError('invalid_input', `invalid profile scouting: a ${r.data.trigger ? 'trigger profile' : `profile with scanner ${r.data.scanner}`} has no scouting stage`, {
+      hint: 'drop --scout-rate, or scout in an nmap profile with targets', details: { field: 'scouting' },
+    });
+  }
   if (r.success) {
     checkScanner(r.data);
     if (!r.data.trigger && r.data.tcpPorts === '') {

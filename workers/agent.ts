@@ -1,7 +1,7 @@
 /*
  * The agent worker: connects to a Temporal frontend and to the Plum server's
  * upload route (tested against a real dev server in
- * test/temporal-live.test.ts). Its activity is runNmapJob from
+ * test/temporal-live.test.ts). Its activities are runNmapJob (and runScoutJob, masscan) from
  * createActivities with the HTTP result sink.
  *
  * An agent needs the Temporal address, a task queue and its agent token —
@@ -10,10 +10,11 @@
  */
 import os from 'node:os';
 import { Worker } from '@temporalio/worker';
-import type { PlumConfig } from '../core/config.ts';
+import { masscanSettingsOf, type PlumConfig } from '../core/config.ts';
 import { PlumError } from '../core/errors.ts';
 import type { Logger } from '../core/log.ts';
 import { createActivities, httpResultSink, toTemporalActivities } from '../activities/index.ts';
+import { createMasscanScanner } from '../activities/masscan.ts';
 import { createNmapRunner, systemResolver } from '../activities/nmap.ts';
 import { createSslscanScanner } from '../activities/sslscan.ts';
 import { httpScriptSource } from '../activities/nse-source.ts';
@@ -104,6 +105,8 @@ export async function runAgent(opts: AgentOptions): Promise<void> {
     log: opts.log,
     nmap: createNmapRunner({ nmapPath: opts.nmapPath, log: opts.log, scriptSource: httpScriptSource({ serverUrl: opts.serverUrl, token: opts.token }) }),
     scanners: { sslscan: createSslscanScanner({ sslscanPath: opts.config.PLUM_SSLSCAN, log: opts.log, resolve: systemResolver }) },
+    // Scouting jobs of two-stage profiles: masscan with this agent's network settings (PLUM_MASSCAN_*).
+    masscan: createMasscanScanner({ masscanPath: opts.config.PLUM_MASSCAN, settings: masscanSettingsOf(opts.config), log: opts.log }),
     resultSink: httpResultSink({ serverUrl: opts.serverUrl, token: opts.token }), runnerName: opts.name ?? os.hostname(),
   }));
   const beat = setInterval(() => void heartbeatServer(opts, {}), 60_000);
@@ -118,7 +121,7 @@ export async function runAgent(opts: AgentOptions): Promise<void> {
       }
       const workerFor = (taskQueue: string, slots: number) => Worker.create({
         connection, namespace: opts.namespace, taskQueue, identity,
-        activities: { runNmapJob: acts.runNmapJob }, maxConcurrentActivityTaskExecutions: slots,
+        activities: { runNmapJob: acts.runNmapJob, runScoutJob: acts.runScoutJob }, maxConcurrentActivityTaskExecutions: slots,
         // A job still running when the window closes is allowed to finish.
         shutdownGraceTime: '8h',
       });

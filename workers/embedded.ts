@@ -4,8 +4,11 @@ import { newId } from '../core/ids.ts';
 import type { Logger } from '../core/log.ts';
 import type { Resolver } from '../core/scope.ts';
 import { createActivities, embeddedActivityContext, type ActivityCtx, type JobHeartbeat } from '../activities/index.ts';
+import { createMasscanScanner } from '../activities/masscan.ts';
 import { createNmapRunner, systemResolver, type NmapRunner } from '../activities/nmap.ts';
 import { createSslscanScanner } from '../activities/sslscan.ts';
+import { masscanSettingsOf } from '../core/config.ts';
+import type { Scanner } from '../core/scanner/contract.ts';
 import { storeScriptSource } from '../store/repos/nse-scripts.ts';
 import type { Store } from '../store/index.ts';
 import type { IngestDeps } from '../store/ingest.ts';
@@ -30,6 +33,8 @@ export interface EmbeddedDeps {
   config: PlumConfig;
   log: Logger;
   nmap?: NmapRunner;
+  /** masscan for two-stage profiles; default: PLUM_MASSCAN with the PLUM_MASSCAN_* settings. */
+  masscan?: Scanner;
   /** Tag rules and scores at ingest; default: the stored rules and the score file. */
   ingestDeps?: IngestDeps;
   resolve?: Resolver;
@@ -70,6 +75,8 @@ export async function runEmbedded(deps: EmbeddedDeps, request: RunRequest, limit
     retentionDays: deps.config.PLUM_RAW_RETENTION_DAYS, runnerName: 'embedded',
     ...(deps.jobTimeoutMs ? { jobTimeoutMs: deps.jobTimeoutMs } : {}),
     maxJobSize: deps.maxJobSize ?? deps.config.PLUM_JOB_SIZE,
+    masscan: deps.masscan ?? createMasscanScanner({ masscanPath: deps.config.PLUM_MASSCAN, settings: masscanSettingsOf(deps.config), log: deps.log }),
+    scoutJobSize: deps.config.PLUM_SCOUT_JOB_SIZE,
   });
   // Cancelled by the caller (Ctrl-C, the API) or by `plum runs cancel` through the database.
   const cancel = new AbortController();
@@ -94,6 +101,11 @@ export async function runEmbedded(deps: EmbeddedDeps, request: RunRequest, limit
     const handoff = { store: deps.store, timeoutSeconds: deps.config.PLUM_LEGACY_JOB_TIMEOUT, signal, ...(deps.legacyPollMs ? { pollMs: deps.legacyPollMs } : {}) };
     // The predecessor's agents scan TCP only (§2): a job with UDP ports stays here.
     if (deps.config.PLUM_LEGACY_BOT_API && !spec.udpPorts && await legacyAgentsReady(handoff)) return runJobOnLegacyAgent(spec, handoff);
+    return withAttempts(spec, 'nmap', () => acts.runNmapJob(spec));
+  };
+
+  /** Runs a scan activity in an activity context (progress, cancellation), again after a retryable failure. */
+  const withAttempts = async (spec: JobSpec, what: string, fn: () => Promise<NmapJobResult>): Promise<NmapJobResult> => {
     for (let attempt = 1; ; attempt++) {
       if (signal.aborted) throw new PlumError('cancelled', 'run cancelled', { hint: 'start the run again to finish it' });
       const ctx: ActivityCtx = {
@@ -104,11 +116,11 @@ export async function runEmbedded(deps: EmbeddedDeps, request: RunRequest, limit
         attempt,
       };
       try {
-        return await embeddedActivityContext.run(ctx, () => acts.runNmapJob(spec));
+        return await embeddedActivityContext.run(ctx, fn);
       } catch (e) {
         const err = toPlumError(e);
         if (err.code === 'cancelled' || !err.retryable || attempt >= attempts) throw err;
-        deps.log.warn({ jobId: spec.jobId, attempt, err: err.message }, 'nmap job failed, retrying');
+        deps.log.warn({ jobId: spec.jobId, attempt, err: err.message }, `${what} job failed, retrying`);
       }
     }
   };
@@ -125,6 +137,7 @@ export async function runEmbedded(deps: EmbeddedDeps, request: RunRequest, limit
     const step = await executeScanRun({
       activities: acts,
       runNmapJob,
+      runScoutJob: (spec) => withAttempts(spec, 'masscan', () => acts.runScoutJob(spec)),
       isCancellation: isCancelled,
       nonCancellable: (fn) => fn(),
       report: (e) => deps.onEvent?.(e),

@@ -19,6 +19,8 @@ describe('judgeJobClaim', () => {
   const cases: { name: string; pending: PendingActivityView[]; claim?: Partial<typeof claim>; code?: string; message?: RegExp }[] = [
     { name: 'the job runs on this agent at this attempt', pending: [nmap()] },
     { name: 'a later attempt on this agent after a lost one', pending: [nmap({ attempt: 2 })], claim: { attempt: 2 } },
+    { name: 'a scouting job (masscan) runs on this agent at this attempt', pending: [nmap({ activityId: `scout:${JOB}`, activityType: 'runScoutJob' })] },
+    { name: 'another agent runs a scouting job', pending: [nmap({ activityId: `scout:${JOB}`, activityType: 'runScoutJob', workerIdentity: 'plum-agent:a2@h' })], code: 'forbidden' },
     { name: 'another agent runs it', pending: [nmap({ workerIdentity: 'plum-agent:a2@scanner-2' })], code: 'forbidden', message: /runs on agent a2 according to Temporal, not on agent a1$/ },
     { name: 'a later attempt from another agent does not supersede', pending: [nmap({ workerIdentity: 'plum-agent:a2@h' })], claim: { attempt: 2 }, code: 'forbidden' },
     { name: 'a worker that is not an agent runs it', pending: [nmap({ workerIdentity: '4242@server' })], code: 'forbidden', message: /runs on worker "4242@server"/ },

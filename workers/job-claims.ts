@@ -2,7 +2,7 @@ import os from 'node:os';
 import type { Client } from '@temporalio/client';
 import type { temporal } from '@temporalio/proto';
 import { PlumError } from '../core/errors.ts';
-import { nmapActivityId } from '../workflows/options.ts';
+import { nmapActivityId, scoutActivityId } from '../workflows/options.ts';
 
 /*
  * Distributed mode: an agent may claim a job (and so upload its result) only
@@ -56,7 +56,8 @@ const NMAP_ACTIVITY_TYPE = 'runNmapJob';
  */
 export function judgeJobClaim(pending: PendingActivityView[], claim: JobClaimRequest): PlumError | undefined {
   const { jobId, agent, attempt } = claim;
-  const activity = pending.find((a) => a.activityId === nmapActivityId(jobId));
+  // A job's scan activity: nmap, or masscan for a two-stage profile's scouting job.
+  const activity = pending.find((a) => a.activityId === nmapActivityId(jobId) || a.activityId === scoutActivityId(jobId));
   if (!activity) {
     // Workflows started before job-derived activity ids: only a running nmap activity of this agent at this attempt.
     const legacy = pending.some((a) => a.activityType === NMAP_ACTIVITY_TYPE && /^\d+$/.test(a.activityId) && a.started

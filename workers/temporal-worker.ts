@@ -4,9 +4,10 @@
  * by the bundle, lint and replay tests) and createActivities.
  */
 import { Worker, type InjectedSinks } from '@temporalio/worker';
-import type { PlumConfig } from '../core/config.ts';
+import { masscanSettingsOf, type PlumConfig } from '../core/config.ts';
 import type { Logger } from '../core/log.ts';
 import { createActivities, toTemporalActivities } from '../activities/index.ts';
+import { createMasscanScanner } from '../activities/masscan.ts';
 import { createNmapRunner, systemResolver } from '../activities/nmap.ts';
 import { createSslscanScanner } from '../activities/sslscan.ts';
 import { storeScriptSource } from '../store/repos/nse-scripts.ts';
@@ -54,7 +55,8 @@ export async function runServerWorker(opts: { config: PlumConfig; store: Store; 
     const activities = toTemporalActivities(createActivities({
       log, store, nmap, scanners: { sslscan: createSslscanScanner({ sslscanPath: config.PLUM_SSLSCAN, log, resolve: systemResolver }) },
       ingestDeps, resolve: systemResolver, retentionDays: config.PLUM_RAW_RETENTION_DAYS, runnerName: 'server',
-      maxJobSize: config.PLUM_JOB_SIZE, legacyBridge: config.PLUM_LEGACY_BOT_API,
+      maxJobSize: config.PLUM_JOB_SIZE, legacyBridge: config.PLUM_LEGACY_BOT_API, scoutJobSize: config.PLUM_SCOUT_JOB_SIZE,
+      masscan: createMasscanScanner({ masscanPath: config.PLUM_MASSCAN, settings: masscanSettingsOf(config), log }),
     }));
     // Bridged runs ask where each job goes (the predecessor's agents or Plum's).
     const routeActivities = toTemporalActivities(createLegacyRouteActivities({ store, timeoutSeconds: config.PLUM_LEGACY_JOB_TIMEOUT }));
@@ -74,7 +76,7 @@ export async function runServerWorker(opts: { config: PlumConfig; store: Store; 
       for (const [taskQueue, slots] of [[config.PLUM_TEMPORAL_SCAN_QUEUE, opts.concurrency ?? 2], [urgentQueueOf(config.PLUM_TEMPORAL_SCAN_QUEUE), 1]] as const) {
         workers.push(await Worker.create({
           connection, namespace: config.PLUM_TEMPORAL_NAMESPACE, taskQueue,
-          activities: { runNmapJob: activities.runNmapJob }, maxConcurrentActivityTaskExecutions: slots,
+          activities: { runNmapJob: activities.runNmapJob, runScoutJob: activities.runScoutJob }, maxConcurrentActivityTaskExecutions: slots,
         }));
       }
     }

@@ -101,6 +101,9 @@ export const NMAP_ACTIVITY_ID_PATCH = 'nmap-activity-id-from-job';
  */
 export const nmapActivityId = (jobId: string) => `nmap:${jobId}`;
 
+/** Activity id of a scouting job's masscan activity (two-stage profiles). */
+export const scoutActivityId = (jobId: string) => `scout:${jobId}`;
+
 /**
  * The task queue of urgent work (investigations) next to a scan queue. Every agent polls it with a slot of
  * its own that background profile runs cannot take, so an investigation's nmap starts at once even while

@@ -6,7 +6,7 @@ import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/commo
 import { DEFAULT_LIMITS, executeScanRun, priorityKey, type RunLimits } from './logic/scan-run.ts';
 import type { JobSpec, LegacyRouteActivities, RunCounters, RunEvent, RunState, RunSummary, ScanActivities } from './logic/types.ts';
 import {
-  DEFAULT_SCAN_TASK_QUEUE, LEGACY_BRIDGE_PATCH, legacyNmapActivityOptions, legacyQueueOf, NMAP_ACTIVITY_ID_PATCH, nmapActivityId,
+  DEFAULT_SCAN_TASK_QUEUE, LEGACY_BRIDGE_PATCH, scoutActivityId, legacyNmapActivityOptions, legacyQueueOf, NMAP_ACTIVITY_ID_PATCH, nmapActivityId,
   nmapActivityOptions, SERVER_ACTIVITY_OPTIONS, type NmapTimingOverrides,
 } from './options.ts';
 
@@ -36,7 +36,7 @@ export interface PlumSinks extends Sinks {
   progress: { event(e: RunEvent): void };
 }
 
-export const progressQuery = defineQuery<{ runId?: string; nextIndex: number; counters: RunCounters }>('progress');
+export const progressQuery = defineQuery<{ runId?: string; nextIndex: number; counters: RunCounters; stage?: 'scout' | 'scan' }>('progress');
 
 export const SA_RUN_KIND = defineSearchAttributeKey('PlumRunKind', SearchAttributeType.KEYWORD);
 export const SA_PROFILE = defineSearchAttributeKey('PlumProfile', SearchAttributeType.KEYWORD);
@@ -53,7 +53,7 @@ export async function runOnTemporal(input: ScanWorkflowInput): Promise<RunSummar
   const state = input.state;
   // Schedules choose the workflow id (and scheduled time): the request takes them from Temporal.
   if (!state.request.workflowId) state.request.workflowId = info.workflowId;
-  setHandler(progressQuery, () => ({ runId: state.plan?.runId, nextIndex: state.nextIndex, counters: state.counters }));
+  setHandler(progressQuery, () => ({ runId: state.plan?.runId, nextIndex: state.nextIndex, counters: state.counters, ...(state.stage ? { stage: state.stage } : {}) }));
 
   const scanQueue = input.urgentScanTaskQueue ?? input.scanTaskQueue ?? DEFAULT_SCAN_TASK_QUEUE;
   // Per-priority options: an urgent investigation overtakes background cycles on the agents' queue.
@@ -82,11 +82,15 @@ export async function runOnTemporal(input: ScanWorkflowInput): Promise<RunSummar
     }
     return fn(spec);
   };
+  // A scouting job (two-stage profiles only: no earlier history schedules one) runs masscan on the agents' queue.
+  const runScoutJob = (spec: JobSpec, priority: number) =>
+    proxyActivities<ScanActivities>({ ...nmapOptions(priority), activityId: scoutActivityId(spec.jobId) }).runScoutJob(spec);
   const limits: RunLimits = { ...DEFAULT_LIMITS, ...input.limits };
 
   const step = await executeScanRun({
     activities: server,
     runNmapJob,
+    runScoutJob,
     isCancellation,
     nonCancellable: (fn) => CancellationScope.nonCancellable(fn),
     report(e) {
@@ -95,7 +99,14 @@ export async function runOnTemporal(input: ScanWorkflowInput): Promise<RunSummar
           { key: SA_JOB_COUNT, value: e.plan.jobCount },
           { key: SA_ADDRESS_COUNT, value: e.plan.addressCount },
         ]);
-        upsertMemo({ runId: e.plan.runId, jobs: e.plan.jobCount, addresses: e.plan.addressCount, targets: e.plan.targetCount });
+        upsertMemo({
+          runId: e.plan.runId, jobs: e.plan.jobCount, addresses: e.plan.addressCount, targets: e.plan.targetCount,
+          ...(e.plan.scoutJobs ? { stage: 'scout', scoutJobs: e.plan.scoutJobs } : {}),
+        });
+      }
+      if (e.type === 'stage') {
+        upsertSearchAttributes([{ key: SA_JOB_COUNT, value: e.plan.jobCount }]);
+        upsertMemo({ stage: e.stage, jobs: e.plan.jobCount });
       }
       progress.event(e);
     },

@@ -23,6 +23,7 @@ export const profileJson = (p: StoredProfile) => ({
   trigger: p.trigger ?? null,
   host_timeout: p.hostTimeout,
   scanner: p.scanner,
+  scouting: p.scouting,
   enabled: p.enabled,
   builtin: p.builtin,
   created_at: p.createdAt,
@@ -41,6 +42,7 @@ interface AddOpts {
   trigger?: string;
   hostTimeout: string;
   scanner: string;
+  scoutRate?: string;
   description?: string;
   replace: boolean;
   format: string;
@@ -65,6 +67,7 @@ export function register(program: Command, ctx: CliContext): void {
     .option('--trigger <query>', 'a search query (plum search): scan, with this profile\'s scripts, each service a new finding makes match it (no --ports, --every or --targets)')
     .option('--host-timeout <time>', 'nmap --host-timeout per host', '40s')
     .option('--scanner <name>', 'nmap, or sslscan: the TLS scanner (protocols, ciphers, certificate; no scripts or nmap options)', 'nmap')
+    .option('--scout-rate <pps>', 'two-stage profile: masscan sweeps the targets × TCP ports first at this many packets a second, then nmap scans only what answered')
     .option('--description <text>', 'what the profile is for')
     .option('--replace', 'replace an existing profile of that name', false)
     .addOption(formatOption())
@@ -82,13 +85,14 @@ export function register(program: Command, ctx: CliContext): void {
         trigger: opts.trigger,
         hostTimeout: opts.hostTimeout,
         scanner: opts.scanner,
+        ...(opts.scoutRate !== undefined ? { scouting: { rate: opts.scoutRate } } : {}),
         ...(opts.description ? { description: opts.description } : {}),
       };
       const store = await openCommandStore(ctx, { create: true });
       const saved = await saveProfile(store, input, { replace: opts.replace });
       if (opts.format === 'json') printJson(profileJson(saved));
       else if (saved.trigger) info(`profile ${saved.name} saved: scans what \`${saved.trigger}\` newly matches, scripts ${saved.scripts.join(',') || '(none)'}, priority ${saved.priority}`);
-      else info(`profile ${saved.name} saved${saved.scanner !== 'nmap' ? ` (scanner ${saved.scanner})` : ''}: ports ${saved.tcpPorts}${saved.udpPorts ? ` udp ${saved.udpPorts}` : ''}, every ${saved.every}, priority ${saved.priority}, targets ${saved.targets}`);
+      else info(`profile ${saved.name} saved${saved.scanner !== 'nmap' ? ` (scanner ${saved.scanner})` : ''}: ports ${saved.tcpPorts}${saved.udpPorts ? ` udp ${saved.udpPorts}` : ''}${saved.scouting ? `, scouting at ${saved.scouting.rate} packets/s` : ''}, every ${saved.every}, priority ${saved.priority}, targets ${saved.targets}`);
     });
 
   profile
@@ -134,6 +138,7 @@ export function register(program: Command, ctx: CliContext): void {
         ...(p.trigger ? [] : [`targets:      ${p.targets}`]),
         `host timeout: ${p.hostTimeout}`,
         `scanner:      ${p.scanner}`,
+        ...(p.scouting ? [`scouting:     masscan at ${p.scouting.rate} packets/s, then nmap on what answered`] : []),
         `id:           ${p.id}`,
       ];
       process.stdout.write(`${lines.join('\n')}\n`);

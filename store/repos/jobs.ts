@@ -50,17 +50,20 @@ export async function pinnedAddresses(store: StoreSession, runId: string): Promi
 export interface PlannedJobRow {
   id: string; index: number; targets: string[]; address_count: number; tcp_ports: string; udp_ports: string | null;
   scripts: string[]; nmap_args: string[];
+  /** 'scout' for a scouting job of a two-stage run; 'scan' when absent. */
+  stage?: 'scout' | 'scan';
 }
 
 /** Stores a run's planned jobs as queued, in one statement per 1,000 so an 8,000-job plan takes a few round trips. */
 export async function insertQueuedJobs(tx: StoreSession, runId: string, jobs: readonly PlannedJobRow[]): Promise<void> {
   for (let i = 0; i < jobs.length; i += 1000) {
     await tx.query(
-      `insert into jobs (id, run_id, index, targets, address_count, tcp_ports, udp_ports, scripts, nmap_args, status)
+      `insert into jobs (id, run_id, index, targets, address_count, tcp_ports, udp_ports, scripts, nmap_args, status, stage)
        select x.id, $2, x.index, array(select jsonb_array_elements_text(x.targets)), x.address_count, x.tcp_ports, x.udp_ports,
-         array(select jsonb_array_elements_text(x.scripts)), array(select jsonb_array_elements_text(x.nmap_args)), 'queued'
+         array(select jsonb_array_elements_text(x.scripts)), array(select jsonb_array_elements_text(x.nmap_args)), 'queued',
+         coalesce(x.stage, 'scan')
        from jsonb_to_recordset($1::jsonb) as x(id text, index int, targets jsonb, address_count int, tcp_ports text, udp_ports text,
-         scripts jsonb, nmap_args jsonb)`,
+         scripts jsonb, nmap_args jsonb, stage text)`,
       [JSON.stringify(jobs.slice(i, i + 1000)), runId]);
   }
 }
@@ -68,9 +71,9 @@ export async function insertQueuedJobs(tx: StoreSession, runId: string, jobs: re
 /** The jobs of a run with index in [fromIndex, fromIndex + count), in index order. */
 export async function jobsInIndexRange(
   store: StoreSession, runId: string, fromIndex: number, count: number,
-): Promise<Array<PlannedJobRow & { ingested_at: Date | null; status: string }>> {
+): Promise<Array<PlannedJobRow & { ingested_at: Date | null; status: string; stage: string }>> {
   return store.query(
-    `select id, index, targets, address_count, tcp_ports, udp_ports, scripts, nmap_args, ingested_at, status from jobs
+    `select id, index, targets, address_count, tcp_ports, udp_ports, scripts, nmap_args, ingested_at, status, stage from jobs
      where run_id = $1 and index >= $2 and index < $3 order by index`,
     [runId, fromIndex, fromIndex + count]);
 }
@@ -81,10 +84,12 @@ export interface JobToIngest {
   ingested_at: Date | null; error: string | null; progress: { ingest?: unknown };
   /** The run's scanner (runs.progress), null for nmap runs stored before scanners were recorded. */
   scanner: string | null;
+  /** 'scout' for a scouting job of a two-stage run (masscan), 'scan' otherwise. */
+  stage: string;
 }
 export async function jobToIngest(store: StoreSession, jobId: string): Promise<JobToIngest | undefined> {
   const [job] = await store.query<JobToIngest>(
-    `select id, run_id, index, targets, tcp_ports, udp_ports, address_count, ingested_at, error, progress,
+    `select id, run_id, index, targets, tcp_ports, udp_ports, address_count, ingested_at, error, progress, stage,
        (select r.progress->>'scanner' from runs r where r.id = jobs.run_id) as scanner
      from jobs where id = $1`, [jobId]);
   return job;
@@ -105,10 +110,12 @@ export interface JobForUpload {
   ingested_at: Date | null; result_sha256: string | null;
   /** The run's scanner (runs.progress), null for nmap runs stored before scanners were recorded. */
   scanner: string | null;
+  /** 'scout' for a scouting job of a two-stage run (masscan), 'scan' otherwise. */
+  stage: string;
 }
 export async function jobForUpload(store: StoreSession, jobId: string): Promise<JobForUpload | undefined> {
   const [job] = await store.query<JobForUpload>(
-    `select id, run_id, agent, status, targets, tcp_ports, udp_ports, ingested_at, result_sha256,
+    `select id, run_id, agent, status, targets, tcp_ports, udp_ports, ingested_at, result_sha256, stage,
        (select r.progress->>'scanner' from runs r where r.id = jobs.run_id) as scanner
      from jobs where id = $1`, [jobId]);
   return job;

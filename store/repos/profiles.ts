@@ -35,6 +35,7 @@ function fromRow(r: ScanProfileRow): StoredProfile {
     priority: r.priority,
     hostTimeout: r.hostTimeout,
     scanner: r.scanner as ScanProfile['scanner'],
+    scouting: r.scouting ?? null,
   });
   return {
     ...p,
@@ -61,6 +62,7 @@ function toRow(p: ScanProfile) {
     hostTimeout: p.hostTimeout,
     scanner: p.scanner,
     trigger: p.trigger ?? null,
+    scouting: p.scouting,
   };
 }
 

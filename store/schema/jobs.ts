@@ -18,6 +18,8 @@ export const jobs = pgTable('jobs', {
   udpPorts: text('udp_ports'),
   scripts: text('scripts').array().notNull().default(sql`'{}'::text[]`),
   nmapArgs: text('nmap_args').array().notNull().default(sql`'{}'::text[]`),
+  /** `scout`: a masscan sweep of a two-stage profile's run; `scan`: an nmap job (workflows/logic/scan-run.ts). */
+  stage: text('stage', { enum: ['scout', 'scan'] }).notNull().default('scan'),
   status: text('status', { enum: JOB_STATUSES }).notNull().default('queued'),
   attempts: integer('attempts').notNull().default(0),
   agent: text('agent'),

@@ -1,5 +1,5 @@
 import { relations, sql } from 'drizzle-orm';
-import { boolean, integer, pgTable, text, uniqueIndex } from 'drizzle-orm/pg-core';
+import { boolean, integer, jsonb, pgTable, text, uniqueIndex } from 'drizzle-orm/pg-core';
 import { tstz } from './columns.ts';
 import { runs } from './runs.ts';
 
@@ -27,6 +27,8 @@ export const scanProfiles = pgTable('scan_profiles', {
   scanner: text('scanner').notNull().default('nmap'),
   /** A trigger profile's query (core/query): it scans what the query newly matches instead of targets on a cycle. */
   trigger: text('trigger'),
+  /** Two-stage profile: `{ rate }` of the masscan scouting stage (core/profiles.ts), null for nmap alone. */
+  scouting: jsonb('scouting').$type<{ rate: number }>(),
   enabled: boolean('enabled').notNull().default(true),
   createdAt: tstz('created_at').notNull().defaultNow(),
   updatedAt: tstz('updated_at').notNull().defaultNow(),

@@ -133,6 +133,9 @@ describe.each(storeKinds)('targets and profiles (%s)', (kind) => {
     [{ name: 'x', trigger: 'http_title.lk:"index of" AND (port:80' }, 'invalid profile trigger: unclosed parenthesis at position 29'],
     [{ name: 'x', trigger: 'port:80', every: '1d' }, 'invalid profile every: a trigger profile has no schedule: it runs when its query matches a new finding'],
     [{ name: 'x', trigger: 'port:80', tcpPorts: '80' }, 'invalid profile tcpPorts: a trigger profile has no ports: it scans the port of each finding'],
+    [{ name: 'x', tcpPorts: '22', scouting: { rate: 0 } }, /^invalid body field "scouting.rate"/],
+    [{ name: 'x', tcpPorts: '22', scouting: { rate: 10, extra: '--echo' } }, /^invalid body field "scouting"/],
+    [{ name: 'x', tcpPorts: '22', udpPorts: '53', scouting: { rate: 10 } }, /^invalid profile scouting: a scouting profile scans TCP ports only/],
   ])('POST /v1/profiles refuses %j', async (json, message) => {
     await expectError(await api.call('/v1/profiles', { method: 'POST', auth: api.keys.operator, json }), 400, 'invalid_input', message);
   });
@@ -172,6 +175,15 @@ describe.each(storeKinds)('targets and profiles (%s)', (kind) => {
     expect(((await put.json()) as { profile: object }).profile).toMatchObject({ trigger: 'tag:svc:web', scripts: ['http-title'] });
     expect((await api.call('/v1/profiles/listing', { method: 'DELETE', auth: api.keys.operator })).status).toBe(200);
   });
+
+  it('a profile\'s scouting stage is created, shown, and removed by a replace without it', async () => {
+    const res = await api.call('/v1/profiles', { method: 'POST', auth: api.keys.operator, json: { name: 'wide', tcpPorts: '22,80', scouting: { rate: 5000 } } });
+    expect(res.status).toBe(201);
+    expect(((await res.json()) as { profile: object }).profile).toMatchObject({ name: 'wide', scouting: { rate: 5000 } });
+    const put = await api.call('/v1/profiles/wide', { method: 'PUT', auth: api.keys.operator, json: { tcpPorts: '22,80' } });
+    expect(((await put.json()) as { profile: object }).profile).toMatchObject({ name: 'wide', scouting: null });
+    await expectSecured(api, 'POST', '/v1/profiles', 'operator', { name: 'wide2', tcpPorts: '22', scouting: { rate: 10 } });
+  }, 60_000);
 
   it('PUT cannot rename a profile', async () => {
     await expectError(await api.call('/v1/profiles/banner', { method: 'PUT', auth: api.keys.operator, json: { name: 'other', tcpPorts: '22' } }), 400, 'invalid_input',

@@ -1,5 +1,6 @@
 // Test services for test/helpers/netns.ts, run inside the services' namespace: an SSH-style greeting on
-// 22 and a web page whose title is the first argument on 80, on every address of the namespace.
+// 22 and a web page whose title is the first argument on 80, on every address of the namespace. The second
+// argument, when given, names the ports to open (`22`, `80` or `22,80`).
 import http from 'node:http';
 import net from 'node:net';
 
@@ -13,8 +14,9 @@ const web = http.createServer((req, res) => {
   // waiting for it would linger and slow the next scan.
   res.end(body, () => req.socket.resetAndDestroy());
 });
+const ports = (process.argv[3] ?? '22,80').split(',').map(Number);
 let listening = 0;
-const ready = () => { if (++listening === 2) process.stdout.write('ready\n'); };
-ssh.listen(22, '0.0.0.0', ready);
-web.listen(80, '0.0.0.0', ready);
+const ready = () => { if (++listening === ports.length) process.stdout.write('ready\n'); };
+if (ports.includes(22)) ssh.listen(22, '0.0.0.0', ready);
+if (ports.includes(80)) web.listen(80, '0.0.0.0', ready);
 process.on('SIGTERM', () => { ssh.close(); web.close(); process.exit(0); });

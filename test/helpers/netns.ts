@@ -22,8 +22,10 @@ export interface TestNet {
   run(ns: 'scan' | 'svc', cmd: string, args: string[], timeoutMs?: number): string;
   /** Runs a command in a namespace; false when it had to be killed at `timeoutMs`. */
   tryRun(ns: 'scan' | 'svc', cmd: string, args: string[], timeoutMs: number): boolean;
-  /** Starts the test services (test/helpers/netns-services.mjs) in the services' namespace; `title` is the web page's title. */
-  startServices(title: string): Promise<void>;
+  /** Starts the test services (test/helpers/netns-services.mjs) in the services' namespace; `title` is the web page's title, `ports` those to open (default 22 and 80). */
+  startServices(title: string, ports?: number[]): Promise<void>;
+  /** Takes a service address off the services' interface: nothing answers there any more (`restore` puts it back). */
+  silence(address: string, restore?: boolean): void;
   stopServices(): Promise<void>;
   destroy(): Promise<void>;
 }
@@ -73,10 +75,13 @@ export async function createTestNet(subnet = 200 + (process.pid % 50), hosts = 2
   };
   return {
     scanNs, scanIf, serviceMac, serviceIps, run, tryRun,
-    async startServices(title) {
+    silence(address, restore = false) {
+      ip(['-n', svcNs, 'addr', restore ? 'add' : 'del', `${address}/24`, 'dev', svcIf]);
+    },
+    async startServices(title, ports = [22, 80]) {
       await stopServices();
       const script = path.join(import.meta.dirname, 'netns-services.mjs');
-      const child = spawn('ip', ['netns', 'exec', svcNs, process.execPath, script, title], { stdio: ['ignore', 'pipe', 'inherit'] });
+      const child = spawn('ip', ['netns', 'exec', svcNs, process.execPath, script, title, ports.join(',')], { stdio: ['ignore', 'pipe', 'inherit'] });
       services = child;
       await new Promise<void>((resolve, reject) => {
         child.once('exit', (code) => reject(new Error(`test services exited with ${code}`)));

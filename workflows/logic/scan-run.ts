@@ -19,6 +19,8 @@ export interface RunEnv {
   activities: ScanActivities;
   /** The nmap activity; Temporal routes it to the scan task queue (agents) with the run's priority. */
   runNmapJob(spec: JobSpec, priority: number): Promise<NmapJobResult>;
+  /** The masscan activity of a scouting job; on the scan task queue like nmap's. */
+  runScoutJob(spec: JobSpec, priority: number): Promise<NmapJobResult>;
   /** True for the error a cancelled run/activity throws; such errors are never swallowed. */
   isCancellation(e: unknown): boolean;
   /** Runs cleanup that must happen even while the run is being cancelled. */
@@ -104,7 +106,12 @@ async function runJob(env: RunEnv, spec: JobSpec, priority: number): Promise<Job
   env.report?.({ type: 'job-started', spec });
   try {
     // A job already ingested (a restarted run) is only counted, never scanned twice.
-    if (!spec.done) await env.runNmapJob(spec, priority);
+    if (spec.done) return await env.activities.ingestJob({ runId: spec.runId, jobId: spec.jobId });
+    if (spec.scout) {
+      const scouted = await env.runScoutJob(spec, priority);
+      return await env.activities.ingestJob({ runId: spec.runId, jobId: spec.jobId, ...(scouted.interrupted ? { interrupted: true } : {}) });
+    }
+    await env.runNmapJob(spec, priority);
     return await env.activities.ingestJob({ runId: spec.runId, jobId: spec.jobId });
   } catch (e) {
     if (env.isCancellation(e)) throw e;
@@ -161,13 +168,29 @@ export async function executeScanRun(env: RunEnv, state: RunState, limits: RunLi
     // Planning errors (out of scope, unknown profile, unsafe argument) fail the run: nothing was scanned.
     state.plan = await env.activities.planRun(req);
     state.counters = emptyCounters(state.plan.jobCount);
+    if (state.plan.scoutJobs) state.stage = 'scout';
     env.report?.({ type: 'planned', plan: state.plan });
   }
   const plan = state.plan;
   try {
-    const to = Math.min(plan.jobCount, state.nextIndex + limits.jobsPerExecution);
-    if (state.nextIndex < to) await runSegment(env, state, to, limits);
-    if (state.nextIndex < plan.jobCount) return { done: false, state };
+    // A run without scouting has one stage: its planned jobs. A two-stage run first runs its scouting jobs, then
+    // plans the nmap stage from what answered and runs it (jobs it planned before, names, run in that stage too).
+    let budget = limits.jobsPerExecution;
+    for (;;) {
+      const end = state.stage === 'scout' ? plan.scoutJobs! : plan.jobCount;
+      const to = Math.min(end, state.nextIndex + budget);
+      if (state.nextIndex < to) {
+        budget -= to - state.nextIndex;
+        await runSegment(env, state, to, limits);
+      }
+      if (state.nextIndex < end) return { done: false, state };
+      if (state.stage !== 'scout') break;
+      const next = await env.activities.planScanStage({ runId: plan.runId });
+      plan.jobCount = next.jobCount;
+      state.counters.jobs = next.jobCount;
+      state.stage = 'scan';
+      env.report?.({ type: 'stage', stage: 'scan', plan });
+    }
   } catch (e) {
     if (env.isCancellation(e)) {
       await env.nonCancellable(() => env.activities.finishRun({

@@ -65,6 +65,11 @@ export interface PlannedRun {
    * each TCP job is routed to them or to Plum's agents when it is scheduled (LegacyRouteActivities).
    */
   legacyBridge?: boolean;
+  /**
+   * Two-stage profile: jobs [0, scoutJobs) are masscan sweeps; the nmap stage's jobs are planned from what
+   * answered once they are done (planScanStage), after the jobs already planned (names go to nmap directly).
+   */
+  scoutJobs?: number;
 }
 
 /** Everything an agent needs to scan one job: small by construction (≤ 256 addresses). */
@@ -81,6 +86,8 @@ export interface JobSpec extends Omit<PlannedJob, 'profile'> {
   customScripts?: Array<{ name: string; sha256: string; categories: string[] }>;
   /** The profile's scanner when it is not nmap (runNmapJob dispatches on it: activities/scanner-job.ts). */
   scanner?: ScannerName;
+  /** A scouting job of a two-stage profile: masscan at this rate (packets a second) instead of nmap. */
+  scout?: { rate: number };
 }
 
 /** What runNmapJob returns: ids and digests only; the XML went to the server by claim check. */
@@ -133,8 +140,15 @@ export interface ScanActivities {
   getJobSpecs(input: { runId: string; fromIndex: number; count: number }): Promise<JobSpec[]>;
   /** Runs nmap for one job (heartbeating progress) and hands the XML to the server; returns ids only. */
   runNmapJob(spec: JobSpec): Promise<NmapJobResult>;
-  /** Parses and ingests a job's stored result (idempotent: a job already ingested is only counted). */
-  ingestJob(input: { runId: string; jobId: string }): Promise<JobOutcome>;
+  /** Runs masscan for one scouting job (heartbeating progress) and hands its output to the server; returns ids only. */
+  runScoutJob(spec: JobSpec): Promise<NmapJobResult>;
+  /**
+   * Parses and ingests a job's stored result (idempotent: a job already ingested is only counted).
+   * `interrupted`: the scanner was stopped (a scouting job's time limit): what it found is stored, nothing is gone.
+   */
+  ingestJob(input: { runId: string; jobId: string; interrupted?: boolean }): Promise<JobOutcome>;
+  /** Plans the nmap stage of a two-stage run from what its scouting jobs found; idempotent. Returns the run's job count. */
+  planScanStage(input: { runId: string }): Promise<{ jobCount: number; addressCount: number }>;
   /** Marks a job failed after its retries are spent. */
   failJob(input: { runId: string; jobId: string; error: string }): Promise<void>;
   /** Closes the run with its status and counters. */
@@ -144,6 +158,8 @@ export interface ScanActivities {
 /** Progress the logic reports (Temporal: memo/sink; embedded: progress bars). */
 export type RunEvent =
   | { type: 'planned'; plan: PlannedRun }
+  /** A two-stage run's nmap stage was planned: `plan.jobCount` now counts its jobs too. */
+  | { type: 'stage'; stage: 'scan'; plan: PlannedRun }
   | { type: 'job-started'; spec: JobSpec }
   | { type: 'job-finished'; outcome: JobOutcome }
   | { type: 'finished'; summary: RunSummary };
@@ -154,6 +170,8 @@ export interface RunState {
   plan?: PlannedRun;
   /** Index of the first job this execution still has to handle. */
   nextIndex: number;
+  /** A two-stage run's stage: `scout` until its scouting jobs are done (absent for runs without scouting). */
+  stage?: 'scout' | 'scan';
   counters: RunCounters;
   errors: string[];
 }

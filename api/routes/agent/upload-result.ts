@@ -13,6 +13,9 @@ import { errors, jsonContent, security, typedId } from '../../schemas.ts';
 import type { RouteModule } from '../index.ts';
 import { parseUploadedXml } from './parse-upload.ts';
 import { readScannerOutput } from '../../../core/scanner/result.ts';
+import { storeResultSink } from '../../../activities/index.ts';
+import { readMasscanOutput } from '../../../core/masscan/result.ts';
+import type { JobSpec } from '../../../workflows/logic/types.ts';
 
 /**
  * The agent's claim check: an agent runs nmap for a job and PUTs the XML here.
@@ -151,6 +154,21 @@ export default {
           hint: 'a job keeps its first result; start a new run to scan again',
           details: { storedSha256: job.result_sha256 },
         });
+      }
+      if (job.stage === 'scout') {
+        // A scouting job's masscan output is ingested by its run (ingestJob), which knows whether masscan was stopped
+        // early (then nothing is gone): here it is checked and kept.
+        const outside = hostsOutsideJob(readMasscanOutput(xml).hosts, job.targets, {});
+        if (outside.length > 0) {
+          throw new PlumError('out_of_scope', `the result of ${jobId} holds ${outside.length} host${outside.length > 1 ? 's' : ''} outside the job: ${outside.slice(0, 5).join(', ')}`, {
+            hint: 'upload the unmodified masscan output of this job only',
+          });
+        }
+        await storeResultSink(store, { retentionDays: config.PLUM_RAW_RETENTION_DAYS }).deliver({ jobId, runId: job.run_id } as JobSpec, xml, sha256);
+        return c.json({
+          jobId, runId: job.run_id, duplicate: Boolean(job.ingested_at), sha256, hosts: 0, hostsUp: 0, ports: 0, appeared: 0, changed: 0,
+          gone: 0, reappeared: 0, stable: 0, errors: [], warnings: [],
+        }, 200);
       }
       // A job of a TLS profile (or another scanner's) is read with that scanner's reader, in its view.
       const other = readScannerOutput(job.scanner, xml);

@@ -18,6 +18,8 @@ export const ProfileSchema = z.object({
   hostTimeout: z.string(),
   scanner: z.enum(['nmap', 'sslscan']).openapi({ description: 'The scanner that runs the profile: nmap, or sslscan (the TLS scanner)' }),
   trigger: z.string().optional().openapi({ description: 'A trigger profile\'s query: it scans each service a new finding makes match it; its tcpPorts is empty and every/targets do not apply' }),
+  scouting: z.object({ rate: z.number() }).nullable()
+    .openapi({ description: 'Two-stage profile: masscan sweeps the targets at `rate` packets a second, then nmap scans what answered; null for nmap alone' }),
   enabled: z.boolean(),
   builtin: z.boolean(),
   createdAt: z.string(),
@@ -41,6 +43,8 @@ export const ProfileBody = z.object({
   scanner: z.string().max(20).optional().openapi({ description: 'nmap (default) or sslscan, the TLS scanner; a TLS profile takes no scripts, nmapArgs or UDP ports' }),
   trigger: z.string().max(2000).nullable().optional()
     .openapi({ description: 'A search query (the language of /v1/search): the profile scans, once per fingerprint, each service a new finding makes match it; no tcpPorts, every or targets then' }),
+  scouting: z.object({ rate: z.number().int().min(1).max(10_000_000) }).strict().nullable().optional()
+    .openapi({ description: 'Two-stage profile: `{ rate }` of the masscan scouting stage in packets a second; null or absent for nmap alone' }),
   enabled: z.boolean().optional(),
 }).strict();
 

@@ -1,0 +1,159 @@
+import { spawn } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { PlumError } from '../core/errors.ts';
+import type { Logger } from '../core/log.ts';
+import { buildMasscanArgs, parseMasscanStatus, type MasscanSettings } from '../core/masscan/args.ts';
+import { readMasscanOutput } from '../core/masscan/result.ts';
+import type { ScannedResult, Scanner, ScannerJob, ScannerOutput, ScannerRunOptions } from '../core/scanner/contract.ts';
+
+/*
+ * The masscan runner (the scouting stage of two-stage profiles). masscan is started with the argument array
+ * core/masscan/args.ts builds (never a shell), in its own process group and working directory (it writes
+ * paused.conf where it runs when interrupted), so a timeout or a cancellation stops it and its output file is
+ * still read back: what it found before is kept. Progress comes from its status lines on stderr.
+ */
+
+export interface MasscanRunnerOptions {
+  masscanPath?: string;
+  settings: MasscanSettings;
+  log?: Logger;
+  /** Where the temporary output directory is created (os.tmpdir() by default). */
+  tmpDir?: string;
+  /** Time between SIGINT and SIGKILL when stopping masscan (default: its --wait plus 10 s). */
+  killGraceMs?: number;
+}
+
+/** Last lines of masscan's stderr that say what went wrong (its status lines left out). */
+export function masscanMessage(stderr: string): string {
+  const lines = stderr.split(/[\r\n]+/).map((l) => l.trim())
+    .filter((l) => l && !/^rate:/.test(l) && !/^(Starting masscan|Initiating|Scanning \d+ hosts)/.test(l));
+  const msg = lines.slice(-3).join(' / ');
+  return msg.length > 400 ? `${msg.slice(0, 397)}...` : msg || 'no message';
+}
+
+/** Probes one job sends: addresses × ports (masscan sends one SYN per pair without retries). */
+export function masscanProbes(job: ScannerJob, addresses: number): number {
+  const count = (spec: string | undefined) => (spec ? spec.split(',').reduce((n, part) => {
+    const [a, b] = part.split('-').map(Number);
+    return n + (b === undefined ? 1 : b - a! + 1);
+  }, 0) : 0);
+  return addresses * (count(job.tcpPorts) + count(job.udpPorts));
+}
+
+export function createMasscanScanner(options: MasscanRunnerOptions): Scanner & { readonly settings: MasscanSettings } {
+  const masscanPath = options.masscanPath ?? 'masscan';
+  const log = options.log;
+
+  async function buildArgs(job: ScannerJob, outputPath: string): Promise<string[]> {
+    return buildMasscanArgs(job, outputPath, options.settings);
+  }
+
+  async function run(job: ScannerJob, opts: ScannerRunOptions = {}): Promise<ScannerOutput> {
+    if (opts.signal?.aborted) throw new PlumError('cancelled', 'scan cancelled before masscan started');
+    const dir = await mkdtemp(path.join(options.tmpDir ?? os.tmpdir(), 'plum-masscan-'));
+    const outPath = path.join(dir, 'scan.xml');
+    try {
+      const args = await buildArgs(job, outPath);
+      log?.debug({ args }, 'starting masscan');
+      const started = Date.now();
+      const outcome = await new Promise<{ code: number | null; stderr: string; reason?: 'timeout' | 'cancelled' }>((resolve, reject) => {
+        const child = spawn(masscanPath, args, { detached: true, cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
+        let stderr = '';
+        let buf = '';
+        let reason: 'timeout' | 'cancelled' | undefined;
+        let killTimer: NodeJS.Timeout | undefined;
+        let secondTimer: NodeJS.Timeout | undefined;
+        const killGroup = (why: 'timeout' | 'cancelled') => {
+          if (reason || child.exitCode !== null) return;
+          reason = why;
+          log?.info({ why, pid: child.pid }, 'stopping masscan');
+          const signalGroup = (sig: NodeJS.Signals) => {
+            try {
+              if (child.pid) process.kill(-child.pid, sig);
+            } catch {
+              // Already gone.
+            }
+          };
+          // SIGINT: masscan stops sending, waits --wait seconds for late answers and closes its output file
+          // (killed at once it would lose what it had buffered). Its threads do not always end after the wait: a
+          // second SIGINT tells its receive thread to stop, a third makes it exit (its buffered output written).
+          // SIGKILL is the last resort.
+          signalGroup('SIGINT');
+          const wait = Number(args[args.indexOf('--wait') + 1]);
+          const grace = options.killGraceMs ?? (wait + 10) * 1000;
+          const again = Math.min(grace / 3, (wait + 2) * 1000);
+          secondTimer = setTimeout(() => {
+            signalGroup('SIGINT');
+            secondTimer = setTimeout(() => signalGroup('SIGINT'), again / 2);
+          }, again);
+          killTimer = setTimeout(() => signalGroup('SIGKILL'), grace);
+        };
+        const onAbort = () => killGroup('cancelled');
+        opts.signal?.addEventListener('abort', onAbort, { once: true });
+        if (opts.signal?.aborted) onAbort();
+        const timeout = job.timeoutMs ? setTimeout(() => killGroup('timeout'), job.timeoutMs) : undefined;
+        child.stderr!.setEncoding('utf8');
+        child.stderr!.on('data', (chunk: string) => {
+          // Status lines end with a carriage return and repeat every second: keep only the tail of stderr.
+          stderr = (stderr + chunk).slice(-16_384);
+          buf += chunk;
+          const parts = buf.split(/[\r\n]/);
+          buf = parts.pop() ?? '';
+          for (const line of parts) {
+            const p = parseMasscanStatus(line);
+            if (!p || !opts.onProgress) continue;
+            try {
+              opts.onProgress(p);
+            } catch (e) {
+              log?.warn({ err: e }, 'progress callback failed');
+            }
+          }
+        });
+        const done = () => {
+          clearTimeout(timeout);
+          clearTimeout(killTimer);
+          clearTimeout(secondTimer);
+          opts.signal?.removeEventListener('abort', onAbort);
+        };
+        child.on('error', (err: NodeJS.ErrnoException) => {
+          done();
+          reject(err.code === 'ENOENT'
+            ? new PlumError('unavailable', `masscan not found ("${masscanPath}")`, { hint: 'install masscan (Debian package masscan) or set PLUM_MASSCAN to its path', cause: err })
+            : new PlumError('scanner_failed', `could not start masscan: ${err.message}`, { hint: 'check PLUM_MASSCAN', cause: err }));
+        });
+        child.on('close', (code) => {
+          done();
+          resolve({ code, stderr, ...(reason ? { reason } : {}) });
+        });
+      });
+      let output: Buffer = Buffer.alloc(0);
+      try {
+        output = await readFile(outPath);
+      } catch {
+        // masscan failed before opening its output.
+      }
+      const result: ScannerOutput = {
+        output, exitCode: outcome.code, stderr: outcome.stderr, interrupted: outcome.reason !== undefined,
+        ...(outcome.reason ? { interruptReason: outcome.reason } : {}), durationMs: Date.now() - started, args,
+      };
+      if (result.interrupted) return result;
+      if (outcome.code !== 0) {
+        throw new PlumError('scanner_failed', `masscan failed (exit ${outcome.code}): ${masscanMessage(outcome.stderr)}`, {
+          hint: 'masscan needs root (raw packets) and a route or PLUM_MASSCAN_INTERFACE/_ROUTER_MAC; the job is retried',
+          details: { exitCode: outcome.code, args },
+        });
+      }
+      return result;
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  }
+
+  function read(output: Buffer): ScannedResult {
+    return readMasscanOutput(output);
+  }
+
+  return { name: 'masscan', settings: options.settings, buildArgs, run, read };
+}

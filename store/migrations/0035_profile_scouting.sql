@@ -1,0 +1,1 @@
+ALTER TABLE "scan_profiles" ADD COLUMN "scouting" jsonb;
