@@ -39,7 +39,7 @@ import { openXmlFile, parseNmapStream } from '../core/nmap/parse.ts';
 import { ingestScanResult, scanFromStream, type IngestSummary } from '../store/ingest.ts';
 import { openStore } from '../store/index.ts';
 import { freshBenchDatabase } from './lib/database.ts';
-import { createRuleIngestDeps, openRuleContext } from '../store/repos/rules.ts';
+import { createRuleIngestDeps, openRuleContext } from '../store/rules/index.ts';
 
 // One strict parse of the flags: a mistyped one (or --help) must not start a quarter-hour run with the defaults.
 const flag = (fallback?: string) => ({ type: 'string' as const, default: fallback });

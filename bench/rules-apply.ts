@@ -21,7 +21,7 @@ import { BUILTIN_RULES_DIR, loadRuleFiles } from '../core/rules/load.ts';
 import { ruleHash } from '../core/rules/schema.ts';
 import { DEFAULT_SCORE_FILE, loadScoreConfig } from '../core/score.ts';
 import { openStore } from '../store/index.ts';
-import { applyRules } from '../store/repos/rules.ts';
+import { applyRules } from '../store/rules/index.ts';
 import { insertObservationsSql } from './lib/observations.ts';
 
 const N = Number(process.env.BENCH_DOCS ?? 1_000_000);

@@ -19,7 +19,7 @@ import path from 'node:path';
 import { createApp } from '../api/app.ts';
 import { loadConfig } from '../core/config.ts';
 import { openStore, type Store } from '../store/index.ts';
-import { openRuleContext, rescoreIps } from '../store/repos/rules.ts';
+import { openRuleContext, rescoreIps } from '../store/rules/index.ts';
 import { createUser, createWebSession, removeUser } from '../store/repos/users.ts';
 
 const argv = process.argv.slice(2);

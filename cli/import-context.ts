@@ -3,7 +3,7 @@ import type { Store } from '../store/index.ts';
 import type { RunOwner } from '../store/repos/run-owners.ts';
 import { finishPendingRescores } from '../store/repos/pending-rescores.ts';
 import { profileIdByName } from '../store/repos/profiles.ts';
-import { createRuleIngestDeps, openRuleContext, rescoreIps } from '../store/repos/rules.ts';
+import { createRuleIngestDeps, openRuleContext, rescoreIps } from '../store/rules/index.ts';
 import { thisProcess } from '../workers/run-owner.ts';
 import { openCommandStore } from './commands/init.ts';
 import type { CliContext } from './context.ts';

@@ -3,7 +3,7 @@ import { DEFAULT_SCORE_FILE, loadScoreConfig } from '../core/score.ts';
 import { ingestScanResult } from '../store/ingest.ts';
 import { loadOverview } from '../store/repos/overview.ts';
 import { pendingRescoreIps } from '../store/repos/pending-rescores.ts';
-import { createRuleIngestDeps, loadStoredRuleSet } from '../store/repos/rules.ts';
+import { createRuleIngestDeps, loadStoredRuleSet } from '../store/rules/index.ts';
 import { host, port, scan } from './helpers/scan.ts';
 import { openTestStore, storeKinds, type TestStore } from './helpers/db.ts';
 

@@ -3,7 +3,7 @@ import { generateReport } from '../activities/report.ts';
 import { emptySearchFields, type SearchFields } from '../core/fields.ts';
 import { DEFAULT_SCORE_FILE, loadScoreConfig } from '../core/score.ts';
 import { ingestScanResult, type IngestPort } from '../store/ingest.ts';
-import { createRuleIngestDeps, explainHost, loadStoredRuleSet } from '../store/repos/rules.ts';
+import { createRuleIngestDeps, explainHost, loadStoredRuleSet } from '../store/rules/index.ts';
 import { host, scan } from './helpers/scan.ts';
 import { openTestStore, storeKinds, type TestStore } from './helpers/db.ts';
 

@@ -5,7 +5,7 @@ import { loadFaviconDb, type FaviconDb } from '../core/rules/favicon-db.ts';
 import { ruleHash, type Rule } from '../core/rules/schema.ts';
 import { DEFAULT_SCORE_FILE, loadScoreConfig, type ScoreConfig } from '../core/score.ts';
 import { ingestScanResult, type IngestPort } from '../store/ingest.ts';
-import { applyRules, createRuleIngestDeps, listStoredRules, loadStoredRuleSet } from '../store/repos/rules.ts';
+import { applyRules, createRuleIngestDeps, listStoredRules, loadStoredRuleSet } from '../store/rules/index.ts';
 import { host, scan } from './helpers/scan.ts';
 import { openTestStore, storeKinds, type TestStore } from './helpers/db.ts';
 

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { emptySearchFields, type SearchFields } from '../core/fields.ts';
 import { loadConfig } from '../core/config.ts';
 import { ingestScanResult, type IngestPort } from '../store/ingest.ts';
-import { applyRules, importRulesDir, listStoredRules, openRuleContext, removeRule } from '../store/repos/rules.ts';
+import { applyRules, importRulesDir, listStoredRules, openRuleContext, removeRule } from '../store/rules/index.ts';
 import { host, scan } from './helpers/scan.ts';
 import { openTestStore, storeKinds, type TestStore } from './helpers/db.ts';
 

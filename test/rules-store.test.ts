@@ -10,7 +10,7 @@ import { ingestScanResult, type IngestPort } from '../store/ingest.ts';
 import {
   applyRules, createRuleIngestDeps, explainHost, importRulesDir, listStoredRules, loadStoredRuleSet, SCORE_KEY, scoreHash, setRuleEnabled,
   syncRulesDir,
-} from '../store/repos/rules.ts';
+} from '../store/rules/index.ts';
 import { hostsJudgedByTime } from '../store/repos/host-score.ts';
 import { host, scan } from './helpers/scan.ts';
 import { openTestStore, storeKinds, type TestStore } from './helpers/db.ts';

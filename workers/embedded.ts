@@ -13,7 +13,7 @@ import { storeScriptSource } from '../store/repos/nse-scripts.ts';
 import type { Store } from '../store/index.ts';
 import type { IngestDeps } from '../store/ingest.ts';
 import { finishPendingRescores } from '../store/repos/pending-rescores.ts';
-import { createRuleIngestDeps, openRuleContext, rescoreIps } from '../store/repos/rules.ts';
+import { createRuleIngestDeps, openRuleContext, rescoreIps } from '../store/rules/index.ts';
 import { cancelRequested, claimRun } from '../store/repos/run-owners.ts';
 import { legacyAgentsReady, runJobOnLegacyAgent } from './legacy-handoff.ts';
 import { thisProcess } from './run-owner.ts';

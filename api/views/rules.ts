@@ -1,7 +1,7 @@
 import { PlumError } from '../../core/errors.ts';
 import { evaluateRules, type RuleSet } from '../../core/rules/engine.ts';
 import type { Store } from '../../store/index.ts';
-import { hostDocuments, mergeRules, type RuleMergeResult } from '../../store/repos/rules.ts';
+import { hostDocuments, mergeRules, type RuleMergeResult } from '../../store/rules/index.ts';
 import { importRuleTexts, type ImportProblem, type RuleText } from '../../core/rules/import.ts';
 
 /**

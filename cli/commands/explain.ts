@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { PlumError } from '../../core/errors.ts';
 import type { FeatureScore } from '../../core/score.ts';
-import { explainHost, openRuleContext } from '../../store/repos/rules.ts';
+import { explainHost, openRuleContext } from '../../store/rules/index.ts';
 import type { CliContext } from '../context.ts';
 import { formatOption, printJson, renderTable } from '../output.ts';
 import { openCommandStore } from './init.ts';

@@ -9,7 +9,7 @@ import { runRuleTests, type RuleTestReport } from '../../core/rules/testing.ts';
 import type { Rule } from '../../core/rules/schema.ts';
 import {
   applyRules, getStoredRule, hostDocuments, importRulesDir, listStoredRules, openRuleContext, removeRule, setRuleEnabled,
-} from '../../store/repos/rules.ts';
+} from '../../store/rules/index.ts';
 import type { CliContext } from '../context.ts';
 import { formatOption, info, printJson, printTable } from '../output.ts';
 import { openCommandStore } from './init.ts';

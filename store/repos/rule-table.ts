@@ -10,7 +10,7 @@ import type { Store, StoreSession } from '../index.ts';
 /*
  * The rules table: reading, merging (import, sync of the rules directory),
  * enabling and removing rules. Evaluation, re-tagging and scores live in
- * store/repos/rules.ts.
+ * store/rules/ (the rules service).
  */
 
 /* ------------------------------------------------------------------ rules table */

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { getStoredRule, listStoredRules } from '../../store/repos/rules.ts';
+import { getStoredRule, listStoredRules } from '../../store/rules/index.ts';
 import { storeKinds } from '../helpers/db.ts';
 import type { TestApi } from '../api/helpers.ts';
 import { loginAs, startTestWeb, type WebClient } from './helpers.ts';

@@ -3,7 +3,7 @@ import { roleAtLeast } from '../../api/auth.ts';
 import { importRuleUploads, testRuleOnHost } from '../../api/views/rules.ts';
 import { PlumError } from '../../core/errors.ts';
 import { BUILTIN_RULES_DIR } from '../../core/rules/load.ts';
-import { getStoredRule, listStoredRules, openRuleContext, setRuleEnabled, syncRulesDir, type RuleMergeResult } from '../../store/repos/rules.ts';
+import { getStoredRule, listStoredRules, openRuleContext, setRuleEnabled, syncRulesDir, type RuleMergeResult } from '../../store/rules/index.ts';
 import type { WebEnv } from '../context.ts';
 import { guard } from '../guard.ts';
 import { Csrf, PostForm, render } from '../layout.tsx';

@@ -4,7 +4,7 @@ import { legacyHostOf } from '../../../core/nmap2json/map.ts';
 import { readNmap2jsonText } from '../../../core/nmap2json/read.ts';
 import { ingestScanResult } from '../../../store/ingest.ts';
 import { jobForResult, jobIdOfUid, knownLegacyAgent } from '../../../store/repos/legacy-agents.ts';
-import { createRuleIngestDeps, openRuleContext } from '../../../store/repos/rules.ts';
+import { createRuleIngestDeps, openRuleContext } from '../../../store/rules/index.ts';
 import type { RouteModule } from '../index.ts';
 import { answerError, botApiEnabled, forbidden, invalid, keyOf, notFound, readBotRequest } from './input.ts';
 

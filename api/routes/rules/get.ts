@@ -1,7 +1,7 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { PlumError } from '../../../core/errors.ts';
 import { BUILTIN_RULES_DIR } from '../../../core/rules/load.ts';
-import { getStoredRule, listStoredRules, syncRulesDir } from '../../../store/repos/rules.ts';
+import { getStoredRule, listStoredRules, syncRulesDir } from '../../../store/rules/index.ts';
 import { requireRole } from '../../auth.ts';
 import { errors, jsonContent, security } from '../../schemas.ts';
 import type { RouteModule } from '../index.ts';

@@ -1,6 +1,6 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { BUILTIN_RULES_DIR } from '../../../core/rules/load.ts';
-import { listStoredRules, syncRulesDir } from '../../../store/repos/rules.ts';
+import { listStoredRules, syncRulesDir } from '../../../store/rules/index.ts';
 import { requireRole } from '../../auth.ts';
 import { errors, jsonContent, security } from '../../schemas.ts';
 import type { RouteModule } from '../index.ts';

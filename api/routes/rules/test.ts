@@ -1,7 +1,7 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { PlumError } from '../../../core/errors.ts';
 import { runRuleTests } from '../../../core/rules/testing.ts';
-import { openRuleContext } from '../../../store/repos/rules.ts';
+import { openRuleContext } from '../../../store/rules/index.ts';
 import { testRuleOnHost } from '../../views/rules.ts';
 import { expensive, requireRole } from '../../auth.ts';
 import { errors, jsonBody, jsonContent, security } from '../../schemas.ts';

@@ -1,0 +1,147 @@
+import { canonicalJson } from '../../core/nmap/fingerprint.ts';
+import { canonicalIp } from '../../core/coverage.ts';
+import { createPortTagger, evaluateRules, timeDependentRules, type Evaluation, type RuleSet } from '../../core/rules/engine.ts';
+import { scorePort, type PortScoreInput, type ScoreConfig, type ScoreResult } from '../../core/score.ts';
+import type { Store, StoreSession } from '../index.ts';
+import { hostsJudgedByTime, portInput, selectObsSql, writeHostScores, type ObsRow } from '../repos/host-score.ts';
+import { clearRescores, queueRescores } from '../repos/pending-rescores.ts';
+import { storedTagsFollow, taggedSetHash } from '../repos/tagged-state.ts';
+import { factsHash, SCORE_KEY, scoreHash } from './applications.ts';
+
+/*
+ * Scores and time-dependent tags, recomputed from what is stored: after an ingest's batches (the hosts they may
+ * have moved) and by `plum rules apply` (store/rules/apply.ts), one transaction per batch of hosts.
+ */
+
+/** What is stored in port_observations.score_features. */
+export const storedFeatures = (s: ScoreResult) => ({ band: s.band, features: s.features });
+
+export interface BatchContext {
+  set: RuleSet;
+  score: ScoreConfig;
+  /** Rules to run again; undefined: tags stay as stored (only scores are recomputed). */
+  affected?: ReadonlySet<string>;
+  /** When scores are judged (host-score.ts portInput). */
+  now?: () => Date;
+  /** Re-tag only these documents (rule-candidates.ts), or only those with certificate dates; undefined: all. */
+  candidates?: readonly string[] | 'dated';
+}
+
+export interface BatchOutcome {
+  documents: number;
+  retagged: number;
+  rescored: number;
+  hosts: number;
+}
+
+/**
+ * Re-tags (affected rules only) and re-scores every observation of `ips`, then
+ * the host scores of those ips. One transaction; only rows that change are written.
+ */
+export async function processIps(tx: StoreSession, ips: string[], ctx: BatchContext): Promise<BatchOutcome> {
+  const out: BatchOutcome = { documents: 0, retagged: 0, rescored: 0, hosts: 0 };
+  if (ips.length === 0) return out;
+  const retag = ctx.affected !== undefined;
+  const rows = ctx.candidates === undefined || !retag ? await tx.query<ObsRow>(selectObsSql(retag), [ips])
+    : ctx.candidates === 'dated' ? await tx.query<ObsRow>(selectObsSql('dated'), [ips])
+      : await tx.query<ObsRow>(selectObsSql('listed'), [ips, ctx.candidates]);
+  const updates: { id: string; tags: string[]; rules: string[]; score: number; score_features: unknown }[] = [];
+  const openByIp = new Map<string, PortScoreInput[]>(ips.map((ip) => [ip, []]));
+  const at = ctx.now?.() ?? new Date();
+  for (const r of rows) {
+    out.documents++;
+    let ev: Evaluation = { tags: r.tags, rules: r.rules };
+    if (retag && r.fields) {
+      ev = evaluateRules(ctx.set, r.fields, {
+        at: r.last_seen,
+        only: ctx.affected,
+        keepRules: r.rules.filter((n) => !ctx.affected!.has(n)),
+      });
+    }
+    const tagsChanged = ev.tags.length !== r.tags.length || ev.tags.some((t, i) => t !== r.tags[i])
+      || ev.rules.length !== r.rules.length || ev.rules.some((t, i) => t !== r.rules[i]);
+    const s = scorePort(portInput(r, at, ev.tags), ctx.score);
+    const sf = storedFeatures(s);
+    const scoreChanged = s.score !== r.score || canonicalJson(sf) !== canonicalJson(r.score_features);
+    if (tagsChanged || scoreChanged) {
+      updates.push({ id: r.id, tags: ev.tags, rules: ev.rules, score: s.score, score_features: sf });
+      if (tagsChanged) out.retagged++;
+      if (scoreChanged) out.rescored++;
+    }
+    if (r.current && r.state === 'open') openByIp.get(r.ip)?.push(portInput(r, at, ev.tags));
+  }
+  if (updates.length > 0) {
+    await tx.query(
+      `update port_observations o set tags = x.tags, rules = x.rules, score = x.score, score_features = x.score_features
+       from jsonb_to_recordset($1::jsonb) as x(id text, tags text[], rules text[], score int, score_features jsonb)
+       where o.id = x.id`,
+      [JSON.stringify(updates)]);
+  }
+  out.hosts = await writeHostScores(tx, openByIp, ctx.score);
+  return out;
+}
+
+/**
+ * After an ingest: recomputes port and host scores of these ips from stored
+ * tags and history, and re-judges certificate dates at each document's scan
+ * time (ingest tags at the wall clock, which is wrong for an old scan).
+ */
+export async function rescoreIps(store: Store, ips: string[], ctx: { set: RuleSet; score: ScoreConfig; now?: () => Date }): Promise<BatchOutcome> {
+  const unique = [...new Set(ips.map(canonicalIp))].sort();
+  const total: BatchOutcome = { documents: 0, retagged: 0, rescored: 0, hosts: 0 };
+  const affected = timeDependentRules(ctx.set);
+  for (let i = 0; i < unique.length; i += 500) {
+    // Only certificate dates make a document's tags depend on time: the other documents' fields stay unread.
+    const part = await store.transaction((tx) => processIps(tx, unique.slice(i, i + 500), { set: ctx.set, score: ctx.score, affected, now: ctx.now, candidates: 'dated' }));
+    addOutcome(total, part);
+  }
+  return total;
+}
+
+export function addOutcome(a: BatchOutcome, b: BatchOutcome): void {
+  a.documents += b.documents;
+  a.retagged += b.retagged;
+  a.rescored += b.rescored;
+  a.hosts += b.hosts;
+}
+
+/**
+ * What ingest needs from the rules (IngestDeps): tags at ingest, then the
+ * scores of the touched hosts once the batch is committed (a score needs the
+ * slot's history: when it first appeared, when it last changed).
+ */
+export function createRuleIngestDeps(store: Store, ctx: { set: RuleSet; score: ScoreConfig; now?: () => Date }) {
+  const tagPort = createPortTagger(ctx.set, { now: ctx.now });
+  type Committed = { observations: { ip: string; settled?: boolean }[]; events: { ip: string }[] };
+  const touched = (c: Committed) => [...c.observations.map((o) => o.ip), ...c.events.map((e) => e.ip)];
+  // Batches commit one after the other: the time the last one queued its hosts is what its rescoring clears.
+  let queuedAt = new Date(0);
+  const tagging = taggedSetHash(ctx.set, factsHash(ctx.set.favicons));
+  const weights = scoreHash(ctx.score);
+  /**
+   * The hosts whose scores this batch may have moved: those with an event or a port off the stable fast path,
+   * and, of the hosts whose every port was only sighted again, those whose scores move with time. Rescoring
+   * every host of a stable pass read and recomputed all their documents to write nothing.
+   */
+  const toRescore = async (c: Committed): Promise<string[]> => {
+    const moved = new Set([...c.events.map((e) => e.ip), ...c.observations.filter((o) => !o.settled).map((o) => o.ip)]);
+    const settled = [...new Set(c.observations.filter((o) => o.settled && !moved.has(o.ip)).map((o) => o.ip))];
+    return settled.length === 0 ? [...moved] : [...moved, ...await hostsJudgedByTime(store, settled, SCORE_KEY, weights)];
+  };
+  return {
+    tagPort,
+    storedTagsFollow: (tx: StoreSession) => storedTagsFollow(tx, tagging, [{ name: SCORE_KEY, hash: weights }]),
+    // Owed scores are recorded with the batch, so a process killed before rescoring leaves them to the next ingest.
+    beforeCommit: async (tx: StoreSession, c: Committed) => {
+      queuedAt = new Date();
+      await queueRescores(tx, touched(c), queuedAt);
+    },
+    afterCommit: async (c: Committed) => {
+      const all = touched(c);
+      if (all.length === 0) return;
+      const ips = await toRescore(c);
+      if (ips.length > 0) await rescoreIps(store, ips, ctx);
+      await clearRescores(store, all, queuedAt);
+    },
+  };
+}
