@@ -156,6 +156,33 @@ describe.each(storeKinds)('web interface over HTTP (%s)', (kind) => {
       expect(await (await operator.get('/perimeter')).text()).toMatch(/web-tls<\/a><\/td><td>sslscan<\/td>/);
     });
 
+    it('happy: an operator creates a two-stage profile with a scouting rate, shown again on its form', async () => {
+      const res = await operator.postForm('/perimeter/profiles', {
+        name: 'wide-scout', tcpPorts: '22,80,443', scoutRate: '20000', scripts: 'plum-banner', every: '1d', priority: '2', targets: 'all', hostTimeout: '40s',
+      });
+      expect(res.status, await res.clone().text()).toBe(303);
+      expect(await (await operator.get('/perimeter/profiles/wide-scout')).text()).toMatch(/name="scoutRate" type="number" min="1" value="20000"/);
+      const cleared = await operator.postForm('/perimeter/profiles/wide-scout', {
+        tcpPorts: '22,80,443', scoutRate: '', scripts: 'plum-banner', every: '1d', priority: '2', targets: 'all', hostTimeout: '40s',
+      });
+      expect(cleared.status, await cleared.clone().text()).toBe(303);
+      expect(await (await operator.get('/perimeter/profiles/wide-scout')).text()).toMatch(/name="scoutRate" type="number" min="1" value=""/);
+    });
+
+    it('bad input: a scouting rate that is not a whole number, or 0, is refused with its one-line message', async () => {
+      for (const [rate, message] of [
+        ['fast', 'invalid profile scouting.rate: the scouting rate must be a whole number of packets a second'],
+        ['0', 'invalid profile scouting.rate: the scouting rate is at least 1 packet a second'],
+      ] as const) {
+        const res = await operator.postForm('/perimeter/profiles', {
+          name: 'bad-scout', tcpPorts: '22', scoutRate: rate, scripts: 'plum-banner', every: '1d', priority: '2', targets: 'all', hostTimeout: '40s',
+        });
+        expect(res.status).toBe(422);
+        expect(await res.text()).toContain(message);
+      }
+      expect((await operator.get('/perimeter/profiles/bad-scout')).status).toBe(404);
+    });
+
     it('security: a missing or wrong CSRF token is refused and changes nothing', async () => {
       const missing = await operator.post('/perimeter/targets', { value: '127.0.9.10' });
       expect(missing.status).toBe(403);

@@ -145,6 +145,8 @@ function ProfileForm({ c, p, message, isNew }: { c: Context<WebEnv>; p: Partial<
         <option value="nmap" selected={(p.scanner ?? 'nmap') === 'nmap'}>nmap</option>
         <option value="sslscan" selected={p.scanner === 'sslscan'}>sslscan: TLS protocols, ciphers and certificate</option>
       </select>
+      <label for="p-scout">Scouting rate (packets/s): masscan sweeps the targets first, nmap scans what answered (nmap, TCP only; empty: nmap alone)</label>
+      <input id="p-scout" name="scoutRate" type="number" min={1} value={p.scouting ? String(p.scouting.rate) : ''} />
       <label for="p-scripts">Scripts (nmap only)</label>
       <input id="p-scripts" name="scripts" value={(p.scripts ?? ['plum-banner']).join(',')} />
       <label for="p-every">Cycle (e.g. 12h, 1d, or a cron expression)</label>
@@ -158,6 +160,18 @@ function ProfileForm({ c, p, message, isNew }: { c: Context<WebEnv>; p: Partial<
       <button type="submit">Save</button>
     </PostForm>
   );
+}
+
+/** The scouting stage from the form's rate field: empty is nmap alone; the profile schema checks the range. */
+function scoutingOf(form: Form): { rate: number } | null {
+  const rate = field(form, 'scoutRate');
+  if (!rate) return null;
+  if (!/^\d+$/.test(rate)) {
+    throw new PlumError('invalid_input', 'invalid profile scouting.rate: the scouting rate must be a whole number of packets a second', {
+      hint: 'give packets a second such as 10000, or leave the field empty for nmap alone', details: { field: 'scouting' },
+    });
+  }
+  return { rate: Number(rate) };
 }
 
 function profileInput(form: Form, name: string, current?: StoredProfile) {
@@ -175,6 +189,7 @@ function profileInput(form: Form, name: string, current?: StoredProfile) {
       ...(field(form, 'udpPorts') ? { udpPorts: field(form, 'udpPorts') } : {}),
       ...(field(form, 'every') ? { every: field(form, 'every') } : {}),
       ...(field(form, 'targets') ? { targets: field(form, 'targets') } : {}),
+      ...(field(form, 'scoutRate') ? { scouting: scoutingOf(form) } : {}),
       scripts: field(form, 'scripts'),
       allowScripts: current?.allowScripts ?? [],
       nmapArgs: current?.nmapArgs ?? [],
@@ -188,6 +203,7 @@ function profileInput(form: Form, name: string, current?: StoredProfile) {
     description: field(form, 'description') || undefined,
     tcpPorts: field(form, 'tcpPorts'),
     udpPorts: field(form, 'udpPorts') || null,
+    scouting: scoutingOf(form),
     scripts: tls ? '' : field(form, 'scripts'),
     // Script allowances and raw nmap options are kept as they are: the API (admin) and the CLI set them.
     allowScripts: tls ? [] : current?.allowScripts ?? [],
