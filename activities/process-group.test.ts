@@ -3,20 +3,11 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { processAlive as alive } from '../test/helpers/process.ts';
 import { runInProcessGroup, termThenKill, type ProcessGroupOptions } from './process-group.ts';
 
 const base: ProcessGroupOptions = {
   name: 'sh', notFoundHint: 'install sh', startFailure: { code: 'scanner_failed', hint: 'check sh' },
-};
-
-/** True while a process with this pid exists. */
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 };
 
 const waitFor = async (cond: () => boolean | Promise<boolean>, ms = 5000) => {
