@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { PlumError } from '../core/errors.ts';
@@ -6,7 +6,7 @@ import type { Logger } from '../core/log.ts';
 import { buildMasscanArgs, parseMasscanStatus, type MasscanSettings } from '../core/masscan/args.ts';
 import { readMasscanOutput } from '../core/masscan/result.ts';
 import type { ScannedResult, Scanner, ScannerJob, ScannerOutput, ScannerRunOptions } from '../core/scanner/contract.ts';
-import { runInProcessGroup } from './process-group.ts';
+import { runInProcessGroup, scannerOutputOf } from './process-group.ts';
 
 /*
  * The masscan runner (the scouting stage of two-stage profiles). masscan is started with the argument array
@@ -84,16 +84,7 @@ export function createMasscanScanner(options: MasscanRunnerOptions): Scanner & {
         notFoundHint: 'install masscan (Debian package masscan) or set PLUM_MASSCAN to its path',
         startFailure: { code: 'scanner_failed', hint: 'check PLUM_MASSCAN' },
       });
-      let output: Buffer = Buffer.alloc(0);
-      try {
-        output = await readFile(outPath);
-      } catch {
-        // masscan failed before opening its output.
-      }
-      const result: ScannerOutput = {
-        output, exitCode: outcome.code, stderr: outcome.stderr, interrupted: outcome.reason !== undefined,
-        ...(outcome.reason ? { interruptReason: outcome.reason } : {}), durationMs: Date.now() - started, args,
-      };
+      const result = await scannerOutputOf(outPath, outcome, started, args);
       if (result.interrupted) return result;
       if (outcome.code !== 0) {
         throw new PlumError('scanner_failed', `masscan failed (exit ${outcome.code}): ${masscanMessage(outcome.stderr)}`, {

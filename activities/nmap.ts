@@ -12,7 +12,7 @@ import { PROJECT_SCRIPTS, enforceScriptPolicy, isProjectScript, normalisePortLis
 import { parseTarget } from '../core/targets.ts';
 import { projectPath } from '../core/project-root.ts';
 import type { ScannerOutput } from '../core/scanner/contract.ts';
-import { runInProcessGroup, termThenKill } from './process-group.ts';
+import { runInProcessGroup, scannerOutputOf, termThenKill } from './process-group.ts';
 
 /**
  * The nmap runner. nmap is started with an argument array (never a shell), in
@@ -263,21 +263,8 @@ export function createNmapRunner(options: NmapRunnerOptions = {}): NmapRunner {
         startFailure: { code: 'nmap_failed', hint: 'check PLUM_NMAP' },
       });
 
-      let xml: Buffer = Buffer.alloc(0);
-      try {
-        xml = await readFile(xmlPath);
-      } catch {
-        // nmap failed before writing anything.
-      }
-      const result: NmapRunResult = {
-        xml,
-        exitCode: outcome.code,
-        stderr: outcome.stderr,
-        interrupted: outcome.reason !== undefined,
-        ...(outcome.reason ? { interruptReason: outcome.reason } : {}),
-        durationMs: Date.now() - started,
-        args,
-      };
+      const { output: xml, ...run } = await scannerOutputOf(xmlPath, outcome, started, args);
+      const result: NmapRunResult = { xml, ...run };
       if (result.interrupted) return result;
       // nmap prints fatal errors on stderr (or stdout for NSE start-up failures) and
       // sometimes exits 0 after "QUITTING!"; both count as failures.

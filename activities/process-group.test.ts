@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { processAlive as alive } from '../test/helpers/process.ts';
-import { runInProcessGroup, termThenKill, type ProcessGroupOptions } from './process-group.ts';
+import { runInProcessGroup, scannerOutputOf, termThenKill, type ProcessGroupOptions } from './process-group.ts';
 
 const base: ProcessGroupOptions = {
   name: 'sh', notFoundHint: 'install sh', startFailure: { code: 'scanner_failed', hint: 'check sh' },
@@ -117,5 +117,25 @@ describe('runInProcessGroup', () => {
     expect(err).toMatchObject({ code: 'unavailable' });
     const err2 = await runInProcessGroup(dir, [], base).catch((e: unknown) => e);
     expect(err2).toMatchObject({ code: 'scanner_failed', hint: 'check sh' });
+  });
+});
+
+describe('scannerOutputOf', () => {
+  it('keeps what an interrupted program wrote, with the reason', async () => {
+    const file = path.join(dir, 'out.xml');
+    const started = Date.now();
+    const args = ['-c', `echo '<partial>' > ${file}; sleep 30`];
+    const outcome = await runInProcessGroup('sh', args, { ...base, timeoutMs: 300 });
+    const out = await scannerOutputOf(file, outcome, started, args);
+    expect(out).toMatchObject({ exitCode: null, interrupted: true, interruptReason: 'timeout', args });
+    expect(out.output.toString()).toBe('<partial>\n');
+    expect(out.durationMs).toBeGreaterThanOrEqual(300);
+  });
+
+  it('gives an empty output when nothing was written', async () => {
+    const out = await scannerOutputOf(path.join(dir, 'none.xml'), { code: 1, stdout: '', stderr: 'bad option' }, Date.now(), ['-x']);
+    expect(out).toMatchObject({ exitCode: 1, stderr: 'bad option', interrupted: false, args: ['-x'] });
+    expect(out.output).toHaveLength(0);
+    expect(out).not.toHaveProperty('interruptReason');
   });
 });

@@ -1,6 +1,8 @@
 import { spawn } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
 import { PlumError, type ErrorCode } from '../core/errors.ts';
 import type { Logger } from '../core/log.ts';
+import type { ScannerOutput } from '../core/scanner/contract.ts';
 
 /*
  * How every scanner is started: an argument array (never a shell), in a process group of its own, so a
@@ -156,4 +158,21 @@ export function runInProcessGroup(command: string, args: string[], options: Proc
       resolve({ code, stdout: stdout.text, stderr: stderr.text, ...(reason ? { reason } : {}) });
     });
   });
+}
+
+/**
+ * A scanner's output once it has ended: the file it wrote (empty when it failed before writing one; an
+ * interrupted scanner's file holds what it found so far) and how its run went.
+ */
+export async function scannerOutputOf(outputPath: string, outcome: ProcessGroupResult, started: number, args: string[]): Promise<ScannerOutput> {
+  let output: Buffer = Buffer.alloc(0);
+  try {
+    output = await readFile(outputPath);
+  } catch {
+    // Nothing written.
+  }
+  return {
+    output, exitCode: outcome.code, stderr: outcome.stderr, interrupted: outcome.reason !== undefined,
+    ...(outcome.reason ? { interruptReason: outcome.reason } : {}), durationMs: Date.now() - started, args,
+  };
 }
