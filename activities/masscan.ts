@@ -1,5 +1,4 @@
-import { spawn } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { PlumError } from '../core/errors.ts';
@@ -7,6 +6,7 @@ import type { Logger } from '../core/log.ts';
 import { buildMasscanArgs, parseMasscanStatus, type MasscanSettings } from '../core/masscan/args.ts';
 import { readMasscanOutput } from '../core/masscan/result.ts';
 import type { ScannedResult, Scanner, ScannerJob, ScannerOutput, ScannerRunOptions } from '../core/scanner/contract.ts';
+import { runInProcessGroup, scannerOutputOf } from './process-group.ts';
 
 /*
  * The masscan runner (the scouting stage of two-stage profiles). masscan is started with the argument array
@@ -58,86 +58,33 @@ export function createMasscanScanner(options: MasscanRunnerOptions): Scanner & {
       const args = await buildArgs(job, outPath);
       log?.debug({ args }, 'starting masscan');
       const started = Date.now();
-      const outcome = await new Promise<{ code: number | null; stderr: string; reason?: 'timeout' | 'cancelled' }>((resolve, reject) => {
-        const child = spawn(masscanPath, args, { detached: true, cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
-        let stderr = '';
-        let buf = '';
-        let reason: 'timeout' | 'cancelled' | undefined;
-        let killTimer: NodeJS.Timeout | undefined;
-        let secondTimer: NodeJS.Timeout | undefined;
-        const killGroup = (why: 'timeout' | 'cancelled') => {
-          if (reason || child.exitCode !== null) return;
-          reason = why;
-          log?.info({ why, pid: child.pid }, 'stopping masscan');
-          const signalGroup = (sig: NodeJS.Signals) => {
-            try {
-              if (child.pid) process.kill(-child.pid, sig);
-            } catch {
-              // Already gone.
-            }
-          };
-          // SIGINT: masscan stops sending, waits --wait seconds for late answers and closes its output file
-          // (killed at once it would lose what it had buffered). Its threads do not always end after the wait: a
-          // second SIGINT tells its receive thread to stop, a third makes it exit (its buffered output written).
-          // SIGKILL is the last resort.
-          signalGroup('SIGINT');
-          const wait = Number(args[args.indexOf('--wait') + 1]);
-          const grace = options.killGraceMs ?? (wait + 10) * 1000;
-          const again = Math.min(grace / 3, (wait + 2) * 1000);
-          secondTimer = setTimeout(() => {
-            signalGroup('SIGINT');
-            secondTimer = setTimeout(() => signalGroup('SIGINT'), again / 2);
-          }, again);
-          killTimer = setTimeout(() => signalGroup('SIGKILL'), grace);
-        };
-        const onAbort = () => killGroup('cancelled');
-        opts.signal?.addEventListener('abort', onAbort, { once: true });
-        if (opts.signal?.aborted) onAbort();
-        const timeout = job.timeoutMs ? setTimeout(() => killGroup('timeout'), job.timeoutMs) : undefined;
-        child.stderr!.setEncoding('utf8');
-        child.stderr!.on('data', (chunk: string) => {
-          // Status lines end with a carriage return and repeat every second: keep only the tail of stderr.
-          stderr = (stderr + chunk).slice(-16_384);
-          buf += chunk;
-          const parts = buf.split(/[\r\n]/);
-          buf = parts.pop() ?? '';
-          for (const line of parts) {
+      // SIGINT: masscan stops sending, waits --wait seconds for late answers and closes its output file
+      // (killed at once it would lose what it had buffered). Its threads do not always end after the wait: a
+      // second SIGINT tells its receive thread to stop, a third makes it exit (its buffered output written).
+      // SIGKILL is the last resort.
+      const wait = Number(args[args.indexOf('--wait') + 1]);
+      const grace = options.killGraceMs ?? (wait + 10) * 1000;
+      const again = Math.min(grace / 3, (wait + 2) * 1000);
+      const outcome = await runInProcessGroup(masscanPath, args, {
+        name: 'masscan', log, cwd: dir,
+        ...(opts.signal ? { signal: opts.signal } : {}),
+        ...(job.timeoutMs ? { timeoutMs: job.timeoutMs } : {}),
+        stopSequence: [
+          { signal: 'SIGINT', afterMs: 0 }, { signal: 'SIGINT', afterMs: again }, { signal: 'SIGINT', afterMs: again * 1.5 },
+          { signal: 'SIGKILL', afterMs: grace },
+        ],
+        // Status lines end with a carriage return and repeat every second: keep only the tail of stderr.
+        stderr: {
+          keep: 'tail', limit: 16_384,
+          onLine: (line) => {
             const p = parseMasscanStatus(line);
-            if (!p || !opts.onProgress) continue;
-            try {
-              opts.onProgress(p);
-            } catch (e) {
-              log?.warn({ err: e }, 'progress callback failed');
-            }
-          }
-        });
-        const done = () => {
-          clearTimeout(timeout);
-          clearTimeout(killTimer);
-          clearTimeout(secondTimer);
-          opts.signal?.removeEventListener('abort', onAbort);
-        };
-        child.on('error', (err: NodeJS.ErrnoException) => {
-          done();
-          reject(err.code === 'ENOENT'
-            ? new PlumError('unavailable', `masscan not found ("${masscanPath}")`, { hint: 'install masscan (Debian package masscan) or set PLUM_MASSCAN to its path', cause: err })
-            : new PlumError('scanner_failed', `could not start masscan: ${err.message}`, { hint: 'check PLUM_MASSCAN', cause: err }));
-        });
-        child.on('close', (code) => {
-          done();
-          resolve({ code, stderr, ...(reason ? { reason } : {}) });
-        });
+            if (p && opts.onProgress) opts.onProgress(p);
+          },
+        },
+        notFoundHint: 'install masscan (Debian package masscan) or set PLUM_MASSCAN to its path',
+        startFailure: { code: 'scanner_failed', hint: 'check PLUM_MASSCAN' },
       });
-      let output: Buffer = Buffer.alloc(0);
-      try {
-        output = await readFile(outPath);
-      } catch {
-        // masscan failed before opening its output.
-      }
-      const result: ScannerOutput = {
-        output, exitCode: outcome.code, stderr: outcome.stderr, interrupted: outcome.reason !== undefined,
-        ...(outcome.reason ? { interruptReason: outcome.reason } : {}), durationMs: Date.now() - started, args,
-      };
+      const result = await scannerOutputOf(outPath, outcome, started, args);
       if (result.interrupted) return result;
       if (outcome.code !== 0) {
         throw new PlumError('scanner_failed', `masscan failed (exit ${outcome.code}): ${masscanMessage(outcome.stderr)}`, {

@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { lookup } from 'node:dns/promises';
 import { access, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -12,6 +11,8 @@ import { installedScriptDb } from '../core/nmap/script-db.ts';
 import { PROJECT_SCRIPTS, enforceScriptPolicy, isProjectScript, normalisePortList, parseScriptList } from '../core/profiles.ts';
 import { parseTarget } from '../core/targets.ts';
 import { projectPath } from '../core/project-root.ts';
+import type { ScannerOutput } from '../core/scanner/contract.ts';
+import { runInProcessGroup, scannerOutputOf, termThenKill } from './process-group.ts';
 
 /**
  * The nmap runner. nmap is started with an argument array (never a shell), in
@@ -61,16 +62,8 @@ export interface NmapRunOptions {
   onProgress?(p: NmapProgress): void;
 }
 
-export interface NmapRunResult {
-  xml: Buffer;
-  exitCode: number | null;
-  stderr: string;
-  interrupted: boolean;
-  /** Why the run was interrupted. */
-  interruptReason?: 'timeout' | 'cancelled';
-  durationMs: number;
-  args: string[];
-}
+/** The scanner contract's output, with the XML under the name nmap's callers know it by. */
+export type NmapRunResult = Omit<ScannerOutput, 'output'> & { xml: Buffer };
 
 export interface NmapRunnerOptions {
   nmapPath?: string;
@@ -251,92 +244,27 @@ export function createNmapRunner(options: NmapRunnerOptions = {}): NmapRunner {
       const args = await buildArgs(spec, xmlPath);
       log?.debug({ args }, 'starting nmap');
       const started = Date.now();
-      const outcome = await new Promise<{ code: number | null; stderr: string; stdout: string; reason?: 'timeout' | 'cancelled' }>((resolve, reject) => {
-        const child = spawn(nmapPath, args, { detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
-        let stderr = '';
-        let stdoutTail = '';
-        let lineBuf = '';
-        let reason: 'timeout' | 'cancelled' | undefined;
-        let killTimer: NodeJS.Timeout | undefined;
-        const state: { hostsCompleted?: number; hostsUp?: number; phase?: string } = {};
-
-        const killGroup = (why: 'timeout' | 'cancelled') => {
-          if (reason || child.exitCode !== null) return;
-          reason = why;
-          log?.info({ why, pid: child.pid }, 'stopping nmap');
-          const signalGroup = (sig: NodeJS.Signals) => {
-            try {
-              // Negative pid: the whole process group nmap leads (detached spawn).
-              if (child.pid) process.kill(-child.pid, sig);
-            } catch {
-              // Already gone.
-            }
-          };
-          signalGroup('SIGTERM');
-          killTimer = setTimeout(() => signalGroup('SIGKILL'), killGraceMs);
-        };
-        const onAbort = () => killGroup('cancelled');
-        opts.signal?.addEventListener('abort', onAbort, { once: true });
-        // An abort that arrived while the temp dir and arguments were prepared
-        // fired no event: honour it now, or the scan would run to its end.
-        if (opts.signal?.aborted) onAbort();
-        const timeout = spec.timeoutMs ? setTimeout(() => killGroup('timeout'), spec.timeoutMs) : undefined;
-
-        child.stdout!.setEncoding('utf8');
-        child.stdout!.on('data', (chunk: string) => {
-          stdoutTail = (stdoutTail + chunk).slice(-8192);
-          lineBuf += chunk;
-          let i: number;
-          while ((i = lineBuf.indexOf('\n')) >= 0) {
-            const line = lineBuf.slice(0, i).trim();
-            lineBuf = lineBuf.slice(i + 1);
-            const p = parseProgressLine(line, state);
-            if (p && opts.onProgress) {
-              try {
-                opts.onProgress(p);
-              } catch (e) {
-                log?.warn({ err: e }, 'progress callback failed');
-              }
-            }
-          }
-        });
-        child.stderr!.setEncoding('utf8');
-        child.stderr!.on('data', (chunk: string) => {
-          if (stderr.length < 65536) stderr += chunk;
-        });
-        child.on('error', (err: NodeJS.ErrnoException) => {
-          clearTimeout(timeout);
-          clearTimeout(killTimer);
-          opts.signal?.removeEventListener('abort', onAbort);
-          if (err.code === 'ENOENT') {
-            reject(new PlumError('unavailable', `nmap not found ("${nmapPath}")`, { hint: 'install nmap or set PLUM_NMAP to its path', cause: err }));
-          } else {
-            reject(new PlumError('nmap_failed', `could not start nmap: ${err.message}`, { hint: 'check PLUM_NMAP', cause: err }));
-          }
-        });
-        child.on('close', (code) => {
-          clearTimeout(timeout);
-          clearTimeout(killTimer);
-          opts.signal?.removeEventListener('abort', onAbort);
-          resolve({ code, stderr, stdout: stdoutTail, reason });
-        });
+      const state: { hostsCompleted?: number; hostsUp?: number; phase?: string } = {};
+      const outcome = await runInProcessGroup(nmapPath, args, {
+        name: 'nmap', log,
+        ...(opts.signal ? { signal: opts.signal } : {}),
+        ...(spec.timeoutMs ? { timeoutMs: spec.timeoutMs } : {}),
+        stopSequence: termThenKill(killGraceMs),
+        // stdout carries the progress lines, and "QUITTING!" when NSE fails to start: its tail is enough.
+        stdout: {
+          keep: 'tail', limit: 8192,
+          onLine: (line) => {
+            const p = parseProgressLine(line.trim(), state);
+            if (p && opts.onProgress) opts.onProgress(p);
+          },
+        },
+        stderr: { keep: 'head', limit: 65536 },
+        notFoundHint: 'install nmap or set PLUM_NMAP to its path',
+        startFailure: { code: 'nmap_failed', hint: 'check PLUM_NMAP' },
       });
 
-      let xml: Buffer = Buffer.alloc(0);
-      try {
-        xml = await readFile(xmlPath);
-      } catch {
-        // nmap failed before writing anything.
-      }
-      const result: NmapRunResult = {
-        xml,
-        exitCode: outcome.code,
-        stderr: outcome.stderr,
-        interrupted: outcome.reason !== undefined,
-        ...(outcome.reason ? { interruptReason: outcome.reason } : {}),
-        durationMs: Date.now() - started,
-        args,
-      };
+      const { output: xml, ...run } = await scannerOutputOf(xmlPath, outcome, started, args);
+      const result: NmapRunResult = { xml, ...run };
       if (result.interrupted) return result;
       // nmap prints fatal errors on stderr (or stdout for NSE start-up failures) and
       // sometimes exits 0 after "QUITTING!"; both count as failures.

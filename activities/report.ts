@@ -8,7 +8,6 @@ import { silentLogger, type Logger } from '../core/log.ts';
 import { renderReportMarkdown } from '../core/report/markdown.ts';
 import { CHANGE_TYPES, type ReportModel, type ReportPeriod } from '../core/report/model.ts';
 import { resolvePeriod } from '../core/report/period.ts';
-import type { ScoreConfig } from '../core/score.ts';
 import type { Store } from '../store/index.ts';
 import {
   getReportDefinition, markReportRun, dueReportDefinitions, claimDueReport, parseDestination, type ReportDefinitionRow,
@@ -16,6 +15,7 @@ import {
 import { webhooksOfReport } from '../store/repos/webhooks.ts';
 import { deliverPayload, dispatchWebhookEvents, type WebhookDeps } from './webhooks.ts';
 import { buildReportModel } from './report-model.ts';
+import { reportSettingsOf } from './report-settings.ts';
 
 export * from '../store/repos/observation-rows.ts';
 export * from './export.ts';
@@ -36,8 +36,6 @@ export interface ReportDeps {
   sendMail?: (msg: { to: string; subject: string; text: string; attachmentName: string }) => Promise<void>;
   /** Retry tuning for webhook deliveries (tests shorten it). */
   webhook?: Partial<WebhookDeps>;
-  /** Score weights for host scores (rules/score.yaml). */
-  scoreConfig?: ScoreConfig;
 }
 
 export interface DeliveryOutcome {
@@ -95,8 +93,8 @@ export async function runReportDefinition(deps: ReportDeps, idOrName: string, op
     period,
     hostLimit: def.hostLimit,
     now,
-    scoreConfig: deps.scoreConfig,
-    ...(deps.config ? { flapping: deps.config.PLUM_FLAPPING } : {}),
+    // Score weights (PLUM_SCORE_FILE) and flapping rule, read as every other report reads them.
+    ...await reportSettingsOf(deps.config, log),
   });
   const markdown = renderReportMarkdown(model);
   if (opts.preview) return { definition: def, model, markdown, deliveries: [], status: 'preview' };

@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { PlumError } from '../core/errors.ts';
 import type { Logger } from '../core/log.ts';
 import { parsePortSpec } from '../core/coverage.ts';
@@ -7,6 +6,7 @@ import type { Scanner, ScannerJob, ScannerOutput, ScannerRunOptions, ScannedResu
 import { normalisePortList } from '../core/profiles.ts';
 import { sslscanOptionArgs } from '../core/sslscan/options.ts';
 import { readSslscan } from '../core/sslscan/read.ts';
+import { runInProcessGroup, termThenKill } from './process-group.ts';
 import { bigIntToAddress, isAddressTarget, parseTarget } from '../core/targets.ts';
 
 /*
@@ -149,54 +149,17 @@ export function createSslscanScanner(options: SslscanRunnerOptions = {}): Scanne
     return pairArgs(job, pairs[0]!, outputPath);
   }
 
-  function runOne(args: string[], signal: AbortSignal): Promise<OneRun> {
-    return new Promise((resolve, reject) => {
-      const started = Date.now();
-      const child = spawn(sslscanPath, args, { detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
-      const chunks: Buffer[] = [];
-      let stderr = '';
-      let reason: OneRun['reason'];
-      let killTimer: NodeJS.Timeout | undefined;
-      const killGroup = (why: 'timeout' | 'cancelled') => {
-        if (reason || child.exitCode !== null) return;
-        reason = why;
-        const signalGroup = (sig: NodeJS.Signals) => {
-          try {
-            // Negative pid: sslscan's own process group (detached spawn).
-            if (child.pid) process.kill(-child.pid, sig);
-          } catch {
-            // Already gone.
-          }
-        };
-        signalGroup('SIGTERM');
-        killTimer = setTimeout(() => signalGroup('SIGKILL'), killGraceMs);
-      };
-      const onAbort = () => killGroup('cancelled');
-      signal.addEventListener('abort', onAbort, { once: true });
-      if (signal.aborted) onAbort();
-      const timer = setTimeout(() => killGroup('timeout'), targetTimeoutMs);
-      child.stdout!.on('data', (c: Buffer) => chunks.push(c));
-      child.stderr!.setEncoding('utf8');
-      child.stderr!.on('data', (c: string) => {
-        if (stderr.length < 16_384) stderr += c;
-      });
-      const done = () => {
-        clearTimeout(timer);
-        clearTimeout(killTimer);
-        signal.removeEventListener('abort', onAbort);
-      };
-      child.on('error', (err: NodeJS.ErrnoException) => {
-        done();
-        reject(err.code === 'ENOENT'
-          ? new PlumError('unavailable', `sslscan not found ("${sslscanPath}")`, { hint: 'install sslscan (apt-get install sslscan) or set PLUM_SSLSCAN to its path', cause: err })
-          // A scanner's own failure (retryable: another attempt may start it); nmap's are nmap_failed.
-          : new PlumError('scanner_failed', `could not start sslscan: ${err.message}`, { hint: 'check PLUM_SSLSCAN', cause: err }));
-      });
-      child.on('close', (code) => {
-        done();
-        resolve({ xml: Buffer.concat(chunks).toString('utf8'), code, stderr, ...(reason ? { reason } : {}), started, ended: Date.now() });
-      });
+  async function runOne(args: string[], signal: AbortSignal): Promise<OneRun> {
+    const started = Date.now();
+    const one = await runInProcessGroup(sslscanPath, args, {
+      name: 'sslscan', log, signal, timeoutMs: targetTimeoutMs, stopSequence: termThenKill(killGraceMs),
+      stdout: { keep: 'all' },
+      stderr: { keep: 'head', limit: 16_384 },
+      notFoundHint: 'install sslscan (apt-get install sslscan) or set PLUM_SSLSCAN to its path',
+      // A scanner's own failure (retryable: another attempt may start it); nmap's are nmap_failed.
+      startFailure: { code: 'scanner_failed', hint: 'check PLUM_SSLSCAN' },
     });
+    return { xml: one.stdout, code: one.code, stderr: one.stderr, ...(one.reason ? { reason: one.reason } : {}), started, ended: Date.now() };
   }
 
   async function run(job: SslscanJob, opts: ScannerRunOptions = {}): Promise<ScannerOutput> {

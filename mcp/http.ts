@@ -6,11 +6,13 @@ import type { ApiApp, ResolvedDeps } from '../api/context.ts';
 import { inProcessApi } from './api-call.ts';
 import { createPlumMcpServer, type PlumMcpDeps } from './server.ts';
 import { generateReport } from '../activities/report.ts';
+import { reportSettingsOf } from '../activities/report-settings.ts';
 
 /** A report for an MCP caller: the same generator as `plum report` and the API's investigation reports. */
-export function reportFor(deps: Pick<ResolvedDeps, 'store'>): PlumMcpDeps['report'] {
+export function reportFor(deps: Pick<ResolvedDeps, 'store' | 'config' | 'log'>): PlumMcpDeps['report'] {
   return async (opts) => (await generateReport(deps.store, {
     query: opts.query, since: opts.since, from: opts.from, to: opts.to, hostLimit: opts.hostLimit,
+    ...await reportSettingsOf(deps.config, deps.log),
   })).markdown;
 }
 

@@ -14,6 +14,7 @@ import { startTemporalDevServer, type TemporalDevServer } from './helpers/tempor
 import { makeTestPki, startTlsProxy, TLS_SERVER_NAME } from './helpers/tls-proxy.ts';
 import { startPerimeter, type Perimeter } from '../demo/perimeter/index.ts';
 import { until } from './helpers/distributed.ts';
+import { processAlive } from './helpers/process.ts';
 
 /*
  * Distributed mode against a real Temporal server (`temporal server
@@ -457,15 +458,7 @@ describe('faults on a real Temporal server: nothing lost, nothing counted twice'
     const [run] = await store.query<{ id: string }>(`select id from runs where profile_name = 'slow' and status = 'running'`);
     const cancelled = await api('POST', `/v1/runs/${run!.id}/cancel`);
     expect(cancelled.status, cancelled.text).toBe(202);
-    const alive = (pid: number) => {
-      try {
-        process.kill(pid, 0);
-        return true;
-      } catch {
-        return false;
-      }
-    };
-    await until('nmap to be stopped', () => mid.nmap.every((pid) => !alive(pid)), 20_000, 100);
+    await until('nmap to be stopped', () => mid.nmap.every((pid) => !processAlive(pid)), 20_000, 100);
     // Stopped by the cancellation: 21 probes 500 ms apart take at least 10.5 s from nmap's start, which was just before nmapSeenAt.
     expect(Date.now() - nmapSeenAt).toBeLessThan(10_000);
     expect(mid.agent.exited()).toBe(false);

@@ -33,7 +33,7 @@ export interface SchedulerDeps {
   now?: () => Date;
   /**
    * What due report definitions and webhook deliveries need besides the store
-   * and the logger (config, mailer, score weights, fetch, retry tuning). Every
+   * and the logger (config, whose PLUM_SCORE_FILE gives the score weights; mailer, fetch, retry tuning). Every
    * tick runs due reports and dispatches / retries webhooks after the profiles.
    */
   reports?: Omit<ReportDeps, 'store' | 'log'>;

@@ -13,7 +13,6 @@ import { createSslscanScanner } from '../activities/sslscan.ts';
 import { storeScriptSource } from '../store/repos/nse-scripts.ts';
 import { createLegacyRouteActivities } from '../activities/legacy-bridge.ts';
 import { createReportActivities, createSmtpMailer } from '../activities/report.ts';
-import { loadScoreConfig, scoreFileOf } from '../core/score.ts';
 import type { Store } from '../store/index.ts';
 import type { RunEvent } from '../workflows/logic/types.ts';
 import type { PlumSinks } from '../workflows/temporal-run.ts';
@@ -61,11 +60,7 @@ export async function runServerWorker(opts: { config: PlumConfig; store: Store; 
     // Bridged runs ask where each job goes (the predecessor's agents or Plum's).
     const routeActivities = toTemporalActivities(createLegacyRouteActivities({ store, timeoutSeconds: config.PLUM_LEGACY_JOB_TIMEOUT }));
     // reportWorkflow's activities: the same runReportDefinition as the embedded scheduler and a preview.
-    const scoreConfig = await loadScoreConfig(scoreFileOf(config)).catch((e: unknown) => {
-      log.warn({ err: (e as Error).message }, 'score weights unavailable; host score = highest port score');
-      return undefined;
-    });
-    const reportActivities = toTemporalActivities(createReportActivities({ store, config, log, sendMail: createSmtpMailer(config), scoreConfig }));
+    const reportActivities = toTemporalActivities(createReportActivities({ store, config, log, sendMail: createSmtpMailer(config) }));
     const server = await Worker.create({
       connection, namespace: config.PLUM_TEMPORAL_NAMESPACE, taskQueue: config.PLUM_TEMPORAL_TASK_QUEUE,
       workflowsPath: WORKFLOWS_PATH, activities: { ...activities, ...routeActivities, ...reportActivities }, sinks: progressSinks(log),

@@ -41,7 +41,7 @@ export function register(program: Command, ctx: CliContext): void {
       const services = await buildServeServices({ store, config: ctx.config, log: ctx.log });
       ctx.onClose(() => services.close());
       const app = createApp({ store, config: ctx.config, log: ctx.log, services: services.api });
-      const server = createPlumMcpServer({ call: inProcessApi(app, `Bearer ${key}`), report: reportFor({ store }) });
+      const server = createPlumMcpServer({ call: inProcessApi(app, `Bearer ${key}`), report: reportFor({ store, config: ctx.config, log: ctx.log }) });
       const transport = new StdioServerTransport();
       const closed = new Promise<void>((resolve) => {
         transport.onclose = () => resolve();

@@ -3,7 +3,7 @@ import { Option } from 'commander';
 import { PlumError, usageError } from '../../core/errors.ts';
 import { parseQuery } from '../../core/query/index.ts';
 import { resolvePeriod } from '../../core/report/period.ts';
-import { loadScoreConfig, scoreFileOf, type ScoreConfig } from '../../core/score.ts';
+import { reportSettingsOf } from '../../activities/report-settings.ts';
 import {
   createSmtpMailer, generateReport, runReportDefinition, writeReportFile, type ReportDeps,
 } from '../../activities/report.ts';
@@ -41,18 +41,8 @@ function parseHostLimit(v: string | undefined): number {
   return Number(v);
 }
 
-/** Score weights for host scores; a broken score file must not block a report. */
-async function scoreConfigOrUndefined(ctx: CliContext): Promise<ScoreConfig | undefined> {
-  try {
-    return await loadScoreConfig(scoreFileOf(ctx.config));
-  } catch (e) {
-    ctx.log.warn({ err: (e as Error).message }, 'score weights unavailable; host score = highest port score');
-    return undefined;
-  }
-}
-
 export async function reportDeps(ctx: CliContext, store: Store): Promise<ReportDeps> {
-  return { store, config: ctx.config, log: ctx.log, sendMail: createSmtpMailer(ctx.config), scoreConfig: await scoreConfigOrUndefined(ctx) };
+  return { store, config: ctx.config, log: ctx.log, sendMail: createSmtpMailer(ctx.config) };
 }
 
 export function register(program: Command, ctx: CliContext): void {
@@ -84,7 +74,7 @@ export function register(program: Command, ctx: CliContext): void {
       info('plum: building the report…');
       const { model, markdown } = await generateReport(store, {
         query: opts.query, period, title: opts.title, hostLimit,
-        scoreConfig: await scoreConfigOrUndefined(ctx), flapping: ctx.config.PLUM_FLAPPING,
+        ...await reportSettingsOf(ctx.config, ctx.log),
       });
       const text = opts.format === 'json' ? `${JSON.stringify(model, null, 2)}\n` : markdown;
       if (opts.out) {

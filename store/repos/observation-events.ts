@@ -3,6 +3,7 @@ import type { FlappingRule } from '../../core/history/flapping.ts';
 import type { ChangeType } from '../../core/report/model.ts';
 import type { StoreSession } from '../index.ts';
 import { flappingSql } from './flapping.ts';
+import { EVENT_COLUMNS, type HistoryEvent } from './observations.ts';
 
 /** Reads of observation_events for reports and webhooks: one row shape, with the flapping mark computed in SQL. */
 
@@ -63,12 +64,10 @@ export async function eventCountsOfJob(store: StoreSession, jobId: string): Prom
 }
 
 /** An event as the live feed (GET /v1/events) sends it. */
-export interface FeedEvent {
-  id: string; type: string; ip: string; protocol: string; port: number; at: Date; hsh256: string;
-  previous_hsh256: string | null; observation_id: string; run_id: string | null; job_id: string | null;
-}
+/** An event of the live feed: the same row as a history read, so the stream and GET /v1/history project it alike. */
+export type FeedEvent = HistoryEvent;
 
-const FEED_COLUMNS = 'id, type, host(ip) as ip, protocol, port, at, hsh256, previous_hsh256, observation_id, run_id, job_id';
+const FEED_COLUMNS = EVENT_COLUMNS;
 
 /**
  * One page (at most `limit`) of events of the given types (a PostgreSQL array literal) with after < id <= upTo

@@ -52,7 +52,8 @@ export interface HostView {
   events: HistoryEvent[];
 }
 
-const EVENT_COLUMNS = `id, type, host(ip) as ip, protocol, port, at, hsh256, previous_hsh256, observation_id,
+/** The columns of a HistoryEvent, for every read of observation_events that returns one. */
+export const EVENT_COLUMNS = `id, type, host(ip) as ip, protocol, port, at, hsh256, previous_hsh256, observation_id,
   previous_observation_id, run_id, job_id, changes`;
 
 /**

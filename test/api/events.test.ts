@@ -36,6 +36,13 @@ describe.each(storeKinds)('SSE events (%s)', (kind) => {
     const run = msgs.find((m) => m.event === 'run')!;
     expect(JSON.parse(run.data)).toMatchObject({ id: runId, status: 'running', progress: { percent: 40 } });
 
+    // One projection: a changed event arrives with its diff and previous observation, exactly as GET /v1/history shows it.
+    const changed = msgs.filter((m) => m.event === 'observation').map((m) => JSON.parse(m.data) as Record<string, unknown>).find((o) => o.type === 'changed')!;
+    expect(changed.previousObservationId).toMatch(/^obs_/);
+    expect(changed.changes).toContainEqual({ field: 'banner', old: ['a'], new: ['a2'] });
+    const history = await (await api.call('/v1/history?net=127.0.9.1&since=1h', { auth: api.keys.viewer })).json() as { items: Record<string, unknown>[] };
+    expect(history.items.find((e) => e.id === changed.id)).toEqual(changed);
+
     // Resume after the first observation event: the others come again, the first does not.
     const first = msgs.find((m) => m.event === 'observation')!;
     const resumed = await api.call('/v1/events?runs=false&types=changed,gone', { auth: api.keys.viewer, headers: { 'last-event-id': first.id! } });

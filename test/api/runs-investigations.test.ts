@@ -2,6 +2,8 @@ import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { embeddedServices } from '../../workers/serve-services.ts';
 import { silentLogger } from '../../core/log.ts';
+import { loadScoreConfig, scoreFileOf } from '../../core/score.ts';
+import { explainHost } from '../../store/repos/rules.ts';
 import { addNseScript } from '../../store/repos/nse-scripts.ts';
 import { addTargets, removeTargets } from '../../store/repos/targets.ts';
 import { storeKinds } from '../helpers/db.ts';
@@ -91,9 +93,11 @@ describe.each(storeKinds)('runs and investigations (%s)', (kind) => {
     // The period covers the run: what it found is in this period, not in the previous one.
     const model = await (await api.call(`/v1/investigations/${started.id}/report?format=json`, { auth: api.keys.viewer })).json() as {
       period: { from: string; to: string }; totals: { hosts: number; ports: number }; changes: Record<string, { port: number }[]>;
-      hosts: { firstSeen: string }[];
+      hosts: { firstSeen: string; score: number }[];
     };
     expect(model.totals).toMatchObject({ hosts: 1, ports: 1 });
+    // The host score is scoreHost with the configured weights, as `plum report` and `plum explain` give it.
+    expect(model.hosts[0]!.score).toBe((await explainHost(api.store, IP, await loadScoreConfig(scoreFileOf(api.config)))).score);
     expect(model.changes.appeared!.map((c) => c.port)).toEqual([servicePort]);
     expect(new Date(model.period.from).getTime()).toBeLessThanOrEqual(new Date(model.hosts[0]!.firstSeen).getTime());
 

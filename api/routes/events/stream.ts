@@ -8,6 +8,7 @@ import { EVENT_TYPES } from '../../../store/schema/observation-events.ts';
 import { requireRole } from '../../auth.ts';
 import { errors, security } from '../../schemas.ts';
 import type { RouteModule } from '../index.ts';
+import { eventJson } from '../history/schemas.ts';
 import { eventIdFloor, eventIdTime } from './cursor.ts';
 import { streamSlotsOf } from './streams.ts';
 
@@ -49,7 +50,7 @@ export const route = createRoute({
   path: '/v1/events',
   tags: ['events'],
   summary: 'Stream observation events and run progress (Server-Sent Events)',
-  description: 'Event names: `observation` (data: {id,type,ip,protocol,port,at,hsh256,previousHsh256,observationId,runId,jobId}) and `run` (data: {id,kind,status,progress,counters}). Reconnect with Last-Event-ID to resume.',
+  description: 'Event names: `observation` (data: an ObservationEvent, as GET /v1/history returns it: {id,type,ip,protocol,port,at,hsh256,previousHsh256,observationId,previousObservationId,runId,jobId,changes}) and `run` (data: {id,kind,status,progress,counters}). Reconnect with Last-Event-ID to resume.',
   security,
   middleware: [requireRole('viewer')] as const,
   request: { query: Query },
@@ -107,10 +108,8 @@ export default {
           await stream.writeSSE({
             id: r.id,
             event: 'observation',
-            data: JSON.stringify({
-              id: r.id, type: r.type, ip: r.ip, protocol: r.protocol, port: r.port, at: r.at.toISOString(), hsh256: r.hsh256,
-              previousHsh256: r.previous_hsh256, observationId: r.observation_id, runId: r.run_id, jobId: r.job_id,
-            }),
+            // The same projection as GET /v1/history and a host's history (ObservationEvent).
+            data: JSON.stringify(eventJson(r)),
           });
           lastWrite = Date.now();
         };

@@ -1,5 +1,6 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { generateReport } from '../../../activities/report.ts';
+import { reportSettingsOf } from '../../../activities/report-settings.ts';
 import { runPeriod } from '../../../core/report/period.ts';
 import { parseTarget } from '../../../core/targets.ts';
 import { addressesSeenLastByRun } from '../../../store/repos/observations.ts';
@@ -50,7 +51,7 @@ export default {
     app.openapi(route, async (c) => {
       const { id } = c.req.valid('param');
       const { format } = c.req.valid('query');
-      const { store } = c.var.deps;
+      const { store, config, log } = c.var.deps;
       const run = await loadRun(store, id, 'investigation');
       // Ranges and names: the addresses the run actually touched.
       const query = targetQuery(run.targets, await addressesSeenLastByRun(store, id)) || 'ip:0.0.0.0/32';
@@ -62,6 +63,7 @@ export default {
         query,
         period,
         now,
+        ...await reportSettingsOf(config, log),
       });
       if (format === 'json') return c.json(model as unknown as Record<string, unknown>, 200);
       return c.body(markdown, 200, { 'content-type': 'text/markdown; charset=utf-8' }) as never;
