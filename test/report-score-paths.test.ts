@@ -8,7 +8,7 @@ import { DEFAULT_SCORE_FILE, loadScoreConfig } from '../core/score.ts';
 import { reportFor } from '../mcp/http.ts';
 import { ingestScanResult } from '../store/ingest.ts';
 import { createReportDefinition } from '../store/repos/reports.ts';
-import { createRuleIngestDeps, loadStoredRuleSet } from '../store/repos/rules.ts';
+import { createRuleIngestDeps, loadStoredRuleSet } from '../store/rules/index.ts';
 import { createEmbeddedScheduler } from '../workers/scheduler.ts';
 import { openTestStore, storeKinds, type TestStore } from './helpers/db.ts';
 import { host, port, scan } from './helpers/scan.ts';

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { embeddedServices } from '../../workers/serve-services.ts';
 import { silentLogger } from '../../core/log.ts';
 import { loadScoreConfig, scoreFileOf } from '../../core/score.ts';
-import { explainHost } from '../../store/repos/rules.ts';
+import { explainHost } from '../../store/rules/index.ts';
 import { addNseScript } from '../../store/repos/nse-scripts.ts';
 import { addTargets, removeTargets } from '../../store/repos/targets.ts';
 import { storeKinds } from '../helpers/db.ts';
