@@ -15,7 +15,8 @@ const noTestImports = { group: layer('test'), message: 'product code never impor
 const coreFileReaders = ['core/rules/favicon-db.ts', 'core/rules/import.ts', 'core/rules/load.ts', 'core/score.ts', 'core/nmap/volatile.ts', 'core/nmap/parse.ts', 'core/nmap/parse-pool.ts', 'core/nmap/script-args.ts', 'core/nmap/script-db.ts'];
 
 /**
- * Raw SQL outside store/: a query method called on a store handle (store, tx, o.store…) or with SQL text,
+ * Raw SQL outside store/: a query method called on a store handle (the names the code gives a Store or a
+ * StoreSession from store/index.ts: store, tx, db, session, client, o.store…) or with SQL text,
  * drizzle's sql`…` and its query builder (store.db), and drizzle-orm itself. Syntax only, so a store handle under
  * another name with a computed text would pass; the SQL-text selectors catch the usual shapes of that.
  */

@@ -89,6 +89,7 @@ describe('eslint.config.js', () => {
   });
 
   it('keeps SQL in store/: a store handle\'s query, SQL text, drizzle\'s sql and query builder are refused elsewhere', async () => {
+    // `session` is a StoreSession handle (store/index.ts), one of the names the rule knows a store by.
     const lines = [
       "import { sql } from 'drizzle-orm';",
       "import type { SQL } from 'drizzle-orm';",

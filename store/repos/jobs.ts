@@ -78,6 +78,9 @@ export async function jobsInIndexRange(
     [runId, fromIndex, fromIndex + count]);
 }
 
+/** A job's run's scanner (runs.progress; null for nmap runs stored before scanners were recorded), as a column. */
+const RUN_SCANNER = `(select r.progress->>'scanner' from runs r where r.id = jobs.run_id) as scanner`;
+
 /** What ingesting a job needs to know of it; undefined when there is no such job. */
 export interface JobToIngest {
   id: string; run_id: string; index: number; targets: string[]; tcp_ports: string; udp_ports: string | null; address_count: number;
@@ -90,7 +93,7 @@ export interface JobToIngest {
 export async function jobToIngest(store: StoreSession, jobId: string): Promise<JobToIngest | undefined> {
   const [job] = await store.query<JobToIngest>(
     `select id, run_id, index, targets, tcp_ports, udp_ports, address_count, ingested_at, error, progress, stage,
-       (select r.progress->>'scanner' from runs r where r.id = jobs.run_id) as scanner
+       ${RUN_SCANNER}
      from jobs where id = $1`, [jobId]);
   return job;
 }
@@ -116,7 +119,7 @@ export interface JobForUpload {
 export async function jobForUpload(store: StoreSession, jobId: string): Promise<JobForUpload | undefined> {
   const [job] = await store.query<JobForUpload>(
     `select id, run_id, agent, status, targets, tcp_ports, udp_ports, ingested_at, result_sha256, stage,
-       (select r.progress->>'scanner' from runs r where r.id = jobs.run_id) as scanner
+       ${RUN_SCANNER}
      from jobs where id = $1`, [jobId]);
   return job;
 }
