@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { PlumError } from '../core/errors.ts';
 import type { Logger } from '../core/log.ts';
-import { buildMasscanArgs, parseMasscanStatus, type MasscanSettings } from '../core/masscan/args.ts';
+import { buildMasscanArgs, masscanNdjsonOf, parseMasscanDiscovery, parseMasscanStatus, type MasscanDiscovery, type MasscanSettings } from '../core/masscan/args.ts';
 import { readMasscanOutput } from '../core/masscan/result.ts';
 import type { ScannedResult, Scanner, ScannerJob, ScannerOutput, ScannerRunOptions } from '../core/scanner/contract.ts';
 import { runInProcessGroup, scannerOutputOf } from './process-group.ts';
@@ -21,7 +21,7 @@ export interface MasscanRunnerOptions {
   log?: Logger;
   /** Where the temporary output directory is created (os.tmpdir() by default). */
   tmpDir?: string;
-  /** Time between SIGINT and SIGKILL when stopping masscan (default: its --wait plus 10 s). */
+  /** Time between SIGINT and SIGKILL when stopping masscan (default: its --wait plus 20 s). */
   killGraceMs?: number;
 }
 
@@ -42,6 +42,22 @@ export function masscanProbes(job: ScannerJob, addresses: number): number {
   return addresses * (count(job.tcpPorts) + count(job.udpPorts));
 }
 
+/**
+ * Seconds after its --wait by which masscan has exited by itself once asked to stop: it forces its own exit
+ * ten seconds past the wait, counted in whole seconds from when its main loop sees the stop; the rest is margin.
+ */
+const MASSCAN_SELF_EXIT_S = 20;
+
+/**
+ * An interrupted scan's output: its file when that holds every port masscan announced, otherwise (killed
+ * before it flushed) the announced ports as -oD lines, which the same reader reads.
+ */
+function withDiscoveries(result: ScannerOutput, discovered: readonly MasscanDiscovery[]): ScannerOutput {
+  if (discovered.length === 0) return result;
+  const inFile = readMasscanOutput(result.output).hosts.reduce((n, h) => n + h.ports.length, 0);
+  return inFile >= discovered.length ? result : { ...result, output: Buffer.from(masscanNdjsonOf(discovered)) };
+}
+
 export function createMasscanScanner(options: MasscanRunnerOptions): Scanner & { readonly settings: MasscanSettings } {
   const masscanPath = options.masscanPath ?? 'masscan';
   const log = options.log;
@@ -58,21 +74,24 @@ export function createMasscanScanner(options: MasscanRunnerOptions): Scanner & {
       const args = await buildArgs(job, outPath);
       log?.debug({ args }, 'starting masscan');
       const started = Date.now();
-      // SIGINT: masscan stops sending, waits --wait seconds for late answers and closes its output file
-      // (killed at once it would lose what it had buffered). Its threads do not always end after the wait: a
-      // second SIGINT tells its receive thread to stop, a third makes it exit (its buffered output written).
-      // SIGKILL is the last resort.
+      // SIGINT: masscan stops sending, waits --wait seconds for late answers, and exits with its file written.
+      // Its receive thread sometimes never ends on a quiet interface (and further SIGINTs do not help: once
+      // the wait is over its main loop keeps resetting the flag they count on), so SIGKILL follows a few
+      // seconds after the wait; what it found is then taken from the lines it printed as it found it.
       const wait = Number(args[args.indexOf('--wait') + 1]);
-      const grace = options.killGraceMs ?? (wait + 10) * 1000;
-      const again = Math.min(grace / 3, (wait + 2) * 1000);
+      const grace = options.killGraceMs ?? (wait + 5) * 1000;
+      const discovered: MasscanDiscovery[] = [];
       const outcome = await runInProcessGroup(masscanPath, args, {
         name: 'masscan', log, cwd: dir,
         ...(opts.signal ? { signal: opts.signal } : {}),
         ...(job.timeoutMs ? { timeoutMs: job.timeoutMs } : {}),
-        stopSequence: [
-          { signal: 'SIGINT', afterMs: 0 }, { signal: 'SIGINT', afterMs: again }, { signal: 'SIGINT', afterMs: again * 1.5 },
-          { signal: 'SIGKILL', afterMs: grace },
-        ],
+        stopSequence: [{ signal: 'SIGINT', afterMs: 0 }, { signal: 'SIGKILL', afterMs: grace }],
+        stdout: {
+          onLine: (line) => {
+            const d = parseMasscanDiscovery(line, Math.floor(Date.now() / 1000));
+            if (d) discovered.push(d);
+          },
+        },
         // Status lines end with a carriage return and repeat every second: keep only the tail of stderr.
         stderr: {
           keep: 'tail', limit: 16_384,
@@ -85,7 +104,7 @@ export function createMasscanScanner(options: MasscanRunnerOptions): Scanner & {
         startFailure: { code: 'scanner_failed', hint: 'check PLUM_MASSCAN' },
       });
       const result = await scannerOutputOf(outPath, outcome, started, args);
-      if (result.interrupted) return result;
+      if (result.interrupted) return withDiscoveries(result, discovered);
       if (outcome.code !== 0) {
         throw new PlumError('scanner_failed', `masscan failed (exit ${outcome.code}): ${masscanMessage(outcome.stderr)}`, {
           hint: 'masscan needs root (raw packets) and a route or PLUM_MASSCAN_INTERFACE/_ROUTER_MAC; the job is retried',

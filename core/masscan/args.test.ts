@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { PlumError } from '../errors.ts';
-import { buildMasscanArgs, parseMasscanStatus, type MasscanSettings } from './args.ts';
+import { buildMasscanArgs, masscanNdjsonOf, parseMasscanDiscovery, parseMasscanStatus, type MasscanSettings } from './args.ts';
 import { readMasscanOutput } from './result.ts';
 
 const settings: MasscanSettings = { maxRate: 10_000, interface: 'pls1', routerMac: '02:AA:bb:cc:dd:ee', sourceIp: '198.18.160.100' };
@@ -22,13 +22,13 @@ describe('buildMasscanArgs', () => {
   it('builds the allowed options in a fixed order, targets as masscan reads them, last', () => {
     expect(buildMasscanArgs(job, '/tmp/x/scan.xml', settings)).toEqual([
       '-p', '22,80,443', '--rate', '500', '--wait', '5', '--interface', 'pls1', '--router-mac', '02:aa:bb:cc:dd:ee',
-      '--source-ip', '198.18.160.100', '-oX', '/tmp/x/scan.xml', '198.18.160.10', '198.18.160.0/28', '198.18.161.5-198.18.161.9',
+      '--source-ip', '198.18.160.100', '-oX', '/tmp/x/scan.xml', '--interactive', '198.18.160.10', '198.18.160.0/28', '198.18.161.5-198.18.161.9',
     ]);
   });
 
   it('leaves the network settings to masscan when none are configured; UDP ports are prefixed, -oJ on request', () => {
     expect(buildMasscanArgs({ targets: ['127.0.0.1'], tcpPorts: '22', udpPorts: '53,161-162', options: { wait: 0 } }, '/o.json', { maxRate: 100 }, 'json'))
-      .toEqual(['-p', '22,U:53,U:161-162', '--rate', '100', '--wait', '0', '-oJ', '/o.json', '127.0.0.1']);
+      .toEqual(['-p', '22,U:53,U:161-162', '--rate', '100', '--wait', '0', '-oJ', '/o.json', '--interactive', '127.0.0.1']);
   });
 
   it.each([
@@ -102,5 +102,31 @@ describe('readMasscanOutput', () => {
 
   it('an empty output (nothing answered) is a finished scan of no host', () => {
     expect(readMasscanOutput(Buffer.alloc(0))).toEqual({ view: 'masscan', finished: true, hosts: [] });
+  });
+});
+
+describe('what masscan prints as it finds ports (--interactive)', () => {
+  it.each([
+    ['Discovered open port 22/tcp on 198.18.160.10                                   ', { ip: '198.18.160.10', protocol: 'tcp', port: 22, time: 1_700_000_000 }],
+    ['Discovered open port 53/udp on 198.18.160.11', { ip: '198.18.160.11', protocol: 'udp', port: 53, time: 1_700_000_000 }],
+    ['Discovered open port 80/tcp on 2001:db8::1', { ip: '2001:db8::1', protocol: 'tcp', port: 80, time: 1_700_000_000 }],
+    ['Discovered open port 70000/tcp on 198.18.160.10', null],
+    ['Discovered open port 22/tcp on not-an-address', null],
+    ['Banner on port 80/tcp on 198.18.160.10: [title] x', null],
+    ['rate:  0.30-kpps, 11.75% done,   0:00:47 remaining, found=0', null],
+  ])('%j', (line, expected) => {
+    expect(parseMasscanDiscovery(line, 1_700_000_000)).toEqual(expected);
+  });
+
+  it('writes them as -oD lines that the reader of masscan files reads back, unfinished', () => {
+    const found = ['Discovered open port 22/tcp on 198.18.160.10', 'Discovered open port 80/tcp on 198.18.160.10', 'Discovered open port 53/udp on 198.18.160.11']
+      .map((l) => parseMasscanDiscovery(l, 1_700_000_000)!);
+    const result = readMasscanOutput(Buffer.from(masscanNdjsonOf(found)));
+    expect(result.error).toBeUndefined();
+    expect(result.finished).toBe(false);
+    expect(result.startedAt).toBe('2023-11-14T22:13:20.000Z');
+    expect(result.hosts.map((h) => [h.ip, h.ports.map((p) => `${p.protocol}/${p.port}:${p.state}`)])).toEqual([
+      ['198.18.160.10', ['tcp/22:open', 'tcp/80:open']], ['198.18.160.11', ['udp/53:open']],
+    ]);
   });
 });

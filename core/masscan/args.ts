@@ -114,8 +114,38 @@ export function buildMasscanArgs(job: ScannerJob, outputPath: string, settings: 
     }
     args.push('--source-ip', ipaddr.parse(settings.sourceIp).toString());
   }
-  args.push(format === 'json' ? '-oJ' : '-oX', outputPath, ...targets);
+  // --interactive: each open port is also printed on stdout the moment it is found (the file is buffered and
+  // lost if masscan has to be killed; these lines are not).
+  args.push(format === 'json' ? '-oJ' : '-oX', outputPath, '--interactive', ...targets);
   return args;
+}
+
+/** A port masscan found, as it prints it on stdout with --interactive. */
+export interface MasscanDiscovery {
+  ip: string;
+  protocol: string;
+  port: number;
+  /** When it was seen (seconds since the epoch). */
+  time: number;
+}
+
+/**
+ * One of masscan's `--interactive` lines on stdout, `Discovered open port 22/tcp on 198.18.0.10`; null for
+ * anything else (banner lines included: a scouting scan grabs none).
+ */
+export function parseMasscanDiscovery(line: string, time: number): MasscanDiscovery | null {
+  const m = /^Discovered open port (\d{1,5})\/(tcp|udp|sctp) on (\S+)/.exec(line.trim());
+  if (!m || !ipaddr.isValid(m[3]!)) return null;
+  const port = Number(m[1]);
+  if (port > 65_535) return null;
+  return { ip: ipaddr.parse(m[3]!).toString(), protocol: m[2]!, port, time };
+}
+
+/** Discoveries written as masscan's own -oD lines, so the reader of its files reads them unchanged. */
+export function masscanNdjsonOf(found: readonly MasscanDiscovery[]): string {
+  return found.map((d) => `${JSON.stringify({
+    ip: d.ip, timestamp: String(d.time), port: d.port, proto: d.protocol, rec_type: 'status', data: { status: 'open', reason: 'syn-ack' },
+  })}\n`).join('');
 }
 
 /**
