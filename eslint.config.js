@@ -12,7 +12,17 @@ const layer = (name) => [`../${name}/*`, `../../${name}/*`, `../../../${name}/*`
 const noTestImports = { group: layer('test'), message: 'product code never imports test/: move what it needs next to the code that uses it' };
 
 /** Files of core/ allowed to read files: loaders of the rule data users edit, and the XML file reader. */
-const coreFileReaders = ['core/rules/favicon-db.ts', 'core/rules/import.ts', 'core/rules/load.ts', 'core/score.ts', 'core/nmap/volatile.ts', 'core/nmap/parse.ts', 'core/nmap/parse-pool.ts', 'core/nmap/script-args.ts', 'core/nmap/script-db.ts'];
+const coreFileReaders = [
+  'core/rules/favicon-db.ts',
+  'core/rules/import.ts',
+  'core/rules/load.ts',
+  'core/score.ts',
+  'core/nmap/volatile.ts',
+  'core/nmap/parse.ts',
+  'core/nmap/parse-pool.ts',
+  'core/nmap/script-args.ts',
+  'core/nmap/script-db.ts',
+];
 
 /**
  * Raw SQL outside store/: a query method called on a store handle (the names the code gives a Store or a
@@ -23,8 +33,8 @@ const coreFileReaders = ['core/rules/favicon-db.ts', 'core/rules/import.ts', 'co
 const sqlVerb = '/^\\s*(select|insert|update|delete|with|lock|truncate)\\s/i';
 const rawSqlMessage = 'SQL lives in store/: add a function named for what it answers to store/repos/<table>.ts and call it';
 const noRawSql = [
-  "CallExpression[callee.property.name=/^(query|unsafe|execute)$/][callee.object.name=/^(store|tx|db|session|client)$/]",
-  "CallExpression[callee.property.name=/^(query|unsafe|execute)$/][callee.object.property.name=/^(store|db)$/]",
+  'CallExpression[callee.property.name=/^(query|unsafe|execute)$/][callee.object.name=/^(store|tx|db|session|client)$/]',
+  'CallExpression[callee.property.name=/^(query|unsafe|execute)$/][callee.object.property.name=/^(store|db)$/]',
   `CallExpression[callee.property.name=/^(query|unsafe|execute)$/] > Literal.arguments[value=${sqlVerb}]`,
   `CallExpression[callee.property.name=/^(query|unsafe|execute)$/] > TemplateLiteral.arguments > TemplateElement.quasis:first-child[value.raw=${sqlVerb}]`,
   "MemberExpression[property.name='db'][object.name=/^(store|tx)$/]",
@@ -60,47 +70,85 @@ export default tseslint.config(
     files: ['core/**/*.ts'],
     ignores: ['core/**/*.test.ts'],
     rules: {
-      'no-restricted-imports': ['error', {
-        patterns: [
-          noTestImports,
-          { group: ['store', 'activities', 'workflows', 'workers', 'api', 'cli'].flatMap(layer), message: 'core/ is the innermost layer: it imports no other layer' },
-          { group: ['node:net', 'node:http', 'node:https', 'node:child_process', 'node:dns', 'node:dgram', 'node:tls'], message: 'core/ does no network or process I/O' },
-        ],
-      }],
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            noTestImports,
+            {
+              group: ['store', 'activities', 'workflows', 'workers', 'api', 'cli'].flatMap(layer),
+              message: 'core/ is the innermost layer: it imports no other layer',
+            },
+            {
+              group: ['node:net', 'node:http', 'node:https', 'node:child_process', 'node:dns', 'node:dgram', 'node:tls'],
+              message: 'core/ does no network or process I/O',
+            },
+          ],
+        },
+      ],
     },
   },
   {
     files: ['core/**/*.ts'],
     ignores: ['core/**/*.test.ts', ...coreFileReaders],
     rules: {
-      'no-restricted-imports': ['error', {
-        patterns: [
-          noTestImports,
-          { group: ['store', 'activities', 'workflows', 'workers', 'api', 'cli'].flatMap(layer), message: 'core/ is the innermost layer: it imports no other layer' },
-          { group: ['node:fs', 'node:fs/promises', 'node:net', 'node:http', 'node:https', 'node:child_process', 'node:dns', 'node:dgram', 'node:tls', 'node:worker_threads'], message: 'core/ is pure: read files in the loader modules listed in eslint.config.js, or outside core/' },
-        ],
-      }],
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            noTestImports,
+            {
+              group: ['store', 'activities', 'workflows', 'workers', 'api', 'cli'].flatMap(layer),
+              message: 'core/ is the innermost layer: it imports no other layer',
+            },
+            {
+              group: [
+                'node:fs',
+                'node:fs/promises',
+                'node:net',
+                'node:http',
+                'node:https',
+                'node:child_process',
+                'node:dns',
+                'node:dgram',
+                'node:tls',
+                'node:worker_threads',
+              ],
+              message: 'core/ is pure: read files in the loader modules listed in eslint.config.js, or outside core/',
+            },
+          ],
+        },
+      ],
     },
   },
   {
     files: ['store/**/*.ts'],
     ignores: ['store/**/*.test.ts'],
     rules: {
-      'no-restricted-imports': ['error', {
-        patterns: [noTestImports, { group: ['activities', 'workflows', 'workers', 'api', 'cli'].flatMap(layer), message: 'store/ builds on core/ only' }],
-      }],
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [noTestImports, { group: ['activities', 'workflows', 'workers', 'api', 'cli'].flatMap(layer), message: 'store/ builds on core/ only' }],
+        },
+      ],
     },
   },
   {
     files: ['api/**/*.ts', 'web/**/*.ts', 'web/**/*.tsx', 'mcp/**/*.ts'],
     ignores: ['**/*.test.ts'],
     rules: {
-      '@typescript-eslint/no-restricted-imports': ['error', {
-        patterns: [{
-          group: layer('workers'), allowTypeImports: true,
-          message: 'the request layers see workers/ as types only: what runs scans and schedules reaches them as ApiServices (workers/serve-services.ts)',
-        }],
-      }],
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: layer('workers'),
+              allowTypeImports: true,
+              message: 'the request layers see workers/ as types only: what runs scans and schedules reaches them as ApiServices (workers/serve-services.ts)',
+            },
+          ],
+        },
+      ],
     },
   },
   {
@@ -108,15 +156,31 @@ export default tseslint.config(
     files: ['workflows/**/*.ts'],
     ignores: ['workflows/**/*.test.ts'],
     rules: {
-      '@typescript-eslint/no-restricted-imports': ['error', {
-        paths: builtinModules.flatMap((m) => [m, `node:${m}`]).map((name) => ({ name, message: 'no Node built-ins in workflows/ (Temporal replays workflow code)' })),
-        patterns: [
-          { group: ['../*', '!../workflows/*', '../../*', '!../../workflows/*'], allowTypeImports: true, message: 'workflows/ sees other layers as types only (`import type`)' },
-          { regex: '^(?![./]|@temporalio/(workflow|common)$)', message: 'only @temporalio/workflow and @temporalio/common are workflow-safe packages' },
-        ],
-      }],
-      'no-restricted-globals': ['error', ...['process', 'crypto', 'performance', 'setTimeout', 'setInterval', 'setImmediate', 'require'].map((name) => ({ name, message: `${name} is not deterministic or not available in workflows/` }))],
-      'no-restricted-syntax': ['error',
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        {
+          paths: builtinModules
+            .flatMap((m) => [m, `node:${m}`])
+            .map((name) => ({ name, message: 'no Node built-ins in workflows/ (Temporal replays workflow code)' })),
+          patterns: [
+            {
+              group: ['../*', '!../workflows/*', '../../*', '!../../workflows/*'],
+              allowTypeImports: true,
+              message: 'workflows/ sees other layers as types only (`import type`)',
+            },
+            { regex: '^(?![./]|@temporalio/(workflow|common)$)', message: 'only @temporalio/workflow and @temporalio/common are workflow-safe packages' },
+          ],
+        },
+      ],
+      'no-restricted-globals': [
+        'error',
+        ...['process', 'crypto', 'performance', 'setTimeout', 'setInterval', 'setImmediate', 'require'].map((name) => ({
+          name,
+          message: `${name} is not deterministic or not available in workflows/`,
+        })),
+      ],
+      'no-restricted-syntax': [
+        'error',
         { selector: 'ImportExpression', message: 'no dynamic import() in workflows/' },
         { selector: "CallExpression[callee.object.name='Date'][callee.property.name='now']", message: 'Date.now() is not deterministic: use workflow time' },
         { selector: "NewExpression[callee.name='Date'][arguments.length=0]", message: 'new Date() without arguments is not deterministic' },

@@ -40,10 +40,14 @@ export interface ExportOptions extends PeriodOptions {
  * (current open ports). With --since/--from/--to: every observation seen during
  * the period, including ones that changed or went away since.
  */
-export async function* exportRecords(store: StoreSession, opts: { query?: string; period?: ReportPeriod; now?: Date; batchSize?: number }): AsyncGenerator<ExportRecord> {
+export async function* exportRecords(
+  store: StoreSession,
+  opts: { query?: string; period?: ReportPeriod; now?: Date; batchSize?: number },
+): AsyncGenerator<ExportRecord> {
   const now = opts.now ?? new Date();
   const scan = scanMatching(store, queryWhere(opts.query, now), {
-    ...(opts.period ? { overlapping: opts.period } : {}), ...(opts.batchSize ? { batchSize: opts.batchSize } : {}),
+    ...(opts.period ? { overlapping: opts.period } : {}),
+    ...(opts.batchSize ? { batchSize: opts.batchSize } : {}),
   });
   for await (const r of scan) yield toExportRecord(r);
 }

@@ -48,22 +48,41 @@ describe.each(storeKinds)('activities on %s', (kind) => {
     await t?.cleanup();
   });
 
-  const make = () => toTemporalActivities(createActivities({
-    log: silentLogger, store: t.store, nmap: createNmapRunner({ statsEvery: '1s', killGraceMs: 500 }), heartbeatEveryMs: 300, runnerName: 'test',
-  }));
+  const make = () =>
+    toTemporalActivities(
+      createActivities({
+        log: silentLogger,
+        store: t.store,
+        nmap: createNmapRunner({ statsEvery: '1s', killGraceMs: 500 }),
+        heartbeatEveryMs: 300,
+        runnerName: 'test',
+      }),
+    );
 
   it('heartbeats nmap progress while scanning, stores the result by claim check and ingests it once', async () => {
     const acts = make();
     const http = perimeter.service('http');
     const plan = await acts.planRun({
-      kind: 'investigation', investigationId: 'inv_test', workflowId: `investigation:hb-${kind}`, targets: [http.ip], tcpPorts: String(http.port),
-      scripts: ['plum-banner'], requestedBy: 'test',
+      kind: 'investigation',
+      investigationId: 'inv_test',
+      workflowId: `investigation:hb-${kind}`,
+      targets: [http.ip],
+      tcpPorts: String(http.port),
+      scripts: ['plum-banner'],
+      requestedBy: 'test',
     });
     expect(plan).toMatchObject({ kind: 'investigation', priority: 4, jobCount: 1, addressCount: 1, resumed: false });
     // planRun is idempotent per workflow id.
-    expect(await acts.planRun({
-      kind: 'investigation', investigationId: 'inv_test', workflowId: `investigation:hb-${kind}`, targets: [http.ip], tcpPorts: String(http.port), requestedBy: 'test',
-    })).toMatchObject({ runId: plan.runId, resumed: true });
+    expect(
+      await acts.planRun({
+        kind: 'investigation',
+        investigationId: 'inv_test',
+        workflowId: `investigation:hb-${kind}`,
+        targets: [http.ip],
+        tcpPorts: String(http.port),
+        requestedBy: 'test',
+      }),
+    ).toMatchObject({ runId: plan.runId, resumed: true });
     const [spec] = await acts.getJobSpecs({ runId: plan.runId, fromIndex: 0, count: 10 });
     // The HTTP service sends no banner: plum-banner waits 3 s, long enough for nmap's progress lines.
     const slow = { ...spec!, extraArgs: ['--script-args', 'plum-banner.timeout=3'] };
@@ -88,7 +107,10 @@ describe.each(storeKinds)('activities on %s', (kind) => {
     const outcome = await acts.ingestJob({ runId: plan.runId, jobId: spec!.jobId });
     expect(outcome).toMatchObject({ status: 'succeeded', hostsUp: 1, ports: 1, appeared: 1 });
     expect(await acts.ingestJob({ runId: plan.runId, jobId: spec!.jobId })).toEqual(outcome);
-    const [obs] = await t.store.query<{ n: number }>('select count(*)::int as n from port_observations join observation_sightings using (id) where last_job_id = $1', [spec!.jobId]);
+    const [obs] = await t.store.query<{ n: number }>(
+      'select count(*)::int as n from port_observations join observation_sightings using (id) where last_job_id = $1',
+      [spec!.jobId],
+    );
     expect(Number(obs!.n)).toBe(1);
   }, 60_000);
 
@@ -96,8 +118,13 @@ describe.each(storeKinds)('activities on %s', (kind) => {
     const acts = make();
     const http = perimeter.service('http');
     const plan = await acts.planRun({
-      kind: 'investigation', investigationId: 'inv_cancel', workflowId: `investigation:cancel-${kind}`, targets: [http.ip], tcpPorts: String(http.port),
-      scripts: ['plum-banner'], requestedBy: 'test',
+      kind: 'investigation',
+      investigationId: 'inv_cancel',
+      workflowId: `investigation:cancel-${kind}`,
+      targets: [http.ip],
+      tcpPorts: String(http.port),
+      scripts: ['plum-banner'],
+      requestedBy: 'test',
     });
     const [spec] = await acts.getJobSpecs({ runId: plan.runId, fromIndex: 0, count: 10 });
     // A unique script argument marks this nmap process; plum-banner would wait 60 s without the cancellation.
@@ -112,7 +139,10 @@ describe.each(storeKinds)('activities on %s', (kind) => {
       }
     });
     const started = Date.now();
-    const err = await env.run(acts.runNmapJob, job).then(() => undefined, (e: unknown) => e);
+    const err = await env.run(acts.runNmapJob, job).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect(err).toBeInstanceOf(CancelledFailure);
     expect(sawNmap).toBe(true);
     expect(Date.now() - started).toBeLessThan(20_000);
@@ -124,9 +154,19 @@ describe.each(storeKinds)('activities on %s', (kind) => {
 
   it('fails planning out-of-scope targets without retry, before anything is stored', async () => {
     const acts = make();
-    const err = await mockEnv().run(acts.planRun, {
-      kind: 'investigation' as const, investigationId: 'inv_scope', workflowId: `investigation:scope-${kind}`, targets: ['127.250.250.250'], tcpPorts: '80', requestedBy: 'test',
-    }).then(() => undefined, (e: unknown) => e);
+    const err = await mockEnv()
+      .run(acts.planRun, {
+        kind: 'investigation' as const,
+        investigationId: 'inv_scope',
+        workflowId: `investigation:scope-${kind}`,
+        targets: ['127.250.250.250'],
+        tcpPorts: '80',
+        requestedBy: 'test',
+      })
+      .then(
+        () => undefined,
+        (e: unknown) => e,
+      );
     expect(err).toBeInstanceOf(ApplicationFailure);
     expect((err as ApplicationFailure).type).toBe('out_of_scope');
     expect((err as ApplicationFailure).nonRetryable).toBe(true);
@@ -138,8 +178,28 @@ describe.each(storeKinds)('activities on %s', (kind) => {
 
 describe('error mapping', () => {
   it('makes exactly the non-retryable PlumError codes non-retryable, in the workflow retry policy too', () => {
-    const codes: ErrorCode[] = ['usage', 'invalid_input', 'syntax', 'not_found', 'conflict', 'out_of_scope', 'unsafe_argument', 'parse_error',
-      'truncated', 'database', 'locked', 'nmap_failed', 'scanner_failed', 'timeout', 'unauthorized', 'forbidden', 'payload_too_large', 'rate_limited', 'unavailable', 'internal'];
+    const codes: ErrorCode[] = [
+      'usage',
+      'invalid_input',
+      'syntax',
+      'not_found',
+      'conflict',
+      'out_of_scope',
+      'unsafe_argument',
+      'parse_error',
+      'truncated',
+      'database',
+      'locked',
+      'nmap_failed',
+      'scanner_failed',
+      'timeout',
+      'unauthorized',
+      'forbidden',
+      'payload_too_large',
+      'rate_limited',
+      'unavailable',
+      'internal',
+    ];
     for (const code of codes) {
       const f = toActivityFailure(new PlumError(code, 'x')) as ApplicationFailure;
       expect(f.type).toBe(code);

@@ -14,7 +14,15 @@ import type { CustomScriptRef } from '../core/nmap/custom-scripts.ts';
 import type { Store } from '../store/index.ts';
 import { ingestScanResult, type IngestDeps, type IngestHost, type IngestScan, type IngestSummary } from '../store/ingest.ts';
 import {
-  cancelOpenJobs, insertQueuedJobs, jobsInIndexRange, jobToIngest, markJobFailed, markJobPartial, markJobRunning, pinnedAddresses, recordIngestOutcome,
+  cancelOpenJobs,
+  insertQueuedJobs,
+  jobsInIndexRange,
+  jobToIngest,
+  markJobFailed,
+  markJobPartial,
+  markJobRunning,
+  pinnedAddresses,
+  recordIngestOutcome,
 } from '../store/repos/jobs.ts';
 import { eventCountsOfJob } from '../store/repos/observation-events.ts';
 import { openCountsOfJob } from '../store/repos/observations.ts';
@@ -23,9 +31,7 @@ import { insertScanRun, recordRunEnd, runOfWorkflow, runProgress } from '../stor
 import { getProfile } from '../store/repos/profiles.ts';
 import { customScriptRefs } from '../store/repos/nse-scripts.ts';
 import { loadPerimeter, loadPlanTargets } from '../store/repos/targets.ts';
-import type {
-  JobOutcome, JobSpec, NmapJobResult, PlannedRun, RunRequest, ScanActivities,
-} from '../workflows/logic/types.ts';
+import type { JobOutcome, JobSpec, NmapJobResult, PlannedRun, RunRequest, ScanActivities } from '../workflows/logic/types.ts';
 import type { Scanner, ScannerName } from '../core/scanner/contract.ts';
 import { readScannerOutput } from '../core/scanner/result.ts';
 import type { NmapProgress, NmapRunner } from './nmap.ts';
@@ -65,7 +71,9 @@ function currentCtx(): ActivityCtx {
   try {
     const c = Context.current();
     return {
-      heartbeat: (d) => c.heartbeat(d), signal: c.cancellationSignal, attempt: c.info.attempt,
+      heartbeat: (d) => c.heartbeat(d),
+      signal: c.cancellationSignal,
+      attempt: c.info.attempt,
       ...(c.info.heartbeatTimeoutMs ? { heartbeatTimeoutMs: c.info.heartbeatTimeoutMs } : {}),
     };
   } catch {
@@ -138,8 +146,14 @@ export function storeResultSink(store: Store, opts: { retentionDays?: number; pa
       const days = opts.retentionDays ?? 90;
       const expires = days > 0 ? new Date(now.getTime() + days * 86_400_000).toISOString() : null;
       await storeDeliveredResult(store, {
-        id: newId('raw'), jobId: spec.jobId, runId: spec.runId, sha256, size: xml.length, xmlGz: gzipSync(xml),
-        parserVersion: opts.parserVersion ?? 1, expiresAt: expires,
+        id: newId('raw'),
+        jobId: spec.jobId,
+        runId: spec.runId,
+        sha256,
+        size: xml.length,
+        xmlGz: gzipSync(xml),
+        parserVersion: opts.parserVersion ?? 1,
+        expiresAt: expires,
       });
       return { delivery: 'stored' };
     },
@@ -152,14 +166,15 @@ async function uploadError(res: Response, what: string): Promise<PlumError> {
   let message = `${res.status} ${res.statusText}`;
   let code: string | undefined;
   try {
-    const body = await res.json() as { error?: { code?: string; message?: string } };
+    const body = (await res.json()) as { error?: { code?: string; message?: string } };
     if (body.error?.message) message = body.error.message;
     code = body.error?.code;
   } catch {
     // Not our JSON error body: keep the status line.
   }
-  const known = code && ['conflict', 'forbidden', 'unauthorized', 'not_found', 'payload_too_large', 'invalid_input', 'parse_error', 'out_of_scope'].includes(code);
-  return new PlumError(known ? code as 'conflict' : 'unavailable', `${what}: ${message}`, {
+  const known =
+    code && ['conflict', 'forbidden', 'unauthorized', 'not_found', 'payload_too_large', 'invalid_input', 'parse_error', 'out_of_scope'].includes(code);
+  return new PlumError(known ? (code as 'conflict') : 'unavailable', `${what}: ${message}`, {
     hint: known ? 'check the agent token and the job' : 'the server is unreachable or busy; the request is retried',
   });
 }
@@ -169,7 +184,8 @@ export function httpResultSink(opts: { serverUrl: string; token: string; fetchIm
   return {
     async claim(spec, attempt) {
       const res = await (opts.fetchImpl ?? fetch)(`${base}/v1/agent/jobs/${encodeURIComponent(spec.jobId)}/claim?attempt=${attempt}`, {
-        method: 'POST', headers: { authorization: `Bearer ${opts.token}` },
+        method: 'POST',
+        headers: { authorization: `Bearer ${opts.token}` },
       });
       if (!res.ok) throw await uploadError(res, `claiming ${spec.jobId} failed`);
     },
@@ -202,7 +218,12 @@ function jobKind(targets: string[]): JobSpec['kind'] {
 }
 
 interface RunMeta {
-  priority: number; hostTimeout: string; jobCount: number; addressCount: number; targetCount: number; profile?: string;
+  priority: number;
+  hostTimeout: string;
+  jobCount: number;
+  addressCount: number;
+  targetCount: number;
+  profile?: string;
   /** Addresses each scanned name resolved to when the scope guard checked it. */
   pinned?: Record<string, string[]>;
   /** Scripts of refused categories an admin allowed on the profile (the runner checks scripts again). */
@@ -255,8 +276,15 @@ export function createActivities(deps: ActivityDeps): ScanActivities {
     if (!row) return undefined;
     const m = row.progress;
     return {
-      runId: row.id, kind: row.kind, ...(row.profile_name ? { profile: row.profile_name } : {}), priority: m.priority,
-      jobCount: m.jobCount, addressCount: m.addressCount, targetCount: m.targetCount, resumed: true, ...(m.legacyBridge ? { legacyBridge: true } : {}),
+      runId: row.id,
+      kind: row.kind,
+      ...(row.profile_name ? { profile: row.profile_name } : {}),
+      priority: m.priority,
+      jobCount: m.jobCount,
+      addressCount: m.addressCount,
+      targetCount: m.targetCount,
+      resumed: true,
+      ...(m.legacyBridge ? { legacyBridge: true } : {}),
       ...(m.scoutJobs ? { scoutJobs: m.scoutJobs } : {}),
     };
   }
@@ -292,9 +320,14 @@ export function createActivities(deps: ActivityDeps): ScanActivities {
       requested = triggered.requested;
       planTargets = [];
     } else {
-      if (req.targets.length === 0) throw new PlumError('usage', 'an investigation needs at least one target', { hint: 'name the addresses, ranges or names to scan' });
+      if (req.targets.length === 0)
+        throw new PlumError('usage', 'an investigation needs at least one target', { hint: 'name the addresses, ranges or names to scan' });
       profile = parseProfile({
-        name: 'investigation', tcpPorts: req.tcpPorts, udpPorts: req.udpPorts ?? null, scripts: req.scripts ?? [], priority: 4,
+        name: 'investigation',
+        tcpPorts: req.tcpPorts,
+        udpPorts: req.udpPorts ?? null,
+        scripts: req.scripts ?? [],
+        priority: 4,
       });
       requested = req.targets;
       planTargets = [...req.targets.map((v) => ({ value: parseTarget(v) })), ...excludes];
@@ -306,33 +339,39 @@ export function createActivities(deps: ActivityDeps): ScanActivities {
     const scouting = req.kind === 'profile' && profile.scouting ? profile.scouting : undefined;
     let scoutJobs = 0;
     if (scouting) {
-      const sweeps = planJobs(profile, planTargets, { maxPerJob: deps.scoutJobSize ?? 4096 }).filter((j) => j.kind !== 'fqdn')
+      const sweeps = planJobs(profile, planTargets, { maxPerJob: deps.scoutJobSize ?? 4096 })
+        .filter((j) => j.kind !== 'fqdn')
         .map((j) => ({ ...j, scripts: [], extraArgs: [] }));
       scoutJobs = sweeps.length;
       planned = [...sweeps, ...planned.filter((j) => j.kind === 'fqdn')].map((j, index) => ({ ...j, index }));
     }
     const names = [...new Set(planned.filter((j) => j.kind === 'fqdn').flatMap((j) => j.targets))];
     const toCheck = req.kind === 'profile' ? names : requested;
-    const decision = toCheck.length > 0
-      ? await enforceScope(toCheck, perimeter, {
-        resolve: deps.resolve,
-        ...(req.scopeOverrideReason ? { override: { reason: req.scopeOverrideReason, by: req.requestedBy } } : {}),
-      })
-      : undefined;
+    const decision =
+      toCheck.length > 0
+        ? await enforceScope(toCheck, perimeter, {
+            resolve: deps.resolve,
+            ...(req.scopeOverrideReason ? { override: { reason: req.scopeOverrideReason, by: req.requestedBy } } : {}),
+          })
+        : undefined;
     if (planned.length === 0) {
-      throw new PlumError('invalid_input', req.kind === 'profile'
-        ? `profile ${profile.name} selects no targets`
-        : 'nothing left to scan once exclusions are applied', {
-        hint: req.kind === 'profile' ? 'add targets with `plum target add VALUE`' : 'check the targets against `plum target list`',
-        details: { reason: 'no_targets' },
-      });
+      throw new PlumError(
+        'invalid_input',
+        req.kind === 'profile' ? `profile ${profile.name} selects no targets` : 'nothing left to scan once exclusions are applied',
+        {
+          hint: req.kind === 'profile' ? 'add targets with `plum target add VALUE`' : 'check the targets against `plum target list`',
+          details: { reason: 'no_targets' },
+        },
+      );
     }
 
     const customScripts = await customScriptRefs(store, profile.scripts);
     const runId = newId('run');
     const at = now().toISOString();
     const meta: RunMeta = {
-      priority: profile.priority, hostTimeout: profile.hostTimeout, jobCount: planned.length,
+      priority: profile.priority,
+      hostTimeout: profile.hostTimeout,
+      jobCount: planned.length,
       addressCount: planned.reduce((n, j) => n + j.addressCount, 0),
       targetCount: req.kind === 'profile' ? planTargets.filter((t) => !t.exclude).length : requested.length,
       ...(req.kind !== 'investigation' ? { profile: profile.name } : {}),
@@ -346,21 +385,47 @@ export function createActivities(deps: ActivityDeps): ScanActivities {
     };
     await store.transaction(async (tx) => {
       await insertScanRun(tx, {
-        id: runId, kind: req.kind, profileId, profileName: req.kind !== 'investigation' ? profile.name : null, requestedBy: req.requestedBy,
-        targets: requested, reason: req.kind === 'investigation' ? req.reason ?? null : triggered?.reason ?? null,
-        scheduledFor: req.kind === 'profile' ? req.scheduledFor ?? null : null, startedAt: at,
-        scopeOverride: Boolean(decision?.override), scopeOverrideReason: decision?.override?.reason ?? null, progress: meta, workflowId: req.workflowId,
+        id: runId,
+        kind: req.kind,
+        profileId,
+        profileName: req.kind !== 'investigation' ? profile.name : null,
+        requestedBy: req.requestedBy,
+        targets: requested,
+        reason: req.kind === 'investigation' ? (req.reason ?? null) : (triggered?.reason ?? null),
+        scheduledFor: req.kind === 'profile' ? (req.scheduledFor ?? null) : null,
+        startedAt: at,
+        scopeOverride: Boolean(decision?.override),
+        scopeOverrideReason: decision?.override?.reason ?? null,
+        progress: meta,
+        workflowId: req.workflowId,
       });
       if (triggered) await linkFiringsToRun(tx, req.workflowId, runId);
-      await insertQueuedJobs(tx, runId, planned.map((j: PlannedJob) => ({
-        id: newId('job'), index: j.index, targets: j.targets, address_count: j.addressCount, tcp_ports: j.tcpPorts,
-        udp_ports: j.udpPorts ?? null, scripts: j.scripts, nmap_args: j.extraArgs, stage: j.index < scoutJobs ? 'scout' : 'scan',
-      })));
+      await insertQueuedJobs(
+        tx,
+        runId,
+        planned.map((j: PlannedJob) => ({
+          id: newId('job'),
+          index: j.index,
+          targets: j.targets,
+          address_count: j.addressCount,
+          tcp_ports: j.tcpPorts,
+          udp_ports: j.udpPorts ?? null,
+          scripts: j.scripts,
+          nmap_args: j.extraArgs,
+          stage: j.index < scoutJobs ? 'scout' : 'scan',
+        })),
+      );
     });
     log.info({ runId, workflowId: req.workflowId, jobs: meta.jobCount, addresses: meta.addressCount }, 'run planned');
     return {
-      runId, kind: req.kind, ...(meta.profile ? { profile: meta.profile } : {}), priority: meta.priority,
-      jobCount: meta.jobCount, addressCount: meta.addressCount, targetCount: meta.targetCount, resumed: false,
+      runId,
+      kind: req.kind,
+      ...(meta.profile ? { profile: meta.profile } : {}),
+      priority: meta.priority,
+      jobCount: meta.jobCount,
+      addressCount: meta.addressCount,
+      targetCount: meta.targetCount,
+      resumed: false,
       ...(meta.legacyBridge ? { legacyBridge: true } : {}),
       ...(scoutJobs ? { scoutJobs } : {}),
     };
@@ -372,9 +437,18 @@ export function createActivities(deps: ActivityDeps): ScanActivities {
     if (!progress) throw new PlumError('not_found', `run ${input.runId} does not exist`);
     const rows = await jobsInIndexRange(store, input.runId, input.fromIndex, input.count);
     return rows.map((r) => ({
-      runId: input.runId, jobId: r.id, index: r.index, kind: jobKind(r.targets), targets: r.targets, addressCount: r.address_count,
-      tcpPorts: r.tcp_ports, ...(r.udp_ports ? { udpPorts: r.udp_ports } : {}), scripts: r.scripts, extraArgs: r.nmap_args,
-      hostTimeout: progress.hostTimeout ?? '40s', priority: progress.priority ?? 2,
+      runId: input.runId,
+      jobId: r.id,
+      index: r.index,
+      kind: jobKind(r.targets),
+      targets: r.targets,
+      addressCount: r.address_count,
+      tcpPorts: r.tcp_ports,
+      ...(r.udp_ports ? { udpPorts: r.udp_ports } : {}),
+      scripts: r.scripts,
+      extraArgs: r.nmap_args,
+      hostTimeout: progress.hostTimeout ?? '40s',
+      priority: progress.priority ?? 2,
       ...(r.ingested_at ? { done: true } : {}),
       ...(r.stage === 'scout' && progress.scouting ? { scout: { rate: progress.scouting.rate } } : {}),
       ...(progress.allowScripts ? { allowScripts: progress.allowScripts } : {}),
@@ -397,10 +471,14 @@ export function createActivities(deps: ActivityDeps): ScanActivities {
     const { keep, dropped } = recheckNames(spec.targets, spec.pinned, current);
     if (dropped.length > 0) log?.warn({ jobId: spec.jobId, dropped }, 'names moved outside the addresses checked at planning: not scanned');
     if (keep.length === 0) {
-      throw new PlumError('out_of_scope', `job ${spec.index}: ${dropped.map((d) => `${d.name}${d.addresses.length ? ` now at ${d.addresses.slice(0, 3).join(', ')}` : ' no longer resolves'}`).join('; ')}; nothing left to scan`, {
-        hint: 'the names changed since the run was planned; check them against the perimeter and start a new run',
-        details: { dropped },
-      });
+      throw new PlumError(
+        'out_of_scope',
+        `job ${spec.index}: ${dropped.map((d) => `${d.name}${d.addresses.length ? ` now at ${d.addresses.slice(0, 3).join(', ')}` : ' no longer resolves'}`).join('; ')}; nothing left to scan`,
+        {
+          hint: 'the names changed since the run was planned; check them against the perimeter and start a new run',
+          details: { dropped },
+        },
+      );
     }
     return keep;
   }
@@ -411,7 +489,13 @@ export function createActivities(deps: ActivityDeps): ScanActivities {
     const nmap = other ? undefined : need(deps.nmap, 'nmap runner');
     const ctx = currentCtx();
     const beat = (p: Partial<NmapProgress> & { phase: string; percent: number }) => {
-      const hb: JobHeartbeat = { jobId: spec.jobId, index: spec.index, phase: p.phase, percent: p.percent, ...(p.etaSeconds !== undefined ? { etaSeconds: p.etaSeconds } : {}) };
+      const hb: JobHeartbeat = {
+        jobId: spec.jobId,
+        index: spec.index,
+        phase: p.phase,
+        percent: p.percent,
+        ...(p.etaSeconds !== undefined ? { etaSeconds: p.etaSeconds } : {}),
+      };
       ctx.heartbeat(hb);
     };
     beat({ phase: 'starting', percent: 0 });
@@ -431,13 +515,24 @@ export function createActivities(deps: ActivityDeps): ScanActivities {
       ctx.heartbeat(last);
     };
     try {
-      if (other) result = await runScannerJob(other, spec, targets, { signal: ctx.signal, onProgress, ...(deps.jobTimeoutMs ? { timeoutMs: deps.jobTimeoutMs } : {}) });
-      else result = await nmap!.runNmap({
-        targets, tcpPorts: spec.tcpPorts, ...(spec.udpPorts ? { udpPorts: spec.udpPorts } : {}), scripts: spec.scripts,
-        ...(spec.allowScripts ? { allowScripts: spec.allowScripts } : {}),
-        ...(spec.customScripts ? { customScripts: spec.customScripts } : {}),
-        extraArgs: spec.extraArgs, hostTimeout: spec.hostTimeout, kind: spec.kind, ...(deps.jobTimeoutMs ? { timeoutMs: deps.jobTimeoutMs } : {}),
-      }, { signal: ctx.signal, onProgress });
+      if (other)
+        result = await runScannerJob(other, spec, targets, { signal: ctx.signal, onProgress, ...(deps.jobTimeoutMs ? { timeoutMs: deps.jobTimeoutMs } : {}) });
+      else
+        result = await nmap!.runNmap(
+          {
+            targets,
+            tcpPorts: spec.tcpPorts,
+            ...(spec.udpPorts ? { udpPorts: spec.udpPorts } : {}),
+            scripts: spec.scripts,
+            ...(spec.allowScripts ? { allowScripts: spec.allowScripts } : {}),
+            ...(spec.customScripts ? { customScripts: spec.customScripts } : {}),
+            extraArgs: spec.extraArgs,
+            hostTimeout: spec.hostTimeout,
+            kind: spec.kind,
+            ...(deps.jobTimeoutMs ? { timeoutMs: deps.jobTimeoutMs } : {}),
+          },
+          { signal: ctx.signal, onProgress },
+        );
     } finally {
       clearInterval(timer);
     }
@@ -451,12 +546,20 @@ export function createActivities(deps: ActivityDeps): ScanActivities {
       });
     }
     const sha256 = createHash('sha256').update(result.xml).digest('hex');
-    const sink = deps.resultSink ?? storeResultSink(need(deps.store, 'database or result sink'), { retentionDays: deps.retentionDays, parserVersion: deps.parserVersion, now });
+    const sink =
+      deps.resultSink ??
+      storeResultSink(need(deps.store, 'database or result sink'), { retentionDays: deps.retentionDays, parserVersion: deps.parserVersion, now });
     const { delivery } = await sink.deliver(spec, result.xml, sha256);
     beat({ phase: 'delivered', percent: 100 });
     return {
-      runId: spec.runId, jobId: spec.jobId, sha256, size: result.xml.length, exitCode: result.exitCode, interrupted: result.interrupted,
-      durationMs: result.durationMs, delivery,
+      runId: spec.runId,
+      jobId: spec.jobId,
+      sha256,
+      size: result.xml.length,
+      exitCode: result.exitCode,
+      interrupted: result.interrupted,
+      durationMs: result.durationMs,
+      delivery,
     };
   }
 
@@ -477,18 +580,34 @@ export function createActivities(deps: ActivityDeps): ScanActivities {
     const read = await readResult(xml);
     const { scan, outside } = await withinJob(read.scan, job.targets, await pinnedAddresses(store, job.run_id));
     if (outside.length > 0) log.warn({ jobId: job.id, outside: outside.slice(0, 20) }, 'hosts outside the job were not stored');
-    const summary: IngestSummary = await ingestScanResult(store, {
-      scan,
-      scope: { targets: job.targets, tcpPorts: job.tcp_ports, ...(job.udp_ports ? { udpPorts: job.udp_ports } : {}) },
-      runId: input.runId, jobId: input.jobId, rawXml: xml, source: deps.runnerName ?? 'run', ...(read.view ? { view: read.view } : {}),
-      ...(deps.retentionDays !== undefined ? { retentionDays: deps.retentionDays } : {}),
-      ...(deps.parserVersion !== undefined ? { parserVersion: deps.parserVersion } : {}),
-    }, deps.ingestDeps ?? {});
+    const summary: IngestSummary = await ingestScanResult(
+      store,
+      {
+        scan,
+        scope: { targets: job.targets, tcpPorts: job.tcp_ports, ...(job.udp_ports ? { udpPorts: job.udp_ports } : {}) },
+        runId: input.runId,
+        jobId: input.jobId,
+        rawXml: xml,
+        source: deps.runnerName ?? 'run',
+        ...(read.view ? { view: read.view } : {}),
+        ...(deps.retentionDays !== undefined ? { retentionDays: deps.retentionDays } : {}),
+        ...(deps.parserVersion !== undefined ? { parserVersion: deps.parserVersion } : {}),
+      },
+      deps.ingestDeps ?? {},
+    );
     const errors = [...summary.errors, ...(outside.length > 0 ? [outsideMessage(outside)] : [])];
     const outcome: JobOutcome = {
-      jobId: job.id, index: job.index, status: errors.length ? 'partial' : 'succeeded',
-      hosts: summary.hosts, hostsUp: summary.hostsUp, ports: summary.ports, appeared: summary.appeared, changed: summary.changed,
-      gone: summary.gone, reappeared: summary.reappeared, ...(errors.length ? { error: errors.join('; ') } : {}),
+      jobId: job.id,
+      index: job.index,
+      status: errors.length ? 'partial' : 'succeeded',
+      hosts: summary.hosts,
+      hostsUp: summary.hostsUp,
+      ports: summary.ports,
+      appeared: summary.appeared,
+      changed: summary.changed,
+      gone: summary.gone,
+      reappeared: summary.reappeared,
+      ...(errors.length ? { error: errors.join('; ') } : {}),
     };
     if (outside.length > 0) {
       await markJobPartial(store, job.id, errors.join('; '));
@@ -503,8 +622,11 @@ export function createActivities(deps: ActivityDeps): ScanActivities {
    * the stored result, changes from the job's events — kept on the job so a
    * repeat returns them unchanged.
    */
-  async function countStored(store: Store, job: { id: string; index: number; address_count: number; error: string | null },
-    readResult: (xml: Buffer) => Promise<{ scan: IngestScan }>): Promise<JobOutcome> {
+  async function countStored(
+    store: Store,
+    job: { id: string; index: number; address_count: number; error: string | null },
+    readResult: (xml: Buffer) => Promise<{ scan: IngestScan }>,
+  ): Promise<JobOutcome> {
     const by = await eventCountsOfJob(store, job.id);
     const xmlGz = await rawXmlGz(store, job.id);
     let hosts = 0;
@@ -525,8 +647,16 @@ export function createActivities(deps: ActivityDeps): ScanActivities {
       ports = open.ports;
     }
     const outcome: JobOutcome = {
-      jobId: job.id, index: job.index, status: job.error ? 'partial' : 'succeeded', hosts, hostsUp, ports,
-      appeared: by.appeared ?? 0, changed: by.changed ?? 0, gone: by.gone ?? 0, reappeared: by.reappeared ?? 0,
+      jobId: job.id,
+      index: job.index,
+      status: job.error ? 'partial' : 'succeeded',
+      hosts,
+      hostsUp,
+      ports,
+      appeared: by.appeared ?? 0,
+      changed: by.changed ?? 0,
+      gone: by.gone ?? 0,
+      reappeared: by.reappeared ?? 0,
       ...(job.error ? { error: job.error } : {}),
     };
     await recordIngestOutcome(store, job.id, outcome);
@@ -545,14 +675,30 @@ export function createActivities(deps: ActivityDeps): ScanActivities {
   }
 
   const scout = createScoutActivities({
-    log, now, ctx: currentCtx, ...(deps.store ? { store: deps.store } : {}), ...(deps.masscan ? { masscan: deps.masscan } : {}),
-    ...(deps.ingestDeps ? { ingestDeps: deps.ingestDeps } : {}), ...(deps.runnerName ? { runnerName: deps.runnerName } : {}),
-    ...(deps.retentionDays !== undefined ? { retentionDays: deps.retentionDays } : {}), ...(deps.jobTimeoutMs ? { jobTimeoutMs: deps.jobTimeoutMs } : {}),
-    ...(deps.heartbeatEveryMs ? { heartbeatEveryMs: deps.heartbeatEveryMs } : {}), ...(deps.maxJobSize ? { maxJobSize: deps.maxJobSize } : {}),
-    sink: () => deps.resultSink ?? storeResultSink(need(deps.store, 'database or result sink'), { retentionDays: deps.retentionDays, parserVersion: deps.parserVersion, now }),
+    log,
+    now,
+    ctx: currentCtx,
+    ...(deps.store ? { store: deps.store } : {}),
+    ...(deps.masscan ? { masscan: deps.masscan } : {}),
+    ...(deps.ingestDeps ? { ingestDeps: deps.ingestDeps } : {}),
+    ...(deps.runnerName ? { runnerName: deps.runnerName } : {}),
+    ...(deps.retentionDays !== undefined ? { retentionDays: deps.retentionDays } : {}),
+    ...(deps.jobTimeoutMs ? { jobTimeoutMs: deps.jobTimeoutMs } : {}),
+    ...(deps.heartbeatEveryMs ? { heartbeatEveryMs: deps.heartbeatEveryMs } : {}),
+    ...(deps.maxJobSize ? { maxJobSize: deps.maxJobSize } : {}),
+    sink: () =>
+      deps.resultSink ??
+      storeResultSink(need(deps.store, 'database or result sink'), { retentionDays: deps.retentionDays, parserVersion: deps.parserVersion, now }),
   });
   return {
-    planRun, getJobSpecs, runNmapJob, ingestJob, failJob, finishRun, runScoutJob: scout.runScoutJob, planScanStage: scout.planScanStage,
+    planRun,
+    getJobSpecs,
+    runNmapJob,
+    ingestJob,
+    failJob,
+    finishRun,
+    runScoutJob: scout.runScoutJob,
+    planScanStage: scout.planScanStage,
   };
 }
 
@@ -582,7 +728,10 @@ export function toActivityFailure(e: unknown): Error {
   const err = toPlumError(e);
   if (err.code === 'cancelled') return new CancelledFailure(err.oneLine());
   return ApplicationFailure.create({
-    message: err.oneLine(), type: err.code, nonRetryable: !err.retryable, cause: err,
+    message: err.oneLine(),
+    type: err.code,
+    nonRetryable: !err.retryable,
+    cause: err,
     ...(err.details ? { details: [err.details] } : {}),
   });
 }

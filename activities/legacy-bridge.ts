@@ -24,8 +24,12 @@ const PLUM_AGENT_SEEN_SECONDS = 180;
 export function createLegacyRouteActivities(deps: { store: Store; timeoutSeconds: number }): LegacyRouteActivities {
   return {
     async routeNmapJob(input): Promise<LegacyRoute> {
-      const legacy = await routeJobForBridge(deps.store, input.jobId, { legacySeconds: deps.timeoutSeconds, plumSeconds: PLUM_AGENT_SEEN_SECONDS },
-        (counts) => routeJob(counts) === 'legacy');
+      const legacy = await routeJobForBridge(
+        deps.store,
+        input.jobId,
+        { legacySeconds: deps.timeoutSeconds, plumSeconds: PLUM_AGENT_SEEN_SECONDS },
+        (counts) => routeJob(counts) === 'legacy',
+      );
       return { legacy, timeoutSeconds: deps.timeoutSeconds };
     },
   };
@@ -34,8 +38,14 @@ export function createLegacyRouteActivities(deps: { store: Store; timeoutSeconds
 /** The result the workflow gets for a job a predecessor agent scanned (nmap2json: no XML, no raw result). */
 export function legacyJobResult(job: { runId: string; jobId: string; sha256: string | null; startedAt: Date | null; size?: number }): NmapJobResult {
   return {
-    runId: job.runId, jobId: job.jobId, sha256: job.sha256 ?? '', size: job.size ?? 0, exitCode: 0, interrupted: false,
-    durationMs: job.startedAt ? Math.max(0, Date.now() - job.startedAt.getTime()) : 0, delivery: 'uploaded',
+    runId: job.runId,
+    jobId: job.jobId,
+    sha256: job.sha256 ?? '',
+    size: job.size ?? 0,
+    exitCode: 0,
+    interrupted: false,
+    durationMs: job.startedAt ? Math.max(0, Date.now() - job.startedAt.getTime()) : 0,
+    delivery: 'uploaded',
   };
 }
 
@@ -59,7 +69,7 @@ export function createBridgeNmapActivity(deps: { store: Store; log: Logger }): {
       if (held.kind === 'gone') {
         throw ApplicationFailure.create({ message: `job ${spec.jobId} is no longer waiting to be scanned`, type: 'conflict', nonRetryable: true });
       }
-      deps.log.debug({ jobId: spec.jobId, attempt: ctx.info.attempt }, 'job held for the predecessor\'s agents');
+      deps.log.debug({ jobId: spec.jobId, attempt: ctx.info.attempt }, "job held for the predecessor's agents");
       throw new CompleteAsyncError();
     },
   };

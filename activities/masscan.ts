@@ -3,7 +3,14 @@ import os from 'node:os';
 import path from 'node:path';
 import { PlumError } from '../core/errors.ts';
 import type { Logger } from '../core/log.ts';
-import { buildMasscanArgs, masscanNdjsonOf, parseMasscanDiscovery, parseMasscanStatus, type MasscanDiscovery, type MasscanSettings } from '../core/masscan/args.ts';
+import {
+  buildMasscanArgs,
+  masscanNdjsonOf,
+  parseMasscanDiscovery,
+  parseMasscanStatus,
+  type MasscanDiscovery,
+  type MasscanSettings,
+} from '../core/masscan/args.ts';
 import { readMasscanOutput } from '../core/masscan/result.ts';
 import type { ScannedResult, Scanner, ScannerJob, ScannerOutput, ScannerRunOptions } from '../core/scanner/contract.ts';
 import { runInProcessGroup, scannerOutputOf } from './process-group.ts';
@@ -27,7 +34,9 @@ export interface MasscanRunnerOptions {
 
 /** Last lines of masscan's stderr that say what went wrong (its status lines left out). */
 export function masscanMessage(stderr: string): string {
-  const lines = stderr.split(/[\r\n]+/).map((l) => l.trim())
+  const lines = stderr
+    .split(/[\r\n]+/)
+    .map((l) => l.trim())
     .filter((l) => l && !/^rate:/.test(l) && !/^(Starting masscan|Initiating|Scanning \d+ hosts)/.test(l));
   const msg = lines.slice(-3).join(' / ');
   return msg.length > 400 ? `${msg.slice(0, 397)}...` : msg || 'no message';
@@ -35,10 +44,13 @@ export function masscanMessage(stderr: string): string {
 
 /** Probes one job sends: addresses × ports (masscan sends one SYN per pair without retries). */
 export function masscanProbes(job: ScannerJob, addresses: number): number {
-  const count = (spec: string | undefined) => (spec ? spec.split(',').reduce((n, part) => {
-    const [a, b] = part.split('-').map(Number);
-    return n + (b === undefined ? 1 : b - a! + 1);
-  }, 0) : 0);
+  const count = (spec: string | undefined) =>
+    spec
+      ? spec.split(',').reduce((n, part) => {
+          const [a, b] = part.split('-').map(Number);
+          return n + (b === undefined ? 1 : b - a! + 1);
+        }, 0)
+      : 0;
   return addresses * (count(job.tcpPorts) + count(job.udpPorts));
 }
 
@@ -82,10 +94,15 @@ export function createMasscanScanner(options: MasscanRunnerOptions): Scanner & {
       const grace = options.killGraceMs ?? (wait + 5) * 1000;
       const discovered: MasscanDiscovery[] = [];
       const outcome = await runInProcessGroup(masscanPath, args, {
-        name: 'masscan', log, cwd: dir,
+        name: 'masscan',
+        log,
+        cwd: dir,
         ...(opts.signal ? { signal: opts.signal } : {}),
         ...(job.timeoutMs ? { timeoutMs: job.timeoutMs } : {}),
-        stopSequence: [{ signal: 'SIGINT', afterMs: 0 }, { signal: 'SIGKILL', afterMs: grace }],
+        stopSequence: [
+          { signal: 'SIGINT', afterMs: 0 },
+          { signal: 'SIGKILL', afterMs: grace },
+        ],
         stdout: {
           onLine: (line) => {
             const d = parseMasscanDiscovery(line, Math.floor(Date.now() / 1000));
@@ -94,7 +111,8 @@ export function createMasscanScanner(options: MasscanRunnerOptions): Scanner & {
         },
         // Status lines end with a carriage return and repeat every second: keep only the tail of stderr.
         stderr: {
-          keep: 'tail', limit: 16_384,
+          keep: 'tail',
+          limit: 16_384,
           onLine: (line) => {
             const p = parseMasscanStatus(line);
             if (p && opts.onProgress) opts.onProgress(p);

@@ -118,7 +118,10 @@ export function parseProgressLine(line: string, state: { hostsCompleted?: number
 
 /** nmap's own error message from its stderr/stdout, in one line. */
 export function nmapMessage(text: string): string {
-  const lines = text.split('\n').map((l) => l.trim()).filter((l) => l && !/^(stack traceback:|\[C\]:|Starting Nmap|QUITTING!$)/.test(l) && !/^\/.*\.lua:\d+: in /.test(l));
+  const lines = text
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l && !/^(stack traceback:|\[C\]:|Starting Nmap|QUITTING!$)/.test(l) && !/^\/.*\.lua:\d+: in /.test(l));
   const msg = lines.slice(0, 3).join(' / ');
   return msg.length > 400 ? `${msg.slice(0, 397)}...` : msg || 'no message';
 }
@@ -130,7 +133,9 @@ export function nmapMessage(text: string): string {
 export async function projectScriptDigests(nseDir = PROJECT_NSE_DIR): Promise<Record<string, string>> {
   const out: Record<string, string> = {};
   for (const name of PROJECT_SCRIPTS) {
-    out[name] = createHash('sha256').update(await readFile(path.join(nseDir, `${name}.nse`))).digest('hex');
+    out[name] = createHash('sha256')
+      .update(await readFile(path.join(nseDir, `${name}.nse`)))
+      .digest('hex');
   }
   return out;
 }
@@ -156,13 +161,21 @@ export function createNmapRunner(options: NmapRunnerOptions = {}): NmapRunner {
     const names = parseScriptList(scripts);
     // The same policy as where scripts enter (profiles, investigations): a job handed to an agent is judged again.
     const customNames = new Set(custom.map((c) => c.name));
-    enforceScriptPolicy(names, allowScripts, withCustomScripts(installedScriptDb(), custom.filter((c) => names.includes(c.name))));
+    enforceScriptPolicy(
+      names,
+      allowScripts,
+      withCustomScripts(
+        installedScriptDb(),
+        custom.filter((c) => names.includes(c.name)),
+      ),
+    );
     if (names.length === 0) return null;
     const out: string[] = [];
     for (const name of names) {
       if (customNames.has(name)) {
         const file = path.join(customDir, `${name}.nse`);
-        if (file.includes(',')) throw new PlumError('usage', `the temporary directory "${customDir}" contains a comma`, { hint: 'set TMPDIR to a path without commas' });
+        if (file.includes(','))
+          throw new PlumError('usage', `the temporary directory "${customDir}" contains a comma`, { hint: 'set TMPDIR to a path without commas' });
         out.push(file);
         continue;
       }
@@ -171,11 +184,14 @@ export function createNmapRunner(options: NmapRunnerOptions = {}): NmapRunner {
         continue;
       }
       const file = path.join(nseDir, `${name}.nse`);
-      if (file.includes(',')) throw new PlumError('usage', `the NSE directory "${nseDir}" contains a comma`, { hint: 'move the project to a path without commas' });
+      if (file.includes(','))
+        throw new PlumError('usage', `the NSE directory "${nseDir}" contains a comma`, { hint: 'move the project to a path without commas' });
       try {
         await access(file);
       } catch {
-        throw new PlumError('not_found', `project NSE script ${name} not found at ${file}`, { hint: 'check that the nse/ directory is shipped next to the code' });
+        throw new PlumError('not_found', `project NSE script ${name} not found at ${file}`, {
+          hint: 'check that the nse/ directory is shipped next to the code',
+        });
       }
       out.push(file);
     }
@@ -197,12 +213,23 @@ export function createNmapRunner(options: NmapRunnerOptions = {}): NmapRunner {
     const portSpec = udp ? [tcp ? `T:${tcp}` : '', `U:${udp}`].filter(Boolean).join(',') : tcp;
     // Defaults of the predecessor's agent (reference §2); extra options come after and may override them.
     return [
-      '-T3', '--host-timeout', hostTimeout, '--max-retries', '2', '--min-hostgroup', '256', '-Pn',
+      '-T3',
+      '--host-timeout',
+      hostTimeout,
+      '--max-retries',
+      '2',
+      '--min-hostgroup',
+      '256',
+      '-Pn',
       ...(tcp ? [privileged ? '-sS' : '-sT'] : []),
       ...(udp ? ['-sU'] : []),
-      '-p', portSpec,
-      '-oX', xmlPath, '--no-stylesheet',
-      '--stats-every', statsEvery,
+      '-p',
+      portSpec,
+      '-oX',
+      xmlPath,
+      '--no-stylesheet',
+      '--stats-every',
+      statsEvery,
       ...(scripts ? ['--script', scripts] : []),
       ...extra,
       ...(spec.kind === 'ipv6' ? ['-6'] : []),
@@ -226,9 +253,13 @@ export function createNmapRunner(options: NmapRunnerOptions = {}): NmapRunner {
       const content = await options.scriptSource(ref);
       const actual = sha256Hex(content);
       if (actual !== ref.sha256) {
-        throw new PlumError('unsafe_argument', `custom NSE script ${ref.name}: its content has sha256 ${actual.slice(0, 12)}…, the job expects ${ref.sha256.slice(0, 12)}…; refused`, {
-          hint: 'the script was altered on its way or in the store; check the server and start a new run',
-        });
+        throw new PlumError(
+          'unsafe_argument',
+          `custom NSE script ${ref.name}: its content has sha256 ${actual.slice(0, 12)}…, the job expects ${ref.sha256.slice(0, 12)}…; refused`,
+          {
+            hint: 'the script was altered on its way or in the store; check the server and start a new run',
+          },
+        );
       }
       await writeFile(path.join(dir, `${ref.name}.nse`), content, { mode: 0o600, flag: 'wx' });
     }
@@ -246,13 +277,15 @@ export function createNmapRunner(options: NmapRunnerOptions = {}): NmapRunner {
       const started = Date.now();
       const state: { hostsCompleted?: number; hostsUp?: number; phase?: string } = {};
       const outcome = await runInProcessGroup(nmapPath, args, {
-        name: 'nmap', log,
+        name: 'nmap',
+        log,
         ...(opts.signal ? { signal: opts.signal } : {}),
         ...(spec.timeoutMs ? { timeoutMs: spec.timeoutMs } : {}),
         stopSequence: termThenKill(killGraceMs),
         // stdout carries the progress lines, and "QUITTING!" when NSE fails to start: its tail is enough.
         stdout: {
-          keep: 'tail', limit: 8192,
+          keep: 'tail',
+          limit: 8192,
           onLine: (line) => {
             const p = parseProgressLine(line.trim(), state);
             if (p && opts.onProgress) opts.onProgress(p);
@@ -272,7 +305,7 @@ export function createNmapRunner(options: NmapRunnerOptions = {}): NmapRunner {
       if (outcome.code !== 0 || quit) {
         const message = nmapMessage(outcome.stderr.trim() ? outcome.stderr : outcome.stdout);
         throw new PlumError('nmap_failed', `nmap failed${outcome.code ? ` (exit ${outcome.code})` : ''}: ${message}`, {
-          hint: 'check the profile\'s scripts and nmap options',
+          hint: "check the profile's scripts and nmap options",
           details: { exitCode: outcome.code, stderr: outcome.stderr.slice(0, 4000), args },
         });
       }

@@ -30,7 +30,9 @@ export function httpScriptSource(opts: HttpScriptSourceOptions): (ref: CustomScr
     try {
       res = await (opts.fetchImpl ?? fetch)(`${base}/v1/agent/nse-scripts/${ref.sha256}`, { headers: { authorization: `Bearer ${opts.token}` } });
     } catch (e) {
-      throw new PlumError('unavailable', `fetching custom NSE script ${ref.name} failed: ${(e as Error).message}`, { hint: 'the server is unreachable; the job is retried' });
+      throw new PlumError('unavailable', `fetching custom NSE script ${ref.name} failed: ${(e as Error).message}`, {
+        hint: 'the server is unreachable; the job is retried',
+      });
     }
     if (!res.ok) {
       const code = res.status === 404 ? 'not_found' : res.status === 401 ? 'unauthorized' : res.status === 403 ? 'forbidden' : 'unavailable';
@@ -41,9 +43,13 @@ export function httpScriptSource(opts: HttpScriptSourceOptions): (ref: CustomScr
     const content = Buffer.from(await res.arrayBuffer());
     const actual = sha256Hex(content);
     if (actual !== ref.sha256) {
-      throw new PlumError('unsafe_argument', `custom NSE script ${ref.name} downloaded with sha256 ${actual.slice(0, 12)}…, the job expects ${ref.sha256.slice(0, 12)}…; refused`, {
-        hint: 'something between the agent and the server altered the script; check the server URL and its TLS',
-      });
+      throw new PlumError(
+        'unsafe_argument',
+        `custom NSE script ${ref.name} downloaded with sha256 ${actual.slice(0, 12)}…, the job expects ${ref.sha256.slice(0, 12)}…; refused`,
+        {
+          hint: 'something between the agent and the server altered the script; check the server URL and its TLS',
+        },
+      );
     }
     if (cache.size >= limit) cache.delete(cache.keys().next().value!);
     cache.set(ref.sha256, content);

@@ -7,7 +7,9 @@ import { processAlive as alive } from '../test/helpers/process.ts';
 import { runInProcessGroup, scannerOutputOf, termThenKill, type ProcessGroupOptions } from './process-group.ts';
 
 const base: ProcessGroupOptions = {
-  name: 'sh', notFoundHint: 'install sh', startFailure: { code: 'scanner_failed', hint: 'check sh' },
+  name: 'sh',
+  notFoundHint: 'install sh',
+  startFailure: { code: 'scanner_failed', hint: 'check sh' },
 };
 
 const waitFor = async (cond: () => boolean | Promise<boolean>, ms = 5000) => {
@@ -52,7 +54,9 @@ describe('runInProcessGroup', () => {
   it('escalates to SIGKILL after the grace when the program ignores SIGTERM', async () => {
     const started = Date.now();
     const r = await runInProcessGroup('sh', ['-c', 'trap "" TERM; echo ready; sleep 30 & wait'], {
-      ...base, timeoutMs: 300, stopSequence: termThenKill(400),
+      ...base,
+      timeoutMs: 300,
+      stopSequence: termThenKill(400),
     });
     const took = Date.now() - started;
     expect(r.reason).toBe('timeout');
@@ -77,8 +81,14 @@ describe('runInProcessGroup', () => {
 
   it('sends the stop sequence in order, so a program can flush before it is killed', async () => {
     const r = await runInProcessGroup('sh', ['-c', 'n=0; trap \'n=$((n+1)); echo "INT $n"; [ $n -ge 2 ] && exit 7\' INT; while :; do sleep 0.05; done'], {
-      ...base, timeoutMs: 200, stdout: { keep: 'all' },
-      stopSequence: [{ signal: 'SIGINT', afterMs: 0 }, { signal: 'SIGINT', afterMs: 300 }, { signal: 'SIGKILL', afterMs: 5000 }],
+      ...base,
+      timeoutMs: 200,
+      stdout: { keep: 'all' },
+      stopSequence: [
+        { signal: 'SIGINT', afterMs: 0 },
+        { signal: 'SIGINT', afterMs: 300 },
+        { signal: 'SIGKILL', afterMs: 5000 },
+      ],
     });
     expect(r).toMatchObject({ code: 7, reason: 'timeout', stdout: 'INT 1\nINT 2\n' });
   });
@@ -100,8 +110,14 @@ describe('runInProcessGroup', () => {
     const signal = ac.signal;
     const add = signal.addEventListener.bind(signal);
     const remove = signal.removeEventListener.bind(signal);
-    signal.addEventListener = ((...a: Parameters<typeof add>) => { added++; add(...a); }) as typeof add;
-    signal.removeEventListener = ((...a: Parameters<typeof remove>) => { removed++; remove(...a); }) as typeof remove;
+    signal.addEventListener = ((...a: Parameters<typeof add>) => {
+      added++;
+      add(...a);
+    }) as typeof add;
+    signal.removeEventListener = ((...a: Parameters<typeof remove>) => {
+      removed++;
+      remove(...a);
+    }) as typeof remove;
     await runInProcessGroup('sh', ['-c', 'exit 0'], { ...base, signal });
     expect([added, removed]).toEqual([1, 1]);
   });
@@ -111,7 +127,7 @@ describe('runInProcessGroup', () => {
     expect(err).toMatchObject({ code: 'unavailable', message: 'sh not found ("/nonexistent/scanner")', hint: 'install sh' });
   });
 
-  it('reports another start failure with the caller\'s code', async () => {
+  it("reports another start failure with the caller's code", async () => {
     const err = await runInProcessGroup('sh', [], { ...base, cwd: path.join(dir, 'missing') }).catch((e: unknown) => e);
     // A missing working directory also fails with ENOENT in Node; a non-executable file does not.
     expect(err).toMatchObject({ code: 'unavailable' });

@@ -58,7 +58,10 @@ export interface ProcessGroupResult {
 }
 
 /** SIGTERM, then SIGKILL after `graceMs`. */
-export const termThenKill = (graceMs: number): StopStep[] => [{ signal: 'SIGTERM', afterMs: 0 }, { signal: 'SIGKILL', afterMs: graceMs }];
+export const termThenKill = (graceMs: number): StopStep[] => [
+  { signal: 'SIGTERM', afterMs: 0 },
+  { signal: 'SIGKILL', afterMs: graceMs },
+];
 
 /** Collects one stream within its bounds and splits it into lines for the callback. */
 function streamSink(handling: StreamHandling | undefined, log: Logger | undefined) {
@@ -102,7 +105,7 @@ export function runInProcessGroup(command: string, args: string[], options: Proc
   return new Promise((resolve, reject) => {
     const stdout = streamSink(options.stdout, log);
     const stderr = streamSink(options.stderr, log);
-    const wantStdout = options.stdout && (options.stdout.keep ?? 'none') !== 'none' || options.stdout?.onLine;
+    const wantStdout = (options.stdout && (options.stdout.keep ?? 'none') !== 'none') || options.stdout?.onLine;
     const child = spawn(command, args, {
       detached: true,
       ...(options.cwd ? { cwd: options.cwd } : {}),
@@ -148,9 +151,11 @@ export function runInProcessGroup(command: string, args: string[], options: Proc
     child.on('error', (err: NodeJS.ErrnoException) => {
       if (settled) return;
       finish();
-      reject(err.code === 'ENOENT'
-        ? new PlumError('unavailable', `${options.name} not found ("${command}")`, { hint: options.notFoundHint, cause: err })
-        : new PlumError(options.startFailure.code, `could not start ${options.name}: ${err.message}`, { hint: options.startFailure.hint, cause: err }));
+      reject(
+        err.code === 'ENOENT'
+          ? new PlumError('unavailable', `${options.name} not found ("${command}")`, { hint: options.notFoundHint, cause: err })
+          : new PlumError(options.startFailure.code, `could not start ${options.name}: ${err.message}`, { hint: options.startFailure.hint, cause: err }),
+      );
     });
     child.on('close', (code) => {
       if (settled) return;
@@ -172,7 +177,12 @@ export async function scannerOutputOf(outputPath: string, outcome: ProcessGroupR
     // Nothing written.
   }
   return {
-    output, exitCode: outcome.code, stderr: outcome.stderr, interrupted: outcome.reason !== undefined,
-    ...(outcome.reason ? { interruptReason: outcome.reason } : {}), durationMs: Date.now() - started, args,
+    output,
+    exitCode: outcome.code,
+    stderr: outcome.stderr,
+    interrupted: outcome.reason !== undefined,
+    ...(outcome.reason ? { interruptReason: outcome.reason } : {}),
+    durationMs: Date.now() - started,
+    args,
   };
 }

@@ -3,8 +3,15 @@ import { DIFF_LABELS, type FieldDiff } from '../core/history/diff.ts';
 import { DEFAULT_FLAPPING, parseFlapping, type FlappingRule } from '../core/history/flapping.ts';
 import { renderReportMarkdown } from '../core/report/markdown.ts';
 import {
-  emptyChanges, zeroChangeCounts,
-  type ChangeType, type FieldChange, type ReportChange, type ReportHost, type ReportModel, type ReportPeriod, type ReportService,
+  emptyChanges,
+  zeroChangeCounts,
+  type ChangeType,
+  type FieldChange,
+  type ReportChange,
+  type ReportHost,
+  type ReportModel,
+  type ReportPeriod,
+  type ReportService,
 } from '../core/report/model.ts';
 import { resolvePeriod, type PeriodOptions } from '../core/report/period.ts';
 import { scoreHost, type ScoreConfig, type ScoreResult } from '../core/score.ts';
@@ -13,7 +20,12 @@ import { hostScoreInputs } from '../store/repos/host-score.ts';
 import { runStatusInPeriod } from '../store/repos/runs.ts';
 import { eventsInPeriod, type StoredEvent } from '../store/repos/observation-events.ts';
 import {
-  compileQueryFilter, observationRowsById, queryWhere, REPORT_COLUMNS, scanMatching, scoreFeaturesById,
+  compileQueryFilter,
+  observationRowsById,
+  queryWhere,
+  REPORT_COLUMNS,
+  scanMatching,
+  scoreFeaturesById,
   type ObservationRow,
 } from '../store/repos/observation-rows.ts';
 
@@ -67,7 +79,7 @@ const DIFF_FIELDS: Array<[string, (f: SearchFields) => string[]]> = [
   ['server', (f) => f.http_server],
   ['certificate subject', (f) => f.x509_subject_cn],
   ['certificate names', (f) => f.x509_san],
-  ['certificate issuer', (f) => f.x509_issuer_cn.length ? f.x509_issuer_cn : f.x509_issuer],
+  ['certificate issuer', (f) => (f.x509_issuer_cn.length ? f.x509_issuer_cn : f.x509_issuer)],
   ['certificate expiry', (f) => f.x509_not_after],
   ['certificate SHA-256', (f) => f.x509_sha256],
   ['favicon hash', (f) => f.http_favicon_mmhash],
@@ -113,7 +125,11 @@ export function explainScore(score: number, features: Record<string, unknown> | 
     const p = typeof points === 'number' ? points : Number(points);
     if (typeof label === 'string' && label && Number.isFinite(p) && p !== 0) items.push({ label, points: p });
   };
-  const list = Array.isArray(features) ? features : Array.isArray((features as { features?: unknown })?.features) ? (features as { features: unknown[] }).features : undefined;
+  const list = Array.isArray(features)
+    ? features
+    : Array.isArray((features as { features?: unknown })?.features)
+      ? (features as { features: unknown[] }).features
+      : undefined;
   if (list) {
     for (const it of list) {
       const o = it as Record<string, unknown>;
@@ -133,7 +149,10 @@ const HOSTLIKE = /^(?=.{1,253}$)[a-z0-9_*]([a-z0-9_-]*[a-z0-9])?(\.[a-z0-9_]([a-
 /** Sortable text for an address (computed once per host, not in the comparator). */
 function ipSortKey(ip: string): string {
   if (ip.includes(':')) return `6${ip}`;
-  return `4${ip.split('.').map((p) => p.padStart(3, '0')).join('.')}`;
+  return `4${ip
+    .split('.')
+    .map((p) => p.padStart(3, '0'))
+    .join('.')}`;
 }
 
 type EventRow = StoredEvent;
@@ -255,7 +274,11 @@ export async function buildReportModel(store: StoreSession, opts: ReportOptions)
   }
   if (opts.scoreConfig && hostList.length) {
     // The same inputs and function as `plum explain` (store/repos/host-score.ts): the two never disagree.
-    const inputs = await hostScoreInputs(store, hostList.map((h) => h.ip), now);
+    const inputs = await hostScoreInputs(
+      store,
+      hostList.map((h) => h.ip),
+      now,
+    );
     for (const h of hostList) {
       const res = scoreHost(inputs.get(h.ip) ?? [], opts.scoreConfig);
       h.score = res.score;
@@ -279,7 +302,10 @@ export async function buildReportModel(store: StoreSession, opts: ReportOptions)
   const flapping = opts.flapping ?? parseFlapping(DEFAULT_FLAPPING);
   const events = await eventsInPeriod(store, new Date(p.from), new Date(p.to), flapping);
   const prevEvents = await eventsInPeriod(store, new Date(p.previousFrom), new Date(p.previousTo), flapping);
-  const obsById = await observationRowsById(store, [...events, ...prevEvents].flatMap((e) => [e.observation_id, ...(e.previous_observation_id ? [e.previous_observation_id] : [])]));
+  const obsById = await observationRowsById(
+    store,
+    [...events, ...prevEvents].flatMap((e) => [e.observation_id, ...(e.previous_observation_id ? [e.previous_observation_id] : [])]),
+  );
   const eventMatches = (e: EventRow) => {
     const o = obsById.get(e.observation_id);
     const po = e.previous_observation_id ? obsById.get(e.previous_observation_id) : undefined;
@@ -328,9 +354,12 @@ export async function buildReportModel(store: StoreSession, opts: ReportOptions)
     runs += Number(r.n);
     if (r.last) lastScan = Math.max(lastScan ?? 0, new Date(r.last).getTime());
     if (r.status === 'failed' || r.status === 'cancelled' || r.status === 'partial') {
-      notes.push(`${r.n} run${Number(r.n) === 1 ? '' : 's'} ${r.status === 'partial' ? 'completed only partially' : r.status}; their targets may be under-reported.`);
+      notes.push(
+        `${r.n} run${Number(r.n) === 1 ? '' : 's'} ${r.status === 'partial' ? 'completed only partially' : r.status}; their targets may be under-reported.`,
+      );
     }
-    if (r.status === 'running' || r.status === 'queued') notes.push(`${r.n} run${Number(r.n) === 1 ? ' was' : 's were'} still ${r.status} when the report was generated.`);
+    if (r.status === 'running' || r.status === 'queued')
+      notes.push(`${r.n} run${Number(r.n) === 1 ? ' was' : 's were'} still ${r.status} when the report was generated.`);
   }
   // Imports and runs started before the period still contribute observations.
   runs = Math.max(runs, runIds.size);
@@ -366,7 +395,10 @@ export async function buildReportModel(store: StoreSession, opts: ReportOptions)
 }
 
 /** Model + Markdown for an ad-hoc report (`plum report`). */
-export async function generateReport(store: StoreSession, opts: Omit<ReportOptions, 'period'> & PeriodOptions & { period?: ReportPeriod }): Promise<{ model: ReportModel; markdown: string }> {
+export async function generateReport(
+  store: StoreSession,
+  opts: Omit<ReportOptions, 'period'> & PeriodOptions & { period?: ReportPeriod },
+): Promise<{ model: ReportModel; markdown: string }> {
   const now = opts.now ?? new Date();
   const period = opts.period ?? resolvePeriod(opts, now);
   const model = await buildReportModel(store, { ...opts, period, now });

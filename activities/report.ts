@@ -10,7 +10,12 @@ import { CHANGE_TYPES, type ReportModel, type ReportPeriod } from '../core/repor
 import { resolvePeriod } from '../core/report/period.ts';
 import type { Store } from '../store/index.ts';
 import {
-  getReportDefinition, markReportRun, dueReportDefinitions, claimDueReport, parseDestination, type ReportDefinitionRow,
+  getReportDefinition,
+  markReportRun,
+  dueReportDefinitions,
+  claimDueReport,
+  parseDestination,
+  type ReportDefinitionRow,
 } from '../store/repos/reports.ts';
 import { webhooksOfReport } from '../store/repos/webhooks.ts';
 import { deliverPayload, dispatchWebhookEvents, type WebhookDeps } from './webhooks.ts';
@@ -94,7 +99,7 @@ export async function runReportDefinition(deps: ReportDeps, idOrName: string, op
     hostLimit: def.hostLimit,
     now,
     // Score weights (PLUM_SCORE_FILE) and flapping rule, read as every other report reads them.
-    ...await reportSettingsOf(deps.config, log),
+    ...(await reportSettingsOf(deps.config, log)),
   });
   const markdown = renderReportMarkdown(model);
   if (opts.preview) return { definition: def, model, markdown, deliveries: [], status: 'preview' };
@@ -120,10 +125,19 @@ export async function runReportDefinition(deps: ReportDeps, idOrName: string, op
           changes: Object.fromEntries(CHANGE_TYPES.map((t) => [t, model.changes[t].length])),
           markdown,
         };
-        const r = await deliverPayload(deps.store, hook, 'report', payload, 0, { fetch: deps.fetch, log, now, allowPrivate: deps.config?.PLUM_WEBHOOK_ALLOW_PRIVATE, ...deps.webhook });
+        const r = await deliverPayload(deps.store, hook, 'report', payload, 0, {
+          fetch: deps.fetch,
+          log,
+          now,
+          allowPrivate: deps.config?.PLUM_WEBHOOK_ALLOW_PRIVATE,
+          ...deps.webhook,
+        });
         deliveries.push({ destination: d, ok: r.ok, detail: r.ok ? `delivered (${r.delivery})` : `failed: ${r.error} (will retry, ${r.delivery})` });
       } else {
-        if (!deps.sendMail) throw new PlumError('unavailable', 'e-mail delivery needs PLUM_SMTP_URL', { hint: 'set PLUM_SMTP_URL (and PLUM_SMTP_FROM) or use a dir: or webhook: destination' });
+        if (!deps.sendMail)
+          throw new PlumError('unavailable', 'e-mail delivery needs PLUM_SMTP_URL', {
+            hint: 'set PLUM_SMTP_URL (and PLUM_SMTP_FROM) or use a dir: or webhook: destination',
+          });
         await deps.sendMail({ to: dest.address, subject: model.title, text: markdown, attachmentName: reportFileName(def, period) });
         deliveries.push({ destination: d, ok: true, detail: `sent to ${dest.address}` });
       }
@@ -138,7 +152,12 @@ export async function runReportDefinition(deps: ReportDeps, idOrName: string, op
   await markReportRun(deps.store, def.id, {
     at: now,
     status,
-    error: failed ? deliveries.filter((d) => !d.ok).map((d) => `${d.destination}: ${d.detail}`).join('; ') : undefined,
+    error: failed
+      ? deliveries
+          .filter((d) => !d.ok)
+          .map((d) => `${d.destination}: ${d.detail}`)
+          .join('; ')
+      : undefined,
     nextRunAt: nextReportRun(def.nextRunAt ?? now, def.every, now),
   });
   return { definition: def, model, markdown, deliveries, status };
@@ -163,7 +182,10 @@ export function createSmtpMailer(config: Pick<PlumConfig, 'PLUM_SMTP_URL' | 'PLU
         attachments: [{ filename: msg.attachmentName, content: msg.text, contentType: 'text/markdown; charset=utf-8' }],
       });
     } catch (e) {
-      throw new PlumError('unavailable', `e-mail to ${msg.to} failed: ${(e as Error).message}`, { cause: e, hint: 'check PLUM_SMTP_URL and that the SMTP server accepts the sender and recipient' });
+      throw new PlumError('unavailable', `e-mail to ${msg.to} failed: ${(e as Error).message}`, {
+        cause: e,
+        hint: 'check PLUM_SMTP_URL and that the SMTP server accepts the sender and recipient',
+      });
     }
   };
 }
@@ -217,7 +239,12 @@ export function createReportActivities(deps: ReportDeps) {
       return (await runDueReports(deps)).map(summary);
     },
     async dispatchWebhookEvents() {
-      return dispatchWebhookEvents(deps.store, { log: deps.log, allowPrivate: deps.config?.PLUM_WEBHOOK_ALLOW_PRIVATE, flapping: deps.config?.PLUM_FLAPPING, ...deps.webhook });
+      return dispatchWebhookEvents(deps.store, {
+        log: deps.log,
+        allowPrivate: deps.config?.PLUM_WEBHOOK_ALLOW_PRIVATE,
+        flapping: deps.config?.PLUM_FLAPPING,
+        ...deps.webhook,
+      });
     },
   };
 }

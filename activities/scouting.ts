@@ -73,10 +73,15 @@ export function createScoutActivities(deps: ScoutDeps) {
     const timer = setInterval(() => ctx.heartbeat(last), every);
     let result;
     try {
-      result = await masscan.run({
-        targets: spec.targets, tcpPorts: spec.tcpPorts, options: { rate: spec.scout.rate },
-        ...(deps.jobTimeoutMs ? { timeoutMs: deps.jobTimeoutMs } : {}),
-      }, { signal: ctx.signal, onProgress: (p) => beat(p.phase, p.percent, p.etaSeconds) });
+      result = await masscan.run(
+        {
+          targets: spec.targets,
+          tcpPorts: spec.tcpPorts,
+          options: { rate: spec.scout.rate },
+          ...(deps.jobTimeoutMs ? { timeoutMs: deps.jobTimeoutMs } : {}),
+        },
+        { signal: ctx.signal, onProgress: (p) => beat(p.phase, p.percent, p.etaSeconds) },
+      );
     } finally {
       clearInterval(timer);
     }
@@ -87,31 +92,49 @@ export function createScoutActivities(deps: ScoutDeps) {
     const { delivery } = await sink.deliver(spec, result.output, sha256);
     beat('delivered', 100);
     return {
-      runId: spec.runId, jobId: spec.jobId, sha256, size: result.output.length, exitCode: result.exitCode, interrupted: result.interrupted,
-      durationMs: result.durationMs, delivery,
+      runId: spec.runId,
+      jobId: spec.jobId,
+      sha256,
+      size: result.output.length,
+      exitCode: result.exitCode,
+      interrupted: result.interrupted,
+      durationMs: result.durationMs,
+      delivery,
     };
   }
 
   /** Ingests a scouting job's stored output into the masscan view. */
-  async function ingestScoutJob(job: { id: string; run_id: string; index: number; targets: string[]; tcp_ports: string }, interrupted: boolean): Promise<JobOutcome> {
+  async function ingestScoutJob(
+    job: { id: string; run_id: string; index: number; targets: string[]; tcp_ports: string },
+    interrupted: boolean,
+  ): Promise<JobOutcome> {
     const store = need(deps.store, 'database');
     const xmlGz = await rawXmlGz(store, job.id);
-    if (!xmlGz) throw new PlumError('not_found', `no result was delivered for scouting job ${job.index}`, { hint: 'the masscan activity must complete before ingest' });
+    if (!xmlGz)
+      throw new PlumError('not_found', `no result was delivered for scouting job ${job.index}`, { hint: 'the masscan activity must complete before ingest' });
     const output = gunzipSync(Buffer.from(xmlGz));
     const result = readMasscanOutput(output);
     const outside = new Set(hostsOutsideJob(result.hosts, job.targets, {}));
     if (outside.size > 0) deps.log.warn({ jobId: job.id, outside: [...outside].slice(0, 20) }, 'hosts outside the scouting job were not stored');
     const complete = !interrupted && result.finished && !result.error;
-    const summary = await ingestScanResult(store, {
-      scan: {
-        run: { ...(result.startedAt ? { startedAt: result.startedAt } : {}), ...(result.endedAt ? { endedAt: result.endedAt } : {}), finished: complete },
-        hosts: result.hosts.filter((h) => !outside.has(h.ip)),
+    const summary = await ingestScanResult(
+      store,
+      {
+        scan: {
+          run: { ...(result.startedAt ? { startedAt: result.startedAt } : {}), ...(result.endedAt ? { endedAt: result.endedAt } : {}), finished: complete },
+          hosts: result.hosts.filter((h) => !outside.has(h.ip)),
+        },
+        // Without a scope nothing is gone: an interrupted sweep did not look at every pair.
+        ...(complete ? { scope: { targets: job.targets, tcpPorts: job.tcp_ports } } : {}),
+        runId: job.run_id,
+        jobId: job.id,
+        rawXml: output,
+        source: deps.runnerName ?? 'run',
+        view: MASSCAN_VIEW,
+        ...(deps.retentionDays !== undefined ? { retentionDays: deps.retentionDays } : {}),
       },
-      // Without a scope nothing is gone: an interrupted sweep did not look at every pair.
-      ...(complete ? { scope: { targets: job.targets, tcpPorts: job.tcp_ports } } : {}),
-      runId: job.run_id, jobId: job.id, rawXml: output, source: deps.runnerName ?? 'run', view: MASSCAN_VIEW,
-      ...(deps.retentionDays !== undefined ? { retentionDays: deps.retentionDays } : {}),
-    }, deps.ingestDeps ?? {});
+      deps.ingestDeps ?? {},
+    );
     const errors = [
       ...summary.errors,
       ...(result.error ? [`masscan output: ${result.error}`] : []),
@@ -119,9 +142,17 @@ export function createScoutActivities(deps: ScoutDeps) {
       ...(outside.size > 0 ? [`${outside.size} hosts outside the scouting job not stored`] : []),
     ];
     const outcome: JobOutcome = {
-      jobId: job.id, index: job.index, status: errors.length ? 'partial' : 'succeeded',
-      hosts: summary.hosts, hostsUp: summary.hostsUp, ports: summary.ports, appeared: summary.appeared, changed: summary.changed,
-      gone: summary.gone, reappeared: summary.reappeared, ...(errors.length ? { error: errors.join('; ') } : {}),
+      jobId: job.id,
+      index: job.index,
+      status: errors.length ? 'partial' : 'succeeded',
+      hosts: summary.hosts,
+      hostsUp: summary.hostsUp,
+      ports: summary.ports,
+      appeared: summary.appeared,
+      changed: summary.changed,
+      gone: summary.gone,
+      reappeared: summary.reappeared,
+      ...(errors.length ? { error: errors.join('; ') } : {}),
     };
     if (errors.length) await markJobPartial(store, job.id, errors.join('; '));
     await recordIngestOutcome(store, job.id, outcome);
@@ -133,7 +164,8 @@ export function createScoutActivities(deps: ScoutDeps) {
     const progress = await runProgress<{ scouting?: ScoutingMeta }>(store, input.runId);
     if (!progress) throw new PlumError('not_found', `run ${input.runId} does not exist`);
     const scouting = progress.scouting;
-    if (!scouting) throw new PlumError('invalid_input', `run ${input.runId} has no scouting stage`, { hint: 'only runs of two-stage profiles plan a second stage' });
+    if (!scouting)
+      throw new PlumError('invalid_input', `run ${input.runId} has no scouting stage`, { hint: 'only runs of two-stage profiles plan a second stage' });
     const answered: AnsweredPair[] = [];
     for (const { targets, output } of await scoutOutputs(store, input.runId)) {
       const result = readMasscanOutput(gunzipSync(Buffer.from(output)));

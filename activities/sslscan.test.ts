@@ -14,12 +14,27 @@ const scanner = createSslscanScanner({ concurrency: 2, killGraceMs: 500 });
 
 describe('sslscan buildArgs: an allowlist whatever the caller checked', () => {
   it('one pair: the options, SNI for a name, XML destination and host:port, in this order', async () => {
-    expect(await scanner.buildArgs({ targets: ['127.0.0.1'], tcpPorts: '443', options: { 'no-heartbleed': true, timeout: 5 } }, '-'))
-      .toEqual(['--no-colour', '--show-certificate', '--no-heartbleed', '--timeout=5', '--xml=-', '127.0.0.1:443']);
-    expect(await scanner.buildArgs({ targets: [], tcpPorts: '', pairs: [{ ip: '::1', protocol: 'tcp', port: 8443 }] }, '/tmp/x.xml'))
-      .toEqual(['--no-colour', '--show-certificate', '--xml=/tmp/x.xml', '[::1]:8443']);
-    expect(await createSslscanScanner({ resolve: async () => ['127.0.0.1'] }).buildArgs({ targets: ['tls.plum.test'], tcpPorts: '443' }, '-'))
-      .toEqual(['--no-colour', '--show-certificate', '--sni-name=tls.plum.test', '--xml=-', '127.0.0.1:443']);
+    expect(await scanner.buildArgs({ targets: ['127.0.0.1'], tcpPorts: '443', options: { 'no-heartbleed': true, timeout: 5 } }, '-')).toEqual([
+      '--no-colour',
+      '--show-certificate',
+      '--no-heartbleed',
+      '--timeout=5',
+      '--xml=-',
+      '127.0.0.1:443',
+    ]);
+    expect(await scanner.buildArgs({ targets: [], tcpPorts: '', pairs: [{ ip: '::1', protocol: 'tcp', port: 8443 }] }, '/tmp/x.xml')).toEqual([
+      '--no-colour',
+      '--show-certificate',
+      '--xml=/tmp/x.xml',
+      '[::1]:8443',
+    ]);
+    expect(await createSslscanScanner({ resolve: async () => ['127.0.0.1'] }).buildArgs({ targets: ['tls.plum.test'], tcpPorts: '443' }, '-')).toEqual([
+      '--no-colour',
+      '--show-certificate',
+      '--sni-name=tls.plum.test',
+      '--xml=-',
+      '127.0.0.1:443',
+    ]);
   });
 
   it.each<[string, Parameters<typeof scanner.buildArgs>[0], RegExp]>([
@@ -42,8 +57,16 @@ describe('sslscan buildArgs: an allowlist whatever the caller checked', () => {
   it('expands ranges and networks to one pair per address and port, and caps a job', async () => {
     const pairs = await sslscanPairs({ targets: ['127.0.0.1-3', '127.0.1.0/31'], tcpPorts: '443,8443' });
     expect(pairs.map((p) => `${p.ip}:${p.port}`)).toEqual([
-      '127.0.0.1:443', '127.0.0.1:8443', '127.0.0.2:443', '127.0.0.2:8443', '127.0.0.3:443', '127.0.0.3:8443',
-      '127.0.1.0:443', '127.0.1.0:8443', '127.0.1.1:443', '127.0.1.1:8443',
+      '127.0.0.1:443',
+      '127.0.0.1:8443',
+      '127.0.0.2:443',
+      '127.0.0.2:8443',
+      '127.0.0.3:443',
+      '127.0.0.3:8443',
+      '127.0.1.0:443',
+      '127.0.1.0:8443',
+      '127.0.1.1:443',
+      '127.0.1.1:8443',
     ]);
     await expect(sslscanPairs({ targets: ['127.0.0.0/16'], tcpPorts: '443' })).rejects.toThrow(/more than 4096/);
   });
@@ -100,9 +123,21 @@ describe('sslscan run on loopback', () => {
     const one = createSslscanScanner({ concurrency: 1, killGraceMs: 500 });
     const ac = new AbortController();
     // Pairs keep their order (a port list is sorted): the TLS server first, then the one that never answers.
-    const job = { targets: [], tcpPorts: '', pairs: [{ ip: '127.0.0.1', protocol: 'tcp' as const, port: modern.port }, { ip: '127.0.0.1', protocol: 'tcp' as const, port: silentPort }] };
+    const job = {
+      targets: [],
+      tcpPorts: '',
+      pairs: [
+        { ip: '127.0.0.1', protocol: 'tcp' as const, port: modern.port },
+        { ip: '127.0.0.1', protocol: 'tcp' as const, port: silentPort },
+      ],
+    };
     const started = Date.now();
-    const out = await one.run(job, { signal: ac.signal, onProgress: (p) => { if (p.hostsCompleted === 1) setTimeout(() => ac.abort(), 300); } });
+    const out = await one.run(job, {
+      signal: ac.signal,
+      onProgress: (p) => {
+        if (p.hostsCompleted === 1) setTimeout(() => ac.abort(), 300);
+      },
+    });
     expect(Date.now() - started).toBeLessThan(20_000);
     expect(out).toMatchObject({ interrupted: true, interruptReason: 'cancelled' });
     const r = one.read(out.output, job);
@@ -120,7 +155,9 @@ describe('sslscan run on loopback', () => {
   }, 30_000);
 
   it('a missing sslscan is a one-line unavailable error', async () => {
-    const e = await createSslscanScanner({ sslscanPath: '/nonexistent/sslscan' }).run({ targets: ['127.0.0.1'], tcpPorts: String(modern.port) }).catch((x: unknown) => x);
+    const e = await createSslscanScanner({ sslscanPath: '/nonexistent/sslscan' })
+      .run({ targets: ['127.0.0.1'], tcpPorts: String(modern.port) })
+      .catch((x: unknown) => x);
     expect(e).toMatchObject({ code: 'unavailable' });
     expect((e as PlumError).message).toMatch(/sslscan not found/);
   });

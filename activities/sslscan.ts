@@ -72,9 +72,10 @@ function tcpPortsOf(job: ScannerJob): number[] {
 
 /** The (address, port) pairs of a job: its `pairs`, or its targets × TCP ports, names resolved. */
 export async function sslscanPairs(job: SslscanJob, resolve?: Resolver): Promise<SslscanPair[]> {
-  const tooMany = () => new PlumError('usage', `a TLS job covers more than ${MAX_SSLSCAN_PAIRS} address and port pairs`, {
-    hint: 'give the TLS profile fewer ports, or plan smaller jobs',
-  });
+  const tooMany = () =>
+    new PlumError('usage', `a TLS job covers more than ${MAX_SSLSCAN_PAIRS} address and port pairs`, {
+      hint: 'give the TLS profile fewer ports, or plan smaller jobs',
+    });
   if (job.pairs && job.pairs.length > 0) {
     if (job.pairs.length > MAX_SSLSCAN_PAIRS) throw tooMany();
     return job.pairs.map((p) => {
@@ -83,7 +84,8 @@ export async function sslscanPairs(job: SslscanJob, resolve?: Resolver): Promise
       if (p.protocol !== 'tcp' || !Number.isInteger(p.port) || p.port < 1 || p.port > 65535) {
         throw new PlumError('usage', `${p.protocol}/${p.port} is not a TCP port`, { hint: 'the TLS scanner scans TCP ports 1-65535' });
       }
-      if (p.name !== undefined && parseTarget(p.name).kind !== 'fqdn') throw new PlumError('usage', `"${p.name}" is not a name`, { hint: 'a pair\'s name is the DNS name sent as SNI' });
+      if (p.name !== undefined && parseTarget(p.name).kind !== 'fqdn')
+        throw new PlumError('usage', `"${p.name}" is not a name`, { hint: "a pair's name is the DNS name sent as SNI" });
       return { ip: t.value, protocol: 'tcp' as const, port: p.port, ...(p.name ? { name: p.name } : {}) };
     });
   }
@@ -98,7 +100,10 @@ export async function sslscanPairs(job: SslscanJob, resolve?: Resolver): Promise
       if (BigInt(out.length) + t.size * BigInt(ports.length) > BigInt(MAX_SSLSCAN_PAIRS)) throw tooMany();
       for (let n = t.first; n <= t.last; n++) addresses.push({ ip: bigIntToAddress(n, t.family) });
     } else {
-      if (!resolve) throw new PlumError('unavailable', `cannot resolve ${t.value}: this runner has no resolver`, { hint: 'scan addresses, or run the job where names resolve' });
+      if (!resolve)
+        throw new PlumError('unavailable', `cannot resolve ${t.value}: this runner has no resolver`, {
+          hint: 'scan addresses, or run the job where names resolve',
+        });
       for (const ip of await resolve(t.value).catch(() => [])) {
         const checked = parseTarget(ip);
         if (checked.kind === 'ip') addresses.push({ ip: checked.value, name: t.value });
@@ -120,7 +125,8 @@ function pairArgs(job: SslscanJob, pair: SslscanPair, outputPath: string): strin
   const t = parseTarget(pair.ip);
   if (t.kind !== 'ip') throw new PlumError('usage', `"${pair.ip}" is not an address`, { hint: 'pairs name one address each' });
   return [
-    '--no-colour', '--show-certificate',
+    '--no-colour',
+    '--show-certificate',
     ...sslscanOptionArgs(job.options),
     ...(pair.name ? [`--sni-name=${parseTarget(pair.name).value}`] : []),
     `--xml=${outputPath}`,
@@ -128,7 +134,14 @@ function pairArgs(job: SslscanJob, pair: SslscanPair, outputPath: string): strin
   ];
 }
 
-interface OneRun { xml: string; code: number | null; stderr: string; reason?: 'timeout' | 'cancelled'; started: number; ended: number }
+interface OneRun {
+  xml: string;
+  code: number | null;
+  stderr: string;
+  reason?: 'timeout' | 'cancelled';
+  started: number;
+  ended: number;
+}
 
 export function createSslscanScanner(options: SslscanRunnerOptions = {}): Scanner<SslscanJob> {
   const sslscanPath = options.sslscanPath ?? 'sslscan';
@@ -144,7 +157,9 @@ export function createSslscanScanner(options: SslscanRunnerOptions = {}): Scanne
   async function buildArgs(job: SslscanJob, outputPath: string): Promise<string[]> {
     const pairs = await sslscanPairs(job, options.resolve);
     if (pairs.length !== 1) {
-      throw new PlumError('usage', `sslscan runs one address and port at a time; this job has ${pairs.length}`, { hint: 'give one pair, or let run() start one sslscan per pair' });
+      throw new PlumError('usage', `sslscan runs one address and port at a time; this job has ${pairs.length}`, {
+        hint: 'give one pair, or let run() start one sslscan per pair',
+      });
     }
     return pairArgs(job, pairs[0]!, outputPath);
   }
@@ -152,7 +167,11 @@ export function createSslscanScanner(options: SslscanRunnerOptions = {}): Scanne
   async function runOne(args: string[], signal: AbortSignal): Promise<OneRun> {
     const started = Date.now();
     const one = await runInProcessGroup(sslscanPath, args, {
-      name: 'sslscan', log, signal, timeoutMs: targetTimeoutMs, stopSequence: termThenKill(killGraceMs),
+      name: 'sslscan',
+      log,
+      signal,
+      timeoutMs: targetTimeoutMs,
+      stopSequence: termThenKill(killGraceMs),
       stdout: { keep: 'all' },
       stderr: { keep: 'head', limit: 16_384 },
       notFoundHint: 'install sslscan (apt-get install sslscan) or set PLUM_SSLSCAN to its path',
@@ -174,10 +193,12 @@ export function createSslscanScanner(options: SslscanRunnerOptions = {}): Scanne
       stop.abort();
     };
     opts.signal?.addEventListener('abort', onAbort, { once: true });
-    const jobTimer = job.timeoutMs ? setTimeout(() => {
-      why ??= 'timeout';
-      stop.abort();
-    }, job.timeoutMs) : undefined;
+    const jobTimer = job.timeoutMs
+      ? setTimeout(() => {
+          why ??= 'timeout';
+          stop.abort();
+        }, job.timeoutMs)
+      : undefined;
     const parts: string[] = [];
     const errors: string[] = [];
     let next = 0;
@@ -185,7 +206,11 @@ export function createSslscanScanner(options: SslscanRunnerOptions = {}): Scanne
     let failure: unknown;
     const report = () => {
       try {
-        opts.onProgress?.({ phase: `sslscan ${done}/${pairs.length}`, percent: pairs.length ? Math.floor((done / pairs.length) * 100) : 100, hostsCompleted: done });
+        opts.onProgress?.({
+          phase: `sslscan ${done}/${pairs.length}`,
+          percent: pairs.length ? Math.floor((done / pairs.length) * 100) : 100,
+          hostsCompleted: done,
+        });
       } catch (e) {
         log?.warn({ err: e }, 'progress callback failed');
       }
@@ -204,7 +229,9 @@ export function createSslscanScanner(options: SslscanRunnerOptions = {}): Scanne
         }
         const interrupted = one.reason !== undefined || !/<\/document>\s*$/.test(one.xml);
         if (one.code !== 0 && !one.reason) errors.push(`${hostPort(pair.ip, pair.port)}: sslscan exit ${one.code}: ${one.stderr.trim().split('\n')[0] ?? ''}`);
-        parts.push(`<target address="${pair.ip}" port="${pair.port}"${pair.name ? ` name="${xmlAttr(pair.name)}"` : ''} started="${epoch(one.started)}" ended="${epoch(one.ended)}" exit="${one.code ?? ''}"${interrupted ? ' interrupted="true"' : ''}>\n${one.xml.replace(/^<\?xml[^>]*>\s*/, '')}\n</target>\n`);
+        parts.push(
+          `<target address="${pair.ip}" port="${pair.port}"${pair.name ? ` name="${xmlAttr(pair.name)}"` : ''} started="${epoch(one.started)}" ended="${epoch(one.ended)}" exit="${one.code ?? ''}"${interrupted ? ' interrupted="true"' : ''}>\n${one.xml.replace(/^<\?xml[^>]*>\s*/, '')}\n</target>\n`,
+        );
         done++;
         report();
       }
@@ -222,8 +249,13 @@ export function createSslscanScanner(options: SslscanRunnerOptions = {}): Scanne
     const args = argsOf.length === 1 ? argsOf[0]! : [...(argsOf[0] ?? []).slice(0, -1), `(${argsOf.length} targets)`];
     log?.debug({ targets: pairs.length, done, why }, 'sslscan finished');
     return {
-      output: Buffer.from(output), exitCode: errors.length ? 1 : 0, stderr: errors.join('\n'), interrupted: !complete,
-      ...(why ? { interruptReason: why } : {}), durationMs: Date.now() - started, args,
+      output: Buffer.from(output),
+      exitCode: errors.length ? 1 : 0,
+      stderr: errors.join('\n'),
+      interrupted: !complete,
+      ...(why ? { interruptReason: why } : {}),
+      durationMs: Date.now() - started,
+      args,
     };
   }
 

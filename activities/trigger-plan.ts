@@ -22,8 +22,17 @@ export interface RunOrigin {
  * planRun's part for a run of kind `trigger`: the profile, and jobs on exactly the (address, port) of the
  * firings claimed under the run's workflow id. The scope guard then checks every address (planRun).
  */
-export async function planTriggerRun(store: StoreSession, req: { profile: string; workflowId: string }, excludes: PlanTarget[], maxPerJob?: number): Promise<{
-  profile: StoredProfile; planned: PlannedJob[]; requested: string[]; origin: RunOrigin; reason: string;
+export async function planTriggerRun(
+  store: StoreSession,
+  req: { profile: string; workflowId: string },
+  excludes: PlanTarget[],
+  maxPerJob?: number,
+): Promise<{
+  profile: StoredProfile;
+  planned: PlannedJob[];
+  requested: string[];
+  origin: RunOrigin;
+  reason: string;
 }> {
   const profile = await getProfile(store, req.profile);
   if (!profile.trigger) {
@@ -33,13 +42,20 @@ export async function planTriggerRun(store: StoreSession, req: { profile: string
   const first = firings[0];
   if (!first) {
     throw new PlumError('invalid_input', `no claimed firings for ${req.workflowId}`, {
-      hint: 'triggered runs start from the firings of a trigger profile', details: { reason: 'no_targets' },
+      hint: 'triggered runs start from the firings of a trigger profile',
+      details: { reason: 'no_targets' },
     });
   }
   const planned = planFindingJobs(profile, firings, excludes, maxPerJob ? { maxPerJob } : {});
   const origin: RunOrigin = {
-    query: first.query, firingId: first.id, observationId: first.observation_id, ip: first.ip, protocol: first.protocol,
-    port: first.port, hsh256: first.hsh256, firings: firings.length,
+    query: first.query,
+    firingId: first.id,
+    observationId: first.observation_id,
+    ip: first.ip,
+    protocol: first.protocol,
+    port: first.port,
+    hsh256: first.hsh256,
+    firings: firings.length,
   };
   const more = firings.length > 1 ? ` and ${firings.length - 1} more` : '';
   const reason = `trigger ${first.query}: ${first.ip} ${first.protocol}/${first.port} (${first.observation_id})${more}`;

@@ -5,14 +5,21 @@ import { readBoundedBody } from '../core/bounded-body.ts';
 import { toPlumError } from '../core/errors.ts';
 import { silentLogger, type Logger } from '../core/log.ts';
 import { assertPublicDestination } from '../core/report/webhook-destination.ts';
-import {
-  backoffMs, DELIVERY_HEADER, EVENT_HEADER, SIGNATURE_HEADER, signWebhookBody, TIMESTAMP_HEADER,
-} from '../core/report/webhook.ts';
+import { backoffMs, DELIVERY_HEADER, EVENT_HEADER, SIGNATURE_HEADER, signWebhookBody, TIMESTAMP_HEADER } from '../core/report/webhook.ts';
 import type { Store, StoreSession } from '../store/index.ts';
 import { findReportDefinition } from '../store/repos/reports.ts';
 import {
-  advanceCursor, claimWebhookSender, enabledWebhooks, eventsHeldBack, insertDelivery, lockWebhookQueue, oldestPendingDelivery, recordAttempt,
-  releaseWebhookSender, type WebhookDeliveryRow, type WebhookRow,
+  advanceCursor,
+  claimWebhookSender,
+  enabledWebhooks,
+  eventsHeldBack,
+  insertDelivery,
+  lockWebhookQueue,
+  oldestPendingDelivery,
+  recordAttempt,
+  releaseWebhookSender,
+  type WebhookDeliveryRow,
+  type WebhookRow,
 } from '../store/repos/webhooks.ts';
 import { eventsAfterCursor, type StoredEvent } from '../store/repos/observation-events.ts';
 import { compileQueryFilter, observationRowsById, type ObservationRow } from '../store/repos/observation-rows.ts';
@@ -100,8 +107,10 @@ async function attemptOnce(
     return { ok: false, status: res.status, error: `HTTP ${res.status}` };
   } catch (e) {
     const err = e as Error & { cause?: { code?: string; message?: string; errors?: Array<{ code?: string }> } };
-    const reason = err.name === 'TimeoutError' ? `timed out after ${deps.timeoutMs ?? DEFAULTS.timeoutMs} ms`
-      : err.cause?.code ?? err.cause?.errors?.[0]?.code ?? err.cause?.message ?? err.message;
+    const reason =
+      err.name === 'TimeoutError'
+        ? `timed out after ${deps.timeoutMs ?? DEFAULTS.timeoutMs} ms`
+        : (err.cause?.code ?? err.cause?.errors?.[0]?.code ?? err.cause?.message ?? err.message);
     return { ok: false, error: reason };
   }
 }
@@ -110,7 +119,13 @@ async function attemptOnce(
  * Tries a delivery now (up to `immediate` times, with backoff between them);
  * leaves it pending with a next attempt time if it still fails.
  */
-async function tryDelivery(store: StoreSession, hook: WebhookRow, delivery: WebhookDeliveryRow, deps: WebhookDeps, immediate: number): Promise<{ ok: boolean; gaveUp: boolean; error?: string }> {
+async function tryDelivery(
+  store: StoreSession,
+  hook: WebhookRow,
+  delivery: WebhookDeliveryRow,
+  deps: WebhookDeps,
+  immediate: number,
+): Promise<{ ok: boolean; gaveUp: boolean; error?: string }> {
   const o = options(deps);
   let attempts = delivery.attempts;
   let last: { ok: boolean; status?: number; error?: string } = { ok: false, error: 'not attempted' };
@@ -160,7 +175,12 @@ export async function deliverPayload(
   const now = deps.now ?? new Date();
   // Reserved for this caller while it tries: a dispatcher in another process takes it only if this one dies.
   const delivery = await insertDelivery(store, {
-    webhookId: hook.id, kind, payload, eventCount, now, firstAttemptAt: new Date(now.getTime() + senderLeaseMs(deps)),
+    webhookId: hook.id,
+    kind,
+    payload,
+    eventCount,
+    now,
+    firstAttemptAt: new Date(now.getTime() + senderLeaseMs(deps)),
   });
   const r = await tryDelivery(store, hook, delivery, deps, deps.immediateAttempts ?? DEFAULTS.immediateAttempts);
   return { ok: r.ok, delivery: delivery.id, ...(r.error !== undefined && !r.ok ? { error: r.error } : {}) };
@@ -201,7 +221,14 @@ export interface DispatchSummary {
 }
 
 /** Queues the events committed since a webhook's cursor that it wants, a batch per transaction. */
-async function queueEvents(store: Store, hook: WebhookRow, query: string, match: (r: ObservationRow) => boolean, deps: WebhookDeps, now: Date): Promise<{ events: number; deliveries: number; waiting: boolean }> {
+async function queueEvents(
+  store: Store,
+  hook: WebhookRow,
+  query: string,
+  match: (r: ObservationRow) => boolean,
+  deps: WebhookDeps,
+  now: Date,
+): Promise<{ events: number; deliveries: number; waiting: boolean }> {
   const batchSize = deps.batchSize ?? DEFAULTS.batchSize;
   const out = { events: 0, deliveries: 0, waiting: false };
   for (;;) {
@@ -213,7 +240,10 @@ async function queueEvents(store: Store, hook: WebhookRow, query: string, match:
         out.waiting = await eventsHeldBack(tx, cursor);
         return false;
       }
-      const obs = await observationRowsById(tx, events.flatMap((e) => [e.observation_id, ...(e.previous_observation_id ? [e.previous_observation_id] : [])]));
+      const obs = await observationRowsById(
+        tx,
+        events.flatMap((e) => [e.observation_id, ...(e.previous_observation_id ? [e.previous_observation_id] : [])]),
+      );
       const selected = events.filter((e) => {
         if (!hook.eventTypes.includes(e.type) || e.flapping) return false;
         const o = obs.get(e.observation_id);
@@ -247,17 +277,17 @@ async function sendDue(store: StoreSession, hook: WebhookRow, deps: WebhookDeps,
   const out = { failed: 0, retried: 0 };
   const leaseMs = senderLeaseMs(deps);
   const sender = newSenderId();
-  if (!await claimWebhookSender(store, hook.id, sender, leaseMs)) return out;
+  if (!(await claimWebhookSender(store, hook.id, sender, leaseMs))) return out;
   try {
     for (;;) {
       const head = await oldestPendingDelivery(store, hook.id);
       if (!head?.nextAttemptAt || head.nextAttemptAt.getTime() > now.getTime()) break;
       const first = head.attempts === 0;
-      const r = await tryDelivery(store, hook, head, deps, first ? deps.immediateAttempts ?? DEFAULTS.immediateAttempts : 1);
+      const r = await tryDelivery(store, hook, head, deps, first ? (deps.immediateAttempts ?? DEFAULTS.immediateAttempts) : 1);
       if (first && !r.ok) out.failed++;
       if (!first) out.retried++;
       if (!r.ok && !r.gaveUp) break;
-      if (!await claimWebhookSender(store, hook.id, sender, leaseMs)) break;
+      if (!(await claimWebhookSender(store, hook.id, sender, leaseMs))) break;
     }
   } finally {
     await releaseWebhookSender(store, hook.id, sender);

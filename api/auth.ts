@@ -78,7 +78,10 @@ export function requireAgent(): MiddlewareHandler<ApiEnv> {
  * server (its deps) kept in `cache`. The API and the web pages differ only in the key and the refusal.
  */
 export function expensiveLimiterOf<E extends Env>(
-  cache: WeakMap<ResolvedDeps, MiddlewareHandler<E>>, deps: ResolvedDeps, keyGenerator: (c: Context<E>) => string, refusal: () => PlumError,
+  cache: WeakMap<ResolvedDeps, MiddlewareHandler<E>>,
+  deps: ResolvedDeps,
+  keyGenerator: (c: Context<E>) => string,
+  refusal: () => PlumError,
 ): MiddlewareHandler<E> {
   let limiter = cache.get(deps);
   if (!limiter) {
@@ -104,10 +107,15 @@ const limiters = new WeakMap<ResolvedDeps, MiddlewareHandler<ApiEnv>>();
  */
 export const expensive: MiddlewareHandler<ApiEnv> = async (c, next) => {
   const deps = c.var.deps;
-  const limiter = expensiveLimiterOf<ApiEnv>(limiters, deps, (ctx) => `${ctx.var.principal?.name ?? 'anonymous'} ${ctx.req.method} ${ctx.req.routePath}`,
-    () => new PlumError('rate_limited', `too many requests: at most ${deps.limits.expensivePerMinute} a minute on this route`, {
-      hint: 'wait a minute, or page through results instead of repeating the request',
-    }));
+  const limiter = expensiveLimiterOf<ApiEnv>(
+    limiters,
+    deps,
+    (ctx) => `${ctx.var.principal?.name ?? 'anonymous'} ${ctx.req.method} ${ctx.req.routePath}`,
+    () =>
+      new PlumError('rate_limited', `too many requests: at most ${deps.limits.expensivePerMinute} a minute on this route`, {
+        hint: 'wait a minute, or page through results instead of repeating the request',
+      }),
+  );
   return limiter(c, next);
 };
 

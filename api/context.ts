@@ -75,9 +75,7 @@ export interface ApiDeps {
 }
 
 /** Who made the request, once authenticated. */
-export type Principal =
-  | { kind: 'key'; key: ApiKeyInfo; role: ApiKeyRole; name: string }
-  | { kind: 'agent'; agent: AgentInfo; tokenId: string; name: string };
+export type Principal = { kind: 'key'; key: ApiKeyInfo; role: ApiKeyRole; name: string } | { kind: 'agent'; agent: AgentInfo; tokenId: string; name: string };
 
 export interface ApiEnv {
   Variables: {

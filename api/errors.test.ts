@@ -8,7 +8,9 @@ describe('API error translation', () => {
   it('keeps PlumErrors that describe the input, with hint and details', () => {
     const { err, internal } = toApiError(new PlumError('out_of_scope', 'refused, out of scope: 8.8.8.8', { hint: 'add it', details: { offending: [1] } }));
     expect(internal).toBe(false);
-    expect(errorBody(err, 'req-1')).toEqual({ error: { code: 'out_of_scope', message: 'refused, out of scope: 8.8.8.8', requestId: 'req-1', hint: 'add it', details: { offending: [1] } } });
+    expect(errorBody(err, 'req-1')).toEqual({
+      error: { code: 'out_of_scope', message: 'refused, out of scope: 8.8.8.8', requestId: 'req-1', hint: 'add it', details: { offending: [1] } },
+    });
     expect(err.httpStatus).toBe(422);
   });
 
@@ -18,7 +20,12 @@ describe('API error translation', () => {
   });
 
   it('never leaks the message of internal, database or unknown errors', () => {
-    for (const e of [new Error('at Object.<anonymous> (/work/main/x.ts:1:1) password=secret'), new PlumError('database', 'relation "x" does not exist'), new PlumError('internal', 'boom'), 'a string']) {
+    for (const e of [
+      new Error('at Object.<anonymous> (/work/main/x.ts:1:1) password=secret'),
+      new PlumError('database', 'relation "x" does not exist'),
+      new PlumError('internal', 'boom'),
+      'a string',
+    ]) {
       const { err, internal } = toApiError(e);
       expect(internal).toBe(true);
       expect(err.message).toMatch(/^(internal error|database error)$/);

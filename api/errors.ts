@@ -22,8 +22,16 @@ export function errorBody(err: PlumError, requestId: string): ErrorBody {
 }
 
 const STATUS_CODES: Partial<Record<number, ErrorCode>> = {
-  400: 'invalid_input', 401: 'unauthorized', 403: 'forbidden', 404: 'not_found', 405: 'invalid_input',
-  409: 'conflict', 413: 'payload_too_large', 415: 'invalid_input', 422: 'invalid_input', 429: 'rate_limited',
+  400: 'invalid_input',
+  401: 'unauthorized',
+  403: 'forbidden',
+  404: 'not_found',
+  405: 'invalid_input',
+  409: 'conflict',
+  413: 'payload_too_large',
+  415: 'invalid_input',
+  422: 'invalid_input',
+  429: 'rate_limited',
   503: 'unavailable',
 };
 
@@ -32,7 +40,10 @@ export function toApiError(e: unknown): { err: PlumError; internal: boolean } {
   if (e instanceof PlumError) {
     // Database and internal failures keep their detail in the log only.
     if (e.code === 'internal' || e.code === 'database') {
-      return { err: new PlumError(e.code, e.code === 'database' ? 'database error' : 'internal error', { hint: 'retry later; the server log has the details' }), internal: true };
+      return {
+        err: new PlumError(e.code, e.code === 'database' ? 'database error' : 'internal error', { hint: 'retry later; the server log has the details' }),
+        internal: true,
+      };
     }
     // The CLI's usage errors are plain bad input over HTTP.
     if (e.code === 'usage') return { err: new PlumError('invalid_input', e.message, { hint: e.hint, details: e.details }), internal: false };
@@ -41,7 +52,10 @@ export function toApiError(e: unknown): { err: PlumError; internal: boolean } {
   if (e instanceof HTTPException) {
     const code = STATUS_CODES[e.status] ?? 'internal';
     const message = e.status === 400 && /json/i.test(e.message) ? 'the request body is not valid JSON' : e.message || code;
-    return { err: new PlumError(code, message, { hint: code === 'invalid_input' ? 'send a valid JSON body with Content-Type: application/json' : undefined }), internal: code === 'internal' };
+    return {
+      err: new PlumError(code, message, { hint: code === 'invalid_input' ? 'send a valid JSON body with Content-Type: application/json' : undefined }),
+      internal: code === 'internal',
+    };
   }
   return { err: new PlumError('internal', 'internal error', { hint: 'retry later; the server log has the details' }), internal: true };
 }

@@ -32,7 +32,8 @@ export function jsonDepth(text: string, limit = JSON_MAX_DEPTH): number {
   for (let i = 0; i < text.length; i++) {
     const ch = text.charCodeAt(i);
     if (inString) {
-      if (ch === 92) i++; // backslash: skip the escaped character
+      if (ch === 92)
+        i++; // backslash: skip the escaped character
       else if (ch === 34) inString = false;
       continue;
     }
@@ -47,19 +48,22 @@ export function jsonDepth(text: string, limit = JSON_MAX_DEPTH): number {
 }
 
 /** `ownLimit`: paths whose routes enforce their own body limit; their bodies are not read here. */
-export const inputGuard = (ownLimit: RegExp): MiddlewareHandler<ApiEnv> => async (c, next) => {
-  if (hasNul(decodedUrl(c.req.url))) {
-    throw new PlumError('invalid_input', 'the URL holds a NUL character', { hint: 'remove NUL (\\u0000) characters from the path and parameters' });
-  }
-  const type = (c.req.header('content-type') ?? '').toLowerCase();
-  // JSON bodies only: they are all under the API's JSON body limit, read before this. Routes with their
-  // own, larger limits (target import, result upload) take text/plain or XML and check it themselves.
-  if (type.startsWith('application/json') && !ownLimit.test(c.req.path)) {
-    const text = await c.req.text();
-    if (hasNul(text)) throw new PlumError('invalid_input', 'the request body holds a NUL character', { hint: 'remove NUL (\\u0000) characters from text fields' });
-    if (jsonDepth(text) > JSON_MAX_DEPTH) {
-      throw new PlumError('invalid_input', `the JSON body is nested deeper than ${JSON_MAX_DEPTH} levels`, { hint: 'send the documented request shape' });
+export const inputGuard =
+  (ownLimit: RegExp): MiddlewareHandler<ApiEnv> =>
+  async (c, next) => {
+    if (hasNul(decodedUrl(c.req.url))) {
+      throw new PlumError('invalid_input', 'the URL holds a NUL character', { hint: 'remove NUL (\\u0000) characters from the path and parameters' });
     }
-  }
-  await next();
-};
+    const type = (c.req.header('content-type') ?? '').toLowerCase();
+    // JSON bodies only: they are all under the API's JSON body limit, read before this. Routes with their
+    // own, larger limits (target import, result upload) take text/plain or XML and check it themselves.
+    if (type.startsWith('application/json') && !ownLimit.test(c.req.path)) {
+      const text = await c.req.text();
+      if (hasNul(text))
+        throw new PlumError('invalid_input', 'the request body holds a NUL character', { hint: 'remove NUL (\\u0000) characters from text fields' });
+      if (jsonDepth(text) > JSON_MAX_DEPTH) {
+        throw new PlumError('invalid_input', `the JSON body is nested deeper than ${JSON_MAX_DEPTH} levels`, { hint: 'send the documented request shape' });
+      }
+    }
+    await next();
+  };

@@ -40,27 +40,37 @@ export function apiMetrics(deps: ResolvedDeps): ApiMetrics {
   collectDefaultMetrics({ register: registry, prefix: 'plum_' });
 
   new Gauge({
-    name: 'plum_runs', help: 'Runs and imports by status', labelNames: ['status'], registers: [registry],
+    name: 'plum_runs',
+    help: 'Runs and imports by status',
+    labelNames: ['status'],
+    registers: [registry],
     async collect() {
       this.reset();
       for (const [k, n] of await runsByStatus(store)) this.set({ status: k }, n);
     },
   });
   new Gauge({
-    name: 'plum_jobs', help: 'Jobs by state', labelNames: ['state'], registers: [registry],
+    name: 'plum_jobs',
+    help: 'Jobs by state',
+    labelNames: ['state'],
+    registers: [registry],
     async collect() {
       this.reset();
       for (const [k, n] of await jobsByStatus(store)) this.set({ state: k }, n);
     },
   });
   new Gauge({
-    name: 'plum_job_queue_depth', help: 'Jobs planned and waiting for a scanner (status queued)', registers: [registry],
+    name: 'plum_job_queue_depth',
+    help: 'Jobs planned and waiting for a scanner (status queued)',
+    registers: [registry],
     async collect() {
       this.set(await queuedJobCount(store));
     },
   });
   new Gauge({
-    name: 'plum_webhook_backlog', help: 'Webhook deliveries waiting to be sent or retried (status pending)', registers: [registry],
+    name: 'plum_webhook_backlog',
+    help: 'Webhook deliveries waiting to be sent or retried (status pending)',
+    registers: [registry],
     async collect() {
       this.set(await pendingDeliveryCount(store));
     },
@@ -69,7 +79,9 @@ export function apiMetrics(deps: ResolvedDeps): ApiMetrics {
   const ingestTotals = () => runCounterTotals(store, [...INGEST_COUNTERS.map(([k]) => k), ...CHANGE_TYPES]);
   for (const [key, name, help] of INGEST_COUNTERS) {
     new Counter({
-      name, help, registers: [registry],
+      name,
+      help,
+      registers: [registry],
       async collect() {
         this.reset();
         this.inc(Number((await ingestTotals())[key] ?? 0));
@@ -77,7 +89,10 @@ export function apiMetrics(deps: ResolvedDeps): ApiMetrics {
     });
   }
   new Counter({
-    name: 'plum_observation_changes_total', help: 'History events recorded by ingests, by type', labelNames: ['type'], registers: [registry],
+    name: 'plum_observation_changes_total',
+    help: 'History events recorded by ingests, by type',
+    labelNames: ['type'],
+    registers: [registry],
     async collect() {
       this.reset();
       const totals = await ingestTotals();
@@ -88,12 +103,18 @@ export function apiMetrics(deps: ResolvedDeps): ApiMetrics {
   m = {
     registry,
     httpSeconds: new Histogram({
-      name: 'plum_http_request_duration_seconds', help: 'HTTP API requests by route template and status',
-      labelNames: ['method', 'route', 'status'], buckets: LATENCY_BUCKETS, registers: [registry],
+      name: 'plum_http_request_duration_seconds',
+      help: 'HTTP API requests by route template and status',
+      labelNames: ['method', 'route', 'status'],
+      buckets: LATENCY_BUCKETS,
+      registers: [registry],
     }),
     searchSeconds: new Histogram({
-      name: 'plum_search_duration_seconds', help: 'GET /v1/search, by mode (structured or token) and status',
-      labelNames: ['kind', 'status'], buckets: LATENCY_BUCKETS, registers: [registry],
+      name: 'plum_search_duration_seconds',
+      help: 'GET /v1/search, by mode (structured or token) and status',
+      labelNames: ['kind', 'status'],
+      buckets: LATENCY_BUCKETS,
+      registers: [registry],
     }),
   };
   all.set(deps, m);

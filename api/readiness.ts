@@ -25,10 +25,7 @@ export function readinessChecks(deps: ResolvedDeps): ReadinessCheck[] {
       name: 'temporal',
       async run() {
         // Loaded only where Temporal is configured: the client is heavy to import.
-        const [{ Connection }, { temporalConnectOptions }] = await Promise.all([
-          import('@temporalio/client'),
-          import('../workers/temporal-connection.ts'),
-        ]);
+        const [{ Connection }, { temporalConnectOptions }] = await Promise.all([import('@temporalio/client'), import('../workers/temporal-connection.ts')]);
         // Connecting asks the frontend for its system info: a frontend that answers is ready.
         const connection = await Connection.connect({ ...temporalConnectOptions(config), connectTimeout: READINESS_TIMEOUT_MS });
         await connection.close();
@@ -60,25 +57,27 @@ export async function checkReadiness(
   timeoutMs = READINESS_TIMEOUT_MS,
   failures: (name: string, err: unknown) => void = () => {},
 ): Promise<Readiness> {
-  const states = await Promise.all(checks.map(async (check): Promise<[ReadinessCheck['name'], CheckState]> => {
-    const ctrl = new AbortController();
-    let timer: NodeJS.Timeout | undefined;
-    const timedOut = new Promise<'timeout'>((resolve) => {
-      timer = setTimeout(() => {
-        ctrl.abort();
-        resolve('timeout');
-      }, timeoutMs);
-    });
-    try {
-      const state = await Promise.race([check.run(ctrl.signal).then(() => 'ok' as const), timedOut]);
-      if (state === 'timeout') failures(check.name, new Error(`no answer within ${timeoutMs} ms`));
-      return [check.name, state];
-    } catch (e) {
-      failures(check.name, e);
-      return [check.name, ctrl.signal.aborted ? 'timeout' : 'failed'];
-    } finally {
-      clearTimeout(timer);
-    }
-  }));
+  const states = await Promise.all(
+    checks.map(async (check): Promise<[ReadinessCheck['name'], CheckState]> => {
+      const ctrl = new AbortController();
+      let timer: NodeJS.Timeout | undefined;
+      const timedOut = new Promise<'timeout'>((resolve) => {
+        timer = setTimeout(() => {
+          ctrl.abort();
+          resolve('timeout');
+        }, timeoutMs);
+      });
+      try {
+        const state = await Promise.race([check.run(ctrl.signal).then(() => 'ok' as const), timedOut]);
+        if (state === 'timeout') failures(check.name, new Error(`no answer within ${timeoutMs} ms`));
+        return [check.name, state];
+      } catch (e) {
+        failures(check.name, e);
+        return [check.name, ctrl.signal.aborted ? 'timeout' : 'failed'];
+      } finally {
+        clearTimeout(timer);
+      }
+    }),
+  );
   return { ready: states.every(([, s]) => s === 'ok'), checks: Object.fromEntries(states) };
 }

@@ -1,15 +1,17 @@
 import { z } from '@hono/zod-openapi';
 
 /** Shared OpenAPI schemas and response sets. */
-export const ErrorSchema = z.object({
-  error: z.object({
-    code: z.string().openapi({ example: 'invalid_input' }),
-    message: z.string(),
-    requestId: z.string(),
-    hint: z.string().optional(),
-    details: z.record(z.string(), z.unknown()).optional(),
-  }),
-}).openapi('Error');
+export const ErrorSchema = z
+  .object({
+    error: z.object({
+      code: z.string().openapi({ example: 'invalid_input' }),
+      message: z.string(),
+      requestId: z.string(),
+      hint: z.string().optional(),
+      details: z.record(z.string(), z.unknown()).optional(),
+    }),
+  })
+  .openapi('Error');
 
 const errorContent = (description: string) => ({ description, content: { 'application/json': { schema: ErrorSchema } } });
 

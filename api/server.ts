@@ -17,9 +17,11 @@ export async function startServer(deps: ApiDeps, opts: { host: string; port: num
   const server = await new Promise<ServerType>((resolve, reject) => {
     const s = serve({ fetch: app.fetch, hostname: opts.host, port: opts.port }, () => resolve(s));
     s.once('error', (e: NodeJS.ErrnoException) => {
-      reject(new PlumError('usage', `cannot listen on ${opts.host}:${opts.port}: ${e.code ?? e.message}`, {
-        hint: e.code === 'EADDRINUSE' ? 'choose another --port, or stop the process using it' : 'check --host and --port',
-      }));
+      reject(
+        new PlumError('usage', `cannot listen on ${opts.host}:${opts.port}: ${e.code ?? e.message}`, {
+          hint: e.code === 'EADDRINUSE' ? 'choose another --port, or stop the process using it' : 'check --host and --port',
+        }),
+      );
     });
   });
   const addr = server.address() as AddressInfo;
@@ -28,10 +30,11 @@ export async function startServer(deps: ApiDeps, opts: { host: string; port: num
     url: `http://${host}:${addr.port}`,
     port: addr.port,
     host: addr.address,
-    close: () => new Promise<void>((resolve) => {
-      // SSE streams hold connections open: end them so close() does not wait forever.
-      (server as unknown as { closeAllConnections?: () => void }).closeAllConnections?.();
-      server.close(() => resolve());
-    }),
+    close: () =>
+      new Promise<void>((resolve) => {
+        // SSE streams hold connections open: end them so close() does not wait forever.
+        (server as unknown as { closeAllConnections?: () => void }).closeAllConnections?.();
+        server.close(() => resolve());
+      }),
   };
 }

@@ -58,7 +58,10 @@ async function oneRun(kind: (typeof storeKinds)[number]): Promise<number[]> {
         arrived = () => resolve(performance.now());
       });
       // Each scan changes the port's banner: one `changed` (or the first `appeared`) event per commit.
-      await ingestScanResult(t.store, { source: 'bench', scan: scan([host('127.0.3.1', new Date(Date.UTC(2026, 0, 1, 0, i)).toISOString(), [port(80, `v${i}`)])]) });
+      await ingestScanResult(t.store, {
+        source: 'bench',
+        scan: scan([host('127.0.3.1', new Date(Date.UTC(2026, 0, 1, 0, i)).toISOString(), [port(80, `v${i}`)])]),
+      });
       const committed = performance.now();
       latencies.push((await got) - committed);
     }
@@ -72,7 +75,12 @@ async function oneRun(kind: (typeof storeKinds)[number]): Promise<number[]> {
   return latencies;
 }
 
-log(`load average ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}; ${runs} runs of ${ingests} ingests`);
+log(
+  `load average ${os
+    .loadavg()
+    .map((x) => x.toFixed(2))
+    .join(' ')}; ${runs} runs of ${ingests} ingests`,
+);
 for (const kind of drivers) {
   const medians: number[] = [];
   const p95s: number[] = [];
@@ -82,5 +90,7 @@ for (const kind of drivers) {
     p95s.push(pct(lat, 95));
     log(`${kind} run ${r + 1}: commit -> receiver p50 ${pct(lat, 50).toFixed(1)} ms, p95 ${pct(lat, 95).toFixed(1)} ms, max ${Math.max(...lat).toFixed(1)} ms`);
   }
-  console.log(`${kind}: webhook delivery after commit: median of run p50s ${pct(medians, 50).toFixed(1)} ms, median of run p95s ${pct(p95s, 50).toFixed(1)} ms (${runs} runs x ${ingests} ingests)`);
+  console.log(
+    `${kind}: webhook delivery after commit: median of run p50s ${pct(medians, 50).toFixed(1)} ms, median of run p95s ${pct(p95s, 50).toFixed(1)} ms (${runs} runs x ${ingests} ingests)`,
+  );
 }

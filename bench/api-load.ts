@@ -33,14 +33,20 @@ import { benchArgs, requireFreshBundle, usageExit } from './lib/cli.ts';
 const usage = 'usage: npx tsx bench/api-load.ts [--duration S] [--search-connections N] [--host-connections N] [--runs N] [--db URL]';
 const admin = new URL(process.env.PLUM_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test');
 admin.pathname = '/plum_bench_search';
-const cli = benchArgs(usage, () => parseArgs({ options: {
-  duration: { type: 'string', default: '30' },
-  'search-connections': { type: 'string', default: '8' },
-  'host-connections': { type: 'string', default: '16' },
-  runs: { type: 'string', default: '3' },
-  db: { type: 'string', default: admin.toString() },
-  help: { type: 'boolean', default: false },
-} }).values);
+const cli = benchArgs(
+  usage,
+  () =>
+    parseArgs({
+      options: {
+        duration: { type: 'string', default: '30' },
+        'search-connections': { type: 'string', default: '8' },
+        'host-connections': { type: 'string', default: '16' },
+        runs: { type: 'string', default: '3' },
+        db: { type: 'string', default: admin.toString() },
+        help: { type: 'boolean', default: false },
+      },
+    }).values,
+);
 const duration = Number(cli.duration);
 const runs = Number(cli.runs);
 const searchConnections = Number(cli['search-connections']);
@@ -63,17 +69,28 @@ try {
 requireFreshBundle(root);
 
 const store = await openStore(loadConfig({ ...process.env, PLUM_DATABASE_URL: cli.db }));
-const [{ n }] = await store.query<{ n: number }>('select count(*)::int as n from port_observations') as [{ n: number }];
+const [{ n }] = (await store.query<{ n: number }>('select count(*)::int as n from port_observations')) as [{ n: number }];
 if (n === 0) fail(`no port documents in ${cli.db}: build them with \`npx tsx bench/search.ts --keep --runs 1\``);
-const ips = (await store.query<{ ip: string }>(
-  "select host(ip) as ip from (select distinct ip from port_observations where current and state = 'open' limit 20000) s order by random() limit 1000",
-)).map((r) => r.ip);
+const ips = (
+  await store.query<{ ip: string }>(
+    "select host(ip) as ip from (select distinct ip from port_observations where current and state = 'open' limit 20000) s order by random() limit 1000",
+  )
+).map((r) => r.ip);
 const { key, info } = await createApiKey(store, { role: 'viewer', name: `bench-api-load-${process.pid}` });
 
 const QUERIES = [
-  'port:443', 'port:2222 banner.lk:dropbear', 'http_server.lk:nginx', 'http_server.lk:litespeed port:8443', 'http_title.bg:"index of"',
-  'http_title.bg:"HP iLO"', 'x509_san.lk:vpn.hooli4', 'tag:vuln:opendir', 'tag:vendor:paloalto',
-  '(port:22 OR port:2222) banner.lk:debian NOT tag:os:ubuntu', 'http_headval:server.bg:microsoft-iis', 'since:2 port:3389',
+  'port:443',
+  'port:2222 banner.lk:dropbear',
+  'http_server.lk:nginx',
+  'http_server.lk:litespeed port:8443',
+  'http_title.bg:"index of"',
+  'http_title.bg:"HP iLO"',
+  'x509_san.lk:vpn.hooli4',
+  'tag:vuln:opendir',
+  'tag:vendor:paloalto',
+  '(port:22 OR port:2222) banner.lk:debian NOT tag:os:ubuntu',
+  'http_headval:server.bg:microsoft-iis',
+  'since:2 port:3389',
 ];
 const searchPaths = [
   ...QUERIES.map((q) => `/v1/search?q=${encodeURIComponent(q)}&limit=50`),
@@ -86,7 +103,9 @@ const dir = mkdtempSync(path.join(tmpdir(), 'plum-api-load-'));
 /** wrk script: cycles through the paths, counts non-2xx answers, prints JSON figures at the end. */
 function wrkScript(paths: string[]): string {
   const file = path.join(dir, `paths-${paths.length}-${Math.random().toString(36).slice(2)}.lua`);
-  writeFileSync(file, `
+  writeFileSync(
+    file,
+    `
 local paths = { ${paths.map((p) => JSON.stringify(p)).join(', ')} }
 local i = 0
 local bad = 0
@@ -105,7 +124,8 @@ function done(summary, latency, requests)
     summary.requests, summary.duration / 1e6, latency:percentile(50) / 1000, latency:percentile(95) / 1000, latency:percentile(99) / 1000,
     errors, summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout))
 end
-`);
+`,
+  );
   return file;
 }
 
@@ -144,7 +164,10 @@ const base = `http://127.0.0.1:${port}`;
 try {
   for (let i = 0; ; i++) {
     if (i > 100) throw new Error('plum serve did not answer /v1/health within 20 s');
-    const ok = await fetch(`${base}/v1/health`).then((r) => r.ok, () => false);
+    const ok = await fetch(`${base}/v1/health`).then(
+      (r) => r.ok,
+      () => false,
+    );
     if (ok) break;
     await new Promise((r) => setTimeout(r, 200));
   }
@@ -165,12 +188,24 @@ try {
       const out = execFileSync('wrk', ['-t2', `-c${phase.connections}`, `-d${duration}s`, '--timeout', '10s', '-s', script, base], { encoding: 'utf8' });
       const after = cpuOf([server.pid!]);
       const pgAfter = cpuOf(postgresPids());
-      const figures = JSON.parse(out.trim().split('\n').at(-1)!) as { requests: number; seconds: number; p50_ms: number; p95_ms: number; p99_ms: number; non_2xx: number; socket_errors: number };
-      const total = (after.busy - before.busy) + (after.idle - before.idle);
+      const figures = JSON.parse(out.trim().split('\n').at(-1)!) as {
+        requests: number;
+        seconds: number;
+        p50_ms: number;
+        p95_ms: number;
+        p99_ms: number;
+        non_2xx: number;
+        socket_errors: number;
+      };
+      const total = after.busy - before.busy + (after.idle - before.idle);
       results.push({
         ...figures,
         rate: Number((figures.requests / figures.seconds).toFixed(1)),
-        cpu_share: { plum: Number(((after.procs - before.procs) / total).toFixed(2)), postgres: Number(((pgAfter.procs - pgBefore.procs) / total).toFixed(2)), idle: Number(((after.idle - before.idle) / total).toFixed(2)) },
+        cpu_share: {
+          plum: Number(((after.procs - before.procs) / total).toFixed(2)),
+          postgres: Number(((pgAfter.procs - pgBefore.procs) / total).toFixed(2)),
+          idle: Number(((after.idle - before.idle) / total).toFixed(2)),
+        },
       });
     }
     const sorted = [...results].sort((a, b) => a.rate - b.rate);
@@ -178,9 +213,15 @@ try {
     const errors = results.reduce((s, r) => s + r.non_2xx + r.socket_errors, 0);
     const met = med.rate >= phase.goalRate && med.p95_ms < phase.goalP95 && errors === 0;
     console.log(JSON.stringify({ phase: phase.name, connections: phase.connections, documents: n, runs: results }));
-    console.log(`${phase.name}: ${med.rate} requests/s, p50 ${med.p50_ms} ms, p95 ${med.p95_ms} ms, p99 ${med.p99_ms} ms, ${errors} errors (median run of ${runs}, ${phase.connections} connections); CPU: plum ${Math.round(med.cpu_share.plum * 100)}%, PostgreSQL ${Math.round(med.cpu_share.postgres * 100)}%, idle ${Math.round(med.cpu_share.idle * 100)}% — goal ≥ ${phase.goalRate}/s with p95 < ${phase.goalP95} ms, no error: ${met ? 'met' : 'NOT met'}`);
+    console.log(
+      `${phase.name}: ${med.rate} requests/s, p50 ${med.p50_ms} ms, p95 ${med.p95_ms} ms, p99 ${med.p99_ms} ms, ${errors} errors (median run of ${runs}, ${phase.connections} connections); CPU: plum ${Math.round(med.cpu_share.plum * 100)}%, PostgreSQL ${Math.round(med.cpu_share.postgres * 100)}%, idle ${Math.round(med.cpu_share.idle * 100)}% — goal ≥ ${phase.goalRate}/s with p95 < ${phase.goalP95} ms, no error: ${met ? 'met' : 'NOT met'}`,
+    );
   }
-  console.log(`load average at start ${load.map((x) => x.toFixed(1)).join(' ')}, at end ${loadavg().map((x) => x.toFixed(1)).join(' ')} on ${cpus().length} CPUs`);
+  console.log(
+    `load average at start ${load.map((x) => x.toFixed(1)).join(' ')}, at end ${loadavg()
+      .map((x) => x.toFixed(1))
+      .join(' ')} on ${cpus().length} CPUs`,
+  );
 } finally {
   server.kill('SIGTERM');
   await revokeApiKey(store, info.id).catch(() => {});

@@ -46,19 +46,23 @@ async function drive(name: string, n: number, c: number, one: (i: number) => Pro
   let next = 0;
   let failures = 0;
   const t0 = performance.now();
-  await Promise.all(Array.from({ length: c }, async () => {
-    for (;;) {
-      const i = next++;
-      if (i >= n) return;
-      const s = performance.now();
-      const res = await one(i);
-      await res.arrayBuffer();
-      if (!res.ok) failures++;
-      lat.push(performance.now() - s);
-    }
-  }));
+  await Promise.all(
+    Array.from({ length: c }, async () => {
+      for (;;) {
+        const i = next++;
+        if (i >= n) return;
+        const s = performance.now();
+        const res = await one(i);
+        await res.arrayBuffer();
+        if (!res.ok) failures++;
+        lat.push(performance.now() - s);
+      }
+    }),
+  );
   const secs = (performance.now() - t0) / 1000;
-  process.stdout.write(`${name.padEnd(42)} ${String(n).padStart(6)} req  ${(n / secs).toFixed(0).padStart(6)} req/s  p50 ${pct(lat, 50).toFixed(1).padStart(7)} ms  p95 ${pct(lat, 95).toFixed(1).padStart(7)} ms${failures ? `  FAILURES ${failures}` : ''}\n`);
+  process.stdout.write(
+    `${name.padEnd(42)} ${String(n).padStart(6)} req  ${(n / secs).toFixed(0).padStart(6)} req/s  p50 ${pct(lat, 50).toFixed(1).padStart(7)} ms  p95 ${pct(lat, 95).toFixed(1).padStart(7)} ms${failures ? `  FAILURES ${failures}` : ''}\n`,
+  );
 }
 
 async function realXml(count: number): Promise<Buffer> {
@@ -96,10 +100,15 @@ try {
   process.stdout.write(`\nPlum API benchmark — ${driver}, ${hosts} hosts / ${hosts * 2} ports, ${concurrency} concurrent clients\n`);
   await drive('GET /v1/health (no auth)', requests, concurrency, () => fetch(`${server.url}/v1/health`));
   await drive('GET /v1/agents (key auth + small read)', requests, concurrency, () => fetch(`${server.url}/v1/agents`, { headers: auth }));
-  await drive('GET /v1/hosts/{ip}', requests, concurrency, (i) => fetch(`${server.url}/v1/hosts/127.2.${Math.floor((i % hosts) / 250)}.${(i % 250) + 1}`, { headers: auth }));
-  await drive('GET /v1/search?q=port:22 banner.lk:openssh', Math.ceil(requests / 4), concurrency,
-    () => fetch(`${server.url}/v1/search?q=${encodeURIComponent('port:22 banner.lk:openssh')}&limit=50`, { headers: auth }));
-  await drive('GET /v1/history?since=1d&limit=100', Math.ceil(requests / 4), concurrency, () => fetch(`${server.url}/v1/history?since=1d&limit=100`, { headers: auth }));
+  await drive('GET /v1/hosts/{ip}', requests, concurrency, (i) =>
+    fetch(`${server.url}/v1/hosts/127.2.${Math.floor((i % hosts) / 250)}.${(i % 250) + 1}`, { headers: auth }),
+  );
+  await drive('GET /v1/search?q=port:22 banner.lk:openssh', Math.ceil(requests / 4), concurrency, () =>
+    fetch(`${server.url}/v1/search?q=${encodeURIComponent('port:22 banner.lk:openssh')}&limit=50`, { headers: auth }),
+  );
+  await drive('GET /v1/history?since=1d&limit=100', Math.ceil(requests / 4), concurrency, () =>
+    fetch(`${server.url}/v1/history?since=1d&limit=100`, { headers: auth }),
+  );
 
   log('preparing upload XML from a real nmap scan of 127.0.0.1...');
   const xml = await realXml(256);
@@ -113,12 +122,20 @@ try {
     await t.store.db.insert(jobs).values({ id, runId, index: i, targets: ['127.1.0.0/16'], tcpPorts: '1-65535', status: 'running', agent: 'bench' });
   }
   process.stdout.write(`upload body: ${xml.length} bytes XML, ${gz.length} bytes gzip, 256 hosts\n`);
-  await drive('PUT /v1/agent/jobs/{id}/result (gzip, 256 hosts)', uploads, 1, (i) => fetch(`${server.url}/v1/agent/jobs/${jobIds[i]}/result`, {
-    method: 'PUT', body: gz, headers: { authorization: `Bearer ${agent.token}`, 'content-type': 'application/xml', 'content-encoding': 'gzip' },
-  }));
-  await drive('PUT same result again (idempotent no-op)', uploads, 1, (i) => fetch(`${server.url}/v1/agent/jobs/${jobIds[i]}/result`, {
-    method: 'PUT', body: gz, headers: { authorization: `Bearer ${agent.token}`, 'content-type': 'application/xml', 'content-encoding': 'gzip' },
-  }));
+  await drive('PUT /v1/agent/jobs/{id}/result (gzip, 256 hosts)', uploads, 1, (i) =>
+    fetch(`${server.url}/v1/agent/jobs/${jobIds[i]}/result`, {
+      method: 'PUT',
+      body: gz,
+      headers: { authorization: `Bearer ${agent.token}`, 'content-type': 'application/xml', 'content-encoding': 'gzip' },
+    }),
+  );
+  await drive('PUT same result again (idempotent no-op)', uploads, 1, (i) =>
+    fetch(`${server.url}/v1/agent/jobs/${jobIds[i]}/result`, {
+      method: 'PUT',
+      body: gz,
+      headers: { authorization: `Bearer ${agent.token}`, 'content-type': 'application/xml', 'content-encoding': 'gzip' },
+    }),
+  );
   await server.close();
 } finally {
   await t.cleanup();

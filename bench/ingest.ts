@@ -47,10 +47,22 @@ const { values: opt } = (() => {
   try {
     return parseArgs({
       options: {
-        obs: flag('1000000'), drivers: flag('postgres,pglite'), batch: flag('500'), passes: flag('1,2,3'), db: flag(''),
-        'parse-workers': flag('auto'), dump: flag(''),
-        preparse: { type: 'boolean' }, rules: { type: 'boolean' }, young: { type: 'boolean' }, keep: { type: 'boolean' }, 'no-parse-only': { type: 'boolean' },
-        'node-defaults': { type: 'boolean' }, 'eager-docs': { type: 'boolean' }, 'lazy-fields': { type: 'boolean' }, help: { type: 'boolean' },
+        obs: flag('1000000'),
+        drivers: flag('postgres,pglite'),
+        batch: flag('500'),
+        passes: flag('1,2,3'),
+        db: flag(''),
+        'parse-workers': flag('auto'),
+        dump: flag(''),
+        preparse: { type: 'boolean' },
+        rules: { type: 'boolean' },
+        young: { type: 'boolean' },
+        keep: { type: 'boolean' },
+        'no-parse-only': { type: 'boolean' },
+        'node-defaults': { type: 'boolean' },
+        'eager-docs': { type: 'boolean' },
+        'lazy-fields': { type: 'boolean' },
+        help: { type: 'boolean' },
       },
     });
   } catch (e) {
@@ -60,7 +72,13 @@ const { values: opt } = (() => {
 })();
 if (opt.help) {
   // The usage is this file's header comment.
-  console.log(fs.readFileSync(new URL(import.meta.url), 'utf8').split('\n */')[0]!.replace(/^\/\*\*\n/, '').replace(/^ \* ?/gm, ''));
+  console.log(
+    fs
+      .readFileSync(new URL(import.meta.url), 'utf8')
+      .split('\n */')[0]!
+      .replace(/^\/\*\*\n/, '')
+      .replace(/^ \* ?/gm, ''),
+  );
   process.exit(0);
 }
 
@@ -81,7 +99,9 @@ const PREPARSE = opt.preparse === true;
 /** Runs only these passes (e.g. `--passes 2,3` with `--db` on a database a first pass filled and `--keep` kept). */
 const PASSES = opt.passes!.split(',').map(Number);
 if (PASSES.some((p) => ![1, 2, 3, 4, 5, 6].includes(p))) {
-  console.error('--passes: a comma list of 1 (new), 2 (stable), 3 (10% changed), 4 (pass 3 again, stable), 5 (pass 4 through another view), 6 (then the first view again)');
+  console.error(
+    '--passes: a comma list of 1 (new), 2 (stable), 3 (10% changed), 4 (pass 3 again, stable), 5 (pass 4 through another view), 6 (then the first view again)',
+  );
   process.exit(2);
 }
 /** An existing PostgreSQL bench database to reuse (never dropped). */
@@ -139,8 +159,10 @@ function hostXml(i: number, t: number, changedPass: boolean): string {
     if (changedPass && changes(i, k)) p = p.replace(/<\/port>$/, '<script id="banner" output="plum bench: changed"/></port>');
     ports.push(p);
   }
-  return `<host starttime="${t}" endtime="${t + 10}"><status state="up" reason="syn-ack" reason_ttl="0"/>\n`
-    + `<address addr="${ipOf(i)}" addrtype="ipv4"/>\n<hostnames>\n</hostnames>\n<ports>${ports.join('\n')}\n</ports>\n<times srtt="100" rttvar="50" to="100000"/>\n</host>\n`;
+  return (
+    `<host starttime="${t}" endtime="${t + 10}"><status state="up" reason="syn-ack" reason_ttl="0"/>\n` +
+    `<address addr="${ipOf(i)}" addrtype="ipv4"/>\n<hostnames>\n</hostnames>\n<ports>${ports.join('\n')}\n</ports>\n<times srtt="100" rttvar="50" to="100000"/>\n</host>\n`
+  );
 }
 
 /** nmap's options in the XML's `args`: they decide the result's view (core/history/view.ts); passes 5 and 6 alternate two. */
@@ -149,8 +171,10 @@ type ViewName = keyof typeof VIEW_OPTIONS;
 
 async function* scanXml(t: number, changedPass: boolean, view: ViewName = 'plain'): AsyncGenerator<string> {
   const services = [...portIds].join(',');
-  yield `<?xml version="1.0" encoding="UTF-8"?>\n<nmaprun scanner="nmap" args="nmap ${VIEW_OPTIONS[view]} -p ${services}" start="${t}" version="7.93" xmloutputversion="1.05">\n`
-    + `<scaninfo type="connect" protocol="tcp" numservices="${portIds.length}" services="${services}"/>\n`;
+  yield (
+    `<?xml version="1.0" encoding="UTF-8"?>\n<nmaprun scanner="nmap" args="nmap ${VIEW_OPTIONS[view]} -p ${services}" start="${t}" version="7.93" xmloutputversion="1.05">\n` +
+    `<scaninfo type="connect" protocol="tcp" numservices="${portIds.length}" services="${services}"/>\n`
+  );
   for (let start = 0; start < HOSTS; start += HOSTS_PER_CHUNK) {
     const parts: string[] = [];
     for (let i = start; i < Math.min(HOSTS, start + HOSTS_PER_CHUNK); i++) parts.push(hostXml(i, t, changedPass));
@@ -220,21 +244,30 @@ async function benchDriver(driver: string): Promise<void> {
   const store = await openStore(config);
   // The time scores are judged at: an hour after the current pass's scan with --young, else the wall clock.
   let judgedAt: Date | undefined;
-  const ruleDeps = RULES ? createRuleIngestDeps(store, { ...await openRuleContext(store, config), now: () => judgedAt ?? new Date() }) : {};
-  console.log(`\n== ${driver}${PREPARSE ? ' (store only: parsed beforehand)' : ' (end to end: XML → stored)'}${RULES ? `, with tag rules and scores${YOUNG_MONITOR ? ' judged just after each scan' : ''}` : ''}: ${HOSTS} hosts × ${PORTS_PER_HOST} ports = ${HOSTS * PORTS_PER_HOST} observations per pass, ${BATCH} hosts per transaction`);
+  const ruleDeps = RULES ? createRuleIngestDeps(store, { ...(await openRuleContext(store, config)), now: () => judgedAt ?? new Date() }) : {};
+  console.log(
+    `\n== ${driver}${PREPARSE ? ' (store only: parsed beforehand)' : ' (end to end: XML → stored)'}${RULES ? `, with tag rules and scores${YOUNG_MONITOR ? ' judged just after each scan' : ''}` : ''}: ${HOSTS} hosts × ${PORTS_PER_HOST} ports = ${HOSTS * PORTS_PER_HOST} observations per pass, ${BATCH} hosts per transaction`,
+  );
   try {
-    const passes: Array<[string, number, boolean, ViewName?]> = [['1 new', 1_700_000_000, false], ['2 stable', 1_700_086_400, false], ['3 10% changed', 1_700_172_800, true],
+    const passes: Array<[string, number, boolean, ViewName?]> = [
+      ['1 new', 1_700_000_000, false],
+      ['2 stable', 1_700_086_400, false],
+      ['3 10% changed', 1_700_172_800, true],
       // Not run by default: pass 3's content a day later, all stable; repeatable on a kept database (`--db … --passes 4`).
       ['4 stable', 1_700_259_200, true],
       // Not run by default: two profiles alternating on the same services (history per view). Pass 5 sees pass 4's
       // content a day later through another view (nmap's args name a script: the first sighting in that view); pass 6
       // a day after it through the first view again. Repeating `--passes 5` and `--passes 6` on a kept database
       // alternates the two stable paths.
-      ['5 other view', 1_700_345_600, true, 'banner'], ['6 first view', 1_700_432_000, true, 'plain']];
+      ['5 other view', 1_700_345_600, true, 'banner'],
+      ['6 first view', 1_700_432_000, true, 'plain'],
+    ];
     for (const [name, t, changed, view] of passes.filter((_, i) => PASSES.includes(i + 1))) {
       const file = await passFile(t, changed, view);
       if (YOUNG_MONITOR) judgedAt = new Date((t + 3600) * 1000);
-      let scan = scanFromStream(parseNmapStream(openXmlFile(file), { workers: PARSE_WORKERS, documentsOnDemand: !EAGER_DOCS, fieldsOnDemand: !EAGER_DOCS && (!RULES || LAZY_FIELDS) }));
+      let scan = scanFromStream(
+        parseNmapStream(openXmlFile(file), { workers: PARSE_WORKERS, documentsOnDemand: !EAGER_DOCS, fieldsOnDemand: !EAGER_DOCS && (!RULES || LAZY_FIELDS) }),
+      );
       if (PREPARSE) {
         const hosts = [];
         for await (const h of scan.hosts) hosts.push(h);
@@ -242,26 +275,35 @@ async function benchDriver(driver: string): Promise<void> {
       }
       const t0 = performance.now();
       let last = t0;
-      const s: IngestSummary = await ingestScanResult(store, { scan, source: `bench ${name}` }, {
-        ...ruleDeps,
-        batchHosts: BATCH,
-        onProgress: (p) => {
-          const now = performance.now();
-          if (now - last > 10_000) {
-            last = now;
-            process.stderr.write(`  … ${p.ports} obs, ${Math.round(p.ports / ((now - t0) / 1000))} obs/s\n`);
-          }
+      const s: IngestSummary = await ingestScanResult(
+        store,
+        { scan, source: `bench ${name}` },
+        {
+          ...ruleDeps,
+          batchHosts: BATCH,
+          onProgress: (p) => {
+            const now = performance.now();
+            if (now - last > 10_000) {
+              last = now;
+              process.stderr.write(`  … ${p.ports} obs, ${Math.round(p.ports / ((now - t0) / 1000))} obs/s\n`);
+            }
+          },
         },
-      });
+      );
       const secs = (performance.now() - t0) / 1000;
-      console.log(`pass ${name.padEnd(14)} ${String(s.ports).padStart(8)} obs in ${secs.toFixed(1).padStart(6)} s = ${String(Math.round(s.ports / secs)).padStart(6)} obs/s `
-        + `(appeared ${s.appeared}, stable ${s.stable}, changed ${s.changed}, gone ${s.gone}${s.historic ? `, older ${s.historic}` : ''}${s.alreadyIngested ? `, already ingested ${s.alreadyIngested}` : ''})`);
+      console.log(
+        `pass ${name.padEnd(14)} ${String(s.ports).padStart(8)} obs in ${secs.toFixed(1).padStart(6)} s = ${String(Math.round(s.ports / secs)).padStart(6)} obs/s ` +
+          `(appeared ${s.appeared}, stable ${s.stable}, changed ${s.changed}, gone ${s.gone}${s.historic ? `, older ${s.historic}` : ''}${s.alreadyIngested ? `, already ingested ${s.alreadyIngested}` : ''})`,
+      );
     }
     const [size] = await store.query<{ db: number; obs: number; rows: number; events: number }>(
       `select pg_database_size(current_database()) as db, pg_total_relation_size('port_observations') as obs,
-         (select count(*) from port_observations) as rows, (select count(*) from observation_events) as events`);
-    console.log(`database size ${mb(size!.db)} (port_observations with indexes ${mb(size!.obs)}; ${size!.rows} observation rows, ${size!.events} events)`
-      + (driver === 'pglite' ? `; PGlite directory ${mb(dirSize(path.join(home, 'db')))}` : ''));
+         (select count(*) from port_observations) as rows, (select count(*) from observation_events) as events`,
+    );
+    console.log(
+      `database size ${mb(size!.db)} (port_observations with indexes ${mb(size!.obs)}; ${size!.rows} observation rows, ${size!.events} events)` +
+        (driver === 'pglite' ? `; PGlite directory ${mb(dirSize(path.join(home, 'db')))}` : ''),
+    );
   } finally {
     await store.close();
     if (dbName && !REUSE_DB && !opt.keep) {
@@ -280,6 +322,8 @@ if (dump) {
   console.log(`wrote ${dump}`);
   process.exit(0);
 }
-console.log(`plum ingest benchmark: ${os.cpus().length} cores, node ${process.version} ${process.execArgv.find((a) => a.startsWith('--max-semi-space-size')) ?? '(default young generation)'}, ${portIds.length} real port templates`);
+console.log(
+  `plum ingest benchmark: ${os.cpus().length} cores, node ${process.version} ${process.execArgv.find((a) => a.startsWith('--max-semi-space-size')) ?? '(default young generation)'}, ${portIds.length} real port templates`,
+);
 if (!PREPARSE && !opt['no-parse-only']) await parseOnly();
 for (const d of DRIVERS) await benchDriver(d);

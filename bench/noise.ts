@@ -27,8 +27,12 @@ import { freshBenchDatabase } from './lib/database.ts';
 
 const { values: opt } = parseArgs({
   options: {
-    hosts: { type: 'string', default: '10000' }, days: { type: 'string', default: '30' }, change: { type: 'string', default: '0.01' },
-    modes: { type: 'string', default: 'views' }, driver: { type: 'string', default: 'postgres' }, seed: { type: 'string', default: '7' },
+    hosts: { type: 'string', default: '10000' },
+    days: { type: 'string', default: '30' },
+    change: { type: 'string', default: '0.01' },
+    modes: { type: 'string', default: 'views' },
+    driver: { type: 'string', default: 'postgres' },
+    seed: { type: 'string', default: '7' },
   },
 });
 const HOSTS = Number(opt.hosts);
@@ -59,7 +63,13 @@ function ipOf(i: number): string {
 
 function portSeen(profile: Profile, state: { server: string; title: string }): IngestPort {
   const value = state[FACET[profile]];
-  const fields = { ...emptySearchFields(), port: ['80'], protocol: ['tcp'], state: ['open'], ...(profile === 'web' ? { http_title: [value] } : { banner: [value] }) };
+  const fields = {
+    ...emptySearchFields(),
+    port: ['80'],
+    protocol: ['tcp'],
+    state: ['open'],
+    ...(profile === 'web' ? { http_title: [value] } : { banner: [value] }),
+  };
   const doc = { protocol: 'tcp', portid: '80', state: { state: 'open' }, [FACET[profile]]: value, scripts: profile };
   return { protocol: 'tcp', port: 80, state: 'open', hsh256: createHash('sha256').update(JSON.stringify(doc)).digest('hex'), fpVersion: 1, fields, doc };
 }
@@ -95,7 +105,13 @@ async function month(mode: 'views' | 'single'): Promise<void> {
       const profile: Profile = day % 2 === 0 ? 'banner' : 'web';
       const at = new Date(Date.UTC(2026, 0, 1 + day, 6)).toISOString();
       const hosts: IngestHost[] = state.map((s, i) => ({
-        ip: ipOf(i), status: 'up', timedOut: false, startedAt: at, endedAt: at, hostnames: [], ports: [portSeen(profile, s)],
+        ip: ipOf(i),
+        status: 'up',
+        timedOut: false,
+        startedAt: at,
+        endedAt: at,
+        hostnames: [],
+        ports: [portSeen(profile, s)],
       }));
       let expected = 0;
       for (let i = 0; i < HOSTS; i++) {
@@ -105,15 +121,18 @@ async function month(mode: 'views' | 'single'): Promise<void> {
       }
       const summary = await ingestScanResult(store, {
         scan: { run: { finished: true, scanInfo: [{ protocol: 'tcp', services: '80' }] }, hosts },
-        source: `noise day ${day + 1} ${profile}`, view: mode === 'views' ? VIEW[profile] : 'one view for both',
+        source: `noise day ${day + 1} ${profile}`,
+        view: mode === 'views' ? VIEW[profile] : 'one view for both',
       });
       visible += expected;
       changed += summary.changed;
       noise += Math.max(0, summary.changed - expected);
     }
     const s = (performance.now() - t0) / 1000;
-    console.log(`${mode.padEnd(6)} ${HOSTS} hosts × ${DAYS} days (${opt.driver}): ${mutations} real changes, ${visible} visible to the scans; `
-      + `changed events ${changed} (${changed === visible ? 'equal' : `${changed - visible > 0 ? '+' : ''}${changed - visible}`}; false ≥ ${noise}); ${s.toFixed(0)} s`);
+    console.log(
+      `${mode.padEnd(6)} ${HOSTS} hosts × ${DAYS} days (${opt.driver}): ${mutations} real changes, ${visible} visible to the scans; ` +
+        `changed events ${changed} (${changed === visible ? 'equal' : `${changed - visible > 0 ? '+' : ''}${changed - visible}`}; false ≥ ${noise}); ${s.toFixed(0)} s`,
+    );
   } finally {
     await store.close();
     fs.rmSync(home, { recursive: true, force: true });

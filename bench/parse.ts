@@ -27,20 +27,33 @@ import { parseArgs } from 'node:util';
 import { benchArgs, requireFreshBundle, usageExit } from './lib/cli.ts';
 
 const usage = 'usage: npx tsx bench/parse.ts [--python PATH] [--shape rich|mixed|both] [--runs N] [--mb N] [--hosts N] [--keep]';
-const cli = benchArgs(usage, () => parseArgs({ options: {
-  python: { type: 'string', default: 'python3' },
-  shape: { type: 'string', default: 'both' },
-  runs: { type: 'string', default: '5' },
-  mb: { type: 'string', default: '60' },
-  hosts: { type: 'string', default: '5000' },
-  keep: { type: 'boolean', default: false },
-  help: { type: 'boolean', default: false },
-} }).values);
+const cli = benchArgs(
+  usage,
+  () =>
+    parseArgs({
+      options: {
+        python: { type: 'string', default: 'python3' },
+        shape: { type: 'string', default: 'both' },
+        runs: { type: 'string', default: '5' },
+        mb: { type: 'string', default: '60' },
+        hosts: { type: 'string', default: '5000' },
+        keep: { type: 'boolean', default: false },
+        help: { type: 'boolean', default: false },
+      },
+    }).values,
+);
 const runs = Number(cli.runs);
 const targetMb = Number(cli.mb);
 const richHosts = Number(cli.hosts);
 const shapes = cli.shape === 'both' ? ['rich', 'mixed'] : [cli.shape];
-if (!Number.isInteger(runs) || runs < 1 || !(targetMb > 0) || !Number.isInteger(richHosts) || richHosts < 1 || !shapes.every((s) => s === 'rich' || s === 'mixed')) {
+if (
+  !Number.isInteger(runs) ||
+  runs < 1 ||
+  !(targetMb > 0) ||
+  !Number.isInteger(richHosts) ||
+  richHosts < 1 ||
+  !shapes.every((s) => s === 'rich' || s === 'mixed')
+) {
   usageExit('--runs and --hosts take whole numbers ≥ 1, --mb a positive number, --shape rich, mixed or both', usage);
 }
 const root = fileURLToPath(new URL('../', import.meta.url));
@@ -49,7 +62,9 @@ const peerVersion = (() => {
   try {
     return execFileSync(cli.python, ['-c', 'import importlib.metadata as m; print(m.version("nmap2json"))'], { encoding: 'utf8' }).trim();
   } catch {
-    process.stderr.write(`${cli.python} cannot import nmap2json: python3 -m venv /tmp/n2j && /tmp/n2j/bin/pip install nmap2json==2610.1, then --python /tmp/n2j/bin/python\n`);
+    process.stderr.write(
+      `${cli.python} cannot import nmap2json: python3 -m venv /tmp/n2j && /tmp/n2j/bin/pip install nmap2json==2610.1, then --python /tmp/n2j/bin/python\n`,
+    );
     process.exit(2);
   }
 })();
@@ -59,14 +74,17 @@ const fixtures = fileURLToPath(new URL('../test/fixtures/nmap/', import.meta.url
 /** Every <host> element of every fixture file, as text. */
 function templates(): string[] {
   const out: string[] = [];
-  for (const f of readdirSync(fixtures).filter((n) => n.endsWith('.xml')).sort()) {
+  for (const f of readdirSync(fixtures)
+    .filter((n) => n.endsWith('.xml'))
+    .sort()) {
     const xml = readFileSync(path.join(fixtures, f), 'utf8');
     for (const m of xml.matchAll(/<host[\s>][\s\S]*?<\/host>/g)) out.push(m[0]);
   }
   return out;
 }
 
-const NMAP_HEAD = '<?xml version="1.0" encoding="UTF-8"?>\n<!DOCTYPE nmaprun>\n<nmaprun scanner="nmap" args="nmap -Pn -A -p 22,80,443 synthetic" start="1700000000" startstr="x" version="7.93" xmloutputversion="1.05">\n<scaninfo type="connect" protocol="tcp" numservices="3" services="22,80,443"/>\n<verbose level="0"/>\n<debugging level="0"/>\n';
+const NMAP_HEAD =
+  '<?xml version="1.0" encoding="UTF-8"?>\n<!DOCTYPE nmaprun>\n<nmaprun scanner="nmap" args="nmap -Pn -A -p 22,80,443 synthetic" start="1700000000" startstr="x" version="7.93" xmloutputversion="1.05">\n<scaninfo type="connect" protocol="tcp" numservices="3" services="22,80,443"/>\n<verbose level="0"/>\n<debugging level="0"/>\n';
 
 /** Writes hosts from `pool` in turn, each with its own address, until `done` says so. */
 async function synthesise(file: string, pool: string[], done: (hosts: number, bytes: number) => boolean): Promise<{ hosts: number; bytes: number }> {
@@ -84,7 +102,9 @@ async function synthesise(file: string, pool: string[], done: (hosts: number, by
     written += Buffer.byteLength(h);
     n++;
   }
-  await write(`<runstats><finished time="1700003600" timestr="x" summary="x" elapsed="3600" exit="success"/><hosts up="${n}" down="0" total="${n}"/></runstats>\n</nmaprun>\n`);
+  await write(
+    `<runstats><finished time="1700003600" timestr="x" summary="x" elapsed="3600" exit="success"/><hosts up="${n}" down="0" total="${n}"/></runstats>\n</nmaprun>\n`,
+  );
   await new Promise<void>((r) => out.end(() => r()));
   return { hosts: n, bytes: statSync(file).size };
 }
@@ -97,9 +117,15 @@ function poolOf(shape: string): string[] {
   return [...rich, ...poor];
 }
 
-interface Usage { exit: number; wall_s: number; cpu_s: number; max_rss_mb: number }
+interface Usage {
+  exit: number;
+  wall_s: number;
+  cpu_s: number;
+  max_rss_mb: number;
+}
 const rusage = path.join(root, 'bench', 'lib', 'rusage.py');
-const measure = (cmd: string[]): Usage => JSON.parse(execFileSync('python3', [rusage, ...cmd], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] })) as Usage;
+const measure = (cmd: string[]): Usage =>
+  JSON.parse(execFileSync('python3', [rusage, ...cmd], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] })) as Usage;
 const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
   return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
@@ -111,9 +137,10 @@ try {
   const results = [];
   for (const shape of shapes) {
     const file = path.join(dir, `${shape}.xml`);
-    const made = shape === 'rich'
-      ? await synthesise(file, poolOf(shape), (n) => n >= richHosts)
-      : await synthesise(file, poolOf(shape), (_n, bytes) => bytes >= targetMb * 1024 * 1024);
+    const made =
+      shape === 'rich'
+        ? await synthesise(file, poolOf(shape), (n) => n >= richHosts)
+        : await synthesise(file, poolOf(shape), (_n, bytes) => bytes >= targetMb * 1024 * 1024);
     const mb = made.bytes / 1024 / 1024;
     process.stderr.write(`${shape}: ${mb.toFixed(1)} MB, ${made.hosts} hosts; ${runs} runs each, in turns…\n`);
     const plum: Usage[] = [];
@@ -121,13 +148,21 @@ try {
     for (let i = 0; i < runs; i++) {
       plum.push(measure([path.join(root, 'bin', 'plum.mjs'), 'parse', file]));
       peer.push(measure([cli.python, '-m', 'nmap2json', '-i', file]));
-      if (plum.at(-1)!.exit !== 0 || peer.at(-1)!.exit !== 0) throw new Error(`a run failed: plum exit ${plum.at(-1)!.exit}, nmap2json exit ${peer.at(-1)!.exit}`);
+      if (plum.at(-1)!.exit !== 0 || peer.at(-1)!.exit !== 0)
+        throw new Error(`a run failed: plum exit ${plum.at(-1)!.exit}, nmap2json exit ${peer.at(-1)!.exit}`);
     }
-    const sum = (us: Usage[]) => ({ wall_s: median(us.map((u) => u.wall_s)), cpu_s: median(us.map((u) => u.cpu_s)), max_rss_mb: Math.max(...us.map((u) => u.max_rss_mb)) });
+    const sum = (us: Usage[]) => ({
+      wall_s: median(us.map((u) => u.wall_s)),
+      cpu_s: median(us.map((u) => u.cpu_s)),
+      max_rss_mb: Math.max(...us.map((u) => u.max_rss_mb)),
+    });
     const p = sum(plum);
     const q = sum(peer);
     const r = {
-      shape, file_mb: Number(mb.toFixed(1)), hosts: made.hosts, runs,
+      shape,
+      file_mb: Number(mb.toFixed(1)),
+      hosts: made.hosts,
+      runs,
       plum: { ...p, mb_per_s: Number((mb / p.wall_s).toFixed(1)), hosts_per_s: Math.round(made.hosts / p.wall_s) },
       nmap2json: { version: peerVersion, ...q, mb_per_s: Number((mb / q.wall_s).toFixed(1)) },
       ratio_wall: Number((q.wall_s / p.wall_s).toFixed(2)),
@@ -137,9 +172,15 @@ try {
     results.push(r);
     console.log(JSON.stringify(r));
     const met = r.ratio_wall >= 2 && p.max_rss_mb < 200;
-    console.log(`${shape} (${r.file_mb} MB, ${made.hosts} hosts): plum ${p.wall_s} s wall, ${p.cpu_s} s CPU, peak ${p.max_rss_mb} MB; nmap2json ${peerVersion} ${q.wall_s} s wall, ${q.cpu_s} s CPU, peak ${q.max_rss_mb} MB → ${r.ratio_wall}× (wall), ${r.ratio_cpu}× (CPU); goal ≥ 2× and < 200 MB: ${met ? 'met' : 'NOT met'}`);
+    console.log(
+      `${shape} (${r.file_mb} MB, ${made.hosts} hosts): plum ${p.wall_s} s wall, ${p.cpu_s} s CPU, peak ${p.max_rss_mb} MB; nmap2json ${peerVersion} ${q.wall_s} s wall, ${q.cpu_s} s CPU, peak ${q.max_rss_mb} MB → ${r.ratio_wall}× (wall), ${r.ratio_cpu}× (CPU); goal ≥ 2× and < 200 MB: ${met ? 'met' : 'NOT met'}`,
+    );
   }
-  console.log(`load average at start ${load.map((x) => x.toFixed(1)).join(' ')}, at end ${loadavg().map((x) => x.toFixed(1)).join(' ')} on ${cpus().length} CPUs (medians of ${runs} runs; compare only figures taken on a quiet machine)`);
+  console.log(
+    `load average at start ${load.map((x) => x.toFixed(1)).join(' ')}, at end ${loadavg()
+      .map((x) => x.toFixed(1))
+      .join(' ')} on ${cpus().length} CPUs (medians of ${runs} runs; compare only figures taken on a quiet machine)`,
+  );
 } finally {
   if (cli.keep) process.stderr.write(`kept ${dir}\n`);
   else rmSync(dir, { recursive: true, force: true });

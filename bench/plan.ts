@@ -39,8 +39,10 @@ function report(name: string, texts: string[], make: (texts: string[]) => PlanTa
   const cpu = process.cpuUsage(c0);
   const cpuS = (cpu.user + cpu.system) / 1e6;
   const heapMb = Math.round(process.memoryUsage().heapUsed / 1e6);
-  console.log(`${name}: ${texts.length} targets → ${s.jobs} jobs, ${s.addresses} addresses, ${s.names} names, ${s.probes} probes; ` +
-    `parse ${(parseMs / 1000).toFixed(2)} s, plan ${(planMs / 1000).toFixed(2)} s, total ${((parseMs + planMs) / 1000).toFixed(2)} s wall (${cpuS.toFixed(2)} s CPU), heap ${heapMb} MB`);
+  console.log(
+    `${name}: ${texts.length} targets → ${s.jobs} jobs, ${s.addresses} addresses, ${s.names} names, ${s.probes} probes; ` +
+      `parse ${(parseMs / 1000).toFixed(2)} s, plan ${(planMs / 1000).toFixed(2)} s, total ${((parseMs + planMs) / 1000).toFixed(2)} s wall (${cpuS.toFixed(2)} s CPU), heap ${heapMb} MB`,
+  );
   if (jobs.some((j) => j.addressCount > 256)) throw new Error('a job holds more than 256 units');
 }
 

@@ -47,39 +47,57 @@ async function generate(store: Store): Promise<void> {
   const fields = (port: string, extra: string) => `jsonb_build_object('ip', jsonb_build_array(host(${ip})), 'port', jsonb_build_array('${port}'),
     'protocol', jsonb_build_array('tcp'), 'state', jsonb_build_array('open'), ${extra})`;
   const base = `from generate_series(1, ${HOSTS}) g`;
-  const ins = (select: string) => `with ${insertObservationsSql(['id', 'ip', 'protocol', 'port', 'hsh256', 'fp_version', 'first_seen', 'last_seen', 'times_seen', 'state', 'current', 'checked_at', 'state_changed_at', 'doc', 'fields', 'tags', 'score'], select)}`;
-  await store.query(ins(`
+  const ins = (select: string) =>
+    `with ${insertObservationsSql(['id', 'ip', 'protocol', 'port', 'hsh256', 'fp_version', 'first_seen', 'last_seen', 'times_seen', 'state', 'current', 'checked_at', 'state_changed_at', 'doc', 'fields', 'tags', 'score'], select)}`;
+  await store.query(
+    ins(`
     select 'obs_b443_' || g, ${ip}, 'tcp', 443, md5('443new' || g) || md5(g::text), 1, timestamptz '2026-01-01' + (g % 50) * interval '1 day', timestamptz '2026-03-07', 10, 'open', true,
       timestamptz '2026-03-07', timestamptz '2026-01-01', '{}'::jsonb,
-      ${fields('443', `'service_name', jsonb_build_array('https'), 'http_title', jsonb_build_array('Portal ' || (g % 97)), 'http_server', jsonb_build_array(case when g % 3 = 0 then 'nginx' else 'Apache' end),
+      ${fields(
+        '443',
+        `'service_name', jsonb_build_array('https'), 'http_title', jsonb_build_array('Portal ' || (g % 97)), 'http_server', jsonb_build_array(case when g % 3 = 0 then 'nginx' else 'Apache' end),
         'fqdn_requested', jsonb_build_array('h' || g || '.example.test'), 'ptr', jsonb_build_array('ptr-' || g || '.example.test'),
         'x509_subject_cn', case when g % 2 = 0 then jsonb_build_array('h' || g || '.example.test') else '[]'::jsonb end,
-        'x509_sha256', case when g % 2 = 0 then jsonb_build_array(md5('c' || g) || md5('d' || g)) else '[]'::jsonb end`)},
+        'x509_sha256', case when g % 2 = 0 then jsonb_build_array(md5('c' || g) || md5('d' || g)) else '[]'::jsonb end`,
+      )},
       case when g % 7 = 0 then array['type:vpn','vendor:fortinet'] when g % 11 = 0 then array['vuln:opendir'] else '{}'::text[] end,
       (g * 37) % 100
-    ${base}`));
-  await store.query(ins(`
+    ${base}`),
+  );
+  await store.query(
+    ins(`
     select 'obs_b443old_' || g, ${ip}, 'tcp', 443, md5('443old' || g) || md5(g::text), 1, timestamptz '2025-12-01', timestamptz '2026-03-02', 5, 'open', false,
       timestamptz '2026-03-02', timestamptz '2025-12-01', '{}'::jsonb,
       ${fields('443', `'service_name', jsonb_build_array('https'), 'http_title', jsonb_build_array('Old portal'), 'http_server', jsonb_build_array('Apache')`)},
       '{}'::text[], 10
-    ${base} where g % 10 = 0`));
-  await store.query(ins(`
+    ${base} where g % 10 = 0`),
+  );
+  await store.query(
+    ins(`
     select 'obs_b22_' || g, ${ip}, 'tcp', 22, md5('22' || g) || md5(g::text), 1, timestamptz '2026-01-01', case when g % 50 = 0 then timestamptz '2026-03-03' else timestamptz '2026-03-07' end, 10,
       case when g % 50 = 0 then 'closed' else 'open' end, true, timestamptz '2026-03-07', timestamptz '2026-01-01', '{}'::jsonb,
       ${fields('22', `'service_name', jsonb_build_array('ssh'), 'banner', jsonb_build_array('SSH-2.0-OpenSSH_9.2p1 Debian-2')`)},
       array['product:openssh'], 20
-    ${base}`));
-  await store.query(ins(`
+    ${base}`),
+  );
+  await store.query(
+    ins(`
     select 'obs_b8080_' || g, ${ip}, 'tcp', 8080, md5('8080' || g) || md5(g::text), 1, timestamptz '2026-03-04', timestamptz '2026-03-07', 2, 'open', true,
       timestamptz '2026-03-07', timestamptz '2026-03-04', '{}'::jsonb,
       ${fields('8080', `'service_name', jsonb_build_array('http-proxy'), 'http_title', jsonb_build_array('Jenkins')`)},
       array['product:jenkins','type:admin'], 60
-    ${base} where g % 20 = 0`));
+    ${base} where g % 20 = 0`),
+  );
   const evt = `insert into observation_events (id, type, ip, protocol, port, at, hsh256, previous_hsh256, observation_id, previous_observation_id)`;
-  await store.query(`${evt} select 'evt_bc_' || g, 'changed', ${ip}, 'tcp', 443, timestamptz '2026-03-03', md5('443new' || g) || md5(g::text), md5('443old' || g) || md5(g::text), 'obs_b443_' || g, 'obs_b443old_' || g ${base} where g % 10 = 0`);
-  await store.query(`${evt} select 'evt_ba_' || g, 'appeared', ${ip}, 'tcp', 8080, timestamptz '2026-03-04', md5('8080' || g) || md5(g::text), null, 'obs_b8080_' || g, null ${base} where g % 20 = 0`);
-  await store.query(`${evt} select 'evt_bg_' || g, 'gone', ${ip}, 'tcp', 22, timestamptz '2026-03-05', md5('22' || g) || md5(g::text), null, 'obs_b22_' || g, null ${base} where g % 50 = 0`);
+  await store.query(
+    `${evt} select 'evt_bc_' || g, 'changed', ${ip}, 'tcp', 443, timestamptz '2026-03-03', md5('443new' || g) || md5(g::text), md5('443old' || g) || md5(g::text), 'obs_b443_' || g, 'obs_b443old_' || g ${base} where g % 10 = 0`,
+  );
+  await store.query(
+    `${evt} select 'evt_ba_' || g, 'appeared', ${ip}, 'tcp', 8080, timestamptz '2026-03-04', md5('8080' || g) || md5(g::text), null, 'obs_b8080_' || g, null ${base} where g % 20 = 0`,
+  );
+  await store.query(
+    `${evt} select 'evt_bg_' || g, 'gone', ${ip}, 'tcp', 22, timestamptz '2026-03-05', md5('22' || g) || md5(g::text), null, 'obs_b22_' || g, null ${base} where g % 50 = 0`,
+  );
   await store.query('analyze port_observations');
   await store.query('analyze observation_events');
 }
@@ -107,9 +125,13 @@ async function main(): Promise<void> {
     const scoreConfig = await loadScoreConfig(DEFAULT_SCORE_FILE);
     const { value: model, ms: modelMs } = await timed('build report model (all hosts)', () => buildReportModel(store, { period, now: NOW, scoreConfig }));
     const { value: md, ms: renderMs } = await timed('render Markdown (all hosts)', async () => renderReportMarkdown(model));
-    console.log(`  ${model.totals.hosts} hosts, ${model.totals.ports} ports, ${model.changes.changed.length} changed, ${model.changes.appeared.length} appeared, ${model.changes.gone.length} gone; ${(md.length / 1048576).toFixed(1)} MB of Markdown`);
-    console.log(`  report total ${( (modelMs + renderMs) / 1000).toFixed(2)} s`);
-    await timed('report with query tag:type:vpn', async () => renderReportMarkdown(await buildReportModel(store, { period, now: NOW, query: 'tag:type:vpn', scoreConfig })));
+    console.log(
+      `  ${model.totals.hosts} hosts, ${model.totals.ports} ports, ${model.changes.changed.length} changed, ${model.changes.appeared.length} appeared, ${model.changes.gone.length} gone; ${(md.length / 1048576).toFixed(1)} MB of Markdown`,
+    );
+    console.log(`  report total ${((modelMs + renderMs) / 1000).toFixed(2)} s`);
+    await timed('report with query tag:type:vpn', async () =>
+      renderReportMarkdown(await buildReportModel(store, { period, now: NOW, query: 'tag:type:vpn', scoreConfig })),
+    );
     for (const format of ['ndjson', 'misp'] as const) {
       let bytes = 0;
       await timed(`export ${format} (current exposure)`, async () => {

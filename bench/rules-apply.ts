@@ -33,18 +33,96 @@ const TEMPLATES: { group: number; port: number; fields: Record<string, string[]>
   { group: 0, port: 22, fields: { service_name: ['ssh'], banner: ['SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3'] } },
   { group: 0, port: 22, fields: { service_name: ['ssh'], banner: ['SSH-2.0-OpenSSH_8.9p1 Ubuntu-3ubuntu0.6'] } },
   { group: 0, port: 22, fields: { service_name: ['ssh'], banner: ['SSH-2.0-dropbear_2022.83'] } },
-  { group: 0, port: 22, fields: { service_name: ['ssh'], banner: ['SSH-2.0-OpenSSH_7.4'], service_product: ['OpenSSH'], service_extrainfo: ['protocol 2.0; RHEL 7'] } },
+  {
+    group: 0,
+    port: 22,
+    fields: { service_name: ['ssh'], banner: ['SSH-2.0-OpenSSH_7.4'], service_product: ['OpenSSH'], service_extrainfo: ['protocol 2.0; RHEL 7'] },
+  },
   { group: 0, port: 22, fields: { service_name: ['telnet'] } },
-  { group: 1, port: 80, fields: { service_name: ['http'], http_server: ['nginx/1.24.0'], http_title: ['Welcome to nginx!'], script: ['http-title', 'http-headers'], http_header: ['server', 'content-type', 'date'] } },
-  { group: 1, port: 80, fields: { service_name: ['http'], http_server: ['Apache/2.4.57 (Debian)'], http_title: ['Apache2 Debian Default Page: It works'], script: ['http-title'] } },
-  { group: 1, port: 80, fields: { service_name: ['http'], http_server: ['Microsoft-IIS/10.0'], http_title: ['IIS Windows Server'], http_headval: ['x-powered-by: ASP.NET'] } },
+  {
+    group: 1,
+    port: 80,
+    fields: {
+      service_name: ['http'],
+      http_server: ['nginx/1.24.0'],
+      http_title: ['Welcome to nginx!'],
+      script: ['http-title', 'http-headers'],
+      http_header: ['server', 'content-type', 'date'],
+    },
+  },
+  {
+    group: 1,
+    port: 80,
+    fields: { service_name: ['http'], http_server: ['Apache/2.4.57 (Debian)'], http_title: ['Apache2 Debian Default Page: It works'], script: ['http-title'] },
+  },
+  {
+    group: 1,
+    port: 80,
+    fields: { service_name: ['http'], http_server: ['Microsoft-IIS/10.0'], http_title: ['IIS Windows Server'], http_headval: ['x-powered-by: ASP.NET'] },
+  },
   { group: 1, port: 80, fields: { service_name: ['http'], http_server: ['Apache/2.4.41 (Ubuntu)'], http_title: ['Index of /backup'] } },
-  { group: 1, port: 80, fields: { service_name: ['http'], http_server: ['nginx'], http_title: ['Shop'], http_headval: ['link: <https://shop.example/wp-json/>; rel="https://api.w.org/"', 'x-powered-by: PHP/7.4.33'], http_cookiename: ['PHPSESSID'] } },
-  { group: 2, port: 443, fields: { service_name: ['https'], http_server: ['nginx'], http_title: ['Example'], x509_subject: ['CN=www.example.org'], x509_issuer: ["C=US, O=Let's Encrypt, CN=R3"], x509_not_before: ['2025-10-01T00:00:00Z'], x509_not_after: ['2026-12-30T00:00:00Z'], x509_key_type: ['rsa'], x509_key_bits: ['2048'] } },
-  { group: 2, port: 443, fields: { service_name: ['https'], http_title: ['FortiGate'], http_headval: ['location: /remote/login?lang=en'], x509_subject: ['CN=FGT60F'], x509_issuer: ['O=Fortinet, CN=FGT60F'], x509_key_bits: ['2048'], x509_key_type: ['rsa'] } },
-  { group: 2, port: 443, fields: { service_name: ['https'], http_title: ['iDRAC9 - Login'], x509_subject: ['CN=idrac-ABC'], x509_issuer: ['CN=idrac-ABC'], x509_not_after: ['2020-01-01T00:00:00Z'], x509_key_type: ['rsa'], x509_key_bits: ['1024'] } },
-  { group: 2, port: 443, fields: { service_name: ['https'], http_title: ['GlobalProtect Portal'], x509_subject: ['CN=vpn.example.org'], x509_issuer: ['CN=DigiCert'] } },
-  { group: 2, port: 443, fields: { service_name: ['https'], http_server: ['Microsoft-IIS/10.0'], http_title: ['Outlook Web App'], http_header: ['x-owa-version'] } },
+  {
+    group: 1,
+    port: 80,
+    fields: {
+      service_name: ['http'],
+      http_server: ['nginx'],
+      http_title: ['Shop'],
+      http_headval: ['link: <https://shop.example/wp-json/>; rel="https://api.w.org/"', 'x-powered-by: PHP/7.4.33'],
+      http_cookiename: ['PHPSESSID'],
+    },
+  },
+  {
+    group: 2,
+    port: 443,
+    fields: {
+      service_name: ['https'],
+      http_server: ['nginx'],
+      http_title: ['Example'],
+      x509_subject: ['CN=www.example.org'],
+      x509_issuer: ["C=US, O=Let's Encrypt, CN=R3"],
+      x509_not_before: ['2025-10-01T00:00:00Z'],
+      x509_not_after: ['2026-12-30T00:00:00Z'],
+      x509_key_type: ['rsa'],
+      x509_key_bits: ['2048'],
+    },
+  },
+  {
+    group: 2,
+    port: 443,
+    fields: {
+      service_name: ['https'],
+      http_title: ['FortiGate'],
+      http_headval: ['location: /remote/login?lang=en'],
+      x509_subject: ['CN=FGT60F'],
+      x509_issuer: ['O=Fortinet, CN=FGT60F'],
+      x509_key_bits: ['2048'],
+      x509_key_type: ['rsa'],
+    },
+  },
+  {
+    group: 2,
+    port: 443,
+    fields: {
+      service_name: ['https'],
+      http_title: ['iDRAC9 - Login'],
+      x509_subject: ['CN=idrac-ABC'],
+      x509_issuer: ['CN=idrac-ABC'],
+      x509_not_after: ['2020-01-01T00:00:00Z'],
+      x509_key_type: ['rsa'],
+      x509_key_bits: ['1024'],
+    },
+  },
+  {
+    group: 2,
+    port: 443,
+    fields: { service_name: ['https'], http_title: ['GlobalProtect Portal'], x509_subject: ['CN=vpn.example.org'], x509_issuer: ['CN=DigiCert'] },
+  },
+  {
+    group: 2,
+    port: 443,
+    fields: { service_name: ['https'], http_server: ['Microsoft-IIS/10.0'], http_title: ['Outlook Web App'], http_header: ['x-owa-version'] },
+  },
   { group: 3, port: 6379, fields: { service_name: ['redis'], banner: ['-NOAUTH Authentication required.'] } },
   { group: 3, port: 6379, fields: { service_name: ['mysql'], banner: ['5.5.5-10.11.4-MariaDB-1~deb12u1'] } },
   { group: 3, port: 6379, fields: { service_name: ['smtp'], banner: ['220 mail.example.org ESMTP Postfix (Debian/GNU)'] } },
@@ -82,17 +160,25 @@ async function main(): Promise<void> {
       await store.query(
         `with t as (select * from jsonb_to_recordset($3::jsonb) as x(k int, "group" int, port int, fields jsonb)),
               g as (select g, g % 4 as slot, ('127.0.0.0'::inet + (g / 4)) as ip from generate_series($1::int, $2::int) g),
-         ${insertObservationsSql(['id', 'ip', 'protocol', 'port', 'hsh256', 'fp_version', 'first_seen', 'last_seen', 'checked_at',
-           'state_changed_at', 'doc', 'fields'], `
+         ${insertObservationsSql(
+           ['id', 'ip', 'protocol', 'port', 'hsh256', 'fp_version', 'first_seen', 'last_seen', 'checked_at', 'state_changed_at', 'doc', 'fields'],
+           `
          select 'obs_bench_' || g.g, g.ip, 'tcp', t.port, md5(g.g::text), 1,
            timestamptz '2026-01-01' - ((g.g % 40) * interval '1 day'), timestamptz '2026-01-01', timestamptz '2026-01-01',
            timestamptz '2026-01-01', '{}'::jsonb,
            (select jsonb_object_agg(f, '[]'::jsonb) from unnest($4::text[]) f) || t.fields
              || jsonb_build_object('ip', jsonb_build_array(host(g.ip)), 'port', jsonb_build_array(t.port::text),
                                    'protocol', '["tcp"]'::jsonb, 'state', '["open"]'::jsonb)
-         from g join t on t.k = ($5::int[])[g.slot * 8 + 1 + (abs(hashint4(g.g / 4)) % (array_length(($5::int[]), 1) / 4))]`)}`,
-        [start, end, JSON.stringify(templates), (await import('../core/fields.ts')).SEARCH_FIELD_NAMES,
-          perGroup.flatMap((ks) => Array.from({ length: 8 }, (_, i) => ks[i % ks.length]!))]);
+         from g join t on t.k = ($5::int[])[g.slot * 8 + 1 + (abs(hashint4(g.g / 4)) % (array_length(($5::int[]), 1) / 4))]`,
+         )}`,
+        [
+          start,
+          end,
+          JSON.stringify(templates),
+          (await import('../core/fields.ts')).SEARCH_FIELD_NAMES,
+          perGroup.flatMap((ks) => Array.from({ length: 8 }, (_, i) => ks[i % ks.length]!)),
+        ],
+      );
       if (process.stderr.isTTY) process.stderr.write(`\rloading: ${fmt(end + 1)}`);
     }
     if (process.stderr.isTTY) process.stderr.write('\n');
@@ -112,16 +198,18 @@ async function main(): Promise<void> {
       const s = await applyRules(store, set, cfg, { onProgress: progress });
       if (process.stderr.isTTY) process.stderr.write('\n');
       const rate = s.documents > 0 ? fmt(Math.round(s.documents / (s.durationMs / 1000))) : '-';
-      console.log(`${label.padEnd(34)} ${(s.durationMs / 1000).toFixed(1).padStart(7)} s  rules re-run ${String(s.affected.length).padStart(3)}`
-        + `  documents ${fmt(s.documents).padStart(9)}  re-tagged ${fmt(s.retagged).padStart(9)}  re-scored ${fmt(s.rescored).padStart(9)}`
-        + `  hosts ${fmt(s.hosts).padStart(7)}  docs/s ${rate}`);
+      console.log(
+        `${label.padEnd(34)} ${(s.durationMs / 1000).toFixed(1).padStart(7)} s  rules re-run ${String(s.affected.length).padStart(3)}` +
+          `  documents ${fmt(s.documents).padStart(9)}  re-tagged ${fmt(s.retagged).padStart(9)}  re-scored ${fmt(s.rescored).padStart(9)}` +
+          `  hosts ${fmt(s.hosts).padStart(7)}  docs/s ${rate}`,
+      );
       return s;
     };
     await pass('1. first apply (all rules)');
     await pass('2. nothing changed');
-    const edited = rules.map((r) => (r.name === 'web-nginx'
-      ? { ...r, tags: [...r.tags, 'team:web'], hash: ruleHash({ ...r, tags: [...r.tags, 'team:web'] }) }
-      : r));
+    const edited = rules.map((r) =>
+      r.name === 'web-nginx' ? { ...r, tags: [...r.tags, 'team:web'], hash: ruleHash({ ...r, tags: [...r.tags, 'team:web'] }) } : r,
+    );
     set = compileRules(edited, { favicons });
     await pass('3. one rule edited (web-nginx)');
     cfg = { ...cfg, port: { weights: { ...cfg.port.weights, sensitive_service: 35, recently_changed: 5 } } };

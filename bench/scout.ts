@@ -40,23 +40,32 @@ import { runPlum } from '../test/helpers/cli.ts';
 import { cliEnvOf, makeTestConfig } from '../test/helpers/db.ts';
 import { benchArgs, requireFreshBundle, usageExit } from './lib/cli.ts';
 
-const usage = 'usage: npx tsx bench/scout.ts [--prefix 16-24] [--rate PACKETS_PER_S] [--ports 22,80,443,8080] [--runs N] [--keep-net] [--modes two-stage,nmap-alone]';
-const cli = benchArgs(usage, () => parseArgs({ options: {
-  prefix: { type: 'string', default: '24' },
-  rate: { type: 'string', default: '10000' },
-  ports: { type: 'string', default: '22,80,443,8080' },
-  runs: { type: 'string', default: '1' },
-  'keep-net': { type: 'boolean', default: false },
-  modes: { type: 'string', default: 'two-stage,nmap-alone' },
-  help: { type: 'boolean', default: false },
-} }).values);
+const usage =
+  'usage: npx tsx bench/scout.ts [--prefix 16-24] [--rate PACKETS_PER_S] [--ports 22,80,443,8080] [--runs N] [--keep-net] [--modes two-stage,nmap-alone]';
+const cli = benchArgs(
+  usage,
+  () =>
+    parseArgs({
+      options: {
+        prefix: { type: 'string', default: '24' },
+        rate: { type: 'string', default: '10000' },
+        ports: { type: 'string', default: '22,80,443,8080' },
+        runs: { type: 'string', default: '1' },
+        'keep-net': { type: 'boolean', default: false },
+        modes: { type: 'string', default: 'two-stage,nmap-alone' },
+        help: { type: 'boolean', default: false },
+      },
+    }).values,
+);
 const prefix = Number(cli.prefix);
 const rate = Number(cli.rate);
 const runs = Number(cli.runs);
 const ports = cli.ports.split(',').map((p) => Number(p.trim()));
 type Mode = 'two-stage' | 'nmap alone';
 const MODE_NAMES: Record<string, Mode> = { 'two-stage': 'two-stage', 'nmap-alone': 'nmap alone' };
-const modes = [...new Set(cli.modes.split(',').map((m) => m.trim()))].map((m) => MODE_NAMES[m] ?? usageExit(`--modes takes two-stage and/or nmap-alone, not "${m}"`, usage));
+const modes = [...new Set(cli.modes.split(',').map((m) => m.trim()))].map(
+  (m) => MODE_NAMES[m] ?? usageExit(`--modes takes two-stage and/or nmap-alone, not "${m}"`, usage),
+);
 if (!Number.isInteger(prefix) || prefix < 16 || prefix > 24) usageExit('--prefix takes 16-24 (the range is 198.19.0.0/PREFIX)', usage);
 if (!Number.isInteger(rate) || rate < 100 || rate > 1_000_000) usageExit('--rate takes packets per second, 100-1000000', usage);
 if (!Number.isInteger(runs) || runs < 1 || runs > 20) usageExit('--runs takes 1-20', usage);
@@ -97,10 +106,19 @@ const homes: Array<() => Promise<void>> = [];
 
 function teardown(): void {
   if (servicesProcess && servicesProcess.exitCode === null) servicesProcess.kill('SIGTERM');
-  if (!cli['keep-net']) for (const ns of [scanNs, svcNs]) try { ip(['netns', 'del', ns]); } catch { /* not there */ }
+  if (!cli['keep-net'])
+    for (const ns of [scanNs, svcNs])
+      try {
+        ip(['netns', 'del', ns]);
+      } catch {
+        /* not there */
+      }
   fs.rmSync(dir, { recursive: true, force: true });
 }
-process.on('SIGINT', () => { teardown(); process.exit(130); });
+process.on('SIGINT', () => {
+  teardown();
+  process.exit(130);
+});
 
 async function setUp(): Promise<string> {
   for (const ns of [scanNs, svcNs]) ip(['netns', 'add', ns]);
@@ -110,7 +128,13 @@ async function setUp(): Promise<string> {
   ip(['-n', scanNs, 'addr', 'add', '198.18.0.1/24', 'dev', scanIf]);
   ip(['-n', svcNs, 'addr', 'add', '198.18.0.2/24', 'dev', svcIf]);
   for (const s of services) ip(['-n', svcNs, 'addr', 'add', `${s.ip}/32`, 'dev', svcIf]);
-  for (const [ns, dev] of [[scanNs, scanIf], [svcNs, svcIf], [scanNs, 'lo'], [svcNs, 'lo']] as const) ip(['-n', ns, 'link', 'set', dev, 'up']);
+  for (const [ns, dev] of [
+    [scanNs, scanIf],
+    [svcNs, svcIf],
+    [scanNs, 'lo'],
+    [svcNs, 'lo'],
+  ] as const)
+    ip(['-n', ns, 'link', 'set', dev, 'up']);
   ip(['-n', scanNs, 'route', 'add', '198.19.0.0/16', 'via', '198.18.0.2', 'dev', scanIf]);
   for (const ns of [scanNs, svcNs]) {
     if (/default/.test(ip(['-n', ns, 'route', 'show']))) throw new Error(`namespace ${ns} has a default route`);
@@ -121,7 +145,9 @@ async function setUp(): Promise<string> {
   for (const tool of ['masscan', 'nmap']) {
     fs.writeFileSync(path.join(dir, tool), `#!/bin/sh\nexec ip netns exec ${scanNs} ${tool} "$@"\n`, { mode: 0o755 });
   }
-  const child = spawn('ip', ['netns', 'exec', svcNs, process.execPath, path.join(root, 'bench', 'lib', 'scout-services.mjs'), JSON.stringify(services)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn('ip', ['netns', 'exec', svcNs, process.execPath, path.join(root, 'bench', 'lib', 'scout-services.mjs'), JSON.stringify(services)], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   servicesProcess = child;
   await new Promise<void>((resolve, reject) => {
     child.once('exit', (code) => reject(new Error(`the bench services exited with ${code}`)));
@@ -135,15 +161,24 @@ const uptime = () => execFileSync('uptime', { encoding: 'utf8' }).trim();
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)]!;
 const secs = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 
-interface Measure { wallMs: number; packets: number; found: string[] }
+interface Measure {
+  wallMs: number;
+  packets: number;
+  found: string[];
+}
 let sourceHost = 100;
 
 async function measure(mode: 'two-stage' | 'nmap alone', routerMac: string): Promise<Measure> {
   const made = await makeTestConfig('pglite');
   homes.push(made.drop);
   const env = {
-    ...cliEnvOf(made.config), PLUM_NMAP: path.join(dir, 'nmap'), PLUM_MASSCAN: path.join(dir, 'masscan'), PLUM_LOG_LEVEL: 'warn',
-    PLUM_MASSCAN_INTERFACE: scanIf, PLUM_MASSCAN_ROUTER_MAC: routerMac, PLUM_MASSCAN_MAX_RATE: String(rate),
+    ...cliEnvOf(made.config),
+    PLUM_NMAP: path.join(dir, 'nmap'),
+    PLUM_MASSCAN: path.join(dir, 'masscan'),
+    PLUM_LOG_LEVEL: 'warn',
+    PLUM_MASSCAN_INTERFACE: scanIf,
+    PLUM_MASSCAN_ROUTER_MAC: routerMac,
+    PLUM_MASSCAN_MAX_RATE: String(rate),
     // Each scan's probes leave from a fresh source address (a reused one may meet the previous scan's state).
     PLUM_MASSCAN_SOURCE_IP: `198.18.0.${sourceHost++}`,
   };
@@ -170,7 +205,9 @@ async function measure(mode: 'two-stage' | 'nmap alone', routerMac: string): Pro
 
 let failed = false;
 try {
-  console.log(`Plum two-stage scouting benchmark: ${range} (${size} addresses, 16 answering, ${expected.length} open ports), ports ${ports.join(',')}, masscan at ${rate} packets/s, ${runs} run(s)\nbefore: ${uptime()}`);
+  console.log(
+    `Plum two-stage scouting benchmark: ${range} (${size} addresses, 16 answering, ${expected.length} open ports), ports ${ports.join(',')}, masscan at ${rate} packets/s, ${runs} run(s)\nbefore: ${uptime()}`,
+  );
   const routerMac = await setUp();
   const results: Record<Mode, Measure[]> = { 'two-stage': [], 'nmap alone': [] };
   for (let i = 0; i < runs; i++) {
@@ -179,18 +216,21 @@ try {
       results[mode].push(m);
       const same = m.found.join() === expected.join();
       if (!same) failed = true;
-      console.log(`run ${i + 1} ${mode.padEnd(10)} ${secs(m.wallMs).padStart(9)}  ${String(m.packets).padStart(8)} packets  found ${m.found.length} open ports${same ? '' : ` — NOT the ${expected.length} expected: missing ${expected.filter((e) => !m.found.includes(e)).join(' ') || 'none'}, extra ${m.found.filter((e) => !expected.includes(e)).join(' ') || 'none'}`}`);
+      console.log(
+        `run ${i + 1} ${mode.padEnd(10)} ${secs(m.wallMs).padStart(9)}  ${String(m.packets).padStart(8)} packets  found ${m.found.length} open ports${same ? '' : ` — NOT the ${expected.length} expected: missing ${expected.filter((e) => !m.found.includes(e)).join(' ') || 'none'}, extra ${m.found.filter((e) => !expected.includes(e)).join(' ') || 'none'}`}`,
+      );
     }
   }
   const factor = 2 ** (prefix - 16);
-  const summary = (mode: Mode) => (results[mode].length === 0 ? undefined
-    : { wall: median(results[mode].map((m) => m.wallMs)), packets: median(results[mode].map((m) => m.packets)) });
+  const summary = (mode: Mode) =>
+    results[mode].length === 0 ? undefined : { wall: median(results[mode].map((m) => m.wallMs)), packets: median(results[mode].map((m) => m.packets)) };
   const two = summary('two-stage');
   const alone = summary('nmap alone');
   console.log(`\nmedians over ${runs} run(s), ${range}:`);
   if (two) console.log(`  two-stage   ${secs(two.wall)}, ${two.packets} packets`);
   if (alone) console.log(`  nmap alone  ${secs(alone.wall)}, ${alone.packets} packets`);
-  if (two && alone) console.log(`  nmap alone / two-stage: ${(alone.wall / two.wall).toFixed(1)}× the time, ${(alone.packets / two.packets).toFixed(1)}× the packets`);
+  if (two && alone)
+    console.log(`  nmap alone / two-stage: ${(alone.wall / two.wall).toFixed(1)}× the time, ${(alone.packets / two.packets).toFixed(1)}× the packets`);
   if (factor > 1) {
     // Extrapolated to the /16: nmap alone linearly; two-stage adds masscan's further probes (ports × addresses) at the rate and its 5 s wait per further scouting job.
     const extraProbesS = ((factor - 1) * size * ports.length) / rate;
@@ -199,7 +239,8 @@ try {
     const alone16 = alone ? alone.wall * factor : undefined;
     console.log(`\nextrapolated to 198.19.0.0/16 (${factor}× the addresses, not measured):`);
     if (two && two16 !== undefined) console.log(`  two-stage   ≈ ${secs(two16)}, ≈ ${Math.round(two.packets + (factor - 1) * size * ports.length)} packets`);
-    if (alone && alone16 !== undefined) console.log(`  nmap alone  ≈ ${secs(alone16)} (${(alone16 / 60_000).toFixed(0)} min), ≈ ${alone.packets * factor} packets`);
+    if (alone && alone16 !== undefined)
+      console.log(`  nmap alone  ≈ ${secs(alone16)} (${(alone16 / 60_000).toFixed(0)} min), ≈ ${alone.packets * factor} packets`);
     if (two16 !== undefined && alone16 !== undefined) console.log(`  nmap alone / two-stage ≈ ${(alone16 / two16).toFixed(0)}× the time`);
   }
   console.log(`\nthe expected open ports found by every run: ${failed ? 'NO' : 'yes'}\nafter: ${uptime()}`);

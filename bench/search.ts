@@ -42,7 +42,14 @@ async function open(): Promise<{ store: Store; fresh: boolean; cleanup(): Promis
     const fresh = !flag('keep');
     if (fresh) await fs.rm(home, { recursive: true, force: true });
     const store = await openStore(loadConfig({ PLUM_HOME: home }));
-    return { store, fresh, cleanup: async () => { await store.close(); if (flag('drop')) await fs.rm(home, { recursive: true, force: true }); } };
+    return {
+      store,
+      fresh,
+      cleanup: async () => {
+        await store.close();
+        if (flag('drop')) await fs.rm(home, { recursive: true, force: true });
+      },
+    };
   }
   const admin = postgres(ADMIN, { max: 1, onnotice: () => {} });
   const exists = (await admin`select 1 from pg_database where datname = ${DB}`).length > 0;
@@ -56,7 +63,8 @@ async function open(): Promise<{ store: Store; fresh: boolean; cleanup(): Promis
   url.pathname = `/${DB}`;
   const store = await openStore(loadConfig({ PLUM_HOME: path.join(os.tmpdir(), 'plum-bench-search-home'), PLUM_DATABASE_URL: url.toString() }));
   return {
-    store, fresh,
+    store,
+    fresh,
     cleanup: async () => {
       await store.close();
       if (flag('drop')) {
@@ -67,8 +75,6 @@ async function open(): Promise<{ store: Store; fresh: boolean; cleanup(): Promis
     },
   };
 }
-
-
 
 /**
  * One INSERT ... SELECT per chunk. Each document picks a service template by
@@ -144,7 +150,27 @@ f as (
     end || jsonb_build_object('ip', jsonb_build_array(ip), 'port', jsonb_build_array(port::text), 'protocol', jsonb_build_array(case when port = 53 then 'udp' else 'tcp' end), 'state', jsonb_build_array('open')) as fields
   from e
 ),
-${insertObservationsSql(['id', 'ip', 'protocol', 'port', 'hsh256', 'fp_version', 'first_seen', 'last_seen', 'times_seen', 'state', 'current', 'checked_at', 'state_changed_at', 'doc', 'fields', 'tags', 'score'], `
+${insertObservationsSql(
+  [
+    'id',
+    'ip',
+    'protocol',
+    'port',
+    'hsh256',
+    'fp_version',
+    'first_seen',
+    'last_seen',
+    'times_seen',
+    'state',
+    'current',
+    'checked_at',
+    'state_changed_at',
+    'doc',
+    'fields',
+    'tags',
+    'score',
+  ],
+  `
 select 'obs_bench' || lpad(n::text, 9, '0'), ip::inet, case when port = 53 then 'udp' else 'tcp' end, port, md5(n::text) || md5((n + 1)::text), 1,
   now() - ((30 + r1 % 400) || ' days')::interval, now() - ((r2 % 43200) || ' minutes')::interval, 1 + r3 % 50, 'open', true,
   now() - ((r2 % 43200) || ' minutes')::interval, now() - ((30 + r1 % 400) || ' days')::interval,
@@ -165,7 +191,8 @@ select 'obs_bench' || lpad(n::text, 9, '0'), ip::inet, case when port = 53 then 
     case when kind in ('mysql','postgresql') then 'type:database' when kind = 'telnet' then 'proto:telnet' end
   ], null),
   (case when kind in ('mysql','postgresql','telnet') then 60 else 0 end + case when ttl like 'Index of%' and kind = 'http' then 30 else 0 end + (r1 % 30))::int
-from f`)}`;
+from f`,
+)}`;
 }
 
 async function populate(store: Store): Promise<void> {
@@ -177,7 +204,9 @@ async function populate(store: Store): Promise<void> {
   // on PostgreSQL a few chunks run at once on separate connections.
   const starts: number[] = [];
   for (let from = 0; from < size; from += chunk) {
-    const [done] = await store.query<{ ok: boolean }>(`select exists(select 1 from port_observations where id = 'obs_bench${String(from).padStart(9, '0')}') as ok`);
+    const [done] = await store.query<{ ok: boolean }>(
+      `select exists(select 1 from port_observations where id = 'obs_bench${String(from).padStart(9, '0')}') as ok`,
+    );
     if (!done?.ok) starts.push(from);
   }
   // The definitions are kept in a side table so that a resumed load (--keep) still rebuilds them.
@@ -186,7 +215,7 @@ async function populate(store: Store): Promise<void> {
     where tablename = 'port_observations' and indexdef not like 'CREATE UNIQUE%' on conflict do nothing`);
   const defs = await store.query<{ name: string; def: string }>('select name, def from bench_index_defs order by name');
   if (starts.length) for (const d of defs) await store.query(`drop index if exists ${d.name}`);
-  let loaded = (size - starts.length * chunk);
+  let loaded = size - starts.length * chunk;
   const workers = driver === 'pglite' ? 1 : Number(arg('workers', '3'));
   const next = async (): Promise<void> => {
     const from = starts.shift();
@@ -285,7 +314,9 @@ async function main(): Promise<void> {
       }
       const p95 = pct(times, 95);
       worst = Math.max(worst, p95);
-      lines.push(`${b.name.padEnd(20)} ${pct(times, 50).toFixed(1).padStart(8)} ${p95.toFixed(1).padStart(8)} ${String(hits).padStart(5)}  ${b.opts?.token ? '--token ' : b.opts?.by ? '--by host ' : ''}${b.q}`);
+      lines.push(
+        `${b.name.padEnd(20)} ${pct(times, 50).toFixed(1).padStart(8)} ${p95.toFixed(1).padStart(8)} ${String(hits).padStart(5)}  ${b.opts?.token ? '--token ' : b.opts?.by ? '--by host ' : ''}${b.q}`,
+      );
       log(lines[lines.length - 1]!);
     }
     lines.push(`worst p95: ${worst.toFixed(1)} ms (goal <= 200 ms)`);

@@ -42,8 +42,11 @@ import { startPerimeter } from '../demo/perimeter/index.ts';
 
 const { values } = parseArgs({
   options: {
-    jobs: { type: 'string' }, investigations: { type: 'string', default: '8' },
-    realistic: { type: 'boolean', default: false }, 'job-size': { type: 'string', default: '64' }, runs: { type: 'string', default: '3' },
+    jobs: { type: 'string' },
+    investigations: { type: 'string', default: '8' },
+    realistic: { type: 'boolean', default: false },
+    'job-size': { type: 'string', default: '64' },
+    runs: { type: 'string', default: '3' },
   },
 });
 const realistic = values.realistic;
@@ -51,7 +54,8 @@ const jobs = Number(values.jobs ?? (realistic ? '4' : '24'));
 const investigations = Number(values.investigations);
 const jobSize = Number(values['job-size']);
 const runs = Number(values.runs);
-if (!Number.isInteger(jobs) || jobs < (realistic ? 1 : 2) || jobs > (realistic ? 32 : 250)) throw new Error(realistic ? '--jobs must be 1-32 with --realistic' : '--jobs must be 2-250');
+if (!Number.isInteger(jobs) || jobs < (realistic ? 1 : 2) || jobs > (realistic ? 32 : 250))
+  throw new Error(realistic ? '--jobs must be 1-32 with --realistic' : '--jobs must be 2-250');
 if (realistic && (!Number.isInteger(jobSize) || jobSize < 32 || jobSize > 256)) throw new Error('--job-size must be 32-256');
 if (realistic && (!Number.isInteger(runs) || runs < 1 || runs > 20)) throw new Error('--runs must be 1-20');
 
@@ -64,15 +68,20 @@ const pct = (xs: number[], p: number) => {
 const fmt = (x: number) => `${Math.round(x)} ms`;
 const uptime = () => execFileSync('uptime', { encoding: 'utf8' }).trim();
 
-console.log(`Plum distributed-mode benchmark (real Temporal dev server)${realistic ? `, realistic jobs: ${jobs} x ${jobSize} addresses, -sV, ${runs} runs` : ''}\nbefore: ${uptime()}`);
+console.log(
+  `Plum distributed-mode benchmark (real Temporal dev server)${realistic ? `, realistic jobs: ${jobs} x ${jobSize} addresses, -sV, ${runs} runs` : ''}\nbefore: ${uptime()}`,
+);
 const server = await startTemporalDevServer({ headless: true });
 const perimeter = await startPerimeter();
 // --realistic: one more perimeter (its own /24 and 6 services) per further job.
 const extraPerimeters = realistic ? await Promise.all(Array.from({ length: jobs - 1 }, () => startPerimeter())) : [];
 const made = await makeTestConfig('postgres');
 const env = {
-  PLUM_HOME: made.config.home, PLUM_DATABASE_URL: made.config.PLUM_DATABASE_URL!, PLUM_TEMPORAL_ADDRESS: server.address,
-  PLUM_LOG_LEVEL: 'warn', PLUM_JOB_SIZE: realistic ? String(jobSize) : '1',
+  PLUM_HOME: made.config.home,
+  PLUM_DATABASE_URL: made.config.PLUM_DATABASE_URL!,
+  PLUM_TEMPORAL_ADDRESS: server.address,
+  PLUM_LOG_LEVEL: 'warn',
+  PLUM_JOB_SIZE: realistic ? String(jobSize) : '1',
 };
 const agentEnv = { ...env, PLUM_DATABASE_URL: '', PLUM_HOME: path.join(made.config.home, 'agent') };
 const procs: PlumProcess[] = [];
@@ -184,7 +193,11 @@ async function realisticRuns(ok: Ok, history: HistoryOf, url: string): Promise<v
   const perMinute: number[] = [];
   for (let r = 1; r <= runs; r++) {
     const t0 = Date.now();
-    const run = JSON.parse(await ok(['run', 'realistic', '--temporal', '--format', 'json'])) as { run_id: string; workflow_id: string; counters: { jobsDone: number; jobsFailed: number } };
+    const run = JSON.parse(await ok(['run', 'realistic', '--temporal', '--format', 'json'])) as {
+      run_id: string;
+      workflow_id: string;
+      counters: { jobsDone: number; jobsFailed: number };
+    };
     const wall = Date.now() - t0;
     const times = jobTimes(await history(run.workflow_id));
     const nmap = await nmapElapsedByJob(url, run.run_id);
@@ -243,7 +256,9 @@ async function latencyRuns(ok: Ok, history: HistoryOf, api: string, key: string)
 
   // 2. Investigation latency while a background run keeps the agents busy.
   let backgroundDone = false;
-  const background = runPlum(['run', 'background', '--temporal', '--format', 'json'], env).finally(() => { backgroundDone = true; });
+  const background = runPlum(['run', 'background', '--temporal', '--format', 'json'], env).finally(() => {
+    backgroundDone = true;
+  });
   await new Promise((r) => setTimeout(r, 3000));
   const ssh = perimeter.service('ssh');
   const latencies: number[] = [];
@@ -251,22 +266,27 @@ async function latencyRuns(ok: Ok, history: HistoryOf, api: string, key: string)
   for (let i = 0; i < investigations; i++) {
     const posted = Date.now();
     const res = await fetch(`${api}/v1/investigations`, {
-      method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+      method: 'POST',
+      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
       body: JSON.stringify({ targets: [ssh.ip], ports: String(ssh.port), scripts: [] }),
     });
     if (res.status !== 202) throw new Error(`POST /v1/investigations: ${res.status} ${await res.text()}`);
-    const { id } = await res.json() as { id: string };
-    const wf = `investigation:${(await investigationIdOf(made.config.PLUM_DATABASE_URL!, id))}`;
+    const { id } = (await res.json()) as { id: string };
+    const wf = `investigation:${await investigationIdOf(made.config.PLUM_DATABASE_URL!, id)}`;
     const handle = client.workflow.getHandle(wf);
     await handle.result();
     const h = (await handle.fetchHistory()).events ?? [];
     const nmapScheduled = h.find((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'runNmapJob');
-    const started = h.find((e) => e.activityTaskStartedEventAttributes && String(e.activityTaskStartedEventAttributes.scheduledEventId) === String(nmapScheduled?.eventId));
+    const started = h.find(
+      (e) => e.activityTaskStartedEventAttributes && String(e.activityTaskStartedEventAttributes.scheduledEventId) === String(nmapScheduled?.eventId),
+    );
     if (started) latencies.push(ms(started.eventTime) - posted);
     if (!backgroundDone) duringBackground++;
   }
   const bg = await background;
-  console.log(`\n2. ${latencies.length} investigations, ${duringBackground} of them while a ${jobs}-job background run (about 2 s of nmap per job) kept both agents busy${bg.code === 0 ? '' : ` (background failed: ${bg.stderr})`}`);
+  console.log(
+    `\n2. ${latencies.length} investigations, ${duringBackground} of them while a ${jobs}-job background run (about 2 s of nmap per job) kept both agents busy${bg.code === 0 ? '' : ` (background failed: ${bg.stderr})`}`,
+  );
   console.log(`   POST /v1/investigations -> nmap activity started on an agent: p50 ${fmt(pct(latencies, 50))}, p95 ${fmt(pct(latencies, 95))}`);
 }
 

@@ -38,9 +38,12 @@ const store = await openStore(config);
 
 /** Scores the hosts that have open ports and no stored score, as the rescoring after an ingest does. */
 async function scoreUnscoredHosts(s: Store): Promise<void> {
-  const ips = (await s.query<{ ip: string }>(
-    `select distinct host(o.ip) as ip from port_observations o where o.current and o.state = 'open'
-       and not exists (select 1 from host_scores h where h.ip = o.ip)`)).map((r) => r.ip);
+  const ips = (
+    await s.query<{ ip: string }>(
+      `select distinct host(o.ip) as ip from port_observations o where o.current and o.state = 'open'
+       and not exists (select 1 from host_scores h where h.ip = o.ip)`,
+    )
+  ).map((r) => r.ip);
   if (ips.length === 0) return;
   const t0 = performance.now();
   log(`bench: scoring ${ips.length.toLocaleString('en')} hosts (host_scores)...`);
@@ -54,17 +57,29 @@ async function scoreUnscoredHosts(s: Store): Promise<void> {
 }
 const name = `bench-web-${process.pid}`;
 try {
-  const [{ n }] = await store.query<{ n: number }>('select count(*)::int as n from port_observations') as [{ n: number }];
+  const [{ n }] = (await store.query<{ n: number }>('select count(*)::int as n from port_observations')) as [{ n: number }];
   if (n === 0) throw new Error(`no port documents in ${db}: run npx tsx bench/search.ts --keep first`);
   await scoreUnscoredHosts(store);
-  const [{ ip }] = await store.query<{ ip: string }>("select host(ip) as ip from port_observations where current and state = 'open' limit 1") as [{ ip: string }];
+  const [{ ip }] = (await store.query<{ ip: string }>("select host(ip) as ip from port_observations where current and state = 'open' limit 1")) as [
+    { ip: string },
+  ];
   const user = await createUser(store, { name, role: 'admin', password: `bench password ${process.pid}` });
   const { secret } = await createWebSession(store, user.id, 3_600_000);
   // The bench repeats each search far past the per-user limit of expensive pages, which it is not measuring.
   const app = createApp({ store, config: loadConfig({ PLUM_DATABASE_URL: db }), limits: { expensivePerMinute: 1_000_000 } });
   const pages = [
-    '/', '/search?q=port%3A443%20http_server.lk%3Anginx', '/search?q=port%3A22&sort=score', '/search?q=openssh&mode=token',
-    `/hosts/${ip}`, '/changes', '/runs', '/perimeter', '/rules', '/reports', '/admin', '/search/complete?q=http_server%3Angi',
+    '/',
+    '/search?q=port%3A443%20http_server.lk%3Anginx',
+    '/search?q=port%3A22&sort=score',
+    '/search?q=openssh&mode=token',
+    `/hosts/${ip}`,
+    '/changes',
+    '/runs',
+    '/perimeter',
+    '/rules',
+    '/reports',
+    '/admin',
+    '/search/complete?q=http_server%3Angi',
   ];
   log(`bench: ${n.toLocaleString('en')} port documents; ${runs} runs per page`);
   const rows: { page: string; p50: number; p95: number; status: number }[] = [];

@@ -20,7 +20,10 @@ import { commandEntries } from './commands/index.ts';
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const docFiles = [
   'README.md',
-  ...fs.readdirSync(path.join(root, 'docs')).filter((f) => f.endsWith('.md')).map((f) => `docs/${f}`),
+  ...fs
+    .readdirSync(path.join(root, 'docs'))
+    .filter((f) => f.endsWith('.md'))
+    .map((f) => `docs/${f}`),
   'deploy/README.md',
   'rules/README.md',
   'nse/README.md',
@@ -149,7 +152,7 @@ async function hasArgument(text: string): Promise<boolean> {
  */
 const concreteSynopses: DocCommand[] = [];
 for (const c of synopses) {
-  if (/^[a-z]/.test(c.text) && isConcrete(c.text) && !commandPaths.has(c.text) && await hasArgument(c.text)) concreteSynopses.push(c);
+  if (/^[a-z]/.test(c.text) && isConcrete(c.text) && !commandPaths.has(c.text) && (await hasArgument(c.text))) concreteSynopses.push(c);
 }
 
 describe('documented commands', () => {
@@ -158,21 +161,24 @@ describe('documented commands', () => {
     expect(synopses.length).toBeGreaterThan(40);
   });
 
-  it.each([...runnable, ...concreteSynopses].map((c) => [`${c.file}:${c.line} plum ${c.text}`, c] as const))('%s parses as the CLI parses it', async (_label, c) => {
-    // The command's own words: up to the first shell operator (`&`, `>`, `|`...).
-    // A glob (`scans/*.xml`) is a word the shell expands.
-    const parsed = shellQuote.parse(c.text).map((w) => (typeof w === 'object' && 'op' in w && w.op === 'glob' ? w.pattern : w));
-    const end = parsed.findIndex((w) => typeof w !== 'string');
-    const words = (end < 0 ? parsed : parsed.slice(0, end)) as string[];
-    const program = await programFor(words[0]!);
-    expect(program.commands.length, `unknown command "${words[0]}"`).toBe(1);
-    try {
-      await program.parseAsync(['node', 'plum', ...words]);
-    } catch (e) {
-      if (e instanceof CommanderError && e.code === 'commander.helpDisplayed') return;
-      throw new Error(`${c.file}:${c.line}: plum ${c.text}: ${(e as Error).message}`);
-    }
-  });
+  it.each([...runnable, ...concreteSynopses].map((c) => [`${c.file}:${c.line} plum ${c.text}`, c] as const))(
+    '%s parses as the CLI parses it',
+    async (_label, c) => {
+      // The command's own words: up to the first shell operator (`&`, `>`, `|`...).
+      // A glob (`scans/*.xml`) is a word the shell expands.
+      const parsed = shellQuote.parse(c.text).map((w) => (typeof w === 'object' && 'op' in w && w.op === 'glob' ? w.pattern : w));
+      const end = parsed.findIndex((w) => typeof w !== 'string');
+      const words = (end < 0 ? parsed : parsed.slice(0, end)) as string[];
+      const program = await programFor(words[0]!);
+      expect(program.commands.length, `unknown command "${words[0]}"`).toBe(1);
+      try {
+        await program.parseAsync(['node', 'plum', ...words]);
+      } catch (e) {
+        if (e instanceof CommanderError && e.code === 'commander.helpDisplayed') return;
+        throw new Error(`${c.file}:${c.line}: plum ${c.text}: ${(e as Error).message}`);
+      }
+    },
+  );
 
   it.each(synopses.map((c) => [`${c.file}:${c.line} plum ${c.text}`, c] as const))('%s names a command and its options', async (_label, c) => {
     const words = c.text.split(/\s+/);

@@ -28,8 +28,13 @@ export function describeService(f: Partial<SearchFields>): string {
 export async function runFindings(store: StoreSession, runId: string, limit = 500): Promise<RunFinding[]> {
   const rows = await openServicesOfRun(store, runId, limit);
   return rows.map((r) => ({
-    ip: r.ip, protocol: r.protocol, port: Number(r.port), event: (r.event as RunFinding['event']) ?? null,
-    service: describeService(r.fields ?? {}), tags: r.tags ?? [], score: Number(r.score ?? 0),
+    ip: r.ip,
+    protocol: r.protocol,
+    port: Number(r.port),
+    event: (r.event as RunFinding['event']) ?? null,
+    service: describeService(r.fields ?? {}),
+    tags: r.tags ?? [],
+    score: Number(r.score ?? 0),
     firstSeen: new Date(r.first_seen).toISOString(),
   }));
 }

@@ -46,6 +46,7 @@ export function laterFileFailed(e: unknown, file: string, done: number, total: n
   if (done === 0) return e;
   const err = toPlumError(e);
   return new PlumError(err.code, `${file}: ${err.message}`, {
-    cause: e, hint: `${done} of ${total} files were imported before it; run the same command again to import the rest (imported files are recognised and skipped)`,
+    cause: e,
+    hint: `${done} of ${total} files were imported before it; run the same command again to import the rest (imported files are recognised and skipped)`,
   });
 }

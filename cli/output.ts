@@ -64,12 +64,18 @@ export function info(message: string): void {
 
 /** A plain aligned text table; the last column is never padded. */
 export function renderTable(rows: Record<string, unknown>[], columns: string[], headers: string[] = columns): string {
-  const cells = rows.map((r) => columns.map((c) => {
-    const v = r[c];
-    return v === null || v === undefined ? '' : Array.isArray(v) ? v.join(',') : String(v);
-  }));
+  const cells = rows.map((r) =>
+    columns.map((c) => {
+      const v = r[c];
+      return v === null || v === undefined ? '' : Array.isArray(v) ? v.join(',') : String(v);
+    }),
+  );
   const widths = headers.map((h, i) => Math.max(h.length, ...cells.map((row) => row[i]!.length)));
-  const fmt = (row: string[]) => row.map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i]!))).join('  ').trimEnd();
+  const fmt = (row: string[]) =>
+    row
+      .map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i]!)))
+      .join('  ')
+      .trimEnd();
   return [fmt(headers.map((h) => h.toUpperCase())), ...cells.map(fmt)].join('\n') + '\n';
 }
 

@@ -27,8 +27,10 @@ export function createProgressDisplay(opts: { stream?: NodeJS.WriteStream; label
       onEvent(e) {
         if (e.type === 'planned') {
           total = e.plan.jobCount;
-          line(`${label}: ${e.plan.jobCount} job${e.plan.jobCount === 1 ? '' : 's'} over ${e.plan.addressCount} address${e.plan.addressCount === 1 ? '' : 'es'}${e.plan.resumed ? ' (resumed)' : ''}`
-            + `${e.plan.scoutJobs ? `, ${counted(e.plan.scoutJobs, 'scouting job')} (masscan) first` : ''}`);
+          line(
+            `${label}: ${e.plan.jobCount} job${e.plan.jobCount === 1 ? '' : 's'} over ${e.plan.addressCount} address${e.plan.addressCount === 1 ? '' : 'es'}${e.plan.resumed ? ' (resumed)' : ''}` +
+              `${e.plan.scoutJobs ? `, ${counted(e.plan.scoutJobs, 'scouting job')} (masscan) first` : ''}`,
+          );
         } else if (e.type === 'stage') {
           const added = e.plan.jobCount - total;
           total = e.plan.jobCount;
@@ -36,27 +38,35 @@ export function createProgressDisplay(opts: { stream?: NodeJS.WriteStream; label
         } else if (e.type === 'job-finished') {
           done++;
           const o = e.outcome;
-          line(`${label}: job ${o.index + 1}/${total} ${o.status}: ${o.hostsUp} host${o.hostsUp === 1 ? '' : 's'} up, ${o.ports} open port${o.ports === 1 ? '' : 's'}, ${o.appeared} appeared, ${o.changed} changed, ${o.gone} gone${o.error ? ` (${o.error})` : ''}`);
+          line(
+            `${label}: job ${o.index + 1}/${total} ${o.status}: ${o.hostsUp} host${o.hostsUp === 1 ? '' : 's'} up, ${o.ports} open port${o.ports === 1 ? '' : 's'}, ${o.appeared} appeared, ${o.changed} changed, ${o.gone} gone${o.error ? ` (${o.error})` : ''}`,
+          );
         }
       },
       onJobProgress() {},
       stop() {},
     };
   }
-  const multi = new cliProgress.MultiBar({
-    stream,
-    hideCursor: true,
-    clearOnComplete: false,
-    format: ' {name} [{bar}] {percentage}% | {info}',
-    barsize: 24,
-  }, cliProgress.Presets.shades_classic);
+  const multi = new cliProgress.MultiBar(
+    {
+      stream,
+      hideCursor: true,
+      clearOnComplete: false,
+      format: ' {name} [{bar}] {percentage}% | {info}',
+      barsize: 24,
+    },
+    cliProgress.Presets.shades_classic,
+  );
   let runBar: cliProgress.SingleBar | undefined;
   const jobBars = new Map<string, cliProgress.SingleBar>();
   return {
     onEvent(e) {
       if (e.type === 'planned') {
         total = e.plan.jobCount;
-        runBar = multi.create(Math.max(1, total), 0, { name: label.padEnd(12).slice(0, 12), info: `0/${counted(total, 'job')}${e.plan.scoutJobs ? ', scouting' : ''}` });
+        runBar = multi.create(Math.max(1, total), 0, {
+          name: label.padEnd(12).slice(0, 12),
+          info: `0/${counted(total, 'job')}${e.plan.scoutJobs ? ', scouting' : ''}`,
+        });
       } else if (e.type === 'stage') {
         // The nmap stage of a two-stage run: its jobs join the run's total.
         total = e.plan.jobCount;
@@ -64,7 +74,10 @@ export function createProgressDisplay(opts: { stream?: NodeJS.WriteStream; label
         runBar?.update(done, { info: `${done}/${counted(total, 'job')}, nmap on what answered` });
       } else if (e.type === 'job-started') {
         const targets = e.spec.targets.length > 2 ? `${e.spec.targets.slice(0, 2).join(' ')} …` : e.spec.targets.join(' ');
-        jobBars.set(e.spec.jobId, multi.create(100, 0, { name: `${e.spec.scout ? 'scout' : 'job'} ${e.spec.index + 1}`.padEnd(12), info: `${targets} starting` }));
+        jobBars.set(
+          e.spec.jobId,
+          multi.create(100, 0, { name: `${e.spec.scout ? 'scout' : 'job'} ${e.spec.index + 1}`.padEnd(12), info: `${targets} starting` }),
+        );
       } else if (e.type === 'job-finished') {
         done++;
         const bar = jobBars.get(e.outcome.jobId);

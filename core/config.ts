@@ -9,10 +9,18 @@ import { checkOidcConfig, parseRoleMap } from './oidc.ts';
  * workers/*) from the environment; leaf modules receive the parsed object and
  * never read process.env themselves.
  */
-const optionalString = z.string().trim().min(1).optional().or(z.literal('').transform(() => undefined));
+const optionalString = z
+  .string()
+  .trim()
+  .min(1)
+  .optional()
+  .or(z.literal('').transform(() => undefined));
 
 /** A Temporal duration such as 500ms, 30s, 2m or 1h. */
-const temporalDuration = z.string().trim().regex(/^\d+(ms|s|m|h)$/, { message: 'must be a duration such as 500ms, 30s, 2m or 1h' });
+const temporalDuration = z
+  .string()
+  .trim()
+  .regex(/^\d+(ms|s|m|h)$/, { message: 'must be a duration such as 500ms, 30s, 2m or 1h' });
 
 export const configSchema = z.object({
   PLUM_HOME: z.string().trim().min(1).default('./.plum'),
@@ -36,7 +44,10 @@ export const configSchema = z.object({
   /** Jobs one workflow execution handles before continuing as new (keeps histories small). */
   PLUM_TEMPORAL_JOBS_PER_EXECUTION: z.coerce.number().int().min(1).max(10_000).default(500),
   /** TLS to the Temporal frontend: on by itself (system CAs), implied by any of the files below. */
-  PLUM_TEMPORAL_TLS: z.enum(['', 'true', 'false', '1', '0']).default('').transform((v) => v === 'true' || v === '1'),
+  PLUM_TEMPORAL_TLS: z
+    .enum(['', 'true', 'false', '1', '0'])
+    .default('')
+    .transform((v) => v === 'true' || v === '1'),
   /** PEM file of the CA that signed the frontend's certificate (default: the system CAs). */
   PLUM_TEMPORAL_TLS_CA: optionalString,
   /** PEM files of the client certificate and key (mTLS). */
@@ -57,7 +68,9 @@ export const configSchema = z.object({
   PLUM_MASSCAN_MAX_RATE: z.coerce.number().int().min(1).max(10_000_000).default(10_000),
   /** The interface, router MAC and source address masscan sends from (default: masscan's choice from the default route). */
   PLUM_MASSCAN_INTERFACE: optionalString,
-  PLUM_MASSCAN_ROUTER_MAC: optionalString.refine((v) => v === undefined || /^[0-9a-fA-F]{2}([:-][0-9a-fA-F]{2}){5}$/.test(v), { message: 'must be a MAC address such as 02:00:00:00:00:01' }),
+  PLUM_MASSCAN_ROUTER_MAC: optionalString.refine((v) => v === undefined || /^[0-9a-fA-F]{2}([:-][0-9a-fA-F]{2}){5}$/.test(v), {
+    message: 'must be a MAC address such as 02:00:00:00:00:01',
+  }),
   PLUM_MASSCAN_SOURCE_IP: optionalString,
   /** Seconds masscan waits for late answers after its last probe. */
   PLUM_MASSCAN_WAIT: z.coerce.number().int().min(0).max(60).default(5),
@@ -75,11 +88,17 @@ export const configSchema = z.object({
   /** nmap's favicon database, a fact source for the rules. */
   PLUM_FAVICON_DB: z.string().trim().min(1).default('/usr/share/nmap/nselib/data/favicon-db'),
   /** Webhooks may POST to loopback, link-local and private addresses (refused by default: core/report/webhook-destination.ts). */
-  PLUM_WEBHOOK_ALLOW_PRIVATE: z.enum(['', '0', '1', 'false', 'true']).optional().transform((v) => v === '1' || v === 'true'),
+  PLUM_WEBHOOK_ALLOW_PRIVATE: z
+    .enum(['', '0', '1', 'false', 'true'])
+    .optional()
+    .transform((v) => v === '1' || v === 'true'),
   /** Requests a minute per key on the expensive API routes (search, investigations, uploads). */
   PLUM_API_EXPENSIVE_PER_MINUTE: z.coerce.number().int().min(1).default(60),
   /** The predecessor's agent protocol (/bot_api/beacon, getjob, sndjob): off unless set. */
-  PLUM_LEGACY_BOT_API: z.enum(['', '0', '1', 'false', 'true']).optional().transform((v) => v === '1' || v === 'true'),
+  PLUM_LEGACY_BOT_API: z
+    .enum(['', '0', '1', 'false', 'true'])
+    .optional()
+    .transform((v) => v === '1' || v === 'true'),
   /** Seconds a predecessor agent may hold a job without sending its result before the job is offered again (on Temporal: the attempt's start-to-close timeout). */
   PLUM_LEGACY_JOB_TIMEOUT: z.coerce.number().int().min(1).default(7200),
   /** Distributed mode: seconds between the legacy bridge's heartbeats of the jobs it holds (how soon a cancellation reaches them). */
@@ -96,7 +115,7 @@ export const configSchema = z.object({
   PLUM_OIDC_CLIENT_SECRET_FILE: optionalString,
   /** Where the provider sends the browser back: this server's public URL + /login/oidc/callback. */
   PLUM_OIDC_REDIRECT_URL: optionalString.refine((v) => v === undefined || /^https?:\/\/[^/]+\/(.*\/)?login\/oidc\/callback$/.test(v), {
-    message: 'must be this server\'s URL ending in /login/oidc/callback',
+    message: "must be this server's URL ending in /login/oidc/callback",
   }),
   PLUM_OIDC_SCOPES: z.string().trim().min(1).default('openid profile email'),
   /** The claim (a dotted path) whose values PLUM_OIDC_ROLES maps to roles. */
@@ -114,18 +133,24 @@ export const configSchema = z.object({
   /** The provider's name on the login page's button ("Sign in with …"). */
   PLUM_OIDC_NAME: z.string().trim().min(1).max(60).default('single sign-on'),
   /** Local accounts (name and password) on the login page; `false` leaves single sign-on only. */
-  PLUM_WEB_LOCAL_LOGIN: z.enum(['', '0', '1', 'false', 'true']).optional().transform((v) => !(v === '0' || v === 'false')),
+  PLUM_WEB_LOCAL_LOGIN: z
+    .enum(['', '0', '1', 'false', 'true'])
+    .optional()
+    .transform((v) => !(v === '0' || v === 'false')),
   /** Base URL of the Temporal UI, for links from a run's page (distributed mode). */
   PLUM_TEMPORAL_UI_URL: optionalString.refine((v) => v === undefined || /^https?:\/\//.test(v), { message: 'must be an http(s) URL' }),
   /** When a port counts as flapping: COUNT/WINDOW, that many `gone` within the window (core/history/flapping.ts). */
-  PLUM_FLAPPING: z.string().default(DEFAULT_FLAPPING).transform((v, ctx) => {
-    try {
-      return parseFlapping(v);
-    } catch (e) {
-      ctx.addIssue({ code: 'custom', message: (e as Error).message });
-      return z.NEVER;
-    }
-  }),
+  PLUM_FLAPPING: z
+    .string()
+    .default(DEFAULT_FLAPPING)
+    .transform((v, ctx) => {
+      try {
+        return parseFlapping(v);
+      } catch (e) {
+        ctx.addIssue({ code: 'custom', message: (e as Error).message });
+        return z.NEVER;
+      }
+    }),
 });
 
 export type PlumConfigInput = z.input<typeof configSchema>;

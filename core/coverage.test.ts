@@ -5,7 +5,7 @@ import { canonicalIp } from './coverage.ts';
 describe('canonicalIp', () => {
   it('returns canonical dotted quads unchanged, as ipaddr.js writes them', () => {
     let seed = 11;
-    const rnd = (n: number) => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) % n);
+    const rnd = (n: number) => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) % n;
     for (let i = 0; i < 20_000; i++) {
       const ip = [rnd(256), rnd(256), rnd(256), rnd(256)].join('.');
       expect(canonicalIp(ip)).toBe(ip);

@@ -5,7 +5,11 @@ const now = new Date('2026-12-06T12:00:00Z');
 
 describe('durations and dates', () => {
   it.each([
-    ['30m', 1_800_000], ['12h', 43_200_000], ['7d', 604_800_000], ['2w', 1_209_600_000], [' 3D ', 259_200_000],
+    ['30m', 1_800_000],
+    ['12h', 43_200_000],
+    ['7d', 604_800_000],
+    ['2w', 1_209_600_000],
+    [' 3D ', 259_200_000],
   ])('parseDuration(%j) = %d ms', (text, ms) => {
     expect(parseDuration(text)).toBe(ms);
     expect(isDuration(text)).toBe(true);

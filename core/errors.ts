@@ -59,8 +59,18 @@ export function isErrorCode(v: string): v is ErrorCode {
 
 /** Codes whose cause is the input itself: retrying cannot help. */
 const NON_RETRYABLE: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
-  'usage', 'invalid_input', 'syntax', 'not_found', 'conflict', 'out_of_scope', 'unsafe_argument',
-  'parse_error', 'unauthorized', 'forbidden', 'payload_too_large', 'cancelled',
+  'usage',
+  'invalid_input',
+  'syntax',
+  'not_found',
+  'conflict',
+  'out_of_scope',
+  'unsafe_argument',
+  'parse_error',
+  'unauthorized',
+  'forbidden',
+  'payload_too_large',
+  'cancelled',
 ]);
 
 export interface PlumErrorOptions {
@@ -106,8 +116,7 @@ export class PlumError extends Error {
 }
 
 export const usageError = (message: string, hint?: string) => new PlumError('usage', message, { hint });
-export const invalidInput = (message: string, hint?: string, details?: Record<string, unknown>) =>
-  new PlumError('invalid_input', message, { hint, details });
+export const invalidInput = (message: string, hint?: string, details?: Record<string, unknown>) => new PlumError('invalid_input', message, { hint, details });
 export const notFound = (message: string, hint?: string) => new PlumError('not_found', message, { hint });
 
 export function isPlumError(e: unknown): e is PlumError {

@@ -2,8 +2,7 @@ import { TypeID, typeid } from 'typeid-js';
 
 /** Type prefixes of every id Plum hands out, so an id says what it names. */
 export type IdPrefix =
-  | 'tgt' | 'prof' | 'run' | 'job' | 'raw' | 'obs' | 'evt' | 'rule' | 'key' | 'agent'
-  | 'inv' | 'rep' | 'hook' | 'dlv' | 'atok' | 'usr' | 'lkey' | 'nse' | 'fire';
+  'tgt' | 'prof' | 'run' | 'job' | 'raw' | 'obs' | 'evt' | 'rule' | 'key' | 'agent' | 'inv' | 'rep' | 'hook' | 'dlv' | 'atok' | 'usr' | 'lkey' | 'nse' | 'fire';
 
 /** A sortable (UUIDv7-based) id with a type prefix, e.g. `run_01jd...`. */
 export function newId(prefix: IdPrefix): string {

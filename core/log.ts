@@ -43,18 +43,21 @@ export function boundForLog(value: unknown, depth = 0, seen: WeakSet<object> = n
 
 /** Logs go to standard error so standard output stays clean for `--format json`. */
 export function createLogger(level: string, name = 'plum', destination: DestinationStream = pino.destination(2)): Logger {
-  return pino({
-    name,
-    level,
-    formatters: { log: (obj) => boundForLog(obj) as Record<string, unknown> },
-    hooks: {
-      logMethod(args, method) {
-        // The message itself (the string argument, and printf-style arguments after it).
-        const bounded = args.map((a) => (typeof a === 'string' ? cutString(a, LOG_LIMITS.messageChars) : a)) as typeof args;
-        return method.apply(this, bounded);
+  return pino(
+    {
+      name,
+      level,
+      formatters: { log: (obj) => boundForLog(obj) as Record<string, unknown> },
+      hooks: {
+        logMethod(args, method) {
+          // The message itself (the string argument, and printf-style arguments after it).
+          const bounded = args.map((a) => (typeof a === 'string' ? cutString(a, LOG_LIMITS.messageChars) : a)) as typeof args;
+          return method.apply(this, bounded);
+        },
       },
     },
-  }, destination);
+    destination,
+  );
 }
 
 /** A logger that drops everything (tests, library use). */

@@ -2,7 +2,6 @@ import { describe, expect, it } from 'vitest';
 import { PlumError } from './errors.ts';
 import { parseNmapArgs } from './nmap-args.ts';
 
-
 /** parseNmapArgs refuses the text with one line matching `re`, as an unsafe argument. */
 function expectRefused(text: string, re: RegExp): void {
   let err: unknown;
@@ -20,9 +19,17 @@ function expectRefused(text: string, re: RegExp): void {
 describe('parseNmapArgs', () => {
   it('accepts timing, retry, rate, version and script-argument options', () => {
     expect(parseNmapArgs('')).toEqual([]);
-    expect(parseNmapArgs('  -T4 --max-retries 1  --min-rate=100 -sV --version-intensity 2 -n --open ')).toEqual(
-      ['-T4', '--max-retries', '1', '--min-rate=100', '-sV', '--version-intensity', '2', '-n', '--open'],
-    );
+    expect(parseNmapArgs('  -T4 --max-retries 1  --min-rate=100 -sV --version-intensity 2 -n --open ')).toEqual([
+      '-T4',
+      '--max-retries',
+      '1',
+      '--min-rate=100',
+      '-sV',
+      '--version-intensity',
+      '2',
+      '-n',
+      '--open',
+    ]);
     expect(parseNmapArgs('--script-args http.useragent=Mozilla/5.0,http.max-cache-size=1000 -e lo --host-timeout 2m')).toHaveLength(6);
     expect(parseNmapArgs('--script-args plum-banner.timeout=2')).toHaveLength(2);
   });
@@ -88,8 +95,10 @@ describe('--script-args allowlist (rules/nmap/script-args.yaml)', () => {
   it.each(refused)('refuses %j', (text, re) => expectRefused(text, re));
 
   it('accepts listed arguments with values of their type', () => {
-    expect(parseNmapArgs('--script-args http.useragent=Mozilla/5.0,http-title.url=/login,ssh_hostkey=sha256,tls.servername=www.example.org'))
-      .toEqual(['--script-args', 'http.useragent=Mozilla/5.0,http-title.url=/login,ssh_hostkey=sha256,tls.servername=www.example.org']);
+    expect(parseNmapArgs('--script-args http.useragent=Mozilla/5.0,http-title.url=/login,ssh_hostkey=sha256,tls.servername=www.example.org')).toEqual([
+      '--script-args',
+      'http.useragent=Mozilla/5.0,http-title.url=/login,ssh_hostkey=sha256,tls.servername=www.example.org',
+    ]);
   });
 
   it('refuses --dns-servers, which sends lookups to any server', () => {

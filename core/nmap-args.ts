@@ -15,7 +15,10 @@ const CONTROL = /[\x00-\x1f\x7f]/;
 /** True, or what the value should be. */
 type ValueCheck = (v: string) => boolean | string;
 
-const int = (min: number, max: number): ValueCheck => (v) => /^\d{1,9}$/.test(v) && +v >= min && +v <= max;
+const int =
+  (min: number, max: number): ValueCheck =>
+  (v) =>
+    /^\d{1,9}$/.test(v) && +v >= min && +v <= max;
 const num: ValueCheck = (v) => /^\d{1,9}(\.\d{1,6})?$/.test(v);
 const time: ValueCheck = (v) => nmapTimeMs(v) !== undefined;
 
@@ -26,10 +29,12 @@ export function nmapTimeMs(v: string): number | undefined {
   return Number(m[1]) * { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[(m[2] ?? 's') as 'ms' | 's' | 'm' | 'h'];
 }
 
-const timeBetween = (minMs: number, maxMs: number, want: string): ValueCheck => (v) => {
-  const ms = nmapTimeMs(v);
-  return (ms !== undefined && ms >= minMs && ms <= maxMs) || want;
-};
+const timeBetween =
+  (minMs: number, maxMs: number, want: string): ValueCheck =>
+  (v) => {
+    const ms = nmapTimeMs(v);
+    return (ms !== undefined && ms >= minMs && ms <= maxMs) || want;
+  };
 
 /**
  * --host-timeout, however it arrives (the profile field, --nmap-args, a job):
@@ -41,16 +46,40 @@ export const hostTimeoutCheck = timeBetween(1000, 24 * 3_600_000, 'a duration fr
 export function validateHostTimeout(v: string): string {
   const verdict = hostTimeoutCheck(v);
   if (verdict === true) return v;
-  throw new PlumError('invalid_input', `invalid host timeout "${v}": needs ${verdict}`, { hint: 'nmap\'s --host-timeout 0 would disable the timeout' });
+  throw new PlumError('invalid_input', `invalid host timeout "${v}": needs ${verdict}`, { hint: "nmap's --host-timeout 0 would disable the timeout" });
 }
 const iface: ValueCheck = (v) => /^[a-zA-Z0-9_.:-]{1,32}$/.test(v);
 
 /** Flags allowed without a value. */
 const FLAGS = new Set([
-  '-Pn', '-n', '-R', '-sS', '-sT', '-sV', '-O', '-f', '-v', '-vv', '-vvv',
-  '--version-light', '--version-all', '--version-trace', '--open', '--reason', '--traceroute',
-  '--osscan-limit', '--osscan-guess', '--defeat-rst-ratelimit', '--defeat-icmp-ratelimit', '--system-dns',
-  '--privileged', '--unprivileged', '--send-eth', '--send-ip', '--disable-arp-ping', '--discovery-ignore-rst',
+  '-Pn',
+  '-n',
+  '-R',
+  '-sS',
+  '-sT',
+  '-sV',
+  '-O',
+  '-f',
+  '-v',
+  '-vv',
+  '-vvv',
+  '--version-light',
+  '--version-all',
+  '--version-trace',
+  '--open',
+  '--reason',
+  '--traceroute',
+  '--osscan-limit',
+  '--osscan-guess',
+  '--defeat-rst-ratelimit',
+  '--defeat-icmp-ratelimit',
+  '--system-dns',
+  '--privileged',
+  '--unprivileged',
+  '--send-eth',
+  '--send-ip',
+  '--disable-arp-ping',
+  '--discovery-ignore-rst',
   '--noninteractive',
 ]);
 
@@ -89,7 +118,7 @@ const REFUSED: Array<[RegExp, string]> = [
   [/^--?(script|script-updatedb|script-help|script-trace)$|^-s?C$|^-A$/, 'chooses scripts; set them with --scripts on the profile'],
   [/^--?(script-args-file|datadir|servicedb|versiondb|proxies|proxy|resume)$/, 'reads files or redirects traffic'],
   [/^-S$|^-D$|^--?(spoof-mac)$/, 'spoofs addresses'],
-  [/^--?dns-servers?$/, 'sends DNS lookups to a server of the caller\'s choosing; the system resolver is used'],
+  [/^--?dns-servers?$/, "sends DNS lookups to a server of the caller's choosing; the system resolver is used"],
   [/^-s[LnUOYZAWMNFXI]/, 'changes the scan type; Plum picks it'],
   [/^-6$/, 'is chosen by Plum from the targets'],
 ];
@@ -168,7 +197,8 @@ export function validateNmapArgs(tokens: string[]): string[] {
     }
     if (v.startsWith('-')) throw unsafe(`${token} ${v}`, `needs a value, not the option "${v}"`);
     const verdict = check(v);
-    if (verdict !== true) throw unsafe(`${token}${value === undefined ? ` ${v}` : ''}`, `invalid value "${v}"${typeof verdict === 'string' ? `: needs ${verdict}` : ''}`);
+    if (verdict !== true)
+      throw unsafe(`${token}${value === undefined ? ` ${v}` : ''}`, `invalid value "${v}"${typeof verdict === 'string' ? `: needs ${verdict}` : ''}`);
   }
   return tokens;
 }

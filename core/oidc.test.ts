@@ -5,7 +5,9 @@ import { accountNameOf, claimValues, parseRoleMap, roleFromClaims } from './oidc
 describe('parseRoleMap', () => {
   it('reads VALUE=ROLE pairs, spaces and empty entries ignored', () => {
     expect(parseRoleMap(' plum-admins=admin, soc = operator,,staff=viewer ')).toEqual([
-      { value: 'plum-admins', role: 'admin' }, { value: 'soc', role: 'operator' }, { value: 'staff', role: 'viewer' },
+      { value: 'plum-admins', role: 'admin' },
+      { value: 'soc', role: 'operator' },
+      { value: 'staff', role: 'viewer' },
     ]);
   });
 
@@ -63,8 +65,11 @@ describe('accountNameOf', () => {
 
 describe('single sign-on configuration (loadConfig)', () => {
   const full = {
-    PLUM_OIDC_ISSUER: 'https://idp.example.org', PLUM_OIDC_CLIENT_ID: 'plum', PLUM_OIDC_CLIENT_SECRET: 's3cret',
-    PLUM_OIDC_REDIRECT_URL: 'https://plum.example.org/login/oidc/callback', PLUM_OIDC_ROLES: 'soc=viewer',
+    PLUM_OIDC_ISSUER: 'https://idp.example.org',
+    PLUM_OIDC_CLIENT_ID: 'plum',
+    PLUM_OIDC_CLIENT_SECRET: 's3cret',
+    PLUM_OIDC_REDIRECT_URL: 'https://plum.example.org/login/oidc/callback',
+    PLUM_OIDC_ROLES: 'soc=viewer',
   };
 
   it('reads a complete configuration, the mapping parsed', () => {
@@ -81,7 +86,10 @@ describe('single sign-on configuration (loadConfig)', () => {
     [{ PLUM_OIDC_CLIENT_SECRET: '' }, 'single sign-on (PLUM_OIDC_ISSUER) needs PLUM_OIDC_CLIENT_SECRET or PLUM_OIDC_CLIENT_SECRET_FILE'],
     [{ PLUM_OIDC_CLIENT_SECRET_FILE: '/run/secret' }, 'set it or PLUM_OIDC_CLIENT_SECRET_FILE, not both'],
     [{ PLUM_OIDC_ROLES: 'soc=root' }, 'invalid PLUM_OIDC_ROLES: invalid PLUM_OIDC_ROLES entry "soc=root"'],
-    [{ PLUM_OIDC_REDIRECT_URL: 'https://plum.example.org/callback' }, 'invalid PLUM_OIDC_REDIRECT_URL: must be this server\'s URL ending in /login/oidc/callback'],
+    [
+      { PLUM_OIDC_REDIRECT_URL: 'https://plum.example.org/callback' },
+      "invalid PLUM_OIDC_REDIRECT_URL: must be this server's URL ending in /login/oidc/callback",
+    ],
     [{ PLUM_OIDC_ISSUER: 'idp.example.org' }, 'invalid PLUM_OIDC_ISSUER: must be an http(s) URL'],
     [{ PLUM_OIDC_ISSUER: '', PLUM_WEB_LOCAL_LOGIN: 'false' }, 'local logins cannot be disabled without single sign-on'],
   ])('refuses %j with one line naming the variable', (over, message) => {

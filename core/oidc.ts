@@ -9,7 +9,10 @@ export const OIDC_ROLES = ['viewer', 'operator', 'admin'] as const;
 export type OidcRole = (typeof OIDC_ROLES)[number];
 
 /** One line of the role mapping: a claim value and the role it grants. */
-export interface RoleGrant { value: string; role: OidcRole }
+export interface RoleGrant {
+  value: string;
+  role: OidcRole;
+}
 
 /**
  * Parses PLUM_OIDC_ROLES: `VALUE=ROLE` pairs separated by commas, e.g.
@@ -66,13 +69,21 @@ const NAME_CHARS = /[^A-Za-z0-9._@-]+/g;
  */
 export function accountNameOf(claims: Record<string, unknown>): string {
   const pick = [claims.preferred_username, claims.email, claims.sub].find((v): v is string => typeof v === 'string' && v.trim() !== '');
-  const name = (pick ?? 'sso-user').replace(NAME_CHARS, '-').replace(/^[^A-Za-z0-9]+/, '').slice(0, 64);
+  const name = (pick ?? 'sso-user')
+    .replace(NAME_CHARS, '-')
+    .replace(/^[^A-Za-z0-9]+/, '')
+    .slice(0, 64);
   return name || 'sso-user';
 }
 
 interface OidcSettings {
-  PLUM_OIDC_ISSUER?: string; PLUM_OIDC_CLIENT_ID?: string; PLUM_OIDC_CLIENT_SECRET?: string; PLUM_OIDC_CLIENT_SECRET_FILE?: string;
-  PLUM_OIDC_REDIRECT_URL?: string; PLUM_OIDC_ROLES?: RoleGrant[]; PLUM_WEB_LOCAL_LOGIN: boolean;
+  PLUM_OIDC_ISSUER?: string;
+  PLUM_OIDC_CLIENT_ID?: string;
+  PLUM_OIDC_CLIENT_SECRET?: string;
+  PLUM_OIDC_CLIENT_SECRET_FILE?: string;
+  PLUM_OIDC_REDIRECT_URL?: string;
+  PLUM_OIDC_ROLES?: RoleGrant[];
+  PLUM_WEB_LOCAL_LOGIN: boolean;
 }
 
 /** Single sign-on is all or nothing: an issuer needs a client, a redirect URL and a role mapping; disabling local logins needs it. */
@@ -85,10 +96,14 @@ export function checkOidcConfig(c: OidcSettings): void {
     }
     return;
   }
-  const missing = ([
-    ['PLUM_OIDC_CLIENT_ID', c.PLUM_OIDC_CLIENT_ID], ['PLUM_OIDC_REDIRECT_URL', c.PLUM_OIDC_REDIRECT_URL], ['PLUM_OIDC_ROLES', c.PLUM_OIDC_ROLES],
-    ['PLUM_OIDC_CLIENT_SECRET or PLUM_OIDC_CLIENT_SECRET_FILE', c.PLUM_OIDC_CLIENT_SECRET ?? c.PLUM_OIDC_CLIENT_SECRET_FILE],
-  ] as const).find(([, v]) => v === undefined);
+  const missing = (
+    [
+      ['PLUM_OIDC_CLIENT_ID', c.PLUM_OIDC_CLIENT_ID],
+      ['PLUM_OIDC_REDIRECT_URL', c.PLUM_OIDC_REDIRECT_URL],
+      ['PLUM_OIDC_ROLES', c.PLUM_OIDC_ROLES],
+      ['PLUM_OIDC_CLIENT_SECRET or PLUM_OIDC_CLIENT_SECRET_FILE', c.PLUM_OIDC_CLIENT_SECRET ?? c.PLUM_OIDC_CLIENT_SECRET_FILE],
+    ] as const
+  ).find(([, v]) => v === undefined);
   if (missing) {
     throw new PlumError('usage', `invalid ${missing[0].split(' ')[0]}: single sign-on (PLUM_OIDC_ISSUER) needs ${missing[0]}`, {
       hint: `set ${missing[0]}, or unset PLUM_OIDC_ISSUER`,

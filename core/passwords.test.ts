@@ -11,11 +11,7 @@ describe('password hashing', () => {
     expect(await verifyPassword('correct horse batterY', h1)).toBe(false);
   });
 
-  it.each([
-    ['not a hash'],
-    ['scrypt$1048577$8$1$c2FsdA$a2V5'],
-    [''],
-  ])('a malformed or too costly stored hash %j never matches', async (stored) => {
+  it.each([['not a hash'], ['scrypt$1048577$8$1$c2FsdA$a2V5'], ['']])('a malformed or too costly stored hash %j never matches', async (stored) => {
     expect(await verifyPassword('anything at all', stored)).toBe(false);
   });
 

@@ -23,7 +23,9 @@ function derive(password: string, salt: Buffer, p: { N: number; r: number; p: nu
 /** Refuses passwords that are too short or absurdly long (before any hashing). */
 export function checkPasswordPolicy(password: string): void {
   if (password.length < PASSWORD_MIN_LENGTH) {
-    throw new PlumError('invalid_input', `the password is shorter than ${PASSWORD_MIN_LENGTH} characters`, { hint: 'choose a longer one (a passphrase of several words is easy to type)' });
+    throw new PlumError('invalid_input', `the password is shorter than ${PASSWORD_MIN_LENGTH} characters`, {
+      hint: 'choose a longer one (a passphrase of several words is easy to type)',
+    });
   }
   if (password.length > PASSWORD_MAX_LENGTH) {
     throw new PlumError('invalid_input', `the password is longer than ${PASSWORD_MAX_LENGTH} characters`, { hint: 'choose a shorter one' });

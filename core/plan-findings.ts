@@ -13,7 +13,12 @@ export interface FindingSlot {
   port: number;
 }
 
-export function planFindingJobs(profile: ScanProfile, slots: readonly FindingSlot[], excludes: readonly PlanTarget[] = [], opts: PlanOptions = {}): PlannedJob[] {
+export function planFindingJobs(
+  profile: ScanProfile,
+  slots: readonly FindingSlot[],
+  excludes: readonly PlanTarget[] = [],
+  opts: PlanOptions = {},
+): PlannedJob[] {
   const portsOf = new Map<string, { tcp: Set<number>; udp: Set<number> }>();
   for (const s of slots) {
     const entry = portsOf.get(s.ip) ?? { tcp: new Set<number>(), udp: new Set<number>() };

@@ -1,9 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { jobScope, planJobs, summarisePlan, type PlanTarget } from './plan.ts';
 import { parseProfile } from './profiles.ts';
-import {
-  bigIntToAddress, countAddresses, mergeIntervals, parseTarget, subtractIntervals, toInterval, type AddressTarget,
-} from './targets.ts';
+import { bigIntToAddress, countAddresses, mergeIntervals, parseTarget, subtractIntervals, toInterval, type AddressTarget } from './targets.ts';
 
 const profile = parseProfile({ name: 'p', tcpPorts: '22,80,443', scripts: 'plum-banner', nmapArgs: '-T4' });
 
@@ -40,7 +38,9 @@ describe('planJobs', () => {
       ...names,
     ]);
     expect(jobs.map((j) => [j.kind, j.targets.length, j.addressCount])).toEqual([
-      ['ipv4', 2, 156], ['fqdn', 256, 256], ['fqdn', 43, 43],
+      ['ipv4', 2, 156],
+      ['fqdn', 256, 256],
+      ['fqdn', 43, 43],
     ]);
     expect(jobs[0]!.targets).toEqual(['127.1.0.0-99', '127.1.0.200-255']);
     expect(jobs[1]!.targets).not.toContain('h5.example.org');
@@ -48,7 +48,7 @@ describe('planJobs', () => {
 
   it('plans exactly the included minus excluded addresses (random IPv4 cross-check)', () => {
     let seed = 1;
-    const rand = () => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648);
+    const rand = () => (seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648;
     for (let round = 0; round < 20; round++) {
       const list: PlanTarget[] = [];
       for (let i = 0; i < 40; i++) {
@@ -85,8 +85,12 @@ describe('planJobs', () => {
   });
 
   it.each([
-    ['1500ms', 5], ['90', 93], ['90s', 93], ['2m', 123], ['1.5h', 5403],
-  ])('bounds the worst case of one job by its host timeout %s (nmap\'s time units) plus start-up', (hostTimeout, worst) => {
+    ['1500ms', 5],
+    ['90', 93],
+    ['90s', 93],
+    ['2m', 123],
+    ['1.5h', 5403],
+  ])("bounds the worst case of one job by its host timeout %s (nmap's time units) plus start-up", (hostTimeout, worst) => {
     const p = parseProfile({ name: 'p', tcpPorts: '22', hostTimeout });
     expect(summarisePlan(p, planJobs(p, [{ value: '10.0.0.1' }])).worstCaseSeconds).toBe(worst);
   });

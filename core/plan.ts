@@ -1,8 +1,15 @@
 import { nmapTimeMs } from './nmap-args.ts';
 import { countPorts, selectsTarget, type ScanProfile } from './profiles.ts';
 import {
-  bigIntToAddress, isAddressTarget, mergeIntervals, parseTarget, subtractIntervals, toInterval,
-  type AddressFamily, type Interval, type ParsedTarget,
+  bigIntToAddress,
+  isAddressTarget,
+  mergeIntervals,
+  parseTarget,
+  subtractIntervals,
+  toInterval,
+  type AddressFamily,
+  type Interval,
+  type ParsedTarget,
 } from './targets.ts';
 
 /**
@@ -167,7 +174,15 @@ export function planJobs(profile: ScanProfile, targets: readonly PlanTarget[], o
   };
   const jobs: PlannedJob[] = [];
   const push = (kind: JobKind, list: string[], count: number) => {
-    jobs.push({ index: jobs.length, kind, targets: list, addressCount: count, ...snapshot, scripts: [...snapshot.scripts], extraArgs: [...snapshot.extraArgs] });
+    jobs.push({
+      index: jobs.length,
+      kind,
+      targets: list,
+      addressCount: count,
+      ...snapshot,
+      scripts: [...snapshot.scripts],
+      extraArgs: [...snapshot.extraArgs],
+    });
   };
 
   // Overlapping targets are merged here so no address is scanned twice in a cycle.

@@ -13,7 +13,11 @@ describe('counted and article', () => {
     expect(counted(n, singular, plural)).toBe(text);
   });
 
-  it.each([['operator', 'an operator'], ['admin', 'an admin'], ['viewer', 'a viewer']])('article(%s) = %s', (word, text) => {
+  it.each([
+    ['operator', 'an operator'],
+    ['admin', 'an admin'],
+    ['viewer', 'a viewer'],
+  ])('article(%s) = %s', (word, text) => {
     expect(article(word)).toBe(text);
   });
 });

@@ -1,13 +1,24 @@
 import { describe, expect, it } from 'vitest';
 import {
-  BANNER_PROFILE, WEB_PROFILE, countPorts, cycleMs, nextDue, parseCycle, parsePortList, parseProfile,
-  parseScriptList, selectsTarget,
+  BANNER_PROFILE,
+  WEB_PROFILE,
+  countPorts,
+  cycleMs,
+  nextDue,
+  parseCycle,
+  parsePortList,
+  parseProfile,
+  parseScriptList,
+  selectsTarget,
 } from './profiles.ts';
 
 describe('ports', () => {
   it('sorts and merges port lists and ranges', () => {
     expect(parsePortList('443, 80,22,8000-8010,8005-8020,81')).toEqual([
-      { from: 22, to: 22 }, { from: 80, to: 81 }, { from: 443, to: 443 }, { from: 8000, to: 8020 },
+      { from: 22, to: 22 },
+      { from: 80, to: 81 },
+      { from: 443, to: 443 },
+      { from: 8000, to: 8020 },
     ]);
     expect(countPorts('1-1024,8080')).toBe(1025);
   });
@@ -38,12 +49,26 @@ describe('parseProfile', () => {
   it('normalises every field and applies defaults', () => {
     const p = parseProfile({ name: 'Web-Admin', tcpPorts: '8443,80', scripts: 'http-title, plum-favicon.nse', nmapArgs: '-T4' });
     expect(p).toEqual({
-      name: 'web-admin', tcpPorts: '80,8443', udpPorts: undefined, scripts: ['http-title', 'plum-favicon'], allowScripts: [],
-      nmapArgs: ['-T4'], every: '12h', priority: 2, targets: 'all', hostTimeout: '40s', scanner: 'nmap', scouting: null,
+      name: 'web-admin',
+      tcpPorts: '80,8443',
+      udpPorts: undefined,
+      scripts: ['http-title', 'plum-favicon'],
+      allowScripts: [],
+      nmapArgs: ['-T4'],
+      every: '12h',
+      priority: 2,
+      targets: 'all',
+      hostTimeout: '40s',
+      scanner: 'nmap',
+      scouting: null,
     });
     expect(parseProfile({ name: 'wide', tcpPorts: '22,80', scouting: { rate: '5000' } as never }).scouting).toEqual({ rate: 5000 });
-    expect(parseProfile({ name: 'dns', tcpPorts: '53', udpPorts: '53', priority: '4', targets: 'label:DMZ', every: '0 3 * * *' }))
-      .toMatchObject({ udpPorts: '53', priority: 4, targets: 'label:dmz', every: '0 3 * * *' });
+    expect(parseProfile({ name: 'dns', tcpPorts: '53', udpPorts: '53', priority: '4', targets: 'label:DMZ', every: '0 3 * * *' })).toMatchObject({
+      udpPorts: '53',
+      priority: 4,
+      targets: 'label:dmz',
+      every: '0 3 * * *',
+    });
   });
 
   it.each([
@@ -86,7 +111,9 @@ describe('parseProfile', () => {
 describe('one validator per value, however it arrives (issue #31)', () => {
   it.each(['0', '0s', '500ms', '25h', 'forever'])('--host-timeout %s is refused as the profile field and in --nmap-args', (v) => {
     expect(() => parseProfile({ name: 'x', tcpPorts: '80', hostTimeout: v })).toThrow(/invalid profile hostTimeout: invalid host timeout/);
-    expect(() => parseProfile({ name: 'x', tcpPorts: '80', nmapArgs: `--host-timeout ${v}` })).toThrow(/invalid profile nmapArgs: refused nmap argument "--host-timeout/);
+    expect(() => parseProfile({ name: 'x', tcpPorts: '80', nmapArgs: `--host-timeout ${v}` })).toThrow(
+      /invalid profile nmapArgs: refused nmap argument "--host-timeout/,
+    );
     expect(() => parseProfile({ name: 'x', tcpPorts: '80', nmapArgs: `--host-timeout=${v}` })).toThrow(/refused nmap argument/);
   });
 
@@ -120,9 +147,12 @@ describe('trigger profiles', () => {
   });
 
   it('refuses a query the search parser refuses, in one line with its position', () => {
-    expect(() => parseProfile({ name: 'ls', trigger: 'http_title.lk:"index of" AND (port:80' }))
-      .toThrow(/^invalid profile trigger: unclosed parenthesis at position 29$/);
-    expect(() => parseProfile({ name: 'ls', trigger: 'port:80 nosuchfield:x' })).toThrow(/^invalid profile trigger: unknown field 'nosuchfield' at position 8$/);
+    expect(() => parseProfile({ name: 'ls', trigger: 'http_title.lk:"index of" AND (port:80' })).toThrow(
+      /^invalid profile trigger: unclosed parenthesis at position 29$/,
+    );
+    expect(() => parseProfile({ name: 'ls', trigger: 'port:80 nosuchfield:x' })).toThrow(
+      /^invalid profile trigger: unknown field 'nosuchfield' at position 8$/,
+    );
   });
 
   it.each([

@@ -86,9 +86,7 @@ export function isProjectScript(name: string): boolean {
 }
 
 export function parseScriptList(input: string | string[] | undefined): string[] {
-  const items = (Array.isArray(input) ? input : String(input ?? '').split(','))
-    .map((s) => s.trim().replace(/\.nse$/, ''))
-    .filter((s) => s !== '');
+  const items = (Array.isArray(input) ? input : String(input ?? '').split(',')).map((s) => s.trim().replace(/\.nse$/, '')).filter((s) => s !== '');
   const out: string[] = [];
   for (const s of items) {
     if (!SCRIPT_NAME.test(s) || s.includes('..')) {
@@ -97,7 +95,9 @@ export function parseScriptList(input: string | string[] | undefined): string[] 
       });
     }
     if (SCRIPT_CATEGORIES.has(s)) {
-      throw new PlumError('invalid_input', `"${s}" is an nmap script category, not a script`, { hint: 'name the scripts one by one, e.g. http-title,ssl-cert' });
+      throw new PlumError('invalid_input', `"${s}" is an nmap script category, not a script`, {
+        hint: 'name the scripts one by one, e.g. http-title,ssl-cert',
+      });
     }
     if (s.startsWith('plum-') && !isProjectScript(s)) {
       throw new PlumError('invalid_input', `unknown project script "${s}"`, { hint: `project scripts are ${PROJECT_SCRIPTS.join(', ')}` });
@@ -182,7 +182,9 @@ export function parseCycle(text: string): Cycle {
     }
     // The same floor as a duration: a cron firing every minute is as much load as a 1m cycle.
     if (gap < MIN_CYCLE_MS) {
-      throw new PlumError('invalid_input', `cron expression "${src}" fires ${gap / 60_000} minute${gap === 60_000 ? '' : 's'} apart`, { hint: 'scans may start at most every 5 minutes, e.g. "*/5 * * * *"' });
+      throw new PlumError('invalid_input', `cron expression "${src}" fires ${gap / 60_000} minute${gap === 60_000 ? '' : 's'} apart`, {
+        hint: 'scans may start at most every 5 minutes, e.g. "*/5 * * * *"',
+      });
     }
     return { kind: 'cron', expression: src, text: src };
   }
@@ -214,7 +216,9 @@ export function cycleMs(cycle: Cycle | string, now = new Date()): number {
 export type TargetSelection = 'all' | `label:${string}`;
 
 export function parseTargetSelection(text: string): TargetSelection {
-  const src = String(text ?? '').trim().toLowerCase();
+  const src = String(text ?? '')
+    .trim()
+    .toLowerCase();
   if (src === 'all' || src === '') return 'all';
   const m = src.match(/^label:(.+)$/);
   if (!m) throw new PlumError('invalid_input', `invalid target selection "${text}"`, { hint: 'use all or label:NAME' });
@@ -249,17 +253,22 @@ export function parseTrigger(text: string | null | undefined): string | undefine
 /** Fastest scouting rate a profile may ask for; each scanner also has its own maximum (PLUM_MASSCAN_MAX_RATE). */
 export const MAX_SCOUT_RATE = 10_000_000;
 
-export const scoutingSchema = z.object({
-  rate: z.coerce.number().int('the scouting rate must be a whole number of packets a second')
-    .min(1, 'the scouting rate is at least 1 packet a second').max(MAX_SCOUT_RATE, `the scouting rate is at most ${MAX_SCOUT_RATE} packets a second`),
-}).strict();
+export const scoutingSchema = z
+  .object({
+    rate: z.coerce
+      .number()
+      .int('the scouting rate must be a whole number of packets a second')
+      .min(1, 'the scouting rate is at least 1 packet a second')
+      .max(MAX_SCOUT_RATE, `the scouting rate is at most ${MAX_SCOUT_RATE} packets a second`),
+  })
+  .strict();
 export type Scouting = z.output<typeof scoutingSchema>;
 
 export const PROFILE_NAME = /^[a-z0-9][a-z0-9_-]{0,62}$/;
 
 /** The scanners a profile may choose. */
 export const PROFILE_SCANNERS = ['nmap', 'sslscan'] as const;
-export type ProfileScanner = typeof PROFILE_SCANNERS[number];
+export type ProfileScanner = (typeof PROFILE_SCANNERS)[number];
 
 function parseScanner(name: string): ProfileScanner {
   if ((PROFILE_SCANNERS as readonly string[]).includes(name)) return name as ProfileScanner;
@@ -269,8 +278,16 @@ function parseScanner(name: string): ProfileScanner {
 /** What only nmap takes: refused on a TLS profile, with the field named. */
 function checkScanner(p: z.output<typeof profileInputSchema>): void {
   if (p.scanner !== 'sslscan') return;
-  const bad = ([['scripts', p.scripts.length > 0], ['allowScripts', p.allowScripts.length > 0], ['nmapArgs', p.nmapArgs.length > 0], ['udpPorts', Boolean(p.udpPorts)]] as const)
-    .filter(([, set]) => set).map(([name]) => name);
+  const bad = (
+    [
+      ['scripts', p.scripts.length > 0],
+      ['allowScripts', p.allowScripts.length > 0],
+      ['nmapArgs', p.nmapArgs.length > 0],
+      ['udpPorts', Boolean(p.udpPorts)],
+    ] as const
+  )
+    .filter(([, set]) => set)
+    .map(([name]) => name);
   if (bad.length === 0) return;
   throw new PlumError('invalid_input', `invalid profile ${bad[0]}: a TLS profile (scanner sslscan) takes no ${bad.join(', ')}`, {
     hint: 'drop them, or use scanner nmap (the ssl-cert and ssl-enum-ciphers scripts) for this profile',
@@ -283,15 +300,34 @@ export const profileInputSchema = z.object({
   name: z.string().trim().toLowerCase().regex(PROFILE_NAME, 'use 1-63 lowercase letters, digits, "-" or "_", starting with a letter or digit'),
   description: z.string().trim().max(500).optional(),
   /** Empty only on a trigger profile (its runs scan the port of each finding); parseProfile requires ports otherwise. */
-  tcpPorts: z.string().default('').transform(refineWith((v) => (v === '' ? '' : normalisePortList(v, 'TCP ports')))),
-  udpPorts: z.string().optional().nullable().transform(refineWith((v: string | null | undefined) =>
-    (v === undefined || v === null || v.trim() === '' ? undefined : normalisePortList(v, 'UDP ports')))),
-  scripts: z.union([z.string(), z.array(z.string())]).optional().transform(refineWith(parseScriptList)),
+  tcpPorts: z
+    .string()
+    .default('')
+    .transform(refineWith((v) => (v === '' ? '' : normalisePortList(v, 'TCP ports')))),
+  udpPorts: z
+    .string()
+    .optional()
+    .nullable()
+    .transform(
+      refineWith((v: string | null | undefined) => (v === undefined || v === null || v.trim() === '' ? undefined : normalisePortList(v, 'UDP ports'))),
+    ),
+  scripts: z
+    .union([z.string(), z.array(z.string())])
+    .optional()
+    .transform(refineWith(parseScriptList)),
   /** Scripts of refused categories an admin allowed for this profile (by name). */
-  allowScripts: z.union([z.string(), z.array(z.string())]).optional().transform(refineWith(parseScriptList)),
-  nmapArgs: z.union([z.string(), z.array(z.string())]).optional().transform(refineWith((v: string | string[] | undefined) =>
-    (Array.isArray(v) ? validateNmapArgs(v) : parseNmapArgs(v)))),
-  every: z.string().default('12h').transform(refineWith((x: string) => parseCycle(x).text)),
+  allowScripts: z
+    .union([z.string(), z.array(z.string())])
+    .optional()
+    .transform(refineWith(parseScriptList)),
+  nmapArgs: z
+    .union([z.string(), z.array(z.string())])
+    .optional()
+    .transform(refineWith((v: string | string[] | undefined) => (Array.isArray(v) ? validateNmapArgs(v) : parseNmapArgs(v)))),
+  every: z
+    .string()
+    .default('12h')
+    .transform(refineWith((x: string) => parseCycle(x).text)),
   priority: z.coerce.number().int('priority must be a whole number').min(0, 'priority goes from 0 to 4').max(4, 'priority goes from 0 to 4').default(2),
   targets: z.string().default('all').transform(refineWith(parseTargetSelection)),
   hostTimeout: z.string().trim().default('40s').transform(refineWith(validateHostTimeout)),
@@ -306,7 +342,10 @@ export const profileInputSchema = z.object({
    * Two-stage profile: masscan first sweeps the targets × TCP ports at `rate` packets a second, then nmap
    * scans, with the profile's scripts, only the (address, port) pairs that answered. null: nmap alone.
    */
-  scouting: scoutingSchema.nullable().optional().transform((v) => v ?? null),
+  scouting: scoutingSchema
+    .nullable()
+    .optional()
+    .transform((v) => v ?? null),
 });
 
 export type ProfileInput = z.input<typeof profileInputSchema>;
@@ -328,7 +367,8 @@ export function parseProfile(input: ProfileInput): ScanProfile {
       const v = input[field];
       if (v === undefined || v === null || v === '') continue;
       throw new PlumError('invalid_input', `invalid profile ${field}: a trigger profile has no ${what}`, {
-        hint: `remove ${flag} (the API's ${field}), or drop the trigger for a scheduled profile`, details: { field },
+        hint: `remove ${flag} (the API's ${field}), or drop the trigger for a scheduled profile`,
+        details: { field },
       });
     }
   }
@@ -336,14 +376,20 @@ export function parseProfile(input: ProfileInput): ScanProfile {
   if (r.success && r.data.scouting && r.data.udpPorts) {
     // masscan's UDP probes need a payload per protocol and miss most services: scouting is TCP only.
     throw new PlumError('invalid_input', 'invalid profile scouting: a scouting profile scans TCP ports only', {
-      hint: 'drop the UDP ports, or scan them in a profile without scouting', details: { field: 'scouting' },
+      hint: 'drop the UDP ports, or scan them in a profile without scouting',
+      details: { field: 'scouting' },
     });
   }
   if (r.success && r.data.scouting && (r.data.scanner !== 'nmap' || r.data.trigger)) {
     // The scouting stage hands nmap what answered; a TLS profile or a trigger profile has no nmap stage of that kind.
-    throw new PlumError('invalid_input', `invalid profile scouting: a ${r.data.trigger ? 'trigger profile' : `profile with scanner ${r.data.scanner}`} has no scouting stage`, {
-      hint: 'drop --scout-rate, or scout in an nmap profile with targets', details: { field: 'scouting' },
-    });
+    throw new PlumError(
+      'invalid_input',
+      `invalid profile scouting: a ${r.data.trigger ? 'trigger profile' : `profile with scanner ${r.data.scanner}`} has no scouting stage`,
+      {
+        hint: 'drop --scout-rate, or scout in an nmap profile with targets',
+        details: { field: 'scouting' },
+      },
+    );
   }
   if (r.success) {
     checkScanner(r.data);
@@ -367,7 +413,7 @@ export function parseProfile(input: ProfileInput): ScanProfile {
 /** The predecessor's default "banner scan" (reference §2), with the verbosity-independent banner script. */
 export const BANNER_PROFILE: ScanProfile = parseProfile({
   name: 'banner',
-  description: 'Banner scan: SSH, HTTP and HTTPS ports with the full service banner (the predecessor\'s default)',
+  description: "Banner scan: SSH, HTTP and HTTPS ports with the full service banner (the predecessor's default)",
   tcpPorts: '22,80,443',
   scripts: ['plum-banner'],
   every: '12h',

@@ -30,7 +30,8 @@ describe('checkScope', () => {
   it('names every offending target with the reason', async () => {
     const d = await checkScope(
       ['127.10.0.0/24', '127.20.0.40-127.20.0.60', 'evil.test', 'mixed.test', 'secret.perimeter.test', 'nowhere.test', 'x y'],
-      perimeter, { resolve },
+      perimeter,
+      { resolve },
     );
     expect(d.ok).toBe(false);
     expect(d.offending).toEqual([
@@ -73,11 +74,17 @@ describe('enforceScope', () => {
     const err = await enforceScope(['127.99.0.1', '127.10.0.1'], perimeter, { resolve }).catch((e) => e);
     expect(err).toBeInstanceOf(PlumError);
     expect(err.code).toBe('out_of_scope');
-    expect(err.oneLine()).toBe('refused, out of scope: 127.99.0.1 (outside the perimeter) (add the targets to the perimeter with `plum target add`, or scan only declared targets)');
+    expect(err.oneLine()).toBe(
+      'refused, out of scope: 127.99.0.1 (outside the perimeter) (add the targets to the perimeter with `plum target add`, or scan only declared targets)',
+    );
   });
 
   it('lets an override with a reason through and records it', async () => {
-    const d = await enforceScope(['127.99.0.1'], perimeter, { resolve, override: { reason: 'incident 42', by: 'alice' }, now: new Date('2026-01-01T00:00:00Z') });
+    const d = await enforceScope(['127.99.0.1'], perimeter, {
+      resolve,
+      override: { reason: 'incident 42', by: 'alice' },
+      now: new Date('2026-01-01T00:00:00Z'),
+    });
     expect(d.ok).toBe(false);
     expect(d.override).toEqual({ reason: 'incident 42', by: 'alice', at: '2026-01-01T00:00:00.000Z' });
     await expect(enforceScope(['127.99.0.1'], perimeter, { resolve, override: { reason: ' ' } })).rejects.toThrow(/needs a reason/);
@@ -98,7 +105,10 @@ describe('recheckNames (right before nmap starts)', () => {
   });
 
   it('keeps addresses and unaffected names in order', () => {
-    expect(recheckNames(['127.0.0.1', 'a', 'b'], { a: ['127.0.0.1'], b: ['127.0.0.2'] }, { a: ['127.0.0.1'], b: ['10.0.0.1'] }).keep).toEqual(['127.0.0.1', 'a']);
+    expect(recheckNames(['127.0.0.1', 'a', 'b'], { a: ['127.0.0.1'], b: ['127.0.0.2'] }, { a: ['127.0.0.1'], b: ['10.0.0.1'] }).keep).toEqual([
+      '127.0.0.1',
+      'a',
+    ]);
   });
 });
 
@@ -119,7 +129,9 @@ describe('IPv4-mapped IPv6 addresses are their IPv4 address', () => {
   it('an in-scope IPv4 address is in scope in its mapped form, and a name resolving to a mapped address is judged as IPv4', async () => {
     expect((await checkScope(['::ffff:127.10.0.5', '::ffff:127.20.0.1-::ffff:127.20.0.9'], perimeter, { resolve })).ok).toBe(true);
     const mapped = async (n: string) => (n === 'm.test' ? ['::ffff:127.10.0.202'] : resolve(n));
-    expect((await checkScope(['m.test'], perimeter, { resolve: mapped })).offending).toEqual([{ target: 'm.test', reason: 'excluded', addresses: ['127.10.0.202'] }]);
+    expect((await checkScope(['m.test'], perimeter, { resolve: mapped })).offending).toEqual([
+      { target: 'm.test', reason: 'excluded', addresses: ['127.10.0.202'] },
+    ]);
   });
 });
 

@@ -1,7 +1,14 @@
 import { PlumError } from './errors.ts';
 import {
-  intersectIntervals, intervalToString, isAddressTarget, mergeIntervals, parseTarget,
-  subtractIntervals, toInterval, type Interval, type ParsedTarget,
+  intersectIntervals,
+  intervalToString,
+  isAddressTarget,
+  mergeIntervals,
+  parseTarget,
+  subtractIntervals,
+  toInterval,
+  type Interval,
+  type ParsedTarget,
 } from './targets.ts';
 
 /**
@@ -97,11 +104,7 @@ function addressIntervals(addresses: string[]): Interval[] {
 const sample = (ivs: Interval[]) => ivs.slice(0, 10).map(intervalToString);
 
 /** Checks requested targets against the perimeter; never throws for out-of-scope input. */
-export async function checkScope(
-  requested: Array<string | ParsedTarget>,
-  perimeter: PerimeterTargets,
-  opts: ScopeOptions = {},
-): Promise<ScopeDecision> {
+export async function checkScope(requested: Array<string | ParsedTarget>, perimeter: PerimeterTargets, opts: ScopeOptions = {}): Promise<ScopeDecision> {
   const resolved: Record<string, string[]> = {};
   const offending: ScopeOffender[] = [];
 
@@ -199,9 +202,8 @@ const REASON_TEXT: Record<ScopeReason, string> = {
 /** One-line description of the offenders, e.g. `8.8.8.8 (outside the perimeter), 10.0.0.9 (excluded)`. */
 export function describeOffenders(offending: ScopeOffender[], max = 5): string {
   const parts = offending.slice(0, max).map((o) => {
-    const where = o.addresses && o.addresses.length > 0 && (o.addresses.length > 1 || o.addresses[0] !== o.target)
-      ? ` at ${o.addresses.slice(0, 3).join(', ')}`
-      : '';
+    const where =
+      o.addresses && o.addresses.length > 0 && (o.addresses.length > 1 || o.addresses[0] !== o.target) ? ` at ${o.addresses.slice(0, 3).join(', ')}` : '';
     return `${o.target} (${REASON_TEXT[o.reason]}${where})`;
   });
   if (offending.length > max) parts.push(`and ${offending.length - max} more`);
@@ -213,11 +215,7 @@ export function describeOffenders(offending: ScopeOffender[], max = 5): string {
  * offending targets unless every target is in scope or an override with a
  * non-empty reason is given (the returned decision then carries it, for the run record).
  */
-export async function enforceScope(
-  requested: Array<string | ParsedTarget>,
-  perimeter: PerimeterTargets,
-  opts: ScopeOptions = {},
-): Promise<ScopeDecision> {
+export async function enforceScope(requested: Array<string | ParsedTarget>, perimeter: PerimeterTargets, opts: ScopeOptions = {}): Promise<ScopeDecision> {
   if (opts.override && !opts.override.reason.trim()) {
     throw new PlumError('usage', 'a scope override needs a reason', { hint: 'say why the scan may leave the perimeter' });
   }
@@ -253,7 +251,11 @@ export interface NameRecheck {
  * was planned, possibly hours earlier. Names without a pinned entry (runs
  * planned before pinning existed) are kept as they are.
  */
-export function recheckNames(targets: readonly string[], pinned: Readonly<Record<string, readonly string[]>>, current: Readonly<Record<string, readonly string[]>>): NameRecheck {
+export function recheckNames(
+  targets: readonly string[],
+  pinned: Readonly<Record<string, readonly string[]>>,
+  current: Readonly<Record<string, readonly string[]>>,
+): NameRecheck {
   const keep: string[] = [];
   const dropped: NameRecheck['dropped'] = [];
   for (const t of targets) {
@@ -264,7 +266,10 @@ export function recheckNames(targets: readonly string[], pinned: Readonly<Record
     }
     const allowed = new Set(checked.map(addressKey).filter((k): k is string => k !== undefined));
     const now = current[t] ?? [];
-    const outside = now.filter((a) => { const k = addressKey(a); return k === undefined || !allowed.has(k); });
+    const outside = now.filter((a) => {
+      const k = addressKey(a);
+      return k === undefined || !allowed.has(k);
+    });
     if (now.length === 0 || outside.length > 0) dropped.push({ name: t, addresses: outside.slice(0, 10) });
     else keep.push(t);
   }

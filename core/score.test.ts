@@ -1,8 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { PlumError } from './errors.ts';
-import {
-  DEFAULT_SCORE_FILE, loadScoreConfig, parseScoreConfig, portFeatureValues, scoreHost, scorePort, type ScoreResult,
-} from './score.ts';
+import { DEFAULT_SCORE_FILE, loadScoreConfig, parseScoreConfig, portFeatureValues, scoreHost, scorePort, type ScoreResult } from './score.ts';
 
 const cfg = await loadScoreConfig(DEFAULT_SCORE_FILE);
 const sum = (r: ScoreResult) => r.features.reduce((a, f) => a + f.contribution, 0);
@@ -17,12 +15,15 @@ describe('scorePort', () => {
   });
 
   it('a new, exposed, vulnerable database scores high with every feature explained', () => {
-    const r = scorePort({
-      tags: ['type:database', 'product:redis', 'type:management', 'vuln:backdoor', 'x509:expired', 'x509:self-signed'],
-      firstSeen: '2026-01-01T00:00:00Z',
-      changedAt: '2026-01-01T00:00:00Z',
-      at: '2026-01-01T12:00:00Z',
-    }, cfg);
+    const r = scorePort(
+      {
+        tags: ['type:database', 'product:redis', 'type:management', 'vuln:backdoor', 'x509:expired', 'x509:self-signed'],
+        firstSeen: '2026-01-01T00:00:00Z',
+        changedAt: '2026-01-01T00:00:00Z',
+        at: '2026-01-01T12:00:00Z',
+      },
+      cfg,
+    );
     const byName = Object.fromEntries(r.features.map((f) => [f.name, f]));
     expect(byName.sensitive_service!.value).toBe('type:database');
     expect(byName.management_interface!.value).toEqual(['type:management']);
@@ -59,7 +60,15 @@ describe('scorePort', () => {
 
   it('whole-number contributions still sum exactly with fractional features', () => {
     for (let d = 0; d < 15; d++) {
-      const r = scorePort({ tags: ['type:vpn', 'vuln:opendir', 'x509:expiring-soon'], firstSeen: '2026-01-01', changedAt: '2026-01-02', at: new Date(Date.parse('2026-01-03') + d * 3_600_000 * 7) }, cfg);
+      const r = scorePort(
+        {
+          tags: ['type:vpn', 'vuln:opendir', 'x509:expiring-soon'],
+          firstSeen: '2026-01-01',
+          changedAt: '2026-01-02',
+          at: new Date(Date.parse('2026-01-03') + d * 3_600_000 * 7),
+        },
+        cfg,
+      );
       expect(sum(r)).toBe(r.score);
     }
   });
@@ -83,9 +92,10 @@ describe('the decaying features (newly appeared over 14 days, recently changed o
     ['changed at the end of its window', 'recently_changed', 0, 7 * 24, null, 0],
   ];
   it.each(cases)('%s (%s)', (_label, name, since, at, value, normalized) => {
-    const input = name === 'newly_appeared'
-      ? { tags: [], firstSeen: since === null ? null : after(since), at: after(at) }
-      : { tags: [], changedAt: since === null ? null : after(since), at: after(at) };
+    const input =
+      name === 'newly_appeared'
+        ? { tags: [], firstSeen: since === null ? null : after(since), at: after(at) }
+        : { tags: [], changedAt: since === null ? null : after(since), at: after(at) };
     expect(portFeatureValues(input, cfg)[name]).toEqual({ value, normalized });
   });
 
@@ -97,11 +107,14 @@ describe('the decaying features (newly appeared over 14 days, recently changed o
 describe('scoreHost', () => {
   it('takes the strongest port per feature and counts open ports', () => {
     const at = '2026-01-01T00:00:00Z';
-    const r = scoreHost([
-      { tags: ['type:web'], firstSeen: '2020-01-01', at },
-      { tags: ['type:database'], firstSeen: '2020-01-01', at },
-      { tags: ['type:admin-panel'], firstSeen: '2020-01-01', at },
-    ], cfg);
+    const r = scoreHost(
+      [
+        { tags: ['type:web'], firstSeen: '2020-01-01', at },
+        { tags: ['type:database'], firstSeen: '2020-01-01', at },
+        { tags: ['type:admin-panel'], firstSeen: '2020-01-01', at },
+      ],
+      cfg,
+    );
     const byName = Object.fromEntries(r.features.map((f) => [f.name, f]));
     expect(byName.sensitive_service!.value).toBe('type:database');
     expect(byName.management_interface!.normalized).toBe(1);

@@ -14,7 +14,11 @@ import { projectPath } from './project-root.ts';
 export const DEFAULT_SCORE_FILE = projectPath('rules', 'score.yaml');
 
 export const PORT_FEATURES = [
-  'sensitive_service', 'management_interface', 'vulnerability_tags', 'certificate_problems', 'newly_appeared',
+  'sensitive_service',
+  'management_interface',
+  'vulnerability_tags',
+  'certificate_problems',
+  'newly_appeared',
   'recently_changed',
 ] as const;
 export const HOST_FEATURES = [...PORT_FEATURES, 'open_ports'] as const;
@@ -160,7 +164,11 @@ export function portFeatureValues(input: PortScoreInput, cfg: ScoreConfig): Reco
   const mgmt = tags.filter((t) => cfg.management_tags.includes(t)).sort();
   const vulns = tags.filter((t) => t.startsWith(cfg.vulnerability.prefix)).sort();
   const vulnSum = vulns.reduce((s, t) => s + (cfg.vulnerability.weights[t] ?? cfg.vulnerability.default_weight), 0);
-  const certs = tags.filter((t) => t.startsWith('x509:')).map((t) => t.slice(5)).filter((p) => p in cfg.certificate_problems).sort();
+  const certs = tags
+    .filter((t) => t.startsWith('x509:'))
+    .map((t) => t.slice(5))
+    .filter((p) => p in cfg.certificate_problems)
+    .sort();
   const certLevel = Math.max(0, ...certs.map((p) => cfg.certificate_problems[p]!));
   return {
     sensitive_service: { value: best, normalized: bestLevel },

@@ -4,8 +4,13 @@ import { planScanStage } from './scout-plan.ts';
 describe('planScanStage', () => {
   it('puts addresses that answered on the same ports in one job, in address order', () => {
     const pairs = [
-      { ip: '198.18.0.20', port: 80 }, { ip: '198.18.0.3', port: 22 }, { ip: '198.18.0.3', port: 80 },
-      { ip: '198.18.0.10', port: 80 }, { ip: '198.18.0.20', port: 22 }, { ip: '198.18.0.9', port: 443 }, { ip: '198.18.0.10', port: 80 },
+      { ip: '198.18.0.20', port: 80 },
+      { ip: '198.18.0.3', port: 22 },
+      { ip: '198.18.0.3', port: 80 },
+      { ip: '198.18.0.10', port: 80 },
+      { ip: '198.18.0.20', port: 22 },
+      { ip: '198.18.0.9', port: 443 },
+      { ip: '198.18.0.10', port: 80 },
     ];
     expect(planScanStage(pairs, 256)).toEqual([
       { targets: ['198.18.0.3', '198.18.0.20'], tcpPorts: '22,80', addressCount: 2 },

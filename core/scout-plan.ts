@@ -37,7 +37,8 @@ export function planScanStage(pairs: Iterable<AnsweredPair>, maxPerJob: number):
     list.push(parseTarget(ip) as AddressTarget);
     byPorts.set(spec, list);
   }
-  const groups = [...byPorts.entries()].map(([tcpPorts, ips]) => ({ tcpPorts, ips: ips.sort(addressOrder) }))
+  const groups = [...byPorts.entries()]
+    .map(([tcpPorts, ips]) => ({ tcpPorts, ips: ips.sort(addressOrder) }))
     .sort((a, b) => addressOrder(a.ips[0]!, b.ips[0]!));
   const jobs: ScanStageJob[] = [];
   const size = Math.max(1, Math.trunc(maxPerJob));

@@ -1,9 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { PlumError } from './errors.ts';
-import {
-  findOverlaps, intervalToString, mergeIntervals, parseLabel, parseTarget, subtractIntervals, toInterval,
-  type AddressTarget,
-} from './targets.ts';
+import { findOverlaps, intervalToString, mergeIntervals, parseLabel, parseTarget, subtractIntervals, toInterval, type AddressTarget } from './targets.ts';
 
 const iv = (s: string) => toInterval(parseTarget(s) as AddressTarget);
 
@@ -71,11 +68,13 @@ describe('findOverlaps', () => {
     const existing = [parseTarget('10.0.0.0/24'), parseTarget('www.example.org'), parseTarget('192.0.2.1')];
     const added = [parseTarget('10.0.0.128-10.0.1.5'), parseTarget('www.example.org'), parseTarget('198.51.100.1'), parseTarget('10.0.1.0/30')];
     const o = findOverlaps(added, existing);
-    expect(o).toEqual(expect.arrayContaining([
-      { target: '10.0.0.128-10.0.1.5', overlaps: '10.0.0.0/24', shared: 128n },
-      { target: '10.0.1.0/30', overlaps: '10.0.0.128-10.0.1.5', shared: 4n },
-      { target: 'www.example.org', overlaps: 'www.example.org', shared: 1n },
-    ]));
+    expect(o).toEqual(
+      expect.arrayContaining([
+        { target: '10.0.0.128-10.0.1.5', overlaps: '10.0.0.0/24', shared: 128n },
+        { target: '10.0.1.0/30', overlaps: '10.0.0.128-10.0.1.5', shared: 4n },
+        { target: 'www.example.org', overlaps: 'www.example.org', shared: 1n },
+      ]),
+    );
     expect(o).toHaveLength(3);
     expect(findOverlaps([parseTarget('198.51.100.0/24')], existing)).toEqual([]);
   });

@@ -97,8 +97,7 @@ const familyOf = (a: ipaddr.IPv4 | ipaddr.IPv6): AddressFamily => (a.kind() === 
 const bitsOf = (f: AddressFamily) => (f === 4 ? 32 : 128);
 
 function tooBig(value: string, size: bigint): PlumError {
-  return bad(value, `${size} addresses is more than one target may hold (at most an IPv4 /8 or an IPv6 /104)`,
-    'split it into smaller ranges');
+  return bad(value, `${size} addresses is more than one target may hold (at most an IPv4 /8 or an IPv6 /104)`, 'split it into smaller ranges');
 }
 
 /** Parses one target; throws PlumError('invalid_input') with a hint on anything else. */
@@ -185,7 +184,10 @@ function parseRange(value: string, dash: number): AddressTarget {
   return {
     kind: 'range',
     value: `${bigIntToAddress(first, family)}-${bigIntToAddress(last, family)}`,
-    family, first, last, size,
+    family,
+    first,
+    last,
+    size,
   };
 }
 
@@ -194,8 +196,11 @@ function parseName(value: string): NameTarget {
   if (name.length > 253) throw bad(value, 'name longer than 253 characters', 'check the domain name');
   const labels = name.split('.');
   if (labels.some((l) => !HOSTNAME_LABEL.test(l))) {
-    throw bad(value, 'not an address, a range or a valid domain name',
-      'use letters, digits and hyphens in names, e.g. www.example.org, or an address like 192.0.2.1');
+    throw bad(
+      value,
+      'not an address, a range or a valid domain name',
+      'use letters, digits and hyphens in names, e.g. www.example.org, or an address like 192.0.2.1',
+    );
   }
   if (/^\d+$/.test(labels[labels.length - 1]!)) {
     throw bad(value, 'not a valid IPv4 address', 'write addresses as four numbers 0-255, e.g. 192.0.2.1');
@@ -331,7 +336,9 @@ export function countAddresses(list: Interval[]): bigint {
 
 /** Canonical label: lowercase letters, digits, `_`, `-`, `.`; 1-64 characters. */
 export function parseLabel(label: string): string {
-  const l = String(label ?? '').trim().toLowerCase();
+  const l = String(label ?? '')
+    .trim()
+    .toLowerCase();
   if (!/^[a-z0-9][a-z0-9_.-]{0,63}$/.test(l)) {
     throw new PlumError('invalid_input', `invalid label "${label}"`, {
       hint: 'use letters, digits, "_", "-" or "." (at most 64 characters)',

@@ -22,7 +22,7 @@ export function inProcessApi(app: ApiApp, authorization: string): ApiCall {
     const res = await app.request(path, { method, headers, ...(json !== undefined ? { body: JSON.stringify(json) } : {}) });
     const text = await res.text();
     const type = res.headers.get('content-type') ?? '';
-    return { status: res.status, body: type.includes('json') && text ? JSON.parse(text) as unknown : text };
+    return { status: res.status, body: type.includes('json') && text ? (JSON.parse(text) as unknown) : text };
   };
 }
 

@@ -10,10 +10,17 @@ import { reportSettingsOf } from '../activities/report-settings.ts';
 
 /** A report for an MCP caller: the same generator as `plum report` and the API's investigation reports. */
 export function reportFor(deps: Pick<ResolvedDeps, 'store' | 'config' | 'log'>): PlumMcpDeps['report'] {
-  return async (opts) => (await generateReport(deps.store, {
-    query: opts.query, since: opts.since, from: opts.from, to: opts.to, hostLimit: opts.hostLimit,
-    ...await reportSettingsOf(deps.config, deps.log),
-  })).markdown;
+  return async (opts) =>
+    (
+      await generateReport(deps.store, {
+        query: opts.query,
+        since: opts.since,
+        from: opts.from,
+        to: opts.to,
+        hostLimit: opts.hostLimit,
+        ...(await reportSettingsOf(deps.config, deps.log)),
+      })
+    ).markdown;
 }
 
 /**
@@ -21,12 +28,15 @@ export function reportFor(deps: Pick<ResolvedDeps, 'store' | 'config' | 'log'>):
  * API's key check: the key's role bounds every tool, which calls the API in-process with that same key.
  */
 export function registerMcpRoute(app: ApiApp, deps: ResolvedDeps): void {
-  app.use('/mcp', bodyLimit({
-    maxSize: deps.limits.jsonBodyBytes,
-    onError: () => {
-      throw new PlumError('payload_too_large', `request body larger than ${deps.limits.jsonBodyBytes} bytes`, { hint: 'send smaller MCP messages' });
-    },
-  }));
+  app.use(
+    '/mcp',
+    bodyLimit({
+      maxSize: deps.limits.jsonBodyBytes,
+      onError: () => {
+        throw new PlumError('payload_too_large', `request body larger than ${deps.limits.jsonBodyBytes} bytes`, { hint: 'send smaller MCP messages' });
+      },
+    }),
+  );
   app.all('/mcp', requireRole('viewer'), async (c) => {
     const transport = new WebStandardStreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true });
     const server = createPlumMcpServer({ call: inProcessApi(app, c.req.header('authorization') ?? ''), report: reportFor(deps) });

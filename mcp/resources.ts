@@ -25,13 +25,27 @@ const json = (uri: string, body: unknown) => ({ contents: [{ uri, mimeType: 'app
 
 /** Resources: the query-language reference, the field registry, the rules, the perimeter (the last two as the key may read them). */
 export function registerResources(server: McpServer, call: ApiCall): void {
-  server.registerResource('query-language', 'plum://docs/query-language', {
-    title: 'Query language reference', description: 'How to write Plum searches: terms, modifiers, operators, fields', mimeType: 'text/markdown',
-  }, async (uri) => ({ contents: [{ uri: uri.href, mimeType: 'text/markdown', text: queryLanguageReference() }] }));
+  server.registerResource(
+    'query-language',
+    'plum://docs/query-language',
+    {
+      title: 'Query language reference',
+      description: 'How to write Plum searches: terms, modifiers, operators, fields',
+      mimeType: 'text/markdown',
+    },
+    async (uri) => ({ contents: [{ uri: uri.href, mimeType: 'text/markdown', text: queryLanguageReference() }] }),
+  );
 
-  server.registerResource('fields', 'plum://fields', {
-    title: 'Field registry', description: 'Every searchable field with its type and match modes', mimeType: 'application/json',
-  }, async (uri) => json(uri.href, fieldCatalogue()));
+  server.registerResource(
+    'fields',
+    'plum://fields',
+    {
+      title: 'Field registry',
+      description: 'Every searchable field with its type and match modes',
+      mimeType: 'application/json',
+    },
+    async (uri) => json(uri.href, fieldCatalogue()),
+  );
 
   const fromApi = (path: string) => async (uri: URL) => {
     const res = await call('GET', path);
@@ -41,10 +55,24 @@ export function registerResources(server: McpServer, call: ApiCall): void {
     }
     return json(uri.href, res.body);
   };
-  server.registerResource('rules', 'plum://rules', {
-    title: 'Tag rules', description: 'The tag rules: name, query, tags, enabled', mimeType: 'application/json',
-  }, fromApi('/v1/rules'));
-  server.registerResource('perimeter', 'plum://perimeter', {
-    title: 'Perimeter', description: 'The declared targets and exclusions', mimeType: 'application/json',
-  }, fromApi('/v1/targets'));
+  server.registerResource(
+    'rules',
+    'plum://rules',
+    {
+      title: 'Tag rules',
+      description: 'The tag rules: name, query, tags, enabled',
+      mimeType: 'application/json',
+    },
+    fromApi('/v1/rules'),
+  );
+  server.registerResource(
+    'perimeter',
+    'plum://perimeter',
+    {
+      title: 'Perimeter',
+      description: 'The declared targets and exclusions',
+      mimeType: 'application/json',
+    },
+    fromApi('/v1/targets'),
+  );
 }

@@ -18,19 +18,24 @@ function embedNativeBridge(root, targets) {
   const bridgeDir = path.dirname(require.resolve('@temporalio/core-bridge/package.json'));
   const { getPrebuiltTargetName } = require('@temporalio/core-bridge/common.js');
   const chosen = targets?.length ? targets : [getPrebuiltTargetName()];
-  const digests = Object.fromEntries(chosen.map((t) => {
-    const file = path.join(bridgeDir, 'releases', t, 'index.node');
-    return [t, createHash('sha256').update(readFileSync(file)).digest('hex')];
-  }));
+  const digests = Object.fromEntries(
+    chosen.map((t) => {
+      const file = path.join(bridgeDir, 'releases', t, 'index.node');
+      return [t, createHash('sha256').update(readFileSync(file)).digest('hex')];
+    }),
+  );
   return {
     name: 'embed-temporal-native-bridge',
     setup(b) {
       b.onLoad({ filter: /[\\/]@temporalio[\\/]core-bridge[\\/]common\.js$/ }, async (args) => {
         const original = readFileSync(args.path, 'utf8');
-        const replaced = original.replace(/function getPrebuiltPath\(\) \{[\s\S]*?\n\}\n/, `function getPrebuiltPath() {
+        const replaced = original.replace(
+          /function getPrebuiltPath\(\) \{[\s\S]*?\n\}\n/,
+          `function getPrebuiltPath() {
   return require('plum-agent-native').unpack(getPrebuiltTargetName());
 }
-`);
+`,
+        );
         if (replaced === original) throw new Error('@temporalio/core-bridge/common.js changed: getPrebuiltPath not found');
         return { contents: replaced, loader: 'js', resolveDir: path.dirname(args.path) };
       });

@@ -45,9 +45,10 @@ export interface BackupResult {
 function embeddedOnly(config: PlumConfig, what: string): void {
   if (!config.PLUM_DATABASE_URL) return;
   throw new PlumError('usage', `plum ${what} is for the embedded database; PLUM_DATABASE_URL names a PostgreSQL server`, {
-    hint: what === 'backup'
-      ? 'back a server up with `pg_dump --format=custom` (docs/operations.md)'
-      : 'restore a server dump with `pg_restore` (docs/operations.md)',
+    hint:
+      what === 'backup'
+        ? 'back a server up with `pg_dump --format=custom` (docs/operations.md)'
+        : 'restore a server dump with `pg_restore` (docs/operations.md)',
   });
 }
 
@@ -112,7 +113,9 @@ export async function readManifest(file: string): Promise<BackupManifest> {
     manifest = undefined;
   }
   if (manifest?.format !== BACKUP_FORMAT) {
-    throw new PlumError('invalid_input', `${file} is not a Plum backup (no ${MANIFEST} of format ${BACKUP_FORMAT})`, { hint: 'give a file written by `plum backup`' });
+    throw new PlumError('invalid_input', `${file} is not a Plum backup (no ${MANIFEST} of format ${BACKUP_FORMAT})`, {
+      hint: 'give a file written by `plum backup`',
+    });
   }
   return manifest;
 }

@@ -2,8 +2,14 @@ import type { StoreSession } from './index.ts';
 import type { IngestSummary } from './ingest.ts';
 
 export interface ImportRunCounters {
-  hosts: number; hostsUp: number; ports: number;
-  appeared: number; changed: number; gone: number; reappeared: number; stable: number;
+  hosts: number;
+  hostsUp: number;
+  ports: number;
+  appeared: number;
+  changed: number;
+  gone: number;
+  reappeared: number;
+  stable: number;
 }
 
 /**
@@ -15,14 +21,20 @@ export interface ImportRunCounters {
  * were stable.
  */
 export async function importRunCounters(store: StoreSession, runId: string, s: IngestSummary): Promise<ImportRunCounters> {
-  const byType = new Map((await store.query<{ type: string; n: number }>(
-    `select type, count(*)::int as n from observation_events
-      where run_id = $1 and exists (select 1 from runs where id = $1 and kind = 'import') group by type`, [runId])).map((r) => [r.type, r.n]));
+  const byType = new Map(
+    (
+      await store.query<{ type: string; n: number }>(
+        `select type, count(*)::int as n from observation_events
+      where run_id = $1 and exists (select 1 from runs where id = $1 and kind = 'import') group by type`,
+        [runId],
+      )
+    ).map((r) => [r.type, r.n]),
+  );
   const appeared = Math.max(s.appeared, byType.get('appeared') ?? 0);
   const changed = Math.max(s.changed, byType.get('changed') ?? 0);
   const gone = Math.max(s.gone, byType.get('gone') ?? 0);
   const reappeared = Math.max(s.reappeared, byType.get('reappeared') ?? 0);
-  const earlierEvents = (appeared - s.appeared) + (changed - s.changed) + (reappeared - s.reappeared);
+  const earlierEvents = appeared - s.appeared + (changed - s.changed) + (reappeared - s.reappeared);
   const stable = s.stable + Math.max(0, s.alreadyIngested - earlierEvents);
   return { hosts: s.hosts, hostsUp: s.hostsUp, ports: s.ports, appeared, changed, gone, reappeared, stable };
 }

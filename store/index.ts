@@ -116,9 +116,10 @@ function session(kind: StoreKind, db: PlumDb, server?: ServerClient): StoreSessi
     db,
     async query<T>(q: SQL | string, params?: unknown[], opts?: QueryOptions): Promise<T[]> {
       // Same parameters drizzle would send (sql.param values go to postgres.js unchanged), as a named statement.
-      const result = server && opts?.prepare && typeof q === 'string'
-        ? await server.unsafe(q, (params ?? []) as postgres.ParameterOrJSON<never>[], { prepare: true })
-        : await db.execute(toSql(q, params));
+      const result =
+        server && opts?.prepare && typeof q === 'string'
+          ? await server.unsafe(q, (params ?? []) as postgres.ParameterOrJSON<never>[], { prepare: true })
+          : await db.execute(toSql(q, params));
       return normaliseRows(result) as T[];
     },
   };
@@ -203,7 +204,15 @@ async function openPglite(config: PlumConfig, opts: OpenStoreOptions, log: Logge
   const lock = await acquireHomeLock(config.home, { waitMs: opts.lockWaitMs ?? 5000, useSocket: opts.useHolderSocket ?? true });
   if (lock.kind === 'socket') {
     // Another plum process holds the database and shares it: talk to it as to a server.
-    const client = postgres({ path: lock.socketPath, max: 1, onnotice: () => {}, connect_timeout: 10, types: { int8: INT8_AS_NUMBER }, username: 'postgres', database: 'template1' });
+    const client = postgres({
+      path: lock.socketPath,
+      max: 1,
+      onnotice: () => {},
+      connect_timeout: 10,
+      types: { int8: INT8_AS_NUMBER },
+      username: 'postgres',
+      database: 'template1',
+    });
     try {
       await refuseNewerSchema((text) => client.unsafe(text), `the embedded database in ${dir}`);
     } catch (e) {
@@ -228,22 +237,29 @@ async function openPglite(config: PlumConfig, opts: OpenStoreOptions, log: Logge
     log.debug({ dir }, 'store opened (pglite)');
     const instance = pg;
     let shared: Awaited<ReturnType<typeof shareStore>>;
-    const store = makeStore('pglite', db, async () => {
-      try {
-        await shared?.close();
-        await instance.close();
-        // Files PGlite wrote while open (relation cache, new relations) get the home's modes too.
-        secureHome(config.home);
-      } finally {
-        lock.release();
-      }
-    }, {
-      pglite: pg, lock, via: 'direct',
-      listen: async (channel, onNotify) => {
-        const unlisten = await instance.listen(channel, () => onNotify());
-        return () => unlisten();
+    const store = makeStore(
+      'pglite',
+      db,
+      async () => {
+        try {
+          await shared?.close();
+          await instance.close();
+          // Files PGlite wrote while open (relation cache, new relations) get the home's modes too.
+          secureHome(config.home);
+        } finally {
+          lock.release();
+        }
       },
-    });
+      {
+        pglite: pg,
+        lock,
+        via: 'direct',
+        listen: async (channel, onNotify) => {
+          const unlisten = await instance.listen(channel, () => onNotify());
+          return () => unlisten();
+        },
+      },
+    );
     if (opts.share) shared = await shareStore(store, config.home, log);
     return store;
   } catch (e) {

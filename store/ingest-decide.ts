@@ -22,8 +22,15 @@ class PortObservation implements StoredObservation {
   readonly hsh256: string;
   readonly #parsed: IngestPort;
   constructor(
-    readonly id: string, readonly ip: string, readonly view: string, parsed: IngestPort, readonly state: 'open' | 'closed',
-    readonly firstSeen: string, readonly lastSeen: string, readonly tags: string[], readonly score: number,
+    readonly id: string,
+    readonly ip: string,
+    readonly view: string,
+    parsed: IngestPort,
+    readonly state: 'open' | 'closed',
+    readonly firstSeen: string,
+    readonly lastSeen: string,
+    readonly tags: string[],
+    readonly score: number,
     readonly settled = false,
   ) {
     this.protocol = parsed.protocol;
@@ -38,16 +45,43 @@ class PortObservation implements StoredObservation {
 }
 
 export interface InsertRow {
-  id: string; ip: string; protocol: string; port: number; hsh256: string; fp_version: number; view: string;
-  first_seen: string; last_seen: string; checked_at: string; state_changed_at: string; current: boolean; view_head: boolean;
-  doc: object; fields: SearchFields; hostnames: string[]; tags: string[]; rules: string[]; score: number;
+  id: string;
+  ip: string;
+  protocol: string;
+  port: number;
+  hsh256: string;
+  fp_version: number;
+  view: string;
+  first_seen: string;
+  last_seen: string;
+  checked_at: string;
+  state_changed_at: string;
+  current: boolean;
+  view_head: boolean;
+  doc: object;
+  fields: SearchFields;
+  hostnames: string[];
+  tags: string[];
+  rules: string[];
+  score: number;
   score_features: Record<string, unknown> | null;
 }
 export interface UpdateRow {
-  id: string; first_seen: string; last_seen: string; times_seen: number; checked_at: string;
-  state: 'open' | 'closed'; state_changed_at: string | null; current: boolean; view_head: boolean; seen: boolean;
-  hostnames: string[] | null; tags: string[] | null; rules: string[] | null;
-  score: number | null; score_features: Record<string, unknown> | null;
+  id: string;
+  first_seen: string;
+  last_seen: string;
+  times_seen: number;
+  checked_at: string;
+  state: 'open' | 'closed';
+  state_changed_at: string | null;
+  current: boolean;
+  view_head: boolean;
+  seen: boolean;
+  hostnames: string[] | null;
+  tags: string[] | null;
+  rules: string[] | null;
+  score: number | null;
+  score_features: Record<string, unknown> | null;
 }
 
 /** What a batch decided to write. */
@@ -65,8 +99,7 @@ export interface BatchDecision {
   observations: StoredObservation[];
 }
 
-const sameList = (a: readonly string[] | null | undefined, b: readonly string[]) =>
-  (a ?? []).length === b.length && b.every((v, i) => a![i] === v);
+const sameList = (a: readonly string[] | null | undefined, b: readonly string[]) => (a ?? []).length === b.length && b.every((v, i) => a![i] === v);
 
 /** Decides every sighting and `gone` of a batch from what readBatch read; counts them in `summary`. */
 export function decideBatch({ plans, existing }: BatchRead, ctx: BatchCtx, summary: IngestSummary): BatchDecision {
@@ -108,18 +141,48 @@ export function decideBatch({ plans, existing }: BatchRead, ctx: BatchCtx, summa
       const checkedAt = r.checked_at.toISOString();
       original.set(r.id, { state: r.state, current: r.current, viewHead: r.view_head, firstSeen, checkedAt });
       u = {
-        id: r.id, first_seen: firstSeen, last_seen: r.last_seen.toISOString(), times_seen: r.times_seen,
-        checked_at: checkedAt, state: r.state, state_changed_at: null, current: r.current, view_head: r.view_head, seen: false,
-        hostnames: null, tags: null, rules: null, score: null, score_features: null,
+        id: r.id,
+        first_seen: firstSeen,
+        last_seen: r.last_seen.toISOString(),
+        times_seen: r.times_seen,
+        checked_at: checkedAt,
+        state: r.state,
+        state_changed_at: null,
+        current: r.current,
+        view_head: r.view_head,
+        seen: false,
+        hostnames: null,
+        tags: null,
+        rules: null,
+        score: null,
+        score_features: null,
       };
       updates.set(r.id, u);
     }
     return u;
   };
-  const event = (type: EventType, ip: string, protocol: string, port: number, at: Date, hsh256: string, observationId: string, prev?: ExistingRow, parsed?: IngestPort) => {
+  const event = (
+    type: EventType,
+    ip: string,
+    protocol: string,
+    port: number,
+    at: Date,
+    hsh256: string,
+    observationId: string,
+    prev?: ExistingRow,
+    parsed?: IngestPort,
+  ) => {
     const e: StoredEvent = {
-      id: newId('evt'), type, ip, protocol, port, at: at.toISOString(), hsh256,
-      previousHsh256: prev?.hsh256 ?? null, observationId, previousObservationId: prev?.id ?? null,
+      id: newId('evt'),
+      type,
+      ip,
+      protocol,
+      port,
+      at: at.toISOString(),
+      hsh256,
+      previousHsh256: prev?.hsh256 ?? null,
+      observationId,
+      previousObservationId: prev?.id ?? null,
     };
     events.push(e);
     if (type === 'changed' && parsed && prev) changedPorts.set(e, parsed);
@@ -160,24 +223,59 @@ export function decideBatch({ plans, existing }: BatchRead, ctx: BatchCtx, summa
         // only when it did, so a stable sighting stays a small (HOT) update.
         if (!sameList(r.hostnames, hostnames)) u.hostnames = hostnames;
         if (!sameList(r.tags, tagged.tags) || !sameList(r.rules, tagged.rules)) {
-          u.tags = tagged.tags; u.rules = tagged.rules;
+          u.tags = tagged.tags;
+          u.rules = tagged.rules;
         }
         if (deps.scorePort && r.score !== scored.score) {
-          u.score = scored.score; u.score_features = scored.features;
+          u.score = scored.score;
+          u.score_features = scored.features;
         }
         return u;
       };
       const insert = (current: boolean): InsertRow => {
         const row: InsertRow = {
-          id: newId('obs'), ip, protocol: p.protocol, port: p.port, hsh256: p.hsh256, fp_version: p.fpVersion, view,
-          first_seen: iso, last_seen: iso, checked_at: iso, state_changed_at: iso, current, view_head: current, doc: p.doc, fields: p.fields,
-          hostnames, tags: tagged.tags, rules: tagged.rules, score: scored.score, score_features: scored.features,
+          id: newId('obs'),
+          ip,
+          protocol: p.protocol,
+          port: p.port,
+          hsh256: p.hsh256,
+          fp_version: p.fpVersion,
+          view,
+          first_seen: iso,
+          last_seen: iso,
+          checked_at: iso,
+          state_changed_at: iso,
+          current,
+          view_head: current,
+          doc: p.doc,
+          fields: p.fields,
+          hostnames,
+          tags: tagged.tags,
+          rules: tagged.rules,
+          score: scored.score,
+          score_features: scored.features,
         };
         inserts.push(row);
         // Later ports of the same batch (a duplicate host entry) see this row.
         const shadow: ExistingRow = {
-          id: row.id, ip, protocol: p.protocol, port: p.port, hsh256: p.hsh256, view, state: 'open', current, view_head: current,
-          first_seen: t, last_seen: t, checked_at: t, last_job_id: jobId, times_seen: 1, tags: tagged.tags, rules: tagged.rules, hostnames, score: scored.score,
+          id: row.id,
+          ip,
+          protocol: p.protocol,
+          port: p.port,
+          hsh256: p.hsh256,
+          view,
+          state: 'open',
+          current,
+          view_head: current,
+          first_seen: t,
+          last_seen: t,
+          checked_at: t,
+          last_job_id: jobId,
+          times_seen: 1,
+          tags: tagged.tags,
+          rules: tagged.rules,
+          hostnames,
+          score: scored.score,
         };
         byFingerprint.set(`${slot}#${p.hsh256}`, shadow);
         if (current) {
@@ -200,8 +298,10 @@ export function decideBatch({ plans, existing }: BatchRead, ctx: BatchCtx, summa
         }
         if (target) {
           const u = updateOf(target);
-          u.current = true; u.view_head = true;
-          target.current = true; target.view_head = true;
+          u.current = true;
+          u.view_head = true;
+          target.current = true;
+          target.view_head = true;
           currentBySlot.set(slot, target);
           headBySlot.set(slot, target);
         }
@@ -210,7 +310,9 @@ export function decideBatch({ plans, existing }: BatchRead, ctx: BatchCtx, summa
         observations.push(new PortObservation(id, ip, view, p, state, firstSeen, lastSeen, tagged.tags, scored.score));
 
       const decision = decideSighting({
-        historic, known: Boolean(same), hsh256: p.hsh256,
+        historic,
+        known: Boolean(same),
+        hsh256: p.hsh256,
         ...(cur ? { current: { hsh256: cur.hsh256, open: cur.state === OPEN, viewHead: cur.view === view && cur.view_head } } : {}),
         ...(head ? { viewHead: { hsh256: head.hsh256 } } : {}),
       });
@@ -233,8 +335,11 @@ export function decideBatch({ plans, existing }: BatchRead, ctx: BatchCtx, summa
           const known = same!;
           const u = touch(known);
           promote(known);
-          u.state = 'open'; u.state_changed_at = iso; u.checked_at = iso;
-          known.state = 'open'; known.last_job_id = jobId;
+          u.state = 'open';
+          u.state_changed_at = iso;
+          u.checked_at = iso;
+          known.state = 'open';
+          known.last_job_id = jobId;
           for (const type of decision.events) event(type, ip, p.protocol, p.port, t, p.hsh256, known.id);
           observed(known.id, 'open', u.first_seen, u.last_seen);
           break;
@@ -264,15 +369,18 @@ export function decideBatch({ plans, existing }: BatchRead, ctx: BatchCtx, summa
         case 'switch-to-new': {
           // Another row than the current one becomes current: another fingerprint, or another view's. A change is
           // recorded against this view's previous fingerprint; a reappearance against the row that went.
-          const previous = (type: EventType) => (type === 'changed' ? head ?? cur : cur);
+          const previous = (type: EventType) => (type === 'changed' ? (head ?? cur) : cur);
           // No event: the same service seen through another view (profiles alternating) is a stable sighting.
           if (decision.events.length === 0) summary.stable++;
           if (decision.action === 'switch-to-known') {
             const known = same!;
             const u = touch(known);
             promote(known);
-            u.state = 'open'; u.state_changed_at = iso; u.checked_at = iso;
-            known.state = 'open'; known.last_job_id = jobId;
+            u.state = 'open';
+            u.state_changed_at = iso;
+            u.checked_at = iso;
+            known.state = 'open';
+            known.last_job_id = jobId;
             for (const type of decision.events) event(type, ip, p.protocol, p.port, t, p.hsh256, known.id, previous(type), p);
             observed(known.id, 'open', u.first_seen, u.last_seen);
           } else {

@@ -53,8 +53,10 @@ export class LastListingWins {
     if (this.repeated.size === 0) return [];
     const shown = [...this.repeated].slice(0, 5).map(([ip, n]) => `${ip} (${n} times)`);
     const more = this.repeated.size > 5 ? ` and ${this.repeated.size - 5} more` : '';
-    return [`the result lists ${this.repeated.size === 1 ? 'a host' : `${this.repeated.size} hosts`} more than once: ${shown.join(', ')}${more}; `
-      + 'the last listing of each was kept (a target given twice to nmap is scanned twice)'];
+    return [
+      `the result lists ${this.repeated.size === 1 ? 'a host' : `${this.repeated.size} hosts`} more than once: ${shown.join(', ')}${more}; ` +
+        'the last listing of each was kept (a target given twice to nmap is scanned twice)',
+    ];
   }
 }
 
@@ -72,6 +74,8 @@ function addressKey(ip: string): number | string {
 
 /** What the summary says of a host cut at the parser's per-host port limit. */
 export function portsOmittedMessage(host: IngestHost): string {
-  return `host ${host.ip} listed ${host.ports.length + host.portsOmitted!} ports; only the first ${host.ports.length} were kept `
-    + '(a host answering on every port is usually a tarpit or a firewall; scan it with fewer ports to see the rest)';
+  return (
+    `host ${host.ip} listed ${host.ports.length + host.portsOmitted!} ports; only the first ${host.ports.length} were kept ` +
+    '(a host answering on every port is usually a tarpit or a firewall; scan it with fewer ports to see the rest)'
+  );
 }

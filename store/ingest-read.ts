@@ -11,7 +11,8 @@ import type { ObservationRow } from './repos/observation-rows.ts';
  */
 
 /** A row of port_observations with its sightings columns, as a batch reads it. */
-export type ExistingRow = Pick<ObservationRow,
+export type ExistingRow = Pick<
+  ObservationRow,
   'id' | 'ip' | 'protocol' | 'port' | 'hsh256' | 'current' | 'first_seen' | 'last_seen' | 'last_job_id' | 'times_seen' | 'tags' | 'hostnames' | 'score'
 > & {
   view: string;
@@ -24,7 +25,11 @@ export type ExistingRow = Pick<ObservationRow,
 
 export const OPEN = 'open';
 /** A port the stable fast path stored: its row and its first/last seen after the sighting. */
-export interface FastRow { id: string; firstSeen: string; lastSeen: string }
+export interface FastRow {
+  id: string;
+  firstSeen: string;
+  lastSeen: string;
+}
 const UNTAGGED = { tags: [] as string[], rules: [] as string[] };
 export const slotKey = (ip: string, protocol: string, port: number) => `${ip}/${protocol}/${port}`;
 /** Every statement of a batch has fixed text and runs once per batch: prepared on a server (store/index.ts). */
@@ -90,12 +95,13 @@ export async function readBatch(tx: StoreSession, hosts: IngestHost[], ctx: Batc
   await tx.query(
     `select set_config('jit', 'off', true), count(pg_advisory_xact_lock(k))
      from (select distinct hashtextextended(ip, 7245) as k from unnest($1::text[]) as ip order by 1) s`,
-    [ips], PREPARED);
+    [ips],
+    PREPARED,
+  );
   const { runId, jobId, deps } = ctx;
   // When the stored tags follow the rules (store/repos/tagged-state.ts), a stable sighting keeps its stored tags:
   // the rules run only on the ports that leave the fast path below (most of a stable pass never reads its fields).
-  const lazyTags = deps.tagPort !== undefined && deps.scorePort === undefined && deps.storedTagsFollow !== undefined
-    && await deps.storedTagsFollow(tx);
+  const lazyTags = deps.tagPort !== undefined && deps.scorePort === undefined && deps.storedTagsFollow !== undefined && (await deps.storedTagsFollow(tx));
   const judge = (x: PortPlan) => {
     x.tagged = deps.tagPort ? deps.tagPort(x.p) : UNTAGGED;
     x.scored = deps.scorePort ? deps.scorePort(x.p, x.tagged.tags) : { score: 0, features: null };
@@ -133,8 +139,15 @@ export async function readBatch(tx: StoreSession, hosts: IngestHost[], ctx: Batc
     for (const x of plan.ports) {
       if (slotCount.get(x.slot) !== 1) continue;
       fastInput.push({
-        i: candidates.length, ip: plan.ip, protocol: x.p.protocol, port: x.p.port, hsh256: x.p.hsh256, t: plan.iso,
-        hostnames: plan.hostnames, tags: lazyTags ? null : x.tagged.tags, rules: lazyTags ? null : x.tagged.rules,
+        i: candidates.length,
+        ip: plan.ip,
+        protocol: x.p.protocol,
+        port: x.p.port,
+        hsh256: x.p.hsh256,
+        t: plan.iso,
+        hostnames: plan.hostnames,
+        tags: lazyTags ? null : x.tagged.tags,
+        rules: lazyTags ? null : x.tagged.rules,
         score: deps.scorePort ? x.scored.score : null,
       });
       candidates.push(x);
@@ -173,7 +186,9 @@ export async function readBatch(tx: StoreSession, hosts: IngestHost[], ctx: Batc
      select null, c.id, c.ip, c.protocol, c.port, c.hsh256, c.view, c.state, c.current, c.view_head, c.first_seen, c.tags, c.rules,
        c.hostnames, c.score, c.last_seen, c.checked_at, c.last_job_id, c.times_seen
      from c where not exists (select 1 from m where m.id = c.id)`,
-    [JSON.stringify(fastInput), ips, jobId, runId, ctx.view], PREPARED);
+    [JSON.stringify(fastInput), ips, jobId, runId, ctx.view],
+    PREPARED,
+  );
   const existing: ExistingRow[] = [];
   let fastCount = 0;
   for (const r of current) {
@@ -197,14 +212,21 @@ export async function readBatch(tx: StoreSession, hosts: IngestHost[], ctx: Batc
     return !c || c.hsh256 !== k[3] || c.view !== ctx.view;
   });
   if (other.length > 0) {
-    existing.push(...await tx.query<ExistingRow>(withSightings(
-      `unnest($1::text[]::inet[], $2::text[], $3::int[], $4::text[]) as k(ip, protocol, port, hsh256)
+    existing.push(
+      ...(await tx.query<ExistingRow>(
+        withSightings(
+          `unnest($1::text[]::inet[], $2::text[], $3::int[], $4::text[]) as k(ip, protocol, port, hsh256)
        cross join lateral (select * from port_observations p
          where p.ip = k.ip and p.protocol = k.protocol and p.port = k.port and p.view = $5
-           and (p.hsh256 = k.hsh256 or p.view_head) and not p.current) r`),
-    [other.map((k) => k[0]), other.map((k) => k[1]), other.map((k) => k[2]), other.map((k) => k[3]), ctx.view], PREPARED));
+           and (p.hsh256 = k.hsh256 or p.view_head) and not p.current) r`,
+        ),
+        [other.map((k) => k[0]), other.map((k) => k[1]), other.map((k) => k[2]), other.map((k) => k[3]), ctx.view],
+        PREPARED,
+      )),
+    );
   }
   const orphan = existing.find((r) => r.last_seen === null);
-  if (orphan) throw new PlumError('database', `observation ${orphan.id} has no sightings row`, { hint: 'the database is inconsistent; restore it from a backup' });
+  if (orphan)
+    throw new PlumError('database', `observation ${orphan.id} has no sightings row`, { hint: 'the database is inconsistent; restore it from a backup' });
   return { plans, existing, fastCount };
 }

@@ -3,8 +3,13 @@ import type { IngestSummary } from './ingest-types.ts';
 /** One line for humans: what an ingest did. */
 export function formatIngestSummary(s: IngestSummary): string {
   const parts = [
-    `${s.hosts} host${s.hosts === 1 ? '' : 's'} (${s.hostsUp} up)`, `${s.ports} open port${s.ports === 1 ? '' : 's'}`,
-    `${s.appeared} appeared`, `${s.changed} changed`, `${s.gone} gone`, `${s.reappeared} reappeared`, `${s.stable} stable`,
+    `${s.hosts} host${s.hosts === 1 ? '' : 's'} (${s.hostsUp} up)`,
+    `${s.ports} open port${s.ports === 1 ? '' : 's'}`,
+    `${s.appeared} appeared`,
+    `${s.changed} changed`,
+    `${s.gone} gone`,
+    `${s.reappeared} reappeared`,
+    `${s.stable} stable`,
   ];
   if (s.historic) parts.push(`${s.historic} older sightings`);
   if (s.alreadyIngested) parts.push(`${s.alreadyIngested} already ingested`);

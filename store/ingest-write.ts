@@ -18,7 +18,9 @@ export async function writeBatch(tx: StoreSession, d: BatchDecision, ctx: BatchC
       `update port_observations set current = current and not (id = any($1::text[])),
          view_head = view_head and not (id = any($2::text[]))
        where id = any($1::text[]) or id = any($2::text[])`,
-      [[...demote], [...demoteHeads]], PREPARED);
+      [[...demote], [...demoteHeads]],
+      PREPARED,
+    );
   }
   // Rows written per table, for the maintenance of databases without autovacuum (store/maintenance.ts).
   const writes = { observation_sightings: fastCount, port_observations: new Set([...demote, ...demoteHeads]).size, observation_events: events.length };
@@ -32,9 +34,18 @@ export async function writeBatch(tx: StoreSession, d: BatchDecision, ctx: BatchC
     for (const u of updates.values()) {
       const o = original.get(u.id)!;
       if (u.seen || u.checked_at !== o.checkedAt) sightings.push(u);
-      if (u.first_seen !== o.firstSeen || u.state !== o.state || u.current !== o.current || u.view_head !== o.viewHead
-        || u.state_changed_at !== null
-        || u.hostnames !== null || u.tags !== null || u.rules !== null || u.score !== null) docs.push(u);
+      if (
+        u.first_seen !== o.firstSeen ||
+        u.state !== o.state ||
+        u.current !== o.current ||
+        u.view_head !== o.viewHead ||
+        u.state_changed_at !== null ||
+        u.hostnames !== null ||
+        u.tags !== null ||
+        u.rules !== null ||
+        u.score !== null
+      )
+        docs.push(u);
     }
     writes.observation_sightings += sightings.length;
     writes.port_observations += docs.length;
@@ -47,8 +58,17 @@ export async function writeBatch(tx: StoreSession, d: BatchDecision, ctx: BatchC
          from unnest($1::text[], $2::text[]::timestamptz[], $3::int[], $4::text[]::timestamptz[], $5::text[]::bool[])
            as x(id, last_seen, times_seen, checked_at, seen)
          where s.id = x.id`,
-        [sightings.map((u) => u.id), sightings.map((u) => u.last_seen), sightings.map((u) => u.times_seen),
-          sightings.map((u) => u.checked_at), sightings.map((u) => (u.seen ? 't' : 'f')), runId, jobId], PREPARED);
+        [
+          sightings.map((u) => u.id),
+          sightings.map((u) => u.last_seen),
+          sightings.map((u) => u.times_seen),
+          sightings.map((u) => u.checked_at),
+          sightings.map((u) => (u.seen ? 't' : 'f')),
+          runId,
+          jobId,
+        ],
+        PREPARED,
+      );
     }
     if (docs.length > 0) {
       await tx.query(
@@ -60,10 +80,25 @@ export async function writeBatch(tx: StoreSession, d: BatchDecision, ctx: BatchC
          from jsonb_to_recordset($1::jsonb) as x(id text, first_seen timestamptz, state text, state_changed_at timestamptz,
            current boolean, view_head boolean, hostnames text[], tags text[], rules text[], score int, score_features jsonb)
          where o.id = x.id`,
-        [JSON.stringify(docs.map((u) => ({
-          id: u.id, first_seen: u.first_seen, state: u.state, state_changed_at: u.state_changed_at, current: u.current, view_head: u.view_head,
-          hostnames: u.hostnames, tags: u.tags, rules: u.rules, score: u.score, score_features: u.score_features,
-        })))], PREPARED);
+        [
+          JSON.stringify(
+            docs.map((u) => ({
+              id: u.id,
+              first_seen: u.first_seen,
+              state: u.state,
+              state_changed_at: u.state_changed_at,
+              current: u.current,
+              view_head: u.view_head,
+              hostnames: u.hostnames,
+              tags: u.tags,
+              rules: u.rules,
+              score: u.score,
+              score_features: u.score_features,
+            })),
+          ),
+        ],
+        PREPARED,
+      );
     }
   }
   if (inserts.length > 0) {
@@ -77,12 +112,16 @@ export async function writeBatch(tx: StoreSession, d: BatchDecision, ctx: BatchC
        from jsonb_to_recordset($1::jsonb) as x(id text, ip inet, protocol text, port int, hsh256 text, fp_version int, view text,
          first_seen timestamptz, state_changed_at timestamptz, current boolean, view_head boolean,
          doc jsonb, fields jsonb, hostnames text[], tags text[], rules text[], score int, score_features jsonb)`,
-      [JSON.stringify(inserts)], PREPARED);
+      [JSON.stringify(inserts)],
+      PREPARED,
+    );
     await tx.query(
       `insert into observation_sightings (id, last_seen, times_seen, checked_at, last_run_id, last_job_id)
        select id, last_seen, 1, checked_at, $4, $5
        from unnest($1::text[], $2::text[]::timestamptz[], $3::text[]::timestamptz[]) as x(id, last_seen, checked_at)`,
-      [inserts.map((r) => r.id), inserts.map((r) => r.last_seen), inserts.map((r) => r.checked_at), runId, jobId], PREPARED);
+      [inserts.map((r) => r.id), inserts.map((r) => r.last_seen), inserts.map((r) => r.checked_at), runId, jobId],
+      PREPARED,
+    );
   }
   if (events.length > 0) {
     await tx.query(
@@ -92,7 +131,9 @@ export async function writeBatch(tx: StoreSession, d: BatchDecision, ctx: BatchC
          x."previousObservationId", $2, $3, x.changes
        from jsonb_to_recordset($1::jsonb) as x(id text, type text, ip inet, protocol text, port int, at timestamptz,
          hsh256 text, "previousHsh256" text, "observationId" text, "previousObservationId" text, changes jsonb)`,
-      [JSON.stringify(events), runId, jobId], PREPARED);
+      [JSON.stringify(events), runId, jobId],
+      PREPARED,
+    );
   }
   return writes;
 }

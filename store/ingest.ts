@@ -77,7 +77,7 @@ async function withRetry<T>(fn: () => Promise<T>): Promise<T> {
     try {
       return await fn();
     } catch (e) {
-      const code = (e as { code?: string }).code ?? ((e as { cause?: { code?: string } }).cause?.code);
+      const code = (e as { code?: string }).code ?? (e as { cause?: { code?: string } }).cause?.code;
       if (attempt >= 5 || !code || !RETRYABLE_PG.has(code)) throw e;
       await new Promise((r) => setTimeout(r, 20 * attempt));
     }
@@ -105,13 +105,29 @@ async function ingestBatch(tx: StoreSession, hosts: IngestHost[], ctx: BatchCtx,
  * header comment for the rules. Returns what happened; throws only when nothing
  * could be stored (the result's own parse error is reported in `errors`).
  */
-export async function ingestScanResult<H extends IngestHost>(store: Store, input: IngestInput<H>, deps: IngestDeps<H['ports'][number]> = {}): Promise<IngestSummary> {
+export async function ingestScanResult<H extends IngestHost>(
+  store: Store,
+  input: IngestInput<H>,
+  deps: IngestDeps<H['ports'][number]> = {},
+): Promise<IngestSummary> {
   const now = new Date();
   const sha = input.rawXml ? createHash('sha256').update(input.rawXml).digest('hex') : input.resultSha256;
   const { runId, jobId, sameResult, jobView } = await resolveJob(store, input as IngestInput, sha, now);
   const summary: IngestSummary = {
-    runId, jobId, hosts: 0, hostsUp: 0, ports: 0, appeared: 0, changed: 0, gone: 0, reappeared: 0, stable: 0,
-    historic: 0, alreadyIngested: 0, errors: [], warnings: [],
+    runId,
+    jobId,
+    hosts: 0,
+    hostsUp: 0,
+    ports: 0,
+    appeared: 0,
+    changed: 0,
+    gone: 0,
+    reappeared: 0,
+    stable: 0,
+    historic: 0,
+    alreadyIngested: 0,
+    errors: [],
+    warnings: [],
   };
   const parseError = (e: unknown) => {
     const err = toPlumError(e);
@@ -139,14 +155,22 @@ export async function ingestScanResult<H extends IngestHost>(store: Store, input
   let view: string | undefined;
   const scanRef = input.scan;
   const ctx: BatchCtx = {
-    runId, jobId, now, deps: deps as IngestDeps,
+    runId,
+    jobId,
+    now,
+    deps: deps as IngestDeps,
     get run() {
       return scanRef.run;
     },
     get coverage() {
-      coverage ??= coverageFrom(input.scope
-        ? [{ protocol: 'tcp', spec: input.scope.tcpPorts }, { protocol: 'udp', spec: input.scope.udpPorts }]
-        : (scanRef.run.scanInfo ?? []).map((s) => ({ protocol: s.protocol, spec: s.services })));
+      coverage ??= coverageFrom(
+        input.scope
+          ? [
+              { protocol: 'tcp', spec: input.scope.tcpPorts },
+              { protocol: 'udp', spec: input.scope.udpPorts },
+            ]
+          : (scanRef.run.scanInfo ?? []).map((s) => ({ protocol: s.protocol, spec: s.services })),
+      );
       return coverage;
     },
     get view() {
@@ -172,11 +196,13 @@ export async function ingestScanResult<H extends IngestHost>(store: Store, input
   let maintenanceError: unknown;
   const maintainBeside = () => {
     if (maintenance) return;
-    maintenance = noteWrites().catch((e) => {
-      maintenanceError ??= e;
-    }).finally(() => {
-      maintenance = undefined;
-    });
+    maintenance = noteWrites()
+      .catch((e) => {
+        maintenanceError ??= e;
+      })
+      .finally(() => {
+        maintenance = undefined;
+      });
   };
   let batch: IngestHost[] = [];
   const listings = new LastListingWins();
@@ -203,9 +229,12 @@ export async function ingestScanResult<H extends IngestHost>(store: Store, input
       // drizzle's message repeats the whole query and its parameters: keep the server's own message.
       const cause = (e as { cause?: unknown }).cause;
       const msg = cause instanceof Error ? cause.message : (e as Error).message;
-      throw e instanceof PlumError ? e : new PlumError('database', `ingest failed: ${msg}`, {
-        cause: e, hint: 'nothing of the failed batch was stored; fix the cause and ingest the same result again',
-      });
+      throw e instanceof PlumError
+        ? e
+        : new PlumError('database', `ingest failed: ${msg}`, {
+            cause: e,
+            hint: 'nothing of the failed batch was stored; fix the cause and ingest the same result again',
+          });
     }
     if (deps.afterCommit && (committed.observations.length || committed.events.length)) await deps.afterCommit(committed);
     // Statistics and vacuum where nothing else keeps them (PGlite, a server without autovacuum): reported every
@@ -272,11 +301,13 @@ export async function ingestScanResult<H extends IngestHost>(store: Store, input
        finished_at = coalesce(finished_at, $2),
        progress = case when $5::jsonb is null then progress - 'warnings' else progress || jsonb_build_object('warnings', $5::jsonb) end
      where id = $1`,
-    [jobId, now.toISOString(), sha ?? null, error, summary.warnings.length ? JSON.stringify(summary.warnings) : null]);
+    [jobId, now.toISOString(), sha ?? null, error, summary.warnings.length ? JSON.stringify(summary.warnings) : null],
+  );
   await store.query(
     `update runs set status = case when $2::text is not null then 'partial' else 'succeeded' end, finished_at = $3,
        counters = $4::jsonb
      where id = $1 and kind = 'import'`,
-    [runId, error, now.toISOString(), JSON.stringify(await importRunCounters(store, runId, summary))]);
+    [runId, error, now.toISOString(), JSON.stringify(await importRunCounters(store, runId, summary))],
+  );
   return summary;
 }

@@ -88,7 +88,8 @@ export async function noteObservationWrites(store: Store, writes: TableWrites): 
      on conflict (table_name) do update set pending_rows = table_maintenance.pending_rows + excluded.pending_rows
      returning table_name, pending_rows as pending,
        (select greatest(reltuples, 0)::float8 from pg_class where oid = table_name::regclass) as size`,
-    [tables, tables.map((t) => writes[t]!)]);
+    [tables, tables.map((t) => writes[t]!)],
+  );
   const ran: MaintainedTable[] = [];
   for (const t of tables) {
     const row = counted.find((r) => r.table_name === t);
@@ -97,7 +98,8 @@ export async function noteObservationWrites(store: Store, writes: TableWrites): 
     // Claim the run (compare-and-set): one writer runs it, the others go on.
     const [won] = await store.query(
       `update table_maintenance set pending_rows = 0, last_run_at = now() where table_name = $1 and pending_rows >= $2 returning 1`,
-      [t, threshold]);
+      [t, threshold],
+    );
     if (!won) continue;
     await store.query(MAINTAINED[t].sql);
     ran.push(t);

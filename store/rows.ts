@@ -10,7 +10,10 @@ const INT8 = 20;
 const INT8_ARRAY = 1016;
 const BYTEA = 17;
 
-interface Column { name: string; oid: number }
+interface Column {
+  name: string;
+  oid: number;
+}
 
 /** The digit at s[i], or -1. */
 function digit(s: string, i: number): number {
@@ -34,9 +37,19 @@ function twoDigits(s: string, i: number): number {
  */
 function utcTimestamp(v: string): Date | undefined {
   const n = v.length;
-  if (n < 22 || n > 29 || v.charCodeAt(4) !== 45 || v.charCodeAt(7) !== 45 || v.charCodeAt(10) !== 32
-    || v.charCodeAt(13) !== 58 || v.charCodeAt(16) !== 58 || v.charCodeAt(n - 3) !== 43 || v.charCodeAt(n - 2) !== 48
-    || v.charCodeAt(n - 1) !== 48) return undefined;
+  if (
+    n < 22 ||
+    n > 29 ||
+    v.charCodeAt(4) !== 45 ||
+    v.charCodeAt(7) !== 45 ||
+    v.charCodeAt(10) !== 32 ||
+    v.charCodeAt(13) !== 58 ||
+    v.charCodeAt(16) !== 58 ||
+    v.charCodeAt(n - 3) !== 43 ||
+    v.charCodeAt(n - 2) !== 48 ||
+    v.charCodeAt(n - 1) !== 48
+  )
+    return undefined;
   let ms = 0;
   if (n > 22) {
     // A fraction of 1 to 6 digits: milliseconds are its first three (Date keeps no more; `new Date` truncates too).
@@ -53,7 +66,11 @@ function utcTimestamp(v: string): Date | undefined {
     if (d < 0) return undefined;
     y = y * 10 + d;
   }
-  const mo = twoDigits(v, 5), da = twoDigits(v, 8), h = twoDigits(v, 11), mi = twoDigits(v, 14), se = twoDigits(v, 17);
+  const mo = twoDigits(v, 5),
+    da = twoDigits(v, 8),
+    h = twoDigits(v, 11),
+    mi = twoDigits(v, 14),
+    se = twoDigits(v, 17);
   // Date.UTC reads years 0-99 as 1900-1999: such dates (and anything out of range) go the general way.
   if (y < 100 || mo < 1 || mo > 12 || da < 1 || da > 31 || h < 0 || h > 23 || mi < 0 || mi > 59 || se < 0 || se > 59) return undefined;
   const t = Date.UTC(y, mo - 1, da, h, mi, se, ms);
@@ -78,8 +95,7 @@ export function pgTimestampToDate(v: unknown): unknown {
 
 function columnsOf(result: unknown): { rows: Record<string, unknown>[]; columns: Column[] } {
   if (Array.isArray(result)) {
-    const cols = ((result as unknown as { columns?: { name: string; type: number }[] }).columns ?? [])
-      .map((c) => ({ name: c.name, oid: c.type }));
+    const cols = ((result as unknown as { columns?: { name: string; type: number }[] }).columns ?? []).map((c) => ({ name: c.name, oid: c.type }));
     return { rows: result as Record<string, unknown>[], columns: cols };
   }
   const r = result as { rows?: Record<string, unknown>[]; fields?: { name: string; dataTypeID: number }[] };
@@ -98,8 +114,9 @@ function convert(oid: number, v: unknown): unknown {
 
 export function normaliseRows(result: unknown): Record<string, unknown>[] {
   const { rows, columns } = columnsOf(result);
-  const touched = columns.filter((c) => TIMESTAMP_OIDS.has(c.oid) || TIMESTAMP_ARRAY_OIDS.has(c.oid)
-    || c.oid === INT8 || c.oid === INT8_ARRAY || c.oid === BYTEA);
+  const touched = columns.filter(
+    (c) => TIMESTAMP_OIDS.has(c.oid) || TIMESTAMP_ARRAY_OIDS.has(c.oid) || c.oid === INT8 || c.oid === INT8_ARRAY || c.oid === BYTEA,
+  );
   if (touched.length === 0) return rows.map((r) => ({ ...r }));
   return rows.map((r) => {
     const out: Record<string, unknown> = { ...r };

@@ -52,10 +52,14 @@ export function assertNotNewer(db: DatabaseSchema, journal: JournalEntry[], wher
   const newestKnown = journal.at(-1)?.when ?? 0;
   const unknown = db.newest > newestKnown || db.applied > journal.length;
   if (!unknown) return;
-  throw new PlumError('database', `${where} has schema version ${db.applied}, newer than this plum ${PLUM_VERSION} knows (${journal.length}): it was upgraded by a newer Plum`, {
-    hint: 'run the newer plum (never downgrade a migrated database), or restore a backup taken before the upgrade',
-    details: { databaseSchema: db.applied, binarySchema: journal.length },
-  });
+  throw new PlumError(
+    'database',
+    `${where} has schema version ${db.applied}, newer than this plum ${PLUM_VERSION} knows (${journal.length}): it was upgraded by a newer Plum`,
+    {
+      hint: 'run the newer plum (never downgrade a migrated database), or restore a backup taken before the upgrade',
+      details: { databaseSchema: db.applied, binarySchema: journal.length },
+    },
+  );
 }
 
 /** How many migrations the database has applied (0 for an empty one). */

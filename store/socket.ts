@@ -35,9 +35,14 @@ interface PgliteInternals {
 function acquireBackend(pg: PGlite): Promise<Releaser> {
   const p = pg as unknown as PgliteInternals;
   return new Promise<Releaser>((resolveAcquired) => {
-    void p._runExclusiveTransaction(() => p.runExclusive(() => new Promise<void>((release) => {
-      resolveAcquired(release);
-    })));
+    void p._runExclusiveTransaction(() =>
+      p.runExclusive(
+        () =>
+          new Promise<void>((release) => {
+            resolveAcquired(release);
+          }),
+      ),
+    );
   });
 }
 

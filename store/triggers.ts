@@ -37,7 +37,9 @@ const NEW_EVENTS = new Set(['appeared', 'changed', 'reappeared']);
 export async function loadTriggers(store: StoreSession, runId: string): Promise<TriggerProfile[]> {
   const rows = await store.query<{ id: string; name: string; trigger: string; kind: string | null }>(
     `select p.id, p.name, p.trigger, (select kind from runs where id = $1) as kind
-     from scan_profiles p where p.trigger is not null and p.enabled order by p.name`, [runId]);
+     from scan_profiles p where p.trigger is not null and p.enabled order by p.name`,
+    [runId],
+  );
   if (rows.length === 0 || rows[0]!.kind === 'trigger') return [];
   const out: TriggerProfile[] = [];
   for (const r of rows) {
@@ -77,7 +79,8 @@ export async function recordFirings(tx: StoreSession, triggers: readonly Trigger
        from jsonb_to_recordset($1::jsonb) as x(id text, ip text, protocol text, port int, hsh256 text, observation_id text)
        on conflict (profile_id, ip, protocol, port, hsh256) do nothing
        returning id`,
-      [JSON.stringify(rows), t.id, t.query, now.toISOString()]);
+      [JSON.stringify(rows), t.id, t.query, now.toISOString()],
+    );
     fired += inserted.length;
   }
   return fired;

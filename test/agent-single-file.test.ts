@@ -90,14 +90,20 @@ describe('the single-file agent on a bare host', () => {
   }, 120_000);
 
   it('runs a real nmap job of a profile run on Temporal', async () => {
-    const agent = spawn(process.execPath, [path.join(bare, 'plum-agent.mjs'), ...agentArgs('bare-1')], { cwd: bare, env: bareEnv(), stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    const agent = spawn(process.execPath, [path.join(bare, 'plum-agent.mjs'), ...agentArgs('bare-1')], {
+      cwd: bare,
+      env: bareEnv(),
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
+    });
     children.push(agent);
     let out = '';
     agent.stderr!.on('data', (c) => (out += c));
     const run = await d!.plum(['run', 'quick', '--temporal', '--format', 'json']);
     expect(run.code, `${run.stderr}\nagent: ${out}`).toBe(0);
     const [job] = await d!.store.query<{ status: string; agent: string }>(
-      "select j.status, j.agent from jobs j join runs r on r.id = j.run_id where r.profile_name = 'quick'");
+      "select j.status, j.agent from jobs j join runs r on r.id = j.run_id where r.profile_name = 'quick'",
+    );
     expect(job).toEqual({ status: 'succeeded', agent: 'bare-1' });
     const [port] = await d!.store.query<{ n: number }>(`select count(*)::int as n from port_observations where port = ${d!.perimeter.service('ssh').port}`);
     expect(port!.n).toBe(1);

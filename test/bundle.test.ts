@@ -20,7 +20,13 @@ describe('the bundled `plum` (scripts/build.mjs, run by npm ci and npm test)', (
     const home = mkdtempSync(path.join(os.tmpdir(), 'plum-bundle-home-'));
     const env = { PLUM_HOME: home, PLUM_DATABASE_URL: '' };
     expect((await runPlum(['init'], env)).code).toBe(0);
-    for (const args of [['--version'], ['parse', fixture], ['parse', '--hosts', fixture], ['parse', '--compat', 'nmap2json', fixture], ['rules', 'list', '--format', 'json']]) {
+    for (const args of [
+      ['--version'],
+      ['parse', fixture],
+      ['parse', '--hosts', fixture],
+      ['parse', '--compat', 'nmap2json', fixture],
+      ['rules', 'list', '--format', 'json'],
+    ]) {
       const bundled = await runPlum(args, env);
       const source = await runPlum(args, { ...env, PLUM_FROM_SOURCE: '1' });
       expect(bundled.code, `${args.join(' ')}: ${bundled.stderr}`).toBe(0);

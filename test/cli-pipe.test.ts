@@ -22,15 +22,22 @@ afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 function scanXml(): string {
   const hosts: string[] = [];
   for (let i = 0; i < HOSTS; i++) {
-    const ports = [80, 443, 8080].map((p) => `<port protocol="tcp" portid="${p}"><state state="open" reason="syn-ack" reason_ttl="0"/>`
-      + `<service name="http" product="nginx" version="1.22.${i % 7}" method="probed" conf="10"/>`
-      + `<script id="http-title" output="Welcome host ${i} port ${p}"><elem key="title">Welcome host ${i} port ${p}</elem></script></port>`);
-    hosts.push(`<host starttime="1700000000" endtime="1700000010"><status state="up" reason="syn-ack" reason_ttl="0"/>`
-      + `<address addr="127.9.${i >> 8}.${i & 255}" addrtype="ipv4"/><hostnames></hostnames><ports>${ports.join('')}</ports></host>`);
+    const ports = [80, 443, 8080].map(
+      (p) =>
+        `<port protocol="tcp" portid="${p}"><state state="open" reason="syn-ack" reason_ttl="0"/>` +
+        `<service name="http" product="nginx" version="1.22.${i % 7}" method="probed" conf="10"/>` +
+        `<script id="http-title" output="Welcome host ${i} port ${p}"><elem key="title">Welcome host ${i} port ${p}</elem></script></port>`,
+    );
+    hosts.push(
+      `<host starttime="1700000000" endtime="1700000010"><status state="up" reason="syn-ack" reason_ttl="0"/>` +
+        `<address addr="127.9.${i >> 8}.${i & 255}" addrtype="ipv4"/><hostnames></hostnames><ports>${ports.join('')}</ports></host>`,
+    );
   }
-  return `<?xml version="1.0"?>\n<nmaprun scanner="nmap" args="nmap -sV -p 80,443,8080 127.9.0.0/23" start="1700000000" version="7.93" xmloutputversion="1.05">`
-    + `<scaninfo type="connect" protocol="tcp" numservices="3" services="80,443,8080"/>\n${hosts.join('\n')}\n`
-    + `<runstats><finished time="1700000020" timestr="" elapsed="20" exit="success"/><hosts up="${HOSTS}" down="0" total="${HOSTS}"/></runstats></nmaprun>\n`;
+  return (
+    `<?xml version="1.0"?>\n<nmaprun scanner="nmap" args="nmap -sV -p 80,443,8080 127.9.0.0/23" start="1700000000" version="7.93" xmloutputversion="1.05">` +
+    `<scaninfo type="connect" protocol="tcp" numservices="3" services="80,443,8080"/>\n${hosts.join('\n')}\n` +
+    `<runstats><finished time="1700000020" timestr="" elapsed="20" exit="success"/><hosts up="${HOSTS}" down="0" total="${HOSTS}"/></runstats></nmaprun>\n`
+  );
 }
 
 /** `plum ARGS | (sleep 1; cat > OUT)` and `plum ARGS > FILE` through a real shell: the two outputs and plum's exit status. */
@@ -62,7 +69,11 @@ describe.each(storeKinds)('output piped to a slow reader is complete (%s)', (kin
         ['search-json', ['search', 'port:80', '--format', 'json', '--limit', '1000'], (out) => expect(JSON.parse(out)).toHaveLength(HOSTS)],
         ['search-csv', ['search', 'port:80', '--format', 'csv', '--limit', '1000'], (out) => expect(out.trim().split('\n')).toHaveLength(HOSTS + 1)],
         ['history-json', ['history', '--since', 'all', '--format', 'json', '--limit', '5000'], (out) => expect(JSON.parse(out)).toHaveLength(3 * HOSTS)],
-        ['export-misp', ['export', '--format', 'misp'], (out) => expect((JSON.parse(out) as { Event: { Object: unknown[] } }).Event.Object.length).toBeGreaterThanOrEqual(3 * HOSTS)],
+        [
+          'export-misp',
+          ['export', '--format', 'misp'],
+          (out) => expect((JSON.parse(out) as { Event: { Object: unknown[] } }).Event.Object.length).toBeGreaterThanOrEqual(3 * HOSTS),
+        ],
         ['parse', ['parse', xml], (out) => expect(out.trim().split('\n')).toHaveLength(3 * HOSTS)],
       ];
       for (const [name, args, check] of commands) {

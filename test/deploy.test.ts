@@ -67,8 +67,17 @@ describe('deploy/compose.yml', () => {
     expect(version.stdout).toContain(`v${COMPOSE_VERSION}`);
     const base = compose(['config', '--services']);
     expect(base.code, base.stderr).toBe(0);
-    expect(base.stdout.trim().split('\n').sort()).toEqual(
-      ['agent-1', 'agent-2', 'api', 'postgres', 'schedule-sync', 'temporal', 'temporal-setup', 'temporal-ui', 'worker']);
+    expect(base.stdout.trim().split('\n').sort()).toEqual([
+      'agent-1',
+      'agent-2',
+      'api',
+      'postgres',
+      'schedule-sync',
+      'temporal',
+      'temporal-setup',
+      'temporal-ui',
+      'worker',
+    ]);
     const withSearch = compose(['--profile', 'search', 'config', '--services']);
     expect(withSearch.stdout.trim().split('\n')).toContain('meilisearch');
   });
@@ -76,7 +85,14 @@ describe('deploy/compose.yml', () => {
   it('health checks, volumes, secrets from files; agents get no database credentials', () => {
     const r = compose(['--profile', 'search', 'config', '--format', 'json']);
     expect(r.code, r.stderr).toBe(0);
-    interface Service { healthcheck?: { test: string[] }; secrets?: Array<{ source: string }>; environment?: Record<string, string>; command?: string[]; volumes?: Array<{ target: string }>; ports?: Array<{ host_ip?: string }> }
+    interface Service {
+      healthcheck?: { test: string[] };
+      secrets?: Array<{ source: string }>;
+      environment?: Record<string, string>;
+      command?: string[];
+      volumes?: Array<{ target: string }>;
+      ports?: Array<{ host_ip?: string }>;
+    }
     const project = JSON.parse(r.stdout) as { services: Record<string, Service>; secrets: Record<string, { file: string }>; volumes: Record<string, unknown> };
     const s = project.services;
     for (const name of ['postgres', 'temporal', 'temporal-ui', 'api', 'agent-1', 'agent-2', 'meilisearch']) expect(s[name]!.healthcheck, name).toBeDefined();

@@ -53,7 +53,9 @@ describe.each(storeKinds)('flapping ports and hosts that did not answer on %s', 
   it('folds a flapping port into one report line and keeps its gone/reappeared from webhooks', async () => {
     const rx = await receiver();
     try {
-      await createWebhook(t.store, { name: 'flaps', url: rx.url, eventTypes: ['appeared', 'changed', 'gone', 'reappeared'] }, new Date(), { allowPrivate: true });
+      await createWebhook(t.store, { name: 'flaps', url: rx.url, eventTypes: ['appeared', 'changed', 'gone', 'reappeared'] }, new Date(), {
+        allowPrivate: true,
+      });
       // Port 80 goes and comes back three times in a week; port 22 stays.
       for (let d = 4; d <= 9; d++) await ingest(day(d), d % 2 === 0 ? [SSH] : [WEB, SSH]);
       const rule = parseFlapping('3/7d');
@@ -62,7 +64,9 @@ describe.each(storeKinds)('flapping ports and hosts that did not answer on %s', 
       expect(rx.events.map((e) => `${e.type}:${e.port}`)).toEqual(['gone:80', 'reappeared:80', 'gone:80', 'reappeared:80']);
 
       const model = await buildReportModel(t.store, {
-        period: { from: day(4), to: day(10), previousFrom: day(1), previousTo: day(4) }, now: new Date(day(10)), flapping: rule,
+        period: { from: day(4), to: day(10), previousFrom: day(1), previousTo: day(4) },
+        now: new Date(day(10)),
+        flapping: rule,
       });
       const flapping = model.changes.gone.filter((c) => c.summary?.startsWith('flapping'));
       expect(flapping).toEqual([expect.objectContaining({ port: 80, summary: 'flapping: went away 1 and came back 1 time in the period' })]);
@@ -70,7 +74,9 @@ describe.each(storeKinds)('flapping ports and hosts that did not answer on %s', 
       expect(model.changes.reappeared).toHaveLength(2);
       // A looser rule: nothing flaps, every event is its own line.
       const loose = await buildReportModel(t.store, {
-        period: { from: day(4), to: day(10), previousFrom: day(1), previousTo: day(4) }, now: new Date(day(10)), flapping: parseFlapping('5/7d'),
+        period: { from: day(4), to: day(10), previousFrom: day(1), previousTo: day(4) },
+        now: new Date(day(10)),
+        flapping: parseFlapping('5/7d'),
       });
       expect(loose.changes.gone).toHaveLength(3);
       expect(loose.changes.reappeared).toHaveLength(3);

@@ -15,12 +15,12 @@ const plum = (args: string[], env: Record<string, string>) => runPlum(args, env)
 /** Each command fails with its exit code and one line on standard error that matches, and prints nothing on standard output. */
 async function expectOneLineErrors(cases: Array<[string[], number, RegExp]>, env: Record<string, string>): Promise<void> {
   for (const [args, code, message] of cases) {
-      const r = await plum(args, env);
-      expect(r.code, `${args.join(' ')}: ${r.stderr}`).toBe(code);
-      expect(r.stdout).toBe('');
-      expect(r.stderr.trim().split('\n')).toHaveLength(1);
-      expect(r.stderr).toMatch(message);
-    }
+    const r = await plum(args, env);
+    expect(r.code, `${args.join(' ')}: ${r.stderr}`).toBe(code);
+    expect(r.stdout).toBe('');
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).toMatch(message);
+  }
 }
 
 /*
@@ -50,7 +50,7 @@ function bigResult(): { path: string; sha256: string } {
 }
 afterAll(() => fs.rmSync(BIG_DIR, { recursive: true, force: true }));
 
-describe('readXmlInput (plum ingest\'s reading)', () => {
+describe("readXmlInput (plum ingest's reading)", () => {
   const bytes = async (chunks: Iterable<Buffer> | AsyncIterable<Buffer>) => {
     const all: Buffer[] = [];
     for await (const c of chunks) all.push(Buffer.from(c));
@@ -130,7 +130,10 @@ describe.each(storeKinds)('plum ingest / host / history on %s', (kind) => {
       expect(s.hsh256).toMatch(/^[0-9a-f]{64}$/);
     }
     expect(h.services[1].fields.http_title[0]).toContain('CIRCL');
-    expect(h.events.map((e: { type: string; port: number }) => [e.type, e.port])).toEqual([['appeared', 80], ['appeared', 443]]);
+    expect(h.events.map((e: { type: string; port: number }) => [e.type, e.port])).toEqual([
+      ['appeared', 80],
+      ['appeared', 443],
+    ]);
 
     const hist = await plum(['history', '--since', '2025-01-01', '--format', 'json'], env);
     expect(hist.code, hist.stderr).toBe(0);
@@ -142,7 +145,12 @@ describe.each(storeKinds)('plum ingest / host / history on %s', (kind) => {
     }
     // The feed as an export: NDJSON (the JSON's objects, one a line) and CSV (one event a line).
     const nd = await plum(['history', '--since', '2025-01-01', '--format', 'ndjson'], env);
-    expect(nd.stdout.trim().split('\n').map((l) => JSON.parse(l))).toEqual(events);
+    expect(
+      nd.stdout
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l)),
+    ).toEqual(events);
     const csv = (await plum(['history', '--since', '2025-01-01', '--format', 'csv'], env)).stdout.trim().split('\r\n');
     expect(csv[0]).toBe('at,type,ip,protocol,port,hsh256,previous_hsh256,changes,run_id,observation_id');
     expect(csv.slice(1).map((l) => l.split(',').slice(1, 5).join(' '))).toEqual(events.map((e: { port: number }) => `appeared 185.194.93.14 tcp ${e.port}`));
@@ -176,13 +184,14 @@ describe.each(storeKinds)('plum ingest / host / history on %s', (kind) => {
     expect(again.stderr).toMatch(/0 appeared, 0 changed, 0 gone, 0 reappeared, 0 stable, 2 already ingested/);
   }, 240_000);
 
-  it('stores the parser\'s documents and fields (parsed with documents on demand, rebuilt for the new rows)', async () => {
+  it("stores the parser's documents and fields (parsed with documents on demand, rebuilt for the new rows)", async () => {
     const { parseNmapString } = await import('../core/nmap/parse.ts');
     const parsed = parseNmapString(fs.readFileSync(CIRCL, 'utf8')).hosts.flatMap((h) => h.ports.filter((p) => p.state === 'open'));
     const store = await openStore((await import('../core/config.ts')).loadConfig(env));
     try {
       const rows = await store.query<{ port: number; hsh256: string; doc: unknown; fields: unknown }>(
-        'select port, hsh256, doc, fields from port_observations order by port');
+        'select port, hsh256, doc, fields from port_observations order by port',
+      );
       expect(rows.map((r) => r.port)).toEqual([80, 443]);
       expect(rows).toEqual(parsed.map((p) => ({ port: p.port, hsh256: p.hsh256, doc: p.doc, fields: p.fields })));
     } finally {
@@ -233,7 +242,9 @@ describe.each(storeKinds)('plum ingest / host / history on %s', (kind) => {
   it('imports several files in the order of their scans, after checking them all', async () => {
     // Two scans of one host, eleven days apart, the title changed in between; named newest first.
     const xml = fs.readFileSync(CIRCL, 'utf8').replaceAll('185.194.93.14', '127.66.0.1');
-    const older = xml.replace('start="1758092798"', 'start="1757142398"').replace('starttime="1758092798" endtime="1758092817"', 'starttime="1757142398" endtime="1757142417"');
+    const older = xml
+      .replace('start="1758092798"', 'start="1757142398"')
+      .replace('starttime="1758092798" endtime="1758092817"', 'starttime="1757142398" endtime="1757142417"');
     const newer = xml.replace('CIRCL -&#45; Computer', 'Maintenance -&#45; Computer');
     expect(older).not.toBe(xml);
     expect(newer).not.toBe(xml);
@@ -252,11 +263,14 @@ describe.each(storeKinds)('plum ingest / host / history on %s', (kind) => {
 
     // A bad file anywhere in the list: nothing is imported.
     const before = await runCount();
-    await expectOneLineErrors([
-      [['ingest', newerFile, olderFile, notXml], 1, /notes-2\.txt is not nmap XML/],
-      [['ingest', newerFile, path.join(home, 'missing.xml')], 1, /no such file: .*missing\.xml/],
-      [['ingest', newerFile, home], 1, /is not a regular file/],
-    ], env);
+    await expectOneLineErrors(
+      [
+        [['ingest', newerFile, olderFile, notXml], 1, /notes-2\.txt is not nmap XML/],
+        [['ingest', newerFile, path.join(home, 'missing.xml')], 1, /no such file: .*missing\.xml/],
+        [['ingest', newerFile, home], 1, /is not a regular file/],
+      ],
+      env,
+    );
     expect(await runCount()).toBe(before);
 
     const ing = await plum(['ingest', newerFile, olderFile], env);
@@ -282,7 +296,7 @@ describe.each(storeKinds)('plum ingest / host / history on %s', (kind) => {
     expect(again.stderr).toMatch(/imported 2 files in scan order: .* 0 appeared, 0 changed, 0 gone, 0 reappeared, 0 stable\n$/);
   }, 240_000);
 
-  it('lists the runs and shows a run\'s jobs (plum runs); gives back the nmap XML stored with a job, byte for byte, with its ingest error (plum raw)', async () => {
+  it("lists the runs and shows a run's jobs (plum runs); gives back the nmap XML stored with a job, byte for byte, with its ingest error (plum raw)", async () => {
     // A successful import (the first test's, or this one if it runs alone), then a truncated result: its
     // complete host is stored, the job keeps the whole file and the error.
     expect((await plum(['ingest', CIRCL], env)).code).toBe(0);
@@ -299,7 +313,9 @@ describe.each(storeKinds)('plum ingest / host / history on %s', (kind) => {
     expect(toStdout.code, toStdout.stderr).toBe(0);
     expect(toStdout.stdout).toBe(xml.subarray(0, cutAt).toString('utf8')); // an ASCII file: the bytes, compared below from a file
     const sha = createHash('sha256').update(xml.subarray(0, cutAt)).digest('hex');
-    expect(toStdout.stderr).toMatch(new RegExp(`^plum: job ${jobId}: ${cutAt} bytes of nmap XML \\(sha256 ${sha}, parser version \\d+\\); ingest error: .*truncated`));
+    expect(toStdout.stderr).toMatch(
+      new RegExp(`^plum: job ${jobId}: ${cutAt} bytes of nmap XML \\(sha256 ${sha}, parser version \\d+\\); ingest error: .*truncated`),
+    );
 
     const out = path.join(home, 'back.xml');
     const toFile = await plum(['raw', jobId!, '--out', out], env);
@@ -339,12 +355,15 @@ describe.each(storeKinds)('plum ingest / host / history on %s', (kind) => {
     expect(table.stdout).toMatch(new RegExp(`^${runId}  import  partial\\n`));
     expect(table.stdout).toMatch(new RegExp(`\\n${jobId}\\s+partial\\s+.*truncated`));
     expect(table.stderr).toMatch(/plum raw JOB_ID/);
-    await expectOneLineErrors([
-      [['runs', jobId!], 2, /is not a run id/],
-      [['runs', 'run_01m90p0jjnesp88df8wfz6nmp5'], 1, /no run run_01m90p0jjnesp88df8wfz6nmp5 \(list runs with plum runs\)/],
-      [['runs', runId!, '--status', 'failed'], 2, /filter the list of runs/],
-      [['runs', '--limit', '0'], 2, /invalid --limit "0"/],
-    ], env);
+    await expectOneLineErrors(
+      [
+        [['runs', jobId!], 2, /is not a run id/],
+        [['runs', 'run_01m90p0jjnesp88df8wfz6nmp5'], 1, /no run run_01m90p0jjnesp88df8wfz6nmp5 \(list runs with plum runs\)/],
+        [['runs', runId!, '--status', 'failed'], 2, /filter the list of runs/],
+        [['runs', '--limit', '0'], 2, /invalid --limit "0"/],
+      ],
+      env,
+    );
 
     // Past its retention the XML is gone, and the message says why.
     const store = await openStore((await import('../core/config.ts')).loadConfig(env));

@@ -23,9 +23,12 @@ function writtenBytes(pid: number): number {
 async function scoreState(config: Parameters<typeof openStore>[0]) {
   const store = await openStore(config);
   try {
-    const unscored = (await store.query<{ ip: string }>(
-      `select distinct host(o.ip) as ip from port_observations o
-        where o.current and o.state = 'open' and not exists (select 1 from host_scores h where h.ip = o.ip) order by 1`)).map((r) => r.ip);
+    const unscored = (
+      await store.query<{ ip: string }>(
+        `select distinct host(o.ip) as ip from port_observations o
+        where o.current and o.state = 'open' and not exists (select 1 from host_scores h where h.ip = o.ip) order by 1`,
+      )
+    ).map((r) => r.ip);
     const pending = (await store.query<{ ip: string }>('select host(ip) as ip from pending_rescores order by 1')).map((r) => r.ip);
     const [obs] = await store.query<{ n: number }>("select count(*)::int as n from port_observations where current and state = 'open'");
     return { unscored, pending, observations: obs!.n };
@@ -50,17 +53,19 @@ describe.each(storeKinds)('plum ingest killed with SIGKILL mid-import (%s)', (ki
         // Created and migrated first, so the kill lands in the import itself.
         expect((await runPlum(['ingest', path.join(FIXTURES, 'loopback-ssh.xml')], env)).code).toBe(0);
         const big = writeNmapXml(path.join(config.home, 'big.xml'), { hosts: 1500, ports: 2 });
-        const child = spawn(process.execPath, [path.join(ROOT, 'bin', 'plum.mjs'), 'ingest', big], { env: { ...process.env, ...env }, cwd: ROOT, stdio: 'ignore' });
+        const child = spawn(process.execPath, [path.join(ROOT, 'bin', 'plum.mjs'), 'ingest', big], {
+          env: { ...process.env, ...env },
+          cwd: ROOT,
+          stdio: 'ignore',
+        });
         const exited = new Promise<void>((r) => child.once('exit', () => r()));
         // Killed once the import got to `step`: each attempt lands at another point of it.
         let running = true;
         void exited.then(() => (running = false));
         const pg = kind === 'postgres' ? postgres(config.PLUM_DATABASE_URL!, { max: 1, onnotice: () => {} }) : undefined;
-        const progress = async () => pg
-          ? Number((await pg`select count(*)::int as n from port_observations`)[0]!.n)
-          : writtenBytes(child.pid!);
+        const progress = async () => (pg ? Number((await pg`select count(*)::int as n from port_observations`)[0]!.n) : writtenBytes(child.pid!));
         try {
-          while (running && await progress() < step) await new Promise((r) => setTimeout(r, 10));
+          while (running && (await progress()) < step) await new Promise((r) => setTimeout(r, 10));
         } finally {
           child.kill('SIGKILL');
           await exited;

@@ -19,27 +19,32 @@ describe.each(storeKinds)('a host listed twice in one result (%s)', (kind) => {
   it.each([
     ['in one batch', undefined],
     ['in two batches', 1],
-  ])('%s: imported, the last listing kept, and the summary says so', async (_label, batchHosts) => {
-    const fresh = await openTestStore(kind);
-    try {
-      const scan = parseNmapString(TWICE);
-      expect(scan.hosts.map((h) => h.ip)).toEqual(['127.176.69.3', '127.176.69.3']);
-      const summary = await ingestScanResult(fresh.store, { scan, source: 'twice', rawXml: Buffer.from(TWICE) }, { batchHosts });
-      expect(summary.errors).toEqual([]);
-      expect(summary.warnings).toEqual([
-        'the result lists a host more than once: 127.176.69.3 (2 times); the last listing of each was kept (a target given twice to nmap is scanned twice)',
-      ]);
-      expect(formatIngestSummary(summary)).toContain('; note: the result lists a host more than once: 127.176.69.3 (2 times)');
-      const current = await fresh.store.query<{ hsh256: string; state: string }>(
-        "select hsh256, state from port_observations where host(ip) = '127.176.69.3' and port = 22 and current");
-      expect(current).toEqual([{ hsh256: scan.hosts[1]!.ports[0]!.hsh256, state: 'open' }]);
-    } finally {
-      await fresh.cleanup();
-    }
-  }, 120_000);
+  ])(
+    '%s: imported, the last listing kept, and the summary says so',
+    async (_label, batchHosts) => {
+      const fresh = await openTestStore(kind);
+      try {
+        const scan = parseNmapString(TWICE);
+        expect(scan.hosts.map((h) => h.ip)).toEqual(['127.176.69.3', '127.176.69.3']);
+        const summary = await ingestScanResult(fresh.store, { scan, source: 'twice', rawXml: Buffer.from(TWICE) }, { batchHosts });
+        expect(summary.errors).toEqual([]);
+        expect(summary.warnings).toEqual([
+          'the result lists a host more than once: 127.176.69.3 (2 times); the last listing of each was kept (a target given twice to nmap is scanned twice)',
+        ]);
+        expect(formatIngestSummary(summary)).toContain('; note: the result lists a host more than once: 127.176.69.3 (2 times)');
+        const current = await fresh.store.query<{ hsh256: string; state: string }>(
+          "select hsh256, state from port_observations where host(ip) = '127.176.69.3' and port = 22 and current",
+        );
+        expect(current).toEqual([{ hsh256: scan.hosts[1]!.ports[0]!.hsh256, state: 'open' }]);
+      } finally {
+        await fresh.cleanup();
+      }
+    },
+    120_000,
+  );
 });
 
-describe.each(storeKinds)('an import\'s warnings stay with its job (%s)', (kind) => {
+describe.each(storeKinds)("an import's warnings stay with its job (%s)", (kind) => {
   it('plum runs RUN_ID and its JSON show them after the import', async () => {
     const fresh = await openTestStore(kind);
     try {

@@ -29,9 +29,14 @@ describe.each(storeKinds)('slot history through ingest (%s)', (kind) => {
     const back = await ingest(3, [port(80, 'nginx 1.24')]);
     expect({ appeared: back.appeared, reappeared: back.reappeared, changed: back.changed }).toEqual({ appeared: 0, reappeared: 1, changed: 1 });
     const events = await t.store.query<{ type: string; at: Date; previous_hsh256: string | null; hsh256: string }>(
-      `select type, at, previous_hsh256, hsh256 from observation_events where ip = $1 order by at, created_at, type desc`, [ip]);
+      `select type, at, previous_hsh256, hsh256 from observation_events where ip = $1 order by at, created_at, type desc`,
+      [ip],
+    );
     expect(events.map((e) => `${e.at.toISOString().slice(0, 10)} ${e.type}`)).toEqual([
-      '2026-11-01 appeared', '2026-11-02 gone', '2026-11-03 reappeared', '2026-11-03 changed',
+      '2026-11-01 appeared',
+      '2026-11-02 gone',
+      '2026-11-03 reappeared',
+      '2026-11-03 changed',
     ]);
     const changed = events.at(-1)!;
     expect(changed.previous_hsh256).toBe(events[0]!.hsh256);

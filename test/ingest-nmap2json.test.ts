@@ -18,7 +18,10 @@ import { cliEnvOf, makeTestConfig, storeKinds } from './helpers/db.ts';
  * except for the ports whose document the predecessor cut down (LOSSY).
  */
 const FIXTURES = path.join(import.meta.dirname, 'fixtures', 'nmap');
-const XML_FILES = fs.readdirSync(FIXTURES).filter((f) => f.endsWith('.xml')).sort();
+const XML_FILES = fs
+  .readdirSync(FIXTURES)
+  .filter((f) => f.endsWith('.xml'))
+  .sort();
 const LOSSY = new Set(['185.194.93.14 tcp/80', '185.194.93.14 tcp/443', '127.176.69.2 tcp/443']);
 
 const WORK = fs.mkdtempSync(path.join(os.tmpdir(), 'plum-nmap2json-'));
@@ -27,11 +30,25 @@ afterAll(() => fs.rmSync(WORK, { recursive: true, force: true }));
 /** The predecessor's documents for one fixture (one JSON text per host, as its agents send them): what `plum parse --compat nmap2json --open-only` prints. */
 async function compatDocs(file: string): Promise<string[]> {
   const out: string[] = [];
-  for await (const h of nmap2jsonStream(openXmlFile(path.join(FIXTURES, file)), { openOnly: true, onError: (e) => { throw e; } })) out.push(h.json);
+  for await (const h of nmap2jsonStream(openXmlFile(path.join(FIXTURES, file)), {
+    openOnly: true,
+    onError: (e) => {
+      throw e;
+    },
+  }))
+    out.push(h.json);
   return out;
 }
 
-interface Row { ip: string; protocol: string; port: number; hsh256: string; fields: Record<string, string[]>; state: string; current: boolean }
+interface Row {
+  ip: string;
+  protocol: string;
+  port: number;
+  hsh256: string;
+  fields: Record<string, string[]>;
+  state: string;
+  current: boolean;
+}
 
 async function withStore<T>(env: Record<string, string>, fn: (q: <R>(sql: string, p?: unknown[]) => Promise<R[]>) => Promise<T>): Promise<T> {
   const store = await openStore(loadConfig(env));
@@ -42,10 +59,14 @@ async function withStore<T>(env: Record<string, string>, fn: (q: <R>(sql: string
   }
 }
 
-const rowsOf = (env: Record<string, string>) => withStore(env, (q) => q<Row>(
-  'select host(ip) as ip, protocol, port, hsh256, fields, state, current from port_observations order by ip, protocol, port, hsh256'));
-const eventsOf = (env: Record<string, string>) => withStore(env, (q) => q<{ type: string; ip: string; port: number; at: Date }>(
-  'select type, host(ip) as ip, port, at from observation_events order by at, ip, port, type'));
+const rowsOf = (env: Record<string, string>) =>
+  withStore(env, (q) =>
+    q<Row>('select host(ip) as ip, protocol, port, hsh256, fields, state, current from port_observations order by ip, protocol, port, hsh256'),
+  );
+const eventsOf = (env: Record<string, string>) =>
+  withStore(env, (q) =>
+    q<{ type: string; ip: string; port: number; at: Date }>('select type, host(ip) as ip, port, at from observation_events order by at, ip, port, type'),
+  );
 const sortedFields = (f: Record<string, string[]>) => Object.fromEntries(Object.entries(f).map(([k, v]) => [k, [...v].sort()]));
 
 describe.each(storeKinds)('plum ingest --format nmap2json (%s)', (kind) => {
@@ -115,12 +136,17 @@ describe.each(storeKinds)('plum ingest --format nmap2json (%s)', (kind) => {
     expect(await eventsOf(legacy.env)).toEqual(before.events);
   }, 600_000);
 
-  it('imports files in the order of their scans, never infers gone, and replays a search export\'s repeated sightings in order', async () => {
+  it("imports files in the order of their scans, never infers gone, and replays a search export's repeated sightings in order", async () => {
     const fresh = await makeTestConfig(kind);
     const env = cliEnvOf(fresh.config);
     try {
       const [doc] = await compatDocs('loopback-http.xml');
-      const http = JSON.parse(doc!) as { addr: string; starttime: string; endtime: string; ports: { portid: string; scripts?: { id: string; output: string; title?: string }[] }[] };
+      const http = JSON.parse(doc!) as {
+        addr: string;
+        starttime: string;
+        endtime: string;
+        ports: { portid: string; scripts?: { id: string; output: string; title?: string }[] }[];
+      };
       const ssh = (JSON.parse((await compatDocs('loopback-ssh.xml'))[0]!) as typeof http).ports[0]!;
       const at = (t: number, ports: typeof http.ports) => ({ ...http, addr: '127.0.0.9', starttime: String(t), endtime: String(t + 5), ports });
       const day = 1_790_000_000;
@@ -146,7 +172,9 @@ describe.each(storeKinds)('plum ingest --format nmap2json (%s)', (kind) => {
       expect(e.stderr).toMatch(/\(listing 2 of 2\) ingested 1 host .* 1 changed, 0 gone/);
       const events = await eventsOf(env);
       expect(events.map((v) => `${v.at.toISOString().slice(0, 10)} ${v.type} ${v.port}`)).toEqual([
-        '2026-09-21 appeared 22', '2026-09-21 appeared 80', '2026-09-24 changed 80',
+        '2026-09-21 appeared 22',
+        '2026-09-21 appeared 80',
+        '2026-09-24 changed 80',
       ]);
       expect(events.some((v) => v.type === 'gone')).toBe(false);
       const again = await runPlum(['ingest', '--format', 'nmap2json', path.join(dir, 'export.json')], env);
@@ -194,8 +222,9 @@ describe.each(storeKinds)('plum ingest --format nmap2json (%s)', (kind) => {
         expect(r.stderr.trim().split('\n'), r.stderr).toHaveLength(1);
         expect(r.stderr).toMatch(message);
       }
-      const counts = await withStore(env, (q) => q<{ runs: number; obs: number }>(
-        'select (select count(*) from runs)::int as runs, (select count(*) from port_observations)::int as obs'));
+      const counts = await withStore(env, (q) =>
+        q<{ runs: number; obs: number }>('select (select count(*) from runs)::int as runs, (select count(*) from port_observations)::int as obs'),
+      );
       expect(counts).toEqual([{ runs: 0, obs: 0 }]);
     } finally {
       await fresh.drop();

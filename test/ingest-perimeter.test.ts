@@ -41,20 +41,25 @@ describe.each(storeKinds)('history of the live loopback perimeter on %s', (kind)
     expect(await scanAndIngest()).toMatchObject({ stable: 1, reappeared: 1, changed: 0, appeared: 0 });
 
     const events = await t.store.query<{ type: string; ip: string; port: number; hsh256: string; previous_hsh256: string | null }>(
-      'select type, host(ip) as ip, port, hsh256, previous_hsh256 from observation_events order by at, created_at, port');
+      'select type, host(ip) as ip, port, hsh256, previous_hsh256 from observation_events order by at, created_at, port',
+    );
     expect(events.map((e) => [e.type, e.ip, e.port])).toEqual([
-      ...[['appeared', http.ip, http.port], ['appeared', ssh.ip, ssh.port]].sort((a, b) => Number(a[2]) - Number(b[2])),
+      ...[
+        ['appeared', http.ip, http.port],
+        ['appeared', ssh.ip, ssh.port],
+      ].sort((a, b) => Number(a[2]) - Number(b[2])),
       ['changed', http.ip, http.port],
       ['gone', http.ip, http.port],
       ['reappeared', http.ip, http.port],
     ]);
     const changed = events.find((e) => e.type === 'changed')!;
     expect(events.find((e) => e.type === 'reappeared')!.hsh256).toBe(changed.hsh256);
-    const [title] = await t.store.query<{ t: string[] }>(
-      "select fields->'http_title' as t from port_observations where ip = $1::inet and current", [http.ip]);
+    const [title] = await t.store.query<{ t: string[] }>("select fields->'http_title' as t from port_observations where ip = $1::inet and current", [http.ip]);
     expect(title!.t).toEqual(['Under maintenance']);
     const [ssh5] = await t.store.query<{ times_seen: number; state: string }>(
-      'select times_seen, state from port_observations join observation_sightings using (id) where ip = $1::inet and current', [ssh.ip]);
+      'select times_seen, state from port_observations join observation_sightings using (id) where ip = $1::inet and current',
+      [ssh.ip],
+    );
     expect(ssh5).toEqual({ times_seen: 5, state: 'open' });
   });
 });

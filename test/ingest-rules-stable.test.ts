@@ -36,16 +36,21 @@ describe.each(storeKinds)('ingest with rules, stable sightings (%s)', (kind) => 
   const ingest = async (set: RuleSet, at: string, ports: IngestPort[]) => {
     const deps = createRuleIngestDeps(t.store, { set, score: cfg });
     const tagged: number[] = [];
-    const summary = await ingestScanResult(t.store, { source: 'test', scan: scan([host('127.0.5.1', at, ports)], '80,6379,8080') }, {
-      ...deps, tagPort: (p) => {
-        tagged.push(p.port);
-        return deps.tagPort(p);
+    const summary = await ingestScanResult(
+      t.store,
+      { source: 'test', scan: scan([host('127.0.5.1', at, ports)], '80,6379,8080') },
+      {
+        ...deps,
+        tagPort: (p) => {
+          tagged.push(p.port);
+          return deps.tagPort(p);
+        },
       },
-    });
+    );
     return { summary, tagged: tagged.sort((a, b) => a - b) };
   };
-  const tagsOf = async (port: number) => (await t.store.query<{ tags: string[] }>(
-    `select tags from port_observations where ip = '127.0.5.1' and port = $1 and current`, [port]))[0]!.tags;
+  const tagsOf = async (port: number) =>
+    (await t.store.query<{ tags: string[] }>(`select tags from port_observations where ip = '127.0.5.1' and port = $1 and current`, [port]))[0]!.tags;
   const marker = async () => (await t.store.query<{ hash: string }>('select hash from rule_applications where name = $1', [TAGGED_KEY]))[0]?.hash;
 
   it('tags only the ports that are not stable sightings, keeping the stored tags of the others', async () => {
@@ -64,7 +69,9 @@ describe.each(storeKinds)('ingest with rules, stable sightings (%s)', (kind) => 
 
   it('tags every port again while a rule edit awaits `plum rules apply`, then trusts the applied tags', async () => {
     const rules = await listStoredRules(t.store);
-    const edited = rules.map((r) => (r.name === 'web-nginx' ? { ...r, tags: [...r.tags, 'team:web'], hash: ruleHash({ ...r, tags: [...r.tags, 'team:web'] }) } : r));
+    const edited = rules.map((r) =>
+      r.name === 'web-nginx' ? { ...r, tags: [...r.tags, 'team:web'], hash: ruleHash({ ...r, tags: [...r.tags, 'team:web'] }) } : r,
+    );
     const set = compileRules(edited, { favicons });
     const pending = await ingest(set, '2026-01-03T00:00:00Z', [nginx, redis]);
     // The stored tags follow the old rules: the stable port is tagged with the new ones, as before this path existed.

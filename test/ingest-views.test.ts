@@ -36,10 +36,12 @@ describe.each(storeKinds)('observations per view on the live loopback perimeter 
     expect(result.exitCode).toBe(0);
     return ingestScanResult(t.store, { scan: parseNmapString(result.xml.toString('utf8')), scope, source: profile.name, rawXml: result.xml });
   }
-  const changedEvents = () => t.store.query<{ port: number; view: string; previous_view: string }>(
-    `select e.port, o.view, p.view as previous_view from observation_events e
+  const changedEvents = () =>
+    t.store.query<{ port: number; view: string; previous_view: string }>(
+      `select e.port, o.view, p.view as previous_view from observation_events e
        join port_observations o on o.id = e.observation_id join port_observations p on p.id = e.previous_observation_id
-     where e.type = 'changed'`);
+     where e.type = 'changed'`,
+    );
 
   it('banner and web alternating: no change; a new title: one change, in the web view; the next banner run: none', async () => {
     const first = await scanWith(BANNER_PROFILE);
@@ -52,12 +54,15 @@ describe.each(storeKinds)('observations per view on the live loopback perimeter 
     expect(await changedEvents()).toEqual([]);
     // One current row per port (the latest document), one head per view and port.
     const rows = await t.store.query<{ view: string; current: boolean; view_head: boolean }>(
-      'select view, current, view_head from port_observations order by ip, current');
+      'select view, current, view_head from port_observations order by ip, current',
+    );
     const bannerView = viewOfJob(BANNER_PROFILE.scripts, BANNER_PROFILE.nmapArgs);
     const webView = viewOfJob(WEB_PROFILE.scripts, WEB_PROFILE.nmapArgs);
     expect(rows).toEqual([
-      { view: bannerView, current: false, view_head: true }, { view: webView, current: true, view_head: true },
-      { view: bannerView, current: false, view_head: true }, { view: webView, current: true, view_head: true },
+      { view: bannerView, current: false, view_head: true },
+      { view: webView, current: true, view_head: true },
+      { view: bannerView, current: false, view_head: true },
+      { view: webView, current: true, view_head: true },
     ]);
 
     perimeter.setHttpTitle('Under maintenance');

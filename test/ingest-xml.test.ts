@@ -16,14 +16,17 @@ function scanAt(hoursLater: number, edit: (xml: string) => string = (x) => x): s
   return edit(xml);
 }
 const iso = (hoursLater: number) => new Date((START + hoursLater * 3600 + 19) * 1000).toISOString();
-const retitle = (xml: string) => xml.replace(
-  /(<port protocol="tcp" portid="443">[\s\S]*?<script id="http-title" output=")[^"]*("><elem key="title">)[^<]*/,
-  '$1Maintenance$2Maintenance');
-const close443 = (xml: string) => xml.replace(
-  /<port protocol="tcp" portid="443">[\s\S]*?<\/port>/,
-  '<port protocol="tcp" portid="443"><state state="closed" reason="reset" reason_ttl="0"/><service name="https" method="table" conf="3"/></port>');
-const down = (xml: string) => xml.replace('<status state="up" reason="user-set" reason_ttl="0"/>', '<status state="down" reason="no-response" reason_ttl="0"/>')
-  .replace(/<ports>[\s\S]*<\/ports>/, '');
+const retitle = (xml: string) =>
+  xml.replace(/(<port protocol="tcp" portid="443">[\s\S]*?<script id="http-title" output=")[^"]*("><elem key="title">)[^<]*/, '$1Maintenance$2Maintenance');
+const close443 = (xml: string) =>
+  xml.replace(
+    /<port protocol="tcp" portid="443">[\s\S]*?<\/port>/,
+    '<port protocol="tcp" portid="443"><state state="closed" reason="reset" reason_ttl="0"/><service name="https" method="table" conf="3"/></port>',
+  );
+const down = (xml: string) =>
+  xml
+    .replace('<status state="up" reason="user-set" reason_ttl="0"/>', '<status state="down" reason="no-response" reason_ttl="0"/>')
+    .replace(/<ports>[\s\S]*<\/ports>/, '');
 
 describe.each(storeKinds)('ingest of real nmap XML on %s', (kind) => {
   let t: TestStore;
@@ -34,8 +37,11 @@ describe.each(storeKinds)('ingest of real nmap XML on %s', (kind) => {
     await t?.cleanup();
   });
   const ingest = (xml: string) => ingestScanResult(t.store, { scan: parseNmapString(xml), source: 'circl', rawXml: Buffer.from(xml) });
-  const events = () => t.store.query<{ type: string; port: number; at: Date; hsh256: string; previous_hsh256: string | null }>(
-    'select type, port, at, hsh256, previous_hsh256 from observation_events where ip = $1::inet order by at, port', [IP]);
+  const events = () =>
+    t.store.query<{ type: string; port: number; at: Date; hsh256: string; previous_hsh256: string | null }>(
+      'select type, port, at, hsh256, previous_hsh256 from observation_events where ip = $1::inet order by at, port',
+      [IP],
+    );
 
   it('follows a host through change, closing, a silent scan and coming back', async () => {
     const first = parseNmapString(scanAt(0));
@@ -50,7 +56,8 @@ describe.each(storeKinds)('ingest of real nmap XML on %s', (kind) => {
 
     const ev = await events();
     expect(ev.map((e) => [e.type, e.port, e.at.toISOString()])).toEqual([
-      ['appeared', 80, iso(0)], ['appeared', 443, iso(0)],
+      ['appeared', 80, iso(0)],
+      ['appeared', 443, iso(0)],
       ['changed', 443, iso(24)],
       ['gone', 443, iso(36)],
       ['reappeared', 443, iso(60)],
@@ -58,12 +65,16 @@ describe.each(storeKinds)('ingest of real nmap XML on %s', (kind) => {
     expect(ev[2]!.previous_hsh256).toBe(p443!.hsh256);
     expect(ev[4]!.hsh256).toBe(p443!.hsh256);
     const [row80] = await t.store.query<{ hsh256: string; first_seen: Date; last_seen: Date; times_seen: number }>(
-      "select hsh256, first_seen, last_seen, times_seen from port_observations join observation_sightings using (id) where ip = $1::inet and port = 80", [IP]);
+      'select hsh256, first_seen, last_seen, times_seen from port_observations join observation_sightings using (id) where ip = $1::inet and port = 80',
+      [IP],
+    );
     // The silent (down) scan is not a sighting.
     expect(row80).toEqual({ hsh256: p80!.hsh256, first_seen: new Date(iso(0)), last_seen: new Date(iso(60)), times_seen: 5 });
     // The stored document and search fields are the parser's.
     const [doc] = await t.store.query<{ fields: { http_title: string[] }; doc: { portid: string } }>(
-      'select fields, doc from port_observations where ip = $1::inet and port = 443 and current', [IP]);
+      'select fields, doc from port_observations where ip = $1::inet and port = 443 and current',
+      [IP],
+    );
     expect(doc!.doc.portid).toBe('443');
     expect(doc!.fields.http_title[0]).toContain('CIRCL');
   });

@@ -6,8 +6,31 @@ import { getJobRawXml, getRawXml, purgeExpiredRawResults } from '../store/repos/
 import { openTestStore, storeKinds, type TestStore } from './helpers/db.ts';
 import { host, port, scan } from './helpers/scan.ts';
 
-interface Obs { id: string; ip: string; protocol: string; port: number; hsh256: string; state: string; current: boolean; first_seen: Date; last_seen: Date; times_seen: number; tags: string[]; last_job_id: string }
-interface Evt { type: string; ip: string; port: number; at: Date; hsh256: string; previous_hsh256: string | null; observation_id: string; previous_observation_id: string | null; job_id: string }
+interface Obs {
+  id: string;
+  ip: string;
+  protocol: string;
+  port: number;
+  hsh256: string;
+  state: string;
+  current: boolean;
+  first_seen: Date;
+  last_seen: Date;
+  times_seen: number;
+  tags: string[];
+  last_job_id: string;
+}
+interface Evt {
+  type: string;
+  ip: string;
+  port: number;
+  at: Date;
+  hsh256: string;
+  previous_hsh256: string | null;
+  observation_id: string;
+  previous_observation_id: string | null;
+  job_id: string;
+}
 
 const T1 = '2026-03-01T10:00:00.000Z';
 const T2 = '2026-03-02T10:00:00.000Z';
@@ -23,14 +46,23 @@ describe.each(storeKinds)('ingest on %s', (kind) => {
   afterAll(async () => {
     await t?.cleanup();
   });
-  const obs = (ip: string) => t.store.query<Obs>(
-    'select id, host(ip) as ip, protocol, port, hsh256, state, current, first_seen, last_seen, times_seen, tags, last_job_id from port_observations join observation_sightings using (id) where ip = $1::inet order by port, first_seen', [ip]);
-  const evts = (ip: string) => t.store.query<Evt>(
-    'select type, host(ip) as ip, port, at, hsh256, previous_hsh256, observation_id, previous_observation_id, job_id from observation_events where ip = $1::inet order by at, port', [ip]);
-  const ingest = (hosts: ReturnType<typeof host>[], extra: { services?: string; tcpPorts?: string; jobId?: string } = {}) => ingestScanResult(t.store, {
-    scan: scan(hosts, extra.services), source: 'test', jobId: extra.jobId,
-    scope: extra.tcpPorts ? { targets: hosts.map((h) => h.ip), tcpPorts: extra.tcpPorts } : undefined,
-  });
+  const obs = (ip: string) =>
+    t.store.query<Obs>(
+      'select id, host(ip) as ip, protocol, port, hsh256, state, current, first_seen, last_seen, times_seen, tags, last_job_id from port_observations join observation_sightings using (id) where ip = $1::inet order by port, first_seen',
+      [ip],
+    );
+  const evts = (ip: string) =>
+    t.store.query<Evt>(
+      'select type, host(ip) as ip, port, at, hsh256, previous_hsh256, observation_id, previous_observation_id, job_id from observation_events where ip = $1::inet order by at, port',
+      [ip],
+    );
+  const ingest = (hosts: ReturnType<typeof host>[], extra: { services?: string; tcpPorts?: string; jobId?: string } = {}) =>
+    ingestScanResult(t.store, {
+      scan: scan(hosts, extra.services),
+      source: 'test',
+      jobId: extra.jobId,
+      scope: extra.tcpPorts ? { targets: hosts.map((h) => h.ip), tcpPorts: extra.tcpPorts } : undefined,
+    });
 
   it('records appeared, stable, changed, gone and reappeared with scan times', async () => {
     const ip = '127.1.0.1';
@@ -40,8 +72,11 @@ describe.each(storeKinds)('ingest on %s', (kind) => {
     const s1 = await ingest([host(ip, T1, [ssh, web, tls])]);
     expect(s1).toMatchObject({ hosts: 1, hostsUp: 1, ports: 3, appeared: 3, stable: 0, changed: 0, gone: 0, reappeared: 0, errors: [] });
     let rows = await obs(ip);
-    expect(rows.map((r) => [r.port, r.state, r.current, r.first_seen.toISOString(), r.last_seen.toISOString(), r.times_seen]))
-      .toEqual([[22, 'open', true, T1, T1, 1], [80, 'open', true, T1, T1, 1], [443, 'open', true, T1, T1, 1]]);
+    expect(rows.map((r) => [r.port, r.state, r.current, r.first_seen.toISOString(), r.last_seen.toISOString(), r.times_seen])).toEqual([
+      [22, 'open', true, T1, T1, 1],
+      [80, 'open', true, T1, T1, 1],
+      [443, 'open', true, T1, T1, 1],
+    ]);
 
     // stable
     const s2 = await ingest([host(ip, T2, [ssh, web, tls])]);
@@ -55,7 +90,10 @@ describe.each(storeKinds)('ingest on %s', (kind) => {
     expect(s3).toMatchObject({ appeared: 0, stable: 1, changed: 1, gone: 1, reappeared: 0 });
     rows = await obs(ip);
     const r80 = rows.filter((r) => r.port === 80);
-    expect(r80.map((r) => [r.hsh256, r.current, r.state])).toEqual([[web.hsh256, false, 'open'], [web2.hsh256, true, 'open']]);
+    expect(r80.map((r) => [r.hsh256, r.current, r.state])).toEqual([
+      [web.hsh256, false, 'open'],
+      [web2.hsh256, true, 'open'],
+    ]);
     const r443 = rows.find((r) => r.port === 443)!;
     expect([r443.state, r443.current, r443.last_seen.toISOString()]).toEqual(['closed', true, T2]);
 
@@ -67,8 +105,11 @@ describe.each(storeKinds)('ingest on %s', (kind) => {
 
     const events = await evts(ip);
     expect(events.map((e) => [e.type, e.port, e.at.toISOString()])).toEqual([
-      ['appeared', 22, T1], ['appeared', 80, T1], ['appeared', 443, T1],
-      ['changed', 80, T3], ['gone', 443, T3],
+      ['appeared', 22, T1],
+      ['appeared', 80, T1],
+      ['appeared', 443, T1],
+      ['changed', 80, T3],
+      ['gone', 443, T3],
       ['reappeared', 443, T4],
     ]);
     const changed = events.find((e) => e.type === 'changed')!;
@@ -87,7 +128,10 @@ describe.each(storeKinds)('ingest on %s', (kind) => {
     const s = await ingest([host(ip, T4, [])], { tcpPorts: '22,80,443' });
     expect(s).toMatchObject({ hostsUp: 1, gone: 1 });
     const rows = await obs(ip);
-    expect(rows.map((r) => [r.port, r.state])).toEqual([[22, 'closed'], [8080, 'open']]);
+    expect(rows.map((r) => [r.port, r.state])).toEqual([
+      [22, 'closed'],
+      [8080, 'open'],
+    ]);
   });
 
   it('is idempotent per job: the same result twice changes nothing', async () => {
@@ -116,7 +160,9 @@ describe.each(storeKinds)('ingest on %s', (kind) => {
     const b = await ingestScanResult(t.store, input);
     expect(b.jobId).toBe(a.jobId);
     expect(b).toMatchObject({ appeared: 0, stable: 0, alreadyIngested: 1 });
-    const raw = await t.store.query<{ xml_gz: Buffer; size: number; sha256: string }>('select xml_gz, size, sha256 from raw_results where job_id = $1', [a.jobId]);
+    const raw = await t.store.query<{ xml_gz: Buffer; size: number; sha256: string }>('select xml_gz, size, sha256 from raw_results where job_id = $1', [
+      a.jobId,
+    ]);
     expect(raw).toHaveLength(1);
     expect(gunzipSync(raw[0]!.xml_gz).toString()).toBe(rawXml.toString());
     expect(raw[0]!.size).toBe(rawXml.length);
@@ -151,7 +197,10 @@ describe.each(storeKinds)('ingest on %s', (kind) => {
     const r22 = rows.find((r) => r.port === 22)!;
     expect([r22.first_seen.toISOString(), r22.last_seen.toISOString(), r22.times_seen, r22.state, r22.current]).toEqual([T1, T3, 2, 'open', true]);
     const r80 = rows.filter((r) => r.port === 80);
-    expect(r80.map((r) => [r.current, r.first_seen.toISOString()])).toEqual([[false, T1], [true, T3]]);
+    expect(r80.map((r) => [r.current, r.first_seen.toISOString()])).toEqual([
+      [false, T1],
+      [true, T3],
+    ]);
     // A newer scan after both still compares with the newest state.
     expect(await ingest([host(ip, T4, [ssh])], { tcpPorts: '22,80' })).toMatchObject({ stable: 1, gone: 1 });
   });
@@ -170,7 +219,12 @@ describe.each(storeKinds)('ingest on %s', (kind) => {
     const events = await evts(ip);
     expect(events.slice(0, 4).map((e) => e.type)).toEqual(['appeared', 'changed', 'changed', 'gone']);
     // The last two share their time: compare them as a set.
-    expect(events.slice(4).map((e) => `${e.type} ${e.previous_hsh256 === a.hsh256}`).sort()).toEqual(['changed true', 'reappeared true']);
+    expect(
+      events
+        .slice(4)
+        .map((e) => `${e.type} ${e.previous_hsh256 === a.hsh256}`)
+        .sort(),
+    ).toEqual(['changed true', 'reappeared true']);
     expect(events[2]!.hsh256).toBe(a.hsh256);
     expect(events[2]!.previous_hsh256).toBe(b.hsh256);
     const rows = await obs(ip);
@@ -182,7 +236,9 @@ describe.each(storeKinds)('ingest on %s', (kind) => {
     const ip = '127.1.6.1';
     const err = new PlumError('truncated', 'nmap XML ends before </nmaprun> (after 1 host)');
     const s = await ingestScanResult(t.store, {
-      scan: scan([host(ip, T1, [port(22, 'x')])], '22', err), source: 'cut.xml', rawXml: Buffer.from('<nmaprun><host>'),
+      scan: scan([host(ip, T1, [port(22, 'x')])], '22', err),
+      source: 'cut.xml',
+      rawXml: Buffer.from('<nmaprun><host>'),
     });
     expect(s.appeared).toBe(1);
     expect(s.errors).toEqual(['nmap XML ends before </nmaprun> (after 1 host)']);
@@ -222,12 +278,16 @@ describe.each(storeKinds)('ingest on %s', (kind) => {
   it('stores tags from the tag rules and reports committed batches', async () => {
     const ip = '127.1.8.1';
     const committed: number[] = [];
-    await ingestScanResult(t.store, { scan: scan([host(ip, T1, [port(22, 'SSH-2.0-OpenSSH')])]), source: 'test' }, {
-      tagPort: (p) => (p.fields.banner.some((b) => b.includes('OpenSSH')) ? { tags: ['product:openssh'], rules: ['openssh'] } : { tags: [], rules: [] }),
-      afterCommit: async (c) => {
-        committed.push(c.events.length);
+    await ingestScanResult(
+      t.store,
+      { scan: scan([host(ip, T1, [port(22, 'SSH-2.0-OpenSSH')])]), source: 'test' },
+      {
+        tagPort: (p) => (p.fields.banner.some((b) => b.includes('OpenSSH')) ? { tags: ['product:openssh'], rules: ['openssh'] } : { tags: [], rules: [] }),
+        afterCommit: async (c) => {
+          committed.push(c.events.length);
+        },
       },
-    });
+    );
     expect((await obs(ip))[0]!.tags).toEqual(['product:openssh']);
     const [st] = await t.store.query<{ search_text: string }>('select search_text from port_observations where ip = $1::inet', [ip]);
     expect(st!.search_text).toContain('\u0001banner=ssh-2.0-openssh\u0001');
@@ -240,18 +300,27 @@ describe.each(storeKinds)('ingest on %s', (kind) => {
     const web = port(80, 'nginx title A');
     await ingest([host(ip, T1, [ssh, web])]);
     const seen: Array<{ port: number; firstSeen: string; lastSeen: string }> = [];
-    const record = { afterCommit: async (c: { observations: Array<{ port: number; firstSeen: string; lastSeen: string }> }) => {
-      seen.push(...c.observations.map((o) => ({ port: o.port, firstSeen: o.firstSeen, lastSeen: o.lastSeen })));
-    } };
+    const record = {
+      afterCommit: async (c: { observations: Array<{ port: number; firstSeen: string; lastSeen: string }> }) => {
+        seen.push(...c.observations.map((o) => ({ port: o.port, firstSeen: o.firstSeen, lastSeen: o.lastSeen })));
+      },
+    };
     // Plain stable: sightings move, the document row does not (its xmin stays).
-    const xmin = async () => (await t.store.query<{ x: string }>('select xmin::text as x from port_observations where ip = $1::inet order by port', [ip])).map((r) => r.x);
+    const xmin = async () =>
+      (await t.store.query<{ x: string }>('select xmin::text as x from port_observations where ip = $1::inet order by port', [ip])).map((r) => r.x);
     const before = await xmin();
     const s2 = await ingestScanResult(t.store, { scan: scan([host(ip, T2, [ssh, web])]), source: 'test' }, record);
     expect(s2).toMatchObject({ stable: 2, appeared: 0, alreadyIngested: 0 });
     expect(await xmin()).toEqual(before);
-    expect(seen).toEqual([{ port: 22, firstSeen: T1, lastSeen: T2 }, { port: 80, firstSeen: T1, lastSeen: T2 }]);
+    expect(seen).toEqual([
+      { port: 22, firstSeen: T1, lastSeen: T2 },
+      { port: 80, firstSeen: T1, lastSeen: T2 },
+    ]);
     let rows = await obs(ip);
-    expect(rows.map((r) => [r.port, r.last_seen.toISOString(), r.times_seen, r.last_job_id === rows[0]!.last_job_id])).toEqual([[22, T2, 2, true], [80, T2, 2, true]]);
+    expect(rows.map((r) => [r.port, r.last_seen.toISOString(), r.times_seen, r.last_job_id === rows[0]!.last_job_id])).toEqual([
+      [22, T2, 2, true],
+      [80, T2, 2, true],
+    ]);
     // New names for the host: still stable, and the document row takes the names.
     const renamed = { ...host(ip, T3, [ssh, web]), hostnames: [{ name: 'renamed.example.test', type: 'PTR' }] };
     expect(await ingestScanResult(t.store, { scan: scan([renamed]), source: 'test' })).toMatchObject({ stable: 2 });
@@ -261,23 +330,34 @@ describe.each(storeKinds)('ingest on %s', (kind) => {
     const twice = { ...host(ip, T4, [ssh, web]), hostnames: renamed.hostnames };
     expect(await ingestScanResult(t.store, { scan: scan([twice, twice]), source: 'test' })).toMatchObject({ stable: 2, alreadyIngested: 2 });
     rows = await obs(ip);
-    expect(rows.map((r) => [r.port, r.last_seen.toISOString(), r.times_seen])).toEqual([[22, T4, 4], [80, T4, 4]]);
+    expect(rows.map((r) => [r.port, r.last_seen.toISOString(), r.times_seen])).toEqual([
+      [22, T4, 4],
+      [80, T4, 4],
+    ]);
     // An older scan of the same fingerprints: historic, first seen moves back, last seen stays.
     const old = { ...host(ip, '2026-02-01T10:00:00.000Z', [ssh, web]), hostnames: renamed.hostnames };
     expect(await ingestScanResult(t.store, { scan: scan([old]), source: 'test' })).toMatchObject({ stable: 0, historic: 2 });
     rows = await obs(ip);
-    expect(rows.map((r) => [r.port, r.first_seen.toISOString(), r.last_seen.toISOString(), r.times_seen]))
-      .toEqual([[22, '2026-02-01T10:00:00.000Z', T4, 5], [80, '2026-02-01T10:00:00.000Z', T4, 5]]);
+    expect(rows.map((r) => [r.port, r.first_seen.toISOString(), r.last_seen.toISOString(), r.times_seen])).toEqual([
+      [22, '2026-02-01T10:00:00.000Z', T4, 5],
+      [80, '2026-02-01T10:00:00.000Z', T4, 5],
+    ]);
     // A scan between first and last seen: historic too; the slot's checked time stays the newest.
     const mid = { ...host(ip, '2026-03-02T22:00:00.000Z', [ssh, web]), hostnames: renamed.hostnames };
     expect(await ingestScanResult(t.store, { scan: scan([mid]), source: 'test' })).toMatchObject({ stable: 0, historic: 2 });
     const checked = await t.store.query<{ checked_at: Date; times_seen: number }>(
-      'select checked_at, times_seen from observation_sightings join port_observations using (id) where ip = $1::inet order by port', [ip]);
-    expect(checked.map((r) => [r.checked_at.toISOString(), r.times_seen])).toEqual([[T4, 6], [T4, 6]]);
+      'select checked_at, times_seen from observation_sightings join port_observations using (id) where ip = $1::inet order by port',
+      [ip],
+    );
+    expect(checked.map((r) => [r.checked_at.toISOString(), r.times_seen])).toEqual([
+      [T4, 6],
+      [T4, 6],
+    ]);
     // New tags from the rules: stable, and the document row takes them.
     const tagPort = () => ({ tags: ['t:new'], rules: ['r'] });
-    expect(await ingestScanResult(t.store, { scan: scan([{ ...host(ip, T5, [ssh, web]), hostnames: renamed.hostnames }]), source: 'test' }, { tagPort }))
-      .toMatchObject({ stable: 2 });
+    expect(
+      await ingestScanResult(t.store, { scan: scan([{ ...host(ip, T5, [ssh, web]), hostnames: renamed.hostnames }]), source: 'test' }, { tagPort }),
+    ).toMatchObject({ stable: 2 });
     expect((await obs(ip)).map((r) => r.tags)).toEqual([['t:new'], ['t:new']]);
   });
 
@@ -292,7 +372,8 @@ describe.each(storeKinds)('ingest on %s', (kind) => {
     expect(results.reduce((n, r) => n + r.appeared, 0)).toBe(80);
     const [agg] = await t.store.query<{ rows: number; slots: number; seen: number; minf: Date; maxl: Date }>(
       `select count(*) as rows, count(distinct (ip, port)) as slots, sum(times_seen)::int8 as seen, min(first_seen) as minf, max(last_seen) as maxl
-       from port_observations join observation_sightings using (id) where ip << '127.1.9.0/24'::inet`);
+       from port_observations join observation_sightings using (id) where ip << '127.1.9.0/24'::inet`,
+    );
     expect(agg).toEqual({ rows: 80, slots: 80, seen: 240, minf: new Date(T1), maxl: new Date(T2) });
     const [ev] = await t.store.query<{ n: number }>(`select count(*) as n from observation_events where ip << '127.1.9.0/24'::inet`);
     expect(ev!.n).toBe(80);

@@ -38,8 +38,13 @@ describe.each(storeKinds)('legacy bridge rows (%s)', (kind) => {
     await t.store.query(`insert into jobs (id, run_id, index, targets, tcp_ports, status) values ($1, $2, 0, '{127.0.0.1}', '22', 'queued')`, [jobId, runId]);
   });
 
-  const row = async () => (await t.store.query<{ status: string; agent: string | null; legacy_attempt: number | null; held: boolean }>(
-    'select status, agent, legacy_attempt, legacy_task_token is not null as held from jobs where id = $1', [jobId]))[0];
+  const row = async () =>
+    (
+      await t.store.query<{ status: string; agent: string | null; legacy_attempt: number | null; held: boolean }>(
+        'select status, agent, legacy_attempt, legacy_task_token is not null as held from jobs where id = $1',
+        [jobId],
+      )
+    )[0];
 
   it('a routed job counts as waiting at once, but getjob hands it out only once the bridge holds its attempt', async () => {
     const counts: unknown[] = [];
@@ -54,7 +59,7 @@ describe.each(storeKinds)('legacy bridge rows (%s)', (kind) => {
     expect(await row()).toEqual({ status: 'running', agent: `legacy:${UID_A}`, legacy_attempt: 1, held: true });
   });
 
-  it('a job routed to Plum\'s agents is not marked, and does not count as waiting for the predecessor\'s', async () => {
+  it("a job routed to Plum's agents is not marked, and does not count as waiting for the predecessor's", async () => {
     expect(await routeJobForBridge(t.store, jobId, seen, () => false)).toBe(false);
     const [marked] = await t.store.query<{ executor: string | null }>(`select progress->>'executor' as executor from jobs where id = $1`, [jobId]);
     expect(marked).toEqual({ executor: null });
@@ -77,7 +82,7 @@ describe.each(storeKinds)('legacy bridge rows (%s)', (kind) => {
     expect((await claimLegacyJob(t.store, UID_B, 60))?.id).toBe(jobId);
   });
 
-  it('a bridged job is not released by getjob\'s own timeout: Temporal\'s attempt timeout does it', async () => {
+  it("a bridged job is not released by getjob's own timeout: Temporal's attempt timeout does it", async () => {
     await routeJobForBridge(t.store, jobId, seen, () => true);
     await holdJobForLegacy(t.store, jobId, token(1), 1);
     await claimLegacyJob(t.store, UID_A, 60);

@@ -23,35 +23,39 @@ async function problems(file: string, lines: string[]): Promise<string[]> {
 
 describe('eslint.config.js', () => {
   it('accepts type-only imports, workflow-safe packages and local modules in workflows/', async () => {
-    expect(await problems('workflows/ok.ts', [
-      "import { proxyActivities } from '@temporalio/workflow';",
-      "import type { Store } from '../store/index.ts';",
-      "import { type ScanActivities } from '../activities/index.ts';",
-      "import { helper } from './logic/helper.ts';",
-      'const d = new Date(0);',
-      'export const x = { d, helper, proxyActivities };',
-      'export type Y = Store | ScanActivities;',
-    ])).toEqual([]);
+    expect(
+      await problems('workflows/ok.ts', [
+        "import { proxyActivities } from '@temporalio/workflow';",
+        "import type { Store } from '../store/index.ts';",
+        "import { type ScanActivities } from '../activities/index.ts';",
+        "import { helper } from './logic/helper.ts';",
+        'const d = new Date(0);',
+        'export const x = { d, helper, proxyActivities };',
+        'export type Y = Store | ScanActivities;',
+      ]),
+    ).toEqual([]);
   });
 
   it('reports each forbidden import and non-deterministic call in workflows/ with its line', async () => {
-    expect(await problems('workflows/bad.ts', [
-      "import fs from 'node:fs';",
-      "import { createHash } from 'crypto';",
-      "import { openStore } from '../store/index.ts';",
-      "import * as acts from '../activities/index.ts';",
-      "import pino from 'pino';",
-      "import '../core/log.ts';",
-      'export async function w() {',
-      '  const t = Date.now();',
-      '  const r = Math.random();',
-      '  const n = new Date();',
-      '  setTimeout(() => {}, 1);',
-      '  const e = process.env.X;',
-      "  await import('./x.ts');",
-      '  return [fs, createHash, openStore, acts, pino, t, r, n, e];',
-      '}',
-    ])).toEqual([
+    expect(
+      await problems('workflows/bad.ts', [
+        "import fs from 'node:fs';",
+        "import { createHash } from 'crypto';",
+        "import { openStore } from '../store/index.ts';",
+        "import * as acts from '../activities/index.ts';",
+        "import pino from 'pino';",
+        "import '../core/log.ts';",
+        'export async function w() {',
+        '  const t = Date.now();',
+        '  const r = Math.random();',
+        '  const n = new Date();',
+        '  setTimeout(() => {}, 1);',
+        '  const e = process.env.X;',
+        "  await import('./x.ts');",
+        '  return [fs, createHash, openStore, acts, pino, t, r, n, e];',
+        '}',
+      ]),
+    ).toEqual([
       '1: @typescript-eslint/no-restricted-imports',
       '2: @typescript-eslint/no-restricted-imports',
       '3: @typescript-eslint/no-restricted-imports',
@@ -69,26 +73,29 @@ describe('eslint.config.js', () => {
   });
 
   it('keeps core/ free of other layers and of I/O, store/ on core/ only, and test/ out of product code', async () => {
-    expect(await problems('core/x.ts', [
-      "import { openStore } from '../store/index.ts';",
-      "import fs from 'node:fs';",
-      "import { spawn } from 'node:child_process';",
-      "import { perimeter } from '../test/perimeter/index.ts';",
-      "import { parseQuery } from './query/parse.ts';",
-      'export const x = [openStore, fs, spawn, perimeter, parseQuery];',
-    ])).toEqual(['1: no-restricted-imports', '2: no-restricted-imports', '3: no-restricted-imports', '4: no-restricted-imports']);
-    expect(await problems('store/x.ts', [
-      "import { runEmbedded } from '../workers/embedded.ts';",
-      "import { loadConfig } from '../core/config.ts';",
-      'export const x = [runEmbedded, loadConfig];',
-    ])).toEqual(['1: no-restricted-imports']);
-    expect(await problems('cli/commands/x.ts', [
-      "import { startPerimeter } from '../../test/perimeter/index.ts';",
-      'export const x = startPerimeter;',
-    ])).toEqual(['1: no-restricted-imports']);
+    expect(
+      await problems('core/x.ts', [
+        "import { openStore } from '../store/index.ts';",
+        "import fs from 'node:fs';",
+        "import { spawn } from 'node:child_process';",
+        "import { perimeter } from '../test/perimeter/index.ts';",
+        "import { parseQuery } from './query/parse.ts';",
+        'export const x = [openStore, fs, spawn, perimeter, parseQuery];',
+      ]),
+    ).toEqual(['1: no-restricted-imports', '2: no-restricted-imports', '3: no-restricted-imports', '4: no-restricted-imports']);
+    expect(
+      await problems('store/x.ts', [
+        "import { runEmbedded } from '../workers/embedded.ts';",
+        "import { loadConfig } from '../core/config.ts';",
+        'export const x = [runEmbedded, loadConfig];',
+      ]),
+    ).toEqual(['1: no-restricted-imports']);
+    expect(
+      await problems('cli/commands/x.ts', ["import { startPerimeter } from '../../test/perimeter/index.ts';", 'export const x = startPerimeter;']),
+    ).toEqual(['1: no-restricted-imports']);
   });
 
-  it('keeps SQL in store/: a store handle\'s query, SQL text, drizzle\'s sql and query builder are refused elsewhere', async () => {
+  it("keeps SQL in store/: a store handle's query, SQL text, drizzle's sql and query builder are refused elsewhere", async () => {
     // `session` is a StoreSession handle (store/index.ts), one of the names the rule knows a store by.
     const lines = [
       "import { sql } from 'drizzle-orm';",
@@ -105,7 +112,15 @@ describe('eslint.config.js', () => {
       '  return [q, p, fragment];',
       '}',
     ];
-    const refused = ['1: no-restricted-syntax', '4: no-restricted-syntax', '5: no-restricted-syntax', '6: no-restricted-syntax', '7: no-restricted-syntax', '8: no-restricted-syntax', '9: no-restricted-syntax'];
+    const refused = [
+      '1: no-restricted-syntax',
+      '4: no-restricted-syntax',
+      '5: no-restricted-syntax',
+      '6: no-restricted-syntax',
+      '7: no-restricted-syntax',
+      '8: no-restricted-syntax',
+      '9: no-restricted-syntax',
+    ];
     expect(await problems('api/routes/x.ts', lines)).toEqual(refused);
     expect(await problems('cli/commands/x.ts', lines)).toEqual(refused);
     expect(await problems('store/repos/x.ts', lines)).toEqual([]);
@@ -113,13 +128,16 @@ describe('eslint.config.js', () => {
 
   it('lets api/, web/ and mcp/ see workers/ only as types', async () => {
     for (const file of ['api/routes/x.ts', 'web/pages/x.ts', 'mcp/x.ts']) {
-      expect(await problems(file, [
-        "import { runEmbedded } from '../workers/embedded.ts';",
-        "import { startWebhookDispatcher } from '../../workers/webhook-dispatcher.ts';",
-        "import type { LegacyBridgeHooks } from '../workers/legacy-bridge.ts';",
-        'export const x = [runEmbedded, startWebhookDispatcher];',
-        'export type Y = LegacyBridgeHooks;',
-      ]), file).toEqual(['1: @typescript-eslint/no-restricted-imports', '2: @typescript-eslint/no-restricted-imports']);
+      expect(
+        await problems(file, [
+          "import { runEmbedded } from '../workers/embedded.ts';",
+          "import { startWebhookDispatcher } from '../../workers/webhook-dispatcher.ts';",
+          "import type { LegacyBridgeHooks } from '../workers/legacy-bridge.ts';",
+          'export const x = [runEmbedded, startWebhookDispatcher];',
+          'export type Y = LegacyBridgeHooks;',
+        ]),
+        file,
+      ).toEqual(['1: @typescript-eslint/no-restricted-imports', '2: @typescript-eslint/no-restricted-imports']);
     }
   });
 });

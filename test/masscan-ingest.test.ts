@@ -30,11 +30,28 @@ const serve = async (t: string) => {
 async function masscan(format: 'X' | 'J' | 'D', expectBanners = true): Promise<string> {
   for (let attempt = 1; ; attempt++) {
     const file = path.join(dir, `scan-${++scans}.${format}`);
-    const finished = net.tryRun('scan', 'masscan', [
-      net.serviceIps.join(','), '-p22,80', '--rate', '1000', '--wait', '4', '--banners',
-      '--source-ip', `${net.serviceIps[0]!.split('.').slice(0, 3).join('.')}.${100 + scans}`,
-      '--interface', net.scanIf, '--router-mac', net.serviceMac, `-o${format}`, file,
-    ], 60_000);
+    const finished = net.tryRun(
+      'scan',
+      'masscan',
+      [
+        net.serviceIps.join(','),
+        '-p22,80',
+        '--rate',
+        '1000',
+        '--wait',
+        '4',
+        '--banners',
+        '--source-ip',
+        `${net.serviceIps[0]!.split('.').slice(0, 3).join('.')}.${100 + scans}`,
+        '--interface',
+        net.scanIf,
+        '--router-mac',
+        net.serviceMac,
+        `-o${format}`,
+        file,
+      ],
+      60_000,
+    );
     const text = fs.readFileSync(file, 'utf8');
     const titles = (text.match(/"?title"?/g) ?? []).length;
     if (finished && (!expectBanners || titles >= net.serviceIps.length)) return file;
@@ -69,13 +86,17 @@ describe.each(storeKinds)('plum ingest of masscan output (%s)', (kind) => {
   };
   const events = async () => JSON.parse((await plum('history', '--since', 'all', '--format', 'json')).stdout) as Array<Record<string, unknown>>;
 
-  it('imports a scan\'s ports with their banners, merges masscan\'s lines per port, and repeats nothing', async () => {
+  it("imports a scan's ports with their banners, merges masscan's lines per port, and repeats nothing", async () => {
     await serve('plum masscan one');
     const file = await masscan('X');
     const r = await plum('ingest', file);
     expect(r.stderr).toMatch(/2 hosts \(2 up\), 4 open ports, 4 appeared, 0 changed, 0 gone/);
     const found = await plum('search', 'http_title:"plum masscan one"', '--format', 'json');
-    expect(JSON.parse(found.stdout).map((h: { ip: string }) => h.ip).sort()).toEqual(net.serviceIps);
+    expect(
+      JSON.parse(found.stdout)
+        .map((h: { ip: string }) => h.ip)
+        .sort(),
+    ).toEqual(net.serviceIps);
     const ssh = JSON.parse((await plum('search', 'port:22 banner:"SSH-2.0-OpenSSH_9.2p1 Debian-2"', '--format', 'json')).stdout);
     expect(ssh).toHaveLength(2);
     expect((await plum('ingest', file)).stderr).toMatch(/4 already ingested/);
@@ -87,7 +108,14 @@ describe.each(storeKinds)('plum ingest of masscan output (%s)', (kind) => {
     expect(same.stderr).toMatch(/0 appeared, 0 changed, 0 gone, 0 reappeared, 4 stable/);
     // The same scan had masscan missed the SSH greetings (banner grabbing is best effort): no change either.
     const missed = path.join(dir, 'missed-ssh.D');
-    fs.writeFileSync(missed, fs.readFileSync(later, 'utf8').split('\n').filter((l) => !/"port":22,.*"rec_type":"banner"/.test(l)).join('\n'));
+    fs.writeFileSync(
+      missed,
+      fs
+        .readFileSync(later, 'utf8')
+        .split('\n')
+        .filter((l) => !/"port":22,.*"rec_type":"banner"/.test(l))
+        .join('\n'),
+    );
     expect(fs.readFileSync(missed, 'utf8')).not.toMatch(/SSH-2\.0/);
     const r = await plum('ingest', '--format', 'masscan', missed);
     expect(r.stderr).toMatch(/2 hosts \(2 up\), 4 open ports, 0 appeared, 0 changed, 0 gone, 0 reappeared, 4 stable/);

@@ -19,10 +19,12 @@ let sources = 0;
 const prefix = () => net.serviceIps[0]!.split('.').slice(0, 3).join('.');
 
 /** A scanner whose probes leave from a fresh source address (a reused one may meet the previous scan's state). */
-const scanner = (maxRate = 2000, killGraceMs?: number) => createMasscanScanner({
-  masscanPath: wrapper, ...(killGraceMs !== undefined ? { killGraceMs } : {}),
-  settings: { maxRate, interface: net.scanIf, routerMac: net.serviceMac, sourceIp: `${prefix()}.${100 + ++sources}`, waitSeconds: 2 },
-});
+const scanner = (maxRate = 2000, killGraceMs?: number) =>
+  createMasscanScanner({
+    masscanPath: wrapper,
+    ...(killGraceMs !== undefined ? { killGraceMs } : {}),
+    settings: { maxRate, interface: net.scanIf, routerMac: net.serviceMac, sourceIp: `${prefix()}.${100 + ++sources}`, waitSeconds: 2 },
+  });
 
 const running = (pattern: string) => {
   try {
@@ -57,35 +59,41 @@ describe('the masscan scanner', () => {
     const result = scanner().read(out.output, job);
     expect(result.finished).toBe(true);
     expect(result.view).toBe('masscan');
-    expect(result.hosts.map((h) => [h.ip, h.ports.map((p) => `${p.protocol}/${p.port}:${p.state}`)]).sort())
-      .toEqual(net.serviceIps.map((ip) => [ip, ['tcp/22:open', 'tcp/80:open']]));
+    expect(result.hosts.map((h) => [h.ip, h.ports.map((p) => `${p.protocol}/${p.port}:${p.state}`)]).sort()).toEqual(
+      net.serviceIps.map((ip) => [ip, ['tcp/22:open', 'tcp/80:open']]),
+    );
   }, 60_000);
 
   it('refuses a rate above the configured maximum before starting masscan', async () => {
-    await expect(scanner(100).run({ targets: [net.serviceIps[0]!], tcpPorts: '22', options: { rate: 101 } }))
-      .rejects.toThrow(/rate 101 is above this scanner's maximum of 100/);
+    await expect(scanner(100).run({ targets: [net.serviceIps[0]!], tcpPorts: '22', options: { rate: 101 } })).rejects.toThrow(
+      /rate 101 is above this scanner's maximum of 100/,
+    );
   });
 
-  it.each(['cancelled', 'timeout'] as const)('a %s scan stops masscan and keeps what it found so far', async (why) => {
-    // 2 addresses × 2,000 ports at 300 packets a second: 15 to 25 s unless stopped. masscan sends in a random order, so a
-    // cancellation waits until most probes are out (then the services' four ports have almost surely answered).
-    // The cancelled scan is killed 200 ms after its SIGINT, before masscan writes its file: what it found must
-    // still come back, from the lines it printed. The timed-out one has the default grace.
-    const job = { targets: net.serviceIps, tcpPorts: '1-2000', options: { rate: 300, wait: 1 }, ...(why === 'timeout' ? { timeoutMs: 6000 } : {}) };
-    const abort = new AbortController();
-    const s = why === 'cancelled' ? scanner(2000, 200) : scanner();
-    const started = Date.now();
-    const out = await s.run(job, { signal: abort.signal, onProgress: (p) => why === 'cancelled' && p.percent >= 85 && abort.abort() });
-    expect(Date.now() - started).toBeLessThan(why === 'cancelled' ? 45_000 : 20_000);
-    expect(out.interrupted).toBe(true);
-    expect(out.interruptReason).toBe(why);
-    expect(running(`masscan.*${s.settings.sourceIp}`)).toBe(false);
-    const result = s.read(out.output, job);
-    expect(result.finished).toBe(false);
-    if (why === 'cancelled') {
-      expect(out.exitCode).toBeNull();
-      expect(result.hosts.flatMap((h) => h.ports).length, out.stderr.slice(-300)).toBeGreaterThan(0);
-      for (const h of result.hosts) expect(net.serviceIps).toContain(h.ip);
-    }
-  }, 60_000);
+  it.each(['cancelled', 'timeout'] as const)(
+    'a %s scan stops masscan and keeps what it found so far',
+    async (why) => {
+      // 2 addresses × 2,000 ports at 300 packets a second: 15 to 25 s unless stopped. masscan sends in a random order, so a
+      // cancellation waits until most probes are out (then the services' four ports have almost surely answered).
+      // The cancelled scan is killed 200 ms after its SIGINT, before masscan writes its file: what it found must
+      // still come back, from the lines it printed. The timed-out one has the default grace.
+      const job = { targets: net.serviceIps, tcpPorts: '1-2000', options: { rate: 300, wait: 1 }, ...(why === 'timeout' ? { timeoutMs: 6000 } : {}) };
+      const abort = new AbortController();
+      const s = why === 'cancelled' ? scanner(2000, 200) : scanner();
+      const started = Date.now();
+      const out = await s.run(job, { signal: abort.signal, onProgress: (p) => why === 'cancelled' && p.percent >= 85 && abort.abort() });
+      expect(Date.now() - started).toBeLessThan(why === 'cancelled' ? 45_000 : 20_000);
+      expect(out.interrupted).toBe(true);
+      expect(out.interruptReason).toBe(why);
+      expect(running(`masscan.*${s.settings.sourceIp}`)).toBe(false);
+      const result = s.read(out.output, job);
+      expect(result.finished).toBe(false);
+      if (why === 'cancelled') {
+        expect(out.exitCode).toBeNull();
+        expect(result.hosts.flatMap((h) => h.ports).length, out.stderr.slice(-300)).toBeGreaterThan(0);
+        for (const h of result.hosts) expect(net.serviceIps).toContain(h.ip);
+      }
+    },
+    60_000,
+  );
 });

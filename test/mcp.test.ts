@@ -27,18 +27,20 @@ type ToolResult = { isError?: boolean; content: { type: string; text?: string }[
 const textOf = (r: ToolResult) => r.content.map((c) => c.text ?? '').join('\n');
 
 async function tool(client: Client, name: string, args: Record<string, unknown> = {}): Promise<ToolResult> {
-  return await client.callTool({ name, arguments: args }) as ToolResult;
+  return (await client.callTool({ name, arguments: args })) as ToolResult;
 }
 
 async function httpClient(api: TestApi, key: string): Promise<Client> {
   const client = new Client({ name: 'plum-test', version: '1' });
-  await client.connect(new StreamableHTTPClientTransport(new URL(`${api.server.url}/mcp`), {
-    requestInit: { headers: { authorization: `Bearer ${key}` } },
-  }));
+  await client.connect(
+    new StreamableHTTPClientTransport(new URL(`${api.server.url}/mcp`), {
+      requestInit: { headers: { authorization: `Bearer ${key}` } },
+    }),
+  );
   return client;
 }
 
-it('caps a tool\'s text and says how to get the rest', () => {
+it("caps a tool's text and says how to get the rest", () => {
   expect(capText('short', 'x')).toBe('short');
   const cut = capText('y'.repeat(MAX_TOOL_TEXT + 10), 'ask for fewer');
   expect(cut.startsWith('y'.repeat(MAX_TOOL_TEXT))).toBe(true);
@@ -189,21 +191,23 @@ describe.each(storeKinds)('MCP over streamable HTTP under plum serve (%s)', (kin
     expect(outside.isError).toBe(true);
 
     const anonymous = await fetch(`${api.server.url}/mcp`, {
-      method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
       body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list' }),
     });
     expect(anonymous.status).toBe(401);
     const revoked = await fetch(`${api.server.url}/mcp`, {
-      method: 'POST', headers: { authorization: `Bearer ${api.keys.revoked}`, 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
+      method: 'POST',
+      headers: { authorization: `Bearer ${api.keys.revoked}`, 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
       body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list' }),
     });
     expect(revoked.status).toBe(401);
-    expect((await revoked.json() as { error: { code: string } }).error.code).toBe('unauthorized');
+    expect(((await revoked.json()) as { error: { code: string } }).error.code).toBe('unauthorized');
   });
 });
 
 describe.each(storeKinds)('plum mcp over standard input/output (%s)', (kind) => {
-  it('serves a viewer key\'s tools and refuses a bad key with one line', async () => {
+  it("serves a viewer key's tools and refuses a bad key with one line", async () => {
     const { config, drop } = await makeTestConfig(kind);
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'plum-mcp-'));
     const env = cliEnvOf(config);
@@ -217,8 +221,11 @@ describe.each(storeKinds)('plum mcp over standard input/output (%s)', (kind) => 
 
       const client = new Client({ name: 'plum-test', version: '1' });
       const transport = new StdioClientTransport({
-        command: process.execPath, args: [path.join(ROOT, 'bin/plum.mjs'), 'mcp', '--key-file', keyFile],
-        env: { ...process.env as Record<string, string>, ...env }, cwd: ROOT, stderr: 'pipe',
+        command: process.execPath,
+        args: [path.join(ROOT, 'bin/plum.mjs'), 'mcp', '--key-file', keyFile],
+        env: { ...(process.env as Record<string, string>), ...env },
+        cwd: ROOT,
+        stderr: 'pipe',
       });
       await client.connect(transport);
       try {

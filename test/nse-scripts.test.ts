@@ -92,9 +92,12 @@ describe.each(storeKinds)('custom NSE scripts on %s', (kind) => {
 
   it('is judged by its declared categories: an intrusive one needs an allowance by name', async () => {
     await addNseScript(t.store, { name: 'site-probe', content: script('probe', '"intrusive"') });
-    await expect(saveProfile(t.store, { name: 'probe', tcpPorts: '22', scripts: 'site-probe' }))
-      .rejects.toThrow('refused NSE script "site-probe": it is in the intrusive category');
-    await expect(saveProfile(t.store, { name: 'probe', tcpPorts: '22', scripts: 'site-probe', allowScripts: 'site-probe' })).resolves.toMatchObject({ scripts: ['site-probe'] });
+    await expect(saveProfile(t.store, { name: 'probe', tcpPorts: '22', scripts: 'site-probe' })).rejects.toThrow(
+      'refused NSE script "site-probe": it is in the intrusive category',
+    );
+    await expect(saveProfile(t.store, { name: 'probe', tcpPorts: '22', scripts: 'site-probe', allowScripts: 'site-probe' })).resolves.toMatchObject({
+      scripts: ['site-probe'],
+    });
     await expect(addNseScript(t.store, { name: 'http-title', content: script('x') })).rejects.toThrow(/already a script .* rename your script/);
   });
 
@@ -189,20 +192,28 @@ describe('a runner fetching custom scripts by hash', () => {
   it('refuses a tampered download (hash mismatch) before nmap starts, and caches nothing', async () => {
     served = content.replace('agent-marker', 'os.execute("id")');
     const source = httpScriptSource({ serverUrl: base, token: 'plum_a_test' });
-    await expect(source(ref)).rejects.toMatchObject({ code: 'unsafe_argument', message: expect.stringMatching(/^custom NSE script site-agent downloaded with sha256 \w+…, the job expects \w+…; refused$/) });
+    await expect(source(ref)).rejects.toMatchObject({
+      code: 'unsafe_argument',
+      message: expect.stringMatching(/^custom NSE script site-agent downloaded with sha256 \w+…, the job expects \w+…; refused$/),
+    });
     const runner = createNmapRunner({ scriptSource: source, tmpDir: tmp, nmapPath: '/nonexistent/nmap' });
     // nmapPath does not exist: reaching nmap would fail with "nmap not found" instead.
-    await expect(runner.runNmap({ targets: ['127.0.0.1'], tcpPorts: '22', scripts: ['site-agent'], customScripts: [ref] })).rejects.toMatchObject({ code: 'unsafe_argument' });
+    await expect(runner.runNmap({ targets: ['127.0.0.1'], tcpPorts: '22', scripts: ['site-agent'], customScripts: [ref] })).rejects.toMatchObject({
+      code: 'unsafe_argument',
+    });
     served = content;
     expect((await source(ref)).toString('utf8')).toBe(content);
   });
 
-  it('refuses content from any source whose hash is not the job\'s', async () => {
+  it("refuses content from any source whose hash is not the job's", async () => {
     const runner = createNmapRunner({ scriptSource: async () => Buffer.from(script('other')), nmapPath: '/nonexistent/nmap' });
-    await expect(runner.runNmap({ targets: ['127.0.0.1'], tcpPorts: '22', scripts: ['site-agent'], customScripts: [ref] }))
-      .rejects.toThrow(/custom NSE script site-agent: its content has sha256 \w+…, the job expects \w+…; refused/);
+    await expect(runner.runNmap({ targets: ['127.0.0.1'], tcpPorts: '22', scripts: ['site-agent'], customScripts: [ref] })).rejects.toThrow(
+      /custom NSE script site-agent: its content has sha256 \w+…, the job expects \w+…; refused/,
+    );
     const without = createNmapRunner({ nmapPath: '/nonexistent/nmap' });
-    await expect(without.runNmap({ targets: ['127.0.0.1'], tcpPorts: '22', scripts: ['site-agent'], customScripts: [ref] })).rejects.toThrow(/cannot fetch custom NSE scripts/);
+    await expect(without.runNmap({ targets: ['127.0.0.1'], tcpPorts: '22', scripts: ['site-agent'], customScripts: [ref] })).rejects.toThrow(
+      /cannot fetch custom NSE scripts/,
+    );
   });
 });
 
@@ -223,13 +234,19 @@ describe('plum nse', () => {
     fs.writeFileSync(file, script('cli-marker'));
     const added = await runPlum(['nse', 'add', file], env);
     expect(added.code, added.stderr).toBe(0);
-    expect(added.stderr.trim()).toBe(`NSE script site-check added: sha256 ${sha256Hex(script('cli-marker'))}, categories safe, discovery, ${Buffer.byteLength(script('cli-marker'))} bytes`);
+    expect(added.stderr.trim()).toBe(
+      `NSE script site-check added: sha256 ${sha256Hex(script('cli-marker'))}, categories safe, discovery, ${Buffer.byteLength(script('cli-marker'))} bytes`,
+    );
     const list = await runPlum(['nse', 'list', '--format', 'json'], env);
-    expect(JSON.parse(list.stdout)).toEqual([expect.objectContaining({ name: 'site-check', sha256: sha256Hex(script('cli-marker')), categories: ['safe', 'discovery'], created_by: 'cli' })]);
+    expect(JSON.parse(list.stdout)).toEqual([
+      expect.objectContaining({ name: 'site-check', sha256: sha256Hex(script('cli-marker')), categories: ['safe', 'discovery'], created_by: 'cli' }),
+    ]);
 
     const clash = await runPlum(['nse', 'add', file, '--name', 'http-title'], env);
     expect(clash.code).toBe(1);
-    expect(clash.stderr.trim().split('\n')[0]).toMatch(/^plum: "http-title" is already a script \(or category\) of the installed nmap: rename your script, e\.g\. --name site-http-title/);
+    expect(clash.stderr.trim().split('\n')[0]).toMatch(
+      /^plum: "http-title" is already a script \(or category\) of the installed nmap: rename your script, e\.g\. --name site-http-title/,
+    );
     const lua = path.join(dir, 'check.lua');
     fs.writeFileSync(lua, script('x'));
     const notNse = await runPlum(['nse', 'add', lua], env);
@@ -247,7 +264,11 @@ describe('plum nse', () => {
     fs.writeFileSync(bad, script('three'));
     const both = await runPlum(['nse', 'add', good, bad], env);
     expect(both.code, both.stderr).toBe(0);
-    expect(JSON.parse((await runPlum(['nse', 'list', '--format', 'json'], env)).stdout).map((s: { name: string }) => s.name)).toEqual(['site-check', 'site-three', 'site-two']);
+    expect(JSON.parse((await runPlum(['nse', 'list', '--format', 'json'], env)).stdout).map((s: { name: string }) => s.name)).toEqual([
+      'site-check',
+      'site-three',
+      'site-two',
+    ]);
     expect((await runPlum(['nse', 'add', good, bad, '--name', 'x'], env)).code).toBe(2);
     for (const name of ['site-two', 'site-three']) expect((await runPlum(['nse', 'rm', name], env)).code).toBe(0);
 

@@ -27,7 +27,8 @@ let worker: PlumProcess;
 let agent: PlumProcess;
 let home: string;
 
-const lua = (out: string) => `categories = {"safe"}\nportrule = function(host, port) return port.state == "open" end\naction = function(host, port) return "${out}" end\n`;
+const lua = (out: string) =>
+  `categories = {"safe"}\nportrule = function(host, port) return port.state == "open" end\naction = function(host, port) return "${out}" end\n`;
 
 async function ok(args: string[]): Promise<string> {
   const r = await runPlum(args, env);
@@ -54,8 +55,11 @@ beforeAll(async () => {
   serve = startPlum('serve', ['serve', '--port', '0'], env);
   const apiUrl = (await serve.waitFor(/API listening on (http:\/\/\S+)/))[1]!;
   worker = startPlum('worker', ['worker'], env);
-  agent = startPlum('agent n1', ['agent', '--temporal-address', temporal.address, '--server', apiUrl, '--token-file', path.join(agentHome, 'n1.token'), '--name', 'n1'],
-    { PLUM_HOME: agentHome, PLUM_DATABASE_URL: '', PLUM_TEMPORAL_ADDRESS: temporal.address, PLUM_LOG_LEVEL: 'warn' });
+  agent = startPlum(
+    'agent n1',
+    ['agent', '--temporal-address', temporal.address, '--server', apiUrl, '--token-file', path.join(agentHome, 'n1.token'), '--name', 'n1'],
+    { PLUM_HOME: agentHome, PLUM_DATABASE_URL: '', PLUM_TEMPORAL_ADDRESS: temporal.address, PLUM_LOG_LEVEL: 'warn' },
+  );
 }, 240_000);
 
 afterAll(async () => {

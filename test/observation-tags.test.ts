@@ -15,14 +15,23 @@ describe.each(storeKinds)('observation_tags on %s', (kind) => {
   });
   afterAll(() => t.cleanup());
 
-  const copies = async () => Object.fromEntries((await t.store.query<{ port: number; tags: string[] }>(
-    `select po.port, ot.tags from observation_tags ot join port_observations po using (id) order by po.port`)).map((r) => [r.port, r.tags]));
+  const copies = async () =>
+    Object.fromEntries(
+      (
+        await t.store.query<{ port: number; tags: string[] }>(
+          `select po.port, ot.tags from observation_tags ot join port_observations po using (id) order by po.port`,
+        )
+      ).map((r) => [r.port, r.tags]),
+    );
   const tagSearch = async (q: string) => (await searchPorts(t.store, q, { limit: 50 })).hosts.flatMap((h) => h.ports.map((p) => p.port)).sort((a, b) => a - b);
 
   it('copies the tags of tagged documents when ingest inserts them, and none for untagged ones', async () => {
     const tagPort = (p: { port: number }) => (p.port === 22 ? { tags: ['svc:ssh', 'exposure:remote-access'], rules: ['ssh'] } : { tags: [], rules: [] });
-    await ingestScanResult(t.store, { scan: scan([host('127.4.0.1', '2026-01-01T00:00:00Z', [port(22, 'ssh'), port(80, 'web'), port(443, 'tls')])]), source: 'tags' },
-      { tagPort });
+    await ingestScanResult(
+      t.store,
+      { scan: scan([host('127.4.0.1', '2026-01-01T00:00:00Z', [port(22, 'ssh'), port(80, 'web'), port(443, 'tls')])]), source: 'tags' },
+      { tagPort },
+    );
     expect(await copies()).toEqual({ 22: ['svc:ssh', 'exposure:remote-access'] });
     expect(await tagSearch('tag:svc:ssh')).toEqual([22]);
     expect(await tagSearch('tag.bg:exposure:')).toEqual([22]);
@@ -44,12 +53,24 @@ describe.each(storeKinds)('observation_tags on %s', (kind) => {
   });
 
   it('keeps a copy of every score, which search sorts and filters by', async () => {
-    const scores = async () => (await t.store.query<{ port: number; score: number }>(
-      `select po.port, os.score from observation_scores os join port_observations po using (id) order by po.port`)).map((r) => [r.port, r.score]);
-    expect(await scores()).toEqual([[22, 0], [80, 7], [443, 0]]);
+    const scores = async () =>
+      (
+        await t.store.query<{ port: number; score: number }>(
+          `select po.port, os.score from observation_scores os join port_observations po using (id) order by po.port`,
+        )
+      ).map((r) => [r.port, r.score]);
+    expect(await scores()).toEqual([
+      [22, 0],
+      [80, 7],
+      [443, 0],
+    ]);
     await t.store.query(`update port_observations set score = 40 where port = 443`);
     await t.store.query(`update port_observations set tags = array['x:y'] where port = 443`);
-    expect(await scores()).toEqual([[22, 0], [80, 7], [443, 40]]);
+    expect(await scores()).toEqual([
+      [22, 0],
+      [80, 7],
+      [443, 40],
+    ]);
     await ingestScanResult(t.store, { scan: scan([host('127.4.0.2', '2026-01-01T00:00:00Z', [port(22, 'other ssh')])]), source: 'scores' });
     const byScore = async () => (await searchPorts(t.store, 'port:22,80,443', { sort: 'score', limit: 50 })).hosts.map((h) => h.ip);
     await t.store.query(`update port_observations set score = 20 where ip = '127.4.0.2'`);

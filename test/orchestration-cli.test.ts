@@ -19,7 +19,11 @@ const BIN = fileURLToPath(new URL('../bin/plum.mjs', import.meta.url));
 
 async function plum(home: string, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
-    const r = await run(process.execPath, [BIN, ...args], { env: { ...process.env, PLUM_HOME: home, PLUM_DATABASE_URL: '' }, maxBuffer: 16 << 20, timeout: 240_000 });
+    const r = await run(process.execPath, [BIN, ...args], {
+      env: { ...process.env, PLUM_HOME: home, PLUM_DATABASE_URL: '' },
+      maxBuffer: 16 << 20,
+      timeout: 240_000,
+    });
     return { code: 0, stdout: r.stdout, stderr: r.stderr };
   } catch (e) {
     const err = e as { code: number; stdout: string; stderr: string };
@@ -63,14 +67,34 @@ describe('plum run / investigate', () => {
     const ssh = perimeter.service('ssh');
     const http = perimeter.service('http');
     expect((await plum(home, ['target', 'add', `${perimeter.prefix}.1-6`])).code).toBe(0);
-    expect((await plum(home, ['profile', 'add', 'lo', '--ports', `${ssh.port},${http.port}`, '--scripts', 'plum-banner', '--nmap-args', '--script-args plum-banner.timeout=2'])).code).toBe(0);
+    expect(
+      (
+        await plum(home, [
+          'profile',
+          'add',
+          'lo',
+          '--ports',
+          `${ssh.port},${http.port}`,
+          '--scripts',
+          'plum-banner',
+          '--nmap-args',
+          '--script-args plum-banner.timeout=2',
+        ])
+      ).code,
+    ).toBe(0);
 
     const r = await plum(home, ['run', 'lo', '--format', 'json']);
     expect(r.code).toBe(0);
-    const doc = JSON.parse(r.stdout) as { status: string; counters: Record<string, number>; findings: { ip: string; port: number; event: string; service: string }[] };
+    const doc = JSON.parse(r.stdout) as {
+      status: string;
+      counters: Record<string, number>;
+      findings: { ip: string; port: number; event: string; service: string }[];
+    };
     expect(doc.status).toBe('succeeded');
     expect(doc.counters).toMatchObject({ jobs: 1, ports: 2, appeared: 2 });
-    expect(doc.findings.map((f) => `${f.ip}:${f.port}:${f.event}`).sort()).toEqual([`${http.ip}:${http.port}:appeared`, `${ssh.ip}:${ssh.port}:appeared`].sort());
+    expect(doc.findings.map((f) => `${f.ip}:${f.port}:${f.event}`).sort()).toEqual(
+      [`${http.ip}:${http.port}:appeared`, `${ssh.ip}:${ssh.port}:appeared`].sort(),
+    );
     expect(r.stderr).toMatch(/lo: job 1\/1 succeeded/);
 
     const inv = await plum(home, ['investigate', ssh.ip, '--ports', String(ssh.port), '--scripts', 'plum-banner', '--format', 'json']);
@@ -92,7 +116,15 @@ describe('plum demo', () => {
       const r = await plum(demoHome, ['demo']);
       expect(r.code).toBe(0);
       expect(r.stdout).toBe('');
-      for (const step of ['[1] Starting the loopback test perimeter', '[3] Running the default "banner" profile', '[6] Rescanning', '[7] Searching', '[8] The change feed', '[9] A host\'s details', '[10] Done']) {
+      for (const step of [
+        '[1] Starting the loopback test perimeter',
+        '[3] Running the default "banner" profile',
+        '[6] Rescanning',
+        '[7] Searching',
+        '[8] The change feed',
+        "[9] A host's details",
+        '[10] Done',
+      ]) {
         expect(r.stderr).toContain(step);
       }
       // The web profile after the banner profile sees the same services through other scripts: no change.

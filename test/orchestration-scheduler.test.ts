@@ -32,13 +32,15 @@ describe('latestSlot', () => {
 });
 
 describe.each(storeKinds)('a fresh install on %s (default profiles, no targets yet)', (kind) => {
-  it('skips the profiles\' slots with an info line, not an error, and does not retry them in this process', async () => {
+  it("skips the profiles' slots with an info line, not an error, and does not retry them in this process", async () => {
     const t = await openTestStore(kind);
     try {
       const lines: { level: number; msg: string }[] = [];
       const log = createLogger('info', 'plum', { write: (l: string) => void lines.push(JSON.parse(l) as { level: number; msg: string }) });
       const s = createEmbeddedScheduler({
-        store: t.store, log, now: () => T0,
+        store: t.store,
+        log,
+        now: () => T0,
         startRun: (request) => runEmbedded({ store: t.store, config: t.config, log: silentLogger, nmap: createNmapRunner({ killGraceMs: 500 }) }, request),
       });
       const first = await s.tick();
@@ -90,7 +92,9 @@ describe.each(storeKinds)('embedded scheduler on %s', (kind) => {
   const scheduler = async () => {
     const ingestDeps = await defaultIngestDeps(t.store, t.config);
     return createEmbeddedScheduler({
-      store: t.store, log: silentLogger, now: () => clock,
+      store: t.store,
+      log: silentLogger,
+      now: () => clock,
       startRun: (request) => {
         started.push(request);
         return runEmbedded({ store: t.store, config: t.config, log: silentLogger, nmap, ingestDeps }, request);

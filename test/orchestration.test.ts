@@ -51,8 +51,15 @@ describe.each(storeKinds)('embedded runs on %s', (kind) => {
     events = [];
     beats = [];
     return {
-      store: t.store, config: t.config, log: silentLogger, nmap, maxJobSize: 2, maxInFlight: 2,
-      onEvent: (e) => events.push(e), onJobProgress: (hb) => beats.push(hb), ...over,
+      store: t.store,
+      config: t.config,
+      log: silentLogger,
+      nmap,
+      maxJobSize: 2,
+      maxInFlight: 2,
+      onEvent: (e) => events.push(e),
+      onJobProgress: (hb) => beats.push(hb),
+      ...over,
     };
   };
 
@@ -77,10 +84,15 @@ describe.each(storeKinds)('embedded runs on %s', (kind) => {
     expect(beats.some((b) => b.phase === 'delivered' && b.percent === 100)).toBe(true);
 
     const [run] = await t.store.query<{ status: string; counters: Record<string, number>; workflow_id: string }>(
-      'select status, counters, workflow_id from runs where id = $1', [summary.runId]);
+      'select status, counters, workflow_id from runs where id = $1',
+      [summary.runId],
+    );
     expect(run).toMatchObject({ status: 'succeeded', workflow_id: summary.workflowId });
     expect(run!.counters.ports).toBe(services);
-    const jobs = await t.store.query<{ status: string; attempts: number; ingested_at: unknown }>('select status, attempts, ingested_at from jobs where run_id = $1 order by index', [summary.runId]);
+    const jobs = await t.store.query<{ status: string; attempts: number; ingested_at: unknown }>(
+      'select status, attempts, ingested_at from jobs where run_id = $1 order by index',
+      [summary.runId],
+    );
     expect(jobs.map((j) => j.status)).toEqual(['succeeded', 'succeeded', 'succeeded']);
     expect(jobs.every((j) => j.ingested_at)).toBe(true);
     const raws = await t.store.query('select 1 from raw_results where run_id = $1', [summary.runId]);
@@ -95,12 +107,16 @@ describe.each(storeKinds)('embedded runs on %s', (kind) => {
     deps = makeDeps();
     const request = profileRequest('quick', { scheduledFor: new Date('2026-11-23T10:00:00Z') });
     const before = await t.store.query<{ attempts: number }>(
-      `select j.attempts from jobs j join runs r on r.id = j.run_id where r.workflow_id = $1 order by j.index`, [request.workflowId]);
+      `select j.attempts from jobs j join runs r on r.id = j.run_id where r.workflow_id = $1 order by j.index`,
+      [request.workflowId],
+    );
     const summary = await runEmbedded(deps, request);
     expect(events[0]).toMatchObject({ type: 'planned', plan: { resumed: true, jobCount: 3 } });
     expect(summary.counters).toMatchObject({ jobs: 3, jobsDone: 3, appeared: perimeter.services.length });
     const after = await t.store.query<{ attempts: number }>(
-      `select j.attempts from jobs j join runs r on r.id = j.run_id where r.workflow_id = $1 order by j.index`, [request.workflowId]);
+      `select j.attempts from jobs j join runs r on r.id = j.run_id where r.workflow_id = $1 order by j.index`,
+      [request.workflowId],
+    );
     expect(after).toEqual(before);
     expect(beats).toHaveLength(0);
     const runs = await t.store.query('select 1 from runs where workflow_id = $1', [request.workflowId]);
@@ -133,14 +149,19 @@ describe.each(storeKinds)('embedded runs on %s', (kind) => {
     expect(summary).toMatchObject({ kind: 'investigation', status: 'succeeded', counters: { jobs: 1, ports: 1, appeared: 0 } });
     expect(summary.workflowId).toMatch(/^investigation:inv_[0-9a-z]{26}$/);
     expect(events[0]).toMatchObject({ type: 'planned', plan: { priority: 4 } });
-    const [run] = await t.store.query<{ kind: string; targets: string[]; reason: string }>('select kind, targets, reason from runs where id = $1', [summary.runId]);
+    const [run] = await t.store.query<{ kind: string; targets: string[]; reason: string }>('select kind, targets, reason from runs where id = $1', [
+      summary.runId,
+    ]);
     expect(run).toEqual({ kind: 'investigation', targets: [ssh.ip], reason: 'test' });
   }, 60_000);
 
   it('refuses an investigation outside the perimeter before storing or scanning anything', async () => {
     deps = makeDeps();
     const before = await t.store.query<{ n: number }>('select count(*)::int as n from runs');
-    const err = await runInvestigationEmbedded(deps, { targets: ['127.250.1.1'], tcpPorts: '22' }).then(() => undefined, (e: unknown) => e);
+    const err = await runInvestigationEmbedded(deps, { targets: ['127.250.1.1'], tcpPorts: '22' }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect(err).toBeInstanceOf(PlumError);
     expect((err as PlumError).code).toBe('out_of_scope');
     expect((err as PlumError).message).toMatch(/127\.250\.1\.1/);
@@ -160,8 +181,13 @@ describe.each(storeKinds)('embedded runs on %s', (kind) => {
     const http = perimeter.service('http');
     const started = Date.now();
     const err = await runInvestigationEmbedded(deps, {
-      targets: [http.ip], tcpPorts: String(http.port), scripts: ['plum-banner'],
-    }).then(() => undefined, (e: unknown) => e);
+      targets: [http.ip],
+      tcpPorts: String(http.port),
+      scripts: ['plum-banner'],
+    }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect(Date.now() - started).toBeLessThan(4_500);
     expect((err as PlumError).code).toBe('cancelled');
     const [run] = await t.store.query<{ status: string }>(`select status from runs where kind = 'investigation' order by created_at desc limit 1`);
@@ -171,10 +197,17 @@ describe.each(storeKinds)('embedded runs on %s', (kind) => {
   it('serves investigations in the background for the API: run id at once, refusals reject, cancellation stops nmap', async () => {
     const services = embeddedServices({ store: t.store, config: t.config, log: silentLogger, nmap });
     try {
-      await expect(services.api.startInvestigation!({ targets: ['127.250.9.9'], tcpPorts: '22', requestedBy: 'api' })).rejects.toMatchObject({ code: 'out_of_scope' });
+      await expect(services.api.startInvestigation!({ targets: ['127.250.9.9'], tcpPorts: '22', requestedBy: 'api' })).rejects.toMatchObject({
+        code: 'out_of_scope',
+      });
       const http = perimeter.service('http');
       const t0 = Date.now();
-      const { runId } = await services.api.startInvestigation!({ targets: [http.ip], tcpPorts: String(http.port), scripts: ['plum-banner'], requestedBy: 'api' });
+      const { runId } = await services.api.startInvestigation!({
+        targets: [http.ip],
+        tcpPorts: String(http.port),
+        scripts: ['plum-banner'],
+        requestedBy: 'api',
+      });
       expect(runId).toMatch(/^run_/);
       const [running] = await t.store.query<{ status: string }>('select status from runs where id = $1', [runId]);
       expect(running!.status).toBe('running');

@@ -11,11 +11,19 @@ afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
 function plum(args: string[], input?: string) {
   const r = spawnSync(process.execPath, [path.join(root, 'bin/plum.mjs'), ...args], {
-    input, encoding: 'utf8', timeout: 60_000, env: { ...process.env, PLUM_HOME: path.join(tmp, 'home') },
+    input,
+    encoding: 'utf8',
+    timeout: 60_000,
+    env: { ...process.env, PLUM_HOME: path.join(tmp, 'home') },
   });
   return { code: r.status, out: r.stdout, err: r.stderr };
 }
-const lines = (s: string) => s.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
+const lines = (s: string) =>
+  s
+    .trim()
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
 
 describe('plum parse', () => {
   it('prints one JSON line per port document', () => {
@@ -59,7 +67,10 @@ describe('plum parse', () => {
 
   it('hostile or unusable input: one-line error, exit 1; bad usage: exit 2', () => {
     const xxe = path.join(tmp, 'xxe.xml');
-    writeFileSync(xxe, '<?xml version="1.0"?>\n<!DOCTYPE nmaprun [<!ENTITY x SYSTEM "file:///etc/passwd">]>\n<nmaprun scanner="nmap"><host><address addr="127.0.0.1" addrtype="ipv4"/><hostnames><hostname name="&x;"/></hostnames></host></nmaprun>\n');
+    writeFileSync(
+      xxe,
+      '<?xml version="1.0"?>\n<!DOCTYPE nmaprun [<!ENTITY x SYSTEM "file:///etc/passwd">]>\n<nmaprun scanner="nmap"><host><address addr="127.0.0.1" addrtype="ipv4"/><hostnames><hostname name="&x;"/></hostnames></host></nmaprun>\n',
+    );
     const r = plum(['parse', xxe]);
     expect(r.code).toBe(1);
     expect(r.out).toBe('');
@@ -73,7 +84,8 @@ describe('plum output into a pipe closed early (`plum … | head`)', () => {
   it('stops quietly with exit 0, for any command (handled once in cli/main.ts)', async () => {
     const { spawn } = await import('node:child_process');
     const child = spawn(process.execPath, [path.join(root, 'bin/plum.mjs'), 'parse', '--hosts', fx('libnmap-os_scan6.xml')], {
-      env: { ...process.env, PLUM_HOME: path.join(tmp, 'home') }, stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, PLUM_HOME: path.join(tmp, 'home') },
+      stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stderr = '';
     child.stderr.on('data', (d) => (stderr += d));

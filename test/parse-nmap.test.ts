@@ -77,7 +77,10 @@ describe('fingerprints of real services scanned by real nmap', () => {
     lab.web.setTitle('Volatile Plum v2');
     try {
       const third = portsOf(await scanEach(lab));
-      const web = new Set([`${lab.web.ip}:${lab.web.port}`, ...['http', 'https'].map((n) => `${lab.perimeter.service(n).ip}:${lab.perimeter.service(n).port}`)]);
+      const web = new Set([
+        `${lab.web.ip}:${lab.web.port}`,
+        ...['http', 'https'].map((n) => `${lab.perimeter.service(n).ip}:${lab.perimeter.service(n).port}`),
+      ]);
       for (const [key, p] of first) {
         if (web.has(key)) expect(third.get(key)?.hsh256, key).not.toBe(p.hsh256);
         else expect(third.get(key)?.hsh256, key).toBe(p.hsh256);

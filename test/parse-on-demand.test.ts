@@ -14,7 +14,9 @@ import type { ParsedHost, ParseOptions } from '../core/nmap/types.ts';
  */
 
 const fixtures = fileURLToPath(new URL('./fixtures/nmap/', import.meta.url));
-const fixtureFiles = readdirSync(fixtures).filter((f) => f.endsWith('.xml')).sort();
+const fixtureFiles = readdirSync(fixtures)
+  .filter((f) => f.endsWith('.xml'))
+  .sort();
 
 async function parse(xml: string, opts: ParseOptions): Promise<ParsedHost[]> {
   const hosts: ParsedHost[] = [];
@@ -24,13 +26,26 @@ async function parse(xml: string, opts: ParseOptions): Promise<ParsedHost[]> {
 
 /** Everything but the documents, as plain data. */
 const facts = (h: ParsedHost) => ({
-  ip: h.ip, status: h.status, statusReason: h.statusReason, startedAt: h.startedAt, endedAt: h.endedAt,
-  addresses: h.addresses, hostnames: h.hostnames, timedOut: h.timedOut, hsh256: h.hsh256, fpVersion: h.fpVersion,
+  ip: h.ip,
+  status: h.status,
+  statusReason: h.statusReason,
+  startedAt: h.startedAt,
+  endedAt: h.endedAt,
+  addresses: h.addresses,
+  hostnames: h.hostnames,
+  timedOut: h.timedOut,
+  hsh256: h.hsh256,
+  fpVersion: h.fpVersion,
   ports: h.ports.map((p) => ({ ip: p.ip, protocol: p.protocol, port: p.port, state: p.state, hsh256: p.hsh256, fpVersion: p.fpVersion, fields: p.fields })),
 });
 
 describe('documents on demand', () => {
-  for (const [openOnly, fieldsOnDemand] of [[false, false], [true, false], [false, true], [true, true]]) {
+  for (const [openOnly, fieldsOnDemand] of [
+    [false, false],
+    [true, false],
+    [false, true],
+    [true, true],
+  ]) {
     it(`gives the default parse's hosts, ports, fields, fingerprints and documents on every fixture${openOnly ? ' (openOnly)' : ''}${fieldsOnDemand ? ' (fields on demand too)' : ''}`, async () => {
       let ports = 0;
       let closed = 0;
@@ -64,7 +79,10 @@ describe('documents on demand', () => {
       const eager = await parse(xml, {});
       const threads = await parse(xml, { workers: 2, parallelMinBytes: 0, waitForThreads: true, documentsOnDemand: true, fieldsOnDemand: true });
       expect(threads.map(facts), file).toEqual(eager.map(facts));
-      expect(threads.map((h) => h.doc), file).toEqual(eager.map((h) => h.doc));
+      expect(
+        threads.map((h) => h.doc),
+        file,
+      ).toEqual(eager.map((h) => h.doc));
     }
   });
 

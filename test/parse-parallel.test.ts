@@ -17,7 +17,9 @@ import type { ParsedHost, ParseOptions } from '../core/nmap/types.ts';
  */
 
 const fixtures = fileURLToPath(new URL('./fixtures/nmap/', import.meta.url));
-const fixtureFiles = readdirSync(fixtures).filter((f) => f.endsWith('.xml')).sort();
+const fixtureFiles = readdirSync(fixtures)
+  .filter((f) => f.endsWith('.xml'))
+  .sort();
 const root = fileURLToPath(new URL('..', import.meta.url));
 
 /** In-thread, or on two threads from the first byte on. */
@@ -97,7 +99,9 @@ async function expectSame(xml: string, extra: ParseOptions = {}, modes: ParseOpt
 function synthetic(bytes: number): { xml: string; hosts: number } {
   const templates: string[] = [];
   for (const f of fixtureFiles) for (const m of readFileSync(path.join(fixtures, f), 'utf8').matchAll(/<host[\s>][\s\S]*?<\/host>/g)) templates.push(m[0]);
-  const parts = ['<?xml version="1.0" encoding="UTF-8"?>\n<!DOCTYPE nmaprun>\n<nmaprun scanner="nmap" args="nmap synthetic" start="1700000000" version="7.93" xmloutputversion="1.05">\n<scaninfo type="connect" protocol="tcp" numservices="3" services="22,80,443"/>\n'];
+  const parts = [
+    '<?xml version="1.0" encoding="UTF-8"?>\n<!DOCTYPE nmaprun>\n<nmaprun scanner="nmap" args="nmap synthetic" start="1700000000" version="7.93" xmloutputversion="1.05">\n<scaninfo type="connect" protocol="tcp" numservices="3" services="22,80,443"/>\n',
+  ];
   let size = 0;
   let n = 0;
   while (size < bytes) {
@@ -108,7 +112,9 @@ function synthetic(bytes: number): { xml: string; hosts: number } {
     n++;
     if (n % 1000 === 0) parts.push(`<taskprogress task="Connect Scan" time="1700000001" percent="50.00" remaining="1" etc="1700000002"/>\n`);
   }
-  parts.push(`<runstats><finished time="1700003600" timestr="x" elapsed="3600" exit="success"/><hosts up="${n}" down="0" total="${n}"/></runstats>\n</nmaprun>\n`);
+  parts.push(
+    `<runstats><finished time="1700003600" timestr="x" elapsed="3600" exit="success"/><hosts up="${n}" down="0" total="${n}"/></runstats>\n</nmaprun>\n`,
+  );
   return { xml: parts.join(''), hosts: n };
 }
 
@@ -191,7 +197,9 @@ describe('parallel parse = in-thread parse', () => {
       const small = path.join(root, 'test/fixtures/nmap/libnmap-2_hosts_version.xml');
       const script = path.join(dir, 'consumer.mts');
       const parse = pathToImport(path.join(root, 'core/nmap/parse.ts'));
-      writeFileSync(script, `
+      writeFileSync(
+        script,
+        `
 import { openXmlFile, parseNmapStream } from ${JSON.stringify(parse)};
 const out = [];
 // Threads still starting when the stream ends, and threads at work.
@@ -211,7 +219,8 @@ for await (const h of parseNmapStream(openXmlFile(${JSON.stringify(small)}), { w
 }
 out.push(all);
 console.log(out.join(' '));
-`);
+`,
+      );
       const r = spawnSync(process.execPath, ['--import', 'tsx', script], { cwd: root, encoding: 'utf8', timeout: 60_000 });
       expect(r.error, 'the process did not exit by itself').toBeUndefined();
       expect(r.stderr).toBe('');

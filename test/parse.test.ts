@@ -11,7 +11,8 @@ import type { ParsedHost } from '../core/nmap/types.ts';
 const fixture = (name: string) => readFileSync(new URL(`./fixtures/nmap/${name}`, import.meta.url), 'utf8');
 const fixturePath = (name: string) => new URL(`./fixtures/nmap/${name}`, import.meta.url).pathname;
 
-const HEAD = '<?xml version="1.0" encoding="UTF-8"?>\n<!DOCTYPE nmaprun>\n<nmaprun scanner="nmap" args="nmap -p 22 127.0.0.1" start="1700000000" version="7.93" xmloutputversion="1.05">\n<scaninfo type="connect" protocol="tcp" numservices="1" services="22"/>\n';
+const HEAD =
+  '<?xml version="1.0" encoding="UTF-8"?>\n<!DOCTYPE nmaprun>\n<nmaprun scanner="nmap" args="nmap -p 22 127.0.0.1" start="1700000000" version="7.93" xmloutputversion="1.05">\n<scaninfo type="connect" protocol="tcp" numservices="1" services="22"/>\n';
 const TAIL = '<runstats><finished time="1700000010" timestr="x" elapsed="10" exit="success"/><hosts up="1" down="0" total="1"/></runstats>\n</nmaprun>\n';
 const host = (ip: string, ports = '', extra = '') =>
   `<host starttime="1700000001" endtime="1700000009"><status state="up" reason="user-set" reason_ttl="0"/>\n<address addr="${ip}" addrtype="ipv4"/>\n<hostnames>\n<hostname name="a.example.org" type="user"/>\n</hostnames>\n<ports>${ports}</ports>${extra}</host>\n`;
@@ -31,8 +32,12 @@ describe('nmap XML → documents', () => {
     const scan = parseNmapString(fixture('circl.xml'));
     expect(scan.error).toBeUndefined();
     expect(scan.run).toMatchObject({
-      scanner: 'nmap', version: '7.94SVN', finished: true, exit: 'success',
-      startedAt: '2025-09-17T07:06:38.000Z', endedAt: '2025-09-17T07:06:57.000Z',
+      scanner: 'nmap',
+      version: '7.94SVN',
+      finished: true,
+      exit: 'success',
+      startedAt: '2025-09-17T07:06:38.000Z',
+      endedAt: '2025-09-17T07:06:57.000Z',
       scanInfo: [{ type: 'connect', protocol: 'tcp', services: '22,80,443' }],
     });
   });
@@ -58,7 +63,9 @@ describe('nmap XML → documents', () => {
   });
 
   it('keeps MAC and IPv6 addresses, PTR and user names, CPEs of services and OS classes, host scripts', () => {
-    const xml = HEAD + `<host starttime="1" endtime="2"><status state="up" reason="arp-response" reason_ttl="0"/>
+    const xml =
+      HEAD +
+      `<host starttime="1" endtime="2"><status state="up" reason="arp-response" reason_ttl="0"/>
 <address addr="127.0.0.5" addrtype="ipv4"/><address addr="::1" addrtype="ipv6"/><address addr="00:11:22:33:44:55" addrtype="mac" vendor="Acme &amp; Co"/>
 <hostnames><hostname name="www.example.co.uk" type="user"/><hostname name="h-5.isp.example.net" type="PTR"/></hostnames>
 <ports><extraports state="closed" count="998"><extrareasons reason="conn-refused" count="998" proto="tcp" ports="1-21"/></extraports>
@@ -68,13 +75,18 @@ describe('nmap XML → documents', () => {
 </port></ports>
 <os><portused state="open" proto="tcp" portid="22"/><osmatch name="Linux 5.X" accuracy="100" line="1"><osclass type="general purpose" vendor="Linux" osfamily="Linux" osgen="5.X" accuracy="100"><cpe>cpe:/o:linux:linux_kernel:5</cpe></osclass></osmatch></os>
 <hostscript><script id="smb-os-discovery" output="OS: Unix"><elem key="os">Unix</elem></script></hostscript>
-<times srtt="50" rttvar="20" to="100000"/></host>\n` + TAIL;
+<times srtt="50" rttvar="20" to="100000"/></host>\n` +
+      TAIL;
     const [h] = parseNmapString(xml).hosts as [ParsedHost];
     expect(h.addresses).toEqual([
-      { addr: '127.0.0.5', addrtype: 'ipv4' }, { addr: '::1', addrtype: 'ipv6' },
+      { addr: '127.0.0.5', addrtype: 'ipv4' },
+      { addr: '::1', addrtype: 'ipv6' },
       { addr: '00:11:22:33:44:55', addrtype: 'mac', vendor: 'Acme & Co' },
     ]);
-    expect(h.hostnames).toEqual([{ name: 'www.example.co.uk', type: 'user' }, { name: 'h-5.isp.example.net', type: 'PTR' }]);
+    expect(h.hostnames).toEqual([
+      { name: 'www.example.co.uk', type: 'user' },
+      { name: 'h-5.isp.example.net', type: 'PTR' },
+    ]);
     expect(h.doc.extraports).toEqual([{ state: 'closed', count: '998', reasons: [{ reason: 'conn-refused', count: '998', proto: 'tcp', ports: '1-21' }] }]);
     expect(h.doc.hostscripts).toEqual([{ id: 'smb-os-discovery', output: 'OS: Unix', os: 'Unix' }]);
     expect(h.doc.os?.osmatch[0]?.osclass[0]?.cpe).toEqual(['cpe:/o:linux:linux_kernel:5']);
@@ -85,7 +97,15 @@ describe('nmap XML → documents', () => {
     expect(hostkey.tables?.map((t) => t.type)).toEqual(['ecdsa-sha2-nistp256', 'ssh-ed25519']);
     // keys never overwrite id/output; keyless elems in order; repeated keys all kept
     const weird = p.doc.scripts.find((s) => s.id === 'weird')!;
-    expect(weird).toMatchObject({ id: 'weird', output: 'real output', 'key:id': 'not-the-id', 'key:output': 'not-the-output', elems: ['first', 'second'], k: ['1', '2', '3'], 'key:elems': { elems: ['x'] } });
+    expect(weird).toMatchObject({
+      id: 'weird',
+      output: 'real output',
+      'key:id': 'not-the-id',
+      'key:output': 'not-the-output',
+      elems: ['first', 'second'],
+      k: ['1', '2', '3'],
+      'key:elems': { elems: ['x'] },
+    });
     // fields
     expect(p.fields.cpe).toEqual(['cpe:/a:openbsd:openssh:9.2p1', 'cpe:/o:linux:linux_kernel']);
     expect(p.fields.service_version).toEqual(['9.2p1 Debian 2']);
@@ -101,12 +121,19 @@ describe('nmap XML → documents', () => {
 
   it('takes http_title from the title elem, or from the output of older nmap, never from a "no title" message', () => {
     const port = (n: number, script: string) => `<port protocol="tcp" portid="${n}"><state state="open" reason="syn-ack"/>${script}</port>`;
-    const xml = HEAD + host('127.0.0.1',
-      port(80, '<script id="http-title" output="Index of /"><elem key="title">Index of /</elem></script>') +
-      port(81, '<script id="http-title" output="Old style title"/>') +
-      port(82, '<script id="http-title" output="Site doesn&apos;t have a title (text/html)."/>') +
-      port(83, '<script id="http-title" output="Did not follow redirect to https://www.example.org/"><elem key="redirect_url">https://www.example.org/</elem></script>'),
-    ) + TAIL;
+    const xml =
+      HEAD +
+      host(
+        '127.0.0.1',
+        port(80, '<script id="http-title" output="Index of /"><elem key="title">Index of /</elem></script>') +
+          port(81, '<script id="http-title" output="Old style title"/>') +
+          port(82, '<script id="http-title" output="Site doesn&apos;t have a title (text/html)."/>') +
+          port(
+            83,
+            '<script id="http-title" output="Did not follow redirect to https://www.example.org/"><elem key="redirect_url">https://www.example.org/</elem></script>',
+          ),
+      ) +
+      TAIL;
     const ports = parseNmapString(xml).hosts[0]!.ports;
     expect(ports.map((p) => p.fields.http_title)).toEqual([['Index of /'], ['Old style title'], [], []]);
     expect(ports[3]!.fields.fqdn).toContain('www.example.org');
@@ -168,7 +195,7 @@ describe('nmap XML → documents', () => {
 
 describe('streaming', () => {
   it('gives the same result whatever the chunk size, and from a file', async () => {
-    const xml = fixture('libnmap-2_hosts_version.xml') ;
+    const xml = fixture('libnmap-2_hosts_version.xml');
     const whole = parseNmapString(xml);
     for (const size of [1, 7, 64, 4096]) {
       const chunks: Buffer[] = [];
@@ -185,7 +212,13 @@ describe('streaming', () => {
   });
 
   it('decodes UTF-8 split across chunks', async () => {
-    const xml = HEAD + host('127.0.0.2', '<port protocol="tcp" portid="80"><state state="open" reason="syn-ack"/><script id="http-title" output="Caf&#xe9; — ünïcode 😀"><elem key="title">Café — ünïcode 😀</elem></script></port>') + TAIL;
+    const xml =
+      HEAD +
+      host(
+        '127.0.0.2',
+        '<port protocol="tcp" portid="80"><state state="open" reason="syn-ack"/><script id="http-title" output="Caf&#xe9; — ünïcode 😀"><elem key="title">Café — ünïcode 😀</elem></script></port>',
+      ) +
+      TAIL;
     const buf = Buffer.from(xml);
     const chunks = Array.from({ length: buf.length }, (_, i) => buf.subarray(i, i + 1));
     const hosts: ParsedHost[] = [];
@@ -198,8 +231,15 @@ describe('streaming', () => {
 describe('openXmlFile', () => {
   const tmp = () => mkdtempSync(path.join(tmpdir(), 'plum-open-xml-'));
   // Many hosts: a file of many 64 KB chunks.
-  const many = (n: number) => HEAD + Array.from({ length: n }, (_, i) => host(`127.0.${i >> 8}.${i & 255}`,
-    '<port protocol="tcp" portid="80"><state state="open" reason="syn-ack"/><service name="http" product="nginx"/></port>')).join('') + TAIL;
+  const many = (n: number) =>
+    HEAD +
+    Array.from({ length: n }, (_, i) =>
+      host(
+        `127.0.${i >> 8}.${i & 255}`,
+        '<port protocol="tcp" portid="80"><state state="open" reason="syn-ack"/><service name="http" product="nginx"/></port>',
+      ),
+    ).join('') +
+    TAIL;
   const bytesOf = async (chunks: AsyncIterable<Buffer>) => {
     const all: Buffer[] = [];
     for await (const c of chunks) all.push(Buffer.from(c));
@@ -218,7 +258,11 @@ describe('openXmlFile', () => {
       // loop here, so a read that held the thread would never see the bytes.
       const fifo = path.join(dir, 'scan.fifo');
       execFileSync('mkfifo', [fifo]);
-      const writer = new Promise<void>((resolve, reject) => createWriteStream(fifo).on('error', reject).end(xml, () => resolve()));
+      const writer = new Promise<void>((resolve, reject) =>
+        createWriteStream(fifo)
+          .on('error', reject)
+          .end(xml, () => resolve()),
+      );
       const [read] = await Promise.all([bytesOf(openXmlFile(fifo)), writer]);
       expect(read.toString()).toBe(xml);
     } finally {
@@ -324,12 +368,16 @@ describe('hostile input', () => {
   };
 
   it('refuses XXE (external entity, SYSTEM)', () => {
-    refused('<?xml version="1.0"?>\n<!DOCTYPE nmaprun [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>\n<nmaprun scanner="nmap"><host><status state="up"/><address addr="127.0.0.1" addrtype="ipv4"/><ports><port protocol="tcp" portid="1"><state state="open"/><script id="x" output="&xxe;"/></port></ports></host></nmaprun>');
+    refused(
+      '<?xml version="1.0"?>\n<!DOCTYPE nmaprun [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>\n<nmaprun scanner="nmap"><host><status state="up"/><address addr="127.0.0.1" addrtype="ipv4"/><ports><port protocol="tcp" portid="1"><state state="open"/><script id="x" output="&xxe;"/></port></ports></host></nmaprun>',
+    );
   });
 
   it('refuses entity expansion (billion laughs) in bounded time', () => {
     const lol = ['<!ENTITY lol "lol">', ...Array.from({ length: 9 }, (_, i) => `<!ENTITY lol${i + 1} "${`&lol${i || ''};`.repeat(10)}">`)].join('\n');
-    refused(`<?xml version="1.0"?>\n<!DOCTYPE nmaprun [\n${lol}\n]>\n<nmaprun scanner="nmap"><host><address addr="127.0.0.1" addrtype="ipv4"/><hostnames><hostname name="&lol9;" type="user"/></hostnames></host></nmaprun>`);
+    refused(
+      `<?xml version="1.0"?>\n<!DOCTYPE nmaprun [\n${lol}\n]>\n<nmaprun scanner="nmap"><host><address addr="127.0.0.1" addrtype="ipv4"/><hostnames><hostname name="&lol9;" type="user"/></hostnames></host></nmaprun>`,
+    );
   });
 
   it('refuses a DOCTYPE with a PUBLIC or SYSTEM external id', () => {
@@ -347,7 +395,8 @@ describe('hostile input', () => {
   });
 
   it('leaves undeclared entities as text and never resolves them', () => {
-    const xml = HEAD + host('127.0.0.1', '<port protocol="tcp" portid="80"><state state="open"/><script id="x" output="a &amp;b; &#x41; &lt;c&gt;"/></port>') + TAIL;
+    const xml =
+      HEAD + host('127.0.0.1', '<port protocol="tcp" portid="80"><state state="open"/><script id="x" output="a &amp;b; &#x41; &lt;c&gt;"/></port>') + TAIL;
     expect(parseNmapString(xml).hosts[0]!.ports[0]!.doc.scripts[0]!.output).toBe('a &b; A <c>');
   });
 

@@ -27,7 +27,12 @@ for host in nmap_file_to_json(sys.argv[1], open_only, open_only):
 const upstream = (args: string[]) => execFileSync(python, ['-c', DRIVER, ...args], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
 
 const dirs = [path.join(ROOT, 'test', 'fixtures', 'nmap'), path.join(ROOT, 'test', 'fixtures', 'nmap2json')];
-const files = dirs.flatMap((d) => readdirSync(d).filter((f) => f.endsWith('.xml')).sort().map((f) => path.join(d, f)));
+const files = dirs.flatMap((d) =>
+  readdirSync(d)
+    .filter((f) => f.endsWith('.xml'))
+    .sort()
+    .map((f) => path.join(d, f)),
+);
 
 async function ours(file: string, openOnly: boolean): Promise<string[]> {
   const out: string[] = [];
@@ -43,7 +48,9 @@ describe(`the predecessor's nmap2json ${NMAP2JSON_RELEASE}, installed from the P
     try {
       installed = upstream(['--version']).trim();
     } catch (e) {
-      throw new Error(`${python} cannot import nmap2json: run \`${python} -m pip install nmap2json==${NMAP2JSON_RELEASE}\` (bash .ci/run does) (${(e as Error).message.split('\n')[0]})`);
+      throw new Error(
+        `${python} cannot import nmap2json: run \`${python} -m pip install nmap2json==${NMAP2JSON_RELEASE}\` (bash .ci/run does) (${(e as Error).message.split('\n')[0]})`,
+      );
     }
     expect(installed).toBe(NMAP2JSON_RELEASE);
   });
@@ -55,8 +62,10 @@ describe(`the predecessor's nmap2json ${NMAP2JSON_RELEASE}, installed from the P
 
   for (const file of files) {
     for (const openOnly of [false, true]) {
-      it(`prints the same JSON as plum parse --compat nmap2json on ${path.basename(file)}${openOnly ? ' (agents\' open-only mode)' : ''}`, async () => {
-        const theirs = upstream([file, openOnly ? '1' : '0']).split('\n').filter(Boolean);
+      it(`prints the same JSON as plum parse --compat nmap2json on ${path.basename(file)}${openOnly ? " (agents' open-only mode)" : ''}`, async () => {
+        const theirs = upstream([file, openOnly ? '1' : '0'])
+          .split('\n')
+          .filter(Boolean);
         const mine = await ours(file, openOnly);
         if (!openOnly) expect(mine.length).toBeGreaterThan(0);
         expect(mine).toEqual(theirs);

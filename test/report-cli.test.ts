@@ -21,14 +21,25 @@ function port(p: number, f: Partial<SearchFields>): IngestPort {
   return { protocol: 'tcp', port: p, state: 'open', fpVersion: 1, fields, doc: { f }, hsh256: createHash('sha256').update(JSON.stringify(f)).digest('hex') };
 }
 const host = (ip: string, at: string, ports: IngestPort[]): IngestHost => ({
-  ip, status: 'up', startedAt: at, endedAt: at, timedOut: false, hostnames: [], ports: ports.map((p) => ({ ...p, fields: { ...p.fields, ip: [ip] } })),
+  ip,
+  status: 'up',
+  startedAt: at,
+  endedAt: at,
+  timedOut: false,
+  hostnames: [],
+  ports: ports.map((p) => ({ ...p, fields: { ...p.fields, ip: [ip] } })),
 });
 
 function plum(args: string[], env: Record<string, string>): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [path.join(ROOT, 'bin/plum.mjs'), ...args], { env: { ...process.env, PLUM_LOG_LEVEL: 'silent', ...env }, maxBuffer: 64 << 20 }, (err, stdout, stderr) => {
-      resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr });
-    });
+    execFile(
+      process.execPath,
+      [path.join(ROOT, 'bin/plum.mjs'), ...args],
+      { env: { ...process.env, PLUM_LOG_LEVEL: 'silent', ...env }, maxBuffer: 64 << 20 },
+      (err, stdout, stderr) => {
+        resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr });
+      },
+    );
   });
 }
 
@@ -62,7 +73,11 @@ describe.each(storeKinds)('plum report / export / webhook CLI on %s', (kind) => 
 
   beforeAll(async () => {
     t = await openTestStore(kind);
-    env = { PLUM_HOME: t.config.home, PLUM_WEBHOOK_ALLOW_PRIVATE: '1', ...(t.config.PLUM_DATABASE_URL ? { PLUM_DATABASE_URL: t.config.PLUM_DATABASE_URL } : {}) };
+    env = {
+      PLUM_HOME: t.config.home,
+      PLUM_WEBHOOK_ALLOW_PRIVATE: '1',
+      ...(t.config.PLUM_DATABASE_URL ? { PLUM_DATABASE_URL: t.config.PLUM_DATABASE_URL } : {}),
+    };
     facts = {
       core: await readJson('core-format.json'),
       types: await readJson('describe-types.json'),
@@ -72,8 +87,16 @@ describe.each(storeKinds)('plum report / export / webhook CLI on %s', (kind) => 
     const ssh = port(22, { service_name: ['ssh'] });
     const webA = port(443, { service_name: ['https'], http_title: ['Login'], x509_sha256: ['c'.repeat(64)], x509_subject_cn: ['a.example.test'] });
     const webB = port(443, { service_name: ['https'], http_title: ['Admin console'], x509_sha256: ['d'.repeat(64)], x509_subject_cn: ['a.example.test'] });
-    await ingestScanResult(t.store, { scan: { run: { startedAt: iso(20 * day) }, hosts: [host('127.0.0.1', iso(20 * day), [ssh, webA])] }, scope, source: 'cli-a' });
-    await ingestScanResult(t.store, { scan: { run: { startedAt: iso(2 * day) }, hosts: [host('127.0.0.1', iso(2 * day), [ssh, webB]), host('127.0.0.2', iso(2 * day), [ssh])] }, scope, source: 'cli-b' });
+    await ingestScanResult(t.store, {
+      scan: { run: { startedAt: iso(20 * day) }, hosts: [host('127.0.0.1', iso(20 * day), [ssh, webA])] },
+      scope,
+      source: 'cli-a',
+    });
+    await ingestScanResult(t.store, {
+      scan: { run: { startedAt: iso(2 * day) }, hosts: [host('127.0.0.1', iso(2 * day), [ssh, webB]), host('127.0.0.2', iso(2 * day), [ssh])] },
+      scope,
+      source: 'cli-b',
+    });
     // The CLI opens the embedded database itself: release it.
     await t.store.close();
   });
@@ -110,7 +133,12 @@ describe.each(storeKinds)('plum report / export / webhook CLI on %s', (kind) => 
   });
 
   it('refuses bad input with one clear line and exit code 2', async () => {
-    for (const args of [['report', '--since', '7x'], ['report', '--query', 'port:('], ['export', '--format', 'xml'], ['report', '--from', '2026-02-01', '--to', '2026-01-01']]) {
+    for (const args of [
+      ['report', '--since', '7x'],
+      ['report', '--query', 'port:('],
+      ['export', '--format', 'xml'],
+      ['report', '--from', '2026-02-01', '--to', '2026-01-01'],
+    ]) {
       const r = await plum(args, env);
       expect(r.code, args.join(' ')).toBe(2);
       expect(r.stdout).toBe('');
@@ -127,7 +155,10 @@ describe.each(storeKinds)('plum report / export / webhook CLI on %s', (kind) => 
     const dir = path.join(t.config.home, 'reports');
     try {
       const mailEnv = { ...env, PLUM_SMTP_URL: `smtp://127.0.0.1:${smtp.port}?ignoreTLS=true`, PLUM_SMTP_FROM: 'plum@example.test' };
-      const add = await plum(['report', 'add', 'daily', '--every', '1d', '--query', 'port:443', '--to', `dir:${dir}`, '--to', 'mailto:soc@example.test', '--format', 'json'], mailEnv);
+      const add = await plum(
+        ['report', 'add', 'daily', '--every', '1d', '--query', 'port:443', '--to', `dir:${dir}`, '--to', 'mailto:soc@example.test', '--format', 'json'],
+        mailEnv,
+      );
       expect(add.code).toBe(0);
       expect(JSON.parse(add.stdout)).toMatchObject({ name: 'daily', query: 'port:443', every: '1d', destinations: [`dir:${dir}`, 'mailto:soc@example.test'] });
       const preview = await plum(['report', 'run', 'daily', '--preview'], mailEnv);

@@ -14,7 +14,14 @@ import { openTestStore, storeKinds, type TestStore } from './helpers/db.ts';
  */
 
 function svc(portNo: number, title: string): IngestPort {
-  const fields: SearchFields = { ...emptySearchFields(), port: [String(portNo)], protocol: ['tcp'], state: ['open'], service_name: ['http'], http_title: [title] };
+  const fields: SearchFields = {
+    ...emptySearchFields(),
+    port: [String(portNo)],
+    protocol: ['tcp'],
+    state: ['open'],
+    service_name: ['http'],
+    http_title: [title],
+  };
   return { protocol: 'tcp', port: portNo, state: 'open', hsh256: `h${portNo}-${title}`, fpVersion: 1, fields, doc: { title } };
 }
 

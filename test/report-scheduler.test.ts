@@ -43,8 +43,24 @@ async function receiver() {
 }
 
 function port(ip: string, p: number, title: string): IngestPort {
-  const fields: SearchFields = { ...emptySearchFields(), ip: [ip], port: [String(p)], protocol: ['tcp'], state: ['open'], service_name: ['http'], http_title: [title] };
-  return { protocol: 'tcp', port: p, state: 'open', fpVersion: 1, fields, doc: { title }, hsh256: createHash('sha256').update(`${ip}:${p}:${title}`).digest('hex') };
+  const fields: SearchFields = {
+    ...emptySearchFields(),
+    ip: [ip],
+    port: [String(p)],
+    protocol: ['tcp'],
+    state: ['open'],
+    service_name: ['http'],
+    http_title: [title],
+  };
+  return {
+    protocol: 'tcp',
+    port: p,
+    state: 'open',
+    fpVersion: 1,
+    fields,
+    doc: { title },
+    hsh256: createHash('sha256').update(`${ip}:${p}:${title}`).digest('hex'),
+  };
 }
 
 describe.each(storeKinds)('scheduler tick runs reports and webhooks on %s', (kind) => {
@@ -63,14 +79,17 @@ describe.each(storeKinds)('scheduler tick runs reports and webhooks on %s', (kin
     if (dir) await fs.rm(dir, { recursive: true, force: true });
   });
 
-  const scheduler = (extra: Parameters<typeof createEmbeddedScheduler>[0]['reports'] = {}) => createEmbeddedScheduler({
-    store: t.store, log: silentLogger, now: () => clock,
-    startRun: (request) => {
-      started.push(request);
-      throw new Error('no profile should run in this test');
-    },
-    reports: { config: t.config, ...extra },
-  });
+  const scheduler = (extra: Parameters<typeof createEmbeddedScheduler>[0]['reports'] = {}) =>
+    createEmbeddedScheduler({
+      store: t.store,
+      log: silentLogger,
+      now: () => clock,
+      startRun: (request) => {
+        started.push(request);
+        throw new Error('no profile should run in this test');
+      },
+      reports: { config: t.config, ...extra },
+    });
 
   it('delivers a due report definition to a dir: destination once per cadence', async () => {
     await createReportDefinition(t.store, { name: 'daily', every: '1d', destinations: [`dir:${dir}`] }, T0);
@@ -117,11 +136,22 @@ describe.each(storeKinds)('scheduler tick runs reports and webhooks on %s', (kin
       // The receiver listens on loopback: a destination only an admin may allow (PLUM_WEBHOOK_ALLOW_PRIVATE).
       const hook = await createWebhook(t.store, { name: 'all-http', url: rx.url, query: 'port:8080' }, new Date(), { allowPrivate: true });
       await ingestScanResult(t.store, {
-        scan: { run: { startedAt: '2026-11-23T10:00:00Z', endedAt: '2026-11-23T10:00:00Z', finished: true }, hosts: [{
-          ip: '127.0.0.9', status: 'up', startedAt: '2026-11-23T10:00:00Z', endedAt: '2026-11-23T10:00:00Z', timedOut: false, hostnames: [],
-          ports: [port('127.0.0.9', 8080, 'Jenkins'), port('127.0.0.9', 80, 'Welcome')],
-        }] },
-        scope: { targets: ['127.0.0.9'], tcpPorts: '80,8080' }, source: 'test-sched',
+        scan: {
+          run: { startedAt: '2026-11-23T10:00:00Z', endedAt: '2026-11-23T10:00:00Z', finished: true },
+          hosts: [
+            {
+              ip: '127.0.0.9',
+              status: 'up',
+              startedAt: '2026-11-23T10:00:00Z',
+              endedAt: '2026-11-23T10:00:00Z',
+              timedOut: false,
+              hostnames: [],
+              ports: [port('127.0.0.9', 8080, 'Jenkins'), port('127.0.0.9', 80, 'Welcome')],
+            },
+          ],
+        },
+        scope: { targets: ['127.0.0.9'], tcpPorts: '80,8080' },
+        source: 'test-sched',
       });
       clock = new Date();
       const s = scheduler({ webhook: { baseDelayMs: 10, allowPrivate: true } });
@@ -129,7 +159,13 @@ describe.each(storeKinds)('scheduler tick runs reports and webhooks on %s', (kin
       expect(s.lastHousekeeping()).toMatchObject({ webhookDeliveries: 1, errors: [] });
       expect(rx.requests).toHaveLength(1);
       const req = rx.requests[0]!;
-      expect(verifyWebhookSignature(hook.secret, { signature: req.headers['x-plum-signature'] as string, timestamp: req.headers['x-plum-timestamp'] as string }, req.body)).toBe(true);
+      expect(
+        verifyWebhookSignature(
+          hook.secret,
+          { signature: req.headers['x-plum-signature'] as string, timestamp: req.headers['x-plum-timestamp'] as string },
+          req.body,
+        ),
+      ).toBe(true);
       const body = JSON.parse(req.body);
       expect(body.type).toBe('events');
       expect(body.events.map((e: { type: string; ip: string; port: number }) => `${e.type} ${e.ip}:${e.port}`)).toEqual(['appeared 127.0.0.9:8080']);
@@ -147,7 +183,9 @@ describe.each(storeKinds)('scheduler tick runs reports and webhooks on %s', (kin
     const log = { ...silentLogger, error: (_o: unknown, msg?: string) => void errors.push(String(msg)) };
     // A negative batch size makes the events query fail in the database.
     const s = createEmbeddedScheduler({
-      store: t.store, log: log as typeof silentLogger, now: () => clock,
+      store: t.store,
+      log: log as typeof silentLogger,
+      now: () => clock,
       startRun: () => Promise.reject(new Error('unused')),
       reports: { config: t.config, webhook: { batchSize: -1 } },
     });

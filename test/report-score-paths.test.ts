@@ -30,14 +30,19 @@ describe.each(storeKinds)('one host score whatever builds the report (%s)', (kin
   beforeAll(async () => {
     dir = await fs.mkdtemp(path.join(os.tmpdir(), 'plum-report-score-'));
     scoreFile = path.join(dir, 'score.yaml');
-    const weights = (await fs.readFile(DEFAULT_SCORE_FILE, 'utf8'))
-      .replace(/^(host:\n  weights:\n)([\s\S]*?)(\n\n)/m, (_m, head: string, body: string, tail: string) =>
-        head + body.replace(/: \d+/g, ': 0').replace('open_ports: 0', 'open_ports: 100') + tail);
+    const weights = (await fs.readFile(DEFAULT_SCORE_FILE, 'utf8')).replace(
+      /^(host:\n  weights:\n)([\s\S]*?)(\n\n)/m,
+      (_m, head: string, body: string, tail: string) => head + body.replace(/: \d+/g, ': 0').replace('open_ports: 0', 'open_ports: 100') + tail,
+    );
     await fs.writeFile(scoreFile, weights);
     t = await openTestStore(kind, { PLUM_SCORE_FILE: scoreFile });
     const deps = createRuleIngestDeps(t.store, { set: await loadStoredRuleSet(t.store), score: await loadScoreConfig(scoreFile) });
     const at = new Date(Date.now() - 3_600_000).toISOString();
-    await ingestScanResult(t.store, { source: 'test', scan: scan([host(IP, at, [port(22, 'SSH-2.0-OpenSSH_9.2'), port(8080, 'Jenkins'), port(3306, 'mysql')])], '22,3306,8080') }, deps);
+    await ingestScanResult(
+      t.store,
+      { source: 'test', scan: scan([host(IP, at, [port(22, 'SSH-2.0-OpenSSH_9.2'), port(8080, 'Jenkins'), port(3306, 'mysql')])], '22,3306,8080') },
+      deps,
+    );
   });
   afterAll(async () => {
     await t?.cleanup();
@@ -55,9 +60,17 @@ describe.each(storeKinds)('one host score whatever builds the report (%s)', (kin
 
     // A report definition run by the embedded scheduler, wired as `plum serve` wires it (config only).
     const out = path.join(dir, 'out');
-    await createReportDefinition(t.store, { name: 'score-check', query: `ip:${IP}`, every: '1d', destinations: [`dir:${out}`], nextRunAt: new Date(Date.now() - 1000) });
+    await createReportDefinition(t.store, {
+      name: 'score-check',
+      query: `ip:${IP}`,
+      every: '1d',
+      destinations: [`dir:${out}`],
+      nextRunAt: new Date(Date.now() - 1000),
+    });
     const scheduler = createEmbeddedScheduler({
-      store: t.store, log: silentLogger, reports: { config: t.config },
+      store: t.store,
+      log: silentLogger,
+      reports: { config: t.config },
       startRun: () => Promise.reject(new Error('no profile should run')),
     });
     await scheduler.tick();

@@ -32,19 +32,40 @@ function port(p: number, f: Partial<SearchFields>): IngestPort {
 
 function host(ip: string, at: string, ports: IngestPort[], names: { name: string; type: string }[] = []): IngestHost {
   return {
-    ip, status: 'up', startedAt: at, endedAt: at, timedOut: false, hostnames: names,
-    ports: ports.map((p) => ({ ...p, fields: { ...p.fields, ip: [ip], fqdn_requested: names.filter((n) => n.type === 'user').map((n) => n.name), ptr: names.filter((n) => n.type === 'PTR').map((n) => n.name) } })),
+    ip,
+    status: 'up',
+    startedAt: at,
+    endedAt: at,
+    timedOut: false,
+    hostnames: names,
+    ports: ports.map((p) => ({
+      ...p,
+      fields: {
+        ...p.fields,
+        ip: [ip],
+        fqdn_requested: names.filter((n) => n.type === 'user').map((n) => n.name),
+        ptr: names.filter((n) => n.type === 'PTR').map((n) => n.name),
+      },
+    })),
   };
 }
 
 const ssh = port(22, { service_name: ['ssh'], banner: ['SSH-2.0-OpenSSH_9.2p1 Debian-2'] });
 const webOld = port(443, {
-  service_name: ['https'], http_title: ['Old portal'], http_server: ['nginx'],
-  x509_subject_cn: ['portal.example.test'], x509_san: ['portal.example.test', 'vpn.example.test'], x509_sha256: ['a'.repeat(64)],
+  service_name: ['https'],
+  http_title: ['Old portal'],
+  http_server: ['nginx'],
+  x509_subject_cn: ['portal.example.test'],
+  x509_san: ['portal.example.test', 'vpn.example.test'],
+  x509_sha256: ['a'.repeat(64)],
 });
 const webNew = port(443, {
-  service_name: ['https'], http_title: ['Fortinet SSL VPN'], http_server: ['xxxxxxxx-xxxxx'],
-  x509_subject_cn: ['portal.example.test'], x509_san: ['portal.example.test', 'vpn.example.test'], x509_sha256: ['b'.repeat(64)],
+  service_name: ['https'],
+  http_title: ['Fortinet SSL VPN'],
+  http_server: ['xxxxxxxx-xxxxx'],
+  x509_subject_cn: ['portal.example.test'],
+  x509_san: ['portal.example.test', 'vpn.example.test'],
+  x509_sha256: ['b'.repeat(64)],
 });
 const http80 = port(80, { service_name: ['http'], http_title: ['Index of /'] });
 const alt = port(8080, { service_name: ['http-proxy'], http_title: ['Jenkins'] });
@@ -95,18 +116,57 @@ describe.each(storeKinds)('reports and exports on %s', (kind) => {
       templates: await Promise.all((await fs.readdir(path.join(FIX, 'objects'))).map((f) => readJson(`objects/${f}`))),
     };
     // Previous period: first scan. Current period: a change, a disappearance, new ports, a comeback.
-    await scan(t.store, '2026-02-25T10:00:00Z', [
-      host('127.0.0.1', '2026-02-25T10:00:00Z', [ssh, webOld, http80], [{ name: 'portal.example.test', type: 'user' }, { name: 'h1.example.test', type: 'PTR' }]),
-      host('127.0.0.2', '2026-02-25T10:00:00Z', [http80]),
-    ], 'a');
-    await scan(t.store, '2026-03-03T10:00:00Z', [
-      host('127.0.0.1', '2026-03-03T10:00:00Z', [ssh, webNew], [{ name: 'portal.example.test', type: 'user' }, { name: 'h1.example.test', type: 'PTR' }]),
-      host('127.0.0.2', '2026-03-03T10:00:00Z', [http80, alt]),
-      host('127.0.0.3', '2026-03-03T10:00:00Z', [ssh]),
-    ], 'b');
-    await scan(t.store, '2026-03-05T10:00:00Z', [
-      host('127.0.0.1', '2026-03-05T10:00:00Z', [ssh, webNew, http80], [{ name: 'portal.example.test', type: 'user' }, { name: 'h1.example.test', type: 'PTR' }]),
-    ], 'c');
+    await scan(
+      t.store,
+      '2026-02-25T10:00:00Z',
+      [
+        host(
+          '127.0.0.1',
+          '2026-02-25T10:00:00Z',
+          [ssh, webOld, http80],
+          [
+            { name: 'portal.example.test', type: 'user' },
+            { name: 'h1.example.test', type: 'PTR' },
+          ],
+        ),
+        host('127.0.0.2', '2026-02-25T10:00:00Z', [http80]),
+      ],
+      'a',
+    );
+    await scan(
+      t.store,
+      '2026-03-03T10:00:00Z',
+      [
+        host(
+          '127.0.0.1',
+          '2026-03-03T10:00:00Z',
+          [ssh, webNew],
+          [
+            { name: 'portal.example.test', type: 'user' },
+            { name: 'h1.example.test', type: 'PTR' },
+          ],
+        ),
+        host('127.0.0.2', '2026-03-03T10:00:00Z', [http80, alt]),
+        host('127.0.0.3', '2026-03-03T10:00:00Z', [ssh]),
+      ],
+      'b',
+    );
+    await scan(
+      t.store,
+      '2026-03-05T10:00:00Z',
+      [
+        host(
+          '127.0.0.1',
+          '2026-03-05T10:00:00Z',
+          [ssh, webNew, http80],
+          [
+            { name: 'portal.example.test', type: 'user' },
+            { name: 'h1.example.test', type: 'PTR' },
+          ],
+        ),
+      ],
+      'c',
+    );
   });
   afterAll(async () => {
     await t?.cleanup();
@@ -169,9 +229,19 @@ describe.each(storeKinds)('reports and exports on %s', (kind) => {
       for await (const c of chunks) s += c;
       return s;
     };
-    const nd = (await collect('ndjson')).trim().split('\n').map((l) => JSON.parse(l));
+    const nd = (await collect('ndjson'))
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     // Current exposure: 127.0.0.1 22/80/443, .2 80/8080, .3 22.
-    expect(nd.map((r) => `${r.ip}:${r.port}`).sort()).toEqual(['127.0.0.1:22', '127.0.0.1:443', '127.0.0.1:80', '127.0.0.2:80', '127.0.0.2:8080', '127.0.0.3:22']);
+    expect(nd.map((r) => `${r.ip}:${r.port}`).sort()).toEqual([
+      '127.0.0.1:22',
+      '127.0.0.1:443',
+      '127.0.0.1:80',
+      '127.0.0.2:80',
+      '127.0.0.2:8080',
+      '127.0.0.3:22',
+    ]);
     const json = JSON.parse(await collect('json', { query: 'tag:vuln:opendir' }));
     expect(json.count).toBe(2);
     expect(json.observations.every((o: { tags: string[] }) => o.tags.includes('vuln:opendir'))).toBe(true);
@@ -194,7 +264,11 @@ describe.each(storeKinds)('reports and exports on %s', (kind) => {
     const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'plum-rep-'));
     const rx = await receiver();
     try {
-      const def = await createReportDefinition(t.store, { name: 'weekly-web', query: 'port:443 OR port:8080', every: '7d', destinations: [`dir:${dir}`, `webhook:${rx.url}`] }, NOW);
+      const def = await createReportDefinition(
+        t.store,
+        { name: 'weekly-web', query: 'port:443 OR port:8080', every: '7d', destinations: [`dir:${dir}`, `webhook:${rx.url}`] },
+        NOW,
+      );
       const hook = await createWebhook(t.store, { name: 'weekly-web:webhook', url: rx.url, reportId: def.id }, NOW, LOOPBACK_RECEIVER);
       await expect(createReportDefinition(t.store, { name: 'weekly-web', every: '7d' })).rejects.toMatchObject({ code: 'conflict' });
       await expect(createReportDefinition(t.store, { name: 'x', every: '7d', destinations: ['ftp:nope'] })).rejects.toThrow(/invalid destination/);
@@ -210,8 +284,20 @@ describe.each(storeKinds)('reports and exports on %s', (kind) => {
       expect(preview.markdown).toContain('- Query: `port:443 OR port:8080`');
       expect(rx.requests).toHaveLength(1);
       const req = rx.requests[0]!;
-      expect(verifyWebhookSignature(hook.secret, { signature: req.headers['x-plum-signature'] as string, timestamp: req.headers['x-plum-timestamp'] as string }, req.body)).toBe(true);
-      expect(verifyWebhookSignature('wrong', { signature: req.headers['x-plum-signature'] as string, timestamp: req.headers['x-plum-timestamp'] as string }, req.body)).toBe(false);
+      expect(
+        verifyWebhookSignature(
+          hook.secret,
+          { signature: req.headers['x-plum-signature'] as string, timestamp: req.headers['x-plum-timestamp'] as string },
+          req.body,
+        ),
+      ).toBe(true);
+      expect(
+        verifyWebhookSignature(
+          'wrong',
+          { signature: req.headers['x-plum-signature'] as string, timestamp: req.headers['x-plum-timestamp'] as string },
+          req.body,
+        ),
+      ).toBe(false);
       expect(JSON.parse(req.body)).toMatchObject({ type: 'report', report: 'weekly-web', markdown: preview.markdown });
 
       // Scheduled: not due until next_run_at.
@@ -240,18 +326,29 @@ describe.each(storeKinds)('reports and exports on %s', (kind) => {
       const hook = await createWebhook(t.store, { name: 'jenkins', url: rx.url, query: 'port:8080 OR port:22' }, new Date(), LOOPBACK_RECEIVER);
       // A new scan after the webhook exists: .3:22 goes away (not sent by default), .2:8080 changes, .3 gets 8080.
       const alt2 = port(8080, { service_name: ['http-proxy'], http_title: ['Jenkins 2'] });
-      await scan(t.store, '2026-03-07T10:00:00Z', [
-        host('127.0.0.2', '2026-03-07T10:00:00Z', [http80, alt2]),
-        host('127.0.0.3', '2026-03-07T10:00:00Z', [alt]),
-      ], 'd');
+      await scan(
+        t.store,
+        '2026-03-07T10:00:00Z',
+        [host('127.0.0.2', '2026-03-07T10:00:00Z', [http80, alt2]), host('127.0.0.3', '2026-03-07T10:00:00Z', [alt])],
+        'd',
+      );
       const s = await dispatchWebhookEvents(t.store, { ...LOOPBACK_RECEIVER, baseDelayMs: 10 });
       expect(s.deliveries).toBe(1);
       const body = JSON.parse(rx.requests[0]!.body);
       expect(body.type).toBe('events');
-      expect(body.events.map((e: { type: string; ip: string; port: number }) => `${e.type} ${e.ip}:${e.port}`).sort()).toEqual(['appeared 127.0.0.3:8080', 'changed 127.0.0.2:8080']);
+      expect(body.events.map((e: { type: string; ip: string; port: number }) => `${e.type} ${e.ip}:${e.port}`).sort()).toEqual([
+        'appeared 127.0.0.3:8080',
+        'changed 127.0.0.2:8080',
+      ]);
       const changed = body.events.find((e: { type: string }) => e.type === 'changed');
       expect(changed.changes).toContainEqual({ label: 'title', old: ['Jenkins'], new: ['Jenkins 2'] });
-      expect(verifyWebhookSignature(hook.secret, { signature: rx.requests[0]!.headers['x-plum-signature'] as string, timestamp: rx.requests[0]!.headers['x-plum-timestamp'] as string }, rx.requests[0]!.body)).toBe(true);
+      expect(
+        verifyWebhookSignature(
+          hook.secret,
+          { signature: rx.requests[0]!.headers['x-plum-signature'] as string, timestamp: rx.requests[0]!.headers['x-plum-timestamp'] as string },
+          rx.requests[0]!.body,
+        ),
+      ).toBe(true);
       // Idempotent: nothing new, nothing sent.
       expect((await dispatchWebhookEvents(t.store, { ...LOOPBACK_RECEIVER, baseDelayMs: 10 })).deliveries).toBe(0);
 

@@ -36,15 +36,20 @@ beforeAll(async () => {
   await fs.writeFile(xmlFile, result.xml);
   // A directory in the predecessor's rule format.
   await fs.mkdir(path.join(tmp, 'legacy', 'sub'), { recursive: true });
-  await fs.writeFile(path.join(tmp, 'legacy', 'perimeter.yaml'),
-    `description: the loopback test perimeter's title\nquery: http_title.lk:"plum test perimeter"\ntags: [Team:Perimeter]\nversion: 1700000000\n`);
-  await fs.writeFile(path.join(tmp, 'legacy', 'sub', 'perimeter.yaml'),
-    `description: older\nquery: http_title:x\ntags: [team:old]\nversion: 1600000000\n`);
+  await fs.writeFile(
+    path.join(tmp, 'legacy', 'perimeter.yaml'),
+    `description: the loopback test perimeter's title\nquery: http_title.lk:"plum test perimeter"\ntags: [Team:Perimeter]\nversion: 1700000000\n`,
+  );
+  await fs.writeFile(path.join(tmp, 'legacy', 'sub', 'perimeter.yaml'), `description: older\nquery: http_title:x\ntags: [team:old]\nversion: 1600000000\n`);
   // The same rule twice with the predecessor's compact version and an ISO date: the newer, by time, wins.
-  await fs.writeFile(path.join(tmp, 'legacy', 'phpinfo-old.yaml'),
-    `name: phpinfo-page\ndescription: older\nquery: http_title.lk:phpinfo()\ntags: [vuln:phpinfo!]\nversion: 20260101T000000Z\n`);
-  await fs.writeFile(path.join(tmp, 'legacy', 'sub', 'phpinfo-new.yaml'),
-    `name: phpinfo-page\ndescription: newer\nquery: http_title.lk:phpinfo() OR http_server.lk:(Win64)\ntags: [vuln:phpinfo!]\nversion: '2026-11-23'\n`);
+  await fs.writeFile(
+    path.join(tmp, 'legacy', 'phpinfo-old.yaml'),
+    `name: phpinfo-page\ndescription: older\nquery: http_title.lk:phpinfo()\ntags: [vuln:phpinfo!]\nversion: 20260101T000000Z\n`,
+  );
+  await fs.writeFile(
+    path.join(tmp, 'legacy', 'sub', 'phpinfo-new.yaml'),
+    `name: phpinfo-page\ndescription: newer\nquery: http_title.lk:phpinfo() OR http_server.lk:(Win64)\ntags: [vuln:phpinfo!]\nversion: '2026-11-23'\n`,
+  );
   await fs.writeFile(path.join(tmp, 'legacy', 'never.yaml'), `description: never\nquery: protocol:tpc\ntags: [x:y]\nversion: 1\n`);
   await fs.writeFile(path.join(tmp, 'legacy', 'unknown.yaml'), `description: unknown field\nquery: http_titel:x\ntags: [x:y]\nversion: 1\n`);
 }, 180_000);
@@ -87,8 +92,13 @@ describe.each(storeKinds)('plum rules and plum explain on %s', (kind) => {
     const ex = JSON.parse(r.stdout);
     expect(ex.ip).toBe(perimeter.service('telnet').ip);
     expect(ex.features.map((f: { name: string }) => f.name)).toEqual([
-      'sensitive_service', 'management_interface', 'vulnerability_tags', 'certificate_problems', 'newly_appeared',
-      'recently_changed', 'open_ports',
+      'sensitive_service',
+      'management_interface',
+      'vulnerability_tags',
+      'certificate_problems',
+      'newly_appeared',
+      'recently_changed',
+      'open_ports',
     ]);
     for (const f of ex.features) expect(Object.keys(f)).toEqual(expect.arrayContaining(['name', 'value', 'normalized', 'weight', 'contribution']));
     expect(ex.features.reduce((a: number, f: { contribution: number }) => a + f.contribution, 0)).toBe(ex.score);
@@ -132,7 +142,7 @@ describe.each(storeKinds)('plum rules and plum explain on %s', (kind) => {
     expect(missing.stderr).toMatch(/no rule named no-such-rule/);
   });
 
-  it('imports the predecessor\'s rules, then applies them incrementally', async () => {
+  it("imports the predecessor's rules, then applies them incrementally", async () => {
     const imp = await plum(['rules', 'import', path.join(tmp, 'legacy'), '--format', 'json'], env);
     expect(imp.code, imp.stderr).toBe(0);
     const res = JSON.parse(imp.stdout);
@@ -142,7 +152,11 @@ describe.each(storeKinds)('plum rules and plum explain on %s', (kind) => {
     expect(res.skipped_files.map((s: { file: string }) => s.file).sort()).toEqual(['phpinfo-old.yaml', 'sub/perimeter.yaml']);
     // Parentheses were values in the predecessor's language, and its tags may hold characters Plum's do not: both said.
     const notes = res.notes.filter((n: { file: string }) => n.file === 'sub/phpinfo-new.yaml').map((n: { reason: string }) => n.reason);
-    expect(notes).toEqual([expect.stringContaining('"phpinfo()" is a value'), expect.stringContaining('"(Win64)" is a value'), expect.stringContaining('tag "vuln:phpinfo!" written "vuln:phpinfo"')]);
+    expect(notes).toEqual([
+      expect.stringContaining('"phpinfo()" is a value'),
+      expect.stringContaining('"(Win64)" is a value'),
+      expect.stringContaining('tag "vuln:phpinfo!" written "vuln:phpinfo"'),
+    ]);
     const shown = JSON.parse((await plum(['rules', 'show', 'phpinfo-page', '--format', 'json'], env)).stdout);
     expect(shown).toMatchObject({ version: '2026-11-23', query: 'http_title.lk:"phpinfo()" OR http_server.lk:"(Win64)"', tags: ['vuln:phpinfo'] });
 

@@ -22,7 +22,16 @@ const SERVICES: [number, Partial<SearchFields>][] = [
   [80, { service_name: ['http'], http_server: ['Apache/2.4.57 (Debian)'], http_title: ['Apache2 Debian Default Page: It works'] }],
   [80, { service_name: ['http'], http_server: ['Microsoft-IIS/10.0'], http_title: ['IIS Windows Server'], http_headval: ['x-powered-by: ASP.NET'] }],
   [8080, { service_name: ['http'], http_server: ['nginx'], http_title: ['Shop'], http_headval: ['x-powered-by: PHP/7.4.33'], http_cookiename: ['PHPSESSID'] }],
-  [443, { service_name: ['https'], http_server: ['nginx'], x509_subject: ['CN=www.example.org'], x509_issuer: ["C=US, O=Let's Encrypt, CN=R3"], x509_not_after: ['2020-01-01T00:00:00Z'] }],
+  [
+    443,
+    {
+      service_name: ['https'],
+      http_server: ['nginx'],
+      x509_subject: ['CN=www.example.org'],
+      x509_issuer: ["C=US, O=Let's Encrypt, CN=R3"],
+      x509_not_after: ['2020-01-01T00:00:00Z'],
+    },
+  ],
   [443, { service_name: ['https'], http_title: ['FortiGate'], http_headval: ['location: /remote/login?lang=en'], x509_issuer: ['O=Fortinet, CN=FGT60F'] }],
   [443, { service_name: ['https'], http_title: ['iDRAC9 - Login'], x509_subject: ['CN=idrac-ABC'], x509_issuer: ['CN=idrac-ABC'], x509_key_bits: ['1024'] }],
   [6379, { service_name: ['redis'], banner: ['-NOAUTH Authentication required.'] }],
@@ -52,16 +61,24 @@ function corpus() {
   return scan(hosts, '22,23,25,80,443,3306,6379,8080,8081,9999,10000');
 }
 
-interface Stored { id: string; ip: string; tags: string[]; rules: string[]; fields: SearchFields; last_seen: Date }
+interface Stored {
+  id: string;
+  ip: string;
+  tags: string[];
+  rules: string[];
+  fields: SearchFields;
+  last_seen: Date;
+}
 
-const storedDocs = (t: TestStore) => t.store.query<Stored>(
-  'select id, host(ip) as ip, tags, rules, fields, last_seen from port_observations join observation_sightings using (id) order by id');
+const storedDocs = (t: TestStore) =>
+  t.store.query<Stored>('select id, host(ip) as ip, tags, rules, fields, last_seen from port_observations join observation_sightings using (id) order by id');
 
-const withTag = (rules: Rule[], name: string, tag: string) => rules.map((r) => {
-  if (r.name !== name) return r;
-  const edited = { ...r, tags: [...r.tags, tag] };
-  return { ...edited, hash: ruleHash(edited) };
-});
+const withTag = (rules: Rule[], name: string, tag: string) =>
+  rules.map((r) => {
+    if (r.name !== name) return r;
+    const edited = { ...r, tags: [...r.tags, tag] };
+    return { ...edited, hash: ruleHash(edited) };
+  });
 
 let favicons: FaviconDb;
 let cfg: ScoreConfig;
@@ -114,7 +131,10 @@ describe.each(storeKinds)('editing a rule (%s)', (kind) => {
       const set = compileRules(rules, { favicons });
       await applyRules(t.store, set, cfg);
       const docs = await storedDocs(t);
-      expect(docs.map((d) => ({ id: d.id, tags: d.tags, rules: d.rules })), name).toEqual(fullTags(set, docs));
+      expect(
+        docs.map((d) => ({ id: d.id, tags: d.tags, rules: d.rules })),
+        name,
+      ).toEqual(fullTags(set, docs));
     }
   }, 120_000);
 });

@@ -15,8 +15,7 @@ import { openTestStore, storeKinds, type TestStore } from './helpers/db.ts';
  * with `plum rules rm` (removeRule).
  */
 
-const rule = (name: string, query: string, tag: string) =>
-  `name: ${name}\ndescription: test rule\nquery: ${query}\ntags: ['${tag}']\nversion: '2026-12-01'\n`;
+const rule = (name: string, query: string, tag: string) => `name: ${name}\ndescription: test rule\nquery: ${query}\ntags: ['${tag}']\nversion: '2026-12-01'\n`;
 
 function svc(portNo: number, f: Partial<SearchFields>): IngestPort {
   const fields = { ...emptySearchFields(), port: [String(portNo)], protocol: ['tcp'], state: ['open'], ...f };
@@ -40,8 +39,7 @@ describe.each(storeKinds)('removed rules stop tagging (%s)', (kind) => {
     await t?.cleanup();
   });
 
-  const tagsOf = async (port: number) =>
-    (await t.store.query<{ tags: string[] }>(`select tags from port_observations where port = $1`, [port]))[0]!.tags;
+  const tagsOf = async (port: number) => (await t.store.query<{ tags: string[] }>(`select tags from port_observations where port = $1`, [port]))[0]!.tags;
 
   it('a rule whose file was deleted from the rules directory is removed at the next apply, with its tags', async () => {
     const dir = path.join(tmp, `${kind}-dir`);

@@ -8,7 +8,15 @@ import { compileRules } from '../core/rules/engine.ts';
 import { DEFAULT_SCORE_FILE, loadScoreConfig, type ScoreConfig } from '../core/score.ts';
 import { ingestScanResult, type IngestPort } from '../store/ingest.ts';
 import {
-  applyRules, createRuleIngestDeps, explainHost, importRulesDir, listStoredRules, loadStoredRuleSet, SCORE_KEY, scoreHash, setRuleEnabled,
+  applyRules,
+  createRuleIngestDeps,
+  explainHost,
+  importRulesDir,
+  listStoredRules,
+  loadStoredRuleSet,
+  SCORE_KEY,
+  scoreHash,
+  setRuleEnabled,
   syncRulesDir,
 } from '../store/rules/index.ts';
 import { hostsJudgedByTime } from '../store/repos/host-score.ts';
@@ -17,7 +25,15 @@ import { openTestStore, storeKinds, type TestStore } from './helpers/db.ts';
 
 function svc(portNo: number, f: Partial<SearchFields>): IngestPort {
   const fields = { ...emptySearchFields(), port: [String(portNo)], protocol: ['tcp'], state: ['open'], ...f };
-  return { protocol: 'tcp', port: portNo, state: 'open', hsh256: `h${portNo}-${JSON.stringify(f).length}-${Object.values(f).flat().join('|')}`, fpVersion: 1, fields, doc: { f } };
+  return {
+    protocol: 'tcp',
+    port: portNo,
+    state: 'open',
+    hsh256: `h${portNo}-${JSON.stringify(f).length}-${Object.values(f).flat().join('|')}`,
+    fpVersion: 1,
+    fields,
+    doc: { f },
+  };
 }
 
 let favicons: FaviconDb;
@@ -56,21 +72,29 @@ describe.each(storeKinds)('rules in the store (%s)', (kind) => {
     const set = await loadStoredRuleSet(t.store, { favicons });
     expect(set.rules.length).toBeGreaterThanOrEqual(60);
     const deps = createRuleIngestDeps(t.store, { set, score: cfg });
-    await ingestScanResult(t.store, {
-      source: 'test',
-      scan: scan([
-        host('127.0.0.10', '2026-01-10T00:00:00Z', [
-          svc(22, { banner: ['SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3'] }),
-          svc(6379, { service_name: ['redis'] }),
-          svc(10000, { http_server: ['MiniServ/2.021'], http_title: ['Login to Webmin'] }),
-        ]),
-        host('127.0.0.11', '2026-01-10T00:00:00Z', [svc(80, { http_server: ['nginx/1.24.0'], http_title: ['Welcome to nginx!'] })]),
-        // Sorts before .10 as an address but after .11 as text: apply must page by address.
-        host('127.0.0.9', '2026-01-10T00:00:00Z', [svc(21, { banner: ['220 (vsFTPd 3.0.3)'] })]),
-      ], '22,80,6379,10000'),
-    }, deps);
+    await ingestScanResult(
+      t.store,
+      {
+        source: 'test',
+        scan: scan(
+          [
+            host('127.0.0.10', '2026-01-10T00:00:00Z', [
+              svc(22, { banner: ['SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3'] }),
+              svc(6379, { service_name: ['redis'] }),
+              svc(10000, { http_server: ['MiniServ/2.021'], http_title: ['Login to Webmin'] }),
+            ]),
+            host('127.0.0.11', '2026-01-10T00:00:00Z', [svc(80, { http_server: ['nginx/1.24.0'], http_title: ['Welcome to nginx!'] })]),
+            // Sorts before .10 as an address but after .11 as text: apply must page by address.
+            host('127.0.0.9', '2026-01-10T00:00:00Z', [svc(21, { banner: ['220 (vsFTPd 3.0.3)'] })]),
+          ],
+          '22,80,6379,10000',
+        ),
+      },
+      deps,
+    );
     const rows = await t.store.query<{ port: number; tags: string[]; rules: string[]; score: number; score_features: { band: string } }>(
-      `select port, tags, rules, score, score_features from port_observations where ip = '127.0.0.10' order by port`);
+      `select port, tags, rules, score, score_features from port_observations where ip = '127.0.0.10' order by port`,
+    );
     expect(rows.map((r) => r.port)).toEqual([22, 6379, 10000]);
     expect(rows[0]!.tags).toEqual(expect.arrayContaining(['product:openssh', 'os:debian', 'proto:ssh']));
     expect(rows[1]!.rules).toEqual(expect.arrayContaining(['db-redis', 'exposure-database']));
@@ -84,7 +108,9 @@ describe.each(storeKinds)('rules in the store (%s)', (kind) => {
     expect(ex.features.reduce((a, f) => a + f.contribution, 0)).toBe(ex.score);
     expect(ex.features.find((f) => f.name === 'open_ports')!.value).toBe(3);
     expect(ex.features.find((f) => f.name === 'sensitive_service')!.value).toBe('type:database');
-    const hs = await t.store.query<{ score: number; band: string; open_ports: number }>(`select score, band, open_ports from host_scores where ip = '127.0.0.10'`);
+    const hs = await t.store.query<{ score: number; band: string; open_ports: number }>(
+      `select score, band, open_ports from host_scores where ip = '127.0.0.10'`,
+    );
     expect(hs[0]).toEqual({ score: ex.score, band: ex.band, open_ports: 3 });
     await expect(explainHost(t.store, '127.0.0.99', cfg)).rejects.toThrow(/no observation of 127.0.0.99/);
   });
@@ -167,15 +193,23 @@ describe.each(storeKinds)('rules in the store (%s)', (kind) => {
 
   it('judges certificates of an old scan at its scan time, not at the ingest clock', async () => {
     const set = await loadStoredRuleSet(t.store, { favicons });
-    const cert = { x509_subject: ['CN=old.example.org'], x509_issuer: ['CN=CA'], x509_not_before: ['2019-01-01T00:00:00Z'], x509_not_after: ['2021-01-01T00:00:00Z'] };
-    await ingestScanResult(t.store, {
-      source: 'old',
-      scan: scan([
-        host('127.0.1.1', '2020-06-01T00:00:00Z', [svc(443, cert)]),
-        host('127.0.1.2', '2022-06-01T00:00:00Z', [svc(443, cert)]),
-      ], '443'),
-    }, createRuleIngestDeps(t.store, { set, score: cfg }));
-    const rows = await t.store.query<{ ip: string; tags: string[] }>(`select host(ip) as ip, tags from port_observations where ip << '127.0.1.0/24' order by ip`);
+    const cert = {
+      x509_subject: ['CN=old.example.org'],
+      x509_issuer: ['CN=CA'],
+      x509_not_before: ['2019-01-01T00:00:00Z'],
+      x509_not_after: ['2021-01-01T00:00:00Z'],
+    };
+    await ingestScanResult(
+      t.store,
+      {
+        source: 'old',
+        scan: scan([host('127.0.1.1', '2020-06-01T00:00:00Z', [svc(443, cert)]), host('127.0.1.2', '2022-06-01T00:00:00Z', [svc(443, cert)])], '443'),
+      },
+      createRuleIngestDeps(t.store, { set, score: cfg }),
+    );
+    const rows = await t.store.query<{ ip: string; tags: string[] }>(
+      `select host(ip) as ip, tags from port_observations where ip << '127.0.1.0/24' order by ip`,
+    );
     expect(rows[0]!.tags).not.toContain('x509:expired');
     expect(rows[0]!.tags).not.toContain('vuln:tls-expired');
     expect(rows[1]!.tags).toEqual(expect.arrayContaining(['x509:expired', 'vuln:tls-expired']));
@@ -195,26 +229,45 @@ describe.each(storeKinds)('rules in the store (%s)', (kind) => {
     const set = await loadStoredRuleSet(t.store, { favicons });
     let now = new Date('2026-06-02T00:00:00Z');
     const deps = createRuleIngestDeps(t.store, { set, score: cfg, now: () => now });
-    const cert = { x509_subject: ['CN=a.example.org'], x509_issuer: ['CN=CA'], x509_not_before: ['2025-01-01T00:00:00Z'], x509_not_after: ['2027-01-01T00:00:00Z'] };
+    const cert = {
+      x509_subject: ['CN=a.example.org'],
+      x509_issuer: ['CN=CA'],
+      x509_not_before: ['2025-01-01T00:00:00Z'],
+      x509_not_after: ['2027-01-01T00:00:00Z'],
+    };
     const web = { http_server: ['nginx/1.24.0'], http_title: ['A page'] };
     const [oldWeb, dated, young] = ['127.0.2.1', '127.0.2.2', '127.0.2.3'];
-    const seen = (ip: string, at: string, port: IngestPort) => ingestScanResult(t.store, {
-      source: 'test', scan: scan([host(ip, at, [port])], String(port.port)),
-    }, deps);
+    const seen = (ip: string, at: string, port: IngestPort) =>
+      ingestScanResult(
+        t.store,
+        {
+          source: 'test',
+          scan: scan([host(ip, at, [port])], String(port.port)),
+        },
+        deps,
+      );
     await seen(oldWeb!, '2026-01-01T00:00:00Z', svc(8080, web));
     await seen(dated!, '2026-01-01T00:00:00Z', svc(443, cert));
     await seen(young!, '2026-06-01T00:00:00Z', svc(8081, web));
-    await t.store.query(`insert into rule_applications (name, hash, applied_at) values ($1, $2, now())
-      on conflict (name) do update set hash = excluded.hash`, [SCORE_KEY, scoreHash(cfg)]);
+    await t.store.query(
+      `insert into rule_applications (name, hash, applied_at) values ($1, $2, now())
+      on conflict (name) do update set hash = excluded.hash`,
+      [SCORE_KEY, scoreHash(cfg)],
+    );
     // Past both windows and without certificate dates, a host's stored judgement cannot move until a scan changes it.
     expect((await hostsJudgedByTime(t.store, [oldWeb!, dated!, young!], SCORE_KEY, scoreHash(cfg))).sort()).toEqual([dated, young]);
     // Scores stored under other weights are all owed.
     expect((await hostsJudgedByTime(t.store, [oldWeb!, dated!, young!], SCORE_KEY, 'other weights')).sort()).toEqual([oldWeb, dated, young]);
 
     // A sighting that changes nothing still rescores a host whose score fades: past its window, newly-appeared is null.
-    const fading = async () => (await t.store.query<{ v: unknown }>(
-      `select f -> 'value' as v from port_observations o, jsonb_array_elements(o.score_features -> 'features') f
-       where o.ip = $1::inet and f ->> 'name' = 'newly_appeared'`, [young]))[0]!.v;
+    const fading = async () =>
+      (
+        await t.store.query<{ v: unknown }>(
+          `select f -> 'value' as v from port_observations o, jsonb_array_elements(o.score_features -> 'features') f
+       where o.ip = $1::inet and f ->> 'name' = 'newly_appeared'`,
+          [young],
+        )
+      )[0]!.v;
     await expect(fading()).resolves.not.toBeNull();
     now = new Date('2026-07-01T00:00:00Z');
     const s = await seen(young!, '2026-06-30T00:00:00Z', svc(8081, web));
@@ -225,11 +278,21 @@ describe.each(storeKinds)('rules in the store (%s)', (kind) => {
   it('a stable sighting of an old port, with rules, leaves its document row alone (the stored score no longer moves)', async () => {
     const set = await loadStoredRuleSet(t.store, { favicons });
     const deps = createRuleIngestDeps(t.store, { set, score: cfg });
-    const seen = (at: string) => ingestScanResult(t.store, {
-      source: 'test', scan: scan([host('127.0.0.40', at, [svc(8080, { http_server: ['nginx/1.24.0'], http_title: ['Old page'] })])], '8080'),
-    }, deps);
-    const row = async () => (await t.store.query<{ xmin: string; score_features: unknown }>(
-      `select xmin::text as xmin, score_features from port_observations where ip = '127.0.0.40'`))[0]!;
+    const seen = (at: string) =>
+      ingestScanResult(
+        t.store,
+        {
+          source: 'test',
+          scan: scan([host('127.0.0.40', at, [svc(8080, { http_server: ['nginx/1.24.0'], http_title: ['Old page'] })])], '8080'),
+        },
+        deps,
+      );
+    const row = async () =>
+      (
+        await t.store.query<{ xmin: string; score_features: unknown }>(
+          `select xmin::text as xmin, score_features from port_observations where ip = '127.0.0.40'`,
+        )
+      )[0]!;
     await seen('2026-01-01T00:00:00Z');
     // Within the window the "newly appeared" feature fades, so the score is rewritten with each sighting.
     await seen('2026-01-05T00:00:00Z');

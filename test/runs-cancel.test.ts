@@ -11,7 +11,12 @@ import { makeTestConfig, storeKinds } from './helpers/db.ts';
  * keeps nmap busy far longer than the test.
  */
 
-interface Run { id: string; status: string; error: string | null; profile: string | null }
+interface Run {
+  id: string;
+  status: string;
+  error: string | null;
+  profile: string | null;
+}
 
 async function setup(kind: (typeof storeKinds)[number]) {
   const { config, drop } = await makeTestConfig(kind);
@@ -24,10 +29,12 @@ async function setup(kind: (typeof storeKinds)[number]) {
 }
 
 /** Starts `plum run slow` (or through npx), in its own process group like a terminal job; resolves once its nmap runs. */
-async function startRun(env: Record<string, string>, via: 'node' | 'npx'): Promise<{ child: ChildProcess; exited: Promise<number | null>; stderr: () => string }> {
-  const [cmd, args] = via === 'npx'
-    ? ['npx', ['--no-install', 'plum', 'run', 'slow']]
-    : [process.execPath, [path.join(ROOT, 'bin', 'plum.mjs'), 'run', 'slow']];
+async function startRun(
+  env: Record<string, string>,
+  via: 'node' | 'npx',
+): Promise<{ child: ChildProcess; exited: Promise<number | null>; stderr: () => string }> {
+  const [cmd, args] =
+    via === 'npx' ? ['npx', ['--no-install', 'plum', 'run', 'slow']] : [process.execPath, [path.join(ROOT, 'bin', 'plum.mjs'), 'run', 'slow']];
   const child = spawn(cmd as string, args as string[], { env: { ...process.env, ...env }, cwd: ROOT, detached: true });
   let err = '';
   child.stderr!.on('data', (d) => (err += d));

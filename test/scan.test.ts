@@ -11,9 +11,7 @@ import { PlumError } from '../core/errors.ts';
 import { parseNmapString } from '../core/nmap/parse.ts';
 import { planJobs } from '../core/plan.ts';
 import { BANNER_PROFILE, WEB_PROFILE, parseProfile } from '../core/profiles.ts';
-import {
-  FTP_BANNER, HTTP_SERVER_HEADER, SMTP_BANNER, SSH_BANNER, TELNET_BANNER, startPerimeter, type Perimeter,
-} from '../demo/perimeter/index.ts';
+import { FTP_BANNER, HTTP_SERVER_HEADER, SMTP_BANNER, SSH_BANNER, TELNET_BANNER, startPerimeter, type Perimeter } from '../demo/perimeter/index.ts';
 
 /**
  * Real nmap against the loopback test perimeter. nmap is slow, so one scan
@@ -21,10 +19,26 @@ import {
  * single-port scans.
  */
 
-interface Elem { '@_key'?: string; '#text'?: string }
-interface Script { '@_id': string; '@_output': string; elem?: Elem[]; table?: unknown[] }
-interface Port { '@_protocol': string; '@_portid': string; state: { '@_state': string }; script?: Script[] }
-interface Host { address: Array<{ '@_addr': string }>; ports?: { port?: Port[] } }
+interface Elem {
+  '@_key'?: string;
+  '#text'?: string;
+}
+interface Script {
+  '@_id': string;
+  '@_output': string;
+  elem?: Elem[];
+  table?: unknown[];
+}
+interface Port {
+  '@_protocol': string;
+  '@_portid': string;
+  state: { '@_state': string };
+  script?: Script[];
+}
+interface Host {
+  address: Array<{ '@_addr': string }>;
+  ports?: { port?: Port[] };
+}
 
 const xmlParser = new XMLParser({
   ignoreAttributes: false,
@@ -93,7 +107,18 @@ describe('the nmap runner on the loopback perimeter', () => {
     expect(shared.interrupted).toBe(false);
     expect(shared.exitCode).toBe(0);
     const a = shared.args;
-    expect(a.slice(0, 10)).toEqual(['-T3', '--host-timeout', '40s', '--max-retries', '2', '--min-hostgroup', '256', '-Pn', runner.privileged ? '-sS' : '-sT', '-p']);
+    expect(a.slice(0, 10)).toEqual([
+      '-T3',
+      '--host-timeout',
+      '40s',
+      '--max-retries',
+      '2',
+      '--min-hostgroup',
+      '256',
+      '-Pn',
+      runner.privileged ? '-sS' : '-sT',
+      '-p',
+    ]);
     expect(a).toContain('--no-stylesheet');
     expect(a[a.indexOf('--') + 1]).toBe(`${perimeter.prefix}.1-6`);
     expect(a[a.indexOf('--script') + 1]).toMatch(/\/nse\/plum-banner\.nse,.*http-title/);
@@ -113,7 +138,7 @@ describe('the nmap runner on the loopback perimeter', () => {
     expect(elems(portOf(hosts, s('telnet').ip, s('telnet').port), 'plum-banner')).toEqual({ banner: TELNET_BANNER });
   });
 
-  it('gives the same banner whatever nmap\'s verbosity, and scans names as given', async () => {
+  it("gives the same banner whatever nmap's verbosity, and scans names as given", async () => {
     const t = perimeter.service('telnet');
     const r = await runner.runNmap({ targets: [t.ip, 'localhost'], tcpPorts: String(t.port), scripts: ['plum-banner'], extraArgs: ['-vv'] });
     expect(r.args).toContain('-vv');
@@ -174,7 +199,11 @@ describe('the nmap runner on the loopback perimeter', () => {
   });
 
   it('reports scan progress parsed from --stats-every', () => {
-    expect(parseProgressLine('Connect Scan Timing: About 45.50% done; ETC: 12:00 (0:01:05 remaining)')).toEqual({ percent: 45.5, etaSeconds: 65, phase: 'Connect Scan' });
+    expect(parseProgressLine('Connect Scan Timing: About 45.50% done; ETC: 12:00 (0:01:05 remaining)')).toEqual({
+      percent: 45.5,
+      etaSeconds: 65,
+      phase: 'Connect Scan',
+    });
     const st = {};
     expect(parseProgressLine('Stats: 0:00:03 elapsed; 2 hosts completed (5 up), 3 undergoing Script Scan', st)).toBeNull();
     expect(parseProgressLine('NSE Timing: About 10.00% done', st)).toEqual({ percent: 10, phase: 'NSE', hostsCompleted: 2, hostsUp: 5 });
@@ -202,7 +231,7 @@ describe('the nmap runner on the loopback perimeter', () => {
     }
   });
 
-  it('kills nmap\'s process group on cancellation and keeps the partial XML', async () => {
+  it("kills nmap's process group on cancellation and keeps the partial XML", async () => {
     const ftp = perimeter.service('ftp');
     const http = perimeter.service('http');
     const ac = new AbortController();
@@ -210,7 +239,13 @@ describe('the nmap runner on the loopback perimeter', () => {
     // plum-banner waits 60 s for a banner on the HTTP port: only the abort ends this scan early.
     const p = runner.runNmap(
       { targets: [http.ip, ftp.ip], tcpPorts: `${http.port},${ftp.port}`, scripts: ['plum-banner'], extraArgs: ['--script-args', 'plum-banner.timeout=60'] },
-      { signal: ac.signal, onProgress: (x) => { progress.push(x); ac.abort(); } },
+      {
+        signal: ac.signal,
+        onProgress: (x) => {
+          progress.push(x);
+          ac.abort();
+        },
+      },
     );
     const r = await p;
     expect(r.interrupted).toBe(true);
@@ -241,8 +276,11 @@ describe('the nmap runner on the loopback perimeter', () => {
   it('kills nmap at the job timeout', async () => {
     const http = perimeter.service('http');
     const r = await runner.runNmap({
-      targets: [http.ip], tcpPorts: String(http.port), scripts: ['plum-banner'],
-      extraArgs: ['--script-args', 'plum-banner.timeout=60'], timeoutMs: 2500,
+      targets: [http.ip],
+      tcpPorts: String(http.port),
+      scripts: ['plum-banner'],
+      extraArgs: ['--script-args', 'plum-banner.timeout=60'],
+      timeoutMs: 2500,
     });
     expect(r.interrupted).toBe(true);
     expect(r.interruptReason).toBe('timeout');
@@ -250,7 +288,7 @@ describe('the nmap runner on the loopback perimeter', () => {
     expect(stillRunning(r.args[r.args.indexOf('-oX') + 1]!)).toBe(false);
   });
 
-  it('reports nmap\'s own message when it fails', async () => {
+  it("reports nmap's own message when it fails", async () => {
     const http = perimeter.service('http');
     // A broken project script: the runner passes it on (unknown stock names are refused before nmap starts).
     const nseDir = mkdtempSync(path.join(os.tmpdir(), 'plum-nse-'));
@@ -267,7 +305,9 @@ describe('the nmap runner on the loopback perimeter', () => {
   });
 
   it('refuses a script the installed nmap does not know before starting nmap', async () => {
-    const err = await createNmapRunner({ nmapPath: '/nonexistent/nmap' }).runNmap({ targets: ['127.0.0.1'], tcpPorts: '80', scripts: ['no-such-script-xyz'] }).catch((e) => e);
+    const err = await createNmapRunner({ nmapPath: '/nonexistent/nmap' })
+      .runNmap({ targets: ['127.0.0.1'], tcpPorts: '80', scripts: ['no-such-script-xyz'] })
+      .catch((e) => e);
     expect(err).toBeInstanceOf(PlumError);
     expect(err.message).toBe('unknown NSE script "no-such-script-xyz": it is not a script of the installed nmap');
   });
@@ -281,8 +321,28 @@ describe('the nmap runner on the loopback perimeter', () => {
   it('builds UDP and IPv6 arguments, and refuses UDP without root', async () => {
     const root = createNmapRunner({ privileged: true });
     const args = await root.buildArgs({ targets: ['2001:db8::1'], tcpPorts: '443,22', udpPorts: '161,53', kind: 'ipv6', hostTimeout: '90s' }, '/tmp/x.xml');
-    expect(args).toEqual(['-T3', '--host-timeout', '90s', '--max-retries', '2', '--min-hostgroup', '256', '-Pn', '-sS', '-sU',
-      '-p', 'T:22,443,U:53,161', '-oX', '/tmp/x.xml', '--no-stylesheet', '--stats-every', '2s', '-6', '--', '2001:db8::1']);
+    expect(args).toEqual([
+      '-T3',
+      '--host-timeout',
+      '90s',
+      '--max-retries',
+      '2',
+      '--min-hostgroup',
+      '256',
+      '-Pn',
+      '-sS',
+      '-sU',
+      '-p',
+      'T:22,443,U:53,161',
+      '-oX',
+      '/tmp/x.xml',
+      '--no-stylesheet',
+      '--stats-every',
+      '2s',
+      '-6',
+      '--',
+      '2001:db8::1',
+    ]);
     const plain = createNmapRunner({ privileged: false });
     await expect(plain.buildArgs({ targets: ['127.0.0.1'], tcpPorts: '80', udpPorts: '53' }, '/tmp/x.xml')).rejects.toThrow(/UDP scanning needs root/);
   });

@@ -12,7 +12,10 @@ describe.each(storeKinds)('plum scheduler beside other commands (%s)', (kind) =>
   it('other commands work while the scheduler runs; SIGTERM stops it', async () => {
     const { config, drop } = await makeTestConfig(kind);
     const env: Record<string, string> = { PLUM_HOME: config.home, ...(config.PLUM_DATABASE_URL ? { PLUM_DATABASE_URL: config.PLUM_DATABASE_URL } : {}) };
-    const scheduler = spawn(process.execPath, [path.join(ROOT, 'bin', 'plum.mjs'), 'scheduler', '--interval', '3600'], { env: { ...process.env, ...env }, cwd: ROOT });
+    const scheduler = spawn(process.execPath, [path.join(ROOT, 'bin', 'plum.mjs'), 'scheduler', '--interval', '3600'], {
+      env: { ...process.env, ...env },
+      cwd: ROOT,
+    });
     let err = '';
     try {
       await new Promise<void>((resolve, reject) => {

@@ -63,7 +63,8 @@ describe.each(modes)('the scheduler loop of plum $command starts a due profile a
   it('a profile and a webhook added while it runs: a later tick scans and delivers', async () => {
     const { config, drop } = await makeTestConfig(kind);
     const env: Record<string, string> = {
-      PLUM_HOME: config.home, PLUM_LOG_LEVEL: 'debug',
+      PLUM_HOME: config.home,
+      PLUM_LOG_LEVEL: 'debug',
       // The receiver listens on loopback, which webhook destinations refuse unless allowed.
       PLUM_WEBHOOK_ALLOW_PRIVATE: '1',
       ...(config.PLUM_DATABASE_URL ? { PLUM_DATABASE_URL: config.PLUM_DATABASE_URL } : {}),
@@ -77,23 +78,35 @@ describe.each(modes)('the scheduler loop of plum $command starts a due profile a
         const r = await runPlum(args, env);
         expect(r.code, r.stderr).toBe(0);
       }
-      const args = command === 'scheduler'
-        ? ['scheduler', '--interval', '5']
-        : ['serve', '--port', String(await freePort()), '--scheduler-interval', '2'];
+      const args = command === 'scheduler' ? ['scheduler', '--interval', '5'] : ['serve', '--port', String(await freePort()), '--scheduler-interval', '2'];
       child = spawn(process.execPath, [path.join(ROOT, 'bin', 'plum.mjs'), ...args], { env: { ...process.env, ...env }, cwd: ROOT });
       child.stderr!.on('data', (d) => (err += d));
       child.stdout!.on('data', (d) => (err += d));
       const ready = command === 'scheduler' ? 'scheduler running' : 'API listening';
-      await waitFor(ready, () => err.includes(ready), () => err, 90_000);
+      await waitFor(
+        ready,
+        () => err.includes(ready),
+        () => err,
+        90_000,
+      );
       // The first tick has run (it comes before the message): everything below needs a later one.
-      await waitFor('a first tick', () => err.includes('"msg":"scheduler tick"'), () => err, 30_000);
+      await waitFor(
+        'a first tick',
+        () => err.includes('"msg":"scheduler tick"'),
+        () => err,
+        30_000,
+      );
 
       const hook = await runPlum(['webhook', 'add', 'loop', '--url', rx.url, '--query', `port:${svc.port}`], env);
       expect(hook.code, hook.stderr).toBe(0);
       const profile = await runPlum(['profile', 'add', 'loop', '--ports', String(svc.port), '--every', '5m', '--nmap-args', '-T4 --max-retries 1'], env);
       expect(profile.code, profile.stderr).toBe(0);
 
-      await waitFor('the webhook delivery of the scheduled run', () => rx.bodies.length > 0, () => err);
+      await waitFor(
+        'the webhook delivery of the scheduled run',
+        () => rx.bodies.length > 0,
+        () => err,
+      );
       const body = JSON.parse(rx.bodies[0]!) as { events: { type: string; ip: string; port: number }[] };
       expect(body.events.map((e) => `${e.type} ${e.ip}:${e.port}`)).toEqual([`appeared 127.0.0.1:${svc.port}`]);
       expect(err).toMatch(/"profile":"loop","action":"started"/);

@@ -133,7 +133,9 @@ describe.each(storeKinds)('a database a newer Plum migrated (%s)', (kind) => {
     await t.store.query(`insert into drizzle.__drizzle_migrations (hash, created_at) values ('from-a-newer-plum', ${future})`);
     await t.store.close();
     try {
-      await expect(openStore(t.config)).rejects.toThrow(new RegExp(`schema version ${journal.length + 1}, newer than this plum .* knows \\(${journal.length}\\)`));
+      await expect(openStore(t.config)).rejects.toThrow(
+        new RegExp(`schema version ${journal.length + 1}, newer than this plum .* knows \\(${journal.length}\\)`),
+      );
       const r = await runPlum(['runs'], cliEnvOf(t.config));
       expect(r.code).not.toBe(0);
       expect(r.stderr.trim().split('\n'), r.stderr).toHaveLength(1);

@@ -14,7 +14,11 @@ import { cliEnvOf, makeTestConfig, storeKinds } from './helpers/db.ts';
 const OLD_XML = fileURLToPath(new URL('./fixtures/nmap/libnmap-1_os_banner_scripts.xml', import.meta.url));
 const IP = '127.0.0.1';
 
-interface Feature { name: string; value: unknown; contribution: number }
+interface Feature {
+  name: string;
+  value: unknown;
+  contribution: number;
+}
 
 describe.each(storeKinds)('an old scan imported today is not new (%s)', (kind) => {
   let t: Awaited<ReturnType<typeof makeTestConfig>>;
@@ -33,14 +37,18 @@ describe.each(storeKinds)('an old scan imported today is not new (%s)', (kind) =
     const ex = await runPlum(['explain', IP, '--format', 'json'], env);
     expect(ex.code, ex.stderr).toBe(0);
     const explained = JSON.parse(ex.stdout) as {
-      score: number; features: Feature[]; ports: Array<{ protocol: string; port: number; score: number; features: Feature[] }>;
+      score: number;
+      features: Feature[];
+      ports: Array<{ protocol: string; port: number; score: number; features: Feature[] }>;
     };
 
     const store = await openStore(t.config);
     try {
       const ports = await store.query<{ protocol: string; port: number; score: number; score_features: Record<string, unknown>; first_seen: Date }>(
         `select protocol, port, score, score_features, first_seen from port_observations
-          where ip = $1::inet and current and state = 'open' order by protocol, port`, [IP]);
+          where ip = $1::inet and current and state = 'open' order by protocol, port`,
+        [IP],
+      );
       expect(ports.length).toBeGreaterThan(0);
       // Scan times, not the import's clock.
       expect(ports.every((p) => p.first_seen.getUTCFullYear() === 2013)).toBe(true);

@@ -40,8 +40,13 @@ describe.each(storeKinds)('a two-stage profile run (%s)', (kind) => {
     config = t.config;
     drop = t.drop;
     env = {
-      ...cliEnvOf(config), PLUM_NMAP: path.join(dir, 'nmap'), PLUM_MASSCAN: path.join(dir, 'masscan'),
-      PLUM_MASSCAN_INTERFACE: net.scanIf, PLUM_MASSCAN_ROUTER_MAC: net.serviceMac, PLUM_MASSCAN_MAX_RATE: '5000', PLUM_MASSCAN_WAIT: '2',
+      ...cliEnvOf(config),
+      PLUM_NMAP: path.join(dir, 'nmap'),
+      PLUM_MASSCAN: path.join(dir, 'masscan'),
+      PLUM_MASSCAN_INTERFACE: net.scanIf,
+      PLUM_MASSCAN_ROUTER_MAC: net.serviceMac,
+      PLUM_MASSCAN_MAX_RATE: '5000',
+      PLUM_MASSCAN_WAIT: '2',
     };
   });
   afterAll(async () => drop?.());
@@ -60,12 +65,17 @@ describe.each(storeKinds)('a two-stage profile run (%s)', (kind) => {
       await store.close();
     }
   };
-  const lastRunJobs = async () => query<{ stage: string; targets: string[]; tcp_ports: string; scripts: string[]; status: string }>(
-    `select stage, targets, tcp_ports, scripts, status from jobs where run_id = (select id from runs where kind = 'profile' order by started_at desc limit 1) order by index`);
-  const events = async (type: string) => query<{ ip: string; port: number; view: string }>(
-    `select host(e.ip) as ip, e.port, o.view from observation_events e join port_observations o on o.id = e.observation_id where e.type = $1 order by 1, 2`, [type]);
+  const lastRunJobs = async () =>
+    query<{ stage: string; targets: string[]; tcp_ports: string; scripts: string[]; status: string }>(
+      `select stage, targets, tcp_ports, scripts, status from jobs where run_id = (select id from runs where kind = 'profile' order by started_at desc limit 1) order by index`,
+    );
+  const events = async (type: string) =>
+    query<{ ip: string; port: number; view: string }>(
+      `select host(e.ip) as ip, e.port, o.view from observation_events e join port_observations o on o.id = e.observation_id where e.type = $1 order by 1, 2`,
+      [type],
+    );
 
-  it('scouts with masscan, then scans only the pairs that answered with nmap and the profile\'s scripts', async () => {
+  it("scouts with masscan, then scans only the pairs that answered with nmap and the profile's scripts", async () => {
     await net.startServices('plum two-stage');
     await plum('target', 'add', `${prefix()}.8-${prefix()}.15`);
     const added = await plum('profile', 'add', 'wide', '--ports', '22,80,443', '--scripts', 'http-title', '--scout-rate', '2000', '--host-timeout', '30s');

@@ -8,7 +8,9 @@ const BIN = new URL('../bin/plum.mjs', import.meta.url).pathname;
 function plum(env: Record<string, string>, args: string[], input?: string) {
   const r = spawnSync(process.execPath, [BIN, ...args], {
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env },
-    input, encoding: 'utf8', timeout: 60_000,
+    input,
+    encoding: 'utf8',
+    timeout: 60_000,
   });
   return { code: r.status, out: r.stdout, err: r.stderr };
 }
@@ -32,7 +34,10 @@ describe('plum query --explain', () => {
   it('answers one JSON line per query read on standard input', () => {
     const r = plum({}, ['query', '--explain', '-'], 'port:22\n\nfoo bar\nhttp_title.lk:"index of" port:80,443\nhtp:1\n');
     expect(r.code).toBe(2);
-    const lines = r.out.trim().split('\n').map((l) => JSON.parse(l));
+    const lines = r.out
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(lines).toHaveLength(4);
     expect(lines[0]).toMatchObject({ query: 'port:22', ok: true, tree: { type: 'term', field: 'port', values: ['22'] } });
     expect(lines[1]).toMatchObject({ query: 'foo bar', ok: false, position: 0, error: expect.stringContaining('expected field:value') });
@@ -61,7 +66,9 @@ describe.each(storeKinds)('plum search on %s', (kind) => {
     const hosts = JSON.parse(r.out);
     expect(hosts.map((h: { ip: string }) => h.ip)).toEqual(['203.0.113.4', '192.0.2.11', '192.0.2.10']);
     expect(hosts[2]).toMatchObject({
-      ip: '192.0.2.10', first_seen: '2024-01-10T08:00:00.000Z', last_seen: '2024-03-01T12:00:00.000Z',
+      ip: '192.0.2.10',
+      first_seen: '2024-01-10T08:00:00.000Z',
+      last_seen: '2024-03-01T12:00:00.000Z',
       ports: [
         { protocol: 'tcp', port: 22, hsh256: expect.stringMatching(/^[0-9a-f]{64}$/), tags: ['product:openssh', 'os:debian'] },
         { protocol: 'tcp', port: 443, tags: ['vuln:opendir', 'product:nginx'] },
@@ -72,7 +79,12 @@ describe.each(storeKinds)('plum search on %s', (kind) => {
   it('restores shell-eaten quotes, pages with a cursor and offers ndjson, csv and host mode', () => {
     const quoted = plum(env, ['search', 'http_title.bg:index of', '--format', 'ndjson']);
     expect(quoted.code).toBe(0);
-    expect(quoted.out.trim().split('\n').map((l) => JSON.parse(l).ip)).toEqual(['203.0.113.4', '192.0.2.10']);
+    expect(
+      quoted.out
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l).ip),
+    ).toEqual(['203.0.113.4', '192.0.2.10']);
 
     const p1 = plum(env, ['search', 'NOT port:0', '--limit', '2', '--format', 'json']);
     const cursor = /--cursor (\S+)/.exec(p1.err)?.[1];

@@ -22,7 +22,10 @@ describe.each(storeKinds)('Meilisearch adapter on %s', (kind) => {
   let t: TestStore;
   let meili: MeiliDouble;
   const docs = buildCorpus();
-  const openIds = docs.filter((d) => d.current && d.state === 'open').map((d) => d.id).sort();
+  const openIds = docs
+    .filter((d) => d.current && d.state === 'open')
+    .map((d) => d.id)
+    .sort();
 
   beforeAll(async () => {
     t = await openTestStore(kind);
@@ -46,7 +49,14 @@ describe.each(storeKinds)('Meilisearch adapter on %s', (kind) => {
     expect(ix.primaryKey).toBe('id');
     expect([...ix.docs.keys()].sort()).toEqual(openIds);
     const doc = ix.docs.get('obs_test0002')!;
-    expect(doc).toMatchObject({ ip: '192.0.2.10', port: 443, protocol: 'tcp', tags: ['vuln:opendir', 'product:nginx'], score: 72, http_title: ['Index of /backup'] });
+    expect(doc).toMatchObject({
+      ip: '192.0.2.10',
+      port: 443,
+      protocol: 'tcp',
+      tags: ['vuln:opendir', 'product:nginx'],
+      score: 72,
+      http_title: ['Index of /backup'],
+    });
     expect(doc.last_seen).toBe(Date.parse('2024-03-01T12:00:00Z') / 1000);
     // A stale document (an observation no longer current) is removed by reindex.
     ix.docs.set('obs_test0013', { id: 'obs_test0013', banner: ['220 (vsFTPd 2.3.4)'] });
@@ -88,8 +98,9 @@ describe.each(storeKinds)('Meilisearch adapter on %s', (kind) => {
     await expect(wrongKey.searchIds('x', 0, 5)).rejects.toMatchObject({ code: 'unavailable', message: expect.stringContaining('Meilisearch search failed') });
     const indexer = new MeiliIndexer(meili.url, KEY, 'plum_ports');
     meili.failNextTask('disk full');
-    await expect(indexer.upsert([{ id: 'obs_x', ip: '192.0.2.1', protocol: 'tcp', port: 1, firstSeen: NOW, lastSeen: NOW, fields: docs[0]!.fields, tags: [], score: 0 }]))
-      .rejects.toMatchObject({ code: 'unavailable', message: expect.stringContaining('disk full') });
+    await expect(
+      indexer.upsert([{ id: 'obs_x', ip: '192.0.2.1', protocol: 'tcp', port: 1, firstSeen: NOW, lastSeen: NOW, fields: docs[0]!.fields, tags: [], score: 0 }]),
+    ).rejects.toMatchObject({ code: 'unavailable', message: expect.stringContaining('disk full') });
   });
 
   it('indexes at ingest through deps.afterCommit, idempotently', async () => {

@@ -19,7 +19,10 @@ const inScope = (d: CorpusDoc, history: boolean) => history || (d.current && d.s
 function expectedIds(q: string): string[] {
   const tree = parseQuery(q);
   const history = usesTime(tree);
-  return docs.filter((d) => inScope(d, history) && matchFields(tree, d, NOW)).map((d) => d.id).sort();
+  return docs
+    .filter((d) => inScope(d, history) && matchFields(tree, d, NOW))
+    .map((d) => d.id)
+    .sort();
 }
 
 function expectedHosts(q: string): string[] {
@@ -27,7 +30,10 @@ function expectedHosts(q: string): string[] {
   const history = usesTime(tree);
   const byIp = new Map<string, CorpusDoc[]>();
   for (const d of docs) if (inScope(d, history)) byIp.set(d.ip, [...(byIp.get(d.ip) ?? []), d]);
-  return [...byIp].filter(([, ports]) => matchHost(tree, ports, NOW)).map(([ip]) => ip).sort();
+  return [...byIp]
+    .filter(([, ports]) => matchHost(tree, ports, NOW))
+    .map(([ip]) => ip)
+    .sort();
 }
 
 it('keeps the SQL case folding identical to the JavaScript one', () => {
@@ -99,7 +105,9 @@ describe.each(storeKinds)('search on %s', (kind) => {
     }
     const r = await searchPorts(t.store, 'tag:vuln:opendir', { now: NOW });
     expect(r.hosts.map((h) => h.ip)).toEqual(['203.0.113.4', '192.0.2.10']);
-    expect(r.hosts[1]!.ports).toEqual([expect.objectContaining({ protocol: 'tcp', port: 443, hsh256: expect.any(String), tags: ['vuln:opendir', 'product:nginx'] })]);
+    expect(r.hosts[1]!.ports).toEqual([
+      expect.objectContaining({ protocol: 'tcp', port: 443, hsh256: expect.any(String), tags: ['vuln:opendir', 'product:nginx'] }),
+    ]);
   });
 
   it('matches terms across ports of one host in host mode, as matchHost does', async () => {
@@ -235,8 +243,27 @@ function queriesFromValues(rows: { fields: Record<string, string[]> }[]): string
   const add = (query: string) => {
     if (!query.includes('""')) out.add(query);
   };
-  const fields = ['http_title', 'http_server', 'banner', 'service_name', 'service_product', 'service_version', 'fqdn', 'domain', 'host',
-    'x509_san', 'x509_subject', 'x509_issuer_cn', 'cpe', 'script', 'ptr', 'http_header', 'tld', 'fqdn_requested', 'x509_sha256'];
+  const fields = [
+    'http_title',
+    'http_server',
+    'banner',
+    'service_name',
+    'service_product',
+    'service_version',
+    'fqdn',
+    'domain',
+    'host',
+    'x509_san',
+    'x509_subject',
+    'x509_issuer_cn',
+    'cpe',
+    'script',
+    'ptr',
+    'http_header',
+    'tld',
+    'fqdn_requested',
+    'x509_sha256',
+  ];
   for (const r of rows) {
     for (const f of fields) {
       for (const v of (r.fields[f] ?? []).slice(0, 2)) {
@@ -286,7 +313,9 @@ describe.each(storeKinds)('search over ingested nmap results on %s', (kind) => {
     for (const q of queries) {
       const tree = parseQuery(q);
       const got = await t.store.query<{ id: string }>(sql`select po.id from ${observationsFrom()} where ${compileWhere(tree, { now: NOW })} order by po.id`);
-      const want = rows.filter((r) => matchFields(tree, { fields: r.fields, tags: r.tags, score: r.score, firstSeen: r.first_seen, lastSeen: r.last_seen }, NOW)).map((r) => r.id);
+      const want = rows
+        .filter((r) => matchFields(tree, { fields: r.fields, tags: r.tags, score: r.score, firstSeen: r.first_seen, lastSeen: r.last_seen }, NOW))
+        .map((r) => r.id);
       if (want.length) nonEmpty++;
       expect({ q, ids: got.map((r) => r.id) }).toEqual({ q, ids: want });
     }

@@ -14,7 +14,10 @@ const run = (args: string[], env: Record<string, string>) => runPlum(args, env);
 
 function startHolder(env: Record<string, string>, home: string, share: boolean): Promise<ChildProcess> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'test', 'helpers', 'store-holder.ts'), home, share ? 'share' : 'solo'], { env: { ...process.env, ...env }, cwd: ROOT });
+    const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'test', 'helpers', 'store-holder.ts'), home, share ? 'share' : 'solo'], {
+      env: { ...process.env, ...env },
+      cwd: ROOT,
+    });
     let out = '';
     child.stdout.on('data', (d) => {
       out += d;
@@ -25,12 +28,13 @@ function startHolder(env: Record<string, string>, home: string, share: boolean):
   });
 }
 
-const stop = (child: ChildProcess) => new Promise<void>((resolve) => {
-  if (child.exitCode !== null) return resolve();
-  child.removeAllListeners('exit');
-  child.on('exit', () => resolve());
-  child.kill('SIGTERM');
-});
+const stop = (child: ChildProcess) =>
+  new Promise<void>((resolve) => {
+    if (child.exitCode !== null) return resolve();
+    child.removeAllListeners('exit');
+    child.on('exit', () => resolve());
+    child.kill('SIGTERM');
+  });
 
 describe.each(storeKinds)('two plum processes on %s', (kind) => {
   const cleanups: Array<() => Promise<void>> = [];
@@ -69,10 +73,12 @@ describe.each(storeKinds)('two plum processes on %s', (kind) => {
     const other = await openStore(config, { lockWaitMs: 0 });
     expect(other.via).toBe(kind === 'pglite' ? 'socket' : 'server');
     await other.query("insert into rules (id, name, query, version) values ('rule_a', 'a', 'port:22', '1')");
-    await expect(other.transaction(async (tx) => {
-      await tx.query("insert into rules (id, name, query, version) values ('rule_b', 'b', 'port:22', '1')");
-      throw new Error('abandon');
-    })).rejects.toThrow('abandon');
+    await expect(
+      other.transaction(async (tx) => {
+        await tx.query("insert into rules (id, name, query, version) values ('rule_b', 'b', 'port:22', '1')");
+        throw new Error('abandon');
+      }),
+    ).rejects.toThrow('abandon');
     await other.close();
     await stop(holder);
     if (kind === 'pglite') expect(fs.existsSync(lockPath(config.home))).toBe(false);
@@ -98,7 +104,6 @@ describe.each(storeKinds)('two plum processes on %s', (kind) => {
     expect(r.stderr).toContain(`is in use by plum process ${holder.pid}`);
     expect(r.stderr).toContain('PLUM_DATABASE_URL');
   });
-
 });
 
 describe('the embedded database lock', () => {
@@ -132,7 +137,12 @@ describe('taking over a stale home lock', () => {
         fs.mkdirSync(path.join(dir, `home-${i}`));
         fs.writeFileSync(lockPath(path.join(dir, `home-${i}`)), JSON.stringify({ pid: deadPid, startedAt: new Date().toISOString() }));
       }
-      const racers = Array.from({ length: RACERS }, () => spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'test', 'helpers', 'lock-racer.ts'), dir, String(TRIALS)], { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'] }));
+      const racers = Array.from({ length: RACERS }, () =>
+        spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'test', 'helpers', 'lock-racer.ts'), dir, String(TRIALS)], {
+          cwd: ROOT,
+          stdio: ['ignore', 'ignore', 'inherit'],
+        }),
+      );
       const exited = racers.map((r) => new Promise<void>((resolve) => r.once('exit', () => resolve())));
       const holders: number[] = [];
       try {
@@ -147,7 +157,10 @@ describe('taking over a stale home lock', () => {
           }
           expect(results, `trial ${i}`).toHaveLength(RACERS);
           const outcomes = results.map((f) => fs.readFileSync(path.join(dir, f), 'utf8'));
-          expect(outcomes.filter((o) => o !== 'held' && o !== 'locked'), `trial ${i}`).toEqual([]);
+          expect(
+            outcomes.filter((o) => o !== 'held' && o !== 'locked'),
+            `trial ${i}`,
+          ).toEqual([]);
           holders.push(outcomes.filter((o) => o === 'held').length);
           fs.writeFileSync(path.join(dir, `done-${i}`), '');
         }
@@ -155,7 +168,13 @@ describe('taking over a stale home lock', () => {
         for (const r of racers) r.kill('SIGKILL');
         await Promise.all(exited);
       }
-      expect(holders.filter((n) => n !== 1).length, `trials without exactly one holder: ${holders.map((n, i) => n !== 1 ? `${i}:${n}` : '').filter(Boolean).join(' ')}`).toBe(0);
+      expect(
+        holders.filter((n) => n !== 1).length,
+        `trials without exactly one holder: ${holders
+          .map((n, i) => (n !== 1 ? `${i}:${n}` : ''))
+          .filter(Boolean)
+          .join(' ')}`,
+      ).toBe(0);
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }

@@ -12,15 +12,26 @@ describe.each(storeKinds)('table maintenance on %s', (kind) => {
   });
   afterAll(() => t.cleanup());
 
-  const reltuples = async (table: string) => Number((await t.store.query<{ n: number }>(
-    `select reltuples::float8 as n from pg_class where oid = $1::regclass`, [table]))[0]!.n);
-  const serverMaintains = async () => kind === 'postgres'
-    && (await t.store.query<{ on: boolean }>(`select current_setting('autovacuum') = 'on' as on`))[0]!.on;
-  const state = async () => Object.fromEntries((await t.store.query<{ table_name: string; pending: number; ran: Date | null }>(
-    `select table_name, pending_rows as pending, last_run_at as ran from table_maintenance`)).map((r) => [r.table_name, r]));
+  const reltuples = async (table: string) =>
+    Number((await t.store.query<{ n: number }>(`select reltuples::float8 as n from pg_class where oid = $1::regclass`, [table]))[0]!.n);
+  const serverMaintains = async () => kind === 'postgres' && (await t.store.query<{ on: boolean }>(`select current_setting('autovacuum') = 'on' as on`))[0]!.on;
+  const state = async () =>
+    Object.fromEntries(
+      (
+        await t.store.query<{ table_name: string; pending: number; ran: Date | null }>(
+          `select table_name, pending_rows as pending, last_run_at as ran from table_maintenance`,
+        )
+      ).map((r) => [r.table_name, r]),
+    );
   // 6,000 observations in 12 hosts × 500 ports.
-  const hosts = (at: string) => Array.from({ length: 12 }, (_, h) => host(`127.3.0.${h + 1}`, at,
-    Array.from({ length: 500 }, (_, p) => port(1000 + p, `svc ${h}/${p}`))));
+  const hosts = (at: string) =>
+    Array.from({ length: 12 }, (_, h) =>
+      host(
+        `127.3.0.${h + 1}`,
+        at,
+        Array.from({ length: 500 }, (_, p) => port(1000 + p, `svc ${h}/${p}`)),
+      ),
+    );
 
   it('maintains each observation table once its share of it was written, across calls, and only that table', async () => {
     expect(await reltuples('observation_sightings')).toBe(-1); // never analysed
@@ -56,10 +67,16 @@ describe.each(storeKinds)('table maintenance on %s', (kind) => {
     // A real failure: the bookkeeping table is gone while the ingest runs.
     await t.store.query('alter table table_maintenance rename to table_maintenance_away');
     try {
-      const moved = Array.from({ length: 12 }, (_, h) => host(`127.3.1.${h + 1}`, '2026-01-01T00:00:00Z',
-        Array.from({ length: 500 }, (_, p) => port(1000 + p, `other ${h}/${p}`))));
-      await expect(ingestScanResult(t.store, { scan: scan(moved, '1000-1499'), source: 'maintenance failure' }, { batchHosts: 2 }))
-        .rejects.toThrow(/table_maintenance/);
+      const moved = Array.from({ length: 12 }, (_, h) =>
+        host(
+          `127.3.1.${h + 1}`,
+          '2026-01-01T00:00:00Z',
+          Array.from({ length: 500 }, (_, p) => port(1000 + p, `other ${h}/${p}`)),
+        ),
+      );
+      await expect(ingestScanResult(t.store, { scan: scan(moved, '1000-1499'), source: 'maintenance failure' }, { batchHosts: 2 })).rejects.toThrow(
+        /table_maintenance/,
+      );
       const [n] = await t.store.query<{ n: number }>(`select count(*)::int as n from port_observations where ip << '127.3.1.0/24'`);
       expect(n!.n).toBe(6_000);
     } finally {

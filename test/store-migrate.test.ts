@@ -88,15 +88,20 @@ describe.each(storeKinds)('upgrade in place on %s', (kind) => {
     const store = await openStore(await olderDatabase(kind, before, BEFORE_VIEWS, cleanups));
     try {
       const rows = await store.query<{ id: string; view: string; current: boolean; view_head: boolean }>(
-        'select id, view, current, view_head from port_observations order by id');
+        'select id, view, current, view_head from port_observations order by id',
+      );
       expect(rows).toEqual([
         { id: 'obs_b', view: viewOfJob(['plum-banner'], []), current: false, view_head: true },
         { id: 'obs_i', view: UNKNOWN_VIEW, current: true, view_head: true },
         { id: 'obs_w', view: viewOfJob(['ssl-cert', 'http-title'], ['-sV', '-T4']), current: true, view_head: true },
       ]);
       expect(rows[2]!.view).toBe('script:http-title,ssl-cert sV');
-      const events = await store.query<Record<string, unknown>>('select id, type, hsh256, previous_hsh256, observation_id, previous_observation_id from observation_events');
-      expect(events).toEqual([{ id: 'evt_c', type: 'changed', hsh256: 'ww', previous_hsh256: 'bb', observation_id: 'obs_w', previous_observation_id: 'obs_b' }]);
+      const events = await store.query<Record<string, unknown>>(
+        'select id, type, hsh256, previous_hsh256, observation_id, previous_observation_id from observation_events',
+      );
+      expect(events).toEqual([
+        { id: 'evt_c', type: 'changed', hsh256: 'ww', previous_hsh256: 'bb', observation_id: 'obs_w', previous_observation_id: 'obs_b' },
+      ]);
     } finally {
       await store.close();
     }
@@ -112,10 +117,17 @@ describe.each(storeKinds)('upgrade in place on %s', (kind) => {
       const [applied] = await store.query<{ n: number }>('select count(*) as n from drizzle.__drizzle_migrations');
       expect(applied!.n).toBe(total);
       const [obs] = await store.query<Record<string, unknown>>(
-        "select id, host(ip) as ip, hsh256, first_seen, last_seen, times_seen, tags, fields from port_observations join observation_sightings using (id) where id = 'obs_old'");
+        "select id, host(ip) as ip, hsh256, first_seen, last_seen, times_seen, tags, fields from port_observations join observation_sightings using (id) where id = 'obs_old'",
+      );
       expect(obs).toMatchObject({
-        id: 'obs_old', ip: '127.9.0.1', hsh256: 'aa', first_seen: new Date('2025-01-01T00:00:00Z'),
-        last_seen: new Date('2025-02-01T00:00:00Z'), times_seen: 1, tags: [], fields: { banner: ['SSH-2.0-old'], port: ['22'] },
+        id: 'obs_old',
+        ip: '127.9.0.1',
+        hsh256: 'aa',
+        first_seen: new Date('2025-01-01T00:00:00Z'),
+        last_seen: new Date('2025-02-01T00:00:00Z'),
+        times_seen: 1,
+        tags: [],
+        fields: { banner: ['SSH-2.0-old'], port: ['22'] },
       });
       const [ev] = await store.query<{ n: number }>("select count(*) as n from observation_events where observation_id = 'obs_old'");
       expect(ev!.n).toBe(1);

@@ -19,7 +19,7 @@ function openToOthers(root: string): string[] {
   return out;
 }
 
-describe('the embedded database home is its owner\'s alone (pglite)', () => {
+describe("the embedded database home is its owner's alone (pglite)", () => {
   const homes: string[] = [];
   afterEach(() => {
     for (const h of homes.splice(0)) fs.rmSync(h, { recursive: true, force: true });

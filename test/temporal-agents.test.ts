@@ -16,7 +16,14 @@ import { nmapChildren, startDeployment, until, type Deployment } from './helpers
 let d: Deployment;
 const agents = new Map<string, PlumProcess>();
 
-interface JobRow { id: string; run_id: string; workflow_id: string; agent: string | null; status: string; attempts: number }
+interface JobRow {
+  id: string;
+  run_id: string;
+  workflow_id: string;
+  agent: string | null;
+  status: string;
+  attempts: number;
+}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -30,19 +37,27 @@ const SCHEDULED = 1; // PENDING_ACTIVITY_STATE_SCHEDULED
 
 async function claim(agent: string, jobId: string, attempt: number): Promise<{ status: number; json: any }> {
   const res = await fetch(`${d.apiUrl}/v1/agent/jobs/${jobId}/claim?attempt=${attempt}`, {
-    method: 'POST', headers: { authorization: `Bearer ${await d.token(agent)}` },
+    method: 'POST',
+    headers: { authorization: `Bearer ${await d.token(agent)}` },
   });
   return { status: res.status, json: await res.json() };
 }
 
 /** The job of the profile's run in progress (one job per run here). */
 async function runningJob(profile: string, where = 'true'): Promise<JobRow> {
-  return until(`the job of ${profile}`, async () => {
-    const [j] = await d.store.query<JobRow>(
-      `select j.id, j.run_id, r.workflow_id, j.agent, j.status, j.attempts from jobs j join runs r on r.id = j.run_id
-        where r.profile_name = $1 and r.status = 'running' and ${where}`, [profile]);
-    return j;
-  }, 60_000, 100);
+  return until(
+    `the job of ${profile}`,
+    async () => {
+      const [j] = await d.store.query<JobRow>(
+        `select j.id, j.run_id, r.workflow_id, j.agent, j.status, j.attempts from jobs j join runs r on r.id = j.run_id
+        where r.profile_name = $1 and r.status = 'running' and ${where}`,
+        [profile],
+      );
+      return j;
+    },
+    60_000,
+    100,
+  );
 }
 
 beforeAll(async () => {
@@ -50,8 +65,19 @@ beforeAll(async () => {
   const ssh = d.perimeter.service('ssh');
   await d.ok(['target', 'add', ssh.ip, '--label', 'slow']);
   // About 10 s of nmap on one address: a job that is really in flight when the test interferes.
-  await d.ok(['profile', 'add', 'slow', '--ports', ssh.port <= 22 ? '1-22' : `1-20,${ssh.port}`, '--targets', 'label:slow', '--every', '7d',
-    '--nmap-args', '--scan-delay 500ms --max-retries 0']);
+  await d.ok([
+    'profile',
+    'add',
+    'slow',
+    '--ports',
+    ssh.port <= 22 ? '1-22' : `1-20,${ssh.port}`,
+    '--targets',
+    'label:slow',
+    '--every',
+    '7d',
+    '--nmap-args',
+    '--scan-delay 500ms --max-retries 0',
+  ]);
   // One address, one port: a job of a second or so.
   await d.ok(['profile', 'add', 'quick', '--ports', String(ssh.port), '--targets', 'label:slow', '--every', '7d']);
   for (const name of ['a1', 'a2']) agents.set(name, d.startAgent(name));
@@ -67,7 +93,7 @@ describe('a job claim is bound to the agent Temporal dispatched the job to', () 
     const unpolled = { PLUM_TEMPORAL_SCAN_QUEUE: 'plum-scan-unpolled' };
     const result = d.plum(['run', 'slow', '--temporal', '--format', 'json'], unpolled);
     const job = await runningJob('slow');
-    const pending = await until('the job\'s nmap activity on Temporal', () => nmapActivity(job));
+    const pending = await until("the job's nmap activity on Temporal", () => nmapActivity(job));
     expect(pending.activityType?.name).toBe('runNmapJob');
     for (const attempt of [1, 2]) {
       const r = await claim('a2', job.id, attempt);
@@ -82,14 +108,16 @@ describe('a job claim is bound to the agent Temporal dispatched the job to', () 
       const r = await result;
       expect(r.code, r.stderr).toBe(0);
       expect(JSON.parse(r.stdout)).toMatchObject({ status: 'succeeded', counters: { jobs: 1, jobsDone: 1, ports: 1 } });
-      const [done] = await d.store.query<{ agent: string; status: string; attempts: number }>('select agent, status, attempts from jobs where id = $1', [job.id]);
+      const [done] = await d.store.query<{ agent: string; status: string; attempts: number }>('select agent, status, attempts from jobs where id = $1', [
+        job.id,
+      ]);
       expect(done).toEqual({ agent: 'a1', status: 'succeeded', attempts: 1 });
     } finally {
       await taker.stop(5000);
     }
   }, 180_000);
 
-  it('another agent\'s token can neither claim nor supersede a job running on an agent, nor upload for it; the run completes', async () => {
+  it("another agent's token can neither claim nor supersede a job running on an agent, nor upload for it; the run completes", async () => {
     const result = d.plum(['run', 'slow', '--temporal', '--format', 'json']);
     const mid = await until('an agent running nmap', () => [...agents].find(([, a]) => nmapChildren(a).length > 0), 60_000, 100);
     const [runner] = mid;
@@ -109,7 +137,9 @@ describe('a job claim is bound to the agent Temporal dispatched the job to', () 
     expect(wrongAttempt.json.error.message).toBe(`job ${job.id} runs attempt 1 on Temporal, not attempt 3`);
     // So a forged result is refused too: the job is still the runner's.
     const forged = await fetch(`${d.apiUrl}/v1/agent/jobs/${job.id}/result`, {
-      method: 'PUT', headers: { authorization: `Bearer ${await d.token(other)}`, 'content-type': 'application/xml' }, body: '<nmaprun></nmaprun>',
+      method: 'PUT',
+      headers: { authorization: `Bearer ${await d.token(other)}`, 'content-type': 'application/xml' },
+      body: '<nmaprun></nmaprun>',
     });
     expect(forged.status).toBe(403);
 
@@ -124,8 +154,11 @@ describe('a job claim is bound to the agent Temporal dispatched the job to', () 
     const events = (await d.client.workflow.getHandle(job.workflow_id).fetchHistory()).events ?? [];
     const marker = events.find((e) => e.markerRecordedEventAttributes?.markerName === 'core_patch')!.markerRecordedEventAttributes!;
     expect(JSON.parse(Buffer.from(marker.details!['patch-data']!.payloads![0]!.data!).toString())).toEqual({ id: NMAP_ACTIVITY_ID_PATCH, deprecated: false });
-    expect(events.filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'runNmapJob')
-      .map((e) => e.activityTaskScheduledEventAttributes!.activityId)).toEqual([`nmap:${job.id}`]);
+    expect(
+      events
+        .filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'runNmapJob')
+        .map((e) => e.activityTaskScheduledEventAttributes!.activityId),
+    ).toEqual([`nmap:${job.id}`]);
     // Each refusal is logged by the server, once per claim.
     expect(d.serve.output().match(/refused a job claim Temporal did not dispatch to this agent/g)).toHaveLength(5);
   }, 180_000);
@@ -145,7 +178,7 @@ describe('--scan-hours on live agents', () => {
     await night.waitFor(/outside the scan hours: waiting/);
     const result = d.plum(['run', 'quick', '--temporal', '--format', 'json'], { PLUM_TEMPORAL_SCAN_QUEUE: queue });
     const job = await runningJob('quick');
-    await until('the job\'s nmap activity on Temporal', () => nmapActivity(job));
+    await until("the job's nmap activity on Temporal", () => nmapActivity(job));
     await sleep(5000);
     expect((await nmapActivity(job))?.state).toBe(SCHEDULED);
     expect(nmapChildren(night)).toEqual([]);
@@ -165,7 +198,10 @@ describe('--scan-hours on live agents', () => {
   /** An agent in this process whose clock reads `fakeNow` at start (then runs at real speed). */
   async function agentWithClock(queue: string, window: string, fakeNow: Date) {
     const [{ runAgent }, { parseScanHours }, { loadConfig }, { createLogger }] = await Promise.all([
-      import('../workers/agent.ts'), import('../workers/scan-hours.ts'), import('../core/config.ts'), import('../core/log.ts'),
+      import('../workers/agent.ts'),
+      import('../workers/scan-hours.ts'),
+      import('../core/config.ts'),
+      import('../core/log.ts'),
     ]);
     const lines: string[] = [];
     const log = createLogger('info', 'agent', { write: (m: string) => void lines.push(m) });
@@ -173,11 +209,27 @@ describe('--scan-hours on live agents', () => {
     const ac = new AbortController();
     const config = loadConfig({ ...d.agentEnv, PLUM_TEMPORAL_SCAN_QUEUE: queue });
     const running = runAgent({
-      config, temporalAddress: d.temporal.address, namespace: 'default', taskQueue: queue, concurrency: 1, urgentSlots: 0,
-      scanHours: parseScanHours(window), serverUrl: d.apiUrl, token: await d.token('a1'), nmapPath: config.PLUM_NMAP, log, signal: ac.signal,
+      config,
+      temporalAddress: d.temporal.address,
+      namespace: 'default',
+      taskQueue: queue,
+      concurrency: 1,
+      urgentSlots: 0,
+      scanHours: parseScanHours(window),
+      serverUrl: d.apiUrl,
+      token: await d.token('a1'),
+      nmapPath: config.PLUM_NMAP,
+      log,
+      signal: ac.signal,
       now: () => new Date(Date.now() + offset),
     });
-    return { lines, stop: async () => { ac.abort(); await running; } };
+    return {
+      lines,
+      stop: async () => {
+        ac.abort();
+        await running;
+      },
+    };
   }
 
   const at = (hh: number, mm: number, ss: number) => {
@@ -192,7 +244,7 @@ describe('--scan-hours on live agents', () => {
     const queue = 'plum-scan-later';
     const result = d.plum(['run', 'quick', '--temporal', '--format', 'json'], { PLUM_TEMPORAL_SCAN_QUEUE: queue });
     const job = await runningJob('quick');
-    await until('the job\'s nmap activity on Temporal', () => nmapActivity(job));
+    await until("the job's nmap activity on Temporal", () => nmapActivity(job));
     // 02:59:55 on the agent's clock, window 03-04 UTC: it opens 5 s from now.
     const startedAt = Date.now();
     const agent = await agentWithClock(queue, '3-4', at(2, 59, 55));
@@ -203,8 +255,12 @@ describe('--scan-hours on live agents', () => {
       expect(r.code, r.stderr).toBe(0);
       expect(JSON.parse(r.stdout)).toMatchObject({ status: 'succeeded', counters: { jobs: 1, jobsDone: 1, ports: 1 } });
       const events = (await d.client.workflow.getHandle(job.workflow_id).fetchHistory()).events ?? [];
-      const started = events.find((e) => e.activityTaskStartedEventAttributes && events.find((s) => String(s.eventId) === String(e.activityTaskStartedEventAttributes!.scheduledEventId))
-        ?.activityTaskScheduledEventAttributes?.activityId === `nmap:${job.id}`)!;
+      const started = events.find(
+        (e) =>
+          e.activityTaskStartedEventAttributes &&
+          events.find((s) => String(s.eventId) === String(e.activityTaskStartedEventAttributes!.scheduledEventId))?.activityTaskScheduledEventAttributes
+            ?.activityId === `nmap:${job.id}`,
+      )!;
       expect(eventMs(started) - startedAt).toBeGreaterThanOrEqual(4500);
       expect(agent.lines.join('')).toMatch(/outside the scan hours: waiting/);
     } finally {
@@ -216,7 +272,7 @@ describe('--scan-hours on live agents', () => {
     const queue = 'plum-scan-closing';
     const result = d.plum(['run', 'slow', '--temporal', '--format', 'json'], { PLUM_TEMPORAL_SCAN_QUEUE: queue });
     const job = await runningJob('slow');
-    await until('the job\'s nmap activity on Temporal', () => nmapActivity(job));
+    await until("the job's nmap activity on Temporal", () => nmapActivity(job));
     // 03:59:56 on the agent's clock, window 03-04 UTC: open now, it closes 4 s from now, while the 10-s job runs.
     const agent = await agentWithClock(queue, '3-4', at(3, 59, 56));
     try {
@@ -229,7 +285,7 @@ describe('--scan-hours on live agents', () => {
 
       const next = d.plum(['run', 'quick', '--temporal', '--format', 'json'], { PLUM_TEMPORAL_SCAN_QUEUE: queue });
       const nextJob = await runningJob('quick');
-      await until('the next job\'s nmap activity on Temporal', () => nmapActivity(nextJob));
+      await until("the next job's nmap activity on Temporal", () => nmapActivity(nextJob));
       await sleep(3000);
       expect((await nmapActivity(nextJob))?.state).toBe(SCHEDULED);
       await d.client.workflow.getHandle(nextJob.workflow_id).cancel();
@@ -247,9 +303,13 @@ describe('PLUM_TEMPORAL_API_KEY', () => {
     const pki = await makeTestPki(path.join(d.tokenDir, 'pki-key'));
     const front = await startGrpcFront(pki, d.temporal.address);
     const viaFront = {
-      PLUM_TEMPORAL_ADDRESS: front.address, PLUM_TEMPORAL_API_KEY: KEY, PLUM_TEMPORAL_TLS_CA: pki.caPem, PLUM_TEMPORAL_TLS_SERVER_NAME: TLS_SERVER_NAME,
+      PLUM_TEMPORAL_ADDRESS: front.address,
+      PLUM_TEMPORAL_API_KEY: KEY,
+      PLUM_TEMPORAL_TLS_CA: pki.caPem,
+      PLUM_TEMPORAL_TLS_SERVER_NAME: TLS_SERVER_NAME,
       // Queues of their own: only the processes under test pick up this run.
-      PLUM_TEMPORAL_TASK_QUEUE: 'plum-server-key', PLUM_TEMPORAL_SCAN_QUEUE: 'plum-scan-key',
+      PLUM_TEMPORAL_TASK_QUEUE: 'plum-server-key',
+      PLUM_TEMPORAL_SCAN_QUEUE: 'plum-scan-key',
     };
     const worker = startPlum('worker with key', ['worker'], { ...d.env, ...viaFront });
     const agent = d.startAgent('a1', { args: ['--task-queue', viaFront.PLUM_TEMPORAL_SCAN_QUEUE, '--urgent-slots', '0'], env: viaFront });
@@ -265,27 +325,54 @@ describe('PLUM_TEMPORAL_API_KEY', () => {
     }
     const methods = new Set(front.calls.map((c) => c.path.slice(c.path.lastIndexOf('/') + 1)));
     // The client (start, result), the agent check, the server worker (workflow tasks) and the agent (activity tasks).
-    for (const m of ['StartWorkflowExecution', 'GetWorkflowExecutionHistory', 'DescribeNamespace', 'PollWorkflowTaskQueue', 'RespondWorkflowTaskCompleted',
-      'PollActivityTaskQueue', 'RespondActivityTaskCompleted']) expect(methods, m).toContain(m);
+    for (const m of [
+      'StartWorkflowExecution',
+      'GetWorkflowExecutionHistory',
+      'DescribeNamespace',
+      'PollWorkflowTaskQueue',
+      'RespondWorkflowTaskCompleted',
+      'PollActivityTaskQueue',
+      'RespondActivityTaskCompleted',
+    ])
+      expect(methods, m).toContain(m);
     expect(front.calls.filter((c) => c.authorization !== `Bearer ${KEY}`)).toEqual([]);
   }, 180_000);
 
   it('a frontend that refuses the key: one line saying to check PLUM_TEMPORAL_API_KEY, from plum agent --check and plum worker', async () => {
     const pki = await makeTestPki(path.join(d.tokenDir, 'pki-refuse'));
     const front = await startGrpcFront(pki, d.temporal.address, { requireKey: KEY });
-    const wrong = { PLUM_TEMPORAL_ADDRESS: front.address, PLUM_TEMPORAL_API_KEY: 'not-the-key', PLUM_TEMPORAL_TLS_CA: pki.caPem, PLUM_TEMPORAL_TLS_SERVER_NAME: TLS_SERVER_NAME };
+    const wrong = {
+      PLUM_TEMPORAL_ADDRESS: front.address,
+      PLUM_TEMPORAL_API_KEY: 'not-the-key',
+      PLUM_TEMPORAL_TLS_CA: pki.caPem,
+      PLUM_TEMPORAL_TLS_SERVER_NAME: TLS_SERVER_NAME,
+    };
     try {
       const check = await d.plum(['agent', '--check', '--server', d.apiUrl, '--token-file', d.tokenFile('a1')], { ...d.agentEnv, ...wrong });
       expect(check.code).toBe(1);
-      expect(check.stderr.trim().split('\n')).toEqual([expect.stringMatching(
-        new RegExp(`^plum: Temporal at ${front.address} refused the API key \\(UNAUTHENTICATED: invalid API key\\): check PLUM_TEMPORAL_API_KEY`))]);
+      expect(check.stderr.trim().split('\n')).toEqual([
+        expect.stringMatching(
+          new RegExp(`^plum: Temporal at ${front.address} refused the API key \\(UNAUTHENTICATED: invalid API key\\): check PLUM_TEMPORAL_API_KEY`),
+        ),
+      ]);
       const worker = await d.plum(['worker'], wrong);
       expect(worker.code).not.toBe(0);
-      const lines = worker.stderr.trim().split('\n').filter((l) => !/^\((node:\d+|Use `node)/.test(l));
-      expect(lines, worker.stderr).toEqual([expect.stringMatching(/^plum: worker on /), expect.stringMatching(
-        new RegExp(`^plum: Temporal at ${front.address} refused the API key \\(UNAUTHENTICATED: invalid API key\\) \\(check PLUM_TEMPORAL_API_KEY`))]);
+      const lines = worker.stderr
+        .trim()
+        .split('\n')
+        .filter((l) => !/^\((node:\d+|Use `node)/.test(l));
+      expect(lines, worker.stderr).toEqual([
+        expect.stringMatching(/^plum: worker on /),
+        expect.stringMatching(
+          new RegExp(`^plum: Temporal at ${front.address} refused the API key \\(UNAUTHENTICATED: invalid API key\\) \\(check PLUM_TEMPORAL_API_KEY`),
+        ),
+      ]);
       // With the right key the same front lets the check through.
-      const right = await d.plum(['agent', '--check', '--server', d.apiUrl, '--token-file', d.tokenFile('a1')], { ...d.agentEnv, ...wrong, PLUM_TEMPORAL_API_KEY: KEY });
+      const right = await d.plum(['agent', '--check', '--server', d.apiUrl, '--token-file', d.tokenFile('a1')], {
+        ...d.agentEnv,
+        ...wrong,
+        PLUM_TEMPORAL_API_KEY: KEY,
+      });
       expect(right.code, right.stderr).toBe(0);
     } finally {
       await front.close();

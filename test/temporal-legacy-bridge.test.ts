@@ -21,24 +21,51 @@ const work = fs.mkdtempSync(path.join(os.tmpdir(), 'plum-bridge-'));
 let d: Deployment;
 let key: string;
 
-interface RunDoc { run_id: string; workflow_id: string; status: string; counters: Record<string, number> }
-interface JobRow { id: string; run_id: string; agent: string | null; status: string; legacy_attempt: number | null; held: boolean; ingested: boolean }
+interface RunDoc {
+  run_id: string;
+  workflow_id: string;
+  status: string;
+  counters: Record<string, number>;
+}
+interface JobRow {
+  id: string;
+  run_id: string;
+  agent: string | null;
+  status: string;
+  legacy_attempt: number | null;
+  held: boolean;
+  ingested: boolean;
+}
 
-const agent = (n: number): LegacyAgent => legacyAgent(() => d.apiUrl, `3f1c0d7e-5b2a-4c8e-9d61-00000000000${n}`, () => key);
+const agent = (n: number): LegacyAgent =>
+  legacyAgent(
+    () => d.apiUrl,
+    `3f1c0d7e-5b2a-4c8e-9d61-00000000000${n}`,
+    () => key,
+  );
 const agentName = (a: LegacyAgent) => `legacy:${a.uid}`;
 
 async function jobsOf(runId: string): Promise<JobRow[]> {
   return d.store.query<JobRow>(
     `select id, run_id, agent, status, legacy_attempt, legacy_task_token is not null as held, ingested_at is not null as ingested
-     from jobs where run_id = $1 order by index`, [runId]);
+     from jobs where run_id = $1 order by index`,
+    [runId],
+  );
 }
 
 async function runOf(profile: string): Promise<{ id: string; workflow_id: string }> {
-  return until(`the run of ${profile}`, async () => {
-    const [r] = await d.store.query<{ id: string; workflow_id: string }>(
-      `select id, workflow_id from runs where profile_name = $1 and status = 'running' order by created_at desc limit 1`, [profile]);
-    return r;
-  }, 60_000, 100);
+  return until(
+    `the run of ${profile}`,
+    async () => {
+      const [r] = await d.store.query<{ id: string; workflow_id: string }>(
+        `select id, workflow_id from runs where profile_name = $1 and status = 'running' order by created_at desc limit 1`,
+        [profile],
+      );
+      return r;
+    },
+    60_000,
+    100,
+  );
 }
 
 /** Sends a result at least a second after the claim (§8: earlier is a 429). */
@@ -65,7 +92,13 @@ function pollingAgent(a: LegacyAgent): { stop(): Promise<number> } {
       }
     }
   })();
-  return { async stop() { stopped = true; await loop; return done; } };
+  return {
+    async stop() {
+      stopped = true;
+      await loop;
+      return done;
+    },
+  };
 }
 
 beforeAll(async () => {
@@ -92,8 +125,8 @@ afterAll(async () => {
   fs.rmSync(work, { recursive: true, force: true });
 });
 
-describe('the bridge to the predecessor\'s agents on Temporal', () => {
-  it('a run is completed by a legacy agent\'s result; the task token stays in the database; a second submission changes nothing', async () => {
+describe("the bridge to the predecessor's agents on Temporal", () => {
+  it("a run is completed by a legacy agent's result; the task token stays in the database; a second submission changes nothing", async () => {
     const a = agent(1);
     expect((await a.post('beacon')).status).toBe(200);
     const running = d.plum(['run', 'pair', '--temporal', '--format', 'json']);
@@ -104,7 +137,9 @@ describe('the bridge to the predecessor\'s agents on Temporal', () => {
     expect(job.job.split(',').sort()).toEqual([ssh.ip, http.ip].sort());
     const jobId = jobIdOfUid(job.job_uid)!;
     const [row] = await d.store.query<{ token: Buffer; agent: string; status: string; run_id: string }>(
-      'select legacy_task_token as token, agent, status, run_id from jobs where id = $1', [jobId]);
+      'select legacy_task_token as token, agent, status, run_id from jobs where id = $1',
+      [jobId],
+    );
     expect(row).toMatchObject({ agent: agentName(a), status: 'running' });
     // The token completes the activity for whoever holds it: never in the getjob answer, the API or the server's logs.
     const token = Buffer.from(row!.token);
@@ -128,11 +163,15 @@ describe('the bridge to the predecessor\'s agents on Temporal', () => {
     const doc = JSON.parse(r.stdout) as RunDoc;
     expect(doc).toMatchObject({ status: 'succeeded', counters: { jobs: 1, jobsDone: 1, jobsFailed: 0, ports: 2, appeared: 2 } });
     const obs = await d.store.query<{ ip: string; port: number; banner: string[] }>(
-      `select host(ip) as ip, port, fields->'banner' as banner from port_observations where current and ip = any($1::inet[]) order by port`, [[ssh.ip, http.ip]]);
+      `select host(ip) as ip, port, fields->'banner' as banner from port_observations where current and ip = any($1::inet[]) order by port`,
+      [[ssh.ip, http.ip]],
+    );
     expect(obs.map((o) => `${o.ip}:${o.port}`).sort()).toEqual([`${ssh.ip}:${ssh.port}`, `${http.ip}:${http.port}`].sort());
     expect(obs.find((o) => o.port === ssh.port)!.banner.join(' ')).toMatch(/SSH-2\.0-OpenSSH/);
     // The attempt was completed by the result: the token is gone, the activity ran on the bridge's queue.
-    expect(await jobsOf(doc.run_id)).toEqual([expect.objectContaining({ id: jobId, held: false, ingested: true, status: 'succeeded', agent: agentName(a), legacy_attempt: 1 })]);
+    expect(await jobsOf(doc.run_id)).toEqual([
+      expect.objectContaining({ id: jobId, held: false, ingested: true, status: 'succeeded', agent: agentName(a), legacy_attempt: 1 }),
+    ]);
     const history = await d.client.workflow.getHandle(doc.workflow_id).fetchHistory();
     const scheduled = history.events!.filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'runNmapJob');
     expect(scheduled.map((e) => e.activityTaskScheduledEventAttributes!.taskQueue!.name)).toEqual(['plum-scan-legacy']);
@@ -145,7 +184,7 @@ describe('the bridge to the predecessor\'s agents on Temporal', () => {
     expect(await d.store.query('select id from observation_events order by id')).toEqual(events);
   }, 240_000);
 
-  it('a silent agent\'s job times out on Temporal, is retried and taken by another agent; the silent one\'s late result gets 403', async () => {
+  it("a silent agent's job times out on Temporal, is retried and taken by another agent; the silent one's late result gets 403", async () => {
     const silent = agent(2);
     const other = agent(3);
     for (const a of [silent, other]) expect((await a.post('beacon')).status).toBe(200);
@@ -164,20 +203,27 @@ describe('the bridge to the predecessor\'s agents on Temporal', () => {
     const [row] = await d.store.query<{ agent: string; legacy_attempt: number }>('select agent, legacy_attempt from jobs where id = $1', [jobId]);
     expect(row).toEqual({ agent: agentName(other), legacy_attempt: 2 });
 
-    expect(await silent.post('sndjob', { JOB_UID: job.job_uid, RESULT: lateResult })).toEqual({ status: 403, body: { message: 'job assigned to another agent' } });
+    expect(await silent.post('sndjob', { JOB_UID: job.job_uid, RESULT: lateResult })).toEqual({
+      status: 403,
+      body: { message: 'job assigned to another agent' },
+    });
     expect(await send(other, retried, await scanAsLegacyAgent(retried, work), retriedAt)).toEqual({ status: 200, body: { message: 'ready' } });
     const r = await running;
     expect(r.code, r.stderr).toBe(0);
     const doc = JSON.parse(r.stdout) as RunDoc;
     expect(doc.status).toBe('succeeded');
     const history = await d.client.workflow.getHandle(doc.workflow_id).fetchHistory();
-    const started = history.events!.find((e) => e.activityTaskStartedEventAttributes && history.events!.find(
-      (s) => Number(s.eventId) === Number(e.activityTaskStartedEventAttributes!.scheduledEventId))?.activityTaskScheduledEventAttributes?.activityType?.name === 'runNmapJob');
+    const started = history.events!.find(
+      (e) =>
+        e.activityTaskStartedEventAttributes &&
+        history.events!.find((s) => Number(s.eventId) === Number(e.activityTaskStartedEventAttributes!.scheduledEventId))?.activityTaskScheduledEventAttributes
+          ?.activityType?.name === 'runNmapJob',
+    );
     expect(started!.activityTaskStartedEventAttributes!.attempt).toBe(2);
     expect(started!.activityTaskStartedEventAttributes!.lastFailure?.timeoutFailureInfo?.timeoutType).toBe(1); // START_TO_CLOSE
   }, 240_000);
 
-  it('a cancelled run: its job is cancelled and the agent\'s result gets 409', async () => {
+  it("a cancelled run: its job is cancelled and the agent's result gets 409", async () => {
     const a = agent(4);
     expect((await a.post('beacon')).status).toBe(200);
     const running = d.plum(['run', 'slow', '--temporal', '--format', 'json']);
@@ -190,11 +236,17 @@ describe('the bridge to the predecessor\'s agents on Temporal', () => {
     const r = await running;
     expect(r.stderr).toMatch(/was cancelled/);
     let last: unknown;
-    await until('the job to be cancelled and its token forgotten', async () => {
-      const [row] = await d.store.query<{ status: string; held: boolean }>('select status, legacy_task_token is not null as held from jobs where id = $1', [jobId]);
-      last = row;
-      return row?.status === 'cancelled' && !row.held;
-    }, 30_000).catch((e: Error) => {
+    await until(
+      'the job to be cancelled and its token forgotten',
+      async () => {
+        const [row] = await d.store.query<{ status: string; held: boolean }>('select status, legacy_task_token is not null as held from jobs where id = $1', [
+          jobId,
+        ]);
+        last = row;
+        return row?.status === 'cancelled' && !row.held;
+      },
+      30_000,
+    ).catch((e: Error) => {
       throw new Error(`${e.message}: ${JSON.stringify(last)}\n${d.serve.output().slice(-3000)}`);
     });
     expect(await a.post('sndjob', { JOB_UID: job.job_uid, RESULT: '[]' })).toEqual({ status: 409, body: { message: 'job is not active' } });
@@ -205,19 +257,30 @@ describe('the bridge to the predecessor\'s agents on Temporal', () => {
     let p1: PlumProcess | undefined;
     const legacy = agent(5);
     // The agents of the tests above count until PLUM_LEGACY_JOB_TIMEOUT has passed since their last call.
-    await until('the earlier legacy agents to count as gone', async () => {
-      const [row] = await d.store.query<{ n: number }>(
-        `select count(*)::int as n from legacy_agents where uid <> $1 and last_seen_at > now() - make_interval(secs => $2)`, [legacy.uid, LEGACY_TIMEOUT_SECONDS + 1]);
-      return Number(row?.n) === 0;
-    }, 60_000, 500);
+    await until(
+      'the earlier legacy agents to count as gone',
+      async () => {
+        const [row] = await d.store.query<{ n: number }>(
+          `select count(*)::int as n from legacy_agents where uid <> $1 and last_seen_at > now() - make_interval(secs => $2)`,
+          [legacy.uid, LEGACY_TIMEOUT_SECONDS + 1],
+        );
+        return Number(row?.n) === 0;
+      },
+      60_000,
+      500,
+    );
     expect((await legacy.post('beacon')).status).toBe(200);
     const poller = pollingAgent(legacy);
     try {
       p1 = d.startAgent('p1');
-      await until('the Plum agent\'s heartbeat', async () => {
-        const [row] = await d.store.query<{ seen: boolean }>(`select last_heartbeat_at > now() - interval '1 minute' as seen from agents where name = 'p1'`);
-        return row?.seen;
-      }, 60_000);
+      await until(
+        "the Plum agent's heartbeat",
+        async () => {
+          const [row] = await d.store.query<{ seen: boolean }>(`select last_heartbeat_at > now() - interval '1 minute' as seen from agents where name = 'p1'`);
+          return row?.seen;
+        },
+        60_000,
+      );
       const r = await d.plum(['run', 'all', '--temporal', '--format', 'json']);
       expect(r.code, r.stderr).toBe(0);
       const doc = JSON.parse(r.stdout) as RunDoc;

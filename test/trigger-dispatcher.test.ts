@@ -35,7 +35,11 @@ describe.each(storeKinds)('the trigger dispatcher on %s', (kind) => {
     await saveProfile(t.store, { name: 'listing', trigger: 'banner.lk:"index of"', scripts: ['http-title'] });
     events = await listenForEvents(t.store);
     services = embeddedServices({
-      store: t.store, config: t.config, log: silentLogger, nmap: createNmapRunner({ statsEvery: '1s', killGraceMs: 500 }), resolve: async () => [],
+      store: t.store,
+      config: t.config,
+      log: silentLogger,
+      nmap: createNmapRunner({ statsEvery: '1s', killGraceMs: 500 }),
+      resolve: async () => [],
     });
   }, 60_000);
   afterAll(async () => {
@@ -55,22 +59,31 @@ describe.each(storeKinds)('the trigger dispatcher on %s', (kind) => {
       await new Promise((r) => setTimeout(r, 200));
     }
   };
-  const finishedRunOf = (firingId: string) => until(`the run of ${firingId}`, async () => {
-    const f = (await firings()).find((x) => x.id === firingId);
-    const run = f?.run_id ? await getRun(t.store, f.run_id) : undefined;
-    return run && !['running', 'queued'].includes(run.status) ? run : undefined;
-  });
+  const finishedRunOf = (firingId: string) =>
+    until(`the run of ${firingId}`, async () => {
+      const f = (await firings()).find((x) => x.id === firingId);
+      const run = f?.run_id ? await getRun(t.store, f.run_id) : undefined;
+      return run && !['running', 'queued'].includes(run.status) ? run : undefined;
+    });
 
   it('starts a claim a crash left unstarted, then runs each new finding as soon as its ingest commits', async () => {
     // A finding fired and was claimed, and the process died before starting its run.
-    await ingestScanResult(t.store, { scan: scan([host('127.0.0.1', new Date().toISOString(), [port(httpPort, 'Index of /')])], String(httpPort)), source: 'first' });
+    await ingestScanResult(t.store, {
+      scan: scan([host('127.0.0.1', new Date().toISOString(), [port(httpPort, 'Index of /')])], String(httpPort)),
+      source: 'first',
+    });
     const [first] = await firings();
     const claim = await claimFirings(t.store, { profileId: first!.profile_id, profile: 'listing', ids: [first!.id], perHour: 5, now: new Date() });
     expect(claim).toMatchObject({ workflowId: `trigger:listing:${first!.id}`, firings: 1 });
 
     // The idle timer is an hour: only the start-up pass and commits can start anything here.
     const dispatcher = startTriggerDispatcher({
-      store: t.store, log: silentLogger, perHour: 5, resolve: async () => [], events, idleMs: 3_600_000,
+      store: t.store,
+      log: silentLogger,
+      perHour: 5,
+      resolve: async () => [],
+      events,
+      idleMs: 3_600_000,
       start: async (request) => {
         await services.startRun(request);
       },
@@ -81,7 +94,10 @@ describe.each(storeKinds)('the trigger dispatcher on %s', (kind) => {
 
       // A changed service that still matches, seen after the triggered run (an older scan would only widen history):
       // its ingest's commit wakes the dispatcher.
-      await ingestScanResult(t.store, { scan: scan([host('127.0.0.1', new Date(Date.now() + 1000).toISOString(), [port(httpPort, 'Index of /pub')])], String(httpPort)), source: 'second' });
+      await ingestScanResult(t.store, {
+        scan: scan([host('127.0.0.1', new Date(Date.now() + 1000).toISOString(), [port(httpPort, 'Index of /pub')])], String(httpPort)),
+        source: 'second',
+      });
       const [second] = await firings();
       expect(second!.id).not.toBe(first!.id);
       const woken = await finishedRunOf(second!.id);

@@ -31,28 +31,41 @@ describe.each(storeKinds)('trigger profiles on %s', (kind) => {
   let title = 'Index of /';
   const started = new Set<string>();
 
-  const serve = (page: () => string) => new Promise<http.Server>((resolve) => {
-    const s = http.createServer((_req, res) => {
-      // A server header nmap's service probes recognise as HTTP; no date, so a page's fingerprint stays the same.
-      res.sendDate = false;
-      res.writeHead(200, { 'Content-Type': 'text/html', Server: 'Apache/2.4.57 (Debian)' });
-      res.end(page());
+  const serve = (page: () => string) =>
+    new Promise<http.Server>((resolve) => {
+      const s = http.createServer((_req, res) => {
+        // A server header nmap's service probes recognise as HTTP; no date, so a page's fingerprint stays the same.
+        res.sendDate = false;
+        res.writeHead(200, { 'Content-Type': 'text/html', Server: 'Apache/2.4.57 (Debian)' });
+        res.end(page());
+      });
+      s.listen(0, '127.0.0.1', () => resolve(s));
     });
-    s.listen(0, '127.0.0.1', () => resolve(s));
-  });
 
   beforeAll(async () => {
     t = await openTestStore(kind);
-    listing = await serve(() => `<html><head><title>${title}</title></head><body><h1>${title}</h1><pre><a href="a.txt">a.txt</a>   2026-01-01 10:00  12</pre></body></html>`);
+    listing = await serve(
+      () => `<html><head><title>${title}</title></head><body><h1>${title}</h1><pre><a href="a.txt">a.txt</a>   2026-01-01 10:00  12</pre></body></html>`,
+    );
     other = await serve(() => '<html><head><title>Welcome</title></head><body>hello</body></html>');
     listingPort = (listing.address() as AddressInfo).port;
     otherPort = (other.address() as AddressInfo).port;
     await addTargets(t.store, ['127.0.0.1']);
     // Service detection: the HTTP scripts run only on ports nmap knows speak HTTP, and these are random ones.
-    await saveProfile(t.store, { name: 'webt', tcpPorts: `${listingPort},${otherPort}`, scripts: ['http-title'], nmapArgs: '-sV --version-light', hostTimeout: '60s' });
+    await saveProfile(t.store, {
+      name: 'webt',
+      tcpPorts: `${listingPort},${otherPort}`,
+      scripts: ['http-title'],
+      nmapArgs: '-sV --version-light',
+      hostTimeout: '60s',
+    });
     // http-title too, so that the triggered run's own findings match the query: they must not fire it again.
     await saveProfile(t.store, {
-      name: 'listing', trigger: 'http_title.lk:"index of"', scripts: ['http-ls', 'http-title'], nmapArgs: '-sV --version-light', hostTimeout: '60s',
+      name: 'listing',
+      trigger: 'http_title.lk:"index of"',
+      scripts: ['http-ls', 'http-title'],
+      nmapArgs: '-sV --version-light',
+      hostTimeout: '60s',
     });
     const nmap = createNmapRunner({ statsEvery: '1s', killGraceMs: 500 });
     deps = { store: t.store, config: t.config, log: silentLogger, nmap, maxInFlight: 2, resolve: async () => [] };
@@ -69,7 +82,11 @@ describe.each(storeKinds)('trigger profiles on %s', (kind) => {
   const scanWeb = (at: string) => runEmbedded(deps, profileRequest('webt', { scheduledFor: new Date(at) }));
   const dispatch = async (perHour: number, now = new Date()): Promise<TriggerPassSummary> => {
     const s = await dispatchTriggerFirings({
-      store: t.store, log: silentLogger, perHour, now: () => now, resolve: async () => [],
+      store: t.store,
+      log: silentLogger,
+      perHour,
+      now: () => now,
+      resolve: async () => [],
       start: async (request) => {
         await services.startRun(request);
         started.add(request.workflowId);
@@ -85,8 +102,9 @@ describe.each(storeKinds)('trigger profiles on %s', (kind) => {
     expect(web.status).toBe('succeeded');
     const fired = await firings();
     expect(fired.map((f) => [f.ip, f.protocol, f.port, f.status])).toEqual([['127.0.0.1', 'tcp', listingPort, 'pending']]);
-    const [obs] = await t.store.query<{ id: string }>(
-      `select id from port_observations where port = $1 and current and fields->'http_title' ? 'Index of /'`, [listingPort]);
+    const [obs] = await t.store.query<{ id: string }>(`select id from port_observations where port = $1 and current and fields->'http_title' ? 'Index of /'`, [
+      listingPort,
+    ]);
     expect(fired[0]!.observation_id).toBe(obs!.id);
 
     const pass = await dispatch(5);
@@ -97,15 +115,23 @@ describe.each(storeKinds)('trigger profiles on %s', (kind) => {
     const run = (await getRun(t.store, f!.run_id!))!;
     expect(run).toMatchObject({ kind: 'trigger', profile_name: 'listing', status: 'succeeded', targets: ['127.0.0.1'], requested_by: 'trigger' });
     expect(runJson(run).origin).toEqual({
-      query: 'http_title.lk:"index of"', firingId: f!.id, observationId: obs!.id, ip: '127.0.0.1', protocol: 'tcp', port: listingPort,
-      hsh256: f!.hsh256, firings: 1,
+      query: 'http_title.lk:"index of"',
+      firingId: f!.id,
+      observationId: obs!.id,
+      ip: '127.0.0.1',
+      protocol: 'tcp',
+      port: listingPort,
+      hsh256: f!.hsh256,
+      firings: 1,
     });
     expect(run.reason).toContain(`127.0.0.1 tcp/${listingPort}`);
     const jobs = await listJobs(t.store, run.id);
     expect(jobs.map((j) => [j.targets, j.tcp_ports, j.udp_ports, j.scripts])).toEqual([[['127.0.0.1'], String(listingPort), null, ['http-ls', 'http-title']]]);
     // http-ls read the listing: what the triggered scan was for.
     const [ls] = await t.store.query<{ n: number }>(
-      `select count(*)::int as n from port_observations o join observation_sightings s using (id) where s.last_run_id = $1 and o.doc::text like '%http-ls%'`, [run.id]);
+      `select count(*)::int as n from port_observations o join observation_sightings s using (id) where s.last_run_id = $1 and o.doc::text like '%http-ls%'`,
+      [run.id],
+    );
     expect(ls!.n).toBe(1);
     expect((await firingsOfRun(t.store, run.id)).map((x) => x.id)).toEqual([f!.id]);
     // The triggered run's own findings match the query too, and fire nothing.
@@ -147,7 +173,8 @@ describe.each(storeKinds)('trigger profiles on %s', (kind) => {
   it('never fires a scan of an address outside the perimeter', async () => {
     // The web scan's own result, as if it had been taken at 127.0.0.9 (outside the perimeter) and imported.
     const [raw] = await t.store.query<{ xml_gz: Uint8Array }>(
-      `select r.xml_gz from raw_results r join runs u on u.id = r.run_id where u.profile_name = 'webt' order by r.id desc limit 1`);
+      `select r.xml_gz from raw_results r join runs u on u.id = r.run_id where u.profile_name = 'webt' order by r.id desc limit 1`,
+    );
     const xml = gunzipSync(Buffer.from(raw!.xml_gz)).toString('utf8').replaceAll('127.0.0.1', '127.0.0.9').replace('Index of /srv', 'Index of /elsewhere');
     await ingestScanResult(t.store, { scan: parseNmapString(xml) as unknown as IngestScan, source: 'outside.xml', rawXml: Buffer.from(xml) });
     const [outside] = await firings();

@@ -48,8 +48,11 @@ beforeAll(async () => {
   serve = startPlum('serve', ['serve', '--port', '0'], env);
   const apiUrl = (await serve.waitFor(/API listening on (http:\/\/\S+)/))[1]!;
   worker = startPlum('worker', ['worker'], env);
-  agent = startPlum('agent n1', ['agent', '--temporal-address', temporal.address, '--server', apiUrl, '--token-file', path.join(agentHome, 'n1.token'), '--name', 'n1'],
-    { PLUM_HOME: agentHome, PLUM_DATABASE_URL: '', PLUM_TEMPORAL_ADDRESS: temporal.address, PLUM_LOG_LEVEL: 'warn' });
+  agent = startPlum(
+    'agent n1',
+    ['agent', '--temporal-address', temporal.address, '--server', apiUrl, '--token-file', path.join(agentHome, 'n1.token'), '--name', 'n1'],
+    { PLUM_HOME: agentHome, PLUM_DATABASE_URL: '', PLUM_TEMPORAL_ADDRESS: temporal.address, PLUM_LOG_LEVEL: 'warn' },
+  );
 }, 240_000);
 
 afterAll(async () => {
@@ -61,7 +64,7 @@ afterAll(async () => {
 });
 
 describe('trigger profiles on Temporal', () => {
-  it('a finding of a Temporal run starts the trigger profile\'s workflow on that address and port', async () => {
+  it("a finding of a Temporal run starts the trigger profile's workflow on that address and port", async () => {
     const web = perimeter.service('http');
     const out = JSON.parse(await ok(['run', 'webt', '--temporal', '--format', 'json'])) as { status: string };
     expect(out.status).toBe('succeeded');
@@ -76,7 +79,9 @@ describe('trigger profiles on Temporal', () => {
     }
     expect(run).toMatchObject({ kind: 'trigger', status: 'succeeded', progress: { origin: { ip: web.ip, port: web.port } } });
     const jobs = await store.query<{ targets: string[]; tcp_ports: string; scripts: string[]; agent: string }>(
-      `select targets, tcp_ports, scripts, agent from jobs where run_id = $1`, [run!.id]);
+      `select targets, tcp_ports, scripts, agent from jobs where run_id = $1`,
+      [run!.id],
+    );
     expect(jobs).toEqual([{ targets: [web.ip], tcp_ports: String(web.port), scripts: ['http-headers'], agent: 'n1' }]);
     const shown = JSON.parse(await ok(['runs', run!.id, '--format', 'json'])) as { run: { origin: { query: string; ip: string } } };
     expect(shown.run.origin).toMatchObject({ query: `port:${web.port}`, ip: web.ip });

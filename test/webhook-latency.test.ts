@@ -29,7 +29,11 @@ const LOOPBACK = { allowPrivate: true } as const;
 const HTTP_XML = fileURLToPath(new URL('./fixtures/nmap/loopback-http.xml', import.meta.url));
 const HTTPS_XML = fileURLToPath(new URL('./fixtures/nmap/loopback-https.xml', import.meta.url));
 
-interface Received { at: number; delivery: string; events: Array<{ id: string; type: string; ip: string; port: number; at: string; hsh256: string }> }
+interface Received {
+  at: number;
+  delivery: string;
+  events: Array<{ id: string; type: string; ip: string; port: number; at: string; hsh256: string }>;
+}
 
 async function receiver() {
   const requests: Received[] = [];
@@ -65,25 +69,54 @@ async function receiver() {
         });
       }
     },
-    close: () => new Promise<void>((r) => {
-      server.closeAllConnections();
-      server.close(() => r());
-    }),
+    close: () =>
+      new Promise<void>((r) => {
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
   };
 }
 
 function port(ip: string, p: number, title: string): IngestPort {
-  const fields: SearchFields = { ...emptySearchFields(), ip: [ip], port: [String(p)], protocol: ['tcp'], state: ['open'], service_name: ['http'], http_title: [title] };
-  return { protocol: 'tcp', port: p, state: 'open', fpVersion: 1, fields, doc: { title }, hsh256: createHash('sha256').update(`${ip}:${p}:${title}`).digest('hex') };
+  const fields: SearchFields = {
+    ...emptySearchFields(),
+    ip: [ip],
+    port: [String(p)],
+    protocol: ['tcp'],
+    state: ['open'],
+    service_name: ['http'],
+    http_title: [title],
+  };
+  return {
+    protocol: 'tcp',
+    port: p,
+    state: 'open',
+    fpVersion: 1,
+    fields,
+    doc: { title },
+    hsh256: createHash('sha256').update(`${ip}:${p}:${title}`).digest('hex'),
+  };
 }
 
 /** One scan of `ip` with one web port showing `title`. */
 function scanOf(store: Store, ip: string, at: string, title: string, source = 'latency') {
   return ingestScanResult(store, {
-    scan: { run: { startedAt: at, endedAt: at, finished: true }, hosts: [{
-      ip, status: 'up', startedAt: at, endedAt: at, timedOut: false, hostnames: [], ports: [port(ip, 8080, title)],
-    }] },
-    scope: { targets: [ip], tcpPorts: '8080' }, source,
+    scan: {
+      run: { startedAt: at, endedAt: at, finished: true },
+      hosts: [
+        {
+          ip,
+          status: 'up',
+          startedAt: at,
+          endedAt: at,
+          timedOut: false,
+          hostnames: [],
+          ports: [port(ip, 8080, title)],
+        },
+      ],
+    },
+    scope: { targets: [ip], tcpPorts: '8080' },
+    source,
   });
 }
 
@@ -125,7 +158,7 @@ describe.each(storeKinds)('webhook deliveries leave when their events commit on 
     }
   });
 
-  it('keeps each host\'s events in order while a receiver fails, and resumes pending deliveries after a restart', async () => {
+  it("keeps each host's events in order while a receiver fails, and resumes pending deliveries after a restart", async () => {
     const rx = await receiver();
     const hook = await createWebhook(t.store, { name: 'ordered', url: rx.url }, new Date(), LOOPBACK);
     rx.setStatus(503);
@@ -152,7 +185,9 @@ describe.each(storeKinds)('webhook deliveries leave when their events commit on 
       expect(got.map((e) => e.type)).toEqual(['appeared', 'changed', 'changed']);
       expect(got.map((e) => e.at)).toEqual([...got.map((e) => e.at)].sort());
       // The last success is recorded just after the receiver answered.
-      await expect.poll(async () => (await listWebhookStatus(t.store)).find((w) => w.name === 'ordered'), { timeout: BOUND_MS }).toMatchObject({ pending: 0, failed: 0 });
+      await expect
+        .poll(async () => (await listWebhookStatus(t.store)).find((w) => w.name === 'ordered'), { timeout: BOUND_MS })
+        .toMatchObject({ pending: 0, failed: 0 });
       expect(rx.requests.map((r) => r.delivery)).toEqual((await listDeliveries(t.store, hook.id)).map((d) => d.id).reverse());
     } finally {
       await second.stop();
@@ -250,7 +285,7 @@ describe.each(storeKinds)('plum serve sends webhooks when another process ingest
     await made?.drop();
   });
 
-  it('plum serve (scheduler off) delivers what another process\'s `plum ingest` committed, within the bound', async () => {
+  it("plum serve (scheduler off) delivers what another process's `plum ingest` committed, within the bound", async () => {
     const rx = await receiver();
     const env = { ...cliEnvOf(made.config), PLUM_WEBHOOK_ALLOW_PRIVATE: '1', PLUM_LOG_LEVEL: 'warn' };
     const add = await runPlum(['webhook', 'add', 'served', '--url', rx.url], env);

@@ -28,10 +28,11 @@ async function hugeAnswer(size: number) {
   return {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`,
     state,
-    close: () => new Promise<void>((r) => {
-      server.closeAllConnections();
-      server.close(() => r());
-    }),
+    close: () =>
+      new Promise<void>((r) => {
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
   };
 }
 

@@ -28,7 +28,12 @@ const SOURCES: Record<string, { file: () => string; type: string }> = {
 };
 export type AssetName = keyof typeof SOURCES;
 
-interface Asset { body: Buffer; type: string; hash: string; integrity: string }
+interface Asset {
+  body: Buffer;
+  type: string;
+  hash: string;
+  integrity: string;
+}
 const cache = new Map<string, Promise<Asset>>();
 
 async function read(name: string): Promise<Asset> {

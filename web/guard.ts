@@ -16,12 +16,13 @@ export const pageHeaders: MiddlewareHandler<WebEnv> = async (c, next) => {
   c.header('Cross-Origin-Opener-Policy', 'same-origin');
 };
 
-const formLimit = (bytes: number): MiddlewareHandler<WebEnv> => bodyLimit({
-  maxSize: bytes,
-  onError: () => {
-    throw new PlumError('payload_too_large', `form larger than ${bytes} bytes`, { hint: 'send less at once (e.g. import targets in several batches)' });
-  },
-});
+const formLimit = (bytes: number): MiddlewareHandler<WebEnv> =>
+  bodyLimit({
+    maxSize: bytes,
+    onError: () => {
+      throw new PlumError('payload_too_large', `form larger than ${bytes} bytes`, { hint: 'send less at once (e.g. import targets in several batches)' });
+    },
+  });
 
 /**
  * What every page and form action goes through: page headers, the session,
@@ -38,10 +39,15 @@ const limiters = new WeakMap<ResolvedDeps, Mw>();
 const BUDGET_OF: Record<string, string> = { '/search/save/report': '/search', '/search/save/webhook': '/search' };
 
 function expensiveLimiter(deps: ResolvedDeps): Mw {
-  return expensiveLimiterOf<WebEnv>(limiters, deps, (ctx) => `user:${ctx.var.user.name} ${BUDGET_OF[ctx.req.routePath] ?? ctx.req.routePath}`,
-    () => new PlumError('rate_limited', `too many searches: at most ${deps.limits.expensivePerMinute} a minute`, {
-      hint: 'wait a minute, or page through the results instead of repeating the search',
-    }));
+  return expensiveLimiterOf<WebEnv>(
+    limiters,
+    deps,
+    (ctx) => `user:${ctx.var.user.name} ${BUDGET_OF[ctx.req.routePath] ?? ctx.req.routePath}`,
+    () =>
+      new PlumError('rate_limited', `too many searches: at most ${deps.limits.expensivePerMinute} a minute`, {
+        hint: 'wait a minute, or page through the results instead of repeating the search',
+      }),
+  );
 }
 
 /**

@@ -46,13 +46,18 @@ export function createWeb(deps: ResolvedDeps, opts: CreateWebOptions = {}): Hono
     const status = err.httpStatus as 400 | 403 | 404 | 409 | 422 | 429 | 500 | 503;
     // htmx partial requests get the message alone, to show in place.
     if (c.req.header('hx-request')) return c.html(`<p class="flash error" role="alert">${escapeText(err.message)}</p>`, status);
-    return render(c, status === 404 ? 'Not found' : status === 403 ? 'Not allowed' : 'Something went wrong', (
+    return render(
+      c,
+      status === 404 ? 'Not found' : status === 403 ? 'Not allowed' : 'Something went wrong',
       <section class="error-page">
-        <p class="flash error" role="alert">{err.message}</p>
+        <p class="flash error" role="alert">
+          {err.message}
+        </p>
         {err.hint ? <p>{err.hint}</p> : null}
         <p class="muted">Request {c.get('requestId')}</p>
-      </section>
-    ), status);
+      </section>,
+      status,
+    );
   });
 
   registerAssets(web);
@@ -74,4 +79,3 @@ export function createWeb(deps: ResolvedDeps, opts: CreateWebOptions = {}): Hono
 function escapeText(s: string): string {
   return s.replace(/[&<>"']/g, (ch) => `&#${ch.charCodeAt(0)};`);
 }
-

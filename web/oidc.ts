@@ -10,7 +10,12 @@ import { accountNameOf, claimValues, roleFromClaims, type OidcRole, type RoleGra
  */
 
 /** What the browser must bring back to the callback: kept in a short-lived HttpOnly cookie between the two. */
-export interface PendingLogin { state: string; nonce: string; verifier: string; next: string }
+export interface PendingLogin {
+  state: string;
+  nonce: string;
+  verifier: string;
+  next: string;
+}
 
 export interface SsoIdentity {
   /** `ISSUER SUBJECT`: the account's key (users.oidc_subject). */
@@ -85,7 +90,10 @@ export function createRelyingParty(config: PlumConfig): OidcRelyingParty | undef
       let tokens: Awaited<ReturnType<typeof oidc.authorizationCodeGrant>>;
       try {
         tokens = await oidc.authorizationCodeGrant(cfg, callback, {
-          pkceCodeVerifier: pending.verifier, expectedState: pending.state, expectedNonce: pending.nonce, idTokenExpected: true,
+          pkceCodeVerifier: pending.verifier,
+          expectedState: pending.state,
+          expectedNonce: pending.nonce,
+          idTokenExpected: true,
         });
       } catch (e) {
         throw new PlumError('forbidden', `single sign-on refused: ${refusal(e)}`, { hint: 'start again from the login page' });

@@ -18,8 +18,14 @@ export const LOGIN_CSRF_COOKIE = 'plum_login_csrf';
  * Scanned data is escaped by JSX; this is the second wall if it ever is not.
  */
 export const PAGE_CSP = [
-  "default-src 'none'", "script-src 'self'", "style-src 'self'", "img-src 'self' data:", "connect-src 'self'",
-  "form-action 'self'", "frame-ancestors 'none'", "base-uri 'none'",
+  "default-src 'none'",
+  "script-src 'self'",
+  "style-src 'self'",
+  "img-src 'self' data:",
+  "connect-src 'self'",
+  "form-action 'self'",
+  "frame-ancestors 'none'",
+  "base-uri 'none'",
 ].join('; ');
 
 export function secureRequest(c: Context, opts: WebOptions): boolean {
@@ -29,7 +35,11 @@ export function secureRequest(c: Context, opts: WebOptions): boolean {
 
 export function setSessionCookie(c: Context, secret: string, opts: WebOptions): void {
   setCookie(c, SESSION_COOKIE, secret, {
-    httpOnly: true, sameSite: 'Strict', path: '/', secure: secureRequest(c, opts), maxAge: Math.floor(SESSION_TTL_MS / 1000),
+    httpOnly: true,
+    sameSite: 'Strict',
+    path: '/',
+    secure: secureRequest(c, opts),
+    maxAge: Math.floor(SESSION_TTL_MS / 1000),
   });
 }
 
@@ -102,9 +112,10 @@ export function requireUser(role: ApiKeyRole): MiddlewareHandler<WebEnv> {
     }
     if (c.req.method !== 'GET' && c.req.method !== 'HEAD') {
       checkOrigin(c);
-      const form = c.req.header('content-type')?.startsWith('application/x-www-form-urlencoded') || c.req.header('content-type')?.startsWith('multipart/form-data')
-        ? await c.req.parseBody()
-        : {};
+      const form =
+        c.req.header('content-type')?.startsWith('application/x-www-form-urlencoded') || c.req.header('content-type')?.startsWith('multipart/form-data')
+          ? await c.req.parseBody()
+          : {};
       const presented = c.req.header('x-csrf-token') ?? (typeof form._csrf === 'string' ? form._csrf : undefined);
       if (!sameToken(presented, session.csrfToken)) {
         throw new PlumError('forbidden', 'missing or wrong CSRF token', { hint: 'reload the page and submit the form again' });

@@ -26,7 +26,8 @@ async function checkServer(input: AgentCheckInput): Promise<string[]> {
   let res: Response;
   try {
     res = await fetch(url, {
-      method: 'POST', signal: AbortSignal.timeout(input.timeoutMs ?? 5000),
+      method: 'POST',
+      signal: AbortSignal.timeout(input.timeoutMs ?? 5000),
       headers: { authorization: `Bearer ${input.token}`, 'content-type': 'application/json' },
       body: JSON.stringify({ version: PLUM_VERSION }),
     });
@@ -35,7 +36,9 @@ async function checkServer(input: AgentCheckInput): Promise<string[]> {
     return [`Plum server unreachable at ${input.serverUrl}: ${cause ?? oneLine(e)} (check --server and that plum serve runs)`];
   }
   if (res.status === 401 || res.status === 403) {
-    return [`the Plum server refused the agent token (${res.status}): create one with \`plum agent-token create --agent NAME\` and pass its file with --token-file`];
+    return [
+      `the Plum server refused the agent token (${res.status}): create one with \`plum agent-token create --agent NAME\` and pass its file with --token-file`,
+    ];
   }
   if (!res.ok) return [`the Plum server answered ${res.status} ${res.statusText} to the agent heartbeat (check --server points at plum serve)`];
   return [];
@@ -70,7 +73,9 @@ async function checkTemporal(input: AgentCheckInput): Promise<string[]> {
     await connection.workflowService.describeNamespace({ namespace: input.config.PLUM_TEMPORAL_NAMESPACE });
     return [];
   } catch (e) {
-    return [`Temporal at ${input.temporalAddress} has no usable namespace "${input.config.PLUM_TEMPORAL_NAMESPACE}": ${oneLine(e)} (set PLUM_TEMPORAL_NAMESPACE)`];
+    return [
+      `Temporal at ${input.temporalAddress} has no usable namespace "${input.config.PLUM_TEMPORAL_NAMESPACE}": ${oneLine(e)} (set PLUM_TEMPORAL_NAMESPACE)`,
+    ];
   } finally {
     await connection.close();
   }

@@ -46,7 +46,8 @@ export interface AgentOptions {
 
 function postHeartbeat(opts: AgentOptions, body: { currentJobId?: string | null }): Promise<Response> {
   return fetch(`${opts.serverUrl.replace(/\/+$/, '')}/v1/agent/heartbeat`, {
-    method: 'POST', headers: { authorization: `Bearer ${opts.token}`, 'content-type': 'application/json' },
+    method: 'POST',
+    headers: { authorization: `Bearer ${opts.token}`, 'content-type': 'application/json' },
     body: JSON.stringify({ version: PLUM_VERSION, ...body }),
   });
 }
@@ -98,17 +99,20 @@ export async function runAgent(opts: AgentOptions): Promise<void> {
     return;
   }
   if (opts.name && opts.name.toLowerCase() !== agentName) {
-    opts.log.warn({ name: opts.name, agent: agentName }, 'the token belongs to another agent name than --name: jobs are claimed as the token\'s agent');
+    opts.log.warn({ name: opts.name, agent: agentName }, "the token belongs to another agent name than --name: jobs are claimed as the token's agent");
   }
   const identity = agentWorkerIdentity(agentName);
-  const acts = toTemporalActivities(createActivities({
-    log: opts.log,
-    nmap: createNmapRunner({ nmapPath: opts.nmapPath, log: opts.log, scriptSource: httpScriptSource({ serverUrl: opts.serverUrl, token: opts.token }) }),
-    scanners: { sslscan: createSslscanScanner({ sslscanPath: opts.config.PLUM_SSLSCAN, log: opts.log, resolve: systemResolver }) },
-    // Scouting jobs of two-stage profiles: masscan with this agent's network settings (PLUM_MASSCAN_*).
-    masscan: createMasscanScanner({ masscanPath: opts.config.PLUM_MASSCAN, settings: masscanSettingsOf(opts.config), log: opts.log }),
-    resultSink: httpResultSink({ serverUrl: opts.serverUrl, token: opts.token }), runnerName: opts.name ?? os.hostname(),
-  }));
+  const acts = toTemporalActivities(
+    createActivities({
+      log: opts.log,
+      nmap: createNmapRunner({ nmapPath: opts.nmapPath, log: opts.log, scriptSource: httpScriptSource({ serverUrl: opts.serverUrl, token: opts.token }) }),
+      scanners: { sslscan: createSslscanScanner({ sslscanPath: opts.config.PLUM_SSLSCAN, log: opts.log, resolve: systemResolver }) },
+      // Scouting jobs of two-stage profiles: masscan with this agent's network settings (PLUM_MASSCAN_*).
+      masscan: createMasscanScanner({ masscanPath: opts.config.PLUM_MASSCAN, settings: masscanSettingsOf(opts.config), log: opts.log }),
+      resultSink: httpResultSink({ serverUrl: opts.serverUrl, token: opts.token }),
+      runnerName: opts.name ?? os.hostname(),
+    }),
+  );
   const beat = setInterval(() => void heartbeatServer(opts, {}), 60_000);
   try {
     while (!opts.signal.aborted) {
@@ -119,15 +123,23 @@ export async function runAgent(opts: AgentOptions): Promise<void> {
         await sleep(wait, opts.signal);
         continue;
       }
-      const workerFor = (taskQueue: string, slots: number) => Worker.create({
-        connection, namespace: opts.namespace, taskQueue, identity,
-        activities: { runNmapJob: acts.runNmapJob, runScoutJob: acts.runScoutJob }, maxConcurrentActivityTaskExecutions: slots,
-        // A job still running when the window closes is allowed to finish.
-        shutdownGraceTime: '8h',
-      });
+      const workerFor = (taskQueue: string, slots: number) =>
+        Worker.create({
+          connection,
+          namespace: opts.namespace,
+          taskQueue,
+          identity,
+          activities: { runNmapJob: acts.runNmapJob, runScoutJob: acts.runScoutJob },
+          maxConcurrentActivityTaskExecutions: slots,
+          // A job still running when the window closes is allowed to finish.
+          shutdownGraceTime: '8h',
+        });
       // The urgent queue has a worker of its own: its slot stays free while profile runs fill the others.
       const urgentSlots = opts.urgentSlots ?? 1;
-      const workers = [await workerFor(opts.taskQueue, opts.concurrency), ...(urgentSlots > 0 ? [await workerFor(urgentQueueOf(opts.taskQueue), urgentSlots)] : [])];
+      const workers = [
+        await workerFor(opts.taskQueue, opts.concurrency),
+        ...(urgentSlots > 0 ? [await workerFor(urgentQueueOf(opts.taskQueue), urgentSlots)] : []),
+      ];
       const windowEnd = opts.scanHours ? msUntilWindowChange(opts.scanHours, now) : Number.POSITIVE_INFINITY;
       const until = sleep(windowEnd, opts.signal);
       await Promise.all(workers.map((w) => w.runUntil(until)));
@@ -142,9 +154,13 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
     if (signal.aborted) return resolve();
     const t = Number.isFinite(ms) ? setTimeout(resolve, Math.min(ms, 2 ** 31 - 1)) : undefined;
-    signal.addEventListener('abort', () => {
-      if (t) clearTimeout(t);
-      resolve();
-    }, { once: true });
+    signal.addEventListener(
+      'abort',
+      () => {
+        if (t) clearTimeout(t);
+        resolve();
+      },
+      { once: true },
+    );
   });
 }

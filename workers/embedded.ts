@@ -68,11 +68,16 @@ const isCancelled = (e: unknown) => e instanceof PlumError && e.code === 'cancel
 /** Runs one request (profile or investigation) to the end in this process. */
 export async function runEmbedded(deps: EmbeddedDeps, request: RunRequest, limits: Partial<RunLimits> = {}): Promise<RunSummary> {
   const nmap = deps.nmap ?? createNmapRunner({ nmapPath: deps.config.PLUM_NMAP, log: deps.log, scriptSource: storeScriptSource(deps.store) });
-  const ingestDeps = deps.ingestDeps ?? await defaultIngestDeps(deps.store, deps.config);
+  const ingestDeps = deps.ingestDeps ?? (await defaultIngestDeps(deps.store, deps.config));
   const acts = createActivities({
-    log: deps.log, store: deps.store, nmap, ingestDeps, resolve: deps.resolve ?? systemResolver,
+    log: deps.log,
+    store: deps.store,
+    nmap,
+    ingestDeps,
+    resolve: deps.resolve ?? systemResolver,
     scanners: { sslscan: createSslscanScanner({ sslscanPath: deps.config.PLUM_SSLSCAN, log: deps.log, resolve: deps.resolve ?? systemResolver }) },
-    retentionDays: deps.config.PLUM_RAW_RETENTION_DAYS, runnerName: 'embedded',
+    retentionDays: deps.config.PLUM_RAW_RETENTION_DAYS,
+    runnerName: 'embedded',
     ...(deps.jobTimeoutMs ? { jobTimeoutMs: deps.jobTimeoutMs } : {}),
     maxJobSize: deps.maxJobSize ?? deps.config.PLUM_JOB_SIZE,
     masscan: deps.masscan ?? createMasscanScanner({ masscanPath: deps.config.PLUM_MASSCAN, settings: masscanSettingsOf(deps.config), log: deps.log }),
@@ -89,18 +94,26 @@ export async function runEmbedded(deps: EmbeddedDeps, request: RunRequest, limit
     // Recorded so that a later plum process can tell this run from one whose process is gone.
     await claimRun(deps.store, planned.runId, thisProcess());
     poll ??= setInterval(() => {
-      cancelRequested(deps.store, planned.runId).then((yes) => {
-        if (yes) cancel.abort();
-      }, (e: unknown) => deps.log.debug({ err: toPlumError(e).message }, 'checking for a cancel request failed'));
+      cancelRequested(deps.store, planned.runId).then(
+        (yes) => {
+          if (yes) cancel.abort();
+        },
+        (e: unknown) => deps.log.debug({ err: toPlumError(e).message }, 'checking for a cancel request failed'),
+      );
     }, deps.cancelPollMs ?? 1000);
     poll.unref();
     return planned;
   };
 
   const runNmapJob = async (spec: JobSpec): Promise<NmapJobResult> => {
-    const handoff = { store: deps.store, timeoutSeconds: deps.config.PLUM_LEGACY_JOB_TIMEOUT, signal, ...(deps.legacyPollMs ? { pollMs: deps.legacyPollMs } : {}) };
+    const handoff = {
+      store: deps.store,
+      timeoutSeconds: deps.config.PLUM_LEGACY_JOB_TIMEOUT,
+      signal,
+      ...(deps.legacyPollMs ? { pollMs: deps.legacyPollMs } : {}),
+    };
     // The predecessor's agents scan TCP only (§2): a job with UDP ports stays here.
-    if (deps.config.PLUM_LEGACY_BOT_API && !spec.udpPorts && await legacyAgentsReady(handoff)) return runJobOnLegacyAgent(spec, handoff);
+    if (deps.config.PLUM_LEGACY_BOT_API && !spec.udpPorts && (await legacyAgentsReady(handoff))) return runJobOnLegacyAgent(spec, handoff);
     return withAttempts(spec, 'nmap', () => acts.runNmapJob(spec));
   };
 
@@ -133,18 +146,22 @@ export async function runEmbedded(deps: EmbeddedDeps, request: RunRequest, limit
   }
 
   async function runSteps(): Promise<RunSummary> {
-  for (;;) {
-    const step = await executeScanRun({
-      activities: acts,
-      runNmapJob,
-      runScoutJob: (spec) => withAttempts(spec, 'masscan', () => acts.runScoutJob(spec)),
-      isCancellation: isCancelled,
-      nonCancellable: (fn) => fn(),
-      report: (e) => deps.onEvent?.(e),
-    }, state, { ...DEFAULT_LIMITS, maxInFlight: deps.maxInFlight ?? 4, jobsPerExecution: Number.POSITIVE_INFINITY, ...limits });
-    if (step.done) return step.summary;
-    state = step.state;
-  }
+    for (;;) {
+      const step = await executeScanRun(
+        {
+          activities: acts,
+          runNmapJob,
+          runScoutJob: (spec) => withAttempts(spec, 'masscan', () => acts.runScoutJob(spec)),
+          isCancellation: isCancelled,
+          nonCancellable: (fn) => fn(),
+          report: (e) => deps.onEvent?.(e),
+        },
+        state,
+        { ...DEFAULT_LIMITS, maxInFlight: deps.maxInFlight ?? 4, jobsPerExecution: Number.POSITIVE_INFINITY, ...limits },
+      );
+      if (step.done) return step.summary;
+      state = step.state;
+    }
   }
 }
 
@@ -158,7 +175,10 @@ export interface ProfileRunOptions {
 export function profileRequest(profile: string, opts: ProfileRunOptions = {}): RunRequest {
   const scheduledFor = (opts.scheduledFor ?? new Date()).toISOString();
   return {
-    kind: 'profile', profile, scheduledFor, requestedBy: opts.requestedBy ?? 'cli',
+    kind: 'profile',
+    profile,
+    scheduledFor,
+    requestedBy: opts.requestedBy ?? 'cli',
     workflowId: workflowIdFor({ kind: 'profile', profile, scheduledFor }),
     ...(opts.scopeOverrideReason ? { scopeOverrideReason: opts.scopeOverrideReason } : {}),
   };
@@ -181,10 +201,16 @@ export interface InvestigationInput {
 export function investigationRequest(input: InvestigationInput): RunRequest & { kind: 'investigation' } {
   const investigationId = newId('inv');
   return {
-    kind: 'investigation', investigationId, workflowId: workflowIdFor({ kind: 'investigation', investigationId }),
-    targets: input.targets, tcpPorts: input.tcpPorts, ...(input.udpPorts ? { udpPorts: input.udpPorts } : {}),
-    ...(input.scripts?.length ? { scripts: input.scripts } : {}), ...(input.reason ? { reason: input.reason } : {}),
-    requestedBy: input.requestedBy ?? 'cli', ...(input.scopeOverrideReason ? { scopeOverrideReason: input.scopeOverrideReason } : {}),
+    kind: 'investigation',
+    investigationId,
+    workflowId: workflowIdFor({ kind: 'investigation', investigationId }),
+    targets: input.targets,
+    tcpPorts: input.tcpPorts,
+    ...(input.udpPorts ? { udpPorts: input.udpPorts } : {}),
+    ...(input.scripts?.length ? { scripts: input.scripts } : {}),
+    ...(input.reason ? { reason: input.reason } : {}),
+    requestedBy: input.requestedBy ?? 'cli',
+    ...(input.scopeOverrideReason ? { scopeOverrideReason: input.scopeOverrideReason } : {}),
   };
 }
 

@@ -60,8 +60,14 @@ export function judgeJobClaim(pending: PendingActivityView[], claim: JobClaimReq
   const activity = pending.find((a) => a.activityId === nmapActivityId(jobId) || a.activityId === scoutActivityId(jobId));
   if (!activity) {
     // Workflows started before job-derived activity ids: only a running nmap activity of this agent at this attempt.
-    const legacy = pending.some((a) => a.activityType === NMAP_ACTIVITY_TYPE && /^\d+$/.test(a.activityId) && a.started
-      && a.attempt === attempt && agentOfWorkerIdentity(a.workerIdentity) === agent);
+    const legacy = pending.some(
+      (a) =>
+        a.activityType === NMAP_ACTIVITY_TYPE &&
+        /^\d+$/.test(a.activityId) &&
+        a.started &&
+        a.attempt === attempt &&
+        agentOfWorkerIdentity(a.workerIdentity) === agent,
+    );
     if (legacy) return undefined;
     return new PlumError('conflict', `job ${jobId} is not being scanned on Temporal now (its workflow has no running nmap activity for it)`, {
       hint: 'an agent claims only the job Temporal hands it; drop this job',
@@ -74,9 +80,13 @@ export function judgeJobClaim(pending: PendingActivityView[], claim: JobClaimReq
   }
   const runner = agentOfWorkerIdentity(activity.workerIdentity);
   if (runner !== agent) {
-    return new PlumError('forbidden', `job ${jobId} runs on ${runner ? `agent ${runner}` : `worker "${activity.workerIdentity}"`} according to Temporal, not on agent ${agent}`, {
-      hint: 'only the agent Temporal dispatched the job to may claim it; check that each agent runs with its own token',
-    });
+    return new PlumError(
+      'forbidden',
+      `job ${jobId} runs on ${runner ? `agent ${runner}` : `worker "${activity.workerIdentity}"`} according to Temporal, not on agent ${agent}`,
+      {
+        hint: 'only the agent Temporal dispatched the job to may claim it; check that each agent runs with its own token',
+      },
+    );
   }
   if (activity.attempt !== attempt) {
     return new PlumError('conflict', `job ${jobId} runs attempt ${activity.attempt} on Temporal, not attempt ${attempt}`, {
@@ -91,17 +101,20 @@ const GRPC_NOT_FOUND = 5;
 
 function pendingView(a: temporal.api.workflow.v1.IPendingActivityInfo): PendingActivityView {
   return {
-    activityId: a.activityId ?? '', activityType: a.activityType?.name ?? '', started: Number(a.state) === STARTED,
-    attempt: a.attempt ?? 0, workerIdentity: a.lastWorkerIdentity ?? '',
+    activityId: a.activityId ?? '',
+    activityType: a.activityType?.name ?? '',
+    started: Number(a.state) === STARTED,
+    attempt: a.attempt ?? 0,
+    workerIdentity: a.lastWorkerIdentity ?? '',
   };
 }
 
 /** Asks Temporal about the job's workflow and throws the refusal when the claim does not match. */
-export async function verifyJobClaimOnTemporal(
-  client: Client, namespace: string, claim: JobClaimRequest & { workflowId: string | null },
-): Promise<void> {
+export async function verifyJobClaimOnTemporal(client: Client, namespace: string, claim: JobClaimRequest & { workflowId: string | null }): Promise<void> {
   if (!claim.workflowId) {
-    throw new PlumError('conflict', `job ${claim.jobId} belongs to a run without a Temporal workflow`, { hint: 'agents only run jobs of runs on Temporal; drop this job' });
+    throw new PlumError('conflict', `job ${claim.jobId} belongs to a run without a Temporal workflow`, {
+      hint: 'agents only run jobs of runs on Temporal; drop this job',
+    });
   }
   let res: temporal.api.workflowservice.v1.IDescribeWorkflowExecutionResponse;
   try {

@@ -55,7 +55,7 @@ export async function startLegacyBridge(deps: { config: PlumConfig; store: Store
       await completion.complete(job.token, legacyJobResult({ runId: job.runId, jobId: job.id, sha256: job.sha256, startedAt: job.startedAt, size }));
     } catch (e) {
       if (!(e instanceof ActivityNotFoundError)) {
-        log.warn({ jobId: job.id, err: oneLine(e) }, 'completing a legacy agent\'s job on Temporal failed; retried on the next heartbeat');
+        log.warn({ jobId: job.id, err: oneLine(e) }, "completing a legacy agent's job on Temporal failed; retried on the next heartbeat");
         return;
       }
       // That attempt is over; the next one finds the job ingested and returns at once.
@@ -70,11 +70,11 @@ export async function startLegacyBridge(deps: { config: PlumConfig; store: Store
       if (e instanceof ActivityCancelledError) {
         await cancelBridgedJob(store, job.id, job.token);
         await completion.reportCancellation(job.token).catch(() => undefined);
-        log.info({ jobId: job.id }, 'a legacy agent\'s job was cancelled on Temporal');
+        log.info({ jobId: job.id }, "a legacy agent's job was cancelled on Temporal");
       } else if (e instanceof ActivityNotFoundError) {
         await releaseBridgeToken(store, job.id, job.token);
       } else {
-        log.warn({ jobId: job.id, err: oneLine(e) }, 'heartbeating a legacy agent\'s job on Temporal failed');
+        log.warn({ jobId: job.id, err: oneLine(e) }, "heartbeating a legacy agent's job on Temporal failed");
       }
     }
   }
@@ -86,7 +86,7 @@ export async function startLegacyBridge(deps: { config: PlumConfig; store: Store
       try {
         for (const job of await bridgedJobs(store)) await (job.ingested ? complete(job) : heartbeat(job));
       } catch (e) {
-        log.warn({ err: oneLine(e) }, 'the legacy bridge\'s heartbeat failed');
+        log.warn({ err: oneLine(e) }, "the legacy bridge's heartbeat failed");
       } finally {
         lastSweep = Date.now();
         sweeping = undefined;
@@ -98,8 +98,11 @@ export async function startLegacyBridge(deps: { config: PlumConfig; store: Store
   const connection = await connectWorker(config, log);
   const acts = createBridgeNmapActivity({ store, log });
   const worker = await Worker.create({
-    connection, namespace: config.PLUM_TEMPORAL_NAMESPACE, taskQueue: legacyQueueOf(config.PLUM_TEMPORAL_SCAN_QUEUE),
-    identity: bridgeWorkerIdentity(), activities: { runNmapJob: acts.runNmapJob },
+    connection,
+    namespace: config.PLUM_TEMPORAL_NAMESPACE,
+    taskQueue: legacyQueueOf(config.PLUM_TEMPORAL_SCAN_QUEUE),
+    identity: bridgeWorkerIdentity(),
+    activities: { runNmapJob: acts.runNmapJob },
     // An attempt frees its slot as soon as its token is stored: the slots bound the handovers in progress, not the jobs held.
     maxConcurrentActivityTaskExecutions: 20,
   });
@@ -121,7 +124,8 @@ export async function startLegacyBridge(deps: { config: PlumConfig; store: Store
     async jobRefused(jobId, reason) {
       const job = await bridgedJob(store, jobId);
       if (!job) return;
-      await completion.fail(job.token, ApplicationFailure.create({ message: reason, type: 'unsafe_argument', nonRetryable: true }))
+      await completion
+        .fail(job.token, ApplicationFailure.create({ message: reason, type: 'unsafe_argument', nonRetryable: true }))
         .catch((e: unknown) => log.warn({ jobId, err: oneLine(e) }, 'failing a refused legacy job on Temporal failed'));
       await releaseBridgeToken(store, job.id, job.token);
     },

@@ -33,7 +33,9 @@ export const legacyAgentsReady = (o: Pick<HandoffOptions, 'store' | 'timeoutSeco
 export async function runJobOnLegacyAgent(spec: JobSpec, o: HandoffOptions): Promise<NmapJobResult> {
   const started = Date.now();
   // The checks Plum's runner makes before starting nmap: the agent runs whatever it is given.
-  legacyJobParams({ ...spec, scripts: spec.scripts, allowScripts: spec.allowScripts ?? [], customScripts: spec.customScripts ?? [] }, () => installedScriptDb());
+  legacyJobParams({ ...spec, scripts: spec.scripts, allowScripts: spec.allowScripts ?? [], customScripts: spec.customScripts ?? [] }, () =>
+    installedScriptDb(),
+  );
   await offerJobToLegacyAgents(o.store, spec.jobId);
   o.onWaiting?.(spec);
   for (;;) {
@@ -41,12 +43,20 @@ export async function runJobOnLegacyAgent(spec: JobSpec, o: HandoffOptions): Pro
     if (!job) throw new PlumError('not_found', `job ${spec.jobId} no longer exists`);
     if (job.ingested_at) {
       return {
-        runId: spec.runId, jobId: spec.jobId, sha256: job.result_sha256 ?? '', size: 0, exitCode: 0, interrupted: false,
-        durationMs: Date.now() - started, delivery: 'uploaded',
+        runId: spec.runId,
+        jobId: spec.jobId,
+        sha256: job.result_sha256 ?? '',
+        size: 0,
+        exitCode: 0,
+        interrupted: false,
+        durationMs: Date.now() - started,
+        delivery: 'uploaded',
       };
     }
     if (job.status === 'failed') {
-      throw new PlumError('unsafe_argument', `job ${spec.index} could not be handed to a legacy agent: ${job.error ?? 'refused'}`, { hint: 'fix the profile and start a new run' });
+      throw new PlumError('unsafe_argument', `job ${spec.index} could not be handed to a legacy agent: ${job.error ?? 'refused'}`, {
+        hint: 'fix the profile and start a new run',
+      });
     }
     if (job.status === 'cancelled') throw new PlumError('cancelled', `job ${spec.index} was cancelled`, { hint: 'start a new run to scan again' });
     try {

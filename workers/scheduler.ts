@@ -89,17 +89,23 @@ export function createEmbeddedScheduler(deps: SchedulerDeps) {
   const failed = new Set<string>();
 
   function launch(profile: StoredProfile, request: RunRequest): void {
-    const p = deps.startRun(request).then(async (summary) => {
-      await recordScheduledRun(deps.store, profile.id, request.workflowId, summary.runId);
-      deps.log.info({ profile: profile.name, runId: summary.runId, status: summary.status }, 'scheduled run finished');
-    }, (e: unknown) => {
-      failed.add(request.workflowId);
-      const err = toPlumError(e);
-      // A profile with nothing to scan yet (a fresh install's default profiles) is not a failure to alert on.
-      if (err.details?.reason === 'no_targets') {
-        deps.log.info({ profile: profile.name, workflowId: request.workflowId }, `scheduled run skipped: ${err.oneLine()}`);
-      } else deps.log.error({ profile: profile.name, workflowId: request.workflowId, err: err.oneLine() }, 'scheduled run failed');
-    }).finally(() => running.delete(profile.id));
+    const p = deps
+      .startRun(request)
+      .then(
+        async (summary) => {
+          await recordScheduledRun(deps.store, profile.id, request.workflowId, summary.runId);
+          deps.log.info({ profile: profile.name, runId: summary.runId, status: summary.status }, 'scheduled run finished');
+        },
+        (e: unknown) => {
+          failed.add(request.workflowId);
+          const err = toPlumError(e);
+          // A profile with nothing to scan yet (a fresh install's default profiles) is not a failure to alert on.
+          if (err.details?.reason === 'no_targets') {
+            deps.log.info({ profile: profile.name, workflowId: request.workflowId }, `scheduled run skipped: ${err.oneLine()}`);
+          } else deps.log.error({ profile: profile.name, workflowId: request.workflowId, err: err.oneLine() }, 'scheduled run failed');
+        },
+      )
+      .finally(() => running.delete(profile.id));
     running.set(profile.id, p);
   }
 
@@ -119,7 +125,7 @@ export function createEmbeddedScheduler(deps: SchedulerDeps) {
       }
     }
 
-    const due = nextDue(profile.every, last ?? await lastProfileRunStart(deps.store, profile.id), at);
+    const due = nextDue(profile.every, last ?? (await lastProfileRunStart(deps.store, profile.id)), at);
     if (due.getTime() > at.getTime()) return { profile: profile.name, action: 'not-due', slot: due.toISOString() };
     const { slot, skipped } = latestSlot(profile.every, due, at);
     const request = profileRequest(profile.name, { scheduledFor: slot, requestedBy: 'scheduler' });
@@ -128,7 +134,10 @@ export function createEmbeddedScheduler(deps: SchedulerDeps) {
     if (skipped.length) deps.log.warn({ profile: profile.name, skipped: skipped.length }, 'missed cycle slots skipped (bounded catch-up)');
     launch(profile, request);
     return {
-      profile: profile.name, action: 'started', workflowId: request.workflowId, slot: slot.toISOString(),
+      profile: profile.name,
+      action: 'started',
+      workflowId: request.workflowId,
+      slot: slot.toISOString(),
       ...(skipped.length ? { skipped: skipped.map((d) => d.toISOString()) } : {}),
     };
   }
@@ -158,7 +167,14 @@ export function createEmbeddedScheduler(deps: SchedulerDeps) {
       deps.log.error({ err: msg }, `scheduler: ${what} failed`);
     };
     const extra = deps.reports ?? {};
-    const hookDeps = { fetch: extra.fetch, log: deps.log, now: at, allowPrivate: extra.config?.PLUM_WEBHOOK_ALLOW_PRIVATE, flapping: extra.config?.PLUM_FLAPPING, ...extra.webhook };
+    const hookDeps = {
+      fetch: extra.fetch,
+      log: deps.log,
+      now: at,
+      allowPrivate: extra.config?.PLUM_WEBHOOK_ALLOW_PRIVATE,
+      flapping: extra.config?.PLUM_FLAPPING,
+      ...extra.webhook,
+    };
     try {
       const done = await runDueReports({ ...extra, store: deps.store, log: deps.log }, at);
       r.reports = done.map((x) => ({ report: x.definition.name, status: x.status }));

@@ -33,7 +33,9 @@ type InvestigationInput = Parameters<NonNullable<ApiServices['startInvestigation
  * `cancelRun` kills that run's nmap processes and nothing else.
  */
 export function embeddedServices(deps: Omit<EmbeddedDeps, 'signal' | 'onEvent'> & { schedulerIntervalMs?: number }): {
-  api: ApiServices; close(): Promise<void>; running: Map<string, Promise<unknown>>;
+  api: ApiServices;
+  close(): Promise<void>;
+  running: Map<string, Promise<unknown>>;
   /** Starts a run in the background; resolves with its run id once planned (triggered runs: workers/trigger-dispatcher.ts). */
   startRun(request: RunRequest): Promise<string>;
 } {
@@ -54,43 +56,54 @@ export function embeddedServices(deps: Omit<EmbeddedDeps, 'signal' | 'onEvent'> 
     });
     runId.catch(() => undefined);
     let wasPlanned = false;
-    const done = (async () => runEmbedded({
-      ...deps,
-      ingestDeps: await ingestDeps!,
-      signal: ctrl.signal,
-      onEvent: (e) => {
-        if (e.type === 'planned') {
-          wasPlanned = true;
-          controllers.set(e.plan.runId, ctrl);
-          running.set(e.plan.runId, done.catch(() => undefined));
-          planned(e.plan.runId);
+    const done = (async () =>
+      runEmbedded(
+        {
+          ...deps,
+          ingestDeps: await ingestDeps!,
+          signal: ctrl.signal,
+          onEvent: (e) => {
+            if (e.type === 'planned') {
+              wasPlanned = true;
+              controllers.set(e.plan.runId, ctrl);
+              running.set(
+                e.plan.runId,
+                done.catch(() => undefined),
+              );
+              planned(e.plan.runId);
+            }
+          },
+        },
+        request,
+      ))();
+    done
+      .then(
+        (summary) => deps.log.info({ runId: summary.runId, status: summary.status }, 'run finished'),
+        (e) => {
+          failed(e);
+          // A run refused before it was planned (no targets, out of scope) is its caller's error to report:
+          // the API answers it, the scheduler logs it. One that failed later has no one else to tell.
+          deps.log[wasPlanned ? 'warn' : 'debug']({ err: toPlumError(e).message, workflowId: request.workflowId }, 'run failed');
+        },
+      )
+      .finally(async () => {
+        const id = await runId.catch(() => undefined);
+        if (id) {
+          controllers.delete(id);
+          running.delete(id);
         }
-      },
-    }, request))();
-    done.then(
-      (summary) => deps.log.info({ runId: summary.runId, status: summary.status }, 'run finished'),
-      (e) => {
-        failed(e);
-        // A run refused before it was planned (no targets, out of scope) is its caller's error to report:
-        // the API answers it, the scheduler logs it. One that failed later has no one else to tell.
-        deps.log[wasPlanned ? 'warn' : 'debug']({ err: toPlumError(e).message, workflowId: request.workflowId }, 'run failed');
-      },
-    ).finally(async () => {
-      const id = await runId.catch(() => undefined);
-      if (id) {
-        controllers.delete(id);
-        running.delete(id);
-      }
-    });
+      });
     return { runId, done };
   }
 
   const scheduler = deps.schedulerIntervalMs
     ? createEmbeddedScheduler({
-      store: deps.store, log: deps.log, startRun: (request) => launch(request).done,
-      // Due reports and webhook events on the same tick (errors are logged, never stop the profiles).
-      reports: { config: deps.config, sendMail: createSmtpMailer(deps.config) },
-    })
+        store: deps.store,
+        log: deps.log,
+        startRun: (request) => launch(request).done,
+        // Due reports and webhook events on the same tick (errors are logged, never stop the profiles).
+        reports: { config: deps.config, sendMail: createSmtpMailer(deps.config) },
+      })
     : undefined;
   const ticking = scheduler?.start(deps.schedulerIntervalMs);
 
@@ -111,12 +124,14 @@ export function embeddedServices(deps: Omit<EmbeddedDeps, 'signal' | 'onEvent'> 
       // Wait for the runner to record the cancellation (nmap killed, run marked cancelled).
       await running.get(runId);
     },
-    ...(scheduler ? {
-      // The scheduler reads the profiles on every tick; a tick now applies a change at once.
-      profileChanged: async () => {
-        void scheduler.tick().catch((e) => deps.log.warn({ err: toPlumError(e).message }, 'scheduler tick failed'));
-      },
-    } : {}),
+    ...(scheduler
+      ? {
+          // The scheduler reads the profiles on every tick; a tick now applies a change at once.
+          profileChanged: async () => {
+            void scheduler.tick().catch((e) => deps.log.warn({ err: toPlumError(e).message }, 'scheduler tick failed'));
+          },
+        }
+      : {}),
   };
   return {
     api,
@@ -141,16 +156,16 @@ export function embeddedServices(deps: Omit<EmbeddedDeps, 'signal' | 'onEvent'> 
  * written by the workflow's planRun activity, so the route waits briefly for it.
  */
 async function temporalServices(deps: { store: Store; config: PlumConfig; log: Logger }): Promise<{
-  api: ApiServices; close(): Promise<void>; startRun(request: RunRequest): Promise<void>;
+  api: ApiServices;
+  close(): Promise<void>;
+  startRun(request: RunRequest): Promise<void>;
 }> {
   const { connectTemporal, startRunWorkflow } = await import('./temporal-client.ts');
   const { syncSchedules } = await import('./temporal-schedules.ts');
   const { verifyJobClaimOnTemporal } = await import('./job-claims.ts');
   const { client, close } = await connectTemporal(deps.config);
   // The predecessor's agents get jobs the workflows route to them through this process's bridge.
-  const bridge = deps.config.PLUM_LEGACY_BOT_API
-    ? await (await import('./legacy-bridge.ts')).startLegacyBridge({ ...deps, client })
-    : undefined;
+  const bridge = deps.config.PLUM_LEGACY_BOT_API ? await (await import('./legacy-bridge.ts')).startLegacyBridge({ ...deps, client }) : undefined;
   const waitForRun = async (workflowId: string): Promise<string> => {
     for (let i = 0; i < 100; i++) {
       const runId = await runIdOfWorkflow(deps.store, workflowId);
@@ -198,7 +213,10 @@ async function temporalServices(deps: { store: Store; config: PlumConfig; log: L
 /** Firings of trigger profiles become runs (workers/trigger-dispatcher.ts), woken by each commit of new events. */
 function triggerDispatcher(deps: { store: Store; config: PlumConfig; log: Logger; events?: EventsSignal }, start: (request: RunRequest) => Promise<unknown>) {
   return startTriggerDispatcher({
-    store: deps.store, log: deps.log, perHour: deps.config.PLUM_TRIGGER_RUNS_PER_HOUR, resolve: systemResolver,
+    store: deps.store,
+    log: deps.log,
+    perHour: deps.config.PLUM_TRIGGER_RUNS_PER_HOUR,
+    resolve: systemResolver,
     ...(deps.events ? { events: deps.events } : {}),
     start: async (request) => {
       await start(request);
@@ -212,14 +230,22 @@ function triggerDispatcher(deps: { store: Store; config: PlumConfig; log: Logger
  * workflows and this process never scans.
  */
 export async function buildServeServices(deps: {
-  store: Store; config: PlumConfig; log: Logger; schedulerIntervalMs?: number;
+  store: Store;
+  config: PlumConfig;
+  log: Logger;
+  schedulerIntervalMs?: number;
   /** When given, webhook deliveries leave as soon as events commit (both modes). */
   events?: EventsSignal;
 }): Promise<ServeServices> {
   // Agent uploads are tagged and scored like every other ingest.
   const ingestDeps = await defaultIngestDeps(deps.store, deps.config);
   const dispatcher = deps.events
-    ? startWebhookDispatcher({ store: deps.store, log: deps.log, events: deps.events, webhook: { allowPrivate: deps.config.PLUM_WEBHOOK_ALLOW_PRIVATE, flapping: deps.config.PLUM_FLAPPING } })
+    ? startWebhookDispatcher({
+        store: deps.store,
+        log: deps.log,
+        events: deps.events,
+        webhook: { allowPrivate: deps.config.PLUM_WEBHOOK_ALLOW_PRIVATE, flapping: deps.config.PLUM_FLAPPING },
+      })
     : undefined;
   const withDispatcher = (close: () => Promise<void>) => async () => {
     await close();
@@ -229,7 +255,8 @@ export async function buildServeServices(deps: {
     const t = await temporalServices(deps);
     const triggers = triggerDispatcher(deps, t.startRun);
     return {
-      api: { ...t.api, ingestDeps }, mode: `runs on Temporal at ${deps.config.PLUM_TEMPORAL_ADDRESS}`,
+      api: { ...t.api, ingestDeps },
+      mode: `runs on Temporal at ${deps.config.PLUM_TEMPORAL_ADDRESS}`,
       close: withDispatcher(async () => {
         await triggers.stop();
         await t.close();
@@ -241,7 +268,9 @@ export async function buildServeServices(deps: {
   const triggers = deps.schedulerIntervalMs ? triggerDispatcher(deps, e.startRun) : undefined;
   return {
     api: { ...e.api, ingestDeps },
-    mode: deps.schedulerIntervalMs ? `embedded runner and scheduler (every ${Math.round(deps.schedulerIntervalMs / 1000)} s)` : 'embedded runner, scheduler off',
+    mode: deps.schedulerIntervalMs
+      ? `embedded runner and scheduler (every ${Math.round(deps.schedulerIntervalMs / 1000)} s)`
+      : 'embedded runner, scheduler off',
     close: withDispatcher(async () => {
       await triggers?.stop();
       await e.close();

@@ -49,7 +49,8 @@ export async function startRunWorkflow(client: Client, config: PlumConfig, reque
 /** A workflow that ended without a summary, as one line: cancelled, or the cause of its failure (e.g. out of scope). */
 export function workflowError(workflowId: string, e: unknown): PlumError {
   if (!(e instanceof WorkflowFailedError)) return toPlumError(e);
-  if (e.cause instanceof CancelledFailure) return new PlumError('cancelled', `workflow ${workflowId} was cancelled`, { hint: 'the run is recorded as cancelled' });
+  if (e.cause instanceof CancelledFailure)
+    return new PlumError('cancelled', `workflow ${workflowId} was cancelled`, { hint: 'the run is recorded as cancelled' });
   let cause: unknown = e.cause;
   while (cause instanceof ActivityFailure && cause.cause) cause = cause.cause;
   if (cause instanceof ApplicationFailure && cause.type && isErrorCode(cause.type)) {
@@ -61,18 +62,23 @@ export function workflowError(workflowId: string, e: unknown): PlumError {
 
 /** Starts a run's workflow on Temporal and follows its progress until it ends. */
 export async function runOnTemporalServer(
-  config: PlumConfig, request: RunRequest, opts: { priority?: number; onProgress?(p: { counters: RunCounters; nextIndex: number }): void; signal?: AbortSignal } = {},
+  config: PlumConfig,
+  request: RunRequest,
+  opts: { priority?: number; onProgress?(p: { counters: RunCounters; nextIndex: number }): void; signal?: AbortSignal } = {},
 ): Promise<RunSummary> {
   const { client, close } = await connectTemporal(config);
   try {
     const handle = await startRunWorkflow(client, config, request, opts);
     const poll = setInterval(() => {
-      handle.query(progressQuery).then((p) => opts.onProgress?.(p), () => undefined);
+      handle.query(progressQuery).then(
+        (p) => opts.onProgress?.(p),
+        () => undefined,
+      );
     }, 2000);
     const onAbort = () => void handle.cancel().catch(() => undefined);
     opts.signal?.addEventListener('abort', onAbort, { once: true });
     try {
-      return await handle.result() as RunSummary;
+      return (await handle.result()) as RunSummary;
     } catch (e) {
       throw workflowError(request.workflowId, e);
     } finally {

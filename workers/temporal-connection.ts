@@ -9,9 +9,16 @@ import { PlumError } from '../core/errors.ts';
  * the shape both Connection (client) and NativeConnection (workers) accept.
  */
 
-export type TemporalConnectionConfig = Pick<PlumConfig,
-  'PLUM_TEMPORAL_ADDRESS' | 'PLUM_TEMPORAL_TLS' | 'PLUM_TEMPORAL_TLS_CA' | 'PLUM_TEMPORAL_TLS_CERT' | 'PLUM_TEMPORAL_TLS_KEY'
-  | 'PLUM_TEMPORAL_TLS_SERVER_NAME' | 'PLUM_TEMPORAL_API_KEY'>;
+export type TemporalConnectionConfig = Pick<
+  PlumConfig,
+  | 'PLUM_TEMPORAL_ADDRESS'
+  | 'PLUM_TEMPORAL_TLS'
+  | 'PLUM_TEMPORAL_TLS_CA'
+  | 'PLUM_TEMPORAL_TLS_CERT'
+  | 'PLUM_TEMPORAL_TLS_KEY'
+  | 'PLUM_TEMPORAL_TLS_SERVER_NAME'
+  | 'PLUM_TEMPORAL_API_KEY'
+>;
 
 export interface TemporalConnectOptions {
   address: string;
@@ -35,8 +42,13 @@ function readPem(file: string, variable: string): Buffer {
 
 /** True when the connection to Temporal uses TLS (asked for, or implied by a CA, a client certificate or an API key). */
 export function temporalUsesTls(config: TemporalConnectionConfig): boolean {
-  return Boolean(config.PLUM_TEMPORAL_TLS || config.PLUM_TEMPORAL_TLS_CA || config.PLUM_TEMPORAL_TLS_CERT
-    || config.PLUM_TEMPORAL_TLS_SERVER_NAME || config.PLUM_TEMPORAL_API_KEY);
+  return Boolean(
+    config.PLUM_TEMPORAL_TLS ||
+    config.PLUM_TEMPORAL_TLS_CA ||
+    config.PLUM_TEMPORAL_TLS_CERT ||
+    config.PLUM_TEMPORAL_TLS_SERVER_NAME ||
+    config.PLUM_TEMPORAL_API_KEY,
+  );
 }
 
 /** Connection options for `address` (default PLUM_TEMPORAL_ADDRESS); reads the PEM files. */
@@ -49,12 +61,14 @@ export function temporalConnectOptions(config: TemporalConnectionConfig, address
     opts.tls = {
       ...(config.PLUM_TEMPORAL_TLS_SERVER_NAME ? { serverNameOverride: config.PLUM_TEMPORAL_TLS_SERVER_NAME } : {}),
       ...(config.PLUM_TEMPORAL_TLS_CA ? { serverRootCACertificate: readPem(config.PLUM_TEMPORAL_TLS_CA, 'PLUM_TEMPORAL_TLS_CA') } : {}),
-      ...(config.PLUM_TEMPORAL_TLS_CERT && config.PLUM_TEMPORAL_TLS_KEY ? {
-        clientCertPair: {
-          crt: readPem(config.PLUM_TEMPORAL_TLS_CERT, 'PLUM_TEMPORAL_TLS_CERT'),
-          key: readPem(config.PLUM_TEMPORAL_TLS_KEY, 'PLUM_TEMPORAL_TLS_KEY'),
-        },
-      } : {}),
+      ...(config.PLUM_TEMPORAL_TLS_CERT && config.PLUM_TEMPORAL_TLS_KEY
+        ? {
+            clientCertPair: {
+              crt: readPem(config.PLUM_TEMPORAL_TLS_CERT, 'PLUM_TEMPORAL_TLS_CERT'),
+              key: readPem(config.PLUM_TEMPORAL_TLS_KEY, 'PLUM_TEMPORAL_TLS_KEY'),
+            },
+          }
+        : {}),
     };
   }
   if (config.PLUM_TEMPORAL_API_KEY) opts.apiKey = config.PLUM_TEMPORAL_API_KEY;
@@ -73,9 +87,16 @@ const NATIVE_REFUSALS: Record<string, string> = {
  * of its first call in "Failed to connect to Temporal server".
  */
 export function temporalCredentialsRefusal(e: unknown): string | undefined {
-  for (let err = e as { code?: unknown; details?: unknown; message?: unknown; cause?: unknown } | undefined, depth = 0; err && depth < 5; err = err.cause as typeof err, depth++) {
+  for (
+    let err = e as { code?: unknown; details?: unknown; message?: unknown; cause?: unknown } | undefined, depth = 0;
+    err && depth < 5;
+    err = err.cause as typeof err, depth++
+  ) {
     const status = typeof err.code === 'number' ? GRPC_REFUSALS[err.code] : undefined;
-    if (status) return `${status}: ${String(err.details ?? err.message ?? '').split('\n')[0]!.trim()}`;
+    if (status)
+      return `${status}: ${String(err.details ?? err.message ?? '')
+        .split('\n')[0]!
+        .trim()}`;
     // The native (Rust) connection of workers gives the status as its description: `code: '…', message: "…"`.
     const m = /code: '([^']*)', message: "([^"]*)"/.exec(String(err.message ?? ''));
     const native = m ? NATIVE_REFUSALS[m[1]!] : undefined;
@@ -87,8 +108,14 @@ export function temporalCredentialsRefusal(e: unknown): string | undefined {
 /** What to say about a refused API key or client certificate, and what to check. */
 export function temporalRefusal(config: TemporalConnectionConfig, address: string, refusal: string): { message: string; hint: string } {
   return config.PLUM_TEMPORAL_API_KEY
-    ? { message: `Temporal at ${address} refused the API key (${refusal})`, hint: 'check PLUM_TEMPORAL_API_KEY: a key of this namespace, not expired or revoked' }
-    : { message: `Temporal at ${address} refused the connection (${refusal})`, hint: 'check its credentials: PLUM_TEMPORAL_TLS_CERT / _KEY, or PLUM_TEMPORAL_API_KEY' };
+    ? {
+        message: `Temporal at ${address} refused the API key (${refusal})`,
+        hint: 'check PLUM_TEMPORAL_API_KEY: a key of this namespace, not expired or revoked',
+      }
+    : {
+        message: `Temporal at ${address} refused the connection (${refusal})`,
+        hint: 'check its credentials: PLUM_TEMPORAL_TLS_CERT / _KEY, or PLUM_TEMPORAL_API_KEY',
+      };
 }
 
 /** One line for a failed connection, saying what to check. */

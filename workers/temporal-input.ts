@@ -4,8 +4,10 @@ import type { RunRequest } from '../workflows/logic/types.ts';
 import { NMAP_ACTIVITY_OPTIONS, urgentQueueOf, type NmapTimingOverrides } from '../workflows/options.ts';
 import type { ScanWorkflowInput } from '../workflows/temporal-run.ts';
 
-export type WorkflowInputConfig = Pick<PlumConfig,
-  'PLUM_TEMPORAL_SCAN_QUEUE' | 'PLUM_TEMPORAL_HEARTBEAT_TIMEOUT' | 'PLUM_TEMPORAL_RETRY_INTERVAL' | 'PLUM_TEMPORAL_JOBS_PER_EXECUTION'>;
+export type WorkflowInputConfig = Pick<
+  PlumConfig,
+  'PLUM_TEMPORAL_SCAN_QUEUE' | 'PLUM_TEMPORAL_HEARTBEAT_TIMEOUT' | 'PLUM_TEMPORAL_RETRY_INTERVAL' | 'PLUM_TEMPORAL_JOBS_PER_EXECUTION'
+>;
 
 /**
  * The input of a scan workflow as every starter builds it (`plum run
@@ -17,7 +19,9 @@ export type WorkflowInputConfig = Pick<PlumConfig,
 export function scanWorkflowInput(config: WorkflowInputConfig, request: RunRequest): ScanWorkflowInput {
   const nmapTiming: NmapTimingOverrides = {
     ...(config.PLUM_TEMPORAL_HEARTBEAT_TIMEOUT !== NMAP_ACTIVITY_OPTIONS.heartbeatTimeout ? { heartbeatTimeout: config.PLUM_TEMPORAL_HEARTBEAT_TIMEOUT } : {}),
-    ...(config.PLUM_TEMPORAL_RETRY_INTERVAL !== NMAP_ACTIVITY_OPTIONS.retry?.initialInterval ? { retryInitialInterval: config.PLUM_TEMPORAL_RETRY_INTERVAL } : {}),
+    ...(config.PLUM_TEMPORAL_RETRY_INTERVAL !== NMAP_ACTIVITY_OPTIONS.retry?.initialInterval
+      ? { retryInitialInterval: config.PLUM_TEMPORAL_RETRY_INTERVAL }
+      : {}),
   };
   const perExecution = config.PLUM_TEMPORAL_JOBS_PER_EXECUTION;
   return {

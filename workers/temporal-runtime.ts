@@ -11,7 +11,13 @@ import { temporalConnectError, temporalConnectOptions } from './temporal-connect
  */
 
 const LEVELS: Record<PlumConfig['PLUM_LOG_LEVEL'], LogLevel> = {
-  fatal: 'ERROR', error: 'ERROR', warn: 'WARN', info: 'INFO', debug: 'DEBUG', trace: 'TRACE', silent: 'ERROR',
+  fatal: 'ERROR',
+  error: 'ERROR',
+  warn: 'WARN',
+  info: 'INFO',
+  debug: 'DEBUG',
+  trace: 'TRACE',
+  silent: 'ERROR',
 };
 
 let installed = false;
@@ -26,10 +32,17 @@ export function installTemporalRuntime(config: Pick<PlumConfig, 'PLUM_LOG_LEVEL'
       const meta = { ...entry.meta, temporal: true };
       const msg = entry.message;
       switch (entry.level) {
-        case 'ERROR': log.error(meta, msg); break;
-        case 'WARN': log.warn(meta, msg); break;
-        case 'INFO': log.info(meta, msg); break;
-        default: log.debug(meta, msg);
+        case 'ERROR':
+          log.error(meta, msg);
+          break;
+        case 'WARN':
+          log.warn(meta, msg);
+          break;
+        case 'INFO':
+          log.info(meta, msg);
+          break;
+        default:
+          log.debug(meta, msg);
       }
     }),
   });

@@ -8,7 +8,12 @@ import { desiredReportSchedule, desiredSchedule, REPORT_SCHEDULE_PREFIX, SCHEDUL
 
 const config = loadConfig({});
 const stored = (input: Parameters<typeof parseProfile>[0], enabled = true): StoredProfile => ({
-  ...parseProfile(input), id: 'prof_x', enabled, builtin: false, createdAt: '', updatedAt: '',
+  ...parseProfile(input),
+  id: 'prof_x',
+  enabled,
+  builtin: false,
+  createdAt: '',
+  updatedAt: '',
 });
 
 describe('desiredSchedule', () => {
@@ -17,7 +22,12 @@ describe('desiredSchedule', () => {
     expect(d.scheduleId).toBe(`${SCHEDULE_PREFIX}banner`);
     expect(d.options.spec).toEqual({ intervals: [{ every: 12 * 3_600_000 }] });
     expect(d.options.policies).toEqual({ overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: 12 * 3_600_000 });
-    expect(d.options.action).toMatchObject({ type: 'startWorkflow', workflowType: 'scanProfileWorkflow', taskQueue: 'plum-server', workflowId: 'profile:banner' });
+    expect(d.options.action).toMatchObject({
+      type: 'startWorkflow',
+      workflowType: 'scanProfileWorkflow',
+      taskQueue: 'plum-server',
+      workflowId: 'profile:banner',
+    });
     const input = d.options.action.args![0] as ScanWorkflowInput;
     expect(input.scanTaskQueue).toBe('plum-scan');
     expect(input.state.request).toEqual({ kind: 'profile', profile: 'banner', workflowId: '', requestedBy: 'schedule' });
@@ -46,15 +56,20 @@ describe('desiredSchedule', () => {
     expect(other.options.action.memo).toMatchObject({ plumDigest: other.digest });
   });
 
-  it('carries the deployment\'s nmap timing and continue-as-new threshold in the input, and only when they differ from the defaults', () => {
+  it("carries the deployment's nmap timing and continue-as-new threshold in the input, and only when they differ from the defaults", () => {
     const profile = stored({ name: 'web', tcpPorts: '80', every: '1d' });
     const plain = desiredSchedule(profile, config);
     const plainInput = plain.options.action.args![0] as ScanWorkflowInput;
     expect(plainInput.nmapTiming).toBeUndefined();
     expect(plainInput.limits).toBeUndefined();
-    const tuned = desiredSchedule(profile, loadConfig({
-      PLUM_TEMPORAL_HEARTBEAT_TIMEOUT: '5s', PLUM_TEMPORAL_RETRY_INTERVAL: '1s', PLUM_TEMPORAL_JOBS_PER_EXECUTION: '3',
-    }));
+    const tuned = desiredSchedule(
+      profile,
+      loadConfig({
+        PLUM_TEMPORAL_HEARTBEAT_TIMEOUT: '5s',
+        PLUM_TEMPORAL_RETRY_INTERVAL: '1s',
+        PLUM_TEMPORAL_JOBS_PER_EXECUTION: '3',
+      }),
+    );
     const tunedInput = tuned.options.action.args![0] as ScanWorkflowInput;
     expect(tunedInput.nmapTiming).toEqual({ heartbeatTimeout: '5s', retryInitialInterval: '1s' });
     expect(tunedInput.limits).toEqual({ jobsPerExecution: 3 });
@@ -69,7 +84,13 @@ describe('desiredReportSchedule', () => {
     expect(d.scheduleId).toBe('plum-report:weekly-web');
     expect(d.options.spec).toEqual({ intervals: [{ every: 7 * 86_400_000 }] });
     expect(d.options.policies).toEqual({ overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: 86_400_000 });
-    expect(d.options.action).toMatchObject({ type: 'startWorkflow', workflowType: 'reportWorkflow', taskQueue: 'plum-server', workflowId: 'report:weekly-web', args: [{ report: 'weekly-web' }] });
+    expect(d.options.action).toMatchObject({
+      type: 'startWorkflow',
+      workflowType: 'reportWorkflow',
+      taskQueue: 'plum-server',
+      workflowId: 'report:weekly-web',
+      args: [{ report: 'weekly-web' }],
+    });
     expect(d.paused).toBe(false);
     expect(d.options.memo).toEqual({ plumDigest: d.digest });
     expect(d.options.action.memo).toEqual({ report: 'weekly-web', plumDigest: d.digest });

@@ -40,7 +40,10 @@ export function desiredSchedule(profile: StoredProfile, config: Pick<PlumConfig,
   const input: ScanWorkflowInput = scanWorkflowInput(config, request);
   const catchupMs = Math.min(cycleMs(cycle), DAY_MS);
   const spec = cycle.kind === 'interval' ? { intervals: [{ every: cycle.ms }] } : { cronExpressions: [cycle.expression] };
-  const digest = createHash('sha256').update(JSON.stringify({ spec, input, catchupMs, q: config.PLUM_TEMPORAL_TASK_QUEUE, p: profile.priority })).digest('hex').slice(0, 16);
+  const digest = createHash('sha256')
+    .update(JSON.stringify({ spec, input, catchupMs, q: config.PLUM_TEMPORAL_TASK_QUEUE, p: profile.priority }))
+    .digest('hex')
+    .slice(0, 16);
   const scheduleId = `${SCHEDULE_PREFIX}${profile.name}`;
   return {
     scheduleId,
@@ -72,12 +75,18 @@ export function desiredSchedule(profile: StoredProfile, config: Pick<PlumConfig,
 }
 
 /** The schedule of a report definition: every `every` (interval), overlap skip, catch-up at most one cadence or a day. */
-export function desiredReportSchedule(def: Pick<ReportDefinitionRow, 'name' | 'every' | 'enabled'>, config: Pick<PlumConfig, 'PLUM_TEMPORAL_TASK_QUEUE'>): DesiredSchedule {
+export function desiredReportSchedule(
+  def: Pick<ReportDefinitionRow, 'name' | 'every' | 'enabled'>,
+  config: Pick<PlumConfig, 'PLUM_TEMPORAL_TASK_QUEUE'>,
+): DesiredSchedule {
   const everyMs = parseDuration(def.every, 'report cadence');
   const input: ReportWorkflowInput = { report: def.name };
   const catchupMs = Math.min(everyMs, DAY_MS);
   const spec = { intervals: [{ every: everyMs }] };
-  const digest = createHash('sha256').update(JSON.stringify({ spec, input, catchupMs, q: config.PLUM_TEMPORAL_TASK_QUEUE })).digest('hex').slice(0, 16);
+  const digest = createHash('sha256')
+    .update(JSON.stringify({ spec, input, catchupMs, q: config.PLUM_TEMPORAL_TASK_QUEUE }))
+    .digest('hex')
+    .slice(0, 16);
   const scheduleId = `${REPORT_SCHEDULE_PREFIX}${def.name}`;
   return {
     scheduleId,
@@ -113,11 +122,21 @@ export interface SyncResult {
  * removed definitions are deleted only then).
  */
 export async function syncSchedules(
-  client: Client, profiles: StoredProfile[], config: PlumConfig, opts: { dryRun?: boolean; reports?: ReportDefinitionRow[] } = {},
+  client: Client,
+  profiles: StoredProfile[],
+  config: PlumConfig,
+  opts: { dryRun?: boolean; reports?: ReportDefinitionRow[] } = {},
 ): Promise<SyncResult[]> {
   const out: SyncResult[] = [];
   // A trigger profile has no schedule: its runs start from its firings (workers/trigger-dispatcher.ts).
-  const wanted = new Map(profiles.filter((p) => !p.trigger).map((p) => { const d = desiredSchedule(p, config); return [d.scheduleId, d]; }));
+  const wanted = new Map(
+    profiles
+      .filter((p) => !p.trigger)
+      .map((p) => {
+        const d = desiredSchedule(p, config);
+        return [d.scheduleId, d];
+      }),
+  );
   for (const def of opts.reports ?? []) {
     const d = desiredReportSchedule(def, config);
     wanted.set(d.scheduleId, d);
@@ -137,12 +156,18 @@ export async function syncSchedules(
       continue;
     }
     // The action's copy is current after an update; the schedule memo only holds the digest it was created with.
-    const digest = (current.action as { memo?: Record<string, unknown> }).memo?.plumDigest ?? await current.memo?.plumDigest;
+    const digest = (current.action as { memo?: Record<string, unknown> }).memo?.plumDigest ?? (await current.memo?.plumDigest);
     if (digest !== d.digest) {
       if (!opts.dryRun) {
-        await handle.update(() => ({
-          spec: d.options.spec, action: d.options.action, policies: d.options.policies, state: d.options.state,
-        }) as never);
+        await handle.update(
+          () =>
+            ({
+              spec: d.options.spec,
+              action: d.options.action,
+              policies: d.options.policies,
+              state: d.options.state,
+            }) as never,
+        );
       }
       out.push({ schedule: d.scheduleId, action: 'updated' });
     } else if (current.state.paused !== d.paused) {

@@ -45,34 +45,63 @@ function progressSinks(log: Logger): InjectedSinks<PlumSinks> {
  * ingest, bookkeeping, report definitions) on PLUM_TEMPORAL_TASK_QUEUE. With `scanToo`, it also
  * polls the scan queue and runs nmap itself (a one-host deployment).
  */
-export async function runServerWorker(opts: { config: PlumConfig; store: Store; log: Logger; signal: AbortSignal; scanToo?: boolean; concurrency?: number }): Promise<void> {
+export async function runServerWorker(opts: {
+  config: PlumConfig;
+  store: Store;
+  log: Logger;
+  signal: AbortSignal;
+  scanToo?: boolean;
+  concurrency?: number;
+}): Promise<void> {
   const { config, store, log } = opts;
   const connection = await connectWorker(config, log);
   try {
     const ingestDeps = await defaultIngestDeps(store, config);
     const nmap = createNmapRunner({ nmapPath: config.PLUM_NMAP, log, scriptSource: storeScriptSource(store) });
-    const activities = toTemporalActivities(createActivities({
-      log, store, nmap, scanners: { sslscan: createSslscanScanner({ sslscanPath: config.PLUM_SSLSCAN, log, resolve: systemResolver }) },
-      ingestDeps, resolve: systemResolver, retentionDays: config.PLUM_RAW_RETENTION_DAYS, runnerName: 'server',
-      maxJobSize: config.PLUM_JOB_SIZE, legacyBridge: config.PLUM_LEGACY_BOT_API, scoutJobSize: config.PLUM_SCOUT_JOB_SIZE,
-      masscan: createMasscanScanner({ masscanPath: config.PLUM_MASSCAN, settings: masscanSettingsOf(config), log }),
-    }));
+    const activities = toTemporalActivities(
+      createActivities({
+        log,
+        store,
+        nmap,
+        scanners: { sslscan: createSslscanScanner({ sslscanPath: config.PLUM_SSLSCAN, log, resolve: systemResolver }) },
+        ingestDeps,
+        resolve: systemResolver,
+        retentionDays: config.PLUM_RAW_RETENTION_DAYS,
+        runnerName: 'server',
+        maxJobSize: config.PLUM_JOB_SIZE,
+        legacyBridge: config.PLUM_LEGACY_BOT_API,
+        scoutJobSize: config.PLUM_SCOUT_JOB_SIZE,
+        masscan: createMasscanScanner({ masscanPath: config.PLUM_MASSCAN, settings: masscanSettingsOf(config), log }),
+      }),
+    );
     // Bridged runs ask where each job goes (the predecessor's agents or Plum's).
     const routeActivities = toTemporalActivities(createLegacyRouteActivities({ store, timeoutSeconds: config.PLUM_LEGACY_JOB_TIMEOUT }));
     // reportWorkflow's activities: the same runReportDefinition as the embedded scheduler and a preview.
     const reportActivities = toTemporalActivities(createReportActivities({ store, config, log, sendMail: createSmtpMailer(config) }));
     const server = await Worker.create({
-      connection, namespace: config.PLUM_TEMPORAL_NAMESPACE, taskQueue: config.PLUM_TEMPORAL_TASK_QUEUE,
-      workflowsPath: WORKFLOWS_PATH, activities: { ...activities, ...routeActivities, ...reportActivities }, sinks: progressSinks(log),
+      connection,
+      namespace: config.PLUM_TEMPORAL_NAMESPACE,
+      taskQueue: config.PLUM_TEMPORAL_TASK_QUEUE,
+      workflowsPath: WORKFLOWS_PATH,
+      activities: { ...activities, ...routeActivities, ...reportActivities },
+      sinks: progressSinks(log),
     });
     const workers = [server];
     if (opts.scanToo) {
       // Like an agent: the scan queue, and one slot of its own for investigations.
-      for (const [taskQueue, slots] of [[config.PLUM_TEMPORAL_SCAN_QUEUE, opts.concurrency ?? 2], [urgentQueueOf(config.PLUM_TEMPORAL_SCAN_QUEUE), 1]] as const) {
-        workers.push(await Worker.create({
-          connection, namespace: config.PLUM_TEMPORAL_NAMESPACE, taskQueue,
-          activities: { runNmapJob: activities.runNmapJob, runScoutJob: activities.runScoutJob }, maxConcurrentActivityTaskExecutions: slots,
-        }));
+      for (const [taskQueue, slots] of [
+        [config.PLUM_TEMPORAL_SCAN_QUEUE, opts.concurrency ?? 2],
+        [urgentQueueOf(config.PLUM_TEMPORAL_SCAN_QUEUE), 1],
+      ] as const) {
+        workers.push(
+          await Worker.create({
+            connection,
+            namespace: config.PLUM_TEMPORAL_NAMESPACE,
+            taskQueue,
+            activities: { runNmapJob: activities.runNmapJob, runScoutJob: activities.runScoutJob },
+            maxConcurrentActivityTaskExecutions: slots,
+          }),
+        );
       }
     }
     log.info({ taskQueue: config.PLUM_TEMPORAL_TASK_QUEUE, scanToo: Boolean(opts.scanToo) }, 'server worker running');

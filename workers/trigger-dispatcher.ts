@@ -4,7 +4,14 @@ import { checkScope, describeOffenders, type Resolver } from '../core/scope.ts';
 import type { EventsSignal } from '../store/events-signal.ts';
 import type { Store } from '../store/index.ts';
 import {
-  claimFirings, failClaim, markDispatched, pendingFirings, profilesWithPendingFirings, refuseFirings, undispatchedClaims, type Claim,
+  claimFirings,
+  failClaim,
+  markDispatched,
+  pendingFirings,
+  profilesWithPendingFirings,
+  refuseFirings,
+  undispatchedClaims,
+  type Claim,
 } from '../store/repos/trigger-firings.ts';
 import { loadPerimeter } from '../store/repos/targets.ts';
 import type { RunRequest } from '../workflows/logic/types.ts';
@@ -105,7 +112,9 @@ export async function dispatchTriggerFirings(deps: TriggerDispatchDeps): Promise
  * fired) and every `idleMs` (claims held back by the rate limit fall due with time). Passes never overlap.
  */
 export function startTriggerDispatcher(deps: TriggerDispatchDeps & { events?: EventsSignal; idleMs?: number; onPass?(s: TriggerPassSummary): void }): {
-  stop(): Promise<void>; wake(): void; pass(): Promise<TriggerPassSummary | undefined>;
+  stop(): Promise<void>;
+  wake(): void;
+  pass(): Promise<TriggerPassSummary | undefined>;
 } {
   let stopped = false;
   let running: Promise<TriggerPassSummary | undefined> | undefined;
@@ -164,6 +173,6 @@ export function startTriggerDispatcher(deps: TriggerDispatchDeps & { events?: Ev
 export function alreadyStarted(e: unknown): PlumError | undefined {
   const name = (e as { name?: string } | undefined)?.name;
   return name === 'WorkflowExecutionAlreadyStartedError'
-    ? new PlumError('conflict', 'the triggered run\'s workflow is already started', { hint: 'nothing to do' })
+    ? new PlumError('conflict', "the triggered run's workflow is already started", { hint: 'nothing to do' })
     : undefined;
 }

@@ -12,8 +12,18 @@ import type { ActivityOptions, RetryPolicy } from '@temporalio/common';
  * Kept equal to the codes for which `PlumError.retryable` is false (tested).
  */
 export const NON_RETRYABLE_ERROR_TYPES = [
-  'usage', 'invalid_input', 'syntax', 'not_found', 'conflict', 'out_of_scope', 'unsafe_argument',
-  'parse_error', 'unauthorized', 'forbidden', 'payload_too_large', 'cancelled',
+  'usage',
+  'invalid_input',
+  'syntax',
+  'not_found',
+  'conflict',
+  'out_of_scope',
+  'unsafe_argument',
+  'parse_error',
+  'unauthorized',
+  'forbidden',
+  'payload_too_large',
+  'cancelled',
 ] as const;
 
 const retry = (maximumAttempts: number): RetryPolicy => ({
@@ -55,7 +65,10 @@ export function nmapActivityOptions(overrides: NmapTimingOverrides = {}): Activi
   return {
     ...NMAP_ACTIVITY_OPTIONS,
     ...(overrides.heartbeatTimeout ? { heartbeatTimeout: overrides.heartbeatTimeout as ActivityOptions['heartbeatTimeout'] } : {}),
-    retry: { ...NMAP_ACTIVITY_OPTIONS.retry, ...(overrides.retryInitialInterval ? { initialInterval: overrides.retryInitialInterval as RetryPolicy['initialInterval'] } : {}) },
+    retry: {
+      ...NMAP_ACTIVITY_OPTIONS.retry,
+      ...(overrides.retryInitialInterval ? { initialInterval: overrides.retryInitialInterval as RetryPolicy['initialInterval'] } : {}),
+    },
   };
 }
 

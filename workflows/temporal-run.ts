@@ -1,13 +1,31 @@
 import {
-  CancellationScope, defineQuery, makeContinueAsNewFunc, isCancellation, patched, proxyActivities, proxySinks, setHandler,
-  upsertMemo, upsertSearchAttributes, workflowInfo, type Sinks,
+  CancellationScope,
+  defineQuery,
+  makeContinueAsNewFunc,
+  isCancellation,
+  patched,
+  proxyActivities,
+  proxySinks,
+  setHandler,
+  upsertMemo,
+  upsertSearchAttributes,
+  workflowInfo,
+  type Sinks,
 } from '@temporalio/workflow';
 import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
 import { DEFAULT_LIMITS, executeScanRun, priorityKey, type RunLimits } from './logic/scan-run.ts';
 import type { JobSpec, LegacyRouteActivities, RunCounters, RunEvent, RunState, RunSummary, ScanActivities } from './logic/types.ts';
 import {
-  DEFAULT_SCAN_TASK_QUEUE, LEGACY_BRIDGE_PATCH, scoutActivityId, legacyNmapActivityOptions, legacyQueueOf, NMAP_ACTIVITY_ID_PATCH, nmapActivityId,
-  nmapActivityOptions, SERVER_ACTIVITY_OPTIONS, type NmapTimingOverrides,
+  DEFAULT_SCAN_TASK_QUEUE,
+  LEGACY_BRIDGE_PATCH,
+  scoutActivityId,
+  legacyNmapActivityOptions,
+  legacyQueueOf,
+  NMAP_ACTIVITY_ID_PATCH,
+  nmapActivityId,
+  nmapActivityOptions,
+  SERVER_ACTIVITY_OPTIONS,
+  type NmapTimingOverrides,
 } from './options.ts';
 
 /*
@@ -53,11 +71,20 @@ export async function runOnTemporal(input: ScanWorkflowInput): Promise<RunSummar
   const state = input.state;
   // Schedules choose the workflow id (and scheduled time): the request takes them from Temporal.
   if (!state.request.workflowId) state.request.workflowId = info.workflowId;
-  setHandler(progressQuery, () => ({ runId: state.plan?.runId, nextIndex: state.nextIndex, counters: state.counters, ...(state.stage ? { stage: state.stage } : {}) }));
+  setHandler(progressQuery, () => ({
+    runId: state.plan?.runId,
+    nextIndex: state.nextIndex,
+    counters: state.counters,
+    ...(state.stage ? { stage: state.stage } : {}),
+  }));
 
   const scanQueue = input.urgentScanTaskQueue ?? input.scanTaskQueue ?? DEFAULT_SCAN_TASK_QUEUE;
   // Per-priority options: an urgent investigation overtakes background cycles on the agents' queue.
-  const nmapOptions = (priority: number) => ({ ...nmapActivityOptions(input.nmapTiming), taskQueue: scanQueue, priority: { priorityKey: priorityKey(priority) } });
+  const nmapOptions = (priority: number) => ({
+    ...nmapActivityOptions(input.nmapTiming),
+    taskQueue: scanQueue,
+    priority: { priorityKey: priorityKey(priority) },
+  });
   const legacyProxies = new Map<number, ScanActivities['runNmapJob']>();
   const runNmapJob = async (spec: JobSpec, priority: number) => {
     // The job's activity id names the job, so a claim can be checked against what Temporal dispatched.
@@ -67,8 +94,10 @@ export async function runOnTemporal(input: ScanWorkflowInput): Promise<RunSummar
         const route = await bridge.routeNmapJob({ runId: spec.runId, jobId: spec.jobId });
         if (route.legacy) {
           return proxyActivities<ScanActivities>({
-            ...legacyNmapActivityOptions(route.timeoutSeconds, input.nmapTiming), taskQueue: legacyQueueOf(input.scanTaskQueue ?? DEFAULT_SCAN_TASK_QUEUE),
-            priority: { priorityKey: priorityKey(priority) }, activityId: nmapActivityId(spec.jobId),
+            ...legacyNmapActivityOptions(route.timeoutSeconds, input.nmapTiming),
+            taskQueue: legacyQueueOf(input.scanTaskQueue ?? DEFAULT_SCAN_TASK_QUEUE),
+            priority: { priorityKey: priorityKey(priority) },
+            activityId: nmapActivityId(spec.jobId),
           }).runNmapJob(spec);
         }
       }
@@ -87,30 +116,37 @@ export async function runOnTemporal(input: ScanWorkflowInput): Promise<RunSummar
     proxyActivities<ScanActivities>({ ...nmapOptions(priority), activityId: scoutActivityId(spec.jobId) }).runScoutJob(spec);
   const limits: RunLimits = { ...DEFAULT_LIMITS, ...input.limits };
 
-  const step = await executeScanRun({
-    activities: server,
-    runNmapJob,
-    runScoutJob,
-    isCancellation,
-    nonCancellable: (fn) => CancellationScope.nonCancellable(fn),
-    report(e) {
-      if (e.type === 'planned') {
-        upsertSearchAttributes([
-          { key: SA_JOB_COUNT, value: e.plan.jobCount },
-          { key: SA_ADDRESS_COUNT, value: e.plan.addressCount },
-        ]);
-        upsertMemo({
-          runId: e.plan.runId, jobs: e.plan.jobCount, addresses: e.plan.addressCount, targets: e.plan.targetCount,
-          ...(e.plan.scoutJobs ? { stage: 'scout', scoutJobs: e.plan.scoutJobs } : {}),
-        });
-      }
-      if (e.type === 'stage') {
-        upsertSearchAttributes([{ key: SA_JOB_COUNT, value: e.plan.jobCount }]);
-        upsertMemo({ stage: e.stage, jobs: e.plan.jobCount });
-      }
-      progress.event(e);
+  const step = await executeScanRun(
+    {
+      activities: server,
+      runNmapJob,
+      runScoutJob,
+      isCancellation,
+      nonCancellable: (fn) => CancellationScope.nonCancellable(fn),
+      report(e) {
+        if (e.type === 'planned') {
+          upsertSearchAttributes([
+            { key: SA_JOB_COUNT, value: e.plan.jobCount },
+            { key: SA_ADDRESS_COUNT, value: e.plan.addressCount },
+          ]);
+          upsertMemo({
+            runId: e.plan.runId,
+            jobs: e.plan.jobCount,
+            addresses: e.plan.addressCount,
+            targets: e.plan.targetCount,
+            ...(e.plan.scoutJobs ? { stage: 'scout', scoutJobs: e.plan.scoutJobs } : {}),
+          });
+        }
+        if (e.type === 'stage') {
+          upsertSearchAttributes([{ key: SA_JOB_COUNT, value: e.plan.jobCount }]);
+          upsertMemo({ stage: e.stage, jobs: e.plan.jobCount });
+        }
+        progress.event(e);
+      },
     },
-  }, state, limits);
+    state,
+    limits,
+  );
   if (step.done) return step.summary;
   // Keep the history small on huge runs: the next execution starts from the carried state.
   // The memo upserted at planning is carried explicitly (a new execution starts from the memo it was started with).

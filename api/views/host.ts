@@ -35,14 +35,31 @@ export async function hostDetail(deps: { store: Store; config: PlumConfig }, ip:
     if (e.type === 'changed' && !lastChange.has(k)) lastChange.set(k, e.at);
   }
   const cfg = await scoreConfigOf(config);
-  const score = scoreHost(open.map((s) => ({
-    tags: s.tags, firstSeen: s.first_seen, changedAt: lastChange.get(`${s.protocol}/${s.port}`) ?? null, at: s.last_seen,
-  })), cfg);
+  const score = scoreHost(
+    open.map((s) => ({
+      tags: s.tags,
+      firstSeen: s.first_seen,
+      changedAt: lastChange.get(`${s.protocol}/${s.port}`) ?? null,
+      at: s.last_seen,
+    })),
+    cfg,
+  );
   const svc = (s: HostService) => ({
-    id: s.id, protocol: s.protocol, port: s.port, state: s.state, hsh256: s.hsh256, fpVersion: s.fp_version,
-    firstSeen: s.first_seen.toISOString(), lastSeen: s.last_seen.toISOString(), timesSeen: s.times_seen,
-    stateChangedAt: s.state_changed_at.toISOString(), hostnames: s.hostnames, fields: s.fields as unknown as Record<string, string[]>,
-    tags: s.tags, score: s.score, scoreFeatures: featuresOf.get(s.id) ?? null,
+    id: s.id,
+    protocol: s.protocol,
+    port: s.port,
+    state: s.state,
+    hsh256: s.hsh256,
+    fpVersion: s.fp_version,
+    firstSeen: s.first_seen.toISOString(),
+    lastSeen: s.last_seen.toISOString(),
+    timesSeen: s.times_seen,
+    stateChangedAt: s.state_changed_at.toISOString(),
+    hostnames: s.hostnames,
+    fields: s.fields as unknown as Record<string, string[]>,
+    tags: s.tags,
+    score: s.score,
+    scoreFeatures: featuresOf.get(s.id) ?? null,
   });
   return {
     ip: view.ip,

@@ -20,7 +20,11 @@ export interface InvestigationForm {
  * do: ports and scripts checked, the scope guard run at once (the runner checks
  * again before scanning), then the run handed to the server's runner.
  */
-export async function startInvestigation(deps: Pick<ResolvedDeps, 'store' | 'services'>, input: InvestigationForm, requestedBy: string): Promise<{ runId: string }> {
+export async function startInvestigation(
+  deps: Pick<ResolvedDeps, 'store' | 'services'>,
+  input: InvestigationForm,
+  requestedBy: string,
+): Promise<{ runId: string }> {
   const tcpPorts = normalisePortList(input.ports, 'ports');
   const udpPorts = input.udpPorts ? normalisePortList(input.udpPorts, 'UDP ports') : undefined;
   const scripts = parseScriptList(input.scripts);

@@ -46,14 +46,23 @@ export async function saveReport(store: Store, input: SaveReportInput, opts: Sav
   }
   return store.transaction(async (tx) => {
     const def = await createReportDefinition(tx, {
-      name: input.name, query: input.query, every: input.every, period: input.period, destinations,
-      description: input.description, hostLimit: input.hostLimit,
+      name: input.name,
+      query: input.query,
+      every: input.every,
+      period: input.period,
+      destinations,
+      description: input.description,
+      hostLimit: input.hostLimit,
     });
     const hooks: WebhookRow[] = [];
     for (const d of parsed) {
       if (d.kind !== 'webhook') continue;
       const i = hooks.length;
-      hooks.push(await createWebhook(tx, { name: `${input.name}:webhook${i ? `-${i}` : ''}`, url: d.url, reportId: def.id }, new Date(), { allowPrivate: opts.allowPrivate }));
+      hooks.push(
+        await createWebhook(tx, { name: `${input.name}:webhook${i ? `-${i}` : ''}`, url: d.url, reportId: def.id }, new Date(), {
+          allowPrivate: opts.allowPrivate,
+        }),
+      );
     }
     return { def, hooks };
   });
@@ -75,5 +84,7 @@ export async function saveWebhook(store: Store, input: SaveWebhookInput, opts: S
     throw new PlumError('usage', 'a webhook follows either a query or a report, not both', { hint: 'a report webhook uses the report query' });
   }
   const reportId = input.report ? (await getReportDefinition(store, input.report)).id : undefined;
-  return createWebhook(store, { name: input.name, url: input.url, query: input.query, reportId, eventTypes: input.eventTypes }, new Date(), { allowPrivate: opts.allowPrivate });
+  return createWebhook(store, { name: input.name, url: input.url, query: input.query, reportId, eventTypes: input.eventTypes }, new Date(), {
+    allowPrivate: opts.allowPrivate,
+  });
 }

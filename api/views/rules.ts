@@ -30,7 +30,10 @@ export async function testRuleOnHost(store: Store, rc: { set: RuleSet }, rule: s
 export const RULE_UPLOAD_MAX_FILES = 500;
 export const RULE_FILE_MAX_BYTES = 256 * 1024;
 
-export interface UploadedRuleFile { name: string; bytes: Uint8Array }
+export interface UploadedRuleFile {
+  name: string;
+  bytes: Uint8Array;
+}
 
 /**
  * Uploaded rule files imported as `plum rules import DIR` imports a

@@ -18,8 +18,13 @@ let listening = 0;
 for (const { ip, ports } of services) {
   for (const port of ports) {
     const server = port === 22 ? net.createServer(ssh) : http.createServer(web);
-    server.listen(port, ip, () => { if (++listening === total) process.stdout.write('ready\n'); });
+    server.listen(port, ip, () => {
+      if (++listening === total) process.stdout.write('ready\n');
+    });
     servers.push(server);
   }
 }
-process.on('SIGTERM', () => { for (const s of servers) s.close(); process.exit(0); });
+process.on('SIGTERM', () => {
+  for (const s of servers) s.close();
+  process.exit(0);
+});

@@ -7,10 +7,14 @@ import { openCommandStore } from './init.ts';
 export function register(program: Command, ctx: CliContext): void {
   const cmd = program.command('apikey').description('manage HTTP API keys (stored hashed; roles viewer, operator, admin)');
 
-  cmd.command('create')
+  cmd
+    .command('create')
     .description('create a key and print it alone on standard output (it is not shown again)')
-    .addOption(new Option('--role <role>', 'viewer reads; operator also manages targets/profiles and starts investigations; admin also manages keys and agents')
-      .choices([...API_KEY_ROLES]).makeOptionMandatory())
+    .addOption(
+      new Option('--role <role>', 'viewer reads; operator also manages targets/profiles and starts investigations; admin also manages keys and agents')
+        .choices([...API_KEY_ROLES])
+        .makeOptionMandatory(),
+    )
     .option('--name <name>', 'what the key is for (shown in listings)')
     .action(async (opts: { role: string; name?: string }) => {
       const role = parseRole(opts.role);
@@ -20,7 +24,8 @@ export function register(program: Command, ctx: CliContext): void {
       info(`plum: created ${k.role} key ${k.id} (${k.name}); send it as "Authorization: Bearer <key>"`);
     });
 
-  cmd.command('list')
+  cmd
+    .command('list')
     .description('list keys (never the secrets)')
     .option('--all', 'include revoked keys')
     .addOption(formatOption())
@@ -31,7 +36,8 @@ export function register(program: Command, ctx: CliContext): void {
       else printTable(keys as unknown as Record<string, unknown>[], ['id', 'role', 'name', 'prefix', 'createdAt', 'lastUsedAt', 'revokedAt']);
     });
 
-  cmd.command('revoke')
+  cmd
+    .command('revoke')
     .description('revoke a key (requests with it get 401 from then on)')
     .argument('<id>', 'key id (key_…)')
     .action(async (id: string) => {

@@ -75,20 +75,37 @@ export async function runDemo(ctx: CliContext): Promise<void> {
     const query = 'http_title.lk:maintenance';
     say(7, `Searching: plum search '${query}'`);
     const found = await searchPorts(store, query, { limit: 10 });
-    const rows = found.hosts.flatMap((h) => h.ports.map((p) => ({ ip: h.ip, port: `${p.port}/${p.protocol}`, score: p.score, title: p.title ?? '', tags: p.tags.slice(0, 4).join(',') })));
+    const rows = found.hosts.flatMap((h) =>
+      h.ports.map((p) => ({ ip: h.ip, port: `${p.port}/${p.protocol}`, score: p.score, title: p.title ?? '', tags: p.tags.slice(0, 4).join(',') })),
+    );
     show(rows.length ? renderTable(rows, ['ip', 'port', 'score', 'title', 'tags']) : '    (no match)');
 
     say(8, 'The change feed: plum history');
     const events = await listEvents(store, { limit: 10 });
-    show(renderTable(events.map((e) => ({ at: e.at.toISOString().slice(11, 19), type: e.type, ip: e.ip, port: `${e.port}/${e.protocol}` })), ['at', 'type', 'ip', 'port']));
+    show(
+      renderTable(
+        events.map((e) => ({ at: e.at.toISOString().slice(11, 19), type: e.type, ip: e.ip, port: `${e.port}/${e.protocol}` })),
+        ['at', 'type', 'ip', 'port'],
+      ),
+    );
 
     const httpIp = perimeter.service('http').ip;
     say(9, `A host's details: plum host ${httpIp}`);
     const host = await getHostView(store, httpIp, { eventLimit: 5 });
     if (host) {
-      show(renderTable(host.services.map((s) => ({
-        port: `${s.port}/${s.protocol}`, state: s.state, score: s.score, seen: s.times_seen, tags: s.tags.slice(0, 4).join(','), service: describeService(s.fields),
-      })), ['port', 'state', 'score', 'seen', 'tags', 'service']));
+      show(
+        renderTable(
+          host.services.map((s) => ({
+            port: `${s.port}/${s.protocol}`,
+            state: s.state,
+            score: s.score,
+            seen: s.times_seen,
+            tags: s.tags.slice(0, 4).join(','),
+            service: describeService(s.fields),
+          })),
+          ['port', 'state', 'score', 'seen', 'tags', 'service'],
+        ),
+      );
     }
 
     // What to type: `npx plum` unless plum is on the PATH.
@@ -113,7 +130,9 @@ export async function runDemo(ctx: CliContext): Promise<void> {
 export function register(program: Command, ctx: CliContext): void {
   program
     .command('demo')
-    .description('the first command to try: scans a loopback test perimeter with the default and web profiles, changes a service, rescans and shows searches, history and a host')
+    .description(
+      'the first command to try: scans a loopback test perimeter with the default and web profiles, changes a service, rescans and shows searches, history and a host',
+    )
     .action(async () => {
       await runDemo(ctx);
     });

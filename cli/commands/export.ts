@@ -30,7 +30,9 @@ export async function writeChunks(chunks: AsyncIterable<string | Uint8Array> | I
     } catch (e) {
       stream.destroy();
       fs.rmSync(tmp, { force: true });
-      throw e instanceof PlumError ? e : new PlumError('internal', `cannot write ${out}: ${(e as Error).message}`, { cause: e, hint: 'check that the directory exists and is writable' });
+      throw e instanceof PlumError
+        ? e
+        : new PlumError('internal', `cannot write ${out}: ${(e as Error).message}`, { cause: e, hint: 'check that the directory exists and is writable' });
     }
     return bytes;
   }
@@ -54,33 +56,45 @@ export function register(program: Command, ctx: CliContext): void {
     .option('--out <file>', 'write to a file instead of standard output')
     .option('--misp-info <text>', 'MISP event title (info)')
     .option('--misp-uuid <uuid>', 'MISP event uuid: reuse it so re-exports update the same event')
-    .addOption(new Option('--misp-distribution <n>', 'MISP distribution: 0 organisation, 1 community, 2 connected, 3 all').choices(['0', '1', '2', '3']).default('0'))
+    .addOption(
+      new Option('--misp-distribution <n>', 'MISP distribution: 0 organisation, 1 community, 2 connected, 3 all').choices(['0', '1', '2', '3']).default('0'),
+    )
     .option('--tlp <level>', 'TLP marking added as an event tag (clear, green, amber, amber+strict, red)', 'amber')
-    .action(async (opts: {
-      format: string; query?: string; since?: string; from?: string; to?: string; out?: string;
-      mispInfo?: string; mispUuid?: string; mispDistribution: '0' | '1' | '2' | '3'; tlp: string;
-    }) => {
-      if (opts.mispUuid && !/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(opts.mispUuid)) {
-        throw new PlumError('usage', `invalid --misp-uuid "${opts.mispUuid}"`, { hint: 'use a UUID such as 6f1c6e43-98a4-4e07-9a0a-2f1f2c5d7d10' });
-      }
-      if (!['clear', 'white', 'green', 'amber', 'amber+strict', 'red'].includes(opts.tlp)) {
-        throw new PlumError('usage', `invalid --tlp "${opts.tlp}"`, { hint: 'use clear, green, amber, amber+strict or red' });
-      }
-      const store = await openCommandStore(ctx);
-      const { chunks } = exportObservations(store, {
-        format: opts.format,
-        query: opts.query,
-        since: opts.since,
-        from: opts.from,
-        to: opts.to,
-        misp: {
-          ...(opts.mispInfo ? { info: opts.mispInfo } : {}),
-          ...(opts.mispUuid ? { uuid: opts.mispUuid.toLowerCase() } : {}),
-          distribution: opts.mispDistribution,
-          eventTags: [`tlp:${opts.tlp}`],
-        },
-      });
-      const bytes = await writeChunks(chunks, opts.out);
-      if (opts.out) info(`wrote ${opts.out} (${bytes} bytes, ${opts.format})`);
-    });
+    .action(
+      async (opts: {
+        format: string;
+        query?: string;
+        since?: string;
+        from?: string;
+        to?: string;
+        out?: string;
+        mispInfo?: string;
+        mispUuid?: string;
+        mispDistribution: '0' | '1' | '2' | '3';
+        tlp: string;
+      }) => {
+        if (opts.mispUuid && !/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(opts.mispUuid)) {
+          throw new PlumError('usage', `invalid --misp-uuid "${opts.mispUuid}"`, { hint: 'use a UUID such as 6f1c6e43-98a4-4e07-9a0a-2f1f2c5d7d10' });
+        }
+        if (!['clear', 'white', 'green', 'amber', 'amber+strict', 'red'].includes(opts.tlp)) {
+          throw new PlumError('usage', `invalid --tlp "${opts.tlp}"`, { hint: 'use clear, green, amber, amber+strict or red' });
+        }
+        const store = await openCommandStore(ctx);
+        const { chunks } = exportObservations(store, {
+          format: opts.format,
+          query: opts.query,
+          since: opts.since,
+          from: opts.from,
+          to: opts.to,
+          misp: {
+            ...(opts.mispInfo ? { info: opts.mispInfo } : {}),
+            ...(opts.mispUuid ? { uuid: opts.mispUuid.toLowerCase() } : {}),
+            distribution: opts.mispDistribution,
+            eventTags: [`tlp:${opts.tlp}`],
+          },
+        });
+        const bytes = await writeChunks(chunks, opts.out);
+        if (opts.out) info(`wrote ${opts.out} (${bytes} bytes, ${opts.format})`);
+      },
+    );
 }

@@ -10,7 +10,10 @@ import { formatOption, info, printJson, printJsonLine, printTable, writeOut } fr
 import { openCommandStore } from './init.ts';
 
 export function parseEventTypes(text: string): EventType[] {
-  const types = text.split(',').map((s) => s.trim().toLowerCase()).filter(Boolean);
+  const types = text
+    .split(',')
+    .map((s) => s.trim().toLowerCase())
+    .filter(Boolean);
   for (const t of types) {
     if (!(EVENT_TYPES as readonly string[]).includes(t)) {
       throw usageError(`unknown event type "${t}"`, `use one or more of ${EVENT_TYPES.join(',')}`);
@@ -58,17 +61,32 @@ export const eventRow = (e: HistoryEvent) => ({
 const CSV_EVENT_COLUMNS = ['at', 'type', 'ip', 'protocol', 'port', 'hsh256', 'previous_hsh256', 'changes', 'run_id', 'observation_id'] as const;
 export function eventsCsv(events: HistoryEvent[]): string {
   const full = (c: FieldDiff) => `${c.field}: ${c.old.join(', ') || '(none)'} → ${c.new.join(', ') || '(none)'}`;
-  return csvLine(CSV_EVENT_COLUMNS) + events.map((e) => csvLine([
-    e.at.toISOString(), e.type, e.ip, e.protocol, String(e.port), e.hsh256, e.previous_hsh256 ?? '',
-    (e.changes ?? []).map(full).join('; '), e.run_id ?? '', e.observation_id,
-  ])).join('');
+  return (
+    csvLine(CSV_EVENT_COLUMNS) +
+    events
+      .map((e) =>
+        csvLine([
+          e.at.toISOString(),
+          e.type,
+          e.ip,
+          e.protocol,
+          String(e.port),
+          e.hsh256,
+          e.previous_hsh256 ?? '',
+          (e.changes ?? []).map(full).join('; '),
+          e.run_id ?? '',
+          e.observation_id,
+        ]),
+      )
+      .join('')
+  );
 }
 
 export function register(program: Command, ctx: CliContext): void {
   program
     .command('history')
     .description('the change feed: ports that appeared, changed, went away or came back (newest first)')
-    .option('--since <when>', 'only events since a duration ago (7d, 12h), a date, or all; events carry the scan\'s time, not the import\'s', '7d')
+    .option('--since <when>', "only events since a duration ago (7d, 12h), a date, or all; events carry the scan's time, not the import's", '7d')
     .option('--event <types>', `comma-separated event types (${EVENT_TYPES.join(',')})`)
     .option('--net <ip-or-cidr>', 'only events of these addresses')
     .option('--tag <tag>', 'only events of services carrying this tag (e.g. product:nginx)')
@@ -98,7 +116,9 @@ export function register(program: Command, ctx: CliContext): void {
         const [older] = await listEvents(store, { types, net: opts.net, tag: opts.tag, limit: 1 });
         if (older) {
           const day = older.at.toISOString().slice(0, 10);
-          info(`plum: no events since ${since.toISOString().slice(0, 19)}Z; the newest matching event is from ${day} (events carry the scan's time): use --since ${day} or --since all`);
+          info(
+            `plum: no events since ${since.toISOString().slice(0, 19)}Z; the newest matching event is from ${day} (events carry the scan's time): use --since ${day} or --since all`,
+          );
         }
       }
     });

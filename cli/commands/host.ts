@@ -62,11 +62,22 @@ export function register(program: Command, ctx: CliContext): void {
       if (view.tags.length) out.push(`tags: ${view.tags.join(' ')}`);
       if (hostScore) out.push(`score: ${hostScore.score} (${hostScore.band}; plum explain ${view.ip} says why)`);
       out.push('');
-      out.push(view.services.length ? renderTable(view.services.map((s) => ({
-        port: `${s.port}/${s.protocol}`, state: s.state, first_seen: s.first_seen.toISOString().replace('.000Z', 'Z'),
-        last_seen: s.last_seen.toISOString().replace('.000Z', 'Z'), hsh256: s.hsh256.slice(0, 12), tags: s.tags.join(' '),
-        service: summaryOf(s),
-      })), ['port', 'state', 'first_seen', 'last_seen', 'hsh256', 'tags', 'service']).trimEnd() : '(no current services)');
+      out.push(
+        view.services.length
+          ? renderTable(
+              view.services.map((s) => ({
+                port: `${s.port}/${s.protocol}`,
+                state: s.state,
+                first_seen: s.first_seen.toISOString().replace('.000Z', 'Z'),
+                last_seen: s.last_seen.toISOString().replace('.000Z', 'Z'),
+                hsh256: s.hsh256.slice(0, 12),
+                tags: s.tags.join(' '),
+                service: summaryOf(s),
+              })),
+              ['port', 'state', 'first_seen', 'last_seen', 'hsh256', 'tags', 'service'],
+            ).trimEnd()
+          : '(no current services)',
+      );
       out.push('');
       out.push('history:');
       out.push(view.events.length ? renderTable(view.events.map(eventRow), ['at', 'type', 'port', 'fingerprint', 'changes']).trimEnd() : '(no events)');

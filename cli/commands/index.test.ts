@@ -11,7 +11,10 @@ describe('command manifest', () => {
     for (const entry of commandEntries) {
       const program = new Command('plum');
       (await entry.load()).register(program, ctx);
-      expect(program.commands.map((c) => c.name()), entry.name).toEqual([entry.name]);
+      expect(
+        program.commands.map((c) => c.name()),
+        entry.name,
+      ).toEqual([entry.name]);
       expect(program.commands[0]!.helpInformation()).toContain(`plum ${entry.name}`);
     }
   });

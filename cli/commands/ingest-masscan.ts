@@ -20,12 +20,18 @@ import { info } from '../output.ts';
  * the masscan view (core/masscan/hosts.ts), so an nmap scan of the same port records no change.
  */
 
-interface CheckedFile { file: string; sha256: string; first: number; records: number }
+interface CheckedFile {
+  file: string;
+  sha256: string;
+  first: number;
+  records: number;
+}
 
 /** Two imports of one file as one: counts added, the first's run and job named. */
 function addSummaries(a: IngestSummary, b: IngestSummary): IngestSummary {
   const sum = { ...a, errors: [...a.errors, ...b.errors], warnings: [...(a.warnings ?? []), ...(b.warnings ?? [])] };
-  for (const k of ['hosts', 'hostsUp', 'ports', 'appeared', 'changed', 'gone', 'reappeared', 'stable', 'historic', 'alreadyIngested'] as const) sum[k] = a[k] + b[k];
+  for (const k of ['hosts', 'hostsUp', 'ports', 'appeared', 'changed', 'gone', 'reappeared', 'stable', 'historic', 'alreadyIngested'] as const)
+    sum[k] = a[k] + b[k];
   return sum;
 }
 
@@ -102,13 +108,20 @@ export async function ingestMasscan(ctx: CliContext, files: string[], opts: { pr
       // its own digest; a file of no port is still recorded, as one empty import.
       const views = hosts.views();
       let summary: IngestSummary | undefined;
-      for (const view of views.length ? views : [MASSCAN_VIEW] as const) {
-        const part = await ingestScanResult(store, {
-          // No scan info and no scope: masscan lists only what answered, so nothing is `gone`.
-          scan: { run: { startedAt: iso(hosts.first), endedAt: iso(hosts.last), finished: true }, hosts: hosts.toHosts(undefined, view) },
-          source: file, profileId, owner, view,
-          resultSha256: view === MASSCAN_BANNERS_VIEW ? sha256 : createHash('sha256').update(`${sha256} ${view}`).digest('hex'),
-        }, ruleDeps);
+      for (const view of views.length ? views : ([MASSCAN_VIEW] as const)) {
+        const part = await ingestScanResult(
+          store,
+          {
+            // No scan info and no scope: masscan lists only what answered, so nothing is `gone`.
+            scan: { run: { startedAt: iso(hosts.first), endedAt: iso(hosts.last), finished: true }, hosts: hosts.toHosts(undefined, view) },
+            source: file,
+            profileId,
+            owner,
+            view,
+            resultSha256: view === MASSCAN_BANNERS_VIEW ? sha256 : createHash('sha256').update(`${sha256} ${view}`).digest('hex'),
+          },
+          ruleDeps,
+        );
         summary = summary ? addSummaries(summary, part) : part;
       }
       // A host with ports of both views was counted by both imports.
@@ -120,7 +133,9 @@ export async function ingestMasscan(ctx: CliContext, files: string[], opts: { pr
     }
   }
   if (checked.length > 1) {
-    info(`plum: imported ${checked.length} masscan files in scan order: ${total.hosts} hosts, ${total.ports} open ports, ${total.appeared} appeared, `
-      + `${total.changed} changed, ${total.reappeared} reappeared, ${total.stable} stable`);
+    info(
+      `plum: imported ${checked.length} masscan files in scan order: ${total.hosts} hosts, ${total.ports} open ports, ${total.appeared} appeared, ` +
+        `${total.changed} changed, ${total.reappeared} reappeared, ${total.stable} stable`,
+    );
   }
 }

@@ -34,9 +34,13 @@ export function nmap2jsonFiles(paths: string[]): string[] {
       throw new PlumError('invalid_input', `cannot read ${p}: ${(e as Error).message}`, { hint: 'check the permissions' });
     }
     if (st.isDirectory()) {
-      const found = (fs.readdirSync(p, { recursive: true }) as string[]).filter((f) => JSON_FILE.test(f)).sort()
-        .map((f) => path.join(p, f)).filter((f) => fs.statSync(f).isFile());
-      if (found.length === 0) throw new PlumError('invalid_input', `${p} holds no .json, .ndjson or .jsonl file`, { hint: 'give the directory of the predecessor\'s stored results' });
+      const found = (fs.readdirSync(p, { recursive: true }) as string[])
+        .filter((f) => JSON_FILE.test(f))
+        .sort()
+        .map((f) => path.join(p, f))
+        .filter((f) => fs.statSync(f).isFile());
+      if (found.length === 0)
+        throw new PlumError('invalid_input', `${p} holds no .json, .ndjson or .jsonl file`, { hint: "give the directory of the predecessor's stored results" });
       out.push(...found);
     } else if (st.isFile()) out.push(p);
     else throw new PlumError('invalid_input', `${p} is not a regular file or a directory`, { hint: 'list the files themselves' });
@@ -44,7 +48,12 @@ export function nmap2jsonFiles(paths: string[]): string[] {
   return out;
 }
 
-interface CheckedFile { file: string; sha256: string; first: number; hosts: number }
+interface CheckedFile {
+  file: string;
+  sha256: string;
+  first: number;
+  hosts: number;
+}
 
 function readFile(file: string): { text: string; sha256: string } {
   let bytes: Buffer;
@@ -68,7 +77,8 @@ export function checkNmap2jsonFiles(files: string[]): CheckedFile[] {
 }
 
 export async function ingestNmap2json(ctx: CliContext, paths: string[], opts: { profile?: string }): Promise<void> {
-  if (paths.includes('-')) throw usageError('--format nmap2json reads files and directories, not standard input', 'write the documents to a file and give its path');
+  if (paths.includes('-'))
+    throw usageError('--format nmap2json reads files and directories, not standard input', 'write the documents to a file and give its path');
   const files = checkNmap2jsonFiles(nmap2jsonFiles(paths));
   const { store, profileId, ruleDeps, owner } = await openImportContext(ctx, opts.profile);
   const total = { files: 0, hosts: 0, ports: 0, appeared: 0, changed: 0, reappeared: 0, stable: 0, already: 0 };
@@ -82,12 +92,24 @@ export async function ingestNmap2json(ctx: CliContext, paths: string[], opts: { 
       const rounds = listingRounds(docs.map((d) => ({ host: legacyHostOf(d.doc), time: scanTimeOf(d.doc) })));
       for (const [k, hosts] of rounds.entries()) {
         // A further listing of an address (search exports) is its own import job, with its own digest.
-        const digest = k === 0 ? sha256 : createHash('sha256').update(`${sha256} listing ${k + 1}`).digest('hex');
-        const summary: IngestSummary = await ingestScanResult(store, {
-          // No scan info and no scope: the documents cannot tell what was covered, so nothing is `gone`.
-          scan: { run: {}, hosts },
-          source: file, profileId, resultSha256: digest, owner,
-        }, ruleDeps);
+        const digest =
+          k === 0
+            ? sha256
+            : createHash('sha256')
+                .update(`${sha256} listing ${k + 1}`)
+                .digest('hex');
+        const summary: IngestSummary = await ingestScanResult(
+          store,
+          {
+            // No scan info and no scope: the documents cannot tell what was covered, so nothing is `gone`.
+            scan: { run: {}, hosts },
+            source: file,
+            profileId,
+            resultSha256: digest,
+            owner,
+          },
+          ruleDeps,
+        );
         info(`plum: ${label}${rounds.length > 1 ? `(listing ${k + 1} of ${rounds.length}) ` : ''}${formatIngestSummary(summary)}`);
         total.hosts += summary.hosts;
         total.ports += summary.ports;
@@ -103,7 +125,9 @@ export async function ingestNmap2json(ctx: CliContext, paths: string[], opts: { 
     }
   }
   if (files.length > 1) {
-    info(`plum: imported ${total.files} nmap2json files in scan order: ${total.hosts} hosts, ${total.ports} open ports, ${total.appeared} appeared, `
-      + `${total.changed} changed, ${total.reappeared} reappeared, ${total.stable} stable${total.already ? `, ${total.already} already ingested` : ''}`);
+    info(
+      `plum: imported ${total.files} nmap2json files in scan order: ${total.hosts} hosts, ${total.ports} open ports, ${total.appeared} appeared, ` +
+        `${total.changed} changed, ${total.reappeared} reappeared, ${total.stable} stable${total.already ? `, ${total.already} already ingested` : ''}`,
+    );
   }
 }

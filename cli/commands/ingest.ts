@@ -70,7 +70,9 @@ export async function readStdinInput(stdin: AsyncIterable<Buffer>, maxRawBytes =
   for await (const chunk of stdin) {
     size += chunk.length;
     if (size > maxRawBytes) {
-      throw new PlumError('invalid_input', `standard input is over ${Math.round(maxRawBytes / 1024 / 1024)} MB`, { hint: 'write it to a file and give its path: files of any size are streamed' });
+      throw new PlumError('invalid_input', `standard input is over ${Math.round(maxRawBytes / 1024 / 1024)} MB`, {
+        hint: 'write it to a file and give its path: files of any size are streamed',
+      });
     }
     parts.push(chunk);
   }
@@ -91,16 +93,17 @@ function readError(file: string, e: unknown): PlumError {
   return new PlumError('invalid_input', `cannot read ${file}: ${(e as Error).message}`, { hint: 'check the file permissions' });
 }
 
-const notNmapXml = (file: string, head = '') => new PlumError('parse_error', `${file === '-' ? 'standard input' : file} is not nmap XML (no <nmaprun> element)`, {
-  hint: detectMasscanFormat(head) ? 'it looks like masscan output: add --format masscan' : 'give the file nmap wrote with -oX',
-});
+const notNmapXml = (file: string, head = '') =>
+  new PlumError('parse_error', `${file === '-' ? 'standard input' : file} is not nmap XML (no <nmaprun> element)`, {
+    hint: detectMasscanFormat(head) ? 'it looks like masscan output: add --format masscan' : 'give the file nmap wrote with -oX',
+  });
 
 /** Whether the files are masscan's XML (nmap's format, written by masscan): all of them or none, else a usage error. */
 function masscanXmlFiles(files: string[]): boolean {
   if (files.includes('-')) return false;
   const masscan = files.filter((f) => detectMasscanFormat(headOf(f)) === 'xml');
   if (masscan.length > 0 && masscan.length < files.length) {
-    throw usageError(`${masscan[0]} was written by masscan, other files by nmap`, 'import masscan\'s files and nmap\'s in separate commands');
+    throw usageError(`${masscan[0]} was written by masscan, other files by nmap`, "import masscan's files and nmap's in separate commands");
   }
   return masscan.length > 0;
 }
@@ -117,7 +120,10 @@ export function orderByScanStart(files: string[]): string[] {
     let head: string;
     try {
       const st = fs.statSync(file);
-      if (!st.isFile()) throw new PlumError('invalid_input', `${file} is not a regular file`, { hint: 'import a pipe or a directory\'s files one by one, or list the files themselves' });
+      if (!st.isFile())
+        throw new PlumError('invalid_input', `${file} is not a regular file`, {
+          hint: "import a pipe or a directory's files one by one, or list the files themselves",
+        });
       const fd = fs.openSync(file, 'r');
       try {
         head = readHead(fd);
@@ -141,14 +147,25 @@ function* chunkViews(buf: Buffer): Generator<Buffer> {
 export function register(program: Command, ctx: CliContext): void {
   program
     .command('ingest')
-    .description('import nmap XML files (old scans, other tools\' nmap output) into the history; several files are imported in the order of their scans')
-    .argument('<files...>', 'nmap XML output (nmap -oX), one file or several, or - for standard input; with --format nmap2json, files or directories; with --format masscan, files')
+    .description("import nmap XML files (old scans, other tools' nmap output) into the history; several files are imported in the order of their scans")
+    .argument(
+      '<files...>',
+      'nmap XML output (nmap -oX), one file or several, or - for standard input; with --format nmap2json, files or directories; with --format masscan, files',
+    )
     .option('--profile <name>', 'attach the imports to this scan profile')
-    .addOption(new Option('--format <format>', "what the files hold: nmap XML, the predecessor's nmap2json documents (stored results, search exports), or masscan output (-oX, -oJ, -oD; masscan's -oX is also recognised without it)").choices(['xml', 'nmap2json', 'masscan']).default('xml'))
+    .addOption(
+      new Option(
+        '--format <format>',
+        "what the files hold: nmap XML, the predecessor's nmap2json documents (stored results, search exports), or masscan output (-oX, -oJ, -oD; masscan's -oX is also recognised without it)",
+      )
+        .choices(['xml', 'nmap2json', 'masscan'])
+        .default('xml'),
+    )
     .action(async (files: string[], opts: { profile?: string; format: 'xml' | 'nmap2json' | 'masscan' }) => {
       if (opts.format === 'nmap2json') return ingestNmap2json(ctx, files, opts);
       if (opts.format === 'masscan' || masscanXmlFiles(files)) return ingestMasscan(ctx, files, opts);
-      if (files.includes('-') && files.length > 1) throw usageError("'-' (standard input) cannot be combined with files", 'import the files and standard input in separate commands');
+      if (files.includes('-') && files.length > 1)
+        throw usageError("'-' (standard input) cannot be combined with files", 'import the files and standard input in separate commands');
       if (files[0] === '-' && process.stdin.isTTY) throw usageError("'-' reads nmap XML from standard input", 'pipe it in: nmap … -oX - | plum ingest -');
       // One file (a pipe too) is read as before the store opens; several are checked on their heads first.
       const single = files.length > 1 ? undefined : files[0] === '-' ? await readStdinInput(process.stdin) : readXmlInput(files[0]!);
@@ -170,8 +187,10 @@ export function register(program: Command, ctx: CliContext): void {
         if (summary.errors.length) total.incomplete++;
       }
       if (ordered.length > 1) {
-        info(`plum: imported ${total.files} files in scan order: ${total.hosts} hosts, ${total.ports} open ports, ${total.appeared} appeared, ${total.changed} changed, `
-          + `${total.gone} gone, ${total.reappeared} reappeared, ${total.stable} stable${total.incomplete ? `; ${total.incomplete} incomplete (see above)` : ''}`);
+        info(
+          `plum: imported ${total.files} files in scan order: ${total.hosts} hosts, ${total.ports} open ports, ${total.appeared} appeared, ${total.changed} changed, ` +
+            `${total.gone} gone, ${total.reappeared} reappeared, ${total.stable} stable${total.incomplete ? `; ${total.incomplete} incomplete (see above)` : ''}`,
+        );
       }
 
       async function importFile(file: string, label: string, { head, chunks, raw, sha256 }: XmlInput): Promise<IngestSummary> {
@@ -190,10 +209,20 @@ export function register(program: Command, ctx: CliContext): void {
           }
         };
         try {
-          return await ingestScanResult(store, {
-            scan, source, profileId, rawXml: raw, resultSha256: sha256,
-            retentionDays: ctx.config.PLUM_RAW_RETENTION_DAYS, parserVersion: PARSER_VERSION, owner,
-          }, { onProgress, ...ruleDeps });
+          return await ingestScanResult(
+            store,
+            {
+              scan,
+              source,
+              profileId,
+              rawXml: raw,
+              resultSha256: sha256,
+              retentionDays: ctx.config.PLUM_RAW_RETENTION_DAYS,
+              parserVersion: PARSER_VERSION,
+              owner,
+            },
+            { onProgress, ...ruleDeps },
+          );
         } finally {
           if (lastReport !== started) process.stderr.write('\n');
         }

@@ -39,7 +39,8 @@ function requireHome(ctx: CliContext): void {
 /** Runs left active by a process that is gone (killed, crashed) end as interrupted when any plum command opens the store. */
 export async function recoverRuns(ctx: CliContext, store: Store): Promise<void> {
   try {
-    for (const id of await recoverInterruptedRuns(store, ctx.log)) info(`plum: run ${id} was left running by a process that is gone: marked as interrupted (cancelled)`);
+    for (const id of await recoverInterruptedRuns(store, ctx.log))
+      info(`plum: run ${id} was left running by a process that is gone: marked as interrupted (cancelled)`);
   } catch (e) {
     // Recovery must never stop the command itself (e.g. a read-only role).
     ctx.log.warn({ err: (e as Error).message }, 'recovering interrupted runs failed');
@@ -53,9 +54,7 @@ export function register(program: Command, ctx: CliContext): void {
     .action(async () => {
       const store = await openCommandStore(ctx, { create: true });
       const applied = await appliedMigrationCount(store);
-      const where = store.kind === 'postgres'
-        ? 'the PostgreSQL database of PLUM_DATABASE_URL'
-        : `the embedded database in ${pgliteDir(ctx.config)}`;
+      const where = store.kind === 'postgres' ? 'the PostgreSQL database of PLUM_DATABASE_URL' : `the embedded database in ${pgliteDir(ctx.config)}`;
       info(`plum: ${where} is ready (${applied} migrations applied)`);
     });
 }

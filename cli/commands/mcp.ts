@@ -28,7 +28,7 @@ function readKey(file: string): string {
 export function register(program: Command, ctx: CliContext): void {
   program
     .command('mcp')
-    .description('run the MCP server on standard input/output for an LLM assistant, limited by an API key\'s role (over HTTP: `plum serve` answers on /mcp)')
+    .description("run the MCP server on standard input/output for an LLM assistant, limited by an API key's role (over HTTP: `plum serve` answers on /mcp)")
     .requiredOption('--key-file <path>', 'file holding an API key from `plum apikey create` (its role bounds what the assistant may do)')
     .action(async (opts: { keyFile: string }) => {
       const key = readKey(opts.keyFile);

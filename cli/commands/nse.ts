@@ -13,7 +13,9 @@ async function readScriptFile(file: string): Promise<Buffer> {
   try {
     handle = await open(file, 'r');
   } catch (e) {
-    throw new PlumError('not_found', `cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, { hint: 'give the path of a .nse file' });
+    throw new PlumError('not_found', `cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, {
+      hint: 'give the path of a .nse file',
+    });
   }
   try {
     const buf = Buffer.alloc(MAX_CUSTOM_SCRIPT_BYTES + 1);
@@ -26,15 +28,23 @@ async function readScriptFile(file: string): Promise<Buffer> {
 
 /** `--format json` speaks snake_case, like every CLI output. */
 const nseJson = (s: NseScriptInfo) => ({
-  id: s.id, name: s.name, sha256: s.sha256, categories: s.categories, size: s.size, created_by: s.createdBy, created_at: s.createdAt, updated_at: s.updatedAt,
+  id: s.id,
+  name: s.name,
+  sha256: s.sha256,
+  categories: s.categories,
+  size: s.size,
+  created_by: s.createdBy,
+  created_at: s.createdAt,
+  updated_at: s.updatedAt,
 });
 
 export function register(program: Command, ctx: CliContext): void {
   const cmd = program.command('nse').description('custom NSE scripts that profiles may name (stored with their SHA-256, shipped to agents by hash)');
 
-  cmd.command('add')
+  cmd
+    .command('add')
     .description('add custom NSE scripts (.nse Lua files declaring their categories), or change them with --replace; all or none are stored')
-    .argument('<files...>', 'the .nse files (e.g. the predecessor\'s scripts: DIR/*.nse)')
+    .argument('<files...>', "the .nse files (e.g. the predecessor's scripts: DIR/*.nse)")
     .option('--name <name>', 'with one file: the name profiles use (default: the file name without .nse); must not be a script nmap ships')
     .option('--replace', 'replace the content of existing scripts of those names (a new SHA-256; the next runs use it)', false)
     .addOption(formatOption())
@@ -43,7 +53,7 @@ export function register(program: Command, ctx: CliContext): void {
       const inputs: Array<{ name: string; content: Buffer }> = [];
       for (const file of files) {
         const fromFile = scriptNameOfFile(file);
-        if (!fromFile) throw usageError(`${file} is not a .nse file`, 'give the NSE script\'s .nse file (rename it if needed)');
+        if (!fromFile) throw usageError(`${file} is not a .nse file`, "give the NSE script's .nse file (rename it if needed)");
         const name = opts.name ?? fromFile;
         if (inputs.some((i) => i.name === name)) throw usageError(`two files give the script name ${name}`, 'add one of them with --name');
         inputs.push({ name, content: await readScriptFile(file) });
@@ -64,7 +74,8 @@ export function register(program: Command, ctx: CliContext): void {
       }
     });
 
-  cmd.command('list')
+  cmd
+    .command('list')
     .description('list custom NSE scripts with their SHA-256 and categories')
     .addOption(formatOption())
     .action(async (opts: { format: string }) => {
@@ -74,10 +85,14 @@ export function register(program: Command, ctx: CliContext): void {
         printJson(list.map(nseJson));
         return;
       }
-      printTable(list.map((s) => ({ ...s, categories: s.categories.join(',') })), ['name', 'sha256', 'categories', 'size', 'updatedAt']);
+      printTable(
+        list.map((s) => ({ ...s, categories: s.categories.join(',') })),
+        ['name', 'sha256', 'categories', 'size', 'updatedAt'],
+      );
     });
 
-  cmd.command('rm')
+  cmd
+    .command('rm')
     .description('delete a custom NSE script that no profile names')
     .argument('<name>', 'the script name')
     .action(async (name: string) => {

@@ -158,7 +158,9 @@ async function runParse(file: string, opts: ParseOpts): Promise<void> {
         await write(hostLine(h));
       } else {
         for (const p of h.ports) {
-          await write(JSON.stringify({ ip: p.ip, protocol: p.protocol, port: p.port, hsh256: p.hsh256, fp_version: p.fpVersion, fields: p.fields, doc: p.doc }));
+          await write(
+            JSON.stringify({ ip: p.ip, protocol: p.protocol, port: p.port, hsh256: p.hsh256, fp_version: p.fpVersion, fields: p.fields, doc: p.doc }),
+          );
         }
       }
     }
@@ -190,8 +192,17 @@ async function runParse(file: string, opts: ParseOpts): Promise<void> {
       `nmap:     ${run.scanner} ${run.version}${run.args ? ` (${run.args})` : ''}`,
       `time:     ${summary.started_at ?? '?'} → ${summary.ended_at ?? '?'}${run.finished ? '' : ' (not finished)'}`,
       `hosts:    ${summary.hosts.total} (${summary.hosts.up} up, ${summary.hosts.down} down${summary.hosts.unknown ? `, ${summary.hosts.unknown} unknown` : ''}${summary.hosts.timed_out ? `, ${summary.hosts.timed_out} timed out` : ''})`,
-      `ports:    ${summary.ports.total} (${Object.entries(summary.ports.by_state).map(([k, v]) => `${v} ${k}`).join(', ') || 'none'})`,
-      `scripts:  ${Object.entries(summary.scripts).sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k} ×${v}`).join(', ') || 'none'}`,
+      `ports:    ${summary.ports.total} (${
+        Object.entries(summary.ports.by_state)
+          .map(([k, v]) => `${v} ${k}`)
+          .join(', ') || 'none'
+      })`,
+      `scripts:  ${
+        Object.entries(summary.scripts)
+          .sort((a, b) => b[1] - a[1])
+          .map(([k, v]) => `${k} ×${v}`)
+          .join(', ') || 'none'
+      }`,
       `errors:   ${summary.errors.length ? summary.errors.join('; ') : 'none'}`,
     ];
     process.stdout.write(`${lines.join('\n')}\n`);
@@ -206,17 +217,25 @@ export function register(program: Command, _ctx: CliContext): void {
     .argument('<file>', 'nmap XML file (nmap -oX), or - for standard input')
     .option('--hosts', 'print host documents instead of port documents')
     .option('--validate', 'only check the file and print a summary (hosts up/down, ports, scripts seen, errors)')
-    .addOption(new Option('--compat <format>', "print the predecessor's documents and hsh256 values byte for byte (nmap2json = its release 2610.1; @2605 = 2605.0 and earlier)").choices(COMPAT_FORMATS))
+    .addOption(
+      new Option(
+        '--compat <format>',
+        "print the predecessor's documents and hsh256 values byte for byte (nmap2json = its release 2610.1; @2605 = 2605.0 and earlier)",
+      ).choices(COMPAT_FORMATS),
+    )
     .option('--open-only', "keep only open ports and hosts with an open port (the agents' mode)")
     .option('--volatile <file>', 'volatile list for the fingerprint (default: rules/fingerprint/volatile.yaml)')
     .addOption(new Option('--format <format>', 'summary format for --validate').choices(['table', 'json']).default('table'))
-    .addHelpText('after', `
+    .addHelpText(
+      'after',
+      `
 Output (one JSON object per line):
   default       {ip, protocol, port, hsh256, fp_version, fields, doc} per port
   --hosts       {ip, status, hsh256, fp_version, hostnames, addresses, ports, doc} per host
   --compat nmap2json   upstream host documents, serialised like Python json.dumps
                        (hsh256 as nmap2json 2610.1 computes it; nmap2json@2605 for 2605.0 and earlier)
-A truncated or invalid file prints every complete host, then the error on stderr (exit 1).`)
+A truncated or invalid file prints every complete host, then the error on stderr (exit 1).`,
+    )
     .action(async (file: string, opts: ParseOpts) => {
       const modes = [opts.hosts, opts.validate, opts.compat].filter(Boolean).length;
       if (modes > 1) throw usageError('--hosts, --validate and --compat cannot be combined', 'pick one output mode');

@@ -26,25 +26,44 @@ export function register(program: Command, ctx: CliContext): void {
           profile: profile.name,
           summary,
           jobs: jobs.map((j) => ({
-            index: j.index, kind: j.kind, targets: j.targets, address_count: j.addressCount,
-            tcp_ports: j.tcpPorts, udp_ports: j.udpPorts ?? null, scripts: j.scripts, extra_args: j.extraArgs, host_timeout: j.hostTimeout,
+            index: j.index,
+            kind: j.kind,
+            targets: j.targets,
+            address_count: j.addressCount,
+            tcp_ports: j.tcpPorts,
+            udp_ports: j.udpPorts ?? null,
+            scripts: j.scripts,
+            extra_args: j.extraArgs,
+            host_timeout: j.hostTimeout,
           })),
         });
         return;
       }
       if (jobs.length === 0) {
-        info(`profile ${profile.name} selects no targets (targets: ${profile.targets}); add some with plum target add VALUE${profile.targets === 'all' ? '' : ` --label ${profile.targets.slice(6)}`}`);
+        info(
+          `profile ${profile.name} selects no targets (targets: ${profile.targets}); add some with plum target add VALUE${profile.targets === 'all' ? '' : ` --label ${profile.targets.slice(6)}`}`,
+        );
         return;
       }
       const limit = Math.max(0, Number(opts.limit) || 0);
       const ports = countPorts(profile.tcpPorts) + countPorts(profile.udpPorts);
-      printTable(jobs.slice(0, limit).map((j) => ({
-        job: j.index, kind: j.kind, units: j.addressCount, probes: j.addressCount * ports,
-        targets: j.targets.length > 4 ? `${j.targets.slice(0, 4).join(' ')} … (+${j.targets.length - 4})` : j.targets.join(' '),
-      })), ['job', 'kind', 'units', 'probes', 'targets']);
+      printTable(
+        jobs.slice(0, limit).map((j) => ({
+          job: j.index,
+          kind: j.kind,
+          units: j.addressCount,
+          probes: j.addressCount * ports,
+          targets: j.targets.length > 4 ? `${j.targets.slice(0, 4).join(' ')} … (+${j.targets.length - 4})` : j.targets.join(' '),
+        })),
+        ['job', 'kind', 'units', 'probes', 'targets'],
+      );
       if (jobs.length > limit) info(`… and ${counted(jobs.length - limit, 'more job')} (--limit N or --format json to see all)`);
-      info(`profile ${profile.name}: ${counted(summary.jobs, 'job')}, ${counted(summary.addresses, 'address', 'addresses')}, ${counted(summary.names, 'name')}, ${counted(summary.probes, 'port probe')}; ` +
-        `ports ${profile.tcpPorts}${profile.udpPorts ? ` U:${profile.udpPorts}` : ''}, scripts ${profile.scripts.join(',') || 'none'}`);
-      info(`estimated duration with one agent: about ${formatDuration(summary.estimatedSeconds)} (at most ${formatDuration(summary.worstCaseSeconds)} if every host times out)`);
+      info(
+        `profile ${profile.name}: ${counted(summary.jobs, 'job')}, ${counted(summary.addresses, 'address', 'addresses')}, ${counted(summary.names, 'name')}, ${counted(summary.probes, 'port probe')}; ` +
+          `ports ${profile.tcpPorts}${profile.udpPorts ? ` U:${profile.udpPorts}` : ''}, scripts ${profile.scripts.join(',') || 'none'}`,
+      );
+      info(
+        `estimated duration with one agent: about ${formatDuration(summary.estimatedSeconds)} (at most ${formatDuration(summary.worstCaseSeconds)} if every host times out)`,
+      );
     });
 }

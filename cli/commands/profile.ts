@@ -1,9 +1,7 @@
 import type { Command } from 'commander';
 import { cycleMs, type ProfileInput } from '../../core/profiles.ts';
 import { formatDuration } from '../../core/plan.ts';
-import {
-  getProfile, listProfiles, removeProfile, saveProfile, setProfileEnabled, type StoredProfile,
-} from '../../store/repos/profiles.ts';
+import { getProfile, listProfiles, removeProfile, saveProfile, setProfileEnabled, type StoredProfile } from '../../store/repos/profiles.ts';
 import type { CliContext } from '../context.ts';
 import { formatOption, info, printJson, printTable } from '../output.ts';
 import { openCommandStore } from './init.ts';
@@ -58,16 +56,26 @@ export function register(program: Command, ctx: CliContext): void {
     .option('--ports <list>', 'TCP ports: 22,80,443 or ranges 8000-8100 (required unless --trigger)')
     .option('--udp-ports <list>', 'UDP ports (needs a root agent)')
     .option('--scripts <list>', 'NSE scripts, comma-separated: stock names (http-title), plum-banner, plum-favicon, or custom ones (plum nse list)')
-    .option('--allow-script <name>', 'allow a script of a refused category (broadcast, external, dos, exploit, brute, intrusive) for this profile; repeatable',
-      (v: string, acc: string[]) => [...acc, v], [] as string[])
+    .option(
+      '--allow-script <name>',
+      'allow a script of a refused category (broadcast, external, dos, exploit, brute, intrusive) for this profile; repeatable',
+      (v: string, acc: string[]) => [...acc, v],
+      [] as string[],
+    )
     .option('--nmap-args <args>', 'extra nmap options, e.g. "-T4 --max-retries 1" (checked; no output, port, script or target options)')
     .option('--every <cycle>', 'cycle: 12h, 7d, 30m or a cron expression like "0 3 * * *" (UTC); default 12h')
     .option('--priority <0-4>', '0 background, 1 low, 2 normal, 3 high, 4 urgent', '2')
     .option('--targets <selection>', 'all, or label:NAME; default all')
-    .option('--trigger <query>', 'a search query (plum search): scan, with this profile\'s scripts, each service a new finding makes match it (no --ports, --every or --targets)')
+    .option(
+      '--trigger <query>',
+      "a search query (plum search): scan, with this profile's scripts, each service a new finding makes match it (no --ports, --every or --targets)",
+    )
     .option('--host-timeout <time>', 'nmap --host-timeout per host', '40s')
     .option('--scanner <name>', 'nmap, or sslscan: the TLS scanner (protocols, ciphers, certificate; no scripts or nmap options)', 'nmap')
-    .option('--scout-rate <pps>', 'two-stage profile: masscan sweeps the targets × TCP ports first at this many packets a second, then nmap scans only what answered')
+    .option(
+      '--scout-rate <pps>',
+      'two-stage profile: masscan sweeps the targets × TCP ports first at this many packets a second, then nmap scans only what answered',
+    )
     .option('--description <text>', 'what the profile is for')
     .option('--replace', 'replace an existing profile of that name', false)
     .addOption(formatOption())
@@ -91,8 +99,14 @@ export function register(program: Command, ctx: CliContext): void {
       const store = await openCommandStore(ctx, { create: true });
       const saved = await saveProfile(store, input, { replace: opts.replace });
       if (opts.format === 'json') printJson(profileJson(saved));
-      else if (saved.trigger) info(`profile ${saved.name} saved: scans what \`${saved.trigger}\` newly matches, scripts ${saved.scripts.join(',') || '(none)'}, priority ${saved.priority}`);
-      else info(`profile ${saved.name} saved${saved.scanner !== 'nmap' ? ` (scanner ${saved.scanner})` : ''}: ports ${saved.tcpPorts}${saved.udpPorts ? ` udp ${saved.udpPorts}` : ''}${saved.scouting ? `, scouting at ${saved.scouting.rate} packets/s` : ''}, every ${saved.every}, priority ${saved.priority}, targets ${saved.targets}`);
+      else if (saved.trigger)
+        info(
+          `profile ${saved.name} saved: scans what \`${saved.trigger}\` newly matches, scripts ${saved.scripts.join(',') || '(none)'}, priority ${saved.priority}`,
+        );
+      else
+        info(
+          `profile ${saved.name} saved${saved.scanner !== 'nmap' ? ` (scanner ${saved.scanner})` : ''}: ports ${saved.tcpPorts}${saved.udpPorts ? ` udp ${saved.udpPorts}` : ''}${saved.scouting ? `, scouting at ${saved.scouting.rate} packets/s` : ''}, every ${saved.every}, priority ${saved.priority}, targets ${saved.targets}`,
+        );
     });
 
   profile
@@ -106,11 +120,18 @@ export function register(program: Command, ctx: CliContext): void {
         printJson(list.map(profileJson));
         return;
       }
-      printTable(list.map((p) => ({
-        name: p.name, ports: p.trigger ? '(finding)' : p.tcpPorts + (p.udpPorts ? ` U:${p.udpPorts}` : ''), scripts: p.scripts,
-        every: p.trigger ? `trigger: ${p.trigger}` : p.every,
-        priority: p.priority, targets: p.trigger ? '(finding)' : p.targets, enabled: p.enabled ? 'yes' : 'no',
-      })), ['name', 'ports', 'every', 'priority', 'targets', 'enabled', 'scripts']);
+      printTable(
+        list.map((p) => ({
+          name: p.name,
+          ports: p.trigger ? '(finding)' : p.tcpPorts + (p.udpPorts ? ` U:${p.udpPorts}` : ''),
+          scripts: p.scripts,
+          every: p.trigger ? `trigger: ${p.trigger}` : p.every,
+          priority: p.priority,
+          targets: p.trigger ? '(finding)' : p.targets,
+          enabled: p.enabled ? 'yes' : 'no',
+        })),
+        ['name', 'ports', 'every', 'priority', 'targets', 'enabled', 'scripts'],
+      );
     });
 
   profile
@@ -154,7 +175,10 @@ export function register(program: Command, ctx: CliContext): void {
       info(p.removed ? `profile ${p.name} removed` : `profile ${p.name} is built in: disabled instead (plum profile enable ${p.name} to undo)`);
     });
 
-  for (const [cmd, enabled] of [['enable', true], ['disable', false]] as const) {
+  for (const [cmd, enabled] of [
+    ['enable', true],
+    ['disable', false],
+  ] as const) {
     profile
       .command(cmd)
       .description(`${cmd} a profile (disabled profiles are never scheduled)`)

@@ -34,7 +34,7 @@ export function queryFromArgs(args: string[]): string {
 const dq = (s: string) => `"${s.replace(/(["\\])/g, '\\$1')}"`;
 
 /** An odd number of unescaped double quotes: the user opened a quote and did not close it (not the shell's doing). */
-const unbalancedDoubleQuote = (s: string) => ((s.replace(/\\./g, '').match(/"/g)?.length ?? 0) % 2) === 1;
+const unbalancedDoubleQuote = (s: string) => (s.replace(/\\./g, '').match(/"/g)?.length ?? 0) % 2 === 1;
 
 function requoteArg(arg: string): string {
   // An unterminated double quote is reported with its position, never turned into a literal character.

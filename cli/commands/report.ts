@@ -4,11 +4,13 @@ import { PlumError, usageError } from '../../core/errors.ts';
 import { parseQuery } from '../../core/query/index.ts';
 import { resolvePeriod } from '../../core/report/period.ts';
 import { reportSettingsOf } from '../../activities/report-settings.ts';
+import { createSmtpMailer, generateReport, runReportDefinition, writeReportFile, type ReportDeps } from '../../activities/report.ts';
 import {
-  createSmtpMailer, generateReport, runReportDefinition, writeReportFile, type ReportDeps,
-} from '../../activities/report.ts';
-import {
-  createReportDefinition, deleteReportDefinition, listReportDefinitions, parseDestination, type ReportDefinitionRow,
+  createReportDefinition,
+  deleteReportDefinition,
+  listReportDefinitions,
+  parseDestination,
+  type ReportDefinitionRow,
 } from '../../store/repos/reports.ts';
 import { webhooksOfReport } from '../../store/repos/webhooks.ts';
 import { saveReport } from '../../api/views/reports.ts';
@@ -73,8 +75,11 @@ export function register(program: Command, ctx: CliContext): void {
       const started = Date.now();
       info('plum: building the report…');
       const { model, markdown } = await generateReport(store, {
-        query: opts.query, period, title: opts.title, hostLimit,
-        ...await reportSettingsOf(ctx.config, ctx.log),
+        query: opts.query,
+        period,
+        title: opts.title,
+        hostLimit,
+        ...(await reportSettingsOf(ctx.config, ctx.log)),
       });
       const text = opts.format === 'json' ? `${JSON.stringify(model, null, 2)}\n` : markdown;
       if (opts.out) {
@@ -96,24 +101,35 @@ export function register(program: Command, ctx: CliContext): void {
     .option('--description <text>', 'description shown under the title')
     .option('--host-limit <n>', 'list at most N hosts; 0 = all', '0')
     .addOption(formatOption())
-    .action(async (name: string, opts: { query: string; every: string; period?: string; to: string[]; description?: string; hostLimit?: string; format: string }) => {
-      if (opts.query.trim()) parseQuery(opts.query);
-      const destinations = opts.to.map(parseDestination);
-      if (destinations.some((d) => d.kind === 'mailto') && !ctx.config.PLUM_SMTP_URL) {
-        info('plum: note: mailto: recipients need PLUM_SMTP_URL set when the report runs');
-      }
-      const store = await openCommandStore(ctx, { create: true });
-      const { def, hooks } = await saveReport(store, {
-        name, query: opts.query, every: opts.every, period: opts.period, destinations: opts.to,
-        description: opts.description, hostLimit: parseHostLimit(opts.hostLimit),
-      }, { allowPrivate: ctx.config.PLUM_WEBHOOK_ALLOW_PRIVATE, allowDirectories: true });
-      if (opts.format === 'json') {
-        printJson({ ...defJson(def), webhooks: hooks.map((h) => ({ id: h.id, name: h.name, url: h.url, secret: h.secret })) });
-        return;
-      }
-      info(`plum: report ${def.name} stored (${def.id}); every ${def.every}, next run ${def.nextRunAt?.toISOString()}`);
-      for (const h of hooks) info(`plum: webhook ${h.name} → ${h.url}; signing secret (shown once): ${h.secret}`);
-    });
+    .action(
+      async (name: string, opts: { query: string; every: string; period?: string; to: string[]; description?: string; hostLimit?: string; format: string }) => {
+        if (opts.query.trim()) parseQuery(opts.query);
+        const destinations = opts.to.map(parseDestination);
+        if (destinations.some((d) => d.kind === 'mailto') && !ctx.config.PLUM_SMTP_URL) {
+          info('plum: note: mailto: recipients need PLUM_SMTP_URL set when the report runs');
+        }
+        const store = await openCommandStore(ctx, { create: true });
+        const { def, hooks } = await saveReport(
+          store,
+          {
+            name,
+            query: opts.query,
+            every: opts.every,
+            period: opts.period,
+            destinations: opts.to,
+            description: opts.description,
+            hostLimit: parseHostLimit(opts.hostLimit),
+          },
+          { allowPrivate: ctx.config.PLUM_WEBHOOK_ALLOW_PRIVATE, allowDirectories: true },
+        );
+        if (opts.format === 'json') {
+          printJson({ ...defJson(def), webhooks: hooks.map((h) => ({ id: h.id, name: h.name, url: h.url, secret: h.secret })) });
+          return;
+        }
+        info(`plum: report ${def.name} stored (${def.id}); every ${def.every}, next run ${def.nextRunAt?.toISOString()}`);
+        for (const h of hooks) info(`plum: webhook ${h.name} → ${h.url}; signing secret (shown once): ${h.secret}`);
+      },
+    );
 
   report
     .command('list')
@@ -126,13 +142,16 @@ export function register(program: Command, ctx: CliContext): void {
         printJson(defs.map(defJson));
         return;
       }
-      printTable(defs.map((d) => ({
-        ...defJson(d),
-        destinations: d.destinations.join(' '),
-        last: d.lastRunAt ? `${d.lastStatus} ${d.lastRunAt.toISOString().slice(0, 16)}` : 'never',
-        next: d.nextRunAt?.toISOString().slice(0, 16) ?? '',
-        query: d.query || '(everything)',
-      })), ['name', 'every', 'query', 'destinations', 'last', 'next', 'last_error']);
+      printTable(
+        defs.map((d) => ({
+          ...defJson(d),
+          destinations: d.destinations.join(' '),
+          last: d.lastRunAt ? `${d.lastStatus} ${d.lastRunAt.toISOString().slice(0, 16)}` : 'never',
+          next: d.nextRunAt?.toISOString().slice(0, 16) ?? '',
+          query: d.query || '(everything)',
+        })),
+        ['name', 'every', 'query', 'destinations', 'last', 'next', 'last_error'],
+      );
     });
 
   report
@@ -170,7 +189,9 @@ export function register(program: Command, ctx: CliContext): void {
       if (r.status === 'failed' || r.status === 'partial') {
         const hooks = await webhooksOfReport(store, r.definition.id);
         throw new PlumError('unavailable', `report ${r.definition.name} was not delivered to every recipient`, {
-          hint: hooks.length ? 'see `plum webhook list` for webhook failures (they are retried with backoff)' : 'check the destinations with `plum report list`',
+          hint: hooks.length
+            ? 'see `plum webhook list` for webhook failures (they are retried with backoff)'
+            : 'check the destinations with `plum report list`',
         });
       }
     });

@@ -8,7 +8,14 @@ import { validateRule } from '../../core/rules/import.ts';
 import { runRuleTests, type RuleTestReport } from '../../core/rules/testing.ts';
 import type { Rule } from '../../core/rules/schema.ts';
 import {
-  applyRules, getStoredRule, hostDocuments, importRulesDir, listStoredRules, openRuleContext, removeRule, setRuleEnabled,
+  applyRules,
+  getStoredRule,
+  hostDocuments,
+  importRulesDir,
+  listStoredRules,
+  openRuleContext,
+  removeRule,
+  setRuleEnabled,
 } from '../../store/rules/index.ts';
 import type { CliContext } from '../context.ts';
 import { formatOption, info, printJson, printTable } from '../output.ts';
@@ -17,8 +24,17 @@ import { openCommandStore } from './init.ts';
 type Fmt = { format: 'table' | 'json' };
 
 const ruleJson = (r: Rule) => ({
-  name: r.name, description: r.description, query: r.query, tags: r.tags, version: r.version, severity: r.severity ?? null,
-  references: r.references, enabled: r.enabled, source: r.source, hash: r.hash, tests: r.tests ?? null,
+  name: r.name,
+  description: r.description,
+  query: r.query,
+  tags: r.tags,
+  version: r.version,
+  severity: r.severity ?? null,
+  references: r.references,
+  enabled: r.enabled,
+  source: r.source,
+  hash: r.hash,
+  tests: r.tests ?? null,
 });
 
 function printTestReport(report: RuleTestReport, format: Fmt['format']): void {
@@ -35,7 +51,7 @@ function printTestReport(report: RuleTestReport, format: Fmt['format']): void {
 }
 
 export function register(program: Command, ctx: CliContext): void {
-  const rules = program.command('rules').description('tagging rules: list, show, test, apply to stored documents, import the predecessor\'s rules');
+  const rules = program.command('rules').description("tagging rules: list, show, test, apply to stored documents, import the predecessor's rules");
 
   rules
     .command('list')
@@ -46,11 +62,23 @@ export function register(program: Command, ctx: CliContext): void {
       await openRuleContext(store, ctx.config);
       const all = await listStoredRules(store);
       if (opts.format === 'json') {
-        printJson(all.map((r) => ({ name: r.name, tags: r.tags, query: r.query, source: r.source, version: r.version, severity: r.severity ?? null, enabled: r.enabled })));
+        printJson(
+          all.map((r) => ({
+            name: r.name,
+            tags: r.tags,
+            query: r.query,
+            source: r.source,
+            version: r.version,
+            severity: r.severity ?? null,
+            enabled: r.enabled,
+          })),
+        );
         return;
       }
-      printTable(all.map((r) => ({ name: r.enabled ? r.name : `${r.name} (disabled)`, severity: r.severity ?? '', tags: r.tags.join(' '), query: r.query })),
-        ['name', 'severity', 'tags', 'query']);
+      printTable(
+        all.map((r) => ({ name: r.enabled ? r.name : `${r.name} (disabled)`, severity: r.severity ?? '', tags: r.tags.join(' '), query: r.query })),
+        ['name', 'severity', 'tags', 'query'],
+      );
     });
 
   rules
@@ -85,7 +113,7 @@ export function register(program: Command, ctx: CliContext): void {
 
   rules
     .command('test')
-    .description('run rule test cases (all rules, one rule, or a rule file); with IP, run the rule on that host\'s stored ports')
+    .description("run rule test cases (all rules, one rule, or a rule file); with IP, run the rule on that host's stored ports")
     .argument('[rule]', 'rule name or path to a rule YAML file')
     .argument('[ip]', 'a stored host to try the rule on')
     .addOption(formatOption())
@@ -120,8 +148,10 @@ export function register(program: Command, ctx: CliContext): void {
         printJson({ rule: name, ip, ports: rows });
         return;
       }
-      printTable(rows.map((r) => ({ ...r, matches: r.matches ? 'yes' : 'no', hsh256: r.hsh256.slice(0, 12), tags: r.tags.join(' ') })),
-        ['port', 'matches', 'hsh256', 'tags']);
+      printTable(
+        rows.map((r) => ({ ...r, matches: r.matches ? 'yes' : 'no', hsh256: r.hsh256.slice(0, 12), tags: r.tags.join(' ') })),
+        ['port', 'matches', 'hsh256', 'tags'],
+      );
     });
 
   rules
@@ -134,7 +164,9 @@ export function register(program: Command, ctx: CliContext): void {
       const rc = await openRuleContext(store, ctx.config, { sync: true });
       const s = rc.synced!;
       if (s.imported.length || s.updated.length || s.removed.length) {
-        info(`rules: ${s.imported.length} new, ${s.updated.length} updated${s.removed.length ? `, ${s.removed.length} removed (${s.removed.join(', ')}: file gone)` : ''} from ${rc.rulesDir}`);
+        info(
+          `rules: ${s.imported.length} new, ${s.updated.length} updated${s.removed.length ? `, ${s.removed.length} removed (${s.removed.join(', ')}: file gone)` : ''} from ${rc.rulesDir}`,
+        );
       }
       const tty = process.stderr.isTTY;
       const summary = await applyRules(store, rc.set, rc.score, {
@@ -148,14 +180,19 @@ export function register(program: Command, ctx: CliContext): void {
         printJson(summary);
         return;
       }
-      info(summary.documents === 0 && summary.affected.length === 0 && !summary.scoreChanged
-        ? 'rules: nothing changed since the last apply'
-        : `rules: ${summary.affected.length} rules re-run (${summary.changed.length} changed, ${summary.removed.length} removed)`
-          + `${summary.scoreChanged ? ', score configuration changed' : ''}; ${summary.documents} documents on ${summary.ips} hosts,`
-          + ` ${summary.retagged} re-tagged, ${summary.rescored} re-scored, ${summary.hosts} host scores in ${(summary.durationMs / 1000).toFixed(1)} s`);
+      info(
+        summary.documents === 0 && summary.affected.length === 0 && !summary.scoreChanged
+          ? 'rules: nothing changed since the last apply'
+          : `rules: ${summary.affected.length} rules re-run (${summary.changed.length} changed, ${summary.removed.length} removed)` +
+              `${summary.scoreChanged ? ', score configuration changed' : ''}; ${summary.documents} documents on ${summary.ips} hosts,` +
+              ` ${summary.retagged} re-tagged, ${summary.rescored} re-scored, ${summary.hosts} host scores in ${(summary.durationMs / 1000).toFixed(1)} s`,
+      );
     });
 
-  for (const [cmd, enabled] of [['enable', true], ['disable', false]] as const) {
+  for (const [cmd, enabled] of [
+    ['enable', true],
+    ['disable', false],
+  ] as const) {
     rules
       .command(cmd)
       .description(`${cmd} a rule (kept across syncs of the rules directory); run \`plum rules apply\` afterwards`)
@@ -181,7 +218,7 @@ export function register(program: Command, ctx: CliContext): void {
 
   rules
     .command('import')
-    .description('import rule YAML files (the predecessor\'s format: description, query, tags, version); the newest version wins')
+    .description("import rule YAML files (the predecessor's format: description, query, tags, version); the newest version wins")
     .argument('<dir>', 'directory of rule files (searched recursively)')
     .addOption(formatOption())
     .action(async (dir: string, opts: Fmt) => {
@@ -196,7 +233,9 @@ export function register(program: Command, ctx: CliContext): void {
       for (const i of res.invalid) info(`invalid: ${i.file}: ${i.reason}`);
       for (const i of res.skipped) info(`skipped: ${i.file}: ${i.reason}`);
       for (const i of res.notes ?? []) info(`rewritten: ${i.file}: ${i.reason}`);
-      info(`rules: ${out.imported} imported, ${out.updated} updated, ${out.skipped} skipped, ${res.invalid.length} invalid`
-        + (out.imported + out.updated > 0 ? ' (run `plum rules apply` to re-tag stored documents)' : ''));
+      info(
+        `rules: ${out.imported} imported, ${out.updated} updated, ${out.skipped} skipped, ${res.invalid.length} invalid` +
+          (out.imported + out.updated > 0 ? ' (run `plum rules apply` to re-tag stored documents)' : ''),
+      );
     });
 }

@@ -23,7 +23,12 @@ export function concurrencyOption(): Option {
 const STOP_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
 
 /** Runs a request in this process with progress on stderr; Ctrl-C cancels (nmap is killed, the run is recorded as cancelled). */
-export async function runWithProgress(ctx: CliContext, store: Store, request: RunRequest, opts: { concurrency?: number; label: string; quiet?: boolean } & Partial<EmbeddedDeps>): Promise<RunSummary> {
+export async function runWithProgress(
+  ctx: CliContext,
+  store: Store,
+  request: RunRequest,
+  opts: { concurrency?: number; label: string; quiet?: boolean } & Partial<EmbeddedDeps>,
+): Promise<RunSummary> {
   const display = opts.quiet ? undefined : createProgressDisplay({ label: opts.label });
   const ac = new AbortController();
   // Every stop signal cancels, and a repeated one must not kill the process before the run is recorded
@@ -39,12 +44,20 @@ export async function runWithProgress(ctx: CliContext, store: Store, request: Ru
   };
   for (const sig of STOP_SIGNALS) process.on(sig, onSignal);
   try {
-    return await runEmbedded({
-      store, config: ctx.config, log: ctx.log, maxInFlight: opts.concurrency ?? 4, signal: ac.signal,
-      ...(opts.nmap ? { nmap: opts.nmap } : {}), ...(opts.resolve ? { resolve: opts.resolve } : {}),
-      onEvent: (e) => display?.onEvent(e),
-      onJobProgress: (hb) => display?.onJobProgress(hb),
-    }, request);
+    return await runEmbedded(
+      {
+        store,
+        config: ctx.config,
+        log: ctx.log,
+        maxInFlight: opts.concurrency ?? 4,
+        signal: ac.signal,
+        ...(opts.nmap ? { nmap: opts.nmap } : {}),
+        ...(opts.resolve ? { resolve: opts.resolve } : {}),
+        onEvent: (e) => display?.onEvent(e),
+        onJobProgress: (hb) => display?.onJobProgress(hb),
+      },
+      request,
+    );
   } finally {
     for (const sig of STOP_SIGNALS) process.removeListener(sig, onSignal);
     display?.stop();
@@ -54,13 +67,22 @@ export async function runWithProgress(ctx: CliContext, store: Store, request: Ru
 export function summaryLine(s: RunSummary): string {
   const c = s.counters;
   const what = s.kind === 'profile' ? `profile ${s.profile}` : 'investigation';
-  return `${what} run ${s.runId} ${s.status}: ${c.jobsDone}/${c.jobs} job${c.jobs === 1 ? '' : 's'}${c.jobsFailed ? ` (${c.jobsFailed} failed)` : ''}, ` +
+  return (
+    `${what} run ${s.runId} ${s.status}: ${c.jobsDone}/${c.jobs} job${c.jobs === 1 ? '' : 's'}${c.jobsFailed ? ` (${c.jobsFailed} failed)` : ''}, ` +
     `${c.hostsUp} host${c.hostsUp === 1 ? '' : 's'} up, ${c.ports} open port${c.ports === 1 ? '' : 's'}; ` +
-    `${c.appeared} appeared, ${c.changed} changed, ${c.gone} gone, ${c.reappeared} reappeared`;
+    `${c.appeared} appeared, ${c.changed} changed, ${c.gone} gone, ${c.reappeared} reappeared`
+  );
 }
 
 export const findingJson = (f: RunFinding) => ({
-  ip: f.ip, protocol: f.protocol, port: f.port, event: f.event, service: f.service, tags: f.tags, score: f.score, first_seen: f.firstSeen,
+  ip: f.ip,
+  protocol: f.protocol,
+  port: f.port,
+  event: f.event,
+  service: f.service,
+  tags: f.tags,
+  score: f.score,
+  first_seen: f.firstSeen,
 });
 
 /** Prints a finished run: JSON document, or a summary plus what is new. */
@@ -69,15 +91,30 @@ export async function printRunResult(store: Store, summary: RunSummary, format: 
   const gone = await runGone(store, summary.runId);
   if (format === 'json') {
     printJson({
-      run_id: summary.runId, workflow_id: summary.workflowId, kind: summary.kind, profile: summary.profile ?? null, status: summary.status,
-      counters: summary.counters, errors: summary.errors, findings: findings.map(findingJson), gone,
+      run_id: summary.runId,
+      workflow_id: summary.workflowId,
+      kind: summary.kind,
+      profile: summary.profile ?? null,
+      status: summary.status,
+      counters: summary.counters,
+      errors: summary.errors,
+      findings: findings.map(findingJson),
+      gone,
     });
   } else {
     const shown = opts.all ? findings : findings.filter((f) => f.event !== null);
     if (shown.length > 0) {
-      printTable(shown.map((f) => ({
-        what: f.event ?? 'seen', ip: f.ip, port: `${f.port}/${f.protocol}`, score: f.score, tags: f.tags.slice(0, 4).join(','), service: f.service,
-      })), ['what', 'ip', 'port', 'score', 'tags', 'service']);
+      printTable(
+        shown.map((f) => ({
+          what: f.event ?? 'seen',
+          ip: f.ip,
+          port: `${f.port}/${f.protocol}`,
+          score: f.score,
+          tags: f.tags.slice(0, 4).join(','),
+          service: f.service,
+        })),
+        ['what', 'ip', 'port', 'score', 'tags', 'service'],
+      );
     }
     for (const g of gone.slice(0, 20)) info(`gone: ${g.ip} ${g.port}/${g.protocol}`);
     if (!opts.all && findings.length > shown.length) info(`${findings.length - shown.length} known service(s) unchanged (search with plum search)`);
@@ -89,7 +126,11 @@ export async function printRunResult(store: Store, summary: RunSummary, format: 
 }
 
 /** Starts a run's workflow on Temporal and follows it; Ctrl-C cancels the workflow (the agents stop nmap). */
-export async function followOnTemporal(ctx: CliContext, request: RunRequest, opts: { priority?: number; onProgress?(p: { counters: RunCounters; nextIndex: number }): void } = {}): Promise<RunSummary> {
+export async function followOnTemporal(
+  ctx: CliContext,
+  request: RunRequest,
+  opts: { priority?: number; onProgress?(p: { counters: RunCounters; nextIndex: number }): void } = {},
+): Promise<RunSummary> {
   const { runOnTemporalServer } = await import('../../workers/temporal-client.ts');
   const ac = new AbortController();
   const onSigint = () => {

@@ -3,7 +3,19 @@ import { hasPrefix, idTime } from '../../core/ids.ts';
 import { PlumError, notFound, usageError } from '../../core/errors.ts';
 import { markInterrupted, requestCancel, type RunOwner } from '../../store/repos/run-owners.ts';
 import { ownerState } from '../../workers/run-owner.ts';
-import { RUN_KINDS, RUN_STATUSES, getRun, jobCounts, jobJson, listJobs, listRuns, runJson, runOrigin, type JobRow, type RunRow } from '../../store/repos/runs.ts';
+import {
+  RUN_KINDS,
+  RUN_STATUSES,
+  getRun,
+  jobCounts,
+  jobJson,
+  listJobs,
+  listRuns,
+  runJson,
+  runOrigin,
+  type JobRow,
+  type RunRow,
+} from '../../store/repos/runs.ts';
 import type { Store } from '../../store/index.ts';
 import { readLock } from '../../store/lock.ts';
 import type { CliContext } from '../context.ts';
@@ -107,9 +119,13 @@ async function cancelRun(ctx: CliContext, runId: string, opts: { wait: boolean }
 async function interruptHolder(ctx: CliContext, runId: string, wait: boolean): Promise<Store | undefined> {
   const holder = readLock(ctx.config.home);
   if (!holder || !/\b(run|investigate|ingest)\b/.test(holder.command ?? '')) {
-    throw new PlumError('locked', `the embedded database in ${ctx.config.home} is in use by ${holder ? `pid ${holder.pid} (${holder.command ?? 'plum'})` : 'another process'}`, {
-      hint: 'cancel the run from the process that runs it (Ctrl-C), or try again when it has finished',
-    });
+    throw new PlumError(
+      'locked',
+      `the embedded database in ${ctx.config.home} is in use by ${holder ? `pid ${holder.pid} (${holder.command ?? 'plum'})` : 'another process'}`,
+      {
+        hint: 'cancel the run from the process that runs it (Ctrl-C), or try again when it has finished',
+      },
+    );
   }
   // Run ids are time-sorted: a run made before the holder started is not its run (a typo must not stop it).
   const made = idTime(runId);
@@ -149,38 +165,49 @@ export function register(program: Command, ctx: CliContext): void {
     .option('--profile <name>', 'only runs of this scan profile')
     .option('--limit <n>', 'at most this many runs', '20')
     .addOption(formatOption())
-    .action(async (runId: string | undefined, opts: { kind?: (typeof RUN_KINDS)[number]; status?: string; profile?: string; limit: string; format: 'table' | 'json' }) => {
-      const limit = Number(opts.limit);
-      if (!Number.isInteger(limit) || limit < 1 || limit > 10_000) throw usageError(`invalid --limit "${opts.limit}"`, 'give a whole number from 1 to 10000');
-      if (runId !== undefined) {
-        if (!hasPrefix(runId, 'run')) throw usageError(`"${runId}" is not a run id`, 'run ids start with run_: list them with plum runs');
-        if (opts.kind || opts.status || opts.profile) throw usageError('--kind, --status and --profile filter the list of runs', 'give either a run id or filters');
-        const store = await openCommandStore(ctx);
-        const run = await getRun(store, runId);
-        if (!run) throw notFound(`no run ${runId}`, 'list runs with plum runs');
-        const jobs = await listJobs(store, runId);
-        if (opts.format === 'json') {
-          printJson({ run: runJson(run), jobCounts: await jobCounts(store, runId), jobs: jobs.map(jobJson) });
+    .action(
+      async (
+        runId: string | undefined,
+        opts: { kind?: (typeof RUN_KINDS)[number]; status?: string; profile?: string; limit: string; format: 'table' | 'json' },
+      ) => {
+        const limit = Number(opts.limit);
+        if (!Number.isInteger(limit) || limit < 1 || limit > 10_000) throw usageError(`invalid --limit "${opts.limit}"`, 'give a whole number from 1 to 10000');
+        if (runId !== undefined) {
+          if (!hasPrefix(runId, 'run')) throw usageError(`"${runId}" is not a run id`, 'run ids start with run_: list them with plum runs');
+          if (opts.kind || opts.status || opts.profile)
+            throw usageError('--kind, --status and --profile filter the list of runs', 'give either a run id or filters');
+          const store = await openCommandStore(ctx);
+          const run = await getRun(store, runId);
+          if (!run) throw notFound(`no run ${runId}`, 'list runs with plum runs');
+          const jobs = await listJobs(store, runId);
+          if (opts.format === 'json') {
+            printJson({ run: runJson(run), jobCounts: await jobCounts(store, runId), jobs: jobs.map(jobJson) });
+            return;
+          }
+          const r = runRow(run);
+          process.stdout.write(
+            `${run.id}  ${run.kind}${run.profile_name ? ` ${run.profile_name}` : ''}  ${run.status}\n` +
+              `started ${r.started || '-'}  finished ${r.finished || '-'}${run.requested_by ? `  requested by ${run.requested_by}` : ''}\n` +
+              `${r.hosts} hosts, ${r.ports} open ports; events ${r.events} (+appeared ~changed -gone ↺reappeared)\n` +
+              (run.reason && run.kind !== 'trigger' ? `reason: ${run.reason}\n` : '') +
+              originLines(run) +
+              (run.error ? `error: ${run.error}\n` : '') +
+              '\n',
+          );
+          printTable(jobs.map(jobRow), ['id', 'status', 'targets', 'ports', 'finished', 'error']);
+          for (const j of jobs) {
+            for (const w of jobWarnings(j)) process.stdout.write(`note: ${j.id}: ${w}\n`);
+          }
+          if (jobs.some((j) => j.error)) info('plum: plum raw JOB_ID gives back the nmap XML a job returned');
           return;
         }
-        const r = runRow(run);
-        process.stdout.write(`${run.id}  ${run.kind}${run.profile_name ? ` ${run.profile_name}` : ''}  ${run.status}\n`
-          + `started ${r.started || '-'}  finished ${r.finished || '-'}${run.requested_by ? `  requested by ${run.requested_by}` : ''}\n`
-          + `${r.hosts} hosts, ${r.ports} open ports; events ${r.events} (+appeared ~changed -gone ↺reappeared)\n`
-          + (run.reason && run.kind !== 'trigger' ? `reason: ${run.reason}\n` : '') + originLines(run) + (run.error ? `error: ${run.error}\n` : '') + '\n');
-        printTable(jobs.map(jobRow), ['id', 'status', 'targets', 'ports', 'finished', 'error']);
-        for (const j of jobs) {
-          for (const w of jobWarnings(j)) process.stdout.write(`note: ${j.id}: ${w}\n`);
-        }
-        if (jobs.some((j) => j.error)) info('plum: plum raw JOB_ID gives back the nmap XML a job returned');
-        return;
-      }
-      const store = await openCommandStore(ctx);
-      const { items, more } = await listRuns(store, { kind: opts.kind, status: opts.status, profile: opts.profile, limit });
-      if (opts.format === 'json') printJson(items.map(runJson));
-      else printTable(items.map(runRow), ['id', 'kind', 'profile', 'status', 'started', 'finished', 'hosts', 'ports', 'events']);
-      if (more) info(`plum: showing the newest ${limit} runs; raise --limit or filter with --kind, --status or --profile for more`);
-    });
+        const store = await openCommandStore(ctx);
+        const { items, more } = await listRuns(store, { kind: opts.kind, status: opts.status, profile: opts.profile, limit });
+        if (opts.format === 'json') printJson(items.map(runJson));
+        else printTable(items.map(runRow), ['id', 'kind', 'profile', 'status', 'started', 'finished', 'hosts', 'ports', 'events']);
+        if (more) info(`plum: showing the newest ${limit} runs; raise --limit or filter with --kind, --status or --profile for more`);
+      },
+    );
 
   runs
     .command('cancel')

@@ -9,7 +9,9 @@ export function register(program: Command, ctx: CliContext): void {
   const schedule = program.command('schedule').description('Temporal Schedules, one per profile and one per report definition (needs PLUM_TEMPORAL_ADDRESS)');
   schedule
     .command('sync')
-    .description('create, update, pause and delete Temporal Schedules to match the profiles and report definitions (idempotent; overlap skip; bounded catch-up)')
+    .description(
+      'create, update, pause and delete Temporal Schedules to match the profiles and report definitions (idempotent; overlap skip; bounded catch-up)',
+    )
     .option('--dry-run', 'show what would change without changing anything')
     .addOption(formatOption())
     .action(async (opts: { dryRun?: boolean; format: string }) => {

@@ -26,36 +26,57 @@ export function register(program: Command, ctx: CliContext): void {
       // Due report definitions and webhook events run on the same tick as the profiles.
       const { store: _store, log: _log, ...reports } = await reportDeps(ctx, store);
       const scheduler = createEmbeddedScheduler({
-        store, log: ctx.log, reports,
+        store,
+        log: ctx.log,
+        reports,
         startRun: async (request) => {
           info(`plum: starting ${request.workflowId}`);
-          const summary = await runEmbedded({ store, config: ctx.config, log: ctx.log, ingestDeps, maxInFlight: Number(opts.concurrency) || 4, signal: ac.signal }, request);
+          const summary = await runEmbedded(
+            { store, config: ctx.config, log: ctx.log, ingestDeps, maxInFlight: Number(opts.concurrency) || 4, signal: ac.signal },
+            request,
+          );
           info(`plum: ${summaryLine(summary)}`);
           return summary;
         },
       });
       // Triggered runs (trigger profiles' firings) start in the background: resolved once planned.
       const triggered = new Set<Promise<unknown>>();
-      const startTriggered = (request: RunRequest) => new Promise<void>((resolve, reject) => {
-        info(`plum: starting ${request.workflowId}`);
-        const done = runEmbedded({
-          store, config: ctx.config, log: ctx.log, ingestDeps, maxInFlight: Number(opts.concurrency) || 4, signal: ac.signal,
-          onEvent: (e) => {
-            if (e.type === 'planned') resolve();
-          },
-        }, request).then((summary) => info(`plum: ${summaryLine(summary)}`), reject);
-        triggered.add(done);
-        void done.finally(() => triggered.delete(done));
-      });
-      const triggers = (events?: Parameters<typeof startTriggerDispatcher>[0]['events']) => startTriggerDispatcher({
-        store, log: ctx.log, perHour: ctx.config.PLUM_TRIGGER_RUNS_PER_HOUR, resolve: systemResolver, start: startTriggered, ...(events ? { events } : {}),
-      });
+      const startTriggered = (request: RunRequest) =>
+        new Promise<void>((resolve, reject) => {
+          info(`plum: starting ${request.workflowId}`);
+          const done = runEmbedded(
+            {
+              store,
+              config: ctx.config,
+              log: ctx.log,
+              ingestDeps,
+              maxInFlight: Number(opts.concurrency) || 4,
+              signal: ac.signal,
+              onEvent: (e) => {
+                if (e.type === 'planned') resolve();
+              },
+            },
+            request,
+          ).then((summary) => info(`plum: ${summaryLine(summary)}`), reject);
+          triggered.add(done);
+          void done.finally(() => triggered.delete(done));
+        });
+      const triggers = (events?: Parameters<typeof startTriggerDispatcher>[0]['events']) =>
+        startTriggerDispatcher({
+          store,
+          log: ctx.log,
+          perHour: ctx.config.PLUM_TRIGGER_RUNS_PER_HOUR,
+          resolve: systemResolver,
+          start: startTriggered,
+          ...(events ? { events } : {}),
+        });
       if (opts.once) {
         const once = triggers();
         await once.pass();
         await once.stop();
         const results = await scheduler.tick();
-        for (const r of results) info(`plum: ${r.profile}: ${r.action}${r.slot ? ` (${r.slot})` : ''}${r.skipped ? `, ${r.skipped.length} missed slot(s) skipped` : ''}`);
+        for (const r of results)
+          info(`plum: ${r.profile}: ${r.action}${r.slot ? ` (${r.slot})` : ''}${r.skipped ? `, ${r.skipped.length} missed slot(s) skipped` : ''}`);
         const h = scheduler.lastHousekeeping();
         for (const r of h?.reports ?? []) info(`plum: report ${r.report}: ${r.status}`);
         if (h?.webhookDeliveries) info(`plum: ${h.webhookDeliveries} webhook deliver${h.webhookDeliveries === 1 ? 'y' : 'ies'} sent`);
@@ -67,7 +88,12 @@ export function register(program: Command, ctx: CliContext): void {
       const handle = scheduler.start(Math.max(5, Number(opts.interval) || 30) * 1000);
       // Webhook events leave when they commit, not at the next tick.
       const events = await listenForEvents(store, ctx.log);
-      const dispatcher = startWebhookDispatcher({ store, log: ctx.log, events, webhook: { allowPrivate: ctx.config.PLUM_WEBHOOK_ALLOW_PRIVATE, flapping: ctx.config.PLUM_FLAPPING } });
+      const dispatcher = startWebhookDispatcher({
+        store,
+        log: ctx.log,
+        events,
+        webhook: { allowPrivate: ctx.config.PLUM_WEBHOOK_ALLOW_PRIVATE, flapping: ctx.config.PLUM_FLAPPING },
+      });
       const triggerDispatcher = triggers(events);
       info('plum: scheduler running; Ctrl-C stops it (runs in flight are cancelled and resumed at the next start)');
       await new Promise<void>((resolve) => {

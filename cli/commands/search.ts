@@ -48,7 +48,14 @@ async function csvText(store: StoreSession, hosts: HostHit[]): Promise<string> {
   const ids = hosts.flatMap((h) => h.ports.map((p) => p.id));
   const byId = new Map<string, ExportRecord>();
   for (const [id, r] of await observationRowsById(store, ids)) byId.set(id, toExportRecord(r));
-  return csvHeader() + ids.map((id) => byId.get(id)).filter((r) => r !== undefined).map(csvRow).join('');
+  return (
+    csvHeader() +
+    ids
+      .map((id) => byId.get(id))
+      .filter((r) => r !== undefined)
+      .map(csvRow)
+      .join('')
+  );
 }
 
 async function print(store: StoreSession, res: SearchResult, format: SearchCliOptions['format']): Promise<void> {
@@ -75,7 +82,11 @@ export function register(program: Command, ctx: CliContext): void {
     .description('search ports: structured query (field:value, AND/OR/NOT, parentheses) or --token free text; results grouped by IP')
     .argument('[query...]', 'the query, e.g. \'http_title.lk:"index of" port:80,8080 NOT tag:vuln:opendir\'')
     .option('--token', 'free-text search over whole documents (web-search syntax: words, "phrases", -exclusion, OR)')
-    .addOption(new Option('--by <unit>', 'port: a group of terms matches one port; host: terms may match different ports of a host').choices(['port', 'host']).default('port'))
+    .addOption(
+      new Option('--by <unit>', 'port: a group of terms matches one port; host: terms may match different ports of a host')
+        .choices(['port', 'host'])
+        .default('port'),
+    )
     .addOption(formatOption(['table', 'json', 'ndjson', 'csv']))
     .option('--limit <n>', 'IPs per page (1..1000)', '50')
     .option('--cursor <cursor>', 'continue after a previous page (printed on stderr as "more results")')
@@ -84,22 +95,29 @@ export function register(program: Command, ctx: CliContext): void {
     .action(async (args: string[], opts: SearchCliOptions) => {
       if (args.length === 0) throw usageError('missing query', 'give a query, e.g. plum search port:443 http_server.lk:nginx (see plum query --explain)');
       const limit = Number(opts.limit);
-      if (!/^\d+$/.test(opts.limit) || limit < 1 || limit > 1000) throw usageError('--limit must be a whole number from 1 to 1000', 'page with --cursor for more');
+      if (!/^\d+$/.test(opts.limit) || limit < 1 || limit > 1000)
+        throw usageError('--limit must be a whole number from 1 to 1000', 'page with --cursor for more');
       let q: string;
       if (opts.token) q = args.join(' ');
       else {
         try {
           q = queryFromArgs(args);
         } catch (e) {
-          if (isPlumError(e) && e.code === 'syntax' && opts.format === 'table') process.stderr.write(caretBlock(args.join(' '), Number(e.details?.position ?? 0)));
+          if (isPlumError(e) && e.code === 'syntax' && opts.format === 'table')
+            process.stderr.write(caretBlock(args.join(' '), Number(e.details?.position ?? 0)));
           throw e;
         }
       }
       const store = await openCommandStore(ctx);
       const meili = opts.token ? meiliFromConfig(ctx.config, ctx.log) : undefined;
       const res = await searchPorts(store, q, {
-        by: opts.by, token: opts.token, limit, cursor: opts.cursor, sort: opts.sort,
-        scope: opts.history ? 'history' : undefined, tokenBackend: meili?.backend,
+        by: opts.by,
+        token: opts.token,
+        limit,
+        cursor: opts.cursor,
+        sort: opts.sort,
+        scope: opts.history ? 'history' : undefined,
+        tokenBackend: meili?.backend,
       });
       await print(store, res, opts.format);
     });
@@ -113,9 +131,13 @@ export function register(program: Command, ctx: CliContext): void {
       if (!/^\d+$/.test(opts.batch) || batch < 1 || batch > 100_000) throw usageError('--batch must be a whole number from 1 to 100000');
       const store = await openCommandStore(ctx);
       const meili = meiliFromConfig(ctx.config, ctx.log);
-      const summary = await reindexSearch(store, { meili: meili?.indexer, batch, onProgress: (done, total) => {
-        if (process.stderr.isTTY) process.stderr.write(`\rplum: reindexed ${done}/${total}`);
-      } });
+      const summary = await reindexSearch(store, {
+        meili: meili?.indexer,
+        batch,
+        onProgress: (done, total) => {
+          if (process.stderr.isTTY) process.stderr.write(`\rplum: reindexed ${done}/${total}`);
+        },
+      });
       if (process.stderr.isTTY) process.stderr.write('\n');
       info(`plum: ${summary.message}`);
     });

@@ -20,7 +20,7 @@ export function register(program: Command, ctx: CliContext): void {
     .description('run the HTTP API (docs at /docs, OpenAPI at /openapi.json); Ctrl-C stops it')
     .option('--port <port>', 'TCP port', '8080')
     .option('--host <host>', 'address to listen on', '127.0.0.1')
-    .option('--no-scheduler', 'embedded mode: do not run the profiles\' schedules in this process')
+    .option('--no-scheduler', "embedded mode: do not run the profiles' schedules in this process")
     .option('--scheduler-interval <seconds>', 'embedded mode: how often to look for due profiles', '30')
     .action(async (opts: { port: string; host: string; scheduler: boolean; schedulerInterval: string }) => {
       const port = parsePort(opts.port);
@@ -38,14 +38,28 @@ export function register(program: Command, ctx: CliContext): void {
       ctx.onClose(() => events.close());
       const { buildServeServices } = await import('../../workers/serve-services.ts');
       const services = await buildServeServices({
-        store, config: ctx.config, log: ctx.log, events, schedulerIntervalMs: opts.scheduler ? interval * 1000 : undefined,
+        store,
+        config: ctx.config,
+        log: ctx.log,
+        events,
+        schedulerIntervalMs: opts.scheduler ? interval * 1000 : undefined,
       });
       ctx.onClose(() => services.close());
-      const server = await startServer({
-        store, config: ctx.config, log: ctx.log, services: services.api, events, limits: { expensivePerMinute: ctx.config.PLUM_API_EXPENSIVE_PER_MINUTE },
-      }, { host: opts.host, port });
+      const server = await startServer(
+        {
+          store,
+          config: ctx.config,
+          log: ctx.log,
+          services: services.api,
+          events,
+          limits: { expensivePerMinute: ctx.config.PLUM_API_EXPENSIVE_PER_MINUTE },
+        },
+        { host: opts.host, port },
+      );
       ctx.onClose(() => server.close());
-      info(`plum: API listening on ${server.url} (docs ${server.url}/docs; ${services.mode}; database ${store.kind}${store.via === 'socket' ? ' via the holder socket' : ''})`);
+      info(
+        `plum: API listening on ${server.url} (docs ${server.url}/docs; ${services.mode}; database ${store.kind}${store.via === 'socket' ? ' via the holder socket' : ''})`,
+      );
       await new Promise<void>((resolve) => {
         const stop = () => {
           info('plum: stopping the API');

@@ -16,10 +16,23 @@ async function readStdin(): Promise<string> {
   return Buffer.concat(chunks).toString('utf8');
 }
 
-const collect = (v: string, prev: string[]) => [...prev, ...v.split(',').map((s) => s.trim()).filter(Boolean)];
+const collect = (v: string, prev: string[]) => [
+  ...prev,
+  ...v
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean),
+];
 
 const targetJson = (t: TargetInfo) => ({
-  id: t.id, value: t.value, kind: t.kind, exclude: t.exclude, labels: t.labels, size: t.size, note: t.note, created_at: t.createdAt,
+  id: t.id,
+  value: t.value,
+  kind: t.kind,
+  exclude: t.exclude,
+  labels: t.labels,
+  size: t.size,
+  note: t.note,
+  created_at: t.createdAt,
 });
 
 export function register(program: Command, ctx: CliContext): void {
@@ -67,10 +80,14 @@ export function register(program: Command, ctx: CliContext): void {
       const what = opts.exclude ? 'exclusion' : 'target';
       const addresses = r.added.reduce((n, t) => n + (t.kind === 'fqdn' ? 0 : t.size), 0);
       const names = r.added.filter((t) => t.kind === 'fqdn').length;
-      info(`added ${counted(r.added.length, what)} (${counted(addresses, 'address', 'addresses')}, ${counted(names, 'name')})` +
-        (r.unchanged.length ? `; ${r.unchanged.length} already declared` : ''));
+      info(
+        `added ${counted(r.added.length, what)} (${counted(addresses, 'address', 'addresses')}, ${counted(names, 'name')})` +
+          (r.unchanged.length ? `; ${r.unchanged.length} already declared` : ''),
+      );
       for (const o of overlaps) {
-        info(`note: ${o.target} overlaps ${o.overlaps} (${o.shared === 1 && o.target === o.overlaps ? '1 shared name' : counted(o.shared, 'shared address', 'shared addresses')}); both are kept, planning scans each address once`);
+        info(
+          `note: ${o.target} overlaps ${o.overlaps} (${o.shared === 1 && o.target === o.overlaps ? '1 shared name' : counted(o.shared, 'shared address', 'shared addresses')}); both are kept, planning scans each address once`,
+        );
       }
     });
 
@@ -86,7 +103,10 @@ export function register(program: Command, ctx: CliContext): void {
         printJson(list.map(targetJson));
         return;
       }
-      printTable(list.map((t) => ({ ...t, type: t.exclude ? 'exclude' : 'include' })), ['value', 'kind', 'type', 'size', 'labels', 'id']);
+      printTable(
+        list.map((t) => ({ ...t, type: t.exclude ? 'exclude' : 'include' })),
+        ['value', 'kind', 'type', 'size', 'labels', 'id'],
+      );
     });
 
   target
@@ -114,7 +134,11 @@ export function register(program: Command, ctx: CliContext): void {
         };
       });
       if (opts.format === 'json') printJson({ ok: decision.ok, targets: rows });
-      else printTable(rows.map((r) => ({ ...r, in_scope: r.in_scope ? 'yes' : 'NO', reason: r.reason ?? '' })), ['target', 'in_scope', 'reason', 'addresses']);
+      else
+        printTable(
+          rows.map((r) => ({ ...r, in_scope: r.in_scope ? 'yes' : 'NO', reason: r.reason ?? '' })),
+          ['target', 'in_scope', 'reason', 'addresses'],
+        );
       if (!decision.ok) {
         info(`plum: out of scope: ${describeOffenders(decision.offending)}`);
         process.exitCode = 1;

@@ -15,7 +15,9 @@ async function readStdinPassword(): Promise<string> {
     if (size > 4096) throw new PlumError('usage', 'standard input holds more than 4096 bytes', { hint: 'pipe only the password' });
     chunks.push(b);
   }
-  return Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
+  return Buffer.concat(chunks)
+    .toString('utf8')
+    .replace(/\r?\n$/, '');
 }
 
 /** Reads one line from the terminal without echoing it. */
@@ -66,10 +68,14 @@ async function askPassword(fromStdin: boolean | undefined): Promise<string> {
 
 export function register(program: Command, ctx: CliContext): void {
   const cmd = program.command('user').description('web interface accounts (roles viewer, operator, admin, as for API keys)');
-  const roleOption = () => new Option('--role <role>', 'viewer reads; operator also manages targets/profiles and starts investigations; admin also manages users, keys and agents')
-    .choices([...USER_ROLES]);
+  const roleOption = () =>
+    new Option(
+      '--role <role>',
+      'viewer reads; operator also manages targets/profiles and starts investigations; admin also manages users, keys and agents',
+    ).choices([...USER_ROLES]);
 
-  cmd.command('add')
+  cmd
+    .command('add')
     .description('create a user; the password is asked twice on the terminal, or read from standard input')
     .argument('<name>', 'login name')
     .addOption(roleOption().makeOptionMandatory())
@@ -81,8 +87,9 @@ export function register(program: Command, ctx: CliContext): void {
       info(`plum: created ${u.role} user ${u.name}; log in on the web interface of \`plum serve\``);
     });
 
-  cmd.command('passwd')
-    .description('set a user\'s password (ends their sessions and clears a lockout)')
+  cmd
+    .command('passwd')
+    .description("set a user's password (ends their sessions and clears a lockout)")
     .argument('<name>', 'login name')
     .option('--password-stdin', 'read the password from standard input')
     .action(async (name: string, opts: { passwordStdin?: boolean }) => {
@@ -92,8 +99,9 @@ export function register(program: Command, ctx: CliContext): void {
       info(`plum: password of ${name} changed; their sessions ended`);
     });
 
-  cmd.command('role')
-    .description('change a user\'s role (ends their sessions)')
+  cmd
+    .command('role')
+    .description("change a user's role (ends their sessions)")
     .argument('<name>', 'login name')
     .addOption(roleOption().makeOptionMandatory())
     .action(async (name: string, opts: { role: string }) => {
@@ -102,7 +110,8 @@ export function register(program: Command, ctx: CliContext): void {
       info(`plum: ${u.name} is now ${u.role}`);
     });
 
-  cmd.command('unlock')
+  cmd
+    .command('unlock')
     .description('clear a lockout after repeated failed logins')
     .argument('<name>', 'login name')
     .action(async (name: string) => {
@@ -111,7 +120,8 @@ export function register(program: Command, ctx: CliContext): void {
       info(`plum: ${name} unlocked`);
     });
 
-  cmd.command('list')
+  cmd
+    .command('list')
     .description('list users (never the password hashes)')
     .addOption(formatOption())
     .action(async (opts: { format: string }) => {
@@ -121,7 +131,8 @@ export function register(program: Command, ctx: CliContext): void {
       else printTable(list as unknown as Record<string, unknown>[], ['name', 'role', 'createdAt', 'lastLoginAt', 'lockedUntil']);
     });
 
-  cmd.command('rm')
+  cmd
+    .command('rm')
     .description('remove a user and end their sessions')
     .argument('<name>', 'login name')
     .action(async (name: string) => {

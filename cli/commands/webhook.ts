@@ -3,9 +3,7 @@ import { PlumError } from '../../core/errors.ts';
 import { parseQuery } from '../../core/query/index.ts';
 import { deliverPayload, dispatchWebhookEvents } from '../../activities/webhooks.ts';
 import { saveWebhook } from '../../api/views/reports.ts';
-import {
-  deleteWebhook, findWebhook, listDeliveries, listWebhookStatus, WEBHOOK_EVENT_TYPES,
-} from '../../store/repos/webhooks.ts';
+import { deleteWebhook, findWebhook, listDeliveries, listWebhookStatus, WEBHOOK_EVENT_TYPES } from '../../store/repos/webhooks.ts';
 import type { CliContext } from '../context.ts';
 import { formatOption, info, printJson, printTable } from '../output.ts';
 import { openCommandStore } from './init.ts';
@@ -26,11 +24,23 @@ export function register(program: Command, ctx: CliContext): void {
     .addOption(formatOption())
     .action(async (name: string, opts: { url: string; query: string; report?: string; events: string; format: string }) => {
       if (opts.query.trim()) parseQuery(opts.query);
-      if (opts.report && opts.query.trim()) throw new PlumError('usage', '--report and --query cannot be combined', { hint: 'a report webhook uses the report query' });
+      if (opts.report && opts.query.trim())
+        throw new PlumError('usage', '--report and --query cannot be combined', { hint: 'a report webhook uses the report query' });
       const store = await openCommandStore(ctx, { create: true });
-      const hook = await saveWebhook(store, {
-        name, url: opts.url, query: opts.query, report: opts.report, eventTypes: opts.events.split(',').map((s) => s.trim()).filter(Boolean),
-      }, { allowPrivate: ctx.config.PLUM_WEBHOOK_ALLOW_PRIVATE });
+      const hook = await saveWebhook(
+        store,
+        {
+          name,
+          url: opts.url,
+          query: opts.query,
+          report: opts.report,
+          eventTypes: opts.events
+            .split(',')
+            .map((s) => s.trim())
+            .filter(Boolean),
+        },
+        { allowPrivate: ctx.config.PLUM_WEBHOOK_ALLOW_PRIVATE },
+      );
       if (opts.format === 'json') {
         printJson({ id: hook.id, name: hook.name, url: hook.url, query: hook.query, event_types: hook.eventTypes, secret: hook.secret });
         return;
@@ -51,13 +61,16 @@ export function register(program: Command, ctx: CliContext): void {
         printJson(list);
         return;
       }
-      printTable(list.map((w) => ({
-        ...w,
-        query: w.report ? `report ${w.report}` : w.query || '(every event)',
-        events: w.eventTypes.join(','),
-        last: w.lastDeliveryAt ? `${w.lastStatus} ${w.lastDeliveryAt.slice(0, 16)}` : 'never',
-      })), ['name', 'url', 'query', 'events', 'delivered', 'pending', 'failed', 'last', 'lastError'],
-      ['name', 'url', 'query', 'events', 'ok', 'pending', 'failed', 'last', 'last error']);
+      printTable(
+        list.map((w) => ({
+          ...w,
+          query: w.report ? `report ${w.report}` : w.query || '(every event)',
+          events: w.eventTypes.join(','),
+          last: w.lastDeliveryAt ? `${w.lastStatus} ${w.lastDeliveryAt.slice(0, 16)}` : 'never',
+        })),
+        ['name', 'url', 'query', 'events', 'delivered', 'pending', 'failed', 'last', 'lastError'],
+        ['name', 'url', 'query', 'events', 'ok', 'pending', 'failed', 'last', 'last error'],
+      );
     });
 
   webhook
@@ -72,8 +85,15 @@ export function register(program: Command, ctx: CliContext): void {
       if (!hook) throw new PlumError('not_found', `no webhook "${name}"`, { hint: 'list them with `plum webhook list`' });
       const rows = await listDeliveries(store, hook.id, Math.max(1, Math.min(1000, Number(opts.limit) || 20)));
       const out = rows.map((d) => ({
-        id: d.id, kind: d.kind, status: d.status, events: d.eventCount, attempts: d.attempts, http: d.responseStatus,
-        error: d.error, created_at: d.createdAt.toISOString(), next_attempt_at: d.nextAttemptAt?.toISOString() ?? null,
+        id: d.id,
+        kind: d.kind,
+        status: d.status,
+        events: d.eventCount,
+        attempts: d.attempts,
+        http: d.responseStatus,
+        error: d.error,
+        created_at: d.createdAt.toISOString(),
+        next_attempt_at: d.nextAttemptAt?.toISOString() ?? null,
       }));
       if (opts.format === 'json') printJson(out);
       else printTable(out, ['id', 'kind', 'status', 'events', 'attempts', 'http', 'created_at', 'next_attempt_at', 'error']);
@@ -99,8 +119,15 @@ export function register(program: Command, ctx: CliContext): void {
       const store = await openCommandStore(ctx);
       const hook = await findWebhook(store, name);
       if (!hook) throw new PlumError('not_found', `no webhook "${name}"`, { hint: 'list them with `plum webhook list`' });
-      const r = await deliverPayload(store, hook, 'events', { type: 'test', webhook: hook.name, events: [] }, 0, { log: ctx.log, immediateAttempts: 1, allowPrivate: ctx.config.PLUM_WEBHOOK_ALLOW_PRIVATE });
-      if (!r.ok) throw new PlumError('unavailable', `test delivery to ${hook.url} failed: ${r.error}`, { hint: 'check the URL and that the receiver answers 2xx; it will be retried with backoff' });
+      const r = await deliverPayload(store, hook, 'events', { type: 'test', webhook: hook.name, events: [] }, 0, {
+        log: ctx.log,
+        immediateAttempts: 1,
+        allowPrivate: ctx.config.PLUM_WEBHOOK_ALLOW_PRIVATE,
+      });
+      if (!r.ok)
+        throw new PlumError('unavailable', `test delivery to ${hook.url} failed: ${r.error}`, {
+          hint: 'check the URL and that the receiver answers 2xx; it will be retried with backoff',
+        });
       info(`plum: test delivery ${r.delivery} accepted by ${hook.url}`);
     });
 

@@ -48,7 +48,7 @@ export function legacyJobParams(job: LegacyJobInput, catalogue: () => ScriptDb):
   const params = all.map(shlexQuote).join(' ');
   if (params.length > AGENT_PARAMS_MAX) {
     throw new PlumError('unsafe_argument', `the job's nmap options are ${params.length} characters; predecessor agents accept at most ${AGENT_PARAMS_MAX}`, {
-      hint: 'shorten the profile\'s --nmap-args',
+      hint: "shorten the profile's --nmap-args",
     });
   }
   return params;

@@ -32,7 +32,7 @@ describe('pickPriority (smooth weighted round-robin over priorities)', () => {
     expect(sequence(queues, expected.length, start)).toEqual(expected);
   });
 
-  it('keeps an empty queue\'s weight, ignores unknown priorities, and gives nothing when every queue is empty', () => {
+  it("keeps an empty queue's weight, ignores unknown priorities, and gives nothing when every queue is empty", () => {
     expect(pickPriority({ 0: -3 }, [4])).toEqual({ priority: 4, state: { 0: -3, 4: 0 } });
     expect(pickPriority({}, [])).toBeUndefined();
     expect(pickPriority({}, [9])).toBeUndefined();

@@ -22,9 +22,28 @@ export interface ExportRecord {
 
 /** Columns of the CSV export, in order; list fields are joined with `|`. */
 export const CSV_COLUMNS = [
-  'ip', 'protocol', 'port', 'state', 'first_seen', 'last_seen', 'times_seen', 'score', 'tags',
-  'service_name', 'service_product', 'service_version', 'fqdn', 'ptr', 'http_title', 'http_server',
-  'x509_subject_cn', 'x509_san', 'x509_sha256', 'banner', 'hsh256', 'id',
+  'ip',
+  'protocol',
+  'port',
+  'state',
+  'first_seen',
+  'last_seen',
+  'times_seen',
+  'score',
+  'tags',
+  'service_name',
+  'service_product',
+  'service_version',
+  'fqdn',
+  'ptr',
+  'http_title',
+  'http_server',
+  'x509_subject_cn',
+  'x509_san',
+  'x509_sha256',
+  'banner',
+  'hsh256',
+  'id',
 ] as const;
 
 export type CsvColumn = (typeof CSV_COLUMNS)[number];

@@ -8,19 +8,53 @@ const volatile = defaultVolatileList();
 
 describe('diffFields: what a changed event lists', () => {
   it.each<[string, Partial<SearchFields>, Partial<SearchFields>, FieldDiff[]]>([
-    ['a new page title', { http_title: ['Welcome'] }, { http_title: ['Under maintenance'] }, [{ field: 'http_title', old: ['Welcome'], new: ['Under maintenance'] }]],
-    ['a renewed certificate: fingerprint and expiry', { x509_sha256: ['aa'], x509_not_after: ['2026-01-01T00:00:00Z'] }, { x509_sha256: ['bb'], x509_not_after: ['2027-01-01T00:00:00Z'] },
-      [{ field: 'x509_sha256', old: ['aa'], new: ['bb'] }, { field: 'x509_not_after', old: ['2026-01-01T00:00:00Z'], new: ['2027-01-01T00:00:00Z'] }]],
-    ['a new server version and banner', { http_server: ['nginx/1.18.0'], banner: ['SSH-2.0-OpenSSH_8.9'] }, { http_server: ['nginx/1.24.0'], banner: ['SSH-2.0-OpenSSH_9.6'] },
-      [{ field: 'http_server', old: ['nginx/1.18.0'], new: ['nginx/1.24.0'] }, { field: 'banner', old: ['SSH-2.0-OpenSSH_8.9'], new: ['SSH-2.0-OpenSSH_9.6'] }]],
+    [
+      'a new page title',
+      { http_title: ['Welcome'] },
+      { http_title: ['Under maintenance'] },
+      [{ field: 'http_title', old: ['Welcome'], new: ['Under maintenance'] }],
+    ],
+    [
+      'a renewed certificate: fingerprint and expiry',
+      { x509_sha256: ['aa'], x509_not_after: ['2026-01-01T00:00:00Z'] },
+      { x509_sha256: ['bb'], x509_not_after: ['2027-01-01T00:00:00Z'] },
+      [
+        { field: 'x509_sha256', old: ['aa'], new: ['bb'] },
+        { field: 'x509_not_after', old: ['2026-01-01T00:00:00Z'], new: ['2027-01-01T00:00:00Z'] },
+      ],
+    ],
+    [
+      'a new server version and banner',
+      { http_server: ['nginx/1.18.0'], banner: ['SSH-2.0-OpenSSH_8.9'] },
+      { http_server: ['nginx/1.24.0'], banner: ['SSH-2.0-OpenSSH_9.6'] },
+      [
+        { field: 'http_server', old: ['nginx/1.18.0'], new: ['nginx/1.24.0'] },
+        { field: 'banner', old: ['SSH-2.0-OpenSSH_8.9'], new: ['SSH-2.0-OpenSSH_9.6'] },
+      ],
+    ],
     ['order and repeats of values are no change', { x509_san: ['b.example', 'a.example', 'a.example'] }, { x509_san: ['a.example', 'b.example'] }, []],
     ['a field that appears', {}, { http_title: ['Login'] }, [{ field: 'http_title', old: [], new: ['Login'] }]],
-    ['a TLS protocol switched off: the protocols before and after', { tls_protocol: ['TLSv1.0', 'TLSv1.2'], tls_weak: ['protocol:TLSv1.0'] }, { tls_protocol: ['TLSv1.2'] },
-      [{ field: 'tls_protocol', old: ['TLSv1.0', 'TLSv1.2'], new: ['TLSv1.2'] }, { field: 'tls_weak', old: ['protocol:TLSv1.0'], new: [] }]],
-    ['ciphers and groups list only what came and went', { tls_cipher: ['AES128-SHA', 'AES256-GCM-SHA384', 'DES-CBC3-SHA'], tls_group: ['x25519'] },
+    [
+      'a TLS protocol switched off: the protocols before and after',
+      { tls_protocol: ['TLSv1.0', 'TLSv1.2'], tls_weak: ['protocol:TLSv1.0'] },
+      { tls_protocol: ['TLSv1.2'] },
+      [
+        { field: 'tls_protocol', old: ['TLSv1.0', 'TLSv1.2'], new: ['TLSv1.2'] },
+        { field: 'tls_weak', old: ['protocol:TLSv1.0'], new: [] },
+      ],
+    ],
+    [
+      'ciphers and groups list only what came and went',
+      { tls_cipher: ['AES128-SHA', 'AES256-GCM-SHA384', 'DES-CBC3-SHA'], tls_group: ['x25519'] },
       { tls_cipher: ['AES128-SHA', 'AES256-GCM-SHA384', 'TLS_AES_128_GCM_SHA256'], tls_group: ['x25519'] },
-      [{ field: 'tls_cipher', old: ['DES-CBC3-SHA'], new: ['TLS_AES_128_GCM_SHA256'] }]],
-    ['fields outside the list (header values) are never listed', { http_headval: ['date: Mon, 01 Jan 2026 00:00:00 GMT'] }, { http_headval: ['date: Tue, 02 Jan 2026 00:00:00 GMT'] }, []],
+      [{ field: 'tls_cipher', old: ['DES-CBC3-SHA'], new: ['TLS_AES_128_GCM_SHA256'] }],
+    ],
+    [
+      'fields outside the list (header values) are never listed',
+      { http_headval: ['date: Mon, 01 Jan 2026 00:00:00 GMT'] },
+      { http_headval: ['date: Tue, 02 Jan 2026 00:00:00 GMT'] },
+      [],
+    ],
   ])('%s', (_case, before, after, expected) => {
     expect(diffFields(fields(before), fields(after), volatile)).toEqual(expected);
   });

@@ -21,7 +21,9 @@ export function parseFlapping(text: string): FlappingRule {
   const m = /^\s*(\d{1,4})\s*\/\s*(\S+)\s*$/.exec(text);
   const count = m ? Number(m[1]) : NaN;
   if (!m || count < 2) {
-    throw new PlumError('invalid_input', `invalid flapping rule "${text}": needs COUNT/WINDOW with a count of 2 or more`, { hint: 'e.g. 3/7d: three times gone within 7 days' });
+    throw new PlumError('invalid_input', `invalid flapping rule "${text}": needs COUNT/WINDOW with a count of 2 or more`, {
+      hint: 'e.g. 3/7d: three times gone within 7 days',
+    });
   }
   return { count, windowMs: parseDuration(m[2]!, 'flapping window'), text: `${count}/${m[2]}` };
 }

@@ -21,14 +21,31 @@ const refused = (fn: () => unknown, message: RegExp) => {
 describe('buildMasscanArgs', () => {
   it('builds the allowed options in a fixed order, targets as masscan reads them, last', () => {
     expect(buildMasscanArgs(job, '/tmp/x/scan.xml', settings)).toEqual([
-      '-p', '22,80,443', '--rate', '500', '--wait', '5', '--interface', 'pls1', '--router-mac', '02:aa:bb:cc:dd:ee',
-      '--source-ip', '198.18.160.100', '-oX', '/tmp/x/scan.xml', '--interactive', '198.18.160.10', '198.18.160.0/28', '198.18.161.5-198.18.161.9',
+      '-p',
+      '22,80,443',
+      '--rate',
+      '500',
+      '--wait',
+      '5',
+      '--interface',
+      'pls1',
+      '--router-mac',
+      '02:aa:bb:cc:dd:ee',
+      '--source-ip',
+      '198.18.160.100',
+      '-oX',
+      '/tmp/x/scan.xml',
+      '--interactive',
+      '198.18.160.10',
+      '198.18.160.0/28',
+      '198.18.161.5-198.18.161.9',
     ]);
   });
 
   it('leaves the network settings to masscan when none are configured; UDP ports are prefixed, -oJ on request', () => {
-    expect(buildMasscanArgs({ targets: ['127.0.0.1'], tcpPorts: '22', udpPorts: '53,161-162', options: { wait: 0 } }, '/o.json', { maxRate: 100 }, 'json'))
-      .toEqual(['-p', '22,U:53,U:161-162', '--rate', '100', '--wait', '0', '-oJ', '/o.json', '--interactive', '127.0.0.1']);
+    expect(
+      buildMasscanArgs({ targets: ['127.0.0.1'], tcpPorts: '22', udpPorts: '53,161-162', options: { wait: 0 } }, '/o.json', { maxRate: 100 }, 'json'),
+    ).toEqual(['-p', '22,U:53,U:161-162', '--rate', '100', '--wait', '0', '-oJ', '/o.json', '--interactive', '127.0.0.1']);
   });
 
   it.each([
@@ -76,20 +93,31 @@ describe('parseMasscanStatus', () => {
 
 describe('readMasscanOutput', () => {
   const xml = [
-    '<?xml version="1.0"?>', '<!-- masscan v1.0 scan -->', '<nmaprun scanner="masscan" start="1796574604" version="1.0-BETA"  xmloutputversion="1.03">',
+    '<?xml version="1.0"?>',
+    '<!-- masscan v1.0 scan -->',
+    '<nmaprun scanner="masscan" start="1796574604" version="1.0-BETA"  xmloutputversion="1.03">',
     '<scaninfo type="syn" protocol="tcp" />',
     '<host endtime="1796574604"><address addr="198.18.170.10" addrtype="ipv4"/><ports><port protocol="tcp" portid="22"><state state="open" reason="syn-ack" reason_ttl="64"/></port></ports></host>',
     '<host endtime="1796574605"><address addr="198.18.170.11" addrtype="ipv4"/><ports><port protocol="tcp" portid="80"><state state="open" reason="syn-ack" reason_ttl="64"/></port></ports></host>',
     '<host endtime="1796574605"><address addr="198.18.170.10" addrtype="ipv4"/><ports><port protocol="tcp" portid="80"><state state="open" reason="syn-ack" reason_ttl="64"/></port></ports></host>',
   ];
-  const end = ['<runstats>', '<finished time="1796574608" timestr="2026-12-06 16:30:08" elapsed="4" />', '<hosts up="3" down="0" total="3" />', '</runstats>', '</nmaprun>'];
+  const end = [
+    '<runstats>',
+    '<finished time="1796574608" timestr="2026-12-06 16:30:08" elapsed="4" />',
+    '<hosts up="3" down="0" total="3" />',
+    '</runstats>',
+    '</nmaprun>',
+  ];
 
   it('merges the lines of one address into one host in the masscan view', () => {
     const r = readMasscanOutput(Buffer.from([...xml, ...end].join('\n')));
     expect(r.view).toBe('masscan');
     expect(r.finished).toBe(true);
     expect(r.error).toBeUndefined();
-    expect(r.hosts.map((h) => [h.ip, h.ports.map((p) => p.port)])).toEqual([['198.18.170.10', [22, 80]], ['198.18.170.11', [80]]]);
+    expect(r.hosts.map((h) => [h.ip, h.ports.map((p) => p.port)])).toEqual([
+      ['198.18.170.10', [22, 80]],
+      ['198.18.170.11', [80]],
+    ]);
     expect(r.hosts[0]!.ports[0]!.hsh256).toMatch(/^[0-9a-f]{64}$/);
   });
 
@@ -107,7 +135,10 @@ describe('readMasscanOutput', () => {
 
 describe('what masscan prints as it finds ports (--interactive)', () => {
   it.each([
-    ['Discovered open port 22/tcp on 198.18.160.10                                   ', { ip: '198.18.160.10', protocol: 'tcp', port: 22, time: 1_700_000_000 }],
+    [
+      'Discovered open port 22/tcp on 198.18.160.10                                   ',
+      { ip: '198.18.160.10', protocol: 'tcp', port: 22, time: 1_700_000_000 },
+    ],
     ['Discovered open port 53/udp on 198.18.160.11', { ip: '198.18.160.11', protocol: 'udp', port: 53, time: 1_700_000_000 }],
     ['Discovered open port 80/tcp on 2001:db8::1', { ip: '2001:db8::1', protocol: 'tcp', port: 80, time: 1_700_000_000 }],
     ['Discovered open port 70000/tcp on 198.18.160.10', null],
@@ -119,14 +150,18 @@ describe('what masscan prints as it finds ports (--interactive)', () => {
   });
 
   it('writes them as -oD lines that the reader of masscan files reads back, unfinished', () => {
-    const found = ['Discovered open port 22/tcp on 198.18.160.10', 'Discovered open port 80/tcp on 198.18.160.10', 'Discovered open port 53/udp on 198.18.160.11']
-      .map((l) => parseMasscanDiscovery(l, 1_700_000_000)!);
+    const found = [
+      'Discovered open port 22/tcp on 198.18.160.10',
+      'Discovered open port 80/tcp on 198.18.160.10',
+      'Discovered open port 53/udp on 198.18.160.11',
+    ].map((l) => parseMasscanDiscovery(l, 1_700_000_000)!);
     const result = readMasscanOutput(Buffer.from(masscanNdjsonOf(found)));
     expect(result.error).toBeUndefined();
     expect(result.finished).toBe(false);
     expect(result.startedAt).toBe('2023-11-14T22:13:20.000Z');
     expect(result.hosts.map((h) => [h.ip, h.ports.map((p) => `${p.protocol}/${p.port}:${p.state}`)])).toEqual([
-      ['198.18.160.10', ['tcp/22:open', 'tcp/80:open']], ['198.18.160.11', ['udp/53:open']],
+      ['198.18.160.10', ['tcp/22:open', 'tcp/80:open']],
+      ['198.18.160.11', ['udp/53:open']],
     ]);
   });
 });

@@ -58,7 +58,12 @@ function asUsage<T>(fn: () => T): T {
 
 function portArg(job: ScannerJob): string {
   const tcp = job.tcpPorts ? asUsage(() => normalisePortList(job.tcpPorts, 'TCP ports')) : '';
-  const udp = job.udpPorts ? asUsage(() => normalisePortList(job.udpPorts!, 'UDP ports')).split(',').map((p) => `U:${p}`).join(',') : '';
+  const udp = job.udpPorts
+    ? asUsage(() => normalisePortList(job.udpPorts!, 'UDP ports'))
+        .split(',')
+        .map((p) => `U:${p}`)
+        .join(',')
+    : '';
   const ports = [tcp, udp].filter(Boolean).join(',');
   if (!ports) throw usage('no ports to scan', 'give the job TCP or UDP ports');
   return ports;
@@ -80,8 +85,10 @@ export function masscanTargets(targets: readonly string[]): string[] {
 export function masscanRate(job: ScannerJob, maxRate: number): number {
   const rate = wholeNumber(job.options?.rate ?? maxRate, 'rate', 1, Number.MAX_SAFE_INTEGER);
   if (rate > maxRate) {
-    throw usage(`masscan rate ${rate} is above this scanner's maximum of ${maxRate} packets per second`,
-      'lower the profile\'s scouting rate, or raise PLUM_MASSCAN_MAX_RATE on the scanner');
+    throw usage(
+      `masscan rate ${rate} is above this scanner's maximum of ${maxRate} packets per second`,
+      "lower the profile's scouting rate, or raise PLUM_MASSCAN_MAX_RATE on the scanner",
+    );
   }
   return rate;
 }
@@ -101,7 +108,8 @@ export function buildMasscanArgs(job: ScannerJob, outputPath: string, settings: 
   if (!outputPath || outputPath.startsWith('-')) throw usage(`masscan output path "${outputPath}" is not a file path`, 'give an absolute path');
   const args = ['-p', ports, '--rate', String(rate), '--wait', String(wait)];
   if (settings.interface !== undefined) {
-    if (!INTERFACE.test(settings.interface)) throw usage(`"${settings.interface}" is not a network interface name`, 'set PLUM_MASSCAN_INTERFACE to an interface name such as eth0');
+    if (!INTERFACE.test(settings.interface))
+      throw usage(`"${settings.interface}" is not a network interface name`, 'set PLUM_MASSCAN_INTERFACE to an interface name such as eth0');
     args.push('--interface', settings.interface);
   }
   if (settings.routerMac !== undefined) {
@@ -110,7 +118,7 @@ export function buildMasscanArgs(job: ScannerJob, outputPath: string, settings: 
   }
   if (settings.sourceIp !== undefined) {
     if (!ipaddr.isValid(settings.sourceIp) || settings.sourceIp.startsWith('-')) {
-      throw usage(`"${settings.sourceIp}" is not an IP address`, 'set PLUM_MASSCAN_SOURCE_IP to an unused address of the scanner\'s subnet');
+      throw usage(`"${settings.sourceIp}" is not an IP address`, "set PLUM_MASSCAN_SOURCE_IP to an unused address of the scanner's subnet");
     }
     args.push('--source-ip', ipaddr.parse(settings.sourceIp).toString());
   }
@@ -143,9 +151,19 @@ export function parseMasscanDiscovery(line: string, time: number): MasscanDiscov
 
 /** Discoveries written as masscan's own -oD lines, so the reader of its files reads them unchanged. */
 export function masscanNdjsonOf(found: readonly MasscanDiscovery[]): string {
-  return found.map((d) => `${JSON.stringify({
-    ip: d.ip, timestamp: String(d.time), port: d.port, proto: d.protocol, rec_type: 'status', data: { status: 'open', reason: 'syn-ack' },
-  })}\n`).join('');
+  return found
+    .map(
+      (d) =>
+        `${JSON.stringify({
+          ip: d.ip,
+          timestamp: String(d.time),
+          port: d.port,
+          proto: d.protocol,
+          rec_type: 'status',
+          data: { status: 'open', reason: 'syn-ack' },
+        })}\n`,
+    )
+    .join('');
 }
 
 /**

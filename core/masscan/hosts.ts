@@ -111,11 +111,20 @@ export class MasscanHosts {
   *toHosts(volatile: VolatileList = defaultVolatileList(), view?: MasscanView): Generator<MasscanHost> {
     const fpVersion = fingerprintVersion(volatile);
     for (const [ip, h] of this.hosts) {
-      const docs = [...h.slots.values()].sort((a, b) => (a.protocol < b.protocol ? -1 : a.protocol > b.protocol ? 1 : a.port - b.port)).map(portDocOf)
+      const docs = [...h.slots.values()]
+        .sort((a, b) => (a.protocol < b.protocol ? -1 : a.protocol > b.protocol ? 1 : a.port - b.port))
+        .map(portDocOf)
         .filter((d) => view === undefined || MasscanHosts.viewOf(d) === view);
       if (docs.length === 0) continue;
       const host: HostDocument = {
-        addr: ip, addresses: [], hostnames: [], status: { state: 'up' }, ports: docs, extraports: [], hostscripts: [], extra: {},
+        addr: ip,
+        addresses: [],
+        hostnames: [],
+        status: { state: 'up' },
+        ports: docs,
+        extraports: [],
+        hostscripts: [],
+        extra: {},
       };
       yield {
         ip,
@@ -125,8 +134,14 @@ export class MasscanHosts {
         timedOut: false,
         hostnames: [],
         ports: docs.map((doc) => ({
-          ip, protocol: doc.protocol, port: Number(doc.portid), state: doc.state.state,
-          hsh256: portFingerprint(doc, volatile), fpVersion, fields: extractFields(host, doc), doc,
+          ip,
+          protocol: doc.protocol,
+          port: Number(doc.portid),
+          state: doc.state.state,
+          hsh256: portFingerprint(doc, volatile),
+          fpVersion,
+          fields: extractFields(host, doc),
+          doc,
         })),
       };
     }

@@ -24,7 +24,7 @@ describe('masscan output (real files of one scan of two hosts, written with -oX,
     expect(detectMasscanFormat('hello')).toBeUndefined();
   });
 
-  it('merges a port\'s status and banner lines into one port with its fields', () => {
+  it("merges a port's status and banner lines into one port with its fields", () => {
     const { hosts, acc } = hostsOf('banners.ndjson');
     expect(hosts.map((h) => h.ip).sort()).toEqual(['198.18.0.2', '198.18.0.3']);
     expect(acc.banners).toBe(true);
@@ -33,7 +33,13 @@ describe('masscan output (real files of one scan of two hosts, written with -oX,
     const h = hosts.find((x) => x.ip === '198.18.0.2')!;
     expect(h.ports.map((p) => p.port)).toEqual([22, 80, 8080]);
     const [ssh, web, listing] = h.ports;
-    expect(ssh!.doc).toEqual({ protocol: 'tcp', portid: '22', state: { state: 'open' }, service: { name: 'ssh' }, scripts: [{ id: 'masscan:ssh', output: 'SSH-2.0-OpenSSH_9.2p1 Debian-2' }] });
+    expect(ssh!.doc).toEqual({
+      protocol: 'tcp',
+      portid: '22',
+      state: { state: 'open' },
+      service: { name: 'ssh' },
+      scripts: [{ id: 'masscan:ssh', output: 'SSH-2.0-OpenSSH_9.2p1 Debian-2' }],
+    });
     expect(ssh!.fields.banner).toEqual(['SSH-2.0-OpenSSH_9.2p1 Debian-2']);
     expect(ssh!.fields.service_name).toEqual(['ssh']);
     expect(web!.fields.http_title).toEqual(['plum masscan test']);
@@ -51,7 +57,11 @@ describe('masscan output (real files of one scan of two hosts, written with -oX,
     expect(fp('banners.json')).toEqual(xml);
     expect(fp('banners.ndjson')).toEqual(xml);
     // The HTTP responses of the three runs differ by their Date header only.
-    const dates = new Set(hostsOf('banners.xml').hosts.concat(hostsOf('banners.json').hosts).flatMap((h) => h.ports.flatMap((p) => p.doc.scripts.filter((s) => s.id === 'masscan:http').map((s) => /Date: (.*)/.exec(s.output)?.[1]))));
+    const dates = new Set(
+      hostsOf('banners.xml')
+        .hosts.concat(hostsOf('banners.json').hosts)
+        .flatMap((h) => h.ports.flatMap((p) => p.doc.scripts.filter((s) => s.id === 'masscan:http').map((s) => /Date: (.*)/.exec(s.output)?.[1]))),
+    );
     expect(dates.size).toBeGreaterThan(1);
   });
 

@@ -50,7 +50,12 @@ export function bannerText(s: string): string {
   return utf8.includes('\uFFFD') ? bytes : utf8;
 }
 
-const xml = new XMLParser({ ignoreAttributes: false, attributeNamePrefix: '', parseAttributeValue: false, isArray: (name) => name === 'port' || name === 'address' });
+const xml = new XMLParser({
+  ignoreAttributes: false,
+  attributeNamePrefix: '',
+  parseAttributeValue: false,
+  isArray: (name) => name === 'port' || name === 'address',
+});
 
 function fail(where: string, what: string): never {
   throw new PlumError('parse_error', `${where}: ${what}`, { hint: HINT });
@@ -90,7 +95,7 @@ function xmlLine(line: string, where: string): MasscanRecord[] {
   const address = (host.address as Obj[] | undefined)?.[0];
   const ip = checkIp(address?.addr, where);
   const time = timeOf(host.endtime);
-  const ports = isObj(host.ports) ? (host.ports.port as Obj[] | undefined) ?? [] : [];
+  const ports = isObj(host.ports) ? ((host.ports.port as Obj[] | undefined) ?? []) : [];
   const out: MasscanRecord[] = [];
   for (const p of ports) {
     const rec: MasscanRecord = { ip, protocol: protocolOf(p.protocol), port: checkPort(p.portid, where), ...(time ? { time } : {}) };
@@ -115,7 +120,7 @@ function jsonValue(line: string, where: string): Obj | undefined {
   try {
     v = JSON.parse(text);
   } catch {
-    fail(where, 'not a JSON object of masscan\'s (-oJ writes one per line)');
+    fail(where, "not a JSON object of masscan's (-oJ writes one per line)");
   }
   if (!isObj(v)) fail(where, 'not a JSON object');
   return v;
@@ -167,4 +172,3 @@ const READERS: Record<MasscanFormat, (line: string, where: string) => MasscanRec
 export function masscanRecordsOfLine(format: MasscanFormat, line: string, where: string): MasscanRecord[] {
   return READERS[format](line.trim(), where);
 }
-

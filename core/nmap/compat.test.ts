@@ -53,12 +53,26 @@ describe('nmap2json compatibility (release 2605.0 = upstream acab4f2, the golden
  * package on every fixture.
  */
 const DATES_BY_RELEASE = [
-  { release: '2610', host: '365aa99cfd8f1074b4a3c84582814affc262047a5fd793c060d5335812b7e352', ports: {
-    25: 'beea319adde1e77c9d91b05e4f54475bfaadf19e705f25b5369d69028cf5d0e4', 80: '9de593fceca277837ff6d4f37428ba1a7f1ba0853a0871b6edf2a6e16948b51b',
-    554: '2b27c921f449f416e995b6b8638ff831ef33a3357476aeeb13fc934324304bdc', 8080: 'ea26c5d8a1b27ac435cd75149e36810a89df3f6aa223cc71e084a8d655c08c11' } },
-  { release: '2605', host: '9a177fd21aa2c2acc821f90e5a362c70faa7f0b8fe2d16846d0ecbb213c969a7', ports: {
-    25: 'ac7c5f9ddc3b26ea63b4131707c41144f6c3db8ce8ef0f0c9424c3caff4368aa', 80: 'b8985071f3711f9cbe90675dfbfea07cec824dc6fd67978d87f960ac0e81afd9',
-    554: 'ce302f5cc70b22079b4d24d7078d9eae90d9ddf5e4f98b5cb61746491c8d6066', 8080: 'db76a64d36e07c40599c2ef9270c4f7ba08b4d1498657c73dfc26f36e257213e' } },
+  {
+    release: '2610',
+    host: '365aa99cfd8f1074b4a3c84582814affc262047a5fd793c060d5335812b7e352',
+    ports: {
+      25: 'beea319adde1e77c9d91b05e4f54475bfaadf19e705f25b5369d69028cf5d0e4',
+      80: '9de593fceca277837ff6d4f37428ba1a7f1ba0853a0871b6edf2a6e16948b51b',
+      554: '2b27c921f449f416e995b6b8638ff831ef33a3357476aeeb13fc934324304bdc',
+      8080: 'ea26c5d8a1b27ac435cd75149e36810a89df3f6aa223cc71e084a8d655c08c11',
+    },
+  },
+  {
+    release: '2605',
+    host: '9a177fd21aa2c2acc821f90e5a362c70faa7f0b8fe2d16846d0ecbb213c969a7',
+    ports: {
+      25: 'ac7c5f9ddc3b26ea63b4131707c41144f6c3db8ce8ef0f0c9424c3caff4368aa',
+      80: 'b8985071f3711f9cbe90675dfbfea07cec824dc6fd67978d87f960ac0e81afd9',
+      554: 'ce302f5cc70b22079b4d24d7078d9eae90d9ddf5e4f98b5cb61746491c8d6066',
+      8080: 'db76a64d36e07c40599c2ef9270c4f7ba08b4d1498657c73dfc26f36e257213e',
+    },
+  },
 ] as const;
 
 describe('nmap2json releases mask dates differently', () => {

@@ -49,7 +49,9 @@ export function pyJsonDumps(v: Py): string {
   if (typeof v === 'number') return String(v);
   if (typeof v === 'string') return pyString(v);
   if (Array.isArray(v)) return `[${v.map(pyJsonDumps).join(', ')}]`;
-  return `{${Object.entries(v).map(([k, x]) => `${pyString(k)}: ${pyJsonDumps(x)}`).join(', ')}}`;
+  return `{${Object.entries(v)
+    .map(([k, x]) => `${pyString(k)}: ${pyJsonDumps(x)}`)
+    .join(', ')}}`;
 }
 
 // Python compares str by code point; for the ASCII-only keys used here UTF-16 order is the same.
@@ -69,10 +71,16 @@ function sortDict(d: Py): Py {
       const dicts = items as PyDict[];
       if (dicts.every((x) => 'id' in x)) {
         // sorted() is stable; the ids are strings.
-        return dicts.map((x, i) => ({ x, i })).sort((a, b) => pyCmp(String(a.x.id), String(b.x.id)) || a.i - b.i).map((e) => e.x);
+        return dicts
+          .map((x, i) => ({ x, i }))
+          .sort((a, b) => pyCmp(String(a.x.id), String(b.x.id)) || a.i - b.i)
+          .map((e) => e.x);
       }
       // Already key-sorted, so json.dumps(d, sort_keys=True) == pyJsonDumps(d).
-      return dicts.map((x, i) => ({ x, k: pyJsonDumps(x), i })).sort((a, b) => pyCmp(a.k, b.k) || a.i - b.i).map((e) => e.x);
+      return dicts
+        .map((x, i) => ({ x, k: pyJsonDumps(x), i }))
+        .sort((a, b) => pyCmp(a.k, b.k) || a.i - b.i)
+        .map((e) => e.x);
     }
     return items;
   }
@@ -125,7 +133,9 @@ function portsOf(host: FxNode): PyDict[] {
         d.scripts = scripts.map((s) => {
           const e = attrib(s);
           for (const t of kids(s, 'table')) e[t.$?.key ?? 'unknown'] = parseTable(t);
-          const direct = kids(s, 'elem').filter((x) => x.$?.key === undefined).map(etText);
+          const direct = kids(s, 'elem')
+            .filter((x) => x.$?.key === undefined)
+            .map(etText);
           if (direct.length) e.elems = direct;
           for (const x of kids(s, 'elem')) if (x.$?.key) e[x.$.key] = etText(x);
           return e;
@@ -168,9 +178,23 @@ export type Nmap2jsonRelease = '2610' | '2605';
 export const NMAP2JSON_RELEASES: readonly Nmap2jsonRelease[] = ['2610', '2605'];
 
 const HEADERS_TOCLEAN_2605 = [
-  'CF-Ray', 'content-security-policy-report-only', 'ETag', 'request-id', 'Via', 'www-authenticate', 'X-Amz-Cf-Id',
-  'x-amz-id-2', 'x-amz-request-id', 'x-gitlab-meta', 'x-iplb-instance', 'x-iplb-request-id', 'x-ntap-sg-trace-id',
-  'x-request-id', 'x-runtime', 'X-GitHub-Request-Id', 'X-Fastly-Request-ID',
+  'CF-Ray',
+  'content-security-policy-report-only',
+  'ETag',
+  'request-id',
+  'Via',
+  'www-authenticate',
+  'X-Amz-Cf-Id',
+  'x-amz-id-2',
+  'x-amz-request-id',
+  'x-gitlab-meta',
+  'x-iplb-instance',
+  'x-iplb-request-id',
+  'x-ntap-sg-trace-id',
+  'x-request-id',
+  'x-runtime',
+  'X-GitHub-Request-Id',
+  'X-Fastly-Request-ID',
 ];
 const HEADERS_TOCLEAN_2610 = ['CF-Ray', 'Connection-Id', ...HEADERS_TOCLEAN_2605.slice(1)];
 const SMART_HASH_SCRIPTS = ['http-headers', 'http-security-headers'];
@@ -187,11 +211,12 @@ const UID_RE = /(?:[a-f0-9]{8}-(?:[a-f0-9]{4}-){3}[a-f0-9]{12})/g;
 const NONCE_RE = /nonce[-=]"?([a-zA-Z0-9_\-+]+)/g;
 const CORR_RE = /(correlation_id"[:]"([a-zA-Z0-9_\-+]+))/g;
 const COOKIE_RE = new RegExp(`(Set-Cookie:\\s*[^=]+)=([^;]+)(;[^\\n]*|${PY_EOS})`, 'gi');
-const headerRes = (names: string[]) => names.map((h) => ({
-  lower: h.toLowerCase(),
-  present: new RegExp(`${PY_BOL}\\s*${reEscape(h)}\\s*:`, 'i'),
-  value: new RegExp(`(${PY_BOL}\\s*${reEscape(h)}\\s*:\\s*)([^\\n]+)`, 'gi'),
-}));
+const headerRes = (names: string[]) =>
+  names.map((h) => ({
+    lower: h.toLowerCase(),
+    present: new RegExp(`${PY_BOL}\\s*${reEscape(h)}\\s*:`, 'i'),
+    value: new RegExp(`(${PY_BOL}\\s*${reEscape(h)}\\s*:\\s*)([^\\n]+)`, 'gi'),
+  }));
 const HEADER_RES = { '2605': headerRes(HEADERS_TOCLEAN_2605), '2610': headerRes(HEADERS_TOCLEAN_2610) } as const;
 
 /*
@@ -203,8 +228,9 @@ const PY_D = '\\p{Nd}';
 const PY_W = '[\\p{L}\\p{N}_]';
 const DAY = '(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun)';
 const MONTH = '(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)';
-const DATE_2610 = `${DAY},[ \\t]+(?:${PY_D}{1,2}[- ]${MONTH}[- ]${PY_D}{4}|${MONTH}[ \\t]+${PY_D}{1,2}[ \\t]+${PY_D}{4})`
-  + `[ \\t]+${PY_D}{2}:${PY_D}{2}:${PY_D}{2}[ \\t]+(?:[+-]${PY_D}{4}|[A-Z]{2,4})`;
+const DATE_2610 =
+  `${DAY},[ \\t]+(?:${PY_D}{1,2}[- ]${MONTH}[- ]${PY_D}{4}|${MONTH}[ \\t]+${PY_D}{1,2}[ \\t]+${PY_D}{4})` +
+  `[ \\t]+${PY_D}{2}:${PY_D}{2}:${PY_D}{2}[ \\t]+(?:[+-]${PY_D}{4}|[A-Z]{2,4})`;
 const NOT_AFTER_DATE = `(?![\\p{L}\\p{N}_+-])`;
 const PY_WORD_START = `(?:(?<!${PY_W})(?=${PY_W}))`;
 const DATE_RE_2610 = new RegExp(`${PY_WORD_START}${DATE_2610}${NOT_AFTER_DATE}`, 'giu');
@@ -235,7 +261,8 @@ function anonymiseHeaders(text: string, release: Nmap2jsonRelease): string {
   return t;
 }
 
-const anonymiseCookies = (t: string) => t.replace(COOKIE_RE, (_all, key: string, _value: string, suffix: string | undefined) => `${key}=[REDACTED]${suffix ?? ''}`);
+const anonymiseCookies = (t: string) =>
+  t.replace(COOKIE_RE, (_all, key: string, _value: string, suffix: string | undefined) => `${key}=[REDACTED]${suffix ?? ''}`);
 
 function cleanOutput(out: string, release: Nmap2jsonRelease): string {
   if (release === '2605') return anonymiseHeaders(anonymiseCookies(out.replace(DATE_RE_2605, maskSameLength).replace(UID_RE, maskSameLength)), release);

@@ -3,7 +3,8 @@ import { enforceScriptPolicy } from '../profiles.ts';
 import { MAX_CUSTOM_SCRIPT_BYTES, declaredCategories, scriptNameOfFile, sha256Hex, validateCustomScript, withCustomScripts } from './custom-scripts.ts';
 import { installedScriptDb } from './script-db.ts';
 
-const lua = (categories: string) => `description = "x"\ncategories = ${categories}\nportrule = function(host, port) return true end\naction = function(host, port) return "hello" end\n`;
+const lua = (categories: string) =>
+  `description = "x"\ncategories = ${categories}\nportrule = function(host, port) return true end\naction = function(host, port) return "hello" end\n`;
 
 describe('custom NSE script validation', () => {
   const db = installedScriptDb();
@@ -11,7 +12,11 @@ describe('custom NSE script validation', () => {
   it('accepts a script with its categories and hashes its bytes', () => {
     const content = lua('{"safe", "discovery"}');
     expect(validateCustomScript({ name: 'site-check.nse', content }, db)).toEqual({
-      name: 'site-check', content, size: Buffer.byteLength(content), sha256: sha256Hex(content), categories: ['safe', 'discovery'],
+      name: 'site-check',
+      content,
+      size: Buffer.byteLength(content),
+      sha256: sha256Hex(content),
+      categories: ['safe', 'discovery'],
     });
   });
 
@@ -41,7 +46,10 @@ describe('custom NSE script validation', () => {
   });
 
   it('judges custom scripts by their declared categories, allowed by name like stock ones', () => {
-    const withIntrusive = withCustomScripts(db, [{ name: 'site-probe', categories: ['safe', 'intrusive'] }, { name: 'site-ok', categories: ['safe'] }]);
+    const withIntrusive = withCustomScripts(db, [
+      { name: 'site-probe', categories: ['safe', 'intrusive'] },
+      { name: 'site-ok', categories: ['safe'] },
+    ]);
     expect(() => enforceScriptPolicy(['site-ok'], [], withIntrusive)).not.toThrow();
     expect(() => enforceScriptPolicy(['site-probe'], [], withIntrusive)).toThrow('refused NSE script "site-probe": it is in the intrusive category');
     expect(() => enforceScriptPolicy(['site-probe'], ['site-probe'], withIntrusive)).not.toThrow();

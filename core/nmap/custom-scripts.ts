@@ -44,7 +44,10 @@ export function declaredCategories(lua: string): string[] | undefined {
   const m = CATEGORIES_DECL.exec(lua);
   if (!m) return undefined;
   const body = m[1]!.replace(/--[^\n]*/g, '');
-  const items = body.split(',').map((s) => s.trim()).filter(Boolean);
+  const items = body
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   return items.map((item) => {
     const q = /^(["'])([^"'\\]*)\1$/.exec(item);
     if (!q) {
@@ -61,8 +64,15 @@ export function declaredCategories(lua: string): string[] | undefined {
  * bounded size with an action and declared categories) and the name's
  * collision with the installed nmap's scripts or the project's.
  */
-export function validateCustomScript(input: { name: string; content: Uint8Array | string }, db: ScriptDb, projectScripts: readonly string[] = []): ValidCustomScript {
-  const name = input.name.trim().replace(/\.nse$/, '').toLowerCase();
+export function validateCustomScript(
+  input: { name: string; content: Uint8Array | string },
+  db: ScriptDb,
+  projectScripts: readonly string[] = [],
+): ValidCustomScript {
+  const name = input.name
+    .trim()
+    .replace(/\.nse$/, '')
+    .toLowerCase();
   if (!CUSTOM_SCRIPT_NAME.test(name)) {
     throw new PlumError('invalid_input', `invalid NSE script name "${input.name.slice(0, 80)}"`, {
       hint: 'use 1-63 lowercase letters, digits, "-" or "_", starting with a letter or digit (pass --name)',
@@ -93,7 +103,9 @@ export function validateCustomScript(input: { name: string; content: Uint8Array 
   }
   if (content.includes('\0')) throw new PlumError('invalid_input', `NSE script ${name} contains NUL bytes`, { hint: 'give the Lua source file' });
   if (!ACTION_DECL.test(content)) {
-    throw new PlumError('invalid_input', `NSE script ${name} defines no action`, { hint: 'an NSE script needs `action = function(host, port) ... end` and a rule' });
+    throw new PlumError('invalid_input', `NSE script ${name} defines no action`, {
+      hint: 'an NSE script needs `action = function(host, port) ... end` and a rule',
+    });
   }
   const categories = declaredCategories(content);
   if (!categories || categories.length === 0) {

@@ -13,8 +13,7 @@ import type { HostDocument, PortDocument, ScriptDocument, ScriptTable, ScriptVal
  */
 
 const str = (v: ScriptValue | undefined): string | undefined => (typeof v === 'string' ? v : undefined);
-const table = (v: ScriptValue | undefined): ScriptTable | undefined =>
-  v && typeof v === 'object' && !Array.isArray(v) ? (v as ScriptTable) : undefined;
+const table = (v: ScriptValue | undefined): ScriptTable | undefined => (v && typeof v === 'object' && !Array.isArray(v) ? (v as ScriptTable) : undefined);
 
 class Acc {
   readonly f: SearchFields = compactSearchFields();
@@ -96,9 +95,17 @@ function addHeaders(acc: Acc, headers: { name: string; value: string }[]): void 
 
 /** Distinguished name from an nmap ssl-cert subject/issuer table, "CN=…, O=…" order as nmap gives it. */
 const DN_SHORT: Record<string, string> = {
-  commonName: 'CN', organizationName: 'O', organizationalUnitName: 'OU', countryName: 'C',
-  stateOrProvinceName: 'ST', localityName: 'L', emailAddress: 'emailAddress', domainComponent: 'DC',
-  serialNumber: 'serialNumber', streetAddress: 'street', postalCode: 'postalCode',
+  commonName: 'CN',
+  organizationName: 'O',
+  organizationalUnitName: 'OU',
+  countryName: 'C',
+  stateOrProvinceName: 'ST',
+  localityName: 'L',
+  emailAddress: 'emailAddress',
+  domainComponent: 'DC',
+  serialNumber: 'serialNumber',
+  streetAddress: 'street',
+  postalCode: 'postalCode',
 };
 function dnOf(t: ScriptTable | undefined): string | undefined {
   if (!t) return undefined;
@@ -229,7 +236,11 @@ export function extractFields(host: HostDocument, port: PortDocument): SearchFie
         break;
       case 'sslscan':
         // The TLS scanner's document (core/sslscan/read.ts), not an NSE script.
-        sslscanFields(s, (name, value) => acc.add(name, value), (name) => addName(acc, name));
+        sslscanFields(
+          s,
+          (name, value) => acc.add(name, value),
+          (name) => addName(acc, name),
+        );
         break;
       case 'http-favicon':
       case 'plum-favicon':

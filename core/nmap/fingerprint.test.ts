@@ -17,8 +17,18 @@ function headers(lines: string[]): ScriptDocument {
 }
 
 interface Variant {
-  date?: string; cookie?: string; requestId?: string; etag?: string; nonce?: string; title?: string;
-  server?: string; banner?: string; cert?: string; extraScript?: boolean; lastModified?: string; uuid?: string;
+  date?: string;
+  cookie?: string;
+  requestId?: string;
+  etag?: string;
+  nonce?: string;
+  title?: string;
+  server?: string;
+  banner?: string;
+  cert?: string;
+  extraScript?: boolean;
+  lastModified?: string;
+  uuid?: string;
 }
 
 function port(v: Variant = {}): PortDocument {
@@ -112,7 +122,10 @@ describe('volatile normalisation', () => {
     const a = { ...p, scripts: [{ id: 'ssl-date', output: '2026-11-23T10:00:00+00:00; 0s from scanner time.' }] };
     const b = { ...p, scripts: [{ id: 'ssl-date', output: '2026-11-23T11:00:00+00:00; +1s from scanner time.' }] };
     expect(portFingerprint(a, list)).toBe(portFingerprint(b, list));
-    const ntlm = (t: string): PortDocument => ({ ...p, scripts: [{ id: 'rdp-ntlm-info', output: `\n  Target_Name: CORP\n  System_Time: ${t}`, Target_Name: 'CORP', System_Time: t }] });
+    const ntlm = (t: string): PortDocument => ({
+      ...p,
+      scripts: [{ id: 'rdp-ntlm-info', output: `\n  Target_Name: CORP\n  System_Time: ${t}`, Target_Name: 'CORP', System_Time: t }],
+    });
     expect(portFingerprint(ntlm('2026-11-23T10:00:00+00:00'), list)).toBe(portFingerprint(ntlm('2026-11-24T10:00:00+00:00'), list));
   });
   it('is extensible: a header added to the list is masked', () => {
@@ -127,11 +140,33 @@ describe('volatile normalisation', () => {
     expect(withPrefilter.map((p) => p.name)).toContain('uuid');
     const u = 'f47ac10b-58cc-4372-a567-0e02b2c3d479';
     const texts = [
-      u, u.toUpperCase(), `id=${u};`, `x${u}`, `${u}x`, `_${u}`, `${u}_`, `-${u}-`, u.slice(1), `0${u}`, `${u}0`,
-      u.replace('-', ''), u.replace(/-/g, ':'), `${u.slice(0, 13)} ${u}`, `${u.slice(0, 9)}${u}`, 'a-b-c-d-e', '--------',
-      `g${u.slice(1)}`, `${u.slice(0, 8)}-${u}`, `é${u}`, `${u}\n${u.toUpperCase()}`, '', '-',
+      u,
+      u.toUpperCase(),
+      `id=${u};`,
+      `x${u}`,
+      `${u}x`,
+      `_${u}`,
+      `${u}_`,
+      `-${u}-`,
+      u.slice(1),
+      `0${u}`,
+      `${u}0`,
+      u.replace('-', ''),
+      u.replace(/-/g, ':'),
+      `${u.slice(0, 13)} ${u}`,
+      `${u.slice(0, 9)}${u}`,
+      'a-b-c-d-e',
+      '--------',
+      `g${u.slice(1)}`,
+      `${u.slice(0, 8)}-${u}`,
+      `é${u}`,
+      `${u}\n${u.toUpperCase()}`,
+      '',
+      '-',
       // Every string of the real fixtures' scripts and banners.
-      ...readdirSync(FIXTURES).filter((f) => f.endsWith('.xml')).flatMap((f) => [...readFileSync(path.join(FIXTURES, f), 'utf8').matchAll(/(?:output|value)="([^"]*)"|>([^<]+)</g)].map((m) => m[1] ?? m[2] ?? '')),
+      ...readdirSync(FIXTURES)
+        .filter((f) => f.endsWith('.xml'))
+        .flatMap((f) => [...readFileSync(path.join(FIXTURES, f), 'utf8').matchAll(/(?:output|value)="([^"]*)"|>([^<]+)</g)].map((m) => m[1] ?? m[2] ?? '')),
     ];
     for (const p of withPrefilter) {
       const flags = (p.flags ?? 'gi').replace('g', '');
@@ -146,8 +181,7 @@ describe('volatile normalisation', () => {
   it('refuses an invalid list with a clear error', () => {
     expect(() => compileVolatileList({ version: 1, patterns: [{ name: 'bad', regex: '(', marker: 'x' }] })).toThrow(PlumError);
     expect(() => compileVolatileList({ headers: [] })).toThrow(/version/);
-    expect(() => compileVolatileList({ version: 1, patterns: [{ name: 'id', regex: 'a', marker: 'x', prefilter: '(' }] }))
-      .toThrow(/patterns\.id\.prefilter/);
+    expect(() => compileVolatileList({ version: 1, patterns: [{ name: 'id', regex: 'a', marker: 'x', prefilter: '(' }] })).toThrow(/patterns\.id\.prefilter/);
   });
 });
 
@@ -187,8 +221,15 @@ describe('exclude paths', () => {
     expect(b.state.reason_ttl).toBe('12');
     expect(typeof a.scripts[0]!.output).toBe('string');
     const h = (fp: string): HostDocument => ({
-      addr: '127.0.0.9', addresses: [], hostnames: [], status: { state: 'up' }, ports: [a], extraports: [], hostscripts: [],
-      extra: { times: [{ srtt: fp }] }, os: { portused: [], osmatch: [], osfingerprint: [fp] },
+      addr: '127.0.0.9',
+      addresses: [],
+      hostnames: [],
+      status: { state: 'up' },
+      ports: [a],
+      extraports: [],
+      hostscripts: [],
+      extra: { times: [{ srtt: fp }] },
+      os: { portused: [], osmatch: [], osfingerprint: [fp] },
     });
     const h1 = h('OS:SCAN(V=7.93)');
     expect(hostFingerprint(h1, custom)).toBe(hostFingerprint(h('OS:SCAN(V=7.94)'), custom));
@@ -213,10 +254,14 @@ describe('normalizedScriptJson', () => {
     }
     const ids = [...new Set(scripts.map((s) => s.id))];
     expect(ids.length).toBeGreaterThanOrEqual(10);
-    scripts.push(
-      { id: 'banner', output: `220 ${'x'.repeat(80)} Mon, 23 Nov 2026 10:00:00 GMT...` },
-      { id: 'odd', output: 'o', b: undefined, a: ['x', undefined, { Z: 'Date: Mon, 23 Nov 2026 10:00:00 GMT', y: [] }], c: {}, d: 'Token: abc' } as unknown as ScriptDocument,
-    );
+    scripts.push({ id: 'banner', output: `220 ${'x'.repeat(80)} Mon, 23 Nov 2026 10:00:00 GMT...` }, {
+      id: 'odd',
+      output: 'o',
+      b: undefined,
+      a: ['x', undefined, { Z: 'Date: Mon, 23 Nov 2026 10:00:00 GMT', y: [] }],
+      c: {},
+      d: 'Token: abc',
+    } as unknown as ScriptDocument);
     const ruled = compileVolatileList({
       version: 2,
       scripts: { [ids[0]!]: '*', [ids[1]!]: ['output'], [ids[2]!]: ['key', 'Fingerprint', 'bits'], banner: ['output'], odd: ['d', 'z', 'token'] },
@@ -242,7 +287,7 @@ describe('canonical JSON', () => {
         }
       }
     }
-    const odd = { b: [1, 2.5, -0, 1e21, 'é\u2028\u0000"'], a: { '\u00e9': 1, z: null, 'A': true, '😀': 'x', '\uff61': 2 } };
+    const odd = { b: [1, 2.5, -0, 1e21, 'é\u2028\u0000"'], a: { '\u00e9': 1, z: null, A: true, '😀': 'x', '\uff61': 2 } };
     expect(canonicalJson(odd)).toBe(canonicalize(odd));
     expect(n).toBeGreaterThan(10);
   });
@@ -268,10 +313,14 @@ describe('allocation-free sorts of the fingerprint', () => {
   it('scripts enter the fingerprint ordered as by the key `${id}\\0${json}`, whatever their order and with shared or prefix ids', async () => {
     const { portFingerprintInput, portFingerprint } = await import('./fingerprint.ts');
     const scripts = [
-      { id: 'http-title', output: 'B' }, { id: 'http', output: 'x' }, { id: 'http-title', output: 'A' },
-      { id: 'ssl-cert', output: 'c', elems: { subject: 's' } }, { id: 'http-title', output: 'A', extra: 'e' }, { id: 'banner', output: 'b' },
+      { id: 'http-title', output: 'B' },
+      { id: 'http', output: 'x' },
+      { id: 'http-title', output: 'A' },
+      { id: 'ssl-cert', output: 'c', elems: { subject: 's' } },
+      { id: 'http-title', output: 'A', extra: 'e' },
+      { id: 'banner', output: 'b' },
     ] as unknown as ScriptDocument[];
-    const doc = (s: ScriptDocument[]): PortDocument => ({ protocol: 'tcp', portid: '80', state: { state: 'open' }, scripts: s } as unknown as PortDocument);
+    const doc = (s: ScriptDocument[]): PortDocument => ({ protocol: 'tcp', portid: '80', state: { state: 'open' }, scripts: s }) as unknown as PortDocument;
     const jsons = (s: ScriptDocument[]) => (portFingerprintInput(doc(s), list, true).scripts as { json: string }[]).map((r) => r.json);
     const order = jsons(scripts);
     const byKey = [...order].sort((a, b) => {

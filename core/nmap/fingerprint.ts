@@ -253,14 +253,18 @@ function scriptsInput(scripts: PortDocument['scripts'], list: VolatileList, raw 
   if (scripts.length === 0) return [];
   const keyed: KeyedScript[] = raw
     ? scripts.map((s) => {
-      const json = normalizedScriptJson(s, list);
-      return { s: new RawJson(json), id: s.id, json };
-    })
+        const json = normalizedScriptJson(s, list);
+        return { s: new RawJson(json), id: s.id, json };
+      })
     : scripts.map((s) => normalizeScript(s, list)).map((s) => ({ s, id: s.id as string, json: canonical(s) }));
   return sortSmall(keyed, scriptBefore).map((x) => x.s);
 }
 
-interface KeyedScript { s: unknown; id: string; json: string }
+interface KeyedScript {
+  s: unknown;
+  id: string;
+  json: string;
+}
 /**
  * By id, then by the script's canonical JSON: the order of the key `${id}\0${json}` (XML cannot hold U+0000, so
  * no id contains it and an id that is a prefix of another sorts first either way), without building the key —
@@ -295,8 +299,7 @@ export function portFingerprint(doc: PortDocument, list: VolatileList): string {
 }
 
 const addressBefore = (a: HostDocument['addresses'][number], b: HostDocument['addresses'][number]): boolean => a.addr < b.addr;
-const hostnameBefore = (a: HostDocument['hostnames'][number], b: HostDocument['hostnames'][number]): boolean =>
-  `${a.type} ${a.name}` < `${b.type} ${b.name}`;
+const hostnameBefore = (a: HostDocument['hostnames'][number], b: HostDocument['hostnames'][number]): boolean => `${a.type} ${a.name}` < `${b.type} ${b.name}`;
 
 /**
  * What a host fingerprint is computed over. Ports enter through their own

@@ -5,8 +5,20 @@ import { extractFields } from './fields.ts';
 import { parseXmlSubset } from './xml-subset.ts';
 import { fingerprintVersion, hostFingerprint, portFingerprint } from './fingerprint.ts';
 import type {
-  AddressEntry, ExtraPorts, HostDocument, HostnameEntry, OsMatch, ParsedHost, ParsedPort,
-  ParseOptions, PortDocument, ScriptDocument, ScriptTable, ScriptValue, ServiceDocument, XmlNode,
+  AddressEntry,
+  ExtraPorts,
+  HostDocument,
+  HostnameEntry,
+  OsMatch,
+  ParsedHost,
+  ParsedPort,
+  ParseOptions,
+  PortDocument,
+  ScriptDocument,
+  ScriptTable,
+  ScriptValue,
+  ServiceDocument,
+  XmlNode,
 } from './types.ts';
 import type { VolatileList } from './volatile.ts';
 
@@ -75,7 +87,10 @@ export function countNewlines(s: string): number {
   return n;
 }
 
-export interface Position { line: number; column: number }
+export interface Position {
+  line: number;
+  column: number;
+}
 
 export function positionIn(xml: string, startLine: number, offset: number): Position {
   const before = xml.slice(0, offset);
@@ -101,10 +116,14 @@ export function refuseDtd(xml: string, startLine: number, allowBareDoctype: bool
     refuseDtd(xml.slice(after), pos.line + countNewlines(m[0]), false);
     return;
   }
-  throw new PlumError('parse_error', `refused: the XML declares a DTD or entities at line ${pos.line}, column ${pos.column}; nmap never writes one (external entities and entity expansion are not allowed)`, {
-    hint: 'parse the file nmap wrote with -oX, unmodified',
-    details: { line: pos.line, column: pos.column, reason: 'dtd' },
-  });
+  throw new PlumError(
+    'parse_error',
+    `refused: the XML declares a DTD or entities at line ${pos.line}, column ${pos.column}; nmap never writes one (external entities and entity expansion are not allowed)`,
+    {
+      hint: 'parse the file nmap wrote with -oX, unmodified',
+      details: { line: pos.line, column: pos.column, reason: 'dtd' },
+    },
+  );
 }
 
 export function invalidXml(msg: string, line: number, column: number): PlumError {
@@ -317,8 +336,17 @@ export function buildHost(node: FxNode, opts: ParseOptions, volatile: VolatileLi
     const hsh256 = portFingerprint(p, volatile);
     const port = Number(p.portid);
     return onDemand
-      ? new PortWithDocumentOnDemand(doc.addr, p.protocol, port, p.state.state, hsh256, fpVersion,
-        fieldsOnDemand ? undefined : extractFields(doc, p), onDemand, i)
+      ? new PortWithDocumentOnDemand(
+          doc.addr,
+          p.protocol,
+          port,
+          p.state.state,
+          hsh256,
+          fpVersion,
+          fieldsOnDemand ? undefined : extractFields(doc, p),
+          onDemand,
+          i,
+        )
       : { ip: doc.addr, protocol: p.protocol, port, state: p.state.state, hsh256, fpVersion, fields: extractFields(doc, p), doc: p };
   });
   const host: ParsedHost = {
@@ -332,7 +360,11 @@ export function buildHost(node: FxNode, opts: ParseOptions, volatile: VolatileLi
     // A cut host is like one nmap gave up on: its ports past the cut are unknown, never "gone".
     timedOut: doc.timedout === 'true' || doc.portsOmitted !== undefined,
     ...(doc.portsOmitted !== undefined ? { portsOmitted: doc.portsOmitted } : {}),
-    hsh256: hostFingerprint(doc, volatile, ports.map((p) => p.hsh256)),
+    hsh256: hostFingerprint(
+      doc,
+      volatile,
+      ports.map((p) => p.hsh256),
+    ),
     fpVersion,
     doc,
     ports,
@@ -394,9 +426,15 @@ class PortWithDocumentOnDemand implements ParsedPort {
   readonly #index: number;
   #fields: SearchFields | undefined;
   constructor(
-    readonly ip: string, readonly protocol: string, readonly port: number, readonly state: string,
-    readonly hsh256: string, readonly fpVersion: number, fields: SearchFields | undefined,
-    documents: DocumentsOnDemand, index: number,
+    readonly ip: string,
+    readonly protocol: string,
+    readonly port: number,
+    readonly state: string,
+    readonly hsh256: string,
+    readonly fpVersion: number,
+    fields: SearchFields | undefined,
+    documents: DocumentsOnDemand,
+    index: number,
   ) {
     this.#fields = fields;
     this.#documents = documents;
@@ -452,7 +490,11 @@ export interface BatchResult<T> {
  * asks for them, so each host dies young (building a whole batch first
  * raised peak memory: the hosts survived into the old generation).
  */
-export function* hostBatchItems<T>(xmls: readonly string[], lines: readonly number[], build: (node: FxNode, xml: string, line: number) => T | undefined): Generator<T, unknown> {
+export function* hostBatchItems<T>(
+  xmls: readonly string[],
+  lines: readonly number[],
+  build: (node: FxNode, xml: string, line: number) => T | undefined,
+): Generator<T, unknown> {
   for (let i = 0; i < xmls.length; i++) {
     let node: FxNode;
     try {
@@ -468,7 +510,11 @@ export function* hostBatchItems<T>(xmls: readonly string[], lines: readonly numb
 }
 
 /** hostBatchItems, all at once (for a batch parsed on a thread, or ahead of its turn). */
-export function runHostBatch<T>(xmls: readonly string[], lines: readonly number[], build: (node: FxNode, xml: string, line: number) => T | undefined): BatchResult<T> {
+export function runHostBatch<T>(
+  xmls: readonly string[],
+  lines: readonly number[],
+  build: (node: FxNode, xml: string, line: number) => T | undefined,
+): BatchResult<T> {
   const items: T[] = [];
   const it = hostBatchItems(xmls, lines, build);
   try {

@@ -20,10 +20,7 @@ export const MARK = {
  * that nmap escaped in banners and service fingerprints (\x0d\x0a, \0d\0a, \r\n).
  */
 const ESC_EOL = String.raw`\\x0d|\\x0a|\\0d|\\0a|\\r|\\n`;
-const HEADER_LINE_RE = new RegExp(
-  String.raw`(^|(?<=\\x0a|\\0a|\\n))([ \t]*)([A-Za-z][A-Za-z0-9_.-]*)([ \t]*:[ \t]*)((?:(?!${ESC_EOL})[^\r\n])*)`,
-  'gm',
-);
+const HEADER_LINE_RE = new RegExp(String.raw`(^|(?<=\\x0a|\\0a|\\n))([ \t]*)([A-Za-z][A-Za-z0-9_.-]*)([ \t]*:[ \t]*)((?:(?!${ESC_EOL})[^\r\n])*)`, 'gm');
 
 /*
  * Whether the list names a header as volatile, remembered per header name: the same few names recur in
@@ -51,16 +48,18 @@ function isVolatileHeader(lname: string, list: VolatileList, extra?: ReadonlySet
 /** `name=value; Path=/; Expires=…; Max-Age=…` → `name=[COOKIE]; Path=/; Expires=[DATE]; Max-Age=[VOLATILE]`. */
 export function normalizeCookie(value: string): string {
   const parts = value.split(';');
-  return parts.map((part, i) => {
-    const eq = part.indexOf('=');
-    if (eq < 0) return part;
-    const name = part.slice(0, eq);
-    const lname = name.trim().toLowerCase();
-    if (i === 0) return `${name}=${MARK.cookie}`;
-    if (lname === 'expires') return `${name}=${MARK.date}`;
-    if (lname === 'max-age') return `${name}=${MARK.volatile}`;
-    return part;
-  }).join(';');
+  return parts
+    .map((part, i) => {
+      const eq = part.indexOf('=');
+      if (eq < 0) return part;
+      const name = part.slice(0, eq);
+      const lname = name.trim().toLowerCase();
+      if (i === 0) return `${name}=${MARK.cookie}`;
+      if (lname === 'expires') return `${name}=${MARK.date}`;
+      if (lname === 'max-age') return `${name}=${MARK.volatile}`;
+      return part;
+    })
+    .join(';');
 }
 
 /**
@@ -120,7 +119,10 @@ export const BANNER_STABLE_PREFIX = 60;
  * it at 63 or 135 characters with "...".
  */
 export function stableBanner(output: string): string {
-  return output.replace(/\n/g, '').replace(/\.\.\.$/, '').slice(0, BANNER_STABLE_PREFIX);
+  return output
+    .replace(/\n/g, '')
+    .replace(/\.\.\.$/, '')
+    .slice(0, BANNER_STABLE_PREFIX);
 }
 
 /** A script as it enters the fingerprint: volatile values replaced by markers. */

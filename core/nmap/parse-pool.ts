@@ -40,8 +40,7 @@ export interface BatchRequest {
 
 export type BatchReply =
   /** Sent once, when the thread has loaded its code. */
-  | { ready: true }
-  | { id: number; hosts: ParsedHost[]; error?: WireError; thrown?: WireError };
+  { ready: true } | { id: number; hosts: ParsedHost[]; error?: WireError; thrown?: WireError };
 
 /** An error as it crosses the thread boundary (structured clone keeps neither the class nor our fields). */
 export type WireError =
@@ -221,12 +220,14 @@ export class ParsePool {
     // loop never ran) when threads were still starting — worker.ref() then did not hold it either (measured).
     const holdOpen = setInterval(() => {}, 60_000);
     try {
-      await Promise.all(this.slots.map(async (s) => {
-        await s.worker.terminate();
-        live.delete(s.worker);
-        if (s.ready) readyCount--;
-        s.ready = false;
-      }));
+      await Promise.all(
+        this.slots.map(async (s) => {
+          await s.worker.terminate();
+          live.delete(s.worker);
+          if (s.ready) readyCount--;
+          s.ready = false;
+        }),
+      );
     } finally {
       clearInterval(holdOpen);
     }

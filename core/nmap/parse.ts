@@ -4,16 +4,22 @@ import { StringDecoder } from 'node:string_decoder';
 import { XMLValidator } from 'fast-xml-parser';
 import { PlumError } from '../errors.ts';
 import {
-  BATCH_BYTES as HOST_BATCH_BYTES, buildParsedHost, countNewlines, epochToIso, hostBatchItems, invalidXml, positionIn, refuseDtd,
-  type BatchResult, type FxNode,
+  BATCH_BYTES as HOST_BATCH_BYTES,
+  buildParsedHost,
+  countNewlines,
+  epochToIso,
+  hostBatchItems,
+  invalidXml,
+  positionIn,
+  refuseDtd,
+  type BatchResult,
+  type FxNode,
 } from './host.ts';
 import { ParsePool, PoolFailure } from './parse-pool.ts';
 import type { NmapRunInfo, ParsedHost, ParsedScan, ParseOptions } from './types.ts';
 import { defaultVolatileList, type VolatileList } from './volatile.ts';
 
-export {
-  BATCH_BYTES, buildHost, buildParsedHost, hostBatchItems, parseHostElement, runHostBatch, type BatchResult,
-} from './host.ts';
+export { BATCH_BYTES, buildHost, buildParsedHost, hostBatchItems, parseHostElement, runHostBatch, type BatchResult } from './host.ts';
 
 /*
  * nmap XML → our documents, host by host.
@@ -47,9 +53,7 @@ const INTERSTITIAL_FLUSH = 1024 * 1024;
 // ---------------------------------------------------------------------------
 // Splitting the input into host elements
 
-type Piece =
-  | { kind: 'host'; xml: string; line: number }
-  | { kind: 'between'; xml: string; line: number };
+type Piece = { kind: 'host'; xml: string; line: number } | { kind: 'between'; xml: string; line: number };
 
 /**
  * Incremental splitter: push text, get complete host elements and the text
@@ -224,7 +228,11 @@ function tagAttrs(s: string): Record<string, string> {
   return out;
 }
 
-interface RunState { run: NmapRunInfo; sawRoot: boolean; sawEnd: boolean }
+interface RunState {
+  run: NmapRunInfo;
+  sawRoot: boolean;
+  sawEnd: boolean;
+}
 
 function scanBetween(piece: string, line: number, st: RunState, first: boolean): void {
   refuseDtd(piece, line, first);
@@ -272,7 +280,7 @@ function checkBetween(piece: string, line: number): void {
     body = body.slice(0, close);
   }
   // Text outside any element (tags only are allowed between hosts).
-  for (let i = 0; i < body.length; ) {
+  for (let i = 0; i < body.length;) {
     const c = body.charCodeAt(i);
     if (c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09) {
       i++;
@@ -316,7 +324,6 @@ export type Step =
   | { kind: 'fail'; error: unknown }
   | { kind: 'end'; partial?: { line: number } };
 
-
 /** XML whitespace only (not JavaScript's \s, which also matches spaces XML calls text). */
 const XML_SPACE_ONLY = /^[ \t\r\n]*$/;
 
@@ -325,7 +332,10 @@ export class HostSteps {
   private readonly splitter: HostSplitter;
   private pending: Extract<Step, { kind: 'hosts' }> | undefined;
   private failed = false;
-  constructor(maxHostBytes = DEFAULT_MAX_HOST_BYTES, private readonly batchBytes = HOST_BATCH_BYTES) {
+  constructor(
+    maxHostBytes = DEFAULT_MAX_HOST_BYTES,
+    private readonly batchBytes = HOST_BATCH_BYTES,
+  ) {
     this.splitter = new HostSplitter(maxHostBytes);
   }
 
@@ -393,7 +403,6 @@ export class HostSteps {
   }
 }
 
-
 /**
  * Consumes steps in input order: run information, the checks that need it
  * (is this nmap XML at all?), and what an error means. Throws PlumError for
@@ -405,7 +414,10 @@ export class Delivery {
   /** "<nmaprun" seen but not its whole start tag (a file cut in its prolog). */
   private sawRootStart = false;
   stopped = false;
-  constructor(readonly st: RunState, private readonly onError: (e: PlumError) => void) {}
+  constructor(
+    readonly st: RunState,
+    private readonly onError: (e: PlumError) => void,
+  ) {}
 
   between(step: Extract<Step, { kind: 'between' }>): void {
     try {
@@ -448,10 +460,12 @@ export class Delivery {
   end(step: Extract<Step, { kind: 'end' }>): void {
     this.stopped = true;
     if (!this.st.sawRoot && this.sawRootStart) {
-      this.onError(new PlumError('truncated', 'the nmap XML is truncated in its header, before any host', {
-        hint: 'nmap was probably killed while writing; rescan',
-        details: { line: 1, column: 1 },
-      }));
+      this.onError(
+        new PlumError('truncated', 'the nmap XML is truncated in its header, before any host', {
+          hint: 'nmap was probably killed while writing; rescan',
+          details: { line: 1, column: 1 },
+        }),
+      );
       return;
     }
     if (!this.st.sawRoot) {
@@ -462,10 +476,12 @@ export class Delivery {
     }
     if (step.partial || !this.st.sawEnd) {
       const where = step.partial ? ` inside the <host> element that starts at line ${step.partial.line}` : '';
-      this.onError(new PlumError('truncated', `the nmap XML is truncated${where}: the file ends before </nmaprun>`, {
-        hint: 'nmap was probably killed while writing; every complete host was kept, rescan to get the rest',
-        details: step.partial ? { line: step.partial.line, column: 1 } : {},
-      }));
+      this.onError(
+        new PlumError('truncated', `the nmap XML is truncated${where}: the file ends before </nmaprun>`, {
+          hint: 'nmap was probably killed while writing; every complete host was kept, rescan to get the rest',
+          details: step.partial ? { line: step.partial.line, column: 1 } : {},
+        }),
+      );
     }
   }
 
@@ -498,7 +514,11 @@ type Input = NodeJS.ReadableStream | AsyncIterable<Buffer | string> | Iterable<B
 class HostReader {
   private readonly steps: HostSteps;
   private readonly delivery: Delivery;
-  constructor(readonly st: RunState, onError: (e: PlumError) => void, maxHostBytes = DEFAULT_MAX_HOST_BYTES) {
+  constructor(
+    readonly st: RunState,
+    onError: (e: PlumError) => void,
+    maxHostBytes = DEFAULT_MAX_HOST_BYTES,
+  ) {
     this.steps = new HostSteps(maxHostBytes);
     this.delivery = new Delivery(st, onError);
   }
@@ -571,7 +591,14 @@ export function parseNmapStream(input: Input, opts: ParseOptions = {}): NmapHost
       return threads;
     },
     [Symbol.asyncIterator]() {
-      return streamHosts(input, opts, volatile, st, (e) => (error = e), (n) => (threads = n));
+      return streamHosts(
+        input,
+        opts,
+        volatile,
+        st,
+        (e) => (error = e),
+        (n) => (threads = n),
+      );
     },
   };
   return stream;
@@ -597,8 +624,12 @@ const PARALLEL_MIN_BYTES = 2 * 1024 * 1024;
 const POOL_BATCH_BYTES = 64 * 1024;
 
 async function* streamHosts(
-  input: Input, opts: ParseOptions, volatile: VolatileList, st: RunState,
-  onError: (e: PlumError) => void, onThreads: (n: number) => void,
+  input: Input,
+  opts: ParseOptions,
+  volatile: VolatileList,
+  st: RunState,
+  onError: (e: PlumError) => void,
+  onThreads: (n: number) => void,
 ): AsyncGenerator<ParsedHost> {
   const workers = opts.workers === undefined || opts.workers === 'auto' ? autoWorkers() : Math.max(0, Math.floor(opts.workers));
   const minBytes = opts.parallelMinBytes ?? PARALLEL_MIN_BYTES;

@@ -39,7 +39,8 @@ export function shippedScriptArgAllowlist(): ScriptArgAllowlist {
 /** Arguments that add scan targets (nmap's `newtargets` and the target-discovering scripts' own). */
 const ADDS_TARGETS = /(^|\.)(newtargets|max-newtargets)$|^targets-|\.iX$/i;
 /** Argument names that point at files or directories (for a clearer refusal; the allowlist refuses them anyway). */
-const NAMES_FILE = /(^|[._-])(\w*files?|filename|\w*db|dir|directory|\w*path|log|logfile|out|output|save|dump|creds?|\w*list|dest|destination|root|\w*sids|ix|known-hosts)$/i;
+const NAMES_FILE =
+  /(^|[._-])(\w*files?|filename|\w*db|dir|directory|\w*path|log|logfile|out|output|save|dump|creds?|\w*list|dest|destination|root|\w*sids|ix|known-hosts)$/i;
 
 const TYPE_CHECK: Record<ScriptArgSpec['type'], (v: string, spec: ScriptArgSpec) => boolean> = {
   int: (v, s) => /^\d{1,9}$/.test(v) && s.type === 'int' && +v >= s.min && +v <= s.max,
@@ -74,7 +75,8 @@ export function judgeScriptArgs(value: string, allowlist: ScriptArgAllowlist): S
     if (!spec) return { ok: false, arg: key, reason: 'is not an allowed script argument (see rules/nmap/script-args.yaml)' };
     if (v === undefined || v === '') return { ok: false, arg: key, reason: 'needs a value (key=value)' };
     if (!TYPE_CHECK[spec.type](v, spec)) {
-      const want = spec.type === 'int' ? `a whole number ${spec.min}-${spec.max}` : spec.type === 'enum' ? `one of ${spec.values.join(', ')}` : `a ${spec.type}`;
+      const want =
+        spec.type === 'int' ? `a whole number ${spec.min}-${spec.max}` : spec.type === 'enum' ? `one of ${spec.values.join(', ')}` : `a ${spec.type}`;
       return { ok: false, arg: `${key}=${v}`, reason: `needs ${want}` };
     }
   }

@@ -4,16 +4,21 @@ import { installedScriptDb, judgeScripts, parseScriptDb } from './script-db.ts';
 
 describe('script.db parsing', () => {
   it('maps each entry to its categories', () => {
-    const db = parseScriptDb([
-      'Entry { filename = "afp-brute.nse", categories = { "brute", "intrusive", } }',
-      'Entry { filename = "http-title.nse", categories = { "default", "discovery", "safe", } }',
-      'garbage',
-    ].join('\n'));
-    expect([...db.entries()]).toEqual([['afp-brute', ['brute', 'intrusive']], ['http-title', ['default', 'discovery', 'safe']]]);
+    const db = parseScriptDb(
+      [
+        'Entry { filename = "afp-brute.nse", categories = { "brute", "intrusive", } }',
+        'Entry { filename = "http-title.nse", categories = { "default", "discovery", "safe", } }',
+        'garbage',
+      ].join('\n'),
+    );
+    expect([...db.entries()]).toEqual([
+      ['afp-brute', ['brute', 'intrusive']],
+      ['http-title', ['default', 'discovery', 'safe']],
+    ]);
     expect(() => parseScriptDb('nothing here')).toThrow(/no script entries/);
   });
 
-  it('reads the installed nmap\'s catalogue', () => {
+  it("reads the installed nmap's catalogue", () => {
     const db = installedScriptDb();
     expect(db.size).toBeGreaterThan(500);
     expect(db.get('whois-ip')).toContain('external');

@@ -14,8 +14,22 @@ import { PlumError } from '../errors.ts';
 export type ScriptDb = ReadonlyMap<string, readonly string[]>;
 
 /** nmap's script categories (a custom script declares some of them; a profile may not name one). */
-export const NMAP_SCRIPT_CATEGORIES: readonly string[] = ['auth', 'broadcast', 'brute', 'default', 'discovery', 'dos', 'exploit',
-  'external', 'fuzzer', 'intrusive', 'malware', 'safe', 'version', 'vuln'];
+export const NMAP_SCRIPT_CATEGORIES: readonly string[] = [
+  'auth',
+  'broadcast',
+  'brute',
+  'default',
+  'discovery',
+  'dos',
+  'exploit',
+  'external',
+  'fuzzer',
+  'intrusive',
+  'malware',
+  'safe',
+  'version',
+  'vuln',
+];
 
 /** Categories a scan may not run without an admin's explicit allowance. */
 export const REFUSED_CATEGORIES: readonly string[] = ['broadcast', 'external', 'dos', 'exploit', 'brute', 'intrusive'];
@@ -28,7 +42,10 @@ export function parseScriptDb(text: string): ScriptDb {
   for (const line of text.split('\n')) {
     const m = ENTRY.exec(line.trim());
     if (!m) continue;
-    db.set(m[1]!, [...m[2]!.matchAll(/"([a-z_-]+)"/g)].map((c) => c[1]!));
+    db.set(
+      m[1]!,
+      [...m[2]!.matchAll(/"([a-z_-]+)"/g)].map((c) => c[1]!),
+    );
   }
   if (db.size === 0) throw new Error('no script entries found');
   return db;
@@ -47,7 +64,7 @@ const cache = new Map<string, ScriptDb>();
 export function installedScriptDb(candidates: readonly string[] = SCRIPT_DB_CANDIDATES): ScriptDb {
   const file = candidates.find((f) => existsSync(f));
   if (!file) {
-    throw new PlumError('unavailable', 'nmap\'s script.db was not found, so NSE scripts cannot be checked', {
+    throw new PlumError('unavailable', "nmap's script.db was not found, so NSE scripts cannot be checked", {
       hint: `install nmap on this machine (looked in ${candidates.join(', ')})`,
     });
   }

@@ -17,7 +17,10 @@ const patternSchema = z.object({
   name: z.string().min(1),
   regex: z.string().min(1),
   marker: z.string(),
-  flags: z.string().regex(/^[gimsuy]*$/).optional(),
+  flags: z
+    .string()
+    .regex(/^[gimsuy]*$/)
+    .optional(),
   /**
    * A cheaper regex that matches a text exactly when `regex` does (never changes which texts are normalised, so
    * never a fingerprint): used only in the combined test that lets most texts skip the patterns.
@@ -33,10 +36,12 @@ export const volatileFileSchema = z.object({
   keep_headers: z.array(z.string().min(1)).default([]),
   patterns: z.array(patternSchema).default([]),
   scripts: z.record(z.string(), z.union([z.literal('*'), z.array(z.string())])).default({}),
-  exclude: z.object({
-    port: z.array(z.string()).default([]),
-    host: z.array(z.string()).default([]),
-  }).default({ port: [], host: [] }),
+  exclude: z
+    .object({
+      port: z.array(z.string()).default([]),
+      host: z.array(z.string()).default([]),
+    })
+    .default({ port: [], host: [] }),
 });
 export type VolatileFile = z.infer<typeof volatileFileSchema>;
 
@@ -85,9 +90,10 @@ export function compileVolatileList(file: unknown, source = 'volatile list'): Vo
       return { name: p.name, re: compile(p.regex, p.flags ?? 'gi', `patterns.${p.name}`), marker: p.marker };
     }),
     // Only when every pattern has the same case rule (else a prefilter could miss a match).
-    anyPattern: f.patterns.length && f.patterns.every((p) => (p.flags ?? 'gi').includes('i'))
-      ? compile(f.patterns.map((p) => `(?:${p.prefilter ?? p.regex})`).join('|'), 'i', 'patterns')
-      : undefined,
+    anyPattern:
+      f.patterns.length && f.patterns.every((p) => (p.flags ?? 'gi').includes('i'))
+        ? compile(f.patterns.map((p) => `(?:${p.prefilter ?? p.regex})`).join('|'), 'i', 'patterns')
+        : undefined,
     scripts: new Map(Object.entries(f.scripts).map(([id, v]) => [id, v === '*' ? '*' : new Set(v.map((k) => k.toLowerCase()))])),
     exclude: { port: f.exclude.port.map((p) => p.split('.')), host: f.exclude.host.map((p) => p.split('.')) },
   };

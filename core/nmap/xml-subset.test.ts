@@ -46,7 +46,10 @@ describe('parseXmlSubset', () => {
     ['CRLF line ends (normalised first, as fast-xml-parser does)', `<host a="x\r\ny">a\r\nb\rc<e/>\r\n</host>`],
     ['character references to CR, LF, TAB and beyond the BMP', `<host a="&#9;&#xA;&#xd;">&#13;&#10;&#x1F600;&#xFFFE;&#x80;</host>`],
     ['trailing whitespace after the root', `<host/>\n  `],
-    ['names that start like inherited ones, and one-letter names', `<host protocol="tcp" constructorX="1" __x="2" v="3"><toStringy/><p/><prototypes/><_/></host>`],
+    [
+      'names that start like inherited ones, and one-letter names',
+      `<host protocol="tcp" constructorX="1" __x="2" v="3"><toStringy/><p/><prototypes/><_/></host>`,
+    ],
   ];
   for (const [name, xml] of inSubset) {
     it(`in the subset: ${name}`, () => {
@@ -87,11 +90,42 @@ describe('parseXmlSubset', () => {
   it('agrees with fast-xml-parser on 20,000 generated elements (or steps aside)', () => {
     // A small deterministic generator (LCG): names, attributes and text mixing every reference kind.
     let seed = 42;
-    const rnd = (n: number) => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) % n);
+    const rnd = (n: number) => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) % n;
     const pick = <T>(xs: readonly T[]): T => xs[rnd(xs.length)]!;
     const names = ['host', 'port', 'elem', 'table', 'a', 'b_c', 'd.e', 'f-g'];
-    const bits = ['x', ' ', '\n', '\t', '>', '"', "'", '&amp;', '&lt;', '&gt;', '&quot;', '&apos;', '&#10;', '&#xa;', '&#x41;', '&#0;', '&#1;', '&nbsp;', '&foo;', '&', ';', 'é', '😀', '\r\n', '\r', '&#xD800;', '&#1114111;'];
-    const text = (q?: string) => Array.from({ length: rnd(5) }, () => pick(bits)).join('').replaceAll(q ?? '<', q === '"' ? '&quot;' : q === "'" ? '&apos;' : '&lt;');
+    const bits = [
+      'x',
+      ' ',
+      '\n',
+      '\t',
+      '>',
+      '"',
+      "'",
+      '&amp;',
+      '&lt;',
+      '&gt;',
+      '&quot;',
+      '&apos;',
+      '&#10;',
+      '&#xa;',
+      '&#x41;',
+      '&#0;',
+      '&#1;',
+      '&nbsp;',
+      '&foo;',
+      '&',
+      ';',
+      'é',
+      '😀',
+      '\r\n',
+      '\r',
+      '&#xD800;',
+      '&#1114111;',
+    ];
+    const text = (q?: string) =>
+      Array.from({ length: rnd(5) }, () => pick(bits))
+        .join('')
+        .replaceAll(q ?? '<', q === '"' ? '&quot;' : q === "'" ? '&apos;' : '&lt;');
     const element = (depth: number): string => {
       const name = depth === 0 ? 'host' : pick(names);
       const q = pick(['"', "'"]);
@@ -104,7 +138,7 @@ describe('parseXmlSubset', () => {
     for (let i = 0; i < 20_000; i++) {
       let xml = element(0);
       // One in ten is damaged: truncated, or a character dropped.
-      if (rnd(10) === 0) xml = rnd(2) ? xml.slice(0, rnd(xml.length)) : xml.slice(0, (i % xml.length)) + xml.slice((i % xml.length) + 1);
+      if (rnd(10) === 0) xml = rnd(2) ? xml.slice(0, rnd(xml.length)) : xml.slice(0, i % xml.length) + xml.slice((i % xml.length) + 1);
       const fast = parseXmlSubset(xml);
       if (fast === undefined) continue;
       fastCount++;

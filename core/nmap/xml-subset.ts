@@ -56,11 +56,16 @@ function isSpecialName(s: string, from: number, name: string): boolean {
   return SPECIAL_NAMES.has(name);
 }
 
-const PREDEFINED = new Map([['lt', '<'], ['gt', '>'], ['amp', '&'], ['apos', "'"], ['quot', '"']]);
+const PREDEFINED = new Map([
+  ['lt', '<'],
+  ['gt', '>'],
+  ['amp', '&'],
+  ['apos', "'"],
+  ['quot', '"'],
+]);
 
 /** A character reference fast-xml-parser decodes to the code point itself (others it drops or keeps: not ours). */
-const plainCodePoint = (cp: number): boolean =>
-  cp === 9 || cp === 10 || cp === 13 || (cp >= 0x20 && cp <= 0xd7ff) || (cp >= 0xe000 && cp <= 0x10ffff);
+const plainCodePoint = (cp: number): boolean => cp === 9 || cp === 10 || cp === 13 || (cp >= 0x20 && cp <= 0xd7ff) || (cp >= 0xe000 && cp <= 0x10ffff);
 
 /** Decodes the references in s[from, to); undefined when one is outside the subset. */
 function decode(s: string, from: number, to: number, amp: number): string | undefined {

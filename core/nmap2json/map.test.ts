@@ -14,7 +14,9 @@ import { checkHostDocument, legacyHostOf } from './map.ts';
  * and compared port by port with what our parser gives for the same XML.
  */
 const fixtures = fileURLToPath(new URL('../../test/fixtures/nmap/', import.meta.url));
-const files = readdirSync(fixtures).filter((f) => f.endsWith('.xml')).sort();
+const files = readdirSync(fixtures)
+  .filter((f) => f.endsWith('.xml'))
+  .sort();
 
 /** Ports whose predecessor document lost something our document keeps, and what. */
 const LOSSY: Record<string, string> = {
@@ -25,7 +27,12 @@ const LOSSY: Record<string, string> = {
 
 async function legacyHosts(file: string) {
   const out = [];
-  for await (const h of nmap2jsonStream(openXmlFile(file), { openOnly: true, onError: (e) => { throw e; } })) {
+  for await (const h of nmap2jsonStream(openXmlFile(file), {
+    openOnly: true,
+    onError: (e) => {
+      throw e;
+    },
+  })) {
     out.push(legacyHostOf(checkHostDocument(JSON.parse(h.json), 'fixture')));
   }
   return out;
@@ -33,7 +40,8 @@ async function legacyHosts(file: string) {
 
 /** Upstream sorts scripts by id and members by name: compare what the order does not change. */
 function comparable(p: ParsedPort) {
-  const sortKeys = (_k: string, v: unknown) => (v && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : 1))) : v);
+  const sortKeys = (_k: string, v: unknown) =>
+    v && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : 1))) : v;
   return {
     hsh256: p.hsh256,
     state: p.state,
@@ -45,7 +53,9 @@ function comparable(p: ParsedPort) {
 
 describe('predecessor documents → our ports (legacyHostOf)', () => {
   it('covers the fixtures: shared ones and loopback captures', () => {
-    expect(files).toEqual(expect.arrayContaining(['circl.xml', 'libnmap-1_os_banner_scripts.xml', 'libnmap-2_hosts_version.xml', 'libnmap-os_scan6.xml', 'loopback-https.xml']));
+    expect(files).toEqual(
+      expect.arrayContaining(['circl.xml', 'libnmap-1_os_banner_scripts.xml', 'libnmap-2_hosts_version.xml', 'libnmap-os_scan6.xml', 'loopback-https.xml']),
+    );
   });
 
   for (const file of files) {
@@ -81,7 +91,11 @@ describe('predecessor documents → our ports (legacyHostOf)', () => {
     expect(cpe).toEqual(['cpe:/a:apache:http_server']);
     expect(other.doc.service).toEqual(service);
     const ext = (p: ParsedPort) => (p.doc.scripts.find((s) => s.id === 'ssl-cert')!.extensions as { tables: { name: string }[] }).tables;
-    expect(ext(other).map((t) => t.name)).toEqual(ext(https).map((t) => t.name).sort());
+    expect(ext(other).map((t) => t.name)).toEqual(
+      ext(https)
+        .map((t) => t.name)
+        .sort(),
+    );
     expect(new Set(ext(other))).toEqual(new Set(ext(https)));
     // Fields do not depend on either: the certificate's names, hashes and dates come through.
     expect({ ...comparable(other).fields, cpe: [] }).toEqual({ ...comparable(https).fields, cpe: [] });
@@ -91,11 +105,21 @@ describe('predecessor documents → our ports (legacyHostOf)', () => {
     ['a keyless table beside keyed elems', { id: 's', output: 'o', unknown: { a: '1' } }, { id: 's', output: 'o', tables: [{ a: '1' }] }],
     ['a table of keyless elems (a bare list upstream)', { id: 's', output: 'o', k: ['x', null] }, { id: 's', output: 'o', k: { elems: ['x', ''] } }],
     ['an empty table', { id: 's', output: 'o', k: [] }, { id: 's', output: 'o', k: {} }],
-    ['nested keyless tables (__list__)', { id: 's', output: 'o', k: { __list__: [{ a: '1' }, ['e']] } }, { id: 's', output: 'o', k: { tables: [{ a: '1' }, { elems: ['e'] }] } }],
-    ['reserved names get our key: prefix', { id: 's', output: null, tables: 'v', k: { elems: 'e' } }, { id: 's', output: '', 'key:tables': 'v', k: { 'key:elems': 'e' } }],
+    [
+      'nested keyless tables (__list__)',
+      { id: 's', output: 'o', k: { __list__: [{ a: '1' }, ['e']] } },
+      { id: 's', output: 'o', k: { tables: [{ a: '1' }, { elems: ['e'] }] } },
+    ],
+    [
+      'reserved names get our key: prefix',
+      { id: 's', output: null, tables: 'v', k: { elems: 'e' } },
+      { id: 's', output: '', 'key:tables': 'v', k: { 'key:elems': 'e' } },
+    ],
     ['keyless elems of the script', { id: 's', output: 'o', elems: ['a', null] }, { id: 's', output: 'o', elems: ['a', ''] }],
   ])('maps a script with %s', (_what, script, expected) => {
-    const host = legacyHostOf(checkHostDocument({ addr: '127.0.0.1', ports: [{ protocol: 'tcp', portid: '80', state: { state: 'open' }, scripts: [script] }] }, 'doc'));
+    const host = legacyHostOf(
+      checkHostDocument({ addr: '127.0.0.1', ports: [{ protocol: 'tcp', portid: '80', state: { state: 'open' }, scripts: [script] }] }, 'doc'),
+    );
     expect(host.ports[0]!.doc.scripts).toEqual([expected]);
   });
 
@@ -105,7 +129,10 @@ describe('predecessor documents → our ports (legacyHostOf)', () => {
     [{ addr: '', ports: [] }, 'doc has no addr'],
     [{ addr: '127.0.0.1', ports: [{ protocol: 'tcp', portid: 'x', state: { state: 'open' } }] }, 'doc is not an nmap2json host document (ports.0.portid'],
     [{ addr: '127.0.0.1', ports: [{ protocol: 'tcp', portid: '22' }] }, 'doc is not an nmap2json host document (ports.0.state'],
-    [{ addr: '127.0.0.1', ports: [{ protocol: 'tcp', portid: '22', state: { state: 'open' }, scripts: [{ output: 'x' }] }] }, 'doc is not an nmap2json host document (ports.0.scripts.0.id'],
+    [
+      { addr: '127.0.0.1', ports: [{ protocol: 'tcp', portid: '22', state: { state: 'open' }, scripts: [{ output: 'x' }] }] },
+      'doc is not an nmap2json host document (ports.0.scripts.0.id',
+    ],
   ])('refuses %j with a one-line message', (doc, message) => {
     expect(() => checkHostDocument(doc, 'doc')).toThrow(message);
   });

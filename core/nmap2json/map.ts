@@ -3,7 +3,17 @@ import { PlumError } from '../errors.ts';
 import { extractFields } from '../nmap/fields.ts';
 import { fingerprintVersion, portFingerprint } from '../nmap/fingerprint.ts';
 import { epochToIso } from '../nmap/host.ts';
-import type { HostDocument, HostnameEntry, ParsedPort, PortDocument, PortState, ScriptDocument, ScriptTable, ScriptValue, ServiceDocument } from '../nmap/types.ts';
+import type {
+  HostDocument,
+  HostnameEntry,
+  ParsedPort,
+  PortDocument,
+  PortState,
+  ScriptDocument,
+  ScriptTable,
+  ScriptValue,
+  ServiceDocument,
+} from '../nmap/types.ts';
 import { defaultVolatileList, type VolatileList } from '../nmap/volatile.ts';
 
 /*
@@ -27,23 +37,33 @@ type PyDict = { [k: string]: PyValue };
 const pyValue: z.ZodType<PyValue> = z.lazy(() => z.union([z.string(), z.number(), z.boolean(), z.null(), z.array(pyValue), z.record(z.string(), pyValue)]));
 const attributes = z.record(z.string(), z.union([z.string(), z.number(), z.null()]));
 
-const portSchema = z.object({
-  protocol: z.string().min(1),
-  portid: z.union([z.string().regex(/^\d{1,5}$/), z.number().int().min(0).max(65535)]),
-  state: attributes.and(z.object({ state: z.string() })),
-  service: attributes.optional().nullable(),
-  scripts: z.array(z.object({ id: z.string().min(1), output: z.string().nullable().optional() }).catchall(pyValue)).optional().nullable(),
-}).passthrough();
+const portSchema = z
+  .object({
+    protocol: z.string().min(1),
+    portid: z.union([z.string().regex(/^\d{1,5}$/), z.number().int().min(0).max(65535)]),
+    state: attributes.and(z.object({ state: z.string() })),
+    service: attributes.optional().nullable(),
+    scripts: z
+      .array(z.object({ id: z.string().min(1), output: z.string().nullable().optional() }).catchall(pyValue))
+      .optional()
+      .nullable(),
+  })
+  .passthrough();
 
 /** One predecessor host document, as far as we read it (unknown members are ignored). */
-export const nmap2jsonHostSchema = z.object({
-  addr: z.string({ error: 'has no addr' }).min(1, { error: 'has no addr' }),
-  hostnames: z.array(z.object({ name: z.string(), type: z.string().nullable().optional() }).passthrough()).optional().nullable(),
-  status: attributes.optional().nullable(),
-  starttime: z.union([z.string(), z.number()]).optional().nullable(),
-  endtime: z.union([z.string(), z.number()]).optional().nullable(),
-  ports: z.array(portSchema).optional().nullable(),
-}).passthrough();
+export const nmap2jsonHostSchema = z
+  .object({
+    addr: z.string({ error: 'has no addr' }).min(1, { error: 'has no addr' }),
+    hostnames: z
+      .array(z.object({ name: z.string(), type: z.string().nullable().optional() }).passthrough())
+      .optional()
+      .nullable(),
+    status: attributes.optional().nullable(),
+    starttime: z.union([z.string(), z.number()]).optional().nullable(),
+    endtime: z.union([z.string(), z.number()]).optional().nullable(),
+    ports: z.array(portSchema).optional().nullable(),
+  })
+  .passthrough();
 export type Nmap2jsonHostDocument = z.infer<typeof nmap2jsonHostSchema>;
 
 /** A port with our document, fields and fingerprint (core/nmap/types.ts ParsedPort). */
@@ -163,8 +183,14 @@ export function legacyHostOf(d: Nmap2jsonHostDocument, volatile: VolatileList = 
   const endtime = d.endtime === null || d.endtime === undefined ? undefined : String(d.endtime);
   // What extractFields reads of a host: its address and names (the rest is not in the predecessor's document).
   const host: HostDocument = {
-    addr: d.addr, addresses: [], hostnames, status: { ...status, state: status.state ?? 'unknown' },
-    ports, extraports: [], hostscripts: [], extra: {},
+    addr: d.addr,
+    addresses: [],
+    hostnames,
+    status: { ...status, state: status.state ?? 'unknown' },
+    ports,
+    extraports: [],
+    hostscripts: [],
+    extra: {},
   };
   const fpVersion = fingerprintVersion(volatile);
   return {
@@ -175,8 +201,14 @@ export function legacyHostOf(d: Nmap2jsonHostDocument, volatile: VolatileList = 
     timedOut: false,
     hostnames,
     ports: ports.map((p) => ({
-      ip: d.addr, protocol: p.protocol, port: Number(p.portid), state: p.state.state,
-      hsh256: portFingerprint(p, volatile), fpVersion, fields: extractFields(host, p), doc: p,
+      ip: d.addr,
+      protocol: p.protocol,
+      port: Number(p.portid),
+      state: p.state.state,
+      hsh256: portFingerprint(p, volatile),
+      fpVersion,
+      fields: extractFields(host, p),
+      doc: p,
     })),
   };
 }
@@ -185,7 +217,7 @@ export function legacyHostOf(d: Nmap2jsonHostDocument, volatile: VolatileList = 
 export function checkHostDocument(value: unknown, where: string): Nmap2jsonHostDocument {
   if (!isDict(value as PyValue)) {
     throw new PlumError('parse_error', `${where} is not a host document (a JSON object with addr and ports)`, {
-      hint: 'give the predecessor\'s stored results or search exports: lists of nmap2json host documents',
+      hint: "give the predecessor's stored results or search exports: lists of nmap2json host documents",
     });
   }
   const r = nmap2jsonHostSchema.safeParse(value);
@@ -194,6 +226,6 @@ export function checkHostDocument(value: unknown, where: string): Nmap2jsonHostD
   const path = issue.path.join('.');
   const message = issue.message === 'has no addr' ? 'has no addr' : `${path ? `${path}: ` : ''}${issue.message.toLowerCase()}`;
   throw new PlumError('parse_error', `${where} ${message === 'has no addr' ? message : `is not an nmap2json host document (${message})`}`, {
-    hint: 'give the predecessor\'s stored results or search exports: lists of nmap2json host documents',
+    hint: "give the predecessor's stored results or search exports: lists of nmap2json host documents",
   });
 }

@@ -60,7 +60,11 @@ describe('readNmap2jsonText refuses bad input with one line naming the file and 
     ['a number', '42', /^f\.json holds a JSON number, not a list of host documents$/],
     ['an object with two lists', '{"a": [], "b": []}', /^f\.json is a JSON object with 2 lists \(a, b\), not a list of host documents$/],
     ['a list of strings', '["127.0.0.1"]', /^f\.json: host document 1 is not a host document/],
-    ['a port that is not a number', '[{"addr": "127.0.0.1", "ports": [{"protocol": "tcp", "portid": "http", "state": {"state": "open"}}]}]', /^f\.json: host document 1 is not an nmap2json host document \(ports\.0\.portid/],
+    [
+      'a port that is not a number',
+      '[{"addr": "127.0.0.1", "ports": [{"protocol": "tcp", "portid": "http", "state": {"state": "open"}}]}]',
+      /^f\.json: host document 1 is not an nmap2json host document \(ports\.0\.portid/,
+    ],
     ['nothing', ' \n', /^f\.json is empty$/],
   ])('%s', (_what, text, message) => {
     expect(() => readNmap2jsonText(text, 'f.json')).toThrow(message);

@@ -8,7 +8,7 @@ import { checkHostDocument, type LegacyHost, type Nmap2jsonHostDocument } from '
  * them (a search export: `{"hits": [...]}`, `{"results": [...]}`…).
  */
 
-const HINT = 'give the predecessor\'s stored results (one JSON list of nmap2json host documents per job) or its search exports';
+const HINT = "give the predecessor's stored results (one JSON list of nmap2json host documents per job) or its search exports";
 
 export interface CheckedDocument {
   doc: Nmap2jsonHostDocument;
@@ -132,7 +132,11 @@ function listOf(value: unknown, source: string): { items: unknown[]; single: boo
     if ('addr' in value || 'ports' in value) return { items: [value], single: true };
     const lists = Object.entries(value).filter(([, v]) => Array.isArray(v));
     if (lists.length === 1) return { items: lists[0]![1] as unknown[], single: false };
-    throw new PlumError('parse_error', `${source} is a JSON object ${lists.length ? `with ${lists.length} lists (${lists.map(([k]) => k).join(', ')})` : 'without a list'}, not a list of host documents`, { hint: HINT });
+    throw new PlumError(
+      'parse_error',
+      `${source} is a JSON object ${lists.length ? `with ${lists.length} lists (${lists.map(([k]) => k).join(', ')})` : 'without a list'}, not a list of host documents`,
+      { hint: HINT },
+    );
   }
   throw new PlumError('parse_error', `${source} holds a JSON ${value === null ? 'null' : typeof value}, not a list of host documents`, { hint: HINT });
 }
@@ -183,8 +187,12 @@ export function readNmap2jsonText(text: string, source: string): CheckedDocument
       v = JSON.parse(line);
     } catch {
       const offset = jsonErrorOffset(line) ?? line.length;
-      throw new PlumError('parse_error', `${source} is not valid NDJSON at line ${i + 1}, column ${offset + 1}: `
-        + `${offset >= line.length ? 'the line ends too early' : `unexpected ${JSON.stringify(line[offset])}`}`, { hint: HINT });
+      throw new PlumError(
+        'parse_error',
+        `${source} is not valid NDJSON at line ${i + 1}, column ${offset + 1}: ` +
+          `${offset >= line.length ? 'the line ends too early' : `unexpected ${JSON.stringify(line[offset])}`}`,
+        { hint: HINT },
+      );
     }
     const where = `host document ${n} (line ${i + 1})`;
     out.push({ doc: checkHostDocument(v, `${source}: ${where}`), where });
@@ -210,8 +218,7 @@ export function scanTimeOf(doc: Nmap2jsonHostDocument): number | undefined {
  * Hosts without a time keep their place after the dated ones. Pure.
  */
 export function listingRounds<H extends Pick<LegacyHost, 'ip'>>(hosts: { host: H; time: number | undefined }[]): H[][] {
-  const ordered = hosts.map((h, i) => ({ ...h, i }))
-    .sort((a, b) => (a.time ?? Number.POSITIVE_INFINITY) - (b.time ?? Number.POSITIVE_INFINITY) || a.i - b.i);
+  const ordered = hosts.map((h, i) => ({ ...h, i })).sort((a, b) => (a.time ?? Number.POSITIVE_INFINITY) - (b.time ?? Number.POSITIVE_INFINITY) || a.i - b.i);
   const rounds: H[][] = [];
   const seen = new Map<string, number>();
   for (const { host } of ordered) {

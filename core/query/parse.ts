@@ -7,7 +7,12 @@ import { syntaxError, tokenize, type Token, type WordChar } from './tokenize.ts'
 const MAX_DEPTH = 64;
 
 const MODIFIERS: Record<string, MatchMode | 'not'> = {
-  lk: 'substring', like: 'substring', bg: 'prefix', begin: 'prefix', not: 'not', nt: 'not',
+  lk: 'substring',
+  like: 'substring',
+  bg: 'prefix',
+  begin: 'prefix',
+  not: 'not',
+  nt: 'not',
 };
 
 const keywordOf = (t: Token | undefined): 'AND' | 'OR' | 'NOT' | undefined => {
@@ -136,7 +141,9 @@ function parseModifiers(parts: string[], at: number, spec: FieldSpec | undefined
     throw syntaxError(
       `${spec.name} does not take .${mode === 'prefix' ? 'bg' : 'lk'}`,
       at,
-      allowed.length ? `${spec.name} accepts ${allowed.join(' and ')}` : `${spec.name} only matches exact values${spec.type === 'integer' || spec.type === 'date' ? ' and comparisons' : ''}`,
+      allowed.length
+        ? `${spec.name} accepts ${allowed.join(' and ')}`
+        : `${spec.name} only matches exact values${spec.type === 'integer' || spec.type === 'date' ? ' and comparisons' : ''}`,
     );
   }
   return { mode, negate };

@@ -1,9 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { emptySearchFields, SEARCH_FIELD_NAMES, type SearchFields } from '../fields.ts';
 import { PlumError } from '../errors.ts';
-import {
-  FIELD_REGISTRY, matchFields, matchHost, parseQuery, queryToString, type MatchDoc, type QueryNode,
-} from './index.ts';
+import { FIELD_REGISTRY, matchFields, matchHost, parseQuery, queryToString, type MatchDoc, type QueryNode } from './index.ts';
 
 function doc(partial: Partial<SearchFields>, extra: Partial<MatchDoc> = {}): MatchDoc {
   return { fields: { ...emptySearchFields(), ...partial }, tags: [], ...extra };
@@ -41,12 +39,8 @@ describe('field registry', () => {
 
 describe('parseQuery', () => {
   it('reads the predecessor examples', () => {
-    expect(queryToString(parseQuery('domain.begin:circl.lu port:443 http_server.lk:nginx'))).toBe(
-      'domain.bg:circl.lu AND port:443 AND http_server.lk:nginx',
-    );
-    expect(queryToString(parseQuery('http_favicon_mmhash:747250914 AND http_title.bg:Vault'))).toBe(
-      'http_favicon_mmhash:747250914 AND http_title.bg:vault',
-    );
+    expect(queryToString(parseQuery('domain.begin:circl.lu port:443 http_server.lk:nginx'))).toBe('domain.bg:circl.lu AND port:443 AND http_server.lk:nginx');
+    expect(queryToString(parseQuery('http_favicon_mmhash:747250914 AND http_title.bg:Vault'))).toBe('http_favicon_mmhash:747250914 AND http_title.bg:vault');
     expect(queryToString(parseQuery('net:146.0.176.0/20 port:22 since:7'))).toBe('net:146.0.176.0/20 AND port:22 AND since:168h');
     expect(queryToString(parseQuery('banner.bg:ssh-2.0-openssh AND banner.lk:debian OR banner.bg:"+OK Dovecot"'))).toBe(
       'banner.bg:ssh-2.0-openssh AND banner.lk:debian OR banner.bg:"+ok dovecot"',
@@ -57,9 +51,7 @@ describe('parseQuery', () => {
     const t = parseQuery('port:1 OR NOT port:2 port:3');
     expect(t.type).toBe('or');
     expect(queryToString(t)).toBe('port:1 OR NOT port:2 AND port:3');
-    expect(queryToString(parseQuery('(port:1 OR port:2) AND NOT (tag:a OR tag:b)'))).toBe(
-      '(port:1 OR port:2) AND NOT (tag:a OR tag:b)',
-    );
+    expect(queryToString(parseQuery('(port:1 OR port:2) AND NOT (tag:a OR tag:b)'))).toBe('(port:1 OR port:2) AND NOT (tag:a OR tag:b)');
     expect(queryToString(parseQuery('port:1 and port:2 or port:3'))).toBe('port:1 AND port:2 OR port:3');
   });
 
@@ -89,10 +81,16 @@ describe('parseQuery', () => {
 
   it('reads .not/.nt as negation and the header form of http_headval', () => {
     expect(strip(parseQuery('http_title.not:x'))).toEqual({
-      type: 'not', child: { type: 'term', field: 'http_title', mode: 'exact', op: 'eq', values: ['x'] },
+      type: 'not',
+      child: { type: 'term', field: 'http_title', mode: 'exact', op: 'eq', values: ['x'] },
     });
     expect(strip(parseQuery('http_headval:Server.bg:Apache'))).toEqual({
-      type: 'term', field: 'http_headval', mode: 'prefix', op: 'eq', values: ['apache'], header: 'server',
+      type: 'term',
+      field: 'http_headval',
+      mode: 'prefix',
+      op: 'eq',
+      values: ['apache'],
+      header: 'server',
     });
     expect(strip(parseQuery('tag.nt.bg:vendor:'))).toMatchObject({ type: 'not', child: { field: 'tag', mode: 'prefix', values: ['vendor:'] } });
   });
@@ -150,9 +148,15 @@ describe('parseQuery', () => {
 describe('matchFields', () => {
   const web = doc(
     {
-      ip: ['192.0.2.10'], port: ['443'], protocol: ['tcp'], http_title: ['Index of /backup'],
-      http_server: ['nginx/1.18.0 (Ubuntu)'], http_headval: ['server: nginx/1.18.0 (Ubuntu)', 'x-powered-by: PHP/7.4.3'],
-      http_header: ['server', 'x-powered-by'], x509_san: ['www.Example.org', 'example.org'], domain: ['example.org'],
+      ip: ['192.0.2.10'],
+      port: ['443'],
+      protocol: ['tcp'],
+      http_title: ['Index of /backup'],
+      http_server: ['nginx/1.18.0 (Ubuntu)'],
+      http_headval: ['server: nginx/1.18.0 (Ubuntu)', 'x-powered-by: PHP/7.4.3'],
+      http_header: ['server', 'x-powered-by'],
+      x509_san: ['www.Example.org', 'example.org'],
+      domain: ['example.org'],
       x509_key_bits: ['1024'],
     },
     { tags: ['vuln:opendir', 'product:nginx'], score: 72, firstSeen: '2024-01-10T08:00:00Z', lastSeen: '2024-03-01T12:00:00Z' },
@@ -211,7 +215,7 @@ describe('matchFields', () => {
   it('matches tags exactly or by prefix', () => {
     expect(m('tag:vuln:opendir')).toBe(true);
     expect(m('tag:VULN:OPENDIR')).toBe(true);
-    expect(m('http_title.lk:ÉCOLE', doc({ http_title: ['Bienvenue à l\'école'] }))).toBe(true);
+    expect(m('http_title.lk:ÉCOLE', doc({ http_title: ["Bienvenue à l'école"] }))).toBe(true);
     expect(m('tag:vuln')).toBe(false);
     expect(m('tag.bg:vuln:')).toBe(true);
     expect(m('tag.lk:nginx')).toBe(true);

@@ -43,7 +43,15 @@ const ALL: readonly MatchMode[] = ['exact', 'prefix', 'substring'];
 const EXACT_FIELDS = new Set<SearchFieldName>(['protocol', 'state', 'http_favicon_mmhash', 'x509_key_type', 'tls_protocol']);
 /** Hashes take a prefix (a hash pasted in part); names of things take one too. */
 const PREFIX_FIELDS = new Set<SearchFieldName>([
-  'cpe', 'script', 'http_header', 'http_favicon_md5', 'http_favicon_sha256', 'x509_md5', 'x509_sha1', 'x509_sha256', 'tls_weak',
+  'cpe',
+  'script',
+  'http_header',
+  'http_favicon_md5',
+  'http_favicon_sha256',
+  'x509_md5',
+  'x509_sha1',
+  'x509_sha256',
+  'tls_weak',
 ]);
 
 const DESCRIPTIONS: Partial<Record<SearchFieldName, string>> = {
@@ -87,9 +95,7 @@ const EXTRA: FieldSpec[] = [
   { name: 'before', type: 'date', modes: ['exact'], source: { kind: 'before' }, description: 'seen before a date (first_seen < D)' },
 ];
 
-export const FIELD_REGISTRY: ReadonlyMap<string, FieldSpec> = new Map(
-  [...SEARCH_FIELD_NAMES.map(fieldSpec), ...EXTRA].map((s) => [s.name, s] as const),
-);
+export const FIELD_REGISTRY: ReadonlyMap<string, FieldSpec> = new Map([...SEARCH_FIELD_NAMES.map(fieldSpec), ...EXTRA].map((s) => [s.name, s] as const));
 
 export const FIELD_NAMES: readonly string[] = [...FIELD_REGISTRY.keys()].sort();
 

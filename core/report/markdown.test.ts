@@ -82,23 +82,51 @@ describe('renderReportMarkdown', () => {
     ];
     m.changes.appeared.push({ type: 'appeared', ip: '127.0.0.2', protocol: 'tcp', port: 22, at: '2026-03-02T10:00:00Z', summary: 'ssh OpenSSH 9.2' });
     m.changes.changed.push({
-      type: 'changed', ip: '127.0.0.1', protocol: 'tcp', port: 443, at: '2026-03-03T10:00:00Z',
-      fields: [{ label: 'title', old: ['Old | title'], new: ['New title'] }, { label: 'certificate SHA-256', old: ['aa'], new: ['bb'] }],
+      type: 'changed',
+      ip: '127.0.0.1',
+      protocol: 'tcp',
+      port: 443,
+      at: '2026-03-03T10:00:00Z',
+      fields: [
+        { label: 'title', old: ['Old | title'], new: ['New title'] },
+        { label: 'certificate SHA-256', old: ['aa'], new: ['bb'] },
+      ],
     });
     m.changes.gone.push({ type: 'gone', ip: '127.0.0.3', protocol: 'tcp', port: 80, at: '2026-03-04T10:00:00Z', summary: 'http nginx' });
     m.changes.reappeared.push({ type: 'reappeared', ip: '127.0.0.4', protocol: 'tcp', port: 8080, at: '2026-03-05T10:00:00Z' });
     m.previousChangeCounts.appeared = 5;
     m.hosts = [
       {
-        ip: '127.0.0.1', score: 80, scoreExplanation: 'admin panel (+40), TLS (+10)', tags: ['type:cms', 'vuln:opendir'],
+        ip: '127.0.0.1',
+        score: 80,
+        scoreExplanation: 'admin panel (+40), TLS (+10)',
+        tags: ['type:cms', 'vuln:opendir'],
         names: { requested: ['www.example.test'], ptr: ['host1.example.test'], certificate: ['example.test'] },
-        services: [{ protocol: 'tcp', port: 443, service: 'https nginx 1.25', title: 'Index of /', server: 'nginx', tags: ['vuln:opendir'], score: 80, firstSeen: '2026-02-01T00:00:00Z', lastSeen: '2026-03-07T00:00:00Z' }],
-        firstSeen: '2026-02-01T00:00:00Z', lastSeen: '2026-03-07T00:00:00Z',
+        services: [
+          {
+            protocol: 'tcp',
+            port: 443,
+            service: 'https nginx 1.25',
+            title: 'Index of /',
+            server: 'nginx',
+            tags: ['vuln:opendir'],
+            score: 80,
+            firstSeen: '2026-02-01T00:00:00Z',
+            lastSeen: '2026-03-07T00:00:00Z',
+          },
+        ],
+        firstSeen: '2026-02-01T00:00:00Z',
+        lastSeen: '2026-03-07T00:00:00Z',
       },
       {
-        ip: '127.0.0.2', score: 10, scoreExplanation: 'ssh (+10)', tags: [], names: { requested: [], ptr: [], certificate: [] },
+        ip: '127.0.0.2',
+        score: 10,
+        scoreExplanation: 'ssh (+10)',
+        tags: [],
+        names: { requested: [], ptr: [], certificate: [] },
         services: [{ protocol: 'tcp', port: 22, tags: [], firstSeen: '2026-03-02T00:00:00Z', lastSeen: '2026-03-07T00:00:00Z', closed: true }],
-        firstSeen: '2026-03-02T00:00:00Z', lastSeen: '2026-03-07T00:00:00Z',
+        firstSeen: '2026-03-02T00:00:00Z',
+        lastSeen: '2026-03-07T00:00:00Z',
       },
     ];
     m.hostsOmitted = 3;

@@ -90,7 +90,10 @@ function renderHost(h: ReportHost, rank: number, lines: string[]): void {
     lines.push('| Port | Service | Title / server | Tags | Score | First seen | Last seen |');
     lines.push('|---:|---|---|---|---:|---|---|');
     for (const s of h.services) {
-      const web = [s.title, s.server].filter((v): v is string => !!v).map((v) => mdEscape(truncate(v, 80))).join(' · ');
+      const web = [s.title, s.server]
+        .filter((v): v is string => !!v)
+        .map((v) => mdEscape(truncate(v, 80)))
+        .join(' · ');
       lines.push(
         `| ${s.port}/${s.protocol}${s.closed ? ' (gone)' : ''} | ${mdEscape(s.service ?? '') || '—'} | ${web || '—'} | ${s.tags.map(mdEscape).join(', ') || '—'} | ${s.score ?? '—'} | ${day(s.firstSeen)} | ${day(s.lastSeen)} |`,
       );

@@ -17,21 +17,47 @@ const facts: MispFacts = {
 
 function record(over: Partial<ExportRecord> = {}, fields: Partial<ReturnType<typeof emptySearchFields>> = {}): ExportRecord {
   return {
-    id: 'obs_1', ip: '127.0.0.1', protocol: 'tcp', port: 443, state: 'open', hsh256: 'a'.repeat(64),
-    firstSeen: '2026-03-01T10:00:00.000Z', lastSeen: '2026-03-07T10:00:00.000Z', timesSeen: 3,
-    fields: { ...emptySearchFields(), ...fields }, tags: [], score: 0, hostnames: [], ...over,
+    id: 'obs_1',
+    ip: '127.0.0.1',
+    protocol: 'tcp',
+    port: 443,
+    state: 'open',
+    hsh256: 'a'.repeat(64),
+    firstSeen: '2026-03-01T10:00:00.000Z',
+    lastSeen: '2026-03-07T10:00:00.000Z',
+    timesSeen: 3,
+    fields: { ...emptySearchFields(), ...fields },
+    tags: [],
+    score: 0,
+    hostnames: [],
+    ...over,
   };
 }
 
-const web = record({ tags: ['vuln:opendir', 'product:nginx'], score: 70, hostnames: ['www.example.test'] }, {
-  service_name: ['https'], service_product: ['nginx'], http_title: ['Index of /'], http_server: ['nginx/1.25'],
-  fqdn: ['www.example.test', 'example.test'], domain: ['example.test'], ptr: ['host1.example.test'],
-  fqdn_requested: ['www.example.test'],
-  x509_sha256: ['AB:'.repeat(31) + 'AB'], x509_sha1: ['c'.repeat(40)], x509_md5: ['d'.repeat(32)],
-  x509_subject: ['CN=www.example.test'], x509_issuer: ['CN=Test CA'], x509_subject_cn: ['www.example.test'],
-  x509_san: ['www.example.test', 'api.example.test', '127.0.0.1'], x509_not_before: ['2026-01-01T00:00:00'],
-  x509_not_after: ['2027-01-01T00:00:00'], x509_key_type: ['rsa'], x509_key_bits: ['2048'],
-});
+const web = record(
+  { tags: ['vuln:opendir', 'product:nginx'], score: 70, hostnames: ['www.example.test'] },
+  {
+    service_name: ['https'],
+    service_product: ['nginx'],
+    http_title: ['Index of /'],
+    http_server: ['nginx/1.25'],
+    fqdn: ['www.example.test', 'example.test'],
+    domain: ['example.test'],
+    ptr: ['host1.example.test'],
+    fqdn_requested: ['www.example.test'],
+    x509_sha256: ['AB:'.repeat(31) + 'AB'],
+    x509_sha1: ['c'.repeat(40)],
+    x509_md5: ['d'.repeat(32)],
+    x509_subject: ['CN=www.example.test'],
+    x509_issuer: ['CN=Test CA'],
+    x509_subject_cn: ['www.example.test'],
+    x509_san: ['www.example.test', 'api.example.test', '127.0.0.1'],
+    x509_not_before: ['2026-01-01T00:00:00'],
+    x509_not_after: ['2027-01-01T00:00:00'],
+    x509_key_type: ['rsa'],
+    x509_key_bits: ['2048'],
+  },
+);
 const ssh = record({ id: 'obs_2', ip: '::1', port: 22, hsh256: 'b'.repeat(64) }, { service_name: ['ssh'], banner: ['SSH-2.0-OpenSSH_9.2p1 Debian-2'] });
 
 describe('MISP export', () => {
@@ -81,8 +107,20 @@ describe('MISP export', () => {
   it('the validator catches structural mistakes', () => {
     const ev = buildMispEvent([web], opts) as any;
     ev.Event.Object[0].Attribute[1].type = 'text'; // dst-port must be a port
-    ev.Event.Object[0].Attribute.push({ ...ev.Event.Object[0].Attribute[0], uuid: derivedUuid('x'), object_relation: 'ptr-record', type: 'domain', value: 'a.example' });
-    ev.Event.Object[0].Attribute.push({ ...ev.Event.Object[0].Attribute[0], uuid: derivedUuid('y'), object_relation: 'ptr-record', type: 'domain', value: 'b.example' });
+    ev.Event.Object[0].Attribute.push({
+      ...ev.Event.Object[0].Attribute[0],
+      uuid: derivedUuid('x'),
+      object_relation: 'ptr-record',
+      type: 'domain',
+      value: 'a.example',
+    });
+    ev.Event.Object[0].Attribute.push({
+      ...ev.Event.Object[0].Attribute[0],
+      uuid: derivedUuid('y'),
+      object_relation: 'ptr-record',
+      type: 'domain',
+      value: 'b.example',
+    });
     ev.Event.Object[1].template_version = '4';
     ev.Event.Object[1].Attribute[0].category = 'Other';
     delete ev.Event.info;

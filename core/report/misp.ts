@@ -15,7 +15,12 @@ import type { ExportRecord } from '../export/record.ts';
 
 /** Template facts we emit against (MISP/misp-objects; checked in tests against the saved definitions). */
 export const MISP_TEMPLATES = {
-  'ip-port': { uuid: '9f8cea74-16fe-4968-a2b4-026676949ac6', version: '10', metaCategory: 'network', description: 'An IP address (or domain or hostname) and a port seen as a tuple (or as a triple) in a specific time frame.' },
+  'ip-port': {
+    uuid: '9f8cea74-16fe-4968-a2b4-026676949ac6',
+    version: '10',
+    metaCategory: 'network',
+    description: 'An IP address (or domain or hostname) and a port seen as a tuple (or as a triple) in a specific time frame.',
+  },
   x509: { uuid: 'd1ab756a-26b5-4349-9f43-765630f0911c', version: '13', metaCategory: 'network', description: 'x509 object describing a X.509 certificate' },
 } as const;
 
@@ -105,7 +110,14 @@ function attribute(ctx: Ctx, objectUuid: string, relation: string, type: string,
   };
 }
 
-function object(ctx: Ctx, name: keyof typeof MISP_TEMPLATES, uuid: string, attrs: MispAttribute[], seen: { first: string; last: string }, comment = ''): MispObject {
+function object(
+  ctx: Ctx,
+  name: keyof typeof MISP_TEMPLATES,
+  uuid: string,
+  attrs: MispAttribute[],
+  seen: { first: string; last: string },
+  comment = '',
+): MispObject {
   const t = MISP_TEMPLATES[name];
   return {
     uuid,

@@ -66,7 +66,7 @@ export async function assertPublicDestination(urlText: string, opts: Destination
     const range = privateRange(a);
     if (range) {
       throw new PlumError('forbidden', `webhook URL ${url.origin} points at ${a} (${range}), not a public address`, {
-        hint: 'webhooks may not reach the server\'s own network; an admin can allow it with PLUM_WEBHOOK_ALLOW_PRIVATE=1',
+        hint: "webhooks may not reach the server's own network; an admin can allow it with PLUM_WEBHOOK_ALLOW_PRIVATE=1",
         details: { address: a, range },
       });
     }

@@ -9,8 +9,7 @@ import { neverMatches } from './import.ts';
 import { parseRuleText } from './load.ts';
 import { toRule, type RuleFile } from './schema.ts';
 
-const rule = (name: string, query: string, tags: string[]) =>
-  toRule({ description: name, query, tags, version: '1' } as RuleFile, name, `${name}.yaml`);
+const rule = (name: string, query: string, tags: string[]) => toRule({ description: name, query, tags, version: '1' } as RuleFile, name, `${name}.yaml`);
 const at = new Date('2026-01-01T00:00:00Z');
 
 describe('compileRules', () => {
@@ -66,7 +65,14 @@ describe('fact tags', () => {
     expect(tagger({ fields: emptySearchFields() }).rules).toEqual([]);
   });
   it('judges certificates at the scan time', () => {
-    const f = { x509_not_before: ['2025-01-01T00:00:00Z'], x509_not_after: ['2026-01-10T00:00:00Z'], x509_subject: ['CN=a'], x509_issuer: ['CN=b'], x509_key_type: ['rsa'], x509_key_bits: ['2048'] };
+    const f = {
+      x509_not_before: ['2025-01-01T00:00:00Z'],
+      x509_not_after: ['2026-01-10T00:00:00Z'],
+      x509_subject: ['CN=a'],
+      x509_issuer: ['CN=b'],
+      x509_key_type: ['rsa'],
+      x509_key_bits: ['2048'],
+    };
     expect(certificateProblems(f, at)).toEqual(['expiring-soon']);
     expect(certificateProblems(f, new Date('2026-02-01T00:00:00Z'))).toEqual(['expired']);
     expect(certificateProblems(f, new Date('2024-02-01T00:00:00Z'))).toEqual(['not-yet-valid']);
@@ -79,9 +85,13 @@ describe('rule files and never-matching queries', () => {
   it('parses a rule file and names the file and field on errors', () => {
     const r = parseRuleText('description: d\nquery: port:22\ntags: [Proto:SSH]\nversion: 2024-01-01\n', '/x/My Rule.yaml');
     expect(r).toMatchObject({ name: 'my-rule', tags: ['proto:ssh'], version: '2024-01-01', enabled: true });
-    expect(() => parseRuleText('description: d\nquery: port:22\ntags: [nonamespace]\nversion: 1\n', 'f.yaml')).toThrow(/f.yaml: tags.0: tags are namespace:value/);
+    expect(() => parseRuleText('description: d\nquery: port:22\ntags: [nonamespace]\nversion: 1\n', 'f.yaml')).toThrow(
+      /f.yaml: tags.0: tags are namespace:value/,
+    );
     expect(() => parseRuleText('description: d\nquery: port:22\ntags: [a:b]\nversion: 1\nextra: 1\n', 'f.yaml')).toThrow(/f.yaml: .*extra/);
-    expect(() => parseRuleText('description: d\nquery: port:22\ntags: [a:b]\nversion: 1\ntests: {match: [{nofield: x}], no_match: [{port: 1}]}\n', 'f.yaml')).toThrow(/unknown field "nofield"/);
+    expect(() =>
+      parseRuleText('description: d\nquery: port:22\ntags: [a:b]\nversion: 1\ntests: {match: [{nofield: x}], no_match: [{port: 1}]}\n', 'f.yaml'),
+    ).toThrow(/unknown field "nofield"/);
   });
   it('finds queries that can never match', () => {
     expect(neverMatches(parseQuery('protocol:tpc'))).toMatch(/protocol/);

@@ -63,9 +63,7 @@ export interface Evaluation {
 }
 
 function tagTermMatches(term: TermNode, tag: string): boolean {
-  return term.values.some((v) =>
-    term.mode === 'prefix' ? tag.startsWith(v) : term.mode === 'substring' ? tag.includes(v) : tag === v,
-  );
+  return term.values.some((v) => (term.mode === 'prefix' ? tag.startsWith(v) : term.mode === 'substring' ? tag.includes(v) : tag === v));
 }
 
 export function parseRuleQuery(rule: Pick<Rule, 'name' | 'query' | 'source'>): QueryNode {
@@ -73,8 +71,11 @@ export function parseRuleQuery(rule: Pick<Rule, 'name' | 'query' | 'source'>): Q
     return parseQuery(rule.query);
   } catch (e) {
     const err = e as PlumError;
-    throw new PlumError(err.code === 'syntax' ? 'invalid_input' : err.code ?? 'invalid_input',
-      `rule ${rule.name} (${rule.source}): ${err.message}`, { hint: err.hint, details: err.details, cause: e });
+    throw new PlumError(err.code === 'syntax' ? 'invalid_input' : (err.code ?? 'invalid_input'), `rule ${rule.name} (${rule.source}): ${err.message}`, {
+      hint: err.hint,
+      details: err.details,
+      cause: e,
+    });
   }
 }
 
@@ -116,7 +117,10 @@ export function compileRules(rules: readonly Rule[], opts: { favicons?: FaviconD
   const indeg = new Map(parsed.map((p) => [p.rule.name, deps.get(p.rule.name)!.length]));
   const users = new Map<string, string[]>();
   for (const [name, ds] of deps) for (const d of ds) users.set(d, [...(users.get(d) ?? []), name]);
-  const ready = [...indeg].filter(([, n]) => n === 0).map(([name]) => name).sort();
+  const ready = [...indeg]
+    .filter(([, n]) => n === 0)
+    .map(([name]) => name)
+    .sort();
   const order: string[] = [];
   while (ready.length > 0) {
     const name = ready.shift()!;
@@ -131,7 +135,10 @@ export function compileRules(rules: readonly Rule[], opts: { favicons?: FaviconD
     }
   }
   if (order.length < parsed.length) {
-    const stuck = [...indeg].filter(([, n]) => n > 0).map(([name]) => name).sort();
+    const stuck = [...indeg]
+      .filter(([, n]) => n > 0)
+      .map(([name]) => name)
+      .sort();
     throw new PlumError('invalid_input', `rules depend on each other's tags in a cycle: ${stuck.join(', ')}`, {
       hint: 'a rule cannot read (tag:...) a tag it produces itself, directly or through other rules',
       details: { rules: stuck },

@@ -17,7 +17,10 @@ export interface FaviconDb {
 }
 
 const slug = (s: string) =>
-  s.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-+|-+$/g, '');
+  s
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, '-')
+    .replace(/^-+|-+$/g, '');
 
 /** What kind of thing a favicon-db name describes, from the words nmap uses ("Joomla! CMS", "BlueHost web hosting"). */
 const KINDS: Array<[RegExp, string]> = [
@@ -40,9 +43,7 @@ export function faviconNameTags(name: string): string[] {
   const tags = [`favicon:${slug(name)}`];
   const kinds = KINDS.filter(([re]) => re.test(name)).map(([, k]) => k);
   for (const k of kinds) tags.push(`type:${k}`);
-  const product = slug(
-    name.replace(/\b(cms|web hosting|blog hosting|domain parking|domain forwarding|http admin|web store|forum)\b/gi, ''),
-  );
+  const product = slug(name.replace(/\b(cms|web hosting|blog hosting|domain parking|domain forwarding|http admin|web store|forum)\b/gi, ''));
   if (product) tags.push(`product:${product}`);
   return [...new Set(tags)];
 }
@@ -75,7 +76,7 @@ export async function loadFaviconDb(path = DEFAULT_FAVICON_DB): Promise<FaviconD
   const db = parseFaviconDb(text, path);
   if (db.entries.size === 0) {
     throw new PlumError('invalid_input', `${path} holds no favicon entries`, {
-      hint: 'point PLUM_FAVICON_DB at nmap\'s nselib/data/favicon-db',
+      hint: "point PLUM_FAVICON_DB at nmap's nselib/data/favicon-db",
     });
   }
   return db;

@@ -50,9 +50,7 @@ function impossibleValue(term: TermNode, v: string): string | undefined {
     case 'http_favicon_mmhash': {
       if (!exact) return undefined;
       const n = Number(v);
-      return !/^-?\d+$/.test(v) || n < -2147483648 || n > 2147483647
-        ? `http_favicon_mmhash "${v}" is not a signed 32-bit integer`
-        : undefined;
+      return !/^-?\d+$/.test(v) || n < -2147483648 || n > 2147483647 ? `http_favicon_mmhash "${v}" is not a signed 32-bit integer` : undefined;
     }
     case 'tag':
       return exact && !v.includes(':') ? `tag "${v}" has no namespace (tags are namespace:value)` : undefined;

@@ -35,7 +35,12 @@ describe("the predecessor's rules, read with its meaning", () => {
   });
 
   it('matches what the predecessor matched: parentheses are part of values, certificates by common name', () => {
-    const fields = { http_title: ['phpinfo()'], http_server: ['Apache/2.4.58 (Win64) PHP/8.2'], x509_subject: ['CN=vpn.example.org,O=Example'], x509_subject_cn: ['vpn.example.org'] };
+    const fields = {
+      http_title: ['phpinfo()'],
+      http_server: ['Apache/2.4.58 (Win64) PHP/8.2'],
+      x509_subject: ['CN=vpn.example.org,O=Example'],
+      x509_subject_cn: ['vpn.example.org'],
+    };
     const doc = { fields: { ...emptySearchFields(), ...fields }, tags: [] };
     expect(matchFields(parseQuery(translateLegacyQuery('http_title.lk:phpinfo()').query), doc)).toBe(true);
     expect(matchFields(parseQuery(translateLegacyQuery('http_server.lk:(Win64)').query), doc)).toBe(true);
@@ -56,11 +61,15 @@ describe("the predecessor's rules, read with its meaning", () => {
 
   it('rewrites a predecessor rule with notes, and leaves a rule with Plum tests alone', () => {
     const r = rewriteLegacyRule({ description: 'x', query: 'http_title.lk:phpinfo()', tags: ['vuln:phpinfo!'], version: '20260520T133458Z' });
-    expect(r).toEqual({ query: 'http_title.lk:"phpinfo()"', tags: ['vuln:phpinfo'], notes: [expect.stringContaining('phpinfo()'), expect.stringContaining('vuln:phpinfo!')] });
+    expect(r).toEqual({
+      query: 'http_title.lk:"phpinfo()"',
+      tags: ['vuln:phpinfo'],
+      notes: [expect.stringContaining('phpinfo()'), expect.stringContaining('vuln:phpinfo!')],
+    });
     expect(rewriteLegacyRule({ description: 'x', query: '(port:80 OR port:443)', tags: ['a:b'], version: '1', tests: {} })).toBeUndefined();
   });
 
-  it('compares the predecessor\'s compact versions as times, also against ISO dates', () => {
+  it("compares the predecessor's compact versions as times, also against ISO dates", () => {
     expect(compactTime('20260520T133458Z')).toBe(Date.UTC(2026, 4, 20, 13, 34, 58));
     expect(compareVersions('20260520T133458Z', '20250101T000000Z')).toBe(1);
     expect(compareVersions('20260520T133458Z', '2026-11-23')).toBe(-1);

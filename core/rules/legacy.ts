@@ -89,7 +89,9 @@ export function translateLegacyTag(tag: string): { tag: string; note?: string } 
   if (colon < 0) return { tag: lower };
   const clean = (s: string, extra: string) => s.replace(new RegExp(`[^a-z0-9_.+${extra}-]+`, 'g'), '-').replace(/^-+|-+$/g, '');
   const mapped = `${clean(lower.slice(0, colon), '')}:${clean(lower.slice(colon + 1), '/:')}`;
-  return mapped === lower ? { tag: lower } : { tag: mapped, note: `tag "${tag}" written "${mapped}" (Plum's tags are lowercase letters, digits and _ . + / : -)` };
+  return mapped === lower
+    ? { tag: lower }
+    : { tag: mapped, note: `tag "${tag}" written "${mapped}" (Plum's tags are lowercase letters, digits and _ . + / : -)` };
 }
 
 /** Rewrites one predecessor rule's query and tags; a rule that already carries Plum's `tests` is Plum's own and is left alone. */

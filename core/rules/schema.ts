@@ -39,9 +39,7 @@ export const ruleFileSchema = z.strictObject({
   name: z.string().regex(RULE_NAME_RE, 'lowercase letters, digits, "-", "_" or "." (at most 100)').optional(),
   description: z.string().trim().min(1),
   query: z.string().trim().min(1),
-  tags: stringList.pipe(
-    z.array(z.string().trim().toLowerCase().regex(TAG_RE, 'tags are namespace:value (e.g. product:openssh)')).min(1),
-  ),
+  tags: stringList.pipe(z.array(z.string().trim().toLowerCase().regex(TAG_RE, 'tags are namespace:value (e.g. product:openssh)')).min(1)),
   /** A timestamp (ISO date or number); newer versions replace older ones on import. */
   version: scalarToString,
   severity: z.enum(SEVERITIES).optional(),

@@ -23,15 +23,21 @@ export function asIngest(result: ScannedResult): ScannerIngest {
     scan: {
       run: { finished: result.finished, ...(result.startedAt ? { startedAt: result.startedAt } : {}), ...(result.endedAt ? { endedAt: result.endedAt } : {}) },
       hosts: result.hosts,
-      ...(result.error ? { error: new PlumError(result.finished ? 'parse_error' : 'truncated', result.error, { hint: 'the valid part was stored; scan again for the rest' }) } : {}),
+      ...(result.error
+        ? { error: new PlumError(result.finished ? 'parse_error' : 'truncated', result.error, { hint: 'the valid part was stored; scan again for the rest' }) }
+        : {}),
     },
     view: result.view,
   };
 }
 
 /** The result of a job run by a scanner other than nmap; undefined for nmap (its own parser reads it). */
-export function readScannerOutput(scanner: ScannerName | string | null | undefined, output: Buffer, job: Pick<ScannerJob, 'options'> = {}): ScannerIngest | undefined {
+export function readScannerOutput(
+  scanner: ScannerName | string | null | undefined,
+  output: Buffer,
+  job: Pick<ScannerJob, 'options'> = {},
+): ScannerIngest | undefined {
   if (!scanner || scanner === 'nmap') return undefined;
   if (scanner === 'sslscan') return asIngest(readSslscan(output, job));
-  throw new PlumError('internal', `no reader for scanner "${scanner}" on this server`, { hint: 'upgrade the server to the agents\' version' });
+  throw new PlumError('internal', `no reader for scanner "${scanner}" on this server`, { hint: "upgrade the server to the agents' version" });
 }

@@ -8,8 +8,16 @@ import { PlumError } from '../errors.ts';
  * fingerprints are compared only between results taken alike; pacing options (timeout, sleep) do not.
  */
 
-interface FlagOption { kind: 'flag'; view: boolean }
-interface IntOption { kind: 'int'; min: number; max: number; view: boolean }
+interface FlagOption {
+  kind: 'flag';
+  view: boolean;
+}
+interface IntOption {
+  kind: 'int';
+  min: number;
+  max: number;
+  view: boolean;
+}
 type OptionSpec = FlagOption | IntOption;
 
 const flag = (view = true): FlagOption => ({ kind: 'flag', view });
@@ -47,7 +55,9 @@ export function sslscanOptionArgs(options: Readonly<Record<string, string | numb
   const out: string[] = [];
   const dialects = Object.keys(options).filter((k) => STARTTLS.includes(k) && options[k] !== false);
   if (dialects.length > 1) {
-    throw new PlumError('usage', `sslscan options ${dialects.map((d) => `--${d}`).join(' and ')} exclude each other`, { hint: 'keep one STARTTLS dialect per profile' });
+    throw new PlumError('usage', `sslscan options ${dialects.map((d) => `--${d}`).join(' and ')} exclude each other`, {
+      hint: 'keep one STARTTLS dialect per profile',
+    });
   }
   for (const name of Object.keys(options).sort()) {
     const spec = SSLSCAN_OPTIONS[name];
@@ -56,13 +66,16 @@ export function sslscanOptionArgs(options: Readonly<Record<string, string | numb
       throw new PlumError('usage', `sslscan option "${name}" is not allowed`, { hint: `allowed: ${Object.keys(SSLSCAN_OPTIONS).join(', ')}` });
     }
     if (spec.kind === 'flag') {
-      if (typeof value !== 'boolean') throw new PlumError('usage', `sslscan option "${name}" takes true or false, not "${String(value)}"`, { hint: `give ${name}: true` });
+      if (typeof value !== 'boolean')
+        throw new PlumError('usage', `sslscan option "${name}" takes true or false, not "${String(value)}"`, { hint: `give ${name}: true` });
       if (value) out.push(`--${name}`);
       continue;
     }
     const n = typeof value === 'number' ? value : typeof value === 'string' && /^\d{1,6}$/.test(value) ? Number(value) : Number.NaN;
     if (!Number.isInteger(n) || n < spec.min || n > spec.max) {
-      throw new PlumError('usage', `sslscan option "${name}" takes a whole number from ${spec.min} to ${spec.max}, not "${String(value)}"`, { hint: `give ${name}: ${spec.min}` });
+      throw new PlumError('usage', `sslscan option "${name}" takes a whole number from ${spec.min} to ${spec.max}, not "${String(value)}"`, {
+        hint: `give ${name}: ${spec.min}`,
+      });
     }
     out.push(`--${name}=${n}`);
   }
@@ -71,7 +84,9 @@ export function sslscanOptionArgs(options: Readonly<Record<string, string | numb
 
 /** The view of a TLS result: `sslscan`, or `sslscan opts:<8 hex>` when options change what sslscan looks at. */
 export function sslscanView(options: Readonly<Record<string, string | number | boolean>> = {}): string {
-  const seen = Object.keys(options).filter((k) => SSLSCAN_OPTIONS[k]?.view && options[k] !== false).sort();
+  const seen = Object.keys(options)
+    .filter((k) => SSLSCAN_OPTIONS[k]?.view && options[k] !== false)
+    .sort();
   if (seen.length === 0) return 'sslscan';
   return `sslscan opts:${createHash('sha256').update(seen.join(',')).digest('hex').slice(0, 8)}`;
 }

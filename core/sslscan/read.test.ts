@@ -8,8 +8,18 @@ import { sslscanView } from './options.ts';
 const fixture = (name: string) => readFileSync(projectPath('test', 'fixtures', 'sslscan', name));
 /** A runner's output (activities/sslscan.ts) around real sslscan documents. */
 const wrap = (targets: Array<{ port: number; file?: string; attrs?: string }>, closed = true) =>
-  `<plum-sslscan version="1" started="1796000000">\n${targets.map((t) =>
-    `<target address="127.0.0.1" port="${t.port}" started="1796000000" ended="1796000003"${t.attrs ?? ''}>\n${t.file ? fixture(t.file).toString().replace(/^<\?xml[^>]*>\s*/, '') : ''}\n</target>\n`).join('')}${closed ? '</plum-sslscan>\n' : ''}`;
+  `<plum-sslscan version="1" started="1796000000">\n${targets
+    .map(
+      (t) =>
+        `<target address="127.0.0.1" port="${t.port}" started="1796000000" ended="1796000003"${t.attrs ?? ''}>\n${
+          t.file
+            ? fixture(t.file)
+                .toString()
+                .replace(/^<\?xml[^>]*>\s*/, '')
+            : ''
+        }\n</target>\n`,
+    )
+    .join('')}${closed ? '</plum-sslscan>\n' : ''}`;
 
 describe('readSslscan on real sslscan output', () => {
   it('a modern server: protocols, ciphers, groups, certificate, in fields and document', () => {
@@ -72,7 +82,10 @@ describe('readSslscan on real sslscan output', () => {
     const a = readSslscan(xml).hosts[0]!.ports[0]!.hsh256;
     const lines = xml.split('\n');
     const ciphers = lines.filter((l) => l.includes('<cipher '));
-    const reordered = lines.filter((l) => !l.includes('<cipher ')).join('\n').replace('<certificates>', `${[...ciphers].reverse().join('\n')}\n <certificates>`);
+    const reordered = lines
+      .filter((l) => !l.includes('<cipher '))
+      .join('\n')
+      .replace('<certificates>', `${[...ciphers].reverse().join('\n')}\n <certificates>`);
     expect(readSslscan(reordered).hosts[0]!.ports[0]!.hsh256).toBe(a);
     // With --show-times sslscan adds a handshake time to each cipher: not part of the service.
     expect(readSslscan(xml.replace(/strength="strong"/g, 'strength="strong" time="12"')).hosts[0]!.ports[0]!.hsh256).toBe(a);
@@ -93,7 +106,13 @@ describe('readSslscan on the runner output', () => {
   });
 
   it('each target is a port of its host; a target that ran without a test leaves the port out (gone)', () => {
-    const r = readSslscan(wrap([{ port: 44301, file: 'modern.xml' }, { port: 44303, file: 'legacy.xml' }, { port: 44309, file: 'closed.xml' }]));
+    const r = readSslscan(
+      wrap([
+        { port: 44301, file: 'modern.xml' },
+        { port: 44303, file: 'legacy.xml' },
+        { port: 44309, file: 'closed.xml' },
+      ]),
+    );
     expect(r.finished).toBe(true);
     expect(r.error).toBeUndefined();
     expect(r.startedAt).toBe(new Date(1796000000 * 1000).toISOString());
@@ -104,13 +123,24 @@ describe('readSslscan on the runner output', () => {
   });
 
   it('a host whose target was cut short is timedOut, so its unseen ports are unknown, not gone', () => {
-    const r = readSslscan(wrap([{ port: 44301, file: 'modern.xml' }, { port: 44309, attrs: ' interrupted="true"' }]));
+    const r = readSslscan(
+      wrap([
+        { port: 44301, file: 'modern.xml' },
+        { port: 44309, attrs: ' interrupted="true"' },
+      ]),
+    );
     expect(r.hosts[0]!.timedOut).toBe(true);
     expect(r.hosts[0]!.ports.map((p) => p.port)).toEqual([44301]);
   });
 
   it('an output cut in the middle keeps the finished targets, with every host timedOut and an error', () => {
-    const whole = wrap([{ port: 44301, file: 'modern.xml' }, { port: 44303, file: 'legacy.xml' }], false);
+    const whole = wrap(
+      [
+        { port: 44301, file: 'modern.xml' },
+        { port: 44303, file: 'legacy.xml' },
+      ],
+      false,
+    );
     const cut = whole.slice(0, whole.lastIndexOf('<cipher '));
     const r = readSslscan(cut);
     expect(r.finished).toBe(false);
@@ -119,7 +149,7 @@ describe('readSslscan on the runner output', () => {
     expect(r.hosts[0]!.ports.map((p) => p.port)).toEqual([44301]);
   });
 
-  it('a name scanned at an address is the host\'s requested name', () => {
+  it("a name scanned at an address is the host's requested name", () => {
     const r = readSslscan(wrap([{ port: 44301, file: 'modern.xml', attrs: ' name="TLS.plum.test"' }]));
     expect(r.hosts[0]!.hostnames).toEqual([{ name: 'tls.plum.test', type: 'user' }]);
     expect(r.hosts[0]!.ports[0]!.fields.fqdn_requested).toEqual(['tls.plum.test']);

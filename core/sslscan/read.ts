@@ -35,14 +35,33 @@ const list = (v: unknown): Obj[] => (Array.isArray(v) ? v.filter(isObj) : isObj(
 const text = (v: unknown): string | undefined => {
   if (typeof v === 'string') return v.trim() || undefined;
   if (typeof v === 'number' || typeof v === 'boolean') return String(v);
-  if (isObj(v) && typeof v['#text'] === 'string') return (v['#text']).trim() || undefined;
+  if (isObj(v) && typeof v['#text'] === 'string') return v['#text'].trim() || undefined;
   return undefined;
 };
 
-const ARRAYS = new Set(['protocol', 'cipher', 'group', 'heartbleed', 'certificate', 'error', 'extension', 'ssltest', 'sigalg', 'fallback', 'compression', 'renegotiation']);
+const ARRAYS = new Set([
+  'protocol',
+  'cipher',
+  'group',
+  'heartbleed',
+  'certificate',
+  'error',
+  'extension',
+  'ssltest',
+  'sigalg',
+  'fallback',
+  'compression',
+  'renegotiation',
+]);
 const xml = new XMLParser({
-  ignoreAttributes: false, attributeNamePrefix: '', parseAttributeValue: false, parseTagValue: false, trimValues: true,
-  processEntities: true, htmlEntities: false, isArray: (name) => ARRAYS.has(name),
+  ignoreAttributes: false,
+  attributeNamePrefix: '',
+  parseAttributeValue: false,
+  parseTagValue: false,
+  trimValues: true,
+  processEntities: true,
+  htmlEntities: false,
+  isArray: (name) => ARRAYS.has(name),
 });
 
 /** sslscan's protocol names, in the order a reader expects them. */
@@ -62,7 +81,10 @@ const tableOrder = (a: ScriptTable, b: ScriptTable) => byText(JSON.stringify(a),
 export function slashDn(dn: string | undefined): string | undefined {
   if (!dn) return undefined;
   if (!dn.startsWith('/')) return dn;
-  return dn.slice(1).split(/\/(?=[A-Za-z][A-Za-z0-9.]*=)/).join(', ');
+  return dn
+    .slice(1)
+    .split(/\/(?=[A-Za-z][A-Za-z0-9.]*=)/)
+    .join(', ');
 }
 
 /** "Dec  6 16:28:48 2026 GMT" → ISO 8601; undefined when it does not read as a date. */
@@ -104,7 +126,12 @@ function certificateTable(certs: Obj[]): ScriptTable | undefined {
     const details = key.asymmetricKeyDetails;
     if (details?.modulusLength) set('key_bits', String(details.modulusLength));
     if (details?.namedCurve) set('key_curve', details.namedCurve);
-    if (cert.subjectAltName) out.san = cert.subjectAltName.split(/,\s*/).map((s) => s.trim()).filter(Boolean).sort(byText);
+    if (cert.subjectAltName)
+      out.san = cert.subjectAltName
+        .split(/,\s*/)
+        .map((s) => s.trim())
+        .filter(Boolean)
+        .sort(byText);
     set('pem', pem?.replace(/\r/g, ''));
   } else {
     set('subject', slashDn(text(full?.subject)) ?? (text(short?.subject) ? `CN=${text(short?.subject)}` : undefined));
@@ -113,7 +140,12 @@ function certificateTable(certs: Obj[]): ScriptTable | undefined {
     set('not_after', opensslDate(text(short?.['not-valid-after']) ?? text(full?.['not-valid-after'])));
     set('serial', text(full?.serial)?.replace(/:/g, '').toLowerCase());
     const alt = text(short?.altnames);
-    if (alt) out.san = alt.split(/,\s*/).map((s) => s.trim()).filter(Boolean).sort(byText);
+    if (alt)
+      out.san = alt
+        .split(/,\s*/)
+        .map((s) => s.trim())
+        .filter(Boolean)
+        .sort(byText);
   }
   // What sslscan judges itself: the key when the blob was not given, the signature and self-signature always.
   if (!out.key_type && typeof pk?.type === 'string') set('key_type', pk.type.toLowerCase());
@@ -132,16 +164,26 @@ export function sslscanScript(test: Obj): ScriptDocument {
     const name = protocolName(p.type as string | undefined, p.version as string | undefined);
     if (name && p.enabled === '1') protocols.push(name);
   }
-  protocols.sort((a, b) => TLS_PROTOCOLS.indexOf(a as typeof TLS_PROTOCOLS[number]) - TLS_PROTOCOLS.indexOf(b as typeof TLS_PROTOCOLS[number]));
-  const ciphers: ScriptTable[] = list(test.cipher).filter((c) => c.status === 'accepted' || c.status === 'preferred').map((c) => {
-    const t: ScriptTable = { protocol: String(c.sslversion ?? ''), name: String(c.cipher ?? ''), bits: String(c.bits ?? ''), strength: String(c.strength ?? '') };
-    if (c.status === 'preferred') t.preferred = 'true';
-    if (typeof c.curve === 'string') t.curve = c.curve;
-    if (typeof c.ecdhebits === 'string') t.kex_bits = c.ecdhebits;
-    if (typeof c.dhebits === 'string') t.kex_bits = c.dhebits;
-    return t;
-  }).sort(tableOrder);
-  const groups: ScriptTable[] = list(test.group).map((g) => ({ protocol: String(g.sslversion ?? ''), name: String(g.name ?? ''), bits: String(g.bits ?? '') })).sort(tableOrder);
+  protocols.sort((a, b) => TLS_PROTOCOLS.indexOf(a as (typeof TLS_PROTOCOLS)[number]) - TLS_PROTOCOLS.indexOf(b as (typeof TLS_PROTOCOLS)[number]));
+  const ciphers: ScriptTable[] = list(test.cipher)
+    .filter((c) => c.status === 'accepted' || c.status === 'preferred')
+    .map((c) => {
+      const t: ScriptTable = {
+        protocol: String(c.sslversion ?? ''),
+        name: String(c.cipher ?? ''),
+        bits: String(c.bits ?? ''),
+        strength: String(c.strength ?? ''),
+      };
+      if (c.status === 'preferred') t.preferred = 'true';
+      if (typeof c.curve === 'string') t.curve = c.curve;
+      if (typeof c.ecdhebits === 'string') t.kex_bits = c.ecdhebits;
+      if (typeof c.dhebits === 'string') t.kex_bits = c.dhebits;
+      return t;
+    })
+    .sort(tableOrder);
+  const groups: ScriptTable[] = list(test.group)
+    .map((g) => ({ protocol: String(g.sslversion ?? ''), name: String(g.name ?? ''), bits: String(g.bits ?? '') }))
+    .sort(tableOrder);
   const doc: ScriptDocument = { id: 'sslscan', output: '', protocols };
   if (ciphers.length) doc.ciphers = ciphers;
   if (groups.length) doc.groups = groups;
@@ -153,7 +195,10 @@ export function sslscanScript(test: Obj): ScriptDocument {
   if (fallback) doc.fallback_scsv = fallback.supported === '1' ? 'supported' : 'unsupported';
   const heartbleed = list(test.heartbleed);
   if (heartbleed.length) {
-    const vulnerable = heartbleed.filter((h) => h.vulnerable === '1').map((h) => String(h.sslversion ?? '')).sort(byText);
+    const vulnerable = heartbleed
+      .filter((h) => h.vulnerable === '1')
+      .map((h) => String(h.sslversion ?? ''))
+      .sort(byText);
     doc.heartbleed = vulnerable.length ? vulnerable : 'not vulnerable';
   }
   const cert = certificateTable(list(isObj(test.certificates) ? test.certificates.certificate : undefined));
@@ -168,7 +213,10 @@ function summary(doc: ScriptDocument): string {
   const ciphers = (doc.ciphers as ScriptTable[] | undefined) ?? [];
   if (ciphers.length) parts.push(`${ciphers.length} cipher${ciphers.length === 1 ? '' : 's'}`);
   const cert = doc.certificate as ScriptTable | undefined;
-  if (cert?.subject) parts.push(`certificate ${String(cert.subject)}${cert.self_signed === 'true' ? ' (self-signed)' : ''}${cert.not_after ? ` until ${String(cert.not_after).slice(0, 10)}` : ''}`);
+  if (cert?.subject)
+    parts.push(
+      `certificate ${String(cert.subject)}${cert.self_signed === 'true' ? ' (self-signed)' : ''}${cert.not_after ? ` until ${String(cert.not_after).slice(0, 10)}` : ''}`,
+    );
   return parts.join('; ');
 }
 
@@ -198,7 +246,12 @@ const epochIso = (v: string | undefined): string | undefined => (v && /^\d+$/.te
 
 function attributes(tag: string): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const m of tag.matchAll(/([a-zA-Z_][\w-]*)="([^"]*)"/g)) out[m[1]!] = m[2]!.replace(/&quot;/g, '"').replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&amp;/g, '&');
+  for (const m of tag.matchAll(/([a-zA-Z_][\w-]*)="([^"]*)"/g))
+    out[m[1]!] = m[2]!
+      .replace(/&quot;/g, '"')
+      .replace(/&lt;/g, '<')
+      .replace(/&gt;/g, '>')
+      .replace(/&amp;/g, '&');
   return out;
 }
 
@@ -268,14 +321,19 @@ export function readSslscan(output: Buffer | string, job: Pick<ScannerJob, 'opti
       const test = tests.find((t) => Number(t.port) === port) ?? tests[0];
       const doc = test ? portDoc({ ...test, port: String(port) }) : undefined;
       reads.push({
-        address, port, complete, ...(a.name ? { name: a.name } : {}), ...(doc ? { doc } : {}),
-        ...(epochIso(a.started) ? { startedAt: epochIso(a.started) } : {}), ...(epochIso(a.ended) ? { endedAt: epochIso(a.ended) } : {}),
+        address,
+        port,
+        complete,
+        ...(a.name ? { name: a.name } : {}),
+        ...(doc ? { doc } : {}),
+        ...(epochIso(a.started) ? { startedAt: epochIso(a.started) } : {}),
+        ...(epochIso(a.ended) ? { endedAt: epochIso(a.ended) } : {}),
       });
     }
     if (opened > closed) finished = false;
   } else if (!/<document\b/.test(s)) {
     finished = false;
-    errors.push('not sslscan output: give the TLS runner\'s output or a file sslscan wrote with --xml');
+    errors.push("not sslscan output: give the TLS runner's output or a file sslscan wrote with --xml");
   } else {
     const { tests, truncated, error } = sslTests(s);
     if (error) errors.push(error);
@@ -313,17 +371,34 @@ export function readSslscan(output: Buffer | string, job: Pick<ScannerJob, 'opti
     const docs = [...h.docs.values()].sort((a, b) => Number(a.portid) - Number(b.portid));
     const hostDoc: HostDocument = { addr: h.ip, addresses: [], hostnames, status: { state: 'up' }, ports: docs, extraports: [], hostscripts: [], extra: {} };
     out.push({
-      ip: h.ip, status: 'up', hostnames, timedOut: h.timedOut,
-      ...(h.startedAt ? { startedAt: h.startedAt } : {}), ...(h.endedAt ? { endedAt: h.endedAt } : {}),
+      ip: h.ip,
+      status: 'up',
+      hostnames,
+      timedOut: h.timedOut,
+      ...(h.startedAt ? { startedAt: h.startedAt } : {}),
+      ...(h.endedAt ? { endedAt: h.endedAt } : {}),
       ports: docs.map((doc) => ({
-        ip: h.ip, protocol: doc.protocol, port: Number(doc.portid), state: doc.state.state,
-        hsh256: portFingerprint(doc, volatile), fpVersion, fields: extractFields(hostDoc, doc), doc,
+        ip: h.ip,
+        protocol: doc.protocol,
+        port: Number(doc.portid),
+        state: doc.state.state,
+        hsh256: portFingerprint(doc, volatile),
+        fpVersion,
+        fields: extractFields(hostDoc, doc),
+        doc,
       })),
     });
   }
   return {
-    view: sslscanView(job.options), finished, hosts: out,
-    ...(started ? { startedAt: started } : {}), ...(ended ? { endedAt: ended } : {}),
-    ...(errors.length ? { error: errors.join('; ') } : !finished && reads.length > 0 ? { error: 'the sslscan output ends before its last target: interrupted or truncated' } : {}),
+    view: sslscanView(job.options),
+    finished,
+    hosts: out,
+    ...(started ? { startedAt: started } : {}),
+    ...(ended ? { endedAt: ended } : {}),
+    ...(errors.length
+      ? { error: errors.join('; ') }
+      : !finished && reads.length > 0
+        ? { error: 'the sslscan output ends before its last target: interrupted or truncated' }
+        : {}),
   };
 }

@@ -5,7 +5,8 @@ import { ROOT } from '../../test/helpers/cli.ts';
 
 /** The loopback test perimeter's command line (`npx tsx demo/perimeter/cli.ts`) explains itself. */
 describe('demo/perimeter/cli.ts', () => {
-  const run = (args: string[]) => spawnSync(process.execPath, ['--import', 'tsx', path.join(ROOT, 'demo', 'perimeter', 'cli.ts'), ...args], { cwd: ROOT, encoding: 'utf8', timeout: 60_000 });
+  const run = (args: string[]) =>
+    spawnSync(process.execPath, ['--import', 'tsx', path.join(ROOT, 'demo', 'perimeter', 'cli.ts'), ...args], { cwd: ROOT, encoding: 'utf8', timeout: 60_000 });
 
   it('--help prints its usage and exits 0', () => {
     const r = run(['--help']);

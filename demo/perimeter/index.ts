@@ -60,7 +60,8 @@ export const SSH_BANNER = 'SSH-2.0-OpenSSH_8.9p1 Ubuntu-3ubuntu0.6';
 export const FTP_BANNER = '220 (vsFTPd 3.0.5)';
 export const SMTP_BANNER = `220 mail.${PERIMETER_DOMAIN} ESMTP Postfix (Ubuntu)`;
 /** A router-style login banner longer than nmap's stock banner truncation (63/135 characters). */
-export const TELNET_BANNER_RAW = '\r\n\r\nUser Access Verification\r\n\r\nWARNING: Unauthorized access to this device is prohibited. ' +
+export const TELNET_BANNER_RAW =
+  '\r\n\r\nUser Access Verification\r\n\r\nWARNING: Unauthorized access to this device is prohibited. ' +
   'All activity is logged and monitored by the Plum test perimeter operations team.\r\n\r\nUsername: ';
 /** What plum-banner reports for it: CR LF as LF, surrounding white space trimmed. */
 export const TELNET_BANNER = TELNET_BANNER_RAW.replace(/\r\n/g, '\n').trim();
@@ -115,9 +116,22 @@ async function makeCertificate(sans: string[]): Promise<{ key: string; cert: str
     const key = path.join(dir, 'key.pem');
     const cert = path.join(dir, 'cert.pem');
     await run('openssl', [
-      'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '825', '-sha256',
-      '-subj', `/CN=${PERIMETER_DOMAIN}/O=Plum Test Perimeter/C=LU`,
-      '-addext', `subjectAltName=${sans.join(',')}`,
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-keyout',
+      key,
+      '-out',
+      cert,
+      '-days',
+      '825',
+      '-sha256',
+      '-subj',
+      `/CN=${PERIMETER_DOMAIN}/O=Plum Test Perimeter/C=LU`,
+      '-addext',
+      `subjectAltName=${sans.join(',')}`,
     ]);
     return { key: await readFile(key, 'utf8'), cert: await readFile(cert, 'utf8') };
   } finally {
@@ -190,32 +204,35 @@ export async function startPerimeter(opts: PerimeterOptions = {}): Promise<Perim
       res.end(req.method === 'HEAD' ? undefined : body);
       return;
     }
-    const body = Buffer.from('<html>\r\n<head><title>404 Not Found</title></head>\r\n<body>\r\n<center><h1>404 Not Found</h1></center>\r\n<hr><center>nginx/1.18.0 (Ubuntu)</center>\r\n</body>\r\n</html>\r\n');
+    const body = Buffer.from(
+      '<html>\r\n<head><title>404 Not Found</title></head>\r\n<body>\r\n<center><h1>404 Not Found</h1></center>\r\n<hr><center>nginx/1.18.0 (Ubuntu)</center>\r\n</body>\r\n</html>\r\n',
+    );
     res.writeHead(404, { 'Content-Type': 'text/html', 'Content-Length': body.length });
     res.end(req.method === 'HEAD' ? undefined : body);
   };
 
   /** Line-oriented banner services; `reply` answers one command line. */
-  const lineServer = (greeting: string, reply: (line: string) => string | null) => net.createServer((sock) => {
-    sock.setTimeout(15_000, () => sock.destroy());
-    sock.on('error', () => {});
-    sock.write(`${greeting}\r\n`);
-    let buf = '';
-    sock.on('data', (d) => {
-      buf += d.toString('latin1');
-      let i: number;
-      while ((i = buf.indexOf('\n')) >= 0) {
-        const line = buf.slice(0, i).replace(/\r$/, '');
-        buf = buf.slice(i + 1);
-        const out = reply(line);
-        if (out === null) {
-          sock.end();
-          return;
+  const lineServer = (greeting: string, reply: (line: string) => string | null) =>
+    net.createServer((sock) => {
+      sock.setTimeout(15_000, () => sock.destroy());
+      sock.on('error', () => {});
+      sock.write(`${greeting}\r\n`);
+      let buf = '';
+      sock.on('data', (d) => {
+        buf += d.toString('latin1');
+        let i: number;
+        while ((i = buf.indexOf('\n')) >= 0) {
+          const line = buf.slice(0, i).replace(/\r$/, '');
+          buf = buf.slice(i + 1);
+          const out = reply(line);
+          if (out === null) {
+            sock.end();
+            return;
+          }
+          sock.write(`${out}\r\n`);
         }
-        sock.write(`${out}\r\n`);
-      }
+      });
     });
-  });
 
   const makeServer = (s: PerimeterService): net.Server => {
     switch (s.kind) {

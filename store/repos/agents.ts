@@ -64,7 +64,9 @@ export function validateAgentName(name: string): string {
     });
   }
   if (RESERVED_AGENT_NAMES.has(n.toLowerCase())) {
-    throw new PlumError('invalid_input', `the agent name "${n}" is reserved for the server's own runner`, { hint: 'choose another name, e.g. the agent host\'s name' });
+    throw new PlumError('invalid_input', `the agent name "${n}" is reserved for the server's own runner`, {
+      hint: "choose another name, e.g. the agent host's name",
+    });
   }
   return n.toLowerCase();
 }
@@ -74,12 +76,16 @@ export async function ensureAgent(store: StoreSession, input: { name: string; la
   const name = validateAgentName(input.name);
   const [existing] = await store.db.select().from(agents).where(eq(agents.name, name));
   if (existing) return agentInfo(existing);
-  const [row] = await store.db.insert(agents).values({
-    id: newId('agent'),
-    name,
-    labels: input.labels ?? [],
-    note: input.note ?? null,
-  }).onConflictDoNothing().returning();
+  const [row] = await store.db
+    .insert(agents)
+    .values({
+      id: newId('agent'),
+      name,
+      labels: input.labels ?? [],
+      note: input.note ?? null,
+    })
+    .onConflictDoNothing()
+    .returning();
   if (row) return agentInfo(row);
   return getAgent(store, name);
 }
@@ -104,21 +110,26 @@ export async function createAgentToken(
 ): Promise<{ token: string; agent: AgentInfo; info: AgentTokenInfo }> {
   const agent = await ensureAgent(store, { name: input.agent, labels: input.labels });
   const token = newSecret(AGENT_TOKEN_PREFIX);
-  const [row] = await store.db.insert(agentTokens).values({
-    id: newId('atok'),
-    agentId: agent.id,
-    prefix: token.slice(0, PREFIX_SHOWN),
-    hash: sha256Hex(token),
-  }).returning();
+  const [row] = await store.db
+    .insert(agentTokens)
+    .values({
+      id: newId('atok'),
+      agentId: agent.id,
+      prefix: token.slice(0, PREFIX_SHOWN),
+      hash: sha256Hex(token),
+    })
+    .returning();
   return { token, agent, info: tokenInfo(row!) };
 }
 
 export async function listAgentTokens(store: StoreSession, opts: { agentId?: string; includeRevoked?: boolean } = {}): Promise<AgentTokenInfo[]> {
-  const conds = [
-    opts.agentId ? eq(agentTokens.agentId, opts.agentId) : undefined,
-    opts.includeRevoked ? undefined : isNull(agentTokens.revokedAt),
-  ].filter((c) => c !== undefined);
-  const rows = await store.db.select().from(agentTokens).where(conds.length ? and(...conds) : undefined)
+  const conds = [opts.agentId ? eq(agentTokens.agentId, opts.agentId) : undefined, opts.includeRevoked ? undefined : isNull(agentTokens.revokedAt)].filter(
+    (c) => c !== undefined,
+  );
+  const rows = await store.db
+    .select()
+    .from(agentTokens)
+    .where(conds.length ? and(...conds) : undefined)
     .orderBy(desc(agentTokens.createdAt), desc(agentTokens.id));
   return rows.map(tokenInfo);
 }
@@ -138,7 +149,9 @@ export async function authenticateAgentToken(
 ): Promise<{ agent: AgentInfo; tokenId: string } | { revoked: true; agentDisabled: boolean } | undefined> {
   if (!presented.startsWith(AGENT_TOKEN_PREFIX) || presented.length > 200) return undefined;
   const hash = sha256Hex(presented);
-  const [hit] = await store.db.select({ token: agentTokens, agent: agents }).from(agentTokens)
+  const [hit] = await store.db
+    .select({ token: agentTokens, agent: agents })
+    .from(agentTokens)
     .innerJoin(agents, eq(agents.id, agentTokens.agentId))
     .where(eq(agentTokens.hash, hash));
   if (!hit || !timingSafeEqual(Buffer.from(hit.token.hash), Buffer.from(hash))) return undefined;
@@ -150,16 +163,16 @@ export async function authenticateAgentToken(
 }
 
 /** Records an agent heartbeat (and the job it is running, null when idle). */
-export async function recordHeartbeat(
-  store: StoreSession,
-  agentId: string,
-  hb: { currentJobId?: string | null; version?: string | null },
-): Promise<AgentInfo> {
-  const [row] = await store.db.update(agents).set({
-    lastHeartbeatAt: new Date(),
-    currentJobId: hb.currentJobId ?? null,
-    ...(hb.version ? { version: hb.version } : {}),
-  }).where(eq(agents.id, agentId)).returning();
+export async function recordHeartbeat(store: StoreSession, agentId: string, hb: { currentJobId?: string | null; version?: string | null }): Promise<AgentInfo> {
+  const [row] = await store.db
+    .update(agents)
+    .set({
+      lastHeartbeatAt: new Date(),
+      currentJobId: hb.currentJobId ?? null,
+      ...(hb.version ? { version: hb.version } : {}),
+    })
+    .where(eq(agents.id, agentId))
+    .returning();
   if (!row) throw new PlumError('not_found', `no agent ${agentId}`);
   return agentInfo(row);
 }
@@ -167,7 +180,10 @@ export async function recordHeartbeat(
 /** Disables (tokens refused) or re-enables an agent; by id or name. */
 export async function setAgentDisabled(store: StoreSession, idOrName: string, disabled: boolean): Promise<AgentInfo> {
   const agent = await getAgent(store, idOrName);
-  const [row] = await store.db.update(agents).set({ disabledAt: disabled ? (agent.disabledAt ? new Date(agent.disabledAt) : new Date()) : null })
-    .where(eq(agents.id, agent.id)).returning();
+  const [row] = await store.db
+    .update(agents)
+    .set({ disabledAt: disabled ? (agent.disabledAt ? new Date(agent.disabledAt) : new Date()) : null })
+    .where(eq(agents.id, agent.id))
+    .returning();
   return agentInfo(row!);
 }

@@ -56,19 +56,24 @@ export async function createApiKey(
   const id = newId('key');
   const name = input.name?.trim() || `${role} key`;
   if (name.length > 200) throw new PlumError('invalid_input', 'key name is longer than 200 characters', { hint: 'use a shorter --name' });
-  const [row] = await store.db.insert(apiKeys).values({
-    id,
-    name,
-    role,
-    prefix: key.slice(0, PREFIX_SHOWN),
-    hash: sha256Hex(key),
-    createdBy: input.createdBy ?? null,
-  }).returning();
+  const [row] = await store.db
+    .insert(apiKeys)
+    .values({
+      id,
+      name,
+      role,
+      prefix: key.slice(0, PREFIX_SHOWN),
+      hash: sha256Hex(key),
+      createdBy: input.createdBy ?? null,
+    })
+    .returning();
   return { key, info: info(row!) };
 }
 
 export async function listApiKeys(store: StoreSession, opts: { includeRevoked?: boolean } = {}): Promise<ApiKeyInfo[]> {
-  const rows = await store.db.select().from(apiKeys)
+  const rows = await store.db
+    .select()
+    .from(apiKeys)
     .where(opts.includeRevoked ? undefined : isNull(apiKeys.revokedAt))
     .orderBy(desc(apiKeys.createdAt), desc(apiKeys.id));
   return rows.map(info);
@@ -84,8 +89,11 @@ export async function getApiKey(store: StoreSession, id: string): Promise<ApiKey
 export async function revokeApiKey(store: StoreSession, id: string): Promise<ApiKeyInfo> {
   const existing = await getApiKey(store, id);
   if (existing.revokedAt) return existing;
-  const [row] = await store.db.update(apiKeys).set({ revokedAt: new Date() })
-    .where(and(eq(apiKeys.id, id), isNull(apiKeys.revokedAt))).returning();
+  const [row] = await store.db
+    .update(apiKeys)
+    .set({ revokedAt: new Date() })
+    .where(and(eq(apiKeys.id, id), isNull(apiKeys.revokedAt)))
+    .returning();
   return row ? info(row) : getApiKey(store, id);
 }
 

@@ -22,7 +22,7 @@ describe('score features age from scan time to now', async () => {
     ['a 2013 change imported today', new Date('2013-02-24T21:28:09Z'), new Date('2013-05-10T05:31:22Z'), 'recently_changed', null, false],
     ['a scan of an hour ago', daysAgo(1 / 24), null, 'newly_appeared', 0, true],
     ['first seen 3 days ago', daysAgo(3), null, 'newly_appeared', 3, true],
-    ['first seen at the window\'s end', daysAgo(cfg.newly_appeared_days), null, 'newly_appeared', null, false],
+    ["first seen at the window's end", daysAgo(cfg.newly_appeared_days), null, 'newly_appeared', null, false],
     ['changed 2 days ago', daysAgo(40), daysAgo(2), 'recently_changed', 2, true],
     ['changed past the window', daysAgo(40), daysAgo(cfg.recently_changed_days + 1), 'recently_changed', null, false],
     ['never changed', daysAgo(40), null, 'recently_changed', null, false],

@@ -11,9 +11,22 @@ import { canonicalIp } from '../../core/coverage.ts';
  */
 
 export interface ObsRow {
-  id: string; ip: string; protocol: string; port: number; hsh256: string; current: boolean; state: string;
-  first_seen: Date; last_seen: Date; tags: string[]; rules: string[]; score: number;
-  score_features: Record<string, unknown> | null; fields: SearchFields | null; slot_first: Date; changed_at: Date | null;
+  id: string;
+  ip: string;
+  protocol: string;
+  port: number;
+  hsh256: string;
+  current: boolean;
+  state: string;
+  first_seen: Date;
+  last_seen: Date;
+  tags: string[];
+  rules: string[];
+  score: number;
+  score_features: Record<string, unknown> | null;
+  fields: SearchFields | null;
+  slot_first: Date;
+  changed_at: Date | null;
 }
 
 /**
@@ -36,7 +49,9 @@ export async function hostsJudgedByTime(tx: StoreSession, ips: string[], scoreKe
      where o.ip = any($1::inet[]) and ((select hash from rule_applications where name = $2) is distinct from $3
        or o.score_features is null or ${HAS_CERT_DATES}
        or o.score_features @? '$.features[*] ? ((@.name == "newly_appeared" || @.name == "recently_changed") && @.value != null)')
-     group by o.ip`, [ips.map(canonicalIp), scoreKey, scoreHash]);
+     group by o.ip`,
+    [ips.map(canonicalIp), scoreKey, scoreHash],
+  );
   return rows.map((r) => r.ip);
 }
 
@@ -47,9 +62,14 @@ export async function hostsJudgedByTime(tx: StoreSession, ips: string[], scoreKe
  */
 export function selectObsSql(withFields: boolean | 'listed' | 'dated', oneIp = false): string {
   const cond = oneIp ? '= $1::inet' : '= any($1::inet[])';
-  const fields = withFields === 'listed' ? 'case when o.id = any($2::text[]) then o.fields end as fields'
-    : withFields === 'dated' ? `case when ${HAS_CERT_DATES} then o.fields end as fields`
-      : withFields ? 'o.fields' : 'null::jsonb as fields';
+  const fields =
+    withFields === 'listed'
+      ? 'case when o.id = any($2::text[]) then o.fields end as fields'
+      : withFields === 'dated'
+        ? `case when ${HAS_CERT_DATES} then o.fields end as fields`
+        : withFields
+          ? 'o.fields'
+          : 'null::jsonb as fields';
   return `select o.id, host(o.ip) as ip, o.protocol, o.port, o.hsh256, o.current, o.state, o.first_seen, s.last_seen,
       o.tags, o.rules, o.score, o.score_features, ${fields},
       min(o.first_seen) over (partition by o.ip, o.protocol, o.port) as slot_first, c.changed_at
@@ -66,7 +86,10 @@ export function selectObsSql(withFields: boolean | 'listed' | 'dated', oneIp = f
  * is imported today is years old, not new.
  */
 export const portInput = (r: Pick<ObsRow, 'tags' | 'slot_first' | 'changed_at'>, at: Date, tags = r.tags): PortScoreInput => ({
-  tags, firstSeen: r.slot_first, changedAt: r.changed_at, at,
+  tags,
+  firstSeen: r.slot_first,
+  changedAt: r.changed_at,
+  at,
 });
 
 /** The score inputs of each host's current open ports (hosts without one are absent), in batches. */
@@ -114,7 +137,8 @@ export async function writeHostScores(tx: StoreSession, openByIp: ReadonlyMap<st
          open_ports = excluded.open_ports, computed_at = excluded.computed_at
        where (host_scores.score, host_scores.band, host_scores.open_ports, host_scores.features)
          is distinct from (excluded.score, excluded.band, excluded.open_ports, excluded.features)`,
-      [JSON.stringify(hostRows)]);
+      [JSON.stringify(hostRows)],
+    );
   }
   if (noPorts.length > 0) await tx.query('delete from host_scores where ip = any($1::inet[])', [noPorts]);
   return hostRows.length;

@@ -26,7 +26,9 @@ export async function claimJob(store: StoreSession, jobId: string, agentName: st
        or (ingested_at is null and attempts > 0 and $3 > attempts)
        -- A job whose agent stopped heartbeating can be taken over, never an ingested one.
        or (ingested_at is null and exists (select 1 from agents a where a.name = jobs.agent and a.last_heartbeat_at < now() - interval '5 minutes')))
-     returning id, run_id, agent, targets`, [jobId, agentName, attempt]);
+     returning id, run_id, agent, targets`,
+    [jobId, agentName, attempt],
+  );
   if (row) return { id: row.id, runId: row.run_id, agent: row.agent, targets: row.targets };
   const [job] = await store.query<{ agent: string | null; status: string }>('select agent, status from jobs where id = $1', [jobId]);
   if (!job) throw new PlumError('not_found', `no job ${jobId}`, { hint: 'claim only jobs the server handed out' });
@@ -48,8 +50,14 @@ export async function pinnedAddresses(store: StoreSession, runId: string): Promi
 
 /** A job as a run plans it: what nmap is asked to scan. */
 export interface PlannedJobRow {
-  id: string; index: number; targets: string[]; address_count: number; tcp_ports: string; udp_ports: string | null;
-  scripts: string[]; nmap_args: string[];
+  id: string;
+  index: number;
+  targets: string[];
+  address_count: number;
+  tcp_ports: string;
+  udp_ports: string | null;
+  scripts: string[];
+  nmap_args: string[];
   /** 'scout' for a scouting job of a two-stage run; 'scan' when absent. */
   stage?: 'scout' | 'scan';
 }
@@ -64,18 +72,23 @@ export async function insertQueuedJobs(tx: StoreSession, runId: string, jobs: re
          coalesce(x.stage, 'scan')
        from jsonb_to_recordset($1::jsonb) as x(id text, index int, targets jsonb, address_count int, tcp_ports text, udp_ports text,
          scripts jsonb, nmap_args jsonb, stage text)`,
-      [JSON.stringify(jobs.slice(i, i + 1000)), runId]);
+      [JSON.stringify(jobs.slice(i, i + 1000)), runId],
+    );
   }
 }
 
 /** The jobs of a run with index in [fromIndex, fromIndex + count), in index order. */
 export async function jobsInIndexRange(
-  store: StoreSession, runId: string, fromIndex: number, count: number,
+  store: StoreSession,
+  runId: string,
+  fromIndex: number,
+  count: number,
 ): Promise<Array<PlannedJobRow & { ingested_at: Date | null; status: string; stage: string }>> {
   return store.query(
     `select id, index, targets, address_count, tcp_ports, udp_ports, scripts, nmap_args, ingested_at, status, stage from jobs
      where run_id = $1 and index >= $2 and index < $3 order by index`,
-    [runId, fromIndex, fromIndex + count]);
+    [runId, fromIndex, fromIndex + count],
+  );
 }
 
 /** A job's run's scanner (runs.progress; null for nmap runs stored before scanners were recorded), as a column. */
@@ -83,8 +96,16 @@ const RUN_SCANNER = `(select r.progress->>'scanner' from runs r where r.id = job
 
 /** What ingesting a job needs to know of it; undefined when there is no such job. */
 export interface JobToIngest {
-  id: string; run_id: string; index: number; targets: string[]; tcp_ports: string; udp_ports: string | null; address_count: number;
-  ingested_at: Date | null; error: string | null; progress: { ingest?: unknown };
+  id: string;
+  run_id: string;
+  index: number;
+  targets: string[];
+  tcp_ports: string;
+  udp_ports: string | null;
+  address_count: number;
+  ingested_at: Date | null;
+  error: string | null;
+  progress: { ingest?: unknown };
   /** The run's scanner (runs.progress), null for nmap runs stored before scanners were recorded. */
   scanner: string | null;
   /** 'scout' for a scouting job of a two-stage run (masscan), 'scan' otherwise. */
@@ -94,23 +115,35 @@ export async function jobToIngest(store: StoreSession, jobId: string): Promise<J
   const [job] = await store.query<JobToIngest>(
     `select id, run_id, index, targets, tcp_ports, udp_ports, address_count, ingested_at, error, progress, stage,
        ${RUN_SCANNER}
-     from jobs where id = $1`, [jobId]);
+     from jobs where id = $1`,
+    [jobId],
+  );
   return job;
 }
 
 /** Where a job handed to a legacy agent stands; undefined when the job no longer exists. */
 export async function handedOffJobState(
-  store: StoreSession, jobId: string,
+  store: StoreSession,
+  jobId: string,
 ): Promise<{ status: string; ingested_at: Date | null; result_sha256: string | null; error: string | null } | undefined> {
   const [job] = await store.query<{ status: string; ingested_at: Date | null; result_sha256: string | null; error: string | null }>(
-    'select status, ingested_at, result_sha256, error from jobs where id = $1', [jobId]);
+    'select status, ingested_at, result_sha256, error from jobs where id = $1',
+    [jobId],
+  );
   return job;
 }
 
 /** A job as an agent's upload is checked against; undefined when there is no such job. */
 export interface JobForUpload {
-  id: string; run_id: string; agent: string | null; status: string; targets: string[]; tcp_ports: string; udp_ports: string | null;
-  ingested_at: Date | null; result_sha256: string | null;
+  id: string;
+  run_id: string;
+  agent: string | null;
+  status: string;
+  targets: string[];
+  tcp_ports: string;
+  udp_ports: string | null;
+  ingested_at: Date | null;
+  result_sha256: string | null;
   /** The run's scanner (runs.progress), null for nmap runs stored before scanners were recorded. */
   scanner: string | null;
   /** 'scout' for a scouting job of a two-stage run (masscan), 'scan' otherwise. */
@@ -120,7 +153,9 @@ export async function jobForUpload(store: StoreSession, jobId: string): Promise<
   const [job] = await store.query<JobForUpload>(
     `select id, run_id, agent, status, targets, tcp_ports, udp_ports, ingested_at, result_sha256, stage,
        ${RUN_SCANNER}
-     from jobs where id = $1`, [jobId]);
+     from jobs where id = $1`,
+    [jobId],
+  );
   return job;
 }
 
@@ -129,7 +164,8 @@ export async function markJobRunning(store: StoreSession, jobId: string, at: Dat
   await store.query(
     `update jobs set status = 'running', started_at = coalesce(started_at, $2), attempts = attempts + 1, agent = coalesce($3, agent)
      where id = $1 and ingested_at is null`,
-    [jobId, at.toISOString(), runner]);
+    [jobId, at.toISOString(), runner],
+  );
 }
 
 /** Marks a job partial with the reason (its result was stored only in part). */
@@ -144,9 +180,12 @@ export async function recordIngestOutcome(store: StoreSession, jobId: string, ou
 
 /** Marks a job of a run failed (never an ingested one); the error is cut to 2,000 characters. */
 export async function markJobFailed(store: StoreSession, runId: string, jobId: string, error: string, at: Date): Promise<void> {
-  await store.query(
-    `update jobs set status = 'failed', error = $3, finished_at = $4 where id = $1 and run_id = $2 and ingested_at is null`,
-    [jobId, runId, error.slice(0, 2000), at.toISOString()]);
+  await store.query(`update jobs set status = 'failed', error = $3, finished_at = $4 where id = $1 and run_id = $2 and ingested_at is null`, [
+    jobId,
+    runId,
+    error.slice(0, 2000),
+    at.toISOString(),
+  ]);
 }
 
 /** Cancels the jobs of a run that are still queued or running. */

@@ -37,8 +37,13 @@ export async function createLegacyKey(store: StoreSession, note?: string): Promi
   const key = randomText(LEGACY_KEY_LENGTH);
   const salt = randomBytes(16).toString('hex');
   const id = newId('lkey');
-  await store.query('insert into legacy_agent_keys (id, key_index, salt, hash, note) values ($1, $2, $3, $4, $5)',
-    [id, key.slice(0, INDEX_LENGTH), salt, saltedHash(salt, key), note ?? null]);
+  await store.query('insert into legacy_agent_keys (id, key_index, salt, hash, note) values ($1, $2, $3, $4, $5)', [
+    id,
+    key.slice(0, INDEX_LENGTH),
+    salt,
+    saltedHash(salt, key),
+    note ?? null,
+  ]);
   return { id, key };
 }
 
@@ -46,7 +51,9 @@ export async function createLegacyKey(store: StoreSession, note?: string): Promi
 export async function checkLegacyKey(store: StoreSession, key: string): Promise<string | undefined> {
   if (key.length !== LEGACY_KEY_LENGTH) return undefined;
   const [row] = await store.query<{ id: string; salt: string; hash: string; revoked_at: Date | null }>(
-    'select id, salt, hash, revoked_at from legacy_agent_keys where key_index = $1', [key.slice(0, INDEX_LENGTH)]);
+    'select id, salt, hash, revoked_at from legacy_agent_keys where key_index = $1',
+    [key.slice(0, INDEX_LENGTH)],
+  );
   if (!row || row.revoked_at) return undefined;
   const presented = Buffer.from(saltedHash(row.salt, key));
   return timingSafeEqual(presented, Buffer.from(row.hash)) ? row.id : undefined;
@@ -67,7 +74,8 @@ export async function beaconLegacyAgent(store: StoreSession, keyId: string, id: 
      values ($1, $2, $3, $4, $5, $6)
      on conflict (uid) do update set key_id = excluded.key_id, device_model = excluded.device_model,
        agent_version = excluded.agent_version, system_version = excluded.system_version, ext_ip = excluded.ext_ip, last_seen_at = now()`,
-    [id.uid, keyId, id.deviceModel, id.agentVersion, id.systemVersion, id.extIp]);
+    [id.uid, keyId, id.deviceModel, id.agentVersion, id.systemVersion, id.extIp],
+  );
   await store.query('update legacy_agent_keys set last_used_at = now() where id = $1', [keyId]);
 }
 
@@ -79,8 +87,9 @@ export async function knownLegacyAgent(store: StoreSession, keyId: string, uid: 
 
 /** Whether any legacy agent was seen within `withinSeconds` (the runner hands jobs to them only then). */
 export async function legacyAgentsActive(store: StoreSession, withinSeconds: number): Promise<boolean> {
-  const [row] = await store.query<{ n: number }>(
-    `select count(*)::int as n from legacy_agents where last_seen_at > now() - make_interval(secs => $1)`, [withinSeconds]);
+  const [row] = await store.query<{ n: number }>(`select count(*)::int as n from legacy_agents where last_seen_at > now() - make_interval(secs => $1)`, [
+    withinSeconds,
+  ]);
   return Number(row?.n ?? 0) > 0;
 }
 
@@ -103,7 +112,9 @@ export async function failLegacyJob(store: StoreSession, jobId: string, error: s
 export async function offerJobToLegacyAgents(store: StoreSession, jobId: string): Promise<void> {
   await store.query(
     `update jobs set status = 'queued', agent = null, progress = progress || '{"executor": "legacy"}'::jsonb
-     where id = $1 and ingested_at is null and status in ('queued', 'running')`, [jobId]);
+     where id = $1 and ingested_at is null and status in ('queued', 'running')`,
+    [jobId],
+  );
 }
 
 export interface LegacyJob {
@@ -138,29 +149,46 @@ export async function claimLegacyJob(store: Store, uid: string, timeoutSeconds: 
       `update jobs set status = 'queued', agent = null,
          progress = progress || jsonb_build_object('released', coalesce((progress->>'released')::int, 0) + 1)
        where progress->>'executor' = 'legacy' and status = 'running' and ingested_at is null and agent like 'legacy:%'
-         and progress->>'bridge' is null and started_at < now() - make_interval(secs => $1)`, [timeoutSeconds]);
+         and progress->>'bridge' is null and started_at < now() - make_interval(secs => $1)`,
+      [timeoutSeconds],
+    );
     const queues = await tx.query<{ priority: number }>(
       `select distinct coalesce((r.progress->>'priority')::int, 2) as priority from jobs j join runs r on r.id = j.run_id
-       where j.progress->>'executor' = 'legacy' and j.status = 'queued' and j.agent is null and ${HELD}`);
+       where j.progress->>'executor' = 'legacy' and j.status = 'queued' and j.agent is null and ${HELD}`,
+    );
     if (queues.length === 0) return undefined;
     await tx.query(`insert into legacy_dispatch (id) values ('default') on conflict (id) do nothing`);
     const [state] = await tx.query<{ weights: Record<string, number> }>(`select weights from legacy_dispatch where id = 'default' for update`);
-    const pick = pickPriority(state?.weights ?? {}, queues.map((q) => Number(q.priority)))!;
+    const pick = pickPriority(
+      state?.weights ?? {},
+      queues.map((q) => Number(q.priority)),
+    )!;
     const [job] = await tx.query<{ id: string; run_id: string; targets: string[]; tcp_ports: string; scripts: string[]; nmap_args: string[] }>(
       `update jobs set status = 'running', agent = $1, started_at = now(), attempts = attempts + 1
        where id = (select j.id from jobs j join runs r on r.id = j.run_id
          where j.progress->>'executor' = 'legacy' and j.status = 'queued' and j.agent is null and ${HELD}
            and coalesce((r.progress->>'priority')::int, 2) = $2
          order by j.created_at, j.index limit 1 for update of j skip locked)
-       returning id, run_id, targets, tcp_ports, scripts, nmap_args`, [legacyAgentName(uid), pick.priority]);
+       returning id, run_id, targets, tcp_ports, scripts, nmap_args`,
+      [legacyAgentName(uid), pick.priority],
+    );
     if (!job) return undefined;
     await tx.query(`update legacy_dispatch set weights = $1::jsonb, updated_at = now() where id = 'default'`, [JSON.stringify(pick.state)]);
     const [run] = await tx.query<{ progress: { hostTimeout?: string; allowScripts?: string[]; customScripts?: CustomScriptRef[] } }>(
-      'select progress from runs where id = $1', [job.run_id]);
+      'select progress from runs where id = $1',
+      [job.run_id],
+    );
     const meta = run?.progress ?? {};
     return {
-      id: job.id, runId: job.run_id, targets: job.targets, tcpPorts: job.tcp_ports, scripts: job.scripts, nmapArgs: job.nmap_args ?? [],
-      ...(meta.hostTimeout ? { hostTimeout: meta.hostTimeout } : {}), allowScripts: meta.allowScripts ?? [], customScripts: meta.customScripts ?? [],
+      id: job.id,
+      runId: job.run_id,
+      targets: job.targets,
+      tcpPorts: job.tcp_ports,
+      scripts: job.scripts,
+      nmapArgs: job.nmap_args ?? [],
+      ...(meta.hostTimeout ? { hostTimeout: meta.hostTimeout } : {}),
+      allowScripts: meta.allowScripts ?? [],
+      customScripts: meta.customScripts ?? [],
     };
   });
 }
@@ -177,13 +205,25 @@ export interface ResultTarget {
 
 /** The checks of sndjob, in §8's order: 404 unknown, 403 another agent's, 409 not active, 429 too early. */
 export async function jobForResult(store: StoreSession, jobId: string | undefined, uid: string): Promise<ResultTarget> {
-  const [job] = jobId ? await store.query<{
-    id: string; run_id: string; targets: string[]; tcp_ports: string; udp_ports: string | null; status: string;
-    agent: string | null; ingested_at: Date | null; early: boolean; legacy: boolean;
-  }>(
-    `select id, run_id, targets, tcp_ports, udp_ports, status, agent, ingested_at, progress->>'executor' = 'legacy' as legacy,
+  const [job] = jobId
+    ? await store.query<{
+        id: string;
+        run_id: string;
+        targets: string[];
+        tcp_ports: string;
+        udp_ports: string | null;
+        status: string;
+        agent: string | null;
+        ingested_at: Date | null;
+        early: boolean;
+        legacy: boolean;
+      }>(
+        `select id, run_id, targets, tcp_ports, udp_ports, status, agent, ingested_at, progress->>'executor' = 'legacy' as legacy,
        started_at > now() - interval '1 second' as early
-     from jobs where id = $1`, [jobId]) : [];
+     from jobs where id = $1`,
+        [jobId],
+      )
+    : [];
   if (!job || !job.legacy) throw new PlumError('not_found', 'unknown job');
   if (job.agent !== legacyAgentName(uid)) throw new PlumError('forbidden', 'job assigned to another agent');
   const target = { id: job.id, runId: job.run_id, targets: job.targets, tcpPorts: job.tcp_ports, udpPorts: job.udp_ports };

@@ -21,8 +21,14 @@ export interface NseScriptInfo extends CustomScriptRef {
 }
 
 const info = (r: NseScriptRow): NseScriptInfo => ({
-  id: r.id, name: r.name, sha256: r.sha256, categories: r.categories, size: r.size, createdBy: r.createdBy,
-  createdAt: r.createdAt.toISOString(), updatedAt: r.updatedAt.toISOString(),
+  id: r.id,
+  name: r.name,
+  sha256: r.sha256,
+  categories: r.categories,
+  size: r.size,
+  createdBy: r.createdBy,
+  createdAt: r.createdAt.toISOString(),
+  updatedAt: r.updatedAt.toISOString(),
 });
 
 /** Adds a script; with `replace`, a script of that name gets the new content (and so a new hash). */
@@ -38,11 +44,18 @@ export async function addNseScript(
   }
   const values = { sha256: s.sha256, content: s.content, size: s.size, categories: s.categories, createdBy: input.by ?? null };
   if (existing) {
-    const [row] = await store.db.update(nseScripts).set({ ...values, updatedAt: new Date() }).where(eq(nseScripts.id, existing.id)).returning();
+    const [row] = await store.db
+      .update(nseScripts)
+      .set({ ...values, updatedAt: new Date() })
+      .where(eq(nseScripts.id, existing.id))
+      .returning();
     return { ...info(row!), replaced: true };
   }
-  const [row] = await store.db.insert(nseScripts).values({ id: newId('nse'), name: s.name, ...values })
-    .onConflictDoNothing({ target: nseScripts.name }).returning();
+  const [row] = await store.db
+    .insert(nseScripts)
+    .values({ id: newId('nse'), name: s.name, ...values })
+    .onConflictDoNothing({ target: nseScripts.name })
+    .returning();
   if (!row) throw new PlumError('conflict', `NSE script ${s.name} already exists`, { hint: 'use --replace to change its content' });
   return { ...info(row), replaced: false };
 }
@@ -53,7 +66,10 @@ export async function listNseScripts(store: StoreSession): Promise<NseScriptInfo
 
 /** Deletes a script no profile names; PlumError('conflict') naming the profiles otherwise. */
 export async function removeNseScript(store: StoreSession, name: string): Promise<NseScriptInfo> {
-  const key = name.trim().replace(/\.nse$/, '').toLowerCase();
+  const key = name
+    .trim()
+    .replace(/\.nse$/, '')
+    .toLowerCase();
   const [row] = await store.db.select().from(nseScripts).where(eq(nseScripts.name, key));
   if (!row) throw new PlumError('not_found', `no custom NSE script named ${name}`, { hint: 'list them with `plum nse list`' });
   const users = await store.query<{ name: string }>('select name from scan_profiles where $1 = any(scripts) order by name', [key]);
@@ -69,8 +85,10 @@ export async function removeNseScript(store: StoreSession, name: string): Promis
 /** The custom scripts among these names, with their current hash and categories (stock and project names are skipped). */
 export async function customScriptRefs(store: StoreSession, names: readonly string[]): Promise<CustomScriptRef[]> {
   if (names.length === 0) return [];
-  const rows = await store.db.select({ name: nseScripts.name, sha256: nseScripts.sha256, categories: nseScripts.categories })
-    .from(nseScripts).where(inArray(nseScripts.name, [...names]));
+  const rows = await store.db
+    .select({ name: nseScripts.name, sha256: nseScripts.sha256, categories: nseScripts.categories })
+    .from(nseScripts)
+    .where(inArray(nseScripts.name, [...names]));
   return rows.sort((a, b) => names.indexOf(a.name) - names.indexOf(b.name));
 }
 

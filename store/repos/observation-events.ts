@@ -47,7 +47,10 @@ export async function eventsInPeriod(store: StoreSession, from: Date, to: Date, 
  * `settledBelow` (those that have finished: one that commits late is then never left behind the cursor).
  */
 export async function eventsAfterCursor(
-  store: StoreSession, cursor: { settledBelow: number; tx: number; id: string }, flapping: FlappingRule, limit: number,
+  store: StoreSession,
+  cursor: { settledBelow: number; tx: number; id: string },
+  flapping: FlappingRule,
+  limit: number,
 ): Promise<StoredEvent[]> {
   const rows = await store.query<StoredEvent>(
     `select ${columns(flapping)} from observation_events e
@@ -59,7 +62,9 @@ export async function eventsAfterCursor(
 
 /** How many events of each type a job recorded. */
 export async function eventCountsOfJob(store: StoreSession, jobId: string): Promise<Record<string, number>> {
-  const rows = await store.query<{ type: string; n: number }>('select type, count(*)::int as n from observation_events where job_id = $1 group by type', [jobId]);
+  const rows = await store.query<{ type: string; n: number }>('select type, count(*)::int as n from observation_events where job_id = $1 group by type', [
+    jobId,
+  ]);
   return Object.fromEntries(rows.map((e) => [e.type, Number(e.n)]));
 }
 
@@ -75,20 +80,31 @@ const FEED_COLUMNS = EVENT_COLUMNS;
  */
 export function feedEventPage(store: StoreSession, types: string, limit: number, after: string, upTo?: string): Promise<FeedEvent[]> {
   return upTo === undefined
-    ? store.query<FeedEvent>(`select ${FEED_COLUMNS} from observation_events where id > $1 and type = any($2::text[]) order by id limit ${Math.trunc(limit)}`, [after, types])
-    : store.query<FeedEvent>(`select ${FEED_COLUMNS} from observation_events where id > $1 and id <= $3 and type = any($2::text[]) order by id limit ${Math.trunc(limit)}`, [after, types, upTo]);
+    ? store.query<FeedEvent>(`select ${FEED_COLUMNS} from observation_events where id > $1 and type = any($2::text[]) order by id limit ${Math.trunc(limit)}`, [
+        after,
+        types,
+      ])
+    : store.query<FeedEvent>(
+        `select ${FEED_COLUMNS} from observation_events where id > $1 and id <= $3 and type = any($2::text[]) order by id limit ${Math.trunc(limit)}`,
+        [after, types, upTo],
+      );
 }
 
 /** How many events of the given types (a PostgreSQL array literal) have an id in [from, to]. */
 export async function feedEventCount(store: StoreSession, types: string, from: string, to: string): Promise<number> {
-  const [row] = await store.query<{ n: number }>(
-    'select count(*)::int as n from observation_events where id >= $1 and id <= $2 and type = any($3::text[])', [from, to, types]);
+  const [row] = await store.query<{ n: number }>('select count(*)::int as n from observation_events where id >= $1 and id <= $2 and type = any($3::text[])', [
+    from,
+    to,
+    types,
+  ]);
   return row?.n ?? 0;
 }
 
 /** The services that went away during a run, by address and port. */
 export async function goneInRun(store: StoreSession, runId: string, limit = 500): Promise<{ ip: string; protocol: string; port: number }[]> {
   const rows = await store.query<{ ip: string; protocol: string; port: number }>(
-    `select host(ip) as ip, protocol, port from observation_events where run_id = $1 and type = 'gone' order by ip, port limit $2`, [runId, limit]);
+    `select host(ip) as ip, protocol, port from observation_events where run_id = $1 and type = 'gone' order by ip, port limit $2`,
+    [runId, limit],
+  );
   return rows.map((r) => ({ ip: r.ip, protocol: r.protocol, port: Number(r.port) }));
 }

@@ -46,10 +46,7 @@ export async function* scanObservations(store: StoreSession, where: SQL, batchSi
   const ids = (await store.query<{ id: string }>(sql`select po.id from ${observationsFrom('po')} where ${where} order by po.id`)).map((r) => r.id);
   for (let i = 0; i < ids.length; i += batchSize) {
     const page = ids.slice(i, i + batchSize);
-    const rows = await store.query<RawObservationRow>(
-      `select ${columns} from ${OBS_FROM} where po.id = any($1::text[]) order by po.id`,
-      [page],
-    );
+    const rows = await store.query<RawObservationRow>(`select ${columns} from ${OBS_FROM} where po.id = any($1::text[]) order by po.id`, [page]);
     // Projected column sets (REPORT_COLUMNS) already carry every field they read.
     const fill = columns === OBS_COLUMNS;
     for (const r of rows) yield normaliseRow(r, fill);
@@ -72,7 +69,9 @@ export async function scoreFeaturesById(store: StoreSession, ids: readonly strin
   const out = new Map<string, Record<string, unknown> | null>();
   for (let i = 0; i < ids.length; i += pageSize) {
     const rows = await store.query<{ id: string; score_features: Record<string, unknown> | null }>(
-      'select id, score_features from port_observations where id = any($1::text[])', [ids.slice(i, i + pageSize)]);
+      'select id, score_features from port_observations where id = any($1::text[])',
+      [ids.slice(i, i + pageSize)],
+    );
     for (const r of rows) out.set(r.id, r.score_features);
   }
   return out;
@@ -95,7 +94,9 @@ export const overlapWhere = (from: string, to: string): SQL => sql`po.first_seen
  * current open ports; in id order (scanObservations).
  */
 export function scanMatching(
-  store: StoreSession, where: SQL, opts: { overlapping?: { from: string; to: string }; batchSize?: number; columns?: string } = {},
+  store: StoreSession,
+  where: SQL,
+  opts: { overlapping?: { from: string; to: string }; batchSize?: number; columns?: string } = {},
 ): AsyncGenerator<ObservationRow> {
   const scope = opts.overlapping ? overlapWhere(opts.overlapping.from, opts.overlapping.to) : sql`po.current and po.state = 'open'`;
   return scanObservations(store, sql`${scope} and ${where}`, opts.batchSize, opts.columns);
@@ -131,7 +132,17 @@ export function normaliseRow(raw: RawObservationRow, fill = true): ObservationRo
 }
 
 /** The search fields the report's hosts section shows: only these leave the database (real documents carry many more, e.g. every header). */
-const REPORT_FIELDS = ['service_name', 'service_product', 'service_version', 'http_title', 'http_server', 'fqdn_requested', 'ptr', 'x509_subject_cn', 'x509_san'];
+const REPORT_FIELDS = [
+  'service_name',
+  'service_product',
+  'service_version',
+  'http_title',
+  'http_server',
+  'fqdn_requested',
+  'ptr',
+  'x509_subject_cn',
+  'x509_san',
+];
 
 /** Columns for the report scan: projected fields, no raw score features (read when explaining a port score). */
 export const REPORT_COLUMNS = `po.id, host(po.ip) as ip, po.protocol, po.port, po.state, po.current, '' as hsh256,

@@ -71,12 +71,17 @@ export async function getHostView(store: StoreSession, ipText: string, opts: { e
     `select id, protocol, port, hsh256, fp_version, state, first_seen, last_seen, times_seen, state_changed_at, hostnames,
        fields, tags, score
      from port_observations join observation_sightings using (id) where ip = $1::inet and current
-     order by state desc, protocol, port`, [ip]);
-  const events = await store.query<HistoryEvent>(
-    `select ${EVENT_COLUMNS} from observation_events where ip = $1::inet order by at desc, port limit $2`,
-    [ip, opts.eventLimit ?? 1000]);
+     order by state desc, protocol, port`,
+    [ip],
+  );
+  const events = await store.query<HistoryEvent>(`select ${EVENT_COLUMNS} from observation_events where ip = $1::inet order by at desc, port limit $2`, [
+    ip,
+    opts.eventLimit ?? 1000,
+  ]);
   const [span] = await store.query<{ first_seen: Date | null; last_seen: Date | null }>(
-    'select min(first_seen) as first_seen, max(last_seen) as last_seen from port_observations join observation_sightings using (id) where ip = $1::inet', [ip]);
+    'select min(first_seen) as first_seen, max(last_seen) as last_seen from port_observations join observation_sightings using (id) where ip = $1::inet',
+    [ip],
+  );
   if (services.length === 0 && events.length === 0 && !span?.first_seen) return undefined;
   const open = services.filter((s) => s.state === 'open');
   return {
@@ -117,7 +122,9 @@ export async function listEvents(store: StoreSession, q: HistoryQuery = {}): Pro
   params.push(q.limit ?? 10_000);
   return store.query<HistoryEvent>(
     `select ${EVENT_COLUMNS} from observation_events ${where.length ? `where ${where.join(' and ')}` : ''}
-     order by at desc, ip, port limit $${params.length}`, params);
+     order by at desc, ip, port limit $${params.length}`,
+    params,
+  );
 }
 
 /** The events a run recorded, in time order (at most 10,000). */
@@ -127,7 +134,10 @@ export async function eventsOfRun(store: StoreSession, runId: string): Promise<H
 
 /** A current service a run saw last, with the search fields an investigation shows. */
 export type RunService = Pick<ObservationRow, 'ip' | 'protocol' | 'port' | 'state' | 'hsh256' | 'tags' | 'score' | 'first_seen' | 'last_seen'> & {
-  service: string | null; product: string | null; title: string | null; banner: string | null;
+  service: string | null;
+  product: string | null;
+  title: string | null;
+  banner: string | null;
 };
 
 /** The current services a run saw last, by address and port (at most 10,000). */
@@ -136,19 +146,26 @@ export async function currentServicesOfRun(store: StoreSession, runId: string): 
     `select host(ip) as ip, protocol, port, state, hsh256, tags, score, first_seen, last_seen,
             fields->'service_name'->>0 as service, fields->'service_product'->>0 as product,
             fields->'http_title'->>0 as title, left(fields->'banner'->>0, 500) as banner
-       from port_observations join observation_sightings using (id) where last_run_id = $1 and current order by ip, protocol, port limit 10000`, [runId]);
+       from port_observations join observation_sightings using (id) where last_run_id = $1 and current order by ip, protocol, port limit 10000`,
+    [runId],
+  );
 }
 
 /** Up to 1,000 addresses whose services a run saw last. */
 export async function addressesSeenLastByRun(store: StoreSession, runId: string): Promise<string[]> {
-  const rows = await store.query<{ ip: string }>('select distinct host(ip) as ip from port_observations join observation_sightings using (id) where last_run_id = $1 limit 1000', [runId]);
+  const rows = await store.query<{ ip: string }>(
+    'select distinct host(ip) as ip from port_observations join observation_sightings using (id) where last_run_id = $1 limit 1000',
+    [runId],
+  );
   return rows.map((r) => r.ip);
 }
 
 /** Open ports a job saw last, and on how many hosts. */
 export async function openCountsOfJob(store: StoreSession, jobId: string): Promise<{ ports: number; hosts: number }> {
   const [open] = await store.query<{ ports: number; hosts: number }>(
-    `select count(*)::int as ports, count(distinct ip)::int as hosts from port_observations join observation_sightings using (id) where last_job_id = $1 and state = 'open'`, [jobId]);
+    `select count(*)::int as ports, count(distinct ip)::int as hosts from port_observations join observation_sightings using (id) where last_job_id = $1 and state = 'open'`,
+    [jobId],
+  );
   return { ports: Number(open?.ports ?? 0), hosts: Number(open?.hosts ?? 0) };
 }
 
@@ -165,5 +182,6 @@ export async function openServicesOfRun(store: StoreSession, runId: string, limi
      where s.last_run_id = $1 and o.current and o.state = 'open'
      order by (select count(*) from observation_events e where e.observation_id = o.id and e.run_id = $1) desc, o.score desc, o.ip, o.port
      limit $2`,
-    [runId, limit]);
+    [runId, limit],
+  );
 }

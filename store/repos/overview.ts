@@ -52,7 +52,9 @@ export async function loadOverview(store: StoreSession, now = new Date()): Promi
     store.query<{ band: string | null; hosts: number | null; ports: number | null; dhosts: number; dports: number }>(COUNTS_AND_BANDS_SQL),
     store.query<{ type: string; day: number; week: number }>(
       `select type, count(*) filter (where at >= $1::timestamptz)::int as day, count(*)::int as week
-         from observation_events where at >= $2::timestamptz group by type order by type`, [day.toISOString(), week.toISOString()]),
+         from observation_events where at >= $2::timestamptz group by type order by type`,
+      [day.toISOString(), week.toISOString()],
+    ),
     // Top tags and services over the most recent open ports only: reading every port's fields costs
     // seconds at millions of documents (bench/web.ts), a bounded sample a fraction of that.
     store.query<{ kind: 'tag' | 'service'; key: string; ports: number; rank: number }>(TOP_SQL),
@@ -85,6 +87,7 @@ export async function profileCoverage(store: StoreSession): Promise<CoverageRow[
        from scan_profiles p
        left join lateral (select started_at, finished_at, status from runs where profile_id = p.id and finished_at is not null
                           order by finished_at desc limit 1) r on true
-      where p.enabled order by p.name`);
+      where p.enabled order by p.name`,
+  );
   return rows.map((r) => ({ profile: r.name, cycle: r.cycle, lastStart: r.started_at, lastFinish: r.finished_at, lastStatus: r.status }));
 }

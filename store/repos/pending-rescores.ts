@@ -13,14 +13,17 @@ export async function queueRescores(tx: StoreSession, ips: string[], at: Date): 
   await tx.query(
     `insert into pending_rescores (ip, queued_at) select distinct unnest($1::inet[]), $2::timestamptz
      on conflict (ip) do update set queued_at = greatest(pending_rescores.queued_at, excluded.queued_at)`,
-    [`{${[...new Set(ips)].join(',')}}`, at.toISOString()]);
+    [`{${[...new Set(ips)].join(',')}}`, at.toISOString()],
+  );
 }
 
 /** Clears `ips` once rescored, unless another ingest queued them again after `queuedUpTo`. */
 export async function clearRescores(store: StoreSession, ips: string[], queuedUpTo: Date): Promise<void> {
   if (ips.length === 0) return;
-  await store.query('delete from pending_rescores where ip = any($1::inet[]) and queued_at <= $2::timestamptz',
-    [`{${[...new Set(ips)].join(',')}}`, queuedUpTo.toISOString()]);
+  await store.query('delete from pending_rescores where ip = any($1::inet[]) and queued_at <= $2::timestamptz', [
+    `{${[...new Set(ips)].join(',')}}`,
+    queuedUpTo.toISOString(),
+  ]);
 }
 
 /** Hosts still owed a score. */

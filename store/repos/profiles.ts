@@ -26,9 +26,14 @@ function fromRow(r: ScanProfileRow): StoredProfile {
     name: r.name,
     ...(r.description ? { description: r.description } : {}),
     // A trigger profile's schedule, targets and ports columns keep their defaults and mean nothing.
-    ...(r.trigger ? { trigger: r.trigger } : {
-      tcpPorts: r.tcpPorts, udpPorts: r.udpPorts, every: r.cycle, targets: r.targetSelector,
-    }),
+    ...(r.trigger
+      ? { trigger: r.trigger }
+      : {
+          tcpPorts: r.tcpPorts,
+          udpPorts: r.udpPorts,
+          every: r.cycle,
+          targets: r.targetSelector,
+        }),
     scripts: r.scripts,
     allowScripts: r.allowScripts,
     nmapArgs: r.nmapArgs,
@@ -68,7 +73,8 @@ function toRow(p: ScanProfile) {
 
 /** Creates the built-in profiles if they are missing (idempotent; never overwrites edits). */
 export async function ensureDefaultProfiles(store: StoreSession): Promise<void> {
-  await store.db.insert(scanProfiles)
+  await store.db
+    .insert(scanProfiles)
     .values(DEFAULT_PROFILES.map((p) => ({ id: newId('prof'), ...toRow(p) })))
     .onConflictDoNothing({ target: scanProfiles.name });
 }
@@ -83,12 +89,18 @@ export async function saveProfile(store: StoreSession, input: ProfileInput | Sca
     throw new PlumError('conflict', `profile ${p.name} already exists`, { hint: 'use --replace to change it, or choose another name' });
   }
   if (existing) {
-    const [row] = await store.db.update(scanProfiles).set({ ...toRow(p), updatedAt: new Date() })
-      .where(eq(scanProfiles.id, existing.id)).returning();
+    const [row] = await store.db
+      .update(scanProfiles)
+      .set({ ...toRow(p), updatedAt: new Date() })
+      .where(eq(scanProfiles.id, existing.id))
+      .returning();
     return fromRow(row!);
   }
-  const [row] = await store.db.insert(scanProfiles).values({ id: newId('prof'), ...toRow(p) })
-    .onConflictDoNothing({ target: scanProfiles.name }).returning();
+  const [row] = await store.db
+    .insert(scanProfiles)
+    .values({ id: newId('prof'), ...toRow(p) })
+    .onConflictDoNothing({ target: scanProfiles.name })
+    .returning();
   if (!row) throw new PlumError('conflict', `profile ${p.name} already exists`, { hint: 'use --replace to change it' });
   return fromRow(row);
 }
@@ -104,7 +116,10 @@ export async function getProfile(store: StoreSession, nameOrId: string): Promise
   await ensureDefaultProfiles(store);
   const key = nameOrId.trim().toLowerCase();
   const col = key.startsWith('prof_') ? scanProfiles.id : scanProfiles.name;
-  const [row] = await store.db.select().from(scanProfiles).where(eq(col, key.startsWith('prof_') ? nameOrId.trim() : key));
+  const [row] = await store.db
+    .select()
+    .from(scanProfiles)
+    .where(eq(col, key.startsWith('prof_') ? nameOrId.trim() : key));
   if (!row) {
     const names = (await store.db.select({ name: scanProfiles.name }).from(scanProfiles).orderBy(asc(scanProfiles.name))).map((r) => r.name);
     throw new PlumError('not_found', `no profile named ${nameOrId}`, { hint: `known profiles: ${names.join(', ')}; add one with \`plum profile add\`` });

@@ -4,9 +4,14 @@ import { PlumError } from '../../core/errors.ts';
 import type { StoreSession } from '../index.ts';
 
 /** The nmap XML stored for a job (uncompressed), to re-ingest it with a newer parser or to export it. */
-export async function getRawXml(store: StoreSession, jobId: string): Promise<{ xml: Buffer; sha256: string; parserVersion: number; error: string | null } | undefined> {
+export async function getRawXml(
+  store: StoreSession,
+  jobId: string,
+): Promise<{ xml: Buffer; sha256: string; parserVersion: number; error: string | null } | undefined> {
   const [row] = await store.query<{ xml_gz: Buffer; sha256: string; parser_version: number; error: string | null }>(
-    'select xml_gz, sha256, parser_version, error from raw_results where job_id = $1', [jobId]);
+    'select xml_gz, sha256, parser_version, error from raw_results where job_id = $1',
+    [jobId],
+  );
   if (!row) return undefined;
   return { xml: gunzipSync(row.xml_gz), sha256: row.sha256, parserVersion: row.parser_version, error: row.error };
 }
@@ -30,8 +35,11 @@ export async function getJobRawXml(store: StoreSession, jobId: string): Promise<
   }
   const sha256 = createHash('sha256').update(raw.xml).digest('hex');
   if (sha256 !== raw.sha256) {
-    throw new PlumError('internal', `the XML stored for job ${jobId} does not match its SHA-256 (stored ${raw.sha256.slice(0, 12)}…, read ${sha256.slice(0, 12)}…)`,
-      { hint: 'the database is damaged: restore it from a backup' });
+    throw new PlumError(
+      'internal',
+      `the XML stored for job ${jobId} does not match its SHA-256 (stored ${raw.sha256.slice(0, 12)}…, read ${sha256.slice(0, 12)}…)`,
+      { hint: 'the database is damaged: restore it from a backup' },
+    );
   }
   return { found: 'xml', ...raw };
 }
@@ -41,14 +49,21 @@ export async function getJobRawXml(store: StoreSession, jobId: string): Promise<
  * ingest; null = kept forever). Observations and events are not touched.
  */
 export async function purgeExpiredRawResults(store: StoreSession, now = new Date()): Promise<number> {
-  const rows = await store.query<{ id: string }>(
-    'delete from raw_results where expires_at is not null and expires_at <= $1::timestamptz returning id', [now.toISOString()]);
+  const rows = await store.query<{ id: string }>('delete from raw_results where expires_at is not null and expires_at <= $1::timestamptz returning id', [
+    now.toISOString(),
+  ]);
   return rows.length;
 }
 
 /** A job's nmap XML as delivered, before it is ingested. */
 export interface DeliveredResult {
-  id: string; jobId: string; runId: string; sha256: string; size: number; xmlGz: Buffer; parserVersion: number;
+  id: string;
+  jobId: string;
+  runId: string;
+  sha256: string;
+  size: number;
+  xmlGz: Buffer;
+  parserVersion: number;
   /** null: kept forever. */
   expiresAt: string | null;
 }
@@ -63,7 +78,8 @@ export async function storeDeliveredResult(store: StoreSession, r: DeliveredResu
      select $1, $2, $3, $4, $5, $6, $7, $8
      where not exists (select 1 from jobs where id = $2 and ingested_at is not null)
      on conflict (job_id) do update set sha256 = excluded.sha256, size = excluded.size, xml_gz = excluded.xml_gz, expires_at = excluded.expires_at`,
-    [r.id, r.jobId, r.runId, r.sha256, r.size, r.xmlGz, r.parserVersion, r.expiresAt]);
+    [r.id, r.jobId, r.runId, r.sha256, r.size, r.xmlGz, r.parserVersion, r.expiresAt],
+  );
 }
 
 /** A job's stored XML, still compressed; undefined when none is kept. */

@@ -9,10 +9,7 @@ export type { ReportDefinitionRow };
 
 export const REPORT_NAME_RE = /^[a-z0-9][a-z0-9_.-]{0,99}$/i;
 
-export type Destination =
-  | { kind: 'dir'; path: string }
-  | { kind: 'webhook'; url: string }
-  | { kind: 'mailto'; address: string };
+export type Destination = { kind: 'dir'; path: string } | { kind: 'webhook'; url: string } | { kind: 'mailto'; address: string };
 
 /** Parses `dir:PATH`, `webhook:URL` or `mailto:ADDR`. */
 export function parseDestination(text: string): Destination {
@@ -65,21 +62,26 @@ export async function createReportDefinition(store: StoreSession, input: NewRepo
   if (!Number.isInteger(hostLimit) || hostLimit < 0) throw usageError('--host-limit must be a whole number ≥ 0', 'use 0 to list every host');
   const existing = await store.db.select({ id: reportDefinitions.id }).from(reportDefinitions).where(eq(reportDefinitions.name, input.name));
   if (existing.length) {
-    throw new PlumError('conflict', `a report named "${input.name}" already exists`, { hint: `remove it first with \`plum report rm ${input.name}\` or choose another name` });
+    throw new PlumError('conflict', `a report named "${input.name}" already exists`, {
+      hint: `remove it first with \`plum report rm ${input.name}\` or choose another name`,
+    });
   }
-  const [row] = await store.db.insert(reportDefinitions).values({
-    id: newId('rep'),
-    name: input.name,
-    description: input.description?.trim() || null,
-    query: input.query?.trim() ?? '',
-    every: input.every.trim().toLowerCase(),
-    period: input.period?.trim().toLowerCase() || null,
-    destinations,
-    hostLimit,
-    nextRunAt: input.nextRunAt ?? new Date(now.getTime() + everyMs),
-    createdAt: now,
-    updatedAt: now,
-  }).returning();
+  const [row] = await store.db
+    .insert(reportDefinitions)
+    .values({
+      id: newId('rep'),
+      name: input.name,
+      description: input.description?.trim() || null,
+      query: input.query?.trim() ?? '',
+      every: input.every.trim().toLowerCase(),
+      period: input.period?.trim().toLowerCase() || null,
+      destinations,
+      hostLimit,
+      nextRunAt: input.nextRunAt ?? new Date(now.getTime() + everyMs),
+      createdAt: now,
+      updatedAt: now,
+    })
+    .returning();
   return row!;
 }
 
@@ -89,7 +91,9 @@ export async function listReportDefinitions(store: StoreSession): Promise<Report
 
 /** By id (`rep_…`) or by name. */
 export async function findReportDefinition(store: StoreSession, idOrName: string): Promise<ReportDefinitionRow | undefined> {
-  const rows = await store.db.select().from(reportDefinitions)
+  const rows = await store.db
+    .select()
+    .from(reportDefinitions)
     .where(or(eq(reportDefinitions.id, idOrName), eq(reportDefinitions.name, idOrName)));
   return rows[0];
 }
@@ -112,13 +116,16 @@ export async function markReportRun(
   id: string,
   outcome: { at: Date; status: 'ok' | 'partial' | 'failed'; error?: string; nextRunAt?: Date },
 ): Promise<void> {
-  await store.db.update(reportDefinitions).set({
-    lastRunAt: outcome.at,
-    lastStatus: outcome.status,
-    lastError: outcome.error ?? null,
-    ...(outcome.nextRunAt ? { nextRunAt: outcome.nextRunAt } : {}),
-    updatedAt: outcome.at,
-  }).where(eq(reportDefinitions.id, id));
+  await store.db
+    .update(reportDefinitions)
+    .set({
+      lastRunAt: outcome.at,
+      lastStatus: outcome.status,
+      lastError: outcome.error ?? null,
+      ...(outcome.nextRunAt ? { nextRunAt: outcome.nextRunAt } : {}),
+      updatedAt: outcome.at,
+    })
+    .where(eq(reportDefinitions.id, id));
 }
 
 /**
@@ -127,7 +134,9 @@ export async function markReportRun(
  * report is delivered once however many schedulers share the database.
  */
 export async function claimDueReport(store: StoreSession, id: string, dueAt: Date, next: Date): Promise<boolean> {
-  const rows = await store.db.update(reportDefinitions).set({ nextRunAt: next })
+  const rows = await store.db
+    .update(reportDefinitions)
+    .set({ nextRunAt: next })
     .where(and(eq(reportDefinitions.id, id), eq(reportDefinitions.nextRunAt, dueAt)))
     .returning({ id: reportDefinitions.id });
   return rows.length === 1;
@@ -135,7 +144,9 @@ export async function claimDueReport(store: StoreSession, id: string, dueAt: Dat
 
 /** Enabled definitions whose next run is due (the embedded scheduler's poll). */
 export async function dueReportDefinitions(store: StoreSession, now: Date): Promise<ReportDefinitionRow[]> {
-  return store.db.select().from(reportDefinitions)
+  return store.db
+    .select()
+    .from(reportDefinitions)
     .where(and(eq(reportDefinitions.enabled, true), lte(reportDefinitions.nextRunAt, now)))
     .orderBy(asc(reportDefinitions.nextRunAt));
 }

@@ -17,7 +17,11 @@ import type { StoreSession } from '../index.ts';
 /** Past this many rules to re-run, a condition per rule costs more than reading everything. */
 const MAX_NARROWED_RULES = 16;
 
-const textArray = (values: readonly string[]) => sql`array[${sql.join(values.map((v) => sql`${v}`), sql`, `)}]::text[]`;
+const textArray = (values: readonly string[]) =>
+  sql`array[${sql.join(
+    values.map((v) => sql`${v}`),
+    sql`, `,
+  )}]::text[]`;
 
 /**
  * A condition on `port_observations` (alias `alias`) true for every document
@@ -39,7 +43,12 @@ export function candidateCondition(set: RuleSet, affected: readonly string[], re
     if (exact) {
       parts.push(compileWhere(rule.node, { now: new Date(0), alias }));
     } else if (rule.guard) {
-      parts.push(sql`(${sql.join(rule.guard.map((f) => sql`coalesce(${col('fields')} -> ${f}, '[]'::jsonb) <> '[]'::jsonb`), sql` or `)})`);
+      parts.push(
+        sql`(${sql.join(
+          rule.guard.map((f) => sql`coalesce(${col('fields')} -> ${f}, '[]'::jsonb) <> '[]'::jsonb`),
+          sql` or `,
+        )})`,
+      );
     } else {
       return undefined;
     }
@@ -50,7 +59,8 @@ export function candidateCondition(set: RuleSet, affected: readonly string[], re
 /** The candidate documents' ids, grouped by host (canonical text), hosts in address order. */
 export async function candidatesByIp(store: StoreSession, cond: SQL): Promise<Map<string, string[]>> {
   const rows = await store.query<{ id: string; ip: string }>(
-    sql`select po.id, host(po.ip) as ip from port_observations po where ${cond} order by po.ip, po.id`);
+    sql`select po.id, host(po.ip) as ip from port_observations po where ${cond} order by po.ip, po.id`,
+  );
   const out = new Map<string, string[]>();
   for (const r of rows) {
     let ids = out.get(r.ip);

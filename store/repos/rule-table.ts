@@ -16,8 +16,16 @@ import type { Store, StoreSession } from '../index.ts';
 /* ------------------------------------------------------------------ rules table */
 
 interface RuleDbRow {
-  name: string; description: string | null; query: string; tags: string[]; version: string; source: string | null;
-  enabled: boolean; severity: string | null; references: string[]; tests: { match: RuleTestDoc[]; no_match: RuleTestDoc[] } | null;
+  name: string;
+  description: string | null;
+  query: string;
+  tags: string[];
+  version: string;
+  source: string | null;
+  enabled: boolean;
+  severity: string | null;
+  references: string[];
+  tests: { match: RuleTestDoc[]; no_match: RuleTestDoc[] } | null;
   hash: string;
 }
 
@@ -39,22 +47,33 @@ function rowToRule(r: RuleDbRow): Rule {
 
 export async function listStoredRules(s: StoreSession): Promise<Rule[]> {
   const rows = await s.query<RuleDbRow>(
-    `select name, description, query, tags, version, source, enabled, severity, "references", tests, hash from rules order by name`);
+    `select name, description, query, tags, version, source, enabled, severity, "references", tests, hash from rules order by name`,
+  );
   return rows.map(rowToRule);
 }
 
 export async function getStoredRule(s: StoreSession, name: string): Promise<Rule | undefined> {
   const rows = await s.query<RuleDbRow>(
     `select name, description, query, tags, version, source, enabled, severity, "references", tests, hash from rules where name = $1`,
-    [name]);
+    [name],
+  );
   return rows[0] ? rowToRule(rows[0]) : undefined;
 }
 
 async function writeRules(s: StoreSession, rules: Rule[]): Promise<void> {
   if (rules.length === 0) return;
   const rows = rules.map((r) => ({
-    id: newId('rule'), name: r.name, description: r.description, query: r.query, tags: r.tags, version: r.version,
-    source: r.source, enabled: r.enabled, severity: r.severity ?? null, references: r.references, tests: r.tests ?? null,
+    id: newId('rule'),
+    name: r.name,
+    description: r.description,
+    query: r.query,
+    tags: r.tags,
+    version: r.version,
+    source: r.source,
+    enabled: r.enabled,
+    severity: r.severity ?? null,
+    references: r.references,
+    tests: r.tests ?? null,
     hash: r.hash,
   }));
   await s.query(
@@ -65,7 +84,8 @@ async function writeRules(s: StoreSession, rules: Rule[]): Promise<void> {
      on conflict (name) do update set description = excluded.description, query = excluded.query, tags = excluded.tags,
        version = excluded.version, source = excluded.source, enabled = excluded.enabled, severity = excluded.severity,
        "references" = excluded."references", tests = excluded.tests, hash = excluded.hash, updated_at = now()`,
-    [JSON.stringify(rows)]);
+    [JSON.stringify(rows)],
+  );
 }
 
 export interface RuleMergeResult {
@@ -87,12 +107,16 @@ export interface RuleMergeResult {
  * compile (no tag cycles); a rule that would close a cycle is reported invalid.
  * Everything is written in one transaction, or nothing.
  */
-export async function mergeRules(store: Store, incoming: Rule[], opts: {
-  replaceSameVersion?: boolean;
-  /** Keep the stored enabled/disabled state of known rules (`plum rules disable` survives a sync). */
-  keepEnabled?: boolean;
-  fileOf?: (r: Rule) => string;
-} = {}): Promise<RuleMergeResult> {
+export async function mergeRules(
+  store: Store,
+  incoming: Rule[],
+  opts: {
+    replaceSameVersion?: boolean;
+    /** Keep the stored enabled/disabled state of known rules (`plum rules disable` survives a sync). */
+    keepEnabled?: boolean;
+    fileOf?: (r: Rule) => string;
+  } = {},
+): Promise<RuleMergeResult> {
   const fileOf = opts.fileOf ?? ((r: Rule) => r.source);
   return store.transaction(async (tx) => {
     await tx.query('select pg_advisory_xact_lock(hashtextextended($1, 0))', ['plum:rules']);
@@ -101,16 +125,20 @@ export async function mergeRules(store: Store, incoming: Rule[], opts: {
     let writes: Rule[] = [];
     for (const given of incoming) {
       const old = existing.get(given.name);
-      const r = old && opts.keepEnabled && old.enabled !== given.enabled
-        ? { ...given, enabled: old.enabled, hash: ruleHash({ ...given, enabled: old.enabled }) }
-        : given;
+      const r =
+        old && opts.keepEnabled && old.enabled !== given.enabled
+          ? { ...given, enabled: old.enabled, hash: ruleHash({ ...given, enabled: old.enabled }) }
+          : given;
       if (!old) {
         writes.push(r);
         continue;
       }
       const cmp = compareVersions(r.version, old.version);
-      const sameContent = old.hash === r.hash && old.description === r.description
-        && canonicalJson(old.tests ?? null) === canonicalJson(r.tests ?? null) && old.severity === r.severity;
+      const sameContent =
+        old.hash === r.hash &&
+        old.description === r.description &&
+        canonicalJson(old.tests ?? null) === canonicalJson(r.tests ?? null) &&
+        old.severity === r.severity;
       if (cmp > 0 || (cmp === 0 && opts.replaceSameVersion && !sameContent)) writes.push(r);
       else {
         result.skipped.push({
@@ -198,6 +226,5 @@ export async function removeRule(store: Store, name: string, rulesDir = BUILTIN_
 export async function setRuleEnabled(store: Store, name: string, enabled: boolean): Promise<void> {
   const rule = await getStoredRule(store, name);
   if (!rule) throw new PlumError('not_found', `no rule named ${name}`, { hint: 'list rules with `plum rules list`' });
-  await store.query('update rules set enabled = $2, hash = $3, updated_at = now() where name = $1',
-    [name, enabled, ruleHash({ ...rule, enabled })]);
+  await store.query('update rules set enabled = $2, hash = $3, updated_at = now() where name = $1', [name, enabled, ruleHash({ ...rule, enabled })]);
 }

@@ -28,7 +28,9 @@ export async function claimRun(store: StoreSession, runId: string, owner: RunOwn
 export async function requestCancel(store: StoreSession, runId: string, at: Date): Promise<boolean> {
   const rows = await store.query(
     `update runs set progress = progress || jsonb_build_object('cancelRequested', $2::text)
-      where id = $1 and status in ('queued', 'running') returning id`, [runId, at.toISOString()]);
+      where id = $1 and status in ('queued', 'running') returning id`,
+    [runId, at.toISOString()],
+  );
   return rows.length > 0;
 }
 
@@ -41,7 +43,8 @@ export async function cancelRequested(store: StoreSession, runId: string): Promi
 /** Active runs with a recorded owner. */
 export async function ownedActiveRuns(store: StoreSession): Promise<{ id: string; owner: RunOwner }[]> {
   return store.query<{ id: string; owner: RunOwner }>(
-    `select id, progress->'owner' as owner from runs where status in ('queued', 'running') and progress ? 'owner'`);
+    `select id, progress->'owner' as owner from runs where status in ('queued', 'running') and progress ? 'owner'`,
+  );
 }
 
 /**
@@ -53,7 +56,8 @@ export async function markInterrupted(store: Store, runId: string, reason: strin
   return store.transaction(async (tx) => {
     const rows = await tx.query(
       `update runs set status = 'cancelled', finished_at = $2, error = $3 where id = $1 and status in ('queued', 'running') returning id`,
-      [runId, at.toISOString(), reason.slice(0, 4000)]);
+      [runId, at.toISOString(), reason.slice(0, 4000)],
+    );
     if (rows.length === 0) return false;
     await tx.query(`update jobs set status = 'cancelled', finished_at = $2 where run_id = $1 and status in ('queued', 'running')`, [runId, at.toISOString()]);
     return true;

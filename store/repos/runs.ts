@@ -9,14 +9,40 @@ export type RunKind = (typeof RUN_KINDS)[number];
 export const RUN_STATUSES = ['queued', 'running', 'succeeded', 'failed', 'cancelled', 'partial'] as const;
 
 export interface RunRow {
-  id: string; kind: RunKind; profile_id: string | null; profile_name: string | null; requested_by: string | null;
-  targets: string[]; reason: string | null; status: string; scheduled_for: Date | null; started_at: Date | null; finished_at: Date | null;
-  created_at: Date; counters: Record<string, number>; progress: Record<string, unknown>; scope_override: boolean; workflow_id: string | null; error: string | null;
+  id: string;
+  kind: RunKind;
+  profile_id: string | null;
+  profile_name: string | null;
+  requested_by: string | null;
+  targets: string[];
+  reason: string | null;
+  status: string;
+  scheduled_for: Date | null;
+  started_at: Date | null;
+  finished_at: Date | null;
+  created_at: Date;
+  counters: Record<string, number>;
+  progress: Record<string, unknown>;
+  scope_override: boolean;
+  workflow_id: string | null;
+  error: string | null;
 }
 export interface JobRow {
-  id: string; index: number; targets: string[]; address_count: number; tcp_ports: string; udp_ports: string | null; scripts: string[];
-  status: string; attempts: number; agent: string | null; started_at: Date | null; finished_at: Date | null; ingested_at: Date | null;
-  error: string | null; progress: Record<string, unknown>;
+  id: string;
+  index: number;
+  targets: string[];
+  address_count: number;
+  tcp_ports: string;
+  udp_ports: string | null;
+  scripts: string[];
+  status: string;
+  attempts: number;
+  agent: string | null;
+  started_at: Date | null;
+  finished_at: Date | null;
+  ingested_at: Date | null;
+  error: string | null;
+  progress: Record<string, unknown>;
 }
 
 const iso = (d: Date | null) => d?.toISOString() ?? null;
@@ -25,25 +51,58 @@ const RUN_COLUMNS = `id, kind, profile_id, profile_name, requested_by, targets, 
   created_at, counters, progress, scope_override, workflow_id, error`;
 
 export const runJson = (r: RunRow) => ({
-  id: r.id, kind: r.kind, profileId: r.profile_id, profile: r.profile_name, requestedBy: r.requested_by, targets: r.targets, reason: r.reason,
-  status: r.status, scheduledFor: iso(r.scheduled_for), startedAt: iso(r.started_at), finishedAt: iso(r.finished_at), createdAt: r.created_at.toISOString(),
-  counters: r.counters ?? {}, progress: r.progress ?? {}, scopeOverride: r.scope_override, workflowId: r.workflow_id, error: r.error,
+  id: r.id,
+  kind: r.kind,
+  profileId: r.profile_id,
+  profile: r.profile_name,
+  requestedBy: r.requested_by,
+  targets: r.targets,
+  reason: r.reason,
+  status: r.status,
+  scheduledFor: iso(r.scheduled_for),
+  startedAt: iso(r.started_at),
+  finishedAt: iso(r.finished_at),
+  createdAt: r.created_at.toISOString(),
+  counters: r.counters ?? {},
+  progress: r.progress ?? {},
+  scopeOverride: r.scope_override,
+  workflowId: r.workflow_id,
+  error: r.error,
   origin: runOrigin(r),
 });
 
 /** A triggered run's origin (activities/trigger-plan.ts RunOrigin, kept in its progress when planned); null for other runs. */
 export interface RunOriginJson {
-  query: string; firingId: string; observationId: string; ip: string; protocol: string; port: number; hsh256: string; firings: number;
+  query: string;
+  firingId: string;
+  observationId: string;
+  ip: string;
+  protocol: string;
+  port: number;
+  hsh256: string;
+  firings: number;
 }
 export function runOrigin(r: Pick<RunRow, 'kind' | 'progress'>): RunOriginJson | null {
   const o = r.kind === 'trigger' ? (r.progress ?? {}).origin : undefined;
-  return o && typeof o === 'object' ? o as RunOriginJson : null;
+  return o && typeof o === 'object' ? (o as RunOriginJson) : null;
 }
 
 export const jobJson = (j: JobRow) => ({
-  id: j.id, index: j.index, targets: j.targets, addressCount: j.address_count, tcpPorts: j.tcp_ports, udpPorts: j.udp_ports, scripts: j.scripts,
-  status: j.status, attempts: j.attempts, agent: j.agent, startedAt: iso(j.started_at), finishedAt: iso(j.finished_at), ingestedAt: iso(j.ingested_at),
-  error: j.error, progress: j.progress ?? {},
+  id: j.id,
+  index: j.index,
+  targets: j.targets,
+  addressCount: j.address_count,
+  tcpPorts: j.tcp_ports,
+  udpPorts: j.udp_ports,
+  scripts: j.scripts,
+  status: j.status,
+  attempts: j.attempts,
+  agent: j.agent,
+  startedAt: iso(j.started_at),
+  finishedAt: iso(j.finished_at),
+  ingestedAt: iso(j.ingested_at),
+  error: j.error,
+  progress: j.progress ?? {},
 });
 
 export async function getRun(store: StoreSession, id: string): Promise<RunRow | undefined> {
@@ -75,14 +134,18 @@ export async function listRuns(store: StoreSession, q: RunListQuery): Promise<{ 
   if (q.cursor) add('id < ?', q.cursor);
   params.push(q.limit + 1);
   const rows = await store.query<RunRow>(
-    `select ${RUN_COLUMNS} from runs ${where.length ? `where ${where.join(' and ')}` : ''} order by id desc limit $${params.length}`, params);
+    `select ${RUN_COLUMNS} from runs ${where.length ? `where ${where.join(' and ')}` : ''} order by id desc limit $${params.length}`,
+    params,
+  );
   return { items: rows.slice(0, q.limit), more: rows.length > q.limit };
 }
 
 export async function listJobs(store: StoreSession, runId: string, limit = 1000): Promise<JobRow[]> {
   return store.query<JobRow>(
     `select id, index, targets, address_count, tcp_ports, udp_ports, scripts, status, attempts, agent, started_at, finished_at, ingested_at, error, progress
-       from jobs where run_id = $1 order by index limit $2`, [runId, limit]);
+       from jobs where run_id = $1 order by index limit $2`,
+    [runId, limit],
+  );
 }
 
 export async function jobCounts(store: StoreSession, runId: string): Promise<Record<string, number>> {
@@ -96,7 +159,9 @@ export async function runScanTimes(store: StoreSession, runId: string): Promise<
     `select min(t) as first, max(t) as last from (
        select at as t from observation_events where run_id = $1
        union all select checked_at as t from observation_sightings where last_run_id = $1
-     ) s`, [runId]);
+     ) s`,
+    [runId],
+  );
   return { first: r?.first ? new Date(r.first) : null, last: r?.last ? new Date(r.last) : null };
 }
 
@@ -115,10 +180,13 @@ export async function runStatusInPeriod(store: StoreSession, from: string, to: s
  * Only scan runs have a workflow (imports do not).
  */
 export async function runOfWorkflow<P = Record<string, unknown>>(
-  store: StoreSession, workflowId: string,
+  store: StoreSession,
+  workflowId: string,
 ): Promise<{ id: string; kind: Exclude<RunKind, 'import'>; profile_name: string | null; progress: P } | undefined> {
   const [row] = await store.query<{ id: string; kind: Exclude<RunKind, 'import'>; profile_name: string | null; progress: P }>(
-    'select id, kind, profile_name, progress from runs where workflow_id = $1', [workflowId]);
+    'select id, kind, profile_name, progress from runs where workflow_id = $1',
+    [workflowId],
+  );
   return row;
 }
 
@@ -142,26 +210,56 @@ export async function runProgress<P = Record<string, unknown>>(store: StoreSessi
 
 /** A planned scan run, stored as running. */
 export interface NewScanRun {
-  id: string; kind: Exclude<RunKind, 'import'>; profileId: string | null; profileName: string | null; requestedBy: string | null;
-  targets: string[]; reason: string | null; scheduledFor: string | null; startedAt: string; scopeOverride: boolean;
-  scopeOverrideReason: string | null; progress: object; workflowId: string;
+  id: string;
+  kind: Exclude<RunKind, 'import'>;
+  profileId: string | null;
+  profileName: string | null;
+  requestedBy: string | null;
+  targets: string[];
+  reason: string | null;
+  scheduledFor: string | null;
+  startedAt: string;
+  scopeOverride: boolean;
+  scopeOverrideReason: string | null;
+  progress: object;
+  workflowId: string;
 }
 export async function insertScanRun(tx: StoreSession, r: NewScanRun): Promise<void> {
   await tx.query(
     `insert into runs (id, kind, profile_id, profile_name, requested_by, targets, reason, scheduled_for, started_at, status,
        scope_override, scope_override_reason, progress, workflow_id)
      values ($1, $2, $3, $4, $5, $6::text[], $7, $8, $9, 'running', $10, $11, $12::jsonb, $13)`,
-    [r.id, r.kind, r.profileId, r.profileName, r.requestedBy, r.targets, r.reason, r.scheduledFor, r.startedAt,
-      r.scopeOverride, r.scopeOverrideReason, JSON.stringify(r.progress), r.workflowId]);
+    [
+      r.id,
+      r.kind,
+      r.profileId,
+      r.profileName,
+      r.requestedBy,
+      r.targets,
+      r.reason,
+      r.scheduledFor,
+      r.startedAt,
+      r.scopeOverride,
+      r.scopeOverrideReason,
+      JSON.stringify(r.progress),
+      r.workflowId,
+    ],
+  );
 }
 
 /** Records how a run ended: its status, counters and errors (joined, cut to 4,000 characters; null for none). */
 export async function recordRunEnd(
-  store: StoreSession, runId: string, end: { status: string; at: Date; counters: object; errors: readonly string[] },
+  store: StoreSession,
+  runId: string,
+  end: { status: string; at: Date; counters: object; errors: readonly string[] },
 ): Promise<void> {
-  await store.query(
-    `update runs set status = $2, finished_at = $3, counters = $4::jsonb, error = $5 where id = $1`,
-    [runId, end.status, end.at.toISOString(), JSON.stringify(end.counters), end.errors.length ? end.errors.join('; ').slice(0, 4000) : null]);
+  await store.query(`update runs set status = $2, finished_at = $3, counters = $4::jsonb, error = $5 where id = $1`, [
+    runId,
+    end.status,
+    end.at.toISOString(),
+    JSON.stringify(end.counters),
+    end.errors.length ? end.errors.join('; ').slice(0, 4000) : null,
+  ]);
 }
 
 /** Runs (and imports) by status, for the metrics endpoint. */
@@ -183,5 +281,6 @@ export async function recentRunStates(
   return store.query(
     `select id, kind, status, progress, counters, profile_name from runs
       where status in ('queued', 'running') or finished_at > now() - interval '2 minutes'
-      order by created_at limit 200`);
+      order by created_at limit 200`,
+  );
 }

@@ -12,7 +12,9 @@ export interface ScheduleState {
 
 export async function scheduleStateOf(store: StoreSession, profileId: string): Promise<ScheduleState | undefined> {
   const [row] = await store.query<{ last_scheduled_for: Date | null; last_workflow_id: string | null }>(
-    'select last_scheduled_for, last_workflow_id from schedule_state where profile_id = $1', [profileId]);
+    'select last_scheduled_for, last_workflow_id from schedule_state where profile_id = $1',
+    [profileId],
+  );
   return row ? { lastScheduledFor: row.last_scheduled_for ? new Date(row.last_scheduled_for) : null, lastWorkflowId: row.last_workflow_id } : undefined;
 }
 
@@ -31,14 +33,24 @@ export async function claimScheduleSlot(
        skipped_slots = excluded.skipped_slots, last_run_id = null, updated_at = now()
      where schedule_state.last_scheduled_for is not distinct from $5
      returning profile_id`,
-    [claim.profileId, claim.slot.toISOString(), claim.workflowId, claim.skipped.map((d) => d.toISOString()), claim.previous ? claim.previous.toISOString() : null]);
+    [
+      claim.profileId,
+      claim.slot.toISOString(),
+      claim.workflowId,
+      claim.skipped.map((d) => d.toISOString()),
+      claim.previous ? claim.previous.toISOString() : null,
+    ],
+  );
   return claimed.length > 0;
 }
 
 /** Records the run started for the claimed slot `workflowId` (unless a later slot was claimed since). */
 export async function recordScheduledRun(store: StoreSession, profileId: string, workflowId: string, runId: string): Promise<void> {
-  await store.query('update schedule_state set last_run_id = $2, updated_at = now() where profile_id = $1 and last_workflow_id = $3',
-    [profileId, runId, workflowId]);
+  await store.query('update schedule_state set last_run_id = $2, updated_at = now() where profile_id = $1 and last_workflow_id = $3', [
+    profileId,
+    runId,
+    workflowId,
+  ]);
 }
 
 /** The status of the run with this workflow id, if it exists. */
@@ -50,6 +62,8 @@ export async function runStatusOfWorkflow(store: StoreSession, workflowId: strin
 /** When the profile last ran (scheduled or by hand): a manual run followed by the scheduler does not scan twice in a row. */
 export async function lastProfileRunStart(store: StoreSession, profileId: string): Promise<Date | null> {
   const [r] = await store.query<{ at: Date | null }>(
-    `select max(coalesce(scheduled_for, started_at)) as at from runs where profile_id = $1 and kind = 'profile'`, [profileId]);
+    `select max(coalesce(scheduled_for, started_at)) as at from runs where profile_id = $1 and kind = 'profile'`,
+    [profileId],
+  );
   return r?.at ? new Date(r.at) : null;
 }

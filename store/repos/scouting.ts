@@ -18,7 +18,9 @@ export interface ScanStageSnapshot {
 export async function scoutOutputs(store: Store, runId: string): Promise<Array<{ jobId: string; targets: string[]; output: Uint8Array }>> {
   const rows = await store.query<{ id: string; targets: string[]; xml_gz: Uint8Array }>(
     `select j.id, j.targets, r.xml_gz from jobs j join raw_results r on r.job_id = j.id
-     where j.run_id = $1 and j.stage = 'scout' and j.ingested_at is not null order by j.index`, [runId]);
+     where j.run_id = $1 and j.stage = 'scout' and j.ingested_at is not null order by j.index`,
+    [runId],
+  );
   return rows.map((r) => ({ jobId: r.id, targets: r.targets, output: r.xml_gz }));
 }
 
@@ -26,32 +28,47 @@ export async function scoutOutputs(store: Store, runId: string): Promise<Array<{
  * Appends the nmap stage's jobs after the run's planned jobs, once: a second call (a retried activity, a
  * restarted run) finds the stage planned and returns the counts it stored.
  */
-export async function appendScanStage(store: Store, runId: string, jobs: ScanStageJob[], snapshot: ScanStageSnapshot): Promise<{ jobCount: number; addressCount: number }> {
+export async function appendScanStage(
+  store: Store,
+  runId: string,
+  jobs: ScanStageJob[],
+  snapshot: ScanStageSnapshot,
+): Promise<{ jobCount: number; addressCount: number }> {
   return store.transaction(async (tx) => {
     const [run] = await tx.query<{ progress: { jobCount: number; addressCount: number; scanStage?: boolean } }>(
-      'select progress from runs where id = $1 for update', [runId]);
+      'select progress from runs where id = $1 for update',
+      [runId],
+    );
     if (!run) throw new Error(`run ${runId} does not exist`);
     const meta = run.progress;
     if (meta.scanStage) return { jobCount: meta.jobCount, addressCount: meta.addressCount };
-    const [{ n }] = await tx.query<{ n: number }>('select count(*)::int as n from jobs where run_id = $1', [runId]) as [{ n: number }];
+    const [{ n }] = (await tx.query<{ n: number }>('select count(*)::int as n from jobs where run_id = $1', [runId])) as [{ n: number }];
     const base = Number(n);
     for (let i = 0; i < jobs.length; i += 1000) {
       const rows = jobs.slice(i, i + 1000).map((j, k) => ({
-        id: newId('job'), index: base + i + k, targets: j.targets, address_count: j.addressCount, tcp_ports: j.tcpPorts,
-        scripts: snapshot.scripts, nmap_args: snapshot.nmapArgs,
+        id: newId('job'),
+        index: base + i + k,
+        targets: j.targets,
+        address_count: j.addressCount,
+        tcp_ports: j.tcpPorts,
+        scripts: snapshot.scripts,
+        nmap_args: snapshot.nmapArgs,
       }));
       await tx.query(
         `insert into jobs (id, run_id, index, targets, address_count, tcp_ports, scripts, nmap_args, status, stage)
          select x.id, $2, x.index, array(select jsonb_array_elements_text(x.targets)), x.address_count, x.tcp_ports,
            array(select jsonb_array_elements_text(x.scripts)), array(select jsonb_array_elements_text(x.nmap_args)), 'queued', 'scan'
          from jsonb_to_recordset($1::jsonb) as x(id text, index int, targets jsonb, address_count int, tcp_ports text, scripts jsonb, nmap_args jsonb)`,
-        [JSON.stringify(rows), runId]);
+        [JSON.stringify(rows), runId],
+      );
     }
     const jobCount = base + jobs.length;
     const addressCount = meta.addressCount + jobs.reduce((s, j) => s + j.addressCount, 0);
-    await tx.query(
-      `update runs set progress = progress || jsonb_build_object('jobCount', $2::int, 'addressCount', $3::int, 'scanStage', true) where id = $1`,
-      [runId, jobCount, addressCount]);
+    await tx.query(`update runs set progress = progress || jsonb_build_object('jobCount', $2::int, 'addressCount', $3::int, 'scanStage', true) where id = $1`, [
+      runId,
+      jobCount,
+      addressCount,
+    ]);
     return { jobCount, addressCount };
   });
 }

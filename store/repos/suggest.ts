@@ -11,7 +11,9 @@ const SAMPLE = 20_000;
 export async function suggestTags(store: StoreSession, prefix: string, limit = 10): Promise<string[]> {
   const rows = await store.query<{ tag: string }>(
     `select distinct t as tag from (select tags from port_observations where current order by id desc limit ${SAMPLE}) p, unnest(p.tags) t
-      where t like $1 escape '\\' order by t limit ${limit}`, [`${likeEscape(prefix.toLowerCase())}%`]);
+      where t like $1 escape '\\' order by t limit ${limit}`,
+    [`${likeEscape(prefix.toLowerCase())}%`],
+  );
   return rows.map((r) => r.tag);
 }
 
@@ -21,7 +23,8 @@ export async function suggestValues(store: StoreSession, field: string, prefix: 
     `select v, count(*) from (select fields from port_observations where current order by id desc limit ${SAMPLE}) p,
        jsonb_array_elements_text(p.fields->$1) v
       where lower(v) like $2 escape '\\' group by v order by count(*) desc, v limit ${limit}`,
-    [field as SearchFieldName, `${likeEscape(prefix.toLowerCase())}%`]);
+    [field as SearchFieldName, `${likeEscape(prefix.toLowerCase())}%`],
+  );
   return rows.map((r) => r.v);
 }
 

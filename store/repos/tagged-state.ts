@@ -20,7 +20,9 @@ export const TAGGED_KEY = '@tagged';
 /** The identity of a rule set's tagging: each rule's content hash and the fact tags' hash (`factsHash`). */
 export function taggedSetHash(set: RuleSet, facts: string): string {
   const lines = set.rules.map((r) => `${r.name}=${r.hash}`).sort();
-  return createHash('sha256').update(`${facts}\n${lines.join('\n')}`).digest('hex');
+  return createHash('sha256')
+    .update(`${facts}\n${lines.join('\n')}`)
+    .digest('hex');
 }
 
 /**
@@ -32,14 +34,17 @@ export function taggedSetHash(set: RuleSet, facts: string): string {
 export async function storedTagsFollow(tx: StoreSession, hash: string, alsoEmpty: { name: string; hash: string }[] = []): Promise<boolean> {
   const [row] = await tx.query<{ hash: string | null; empty: boolean }>(
     `select (select hash from rule_applications where name = $1) as hash,
-       not exists (select 1 from port_observations) as empty`, [TAGGED_KEY]);
+       not exists (select 1 from port_observations) as empty`,
+    [TAGGED_KEY],
+  );
   if (row?.hash === hash) return true;
   if (row?.empty) {
     const entries = [{ name: TAGGED_KEY, hash }, ...alsoEmpty];
     await tx.query(
       `insert into rule_applications (name, hash, applied_at) select name, hash, now() from unnest($1::text[], $2::text[]) as x(name, hash)
        on conflict (name) do update set hash = excluded.hash, applied_at = excluded.applied_at`,
-      [entries.map((e) => e.name), entries.map((e) => e.hash)]);
+      [entries.map((e) => e.name), entries.map((e) => e.hash)],
+    );
     return true;
   }
   if (row?.hash != null) await tx.query('delete from rule_applications where name = $1', [TAGGED_KEY]);

@@ -3,9 +3,7 @@ import { PlumError } from '../../core/errors.ts';
 import { newId } from '../../core/ids.ts';
 import type { PlanTarget } from '../../core/plan.ts';
 import type { PerimeterTargets } from '../../core/scope.ts';
-import {
-  bigIntToAddress, findOverlaps, isAddressTarget, parseLabel, parseTarget, type ParsedTarget, type TargetOverlap,
-} from '../../core/targets.ts';
+import { bigIntToAddress, findOverlaps, isAddressTarget, parseLabel, parseTarget, type ParsedTarget, type TargetOverlap } from '../../core/targets.ts';
 import type { Store, StoreSession } from '../index.ts';
 import { targets, type TargetRow } from '../schema/targets.ts';
 
@@ -116,7 +114,10 @@ export async function addTargets(store: Store, values: string[], opts: AddTarget
       ...rowValues(p),
     }));
     for (let i = 0; i < batch.length; i += 1000) {
-      const rows = await tx.db.insert(targets).values(batch.slice(i, i + 1000)).returning();
+      const rows = await tx.db
+        .insert(targets)
+        .values(batch.slice(i, i + 1000))
+        .returning();
       added.push(...rows.map(info));
     }
   };
@@ -138,9 +139,7 @@ export interface ListTargetsOptions {
 export async function listTargets(store: StoreSession, opts: ListTargetsOptions = {}): Promise<TargetInfo[]> {
   const rows = await store.db.select().from(targets).orderBy(asc(targets.exclude), asc(targets.createdAt), asc(targets.value));
   const label = opts.label ? parseLabel(opts.label) : undefined;
-  return rows
-    .filter((r) => (opts.exclude === undefined || r.exclude === opts.exclude) && (!label || r.labels.includes(label)))
-    .map(info);
+  return rows.filter((r) => (opts.exclude === undefined || r.exclude === opts.exclude) && (!label || r.labels.includes(label))).map(info);
 }
 
 /** Removes targets by value (as written or canonical) or id; all must exist, else nothing is removed. */
@@ -177,7 +176,6 @@ export async function loadPerimeter(store: StoreSession): Promise<PerimeterTarge
 
 /** Every target with its labels, for planJobs. */
 export async function loadPlanTargets(store: StoreSession): Promise<PlanTarget[]> {
-  const rows = await store.db.select({ value: targets.value, exclude: targets.exclude, labels: targets.labels })
-    .from(targets).orderBy(asc(targets.value));
+  const rows = await store.db.select({ value: targets.value, exclude: targets.exclude, labels: targets.labels }).from(targets).orderBy(asc(targets.value));
   return rows.map((r) => ({ value: parseTarget(r.value), exclude: r.exclude, labels: r.labels }));
 }

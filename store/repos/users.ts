@@ -61,7 +61,10 @@ export async function createUser(store: StoreSession, input: { name: string; rol
   checkPasswordPolicy(input.password);
   const [existing] = await store.db.select({ id: users.id }).from(users).where(eq(users.name, name));
   if (existing) throw new PlumError('conflict', `user ${name} already exists`, { hint: `change its password with \`plum user passwd ${name}\`` });
-  const [row] = await store.db.insert(users).values({ id: newId('usr'), name, role, passwordHash: await hashPassword(input.password) }).returning();
+  const [row] = await store.db
+    .insert(users)
+    .values({ id: newId('usr'), name, role, passwordHash: await hashPassword(input.password) })
+    .returning();
   return info(row!);
 }
 
@@ -84,9 +87,11 @@ export async function setUserPassword(store: StoreSession, name: string, passwor
   checkPasswordPolicy(password);
   const row = await userRow(store, name);
   const hash = await hashPassword(password);
-  const [updated] = await store.db.update(users)
+  const [updated] = await store.db
+    .update(users)
     .set({ passwordHash: hash, passwordChangedAt: new Date(), failedLogins: 0, lockedUntil: null })
-    .where(eq(users.id, row.id)).returning();
+    .where(eq(users.id, row.id))
+    .returning();
   await store.db.delete(webSessions).where(eq(webSessions.userId, row.id));
   return info(updated!);
 }
@@ -114,17 +119,20 @@ export async function unlockUser(store: StoreSession, name: string): Promise<Use
   return info(updated!);
 }
 
-export type LoginResult =
-  | { ok: true; user: UserInfo }
-  | { ok: false; reason: 'invalid' }
-  | { ok: false; reason: 'locked'; until: Date };
+export type LoginResult = { ok: true; user: UserInfo } | { ok: false; reason: 'invalid' } | { ok: false; reason: 'locked'; until: Date };
 
 /**
  * Checks a login. An unknown name costs the same hash as a known one. Every
  * failure counts; at `maxFailures` the account locks for `lockMs`, and while
  * locked even the right password is refused (so guessing cannot continue).
  */
-export async function verifyLogin(store: StoreSession, name: string, password: string, policy: LockoutPolicy = DEFAULT_LOCKOUT, now = new Date()): Promise<LoginResult> {
+export async function verifyLogin(
+  store: StoreSession,
+  name: string,
+  password: string,
+  policy: LockoutPolicy = DEFAULT_LOCKOUT,
+  now = new Date(),
+): Promise<LoginResult> {
   const [row] = NAME.test(name) ? await store.db.select().from(users).where(eq(users.name, name)) : [];
   if (!row) {
     await verifyPassword(password, await decoyHash());
@@ -136,9 +144,11 @@ export async function verifyLogin(store: StoreSession, name: string, password: s
     return { ok: true, user: info(updated!) };
   }
   // One statement, so concurrent failures all count.
-  const [counted] = await store.db.update(users)
+  const [counted] = await store.db
+    .update(users)
     .set({ failedLogins: sql`${users.failedLogins} + 1` })
-    .where(eq(users.id, row.id)).returning({ failedLogins: users.failedLogins });
+    .where(eq(users.id, row.id))
+    .returning({ failedLogins: users.failedLogins });
   if (counted && counted.failedLogins >= policy.maxFailures) {
     const until = new Date(now.getTime() + policy.lockMs);
     await store.db.update(users).set({ lockedUntil: until, failedLogins: 0 }).where(eq(users.id, row.id));
@@ -169,7 +179,9 @@ export async function createWebSession(store: StoreSession, userId: string, ttlM
 export async function findWebSession(store: Store | StoreSession, secret: string, ttlMs: number, now = new Date()): Promise<WebSession | undefined> {
   if (!/^[A-Za-z0-9_-]{43}$/.test(secret)) return undefined;
   const id = sha256Hex(secret);
-  const [row] = await store.db.select({ s: webSessions, u: users }).from(webSessions)
+  const [row] = await store.db
+    .select({ s: webSessions, u: users })
+    .from(webSessions)
     .innerJoin(users, eq(users.id, webSessions.userId))
     .where(eq(webSessions.id, id));
   if (!row || row.s.expiresAt <= now) return undefined;
@@ -177,7 +189,10 @@ export async function findWebSession(store: Store | StoreSession, secret: string
   let expiresAt = row.s.expiresAt;
   if (now.getTime() - row.s.lastSeenAt.getTime() > 60_000) {
     expiresAt = new Date(now.getTime() + ttlMs);
-    await store.db.update(webSessions).set({ lastSeenAt: now, expiresAt }).where(and(eq(webSessions.id, id)));
+    await store.db
+      .update(webSessions)
+      .set({ lastSeenAt: now, expiresAt })
+      .where(and(eq(webSessions.id, id)));
   }
   return { user: info(row.u), csrfToken: row.s.csrfToken, expiresAt };
 }
@@ -204,7 +219,9 @@ export async function upsertOidcUser(store: StoreSession, input: { subject: stri
   let name = checkUserName(input.name);
   const [taken] = await store.db.select({ id: users.id }).from(users).where(eq(users.name, name));
   if (taken) name = `${name.slice(0, 56)}-${sha256Hex(input.subject).slice(0, 7)}`;
-  await store.db.insert(users).values({ id: newId('usr'), name, role: input.role, passwordHash: NO_PASSWORD, oidcSubject: input.subject, lastLoginAt: now })
+  await store.db
+    .insert(users)
+    .values({ id: newId('usr'), name, role: input.role, passwordHash: NO_PASSWORD, oidcSubject: input.subject, lastLoginAt: now })
     .onConflictDoNothing({ target: users.oidcSubject });
   const [created] = await store.db.select().from(users).where(eq(users.oidcSubject, input.subject));
   return info(created!);

@@ -59,27 +59,36 @@ export async function createWebhook(store: StoreSession, input: NewWebhook, now 
     if (!(WEBHOOK_EVENT_TYPES as readonly string[]).includes(t)) throw usageError(`unknown event type "${t}"`, `use ${WEBHOOK_EVENT_TYPES.join(', ')}`);
   }
   const dup = await store.db.select({ id: webhooks.id }).from(webhooks).where(eq(webhooks.name, input.name));
-  if (dup.length) throw new PlumError('conflict', `a webhook named "${input.name}" already exists`, { hint: `remove it with \`plum webhook rm ${input.name}\` or pick another name` });
-  const [row] = await store.db.insert(webhooks).values({
-    id: newId('hook'),
-    name: input.name,
-    url,
-    secret: input.secret ?? newWebhookSecret(),
-    query: input.query?.trim() ?? '',
-    reportId: input.reportId ?? null,
-    eventTypes,
-    // Only events committed from now on are sent: a new webhook is not flooded with history.
-    // Every transaction below the settled bound has finished, so its events are history.
-    cursorAt: now,
-    cursorTx: sql.raw(SETTLED_BELOW),
-    cursorId: '',
-    createdAt: now,
-  }).returning();
+  if (dup.length)
+    throw new PlumError('conflict', `a webhook named "${input.name}" already exists`, {
+      hint: `remove it with \`plum webhook rm ${input.name}\` or pick another name`,
+    });
+  const [row] = await store.db
+    .insert(webhooks)
+    .values({
+      id: newId('hook'),
+      name: input.name,
+      url,
+      secret: input.secret ?? newWebhookSecret(),
+      query: input.query?.trim() ?? '',
+      reportId: input.reportId ?? null,
+      eventTypes,
+      // Only events committed from now on are sent: a new webhook is not flooded with history.
+      // Every transaction below the settled bound has finished, so its events are history.
+      cursorAt: now,
+      cursorTx: sql.raw(SETTLED_BELOW),
+      cursorId: '',
+      createdAt: now,
+    })
+    .returning();
   return row!;
 }
 
 export async function findWebhook(store: StoreSession, idOrName: string): Promise<WebhookRow | undefined> {
-  const rows = await store.db.select().from(webhooks).where(or(eq(webhooks.id, idOrName), eq(webhooks.name, idOrName)));
+  const rows = await store.db
+    .select()
+    .from(webhooks)
+    .where(or(eq(webhooks.id, idOrName), eq(webhooks.name, idOrName)));
   return rows[0];
 }
 
@@ -117,8 +126,19 @@ export interface WebhookStatus {
 /** Webhooks with delivery counters and the latest delivery outcome (what `plum webhook list` and the API show). */
 export async function listWebhookStatus(store: StoreSession): Promise<WebhookStatus[]> {
   const rows = await store.query<{
-    id: string; name: string; url: string; query: string; report: string | null; event_types: string[]; enabled: boolean;
-    delivered: number; pending: number; failed: number; last_at: Date | null; last_status: string | null; last_error: string | null;
+    id: string;
+    name: string;
+    url: string;
+    query: string;
+    report: string | null;
+    event_types: string[];
+    enabled: boolean;
+    delivered: number;
+    pending: number;
+    failed: number;
+    last_at: Date | null;
+    last_status: string | null;
+    last_error: string | null;
   }>(`
     select w.id, w.name, w.url, w.query, r.name as report, w.event_types, w.enabled,
       (select count(*)::int from webhook_deliveries d where d.webhook_id = w.id and d.status = 'delivered') as delivered,
@@ -152,24 +172,31 @@ export async function listWebhookStatus(store: StoreSession): Promise<WebhookSta
 export async function insertDelivery(
   store: StoreSession,
   input: {
-    webhookId: string; kind: 'events' | 'report'; payload: Record<string, unknown>; eventCount: number; now: Date;
+    webhookId: string;
+    kind: 'events' | 'report';
+    payload: Record<string, unknown>;
+    eventCount: number;
+    now: Date;
     /** When another dispatcher may first try it (default `now`): a delivery the caller tries at once is reserved for it. */
     firstAttemptAt?: Date;
   },
 ): Promise<WebhookDeliveryRow> {
-  const [row] = await store.db.insert(webhookDeliveries).values({
-    id: newId('dlv'),
-    webhookId: input.webhookId,
-    kind: input.kind,
-    payload: input.payload,
-    eventCount: input.eventCount,
-    status: 'pending',
-    nextAttemptAt: input.firstAttemptAt ?? input.now,
-    // Strictly after the webhook's previous delivery (microseconds): deliveries go out in created_at order,
-    // and two queued in the same millisecond must not fall back on their random ids.
-    createdAt: sql`greatest(${input.now.toISOString()}::timestamptz,
+  const [row] = await store.db
+    .insert(webhookDeliveries)
+    .values({
+      id: newId('dlv'),
+      webhookId: input.webhookId,
+      kind: input.kind,
+      payload: input.payload,
+      eventCount: input.eventCount,
+      status: 'pending',
+      nextAttemptAt: input.firstAttemptAt ?? input.now,
+      // Strictly after the webhook's previous delivery (microseconds): deliveries go out in created_at order,
+      // and two queued in the same millisecond must not fall back on their random ids.
+      createdAt: sql`greatest(${input.now.toISOString()}::timestamptz,
       (select max(d.created_at) + interval '1 microsecond' from webhook_deliveries d where d.webhook_id = ${input.webhookId}))`,
-  }).returning();
+    })
+    .returning();
   return row!;
 }
 
@@ -178,27 +205,37 @@ export async function recordAttempt(
   id: string,
   a: { at: Date; ok: boolean; responseStatus?: number; error?: string; nextAttemptAt?: Date; give_up?: boolean },
 ): Promise<void> {
-  await store.db.update(webhookDeliveries).set({
-    attempts: sql`${webhookDeliveries.attempts} + 1`,
-    lastAttemptAt: a.at,
-    responseStatus: a.responseStatus ?? null,
-    error: a.ok ? null : a.error ?? 'failed',
-    status: a.ok ? 'delivered' : a.give_up ? 'failed' : 'pending',
-    deliveredAt: a.ok ? a.at : null,
-    nextAttemptAt: a.ok || a.give_up ? null : a.nextAttemptAt ?? null,
-  }).where(eq(webhookDeliveries.id, id));
+  await store.db
+    .update(webhookDeliveries)
+    .set({
+      attempts: sql`${webhookDeliveries.attempts} + 1`,
+      lastAttemptAt: a.at,
+      responseStatus: a.responseStatus ?? null,
+      error: a.ok ? null : (a.error ?? 'failed'),
+      status: a.ok ? 'delivered' : a.give_up ? 'failed' : 'pending',
+      deliveredAt: a.ok ? a.at : null,
+      nextAttemptAt: a.ok || a.give_up ? null : (a.nextAttemptAt ?? null),
+    })
+    .where(eq(webhookDeliveries.id, id));
 }
 
 export async function listDeliveries(store: StoreSession, webhookId: string, limit = 20): Promise<WebhookDeliveryRow[]> {
-  return store.db.select().from(webhookDeliveries).where(eq(webhookDeliveries.webhookId, webhookId))
-    .orderBy(desc(webhookDeliveries.createdAt), desc(webhookDeliveries.id)).limit(limit);
+  return store.db
+    .select()
+    .from(webhookDeliveries)
+    .where(eq(webhookDeliveries.webhookId, webhookId))
+    .orderBy(desc(webhookDeliveries.createdAt), desc(webhookDeliveries.id))
+    .limit(limit);
 }
 
 /** A webhook's oldest pending delivery: the only one that may be sent (deliveries of a webhook leave in order). */
 export async function oldestPendingDelivery(store: StoreSession, webhookId: string): Promise<WebhookDeliveryRow | undefined> {
-  const [row] = await store.db.select().from(webhookDeliveries)
+  const [row] = await store.db
+    .select()
+    .from(webhookDeliveries)
     .where(and(eq(webhookDeliveries.webhookId, webhookId), eq(webhookDeliveries.status, 'pending')))
-    .orderBy(asc(webhookDeliveries.createdAt), asc(webhookDeliveries.id)).limit(1);
+    .orderBy(asc(webhookDeliveries.createdAt), asc(webhookDeliveries.id))
+    .limit(1);
   return row;
 }
 
@@ -206,7 +243,8 @@ export async function oldestPendingDelivery(store: StoreSession, webhookId: stri
 export async function nextPendingAttemptAt(store: StoreSession): Promise<Date | null> {
   const [row] = await store.query<{ at: Date | null }>(
     `select min(d.next_attempt_at) as at from webhook_deliveries d join webhooks w on w.id = d.webhook_id
-      where d.status = 'pending' and w.enabled`);
+      where d.status = 'pending' and w.enabled`,
+  );
   return row?.at ? new Date(row.at) : null;
 }
 
@@ -218,7 +256,8 @@ export async function claimWebhookSender(store: StoreSession, webhookId: string,
   const rows = await store.query(
     `update webhooks set sender_id = $2, sender_until = now() + ($3::text || ' milliseconds')::interval
       where id = $1 and (sender_id is null or sender_id = $2 or sender_until < now()) returning id`,
-    [webhookId, senderId, String(Math.ceil(leaseMs))]);
+    [webhookId, senderId, String(Math.ceil(leaseMs))],
+  );
   return rows.length > 0;
 }
 
@@ -233,14 +272,19 @@ export async function releaseWebhookSender(store: StoreSession, webhookId: strin
 export async function lockWebhookQueue(tx: StoreSession, webhookId: string): Promise<{ tx: number; id: string; settledBelow: number } | undefined> {
   await tx.query(`select pg_advisory_xact_lock(hashtextextended('plum.webhook_queue:' || $1, 0))`, [webhookId]);
   const [row] = await tx.query<{ tx: number; id: string; settled_below: number }>(
-    `select cursor_tx as tx, cursor_id as id, ${SETTLED_BELOW} as settled_below from webhooks where id = $1`, [webhookId]);
+    `select cursor_tx as tx, cursor_id as id, ${SETTLED_BELOW} as settled_below from webhooks where id = $1`,
+    [webhookId],
+  );
   return row ? { tx: Number(row.tx), id: row.id, settledBelow: Number(row.settled_below) } : undefined;
 }
 
 /** Whether events after a cursor wait for a transaction still in progress (the dispatcher looks again shortly). */
 export async function eventsHeldBack(store: StoreSession, cursor: { tx: number; id: string; settledBelow: number }): Promise<boolean> {
-  const rows = await store.query('select 1 from observation_events where tx >= $1 and (tx, id) > ($2::bigint, $3::text) limit 1',
-    [cursor.settledBelow, cursor.tx, cursor.id]);
+  const rows = await store.query('select 1 from observation_events where tx >= $1 and (tx, id) > ($2::bigint, $3::text) limit 1', [
+    cursor.settledBelow,
+    cursor.tx,
+    cursor.id,
+  ]);
   return rows.length > 0;
 }
 

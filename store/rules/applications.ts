@@ -22,4 +22,3 @@ export function factsHash(favicons?: FaviconDb): string {
 }
 
 export const scoreHash = (cfg: ScoreConfig) => sha256(canonicalJson(cfg));
-

@@ -43,11 +43,16 @@ export async function planApply(store: StoreSession, set: RuleSet, cfg: ScoreCon
  * host in ip order, one transaction per batch; the applied rule hashes are
  * recorded at the end, so an interrupted apply simply runs again.
  */
-export async function applyRules(store: Store, set: RuleSet, cfg: ScoreConfig, opts: {
-  force?: boolean;
-  batchIps?: number;
-  onProgress?: (p: { ips: number; documents: number }) => void;
-} = {}): Promise<ApplySummary> {
+export async function applyRules(
+  store: Store,
+  set: RuleSet,
+  cfg: ScoreConfig,
+  opts: {
+    force?: boolean;
+    batchIps?: number;
+    onProgress?: (p: { ips: number; documents: number }) => void;
+  } = {},
+): Promise<ApplySummary> {
   const started = Date.now();
   const plan = await planApply(store, set, cfg, opts);
   const summary: ApplySummary = { ...plan, ips: 0, documents: 0, retagged: 0, rescored: 0, hosts: 0, durationMs: 0 };
@@ -69,12 +74,15 @@ export async function applyRules(store: Store, set: RuleSet, cfg: ScoreConfig, o
     const ctx: BatchContext = { set, score: cfg, affected: retag ? new Set(plan.affected) : undefined };
     let after: string | null = null;
     for (;;) {
-      const ips: string[] = (await store.query<{ ip: string }>(
-        after === null
-          // Qualified: a bare `order by ip` would sort by the text output column, not by inet.
-          ? 'select host(p.ip) as ip from port_observations p group by p.ip order by p.ip limit $1'
-          : 'select host(p.ip) as ip from port_observations p where p.ip > $2::inet group by p.ip order by p.ip limit $1',
-        after === null ? [batch] : [batch, after])).map((r) => r.ip);
+      const ips: string[] = (
+        await store.query<{ ip: string }>(
+          after === null
+            ? // Qualified: a bare `order by ip` would sort by the text output column, not by inet.
+              'select host(p.ip) as ip from port_observations p group by p.ip order by p.ip limit $1'
+            : 'select host(p.ip) as ip from port_observations p where p.ip > $2::inet group by p.ip order by p.ip limit $1',
+          after === null ? [batch] : [batch, after],
+        )
+      ).map((r) => r.ip);
       if (ips.length === 0) break;
       const part = await store.transaction((tx) => processIps(tx, ips, ctx));
       addOutcome(summary, part);
@@ -95,7 +103,8 @@ export async function applyRules(store: Store, set: RuleSet, cfg: ScoreConfig, o
     await tx.query(
       `insert into rule_applications (name, hash, applied_at)
        select x.name, x.hash, now() from jsonb_to_recordset($1::jsonb) as x(name text, hash text)`,
-      [JSON.stringify(rows)]);
+      [JSON.stringify(rows)],
+    );
   });
   summary.durationMs = Date.now() - started;
   return summary;

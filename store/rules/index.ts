@@ -9,5 +9,12 @@ export * from './context.ts';
 export * from './explain.ts';
 export * from './rescore.ts';
 export {
-  getStoredRule, importRulesDir, listStoredRules, mergeRules, removeRule, setRuleEnabled, syncRulesDir, type RuleMergeResult,
+  getStoredRule,
+  importRulesDir,
+  listStoredRules,
+  mergeRules,
+  removeRule,
+  setRuleEnabled,
+  syncRulesDir,
+  type RuleMergeResult,
 } from '../repos/rule-table.ts';

@@ -42,9 +42,12 @@ export async function processIps(tx: StoreSession, ips: string[], ctx: BatchCont
   const out: BatchOutcome = { documents: 0, retagged: 0, rescored: 0, hosts: 0 };
   if (ips.length === 0) return out;
   const retag = ctx.affected !== undefined;
-  const rows = ctx.candidates === undefined || !retag ? await tx.query<ObsRow>(selectObsSql(retag), [ips])
-    : ctx.candidates === 'dated' ? await tx.query<ObsRow>(selectObsSql('dated'), [ips])
-      : await tx.query<ObsRow>(selectObsSql('listed'), [ips, ctx.candidates]);
+  const rows =
+    ctx.candidates === undefined || !retag
+      ? await tx.query<ObsRow>(selectObsSql(retag), [ips])
+      : ctx.candidates === 'dated'
+        ? await tx.query<ObsRow>(selectObsSql('dated'), [ips])
+        : await tx.query<ObsRow>(selectObsSql('listed'), [ips, ctx.candidates]);
   const updates: { id: string; tags: string[]; rules: string[]; score: number; score_features: unknown }[] = [];
   const openByIp = new Map<string, PortScoreInput[]>(ips.map((ip) => [ip, []]));
   const at = ctx.now?.() ?? new Date();
@@ -58,8 +61,11 @@ export async function processIps(tx: StoreSession, ips: string[], ctx: BatchCont
         keepRules: r.rules.filter((n) => !ctx.affected!.has(n)),
       });
     }
-    const tagsChanged = ev.tags.length !== r.tags.length || ev.tags.some((t, i) => t !== r.tags[i])
-      || ev.rules.length !== r.rules.length || ev.rules.some((t, i) => t !== r.rules[i]);
+    const tagsChanged =
+      ev.tags.length !== r.tags.length ||
+      ev.tags.some((t, i) => t !== r.tags[i]) ||
+      ev.rules.length !== r.rules.length ||
+      ev.rules.some((t, i) => t !== r.rules[i]);
     const s = scorePort(portInput(r, at, ev.tags), ctx.score);
     const sf = storedFeatures(s);
     const scoreChanged = s.score !== r.score || canonicalJson(sf) !== canonicalJson(r.score_features);
@@ -75,7 +81,8 @@ export async function processIps(tx: StoreSession, ips: string[], ctx: BatchCont
       `update port_observations o set tags = x.tags, rules = x.rules, score = x.score, score_features = x.score_features
        from jsonb_to_recordset($1::jsonb) as x(id text, tags text[], rules text[], score int, score_features jsonb)
        where o.id = x.id`,
-      [JSON.stringify(updates)]);
+      [JSON.stringify(updates)],
+    );
   }
   out.hosts = await writeHostScores(tx, openByIp, ctx.score);
   return out;
@@ -92,7 +99,9 @@ export async function rescoreIps(store: Store, ips: string[], ctx: { set: RuleSe
   const affected = timeDependentRules(ctx.set);
   for (let i = 0; i < unique.length; i += 500) {
     // Only certificate dates make a document's tags depend on time: the other documents' fields stay unread.
-    const part = await store.transaction((tx) => processIps(tx, unique.slice(i, i + 500), { set: ctx.set, score: ctx.score, affected, now: ctx.now, candidates: 'dated' }));
+    const part = await store.transaction((tx) =>
+      processIps(tx, unique.slice(i, i + 500), { set: ctx.set, score: ctx.score, affected, now: ctx.now, candidates: 'dated' }),
+    );
     addOutcome(total, part);
   }
   return total;
@@ -126,7 +135,7 @@ export function createRuleIngestDeps(store: Store, ctx: { set: RuleSet; score: S
   const toRescore = async (c: Committed): Promise<string[]> => {
     const moved = new Set([...c.events.map((e) => e.ip), ...c.observations.filter((o) => !o.settled).map((o) => o.ip)]);
     const settled = [...new Set(c.observations.filter((o) => o.settled && !moved.has(o.ip)).map((o) => o.ip))];
-    return settled.length === 0 ? [...moved] : [...moved, ...await hostsJudgedByTime(store, settled, SCORE_KEY, weights)];
+    return settled.length === 0 ? [...moved] : [...moved, ...(await hostsJudgedByTime(store, settled, SCORE_KEY, weights))];
   };
   return {
     tagPort,

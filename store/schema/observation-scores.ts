@@ -10,10 +10,16 @@ import { portObservations } from './port-observations.ts';
  * wide row, with a new entry in each of its indexes. A trigger on port_observations (migration 0029) keeps
  * this copy in step: one row per observation.
  */
-export const observationScores = pgTable('observation_scores', {
-  id: text('id').primaryKey().references(() => portObservations.id, { onDelete: 'cascade' }),
-  score: integer('score').notNull(),
-}, (t) => [index('observation_scores_score_idx').on(t.score)]);
+export const observationScores = pgTable(
+  'observation_scores',
+  {
+    id: text('id')
+      .primaryKey()
+      .references(() => portObservations.id, { onDelete: 'cascade' }),
+    score: integer('score').notNull(),
+  },
+  (t) => [index('observation_scores_score_idx').on(t.score)],
+);
 
 export const observationScoresRelations = relations(observationScores, ({ one }) => ({
   observation: one(portObservations, { fields: [observationScores.id], references: [portObservations.id] }),

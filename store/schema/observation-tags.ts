@@ -11,14 +11,20 @@ import { portObservations } from './port-observations.ts';
  * one narrow row and its two tag indexes. A trigger on port_observations (migration 0028) keeps this
  * table in step: a row per observation whose tags are not empty, none for an untagged one.
  */
-export const observationTags = pgTable('observation_tags', {
-  id: text('id').primaryKey().references(() => portObservations.id, { onDelete: 'cascade' }),
-  tags: text('tags').array().notNull(),
-}, (t) => [
-  index('observation_tags_tags_idx').using('gin', t.tags),
-  // tag.bg:/tag.lk: terms: a regular expression over plum_tags_text (migration 0004), narrowed by trigrams.
-  index('observation_tags_tags_text_idx').using('gin', sql`plum_tags_text(${t.tags}) gin_trgm_ops`),
-]);
+export const observationTags = pgTable(
+  'observation_tags',
+  {
+    id: text('id')
+      .primaryKey()
+      .references(() => portObservations.id, { onDelete: 'cascade' }),
+    tags: text('tags').array().notNull(),
+  },
+  (t) => [
+    index('observation_tags_tags_idx').using('gin', t.tags),
+    // tag.bg:/tag.lk: terms: a regular expression over plum_tags_text (migration 0004), narrowed by trigrams.
+    index('observation_tags_tags_text_idx').using('gin', sql`plum_tags_text(${t.tags}) gin_trgm_ops`),
+  ],
+);
 
 export const observationTagsRelations = relations(observationTags, ({ one }) => ({
   observation: one(portObservations, { fields: [observationTags.id], references: [portObservations.id] }),

@@ -26,73 +26,107 @@ export type PortState = (typeof PORT_STATES)[number];
  * detection) has one `view_head`: the fingerprint that view saw last, the one its next
  * sighting is compared with.
  */
-export const portObservations = pgTable('port_observations', {
-  id: text('id').primaryKey(),
-  ip: inet('ip').notNull(),
-  protocol: text('protocol').notNull(),
-  port: integer('port').notNull(),
-  hsh256: text('hsh256').notNull(),
-  fpVersion: integer('fp_version').notNull(),
-  /** The scan settings that produced this fingerprint (core/history/view.ts). */
-  view: text('view').notNull().default('unknown'),
-  /** The latest fingerprint of this view at the slot: what the view's next sighting is compared with. */
-  viewHead: boolean('view_head').notNull().default(false),
-  /**
-   * Scan time (nmap's host times, never the ingest clock) of the first sighting. What each sighting
-   * changes (last_seen, times_seen, checked_at, last run/job) is in observation_sightings (same id).
-   */
-  firstSeen: tstz('first_seen').notNull(),
-  /** State of the slot while this row is current: closed after a `gone`. */
-  state: text('state', { enum: PORT_STATES }).notNull().default('open'),
-  current: boolean('current').notNull().default(true),
-  /** When `state` last changed. */
-  stateChangedAt: tstz('state_changed_at').notNull(),
-  doc: jsonb('doc').$type<Record<string, unknown>>().notNull(),
-  fields: jsonb('fields').$type<SearchFields>().notNull(),
-  hostnames: text('hostnames').array().notNull().default(sql`'{}'::text[]`),
-  /** Searched through observation_tags, a copy kept in step by a trigger (store/schema/observation-tags.ts). */
-  tags: text('tags').array().notNull().default(sql`'{}'::text[]`),
-  /** Names of the rules whose tags are in `tags`. */
-  rules: text('rules').array().notNull().default(sql`'{}'::text[]`),
-  /** Sorted by through observation_scores, a copy kept in step by a trigger (store/schema/observation-scores.ts). */
-  score: integer('score').notNull().default(0),
-  scoreFeatures: jsonb('score_features').$type<Record<string, unknown>>(),
-  /** Search (issue 6): `plum_search_text(fields)` (migration 0006), the same text as store/search/columns.ts computes. */
-  searchText: text('search_text').generatedAlwaysAs(sql`plum_search_text(fields)`),
-  /**
-   * Token search over every string of the document; generated, so it never drifts from `doc`. Slashes become
-   * spaces first: PostgreSQL's parser keeps `nginx/1.22.1` as one path lexeme, which neither `nginx` nor
-   * `1.22.1` would match (normaliseTokenQuery turns such a query word into the matching phrase). A slash
-   * occurs only inside JSON strings, so the translated text is still the same document.
-   */
-  searchTsv: tsvector('search_tsv').generatedAlwaysAs(sql`jsonb_to_tsvector('simple'::regconfig, translate(doc::text, '/', ' ')::jsonb, '["string"]'::jsonb)`),
-  sHttpTitle: fieldText('http_title'),
-  sHttpServer: fieldText('http_server'),
-  sHttpHeadval: fieldText('http_headval'),
-  sBanner: fieldText('banner'),
-  sX509San: fieldText('x509_san'),
-  sX509Subject: fieldText('x509_subject'),
-  sX509Issuer: fieldText('x509_issuer'),
-  sFqdn: fieldText('fqdn'),
-  sDomain: fieldText('domain'),
-  sServiceProduct: fieldText('service_product'),
-  sHttpFaviconMmhash: fieldText('http_favicon_mmhash'),
-}, (t) => [
-  uniqueIndex('port_observations_fp_key').on(t.ip, t.protocol, t.port, t.view, t.hsh256),
-  uniqueIndex('port_observations_current_key').on(t.ip, t.protocol, t.port).where(sql`${t.current}`),
-  uniqueIndex('port_observations_view_head_key').on(t.ip, t.protocol, t.port, t.view).where(sql`${t.viewHead}`),
-  index('port_observations_current_open_idx').on(t.ip).where(sql`${t.current} and ${t.state} = 'open'`),
-  index('port_observations_port_idx').on(t.port, t.protocol),
-  index('port_observations_fields_idx').using('gin', sql`${t.fields} jsonb_path_ops`),
-  // Search (issue 6): trigram index for exact/prefix/substring terms, inet ops for net:, full text.
-  // The tag indexes are on observation_tags, the score index on observation_scores (store/schema/observation-*.ts),
-  // so re-tagging and re-scoring stay HOT updates.
-  index('port_observations_search_text_trgm_idx').using('gin', sql`${t.searchText} gin_trgm_ops`),
-  index('port_observations_ip_net_idx').using('gist', sql`${t.ip} inet_ops`),
-  index('port_observations_search_tsv_idx').using('gin', t.searchTsv),
-  ...(['sHttpTitle', 'sHttpServer', 'sHttpHeadval', 'sBanner', 'sX509San', 'sX509Subject', 'sX509Issuer', 'sFqdn', 'sDomain', 'sServiceProduct', 'sHttpFaviconMmhash'] as const)
-    .map((c) => index(`port_observations_${t[c].name}_trgm_idx`).using('gin', sql`${t[c]} gin_trgm_ops`)),
-]);
+export const portObservations = pgTable(
+  'port_observations',
+  {
+    id: text('id').primaryKey(),
+    ip: inet('ip').notNull(),
+    protocol: text('protocol').notNull(),
+    port: integer('port').notNull(),
+    hsh256: text('hsh256').notNull(),
+    fpVersion: integer('fp_version').notNull(),
+    /** The scan settings that produced this fingerprint (core/history/view.ts). */
+    view: text('view').notNull().default('unknown'),
+    /** The latest fingerprint of this view at the slot: what the view's next sighting is compared with. */
+    viewHead: boolean('view_head').notNull().default(false),
+    /**
+     * Scan time (nmap's host times, never the ingest clock) of the first sighting. What each sighting
+     * changes (last_seen, times_seen, checked_at, last run/job) is in observation_sightings (same id).
+     */
+    firstSeen: tstz('first_seen').notNull(),
+    /** State of the slot while this row is current: closed after a `gone`. */
+    state: text('state', { enum: PORT_STATES }).notNull().default('open'),
+    current: boolean('current').notNull().default(true),
+    /** When `state` last changed. */
+    stateChangedAt: tstz('state_changed_at').notNull(),
+    doc: jsonb('doc').$type<Record<string, unknown>>().notNull(),
+    fields: jsonb('fields').$type<SearchFields>().notNull(),
+    hostnames: text('hostnames')
+      .array()
+      .notNull()
+      .default(sql`'{}'::text[]`),
+    /** Searched through observation_tags, a copy kept in step by a trigger (store/schema/observation-tags.ts). */
+    tags: text('tags')
+      .array()
+      .notNull()
+      .default(sql`'{}'::text[]`),
+    /** Names of the rules whose tags are in `tags`. */
+    rules: text('rules')
+      .array()
+      .notNull()
+      .default(sql`'{}'::text[]`),
+    /** Sorted by through observation_scores, a copy kept in step by a trigger (store/schema/observation-scores.ts). */
+    score: integer('score').notNull().default(0),
+    scoreFeatures: jsonb('score_features').$type<Record<string, unknown>>(),
+    /** Search (issue 6): `plum_search_text(fields)` (migration 0006), the same text as store/search/columns.ts computes. */
+    searchText: text('search_text').generatedAlwaysAs(sql`plum_search_text(fields)`),
+    /**
+     * Token search over every string of the document; generated, so it never drifts from `doc`. Slashes become
+     * spaces first: PostgreSQL's parser keeps `nginx/1.22.1` as one path lexeme, which neither `nginx` nor
+     * `1.22.1` would match (normaliseTokenQuery turns such a query word into the matching phrase). A slash
+     * occurs only inside JSON strings, so the translated text is still the same document.
+     */
+    searchTsv: tsvector('search_tsv').generatedAlwaysAs(
+      sql`jsonb_to_tsvector('simple'::regconfig, translate(doc::text, '/', ' ')::jsonb, '["string"]'::jsonb)`,
+    ),
+    sHttpTitle: fieldText('http_title'),
+    sHttpServer: fieldText('http_server'),
+    sHttpHeadval: fieldText('http_headval'),
+    sBanner: fieldText('banner'),
+    sX509San: fieldText('x509_san'),
+    sX509Subject: fieldText('x509_subject'),
+    sX509Issuer: fieldText('x509_issuer'),
+    sFqdn: fieldText('fqdn'),
+    sDomain: fieldText('domain'),
+    sServiceProduct: fieldText('service_product'),
+    sHttpFaviconMmhash: fieldText('http_favicon_mmhash'),
+  },
+  (t) => [
+    uniqueIndex('port_observations_fp_key').on(t.ip, t.protocol, t.port, t.view, t.hsh256),
+    uniqueIndex('port_observations_current_key')
+      .on(t.ip, t.protocol, t.port)
+      .where(sql`${t.current}`),
+    uniqueIndex('port_observations_view_head_key')
+      .on(t.ip, t.protocol, t.port, t.view)
+      .where(sql`${t.viewHead}`),
+    index('port_observations_current_open_idx')
+      .on(t.ip)
+      .where(sql`${t.current} and ${t.state} = 'open'`),
+    index('port_observations_port_idx').on(t.port, t.protocol),
+    index('port_observations_fields_idx').using('gin', sql`${t.fields} jsonb_path_ops`),
+    // Search (issue 6): trigram index for exact/prefix/substring terms, inet ops for net:, full text.
+    // The tag indexes are on observation_tags, the score index on observation_scores (store/schema/observation-*.ts),
+    // so re-tagging and re-scoring stay HOT updates.
+    index('port_observations_search_text_trgm_idx').using('gin', sql`${t.searchText} gin_trgm_ops`),
+    index('port_observations_ip_net_idx').using('gist', sql`${t.ip} inet_ops`),
+    index('port_observations_search_tsv_idx').using('gin', t.searchTsv),
+    ...(
+      [
+        'sHttpTitle',
+        'sHttpServer',
+        'sHttpHeadval',
+        'sBanner',
+        'sX509San',
+        'sX509Subject',
+        'sX509Issuer',
+        'sFqdn',
+        'sDomain',
+        'sServiceProduct',
+        'sHttpFaviconMmhash',
+      ] as const
+    ).map((c) => index(`port_observations_${t[c].name}_trgm_idx`).using('gin', sql`${t[c]} gin_trgm_ops`)),
+  ],
+);
 
 export const portObservationsRelations = relations(portObservations, ({ many, one }) => ({
   events: many(observationEvents, { relationName: 'eventObservation' }),

@@ -12,7 +12,9 @@ import { scanProfiles } from './scan-profiles.ts';
  * instead of skipping it or starting it twice.
  */
 export const scheduleState = pgTable('schedule_state', {
-  profileId: text('profile_id').primaryKey().references(() => scanProfiles.id, { onDelete: 'cascade' }),
+  profileId: text('profile_id')
+    .primaryKey()
+    .references(() => scanProfiles.id, { onDelete: 'cascade' }),
   /** Scheduled time of the last claimed slot. */
   lastScheduledFor: tstz('last_scheduled_for'),
   /** `profile:<name>:<scheduled time>` of that slot. */

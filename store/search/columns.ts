@@ -13,8 +13,17 @@ export const SEP = '\u0001';
  * that serves the other fields. Kept in step with store/schema/port-observations.ts.
  */
 export const HOT_FIELDS: ReadonlySet<string> = new Set([
-  'http_title', 'http_server', 'http_headval', 'banner', 'x509_san', 'x509_subject', 'x509_issuer', 'fqdn', 'domain',
-  'service_product', 'http_favicon_mmhash',
+  'http_title',
+  'http_server',
+  'http_headval',
+  'banner',
+  'x509_san',
+  'x509_subject',
+  'x509_issuer',
+  'fqdn',
+  'domain',
+  'service_product',
+  'http_favicon_mmhash',
 ]);
 
 /** The `s_<field>` column text for one field, as plum_field_text computes it. */

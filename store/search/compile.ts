@@ -104,7 +104,10 @@ function intCompare(col: SQL, term: TermNode): SQL {
   if (term.op === 'eq') {
     return term.values.length === 1
       ? sql`${col} = ${Number(term.values[0])}`
-      : sql`${col} in (${sql.join(term.values.map((v) => sql`${Number(v)}`), sql`, `)})`;
+      : sql`${col} in (${sql.join(
+          term.values.map((v) => sql`${Number(v)}`),
+          sql`, `,
+        )})`;
   }
   return sql`${col} ${sql.raw(CMP[term.op])} ${Number(term.values[0])}`;
 }
@@ -143,7 +146,10 @@ function compileTerm(term: TermNode, opts: CompileOptions): SQL {
       const t = sql.raw(`${a}_t`);
       let match: SQL;
       if (term.mode === 'exact') {
-        const arr = sql`array[${sql.join(term.values.map((v) => sql`${v}`), sql`, `)}]::text[]`;
+        const arr = sql`array[${sql.join(
+          term.values.map((v) => sql`${v}`),
+          sql`, `,
+        )}]::text[]`;
         match = term.values.length === 1 ? sql`${t}.tags @> ${arr}` : sql`${t}.tags && ${arr}`;
       } else {
         match = sql`plum_tags_text(${t}.tags) ~ ${tagPattern(term)}`;
@@ -197,9 +203,15 @@ export function compileWhere(node: QueryNode, opts: CompileOptions): SQL {
     case 'not':
       return sql`not (${compileWhere(node.child, opts)})`;
     case 'and':
-      return sql`(${sql.join(node.children.map((c) => compileWhere(c, opts)), sql` and `)})`;
+      return sql`(${sql.join(
+        node.children.map((c) => compileWhere(c, opts)),
+        sql` and `,
+      )})`;
     case 'or':
-      return sql`(${sql.join(node.children.map((c) => compileWhere(c, opts)), sql` or `)})`;
+      return sql`(${sql.join(
+        node.children.map((c) => compileWhere(c, opts)),
+        sql` or `,
+      )})`;
   }
 }
 

@@ -122,7 +122,8 @@ function decodeCursor(s: string, h: string, key: SearchSort | 'backend'): Cursor
     throw invalid();
   }
   if (!c || typeof c !== 'object' || typeof c.k !== 'string' || typeof c.ip !== 'string' || typeof c.h !== 'string') throw invalid();
-  if (c.h !== h) throw new PlumError('usage', 'this cursor belongs to another query', { hint: 'repeat the same query and options with the cursor, or drop --cursor' });
+  if (c.h !== h)
+    throw new PlumError('usage', 'this cursor belongs to another query', { hint: 'repeat the same query and options with the cursor, or drop --cursor' });
   if (!CURSOR_KEY[key].test(c.k)) throw invalid();
   if (key === 'backend') {
     if (c.ip !== '' || !Number.isSafeInteger(c.o) || c.o! < 0) throw invalid();
@@ -214,7 +215,11 @@ export async function searchPorts(store: StoreSession, query: string | QueryNode
   if (by === 'host') {
     const hostCond = compileHostCond(tree, { now }, scope);
     const pos = positiveTerms(tree);
-    const anyPositive = (alias: string) => sql.join(pos.map((t) => compileTerm(t, { now, alias })), sql` or `);
+    const anyPositive = (alias: string) =>
+      sql.join(
+        pos.map((t) => compileTerm(t, { now, alias })),
+        sql` or `,
+      );
     // Ports shown: those matching a positive term. Only with a NOT can a host match with none of those;
     // it then shows all its ports.
     const shown = !pos.length
@@ -279,9 +284,8 @@ const sortRef = (sort: SearchSort, alias = 'po') => (sort === 'last_seen' ? sigh
 const sortCol = (sort: SearchSort, alias = 'po') => sql.raw(sortRef(sort, alias));
 const keyText = (sort: SearchSort, alias = 'po') => sql.raw(KEY_TEXT[sort].replace('%s', sortRef(sort, alias)));
 /** Paging newest first walks the last_seen index of the sightings: an inner join lets the planner start there; by score, observation_scores' index. */
-const fromFor = (sort: SearchSort) => (sort === 'last_seen'
-  ? observationsFrom('po', 'inner')
-  : sql`${observationsFrom('po', 'left')} join observation_scores po_sc on po_sc.id = po.id`);
+const fromFor = (sort: SearchSort) =>
+  sort === 'last_seen' ? observationsFrom('po', 'inner') : sql`${observationsFrom('po', 'left')} join observation_scores po_sc on po_sc.id = po.id`;
 const keyCast = (sort: SearchSort) => sql.raw(KEY_CAST[sort]);
 
 /**
@@ -295,17 +299,17 @@ const keyCast = (sort: SearchSort) => sql.raw(KEY_CAST[sort]);
 async function pageByPort(store: StoreSession, cond: SQL, sort: SearchSort, limit: number, cursor?: Cursor, firstWindow = FIRST_WINDOW): Promise<Page> {
   const col = sortCol(sort);
   const cast = keyCast(sort);
-  const afterCursor = cursor
-    ? sql` and (${col} < ${cursor.k}::${cast} or (${col} = ${cursor.k}::${cast} and po.ip > ${cursor.ip}::inet))`
-    : sql``;
+  const afterCursor = cursor ? sql` and (${col} < ${cursor.k}::${cast} or (${col} = ${cursor.k}::${cast} and po.ip > ${cursor.ip}::inet))` : sql``;
   const keys: IpKey[] = [];
   const seen = new Set<string>();
   // Most IPs have one matching port: ask for a little more than a page, then double (the walk resumes where it stopped).
   let chunk = Math.min(limit + 16, 5000);
   let last: Row | undefined;
-  const next = sort === 'last_seen'
-    ? newestFirst(store, cond, afterCursor, cursor, firstWindow)
-    : async (after: Row | undefined, n: number) => store.query<Row>(sql`
+  const next =
+    sort === 'last_seen'
+      ? newestFirst(store, cond, afterCursor, cursor, firstWindow)
+      : async (after: Row | undefined, n: number) =>
+          store.query<Row>(sql`
         select host(po.ip) as ip, ${keyText(sort)} as k, po.id from ${fromFor(sort)}
         where ${cond}${afterCursor}${afterRowSql(sort, after)}
         order by ${col} desc, po.ip, po.id limit ${n}`);
@@ -321,7 +325,10 @@ async function pageByPort(store: StoreSession, cond: SQL, sort: SearchSort, limi
     if (cursor && fresh.length) {
       const earlier = await store.query<{ ip: string }>(sql`
         select distinct host(po.ip) as ip from ${fromFor(sort)}
-        where ${cond} and po.ip in (${sql.join(fresh.map((f) => sql`${f.ip}::inet`), sql`, `)})
+        where ${cond} and po.ip in (${sql.join(
+          fresh.map((f) => sql`${f.ip}::inet`),
+          sql`, `,
+        )})
           and (${col} > ${cursor.k}::${cast} or (${col} = ${cursor.k}::${cast} and po.ip <= ${cursor.ip}::inet))`);
       const drop = new Set(earlier.map((e) => e.ip));
       valid = fresh.filter((f) => !drop.has(f.ip));
@@ -376,7 +383,13 @@ const MAX_WINDOW = 1_000_000;
  * of the range slower, so they are weighted equally. The worst case is a
  * condition matching about sqrt(page × documents) rows.
  */
-function newestFirst(store: StoreSession, cond: SQL, afterCursor: SQL, cursor: Cursor | undefined, firstWindow: number): (after: Row | undefined, n: number) => Promise<Row[]> {
+function newestFirst(
+  store: StoreSession,
+  cond: SQL,
+  afterCursor: SQL,
+  cursor: Cursor | undefined,
+  firstWindow: number,
+): (after: Row | undefined, n: number) => Promise<Row[]> {
   const sort: SearchSort = 'last_seen';
   let window = firstWindow;
   let walked = 0;
@@ -399,9 +412,14 @@ function newestFirst(store: StoreSession, cond: SQL, afterCursor: SQL, cursor: C
         return out.concat(rows);
       }
       // The window's top: below (exclusive), else the position (inclusive).
-      const top = below !== undefined ? sql`s.last_seen < ${below}::timestamptz`
-        : after ? sql`s.last_seen <= ${after.k}::timestamptz`
-          : cursor ? sql`s.last_seen <= ${cursor.k}::timestamptz` : sql`true`;
+      const top =
+        below !== undefined
+          ? sql`s.last_seen < ${below}::timestamptz`
+          : after
+            ? sql`s.last_seen <= ${after.k}::timestamptz`
+            : cursor
+              ? sql`s.last_seen <= ${cursor.k}::timestamptz`
+              : sql`true`;
       // Its bottom: the last_seen of the window-th sighting (an index-only scan); every sighting at that instant is
       // inside, so whatever matches in the window precedes everything outside.
       const [cut] = await store.query<{ k: string }>(sql`
@@ -449,9 +467,18 @@ type PortRow = Pick<ObservationRow, 'id' | 'ip' | 'protocol' | 'port' | 'state' 
 };
 
 async function finish(
-  meta: Omit<SearchResult, 'hosts' | 'nextCursor'>, store: StoreSession, cond: SQL, page: Page, h: string, _limit: number,
+  meta: Omit<SearchResult, 'hosts' | 'nextCursor'>,
+  store: StoreSession,
+  cond: SQL,
+  page: Page,
+  h: string,
+  _limit: number,
 ): Promise<SearchResult> {
-  const hosts = await loadHosts(store, cond, page.keys.map((k) => k.ip));
+  const hosts = await loadHosts(
+    store,
+    cond,
+    page.keys.map((k) => k.ip),
+  );
   const last = page.keys[page.keys.length - 1];
   const result: SearchResult = { ...meta, hosts };
   if (page.more && last) result.nextCursor = encodeCursor({ h, k: last.k, ip: last.ip });
@@ -465,7 +492,10 @@ async function loadHosts(store: StoreSession, cond: SQL, ips: string[], onlyIds?
            po.fields -> 'service_name' ->> 0 as service, po.fields -> 'service_product' ->> 0 as product,
            po.fields -> 'http_title' ->> 0 as title
     from ${observationsFrom('po')}
-    where ${cond} and po.ip in (${sql.join(ips.map((ip) => sql`${ip}::inet`), sql`, `)})
+    where ${cond} and po.ip in (${sql.join(
+      ips.map((ip) => sql`${ip}::inet`),
+      sql`, `,
+    )})
     order by po.ip, po.port, po.protocol, po_s.last_seen desc`);
   const byIp = new Map<string, PortRow[]>();
   for (const r of rows) {
@@ -488,8 +518,15 @@ async function loadHosts(store: StoreSession, cond: SQL, ips: string[], onlyIds?
       tags,
       ports: ports.map((p) => {
         const hit: PortHit = {
-          id: p.id, protocol: p.protocol, port: p.port, state: p.state, hsh256: p.hsh256, tags: p.tags, score: p.score,
-          first_seen: iso(p.first_seen), last_seen: iso(p.last_seen),
+          id: p.id,
+          protocol: p.protocol,
+          port: p.port,
+          state: p.state,
+          hsh256: p.hsh256,
+          tags: p.tags,
+          score: p.score,
+          first_seen: iso(p.first_seen),
+          last_seen: iso(p.last_seen),
         };
         if (p.service) hit.service = p.service;
         if (p.product) hit.product = p.product;
@@ -503,12 +540,18 @@ async function loadHosts(store: StoreSession, cond: SQL, ips: string[], onlyIds?
 
 /** Token search served by an external engine (Meilisearch): ranks ids there, loads documents here. */
 async function tokenViaBackend(
-  store: StoreSession, q: string, backend: TokenBackend, limit: number, h: string, cursor: Cursor | undefined, sort: SearchSort,
+  store: StoreSession,
+  q: string,
+  backend: TokenBackend,
+  limit: number,
+  h: string,
+  cursor: Cursor | undefined,
+  sort: SearchSort,
 ): Promise<SearchResult> {
   let offset = cursor?.o ?? 0;
   const ipsInOrder: string[] = [];
   const ids = new Set<string>();
-  const seenIps = new Set<string>(cursor ? JSON.parse(Buffer.from(cursor.k, 'base64url').toString() || '[]') as string[] : []);
+  const seenIps = new Set<string>(cursor ? (JSON.parse(Buffer.from(cursor.k, 'base64url').toString() || '[]') as string[]) : []);
   const batch = Math.max(limit * 4, 100);
   let exhausted = false;
   while (ipsInOrder.length <= limit && !exhausted) {
@@ -517,7 +560,10 @@ async function tokenViaBackend(
     if (res.ids.length === 0) break;
     const rows = await store.query<{ id: string; ip: string }>(sql`
       select po.id, host(po.ip) as ip from ${observationsFrom('po')}
-      where ${scopeWhere('current')} and po.id in (${sql.join(res.ids.map((i) => sql`${i}`), sql`, `)})`);
+      where ${scopeWhere('current')} and po.id in (${sql.join(
+        res.ids.map((i) => sql`${i}`),
+        sql`, `,
+      )})`);
     const ipOf = new Map(rows.map((r) => [r.id, r.ip]));
     let consumed = 0;
     for (const id of res.ids) {

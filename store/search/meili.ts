@@ -31,9 +31,27 @@ export interface MeiliPortDoc {
 
 /** Text fields, most telling first (Meilisearch ranks matches in earlier attributes higher). */
 const SEARCHABLE: SearchFieldName[] = [
-  'http_title', 'banner', 'service_product', 'http_server', 'x509_subject_cn', 'x509_san', 'fqdn', 'domain',
-  'service_name', 'service_version', 'service_extrainfo', 'cpe', 'x509_subject', 'x509_issuer', 'http_headval', 'http_cookiename',
-  'ptr', 'http_favicon_mmhash', 'http_favicon_md5', 'x509_sha256', 'script',
+  'http_title',
+  'banner',
+  'service_product',
+  'http_server',
+  'x509_subject_cn',
+  'x509_san',
+  'fqdn',
+  'domain',
+  'service_name',
+  'service_version',
+  'service_extrainfo',
+  'cpe',
+  'x509_subject',
+  'x509_issuer',
+  'http_headval',
+  'http_cookiename',
+  'ptr',
+  'http_favicon_mmhash',
+  'http_favicon_md5',
+  'x509_sha256',
+  'script',
 ];
 const SKIP = new Set<SearchFieldName>(['ip', 'port', 'protocol', 'state']);
 
@@ -60,8 +78,14 @@ const epoch = (v: string | Date) => Math.floor((v instanceof Date ? v.getTime() 
 
 export function toMeiliDoc(o: IndexableObservation): MeiliPortDoc {
   const doc: MeiliPortDoc = {
-    id: o.id, ip: o.ip, port: o.port, protocol: o.protocol, tags: o.tags, score: o.score,
-    first_seen: epoch(o.firstSeen), last_seen: epoch(o.lastSeen),
+    id: o.id,
+    ip: o.ip,
+    port: o.port,
+    protocol: o.protocol,
+    tags: o.tags,
+    score: o.score,
+    first_seen: epoch(o.firstSeen),
+    last_seen: epoch(o.lastSeen),
   };
   for (const name of SEARCH_FIELD_NAMES) {
     if (SKIP.has(name)) continue;
@@ -76,7 +100,10 @@ export class MeiliIndexer {
   readonly client: Meilisearch;
 
   constructor(
-    host: string, apiKey: string | undefined, readonly indexUid: string, private readonly log?: Logger,
+    host: string,
+    apiKey: string | undefined,
+    readonly indexUid: string,
+    private readonly log?: Logger,
     private readonly taskTimeoutMs = 60_000,
   ) {
     this.client = new Meilisearch({ host, apiKey });

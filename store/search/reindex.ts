@@ -30,7 +30,9 @@ export async function reindexSearch(store: StoreSession, opts: ReindexOptions = 
     await store.query('analyze port_observations');
     const [c] = await store.query<{ n: number }>(`select count(*)::int as n from port_observations where current and state = 'open'`);
     return {
-      backend: 'postgres', indexed: c?.n ?? 0, removed: 0,
+      backend: 'postgres',
+      indexed: c?.n ?? 0,
+      removed: 0,
       message: `PostgreSQL search columns are generated with each row; statistics refreshed (${c?.n ?? 0} open ports searchable)`,
     };
   }
@@ -41,12 +43,24 @@ export async function reindexSearch(store: StoreSession, opts: ReindexOptions = 
   let done = 0;
   let after = '';
   for (;;) {
-    const rows = await store.query<Pick<ObservationRow, 'id' | 'ip' | 'protocol' | 'port' | 'first_seen' | 'last_seen' | 'fields' | 'tags' | 'score'>>(sql`select id, host(ip) as ip, protocol, port, first_seen, last_seen, fields, tags, score from port_observations join observation_sightings using (id)
+    const rows = await store.query<
+      Pick<ObservationRow, 'id' | 'ip' | 'protocol' | 'port' | 'first_seen' | 'last_seen' | 'fields' | 'tags' | 'score'>
+    >(sql`select id, host(ip) as ip, protocol, port, first_seen, last_seen, fields, tags, score from port_observations join observation_sightings using (id)
            where current and state = 'open' and id > ${after} order by id limit ${batch}`);
     if (rows.length === 0) break;
-    await meili.upsert(rows.map((r) => ({
-      id: r.id, ip: r.ip, protocol: r.protocol, port: r.port, firstSeen: r.first_seen, lastSeen: r.last_seen, fields: r.fields, tags: r.tags, score: r.score,
-    })));
+    await meili.upsert(
+      rows.map((r) => ({
+        id: r.id,
+        ip: r.ip,
+        protocol: r.protocol,
+        port: r.port,
+        firstSeen: r.first_seen,
+        lastSeen: r.last_seen,
+        fields: r.fields,
+        tags: r.tags,
+        score: r.score,
+      })),
+    );
     done += rows.length;
     after = rows[rows.length - 1]!.id;
     opts.onProgress?.(done, total);
@@ -62,7 +76,9 @@ export async function reindexSearch(store: StoreSession, opts: ReindexOptions = 
     after = rows[rows.length - 1]!.id;
   }
   return {
-    backend: 'meilisearch', indexed: done, removed,
+    backend: 'meilisearch',
+    indexed: done,
+    removed,
     message: `Meilisearch index ${meili.indexUid}: ${done} open ports indexed, ${removed} old or closed observations removed`,
   };
 }

@@ -67,23 +67,25 @@ describe.each(storeKinds)('agent result upload (%s)', (kind) => {
   it('stores and ingests a gzip upload once; the same result again is a no-op', async () => {
     const { runId, jobId } = await makeJob('agent-a');
     const res = await put(jobId, gzipSync(xml), api.agents.a.token, { 'content-encoding': 'gzip' });
-    const body = await res.json() as { runId: string; duplicate: boolean; hosts: number; ports: number; appeared: number };
+    const body = (await res.json()) as { runId: string; duplicate: boolean; hosts: number; ports: number; appeared: number };
     expect(res.status, JSON.stringify(body)).toBe(200);
     expect(body).toMatchObject({ runId, duplicate: false, hosts: 1, ports: 1, appeared: 1, warnings: [] });
 
-    const again = await (await put(jobId, xml, api.agents.a.token)).json() as { duplicate: boolean; appeared: number };
+    const again = (await (await put(jobId, xml, api.agents.a.token)).json()) as { duplicate: boolean; appeared: number };
     expect(again).toMatchObject({ duplicate: true, appeared: 0 });
 
     const [raw] = await api.store.query<{ n: number }>('select count(*)::int as n from raw_results where job_id = $1', [jobId]);
     expect(raw!.n).toBe(1);
     const [job] = await api.store.query<{ status: string; ingested_at: Date | null }>('select status, ingested_at from jobs where id = $1', [jobId]);
     expect(job!.ingested_at).toBeInstanceOf(Date);
-    const host = await (await api.call(`/v1/hosts/${IP}`, { auth: api.keys.viewer })).json() as { services: { port: number; fields: { banner: string[] } }[] };
+    const host = (await (await api.call(`/v1/hosts/${IP}`, { auth: api.keys.viewer })).json()) as {
+      services: { port: number; fields: { banner: string[] } }[];
+    };
     expect(host.services.map((s) => s.port)).toContain(servicePort);
     expect(host.services.find((s) => s.port === servicePort)!.fields.banner[0]).toMatch(/^SSH-2\.0-OpenSSH_9\.2p1/);
   });
 
-  it('the agent\'s own result sink (activities/index.ts httpResultSink) claims the job and delivers through this route', async () => {
+  it("the agent's own result sink (activities/index.ts httpResultSink) claims the job and delivers through this route", async () => {
     const { jobId } = await makeJob(null);
     const sink = httpResultSink({ serverUrl: api.server.url, token: api.agents.b.token });
     const spec = { jobId } as Parameters<typeof sink.deliver>[0];
@@ -98,7 +100,7 @@ describe.each(storeKinds)('agent result upload (%s)', (kind) => {
     await expect(other.deliver(spec, xml, '')).rejects.toThrow(`uploading the result of ${jobId} failed: job ${jobId} is assigned to another agent`);
   });
 
-  it('a job is claimed by exactly one agent when it starts; an unclaimed job\'s result is refused', async () => {
+  it("a job is claimed by exactly one agent when it starts; an unclaimed job's result is refused", async () => {
     const { jobId } = await makeJob(null);
     const claim = (token: string) => api.call(`/v1/agent/jobs/${jobId}/claim`, { method: 'POST', auth: token });
     // Any agent token could once upload for an unclaimed job, and the honest agent was then refused.
@@ -112,7 +114,7 @@ describe.each(storeKinds)('agent result upload (%s)', (kind) => {
     expect((await put(jobId, xml, api.agents.a.token)).status).toBe(200);
   });
 
-  it('a later Temporal attempt on another agent supersedes the lost attempt\'s claim; an ingested job never moves', async () => {
+  it("a later Temporal attempt on another agent supersedes the lost attempt's claim; an ingested job never moves", async () => {
     const { jobId } = await makeJob(null);
     const claim = (token: string, attempt: number) => api.call(`/v1/agent/jobs/${jobId}/claim?attempt=${attempt}`, { method: 'POST', auth: token });
     await api.store.query(`update agents set last_heartbeat_at = now()`);
@@ -152,7 +154,9 @@ describe.each(storeKinds)('agent result upload (%s)', (kind) => {
       await expectError(await put(jobId, body, api.agents.a.token), 422, 'out_of_scope', `the result of ${jobId} holds 1 host outside the job: ${extra}`);
     }
     await expectError(await put(jobId, text.split(IP).join('192.0.2.78'), api.agents.a.token), 422, 'out_of_scope', /192\.0\.2\.78/);
-    const [stored] = await api.store.query<{ n: number }>(`select count(*)::int as n from port_observations where ip in ('127.0.9.9', '192.0.2.77', '192.0.2.78')`);
+    const [stored] = await api.store.query<{ n: number }>(
+      `select count(*)::int as n from port_observations where ip in ('127.0.9.9', '192.0.2.77', '192.0.2.78')`,
+    );
     expect(stored!.n).toBe(0);
     const [job] = await api.store.query<{ ingested_at: Date | null }>('select ingested_at from jobs where id = $1', [jobId]);
     expect(job!.ingested_at).toBeNull();
@@ -160,9 +164,14 @@ describe.each(storeKinds)('agent result upload (%s)', (kind) => {
     expect((await put(jobId, xml, api.agents.a.token)).status).toBe(200);
   });
 
-  it('agent names of the server\'s own runners are reserved', async () => {
+  it("agent names of the server's own runners are reserved", async () => {
     for (const agent of ['embedded', 'server', 'Server']) {
-      await expectError(await api.call('/v1/agents/tokens', { method: 'POST', auth: api.keys.admin, json: { agent } }), 400, 'invalid_input', /is reserved for the server's own runner/);
+      await expectError(
+        await api.call('/v1/agents/tokens', { method: 'POST', auth: api.keys.admin, json: { agent } }),
+        400,
+        'invalid_input',
+        /is reserved for the server's own runner/,
+      );
     }
   });
 
@@ -173,7 +182,7 @@ describe.each(storeKinds)('agent result upload (%s)', (kind) => {
     await expectError(await put(jobId, other, api.agents.a.token), 409, 'conflict', `job ${jobId} already has a different result`);
   });
 
-  it('security: no token, API key, revoked token, another agent\'s token', async () => {
+  it("security: no token, API key, revoked token, another agent's token", async () => {
     const { jobId } = await makeJob('agent-a');
     await expectError(await api.call(`/v1/agent/jobs/${jobId}/result`, { method: 'PUT', body: xml }), 401, 'unauthorized', 'missing agent token');
     await expectError(await put(jobId, xml, api.keys.admin), 403, 'forbidden', 'this route needs an agent token, not an API key');
@@ -186,12 +195,31 @@ describe.each(storeKinds)('agent result upload (%s)', (kind) => {
   it('bad input: too large (413), gzip bomb (413), bad gzip, empty, not nmap XML, unknown job, bad id', async () => {
     const { jobId } = await makeJob('agent-a');
     await expectError(await put(jobId, Buffer.alloc(300 * 1024, 'a'), api.agents.a.token), 413, 'payload_too_large', 'result larger than 262144 bytes');
-    await expectError(await put(jobId, gzipSync(Buffer.alloc(2 * 1024 * 1024, ' ')), api.agents.a.token, { 'content-encoding': 'gzip' }),
-      413, 'payload_too_large', 'result larger than 1048576 bytes once decompressed');
-    await expectError(await put(jobId, Buffer.from('not gzip'), api.agents.a.token, { 'content-encoding': 'gzip' }), 400, 'invalid_input', 'the body is not valid gzip');
+    await expectError(
+      await put(jobId, gzipSync(Buffer.alloc(2 * 1024 * 1024, ' ')), api.agents.a.token, { 'content-encoding': 'gzip' }),
+      413,
+      'payload_too_large',
+      'result larger than 1048576 bytes once decompressed',
+    );
+    await expectError(
+      await put(jobId, Buffer.from('not gzip'), api.agents.a.token, { 'content-encoding': 'gzip' }),
+      400,
+      'invalid_input',
+      'the body is not valid gzip',
+    );
     await expectError(await put(jobId, Buffer.alloc(0), api.agents.a.token), 400, 'invalid_input', 'empty result body');
-    await expectError(await put(jobId, Buffer.from(xml), api.agents.a.token, { 'content-encoding': 'br' }), 400, 'invalid_input', 'unsupported Content-Encoding "br"');
-    await expectError(await put(jobId, '<html>hello</html>', api.agents.a.token), 422, 'parse_error', 'this is not nmap XML: no <nmaprun> element at the start');
+    await expectError(
+      await put(jobId, Buffer.from(xml), api.agents.a.token, { 'content-encoding': 'br' }),
+      400,
+      'invalid_input',
+      'unsupported Content-Encoding "br"',
+    );
+    await expectError(
+      await put(jobId, '<html>hello</html>', api.agents.a.token),
+      422,
+      'parse_error',
+      'this is not nmap XML: no <nmaprun> element at the start',
+    );
     await expectError(await put('job_01jd0000000000000000000000', xml, api.agents.a.token), 404, 'not_found', 'no job job_01jd0000000000000000000000');
     await expectError(await put('nope', xml, api.agents.a.token), 400, 'invalid_input', 'invalid path field "jobId": must be a job_… id');
     const [job] = await api.store.query<{ ingested_at: Date | null }>('select ingested_at from jobs where id = $1', [jobId]);
@@ -207,10 +235,20 @@ describe.each(storeKinds)('agent result upload (%s)', (kind) => {
       const before = process.memoryUsage().rss;
       let peak = before;
       const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 5);
-      const res = await roomy.call(`/v1/agent/jobs/${jobId}/result`, { method: 'PUT', auth: api.agents.a.token, body: bomb, headers: { 'content-type': 'application/xml', 'content-encoding': 'gzip' } });
+      const res = await roomy.call(`/v1/agent/jobs/${jobId}/result`, {
+        method: 'PUT',
+        auth: api.agents.a.token,
+        body: bomb,
+        headers: { 'content-type': 'application/xml', 'content-encoding': 'gzip' },
+      });
       clearInterval(sampler);
       expect(peak - before).toBeLessThan(150 * 1024 * 1024);
-      await expectError(res, 413, 'payload_too_large', `result inflates to more than 100 times its compressed size (${bomb.length} bytes): refused as a gzip bomb`);
+      await expectError(
+        res,
+        413,
+        'payload_too_large',
+        `result inflates to more than 100 times its compressed size (${bomb.length} bytes): refused as a gzip bomb`,
+      );
     } finally {
       await roomy.close();
     }

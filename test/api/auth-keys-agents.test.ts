@@ -21,18 +21,22 @@ describe.each(storeKinds)('API keys, agents, errors (%s)', (kind) => {
 
   it('unknown routes and malformed Authorization get the one error body', async () => {
     await expectError(await api.call('/v1/nope'), 404, 'not_found', 'no route GET /v1/nope');
-    await expectError(await api.call('/v1/apikeys', { headers: { authorization: 'Basic abc' } }), 401, 'unauthorized',
-      'the Authorization header is not "Bearer <key>"');
+    await expectError(
+      await api.call('/v1/apikeys', { headers: { authorization: 'Basic abc' } }),
+      401,
+      'unauthorized',
+      'the Authorization header is not "Bearer <key>"',
+    );
   });
 
   it('creates, lists and revokes API keys (admin); the new key works at once and stops after revocation', async () => {
     const res = await api.call('/v1/apikeys', { method: 'POST', auth: api.keys.admin, json: { role: 'viewer', name: 'dashboard' } });
     expect(res.status).toBe(201);
-    const created = await res.json() as { key: string; apiKey: { id: string; role: string; name: string; prefix: string } };
+    const created = (await res.json()) as { key: string; apiKey: { id: string; role: string; name: string; prefix: string } };
     expect(created.key).toMatch(/^plum_k_[A-Za-z0-9_-]{43}$/);
     expect(created.apiKey).toMatchObject({ role: 'viewer', name: 'dashboard', prefix: created.key.slice(0, 12) });
 
-    const list = await (await api.call('/v1/apikeys', { auth: api.keys.admin })).json() as { items: { id: string }[] };
+    const list = (await (await api.call('/v1/apikeys', { auth: api.keys.admin })).json()) as { items: { id: string }[] };
     expect(list.items.map((k) => k.id)).toContain(created.apiKey.id);
     expect(JSON.stringify(list)).not.toContain(created.key);
 
@@ -41,7 +45,7 @@ describe.each(storeKinds)('API keys, agents, errors (%s)', (kind) => {
     expect(rev.status).toBe(200);
     expect(((await rev.json()) as { apiKey: { revokedAt: string | null } }).apiKey.revokedAt).toMatch(/^\d{4}-/);
     await expectError(await api.call('/v1/agents', { auth: created.key }), 401, 'unauthorized', 'API key revoked');
-    const withRevoked = await (await api.call('/v1/apikeys?revoked=true', { auth: api.keys.admin })).json() as { items: { id: string }[] };
+    const withRevoked = (await (await api.call('/v1/apikeys?revoked=true', { auth: api.keys.admin })).json()) as { items: { id: string }[] };
     expect(withRevoked.items.map((k) => k.id)).toContain(created.apiKey.id);
   });
 
@@ -55,12 +59,27 @@ describe.each(storeKinds)('API keys, agents, errors (%s)', (kind) => {
   });
 
   it('refuses a body that is not JSON, and a body over the limit with 413', async () => {
-    await expectError(await api.call('/v1/apikeys', {
-      method: 'POST', auth: api.keys.admin, body: '{"role":', headers: { 'content-type': 'application/json' },
-    }), 400, 'invalid_input', 'the request body is not valid JSON');
-    await expectError(await api.call('/v1/apikeys', {
-      method: 'POST', auth: api.keys.admin, json: { role: 'viewer', name: 'x'.repeat(2 * 1024 * 1024) },
-    }), 413, 'payload_too_large', 'request body larger than 1048576 bytes');
+    await expectError(
+      await api.call('/v1/apikeys', {
+        method: 'POST',
+        auth: api.keys.admin,
+        body: '{"role":',
+        headers: { 'content-type': 'application/json' },
+      }),
+      400,
+      'invalid_input',
+      'the request body is not valid JSON',
+    );
+    await expectError(
+      await api.call('/v1/apikeys', {
+        method: 'POST',
+        auth: api.keys.admin,
+        json: { role: 'viewer', name: 'x'.repeat(2 * 1024 * 1024) },
+      }),
+      413,
+      'payload_too_large',
+      'request body larger than 1048576 bytes',
+    );
   });
 
   it.each([
@@ -83,12 +102,14 @@ describe.each(storeKinds)('API keys, agents, errors (%s)', (kind) => {
   it('issues agent tokens bound to one agent; heartbeats show on /v1/agents; revoked tokens are refused', async () => {
     const res = await api.call('/v1/agents/tokens', { method: 'POST', auth: api.keys.admin, json: { agent: 'Edge-1', labels: ['dmz'] } });
     expect(res.status).toBe(201);
-    const t = await res.json() as { token: string; agent: { id: string; name: string }; agentToken: { id: string } };
+    const t = (await res.json()) as { token: string; agent: { id: string; name: string }; agentToken: { id: string } };
     expect(t.token).toMatch(/^plum_a_/);
     expect(t.agent.name).toBe('edge-1');
     const hb = await api.call('/v1/agent/heartbeat', { method: 'POST', auth: t.token, json: { currentJobId: null, version: '1.2.3' } });
     expect(hb.status).toBe(200);
-    const agents = await (await api.call('/v1/agents', { auth: api.keys.viewer })).json() as { items: { name: string; lastHeartbeatAt: string | null; version: string | null }[] };
+    const agents = (await (await api.call('/v1/agents', { auth: api.keys.viewer })).json()) as {
+      items: { name: string; lastHeartbeatAt: string | null; version: string | null }[];
+    };
     const edge = agents.items.find((a) => a.name === 'edge-1');
     expect(edge?.version).toBe('1.2.3');
     expect(edge?.lastHeartbeatAt).toMatch(/^\d{4}-/);
@@ -98,10 +119,12 @@ describe.each(storeKinds)('API keys, agents, errors (%s)', (kind) => {
   });
 
   it('lists agent tokens (admin) and disables/enables an agent', async () => {
-    const tokens = await (await api.call('/v1/agents/tokens?revoked=true', { auth: api.keys.admin })).json() as { items: { agentId: string; revokedAt: string | null }[] };
+    const tokens = (await (await api.call('/v1/agents/tokens?revoked=true', { auth: api.keys.admin })).json()) as {
+      items: { agentId: string; revokedAt: string | null }[];
+    };
     expect(tokens.items.filter((t) => t.agentId === api.agents.a.id)).toHaveLength(2);
     expect(JSON.stringify(tokens)).not.toContain(api.agents.a.token);
-    const live = await (await api.call('/v1/agents/tokens', { auth: api.keys.admin })).json() as { items: { revokedAt: string | null }[] };
+    const live = (await (await api.call('/v1/agents/tokens', { auth: api.keys.admin })).json()) as { items: { revokedAt: string | null }[] };
     expect(live.items.every((t) => t.revokedAt === null)).toBe(true);
 
     const off = await api.call(`/v1/agents/${api.agents.b.id}`, { method: 'PATCH', auth: api.keys.admin, json: { disabled: true } });
@@ -110,19 +133,36 @@ describe.each(storeKinds)('API keys, agents, errors (%s)', (kind) => {
     await api.call(`/v1/agents/${api.agents.b.id}`, { method: 'PATCH', auth: api.keys.admin, json: { disabled: false } });
     expect((await api.call('/v1/agent/heartbeat', { method: 'POST', auth: api.agents.b.token, json: {} })).status).toBe(200);
 
-    await expectError(await api.call(`/v1/agents/${api.agents.b.id}`, { method: 'PATCH', auth: api.keys.admin, json: { disabled: 'yes' } }), 400, 'invalid_input',
-      'invalid body field "disabled": Invalid input: expected boolean, received string');
-    await expectError(await api.call('/v1/agents/agent_01jd0000000000000000000000', { method: 'PATCH', auth: api.keys.admin, json: { disabled: true } }), 404, 'not_found',
-      'no agent agent_01jd0000000000000000000000');
+    await expectError(
+      await api.call(`/v1/agents/${api.agents.b.id}`, { method: 'PATCH', auth: api.keys.admin, json: { disabled: 'yes' } }),
+      400,
+      'invalid_input',
+      'invalid body field "disabled": Invalid input: expected boolean, received string',
+    );
+    await expectError(
+      await api.call('/v1/agents/agent_01jd0000000000000000000000', { method: 'PATCH', auth: api.keys.admin, json: { disabled: true } }),
+      404,
+      'not_found',
+      'no agent agent_01jd0000000000000000000000',
+    );
     await expectSecured(api, 'GET', '/v1/agents/tokens', 'admin');
     await expectSecured(api, 'PATCH', `/v1/agents/${api.agents.b.id}`, 'admin', { disabled: true });
   });
 
   it('agent routes refuse API keys, missing and revoked tokens', async () => {
     await expectError(await api.call('/v1/agent/heartbeat', { method: 'POST', json: {} }), 401, 'unauthorized', 'missing agent token');
-    await expectError(await api.call('/v1/agent/heartbeat', { method: 'POST', auth: api.keys.admin, json: {} }), 403, 'forbidden',
-      'this route needs an agent token, not an API key');
-    await expectError(await api.call('/v1/agent/heartbeat', { method: 'POST', auth: api.agents.revokedToken, json: {} }), 401, 'unauthorized', 'agent token revoked');
+    await expectError(
+      await api.call('/v1/agent/heartbeat', { method: 'POST', auth: api.keys.admin, json: {} }),
+      403,
+      'forbidden',
+      'this route needs an agent token, not an API key',
+    );
+    await expectError(
+      await api.call('/v1/agent/heartbeat', { method: 'POST', auth: api.agents.revokedToken, json: {} }),
+      401,
+      'unauthorized',
+      'agent token revoked',
+    );
     await expectError(await api.call('/v1/agent/heartbeat', { method: 'POST', auth: 'plum_a_bogus', json: {} }), 401, 'unauthorized', 'invalid agent token');
   });
 
@@ -134,7 +174,11 @@ describe.each(storeKinds)('API keys, agents, errors (%s)', (kind) => {
   });
 
   it('serves the OpenAPI document and the docs page', async () => {
-    const doc = await (await api.call('/openapi.json')).json() as { openapi: string; paths: Record<string, unknown>; components: { securitySchemes: object } };
+    const doc = (await (await api.call('/openapi.json')).json()) as {
+      openapi: string;
+      paths: Record<string, unknown>;
+      components: { securitySchemes: object };
+    };
     expect(doc.openapi).toBe('3.1.0');
     expect(Object.keys(doc.paths)).toEqual(expect.arrayContaining(['/v1/apikeys', '/v1/agent/jobs/{jobId}/result', '/v1/events']));
     expect(doc.components.securitySchemes).toHaveProperty('bearer');
@@ -154,7 +198,9 @@ describe('OpenAPI document', () => {
   it('declares bearer security and the 401/403 error responses on every protected operation', async () => {
     const api = await startTestApi('pglite');
     try {
-      const doc = await (await api.call('/openapi.json')).json() as { paths: Record<string, Record<string, { security?: unknown[]; responses: Record<string, unknown> }>> };
+      const doc = (await (await api.call('/openapi.json')).json()) as {
+        paths: Record<string, Record<string, { security?: unknown[]; responses: Record<string, unknown> }>>;
+      };
       const ops = Object.entries(doc.paths).flatMap(([p, methods]) => Object.entries(methods).map(([m, op]) => ({ id: `${m.toUpperCase()} ${p}`, op })));
       // Every route module is an operation of the document, but the predecessor's three /bot_api routes (its own
       // protocol, behind PLUM_LEGACY_BOT_API).

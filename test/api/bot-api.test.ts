@@ -38,7 +38,12 @@ describe.each(storeKinds)('/bot_api (%s)', (kind) => {
   let created: { code: number; stdout: string; stderr: string };
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'plum-bot-api-'));
 
-  const agent = (uid: string, agentKey = key): LegacyAgent => legacyAgent(() => base, uid, () => agentKey);
+  const agent = (uid: string, agentKey = key): LegacyAgent =>
+    legacyAgent(
+      () => base,
+      uid,
+      () => agentKey,
+    );
   const scan = (job: LegacyJob) => scanAsLegacyAgent(job, work);
   const nextJob = nextLegacyJob;
 
@@ -54,7 +59,14 @@ describe.each(storeKinds)('/bot_api (%s)', (kind) => {
     created = await runPlum(['agent-token', 'create', '--legacy', '--note', 'site A'], cliEnvOf(made.config));
     key = created.stdout.trim();
     const store = await openStore(made.config);
-    t = { store, config: made.config, cleanup: async () => { await store.close(); await made.drop(); } };
+    t = {
+      store,
+      config: made.config,
+      cleanup: async () => {
+        await store.close();
+        await made.drop();
+      },
+    };
     await addTargets(t.store, [`${perimeter.prefix}.1-6`]);
     const app = createApp({ store: t.store, config: t.config });
     server = await new Promise<ServerType>((resolve) => {
@@ -113,7 +125,8 @@ describe.each(storeKinds)('/bot_api (%s)', (kind) => {
     const summary = await running;
     expect(summary).toMatchObject({ status: 'succeeded', counters: { jobs: 1, jobsDone: 1 } });
     const rows = await t.store.query<{ ip: string; port: number; banner: string[] }>(
-      `select host(ip) as ip, port, fields->'banner' as banner from port_observations where current order by ip, port`);
+      `select host(ip) as ip, port, fields->'banner' as banner from port_observations where current order by ip, port`,
+    );
     expect(rows.map((r) => `${r.ip}:${r.port}`)).toEqual([`${http.ip}:${http.port}`, `${ssh.ip}:${ssh.port}`].sort());
     expect(rows.find((r) => r.port === ssh.port)!.banner.join(' ')).toMatch(/SSH-2\.0-OpenSSH/);
     // The same result again: an idempotent 200, nothing new.
@@ -128,7 +141,10 @@ describe.each(storeKinds)('/bot_api (%s)', (kind) => {
     const stranger = agent('0b6f3c52-2f7e-4d59-9a7c-4c1e1f7e0a04');
     expect((await a.post('beacon', {}, { body: 'not json' })).status).toBe(400);
     expect(await a.post('beacon', { UID: 'short' })).toEqual({ status: 400, body: { message: expect.stringMatching(/^Invalid input: UID/) } });
-    expect(await a.post('beacon', { AGENT_KEY: 'x'.repeat(79) })).toEqual({ status: 400, body: { message: expect.stringMatching(/^Invalid input: AGENT_KEY/) } });
+    expect(await a.post('beacon', { AGENT_KEY: 'x'.repeat(79) })).toEqual({
+      status: 400,
+      body: { message: expect.stringMatching(/^Invalid input: AGENT_KEY/) },
+    });
     expect(await a.post('beacon', { AGENT_KEY: `${key.slice(0, 16)}${'x'.repeat(64)}` })).toEqual({ status: 403, body: { message: 'forbidden' } });
     expect(await stranger.post('getjob')).toEqual({ status: 403, body: { message: 'forbidden' } });
     await a.post('beacon');
@@ -136,25 +152,39 @@ describe.each(storeKinds)('/bot_api (%s)', (kind) => {
     const ftp = perimeter.service('ftp');
     const running = investigate([ftp.ip], String(ftp.port));
     // The agent has the current plum-banner.nse cached: its hash only, no content (a cache hit).
-    const banner = createHash('sha256').update(fs.readFileSync(path.join(PROJECT_NSE_DIR, 'plum-banner.nse'))).digest('hex');
+    const banner = createHash('sha256')
+      .update(fs.readFileSync(path.join(PROJECT_NSE_DIR, 'plum-banner.nse')))
+      .digest('hex');
     const job = await nextJob(a, { NSE_HASHES: { 'plum-banner.nse': banner } });
     const claimedAt = Date.now();
     expect(job.nse_scripts).toEqual([{ name: 'plum-banner.nse', hash: banner }]);
     // 429: a result less than a second after the job started.
     expect(await a.post('sndjob', { JOB_UID: job.job_uid, RESULT: '[]' })).toEqual({ status: 429, body: { message: expect.any(String) } });
     expect(await a.post('sndjob', { JOB_UID: job.job_uid })).toEqual({ status: 400, body: { message: expect.stringMatching(/^Invalid input: RESULT/) } });
-    expect(await a.post('sndjob', { JOB_UID: '0b6f3c52-0000-7000-8000-000000000000', RESULT: '[]' })).toEqual({ status: 404, body: { message: 'unknown job' } });
+    expect(await a.post('sndjob', { JOB_UID: '0b6f3c52-0000-7000-8000-000000000000', RESULT: '[]' })).toEqual({
+      status: 404,
+      body: { message: 'unknown job' },
+    });
     expect(await b.post('sndjob', { JOB_UID: job.job_uid, RESULT: '[]' })).toEqual({ status: 403, body: { message: 'job assigned to another agent' } });
     expect(await stranger.post('sndjob', { JOB_UID: job.job_uid, RESULT: '[]' })).toEqual({ status: 403, body: { message: 'forbidden' } });
-    const result = await scan({ ...job, nse_scripts: [{ name: 'plum-banner.nse', content_b64: fs.readFileSync(path.join(PROJECT_NSE_DIR, 'plum-banner.nse')).toString('base64') }] });
+    const result = await scan({
+      ...job,
+      nse_scripts: [{ name: 'plum-banner.nse', content_b64: fs.readFileSync(path.join(PROJECT_NSE_DIR, 'plum-banner.nse')).toString('base64') }],
+    });
     // On a quiet machine nmap may finish within the second: past it, a bad result is a 400, not a 429.
     await new Promise((r) => setTimeout(r, Math.max(0, claimedAt + 1200 - Date.now())));
-    expect(await a.post('sndjob', { JOB_UID: job.job_uid, RESULT: '[{"hostnames": []}]' })).toEqual({ status: 400, body: { message: expect.stringMatching(/^Invalid input: RESULT: host document 1 has no addr/) } });
+    expect(await a.post('sndjob', { JOB_UID: job.job_uid, RESULT: '[{"hostnames": []}]' })).toEqual({
+      status: 400,
+      body: { message: expect.stringMatching(/^Invalid input: RESULT: host document 1 has no addr/) },
+    });
     expect((await a.post('sndjob', { JOB_UID: job.job_uid, RESULT: result })).status).toBe(200);
     expect(await running).toMatchObject({ status: 'succeeded' });
     // 409: a job that is not active (cancelled).
     // Settled as soon as it ends (the run stops waiting once its job is cancelled, perhaps before the assertion below).
-    const cancelled = investigate([ftp.ip], String(ftp.port)).then((s) => s.status, (e: unknown) => String(e));
+    const cancelled = investigate([ftp.ip], String(ftp.port)).then(
+      (s) => s.status,
+      (e: unknown) => String(e),
+    );
     const next = await nextJob(a);
     await t.store.query(`update jobs set status = 'cancelled' where id = (select id from jobs where agent = $1 and ingested_at is null)`, [`legacy:${a.uid}`]);
     expect(await a.post('sndjob', { JOB_UID: next.job_uid, RESULT: '[]' })).toEqual({ status: 409, body: { message: 'job is not active' } });
@@ -162,7 +192,7 @@ describe.each(storeKinds)('/bot_api (%s)', (kind) => {
     expect(await cancelled).not.toBe('succeeded');
   }, 300_000);
 
-  it('releases a silent agent\'s job after the timeout; another agent runs it; the silent one is then refused', async () => {
+  it("releases a silent agent's job after the timeout; another agent runs it; the silent one is then refused", async () => {
     const silent = agent('0b6f3c52-2f7e-4d59-9a7c-4c1e1f7e0a05');
     const other = agent('0b6f3c52-2f7e-4d59-9a7c-4c1e1f7e0a06');
     await silent.post('beacon');
@@ -181,17 +211,23 @@ describe.each(storeKinds)('/bot_api (%s)', (kind) => {
     expect((await other.post('sndjob', { JOB_UID: again.job_uid, RESULT: result })).status).toBe(200);
     expect(await running).toMatchObject({ status: 'succeeded', counters: { jobsDone: 1 } });
     expect(await silent.post('sndjob', { JOB_UID: job.job_uid, RESULT: '[]' })).toEqual({ status: 403, body: { message: 'job assigned to another agent' } });
-    const [row] = await t.store.query<{ agent: string; released: string }>(`select agent, progress->>'released' as released from jobs where agent = $1`, [`legacy:${other.uid}`]);
+    const [row] = await t.store.query<{ agent: string; released: string }>(`select agent, progress->>'released' as released from jobs where agent = $1`, [
+      `legacy:${other.uid}`,
+    ]);
     expect(row).toEqual({ agent: `legacy:${other.uid}`, released: '1' });
   }, 300_000);
-  it('gets the profile\'s extra nmap options and custom scripts in its job format; a job failing the checks is failed, not sent', async () => {
+  it("gets the profile's extra nmap options and custom scripts in its job format; a job failing the checks is failed, not sent", async () => {
     const a = agent('0b6f3c52-2f7e-4d59-9a7c-4c1e1f7e0a07');
     await a.post('beacon');
     const telnet = perimeter.service('telnet');
-    const lua = 'categories = {"safe"}\nportrule = function(host, port) return port.state == "open" end\naction = function(host, port) return "legacy-marker" end\n';
+    const lua =
+      'categories = {"safe"}\nportrule = function(host, port) return port.state == "open" end\naction = function(host, port) return "legacy-marker" end\n';
     const custom = await addNseScript(t.store, { name: 'site-legacy', content: lua });
     await saveProfile(t.store, {
-      name: 'legacy-opts', tcpPorts: String(telnet.port), scripts: 'plum-banner,site-legacy', hostTimeout: '30s',
+      name: 'legacy-opts',
+      tcpPorts: String(telnet.port),
+      scripts: 'plum-banner,site-legacy',
+      hostTimeout: '30s',
       nmapArgs: '--script-args plum-banner.timeout=2 --max-retries 1',
     });
     const deps: EmbeddedDeps = { store: t.store, config: t.config, log: silentLogger, legacyPollMs: 100 };

@@ -53,7 +53,9 @@ describe.each(storeKinds)('plum serve / apikey / agent-token CLI (%s)', (kind) =
         expect(tok.code, tok.stderr).toBe(0);
         expect(tok.stdout).toMatch(/^plum_a_[A-Za-z0-9_-]{43}\n$/);
         const hb = await fetch(`${url}/v1/agent/heartbeat`, {
-          method: 'POST', headers: { authorization: `Bearer ${tok.stdout.trim()}`, 'content-type': 'application/json' }, body: '{"version":"t"}',
+          method: 'POST',
+          headers: { authorization: `Bearer ${tok.stdout.trim()}`, 'content-type': 'application/json' },
+          body: '{"version":"t"}',
         });
         expect(hb.status).toBe(200);
         const list = await plum(['apikey', 'list', '--format', 'json'], env);
@@ -74,7 +76,10 @@ describe.each(storeKinds)('plum serve / apikey / agent-token CLI (%s)', (kind) =
   it('serve refuses a bad port with a one-line usage error', async () => {
     const { config, drop } = await makeTestConfig(kind);
     try {
-      const r = await plum(['serve', '--port', 'http'], { PLUM_HOME: config.home, ...(config.PLUM_DATABASE_URL ? { PLUM_DATABASE_URL: config.PLUM_DATABASE_URL } : {}) });
+      const r = await plum(['serve', '--port', 'http'], {
+        PLUM_HOME: config.home,
+        ...(config.PLUM_DATABASE_URL ? { PLUM_DATABASE_URL: config.PLUM_DATABASE_URL } : {}),
+      });
       expect(r.code).toBe(2);
       expect(r.stderr).toBe('plum: invalid --port "http" (use a port number between 0 and 65535)\n');
     } finally {

@@ -25,7 +25,10 @@ describe.each(storeKinds)('SSE events (%s)', (kind) => {
     const writer = (async () => {
       await new Promise((r) => setTimeout(r, 300));
       await api.store.db.insert(runs).values({ id: runId, kind: 'investigation', status: 'running', progress: { percent: 40 } });
-      await ingestScanResult(api.store, { source: 'test', scan: scan([host('127.0.9.1', new Date(Date.now() - 60_000).toISOString(), [port(22, 'a'), port(80, 'b')])]) });
+      await ingestScanResult(api.store, {
+        source: 'test',
+        scan: scan([host('127.0.9.1', new Date(Date.now() - 60_000).toISOString(), [port(22, 'a'), port(80, 'b')])]),
+      });
       await ingestScanResult(api.store, { source: 'test', scan: scan([host('127.0.9.1', new Date().toISOString(), [port(22, 'a2')])]) });
     })();
     const msgs = await readSse(res, (all) => all.filter((m) => m.event === 'observation').length >= 4 && all.some((m) => m.event === 'run'));
@@ -37,10 +40,13 @@ describe.each(storeKinds)('SSE events (%s)', (kind) => {
     expect(JSON.parse(run.data)).toMatchObject({ id: runId, status: 'running', progress: { percent: 40 } });
 
     // One projection: a changed event arrives with its diff and previous observation, exactly as GET /v1/history shows it.
-    const changed = msgs.filter((m) => m.event === 'observation').map((m) => JSON.parse(m.data) as Record<string, unknown>).find((o) => o.type === 'changed')!;
+    const changed = msgs
+      .filter((m) => m.event === 'observation')
+      .map((m) => JSON.parse(m.data) as Record<string, unknown>)
+      .find((o) => o.type === 'changed')!;
     expect(changed.previousObservationId).toMatch(/^obs_/);
     expect(changed.changes).toContainEqual({ field: 'banner', old: ['a'], new: ['a2'] });
-    const history = await (await api.call('/v1/history?net=127.0.9.1&since=1h', { auth: api.keys.viewer })).json() as { items: Record<string, unknown>[] };
+    const history = (await (await api.call('/v1/history?net=127.0.9.1&since=1h', { auth: api.keys.viewer })).json()) as { items: Record<string, unknown>[] };
     expect(history.items.find((e) => e.id === changed.id)).toEqual(changed);
 
     // Resume after the first observation event: the others come again, the first does not.
@@ -84,7 +90,12 @@ describe.each(storeKinds)('SSE events (%s)', (kind) => {
   });
 
   it('refuses a malformed Last-Event-ID', async () => {
-    await expectError(await api.call('/v1/events', { auth: api.keys.viewer, headers: { 'last-event-id': 'garbage' } }), 400, 'invalid_input', 'Last-Event-ID is not an evt_… id');
+    await expectError(
+      await api.call('/v1/events', { auth: api.keys.viewer, headers: { 'last-event-id': 'garbage' } }),
+      400,
+      'invalid_input',
+      'Last-Event-ID is not an evt_… id',
+    );
   });
 
   it('caps open streams per key and per server with a 429 that says so; a closed stream frees its slot', async () => {
@@ -93,10 +104,20 @@ describe.each(storeKinds)('SSE events (%s)', (kind) => {
     try {
       for (let i = 0; i < 2; i++) open.push(await capped.call('/v1/events?runs=false', { auth: api.keys.viewer }));
       expect(open.map((r) => r.status)).toEqual([200, 200]);
-      await expectError(await capped.call('/v1/events', { auth: api.keys.viewer }), 429, 'rate_limited', 'too many open event streams for this API key: at most 2');
+      await expectError(
+        await capped.call('/v1/events', { auth: api.keys.viewer }),
+        429,
+        'rate_limited',
+        'too many open event streams for this API key: at most 2',
+      );
       open.push(await capped.call('/v1/events?runs=false', { auth: api.keys.operator }));
       expect(open[2]!.status).toBe(200);
-      await expectError(await capped.call('/v1/events', { auth: api.keys.admin }), 429, 'rate_limited', 'too many open event streams on this server: at most 3');
+      await expectError(
+        await capped.call('/v1/events', { auth: api.keys.admin }),
+        429,
+        'rate_limited',
+        'too many open event streams on this server: at most 3',
+      );
 
       await open.shift()!.body!.cancel();
       let again: Response | undefined;
@@ -117,7 +138,12 @@ describe.each(storeKinds)('SSE events (%s)', (kind) => {
     const limited = await startTestApiOn(api, {}, { expensivePerMinute: 2 });
     try {
       for (let i = 0; i < 2; i++) expect((await limited.call('/v1/history?since=99999d&limit=10000', { auth: api.keys.viewer })).status).toBe(200);
-      await expectError(await limited.call('/v1/history?since=99999d&limit=10000', { auth: api.keys.viewer }), 429, 'rate_limited', 'too many requests: at most 2 a minute on this route');
+      await expectError(
+        await limited.call('/v1/history?since=99999d&limit=10000', { auth: api.keys.viewer }),
+        429,
+        'rate_limited',
+        'too many requests: at most 2 a minute on this route',
+      );
       // Another key has its own budget.
       expect((await limited.call('/v1/history?since=1d', { auth: api.keys.operator })).status).toBe(200);
     } finally {
@@ -132,7 +158,12 @@ describe.each(storeKinds)('SSE events (%s)', (kind) => {
       for (let i = 0; i < 4; i++) expect((await limited.call('/v1/hosts/127.0.0.1', { auth: api.keys.viewer })).status).not.toBe(429);
       expect((await limited.call('/v1/hosts/127.0.0.1?events=1000', { auth: api.keys.viewer })).status).not.toBe(429);
       for (let i = 0; i < 2; i++) expect((await limited.call('/v1/hosts/127.0.0.1?events=10000', { auth: api.keys.viewer })).status).not.toBe(429);
-      await expectError(await limited.call('/v1/hosts/127.0.0.1?events=10000', { auth: api.keys.viewer }), 429, 'rate_limited', 'too many requests: at most 2 a minute on this route');
+      await expectError(
+        await limited.call('/v1/hosts/127.0.0.1?events=10000', { auth: api.keys.viewer }),
+        429,
+        'rate_limited',
+        'too many requests: at most 2 a minute on this route',
+      );
     } finally {
       await limited.close();
     }

@@ -51,19 +51,29 @@ describe('fuzzing the OpenAPI document (schemathesis)', () => {
     const made = await makeTestConfig('postgres');
     drop = made.drop;
     // The rate limit of the expensive routes is lifted so the fuzzer reaches their logic, not the 429.
-    const env = { PLUM_HOME: made.config.home, PLUM_DATABASE_URL: made.config.PLUM_DATABASE_URL!, PLUM_LOG_LEVEL: 'error', PLUM_API_EXPENSIVE_PER_MINUTE: '100000' };
+    const env = {
+      PLUM_HOME: made.config.home,
+      PLUM_DATABASE_URL: made.config.PLUM_DATABASE_URL!,
+      PLUM_LOG_LEVEL: 'error',
+      PLUM_API_EXPENSIVE_PER_MINUTE: '100000',
+    };
     const created = await runPlum(['apikey', 'create', '--role', 'admin', '--name', 'fuzz'], env);
     expect(created.code, created.stderr).toBe(0);
     key = created.stdout.trim();
     const port = await freePort();
     baseUrl = `http://127.0.0.1:${port}`;
     server = spawn(process.execPath, [path.join(ROOT, 'bin', 'plum.mjs'), 'serve', '--host', '127.0.0.1', '--port', String(port), '--no-scheduler'], {
-      env: { ...process.env, ...env }, cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'],
+      env: { ...process.env, ...env },
+      cwd: ROOT,
+      stdio: ['ignore', 'ignore', 'pipe'],
     });
     let stderr = '';
     server.stderr!.on('data', (d) => (stderr += d));
     for (let i = 0; ; i++) {
-      const ok = await fetch(`${baseUrl}/v1/health`).then((r) => r.ok, () => false);
+      const ok = await fetch(`${baseUrl}/v1/health`).then(
+        (r) => r.ok,
+        () => false,
+      );
       if (ok) break;
       if (i > 120 || server.exitCode !== null) throw new Error(`plum serve did not start: ${stderr}`);
       await new Promise((r) => setTimeout(r, 250));
@@ -80,19 +90,33 @@ describe('fuzzing the OpenAPI document (schemathesis)', () => {
   }, 60_000);
 
   it('no generated request, valid or not, gets a 5xx', async () => {
-    const { code, output } = await run(SCHEMATHESIS, [
-      'run', `${baseUrl}/openapi.json`,
-      '-H', `Authorization: Bearer ${key}`,
-      '--checks', 'not_a_server_error',
-      '--max-examples', EXAMPLES_PER_OPERATION,
-      '--seed', '1',
-      '--phases', 'examples,coverage,fuzzing',
-      '--exclude-path', '/v1/investigations',
-      '--exclude-path', '/v1/events',
-      '--request-timeout', '20',
-      '--generation-allow-x00', 'true',
-      '--no-color',
-    ], 480_000);
+    const { code, output } = await run(
+      SCHEMATHESIS,
+      [
+        'run',
+        `${baseUrl}/openapi.json`,
+        '-H',
+        `Authorization: Bearer ${key}`,
+        '--checks',
+        'not_a_server_error',
+        '--max-examples',
+        EXAMPLES_PER_OPERATION,
+        '--seed',
+        '1',
+        '--phases',
+        'examples,coverage,fuzzing',
+        '--exclude-path',
+        '/v1/investigations',
+        '--exclude-path',
+        '/v1/events',
+        '--request-timeout',
+        '20',
+        '--generation-allow-x00',
+        'true',
+        '--no-color',
+      ],
+      480_000,
+    );
     // The summary names every operation that failed and the request that did it.
     expect(code, output.slice(-6000)).toBe(0);
     expect(output).toMatch(/Test cases:\s+\d+ generated, \d+ passed/);

@@ -48,9 +48,18 @@ describe.each(storeKinds)('health and metrics (%s)', (kind) => {
       return res.text();
     };
     const before = await scrape();
-    for (const name of ['plum_runs', 'plum_jobs', 'plum_job_queue_depth', 'plum_webhook_backlog', 'plum_ingested_hosts_total',
-      'plum_ingested_ports_total', 'plum_observation_changes_total', 'plum_search_duration_seconds', 'plum_http_request_duration_seconds',
-      'plum_process_resident_memory_bytes']) {
+    for (const name of [
+      'plum_runs',
+      'plum_jobs',
+      'plum_job_queue_depth',
+      'plum_webhook_backlog',
+      'plum_ingested_hosts_total',
+      'plum_ingested_ports_total',
+      'plum_observation_changes_total',
+      'plum_search_duration_seconds',
+      'plum_http_request_duration_seconds',
+      'plum_process_resident_memory_bytes',
+    ]) {
       expect(before, name).toContain(`# TYPE ${name} `);
     }
     expect(sample(before, 'plum_ingested_ports_total')).toBe(0);
@@ -109,10 +118,11 @@ async function cuttableRelay(target: { host: string; port: number }) {
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
   return {
     port: (server.address() as net.AddressInfo).port,
-    cut: () => new Promise<void>((r) => {
-      for (const s of sockets) s.destroy();
-      server.close(() => r());
-    }),
+    cut: () =>
+      new Promise<void>((r) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => r());
+      }),
   };
 }
 
@@ -134,7 +144,7 @@ describe('readiness of each dependency', () => {
       const t0 = Date.now();
       const res = await fetch(`${server.url}/readyz`);
       expect(res.status).toBe(503);
-      const body = await res.json() as { status: string; checks: { database: string } };
+      const body = (await res.json()) as { status: string; checks: { database: string } };
       expect(body.status).toBe('unavailable');
       expect(['failed', 'timeout']).toContain(body.checks.database);
       expect(Date.now() - t0).toBeLessThan(5000);
@@ -170,7 +180,7 @@ describe('readiness of each dependency', () => {
       expect(await res.json()).toEqual({ status: 'unavailable', checks: { database: 'ok', temporal: 'ok', meilisearch: 'failed' } });
       res = await fetch(`${server2.url}/readyz`);
       expect(res.status).toBe(503);
-      const body = await res.json() as { checks: Record<string, string> };
+      const body = (await res.json()) as { checks: Record<string, string> };
       expect(body.checks.database).toBe('ok');
       expect(['failed', 'timeout']).toContain(body.checks.temporal);
     } finally {

@@ -17,10 +17,7 @@ export interface TestApi extends TestStore {
   close(): Promise<void>;
 }
 
-export async function startTestApi(
-  kind: StoreKindName,
-  opts: { limits?: Partial<ApiLimits>; services?: ApiServices } = {},
-): Promise<TestApi> {
+export async function startTestApi(kind: StoreKindName, opts: { limits?: Partial<ApiLimits>; services?: ApiServices } = {}): Promise<TestApi> {
   const ts = await openTestStore(kind);
   const { store, config } = ts;
   const viewer = (await createApiKey(store, { role: 'viewer', name: 'v' })).key;
@@ -88,7 +85,7 @@ export async function expectSecured(api: TestApi, method: string, path: string, 
   await expectError(await api.call(path, init('plum_k_notarealkeyatall')), 401, 'unauthorized', 'invalid API key');
   await expectError(await api.call(path, init(api.keys.revoked)), 401, 'unauthorized', 'API key revoked');
   await expectError(await api.call(path, init(api.agents.a.token)), 403, 'forbidden', 'agent tokens cannot call this route');
-  const lower = role === 'admin' ? ['viewer', 'operator'] as const : role === 'operator' ? ['viewer'] as const : [];
+  const lower = role === 'admin' ? (['viewer', 'operator'] as const) : role === 'operator' ? (['viewer'] as const) : [];
   for (const r of lower) {
     await expectError(await api.call(path, init(api.keys[r])), 403, 'forbidden', `this route needs the ${role} role (the key has ${r})`);
   }
@@ -96,7 +93,10 @@ export async function expectSecured(api: TestApi, method: string, path: string, 
 
 /** A second server over the same test store (other services), sharing its keys; close() only stops the server. */
 export async function startTestApiOn(
-  base: TestApi, services: ApiServices | undefined, limits?: Partial<ApiLimits>, config: PlumConfig = base.config,
+  base: TestApi,
+  services: ApiServices | undefined,
+  limits?: Partial<ApiLimits>,
+  config: PlumConfig = base.config,
   events?: EventsSignal,
 ): Promise<Pick<TestApi, 'call' | 'close' | 'server'>> {
   const server = await startServer({ store: base.store, config, services, limits, events }, { host: '127.0.0.1', port: 0 });

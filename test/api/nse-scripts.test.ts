@@ -7,7 +7,8 @@ import { expectError, startTestApi, type TestApi } from './helpers.ts';
 
 /* /v1/nse-scripts (admin to change, viewer to list) and the agents' fetch by hash: happy, bad input, security. */
 
-const lua = (out: string, categories = '"safe"') => `categories = {${categories}}\nportrule = function(host, port) return true end\naction = function(host, port) return "${out}" end\n`;
+const lua = (out: string, categories = '"safe"') =>
+  `categories = {${categories}}\nportrule = function(host, port) return true end\naction = function(host, port) return "${out}" end\n`;
 
 describe.each(storeKinds)('/v1/nse-scripts (%s)', (kind) => {
   let api: TestApi;
@@ -22,12 +23,16 @@ describe.each(storeKinds)('/v1/nse-scripts (%s)', (kind) => {
     it('an admin adds and replaces a script, a viewer lists it without content, an agent fetches it by hash', async () => {
       const add = await api.call('/v1/nse-scripts', { method: 'POST', auth: api.keys.admin, json: { name: 'site-check', content: lua('one') } });
       expect(add.status).toBe(201);
-      const { script } = await add.json() as { script: { sha256: string; categories: string[]; createdBy: string } };
+      const { script } = (await add.json()) as { script: { sha256: string; categories: string[]; createdBy: string } };
       expect(script).toMatchObject({ name: 'site-check', sha256: sha256Hex(lua('one')), categories: ['safe'], createdBy: expect.stringMatching(/^key:key_/) });
 
-      const replaced = await api.call('/v1/nse-scripts', { method: 'POST', auth: api.keys.admin, json: { name: 'site-check', content: lua('two'), replace: true } });
+      const replaced = await api.call('/v1/nse-scripts', {
+        method: 'POST',
+        auth: api.keys.admin,
+        json: { name: 'site-check', content: lua('two'), replace: true },
+      });
       expect(replaced.status).toBe(200);
-      const now = (await replaced.json() as { script: { sha256: string } }).script;
+      const now = ((await replaced.json()) as { script: { sha256: string } }).script;
       expect(now.sha256).toBe(sha256Hex(lua('two')));
 
       const list = await api.call('/v1/nse-scripts', { auth: api.keys.viewer });
@@ -49,7 +54,7 @@ describe.each(storeKinds)('/v1/nse-scripts (%s)', (kind) => {
       await api.call('/v1/nse-scripts', { method: 'POST', auth: api.keys.admin, json: { name: 'site-gone', content: lua('gone') } });
       const del = await api.call('/v1/nse-scripts/site-gone', { method: 'DELETE', auth: api.keys.admin });
       expect(del.status).toBe(200);
-      expect((await del.json() as { script: { name: string } }).script.name).toBe('site-gone');
+      expect(((await del.json()) as { script: { name: string } }).script.name).toBe('site-gone');
       await expectError(await api.call('/v1/nse-scripts/site-gone', { method: 'DELETE', auth: api.keys.admin }), 404, 'not_found');
     });
   });
@@ -57,19 +62,29 @@ describe.each(storeKinds)('/v1/nse-scripts (%s)', (kind) => {
   describe('bad input', () => {
     const post = (json: unknown) => api.call('/v1/nse-scripts', { method: 'POST', auth: api.keys.admin, json });
     it('refuses a stock name, a reserved name, missing categories, an unknown field, a duplicate and a huge script with one line', async () => {
-      await expectError(await post({ name: 'http-title', content: lua('x') }), 409, 'conflict', /^"http-title" is already a script \(or category\) of the installed nmap: rename your script/);
+      await expectError(
+        await post({ name: 'http-title', content: lua('x') }),
+        409,
+        'conflict',
+        /^"http-title" is already a script \(or category\) of the installed nmap: rename your script/,
+      );
       await expectError(await post({ name: 'plum-banner', content: lua('x') }), 409, 'conflict', /reserved for Plum's own scripts/);
       await expectError(await post({ name: 'site-x', content: 'action = function() return 1 end' }), 400, 'invalid_input', /declares no categories/);
       await expectError(await post({ name: 'site-x', content: lua('x'), path: '/etc/passwd' }), 400, 'invalid_input');
       await expectError(await post({ name: '../site', content: lua('x') }), 400, 'invalid_input', /invalid NSE script name/);
       await expectError(await post({ name: 'site-check', content: lua('three') }), 409, 'conflict', /already exists/);
       await expectError(await post({ name: 'site-big', content: `${lua('x')}${'-'.repeat(MAX_CUSTOM_SCRIPT_BYTES)}` }), 400, 'invalid_input');
-      expect((await (await api.call('/v1/nse-scripts', { auth: api.keys.viewer })).json() as { items: unknown[] }).items).toHaveLength(1);
+      expect(((await (await api.call('/v1/nse-scripts', { auth: api.keys.viewer })).json()) as { items: unknown[] }).items).toHaveLength(1);
     });
 
     it('refuses to delete a script a profile names, and a malformed or unknown hash', async () => {
       await saveProfile(api.store, { name: 'uses-check', tcpPorts: '22', scripts: 'site-check' });
-      await expectError(await api.call('/v1/nse-scripts/site-check', { method: 'DELETE', auth: api.keys.admin }), 409, 'conflict', 'NSE script site-check is used by profile uses-check');
+      await expectError(
+        await api.call('/v1/nse-scripts/site-check', { method: 'DELETE', auth: api.keys.admin }),
+        409,
+        'conflict',
+        'NSE script site-check is used by profile uses-check',
+      );
       await expectError(await api.call('/v1/agent/nse-scripts/abc', { auth: api.agents.a.token }), 400, 'invalid_input');
       await expectError(await api.call(`/v1/agent/nse-scripts/${'0'.repeat(64)}`, { auth: api.agents.a.token }), 404, 'not_found');
     });
@@ -82,13 +97,19 @@ describe.each(storeKinds)('/v1/nse-scripts (%s)', (kind) => {
         await expectError(await api.call('/v1/nse-scripts/site-check', { method: 'DELETE', auth: key }), 403, 'forbidden');
       }
       await expectError(await api.call('/v1/nse-scripts', { method: 'POST', json: { name: 'site-evil', content: lua('x') } }), 401, 'unauthorized');
-      await expectError(await api.call('/v1/nse-scripts', { method: 'POST', auth: api.keys.revoked, json: { name: 'site-evil', content: lua('x') } }), 401, 'unauthorized');
+      await expectError(
+        await api.call('/v1/nse-scripts', { method: 'POST', auth: api.keys.revoked, json: { name: 'site-evil', content: lua('x') } }),
+        401,
+        'unauthorized',
+      );
       await expectError(await api.call('/v1/nse-scripts', { auth: api.agents.a.token }), 403, 'forbidden');
       const sha = sha256Hex(lua('two'));
       await expectError(await api.call(`/v1/agent/nse-scripts/${sha}`, { auth: api.keys.admin }), 403, 'forbidden');
       await expectError(await api.call(`/v1/agent/nse-scripts/${sha}`), 401, 'unauthorized');
       await expectError(await api.call(`/v1/agent/nse-scripts/${sha}`, { auth: api.agents.revokedToken }), 401, 'unauthorized');
-      expect((await (await api.call('/v1/nse-scripts', { auth: api.keys.viewer })).json() as { items: Array<{ name: string }> }).items.map((s) => s.name)).toEqual(['site-check']);
+      expect(
+        ((await (await api.call('/v1/nse-scripts', { auth: api.keys.viewer })).json()) as { items: Array<{ name: string }> }).items.map((s) => s.name),
+      ).toEqual(['site-check']);
     });
   });
 });

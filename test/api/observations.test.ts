@@ -16,14 +16,14 @@ describe.each(storeKinds)('hosts, history, search (%s)', (kind) => {
   const t1 = new Date(Date.now() - 86_400_000).toISOString();
   beforeAll(async () => {
     api = await startTestApi(kind);
-    await ingestScanResult(api.store, { source: 'test', scan: scan([
-      host('127.0.5.1', t0, [port(22, 'SSH-2.0-OpenSSH_9.2p1 Debian-2'), port(80, 'nginx')]),
-      host('127.0.5.2', t0, [port(443, 'apache')]),
-    ]) });
-    await ingestScanResult(api.store, { source: 'test', scan: scan([
-      host('127.0.5.1', t1, [port(22, 'SSH-2.0-OpenSSH_9.6p1 Debian-4'), port(80, 'nginx')]),
-      host('127.0.5.2', t1, []),
-    ]) });
+    await ingestScanResult(api.store, {
+      source: 'test',
+      scan: scan([host('127.0.5.1', t0, [port(22, 'SSH-2.0-OpenSSH_9.2p1 Debian-2'), port(80, 'nginx')]), host('127.0.5.2', t0, [port(443, 'apache')])]),
+    });
+    await ingestScanResult(api.store, {
+      source: 'test',
+      scan: scan([host('127.0.5.1', t1, [port(22, 'SSH-2.0-OpenSSH_9.6p1 Debian-4'), port(80, 'nginx')]), host('127.0.5.2', t1, [])]),
+    });
   }, 180_000);
   afterAll(async () => {
     await api?.close();
@@ -32,12 +32,17 @@ describe.each(storeKinds)('hosts, history, search (%s)', (kind) => {
   it('GET /v1/hosts/{ip} shows services, history and the score explanation', async () => {
     const res = await api.call('/v1/hosts/127.0.5.1', { auth: api.keys.viewer });
     expect(res.status).toBe(200);
-    const h = await res.json() as {
-      ip: string; services: { port: number; state: string; fields: { banner: string[] } }[]; history: { type: string; port: number }[];
+    const h = (await res.json()) as {
+      ip: string;
+      services: { port: number; state: string; fields: { banner: string[] } }[];
+      history: { type: string; port: number }[];
       score: { score: number; band: string; features: { name: string; contribution: number }[] };
     };
     expect(h.ip).toBe('127.0.5.1');
-    expect(h.services.map((s) => [s.port, s.state])).toEqual([[22, 'open'], [80, 'open']]);
+    expect(h.services.map((s) => [s.port, s.state])).toEqual([
+      [22, 'open'],
+      [80, 'open'],
+    ]);
     expect(h.services[0]!.fields.banner).toEqual(['SSH-2.0-OpenSSH_9.6p1 Debian-4']);
     expect(h.history.map((e) => `${e.type}:${e.port}`).sort()).toEqual(['appeared:22', 'appeared:80', 'changed:22']);
     expect(h.score.features.map((f) => f.name)).toContain('open_ports');
@@ -47,15 +52,19 @@ describe.each(storeKinds)('hosts, history, search (%s)', (kind) => {
   it('GET /v1/hosts/{ip} scores with the weights PLUM_SCORE_FILE names', async () => {
     const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'plum-score-'));
     const file = path.join(dir, 'score.yaml');
-    const weights = (await fs.readFile(DEFAULT_SCORE_FILE, 'utf8'))
-      .replace(/^(host:\n  weights:\n)([\s\S]*?)(\n\n)/m, (_m, head: string, body: string, tail: string) =>
-        head + body.replace(/: \d+/g, ': 0').replace('open_ports: 0', 'open_ports: 100') + tail);
+    const weights = (await fs.readFile(DEFAULT_SCORE_FILE, 'utf8')).replace(
+      /^(host:\n  weights:\n)([\s\S]*?)(\n\n)/m,
+      (_m, head: string, body: string, tail: string) => head + body.replace(/: \d+/g, ': 0').replace('open_ports: 0', 'open_ports: 100') + tail,
+    );
     await fs.writeFile(file, weights);
     const custom = await startTestApiOn(api, undefined, undefined, { ...api.config, PLUM_SCORE_FILE: file });
     try {
-      const score = async (call: TestApi['call']) => ((await (await call('/v1/hosts/127.0.5.1', { auth: api.keys.viewer })).json()) as {
-        score: { features: { name: string; weight: number }[] };
-      }).score.features.find((f) => f.name === 'open_ports')!.weight;
+      const score = async (call: TestApi['call']) =>
+        (
+          (await (await call('/v1/hosts/127.0.5.1', { auth: api.keys.viewer })).json()) as {
+            score: { features: { name: string; weight: number }[] };
+          }
+        ).score.features.find((f) => f.name === 'open_ports')!.weight;
       expect(await score(custom.call)).toBe(100);
       expect(await score(api.call)).toBe(20);
     } finally {
@@ -73,19 +82,25 @@ describe.each(storeKinds)('hosts, history, search (%s)', (kind) => {
   });
 
   it('GET /v1/history filters by period, type and network', async () => {
-    const all = await (await api.call('/v1/history?since=7d', { auth: api.keys.viewer })).json() as { items: { type: string; ip: string; port: number }[] };
+    const all = (await (await api.call('/v1/history?since=7d', { auth: api.keys.viewer })).json()) as { items: { type: string; ip: string; port: number }[] };
     expect(all.items.map((e) => `${e.type}:${e.ip}:${e.port}`).sort()).toEqual([
-      'appeared:127.0.5.1:22', 'appeared:127.0.5.1:80', 'appeared:127.0.5.2:443', 'changed:127.0.5.1:22', 'gone:127.0.5.2:443',
+      'appeared:127.0.5.1:22',
+      'appeared:127.0.5.1:80',
+      'appeared:127.0.5.2:443',
+      'changed:127.0.5.1:22',
+      'gone:127.0.5.2:443',
     ]);
-    const gone = await (await api.call('/v1/history?types=gone,changed&net=127.0.5.2/32', { auth: api.keys.viewer })).json() as { items: { type: string }[] };
+    const gone = (await (await api.call('/v1/history?types=gone,changed&net=127.0.5.2/32', { auth: api.keys.viewer })).json()) as { items: { type: string }[] };
     expect(gone.items.map((e) => e.type)).toEqual(['gone']);
-    const recent = await (await api.call('/v1/history?since=2d', { auth: api.keys.viewer })).json() as { items: unknown[] };
+    const recent = (await (await api.call('/v1/history?since=2d', { auth: api.keys.viewer })).json()) as { items: unknown[] };
     expect(recent.items).toHaveLength(2);
     // By tag: the events of the services that carry it.
     await api.store.query(`update port_observations set tags = array['team:test'] where host(ip) = '127.0.5.2'`);
-    const tagged = await (await api.call('/v1/history?since=7d&tag=team:test', { auth: api.keys.viewer })).json() as { items: { type: string; ip: string }[] };
+    const tagged = (await (await api.call('/v1/history?since=7d&tag=team:test', { auth: api.keys.viewer })).json()) as {
+      items: { type: string; ip: string }[];
+    };
     expect(tagged.items.map((e) => `${e.type}:${e.ip}`).sort()).toEqual(['appeared:127.0.5.2', 'gone:127.0.5.2']);
-    const none = await (await api.call('/v1/history?since=7d&tag=team:none', { auth: api.keys.viewer })).json() as { items: unknown[] };
+    const none = (await (await api.call('/v1/history?since=7d&tag=team:none', { auth: api.keys.viewer })).json()) as { items: unknown[] };
     expect(none.items).toEqual([]);
   });
 
@@ -99,7 +114,10 @@ describe.each(storeKinds)('hosts, history, search (%s)', (kind) => {
   });
 
   it('GET /v1/search: structured, host mode, token mode, ndjson and paging', async () => {
-    const r = await (await api.call(`/v1/search?q=${encodeURIComponent('port:22 banner.lk:openssh')}`, { auth: api.keys.viewer })).json() as { hosts: { ip: string; ports: { port: number }[] }[]; mode: string };
+    const r = (await (await api.call(`/v1/search?q=${encodeURIComponent('port:22 banner.lk:openssh')}`, { auth: api.keys.viewer })).json()) as {
+      hosts: { ip: string; ports: { port: number }[] }[];
+      mode: string;
+    };
     expect(r.mode).toBe('structured');
     expect(r.hosts.map((h) => h.ip)).toEqual(['127.0.5.1']);
     expect(r.hosts[0]!.ports.map((p) => p.port)).toEqual([22]);
@@ -108,25 +126,38 @@ describe.each(storeKinds)('hosts, history, search (%s)', (kind) => {
     expect(Object.keys(r.hosts[0]!.ports[0]!).filter((k) => /_/.test(k))).toEqual([]);
     expect(r.hosts[0]!.ports[0]).toMatchObject({ firstSeen: expect.any(String), lastSeen: expect.any(String) });
 
-    const perPort = await (await api.call(`/v1/search?q=${encodeURIComponent('port:22 port:80')}`, { auth: api.keys.viewer })).json() as { hosts: unknown[] };
+    const perPort = (await (await api.call(`/v1/search?q=${encodeURIComponent('port:22 port:80')}`, { auth: api.keys.viewer })).json()) as { hosts: unknown[] };
     expect(perPort.hosts).toEqual([]);
-    const byHost = await (await api.call(`/v1/search?by=host&q=${encodeURIComponent('port:22 port:80')}`, { auth: api.keys.viewer })).json() as { hosts: { ip: string }[] };
+    const byHost = (await (await api.call(`/v1/search?by=host&q=${encodeURIComponent('port:22 port:80')}`, { auth: api.keys.viewer })).json()) as {
+      hosts: { ip: string }[];
+    };
     expect(byHost.hosts.map((h) => h.ip)).toEqual(['127.0.5.1']);
 
-    const tok = await (await api.call(`/v1/search?mode=token&q=${encodeURIComponent('openssh debian')}`, { auth: api.keys.viewer })).json() as { mode: string; hosts: { ip: string }[] };
+    const tok = (await (await api.call(`/v1/search?mode=token&q=${encodeURIComponent('openssh debian')}`, { auth: api.keys.viewer })).json()) as {
+      mode: string;
+      hosts: { ip: string }[];
+    };
     expect(tok.mode).toBe('token');
     expect(tok.hosts.map((h) => h.ip)).toEqual(['127.0.5.1']);
 
-    const page1 = await (await api.call(`/v1/search?limit=1&q=${encodeURIComponent('ip:127.0.5.0/24')}&scope=history`, { auth: api.keys.viewer })).json() as { hosts: { ip: string }[]; nextCursor?: string };
+    const page1 = (await (await api.call(`/v1/search?limit=1&q=${encodeURIComponent('ip:127.0.5.0/24')}&scope=history`, { auth: api.keys.viewer })).json()) as {
+      hosts: { ip: string }[];
+      nextCursor?: string;
+    };
     expect(page1.hosts).toHaveLength(1);
     expect(page1.nextCursor).toBeTruthy();
-    const page2 = await (await api.call(`/v1/search?limit=1&q=${encodeURIComponent('ip:127.0.5.0/24')}&scope=history&cursor=${page1.nextCursor}`, { auth: api.keys.viewer })).json() as { hosts: { ip: string }[]; nextCursor?: string };
+    const page2 = (await (
+      await api.call(`/v1/search?limit=1&q=${encodeURIComponent('ip:127.0.5.0/24')}&scope=history&cursor=${page1.nextCursor}`, { auth: api.keys.viewer })
+    ).json()) as { hosts: { ip: string }[]; nextCursor?: string };
     expect(page2.hosts).toHaveLength(1);
     expect(page2.hosts[0]!.ip).not.toBe(page1.hosts[0]!.ip);
 
     const nd = await api.call(`/v1/search?format=ndjson&q=${encodeURIComponent('port:80')}`, { auth: api.keys.viewer });
     expect(nd.headers.get('content-type')).toMatch(/application\/x-ndjson/);
-    const lines = (await nd.text()).trim().split('\n').map((l) => JSON.parse(l) as { ip: string; lastSeen: string });
+    const lines = (await nd.text())
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { ip: string; lastSeen: string });
     expect(lines.map((l) => l.ip)).toEqual(['127.0.5.1']);
     expect(lines[0]!.lastSeen).toEqual(expect.any(String));
   });
@@ -144,10 +175,16 @@ describe.each(storeKinds)('hosts, history, search (%s)', (kind) => {
 
   it('GET /v1/jobs/{id}/raw gives back the XML stored with a job, byte for byte, with its digest and ingest error', async () => {
     // A truncated result keeps its whole file and the error (store/ingest.ts).
-    const xml = Buffer.from(`<?xml version="1.0"?><nmaprun scanner="nmap" start="1700000000"><host starttime="1700000000" endtime="1700000001"><status state="up"/><address addr="127.0.5.9" addrtype="ipv4"/><ports><port protocol="tcp" portid="22"><state state="open" reason="syn-ack"/></port></ports></host><host><status st`);
+    const xml = Buffer.from(
+      `<?xml version="1.0"?><nmaprun scanner="nmap" start="1700000000"><host starttime="1700000000" endtime="1700000001"><status state="up"/><address addr="127.0.5.9" addrtype="ipv4"/><ports><port protocol="tcp" portid="22"><state state="open" reason="syn-ack"/></port></ports></host><host><status st`,
+    );
     const { parseNmapStream } = await import('../../core/nmap/parse.ts');
     const { scanFromStream } = await import('../../store/ingest.ts');
-    const s = await ingestScanResult(api.store, { source: 'truncated.xml', rawXml: xml, scan: scanFromStream(parseNmapStream([xml], { source: 'truncated.xml' })) });
+    const s = await ingestScanResult(api.store, {
+      source: 'truncated.xml',
+      rawXml: xml,
+      scan: scanFromStream(parseNmapStream([xml], { source: 'truncated.xml' })),
+    });
     expect(s.errors).toHaveLength(1);
     const res = await api.call(`/v1/jobs/${s.jobId}/raw`, { auth: api.keys.viewer });
     expect(res.status).toBe(200);
@@ -160,7 +197,12 @@ describe.each(storeKinds)('hosts, history, search (%s)', (kind) => {
     expect(s.errors[0]!.startsWith(ingestError)).toBe(true); // the summary adds what to do next
 
     await expectError(await api.call('/v1/jobs/abc/raw', { auth: api.keys.viewer }), 400, 'invalid_input', 'invalid path field "id": must be a job_… id');
-    await expectError(await api.call('/v1/jobs/job_01jd0000000000000000000000/raw', { auth: api.keys.viewer }), 404, 'not_found', 'no job job_01jd0000000000000000000000');
+    await expectError(
+      await api.call('/v1/jobs/job_01jd0000000000000000000000/raw', { auth: api.keys.viewer }),
+      404,
+      'not_found',
+      'no job job_01jd0000000000000000000000',
+    );
     await api.store.query('delete from raw_results where job_id = $1', [s.jobId]);
     await expectError(await api.call(`/v1/jobs/${s.jobId}/raw`, { auth: api.keys.viewer }), 404, 'not_found', `no nmap XML is stored for job ${s.jobId}`);
     await expectSecured(api, 'GET', `/v1/jobs/${s.jobId}/raw`, 'viewer');
@@ -173,7 +215,12 @@ describe.each(storeKinds)('hosts, history, search (%s)', (kind) => {
     const limited = { ...(await startTestApiOn(api, {}, { expensivePerMinute: 2 })), keys: api.keys };
     try {
       for (let i = 0; i < 2; i++) expect((await limited.call('/v1/search?q=port:22', { auth: limited.keys.viewer })).status).toBe(200);
-      await expectError(await limited.call('/v1/search?q=port:22', { auth: limited.keys.viewer }), 429, 'rate_limited', 'too many requests: at most 2 a minute on this route');
+      await expectError(
+        await limited.call('/v1/search?q=port:22', { auth: limited.keys.viewer }),
+        429,
+        'rate_limited',
+        'too many requests: at most 2 a minute on this route',
+      );
       // Per key: another key still gets through.
       expect((await limited.call('/v1/search?q=port:22', { auth: limited.keys.admin })).status).toBe(200);
     } finally {

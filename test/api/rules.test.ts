@@ -8,20 +8,25 @@ describe.each(storeKinds)('rules (%s)', (kind) => {
   let api: TestApi;
   beforeAll(async () => {
     api = await startTestApi(kind);
-    await ingestScanResult(api.store, { source: 'test', scan: scan([host('127.0.6.1', new Date().toISOString(), [port(22, 'SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3')])]) });
+    await ingestScanResult(api.store, {
+      source: 'test',
+      scan: scan([host('127.0.6.1', new Date().toISOString(), [port(22, 'SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3')])]),
+    });
   }, 180_000);
   afterAll(async () => {
     await api?.close();
   });
 
   it('lists the shipped rules, filters by tag, shows one', async () => {
-    const all = await (await api.call('/v1/rules', { auth: api.keys.viewer })).json() as { items: { name: string; tags: string[] }[] };
+    const all = (await (await api.call('/v1/rules', { auth: api.keys.viewer })).json()) as { items: { name: string; tags: string[] }[] };
     expect(all.items.length).toBeGreaterThan(50);
     expect(all.items.map((r) => r.name)).toContain('cms-wordpress');
-    const cms = await (await api.call('/v1/rules?tag=type:cms', { auth: api.keys.viewer })).json() as { items: { name: string; tags: string[] }[] };
+    const cms = (await (await api.call('/v1/rules?tag=type:cms', { auth: api.keys.viewer })).json()) as { items: { name: string; tags: string[] }[] };
     expect(cms.items.length).toBeGreaterThan(0);
     expect(cms.items.every((r) => r.tags.includes('type:cms'))).toBe(true);
-    const one = await (await api.call('/v1/rules/cms-wordpress', { auth: api.keys.viewer })).json() as { rule: { query: string; tags: string[]; tests: { match: unknown[]; noMatch: unknown[] } } };
+    const one = (await (await api.call('/v1/rules/cms-wordpress', { auth: api.keys.viewer })).json()) as {
+      rule: { query: string; tags: string[]; tests: { match: unknown[]; noMatch: unknown[] } };
+    };
     expect(one.rule.tags).toContain('product:wordpress');
     expect(one.rule.tests.match.length).toBeGreaterThan(0);
     expect(one.rule.tests.noMatch.length).toBeGreaterThan(0);
@@ -29,20 +34,29 @@ describe.each(storeKinds)('rules (%s)', (kind) => {
   });
 
   it('runs rule test cases, for all rules and for one', async () => {
-    const all = await (await api.call('/v1/rules/test', { method: 'POST', auth: api.keys.viewer, json: {} })).json() as { rules: number; cases: number; failures: unknown[] };
+    const all = (await (await api.call('/v1/rules/test', { method: 'POST', auth: api.keys.viewer, json: {} })).json()) as {
+      rules: number;
+      cases: number;
+      failures: unknown[];
+    };
     expect(all.rules).toBeGreaterThan(50);
     expect(all.failures).toEqual([]);
-    const one = await (await api.call('/v1/rules/test', { method: 'POST', auth: api.keys.viewer, json: { rule: 'cms-wordpress' } })).json() as { rules: number; cases: number };
+    const one = (await (await api.call('/v1/rules/test', { method: 'POST', auth: api.keys.viewer, json: { rule: 'cms-wordpress' } })).json()) as {
+      rules: number;
+      cases: number;
+    };
     expect(one).toMatchObject({ rules: 1, cases: 3 });
   });
 
   it('tries a rule on a stored host', async () => {
     const res = await api.call('/v1/rules/test', { method: 'POST', auth: api.keys.viewer, json: { rule: 'ssh-openssh-debian', ip: '127.0.6.1' } });
     expect(res.status).toBe(200);
-    const r = await res.json() as { ports: { port: number; matches: boolean; tags: string[] }[] };
+    const r = (await res.json()) as { ports: { port: number; matches: boolean; tags: string[] }[] };
     expect(r.ports).toHaveLength(1);
     expect(r.ports[0]).toMatchObject({ port: 22, matches: true });
-    const no = await (await api.call('/v1/rules/test', { method: 'POST', auth: api.keys.viewer, json: { rule: 'cms-wordpress', ip: '127.0.6.1' } })).json() as { ports: { matches: boolean }[] };
+    const no = (await (
+      await api.call('/v1/rules/test', { method: 'POST', auth: api.keys.viewer, json: { rule: 'cms-wordpress', ip: '127.0.6.1' } })
+    ).json()) as { ports: { matches: boolean }[] };
     expect(no.ports[0]!.matches).toBe(false);
   });
 
@@ -52,7 +66,14 @@ describe.each(storeKinds)('rules (%s)', (kind) => {
     ['POST', '/v1/rules/test', { rule: 'no-such-rule' }, 404, 'not_found', 'no enabled rule named no-such-rule'],
     ['POST', '/v1/rules/test', { ip: '127.0.6.1' }, 400, 'invalid_input', 'invalid body field "rule": give the rule to try on the host'],
     ['POST', '/v1/rules/test', { rule: 'cms-wordpress', ip: '127.0.6.77' }, 404, 'not_found', 'no current open port stored for 127.0.6.77'],
-    ['POST', '/v1/rules/test', { rule: 'cms-wordpress', ip: 'x' }, 400, 'invalid_input', 'invalid body field "ip": Too small: expected string to have >=2 characters'],
+    [
+      'POST',
+      '/v1/rules/test',
+      { rule: 'cms-wordpress', ip: 'x' },
+      400,
+      'invalid_input',
+      'invalid body field "ip": Too small: expected string to have >=2 characters',
+    ],
   ])('%s %s %j is refused', async (method, path, json, status, code, message) => {
     await expectError(await api.call(path, { method, auth: api.keys.viewer, ...(json ? { json } : {}) }), status, code, message);
   });

@@ -53,7 +53,7 @@ describe.each(storeKinds)('runs and investigations (%s)', (kind) => {
   async function waitDone(id: string, timeoutMs = 60_000): Promise<Investigation> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
-      const r = await (await api.call(`/v1/investigations/${id}`, { auth: api.keys.viewer })).json() as Investigation;
+      const r = (await (await api.call(`/v1/investigations/${id}`, { auth: api.keys.viewer })).json()) as Investigation;
       if (!['queued', 'running'].includes(r.investigation.status) || Date.now() > deadline) return r;
       await new Promise((res) => setTimeout(res, 250));
     }
@@ -64,9 +64,11 @@ describe.each(storeKinds)('runs and investigations (%s)', (kind) => {
     // stamped before the run's recorded start (the report's period must still include it).
     await new Promise((res) => setTimeout(res, 1000 - (Date.now() % 1000) + 20));
     const res = await api.call('/v1/investigations', {
-      method: 'POST', auth: api.keys.operator, json: { targets: [IP], ports: String(servicePort), scripts: ['plum-banner'], reason: 'incident 42' },
+      method: 'POST',
+      auth: api.keys.operator,
+      json: { targets: [IP], ports: String(servicePort), scripts: ['plum-banner'], reason: 'incident 42' },
     });
-    const started = await res.json() as { id: string; status: string; links: { self: string } };
+    const started = (await res.json()) as { id: string; status: string; links: { self: string } };
     expect(res.status, JSON.stringify(started)).toBe(202);
     expect(started.id).toMatch(/^run_/);
     expect(started.links.self).toBe(`/v1/investigations/${started.id}`);
@@ -78,9 +80,12 @@ describe.each(storeKinds)('runs and investigations (%s)', (kind) => {
     expect(done.results[0]!.banner).toMatch(/^SSH-2\.0-OpenSSH_9\.2p1/);
     expect(done.events.map((e) => `${e.type}:${e.port}`)).toEqual([`appeared:${servicePort}`]);
 
-    const runs = await (await api.call('/v1/runs?kind=investigation', { auth: api.keys.viewer })).json() as { items: { id: string; status: string }[] };
+    const runs = (await (await api.call('/v1/runs?kind=investigation', { auth: api.keys.viewer })).json()) as { items: { id: string; status: string }[] };
     expect(runs.items.map((r) => r.id)).toContain(started.id);
-    const run = await (await api.call(`/v1/runs/${started.id}`, { auth: api.keys.viewer })).json() as { run: { status: string }; jobs: { status: string; targets: string[] }[] };
+    const run = (await (await api.call(`/v1/runs/${started.id}`, { auth: api.keys.viewer })).json()) as {
+      run: { status: string };
+      jobs: { status: string; targets: string[] }[];
+    };
     expect(run.run.status).toBe('succeeded');
     expect(run.jobs.map((j) => j.targets)).toEqual([[IP]]);
 
@@ -91,8 +96,10 @@ describe.each(storeKinds)('runs and investigations (%s)', (kind) => {
     expect(md).toContain(`Investigation ${started.id}`);
     expect(md).toContain(IP);
     // The period covers the run: what it found is in this period, not in the previous one.
-    const model = await (await api.call(`/v1/investigations/${started.id}/report?format=json`, { auth: api.keys.viewer })).json() as {
-      period: { from: string; to: string }; totals: { hosts: number; ports: number }; changes: Record<string, { port: number }[]>;
+    const model = (await (await api.call(`/v1/investigations/${started.id}/report?format=json`, { auth: api.keys.viewer })).json()) as {
+      period: { from: string; to: string };
+      totals: { hosts: number; ports: number };
+      changes: Record<string, { port: number }[]>;
       hosts: { firstSeen: string; score: number }[];
     };
     expect(model.totals).toMatchObject({ hosts: 1, ports: 1 });
@@ -101,31 +108,53 @@ describe.each(storeKinds)('runs and investigations (%s)', (kind) => {
     expect(model.changes.appeared!.map((c) => c.port)).toEqual([servicePort]);
     expect(new Date(model.period.from).getTime()).toBeLessThanOrEqual(new Date(model.hosts[0]!.firstSeen).getTime());
 
-    await expectError(await api.call(`/v1/runs/${started.id}/cancel`, { method: 'POST', auth: api.keys.operator }), 409, 'conflict', `run ${started.id} is already succeeded`);
+    await expectError(
+      await api.call(`/v1/runs/${started.id}/cancel`, { method: 'POST', auth: api.keys.operator }),
+      409,
+      'conflict',
+      `run ${started.id} is already succeeded`,
+    );
   }, 180_000);
 
   it('POST /v1/investigations runs a custom NSE script (plum nse add), judged by its declared categories', async () => {
-    const lua = (categories: string) => `categories = {${categories}}\nportrule = function(host, port) return true end\naction = function(host, port) return "site-inv-output" end\n`;
+    const lua = (categories: string) =>
+      `categories = {${categories}}\nportrule = function(host, port) return true end\naction = function(host, port) return "site-inv-output" end\n`;
     await addNseScript(api.store, { name: 'site-inv', content: lua('"safe"') });
     await addNseScript(api.store, { name: 'site-inv-brute', content: lua('"brute"') });
-    const res = await api.call('/v1/investigations', { method: 'POST', auth: api.keys.operator, json: { targets: [IP], ports: String(servicePort), scripts: ['site-inv'] } });
-    const started = await res.json() as { id: string };
+    const res = await api.call('/v1/investigations', {
+      method: 'POST',
+      auth: api.keys.operator,
+      json: { targets: [IP], ports: String(servicePort), scripts: ['site-inv'] },
+    });
+    const started = (await res.json()) as { id: string };
     expect(res.status, JSON.stringify(started)).toBe(202);
     expect((await waitDone(started.id)).investigation.status).toBe('succeeded');
     const [run] = await api.store.query<{ progress: { customScripts?: { name: string }[] } }>('select progress from runs where id = $1', [started.id]);
     expect(run!.progress.customScripts?.map((c) => c.name)).toEqual(['site-inv']);
-    await expectError(await api.call('/v1/investigations', { method: 'POST', auth: api.keys.operator, json: { targets: [IP], ports: String(servicePort), scripts: ['site-inv-brute'] } }),
-      422, 'unsafe_argument', /^refused NSE script "site-inv-brute": it is in the brute category/);
+    await expectError(
+      await api.call('/v1/investigations', {
+        method: 'POST',
+        auth: api.keys.operator,
+        json: { targets: [IP], ports: String(servicePort), scripts: ['site-inv-brute'] },
+      }),
+      422,
+      'unsafe_argument',
+      /^refused NSE script "site-inv-brute": it is in the brute category/,
+    );
   }, 120_000);
 
   it('refuses targets outside the perimeter with 422, naming them, and starts nothing', async () => {
-    const before = await (await api.call('/v1/runs', { auth: api.keys.viewer })).json() as { items: unknown[] };
-    const res = await api.call('/v1/investigations', { method: 'POST', auth: api.keys.operator, json: { targets: [IP, '127.0.11.5', '127.0.12.0/30'], ports: '22' } });
+    const before = (await (await api.call('/v1/runs', { auth: api.keys.viewer })).json()) as { items: unknown[] };
+    const res = await api.call('/v1/investigations', {
+      method: 'POST',
+      auth: api.keys.operator,
+      json: { targets: [IP, '127.0.11.5', '127.0.12.0/30'], ports: '22' },
+    });
     const err = await expectError(res, 422, 'out_of_scope');
     expect(err.message).toContain('127.0.11.5 (outside the perimeter)');
     expect(err.message).toContain('127.0.12.0/30');
     expect(err.message).not.toContain(`${IP} (`);
-    const after = await (await api.call('/v1/runs', { auth: api.keys.viewer })).json() as { items: unknown[] };
+    const after = (await (await api.call('/v1/runs', { auth: api.keys.viewer })).json()) as { items: unknown[] };
     expect(after.items).toHaveLength(before.items.length);
   });
 
@@ -133,12 +162,14 @@ describe.each(storeKinds)('runs and investigations (%s)', (kind) => {
     // 256 addresses x 65535 ports keeps nmap busy for minutes: the cancel always lands while it runs.
     await addTargets(api.store, ['127.0.16.0/24']);
     const res = await api.call('/v1/investigations', {
-      method: 'POST', auth: api.keys.operator, json: { targets: ['127.0.16.0/24'], ports: '1-65535' },
+      method: 'POST',
+      auth: api.keys.operator,
+      json: { targets: ['127.0.16.0/24'], ports: '1-65535' },
     });
     expect(res.status).toBe(202);
-    const { id } = await res.json() as { id: string };
+    const { id } = (await res.json()) as { id: string };
     const cancel = await api.call(`/v1/runs/${id}/cancel`, { method: 'POST', auth: api.keys.operator });
-    const body = await cancel.json() as { run: { status: string } };
+    const body = (await cancel.json()) as { run: { status: string } };
     expect(cancel.status, JSON.stringify(body)).toBe(202);
     expect(body.run.status).toBe('cancelled');
     await removeTargets(api.store, ['127.0.16.0/24']);
@@ -165,8 +196,18 @@ describe.each(storeKinds)('runs and investigations (%s)', (kind) => {
   });
 
   it('unknown runs and investigations are 404', async () => {
-    await expectError(await api.call('/v1/runs/run_01jd0000000000000000000000', { auth: api.keys.viewer }), 404, 'not_found', 'no run run_01jd0000000000000000000000');
-    await expectError(await api.call('/v1/investigations/run_01jd0000000000000000000000', { auth: api.keys.viewer }), 404, 'not_found', 'no investigation run_01jd0000000000000000000000');
+    await expectError(
+      await api.call('/v1/runs/run_01jd0000000000000000000000', { auth: api.keys.viewer }),
+      404,
+      'not_found',
+      'no run run_01jd0000000000000000000000',
+    );
+    await expectError(
+      await api.call('/v1/investigations/run_01jd0000000000000000000000', { auth: api.keys.viewer }),
+      404,
+      'not_found',
+      'no investigation run_01jd0000000000000000000000',
+    );
   });
 
   it('roles: viewers read, operators start and cancel', async () => {
@@ -182,12 +223,18 @@ describe.each(storeKinds)('runs and investigations (%s)', (kind) => {
     const sched = embeddedServices({ store: api.store, config: api.config, log: silentLogger, schedulerIntervalMs: 3_600_000 });
     const local = await startTestApiOn(api, sched.api);
     try {
-      const res = await local.call('/v1/profiles', { method: 'POST', auth: api.keys.operator, json: { name: 'lab-ssh', tcpPorts: String(servicePort), scripts: ['plum-banner'], every: '1d' } });
+      const res = await local.call('/v1/profiles', {
+        method: 'POST',
+        auth: api.keys.operator,
+        json: { name: 'lab-ssh', tcpPorts: String(servicePort), scripts: ['plum-banner'], every: '1d' },
+      });
       expect(res.status).toBe(201);
       const deadline = Date.now() + 60_000;
       let run: { status: string; profile: string | null } | undefined;
       while (Date.now() < deadline) {
-        const list = await (await local.call('/v1/runs?kind=profile&profile=lab-ssh', { auth: api.keys.viewer })).json() as { items: { status: string; profile: string | null }[] };
+        const list = (await (await local.call('/v1/runs?kind=profile&profile=lab-ssh', { auth: api.keys.viewer })).json()) as {
+          items: { status: string; profile: string | null }[];
+        };
         run = list.items[0];
         if (run && !['queued', 'running'].includes(run.status)) break;
         await new Promise((r) => setTimeout(r, 250));
@@ -202,8 +249,12 @@ describe.each(storeKinds)('runs and investigations (%s)', (kind) => {
   it('without a runner the server says so (503) instead of pretending', async () => {
     const bare = await startTestApiOn(api, {});
     try {
-      await expectError(await bare.call('/v1/investigations', { method: 'POST', auth: api.keys.operator, json: { targets: [IP] } }), 503, 'unavailable',
-        'this server cannot start investigations');
+      await expectError(
+        await bare.call('/v1/investigations', { method: 'POST', auth: api.keys.operator, json: { targets: [IP] } }),
+        503,
+        'unavailable',
+        'this server cannot start investigations',
+      );
     } finally {
       await bare.close();
     }

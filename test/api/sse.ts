@@ -1,4 +1,8 @@
-export interface SseMessage { id?: string; event?: string; data: string }
+export interface SseMessage {
+  id?: string;
+  event?: string;
+  data: string;
+}
 
 /** Reads SSE messages from a live response until `stop` says enough or the timeout passes. */
 export async function readSse(res: Response, stop: (all: SseMessage[]) => boolean, timeoutMs = 15_000): Promise<SseMessage[]> {

@@ -2,7 +2,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { storeKinds } from '../helpers/db.ts';
 import { expectError, expectSecured, startTestApi, startTestApiOn, type TestApi } from './helpers.ts';
 
-interface Target { id: string; value: string; kind: string; labels: string[]; exclude: boolean; note: string | null }
+interface Target {
+  id: string;
+  value: string;
+  kind: string;
+  labels: string[];
+  exclude: boolean;
+  note: string | null;
+}
 
 describe.each(storeKinds)('targets and profiles (%s)', (kind) => {
   let api: TestApi;
@@ -14,18 +21,28 @@ describe.each(storeKinds)('targets and profiles (%s)', (kind) => {
   });
 
   it('creates, lists, shows, updates and deletes targets', async () => {
-    const res = await api.call('/v1/targets', { method: 'POST', auth: api.keys.operator, json: { values: ['127.0.0.0/30', 'WWW.Example.test'], labels: ['lab'] } });
+    const res = await api.call('/v1/targets', {
+      method: 'POST',
+      auth: api.keys.operator,
+      json: { values: ['127.0.0.0/30', 'WWW.Example.test'], labels: ['lab'] },
+    });
     expect(res.status).toBe(201);
-    const created = await res.json() as { added: Target[]; unchanged: Target[] };
-    expect(created.added.map((t) => [t.value, t.kind])).toEqual([['127.0.0.0/30', 'cidr'], ['www.example.test', 'fqdn']]);
-    const again = await (await api.call('/v1/targets', { method: 'POST', auth: api.keys.operator, json: { values: ['127.0.0.0/30'] } })).json() as { added: Target[]; unchanged: Target[] };
+    const created = (await res.json()) as { added: Target[]; unchanged: Target[] };
+    expect(created.added.map((t) => [t.value, t.kind])).toEqual([
+      ['127.0.0.0/30', 'cidr'],
+      ['www.example.test', 'fqdn'],
+    ]);
+    const again = (await (await api.call('/v1/targets', { method: 'POST', auth: api.keys.operator, json: { values: ['127.0.0.0/30'] } })).json()) as {
+      added: Target[];
+      unchanged: Target[];
+    };
     expect(again.added).toEqual([]);
     expect(again.unchanged.map((t) => t.value)).toEqual(['127.0.0.0/30']);
 
-    const list = await (await api.call('/v1/targets?label=lab', { auth: api.keys.viewer })).json() as { items: Target[] };
+    const list = (await (await api.call('/v1/targets?label=lab', { auth: api.keys.viewer })).json()) as { items: Target[] };
     expect(list.items.map((t) => t.value).sort()).toEqual(['127.0.0.0/30', 'www.example.test']);
     const id = created.added[0]!.id;
-    const one = await (await api.call(`/v1/targets/${id}`, { auth: api.keys.viewer })).json() as { target: Target };
+    const one = (await (await api.call(`/v1/targets/${id}`, { auth: api.keys.viewer })).json()) as { target: Target };
     expect(one.target.value).toBe('127.0.0.0/30');
 
     const upd = await api.call(`/v1/targets/${id}`, { method: 'PATCH', auth: api.keys.operator, json: { labels: ['dmz'], note: 'lab net' } });
@@ -41,7 +58,12 @@ describe.each(storeKinds)('targets and profiles (%s)', (kind) => {
     const body = '# perimeter\n127.0.1.1\n127.0.1.0/29\nnot a target!\n127.0.1.1\n\n127.0.2.1-127.0.2.9\n';
     const res = await api.call('/v1/targets/import?label=bulk', { method: 'POST', auth: api.keys.operator, body, headers: { 'content-type': 'text/plain' } });
     expect(res.status).toBe(200);
-    const r = await res.json() as { overlaps: unknown[]; accepted: Target[]; duplicate: { line: number; value: string }[]; invalid: { line: number; value: string; error: string }[] };
+    const r = (await res.json()) as {
+      overlaps: unknown[];
+      accepted: Target[];
+      duplicate: { line: number; value: string }[];
+      invalid: { line: number; value: string; error: string }[];
+    };
     expect(r.accepted.map((t) => t.value)).toEqual(['127.0.1.1', '127.0.1.0/29', '127.0.2.1-127.0.2.9']);
     expect(r.duplicate).toEqual([{ line: 5, value: '127.0.1.1' }]);
     expect(r.invalid).toHaveLength(1);
@@ -49,10 +71,12 @@ describe.each(storeKinds)('targets and profiles (%s)', (kind) => {
     expect(r.invalid[0]!.error).toMatch(/not a target!/);
     expect(r.overlaps).toEqual([{ target: '127.0.1.0/29', overlaps: '127.0.1.1', shared: '1' }]);
     // A second import of the same list: everything is a duplicate, nothing is added.
-    const again = await (await api.call('/v1/targets/import', { method: 'POST', auth: api.keys.operator, body: '127.0.1.1\n', headers: { 'content-type': 'text/plain' } })).json() as { accepted: Target[]; duplicate: unknown[] };
+    const again = (await (
+      await api.call('/v1/targets/import', { method: 'POST', auth: api.keys.operator, body: '127.0.1.1\n', headers: { 'content-type': 'text/plain' } })
+    ).json()) as { accepted: Target[]; duplicate: unknown[] };
     expect(again.accepted).toEqual([]);
     expect(again.duplicate).toEqual([{ line: 1, value: '127.0.1.1' }]);
-    const list = await (await api.call('/v1/targets?label=bulk', { auth: api.keys.viewer })).json() as { items: Target[] };
+    const list = (await (await api.call('/v1/targets?label=bulk', { auth: api.keys.viewer })).json()) as { items: Target[] };
     expect(list.items).toHaveLength(3);
   });
 
@@ -69,7 +93,7 @@ describe.each(storeKinds)('targets and profiles (%s)', (kind) => {
     const res = await api.call('/v1/targets', { method: 'POST', auth: api.keys.operator, json: { values: ['127.0.9.1', '300.1.1.1'] } });
     const err = await expectError(res, 400, 'invalid_input');
     expect(err.message).toMatch(/300\.1\.1\.1/);
-    const list = await (await api.call('/v1/targets', { auth: api.keys.viewer })).json() as { items: Target[] };
+    const list = (await (await api.call('/v1/targets', { auth: api.keys.viewer })).json()) as { items: Target[] };
     expect(list.items.map((t) => t.value)).not.toContain('127.0.9.1');
   });
 
@@ -82,8 +106,12 @@ describe.each(storeKinds)('targets and profiles (%s)', (kind) => {
   });
 
   it('import refuses a body that is not text/plain', async () => {
-    await expectError(await api.call('/v1/targets/import', { method: 'POST', auth: api.keys.operator, json: { values: [] } }), 400, 'invalid_input',
-      'send the targets as text/plain, one per line');
+    await expectError(
+      await api.call('/v1/targets/import', { method: 'POST', auth: api.keys.operator, json: { values: [] } }),
+      400,
+      'invalid_input',
+      'send the targets as text/plain, one per line',
+    );
   });
 
   it('target and profile routes check roles', async () => {
@@ -101,20 +129,36 @@ describe.each(storeKinds)('targets and profiles (%s)', (kind) => {
 
   it('profiles: built-ins listed; create, replace, disable, delete; schedule hook called on each change', async () => {
     const changed: string[] = [];
-    const local = { ...(await startTestApiOn(api, { profileChanged: async (id) => { changed.push(id); } })), keys: api.keys };
+    const local = {
+      ...(await startTestApiOn(api, {
+        profileChanged: async (id) => {
+          changed.push(id);
+        },
+      })),
+      keys: api.keys,
+    };
     try {
-      const list = await (await local.call('/v1/profiles', { auth: local.keys.viewer })).json() as { items: { name: string }[] };
+      const list = (await (await local.call('/v1/profiles', { auth: local.keys.viewer })).json()) as { items: { name: string }[] };
       expect(list.items.map((p) => p.name)).toEqual(['banner', 'web']);
-      const res = await local.call('/v1/profiles', { method: 'POST', auth: local.keys.operator, json: { name: 'ssh', tcpPorts: '22,2222', every: '6h', priority: 3 } });
+      const res = await local.call('/v1/profiles', {
+        method: 'POST',
+        auth: local.keys.operator,
+        json: { name: 'ssh', tcpPorts: '22,2222', every: '6h', priority: 3 },
+      });
       expect(res.status).toBe(201);
       const p = ((await res.json()) as { profile: { id: string; name: string; tcpPorts: string; every: string; priority: number; enabled: boolean } }).profile;
       expect(p).toMatchObject({ name: 'ssh', tcpPorts: '22,2222', every: '6h', priority: 3, enabled: true });
-      await expectError(await local.call('/v1/profiles', { method: 'POST', auth: local.keys.operator, json: { name: 'ssh', tcpPorts: '22' } }), 409, 'conflict', 'profile ssh already exists');
+      await expectError(
+        await local.call('/v1/profiles', { method: 'POST', auth: local.keys.operator, json: { name: 'ssh', tcpPorts: '22' } }),
+        409,
+        'conflict',
+        'profile ssh already exists',
+      );
 
       const put = await local.call('/v1/profiles/ssh', { method: 'PUT', auth: local.keys.operator, json: { tcpPorts: '22', every: '1d', enabled: false } });
       expect(put.status).toBe(200);
       expect(((await put.json()) as { profile: object }).profile).toMatchObject({ id: p.id, tcpPorts: '22', every: '1d', enabled: false });
-      const shown = await (await local.call(`/v1/profiles/${p.id}`, { auth: local.keys.viewer })).json() as { profile: { name: string } };
+      const shown = (await (await local.call(`/v1/profiles/${p.id}`, { auth: local.keys.viewer })).json()) as { profile: { name: string } };
       expect(shown.profile.name).toBe('ssh');
       expect((await local.call('/v1/profiles/ssh', { method: 'DELETE', auth: local.keys.operator })).status).toBe(200);
       await expectError(await local.call('/v1/profiles/ssh', { auth: local.keys.viewer }), 404, 'not_found', 'no profile named ssh');
@@ -146,7 +190,7 @@ describe.each(storeKinds)('targets and profiles (%s)', (kind) => {
     expect(((await res.json()) as { profile: object }).profile).toMatchObject({ name: 'tls', scanner: 'sslscan', scripts: [], nmapArgs: [] });
     const put = await api.call('/v1/profiles/tls', { method: 'PUT', auth: api.keys.operator, json: { tcpPorts: '443' } });
     expect(((await put.json()) as { profile: object }).profile).toMatchObject({ tcpPorts: '443', scanner: 'sslscan' });
-    const banner = await (await api.call('/v1/profiles/banner', { auth: api.keys.viewer })).json() as { profile: { scanner: string } };
+    const banner = (await (await api.call('/v1/profiles/banner', { auth: api.keys.viewer })).json()) as { profile: { scanner: string } };
     expect(banner.profile.scanner).toBe('nmap');
     expect((await api.call('/v1/profiles/tls', { method: 'DELETE', auth: api.keys.operator })).status).toBe(200);
   });
@@ -162,22 +206,34 @@ describe.each(storeKinds)('targets and profiles (%s)', (kind) => {
 
   it('trigger profiles: created with their query and no ports, schedule or targets; only by an operator', async () => {
     await expectSecured(api, 'POST', '/v1/profiles', 'operator', { name: 'listing-sec', trigger: 'http_title.lk:"index of"' });
-    const res = await api.call('/v1/profiles', { method: 'POST', auth: api.keys.operator, json: { name: 'listing', trigger: 'http_title.lk:"index of"', scripts: 'http-ls' } });
+    const res = await api.call('/v1/profiles', {
+      method: 'POST',
+      auth: api.keys.operator,
+      json: { name: 'listing', trigger: 'http_title.lk:"index of"', scripts: 'http-ls' },
+    });
     expect(res.status).toBe(201);
     const p = ((await res.json()) as { profile: Record<string, unknown> }).profile;
     expect(p).toMatchObject({ name: 'listing', trigger: 'http_title.lk:"index of"', tcpPorts: '', scripts: ['http-ls'] });
     const shown = (await (await api.call('/v1/profiles/listing', { auth: api.keys.viewer })).json()) as { profile: Record<string, unknown> };
     expect(shown.profile.trigger).toBe('http_title.lk:"index of"');
     // Replacing it keeps it a trigger profile only when the body says so; a scheduled profile needs ports again.
-    await expectError(await api.call('/v1/profiles/listing', { method: 'PUT', auth: api.keys.operator, json: { trigger: 'port:80 (' } }), 400, 'invalid_input',
-      'invalid profile trigger: query ends where a term was expected at position 9');
+    await expectError(
+      await api.call('/v1/profiles/listing', { method: 'PUT', auth: api.keys.operator, json: { trigger: 'port:80 (' } }),
+      400,
+      'invalid_input',
+      'invalid profile trigger: query ends where a term was expected at position 9',
+    );
     const put = await api.call('/v1/profiles/listing', { method: 'PUT', auth: api.keys.operator, json: { trigger: 'tag:svc:web', scripts: 'http-title' } });
     expect(((await put.json()) as { profile: object }).profile).toMatchObject({ trigger: 'tag:svc:web', scripts: ['http-title'] });
     expect((await api.call('/v1/profiles/listing', { method: 'DELETE', auth: api.keys.operator })).status).toBe(200);
   });
 
-  it('a profile\'s scouting stage is created, shown, and removed by a replace without it', async () => {
-    const res = await api.call('/v1/profiles', { method: 'POST', auth: api.keys.operator, json: { name: 'wide', tcpPorts: '22,80', scouting: { rate: 5000 } } });
+  it("a profile's scouting stage is created, shown, and removed by a replace without it", async () => {
+    const res = await api.call('/v1/profiles', {
+      method: 'POST',
+      auth: api.keys.operator,
+      json: { name: 'wide', tcpPorts: '22,80', scouting: { rate: 5000 } },
+    });
     expect(res.status).toBe(201);
     expect(((await res.json()) as { profile: object }).profile).toMatchObject({ name: 'wide', scouting: { rate: 5000 } });
     const put = await api.call('/v1/profiles/wide', { method: 'PUT', auth: api.keys.operator, json: { tcpPorts: '22,80' } });
@@ -186,7 +242,11 @@ describe.each(storeKinds)('targets and profiles (%s)', (kind) => {
   }, 60_000);
 
   it('PUT cannot rename a profile', async () => {
-    await expectError(await api.call('/v1/profiles/banner', { method: 'PUT', auth: api.keys.operator, json: { name: 'other', tcpPorts: '22' } }), 400, 'invalid_input',
-      'the body names profile other, the path banner');
+    await expectError(
+      await api.call('/v1/profiles/banner', { method: 'PUT', auth: api.keys.operator, json: { name: 'other', tcpPorts: '22' } }),
+      400,
+      'invalid_input',
+      'the body names profile other, the path banner',
+    );
   });
 });

@@ -31,7 +31,10 @@ export async function makeTestConfig(kind: StoreKindName, env: Record<string, st
     const config = loadConfig({ PLUM_HOME: home, ...env });
     return { config, drop: () => fs.rm(home, { recursive: true, force: true }) };
   }
-  const name = `plum_t_${path.basename(home).replace(/[^a-z0-9]/gi, '').toLowerCase()}_${process.pid}`;
+  const name = `plum_t_${path
+    .basename(home)
+    .replace(/[^a-z0-9]/gi, '')
+    .toLowerCase()}_${process.pid}`;
   const admin = postgres(TEST_PG_ADMIN_URL, { max: 1, onnotice: () => {} });
   try {
     await admin.unsafe(`create database "${name}"`);

@@ -18,7 +18,10 @@ import { startTemporalDevServer, type TemporalDevServer } from './temporal-serve
  */
 
 export const FAST_TIMING = {
-  PLUM_JOB_SIZE: '2', PLUM_TEMPORAL_HEARTBEAT_TIMEOUT: '4s', PLUM_TEMPORAL_RETRY_INTERVAL: '1s', PLUM_TEMPORAL_JOBS_PER_EXECUTION: '2',
+  PLUM_JOB_SIZE: '2',
+  PLUM_TEMPORAL_HEARTBEAT_TIMEOUT: '4s',
+  PLUM_TEMPORAL_RETRY_INTERVAL: '1s',
+  PLUM_TEMPORAL_JOBS_PER_EXECUTION: '2',
 };
 
 export interface Deployment {
@@ -50,12 +53,19 @@ export async function startDeployment(opts: { agents: string[]; timing?: Record<
   const perimeter = await startPerimeter();
   const made = await makeTestConfig('postgres');
   const env: Record<string, string> = {
-    PLUM_HOME: made.config.home, PLUM_DATABASE_URL: made.config.PLUM_DATABASE_URL!, PLUM_TEMPORAL_ADDRESS: temporal.address,
-    PLUM_LOG_LEVEL: 'warn', ...timing,
+    PLUM_HOME: made.config.home,
+    PLUM_DATABASE_URL: made.config.PLUM_DATABASE_URL!,
+    PLUM_TEMPORAL_ADDRESS: temporal.address,
+    PLUM_LOG_LEVEL: 'warn',
+    ...timing,
   };
   const tokenDir = await fs.mkdtemp(path.join(made.config.home, 'agents-'));
   const agentEnv: Record<string, string> = {
-    PLUM_HOME: tokenDir, PLUM_DATABASE_URL: '', PLUM_TEMPORAL_ADDRESS: temporal.address, PLUM_LOG_LEVEL: 'warn', ...timing,
+    PLUM_HOME: tokenDir,
+    PLUM_DATABASE_URL: '',
+    PLUM_TEMPORAL_ADDRESS: temporal.address,
+    PLUM_LOG_LEVEL: 'warn',
+    ...timing,
   };
   const store = await openStore(made.config);
   const plum = (args: string[], extra: Record<string, string> = {}) => runPlum(args, { ...env, ...extra });
@@ -76,12 +86,27 @@ export async function startDeployment(opts: { agents: string[]; timing?: Record<
   const client = new Client({ connection });
   const agents: PlumProcess[] = [];
   return {
-    temporal, perimeter, store, env, agentEnv, apiUrl, apiKey, tokenDir, client, serve, worker, tokenFile, plum, ok,
+    temporal,
+    perimeter,
+    store,
+    env,
+    agentEnv,
+    apiUrl,
+    apiKey,
+    tokenDir,
+    client,
+    serve,
+    worker,
+    tokenFile,
+    plum,
+    ok,
     token: async (name) => (await fs.readFile(tokenFile(name), 'utf8')).trim(),
     startAgent(name, o = {}) {
-      const a = startPlum(`agent ${name}`, [
-        'agent', '--server', apiUrl, '--token-file', tokenFile(name), '--name', name, '--concurrency', '1', ...(o.args ?? []),
-      ], { ...agentEnv, ...o.env });
+      const a = startPlum(
+        `agent ${name}`,
+        ['agent', '--server', apiUrl, '--token-file', tokenFile(name), '--name', name, '--concurrency', '1', ...(o.args ?? [])],
+        { ...agentEnv, ...o.env },
+      );
       agents.push(a);
       return a;
     },
@@ -100,7 +125,11 @@ export async function startDeployment(opts: { agents: string[]; timing?: Record<
 /** nmap processes a `plum` process runs right now (its children). */
 export function nmapChildren(p: PlumProcess): number[] {
   try {
-    return execFileSync('pgrep', ['-P', String(p.pid), 'nmap'], { encoding: 'utf8' }).trim().split('\n').filter(Boolean).map(Number);
+    return execFileSync('pgrep', ['-P', String(p.pid), 'nmap'], { encoding: 'utf8' })
+      .trim()
+      .split('\n')
+      .filter(Boolean)
+      .map(Number);
   } catch {
     return [];
   }

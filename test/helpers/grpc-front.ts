@@ -41,7 +41,10 @@ export async function startGrpcFront(pki: TestPki, target: string, opts: { requi
     calls.push({ path, ...(authorization !== undefined ? { authorization } : {}) });
     stream.on('error', () => undefined);
     if (opts.requireKey !== undefined && authorization !== `Bearer ${opts.requireKey}`) {
-      stream.respond({ ':status': 200, 'content-type': 'application/grpc', 'grpc-status': UNAUTHENTICATED, 'grpc-message': 'invalid API key' }, { endStream: true });
+      stream.respond(
+        { ':status': 200, 'content-type': 'application/grpc', 'grpc-status': UNAUTHENTICATED, 'grpc-message': 'invalid API key' },
+        { endStream: true },
+      );
       return;
     }
     const forward: http2.OutgoingHttpHeaders = { ':method': headers[':method'], ':path': path, ':scheme': 'http', ':authority': target };
@@ -52,7 +55,9 @@ export async function startGrpcFront(pki: TestPki, target: string, opts: { requi
     stream.on('close', () => {
       if (!req.closed) req.close(http2.constants.NGHTTP2_CANCEL);
     });
-    req.on('trailers', (t) => { trailers = t; });
+    req.on('trailers', (t) => {
+      trailers = t;
+    });
     req.on('response', (h) => {
       const out: http2.OutgoingHttpHeaders = {};
       for (const [k, v] of Object.entries(h)) if (k === ':status' || !k.startsWith(':')) out[k] = v;
@@ -76,10 +81,11 @@ export async function startGrpcFront(pki: TestPki, target: string, opts: { requi
   return {
     address: `127.0.0.1:${port}`,
     calls,
-    close: () => new Promise<void>((resolve) => {
-      for (const s of sessions) s.destroy();
-      upstream.destroy();
-      server.close(() => resolve());
-    }),
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const s of sessions) s.destroy();
+        upstream.destroy();
+        server.close(() => resolve());
+      }),
   };
 }

@@ -19,7 +19,11 @@ const run = promisify(execFile);
 export interface LegacyAgent {
   uid: string;
   key: string;
-  post(op: 'beacon' | 'getjob' | 'sndjob', extra?: Record<string, unknown>, opts?: { contentType?: string; body?: string }): Promise<{ status: number; body: any }>;
+  post(
+    op: 'beacon' | 'getjob' | 'sndjob',
+    extra?: Record<string, unknown>,
+    opts?: { contentType?: string; body?: string },
+  ): Promise<{ status: number; body: any }>;
 }
 
 /** A getjob answer's job. */
@@ -39,9 +43,17 @@ export function legacyAgent(base: () => string, uid: string, key: () => string):
       return key();
     },
     async post(op, extra = {}, opts = {}) {
-      const body = opts.body ?? JSON.stringify({
-        UID: uid, DEVICE_MODEL: 'CPython 3.12.3', AGENT_VERSION: '1.4.0', SYSTEM_VERSION: 'Linux 6.14.0-27-generic', EXT_IP: '127.0.0.1', AGENT_KEY: key(), ...extra,
-      });
+      const body =
+        opts.body ??
+        JSON.stringify({
+          UID: uid,
+          DEVICE_MODEL: 'CPython 3.12.3',
+          AGENT_VERSION: '1.4.0',
+          SYSTEM_VERSION: 'Linux 6.14.0-27-generic',
+          EXT_IP: '127.0.0.1',
+          AGENT_KEY: key(),
+          ...extra,
+        });
       const res = await fetch(`${base()}/bot_api/${op}`, { method: 'POST', body, headers: opts.contentType ? { 'content-type': opts.contentType } : {} });
       return { status: res.status, body: await res.json() };
     },
@@ -56,12 +68,32 @@ export async function scanAsLegacyAgent(job: LegacyJob, workDir: string): Promis
   for (const target of targets) expect(target).toMatch(/^127\./);
   const scripts = job.nmap_nse.map((s) => (s.endsWith('.nse') ? path.join(dir, s) : s));
   const xml = path.join(dir, 'out.xml');
-  await run('nmap', ['-T3', '--host-timeout', '40s', '--max-retries', '2', '-Pn', '-sT', '-p', job.nmap_ports.join(','), '-oX', xml, '--no-stylesheet',
+  await run('nmap', [
+    '-T3',
+    '--host-timeout',
+    '40s',
+    '--max-retries',
+    '2',
+    '-Pn',
+    '-sT',
+    '-p',
+    job.nmap_ports.join(','),
+    '-oX',
+    xml,
+    '--no-stylesheet',
     ...(scripts.length ? ['--script', scripts.join(',')] : []),
     // The agent splits the string like a shell (shlex); Plum sends only plain, space-separated tokens.
-    ...(job.nmap_additional_params ? job.nmap_additional_params.split(' ') : []), ...targets]);
+    ...(job.nmap_additional_params ? job.nmap_additional_params.split(' ') : []),
+    ...targets,
+  ]);
   const docs: string[] = [];
-  for await (const h of nmap2jsonStream(openXmlFile(xml), { openOnly: true, onError: (e) => { throw e; } })) docs.push(h.json);
+  for await (const h of nmap2jsonStream(openXmlFile(xml), {
+    openOnly: true,
+    onError: (e) => {
+      throw e;
+    },
+  }))
+    docs.push(h.json);
   return `[${docs.join(', ')}]`;
 }
 

@@ -169,8 +169,10 @@ export function validateMispEvent(doc: unknown, facts: MispFacts): string[] {
       return;
     }
     if (obj.name !== tpl.name) errors.push(`${where}.name: "${String(obj.name)}" but template ${tpl.uuid} is "${tpl.name}"`);
-    if (obj.template_version !== String(tpl.version)) errors.push(`${where}.template_version: "${String(obj.template_version)}", template is version ${tpl.version}`);
-    if (obj['meta-category'] !== tpl['meta-category']) errors.push(`${where}.meta-category: "${String(obj['meta-category'])}", template says "${tpl['meta-category']}"`);
+    if (obj.template_version !== String(tpl.version))
+      errors.push(`${where}.template_version: "${String(obj.template_version)}", template is version ${tpl.version}`);
+    if (obj['meta-category'] !== tpl['meta-category'])
+      errors.push(`${where}.meta-category: "${String(obj['meta-category'])}", template says "${tpl['meta-category']}"`);
     const relations = new Map<string, number>();
     const attrs = Array.isArray(obj.Attribute) ? obj.Attribute : [];
     attrs.forEach((a, j) => {
@@ -202,11 +204,14 @@ export function validateMispEvent(doc: unknown, facts: MispFacts): string[] {
       const rw = `${where}.ObjectReference[${k}]`;
       for (const key of ['object_uuid', 'referenced_uuid', 'relationship_type']) if (typeof r?.[key] !== 'string') errors.push(`${rw}: missing ${key}`);
       if (r?.object_uuid !== obj.uuid) errors.push(`${rw}: object_uuid must be the containing object's uuid`);
-      if (typeof r?.referenced_uuid === 'string' && !objectUuids.has(r.referenced_uuid)) errors.push(`${rw}: referenced_uuid ${r.referenced_uuid} is not in the event`);
+      if (typeof r?.referenced_uuid === 'string' && !objectUuids.has(r.referenced_uuid))
+        errors.push(`${rw}: referenced_uuid ${r.referenced_uuid} is not in the event`);
     });
   });
   if (typeof e.attribute_count === 'string') {
-    const total = objects.reduce((n: number, o) => n + ((o as { Attribute?: unknown[] }).Attribute?.length ?? 0), 0) + (Array.isArray(e.Attribute) ? e.Attribute.length : 0);
+    const total =
+      objects.reduce((n: number, o) => n + ((o as { Attribute?: unknown[] }).Attribute?.length ?? 0), 0) +
+      (Array.isArray(e.Attribute) ? e.Attribute.length : 0);
     if (Number(e.attribute_count) !== total) errors.push(`Event.attribute_count: "${e.attribute_count}" but the event holds ${total} attributes`);
   }
   return errors;

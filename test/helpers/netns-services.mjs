@@ -16,7 +16,13 @@ const web = http.createServer((req, res) => {
 });
 const ports = (process.argv[3] ?? '22,80').split(',').map(Number);
 let listening = 0;
-const ready = () => { if (++listening === ports.length) process.stdout.write('ready\n'); };
+const ready = () => {
+  if (++listening === ports.length) process.stdout.write('ready\n');
+};
 if (ports.includes(22)) ssh.listen(22, '0.0.0.0', ready);
 if (ports.includes(80)) web.listen(80, '0.0.0.0', ready);
-process.on('SIGTERM', () => { ssh.close(); web.close(); process.exit(0); });
+process.on('SIGTERM', () => {
+  ssh.close();
+  web.close();
+  process.exit(0);
+});

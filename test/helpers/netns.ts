@@ -41,7 +41,12 @@ export async function createTestNet(subnet = 200 + (process.pid % 50), hosts = 2
   const prefix = `198.18.${subnet}`;
   const serviceIps = Array.from({ length: hosts }, (_, i) => `${prefix}.${10 + i}`);
   const cleanup = () => {
-    for (const ns of [scanNs, svcNs]) try { ip(['netns', 'del', ns]); } catch { /* not there */ }
+    for (const ns of [scanNs, svcNs])
+      try {
+        ip(['netns', 'del', ns]);
+      } catch {
+        /* not there */
+      }
   };
   cleanup();
   ip(['netns', 'add', scanNs]);
@@ -51,7 +56,13 @@ export async function createTestNet(subnet = 200 + (process.pid % 50), hosts = 2
   ip(['link', 'set', svcIf, 'netns', svcNs]);
   ip(['-n', scanNs, 'addr', 'add', `${prefix}.1/24`, 'dev', scanIf]);
   for (const a of serviceIps) ip(['-n', svcNs, 'addr', 'add', `${a}/24`, 'dev', svcIf]);
-  for (const [ns, dev] of [[scanNs, scanIf], [svcNs, svcIf], [scanNs, 'lo'], [svcNs, 'lo']] as const) ip(['-n', ns, 'link', 'set', dev, 'up']);
+  for (const [ns, dev] of [
+    [scanNs, scanIf],
+    [svcNs, svcIf],
+    [scanNs, 'lo'],
+    [svcNs, 'lo'],
+  ] as const)
+    ip(['-n', ns, 'link', 'set', dev, 'up']);
   // No default route anywhere: only the /24 on the pair is reachable.
   for (const ns of [scanNs, svcNs]) {
     if (/default/.test(ip(['-n', ns, 'route', 'show']))) throw new Error(`namespace ${ns} has a default route`);
@@ -74,7 +85,12 @@ export async function createTestNet(subnet = 200 + (process.pid % 50), hosts = 2
     await exited;
   };
   return {
-    scanNs, scanIf, serviceMac, serviceIps, run, tryRun,
+    scanNs,
+    scanIf,
+    serviceMac,
+    serviceIps,
+    run,
+    tryRun,
     silence(address, restore = false) {
       ip(['-n', svcNs, 'addr', restore ? 'add' : 'del', `${address}/24`, 'dev', svcIf]);
     },

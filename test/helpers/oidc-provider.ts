@@ -22,10 +22,16 @@ export async function startTestIdp(opts: { redirectUri: string; accounts: Record
   const issuer = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
   const provider = new Provider(issuer, {
-    clients: [{
-      client_id: IDP_CLIENT.id, client_secret: IDP_CLIENT.secret, redirect_uris: [opts.redirectUri],
-      grant_types: ['authorization_code'], response_types: ['code'], token_endpoint_auth_method: 'client_secret_post',
-    }],
+    clients: [
+      {
+        client_id: IDP_CLIENT.id,
+        client_secret: IDP_CLIENT.secret,
+        redirect_uris: [opts.redirectUri],
+        grant_types: ['authorization_code'],
+        response_types: ['code'],
+        token_endpoint_auth_method: 'client_secret_post',
+      },
+    ],
     jwks: { keys: [{ ...privateKey.export({ format: 'jwk' }), use: 'sig', alg: 'RS256', kid: 'test' }] },
     cookies: { keys: ['oidc test cookie key'] },
     claims: { openid: ['sub'], profile: ['preferred_username', 'name'], groups: ['groups'] },
@@ -33,10 +39,13 @@ export async function startTestIdp(opts: { redirectUri: string; accounts: Record
     features: { devInteractions: { enabled: false } },
     pkce: { required: () => true },
     interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
-    findAccount: (_ctx, id) => (opts.accounts[id] ? {
-      accountId: id,
-      claims: () => ({ sub: id, preferred_username: id, name: id, groups: opts.accounts[id] }),
-    } : undefined),
+    findAccount: (_ctx, id) =>
+      opts.accounts[id]
+        ? {
+            accountId: id,
+            claims: () => ({ sub: id, preferred_username: id, name: id, groups: opts.accounts[id] }),
+          }
+        : undefined,
   });
   const callback = provider.callback();
 
@@ -75,10 +84,13 @@ export async function startTestIdp(opts: { redirectUri: string; accounts: Record
   });
 
   return {
-    issuer, clientId: IDP_CLIENT.id, clientSecret: IDP_CLIENT.secret,
-    close: () => new Promise<void>((resolve) => {
-      server.closeAllConnections();
-      server.close(() => resolve());
-    }),
+    issuer,
+    clientId: IDP_CLIENT.id,
+    clientSecret: IDP_CLIENT.secret,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
   };
 }

@@ -24,7 +24,10 @@ export interface PlumProcess {
 
 export function startPlum(name: string, args: string[], env: Record<string, string>): PlumProcess {
   const child = spawn(process.execPath, [path.join(ROOT, 'bin', 'plum.mjs'), ...args], {
-    env: { ...process.env, ...env }, cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], detached: true,
+    env: { ...process.env, ...env },
+    cwd: ROOT,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
   });
   let out = '';
   const listeners = new Set<() => void>();
@@ -44,7 +47,11 @@ export function startPlum(name: string, args: string[], env: Record<string, stri
     }
   };
   return {
-    name, child, pid: child.pid!, output: () => out, exited,
+    name,
+    child,
+    pid: child.pid!,
+    output: () => out,
+    exited,
     waitFor(re, timeoutMs = 60_000) {
       return new Promise((resolve, reject) => {
         const check = () => {

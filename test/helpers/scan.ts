@@ -18,9 +18,13 @@ export function port(portNo: number, content: string, opts: { protocol?: string;
 export function host(ip: string, at: string, ports: IngestPort[], opts: { status?: string; timedOut?: boolean } = {}): IngestHost {
   const end = new Date(at);
   return {
-    ip, status: opts.status ?? 'up', timedOut: opts.timedOut ?? false,
-    startedAt: new Date(end.getTime() - 5000).toISOString(), endedAt: end.toISOString(),
-    hostnames: [{ name: `h-${ip.replace(/[.:]/g, '-')}.example.test`, type: 'PTR' }], ports,
+    ip,
+    status: opts.status ?? 'up',
+    timedOut: opts.timedOut ?? false,
+    startedAt: new Date(end.getTime() - 5000).toISOString(),
+    endedAt: end.toISOString(),
+    hostnames: [{ name: `h-${ip.replace(/[.:]/g, '-')}.example.test`, type: 'PTR' }],
+    ports,
   };
 }
 

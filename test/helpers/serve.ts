@@ -13,7 +13,9 @@ export interface ServeProcess {
 
 export async function startServe(env: Record<string, string>, args: string[] = []): Promise<ServeProcess> {
   const child = spawn(process.execPath, [path.join(ROOT, 'bin', 'plum.mjs'), 'serve', '--port', '0', '--no-scheduler', ...args], {
-    env: { ...process.env, ...env }, cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, ...env },
+    cwd: ROOT,
+    stdio: ['ignore', 'pipe', 'pipe'],
   });
   let err = '';
   child.stdout!.resume();

@@ -71,15 +71,26 @@ async function startOnce(opts: { headless?: boolean; timeoutMs?: number; bin?: s
   const port = await freePort();
   const uiPort = await freePort();
   const args = [
-    'server', 'start-dev', '--ip', '127.0.0.1', '--port', String(port), '--log-level', 'warn',
+    'server',
+    'start-dev',
+    '--ip',
+    '127.0.0.1',
+    '--port',
+    String(port),
+    '--log-level',
+    'warn',
     ...(opts.headless ? ['--headless'] : ['--ui-port', String(uiPort), '--ui-ip', '127.0.0.1', '--ui-disable-news-fetch']),
     ...searchAttributeFlags(),
   ];
   // Its own process group, so stop() ends the server and anything it started.
   const child = spawn(opts.bin ?? 'temporal', args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   let out = '';
-  child.stdout!.on('data', (d) => { out = (out + d).slice(-20_000); });
-  child.stderr!.on('data', (d) => { out = (out + d).slice(-20_000); });
+  child.stdout!.on('data', (d) => {
+    out = (out + d).slice(-20_000);
+  });
+  child.stderr!.on('data', (d) => {
+    out = (out + d).slice(-20_000);
+  });
   const spawned = await new Promise<Error | undefined>((resolve) => {
     child.once('spawn', () => resolve(undefined));
     child.once('error', (e) => resolve(e));
@@ -114,7 +125,11 @@ async function startOnce(opts: { headless?: boolean; timeoutMs?: number; bin?: s
     throw e;
   }
   return {
-    address, namespace: 'default', pid: child.pid!, output: () => out, stop,
+    address,
+    namespace: 'default',
+    pid: child.pid!,
+    output: () => out,
+    stop,
     ...(opts.headless ? {} : { uiUrl: `http://127.0.0.1:${uiPort}` }),
   };
 }

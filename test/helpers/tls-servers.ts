@@ -25,8 +25,20 @@ export async function makeCertificate(opts: { cn: string; sans?: string[]; bits?
   const key = path.join(dir, 'key.pem');
   const cert = path.join(dir, 'cert.pem');
   await run('openssl', [
-    'req', '-x509', '-newkey', `rsa:${opts.bits ?? 2048}`, '-nodes', '-keyout', key, '-out', cert, '-days', String(opts.days ?? 30),
-    opts.sha1 ? '-sha1' : '-sha256', '-subj', `/CN=${opts.cn}/O=Plum test`,
+    'req',
+    '-x509',
+    '-newkey',
+    `rsa:${opts.bits ?? 2048}`,
+    '-nodes',
+    '-keyout',
+    key,
+    '-out',
+    cert,
+    '-days',
+    String(opts.days ?? 30),
+    opts.sha1 ? '-sha1' : '-sha256',
+    '-subj',
+    `/CN=${opts.cn}/O=Plum test`,
     ...(opts.sans?.length ? ['-addext', `subjectAltName=${opts.sans.map((s) => `DNS:${s}`).join(',')}`] : []),
   ]);
   return { key: await readFile(key, 'utf8'), cert: await readFile(cert, 'utf8') };
@@ -53,7 +65,9 @@ export async function startTlsServer(opts: { certificate: TestCertificate; legac
   const options: tls.TlsOptions = { key: opts.certificate.key, cert: opts.certificate.cert };
   if (opts.legacy) {
     Object.assign(options, {
-      minVersion: 'TLSv1', maxVersion: 'TLSv1.2', dhparam: await dh1024(),
+      minVersion: 'TLSv1',
+      maxVersion: 'TLSv1.2',
+      dhparam: await dh1024(),
       ciphers: 'DHE-RSA-AES128-SHA:AES128-SHA:AES256-SHA:@SECLEVEL=0',
     });
   }
@@ -72,9 +86,10 @@ export async function startTlsServer(opts: { certificate: TestCertificate; legac
   const port = (server.address() as import('node:net').AddressInfo).port;
   return {
     port,
-    close: () => new Promise<void>((resolve) => {
-      for (const s of sockets) s.destroy();
-      server.close(() => resolve());
-    }),
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => resolve());
+      }),
   };
 }

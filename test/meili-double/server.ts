@@ -74,8 +74,19 @@ export async function startMeiliDouble(opts: { apiKey?: string } = {}): Promise<
     const uid = nextTask++;
     const now = new Date().toISOString();
     const task: Task = {
-      uid, batchUid: uid, indexUid, status: 'enqueued', type, canceledBy: null, details: {}, error: null, duration: null,
-      enqueuedAt: now, startedAt: null, finishedAt: null, polls: 0,
+      uid,
+      batchUid: uid,
+      indexUid,
+      status: 'enqueued',
+      type,
+      canceledBy: null,
+      details: {},
+      error: null,
+      duration: null,
+      enqueuedAt: now,
+      startedAt: null,
+      finishedAt: null,
+      polls: 0,
     };
     tasks.set(uid, task);
     // Processed at once; reported as processing on the first poll so clients must wait properly.
@@ -89,7 +100,12 @@ export async function startMeiliDouble(opts: { apiKey?: string } = {}): Promise<
         task.status = 'succeeded';
       } catch (e) {
         task.status = 'failed';
-        task.error = { message: (e as Error).message, code: 'invalid_document_id', type: 'invalid_request', link: 'https://docs.meilisearch.com/errors#invalid_document_id' };
+        task.error = {
+          message: (e as Error).message,
+          code: 'invalid_document_id',
+          type: 'invalid_request',
+          link: 'https://docs.meilisearch.com/errors#invalid_document_id',
+        };
       }
     }
     task.startedAt = now;
@@ -175,7 +191,10 @@ export async function startMeiliDouble(opts: { apiKey?: string } = {}): Promise<
         const ix = indexes.get(uid);
         if (!ix) return apiError(res, 404, 'index_not_found', `Index \`${uid}\` not found.`);
         const b = (body ?? {}) as { q?: string; offset?: number; limit?: number; attributesToRetrieve?: string[] };
-        const words = (b.q ?? '').toLowerCase().split(/[^\p{L}\p{N}]+/u).filter(Boolean);
+        const words = (b.q ?? '')
+          .toLowerCase()
+          .split(/[^\p{L}\p{N}]+/u)
+          .filter(Boolean);
         const searchable = (ix.settings.searchableAttributes as string[] | undefined) ?? ['*'];
         const matches = [...ix.docs.values()].filter((d) => {
           const text = (searchable.includes('*') ? Object.values(d) : searchable.map((a) => d[a])).flat().join(' ').toLowerCase();
@@ -198,7 +217,9 @@ export async function startMeiliDouble(opts: { apiKey?: string } = {}): Promise<
   const { port } = server.address() as AddressInfo;
   return {
     url: `http://127.0.0.1:${port}`,
-    indexes, requests, unexpected,
+    indexes,
+    requests,
+    unexpected,
     failNextTask(message: string) {
       failMessage = message;
     },

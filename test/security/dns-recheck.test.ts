@@ -27,14 +27,24 @@ describe.each(storeKinds)('names are checked again right before nmap starts (%s)
     await t?.cleanup();
   });
 
-  const acts = () => createActivities({
-    log: silentLogger, store: t.store, nmap: createNmapRunner({ nmapPath: '/nonexistent/nmap-must-not-start' }),
-    resolve: async (name) => dns[name] ?? [],
-  });
+  const acts = () =>
+    createActivities({
+      log: silentLogger,
+      store: t.store,
+      nmap: createNmapRunner({ nmapPath: '/nonexistent/nmap-must-not-start' }),
+      resolve: async (name) => dns[name] ?? [],
+    });
 
   async function planned(workflowId: string) {
     const a = acts();
-    const plan = await a.planRun({ kind: 'investigation', investigationId: 'inv_x', workflowId, targets: ['www.plum.test', 'api.plum.test'], tcpPorts: '80', requestedBy: 'test' });
+    const plan = await a.planRun({
+      kind: 'investigation',
+      investigationId: 'inv_x',
+      workflowId,
+      targets: ['www.plum.test', 'api.plum.test'],
+      tcpPorts: '80',
+      requestedBy: 'test',
+    });
     const [spec] = await a.getJobSpecs({ runId: plan.runId, fromIndex: 0, count: 1 });
     return { a, spec: spec! };
   }
@@ -58,7 +68,7 @@ describe.each(storeKinds)('names are checked again right before nmap starts (%s)
     expect((err as PlumError).message).toBe('job 0: api.plum.test no longer resolves; www.plum.test now at 192.0.2.10; nothing left to scan');
   });
 
-  it('an admin\'s script allowance travels with the profile\'s jobs to the runner', async () => {
+  it("an admin's script allowance travels with the profile's jobs to the runner", async () => {
     dns['www.plum.test'] = ['127.0.0.1'];
     dns['api.plum.test'] = ['127.0.0.2'];
     await saveProfile(t.store, { name: 'slow', tcpPorts: '80', scripts: ['http-slowloris'], allowScripts: ['http-slowloris'] });

@@ -39,8 +39,10 @@ describe('the runner judges scripts again (a job handed to an agent)', () => {
     expect((err as PlumError).message).toMatch(/refused NSE script "http-slowloris"/);
   });
 
-  it('lets it through when the job carries the admin\'s allowance (nmap is then started)', async () => {
-    const err = await runner.runNmap({ targets: ['127.0.0.1'], tcpPorts: '80', scripts: ['http-slowloris'], allowScripts: ['http-slowloris'] }).catch((e: unknown) => e);
+  it("lets it through when the job carries the admin's allowance (nmap is then started)", async () => {
+    const err = await runner
+      .runNmap({ targets: ['127.0.0.1'], tcpPorts: '80', scripts: ['http-slowloris'], allowScripts: ['http-slowloris'] })
+      .catch((e: unknown) => e);
     expect((err as PlumError).code).toBe('unavailable');
   });
 });

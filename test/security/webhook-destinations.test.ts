@@ -10,9 +10,17 @@ import { openTestStore, storeKinds, type TestStore } from '../helpers/db.ts';
 /** Issue #31: webhook URLs could point at loopback or the cloud metadata address (169.254.169.254). */
 describe('webhook destinations (pure)', () => {
   it.each([
-    ['127.0.0.1', 'loopback'], ['169.254.169.254', 'linkLocal'], ['10.1.2.3', 'private'], ['192.168.0.1', 'private'],
-    ['::1', 'loopback'], ['fe80::1', 'linkLocal'], ['fd00::1', 'uniqueLocal'], ['::ffff:169.254.169.254', 'linkLocal'],
-    ['0.0.0.0', 'unspecified'], ['100.64.0.1', 'carrierGradeNat'], ['224.0.0.1', 'multicast'],
+    ['127.0.0.1', 'loopback'],
+    ['169.254.169.254', 'linkLocal'],
+    ['10.1.2.3', 'private'],
+    ['192.168.0.1', 'private'],
+    ['::1', 'loopback'],
+    ['fe80::1', 'linkLocal'],
+    ['fd00::1', 'uniqueLocal'],
+    ['::ffff:169.254.169.254', 'linkLocal'],
+    ['0.0.0.0', 'unspecified'],
+    ['100.64.0.1', 'carrierGradeNat'],
+    ['224.0.0.1', 'multicast'],
   ])('%s is not a public destination (%s)', (address, range) => {
     expect(privateRange(address)).toBe(range);
   });
@@ -24,7 +32,9 @@ describe('webhook destinations (pure)', () => {
 
   it('checks every address a name resolves to, unless private destinations are allowed', async () => {
     const resolve = async (h: string) => (h === 'hooks.example.test' ? ['93.184.215.14', '169.254.169.254'] : ['93.184.215.14']);
-    await expect(assertPublicDestination('https://hooks.example.test/x', { resolve })).rejects.toThrow('webhook URL https://hooks.example.test points at 169.254.169.254 (linkLocal), not a public address');
+    await expect(assertPublicDestination('https://hooks.example.test/x', { resolve })).rejects.toThrow(
+      'webhook URL https://hooks.example.test points at 169.254.169.254 (linkLocal), not a public address',
+    );
     await expect(assertPublicDestination('https://ok.example.test/x', { resolve })).resolves.toBeUndefined();
     await expect(assertPublicDestination('http://[::1]:8080/x')).rejects.toThrow(/points at ::1 \(loopback\)/);
     await expect(assertPublicDestination('http://169.254.169.254/latest/meta-data/', { allowPrivate: true })).resolves.toBeUndefined();
@@ -58,7 +68,10 @@ describe.each(storeKinds)('webhook destinations are checked at creation and at d
 
   it('refuses loopback and link-local URLs at creation unless allowed', async () => {
     for (const u of [url, 'http://169.254.169.254/latest/meta-data/', 'http://localhost:9/x', 'http://[::ffff:127.0.0.1]/x']) {
-      await expect(createWebhook(t.store, { name: 'h1', url: u })).rejects.toMatchObject({ code: 'forbidden', message: expect.stringMatching(/not a public address/) });
+      await expect(createWebhook(t.store, { name: 'h1', url: u })).rejects.toMatchObject({
+        code: 'forbidden',
+        message: expect.stringMatching(/not a public address/),
+      });
     }
     expect((await createWebhook(t.store, { name: 'h1', url }, new Date(), { allowPrivate: true })).url).toBe(url);
   });
@@ -71,7 +84,11 @@ describe.each(storeKinds)('webhook destinations are checked at creation and at d
       sent.push(u);
       return new Response('ok');
     }) as unknown as typeof fetch;
-    const r = await deliverPayload(t.store, hook, 'events', { events: [] }, 0, { fetch: fetchSpy, immediateAttempts: 1, resolve: async () => ['169.254.169.254'] });
+    const r = await deliverPayload(t.store, hook, 'events', { events: [] }, 0, {
+      fetch: fetchSpy,
+      immediateAttempts: 1,
+      resolve: async () => ['169.254.169.254'],
+    });
     expect(r.ok).toBe(false);
     expect(sent).toEqual([]);
     expect((await listDeliveries(t.store, hook.id))[0]!.attempts).toBe(1);

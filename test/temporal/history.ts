@@ -92,13 +92,19 @@ export class HistoryBuilder {
   /** A full workflow task: scheduled, started, completed. Commands added next belong to it. */
   workflowTask(): this {
     const scheduled = this.add('EVENT_TYPE_WORKFLOW_TASK_SCHEDULED', 'workflowTaskScheduledEventAttributes', {
-      taskQueue: { name: this.taskQueue, kind: 'TASK_QUEUE_KIND_NORMAL' }, startToCloseTimeout: '10s', attempt: 1,
+      taskQueue: { name: this.taskQueue, kind: 'TASK_QUEUE_KIND_NORMAL' },
+      startToCloseTimeout: '10s',
+      attempt: 1,
     });
     const started = this.add('EVENT_TYPE_WORKFLOW_TASK_STARTED', 'workflowTaskStartedEventAttributes', {
-      scheduledEventId: String(scheduled), identity: 'history-builder', requestId: `req-${scheduled}`,
+      scheduledEventId: String(scheduled),
+      identity: 'history-builder',
+      requestId: `req-${scheduled}`,
     });
     this.lastCompleted = this.add('EVENT_TYPE_WORKFLOW_TASK_COMPLETED', 'workflowTaskCompletedEventAttributes', {
-      scheduledEventId: String(scheduled), startedEventId: String(started), identity: 'history-builder',
+      scheduledEventId: String(scheduled),
+      startedEventId: String(started),
+      identity: 'history-builder',
     });
     return this;
   }
@@ -128,7 +134,10 @@ export class HistoryBuilder {
     const a = this.activities.get(seq);
     if (!a) throw new Error(`activity ${seq} was never scheduled`);
     a.startedId = this.add('EVENT_TYPE_ACTIVITY_TASK_STARTED', 'activityTaskStartedEventAttributes', {
-      scheduledEventId: String(a.scheduledId), identity: 'agent-history-builder', requestId: `act-${seq}-${attempt}`, attempt,
+      scheduledEventId: String(a.scheduledId),
+      identity: 'agent-history-builder',
+      requestId: `act-${seq}-${attempt}`,
+      attempt,
       ...(lastFailure ? { lastFailure } : {}),
     });
     return { scheduledId: a.scheduledId, startedId: a.startedId };
@@ -141,7 +150,10 @@ export class HistoryBuilder {
   completeActivity(seq: number, result: unknown, opts: { attempt?: number; lastFailure?: Json } = {}): this {
     const { scheduledId, startedId } = this.started(seq, opts.attempt ?? 1, opts.lastFailure);
     this.add('EVENT_TYPE_ACTIVITY_TASK_COMPLETED', 'activityTaskCompletedEventAttributes', {
-      result: { payloads: [jsonPayload(result)] }, scheduledEventId: String(scheduledId), startedEventId: String(startedId), identity: 'agent-history-builder',
+      result: { payloads: [jsonPayload(result)] },
+      scheduledEventId: String(scheduledId),
+      startedEventId: String(startedId),
+      identity: 'agent-history-builder',
     });
     return this;
   }
@@ -150,7 +162,10 @@ export class HistoryBuilder {
   failActivity(seq: number, failure: Json, opts: { attempt?: number } = {}): this {
     const { scheduledId, startedId } = this.started(seq, opts.attempt ?? 1);
     this.add('EVENT_TYPE_ACTIVITY_TASK_FAILED', 'activityTaskFailedEventAttributes', {
-      failure, scheduledEventId: String(scheduledId), startedEventId: String(startedId), identity: 'agent-history-builder',
+      failure,
+      scheduledEventId: String(scheduledId),
+      startedEventId: String(startedId),
+      identity: 'agent-history-builder',
       retryState: 'RETRY_STATE_NON_RETRYABLE_FAILURE',
     });
     return this;
@@ -160,8 +175,14 @@ export class HistoryBuilder {
   timeOutActivity(seq: number, timeoutType: 'TIMEOUT_TYPE_HEARTBEAT' | 'TIMEOUT_TYPE_START_TO_CLOSE', opts: { attempt?: number } = {}): this {
     const { scheduledId, startedId } = this.started(seq, opts.attempt ?? 1, heartbeatTimeoutFailure());
     this.add('EVENT_TYPE_ACTIVITY_TASK_TIMED_OUT', 'activityTaskTimedOutEventAttributes', {
-      failure: { message: `activity ${timeoutType === 'TIMEOUT_TYPE_HEARTBEAT' ? 'Heartbeat' : 'StartToClose'} timeout`, source: 'Server', timeoutFailureInfo: { timeoutType } },
-      scheduledEventId: String(scheduledId), startedEventId: String(startedId), retryState: 'RETRY_STATE_MAXIMUM_ATTEMPTS_REACHED',
+      failure: {
+        message: `activity ${timeoutType === 'TIMEOUT_TYPE_HEARTBEAT' ? 'Heartbeat' : 'StartToClose'} timeout`,
+        source: 'Server',
+        timeoutFailureInfo: { timeoutType },
+      },
+      scheduledEventId: String(scheduledId),
+      startedEventId: String(startedId),
+      retryState: 'RETRY_STATE_MAXIMUM_ATTEMPTS_REACHED',
     });
     return this;
   }
@@ -169,7 +190,8 @@ export class HistoryBuilder {
   /** The marker a first `patched(patchId)` call records: sdk-core's `core_patch` marker, as a real server's history holds it. */
   patchMarker(patchId: string): this {
     this.add('EVENT_TYPE_MARKER_RECORDED', 'markerRecordedEventAttributes', {
-      markerName: 'core_patch', details: { 'patch-data': { payloads: [jsonPayload({ id: patchId, deprecated: false })] } },
+      markerName: 'core_patch',
+      details: { 'patch-data': { payloads: [jsonPayload({ id: patchId, deprecated: false })] } },
       workflowTaskCompletedEventId: String(this.lastCompleted),
     });
     return this;
@@ -177,21 +199,24 @@ export class HistoryBuilder {
 
   upsertSearchAttributes(fields: Record<string, unknown>): this {
     this.add('EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES', 'upsertWorkflowSearchAttributesEventAttributes', {
-      workflowTaskCompletedEventId: String(this.lastCompleted), searchAttributes: { indexedFields: mapValues(fields, jsonPayload) },
+      workflowTaskCompletedEventId: String(this.lastCompleted),
+      searchAttributes: { indexedFields: mapValues(fields, jsonPayload) },
     });
     return this;
   }
 
   upsertMemo(fields: Record<string, unknown>): this {
     this.add('EVENT_TYPE_WORKFLOW_PROPERTIES_MODIFIED', 'workflowPropertiesModifiedEventAttributes', {
-      workflowTaskCompletedEventId: String(this.lastCompleted), upsertedMemo: { fields: mapValues(fields, jsonPayload) },
+      workflowTaskCompletedEventId: String(this.lastCompleted),
+      upsertedMemo: { fields: mapValues(fields, jsonPayload) },
     });
     return this;
   }
 
   completeWorkflow(result: unknown): this {
     this.add('EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED', 'workflowExecutionCompletedEventAttributes', {
-      result: { payloads: [jsonPayload(result)] }, workflowTaskCompletedEventId: String(this.lastCompleted),
+      result: { payloads: [jsonPayload(result)] },
+      workflowTaskCompletedEventId: String(this.lastCompleted),
     });
     return this;
   }

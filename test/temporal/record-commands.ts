@@ -1,4 +1,12 @@
-import { proxySinks, type ActivityInput, type ContinueAsNewInput, type Next, type Sinks, type WorkflowInterceptorsFactory, type WorkflowOutboundCallsInterceptor } from '@temporalio/workflow';
+import {
+  proxySinks,
+  type ActivityInput,
+  type ContinueAsNewInput,
+  type Next,
+  type Sinks,
+  type WorkflowInterceptorsFactory,
+  type WorkflowOutboundCallsInterceptor,
+} from '@temporalio/workflow';
 
 /*
  * A workflow interceptor module bundled only for replay tests: it reports every
@@ -8,7 +16,15 @@ import { proxySinks, type ActivityInput, type ContinueAsNewInput, type Next, typ
  */
 export interface RecorderSinks extends Sinks {
   recorder: {
-    activity(a: { type: string; activityId?: string; taskQueue?: string; priorityKey?: number; heartbeatTimeout?: unknown; startToCloseTimeout?: unknown; args: unknown[] }): void;
+    activity(a: {
+      type: string;
+      activityId?: string;
+      taskQueue?: string;
+      priorityKey?: number;
+      heartbeatTimeout?: unknown;
+      startToCloseTimeout?: unknown;
+      args: unknown[];
+    }): void;
     continued(args: unknown[]): void;
   };
 }

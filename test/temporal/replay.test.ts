@@ -24,7 +24,15 @@ const quiet = { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error() 
 
 let bundle: WorkflowBundleWithSourceMap;
 let events: RunEvent[];
-let activities: { type: string; activityId?: string; taskQueue?: string; priorityKey?: number; heartbeatTimeout?: unknown; startToCloseTimeout?: unknown; args: unknown[] }[];
+let activities: {
+  type: string;
+  activityId?: string;
+  taskQueue?: string;
+  priorityKey?: number;
+  heartbeatTimeout?: unknown;
+  startToCloseTimeout?: unknown;
+  args: unknown[];
+}[];
 let continued: unknown[][];
 
 beforeAll(async () => {
@@ -39,32 +47,76 @@ beforeEach(() => {
 });
 
 async function replay(h: HistoryBuilder): Promise<void> {
-  await Worker.runReplayHistory({
-    workflowBundle: bundle,
-    sinks: {
-      progress: { event: { fn: (_info: unknown, e: RunEvent) => void events.push(e), callDuringReplay: true } },
-      recorder: {
-        activity: { fn: (_info: unknown, a: (typeof activities)[number]) => void activities.push(a), callDuringReplay: true },
-        continued: { fn: (_info: unknown, args: unknown[]) => void continued.push(args), callDuringReplay: true },
-      },
-    } as never,
-  }, h.build(), h.workflowId);
+  await Worker.runReplayHistory(
+    {
+      workflowBundle: bundle,
+      sinks: {
+        progress: { event: { fn: (_info: unknown, e: RunEvent) => void events.push(e), callDuringReplay: true } },
+        recorder: {
+          activity: { fn: (_info: unknown, a: (typeof activities)[number]) => void activities.push(a), callDuringReplay: true },
+          continued: { fn: (_info: unknown, args: unknown[]) => void continued.push(args), callDuringReplay: true },
+        },
+      } as never,
+    },
+    h.build(),
+    h.workflowId,
+  );
 }
 
 const plan = (over: Partial<PlannedRun> = {}): PlannedRun => ({
-  runId: 'run_01jdreplay00000000000000000', kind: 'profile', profile: 'banner', priority: 2, jobCount: 3, addressCount: 600, targetCount: 2, resumed: false, ...over,
+  runId: 'run_01jdreplay00000000000000000',
+  kind: 'profile',
+  profile: 'banner',
+  priority: 2,
+  jobCount: 3,
+  addressCount: 600,
+  targetCount: 2,
+  resumed: false,
+  ...over,
 });
 const spec = (index: number, p: PlannedRun): JobSpec => ({
-  runId: p.runId, jobId: `job_${String(index).padStart(26, '0')}`, index, kind: 'ipv4', targets: [`127.0.${index}.0/24`], addressCount: 256,
-  tcpPorts: '21,22,25,80,443', scripts: ['plum-banner'], extraArgs: [], hostTimeout: '40s', priority: p.priority,
+  runId: p.runId,
+  jobId: `job_${String(index).padStart(26, '0')}`,
+  index,
+  kind: 'ipv4',
+  targets: [`127.0.${index}.0/24`],
+  addressCount: 256,
+  tcpPorts: '21,22,25,80,443',
+  scripts: ['plum-banner'],
+  extraArgs: [],
+  hostTimeout: '40s',
+  priority: p.priority,
 });
 const nmapResult = (s: JobSpec): NmapJobResult => ({
-  runId: s.runId, jobId: s.jobId, sha256: 'ab'.repeat(32), size: 4096, exitCode: 0, interrupted: false, durationMs: 12_000, delivery: 'uploaded',
+  runId: s.runId,
+  jobId: s.jobId,
+  sha256: 'ab'.repeat(32),
+  size: 4096,
+  exitCode: 0,
+  interrupted: false,
+  durationMs: 12_000,
+  delivery: 'uploaded',
 });
 const outcome = (s: JobSpec, over: Partial<JobOutcome> = {}): JobOutcome => ({
-  jobId: s.jobId, index: s.index, status: 'succeeded', hosts: 256, hostsUp: 3, ports: 5, appeared: 2, changed: 1, gone: 0, reappeared: 0, ...over,
+  jobId: s.jobId,
+  index: s.index,
+  status: 'succeeded',
+  hosts: 256,
+  hostsUp: 3,
+  ports: 5,
+  appeared: 2,
+  changed: 1,
+  gone: 0,
+  reappeared: 0,
+  ...over,
 });
-const profileRequest = (workflowId: string): RunRequest => ({ kind: 'profile', profile: 'banner', workflowId, scheduledFor: '2026-11-23T10:00:00Z', requestedBy: 'schedule' });
+const profileRequest = (workflowId: string): RunRequest => ({
+  kind: 'profile',
+  profile: 'banner',
+  workflowId,
+  scheduledFor: '2026-11-23T10:00:00Z',
+  requestedBy: 'schedule',
+});
 const nmapOpts = (priorityKey: number) => ({ taskQueue: SCAN_QUEUE, heartbeatTimeout: '120s', startToCloseTimeout: '28800s', priorityKey });
 const server = { taskQueue: SERVER_QUEUE };
 
@@ -106,8 +158,15 @@ describe('replay: scanProfileWorkflow', () => {
     await replay(h);
 
     expect(activities.map((a) => `${a.type}@${a.taskQueue ?? SERVER_QUEUE}${a.priorityKey ? `/p${a.priorityKey}` : ''}`)).toEqual([
-      'planRun@plum-server', 'getJobSpecs@plum-server', 'runNmapJob@plum-scan/p3', 'runNmapJob@plum-scan/p3', 'ingestJob@plum-server',
-      'runNmapJob@plum-scan/p3', 'ingestJob@plum-server', 'ingestJob@plum-server', 'finishRun@plum-server',
+      'planRun@plum-server',
+      'getJobSpecs@plum-server',
+      'runNmapJob@plum-scan/p3',
+      'runNmapJob@plum-scan/p3',
+      'ingestJob@plum-server',
+      'runNmapJob@plum-scan/p3',
+      'ingestJob@plum-server',
+      'ingestJob@plum-server',
+      'finishRun@plum-server',
     ]);
     // Written before job-derived activity ids: the SDK's sequence numbers are kept on replay.
     expect(activities.filter((a) => a.type === 'runNmapJob').map((a) => a.activityId)).toEqual([undefined, undefined, undefined]);
@@ -117,13 +176,33 @@ describe('replay: scanProfileWorkflow', () => {
     expect(activities[1]!.args).toEqual([{ runId: p.runId, fromIndex: 0, count: 100 }]);
     const finish = activities[8]!.args[0] as { status: string; counters: Record<string, number> };
     expect(finish.status).toBe('partial');
-    expect(finish.counters).toMatchObject({ jobs: 3, jobsDone: 3, jobsPartial: 1, jobsFailed: 0, hosts: 768, hostsUp: 9, ports: 15, appeared: 4, changed: 2, gone: 1 });
+    expect(finish.counters).toMatchObject({
+      jobs: 3,
+      jobsDone: 3,
+      jobsPartial: 1,
+      jobsFailed: 0,
+      hosts: 768,
+      hostsUp: 9,
+      ports: 15,
+      appeared: 4,
+      changed: 2,
+      gone: 1,
+    });
     const summary = (events.at(-1) as { type: 'finished'; summary: RunSummary }).summary;
-    expect(events.map((e) => e.type)).toEqual(['planned', 'job-started', 'job-started', 'job-finished', 'job-started', 'job-finished', 'job-finished', 'finished']);
+    expect(events.map((e) => e.type)).toEqual([
+      'planned',
+      'job-started',
+      'job-started',
+      'job-finished',
+      'job-started',
+      'job-finished',
+      'job-finished',
+      'finished',
+    ]);
     expect(summary).toMatchObject({ runId: p.runId, workflowId, status: 'partial', profile: 'banner' });
   }, 60_000);
 
-  it('names each job\'s nmap activity after its job once the patch marker is recorded, so a claim can be checked against it', async () => {
+  it("names each job's nmap activity after its job once the patch marker is recorded, so a claim can be checked against it", async () => {
     const workflowId = 'profile:banner:2026-11-23T14:00:00Z';
     const input: ScanWorkflowInput = { state: initialState(profileRequest(workflowId)), limits: { maxInFlight: 2 } };
     const p = plan({ jobCount: 2, addressCount: 512 });
@@ -246,8 +325,14 @@ describe('replay: investigationWorkflow', () => {
   it('plans, scans at the highest priority on the scan queue, ingests and finishes', async () => {
     const workflowId = 'investigation:inv_01jdreplay0000000000000000';
     const req: RunRequest = {
-      kind: 'investigation', investigationId: 'inv_01jdreplay0000000000000000', workflowId, targets: ['127.0.0.2'], tcpPorts: '80,443',
-      scripts: ['http-title'], reason: 'suspicious login page', requestedBy: 'cli',
+      kind: 'investigation',
+      investigationId: 'inv_01jdreplay0000000000000000',
+      workflowId,
+      targets: ['127.0.0.2'],
+      tcpPorts: '80,443',
+      scripts: ['http-title'],
+      reason: 'suspicious login page',
+      requestedBy: 'cli',
     };
     const input: ScanWorkflowInput = { state: initialState(req) };
     const p = plan({ kind: 'investigation', profile: undefined, priority: 4, jobCount: 1, addressCount: 1, targetCount: 1 });
@@ -278,7 +363,13 @@ describe('replay: reportWorkflow', () => {
   it('runs the report definition through one server activity and completes with its summary', async () => {
     const workflowId = 'report:weekly-web-2026-11-23T00:00:00Z';
     const input: ReportWorkflowInput = { report: 'weekly-web' };
-    const result = { report: 'weekly-web', status: 'ok', period: { from: '2026-11-16T00:00:00.000Z', to: '2026-11-23T00:00:00.000Z' }, totals: {}, deliveries: [] };
+    const result = {
+      report: 'weekly-web',
+      status: 'ok',
+      period: { from: '2026-11-16T00:00:00.000Z', to: '2026-11-23T00:00:00.000Z' },
+      totals: {},
+      deliveries: [],
+    };
     const h = new HistoryBuilder({ workflowType: 'reportWorkflow', workflowId, taskQueue: SERVER_QUEUE, input: [input] });
     h.workflowTask();
     const seq = h.scheduleActivity('runReportDefinition', server);
@@ -300,7 +391,7 @@ describe('replay: reportWorkflow', () => {
   }, 60_000);
 });
 
-describe('replay: a run bridged to the predecessor\'s agents', () => {
+describe("replay: a run bridged to the predecessor's agents", () => {
   const legacyOpts = (jobId: string) => ({ taskQueue: `${SCAN_QUEUE}-legacy`, startToCloseTimeout: '6s', priorityKey: 3, activityId: `nmap:${jobId}` });
 
   it('routes each TCP job, sends one to the legacy queue without a heartbeat timeout and the other to the scan queue', async () => {
@@ -317,7 +408,10 @@ describe('replay: a run bridged to the predecessor\'s agents', () => {
     const n0 = h.scheduleActivity('runNmapJob', legacyOpts(specs[0]!.jobId));
     const n1 = h.scheduleActivity('runNmapJob', { ...nmapOpts(3), activityId: `nmap:${specs[1]!.jobId}` });
     // The legacy attempt 1 timed out (a silent agent); attempt 2 was completed by another agent's result.
-    h.completeActivity(n0, nmapResult(specs[0]!), { attempt: 2, lastFailure: { message: 'activity StartToClose timeout', timeoutFailureInfo: { timeoutType: 'TIMEOUT_TYPE_START_TO_CLOSE' } } });
+    h.completeActivity(n0, nmapResult(specs[0]!), {
+      attempt: 2,
+      lastFailure: { message: 'activity StartToClose timeout', timeoutFailureInfo: { timeoutType: 'TIMEOUT_TYPE_START_TO_CLOSE' } },
+    });
     h.completeActivity(n1, nmapResult(specs[1]!)).workflowTask();
     const i0 = h.scheduleActivity('ingestJob', server);
     const i1 = h.scheduleActivity('ingestJob', server);
@@ -329,17 +423,30 @@ describe('replay: a run bridged to the predecessor\'s agents', () => {
     await replay(h);
 
     expect(activities.map((a) => `${a.type}@${a.taskQueue ?? SERVER_QUEUE}`)).toEqual([
-      'planRun@plum-server', 'getJobSpecs@plum-server', 'routeNmapJob@plum-server', 'routeNmapJob@plum-server',
-      'runNmapJob@plum-scan-legacy', 'runNmapJob@plum-scan', 'ingestJob@plum-server', 'ingestJob@plum-server', 'finishRun@plum-server',
+      'planRun@plum-server',
+      'getJobSpecs@plum-server',
+      'routeNmapJob@plum-server',
+      'routeNmapJob@plum-server',
+      'runNmapJob@plum-scan-legacy',
+      'runNmapJob@plum-scan',
+      'ingestJob@plum-server',
+      'ingestJob@plum-server',
+      'finishRun@plum-server',
     ]);
     expect(activities[2]!.args).toEqual([{ runId: p.runId, jobId: specs[0]!.jobId }]);
     const [legacy, agents] = activities.filter((a) => a.type === 'runNmapJob');
-    expect(legacy).toMatchObject({ activityId: `nmap:${specs[0]!.jobId}`, priorityKey: 3, heartbeatTimeout: undefined, startToCloseTimeout: '6s', args: [specs[0]] });
+    expect(legacy).toMatchObject({
+      activityId: `nmap:${specs[0]!.jobId}`,
+      priorityKey: 3,
+      heartbeatTimeout: undefined,
+      startToCloseTimeout: '6s',
+      args: [specs[0]],
+    });
     expect(agents).toMatchObject({ activityId: `nmap:${specs[1]!.jobId}`, heartbeatTimeout: '2m', startToCloseTimeout: '8h' });
     expect((events.at(-1) as { type: 'finished'; summary: RunSummary }).summary).toMatchObject({ status: 'succeeded', counters: { jobs: 2, jobsDone: 2 } });
   }, 60_000);
 
-  it('never routes a job with UDP ports: the predecessor\'s agents scan TCP only', async () => {
+  it("never routes a job with UDP ports: the predecessor's agents scan TCP only", async () => {
     const workflowId = 'profile:banner:2026-12-06T11:00:00Z';
     const input: ScanWorkflowInput = { state: initialState(profileRequest(workflowId)) };
     const p = plan({ jobCount: 1, addressCount: 256, legacyBridge: true });
@@ -358,7 +465,11 @@ describe('replay: a run bridged to the predecessor\'s agents', () => {
     await replay(h);
 
     expect(activities.map((a) => `${a.type}@${a.taskQueue ?? SERVER_QUEUE}`)).toEqual([
-      'planRun@plum-server', 'getJobSpecs@plum-server', 'runNmapJob@plum-scan', 'ingestJob@plum-server', 'finishRun@plum-server',
+      'planRun@plum-server',
+      'getJobSpecs@plum-server',
+      'runNmapJob@plum-scan',
+      'ingestJob@plum-server',
+      'finishRun@plum-server',
     ]);
   }, 60_000);
 
@@ -389,8 +500,14 @@ describe('replay: a run bridged to the predecessor\'s agents', () => {
     await replay(h);
 
     expect(activities.map((a) => `${a.type}@${a.taskQueue ?? SERVER_QUEUE}`)).toEqual([
-      'planRun@plum-server', 'getJobSpecs@plum-server', 'runNmapJob@plum-scan', 'ingestJob@plum-server',
-      'routeNmapJob@plum-server', 'runNmapJob@plum-scan-legacy', 'ingestJob@plum-server', 'finishRun@plum-server',
+      'planRun@plum-server',
+      'getJobSpecs@plum-server',
+      'runNmapJob@plum-scan',
+      'ingestJob@plum-server',
+      'routeNmapJob@plum-server',
+      'runNmapJob@plum-scan-legacy',
+      'ingestJob@plum-server',
+      'finishRun@plum-server',
     ]);
   }, 60_000);
 });

@@ -64,14 +64,16 @@ describe.each(storeKinds)('search and rules page forms in Chromium (%s)', (kind)
     await context.close();
   }, 90_000);
 
-  it('security: a viewer sees no save form, and a forged post with the viewer\'s own token is refused 403', async () => {
+  it("security: a viewer sees no save form, and a forged post with the viewer's own token is refused 403", async () => {
     const { context, page } = await loginInBrowser(browser, api.server.url, 'viewer', problems);
     await page.goto(searchUrl());
     await page.locator('section.host-hit').first().waitFor();
     expect(await page.getByText('Save this query as a report or a webhook').count()).toBe(0);
     const token = await page.locator('input[name="_csrf"]').first().inputValue();
     const res = await page.request.post(`${api.server.url}/search/save/report`, {
-      form: { _csrf: token, q: 'port:443', name: 'viewer-forged', every: '1d' }, headers: { origin: api.server.url }, maxRedirects: 0,
+      form: { _csrf: token, q: 'port:443', name: 'viewer-forged', every: '1d' },
+      headers: { origin: api.server.url },
+      maxRedirects: 0,
     });
     expect(res.status()).toBe(403);
     expect(await findReportDefinition(api.store, 'viewer-forged')).toBeUndefined();
@@ -83,7 +85,11 @@ describe.each(storeKinds)('search and rules page forms in Chromium (%s)', (kind)
     await page.goto(`${api.server.url}/rules`);
     await expectAccessible(page, 'rules with the import form');
     await page.getByLabel(/^Rule files/).setInputFiles([
-      { name: 'browser-gitlab.yaml', mimeType: 'application/yaml', buffer: Buffer.from("description: GitLab\nquery: http_title.lk:gitlab\ntags: [product:gitlab]\nversion: '2026-01-01'\n") },
+      {
+        name: 'browser-gitlab.yaml',
+        mimeType: 'application/yaml',
+        buffer: Buffer.from("description: GitLab\nquery: http_title.lk:gitlab\ntags: [product:gitlab]\nversion: '2026-01-01'\n"),
+      },
     ]);
     await page.getByRole('button', { name: 'Import the rules', exact: true }).click();
     await page.getByText('1 imported, 0 updated, 0 skipped, 0 invalid.').waitFor();
@@ -95,9 +101,11 @@ describe.each(storeKinds)('search and rules page forms in Chromium (%s)', (kind)
   it('rules, bad input: an invalid file is listed with its reason in the import report', async () => {
     const { context, page } = await loginInBrowser(browser, api.server.url, 'operator', problems);
     await page.goto(`${api.server.url}/rules`);
-    await page.getByLabel(/^Rule files/).setInputFiles([
-      { name: 'impossible.yaml', mimeType: 'application/yaml', buffer: Buffer.from('description: bad\nquery: port:70000\ntags: [x:y]\nversion: 1\n') },
-    ]);
+    await page
+      .getByLabel(/^Rule files/)
+      .setInputFiles([
+        { name: 'impossible.yaml', mimeType: 'application/yaml', buffer: Buffer.from('description: bad\nquery: port:70000\ntags: [x:y]\nversion: 1\n') },
+      ]);
     await page.getByRole('button', { name: 'Import the rules', exact: true }).click();
     await page.getByText('0 imported, 0 updated, 0 skipped, 1 invalid.').waitFor();
     const row = page.getByRole('row', { name: /impossible\.yaml/ });
@@ -106,15 +114,19 @@ describe.each(storeKinds)('search and rules page forms in Chromium (%s)', (kind)
     await context.close();
   }, 90_000);
 
-  it('rules, security: a viewer sees no import form, and a forged upload with the viewer\'s own token is refused 403', async () => {
+  it("rules, security: a viewer sees no import form, and a forged upload with the viewer's own token is refused 403", async () => {
     const { context, page } = await loginInBrowser(browser, api.server.url, 'viewer', problems);
     await page.goto(`${api.server.url}/rules`);
     await page.getByRole('heading', { level: 1, name: 'Rules' }).waitFor();
     expect(await page.getByLabel(/^Rule files/).count()).toBe(0);
     const token = await page.locator('input[name="_csrf"]').first().inputValue();
     const res = await page.request.post(`${api.server.url}/rules/import`, {
-      multipart: { _csrf: token, files: { name: 'viewer.yaml', mimeType: 'application/yaml', buffer: Buffer.from('description: v\nquery: port:1\ntags: [x:v]\nversion: 1\n') } },
-      headers: { origin: api.server.url }, maxRedirects: 0,
+      multipart: {
+        _csrf: token,
+        files: { name: 'viewer.yaml', mimeType: 'application/yaml', buffer: Buffer.from('description: v\nquery: port:1\ntags: [x:v]\nversion: 1\n') },
+      },
+      headers: { origin: api.server.url },
+      maxRedirects: 0,
     });
     expect(res.status()).toBe(403);
     await context.close();

@@ -7,7 +7,12 @@ import { PASSWORDS } from './helpers.ts';
 export const CHROMIUM = '/usr/bin/chromium';
 const AXE = await fs.readFile(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
 
-interface AxeViolation { id: string; impact: string | null; help: string; nodes: { target: string[] }[] }
+interface AxeViolation {
+  id: string;
+  impact: string | null;
+  help: string;
+  nodes: { target: string[] }[];
+}
 
 /** Debian's Chromium, headless, with nothing fetched in the background. */
 export async function launchChromium(): Promise<Browser> {
@@ -31,16 +36,32 @@ export async function expectAccessible(page: Page, what: string): Promise<void> 
     const g = globalThis as unknown as { axe: { run(ctx: unknown, opts: unknown): Promise<{ violations: AxeViolation[] }> }; document: unknown };
     return (await g.axe.run(g.document, { resultTypes: ['violations'] })).violations;
   });
-  const bad = violations.filter((v) => v.impact === 'serious' || v.impact === 'critical')
-    .map((v) => `${v.id} (${v.impact}): ${v.help} at ${v.nodes.slice(0, 3).map((n) => n.target.join(' ')).join(', ')}`);
+  const bad = violations
+    .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+    .map(
+      (v) =>
+        `${v.id} (${v.impact}): ${v.help} at ${v.nodes
+          .slice(0, 3)
+          .map((n) => n.target.join(' '))
+          .join(', ')}`,
+    );
   expect(bad, `${what}: accessibility`).toEqual([]);
 }
 
 /** What went wrong in pages of a browser context: dialogs (an executed payload), CSP reports, script errors. */
-export interface PageProblems { dialogs: string[]; csp: string[]; errors: string[] }
+export interface PageProblems {
+  dialogs: string[];
+  csp: string[];
+  errors: string[];
+}
 
 /** Logs `role` in through the login form in a fresh context and watches its pages for problems. */
-export async function loginInBrowser(browser: Browser, base: string, role: keyof typeof PASSWORDS, problems: PageProblems): Promise<{ context: BrowserContext; page: Page }> {
+export async function loginInBrowser(
+  browser: Browser,
+  base: string,
+  role: keyof typeof PASSWORDS,
+  problems: PageProblems,
+): Promise<{ context: BrowserContext; page: Page }> {
   const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
   const page = await context.newPage();
   page.on('dialog', (d) => {

@@ -172,7 +172,8 @@ describe.each(storeKinds)('the web interface in Chromium (%s)', (kind) => {
     await page.goto(`${api.server.url}/search`);
     const box = page.getByLabel('Query');
     await box.pressSequentially('serv', { delay: 30 });
-    await expect.poll(() => page.locator('#q-options option').evaluateAll((os) => os.map((o) => (o as unknown as { value: string }).value)), { timeout: 10_000 })
+    await expect
+      .poll(() => page.locator('#q-options option').evaluateAll((os) => os.map((o) => (o as unknown as { value: string }).value)), { timeout: 10_000 })
       .toContain('service_name:');
     await box.fill('port:80 AND (http_title:x');
     await box.press('Enter');
@@ -209,7 +210,11 @@ describe.each(storeKinds)('the web interface in Chromium (%s)', (kind) => {
 
   it('rules, reports and administration pages are accessible', async () => {
     const { context, page } = await newSession('admin');
-    for (const [p, name] of [['/rules', 'rules'], ['/reports', 'reports'], ['/admin', 'admin']] as const) {
+    for (const [p, name] of [
+      ['/rules', 'rules'],
+      ['/reports', 'reports'],
+      ['/admin', 'admin'],
+    ] as const) {
       await page.goto(`${api.server.url}${p}`);
       await expectAccessible(page, name);
       await shot(page, name);

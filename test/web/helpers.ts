@@ -42,7 +42,9 @@ export class WebClient {
 
   async post(path: string, form: Record<string, string>, headers: Record<string, string> = {}): Promise<Response> {
     const res = await fetch(`${this.base}${path}`, {
-      method: 'POST', redirect: 'manual', body: new URLSearchParams(form),
+      method: 'POST',
+      redirect: 'manual',
+      body: new URLSearchParams(form),
       headers: { accept: 'text/html', 'content-type': 'application/x-www-form-urlencoded', cookie: this.cookieHeader(), ...headers },
     });
     this.remember(res);
@@ -50,12 +52,19 @@ export class WebClient {
   }
 
   /** Posts files as multipart/form-data (the browser's file upload), with this session's CSRF token unless `csrf` is false. */
-  async postFiles(path: string, files: { name: string; text: string | Uint8Array }[], opts: { field?: string; csrf?: boolean; headers?: Record<string, string> } = {}): Promise<Response> {
+  async postFiles(
+    path: string,
+    files: { name: string; text: string | Uint8Array }[],
+    opts: { field?: string; csrf?: boolean; headers?: Record<string, string> } = {},
+  ): Promise<Response> {
     const body = new FormData();
     if (opts.csrf !== false) body.set('_csrf', this.csrf);
     for (const f of files) body.append(opts.field ?? 'files', new Blob([f.text]), f.name);
     const res = await fetch(`${this.base}${path}`, {
-      method: 'POST', redirect: 'manual', body, headers: { accept: 'text/html', cookie: this.cookieHeader(), ...opts.headers },
+      method: 'POST',
+      redirect: 'manual',
+      body,
+      headers: { accept: 'text/html', cookie: this.cookieHeader(), ...opts.headers },
     });
     this.remember(res);
     return res;

@@ -101,7 +101,19 @@ describe.each(storeKinds)('web interface over HTTP (%s)', (kind) => {
   });
 
   describe('pages', () => {
-    const pages = ['/', '/search', '/search?q=port%3A443', '/changes', '/changes?tag=product%3Anginx&since=30d', '/runs', '/perimeter', '/rules', '/reports', `/hosts/${HOSTILE_IP}`, '/perimeter/profiles/banner'];
+    const pages = [
+      '/',
+      '/search',
+      '/search?q=port%3A443',
+      '/changes',
+      '/changes?tag=product%3Anginx&since=30d',
+      '/runs',
+      '/perimeter',
+      '/rules',
+      '/reports',
+      `/hosts/${HOSTILE_IP}`,
+      '/perimeter/profiles/banner',
+    ];
     it.each(pages)('happy: %s renders for a viewer with the strict CSP', async (path) => {
       const res = await viewer.get(path);
       expect(res.status, path).toBe(200);
@@ -128,7 +140,7 @@ describe.each(storeKinds)('web interface over HTTP (%s)', (kind) => {
       ['viewer', '/investigate', 403],
       ['admin', '/admin', 200],
       ['operator', '/investigate', 200],
-    ] as const)('roles: %s GET %s → %i (the API\'s role order)', async (role, path, status) => {
+    ] as const)("roles: %s GET %s → %i (the API's role order)", async (role, path, status) => {
       const client = { viewer, operator, admin }[role];
       expect((await client.get(path)).status).toBe(status);
     });
@@ -148,7 +160,14 @@ describe.each(storeKinds)('web interface over HTTP (%s)', (kind) => {
 
     it('happy: an operator creates a TLS profile; the nmap scripts field prefilled on the form is not its own', async () => {
       const res = await operator.postForm('/perimeter/profiles', {
-        name: 'web-tls', tcpPorts: '443', scanner: 'sslscan', scripts: 'plum-banner', every: '1d', priority: '2', targets: 'all', hostTimeout: '40s',
+        name: 'web-tls',
+        tcpPorts: '443',
+        scanner: 'sslscan',
+        scripts: 'plum-banner',
+        every: '1d',
+        priority: '2',
+        targets: 'all',
+        hostTimeout: '40s',
       });
       expect(res.status, await res.clone().text()).toBe(303);
       const form = await (await operator.get('/perimeter/profiles/web-tls')).text();
@@ -158,12 +177,25 @@ describe.each(storeKinds)('web interface over HTTP (%s)', (kind) => {
 
     it('happy: an operator creates a two-stage profile with a scouting rate, shown again on its form', async () => {
       const res = await operator.postForm('/perimeter/profiles', {
-        name: 'wide-scout', tcpPorts: '22,80,443', scoutRate: '20000', scripts: 'plum-banner', every: '1d', priority: '2', targets: 'all', hostTimeout: '40s',
+        name: 'wide-scout',
+        tcpPorts: '22,80,443',
+        scoutRate: '20000',
+        scripts: 'plum-banner',
+        every: '1d',
+        priority: '2',
+        targets: 'all',
+        hostTimeout: '40s',
       });
       expect(res.status, await res.clone().text()).toBe(303);
       expect(await (await operator.get('/perimeter/profiles/wide-scout')).text()).toMatch(/name="scoutRate" type="number" min="1" value="20000"/);
       const cleared = await operator.postForm('/perimeter/profiles/wide-scout', {
-        tcpPorts: '22,80,443', scoutRate: '', scripts: 'plum-banner', every: '1d', priority: '2', targets: 'all', hostTimeout: '40s',
+        tcpPorts: '22,80,443',
+        scoutRate: '',
+        scripts: 'plum-banner',
+        every: '1d',
+        priority: '2',
+        targets: 'all',
+        hostTimeout: '40s',
       });
       expect(cleared.status, await cleared.clone().text()).toBe(303);
       expect(await (await operator.get('/perimeter/profiles/wide-scout')).text()).toMatch(/name="scoutRate" type="number" min="1" value=""/);
@@ -175,7 +207,14 @@ describe.each(storeKinds)('web interface over HTTP (%s)', (kind) => {
         ['0', 'invalid profile scouting.rate: the scouting rate is at least 1 packet a second'],
       ] as const) {
         const res = await operator.postForm('/perimeter/profiles', {
-          name: 'bad-scout', tcpPorts: '22', scoutRate: rate, scripts: 'plum-banner', every: '1d', priority: '2', targets: 'all', hostTimeout: '40s',
+          name: 'bad-scout',
+          tcpPorts: '22',
+          scoutRate: rate,
+          scripts: 'plum-banner',
+          every: '1d',
+          priority: '2',
+          targets: 'all',
+          hostTimeout: '40s',
         });
         expect(res.status).toBe(422);
         expect(await res.text()).toContain(message);
@@ -297,7 +336,11 @@ describe.each(storeKinds)('web interface over HTTP (%s)', (kind) => {
       expect(res.status).toBe(200);
       expect(res.headers.get('cache-control')).toBe('public, max-age=31536000, immutable');
       const { createHash } = await import('node:crypto');
-      expect(`sha384-${createHash('sha384').update(Buffer.from(await res.arrayBuffer())).digest('base64')}`).toBe(m![2]);
+      expect(
+        `sha384-${createHash('sha384')
+          .update(Buffer.from(await res.arrayBuffer()))
+          .digest('base64')}`,
+      ).toBe(m![2]);
       expect((await fetch(`${api.server.url}/assets/0000000000000000/../../package.json`)).status).toBe(404);
     });
 

@@ -25,7 +25,10 @@ describe.each(storeKinds)('importing rules from the web rules page (%s)', (kind)
 
   it('happy: an operator sees the import form; both formats are imported and listed, the shipped rules kept', async () => {
     expect(await (await operator.get('/rules')).text()).toContain('action="/rules/import"');
-    const res = await operator.postFiles('/rules/import', [{ name: 'gitlab.yaml', text: PLUM_RULE }, { name: 'Jenkins CI.yml', text: LEGACY_RULE }]);
+    const res = await operator.postFiles('/rules/import', [
+      { name: 'gitlab.yaml', text: PLUM_RULE },
+      { name: 'Jenkins CI.yml', text: LEGACY_RULE },
+    ]);
     expect(res.status).toBe(200);
     const html = await res.text();
     expect(html).toContain('2 imported, 0 updated, 0 skipped, 0 invalid.');
@@ -38,7 +41,10 @@ describe.each(storeKinds)('importing rules from the web rules page (%s)', (kind)
 
   it('happy: a newer version updates a rule, the same or an older one is skipped (an admin may import too)', async () => {
     const newer = PLUM_RULE.replace("'2026-01-01'", "'2026-06-01'").replace('[product:gitlab]', '[product:gitlab, team:dev]');
-    const res = await admin.postFiles('/rules/import', [{ name: 'gitlab.yaml', text: newer }, { name: 'Jenkins CI.yml', text: LEGACY_RULE.replace('description: Jenkins', 'description: Jenkins again') }]);
+    const res = await admin.postFiles('/rules/import', [
+      { name: 'gitlab.yaml', text: newer },
+      { name: 'Jenkins CI.yml', text: LEGACY_RULE.replace('description: Jenkins', 'description: Jenkins again') },
+    ]);
     const html = await res.text();
     expect(html).toMatch(/0 imported, 1 updated, 1 skipped, 0 invalid\./);
     expect((await getStoredRule(api.store, 'web-upload-gitlab'))!.tags).toEqual(['product:gitlab', 'team:dev']);
@@ -56,7 +62,13 @@ describe.each(storeKinds)('importing rules from the web rules page (%s)', (kind)
     expect(res.status).toBe(200);
     const html = await res.text();
     expect(html).toContain('1 imported, 0 updated, 0 skipped, 5 invalid.');
-    for (const [file, reason] of [['broken.yaml', 'not valid YAML'], ['never.yaml', '70000'], ['history.yaml', 'since'], ['notes.txt', 'not a .yaml or .yml file'], ['latin1.yaml', 'not UTF-8 text']]) {
+    for (const [file, reason] of [
+      ['broken.yaml', 'not valid YAML'],
+      ['never.yaml', '70000'],
+      ['history.yaml', 'since'],
+      ['notes.txt', 'not a .yaml or .yml file'],
+      ['latin1.yaml', 'not UTF-8 text'],
+    ]) {
       expect(html).toMatch(new RegExp(`<td>${file.replace('.', '\\.')}</td><td>invalid</td><td>[^<]*${reason}`));
     }
     expect(await getStoredRule(api.store, 'fine')).toBeTruthy();
@@ -70,7 +82,7 @@ describe.each(storeKinds)('importing rules from the web rules page (%s)', (kind)
     expect(html.slice(html.indexOf('action="/rules/import"'))).toContain('<p class="flash error" role="alert">no rule file was sent</p>');
   });
 
-  it('security: a viewer sees no import form; a viewer\'s upload with a valid token is refused 403', async () => {
+  it("security: a viewer sees no import form; a viewer's upload with a valid token is refused 403", async () => {
     expect(await (await viewer.get('/rules')).text()).not.toContain('/rules/import');
     const res = await viewer.postFiles('/rules/import', [{ name: 'viewer.yaml', text: PLUM_RULE.replace('web-upload-gitlab', 'viewer-rule') }]);
     expect(res.status).toBe(403);

@@ -14,7 +14,7 @@ import { loginAs, startTestWeb } from './helpers.ts';
  * A triggered run's page names the finding that started it: the query (escaped: it is user text), the address
  * (a link to its host page), the port and the observation. The run is planned as the dispatcher's would be.
  */
-describe.each(storeKinds)('a triggered run\'s origin on the web and the API (%s)', (kind) => {
+describe.each(storeKinds)("a triggered run's origin on the web and the API (%s)", (kind) => {
   let api: TestApi;
   let runId: string;
   let observationId: string;
@@ -38,16 +38,21 @@ describe.each(storeKinds)('a triggered run\'s origin on the web and the API (%s)
   it('the run page shows the query, the address and port, and the observation', async () => {
     const { client } = await loginAs(api, 'viewer');
     const html = await (await client.get(`/runs/${runId}`)).text();
-    expect(html).toContain('Triggered by <code>banner.lk:&quot;&lt;b&gt;index of&lt;/b&gt;&quot;</code> on <a href="/hosts/127.0.73.5">127.0.73.5</a> 8080/tcp');
+    expect(html).toContain(
+      'Triggered by <code>banner.lk:&quot;&lt;b&gt;index of&lt;/b&gt;&quot;</code> on <a href="/hosts/127.0.73.5">127.0.73.5</a> 8080/tcp',
+    );
     expect(html).toContain(`(observation ${observationId})`);
     expect(html).not.toContain('<b>index of</b>');
   });
 
   it('GET /v1/runs/{id} has the origin; other runs have none', async () => {
-    const body = await (await api.call(`/v1/runs/${runId}`, { auth: api.keys.viewer })).json() as { run: { kind: string; origin: unknown }; jobs: { targets: string[]; tcpPorts: string }[] };
+    const body = (await (await api.call(`/v1/runs/${runId}`, { auth: api.keys.viewer })).json()) as {
+      run: { kind: string; origin: unknown };
+      jobs: { targets: string[]; tcpPorts: string }[];
+    };
     expect(body.run).toMatchObject({ kind: 'trigger', origin: { query, ip: '127.0.73.5', protocol: 'tcp', port: 8080, observationId, firings: 1 } });
     expect(body.jobs.map((j) => [j.targets, j.tcpPorts])).toEqual([[['127.0.73.5'], '8080']]);
-    const list = await (await api.call('/v1/runs?kind=import', { auth: api.keys.viewer })).json() as { items: { origin: unknown }[] };
+    const list = (await (await api.call('/v1/runs?kind=import', { auth: api.keys.viewer })).json()) as { items: { origin: unknown }[] };
     expect(list.items[0]!.origin).toBeNull();
   });
 });

@@ -33,13 +33,28 @@ describe.each(storeKinds)('runs pages and the Temporal UI (%s)', (kind) => {
       investigation: workflowIdFor({ kind: 'investigation', investigationId: 'inv_temporal' }),
       hostile: '"><script>alert(1)</script>',
     };
-    runs.profile = { workflowId: ids.profile, runId: (await acts.planRun({ kind: 'profile', profile: 'banner', scheduledFor: '2026-01-01T06:00:00.000Z', workflowId: ids.profile, requestedBy: 'schedule' })).runId };
+    runs.profile = {
+      workflowId: ids.profile,
+      runId: (
+        await acts.planRun({ kind: 'profile', profile: 'banner', scheduledFor: '2026-01-01T06:00:00.000Z', workflowId: ids.profile, requestedBy: 'schedule' })
+      ).runId,
+    };
     for (const k of ['investigation', 'hostile'] as const) {
-      const plan = await acts.planRun({ kind: 'investigation', investigationId: `inv_${k}`, workflowId: ids[k], targets: ['127.0.72.1'], tcpPorts: '80', requestedBy: 'test' });
+      const plan = await acts.planRun({
+        kind: 'investigation',
+        investigationId: `inv_${k}`,
+        workflowId: ids[k],
+        targets: ['127.0.72.1'],
+        tcpPorts: '80',
+        requestedBy: 'test',
+      });
       runs[k] = { workflowId: ids[k], runId: plan.runId };
     }
     distributed = await startTestApiOn(api, undefined, undefined, {
-      ...api.config, PLUM_TEMPORAL_ADDRESS: '127.0.0.1:7233', PLUM_TEMPORAL_UI_URL: `${UI}/`, PLUM_TEMPORAL_NAMESPACE: NAMESPACE,
+      ...api.config,
+      PLUM_TEMPORAL_ADDRESS: '127.0.0.1:7233',
+      PLUM_TEMPORAL_UI_URL: `${UI}/`,
+      PLUM_TEMPORAL_NAMESPACE: NAMESPACE,
     });
     embeddedWithUrl = await startTestApiOn(api, undefined, undefined, { ...api.config, PLUM_TEMPORAL_UI_URL: UI });
     viewer = (await loginAs(api, 'viewer')).client;
@@ -50,9 +65,11 @@ describe.each(storeKinds)('runs pages and the Temporal UI (%s)', (kind) => {
     await api?.close();
   });
 
-  it('happy: in distributed mode a run\'s page links to its workflow, namespace and id escaped as path segments', async () => {
+  it("happy: in distributed mode a run's page links to its workflow, namespace and id escaped as path segments", async () => {
     const html = await (await viewerOn(distributed.server.url, viewer).get(`/runs/${runs.profile.runId}`)).text();
-    expect(html).toContain(`<a href="${UI}/namespaces/plum%20ns%2F1/workflows/profile%3Abanner%3A2026-01-01T06%3A00%3A00.000Z" rel="noopener noreferrer">Open the workflow in the Temporal UI</a>`);
+    expect(html).toContain(
+      `<a href="${UI}/namespaces/plum%20ns%2F1/workflows/profile%3Abanner%3A2026-01-01T06%3A00%3A00.000Z" rel="noopener noreferrer">Open the workflow in the Temporal UI</a>`,
+    );
   });
 
   it('happy: the runs list links each run to its workflow', async () => {

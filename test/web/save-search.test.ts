@@ -34,7 +34,13 @@ describe.each(storeKinds)('saving a search as a report or a webhook (%s)', (kind
   });
 
   it('happy: saving a report stores the query, and the reports page lists it', async () => {
-    const res = await operator.postForm('/search/save/report', { ...SEARCH, name: 'tls-weekly', every: '7d', recipients: 'mailto:soc@example.org', description: 'TLS exposure' });
+    const res = await operator.postForm('/search/save/report', {
+      ...SEARCH,
+      name: 'tls-weekly',
+      every: '7d',
+      recipients: 'mailto:soc@example.org',
+      description: 'TLS exposure',
+    });
     expect(res.status).toBe(200);
     expect(await res.text()).toContain('Report tls-weekly saved');
     const def = await findReportDefinition(api.store, 'tls-weekly');
@@ -101,7 +107,7 @@ describe.each(storeKinds)('saving a search as a report or a webhook (%s)', (kind
     expect(await findReportDefinition(api.store, 'broken')).toBeUndefined();
   });
 
-  it('security: a viewer sees no save form, and a viewer\'s post with a valid token is refused 403', async () => {
+  it("security: a viewer sees no save form, and a viewer's post with a valid token is refused 403", async () => {
     const html = await (await viewer.get(`/search?q=${encodeURIComponent(Q)}`)).text();
     expect(html).not.toContain('/search/save/');
     for (const path of ['/search/save/report', '/search/save/webhook']) {
@@ -113,16 +119,20 @@ describe.each(storeKinds)('saving a search as a report or a webhook (%s)', (kind
     expect(await findWebhook(api.store, 'viewer-made')).toBeUndefined();
   });
 
-  it('security: an operator\'s post without the CSRF token or from another origin is refused', async () => {
+  it("security: an operator's post without the CSRF token or from another origin is refused", async () => {
     const missing = await operator.post('/search/save/report', { ...SEARCH, name: 'forged', every: '7d' });
     expect(missing.status).toBe(403);
-    const foreign = await operator.postForm('/search/save/webhook', { ...SEARCH, name: 'forged', url: PUBLIC_HOOK, events: 'appeared' }, { origin: 'https://evil.example' });
+    const foreign = await operator.postForm(
+      '/search/save/webhook',
+      { ...SEARCH, name: 'forged', url: PUBLIC_HOOK, events: 'appeared' },
+      { origin: 'https://evil.example' },
+    );
     expect(foreign.status).toBe(403);
     expect(await findReportDefinition(api.store, 'forged')).toBeUndefined();
     expect(await findWebhook(api.store, 'forged')).toBeUndefined();
   });
 
-  it('security: a refused save form re-runs its search within the user\'s search limit', async () => {
+  it("security: a refused save form re-runs its search within the user's search limit", async () => {
     const strict = await startTestApiOn(api, undefined, { expensivePerMinute: 2 });
     try {
       const o = new WebClient(strict.server.url);

@@ -37,18 +37,30 @@ export async function startSsoWeb(kind: StoreKindName, env: Record<string, strin
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
   const accounts: Record<string, string[]> = {
-    alice: ['plum-admins'], bob: ['soc'], carol: ['staff', 'soc'], eve: ['others'], admin: ['staff'],
+    alice: ['plum-admins'],
+    bob: ['soc'],
+    carol: ['staff', 'soc'],
+    eve: ['others'],
+    admin: ['staff'],
   };
   const idp = await startTestIdp({ redirectUri: `${url}/login/oidc/callback`, accounts });
   const config = loadConfig({
     ...cliEnvOf(api.config),
-    PLUM_OIDC_ISSUER: idp.issuer, PLUM_OIDC_CLIENT_ID: idp.clientId, PLUM_OIDC_CLIENT_SECRET: idp.clientSecret,
-    PLUM_OIDC_REDIRECT_URL: `${url}/login/oidc/callback`, PLUM_OIDC_SCOPES: 'openid profile groups',
-    PLUM_OIDC_ROLES: ROLE_MAP, PLUM_OIDC_NAME: 'Test IdP', ...env,
+    PLUM_OIDC_ISSUER: idp.issuer,
+    PLUM_OIDC_CLIENT_ID: idp.clientId,
+    PLUM_OIDC_CLIENT_SECRET: idp.clientSecret,
+    PLUM_OIDC_REDIRECT_URL: `${url}/login/oidc/callback`,
+    PLUM_OIDC_SCOPES: 'openid profile groups',
+    PLUM_OIDC_ROLES: ROLE_MAP,
+    PLUM_OIDC_NAME: 'Test IdP',
+    ...env,
   });
   const server = await startServer({ store: api.store, config }, { host: '127.0.0.1', port });
   return {
-    api, url, idp, accounts,
+    api,
+    url,
+    idp,
+    accounts,
     async close() {
       await server.close();
       await idp.close();
@@ -60,7 +72,7 @@ export async function startSsoWeb(kind: StoreKindName, env: Record<string, strin
 /** Follows redirects (any origin) with the client's cookies; returns the first other answer and its URL. */
 export async function follow(client: WebClient, start: string, first?: Response): Promise<{ res: Response; url: string }> {
   let url = start;
-  let res = first ?? await client.get(url);
+  let res = first ?? (await client.get(url));
   for (let hops = 0; res.status >= 301 && res.status <= 308 && hops < 20; hops++) {
     url = new URL(res.headers.get('location')!, url).href;
     res = await client.get(url);

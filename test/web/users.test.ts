@@ -1,6 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  createUser, createWebSession, findWebSession, listUsers, removeUser, setUserPassword, setUserRole, unlockUser, verifyLogin,
+  createUser,
+  createWebSession,
+  findWebSession,
+  listUsers,
+  removeUser,
+  setUserPassword,
+  setUserRole,
+  unlockUser,
+  verifyLogin,
 } from '../../store/repos/users.ts';
 import { runPlum } from '../helpers/cli.ts';
 import { openStore, type Store } from '../../store/index.ts';

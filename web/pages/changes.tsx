@@ -16,7 +16,11 @@ const PERIODS = ['1d', '7d', '30d', '90d'];
 export function registerChanges(web: Hono<WebEnv>): void {
   web.get('/changes', ...guard('viewer'), async (c) => {
     const now = new Date();
-    const types = c.req.queries('types')?.flatMap((t) => t.split(',')).filter((t): t is EventType => (EVENT_TYPES as readonly string[]).includes(t)) ?? [];
+    const types =
+      c.req
+        .queries('types')
+        ?.flatMap((t) => t.split(','))
+        .filter((t): t is EventType => (EVENT_TYPES as readonly string[]).includes(t)) ?? [];
     const since = PERIODS.includes(c.req.query('since') ?? '') ? c.req.query('since')! : '7d';
     const netText = (c.req.query('net') ?? '').trim();
     const tag = (c.req.query('tag') ?? '').trim().slice(0, 200);
@@ -33,19 +37,28 @@ export function registerChanges(web: Hono<WebEnv>): void {
     }
     const until = untilText && !Number.isNaN(Date.parse(untilText)) ? new Date(untilText) : undefined;
     const rows = await listEvents(c.var.deps.store, {
-      since: parseSince(since, now, 'since'), until, types: types.length ? types : undefined, net, ...(tag ? { tag } : {}), limit: PAGE + 1,
+      since: parseSince(since, now, 'since'),
+      until,
+      types: types.length ? types : undefined,
+      net,
+      ...(tag ? { tag } : {}),
+      limit: PAGE + 1,
     });
     const more = rows.length > PAGE;
     const items = rows.slice(0, PAGE).map((e) => ({ ...eventJson(e), changes: (e as { changes?: FieldChange[] }).changes }));
     const next = new URL(c.req.url);
     if (more) next.searchParams.set('until', new Date(new Date(items[items.length - 1]!.at).getTime() - 1).toISOString());
-    return render(c, 'Changes', (
+    return render(
+      c,
+      'Changes',
       <>
         <form method="get" action="/changes" class="filters">
           <fieldset>
             <legend>Events</legend>
             {EVENT_TYPES.map((t) => (
-              <label><input type="checkbox" name="types" value={t} checked={types.includes(t)} /> {t}</label>
+              <label>
+                <input type="checkbox" name="types" value={t} checked={types.includes(t)} /> {t}
+              </label>
             ))}
           </fieldset>
           <label for="net">Network</label>
@@ -53,25 +66,64 @@ export function registerChanges(web: Hono<WebEnv>): void {
           <label for="tag">Tag</label>
           <input id="tag" name="tag" value={tag} placeholder="product:nginx" />
           <label for="since">Period</label>
-          <select id="since" name="since">{PERIODS.map((p) => <option value={p} selected={p === since}>last {p}</option>)}</select>
+          <select id="since" name="since">
+            {PERIODS.map((p) => (
+              <option value={p} selected={p === since}>
+                last {p}
+              </option>
+            ))}
+          </select>
           <button type="submit">Filter</button>
         </form>
-        {items.length === 0 ? <p>No change in this period.</p> : (
+        {items.length === 0 ? (
+          <p>No change in this period.</p>
+        ) : (
           <table>
-            <thead><tr><th scope="col">When</th><th scope="col">Event</th><th scope="col">Host</th><th scope="col">Port</th><th scope="col">Differences</th></tr></thead>
+            <thead>
+              <tr>
+                <th scope="col">When</th>
+                <th scope="col">Event</th>
+                <th scope="col">Host</th>
+                <th scope="col">Port</th>
+                <th scope="col">Differences</th>
+              </tr>
+            </thead>
             <tbody>
               {items.map((e) => (
                 <tr class={`event ${e.type}`}>
-                  <td><When at={e.at} /></td><td>{e.type}</td>
-                  <td><a href={`/hosts/${e.ip}`}>{e.ip}</a></td><td>{e.port}/{e.protocol}</td>
-                  <td>{e.changes?.length ? <Changes changes={e.changes} /> : <code>{e.previousHsh256 ? `${e.previousHsh256.slice(0, 8)} → ` : ''}{e.hsh256.slice(0, 8)}</code>}</td>
+                  <td>
+                    <When at={e.at} />
+                  </td>
+                  <td>{e.type}</td>
+                  <td>
+                    <a href={`/hosts/${e.ip}`}>{e.ip}</a>
+                  </td>
+                  <td>
+                    {e.port}/{e.protocol}
+                  </td>
+                  <td>
+                    {e.changes?.length ? (
+                      <Changes changes={e.changes} />
+                    ) : (
+                      <code>
+                        {e.previousHsh256 ? `${e.previousHsh256.slice(0, 8)} → ` : ''}
+                        {e.hsh256.slice(0, 8)}
+                      </code>
+                    )}
+                  </td>
                 </tr>
               ))}
             </tbody>
           </table>
         )}
-        {more ? <p class="paging"><a rel="next" href={next.pathname + next.search}>Older changes →</a></p> : null}
-      </>
-    ));
+        {more ? (
+          <p class="paging">
+            <a rel="next" href={next.pathname + next.search}>
+              Older changes →
+            </a>
+          </p>
+        ) : null}
+      </>,
+    );
   });
 }

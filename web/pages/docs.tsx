@@ -13,21 +13,24 @@ export function registerDocs(web: Hono<WebEnv>): void {
   web.get('/docs', async (c) => {
     const [ui, css, ownCss, init] = await Promise.all([assetRef('swagger-ui.js'), assetRef('swagger-ui.css'), assetRef('docs.css'), assetRef('docs.js')]);
     c.header('Content-Security-Policy', PAGE_CSP);
-    return c.html('<!doctype html>' + (
-      <html lang="en">
-        <head>
-          <meta charset="utf-8" />
-          <meta name="viewport" content="width=device-width, initial-scale=1" />
-          <title>Plum API</title>
-          <link rel="stylesheet" href={css.src} integrity={css.integrity} />
-          <link rel="stylesheet" href={ownCss.src} integrity={ownCss.integrity} />
-        </head>
-        <body>
-          <main id="swagger-ui"></main>
-          <script src={ui.src} integrity={ui.integrity}></script>
-          <script src={init.src} integrity={init.integrity}></script>
-        </body>
-      </html>
-    ).toString());
+    return c.html(
+      '<!doctype html>' +
+        (
+          <html lang="en">
+            <head>
+              <meta charset="utf-8" />
+              <meta name="viewport" content="width=device-width, initial-scale=1" />
+              <title>Plum API</title>
+              <link rel="stylesheet" href={css.src} integrity={css.integrity} />
+              <link rel="stylesheet" href={ownCss.src} integrity={ownCss.integrity} />
+            </head>
+            <body>
+              <main id="swagger-ui"></main>
+              <script src={ui.src} integrity={ui.integrity}></script>
+              <script src={init.src} integrity={init.integrity}></script>
+            </body>
+          </html>
+        ).toString(),
+    );
   });
 }

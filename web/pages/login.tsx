@@ -4,9 +4,7 @@ import { createWebSession, deleteWebSession, verifyLogin, type LockoutPolicy } f
 import { SESSION_TTL_MS, type WebEnv, type WebOptions } from '../context.ts';
 import { guard, pageHeaders } from '../guard.ts';
 import { render } from '../layout.tsx';
-import {
-  LOGIN_CSRF_COOKIE, SESSION_COOKIE, checkOrigin, clearSessionCookie, issueLoginCsrf, loadSession, sameToken, setSessionCookie,
-} from '../security.ts';
+import { LOGIN_CSRF_COOKIE, SESSION_COOKIE, checkOrigin, clearSessionCookie, issueLoginCsrf, loadSession, sameToken, setSessionCookie } from '../security.ts';
 
 /** Only a path of this site: never `//host` or a scheme, so a login link cannot send the user elsewhere. */
 export function safeNext(next: unknown): string {
@@ -16,9 +14,17 @@ export function safeNext(next: unknown): string {
 function LoginForm({ token, next, name, message, opts }: { token: string; next: string; name?: string; message?: string; opts: WebOptions }) {
   return (
     <>
-      {message ? <p class="flash error" role="alert">{message}</p> : null}
+      {message ? (
+        <p class="flash error" role="alert">
+          {message}
+        </p>
+      ) : null}
       {opts.sso ? (
-        <p class="sso"><a class="button" href={`/login/oidc?${new URLSearchParams({ next })}`}>Sign in with {opts.sso.label}</a></p>
+        <p class="sso">
+          <a class="button" href={`/login/oidc?${new URLSearchParams({ next })}`}>
+            Sign in with {opts.sso.label}
+          </a>
+        </p>
       ) : null}
       {opts.localLogin ? (
         <form method="post" action="/login" class="login">
@@ -35,7 +41,12 @@ function LoginForm({ token, next, name, message, opts }: { token: string; next: 
   );
 }
 
-export async function loginPage(c: Context<WebEnv>, opts: WebOptions, state: { next: string; name?: string; message?: string }, status: 200 | 400 | 403 | 429 | 503 = 200) {
+export async function loginPage(
+  c: Context<WebEnv>,
+  opts: WebOptions,
+  state: { next: string; name?: string; message?: string },
+  status: 200 | 400 | 403 | 429 | 503 = 200,
+) {
   const token = opts.localLogin ? issueLoginCsrf(c, opts) : '';
   return render(c, 'Log in', <LoginForm token={token} opts={opts} {...state} />, status);
 }
@@ -64,10 +75,16 @@ export function registerAuth(web: Hono<WebEnv>, opts: WebOptions, lockout?: Lock
     if (!result.ok) {
       if (result.reason === 'locked') {
         c.var.deps.log.warn({ user: name.slice(0, 64) }, 'login refused: account locked');
-        return loginPage(c, opts, {
-          next, name,
-          message: `Too many failed logins: this account is locked until ${result.until.toISOString().slice(0, 16).replace('T', ' ')} UTC. An admin can unlock it (plum user unlock).`,
-        }, 429);
+        return loginPage(
+          c,
+          opts,
+          {
+            next,
+            name,
+            message: `Too many failed logins: this account is locked until ${result.until.toISOString().slice(0, 16).replace('T', ' ')} UTC. An admin can unlock it (plum user unlock).`,
+          },
+          429,
+        );
       }
       return loginPage(c, opts, { next, name, message: 'Wrong name or password.' }, 403);
     }
@@ -85,4 +102,3 @@ export function registerAuth(web: Hono<WebEnv>, opts: WebOptions, lockout?: Lock
     return c.redirect('/login', 303);
   });
 }
-

@@ -28,7 +28,10 @@ const COLUMN_FIELDS: Record<'port' | 'service' | 'product' | 'title' | 'tags', s
 /** `text` with every occurrence of the query's values for `fields` in <mark> (pieces are escaped by JSX). */
 export function Highlight({ text, terms, fields }: { text: string | number | undefined; terms: TermNode[]; fields: string[] }) {
   const s = text === undefined ? '' : String(text);
-  const needles = terms.filter((t) => fields.includes(t.field) && t.op === 'eq').flatMap((t) => t.values).filter((v) => v.length > 0);
+  const needles = terms
+    .filter((t) => fields.includes(t.field) && t.op === 'eq')
+    .flatMap((t) => t.values)
+    .filter((v) => v.length > 0);
   if (!s || needles.length === 0) return <>{s}</>;
   const lower = s.toLowerCase();
   const parts: (string | { mark: string })[] = [];
@@ -52,9 +55,18 @@ function QueryError({ q, err }: { q: string; err: PlumError }) {
   const pos = typeof err.details?.position === 'number' ? err.details.position : undefined;
   return (
     <div class="query-error" role="alert">
-      <p><strong>Syntax error</strong>{pos !== undefined ? ` at position ${pos}` : ''}: {err.message}</p>
+      <p>
+        <strong>Syntax error</strong>
+        {pos !== undefined ? ` at position ${pos}` : ''}: {err.message}
+      </p>
       {pos !== undefined ? (
-        <pre aria-hidden="true"><code>{q}{'\n'}{' '.repeat(Math.min(pos, q.length))}^</code></pre>
+        <pre aria-hidden="true">
+          <code>
+            {q}
+            {'\n'}
+            {' '.repeat(Math.min(pos, q.length))}^
+          </code>
+        </pre>
       ) : null}
       {err.hint ? <p>{err.hint}</p> : null}
     </div>
@@ -67,19 +79,47 @@ function Results({ c, r, terms }: { c: Context<WebEnv>; r: SearchResult; terms: 
     <>
       {r.hosts.map((h) => (
         <section class="host-hit" aria-label={`host ${h.ip}`}>
-          <h2><a href={`/hosts/${h.ip}`}>{h.ip}</a> <span class="score">score {h.score}</span></h2>
+          <h2>
+            <a href={`/hosts/${h.ip}`}>{h.ip}</a> <span class="score">score {h.score}</span>
+          </h2>
           <Tags tags={h.tags} />
           <table>
-            <thead><tr><th scope="col">Port</th><th scope="col">Service</th><th scope="col">Product</th><th scope="col">Title</th><th scope="col">Tags</th><th scope="col">Last seen</th></tr></thead>
+            <thead>
+              <tr>
+                <th scope="col">Port</th>
+                <th scope="col">Service</th>
+                <th scope="col">Product</th>
+                <th scope="col">Title</th>
+                <th scope="col">Tags</th>
+                <th scope="col">Last seen</th>
+              </tr>
+            </thead>
             <tbody>
               {h.ports.map((p) => (
                 <tr>
-                  <td><Highlight text={p.port} terms={terms} fields={COLUMN_FIELDS.port} />/{p.protocol}</td>
-                  <td><Highlight text={p.service} terms={terms} fields={COLUMN_FIELDS.service} /></td>
-                  <td><Highlight text={p.product} terms={terms} fields={COLUMN_FIELDS.product} /></td>
-                  <td><Highlight text={p.title} terms={terms} fields={COLUMN_FIELDS.title} /></td>
-                  <td>{p.tags.map((t, i) => <>{i ? ', ' : ''}<Highlight text={t} terms={terms} fields={COLUMN_FIELDS.tags} /></>)}</td>
-                  <td><When at={p.last_seen} /></td>
+                  <td>
+                    <Highlight text={p.port} terms={terms} fields={COLUMN_FIELDS.port} />/{p.protocol}
+                  </td>
+                  <td>
+                    <Highlight text={p.service} terms={terms} fields={COLUMN_FIELDS.service} />
+                  </td>
+                  <td>
+                    <Highlight text={p.product} terms={terms} fields={COLUMN_FIELDS.product} />
+                  </td>
+                  <td>
+                    <Highlight text={p.title} terms={terms} fields={COLUMN_FIELDS.title} />
+                  </td>
+                  <td>
+                    {p.tags.map((t, i) => (
+                      <>
+                        {i ? ', ' : ''}
+                        <Highlight text={t} terms={terms} fields={COLUMN_FIELDS.tags} />
+                      </>
+                    ))}
+                  </td>
+                  <td>
+                    <When at={p.last_seen} />
+                  </td>
                 </tr>
               ))}
             </tbody>
@@ -92,10 +132,21 @@ function Results({ c, r, terms }: { c: Context<WebEnv>; r: SearchResult; terms: 
 }
 
 function Choice({ name, value, current, label }: { name: string; value: string; current: string; label: string }) {
-  return <option value={value} selected={value === current}>{label}{name ? '' : ''}</option>;
+  return (
+    <option value={value} selected={value === current}>
+      {label}
+      {name ? '' : ''}
+    </option>
+  );
 }
 
-interface SearchParams { q: string; mode: 'structured' | 'token'; by: 'port' | 'host'; sort: 'last_seen' | 'score'; cursor?: string }
+interface SearchParams {
+  q: string;
+  mode: 'structured' | 'token';
+  by: 'port' | 'host';
+  sort: 'last_seen' | 'score';
+  cursor?: string;
+}
 
 function searchParams(get: (k: string) => string | undefined): SearchParams {
   return {
@@ -108,7 +159,11 @@ function searchParams(get: (k: string) => string | undefined): SearchParams {
 }
 
 /** What a refused save form showed: its kind, the one-line error and the values to put back. */
-interface SaveAttempt { kind: 'report' | 'webhook'; message: string; values: Record<string, string> }
+interface SaveAttempt {
+  kind: 'report' | 'webhook';
+  message: string;
+  values: Record<string, string>;
+}
 
 async function searchPage(c: Context<WebEnv>, p: SearchParams, save?: SaveAttempt) {
   const { q, mode, by, sort, cursor } = p;
@@ -127,13 +182,27 @@ async function searchPage(c: Context<WebEnv>, p: SearchParams, save?: SaveAttemp
   const exportHref = (format: string) => `/search/export?${new URLSearchParams({ q, format })}`;
   // Reports and webhooks take structured queries; saving them is an operator's action, as in the CLI.
   const canSave = result !== undefined && mode === 'structured' && roleAtLeast(c.var.user.role, 'operator');
-  return render(c, 'Search', (
+  return render(
+    c,
+    'Search',
     <>
       <form method="get" action="/search" class="search" role="search">
         <label for="q">Query</label>
-        <input id="q" name="q" value={q} list="q-options" autocomplete="off" spellcheck={false} aria-describedby="q-help"
+        <input
+          id="q"
+          name="q"
+          value={q}
+          list="q-options"
+          autocomplete="off"
+          spellcheck={false}
+          aria-describedby="q-help"
           aria-invalid={error ? 'true' : undefined}
-          hx-get="/search/complete" hx-trigger="input changed delay:250ms" hx-target="#q-options" hx-swap="innerHTML" hx-include="this" />
+          hx-get="/search/complete"
+          hx-trigger="input changed delay:250ms"
+          hx-target="#q-options"
+          hx-swap="innerHTML"
+          hx-include="this"
+        />
         <datalist id="q-options"></datalist>
         <label for="mode">Mode</label>
         <select id="mode" name="mode">
@@ -152,27 +221,50 @@ async function searchPage(c: Context<WebEnv>, p: SearchParams, save?: SaveAttemp
         </select>
         <button type="submit">Search</button>
       </form>
-      <p id="q-help" class="muted">Examples: <code>port:443 http_server.lk:nginx</code>, <code>tag:admin-interface since:7</code>, <code>net:127.0.0.0/8 NOT port:22</code>. <a href="/docs">API</a></p>
+      <p id="q-help" class="muted">
+        Examples: <code>port:443 http_server.lk:nginx</code>, <code>tag:admin-interface since:7</code>, <code>net:127.0.0.0/8 NOT port:22</code>.{' '}
+        <a href="/docs">API</a>
+      </p>
       {error ? <QueryError q={q} err={error} /> : null}
       {result ? (
         <>
-          <p class="export">Export this query:{' '}
-            {EXPORT_FORMATS.map((f, i) => <>{i ? ' · ' : ''}<a href={exportHref(f)} download>{f.toUpperCase()}</a></>)}
+          <p class="export">
+            Export this query:{' '}
+            {EXPORT_FORMATS.map((f, i) => (
+              <>
+                {i ? ' · ' : ''}
+                <a href={exportHref(f)} download>
+                  {f.toUpperCase()}
+                </a>
+              </>
+            ))}
           </p>
           {canSave ? <SaveQuery c={c} p={p} save={save} /> : null}
           <Results c={c} r={result} terms={terms} />
         </>
       ) : null}
-    </>
-  ), error ? 400 : save ? 422 : 200);
+    </>,
+    error ? 400 : save ? 422 : 200,
+  );
 }
 
 /** The forms that store the current query as a scheduled report or a webhook (operators). */
 function SaveQuery({ c, p, save }: { c: Context<WebEnv>; p: SearchParams; save?: SaveAttempt }) {
-  const v = (kind: SaveAttempt['kind'], k: string, dflt = '') => (save?.kind === kind ? save.values[k] ?? dflt : dflt);
-  const failed = (kind: SaveAttempt['kind']) => (save?.kind === kind ? <p class="flash error" role="alert">{save.message}</p> : null);
-  const events = new Set((v('webhook', 'events', 'appeared,changed,reappeared')).split(','));
-  const hidden = <><input type="hidden" name="q" value={p.q} /><input type="hidden" name="by" value={p.by} /><input type="hidden" name="sort" value={p.sort} /></>;
+  const v = (kind: SaveAttempt['kind'], k: string, dflt = '') => (save?.kind === kind ? (save.values[k] ?? dflt) : dflt);
+  const failed = (kind: SaveAttempt['kind']) =>
+    save?.kind === kind ? (
+      <p class="flash error" role="alert">
+        {save.message}
+      </p>
+    ) : null;
+  const events = new Set(v('webhook', 'events', 'appeared,changed,reappeared').split(','));
+  const hidden = (
+    <>
+      <input type="hidden" name="q" value={p.q} />
+      <input type="hidden" name="by" value={p.by} />
+      <input type="hidden" name="sort" value={p.sort} />
+    </>
+  );
   return (
     <details class="save-query" open={save ? true : undefined}>
       <summary>Save this query as a report or a webhook</summary>
@@ -186,7 +278,9 @@ function SaveQuery({ c, p, save }: { c: Context<WebEnv>; p: SearchParams; save?:
           <label for="r-every">Every (e.g. 1d, 7d)</label>
           <input id="r-every" name="every" required value={v('report', 'every', '7d')} />
           <label for="r-recipients">Recipients, one per line: webhook:URL or mailto:ADDRESS (none: preview only)</label>
-          <textarea id="r-recipients" name="recipients" rows={3}>{v('report', 'recipients')}</textarea>
+          <textarea id="r-recipients" name="recipients" rows={3}>
+            {v('report', 'recipients')}
+          </textarea>
           <label for="r-description">Description</label>
           <input id="r-description" name="description" value={v('report', 'description')} />
           <button type="submit">Save the report</button>
@@ -201,7 +295,11 @@ function SaveQuery({ c, p, save }: { c: Context<WebEnv>; p: SearchParams; save?:
           <input id="w-url" name="url" type="url" required value={v('webhook', 'url')} />
           <fieldset>
             <legend>Events</legend>
-            {WEBHOOK_EVENT_TYPES.map((t) => <label><input type="checkbox" name="events" value={t} checked={events.has(t)} /> {t}</label>)}
+            {WEBHOOK_EVENT_TYPES.map((t) => (
+              <label>
+                <input type="checkbox" name="events" value={t} checked={events.has(t)} /> {t}
+              </label>
+            ))}
           </fieldset>
           <button type="submit">Save the webhook</button>
         </PostForm>
@@ -219,7 +317,12 @@ function refusedSave(c: Context<WebEnv>, p: SearchParams, save: SaveAttempt) {
 }
 
 export function registerSearch(web: Hono<WebEnv>): void {
-  web.get('/search', ...guard('viewer'), expensivePage, (c) => searchPage(c, searchParams((k) => c.req.query(k))));
+  web.get('/search', ...guard('viewer'), expensivePage, (c) =>
+    searchPage(
+      c,
+      searchParams((k) => c.req.query(k)),
+    ),
+  );
 
   web.post('/search/save/report', ...guard('operator'), async (c) => {
     const form = await c.req.parseBody();
@@ -227,10 +330,17 @@ export function registerSearch(web: Hono<WebEnv>): void {
     const p = searchParams((k) => text(k) || undefined);
     const values = { name: text('name'), every: text('every'), recipients: text('recipients'), description: text('description') };
     try {
-      const { def, hooks } = await saveReport(c.var.deps.store, {
-        name: values.name, query: p.q, every: values.every, destinations: values.recipients.split(/\r?\n/),
-        description: values.description || undefined,
-      }, { allowPrivate: c.var.deps.config.PLUM_WEBHOOK_ALLOW_PRIVATE });
+      const { def, hooks } = await saveReport(
+        c.var.deps.store,
+        {
+          name: values.name,
+          query: p.q,
+          every: values.every,
+          destinations: values.recipients.split(/\r?\n/),
+          description: values.description || undefined,
+        },
+        { allowPrivate: c.var.deps.config.PLUM_WEBHOOK_ALLOW_PRIVATE },
+      );
       return reportsPage(c, { message: `Report ${def.name} saved; first run ${def.nextRunAt?.toISOString().slice(0, 16).replace('T', ' ')} UTC.`, hooks });
     } catch (e) {
       if (!(e instanceof PlumError) || !SAVE_ERRORS.includes(e.code)) throw e;
@@ -247,8 +357,11 @@ export function registerSearch(web: Hono<WebEnv>): void {
     const values = { name: text('name'), url: text('url'), events: events.join(',') };
     try {
       if (events.length === 0) throw new PlumError('invalid_input', 'choose at least one event type', { hint: 'tick appeared, changed, gone or reappeared' });
-      const hook = await saveWebhook(c.var.deps.store, { name: values.name, url: values.url, query: p.q, eventTypes: events },
-        { allowPrivate: c.var.deps.config.PLUM_WEBHOOK_ALLOW_PRIVATE });
+      const hook = await saveWebhook(
+        c.var.deps.store,
+        { name: values.name, url: values.url, query: p.q, eventTypes: events },
+        { allowPrivate: c.var.deps.config.PLUM_WEBHOOK_ALLOW_PRIVATE },
+      );
       return reportsPage(c, { message: `Webhook ${hook.name} saved.`, hooks: [hook] });
     } catch (e) {
       if (!(e instanceof PlumError) || !SAVE_ERRORS.includes(e.code)) throw e;
@@ -266,7 +379,9 @@ export function registerSearch(web: Hono<WebEnv>): void {
     let options: string[] = [];
     const fv = /^([a-z0-9_]+)(\.[a-z]+)?:("?)(.*)$/.exec(word);
     if (!fv) {
-      options = FIELD_NAMES.filter((f) => f.startsWith(word.toLowerCase())).slice(0, 15).map((f) => `${head}${f}:`);
+      options = FIELD_NAMES.filter((f) => f.startsWith(word.toLowerCase()))
+        .slice(0, 15)
+        .map((f) => `${head}${f}:`);
     } else if (getField(fv[1]!)) {
       const [, field, mod = '', , prefix = ''] = fv;
       const values = field === 'tag' ? await suggestTags(store, prefix) : await suggestValues(store, field!, prefix);

@@ -38,7 +38,11 @@ export function registerSso(web: Hono<WebEnv>, opts: WebOptions): void {
     const { url, pending } = await rp.begin(safeNext(c.req.query('next')));
     // Lax, not Strict: the callback is a navigation from the provider's site, and must carry it.
     setCookie(c, PENDING_COOKIE, Buffer.from(JSON.stringify(pending)).toString('base64url'), {
-      httpOnly: true, sameSite: 'Lax', path: PENDING_PATH, secure: secureRequest(c, opts), maxAge: 600,
+      httpOnly: true,
+      sameSite: 'Lax',
+      path: PENDING_PATH,
+      secure: secureRequest(c, opts),
+      maxAge: 600,
     });
     return c.redirect(url.href, 303);
   });
@@ -69,15 +73,24 @@ async function callback(c: Context<WebEnv>, opts: WebOptions, rp: OidcRelyingPar
     await endOidcUserSessions(store, identity.subject);
     log.warn({ subject: identity.subject }, 'single sign-on refused: no role maps to the identity');
     const claim = config.PLUM_OIDC_ROLE_CLAIM;
-    return render(c, 'Not allowed', (
+    return render(
+      c,
+      'Not allowed',
       <section class="error-page">
         <p class="flash error" role="alert">
-          {rp.label} signed you in as {identity.name}, but none of your {claim} ({identity.claimValues.length ? identity.claimValues.join(', ') : 'none'}) gives a role in Plum.
+          {rp.label} signed you in as {identity.name}, but none of your {claim} ({identity.claimValues.length ? identity.claimValues.join(', ') : 'none'}) gives
+          a role in Plum.
         </p>
-        <p>Ask a Plum administrator to map one of your {claim} to a role (PLUM_OIDC_ROLES), or your identity provider's administrator to add you to a mapped group.</p>
-        <p><a href="/login">Back to the login page</a></p>
-      </section>
-    ), 403);
+        <p>
+          Ask a Plum administrator to map one of your {claim} to a role (PLUM_OIDC_ROLES), or your identity provider's administrator to add you to a mapped
+          group.
+        </p>
+        <p>
+          <a href="/login">Back to the login page</a>
+        </p>
+      </section>,
+      403,
+    );
   }
   const user = await upsertOidcUser(store, { subject: identity.subject, name: identity.name, role: identity.role });
   // A new session on every login, as with a password.
@@ -85,5 +98,13 @@ async function callback(c: Context<WebEnv>, opts: WebOptions, rp: OidcRelyingPar
   setSessionCookie(c, secret, opts);
   // A page that moves on by itself rather than a redirect: the session cookie is SameSite=Strict, and browsers
   // leave it off a redirect chain that began on the provider's site; this page's navigation begins on ours.
-  return render(c, 'Signed in', <p>Signed in as {user.name} ({user.role}). <a href={pending.next}>Continue</a></p>, 200, { refreshTo: pending.next });
+  return render(
+    c,
+    'Signed in',
+    <p>
+      Signed in as {user.name} ({user.role}). <a href={pending.next}>Continue</a>
+    </p>,
+    200,
+    { refreshTo: pending.next },
+  );
 }

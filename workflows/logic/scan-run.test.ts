@@ -20,7 +20,12 @@ describe('run logic helpers', () => {
     expect(workflowIdFor({ kind: 'profile', profile: 'web', scheduledFor: '2026-11-23T10:00:00.000Z' })).toBe('profile:web:2026-11-23T10:00:00.000Z');
     expect(workflowIdFor({ kind: 'investigation', investigationId: 'inv_x' })).toBe('investigation:inv_x');
     const s = initialState({ kind: 'profile', profile: 'web', workflowId: 'profile:web:t', requestedBy: 'cli' });
-    expect(s).toEqual({ request: { kind: 'profile', profile: 'web', workflowId: 'profile:web:t', requestedBy: 'cli' }, nextIndex: 0, counters: emptyCounters(), errors: [] });
+    expect(s).toEqual({
+      request: { kind: 'profile', profile: 'web', workflowId: 'profile:web:t', requestedBy: 'cli' },
+      nextIndex: 0,
+      counters: emptyCounters(),
+      errors: [],
+    });
   });
 });
 
@@ -30,11 +35,41 @@ describe('a two-stage run', () => {
     const calls: string[] = [];
     let jobCount = opts.scoutJobs + opts.names;
     const spec = (index: number): JobSpec => ({
-      runId: 'run_1', jobId: `job_${index}`, index, kind: 'ipv4', targets: [`198.18.0.${index}`], addressCount: 1, tcpPorts: '22',
-      scripts: [], extraArgs: [], hostTimeout: '40s', priority: 2, ...(index < opts.scoutJobs ? { scout: { rate: 100 } } : {}),
+      runId: 'run_1',
+      jobId: `job_${index}`,
+      index,
+      kind: 'ipv4',
+      targets: [`198.18.0.${index}`],
+      addressCount: 1,
+      tcpPorts: '22',
+      scripts: [],
+      extraArgs: [],
+      hostTimeout: '40s',
+      priority: 2,
+      ...(index < opts.scoutJobs ? { scout: { rate: 100 } } : {}),
     });
-    const outcome = (jobId: string, index: number) => ({ jobId, index, status: 'succeeded' as const, hosts: 1, hostsUp: 1, ports: 1, appeared: 0, changed: 0, gone: 0, reappeared: 0 });
-    const result = (s: JobSpec, interrupted: boolean) => ({ runId: s.runId, jobId: s.jobId, sha256: '', size: 0, exitCode: 0, interrupted, durationMs: 1, delivery: 'stored' as const });
+    const outcome = (jobId: string, index: number) => ({
+      jobId,
+      index,
+      status: 'succeeded' as const,
+      hosts: 1,
+      hostsUp: 1,
+      ports: 1,
+      appeared: 0,
+      changed: 0,
+      gone: 0,
+      reappeared: 0,
+    });
+    const result = (s: JobSpec, interrupted: boolean) => ({
+      runId: s.runId,
+      jobId: s.jobId,
+      sha256: '',
+      size: 0,
+      exitCode: 0,
+      interrupted,
+      durationMs: 1,
+      delivery: 'stored' as const,
+    });
     const env: RunEnv = {
       activities: {
         async planRun() {
@@ -44,8 +79,12 @@ describe('a two-stage run', () => {
         async getJobSpecs({ fromIndex, count }) {
           return Array.from({ length: Math.max(0, Math.min(count, jobCount - fromIndex)) }, (_, i) => spec(fromIndex + i));
         },
-        async runNmapJob(s) { return result(s, false); },
-        async runScoutJob(s) { return result(s, false); },
+        async runNmapJob(s) {
+          return result(s, false);
+        },
+        async runScoutJob(s) {
+          return result(s, false);
+        },
         async ingestJob(input) {
           calls.push(`ingest ${input.jobId}${input.interrupted ? ' interrupted' : ''}`);
           return outcome(input.jobId, Number(input.jobId.slice(4)));
@@ -56,7 +95,9 @@ describe('a two-stage run', () => {
           return { jobCount, addressCount: jobCount };
         },
         async failJob() {},
-        async finishRun(input) { calls.push(`finishRun ${input.status} ${input.counters.jobs}`); },
+        async finishRun(input) {
+          calls.push(`finishRun ${input.status} ${input.counters.jobs}`);
+        },
       },
       async runNmapJob(s) {
         calls.push(`nmap ${s.jobId}`);
@@ -77,8 +118,19 @@ describe('a two-stage run', () => {
     const { env, calls } = recordingEnv({ scoutJobs: 2, names: 1, scanJobs: 2, interruptedScout: 1 });
     const step = await executeScanRun(env, initialState(request), { ...DEFAULT_LIMITS, maxInFlight: 1 });
     expect(calls).toEqual([
-      'planRun', 'masscan job_0', 'ingest job_0', 'masscan job_1', 'ingest job_1 interrupted', 'planScanStage',
-      'nmap job_2', 'ingest job_2', 'nmap job_3', 'ingest job_3', 'nmap job_4', 'ingest job_4', 'finishRun succeeded 5',
+      'planRun',
+      'masscan job_0',
+      'ingest job_0',
+      'masscan job_1',
+      'ingest job_1 interrupted',
+      'planScanStage',
+      'nmap job_2',
+      'ingest job_2',
+      'nmap job_3',
+      'ingest job_3',
+      'nmap job_4',
+      'ingest job_4',
+      'finishRun succeeded 5',
     ]);
     expect(step.done && step.summary.counters.jobsDone).toBe(5);
   });

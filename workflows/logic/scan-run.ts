@@ -1,6 +1,4 @@
-import type {
-  JobOutcome, JobSpec, NmapJobResult, RunCounters, RunEvent, RunRequest, RunState, RunStatus, RunSummary, ScanActivities,
-} from './types.ts';
+import type { JobOutcome, JobSpec, NmapJobResult, RunCounters, RunEvent, RunRequest, RunState, RunStatus, RunSummary, ScanActivities } from './types.ts';
 
 /*
  * The scan run, written once. Temporal (workflows/scan-profile.ts,
@@ -101,7 +99,17 @@ function message(e: unknown): string {
 /** One job: scan, then ingest. A job whose retries are spent is marked failed; the run goes on. */
 async function runJob(env: RunEnv, spec: JobSpec, priority: number): Promise<JobOutcome> {
   const failed = (error: string): JobOutcome => ({
-    jobId: spec.jobId, index: spec.index, status: 'failed', hosts: 0, hostsUp: 0, ports: 0, appeared: 0, changed: 0, gone: 0, reappeared: 0, error,
+    jobId: spec.jobId,
+    index: spec.index,
+    status: 'failed',
+    hosts: 0,
+    hostsUp: 0,
+    ports: 0,
+    appeared: 0,
+    changed: 0,
+    gone: 0,
+    reappeared: 0,
+    error,
   });
   env.report?.({ type: 'job-started', spec });
   try {
@@ -193,9 +201,14 @@ export async function executeScanRun(env: RunEnv, state: RunState, limits: RunLi
     }
   } catch (e) {
     if (env.isCancellation(e)) {
-      await env.nonCancellable(() => env.activities.finishRun({
-        runId: plan.runId, status: 'cancelled', counters: state.counters, errors: [...state.errors, 'cancelled'],
-      }));
+      await env.nonCancellable(() =>
+        env.activities.finishRun({
+          runId: plan.runId,
+          status: 'cancelled',
+          counters: state.counters,
+          errors: [...state.errors, 'cancelled'],
+        }),
+      );
     }
     throw e;
   }

@@ -24,7 +24,13 @@ export const route = createRoute({
   request: {
     params: z.object({ jobId: typedId('job') }),
     query: z.object({
-      attempt: z.coerce.number().int().min(1).max(1000).default(1).openapi({ description: 'the Temporal attempt running the job: a later attempt (a retry after a lost agent) supersedes an earlier claim' }),
+      attempt: z.coerce
+        .number()
+        .int()
+        .min(1)
+        .max(1000)
+        .default(1)
+        .openapi({ description: 'the Temporal attempt running the job: a later attempt (a retry after a lost agent) supersedes an earlier claim' }),
     }),
   },
   responses: {
@@ -47,7 +53,8 @@ export default {
         try {
           await services.verifyJobClaim({ jobId, workflowId: found.workflowId, agent: p.agent.name, attempt });
         } catch (e) {
-          if (e instanceof PlumError && e.code !== 'unavailable') log.warn({ jobId, agent: p.agent.name, attempt, reason: e.message }, 'refused a job claim Temporal did not dispatch to this agent');
+          if (e instanceof PlumError && e.code !== 'unavailable')
+            log.warn({ jobId, agent: p.agent.name, attempt, reason: e.message }, 'refused a job claim Temporal did not dispatch to this agent');
           throw e;
         }
       }

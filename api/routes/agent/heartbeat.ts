@@ -5,10 +5,17 @@ import { errors, jsonBody, jsonContent, security } from '../../schemas.ts';
 import type { RouteModule } from '../index.ts';
 import { AgentSchema } from '../agents/schemas.ts';
 
-const Body = z.object({
-  currentJobId: z.string().regex(/^job_[0-9a-z]{26}$/, 'must be a job_… id').nullable().optional(),
-  version: z.string().min(1).max(100).optional(),
-}).strict().openapi('AgentHeartbeat');
+const Body = z
+  .object({
+    currentJobId: z
+      .string()
+      .regex(/^job_[0-9a-z]{26}$/, 'must be a job_… id')
+      .nullable()
+      .optional(),
+    version: z.string().min(1).max(100).optional(),
+  })
+  .strict()
+  .openapi('AgentHeartbeat');
 
 export const route = createRoute({
   method: 'post',

@@ -38,29 +38,31 @@ const uploadLimit: MiddlewareHandler<ApiEnv> = async (c, next) => {
   })(c, next);
 };
 
-const Summary = z.object({
-  jobId: z.string(),
-  runId: z.string(),
-  duplicate: z.boolean(),
-  sha256: z.string(),
-  hosts: z.number(),
-  hostsUp: z.number(),
-  ports: z.number(),
-  appeared: z.number(),
-  changed: z.number(),
-  gone: z.number(),
-  reappeared: z.number(),
-  stable: z.number(),
-  errors: z.array(z.string()),
-  /** What was stored differently from how the XML lists it (a host listed twice, ports nmap omitted). */
-  warnings: z.array(z.string()),
-}).openapi('UploadSummary');
+const Summary = z
+  .object({
+    jobId: z.string(),
+    runId: z.string(),
+    duplicate: z.boolean(),
+    sha256: z.string(),
+    hosts: z.number(),
+    hostsUp: z.number(),
+    ports: z.number(),
+    appeared: z.number(),
+    changed: z.number(),
+    gone: z.number(),
+    reappeared: z.number(),
+    stable: z.number(),
+    errors: z.array(z.string()),
+    /** What was stored differently from how the XML lists it (a host listed twice, ports nmap omitted). */
+    warnings: z.array(z.string()),
+  })
+  .openapi('UploadSummary');
 
 export const route = createRoute({
   method: 'put',
   path: '/v1/agent/jobs/{jobId}/result',
   tags: ['agent'],
-  summary: 'Upload a job\'s nmap XML (agent token; gzip accepted; idempotent per job)',
+  summary: "Upload a job's nmap XML (agent token; gzip accepted; idempotent per job)",
   security,
   middleware: [requireAgent(), expensive, uploadLimit] as const,
   request: {
@@ -79,7 +81,6 @@ export const route = createRoute({
     ...errors(400, 401, 403, 404, 409, 413, 422, 429),
   },
 });
-
 
 async function readXml(req: Request, inflatedMax: number): Promise<Buffer> {
   const raw = Buffer.from(await req.arrayBuffer());
@@ -114,11 +115,15 @@ async function gunzipBounded(raw: Buffer, inflatedMax: number): Promise<Buffer> 
       total += chunk.length;
       if (total > limit) {
         gunzip.destroy();
-        throw new PlumError('payload_too_large', limit === inflatedMax
-          ? `result larger than ${inflatedMax} bytes once decompressed`
-          : `result inflates to more than ${MAX_INFLATE_RATIO} times its compressed size (${raw.length} bytes): refused as a gzip bomb`, {
-          hint: 'split the job into smaller ones, or send the XML uncompressed',
-        });
+        throw new PlumError(
+          'payload_too_large',
+          limit === inflatedMax
+            ? `result larger than ${inflatedMax} bytes once decompressed`
+            : `result inflates to more than ${MAX_INFLATE_RATIO} times its compressed size (${raw.length} bytes): refused as a gzip bomb`,
+          {
+            hint: 'split the job into smaller ones, or send the XML uncompressed',
+          },
+        );
       }
       chunks.push(chunk);
     }
@@ -140,7 +145,9 @@ export default {
       const job = await jobForUpload(store, jobId);
       if (!job) throw new PlumError('not_found', `no job ${jobId}`, { hint: 'upload results only for jobs the server handed out' });
       if (!job.agent) {
-        throw new PlumError('conflict', `job ${jobId} was not claimed by this agent`, { hint: `claim the job before running it: POST /v1/agent/jobs/${jobId}/claim` });
+        throw new PlumError('conflict', `job ${jobId} was not claimed by this agent`, {
+          hint: `claim the job before running it: POST /v1/agent/jobs/${jobId}/claim`,
+        });
       }
       if (job.agent !== p.agent.name) {
         throw new PlumError('forbidden', `job ${jobId} is assigned to another agent`, { hint: 'upload with the token of the agent that ran the job' });
@@ -160,47 +167,89 @@ export default {
         // early (then nothing is gone): here it is checked and kept.
         const outside = hostsOutsideJob(readMasscanOutput(xml).hosts, job.targets, {});
         if (outside.length > 0) {
-          throw new PlumError('out_of_scope', `the result of ${jobId} holds ${outside.length} host${outside.length > 1 ? 's' : ''} outside the job: ${outside.slice(0, 5).join(', ')}`, {
-            hint: 'upload the unmodified masscan output of this job only',
-          });
+          throw new PlumError(
+            'out_of_scope',
+            `the result of ${jobId} holds ${outside.length} host${outside.length > 1 ? 's' : ''} outside the job: ${outside.slice(0, 5).join(', ')}`,
+            {
+              hint: 'upload the unmodified masscan output of this job only',
+            },
+          );
         }
         await storeResultSink(store, { retentionDays: config.PLUM_RAW_RETENTION_DAYS }).deliver({ jobId, runId: job.run_id } as JobSpec, xml, sha256);
-        return c.json({
-          jobId, runId: job.run_id, duplicate: Boolean(job.ingested_at), sha256, hosts: 0, hostsUp: 0, ports: 0, appeared: 0, changed: 0,
-          gone: 0, reappeared: 0, stable: 0, errors: [], warnings: [],
-        }, 200);
+        return c.json(
+          {
+            jobId,
+            runId: job.run_id,
+            duplicate: Boolean(job.ingested_at),
+            sha256,
+            hosts: 0,
+            hostsUp: 0,
+            ports: 0,
+            appeared: 0,
+            changed: 0,
+            gone: 0,
+            reappeared: 0,
+            stable: 0,
+            errors: [],
+            warnings: [],
+          },
+          200,
+        );
       }
       // A job of a TLS profile (or another scanner's) is read with that scanner's reader, in its view.
       const other = readScannerOutput(job.scanner, xml);
       if (other?.scan.error && other.scan.hosts.length === 0 && !other.scan.run.finished) {
-        throw new PlumError('parse_error', `the result is not usable ${job.scanner} output: ${other.scan.error.message}`, { hint: 'upload the output the agent\'s runner wrote, unmodified' });
+        throw new PlumError('parse_error', `the result is not usable ${job.scanner} output: ${other.scan.error.message}`, {
+          hint: "upload the output the agent's runner wrote, unmodified",
+        });
       }
       const scan = other?.scan ?? parseUploadedXml(xml);
       // A result may only describe the job's own targets: a forged host is refused, not stored and scored.
       const outside = hostsOutsideJob(scan.hosts, job.targets, await pinnedAddresses(store, job.run_id));
       if (outside.length > 0) {
         c.var.deps.log?.warn({ jobId, agent: p.agent.name, outside: outside.slice(0, 20) }, 'refused an upload with hosts outside the job');
-        throw new PlumError('out_of_scope', `the result of ${jobId} holds ${outside.length} host${outside.length > 1 ? 's' : ''} outside the job: ${outside.slice(0, 5).join(', ')}${outside.length > 5 ? ', …' : ''}`, {
-          hint: 'upload the unmodified nmap XML of this job only',
-          details: { outside: outside.slice(0, 100) },
-        });
+        throw new PlumError(
+          'out_of_scope',
+          `the result of ${jobId} holds ${outside.length} host${outside.length > 1 ? 's' : ''} outside the job: ${outside.slice(0, 5).join(', ')}${outside.length > 5 ? ', …' : ''}`,
+          {
+            hint: 'upload the unmodified nmap XML of this job only',
+            details: { outside: outside.slice(0, 100) },
+          },
+        );
       }
-      const summary = await ingestScanResult(store, {
-        scan,
-        scope: { targets: job.targets, tcpPorts: job.tcp_ports, ...(job.udp_ports ? { udpPorts: job.udp_ports } : {}) },
-        runId: job.run_id,
-        jobId,
-        rawXml: xml,
-        source: `agent:${p.agent.name}`,
-        ...(other ? { view: other.view } : {}),
-        retentionDays: config.PLUM_RAW_RETENTION_DAYS,
-      }, services.ingestDeps ?? {});
-      return c.json({
-        jobId, runId: summary.runId, duplicate: Boolean(job.ingested_at) && job.result_sha256 === sha256, sha256,
-        hosts: summary.hosts, hostsUp: summary.hostsUp, ports: summary.ports, appeared: summary.appeared, changed: summary.changed,
-        gone: summary.gone, reappeared: summary.reappeared, stable: summary.stable, errors: summary.errors,
-        warnings: summary.warnings,
-      }, 200);
+      const summary = await ingestScanResult(
+        store,
+        {
+          scan,
+          scope: { targets: job.targets, tcpPorts: job.tcp_ports, ...(job.udp_ports ? { udpPorts: job.udp_ports } : {}) },
+          runId: job.run_id,
+          jobId,
+          rawXml: xml,
+          source: `agent:${p.agent.name}`,
+          ...(other ? { view: other.view } : {}),
+          retentionDays: config.PLUM_RAW_RETENTION_DAYS,
+        },
+        services.ingestDeps ?? {},
+      );
+      return c.json(
+        {
+          jobId,
+          runId: summary.runId,
+          duplicate: Boolean(job.ingested_at) && job.result_sha256 === sha256,
+          sha256,
+          hosts: summary.hosts,
+          hostsUp: summary.hostsUp,
+          ports: summary.ports,
+          appeared: summary.appeared,
+          changed: summary.changed,
+          gone: summary.gone,
+          reappeared: summary.reappeared,
+          stable: summary.stable,
+          errors: summary.errors,
+          warnings: summary.warnings,
+        },
+        200,
+      );
     });
   },
 } satisfies RouteModule;

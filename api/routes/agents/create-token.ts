@@ -5,10 +5,13 @@ import { errors, jsonBody, jsonContent, security } from '../../schemas.ts';
 import type { RouteModule } from '../index.ts';
 import { AgentSchema, AgentTokenSchema } from './schemas.ts';
 
-const Body = z.object({
-  agent: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/, 'must be 1-63 letters, digits, dots, dashes or underscores'),
-  labels: z.array(z.string().min(1).max(100)).max(50).optional(),
-}).strict().openapi('CreateAgentToken');
+const Body = z
+  .object({
+    agent: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/, 'must be 1-63 letters, digits, dots, dashes or underscores'),
+    labels: z.array(z.string().min(1).max(100)).max(50).optional(),
+  })
+  .strict()
+  .openapi('CreateAgentToken');
 
 export const route = createRoute({
   method: 'post',

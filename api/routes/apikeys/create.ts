@@ -5,10 +5,13 @@ import { errors, jsonBody, jsonContent, security } from '../../schemas.ts';
 import type { RouteModule } from '../index.ts';
 import { ApiKeySchema } from './schemas.ts';
 
-const Body = z.object({
-  role: z.enum(['viewer', 'operator', 'admin']),
-  name: z.string().trim().min(1).max(200).optional(),
-}).strict().openapi('CreateApiKey');
+const Body = z
+  .object({
+    role: z.enum(['viewer', 'operator', 'admin']),
+    name: z.string().trim().min(1).max(200).optional(),
+  })
+  .strict()
+  .openapi('CreateApiKey');
 
 export const route = createRoute({
   method: 'post',

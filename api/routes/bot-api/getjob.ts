@@ -23,7 +23,11 @@ import { botApiEnabled, forbidden, invalid, keyOf, notFound, readBotRequest } fr
  * runner checks them; a job failing those checks is failed, never handed out.
  */
 
-interface NseFile { name: string; hash: string; content_b64?: string }
+interface NseFile {
+  name: string;
+  hash: string;
+  content_b64?: string;
+}
 
 async function scriptFiles(store: Store, job: LegacyJob, scripts: string[], cached: Record<string, string> | undefined): Promise<NseFile[]> {
   const out: NseFile[] = [];
@@ -55,7 +59,7 @@ export default {
       if (typeof body === 'string') return invalid(c, body);
       const { store, config } = c.var.deps;
       const keyId = await keyOf(c, body);
-      if (!keyId || !await knownLegacyAgent(store, keyId, body.UID.toLowerCase())) return forbidden(c);
+      if (!keyId || !(await knownLegacyAgent(store, keyId, body.UID.toLowerCase()))) return forbidden(c);
       const bridge = c.var.deps.services?.legacyBridge;
       bridge?.touch();
       for (;;) {
@@ -77,17 +81,23 @@ export default {
           continue;
         }
         const custom = new Set(job.customScripts.map((s) => s.name));
-        return c.json({
-          message: {
-            message: 'ready',
-            job: job.targets.join(','),
-            job_uid: jobUid(job.id),
-            nmap_ports: job.tcpPorts.split(',').map((p) => p.trim()).filter(Boolean),
-            nmap_nse: scripts.map((s) => (isProjectScript(s) || custom.has(s) ? `${s}.nse` : s)),
-            nse_scripts: nseScripts,
-            ...(params ? { nmap_additional_params: params } : {}),
+        return c.json(
+          {
+            message: {
+              message: 'ready',
+              job: job.targets.join(','),
+              job_uid: jobUid(job.id),
+              nmap_ports: job.tcpPorts
+                .split(',')
+                .map((p) => p.trim())
+                .filter(Boolean),
+              nmap_nse: scripts.map((s) => (isProjectScript(s) || custom.has(s) ? `${s}.nse` : s)),
+              nse_scripts: nseScripts,
+              ...(params ? { nmap_additional_params: params } : {}),
+            },
           },
-        }, 200);
+          200,
+        );
       }
     });
   },

@@ -43,7 +43,11 @@ export async function readBotRequest<T extends z.ZodRawShape>(c: Context<ApiEnv>
 }
 
 export const identityOf = (b: z.infer<typeof identity>): LegacyIdentity => ({
-  uid: b.UID.toLowerCase(), deviceModel: b.DEVICE_MODEL, agentVersion: b.AGENT_VERSION, systemVersion: b.SYSTEM_VERSION, extIp: b.EXT_IP,
+  uid: b.UID.toLowerCase(),
+  deviceModel: b.DEVICE_MODEL,
+  agentVersion: b.AGENT_VERSION,
+  systemVersion: b.SYSTEM_VERSION,
+  extIp: b.EXT_IP,
 });
 
 /** The key's id, or undefined when the key is unknown or revoked. */

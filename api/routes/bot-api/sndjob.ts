@@ -24,7 +24,7 @@ export default {
       const { store, config } = c.var.deps;
       const keyId = await keyOf(c, body);
       const uid = body.UID.toLowerCase();
-      if (!keyId || !await knownLegacyAgent(store, keyId, uid)) return forbidden(c);
+      if (!keyId || !(await knownLegacyAgent(store, keyId, uid))) return forbidden(c);
       const bridge = c.var.deps.services?.legacyBridge;
       bridge?.touch();
       try {
@@ -36,12 +36,18 @@ export default {
         }
         const hosts = readNmap2jsonText(body.RESULT, 'RESULT').map((d) => legacyHostOf(d.doc));
         const rules = await openRuleContext(store, config);
-        await ingestScanResult(store, {
-          scan: { run: {}, hosts },
-          scope: { targets: job.targets, tcpPorts: job.tcpPorts, ...(job.udpPorts ? { udpPorts: job.udpPorts } : {}) },
-          runId: job.runId, jobId: job.id, resultSha256: createHash('sha256').update(body.RESULT).digest('hex'),
-          source: `legacy agent ${uid}`,
-        }, createRuleIngestDeps(store, { set: rules.set, score: rules.score }));
+        await ingestScanResult(
+          store,
+          {
+            scan: { run: {}, hosts },
+            scope: { targets: job.targets, tcpPorts: job.tcpPorts, ...(job.udpPorts ? { udpPorts: job.udpPorts } : {}) },
+            runId: job.runId,
+            jobId: job.id,
+            resultSha256: createHash('sha256').update(body.RESULT).digest('hex'),
+            source: `legacy agent ${uid}`,
+          },
+          createRuleIngestDeps(store, { set: rules.set, score: rules.score }),
+        );
         // On Temporal: the job's nmap activity completes now; if that fails (the attempt timed out meanwhile),
         // the ingest stands and the next attempt finds the job ingested.
         await bridge?.resultStored(job.id, body.RESULT.length);

@@ -40,7 +40,13 @@ const REORDER_WINDOW_MS = 10_000;
 const BATCH = 500;
 
 const Query = z.object({
-  types: z.string().regex(/^(appeared|changed|gone|reappeared)(,(appeared|changed|gone|reappeared))*$/, 'must be a comma-separated list of appeared, changed, gone, reappeared').optional(),
+  types: z
+    .string()
+    .regex(
+      /^(appeared|changed|gone|reappeared)(,(appeared|changed|gone|reappeared))*$/,
+      'must be a comma-separated list of appeared, changed, gone, reappeared',
+    )
+    .optional(),
   runs: z.enum(['true', 'false']).default('true').openapi({ description: 'include run progress events' }),
   since: z.iso.datetime({ offset: true }).optional().openapi({ description: 'replay observation events recorded since this time' }),
 });
@@ -50,7 +56,8 @@ export const route = createRoute({
   path: '/v1/events',
   tags: ['events'],
   summary: 'Stream observation events and run progress (Server-Sent Events)',
-  description: 'Event names: `observation` (data: an ObservationEvent, as GET /v1/history returns it: {id,type,ip,protocol,port,at,hsh256,previousHsh256,observationId,previousObservationId,runId,jobId,changes}) and `run` (data: {id,kind,status,progress,counters}). Reconnect with Last-Event-ID to resume.',
+  description:
+    'Event names: `observation` (data: an ObservationEvent, as GET /v1/history returns it: {id,type,ip,protocol,port,at,hsh256,previousHsh256,observationId,previousObservationId,runId,jobId,changes}) and `run` (data: {id,kind,status,progress,counters}). Reconnect with Last-Event-ID to resume.',
   security,
   middleware: [requireRole('viewer')] as const,
   request: { query: Query },
@@ -118,7 +125,7 @@ export default {
           const windowStart = eventIdFloor(eventIdTime(cursor) - REORDER_WINDOW_MS);
           const from = windowStart > floor ? windowStart : floor;
           for (const id of seen) if (id < from) seen.delete(id);
-          if (await feedEventCount(store, types, from, cursor) <= seen.size) return;
+          if ((await feedEventCount(store, types, from, cursor)) <= seen.size) return;
           let after = from < cursor ? from : cursor;
           for (;;) {
             const page = await eventPage(store, types, after, cursor);
@@ -162,7 +169,9 @@ export default {
           }
         } catch (e) {
           log.warn({ err: e }, 'event stream poll failed');
-          await stream.writeSSE({ event: 'error', data: JSON.stringify({ code: 'unavailable', message: 'event feed interrupted; reconnect with Last-Event-ID' }) }).catch(() => {});
+          await stream
+            .writeSSE({ event: 'error', data: JSON.stringify({ code: 'unavailable', message: 'event feed interrupted; reconnect with Last-Event-ID' }) })
+            .catch(() => {});
         } finally {
           release();
         }

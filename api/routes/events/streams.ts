@@ -9,7 +9,10 @@ export class StreamSlots {
   private readonly perKey = new Map<string, number>();
   private total = 0;
 
-  constructor(private readonly maxPerKey: number, private readonly maxTotal: number) {}
+  constructor(
+    private readonly maxPerKey: number,
+    private readonly maxTotal: number,
+  ) {}
 
   /** Takes a slot for `key` or throws `rate_limited`; call the returned function once, when the stream ends. */
   acquire(key: string): () => void {

@@ -9,8 +9,9 @@ import { errors, jsonContent, security } from '../../schemas.ts';
 import type { RouteModule } from '../index.ts';
 import { EventSchema, eventJson } from './schemas.ts';
 
-const Time = z.string().regex(/^(\d{1,5}[mhdw]|\d{4}-\d{2}-\d{2}([T ][0-9:.]+(Z|[+-]\d{2}:?\d{2})?)?)$/, 'must be a duration like 7d, 12h, 30m, 2w or an ISO date');
-
+const Time = z
+  .string()
+  .regex(/^(\d{1,5}[mhdw]|\d{4}-\d{2}-\d{2}([T ][0-9:.]+(Z|[+-]\d{2}:?\d{2})?)?)$/, 'must be a duration like 7d, 12h, 30m, 2w or an ISO date');
 
 export const route = createRoute({
   method: 'get',
@@ -24,7 +25,13 @@ export const route = createRoute({
     query: z.object({
       since: Time.optional(),
       until: Time.optional(),
-      types: z.string().regex(/^(appeared|changed|gone|reappeared)(,(appeared|changed|gone|reappeared))*$/, 'must be a comma-separated list of appeared, changed, gone, reappeared').optional(),
+      types: z
+        .string()
+        .regex(
+          /^(appeared|changed|gone|reappeared)(,(appeared|changed|gone|reappeared))*$/,
+          'must be a comma-separated list of appeared, changed, gone, reappeared',
+        )
+        .optional(),
       net: z.string().max(64).optional().openapi({ description: 'an address or CIDR' }),
       tag: z.string().min(1).max(200).optional().openapi({ description: 'only events of services carrying this tag', example: 'product:nginx' }),
       limit: z.coerce.number().int().min(1).max(10_000).default(1000),
@@ -52,7 +59,12 @@ export default {
         net = t.value;
       }
       const items = await listEvents(c.var.deps.store, {
-        since: q.since === undefined ? undefined : parseSince(q.since, now, 'since'), until: q.until === undefined ? undefined : parseSince(q.until, now, 'until'), types: q.types?.split(',') as EventType[] | undefined, net, tag: q.tag, limit: q.limit,
+        since: q.since === undefined ? undefined : parseSince(q.since, now, 'since'),
+        until: q.until === undefined ? undefined : parseSince(q.until, now, 'until'),
+        types: q.types?.split(',') as EventType[] | undefined,
+        net,
+        tag: q.tag,
+        limit: q.limit,
       });
       return c.json({ items: items.map(eventJson) }, 200);
     });

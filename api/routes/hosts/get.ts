@@ -14,21 +14,36 @@ const Feature = z.object({
   percent: z.number(),
 });
 const Service = z.object({
-  id: z.string(), protocol: z.string(), port: z.number(), state: z.enum(['open', 'closed']), hsh256: z.string(), fpVersion: z.number(),
-  firstSeen: z.string(), lastSeen: z.string(), timesSeen: z.number(), stateChangedAt: z.string(), hostnames: z.array(z.string()),
-  fields: z.record(z.string(), z.array(z.string())), tags: z.array(z.string()), score: z.number(),
+  id: z.string(),
+  protocol: z.string(),
+  port: z.number(),
+  state: z.enum(['open', 'closed']),
+  hsh256: z.string(),
+  fpVersion: z.number(),
+  firstSeen: z.string(),
+  lastSeen: z.string(),
+  timesSeen: z.number(),
+  stateChangedAt: z.string(),
+  hostnames: z.array(z.string()),
+  fields: z.record(z.string(), z.array(z.string())),
+  tags: z.array(z.string()),
+  score: z.number(),
   scoreFeatures: z.record(z.string(), z.unknown()).nullable(),
 });
-const Host = z.object({
-  ip: z.string(),
-  firstSeen: z.string().nullable(),
-  lastSeen: z.string().nullable(),
-  hostnames: z.array(z.string()),
-  tags: z.array(z.string()),
-  score: z.object({ score: z.number(), band: z.string(), features: z.array(Feature) }).openapi({ description: 'Host exposure score over its open ports, with every feature\'s contribution' }),
-  services: z.array(Service),
-  history: z.array(EventSchema),
-}).openapi('Host');
+const Host = z
+  .object({
+    ip: z.string(),
+    firstSeen: z.string().nullable(),
+    lastSeen: z.string().nullable(),
+    hostnames: z.array(z.string()),
+    tags: z.array(z.string()),
+    score: z
+      .object({ score: z.number(), band: z.string(), features: z.array(Feature) })
+      .openapi({ description: "Host exposure score over its open ports, with every feature's contribution" }),
+    services: z.array(Service),
+    history: z.array(EventSchema),
+  })
+  .openapi('Host');
 
 const DEFAULT_EVENTS = 1000;
 
@@ -43,8 +58,23 @@ export const route = createRoute({
   security,
   middleware: [requireRole('viewer'), heavyHistory] as const,
   request: {
-    params: z.object({ ip: z.string().min(2).max(45).regex(/^[0-9a-fA-F:.]+$/, 'must be an IPv4 or IPv6 address').openapi({ param: { name: 'ip', in: 'path' } }) }),
-    query: z.object({ events: z.coerce.number().int().min(0).max(10_000).default(DEFAULT_EVENTS).openapi({ description: `most recent events to return; more than ${DEFAULT_EVENTS} counts against the rate limit of heavy reads` }) }),
+    params: z.object({
+      ip: z
+        .string()
+        .min(2)
+        .max(45)
+        .regex(/^[0-9a-fA-F:.]+$/, 'must be an IPv4 or IPv6 address')
+        .openapi({ param: { name: 'ip', in: 'path' } }),
+    }),
+    query: z.object({
+      events: z.coerce
+        .number()
+        .int()
+        .min(0)
+        .max(10_000)
+        .default(DEFAULT_EVENTS)
+        .openapi({ description: `most recent events to return; more than ${DEFAULT_EVENTS} counts against the rate limit of heavy reads` }),
+    }),
   },
   responses: { 200: jsonContent(Host, 'The host'), ...errors(400, 401, 403, 404) },
 });

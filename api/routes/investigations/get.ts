@@ -8,8 +8,19 @@ import { JobSchema, RunIdParam, RunSchema, loadRun } from '../runs/schemas.ts';
 import { currentServicesOfRun, eventsOfRun } from '../../../store/repos/observations.ts';
 
 const Result = z.object({
-  ip: z.string(), protocol: z.string(), port: z.number(), state: z.string(), hsh256: z.string(), tags: z.array(z.string()), score: z.number(),
-  firstSeen: z.string(), lastSeen: z.string(), service: z.string().nullable(), product: z.string().nullable(), title: z.string().nullable(), banner: z.string().nullable(),
+  ip: z.string(),
+  protocol: z.string(),
+  port: z.number(),
+  state: z.string(),
+  hsh256: z.string(),
+  tags: z.array(z.string()),
+  score: z.number(),
+  firstSeen: z.string(),
+  lastSeen: z.string(),
+  service: z.string().nullable(),
+  product: z.string().nullable(),
+  title: z.string().nullable(),
+  banner: z.string().nullable(),
 });
 
 export const route = createRoute({
@@ -21,10 +32,17 @@ export const route = createRoute({
   middleware: [requireRole('viewer')] as const,
   request: { params: RunIdParam },
   responses: {
-    200: jsonContent(z.object({
-      investigation: RunSchema, jobCounts: z.record(z.string(), z.number()), jobs: z.array(JobSchema),
-      results: z.array(Result), events: z.array(EventSchema), reportUrl: z.string(),
-    }), 'The investigation'),
+    200: jsonContent(
+      z.object({
+        investigation: RunSchema,
+        jobCounts: z.record(z.string(), z.number()),
+        jobs: z.array(JobSchema),
+        results: z.array(Result),
+        events: z.array(EventSchema),
+        reportUrl: z.string(),
+      }),
+      'The investigation',
+    ),
     ...errors(400, 401, 403, 404),
   },
 });
@@ -37,17 +55,31 @@ export default {
       const run = await loadRun(store, id, 'investigation');
       const results = await currentServicesOfRun(store, id);
       const events = await eventsOfRun(store, id);
-      return c.json({
-        investigation: runJson(run),
-        jobCounts: await jobCounts(store, id),
-        jobs: (await listJobs(store, id)).map(jobJson),
-        results: results.map((r) => ({
-          ip: r.ip, protocol: r.protocol, port: r.port, state: r.state, hsh256: r.hsh256, tags: r.tags, score: r.score,
-          firstSeen: r.first_seen.toISOString(), lastSeen: r.last_seen.toISOString(), service: r.service, product: r.product, title: r.title, banner: r.banner,
-        })),
-        events: events.map(eventJson),
-        reportUrl: `/v1/investigations/${id}/report`,
-      }, 200);
+      return c.json(
+        {
+          investigation: runJson(run),
+          jobCounts: await jobCounts(store, id),
+          jobs: (await listJobs(store, id)).map(jobJson),
+          results: results.map((r) => ({
+            ip: r.ip,
+            protocol: r.protocol,
+            port: r.port,
+            state: r.state,
+            hsh256: r.hsh256,
+            tags: r.tags,
+            score: r.score,
+            firstSeen: r.first_seen.toISOString(),
+            lastSeen: r.last_seen.toISOString(),
+            service: r.service,
+            product: r.product,
+            title: r.title,
+            banner: r.banner,
+          })),
+          events: events.map(eventJson),
+          reportUrl: `/v1/investigations/${id}/report`,
+        },
+        200,
+      );
     });
   },
 } satisfies RouteModule;

@@ -14,7 +14,7 @@ export const route = createRoute({
   method: 'get',
   path: '/v1/investigations/{id}/report',
   tags: ['investigations'],
-  summary: 'The investigation\'s Markdown report (its targets, from its start through its end, or now while it runs)',
+  summary: "The investigation's Markdown report (its targets, from its start through its end, or now while it runs)",
   security,
   middleware: [requireRole('viewer'), expensive] as const,
   request: {
@@ -63,7 +63,7 @@ export default {
         query,
         period,
         now,
-        ...await reportSettingsOf(config, log),
+        ...(await reportSettingsOf(config, log)),
       });
       if (format === 'json') return c.json(model as unknown as Record<string, unknown>, 200);
       return c.body(markdown, 200, { 'content-type': 'text/markdown; charset=utf-8' }) as never;

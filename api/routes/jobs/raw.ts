@@ -28,10 +28,11 @@ export default {
     app.openapi(route, async (c) => {
       const { id } = c.req.valid('param');
       const raw = await getJobRawXml(c.var.deps.store, id);
-      if (raw.found === 'no-job') throw new PlumError('not_found', `no job ${id}`, { hint: 'GET /v1/runs/{id} lists a run\'s jobs' });
+      if (raw.found === 'no-job') throw new PlumError('not_found', `no job ${id}`, { hint: "GET /v1/runs/{id} lists a run's jobs" });
       if (raw.found === 'not-kept') {
-        throw new PlumError('not_found', `no nmap XML is stored for job ${id}`,
-          { hint: 'it is dropped after PLUM_RAW_RETENTION_DAYS, and never kept for files over 256 MB imported with plum ingest' });
+        throw new PlumError('not_found', `no nmap XML is stored for job ${id}`, {
+          hint: 'it is dropped after PLUM_RAW_RETENTION_DAYS, and never kept for files over 256 MB imported with plum ingest',
+        });
       }
       const headers: Record<string, string> = {
         'content-type': 'application/xml',

@@ -4,11 +4,13 @@ import { jsonContent } from '../../schemas.ts';
 import { PLUM_VERSION } from '../../../core/version.ts';
 import { databaseAnswers } from '../../../store/health.ts';
 
-const Health = z.object({
-  status: z.literal('ok'),
-  database: z.enum(['pglite', 'postgres']),
-  version: z.string(),
-}).openapi('Health');
+const Health = z
+  .object({
+    status: z.literal('ok'),
+    database: z.enum(['pglite', 'postgres']),
+    version: z.string(),
+  })
+  .openapi('Health');
 
 export const route = createRoute({
   method: 'get',

@@ -4,10 +4,12 @@ import { jsonContent } from '../../schemas.ts';
 import { checkReadiness, readinessChecks } from '../../readiness.ts';
 
 const State = z.enum(['ok', 'failed', 'timeout']);
-const Readyz = z.object({
-  status: z.enum(['ready', 'unavailable']),
-  checks: z.object({ database: State, temporal: State.optional(), meilisearch: State.optional() }),
-}).openapi('Readyz');
+const Readyz = z
+  .object({
+    status: z.enum(['ready', 'unavailable']),
+    checks: z.object({ database: State, temporal: State.optional(), meilisearch: State.optional() }),
+  })
+  .openapi('Readyz');
 
 export const route = createRoute({
   method: 'get',
@@ -29,9 +31,7 @@ export default {
         deps.log.warn({ check: name, err: err instanceof Error ? err.message : String(err) }, 'readiness check failed');
       });
       const checks = { database: r.checks.database ?? 'failed', ...r.checks };
-      return r.ready
-        ? c.json({ status: 'ready' as const, checks }, 200)
-        : c.json({ status: 'unavailable' as const, checks }, 503);
+      return r.ready ? c.json({ status: 'ready' as const, checks }, 200) : c.json({ status: 'unavailable' as const, checks }, 503);
     });
   },
 } satisfies RouteModule;

@@ -7,10 +7,22 @@ import { expensive, requireRole } from '../../auth.ts';
 import { errors, jsonBody, jsonContent, security } from '../../schemas.ts';
 import type { RouteModule } from '../index.ts';
 
-const Body = z.object({
-  rule: z.string().regex(/^[a-z0-9][a-z0-9_.-]{0,99}$/, 'must be a rule name').optional(),
-  ip: z.string().min(2).max(45).regex(/^[0-9a-fA-F:.]+$/, 'must be an IPv4 or IPv6 address').optional(),
-}).strict().refine((b) => !b.ip || b.rule, { message: 'give the rule to try on the host', path: ['rule'] }).openapi('TestRules');
+const Body = z
+  .object({
+    rule: z
+      .string()
+      .regex(/^[a-z0-9][a-z0-9_.-]{0,99}$/, 'must be a rule name')
+      .optional(),
+    ip: z
+      .string()
+      .min(2)
+      .max(45)
+      .regex(/^[0-9a-fA-F:.]+$/, 'must be an IPv4 or IPv6 address')
+      .optional(),
+  })
+  .strict()
+  .refine((b) => !b.ip || b.rule, { message: 'give the rule to try on the host', path: ['rule'] })
+  .openapi('TestRules');
 
 const Report = z.object({
   rules: z.number(),
@@ -21,14 +33,16 @@ const Report = z.object({
 const HostTry = z.object({
   rule: z.string(),
   ip: z.string(),
-  ports: z.array(z.object({ protocol: z.string(), port: z.number(), hsh256: z.string(), matches: z.boolean(), tags: z.array(z.string()), storedTags: z.array(z.string()) })),
+  ports: z.array(
+    z.object({ protocol: z.string(), port: z.number(), hsh256: z.string(), matches: z.boolean(), tags: z.array(z.string()), storedTags: z.array(z.string()) }),
+  ),
 });
 
 export const route = createRoute({
   method: 'post',
   path: '/v1/rules/test',
   tags: ['rules'],
-  summary: 'Run rule test cases (all rules or one), or try one rule on a stored host\'s open ports',
+  summary: "Run rule test cases (all rules or one), or try one rule on a stored host's open ports",
   security,
   middleware: [requireRole('viewer'), expensive] as const,
   request: { body: jsonBody(Body) },
@@ -49,10 +63,15 @@ export default {
       }
       if (!b.ip) {
         const r = runRuleTests(rc.set, b.rule ? [b.rule] : undefined);
-        return c.json({
-          rules: r.rules, cases: r.cases, untested: r.untested,
-          failures: r.failures.map((f) => ({ rule: f.rule, source: f.source, kind: f.kind, index: f.index, tags: f.tags })),
-        }, 200);
+        return c.json(
+          {
+            rules: r.rules,
+            cases: r.cases,
+            untested: r.untested,
+            failures: r.failures.map((f) => ({ rule: f.rule, source: f.source, kind: f.kind, index: f.index, tags: f.tags })),
+          },
+          200,
+        );
       }
       return c.json(await testRuleOnHost(store, rc, b.rule!, b.ip), 200);
     });

@@ -16,7 +16,10 @@ export const route = createRoute({
     query: z.object({
       kind: z.enum(RUN_KINDS).optional(),
       status: z.enum(RUN_STATUSES).optional(),
-      profile: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, 'must be a profile name').optional(),
+      profile: z
+        .string()
+        .regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, 'must be a profile name')
+        .optional(),
       limit: z.coerce.number().int().min(1).max(500).default(50),
       cursor: typedId('run').optional().openapi({ description: 'the nextCursor of the previous page' }),
     }),

@@ -4,47 +4,60 @@ import { PlumError } from '../../../core/errors.ts';
 import { typedId } from '../../schemas.ts';
 import { RUN_KINDS, getRun, type RunRow } from '../../../store/repos/runs.ts';
 
-export const RunSchema = z.object({
-  id: z.string(),
-  kind: z.enum(RUN_KINDS),
-  profileId: z.string().nullable(),
-  profile: z.string().nullable(),
-  requestedBy: z.string().nullable(),
-  targets: z.array(z.string()),
-  reason: z.string().nullable(),
-  status: z.string(),
-  scheduledFor: z.string().nullable(),
-  startedAt: z.string().nullable(),
-  finishedAt: z.string().nullable(),
-  createdAt: z.string(),
-  counters: z.record(z.string(), z.number()),
-  progress: z.record(z.string(), z.unknown()),
-  scopeOverride: z.boolean(),
-  workflowId: z.string().nullable(),
-  error: z.string().nullable(),
-  origin: z.object({
-    query: z.string(), firingId: z.string(), observationId: z.string(), ip: z.string(), protocol: z.string(), port: z.number(),
-    hsh256: z.string(), firings: z.number(),
-  }).nullable().openapi({ description: 'A triggered run (kind trigger): the trigger query and the finding that fired first; firings counts those the run scans' }),
-}).openapi('Run');
+export const RunSchema = z
+  .object({
+    id: z.string(),
+    kind: z.enum(RUN_KINDS),
+    profileId: z.string().nullable(),
+    profile: z.string().nullable(),
+    requestedBy: z.string().nullable(),
+    targets: z.array(z.string()),
+    reason: z.string().nullable(),
+    status: z.string(),
+    scheduledFor: z.string().nullable(),
+    startedAt: z.string().nullable(),
+    finishedAt: z.string().nullable(),
+    createdAt: z.string(),
+    counters: z.record(z.string(), z.number()),
+    progress: z.record(z.string(), z.unknown()),
+    scopeOverride: z.boolean(),
+    workflowId: z.string().nullable(),
+    error: z.string().nullable(),
+    origin: z
+      .object({
+        query: z.string(),
+        firingId: z.string(),
+        observationId: z.string(),
+        ip: z.string(),
+        protocol: z.string(),
+        port: z.number(),
+        hsh256: z.string(),
+        firings: z.number(),
+      })
+      .nullable()
+      .openapi({ description: 'A triggered run (kind trigger): the trigger query and the finding that fired first; firings counts those the run scans' }),
+  })
+  .openapi('Run');
 
-export const JobSchema = z.object({
-  id: z.string(),
-  index: z.number(),
-  targets: z.array(z.string()),
-  addressCount: z.number(),
-  tcpPorts: z.string(),
-  udpPorts: z.string().nullable(),
-  scripts: z.array(z.string()),
-  status: z.string(),
-  attempts: z.number(),
-  agent: z.string().nullable(),
-  startedAt: z.string().nullable(),
-  finishedAt: z.string().nullable(),
-  ingestedAt: z.string().nullable(),
-  error: z.string().nullable(),
-  progress: z.record(z.string(), z.unknown()),
-}).openapi('Job');
+export const JobSchema = z
+  .object({
+    id: z.string(),
+    index: z.number(),
+    targets: z.array(z.string()),
+    addressCount: z.number(),
+    tcpPorts: z.string(),
+    udpPorts: z.string().nullable(),
+    scripts: z.array(z.string()),
+    status: z.string(),
+    attempts: z.number(),
+    agent: z.string().nullable(),
+    startedAt: z.string().nullable(),
+    finishedAt: z.string().nullable(),
+    ingestedAt: z.string().nullable(),
+    error: z.string().nullable(),
+    progress: z.record(z.string(), z.unknown()),
+  })
+  .openapi('Job');
 
 export const RunIdParam = z.object({ id: typedId('run').openapi({ param: { name: 'id', in: 'path' } }) });
 

@@ -5,20 +5,33 @@ import { errors, jsonContent, security } from '../../schemas.ts';
 import type { RouteModule } from '../index.ts';
 
 const PortHit = z.object({
-  id: z.string(), protocol: z.string(), port: z.number(), state: z.string(), hsh256: z.string(), tags: z.array(z.string()),
-  score: z.number(), firstSeen: z.string(), lastSeen: z.string(),
-  service: z.string().optional(), product: z.string().optional(), title: z.string().optional(),
+  id: z.string(),
+  protocol: z.string(),
+  port: z.number(),
+  state: z.string(),
+  hsh256: z.string(),
+  tags: z.array(z.string()),
+  score: z.number(),
+  firstSeen: z.string(),
+  lastSeen: z.string(),
+  service: z.string().optional(),
+  product: z.string().optional(),
+  title: z.string().optional(),
 });
-const Result = z.object({
-  query: z.string(),
-  mode: z.enum(['structured', 'token']),
-  by: z.enum(['port', 'host']),
-  scope: z.enum(['current', 'history']),
-  sort: z.enum(['last_seen', 'score']),
-  backend: z.string(),
-  hosts: z.array(z.object({ ip: z.string(), firstSeen: z.string(), lastSeen: z.string(), score: z.number(), tags: z.array(z.string()), ports: z.array(PortHit) })),
-  nextCursor: z.string().optional(),
-}).openapi('SearchResult');
+const Result = z
+  .object({
+    query: z.string(),
+    mode: z.enum(['structured', 'token']),
+    by: z.enum(['port', 'host']),
+    scope: z.enum(['current', 'history']),
+    sort: z.enum(['last_seen', 'score']),
+    backend: z.string(),
+    hosts: z.array(
+      z.object({ ip: z.string(), firstSeen: z.string(), lastSeen: z.string(), score: z.number(), tags: z.array(z.string()), ports: z.array(PortHit) }),
+    ),
+    nextCursor: z.string().optional(),
+  })
+  .openapi('SearchResult');
 
 /** The API speaks camelCase; the store's hits are shared with the CLI's JSON, which speaks snake_case. */
 function hostJson({ first_seen, last_seen, ports, ...host }: HostHit) {
@@ -35,7 +48,8 @@ export const route = createRoute({
   path: '/v1/search',
   tags: ['search'],
   summary: 'Search with the structured language (or token mode), grouped by IP, paged by cursor',
-  description: 'Examples: `port:443 http_server.lk:nginx`, `net:192.0.2.0/24 port:22 since:7`, token mode `mode=token&q=openssh debian`. Syntax errors answer 400 with code `syntax` and details.position.',
+  description:
+    'Examples: `port:443 http_server.lk:nginx`, `net:192.0.2.0/24 port:22 since:7`, token mode `mode=token&q=openssh debian`. Syntax errors answer 400 with code `syntax` and details.position.',
   security,
   middleware: [requireRole('viewer'), expensive] as const,
   request: {
@@ -47,7 +61,10 @@ export const route = createRoute({
       sort: z.enum(['last_seen', 'score']).default('last_seen'),
       limit: z.coerce.number().int().min(1).max(1000).default(50),
       cursor: z.string().min(1).max(2000).optional(),
-      format: z.enum(['json', 'ndjson']).default('json').openapi({ description: 'ndjson: one host per line, then a last line {"nextCursor":...} when more follow' }),
+      format: z
+        .enum(['json', 'ndjson'])
+        .default('json')
+        .openapi({ description: 'ndjson: one host per line, then a last line {"nextCursor":...} when more follow' }),
     }),
   },
   responses: {
@@ -64,7 +81,12 @@ export default {
     app.openapi(route, async (c) => {
       const q = c.req.valid('query');
       const result = await searchPorts(c.var.deps.store, q.q, {
-        token: q.mode === 'token', by: q.by, scope: q.scope, sort: q.sort, limit: q.limit, cursor: q.cursor,
+        token: q.mode === 'token',
+        by: q.by,
+        scope: q.scope,
+        sort: q.sort,
+        limit: q.limit,
+        cursor: q.cursor,
       });
       if (q.format === 'ndjson') {
         const lines = result.hosts.map((h) => JSON.stringify(hostJson(h)));

@@ -5,12 +5,19 @@ import { errors, jsonBody, jsonContent, security } from '../../schemas.ts';
 import type { RouteModule } from '../index.ts';
 import { Label, OverlapSchema, TargetSchema, overlapJson } from './schemas.ts';
 
-const Body = z.object({
-  values: z.array(z.string().trim().min(1).max(300)).min(1).max(10_000).openapi({ example: ['192.0.2.0/24', 'www.example.org'] }),
-  exclude: z.boolean().default(false),
-  labels: z.array(Label).max(50).default([]),
-  note: z.string().max(1000).optional(),
-}).strict().openapi('CreateTargets');
+const Body = z
+  .object({
+    values: z
+      .array(z.string().trim().min(1).max(300))
+      .min(1)
+      .max(10_000)
+      .openapi({ example: ['192.0.2.0/24', 'www.example.org'] }),
+    exclude: z.boolean().default(false),
+    labels: z.array(Label).max(50).default([]),
+    note: z.string().max(1000).optional(),
+  })
+  .strict()
+  .openapi('CreateTargets');
 
 export const route = createRoute({
   method: 'post',

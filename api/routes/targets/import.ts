@@ -16,12 +16,14 @@ const importLimit = bodyLimit({
   },
 });
 
-const Report = z.object({
-  accepted: z.array(TargetSchema),
-  duplicate: z.array(z.object({ line: z.number(), value: z.string() })),
-  invalid: z.array(z.object({ line: z.number(), value: z.string(), error: z.string() })),
-  overlaps: z.array(OverlapSchema),
-}).openapi('TargetImportReport');
+const Report = z
+  .object({
+    accepted: z.array(TargetSchema),
+    duplicate: z.array(z.object({ line: z.number(), value: z.string() })),
+    invalid: z.array(z.object({ line: z.number(), value: z.string(), error: z.string() })),
+    overlaps: z.array(OverlapSchema),
+  })
+  .openapi('TargetImportReport');
 
 export const route = createRoute({
   method: 'post',
@@ -34,7 +36,10 @@ export const route = createRoute({
   request: {
     query: z.object({
       exclude: z.enum(['true', 'false']).default('false'),
-      label: z.union([Label, z.array(Label).max(50)]).optional().openapi({ description: 'label(s) given to the imported targets' }),
+      label: z
+        .union([Label, z.array(Label).max(50)])
+        .optional()
+        .openapi({ description: 'label(s) given to the imported targets' }),
     }),
     body: { required: true, content: { 'text/plain': { schema: z.string().openapi({ example: '192.0.2.0/24\nwww.example.org\n' }) } } },
   },

@@ -7,16 +7,20 @@ import { errors, jsonBody, jsonContent, security } from '../../schemas.ts';
 import type { RouteModule } from '../index.ts';
 import { Label, TargetIdParam, TargetSchema } from './schemas.ts';
 
-const Body = z.object({
-  labels: z.array(Label).max(50).optional(),
-  note: z.string().max(1000).nullable().optional(),
-}).strict().refine((b) => b.labels !== undefined || b.note !== undefined, 'give labels or note').openapi('UpdateTarget');
+const Body = z
+  .object({
+    labels: z.array(Label).max(50).optional(),
+    note: z.string().max(1000).nullable().optional(),
+  })
+  .strict()
+  .refine((b) => b.labels !== undefined || b.note !== undefined, 'give labels or note')
+  .openapi('UpdateTarget');
 
 export const route = createRoute({
   method: 'patch',
   path: '/v1/targets/{id}',
   tags: ['targets'],
-  summary: 'Change a target\'s labels or note (the value itself is immutable: delete and re-add)',
+  summary: "Change a target's labels or note (the value itself is immutable: delete and re-add)",
   security,
   middleware: [requireRole('operator')] as const,
   request: { params: TargetIdParam, body: jsonBody(Body) },
