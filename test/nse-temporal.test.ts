@@ -3,12 +3,9 @@ import path from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sha256Hex } from '../core/nmap/custom-scripts.ts';
-import { openStore, type Store } from '../store/index.ts';
-import { runPlum } from './helpers/cli.ts';
-import { makeTestConfig } from './helpers/db.ts';
-import { startPlum, type PlumProcess } from './helpers/plum-process.ts';
-import { startTemporalDevServer, type TemporalDevServer } from './helpers/temporal-server.ts';
-import { startPerimeter, type Perimeter } from '../demo/perimeter/index.ts';
+import type { Perimeter } from '../demo/perimeter/index.ts';
+import type { Store } from '../store/index.ts';
+import { startDeployment, type Deployment } from './helpers/distributed.ts';
 
 /*
  * Custom NSE scripts in distributed mode, on a real Temporal server: the job
@@ -17,57 +14,29 @@ import { startPerimeter, type Perimeter } from '../demo/perimeter/index.ts';
  * runs it; a replaced script's new hash reaches the next run's agent.
  */
 
-let temporal: TemporalDevServer;
+let d: Deployment;
 let perimeter: Perimeter;
-let drop: () => Promise<void>;
-let env: Record<string, string>;
 let store: Store;
-let serve: PlumProcess;
-let worker: PlumProcess;
-let agent: PlumProcess;
 let home: string;
+const ok = (args: string[]) => d.ok(args);
 
 const lua = (out: string) =>
   `categories = {"safe"}\nportrule = function(host, port) return port.state == "open" end\naction = function(host, port) return "${out}" end\n`;
 
-async function ok(args: string[]): Promise<string> {
-  const r = await runPlum(args, env);
-  if (r.code !== 0) throw new Error(`plum ${args.join(' ')} exited ${r.code}: ${r.stderr}`);
-  return r.stdout;
-}
-
 beforeAll(async () => {
-  temporal = await startTemporalDevServer();
-  perimeter = await startPerimeter();
-  const made = await makeTestConfig('postgres');
-  drop = made.drop;
-  home = made.config.home;
-  env = { PLUM_HOME: home, PLUM_DATABASE_URL: made.config.PLUM_DATABASE_URL!, PLUM_TEMPORAL_ADDRESS: temporal.address, PLUM_LOG_LEVEL: 'warn' };
-  store = await openStore(made.config);
+  d = await startDeployment({ agents: ['n1'], timing: {} });
+  ({ perimeter, store } = d);
+  home = d.env.PLUM_HOME!;
   const ssh = perimeter.service('ssh');
   await ok(['target', 'add', ssh.ip]);
   await fs.writeFile(path.join(home, 'site-dist.nse'), lua('dist-marker-v1'));
   await ok(['nse', 'add', path.join(home, 'site-dist.nse')]);
   await ok(['profile', 'add', 'dist', '--ports', String(ssh.port), '--scripts', 'site-dist', '--every', '7d']);
-  const agentHome = await fs.mkdtemp(path.join(home, 'agent-'));
-  const token = await ok(['agent-token', 'create', '--agent', 'n1']);
-  await fs.writeFile(path.join(agentHome, 'n1.token'), token, { mode: 0o600 });
-  serve = startPlum('serve', ['serve', '--port', '0'], env);
-  const apiUrl = (await serve.waitFor(/API listening on (http:\/\/\S+)/))[1]!;
-  worker = startPlum('worker', ['worker'], env);
-  agent = startPlum(
-    'agent n1',
-    ['agent', '--temporal-address', temporal.address, '--server', apiUrl, '--token-file', path.join(agentHome, 'n1.token'), '--name', 'n1'],
-    { PLUM_HOME: agentHome, PLUM_DATABASE_URL: '', PLUM_TEMPORAL_ADDRESS: temporal.address, PLUM_LOG_LEVEL: 'warn' },
-  );
+  d.startAgent('n1');
 }, 240_000);
 
 afterAll(async () => {
-  await Promise.allSettled([agent?.stop(5000), worker?.stop(5000), serve?.stop(5000)]);
-  await store?.close();
-  await temporal?.stop();
-  await perimeter?.close();
-  await drop?.();
+  await d?.close();
 });
 
 describe('custom NSE scripts on Temporal', () => {

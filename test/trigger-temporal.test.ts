@@ -1,10 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openStore, type Store } from '../store/index.ts';
-import { runPlum } from './helpers/cli.ts';
-import { makeTestConfig } from './helpers/db.ts';
-import { startPlum, type PlumProcess } from './helpers/plum-process.ts';
-import { startTemporalDevServer, type TemporalDevServer } from './helpers/temporal-server.ts';
-import { startPerimeter, type Perimeter } from '../demo/perimeter/index.ts';
+import type { Perimeter } from '../demo/perimeter/index.ts';
+import type { Store } from '../store/index.ts';
+import { startDeployment, type Deployment } from './helpers/distributed.ts';
 
 /*
  * Trigger profiles in distributed mode, on a real Temporal server: a profile run through Temporal finds the
@@ -13,54 +10,23 @@ import { startPerimeter, type Perimeter } from '../demo/perimeter/index.ts';
  * port only through an agent. Only the 127.x loopback perimeter is scanned.
  */
 
-let temporal: TemporalDevServer;
+let d: Deployment;
 let perimeter: Perimeter;
-let drop: () => Promise<void>;
-let env: Record<string, string>;
 let store: Store;
-let serve: PlumProcess;
-let worker: PlumProcess;
-let agent: PlumProcess;
-
-async function ok(args: string[]): Promise<string> {
-  const r = await runPlum(args, env);
-  if (r.code !== 0) throw new Error(`plum ${args.join(' ')} exited ${r.code}: ${r.stderr}`);
-  return r.stdout;
-}
+const ok = (args: string[]) => d.ok(args);
 
 beforeAll(async () => {
-  temporal = await startTemporalDevServer();
-  perimeter = await startPerimeter();
-  const made = await makeTestConfig('postgres');
-  drop = made.drop;
-  const home = made.config.home;
-  env = { PLUM_HOME: home, PLUM_DATABASE_URL: made.config.PLUM_DATABASE_URL!, PLUM_TEMPORAL_ADDRESS: temporal.address, PLUM_LOG_LEVEL: 'warn' };
-  store = await openStore(made.config);
+  d = await startDeployment({ agents: ['n1'], timing: {} });
+  ({ perimeter, store } = d);
   const web = perimeter.service('http');
   await ok(['target', 'add', web.ip]);
   await ok(['profile', 'add', 'webt', '--ports', String(web.port), '--scripts', 'http-title', '--every', '7d']);
   await ok(['profile', 'add', 'follow', '--trigger', `port:${web.port}`, '--scripts', 'http-headers']);
-  const token = (await ok(['agent-token', 'create', '--agent', 'n1'])).trim();
-  const fs = await import('node:fs/promises');
-  const path = await import('node:path');
-  const agentHome = await fs.mkdtemp(path.join(home, 'agent-'));
-  await fs.writeFile(path.join(agentHome, 'n1.token'), token, { mode: 0o600 });
-  serve = startPlum('serve', ['serve', '--port', '0'], env);
-  const apiUrl = (await serve.waitFor(/API listening on (http:\/\/\S+)/))[1]!;
-  worker = startPlum('worker', ['worker'], env);
-  agent = startPlum(
-    'agent n1',
-    ['agent', '--temporal-address', temporal.address, '--server', apiUrl, '--token-file', path.join(agentHome, 'n1.token'), '--name', 'n1'],
-    { PLUM_HOME: agentHome, PLUM_DATABASE_URL: '', PLUM_TEMPORAL_ADDRESS: temporal.address, PLUM_LOG_LEVEL: 'warn' },
-  );
+  d.startAgent('n1');
 }, 240_000);
 
 afterAll(async () => {
-  await Promise.allSettled([agent?.stop(5000), worker?.stop(5000), serve?.stop(5000)]);
-  await store?.close();
-  await temporal?.stop();
-  await perimeter?.close();
-  await drop?.();
+  await d?.close();
 });
 
 describe('trigger profiles on Temporal', () => {
