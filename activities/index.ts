@@ -32,13 +32,14 @@ import { getProfile } from '../store/repos/profiles.ts';
 import { customScriptRefs } from '../store/repos/nse-scripts.ts';
 import { loadPerimeter, loadPlanTargets } from '../store/repos/targets.ts';
 import type { JobOutcome, JobSpec, NmapJobResult, PlannedRun, RunRequest, ScanActivities } from '../workflows/logic/types.ts';
-import type { Scanner, ScannerName } from '../core/scanner/contract.ts';
+import type { ScannerName } from '../core/scanner/contract.ts';
 import { readScannerOutput } from '../core/scanner/result.ts';
 import type { NmapProgress, NmapRunner } from './nmap.ts';
 import { runScannerJob } from './scanner-job.ts';
 import { planTriggerRun, type RunOrigin } from './trigger-plan.ts';
 import { linkFiringsToRun } from '../store/repos/trigger-firings.ts';
 import { createScoutActivities, type ScoutingMeta } from './scouting.ts';
+import type { OtherScanners } from './scanners.ts';
 
 /*
  * The activities: every side effect of a scan run, behind one factory with
@@ -95,10 +96,11 @@ export interface ActivityDeps {
   store?: Store;
   /** Scan side (embedded runner, agents). */
   nmap?: NmapRunner;
-  /** The other scanners this side runs (core/scanner/contract.ts), by name: jobs of profiles that chose them. */
-  scanners?: Partial<Record<ScannerName, Scanner>>;
-  /** masscan, for the scouting jobs of two-stage profiles (activities/masscan.ts). */
-  masscan?: Scanner;
+  /**
+   * The other scanners this side runs (core/scanner/contract.ts), by name: jobs of profiles that chose them,
+   * and masscan for the scouting jobs of two-stage profiles (activities/scanners.ts builds them from the config).
+   */
+  scanners?: OtherScanners;
   /** Addresses per scouting job (PLUM_SCOUT_JOB_SIZE). */
   scoutJobSize?: number;
   /** Default: store raw results in `store` (in-process). Agents pass `httpResultSink`. */
@@ -679,7 +681,7 @@ export function createActivities(deps: ActivityDeps): ScanActivities {
     now,
     ctx: currentCtx,
     ...(deps.store ? { store: deps.store } : {}),
-    ...(deps.masscan ? { masscan: deps.masscan } : {}),
+    ...(deps.scanners?.masscan ? { masscan: deps.scanners.masscan } : {}),
     ...(deps.ingestDeps ? { ingestDeps: deps.ingestDeps } : {}),
     ...(deps.runnerName ? { runnerName: deps.runnerName } : {}),
     ...(deps.retentionDays !== undefined ? { retentionDays: deps.retentionDays } : {}),

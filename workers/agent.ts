@@ -10,13 +10,12 @@
  */
 import os from 'node:os';
 import { Worker } from '@temporalio/worker';
-import { masscanSettingsOf, type PlumConfig } from '../core/config.ts';
+import type { PlumConfig } from '../core/config.ts';
 import { PlumError } from '../core/errors.ts';
 import type { Logger } from '../core/log.ts';
 import { createActivities, httpResultSink, toTemporalActivities } from '../activities/index.ts';
-import { createMasscanScanner } from '../activities/masscan.ts';
-import { createNmapRunner, systemResolver } from '../activities/nmap.ts';
-import { createSslscanScanner } from '../activities/sslscan.ts';
+import { configuredScanners } from '../activities/scanners.ts';
+import { createNmapRunner } from '../activities/nmap.ts';
 import { httpScriptSource } from '../activities/nse-source.ts';
 import { agentWorkerIdentity } from './job-claims.ts';
 import { inScanWindow, msUntilWindowChange, type ScanWindow } from './scan-hours.ts';
@@ -106,9 +105,8 @@ export async function runAgent(opts: AgentOptions): Promise<void> {
     createActivities({
       log: opts.log,
       nmap: createNmapRunner({ nmapPath: opts.nmapPath, log: opts.log, scriptSource: httpScriptSource({ serverUrl: opts.serverUrl, token: opts.token }) }),
-      scanners: { sslscan: createSslscanScanner({ sslscanPath: opts.config.PLUM_SSLSCAN, log: opts.log, resolve: systemResolver }) },
-      // Scouting jobs of two-stage profiles: masscan with this agent's network settings (PLUM_MASSCAN_*).
-      masscan: createMasscanScanner({ masscanPath: opts.config.PLUM_MASSCAN, settings: masscanSettingsOf(opts.config), log: opts.log }),
+      // sslscan for TLS profiles; masscan for scouting jobs, with this agent's network settings (PLUM_MASSCAN_*).
+      scanners: configuredScanners(opts.config, { log: opts.log }),
       resultSink: httpResultSink({ serverUrl: opts.serverUrl, token: opts.token }),
       runnerName: opts.name ?? os.hostname(),
     }),

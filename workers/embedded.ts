@@ -4,11 +4,8 @@ import { newId } from '../core/ids.ts';
 import type { Logger } from '../core/log.ts';
 import type { Resolver } from '../core/scope.ts';
 import { createActivities, embeddedActivityContext, type ActivityCtx, type JobHeartbeat } from '../activities/index.ts';
-import { createMasscanScanner } from '../activities/masscan.ts';
+import { configuredScanners } from '../activities/scanners.ts';
 import { createNmapRunner, systemResolver, type NmapRunner } from '../activities/nmap.ts';
-import { createSslscanScanner } from '../activities/sslscan.ts';
-import { masscanSettingsOf } from '../core/config.ts';
-import type { Scanner } from '../core/scanner/contract.ts';
 import { storeScriptSource } from '../store/repos/nse-scripts.ts';
 import type { Store } from '../store/index.ts';
 import type { IngestDeps } from '../store/ingest.ts';
@@ -33,8 +30,6 @@ export interface EmbeddedDeps {
   config: PlumConfig;
   log: Logger;
   nmap?: NmapRunner;
-  /** masscan for two-stage profiles; default: PLUM_MASSCAN with the PLUM_MASSCAN_* settings. */
-  masscan?: Scanner;
   /** Tag rules and scores at ingest; default: the stored rules and the score file. */
   ingestDeps?: IngestDeps;
   resolve?: Resolver;
@@ -75,12 +70,11 @@ export async function runEmbedded(deps: EmbeddedDeps, request: RunRequest, limit
     nmap,
     ingestDeps,
     resolve: deps.resolve ?? systemResolver,
-    scanners: { sslscan: createSslscanScanner({ sslscanPath: deps.config.PLUM_SSLSCAN, log: deps.log, resolve: deps.resolve ?? systemResolver }) },
+    scanners: configuredScanners(deps.config, { log: deps.log, resolve: deps.resolve ?? systemResolver }),
     retentionDays: deps.config.PLUM_RAW_RETENTION_DAYS,
     runnerName: 'embedded',
     ...(deps.jobTimeoutMs ? { jobTimeoutMs: deps.jobTimeoutMs } : {}),
     maxJobSize: deps.maxJobSize ?? deps.config.PLUM_JOB_SIZE,
-    masscan: deps.masscan ?? createMasscanScanner({ masscanPath: deps.config.PLUM_MASSCAN, settings: masscanSettingsOf(deps.config), log: deps.log }),
     scoutJobSize: deps.config.PLUM_SCOUT_JOB_SIZE,
   });
   // Cancelled by the caller (Ctrl-C, the API) or by `plum runs cancel` through the database.

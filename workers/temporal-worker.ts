@@ -4,12 +4,11 @@
  * by the bundle, lint and replay tests) and createActivities.
  */
 import { Worker, type InjectedSinks } from '@temporalio/worker';
-import { masscanSettingsOf, type PlumConfig } from '../core/config.ts';
+import type { PlumConfig } from '../core/config.ts';
 import type { Logger } from '../core/log.ts';
 import { createActivities, toTemporalActivities } from '../activities/index.ts';
-import { createMasscanScanner } from '../activities/masscan.ts';
+import { configuredScanners } from '../activities/scanners.ts';
 import { createNmapRunner, systemResolver } from '../activities/nmap.ts';
-import { createSslscanScanner } from '../activities/sslscan.ts';
 import { storeScriptSource } from '../store/repos/nse-scripts.ts';
 import { createLegacyRouteActivities } from '../activities/legacy-bridge.ts';
 import { createReportActivities, createSmtpMailer } from '../activities/report.ts';
@@ -63,7 +62,7 @@ export async function runServerWorker(opts: {
         log,
         store,
         nmap,
-        scanners: { sslscan: createSslscanScanner({ sslscanPath: config.PLUM_SSLSCAN, log, resolve: systemResolver }) },
+        scanners: configuredScanners(config, { log }),
         ingestDeps,
         resolve: systemResolver,
         retentionDays: config.PLUM_RAW_RETENTION_DAYS,
@@ -71,7 +70,6 @@ export async function runServerWorker(opts: {
         maxJobSize: config.PLUM_JOB_SIZE,
         legacyBridge: config.PLUM_LEGACY_BOT_API,
         scoutJobSize: config.PLUM_SCOUT_JOB_SIZE,
-        masscan: createMasscanScanner({ masscanPath: config.PLUM_MASSCAN, settings: masscanSettingsOf(config), log }),
       }),
     );
     // Bridged runs ask where each job goes (the predecessor's agents or Plum's).
