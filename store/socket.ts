@@ -17,6 +17,11 @@ import { socketPathFor } from './lock.ts';
  * the holder's own queries and transactions interleave between the client's
  * requests, never inside them. A client that disconnects in a transaction is
  * rolled back before the backend is handed back.
+ *
+ * Not @electric-sql/pglite-socket: its multiplexer takes only PGlite's query
+ * lock, per message, so a client's statement runs between two statements of
+ * the holder's transaction and sees (and is rolled back with) its uncommitted
+ * rows; test/store-socket.test.ts checks both directions here.
  */
 
 export interface SharedStore {
