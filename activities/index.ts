@@ -3,6 +3,7 @@ import { createHash } from 'node:crypto';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
+import { changeCountsOf } from '../core/counts.ts';
 import { PlumError, toPlumError } from '../core/errors.ts';
 import { newId } from '../core/ids.ts';
 import type { Logger } from '../core/log.ts';
@@ -602,13 +603,7 @@ export function createActivities(deps: ActivityDeps): ScanActivities {
       jobId: job.id,
       index: job.index,
       status: errors.length ? 'partial' : 'succeeded',
-      hosts: summary.hosts,
-      hostsUp: summary.hostsUp,
-      ports: summary.ports,
-      appeared: summary.appeared,
-      changed: summary.changed,
-      gone: summary.gone,
-      reappeared: summary.reappeared,
+      ...changeCountsOf(summary),
       ...(errors.length ? { error: errors.join('; ') } : {}),
     };
     if (outside.length > 0) {

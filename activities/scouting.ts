@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { gunzipSync } from 'node:zlib';
+import { changeCountsOf } from '../core/counts.ts';
 import { PlumError } from '../core/errors.ts';
 import type { Logger } from '../core/log.ts';
 import { MASSCAN_VIEW } from '../core/masscan/hosts.ts';
@@ -145,13 +146,7 @@ export function createScoutActivities(deps: ScoutDeps) {
       jobId: job.id,
       index: job.index,
       status: errors.length ? 'partial' : 'succeeded',
-      hosts: summary.hosts,
-      hostsUp: summary.hostsUp,
-      ports: summary.ports,
-      appeared: summary.appeared,
-      changed: summary.changed,
-      gone: summary.gone,
-      reappeared: summary.reappeared,
+      ...changeCountsOf(summary),
       ...(errors.length ? { error: errors.join('; ') } : {}),
     };
     if (errors.length) await markJobPartial(store, job.id, errors.join('; '));

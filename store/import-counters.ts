@@ -1,14 +1,8 @@
+import type { ChangeCounts } from '../core/counts.ts';
 import type { StoreSession } from './index.ts';
 import type { IngestSummary } from './ingest.ts';
 
-export interface ImportRunCounters {
-  hosts: number;
-  hostsUp: number;
-  ports: number;
-  appeared: number;
-  changed: number;
-  gone: number;
-  reappeared: number;
+export interface ImportRunCounters extends ChangeCounts {
   stable: number;
 }
 

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { noChanges } from '../core/counts.ts';
 import { coverageFrom, type PortCoverage } from '../core/coverage.ts';
 import { PlumError, toPlumError } from '../core/errors.ts';
 import { viewFromNmapCommand } from '../core/history/view.ts';
@@ -116,13 +117,7 @@ export async function ingestScanResult<H extends IngestHost>(
   const summary: IngestSummary = {
     runId,
     jobId,
-    hosts: 0,
-    hostsUp: 0,
-    ports: 0,
-    appeared: 0,
-    changed: 0,
-    gone: 0,
-    reappeared: 0,
+    ...noChanges(),
     stable: 0,
     historic: 0,
     alreadyIngested: 0,

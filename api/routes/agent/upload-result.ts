@@ -3,6 +3,7 @@ import { createGunzip } from 'node:zlib';
 import { createRoute, z } from '@hono/zod-openapi';
 import { bodyLimit } from 'hono/body-limit';
 import type { MiddlewareHandler } from 'hono';
+import { changeCountsOf, noChanges } from '../../../core/counts.ts';
 import { PlumError } from '../../../core/errors.ts';
 import { hostsOutsideJob } from '../../../core/scope.ts';
 import { ingestScanResult } from '../../../store/ingest.ts';
@@ -182,13 +183,7 @@ export default {
             runId: job.run_id,
             duplicate: Boolean(job.ingested_at),
             sha256,
-            hosts: 0,
-            hostsUp: 0,
-            ports: 0,
-            appeared: 0,
-            changed: 0,
-            gone: 0,
-            reappeared: 0,
+            ...noChanges(),
             stable: 0,
             errors: [],
             warnings: [],
@@ -237,13 +232,7 @@ export default {
           runId: summary.runId,
           duplicate: Boolean(job.ingested_at) && job.result_sha256 === sha256,
           sha256,
-          hosts: summary.hosts,
-          hostsUp: summary.hostsUp,
-          ports: summary.ports,
-          appeared: summary.appeared,
-          changed: summary.changed,
-          gone: summary.gone,
-          reappeared: summary.reappeared,
+          ...changeCountsOf(summary),
           stable: summary.stable,
           errors: summary.errors,
           warnings: summary.warnings,
