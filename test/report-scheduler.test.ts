@@ -1,20 +1,19 @@
-import { createHash } from 'node:crypto';
 import fs from 'node:fs/promises';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { emptySearchFields, type SearchFields } from '../core/fields.ts';
 import { silentLogger } from '../core/log.ts';
 import { verifyWebhookSignature } from '../core/report/webhook.ts';
-import { ingestScanResult, type IngestPort } from '../store/ingest.ts';
+import { ingestScanResult } from '../store/ingest.ts';
 import { listProfiles, setProfileEnabled } from '../store/repos/profiles.ts';
 import { createReportDefinition, getReportDefinition } from '../store/repos/reports.ts';
 import { createWebhook, listWebhookStatus } from '../store/repos/webhooks.ts';
 import { createEmbeddedScheduler } from '../workers/scheduler.ts';
 import type { RunRequest } from '../workflows/logic/types.ts';
 import { openTestStore, storeKinds, type TestStore } from './helpers/db.ts';
+import { titledPort as port } from './helpers/scan.ts';
 
 /*
  * The embedded scheduler's tick (what `plum scheduler` and `plum serve` run)
@@ -40,27 +39,6 @@ async function receiver() {
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`;
   return { url, requests, close: () => new Promise<void>((r) => server.close(() => r())) };
-}
-
-function port(ip: string, p: number, title: string): IngestPort {
-  const fields: SearchFields = {
-    ...emptySearchFields(),
-    ip: [ip],
-    port: [String(p)],
-    protocol: ['tcp'],
-    state: ['open'],
-    service_name: ['http'],
-    http_title: [title],
-  };
-  return {
-    protocol: 'tcp',
-    port: p,
-    state: 'open',
-    fpVersion: 1,
-    fields,
-    doc: { title },
-    hsh256: createHash('sha256').update(`${ip}:${p}:${title}`).digest('hex'),
-  };
 }
 
 describe.each(storeKinds)('scheduler tick runs reports and webhooks on %s', (kind) => {

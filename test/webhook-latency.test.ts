@@ -1,18 +1,17 @@
-import { createHash } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { emptySearchFields, type SearchFields } from '../core/fields.ts';
 import { silentLogger } from '../core/log.ts';
 import { listenForEvents, type EventsSignal } from '../store/events-signal.ts';
 import { openStore, type Store } from '../store/index.ts';
-import { ingestScanResult, type IngestPort } from '../store/ingest.ts';
+import { ingestScanResult } from '../store/ingest.ts';
 import { createWebhook, deleteWebhook, listDeliveries, listWebhookStatus } from '../store/repos/webhooks.ts';
 import { startWebhookDispatcher } from '../workers/webhook-dispatcher.ts';
 import { runPlum } from './helpers/cli.ts';
 import { startServe } from './helpers/serve.ts';
 import { cliEnvOf, makeTestConfig, openTestStore, storeKinds, type TestStore } from './helpers/db.ts';
+import { titledPort as port } from './helpers/scan.ts';
 
 /*
  * Alert latency: a webhook delivery leaves as soon as the batch that made its
@@ -74,27 +73,6 @@ async function receiver() {
         server.closeAllConnections();
         server.close(() => r());
       }),
-  };
-}
-
-function port(ip: string, p: number, title: string): IngestPort {
-  const fields: SearchFields = {
-    ...emptySearchFields(),
-    ip: [ip],
-    port: [String(p)],
-    protocol: ['tcp'],
-    state: ['open'],
-    service_name: ['http'],
-    http_title: [title],
-  };
-  return {
-    protocol: 'tcp',
-    port: p,
-    state: 'open',
-    fpVersion: 1,
-    fields,
-    doc: { title },
-    hsh256: createHash('sha256').update(`${ip}:${p}:${title}`).digest('hex'),
   };
 }
 

@@ -15,6 +15,20 @@ export function port(portNo: number, content: string, opts: { protocol?: string;
   return { protocol, port: portNo, state, hsh256: createHash('sha256').update(`${protocol}/${portNo}/${content}`).digest('hex'), fpVersion: 1, fields, doc };
 }
 
+/** An open HTTP port with a page title (search fields and document), fingerprinted from address, port and title. */
+export function titledPort(ip: string, portNo: number, title: string): IngestPort {
+  const fields = { ...emptySearchFields(), ip: [ip], port: [String(portNo)], protocol: ['tcp'], state: ['open'], service_name: ['http'], http_title: [title] };
+  return {
+    protocol: 'tcp',
+    port: portNo,
+    state: 'open',
+    fpVersion: 1,
+    fields,
+    doc: { title },
+    hsh256: createHash('sha256').update(`${ip}:${portNo}:${title}`).digest('hex'),
+  };
+}
+
 export function host(ip: string, at: string, ports: IngestPort[], opts: { status?: string; timedOut?: boolean } = {}): IngestHost {
   const end = new Date(at);
   return {
