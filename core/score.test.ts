@@ -1,6 +1,15 @@
 import { describe, expect, it } from 'vitest';
 import { PlumError } from './errors.ts';
-import { DEFAULT_SCORE_FILE, loadScoreConfig, parseScoreConfig, portFeatureValues, scoreHost, scorePort, type ScoreResult } from './score.ts';
+import {
+  DEFAULT_SCORE_FILE,
+  loadScoreConfig,
+  parseScoreConfig,
+  portFeatureValues,
+  scoreHost,
+  scoreMovesWithTime,
+  scorePort,
+  type ScoreResult,
+} from './score.ts';
 
 const cfg = await loadScoreConfig(DEFAULT_SCORE_FILE);
 const sum = (r: ScoreResult) => r.features.reduce((a, f) => a + f.contribution, 0);
@@ -143,5 +152,20 @@ bands: [{ name: info, min: 0 }]
     expect(() => parseScoreConfig(text)).toThrow(/port.weights: weights must add up to 100/);
     expect(() => parseScoreConfig(text.replace('sensitive_service: 50', 'sensitive_service: 30'))).not.toThrow();
     expect(() => parseScoreConfig('port: [')).toThrow(/not valid YAML/);
+  });
+});
+
+describe('scoreMovesWithTime', () => {
+  // newly_appeared_days 14, recently_changed_days 7 (rules/score.yaml).
+  it.each([
+    ['appeared a day ago', { firstSeen: '2026-01-01T00:00:00Z' }, '2026-01-02T00:00:00Z', true],
+    ['appeared 20 days ago, never changed', { firstSeen: '2026-01-01T00:00:00Z' }, '2026-01-21T00:00:00Z', false],
+    ['appeared 20 days ago, changed 3 days ago', { firstSeen: '2026-01-01T00:00:00Z', changedAt: '2026-01-18T00:00:00Z' }, '2026-01-21T00:00:00Z', true],
+    ['changed 8 days ago, appeared long before', { firstSeen: '2025-01-01T00:00:00Z', changedAt: '2026-01-13T00:00:00Z' }, '2026-01-21T00:00:00Z', false],
+    ['at the end of the window', { firstSeen: '2026-01-01T00:00:00Z' }, '2026-01-15T00:00:00Z', false],
+    ['first seen after the time judged (a future-dated scan)', { firstSeen: '2026-02-01T00:00:00Z' }, '2026-01-21T00:00:00Z', true],
+    ['no history', {}, '2026-01-21T00:00:00Z', false],
+  ])('%s: %s', (_name, times, at, moves) => {
+    expect(scoreMovesWithTime(scorePort({ tags: ['type:web'], ...times, at }, cfg))).toBe(moves);
   });
 });

@@ -148,6 +148,18 @@ function fade(since: string | Date | null | undefined, at: string | Date, days: 
 
 type Raw = { value: FeatureScore['value']; normalized: number };
 
+/** The features whose value fades with the time judged at (`fade`). */
+const DECAYING: readonly string[] = ['newly_appeared', 'recently_changed'];
+
+/**
+ * Whether a port score judged now would be judged differently later with nothing else changed: a decaying
+ * feature is inside its window. Past both windows the score stays as it is until an event (a new fingerprint
+ * or a change) opens a window again, so a stable sighting need not rescore the port.
+ */
+export function scoreMovesWithTime(s: Pick<ScoreResult, 'features'>): boolean {
+  return s.features.some((f) => DECAYING.includes(f.name) && f.value !== null);
+}
+
 /** The per-port feature values (before weighting). */
 export function portFeatureValues(input: PortScoreInput, cfg: ScoreConfig): Record<PortFeature, Raw> {
   const tags = input.tags;

@@ -31,7 +31,7 @@ class PortObservation implements StoredObservation {
     readonly lastSeen: string,
     readonly tags: string[],
     readonly score: number,
-    readonly settled = false,
+    readonly settled?: { previousSeen: string; scoreTimed: boolean | null },
   ) {
     this.protocol = parsed.protocol;
     this.port = parsed.port;
@@ -201,7 +201,12 @@ export function decideBatch({ plans, existing }: BatchRead, ctx: BatchCtx, summa
       if (fast) {
         // Stored by the fast path above.
         summary.stable++;
-        observations.push(new PortObservation(fast.id, ip, view, p, 'open', fast.firstSeen, fast.lastSeen, tagged.tags, scored.score, true));
+        observations.push(
+          new PortObservation(fast.id, ip, view, p, 'open', fast.firstSeen, fast.lastSeen, tagged.tags, scored.score, {
+            previousSeen: fast.previousSeen,
+            scoreTimed: fast.scoreTimed,
+          }),
+        );
         continue;
       }
       const cur = currentBySlot.get(slot);

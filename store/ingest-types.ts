@@ -106,10 +106,12 @@ export interface StoredObservation {
   tags: string[];
   score: number;
   /**
-   * A stable sighting that moved only its sightings row (the stable fast path): its document, tags, state and
-   * history are as they were, so nothing about its score changed but what time does.
+   * Set for a stable sighting that moved only its sightings row (the stable fast path): its document, tags, state
+   * and history are as they were, so nothing about its judgement changed but what time does: its certificate
+   * facts, judged at its last sighting, which was `previousSeen` before this one (scan times), and its score,
+   * if `scoreTimed` (port_observations.score_timed; null: never scored).
    */
-  readonly settled?: boolean;
+  readonly settled?: { readonly previousSeen: string; readonly scoreTimed: boolean | null };
 }
 export interface StoredEvent {
   id: string;

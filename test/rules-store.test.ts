@@ -19,7 +19,6 @@ import {
   setRuleEnabled,
   syncRulesDir,
 } from '../store/rules/index.ts';
-import { hostsJudgedByTime } from '../store/repos/host-score.ts';
 import { host, scan } from './helpers/scan.ts';
 import { openTestStore, storeKinds, type TestStore } from './helpers/db.ts';
 
@@ -228,15 +227,16 @@ describe.each(storeKinds)('rules in the store (%s)', (kind) => {
   it('after a stable pass, rescores only the hosts whose tags or scores move with time', async () => {
     const set = await loadStoredRuleSet(t.store, { favicons });
     let now = new Date('2026-06-02T00:00:00Z');
-    const deps = createRuleIngestDeps(t.store, { set, score: cfg, now: () => now });
-    const cert = {
+    const rescored: string[] = [];
+    const deps = createRuleIngestDeps(t.store, { set, score: cfg, now: () => now, onRescore: (ips) => rescored.push(...ips) });
+    const cert = (notAfter: string) => ({
       x509_subject: ['CN=a.example.org'],
       x509_issuer: ['CN=CA'],
       x509_not_before: ['2025-01-01T00:00:00Z'],
-      x509_not_after: ['2027-01-01T00:00:00Z'],
-    };
+      x509_not_after: [notAfter],
+    });
     const web = { http_server: ['nginx/1.24.0'], http_title: ['A page'] };
-    const [oldWeb, dated, young] = ['127.0.2.1', '127.0.2.2', '127.0.2.3'];
+    const [oldWeb, dated, expiring, young] = ['127.0.2.1', '127.0.2.2', '127.0.2.4', '127.0.2.3'];
     const seen = (ip: string, at: string, port: IngestPort) =>
       ingestScanResult(
         t.store,
@@ -246,18 +246,51 @@ describe.each(storeKinds)('rules in the store (%s)', (kind) => {
         },
         deps,
       );
-    await seen(oldWeb!, '2026-01-01T00:00:00Z', svc(8080, web));
-    await seen(dated!, '2026-01-01T00:00:00Z', svc(443, cert));
-    await seen(young!, '2026-06-01T00:00:00Z', svc(8081, web));
+    const ports: [string, IngestPort][] = [
+      [oldWeb!, svc(8080, web)],
+      [dated!, svc(443, cert('2027-01-01T00:00:00Z'))],
+      [expiring!, svc(443, cert('2026-06-20T00:00:00Z'))],
+      [young!, svc(8081, web)],
+    ];
+    // One scan of all four, as a stable pass: a batch's hosts are rescored together.
+    const pass = async (at: string) => {
+      rescored.length = 0;
+      const s = await ingestScanResult(
+        t.store,
+        {
+          source: 'test',
+          scan: scan(
+            ports.map(([ip, p]) => host(ip, at, [p])),
+            '443,8080,8081',
+          ),
+        },
+        deps,
+      );
+      expect(s.stable).toBe(4);
+      return [...rescored].sort();
+    };
+    const tagsOf = async (ip: string) => (await t.store.query<{ tags: string[] }>('select tags from port_observations where ip = $1::inet', [ip]))[0]!.tags;
+    for (const [ip, p] of ports) await seen(ip, ip === young ? '2026-06-01T00:00:00Z' : '2026-01-01T00:00:00Z', p);
     await t.store.query(
       `insert into rule_applications (name, hash, applied_at) values ($1, $2, now())
       on conflict (name) do update set hash = excluded.hash`,
       [SCORE_KEY, scoreHash(cfg)],
     );
-    // Past both windows and without certificate dates, a host's stored judgement cannot move until a scan changes it.
-    expect((await hostsJudgedByTime(t.store, [oldWeb!, dated!, young!], SCORE_KEY, scoreHash(cfg))).sort()).toEqual([dated, young]);
+    expect(await tagsOf(expiring!)).not.toContain('x509:expiring-soon');
+    // Past both windows, a host's stored judgement cannot move until a scan changes it; a certificate judged at
+    // each sighting's scan time moves only when one of its dates lies between two sightings.
+    expect(await pass('2026-06-02T00:00:00Z')).toEqual([expiring, young].sort());
+    expect(await tagsOf(expiring!)).toContain('x509:expiring-soon');
+    expect(await tagsOf(dated!)).not.toContain('x509:expiring-soon');
+    now = new Date('2026-06-03T00:00:00Z');
+    expect(await pass('2026-06-03T00:00:00Z')).toEqual([young]);
     // Scores stored under other weights are all owed.
-    expect((await hostsJudgedByTime(t.store, [oldWeb!, dated!, young!], SCORE_KEY, 'other weights')).sort()).toEqual([oldWeb, dated, young]);
+    await t.store.query(`update rule_applications set hash = 'other weights' where name = $1`, [SCORE_KEY]);
+    expect(await pass('2026-06-04T00:00:00Z')).toEqual([oldWeb, dated, expiring, young].sort());
+    await t.store.query(`update rule_applications set hash = $2 where name = $1`, [SCORE_KEY, scoreHash(cfg)]);
+    // Across the expiry date, the next stable sighting re-tags it.
+    expect(await pass('2026-06-21T00:00:00Z')).toEqual([expiring, young].sort());
+    expect(await tagsOf(expiring!)).toEqual(expect.arrayContaining(['x509:expired']));
 
     // A sighting that changes nothing still rescores a host whose score fades: past its window, newly-appeared is null.
     const fading = async () =>

@@ -4,7 +4,7 @@ import { emptySearchFields } from '../fields.ts';
 import { parseQuery } from '../query/index.ts';
 import { compileRules, createPortTagger, evaluateRules, queryGuard } from './engine.ts';
 import { faviconNameTags, parseFaviconDb } from './favicon-db.ts';
-import { certificateProblems } from './facts.ts';
+import { certificateProblems, timeFactsMove } from './facts.ts';
 import { neverMatches } from './import.ts';
 import { parseRuleText } from './load.ts';
 import { toRule, type RuleFile } from './schema.ts';
@@ -78,6 +78,24 @@ describe('fact tags', () => {
     expect(certificateProblems(f, new Date('2024-02-01T00:00:00Z'))).toEqual(['not-yet-valid']);
     expect(certificateProblems({ ...f, x509_issuer: ['cn=A'], x509_key_bits: ['1024'] }, new Date('2025-06-01'))).toEqual(['self-signed', 'weak-key']);
     expect(certificateProblems({ x509_key_type: ['ec'], x509_key_bits: ['256'] }, at)).toEqual([]);
+  });
+
+  // A certificate valid 2025-01-01 .. 2026-01-10: not yet valid, then valid, then expiring soon (30 days), then expired.
+  const cert = { x509_not_before: ['2025-01-01T00:00:00Z'], x509_not_after: ['2026-01-10T00:00:00Z'], x509_subject: ['CN=a'], x509_issuer: ['CN=a'] };
+  it.each([
+    ['inside the validity, far from expiry', cert, '2025-03-01', '2025-06-01', false],
+    ['across the start of validity', cert, '2024-12-31', '2025-01-02', true],
+    ['into the expiring-soon period', cert, '2025-12-01', '2025-12-20', true],
+    ['inside the expiring-soon period', cert, '2025-12-20', '2026-01-05', false],
+    ['across expiry', cert, '2026-01-05', '2026-01-11', true],
+    ['long expired', cert, '2026-02-01', '2027-02-01', false],
+    ['backwards across expiry (an older scan)', cert, '2026-01-11', '2026-01-05', true],
+    ['the same instant', cert, '2026-01-10', '2026-01-10', false],
+    ['no certificate dates (self-signed only: not time-dependent)', { x509_subject: ['CN=a'], x509_issuer: ['CN=a'] }, '2000-01-01', '2030-01-01', false],
+    ['unparsable dates', { x509_not_after: ['soon'] }, '2000-01-01', '2030-01-01', false],
+    ['one of two certificates expires', { x509_not_after: ['2026-01-10T00:00:00Z', '2030-01-01T00:00:00Z'] }, '2026-01-05', '2026-01-11', true],
+  ])('time-dependent fact tags move %s: %s', (_name, fields, from, to, moves) => {
+    expect(timeFactsMove(fields, new Date(from), new Date(to))).toBe(moves);
   });
 });
 

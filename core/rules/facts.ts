@@ -33,6 +33,23 @@ export function certificateProblems(fields: Partial<SearchFields>, at: Date, exp
   return problems;
 }
 
+/** The certificate problems that depend on the time judged at (engine.ts TIME_FACT_TAGS). */
+const TIME_PROBLEMS: readonly CertificateProblem[] = ['expired', 'expiring-soon', 'not-yet-valid'];
+
+/**
+ * Whether a document's time-dependent fact tags differ when judged at `from` and at `to` (scan times): a
+ * certificate date (or the start of its "expires soon" period) lies between them. A stable sighting moves the
+ * time a document is judged at from its previous sighting to this one; otherwise its stored tags still hold.
+ */
+export function timeFactsMove(fields: Partial<SearchFields>, from: Date, to: Date, expiringDays = 30): boolean {
+  if ((fields.x509_not_after?.length ?? 0) === 0 && (fields.x509_not_before?.length ?? 0) === 0) return false;
+  const at = (t: Date) =>
+    certificateProblems(fields, t, expiringDays)
+      .filter((p) => TIME_PROBLEMS.includes(p))
+      .join(',');
+  return at(from) !== at(to);
+}
+
 const norm = (s: string) => s.toLowerCase().replace(/\s+/g, ' ').trim();
 
 function isSelfSigned(fields: Partial<SearchFields>): boolean {

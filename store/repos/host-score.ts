@@ -24,6 +24,7 @@ export interface ObsRow {
   rules: string[];
   score: number;
   score_features: Record<string, unknown> | null;
+  score_timed: boolean | null;
   fields: SearchFields | null;
   slot_first: Date;
   changed_at: Date | null;
@@ -34,26 +35,6 @@ export interface ObsRow {
  * dates). Any other document tags the same at every time, so time-dependent rules give it what it stores.
  */
 const HAS_CERT_DATES = `(coalesce(o.fields -> 'x509_not_after', '[]') <> '[]' or coalesce(o.fields -> 'x509_not_before', '[]') <> '[]')`;
-
-/**
- * Of these hosts, those whose stored tags or scores could differ from what they would be judged now although no
- * scan changed them: a document with certificate dates (its tags follow the time), a port score still inside
- * the newly-appeared or recently-changed window (core/score.ts `fade`: past it the value is null and stops
- * moving), a port never scored, or any port when the stored scores follow other weights than `scoreHash`
- * (rule_applications under `scoreKey`, written by `plum rules apply`). A window cannot reopen without an event
- * (a new fingerprint or a change), and an event has its host rescored anyway.
- */
-export async function hostsJudgedByTime(tx: StoreSession, ips: string[], scoreKey: string, scoreHash: string): Promise<string[]> {
-  const rows = await tx.query<{ ip: string }>(
-    `select host(o.ip) as ip from port_observations o
-     where o.ip = any($1::inet[]) and ((select hash from rule_applications where name = $2) is distinct from $3
-       or o.score_features is null or ${HAS_CERT_DATES}
-       or o.score_features @? '$.features[*] ? ((@.name == "newly_appeared" || @.name == "recently_changed") && @.value != null)')
-     group by o.ip`,
-    [ips.map(canonicalIp), scoreKey, scoreHash],
-  );
-  return rows.map((r) => r.ip);
-}
 
 /**
  * Observations of one ip ($1 inet) or of many ($1 inet[]), with the slot's first sighting and the last change.
@@ -71,7 +52,7 @@ export function selectObsSql(withFields: boolean | 'listed' | 'dated', oneIp = f
           ? 'o.fields'
           : 'null::jsonb as fields';
   return `select o.id, host(o.ip) as ip, o.protocol, o.port, o.hsh256, o.current, o.state, o.first_seen, s.last_seen,
-      o.tags, o.rules, o.score, o.score_features, ${fields},
+      o.tags, o.rules, o.score, o.score_features, o.score_timed, ${fields},
       min(o.first_seen) over (partition by o.ip, o.protocol, o.port) as slot_first, c.changed_at
     from port_observations o
     join observation_sightings s on s.id = o.id

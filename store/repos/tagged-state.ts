@@ -50,3 +50,9 @@ export async function storedTagsFollow(tx: StoreSession, hash: string, alsoEmpty
   if (row?.hash != null) await tx.query('delete from rule_applications where name = $1', [TAGGED_KEY]);
   return false;
 }
+
+/** The hash recorded under `name` in rule_applications (the rule set, the facts, the score weights), if any. */
+export async function applicationHash(store: StoreSession, name: string): Promise<string | undefined> {
+  const [row] = await store.query<{ hash: string }>('select hash from rule_applications where name = $1', [name]);
+  return row?.hash;
+}

@@ -1,11 +1,13 @@
 import { canonicalJson } from '../../core/nmap/fingerprint.ts';
 import { canonicalIp } from '../../core/coverage.ts';
 import { createPortTagger, evaluateRules, timeDependentRules, type Evaluation, type RuleSet } from '../../core/rules/engine.ts';
-import { scorePort, type PortScoreInput, type ScoreConfig, type ScoreResult } from '../../core/score.ts';
+import { timeFactsMove } from '../../core/rules/facts.ts';
+import { scoreMovesWithTime, scorePort, type PortScoreInput, type ScoreConfig, type ScoreResult } from '../../core/score.ts';
 import type { Store, StoreSession } from '../index.ts';
-import { hostsJudgedByTime, portInput, selectObsSql, writeHostScores, type ObsRow } from '../repos/host-score.ts';
+import { portInput, selectObsSql, writeHostScores, type ObsRow } from '../repos/host-score.ts';
 import { clearRescores, queueRescores } from '../repos/pending-rescores.ts';
-import { storedTagsFollow, taggedSetHash } from '../repos/tagged-state.ts';
+import { applicationHash, storedTagsFollow, taggedSetHash } from '../repos/tagged-state.ts';
+import type { StoredObservation } from '../ingest-types.ts';
 import { factsHash, SCORE_KEY, scoreHash } from './applications.ts';
 
 /*
@@ -48,7 +50,7 @@ export async function processIps(tx: StoreSession, ips: string[], ctx: BatchCont
       : ctx.candidates === 'dated'
         ? await tx.query<ObsRow>(selectObsSql('dated'), [ips])
         : await tx.query<ObsRow>(selectObsSql('listed'), [ips, ctx.candidates]);
-  const updates: { id: string; tags: string[]; rules: string[]; score: number; score_features: unknown }[] = [];
+  const updates: { id: string; tags: string[]; rules: string[]; score: number; score_features: unknown; score_timed: boolean }[] = [];
   const openByIp = new Map<string, PortScoreInput[]>(ips.map((ip) => [ip, []]));
   const at = ctx.now?.() ?? new Date();
   for (const r of rows) {
@@ -68,9 +70,10 @@ export async function processIps(tx: StoreSession, ips: string[], ctx: BatchCont
       ev.rules.some((t, i) => t !== r.rules[i]);
     const s = scorePort(portInput(r, at, ev.tags), ctx.score);
     const sf = storedFeatures(s);
-    const scoreChanged = s.score !== r.score || canonicalJson(sf) !== canonicalJson(r.score_features);
+    const timed = scoreMovesWithTime(s);
+    const scoreChanged = s.score !== r.score || timed !== r.score_timed || canonicalJson(sf) !== canonicalJson(r.score_features);
     if (tagsChanged || scoreChanged) {
-      updates.push({ id: r.id, tags: ev.tags, rules: ev.rules, score: s.score, score_features: sf });
+      updates.push({ id: r.id, tags: ev.tags, rules: ev.rules, score: s.score, score_features: sf, score_timed: timed });
       if (tagsChanged) out.retagged++;
       if (scoreChanged) out.rescored++;
     }
@@ -78,8 +81,9 @@ export async function processIps(tx: StoreSession, ips: string[], ctx: BatchCont
   }
   if (updates.length > 0) {
     await tx.query(
-      `update port_observations o set tags = x.tags, rules = x.rules, score = x.score, score_features = x.score_features
-       from jsonb_to_recordset($1::jsonb) as x(id text, tags text[], rules text[], score int, score_features jsonb)
+      `update port_observations o set tags = x.tags, rules = x.rules, score = x.score, score_features = x.score_features,
+         score_timed = x.score_timed
+       from jsonb_to_recordset($1::jsonb) as x(id text, tags text[], rules text[], score int, score_features jsonb, score_timed boolean)
        where o.id = x.id`,
       [JSON.stringify(updates)],
     );
@@ -119,9 +123,9 @@ export function addOutcome(a: BatchOutcome, b: BatchOutcome): void {
  * scores of the touched hosts once the batch is committed (a score needs the
  * slot's history: when it first appeared, when it last changed).
  */
-export function createRuleIngestDeps(store: Store, ctx: { set: RuleSet; score: ScoreConfig; now?: () => Date }) {
+export function createRuleIngestDeps(store: Store, ctx: { set: RuleSet; score: ScoreConfig; now?: () => Date; onRescore?: (ips: readonly string[]) => void }) {
   const tagPort = createPortTagger(ctx.set, { now: ctx.now });
-  type Committed = { observations: { ip: string; settled?: boolean }[]; events: { ip: string }[] };
+  type Committed = { observations: Pick<StoredObservation, 'ip' | 'settled' | 'fields' | 'lastSeen'>[]; events: { ip: string }[] };
   const touched = (c: Committed) => [...c.observations.map((o) => o.ip), ...c.events.map((e) => e.ip)];
   // Batches commit one after the other: the time the last one queued its hosts is what its rescoring clears.
   let queuedAt = new Date(0);
@@ -129,13 +133,23 @@ export function createRuleIngestDeps(store: Store, ctx: { set: RuleSet; score: S
   const weights = scoreHash(ctx.score);
   /**
    * The hosts whose scores this batch may have moved: those with an event or a port off the stable fast path,
-   * and, of the hosts whose every port was only sighted again, those whose scores move with time. Rescoring
-   * every host of a stable pass read and recomputed all their documents to write nothing.
+   * and, of the hosts whose every port was only sighted again, those with a port whose judgement moves with
+   * time: its certificate facts flip between its previous sighting and this one, or its score is inside a
+   * decaying window (or was never scored); all of them while the stored scores follow other weights. Rescoring
+   * every host of a stable pass read and recomputed all their documents to write nothing. Decided from what the
+   * fast path returned and the parsed fields: no query per host.
    */
   const toRescore = async (c: Committed): Promise<string[]> => {
     const moved = new Set([...c.events.map((e) => e.ip), ...c.observations.filter((o) => !o.settled).map((o) => o.ip)]);
-    const settled = [...new Set(c.observations.filter((o) => o.settled && !moved.has(o.ip)).map((o) => o.ip))];
-    return settled.length === 0 ? [...moved] : [...moved, ...(await hostsJudgedByTime(store, settled, SCORE_KEY, weights))];
+    const settled = c.observations.filter((o) => o.settled && !moved.has(o.ip));
+    if (settled.length === 0) return [...moved];
+    const sameWeights = (await applicationHash(store, SCORE_KEY)) === weights;
+    for (const o of settled) {
+      if (moved.has(o.ip)) continue;
+      const { previousSeen, scoreTimed } = o.settled!;
+      if (!sameWeights || scoreTimed !== false || timeFactsMove(o.fields, new Date(previousSeen), new Date(o.lastSeen))) moved.add(o.ip);
+    }
+    return [...moved];
   };
   return {
     tagPort,
@@ -149,6 +163,7 @@ export function createRuleIngestDeps(store: Store, ctx: { set: RuleSet; score: S
       const all = touched(c);
       if (all.length === 0) return;
       const ips = await toRescore(c);
+      ctx.onRescore?.(ips);
       if (ips.length > 0) await rescoreIps(store, ips, ctx);
       await clearRescores(store, all, queuedAt);
     },

@@ -68,6 +68,13 @@ export const portObservations = pgTable(
     /** Sorted by through observation_scores, a copy kept in step by a trigger (store/schema/observation-scores.ts). */
     score: integer('score').notNull().default(0),
     scoreFeatures: jsonb('score_features').$type<Record<string, unknown>>(),
+    /**
+     * Whether the stored score moves with time: a decaying feature (newly appeared, recently changed) is inside
+     * its window (core/score.ts `scoreMovesWithTime`). Null until the row is first scored. A stable sighting of a
+     * row whose score does not move, and whose certificate judgement does not flip, needs no rescoring
+     * (store/rules/rescore.ts); read by the stable fast path with the row it already fetches.
+     */
+    scoreTimed: boolean('score_timed'),
     /** Search (issue 6): `plum_search_text(fields)` (migration 0006), the same text as store/search/columns.ts computes. */
     searchText: text('search_text').generatedAlwaysAs(sql`plum_search_text(fields)`),
     /**

@@ -1,0 +1,1 @@
+ALTER TABLE "port_observations" ADD COLUMN "score_timed" boolean;
