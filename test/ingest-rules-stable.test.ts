@@ -1,10 +1,12 @@
+import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseNmapStream } from '../core/nmap/parse.ts';
 import { emptySearchFields, type SearchFields } from '../core/fields.ts';
 import { compileRules, type RuleSet } from '../core/rules/engine.ts';
 import { loadFaviconDb, type FaviconDb } from '../core/rules/favicon-db.ts';
 import { ruleHash } from '../core/rules/schema.ts';
 import { DEFAULT_SCORE_FILE, loadScoreConfig, type ScoreConfig } from '../core/score.ts';
-import { ingestScanResult, type IngestPort } from '../store/ingest.ts';
+import { ingestScanResult, scanFromStream, type IngestPort } from '../store/ingest.ts';
 import { applyRules, createRuleIngestDeps, listStoredRules, loadStoredRuleSet } from '../store/rules/index.ts';
 import { TAGGED_KEY } from '../store/repos/tagged-state.ts';
 import { openTestStore, storeKinds, type TestStore } from './helpers/db.ts';
@@ -88,5 +90,30 @@ describe.each(storeKinds)('ingest with rules, stable sightings (%s)', (kind) => 
     expect(applied.summary).toMatchObject({ stable: 2 });
     expect(applied.tagged).toEqual([]);
     expect(await tagsOf(80)).toContain('team:web');
+  });
+
+  it('re-tags a stable certificate port, parsed from nmap XML, only when a certificate date passes between sightings', async () => {
+    const set = await loadStoredRuleSet(t.store, { favicons });
+    await applyRules(t.store, set, cfg);
+    const deps = createRuleIngestDeps(t.store, { set, score: cfg });
+    // nmap's own result for a TLS service on loopback: a certificate valid until 2029-02-25, scanned in 2026-11.
+    const fixture = readFileSync(new URL('fixtures/nmap/loopback-https.xml', import.meta.url), 'utf8');
+    const at = (iso: string) => fixture.replace(/\b(start|starttime|endtime|time)="\d+"/g, `$1="${Date.parse(iso) / 1000}"`);
+    const scanned = async (iso: string) => {
+      // Parsed as `plum ingest` parses it.
+      return ingestScanResult(t.store, { source: 'test', scan: scanFromStream(parseNmapStream([at(iso)], { documentsOnDemand: true })) }, deps);
+    };
+    const certTags = async () =>
+      (
+        await t.store.query<{ tags: string[] }>(`select tags from port_observations where port = 443 and current and fields -> 'x509_not_after' <> '[]'`)
+      ).flatMap((r) => r.tags.filter((tag) => tag.startsWith('x509:')));
+    await scanned('2026-11-23T12:00:00Z');
+    expect(await certTags()).not.toContain('x509:expiring-soon');
+    expect((await scanned('2027-06-01T00:00:00Z')).stable).toBe(1);
+    expect(await certTags()).not.toContain('x509:expiring-soon');
+    expect((await scanned('2029-02-01T00:00:00Z')).stable).toBe(1);
+    expect(await certTags()).toContain('x509:expiring-soon');
+    expect((await scanned('2029-03-01T00:00:00Z')).stable).toBe(1);
+    expect(await certTags()).toContain('x509:expired');
   });
 });

@@ -41,10 +41,10 @@ const TIME_PROBLEMS: readonly CertificateProblem[] = ['expired', 'expiring-soon'
  * certificate date (or the start of its "expires soon" period) lies between them. A stable sighting moves the
  * time a document is judged at from its previous sighting to this one; otherwise its stored tags still hold.
  */
-export function timeFactsMove(fields: Partial<SearchFields>, from: Date, to: Date, expiringDays = 30): boolean {
+export function timeFactsMove(fields: Partial<SearchFields>, from: Date | string, to: Date | string, expiringDays = 30): boolean {
   if ((fields.x509_not_after?.length ?? 0) === 0 && (fields.x509_not_before?.length ?? 0) === 0) return false;
-  const at = (t: Date) =>
-    certificateProblems(fields, t, expiringDays)
+  const at = (t: Date | string) =>
+    certificateProblems(fields, typeof t === 'string' ? new Date(t) : t, expiringDays)
       .filter((p) => TIME_PROBLEMS.includes(p))
       .join(',');
   return at(from) !== at(to);

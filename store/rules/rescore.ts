@@ -119,15 +119,15 @@ export function addOutcome(a: BatchOutcome, b: BatchOutcome): void {
 }
 
 /**
- * What ingest needs from the rules (IngestDeps): tags at ingest, then the
- * scores of the touched hosts once the batch is committed (a score needs the
- * slot's history: when it first appeared, when it last changed).
+ * What ingest needs from the rules (IngestDeps): tags at ingest, then the scores of the hosts the batch may have
+ * moved, once it is committed (a score needs the slot's history: when it first appeared, when it last changed).
  */
 export function createRuleIngestDeps(store: Store, ctx: { set: RuleSet; score: ScoreConfig; now?: () => Date; onRescore?: (ips: readonly string[]) => void }) {
   const tagPort = createPortTagger(ctx.set, { now: ctx.now });
   type Committed = { observations: Pick<StoredObservation, 'ip' | 'settled' | 'fields' | 'lastSeen'>[]; events: { ip: string }[] };
-  const touched = (c: Committed) => [...c.observations.map((o) => o.ip), ...c.events.map((e) => e.ip)];
-  // Batches commit one after the other: the time the last one queued its hosts is what its rescoring clears.
+  // Batches commit one after the other: the hosts the last one owes, and when it queued them, are what its
+  // rescoring does and clears.
+  let owed: string[] = [];
   let queuedAt = new Date(0);
   const tagging = taggedSetHash(ctx.set, factsHash(ctx.set.favicons));
   const weights = scoreHash(ctx.score);
@@ -136,18 +136,18 @@ export function createRuleIngestDeps(store: Store, ctx: { set: RuleSet; score: S
    * and, of the hosts whose every port was only sighted again, those with a port whose judgement moves with
    * time: its certificate facts flip between its previous sighting and this one, or its score is inside a
    * decaying window (or was never scored); all of them while the stored scores follow other weights. Rescoring
-   * every host of a stable pass read and recomputed all their documents to write nothing. Decided from what the
-   * fast path returned and the parsed fields: no query per host.
+   * every host of a stable pass read and recomputed all their documents to write nothing. Decided before commit,
+   * from what the fast path returned and the parsed fields (no query per host), so only those hosts are queued.
    */
-  const toRescore = async (c: Committed): Promise<string[]> => {
+  const toRescore = async (tx: StoreSession, c: Committed): Promise<string[]> => {
     const moved = new Set([...c.events.map((e) => e.ip), ...c.observations.filter((o) => !o.settled).map((o) => o.ip)]);
     const settled = c.observations.filter((o) => o.settled && !moved.has(o.ip));
     if (settled.length === 0) return [...moved];
-    const sameWeights = (await applicationHash(store, SCORE_KEY)) === weights;
+    const sameWeights = (await applicationHash(tx, SCORE_KEY)) === weights;
     for (const o of settled) {
       if (moved.has(o.ip)) continue;
       const { previousSeen, scoreTimed } = o.settled!;
-      if (!sameWeights || scoreTimed !== false || timeFactsMove(o.fields, new Date(previousSeen), new Date(o.lastSeen))) moved.add(o.ip);
+      if (!sameWeights || scoreTimed !== false || timeFactsMove(o.fields, previousSeen, o.lastSeen)) moved.add(o.ip);
     }
     return [...moved];
   };
@@ -156,16 +156,17 @@ export function createRuleIngestDeps(store: Store, ctx: { set: RuleSet; score: S
     storedTagsFollow: (tx: StoreSession) => storedTagsFollow(tx, tagging, [{ name: SCORE_KEY, hash: weights }]),
     // Owed scores are recorded with the batch, so a process killed before rescoring leaves them to the next ingest.
     beforeCommit: async (tx: StoreSession, c: Committed) => {
+      owed = await toRescore(tx, c);
       queuedAt = new Date();
-      await queueRescores(tx, touched(c), queuedAt);
+      if (owed.length > 0) await queueRescores(tx, owed, queuedAt);
     },
-    afterCommit: async (c: Committed) => {
-      const all = touched(c);
-      if (all.length === 0) return;
-      const ips = await toRescore(c);
+    afterCommit: async () => {
+      const ips = owed;
+      owed = [];
       ctx.onRescore?.(ips);
-      if (ips.length > 0) await rescoreIps(store, ips, ctx);
-      await clearRescores(store, all, queuedAt);
+      if (ips.length === 0) return;
+      await rescoreIps(store, ips, ctx);
+      await clearRescores(store, ips, queuedAt);
     },
   };
 }
