@@ -89,6 +89,8 @@ async function withRetry<T>(fn: () => Promise<T>): Promise<T> {
 interface BatchResult {
   observations: StoredObservation[];
   events: StoredEvent[];
+  /** Ids of the observation rows the batch inserted (new fingerprints, in their view). */
+  inserted: string[];
   writes: Required<TableWrites>;
 }
 
@@ -98,7 +100,7 @@ async function ingestBatch(tx: StoreSession, hosts: IngestHost[], ctx: BatchCtx,
   const decision = decideBatch(read, ctx, summary);
   await diffChangedEvents(tx, decision);
   const writes = await writeBatch(tx, decision, ctx, read.fastCount);
-  return { observations: decision.observations, events: decision.events, writes };
+  return { observations: decision.observations, events: decision.events, inserted: decision.inserts.map((r) => r.id), writes };
 }
 
 /**
@@ -214,7 +216,7 @@ export async function ingestScanResult<H extends IngestHost>(
         Object.assign(summary, before, { errors: summary.errors });
         return store.transaction(async (tx) => {
           const batchResult = await ingestBatch(tx, hosts, ctx, summary);
-          await recordFirings(tx, triggers, batchResult.events, now);
+          await recordFirings(tx, triggers, batchResult, now);
           if (deps.beforeCommit && (batchResult.observations.length || batchResult.events.length)) await deps.beforeCommit(tx, batchResult);
           return batchResult;
         });

@@ -9,7 +9,9 @@ import { compileWhere, observationsFrom } from './search/compile.ts';
 /*
  * Trigger profiles, the matching half: after an ingest batch has written its observations, the queries of the
  * enabled trigger profiles are evaluated against the observations that batch made new (appeared, changed,
- * reappeared) — compiled by the search compiler and restricted to those ids, never a scan of the table — and each
+ * reappeared, and a fingerprint a view sees for the first time: nmap's document of a port a two-stage run's
+ * masscan stage found is a first sighting in nmap's view, with no event, and it is the one with titles and
+ * banners) — compiled by the search compiler and restricted to those ids, never a scan of the table — and each
  * match is recorded as a firing (store/schema/trigger-firings.ts).
  *
  * When: inside the batch's own transaction, before it commits. A firing is then stored if and only if the
@@ -52,9 +54,9 @@ export async function loadTriggers(store: StoreSession, runId: string): Promise<
   return out;
 }
 
-/** The observation ids a batch made new: what trigger queries are evaluated against. */
-export function newObservationIds(events: readonly Pick<StoredEvent, 'type' | 'observationId'>[]): string[] {
-  return [...new Set(events.filter((e) => NEW_EVENTS.has(e.type)).map((e) => e.observationId))];
+/** The observation ids a batch made new (its new-state events' and the rows it inserted): what trigger queries are evaluated against. */
+export function newObservationIds(events: readonly Pick<StoredEvent, 'type' | 'observationId'>[], inserted: readonly string[] = []): string[] {
+  return [...new Set([...events.filter((e) => NEW_EVENTS.has(e.type)).map((e) => e.observationId), ...inserted])];
 }
 
 /**
@@ -62,9 +64,14 @@ export function newObservationIds(events: readonly Pick<StoredEvent, 'type' | 'o
  * that are current, open and match its query. A fingerprint already fired for the profile is left alone
  * (unique per profile, ip, protocol, port, hsh256). Returns the number of new firings.
  */
-export async function recordFirings(tx: StoreSession, triggers: readonly TriggerProfile[], events: readonly StoredEvent[], now: Date): Promise<number> {
+export async function recordFirings(
+  tx: StoreSession,
+  triggers: readonly TriggerProfile[],
+  batch: { events: readonly StoredEvent[]; inserted: readonly string[] },
+  now: Date,
+): Promise<number> {
   if (triggers.length === 0) return 0;
-  const ids = newObservationIds(events);
+  const ids = newObservationIds(batch.events, batch.inserted);
   if (ids.length === 0) return 0;
   let fired = 0;
   for (const t of triggers) {

@@ -91,6 +91,13 @@ describe.each(storeKinds)('a two-stage profile run (%s)', (kind) => {
     expect(found.map((h) => h.ip).sort()).toEqual(net.serviceIps);
     const appeared = await events('appeared');
     expect(appeared.map((e) => `${e.ip}:${e.port}`)).toEqual(net.serviceIps.flatMap((ip) => [`${ip}:22`, `${ip}:80`]));
+    // `plum runs RUN_ID` tells the two kinds of jobs apart, as the API's job objects do.
+    const [last] = await query<{ id: string }>(`select id from runs where kind = 'profile' order by started_at desc limit 1`);
+    const shown = (await plum('runs', last!.id)).stdout;
+    expect(shown).toMatch(/scout \(masscan\)/);
+    expect(shown).toMatch(/scan \(nmap\)/);
+    const json = JSON.parse((await plum('runs', last!.id, '--format', 'json')).stdout) as { jobs: { stage: string }[] };
+    expect(json.jobs.map((j) => j.stage)).toEqual(['scout', 'scan']);
   }, 360_000);
 
   it('a port that stopped answering is gone for that port only; nmap scans what still answers', async () => {

@@ -40,6 +40,7 @@ const runRow = (r: RunRow) => ({
 
 const jobRow = (j: JobRow) => ({
   id: j.id,
+  stage: j.stage === 'scout' ? 'scout (masscan)' : 'scan (nmap)',
   status: j.status,
   targets: j.targets.length > 3 ? `${j.targets.slice(0, 3).join(',')},… (${j.address_count} addresses)` : j.targets.join(','),
   ports: j.tcp_ports,
@@ -194,7 +195,12 @@ export function register(program: Command, ctx: CliContext): void {
               (run.error ? `error: ${run.error}\n` : '') +
               '\n',
           );
-          printTable(jobs.map(jobRow), ['id', 'status', 'targets', 'ports', 'finished', 'error']);
+          // The stage column only where a run has two (a two-stage profile's masscan sweeps, then nmap).
+          const staged = jobs.some((j) => j.stage === 'scout');
+          printTable(
+            jobs.map(jobRow),
+            staged ? ['id', 'stage', 'status', 'targets', 'ports', 'finished', 'error'] : ['id', 'status', 'targets', 'ports', 'finished', 'error'],
+          );
           for (const j of jobs) {
             for (const w of jobWarnings(j)) process.stdout.write(`note: ${j.id}: ${w}\n`);
           }

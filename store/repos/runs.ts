@@ -35,6 +35,8 @@ export interface JobRow {
   tcp_ports: string;
   udp_ports: string | null;
   scripts: string[];
+  /** `scout` (masscan, the first stage of a two-stage profile) or `scan` (nmap). */
+  stage: 'scout' | 'scan';
   status: string;
   attempts: number;
   agent: string | null;
@@ -95,6 +97,7 @@ export const jobJson = (j: JobRow) => ({
   tcpPorts: j.tcp_ports,
   udpPorts: j.udp_ports,
   scripts: j.scripts,
+  stage: j.stage,
   status: j.status,
   attempts: j.attempts,
   agent: j.agent,
@@ -142,7 +145,8 @@ export async function listRuns(store: StoreSession, q: RunListQuery): Promise<{ 
 
 export async function listJobs(store: StoreSession, runId: string, limit = 1000): Promise<JobRow[]> {
   return store.query<JobRow>(
-    `select id, index, targets, address_count, tcp_ports, udp_ports, scripts, status, attempts, agent, started_at, finished_at, ingested_at, error, progress
+    `select id, index, targets, address_count, tcp_ports, udp_ports, scripts, stage, status, attempts, agent, started_at, finished_at, ingested_at,
+       error, progress
        from jobs where run_id = $1 order by index limit $2`,
     [runId, limit],
   );

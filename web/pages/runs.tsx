@@ -222,6 +222,7 @@ export function registerRuns(web: Hono<WebEnv>, opts: WebOptions): void {
           <thead>
             <tr>
               <th scope="col">#</th>
+              <th scope="col">Stage</th>
               <th scope="col">Targets</th>
               <th scope="col">Status</th>
               <th scope="col">Agent</th>
@@ -233,6 +234,7 @@ export function registerRuns(web: Hono<WebEnv>, opts: WebOptions): void {
             {jobs.map((j) => (
               <tr>
                 <td>{j.index}</td>
+                <td>{j.stage === 'scout' ? 'Scouting (masscan)' : 'Scan (nmap)'}</td>
                 <td>{j.targets.join(', ')}</td>
                 <td>
                   {j.status}

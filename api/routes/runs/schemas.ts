@@ -48,6 +48,7 @@ export const JobSchema = z
     tcpPorts: z.string(),
     udpPorts: z.string().nullable(),
     scripts: z.array(z.string()),
+    stage: z.enum(['scout', 'scan']).openapi({ description: "scout: a masscan sweep, a two-stage profile's first stage; scan: an nmap job" }),
     status: z.string(),
     attempts: z.number(),
     agent: z.string().nullable(),
