@@ -149,7 +149,7 @@ function fade(since: string | Date | null | undefined, at: string | Date, days: 
 type Raw = { value: FeatureScore['value']; normalized: number };
 
 /** The features whose value fades with the time judged at (`fade`). */
-const DECAYING: readonly string[] = ['newly_appeared', 'recently_changed'];
+const DECAYING: readonly string[] = ['newly_appeared', 'recently_changed'] satisfies PortFeature[];
 
 /**
  * Whether a port score judged now would be judged differently later with nothing else changed: a decaying

@@ -43,15 +43,18 @@ describe.each(storeKinds)("a triggered run's origin on the web and the API (%s)"
     );
     expect(html).toContain(`(observation ${observationId})`);
     expect(html).not.toContain('<b>index of</b>');
+    // Its one job, with its stage (a triggered run has no scouting stage).
+    expect(html).toContain('<td>Scan (nmap)</td>');
+    expect(html).not.toContain('Scouting (masscan)');
   });
 
   it('GET /v1/runs/{id} has the origin; other runs have none', async () => {
     const body = (await (await api.call(`/v1/runs/${runId}`, { auth: api.keys.viewer })).json()) as {
       run: { kind: string; origin: unknown };
-      jobs: { targets: string[]; tcpPorts: string }[];
+      jobs: { targets: string[]; tcpPorts: string; stage: string }[];
     };
     expect(body.run).toMatchObject({ kind: 'trigger', origin: { query, ip: '127.0.73.5', protocol: 'tcp', port: 8080, observationId, firings: 1 } });
-    expect(body.jobs.map((j) => [j.targets, j.tcpPorts])).toEqual([[['127.0.73.5'], '8080']]);
+    expect(body.jobs.map((j) => [j.targets, j.tcpPorts, j.stage])).toEqual([[['127.0.73.5'], '8080', 'scan']]);
     const list = (await (await api.call('/v1/runs?kind=import', { auth: api.keys.viewer })).json()) as { items: { origin: unknown }[] };
     expect(list.items[0]!.origin).toBeNull();
   });
