@@ -134,6 +134,8 @@ export interface JobHeartbeat {
   phase: string;
   percent: number;
   etaSeconds?: number;
+  /** Packets sent so far (a scouting job's masscan). */
+  packets?: number;
 }
 
 const need = <T>(v: T | undefined, what: string): T => {

@@ -12,6 +12,7 @@ import {
   type MasscanSettings,
 } from '../core/masscan/args.ts';
 import { readMasscanOutput } from '../core/masscan/result.ts';
+import { countAddresses, isAddressTarget, mergeIntervals, parseTarget, toInterval } from '../core/targets.ts';
 import type { ScannedResult, Scanner, ScannerJob, ScannerOutput, ScannerRunOptions } from '../core/scanner/contract.ts';
 import { runInProcessGroup, scannerOutputOf } from './process-group.ts';
 
@@ -42,8 +43,8 @@ export function masscanMessage(stderr: string): string {
   return msg.length > 400 ? `${msg.slice(0, 397)}...` : msg || 'no message';
 }
 
-/** Probes one job sends: addresses × ports (masscan sends one SYN per pair without retries). */
-export function masscanProbes(job: ScannerJob, addresses: number): number {
+/** Probes one job sends: its addresses × its ports (masscan sends one probe per pair, without retries). */
+export function masscanProbes(job: Pick<ScannerJob, 'targets' | 'tcpPorts' | 'udpPorts'>): number {
   const count = (spec: string | undefined) =>
     spec
       ? spec.split(',').reduce((n, part) => {
@@ -51,7 +52,8 @@ export function masscanProbes(job: ScannerJob, addresses: number): number {
           return n + (b === undefined ? 1 : b - a! + 1);
         }, 0)
       : 0;
-  return addresses * (count(job.tcpPorts) + count(job.udpPorts));
+  const intervals = job.targets.map(parseTarget).filter(isAddressTarget).map(toInterval);
+  return Number(countAddresses(mergeIntervals(intervals))) * (count(job.tcpPorts) + count(job.udpPorts));
 }
 
 /**
@@ -93,6 +95,7 @@ export function createMasscanScanner(options: MasscanRunnerOptions): Scanner & {
       const wait = Number(args[args.indexOf('--wait') + 1]);
       const grace = options.killGraceMs ?? (wait + 5) * 1000;
       const discovered: MasscanDiscovery[] = [];
+      const probes = masscanProbes(job);
       const outcome = await runInProcessGroup(masscanPath, args, {
         name: 'masscan',
         log,
@@ -115,7 +118,8 @@ export function createMasscanScanner(options: MasscanRunnerOptions): Scanner & {
           limit: 16_384,
           onLine: (line) => {
             const p = parseMasscanStatus(line);
-            if (p && opts.onProgress) opts.onProgress(p);
+            // masscan's "% done" is the share of its probes sent: the packets count of the progress.
+            if (p && opts.onProgress) opts.onProgress({ ...p, packets: Math.round((p.percent / 100) * probes) });
           },
         },
         notFoundHint: 'install masscan (Debian package masscan) or set PLUM_MASSCAN to its path',

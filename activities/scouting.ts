@@ -58,13 +58,13 @@ export function createScoutActivities(deps: ScoutDeps) {
     const masscan = need(deps.masscan, 'masscan scanner');
     if (!spec.scout) throw new PlumError('usage', `job ${spec.index} is not a scouting job`, { hint: 'run it with runNmapJob' });
     const ctx = deps.ctx();
-    const beat = (phase: string, percent: number, etaSeconds?: number) => {
-      const hb: JobHeartbeat = { jobId: spec.jobId, index: spec.index, phase, percent, ...(etaSeconds !== undefined ? { etaSeconds } : {}) };
+    const beat = (p: Omit<JobHeartbeat, 'jobId' | 'index'>) => {
+      const hb: JobHeartbeat = { jobId: spec.jobId, index: spec.index, ...p };
       last = hb;
       ctx.heartbeat(hb);
     };
     let last: JobHeartbeat | undefined;
-    beat('starting', 0);
+    beat({ phase: 'starting', percent: 0 });
     const sink = deps.sink();
     await sink.claim?.(spec, ctx.attempt);
     if (deps.store) {
@@ -81,7 +81,16 @@ export function createScoutActivities(deps: ScoutDeps) {
           options: { rate: spec.scout.rate },
           ...(deps.jobTimeoutMs ? { timeoutMs: deps.jobTimeoutMs } : {}),
         },
-        { signal: ctx.signal, onProgress: (p) => beat(p.phase, p.percent, p.etaSeconds) },
+        {
+          signal: ctx.signal,
+          onProgress: (p) =>
+            beat({
+              phase: p.phase,
+              percent: p.percent,
+              ...(p.etaSeconds !== undefined ? { etaSeconds: p.etaSeconds } : {}),
+              ...(p.packets !== undefined ? { packets: p.packets } : {}),
+            }),
+        },
       );
     } finally {
       clearInterval(timer);
@@ -91,7 +100,7 @@ export function createScoutActivities(deps: ScoutDeps) {
     }
     const sha256 = createHash('sha256').update(result.output).digest('hex');
     const { delivery } = await sink.deliver(spec, result.output, sha256);
-    beat('delivered', 100);
+    beat({ phase: 'delivered', percent: 100, ...(last?.packets !== undefined ? { packets: last.packets } : {}) });
     return {
       runId: spec.runId,
       jobId: spec.jobId,

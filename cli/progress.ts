@@ -2,6 +2,7 @@ import cliProgress from 'cli-progress';
 import { counted } from '../core/plural.ts';
 import type { JobHeartbeat } from '../activities/index.ts';
 import type { RunEvent } from '../workflows/logic/types.ts';
+import type { RunProgress } from '../workflows/temporal-run.ts';
 
 /*
  * What a person sees while an embedded run works: one bar for the run (jobs
@@ -93,10 +94,25 @@ export function createProgressDisplay(opts: { stream?: NodeJS.WriteStream; label
     onJobProgress(hb) {
       const bar = jobBars.get(hb.jobId);
       if (!bar) return;
-      bar.update(Math.round(hb.percent), { info: `${hb.phase}${hb.etaSeconds !== undefined ? `, about ${hb.etaSeconds}s left` : ''}` });
+      bar.update(Math.round(hb.percent), { info: jobProgressInfo(hb) });
     },
     stop() {
       multi.stop();
     },
   };
+}
+
+/** What a job's bar says besides its percentage: the scanner's phase, the packets masscan sent, the time left. */
+export function jobProgressInfo(hb: JobHeartbeat): string {
+  return [
+    hb.phase,
+    ...(hb.packets !== undefined ? [counted(hb.packets, 'packet') + ' sent'] : []),
+    ...(hb.etaSeconds !== undefined ? [`about ${hb.etaSeconds}s left`] : []),
+  ].join(', ');
+}
+
+/** One line of a Temporal run's progress: the stage of a two-stage run, jobs done, open ports found. */
+export function temporalProgressLine(p: RunProgress): string {
+  const stage = p.stage === 'scout' ? 'scouting (masscan): ' : p.stage === 'scan' ? 'nmap stage: ' : '';
+  return `plum: ${stage}${p.counters.jobsDone}/${counted(p.counters.jobs, 'job')} done, ${counted(p.counters.ports, 'open port')}`;
 }

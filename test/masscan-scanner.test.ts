@@ -56,6 +56,9 @@ describe('the masscan scanner', () => {
     expect(out.args).toEqual(expect.arrayContaining(['--rate', '1000', '--interface', net.scanIf, `${prefix()}.0/28`]));
     expect(progress.length).toBeGreaterThan(0);
     expect(progress.at(-1)!.percent).toBe(100);
+    // 16 addresses × 3 ports, one probe each: the progress counts the packets masscan has sent.
+    expect(progress.at(-1)!.packets).toBe(48);
+    expect(progress.every((p, i) => i === 0 || p.packets! >= progress[i - 1]!.packets!)).toBe(true);
     const result = scanner().read(out.output, job);
     expect(result.finished).toBe(true);
     expect(result.view).toBe('masscan');

@@ -50,6 +50,9 @@ describe('a two-stage profile run on Temporal', () => {
       const r = await d.plum(['run', 'wide', '--temporal', '--format', 'json']);
       expect(r.code, `${r.stderr} ${r.stdout}`).toBe(0);
       expect(JSON.parse(r.stdout)).toMatchObject({ status: 'succeeded', counters: { jobs: 2, jobsDone: 2 } });
+      // The CLI follows both stages (masscan waits two seconds for late answers; the progress is polled every second).
+      expect(r.stderr).toMatch(/plum: scouting \(masscan\): 0\/1 job done/);
+      expect(r.stderr).toMatch(/plum: nmap stage: \d\/2 jobs done/);
       const jobs = await d.store.query<{ stage: string; targets: string[]; tcp_ports: string; agent: string; status: string }>(
         `select j.stage, j.targets, j.tcp_ports, j.agent, j.status from jobs j join runs r on r.id = j.run_id where r.profile_name = 'wide' order by j.index`,
       );

@@ -8,8 +8,8 @@ import { ActivityFailure, ApplicationFailure, CancelledFailure } from '@temporal
 import { isErrorCode, PlumError, toPlumError } from '../core/errors.ts';
 import type { SearchAttributePair } from '@temporalio/common';
 import type { PlumConfig } from '../core/config.ts';
-import type { RunCounters, RunRequest, RunSummary } from '../workflows/logic/types.ts';
-import { progressQuery, SA_PRIORITY, SA_PROFILE, SA_RUN_KIND } from '../workflows/temporal-run.ts';
+import type { RunRequest, RunSummary } from '../workflows/logic/types.ts';
+import { progressQuery, SA_PRIORITY, SA_PROFILE, SA_RUN_KIND, type RunProgress } from '../workflows/temporal-run.ts';
 import { temporalConnectError, temporalConnectOptions } from './temporal-connection.ts';
 import { scanWorkflowInput } from './temporal-input.ts';
 
@@ -64,7 +64,7 @@ export function workflowError(workflowId: string, e: unknown): PlumError {
 export async function runOnTemporalServer(
   config: PlumConfig,
   request: RunRequest,
-  opts: { priority?: number; onProgress?(p: { counters: RunCounters; nextIndex: number }): void; signal?: AbortSignal } = {},
+  opts: { priority?: number; onProgress?(p: RunProgress): void; signal?: AbortSignal; progressEveryMs?: number } = {},
 ): Promise<RunSummary> {
   const { client, close } = await connectTemporal(config);
   try {
@@ -74,7 +74,7 @@ export async function runOnTemporalServer(
         (p) => opts.onProgress?.(p),
         () => undefined,
       );
-    }, 2000);
+    }, opts.progressEveryMs ?? 1000);
     const onAbort = () => void handle.cancel().catch(() => undefined);
     opts.signal?.addEventListener('abort', onAbort, { once: true });
     try {

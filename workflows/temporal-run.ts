@@ -54,7 +54,14 @@ export interface PlumSinks extends Sinks {
   progress: { event(e: RunEvent): void };
 }
 
-export const progressQuery = defineQuery<{ runId?: string; nextIndex: number; counters: RunCounters; stage?: 'scout' | 'scan' }>('progress');
+/** What a run's workflow answers to the progress query; `stage` only for a two-stage profile's run. */
+export interface RunProgress {
+  runId?: string;
+  nextIndex: number;
+  counters: RunCounters;
+  stage?: 'scout' | 'scan';
+}
+export const progressQuery = defineQuery<RunProgress>('progress');
 
 export const SA_RUN_KIND = defineSearchAttributeKey('PlumRunKind', SearchAttributeType.KEYWORD);
 export const SA_PROFILE = defineSearchAttributeKey('PlumProfile', SearchAttributeType.KEYWORD);

@@ -5,8 +5,9 @@ import { getProfile } from '../../store/repos/profiles.ts';
 import type { Store } from '../../store/index.ts';
 import { profileRequest, runEmbedded, type EmbeddedDeps } from '../../workers/embedded.ts';
 import { runFindings, runGone, type RunFinding } from '../findings.ts';
-import { createProgressDisplay } from '../progress.ts';
-import type { RunCounters, RunRequest, RunSummary } from '../../workflows/logic/types.ts';
+import { createProgressDisplay, temporalProgressLine } from '../progress.ts';
+import type { RunRequest, RunSummary } from '../../workflows/logic/types.ts';
+import type { RunProgress } from '../../workflows/temporal-run.ts';
 import type { CliContext } from '../context.ts';
 import { formatOption, info, printJson, printTable } from '../output.ts';
 import { openCommandStore } from './init.ts';
@@ -125,21 +126,25 @@ export async function printRunResult(store: Store, summary: RunSummary, format: 
   if (summary.status === 'cancelled') process.exitCode = 130;
 }
 
-/** Starts a run's workflow on Temporal and follows it; Ctrl-C cancels the workflow (the agents stop nmap). */
-export async function followOnTemporal(
-  ctx: CliContext,
-  request: RunRequest,
-  opts: { priority?: number; onProgress?(p: { counters: RunCounters; nextIndex: number }): void } = {},
-): Promise<RunSummary> {
+/**
+ * Starts a run's workflow on Temporal and follows it, printing a progress line whenever it moves;
+ * Ctrl-C cancels the workflow (the agents stop nmap).
+ */
+export async function followOnTemporal(ctx: CliContext, request: RunRequest, opts: { priority?: number } = {}): Promise<RunSummary> {
   const { runOnTemporalServer } = await import('../../workers/temporal-client.ts');
   const ac = new AbortController();
   const onSigint = () => {
     info('plum: cancelling the workflow (the agents stop nmap)…');
     ac.abort();
   };
+  let shown = '';
+  const onProgress = (p: RunProgress) => {
+    const line = temporalProgressLine(p);
+    if (line !== shown) info((shown = line));
+  };
   process.once('SIGINT', onSigint);
   try {
-    return await runOnTemporalServer(ctx.config, request, { ...opts, signal: ac.signal });
+    return await runOnTemporalServer(ctx.config, request, { ...opts, onProgress, signal: ac.signal });
   } finally {
     process.removeListener('SIGINT', onSigint);
   }
@@ -173,9 +178,7 @@ export function register(program: Command, ctx: CliContext): void {
       if (opts.temporal) {
         const request = profileRequest(name, { requestedBy: 'cli', ...(opts.scopeOverride ? { scopeOverrideReason: opts.scopeOverride } : {}) });
         info(`plum: starting ${request.workflowId} on Temporal; follow it in the Temporal UI too`);
-        const summary = await followOnTemporal(ctx, request, {
-          onProgress: (p) => info(`plum: ${p.counters.jobsDone}/${counted(p.counters.jobs, 'job')} done, ${counted(p.counters.ports, 'open port')}`),
-        });
+        const summary = await followOnTemporal(ctx, request);
         await printTemporalResult(ctx, summary, opts.format);
         return;
       }

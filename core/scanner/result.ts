@@ -1,4 +1,5 @@
 import { PlumError } from '../errors.ts';
+import { readMasscanOutput } from '../masscan/result.ts';
 import { readSslscan } from '../sslscan/read.ts';
 import type { ScannedHost, ScannedResult, ScannerJob, ScannerName } from './contract.ts';
 
@@ -39,5 +40,6 @@ export function readScannerOutput(
 ): ScannerIngest | undefined {
   if (!scanner || scanner === 'nmap') return undefined;
   if (scanner === 'sslscan') return asIngest(readSslscan(output, job));
+  if (scanner === 'masscan') return asIngest(readMasscanOutput(output));
   throw new PlumError('internal', `no reader for scanner "${scanner}" on this server`, { hint: "upgrade the server to the agents' version" });
 }
