@@ -1,45 +1,26 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { createHash } from 'node:crypto';
-import { gunzipSync, gzipSync } from 'node:zlib';
+import { gunzipSync } from 'node:zlib';
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { changeCountsOf } from '../core/counts.ts';
 import { PlumError, toPlumError } from '../core/errors.ts';
-import { newId } from '../core/ids.ts';
 import type { Logger } from '../core/log.ts';
-import { planJobs, type PlannedJob, type PlanTarget } from '../core/plan.ts';
-import { parseProfile, type ScanProfile } from '../core/profiles.ts';
-import { enforceScope, hostsOutsideJob, recheckNames, type Resolver } from '../core/scope.ts';
-import { parseTarget } from '../core/targets.ts';
-import type { CustomScriptRef } from '../core/nmap/custom-scripts.ts';
+import { hostsOutsideJob, recheckNames, type Resolver } from '../core/scope.ts';
 import type { Store } from '../store/index.ts';
 import { ingestScanResult, type IngestDeps, type IngestHost, type IngestScan, type IngestSummary } from '../store/ingest.ts';
-import {
-  cancelOpenJobs,
-  insertQueuedJobs,
-  jobsInIndexRange,
-  jobToIngest,
-  markJobFailed,
-  markJobPartial,
-  markJobRunning,
-  pinnedAddresses,
-  recordIngestOutcome,
-} from '../store/repos/jobs.ts';
+import { cancelOpenJobs, jobToIngest, markJobFailed, markJobPartial, markJobRunning, pinnedAddresses, recordIngestOutcome } from '../store/repos/jobs.ts';
 import { eventCountsOfJob } from '../store/repos/observation-events.ts';
 import { openCountsOfJob } from '../store/repos/observations.ts';
-import { rawXmlGz, storeDeliveredResult } from '../store/repos/raw-results.ts';
-import { insertScanRun, recordRunEnd, runOfWorkflow, runProgress } from '../store/repos/runs.ts';
-import { getProfile } from '../store/repos/profiles.ts';
-import { customScriptRefs } from '../store/repos/nse-scripts.ts';
-import { loadPerimeter, loadPlanTargets } from '../store/repos/targets.ts';
-import type { JobOutcome, JobSpec, NmapJobResult, PlannedRun, RunRequest, ScanActivities } from '../workflows/logic/types.ts';
-import type { ScannerName } from '../core/scanner/contract.ts';
+import { rawXmlGz } from '../store/repos/raw-results.ts';
+import { recordRunEnd } from '../store/repos/runs.ts';
+import type { JobOutcome, JobSpec, NmapJobResult, PlannedRun, ScanActivities } from '../workflows/logic/types.ts';
 import { readScannerOutput } from '../core/scanner/result.ts';
 import type { NmapProgress, NmapRunner } from './nmap.ts';
 import { runScannerJob } from './scanner-job.ts';
-import { planTriggerRun, type RunOrigin } from './trigger-plan.ts';
-import { linkFiringsToRun } from '../store/repos/trigger-firings.ts';
-import { createScoutActivities, type ScoutingMeta } from './scouting.ts';
+import { createScoutActivities } from './scouting.ts';
+import { createPlanActivities } from './plan-run.ts';
+import { storeResultSink, type ResultSink } from './result-sinks.ts';
 import type { OtherScanners } from './scanners.ts';
 
 /*
@@ -82,13 +63,6 @@ function currentCtx(): ActivityCtx {
     // Called directly (a script, a test): no heartbeats, never cancelled.
     return { heartbeat() {}, signal: new AbortController().signal, attempt: 1 };
   }
-}
-
-/** Where runNmapJob hands a job's XML: the server database, or the server's upload route (agents). */
-export interface ResultSink {
-  deliver(spec: JobSpec, xml: Buffer, sha256: string): Promise<{ delivery: 'stored' | 'uploaded' }>;
-  /** Claims the job for this runner before nmap starts (agents: only the claimer may upload). */
-  claim?(spec: JobSpec, attempt: number): Promise<void>;
 }
 
 export interface ActivityDeps {
@@ -143,110 +117,9 @@ const need = <T>(v: T | undefined, what: string): T => {
   return v;
 };
 
-/** The default sink: the result goes into raw_results, where ingestJob finds it. */
-export function storeResultSink(store: Store, opts: { retentionDays?: number; parserVersion?: number; now?: () => Date } = {}): ResultSink {
-  return {
-    async deliver(spec, xml, sha256) {
-      const now = (opts.now ?? (() => new Date()))();
-      const days = opts.retentionDays ?? 90;
-      const expires = days > 0 ? new Date(now.getTime() + days * 86_400_000).toISOString() : null;
-      await storeDeliveredResult(store, {
-        id: newId('raw'),
-        jobId: spec.jobId,
-        runId: spec.runId,
-        sha256,
-        size: xml.length,
-        xmlGz: gzipSync(xml),
-        parserVersion: opts.parserVersion ?? 1,
-        expiresAt: expires,
-      });
-      return { delivery: 'stored' };
-    },
-  };
-}
-
-/** Agents: PUT the gzip'd XML to the server's upload route with the agent token (claim check). */
-/** The server's error body as a PlumError; codes caused by the request are kept (not retried), others are `unavailable`. */
-async function uploadError(res: Response, what: string): Promise<PlumError> {
-  let message = `${res.status} ${res.statusText}`;
-  let code: string | undefined;
-  try {
-    const body = (await res.json()) as { error?: { code?: string; message?: string } };
-    if (body.error?.message) message = body.error.message;
-    code = body.error?.code;
-  } catch {
-    // Not our JSON error body: keep the status line.
-  }
-  const known =
-    code && ['conflict', 'forbidden', 'unauthorized', 'not_found', 'payload_too_large', 'invalid_input', 'parse_error', 'out_of_scope'].includes(code);
-  return new PlumError(known ? (code as 'conflict') : 'unavailable', `${what}: ${message}`, {
-    hint: known ? 'check the agent token and the job' : 'the server is unreachable or busy; the request is retried',
-  });
-}
-
-export function httpResultSink(opts: { serverUrl: string; token: string; fetchImpl?: typeof fetch }): ResultSink {
-  const base = opts.serverUrl.replace(/\/+$/, '');
-  return {
-    async claim(spec, attempt) {
-      const res = await (opts.fetchImpl ?? fetch)(`${base}/v1/agent/jobs/${encodeURIComponent(spec.jobId)}/claim?attempt=${attempt}`, {
-        method: 'POST',
-        headers: { authorization: `Bearer ${opts.token}` },
-      });
-      if (!res.ok) throw await uploadError(res, `claiming ${spec.jobId} failed`);
-    },
-    async deliver(spec, xml) {
-      const res = await (opts.fetchImpl ?? fetch)(`${base}/v1/agent/jobs/${encodeURIComponent(spec.jobId)}/result`, {
-        method: 'PUT',
-        headers: { authorization: `Bearer ${opts.token}`, 'content-type': 'application/xml', 'content-encoding': 'gzip' },
-        body: gzipSync(xml),
-      });
-      if (!res.ok) throw await uploadError(res, `uploading the result of ${spec.jobId} failed`);
-      return { delivery: 'uploaded' };
-    },
-  };
-}
-
 async function defaultParse(xml: Buffer): Promise<IngestScan> {
   const { parseNmapString } = await import('../core/nmap/parse.ts');
   return parseNmapString(xml.toString('utf8')) as unknown as IngestScan;
-}
-
-function jobKind(targets: string[]): JobSpec['kind'] {
-  const first = targets[0] ?? '';
-  try {
-    const t = parseTarget(first.replace(/-\d+$/, ''));
-    if (t.kind === 'fqdn') return 'fqdn';
-    return first.includes(':') ? 'ipv6' : 'ipv4';
-  } catch {
-    return first.includes(':') ? 'ipv6' : 'ipv4';
-  }
-}
-
-interface RunMeta {
-  priority: number;
-  hostTimeout: string;
-  jobCount: number;
-  addressCount: number;
-  targetCount: number;
-  profile?: string;
-  /** Addresses each scanned name resolved to when the scope guard checked it. */
-  pinned?: Record<string, string[]>;
-  /** Scripts of refused categories an admin allowed on the profile (the runner checks scripts again). */
-  allowScripts?: string[];
-  /** The custom scripts the run uses, with the content hash they had when it was planned. */
-  customScripts?: CustomScriptRef[];
-  /** Planned by a worker bridging to the predecessor's agents: the workflow routes each job. */
-  legacyBridge?: boolean;
-  /** The profile's scanner when it is not nmap. */
-  scanner?: ScannerName;
-  /** A triggered run: the finding that started it. */
-  origin?: RunOrigin;
-  /** A two-stage run: the masscan rate, and the profile's scripts and options for the nmap stage. */
-  scouting?: ScoutingMeta;
-  /** Jobs [0, scoutJobs) are scouting jobs. */
-  scoutJobs?: number;
-  /** Set once the nmap stage of a two-stage run is planned (store/repos/scouting.ts). */
-  scanStage?: boolean;
 }
 
 /**
@@ -275,193 +148,7 @@ export function createActivities(deps: ActivityDeps): ScanActivities {
   const now = deps.now ?? (() => new Date());
   const log = deps.log;
   const parseXml = deps.parseXml ?? defaultParse;
-
-  async function existingRun(store: Store, workflowId: string): Promise<PlannedRun | undefined> {
-    const row = await runOfWorkflow<RunMeta>(store, workflowId);
-    if (!row) return undefined;
-    const m = row.progress;
-    return {
-      runId: row.id,
-      kind: row.kind,
-      ...(row.profile_name ? { profile: row.profile_name } : {}),
-      priority: m.priority,
-      jobCount: m.jobCount,
-      addressCount: m.addressCount,
-      targetCount: m.targetCount,
-      resumed: true,
-      ...(m.legacyBridge ? { legacyBridge: true } : {}),
-      ...(m.scoutJobs ? { scoutJobs: m.scoutJobs } : {}),
-    };
-  }
-
-  async function planRun(req: RunRequest): Promise<PlannedRun> {
-    const store = need(deps.store, 'database');
-    if (!req.workflowId) throw new PlumError('invalid_input', 'a run needs a workflow id', { hint: 'start runs through the embedded runner or a workflow' });
-    const found = await existingRun(store, req.workflowId);
-    if (found) return found;
-
-    const perimeter = await loadPerimeter(store);
-    const excludes: PlanTarget[] = perimeter.excludes.map((t) => ({ value: t, exclude: true }));
-    let profile: ScanProfile;
-    let profileId: string | null = null;
-    let planTargets: PlanTarget[];
-    let requested: string[];
-    let triggered: Awaited<ReturnType<typeof planTriggerRun>> | undefined;
-    if (req.kind === 'profile') {
-      const stored = await getProfile(store, req.profile);
-      if (stored.trigger) {
-        throw new PlumError('invalid_input', `profile ${stored.name} is a trigger profile: it scans what its query matches, not targets`, {
-          hint: 'its runs start from new findings (`plum runs --kind trigger`); for a scan of targets use another profile',
-        });
-      }
-      profile = stored;
-      profileId = stored.id;
-      planTargets = await loadPlanTargets(store);
-      requested = [];
-    } else if (req.kind === 'trigger') {
-      triggered = await planTriggerRun(store, req, excludes, deps.maxJobSize);
-      profile = triggered.profile;
-      profileId = triggered.profile.id;
-      requested = triggered.requested;
-      planTargets = [];
-    } else {
-      if (req.targets.length === 0)
-        throw new PlumError('usage', 'an investigation needs at least one target', { hint: 'name the addresses, ranges or names to scan' });
-      profile = parseProfile({
-        name: 'investigation',
-        tcpPorts: req.tcpPorts,
-        udpPorts: req.udpPorts ?? null,
-        scripts: req.scripts ?? [],
-        priority: 4,
-      });
-      requested = req.targets;
-      planTargets = [...req.targets.map((v) => ({ value: parseTarget(v) })), ...excludes];
-    }
-    // The scope guard runs before anything is stored or scanned: investigations check every requested
-    // target, profile runs check their names (addresses are planned from the perimeter itself).
-    let planned = triggered?.planned ?? planJobs(profile, planTargets, deps.maxJobSize ? { maxPerJob: deps.maxJobSize } : {});
-    // A two-stage profile sweeps its addresses with masscan first, in larger jobs; names go to nmap directly.
-    const scouting = req.kind === 'profile' && profile.scouting ? profile.scouting : undefined;
-    let scoutJobs = 0;
-    if (scouting) {
-      const sweeps = planJobs(profile, planTargets, { maxPerJob: deps.scoutJobSize ?? 4096 })
-        .filter((j) => j.kind !== 'fqdn')
-        .map((j) => ({ ...j, scripts: [], extraArgs: [] }));
-      scoutJobs = sweeps.length;
-      planned = [...sweeps, ...planned.filter((j) => j.kind === 'fqdn')].map((j, index) => ({ ...j, index }));
-    }
-    const names = [...new Set(planned.filter((j) => j.kind === 'fqdn').flatMap((j) => j.targets))];
-    const toCheck = req.kind === 'profile' ? names : requested;
-    const decision =
-      toCheck.length > 0
-        ? await enforceScope(toCheck, perimeter, {
-            resolve: deps.resolve,
-            ...(req.scopeOverrideReason ? { override: { reason: req.scopeOverrideReason, by: req.requestedBy } } : {}),
-          })
-        : undefined;
-    if (planned.length === 0) {
-      throw new PlumError(
-        'invalid_input',
-        req.kind === 'profile' ? `profile ${profile.name} selects no targets` : 'nothing left to scan once exclusions are applied',
-        {
-          hint: req.kind === 'profile' ? 'add targets with `plum target add VALUE`' : 'check the targets against `plum target list`',
-          details: { reason: 'no_targets' },
-        },
-      );
-    }
-
-    const customScripts = await customScriptRefs(store, profile.scripts);
-    const runId = newId('run');
-    const at = now().toISOString();
-    const meta: RunMeta = {
-      priority: profile.priority,
-      hostTimeout: profile.hostTimeout,
-      jobCount: planned.length,
-      addressCount: planned.reduce((n, j) => n + j.addressCount, 0),
-      targetCount: req.kind === 'profile' ? planTargets.filter((t) => !t.exclude).length : requested.length,
-      ...(req.kind !== 'investigation' ? { profile: profile.name } : {}),
-      ...(triggered ? { origin: triggered.origin } : {}),
-      ...(decision ? { pinned: decision.resolved } : {}),
-      ...(profile.allowScripts.length ? { allowScripts: profile.allowScripts } : {}),
-      ...(customScripts.length ? { customScripts } : {}),
-      ...(deps.legacyBridge ? { legacyBridge: true } : {}),
-      ...(profile.scanner !== 'nmap' ? { scanner: profile.scanner } : {}),
-      ...(scouting ? { scouting: { rate: scouting.rate, scripts: [...profile.scripts], nmapArgs: [...profile.nmapArgs] }, scoutJobs } : {}),
-    };
-    await store.transaction(async (tx) => {
-      await insertScanRun(tx, {
-        id: runId,
-        kind: req.kind,
-        profileId,
-        profileName: req.kind !== 'investigation' ? profile.name : null,
-        requestedBy: req.requestedBy,
-        targets: requested,
-        reason: req.kind === 'investigation' ? (req.reason ?? null) : (triggered?.reason ?? null),
-        scheduledFor: req.kind === 'profile' ? (req.scheduledFor ?? null) : null,
-        startedAt: at,
-        scopeOverride: Boolean(decision?.override),
-        scopeOverrideReason: decision?.override?.reason ?? null,
-        progress: meta,
-        workflowId: req.workflowId,
-      });
-      if (triggered) await linkFiringsToRun(tx, req.workflowId, runId);
-      await insertQueuedJobs(
-        tx,
-        runId,
-        planned.map((j: PlannedJob) => ({
-          id: newId('job'),
-          index: j.index,
-          targets: j.targets,
-          address_count: j.addressCount,
-          tcp_ports: j.tcpPorts,
-          udp_ports: j.udpPorts ?? null,
-          scripts: j.scripts,
-          nmap_args: j.extraArgs,
-          stage: j.index < scoutJobs ? 'scout' : 'scan',
-        })),
-      );
-    });
-    log.info({ runId, workflowId: req.workflowId, jobs: meta.jobCount, addresses: meta.addressCount }, 'run planned');
-    return {
-      runId,
-      kind: req.kind,
-      ...(meta.profile ? { profile: meta.profile } : {}),
-      priority: meta.priority,
-      jobCount: meta.jobCount,
-      addressCount: meta.addressCount,
-      targetCount: meta.targetCount,
-      resumed: false,
-      ...(meta.legacyBridge ? { legacyBridge: true } : {}),
-      ...(scoutJobs ? { scoutJobs } : {}),
-    };
-  }
-
-  async function getJobSpecs(input: { runId: string; fromIndex: number; count: number }): Promise<JobSpec[]> {
-    const store = need(deps.store, 'database');
-    const progress = await runProgress<RunMeta>(store, input.runId);
-    if (!progress) throw new PlumError('not_found', `run ${input.runId} does not exist`);
-    const rows = await jobsInIndexRange(store, input.runId, input.fromIndex, input.count);
-    return rows.map((r) => ({
-      runId: input.runId,
-      jobId: r.id,
-      index: r.index,
-      kind: jobKind(r.targets),
-      targets: r.targets,
-      addressCount: r.address_count,
-      tcpPorts: r.tcp_ports,
-      ...(r.udp_ports ? { udpPorts: r.udp_ports } : {}),
-      scripts: r.scripts,
-      extraArgs: r.nmap_args,
-      hostTimeout: progress.hostTimeout ?? '40s',
-      priority: progress.priority ?? 2,
-      ...(r.ingested_at ? { done: true } : {}),
-      ...(r.stage === 'scout' && progress.scouting ? { scout: { rate: progress.scouting.rate } } : {}),
-      ...(progress.allowScripts ? { allowScripts: progress.allowScripts } : {}),
-      ...(progress.customScripts ? { customScripts: progress.customScripts } : {}),
-      ...(progress.scanner ? { scanner: progress.scanner } : {}),
-      ...(progress.pinned ? { pinned: Object.fromEntries(r.targets.filter((t) => progress.pinned![t]).map((t) => [t, progress.pinned![t]!])) } : {}),
-    }));
-  }
+  const planning = createPlanActivities({ ...deps, now });
 
   /**
    * Names were checked when the run was planned, maybe hours ago: resolve them again now and scan only
@@ -690,8 +377,7 @@ export function createActivities(deps: ActivityDeps): ScanActivities {
       storeResultSink(need(deps.store, 'database or result sink'), { retentionDays: deps.retentionDays, parserVersion: deps.parserVersion, now }),
   });
   return {
-    planRun,
-    getJobSpecs,
+    ...planning,
     runNmapJob,
     ingestJob,
     failJob,

@@ -15,7 +15,8 @@ import { rawXmlGz } from '../store/repos/raw-results.ts';
 import { runProgress } from '../store/repos/runs.ts';
 import { appendScanStage, scoutOutputs, type ScanStageSnapshot } from '../store/repos/scouting.ts';
 import type { JobOutcome, JobSpec, NmapJobResult } from '../workflows/logic/types.ts';
-import type { ActivityCtx, JobHeartbeat, ResultSink } from './index.ts';
+import type { ActivityCtx, JobHeartbeat } from './index.ts';
+import type { ResultSink } from './result-sinks.ts';
 
 /*
  * The activities of a two-stage profile's run (workflows/logic/scan-run.ts): a scouting job runs masscan where
@@ -43,7 +44,7 @@ export interface ScoutDeps {
   sink(): ResultSink;
 }
 
-/** Run metadata a two-stage run keeps (activities/index.ts RunMeta.scouting). */
+/** Run metadata a two-stage run keeps (activities/plan-run.ts RunMeta.scouting). */
 export interface ScoutingMeta extends ScanStageSnapshot {
   rate: number;
 }

@@ -5,7 +5,7 @@ import type { Store } from '../index.ts';
 /*
  * The two-stage runs' rows (workflows/logic/scan-run.ts): the outputs of a run's scouting jobs, and the nmap
  * stage's jobs appended to the run once they are known. The run's planned job count lives in runs.progress
- * (activities/index.ts RunMeta), so a resumed run finds the stage it planned.
+ * (activities/plan-run.ts RunMeta), so a resumed run finds the stage it planned.
  */
 
 /** What the nmap stage's jobs take over from the profile, snapshotted when the run was planned. */

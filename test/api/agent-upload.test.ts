@@ -1,7 +1,7 @@
 import net from 'node:net';
 import { createGzip, gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { httpResultSink } from '../../activities/index.ts';
+import { httpResultSink } from '../../activities/result-sinks.ts';
 import { createNmapRunner } from '../../activities/nmap.ts';
 import { newId } from '../../core/ids.ts';
 import { jobs } from '../../store/schema/jobs.ts';
@@ -85,7 +85,7 @@ describe.each(storeKinds)('agent result upload (%s)', (kind) => {
     expect(host.services.find((s) => s.port === servicePort)!.fields.banner[0]).toMatch(/^SSH-2\.0-OpenSSH_9\.2p1/);
   });
 
-  it("the agent's own result sink (activities/index.ts httpResultSink) claims the job and delivers through this route", async () => {
+  it("the agent's own result sink (activities/result-sinks.ts httpResultSink) claims the job and delivers through this route", async () => {
     const { jobId } = await makeJob(null);
     const sink = httpResultSink({ serverUrl: api.server.url, token: api.agents.b.token });
     const spec = { jobId } as Parameters<typeof sink.deliver>[0];

@@ -1,7 +1,8 @@
 import fs from 'node:fs';
 import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createActivities, storeResultSink } from '../../activities/index.ts';
+import { createActivities } from '../../activities/index.ts';
+import { storeResultSink } from '../../activities/result-sinks.ts';
 import { createNmapRunner } from '../../activities/nmap.ts';
 import { PlumError } from '../../core/errors.ts';
 import { silentLogger } from '../../core/log.ts';

@@ -132,7 +132,7 @@ export interface RunSummary {
   errors: string[];
 }
 
-/** The activities the workflow logic calls. Implemented by activities/index.ts. */
+/** The activities the workflow logic calls. Implemented by activities/index.ts (planning in activities/plan-run.ts, scouting in activities/scouting.ts). */
 export interface ScanActivities {
   /** Checks scope, plans jobs and stores the run and its jobs; idempotent per workflowId. */
   planRun(req: RunRequest): Promise<PlannedRun>;

@@ -14,7 +14,7 @@ import { errors, jsonContent, security, typedId } from '../../schemas.ts';
 import type { RouteModule } from '../index.ts';
 import { parseUploadedXml } from './parse-upload.ts';
 import { readScannerOutput } from '../../../core/scanner/result.ts';
-import { storeResultSink } from '../../../activities/index.ts';
+import { storeResultSink } from '../../../activities/result-sinks.ts';
 import { readMasscanOutput } from '../../../core/masscan/result.ts';
 import type { JobSpec } from '../../../workflows/logic/types.ts';
 
