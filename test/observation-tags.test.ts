@@ -1,3 +1,5 @@
+import { sql, type SQL } from 'drizzle-orm';
+import { PgDialect } from 'drizzle-orm/pg-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ingestScanResult } from '../store/ingest.ts';
 import { searchPorts } from '../store/search/index.ts';
@@ -80,6 +82,33 @@ describe.each(storeKinds)('observation_tags on %s', (kind) => {
     expect(await tagSearch('score>=7')).toEqual([22, 80, 443]);
     expect(await tagSearch('score>=7 and score<50')).toEqual([80, 443]);
     expect(await tagSearch('not score>0')).toEqual([22]);
+  });
+
+  it("carries each document's address, so a sort by score reads its index in paging order, ties included", async () => {
+    const mismatched = await t.store.query(`select os.id from observation_scores os join port_observations po using (id) where os.ip is distinct from po.ip`);
+    expect(mismatched).toEqual([]);
+    // Capture the walk search runs for a sort by score, then ask the planner how it would run it.
+    const walks: SQL[] = [];
+    const recording = new Proxy(t.store, {
+      get: (target, key, receiver) =>
+        key === 'query'
+          ? (q: SQL | string, ...rest: unknown[]) => {
+              if (typeof q !== 'string' && /order by po_sc\.score desc/.test(new PgDialect().sqlToQuery(q).sql)) walks.push(q);
+              return (target.query as (...a: unknown[]) => unknown)(q, ...rest);
+            }
+          : Reflect.get(target, key, receiver),
+    });
+    await searchPorts(recording, 'port:22,443', { sort: 'score', limit: 1 });
+    expect(walks.length).toBeGreaterThan(0);
+    const plan = await t.store.transaction(async (tx) => {
+      // Tiny tables: without these the planner would scan and sort whatever the indexes offer.
+      await tx.query('set local enable_seqscan = off');
+      await tx.query('set local enable_sort = off');
+      const rows = await tx.query<Record<string, string>>(sql`explain ${walks[0]!}`);
+      return rows.map((r) => Object.values(r)[0]).join('\n');
+    });
+    expect(plan).toContain('observation_scores_order_idx');
+    expect(plan).not.toMatch(/\bSort\b/);
   });
 
   it('goes with its document', async () => {

@@ -1,5 +1,5 @@
 import { relations } from 'drizzle-orm';
-import { index, integer, pgTable, text } from 'drizzle-orm/pg-core';
+import { index, inet, integer, pgTable, text } from 'drizzle-orm/pg-core';
 import { portObservations } from './port-observations.ts';
 
 /**
@@ -8,7 +8,9 @@ import { portObservations } from './port-observations.ts';
  * Why a separate table: `port_observations.score` stays the column every writer and reader uses, but an index
  * on it made every score change (a first apply, a weights edit, ingest's rescoring) a non-HOT update of the
  * wide row, with a new entry in each of its indexes. A trigger on port_observations (migration 0029) keeps
- * this copy in step: one row per observation.
+ * this copy in step: one row per observation. It carries the address too, so a sort by score walks one index
+ * in exactly the order search pages in (score desc, ip, id), ties included: with the score alone, a page of a
+ * broad query sorted every match of its best score (most documents score 0).
  */
 export const observationScores = pgTable(
   'observation_scores',
@@ -17,8 +19,10 @@ export const observationScores = pgTable(
       .primaryKey()
       .references(() => portObservations.id, { onDelete: 'cascade' }),
     score: integer('score').notNull(),
+    /** The observation's address (never changes): search's sort by score, (score desc, ip, id), is this index's order. */
+    ip: inet('ip').notNull(),
   },
-  (t) => [index('observation_scores_score_idx').on(t.score)],
+  (t) => [index('observation_scores_order_idx').on(t.score.desc().nullsFirst(), t.ip, t.id)],
 );
 
 export const observationScoresRelations = relations(observationScores, ({ one }) => ({

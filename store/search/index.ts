@@ -287,6 +287,12 @@ const keyText = (sort: SearchSort, alias = 'po') => sql.raw(KEY_TEXT[sort].repla
 const fromFor = (sort: SearchSort) =>
   sort === 'last_seen' ? observationsFrom('po', 'inner') : sql`${observationsFrom('po', 'left')} join observation_scores po_sc on po_sc.id = po.id`;
 const keyCast = (sort: SearchSort) => sql.raw(KEY_CAST[sort]);
+/**
+ * The address and id the walk orders by after the key: by score, observation_scores' own copies (same values, joined
+ * on id), so that (score desc, ip, id) is its index's order and a page reads the index instead of sorting every tie.
+ */
+const tieRefs = (sort: SearchSort) =>
+  sort === 'score' ? { ip: sql.raw('po_sc.ip'), id: sql.raw('po_sc.id') } : { ip: sql.raw('po.ip'), id: sql.raw('po.id') };
 
 /**
  * Paging: walk matching rows in (sort key desc, ip, id) order and keep the
@@ -299,7 +305,8 @@ const keyCast = (sort: SearchSort) => sql.raw(KEY_CAST[sort]);
 async function pageByPort(store: StoreSession, cond: SQL, sort: SearchSort, limit: number, cursor?: Cursor, firstWindow = FIRST_WINDOW): Promise<Page> {
   const col = sortCol(sort);
   const cast = keyCast(sort);
-  const afterCursor = cursor ? sql` and (${col} < ${cursor.k}::${cast} or (${col} = ${cursor.k}::${cast} and po.ip > ${cursor.ip}::inet))` : sql``;
+  const tie = tieRefs(sort);
+  const afterCursor = cursor ? sql` and (${col} < ${cursor.k}::${cast} or (${col} = ${cursor.k}::${cast} and ${tie.ip} > ${cursor.ip}::inet))` : sql``;
   const keys: IpKey[] = [];
   const seen = new Set<string>();
   // Most IPs have one matching port: ask for a little more than a page, then double (the walk resumes where it stopped).
@@ -312,7 +319,7 @@ async function pageByPort(store: StoreSession, cond: SQL, sort: SearchSort, limi
           store.query<Row>(sql`
         select host(po.ip) as ip, ${keyText(sort)} as k, po.id from ${fromFor(sort)}
         where ${cond}${afterCursor}${afterRowSql(sort, after)}
-        order by ${col} desc, po.ip, po.id limit ${n}`);
+        order by ${col} desc, ${tie.ip}, ${tie.id} limit ${n}`);
   for (;;) {
     const rows = await next(last, chunk);
     const fresh: IpKey[] = [];
@@ -354,7 +361,8 @@ function afterRowSql(sort: SearchSort, after: Row | undefined): SQL {
   if (!after) return sql``;
   const col = sortCol(sort);
   const cast = keyCast(sort);
-  return sql` and (${col} < ${after.k}::${cast} or (${col} = ${after.k}::${cast} and (po.ip > ${after.ip}::inet or (po.ip = ${after.ip}::inet and po.id > ${after.id}))))`;
+  const { ip, id } = tieRefs(sort);
+  return sql` and (${col} < ${after.k}::${cast} or (${col} = ${after.k}::${cast} and (${ip} > ${after.ip}::inet or (${ip} = ${after.ip}::inet and ${id} > ${after.id}))))`;
 }
 
 /** First window of the newest-first walk, in sightings; later windows are sized from the match rate seen. */
