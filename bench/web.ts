@@ -40,8 +40,9 @@ const store = await openStore(config);
 async function scoreUnscoredHosts(s: Store): Promise<void> {
   const ips = (
     await s.query<{ ip: string }>(
-      `select distinct host(o.ip) as ip from port_observations o where o.current and o.state = 'open'
-       and not exists (select 1 from host_scores h where h.ip = o.ip)`,
+      // Distinct addresses first, text after: a hash aggregate on host() text spilled for minutes at 2,000,000.
+      `select host(x.ip) as ip from (select distinct o.ip from port_observations o where o.current and o.state = 'open'
+       and not exists (select 1 from host_scores h where h.ip = o.ip)) x`,
     )
   ).map((r) => r.ip);
   if (ips.length === 0) return;
