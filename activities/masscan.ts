@@ -5,7 +5,9 @@ import { PlumError } from '../core/errors.ts';
 import type { Logger } from '../core/log.ts';
 import {
   buildMasscanArgs,
+  masscanJsonOf,
   masscanNdjsonOf,
+  masscanOverdueSeconds,
   parseMasscanDiscovery,
   parseMasscanStatus,
   type MasscanDiscovery,
@@ -63,6 +65,13 @@ export function masscanProbes(job: Pick<ScannerJob, 'targets' | 'tcpPorts' | 'ud
 const MASSCAN_SELF_EXIT_S = 20;
 
 /**
+ * Seconds past its wait after which a masscan still running is stopped and its sweep taken as complete: every
+ * probe was sent and every late answer waited for, but its receive thread sometimes never ends (it then
+ * prints `waiting -N-secs` for ever) and would hold the job until its time limit.
+ */
+export const MASSCAN_OVERDUE_S = 15;
+
+/**
  * An interrupted scan's output: its file when that holds every port masscan announced, otherwise (killed
  * before it flushed) the announced ports as -oD lines, which the same reader reads.
  */
@@ -70,6 +79,17 @@ function withDiscoveries(result: ScannerOutput, discovered: readonly MasscanDisc
   if (discovered.length === 0) return result;
   const inFile = readMasscanOutput(result.output).hosts.reduce((n, h) => n + h.ports.length, 0);
   return inFile >= discovered.length ? result : { ...result, output: Buffer.from(masscanNdjsonOf(discovered)) };
+}
+
+/**
+ * A sweep masscan finished but had to be stopped (hung past its wait): complete, not interrupted. Its file when
+ * masscan closed it with every announced port, otherwise the announced ports as a closed -oJ document.
+ */
+function sweepEnded(result: ScannerOutput, discovered: readonly MasscanDiscovery[]): ScannerOutput {
+  const inFile = readMasscanOutput(result.output);
+  const whole = inFile.finished && !inFile.error && inFile.hosts.reduce((n, h) => n + h.ports.length, 0) >= discovered.length;
+  const { interruptReason: _stopped, ...rest } = result;
+  return { ...rest, interrupted: false, output: whole ? result.output : Buffer.from(masscanJsonOf(discovered)) };
 }
 
 export function createMasscanScanner(options: MasscanRunnerOptions): Scanner & { readonly settings: MasscanSettings } {
@@ -96,11 +116,12 @@ export function createMasscanScanner(options: MasscanRunnerOptions): Scanner & {
       const grace = options.killGraceMs ?? (wait + 5) * 1000;
       const discovered: MasscanDiscovery[] = [];
       const probes = masscanProbes(job);
+      const overdue = new AbortController();
       const outcome = await runInProcessGroup(masscanPath, args, {
         name: 'masscan',
         log,
         cwd: dir,
-        ...(opts.signal ? { signal: opts.signal } : {}),
+        signal: opts.signal ? AbortSignal.any([opts.signal, overdue.signal]) : overdue.signal,
         ...(job.timeoutMs ? { timeoutMs: job.timeoutMs } : {}),
         stopSequence: [
           { signal: 'SIGINT', afterMs: 0 },
@@ -120,12 +141,18 @@ export function createMasscanScanner(options: MasscanRunnerOptions): Scanner & {
             const p = parseMasscanStatus(line);
             // masscan's "% done" is the share of its probes sent: the packets count of the progress.
             if (p && opts.onProgress) opts.onProgress({ ...p, packets: Math.round((p.percent / 100) * probes) });
+            const late = masscanOverdueSeconds(line);
+            if (late !== undefined && late >= MASSCAN_OVERDUE_S && !overdue.signal.aborted) {
+              log?.warn({ late, args }, 'masscan hangs past its wait: stopping it; its sweep is complete');
+              overdue.abort();
+            }
           },
         },
         notFoundHint: 'install masscan (Debian package masscan) or set PLUM_MASSCAN to its path',
         startFailure: { code: 'scanner_failed', hint: 'check PLUM_MASSCAN' },
       });
       const result = await scannerOutputOf(outPath, outcome, started, args);
+      if (overdue.signal.aborted && !opts.signal?.aborted && result.interruptReason === 'cancelled') return sweepEnded(result, discovered);
       if (result.interrupted) return withDiscoveries(result, discovered);
       if (outcome.code !== 0) {
         throw new PlumError('scanner_failed', `masscan failed (exit ${outcome.code}): ${masscanMessage(outcome.stderr)}`, {

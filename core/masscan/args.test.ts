@@ -1,6 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { PlumError } from '../errors.ts';
-import { buildMasscanArgs, masscanNdjsonOf, parseMasscanDiscovery, parseMasscanStatus, type MasscanSettings } from './args.ts';
+import {
+  buildMasscanArgs,
+  masscanJsonOf,
+  masscanNdjsonOf,
+  masscanOverdueSeconds,
+  parseMasscanDiscovery,
+  parseMasscanStatus,
+  type MasscanSettings,
+} from './args.ts';
 import { readMasscanOutput } from './result.ts';
 
 const settings: MasscanSettings = { maxRate: 10_000, interface: 'pls1', routerMac: '02:AA:bb:cc:dd:ee', sourceIp: '198.18.160.100' };
@@ -88,6 +96,35 @@ describe('parseMasscanStatus', () => {
 
   it.each(['Starting masscan 1.3.2 (http://bit.ly/14GZzcT) at 2026-12-06 16:30:04 GMT', 'Scanning 256 hosts [3 ports/host]', ''])('ignores %j', (line) => {
     expect(parseMasscanStatus(line)).toBeNull();
+  });
+});
+
+describe('masscanOverdueSeconds: how long masscan hangs past its wait', () => {
+  it.each([
+    ['rate:  0.00-kpps, 100.00% done, waiting -198-secs, found=1       ', 198],
+    ['rate:  0.00-kpps, 100.00% done, waiting -1-secs, found=4', 1],
+    ['rate:  0.00-kpps, 100.00% done, waiting 3-secs, found=4       ', undefined],
+    ['rate:  1.99-kpps, 45.20% done,   0:01:02 remaining, found=2       ', undefined],
+    ['Discovered open port 22/tcp on 198.18.0.3', undefined],
+  ])('%j → %j', (line, expected) => {
+    expect(masscanOverdueSeconds(line)).toBe(expected);
+  });
+});
+
+describe('masscanJsonOf: what a hung sweep found, as a finished -oJ document', () => {
+  it('reads back as a finished sweep with every discovery', () => {
+    const found = [
+      { ip: '198.18.0.3', protocol: 'tcp', port: 22, time: 1796564777 },
+      { ip: '198.18.0.2', protocol: 'tcp', port: 80, time: 1796564778 },
+    ];
+    const read = readMasscanOutput(Buffer.from(masscanJsonOf(found)));
+    expect(read.finished).toBe(true);
+    expect(read.error).toBeUndefined();
+    expect(read.hosts.map((h) => [h.ip, h.ports.map((p) => p.port)]).sort()).toEqual([
+      ['198.18.0.2', [80]],
+      ['198.18.0.3', [22]],
+    ]);
+    expect(readMasscanOutput(Buffer.from(masscanJsonOf([]))).finished).toBe(true);
   });
 });
 

@@ -167,6 +167,27 @@ export function masscanNdjsonOf(found: readonly MasscanDiscovery[]): string {
 }
 
 /**
+ * Discoveries as a whole -oJ document (closing bracket included), for a sweep that ended: masscan was stopped
+ * only because it hung past its wait, after every probe was sent and every late answer waited for.
+ */
+export function masscanJsonOf(found: readonly MasscanDiscovery[]): string {
+  const records = found.map(
+    (d) =>
+      `{   "ip": ${JSON.stringify(d.ip)},   "timestamp": "${d.time}", "ports": [ {"port": ${d.port}, "proto": ${JSON.stringify(d.protocol)}, "status": "open", "reason": "syn-ack"} ] }\n`,
+  );
+  return `[\n${records.join(',\n')}]\n`;
+}
+
+/**
+ * Seconds masscan is past its wait for late answers (`waiting -12-secs`: 12), from one of its status lines;
+ * undefined for any other line. It counts below zero while its receive thread fails to end.
+ */
+export function masscanOverdueSeconds(line: string): number | undefined {
+  const m = /100(?:\.0+)?% done,\s*waiting (-\d+)-secs/.exec(line);
+  return m ? -Number(m[1]) : undefined;
+}
+
+/**
  * One of masscan's status lines (stderr, each ended by a carriage return):
  *   `rate:  1.99-kpps, 45.20% done,   0:00:12 remaining, found=2`
  *   `rate:  0.00-kpps, 100.00% done, waiting 3-secs, found=4`
