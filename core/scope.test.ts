@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { PlumError } from './errors.ts';
-import { checkScope, enforceScope, hostsOutsideJob, recheckNames, type PerimeterTargets } from './scope.ts';
+import { addressesOutsidePerimeter, checkScope, enforceScope, hostsOutsideJob, recheckNames, type PerimeterTargets } from './scope.ts';
 import { parseTarget } from './targets.ts';
 
 const perimeter: PerimeterTargets = {
@@ -150,5 +150,65 @@ describe('hostsOutsideJob (uploads may only describe the job)', () => {
     ['not an address', [h('garbage')], ['127.0.0.1'], {}, ['garbage']],
   ] as const)('%s', (_what, hosts, targets, pinned, outside) => {
     expect(hostsOutsideJob(hosts as never, targets as never, pinned as never)).toEqual(outside);
+  });
+});
+
+describe('addressesOutsidePerimeter (answered addresses re-checked before the nmap stage)', () => {
+  // The shared perimeter: 127.10.0.0/24 minus 127.10.0.200/29, 127.20.0.1-50, ::1, and the name app.perimeter.test.
+  it.each([
+    ['inside a declared CIDR', ['127.10.0.1'], []],
+    ['inside a declared range, both ends', ['127.20.0.1', '127.20.0.50'], []],
+    ['a declared IPv6 address', ['::1'], []],
+    ['inside an exclusion', ['127.10.0.201'], [{ address: '127.10.0.201', reason: 'excluded' }]],
+    ['an exclusion in its mapped form', ['::ffff:127.10.0.207'], [{ address: '::ffff:127.10.0.207', reason: 'excluded' }]],
+    ['just past the exclusion', ['127.10.0.199', '127.10.0.208'], []],
+    [
+      'just past a declared range',
+      ['127.20.0.51', '127.20.0.0'],
+      [
+        { address: '127.20.0.51', reason: 'outside_perimeter' },
+        { address: '127.20.0.0', reason: 'outside_perimeter' },
+      ],
+    ],
+    // Declared names are not resolved: the sweep that found the address never covered them.
+    ['the address of a declared name', ['127.30.0.1'], [{ address: '127.30.0.1', reason: 'outside_perimeter' }]],
+    ['same number, other family', ['::7f0a:1'], [{ address: '::7f0a:1', reason: 'outside_perimeter' }]],
+    [
+      'not a single address',
+      ['127.10.0.0/30', 'garbage'],
+      [
+        { address: '127.10.0.0/30', reason: 'invalid' },
+        { address: 'garbage', reason: 'invalid' },
+      ],
+    ],
+    [
+      'repeats reported once, in input order',
+      ['127.99.0.1', '127.10.0.1', '127.10.0.202', '127.99.0.1'],
+      [
+        { address: '127.99.0.1', reason: 'outside_perimeter' },
+        { address: '127.10.0.202', reason: 'excluded' },
+      ],
+    ],
+  ] as const)('%s', (_what, addresses, outside) => {
+    expect(addressesOutsidePerimeter(addresses, perimeter)).toEqual(outside);
+  });
+
+  it('an excluded address that is no longer declared is reported as excluded; an empty perimeter allows nothing', () => {
+    expect(addressesOutsidePerimeter(['10.0.0.1'], { includes: [], excludes: [parseTarget('10.0.0.0/8')] })).toEqual([
+      { address: '10.0.0.1', reason: 'excluded' },
+    ]);
+    expect(addressesOutsidePerimeter(['127.10.0.1'], { includes: [], excludes: [] })).toEqual([{ address: '127.10.0.1', reason: 'outside_perimeter' }]);
+  });
+
+  it('judges many addresses against many ranges as one by one would', () => {
+    const many: PerimeterTargets = {
+      includes: Array.from({ length: 200 }, (_, i) => parseTarget(`127.${i}.0.0/24`)),
+      excludes: Array.from({ length: 200 }, (_, i) => parseTarget(`127.${i}.0.${i}`)),
+    };
+    const addresses = Array.from({ length: 250 }, (_, i) => `127.${i}.0.${i % 2 ? i : 255}`);
+    const alone = addresses.flatMap((a) => addressesOutsidePerimeter([a], many));
+    expect(addressesOutsidePerimeter(addresses, many)).toEqual(alone);
+    expect(alone.filter((o) => o.reason === 'excluded')).toHaveLength(100);
+    expect(alone.filter((o) => o.reason === 'outside_perimeter').map((o) => o.address)).toEqual(addresses.slice(200));
   });
 });

@@ -311,3 +311,46 @@ export function hostsOutsideJob(
   }
   return out;
 }
+
+export interface AddressOutsidePerimeter {
+  address: string;
+  reason: Extract<ScopeReason, 'excluded' | 'outside_perimeter' | 'invalid'>;
+}
+
+/** True when one of `sorted` (merged, as mergeIntervals returns) holds `iv` whole. */
+function covered(sorted: readonly Interval[], iv: Interval): boolean {
+  let lo = 0;
+  let hi = sorted.length - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1;
+    const s = sorted[mid]!;
+    if (s.family < iv.family || (s.family === iv.family && s.last < iv.first)) lo = mid + 1;
+    else if (s.family > iv.family || s.first > iv.last) hi = mid - 1;
+    else return s.first <= iv.first && iv.last <= s.last;
+  }
+  return false;
+}
+
+/**
+ * The addresses the perimeter does not allow now (pure, no DNS): an address is
+ * allowed when a declared address or range covers it and no exclusion does.
+ * Declared names are not resolved, so an address reachable only as one of their
+ * addresses counts as outside: this is for addresses that were planned from the
+ * declared addresses and ranges (a scouting sweep), re-checked later. An address
+ * both undeclared and excluded is `excluded`. In input order, without repeats.
+ */
+export function addressesOutsidePerimeter(addresses: Iterable<string>, perimeter: PerimeterTargets): AddressOutsidePerimeter[] {
+  const excluded = mergeIntervals(perimeter.excludes.filter(isAddressTarget).map(toInterval));
+  const allowed = subtractIntervals(mergeIntervals(perimeter.includes.filter(isAddressTarget).map(toInterval)), excluded);
+  const out: AddressOutsidePerimeter[] = [];
+  const seen = new Set<string>();
+  for (const address of addresses) {
+    if (seen.has(address)) continue;
+    seen.add(address);
+    const [iv] = addressIntervals([address]);
+    if (!iv || iv.first !== iv.last) out.push({ address, reason: 'invalid' });
+    else if (covered(excluded, iv)) out.push({ address, reason: 'excluded' });
+    else if (!covered(allowed, iv)) out.push({ address, reason: 'outside_perimeter' });
+  }
+  return out;
+}
