@@ -14,7 +14,7 @@ import { getProfile } from '../store/repos/profiles.ts';
 import { insertScanRun, runOfWorkflow, runProgress } from '../store/repos/runs.ts';
 import { loadPerimeter, loadPlanTargets } from '../store/repos/targets.ts';
 import { linkFiringsToRun } from '../store/repos/trigger-firings.ts';
-import type { JobSpec, PlannedRun, RunRequest } from '../workflows/logic/types.ts';
+import type { JobSpec, PlannedRun, RunRequest, ScanStageDropped } from '../workflows/logic/types.ts';
 import type { ScoutingMeta } from './scouting.ts';
 import { planTriggerRun, type RunOrigin } from './trigger-plan.ts';
 
@@ -79,6 +79,8 @@ export interface RunMeta {
   scoutJobs?: number;
   /** Set once the nmap stage of a two-stage run is planned (store/repos/scouting.ts). */
   scanStage?: boolean;
+  /** Answering addresses that nmap stage left out: excluded or outside the perimeter by then. */
+  scanStageDropped?: ScanStageDropped;
 }
 
 export function createPlanActivities(deps: PlanDeps) {

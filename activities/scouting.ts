@@ -6,22 +6,24 @@ import type { Logger } from '../core/log.ts';
 import { MASSCAN_VIEW } from '../core/masscan/hosts.ts';
 import { readMasscanOutput } from '../core/masscan/result.ts';
 import type { Scanner } from '../core/scanner/contract.ts';
-import { hostsOutsideJob } from '../core/scope.ts';
-import { planScanStage as groupAnswered, type AnsweredPair } from '../core/scout-plan.ts';
+import { addressesOutsidePerimeter, hostsOutsideJob } from '../core/scope.ts';
+import { planScanStage as groupAnswered, inAddressOrder, type AnsweredPair, type ScanStageDropped } from '../core/scout-plan.ts';
 import type { Store } from '../store/index.ts';
 import { ingestScanResult, type IngestDeps } from '../store/ingest.ts';
 import { markJobPartial, markJobRunning, recordIngestOutcome } from '../store/repos/jobs.ts';
 import { rawXmlGz } from '../store/repos/raw-results.ts';
 import { runProgress } from '../store/repos/runs.ts';
 import { appendScanStage, scoutOutputs, type ScanStageSnapshot } from '../store/repos/scouting.ts';
-import type { JobOutcome, JobSpec, NmapJobResult } from '../workflows/logic/types.ts';
+import { loadPerimeter } from '../store/repos/targets.ts';
+import type { JobOutcome, JobSpec, NmapJobResult, ScanStagePlan } from '../workflows/logic/types.ts';
 import type { ActivityCtx, JobHeartbeat } from './index.ts';
 import type { ResultSink } from './result-sinks.ts';
 
 /*
  * The activities of a two-stage profile's run (workflows/logic/scan-run.ts): a scouting job runs masscan where
  * nmap jobs run (an agent, or in-process), its output is ingested server-side into the masscan view, and once
- * every scouting job is done the nmap stage is planned from the (address, port) pairs that answered.
+ * every scouting job is done the nmap stage is planned from the (address, port) pairs that answered, on the
+ * addresses the perimeter still allows then (an exclusion added during a long sweep is honoured).
  *
  * Gone semantics: a finished scouting job's scope is its targets × the profile's TCP ports, and ingest declares
  * gone only on hosts that answered (masscan lists nothing else), so a host masscan did not reach produces no
@@ -164,7 +166,7 @@ export function createScoutActivities(deps: ScoutDeps) {
     return outcome;
   }
 
-  async function planScanStage(input: { runId: string }): Promise<{ jobCount: number; addressCount: number }> {
+  async function planScanStage(input: { runId: string }): Promise<ScanStagePlan> {
     const store = need(deps.store, 'database');
     const progress = await runProgress<{ scouting?: ScoutingMeta }>(store, input.runId);
     if (!progress) throw new PlumError('not_found', `run ${input.runId} does not exist`);
@@ -180,9 +182,25 @@ export function createScoutActivities(deps: ScoutDeps) {
         for (const p of h.ports) if (p.protocol === 'tcp' && p.state === 'open') answered.push({ ip: h.ip, port: p.port });
       }
     }
-    const jobs = groupAnswered(answered, deps.maxJobSize ?? 256);
-    const counts = await appendScanStage(store, input.runId, jobs, { scripts: scouting.scripts, nmapArgs: scouting.nmapArgs });
-    deps.log.info({ runId: input.runId, pairs: answered.length, jobs: jobs.length }, 'nmap stage planned from the scouting results');
+    // The scouting jobs' targets were checked when the run was planned, possibly hours ago: an address excluded or
+    // no longer declared since then gets no nmap job.
+    const refused = addressesOutsidePerimeter(
+      answered.map((p) => p.ip),
+      await loadPerimeter(store),
+    );
+    const left = new Set(refused.map((r) => r.address));
+    const kept = left.size > 0 ? answered.filter((p) => !left.has(p.ip)) : answered;
+    let dropped: ScanStageDropped | undefined;
+    if (refused.length > 0) {
+      dropped = { count: refused.length, addresses: inAddressOrder(left).slice(0, 10) };
+      deps.log.warn(
+        { runId: input.runId, dropped: refused.length, sample: refused.slice(0, 20) },
+        'answering addresses now excluded or outside the perimeter get no nmap job',
+      );
+    }
+    const jobs = groupAnswered(kept, deps.maxJobSize ?? 256);
+    const counts = await appendScanStage(store, input.runId, jobs, { scripts: scouting.scripts, nmapArgs: scouting.nmapArgs }, dropped);
+    deps.log.info({ runId: input.runId, pairs: kept.length, jobs: jobs.length }, 'nmap stage planned from the scouting results');
     return counts;
   }
 

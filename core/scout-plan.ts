@@ -13,6 +13,16 @@ export interface AnsweredPair {
   port: number;
 }
 
+/**
+ * Addresses that answered a two-stage run's scouting jobs but get no nmap job: excluded, or no longer declared,
+ * since the run was planned (a sweep of a large range takes hours; the perimeter may change meanwhile).
+ */
+export interface ScanStageDropped {
+  count: number;
+  /** The first of them in address order, at most 10. */
+  addresses: string[];
+}
+
 export interface ScanStageJob {
   targets: string[];
   tcpPorts: string;
@@ -20,6 +30,14 @@ export interface ScanStageJob {
 }
 
 const addressOrder = (a: AddressTarget, b: AddressTarget) => a.family - b.family || (a.first < b.first ? -1 : a.first > b.first ? 1 : 0);
+
+/** Addresses sorted as the jobs list them (IPv4 first, then by number); each must be a single address. */
+export function inAddressOrder(addresses: Iterable<string>): string[] {
+  return [...addresses]
+    .map((a) => ({ a, t: parseTarget(a) as AddressTarget }))
+    .sort((x, y) => addressOrder(x.t, y.t))
+    .map((x) => x.a);
+}
 
 /** Groups the answered pairs into jobs of at most `maxPerJob` addresses, one port list per job. */
 export function planScanStage(pairs: Iterable<AnsweredPair>, maxPerJob: number): ScanStageJob[] {

@@ -1,5 +1,5 @@
 import { newId } from '../../core/ids.ts';
-import type { ScanStageJob } from '../../core/scout-plan.ts';
+import type { ScanStageDropped, ScanStageJob } from '../../core/scout-plan.ts';
 import type { Store } from '../index.ts';
 
 /*
@@ -25,23 +25,27 @@ export async function scoutOutputs(store: Store, runId: string): Promise<Array<{
 }
 
 /**
- * Appends the nmap stage's jobs after the run's planned jobs, once: a second call (a retried activity, a
- * restarted run) finds the stage planned and returns the counts it stored.
+ * Appends the nmap stage's jobs after the run's planned jobs, once, with the answering addresses the stage left
+ * out (`dropped`): a second call (a retried activity, a restarted run) finds the stage planned and returns the
+ * counts and the drop it stored, whatever the perimeter says by then.
  */
 export async function appendScanStage(
   store: Store,
   runId: string,
   jobs: ScanStageJob[],
   snapshot: ScanStageSnapshot,
-): Promise<{ jobCount: number; addressCount: number }> {
+  dropped?: ScanStageDropped,
+): Promise<{ jobCount: number; addressCount: number; dropped?: ScanStageDropped }> {
   return store.transaction(async (tx) => {
-    const [run] = await tx.query<{ progress: { jobCount: number; addressCount: number; scanStage?: boolean } }>(
+    const [run] = await tx.query<{ progress: { jobCount: number; addressCount: number; scanStage?: boolean; scanStageDropped?: ScanStageDropped } }>(
       'select progress from runs where id = $1 for update',
       [runId],
     );
     if (!run) throw new Error(`run ${runId} does not exist`);
     const meta = run.progress;
-    if (meta.scanStage) return { jobCount: meta.jobCount, addressCount: meta.addressCount };
+    if (meta.scanStage) {
+      return { jobCount: meta.jobCount, addressCount: meta.addressCount, ...(meta.scanStageDropped ? { dropped: meta.scanStageDropped } : {}) };
+    }
     const [{ n }] = (await tx.query<{ n: number }>('select count(*)::int as n from jobs where run_id = $1', [runId])) as [{ n: number }];
     const base = Number(n);
     for (let i = 0; i < jobs.length; i += 1000) {
@@ -64,11 +68,10 @@ export async function appendScanStage(
     }
     const jobCount = base + jobs.length;
     const addressCount = meta.addressCount + jobs.reduce((s, j) => s + j.addressCount, 0);
-    await tx.query(`update runs set progress = progress || jsonb_build_object('jobCount', $2::int, 'addressCount', $3::int, 'scanStage', true) where id = $1`, [
-      runId,
-      jobCount,
-      addressCount,
-    ]);
-    return { jobCount, addressCount };
+    await tx.query(
+      `update runs set progress = progress || jsonb_build_object('jobCount', $2::int, 'addressCount', $3::int, 'scanStage', true) || $4::jsonb where id = $1`,
+      [runId, jobCount, addressCount, JSON.stringify(dropped ? { scanStageDropped: dropped } : {})],
+    );
+    return { jobCount, addressCount, ...(dropped ? { dropped } : {}) };
   });
 }

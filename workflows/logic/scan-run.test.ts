@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_LIMITS, emptyCounters, executeScanRun, initialState, priorityKey, runStatus, workflowIdFor, type RunEnv } from './scan-run.ts';
-import type { JobSpec, RunState } from './types.ts';
+import { DEFAULT_LIMITS, droppedMessage, emptyCounters, executeScanRun, initialState, priorityKey, runStatus, workflowIdFor, type RunEnv } from './scan-run.ts';
+import type { JobSpec, RunState, ScanStageDropped } from './types.ts';
 
 describe('run logic helpers', () => {
   it('maps Plum priority 0-4 to Temporal priority keys 5-1 (urgent first), clamping out-of-range values', () => {
@@ -31,8 +31,9 @@ describe('run logic helpers', () => {
 
 describe('a two-stage run', () => {
   /** The run logic's calls, recorded: the stages' order is the point, the activities are tested over real scanners elsewhere. */
-  function recordingEnv(opts: { scoutJobs: number; names: number; scanJobs: number; interruptedScout?: number }) {
+  function recordingEnv(opts: { scoutJobs: number; names: number; scanJobs: number; interruptedScout?: number; dropped?: ScanStageDropped }) {
     const calls: string[] = [];
+    const finished: string[][] = [];
     let jobCount = opts.scoutJobs + opts.names;
     const spec = (index: number): JobSpec => ({
       runId: 'run_1',
@@ -92,11 +93,12 @@ describe('a two-stage run', () => {
         async planScanStage() {
           calls.push('planScanStage');
           jobCount += opts.scanJobs;
-          return { jobCount, addressCount: jobCount };
+          return { jobCount, addressCount: jobCount, ...(opts.dropped ? { dropped: opts.dropped } : {}) };
         },
         async failJob() {},
         async finishRun(input) {
           calls.push(`finishRun ${input.status} ${input.counters.jobs}`);
+          finished.push(input.errors);
         },
       },
       async runNmapJob(s) {
@@ -110,7 +112,7 @@ describe('a two-stage run', () => {
       isCancellation: () => false,
       nonCancellable: (fn) => fn(),
     };
-    return { env, calls };
+    return { env, calls, finished };
   }
   const request = { kind: 'profile' as const, profile: 'wide', workflowId: 'profile:wide:t', requestedBy: 'test' };
 
@@ -148,6 +150,22 @@ describe('a two-stage run', () => {
     expect(stages).toEqual(['scout', 'scan']);
     expect(calls.filter((c) => c === 'planScanStage')).toHaveLength(1);
     expect(calls.at(-1)).toBe('finishRun succeeded 3');
+  });
+
+  it("answering addresses the nmap stage left out are in the run's errors; the status stays the jobs'", async () => {
+    const { env, finished } = recordingEnv({ scoutJobs: 1, names: 0, scanJobs: 1, dropped: { count: 12, addresses: ['198.18.0.3', '198.18.0.4'] } });
+    const step = await executeScanRun(env, initialState(request));
+    const note =
+      '12 addresses that answered the scouting stage got no nmap job: excluded or outside the perimeter since the run was planned (198.18.0.3, 198.18.0.4, …)';
+    expect(step.done && step.summary).toMatchObject({ status: 'succeeded', errors: [note] });
+    expect(finished).toEqual([[note]]);
+    expect(droppedMessage({ count: 1, addresses: ['198.18.0.3'] })).toBe(
+      '1 address that answered the scouting stage got no nmap job: excluded or outside the perimeter since the run was planned (198.18.0.3)',
+    );
+    // Nothing left out, nothing said.
+    const plain = recordingEnv({ scoutJobs: 1, names: 0, scanJobs: 1 });
+    const clean = await executeScanRun(plain.env, initialState(request));
+    expect(clean.done && clean.summary.errors).toEqual([]);
   });
 
   it('a run without scouting never plans a second stage', async () => {

@@ -1,4 +1,16 @@
-import type { JobOutcome, JobSpec, NmapJobResult, RunCounters, RunEvent, RunRequest, RunState, RunStatus, RunSummary, ScanActivities } from './types.ts';
+import type {
+  JobOutcome,
+  JobSpec,
+  NmapJobResult,
+  RunCounters,
+  RunEvent,
+  RunRequest,
+  RunState,
+  RunStatus,
+  RunSummary,
+  ScanActivities,
+  ScanStageDropped,
+} from './types.ts';
 
 /*
  * The scan run, written once. Temporal (workflows/scan-profile.ts,
@@ -64,6 +76,15 @@ export function priorityKey(priority: number): number {
 }
 
 const MAX_ERRORS = 20;
+
+/** The run's note for answering addresses the nmap stage left out (the perimeter changed while the run was scouting). */
+export function droppedMessage(d: ScanStageDropped): string {
+  const sample = d.addresses.join(', ') + (d.count > d.addresses.length ? ', …' : '');
+  return (
+    `${d.count} address${d.count === 1 ? '' : 'es'} that answered the scouting stage got no nmap job: ` +
+    `excluded or outside the perimeter since the run was planned (${sample})`
+  );
+}
 
 function addOutcome(c: RunCounters, o: JobOutcome): void {
   c.jobsDone++;
@@ -197,6 +218,8 @@ export async function executeScanRun(env: RunEnv, state: RunState, limits: RunLi
       plan.jobCount = next.jobCount;
       state.counters.jobs = next.jobCount;
       state.stage = 'scan';
+      // Not a job's error, so the status stays what the jobs make it; the run's errors tell what was left out.
+      if (next.dropped && next.dropped.count > 0 && state.errors.length < MAX_ERRORS) state.errors.push(droppedMessage(next.dropped));
       env.report?.({ type: 'stage', stage: 'scan', plan });
     }
   } catch (e) {

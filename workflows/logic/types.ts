@@ -10,6 +10,9 @@
 import type { ChangeCounts } from '../../core/counts.ts';
 import type { PlannedJob } from '../../core/plan.ts';
 import type { ScannerName } from '../../core/scanner/contract.ts';
+import type { ScanStageDropped } from '../../core/scout-plan.ts';
+
+export type { ScanStageDropped };
 
 /** What a run scans: a stored profile (scheduled or manual), an urgent investigation, or a trigger profile's firings. */
 export type RunRequest =
@@ -147,12 +150,22 @@ export interface ScanActivities {
    * `interrupted`: the scanner was stopped (a scouting job's time limit): what it found is stored, nothing is gone.
    */
   ingestJob(input: { runId: string; jobId: string; interrupted?: boolean }): Promise<JobOutcome>;
-  /** Plans the nmap stage of a two-stage run from what its scouting jobs found; idempotent. Returns the run's job count. */
-  planScanStage(input: { runId: string }): Promise<{ jobCount: number; addressCount: number }>;
+  /**
+   * Plans the nmap stage of a two-stage run from what its scouting jobs found, within the perimeter as it is now;
+   * idempotent. Returns the run's job count, and the answering addresses left out.
+   */
+  planScanStage(input: { runId: string }): Promise<ScanStagePlan>;
   /** Marks a job failed after its retries are spent. */
   failJob(input: { runId: string; jobId: string; error: string }): Promise<void>;
   /** Closes the run with its status and counters. */
   finishRun(input: { runId: string; status: RunStatus; counters: RunCounters; errors: string[] }): Promise<void>;
+}
+
+/** What planScanStage stored: the run's job count with the nmap stage's jobs, and what it left out. */
+export interface ScanStagePlan {
+  jobCount: number;
+  addressCount: number;
+  dropped?: ScanStageDropped;
 }
 
 /** Progress the logic reports (Temporal: memo/sink; embedded: progress bars). */

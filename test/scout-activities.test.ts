@@ -1,0 +1,113 @@
+import { createHash } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createActivities } from '../activities/index.ts';
+import { storeResultSink } from '../activities/result-sinks.ts';
+import { createLogger } from '../core/log.ts';
+import { saveProfile } from '../store/repos/profiles.ts';
+import { addTargets, listTargets, removeTargets } from '../store/repos/targets.ts';
+import type { JobSpec } from '../workflows/logic/types.ts';
+import { openTestStore, storeKinds, type TestStore } from './helpers/db.ts';
+
+/*
+ * The server-side activities of a two-stage run against a real store: the scouting jobs' masscan output is
+ * delivered as the result sink stores it and ingested into the masscan view, then the nmap stage is planned.
+ * The output is a real masscan -oX file (test/fixtures/masscan/banners.xml: 198.18.0.2 and 198.18.0.3 answering
+ * on 22, 80 and 8080), edited line by line where a test needs another host or a shorter scan; nothing is scanned.
+ */
+
+const hostLine = (l: string) => l.startsWith('<host ');
+/** The fixture without its banner lines: what a scouting masscan (no --banners) writes for the same services. */
+const SWEEP = fs
+  .readFileSync(path.join(import.meta.dirname, 'fixtures', 'masscan', 'banners.xml'), 'utf8')
+  .split('\n')
+  .filter((l) => !(hostLine(l) && l.includes('<service')))
+  .join('\n');
+const lines = SWEEP.split('\n');
+
+/** The fixture with a third host, 198.18.0.4, answering where 198.18.0.3 does (its lines copied). */
+const withThirdHost = (() => {
+  const copies = lines.filter((l) => hostLine(l) && l.includes('addr="198.18.0.3"')).map((l) => l.replace('198.18.0.3', '198.18.0.4'));
+  // masscan ends the lines of its closing records with CRLF.
+  const end = lines.findIndex((l) => l.startsWith('<runstats>'));
+  return [...lines.slice(0, end), ...copies, ...lines.slice(end)].join('\n');
+})();
+
+describe.each(storeKinds)('the activities of a two-stage run (%s)', (kind) => {
+  let t: TestStore;
+  const warnings: Array<{ msg: string; [k: string]: unknown }> = [];
+  let runs = 0;
+  beforeAll(async () => {
+    t = await openTestStore(kind);
+    await resetPerimeter();
+    await saveProfile(t.store, { name: 'wide', tcpPorts: '22,80,8080', scouting: { rate: 1000 } });
+  });
+  afterAll(async () => {
+    await t?.cleanup();
+  });
+
+  const log = createLogger('warn', 'test', { write: (l: string) => void warnings.push(JSON.parse(l) as { msg: string }) });
+  const acts = () => createActivities({ log, store: t.store, runnerName: 'test', maxJobSize: 16 });
+
+  /** A new run of the profile, and its scouting job with `output` delivered as the result sink stores it. */
+  async function scoutedRun(output: string): Promise<{ runId: string; scout: JobSpec }> {
+    const plan = await acts().planRun({ kind: 'profile', profile: 'wide', workflowId: `profile:wide:${++runs}`, requestedBy: 'test' });
+    expect(plan.scoutJobs).toBe(1);
+    const [scout] = await acts().getJobSpecs({ runId: plan.runId, fromIndex: 0, count: 10 });
+    expect(scout!.scout).toBeDefined();
+    const bytes = Buffer.from(output);
+    await storeResultSink(t.store).deliver(scout!, bytes, createHash('sha256').update(bytes).digest('hex'));
+    return { runId: plan.runId, scout: scout! };
+  }
+
+  /** Back to the perimeter the other tests plan from, whatever a test left. */
+  async function resetPerimeter() {
+    const values = (await listTargets(t.store)).map((x) => x.value);
+    if (values.length > 0) await removeTargets(t.store, values);
+    await addTargets(t.store, ['198.18.0.0/29']);
+  }
+
+  const scanJobs = (runId: string) =>
+    t.store.query<{ targets: string[]; tcp_ports: string }>(`select targets, tcp_ports from jobs where run_id = $1 and stage = 'scan' order by index`, [runId]);
+
+  describe('planScanStage re-checks the perimeter', () => {
+    it('plans nmap on every answering address while the perimeter is unchanged', async () => {
+      const { runId, scout } = await scoutedRun(withThirdHost);
+      expect(scout.targets).toEqual(['198.18.0.0-7']);
+      expect(await acts().ingestJob({ runId, jobId: scout.jobId })).toMatchObject({ status: 'succeeded', hostsUp: 3, ports: 9 });
+      expect(await acts().planScanStage({ runId })).toEqual({ jobCount: 2, addressCount: 11 });
+      expect(await scanJobs(runId)).toEqual([{ targets: ['198.18.0.2', '198.18.0.3', '198.18.0.4'], tcp_ports: '22,80,8080' }]);
+    });
+
+    it('leaves out an address excluded, and one no longer declared, since the run was planned, and says so', async () => {
+      const { runId, scout } = await scoutedRun(withThirdHost);
+      await acts().ingestJob({ runId, jobId: scout.jobId });
+      try {
+        // While the sweep ran: an operator excluded one host and narrowed the range, leaving another outside.
+        await addTargets(t.store, ['198.18.0.3'], { exclude: true });
+        await removeTargets(t.store, ['198.18.0.0/29']);
+        await addTargets(t.store, ['198.18.0.0/30']);
+        warnings.length = 0;
+        const dropped = { count: 2, addresses: ['198.18.0.3', '198.18.0.4'] };
+        expect(await acts().planScanStage({ runId })).toEqual({ jobCount: 2, addressCount: 9, dropped });
+        expect(await scanJobs(runId)).toEqual([{ targets: ['198.18.0.2'], tcp_ports: '22,80,8080' }]);
+        const warned = warnings.find((w) => /get no nmap job/.test(w.msg));
+        expect(warned).toMatchObject({
+          runId,
+          dropped: 2,
+          sample: [
+            { address: '198.18.0.3', reason: 'excluded' },
+            { address: '198.18.0.4', reason: 'outside_perimeter' },
+          ],
+        });
+        // A retried activity finds the stage planned: the same jobs and the same drop, whatever the perimeter says now.
+        await resetPerimeter();
+        expect(await acts().planScanStage({ runId })).toEqual({ jobCount: 2, addressCount: 9, dropped });
+        expect(await scanJobs(runId)).toEqual([{ targets: ['198.18.0.2'], tcp_ports: '22,80,8080' }]);
+      } finally {
+        await resetPerimeter();
+      }
+    });
+  });
+});
