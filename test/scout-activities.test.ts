@@ -4,7 +4,8 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createActivities } from '../activities/index.ts';
 import { storeResultSink } from '../activities/result-sinks.ts';
-import { createLogger } from '../core/log.ts';
+import { createScoutActivities } from '../activities/scouting.ts';
+import { createLogger, silentLogger } from '../core/log.ts';
 import { saveProfile } from '../store/repos/profiles.ts';
 import { addTargets, listTargets, removeTargets } from '../store/repos/targets.ts';
 import type { JobSpec } from '../workflows/logic/types.ts';
@@ -33,6 +34,12 @@ const withThirdHost = (() => {
   const end = lines.findIndex((l) => l.startsWith('<runstats>'));
   return [...lines.slice(0, end), ...copies, ...lines.slice(end)].join('\n');
 })();
+
+/** The fixture without port 80's lines: a scan that saw 22 and 8080 only. */
+const without80 = lines.filter((l) => !(hostLine(l) && l.includes('portid="80"'))).join('\n');
+
+/** `without80` cut where masscan was stopped: no closing records, as an interrupted masscan leaves its file. */
+const without80Unfinished = without80.slice(0, without80.indexOf('<runstats>'));
 
 describe.each(storeKinds)('the activities of a two-stage run (%s)', (kind) => {
   let t: TestStore;
@@ -108,6 +115,63 @@ describe.each(storeKinds)('the activities of a two-stage run (%s)', (kind) => {
       } finally {
         await resetPerimeter();
       }
+    });
+  });
+
+  describe('an interrupted scouting job declares nothing gone', () => {
+    const scout = () =>
+      createScoutActivities({
+        log: silentLogger,
+        store: t.store,
+        now: () => new Date(),
+        ctx: () => ({ heartbeat() {}, signal: new AbortController().signal, attempt: 1 }),
+        sink: () => storeResultSink(t.store),
+      });
+    const jobRow = (s: JobSpec) => ({ id: s.jobId, run_id: s.runId, index: s.index, targets: s.targets, tcp_ports: s.tcpPorts });
+    const gone = () =>
+      t.store.query<{ ip: string; port: number }>(
+        `select host(o.ip) as ip, o.port from observation_events e join port_observations o on o.id = e.observation_id
+         where e.type = 'gone' and o.view = 'masscan' order by 1, 2`,
+      );
+    const job = (id: string) => t.store.query<{ status: string; error: string | null }>('select status, error from jobs where id = $1', [id]).then((r) => r[0]);
+    const open80 = () =>
+      t.store.query<{ ip: string }>(
+        `select host(ip) as ip from port_observations where view = 'masscan' and port = 80 and current and state = 'open' and host(ip) in ('198.18.0.2', '198.18.0.3') order by 1`,
+      );
+
+    it('neither when stopped (interrupted) nor when its output is cut; a complete scan then declares the missing port gone', async () => {
+      expect(await gone()).toEqual([]);
+      // A complete sweep that saw 22, 80 and 8080 on both hosts.
+      const full = await scoutedRun(SWEEP);
+      expect(await scout().ingestScoutJob(jobRow(full.scout), false)).toMatchObject({ status: 'succeeded', gone: 0 });
+      expect(await open80()).toEqual([{ ip: '198.18.0.2' }, { ip: '198.18.0.3' }]);
+
+      // Stopped at its time limit after seeing 22 and 8080 only.
+      const stopped = await scoutedRun(without80);
+      const outcome = await scout().ingestScoutJob(jobRow(stopped.scout), true);
+      expect(outcome).toMatchObject({ status: 'partial', gone: 0, ports: 4 });
+      expect(outcome.error).toMatch(/scouting job 0 was stopped before its end: what it found is kept, nothing is declared gone/);
+      expect(await job(stopped.scout.jobId)).toMatchObject({ status: 'partial', error: outcome.error });
+      expect(await gone()).toEqual([]);
+      expect(await open80()).toEqual([{ ip: '198.18.0.2' }, { ip: '198.18.0.3' }]);
+
+      // The file of a masscan that was killed: not marked interrupted, but it lacks masscan's closing records.
+      const cut = await scoutedRun(without80Unfinished);
+      const cutOutcome = await scout().ingestScoutJob(jobRow(cut.scout), false);
+      expect(cutOutcome).toMatchObject({ status: 'partial', gone: 0, ports: 4 });
+      expect(cutOutcome.error).toMatch(/nothing is declared gone/);
+      expect(await job(cut.scout.jobId)).toMatchObject({ status: 'partial' });
+      expect(await gone()).toEqual([]);
+
+      // The same scan, complete: port 80 is gone on both hosts, and only port 80.
+      const complete = await scoutedRun(without80);
+      expect(await scout().ingestScoutJob(jobRow(complete.scout), false)).toMatchObject({ status: 'succeeded', gone: 2 });
+      expect(await job(complete.scout.jobId)).toMatchObject({ status: 'succeeded', error: null });
+      expect(await gone()).toEqual([
+        { ip: '198.18.0.2', port: 80 },
+        { ip: '198.18.0.3', port: 80 },
+      ]);
+      expect(await open80()).toEqual([]);
     });
   });
 });
