@@ -1,6 +1,4 @@
 import { createHash } from 'node:crypto';
-import fs from 'node:fs';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createActivities } from '../activities/index.ts';
 import { storeResultSink } from '../activities/result-sinks.ts';
@@ -10,36 +8,19 @@ import { saveProfile } from '../store/repos/profiles.ts';
 import { addTargets, listTargets, removeTargets } from '../store/repos/targets.ts';
 import type { JobSpec } from '../workflows/logic/types.ts';
 import { openTestStore, storeKinds, type TestStore } from './helpers/db.ts';
+import { masscanSweepXml, unfinished, withHostCopied, withoutPort } from './helpers/masscan-xml.ts';
 
 /*
  * The server-side activities of a two-stage run against a real store: the scouting jobs' masscan output is
  * delivered as the result sink stores it and ingested into the masscan view, then the nmap stage is planned.
- * The output is a real masscan -oX file (test/fixtures/masscan/banners.xml: 198.18.0.2 and 198.18.0.3 answering
- * on 22, 80 and 8080), edited line by line where a test needs another host or a shorter scan; nothing is scanned.
+ * The output is real masscan -oX output edited line by line (test/helpers/masscan-xml.ts); nothing is scanned.
  */
 
-const hostLine = (l: string) => l.startsWith('<host ');
-/** The fixture without its banner lines: what a scouting masscan (no --banners) writes for the same services. */
-const SWEEP = fs
-  .readFileSync(path.join(import.meta.dirname, 'fixtures', 'masscan', 'banners.xml'), 'utf8')
-  .split('\n')
-  .filter((l) => !(hostLine(l) && l.includes('<service')))
-  .join('\n');
-const lines = SWEEP.split('\n');
-
-/** The fixture with a third host, 198.18.0.4, answering where 198.18.0.3 does (its lines copied). */
-const withThirdHost = (() => {
-  const copies = lines.filter((l) => hostLine(l) && l.includes('addr="198.18.0.3"')).map((l) => l.replace('198.18.0.3', '198.18.0.4'));
-  // masscan ends the lines of its closing records with CRLF.
-  const end = lines.findIndex((l) => l.startsWith('<runstats>'));
-  return [...lines.slice(0, end), ...copies, ...lines.slice(end)].join('\n');
-})();
-
-/** The fixture without port 80's lines: a scan that saw 22 and 8080 only. */
-const without80 = lines.filter((l) => !(hostLine(l) && l.includes('portid="80"'))).join('\n');
-
-/** `without80` cut where masscan was stopped: no closing records, as an interrupted masscan leaves its file. */
-const without80Unfinished = without80.slice(0, without80.indexOf('<runstats>'));
+const SWEEP = masscanSweepXml();
+/** A third host, 198.18.0.4, answering where 198.18.0.3 does. */
+const withThirdHost = withHostCopied(SWEEP, '198.18.0.3', '198.18.0.4');
+/** A sweep that saw 22 and 8080 only. */
+const without80 = withoutPort(SWEEP, 80);
 
 describe.each(storeKinds)('the activities of a two-stage run (%s)', (kind) => {
   let t: TestStore;
@@ -156,7 +137,7 @@ describe.each(storeKinds)('the activities of a two-stage run (%s)', (kind) => {
       expect(await open80()).toEqual([{ ip: '198.18.0.2' }, { ip: '198.18.0.3' }]);
 
       // The file of a masscan that was killed: not marked interrupted, but it lacks masscan's closing records.
-      const cut = await scoutedRun(without80Unfinished);
+      const cut = await scoutedRun(unfinished(without80));
       const cutOutcome = await scout().ingestScoutJob(jobRow(cut.scout), false);
       expect(cutOutcome).toMatchObject({ status: 'partial', gone: 0, ports: 4 });
       expect(cutOutcome.error).toMatch(/nothing is declared gone/);
