@@ -1,5 +1,6 @@
+import { createHash } from 'node:crypto';
 import net from 'node:net';
-import { createGzip, gzipSync } from 'node:zlib';
+import { createGzip, gunzipSync, gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { httpResultSink } from '../../activities/result-sinks.ts';
 import { createNmapRunner } from '../../activities/nmap.ts';
@@ -7,6 +8,7 @@ import { newId } from '../../core/ids.ts';
 import { jobs } from '../../store/schema/jobs.ts';
 import { runs } from '../../store/schema/runs.ts';
 import { storeKinds } from '../helpers/db.ts';
+import { masscanSweepXml, withHostCopied } from '../helpers/masscan-xml.ts';
 import { expectError, startTestApi, startTestApiOn, type TestApi } from './helpers.ts';
 
 /** A real nmap result: one banner service on a loopback address, scanned once for the whole file. */
@@ -14,6 +16,8 @@ const IP = '127.0.8.1';
 let xml: Buffer;
 let servicePort: number;
 let server: net.Server;
+/** A scouting sweep's masscan -oX output: 198.18.0.2 and 198.18.0.3 answering on 22, 80 and 8080. */
+const sweep = masscanSweepXml();
 
 beforeAll(async () => {
   server = net.createServer((s) => {
@@ -59,6 +63,27 @@ describe.each(storeKinds)('agent result upload (%s)', (kind) => {
     await api.store.db.insert(runs).values({ id: runId, kind: 'investigation', targets: [IP], status: 'running' });
     await api.store.db.insert(jobs).values({ id: jobId, runId, index: 0, targets: [IP], tcpPorts: String(servicePort), status: 'running', agent });
     return { runId, jobId };
+  }
+
+  /** A scouting job of a two-stage run (masscan over a range), as planRun stores it; `agent` assigns it. */
+  async function makeScoutJob(agent: string): Promise<{ runId: string; jobId: string }> {
+    const runId = newId('run');
+    const jobId = newId('job');
+    await api.store.db.insert(runs).values({ id: runId, kind: 'profile', profileName: 'wide', status: 'running' });
+    await api.store.db
+      .insert(jobs)
+      .values({ id: jobId, runId, index: 0, targets: ['198.18.0.0-7'], tcpPorts: '22,80,8080', stage: 'scout', status: 'running', agent });
+    return { runId, jobId };
+  }
+
+  /** What the store holds of a job's result: its raw output, whether it was ingested, and observations of the sweep's hosts. */
+  async function storedOf(jobId: string) {
+    const [raw] = await api.store.query<{ n: number }>('select count(*)::int as n from raw_results where job_id = $1', [jobId]);
+    const [job] = await api.store.query<{ ingested_at: Date | null }>('select ingested_at from jobs where id = $1', [jobId]);
+    const [obs] = await api.store.query<{ n: number }>(
+      `select count(*)::int as n from port_observations where host(ip) like '198.18.%' or host(ip) like '192.0.2.%'`,
+    );
+    return { raw: raw!.n, ingested: job!.ingested_at !== null, observations: obs!.n };
   }
 
   const put = (jobId: string, body: Buffer | string, token: string, headers: Record<string, string> = {}) =>
@@ -162,6 +187,58 @@ describe.each(storeKinds)('agent result upload (%s)', (kind) => {
     expect(job!.ingested_at).toBeNull();
     // The job's own result is still accepted afterwards.
     expect((await put(jobId, xml, api.agents.a.token)).status).toBe(200);
+  });
+
+  it("keeps a scouting job's masscan output for its run to ingest; the same output again changes nothing", async () => {
+    const { runId, jobId } = await makeScoutJob('agent-a');
+    const res = await put(jobId, gzipSync(sweep), api.agents.a.token, { 'content-encoding': 'gzip' });
+    const body = (await res.json()) as Record<string, unknown>;
+    expect(res.status, JSON.stringify(body)).toBe(200);
+    expect(body).toMatchObject({ runId, jobId, duplicate: false, sha256: createHash('sha256').update(sweep).digest('hex'), appeared: 0, gone: 0 });
+    // Kept as uploaded, not ingested: the run's ingest knows whether masscan was stopped early.
+    expect(await storedOf(jobId)).toEqual({ raw: 1, ingested: false, observations: 0 });
+    const [raw] = await api.store.query<{ xml_gz: Uint8Array }>('select xml_gz from raw_results where job_id = $1', [jobId]);
+    expect(gunzipSync(Buffer.from(raw!.xml_gz)).toString('utf8')).toBe(sweep);
+    expect((await put(jobId, sweep, api.agents.a.token)).status).toBe(200);
+    expect(await storedOf(jobId)).toEqual({ raw: 1, ingested: false, observations: 0 });
+  });
+
+  it('refuses a scouting result with hosts outside its job, and stores nothing of it', async () => {
+    const { jobId } = await makeScoutJob('agent-a');
+    // 198.18.0.9 is just past the job's range; 192.0.2.1 is elsewhere.
+    const forged = withHostCopied(withHostCopied(sweep, '198.18.0.3', '198.18.0.9'), '198.18.0.2', '192.0.2.1');
+    const err = await expectError(
+      await put(jobId, gzipSync(forged), api.agents.a.token, { 'content-encoding': 'gzip' }),
+      422,
+      'out_of_scope',
+      `the result of ${jobId} holds 2 hosts outside the job: 198.18.0.9, 192.0.2.1`,
+    );
+    expect(err).toMatchObject({ details: { outside: ['198.18.0.9', '192.0.2.1'] } });
+    // A result that only moved a host out of the job is refused as well.
+    await expectError(await put(jobId, sweep.split('198.18.0.3').join('198.18.1.3'), api.agents.a.token), 422, 'out_of_scope', /198\.18\.1\.3/);
+    expect(await storedOf(jobId)).toEqual({ raw: 0, ingested: false, observations: 0 });
+    // The job's own output is still accepted afterwards.
+    expect((await put(jobId, sweep, api.agents.a.token)).status).toBe(200);
+    expect(await storedOf(jobId)).toEqual({ raw: 1, ingested: false, observations: 0 });
+  });
+
+  it('refuses a scouting result that is not masscan output before storing anything', async () => {
+    const { jobId } = await makeScoutJob('agent-a');
+    // nmap's XML for an nmap job, uploaded for the scouting job by mistake.
+    await expectError(
+      await put(jobId, xml, api.agents.a.token),
+      422,
+      'parse_error',
+      `the result of scouting job ${jobId} is not usable masscan output: not masscan output`,
+    );
+    await expectError(await put(jobId, '<html>hello</html>', api.agents.a.token), 422, 'parse_error', /not usable masscan output/);
+    await expectError(
+      await put(jobId, '[\n{ "ip": "198.18.0.999", "timestamp": "1", "ports": [] }\n]\n', api.agents.a.token, { 'content-type': 'application/json' }),
+      422,
+      'parse_error',
+      /not usable masscan output: .*"198\.18\.0\.999" is not an IP address/,
+    );
+    expect(await storedOf(jobId)).toEqual({ raw: 0, ingested: false, observations: 0 });
   });
 
   it("agent names of the server's own runners are reserved", async () => {

@@ -163,19 +163,26 @@ export default {
           details: { storedSha256: job.result_sha256 },
         });
       }
+      /** A result may only describe the job's own targets: a forged host is refused, and nothing of the result is stored. */
+      const refuseOutside = (outside: string[], what: string) => {
+        if (outside.length === 0) return;
+        c.var.deps.log?.warn({ jobId, agent: p.agent.name, outside: outside.slice(0, 20) }, 'refused an upload with hosts outside the job');
+        throw new PlumError(
+          'out_of_scope',
+          `the result of ${jobId} holds ${outside.length} host${outside.length > 1 ? 's' : ''} outside the job: ${outside.slice(0, 5).join(', ')}${outside.length > 5 ? ', …' : ''}`,
+          { hint: `upload the unmodified ${what} of this job only`, details: { outside: outside.slice(0, 100) } },
+        );
+      };
       if (job.stage === 'scout') {
         // A scouting job's masscan output is ingested by its run (ingestJob), which knows whether masscan was stopped
         // early (then nothing is gone): here it is checked and kept.
-        const outside = hostsOutsideJob(readMasscanOutput(xml).hosts, job.targets, {});
-        if (outside.length > 0) {
-          throw new PlumError(
-            'out_of_scope',
-            `the result of ${jobId} holds ${outside.length} host${outside.length > 1 ? 's' : ''} outside the job: ${outside.slice(0, 5).join(', ')}`,
-            {
-              hint: 'upload the unmodified masscan output of this job only',
-            },
-          );
+        const scouted = readMasscanOutput(xml);
+        if (scouted.error && scouted.hosts.length === 0) {
+          throw new PlumError('parse_error', `the result of scouting job ${jobId} is not usable masscan output: ${scouted.error}`, {
+            hint: 'upload the output the scouting job wrote (masscan -oX or -oJ), unmodified',
+          });
         }
+        refuseOutside(hostsOutsideJob(scouted.hosts, job.targets, {}), 'masscan output');
         await storeResultSink(store, { retentionDays: config.PLUM_RAW_RETENTION_DAYS }).deliver({ jobId, runId: job.run_id } as JobSpec, xml, sha256);
         return c.json(
           {
@@ -199,19 +206,7 @@ export default {
         });
       }
       const scan = other?.scan ?? parseUploadedXml(xml);
-      // A result may only describe the job's own targets: a forged host is refused, not stored and scored.
-      const outside = hostsOutsideJob(scan.hosts, job.targets, await pinnedAddresses(store, job.run_id));
-      if (outside.length > 0) {
-        c.var.deps.log?.warn({ jobId, agent: p.agent.name, outside: outside.slice(0, 20) }, 'refused an upload with hosts outside the job');
-        throw new PlumError(
-          'out_of_scope',
-          `the result of ${jobId} holds ${outside.length} host${outside.length > 1 ? 's' : ''} outside the job: ${outside.slice(0, 5).join(', ')}${outside.length > 5 ? ', …' : ''}`,
-          {
-            hint: 'upload the unmodified nmap XML of this job only',
-            details: { outside: outside.slice(0, 100) },
-          },
-        );
-      }
+      refuseOutside(hostsOutsideJob(scan.hosts, job.targets, await pinnedAddresses(store, job.run_id)), 'nmap XML');
       const summary = await ingestScanResult(
         store,
         {
