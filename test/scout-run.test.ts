@@ -130,4 +130,29 @@ describe.each(storeKinds)('a two-stage profile run (%s)', (kind) => {
       net.silence(quiet, true);
     }
   }, 360_000);
+
+  it('an excluded service address is left out of the sweep: no nmap job, no event, while it still answers', async () => {
+    const [excluded, kept] = net.serviceIps as [string, string];
+    // Port 80 answers again on both addresses: scanned, the excluded one would show it reappeared.
+    await net.startServices('plum two-stage');
+    const eventsAt = (ip: string) =>
+      query<{ type: string; port: number }>(`select type, port from observation_events where host(ip) = $1 order by at, id`, [ip]);
+    const before = await eventsAt(excluded);
+    // Its port 80 went away in an earlier test: were it scanned now, a `reappeared` would follow.
+    expect(before).toContainEqual({ type: 'gone', port: 80 });
+    await plum('target', 'add', '--exclude', excluded);
+    try {
+      await plum('run', 'wide');
+      const jobs = await lastRunJobs();
+      expect(jobs.map((j) => [j.stage, j.targets, j.tcp_ports, j.status])).toEqual([
+        ['scout', [`${prefix()}.8-9`, `${prefix()}.11-15`], '22,80,443', 'succeeded'],
+        ['scan', [kept], '22,80', 'succeeded'],
+      ]);
+      expect(await eventsAt(excluded)).toEqual(before);
+      // The other address was scanned as usual: its port 80 is back.
+      expect((await events('reappeared')).map((e) => `${e.ip}:${e.port}:${e.view}`)).toContain(`${kept}:80:masscan`);
+    } finally {
+      await plum('target', 'rm', excluded);
+    }
+  }, 360_000);
 });
