@@ -7,13 +7,13 @@ import {
   buildMasscanArgs,
   masscanJsonOf,
   masscanNdjsonOf,
-  masscanOverdueSeconds,
   parseMasscanDiscovery,
   parseMasscanStatus,
   type MasscanDiscovery,
   type MasscanSettings,
 } from '../core/masscan/args.ts';
 import { readMasscanOutput } from '../core/masscan/result.ts';
+import { countPorts } from '../core/profiles.ts';
 import { countAddresses, isAddressTarget, mergeIntervals, parseTarget, toInterval } from '../core/targets.ts';
 import type { ScannedResult, Scanner, ScannerJob, ScannerOutput, ScannerRunOptions } from '../core/scanner/contract.ts';
 import { runInProcessGroup, scannerOutputOf } from './process-group.ts';
@@ -47,15 +47,8 @@ export function masscanMessage(stderr: string): string {
 
 /** Probes one job sends: its addresses × its ports (masscan sends one probe per pair, without retries). */
 export function masscanProbes(job: Pick<ScannerJob, 'targets' | 'tcpPorts' | 'udpPorts'>): number {
-  const count = (spec: string | undefined) =>
-    spec
-      ? spec.split(',').reduce((n, part) => {
-          const [a, b] = part.split('-').map(Number);
-          return n + (b === undefined ? 1 : b - a! + 1);
-        }, 0)
-      : 0;
   const intervals = job.targets.map(parseTarget).filter(isAddressTarget).map(toInterval);
-  return Number(countAddresses(mergeIntervals(intervals))) * (count(job.tcpPorts) + count(job.udpPorts));
+  return Number(countAddresses(mergeIntervals(intervals))) * (countPorts(job.tcpPorts) + countPorts(job.udpPorts));
 }
 
 /**
@@ -138,12 +131,13 @@ export function createMasscanScanner(options: MasscanRunnerOptions): Scanner & {
           keep: 'tail',
           limit: 16_384,
           onLine: (line) => {
-            const p = parseMasscanStatus(line);
+            const status = parseMasscanStatus(line);
+            if (!status) return;
+            const { overdueSeconds, ...p } = status;
             // masscan's "% done" is the share of its probes sent: the packets count of the progress.
-            if (p && opts.onProgress) opts.onProgress({ ...p, packets: Math.round((p.percent / 100) * probes) });
-            const late = masscanOverdueSeconds(line);
-            if (late !== undefined && late >= MASSCAN_OVERDUE_S && !overdue.signal.aborted) {
-              log?.warn({ late, args }, 'masscan hangs past its wait: stopping it; its sweep is complete');
+            opts.onProgress?.({ ...p, packets: Math.round((p.percent / 100) * probes) });
+            if (overdueSeconds !== undefined && overdueSeconds >= MASSCAN_OVERDUE_S && !overdue.signal.aborted) {
+              log?.warn({ overdueSeconds, args }, 'masscan hangs past its wait: stopping it; its sweep is complete');
               overdue.abort();
             }
           },

@@ -84,16 +84,7 @@ export function createScoutActivities(deps: ScoutDeps) {
           options: { rate: spec.scout.rate },
           ...(deps.jobTimeoutMs ? { timeoutMs: deps.jobTimeoutMs } : {}),
         },
-        {
-          signal: ctx.signal,
-          onProgress: (p) =>
-            beat({
-              phase: p.phase,
-              percent: p.percent,
-              ...(p.etaSeconds !== undefined ? { etaSeconds: p.etaSeconds } : {}),
-              ...(p.packets !== undefined ? { packets: p.packets } : {}),
-            }),
-        },
+        { signal: ctx.signal, onProgress: beat },
       );
     } finally {
       clearInterval(timer);

@@ -1,6 +1,7 @@
 import { PlumError } from './errors.ts';
 import {
   intersectIntervals,
+  intervalsCover,
   intervalToString,
   isAddressTarget,
   mergeIntervals,
@@ -317,20 +318,6 @@ export interface AddressOutsidePerimeter {
   reason: Extract<ScopeReason, 'excluded' | 'outside_perimeter' | 'invalid'>;
 }
 
-/** True when one of `sorted` (merged, as mergeIntervals returns) holds `iv` whole. */
-function covered(sorted: readonly Interval[], iv: Interval): boolean {
-  let lo = 0;
-  let hi = sorted.length - 1;
-  while (lo <= hi) {
-    const mid = (lo + hi) >> 1;
-    const s = sorted[mid]!;
-    if (s.family < iv.family || (s.family === iv.family && s.last < iv.first)) lo = mid + 1;
-    else if (s.family > iv.family || s.first > iv.last) hi = mid - 1;
-    else return s.first <= iv.first && iv.last <= s.last;
-  }
-  return false;
-}
-
 /**
  * The addresses the perimeter does not allow now (pure, no DNS): an address is
  * allowed when a declared address or range covers it and no exclusion does.
@@ -349,8 +336,8 @@ export function addressesOutsidePerimeter(addresses: Iterable<string>, perimeter
     seen.add(address);
     const [iv] = addressIntervals([address]);
     if (!iv || iv.first !== iv.last) out.push({ address, reason: 'invalid' });
-    else if (covered(excluded, iv)) out.push({ address, reason: 'excluded' });
-    else if (!covered(allowed, iv)) out.push({ address, reason: 'outside_perimeter' });
+    else if (intervalsCover(excluded, iv)) out.push({ address, reason: 'excluded' });
+    else if (!intervalsCover(allowed, iv)) out.push({ address, reason: 'outside_perimeter' });
   }
   return out;
 }

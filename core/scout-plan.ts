@@ -23,6 +23,13 @@ export interface ScanStageDropped {
   addresses: string[];
 }
 
+/** What planning the nmap stage stored: the run's job count with the stage's jobs, and what it left out. */
+export interface ScanStagePlan {
+  jobCount: number;
+  addressCount: number;
+  dropped?: ScanStageDropped;
+}
+
 export interface ScanStageJob {
   targets: string[];
   tcpPorts: string;

@@ -1,6 +1,16 @@
 import { describe, expect, it } from 'vitest';
 import { PlumError } from './errors.ts';
-import { findOverlaps, intervalToString, mergeIntervals, parseLabel, parseTarget, subtractIntervals, toInterval, type AddressTarget } from './targets.ts';
+import {
+  findOverlaps,
+  intervalsCover,
+  intervalToString,
+  mergeIntervals,
+  parseLabel,
+  parseTarget,
+  subtractIntervals,
+  toInterval,
+  type AddressTarget,
+} from './targets.ts';
 
 const iv = (s: string) => toInterval(parseTarget(s) as AddressTarget);
 
@@ -60,6 +70,30 @@ describe('intervals', () => {
     const rest = subtractIntervals(merged, mergeIntervals([iv('10.0.0.10-10.0.0.20'), iv('2001:db8::')]));
     expect(rest.map(intervalToString)).toEqual(['10.0.0.0-10.0.0.9', '10.0.0.21-10.0.0.255', '10.0.2.1', '2001:db8::1-2001:db8::3']);
     expect(subtractIntervals([iv('10.0.0.0/24')], [iv('10.0.0.0/16')])).toEqual([]);
+  });
+});
+
+describe('intervalsCover', () => {
+  const iv = (v: string) => toInterval(parseTarget(v) as AddressTarget);
+  const merged = mergeIntervals(['10.0.0.0/24', '10.0.2.0-10.0.2.9', '192.0.2.7', '2001:db8::/126'].map(iv));
+  it.each([
+    ['an address inside the first range', '10.0.0.200', true],
+    ['the first and last of a range', '10.0.2.0', true],
+    ['the last of a range', '10.0.2.9', true],
+    ['just past a range', '10.0.2.10', false],
+    ['between ranges', '10.0.1.5', false],
+    ['a single declared address', '192.0.2.7', true],
+    ['before every range', '9.255.255.255', false],
+    ['after every IPv4 range', '203.0.113.1', false],
+    ['an IPv6 address inside', '2001:db8::3', true],
+    ['an IPv6 address outside', '2001:db8::4', false],
+    ['a range held whole', '10.0.0.10-10.0.0.20', true],
+    ['a range running past the end', '10.0.2.5-10.0.2.15', false],
+  ])('%s: %s → %s', (_what, v, expected) => {
+    expect(intervalsCover(merged, iv(v))).toBe(expected);
+  });
+  it('nothing covers anything in an empty list', () => {
+    expect(intervalsCover([], iv('10.0.0.1'))).toBe(false);
   });
 });
 

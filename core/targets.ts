@@ -269,6 +269,20 @@ export function intersectIntervals(a: Interval[], b: Interval[]): Interval[] {
   return out;
 }
 
+/** True when one of `merged` (sorted and merged, as mergeIntervals returns them) holds `iv` whole; a binary search. */
+export function intervalsCover(merged: readonly Interval[], iv: Interval): boolean {
+  let lo = 0;
+  let hi = merged.length - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1;
+    const s = merged[mid]!;
+    if (s.family < iv.family || (s.family === iv.family && s.last < iv.first)) lo = mid + 1;
+    else if (s.family > iv.family || s.first > iv.last) hi = mid - 1;
+    else return s.first <= iv.first && iv.last <= s.last;
+  }
+  return false;
+}
+
 /** Text of an interval: an address, a CIDR when aligned, else FIRST-LAST. */
 export function intervalToString(iv: Interval): string {
   if (iv.first === iv.last) return bigIntToAddress(iv.first, iv.family);

@@ -60,11 +60,14 @@ export function workflowError(workflowId: string, e: unknown): PlumError {
   return new PlumError('internal', `workflow ${workflowId} failed: ${(cause as Error)?.message ?? e.message}`, { hint: 'see the workflow in the Temporal UI' });
 }
 
+/** How often a followed run's progress is queried: a stage or a job that ends shows within a second. */
+const PROGRESS_POLL_MS = 1000;
+
 /** Starts a run's workflow on Temporal and follows its progress until it ends. */
 export async function runOnTemporalServer(
   config: PlumConfig,
   request: RunRequest,
-  opts: { priority?: number; onProgress?(p: RunProgress): void; signal?: AbortSignal; progressEveryMs?: number } = {},
+  opts: { priority?: number; onProgress?(p: RunProgress): void; signal?: AbortSignal } = {},
 ): Promise<RunSummary> {
   const { client, close } = await connectTemporal(config);
   try {
@@ -74,7 +77,7 @@ export async function runOnTemporalServer(
         (p) => opts.onProgress?.(p),
         () => undefined,
       );
-    }, opts.progressEveryMs ?? 1000);
+    }, PROGRESS_POLL_MS);
     const onAbort = () => void handle.cancel().catch(() => undefined);
     opts.signal?.addEventListener('abort', onAbort, { once: true });
     try {

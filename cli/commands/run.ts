@@ -1,5 +1,4 @@
 import { Option, type Command } from 'commander';
-import { counted } from '../../core/plural.ts';
 import { PlumError } from '../../core/errors.ts';
 import { getProfile } from '../../store/repos/profiles.ts';
 import type { Store } from '../../store/index.ts';

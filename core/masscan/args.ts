@@ -178,13 +178,10 @@ export function masscanJsonOf(found: readonly MasscanDiscovery[]): string {
   return `[\n${records.join(',\n')}]\n`;
 }
 
-/**
- * Seconds masscan is past its wait for late answers (`waiting -12-secs`: 12), from one of its status lines;
- * undefined for any other line. It counts below zero while its receive thread fails to end.
- */
-export function masscanOverdueSeconds(line: string): number | undefined {
-  const m = /100(?:\.0+)?% done,\s*waiting (-\d+)-secs/.exec(line);
-  return m ? -Number(m[1]) : undefined;
+/** A masscan status line: its progress, and how far past its wait for late answers it is. */
+export interface MasscanStatus extends ScanProgress {
+  /** Seconds past the wait (`waiting -12-secs`: 12): it counts below zero while its receive thread fails to end. */
+  overdueSeconds?: number;
 }
 
 /**
@@ -193,7 +190,7 @@ export function masscanOverdueSeconds(line: string): number | undefined {
  *   `rate:  0.00-kpps, 100.00% done, waiting 3-secs, found=4`
  * null for anything else.
  */
-export function parseMasscanStatus(line: string): ScanProgress | null {
+export function parseMasscanStatus(line: string): MasscanStatus | null {
   const m = /rate:\s*([\d.]+)-kpps,\s*([\d.]+)% done,\s*(?:(\d+):(\d+):(\d+) remaining|waiting (-?\d+)-secs)/.exec(line);
   if (!m) return null;
   const percent = Math.min(100, Number(m[2]));
@@ -204,5 +201,6 @@ export function parseMasscanStatus(line: string): ScanProgress | null {
     percent,
     // masscan's first estimate, before any rate is measured, is meaningless (tens of thousands of hours).
     ...(Number(m[1]) > 0 || waiting ? { etaSeconds: eta } : {}),
+    ...(waiting && Number(m[6]) < 0 ? { overdueSeconds: -Number(m[6]) } : {}),
   };
 }

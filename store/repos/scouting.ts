@@ -1,5 +1,5 @@
 import { newId } from '../../core/ids.ts';
-import type { ScanStageDropped, ScanStageJob } from '../../core/scout-plan.ts';
+import type { ScanStageDropped, ScanStageJob, ScanStagePlan } from '../../core/scout-plan.ts';
 import type { Store } from '../index.ts';
 
 /*
@@ -35,7 +35,7 @@ export async function appendScanStage(
   jobs: ScanStageJob[],
   snapshot: ScanStageSnapshot,
   dropped?: ScanStageDropped,
-): Promise<{ jobCount: number; addressCount: number; dropped?: ScanStageDropped }> {
+): Promise<ScanStagePlan> {
   return store.transaction(async (tx) => {
     const [run] = await tx.query<{ progress: { jobCount: number; addressCount: number; scanStage?: boolean; scanStageDropped?: ScanStageDropped } }>(
       'select progress from runs where id = $1 for update',

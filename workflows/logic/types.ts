@@ -10,9 +10,9 @@
 import type { ChangeCounts } from '../../core/counts.ts';
 import type { PlannedJob } from '../../core/plan.ts';
 import type { ScannerName } from '../../core/scanner/contract.ts';
-import type { ScanStageDropped } from '../../core/scout-plan.ts';
+import type { ScanStageDropped, ScanStagePlan } from '../../core/scout-plan.ts';
 
-export type { ScanStageDropped };
+export type { ScanStageDropped, ScanStagePlan };
 
 /** What a run scans: a stored profile (scheduled or manual), an urgent investigation, or a trigger profile's firings. */
 export type RunRequest =
@@ -159,13 +159,6 @@ export interface ScanActivities {
   failJob(input: { runId: string; jobId: string; error: string }): Promise<void>;
   /** Closes the run with its status and counters. */
   finishRun(input: { runId: string; status: RunStatus; counters: RunCounters; errors: string[] }): Promise<void>;
-}
-
-/** What planScanStage stored: the run's job count with the nmap stage's jobs, and what it left out. */
-export interface ScanStagePlan {
-  jobCount: number;
-  addressCount: number;
-  dropped?: ScanStageDropped;
 }
 
 /** Progress the logic reports (Temporal: memo/sink; embedded: progress bars). */
