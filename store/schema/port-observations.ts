@@ -111,11 +111,12 @@ export const portObservations = pgTable(
       .where(sql`${t.current} and ${t.state} = 'open'`),
     index('port_observations_port_idx').on(t.port, t.protocol),
     index('port_observations_fields_idx').using('gin', sql`${t.fields} jsonb_path_ops`),
-    // Search (issue 6): trigram index for exact/prefix/substring terms, inet ops for net:, full text.
+    // Search: trigram index for exact/prefix/substring terms, full text. `net:` (`ip <<= cidr`) is a range on the
+    // btree indexes led by ip (the planner turns `<<=` into bounds). No GiST inet index: the planner took it for
+    // `ip = any(…)`, where each address walks much of the tree (hundreds of times the btree's page reads).
     // The tag indexes are on observation_tags, the score index on observation_scores (store/schema/observation-*.ts),
     // so re-tagging and re-scoring stay HOT updates.
     index('port_observations_search_text_trgm_idx').using('gin', sql`${t.searchText} gin_trgm_ops`),
-    index('port_observations_ip_net_idx').using('gist', sql`${t.ip} inet_ops`),
     index('port_observations_search_tsv_idx').using('gin', t.searchTsv),
     ...(
       [

@@ -14,7 +14,7 @@ import { HOT_FIELDS, SEP } from './columns.ts';
  *   case-folded by plum_fold, trigram GIN index): exact `␁f=v␁`, prefix `␁f=v`,
  *   substring `␁f=[^␁]*v`. pg_trgm extracts trigrams from the pattern, so the
  *   index narrows the rows before the regex is checked (no scan of every value).
- * - `ip`/`net`: inet equality and `<<=` (GiST inet_ops index).
+ * - `ip`/`net`: inet equality and `<<=`, both served by the btree indexes led by ip (`<<=` as a range).
  * - `port`: integer column; `score`: the document's row in observation_scores (indexed copy); `tag`: the document's row in observation_tags (a narrow copy of
  *   `tags`, so that re-tagging leaves the wide row's indexes alone): the tags array (GIN) or
  *   plum_tags_text(tags) for prefix/substring (trigram index).

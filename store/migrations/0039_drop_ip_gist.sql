@@ -1,0 +1,1 @@
+DROP INDEX IF EXISTS "port_observations_ip_net_idx";
