@@ -14,6 +14,35 @@ import {
 const cfg = await loadScoreConfig(DEFAULT_SCORE_FILE);
 const sum = (r: ScoreResult) => r.features.reduce((a, f) => a + f.contribution, 0);
 
+describe('portFeatureValues: which tags count', () => {
+  const at = '2026-01-01T00:00:00Z';
+  const pick = (tags: string[]) => {
+    const v = portFeatureValues({ tags, at }, cfg);
+    return { service: v.sensitive_service.value, mgmt: v.management_interface.value, vulns: v.vulnerability_tags.value, certs: v.certificate_problems.value };
+  };
+  const cases: [string, string[], { service: string | null; mgmt?: string[]; vulns?: string[]; certs?: string[] }][] = [
+    ['no tags', [], { service: null }],
+    ['the highest level wins', ['type:vpn', 'proto:rdp', 'type:web'], { service: 'proto:rdp' }],
+    ['a tie goes to the class listed first, whatever the tag order', ['type:cache', 'type:database'], { service: 'type:database' }],
+    ['the same tie, tags the other way round', ['type:database', 'type:cache'], { service: 'type:database' }],
+    ['a class of level 0 never counts', ['type:unknown-class'], { service: null }],
+    [
+      'management tags, sorted',
+      ['type:management', 'type:bmc'],
+      { service: 'type:bmc', mgmt: ['type:bmc', 'type:management'].filter((t) => cfg.management_tags.includes(t)).sort() },
+    ],
+    ['vulnerability tags by prefix, sorted', ['vuln:z', 'vuln:a', 'vulnerable'], { service: null, vulns: ['vuln:a', 'vuln:z'] }],
+    [
+      'certificate problems known to the weights only',
+      ['x509:self-signed', 'x509:expired', 'x509:toString', 'x509:made-up'],
+      { service: null, certs: ['expired', 'self-signed'] },
+    ],
+  ];
+  it.each(cases)('%s', (_name, tags, want) => {
+    expect(pick(tags)).toEqual({ mgmt: [], vulns: [], certs: [], ...want });
+  });
+});
+
 describe('scorePort', () => {
   it('a plain web server scores low and contributions add up to the score', () => {
     const r = scorePort({ tags: ['proto:http', 'type:web', 'product:nginx'], firstSeen: '2025-01-01T00:00:00Z', at: '2026-01-01T00:00:00Z' }, cfg);

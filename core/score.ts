@@ -160,27 +160,50 @@ export function scoreMovesWithTime(s: Pick<ScoreResult, 'features'>): boolean {
   return s.features.some((f) => DECAYING.includes(f.name) && f.value !== null);
 }
 
-/** The per-port feature values (before weighting). */
+/** Each service class tag's level and place in score.yaml, and the management tags, looked up once per config. */
+interface TagLookup {
+  classes: Map<string, { level: number; order: number }>;
+  management: Set<string>;
+}
+const tagLookups = new WeakMap<ScoreConfig, TagLookup>();
+function tagLookup(cfg: ScoreConfig): TagLookup {
+  let l = tagLookups.get(cfg);
+  if (!l) {
+    l = {
+      classes: new Map(Object.entries(cfg.service_classes).map(([t, level], order) => [t, { level, order }])),
+      management: new Set(cfg.management_tags),
+    };
+    tagLookups.set(cfg, l);
+  }
+  return l;
+}
+
+/** The per-port feature values (before weighting). One pass over the port's tags: it runs for every document scored. */
 export function portFeatureValues(input: PortScoreInput, cfg: ScoreConfig): Record<PortFeature, Raw> {
-  const tags = input.tags;
+  const { classes, management } = tagLookup(cfg);
+  const prefix = cfg.vulnerability.prefix;
   // Highest level wins; on a tie, the class listed first in score.yaml.
   let best: string | null = null;
   let bestLevel = 0;
-  const has = new Set(tags);
-  for (const [t, level] of Object.entries(cfg.service_classes)) {
-    if (level > bestLevel && has.has(t)) {
+  let bestOrder = Infinity;
+  const mgmt: string[] = [];
+  const vulns: string[] = [];
+  const certs: string[] = [];
+  for (const t of input.tags) {
+    const c = classes.get(t);
+    if (c && (c.level > bestLevel || (c.level === bestLevel && c.level > 0 && c.order < bestOrder))) {
       best = t;
-      bestLevel = level;
+      bestLevel = c.level;
+      bestOrder = c.order;
     }
+    if (management.has(t)) mgmt.push(t);
+    if (t.startsWith(prefix)) vulns.push(t);
+    if (t.startsWith('x509:') && Object.hasOwn(cfg.certificate_problems, t.slice(5))) certs.push(t.slice(5));
   }
-  const mgmt = tags.filter((t) => cfg.management_tags.includes(t)).sort();
-  const vulns = tags.filter((t) => t.startsWith(cfg.vulnerability.prefix)).sort();
+  mgmt.sort();
+  vulns.sort();
+  certs.sort();
   const vulnSum = vulns.reduce((s, t) => s + (cfg.vulnerability.weights[t] ?? cfg.vulnerability.default_weight), 0);
-  const certs = tags
-    .filter((t) => t.startsWith('x509:'))
-    .map((t) => t.slice(5))
-    .filter((p) => p in cfg.certificate_problems)
-    .sort();
   const certLevel = Math.max(0, ...certs.map((p) => cfg.certificate_problems[p]!));
   return {
     sensitive_service: { value: best, normalized: bestLevel },

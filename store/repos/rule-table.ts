@@ -1,4 +1,4 @@
-import { canonicalJson } from '../../core/nmap/fingerprint.ts';
+import { jsonEqual } from '../../core/json-equal.ts';
 import { PlumError } from '../../core/errors.ts';
 import { newId } from '../../core/ids.ts';
 import { compileRules } from '../../core/rules/engine.ts';
@@ -135,10 +135,7 @@ export async function mergeRules(
       }
       const cmp = compareVersions(r.version, old.version);
       const sameContent =
-        old.hash === r.hash &&
-        old.description === r.description &&
-        canonicalJson(old.tests ?? null) === canonicalJson(r.tests ?? null) &&
-        old.severity === r.severity;
+        old.hash === r.hash && old.description === r.description && jsonEqual(old.tests ?? null, r.tests ?? null) && old.severity === r.severity;
       if (cmp > 0 || (cmp === 0 && opts.replaceSameVersion && !sameContent)) writes.push(r);
       else {
         result.skipped.push({
