@@ -2,6 +2,7 @@ import { sql, type SQL } from 'drizzle-orm';
 import { PgDialect } from 'drizzle-orm/pg-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ingestScanResult } from '../store/ingest.ts';
+import { writeJudgements } from '../store/repos/judgements.ts';
 import { searchPorts } from '../store/search/index.ts';
 import { openTestStore, storeKinds, type TestStore } from './helpers/db.ts';
 import { host, port, scan } from './helpers/scan.ts';
@@ -111,11 +112,44 @@ describe.each(storeKinds)('observation_tags on %s', (kind) => {
     expect(plan).not.toMatch(/\bSort\b/);
   });
 
+  it('stays in step when a bulk writer rewrites many judgements at once, and the triggers resume after it', async () => {
+    const ids = Object.fromEntries(
+      (await t.store.query<{ key: string; id: string }>(`select host(ip) || ':' || port as key, id from port_observations`)).map((r) => [r.key, r.id]),
+    );
+    const judgement = (id: string, tags: string[], score: number) => ({
+      id,
+      tags,
+      rules: tags.length ? ['r'] : [],
+      score,
+      score_features: null,
+      score_timed: false,
+    });
+    await t.store.transaction(async (tx) => {
+      await writeJudgements(tx, [
+        judgement(ids['127.4.0.1:443']!, ['svc:tls', 'vendor:acme'], 12), // changed tags and score
+        judgement(ids['127.4.0.1:22']!, ['svc:ssh'], 0), // tagged again
+        judgement(ids['127.4.0.2:22']!, [], 3), // never tagged: stays without a copy
+      ]);
+      // Another write in the same transaction is kept in step by the triggers again.
+      await tx.query(`update port_observations set tags = array['svc:other'], score = 9 where id = $1`, [ids['127.4.0.1:80']]);
+    });
+    const apart = await t.store.query(
+      `select po.port from port_observations po left join observation_tags ot using (id) join observation_scores os using (id)
+       where coalesce(ot.tags, '{}') is distinct from po.tags or os.score is distinct from po.score`,
+    );
+    expect(apart).toEqual([]);
+    expect(await copies()).toEqual({ 22: ['svc:ssh'], 80: ['svc:other'], 443: ['svc:tls', 'vendor:acme'] });
+    expect(await tagSearch('tag:vendor:acme score>=12')).toEqual([443]);
+    await t.store.transaction((tx) => writeJudgements(tx, [judgement(ids['127.4.0.1:443']!, [], 1)]));
+    expect(await copies()).toEqual({ 22: ['svc:ssh'], 80: ['svc:other'] });
+    expect(await tagSearch('score>=12')).toEqual([]);
+  });
+
   it('goes with its document', async () => {
     await t.store.query(`delete from observation_sightings where id in (select id from port_observations where port = 80)`);
     await t.store.query(`delete from observation_events where observation_id in (select id from port_observations where port = 80)`);
     await t.store.query(`delete from port_observations where port = 80`);
-    expect(await t.store.query(`select * from observation_tags`)).toEqual([{ id: expect.any(String), tags: ['x:y'] }]);
+    expect(await t.store.query(`select tags from observation_tags order by tags`)).toEqual([{ tags: ['svc:ssh'] }]);
     expect((await t.store.query<{ n: number }>(`select count(*)::int as n from observation_scores`))[0]!.n).toBe(3);
   });
 });

@@ -1,10 +1,11 @@
-import { canonicalJson } from '../../core/nmap/fingerprint.ts';
 import { canonicalIp } from '../../core/coverage.ts';
+import { jsonEqual } from '../../core/json-equal.ts';
 import { createPortTagger, evaluateRules, timeDependentRules, type Evaluation, type RuleSet } from '../../core/rules/engine.ts';
 import { timeFactsMove } from '../../core/rules/facts.ts';
 import { scoreMovesWithTime, scorePort, type PortScoreInput, type ScoreConfig, type ScoreResult } from '../../core/score.ts';
 import type { Store, StoreSession } from '../index.ts';
 import { portInput, selectObsSql, writeHostScores, type ObsRow } from '../repos/host-score.ts';
+import { writeJudgements, type JudgementUpdate } from '../repos/judgements.ts';
 import { clearRescores, queueRescores } from '../repos/pending-rescores.ts';
 import { applicationHash, storedTagsFollow, taggedSetHash } from '../repos/tagged-state.ts';
 import type { StoredObservation } from '../ingest-types.ts';
@@ -50,7 +51,7 @@ export async function processIps(tx: StoreSession, ips: string[], ctx: BatchCont
       : ctx.candidates === 'dated'
         ? await tx.query<ObsRow>(selectObsSql('dated'), [ips])
         : await tx.query<ObsRow>(selectObsSql('listed'), [ips, ctx.candidates]);
-  const updates: { id: string; tags: string[]; rules: string[]; score: number; score_features: unknown; score_timed: boolean }[] = [];
+  const updates: JudgementUpdate[] = [];
   const openByIp = new Map<string, PortScoreInput[]>(ips.map((ip) => [ip, []]));
   const at = ctx.now?.() ?? new Date();
   for (const r of rows) {
@@ -71,7 +72,7 @@ export async function processIps(tx: StoreSession, ips: string[], ctx: BatchCont
     const s = scorePort(portInput(r, at, ev.tags), ctx.score);
     const sf = storedFeatures(s);
     const timed = scoreMovesWithTime(s);
-    const scoreChanged = s.score !== r.score || timed !== r.score_timed || canonicalJson(sf) !== canonicalJson(r.score_features);
+    const scoreChanged = s.score !== r.score || timed !== r.score_timed || !jsonEqual(sf, r.score_features);
     if (tagsChanged || scoreChanged) {
       updates.push({ id: r.id, tags: ev.tags, rules: ev.rules, score: s.score, score_features: sf, score_timed: timed });
       if (tagsChanged) out.retagged++;
@@ -79,15 +80,7 @@ export async function processIps(tx: StoreSession, ips: string[], ctx: BatchCont
     }
     if (r.current && r.state === 'open') openByIp.get(r.ip)?.push(portInput(r, at, ev.tags));
   }
-  if (updates.length > 0) {
-    await tx.query(
-      `update port_observations o set tags = x.tags, rules = x.rules, score = x.score, score_features = x.score_features,
-         score_timed = x.score_timed
-       from jsonb_to_recordset($1::jsonb) as x(id text, tags text[], rules text[], score int, score_features jsonb, score_timed boolean)
-       where o.id = x.id`,
-      [JSON.stringify(updates)],
-    );
-  }
+  await writeJudgements(tx, updates);
   out.hosts = await writeHostScores(tx, openByIp, ctx.score);
   return out;
 }
