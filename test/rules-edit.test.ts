@@ -5,7 +5,7 @@ import { loadFaviconDb, type FaviconDb } from '../core/rules/favicon-db.ts';
 import { ruleHash, type Rule } from '../core/rules/schema.ts';
 import { DEFAULT_SCORE_FILE, loadScoreConfig, type ScoreConfig } from '../core/score.ts';
 import { ingestScanResult, type IngestPort } from '../store/ingest.ts';
-import { applyRules, createRuleIngestDeps, listStoredRules, loadStoredRuleSet } from '../store/rules/index.ts';
+import { applyRules, createRuleIngestDeps, listStoredRules, loadStoredRuleSet, planApply } from '../store/rules/index.ts';
 import { host, scan } from './helpers/scan.ts';
 import { openTestStore, storeKinds, type TestStore } from './helpers/db.ts';
 
@@ -122,6 +122,35 @@ describe.each(storeKinds)('editing a rule (%s)', (kind) => {
       expect(now.rules).toEqual(d.rules);
     }
     expect((await t.store.query<{ n: number }>('select count(*)::int as n from observation_events'))[0]!.n).toBe(events[0]!.n);
+  });
+
+  it('stops at a batch that fails, records nothing, and the next apply finishes the edit', async () => {
+    const [victim] = await t.store.query<{ rules: string[] }>(`select rules from port_observations where ip = '127.0.3.9' and cardinality(rules) > 0 limit 1`);
+    const name = victim!.rules[0]!;
+    // A real failure inside one batch's transaction, while the batch before or after it is in flight.
+    await t.store.query(`create function plum_test_refuse() returns trigger language plpgsql as $$ begin raise exception 'refused by the test'; end $$`);
+    await t.store.query(
+      `create trigger plum_test_refuse before update on port_observations for each row when (new.ip = '127.0.3.9') execute function plum_test_refuse()`,
+    );
+    const edited = withTag(rules, name, 'team:refused');
+    const set = compileRules(edited, { favicons });
+    const failure: Error = await applyRules(t.store, set, cfg, { batchIps: 2 }).then(
+      () => new Error('the apply went through'),
+      (e: Error) => e,
+    );
+    expect(`${failure.message} ${String((failure.cause as Error | undefined)?.message)}`).toMatch(/refused by the test/);
+    const stillOwed = await planApply(t.store, set, cfg);
+    expect(stillOwed.changed).toEqual([name]);
+    await t.store.query(`drop trigger plum_test_refuse on port_observations`);
+    await t.store.query(`drop function plum_test_refuse()`);
+    const done = await applyRules(t.store, set, cfg, { batchIps: 2 });
+    expect(done.affected).toContain(name);
+    rules = edited;
+    const docs = await storedDocs(t);
+    expect(docs.map((d) => ({ id: d.id, tags: d.tags, rules: d.rules }))).toEqual(
+      docs.map((d) => ({ id: d.id, ...evaluateRules(set, d.fields, { at: d.last_seen }) })),
+    );
+    expect((await planApply(t.store, set, cfg)).changed).toEqual([]);
   });
 
   it('gives, rule after rule, the tags a full evaluation of every document gives', async () => {

@@ -51,11 +51,13 @@ export function selectObsSql(withFields: boolean | 'listed' | 'dated', oneIp = f
         : withFields
           ? 'o.fields'
           : 'null::jsonb as fields';
+  // Each row's sighting by primary key, through a lateral subquery the planner cannot flatten: joined plainly, it
+  // hash-joins the whole sightings table for each batch of hosts.
   return `select o.id, host(o.ip) as ip, o.protocol, o.port, o.hsh256, o.current, o.state, o.first_seen, s.last_seen,
       o.tags, o.rules, o.score, o.score_features, o.score_timed, ${fields},
       min(o.first_seen) over (partition by o.ip, o.protocol, o.port) as slot_first, c.changed_at
     from port_observations o
-    join observation_sightings s on s.id = o.id
+    join lateral (select last_seen from observation_sightings s where s.id = o.id offset 0) s on true
     left join (select observation_id, max(at) as changed_at from observation_events
                where ip ${cond} and type = 'changed' group by observation_id) c on c.observation_id = o.id
     where o.ip ${cond}`;

@@ -58,38 +58,55 @@ export async function applyRules(
   const summary: ApplySummary = { ...plan, ips: 0, documents: 0, retagged: 0, rescored: 0, hosts: 0, durationMs: 0 };
   const retag = plan.affected.length > 0 || plan.removed.length > 0;
   const batch = opts.batchIps ?? 2000;
-  // A few rules edited, weights unchanged: only the hosts of documents those rules matched or match now.
-  const narrow = retag && !plan.scoreChanged && !opts.force ? candidateCondition(set, plan.affected, plan.removed) : undefined;
-  if (narrow) {
-    const byIp = await candidatesByIp(store, narrow);
-    const ips = [...byIp.keys()];
-    for (let i = 0; i < ips.length; i += batch) {
-      const part = ips.slice(i, i + batch);
-      const ctx: BatchContext = { set, score: cfg, affected: new Set(plan.affected), candidates: part.flatMap((ip) => byIp.get(ip)!) };
-      addOutcome(summary, await store.transaction((tx) => processIps(tx, part, ctx)));
-      summary.ips += part.length;
-      opts.onProgress?.({ ips: summary.ips, documents: summary.documents });
+  // Two batches in flight, each in its own transaction: one batch's rules run in Node while the other's statements
+  // run in the database (each side was idle half the time). Batches hold disjoint hosts.
+  let previous: Promise<void> | undefined;
+  const runBatch = async (ips: string[], ctx: BatchContext) => {
+    const current = store
+      .transaction((tx) => processIps(tx, ips, ctx))
+      .then((part) => {
+        addOutcome(summary, part);
+        summary.ips += ips.length;
+        opts.onProgress?.({ ips: summary.ips, documents: summary.documents });
+      });
+    current.catch(() => {}); // surfaced when awaited below
+    const before = previous;
+    previous = current;
+    if (before) await before;
+  };
+  try {
+    // A few rules edited, weights unchanged: only the hosts of documents those rules matched or match now.
+    const narrow = retag && !plan.scoreChanged && !opts.force ? candidateCondition(set, plan.affected, plan.removed) : undefined;
+    if (narrow) {
+      const byIp = await candidatesByIp(store, narrow);
+      const ips = [...byIp.keys()];
+      for (let i = 0; i < ips.length; i += batch) {
+        const part = ips.slice(i, i + batch);
+        await runBatch(part, { set, score: cfg, affected: new Set(plan.affected), candidates: part.flatMap((ip) => byIp.get(ip)!) });
+      }
+    } else if (retag || plan.scoreChanged) {
+      const ctx: BatchContext = { set, score: cfg, affected: retag ? new Set(plan.affected) : undefined };
+      let after: string | null = null;
+      for (;;) {
+        const ips: string[] = (
+          await store.query<{ ip: string }>(
+            after === null
+              ? // Qualified: a bare `order by ip` would sort by the text output column, not by inet.
+                'select host(p.ip) as ip from port_observations p group by p.ip order by p.ip limit $1'
+              : 'select host(p.ip) as ip from port_observations p where p.ip > $2::inet group by p.ip order by p.ip limit $1',
+            after === null ? [batch] : [batch, after],
+          )
+        ).map((r) => r.ip);
+        if (ips.length === 0) break;
+        await runBatch(ips, ctx);
+        after = ips[ips.length - 1]!;
+      }
     }
-  } else if (retag || plan.scoreChanged) {
-    const ctx: BatchContext = { set, score: cfg, affected: retag ? new Set(plan.affected) : undefined };
-    let after: string | null = null;
-    for (;;) {
-      const ips: string[] = (
-        await store.query<{ ip: string }>(
-          after === null
-            ? // Qualified: a bare `order by ip` would sort by the text output column, not by inet.
-              'select host(p.ip) as ip from port_observations p group by p.ip order by p.ip limit $1'
-            : 'select host(p.ip) as ip from port_observations p where p.ip > $2::inet group by p.ip order by p.ip limit $1',
-          after === null ? [batch] : [batch, after],
-        )
-      ).map((r) => r.ip);
-      if (ips.length === 0) break;
-      const part = await store.transaction((tx) => processIps(tx, ips, ctx));
-      addOutcome(summary, part);
-      summary.ips += ips.length;
-      after = ips[ips.length - 1]!;
-      opts.onProgress?.({ ips: summary.ips, documents: summary.documents });
-    }
+    await previous;
+  } catch (e) {
+    // Not leaving a transaction running behind the error.
+    await previous?.catch(() => {});
+    throw e;
   }
   await store.transaction(async (tx) => {
     await tx.query('delete from rule_applications');
