@@ -5,6 +5,10 @@
  *
  *   npx tsx bench/rules-apply.ts                         # PostgreSQL server, 1,000,000 documents
  *   BENCH_STORE=pglite BENCH_DOCS=100000 npx tsx bench/rules-apply.ts
+ *   BENCH_KEEP=1 npx tsx bench/rules-apply.ts            # keeps plum_bench_rules_PID, for:
+ *   BENCH_DB=plum_bench_rules_PID BENCH_TOGGLES=4 npx tsx bench/rules-apply.ts
+ *     (pass 3 again and again on the kept database: the edit of web-nginx undone, redone, ...; each apply
+ *     re-tags the same documents; prints each and the median)
  *
  * Passes: (1) first apply, every rule on every document; (2) nothing changed;
  * (3) one rule edited (incremental: only that rule re-runs); (4) score weights
@@ -21,7 +25,7 @@ import { BUILTIN_RULES_DIR, loadRuleFiles } from '../core/rules/load.ts';
 import { ruleHash } from '../core/rules/schema.ts';
 import { DEFAULT_SCORE_FILE, loadScoreConfig } from '../core/score.ts';
 import { openStore } from '../store/index.ts';
-import { applyRules } from '../store/rules/index.ts';
+import { applyRules, SCORE_KEY, scoreHash } from '../store/rules/index.ts';
 import { insertObservationsSql } from './lib/observations.ts';
 
 const N = Number(process.env.BENCH_DOCS ?? 1_000_000);
@@ -134,7 +138,52 @@ const TEMPLATES: { group: number; port: number; fields: Record<string, string[]>
 
 const fmt = (n: number) => n.toLocaleString('en-US');
 
+/** Pass 3 repeated on a kept database: the web-nginx edit toggled, each apply timed. */
+async function toggleEdits(dbName: string, times: number): Promise<void> {
+  const home = await fs.mkdtemp(path.join(os.tmpdir(), 'plum-bench-rules-'));
+  const url = new URL(ADMIN);
+  url.pathname = `/${dbName}`;
+  const config = loadConfig({ PLUM_HOME: home, PLUM_DATABASE_URL: url.toString() });
+  const store = await openStore(config);
+  try {
+    const favicons = await loadFaviconDb(config.PLUM_FAVICON_DB);
+    const rules = await loadRuleFiles(BUILTIN_RULES_DIR);
+    const base = await loadScoreConfig(DEFAULT_SCORE_FILE);
+    // The kept database ends with pass 4's weights: keep whichever weights it follows, so only the rule changes.
+    const edited = { ...base, port: { weights: { ...base.port.weights, sensitive_service: 35, recently_changed: 5 } } };
+    const stored = new Map((await store.query<{ name: string; hash: string }>(`select name, hash from rule_applications`)).map((r) => [r.name, r.hash]));
+    const cfg = stored.get(SCORE_KEY) === scoreHash(edited) ? edited : base;
+    const seconds: number[] = [];
+    for (let i = 0; i < times; i++) {
+      const [now] = await store.query<{ hash: string }>(`select hash from rule_applications where name = 'web-nginx'`);
+      const original = rules.find((r) => r.name === 'web-nginx')!;
+      const editing = now?.hash === original.hash;
+      const list = editing
+        ? rules.map((r) => (r.name === 'web-nginx' ? { ...r, tags: [...r.tags, 'team:web'], hash: ruleHash({ ...r, tags: [...r.tags, 'team:web'] }) } : r))
+        : rules;
+      const s = await applyRules(store, compileRules(list, { favicons }), cfg);
+      seconds.push(s.durationMs / 1000);
+      console.log(
+        `${editing ? 'edit  ' : 'revert'} web-nginx ${(s.durationMs / 1000).toFixed(1).padStart(7)} s  documents ${fmt(s.documents)}  re-tagged ${fmt(s.retagged)}  re-scored ${fmt(s.rescored)}  hosts ${fmt(s.hosts)}`,
+      );
+    }
+    const sorted = [...seconds].sort((a, b) => a - b);
+    console.log(`median of ${times}: ${sorted[Math.floor((times - 1) / 2)]!.toFixed(1)} s`);
+  } finally {
+    await store.close();
+    await fs.rm(home, { recursive: true, force: true });
+  }
+}
+
 async function main(): Promise<void> {
+  if (process.env.BENCH_DB) {
+    const times = Number(process.env.BENCH_TOGGLES ?? 3);
+    if (!Number.isInteger(times) || times < 1) {
+      console.error(`bench rules-apply: BENCH_TOGGLES must be a whole number of applies (1 or more), not ${process.env.BENCH_TOGGLES}`);
+      process.exit(2);
+    }
+    return toggleEdits(process.env.BENCH_DB, times);
+  }
   const home = await fs.mkdtemp(path.join(os.tmpdir(), 'plum-bench-rules-'));
   const dbName = `plum_bench_rules_${process.pid}`;
   let env: Record<string, string> = { PLUM_HOME: home };
