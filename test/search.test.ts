@@ -1,14 +1,13 @@
 import fs from 'node:fs';
 import { sql } from 'drizzle-orm';
-import { PgDialect } from 'drizzle-orm/pg-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FOLD_FROM, FOLD_TO, matchFields, matchHost, parseQuery, usesTime } from '../core/query/index.ts';
 import { PlumError } from '../core/errors.ts';
 import { fieldText, HOT_FIELDS, searchColumns, SEP } from '../store/search/columns.ts';
 import { compileWhere, observationsFrom, scopeWhere } from '../store/search/compile.ts';
-import type { StoreSession } from '../store/index.ts';
 import { searchPorts } from '../store/search/index.ts';
 import { storeKinds, openTestStore, type TestStore } from './helpers/db.ts';
+import { recordingStore } from './helpers/recording.ts';
 import { buildCorpus, insertCorpus, QUERY_CORPUS, type CorpusDoc } from './search-corpus.ts';
 
 const NOW = new Date('2024-03-05T00:00:00Z');
@@ -145,22 +144,16 @@ describe.each(storeKinds)('search on %s', (kind) => {
   });
 
   it('pages the same whatever the walk window, through every path of the newest-first walk', async () => {
-    // Small windows over this small corpus make the walk (store/search/index.ts newestFirst) cut windows
+    // Small windows over this small corpus make the walk (store/search/paging.ts newestFirst) cut windows
     // inside runs of equal last_seen, grow a window from the match rate, and switch to matching first
     // (which needs the table size: hence analyze). Every path must give the unpaged result.
     await t.store.query('analyze port_observations');
     await t.store.query('analyze observation_sightings');
-    const dialect = new PgDialect();
     const paths = new Set<string>();
-    const recording: StoreSession = {
-      ...t.store,
-      query: (q, params) => {
-        const text = typeof q === 'string' ? q : dialect.sqlToQuery(q).sql;
-        if (text.includes('cross join lateral')) paths.add('match first');
-        else if (/offset \$\d+ limit 1/.test(text)) paths.add('window');
-        return t.store.query(q, params);
-      },
-    };
+    const recording = recordingStore(t.store, (text) => {
+      if (text.includes('cross join lateral')) paths.add('match first');
+      else if (/offset \$\d+ limit 1/.test(text)) paths.add('window');
+    });
     for (const q of QUERY_CORPUS) {
       for (const by of ['port', 'host'] as const) {
         const all = await searchPorts(t.store, q, { now: NOW, by, limit: 1000 });
