@@ -7,7 +7,7 @@
  *
  *   npx tsx bench/search.ts --keep                  # builds plum_bench_search (2,000,000 documents; --size N for fewer)
  *   npx tsx bench/web.ts                            # measures every page on it
- *   options: --runs N (default 20), --db URL (another PostgreSQL database)
+ *   options: --runs N (default 20), --db URL (another PostgreSQL database), --only TEXT (the pages whose path contains it)
  *
  * The generator writes port documents only; ingest would also have scored each host (host_scores, which
  * the overview counts and bands read). So before measuring, every host with open ports and no stored score
@@ -84,7 +84,8 @@ try {
   ];
   log(`bench: ${n.toLocaleString('en')} port documents; ${runs} runs per page`);
   const rows: { page: string; p50: number; p95: number; status: number }[] = [];
-  for (const page of pages) {
+  const only = arg('only', '');
+  for (const page of pages.filter((p) => p.includes(only))) {
     const times: number[] = [];
     let status = 0;
     for (let i = 0; i < runs + 2; i++) {

@@ -85,8 +85,10 @@ describe.each(storeKinds)('observation_tags on %s', (kind) => {
     expect(await tagSearch('not score>0')).toEqual([22]);
   });
 
-  it("carries each document's address, so a sort by score reads its index in paging order, ties included", async () => {
-    const mismatched = await t.store.query(`select os.id from observation_scores os join port_observations po using (id) where os.ip is distinct from po.ip`);
+  it("carries each document's address and port, so a sort by score reads its index in paging order, ties included", async () => {
+    const mismatched = await t.store.query(
+      `select os.id from observation_scores os join port_observations po using (id) where os.ip is distinct from po.ip or os.port is distinct from po.port`,
+    );
     expect(mismatched).toEqual([]);
     // Capture the walk search runs for a sort by score, then ask the planner how it would run it.
     const walks: SQL[] = [];

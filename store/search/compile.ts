@@ -133,6 +133,11 @@ function timeCompare(col: SQL, term: TermNode): SQL {
   return parts.length === 1 ? parts[0]! : sql`(${sql.join(parts, sql` or `)})`;
 }
 
+function addressMatch(ip: SQL, term: TermNode): SQL {
+  const parts = term.values.map((v) => (v.includes('/') ? sql`${ip} <<= ${v}::inet` : sql`${ip} = ${v}::inet`));
+  return parts.length === 1 ? parts[0]! : sql`(${sql.join(parts, sql` or `)})`;
+}
+
 function compileTerm(term: TermNode, opts: CompileOptions): SQL {
   const a = opts.alias ?? 'po';
   const col = (name: string) => sql.raw(`${a}.${name}`);
@@ -185,10 +190,7 @@ function compileTerm(term: TermNode, opts: CompileOptions): SQL {
         const num = sql`(case when ${v} ~ '^\\s*[0-9]{1,10}\\s*$' then trim(${v})::bigint end)`;
         return sql`exists (select 1 from jsonb_array_elements_text(${col('fields')} -> ${src.name}) as x(v) where ${intCompare(num, term)})`;
       }
-      if (spec.type === 'cidr' && term.mode === 'exact') {
-        const parts = term.values.map((v) => (v.includes('/') ? sql`${col('ip')} <<= ${v}::inet` : sql`${col('ip')} = ${v}::inet`));
-        return parts.length === 1 ? parts[0]! : sql`(${sql.join(parts, sql` or `)})`;
-      }
+      if (spec.type === 'cidr' && term.mode === 'exact') return addressMatch(col('ip'), term);
       if (HOT_FIELDS.has(src.name)) return hotFieldMatch(col(`s_${src.name}`), term);
       return sql`${col('search_text')} ~ ${textPattern(term, src.name, term.values)}`;
     }
@@ -213,6 +215,38 @@ export function compileWhere(node: QueryNode, opts: CompileOptions): SQL {
         sql` or `,
       )})`;
   }
+}
+
+/**
+ * A condition on a document's address and port alone, for observation_scores (alias `a`), which copies both:
+ * every document matching the tree satisfies it, or the result is undefined when the tree implies none (a
+ * NOT, or an OR with a branch that says nothing of them). A walk by score checks it in the index, so documents
+ * it rules out cost an index entry instead of a read of their wide row.
+ */
+export function compileIdentity(node: QueryNode, a: string): SQL | undefined {
+  switch (node.type) {
+    case 'term': {
+      const spec = getField(node.field)!;
+      if (spec.source.kind !== 'fields') return undefined;
+      if (spec.source.name === 'port') return intCompare(sql.raw(`${a}.port`), node);
+      if (spec.type === 'cidr' && node.mode === 'exact') return addressMatch(sql.raw(`${a}.ip`), node);
+      return undefined;
+    }
+    case 'not':
+      return undefined;
+    case 'and': {
+      const parts = node.children.map((c) => compileIdentity(c, a)).filter((c): c is SQL => c !== undefined);
+      return parts.length ? sql`(${sql.join(parts, sql` and `)})` : undefined;
+    }
+    case 'or':
+      return anyOf(node.children.map((c) => compileIdentity(c, a)));
+  }
+}
+
+/** The OR of conditions that must all be known; undefined when one is not (or there are none). */
+export function anyOf(parts: (SQL | undefined)[]): SQL | undefined {
+  if (!parts.length || parts.some((p) => p === undefined)) return undefined;
+  return sql`(${sql.join(parts as SQL[], sql` or `)})`;
 }
 
 /** Rows searched: current open ports, or every observation (history) when the query is about time. */

@@ -9,7 +9,8 @@ import { usesTime } from '../../core/query/evaluate.ts';
 import { parseQuery } from '../../core/query/parse.ts';
 import type { StoreSession } from '../index.ts';
 import type { ObservationRow } from '../repos/observation-rows.ts';
-import { compileHostCond, compileTerm, compileWhere, hasNegation, observationsFrom, positiveTerms, scopeWhere, sightingCol } from './compile.ts';
+import { anyOf, compileHostCond, compileIdentity, compileTerm, compileWhere, hasNegation, observationsFrom, positiveTerms, scopeWhere } from './compile.ts';
+import { pageByPort, type Cursor, type Page } from './paging.ts';
 
 export type SearchBy = 'port' | 'host';
 export type SearchSort = 'last_seen' | 'score';
@@ -32,8 +33,8 @@ export interface SearchOptions {
   /** Token search served elsewhere (Meilisearch): returns matching observation ids in rank order. */
   tokenBackend?: TokenBackend;
   /**
-   * Sightings read by the first window of a newest-first walk (default: 1500, see newestFirst). Tuning only;
-   * the results do not depend on it (tests set it small so that small data takes every path).
+   * Rows read by the first window of a newest-first or best-first walk (default: 1500, see newestFirst and
+   * bestFirst). Tuning only; the results do not depend on it (tests set it small so that small data takes every path).
    */
   walkWindow?: number;
 }
@@ -78,16 +79,6 @@ export interface SearchResult {
   /** Present when more results follow. */
   nextCursor?: string;
   backend: string;
-}
-
-interface Cursor {
-  /** Hash of the query and options the cursor belongs to. */
-  h: string;
-  /** Sort key of the last IP returned (text form), and that IP. */
-  k: string;
-  ip: string;
-  /** Token backends page by offset. */
-  o?: number;
 }
 
 const MAX_LIMIT = 1000;
@@ -138,12 +129,6 @@ function decodeCursor(s: string, h: string, key: SearchSort | 'backend'): Cursor
   }
   return c;
 }
-
-const KEY_TEXT: Record<SearchSort, string> = {
-  last_seen: `to_char(%s at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`,
-  score: '%s::text',
-};
-const KEY_CAST: Record<SearchSort, string> = { last_seen: 'timestamptz', score: 'int' };
 
 const MAX_TOKEN_QUERY_CHARS = 1000;
 const MAX_TOKEN_QUERY_WORDS = 64;
@@ -236,14 +221,16 @@ export async function searchPorts(store: StoreSession, query: string | QueryNode
     const cond = driver
       ? sql`${scopeWhere(scope)} and ${shown} and po.ip in (select d.ip from ${observationsFrom('d')} where ${scopeWhere(scope, 'd')} and ${compileTerm(driver, { now, alias: 'd' })}${restCond})`
       : sql`${scopeWhere(scope)} and ${shown} and ${hostCond}`;
+    // Without a NOT, every port shown matches a positive term: their address and port terms narrow a walk by score.
+    const identity = hasNegation(tree) ? undefined : anyOf(pos.map((t) => compileIdentity(t, 's')));
     // Same paging as port mode over the ports shown: a host's key is the newest (best) of them.
-    const page = await pageByPort(store, cond, sort, limit, cursor, opts.walkWindow);
+    const page = await pageByPort(store, cond, sort, limit, cursor, opts.walkWindow, identity);
     // The page's hosts already satisfy the host condition: loading their ports needs only the shown ones.
     return finish(meta, store, sql`${scopeWhere(scope)} and ${shown}`, page, h, limit);
   }
 
   const cond = sql`${scopeWhere(scope)} and ${compileWhere(tree, { now })}`;
-  const page = await pageByPort(store, cond, sort, limit, cursor, opts.walkWindow);
+  const page = await pageByPort(store, cond, sort, limit, cursor, opts.walkWindow, compileIdentity(tree, 's'));
   return finish(meta, store, cond, page, h, limit);
 }
 
@@ -264,208 +251,6 @@ function pickDriver(tree: QueryNode): TermNode | undefined {
 
 function hashOf(parts: string[]): string {
   return createHash('sha256').update(parts.join('\u0000')).digest('base64url').slice(0, 16);
-}
-
-interface IpKey {
-  ip: string;
-  k: string;
-}
-
-interface Page {
-  keys: IpKey[];
-  more: boolean;
-}
-
-/**
- * The sort column: last_seen lives with the sightings (observationsFrom's `po_s`), the score's indexed copy in
- * observation_scores (`po_sc`, joined by fromFor).
- */
-const sortRef = (sort: SearchSort, alias = 'po') => (sort === 'last_seen' ? sightingCol(alias, 'last_seen') : `${alias}_sc.score`);
-const sortCol = (sort: SearchSort, alias = 'po') => sql.raw(sortRef(sort, alias));
-const keyText = (sort: SearchSort, alias = 'po') => sql.raw(KEY_TEXT[sort].replace('%s', sortRef(sort, alias)));
-/** Paging newest first walks the last_seen index of the sightings: an inner join lets the planner start there; by score, observation_scores' index. */
-const fromFor = (sort: SearchSort) =>
-  sort === 'last_seen' ? observationsFrom('po', 'inner') : sql`${observationsFrom('po', 'left')} join observation_scores po_sc on po_sc.id = po.id`;
-const keyCast = (sort: SearchSort) => sql.raw(KEY_CAST[sort]);
-/**
- * The address and id the walk orders by after the key: by score, observation_scores' own copies (same values, joined
- * on id), so that (score desc, ip, id) is its index's order and a page reads the index instead of sorting every tie.
- */
-const tieRefs = (sort: SearchSort) =>
-  sort === 'score' ? { ip: sql.raw('po_sc.ip'), id: sql.raw('po_sc.id') } : { ip: sql.raw('po.ip'), id: sql.raw('po.id') };
-
-/**
- * Paging: walk matching rows in (sort key desc, ip, id) order and keep the
- * first row of each IP (its best key) until `limit + 1` IPs are found, so a
- * broad query stops early instead of grouping every match. An IP is shown once:
- * on later pages, candidates that had a row before the cursor are dropped. Port
- * mode passes the per-port condition; host mode the condition on the ports it
- * shows (a host's key is the best key of those, as a group-by would give).
- */
-async function pageByPort(store: StoreSession, cond: SQL, sort: SearchSort, limit: number, cursor?: Cursor, firstWindow = FIRST_WINDOW): Promise<Page> {
-  const col = sortCol(sort);
-  const cast = keyCast(sort);
-  const tie = tieRefs(sort);
-  const afterCursor = cursor ? sql` and (${col} < ${cursor.k}::${cast} or (${col} = ${cursor.k}::${cast} and ${tie.ip} > ${cursor.ip}::inet))` : sql``;
-  const keys: IpKey[] = [];
-  const seen = new Set<string>();
-  // Most IPs have one matching port: ask for a little more than a page, then double (the walk resumes where it stopped).
-  let chunk = Math.min(limit + 16, 5000);
-  let last: Row | undefined;
-  const next =
-    sort === 'last_seen'
-      ? newestFirst(store, cond, afterCursor, cursor, firstWindow)
-      : async (after: Row | undefined, n: number) =>
-          store.query<Row>(sql`
-        select host(po.ip) as ip, ${keyText(sort)} as k, po.id from ${fromFor(sort)}
-        where ${cond}${afterCursor}${afterRowSql(sort, after)}
-        order by ${col} desc, ${tie.ip}, ${tie.id} limit ${n}`);
-  for (;;) {
-    const rows = await next(last, chunk);
-    const fresh: IpKey[] = [];
-    for (const r of rows) {
-      if (seen.has(r.ip)) continue;
-      seen.add(r.ip);
-      fresh.push({ ip: r.ip, k: r.k });
-    }
-    let valid = fresh;
-    if (cursor && fresh.length) {
-      const earlier = await store.query<{ ip: string }>(sql`
-        select distinct host(po.ip) as ip from ${fromFor(sort)}
-        where ${cond} and po.ip in (${sql.join(
-          fresh.map((f) => sql`${f.ip}::inet`),
-          sql`, `,
-        )})
-          and (${col} > ${cursor.k}::${cast} or (${col} = ${cursor.k}::${cast} and po.ip <= ${cursor.ip}::inet))`);
-      const drop = new Set(earlier.map((e) => e.ip));
-      valid = fresh.filter((f) => !drop.has(f.ip));
-    }
-    for (const v of valid) {
-      keys.push(v);
-      if (keys.length > limit) return { keys: keys.slice(0, limit), more: true };
-    }
-    if (rows.length < chunk) return { keys, more: false };
-    last = rows[rows.length - 1]!;
-    chunk = Math.min(chunk * 2, 20000);
-  }
-}
-
-interface Row {
-  ip: string;
-  k: string;
-  id: string;
-}
-
-/** Rows strictly after `after` in (sort key desc, ip, id) order. */
-function afterRowSql(sort: SearchSort, after: Row | undefined): SQL {
-  if (!after) return sql``;
-  const col = sortCol(sort);
-  const cast = keyCast(sort);
-  const { ip, id } = tieRefs(sort);
-  return sql` and (${col} < ${after.k}::${cast} or (${col} = ${after.k}::${cast} and (${ip} > ${after.ip}::inet or (${ip} = ${after.ip}::inet and ${id} > ${after.id}))))`;
-}
-
-/** First window of the newest-first walk, in sightings; later windows are sized from the match rate seen. */
-const FIRST_WINDOW = 1500;
-const MAX_WINDOW = 1_000_000;
-
-/**
- * Newest-first rows for pageByPort. last_seen lives in observation_sightings, so
- * ordering by it needs the join, and the planner's choice between its two plans
- * went wrong both ways at 2,000,000 documents (bench/search.ts: p95 up to
- * 0.7 s in port mode, 4.5 s in host mode): walking the last_seen index (cost ∝
- * rows walked = wanted / match rate) is right for broad conditions, matching
- * first and looking up each match's last_seen (cost ∝ matches) for narrow ones;
- * misestimated regex/tsquery/semi-join selectivity picked the walk for narrow
- * queries, and a hash join over every sighting for middle ones.
- *
- * So the choice is made here from a measured rate: walk a window of the newest
- * sightings (cut at a last_seen value so ties stay whole). Whatever matches in
- * it is exact: every row outside is older. If the window did not yield enough
- * rows, either walk a larger window sized from the rate seen, or, when the
- * matches left are fewer than the rows such a walk would read, fetch all
- * remaining matches (last_seen looked up per match through an un-flattenable
- * lateral subquery, so no hash join over the whole sightings table) and sort
- * them. Per row the two cost the same order (a walked sighting against a
- * looked-up match: bench/search.ts); weighting the match higher made the middle
- * of the range slower, so they are weighted equally. The worst case is a
- * condition matching about sqrt(page × documents) rows.
- */
-function newestFirst(
-  store: StoreSession,
-  cond: SQL,
-  afterCursor: SQL,
-  cursor: Cursor | undefined,
-  firstWindow: number,
-): (after: Row | undefined, n: number) => Promise<Row[]> {
-  const sort: SearchSort = 'last_seen';
-  let window = firstWindow;
-  let walked = 0;
-  let found = 0;
-  let matchFirst = false;
-  /** Every matching row with last_seen >= below (after the current position) has been returned. */
-  let below: string | undefined;
-  let total: number | undefined;
-  return async (after, n) => {
-    const out: Row[] = [];
-    for (;;) {
-      const want = n - out.length;
-      const belowSql = below !== undefined ? sql` and po_s.last_seen < ${below}::timestamptz` : sql``;
-      if (matchFirst) {
-        const rows = await store.query<Row>(sql`
-          select host(po.ip) as ip, ${keyText(sort)} as k, po.id
-          from port_observations po cross join lateral (select s.* from observation_sightings s where s.id = po.id offset 0) po_s
-          where ${cond}${afterCursor}${afterRowSql(sort, after)}${belowSql}
-          order by po_s.last_seen desc, po.ip, po.id limit ${want}`);
-        return out.concat(rows);
-      }
-      // The window's top: below (exclusive), else the position (inclusive).
-      const top =
-        below !== undefined
-          ? sql`s.last_seen < ${below}::timestamptz`
-          : after
-            ? sql`s.last_seen <= ${after.k}::timestamptz`
-            : cursor
-              ? sql`s.last_seen <= ${cursor.k}::timestamptz`
-              : sql`true`;
-      // Its bottom: the last_seen of the window-th sighting (an index-only scan); every sighting at that instant is
-      // inside, so whatever matches in the window precedes everything outside.
-      const [cut] = await store.query<{ k: string }>(sql`
-        select ${sql.raw(KEY_TEXT.last_seen.replace('%s', 's.last_seen'))} as k from observation_sightings s where ${top}
-        order by s.last_seen desc offset ${window - 1} limit 1`);
-      // The window is walked: its sightings by the last_seen index, each document by its primary key (the lateral
-      // subquery cannot be flattened, so the planner cannot trade this bounded walk for matching everything first).
-      const rows = await store.query<Row>(sql`
-        select host(po.ip) as ip, ${keyText(sort)} as k, po.id
-        from (select s.* from observation_sightings s where ${top}${cut ? sql` and s.last_seen >= ${cut.k}::timestamptz` : sql``}) po_s
-          cross join lateral (select p.* from port_observations p where p.id = po_s.id offset 0) po
-        where ${cond}${afterCursor}${afterRowSql(sort, after)}
-        order by po_s.last_seen desc, po.ip, po.id limit ${want}`);
-      out.push(...rows);
-      walked += window;
-      found += rows.length;
-      if (!cut) return out; // the window reached the oldest sighting
-      if (rows.length === want) {
-        // Full: the next call starts from its last row (keeping the window size).
-        below = undefined;
-        return out;
-      }
-      below = cut.k;
-      if (total === undefined) {
-        // The planner's row count; before any analyze (PGlite has no autovacuum), one from the table's size
-        // (a sighting row takes about 100 bytes).
-        const [t] = await store.query<{ n: number }>(sql`
-          select (case when reltuples > 0 then reltuples else pg_relation_size(oid) / 100.0 end)::float8 as n
-          from pg_class where oid = 'observation_sightings'::regclass`);
-        total = Number(t?.n ?? 0);
-      }
-      const rate = Math.max(found, 0.5) / walked;
-      const toWalk = (n - out.length) / rate;
-      const left = rate * Math.max(total - walked, 0);
-      if (toWalk > left) matchFirst = true;
-      else window = Math.min(MAX_WINDOW, Math.max(firstWindow, Math.ceil(toWalk * 1.25)));
-    }
-  };
 }
 
 type PortRow = Pick<ObservationRow, 'id' | 'ip' | 'protocol' | 'port' | 'state' | 'hsh256' | 'tags' | 'score' | 'first_seen' | 'last_seen'> & {
