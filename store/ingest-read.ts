@@ -89,6 +89,52 @@ export interface BatchRead {
   fastCount: number;
 }
 
+/**
+ * Rows with their sighting columns, read from observation_sightings by primary key through a lateral subquery the
+ * planner cannot flatten (joined plainly, it may hash-join the whole sightings table for a few thousand rows).
+ */
+const withSightings = (rows: string, extra = '') =>
+  `select r.id, host(r.ip) as ip, r.protocol, r.port, r.hsh256, r.view, r.state, r.current,
+     r.view_head, r.first_seen, r.tags, r.rules, r.hostnames, r.score${extra}, s.last_seen, s.checked_at, s.last_job_id, s.times_seen
+   from ${rows} left join lateral (select last_seen, checked_at, last_job_id, times_seen from observation_sightings s
+     where s.id = r.id offset 0) s on true`;
+
+/**
+ * The stable fast path's one statement (readBatch): reads every current row of the batch's hosts, moves the
+ * sightings of the ports seen again unchanged, and returns those ports' sightings and the other rows.
+ * Parameters: $1 the batch's open ports (JSON), $2 its addresses, $3 the job, $4 the run, $5 the view.
+ * With rules (`judging`), a fast row also returns whether its stored score moves with time (store/rules/rescore.ts
+ * decides from it which hosts to rescore); without, that column stays out of the materialized rows.
+ * The view and state are tested once, as one column of the materialized rows (open_in_view): the planner has no
+ * statistics on those rows and cuts its estimate 200-fold for each equality tested there, so with both it expected
+ * one row and joined the batch's input by nested loop, every current row against every input row (over a second
+ * a batch at 1,000,000 observations, in the custom plans of each connection's first executions). A boolean column
+ * is estimated at half, which keeps the hash join on the slot (test/ingest-fast-path-plan.test.ts).
+ */
+export function stableFastPathSql(judging: boolean): string {
+  return `with c as materialized (${withSightings('(select * from port_observations where ip = any($2::inet[]) and current) r', `${judging ? ', r.score_timed' : ''}, (r.view = $5 and r.state = 'open') as open_in_view`)}),
+     x as (select * from jsonb_to_recordset($1::jsonb) as x(i int, ip inet, protocol text, port int, hsh256 text,
+       t timestamptz, hostnames text[], tags text[], rules text[], score int)),
+     m as (select c.id, x.i, x.t, c.first_seen, c.last_seen as prev_seen, ${judging ? 'c.score_timed' : 'null::boolean as score_timed'}, case when x.tags is null then c.tags end as tags,
+         case when x.tags is null then c.rules end as rules from c join x
+       on c.ip = host(x.ip) and c.protocol = x.protocol and c.port = x.port
+       where c.hsh256 = x.hsh256 and c.open_in_view and x.t >= c.checked_at and x.t >= c.first_seen
+         and c.last_job_id is distinct from $3 and c.hostnames = x.hostnames
+         and (x.tags is null or (c.tags = x.tags and c.rules = x.rules)) and (x.score is null or c.score = x.score)),
+     u as (update observation_sightings s set last_seen = greatest(s.last_seen, m.t), times_seen = s.times_seen + 1,
+         checked_at = m.t, last_run_id = $4, last_job_id = $3
+       from m where s.id = m.id returning m.i, s.id, m.first_seen, s.last_seen, m.prev_seen, m.score_timed, m.tags, m.rules)
+     select u.i as fast, u.id, null::text as ip, null::text as protocol, null::int as port, null::text as hsh256,
+       null::text as view, null::text as state, null::boolean as current, null::boolean as view_head, u.first_seen, u.tags, u.rules,
+       null::text[] as hostnames, null::int as score, u.score_timed, u.last_seen, u.prev_seen, null::timestamptz as checked_at,
+       null::text as last_job_id, null::int as times_seen
+     from u
+     union all
+     select null, c.id, c.ip, c.protocol, c.port, c.hsh256, c.view, c.state, c.current, c.view_head, c.first_seen, c.tags, c.rules,
+       c.hostnames, c.score, null, c.last_seen, null, c.checked_at, c.last_job_id, c.times_seen
+     from c where not exists (select 1 from m where m.id = c.id)`;
+}
+
 /** Locks the batch's hosts, plans them, runs the stable fast path and reads the rows the decision needs. */
 export async function readBatch(tx: StoreSession, hosts: IngestHost[], ctx: BatchCtx): Promise<BatchRead> {
   const hostIps = hosts.map((h) => canonicalIp(h.ip));
@@ -162,37 +208,9 @@ export async function readBatch(tx: StoreSession, hosts: IngestHost[], ctx: Batc
   // Two queries, each with its own index: one condition `ip = any(…) and (current or hsh256 = any(…))`
   // made btree probe every ip × hsh256 pair of the batch (quadratic in the batch's size).
   // (Both need statistics to be planned as index probes: see store/maintenance.ts.)
-  // Each row's sighting columns come from observation_sightings by primary key, through a lateral subquery the
-  // planner cannot flatten (joined plainly, it may hash-join the whole sightings table for a few thousand rows).
-  // With rules, a fast row also returns whether its stored score moves with time (store/rules/rescore.ts decides
-  // from it which hosts to rescore); without, that column stays out of the materialized rows.
   const judging = deps.tagPort !== undefined;
-  const withSightings = (rows: string, extra = '') => `select r.id, host(r.ip) as ip, r.protocol, r.port, r.hsh256, r.view, r.state, r.current,
-       r.view_head, r.first_seen, r.tags, r.rules, r.hostnames, r.score${extra}, s.last_seen, s.checked_at, s.last_job_id, s.times_seen
-     from ${rows} left join lateral (select last_seen, checked_at, last_job_id, times_seen from observation_sightings s
-       where s.id = r.id offset 0) s on true`;
   const current = await tx.query<ExistingRow & { fast: number | null; prev_seen: Date | null; score_timed: boolean | null }>(
-    `with c as materialized (${withSightings('(select * from port_observations where ip = any($2::inet[]) and current) r', judging ? ', r.score_timed' : '')}),
-     x as (select * from jsonb_to_recordset($1::jsonb) as x(i int, ip inet, protocol text, port int, hsh256 text,
-       t timestamptz, hostnames text[], tags text[], rules text[], score int)),
-     m as (select c.id, x.i, x.t, c.first_seen, c.last_seen as prev_seen, ${judging ? 'c.score_timed' : 'null::boolean as score_timed'}, case when x.tags is null then c.tags end as tags,
-         case when x.tags is null then c.rules end as rules from c join x
-       on c.ip = host(x.ip) and c.protocol = x.protocol and c.port = x.port
-       where c.hsh256 = x.hsh256 and c.view = $5 and c.state = 'open' and x.t >= c.checked_at and x.t >= c.first_seen
-         and c.last_job_id is distinct from $3 and c.hostnames = x.hostnames
-         and (x.tags is null or (c.tags = x.tags and c.rules = x.rules)) and (x.score is null or c.score = x.score)),
-     u as (update observation_sightings s set last_seen = greatest(s.last_seen, m.t), times_seen = s.times_seen + 1,
-         checked_at = m.t, last_run_id = $4, last_job_id = $3
-       from m where s.id = m.id returning m.i, s.id, m.first_seen, s.last_seen, m.prev_seen, m.score_timed, m.tags, m.rules)
-     select u.i as fast, u.id, null::text as ip, null::text as protocol, null::int as port, null::text as hsh256,
-       null::text as view, null::text as state, null::boolean as current, null::boolean as view_head, u.first_seen, u.tags, u.rules,
-       null::text[] as hostnames, null::int as score, u.score_timed, u.last_seen, u.prev_seen, null::timestamptz as checked_at,
-       null::text as last_job_id, null::int as times_seen
-     from u
-     union all
-     select null, c.id, c.ip, c.protocol, c.port, c.hsh256, c.view, c.state, c.current, c.view_head, c.first_seen, c.tags, c.rules,
-       c.hostnames, c.score, null, c.last_seen, null, c.checked_at, c.last_job_id, c.times_seen
-     from c where not exists (select 1 from m where m.id = c.id)`,
+    stableFastPathSql(judging),
     [JSON.stringify(fastInput), ips, jobId, runId, ctx.view],
     PREPARED,
   );
