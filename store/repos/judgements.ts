@@ -18,8 +18,8 @@ export interface JudgementUpdate {
 /**
  * Rewrites the judgements of many documents and their narrow copies in one statement, with the row triggers
  * standing aside for the transaction's flag `plum.judgements_synced` (migration 0040): a trigger call, upsert
- * and index probe per row were most of a re-tag. The copies are written from the values
- * written to the wide rows, so they end equal whatever another writer did before.
+ * and index probe per row were most of a re-tag. The copies are written from the values written to the wide
+ * rows, so they end equal whatever another writer did before.
  */
 export async function writeJudgements(tx: StoreSession, updates: readonly JudgementUpdate[]): Promise<void> {
   if (updates.length === 0) return;
