@@ -99,6 +99,9 @@ const withSightings = (rows: string, extra = '') =>
    from ${rows} left join lateral (select last_seen, checked_at, last_job_id, times_seen from observation_sightings s
      where s.id = r.id offset 0) s on true`;
 
+/** Milliseconds since the epoch of a timestamptz, as the fast rows carry their times (JSON has no time type). */
+const epochMs = (col: string) => `(extract(epoch from ${col}) * 1000)::float8`;
+
 /**
  * The stable fast path's one statement (readBatch): reads every current row of the batch's hosts, moves the
  * sightings of the ports seen again unchanged, and returns those ports' sightings and the other rows.
@@ -110,6 +113,10 @@ const withSightings = (rows: string, extra = '') =>
  * one row and joined the batch's input by nested loop, every current row against every input row (over a second
  * a batch at 1,000,000 observations, in the custom plans of each connection's first executions). A boolean column
  * is estimated at half, which keeps the hash join on the slot (test/ingest-fast-path-plan.test.ts).
+ * The fast rows, most of a stable pass, come back folded into one JSON array in the first row (`fast`, a FastTuple
+ * each, null when there is none), the other rows one each with `fast` null: a row of its own per stable port made
+ * the driver build and parse a wide row of mostly nulls for each, a large part of the statement's time as
+ * the client sees it.
  */
 export function stableFastPathSql(judging: boolean): string {
   return `with c as materialized (${withSightings('(select * from port_observations where ip = any($2::inet[]) and current) r', `${judging ? ', r.score_timed' : ''}, (r.view = $5 and r.state = 'open') as open_in_view`)}),
@@ -124,15 +131,44 @@ export function stableFastPathSql(judging: boolean): string {
      u as (update observation_sightings s set last_seen = greatest(s.last_seen, m.t), times_seen = s.times_seen + 1,
          checked_at = m.t, last_run_id = $4, last_job_id = $3
        from m where s.id = m.id returning m.i, s.id, m.first_seen, s.last_seen, m.prev_seen, m.score_timed, m.tags, m.rules)
-     select u.i as fast, u.id, null::text as ip, null::text as protocol, null::int as port, null::text as hsh256,
-       null::text as view, null::text as state, null::boolean as current, null::boolean as view_head, u.first_seen, u.tags, u.rules,
-       null::text[] as hostnames, null::int as score, u.score_timed, u.last_seen, u.prev_seen, null::timestamptz as checked_at,
-       null::text as last_job_id, null::int as times_seen
-     from u
+     select (select json_agg(json_build_array(u.i, u.id, ${epochMs('u.first_seen')}, ${epochMs('u.last_seen')}, ${epochMs('u.prev_seen')},
+         u.score_timed, u.tags, u.rules)) from u) as fast,
+       null::text as id, null::text as ip, null::text as protocol, null::int as port, null::text as hsh256,
+       null::text as view, null::text as state, null::boolean as current, null::boolean as view_head, null::timestamptz as first_seen,
+       null::text[] as tags, null::text[] as rules, null::text[] as hostnames, null::int as score, null::timestamptz as last_seen,
+       null::timestamptz as checked_at, null::text as last_job_id, null::int as times_seen
      union all
      select null, c.id, c.ip, c.protocol, c.port, c.hsh256, c.view, c.state, c.current, c.view_head, c.first_seen, c.tags, c.rules,
-       c.hostnames, c.score, null, c.last_seen, null, c.checked_at, c.last_job_id, c.times_seen
+       c.hostnames, c.score, c.last_seen, c.checked_at, c.last_job_id, c.times_seen
      from c where not exists (select 1 from m where m.id = c.id)`;
+}
+
+/**
+ * One port the fast path stored, as stableFastPathSql returns it: its index in the input, row id, first seen, last
+ * seen and previous sighting (ms since the epoch), whether its score moves with time, and its stored tags and rules
+ * (null unless the batch left tagging to the stored tags).
+ */
+type FastTuple = [
+  i: number,
+  id: string,
+  firstSeen: number,
+  lastSeen: number,
+  prevSeen: number,
+  scoreTimed: boolean | null,
+  tags: string[] | null,
+  rules: string[] | null,
+];
+/**
+ * ISO text of a time in ms, memoised for one batch: a host's ports were mostly first seen, and are all seen now,
+ * at the same times, and formatting a Date was a visible share of a stable pass's main thread.
+ */
+function isoMemo(): (ms: number) => string {
+  const known = new Map<number, string>();
+  return (ms) => {
+    let iso = known.get(ms);
+    if (iso === undefined) known.set(ms, (iso = new Date(ms).toISOString()));
+    return iso;
+  };
 }
 
 /** Locks the batch's hosts, plans them, runs the stable fast path and reads the rows the decision needs. */
@@ -209,25 +245,23 @@ export async function readBatch(tx: StoreSession, hosts: IngestHost[], ctx: Batc
   // made btree probe every ip × hsh256 pair of the batch (quadratic in the batch's size).
   // (Both need statistics to be planned as index probes: see store/maintenance.ts.)
   const judging = deps.tagPort !== undefined;
-  const current = await tx.query<ExistingRow & { fast: number | null; prev_seen: Date | null; score_timed: boolean | null }>(
+  const current = await tx.query<ExistingRow & { fast: FastTuple[] | null }>(
     stableFastPathSql(judging),
     [JSON.stringify(fastInput), ips, jobId, runId, ctx.view],
     PREPARED,
   );
   const existing: ExistingRow[] = [];
   let fastCount = 0;
+  const isoOfMs = isoMemo();
   for (const r of current) {
-    if (r.fast === null) existing.push(r);
-    else {
-      const x = candidates[r.fast]!;
-      x.fast = {
-        id: r.id,
-        firstSeen: r.first_seen.toISOString(),
-        lastSeen: r.last_seen.toISOString(),
-        previousSeen: r.prev_seen!.toISOString(),
-        scoreTimed: r.score_timed,
-      };
-      if (lazyTags) x.tagged = { tags: r.tags, rules: r.rules };
+    if (r.id !== null) {
+      existing.push(r);
+      continue;
+    }
+    for (const [i, id, firstSeen, lastSeen, prevSeen, scoreTimed, tags, rules] of r.fast ?? []) {
+      const x = candidates[i]!;
+      x.fast = { id, firstSeen: isoOfMs(firstSeen), lastSeen: isoOfMs(lastSeen), previousSeen: isoOfMs(prevSeen), scoreTimed };
+      if (lazyTags) x.tagged = { tags: tags!, rules: rules! };
       fastCount++;
     }
   }
