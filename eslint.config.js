@@ -18,7 +18,7 @@ const coreFileReaders = [
   'core/rules/load.ts',
   'core/score.ts',
   'core/nmap/volatile.ts',
-  'core/nmap/parse.ts',
+  'core/nmap/read-file.ts',
   'core/nmap/parse-pool.ts',
   'core/nmap/script-args.ts',
   'core/nmap/script-db.ts',

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../core/config.ts';
 import { nmap2jsonStream } from '../core/nmap/compat.ts';
-import { openXmlFile } from '../core/nmap/parse.ts';
+import { openXmlFile } from '../core/nmap/read-file.ts';
 import { openStore } from '../store/index.ts';
 import { runPlum } from './helpers/cli.ts';
 import { cliEnvOf, makeTestConfig, storeKinds } from './helpers/db.ts';

@@ -197,10 +197,12 @@ describe('parallel parse = in-thread parse', () => {
       const small = path.join(root, 'test/fixtures/nmap/libnmap-2_hosts_version.xml');
       const script = path.join(dir, 'consumer.mts');
       const parse = pathToImport(path.join(root, 'core/nmap/parse.ts'));
+      const readFile = pathToImport(path.join(root, 'core/nmap/read-file.ts'));
       writeFileSync(
         script,
         `
-import { openXmlFile, parseNmapStream } from ${JSON.stringify(parse)};
+import { parseNmapStream } from ${JSON.stringify(parse)};
+import { openXmlFile } from ${JSON.stringify(readFile)};
 const out = [];
 // Threads still starting when the stream ends, and threads at work.
 for (const opts of [{ workers: 2, parallelMinBytes: 0 }, { workers: 2, parallelMinBytes: 0, waitForThreads: true }]) {

@@ -5,7 +5,8 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { PlumError } from '../core/errors.ts';
 import { SEARCH_FIELD_NAMES } from '../core/fields.ts';
-import { openXmlFile, parseNmapFile, parseNmapStream, parseNmapString } from '../core/nmap/parse.ts';
+import { parseNmapFile, parseNmapStream, parseNmapString } from '../core/nmap/parse.ts';
+import { openXmlFile } from '../core/nmap/read-file.ts';
 import type { ParsedHost } from '../core/nmap/types.ts';
 
 const fixture = (name: string) => readFileSync(new URL(`./fixtures/nmap/${name}`, import.meta.url), 'utf8');

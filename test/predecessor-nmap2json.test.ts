@@ -3,7 +3,7 @@ import { readdirSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { nmap2jsonStream } from '../core/nmap/compat.ts';
-import { openXmlFile } from '../core/nmap/parse.ts';
+import { openXmlFile } from '../core/nmap/read-file.ts';
 import { ROOT } from './helpers/cli.ts';
 
 /*

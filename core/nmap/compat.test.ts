@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { nmap2jsonStream, pyJsonDumps } from './compat.ts';
-import { openXmlFile } from './parse.ts';
+import { openXmlFile } from './read-file.ts';
 
 const dir = new URL('../../test/fixtures/nmap/', import.meta.url);
 const golden = JSON.parse(readFileSync(new URL('golden-nmap2json.json', dir), 'utf8')) as {

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { PlumError } from '../errors.ts';
-import { HostReader, iterateHostNodes, newRunState, type FxNode } from './parse.ts';
+import { HostReader, iterateHostNodes, type FxNode } from './parse.ts';
+import { newRunState } from './run-info.ts';
 
 /*
  * Compatibility with the predecessor's nmap2json: the same host documents and

@@ -2,7 +2,8 @@ import { readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { nmap2jsonStream } from '../nmap/compat.ts';
-import { openXmlFile, parseNmapFile } from '../nmap/parse.ts';
+import { parseNmapFile } from '../nmap/parse.ts';
+import { openXmlFile } from '../nmap/read-file.ts';
 import type { ParsedPort } from '../nmap/types.ts';
 import { checkHostDocument, legacyHostOf } from './map.ts';
 

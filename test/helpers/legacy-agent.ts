@@ -4,7 +4,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { expect } from 'vitest';
 import { nmap2jsonStream } from '../../core/nmap/compat.ts';
-import { openXmlFile } from '../../core/nmap/parse.ts';
+import { openXmlFile } from '../../core/nmap/read-file.ts';
 
 /*
  * A client of the predecessor's agent protocol (docs/migration.md, "Agents") written
