@@ -72,6 +72,12 @@ try {
     '/',
     '/search?q=port%3A443%20http_server.lk%3Anginx',
     '/search?q=port%3A22&sort=score',
+    // Sorted by score without a port or address term, matching many documents that mostly score zero, under
+    // documents above zero that do not match: service, tag, hot-field text and token terms.
+    '/search?q=service_name%3Assh&sort=score',
+    '/search?q=tag%3Aproduct%3Aopenssh&sort=score',
+    '/search?q=http_server.lk%3Anginx&sort=score',
+    '/search?q=openssh&mode=token&sort=score',
     '/search?q=openssh&mode=token',
     `/hosts/${ip}`,
     '/changes',
