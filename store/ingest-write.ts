@@ -34,11 +34,13 @@ export async function writeBatch(tx: StoreSession, d: BatchDecision, ctx: BatchC
     for (const u of updates.values()) {
       const o = original.get(u.id)!;
       if (u.seen || u.checked_at !== o.checkedAt) sightings.push(u);
+      // Compared with the row as the demotion above left it: a row that only stopped being current or its view's
+      // head (the previous fingerprint of each changed port) is not rewritten a second time.
       if (
         u.first_seen !== o.firstSeen ||
         u.state !== o.state ||
-        u.current !== o.current ||
-        u.view_head !== o.viewHead ||
+        u.current !== (o.current && !demote.has(u.id)) ||
+        u.view_head !== (o.viewHead && !demoteHeads.has(u.id)) ||
         u.state_changed_at !== null ||
         u.hostnames !== null ||
         u.tags !== null ||
