@@ -5,6 +5,7 @@ import { Context } from '@temporalio/activity';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { changeCountsOf } from '../core/counts.ts';
 import { PlumError, toPlumError } from '../core/errors.ts';
+import { hostAnswered } from '../core/history/answered.ts';
 import type { Logger } from '../core/log.ts';
 import { hostsOutsideJob, recheckNames, type Resolver } from '../core/scope.ts';
 import type { Store } from '../store/index.ts';
@@ -322,7 +323,7 @@ export function createActivities(deps: ActivityDeps): ScanActivities {
       const { scan } = await readResult(gunzipSync(Buffer.from(xmlGz)));
       for await (const host of scan.hosts) {
         hosts++;
-        if (host.status === 'up' && !host.timedOut) hostsUp++;
+        if (hostAnswered(host)) hostsUp++;
         ports += host.ports.filter((p) => p.state === 'open').length;
       }
     } else {

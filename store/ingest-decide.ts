@@ -1,4 +1,5 @@
 import type { SearchFields } from '../core/fields.ts';
+import { hostAnswered } from '../core/history/answered.ts';
 import { decideSighting } from '../core/history/decide.ts';
 import { newId } from '../core/ids.ts';
 import type { IngestPort, IngestSummary, StoredEvent, StoredObservation } from './ingest-types.ts';
@@ -190,7 +191,7 @@ export function decideBatch({ plans, existing }: BatchRead, ctx: BatchCtx, summa
   };
 
   for (const { host, ip, t, iso, hostnames, ports } of plans) {
-    const answered = host.status === 'up' && !host.timedOut;
+    const answered = hostAnswered(host);
     summary.hosts++;
     if (answered) summary.hostsUp++;
     const openSlots = new Set<string>();
@@ -399,7 +400,8 @@ export function decideBatch({ plans, existing }: BatchRead, ctx: BatchCtx, summa
       }
     }
 
-    // gone: open before, covered by this job, host answered, not open now, and not an older scan.
+    // gone: open before, covered by this job, host answered (not merely assumed up by -Pn), not open now, and not
+    // an older scan.
     if (!answered || ctx.coverage.empty) continue;
     for (const r of currentOpenByIp.get(ip) ?? []) {
       const slot = slotKey(ip, r.protocol, r.port);

@@ -19,6 +19,9 @@ export interface IngestPort {
 export interface IngestHost {
   ip: string;
   status: 'up' | 'down' | 'unknown' | string;
+  /** nmap's reason for the status ("user-set" with -Pn), and its <extraports>: whether the host answered (core/history/answered.ts). */
+  statusReason?: string;
+  extraPorts?: { state: string; reasons: string[] }[];
   startedAt?: string;
   endedAt?: string;
   timedOut: boolean;

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { noChanges } from '../core/counts.ts';
 import { coverageFrom, type PortCoverage } from '../core/coverage.ts';
 import { PlumError, toPlumError } from '../core/errors.ts';
+import { hostAnswered } from '../core/history/answered.ts';
 import { viewFromNmapCommand } from '../core/history/view.ts';
 import type { Store, StoreSession } from './index.ts';
 import { addWrites, MAINTENANCE_MIN_ROWS, noteObservationWrites, type TableWrites } from './maintenance.ts';
@@ -136,7 +137,7 @@ export async function ingestScanResult<H extends IngestHost>(
     // This exact result was already stored for this job: nothing to do (ingest is idempotent).
     for await (const host of iterate(input.scan.hosts)) {
       summary.hosts++;
-      if (host.status === 'up' && !host.timedOut) summary.hostsUp++;
+      if (hostAnswered(host)) summary.hostsUp++;
       const open = host.ports.filter((p) => p.state === OPEN).length;
       summary.ports += open;
       summary.alreadyIngested += open;

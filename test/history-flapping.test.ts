@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildReportModel } from '../activities/report.ts';
 import { dispatchWebhookEvents } from '../activities/webhooks.ts';
 import { parseFlapping } from '../core/history/flapping.ts';
+import { parseNmapString } from '../core/nmap/parse.ts';
 import { ingestScanResult } from '../store/ingest.ts';
 import { createWebhook } from '../store/repos/webhooks.ts';
 import { openTestStore, storeKinds, type TestStore } from './helpers/db.ts';
@@ -48,6 +49,47 @@ describe.each(storeKinds)('flapping ports and hosts that did not answer on %s', 
     expect(failed).toMatchObject({ hosts: 0, gone: 0 });
     const [n] = await t.store.query<{ n: number }>("select count(*)::int as n from observation_events where type = 'gone'");
     expect(n!.n).toBe(0);
+  });
+
+  /** nmap's XML for 127.0.0.10 scanned on ports 22 and 80 with -Pn, as Plum's own scans run it. */
+  const pnXml = (at: string, status: string, ports: string) => {
+    const t = Math.floor(Date.parse(at) / 1000);
+    return `<?xml version="1.0"?>
+<nmaprun scanner="nmap" args="nmap -Pn -sV -p22,80 -oX - 127.0.0.10" start="${t - 5}" version="7.93" xmloutputversion="1.05">
+<scaninfo type="syn" protocol="tcp" numservices="2" services="22,80"/>
+<host starttime="${t - 5}" endtime="${t}"><status state="up" reason="${status}" reason_ttl="0"/>
+<address addr="127.0.0.10" addrtype="ipv4"/>
+<hostnames></hostnames>
+<ports>${ports}</ports>
+</host>
+<runstats><finished time="${t}" elapsed="5" exit="success"/><hosts up="1" down="0" total="1"/></runstats>
+</nmaprun>`;
+  };
+  const pnPort = (portid: number, state: string, reason: string, service = '') =>
+    `<port protocol="tcp" portid="${portid}"><state state="${state}" reason="${reason}" reason_ttl="64"/>${service}</port>`;
+  const ingestXml = (xml: string) => ingestScanResult(t.store, { scan: parseNmapString(xml), source: 'pn' });
+  const goneOf = async (ip: string) =>
+    (await t.store.query<{ port: number }>("select port from observation_events where type = 'gone' and host(ip) = $1 order by port", [ip])).map((r) => r.port);
+
+  // Days after the other tests' report periods.
+  it('never records gone for a host that -Pn reports up but that answered nothing; records it once it answers', async () => {
+    const open = pnXml(
+      day(21),
+      'user-set',
+      pnPort(22, 'open', 'syn-ack', '<service name="ssh" product="OpenSSH" method="probed" conf="10"/>') +
+        pnPort(80, 'open', 'syn-ack', '<service name="http" product="nginx" method="probed" conf="10"/>'),
+    );
+    expect(await ingestXml(open)).toMatchObject({ hostsUp: 1, appeared: 2 });
+    // Silent: every probe unanswered, listed port by port, then folded into <extraports>.
+    const listed = pnXml(day(22), 'user-set', pnPort(22, 'filtered', 'no-response') + pnPort(80, 'filtered', 'no-response'));
+    expect(await ingestXml(listed)).toMatchObject({ hosts: 1, hostsUp: 0, gone: 0 });
+    const folded = pnXml(day(23), 'user-set', '<extraports state="filtered" count="2"><extrareasons reason="no-responses" count="2"/></extraports>');
+    expect(await ingestXml(folded)).toMatchObject({ hosts: 1, hostsUp: 0, gone: 0 });
+    expect(await goneOf('127.0.0.10')).toEqual([]);
+    // The host answers again, with resets: both ports are closed now.
+    const closed = pnXml(day(24), 'user-set', '<extraports state="closed" count="2"><extrareasons reason="resets" count="2"/></extraports>');
+    expect(await ingestXml(closed)).toMatchObject({ hosts: 1, hostsUp: 1, gone: 2 });
+    expect(await goneOf('127.0.0.10')).toEqual([22, 80]);
   });
 
   it('folds a flapping port into one report line and keeps its gone/reappeared from webhooks', async () => {

@@ -353,6 +353,7 @@ export function buildHost(node: FxNode, opts: ParseOptions, volatile: VolatileLi
     ip: doc.addr,
     status: statusOf(doc.status.state),
     statusReason: doc.status.reason ?? '',
+    extraPorts: doc.extraports.map((x) => ({ state: x.state, reasons: x.reasons.map((r) => r.reason) })),
     startedAt: epochToIso(doc.starttime),
     endedAt: epochToIso(doc.endtime),
     addresses: doc.addresses,

@@ -152,6 +152,11 @@ export interface ParsedHost {
   ip: string;
   status: 'up' | 'down' | 'unknown';
   statusReason: string;
+  /**
+   * The states and reasons of the host's <extraports> (all of it is in `doc`, which may be built on demand): what
+   * tells whether the host answered (core/history/answered.ts).
+   */
+  extraPorts: { state: string; reasons: string[] }[];
   startedAt?: string;
   endedAt?: string;
   addresses: AddressEntry[];
