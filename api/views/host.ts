@@ -2,7 +2,8 @@ import { PlumError } from '../../core/errors.ts';
 import { loadScoreConfig, scoreFileOf, scoreHost, type ScoreConfig } from '../../core/score.ts';
 import type { PlumConfig } from '../../core/config.ts';
 import type { Store } from '../../store/index.ts';
-import { getHostView, type HistoryEvent, type HostService } from '../../store/repos/observations.ts';
+import { hostScoreInputs } from '../../store/repos/host-score.ts';
+import { getHostView, type HostService } from '../../store/repos/observations.ts';
 import { currentScoreFeatures } from '../../store/repos/score-features.ts';
 import { eventJson } from '../routes/history/schemas.ts';
 
@@ -28,22 +29,11 @@ export async function hostDetail(deps: { store: Store; config: PlumConfig }, ip:
   const view = await getHostView(store, ip, { eventLimit: opts.events });
   if (!view) throw new PlumError('not_found', `nothing is known about ${ip}`, { hint: 'scan it, or import a scan that covers it' });
   const featuresOf = await currentScoreFeatures(store, view.ip);
-  const open = view.services.filter((s) => s.state === 'open');
-  const lastChange = new Map<string, Date>();
-  for (const e of view.events as HistoryEvent[]) {
-    const k = `${e.protocol}/${e.port}`;
-    if (e.type === 'changed' && !lastChange.has(k)) lastChange.set(k, e.at);
-  }
   const cfg = await scoreConfigOf(config);
-  const score = scoreHost(
-    open.map((s) => ({
-      tags: s.tags,
-      firstSeen: s.first_seen,
-      changedAt: lastChange.get(`${s.protocol}/${s.port}`) ?? null,
-      at: s.last_seen,
-    })),
-    cfg,
-  );
+  // The inputs every other reader of the score uses (explain, reports, the stored scores): the slot's first sighting
+  // and last change over all its history (not only the events shown), judged now.
+  const inputs = await hostScoreInputs(store, [view.ip], new Date());
+  const score = scoreHost(inputs.get(view.ip) ?? [], cfg);
   const svc = (s: HostService) => ({
     id: s.id,
     protocol: s.protocol,

@@ -33,8 +33,15 @@ describe('score features age from scan time to now', async () => {
     expect(f.contribution > 0).toBe(counts);
   });
 
-  it('the judging time is the one given, not the last sighting', () => {
-    const input = portInput({ tags: [], slot_first: new Date('2013-05-10T05:31:22Z'), changed_at: null }, NOW);
-    expect(input.at).toBe(NOW);
+  it('the features age with the judging time given: the same port is new at one moment and not a month later', () => {
+    const row = { tags: ['type:web'], slot_first: daysAgo(3), changed_at: daysAgo(2) };
+    const judged = (at: Date) =>
+      scorePort(portInput(row, at), cfg)
+        .features.filter((f) => f.contribution > 0)
+        .map((f) => f.name);
+    expect(judged(NOW)).toEqual(expect.arrayContaining(['newly_appeared', 'recently_changed']));
+    const later = judged(new Date(NOW.getTime() + 30 * 86_400_000));
+    expect(later).not.toContain('newly_appeared');
+    expect(later).not.toContain('recently_changed');
   });
 });

@@ -7,7 +7,7 @@ import { canonicalIp } from '../../core/coverage.ts';
  * What a host score is computed from, read one way for every reader: the
  * stored scores (rules apply, ingest), `plum explain` and the report's host
  * scores. Each current open port counts with its slot's first sighting and
- * its fingerprint's last change.
+ * its slot's last change (in any view).
  */
 
 export interface ObsRow {
@@ -37,7 +37,9 @@ export interface ObsRow {
 const HAS_CERT_DATES = `(coalesce(o.fields -> 'x509_not_after', '[]') <> '[]' or coalesce(o.fields -> 'x509_not_before', '[]') <> '[]')`;
 
 /**
- * Observations of one ip ($1 inet) or of many ($1 inet[]), with the slot's first sighting and the last change.
+ * Observations of one ip ($1 inet) or of many ($1 inet[]), with the slot's first sighting and its last change.
+ * Both are the slot's (ip, protocol, port), not the row's: with views (core/history/view.ts) the current row is
+ * whichever view scanned last, so a `banner` sighting right after a `web` change must not hide that change.
  * `fields`: read every document's fields, none, only those of the ids in $2 (text[]), or only those with
  * certificate dates.
  */
@@ -58,8 +60,9 @@ export function selectObsSql(withFields: boolean | 'listed' | 'dated', oneIp = f
       min(o.first_seen) over (partition by o.ip, o.protocol, o.port) as slot_first, c.changed_at
     from port_observations o
     join lateral (select last_seen from observation_sightings s where s.id = o.id offset 0) s on true
-    left join (select observation_id, max(at) as changed_at from observation_events
-               where ip ${cond} and type = 'changed' group by observation_id) c on c.observation_id = o.id
+    left join (select ip, protocol, port, max(at) as changed_at from observation_events
+               where ip ${cond} and type = 'changed' group by ip, protocol, port) c
+      on c.ip = o.ip and c.protocol = o.protocol and c.port = o.port
     where o.ip ${cond}`;
 }
 
