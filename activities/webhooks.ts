@@ -25,7 +25,7 @@ import { eventsAfterCursor, type StoredEvent } from '../store/repos/observation-
 import { compileQueryFilter, observationRowsById, type ObservationRow } from '../store/repos/observation-rows.ts';
 import type { FieldDiff } from '../core/history/diff.ts';
 import { DEFAULT_FLAPPING, parseFlapping, type FlappingRule } from '../core/history/flapping.ts';
-import { diffObservations, summarise } from './report-model.ts';
+import { summarise } from './report-model.ts';
 
 /**
  * Webhook delivery: new observation events (appeared/changed/reappeared by
@@ -187,7 +187,7 @@ export async function deliverPayload(
 }
 
 /** What a webhook receives for one event. */
-export function eventPayload(e: StoredEvent, obs: ObservationRow | undefined, prev: ObservationRow | undefined): Record<string, unknown> {
+export function eventPayload(e: StoredEvent, obs: ObservationRow | undefined): Record<string, unknown> {
   return {
     id: e.id,
     type: e.type,
@@ -201,8 +201,10 @@ export function eventPayload(e: StoredEvent, obs: ObservationRow | undefined, pr
     summary: obs ? summarise(obs.fields) : '',
     tags: obs?.tags ?? [],
     score: obs?.score ?? 0,
-    ...(e.type === 'changed' && obs && prev ? { changes: diffObservations(prev, obs) } : {}),
-    ...(e.changes ? { field_changes: e.changes } : {}),
+    // What ingest stored as the change (core/history/diff.ts: volatile values never listed), under the documented
+    // name; null for a change stored before diffs were kept. Not recomputed from the two rows: their raw values
+    // differ wherever they are volatile.
+    ...(e.type === 'changed' ? { field_changes: e.changes ?? null } : {}),
     observation: obs ? { id: obs.id, first_seen: obs.first_seen.toISOString(), last_seen: obs.last_seen.toISOString(), fields: obs.fields } : null,
   };
 }
@@ -255,7 +257,7 @@ async function queueEvents(
           type: 'events',
           webhook: hook.name,
           query,
-          events: selected.map((e) => eventPayload(e, obs.get(e.observation_id), e.previous_observation_id ? obs.get(e.previous_observation_id) : undefined)),
+          events: selected.map((e) => eventPayload(e, obs.get(e.observation_id))),
         };
         await insertDelivery(tx, { webhookId: hook.id, kind: 'events', payload, eventCount: selected.length, now });
         out.deliveries++;

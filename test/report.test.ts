@@ -341,7 +341,7 @@ describe.each(storeKinds)('reports and exports on %s', (kind) => {
         'changed 127.0.0.2:8080',
       ]);
       const changed = body.events.find((e: { type: string }) => e.type === 'changed');
-      expect(changed.changes).toContainEqual({ label: 'title', old: ['Jenkins'], new: ['Jenkins 2'] });
+      expect(changed.field_changes).toEqual([{ field: 'http_title', old: ['Jenkins'], new: ['Jenkins 2'] }]);
       expect(
         verifyWebhookSignature(
           hook.secret,
@@ -370,6 +370,27 @@ describe.each(storeKinds)('reports and exports on %s', (kind) => {
       expect(rx.requests.length - before).toBe(4);
       // Same delivery id on every attempt: receivers can deduplicate.
       expect(new Set(rx.requests.slice(before).map((r) => r.headers['x-plum-delivery'])).size).toBe(1);
+    } finally {
+      await rx.close();
+    }
+  });
+
+  it("sends a change's stored diff only: a value that differs where it is volatile is not a difference", async () => {
+    const rx = await receiver();
+    try {
+      const mail = (title: string, date: string) =>
+        port(8443, { service_name: ['smtp'], http_title: [title], banner: [`220 mail.example ESMTP Postfix ${date}`] });
+      await scan(t.store, '2026-03-07T14:00:00Z', [host('127.0.0.9', '2026-03-07T14:00:00Z', [mail('Mail', 'Mon, 01 Jan 2026 10:00:00 +0000')])], 'f');
+      await createWebhook(t.store, { name: 'mail', url: rx.url, query: 'port:8443' }, new Date(), LOOPBACK_RECEIVER);
+      // A new title, and a banner whose only difference is its date.
+      await scan(t.store, '2026-03-07T15:00:00Z', [host('127.0.0.9', '2026-03-07T15:00:00Z', [mail('Mail 2', 'Tue, 02 Jan 2026 11:30:00 +0000')])], 'g');
+      expect((await dispatchWebhookEvents(t.store, { ...LOOPBACK_RECEIVER, baseDelayMs: 10 })).deliveries).toBe(1);
+      const [changed, ...others] = JSON.parse(rx.requests[0]!.body).events as Record<string, unknown>[];
+      expect(others).toEqual([]);
+      expect(changed).toMatchObject({ type: 'changed', ip: '127.0.0.9', port: 8443 });
+      expect(changed!.field_changes).toEqual([{ field: 'http_title', old: ['Mail'], new: ['Mail 2'] }]);
+      // One list of differences, under the documented name.
+      expect(Object.keys(changed!).filter((k) => k.includes('change'))).toEqual(['field_changes']);
     } finally {
       await rx.close();
     }
