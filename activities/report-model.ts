@@ -1,5 +1,5 @@
 import type { SearchFields } from '../core/fields.ts';
-import { DIFF_LABELS, type FieldDiff } from '../core/history/diff.ts';
+import { diffLabel, type FieldDiff } from '../core/history/diff.ts';
 import { DEFAULT_FLAPPING, parseFlapping, type FlappingRule } from '../core/history/flapping.ts';
 import { renderReportMarkdown } from '../core/report/markdown.ts';
 import {
@@ -337,7 +337,7 @@ export async function buildReportModel(store: StoreSession, opts: ReportOptions)
     if (e.type === 'changed') {
       const computed = po ? diffObservations(po, o) : [];
       c.fields = e.changes
-        ? [...e.changes.map((d) => ({ label: DIFF_LABELS[d.field] ?? d.field, old: d.old, new: d.new })), ...computed.filter((f) => f.label === 'tags')]
+        ? [...e.changes.map((d) => ({ label: diffLabel(d.field), old: d.old, new: d.new })), ...computed.filter((f) => f.label === 'tags')]
         : computed;
     }
     changes[e.type].push(c);

@@ -2,6 +2,9 @@ import fs from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseNmapStream, parseNmapString } from '../core/nmap/parse.ts';
 import { ingestScanResult, scanFromStream } from '../store/ingest.ts';
+import { buildReportModel } from '../activities/report.ts';
+import { eventRow } from '../cli/commands/history.ts';
+import { listEvents } from '../store/repos/observations.ts';
 import { openTestStore, storeKinds, type TestStore } from './helpers/db.ts';
 
 // Successive scans of one real host, made by editing the real nmap output of
@@ -94,5 +97,41 @@ describe.each(storeKinds)('ingest of real nmap XML on %s', (kind) => {
     expect(job!.error).toMatch(/truncated/);
     const [raw] = await t.store.query<{ size: number; error: string }>('select size, error from raw_results where job_id = $1', [s.jobId]);
     expect(raw).toEqual({ size: Buffer.byteLength(cut), error: expect.stringMatching(/truncated/) });
+  });
+
+  it('describes a change only a script output shows (a new SSH host key) by that output', async () => {
+    const ip = '127.0.0.44';
+    const sshAt = (at: string, key: string, date: string) => {
+      const t = Math.floor(Date.parse(at) / 1000);
+      const hostkey = `&#xa;  256 SHA256:${key} (ED25519)`;
+      return `<?xml version="1.0"?>
+<nmaprun scanner="nmap" args="nmap -sV --script ssh-hostkey,custom-motd -p22 ${ip}" start="${t - 5}" version="7.93" xmloutputversion="1.05">
+<scaninfo type="syn" protocol="tcp" numservices="1" services="22"/>
+<host starttime="${t - 5}" endtime="${t}"><status state="up" reason="syn-ack" reason_ttl="0"/>
+<address addr="${ip}" addrtype="ipv4"/><hostnames></hostnames>
+<ports><port protocol="tcp" portid="22"><state state="open" reason="syn-ack" reason_ttl="64"/>
+<service name="ssh" product="OpenSSH" version="9.6" method="probed" conf="10"/>
+<script id="ssh-hostkey" output="${hostkey}"><table><elem key="fingerprint">${key}</elem><elem key="type">ssh-ed25519</elem><elem key="bits">256</elem></table></script>
+<script id="custom-motd" output="up since ${date}"/>
+</port></ports></host>
+<runstats><finished time="${t}" elapsed="5" exit="success"/><hosts up="1" down="0" total="1"/></runstats>
+</nmaprun>`;
+    };
+    const ingestStream = (xml: string) =>
+      ingestScanResult(t.store, { scan: scanFromStream(parseNmapStream([xml], { documentsOnDemand: true })), source: 'ssh', rawXml: Buffer.from(xml) });
+    expect(await ingestStream(sshAt('2026-05-01T10:00:00Z', 'aaaa', 'Mon, 01 Jan 2026 10:00:00 +0000'))).toMatchObject({ appeared: 1 });
+    // A new host key; the custom script's output differs only by its date (volatile).
+    expect(await ingestStream(sshAt('2026-05-02T10:00:00Z', 'bbbb', 'Tue, 02 Jan 2026 11:30:00 +0000'))).toMatchObject({ changed: 1 });
+    const [event] = (await listEvents(t.store, { types: ['changed'], net: ip, since: new Date('2026-05-01T00:00:00Z') })).filter((e) => e.ip === ip);
+    expect(event!.changes).toEqual([{ field: 'script:ssh-hostkey', old: ['\n  256 SHA256:aaaa (ED25519)'], new: ['\n  256 SHA256:bbbb (ED25519)'] }]);
+    expect(eventRow(event!).changes).toBe('script:ssh-hostkey: 256 SHA256:aaaa (ED25519) → 256 SHA256:bbbb (ED25519)');
+    const model = await buildReportModel(t.store, {
+      period: { from: '2026-05-02T00:00:00Z', to: '2026-05-03T00:00:00Z', previousFrom: '2026-05-01T00:00:00Z', previousTo: '2026-05-02T00:00:00Z' },
+      now: new Date('2026-05-03T00:00:00Z'),
+      query: `ip:${ip}`,
+    });
+    expect(model.changes.changed.map((c) => c.fields)).toEqual([
+      [{ label: 'script ssh-hostkey', old: ['\n  256 SHA256:aaaa (ED25519)'], new: ['\n  256 SHA256:bbbb (ED25519)'] }],
+    ]);
   });
 });

@@ -42,7 +42,8 @@ export const eventJson = (e: HistoryEvent) => ({
 /** `http_title: Welcome → Under maintenance; banner: … → …` (values cut to stay on one line). */
 export function formatChanges(changes: readonly FieldDiff[] | null | undefined): string {
   const show = (v: string[]) => {
-    const text = v.length ? v.join(', ') : '(none)';
+    // A script's output spans lines: one line a change in the table.
+    const text = v.length ? v.join(', ').replace(/\s+/g, ' ').trim() : '(none)';
     return text.length > 40 ? `${text.slice(0, 39)}…` : text;
   };
   return (changes ?? []).map((c) => `${c.field}: ${show(c.old)} → ${show(c.new)}`).join('; ');

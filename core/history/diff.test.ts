@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { emptySearchFields, type SearchFields } from '../fields.ts';
 import { defaultVolatileList } from '../nmap/volatile.ts';
-import { diffFields, type FieldDiff } from './diff.ts';
+import { diffFields, diffLabel, diffScripts, scriptOutputs, SCRIPT_DIFF_MAX_CHARS, type FieldDiff, type ScriptOutput } from './diff.ts';
 
 const fields = (f: Partial<SearchFields>): SearchFields => ({ ...emptySearchFields(), ...f });
 const volatile = defaultVolatileList();
@@ -64,5 +64,64 @@ describe('diffFields: what a changed event lists', () => {
     const before = fields({ banner: [at('Mon, 01 Jan 2026 10:00:00 +0000')] });
     const after = fields({ banner: [at('Tue, 02 Jan 2026 11:30:00 +0000')] });
     expect(diffFields(before, after, volatile)).toEqual([]);
+  });
+});
+
+describe('diffScripts: the outputs of scripts no field extracts', () => {
+  const key = (k: string) => `\n  256 SHA256:${k} (ED25519)`;
+  const hostkey = (k: string): ScriptOutput => ({ id: 'ssh-hostkey', output: key(k) });
+  const long = (tail: string) => `${'x'.repeat(1000)}${tail}${'y'.repeat(1000)}`;
+  it.each<[string, ScriptOutput[], ScriptOutput[], FieldDiff[]]>([
+    ['a new host key', [hostkey('aaa')], [hostkey('bbb')], [{ field: 'script:ssh-hostkey', old: [key('aaa')], new: [key('bbb')] }]],
+    ['the same outputs', [hostkey('aaa'), { id: 'custom', output: 'v1' }], [{ id: 'custom', output: 'v1' }, hostkey('aaa')], []],
+    ['a script that starts answering', [], [{ id: 'custom', output: 'v1' }], [{ field: 'script:custom', old: [], new: ['v1'] }]],
+    ['a script that stops answering', [{ id: 'custom', output: 'v1' }], [], [{ field: 'script:custom', old: ['v1'], new: [] }]],
+    [
+      'only the scripts that changed, by id',
+      [{ id: 'b-script', output: '2' }, { id: 'a-script', output: '1' }, hostkey('aaa')],
+      [{ id: 'b-script', output: '3' }, { id: 'a-script', output: '0' }, hostkey('aaa')],
+      [
+        { field: 'script:a-script', old: ['1'], new: ['0'] },
+        { field: 'script:b-script', old: ['2'], new: ['3'] },
+      ],
+    ],
+    [
+      'a date in the output is volatile',
+      [{ id: 'custom', output: 'ready since Mon, 01 Jan 2026 10:00:00 +0000' }],
+      [{ id: 'custom', output: 'ready since Tue, 02 Jan 2026 11:30:00 +0000' }],
+      [],
+    ],
+    ['a script the volatile list marks wholly volatile', [{ id: 'ssl-date', output: '2026-01-01' }], [{ id: 'ssl-date', output: '2027-02-02' }], []],
+    [
+      'a volatile key line of a script',
+      [{ id: 'memcached-info', output: '\n  Version: 1.6.21\n  Uptime: 12' }],
+      [{ id: 'memcached-info', output: '\n  Version: 1.6.21\n  Uptime: 97' }],
+      [],
+    ],
+    [
+      'long outputs cut around their first difference',
+      [{ id: 'custom', output: long('OLD') }],
+      [{ id: 'custom', output: long('NEW') }],
+      [
+        {
+          field: 'script:custom',
+          old: [`…${'x'.repeat(80)}OLD${'y'.repeat(SCRIPT_DIFF_MAX_CHARS - 83)}…`],
+          new: [`…${'x'.repeat(80)}NEW${'y'.repeat(SCRIPT_DIFF_MAX_CHARS - 83)}…`],
+        },
+      ],
+    ],
+  ])('%s', (_case, before, after, expected) => {
+    expect(diffScripts(before, after, volatile)).toEqual(expected);
+  });
+
+  it('reads the outputs of a port document, and nothing from one without scripts', () => {
+    expect(scriptOutputs({ scripts: [{ id: 'custom', output: 'v1', elems: ['x'] }, { id: 'bad' }] })).toEqual([{ id: 'custom', output: 'v1' }]);
+    expect(scriptOutputs({ title: 'no scripts' })).toEqual([]);
+    expect(scriptOutputs(null)).toEqual([]);
+  });
+
+  it('labels a script diff with its id', () => {
+    expect(diffLabel('script:ssh-hostkey')).toBe('script ssh-hostkey');
+    expect(diffLabel('http_title')).toBe('title');
   });
 });
