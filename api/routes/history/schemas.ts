@@ -3,7 +3,9 @@ import type { HistoryEvent } from '../../../store/repos/observations.ts';
 
 export const FieldDiffSchema = z
   .object({
-    field: z.string().openapi({ description: 'a search field, e.g. http_title, x509_sha256, banner' }),
+    field: z
+      .string()
+      .openapi({ description: 'a search field (e.g. http_title, x509_sha256, banner), or script:ID for the output of a script no field extracts' }),
     old: z.array(z.string()),
     new: z.array(z.string()),
   })
