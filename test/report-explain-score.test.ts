@@ -35,13 +35,17 @@ describe.each(storeKinds)('report and explain give one host score (%s)', (kind) 
   afterAll(async () => {
     await t?.cleanup();
   });
-
-  it('a port changed yesterday counts the same in both', async () => {
+  /** The shipped score weights, ingest with the stored rules and scores, and a scan time some days ago. */
+  async function judging() {
     const cfg = await loadScoreConfig(DEFAULT_SCORE_FILE);
     const deps = createRuleIngestDeps(t.store, { set: await loadStoredRuleSet(t.store), score: cfg });
-    const day = 86_400_000;
     const now = Date.now();
-    const at = (daysAgo: number) => new Date(now - daysAgo * day).toISOString();
+    const at = (daysAgo: number) => new Date(now - daysAgo * 86_400_000).toISOString();
+    return { cfg, deps, at };
+  }
+
+  it('a port changed yesterday counts the same in both', async () => {
+    const { cfg, deps, at } = await judging();
     const ip = '127.0.0.31';
     await ingestScanResult(t.store, { source: 'test', scan: scan([host(ip, at(40), [svc(8080, 'Jenkins'), svc(22, 'ssh')])], '22,8080') }, deps);
     await ingestScanResult(t.store, { source: 'test', scan: scan([host(ip, at(1), [svc(8080, 'Jenkins 2'), svc(22, 'ssh')])], '22,8080') }, deps);
@@ -55,11 +59,7 @@ describe.each(storeKinds)('report and explain give one host score (%s)', (kind) 
   });
 
   it('a change seen by one view still counts after another view sighted the port (web change, then banner)', async () => {
-    const cfg = await loadScoreConfig(DEFAULT_SCORE_FILE);
-    const deps = createRuleIngestDeps(t.store, { set: await loadStoredRuleSet(t.store), score: cfg });
-    const day = 86_400_000;
-    const now = Date.now();
-    const at = (daysAgo: number) => new Date(now - daysAgo * day).toISOString();
+    const { cfg, deps, at } = await judging();
     const ip = '127.0.0.32';
     const ingest = (daysAgo: number, view: string, port: IngestPort) =>
       ingestScanResult(t.store, { source: view, view, scan: scan([host(ip, at(daysAgo), [port])], '8080') }, deps);
