@@ -5,9 +5,12 @@ import { buildReportModel } from '../activities/report.ts';
 import { dispatchWebhookEvents } from '../activities/webhooks.ts';
 import { parseFlapping } from '../core/history/flapping.ts';
 import { parseNmapString } from '../core/nmap/parse.ts';
-import { ingestScanResult } from '../store/ingest.ts';
+import { ingestScanResult, type IngestPort } from '../store/ingest.ts';
+import { listEvents } from '../store/repos/observations.ts';
 import { createWebhook } from '../store/repos/webhooks.ts';
-import { openTestStore, storeKinds, type TestStore } from './helpers/db.ts';
+import { expectError, expectSecured, startTestApi, type TestApi } from './api/helpers.ts';
+import { runPlum } from './helpers/cli.ts';
+import { cliEnvOf, storeKinds } from './helpers/db.ts';
 import { host, port, scan } from './helpers/scan.ts';
 
 const day = (d: number) => `2026-04-${String(d).padStart(2, '0')}T10:00:00Z`;
@@ -30,16 +33,24 @@ async function receiver() {
   return { url, events, close: () => new Promise<void>((r) => server.close(() => r())) };
 }
 
+type Ev = { type: string; port: number; flapping: boolean };
+/** `gone:80:true`: an event's type, port and flapping mark. */
+const marks = (events: Ev[]) => events.map((e) => `${e.type}:${e.port}:${e.flapping}`);
+
 describe.each(storeKinds)('flapping ports and hosts that did not answer on %s', (kind) => {
-  let t: TestStore;
+  // A real API server over the test store: the history surfaces are read through it and through `plum`.
+  let t: TestApi;
   beforeAll(async () => {
-    t = await openTestStore(kind);
-  });
+    // Shared: the `plum history` children below reach an embedded database through the server's socket.
+    t = await startTestApi(kind, { share: true });
+  }, 120_000);
   afterAll(async () => {
-    await t?.cleanup();
+    await t?.close();
   });
-  const ingest = (at: string, ports: ReturnType<typeof port>[], opts: { status?: string; timedOut?: boolean } = {}, error?: Error) =>
-    ingestScanResult(t.store, { scan: scan([host('127.0.0.9', at, ports, opts)], '22,80', error), source: `flap ${at}` });
+  const ingestAt = (ip: string, at: string, ports: IngestPort[], opts: { status?: string; timedOut?: boolean } = {}, error?: Error) =>
+    ingestScanResult(t.store, { scan: scan([host(ip, at, ports, opts)], '22,80', error), source: `flap ${ip} ${at}` });
+  const ingest = (at: string, ports: IngestPort[], opts: { status?: string; timedOut?: boolean } = {}, error?: Error) =>
+    ingestAt('127.0.0.9', at, ports, opts, error);
 
   it('never records gone for a host that did not answer or timed out, or one missing from a failed scan', async () => {
     expect(await ingest(day(1), [WEB, SSH])).toMatchObject({ appeared: 2 });
@@ -126,4 +137,68 @@ describe.each(storeKinds)('flapping ports and hosts that did not answer on %s', 
       await rx.close();
     }
   });
+
+  // Port 80 of 127.0.0.9 (the test above): gone on days 4, 6 and 8, back on 5, 7 and 9; the third going makes it flap.
+  const FLAPS = ['reappeared:80:true', 'gone:80:true', 'reappeared:80:false', 'gone:80:false', 'reappeared:80:false', 'gone:80:false'];
+  const UNMARKED = FLAPS.map((m) => m.replace('true', 'false'));
+
+  it('marks a flapping port’s gone/reappeared in the history reader, under the rule passed in, and can leave them out', async () => {
+    const days4to9 = { net: '127.0.0.9/32', since: new Date(day(4)), until: new Date(day(10)) };
+    expect(marks(await listEvents(t.store, { ...days4to9, flapping: parseFlapping('3/7d') }))).toEqual(FLAPS);
+    expect(marks(await listEvents(t.store, { ...days4to9, flapping: parseFlapping('5/7d') }))).toEqual(UNMARKED);
+    // Hidden: the flapping pair only; the other gone/reappeared and the appeared events of day 1 stay.
+    const kept = await listEvents(t.store, { ...days4to9, since: new Date(day(1)), flapping: parseFlapping('3/7d'), hideFlapping: true });
+    expect(marks(kept)).toEqual([...FLAPS.slice(2), 'appeared:22:false', 'appeared:80:false']);
+  });
+
+  const HISTORY = '/v1/history?net=127.0.0.9&since=2026-04-04&until=2026-04-10';
+
+  it('happy: GET /v1/history carries flapping on every event; flapping=hide leaves the flapping ones out', async () => {
+    const items = async (q: string) => {
+      const res = await t.call(q, { auth: t.keys.viewer });
+      expect(res.status).toBe(200);
+      return ((await res.json()) as { items: Ev[] }).items;
+    };
+    expect(marks(await items(HISTORY))).toEqual(FLAPS);
+    expect(marks(await items(`${HISTORY}&flapping=show`))).toEqual(FLAPS);
+    expect(marks(await items(`${HISTORY}&flapping=hide`))).toEqual(FLAPS.slice(2));
+  });
+
+  it('bad input: GET /v1/history refuses a flapping filter other than show or hide', async () => {
+    for (const v of ['yes', 'HIDE', ''])
+      await expectError(
+        await t.call(`${HISTORY}&flapping=${v}`, { auth: t.keys.viewer }),
+        400,
+        'invalid_input',
+        'invalid query field "flapping": must be show or hide',
+      );
+  });
+
+  it('security: GET /v1/history with the flapping filter still needs a viewer key', async () => {
+    await expectSecured(t, 'GET', `${HISTORY}&flapping=hide`, 'viewer');
+  });
+
+  it('plum history: flapping in JSON, NDJSON and CSV, a marker in the table; --no-flapping leaves them out', async () => {
+    const env = cliEnvOf(t.config);
+    const args = ['history', '--since', '2026-04-04', '--net', '127.0.0.9'];
+    const json = await runPlum([...args, '--format', 'json'], env);
+    expect(json.code, json.stderr).toBe(0);
+    const events = JSON.parse(json.stdout) as Ev[];
+    expect(marks(events)).toEqual(FLAPS);
+    const nd = await runPlum([...args, '--format', 'ndjson'], env);
+    expect(
+      nd.stdout
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as Ev),
+    ).toEqual(events);
+    const csv = (await runPlum([...args, '--format', 'csv'], env)).stdout.trim().split('\r\n');
+    expect(csv[0]).toBe('at,type,ip,protocol,port,hsh256,previous_hsh256,changes,run_id,observation_id,flapping');
+    expect(csv.slice(1).map((l) => l.split(',').at(-1))).toEqual(FLAPS.map((m) => m.split(':')[2]));
+    const table = await runPlum(args, env);
+    expect(table.stdout.match(/(reappeared|gone) \(flapping\)/g)).toEqual(['reappeared (flapping)', 'gone (flapping)']);
+    const hidden = await runPlum([...args, '--no-flapping', '--format', 'json'], env);
+    expect(hidden.code, hidden.stderr).toBe(0);
+    expect(marks(JSON.parse(hidden.stdout) as Ev[])).toEqual(FLAPS.slice(2));
+  }, 120_000);
 });

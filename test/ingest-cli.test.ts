@@ -152,7 +152,7 @@ describe.each(storeKinds)('plum ingest / host / history on %s', (kind) => {
         .map((l) => JSON.parse(l)),
     ).toEqual(events);
     const csv = (await plum(['history', '--since', '2025-01-01', '--format', 'csv'], env)).stdout.trim().split('\r\n');
-    expect(csv[0]).toBe('at,type,ip,protocol,port,hsh256,previous_hsh256,changes,run_id,observation_id');
+    expect(csv[0]).toBe('at,type,ip,protocol,port,hsh256,previous_hsh256,changes,run_id,observation_id,flapping');
     expect(csv.slice(1).map((l) => l.split(',').slice(1, 5).join(' '))).toEqual(events.map((e: { port: number }) => `appeared 185.194.93.14 tcp ${e.port}`));
     // By tag: the events of the services carrying it, and none for an unknown tag.
     const tag = h.services[1].tags[0] as string;

@@ -80,7 +80,7 @@ describe.each(storeKinds)('observations per view on the live loopback perimeter 
     expect(cliEventJson(event!).changes).toEqual(title);
     expect(eventRow(event!).changes).toBe('http_title: Welcome → Under maintenance');
     const csv = eventsCsv([event!]).split('\r\n');
-    expect(csv[0]).toBe('at,type,ip,protocol,port,hsh256,previous_hsh256,changes,run_id,observation_id');
+    expect(csv[0]).toBe('at,type,ip,protocol,port,hsh256,previous_hsh256,changes,run_id,observation_id,flapping');
     expect(csv[1]).toContain(',changed,');
     expect(csv[1]).toContain(',http_title: Welcome → Under maintenance,');
     const { model, markdown } = await generateReport(t.store, { since: '1d' });

@@ -26,7 +26,7 @@ async function scoreConfigOf(config: PlumConfig): Promise<ScoreConfig> {
  */
 export async function hostDetail(deps: { store: Store; config: PlumConfig }, ip: string, opts: { events: number }) {
   const { store, config } = deps;
-  const view = await getHostView(store, ip, { eventLimit: opts.events });
+  const view = await getHostView(store, ip, { eventLimit: opts.events, flapping: config.PLUM_FLAPPING });
   if (!view) throw new PlumError('not_found', `nothing is known about ${ip}`, { hint: 'scan it, or import a scan that covers it' });
   const featuresOf = await currentScoreFeatures(store, view.ip);
   const cfg = await scoreConfigOf(config);

@@ -37,6 +37,7 @@ export const eventJson = (e: HistoryEvent) => ({
   run_id: e.run_id,
   job_id: e.job_id,
   changes: e.changes ?? null,
+  flapping: e.flapping,
 });
 
 /** `http_title: Welcome → Under maintenance; banner: … → …` (values cut to stay on one line). */
@@ -51,7 +52,8 @@ export function formatChanges(changes: readonly FieldDiff[] | null | undefined):
 
 export const eventRow = (e: HistoryEvent) => ({
   at: e.at.toISOString().replace('.000Z', 'Z'),
-  type: e.type,
+  // The event is one of a flapping port's goings and comings back (PLUM_FLAPPING).
+  type: e.flapping ? `${e.type} (flapping)` : e.type,
   ip: e.ip,
   port: `${e.port}/${e.protocol}`,
   fingerprint: e.previous_hsh256 ? `${e.previous_hsh256.slice(0, 12)} → ${e.hsh256.slice(0, 12)}` : e.hsh256.slice(0, 12),
@@ -59,7 +61,7 @@ export const eventRow = (e: HistoryEvent) => ({
 });
 
 /** The CSV of the feed: one event a line, its field-level changes as one cell (`field: old → new; …`, uncut). */
-const CSV_EVENT_COLUMNS = ['at', 'type', 'ip', 'protocol', 'port', 'hsh256', 'previous_hsh256', 'changes', 'run_id', 'observation_id'] as const;
+const CSV_EVENT_COLUMNS = ['at', 'type', 'ip', 'protocol', 'port', 'hsh256', 'previous_hsh256', 'changes', 'run_id', 'observation_id', 'flapping'] as const;
 export function eventsCsv(events: HistoryEvent[]): string {
   const full = (c: FieldDiff) => `${c.field}: ${c.old.join(', ') || '(none)'} → ${c.new.join(', ') || '(none)'}`;
   return (
@@ -77,10 +79,22 @@ export function eventsCsv(events: HistoryEvent[]): string {
           (e.changes ?? []).map(full).join('; '),
           e.run_id ?? '',
           e.observation_id,
+          String(e.flapping),
         ]),
       )
       .join('')
   );
+}
+
+interface HistoryOptions {
+  since: string;
+  event?: string;
+  net?: string;
+  tag?: string;
+  /** False with --no-flapping. */
+  flapping: boolean;
+  limit: string;
+  format: 'table' | 'json' | 'ndjson' | 'csv';
 }
 
 export function register(program: Command, ctx: CliContext): void {
@@ -91,9 +105,10 @@ export function register(program: Command, ctx: CliContext): void {
     .option('--event <types>', `comma-separated event types (${EVENT_TYPES.join(',')})`)
     .option('--net <ip-or-cidr>', 'only events of these addresses')
     .option('--tag <tag>', 'only events of services carrying this tag (e.g. product:nginx)')
+    .option('--no-flapping', 'leave out the gone/reappeared events of flapping ports (PLUM_FLAPPING); every other event stays')
     .addOption(new Option('--limit <n>', 'at most this many events').default('10000'))
     .addOption(formatOption(['table', 'json', 'ndjson', 'csv']))
-    .action(async (opts: { since: string; event?: string; net?: string; tag?: string; limit: string; format: 'table' | 'json' | 'ndjson' | 'csv' }) => {
+    .action(async (opts: HistoryOptions) => {
       const since = parseSince(opts.since, new Date());
       const types = opts.event ? parseEventTypes(opts.event) : undefined;
       const limit = Number(opts.limit);
@@ -102,8 +117,9 @@ export function register(program: Command, ctx: CliContext): void {
         throw usageError(`invalid --net "${opts.net}"`, 'give an address or a CIDR such as 192.0.2.0/24');
       }
       const store = await openCommandStore(ctx);
+      const filters = { types, net: opts.net, tag: opts.tag, flapping: ctx.config.PLUM_FLAPPING, hideFlapping: !opts.flapping };
       // One more than asked, to know whether the limit cut the feed.
-      const events = await listEvents(store, { since, types, net: opts.net, tag: opts.tag, limit: limit + 1 });
+      const events = await listEvents(store, { since, ...filters, limit: limit + 1 });
       const cut = events.length > limit;
       if (cut) events.length = limit;
       if (opts.format === 'json') printJson(events.map(eventJson));
@@ -114,7 +130,7 @@ export function register(program: Command, ctx: CliContext): void {
       if (cut) info(`plum: showing the newest ${limit} events; raise --limit or narrow --since/--event/--net for more`);
       if (events.length === 0 && since.getTime() > 0) {
         // Events carry nmap's scan times: an imported older scan lies outside the default window.
-        const [older] = await listEvents(store, { types, net: opts.net, tag: opts.tag, limit: 1 });
+        const [older] = await listEvents(store, { ...filters, limit: 1 });
         if (older) {
           const day = older.at.toISOString().slice(0, 10);
           info(

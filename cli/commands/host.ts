@@ -41,7 +41,7 @@ export function register(program: Command, ctx: CliContext): void {
     .addOption(formatOption())
     .action(async (ip: string, opts: { format: 'table' | 'json' }) => {
       const store = await openCommandStore(ctx);
-      const view = await getHostView(store, ip);
+      const view = await getHostView(store, ip, { flapping: ctx.config.PLUM_FLAPPING });
       if (!view) throw notFound(`nothing is known about ${ip}`, 'scan it or import a scan with plum ingest FILE.xml');
       const hostScore = await getHostScore(store, view.ip);
       if (opts.format === 'json') {

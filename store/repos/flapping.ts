@@ -1,12 +1,20 @@
 import type { FlappingRule } from '../../core/history/flapping.ts';
 
 /**
+ * How many times the slot of `slot` (an alias with ip, protocol and port) went away within `rule.windowMs` up to
+ * `at` (an SQL time expression). Served by observation_events_ip_at_idx. The rule's numbers are integers.
+ */
+function goneWithin(slot: string, at: string, rule: FlappingRule): string {
+  return `(select count(*) from observation_events f
+    where f.ip = ${slot}.ip and f.protocol = ${slot}.protocol and f.port = ${slot}.port and f.type = 'gone'
+      and f.at > ${at} - ${Math.trunc(rule.windowMs)} * interval '1 millisecond' and f.at <= ${at})`;
+}
+
+/**
  * SQL for whether an event of `observation_events` (alias `alias`) is a flapping port's gone/reappeared: the
  * slot went away at least `rule.count` times within `rule.windowMs` up to the event (core/history/flapping.ts
- * isFlapping is its pure twin). Served by observation_events_ip_at_idx. The rule's numbers are integers.
+ * isFlapping is its pure twin). False, never null, for other event types: `not` of it keeps them.
  */
 export function flappingSql(alias: string, rule: FlappingRule): string {
-  return `(${alias}.type in ('gone', 'reappeared') and (select count(*) from observation_events f
-    where f.ip = ${alias}.ip and f.protocol = ${alias}.protocol and f.port = ${alias}.port and f.type = 'gone'
-      and f.at > ${alias}.at - ${Math.trunc(rule.windowMs)} * interval '1 millisecond' and f.at <= ${alias}.at) >= ${Math.trunc(rule.count)})`;
+  return `(${alias}.type in ('gone', 'reappeared') and ${goneWithin(alias, `${alias}.at`, rule)} >= ${Math.trunc(rule.count)})`;
 }

@@ -3,7 +3,7 @@ import type { FlappingRule } from '../../core/history/flapping.ts';
 import type { ChangeType } from '../../core/report/model.ts';
 import type { StoreSession } from '../index.ts';
 import { flappingSql } from './flapping.ts';
-import { EVENT_COLUMNS, type HistoryEvent } from './observations.ts';
+import { eventColumns, type HistoryEvent } from './observations.ts';
 
 /** Reads of observation_events for reports and webhooks: one row shape, with the flapping mark computed in SQL. */
 
@@ -72,20 +72,19 @@ export async function eventCountsOfJob(store: StoreSession, jobId: string): Prom
 /** An event of the live feed: the same row as a history read, so the stream and GET /v1/history project it alike. */
 export type FeedEvent = HistoryEvent;
 
-const FEED_COLUMNS = EVENT_COLUMNS;
-
 /**
  * One page (at most `limit`) of events of the given types (a PostgreSQL array literal) with after < id <= upTo
- * (upTo optional), in id order.
+ * (upTo optional), in id order, flapping judged under `flapping` (PLUM_FLAPPING).
  */
-export function feedEventPage(store: StoreSession, types: string, limit: number, after: string, upTo?: string): Promise<FeedEvent[]> {
+export function feedEventPage(store: StoreSession, types: string, limit: number, flapping: FlappingRule, after: string, upTo?: string): Promise<FeedEvent[]> {
   return upTo === undefined
-    ? store.query<FeedEvent>(`select ${FEED_COLUMNS} from observation_events where id > $1 and type = any($2::text[]) order by id limit ${Math.trunc(limit)}`, [
-        after,
-        types,
-      ])
+    ? store.query<FeedEvent>(
+        `select ${eventColumns(flapping)} from observation_events e where e.id > $1 and e.type = any($2::text[]) order by e.id limit ${Math.trunc(limit)}`,
+        [after, types],
+      )
     : store.query<FeedEvent>(
-        `select ${FEED_COLUMNS} from observation_events where id > $1 and id <= $3 and type = any($2::text[]) order by id limit ${Math.trunc(limit)}`,
+        `select ${eventColumns(flapping)} from observation_events e where e.id > $1 and e.id <= $3 and e.type = any($2::text[])
+          order by e.id limit ${Math.trunc(limit)}`,
         [after, types, upTo],
       );
 }

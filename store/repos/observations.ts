@@ -5,6 +5,8 @@ import type { StoreSession } from '../index.ts';
 import type { ObservationRow } from './observation-rows.ts';
 import { EVENT_TYPES, type EventType } from '../schema/observation-events.ts';
 import { canonicalIp } from '../../core/coverage.ts';
+import { DEFAULT_FLAPPING, parseFlapping, type FlappingRule } from '../../core/history/flapping.ts';
+import { flappingSql } from './flapping.ts';
 
 /** One service of a host as `plum host` and the API show it. */
 export interface HostService {
@@ -40,6 +42,8 @@ export interface HistoryEvent {
   job_id: string | null;
   /** changed: what changed, field by field (core/history/diff.ts); null for other events and older changes. */
   changes: FieldDiff[] | null;
+  /** A gone/reappeared of a port flapping at the event's time (PLUM_FLAPPING); false for other event types. */
+  flapping: boolean;
 }
 
 export interface HostView {
@@ -52,21 +56,32 @@ export interface HostView {
   events: HistoryEvent[];
 }
 
-/** The columns of a HistoryEvent, for every read of observation_events that returns one. */
-export const EVENT_COLUMNS = `id, type, host(ip) as ip, protocol, port, at, hsh256, previous_hsh256, observation_id,
-  previous_observation_id, run_id, job_id, changes`;
+/**
+ * The columns of a HistoryEvent, for every read of observation_events (alias `e`) that returns one. Flapping is
+ * judged as the events are read, under the rule given (docs/internals.md), as reports and webhooks judge it.
+ */
+export const eventColumns = (rule: FlappingRule) => `e.id, e.type, host(e.ip) as ip, e.protocol, e.port, e.at, e.hsh256, e.previous_hsh256,
+  e.observation_id, e.previous_observation_id, e.run_id, e.job_id, e.changes, ${flappingSql('e', rule)} as flapping`;
+
+/** PLUM_FLAPPING's default, for readers given no rule (tests, the demo); the servers and the CLI pass the configured one. */
+const defaultRule = (rule: FlappingRule | undefined) => rule ?? parseFlapping(DEFAULT_FLAPPING);
 
 /**
  * A host's current services (open, and closed ones that were open before) and
  * its full event history, newest first. Undefined when nothing is known of it.
  */
-export async function getHostView(store: StoreSession, ipText: string, opts: { eventLimit?: number } = {}): Promise<HostView | undefined> {
+export async function getHostView(
+  store: StoreSession,
+  ipText: string,
+  opts: { eventLimit?: number; flapping?: FlappingRule } = {},
+): Promise<HostView | undefined> {
   let ip: string;
   try {
     ip = canonicalIp(ipText);
   } catch {
     throw new PlumError('usage', `"${ipText}" is not an IP address`, { hint: 'give an IPv4 or IPv6 address, e.g. plum host 192.0.2.10' });
   }
+  const rule = defaultRule(opts.flapping);
   const services = await store.query<HostService>(
     `select id, protocol, port, hsh256, fp_version, state, first_seen, last_seen, times_seen, state_changed_at, hostnames,
        fields, tags, score
@@ -74,10 +89,10 @@ export async function getHostView(store: StoreSession, ipText: string, opts: { e
      order by state desc, protocol, port`,
     [ip],
   );
-  const events = await store.query<HistoryEvent>(`select ${EVENT_COLUMNS} from observation_events where ip = $1::inet order by at desc, port limit $2`, [
-    ip,
-    opts.eventLimit ?? 1000,
-  ]);
+  const events = await store.query<HistoryEvent>(
+    `select ${eventColumns(rule)} from observation_events e where e.ip = $1::inet order by at desc, port limit $2`,
+    [ip, opts.eventLimit ?? 1000],
+  );
   const [span] = await store.query<{ first_seen: Date | null; last_seen: Date | null }>(
     'select min(first_seen) as first_seen, max(last_seen) as last_seen from port_observations join observation_sightings using (id) where ip = $1::inet',
     [ip],
@@ -104,6 +119,10 @@ export interface HistoryQuery {
   /** Only events of observations carrying this tag (exactly). */
   tag?: string;
   limit?: number;
+  /** PLUM_FLAPPING, which marks (and with hideFlapping drops) a flapping port's gone/reappeared events. */
+  flapping?: FlappingRule;
+  /** Leave out the gone/reappeared events of flapping ports; every other event stays. */
+  hideFlapping?: boolean;
 }
 
 /** The change feed, newest first. */
@@ -114,22 +133,27 @@ export async function listEvents(store: StoreSession, q: HistoryQuery = {}): Pro
     params.push(value);
     where.push(clause.replace('?', `$${params.length}`));
   };
-  if (q.since) add('at >= ?::timestamptz', q.since.toISOString());
-  if (q.until) add('at < ?::timestamptz', q.until.toISOString());
-  if (q.types && q.types.length > 0 && q.types.length < EVENT_TYPES.length) add('type = any(?::text[])', q.types);
-  if (q.net) add('ip <<= ?::inet', q.net);
-  if (q.tag) add('exists (select 1 from observation_tags t where t.id = observation_events.observation_id and t.tags @> array[?::text])', q.tag);
+  const rule = defaultRule(q.flapping);
+  if (q.since) add('e.at >= ?::timestamptz', q.since.toISOString());
+  if (q.until) add('e.at < ?::timestamptz', q.until.toISOString());
+  if (q.types && q.types.length > 0 && q.types.length < EVENT_TYPES.length) add('e.type = any(?::text[])', q.types);
+  if (q.net) add('e.ip <<= ?::inet', q.net);
+  if (q.tag) add('exists (select 1 from observation_tags t where t.id = e.observation_id and t.tags @> array[?::text])', q.tag);
+  if (q.hideFlapping) where.push(`not ${flappingSql('e', rule)}`);
   params.push(q.limit ?? 10_000);
   return store.query<HistoryEvent>(
-    `select ${EVENT_COLUMNS} from observation_events ${where.length ? `where ${where.join(' and ')}` : ''}
+    `select ${eventColumns(rule)} from observation_events e ${where.length ? `where ${where.join(' and ')}` : ''}
      order by at desc, ip, port limit $${params.length}`,
     params,
   );
 }
 
 /** The events a run recorded, in time order (at most 10,000). */
-export async function eventsOfRun(store: StoreSession, runId: string): Promise<HistoryEvent[]> {
-  return store.query<HistoryEvent>(`select ${EVENT_COLUMNS} from observation_events where run_id = $1 order by at, ip, port limit 10000`, [runId]);
+export async function eventsOfRun(store: StoreSession, runId: string, flapping?: FlappingRule): Promise<HistoryEvent[]> {
+  return store.query<HistoryEvent>(
+    `select ${eventColumns(defaultRule(flapping))} from observation_events e where e.run_id = $1 order by at, ip, port limit 10000`,
+    [runId],
+  );
 }
 
 /** A current service a run saw last, with the search fields an investigation shows. */

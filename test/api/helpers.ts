@@ -17,8 +17,8 @@ export interface TestApi extends TestStore {
   close(): Promise<void>;
 }
 
-export async function startTestApi(kind: StoreKindName, opts: { limits?: Partial<ApiLimits>; services?: ApiServices } = {}): Promise<TestApi> {
-  const ts = await openTestStore(kind);
+export async function startTestApi(kind: StoreKindName, opts: { limits?: Partial<ApiLimits>; services?: ApiServices; share?: boolean } = {}): Promise<TestApi> {
+  const ts = await openTestStore(kind, {}, { share: opts.share });
   const { store, config } = ts;
   const viewer = (await createApiKey(store, { role: 'viewer', name: 'v' })).key;
   const operator = (await createApiKey(store, { role: 'operator', name: 'o' })).key;

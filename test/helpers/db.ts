@@ -58,11 +58,12 @@ export async function makeTestConfig(kind: StoreKindName, env: Record<string, st
   };
 }
 
-export async function openTestStore(kind: StoreKindName, env: Record<string, string> = {}): Promise<TestStore> {
+/** `share`: an embedded database is shared over its socket, as `plum serve` does, so `plum` child processes reach it. */
+export async function openTestStore(kind: StoreKindName, env: Record<string, string> = {}, opts: { share?: boolean } = {}): Promise<TestStore> {
   const { config, drop } = await makeTestConfig(kind, env);
   let store: Store;
   try {
-    store = await openStore(config);
+    store = await openStore(config, opts.share ? { share: true } : undefined);
   } catch (e) {
     await drop();
     throw e;

@@ -2,6 +2,7 @@ import { createRoute, z } from '@hono/zod-openapi';
 import { streamSSE } from 'hono/streaming';
 import { PlumError } from '../../../core/errors.ts';
 import type { Store } from '../../../store/index.ts';
+import type { FlappingRule } from '../../../core/history/flapping.ts';
 import { feedEventCount, feedEventPage, type FeedEvent } from '../../../store/repos/observation-events.ts';
 import { recentRunStates } from '../../../store/repos/runs.ts';
 import { EVENT_TYPES } from '../../../store/schema/observation-events.ts';
@@ -57,7 +58,7 @@ export const route = createRoute({
   tags: ['events'],
   summary: 'Stream observation events and run progress (Server-Sent Events)',
   description:
-    'Event names: `observation` (data: an ObservationEvent, as GET /v1/history returns it: {id,type,ip,protocol,port,at,hsh256,previousHsh256,observationId,previousObservationId,runId,jobId,changes}) and `run` (data: {id,kind,status,progress,counters}). Reconnect with Last-Event-ID to resume.',
+    'Event names: `observation` (data: an ObservationEvent, as GET /v1/history returns it: {id,type,ip,protocol,port,at,hsh256,previousHsh256,observationId,previousObservationId,runId,jobId,changes,flapping}) and `run` (data: {id,kind,status,progress,counters}). Reconnect with Last-Event-ID to resume.',
   security,
   middleware: [requireRole('viewer')] as const,
   request: { query: Query },
@@ -68,7 +69,8 @@ export const route = createRoute({
 });
 
 /** One page of events with after < id <= upTo (upTo optional), in id order. */
-const eventPage = (store: Store, types: string, after: string, upTo?: string): Promise<FeedEvent[]> => feedEventPage(store, types, BATCH, after, upTo);
+const eventPage = (store: Store, flapping: FlappingRule, types: string, after: string, upTo?: string): Promise<FeedEvent[]> =>
+  feedEventPage(store, types, BATCH, flapping, after, upTo);
 
 /** Lets other requests (and signals) run between pages even when every await resolves at once (PGlite). */
 const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
@@ -128,7 +130,7 @@ export default {
           if ((await feedEventCount(store, types, from, cursor)) <= seen.size) return;
           let after = from < cursor ? from : cursor;
           for (;;) {
-            const page = await eventPage(store, types, after, cursor);
+            const page = await eventPage(store, deps.config.PLUM_FLAPPING, types, after, cursor);
             for (const r of page) if (!seen.has(r.id)) await send(r);
             if (page.length < BATCH || stream.aborted) return;
             after = page[page.length - 1]!.id;
@@ -137,7 +139,7 @@ export default {
         };
         try {
           while (!stream.aborted && !stream.closed) {
-            const rows = await eventPage(store, types, cursor);
+            const rows = await eventPage(store, deps.config.PLUM_FLAPPING, types, cursor);
             for (const r of rows) {
               if (!seen.has(r.id)) await send(r);
               cursor = r.id;

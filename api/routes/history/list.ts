@@ -34,6 +34,10 @@ export const route = createRoute({
         .optional(),
       net: z.string().max(64).optional().openapi({ description: 'an address or CIDR' }),
       tag: z.string().min(1).max(200).optional().openapi({ description: 'only events of services carrying this tag', example: 'product:nginx' }),
+      flapping: z
+        .enum(['show', 'hide'], { error: 'must be show or hide' })
+        .default('show')
+        .openapi({ description: 'hide: leave out the gone/reappeared events of flapping ports (those marked flapping); every other event stays' }),
       limit: z.coerce.number().int().min(1).max(10_000).default(1000),
     }),
   },
@@ -65,6 +69,8 @@ export default {
         net,
         tag: q.tag,
         limit: q.limit,
+        flapping: c.var.deps.config.PLUM_FLAPPING,
+        hideFlapping: q.flapping === 'hide',
       });
       return c.json({ items: items.map(eventJson) }, 200);
     });

@@ -29,6 +29,10 @@ export const EventSchema = z
       .array(FieldDiffSchema)
       .nullable()
       .openapi({ description: 'changed: what changed, field by field (volatile values never listed); null otherwise' }),
+    flapping: z.boolean().openapi({
+      description:
+        'gone/reappeared of a port flapping at that time: it went away PLUM_FLAPPING times within its window up to the event (default 3/7d); false for appeared and changed',
+    }),
   })
   .openapi('ObservationEvent');
 
@@ -46,4 +50,5 @@ export const eventJson = (e: HistoryEvent) => ({
   runId: e.run_id,
   jobId: e.job_id,
   changes: e.changes ?? null,
+  flapping: e.flapping,
 });

@@ -51,10 +51,10 @@ export default {
   register(app) {
     app.openapi(route, async (c) => {
       const { id } = c.req.valid('param');
-      const { store } = c.var.deps;
+      const { store, config } = c.var.deps;
       const run = await loadRun(store, id, 'investigation');
       const results = await currentServicesOfRun(store, id);
-      const events = await eventsOfRun(store, id);
+      const events = await eventsOfRun(store, id, config.PLUM_FLAPPING);
       return c.json(
         {
           investigation: runJson(run),
