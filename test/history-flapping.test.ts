@@ -6,7 +6,7 @@ import { dispatchWebhookEvents } from '../activities/webhooks.ts';
 import { parseFlapping } from '../core/history/flapping.ts';
 import { parseNmapString } from '../core/nmap/parse.ts';
 import { ingestScanResult, type IngestPort } from '../store/ingest.ts';
-import { listEvents } from '../store/repos/observations.ts';
+import { getHostView, listEvents } from '../store/repos/observations.ts';
 import { createWebhook } from '../store/repos/webhooks.ts';
 import { expectError, expectSecured, startTestApi, type TestApi } from './api/helpers.ts';
 import { runPlum } from './helpers/cli.ts';
@@ -201,4 +201,34 @@ describe.each(storeKinds)('flapping ports and hosts that did not answer on %s', 
     expect(hidden.code, hidden.stderr).toBe(0);
     expect(marks(JSON.parse(hidden.stdout) as Ev[])).toEqual(FLAPS.slice(2));
   }, 120_000);
+
+  it('marks the services flapping now in the host view and GET /v1/hosts/{ip}', async () => {
+    const now = Date.now();
+    const ago = (days: number) => new Date(now - days * 86_400_000).toISOString();
+    // Port 80 of 127.0.0.11 went away three times in the last six days and is back now; port 22 stayed.
+    const scans: Array<[number, IngestPort[]]> = [
+      [6, [WEB, SSH]],
+      [5, [SSH]],
+      [4, [WEB, SSH]],
+      [3, [SSH]],
+      [2, [WEB, SSH]],
+      [1, [SSH]],
+      [0.5, [WEB, SSH]],
+    ];
+    for (const [d, ports] of scans) await ingestAt('127.0.0.11', ago(d), ports);
+    type Svc = { port: number; state: string; flapping: boolean };
+    const slots = (services: Svc[]) => services.map((s) => `${s.port}:${s.state}:${s.flapping}`);
+    const view = (opts: { flapping: string; now?: Date }) => getHostView(t.store, '127.0.0.11', { ...opts, flapping: parseFlapping(opts.flapping) });
+    expect(slots((await view({ flapping: '3/7d' }))!.services)).toEqual(['22:open:false', '80:open:true']);
+    // Judged at a time, under the rule given: eight days on, its goings have left the window; a stricter rule is not met.
+    expect(slots((await view({ flapping: '3/7d', now: new Date(now + 8 * 86_400_000) }))!.services)).toEqual(['22:open:false', '80:open:false']);
+    expect(slots((await view({ flapping: '4/7d' }))!.services)).toEqual(['22:open:false', '80:open:false']);
+
+    const res = await t.call('/v1/hosts/127.0.0.11', { auth: t.keys.viewer });
+    expect(res.status).toBe(200);
+    const h = (await res.json()) as { services: Svc[]; history: Ev[] };
+    expect(slots(h.services)).toEqual(['22:open:false', '80:open:true']);
+    // The last going and coming back were the flapping ones (the third going within the window).
+    expect(marks(h.history).slice(0, 3)).toEqual(['reappeared:80:true', 'gone:80:true', 'reappeared:80:false']);
+  });
 });

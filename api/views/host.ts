@@ -50,6 +50,7 @@ export async function hostDetail(deps: { store: Store; config: PlumConfig }, ip:
     tags: s.tags,
     score: s.score,
     scoreFeatures: featuresOf.get(s.id) ?? null,
+    flapping: s.flapping,
   });
   return {
     ip: view.ip,

@@ -21,6 +21,7 @@ const serviceJson = (s: HostService) => ({
   fields: s.fields,
   tags: s.tags,
   score: s.score,
+  flapping: s.flapping,
 });
 
 const summaryOf = (s: HostService) => {
@@ -67,7 +68,8 @@ export function register(program: Command, ctx: CliContext): void {
           ? renderTable(
               view.services.map((s) => ({
                 port: `${s.port}/${s.protocol}`,
-                state: s.state,
+                // Flapping now (PLUM_FLAPPING): the state shown may not last until the next scan.
+                state: s.flapping ? `${s.state} (flapping)` : s.state,
                 first_seen: s.first_seen.toISOString().replace('.000Z', 'Z'),
                 last_seen: s.last_seen.toISOString().replace('.000Z', 'Z'),
                 hsh256: s.hsh256.slice(0, 12),

@@ -18,3 +18,11 @@ function goneWithin(slot: string, at: string, rule: FlappingRule): string {
 export function flappingSql(alias: string, rule: FlappingRule): string {
   return `(${alias}.type in ('gone', 'reappeared') and ${goneWithin(alias, `${alias}.at`, rule)} >= ${Math.trunc(rule.count)})`;
 }
+
+/**
+ * SQL for whether the slot of `slot` (e.g. a port_observations alias) is flapping at `at` (an SQL time
+ * expression, e.g. a bound parameter): the same count as flappingSql's, judged at that time instead of at an event.
+ */
+export function flappingAtSql(slot: string, at: string, rule: FlappingRule): string {
+  return `(${goneWithin(slot, at, rule)} >= ${Math.trunc(rule.count)})`;
+}

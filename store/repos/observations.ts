@@ -6,7 +6,7 @@ import type { ObservationRow } from './observation-rows.ts';
 import { EVENT_TYPES, type EventType } from '../schema/observation-events.ts';
 import { canonicalIp } from '../../core/coverage.ts';
 import { DEFAULT_FLAPPING, parseFlapping, type FlappingRule } from '../../core/history/flapping.ts';
-import { flappingSql } from './flapping.ts';
+import { flappingAtSql, flappingSql } from './flapping.ts';
 
 /** One service of a host as `plum host` and the API show it. */
 export interface HostService {
@@ -24,6 +24,8 @@ export interface HostService {
   fields: SearchFields;
   tags: string[];
   score: number;
+  /** The slot is flapping now: it went away PLUM_FLAPPING's count of times within the window up to now. */
+  flapping: boolean;
 }
 
 /** One entry of the change feed. */
@@ -73,7 +75,7 @@ const defaultRule = (rule: FlappingRule | undefined) => rule ?? parseFlapping(DE
 export async function getHostView(
   store: StoreSession,
   ipText: string,
-  opts: { eventLimit?: number; flapping?: FlappingRule } = {},
+  opts: { eventLimit?: number; flapping?: FlappingRule; now?: Date } = {},
 ): Promise<HostView | undefined> {
   let ip: string;
   try {
@@ -84,10 +86,10 @@ export async function getHostView(
   const rule = defaultRule(opts.flapping);
   const services = await store.query<HostService>(
     `select id, protocol, port, hsh256, fp_version, state, first_seen, last_seen, times_seen, state_changed_at, hostnames,
-       fields, tags, score
-     from port_observations join observation_sightings using (id) where ip = $1::inet and current
+       fields, tags, score, ${flappingAtSql('o', '$2::timestamptz', rule)} as flapping
+     from port_observations o join observation_sightings using (id) where ip = $1::inet and current
      order by state desc, protocol, port`,
-    [ip],
+    [ip, (opts.now ?? new Date()).toISOString()],
   );
   const events = await store.query<HistoryEvent>(
     `select ${eventColumns(rule)} from observation_events e where e.ip = $1::inet order by at desc, port limit $2`,

@@ -29,6 +29,9 @@ const Service = z.object({
   tags: z.array(z.string()),
   score: z.number(),
   scoreFeatures: z.record(z.string(), z.unknown()).nullable(),
+  flapping: z.boolean().openapi({
+    description: 'the port is flapping now: it went away PLUM_FLAPPING times within its window up to now (default 3/7d), so its state may not last',
+  }),
 });
 const Host = z
   .object({
