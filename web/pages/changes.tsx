@@ -8,7 +8,7 @@ import { eventJson } from '../../api/routes/history/schemas.ts';
 import type { WebEnv } from '../context.ts';
 import { guard } from '../guard.ts';
 import { render, When } from '../layout.tsx';
-import { Changes, type FieldChange } from './host.tsx';
+import { Changes, FlappingBadge, type FieldChange } from './host.tsx';
 
 const PAGE = 100;
 const PERIODS = ['1d', '7d', '30d', '90d'];
@@ -25,6 +25,11 @@ export function registerChanges(web: Hono<WebEnv>): void {
     const netText = (c.req.query('net') ?? '').trim();
     const tag = (c.req.query('tag') ?? '').trim().slice(0, 200);
     const untilText = c.req.query('until');
+    // The API's values (GET /v1/history?flapping=show|hide); the form's checkbox sends hide.
+    const flapping = c.req.query('flapping') ?? 'show';
+    if (flapping !== 'show' && flapping !== 'hide') {
+      throw new PlumError('invalid_input', `flapping must be show or hide, not "${flapping.slice(0, 40)}"`, { hint: 'e.g. flapping=hide' });
+    }
     let net: string | undefined;
     if (netText) {
       try {
@@ -42,6 +47,8 @@ export function registerChanges(web: Hono<WebEnv>): void {
       types: types.length ? types : undefined,
       net,
       ...(tag ? { tag } : {}),
+      flapping: c.var.deps.config.PLUM_FLAPPING,
+      hideFlapping: flapping === 'hide',
       limit: PAGE + 1,
     });
     const more = rows.length > PAGE;
@@ -65,6 +72,9 @@ export function registerChanges(web: Hono<WebEnv>): void {
           <input id="net" name="net" value={netText} placeholder="192.0.2.0/24" />
           <label for="tag">Tag</label>
           <input id="tag" name="tag" value={tag} placeholder="product:nginx" />
+          <label>
+            <input type="checkbox" name="flapping" value="hide" checked={flapping === 'hide'} /> hide flapping ports' gone/reappeared
+          </label>
           <label for="since">Period</label>
           <select id="since" name="since">
             {PERIODS.map((p) => (
@@ -94,7 +104,9 @@ export function registerChanges(web: Hono<WebEnv>): void {
                   <td>
                     <When at={e.at} />
                   </td>
-                  <td>{e.type}</td>
+                  <td>
+                    {e.type} {e.flapping ? <FlappingBadge title="the port was flapping then: it went away often within the window" /> : null}
+                  </td>
                   <td>
                     <a href={`/hosts/${e.ip}`}>{e.ip}</a>
                   </td>

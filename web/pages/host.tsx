@@ -43,6 +43,15 @@ export function Changes({ changes }: { changes: FieldChange[] }) {
   );
 }
 
+/** Marks a port that keeps going and coming back (PLUM_FLAPPING): its gone/reappeared are noise more than news. */
+export function FlappingBadge({ title }: { title: string }) {
+  return (
+    <span class="badge flapping" title={title}>
+      flapping
+    </span>
+  );
+}
+
 type HostEvent = HostDetail['history'][number] & { changes?: FieldChange[] };
 
 export function Timeline({ events }: { events: HostEvent[] }) {
@@ -51,7 +60,9 @@ export function Timeline({ events }: { events: HostEvent[] }) {
     <ol class="timeline">
       {events.map((e) => (
         <li class={`event ${e.type}`}>
-          <When at={e.at} /> <strong>{e.type}</strong> {e.port}/{e.protocol} <code title="fingerprint">{e.hsh256.slice(0, 12)}</code>
+          <When at={e.at} /> <strong>{e.type}</strong>{' '}
+          {e.flapping ? <FlappingBadge title="the port was flapping then: it went away often within the window" /> : null} {e.port}/{e.protocol}{' '}
+          <code title="fingerprint">{e.hsh256.slice(0, 12)}</code>
           {e.previousHsh256 ? (
             <>
               {' '}
@@ -97,7 +108,9 @@ function Service({ s }: { s: HostDetail['services'][number] }) {
   return (
     <section class="service" aria-label={`service ${s.port}/${s.protocol}`}>
       <h3>
-        {s.port}/{s.protocol} <span class={`state ${s.state}`}>{s.state}</span> <span class="score">score {s.score}</span>
+        {s.port}/{s.protocol} <span class={`state ${s.state}`}>{s.state}</span>{' '}
+        {s.flapping ? <FlappingBadge title="flapping now: it went away often within the window, its state may not last" /> : null}{' '}
+        <span class="score">score {s.score}</span>
       </h3>
       <p class="muted">
         Fingerprint <code>{s.hsh256}</code> · first seen <When at={s.firstSeen} /> · last seen <When at={s.lastSeen} /> · seen {s.timesSeen} times
