@@ -62,7 +62,7 @@ export interface WebhookDeps {
   batchSize?: number;
   /** PLUM_WEBHOOK_ALLOW_PRIVATE: deliveries may reach loopback, link-local and private addresses. */
   allowPrivate?: boolean;
-  /** PLUM_FLAPPING: a flapping port's gone/reappeared events are not sent one by one (default 3/7d). */
+  /** PLUM_FLAPPING: a flapping port's gone/reappeared events are not sent one by one, only the gone that starts it (default 3/7d). */
   flapping?: FlappingRule;
   /** Resolves a webhook host before each delivery (the system resolver by default). */
   resolve?: (host: string) => Promise<string[]>;
@@ -205,6 +205,8 @@ export function eventPayload(e: StoredEvent, obs: ObservationRow | undefined): R
     // name; null for a change stored before diffs were kept. Not recomputed from the two rows: their raw values
     // differ wherever they are volatile.
     ...(e.type === 'changed' ? { field_changes: e.changes ?? null } : {}),
+    // True only on the one notice of a port starting to flap: its later goings and comings back are not sent.
+    flapping: e.flapping,
     observation: obs ? { id: obs.id, first_seen: obs.first_seen.toISOString(), last_seen: obs.last_seen.toISOString(), fields: obs.fields } : null,
   };
 }
@@ -247,7 +249,8 @@ async function queueEvents(
         events.flatMap((e) => [e.observation_id, ...(e.previous_observation_id ? [e.previous_observation_id] : [])]),
       );
       const selected = events.filter((e) => {
-        if (!hook.eventTypes.includes(e.type) || e.flapping) return false;
+        // A flapping port's gone/reappeared are not sent one by one; the gone that starts the flapping is, as a notice.
+        if (!hook.eventTypes.includes(e.type) || (e.flapping && !e.flapping_starts)) return false;
         const o = obs.get(e.observation_id);
         const p = e.previous_observation_id ? obs.get(e.previous_observation_id) : undefined;
         return (o !== undefined && match(o)) || (p !== undefined && match(p));

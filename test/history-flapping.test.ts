@@ -6,6 +6,7 @@ import { dispatchWebhookEvents } from '../activities/webhooks.ts';
 import { parseFlapping } from '../core/history/flapping.ts';
 import { parseNmapString } from '../core/nmap/parse.ts';
 import { ingestScanResult, type IngestPort } from '../store/ingest.ts';
+import { eventsInPeriod } from '../store/repos/observation-events.ts';
 import { getHostView, listEvents } from '../store/repos/observations.ts';
 import { createWebhook } from '../store/repos/webhooks.ts';
 import { expectError, expectSecured, startTestApi, type TestApi } from './api/helpers.ts';
@@ -19,12 +20,12 @@ const SSH = port(22, 'SSH-2.0-OpenSSH_9.6');
 
 /** A real HTTP receiver on 127.0.0.1 that records the events posted to it. */
 async function receiver() {
-  const events: Array<{ type: string; port: number }> = [];
+  const events: Array<{ type: string; port: number; flapping: boolean }> = [];
   const server = http.createServer((req, res) => {
     let body = '';
     req.on('data', (c) => (body += c));
     req.on('end', () => {
-      events.push(...(JSON.parse(body) as { events: Array<{ type: string; port: number }> }).events);
+      events.push(...(JSON.parse(body) as { events: Array<{ type: string; port: number; flapping: boolean }> }).events);
       res.end('ok');
     });
   });
@@ -103,7 +104,7 @@ describe.each(storeKinds)('flapping ports and hosts that did not answer on %s', 
     expect(await goneOf('127.0.0.10')).toEqual([22, 80]);
   });
 
-  it('folds a flapping port into one report line and keeps its gone/reappeared from webhooks', async () => {
+  it('folds a flapping port into one report line and sends webhooks one notice of its flapping', async () => {
     const rx = await receiver();
     try {
       await createWebhook(t.store, { name: 'flaps', url: rx.url, eventTypes: ['appeared', 'changed', 'gone', 'reappeared'] }, new Date(), {
@@ -113,8 +114,15 @@ describe.each(storeKinds)('flapping ports and hosts that did not answer on %s', 
       for (let d = 4; d <= 9; d++) await ingest(day(d), d % 2 === 0 ? [SSH] : [WEB, SSH]);
       const rule = parseFlapping('3/7d');
       await dispatchWebhookEvents(t.store, { allowPrivate: true, flapping: rule });
-      // Sent: the first two gone/reappeared pairs; held back: the third, once the port counts as flapping.
-      expect(rx.events.map((e) => `${e.type}:${e.port}`)).toEqual(['gone:80', 'reappeared:80', 'gone:80', 'reappeared:80']);
+      // Sent: the first two gone/reappeared pairs, then the third gone, which starts the flapping, marked as such;
+      // held back: the coming back after it, as the port flaps.
+      expect(rx.events.map((e) => `${e.type}:${e.port}:${e.flapping}`)).toEqual([
+        'gone:80:false',
+        'reappeared:80:false',
+        'gone:80:false',
+        'reappeared:80:false',
+        'gone:80:true',
+      ]);
 
       const model = await buildReportModel(t.store, {
         period: { from: day(4), to: day(10), previousFrom: day(1), previousTo: day(4) },
@@ -230,5 +238,16 @@ describe.each(storeKinds)('flapping ports and hosts that did not answer on %s', 
     expect(slots(h.services)).toEqual(['22:open:false', '80:open:true']);
     // The last going and coming back were the flapping ones (the third going within the window).
     expect(marks(h.history).slice(0, 3)).toEqual(['reappeared:80:true', 'gone:80:true', 'reappeared:80:false']);
+  });
+
+  it('starts flapping once per bout: the gone that reaches the count, again after the port has calmed down', async () => {
+    const may = (d: number) => `2026-05-${String(d).padStart(2, '0')}T10:00:00Z`;
+    // Port 80 of 127.0.0.13 goes on May 2, 4 and 6 (the third starts it), is quiet for two weeks, then goes on 20, 22 and 24.
+    await ingestAt('127.0.0.13', may(1), [WEB, SSH]);
+    for (const d of [2, 3, 4, 5, 6, 7, 20, 21, 22, 23, 24, 25]) await ingestAt('127.0.0.13', may(d), d % 2 === 0 ? [SSH] : [WEB, SSH]);
+    const events = (await eventsInPeriod(t.store, new Date(may(1)), new Date(may(26)), parseFlapping('3/7d'))).filter((e) => e.ip === '127.0.0.13');
+    expect(events.filter((e) => e.flapping_starts).map((e) => `${e.type}:${e.at.toISOString().slice(5, 10)}`)).toEqual(['gone:05-06', 'gone:05-24']);
+    // The flapping events around them are not starts.
+    expect(events.filter((e) => e.flapping).map((e) => e.at.toISOString().slice(5, 10))).toEqual(['05-06', '05-07', '05-24', '05-25']);
   });
 });

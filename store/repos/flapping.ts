@@ -20,6 +20,17 @@ export function flappingSql(alias: string, rule: FlappingRule): string {
 }
 
 /**
+ * SQL for whether an event of `observation_events` (alias `alias`) is the `gone` that starts a port's flapping:
+ * flapping itself, while the slot's previous gone/reappeared was not (or there was none). A port that flaps,
+ * calms down and flaps again starts twice.
+ */
+export function flappingStartsSql(alias: string, rule: FlappingRule): string {
+  return `(${alias}.type = 'gone' and ${flappingSql(alias, rule)} and not coalesce((select ${flappingSql('p', rule)} from observation_events p
+    where p.ip = ${alias}.ip and p.protocol = ${alias}.protocol and p.port = ${alias}.port and p.type in ('gone', 'reappeared')
+      and (p.at, p.id) < (${alias}.at, ${alias}.id) order by p.at desc, p.id desc limit 1), false))`;
+}
+
+/**
  * SQL for whether the slot of `slot` (e.g. a port_observations alias) is flapping at `at` (an SQL time
  * expression, e.g. a bound parameter): the same count as flappingSql's, judged at that time instead of at an event.
  */

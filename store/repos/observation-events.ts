@@ -2,7 +2,7 @@ import type { FieldDiff } from '../../core/history/diff.ts';
 import type { FlappingRule } from '../../core/history/flapping.ts';
 import type { ChangeType } from '../../core/report/model.ts';
 import type { StoreSession } from '../index.ts';
-import { flappingSql } from './flapping.ts';
+import { flappingSql, flappingStartsSql } from './flapping.ts';
 import { eventColumns, type HistoryEvent } from './observations.ts';
 
 /** Reads of observation_events for reports and webhooks: one row shape, with the flapping mark computed in SQL. */
@@ -24,12 +24,15 @@ export interface StoredEvent {
   changes: FieldDiff[] | null;
   /** A gone/reappeared of a flapping port (PLUM_FLAPPING). */
   flapping: boolean;
+  /** The gone that starts a port's flapping (the first flapping event after none). */
+  flapping_starts: boolean;
   /** The writing transaction's id (webhook queues advance by it). */
   tx: number;
 }
 
 const columns = (flapping: FlappingRule) => `e.id, e.type, host(e.ip) as ip, e.protocol, e.port, e.at, e.created_at::text as created_at, e.hsh256,
-  e.previous_hsh256, e.run_id, e.observation_id, e.previous_observation_id, e.changes, e.tx, ${flappingSql('e', flapping)} as flapping`;
+  e.previous_hsh256, e.run_id, e.observation_id, e.previous_observation_id, e.changes, e.tx, ${flappingSql('e', flapping)} as flapping,
+  ${flappingStartsSql('e', flapping)} as flapping_starts`;
 
 const typed = (r: StoredEvent): StoredEvent => ({ ...r, port: Number(r.port), at: new Date(r.at) });
 
