@@ -12,7 +12,7 @@ import { createWebhook } from '../store/repos/webhooks.ts';
 import { expectError, expectSecured, startTestApi, type TestApi } from './api/helpers.ts';
 import { runPlum } from './helpers/cli.ts';
 import { cliEnvOf, storeKinds } from './helpers/db.ts';
-import { host, port, scan } from './helpers/scan.ts';
+import { host, ingestFlappingHost, port, scan } from './helpers/scan.ts';
 
 const day = (d: number) => `2026-04-${String(d).padStart(2, '0')}T10:00:00Z`;
 const WEB = port(80, 'nginx');
@@ -212,18 +212,8 @@ describe.each(storeKinds)('flapping ports and hosts that did not answer on %s', 
 
   it('marks the services flapping now in the host view and GET /v1/hosts/{ip}', async () => {
     const now = Date.now();
-    const ago = (days: number) => new Date(now - days * 86_400_000).toISOString();
-    // Port 80 of 127.0.0.11 went away three times in the last six days and is back now; port 22 stayed.
-    const scans: Array<[number, IngestPort[]]> = [
-      [6, [WEB, SSH]],
-      [5, [SSH]],
-      [4, [WEB, SSH]],
-      [3, [SSH]],
-      [2, [WEB, SSH]],
-      [1, [SSH]],
-      [0.5, [WEB, SSH]],
-    ];
-    for (const [d, ports] of scans) await ingestAt('127.0.0.11', ago(d), ports);
+    // Port 80 of 127.0.0.11 flaps and is back now; port 22 stayed.
+    await ingestFlappingHost(t.store, '127.0.0.11', now);
     type Svc = { port: number; state: string; flapping: boolean };
     const slots = (services: Svc[]) => services.map((s) => `${s.port}:${s.state}:${s.flapping}`);
     const view = (opts: { flapping: string; now?: Date }) => getHostView(t.store, '127.0.0.11', { ...opts, flapping: parseFlapping(opts.flapping) });

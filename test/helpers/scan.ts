@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { emptySearchFields } from '../../core/fields.ts';
-import type { IngestHost, IngestPort, IngestScan } from '../../store/ingest.ts';
+import type { Store } from '../../store/index.ts';
+import { ingestScanResult, type IngestHost, type IngestPort, type IngestScan } from '../../store/ingest.ts';
 
 /**
  * Builds parsed-scan data (the parser's output shape) for store tests that need
@@ -44,4 +45,28 @@ export function host(ip: string, at: string, ports: IngestPort[], opts: { status
 
 export function scan(hosts: IngestHost[], services = '22,80,443', error?: Error): IngestScan {
   return { run: { finished: !error, scanInfo: [{ type: 'connect', protocol: 'tcp', services }] }, hosts, ...(error ? { error } : {}) };
+}
+
+/** The two ports of ingestFlappingHost: 80 flaps, 22 stays. */
+export const FLAPPING_HOST_PORTS = { web: port(80, 'nginx'), ssh: port(22, 'SSH-2.0-OpenSSH_9.6') };
+
+/**
+ * Daily scans of `ip` up to `now`: port 80 went away three times within the last six days (PLUM_FLAPPING's default,
+ * 3/7d, is met) and is back at the last scan; port 22 stayed throughout.
+ */
+export async function ingestFlappingHost(store: Store, ip: string, now: number): Promise<void> {
+  const { web, ssh } = FLAPPING_HOST_PORTS;
+  const scans: Array<[number, IngestPort[]]> = [
+    [6, [web, ssh]],
+    [5, [ssh]],
+    [4, [web, ssh]],
+    [3, [ssh]],
+    [2, [web, ssh]],
+    [1, [ssh]],
+    [0.5, [web, ssh]],
+  ];
+  for (const [daysAgo, ports] of scans) {
+    const at = new Date(now - daysAgo * 86_400_000).toISOString();
+    await ingestScanResult(store, { scan: scan([host(ip, at, ports)], '22,80'), source: `flap ${ip} ${at}` });
+  }
 }

@@ -1,13 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ingestScanResult, type IngestPort } from '../../store/ingest.ts';
 import type { TestApi } from '../api/helpers.ts';
 import { storeKinds } from '../helpers/db.ts';
-import { host, port, scan } from '../helpers/scan.ts';
+import { ingestFlappingHost } from '../helpers/scan.ts';
 import { loginAs, startTestWeb, WebClient } from './helpers.ts';
 
 const IP = '127.0.0.12';
-const WEB = port(80, 'nginx');
-const SSH = port(22, 'SSH-2.0-OpenSSH_9.6');
 
 /** The changes table's rows: `gone flapping` for a row with the badge, `gone` for one without. */
 function rows(html: string): string[] {
@@ -21,21 +18,8 @@ describe.each(storeKinds)('flapping ports on the web pages (%s)', (kind) => {
   let viewer: WebClient;
   beforeAll(async () => {
     api = await startTestWeb(kind);
-    // Port 80 went away three times within the last six days (PLUM_FLAPPING's default, 3/7d) and is back; 22 stayed.
-    const now = Date.now();
-    const scans: Array<[number, IngestPort[]]> = [
-      [6, [WEB, SSH]],
-      [5, [SSH]],
-      [4, [WEB, SSH]],
-      [3, [SSH]],
-      [2, [WEB, SSH]],
-      [1, [SSH]],
-      [0.5, [WEB, SSH]],
-    ];
-    for (const [d, ports] of scans) {
-      const at = new Date(now - d * 86_400_000).toISOString();
-      await ingestScanResult(api.store, { scan: scan([host(IP, at, ports)], '22,80'), source: `flap ${at}` });
-    }
+    // Port 80 flaps (PLUM_FLAPPING's default, 3/7d, is met) and is back; 22 stayed.
+    await ingestFlappingHost(api.store, IP, Date.now());
     viewer = (await loginAs(api, 'viewer')).client;
   }, 240_000);
   afterAll(async () => {
