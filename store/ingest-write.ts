@@ -2,13 +2,21 @@ import type { StoreSession } from './index.ts';
 import type { TableWrites } from './maintenance.ts';
 import type { BatchDecision, UpdateRow } from './ingest-decide.ts';
 import { PREPARED, type BatchCtx } from './ingest-read.ts';
+import { SYNC_COPIES_FROM_X, withJudgementsSynced } from './repos/judgements.ts';
 
 /*
  * A batch's writes: what the decision (store/ingest-decide.ts) settled, in a few set-based statements.
  */
 
-/** Writes a batch's decision; returns the rows written per table (for store/maintenance.ts). */
-export async function writeBatch(tx: StoreSession, d: BatchDecision, ctx: BatchCtx, fastCount: number): Promise<Required<TableWrites>> {
+/**
+ * Writes a batch's decision; returns the rows written per table (for store/maintenance.ts). The statements
+ * write the narrow copies of tags and score themselves, with the row triggers standing aside.
+ */
+export function writeBatch(tx: StoreSession, d: BatchDecision, ctx: BatchCtx, fastCount: number): Promise<Required<TableWrites>> {
+  return withJudgementsSynced(tx, () => writeDecision(tx, d, ctx, fastCount));
+}
+
+async function writeDecision(tx: StoreSession, d: BatchDecision, ctx: BatchCtx, fastCount: number): Promise<Required<TableWrites>> {
   const { runId, jobId } = ctx;
   const { inserts, updates, original, demote, demoteHeads, events } = d;
   if (demote.size > 0 || demoteHeads.size > 0) {
@@ -73,15 +81,18 @@ export async function writeBatch(tx: StoreSession, d: BatchDecision, ctx: BatchC
       );
     }
     if (docs.length > 0) {
+      // With the documents' tags and scores, their narrow copies where the update carries them.
       await tx.query(
-        `update port_observations o set
+        `with x as materialized (select * from jsonb_to_recordset($1::jsonb) as x(id text, first_seen timestamptz, state text,
+           state_changed_at timestamptz, current boolean, view_head boolean, hostnames text[], tags text[], rules text[],
+           score int, score_features jsonb)),
+         wide as (update port_observations o set
            first_seen = x.first_seen, state = x.state, state_changed_at = coalesce(x.state_changed_at, o.state_changed_at),
            current = x.current, view_head = x.view_head, hostnames = coalesce(x.hostnames, o.hostnames),
            tags = coalesce(x.tags, o.tags), rules = coalesce(x.rules, o.rules), score = coalesce(x.score, o.score),
            score_features = coalesce(x.score_features, o.score_features)
-         from jsonb_to_recordset($1::jsonb) as x(id text, first_seen timestamptz, state text, state_changed_at timestamptz,
-           current boolean, view_head boolean, hostnames text[], tags text[], rules text[], score int, score_features jsonb)
-         where o.id = x.id`,
+           from x where o.id = x.id),
+         ${SYNC_COPIES_FROM_X}`,
         [
           JSON.stringify(
             docs.map((u) => ({
@@ -106,22 +117,21 @@ export async function writeBatch(tx: StoreSession, d: BatchDecision, ctx: BatchC
   if (inserts.length > 0) {
     writes.observation_sightings += inserts.length;
     writes.port_observations += inserts.length;
+    // One statement writes the new documents, their narrow copies of tags and score, and their sightings.
     await tx.query(
-      `insert into port_observations (id, ip, protocol, port, hsh256, fp_version, view, first_seen,
-         state, current, view_head, state_changed_at, doc, fields, hostnames, tags, rules, score, score_features)
-       select x.id, x.ip, x.protocol, x.port, x.hsh256, x.fp_version, x.view, x.first_seen, 'open', x.current, x.view_head,
-         x.state_changed_at, x.doc, x.fields, x.hostnames, x.tags, x.rules, x.score, x.score_features
-       from jsonb_to_recordset($1::jsonb) as x(id text, ip inet, protocol text, port int, hsh256 text, fp_version int, view text,
-         first_seen timestamptz, state_changed_at timestamptz, current boolean, view_head boolean,
-         doc jsonb, fields jsonb, hostnames text[], tags text[], rules text[], score int, score_features jsonb)`,
-      [JSON.stringify(inserts)],
-      PREPARED,
-    );
-    await tx.query(
-      `insert into observation_sightings (id, last_seen, times_seen, checked_at, last_run_id, last_job_id)
-       select id, last_seen, 1, checked_at, $4, $5
-       from unnest($1::text[], $2::text[]::timestamptz[], $3::text[]::timestamptz[]) as x(id, last_seen, checked_at)`,
-      [inserts.map((r) => r.id), inserts.map((r) => r.last_seen), inserts.map((r) => r.checked_at), runId, jobId],
+      `with x as materialized (select * from jsonb_to_recordset($1::jsonb) as x(id text, ip inet, protocol text, port int,
+         hsh256 text, fp_version int, view text, first_seen timestamptz, last_seen timestamptz, checked_at timestamptz,
+         state_changed_at timestamptz, current boolean, view_head boolean, doc jsonb, fields jsonb, hostnames text[],
+         tags text[], rules text[], score int, score_features jsonb)),
+       wide as (insert into port_observations (id, ip, protocol, port, hsh256, fp_version, view, first_seen,
+           state, current, view_head, state_changed_at, doc, fields, hostnames, tags, rules, score, score_features)
+         select x.id, x.ip, x.protocol, x.port, x.hsh256, x.fp_version, x.view, x.first_seen, 'open', x.current, x.view_head,
+           x.state_changed_at, x.doc, x.fields, x.hostnames, x.tags, x.rules, x.score, x.score_features from x),
+       tagged as (insert into observation_tags (id, tags) select x.id, x.tags from x where cardinality(x.tags) > 0),
+       scored as (insert into observation_scores (id, score, ip, port) select x.id, x.score, x.ip, x.port from x)
+       insert into observation_sightings (id, last_seen, times_seen, checked_at, last_run_id, last_job_id)
+       select x.id, x.last_seen, 1, x.checked_at, $2, $3 from x`,
+      [JSON.stringify(inserts), runId, jobId],
       PREPARED,
     );
   }

@@ -8,8 +8,9 @@ import { openTestStore, storeKinds, type TestStore } from './helpers/db.ts';
 import { host, port, scan } from './helpers/scan.ts';
 
 /**
- * observation_tags and observation_scores (migrations 0028, 0029) hold the tag and score indexes that search
- * uses; triggers on port_observations keep them in step with every writer, on both drivers.
+ * observation_tags and observation_scores (migrations 0031, 0032) hold the tag and score indexes that search
+ * uses; triggers on port_observations keep them in step with every writer on both drivers, except the bulk
+ * writers (rules apply, ingest), which write both copies themselves (migrations 0040, 0042).
  */
 describe.each(storeKinds)('observation_tags on %s', (kind) => {
   let t: TestStore;
@@ -153,5 +154,27 @@ describe.each(storeKinds)('observation_tags on %s', (kind) => {
     await t.store.query(`delete from port_observations where port = 80`);
     expect(await t.store.query(`select tags from observation_tags order by tags`)).toEqual([{ tags: ['svc:ssh'] }]);
     expect((await t.store.query<{ n: number }>(`select count(*)::int as n from observation_scores`))[0]!.n).toBe(3);
+  });
+  it('is written by ingest itself, for new documents and for stored ones it judges again', async () => {
+    const apart = () =>
+      t.store.query(
+        `select po.port from port_observations po left join observation_tags ot using (id) left join observation_scores os using (id)
+         where po.ip = '127.4.0.3' and (coalesce(ot.tags, '{}') is distinct from po.tags or os.score is distinct from po.score
+           or os.ip is distinct from po.ip or os.port is distinct from po.port)`,
+      );
+    const judged = (tags: Record<number, string[]>, scores: Record<number, number>) => ({
+      tagPort: (p: { port: number }) => ({ tags: tags[p.port] ?? [], rules: tags[p.port]?.length ? ['r'] : [] }),
+      scorePort: (p: { port: number }) => ({ score: scores[p.port] ?? 0, features: {} }),
+    });
+    const ingest = (at: string, web: string, deps: ReturnType<typeof judged>) =>
+      ingestScanResult(t.store, { scan: scan([host('127.4.0.3', at, [port(22, 'ssh'), port(80, web)])]), source: 'copies' }, deps);
+    await ingest('2026-01-01T00:00:00Z', 'web', judged({ 22: ['svc:ssh'] }, { 22: 5, 80: 1 }));
+    expect(await apart()).toEqual([]);
+    expect(await tagSearch('ip:127.4.0.3 tag:svc:ssh score>=5')).toEqual([22]);
+    // Port 22 is judged again (tags emptied, score moved); port 80 changes: a new document beside the old one.
+    await ingest('2026-01-02T00:00:00Z', 'other web', judged({ 80: ['svc:web'] }, { 22: 2, 80: 9 }));
+    expect(await apart()).toEqual([]);
+    expect(await tagSearch('ip:127.4.0.3 tag:svc:ssh')).toEqual([]);
+    expect(await tagSearch('ip:127.4.0.3 tag:svc:web score>=9')).toEqual([80]);
   });
 });
