@@ -148,7 +148,8 @@ export function createPlumMcpServer(deps: PlumMcpDeps): McpServer {
       title: 'What changed',
       description:
         'The change feed: services that appeared, changed, went away or came back, newest first, optionally for one kind of event ' +
-        'and one network.' +
+        'and one network. Each event says whether its port was flapping (going away and coming back often): `flapping: hide` ' +
+        'leaves those gone/reappeared events out.' +
         DATA_DESCRIPTION,
       inputSchema: {
         since: z.string().max(40).default('7d').describe('a duration (24h, 7d, 2w) or an ISO-8601 time'),
@@ -159,6 +160,13 @@ export function createPlumMcpServer(deps: PlumMcpDeps): McpServer {
           .optional(),
         net: z.string().max(64).optional().describe('an address or CIDR'),
         tag: z.string().min(1).max(200).optional().describe('only services carrying this tag (see the fields tool for tags)'),
+        flapping: z
+          .enum(['show', 'hide'])
+          .optional()
+          .describe(
+            'show (the default): every event, those of flapping ports marked `flapping: true`; hide: fold away the gone/reappeared ' +
+              'events of ports that keep going away and coming back, keeping every other event',
+          ),
         limit: limit(1000, 100),
       },
       annotations: readOnly,
@@ -173,6 +181,7 @@ export function createPlumMcpServer(deps: PlumMcpDeps): McpServer {
             types: a.types?.join(','),
             net: a.net,
             tag: a.tag,
+            flapping: a.flapping,
             limit: a.limit,
           })}`,
         ),
