@@ -12,7 +12,8 @@ import { createHash } from 'node:crypto';
  *   `ports`                                        no scripts, no service detection
  *   `unknown`                                      scan settings not known (observations stored before views)
  *
- * Migration 0021 computes the same text in SQL from a job's scripts and its `-sV` (store/migrations).
+ * Migration 0021 computes the same text in SQL for the observations stored before views: it walks a job's
+ * options as viewOfJob and viewFromArgv do (store/migrations/0021_observation_views.sql).
  */
 
 export const PLAIN_VIEW = 'ports';
