@@ -54,6 +54,81 @@ const BEFORE_VIEWS = [
      values ('evt_c', 'changed', '127.9.0.2', 'tcp', 80, '2025-01-02T00:00:00Z', 'ww', 'bb', 'obs_w', 'obs_b')`,
 ];
 
+/** The values of --version-intensity whose view text follows JS's Number(): forms a profile may hold, and the odd ones. */
+const INTENSITIES = [
+  ...['5', '0', '9', '7', '007', '05', '', ' 5 ', '\u00a05\u2028', '5.0', '5.', '.5e1', '+7', '-0', '-3', '0.1', '1E-1', '1e1'],
+  ...['0x7', '0X1f', '0o17', '0b101', '0x', '-0x5', 'abc', '5a', '1_0', '--5', 'Infinity', '-Infinity', 'infinity', 'NaN'],
+  ...['1e400', '-1e400', '1e-400', '0.000001', '0.0000001', '1e21', '1e20', '123456789012345678901234', '9007199254740993'],
+  ...['-1.5e-10', '4.35', '0x' + 'f'.repeat(200), '0x' + 'f'.repeat(300)],
+];
+
+/** A value in a case's name, quoted, with what is not printable ASCII as \u{…}. */
+const escapeText = (v: string) => JSON.stringify(v).replace(/[^\x20-\x7e]/gu, (c) => `\\u{${c.codePointAt(0)!.toString(16)}}`);
+
+/** Jobs of every shape viewFromArgv reads: [case, the job's scripts, its nmap_args]. */
+const VIEW_CASES: Array<[string, string[], string[]]> = [
+  ['plain', [], []],
+  ['plain options', [], ['-T4', '--max-retries', '2', '-Pn']],
+  ['scripts column', ['plum-banner'], []],
+  ['scripts sorted, duplicates once', ['ssl-cert', 'http-title', 'ssl-cert'], []],
+  ['script items trimmed, empty ones dropped', [' http-title ', '', 'ssl-cert,', '\u00a0banner\u3000', ' , '], []],
+  ['.nse and paths', ['plum-favicon.nse', 'X.NSE'], ['--script=/opt/plum/nse/plum-banner.nse', '--script', 'C:\\nse\\ssl-cert.Nse']],
+  ['a bare .nse and a path ending in a separator', ['.nse', 'nse/'], []],
+  ['scripts in JS order (UTF-16 code units)', ['Zeta', 'alpha', '_x', '-y', '9', 'é', '\ue000', '😀', 'a', 'A'], []],
+  ['-sV', [], ['-sV']],
+  ['-sC', ['http-title'], ['-sC']],
+  ['-A', [], ['-A']],
+  ['-A with scripts and timing', ['http-title'], ['-T4', '-A']],
+  ['-sC and -A repeated', ['default'], ['-sC', '-A', '-sC']],
+  ['--version-intensity N', [], ['-sV', '--version-intensity', '5']],
+  ['--version-intensity=N', [], ['-sV', '--version-intensity=5']],
+  ['-version-intensity N', [], ['-version-intensity', '3', '-sV']],
+  ['-version-intensity=N', [], ['-sV', '-version-intensity=0']],
+  ['intensity without -sV', [], ['--version-intensity', '5']],
+  ['the last intensity counts', [], ['-sV', '--version-intensity', '5', '--version-light']],
+  ['--version-light', [], ['-sV', '--version-light']],
+  ['-version-light with -A', [], ['-A', '-version-light']],
+  ['--version-all', [], ['-sV', '--version-all']],
+  ['-version-all, then an intensity', [], ['-sV', '-version-all', '--version-intensity=4']],
+  ['--version-all without -sV', [], ['--version-all']],
+  ['--script-args a=1', ['http-title'], ['--script-args', 'a=1']],
+  ['--script-args=a=1', ['http-title'], ['--script-args=a=1']],
+  ['-script-args and a second one', [], ['-script-args', 'a=1', '--script-args', 'http.useragent=plum,b=2']],
+  ['non-ASCII script args', [], ['--script-args', 'user=émile 😀']],
+  ['empty --script-args=', [], ['--script-args=']],
+  ['-script', [], ['-script', 'ssl-cert,http-title']],
+  ['--script=x', [], ['--script=http-title']],
+  ['-script=x', [], ['-script=ssl-cert']],
+  ['empty --script=', [], ['--script=']],
+  ['scripts column and --script in the options', ['ssl-cert', 'http-title'], ['--script', 'http-title,banner', '-sV']],
+  ['an option value is not an option', [], ['--version-intensity', '-sV']],
+  ['a --script-args value is not --script', [], ['--script-args', '--script', 'x']],
+  ['an option without its value', [], ['-sV', '--version-intensity']],
+  ['--script without its value', ['http-title'], ['--script']],
+  ['-- stops before options', ['http-title'], ['--', '-sV', '--script', 'x']],
+  ['-- after options', [], ['-A', '--', '--version-light']],
+  ['-- as a value', [], ['--script-args', '--', '-sV']],
+  ['look-alikes of options', [], ['-sv', '--sV', '-a', '--scripts', 'x', '--script-argsx=1', '--version-intensityx', '5']],
+  ...INTENSITIES.map((v): [string, string[], string[]] => [`intensity ${escapeText(v)}`, [], ['-sV', '--version-intensity', v]]),
+];
+
+const sqlText = (s: string) => `'${s.replaceAll("'", "''")}'`;
+const sqlArray = (a: string[]) => (a.length > 0 ? `ARRAY[${a.map(sqlText).join(', ')}]::text[]` : `'{}'::text[]`);
+
+/** One profile job per case, each the last job of one observation (a port of its own). */
+const VIEW_CASES_DATA = [
+  "insert into runs (id, kind, status) values ('run_v', 'profile', 'succeeded')",
+  `insert into jobs (id, run_id, index, tcp_ports, scripts, nmap_args) values ${VIEW_CASES.map(
+    ([, scripts, args], i) => `('job_v${i}', 'run_v', ${i}, '80', ${sqlArray(scripts)}, ${sqlArray(args)})`,
+  ).join(', ')}`,
+  `insert into port_observations (id, ip, protocol, port, hsh256, fp_version, first_seen, state_changed_at, current, doc, fields) values ${VIEW_CASES.map(
+    (_, i) => `('obs_v${i}', '127.9.1.1', 'tcp', ${1000 + i}, 'h', 1, '2025-01-01T00:00:00Z', '2025-01-01T00:00:00Z', true, '{}', '{}')`,
+  ).join(', ')}`,
+  `insert into observation_sightings (id, last_seen, times_seen, checked_at, last_run_id, last_job_id) values ${VIEW_CASES.map(
+    (_, i) => `('obs_v${i}', '2025-01-02T00:00:00Z', 1, '2025-01-02T00:00:00Z', 'run_v', 'job_v${i}')`,
+  ).join(', ')}`,
+];
+
 /** A database at the first `n` migrations holding `data` (as an older Plum wrote it). */
 async function olderDatabase(kind: (typeof storeKinds)[number], n: number, data: string[], cleanups: Array<() => Promise<void> | void>) {
   const { config, drop } = await makeTestConfig(kind);
@@ -102,6 +177,28 @@ describe.each(storeKinds)('upgrade in place on %s', (kind) => {
       expect(events).toEqual([
         { id: 'evt_c', type: 'changed', hsh256: 'ww', previous_hsh256: 'bb', observation_id: 'obs_w', previous_observation_id: 'obs_b' },
       ]);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('computes the view of every job as viewOfJob does', async () => {
+    const journal = JSON.parse(fs.readFileSync(path.join(MIGRATIONS_DIR, 'meta', '_journal.json'), 'utf8'));
+    const before = journal.entries.findIndex((e: { tag: string }) => e.tag.endsWith('_observation_views'));
+    const store = await openStore(await olderDatabase(kind, before, VIEW_CASES_DATA, cleanups));
+    try {
+      const rows = await store.query<{ id: string; view: string }>("select id, view from port_observations where id like 'obs_v%'");
+      const views = new Map(rows.map((r) => [r.id, r.view]));
+      const expected = VIEW_CASES.map(([name, scripts, args]) => ({ name, args, view: viewOfJob(scripts, args) }));
+      expect(VIEW_CASES.map(([name, , args], i) => ({ name, args, view: views.get(`obs_v${i}`) }))).toEqual(expected);
+      // The cases reach every kind of part; the functions the migration needed are gone.
+      expect(expected.map((e) => e.view)).toEqual(
+        expect.arrayContaining(['ports', 'script:default sV', 'script:default,http-title', 'sV:5', 'sV:2', 'sV:9', 'script:http-title args:c22fea5d']),
+      );
+      const [left] = await store.query<{ fns: number }>(
+        "select count(*)::int as fns from pg_proc where proname in ('plum_view_of_argv', 'plum_js_number_text')",
+      );
+      expect(left!.fns).toBe(0);
     } finally {
       await store.close();
     }
