@@ -5,85 +5,11 @@ ALTER TABLE "port_observations" ADD COLUMN "view_head" boolean DEFAULT false NOT
 -- gives that job (its scripts, then its nmap options, read as viewFromArgv reads them), so that the next scan
 -- of an unchanged profile finds its view already there and a fingerprint that changed across the upgrade is
 -- a `changed`. Imports and rows without a job keep 'unknown': an import's nmap command line is only in its
--- gzipped XML. The two functions below serve this update only and are dropped after it.
--- String(Number(v)) as JS computes it, for a --version-intensity value in `sV:N`: Number()'s string grammar
--- (whitespace as String.prototype.trim sees it; 0x, 0o, 0b; Infinity; else NaN), rounding to a double, and
--- its shortest digits (PostgreSQL's float8 text with extra_float_digits > 0) laid out as Number::toString does.
-CREATE FUNCTION "plum_js_number_text"(v text, ws text) RETURNS text LANGUAGE plpgsql IMMUTABLE
-SET extra_float_digits = 3 AS $$
-DECLARE
-  f float8;
-  acc numeric;
-  radix int;
-  m text[];
-  d text;
-  p numeric;
-  k int;
-  sign text := '';
-BEGIN
-  v := btrim(v, ws);
-  IF v = '' THEN
-    RETURN '0';
-  ELSIF v ~ '^0[xX][0-9a-fA-F]+$' OR v ~ '^0[oO][0-7]+$' OR v ~ '^0[bB][01]+$' THEN
-    radix := CASE lower(substr(v, 2, 1)) WHEN 'x' THEN 16 WHEN 'o' THEN 8 ELSE 2 END;
-    BEGIN
-      acc := 0;
-      FOR i IN 3..length(v) LOOP
-        acc := acc * radix + (strpos('0123456789abcdef', lower(substr(v, i, 1))) - 1);
-      END LOOP;
-      f := acc::float8;
-    EXCEPTION WHEN numeric_value_out_of_range THEN
-      f := 'Infinity';
-    END;
-  ELSIF v ~ '^[+-]?Infinity$' THEN
-    f := v::float8;
-  ELSIF v ~ '^[+-]?([0-9]+[.]?[0-9]*|[.][0-9]+)([eE][+-]?[0-9]+)?$' THEN
-    BEGIN
-      f := v::float8;
-    EXCEPTION WHEN numeric_value_out_of_range THEN
-      -- Beyond a double: Infinity when the first significant digit stands left of the point, else 0.
-      d := regexp_replace(ltrim(v, '+-'), '[eE].*$', '');
-      p := coalesce(substring(v FROM '[eE]([+-]?[0-9]+)$')::numeric, 0);
-      IF ltrim(split_part(d, '.', 1), '0') <> '' THEN
-        p := p + length(ltrim(split_part(d, '.', 1), '0'));
-      ELSE
-        p := p - (length(split_part(d, '.', 2)) - length(ltrim(split_part(d, '.', 2), '0')));
-      END IF;
-      f := CASE WHEN p > 0 THEN 'Infinity'::float8 ELSE 0 END * CASE WHEN left(v, 1) = '-' THEN -1 ELSE 1 END;
-    END;
-  ELSE
-    RETURN 'NaN';
-  END IF;
-  IF f = 0 THEN
-    RETURN '0';
-  ELSIF f < 0 THEN
-    sign := '-';
-    f := -f;
-  END IF;
-  IF f = 'Infinity' THEN
-    RETURN sign || 'Infinity';
-  END IF;
-  -- The shortest digits d and the exponent p with f = 0.d * 10^p, then ECMAScript's Number::toString.
-  m := regexp_match(f::text, '^([0-9]+)(?:[.]([0-9]+))?(?:e([-+][0-9]+))?$');
-  d := m[1] || coalesce(m[2], '');
-  p := length(m[1]) + coalesce(m[3]::int, 0) - (length(d) - length(ltrim(d, '0')));
-  d := rtrim(ltrim(d, '0'), '0');
-  k := length(d);
-  IF k <= p AND p <= 21 THEN
-    RETURN sign || d || repeat('0', (p - k)::int);
-  ELSIF 0 < p AND p <= 21 THEN
-    RETURN sign || left(d, p::int) || '.' || substr(d, p::int + 1);
-  ELSIF -6 < p AND p <= 0 THEN
-    RETURN sign || '0.' || repeat('0', (-p)::int) || d;
-  END IF;
-  RETURN sign || left(d, 1) || CASE WHEN k > 1 THEN '.' || substr(d, 2) ELSE '' END
-    || 'e' || CASE WHEN p > 0 THEN '+' ELSE '-' END || abs(p - 1)::text;
-END
-$$;--> statement-breakpoint
--- viewFromArgv: the same option spellings (`--opt value`, `--opt=value`, single-dash), the same `--` stop.
+-- gzipped XML. The function below serves this update only and is dropped after it. It reads the options as
+-- viewFromArgv does (the same spellings: `--opt value`, `--opt=value`, single-dash; the same `--` stop), for the
+-- options a job can hold: its profile's, which core/nmap-args.ts checked (ASCII script names, intensity 0-9).
 CREATE FUNCTION "plum_view_of_argv"(argv text[]) RETURNS text LANGUAGE plpgsql IMMUTABLE AS $$
 DECLARE
-  -- What String.prototype.trim strips (the characters beyond ASCII in a UTF8 database only).
   ws text := chr(9) || chr(10) || chr(11) || chr(12) || chr(13) || chr(32);
   i int := array_lower(argv, 1);
   tok text;
@@ -97,10 +23,6 @@ DECLARE
   intensity text := '7';
   parts text[] := '{}';
 BEGIN
-  IF getdatabaseencoding() = 'UTF8' THEN
-    ws := ws || chr(160) || chr(5760) || (SELECT string_agg(chr(c), '') FROM generate_series(8192, 8202) AS c)
-      || chr(8232) || chr(8233) || chr(8239) || chr(8287) || chr(12288) || chr(65279);
-  END IF;
   WHILE i <= array_upper(argv, 1) LOOP
     tok := argv[i];
     EXIT WHEN tok = '--';
@@ -150,19 +72,12 @@ BEGIN
     i := i + 1;
   END LOOP;
   IF cardinality(scripts) > 0 THEN
-    -- Distinct, in JS's default order: by UTF-16 code unit, compared as fixed-width hex in byte order.
-    parts := array_append(parts, 'script:' || (
-      SELECT string_agg(s.x, ',' ORDER BY s.k COLLATE "C")
-      FROM (
-        SELECT u.x, coalesce((
-          SELECT string_agg(CASE WHEN ascii(c) < 65536 THEN lpad(to_hex(ascii(c)), 4, '0')
-              ELSE to_hex(55296 + ((ascii(c) - 65536) >> 10)) || to_hex(56320 + ((ascii(c) - 65536) & 1023)) END, '' ORDER BY n)
-          FROM generate_series(1, length(u.x)) AS n, substr(u.x, n, 1) AS c), '') AS k
-        FROM (SELECT DISTINCT x FROM unnest(scripts) AS x) u
-      ) s));
+    -- Distinct, sorted: the script names a profile accepts are ASCII, whose byte order is JS's default order.
+    parts := array_append(parts, 'script:' || (SELECT string_agg(x, ',' ORDER BY x COLLATE "C") FROM (SELECT DISTINCT x FROM unnest(scripts) AS x) u));
   END IF;
   IF version_scan THEN
-    intensity := "plum_js_number_text"(intensity, ws);
+    -- The values a profile accepts are digits (core/nmap-args.ts); JS's Number() of anything else is NaN here.
+    intensity := CASE WHEN intensity ~ '^[0-9]{1,9}$' THEN intensity::int::text ELSE 'NaN' END;
     parts := array_append(parts, CASE WHEN intensity = '7' THEN 'sV' ELSE 'sV:' || intensity END);
   END IF;
   IF cardinality(script_args) > 0 THEN
@@ -182,7 +97,6 @@ UPDATE "port_observations" o SET "view" = v.view
 FROM "observation_sightings" s JOIN "job_views" v ON v.id = s.last_job_id
 WHERE o.id = s.id;--> statement-breakpoint
 DROP FUNCTION "plum_view_of_argv"(text[]);--> statement-breakpoint
-DROP FUNCTION "plum_js_number_text"(text, text);--> statement-breakpoint
 -- Each view's head is its current row, else its most recently seen one. No event is rewritten.
 UPDATE "port_observations" SET "view_head" = true WHERE id IN (
   SELECT DISTINCT ON (o.ip, o.protocol, o.port, o.view) o.id
