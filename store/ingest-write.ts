@@ -9,11 +9,13 @@ import { SYNC_COPIES_FROM_X, withJudgementsSynced } from './repos/judgements.ts'
  */
 
 /**
- * Writes a batch's decision; returns the rows written per table (for store/maintenance.ts). The statements
- * write the narrow copies of tags and score themselves, with the row triggers standing aside.
+ * Writes a batch's decision; returns the rows written per table (for store/maintenance.ts). The statements that
+ * insert or update documents write the narrow copies of tags and score themselves, with the row triggers
+ * standing aside; a batch with neither (most of a stable pass) sets no flag.
  */
 export function writeBatch(tx: StoreSession, d: BatchDecision, ctx: BatchCtx, fastCount: number): Promise<Required<TableWrites>> {
-  return withJudgementsSynced(tx, () => writeDecision(tx, d, ctx, fastCount));
+  const write = () => writeDecision(tx, d, ctx, fastCount);
+  return d.inserts.length > 0 || d.updates.size > 0 ? withJudgementsSynced(tx, write) : write();
 }
 
 async function writeDecision(tx: StoreSession, d: BatchDecision, ctx: BatchCtx, fastCount: number): Promise<Required<TableWrites>> {
